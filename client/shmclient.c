@@ -1,0 +1,562 @@
+/*
+ * libshmclient: connection, synchronous calls and event queue (see
+ * shmclient.h). A call sends one request and reads datagrams until the
+ * reply with its id arrives; events read on the way are queued and an
+ * eventfd, watched together with the socket by one epoll fd, says so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmclient.h"
+#include "shmclient_admin.h"
+#include "wire.h"
+
+struct queued_event {
+	STAILQ_ENTRY(queued_event) entry;
+	Shmbroker__ServerMessage *msg;
+};
+
+struct shmc {
+	int sock;
+	int epfd;		/* sock + evfd, handed out as the event fd */
+	int evfd;		/* readable while queue is not empty */
+	uint64_t next_id;
+	int timeout_ms;
+	STAILQ_HEAD(, queued_event) queue;
+	char err[256];
+	uint8_t buf[WIRE_MAX_MESSAGE];
+};
+
+static int
+shmc_fail(struct shmc *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+shmc_fail(struct shmc *c, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *
+shmc_default_socket(bool admin, char *buf, size_t len)
+{
+	const char *env = getenv(admin ? "SHMBROKER_ADMIN_SOCKET" :
+	    "SHMBROKER_SOCKET");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *file = admin ? "admin.sock" : "vmm.sock";
+
+	if (env != NULL && *env != '\0')
+		snprintf(buf, len, "%s", env);
+	else if (geteuid() != 0 && xdg != NULL && *xdg != '\0')
+		snprintf(buf, len, "%s/shmbroker/%s", xdg, file);
+	else
+		snprintf(buf, len, "/run/shmbroker/%s", file);
+	return buf;
+}
+
+const char *
+shmc_error(const struct shmc *c)
+{
+	return c->err;
+}
+
+void
+shmc_set_timeout(struct shmc *c, int timeout_ms)
+{
+	c->timeout_ms = timeout_ms;
+}
+
+int
+shmc_event_fd(const struct shmc *c)
+{
+	return c->epfd;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on the socket until deadline (ms, monotonic). */
+static int
+shmc_wait(struct shmc *c, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = c->sock, .events = events };
+	int n;
+
+	do {
+		int64_t left = deadline - now_ms();
+
+		if (left < 0)
+			left = 0;
+		n = poll(&p, 1, (int)left);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return shmc_fail(c, -errno, "poll: %s", strerror(errno));
+	if (n == 0)
+		return shmc_fail(c, -ETIMEDOUT, "shmbrokerd did not answer in "
+		    "%d ms", c->timeout_ms);
+	return 0;
+}
+
+static int
+shmc_send(struct shmc *c, Shmbroker__ClientMessage *req, int64_t deadline)
+{
+	ssize_t len = wire_pack(&req->base, c->buf);
+	int err;
+
+	if (len < 0)
+		return shmc_fail(c, -EMSGSIZE, "request too large");
+	while ((err = wire_send(c->sock, c->buf, (size_t)len, NULL, 0)) ==
+	    -EAGAIN) {
+		if ((err = shmc_wait(c, POLLOUT, deadline)) < 0)
+			return err;
+	}
+	if (err < 0)
+		return shmc_fail(c, err, "sending to shmbrokerd: %s",
+		    strerror(-err));
+	return 0;
+}
+
+static void
+shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m)
+{
+	struct queued_event *q = malloc(sizeof(*q));
+	uint64_t one = 1;
+
+	if (q == NULL) {
+		shmbroker__server_message__free_unpacked(m, NULL);
+		return;
+	}
+	q->msg = m;
+	STAILQ_INSERT_TAIL(&c->queue, q, entry);
+	if (write(c->evfd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow at one per event. */
+	}
+}
+
+/*
+ * Reads one datagram without blocking. Returns 1 with *out set (fds in
+ * fds), 0 when nothing is waiting, -errno on failure.
+ */
+static int
+shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
+    struct wire_fds *fds)
+{
+	ssize_t n = wire_recv(c->sock, c->buf, sizeof(c->buf), fds);
+
+	if (n == -EAGAIN)
+		return 0;
+	if (n == 0)
+		return shmc_fail(c, -ECONNRESET, "shmbrokerd closed the "
+		    "connection");
+	if (n < 0)
+		return shmc_fail(c, (int)n, "receiving from shmbrokerd: %s",
+		    strerror((int)-n));
+	*out = shmbroker__server_message__unpack(NULL, (size_t)n, c->buf);
+	if (*out == NULL) {
+		wire_fds_close(fds);
+		return shmc_fail(c, -EPROTO, "malformed message from "
+		    "shmbrokerd");
+	}
+	return 1;
+}
+
+/* Sends req and returns its reply, queueing events read meanwhile. */
+static int
+shmc_roundtrip(struct shmc *c, Shmbroker__ClientMessage *req,
+    Shmbroker__ServerMessage **reply, struct wire_fds *fds)
+{
+	int64_t deadline = now_ms() + c->timeout_ms;
+	Shmbroker__ServerMessage *m;
+	int rc;
+
+	req->id = c->next_id++;
+	if ((rc = shmc_send(c, req, deadline)) < 0)
+		return rc;
+	for (;;) {
+		rc = shmc_read_one(c, &m, fds);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			if ((rc = shmc_wait(c, POLLIN, deadline)) < 0)
+				return rc;
+			continue;
+		}
+		if (m->id == req->id) {
+			*reply = m;
+			return 0;
+		}
+		wire_fds_close(fds);
+		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
+			shmc_queue_event(c, m);
+		else	/* a late reply to a call that timed out */
+			shmbroker__server_message__free_unpacked(m, NULL);
+	}
+}
+
+int
+shmc_call(struct shmc *c, Shmbroker__ClientMessage *req,
+    Shmbroker__ServerMessage **reply)
+{
+	struct wire_fds fds = { .n = 0 };
+	int rc = shmc_roundtrip(c, req, reply, &fds);
+
+	wire_fds_close(&fds);
+	if (rc == 0 && (*reply)->error != SHMBROKER__ERROR__ERR_NONE)
+		shmc_fail(c, 0, "%s", (*reply)->message);
+	return rc;
+}
+
+/* A call whose reply must have body case want and no error. */
+static int
+shmc_call_expect(struct shmc *c, Shmbroker__ClientMessage *req, int want,
+    Shmbroker__ServerMessage **reply)
+{
+	int rc = shmc_call(c, req, reply);
+
+	if (rc < 0)
+		return rc;
+	if ((*reply)->error != SHMBROKER__ERROR__ERR_NONE) {
+		rc = (*reply)->error == SHMBROKER__ERROR__ERR_NOT_ATTACHED ?
+		    -ENOENT : (*reply)->error == SHMBROKER__ERROR__ERR_NOT_PERMITTED ?
+		    -EPERM : -EPROTO;
+	} else if ((int)(*reply)->body_case != want) {
+		rc = shmc_fail(c, -EPROTO, "unexpected reply from shmbrokerd");
+	}
+	if (rc < 0) {
+		shmbroker__server_message__free_unpacked(*reply, NULL);
+		*reply = NULL;
+	}
+	return rc;
+}
+
+static int
+shmc_hello(struct shmc *c, const char *label)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+	Shmbroker__ServerMessage *r;
+	int rc;
+
+	h.version = WIRE_PROTOCOL_VERSION;
+	h.label = (char *)(label != NULL ? label : program_invocation_short_name);
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
+	req.hello = &h;
+	rc = shmc_call_expect(c, &req, SHMBROKER__SERVER_MESSAGE__BODY_HELLO,
+	    &r);
+	if (rc == 0)
+		shmbroker__server_message__free_unpacked(r, NULL);
+	return rc;
+}
+
+static int
+shmc_open_socket(struct shmc *c, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return shmc_fail(c, -ENAMETOOLONG, "%s: socket path too long",
+		    path);
+	strcpy(sun.sun_path, path);
+	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->sock < 0)
+		return shmc_fail(c, -errno, "socket: %s", strerror(errno));
+	if (connect(c->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return shmc_fail(c, -errno, "cannot connect to %s: %s (is "
+		    "shmbrokerd running?)", path, strerror(errno));
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->epfd < 0 || c->evfd < 0 ||
+	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sock, &ev) < 0 ||
+	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->evfd, &ev) < 0)
+		return shmc_fail(c, -errno, "epoll: %s", strerror(errno));
+	/* Non-blocking from here: every wait is a poll with a deadline. */
+	if (fcntl(c->sock, F_SETFL, O_NONBLOCK) < 0)
+		return shmc_fail(c, -errno, "fcntl: %s", strerror(errno));
+	return 0;
+}
+
+int
+shmc_connect(const char *path, const char *label, int timeout_ms,
+    struct shmc **out, char *errbuf, size_t errlen)
+{
+	char def[256];
+	struct shmc *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (c == NULL)
+		return -ENOMEM;
+	c->sock = c->epfd = c->evfd = -1;
+	c->next_id = 1;
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : SHMC_DEFAULT_TIMEOUT_MS;
+	STAILQ_INIT(&c->queue);
+	if (path == NULL)
+		path = shmc_default_socket(false, def, sizeof(def));
+	rc = shmc_open_socket(c, path);
+	if (rc == 0)
+		rc = shmc_hello(c, label);
+	if (rc < 0) {
+		if (errbuf != NULL)
+			snprintf(errbuf, errlen, "%s", c->err);
+		shmc_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+shmc_close(struct shmc *c)
+{
+	struct queued_event *q;
+
+	if (c == NULL)
+		return;
+	while ((q = STAILQ_FIRST(&c->queue)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->queue, entry);
+		shmbroker__server_message__free_unpacked(q->msg, NULL);
+		free(q);
+	}
+	if (c->sock >= 0)
+		close(c->sock);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	if (c->evfd >= 0)
+		close(c->evfd);
+	free(c);
+}
+
+int
+shmc_attach_raw(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, struct shmc_region *out)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+	Shmbroker__ServerMessage *m;
+	Shmbroker__AttachReply *r;
+	struct wire_fds fds = { .n = 0 };
+	int rc;
+
+	a.name.data = (uint8_t *)name;
+	a.name.len = len;
+	a.size_pages = size_pages;
+	a.create = create;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	req.attach = &a;
+	if ((rc = shmc_roundtrip(c, &req, &m, &fds)) < 0)
+		return rc;
+	r = m->attach;
+	if (m->error != SHMBROKER__ERROR__ERR_NONE ||
+	    m->body_case != SHMBROKER__SERVER_MESSAGE__BODY_ATTACH) {
+		rc = shmc_fail(c, -EPROTO, "%s", m->message[0] ? m->message :
+		    "unexpected reply from shmbrokerd");
+	} else if (r->status != SHMBROKER__GUEST_STATUS__GSS_OK) {
+		rc = (int)r->status;
+		shmc_fail(c, 0, "%s: %s", wire_status_name(rc), m->message);
+	} else if (fds.n != 1) {
+		rc = shmc_fail(c, -EPROTO, "attach reply without the region fd");
+	} else {
+		out->client_id = r->client_id;
+		out->region_id = r->region_id;
+		out->fd = fds.fd[0];
+		fds.n = 0;	/* the caller's now */
+		out->index = r->index;
+		out->size_pages = r->size_pages;
+		out->backing_bytes = r->backing_bytes;
+		out->hugetlb = r->backing == SHMBROKER__BACKING__BACKING_HUGETLB;
+		out->created = r->created;
+		out->active_mask = r->active_mask;
+		rc = SHMC_GSS_OK;
+	}
+	wire_fds_close(&fds);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return rc;
+}
+
+int
+shmc_attach(struct shmc *c, const char *name, uint32_t size_pages,
+    bool create, struct shmc_region *out)
+{
+	return shmc_attach_raw(c, name, strlen(name) + 1, size_pages, create,
+	    out);
+}
+
+int
+shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
+    uint32_t *delivered)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Notify n = SHMBROKER__NOTIFY__INIT;
+	Shmbroker__ServerMessage *m;
+	int rc;
+
+	n.client_id = client_id;
+	n.mask = mask;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY;
+	req.notify = &n;
+	rc = shmc_call_expect(c, &req, SHMBROKER__SERVER_MESSAGE__BODY_NOTIFY,
+	    &m);
+	if (rc < 0)
+		return rc;
+	if (delivered != NULL)
+		*delivered = m->notify->delivered;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+int
+shmc_read_status(struct shmc *c, uint64_t client_id, uint32_t *status)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	Shmbroker__ServerMessage *m;
+	int rc;
+
+	rs.client_id = client_id;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
+	req.read_status = &rs;
+	rc = shmc_call_expect(c, &req,
+	    SHMBROKER__SERVER_MESSAGE__BODY_READ_STATUS, &m);
+	if (rc < 0)
+		return rc;
+	*status = m->read_status->status;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+int
+shmc_detach(struct shmc *c, uint64_t client_id)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
+	Shmbroker__ServerMessage *m;
+	int rc;
+
+	d.client_id = client_id;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
+	req.detach = &d;
+	rc = shmc_call_expect(c, &req, SHMBROKER__SERVER_MESSAGE__BODY_DETACH,
+	    &m);
+	if (rc == 0)
+		shmbroker__server_message__free_unpacked(m, NULL);
+	return rc;
+}
+
+int
+shmc_admin_watch(struct shmc *c)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminWatch w = SHMBROKER__ADMIN_WATCH__INIT;
+	Shmbroker__ServerMessage *m;
+	int rc;
+
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH;
+	req.admin_watch = &w;
+	rc = shmc_call_expect(c, &req,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH, &m);
+	if (rc == 0)
+		shmbroker__server_message__free_unpacked(m, NULL);
+	return rc;
+}
+
+/* Fills ev from an event message; false for anything that is not one. */
+static bool
+shmc_decode_event(const Shmbroker__ServerMessage *m, struct shmc_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	switch (m->body_case) {
+	case SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED:
+		ev->kind = m->peer_changed->attached ?
+		    SHMC_EVENT_PEER_ATTACHED : SHMC_EVENT_PEER_DETACHED;
+		ev->client_id = m->peer_changed->client_id;
+		ev->index = m->peer_changed->index;
+		ev->active_mask = m->peer_changed->active_mask;
+		return true;
+	case SHMBROKER__SERVER_MESSAGE__BODY_NOTIFICATION:
+		ev->kind = SHMC_EVENT_NOTIFICATION;
+		ev->client_id = m->notification->client_id;
+		ev->index = m->notification->from_index;
+		ev->pending = m->notification->pending;
+		return true;
+	case SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED:
+		ev->kind = SHMC_EVENT_REVOKED;
+		ev->client_id = m->client_revoked->client_id;
+		return true;
+	case SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_EVENT:
+		ev->kind = SHMC_EVENT_ADMIN;
+		ev->admin_kind = m->admin_event->kind;
+		ev->region = m->admin_event->region;
+		ev->admin_index = m->admin_event->index;
+		ev->active_mask = m->admin_event->active_mask;
+		ev->connection_id = m->admin_event->connection_id;
+		ev->time_ms = m->admin_event->time_ms;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void
+shmc_deliver(Shmbroker__ServerMessage *m, shmc_event_cb cb, void *arg,
+    int *count)
+{
+	struct shmc_event ev;
+
+	if (shmc_decode_event(m, &ev)) {
+		cb(&ev, arg);
+		(*count)++;
+	}
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+int
+shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
+{
+	struct queued_event *q;
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+	uint64_t drained;
+	int count = 0, rc;
+
+	if (read(c->evfd, &drained, sizeof(drained)) < 0) {
+		/* EAGAIN: nothing was queued. */
+	}
+	while ((q = STAILQ_FIRST(&c->queue)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->queue, entry);
+		m = q->msg;
+		free(q);
+		shmc_deliver(m, cb, arg, &count);
+	}
+	while ((rc = shmc_read_one(c, &m, &fds)) > 0) {
+		wire_fds_close(&fds);
+		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
+			shmc_deliver(m, cb, arg, &count);
+		else
+			shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	return rc < 0 ? rc : count;
+}

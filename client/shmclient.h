@@ -1,0 +1,127 @@
+/*
+ * libshmclient: the C API of shmbrokerd for VMMs and tools.
+ *
+ * One struct shmc is one connection to the daemon. Calls are synchronous
+ * with a timeout and return 0 (or a guest status, for attach) on success and
+ * a negative errno on failure; shmc_error() then holds the daemon's or the
+ * library's message. The library never exits or prints.
+ *
+ * Events (peer attached/detached, notifications, revoked clients, admin
+ * events) arrive asynchronously. Poll shmc_event_fd() for POLLIN and call
+ * shmc_dispatch(): events that arrived during a synchronous call are kept
+ * and make that fd readable too, so none is missed.
+ *
+ * A struct shmc is not thread-safe; use one per thread.
+ */
+#ifndef SHMCLIENT_H
+#define SHMCLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMC_DEFAULT_TIMEOUT_MS 5000
+
+/* Guest ABI status codes, as returned by shmc_attach. */
+enum shmc_status {
+	SHMC_GSS_OK = 0,
+	SHMC_GSS_UNKNOWN_FAILURE = 1,
+	SHMC_GSS_NOMEM = 2,
+	SHMC_GSS_CLIENT_MAX = 3,
+	SHMC_GSS_ILLEGAL_NAME = 4,
+	SHMC_GSS_NO_PERMISSION = 5,
+	SHMC_GSS_DOES_NOT_EXIST = 6,
+};
+
+struct shmc;
+
+/* An attached client of a region. The fd is the caller's to map and close. */
+struct shmc_region {
+	uint64_t client_id;
+	uint64_t region_id;
+	int fd;			/* sealed memfd of the region */
+	uint32_t index;		/* this client's index, 0..15 */
+	uint32_t size_pages;	/* the region's size in 4 KiB pages */
+	uint64_t backing_bytes;	/* the memfd's size (>= size_pages * 4096) */
+	bool hugetlb;
+	bool created;		/* this attach created the region */
+	uint32_t active_mask;	/* attached indices, this one included */
+};
+
+enum shmc_event_kind {
+	SHMC_EVENT_PEER_ATTACHED,
+	SHMC_EVENT_PEER_DETACHED,
+	SHMC_EVENT_NOTIFICATION,
+	SHMC_EVENT_REVOKED,	/* an admin destroyed the region */
+	SHMC_EVENT_ADMIN,	/* admin connections after shmc_admin_watch */
+};
+
+struct shmc_event {
+	enum shmc_event_kind kind;
+	uint64_t client_id;	/* the receiving client (not for ADMIN) */
+	uint32_t index;		/* the peer, or the notifier */
+	uint32_t active_mask;	/* after the change (PEER_*) */
+	uint32_t pending;	/* receiver's pending bits (NOTIFICATION) */
+	/* SHMC_EVENT_ADMIN only: */
+	const char *admin_kind;	/* create, attach, detach, notify, destroy */
+	const char *region;
+	int admin_index;	/* -1 when not about one client */
+	uint64_t connection_id;
+	uint64_t time_ms;
+};
+
+typedef void (*shmc_event_cb)(const struct shmc_event *ev, void *arg);
+
+/* The socket paths clients use when given NULL: $SHMBROKER_SOCKET or
+ * $SHMBROKER_ADMIN_SOCKET, else the daemon's defaults. Written into buf. */
+const char *shmc_default_socket(bool admin, char *buf, size_t len);
+
+/*
+ * Connects to the socket at path (NULL: the default VMM socket) and says
+ * hello with label (free text shown by `shmctl clients`, may be NULL).
+ * Returns 0 with *out set, or -errno (*out is then NULL; the message is
+ * in errbuf when given).
+ */
+int shmc_connect(const char *path, const char *label, int timeout_ms,
+    struct shmc **out, char *errbuf, size_t errlen);
+void shmc_close(struct shmc *c);
+
+/* The message of the last failure on c. */
+const char *shmc_error(const struct shmc *c);
+
+/*
+ * Create-or-attach (create = true) or find (create = false) the region
+ * called name, of size_pages 4 KiB pages when created. Returns a guest
+ * status (>= 0; SHMC_GSS_OK fills *out) or -errno on a transport error.
+ */
+int shmc_attach(struct shmc *c, const char *name, uint32_t size_pages,
+    bool create, struct shmc_region *out);
+/* The same with the raw bytes of a guest's name field, NUL included. */
+int shmc_attach_raw(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, struct shmc_region *out);
+
+/* Notifies the indices in mask (0xffffffff: every other client).
+ * *delivered (may be NULL) gets the indices that were attached. */
+int shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
+    uint32_t *delivered);
+/* The control status word: pending bits 0-15 (cleared) | active << 16. */
+int shmc_read_status(struct shmc *c, uint64_t client_id, uint32_t *status);
+int shmc_detach(struct shmc *c, uint64_t client_id);
+
+/* An fd that polls readable while events wait for shmc_dispatch. */
+int shmc_event_fd(const struct shmc *c);
+/* Calls cb for each waiting event without blocking. Returns the number
+ * dispatched, or -errno (-ECONNRESET when the daemon went away). */
+int shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg);
+
+/* Sets the timeout of later synchronous calls. */
+void shmc_set_timeout(struct shmc *c, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * libshmclient's admin side, for shmctl and management tools: raw access to
+ * the admin service in the protobuf types of proto/shmbroker.proto. Needs
+ * <protobuf-c/protobuf-c.h> and the generated shmbroker.pb-c.h.
+ */
+#ifndef SHMCLIENT_ADMIN_H
+#define SHMCLIENT_ADMIN_H
+
+#include "shmclient.h"
+#include "shmbroker.pb-c.h"
+
+/*
+ * Sends req (its id is set here) and waits for the reply with the same id.
+ * Returns 0 with *reply set (free it with
+ * shmbroker__server_message__free_unpacked(*reply, NULL)); the daemon's
+ * error, if any, is in (*reply)->error and ->message. Returns -errno on a
+ * transport failure. Any fds that come with the reply are closed.
+ */
+int shmc_call(struct shmc *c, Shmbroker__ClientMessage *req,
+    Shmbroker__ServerMessage **reply);
+
+/* Subscribes this connection to admin events (SHMC_EVENT_ADMIN). */
+int shmc_admin_watch(struct shmc *c);
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * admin: the admin service, served only on the admin socket: status, paged
+ * region and client listings, show, create, destroy, counters, and the event
+ * stream that `shmctl watch` follows.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+
+/* Listings are paged so that a reply always fits one datagram. */
+#define ADMIN_PAGE 200
+
+static void
+admin_reply(struct conn *c, uint64_t id, Shmbroker__ServerMessage *m)
+{
+	m->id = id;
+	conn_send(c, m, NULL, 0);
+}
+
+static void
+admin_region_info(const struct region *g, Shmbroker__RegionInfo *ri)
+{
+	shmbroker__region_info__init(ri);
+	ri->name = (char *)g->name;
+	ri->region_id = g->id;
+	ri->size_pages = g->size_pages;
+	ri->backing_bytes = g->mem.bytes;
+	ri->backing = (Shmbroker__Backing)g->mem.backing;
+	ri->origin = (Shmbroker__Origin)g->origin;
+	ri->active_mask = g->active;
+	ri->clients = g->nclients;
+	ri->created_ms = g->created_ms;
+}
+
+static void
+admin_client_info(const struct client *cl, Shmbroker__ClientInfo *ci)
+{
+	const struct conn *c = cl->owner;
+
+	shmbroker__client_info__init(ci);
+	ci->client_id = cl->id;
+	ci->region = (char *)cl->region->name;
+	ci->index = cl->index;
+	ci->pending = cl->pending;
+	ci->connection_id = c->id;
+	ci->pid = c->cred.pid;
+	ci->uid = c->cred.uid;
+	ci->gid = c->cred.gid;
+	ci->label = (char *)c->label;
+}
+
+static void
+admin_status(struct conn *c, uint64_t id)
+{
+	struct broker *b = c->b;
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminStatusReply r = SHMBROKER__ADMIN_STATUS_REPLY__INIT;
+
+	r.server = (char *)"shmbrokerd " SHMBROKER_VERSION;
+	r.uptime_ms = broker_now_ms() - b->start_ms;
+	r.regions = (uint32_t)b->reg.regions_by_name.count;
+	r.clients = (uint32_t)b->reg.clients_by_id.count;
+	r.connections = b->nconns;
+	r.bytes_shmem = b->reg.bytes[BACKING_SHMEM];
+	r.bytes_hugetlb = b->reg.bytes[BACKING_HUGETLB];
+	r.hugepage_policy = (char *)memory_policy_name(b->cfg.hugepages);
+	r.hugepages_free = memory_hugepages_available();
+	r.fd_limit = b->fd_limit;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS;
+	m.admin_status = &r;
+	admin_reply(c, id, &m);
+}
+
+static void
+admin_list(struct conn *c, uint64_t id, const Shmbroker__AdminList *req)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminListReply r = SHMBROKER__ADMIN_LIST_REPLY__INIT;
+	Shmbroker__RegionInfo infos[ADMIN_PAGE], *ptrs[ADMIN_PAGE];
+	struct region *g = registry_region_after(&c->b->reg, req->after_id);
+	size_t n = 0;
+
+	for (; g != NULL && n < ADMIN_PAGE; g = TAILQ_NEXT(g, entry), n++) {
+		admin_region_info(g, &infos[n]);
+		ptrs[n] = &infos[n];
+		r.next_after_id = g->id;
+	}
+	r.n_regions = n;
+	r.regions = ptrs;
+	r.done = g == NULL;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_LIST;
+	m.admin_list = &r;
+	admin_reply(c, id, &m);
+}
+
+static void
+admin_clients(struct conn *c, uint64_t id, const Shmbroker__AdminClients *req)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminClientsReply r = SHMBROKER__ADMIN_CLIENTS_REPLY__INIT;
+	Shmbroker__ClientInfo infos[ADMIN_PAGE], *ptrs[ADMIN_PAGE];
+	struct client *cl = registry_client_after(&c->b->reg, req->after_id);
+	size_t n = 0;
+
+	for (; cl != NULL && n < ADMIN_PAGE; cl = TAILQ_NEXT(cl, entry), n++) {
+		admin_client_info(cl, &infos[n]);
+		ptrs[n] = &infos[n];
+		r.next_after_id = cl->id;
+	}
+	r.n_clients = n;
+	r.clients = ptrs;
+	r.done = cl == NULL;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CLIENTS;
+	m.admin_clients = &r;
+	admin_reply(c, id, &m);
+}
+
+static void
+admin_show(struct conn *c, uint64_t id, const Shmbroker__AdminShow *req)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminShowReply r = SHMBROKER__ADMIN_SHOW_REPLY__INIT;
+	Shmbroker__RegionInfo ri;
+	Shmbroker__ClientInfo infos[REGION_MAX_CLIENTS];
+	Shmbroker__ClientInfo *ptrs[REGION_MAX_CLIENTS];
+	struct region *g = registry_find(&c->b->reg, req->name);
+
+	if (g == NULL) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
+		    "no region named '%.40s'", req->name);
+		return;
+	}
+	admin_region_info(g, &ri);
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
+		if (g->clients[i] == NULL)
+			continue;
+		admin_client_info(g->clients[i], &infos[r.n_clients]);
+		ptrs[r.n_clients] = &infos[r.n_clients];
+		r.n_clients++;
+	}
+	r.region = &ri;
+	r.clients = ptrs;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_SHOW;
+	m.admin_show = &r;
+	admin_reply(c, id, &m);
+}
+
+/* The admin name as the wire would carry it from a guest: with its NUL. */
+static bool
+admin_check_name(struct conn *c, uint64_t id, const char *name,
+    char out[REGION_NAME_MAX])
+{
+	size_t len = strnlen(name, REGION_NAME_MAX) + 1;
+
+	if (len > REGION_NAME_MAX ||
+	    registry_check_name((const uint8_t *)name, len, out) != GSS_OK) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
+		    "invalid region name: use 1 to 31 printable ASCII "
+		    "characters without spaces");
+		return false;
+	}
+	return true;
+}
+
+static void
+admin_create(struct conn *c, uint64_t id, const Shmbroker__AdminCreate *req)
+{
+	struct broker *b = c->b;
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminCreateReply r = SHMBROKER__ADMIN_CREATE_REPLY__INIT;
+	Shmbroker__RegionInfo ri;
+	char name[REGION_NAME_MAX];
+	struct region *g;
+	const char *why = NULL;
+
+	if (!admin_check_name(c, id, req->name, name))
+		return;
+	if (req->size_pages == 0) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
+		    "a region needs a size of at least one page");
+		return;
+	}
+	if (registry_find(&b->reg, name) != NULL) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_EXISTS,
+		    "a region named '%s' exists already", name);
+		return;
+	}
+	if (vmm_create_region(b, name, req->size_pages, ORIGIN_ADMIN, &g,
+	    &why) != GSS_OK) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		    "cannot create '%s': %s", name, why);
+		return;
+	}
+	admin_region_info(g, &ri);
+	r.region = &ri;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CREATE;
+	m.admin_create = &r;
+	admin_reply(c, id, &m);
+}
+
+static void
+admin_destroy(struct conn *c, uint64_t id, const Shmbroker__AdminDestroy *req)
+{
+	struct broker *b = c->b;
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminDestroyReply r = SHMBROKER__ADMIN_DESTROY_REPLY__INIT;
+	Shmbroker__ClientRevoked ev = SHMBROKER__CLIENT_REVOKED__INIT;
+	struct region *g = registry_find(&b->reg, req->name);
+
+	if (g == NULL) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
+		    "no region named '%.40s'", req->name);
+		return;
+	}
+	if (g->nclients > 0 && !req->force) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_BUSY,
+		    "region '%s' has %u attached clients: detach them or use "
+		    "--force", g->name, (unsigned)g->nclients);
+		return;
+	}
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED;
+	m.client_revoked = &ev;
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
+		struct client *cl = g->clients[i];
+
+		if (cl == NULL)
+			continue;
+		ev.client_id = cl->id;
+		conn_send(cl->owner, &m, NULL, 0);
+		registry_detach(&b->reg, cl);
+		r.detached++;
+	}
+	log_info(&b->log, "region %s destroyed by an admin (%u clients "
+	    "revoked)", g->name, r.detached);
+	admin_event(b, "destroy", g, -1, c->id);
+	registry_remove_region(&b->reg, g);
+	b->stats.regions_destroyed++;
+	m = (Shmbroker__ServerMessage)SHMBROKER__SERVER_MESSAGE__INIT;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DESTROY;
+	m.admin_destroy = &r;
+	admin_reply(c, id, &m);
+}
+
+static void
+admin_stats(struct conn *c, uint64_t id)
+{
+	const struct broker_stats *s = &c->b->stats;
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminStatsReply r = SHMBROKER__ADMIN_STATS_REPLY__INIT;
+	uint64_t counts[GSS_COUNT];
+
+	memcpy(counts, s->status_counts, sizeof(counts));
+	r.connections_total = s->connections_total;
+	r.attaches = s->attaches;
+	r.creates = s->creates;
+	r.detaches = s->detaches;
+	r.notifications = s->notifications;
+	r.bad_requests = s->bad_requests;
+	r.n_status_counts = GSS_COUNT;
+	r.status_counts = counts;
+	r.regions_destroyed = s->regions_destroyed;
+	r.events_dropped_connections = s->slow_connections_dropped;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS;
+	m.admin_stats = &r;
+	admin_reply(c, id, &m);
+}
+
+static void
+admin_watch(struct conn *c, uint64_t id)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminWatchReply r = SHMBROKER__ADMIN_WATCH_REPLY__INIT;
+
+	if (!c->watching)
+		LIST_INSERT_HEAD(&c->b->watchers, c, watch_entry);
+	c->watching = true;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH;
+	m.admin_watch = &r;
+	admin_reply(c, id, &m);
+}
+
+void
+admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m)
+{
+	switch (m->body_case) {
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS:
+		admin_status(c, m->id);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_LIST:
+		admin_list(c, m->id, m->admin_list);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_SHOW:
+		admin_show(c, m->id, m->admin_show);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE:
+		admin_create(c, m->id, m->admin_create);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY:
+		admin_destroy(c, m->id, m->admin_destroy);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CLIENTS:
+		admin_clients(c, m->id, m->admin_clients);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS:
+		admin_stats(c, m->id);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH:
+		admin_watch(c, m->id);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+admin_event(struct broker *b, const char *kind, const struct region *g,
+    int index, uint64_t conn_id)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminEvent ev = SHMBROKER__ADMIN_EVENT__INIT;
+	struct conn *c, *next;
+
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_EVENT;
+	m.admin_event = &ev;
+	ev.kind = (char *)kind;
+	ev.region = (char *)g->name;
+	ev.index = index;
+	ev.active_mask = g->active;
+	ev.connection_id = conn_id;
+	ev.time_ms = broker_now_ms();
+	/* conn_send may kill a slow watcher, which unlinks it: save next. */
+	for (c = LIST_FIRST(&b->watchers); c != NULL; c = next) {
+		next = LIST_NEXT(c, watch_entry);
+		conn_send(c, &m, NULL, 0);
+	}
+}

@@ -1,0 +1,148 @@
+/*
+ * broker: the daemon's context. Everything shmbrokerd keeps between events
+ * lives in one struct broker; modules get a pointer to it. This header also
+ * names the handlers that connect the modules: conn.c moves datagrams,
+ * rpc.c decodes requests, vmm.c and admin.c carry them out.
+ */
+#ifndef SHMBROKER_BROKER_H
+#define SHMBROKER_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "memory.h"
+#include "registry.h"
+#include "wire.h"
+
+struct config_region {
+	char name[REGION_NAME_MAX];
+	uint32_t size_pages;
+};
+
+struct broker_config {
+	char *socket_path;
+	char *admin_socket_path;
+	char *config_file;
+	bool foreground;
+	int log_level;
+	enum hugepage_policy hugepages;
+	uint32_t max_region_pages;	/* largest region anyone may create */
+	uint32_t max_regions;
+	uint32_t max_clients;		/* over all regions */
+	uint32_t max_connections;
+	struct config_region *regions;	/* created at start */
+	size_t nregions;
+};
+
+struct broker_stats {
+	uint64_t connections_total;
+	uint64_t attaches;
+	uint64_t creates;
+	uint64_t detaches;
+	uint64_t notifications;
+	uint64_t bad_requests;
+	uint64_t status_counts[GSS_COUNT];
+	uint64_t regions_destroyed;
+	uint64_t slow_connections_dropped;
+};
+
+enum conn_kind { CONN_VMM, CONN_ADMIN };
+
+struct outmsg;
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	struct broker *b;
+	uint64_t id;
+	enum conn_kind kind;
+	int fd;
+	struct event *ev_read;
+	struct event *ev_write;		/* armed while outq is not empty */
+	struct ucred cred;
+	char label[64];
+	bool watching;			/* on the broker's watchers list */
+	LIST_ENTRY(conn) watch_entry;
+	bool dead;			/* closed at the next reap */
+	struct client_list clients;
+	STAILQ_HEAD(, outmsg) outq;
+	size_t outq_count;
+	size_t outq_bytes;
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+struct listener {
+	int fd;
+	enum conn_kind kind;
+	struct event *ev;
+	struct broker *b;
+};
+
+struct broker {
+	struct event_base *base;
+	struct logger log;
+	struct broker_config cfg;
+	struct registry reg;
+	struct listener listeners[2];
+	struct event *ev_sigint;
+	struct event *ev_sigterm;
+	struct event *ev_reap;		/* closes dead connections */
+	struct event *ev_accept_retry;	/* after EMFILE */
+	struct conn_list conns;
+	struct conn_list dead;
+	LIST_HEAD(, conn) watchers;		/* admin event subscribers */
+	uint32_t nconns;
+	uint64_t next_conn_id;
+	bool activated;			/* sockets came from systemd */
+	uint64_t hugepage_size;
+	uint64_t fd_limit;
+	uint64_t start_ms;
+	struct broker_stats stats;
+	uint8_t rxbuf[WIRE_MAX_MESSAGE];
+	uint8_t txbuf[WIRE_MAX_MESSAGE];
+};
+
+uint64_t broker_now_ms(void);
+
+/* conn.c */
+int conn_listen(struct broker *b, struct listener *l, int fd,
+    enum conn_kind kind);
+/* Sends msg (with fds, which stay the caller's) now or queues it. A
+ * connection that cannot take it is marked dead; returns -1 then. */
+int conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
+    const int *fds, size_t nfds);
+void conn_kill(struct conn *c, const char *why);
+void conn_close_all(struct broker *b);
+
+/* rpc.c */
+void rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
+    struct wire_fds *fds);
+void rpc_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* vmm.c */
+void vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req);
+void vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req);
+void vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req);
+void vmm_read_status(struct conn *c, uint64_t id,
+    const Shmbroker__ReadStatus *req);
+void vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req);
+/* Detaches a client and tells its peers; removes a guest region left
+ * empty. */
+void vmm_detach_client(struct broker *b, struct client *cl);
+/* Creates the memory and registry entry of a new region. */
+enum gss vmm_create_region(struct broker *b, const char *name,
+    uint32_t size_pages, enum region_origin origin, struct region **out,
+    const char **why);
+
+/* admin.c */
+void admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m);
+void admin_event(struct broker *b, const char *kind, const struct region *g,
+    int index, uint64_t conn_id);
+
+#endif

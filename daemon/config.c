@@ -1,0 +1,308 @@
+/*
+ * config: defaults, INI file (libinih) and command line (see config.h).
+ *
+ *   [broker]
+ *   socket = /run/shmbroker/vmm.sock
+ *   admin_socket = /run/shmbroker/admin.sock
+ *   hugepages = prefer            ; never | prefer | require
+ *   max_region_size = 1G
+ *   max_regions = 131072
+ *   max_clients = 262144
+ *   max_connections = 16384
+ *   log_level = info              ; error | warning | notice | info | debug
+ *
+ *   [region NAME]                 ; created at start, lives until destroyed
+ *   size = 64M
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "units.h"
+
+#define DEFAULT_DIR "/run/shmbroker"
+
+struct ini_state {
+	struct broker_config *cfg;
+	char *err;
+	size_t errlen;
+};
+
+static void
+config_defaults(struct broker_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = LOG_INFO;
+	cfg->hugepages = HUGEPAGES_PREFER;
+	cfg->max_region_pages = (1u << 30) / REGION_PAGE_SIZE;
+	cfg->max_regions = 131072;
+	cfg->max_clients = 262144;
+	cfg->max_connections = 16384;
+}
+
+/* Root uses /run/shmbroker, others $XDG_RUNTIME_DIR/shmbroker. */
+static int
+config_default_sockets(struct broker_config *cfg)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char dir[512];
+
+	if (geteuid() == 0 || xdg == NULL || *xdg == '\0')
+		snprintf(dir, sizeof(dir), "%s", DEFAULT_DIR);
+	else
+		snprintf(dir, sizeof(dir), "%s/shmbroker", xdg);
+	if (cfg->socket_path == NULL &&
+	    asprintf(&cfg->socket_path, "%s/vmm.sock", dir) < 0)
+		return -1;
+	if (cfg->admin_socket_path == NULL &&
+	    asprintf(&cfg->admin_socket_path, "%s/admin.sock", dir) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+config_set_string(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+	return *dst != NULL ? 0 : -1;
+}
+
+static int
+config_set_u32(uint32_t *dst, const char *v)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n == 0 || n > UINT32_MAX)
+		return -1;
+	*dst = (uint32_t)n;
+	return 0;
+}
+
+/* One broker setting, from the file or the command line; -1 if bad. */
+static int
+config_set(struct broker_config *cfg, const char *key, const char *v,
+    const char **why)
+{
+	uint64_t bytes;
+	int n;
+
+	*why = "unknown setting";
+	if (strcmp(key, "socket") == 0)
+		return config_set_string(&cfg->socket_path, v);
+	if (strcmp(key, "admin_socket") == 0)
+		return config_set_string(&cfg->admin_socket_path, v);
+	if (strcmp(key, "hugepages") == 0) {
+		*why = "hugepages must be never, prefer or require";
+		if ((n = memory_parse_policy(v)) < 0)
+			return -1;
+		cfg->hugepages = (enum hugepage_policy)n;
+		return 0;
+	}
+	if (strcmp(key, "log_level") == 0) {
+		*why = "log_level must be error, warning, notice, info or debug";
+		if ((n = log_parse_level(v)) < 0)
+			return -1;
+		cfg->log_level = n;
+		return 0;
+	}
+	if (strcmp(key, "max_region_size") == 0) {
+		*why = "max_region_size must be a size such as 512M or 4G";
+		if (units_parse_size(v, &bytes) < 0 || bytes == 0 ||
+		    units_bytes_to_pages(bytes) < 0)
+			return -1;
+		cfg->max_region_pages = (uint32_t)units_bytes_to_pages(bytes);
+		return 0;
+	}
+	*why = "limits must be whole numbers from 1 to 4294967295";
+	if (strcmp(key, "max_regions") == 0)
+		return config_set_u32(&cfg->max_regions, v);
+	if (strcmp(key, "max_clients") == 0)
+		return config_set_u32(&cfg->max_clients, v);
+	if (strcmp(key, "max_connections") == 0)
+		return config_set_u32(&cfg->max_connections, v);
+	*why = "unknown setting";
+	return -1;
+}
+
+static int
+config_add_region(struct broker_config *cfg, const char *name, const char *v,
+    const char **why)
+{
+	struct config_region *r;
+	uint64_t bytes;
+	size_t len = strlen(name) + 1;
+
+	if (len > REGION_NAME_MAX || registry_check_name((const uint8_t *)name,
+	    len, (char[REGION_NAME_MAX]){ 0 }) != GSS_OK) {
+		*why = "region names are 1 to 31 printable ASCII characters";
+		return -1;
+	}
+	if (units_parse_size(v, &bytes) < 0 || bytes == 0 ||
+	    units_bytes_to_pages(bytes) < 0) {
+		*why = "size must be a size such as 4096, 2M or 1G";
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nregions; i++) {
+		if (strcmp(cfg->regions[i].name, name) == 0) {
+			*why = "region defined twice";
+			return -1;
+		}
+	}
+	r = realloc(cfg->regions, (cfg->nregions + 1) * sizeof(*r));
+	if (r == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	cfg->regions = r;
+	r = &cfg->regions[cfg->nregions++];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->name, name, len);
+	r->size_pages = (uint32_t)units_bytes_to_pages(bytes);
+	return 0;
+}
+
+static int
+config_ini_handler(void *user, const char *section, const char *key,
+    const char *value)
+{
+	struct ini_state *st = user;
+	const char *why = "unknown section (use [broker] or [region NAME])";
+	int rc = -1;
+
+	if (strcmp(section, "broker") == 0)
+		rc = config_set(st->cfg, key, value, &why);
+	else if (strncmp(section, "region ", 7) == 0) {
+		why = "unknown region setting (only size)";
+		if (strcmp(key, "size") == 0)
+			rc = config_add_region(st->cfg, section + 7, value, &why);
+	}
+	if (rc < 0 && st->err[0] == '\0')
+		snprintf(st->err, st->errlen, "[%s] %s = %s: %s", section, key,
+		    value, why);
+	return rc == 0;
+}
+
+static int
+config_load_file(struct broker_config *cfg, const char *path, char *err,
+    size_t errlen)
+{
+	struct ini_state st = { cfg, err, errlen };
+	char why[256];
+	int line;
+
+	err[0] = '\0';
+	line = ini_parse(path, config_ini_handler, &st);
+	if (line == 0)
+		return 0;
+	if (line == -1)
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+	else if (line == -2)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else {
+		snprintf(why, sizeof(why), "%s", err[0] ? err :
+		    "syntax error (expected [section] or key = value)");
+		snprintf(err, errlen, "%s:%d: %s", path, line, why);
+	}
+	return -1;
+}
+
+static const struct option config_options[] = {
+	{ "socket", required_argument, NULL, 's' },
+	{ "admin-socket", required_argument, NULL, 'a' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "hugepages", required_argument, NULL, 'H' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+config_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: shmbrokerd [--socket PATH] [--admin-socket PATH] "
+	    "[--foreground]\n"
+	    "                  [--config FILE] [--log-level LEVEL] "
+	    "[--hugepages POLICY]\n\n"
+	    "  --socket PATH        VMM socket (default /run/shmbroker/vmm.sock,\n"
+	    "                       $XDG_RUNTIME_DIR/shmbroker/ when not root)\n"
+	    "  --admin-socket PATH  admin socket for shmctl (mode 0600)\n"
+	    "  --foreground         stay in the foreground (the daemon never "
+	    "forks;\n"
+	    "                       accepted for compatibility)\n"
+	    "  --config FILE        INI configuration file\n"
+	    "  --log-level LEVEL    error, warning, notice, info or debug\n"
+	    "  --hugepages POLICY   never, prefer or require\n");
+}
+
+int
+config_load(struct broker_config *cfg, int argc, char **argv, char *err,
+    size_t errlen)
+{
+	const char *why;
+	int ch;
+
+	config_defaults(cfg);
+	/* First pass: only --config, so the command line wins over it. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1)
+		if (ch == 'c' && config_set_string(&cfg->config_file, optarg) < 0)
+			return -1;
+	if (cfg->config_file != NULL &&
+	    config_load_file(cfg, cfg->config_file, err, errlen) < 0)
+		return -1;
+	optind = 1;
+	opterr = 1;
+	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1) {
+		const char *key = NULL;
+
+		switch (ch) {
+		case 's': key = "socket"; break;
+		case 'a': key = "admin_socket"; break;
+		case 'l': key = "log_level"; break;
+		case 'H': key = "hugepages"; break;
+		case 'f': cfg->foreground = true; continue;
+		case 'c': continue;
+		case 'h': config_usage(stdout); return 1;
+		case 'V': printf("shmbrokerd %s\n", SHMBROKER_VERSION); return 1;
+		default:
+			config_usage(stderr);
+			snprintf(err, errlen, "invalid command line");
+			return -1;
+		}
+		if (config_set(cfg, key, optarg, &why) < 0) {
+			snprintf(err, errlen, "--%s %s: %s", key, optarg, why);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (config_default_sockets(cfg) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_free(struct broker_config *cfg)
+{
+	free(cfg->socket_path);
+	free(cfg->admin_socket_path);
+	free(cfg->config_file);
+	free(cfg->regions);
+}

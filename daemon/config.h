@@ -1,0 +1,20 @@
+/*
+ * config: shmbrokerd's settings, from built-in defaults, the INI
+ * configuration file (--config) and the command line, in that order of
+ * increasing precedence. Errors name the file, the line and the reason.
+ */
+#ifndef SHMBROKER_CONFIG_H
+#define SHMBROKER_CONFIG_H
+
+#include <stddef.h>
+
+#include "broker.h"
+
+/* Parses argv into cfg (defaults, then the file, then the options).
+ * Returns 0, 1 when --help or --version was printed, or -1 after
+ * writing the reason into err. */
+int config_load(struct broker_config *cfg, int argc, char **argv, char *err,
+    size_t errlen);
+void config_free(struct broker_config *cfg);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * conn: the daemon's connections. Accepts on the VMM and admin sockets,
+ * reads one datagram at a time into the broker's receive buffer and hands it
+ * to rpc_dispatch, and sends replies and events: straight away when the
+ * socket takes them, else from a bounded per-connection queue. A peer that
+ * lets its queue overflow is dropped rather than allowed to grow the
+ * daemon. Connections are never freed in the middle of a fan-out: conn_kill
+ * marks them dead and a deferred event reaps them, which is also where their
+ * clients are detached.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#define OUTQ_MAX_COUNT 4096
+#define OUTQ_MAX_BYTES (4u << 20)
+
+struct outmsg {
+	STAILQ_ENTRY(outmsg) entry;
+	size_t len;
+	size_t nfds;
+	int fds[WIRE_MAX_FDS];
+	uint8_t data[];
+};
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+conn_free(struct conn *c)
+{
+	struct outmsg *m;
+
+	while ((m = STAILQ_FIRST(&c->outq)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->outq, entry);
+		for (size_t i = 0; i < m->nfds; i++)
+			close(m->fds[i]);
+		free(m);
+	}
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	close(c->fd);
+	free(c);
+}
+
+/* Detaches every client of a dead connection, then frees it. */
+static void
+conn_reap(struct conn *c)
+{
+	struct broker *b = c->b;
+	struct client *cl;
+
+	while ((cl = LIST_FIRST(&c->clients)) != NULL)
+		vmm_detach_client(b, cl);
+	TAILQ_REMOVE(&b->dead, c, entry);
+	log_debug(&b->log, "connection %llu closed",
+	    (unsigned long long)c->id);
+	conn_free(c);
+}
+
+static void
+conn_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
+	/* Reaping detaches clients, whose peers may die in turn: loop. */
+	while ((c = TAILQ_FIRST(&b->dead)) != NULL)
+		conn_reap(c);
+}
+
+void
+conn_kill(struct conn *c, const char *why)
+{
+	struct broker *b = c->b;
+
+	if (c->dead)
+		return;
+	if (why != NULL)
+		log_info(&b->log, "connection %llu (pid %d): %s",
+		    (unsigned long long)c->id, (int)c->cred.pid, why);
+	c->dead = true;
+	if (c->watching) {
+		LIST_REMOVE(c, watch_entry);
+		c->watching = false;
+	}
+	event_del(c->ev_read);
+	if (c->ev_write != NULL)
+		event_del(c->ev_write);
+	TAILQ_REMOVE(&b->conns, c, entry);
+	TAILQ_INSERT_TAIL(&b->dead, c, entry);
+	b->nconns--;
+	event_active(b->ev_reap, EV_TIMEOUT, 0);
+}
+
+void
+conn_close_all(struct broker *b)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&b->conns)) != NULL)
+		conn_kill(c, NULL);
+	conn_reap_cb(-1, 0, b);
+}
+
+static int
+conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
+    size_t nfds)
+{
+	struct outmsg *m;
+
+	if (c->outq_count >= OUTQ_MAX_COUNT ||
+	    c->outq_bytes + len > OUTQ_MAX_BYTES) {
+		c->b->stats.slow_connections_dropped++;
+		conn_kill(c, "dropped: it does not read its replies and events");
+		return -1;
+	}
+	if ((m = malloc(sizeof(*m) + len)) == NULL) {
+		conn_kill(c, "dropped: out of memory for its send queue");
+		return -1;
+	}
+	m->len = len;
+	memcpy(m->data, buf, len);
+	for (m->nfds = 0; m->nfds < nfds; m->nfds++) {
+		m->fds[m->nfds] = fcntl(fds[m->nfds], F_DUPFD_CLOEXEC, 0);
+		if (m->fds[m->nfds] < 0) {
+			for (size_t i = 0; i < m->nfds; i++)
+				close(m->fds[i]);
+			free(m);
+			conn_kill(c, "dropped: out of descriptors for its queue");
+			return -1;
+		}
+	}
+	if (c->ev_write == NULL)
+		c->ev_write = event_new(c->b->base, c->fd, EV_WRITE | EV_PERSIST,
+		    conn_write_cb, c);
+	if (c->ev_write == NULL) {
+		for (size_t i = 0; i < m->nfds; i++)
+			close(m->fds[i]);
+		free(m);
+		conn_kill(c, "dropped: out of memory for its send queue");
+		return -1;
+	}
+	STAILQ_INSERT_TAIL(&c->outq, m, entry);
+	c->outq_count++;
+	c->outq_bytes += len;
+	event_add(c->ev_write, NULL);
+	return 0;
+}
+
+int
+conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
+    const int *fds, size_t nfds)
+{
+	uint8_t *buf = c->b->txbuf;
+	ssize_t len;
+	int err;
+
+	if (c->dead)
+		return -1;
+	if ((len = wire_pack(&msg->base, buf)) < 0) {
+		log_err(&c->b->log, "reply to connection %llu does not fit "
+		    "one datagram", (unsigned long long)c->id);
+		return -1;
+	}
+	if (STAILQ_EMPTY(&c->outq)) {
+		err = wire_send(c->fd, buf, (size_t)len, fds, nfds);
+		if (err == 0)
+			return 0;
+		if (err != -EAGAIN && err != -ENOBUFS) {
+			conn_kill(c, strerror(-err));
+			return -1;
+		}
+	}
+	return conn_enqueue(c, buf, (size_t)len, fds, nfds);
+}
+
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct outmsg *m;
+
+	(void)what;
+	while ((m = STAILQ_FIRST(&c->outq)) != NULL) {
+		int err = wire_send(fd, m->data, m->len, m->fds, m->nfds);
+
+		if (err == -EAGAIN || err == -ENOBUFS)
+			return;
+		if (err < 0) {
+			conn_kill(c, strerror(-err));
+			return;
+		}
+		STAILQ_REMOVE_HEAD(&c->outq, entry);
+		c->outq_count--;
+		c->outq_bytes -= m->len;
+		for (size_t i = 0; i < m->nfds; i++)
+			close(m->fds[i]);
+		free(m);
+	}
+	event_del(c->ev_write);
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct broker *b = c->b;
+	struct wire_fds fds;
+	ssize_t n;
+
+	(void)what;
+	/* A few datagrams per wakeup keeps one busy peer from starving the
+	 * others while still amortising the wakeup. */
+	for (int i = 0; i < 16 && !c->dead; i++) {
+		n = wire_recv(fd, b->rxbuf, sizeof(b->rxbuf), &fds);
+		if (n == -EAGAIN)
+			return;
+		if (n == 0) {
+			conn_kill(c, NULL);
+			return;
+		}
+		if (n == -EMSGSIZE || n == -EPROTO) {
+			b->stats.bad_requests++;
+			rpc_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
+			    "datagram over %d bytes or with more than %d fds "
+			    "or foreign ancillary data: dropped",
+			    WIRE_MAX_MESSAGE, WIRE_MAX_FDS);
+			continue;
+		}
+		if (n < 0) {
+			conn_kill(c, strerror((int)-n));
+			return;
+		}
+		rpc_dispatch(c, b->rxbuf, (size_t)n, &fds);
+	}
+}
+
+static void
+conn_accept_one(struct listener *l, int fd)
+{
+	struct broker *b = l->b;
+	struct conn *c;
+	socklen_t len = sizeof(struct ucred);
+
+	if (b->nconns >= b->cfg.max_connections) {
+		log_warn(&b->log, "refusing a connection: %u connections is "
+		    "the limit (max_connections)", b->nconns);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->b = b;
+	c->fd = fd;
+	c->kind = l->kind;
+	c->id = b->next_conn_id++;
+	LIST_INIT(&c->clients);
+	STAILQ_INIT(&c->outq);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
+		c->cred.pid = -1;
+	c->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST,
+	    conn_read_cb, c);
+	if (c->ev_read == NULL || event_add(c->ev_read, NULL) < 0) {
+		conn_free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&b->conns, c, entry);
+	b->nconns++;
+	b->stats.connections_total++;
+	log_debug(&b->log, "connection %llu from pid %d uid %u on the %s "
+	    "socket", (unsigned long long)c->id, (int)c->cred.pid,
+	    (unsigned)c->cred.uid, l->kind == CONN_ADMIN ? "admin" : "vmm");
+}
+
+static void
+conn_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct broker *b = l->b;
+
+	(void)what;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			conn_accept_one(l, fd);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE) {
+			struct timeval tv = { 0, 100000 };
+
+			/* Stop listening a moment instead of spinning on a
+			 * connection we cannot take. */
+			log_warn(&b->log, "out of file descriptors: pausing "
+			    "accept for 100 ms (raise LimitNOFILE)");
+			for (int k = 0; k < 2; k++)
+				if (b->listeners[k].ev != NULL)
+					event_del(b->listeners[k].ev);
+			evtimer_add(b->ev_accept_retry, &tv);
+		}
+		return;
+	}
+}
+
+static void
+conn_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+
+	(void)fd;
+	(void)what;
+	for (int k = 0; k < 2; k++)
+		if (b->listeners[k].ev != NULL)
+			event_add(b->listeners[k].ev, NULL);
+}
+
+int
+conn_listen(struct broker *b, struct listener *l, int fd, enum conn_kind kind)
+{
+	l->b = b;
+	l->fd = fd;
+	l->kind = kind;
+	if (b->ev_reap == NULL) {
+		b->ev_reap = event_new(b->base, -1, 0, conn_reap_cb, b);
+		b->ev_accept_retry = evtimer_new(b->base, conn_accept_retry_cb,
+		    b);
+		if (b->ev_reap == NULL || b->ev_accept_retry == NULL)
+			return -ENOMEM;
+	}
+	l->ev = event_new(b->base, fd, EV_READ | EV_PERSIST, conn_accept_cb, l);
+	if (l->ev == NULL || event_add(l->ev, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}

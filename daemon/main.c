@@ -1,0 +1,280 @@
+/*
+ * main: shmbrokerd's start and stop. Reads the configuration, raises the
+ * descriptor limit (every region holds a memfd), opens the VMM and admin
+ * sockets (or takes them from systemd), creates the configured regions and
+ * runs the event loop until SIGINT or SIGTERM.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "broker.h"
+#include "config.h"
+
+uint64_t
+broker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Every region and connection holds a descriptor: ask for enough. */
+static void
+broker_raise_fd_limit(struct broker *b)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)b->cfg.max_regions + b->cfg.max_connections +
+	    (rlim_t)256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_max < want) {
+		struct rlimit up = { want, want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	b->fd_limit = rl.rlim_cur;
+	if (rl.rlim_cur < want)
+		log_warn(&b->log, "descriptor limit %llu is below the %llu that "
+		    "max_regions and max_connections need: creates will fail "
+		    "early (raise LimitNOFILE)", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)want);
+}
+
+static int
+mkdir_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Binds a listening SOCK_SEQPACKET socket, replacing a stale file but never
+ * a socket that a running daemon still answers on. */
+static int
+broker_bind(struct broker *b, const char *path, mode_t mode)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, probe, err;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err(&b->log, "%s: socket path too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if ((err = mkdir_parent(path)) < 0) {
+		log_err(&b->log, "%s: cannot create its directory: %s", path,
+		    strerror(-err));
+		return -1;
+	}
+	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
+	    sizeof(sun)) == 0) {
+		close(probe);
+		log_err(&b->log, "%s: another shmbrokerd is listening there; "
+		    "stop it or choose another --socket", path);
+		return -1;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, mode) < 0 || listen(fd, 1024) < 0) {
+		log_err(&b->log, "%s: cannot listen: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sockets passed by systemd, named vmm and admin; 0 when none were. */
+static int
+broker_activated_sockets(struct broker *b, int fds[2])
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+
+	fds[0] = fds[1] = -1;
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		int k = names != NULL && strcmp(names[i], "admin") == 0;
+
+		if (fds[k] < 0 && sd_is_socket_unix(fd, SOCK_SEQPACKET, 1,
+		    NULL, 0) > 0)
+			fds[k] = fd;
+		else
+			close(fd);
+		if (names != NULL)
+			free(names[i]);
+	}
+	free(names);
+	if (n > 0 && fds[0] < 0) {
+		log_err(&b->log, "systemd passed sockets but none named vmm "
+		    "(FileDescriptorName=vmm)");
+		return -1;
+	}
+	return n > 0;
+}
+
+static void
+broker_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct broker *b = arg;
+
+	(void)what;
+	log_notice(&b->log, "%s: shutting down", strsignal((int)sig));
+	sd_notify(0, "STOPPING=1");
+	event_base_loopbreak(b->base);
+}
+
+static int
+broker_create_config_regions(struct broker *b)
+{
+	for (size_t i = 0; i < b->cfg.nregions; i++) {
+		const struct config_region *cr = &b->cfg.regions[i];
+		struct region *g;
+		const char *why = NULL;
+
+		if (vmm_create_region(b, cr->name, cr->size_pages,
+		    ORIGIN_CONFIG, &g, &why) != GSS_OK) {
+			log_err(&b->log, "%s: region %s: %s", b->cfg.config_file,
+			    cr->name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+broker_open(struct broker *b)
+{
+	int fds[2], activated;
+
+	b->start_ms = broker_now_ms();
+	b->hugepage_size = memory_hugepage_size();
+	TAILQ_INIT(&b->conns);
+	TAILQ_INIT(&b->dead);
+	LIST_INIT(&b->watchers);
+	b->next_conn_id = 1;
+	broker_raise_fd_limit(b);
+	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL)
+		return -1;
+	if ((activated = broker_activated_sockets(b, fds)) < 0)
+		return -1;
+	b->activated = activated;
+	if (!activated) {
+		fds[0] = broker_bind(b, b->cfg.socket_path, 0666);
+		fds[1] = broker_bind(b, b->cfg.admin_socket_path, 0600);
+	}
+	if (fds[0] < 0 || (!activated && fds[1] < 0))
+		return -1;
+	if (conn_listen(b, &b->listeners[0], fds[0], CONN_VMM) < 0 ||
+	    (fds[1] >= 0 && conn_listen(b, &b->listeners[1], fds[1],
+	    CONN_ADMIN) < 0))
+		return -1;
+	b->ev_sigint = evsignal_new(b->base, SIGINT, broker_signal_cb, b);
+	b->ev_sigterm = evsignal_new(b->base, SIGTERM, broker_signal_cb, b);
+	if (b->ev_sigint == NULL || b->ev_sigterm == NULL ||
+	    evsignal_add(b->ev_sigint, NULL) < 0 ||
+	    evsignal_add(b->ev_sigterm, NULL) < 0)
+		return -1;
+	return broker_create_config_regions(b);
+}
+
+static void
+broker_close(struct broker *b, bool unlink_sockets)
+{
+	if (b->base != NULL)
+		conn_close_all(b);
+	for (int k = 0; k < 2; k++) {
+		if (b->listeners[k].ev != NULL)
+			event_free(b->listeners[k].ev);
+		if (b->listeners[k].fd > 0)
+			close(b->listeners[k].fd);
+	}
+	if (unlink_sockets) {
+		unlink(b->cfg.socket_path);
+		unlink(b->cfg.admin_socket_path);
+	}
+	registry_free(&b->reg);
+	if (b->ev_sigint != NULL)
+		event_free(b->ev_sigint);
+	if (b->ev_sigterm != NULL)
+		event_free(b->ev_sigterm);
+	if (b->ev_reap != NULL)
+		event_free(b->ev_reap);
+	if (b->ev_accept_retry != NULL)
+		event_free(b->ev_accept_retry);
+	if (b->base != NULL)
+		event_base_free(b->base);
+	config_free(&b->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct broker *b = calloc(1, sizeof(*b));
+	char err[512];
+	int rc;
+
+	if (b == NULL)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	rc = config_load(&b->cfg, argc, argv, err, sizeof(err));
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "shmbrokerd: %s\n", err);
+		config_free(&b->cfg);
+		free(b);
+		return rc < 0 ? 78 /* EX_CONFIG */ : 0;
+	}
+	b->log.level = b->cfg.log_level;
+	b->log.prefix = getenv("JOURNAL_STREAM") != NULL;
+	if (broker_open(b) < 0) {
+		log_err(&b->log, "start-up failed");
+		broker_close(b, false);
+		free(b);
+		return 1;
+	}
+	log_notice(&b->log, "listening on %s (admin %s), hugepages %s, "
+	    "hugepage size %llu KiB", b->cfg.socket_path,
+	    b->cfg.admin_socket_path, memory_policy_name(b->cfg.hugepages),
+	    (unsigned long long)b->hugepage_size / 1024);
+	if (b->hugepage_size != 0 && memory_hugepages_available() == 0 &&
+	    b->cfg.hugepages != HUGEPAGES_NEVER)
+		log_notice(&b->log, "the hugepage pool is empty: regions use "
+		    "regular memory (fill /proc/sys/vm/nr_hugepages for "
+		    "hugetlb)");
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	event_base_dispatch(b->base);
+	broker_close(b, !b->activated);
+	free(b);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * memory: region memory as sealed memfds. With hugepages the memfd is
+ * hugetlb-backed and its pages are reserved from the pool at creation (a
+ * shared mapping reserves for the file, and the reservation outlives the
+ * mapping), so no guest can later fault on an exhausted pool. Every fd is
+ * sealed against shrink and grow before it leaves the daemon, so no peer can
+ * SIGBUS another by truncating.
+ */
+#ifndef SHMBROKER_MEMORY_H
+#define SHMBROKER_MEMORY_H
+
+#include <stdint.h>
+
+#include "registry.h"
+
+enum hugepage_policy {
+	HUGEPAGES_NEVER,	/* regular shmem memfds only */
+	HUGEPAGES_PREFER,	/* hugetlb for regions of a hugepage or more,
+				 * when the pool has room; else shmem */
+	HUGEPAGES_REQUIRE,	/* hugetlb or fail */
+};
+
+/* Parses "never", "prefer", "require"; -1 for anything else. */
+int memory_parse_policy(const char *s);
+const char *memory_policy_name(enum hugepage_policy p);
+
+/* The kernel's default hugepage size in bytes, 0 when it has none. */
+uint64_t memory_hugepage_size(void);
+/* Free hugepages in the default pool now (free minus reserved). */
+uint64_t memory_hugepages_available(void);
+
+/*
+ * Creates the memory of a region of size_pages 4 KiB pages. label names the
+ * memfd (visible in /proc/PID/fd). Returns 0, or -errno with *why set to a
+ * message for the log and the requester: -ENOMEM when neither the pool nor
+ * the policy allows it, -EMFILE when the daemon is out of descriptors.
+ */
+int memory_create(const char *label, uint32_t size_pages,
+    enum hugepage_policy policy, uint64_t hugepage_size,
+    struct region_mem *out, const char **why);
+
+#endif

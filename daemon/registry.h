@@ -1,0 +1,136 @@
+/*
+ * registry: the daemon's model of regions and clients. A region has a name,
+ * a size in 4 KiB pages, its memory (a sealed memfd), an origin and up to
+ * REGION_MAX_CLIENTS clients, each with an index and pending notification
+ * bits. The registry decides indices, masks and lifetimes; it does no I/O
+ * and knows nothing of sockets, so it is tested on its own. The owner
+ * pointer of a client is opaque here (the daemon stores its connection).
+ */
+#ifndef SHMBROKER_REGISTRY_H
+#define SHMBROKER_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "htable.h"
+
+#define REGION_MAX_CLIENTS 16
+#define REGION_NAME_MAX 32		/* bytes, with the NUL */
+#define REGION_PAGE_SIZE 4096u
+#define NOTIFY_ALL_OTHERS 0xffffffffu
+
+/* Same numbers as the guest ABI's enum guest_shm_status. */
+enum gss {
+	GSS_OK = 0,
+	GSS_UNKNOWN_FAILURE = 1,
+	GSS_NOMEM = 2,
+	GSS_CLIENT_MAX = 3,
+	GSS_ILLEGAL_NAME = 4,
+	GSS_NO_PERMISSION = 5,
+	GSS_DOES_NOT_EXIST = 6,
+	GSS_COUNT
+};
+
+enum region_backing { BACKING_SHMEM = 0, BACKING_HUGETLB = 1 };
+enum region_origin { ORIGIN_GUEST = 0, ORIGIN_ADMIN = 1, ORIGIN_CONFIG = 2 };
+
+struct region_mem {
+	int fd;				/* sealed memfd, or -1 */
+	uint64_t bytes;			/* memfd size: pages rounded up */
+	enum region_backing backing;
+};
+
+struct client;
+
+struct region {
+	struct hnode by_name;
+	struct hnode by_id;
+	TAILQ_ENTRY(region) entry;	/* creation (= id) order */
+	uint64_t id;
+	char name[REGION_NAME_MAX];
+	uint32_t size_pages;
+	struct region_mem mem;
+	enum region_origin origin;
+	uint64_t created_ms;
+	uint16_t active;		/* bit i: index i attached */
+	uint8_t nclients;
+	struct client *clients[REGION_MAX_CLIENTS];
+};
+
+struct client {
+	struct hnode by_id;
+	TAILQ_ENTRY(client) entry;	/* id order, for paged listings */
+	LIST_ENTRY(client) owner_entry;	/* the owner's clients */
+	uint64_t id;
+	struct region *region;
+	void *owner;
+	uint8_t index;
+	uint16_t pending;		/* bit i: index i notified us */
+};
+
+LIST_HEAD(client_list, client);
+
+struct registry {
+	struct htable regions_by_name;
+	struct htable regions_by_id;
+	struct htable clients_by_id;
+	TAILQ_HEAD(, region) regions;
+	TAILQ_HEAD(, client) clients;
+	uint64_t next_region_id;
+	uint64_t next_client_id;
+	uint64_t bytes[2];		/* memfd bytes by backing */
+};
+
+int registry_init(struct registry *r);
+/* Frees every region and client, closing region fds. */
+void registry_free(struct registry *r);
+
+/*
+ * Checks a name as it comes off the wire: 2..32 bytes, the last one the NUL
+ * terminator, printable ASCII before it. Copies it into out on success.
+ * Returns GSS_OK or GSS_ILLEGAL_NAME.
+ */
+enum gss registry_check_name(const uint8_t *bytes, size_t len,
+    char out[REGION_NAME_MAX]);
+
+struct region *registry_find(const struct registry *r, const char *name);
+struct region *registry_find_id(const struct registry *r, uint64_t id);
+struct client *registry_client(const struct registry *r, uint64_t id);
+
+/* Takes ownership of mem. The name must already be checked and free. */
+struct region *registry_add_region(struct registry *r, const char *name,
+    uint32_t size_pages, const struct region_mem *mem,
+    enum region_origin origin, uint64_t now_ms);
+/* Removes a region with no clients and closes its memory fd. */
+void registry_remove_region(struct registry *r, struct region *g);
+
+/*
+ * Makes a new client of g with the lowest free index. Returns GSS_OK with
+ * *out set, GSS_CLIENT_MAX when all indices are taken, or GSS_NOMEM.
+ */
+enum gss registry_attach(struct registry *r, struct region *g, void *owner,
+    struct client_list *owner_list, struct client **out);
+/*
+ * Detaches and frees c. Returns true when its region is left with no
+ * clients and was created by a guest, i.e. it should now be removed.
+ */
+bool registry_detach(struct registry *r, struct client *c);
+
+/*
+ * Sets c's bit in the pending word of every attached target in mask
+ * (NOTIFY_ALL_OTHERS: every client but c; bits 16-31 are ignored). Returns
+ * the indices that got the bit.
+ */
+uint16_t registry_notify(struct client *c, uint32_t mask);
+/* The control status word (pending | active << 16); clears pending. */
+uint32_t registry_take_status(struct client *c);
+
+/* The first region (client) with an id above after_id, for paged
+ * listings; NULL at the end. */
+struct region *registry_region_after(const struct registry *r,
+    uint64_t after_id);
+struct client *registry_client_after(const struct registry *r,
+    uint64_t after_id);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * vmm: the VMM service. Create-or-attach and find, notify, control status
+ * reads and detach, and the events they cause: every other client of a
+ * region hears of an attach or detach, a notified client hears of the
+ * notification. Results of create and find are guest ABI status codes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#define DAEMON_NAME "shmbrokerd " SHMBROKER_VERSION
+
+void
+vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__HelloReply r = SHMBROKER__HELLO_REPLY__INIT;
+
+	if (req->version != WIRE_PROTOCOL_VERSION) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_VERSION,
+		    "protocol version %u is not supported; this daemon speaks "
+		    "%d", req->version, WIRE_PROTOCOL_VERSION);
+		return;
+	}
+	snprintf(c->label, sizeof(c->label), "%s", req->label);
+	r.version = WIRE_PROTOCOL_VERSION;
+	r.server = (char *)DAEMON_NAME;
+	r.max_message = WIRE_MAX_MESSAGE;
+	m.id = id;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_HELLO;
+	m.hello = &r;
+	conn_send(c, &m, NULL, 0);
+}
+
+/* Tells every other client of g that index changed; attached or not. */
+static void
+vmm_peer_changed(struct broker *b, struct region *g, int index,
+    bool attached)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__PeerChanged ev = SHMBROKER__PEER_CHANGED__INIT;
+
+	(void)b;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED;
+	m.peer_changed = &ev;
+	ev.index = (uint32_t)index;
+	ev.attached = attached;
+	ev.active_mask = g->active;
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
+		struct client *peer = g->clients[i];
+
+		if (peer == NULL || i == index)
+			continue;
+		ev.client_id = peer->id;
+		conn_send(peer->owner, &m, NULL, 0);
+	}
+}
+
+enum gss
+vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
+    enum region_origin origin, struct region **out, const char **why)
+{
+	char label[REGION_NAME_MAX + 8];
+	struct region_mem mem;
+
+	if (size_pages == 0) {
+		*why = "a region needs a size of at least one page";
+		return GSS_NOMEM;
+	}
+	if (size_pages > b->cfg.max_region_pages) {
+		*why = "size is over the largest region allowed "
+		    "(max_region_size)";
+		return GSS_NOMEM;
+	}
+	if (b->reg.regions_by_name.count >= b->cfg.max_regions) {
+		*why = "the daemon holds max_regions regions already";
+		return GSS_NOMEM;
+	}
+	snprintf(label, sizeof(label), "shm:%s", name);
+	if (memory_create(label, size_pages, b->cfg.hugepages,
+	    b->hugepage_size, &mem, why) < 0)
+		return GSS_NOMEM;
+	*out = registry_add_region(&b->reg, name, size_pages, &mem, origin,
+	    broker_now_ms());
+	if (*out == NULL) {
+		close(mem.fd);
+		*why = "out of memory";
+		return GSS_NOMEM;
+	}
+	b->stats.creates++;
+	log_info(&b->log, "region %s created: %u pages, %s, %llu bytes",
+	    name, size_pages, mem.backing == BACKING_HUGETLB ? "hugetlb" :
+	    "shmem", (unsigned long long)mem.bytes);
+	admin_event(b, "create", *out, -1, 0);
+	return GSS_OK;
+}
+
+/* Finds or creates the region and makes the client; GSS status. */
+static enum gss
+vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
+    struct client **out, bool *created, const char **why)
+{
+	struct broker *b = c->b;
+	char name[REGION_NAME_MAX];
+	struct region *g;
+	enum gss st;
+
+	*created = false;
+	if (registry_check_name(req->name.data, req->name.len, name) != GSS_OK) {
+		*why = "the name must be 1 to 31 printable ASCII characters "
+		    "followed by a NUL";
+		return GSS_ILLEGAL_NAME;
+	}
+	if (b->reg.clients_by_id.count >= b->cfg.max_clients) {
+		*why = "the daemon holds max_clients clients already";
+		return GSS_NOMEM;
+	}
+	if ((g = registry_find(&b->reg, name)) == NULL) {
+		if (!req->create) {
+			*why = "no region has that name";
+			return GSS_DOES_NOT_EXIST;
+		}
+		st = vmm_create_region(b, name, req->size_pages, ORIGIN_GUEST,
+		    &g, why);
+		if (st != GSS_OK)
+			return st;
+		*created = true;
+	}
+	st = registry_attach(&b->reg, g, c, &c->clients, out);
+	if (st != GSS_OK) {
+		*why = st == GSS_CLIENT_MAX ? "the region has 16 clients" :
+		    "out of memory";
+		/* A failed create leaves no region behind. */
+		if (*created)
+			registry_remove_region(&b->reg, g);
+	}
+	return st;
+}
+
+void
+vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req)
+{
+	struct broker *b = c->b;
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AttachReply r = SHMBROKER__ATTACH_REPLY__INIT;
+	struct client *cl = NULL;
+	const char *why = NULL;
+	bool created;
+	enum gss st;
+
+	st = vmm_attach_client(c, req, &cl, &created, &why);
+	b->stats.status_counts[st]++;
+	m.id = id;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
+	m.attach = &r;
+	r.status = (Shmbroker__GuestStatus)st;
+	if (st != GSS_OK) {
+		m.message = (char *)why;
+		log_info(&b->log, "connection %llu: %s of a region failed: "
+		    "%s (%s)", (unsigned long long)c->id,
+		    req->create ? "create" : "find", wire_status_name(st), why);
+		conn_send(c, &m, NULL, 0);
+		return;
+	}
+	b->stats.attaches++;
+	r.client_id = cl->id;
+	r.region_id = cl->region->id;
+	r.index = cl->index;
+	r.size_pages = cl->region->size_pages;
+	r.backing_bytes = cl->region->mem.bytes;
+	r.backing = (Shmbroker__Backing)cl->region->mem.backing;
+	r.active_mask = cl->region->active;
+	r.created = created;
+	conn_send(c, &m, &cl->region->mem.fd, 1);
+	vmm_peer_changed(b, cl->region, cl->index, true);
+	admin_event(b, "attach", cl->region, cl->index, c->id);
+}
+
+/* The client id names a client of this connection, else NULL (replied). */
+static struct client *
+vmm_own_client(struct conn *c, uint64_t id, uint64_t client_id)
+{
+	struct client *cl = registry_client(&c->b->reg, client_id);
+
+	if (cl == NULL || cl->owner != c) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_ATTACHED,
+		    "client %llu is not attached on this connection",
+		    (unsigned long long)client_id);
+		return NULL;
+	}
+	return cl;
+}
+
+void
+vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
+{
+	struct broker *b = c->b;
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__NotifyReply r = SHMBROKER__NOTIFY_REPLY__INIT;
+	Shmbroker__Notification ev = SHMBROKER__NOTIFICATION__INIT;
+	struct client *cl;
+	struct region *g;
+
+	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
+		return;
+	g = cl->region;
+	r.delivered = registry_notify(cl, req->mask);
+	b->stats.notifications++;
+	m.id = id;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_NOTIFY;
+	m.notify = &r;
+	conn_send(c, &m, NULL, 0);
+
+	m = (Shmbroker__ServerMessage)SHMBROKER__SERVER_MESSAGE__INIT;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_NOTIFICATION;
+	m.notification = &ev;
+	ev.from_index = cl->index;
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
+		struct client *t = g->clients[i];
+
+		if (!(r.delivered & (1u << i)))
+			continue;
+		ev.client_id = t->id;
+		ev.pending = t->pending;
+		conn_send(t->owner, &m, NULL, 0);
+	}
+	admin_event(b, "notify", g, cl->index, c->id);
+}
+
+void
+vmm_read_status(struct conn *c, uint64_t id, const Shmbroker__ReadStatus *req)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__ReadStatusReply r = SHMBROKER__READ_STATUS_REPLY__INIT;
+	struct client *cl;
+
+	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
+		return;
+	r.status = registry_take_status(cl);
+	m.id = id;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_READ_STATUS;
+	m.read_status = &r;
+	conn_send(c, &m, NULL, 0);
+}
+
+void
+vmm_detach_client(struct broker *b, struct client *cl)
+{
+	struct region *g = cl->region;
+	struct conn *owner = cl->owner;
+	int index = cl->index;
+
+	b->stats.detaches++;
+	if (registry_detach(&b->reg, cl)) {
+		admin_event(b, "detach", g, index, owner->id);
+		log_info(&b->log, "region %s removed with its last client",
+		    g->name);
+		admin_event(b, "destroy", g, -1, 0);
+		registry_remove_region(&b->reg, g);
+		b->stats.regions_destroyed++;
+		return;
+	}
+	vmm_peer_changed(b, g, index, false);
+	admin_event(b, "detach", g, index, owner->id);
+}
+
+void
+vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__DetachReply r = SHMBROKER__DETACH_REPLY__INIT;
+	struct client *cl;
+
+	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
+		return;
+	vmm_detach_client(c->b, cl);
+	m.id = id;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_DETACH;
+	m.detach = &r;
+	conn_send(c, &m, NULL, 0);
+}

@@ -1,0 +1,67 @@
+/*
+ * units: size parsing and formatting (see units.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "units.h"
+
+int
+units_parse_size(const char *s, uint64_t *bytes)
+{
+	static const char suffixes[] = "KMGT";
+	unsigned long long v;
+	const char *p;
+	char *end;
+	int shift = 0;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		p = strchr(suffixes, toupper((unsigned char)*end));
+		if (p == NULL)
+			return -1;
+		shift = 10 * (int)(p - suffixes + 1);
+		end++;
+		if (strcasecmp(end, "ib") != 0 && strcasecmp(end, "b") != 0 &&
+		    *end != '\0')
+			return -1;
+	}
+	if (shift > 0 && v > (UINT64_MAX >> shift))
+		return -1;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+int64_t
+units_bytes_to_pages(uint64_t bytes)
+{
+	uint64_t pages = bytes / 4096 + (bytes % 4096 != 0);
+
+	return pages > UINT32_MAX ? -1 : (int64_t)pages;
+}
+
+void
+units_format_size(uint64_t bytes, char out[16])
+{
+	static const char *const names[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int i = 0;
+	uint64_t unit = 1;
+
+	while (i < 4 && bytes >= unit * 1024)
+		unit *= 1024, i++;
+	if (bytes % unit == 0)
+		snprintf(out, 16, "%llu %s", (unsigned long long)(bytes / unit),
+		    names[i]);
+	else
+		snprintf(out, 16, "%.1f %s", (double)bytes / (double)unit,
+		    names[i]);
+}

@@ -1,0 +1,177 @@
+/*
+ * wire: datagram framing with fd passing, shared by daemon and clients.
+ * See wire.h for the contract.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "wire.h"
+
+void
+wire_fds_close(struct wire_fds *fds)
+{
+	for (size_t i = 0; i < fds->n; i++)
+		if (fds->fd[i] >= 0)
+			close(fds->fd[i]);
+	fds->n = 0;
+}
+
+int
+wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (len > WIRE_MAX_MESSAGE || nfds > WIRE_MAX_FDS)
+		return -EMSGSIZE;
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	for (;;) {
+		if (sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Moves the SCM_RIGHTS fds of mh into fds; -EPROTO for anything else. */
+static int
+wire_take_fds(struct msghdr *mh, struct wire_fds *fds)
+{
+	int err = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
+	    c = CMSG_NXTHDR(mh, c)) {
+		size_t n;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+			err = -EPROTO;
+			continue;
+		}
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (fds->n < WIRE_MAX_FDS)
+				fds->fd[fds->n++] = fd;
+			else {
+				close(fd);
+				err = -EMSGSIZE;
+			}
+		}
+	}
+	return err;
+}
+
+ssize_t
+wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds)
+{
+	/* Room for more than we accept, so that an oversized fd set is
+	 * received and closed here instead of being cut off by the kernel. */
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS * 4)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	ssize_t n;
+	int err;
+
+	fds->n = 0;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	err = wire_take_fds(&mh, fds);
+	if (err == 0 && (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		err = -EMSGSIZE;
+	if (err == 0 && (size_t)n > cap)
+		err = -EMSGSIZE;
+	if (err != 0) {
+		wire_fds_close(fds);
+		return err;
+	}
+	return n;
+}
+
+ssize_t
+wire_pack(const ProtobufCMessage *msg, uint8_t *buf)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+
+	if (len > WIRE_MAX_MESSAGE)
+		return -EMSGSIZE;
+	return (ssize_t)protobuf_c_message_pack(msg, buf);
+}
+
+static int
+wire_send_message(int sock, const ProtobufCMessage *msg, const int *fds,
+    size_t nfds)
+{
+	uint8_t buf[WIRE_MAX_MESSAGE];
+	ssize_t len = wire_pack(msg, buf);
+
+	if (len < 0)
+		return (int)len;
+	return wire_send(sock, buf, (size_t)len, fds, nfds);
+}
+
+int
+wire_send_server(int sock, const Shmbroker__ServerMessage *msg,
+    const int *fds, size_t nfds)
+{
+	return wire_send_message(sock, &msg->base, fds, nfds);
+}
+
+int
+wire_send_client(int sock, const Shmbroker__ClientMessage *msg,
+    const int *fds, size_t nfds)
+{
+	return wire_send_message(sock, &msg->base, fds, nfds);
+}
+
+const char *
+wire_error_name(int error)
+{
+	static const char *const names[] = {
+		"ok", "bad request", "not attached", "not permitted",
+		"exists", "not found", "busy", "invalid argument",
+		"no resources", "unsupported version",
+	};
+
+	if (error < 0 || (size_t)error >= sizeof(names) / sizeof(names[0]))
+		return "unknown error";
+	return names[error];
+}
+
+const char *
+wire_status_name(int status)
+{
+	static const char *const names[] = {
+		"GSS_OK", "GSS_UNKNOWN_FAILURE", "GSS_NOMEM", "GSS_CLIENT_MAX",
+		"GSS_ILLEGAL_NAME", "GSS_NO_PERMISSION", "GSS_DOES_NOT_EXIST",
+	};
+
+	if (status < 0 || (size_t)status >= sizeof(names) / sizeof(names[0]))
+		return "GSS_?";
+	return names[status];
+}

@@ -1,0 +1,63 @@
+/*
+ * wire: the framing shared by shmbrokerd and its clients. One protobuf
+ * message per SOCK_SEQPACKET datagram, at most WIRE_MAX_MESSAGE bytes, with
+ * up to WIRE_MAX_FDS file descriptors as SCM_RIGHTS ancillary data. A
+ * datagram that was truncated, or whose fds were, is rejected whole and any
+ * fds that did arrive are closed, so a peer can never leak descriptors into
+ * us by sending garbage.
+ */
+#ifndef SHMBROKER_WIRE_H
+#define SHMBROKER_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shmbroker.pb-c.h"
+
+#define WIRE_PROTOCOL_VERSION 1
+#define WIRE_MAX_MESSAGE 65536
+#define WIRE_MAX_FDS 4
+
+struct wire_fds {
+	int fd[WIRE_MAX_FDS];
+	size_t n;
+};
+
+/* Closes every fd in the set and empties it. */
+void wire_fds_close(struct wire_fds *fds);
+
+/*
+ * Sends one datagram. Returns 0, or -errno: -EAGAIN when the socket is
+ * non-blocking and full, -EMSGSIZE when len or nfds is over the limits.
+ * Never raises SIGPIPE.
+ */
+int wire_send(int sock, const void *buf, size_t len, const int *fds,
+    size_t nfds);
+
+/*
+ * Receives one datagram into buf (cap bytes). Returns its length, 0 when the
+ * peer closed, or -errno: -EMSGSIZE for a datagram or fd set that did not
+ * fit, -EPROTO for unexpected ancillary data. fds are closed on every error.
+ * Received fds carry FD_CLOEXEC.
+ */
+ssize_t wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds);
+
+/* Packs and sends one envelope; -EMSGSIZE when it would not fit. */
+int wire_send_server(int sock, const Shmbroker__ServerMessage *msg,
+    const int *fds, size_t nfds);
+int wire_send_client(int sock, const Shmbroker__ClientMessage *msg,
+    const int *fds, size_t nfds);
+
+/*
+ * Packs an envelope into buf (WIRE_MAX_MESSAGE bytes). Returns the length or
+ * -EMSGSIZE.
+ */
+ssize_t wire_pack(const ProtobufCMessage *msg, uint8_t *buf);
+
+/* Human name of an Error value, for messages. */
+const char *wire_error_name(int error);
+/* Human name of a GuestStatus value. */
+const char *wire_status_name(int status);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * harness: start, stop and inspect a real shmbrokerd (see harness.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static bool
+harness_can_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void
+harness_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+harness_exec_daemon(const struct test_daemon *d, const char *const *extra)
+{
+	const char *argv[64];
+	int n = 0, fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		dup2(fd, STDERR_FILENO);
+	argv[n++] = SHMBROKERD_PATH;
+	argv[n++] = "--socket";
+	argv[n++] = d->socket;
+	argv[n++] = "--admin-socket";
+	argv[n++] = d->admin_socket;
+	argv[n++] = "--foreground";
+	for (; extra != NULL && *extra != NULL && n < 62; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+int
+harness_start_daemon(struct test_daemon *d, const char *const *extra)
+{
+	int status;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/shmbroker-test.XXXXXX");
+	if (mkdtemp(d->dir) == NULL) {
+		perror("mkdtemp");
+		return -1;
+	}
+	snprintf(d->socket, sizeof(d->socket), "%s/vmm.sock", d->dir);
+	snprintf(d->admin_socket, sizeof(d->admin_socket), "%s/admin.sock",
+	    d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+	if ((d->pid = fork()) < 0) {
+		perror("fork");
+		return -1;
+	}
+	if (d->pid == 0)
+		harness_exec_daemon(d, extra);
+	for (int i = 0; i < 500; i++) {
+		if (harness_can_connect(d->socket) &&
+		    harness_can_connect(d->admin_socket))
+			return 0;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			fprintf(stderr, "shmbrokerd exited during start-up "
+			    "(status %d); see %s\n", status, d->log);
+			d->pid = 0;
+			return -1;
+		}
+		harness_sleep_ms(10);
+	}
+	fprintf(stderr, "shmbrokerd did not listen within 5 s\n");
+	harness_stop_daemon(d);
+	return -1;
+}
+
+static int
+harness_rm(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	remove(path);
+	return 0;
+}
+
+int
+harness_stop_daemon(struct test_daemon *d)
+{
+	int status = 0, rc = -1;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		for (int i = 0; i < 500; i++) {
+			if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+				rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+				break;
+			}
+			harness_sleep_ms(10);
+		}
+		if (rc == -1 && !WIFSIGNALED(status)) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, &status, 0);
+		}
+		d->pid = 0;
+	}
+	if (d->dir[0] != '\0') {
+		/* Keep the log of a daemon that crashed, for the reader. */
+		if (rc != 0 && getenv("SHMBROKER_KEEP_LOGS") != NULL)
+			fprintf(stderr, "daemon log kept in %s\n", d->dir);
+		else
+			nftw(d->dir, harness_rm, 8, FTW_DEPTH | FTW_PHYS);
+		d->dir[0] = '\0';
+	}
+	return rc;
+}
+
+int
+harness_count_fds(pid_t pid)
+{
+	char path[64];
+	DIR *dir;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(dir)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+long
+harness_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+int
+harness_run(char *const argv[], char *out, size_t outlen)
+{
+	int pipefd[2], status;
+	size_t used = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], out + used, outlen - 1 - used)) > 0)
+		used += (size_t)n;
+	out[used] = '\0';
+	/* Drain what did not fit so the child never blocks on a full pipe. */
+	{
+		char sink[4096];
+
+		while (read(pipefd[0], sink, sizeof(sink)) > 0)
+			;
+	}
+	close(pipefd[0]);
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
