@@ -234,7 +234,7 @@ admin_destroy(struct conn *c, uint64_t id, const Shmbroker__AdminDestroy *req)
 	log_info(&b->log, "region %s destroyed by an admin (%u clients "
 	    "revoked)", g->name, r.detached);
 	admin_event(b, "destroy", g, -1, c->id);
-	registry_remove_region(&b->reg, g);
+	vmm_remove_region(b, g);
 	b->stats.regions_destroyed++;
 	m = (Shmbroker__ServerMessage)SHMBROKER__SERVER_MESSAGE__INIT;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DESTROY;

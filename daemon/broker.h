@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "fdstash.h"
 #include "log.h"
 #include "memory.h"
 #include "registry.h"
@@ -35,6 +36,7 @@ struct broker_config {
 	uint32_t max_regions;
 	uint32_t max_clients;		/* over all regions */
 	uint32_t max_connections;
+	uint32_t local_region_fds;	/* memfds held in-process; 0: auto */
 	struct config_region *regions;	/* created at start */
 	size_t nregions;
 };
@@ -101,6 +103,8 @@ struct broker {
 	bool activated;			/* sockets came from systemd */
 	uint64_t hugepage_size;
 	uint64_t fd_limit;
+	uint64_t local_fds;		/* region memfds held in-process */
+	struct fdstash *stash;		/* the rest, in keeper processes */
 	uint64_t start_ms;
 	struct broker_stats stats;
 	uint8_t rxbuf[WIRE_MAX_MESSAGE];
@@ -139,6 +143,8 @@ void vmm_detach_client(struct broker *b, struct client *cl);
 enum gss vmm_create_region(struct broker *b, const char *name,
     uint32_t size_pages, enum region_origin origin, struct region **out,
     const char **why);
+/* Removes a region that has no clients, wherever its memfd is held. */
+void vmm_remove_region(struct broker *b, struct region *g);
 
 /* admin.c */
 void admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m);

@@ -10,6 +10,9 @@
  *   max_clients = 262144
  *   max_connections = 16384
  *   log_level = info              ; error | warning | notice | info | debug
+ *   local_region_fds = 5000       ; region memfds held in the daemon itself,
+ *                                 ; the rest in keeper processes (fdstash.h);
+ *                                 ; default: a quarter of RLIMIT_NOFILE
  *
  *   [region NAME]                 ; created at start, lives until destroyed
  *   size = 64M
@@ -129,6 +132,8 @@ config_set(struct broker_config *cfg, const char *key, const char *v,
 		return config_set_u32(&cfg->max_clients, v);
 	if (strcmp(key, "max_connections") == 0)
 		return config_set_u32(&cfg->max_connections, v);
+	if (strcmp(key, "local_region_fds") == 0)
+		return config_set_u32(&cfg->local_region_fds, v);
 	*why = "unknown setting";
 	return -1;
 }

@@ -184,7 +184,10 @@ broker_open(struct broker *b)
 	LIST_INIT(&b->watchers);
 	b->next_conn_id = 1;
 	broker_raise_fd_limit(b);
-	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL)
+	if (b->cfg.local_region_fds == 0)
+		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
+	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
+	    (b->stash = fdstash_new()) == NULL)
 		return -1;
 	if ((activated = broker_activated_sockets(b, fds)) < 0)
 		return -1;
@@ -224,6 +227,7 @@ broker_close(struct broker *b, bool unlink_sockets)
 		unlink(b->cfg.admin_socket_path);
 	}
 	registry_free(&b->reg);
+	fdstash_free(b->stash);
 	if (b->ev_sigint != NULL)
 		event_free(b->ev_sigint);
 	if (b->ev_sigterm != NULL)

@@ -36,7 +36,8 @@ enum region_backing { BACKING_SHMEM = 0, BACKING_HUGETLB = 1 };
 enum region_origin { ORIGIN_GUEST = 0, ORIGIN_ADMIN = 1, ORIGIN_CONFIG = 2 };
 
 struct region_mem {
-	int fd;				/* sealed memfd, or -1 */
+	int fd;				/* sealed memfd, or -1 when stashed */
+	uint64_t stash;			/* fdstash handle when fd is -1 */
 	uint64_t bytes;			/* memfd size: pages rounded up */
 	enum region_backing backing;
 };

@@ -59,6 +59,53 @@ vmm_peer_changed(struct broker *b, struct region *g, int index,
 	}
 }
 
+/* Over the in-process budget, the memfd goes to a keeper process. */
+static void
+vmm_park_memfd(struct broker *b, struct region_mem *mem)
+{
+	int err;
+
+	if (b->local_fds < b->cfg.local_region_fds) {
+		b->local_fds++;
+		return;
+	}
+	if ((err = fdstash_put(b->stash, mem->fd, &mem->stash)) < 0) {
+		log_warn(&b->log, "cannot park a region memfd in a keeper "
+		    "process (%s): keeping it in the daemon", strerror(-err));
+		b->local_fds++;
+		return;
+	}
+	mem->fd = -1;
+}
+
+static void
+vmm_release_memfd(struct broker *b, struct region_mem *mem)
+{
+	if (mem->fd >= 0) {
+		close(mem->fd);
+		mem->fd = -1;
+		b->local_fds--;
+	} else {
+		fdstash_drop(b->stash, mem->stash);
+	}
+}
+
+void
+vmm_remove_region(struct broker *b, struct region *g)
+{
+	vmm_release_memfd(b, &g->mem);
+	registry_remove_region(&b->reg, g);
+}
+
+/* The memfd to send: the region's own, or a copy from its keeper that the
+ * caller closes after sending (*borrowed). -errno when none can be had. */
+static int
+vmm_region_fd(struct broker *b, const struct region *g, bool *borrowed)
+{
+	*borrowed = g->mem.fd < 0;
+	return *borrowed ? fdstash_get(b->stash, g->mem.stash) : g->mem.fd;
+}
+
 enum gss
 vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
     enum region_origin origin, struct region **out, const char **why)
@@ -83,10 +130,11 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 	if (memory_create(label, size_pages, b->cfg.hugepages,
 	    b->hugepage_size, &mem, why) < 0)
 		return GSS_NOMEM;
+	vmm_park_memfd(b, &mem);
 	*out = registry_add_region(&b->reg, name, size_pages, &mem, origin,
 	    broker_now_ms());
 	if (*out == NULL) {
-		close(mem.fd);
+		vmm_release_memfd(b, &mem);
 		*why = "out of memory";
 		return GSS_NOMEM;
 	}
@@ -101,7 +149,8 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 /* Finds or creates the region and makes the client; GSS status. */
 static enum gss
 vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
-    struct client **out, bool *created, const char **why)
+    struct client **out, bool *created, int *fd, bool *borrowed,
+    const char **why)
 {
 	struct broker *b = c->b;
 	char name[REGION_NAME_MAX];
@@ -129,13 +178,21 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 			return st;
 		*created = true;
 	}
-	st = registry_attach(&b->reg, g, c, &c->clients, out);
+	if (g->nclients >= REGION_MAX_CLIENTS) {
+		*why = "the region has 16 clients";
+		return GSS_CLIENT_MAX;
+	}
+	*fd = vmm_region_fd(b, g, borrowed);
+	st = *fd < 0 ? GSS_NOMEM : registry_attach(&b->reg, g, c, &c->clients,
+	    out);
 	if (st != GSS_OK) {
-		*why = st == GSS_CLIENT_MAX ? "the region has 16 clients" :
+		*why = *fd < 0 ? "the daemon is out of file descriptors" :
 		    "out of memory";
+		if (*borrowed && *fd >= 0)
+			close(*fd);
 		/* A failed create leaves no region behind. */
 		if (*created)
-			registry_remove_region(&b->reg, g);
+			vmm_remove_region(b, g);
 	}
 	return st;
 }
@@ -148,10 +205,11 @@ vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req)
 	Shmbroker__AttachReply r = SHMBROKER__ATTACH_REPLY__INIT;
 	struct client *cl = NULL;
 	const char *why = NULL;
-	bool created;
+	bool created, borrowed = false;
+	int fd = -1;
 	enum gss st;
 
-	st = vmm_attach_client(c, req, &cl, &created, &why);
+	st = vmm_attach_client(c, req, &cl, &created, &fd, &borrowed, &why);
 	b->stats.status_counts[st]++;
 	m.id = id;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
@@ -174,7 +232,9 @@ vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req)
 	r.backing = (Shmbroker__Backing)cl->region->mem.backing;
 	r.active_mask = cl->region->active;
 	r.created = created;
-	conn_send(c, &m, &cl->region->mem.fd, 1);
+	conn_send(c, &m, &fd, 1);
+	if (borrowed)
+		close(fd);
 	vmm_peer_changed(b, cl->region, cl->index, true);
 	admin_event(b, "attach", cl->region, cl->index, c->id);
 }
@@ -259,7 +319,7 @@ vmm_detach_client(struct broker *b, struct client *cl)
 		log_info(&b->log, "region %s removed with its last client",
 		    g->name);
 		admin_event(b, "destroy", g, -1, 0);
-		registry_remove_region(&b->reg, g);
+		vmm_remove_region(b, g);
 		b->stats.regions_destroyed++;
 		return;
 	}
