@@ -143,7 +143,7 @@ int
 fdstash_put(struct fdstash *s, int fd, uint64_t *handle)
 {
 	int32_t cmd = CMD_KEEP, remote;
-	struct keeper *k;
+	struct keeper *k = NULL;
 	ssize_t n;
 	int err;
 

@@ -53,10 +53,10 @@ broker_raise_fd_limit(struct broker *b)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	b->fd_limit = rl.rlim_cur;
 	if (rl.rlim_cur < want)
-		log_warn(&b->log, "descriptor limit %llu is below the %llu that "
-		    "max_regions and max_connections need: creates will fail "
-		    "early (raise LimitNOFILE)", (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)want);
+		log_info(&b->log, "descriptor limit %llu is below the %llu that "
+		    "max_regions and max_connections could use: region memfds "
+		    "past local_region_fds go to keeper processes",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
 static int

@@ -58,10 +58,10 @@ units_format_size(uint64_t bytes, char out[16])
 
 	while (i < 4 && bytes >= unit * 1024)
 		unit *= 1024, i++;
+	/* Below 2^64 the whole part stays under 2^24: an unsigned fits. */
 	if (bytes % unit == 0)
-		snprintf(out, 16, "%llu %s", (unsigned long long)(bytes / unit),
-		    names[i]);
+		snprintf(out, 16, "%u %s", (unsigned)(bytes / unit), names[i]);
 	else
-		snprintf(out, 16, "%.1f %s", (double)bytes / (double)unit,
-		    names[i]);
+		snprintf(out, 16, "%u.%u %s", (unsigned)(bytes / unit),
+		    (unsigned)(bytes % unit * 10 / unit), names[i]);
 }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages shmbroker builds and tests with. Idempotent:
+# skips apt entirely when everything is already there.
+set -euo pipefail
+
+PACKAGES=(build-essential cmake pkg-config
+          libevent-dev libprotobuf-c-dev protobuf-c-compiler
+          libsystemd-dev libinih-dev libcmocka-dev)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
+    || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "setup-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

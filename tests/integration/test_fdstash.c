@@ -1,0 +1,150 @@
+/*
+ * test_fdstash: regions whose memfds the daemon parks in keeper processes
+ * (daemon/fdstash.c) behave exactly like the others: peers attach, share
+ * bytes, and every parked fd is closed when its region goes. The daemon is
+ * configured to keep only two region memfds itself.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "shmclient.h"
+
+#define NREGIONS 12
+
+struct fixture {
+	struct test_daemon d;
+	char config[64];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *args[] = { "--config", f->config, NULL };
+	FILE *cf;
+	int fd;
+
+	snprintf(f->config, sizeof(f->config), "/tmp/shmbroker-cfg.XXXXXX");
+	if ((fd = mkstemp(f->config)) < 0 || (cf = fdopen(fd, "w")) == NULL)
+		return -1;
+	fprintf(cf, "[broker]\nlocal_region_fds = 2\nhugepages = never\n");
+	fclose(cf);
+	if (harness_start_daemon(&f->d, args) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc = harness_stop_daemon(&f->d);
+
+	unlink(f->config);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The daemon's keeper processes (its children). */
+static int
+keeper_pids(pid_t daemon, pid_t *out, int max)
+{
+	char path[64];
+	FILE *fp;
+	int n = 0, pid;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)daemon,
+	    (int)daemon);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (n < max && fscanf(fp, "%d", &pid) == 1)
+		out[n++] = pid;
+	fclose(fp);
+	return n;
+}
+
+/* The keeper closes parked fds asynchronously: give it a moment. */
+static int
+fds_settle(pid_t pid, int want)
+{
+	int n = -1;
+
+	for (int i = 0; i < 200 && (n = harness_count_fds(pid)) != want; i++)
+		usleep(10000);
+	return n;
+}
+
+static void
+test_parked_regions_are_shared(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a, *b;
+	struct shmc_region ra[NREGIONS], rb[NREGIONS];
+	pid_t keepers[4];
+	int nk, base_fds;
+
+	assert_int_equal(shmc_connect(f->d.socket, "a", 0, &a, NULL, 0), 0);
+	assert_int_equal(shmc_connect(f->d.socket, "b", 0, &b, NULL, 0), 0);
+	base_fds = harness_count_fds(f->d.pid);
+	for (int i = 0; i < NREGIONS; i++) {
+		char name[16];
+		char *pa, *pb;
+
+		snprintf(name, sizeof(name), "parked%d", i);
+		assert_int_equal(shmc_attach(a, name, 4, true, &ra[i]), 0);
+		assert_int_equal(shmc_attach(b, name, 1, false, &rb[i]), 0);
+		assert_int_equal(rb[i].size_pages, 4);
+		pa = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    ra[i].fd, 0);
+		pb = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    rb[i].fd, 0);
+		assert_ptr_not_equal(pa, MAP_FAILED);
+		assert_ptr_not_equal(pb, MAP_FAILED);
+		snprintf(pa + 8192, 64, "bytes of region %d", i);
+		assert_string_equal(pb + 8192, pa + 8192);
+		munmap(pa, 16384);
+		munmap(pb, 16384);
+	}
+	/* Two memfds stay in the daemon, which now also holds the keeper's
+	 * socket and pidfd; ten memfds went to the keeper. */
+	assert_int_equal(harness_count_fds(f->d.pid), base_fds + 2 + 2);
+	nk = keeper_pids(f->d.pid, keepers, 4);
+	assert_int_equal(nk, 1);
+	/* The keeper holds its socket, its inherited stdio and 10 memfds. */
+	assert_int_equal(harness_count_fds(keepers[0]), 4 + NREGIONS - 2);
+
+	for (int i = 0; i < NREGIONS; i++) {
+		assert_int_equal(shmc_detach(a, ra[i].client_id), 0);
+		assert_int_equal(shmc_detach(b, rb[i].client_id), 0);
+		close(ra[i].fd);
+		close(rb[i].fd);
+	}
+	/* Every region went with its last client, wherever its fd was. */
+	assert_int_equal(fds_settle(keepers[0], 4), 4);
+	assert_int_equal(harness_count_fds(f->d.pid), base_fds + 2);
+	shmc_close(a);
+	shmc_close(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_parked_regions_are_shared,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
