@@ -166,7 +166,7 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 {
 	ssize_t n = wire_recv(c->sock, c->buf, sizeof(c->buf), fds);
 
-	if (n == -EAGAIN)
+	if (n == -EAGAIN || n == -ENOMSG)	/* nothing, or nothing to read */
 		return 0;
 	if (n == 0)
 		return shmc_fail(c, -ECONNRESET, "shmbrokerd closed the "

@@ -229,9 +229,10 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 			conn_kill(c, NULL);
 			return;
 		}
-		if (n == -EMSGSIZE || n == -EPROTO) {
+		if (n == -EMSGSIZE || n == -EPROTO || n == -ENOMSG) {
 			b->stats.bad_requests++;
 			rpc_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
+			    n == -ENOMSG ? "empty datagram: dropped" :
 			    "datagram over %d bytes or with more than %d fds "
 			    "or foreign ancillary data: dropped",
 			    WIRE_MAX_MESSAGE, WIRE_MAX_FDS);

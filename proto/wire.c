@@ -3,6 +3,8 @@
  * See wire.h for the contract.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -80,6 +82,16 @@ wire_take_fds(struct msghdr *mh, struct wire_fds *fds)
 	return err;
 }
 
+/* recvmsg returns 0 both for an empty datagram and at the end of the
+ * stream; only the hang-up tells them apart. */
+static bool
+wire_peer_closed(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP));
+}
+
 ssize_t
 wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds)
 {
@@ -102,6 +114,8 @@ wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds)
 	if (n < 0)
 		return -errno;
 	err = wire_take_fds(&mh, fds);
+	if (err == 0 && n == 0 && (fds->n > 0 || !wire_peer_closed(sock)))
+		err = -ENOMSG;
 	if (err == 0 && (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
 		err = -EMSGSIZE;
 	if (err == 0 && (size_t)n > cap)

@@ -38,7 +38,8 @@ int wire_send(int sock, const void *buf, size_t len, const int *fds,
 /*
  * Receives one datagram into buf (cap bytes). Returns its length, 0 when the
  * peer closed, or -errno: -EMSGSIZE for a datagram or fd set that did not
- * fit, -EPROTO for unexpected ancillary data. fds are closed on every error.
+ * fit, -EPROTO for unexpected ancillary data, -ENOMSG for an empty datagram
+ * (no message packs to 0 bytes). fds are closed on every error.
  * Received fds carry FD_CLOEXEC.
  */
 ssize_t wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds);
