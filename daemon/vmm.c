@@ -13,6 +13,19 @@
 
 #define DAEMON_NAME "shmbrokerd " SHMBROKER_VERSION
 
+/* Labels are free text that admin tools show (and escape): a cut to fit
+ * never splits a UTF-8 sequence. */
+static void
+vmm_copy_label(char *dst, size_t cap, const char *src)
+{
+	size_t len = strlen(src), n = len < cap - 1 ? len : cap - 1;
+
+	while (n > 0 && n < len && ((unsigned char)src[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 void
 vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req)
 {
@@ -25,7 +38,7 @@ vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req)
 		    "%d", req->version, WIRE_PROTOCOL_VERSION);
 		return;
 	}
-	snprintf(c->label, sizeof(c->label), "%s", req->label);
+	vmm_copy_label(c->label, sizeof(c->label), req->label);
 	r.version = WIRE_PROTOCOL_VERSION;
 	r.server = (char *)DAEMON_NAME;
 	r.max_message = WIRE_MAX_MESSAGE;

@@ -187,8 +187,11 @@ harness_run(char *const argv[], char *out, size_t outlen)
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -1;
-	if ((pid = fork()) < 0)
+	if ((pid = fork()) < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
 		return -1;
+	}
 	if (pid == 0) {
 		dup2(pipefd[1], STDOUT_FILENO);
 		execv(argv[0], argv);

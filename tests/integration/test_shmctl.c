@@ -1,0 +1,868 @@
+/*
+ * test_shmctl: the admin CLI against a real shmbrokerd. Runs the built
+ * shmctl as a child, in human and --json form, and checks what it prints
+ * and its exit status: create/list/show/destroy, regions with attached
+ * clients, --force, every class of error, --help, the watch stream and
+ * listings longer than one page. JSON output is parsed by a small strict
+ * parser here, so invalid JSON fails the test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "shmclient.h"
+#include "shmclient_admin.h"
+
+#define OUT_SIZE (1u << 20)
+#define NVMM 2
+#define PAGING_REGIONS 450
+#define PAGING_CLIENTS 250
+
+/* ---- a strict little JSON parser, enough for shmctl's output ---- */
+
+enum jtype { J_NULL, J_BOOL, J_INT, J_STR, J_ARR, J_OBJ };
+
+struct jv {
+	enum jtype t;
+	int64_t i;		/* J_INT, J_BOOL */
+	char *s;		/* J_STR */
+	size_t n;		/* J_ARR, J_OBJ */
+	struct jv *items;
+	char **keys;		/* J_OBJ */
+};
+
+static void
+jfree(struct jv *v)
+{
+	for (size_t k = 0; k < v->n; k++) {
+		jfree(&v->items[k]);
+		if (v->keys != NULL)
+			free(v->keys[k]);
+	}
+	free(v->items);
+	free(v->keys);
+	free(v->s);
+	memset(v, 0, sizeof(*v));
+}
+
+static const char *
+jws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+static void
+put_utf8(char **o, unsigned cp)
+{
+	if (cp < 0x80) {
+		*(*o)++ = (char)cp;
+	} else if (cp < 0x800) {
+		*(*o)++ = (char)(0xc0 | cp >> 6);
+		*(*o)++ = (char)(0x80 | (cp & 0x3f));
+	} else {
+		*(*o)++ = (char)(0xe0 | cp >> 12);
+		*(*o)++ = (char)(0x80 | (cp >> 6 & 0x3f));
+		*(*o)++ = (char)(0x80 | (cp & 0x3f));
+	}
+}
+
+static const char *
+jstring(const char *p, char **out)
+{
+	char *o = malloc(strlen(p) * 3 + 1), *start = o;
+	unsigned cp;
+
+	if (o == NULL || *p++ != '"')
+		goto bad;
+	while (*p != '"') {
+		if ((unsigned char)*p < 0x20)
+			goto bad;	/* raw control characters are invalid */
+		if (*p != '\\') {
+			*o++ = *p++;
+			continue;
+		}
+		switch (*++p) {
+		case '"': case '\\': case '/': *o++ = *p; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u':
+			if (sscanf(p + 1, "%4x", &cp) != 1)
+				goto bad;
+			put_utf8(&o, cp);
+			p += 4;
+			break;
+		default:
+			goto bad;
+		}
+		p++;
+	}
+	*o = '\0';
+	*out = start;
+	return p + 1;
+bad:
+	free(start);
+	return NULL;
+}
+
+static const char *jvalue(const char *p, struct jv *v);
+
+static const char *
+jcontainer(const char *p, struct jv *v, bool obj)
+{
+	char close = obj ? '}' : ']';
+
+	v->t = obj ? J_OBJ : J_ARR;
+	p = jws(p + 1);
+	if (*p == close)
+		return p + 1;
+	for (;;) {
+		v->items = realloc(v->items, (v->n + 1) * sizeof(*v->items));
+		memset(&v->items[v->n], 0, sizeof(*v->items));
+		if (obj) {
+			v->keys = realloc(v->keys, (v->n + 1) * sizeof(char *));
+			v->keys[v->n] = NULL;
+		}
+		v->n++;
+		if (obj) {
+			if ((p = jstring(jws(p), &v->keys[v->n - 1])) == NULL)
+				return NULL;
+			if (*(p = jws(p)) != ':')
+				return NULL;
+			p++;
+		}
+		if ((p = jvalue(p, &v->items[v->n - 1])) == NULL)
+			return NULL;
+		p = jws(p);
+		if (*p == close)
+			return p + 1;
+		if (*p++ != ',')
+			return NULL;
+	}
+}
+
+static const char *
+jvalue(const char *p, struct jv *v)
+{
+	char *end;
+
+	p = jws(p);
+	if (*p == '{' || *p == '[')
+		return jcontainer(p, v, *p == '{');
+	if (*p == '"') {
+		v->t = J_STR;
+		return jstring(p, &v->s);
+	}
+	if (strncmp(p, "true", 4) == 0 || strncmp(p, "false", 5) == 0) {
+		v->t = J_BOOL;
+		v->i = *p == 't';
+		return p + (*p == 't' ? 4 : 5);
+	}
+	if (strncmp(p, "null", 4) == 0) {
+		v->t = J_NULL;
+		return p + 4;
+	}
+	if (*p == '-' || (*p >= '0' && *p <= '9')) {
+		v->t = J_INT;
+		errno = 0;
+		v->i = strtoll(p, &end, 10);
+		if (errno != 0 || *end == '.' || *end == 'e' || *end == 'E')
+			return NULL;
+		return end;
+	}
+	return NULL;
+}
+
+/* Parses all of text as one value; false (and v empty) when invalid. */
+static bool
+jparse(const char *text, struct jv *v)
+{
+	const char *p;
+
+	memset(v, 0, sizeof(*v));
+	p = jvalue(text, v);
+	if (p == NULL || *jws(p) != '\0') {
+		jfree(v);
+		return false;
+	}
+	return true;
+}
+
+static const struct jv *
+jget(const struct jv *o, const char *key)
+{
+	if (o->t != J_OBJ)
+		return NULL;
+	for (size_t k = 0; k < o->n; k++)
+		if (strcmp(o->keys[k], key) == 0)
+			return &o->items[k];
+	return NULL;
+}
+
+static int64_t
+jint(const struct jv *o, const char *key)
+{
+	const struct jv *v = jget(o, key);
+
+	assert_non_null(v);
+	assert_int_equal(v->t, J_INT);
+	return v->i;
+}
+
+static const char *
+jstr(const struct jv *o, const char *key)
+{
+	const struct jv *v = jget(o, key);
+
+	assert_non_null(v);
+	assert_int_equal(v->t, J_STR);
+	return v->s;
+}
+
+/* The element of array a whose "name" is name, or NULL. */
+static const struct jv *
+jfind_name(const struct jv *a, const char *key, const char *name)
+{
+	assert_int_equal(a->t, J_ARR);
+	for (size_t k = 0; k < a->n; k++) {
+		const struct jv *v = jget(&a->items[k], key);
+
+		if (v != NULL && v->t == J_STR && strcmp(v->s, name) == 0)
+			return &a->items[k];
+	}
+	return NULL;
+}
+
+/* ---- fixture ---- */
+
+struct fixture {
+	struct test_daemon d;
+	struct shmc *admin;
+	struct shmc *vmm[NVMM];
+	int fds[PAGING_CLIENTS + 128];
+	size_t nfds;
+	pid_t watch_pid;
+	int watch_fd;
+	char *out;
+	struct jv json;
+};
+
+static int
+setup(void **state)
+{
+	static const char *const extra[] = { "--hugepages", "never", NULL };
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || (f->out = malloc(OUT_SIZE)) == NULL)
+		return -1;
+	f->watch_fd = -1;
+	*state = f;
+	unsetenv("SHMBROKER_ADMIN_SOCKET");
+	if (harness_start_daemon(&f->d, extra) < 0)
+		return -1;
+	if (shmc_connect(f->d.admin_socket, "test admin", 0, &f->admin, NULL,
+	    0) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int status;
+
+	if (f == NULL)
+		return 0;
+	if (f->watch_pid > 0) {
+		kill(f->watch_pid, SIGKILL);
+		waitpid(f->watch_pid, &status, 0);
+	}
+	if (f->watch_fd >= 0)
+		close(f->watch_fd);
+	for (size_t i = 0; i < f->nfds; i++)
+		close(f->fds[i]);
+	for (int i = 0; i < NVMM; i++)
+		shmc_close(f->vmm[i]);
+	shmc_close(f->admin);
+	harness_stop_daemon(&f->d);
+	unsetenv("SHMBROKER_ADMIN_SOCKET");
+	jfree(&f->json);
+	free(f->out);
+	free(f);
+	return 0;
+}
+
+/*
+ * Runs shmctl --admin-socket DAEMON args... with stdout in f->out, or
+ * with its stderr there instead when want_stderr (stdout then dropped).
+ * Returns the exit status.
+ */
+static int
+run_ctl(struct fixture *f, bool use_socket, bool want_stderr,
+    const char *const *args)
+{
+	const char *argv[64];
+	int n = 0;
+
+	if (want_stderr) {
+		argv[n++] = "/bin/sh";
+		argv[n++] = "-c";
+		argv[n++] = "exec \"$0\" \"$@\" 2>&1 >/dev/null";
+	}
+	argv[n++] = SHMCTL_PATH;
+	if (use_socket) {
+		argv[n++] = "--admin-socket";
+		argv[n++] = f->d.admin_socket;
+	}
+	for (; *args != NULL && n < 63; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	return harness_run((char *const *)argv, f->out, OUT_SIZE);
+}
+
+#define CTL(f, ...) run_ctl((f), true, false, \
+    (const char *const[]){ __VA_ARGS__, NULL })
+#define CTL_ERR(f, ...) run_ctl((f), true, true, \
+    (const char *const[]){ __VA_ARGS__, NULL })
+
+/* Runs shmctl --json args... and parses its output into f->json. */
+#define CTL_JSON(f, ...) do {						\
+	jfree(&(f)->json);						\
+	assert_int_equal(CTL((f), "--json", __VA_ARGS__), 0);		\
+	if (!jparse((f)->out, &(f)->json))				\
+		fail_msg("shmctl printed invalid JSON: %s", (f)->out);	\
+} while (0)
+
+/* The line of out that contains word as a whole column, or NULL. */
+static const char *
+find_row(const char *out, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = out; (p = strstr(p, word)) != NULL; p++)
+		if ((p == out || p[-1] == ' ' || p[-1] == '\n') &&
+		    (p[len] == ' ' || p[len] == '\n' || p[len] == '\0'))
+			return p;
+	return NULL;
+}
+
+static void
+attach_vmm(struct fixture *f, int i, const char *label, const char *region,
+    struct shmc_region *r)
+{
+	if (f->vmm[i] == NULL)
+		assert_int_equal(shmc_connect(f->d.socket, label, 0, &f->vmm[i],
+		    NULL, 0), 0);
+	assert_int_equal(shmc_attach(f->vmm[i], region, 0, false, r),
+	    SHMC_GSS_OK);
+	assert_true(f->nfds < sizeof(f->fds) / sizeof(f->fds[0]));
+	f->fds[f->nfds++] = r->fd;
+}
+
+static void
+admin_create(struct fixture *f, const char *name, uint32_t pages)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminCreate body = SHMBROKER__ADMIN_CREATE__INIT;
+	Shmbroker__ServerMessage *m;
+
+	body.name = (char *)name;
+	body.size_pages = pages;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
+	req.admin_create = &body;
+	assert_int_equal(shmc_call(f->admin, &req, &m), 0);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+/* ---- tests ---- */
+
+static void
+test_human_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	const char *row, *head;
+
+	assert_int_equal(CTL(f, "list"), 0);
+	assert_string_equal(f->out, "no regions\n");
+	assert_int_equal(CTL(f, "create", "a", "10000"), 0);
+	assert_non_null(strstr(f->out, "created region a: 12 KiB (3 pages), "
+	    "shmem"));
+	assert_int_equal(CTL(f, "create", "big", "64M"), 0);
+
+	assert_int_equal(CTL(f, "list"), 0);
+	head = f->out;
+	assert_memory_equal(head, "ID  NAME", 8);
+	row = find_row(f->out, "a");
+	assert_non_null(row);
+	row = (const char *)memrchr(head, '\n', (size_t)(row - head)) + 1;
+	/* Columns line up: each value sits under its heading. */
+	assert_int_equal(strstr(row, "shmem") - row,
+	    strstr(head, "BACKING") - head);
+	assert_int_equal(strstr(row, "admin") - row,
+	    strstr(head, "ORIGIN") - head);
+	assert_int_equal(strstr(row, "0x0000") - row,
+	    strstr(head, "ACTIVE") - head);
+	/* SIZE is right-aligned: "12 KiB" ends where "SIZE" ends. */
+	assert_int_equal(strstr(row, "12 KiB") + 6 - row,
+	    strstr(head, "SIZE") + 4 - head);
+	assert_non_null(strstr(f->out, "64 MiB"));
+
+	assert_int_equal(CTL(f, "show", "a"), 0);
+	assert_non_null(strstr(f->out, "name:           a\n"));
+	assert_non_null(strstr(f->out, "size:           12 KiB (3 pages)\n"));
+	assert_non_null(strstr(f->out, "backing:        shmem, 12 KiB\n"));
+	assert_non_null(strstr(f->out, "origin:         admin\n"));
+	assert_non_null(strstr(f->out, "active:         0x0000\n"));
+	assert_non_null(strstr(f->out, "clients:        0\n"));
+
+	assert_int_equal(CTL(f, "destroy", "a"), 0);
+	assert_string_equal(f->out, "destroyed region a\n");
+	assert_int_equal(CTL(f, "list"), 0);
+	assert_null(find_row(f->out, "a"));
+	assert_non_null(find_row(f->out, "big"));
+	assert_int_equal(CTL(f, "status"), 0);
+	assert_non_null(strstr(f->out, "regions:        1\n"));
+	assert_int_equal(CTL(f, "stats"), 0);
+	assert_non_null(strstr(f->out, "creates:        2\n"));
+	assert_non_null(strstr(f->out, "destroyed:      1\n"));
+}
+
+static void
+test_json_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	const struct jv *a;
+	int64_t id;
+
+	CTL_JSON(f, "list");
+	assert_int_equal(f->json.t, J_ARR);
+	assert_int_equal(f->json.n, 0);
+
+	CTL_JSON(f, "create", "a", "10000");
+	assert_int_equal(f->json.t, J_OBJ);
+	assert_string_equal(jstr(&f->json, "name"), "a");
+	assert_int_equal(jint(&f->json, "size"), 12288);
+	id = jint(&f->json, "id");
+	assert_true(id > 0);
+
+	CTL_JSON(f, "list");
+	assert_int_equal(f->json.n, 1);
+	a = jfind_name(&f->json, "name", "a");
+	assert_non_null(a);
+	assert_int_equal(jint(a, "id"), id);
+	assert_int_equal(jint(a, "size"), 12288);
+	assert_int_equal(jint(a, "size_pages"), 3);
+	assert_int_equal(jint(a, "backing_bytes"), 12288);
+	assert_int_equal(jint(a, "clients"), 0);
+	assert_int_equal(jint(a, "active_mask"), 0);
+	assert_string_equal(jstr(a, "backing"), "shmem");
+	assert_string_equal(jstr(a, "origin"), "admin");
+
+	/* Options may also follow the command. */
+	jfree(&f->json);
+	assert_int_equal(CTL(f, "show", "a", "--json"), 0);
+	assert_true(jparse(f->out, &f->json));
+	assert_string_equal(jstr(&f->json, "name"), "a");
+	assert_int_equal(jint(&f->json, "size"), 12288);
+	assert_int_equal(jint(&f->json, "size_pages"), 3);
+	assert_string_equal(jstr(&f->json, "backing"), "shmem");
+	assert_string_equal(jstr(&f->json, "origin"), "admin");
+	assert_non_null(jget(&f->json, "clients"));
+	assert_int_equal(jget(&f->json, "clients")->t, J_ARR);
+	assert_int_equal(jget(&f->json, "clients")->n, 0);
+
+	CTL_JSON(f, "status");
+	assert_int_equal(jint(&f->json, "regions"), 1);
+	assert_int_equal(jint(&f->json, "bytes_shmem"), 12288);
+	assert_string_equal(jstr(&f->json, "hugepage_policy"), "never");
+	CTL_JSON(f, "stats");
+	assert_int_equal(jint(&f->json, "creates"), 1);
+	CTL_JSON(f, "clients");
+	assert_int_equal(f->json.t, J_ARR);
+	assert_int_equal(f->json.n, 0);
+
+	CTL_JSON(f, "destroy", "a");
+	assert_string_equal(jstr(&f->json, "name"), "a");
+	assert_int_equal(jint(&f->json, "detached"), 0);
+	CTL_JSON(f, "list");
+	assert_int_equal(f->json.n, 0);
+}
+
+static const char *const labels[NVMM] = {
+	"vm one",
+	"vm \"two\"\\\t\x01\x1b[31m caf\xc3\xa9",	/* quotes, controls, UTF-8 */
+};
+
+static void
+check_shown_clients(struct fixture *f, const struct shmc_region *r)
+{
+	const struct jv *cl;
+	bool seen[NVMM] = { false, false };
+
+	CTL_JSON(f, "show", "b");
+	assert_int_equal(jint(&f->json, "active_mask"), 0x3);
+	cl = jget(&f->json, "clients");
+	assert_non_null(cl);
+	assert_int_equal(cl->t, J_ARR);
+	assert_int_equal(cl->n, NVMM);
+	for (size_t k = 0; k < cl->n; k++) {
+		const struct jv *c = &cl->items[k];
+		int64_t idx = jint(c, "index");
+
+		assert_true(idx >= 0 && idx < NVMM);
+		assert_false(seen[idx]);
+		seen[idx] = true;
+		assert_int_equal(jint(c, "client_id"), r[idx].client_id);
+		assert_int_equal(jint(c, "pid"), getpid());
+		assert_int_equal(jint(c, "uid"), getuid());
+		assert_int_equal(jint(c, "pending"), 0);
+		assert_string_equal(jstr(c, "label"), labels[idx]);
+	}
+}
+
+static void
+test_attached_clients(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc_region r[NVMM];
+	const struct jv *b;
+
+	assert_int_equal(CTL(f, "create", "b", "8K"), 0);
+	for (int i = 0; i < NVMM; i++) {
+		attach_vmm(f, i, labels[i], "b", &r[i]);
+		assert_int_equal(r[i].index, (uint32_t)i);
+	}
+
+	CTL_JSON(f, "list");
+	b = jfind_name(&f->json, "name", "b");
+	assert_non_null(b);
+	assert_int_equal(jint(b, "clients"), 2);
+	assert_int_equal(jint(b, "active_mask"), 0x3);
+	assert_int_equal(jint(b, "size"), 8192);
+	check_shown_clients(f, r);
+
+	CTL_JSON(f, "clients");
+	assert_int_equal(f->json.n, NVMM);
+	for (size_t k = 0; k < f->json.n; k++) {
+		assert_string_equal(jstr(&f->json.items[k], "region"), "b");
+		assert_int_equal(jint(&f->json.items[k], "index"), (int64_t)k);
+	}
+
+	/* People's output never carries a label's control characters. */
+	assert_int_equal(CTL(f, "show", "b"), 0);
+	assert_non_null(strstr(f->out, "clients:        2\n"));
+	assert_non_null(strstr(f->out, "vm one\n"));
+	assert_non_null(strstr(f->out, "vm \"two\"\\\?\?\?[31m caf\xc3\xa9\n"));
+	assert_null(strchr(f->out, '\x1b'));
+	assert_int_equal(CTL(f, "clients"), 0);
+	assert_non_null(strstr(f->out, "vm one\n"));
+	assert_int_equal(CTL(f, "list"), 0);
+	assert_non_null(strstr(f->out, "0x0003"));
+
+	/* Busy: refused without --force, and the region stays. */
+	assert_int_equal(CTL_ERR(f, "destroy", "b"), EX_DATAERR);
+	assert_non_null(strstr(f->out, "shmctl: "));
+	assert_non_null(strstr(f->out, "--force"));
+	CTL_JSON(f, "list");
+	assert_non_null(jfind_name(&f->json, "name", "b"));
+	check_shown_clients(f, r);
+
+	assert_int_equal(CTL(f, "destroy", "b", "--force"), 0);
+	assert_string_equal(f->out, "destroyed region b, detached 2 clients\n");
+	CTL_JSON(f, "list");
+	assert_int_equal(f->json.n, 0);
+	CTL_JSON(f, "clients");
+	assert_int_equal(f->json.n, 0);
+}
+
+static void
+test_errors(void **state)
+{
+	struct fixture *f = *state;
+	char name31[32], name32[33], bad[160];
+
+	memset(name31, 'n', 31);
+	name31[31] = '\0';
+	memset(name32, 'm', 32);
+	name32[32] = '\0';
+	assert_int_equal(CTL(f, "create", "a", "1"), 0);
+	assert_int_equal(CTL(f, "create", name31, "4K"), 0);
+
+	assert_int_equal(CTL_ERR(f, "create", "a", "1"), EX_DATAERR);
+	assert_non_null(strstr(f->out, "shmctl: "));
+	assert_non_null(strstr(f->out, "exists"));
+	assert_int_equal(CTL_ERR(f, "create", "z", "0"), EX_USAGE);
+	assert_non_null(strstr(f->out, "size"));
+	assert_int_equal(CTL_ERR(f, "create", "z", "abc"), EX_USAGE);
+	assert_non_null(strstr(f->out, "abc"));
+	assert_int_equal(CTL(f, "create", "z", ""), EX_USAGE);
+	assert_int_equal(CTL(f, "create", "z", "-5"), EX_USAGE);
+	assert_int_equal(CTL(f, "create", "z", "99999T"), EX_USAGE);
+	assert_int_equal(CTL_ERR(f, "create", "", "1"), EX_USAGE);
+	assert_non_null(strstr(f->out, "empty"));
+	assert_int_equal(CTL_ERR(f, "create", name32, "1"), EX_USAGE);
+	assert_non_null(strstr(f->out, "too long"));
+	assert_int_equal(CTL(f, "create", "with space", "1"), EX_USAGE);
+	assert_int_equal(CTL(f, "create", "z"), EX_USAGE);
+	assert_int_equal(CTL(f, "create", "z", "1", "2"), EX_USAGE);
+	assert_int_equal(CTL(f, "list", "extra"), EX_USAGE);
+	assert_int_equal(CTL(f, "show"), EX_USAGE);
+	assert_int_equal(CTL(f, "list", "--force"), EX_USAGE);
+	assert_int_equal(CTL(f, "list", "--no-such-option"), EX_USAGE);
+	assert_int_equal(CTL_ERR(f, "frobnicate"), EX_USAGE);
+	assert_non_null(strstr(f->out, "frobnicate"));
+
+	assert_int_equal(CTL_ERR(f, "show", "nope"), EX_DATAERR);
+	assert_non_null(strstr(f->out, "shmctl: "));
+	assert_non_null(strstr(f->out, "nope"));
+	assert_int_equal(CTL(f, "destroy", "nope"), EX_DATAERR);
+	assert_int_equal(CTL(f, "destroy", "nope", "--force"), EX_DATAERR);
+
+	/* None of the failed creates left a region behind. */
+	CTL_JSON(f, "list");
+	assert_int_equal(f->json.n, 2);
+	assert_non_null(jfind_name(&f->json, "name", "a"));
+	assert_non_null(jfind_name(&f->json, "name", name31));
+
+	/* Unreachable daemon: the message names the socket. */
+	snprintf(bad, sizeof(bad), "%s/absent.sock", f->d.dir);
+	assert_int_equal(run_ctl(f, false, true, (const char *const[]){
+	    "--admin-socket", bad, "list", NULL }), EX_UNAVAILABLE);
+	assert_non_null(strstr(f->out, bad));
+	assert_non_null(strstr(f->out, "shmbrokerd"));
+
+	/* Without --admin-socket, $SHMBROKER_ADMIN_SOCKET decides. */
+	assert_int_equal(setenv("SHMBROKER_ADMIN_SOCKET", bad, 1), 0);
+	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
+	    "status", NULL }), EX_UNAVAILABLE);
+	assert_int_equal(setenv("SHMBROKER_ADMIN_SOCKET", f->d.admin_socket,
+	    1), 0);
+	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
+	    "--json", "status", NULL }), 0);
+	assert_non_null(strstr(f->out, "\"regions\":2"));
+	unsetenv("SHMBROKER_ADMIN_SOCKET");
+
+	/* The VMM socket refuses admin requests. */
+	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
+	    "--admin-socket", f->d.socket, "list", NULL }), EX_NOPERM);
+}
+
+static void
+test_help(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const cmds[] = {
+		"status", "list", "show", "create", "destroy", "clients",
+		"stats", "watch",
+	};
+	char want[64];
+
+	assert_int_equal(CTL(f, "--help"), 0);
+	assert_memory_equal(f->out, "usage: shmctl", 13);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		assert_non_null(strstr(f->out, cmds[i]));
+	assert_int_equal(CTL(f, "help"), 0);
+	assert_memory_equal(f->out, "usage: shmctl", 13);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		snprintf(want, sizeof(want), "] %s", cmds[i]);
+		assert_int_equal(CTL(f, cmds[i], "--help"), 0);
+		assert_non_null(strstr(f->out, want));
+		assert_int_equal(CTL(f, "help", cmds[i]), 0);
+		assert_non_null(strstr(f->out, want));
+	}
+	assert_int_equal(CTL(f, "create", "--help"), 0);
+	assert_non_null(strstr(f->out, "create NAME SIZE"));
+	assert_int_equal(CTL(f, "destroy", "x", "--help"), 0);
+	assert_non_null(strstr(f->out, "--force"));
+	/* Help needs no daemon. */
+	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
+	    "--admin-socket", "/nonexistent/admin.sock", "list", "--help",
+	    NULL }), 0);
+	assert_int_equal(CTL(f, "help", "bogus"), EX_USAGE);
+	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
+	    NULL }), EX_USAGE);
+}
+
+static void
+start_watch(struct fixture *f)
+{
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	f->watch_pid = fork();
+	assert_true(f->watch_pid >= 0);
+	if (f->watch_pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		execl(SHMCTL_PATH, SHMCTL_PATH, "--admin-socket",
+		    f->d.admin_socket, "--json", "watch", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	f->watch_fd = p[0];
+}
+
+/*
+ * Reads the watch stream for up to ms and checks each whole line; sets
+ * *created / *attached when an event about region arrives.
+ */
+static void
+read_watch(struct fixture *f, size_t *used, int ms, const char *region,
+    bool *created, bool *attached)
+{
+	struct pollfd p = { .fd = f->watch_fd, .events = POLLIN };
+	char *nl;
+	ssize_t n;
+	struct jv ev;
+
+	if (poll(&p, 1, ms) <= 0)
+		return;
+	n = read(f->watch_fd, f->out + *used, OUT_SIZE - 1 - *used);
+	assert_true(n > 0);
+	*used += (size_t)n;
+	f->out[*used] = '\0';
+	while ((nl = strchr(f->out, '\n')) != NULL) {
+		*nl = '\0';
+		if (!jparse(f->out, &ev))
+			fail_msg("watch printed invalid JSON: %s", f->out);
+		if (strcmp(jstr(&ev, "region"), region) == 0) {
+			if (strcmp(jstr(&ev, "kind"), "create") == 0) {
+				assert_int_equal(jint(&ev, "index"), -1);
+				*created = true;
+			} else if (strcmp(jstr(&ev, "kind"), "attach") == 0) {
+				assert_int_equal(jint(&ev, "index"), 0);
+				assert_int_equal(jint(&ev, "active_mask"), 1);
+				*attached = true;
+			}
+		}
+		jfree(&ev);
+		*used -= (size_t)(nl + 1 - f->out);
+		memmove(f->out, nl + 1, *used + 1);
+	}
+}
+
+static void
+test_watch(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc_region r;
+	bool created = false, attached = false;
+	char name[32];
+	size_t used = 0;
+	int status;
+
+	start_watch(f);
+	/*
+	 * The watcher subscribes at some point after it starts, and events
+	 * before that are not for it: repeat with fresh regions until one
+	 * is seen whole. The bound only ends a hung run.
+	 */
+	for (int round = 0; round < 100 && !(created && attached); round++) {
+		snprintf(name, sizeof(name), "w%d", round);
+		created = attached = false;
+		admin_create(f, name, 1);
+		attach_vmm(f, 0, "watched vm", name, &r);
+		for (int i = 0; i < 10 && !(created && attached); i++)
+			read_watch(f, &used, 50, name, &created, &attached);
+	}
+	assert_true(created);
+	assert_true(attached);
+
+	assert_int_equal(kill(f->watch_pid, SIGTERM), 0);
+	assert_int_equal(waitpid(f->watch_pid, &status, 0), f->watch_pid);
+	f->watch_pid = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+test_paging(void **state)
+{
+	struct fixture *f = *state;
+	bool seen[PAGING_REGIONS];
+	struct shmc_region r;
+	char name[32];
+	int64_t last = 0;
+	unsigned k;
+	int lines = 0;
+
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < PAGING_REGIONS; i++) {
+		snprintf(name, sizeof(name), "p%03d", i);
+		admin_create(f, name, 1);
+	}
+	CTL_JSON(f, "list");
+	assert_int_equal(f->json.n, PAGING_REGIONS);
+	for (size_t i = 0; i < f->json.n; i++) {
+		const struct jv *g = &f->json.items[i];
+
+		assert_int_equal(sscanf(jstr(g, "name"), "p%3u", &k), 1);
+		assert_true(k < PAGING_REGIONS);
+		assert_false(seen[k]);
+		seen[k] = true;
+		assert_true(jint(g, "id") > last);
+		last = jint(g, "id");
+	}
+	assert_int_equal(CTL(f, "list"), 0);
+	for (const char *p = f->out; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	assert_int_equal(lines, PAGING_REGIONS + 1);
+
+	/* Clients page the same way. */
+	for (int i = 0; i < PAGING_CLIENTS; i++) {
+		snprintf(name, sizeof(name), "p%03d", i);
+		attach_vmm(f, 0, "many", name, &r);
+	}
+	CTL_JSON(f, "clients");
+	assert_int_equal(f->json.n, PAGING_CLIENTS);
+	last = 0;
+	for (size_t i = 0; i < f->json.n; i++) {
+		const struct jv *c = &f->json.items[i];
+		char want[32];
+
+		assert_true(jint(c, "client_id") > last);
+		last = jint(c, "client_id");
+		snprintf(want, sizeof(want), "p%03zu", i);
+		assert_string_equal(jstr(c, "region"), want);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_human_lifecycle, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_json_lifecycle, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_attached_clients, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
