@@ -204,8 +204,11 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 		if (*borrowed && *fd >= 0)
 			close(*fd);
 		/* A failed create leaves no region behind. */
-		if (*created)
+		if (*created) {
+			admin_event(b, "destroy", g, -1, 0);
 			vmm_remove_region(b, g);
+			b->stats.regions_destroyed++;
+		}
 	}
 	return st;
 }

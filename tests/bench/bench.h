@@ -1,0 +1,125 @@
+/*
+ * bench: what the parts of shmbench share. A run is a struct bench that
+ * the figure groups (attach, create, scale) fill with struct figure
+ * results; report.c prints them, pool.c owns the hugepage pool, and every
+ * group starts and stops its own shmbrokerd through tests/harness.
+ */
+#ifndef SHMBENCH_BENCH_H
+#define SHMBENCH_BENCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "harness.h"
+#include "shmclient.h"
+
+#define BENCH_MAX_FIGURES 16
+#define BENCH_TIMEOUT_MS 5000	/* every synchronous call to the daemon */
+
+struct figure {
+	char name[32];
+	const char *unit;
+	bool single;		/* one value rather than p50/p99 */
+	double p50, p99, value;
+	size_t samples;
+	const char *floor;	/* the floor's name, "none" without one */
+	double floor_p50;	/* NAN without a floor */
+	double reference;	/* what value is divided by, NAN when unused */
+	double ratio;		/* NAN when it could not be measured */
+	double target;
+	bool target_max;	/* the ratio must stay at or below target */
+	bool skipped;
+	char note[320];		/* why it was skipped, or more detail */
+	char extra[256];	/* more JSON members, ",\"k\":v" or "" */
+};
+
+/* The hugepage pool as this run found and changed it. */
+struct pool {
+	bool checked;		/* pool_prepare ran */
+	bool ready;		/* the pool has room for the hugetlb figures */
+	char why[200];		/* why not, when !ready */
+	long saved;		/* nr_hugepages to restore, -1 when unchanged */
+	long raised_to;		/* what it was raised to, 0 when it was not */
+	pid_t guard;		/* the process that restores it, 0 without */
+	int guard_fd;		/* closing it tells the guard to restore */
+};
+
+struct bench {
+	bool quick;
+	bool json;
+	bool keep_pool;		/* never write nr_hugepages */
+	const char *only;	/* NULL: every figure */
+	const char *log_level;	/* the daemons' --log-level */
+	uint64_t rng;		/* xorshift state */
+	sigset_t stop;		/* held while running, polled at checkpoints */
+	bool interrupted;
+	bool header_done;
+	int errors;		/* groups that could not run */
+	struct pool pool;
+	size_t nfigs;
+	struct figure figs[BENCH_MAX_FIGURES];
+};
+
+/* Latency samples in nanoseconds. */
+struct samples {
+	uint64_t *ns;
+	size_t n, cap;
+};
+
+/* shmbench.c */
+bool bench_wants(const struct bench *b, const char *name);
+bool bench_stopped(struct bench *b);
+uint64_t bench_now_ns(void);
+uint64_t bench_random(struct bench *b);
+int bench_start_daemon(struct bench *b, struct test_daemon *d,
+    const char *const *extra);
+void bench_stop_daemon(struct test_daemon *d);
+int bench_connect(const char *path, bool admin_label, struct shmc **out);
+void bench_reap(pid_t pid, int timeout_ms);
+void bench_error(struct bench *b, const char *group, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* report.c */
+int samples_init(struct samples *s, size_t cap);
+void samples_add(struct samples *s, uint64_t ns);
+double samples_us(struct samples *s, double q);
+void samples_free(struct samples *s);
+struct figure *figure_new(struct bench *b, const char *name,
+    const char *unit);
+void figure_times(struct figure *f, struct samples *s, const char *floor,
+    struct samples *floor_s, double target);
+void figure_value(struct figure *f, double value, double reference,
+    double target, bool target_max);
+void figure_skip(struct figure *f, const char *floor, double target,
+    bool target_max, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void figure_note(struct figure *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void report_facts(struct bench *b);
+void report_figure(struct bench *b, const struct figure *f);
+void report_summary(const struct bench *b);
+
+/* pool.c */
+struct pool_info {
+	uint64_t page_bytes;	/* 0: the kernel has no hugepages */
+	long total, free, rsvd, nr;
+};
+int pool_read(struct pool_info *pi);
+int pool_prepare(struct bench *b, uint64_t need_bytes);
+void pool_restore(struct bench *b);
+void pool_close_in_child(const struct bench *b);
+
+/* fig_attach.c: one timed create-attach of a fresh 1-page guest region
+ * named after seq, then (untimed) close and detach. */
+int bench_attach_once(struct shmc *c, uint32_t seq, uint64_t *ns,
+    char *err, size_t errlen);
+
+/* The figure groups; each returns 0, or -1 when it could not run. */
+int fig_attach(struct bench *b);
+int fig_create(struct bench *b);
+int fig_scale(struct bench *b);
+
+#endif

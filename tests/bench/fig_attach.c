@@ -1,0 +1,273 @@
+/*
+ * fig_attach: attach_rtt, the round trip of a create-attach of a fresh
+ * 1-page guest region through libshmclient, against its floor
+ * seqpacket_fd_rtt: a bare SOCK_SEQPACKET request/reply with a child
+ * process whose reply carries one fd. Both run in the same process, with
+ * the same message direction and fd passing, interleaved in chunks so that
+ * drift of the machine hits both alike.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define ATTACH_ITERS 20000
+#define ATTACH_ITERS_QUICK 2000
+#define ATTACH_CHUNK 500
+#define ATTACH_TARGET 1.3
+#define FLOOR_NAME "seqpacket_fd_rtt"
+/* About the sizes of a packed Attach request and AttachReply. */
+#define FLOOR_REQ_BYTES 24
+#define FLOOR_REPLY_BYTES 48
+
+int
+bench_attach_once(struct shmc *c, uint32_t seq, uint64_t *ns, char *err,
+    size_t errlen)
+{
+	struct shmc_region r;
+	char name[32];
+	uint64_t t0, t1;
+	int rc;
+
+	snprintf(name, sizeof(name), "bench-a%u", seq);
+	t0 = bench_now_ns();
+	rc = shmc_attach(c, name, 1, true, &r);
+	t1 = bench_now_ns();
+	if (rc != SHMC_GSS_OK) {
+		snprintf(err, errlen, "attach of %s failed: %s%s%s", name,
+		    rc < 0 ? strerror(-rc) : "", rc < 0 ? ": " : "",
+		    shmc_error(c));
+		return -1;
+	}
+	close(r.fd);
+	if (!r.created) {
+		snprintf(err, errlen, "region %s existed already", name);
+		shmc_detach(c, r.client_id);
+		return -1;
+	}
+	if ((rc = shmc_detach(c, r.client_id)) < 0) {
+		snprintf(err, errlen, "detach of %s failed: %s", name,
+		    shmc_error(c));
+		return -1;
+	}
+	*ns = t1 - t0;
+	return 0;
+}
+
+static int
+send_with_fd(int sock, const void *buf, size_t len, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	memset(&cm, 0, sizeof(cm));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
+}
+
+/* The floor's server: answers each request with one reply and the fd. */
+static void
+echo_main(int sock)
+{
+	char buf[256] = { 0 };
+	int memfd = memfd_create("shmbench-floor", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING);
+	ssize_t n;
+
+	if (memfd < 0 || ftruncate(memfd, 4096) < 0)
+		_exit(1);
+	while ((n = recv(sock, buf, sizeof(buf), 0)) > 0)
+		if (send_with_fd(sock, buf, FLOOR_REPLY_BYTES, memfd) < 0)
+			_exit(1);
+	_exit(n == 0 ? 0 : 1);
+}
+
+struct echo {
+	pid_t pid;
+	int sock;
+};
+
+static int
+echo_start(struct bench *b, struct echo *e)
+{
+	struct timeval tv = { BENCH_TIMEOUT_MS / 1000, 0 };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if ((e->pid = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (e->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pool_close_in_child(b);
+		close(sv[0]);
+		echo_main(sv[1]);
+	}
+	close(sv[1]);
+	e->sock = sv[0];
+	/* Never hang on a dead server; costs nothing per call. */
+	setsockopt(e->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+static void
+echo_stop(struct echo *e)
+{
+	if (e->sock >= 0)
+		close(e->sock);
+	e->sock = -1;
+	bench_reap(e->pid, 2000);
+	e->pid = 0;
+}
+
+/* One timed request/reply of the floor; the received fd is closed after. */
+static int
+floor_once(int sock, uint64_t *ns)
+{
+	char req[FLOOR_REQ_BYTES] = { 1 }, rep[256];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	struct iovec iov = { rep, sizeof(rep) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+	};
+	struct cmsghdr *c;
+	uint64_t t0, t1;
+	ssize_t n;
+	int fd;
+
+	t0 = bench_now_ns();
+	if (send(sock, req, sizeof(req), MSG_NOSIGNAL) != sizeof(req))
+		return -errno;
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	t1 = bench_now_ns();
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : -errno;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	close(fd);
+	*ns = t1 - t0;
+	return 0;
+}
+
+struct attach_run {
+	struct shmc *c;
+	int sock;
+	uint32_t seq;
+	struct samples fig, flo;
+	char err[320];
+};
+
+/* Up to n iterations of each, into the samples when keep. */
+static int
+attach_chunk(struct attach_run *r, size_t n, bool keep)
+{
+	uint64_t ns;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((err = floor_once(r->sock, &ns)) < 0) {
+			snprintf(r->err, sizeof(r->err), "the floor's echo "
+			    "server failed: %s", strerror(-err));
+			return -1;
+		}
+		if (keep)
+			samples_add(&r->flo, ns);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bench_attach_once(r->c, r->seq++, &ns, r->err,
+		    sizeof(r->err)) < 0)
+			return -1;
+		if (keep)
+			samples_add(&r->fig, ns);
+	}
+	return 0;
+}
+
+static int
+attach_measure(struct bench *b, struct attach_run *r, size_t iters)
+{
+	if (attach_chunk(r, iters / 20, false) < 0)
+		return -1;
+	while (r->fig.n < iters) {
+		size_t n = iters - r->fig.n;
+
+		if (attach_chunk(r, n < ATTACH_CHUNK ? n : ATTACH_CHUNK,
+		    true) < 0)
+			return -1;
+		if (bench_stopped(b)) {
+			snprintf(r->err, sizeof(r->err), "interrupted");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+fig_attach(struct bench *b)
+{
+	static const char *const extra[] = { "--hugepages", "never", NULL };
+	struct figure *f = figure_new(b, "attach_rtt", "us");
+	size_t iters = b->quick ? ATTACH_ITERS_QUICK : ATTACH_ITERS;
+	struct attach_run r = { .sock = -1 };
+	struct echo e = { 0, -1 };
+	struct test_daemon d;
+	int rc = -1;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(r.err, sizeof(r.err), "out of memory");
+	if (samples_init(&r.fig, iters) < 0 || samples_init(&r.flo, iters) < 0)
+		goto out;
+	snprintf(r.err, sizeof(r.err), "shmbrokerd did not start");
+	if (bench_start_daemon(b, &d, extra) < 0)
+		goto out;
+	snprintf(r.err, sizeof(r.err), "cannot connect to shmbrokerd");
+	if (bench_connect(d.socket, false, &r.c) < 0)
+		goto out;
+	snprintf(r.err, sizeof(r.err), "cannot start the echo server");
+	if (echo_start(b, &e) < 0)
+		goto out;
+	r.sock = e.sock;
+	if (attach_measure(b, &r, iters) < 0)
+		goto out;
+	figure_times(f, &r.fig, FLOOR_NAME, &r.flo, ATTACH_TARGET);
+	rc = 0;
+out:
+	if (rc < 0) {
+		bench_error(b, "attach_rtt", "%s", r.err);
+		figure_skip(f, FLOOR_NAME, ATTACH_TARGET, true, "failed: %s",
+		    r.err);
+	}
+	report_figure(b, f);
+	echo_stop(&e);
+	shmc_close(r.c);
+	bench_stop_daemon(&d);
+	samples_free(&r.fig);
+	samples_free(&r.flo);
+	return rc;
+}

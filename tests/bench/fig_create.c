@@ -1,0 +1,293 @@
+/*
+ * fig_create: create_{hugetlb,shmem}_{2M,64M}, the time from request to
+ * reply of an admin create of a region of that size (the destroy that
+ * follows is not timed), against the floor memfd_{hugetlb,shmem}_SIZE: the
+ * same memfd work done bare in this process (memfd_create, ftruncate,
+ * F_ADD_SEALS, mmap MAP_SHARED and munmap; the mmap is what reserves
+ * hugetlb pages). hugetlb figures run on a daemon with --hugepages
+ * require and need the pool that pool.c prepares; shmem ones on a daemon
+ * with --hugepages never.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "shmclient_admin.h"
+#include "wire.h"
+
+#define CREATE_ITERS 3000
+#define CREATE_ITERS_QUICK 200
+#define CREATE_CHUNK 100
+#define CREATE_TARGET 1.2
+#define PAGE 4096u
+#define MIB (1024u * 1024u)
+
+struct create_case {
+	const char *name;
+	const char *floor;
+	uint64_t bytes;
+	bool huge;
+};
+
+static const struct create_case cases[] = {
+	{ "create_hugetlb_2M", "memfd_hugetlb_2M", 2 * MIB, true },
+	{ "create_hugetlb_64M", "memfd_hugetlb_64M", 64 * MIB, true },
+	{ "create_shmem_2M", "memfd_shmem_2M", 2 * MIB, false },
+	{ "create_shmem_64M", "memfd_shmem_64M", 64 * MIB, false },
+};
+
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+/* What the pool must hold free: the largest region plus the smallest. */
+#define POOL_NEED (64 * MIB + 2 * MIB)
+
+struct create_run {
+	struct shmc *adm;
+	uint32_t seq;
+	struct samples fig, flo;
+	char err[320];
+};
+
+static int
+floor_once(const struct create_case *cc, uint64_t *ns)
+{
+	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING |
+	    (cc->huge ? MFD_HUGETLB : 0);
+	uint64_t t0 = bench_now_ns();
+	int fd = memfd_create("shmbench-floor", flags), err = 0;
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)cc->bytes) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) < 0)
+		err = -errno;
+	else if ((p = mmap(NULL, cc->bytes, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED)
+		err = -errno;
+	else
+		munmap(p, cc->bytes);
+	*ns = bench_now_ns() - t0;
+	close(fd);
+	return err;
+}
+
+/* One request on the admin connection; the reply must be want. */
+static int
+admin_call(struct create_run *r, Shmbroker__ClientMessage *req, int want,
+    Shmbroker__ServerMessage **reply)
+{
+	int rc = shmc_call(r->adm, req, reply);
+
+	if (rc < 0) {
+		snprintf(r->err, sizeof(r->err), "%s", shmc_error(r->adm));
+		return rc;
+	}
+	if ((*reply)->error != SHMBROKER__ERROR__ERR_NONE ||
+	    (int)(*reply)->body_case != want) {
+		snprintf(r->err, sizeof(r->err), "%s: %s",
+		    wire_error_name((int)(*reply)->error), (*reply)->message);
+		shmbroker__server_message__free_unpacked(*reply, NULL);
+		*reply = NULL;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int
+admin_destroy(struct create_run *r, const char *name)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminDestroy d = SHMBROKER__ADMIN_DESTROY__INIT;
+	Shmbroker__ServerMessage *m;
+	int rc;
+
+	d.name = (char *)name;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
+	req.admin_destroy = &d;
+	rc = admin_call(r, &req, SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DESTROY,
+	    &m);
+	if (rc == 0)
+		shmbroker__server_message__free_unpacked(m, NULL);
+	return rc;
+}
+
+static int
+create_once(struct create_run *r, const struct create_case *cc, uint64_t *ns)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminCreate c = SHMBROKER__ADMIN_CREATE__INIT;
+	Shmbroker__ServerMessage *m;
+	Shmbroker__Backing want = cc->huge ?
+	    SHMBROKER__BACKING__BACKING_HUGETLB :
+	    SHMBROKER__BACKING__BACKING_SHMEM;
+	char name[32];
+	uint64_t t0, t1;
+	int rc;
+
+	snprintf(name, sizeof(name), "bench-c%u", r->seq++);
+	c.name = name;
+	c.size_pages = (uint32_t)(cc->bytes / PAGE);
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
+	req.admin_create = &c;
+	t0 = bench_now_ns();
+	rc = admin_call(r, &req, SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CREATE,
+	    &m);
+	t1 = bench_now_ns();
+	if (rc < 0)
+		return rc;
+	if (m->admin_create->region == NULL ||
+	    m->admin_create->region->backing != want) {
+		snprintf(r->err, sizeof(r->err), "region %s was not created "
+		    "with %s backing", name, cc->huge ? "hugetlb" : "shmem");
+		rc = -EPROTO;
+	}
+	shmbroker__server_message__free_unpacked(m, NULL);
+	if (rc == 0)
+		rc = admin_destroy(r, name);
+	*ns = t1 - t0;
+	return rc;
+}
+
+static int
+create_chunk(struct create_run *r, const struct create_case *cc, size_t n,
+    bool keep)
+{
+	uint64_t ns = 0;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((err = floor_once(cc, &ns)) < 0) {
+			snprintf(r->err, sizeof(r->err), "the floor's memfd "
+			    "failed: %s", strerror(-err));
+			return -1;
+		}
+		if (keep)
+			samples_add(&r->flo, ns);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (create_once(r, cc, &ns) < 0)
+			return -1;
+		if (keep)
+			samples_add(&r->fig, ns);
+	}
+	return 0;
+}
+
+static int
+create_measure(struct bench *b, struct create_run *r,
+    const struct create_case *cc, size_t iters)
+{
+	r->fig.n = r->flo.n = 0;
+	if (create_chunk(r, cc, iters / 20 + 1, false) < 0)
+		return -1;
+	while (r->fig.n < iters) {
+		size_t n = iters - r->fig.n;
+
+		if (create_chunk(r, cc, n < CREATE_CHUNK ? n : CREATE_CHUNK,
+		    true) < 0)
+			return -1;
+		if (bench_stopped(b)) {
+			snprintf(r->err, sizeof(r->err), "interrupted");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool
+kind_wanted(const struct bench *b, bool huge)
+{
+	for (size_t i = 0; i < NCASES; i++)
+		if (cases[i].huge == huge && bench_wants(b, cases[i].name))
+			return true;
+	return false;
+}
+
+static void
+skip_kind(struct bench *b, bool huge, const char *why)
+{
+	for (size_t i = 0; i < NCASES; i++) {
+		struct figure *f;
+
+		if (cases[i].huge != huge || !bench_wants(b, cases[i].name))
+			continue;
+		f = figure_new(b, cases[i].name, "us");
+		figure_skip(f, cases[i].floor, CREATE_TARGET, true, "%s", why);
+		report_figure(b, f);
+	}
+}
+
+/* Every wanted figure of one backing, on one daemon. */
+static int
+create_kind(struct bench *b, bool huge, size_t iters)
+{
+	static const char *const never[] = { "--hugepages", "never", NULL };
+	static const char *const require[] = { "--hugepages", "require", NULL };
+	struct create_run r = { 0 };
+	struct test_daemon d;
+	int rc = 0;
+
+	memset(&d, 0, sizeof(d));
+	if (samples_init(&r.fig, iters) < 0 ||
+	    samples_init(&r.flo, iters) < 0 ||
+	    bench_start_daemon(b, &d, huge ? require : never) < 0 ||
+	    bench_connect(d.admin_socket, true, &r.adm) < 0) {
+		skip_kind(b, huge, "failed: shmbrokerd did not start or "
+		    "answer");
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < NCASES && !bench_stopped(b); i++) {
+		const struct create_case *cc = &cases[i];
+		struct figure *f;
+
+		if (cc->huge != huge || !bench_wants(b, cc->name))
+			continue;
+		f = figure_new(b, cc->name, "us");
+		if (create_measure(b, &r, cc, iters) == 0) {
+			figure_times(f, &r.fig, cc->floor, &r.flo,
+			    CREATE_TARGET);
+			if (huge && b->pool.raised_to > 0)
+				figure_note(f, "nr_hugepages raised from %ld "
+				    "to %ld for this figure", b->pool.saved,
+				    b->pool.raised_to);
+		} else {
+			bench_error(b, cc->name, "%s", r.err);
+			figure_skip(f, cc->floor, CREATE_TARGET, true,
+			    "failed: %s", r.err);
+			rc = -1;
+		}
+		report_figure(b, f);
+	}
+out:
+	shmc_close(r.adm);
+	bench_stop_daemon(&d);
+	samples_free(&r.fig);
+	samples_free(&r.flo);
+	return rc;
+}
+
+int
+fig_create(struct bench *b)
+{
+	size_t iters = b->quick ? CREATE_ITERS_QUICK : CREATE_ITERS;
+	int rc = 0;
+
+	if (kind_wanted(b, true)) {
+		if (pool_prepare(b, POOL_NEED) < 0)
+			skip_kind(b, true, b->pool.why);
+		else
+			rc |= create_kind(b, true, iters);
+		/* The pool goes back as soon as it is no longer needed. */
+		pool_restore(b);
+	}
+	if (kind_wanted(b, false) && !bench_stopped(b))
+		rc |= create_kind(b, false, iters);
+	return rc < 0 ? -1 : 0;
+}

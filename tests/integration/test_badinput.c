@@ -1,0 +1,1004 @@
+/*
+ * test_badinput: shmbrokerd against clients that get the protocol wrong.
+ * Raw SOCK_SEQPACKET sockets send hand-built datagrams (garbage, empty,
+ * oversized, unknown types, stray fds, bad names, foreign client ids,
+ * admin requests, wrong versions) and the test checks the daemon's error
+ * reply, that the same connection still works afterwards, and that the
+ * daemon's descriptor count returns to its baseline once the connection is
+ * gone. Clients that hang up mid-request or never read are covered too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "shmbroker.pb-c.h"
+#include "shmclient.h"
+#include "shmclient_admin.h"
+#include "wire.h"
+
+#define MAX_RAW 16
+#define MAX_CONNS 8
+#define REPLY_WAIT_MS 5000
+#define SETTLE_WAIT_MS 20000
+#define HANGUPS 500
+#define FLOOD 20000
+
+struct fixture {
+	struct test_daemon d;
+	bool running;
+	int baseline_fds;
+	int raw[MAX_RAW];		/* raw sockets, -1 when free */
+	struct shmc *conns[MAX_CONNS];
+	size_t nconns;
+	uint64_t next_id;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- the daemon ---- */
+
+static int
+settled_fd_count(pid_t pid)
+{
+	int last = harness_count_fds(pid), same = 0;
+	int64_t deadline = now_ms() + 5000;
+
+	while (same < 10 && now_ms() < deadline) {
+		int n;
+
+		sleep_ms(20);
+		n = harness_count_fds(pid);
+		same = n == last ? same + 1 : 0;
+		last = n;
+	}
+	return last;
+}
+
+static int
+wait_fd_count(pid_t pid, int want, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int n;
+
+	while ((n = harness_count_fds(pid)) != want && now_ms() < deadline)
+		sleep_ms(10);
+	return n;
+}
+
+static void
+print_log(const char *path)
+{
+	char line[1024];
+	FILE *in = fopen(path, "re");
+
+	if (in == NULL) {
+		fprintf(stderr, "(no daemon log at %s)\n", path);
+		return;
+	}
+	fprintf(stderr, "---- %s ----\n", path);
+	while (fgets(line, sizeof(line), in) != NULL)
+		fputs(line, stderr);
+	fprintf(stderr, "---- end of daemon log ----\n");
+	fclose(in);
+}
+
+static int
+setup(void **state)
+{
+	static const char *const args[] = { "--hugepages", "never", NULL };
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	*state = f;
+	for (int i = 0; i < MAX_RAW; i++)
+		f->raw[i] = -1;
+	f->next_id = 1;
+	if (harness_start_daemon(&f->d, args) < 0)
+		return -1;
+	f->running = true;
+	f->baseline_fds = settled_fd_count(f->d.pid);
+	return 0;
+}
+
+/* Stops the daemon, which must exit with 0; prints its log otherwise (kept
+ * by the harness because main sets SHMBROKER_KEEP_LOGS). */
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct test_daemon d = f->d;
+	int rc = 0;
+
+	for (int i = 0; i < MAX_RAW; i++)
+		if (f->raw[i] >= 0)
+			close(f->raw[i]);
+	for (size_t i = 0; i < f->nconns; i++)
+		shmc_close(f->conns[i]);
+	if (f->running && (rc = harness_stop_daemon(&f->d)) != 0) {
+		fprintf(stderr, "shmbrokerd exited with status %d\n", rc);
+		print_log(d.log);
+		unlink(d.log);
+		unlink(d.socket);
+		unlink(d.admin_socket);
+		rmdir(d.dir);
+	}
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- raw sockets ---- */
+
+static int
+raw_socket(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		fail_msg("socket: %s", strerror(errno));
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		fail_msg("connect %s: %s", path, strerror(errno));
+	}
+	return fd;
+}
+
+/* A raw connection to the VMM socket, closed by teardown if need be. */
+static int
+raw_open(struct fixture *f)
+{
+	for (int i = 0; i < MAX_RAW; i++)
+		if (f->raw[i] < 0)
+			return f->raw[i] = raw_socket(f->d.socket);
+	fail_msg("too many raw sockets");
+	return -1;
+}
+
+/* Closes a raw connection; the daemon must drop back to its baseline. */
+static void
+raw_close_check(struct fixture *f, int fd)
+{
+	int n;
+
+	for (int i = 0; i < MAX_RAW; i++)
+		if (f->raw[i] == fd)
+			f->raw[i] = -1;
+	close(fd);
+	n = wait_fd_count(f->d.pid, f->baseline_fds, SETTLE_WAIT_MS);
+	assert_int_equal(n, f->baseline_fds);
+}
+
+static void
+raw_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	size_t ctlen = CMSG_SPACE(nfds * sizeof(int));
+	char *ctl = NULL;
+	ssize_t n;
+
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		ctl = calloc(1, ctlen);
+		assert_non_null(ctl);
+		mh.msg_control = ctl;
+		mh.msg_controllen = ctlen;
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	free(ctl);
+	if (n != (ssize_t)len)
+		fail_msg("sendmsg of %zu bytes: %s", len, strerror(errno));
+}
+
+static void
+send_msg(int sock, Shmbroker__ClientMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(&m->base);
+	uint8_t *buf = malloc(len + 1);
+
+	assert_non_null(buf);
+	protobuf_c_message_pack(&m->base, buf);
+	raw_send(sock, buf, len, NULL, 0);
+	free(buf);
+}
+
+/* The next datagram that is not an event; *nfds gets how many fds came
+ * with it (they are closed). Fails if none comes within 5 s. */
+static Shmbroker__ServerMessage *
+recv_reply(int sock, size_t *nfds)
+{
+	static const size_t cap = WIRE_MAX_MESSAGE;
+	uint8_t *buf = malloc(cap);
+	int64_t deadline = now_ms() + REPLY_WAIT_MS;
+	Shmbroker__ServerMessage *m;
+
+	assert_non_null(buf);
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		struct wire_fds fds;
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+
+		if (left < 0 || poll(&p, 1, (int)left) != 1)
+			fail_msg("no reply from shmbrokerd within %d ms",
+			    REPLY_WAIT_MS);
+		n = wire_recv(sock, buf, cap, &fds);
+		if (n == 0)
+			fail_msg("shmbrokerd closed the connection");
+		if (n < 0)
+			fail_msg("wire_recv: %s", strerror((int)-n));
+		m = shmbroker__server_message__unpack(NULL, (size_t)n, buf);
+		if (nfds != NULL)
+			*nfds = fds.n;
+		wire_fds_close(&fds);
+		assert_non_null(m);
+		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE) {
+			shmbroker__server_message__free_unpacked(m, NULL);
+			continue;
+		}
+		free(buf);
+		return m;
+	}
+}
+
+/* The next reply must be error err for request id, with a message. */
+static void
+expect_error(int sock, uint64_t id, Shmbroker__Error err)
+{
+	Shmbroker__ServerMessage *m = recv_reply(sock, NULL);
+
+	if (m->error != err)
+		fail_msg("expected error %s, got %s (%s)", wire_error_name(err),
+		    wire_error_name(m->error), m->message);
+	assert_int_equal(m->id, id);
+	assert_true(m->message != NULL && m->message[0] != '\0');
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+static void
+send_hello(int sock, uint64_t id, uint32_t version)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+
+	h.version = version;
+	h.label = (char *)"badinput";
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
+	m.hello = &h;
+	send_msg(sock, &m);
+}
+
+/* A hello on sock must still be answered. */
+static void
+expect_works(struct fixture *f, int sock)
+{
+	uint64_t id = f->next_id++;
+	Shmbroker__ServerMessage *m;
+
+	send_hello(sock, id, WIRE_PROTOCOL_VERSION);
+	m = recv_reply(sock, NULL);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_HELLO);
+	assert_int_equal(m->hello->version, WIRE_PROTOCOL_VERSION);
+	assert_int_equal(m->hello->max_message, WIRE_MAX_MESSAGE);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+static void
+send_attach(int sock, uint64_t id, const void *name, size_t len,
+    uint32_t size, bool create)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+
+	a.name.data = (uint8_t *)name;
+	a.name.len = len;
+	a.size_pages = size;
+	a.create = create;
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	m.attach = &a;
+	send_msg(sock, &m);
+}
+
+/* Attach by raw name bytes; returns the guest status. On GSS_OK exactly
+ * one fd (the memfd) must come with the reply, else none. */
+static int
+raw_attach(struct fixture *f, int sock, const void *name, size_t len,
+    uint32_t size, bool create, uint64_t *client_id, uint32_t *index)
+{
+	uint64_t id = f->next_id++;
+	Shmbroker__ServerMessage *m;
+	size_t nfds;
+	int st;
+
+	send_attach(sock, id, name, len, size, create);
+	m = recv_reply(sock, &nfds);
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_ATTACH);
+	st = m->attach->status;
+	assert_int_equal(nfds, st == SHMBROKER__GUEST_STATUS__GSS_OK ? 1 : 0);
+	if (st != SHMBROKER__GUEST_STATUS__GSS_OK)
+		assert_true(m->message != NULL && m->message[0] != '\0');
+	if (client_id != NULL)
+		*client_id = m->attach->client_id;
+	if (index != NULL)
+		*index = m->attach->index;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return st;
+}
+
+static void
+send_client_op(int sock, uint64_t id, int kind, uint64_t client_id)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Notify n = SHMBROKER__NOTIFY__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
+
+	m.id = id;
+	m.body_case = (Shmbroker__ClientMessage__BodyCase)kind;
+	switch (kind) {
+	case SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY:
+		n.client_id = client_id;
+		n.mask = 0xffffffff;
+		m.notify = &n;
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS:
+		rs.client_id = client_id;
+		m.read_status = &rs;
+		break;
+	default:
+		d.client_id = client_id;
+		m.detach = &d;
+		break;
+	}
+	send_msg(sock, &m);
+}
+
+static struct shmc *
+fixture_connect(struct fixture *f, const char *path)
+{
+	char err[256];
+	struct shmc *c;
+
+	assert_true(f->nconns < MAX_CONNS);
+	if (shmc_connect(path, "badinput", SHMC_DEFAULT_TIMEOUT_MS, &c, err,
+	    sizeof(err)) < 0)
+		fail_msg("connect to %s: %s", path, err);
+	f->conns[f->nconns++] = c;
+	return c;
+}
+
+static void
+fixture_disconnect(struct fixture *f, struct shmc *c)
+{
+	for (size_t i = 0; i < f->nconns; i++)
+		if (f->conns[i] == c) {
+			f->conns[i] = f->conns[--f->nconns];
+			break;
+		}
+	shmc_close(c);
+}
+
+static Shmbroker__ServerMessage *
+admin_request(struct fixture *f, int body_case)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
+	Shmbroker__AdminStats st = SHMBROKER__ADMIN_STATS__INIT;
+	Shmbroker__ServerMessage *m = NULL;
+	struct shmc *adm = fixture_connect(f, f->d.admin_socket);
+
+	req.body_case = (Shmbroker__ClientMessage__BodyCase)body_case;
+	if (body_case == SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS)
+		req.admin_status = &as;
+	else
+		req.admin_stats = &st;
+	if (shmc_call(adm, &req, &m) < 0)
+		fail_msg("admin call: %s", shmc_error(adm));
+	fixture_disconnect(f, adm);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	return m;
+}
+
+/* Regions and clients the daemon holds, by AdminStatus. */
+static void
+admin_counts(struct fixture *f, uint32_t *regions, uint32_t *clients)
+{
+	Shmbroker__ServerMessage *m = admin_request(f,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS);
+
+	*regions = m->admin_status->regions;
+	*clients = m->admin_status->clients;
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+/* ---- envelopes ---- */
+
+static void
+test_garbage(void **state)
+{
+	static const uint8_t junk[][12] = {
+		/* a varint that never ends */
+		{ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		  0xff, 0xff },
+		/* field 1 with the invalid wire type 7 */
+		{ 0x0f, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
+		  0x0a, 0x0b },
+		/* hello (field 10) claiming 100 bytes it does not have */
+		{ 0x52, 0x64, 0x08, 0x01, 0, 0, 0, 0, 0, 0, 0, 0 },
+	};
+	struct fixture *f = *state;
+	int s = raw_open(f);
+
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		raw_send(s, junk[i], sizeof(junk[i]), NULL, 0);
+		expect_error(s, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+		expect_works(f, s);
+	}
+	raw_close_check(f, s);
+}
+
+static void
+test_empty_datagram(void **state)
+{
+	struct fixture *f = *state;
+	int s = raw_open(f);
+
+	expect_works(f, s);
+	raw_send(s, "", 0, NULL, 0);
+	expect_error(s, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+	expect_works(f, s);
+	raw_close_check(f, s);
+}
+
+/* A hello packed to exactly len bytes, by the size of its label. */
+static uint8_t *
+hello_of_size(size_t len, uint64_t id)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+	char *label = malloc(len + 1);
+	uint8_t *buf = malloc(len + 16);
+	size_t n = len;
+
+	assert_non_null(label);
+	assert_non_null(buf);
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
+	m.hello = &h;
+	h.version = WIRE_PROTOCOL_VERSION;
+	h.label = label;
+	for (;;) {
+		size_t got;
+
+		memset(label, 'l', n);
+		label[n] = '\0';
+		got = protobuf_c_message_get_packed_size(&m.base);
+		if (got == len)
+			break;
+		assert_true(got > len && n > 0);
+		n -= got - len < n ? got - len : n;
+	}
+	protobuf_c_message_pack(&m.base, buf);
+	free(label);
+	return buf;
+}
+
+static void
+test_oversized_datagram(void **state)
+{
+	struct fixture *f = *state;
+	int s = raw_open(f);
+	uint8_t *big = malloc(70000);
+	Shmbroker__ServerMessage *m;
+
+	assert_non_null(big);
+	memset(big, 'x', 70000);
+	raw_send(s, big, 70000, NULL, 0);
+	free(big);
+	expect_error(s, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+	expect_works(f, s);
+
+	/* A valid request one byte over the limit is refused whole... */
+	big = hello_of_size(WIRE_MAX_MESSAGE + 1, 77);
+	raw_send(s, big, WIRE_MAX_MESSAGE + 1, NULL, 0);
+	free(big);
+	expect_error(s, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+	/* ...and one of exactly the limit is served. */
+	big = hello_of_size(WIRE_MAX_MESSAGE, 78);
+	raw_send(s, big, WIRE_MAX_MESSAGE, NULL, 0);
+	free(big);
+	m = recv_reply(s, NULL);
+	assert_int_equal(m->id, 78);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_HELLO);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	expect_works(f, s);
+	raw_close_check(f, s);
+}
+
+static void
+test_unknown_type(void **state)
+{
+	/* id = 6, then field 99 (varint 1): not in the schema. */
+	static const uint8_t field99[] = { 0x08, 0x06, 0x98, 0x06, 0x01 };
+	/* id = 7, then field 20 (length-delimited, empty). */
+	static const uint8_t field20[] = { 0x08, 0x07, 0xa2, 0x01, 0x00 };
+	/* id = 8, then field 50: a ServerMessage body, not a request. */
+	static const uint8_t field50[] = { 0x08, 0x08, 0x92, 0x03, 0x00 };
+	struct fixture *f = *state;
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	int s = raw_open(f);
+
+	m.id = 5;
+	send_msg(s, &m);
+	expect_error(s, 5, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+	expect_works(f, s);
+	raw_send(s, field99, sizeof(field99), NULL, 0);
+	expect_error(s, 6, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+	raw_send(s, field20, sizeof(field20), NULL, 0);
+	expect_error(s, 7, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+	raw_send(s, field50, sizeof(field50), NULL, 0);
+	expect_error(s, 8, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+	expect_works(f, s);
+	raw_close_check(f, s);
+}
+
+/* Builds a hello datagram in buf; returns its length. */
+static size_t
+pack_hello(uint8_t *buf, uint64_t id)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+
+	h.version = WIRE_PROTOCOL_VERSION;
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
+	m.hello = &h;
+	return protobuf_c_message_pack(&m.base, buf);
+}
+
+static void
+test_request_with_fds(void **state)
+{
+	static const size_t counts[] = { WIRE_MAX_FDS + 1, 16, 64, 200 };
+	struct fixture *f = *state;
+	int s = raw_open(f), file, before, fds[200];
+	uint8_t buf[64];
+	size_t len;
+
+	file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	assert_true(file >= 0);
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		fds[i] = file;
+	expect_works(f, s);
+	before = harness_count_fds(f->d.pid);
+
+	/* No request carries fds: each is refused and its fds closed. */
+	for (uint64_t i = 0; i < 200; i++) {
+		len = pack_hello(buf, 1000 + i);
+		raw_send(s, buf, len, fds, 3);
+		expect_error(s, 1000 + i, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+	}
+	assert_int_equal(harness_count_fds(f->d.pid), before);
+
+	/* More than WIRE_MAX_FDS: refused before decoding, fds closed. */
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		len = pack_hello(buf, 2000 + i);
+		raw_send(s, buf, len, fds, counts[i]);
+		expect_error(s, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST);
+		assert_int_equal(harness_count_fds(f->d.pid), before);
+	}
+	close(file);
+	expect_works(f, s);
+	raw_close_check(f, s);
+}
+
+/* ---- attach arguments ---- */
+
+static void
+test_names(void **state)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+	} bad[] = {
+		{ "", 0 },					/* empty */
+		{ "\0", 1 },					/* only NUL */
+		{ "abc", 3 },					/* no NUL */
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 32 },	/* 32, no NUL */
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 33 },	/* 32 + NUL */
+		{ "ab\0cd", 6 },				/* embedded NUL */
+		{ "ab\0\0", 4 },				/* NUL padding */
+		{ "a\x01z", 4 },				/* control */
+		{ "tab\there", 9 },
+		{ "del\x7f", 5 },
+		{ "caf\xc3\xa9", 6 },				/* UTF-8 */
+		{ "line\n", 6 },
+	};
+	static const char longest[] = "abcdefghijklmnopqrstuvwxyz01234";
+	struct fixture *f = *state;
+	int s = raw_open(f);
+	uint32_t regions, clients;
+	uint8_t *huge;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int st = raw_attach(f, s, bad[i].bytes, bad[i].len, 1, true,
+		    NULL, NULL);
+
+		if (st != SHMBROKER__GUEST_STATUS__GSS_ILLEGAL_NAME)
+			fail_msg("name case %zu: status %s", i,
+			    wire_status_name(st));
+	}
+	/* A kilobyte of name is refused the same way. */
+	huge = malloc(1024);
+	assert_non_null(huge);
+	memset(huge, 'n', 1023);
+	huge[1023] = '\0';
+	assert_int_equal(raw_attach(f, s, huge, 1024, 1, true, NULL, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_ILLEGAL_NAME);
+	free(huge);
+
+	/* 31 characters and the NUL: the longest valid name. */
+	assert_int_equal(sizeof(longest), 32);
+	assert_int_equal(raw_attach(f, s, longest, sizeof(longest), 1, true,
+	    NULL, NULL), SHMBROKER__GUEST_STATUS__GSS_OK);
+	assert_int_equal(raw_attach(f, s, longest, sizeof(longest), 0, false,
+	    NULL, NULL), SHMBROKER__GUEST_STATUS__GSS_OK);
+
+	/* Size 0 cannot be created and leaves nothing; a find of a missing
+	 * name does not create. */
+	assert_int_equal(raw_attach(f, s, "zero", 5, 0, true, NULL, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_NOMEM);
+	assert_int_equal(raw_attach(f, s, "zero", 5, 0, false, NULL, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_DOES_NOT_EXIST);
+	assert_int_equal(raw_attach(f, s, "missing", 8, 4, false, NULL, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_DOES_NOT_EXIST);
+	assert_int_equal(raw_attach(f, s, "missing", 8, 4, false, NULL, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_DOES_NOT_EXIST);
+	admin_counts(f, &regions, &clients);
+	assert_int_equal(regions, 1);
+	assert_int_equal(clients, 2);
+	expect_works(f, s);
+	raw_close_check(f, s);
+	admin_counts(f, &regions, &clients);
+	assert_int_equal(regions, 0);
+	assert_int_equal(clients, 0);
+}
+
+static void
+test_not_attached(void **state)
+{
+	static const int kinds[] = {
+		SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY,
+		SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
+		SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
+	};
+	struct fixture *f = *state;
+	int s1 = raw_open(f), s2 = raw_open(f);
+	uint64_t x, y, id;
+	uint64_t foreign[4];
+	Shmbroker__ServerMessage *m;
+
+	assert_int_equal(raw_attach(f, s1, "na", 3, 1, true, &x, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_OK);
+	foreign[0] = x;			/* another connection's client */
+	foreign[1] = 0;
+	foreign[2] = 0xdeadbeefcafef00dull;
+	foreign[3] = x + 1000;
+	for (size_t k = 0; k < 3; k++) {
+		for (size_t i = 0; i < 4; i++) {
+			id = f->next_id++;
+			send_client_op(s2, id, kinds[k], foreign[i]);
+			expect_error(s2, id, SHMBROKER__ERROR__ERR_NOT_ATTACHED);
+		}
+	}
+
+	/* Detach twice: the second is refused. */
+	assert_int_equal(raw_attach(f, s2, "na", 3, 1, true, &y, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_OK);
+	id = f->next_id++;
+	send_client_op(s2, id, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH, y);
+	m = recv_reply(s2, NULL);
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_DETACH);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	for (size_t k = 0; k < 3; k++) {
+		id = f->next_id++;
+		send_client_op(s2, id, kinds[k], y);
+		expect_error(s2, id, SHMBROKER__ERROR__ERR_NOT_ATTACHED);
+	}
+
+	/* The owner's client is untouched by all of it. */
+	id = f->next_id++;
+	send_client_op(s1, id, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, x);
+	m = recv_reply(s1, NULL);
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->read_status->status, 0x1u << 16);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	expect_works(f, s2);
+	expect_works(f, s1);
+	close(s2);
+	for (int i = 0; i < MAX_RAW; i++)
+		if (f->raw[i] == s2)
+			f->raw[i] = -1;
+	raw_close_check(f, s1);
+}
+
+static void
+test_admin_on_vmm_socket(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
+	Shmbroker__AdminCreate ac = SHMBROKER__ADMIN_CREATE__INIT;
+	Shmbroker__AdminDestroy ad = SHMBROKER__ADMIN_DESTROY__INIT;
+	Shmbroker__AdminWatch aw = SHMBROKER__ADMIN_WATCH__INIT;
+	int s = raw_open(f);
+	uint32_t regions, clients;
+
+	m.id = 40;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS;
+	m.admin_status = &as;
+	send_msg(s, &m);
+	expect_error(s, 40, SHMBROKER__ERROR__ERR_NOT_PERMITTED);
+
+	ac.name = (char *)"sneaky";
+	ac.size_pages = 1;
+	m.id = 41;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
+	m.admin_create = &ac;
+	send_msg(s, &m);
+	expect_error(s, 41, SHMBROKER__ERROR__ERR_NOT_PERMITTED);
+
+	assert_int_equal(raw_attach(f, s, "victim", 7, 1, true, NULL, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_OK);
+	ad.name = (char *)"victim";
+	ad.force = true;
+	m.id = 42;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
+	m.admin_destroy = &ad;
+	send_msg(s, &m);
+	expect_error(s, 42, SHMBROKER__ERROR__ERR_NOT_PERMITTED);
+
+	m.id = 43;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH;
+	m.admin_watch = &aw;
+	send_msg(s, &m);
+	expect_error(s, 43, SHMBROKER__ERROR__ERR_NOT_PERMITTED);
+
+	/* Nothing was created or destroyed. */
+	admin_counts(f, &regions, &clients);
+	assert_int_equal(regions, 1);
+	assert_int_equal(clients, 1);
+	expect_works(f, s);
+	raw_close_check(f, s);
+}
+
+static void
+test_bad_version(void **state)
+{
+	struct fixture *f = *state;
+	int s = raw_open(f);
+
+	send_hello(s, 50, 99);
+	expect_error(s, 50, SHMBROKER__ERROR__ERR_VERSION);
+	send_hello(s, 51, 0);
+	expect_error(s, 51, SHMBROKER__ERROR__ERR_VERSION);
+	expect_works(f, s);
+	raw_close_check(f, s);
+}
+
+/* ---- clients that go away or never read ---- */
+
+static void
+test_hangups(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t regions, clients;
+	uint8_t buf[64];
+	char name[16];
+	int s;
+
+	for (int i = 0; i < HANGUPS; i++) {
+		s = raw_socket(f->d.socket);
+		snprintf(name, sizeof(name), "hang%d", i % 7);
+		switch (i % 4) {
+		case 0:
+			send_attach(s, 1, name, strlen(name) + 1, 4, true);
+			break;
+		case 1:
+			raw_send(s, buf, pack_hello(buf, 1), NULL, 0);
+			break;
+		case 2:
+			send_attach(s, 1, name, strlen(name) + 1, 4, true);
+			send_client_op(s, 2,
+			    SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY, 12345);
+			send_attach(s, 3, name, strlen(name) + 1, 4, true);
+			break;
+		default:
+			raw_send(s, "\xff\xff", 2, NULL, 0);
+			break;
+		}
+		close(s);
+	}
+	assert_int_equal(wait_fd_count(f->d.pid, f->baseline_fds,
+	    SETTLE_WAIT_MS), f->baseline_fds);
+	admin_counts(f, &regions, &clients);
+	assert_int_equal(regions, 0);
+	assert_int_equal(clients, 0);
+
+	/* The daemon still serves. */
+	s = raw_open(f);
+	assert_int_equal(raw_attach(f, s, "hang0", 6, 4, false, NULL, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_DOES_NOT_EXIST);
+	assert_int_equal(raw_attach(f, s, "hang0", 6, 4, true, NULL, NULL),
+	    SHMBROKER__GUEST_STATUS__GSS_OK);
+	expect_works(f, s);
+	raw_close_check(f, s);
+}
+
+struct flood_seen {
+	uint32_t index;
+	bool detached;
+};
+
+static void
+flood_event_cb(const struct shmc_event *ev, void *arg)
+{
+	struct flood_seen *seen = arg;
+
+	if (ev->kind == SHMC_EVENT_PEER_DETACHED && ev->index == seen->index)
+		seen->detached = true;
+}
+
+/* Waits (bounded) for the flooder to hear that the reader left. */
+static bool
+flood_wait_detached(struct shmc *c, struct flood_seen *seen)
+{
+	int64_t deadline = now_ms() + REPLY_WAIT_MS;
+
+	while (!seen->detached && now_ms() < deadline) {
+		struct pollfd p = { .fd = shmc_event_fd(c), .events = POLLIN };
+
+		poll(&p, 1, 50);
+		if (shmc_dispatch(c, flood_event_cb, seen) < 0)
+			break;
+	}
+	return seen->detached;
+}
+
+static void
+test_flood_non_reader(void **state)
+{
+	struct fixture *f = *state;
+	int r = raw_open(f);
+	struct shmc *fl = fixture_connect(f, f->d.socket);
+	struct shmc_region reg;
+	struct flood_seen seen = { 0, false };
+	Shmbroker__ServerMessage *m;
+	uint32_t ridx, delivered, reached = 0;
+	uint64_t dropped;
+	int rc;
+
+	assert_int_equal(raw_attach(f, r, "flood", 6, 1, true, NULL, &ridx),
+	    SHMBROKER__GUEST_STATUS__GSS_OK);
+	assert_int_equal(shmc_attach(fl, "flood", 1, true, &reg), SHMC_GSS_OK);
+	close(reg.fd);
+	seen.index = ridx;
+
+	/* r never reads again; every notify must still be answered. */
+	for (int i = 0; i < FLOOD; i++) {
+		rc = shmc_notify(fl, reg.client_id, 1u << ridx, &delivered);
+		if (rc != 0)
+			fail_msg("notify %d of %d: %d %s", i, FLOOD, rc,
+			    shmc_error(fl));
+		if (delivered != 0)
+			reached++;
+	}
+	print_message("flood: %u of %d notifications reached the non-reader\n",
+	    reached, FLOOD);
+	assert_true(reached > 0);
+
+	m = admin_request(f, SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
+	dropped = m->admin_stats->events_dropped_connections;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_true(dropped <= 1);
+	if (dropped == 1) {
+		/* Dropped: its client is gone and the flooder was told. */
+		assert_true(flood_wait_detached(fl, &seen));
+		assert_true(reached < FLOOD);
+	} else {
+		assert_int_equal(reached, FLOOD);
+	}
+
+	/* The daemon serves others meanwhile. */
+	{
+		int s = raw_open(f);
+
+		assert_int_equal(raw_attach(f, s, "other", 6, 1, true, NULL,
+		    NULL), SHMBROKER__GUEST_STATUS__GSS_OK);
+		expect_works(f, s);
+		close(s);
+		for (int i = 0; i < MAX_RAW; i++)
+			if (f->raw[i] == s)
+				f->raw[i] = -1;
+	}
+	fixture_disconnect(f, fl);
+	raw_close_check(f, r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_datagram, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_datagram, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_type, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_request_with_fds, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_attached, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_admin_on_vmm_socket,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_version, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hangups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_non_reader, setup,
+		    teardown),
+	};
+
+	/* A daemon that fails keeps its log so that teardown can print it. */
+	setenv("SHMBROKER_KEEP_LOGS", "1", 0);
+	return cmocka_run_group_tests_name("integration.badinput", tests,
+	    NULL, NULL);
+}
