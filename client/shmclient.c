@@ -3,10 +3,10 @@
  * shmclient.h). A call sends one request and reads datagrams until the
  * reply with its id arrives; events read on the way are queued and an
  * eventfd, watched together with the socket by one epoll fd, says so.
+ * The socket blocks with SO_RCVTIMEO/SO_SNDTIMEO as the timeout, so a call
+ * costs one send and one receive; shmc_dispatch reads with MSG_DONTWAIT.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,12 +77,6 @@ shmc_error(const struct shmc *c)
 	return c->err;
 }
 
-void
-shmc_set_timeout(struct shmc *c, int timeout_ms)
-{
-	c->timeout_ms = timeout_ms;
-}
-
 int
 shmc_event_fd(const struct shmc *c)
 {
@@ -98,41 +92,44 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for events on the socket until deadline (ms, monotonic). */
+/* Applies the call timeout to the blocking socket's sends and receives. */
 static int
-shmc_wait(struct shmc *c, short events, int64_t deadline)
+shmc_apply_timeout(struct shmc *c)
 {
-	struct pollfd p = { .fd = c->sock, .events = events };
-	int n;
+	struct timeval tv = { c->timeout_ms / 1000,
+	    (c->timeout_ms % 1000) * 1000 };
 
-	do {
-		int64_t left = deadline - now_ms();
-
-		if (left < 0)
-			left = 0;
-		n = poll(&p, 1, (int)left);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return shmc_fail(c, -errno, "poll: %s", strerror(errno));
-	if (n == 0)
-		return shmc_fail(c, -ETIMEDOUT, "shmbrokerd did not answer in "
-		    "%d ms", c->timeout_ms);
+	if (setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(c->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return shmc_fail(c, -errno, "setsockopt: %s", strerror(errno));
 	return 0;
 }
 
+void
+shmc_set_timeout(struct shmc *c, int timeout_ms)
+{
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : SHMC_DEFAULT_TIMEOUT_MS;
+	shmc_apply_timeout(c);
+}
+
 static int
-shmc_send(struct shmc *c, Shmbroker__ClientMessage *req, int64_t deadline)
+shmc_timed_out(struct shmc *c)
+{
+	return shmc_fail(c, -ETIMEDOUT, "shmbrokerd did not answer in %d ms",
+	    c->timeout_ms);
+}
+
+static int
+shmc_send(struct shmc *c, Shmbroker__ClientMessage *req)
 {
 	ssize_t len = wire_pack(&req->base, c->buf);
 	int err;
 
 	if (len < 0)
 		return shmc_fail(c, -EMSGSIZE, "request too large");
-	while ((err = wire_send(c->sock, c->buf, (size_t)len, NULL, 0)) ==
-	    -EAGAIN) {
-		if ((err = shmc_wait(c, POLLOUT, deadline)) < 0)
-			return err;
-	}
+	err = wire_send(c->sock, c->buf, (size_t)len, NULL, 0);
+	if (err == -EAGAIN)
+		return shmc_timed_out(c);
 	if (err < 0)
 		return shmc_fail(c, err, "sending to shmbrokerd: %s",
 		    strerror(-err));
@@ -157,14 +154,16 @@ shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m)
 }
 
 /*
- * Reads one datagram without blocking. Returns 1 with *out set (fds in
- * fds), 0 when nothing is waiting, -errno on failure.
+ * Reads one datagram (flags: MSG_DONTWAIT or 0 to wait up to the timeout).
+ * Returns 1 with *out set (fds in fds), 0 when nothing came, -errno on
+ * failure.
  */
 static int
 shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
-    struct wire_fds *fds)
+    struct wire_fds *fds, int flags)
 {
-	ssize_t n = wire_recv(c->sock, c->buf, sizeof(c->buf), fds);
+	ssize_t n = wire_recv_flags(c->sock, c->buf, sizeof(c->buf), fds,
+	    flags);
 
 	if (n == -EAGAIN || n == -ENOMSG)	/* nothing, or nothing to read */
 		return 0;
@@ -193,15 +192,15 @@ shmc_roundtrip(struct shmc *c, Shmbroker__ClientMessage *req,
 	int rc;
 
 	req->id = c->next_id++;
-	if ((rc = shmc_send(c, req, deadline)) < 0)
+	if ((rc = shmc_send(c, req)) < 0)
 		return rc;
 	for (;;) {
-		rc = shmc_read_one(c, &m, fds);
+		rc = shmc_read_one(c, &m, fds, 0);
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
-			if ((rc = shmc_wait(c, POLLIN, deadline)) < 0)
-				return rc;
+			if (now_ms() >= deadline)
+				return shmc_timed_out(c);
 			continue;
 		}
 		if (m->id == req->id) {
@@ -213,6 +212,8 @@ shmc_roundtrip(struct shmc *c, Shmbroker__ClientMessage *req,
 			shmc_queue_event(c, m);
 		else	/* a late reply to a call that timed out */
 			shmbroker__server_message__free_unpacked(m, NULL);
+		if (now_ms() >= deadline)
+			return shmc_timed_out(c);
 	}
 }
 
@@ -293,10 +294,7 @@ shmc_open_socket(struct shmc *c, const char *path)
 	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sock, &ev) < 0 ||
 	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->evfd, &ev) < 0)
 		return shmc_fail(c, -errno, "epoll: %s", strerror(errno));
-	/* Non-blocking from here: every wait is a poll with a deadline. */
-	if (fcntl(c->sock, F_SETFL, O_NONBLOCK) < 0)
-		return shmc_fail(c, -errno, "fcntl: %s", strerror(errno));
-	return 0;
+	return shmc_apply_timeout(c);
 }
 
 int
@@ -551,7 +549,7 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 		free(q);
 		shmc_deliver(m, cb, arg, &count);
 	}
-	while ((rc = shmc_read_one(c, &m, &fds)) > 0) {
+	while ((rc = shmc_read_one(c, &m, &fds, MSG_DONTWAIT)) > 0) {
 		wire_fds_close(&fds);
 		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
 			shmc_deliver(m, cb, arg, &count);

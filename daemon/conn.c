@@ -210,6 +210,9 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	event_del(c->ev_write);
 }
 
+/* One datagram per wakeup: the event loop is level-triggered, so a busy
+ * peer is served again next round, after the others, and the common case
+ * costs no extra recvmsg to find the socket empty. */
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -219,31 +222,27 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	(void)what;
-	/* A few datagrams per wakeup keeps one busy peer from starving the
-	 * others while still amortising the wakeup. */
-	for (int i = 0; i < 16 && !c->dead; i++) {
-		n = wire_recv(fd, b->rxbuf, sizeof(b->rxbuf), &fds);
-		if (n == -EAGAIN)
-			return;
-		if (n == 0) {
-			conn_kill(c, NULL);
-			return;
-		}
-		if (n == -EMSGSIZE || n == -EPROTO || n == -ENOMSG) {
-			b->stats.bad_requests++;
-			rpc_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
-			    n == -ENOMSG ? "empty datagram: dropped" :
-			    "datagram over %d bytes or with more than %d fds "
-			    "or foreign ancillary data: dropped",
-			    WIRE_MAX_MESSAGE, WIRE_MAX_FDS);
-			continue;
-		}
-		if (n < 0) {
-			conn_kill(c, strerror((int)-n));
-			return;
-		}
-		rpc_dispatch(c, b->rxbuf, (size_t)n, &fds);
+	n = wire_recv(fd, b->rxbuf, sizeof(b->rxbuf), &fds);
+	if (n == -EAGAIN)
+		return;
+	if (n == 0) {
+		conn_kill(c, NULL);
+		return;
 	}
+	if (n == -EMSGSIZE || n == -EPROTO || n == -ENOMSG) {
+		b->stats.bad_requests++;
+		rpc_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
+		    n == -ENOMSG ? "empty datagram: dropped" :
+		    "datagram over %d bytes or with more than %d fds "
+		    "or foreign ancillary data: dropped",
+		    WIRE_MAX_MESSAGE, WIRE_MAX_FDS);
+		return;
+	}
+	if (n < 0) {
+		conn_kill(c, strerror((int)-n));
+		return;
+	}
+	rpc_dispatch(c, b->rxbuf, (size_t)n, &fds);
 }
 
 static void

@@ -95,6 +95,13 @@ wire_peer_closed(int sock)
 ssize_t
 wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds)
 {
+	return wire_recv_flags(sock, buf, cap, fds, 0);
+}
+
+ssize_t
+wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
+    int flags)
+{
 	/* Room for more than we accept, so that an oversized fd set is
 	 * received and closed here instead of being cut off by the kernel. */
 	union {
@@ -109,7 +116,7 @@ wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds)
 
 	fds->n = 0;
 	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC);
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

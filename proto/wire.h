@@ -43,6 +43,9 @@ int wire_send(int sock, const void *buf, size_t len, const int *fds,
  * Received fds carry FD_CLOEXEC.
  */
 ssize_t wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds);
+/* The same with recvmsg flags (MSG_DONTWAIT on a blocking socket). */
+ssize_t wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
+    int flags);
 
 /* Packs and sends one envelope; -EMSGSIZE when it would not fit. */
 int wire_send_server(int sock, const Shmbroker__ServerMessage *msg,
