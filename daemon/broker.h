@@ -105,6 +105,7 @@ struct broker {
 	uint64_t fd_limit;
 	uint64_t local_fds;		/* region memfds held in-process */
 	struct fdstash *stash;		/* the rest, in keeper processes */
+	uint64_t park_cursor;		/* regions up to this id are parked */
 	uint64_t start_ms;
 	struct broker_stats stats;
 	uint8_t rxbuf[WIRE_MAX_MESSAGE];

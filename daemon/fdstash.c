@@ -1,14 +1,19 @@
 /*
  * fdstash: keeper processes that hold region memfds (see fdstash.h).
  *
- * Protocol on the socketpair, one datagram each way: the daemon sends a
- * 4-byte command, KEEP with one fd attached or DROP followed by the keeper's
- * fd number; the keeper answers KEEP with its fd number (or -errno) and
- * DROP with nothing. Handles are keeper index << 32 | keeper fd number.
+ * The daemon talks to a keeper over a socketpair that the keeper sees as
+ * fd 3, in 8-byte commands { op, slot }. KEEP carries one fd, which the
+ * keeper moves to descriptor number `slot`; DROP closes `slot`; SYNC is
+ * answered with a 4-byte reply once everything before it is done. The
+ * daemon picks the slots itself (from KEEPER_FIRST_SLOT up, below the
+ * keeper's limit), so KEEP needs no reply and parking costs one sendmsg;
+ * a received fd always lands below KEEPER_FIRST_SLOT because the keeper
+ * handles one message at a time. Handles are keeper index << 32 | slot.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -22,17 +27,20 @@
 #include "wire.h"
 
 #define KEEPER_SOCK 3
-#define KEEPER_SPARE 16		/* descriptors a keeper keeps for itself */
+#define KEEPER_FIRST_SLOT 64
 #define MAX_KEEPERS 256
 
-enum { CMD_KEEP = 1, CMD_DROP = 2 };
+enum { CMD_KEEP = 1, CMD_DROP = 2, CMD_SYNC = 3 };
 
 struct keeper {
 	pid_t pid;
 	int pidfd;
 	int sock;
-	size_t held;
-	size_t capacity;
+	uint32_t next_slot;	/* slots below it have been handed out */
+	uint32_t end_slot;	/* the keeper's descriptor limit */
+	uint32_t *free_slots;	/* dropped slots, reused first */
+	size_t nfree;
+	size_t free_cap;
 };
 
 struct fdstash {
@@ -41,42 +49,46 @@ struct fdstash {
 	size_t count;
 };
 
-/* The keeper's whole life: hold what it is given until told to drop it. */
-static void __attribute__((noreturn))
-keeper_main(int sock)
+static void
+keeper_handle(const int32_t cmd[2], struct wire_fds *fds)
+{
+	int32_t ok = 0;
+
+	if (cmd[0] == CMD_KEEP && fds->n == 1 && cmd[1] >= KEEPER_FIRST_SLOT) {
+		if (fds->fd[0] != cmd[1]) {
+			dup3(fds->fd[0], cmd[1], O_CLOEXEC);
+			close(fds->fd[0]);
+		}
+		fds->n = 0;
+	} else if (cmd[0] == CMD_DROP && cmd[1] >= KEEPER_FIRST_SLOT) {
+		close(cmd[1]);
+	} else if (cmd[0] == CMD_SYNC) {
+		if (wire_send(KEEPER_SOCK, &ok, sizeof(ok), NULL, 0) < 0)
+			_exit(0);
+	}
+	wire_fds_close(fds);
+}
+
+int
+fdstash_keeper_main(void)
 {
 	struct wire_fds fds;
 	int32_t cmd[2];
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prctl(PR_SET_NAME, "shmbroker-keep");
-	/* The daemon's handlers write to its event loop, which is not ours. */
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	if (dup2(sock, KEEPER_SOCK) < 0)
-		_exit(1);
+	if (getppid() == 1)	/* the daemon died before the line above */
+		_exit(0);
 	close_range(KEEPER_SOCK + 1, ~0u, 0);
 	for (;;) {
 		ssize_t n = wire_recv(KEEPER_SOCK, cmd, sizeof(cmd), &fds);
-		int32_t reply;
 
-		if (n == 0 || (n < 0 && n != -EMSGSIZE))
+		if (n == 0 || (n < 0 && n != -EMSGSIZE && n != -ENOMSG &&
+		    n != -EPROTO))
 			_exit(0);
-		if (n == (ssize_t)sizeof(int32_t) && cmd[0] == CMD_KEEP) {
-			reply = fds.n == 1 ? fds.fd[0] : -EINVAL;
-			if (fds.n != 1)
-				wire_fds_close(&fds);
-			if (wire_send(KEEPER_SOCK, &reply, sizeof(reply), NULL,
-			    0) < 0)
-				_exit(0);
-		} else if (n == (ssize_t)sizeof(cmd) && cmd[0] == CMD_DROP &&
-		    cmd[1] > STDERR_FILENO && cmd[1] != KEEPER_SOCK) {
-			close(cmd[1]);
+		if (n == (ssize_t)sizeof(cmd))
+			keeper_handle(cmd, &fds);
+		else
 			wire_fds_close(&fds);
-		} else {
-			wire_fds_close(&fds);
-		}
 	}
 }
 
@@ -86,94 +98,118 @@ fdstash_new(void)
 	return calloc(1, sizeof(struct fdstash));
 }
 
+/* Starts a keeper: shmbrokerd again, with its socket as fd 3. */
 static int
 fdstash_spawn(struct fdstash *s, struct keeper **out)
 {
 	struct keeper *k = &s->keepers[s->nkeepers];
+	char *argv[] = { (char *)"shmbroker-keeper", (char *)FDSTASH_KEEPER_ARG,
+	    NULL };
+	posix_spawn_file_actions_t fa;
 	struct rlimit rl;
-	int sv[2];
+	int sv[2], err;
 
 	if (s->nkeepers == MAX_KEEPERS)
 		return -EMFILE;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	if ((k->pid = fork()) < 0) {
-		int err = -errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		return err;
-	}
-	if (k->pid == 0)
-		keeper_main(sv[1]);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], KEEPER_SOCK);
+	err = -posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, NULL);
+	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
-	k->sock = sv[0];
-	k->pidfd = pidfd_open(k->pid, 0);
-	if (k->pidfd < 0) {
-		int err = -errno;
-
-		close(k->sock);
+	if (err == 0 && (k->pidfd = pidfd_open(k->pid, 0)) < 0) {
+		err = -errno;
 		kill(k->pid, SIGKILL);
 		waitpid(k->pid, NULL, 0);
+	}
+	if (err < 0) {
+		close(sv[0]);
 		return err;
 	}
 	fcntl(k->pidfd, F_SETFD, FD_CLOEXEC);
 	getrlimit(RLIMIT_NOFILE, &rl);
-	k->capacity = rl.rlim_cur > KEEPER_SPARE + KEEPER_SOCK ?
-	    rl.rlim_cur - KEEPER_SPARE - KEEPER_SOCK : 0;
-	k->held = 0;
+	k->sock = sv[0];
+	k->next_slot = KEEPER_FIRST_SLOT;
+	k->end_slot = rl.rlim_cur > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)rl.rlim_cur;
 	s->nkeepers++;
 	*out = k;
 	return 0;
 }
 
+/* A keeper with a free slot, and the slot. */
 static int
-fdstash_keeper_with_room(struct fdstash *s, struct keeper **out)
+fdstash_slot(struct fdstash *s, struct keeper **kp, uint32_t *slot)
 {
-	for (size_t i = 0; i < s->nkeepers; i++) {
-		if (s->keepers[i].held < s->keepers[i].capacity) {
-			*out = &s->keepers[i];
-			return 0;
-		}
-	}
-	return fdstash_spawn(s, out);
+	struct keeper *k = NULL;
+	int err;
+
+	for (size_t i = 0; i < s->nkeepers && k == NULL; i++)
+		if (s->keepers[i].nfree > 0 ||
+		    s->keepers[i].next_slot < s->keepers[i].end_slot)
+			k = &s->keepers[i];
+	if (k == NULL && (err = fdstash_spawn(s, &k)) < 0)
+		return err;
+	*slot = k->nfree > 0 ? k->free_slots[--k->nfree] : k->next_slot++;
+	*kp = k;
+	return 0;
 }
 
 int
 fdstash_put(struct fdstash *s, int fd, uint64_t *handle)
 {
-	int32_t cmd = CMD_KEEP, remote;
-	struct keeper *k = NULL;
+	struct keeper *k;
+	uint32_t slot;
+	int32_t cmd[2];
+	int err;
+
+	if ((err = fdstash_slot(s, &k, &slot)) < 0)
+		return err;
+	cmd[0] = CMD_KEEP;
+	cmd[1] = (int32_t)slot;
+	if ((err = wire_send(k->sock, cmd, sizeof(cmd), &fd, 1)) < 0) {
+		/* Give the slot back where it came from. */
+		if (slot + 1 == k->next_slot)
+			k->next_slot--;
+		else
+			k->free_slots[k->nfree++] = slot;
+		return err;
+	}
+	close(fd);
+	s->count++;
+	*handle = (uint64_t)(k - s->keepers) << 32 | slot;
+	return 0;
+}
+
+/* Waits until the keeper has handled everything sent to it so far. */
+static int
+fdstash_sync(struct keeper *k)
+{
+	int32_t cmd[2] = { CMD_SYNC, 0 }, reply;
 	ssize_t n;
 	int err;
 
-	if ((err = fdstash_keeper_with_room(s, &k)) < 0)
-		return err;
-	if ((err = wire_send(k->sock, &cmd, sizeof(cmd), &fd, 1)) < 0)
+	if ((err = wire_send(k->sock, cmd, sizeof(cmd), NULL, 0)) < 0)
 		return err;
 	do
-		n = recv(k->sock, &remote, sizeof(remote), 0);
+		n = recv(k->sock, &reply, sizeof(reply), 0);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(remote))
-		return -EPIPE;
-	if (remote < 0)
-		return remote;
-	close(fd);
-	k->held++;
-	s->count++;
-	*handle = (uint64_t)(k - s->keepers) << 32 | (uint32_t)remote;
-	return 0;
+	return n == (ssize_t)sizeof(reply) ? 0 : -EPIPE;
 }
 
 int
 fdstash_get(struct fdstash *s, uint64_t handle)
 {
 	size_t ki = (size_t)(handle >> 32);
-	int fd;
+	int slot = (int)(uint32_t)handle, fd;
 
 	if (ki >= s->nkeepers)
 		return -EBADF;
-	fd = pidfd_getfd(s->keepers[ki].pidfd, (int)(uint32_t)handle, 0);
+	fd = pidfd_getfd(s->keepers[ki].pidfd, slot, 0);
+	/* Parking does not wait: the keeper may not have the fd yet. */
+	if (fd < 0 && errno == EBADF && fdstash_sync(&s->keepers[ki]) == 0)
+		fd = pidfd_getfd(s->keepers[ki].pidfd, slot, 0);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -181,16 +217,26 @@ void
 fdstash_drop(struct fdstash *s, uint64_t handle)
 {
 	size_t ki = (size_t)(handle >> 32);
+	struct keeper *k;
 	int32_t cmd[2] = { CMD_DROP, (int32_t)(uint32_t)handle };
 
 	if (ki >= s->nkeepers)
 		return;
-	/* No reply: the keeper's fd number is not reused before it is
-	 * closed, because the keeper handles commands in order. */
-	if (wire_send(s->keepers[ki].sock, cmd, sizeof(cmd), NULL, 0) == 0) {
-		s->keepers[ki].held--;
-		s->count--;
+	k = &s->keepers[ki];
+	if (k->nfree == k->free_cap) {
+		size_t cap = k->free_cap ? k->free_cap * 2 : 256;
+		uint32_t *p = realloc(k->free_slots, cap * sizeof(*p));
+
+		if (p == NULL)	/* the slot is lost; the keeper still closes */
+			goto send;
+		k->free_slots = p;
+		k->free_cap = cap;
 	}
+	/* Commands run in order: the slot's next KEEP comes after this. */
+	k->free_slots[k->nfree++] = (uint32_t)handle;
+send:
+	wire_send(k->sock, cmd, sizeof(cmd), NULL, 0);
+	s->count--;
 }
 
 size_t
@@ -214,6 +260,7 @@ fdstash_free(struct fdstash *s)
 		close(s->keepers[i].sock);	/* the keeper exits on EOF */
 		close(s->keepers[i].pidfd);
 		waitpid(s->keepers[i].pid, NULL, 0);
+		free(s->keepers[i].free_slots);
 	}
 	free(s);
 }

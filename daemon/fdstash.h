@@ -3,10 +3,11 @@
  * Every region holds a memfd for as long as it lives, so a daemon with
  * 100,000 regions needs 100,000 descriptors; where RLIMIT_NOFILE cannot be
  * raised that far (no CAP_SYS_RESOURCE), the daemon parks the memfds of
- * further regions in small keeper processes it forks, each holding up to its
- * own limit, and takes a copy back with pidfd_getfd(2) when a client
- * attaches. Keepers do nothing but hold descriptors; they die with the
- * daemon (PR_SET_PDEATHSIG) or when their socket closes.
+ * idle regions in small keeper processes and takes a copy back with
+ * pidfd_getfd(2) when a client attaches. A keeper is shmbrokerd itself,
+ * re-executed with FDSTASH_KEEPER_ARG, so it starts small instead of
+ * inheriting the daemon's heap; it holds descriptors and nothing else, and
+ * dies with the daemon (PR_SET_PDEATHSIG) or when its socket closes.
  */
 #ifndef SHMBROKER_FDSTASH_H
 #define SHMBROKER_FDSTASH_H
@@ -14,20 +15,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define FDSTASH_KEEPER_ARG "--fdstash-keeper"
+
 struct fdstash;
 
-/* An empty stash; keepers are forked on demand. NULL without memory. */
+/* An empty stash; keepers are started on demand. NULL without memory. */
 struct fdstash *fdstash_new(void);
 /* Ends every keeper and frees the stash. */
 void fdstash_free(struct fdstash *s);
 
 /*
- * Moves fd into a keeper. On success the local fd is closed and *handle
- * names the parked one. Returns 0 or -errno (fd is then still the
- * caller's).
+ * Moves fd into a keeper without waiting for it. On success the local fd is
+ * closed and *handle names the parked one. Returns 0 or -errno (fd is then
+ * still the caller's).
  */
 int fdstash_put(struct fdstash *s, int fd, uint64_t *handle);
-/* A new local descriptor for the parked fd; the caller closes it. */
+/* A new local descriptor for the parked fd (the caller closes it), or
+ * -errno. */
 int fdstash_get(struct fdstash *s, uint64_t handle);
 /* Closes the parked fd. */
 void fdstash_drop(struct fdstash *s, uint64_t handle);
@@ -35,5 +39,9 @@ void fdstash_drop(struct fdstash *s, uint64_t handle);
 /* Number of descriptors parked and of keeper processes, for status. */
 size_t fdstash_count(const struct fdstash *s);
 size_t fdstash_keepers(const struct fdstash *s);
+
+/* The keeper's main, for main() to call when argv[1] is
+ * FDSTASH_KEEPER_ARG; never returns. */
+int fdstash_keeper_main(void) __attribute__((noreturn));
 
 #endif

@@ -248,6 +248,8 @@ main(int argc, char **argv)
 	char err[512];
 	int rc;
 
+	if (argc == 2 && strcmp(argv[1], FDSTASH_KEEPER_ARG) == 0)
+		fdstash_keeper_main();
 	if (b == NULL)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

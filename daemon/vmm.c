@@ -72,23 +72,31 @@ vmm_peer_changed(struct broker *b, struct region *g, int index,
 	}
 }
 
-/* Over the in-process budget, the memfd goes to a keeper process. */
+/*
+ * Over the in-process budget, the memfds of the oldest regions go to keeper
+ * processes: a new region is usually attached again soon (its creator's
+ * peers follow), an old one rarely. Parking does not wait for the keeper.
+ */
 static void
-vmm_park_memfd(struct broker *b, struct region_mem *mem)
+vmm_park_old_memfds(struct broker *b)
 {
+	struct region *g = registry_region_after(&b->reg, b->park_cursor);
 	int err;
 
-	if (b->local_fds < b->cfg.local_region_fds) {
-		b->local_fds++;
-		return;
+	for (; g != NULL && b->local_fds > b->cfg.local_region_fds;
+	    g = TAILQ_NEXT(g, entry)) {
+		b->park_cursor = g->id;
+		if (g->mem.fd < 0)
+			continue;
+		if ((err = fdstash_put(b->stash, g->mem.fd, &g->mem.stash)) < 0) {
+			log_warn(&b->log, "cannot park the memfd of region %s in "
+			    "a keeper process (%s): keeping it in the daemon",
+			    g->name, strerror(-err));
+			return;
+		}
+		g->mem.fd = -1;
+		b->local_fds--;
 	}
-	if ((err = fdstash_put(b->stash, mem->fd, &mem->stash)) < 0) {
-		log_warn(&b->log, "cannot park a region memfd in a keeper "
-		    "process (%s): keeping it in the daemon", strerror(-err));
-		b->local_fds++;
-		return;
-	}
-	mem->fd = -1;
 }
 
 static void
@@ -143,14 +151,15 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 	if (memory_create(label, size_pages, b->cfg.hugepages,
 	    b->hugepage_size, &mem, why) < 0)
 		return GSS_NOMEM;
-	vmm_park_memfd(b, &mem);
 	*out = registry_add_region(&b->reg, name, size_pages, &mem, origin,
 	    broker_now_ms());
 	if (*out == NULL) {
-		vmm_release_memfd(b, &mem);
+		close(mem.fd);
 		*why = "out of memory";
 		return GSS_NOMEM;
 	}
+	b->local_fds++;
+	vmm_park_old_memfds(b);
 	b->stats.creates++;
 	log_info(&b->log, "region %s created: %u pages, %s, %llu bytes",
 	    name, size_pages, mem.backing == BACKING_HUGETLB ? "hugetlb" :

@@ -90,7 +90,7 @@ static void
 test_parked_regions_are_shared(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a, *b;
+	struct shmc *a, *b, *c;
 	struct shmc_region ra[NREGIONS], rb[NREGIONS];
 	pid_t keepers[4];
 	int nk, base_fds;
@@ -122,8 +122,33 @@ test_parked_regions_are_shared(void **state)
 	assert_int_equal(harness_count_fds(f->d.pid), base_fds + 2 + 2);
 	nk = keeper_pids(f->d.pid, keepers, 4);
 	assert_int_equal(nk, 1);
-	/* The keeper holds its socket, its inherited stdio and 10 memfds. */
-	assert_int_equal(harness_count_fds(keepers[0]), 4 + NREGIONS - 2);
+	/* The keeper holds its socket, its inherited stdio and 10 memfds
+	 * (parking does not wait for the keeper). */
+	assert_int_equal(fds_settle(keepers[0], 4 + NREGIONS - 2),
+	    4 + NREGIONS - 2);
+
+	/* A third peer finds every region, parked or not, and sees what the
+	 * creator wrote: the fd it gets is the region's own memfd. */
+	assert_int_equal(shmc_connect(f->d.socket, "c", 0, &c, NULL, 0), 0);
+	for (int i = 0; i < NREGIONS; i++) {
+		struct shmc_region rc;
+		char name[16], want[64], *pc;
+
+		snprintf(name, sizeof(name), "parked%d", i);
+		snprintf(want, sizeof(want), "bytes of region %d", i);
+		assert_int_equal(shmc_attach(c, name, 1, false, &rc), 0);
+		assert_int_equal(rc.index, 2);
+		pc = mmap(NULL, 16384, PROT_READ, MAP_SHARED, rc.fd, 0);
+		assert_ptr_not_equal(pc, MAP_FAILED);
+		assert_string_equal(pc + 8192, want);
+		munmap(pc, 16384);
+		close(rc.fd);
+		assert_int_equal(shmc_detach(c, rc.client_id), 0);
+	}
+	shmc_close(c);
+	/* Started by exec, a keeper does not carry a copy of the daemon's
+	 * heap. */
+	assert_true(harness_rss_kib(keepers[0]) < 8 * 1024);
 
 	for (int i = 0; i < NREGIONS; i++) {
 		assert_int_equal(shmc_detach(a, ra[i].client_id), 0);
