@@ -481,6 +481,34 @@ shmc_admin_watch(struct shmc *c)
 	return rc;
 }
 
+int
+shmc_admin_create(struct shmc *c, const char *name, uint32_t size_pages,
+    Shmbroker__ServerMessage **reply)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminCreate a = SHMBROKER__ADMIN_CREATE__INIT;
+
+	a.name = (char *)name;
+	a.size_pages = size_pages;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
+	req.admin_create = &a;
+	return shmc_call(c, &req, reply);
+}
+
+int
+shmc_admin_destroy(struct shmc *c, const char *name, bool force,
+    Shmbroker__ServerMessage **reply)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminDestroy d = SHMBROKER__ADMIN_DESTROY__INIT;
+
+	d.name = (char *)name;
+	d.force = force;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
+	req.admin_destroy = &d;
+	return shmc_call(c, &req, reply);
+}
+
 /* Fills ev from an event message; false for anything that is not one. */
 static bool
 shmc_decode_event(const Shmbroker__ServerMessage *m, struct shmc_event *ev)

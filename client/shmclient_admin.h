@@ -22,4 +22,10 @@ int shmc_call(struct shmc *c, Shmbroker__ClientMessage *req,
 /* Subscribes this connection to admin events (SHMC_EVENT_ADMIN). */
 int shmc_admin_watch(struct shmc *c);
 
+/* AdminCreate and AdminDestroy through shmc_call: the same returns. */
+int shmc_admin_create(struct shmc *c, const char *name, uint32_t size_pages,
+    Shmbroker__ServerMessage **reply);
+int shmc_admin_destroy(struct shmc *c, const char *name, bool force,
+    Shmbroker__ServerMessage **reply);
+
 #endif

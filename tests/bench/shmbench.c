@@ -31,7 +31,7 @@ struct group {
 };
 
 static const struct group groups[] = {
-	{ { "attach_rtt" }, fig_attach },
+	{ { "attach_rtt", "attach_existing_rtt" }, fig_attach },
 	{ { "create_hugetlb_2M", "create_hugetlb_64M", "create_shmem_2M",
 	    "create_shmem_64M" }, fig_create },
 	{ { "scale_connections", "scale_regions", "scale_rss",
