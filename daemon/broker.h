@@ -93,6 +93,11 @@ struct broker {
 	struct listener listeners[2];
 	struct event *ev_sigint;
 	struct event *ev_sigterm;
+	struct event *ev_sighup;	/* reload */
+	struct event *ev_watchdog;	/* sd_notify WATCHDOG=1 */
+	struct event *ev_status;	/* sd_notify STATUS= */
+	int argc;			/* the command line, for reloads */
+	char **argv;
 	struct event *ev_reap;		/* closes dead connections */
 	struct event *ev_accept_retry;	/* after EMFILE */
 	struct conn_list conns;
@@ -146,6 +151,15 @@ enum gss vmm_create_region(struct broker *b, const char *name,
     const char **why);
 /* Removes a region that has no clients, wherever its memfd is held. */
 void vmm_remove_region(struct broker *b, struct region *g);
+
+/* main.c */
+int broker_create_config_regions(struct broker *b);
+
+/* service.c */
+int service_start(struct broker *b);
+void service_reload(struct broker *b);
+void service_stopping(struct broker *b);
+void service_stop(struct broker *b);
 
 /* admin.c */
 void admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m);

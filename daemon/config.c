@@ -261,6 +261,7 @@ config_load(struct broker_config *cfg, int argc, char **argv, char *err,
 
 	config_defaults(cfg);
 	/* First pass: only --config, so the command line wins over it. */
+	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1)
 		if (ch == 'c' && config_set_string(&cfg->config_file, optarg) < 0)

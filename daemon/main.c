@@ -5,6 +5,7 @@
  * runs the event loop until SIGINT or SIGTERM.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +115,27 @@ broker_bind(struct broker *b, const char *path, mode_t mode)
 	return fd;
 }
 
-/* Sockets passed by systemd, named vmm and admin; 0 when none were. */
+/* Which of our sockets a passed fd is: its FileDescriptorName= when that
+ * says, else its path compared with the configured admin socket. */
+static int
+broker_socket_kind(struct broker *b, int fd, const char *name)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	if (name != NULL && strcmp(name, "admin") == 0)
+		return CONN_ADMIN;
+	if (name != NULL && strcmp(name, "vmm") == 0)
+		return CONN_VMM;
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == 0 &&
+	    strcmp(sun.sun_path, b->cfg.admin_socket_path) == 0)
+		return CONN_ADMIN;
+	return CONN_VMM;
+}
+
+/* Sockets passed by systemd or systemd-socket-activate; returns 1 when
+ * there were some, 0 when none, -1 when they are unusable. */
 static int
 broker_activated_sockets(struct broker *b, int fds[2])
 {
@@ -124,22 +145,30 @@ broker_activated_sockets(struct broker *b, int fds[2])
 	fds[0] = fds[1] = -1;
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
-		int k = names != NULL && strcmp(names[i], "admin") == 0;
+		int k = broker_socket_kind(b, fd, names ? names[i] : NULL);
 
 		if (fds[k] < 0 && sd_is_socket_unix(fd, SOCK_SEQPACKET, 1,
-		    NULL, 0) > 0)
+		    NULL, 0) > 0) {
 			fds[k] = fd;
-		else
+		} else {
+			log_warn(&b->log, "ignoring passed fd %d (%s): not a "
+			    "listening SOCK_SEQPACKET socket, or a second %s "
+			    "socket", fd, names ? names[i] : "unnamed",
+			    k == CONN_ADMIN ? "admin" : "vmm");
 			close(fd);
+		}
 		if (names != NULL)
 			free(names[i]);
 	}
 	free(names);
 	if (n > 0 && fds[0] < 0) {
-		log_err(&b->log, "systemd passed sockets but none named vmm "
-		    "(FileDescriptorName=vmm)");
+		log_err(&b->log, "systemd passed sockets but no VMM socket "
+		    "(name it with FileDescriptorName=vmm)");
 		return -1;
 	}
+	for (int k = 0; k < 2 && n > 0; k++)
+		if (fds[k] >= 0 && fcntl(fds[k], F_SETFL, O_NONBLOCK) < 0)
+			return -1;
 	return n > 0;
 }
 
@@ -150,11 +179,13 @@ broker_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_notice(&b->log, "%s: shutting down", strsignal((int)sig));
-	sd_notify(0, "STOPPING=1");
+	service_stopping(b);
 	event_base_loopbreak(b->base);
 }
 
-static int
+/* Creates the configured regions that do not exist yet (at start and at
+ * every reload). */
+int
 broker_create_config_regions(struct broker *b)
 {
 	for (size_t i = 0; i < b->cfg.nregions; i++) {
@@ -162,6 +193,8 @@ broker_create_config_regions(struct broker *b)
 		struct region *g;
 		const char *why = NULL;
 
+		if (registry_find(&b->reg, cr->name) != NULL)
+			continue;
 		if (vmm_create_region(b, cr->name, cr->size_pages,
 		    ORIGIN_CONFIG, &g, &why) != GSS_OK) {
 			log_err(&b->log, "%s: region %s: %s", b->cfg.config_file,
@@ -214,6 +247,7 @@ broker_open(struct broker *b)
 static void
 broker_close(struct broker *b, bool unlink_sockets)
 {
+	service_stop(b);
 	if (b->base != NULL)
 		conn_close_all(b);
 	for (int k = 0; k < 2; k++) {
@@ -253,6 +287,8 @@ main(int argc, char **argv)
 	if (b == NULL)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	b->argc = argc;
+	b->argv = argv;
 	rc = config_load(&b->cfg, argc, argv, err, sizeof(err));
 	if (rc != 0) {
 		if (rc < 0)
@@ -278,7 +314,13 @@ main(int argc, char **argv)
 		log_notice(&b->log, "the hugepage pool is empty: regions use "
 		    "regular memory (fill /proc/sys/vm/nr_hugepages for "
 		    "hugetlb)");
-	sd_notify(0, "READY=1\nSTATUS=serving");
+	if (service_start(b) < 0) {
+		log_err(&b->log, "start-up failed: cannot set up the service "
+		    "events");
+		broker_close(b, !b->activated);
+		free(b);
+		return 1;
+	}
 	event_base_dispatch(b->base);
 	broker_close(b, !b->activated);
 	free(b);

@@ -1,0 +1,162 @@
+/*
+ * service: the daemon's conversation with its service manager. Readiness
+ * and a status line (sd_notify), the watchdog pinged from the event loop so
+ * that a stalled loop is noticed, shutdown, and reload on SIGHUP: the
+ * configuration is read again and applied without dropping a connection,
+ * and a configuration that fails to load leaves the running one in place.
+ * Without NOTIFY_SOCKET every sd_notify is a no-op, so the same code runs
+ * under systemd, systemd-socket-activate or a plain shell.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "broker.h"
+#include "config.h"
+
+#define STATUS_INTERVAL_S 5
+
+static uint64_t
+monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+service_send_status(struct broker *b)
+{
+	sd_notifyf(0, "STATUS=serving %zu regions, %zu clients, %u "
+	    "connections", b->reg.regions_by_name.count,
+	    b->reg.clients_by_id.count, b->nconns);
+}
+
+static void
+service_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+service_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	service_send_status(arg);
+}
+
+/* Applies what a reload may change; the sockets stay as they are. */
+static void
+service_apply(struct broker *b, struct broker_config *next)
+{
+	struct broker_config *cur = &b->cfg;
+
+	if (strcmp(cur->socket_path, next->socket_path) != 0 ||
+	    strcmp(cur->admin_socket_path, next->admin_socket_path) != 0)
+		log_warn(&b->log, "reload: socket paths change only at a "
+		    "restart; still listening on %s and %s", cur->socket_path,
+		    cur->admin_socket_path);
+	cur->log_level = b->log.level = next->log_level;
+	cur->hugepages = next->hugepages;
+	cur->max_region_pages = next->max_region_pages;
+	cur->max_regions = next->max_regions;
+	cur->max_clients = next->max_clients;
+	cur->max_connections = next->max_connections;
+	if (next->local_region_fds != 0)
+		cur->local_region_fds = next->local_region_fds;
+	free(cur->regions);
+	cur->regions = next->regions;
+	cur->nregions = next->nregions;
+	next->regions = NULL;
+	next->nregions = 0;
+}
+
+void
+service_reload(struct broker *b)
+{
+	struct broker_config next;
+	char err[512];
+
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+	    (unsigned long long)monotonic_usec());
+	if (config_load(&next, b->argc, b->argv, err, sizeof(err)) != 0) {
+		log_err(&b->log, "reload failed, keeping the running "
+		    "configuration: %s", err);
+	} else {
+		service_apply(b, &next);
+		broker_create_config_regions(b);
+		log_notice(&b->log, "configuration reloaded");
+	}
+	config_free(&next);
+	sd_notify(0, "READY=1");
+	service_send_status(b);
+}
+
+static void
+service_sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	service_reload(arg);
+}
+
+int
+service_start(struct broker *b)
+{
+	uint64_t usec = 0;
+	struct timeval tv;
+
+	b->ev_sighup = evsignal_new(b->base, SIGHUP, service_sighup_cb, b);
+	if (b->ev_sighup == NULL || evsignal_add(b->ev_sighup, NULL) < 0)
+		return -1;
+	/* Half the watchdog interval, as sd_watchdog_enabled(3) advises. */
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+		tv.tv_sec = (time_t)(usec / 2 / 1000000);
+		tv.tv_usec = (suseconds_t)(usec / 2 % 1000000);
+		b->ev_watchdog = event_new(b->base, -1, EV_PERSIST,
+		    service_watchdog_cb, b);
+		if (b->ev_watchdog == NULL || event_add(b->ev_watchdog, &tv) < 0)
+			return -1;
+		log_info(&b->log, "watchdog: pinging every %llu ms",
+		    (unsigned long long)usec / 2000);
+	}
+	if (getenv("NOTIFY_SOCKET") != NULL) {
+		tv.tv_sec = STATUS_INTERVAL_S;
+		tv.tv_usec = 0;
+		b->ev_status = event_new(b->base, -1, EV_PERSIST,
+		    service_status_cb, b);
+		if (b->ev_status == NULL || event_add(b->ev_status, &tv) < 0)
+			return -1;
+	}
+	sd_notify(0, "READY=1");
+	service_send_status(b);
+	return 0;
+}
+
+void
+service_stopping(struct broker *b)
+{
+	(void)b;
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+}
+
+void
+service_stop(struct broker *b)
+{
+	if (b->ev_sighup != NULL)
+		event_free(b->ev_sighup);
+	if (b->ev_watchdog != NULL)
+		event_free(b->ev_watchdog);
+	if (b->ev_status != NULL)
+		event_free(b->ev_status);
+	b->ev_sighup = b->ev_watchdog = b->ev_status = NULL;
+}
