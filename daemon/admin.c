@@ -31,6 +31,9 @@ admin_region_info(const struct region *g, Shmbroker__RegionInfo *ri)
 	ri->active_mask = g->active;
 	ri->clients = g->nclients;
 	ri->created_ms = g->created_ms;
+	ri->mode = g->mode;
+	ri->owner_uid = g->owner_uid;
+	ri->tenant = g->usage != NULL ? (char *)g->usage->name : (char *)"";
 }
 
 static void
@@ -146,20 +149,18 @@ admin_show(struct conn *c, uint64_t id, const Shmbroker__AdminShow *req)
 	admin_reply(c, id, &m);
 }
 
-/* The admin name as the wire would carry it from a guest: with its NUL. */
+/* Admin names may be as long as a tenant prefix plus a guest's name. */
 static bool
 admin_check_name(struct conn *c, uint64_t id, const char *name,
-    char out[REGION_NAME_MAX])
+    char out[REGION_KEY_MAX])
 {
-	size_t len = strnlen(name, REGION_NAME_MAX) + 1;
-
-	if (len > REGION_NAME_MAX ||
-	    registry_check_name((const uint8_t *)name, len, out) != GSS_OK) {
+	if (registry_check_key(name) != GSS_OK) {
 		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
-		    "invalid region name: use 1 to 31 printable ASCII "
+		    "invalid region name: use 1 to 63 printable ASCII "
 		    "characters without spaces");
 		return false;
 	}
+	snprintf(out, REGION_KEY_MAX, "%s", name);
 	return true;
 }
 
@@ -170,7 +171,9 @@ admin_create(struct conn *c, uint64_t id, const Shmbroker__AdminCreate *req)
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminCreateReply r = SHMBROKER__ADMIN_CREATE_REPLY__INIT;
 	Shmbroker__RegionInfo ri;
-	char name[REGION_NAME_MAX];
+	char name[REGION_KEY_MAX];
+	static const struct region_acl admin_acl = { .mode = 0666,
+	    .hugepages = -1 };
 	struct region *g;
 	const char *why = NULL;
 
@@ -186,8 +189,8 @@ admin_create(struct conn *c, uint64_t id, const Shmbroker__AdminCreate *req)
 		    "a region named '%s' exists already", name);
 		return;
 	}
-	if (vmm_create_region(b, name, req->size_pages, ORIGIN_ADMIN, &g,
-	    &why) != GSS_OK) {
+	if (vmm_create_region(b, name, req->size_pages, ORIGIN_ADMIN,
+	    &admin_acl, &g, &why) != GSS_OK) {
 		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "cannot create '%s': %s", name, why);
 		return;
@@ -228,7 +231,7 @@ admin_destroy(struct conn *c, uint64_t id, const Shmbroker__AdminDestroy *req)
 			continue;
 		ev.client_id = cl->id;
 		conn_send(cl->owner, &m, NULL, 0);
-		registry_detach(&b->reg, cl);
+		vmm_unlink_client(b, cl);
 		r.detached++;
 	}
 	log_info(&b->log, "region %s destroyed by an admin (%u clients "
@@ -261,6 +264,7 @@ admin_stats(struct conn *c, uint64_t id)
 	r.status_counts = counts;
 	r.regions_destroyed = s->regions_destroyed;
 	r.events_dropped_connections = s->slow_connections_dropped;
+	r.denials = s->denials;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS;
 	m.admin_stats = &r;
 	admin_reply(c, id, &m);
@@ -277,6 +281,80 @@ admin_watch(struct conn *c, uint64_t id)
 	c->watching = true;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH;
 	m.admin_watch = &r;
+	admin_reply(c, id, &m);
+}
+
+static void
+admin_tenant_info(struct broker *b, const struct tenant *t, bool dflt,
+    Shmbroker__TenantInfo *ti)
+{
+	const struct tenant_usage *u = t->usage;
+	struct conn *c;
+
+	shmbroker__tenant_info__init(ti);
+	ti->name = (char *)t->name;
+	ti->prefix = (char *)t->prefix;
+	ti->match_uid = t->match_uid;
+	ti->uid = t->uid;
+	ti->match_gid = t->match_gid;
+	ti->gid = t->gid;
+	ti->is_default = dflt;
+	ti->mode = t->mode;
+	ti->regions = u->regions;
+	ti->max_regions = t->max_regions;
+	ti->clients = u->clients;
+	ti->max_clients = t->max_clients;
+	ti->bytes = u->bytes;
+	ti->max_bytes = t->max_bytes;
+	ti->hugepages = u->hugepages;
+	ti->max_hugepages = t->max_hugepages;
+	ti->denials = u->denials;
+	TAILQ_FOREACH(c, &b->conns, entry)
+		if (c->tenant == t)
+			ti->connections++;
+}
+
+static void
+admin_tenants(struct conn *c, uint64_t id)
+{
+	struct broker *b = c->b;
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminTenantsReply r = SHMBROKER__ADMIN_TENANTS_REPLY__INIT;
+	Shmbroker__TenantInfo infos[ADMIN_PAGE], *ptrs[ADMIN_PAGE];
+	const struct broker_config *cfg = &b->cfg;
+
+	if (cfg->ntenants == 0) {
+		admin_tenant_info(b, &b->open_tenant, true, &infos[0]);
+		ptrs[r.n_tenants++] = &infos[0];
+	}
+	for (size_t i = 0; i < cfg->ntenants && r.n_tenants < ADMIN_PAGE;
+	    i++) {
+		admin_tenant_info(b, &cfg->tenants[i], cfg->default_tenant &&
+		    strcmp(cfg->default_tenant, cfg->tenants[i].name) == 0,
+		    &infos[r.n_tenants]);
+		ptrs[r.n_tenants] = &infos[r.n_tenants];
+		r.n_tenants++;
+	}
+	r.tenants = ptrs;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_TENANTS;
+	m.admin_tenants = &r;
+	admin_reply(c, id, &m);
+}
+
+static void
+admin_reload(struct conn *c, uint64_t id)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminReloadReply r = SHMBROKER__ADMIN_RELOAD_REPLY__INIT;
+	char err[512];
+
+	if (service_reload(c->b, err, sizeof(err)) < 0) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
+		    "reload failed, the running configuration stays: %s", err);
+		return;
+	}
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD;
+	m.admin_reload = &r;
 	admin_reply(c, id, &m);
 }
 
@@ -307,6 +385,12 @@ admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m)
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH:
 		admin_watch(c, m->id);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS:
+		admin_tenants(c, m->id);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD:
+		admin_reload(c, m->id);
 		break;
 	default:
 		break;

@@ -17,12 +17,17 @@
 #include "fdstash.h"
 #include "log.h"
 #include "memory.h"
+#include "tenant.h"
 #include "registry.h"
 #include "wire.h"
 
 struct config_region {
-	char name[REGION_NAME_MAX];
+	char name[REGION_KEY_MAX];
 	uint32_t size_pages;
+	uint16_t mode;
+	bool has_group;
+	gid_t group;
+	int hugepages;			/* a policy, or -1: the broker's */
 };
 
 struct broker_config {
@@ -39,6 +44,11 @@ struct broker_config {
 	uint32_t local_region_fds;	/* memfds held in-process; 0: auto */
 	struct config_region *regions;	/* created at start */
 	size_t nregions;
+	struct tenant *tenants;
+	size_t ntenants;
+	char *default_tenant;		/* for connections no tenant matches */
+	bool has_admin_group;		/* may use the admin socket, with root */
+	gid_t admin_group;
 };
 
 struct broker_stats {
@@ -51,6 +61,7 @@ struct broker_stats {
 	uint64_t status_counts[GSS_COUNT];
 	uint64_t regions_destroyed;
 	uint64_t slow_connections_dropped;
+	uint64_t denials;
 };
 
 enum conn_kind { CONN_VMM, CONN_ADMIN };
@@ -67,6 +78,8 @@ struct conn {
 	struct event *ev_write;		/* armed while outq is not empty */
 	struct ucred cred;
 	char label[64];
+	struct tenant *tenant;		/* VMM connections: see policy.c */
+	const char *refusal;		/* why it may not be served, or NULL */
 	bool watching;			/* on the broker's watchers list */
 	LIST_ENTRY(conn) watch_entry;
 	bool dead;			/* closed at the next reap */
@@ -113,6 +126,8 @@ struct broker {
 	uint64_t park_cursor;		/* regions up to this id are parked */
 	uint64_t start_ms;
 	struct broker_stats stats;
+	struct tenant open_tenant;	/* everyone, when none is configured */
+	struct tenant_usage_list usages;
 	uint8_t rxbuf[WIRE_MAX_MESSAGE];
 	uint8_t txbuf[WIRE_MAX_MESSAGE];
 };
@@ -145,19 +160,43 @@ void vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req);
 /* Detaches a client and tells its peers; removes a guest region left
  * empty. */
 void vmm_detach_client(struct broker *b, struct client *cl);
+/* Who may attach to a new region, who pays for it, and its backing. */
+struct region_acl {
+	uid_t owner_uid;
+	uint16_t mode;
+	bool has_group;
+	gid_t group;
+	struct tenant *tenant;		/* charged, or NULL (admin, config) */
+	int hugepages;			/* a policy, or -1: the broker's */
+};
+
 /* Creates the memory and registry entry of a new region. */
 enum gss vmm_create_region(struct broker *b, const char *name,
-    uint32_t size_pages, enum region_origin origin, struct region **out,
-    const char **why);
+    uint32_t size_pages, enum region_origin origin,
+    const struct region_acl *acl, struct region **out, const char **why);
+/* Uncharges and frees a client without telling anyone; true when its
+ * guest region is left empty (see registry_detach). */
+bool vmm_unlink_client(struct broker *b, struct client *cl);
 /* Removes a region that has no clients, wherever its memfd is held. */
 void vmm_remove_region(struct broker *b, struct region *g);
 
 /* main.c */
 int broker_create_config_regions(struct broker *b);
 
+/* policy.c */
+int policy_init(struct broker *b);
+void policy_classify(struct broker *b, struct conn *c);
+int policy_reload(struct broker *b);
+void policy_charge_region(struct broker *b, struct region *g,
+    struct tenant_usage *u);
+void policy_uncharge_region(struct broker *b, struct region *g);
+void policy_deny(struct broker *b, struct tenant *t);
+
 /* service.c */
 int service_start(struct broker *b);
-void service_reload(struct broker *b);
+/* Re-reads the configuration; -1 with the reason in err when it fails
+ * (the running configuration then stays). */
+int service_reload(struct broker *b, char *err, size_t errlen);
 void service_stopping(struct broker *b);
 void service_stop(struct broker *b);
 

@@ -19,7 +19,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,62 @@ config_set_u32(uint32_t *dst, const char *v)
 	return 0;
 }
 
+static int
+config_parse_id(const char *v, bool group, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*v != '\0' && *end == '\0' && errno == 0 && n < UINT32_MAX) {
+		*out = (unsigned)n;
+		return 0;
+	}
+	if (group) {
+		struct group *gr = getgrnam(v);
+
+		if (gr != NULL) {
+			*out = gr->gr_gid;
+			return 0;
+		}
+	} else {
+		struct passwd *pw = getpwnam(v);
+
+		if (pw != NULL) {
+			*out = pw->pw_uid;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+config_parse_mode(const char *v, uint16_t *mode)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 8);
+	if (*v == '\0' || *end != '\0' || errno != 0 || n > 0777)
+		return -1;
+	*mode = (uint16_t)n;
+	return 0;
+}
+
+static int
+config_parse_pages(const char *v, uint32_t *pages)
+{
+	uint64_t bytes;
+
+	if (units_parse_size(v, &bytes) < 0 || bytes == 0 ||
+	    units_bytes_to_pages(bytes) < 0)
+		return -1;
+	*pages = (uint32_t)units_bytes_to_pages(bytes);
+	return 0;
+}
+
 /* One broker setting, from the file or the command line; -1 if bad. */
 static int
 config_set(struct broker_config *cfg, const char *key, const char *v,
@@ -134,45 +192,189 @@ config_set(struct broker_config *cfg, const char *key, const char *v,
 		return config_set_u32(&cfg->max_connections, v);
 	if (strcmp(key, "local_region_fds") == 0)
 		return config_set_u32(&cfg->local_region_fds, v);
+	if (strcmp(key, "default_tenant") == 0)
+		return config_set_string(&cfg->default_tenant, v);
+	if (strcmp(key, "admin_group") == 0) {
+		unsigned gid;
+
+		*why = "admin_group must be a gid or a group name";
+		if (config_parse_id(v, true, &gid) < 0)
+			return -1;
+		cfg->has_admin_group = true;
+		cfg->admin_group = gid;
+		return 0;
+	}
 	*why = "unknown setting";
 	return -1;
 }
 
-static int
-config_add_region(struct broker_config *cfg, const char *name, const char *v,
+/* The [region NAME] entry, made on its first key. */
+static struct config_region *
+config_region_entry(struct broker_config *cfg, const char *name,
     const char **why)
 {
 	struct config_region *r;
-	uint64_t bytes;
-	size_t len = strlen(name) + 1;
 
-	if (len > REGION_NAME_MAX || registry_check_name((const uint8_t *)name,
-	    len, (char[REGION_NAME_MAX]){ 0 }) != GSS_OK) {
-		*why = "region names are 1 to 31 printable ASCII characters";
-		return -1;
-	}
-	if (units_parse_size(v, &bytes) < 0 || bytes == 0 ||
-	    units_bytes_to_pages(bytes) < 0) {
-		*why = "size must be a size such as 4096, 2M or 1G";
-		return -1;
-	}
-	for (size_t i = 0; i < cfg->nregions; i++) {
-		if (strcmp(cfg->regions[i].name, name) == 0) {
-			*why = "region defined twice";
-			return -1;
-		}
+	for (size_t i = 0; i < cfg->nregions; i++)
+		if (strcmp(cfg->regions[i].name, name) == 0)
+			return &cfg->regions[i];
+	if (registry_check_key(name) != GSS_OK) {
+		*why = "region names are 1 to 63 printable ASCII characters";
+		return NULL;
 	}
 	r = realloc(cfg->regions, (cfg->nregions + 1) * sizeof(*r));
 	if (r == NULL) {
 		*why = "out of memory";
-		return -1;
+		return NULL;
 	}
 	cfg->regions = r;
 	r = &cfg->regions[cfg->nregions++];
 	memset(r, 0, sizeof(*r));
-	memcpy(r->name, name, len);
-	r->size_pages = (uint32_t)units_bytes_to_pages(bytes);
-	return 0;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->mode = 0666;
+	r->hugepages = -1;
+	return r;
+}
+
+static int
+config_region_set(struct broker_config *cfg, const char *name,
+    const char *key, const char *v, const char **why)
+{
+	struct config_region *r = config_region_entry(cfg, name, why);
+	unsigned gid;
+
+	if (r == NULL)
+		return -1;
+	*why = "unknown region setting (size, mode, group, backing)";
+	if (strcmp(key, "size") == 0) {
+		*why = "size must be a size such as 4096, 2M or 1G";
+		return config_parse_pages(v, &r->size_pages);
+	}
+	if (strcmp(key, "mode") == 0) {
+		*why = "mode must be octal, at most 0777";
+		return config_parse_mode(v, &r->mode);
+	}
+	if (strcmp(key, "group") == 0) {
+		*why = "group must be a gid or a group name";
+		if (config_parse_id(v, true, &gid) < 0)
+			return -1;
+		r->has_group = true;
+		r->group = gid;
+		return 0;
+	}
+	if (strcmp(key, "backing") == 0) {
+		*why = "backing must be hugetlb, shmem or auto";
+		r->hugepages = strcmp(v, "hugetlb") == 0 ? HUGEPAGES_REQUIRE :
+		    strcmp(v, "shmem") == 0 ? HUGEPAGES_NEVER :
+		    strcmp(v, "auto") == 0 ? -1 : -2;
+		return r->hugepages == -2 ? -1 : 0;
+	}
+	return -1;
+}
+
+/* The [tenant NAME] entry, made on its first key. */
+static struct tenant *
+config_tenant_entry(struct broker_config *cfg, const char *name,
+    const char **why)
+{
+	struct tenant *t;
+
+	for (size_t i = 0; i < cfg->ntenants; i++)
+		if (strcmp(cfg->tenants[i].name, name) == 0)
+			return &cfg->tenants[i];
+	if (*name == '\0' || strlen(name) >= TENANT_NAME_MAX) {
+		*why = "tenant names are 1 to 31 characters";
+		return NULL;
+	}
+	t = realloc(cfg->tenants, (cfg->ntenants + 1) * sizeof(*t));
+	if (t == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	cfg->tenants = t;
+	t = &cfg->tenants[cfg->ntenants++];
+	/* Only the owner by default: sharing across tenants is opted into. */
+	tenant_init(t, name, 0600);
+	return t;
+}
+
+static int
+config_tenant_limit(struct tenant *t, const char *key, const char *v,
+    const char **why)
+{
+	uint64_t bytes;
+
+	*why = "limits must be whole numbers from 1 to 4294967295";
+	if (strcmp(key, "max_regions") == 0)
+		return config_set_u32(&t->max_regions, v);
+	if (strcmp(key, "max_clients") == 0)
+		return config_set_u32(&t->max_clients, v);
+	if (strcmp(key, "max_hugepages") == 0) {
+		uint32_t n;
+
+		if (config_set_u32(&n, v) < 0)
+			return -1;
+		t->max_hugepages = n;
+		return 0;
+	}
+	if (strcmp(key, "max_bytes") == 0) {
+		*why = "max_bytes must be a size such as 512M or 4G";
+		if (units_parse_size(v, &bytes) < 0 || bytes == 0)
+			return -1;
+		t->max_bytes = bytes;
+		return 0;
+	}
+	*why = "unknown tenant setting (uid, gid, prefix, allow, deny, "
+	    "max_regions, max_clients, max_bytes, max_hugepages, mode, group)";
+	return -1;
+}
+
+static int
+config_tenant_set(struct broker_config *cfg, const char *name,
+    const char *key, const char *v, const char **why)
+{
+	struct tenant *t = config_tenant_entry(cfg, name, why);
+	unsigned id;
+
+	if (t == NULL)
+		return -1;
+	if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0 ||
+	    strcmp(key, "group") == 0) {
+		bool group = key[0] == 'g';
+
+		*why = group ? "must be a gid or a group name" :
+		    "uid must be a uid or a user name";
+		if (config_parse_id(v, group, &id) < 0)
+			return -1;
+		if (key[0] == 'u') {
+			t->match_uid = true;
+			t->uid = id;
+		} else if (key[1] == 'i') {
+			t->match_gid = true;
+			t->gid = id;
+		} else {
+			t->has_group = true;
+			t->group = id;
+		}
+		return 0;
+	}
+	if (strcmp(key, "prefix") == 0) {
+		*why = "prefix must be 1 to 31 printable ASCII characters";
+		if (strlen(v) >= TENANT_PREFIX_MAX || registry_check_key(v) !=
+		    GSS_OK)
+			return -1;
+		snprintf(t->prefix, sizeof(t->prefix), "%s", v);
+		return 0;
+	}
+	if (strcmp(key, "allow") == 0 || strcmp(key, "deny") == 0) {
+		*why = "at most 32 patterns of at most 63 characters";
+		return tenant_add_rules(t, key[0] == 'a', v);
+	}
+	if (strcmp(key, "mode") == 0) {
+		*why = "mode must be octal, at most 0777";
+		return config_parse_mode(v, &t->mode);
+	}
+	return config_tenant_limit(t, key, v, why);
 }
 
 static int
@@ -180,20 +382,45 @@ config_ini_handler(void *user, const char *section, const char *key,
     const char *value)
 {
 	struct ini_state *st = user;
-	const char *why = "unknown section (use [broker] or [region NAME])";
+	const char *why = "unknown section (use [broker], [region NAME] or "
+	    "[tenant NAME])";
 	int rc = -1;
 
 	if (strcmp(section, "broker") == 0)
 		rc = config_set(st->cfg, key, value, &why);
-	else if (strncmp(section, "region ", 7) == 0) {
-		why = "unknown region setting (only size)";
-		if (strcmp(key, "size") == 0)
-			rc = config_add_region(st->cfg, section + 7, value, &why);
-	}
+	else if (strncmp(section, "region ", 7) == 0)
+		rc = config_region_set(st->cfg, section + 7, key, value, &why);
+	else if (strncmp(section, "tenant ", 7) == 0)
+		rc = config_tenant_set(st->cfg, section + 7, key, value, &why);
 	if (rc < 0 && st->err[0] == '\0')
 		snprintf(st->err, st->errlen, "[%s] %s = %s: %s", section, key,
 		    value, why);
 	return rc == 0;
+}
+
+/* What a section-by-section parse cannot see: sizes that are missing, a
+ * default tenant that does not exist. */
+static int
+config_check(struct broker_config *cfg, const char *path, char *err,
+    size_t errlen)
+{
+	for (size_t i = 0; i < cfg->nregions; i++) {
+		if (cfg->regions[i].size_pages == 0) {
+			snprintf(err, errlen, "%s: [region %s] has no size", path,
+			    cfg->regions[i].name);
+			return -1;
+		}
+	}
+	if (cfg->default_tenant != NULL) {
+		for (size_t i = 0; i < cfg->ntenants; i++)
+			if (strcmp(cfg->tenants[i].name,
+			    cfg->default_tenant) == 0)
+				return 0;
+		snprintf(err, errlen, "%s: default_tenant = %s: no [tenant %s] "
+		    "section", path, cfg->default_tenant, cfg->default_tenant);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -207,7 +434,7 @@ config_load_file(struct broker_config *cfg, const char *path, char *err,
 	err[0] = '\0';
 	line = ini_parse(path, config_ini_handler, &st);
 	if (line == 0)
-		return 0;
+		return config_check(cfg, path, err, errlen);
 	if (line == -1)
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
@@ -311,4 +538,6 @@ config_free(struct broker_config *cfg)
 	free(cfg->admin_socket_path);
 	free(cfg->config_file);
 	free(cfg->regions);
+	free(cfg->tenants);
+	free(cfg->default_tenant);
 }

@@ -276,6 +276,7 @@ conn_accept_one(struct listener *l, int fd)
 		conn_free(c);
 		return;
 	}
+	policy_classify(b, c);
 	TAILQ_INSERT_TAIL(&b->conns, c, entry);
 	b->nconns++;
 	b->stats.connections_total++;

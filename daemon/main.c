@@ -195,8 +195,12 @@ broker_create_config_regions(struct broker *b)
 
 		if (registry_find(&b->reg, cr->name) != NULL)
 			continue;
+		struct region_acl acl = { .mode = cr->mode,
+		    .has_group = cr->has_group, .group = cr->group,
+		    .hugepages = cr->hugepages };
+
 		if (vmm_create_region(b, cr->name, cr->size_pages,
-		    ORIGIN_CONFIG, &g, &why) != GSS_OK) {
+		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
 			log_err(&b->log, "%s: region %s: %s", b->cfg.config_file,
 			    cr->name, why);
 			return -1;
@@ -217,6 +221,8 @@ broker_open(struct broker *b)
 	LIST_INIT(&b->watchers);
 	b->next_conn_id = 1;
 	broker_raise_fd_limit(b);
+	if (policy_init(b) < 0 || policy_reload(b) < 0)
+		return -1;
 	if (b->cfg.local_region_fds == 0)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
@@ -261,6 +267,7 @@ broker_close(struct broker *b, bool unlink_sockets)
 		unlink(b->cfg.admin_socket_path);
 	}
 	registry_free(&b->reg);
+	tenant_usage_free(&b->usages);
 	fdstash_free(b->stash);
 	if (b->ev_sigint != NULL)
 		event_free(b->ev_sigint);

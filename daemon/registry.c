@@ -41,15 +41,33 @@ registry_free(struct registry *r)
 	htable_free(&r->clients_by_id);
 }
 
+static bool
+registry_printable(const uint8_t *bytes, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (bytes[i] < 0x21 || bytes[i] > 0x7e)
+			return false;
+	return true;
+}
+
 enum gss
 registry_check_name(const uint8_t *bytes, size_t len, char out[REGION_NAME_MAX])
 {
-	if (len < 2 || len > REGION_NAME_MAX || bytes[len - 1] != '\0')
+	if (len < 2 || len > REGION_NAME_MAX || bytes[len - 1] != '\0' ||
+	    !registry_printable(bytes, len - 1))
 		return GSS_ILLEGAL_NAME;
-	for (size_t i = 0; i + 1 < len; i++)
-		if (bytes[i] < 0x21 || bytes[i] > 0x7e)
-			return GSS_ILLEGAL_NAME;
 	memcpy(out, bytes, len);
+	return GSS_OK;
+}
+
+enum gss
+registry_check_key(const char *name)
+{
+	size_t len = strnlen(name, REGION_KEY_MAX);
+
+	if (len == 0 || len == REGION_KEY_MAX ||
+	    !registry_printable((const uint8_t *)name, len))
+		return GSS_ILLEGAL_NAME;
 	return GSS_OK;
 }
 

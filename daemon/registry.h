@@ -12,11 +12,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include "htable.h"
 
 #define REGION_MAX_CLIENTS 16
-#define REGION_NAME_MAX 32		/* bytes, with the NUL */
+#define REGION_NAME_MAX 32		/* a guest's name, with the NUL */
+#define REGION_KEY_MAX 64		/* a tenant prefix + a guest's name */
 #define REGION_PAGE_SIZE 4096u
 #define NOTIFY_ALL_OTHERS 0xffffffffu
 
@@ -43,17 +45,24 @@ struct region_mem {
 };
 
 struct client;
+struct tenant_usage;
 
 struct region {
 	struct hnode by_name;
 	struct hnode by_id;
 	TAILQ_ENTRY(region) entry;	/* creation (= id) order */
 	uint64_t id;
-	char name[REGION_NAME_MAX];
+	char name[REGION_KEY_MAX];
 	uint32_t size_pages;
 	struct region_mem mem;
 	enum region_origin origin;
 	uint64_t created_ms;
+	/* Who else may attach: the creator's uid, the group, rw bits. */
+	uid_t owner_uid;
+	bool has_group;
+	gid_t group;
+	uint16_t mode;
+	struct tenant_usage *usage;	/* charged for it, or NULL */
 	uint16_t active;		/* bit i: index i attached */
 	uint8_t nclients;
 	struct client *clients[REGION_MAX_CLIENTS];
@@ -68,6 +77,7 @@ struct client {
 	void *owner;
 	uint8_t index;
 	uint16_t pending;		/* bit i: index i notified us */
+	struct tenant_usage *usage;	/* charged for it, or NULL */
 };
 
 LIST_HEAD(client_list, client);
@@ -86,6 +96,10 @@ struct registry {
 int registry_init(struct registry *r);
 /* Frees every region and client, closing region fds. */
 void registry_free(struct registry *r);
+
+/* Checks an admin or configured name: 1..63 printable ASCII characters
+ * (room for a tenant prefix). Returns GSS_OK or GSS_ILLEGAL_NAME. */
+enum gss registry_check_key(const char *name);
 
 /*
  * Checks a name as it comes off the wire: 2..32 bytes, the last one the NUL

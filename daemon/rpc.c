@@ -63,7 +63,7 @@ static bool
 rpc_is_admin_request(Shmbroker__ClientMessage__BodyCase bc)
 {
 	return bc >= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS &&
-	    bc <= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH;
+	    bc <= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD;
 }
 
 void
@@ -81,7 +81,14 @@ rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
 		    "malformed request: not a shmbroker ClientMessage");
 		return;
 	}
-	if (fds->n > 0) {
+	if (c->refusal != NULL) {
+		wire_fds_close(fds);
+		policy_deny(b, c->tenant);
+		rpc_reply_error(c, m->id, SHMBROKER__ERROR__ERR_NOT_PERMITTED,
+		    "%s (uid %u, gid %u)", c->refusal, (unsigned)c->cred.uid,
+		    (unsigned)c->cred.gid);
+		conn_kill(c, c->refusal);
+	} else if (fds->n > 0) {
 		size_t n = fds->n;
 
 		wire_fds_close(fds);

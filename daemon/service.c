@@ -20,6 +20,12 @@
 
 #define STATUS_INTERVAL_S 5
 
+#define SWAP(a, b) do {			\
+	__typeof__(a) swap_tmp_ = (a);	\
+	(a) = (b);			\
+	(b) = swap_tmp_;		\
+} while (0)
+
 static uint64_t
 monotonic_usec(void)
 {
@@ -78,17 +84,27 @@ service_apply(struct broker *b, struct broker_config *next)
 	cur->nregions = next->nregions;
 	next->regions = NULL;
 	next->nregions = 0;
+	/* Swap the tenants, so the old ones are freed with next, after every
+	 * connection has been pointed at a new one. */
+	SWAP(cur->tenants, next->tenants);
+	SWAP(cur->ntenants, next->ntenants);
+	SWAP(cur->default_tenant, next->default_tenant);
+	cur->has_admin_group = next->has_admin_group;
+	cur->admin_group = next->admin_group;
+	if (policy_reload(b) < 0)
+		log_err(&b->log, "reload: out of memory for tenant usage");
 }
 
-void
-service_reload(struct broker *b)
+int
+service_reload(struct broker *b, char *err, size_t errlen)
 {
 	struct broker_config next;
-	char err[512];
+	int rc;
 
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 	    (unsigned long long)monotonic_usec());
-	if (config_load(&next, b->argc, b->argv, err, sizeof(err)) != 0) {
+	rc = config_load(&next, b->argc, b->argv, err, errlen) == 0 ? 0 : -1;
+	if (rc < 0) {
 		log_err(&b->log, "reload failed, keeping the running "
 		    "configuration: %s", err);
 	} else {
@@ -99,14 +115,17 @@ service_reload(struct broker *b)
 	config_free(&next);
 	sd_notify(0, "READY=1");
 	service_send_status(b);
+	return rc;
 }
 
 static void
 service_sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
+	char err[512];
+
 	(void)sig;
 	(void)what;
-	service_reload(arg);
+	service_reload(arg, err, sizeof(err));
 }
 
 int

@@ -114,6 +114,7 @@ vmm_release_memfd(struct broker *b, struct region_mem *mem)
 void
 vmm_remove_region(struct broker *b, struct region *g)
 {
+	policy_uncharge_region(b, g);
 	vmm_release_memfd(b, &g->mem);
 	registry_remove_region(&b->reg, g);
 }
@@ -129,9 +130,11 @@ vmm_region_fd(struct broker *b, const struct region *g, bool *borrowed)
 
 enum gss
 vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
-    enum region_origin origin, struct region **out, const char **why)
+    enum region_origin origin, const struct region_acl *acl,
+    struct region **out, const char **why)
 {
-	char label[REGION_NAME_MAX + 8];
+	struct tenant *t = acl->tenant;
+	char label[REGION_KEY_MAX + 8];
 	struct region_mem mem;
 
 	if (size_pages == 0) {
@@ -147,10 +150,21 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 		*why = "the daemon holds max_regions regions already";
 		return GSS_NOMEM;
 	}
+	if (t != NULL && (*why = tenant_quota_exceeded(t, 1, 0,
+	    (uint64_t)size_pages * REGION_PAGE_SIZE, 0)) != NULL)
+		return GSS_NOMEM;
 	snprintf(label, sizeof(label), "shm:%s", name);
-	if (memory_create(label, size_pages, b->cfg.hugepages,
+	if (memory_create(label, size_pages, acl->hugepages >= 0 ?
+	    (enum hugepage_policy)acl->hugepages : b->cfg.hugepages,
 	    b->hugepage_size, &mem, why) < 0)
 		return GSS_NOMEM;
+	/* Only now is it known whether the pool was used. */
+	if (t != NULL && mem.backing == BACKING_HUGETLB &&
+	    (*why = tenant_quota_exceeded(t, 0, 0, 0,
+	    mem.bytes / b->hugepage_size)) != NULL) {
+		close(mem.fd);
+		return GSS_NOMEM;
+	}
 	*out = registry_add_region(&b->reg, name, size_pages, &mem, origin,
 	    broker_now_ms());
 	if (*out == NULL) {
@@ -158,6 +172,11 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 		*why = "out of memory";
 		return GSS_NOMEM;
 	}
+	(*out)->owner_uid = acl->owner_uid;
+	(*out)->mode = acl->mode;
+	(*out)->has_group = acl->has_group;
+	(*out)->group = acl->group;
+	policy_charge_region(b, *out, t != NULL ? t->usage : NULL);
 	b->local_fds++;
 	vmm_park_old_memfds(b);
 	b->stats.creates++;
@@ -168,6 +187,50 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 	return GSS_OK;
 }
 
+/* The region a guest's name refers to for this connection's tenant,
+ * created when asked and allowed. GSS status. */
+static enum gss
+vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
+    bool *created, const char **why)
+{
+	struct broker *b = c->b;
+	struct tenant *t = c->tenant;
+	char name[REGION_NAME_MAX], key[REGION_KEY_MAX];
+	struct region_acl acl;
+
+	if (registry_check_name(req->name.data, req->name.len, name) != GSS_OK) {
+		*why = "the name must be 1 to 31 printable ASCII characters "
+		    "followed by a NUL";
+		return GSS_ILLEGAL_NAME;
+	}
+	if (!tenant_name_allowed(t, name)) {
+		policy_deny(b, t);
+		*why = "the tenant's allow/deny rules refuse this name";
+		return GSS_NO_PERMISSION;
+	}
+	if (tenant_region_name(t, name, key) < 0) {
+		*why = "the tenant's prefix and the name are too long together";
+		return GSS_ILLEGAL_NAME;
+	}
+	if ((*gp = registry_find(&b->reg, key)) != NULL) {
+		if (tenant_may_attach(*gp, c->cred.uid, c->cred.gid))
+			return GSS_OK;
+		policy_deny(b, t);
+		*why = "the region's mode does not let this tenant attach";
+		return GSS_NO_PERMISSION;
+	}
+	if (!req->create) {
+		*why = "no region has that name";
+		return GSS_DOES_NOT_EXIST;
+	}
+	acl = (struct region_acl){ .owner_uid = c->cred.uid, .mode = t->mode,
+	    .has_group = t->has_group, .group = t->group, .tenant = t,
+	    .hugepages = -1 };
+	*created = true;
+	return vmm_create_region(b, key, req->size_pages, ORIGIN_GUEST, &acl,
+	    gp, why);
+}
+
 /* Finds or creates the region and makes the client; GSS status. */
 static enum gss
 vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
@@ -175,30 +238,19 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
     const char **why)
 {
 	struct broker *b = c->b;
-	char name[REGION_NAME_MAX];
 	struct region *g;
 	enum gss st;
 
 	*created = false;
-	if (registry_check_name(req->name.data, req->name.len, name) != GSS_OK) {
-		*why = "the name must be 1 to 31 printable ASCII characters "
-		    "followed by a NUL";
-		return GSS_ILLEGAL_NAME;
-	}
 	if (b->reg.clients_by_id.count >= b->cfg.max_clients) {
 		*why = "the daemon holds max_clients clients already";
 		return GSS_NOMEM;
 	}
-	if ((g = registry_find(&b->reg, name)) == NULL) {
-		if (!req->create) {
-			*why = "no region has that name";
-			return GSS_DOES_NOT_EXIST;
-		}
-		st = vmm_create_region(b, name, req->size_pages, ORIGIN_GUEST,
-		    &g, why);
-		if (st != GSS_OK)
-			return st;
-		*created = true;
+	if ((*why = tenant_quota_exceeded(c->tenant, 0, 1, 0, 0)) != NULL)
+		return GSS_NOMEM;
+	if ((st = vmm_lookup(c, req, &g, created, why)) != GSS_OK) {
+		*created = false;
+		return st;
 	}
 	if (g->nclients >= REGION_MAX_CLIENTS) {
 		*why = "the region has 16 clients";
@@ -207,17 +259,20 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	*fd = vmm_region_fd(b, g, borrowed);
 	st = *fd < 0 ? GSS_NOMEM : registry_attach(&b->reg, g, c, &c->clients,
 	    out);
-	if (st != GSS_OK) {
-		*why = *fd < 0 ? "the daemon is out of file descriptors" :
-		    "out of memory";
-		if (*borrowed && *fd >= 0)
-			close(*fd);
-		/* A failed create leaves no region behind. */
-		if (*created) {
-			admin_event(b, "destroy", g, -1, 0);
-			vmm_remove_region(b, g);
-			b->stats.regions_destroyed++;
-		}
+	if (st == GSS_OK) {
+		(*out)->usage = c->tenant->usage;
+		(*out)->usage->clients++;
+		return GSS_OK;
+	}
+	*why = *fd < 0 ? "the daemon is out of file descriptors" :
+	    "out of memory";
+	if (*borrowed && *fd >= 0)
+		close(*fd);
+	/* A failed create leaves no region behind. */
+	if (*created) {
+		admin_event(b, "destroy", g, -1, 0);
+		vmm_remove_region(b, g);
+		b->stats.regions_destroyed++;
 	}
 	return st;
 }
@@ -331,6 +386,15 @@ vmm_read_status(struct conn *c, uint64_t id, const Shmbroker__ReadStatus *req)
 	conn_send(c, &m, NULL, 0);
 }
 
+bool
+vmm_unlink_client(struct broker *b, struct client *cl)
+{
+	(void)b;
+	if (cl->usage != NULL)
+		cl->usage->clients--;
+	return registry_detach(&b->reg, cl);
+}
+
 void
 vmm_detach_client(struct broker *b, struct client *cl)
 {
@@ -339,7 +403,7 @@ vmm_detach_client(struct broker *b, struct client *cl)
 	int index = cl->index;
 
 	b->stats.detaches++;
-	if (registry_detach(&b->reg, cl)) {
+	if (vmm_unlink_client(b, cl)) {
 		admin_event(b, "detach", g, index, owner->id);
 		log_info(&b->log, "region %s removed with its last client",
 		    g->name);

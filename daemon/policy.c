@@ -1,0 +1,109 @@
+/*
+ * policy: the daemon's use of tenants (tenant.c has the rules themselves).
+ * Which tenant a connection is, and again after every reload; who may use
+ * the admin socket; and the charging of regions and clients to a tenant's
+ * usage, so that quotas hold and `shmctl tenants` can show them.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+/* With no [tenant] in the configuration everyone is this one tenant, with
+ * no rules, no quotas, and regions anyone may attach. */
+int
+policy_init(struct broker *b)
+{
+	LIST_INIT(&b->usages);
+	tenant_init(&b->open_tenant, "default", 0666);
+	return tenant_attach_usage(&b->open_tenant, &b->usages);
+}
+
+static struct tenant *
+policy_tenant_for(struct broker *b, const struct ucred *cred)
+{
+	struct broker_config *cfg = &b->cfg;
+	struct tenant *dflt = NULL;
+
+	if (cfg->ntenants == 0)
+		return &b->open_tenant;
+	for (size_t i = 0; i < cfg->ntenants && cfg->default_tenant; i++)
+		if (strcmp(cfg->tenants[i].name, cfg->default_tenant) == 0)
+			dflt = &cfg->tenants[i];
+	return tenant_match(cfg->tenants, cfg->ntenants, dflt, cred->uid,
+	    cred->gid);
+}
+
+static bool
+policy_is_admin(const struct broker *b, const struct ucred *cred)
+{
+	return cred->uid == 0 || cred->uid == geteuid() ||
+	    (b->cfg.has_admin_group && cred->gid == b->cfg.admin_group);
+}
+
+/* Decides what a new or reloaded connection is; sets c->refusal when it
+ * may not be served. */
+void
+policy_classify(struct broker *b, struct conn *c)
+{
+	c->refusal = NULL;
+	if (c->kind == CONN_ADMIN) {
+		if (!policy_is_admin(b, &c->cred))
+			c->refusal = "the admin socket is for root, the daemon's "
+			    "user and admin_group only";
+		return;
+	}
+	c->tenant = policy_tenant_for(b, &c->cred);
+	if (c->tenant == NULL)
+		c->refusal = "no tenant matches this connection's uid and gid, "
+		    "and no default_tenant is configured";
+}
+
+/* After a reload: new tenants find their usage, connections their tenant. */
+int
+policy_reload(struct broker *b)
+{
+	struct conn *c;
+
+	for (size_t i = 0; i < b->cfg.ntenants; i++)
+		if (tenant_attach_usage(&b->cfg.tenants[i], &b->usages) < 0)
+			return -1;
+	TAILQ_FOREACH(c, &b->conns, entry)
+		policy_classify(b, c);
+	return 0;
+}
+
+void
+policy_charge_region(struct broker *b, struct region *g,
+    struct tenant_usage *u)
+{
+	g->usage = u;
+	if (u == NULL)
+		return;
+	u->regions++;
+	u->bytes += g->mem.bytes;
+	if (g->mem.backing == BACKING_HUGETLB && b->hugepage_size != 0)
+		u->hugepages += g->mem.bytes / b->hugepage_size;
+}
+
+void
+policy_uncharge_region(struct broker *b, struct region *g)
+{
+	struct tenant_usage *u = g->usage;
+
+	if (u == NULL)
+		return;
+	u->regions--;
+	u->bytes -= g->mem.bytes;
+	if (g->mem.backing == BACKING_HUGETLB && b->hugepage_size != 0)
+		u->hugepages -= g->mem.bytes / b->hugepage_size;
+	g->usage = NULL;
+}
+
+void
+policy_deny(struct broker *b, struct tenant *t)
+{
+	b->stats.denials++;
+	if (t != NULL && t->usage != NULL)
+		t->usage->denials++;
+}

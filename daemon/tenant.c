@@ -1,0 +1,141 @@
+/*
+ * tenant: matching, name rules, prefixes, permissions and quotas (see
+ * tenant.h).
+ */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenant.h"
+
+void
+tenant_init(struct tenant *t, const char *name, uint16_t mode)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->mode = mode;
+}
+
+int
+tenant_attach_usage(struct tenant *t, struct tenant_usage_list *l)
+{
+	struct tenant_usage *u;
+
+	LIST_FOREACH(u, l, entry) {
+		if (strcmp(u->name, t->name) == 0) {
+			t->usage = u;
+			return 0;
+		}
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return -1;
+	snprintf(u->name, sizeof(u->name), "%s", t->name);
+	LIST_INSERT_HEAD(l, u, entry);
+	t->usage = u;
+	return 0;
+}
+
+void
+tenant_usage_free(struct tenant_usage_list *l)
+{
+	struct tenant_usage *u;
+
+	while ((u = LIST_FIRST(l)) != NULL) {
+		LIST_REMOVE(u, entry);
+		free(u);
+	}
+}
+
+struct tenant *
+tenant_match(struct tenant *list, size_t n, struct tenant *dflt, uid_t uid,
+    gid_t gid)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct tenant *t = &list[i];
+
+		if (!t->match_uid && !t->match_gid)
+			continue;
+		if ((!t->match_uid || t->uid == uid) &&
+		    (!t->match_gid || t->gid == gid))
+			return t;
+	}
+	return dflt;
+}
+
+int
+tenant_add_rules(struct tenant *t, bool allow, const char *list)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t len;
+
+		p += strspn(p, " \t,");
+		len = strcspn(p, ",");
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0)
+			break;
+		if (t->nrules == TENANT_RULES_MAX || len >= TENANT_PATTERN_MAX)
+			return -1;
+		t->rules[t->nrules].allow = allow;
+		memcpy(t->rules[t->nrules].pattern, p, len);
+		t->rules[t->nrules].pattern[len] = '\0';
+		t->nrules++;
+		p += len;
+		p += strcspn(p, ",");
+	}
+	return 0;
+}
+
+bool
+tenant_name_allowed(const struct tenant *t, const char *name)
+{
+	for (size_t i = 0; i < t->nrules; i++)
+		if (fnmatch(t->rules[i].pattern, name, 0) == 0)
+			return t->rules[i].allow;
+	/* The implied last rule is the opposite of the last one written. */
+	return t->nrules == 0 || !t->rules[t->nrules - 1].allow;
+}
+
+int
+tenant_region_name(const struct tenant *t, const char *name,
+    char out[REGION_KEY_MAX])
+{
+	int n = snprintf(out, REGION_KEY_MAX, "%s%s", t->prefix, name);
+
+	return n < 0 || n >= REGION_KEY_MAX ? -1 : 0;
+}
+
+bool
+tenant_may_attach(const struct region *g, uid_t uid, gid_t gid)
+{
+	unsigned bits;
+
+	if (uid == g->owner_uid)
+		bits = g->mode >> 6;
+	else if (g->has_group && gid == g->group)
+		bits = g->mode >> 3;
+	else
+		bits = g->mode;
+	return (bits & 06) == 06;
+}
+
+const char *
+tenant_quota_exceeded(const struct tenant *t, uint32_t regions,
+    uint32_t clients, uint64_t bytes, uint64_t hugepages)
+{
+	const struct tenant_usage *u = t->usage;
+
+	if (t->max_regions != 0 && u->regions + regions > t->max_regions)
+		return "max_regions";
+	if (t->max_clients != 0 && u->clients + clients > t->max_clients)
+		return "max_clients";
+	if (t->max_bytes != 0 && u->bytes + bytes > t->max_bytes)
+		return "max_bytes";
+	if (t->max_hugepages != 0 && u->hugepages + hugepages >
+	    t->max_hugepages)
+		return "max_hugepages";
+	return NULL;
+}

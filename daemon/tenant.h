@@ -1,0 +1,98 @@
+/*
+ * tenant: who a VMM connection belongs to and what that allows. A tenant is
+ * matched by the peer credentials of the connection (SO_PEERCRED uid and/or
+ * gid) and has name rules (allow/deny shell patterns, evaluated like QNX's
+ * allow/deny: the first matching rule decides, and a list that ends with
+ * allows implies a final deny-all, one that ends with denies a final
+ * allow-all), a prefix put before every name its guests use so tenants
+ * cannot collide, quotas, and the mode and group of the regions it creates
+ * (owner/group/other read-write bits deciding who else may attach). Pure
+ * policy: no I/O, unit-tested.
+ */
+#ifndef SHMBROKER_TENANT_H
+#define SHMBROKER_TENANT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "registry.h"
+
+#define TENANT_NAME_MAX 32
+#define TENANT_PREFIX_MAX 32		/* with the NUL */
+#define TENANT_RULES_MAX 32
+#define TENANT_PATTERN_MAX 64
+
+struct tenant_rule {
+	bool allow;
+	char pattern[TENANT_PATTERN_MAX];
+};
+
+/* Usage outlives the tenant's configuration: a reload makes new struct
+ * tenants, which find their usage again by name, and regions and clients
+ * point at it. */
+struct tenant_usage {
+	LIST_ENTRY(tenant_usage) entry;
+	char name[TENANT_NAME_MAX];
+	uint32_t regions;
+	uint32_t clients;
+	uint64_t bytes;
+	uint64_t hugepages;
+	uint64_t denials;
+};
+
+LIST_HEAD(tenant_usage_list, tenant_usage);
+
+struct tenant {
+	char name[TENANT_NAME_MAX];
+	bool match_uid, match_gid;
+	uid_t uid;
+	gid_t gid;
+	char prefix[TENANT_PREFIX_MAX];
+	struct tenant_rule rules[TENANT_RULES_MAX];
+	size_t nrules;
+	/* Quotas; 0 means no limit. */
+	uint32_t max_regions;
+	uint32_t max_clients;
+	uint64_t max_bytes;
+	uint64_t max_hugepages;
+	uint16_t mode;			/* of the regions it creates */
+	bool has_group;
+	gid_t group;
+	struct tenant_usage *usage;	/* set by tenant_attach_usage */
+};
+
+/* A tenant with no rules, no limits, no prefix and the given mode. */
+void tenant_init(struct tenant *t, const char *name, uint16_t mode);
+
+/* Points t at the usage of its name in l, made on first use. -1 without
+ * memory. */
+int tenant_attach_usage(struct tenant *t, struct tenant_usage_list *l);
+void tenant_usage_free(struct tenant_usage_list *l);
+
+/* The first tenant whose uid and gid (those it names) match, else dflt
+ * (which may be NULL: the connection is refused). */
+struct tenant *tenant_match(struct tenant *list, size_t n, struct tenant *dflt,
+    uid_t uid, gid_t gid);
+
+/* Adds "allow" or "deny" patterns from a comma-separated list; -1 when
+ * there are too many or one is too long. */
+int tenant_add_rules(struct tenant *t, bool allow, const char *list);
+bool tenant_name_allowed(const struct tenant *t, const char *name);
+
+/* prefix + name into out; -1 when it does not fit REGION_KEY_MAX. */
+int tenant_region_name(const struct tenant *t, const char *name,
+    char out[REGION_KEY_MAX]);
+
+/* May a connection with these credentials attach to g (read and write)? */
+bool tenant_may_attach(const struct region *g, uid_t uid, gid_t gid);
+
+/*
+ * Would these additions stay inside t's quotas? Returns NULL, or the name of
+ * the quota that would be exceeded (for the message).
+ */
+const char *tenant_quota_exceeded(const struct tenant *t, uint32_t regions,
+    uint32_t clients, uint64_t bytes, uint64_t hugepages);
+
+#endif
