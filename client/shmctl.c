@@ -430,18 +430,18 @@ ctl_exit_for_error(Shmbroker__Error e)
 }
 
 /*
- * One admin request whose reply must carry body want. Returns EX_OK with
- * *out set (the caller frees it), or an exit code after saying why.
+ * The outcome of an admin call that returned rc with reply m: the reply
+ * must carry body want. Returns EX_OK with *out set (the caller frees it),
+ * or an exit code after saying why.
  */
 static int
-ctl_call(struct ctl *ctl, Shmbroker__ClientMessage *req,
+ctl_reply(struct ctl *ctl, int rc, Shmbroker__ServerMessage *m,
     Shmbroker__ServerMessage__BodyCase want, Shmbroker__ServerMessage **out)
 {
-	Shmbroker__ServerMessage *m;
-	int rc, ex;
+	int ex;
 
 	*out = NULL;
-	if ((rc = shmc_call(ctl->c, req, &m)) < 0) {
+	if (rc < 0) {
 		ctl_warn("%s", shmc_error(ctl->c));
 		return rc == -EPROTO || rc == -EMSGSIZE ? EX_SOFTWARE :
 		    EX_UNAVAILABLE;
@@ -463,6 +463,17 @@ ctl_call(struct ctl *ctl, Shmbroker__ClientMessage *req,
 	}
 	*out = m;
 	return EX_OK;
+}
+
+/* One admin request whose reply must carry body want, as ctl_reply. */
+static int
+ctl_call(struct ctl *ctl, Shmbroker__ClientMessage *req,
+    Shmbroker__ServerMessage__BodyCase want, Shmbroker__ServerMessage **out)
+{
+	Shmbroker__ServerMessage *m = NULL;
+	int rc = shmc_call(ctl->c, req, &m);
+
+	return ctl_reply(ctl, rc, m, want, out);
 }
 
 /* ---- local checks ---- */
@@ -801,23 +812,18 @@ cmd_show(struct ctl *ctl, char **argv)
 static int
 cmd_create(struct ctl *ctl, char **argv)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminCreate body = SHMBROKER__ADMIN_CREATE__INIT;
-	Shmbroker__ServerMessage *m;
+	Shmbroker__ServerMessage *m = NULL;
 	const Shmbroker__RegionInfo *g;
 	uint32_t pages;
 	char a[16];
-	int ex;
+	int ex, rc;
 
 	if ((ex = check_name(argv[0])) != EX_OK ||
 	    (ex = check_size(argv[1], &pages)) != EX_OK ||
 	    (ex = ctl_connect(ctl)) != EX_OK)
 		return ex;
-	body.name = argv[0];
-	body.size_pages = pages;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
-	req.admin_create = &body;
-	if ((ex = ctl_call(ctl, &req,
+	rc = shmc_admin_create(ctl->c, argv[0], pages, &m);
+	if ((ex = ctl_reply(ctl, rc, m,
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CREATE, &m)) != EX_OK)
 		return ex;
 	if ((g = m->admin_create->region) == NULL) {
@@ -842,20 +848,15 @@ cmd_create(struct ctl *ctl, char **argv)
 static int
 cmd_destroy(struct ctl *ctl, char **argv)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminDestroy body = SHMBROKER__ADMIN_DESTROY__INIT;
-	Shmbroker__ServerMessage *m;
+	Shmbroker__ServerMessage *m = NULL;
 	uint32_t detached;
-	int ex;
+	int ex, rc;
 
 	if ((ex = check_name(argv[0])) != EX_OK ||
 	    (ex = ctl_connect(ctl)) != EX_OK)
 		return ex;
-	body.name = argv[0];
-	body.force = ctl->force;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
-	req.admin_destroy = &body;
-	if ((ex = ctl_call(ctl, &req,
+	rc = shmc_admin_destroy(ctl->c, argv[0], ctl->force, &m);
+	if ((ex = ctl_reply(ctl, rc, m,
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DESTROY, &m)) != EX_OK)
 		return ex;
 	detached = m->admin_destroy->detached;

@@ -69,9 +69,20 @@ struct samples {
 	size_t n, cap;
 };
 
+/* Runs n iterations of a figure and of its floor, interleaved, adding
+ * the samples when keep. Returns 0, or -1 with the run's error set. */
+typedef int (*bench_chunk_fn)(void *ctx, size_t n, bool keep);
+
 /* shmbench.c */
 bool bench_wants(const struct bench *b, const char *name);
 bool bench_stopped(struct bench *b);
+/* Measures a figure: one warm-up chunk of warmup iterations whose samples
+ * are dropped, then chunks of at most most iterations until fig holds
+ * iters samples, so that drift of the machine hits figure and floor
+ * alike. Returns 0, or -1 with err set (by chunk, or "interrupted"). */
+int bench_measure(struct bench *b, bench_chunk_fn chunk, void *ctx,
+    const struct samples *fig, size_t iters, size_t warmup, size_t most,
+    char *err, size_t errlen);
 uint64_t bench_now_ns(void);
 uint64_t bench_random(struct bench *b);
 int bench_start_daemon(struct bench *b, struct test_daemon *d,
@@ -102,12 +113,7 @@ void report_facts(struct bench *b);
 void report_figure(struct bench *b, const struct figure *f);
 void report_summary(const struct bench *b);
 
-/* pool.c */
-struct pool_info {
-	uint64_t page_bytes;	/* 0: the kernel has no hugepages */
-	long total, free, rsvd, nr;
-};
-int pool_read(struct pool_info *pi);
+/* pool.c (reading the pool: harness_hugepages_read of tests/harness) */
 int pool_prepare(struct bench *b, uint64_t need_bytes);
 void pool_restore(struct bench *b);
 void pool_close_in_child(const struct bench *b);

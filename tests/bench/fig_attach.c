@@ -215,8 +215,9 @@ bench_find_once(struct attach_run *r, uint64_t *ns)
 
 /* Up to n iterations of each, into the samples when keep. */
 static int
-attach_chunk(struct attach_run *r, size_t n, bool keep)
+attach_chunk(void *ctx, size_t n, bool keep)
 {
+	struct attach_run *r = ctx;
 	uint64_t ns;
 	int err;
 
@@ -241,25 +242,6 @@ attach_chunk(struct attach_run *r, size_t n, bool keep)
 			return -1;
 		if (keep)
 			samples_add(&r->find, ns);
-	}
-	return 0;
-}
-
-static int
-attach_measure(struct bench *b, struct attach_run *r, size_t iters)
-{
-	if (attach_chunk(r, iters / 20, false) < 0)
-		return -1;
-	while (r->fig.n < iters) {
-		size_t n = iters - r->fig.n;
-
-		if (attach_chunk(r, n < ATTACH_CHUNK ? n : ATTACH_CHUNK,
-		    true) < 0)
-			return -1;
-		if (bench_stopped(b)) {
-			snprintf(r->err, sizeof(r->err), "interrupted");
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -304,7 +286,8 @@ fig_attach(struct bench *b)
 	shmbroker__server_message__free_unpacked(reply, NULL);
 	if (!made)
 		goto out;
-	if (attach_measure(b, &r, iters) < 0)
+	if (bench_measure(b, attach_chunk, &r, &r.fig, iters, iters / 20,
+	    ATTACH_CHUNK, r.err, sizeof(r.err)) < 0)
 		goto out;
 	figure_times(f, &r.fig, FLOOR_NAME, &r.flo, ATTACH_TARGET);
 	figure_note(f, "a create of a fresh 1-page region: memfd_create, "

@@ -47,6 +47,7 @@ static const struct create_case cases[] = {
 
 struct create_run {
 	struct shmc *adm;
+	const struct create_case *cc;	/* the figure being measured */
 	uint32_t seq;
 	struct samples fig, flo;
 	char err[320];
@@ -77,13 +78,11 @@ floor_once(const struct create_case *cc, uint64_t *ns)
 	return err;
 }
 
-/* One request on the admin connection; the reply must be want. */
+/* The outcome of an admin call that returned rc: the reply must be want. */
 static int
-admin_call(struct create_run *r, Shmbroker__ClientMessage *req, int want,
+admin_reply(struct create_run *r, int rc, int want,
     Shmbroker__ServerMessage **reply)
 {
-	int rc = shmc_call(r->adm, req, reply);
-
 	if (rc < 0) {
 		snprintf(r->err, sizeof(r->err), "%s", shmc_error(r->adm));
 		return rc;
@@ -102,15 +101,10 @@ admin_call(struct create_run *r, Shmbroker__ClientMessage *req, int want,
 static int
 admin_destroy(struct create_run *r, const char *name)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminDestroy d = SHMBROKER__ADMIN_DESTROY__INIT;
-	Shmbroker__ServerMessage *m;
-	int rc;
+	Shmbroker__ServerMessage *m = NULL;
+	int rc = shmc_admin_destroy(r->adm, name, false, &m);
 
-	d.name = (char *)name;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
-	req.admin_destroy = &d;
-	rc = admin_call(r, &req, SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DESTROY,
+	rc = admin_reply(r, rc, SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DESTROY,
 	    &m);
 	if (rc == 0)
 		shmbroker__server_message__free_unpacked(m, NULL);
@@ -120,9 +114,7 @@ admin_destroy(struct create_run *r, const char *name)
 static int
 create_once(struct create_run *r, const struct create_case *cc, uint64_t *ns)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminCreate c = SHMBROKER__ADMIN_CREATE__INIT;
-	Shmbroker__ServerMessage *m;
+	Shmbroker__ServerMessage *m = NULL;
 	Shmbroker__Backing want = cc->huge ?
 	    SHMBROKER__BACKING__BACKING_HUGETLB :
 	    SHMBROKER__BACKING__BACKING_SHMEM;
@@ -131,15 +123,11 @@ create_once(struct create_run *r, const struct create_case *cc, uint64_t *ns)
 	int rc;
 
 	snprintf(name, sizeof(name), "bench-c%u", r->seq++);
-	c.name = name;
-	c.size_pages = (uint32_t)(cc->bytes / PAGE);
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
-	req.admin_create = &c;
 	t0 = bench_now_ns();
-	rc = admin_call(r, &req, SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CREATE,
-	    &m);
+	rc = shmc_admin_create(r->adm, name, (uint32_t)(cc->bytes / PAGE), &m);
 	t1 = bench_now_ns();
-	if (rc < 0)
+	if ((rc = admin_reply(r, rc,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CREATE, &m)) < 0)
 		return rc;
 	if (m->admin_create->region == NULL ||
 	    m->admin_create->region->backing != want) {
@@ -154,15 +142,16 @@ create_once(struct create_run *r, const struct create_case *cc, uint64_t *ns)
 	return rc;
 }
 
+/* Up to n iterations of the floor and of the figure of r->cc. */
 static int
-create_chunk(struct create_run *r, const struct create_case *cc, size_t n,
-    bool keep)
+create_chunk(void *ctx, size_t n, bool keep)
 {
+	struct create_run *r = ctx;
 	uint64_t ns = 0;
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
-		if ((err = floor_once(cc, &ns)) < 0) {
+		if ((err = floor_once(r->cc, &ns)) < 0) {
 			snprintf(r->err, sizeof(r->err), "the floor's memfd "
 			    "failed: %s", strerror(-err));
 			return -1;
@@ -171,7 +160,7 @@ create_chunk(struct create_run *r, const struct create_case *cc, size_t n,
 			samples_add(&r->flo, ns);
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (create_once(r, cc, &ns) < 0)
+		if (create_once(r, r->cc, &ns) < 0)
 			return -1;
 		if (keep)
 			samples_add(&r->fig, ns);
@@ -183,21 +172,10 @@ static int
 create_measure(struct bench *b, struct create_run *r,
     const struct create_case *cc, size_t iters)
 {
+	r->cc = cc;
 	r->fig.n = r->flo.n = 0;
-	if (create_chunk(r, cc, iters / 20 + 1, false) < 0)
-		return -1;
-	while (r->fig.n < iters) {
-		size_t n = iters - r->fig.n;
-
-		if (create_chunk(r, cc, n < CREATE_CHUNK ? n : CREATE_CHUNK,
-		    true) < 0)
-			return -1;
-		if (bench_stopped(b)) {
-			snprintf(r->err, sizeof(r->err), "interrupted");
-			return -1;
-		}
-	}
-	return 0;
+	return bench_measure(b, create_chunk, r, &r->fig, iters,
+	    iters / 20 + 1, CREATE_CHUNK, r->err, sizeof(r->err));
 }
 
 static bool

@@ -280,18 +280,12 @@ scale_connect(struct scale *s)
 static int
 scale_create_one(struct scale *s, uint32_t i)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminCreate c = SHMBROKER__ADMIN_CREATE__INIT;
-	Shmbroker__ServerMessage *m;
+	Shmbroker__ServerMessage *m = NULL;
 	char name[32];
 	int rc;
 
 	snprintf(name, sizeof(name), "bench-r%u", i);
-	c.name = name;
-	c.size_pages = 1;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
-	req.admin_create = &c;
-	if ((rc = shmc_call(s->adm, &req, &m)) < 0) {
+	if ((rc = shmc_admin_create(s->adm, name, 1, &m)) < 0) {
 		snprintf(s->create_stop, sizeof(s->create_stop), "transport "
 		    "error: %s", shmc_error(s->adm));
 		return rc;
@@ -307,17 +301,12 @@ scale_create_one(struct scale *s, uint32_t i)
 static int
 scale_destroy_one(struct scale *s, uint32_t i)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminDestroy d = SHMBROKER__ADMIN_DESTROY__INIT;
-	Shmbroker__ServerMessage *m;
+	Shmbroker__ServerMessage *m = NULL;
 	char name[32];
 	int rc;
 
 	snprintf(name, sizeof(name), "bench-r%u", i);
-	d.name = name;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
-	req.admin_destroy = &d;
-	if ((rc = shmc_call(s->adm, &req, &m)) < 0)
+	if ((rc = shmc_admin_destroy(s->adm, name, false, &m)) < 0)
 		return rc;
 	rc = m->error == SHMBROKER__ERROR__ERR_NONE ? 0 : -EPROTO;
 	shmbroker__server_message__free_unpacked(m, NULL);
@@ -363,20 +352,10 @@ scale_create(struct scale *s)
 static long
 proc_long(pid_t pid, const char *file, const char *key)
 {
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1, n;
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
-		    sscanf(line + klen + 1, "%ld", &n) == 1)
-			v = n;
-	fclose(f);
-	return v;
+	return harness_proc_value(path, key);
 }
 
 /* A "Key: N kB" of /proc/PID/FILE in MiB; NAN when absent. */

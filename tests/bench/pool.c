@@ -5,6 +5,7 @@
  * waits for a pipe to close: whether shmbench returns, fails, is
  * interrupted or is killed outright, the pipe closes and the guard writes
  * the saved value. That needs no signal handler and no global state.
+ * Reading and writing the pool is tests/harness's (testutil.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,66 +17,6 @@
 #include <unistd.h>
 
 #include "bench.h"
-
-#define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
-
-static int
-read_long(const char *path, long *v)
-{
-	FILE *f = fopen(path, "re");
-	int rc;
-
-	if (f == NULL)
-		return -errno;
-	rc = fscanf(f, "%ld", v) == 1 ? 0 : -EINVAL;
-	fclose(f);
-	return rc;
-}
-
-static int
-write_long(const char *path, long v)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	char buf[32];
-	int len, rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%ld\n", v);
-	if (write(fd, buf, (size_t)len) != len)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-int
-pool_read(struct pool_info *pi)
-{
-	char line[128];
-	unsigned long long kib = 0;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	memset(pi, 0, sizeof(*pi));
-	if (f == NULL)
-		return -errno;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		sscanf(line, "HugePages_Total: %ld", &pi->total);
-		sscanf(line, "HugePages_Free: %ld", &pi->free);
-		sscanf(line, "HugePages_Rsvd: %ld", &pi->rsvd);
-		sscanf(line, "Hugepagesize: %llu kB", &kib);
-	}
-	fclose(f);
-	pi->page_bytes = (uint64_t)kib * 1024;
-	if (read_long(NR_HUGEPAGES, &pi->nr) < 0)
-		pi->nr = pi->total;
-	return 0;
-}
-
-static long
-pool_available(const struct pool_info *pi)
-{
-	return pi->free > pi->rsvd ? pi->free - pi->rsvd : 0;
-}
 
 /* The guard: ignores the signals a terminal sends and waits for EOF. */
 static void
@@ -97,9 +38,7 @@ pool_guard_main(int rfd, long saved)
 	do
 		n = read(rfd, &c, 1);
 	while (n > 0 || (n < 0 && errno == EINTR));
-	if (write_long(NR_HUGEPAGES, saved) < 0)
-		fprintf(stderr, "shmbench: could not restore %s to %ld\n",
-		    NR_HUGEPAGES, saved);
+	harness_hugepages_restore(saved, "shmbench");
 	_exit(0);
 }
 
@@ -137,7 +76,7 @@ pages_for(uint64_t bytes, uint64_t page)
 
 /* Raises nr_hugepages by what is missing; p->why says why not. */
 static int
-pool_raise(struct pool *p, const struct pool_info *pi, long missing)
+pool_raise(struct pool *p, const struct harness_hugepages *pi, long missing)
 {
 	long want = pi->nr + missing;
 	int err;
@@ -147,9 +86,9 @@ pool_raise(struct pool *p, const struct pool_info *pi, long missing)
 		    "%s", strerror(-err));
 		return -1;
 	}
-	if ((err = write_long(NR_HUGEPAGES, want)) < 0) {
+	if ((err = harness_hugepages_set(want)) < 0) {
 		snprintf(p->why, sizeof(p->why), "cannot raise %s to %ld: %s",
-		    NR_HUGEPAGES, want, strerror(-err));
+		    HARNESS_NR_HUGEPAGES, want, strerror(-err));
 		return -1;
 	}
 	p->raised_to = want;
@@ -164,39 +103,39 @@ int
 pool_prepare(struct bench *b, uint64_t need_bytes)
 {
 	struct pool *p = &b->pool;
-	struct pool_info pi;
-	long need, missing;
+	struct harness_hugepages pi;
+	long need, have;
 
 	if (p->checked)
 		return p->ready ? 0 : -1;
 	p->checked = true;
-	if (pool_read(&pi) < 0 || pi.page_bytes == 0) {
+	if (harness_hugepages_read(&pi) < 0 || pi.page_bytes == 0) {
 		snprintf(p->why, sizeof(p->why), "the kernel has no hugepages");
 		return -1;
 	}
 	need = (long)pages_for(need_bytes, pi.page_bytes);
-	missing = need - pool_available(&pi);
-	if (missing > 0 && b->keep_pool) {
+	have = harness_hugepages_available(&pi);
+	if (have < need && b->keep_pool) {
 		snprintf(p->why, sizeof(p->why), "the hugepage pool has %ld "
 		    "free pages, %ld needed, and --keep-pool forbids raising "
-		    "it", pool_available(&pi), need);
+		    "it", have, need);
 		return -1;
 	}
-	if (missing > 0 && geteuid() != 0) {
+	if (have < need && geteuid() != 0) {
 		snprintf(p->why, sizeof(p->why), "the hugepage pool has %ld "
-		    "free pages, %ld needed; run as root or raise %s",
-		    pool_available(&pi), need, NR_HUGEPAGES);
+		    "free pages, %ld needed; run as root or raise %s", have,
+		    need, HARNESS_NR_HUGEPAGES);
 		return -1;
 	}
-	if (missing > 0 && pool_raise(p, &pi, missing) < 0) {
+	if (have < need && pool_raise(p, &pi, need - have) < 0) {
 		pool_restore(b);
 		return -1;
 	}
-	pool_read(&pi);
-	if (pool_available(&pi) < need) {
+	harness_hugepages_read(&pi);
+	if ((have = harness_hugepages_available(&pi)) < need) {
 		snprintf(p->why, sizeof(p->why), "the kernel could give the "
 		    "hugepage pool only %ld free pages of the %ld needed",
-		    pool_available(&pi), need);
+		    have, need);
 		pool_restore(b);
 		return -1;
 	}

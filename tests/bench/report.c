@@ -262,9 +262,9 @@ report_figure(struct bench *b, const struct figure *f)
 static void
 report_pool(FILE *out)
 {
-	struct pool_info pi;
+	struct harness_hugepages pi;
 
-	if (pool_read(&pi) < 0 || pi.page_bytes == 0) {
+	if (harness_hugepages_read(&pi) < 0 || pi.page_bytes == 0) {
 		fprintf(out, "hugepages: none (the kernel has no hugetlb "
 		    "pool)\n");
 		return;

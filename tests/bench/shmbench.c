@@ -107,6 +107,26 @@ bench_stopped(struct bench *b)
 	return b->interrupted;
 }
 
+int
+bench_measure(struct bench *b, bench_chunk_fn chunk, void *ctx,
+    const struct samples *fig, size_t iters, size_t warmup, size_t most,
+    char *err, size_t errlen)
+{
+	if (chunk(ctx, warmup, false) < 0)
+		return -1;
+	while (fig->n < iters) {
+		size_t n = iters - fig->n;
+
+		if (chunk(ctx, n < most ? n : most, true) < 0)
+			return -1;
+		if (bench_stopped(b)) {
+			snprintf(err, errlen, "interrupted");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 uint64_t
 bench_now_ns(void)
 {

@@ -1,7 +1,6 @@
 /*
- * harness: start, stop and inspect a real shmbrokerd (see harness.h).
+ * harness: start and stop a real shmbrokerd, run programs (see harness.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -10,10 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -21,23 +17,12 @@
 static bool
 harness_can_connect(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	bool ok;
+	int fd = harness_connect_raw(path);
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static void
-harness_sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 static void
@@ -142,39 +127,37 @@ harness_stop_daemon(struct test_daemon *d)
 	return rc;
 }
 
-int
-harness_count_fds(pid_t pid)
+static void
+harness_print_log(const char *path)
 {
-	char path[64];
-	DIR *dir;
-	struct dirent *e;
-	int n = 0;
+	char line[1024];
+	FILE *in = fopen(path, "re");
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((dir = opendir(path)) == NULL)
-		return -1;
-	while ((e = readdir(dir)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
+	if (in == NULL) {
+		fprintf(stderr, "(no daemon log at %s)\n", path);
+		return;
+	}
+	fprintf(stderr, "---- %s ----\n", path);
+	while (fgets(line, sizeof(line), in) != NULL)
+		fputs(line, stderr);
+	fprintf(stderr, "---- end of daemon log ----\n");
+	fclose(in);
 }
 
-long
-harness_rss_kib(pid_t pid)
+int
+harness_stop_daemon_checked(struct test_daemon *d)
 {
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
+	struct test_daemon was = *d;
+	int rc;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	if (d->pid <= 0)
+		return 0;
+	if ((rc = harness_stop_daemon(d)) != 0) {
+		fprintf(stderr, "shmbrokerd exited with status %d\n", rc);
+		harness_print_log(was.log);
+		nftw(was.dir, harness_rm, 8, FTW_DEPTH | FTW_PHYS);
+	}
+	return rc;
 }
 
 int

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "testutil.h"
+
 struct test_daemon {
 	pid_t pid;
 	char dir[64];
@@ -30,11 +32,13 @@ int harness_start_daemon(struct test_daemon *d, const char *const *extra);
 /* SIGTERM, wait (SIGKILL after 5 s), remove the directory. Returns the
  * daemon's exit status, or -1 when it had to be killed or crashed. */
 int harness_stop_daemon(struct test_daemon *d);
-
-/* Number of open descriptors of pid (entries of /proc/PID/fd), or -1. */
-int harness_count_fds(pid_t pid);
-/* Resident set size of pid in KiB (VmRSS), or -1. */
-long harness_rss_kib(pid_t pid);
+/*
+ * The same for a test that requires a clean exit: a daemon that did not
+ * exit with 0 (a crash, a sanitizer report) is reported on stderr with its
+ * log, which the harness keeps for that when SHMBROKER_KEEP_LOGS is set,
+ * and then the directory goes. Does nothing when d->pid is 0.
+ */
+int harness_stop_daemon_checked(struct test_daemon *d);
 
 /* Runs argv (argv[0] a path) with stdout captured into out (NUL-terminated,
  * truncated to outlen). Returns the exit status, or -1. */

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testcheck.h"
 #include "shmbroker.pb-c.h"
 #include "shmclient.h"
 #include "shmclient_admin.h"
@@ -47,69 +48,7 @@ struct fixture {
 	uint64_t next_id;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* ---- the daemon ---- */
-
-static int
-settled_fd_count(pid_t pid)
-{
-	int last = harness_count_fds(pid), same = 0;
-	int64_t deadline = now_ms() + 5000;
-
-	while (same < 10 && now_ms() < deadline) {
-		int n;
-
-		sleep_ms(20);
-		n = harness_count_fds(pid);
-		same = n == last ? same + 1 : 0;
-		last = n;
-	}
-	return last;
-}
-
-static int
-wait_fd_count(pid_t pid, int want, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	int n;
-
-	while ((n = harness_count_fds(pid)) != want && now_ms() < deadline)
-		sleep_ms(10);
-	return n;
-}
-
-static void
-print_log(const char *path)
-{
-	char line[1024];
-	FILE *in = fopen(path, "re");
-
-	if (in == NULL) {
-		fprintf(stderr, "(no daemon log at %s)\n", path);
-		return;
-	}
-	fprintf(stderr, "---- %s ----\n", path);
-	while (fgets(line, sizeof(line), in) != NULL)
-		fputs(line, stderr);
-	fprintf(stderr, "---- end of daemon log ----\n");
-	fclose(in);
-}
 
 static int
 setup(void **state)
@@ -126,17 +65,16 @@ setup(void **state)
 	if (harness_start_daemon(&f->d, args) < 0)
 		return -1;
 	f->running = true;
-	f->baseline_fds = settled_fd_count(f->d.pid);
+	f->baseline_fds = harness_settled_fd_count(f->d.pid);
 	return 0;
 }
 
-/* Stops the daemon, which must exit with 0; prints its log otherwise (kept
- * by the harness because main sets SHMBROKER_KEEP_LOGS). */
+/* Stops the daemon, which must exit with 0 (its log is printed otherwise,
+ * kept by the harness because main sets SHMBROKER_KEEP_LOGS). */
 static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	struct test_daemon d = f->d;
 	int rc = 0;
 
 	for (int i = 0; i < MAX_RAW; i++)
@@ -144,35 +82,13 @@ teardown(void **state)
 			close(f->raw[i]);
 	for (size_t i = 0; i < f->nconns; i++)
 		shmc_close(f->conns[i]);
-	if (f->running && (rc = harness_stop_daemon(&f->d)) != 0) {
-		fprintf(stderr, "shmbrokerd exited with status %d\n", rc);
-		print_log(d.log);
-		unlink(d.log);
-		unlink(d.socket);
-		unlink(d.admin_socket);
-		rmdir(d.dir);
-	}
+	if (f->running)
+		rc = harness_stop_daemon_checked(&f->d);
 	free(f);
 	return rc == 0 ? 0 : -1;
 }
 
 /* ---- raw sockets ---- */
-
-static int
-raw_socket(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		fail_msg("socket: %s", strerror(errno));
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		close(fd);
-		fail_msg("connect %s: %s", path, strerror(errno));
-	}
-	return fd;
-}
 
 /* A raw connection to the VMM socket, closed by teardown if need be. */
 static int
@@ -180,7 +96,7 @@ raw_open(struct fixture *f)
 {
 	for (int i = 0; i < MAX_RAW; i++)
 		if (f->raw[i] < 0)
-			return f->raw[i] = raw_socket(f->d.socket);
+			return f->raw[i] = check_raw_connect(f->d.socket);
 	fail_msg("too many raw sockets");
 	return -1;
 }
@@ -195,7 +111,7 @@ raw_close_check(struct fixture *f, int fd)
 		if (f->raw[i] == fd)
 			f->raw[i] = -1;
 	close(fd);
-	n = wait_fd_count(f->d.pid, f->baseline_fds, SETTLE_WAIT_MS);
+	n = harness_wait_fd_count(f->d.pid, f->baseline_fds, SETTLE_WAIT_MS);
 	assert_int_equal(n, f->baseline_fds);
 }
 
@@ -246,14 +162,14 @@ recv_reply(int sock, size_t *nfds)
 {
 	static const size_t cap = WIRE_MAX_MESSAGE;
 	uint8_t *buf = malloc(cap);
-	int64_t deadline = now_ms() + REPLY_WAIT_MS;
+	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
 	Shmbroker__ServerMessage *m;
 
 	assert_non_null(buf);
 	for (;;) {
 		struct pollfd p = { .fd = sock, .events = POLLIN };
 		struct wire_fds fds;
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - harness_now_ms();
 		ssize_t n;
 
 		if (left < 0 || poll(&p, 1, (int)left) != 1)
@@ -399,15 +315,8 @@ send_client_op(int sock, uint64_t id, int kind, uint64_t client_id)
 static struct shmc *
 fixture_connect(struct fixture *f, const char *path)
 {
-	char err[256];
-	struct shmc *c;
-
 	assert_true(f->nconns < MAX_CONNS);
-	if (shmc_connect(path, "badinput", SHMC_DEFAULT_TIMEOUT_MS, &c, err,
-	    sizeof(err)) < 0)
-		fail_msg("connect to %s: %s", path, err);
-	f->conns[f->nconns++] = c;
-	return c;
+	return f->conns[f->nconns++] = check_connect(path, "badinput");
 }
 
 static void
@@ -421,37 +330,34 @@ fixture_disconnect(struct fixture *f, struct shmc *c)
 	shmc_close(c);
 }
 
-static Shmbroker__ServerMessage *
-admin_request(struct fixture *f, int body_case)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
-	Shmbroker__AdminStats st = SHMBROKER__ADMIN_STATS__INIT;
-	Shmbroker__ServerMessage *m = NULL;
-	struct shmc *adm = fixture_connect(f, f->d.admin_socket);
-
-	req.body_case = (Shmbroker__ClientMessage__BodyCase)body_case;
-	if (body_case == SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS)
-		req.admin_status = &as;
-	else
-		req.admin_stats = &st;
-	if (shmc_call(adm, &req, &m) < 0)
-		fail_msg("admin call: %s", shmc_error(adm));
-	fixture_disconnect(f, adm);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	return m;
-}
-
 /* Regions and clients the daemon holds, by AdminStatus. */
 static void
 admin_counts(struct fixture *f, uint32_t *regions, uint32_t *clients)
 {
-	Shmbroker__ServerMessage *m = admin_request(f,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS);
+	struct shmc *adm = fixture_connect(f, f->d.admin_socket);
 
-	*regions = m->admin_status->regions;
-	*clients = m->admin_status->clients;
+	check_admin_counts(adm, regions, clients);
+	fixture_disconnect(f, adm);
+}
+
+/* Events the daemon dropped connections for, by AdminStats. */
+static uint64_t
+admin_events_dropped(struct fixture *f)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminStats st = SHMBROKER__ADMIN_STATS__INIT;
+	Shmbroker__ServerMessage *m;
+	struct shmc *adm = fixture_connect(f, f->d.admin_socket);
+	uint64_t dropped;
+
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS;
+	req.admin_stats = &st;
+	m = check_admin_call(adm, &req);
+	fixture_disconnect(f, adm);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	dropped = m->admin_stats->events_dropped_connections;
 	shmbroker__server_message__free_unpacked(m, NULL);
+	return dropped;
 }
 
 /* ---- envelopes ---- */
@@ -845,7 +751,7 @@ test_hangups(void **state)
 	int s;
 
 	for (int i = 0; i < HANGUPS; i++) {
-		s = raw_socket(f->d.socket);
+		s = check_raw_connect(f->d.socket);
 		snprintf(name, sizeof(name), "hang%d", i % 7);
 		switch (i % 4) {
 		case 0:
@@ -866,7 +772,7 @@ test_hangups(void **state)
 		}
 		close(s);
 	}
-	assert_int_equal(wait_fd_count(f->d.pid, f->baseline_fds,
+	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
 	    SETTLE_WAIT_MS), f->baseline_fds);
 	admin_counts(f, &regions, &clients);
 	assert_int_equal(regions, 0);
@@ -900,9 +806,9 @@ flood_event_cb(const struct shmc_event *ev, void *arg)
 static bool
 flood_wait_detached(struct shmc *c, struct flood_seen *seen)
 {
-	int64_t deadline = now_ms() + REPLY_WAIT_MS;
+	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
 
-	while (!seen->detached && now_ms() < deadline) {
+	while (!seen->detached && harness_now_ms() < deadline) {
 		struct pollfd p = { .fd = shmc_event_fd(c), .events = POLLIN };
 
 		poll(&p, 1, 50);
@@ -920,7 +826,6 @@ test_flood_non_reader(void **state)
 	struct shmc *fl = fixture_connect(f, f->d.socket);
 	struct shmc_region reg;
 	struct flood_seen seen = { 0, false };
-	Shmbroker__ServerMessage *m;
 	uint32_t ridx, delivered, reached = 0;
 	uint64_t dropped;
 	int rc;
@@ -944,9 +849,7 @@ test_flood_non_reader(void **state)
 	    reached, FLOOD);
 	assert_true(reached > 0);
 
-	m = admin_request(f, SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
-	dropped = m->admin_stats->events_dropped_connections;
-	shmbroker__server_message__free_unpacked(m, NULL);
+	dropped = admin_events_dropped(f);
 	assert_true(dropped <= 1);
 	if (dropped == 1) {
 		/* Dropped: its client is gone and the flooder was told. */

@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testcheck.h"
 #include "shmclient.h"
 #include "shmclient_admin.h"
 
@@ -45,7 +46,6 @@
 #define SETTLE_WAIT_MS 20000
 #define MANY_CONNS 3000
 #define MANY_ATTACH 1000
-#define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
 
 /* ---- forked peers ---- */
 
@@ -118,23 +118,6 @@ struct fixture {
 	bool nofile_changed;
 	struct rlimit saved_nofile;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static uint8_t
 pattern_byte(uint32_t seed, size_t i)
@@ -216,7 +199,7 @@ peer_op_attach(struct peer_state *st, const struct peer_cmd *cmd,
 static int
 peer_op_event(struct peer_state *st, int timeout_ms, struct shmc_event *out)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = harness_now_ms() + timeout_ms;
 
 	for (;;) {
 		struct pollfd p = { .fd = shmc_event_fd(st->c), .events = POLLIN };
@@ -232,7 +215,7 @@ peer_op_event(struct peer_state *st, int timeout_ms, struct shmc_event *out)
 			st->nev--;
 			return 0;
 		}
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - harness_now_ms()) <= 0)
 			return -ETIMEDOUT;
 		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
 			return -errno;
@@ -579,88 +562,28 @@ expect_no_event(struct peer *p)
 
 /* ---- the daemon and the test process's own connections ---- */
 
-static void
-print_log(const char *path)
-{
-	char line[1024];
-	FILE *in = fopen(path, "re");
-
-	if (in == NULL) {
-		fprintf(stderr, "(no daemon log at %s)\n", path);
-		return;
-	}
-	fprintf(stderr, "---- %s ----\n", path);
-	while (fgets(line, sizeof(line), in) != NULL)
-		fputs(line, stderr);
-	fprintf(stderr, "---- end of daemon log ----\n");
-	fclose(in);
-}
-
-/* The daemon's fd count once it has stayed the same for 200 ms. */
-static int
-settled_fd_count(pid_t pid)
-{
-	int last = harness_count_fds(pid), same = 0;
-	int64_t deadline = now_ms() + 5000;
-
-	while (same < 10 && now_ms() < deadline) {
-		int n;
-
-		sleep_ms(20);
-		n = harness_count_fds(pid);
-		same = n == last ? same + 1 : 0;
-		last = n;
-	}
-	return last;
-}
-
-/* Waits (bounded) until the daemon's fd count is want; returns the last
- * count seen. */
-static int
-wait_fd_count(pid_t pid, int want, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	int n;
-
-	while ((n = harness_count_fds(pid)) != want && now_ms() < deadline)
-		sleep_ms(10);
-	return n;
-}
-
 static int
 fixture_start(struct fixture *f, const char *const *extra)
 {
 	if (harness_start_daemon(&f->d, extra) < 0)
 		return -1;
 	f->running = true;
-	f->baseline_fds = settled_fd_count(f->d.pid);
+	f->baseline_fds = harness_settled_fd_count(f->d.pid);
 	return 0;
 }
 
 /*
  * Stops the daemon and returns its exit status. A daemon that did not exit
- * with 0 crashed or had a sanitizer report: its log is printed (the harness
- * keeps it because main sets SHMBROKER_KEEP_LOGS) and then removed.
+ * with 0 crashed or had a sanitizer report: the harness prints its log
+ * (kept because main sets SHMBROKER_KEEP_LOGS) and then removes it.
  */
 static int
 fixture_stop(struct fixture *f)
 {
-	struct test_daemon d = f->d;
-	int rc;
-
 	if (!f->running)
 		return 0;
 	f->running = false;
-	rc = harness_stop_daemon(&f->d);
-	if (rc != 0) {
-		fprintf(stderr, "shmbrokerd exited with status %d\n", rc);
-		print_log(d.log);
-		unlink(d.log);
-		unlink(d.socket);
-		unlink(d.admin_socket);
-		rmdir(d.dir);
-	}
-	return rc;
+	return harness_stop_daemon_checked(&f->d);
 }
 
 /* Closes what the test process holds: mappings, region fds, connections. */
@@ -722,34 +645,6 @@ setup_empty(void **state)
 }
 
 static int
-write_long(const char *path, long v)
-{
-	FILE *out = fopen(path, "we");
-	int rc;
-
-	if (out == NULL)
-		return -1;
-	rc = fprintf(out, "%ld\n", v) < 0 ? -1 : 0;
-	if (fclose(out) != 0)
-		rc = -1;
-	return rc;
-}
-
-static long
-read_long(const char *path)
-{
-	FILE *in = fopen(path, "re");
-	long v = -1;
-
-	if (in == NULL)
-		return -1;
-	if (fscanf(in, "%ld", &v) != 1)
-		v = -1;
-	fclose(in);
-	return v;
-}
-
-static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -761,12 +656,8 @@ teardown(void **state)
 	rc = fixture_stop(f);
 	if (f->config[0] != '\0')
 		unlink(f->config);
-	if (f->saved_hugepages >= 0 &&
-	    write_long(NR_HUGEPAGES, f->saved_hugepages) < 0) {
-		fprintf(stderr, "could not restore %s to %ld\n", NR_HUGEPAGES,
-		    f->saved_hugepages);
+	if (harness_hugepages_restore(f->saved_hugepages, "test_broker") < 0)
 		rc = -1;
-	}
 	if (f->nofile_changed)
 		setrlimit(RLIMIT_NOFILE, &f->saved_nofile);
 	free(f);
@@ -776,15 +667,8 @@ teardown(void **state)
 static struct shmc *
 fixture_connect(struct fixture *f, const char *path)
 {
-	char err[256];
-	struct shmc *c;
-
 	assert_true(f->nconns < MAX_CONNS);
-	if (shmc_connect(path, "test", SHMC_DEFAULT_TIMEOUT_MS, &c, err,
-	    sizeof(err)) < 0)
-		fail_msg("connect to %s: %s", path, err);
-	f->conns[f->nconns++] = c;
-	return c;
+	return f->conns[f->nconns++] = check_connect(path, "test");
 }
 
 /* Attach from the test process; the region fd is kept for teardown. */
@@ -819,82 +703,6 @@ fixture_map(struct fixture *f, const struct shmc_region *r)
 
 /* ---- admin requests through shmc_call on the admin socket ---- */
 
-static Shmbroker__ServerMessage *
-admin_call(struct shmc *adm, Shmbroker__ClientMessage *req)
-{
-	Shmbroker__ServerMessage *rep = NULL;
-	int rc = shmc_call(adm, req, &rep);
-
-	if (rc < 0)
-		fail_msg("admin call: %d %s", rc, shmc_error(adm));
-	return rep;
-}
-
-static int
-admin_create(struct shmc *adm, const char *name, uint32_t pages)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminCreate ac = SHMBROKER__ADMIN_CREATE__INIT;
-	Shmbroker__ServerMessage *m;
-	int err;
-
-	ac.name = (char *)name;
-	ac.size_pages = pages;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
-	req.admin_create = &ac;
-	m = admin_call(adm, &req);
-	err = m->error;
-	if (err == 0) {
-		assert_int_equal(m->body_case,
-		    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CREATE);
-		assert_string_equal(m->admin_create->region->name, name);
-		assert_int_equal(m->admin_create->region->size_pages, pages);
-		assert_int_equal(m->admin_create->region->origin,
-		    SHMBROKER__ORIGIN__ORIGIN_ADMIN);
-	}
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return err;
-}
-
-static int
-admin_destroy(struct shmc *adm, const char *name, bool force,
-    uint32_t *detached)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminDestroy ad = SHMBROKER__ADMIN_DESTROY__INIT;
-	Shmbroker__ServerMessage *m;
-	int err;
-
-	ad.name = (char *)name;
-	ad.force = force;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
-	req.admin_destroy = &ad;
-	m = admin_call(adm, &req);
-	err = m->error;
-	if (err == 0 && detached != NULL)
-		*detached = m->admin_destroy->detached;
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return err;
-}
-
-static void
-admin_counts(struct shmc *adm, uint32_t *regions, uint32_t *clients)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
-	Shmbroker__ServerMessage *m;
-
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS;
-	req.admin_status = &as;
-	m = admin_call(adm, &req);
-	assert_int_equal(m->error, 0);
-	assert_int_equal(m->body_case,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS);
-	*regions = m->admin_status->regions;
-	*clients = m->admin_status->clients;
-	shmbroker__server_message__free_unpacked(m, NULL);
-}
-
 /* Clients of a region by AdminShow, or -1 when it does not exist. */
 static int
 admin_region_clients(struct shmc *adm, const char *name)
@@ -907,7 +715,7 @@ admin_region_clients(struct shmc *adm, const char *name)
 	as.name = (char *)name;
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_SHOW;
 	req.admin_show = &as;
-	m = admin_call(adm, &req);
+	m = check_admin_call(adm, &req);
 	if (m->error == SHMBROKER__ERROR__ERR_NOT_FOUND)
 		n = -1;
 	else {
@@ -916,6 +724,20 @@ admin_region_clients(struct shmc *adm, const char *name)
 		assert_int_equal(m->admin_show->region->clients, n);
 	}
 	shmbroker__server_message__free_unpacked(m, NULL);
+	return n;
+}
+
+/* Waits (bounded) until a region has want clients (-1: until it is gone);
+ * returns the last count seen. */
+static int
+wait_region_clients(struct shmc *adm, const char *name, int want)
+{
+	int64_t deadline = harness_now_ms() + EVENT_WAIT_MS;
+	int n;
+
+	while ((n = admin_region_clients(adm, name)) != want &&
+	    harness_now_ms() < deadline)
+		harness_sleep_ms(10);
 	return n;
 }
 
@@ -1191,14 +1013,7 @@ test_lifetime_guest(void **state)
 	peer_close(a);
 	expect_peer_changed(b, false, rb.client_id, 0, 0x2);
 	peer_close(b);
-	{
-		int64_t deadline = now_ms() + EVENT_WAIT_MS;
-
-		while (admin_region_clients(adm, "guest2") != -1 &&
-		    now_ms() < deadline)
-			sleep_ms(10);
-	}
-	assert_int_equal(admin_region_clients(adm, "guest2"), -1);
+	assert_int_equal(wait_region_clients(adm, "guest2", -1), -1);
 }
 
 static void
@@ -1210,8 +1025,8 @@ test_lifetime_admin(void **state)
 	struct shmc_region r;
 	uint32_t detached = 99;
 
-	assert_int_equal(admin_create(adm, "adm", 8), 0);
-	assert_int_equal(admin_create(adm, "adm", 8),
+	assert_int_equal(check_admin_create(adm, "adm", 8), 0);
+	assert_int_equal(check_admin_create(adm, "adm", 8),
 	    SHMBROKER__ERROR__ERR_EXISTS);
 	assert_int_equal(fixture_attach(f, q, "adm", 1, false, &r),
 	    SHMC_GSS_OK);
@@ -1228,11 +1043,11 @@ test_lifetime_admin(void **state)
 	assert_int_equal(shmc_detach(q, r.client_id), 0);
 	assert_int_equal(admin_region_clients(adm, "adm"), 0);
 
-	assert_int_equal(admin_destroy(adm, "adm", false, &detached), 0);
+	assert_int_equal(check_admin_destroy(adm, "adm", false, &detached), 0);
 	assert_int_equal(detached, 0);
 	assert_int_equal(fixture_attach(f, q, "adm", 1, false, &r),
 	    SHMC_GSS_DOES_NOT_EXIST);
-	assert_int_equal(admin_destroy(adm, "adm", false, NULL),
+	assert_int_equal(check_admin_destroy(adm, "adm", false, NULL),
 	    SHMBROKER__ERROR__ERR_NOT_FOUND);
 }
 
@@ -1247,7 +1062,7 @@ test_lifetime_revoked(void **state)
 	uint32_t detached = 0;
 	int s1, s2;
 
-	assert_int_equal(admin_create(adm, "rev", 4), 0);
+	assert_int_equal(check_admin_create(adm, "rev", 4), 0);
 	assert_int_equal(peer_attach(p1, "rev", 4, false, &r1, &s1),
 	    SHMC_GSS_OK);
 	assert_int_equal(peer_attach(p2, "rev", 4, false, &r2, &s2),
@@ -1256,10 +1071,10 @@ test_lifetime_revoked(void **state)
 	peer_drain(p2);
 	peer_slot_op(p1, PEER_FILL, s1, 7);
 
-	assert_int_equal(admin_destroy(adm, "rev", false, NULL),
+	assert_int_equal(check_admin_destroy(adm, "rev", false, NULL),
 	    SHMBROKER__ERROR__ERR_BUSY);
 	assert_int_equal(admin_region_clients(adm, "rev"), 2);
-	assert_int_equal(admin_destroy(adm, "rev", true, &detached), 0);
+	assert_int_equal(check_admin_destroy(adm, "rev", true, &detached), 0);
 	assert_int_equal(detached, 2);
 	expect_event(p1, SHMC_EVENT_REVOKED, r1.client_id, &ev);
 	expect_event(p2, SHMC_EVENT_REVOKED, r2.client_id, &ev);
@@ -1277,7 +1092,7 @@ test_lifetime_revoked(void **state)
 	/* A guest-created region can be force-destroyed as well. */
 	assert_int_equal(peer_attach(p1, "grev", 1, true, &r1, &s1),
 	    SHMC_GSS_OK);
-	assert_int_equal(admin_destroy(adm, "grev", true, &detached), 0);
+	assert_int_equal(check_admin_destroy(adm, "grev", true, &detached), 0);
 	assert_int_equal(detached, 1);
 	expect_event(p1, SHMC_EVENT_REVOKED, r1.client_id, &ev);
 	assert_int_equal(peer_attach(p2, "grev", 1, false, NULL, NULL),
@@ -1323,7 +1138,7 @@ test_client_max(void **state)
 	    SHMC_GSS_OK);
 	assert_int_equal(extra.index, 5);
 	assert_int_equal(extra.active_mask, 0xffff);
-	admin_counts(adm, &regions, &clients);
+	check_admin_counts(adm, &regions, &clients);
 	assert_int_equal(regions, 1);
 	assert_int_equal(clients, 16);
 
@@ -1332,14 +1147,7 @@ test_client_max(void **state)
 		if (f->conns[i] == c1)
 			f->conns[i] = f->conns[--f->nconns];
 	shmc_close(c1);
-	{
-		int64_t deadline = now_ms() + EVENT_WAIT_MS;
-
-		while (admin_region_clients(adm, "full") != 7 &&
-		    now_ms() < deadline)
-			sleep_ms(10);
-	}
-	assert_int_equal(admin_region_clients(adm, "full"), 7);
+	assert_int_equal(wait_region_clients(adm, "full", 7), 7);
 	assert_int_equal(fixture_attach(f, c3, "full", 2, false, &extra),
 	    SHMC_GSS_OK);
 	assert_int_equal(extra.index, 0);
@@ -1390,7 +1198,7 @@ test_failed_create(void **state)
 	    SHMC_GSS_NOMEM);
 	assert_int_equal(fixture_attach(f, c, "zero", 0, false, &r),
 	    SHMC_GSS_DOES_NOT_EXIST);
-	admin_counts(adm, &regions, &clients);
+	check_admin_counts(adm, &regions, &clients);
 	assert_int_equal(regions, 0);
 	assert_int_equal(clients, 0);
 	assert_int_equal(harness_count_fds(f->d.pid), f->baseline_fds + 2);
@@ -1445,43 +1253,6 @@ test_memfd_sealed(void **state)
 	assert_int_equal(pattern_mismatches(map, 3 * PAGE, 9), 0);
 }
 
-static long
-meminfo(const char *key)
-{
-	char line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *in = fopen("/proc/meminfo", "re");
-
-	if (in == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), in) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(in);
-	return v;
-}
-
-static long
-hugepages_available(void)
-{
-	return meminfo("HugePages_Free") - meminfo("HugePages_Rsvd");
-}
-
-/* Resizes the pool so that want pages are free; returns how many are. */
-static long
-hugepages_make_available(long want)
-{
-	long nr = read_long(NR_HUGEPAGES);
-	long target = nr + (want - hugepages_available());
-
-	if (nr < 0 || write_long(NR_HUGEPAGES, target < 0 ? 0 : target) < 0)
-		return -1;
-	return hugepages_available();
-}
-
 static void
 hugepages_attach(struct fixture *f, const char *name, uint32_t pages,
     bool hugetlb)
@@ -1517,18 +1288,18 @@ test_hugepages(void **state)
 	struct shmc *c;
 	struct shmc_region r;
 
-	if (geteuid() != 0 || access(NR_HUGEPAGES, W_OK) != 0) {
+	if (geteuid() != 0 || access(HARNESS_NR_HUGEPAGES, W_OK) != 0) {
 		print_message("SKIP: hugepage test needs root and a writable "
-		    "%s\n", NR_HUGEPAGES);
+		    "%s\n", HARNESS_NR_HUGEPAGES);
 		skip();
 	}
-	if (meminfo("Hugepagesize") != 2048) {
+	if (harness_meminfo("Hugepagesize") != 2048) {
 		print_message("SKIP: hugepage test assumes 2 MiB hugepages\n");
 		skip();
 	}
-	f->saved_hugepages = read_long(NR_HUGEPAGES);
+	f->saved_hugepages = harness_hugepages_save();
 	assert_true(f->saved_hugepages >= 0);
-	if (hugepages_make_available(4) < 4) {
+	if (harness_hugepages_make_free(4) < 4) {
 		print_message("SKIP: the kernel could not make 4 hugepages "
 		    "free\n");
 		skip();
@@ -1544,7 +1315,7 @@ test_hugepages(void **state)
 	/* Without: require fails and leaves nothing, prefer falls back. */
 	fixture_release(f);
 	assert_int_equal(fixture_stop(f), 0);
-	assert_int_equal(hugepages_make_available(0), 0);
+	assert_int_equal(harness_hugepages_make_free(0), 0);
 	assert_int_equal(fixture_start(f, require_args), 0);
 	c = fixture_connect(f, f->d.socket);
 	assert_int_equal(fixture_attach(f, c, "huge", 512, true, &r),
@@ -1598,7 +1369,7 @@ test_many_connections(void **state)
 	for (size_t i = 0; i < f->nmany; i++)
 		shmc_close(f->many[i]);
 	f->nmany = 0;
-	n = wait_fd_count(f->d.pid, base, SETTLE_WAIT_MS);
+	n = harness_wait_fd_count(f->d.pid, base, SETTLE_WAIT_MS);
 	assert_int_equal(n, base);
 
 	c = fixture_connect(f, f->d.socket);
@@ -1607,7 +1378,7 @@ test_many_connections(void **state)
 	assert_true(r.created);
 	assert_int_equal(r.index, 0);
 	adm = fixture_connect(f, f->d.admin_socket);
-	admin_counts(adm, &regions, &clients);
+	check_admin_counts(adm, &regions, &clients);
 	assert_int_equal(regions, 1);
 	assert_int_equal(clients, 1);
 }

@@ -27,6 +27,7 @@
 #include "harness.h"
 #include "shmclient.h"
 #include "shmclient_admin.h"
+#include "testcheck.h"
 
 #define OUT_SIZE (1u << 20)
 #define NVMM 2
@@ -382,17 +383,8 @@ attach_vmm(struct fixture *f, int i, const char *label, const char *region,
 static void
 admin_create(struct fixture *f, const char *name, uint32_t pages)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminCreate body = SHMBROKER__ADMIN_CREATE__INIT;
-	Shmbroker__ServerMessage *m;
-
-	body.name = (char *)name;
-	body.size_pages = pages;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
-	req.admin_create = &body;
-	assert_int_equal(shmc_call(f->admin, &req, &m), 0);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_int_equal(check_admin_create(f->admin, name, pages),
+	    SHMBROKER__ERROR__ERR_NONE);
 }
 
 /* ---- tests ---- */

@@ -10,7 +10,6 @@
  * original pool size is restored in the group teardown, which cmocka runs
  * even when an assertion fails.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -27,8 +26,8 @@
 #include <cmocka.h>
 
 #include "memory.h"
+#include "testcheck.h"
 
-#define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
 /* The group's state: the pool size to restore, -1 when untouched. */
@@ -36,76 +35,6 @@ struct pool {
 	long original;
 	uint64_t hugepage_size;
 };
-
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own fd */
-}
-
-/* One /proc/meminfo value, parsed here independently of memory.c. */
-static long
-meminfo(const char *key)
-{
-	char line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-static long
-read_pool(void)
-{
-	FILE *f = fopen(NR_HUGEPAGES, "re");
-	long v = -1;
-
-	if (f == NULL)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
-static int
-write_pool(long n)
-{
-	char buf[32];
-	int fd = open(NR_HUGEPAGES, O_WRONLY | O_CLOEXEC);
-	int len = snprintf(buf, sizeof(buf), "%ld\n", n);
-	ssize_t w;
-
-	if (fd < 0)
-		return -1;
-	w = write(fd, buf, (size_t)len);
-	close(fd);
-	return w == len ? 0 : -1;
-}
-
-static long
-pool_available(void)
-{
-	return meminfo("HugePages_Free") - meminfo("HugePages_Rsvd");
-}
 
 /*
  * Grows or shrinks the pool so that exactly n pages are free and
@@ -115,10 +44,10 @@ pool_available(void)
 static void
 pool_set_available(long n)
 {
-	long total = meminfo("HugePages_Total");
+	long got = harness_hugepages_make_free(n);
 
-	assert_int_equal(write_pool(total - pool_available() + n), 0);
-	if (pool_available() != n)
+	assert_true(got >= 0);
+	if (got != n)
 		skip();	/* the kernel could not find enough free memory */
 }
 
@@ -139,13 +68,8 @@ static int
 group_teardown(void **state)
 {
 	struct pool *p = *state;
-	int rc = 0;
+	int rc = harness_hugepages_restore(p->original, "test_memory");
 
-	if (p->original >= 0 && write_pool(p->original) < 0) {
-		fprintf(stderr, "test_memory: could not restore %s to %ld\n",
-		    NR_HUGEPAGES, p->original);
-		rc = -1;
-	}
 	free(p);
 	return rc;
 }
@@ -159,21 +83,21 @@ need_pool(void **state)
 
 	if (geteuid() != 0) {
 		print_message("skipped: changing %s needs root\n",
-		    NR_HUGEPAGES);
+		    HARNESS_NR_HUGEPAGES);
 		skip();
 	}
 	if (p->hugepage_size == 0) {
 		print_message("skipped: the kernel has no hugepages\n");
 		skip();
 	}
-	if ((fd = open(NR_HUGEPAGES, O_WRONLY | O_CLOEXEC)) < 0) {
+	if ((fd = open(HARNESS_NR_HUGEPAGES, O_WRONLY | O_CLOEXEC)) < 0) {
 		print_message("skipped: %s is not writable: %s\n",
-		    NR_HUGEPAGES, strerror(errno));
+		    HARNESS_NR_HUGEPAGES, strerror(errno));
 		skip();
 	}
 	close(fd);
 	if (p->original < 0) {
-		p->original = read_pool();
+		p->original = harness_hugepages_save();
 		assert_true(p->original >= 0);
 	}
 	return p;
@@ -260,7 +184,7 @@ test_policy_names(void **state)
 static void
 test_hugepage_size(void **state)
 {
-	long kb = meminfo("Hugepagesize");
+	long kb = harness_meminfo("Hugepagesize");
 
 	(void)state;
 	if (kb < 0)
@@ -274,7 +198,7 @@ test_shmem_never(void **state)
 {
 	struct pool *p = *state;
 	static const uint32_t sizes[] = { 1, 3, 512, 1024 };
-	int base = count_fds();
+	int base = check_count_own_fds();
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct region_mem m = { .fd = -1 };
@@ -294,7 +218,7 @@ test_shmem_never(void **state)
 		assert_int_equal(errno, EPERM);
 		close(m.fd);
 	}
-	assert_int_equal(count_fds(), base);
+	assert_int_equal(check_count_own_fds(), base);
 }
 
 /* Below one hugepage, prefer means shmem whatever the pool holds. */
@@ -321,14 +245,14 @@ test_no_hugepages_kernel(void **state)
 {
 	struct region_mem m = { .fd = -1 };
 	const char *why = NULL;
-	int base = count_fds();
+	int base = check_count_own_fds();
 
 	(void)state;
 	assert_int_equal(memory_create("nohuge", 1024, HUGEPAGES_REQUIRE, 0,
 	    &m, &why), -ENOMEM);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "hugepages"));
-	assert_int_equal(count_fds(), base);
+	assert_int_equal(check_count_own_fds(), base);
 	assert_int_equal(memory_create("nohuge", 1024, HUGEPAGES_PREFER, 0,
 	    &m, &why), 0);
 	assert_int_equal(m.backing, BACKING_SHMEM);
@@ -346,8 +270,8 @@ test_hugetlb_reserved(void **state)
 	long rsvd, free_pages;
 
 	pool_set_available(4);
-	rsvd = meminfo("HugePages_Rsvd");
-	free_pages = meminfo("HugePages_Free");
+	rsvd = harness_meminfo("HugePages_Rsvd");
+	free_pages = harness_meminfo("HugePages_Free");
 	assert_int_equal(memory_hugepages_available(), 4);
 
 	/* One hugepage exactly: 512 pages of 4 KiB with 2 MiB pages. */
@@ -356,8 +280,8 @@ test_hugetlb_reserved(void **state)
 	assert_int_equal(a.backing, BACKING_HUGETLB);
 	assert_int_equal(a.bytes, p->hugepage_size);
 	/* Reserved at creation, before anyone faults a page in. */
-	assert_int_equal(meminfo("HugePages_Rsvd"), rsvd + 1);
-	assert_int_equal(meminfo("HugePages_Free"), free_pages);
+	assert_int_equal(harness_meminfo("HugePages_Rsvd"), rsvd + 1);
+	assert_int_equal(harness_meminfo("HugePages_Free"), free_pages);
 	assert_int_equal(memory_hugepages_available(), 3);
 	assert_sealed(a.fd, a.bytes);
 	assert_label(a.fd, "huge-a");
@@ -367,7 +291,7 @@ test_hugetlb_reserved(void **state)
 	    HUGEPAGES_REQUIRE, p->hugepage_size, &b, &why), 0);
 	assert_int_equal(b.backing, BACKING_HUGETLB);
 	assert_int_equal(b.bytes, 2 * p->hugepage_size);
-	assert_int_equal(meminfo("HugePages_Rsvd"), rsvd + 3);
+	assert_int_equal(harness_meminfo("HugePages_Rsvd"), rsvd + 3);
 	assert_int_equal(memory_hugepages_available(), 1);
 
 	/* Touching the pages uses the reservation, not more of the pool. */
@@ -376,18 +300,18 @@ test_hugetlb_reserved(void **state)
 
 	/* Two more do not fit in the one left. */
 	struct region_mem c = { .fd = -1 };
-	int base = count_fds();
+	int base = check_count_own_fds();
 
 	assert_int_equal(memory_create("huge-c", 2 * per_huge,
 	    HUGEPAGES_REQUIRE, p->hugepage_size, &c, &why), -ENOMEM);
 	assert_non_null(strstr(why, "nr_hugepages"));
-	assert_int_equal(count_fds(), base);
+	assert_int_equal(check_count_own_fds(), base);
 	assert_int_equal(memory_hugepages_available(), 1);
 
 	close(a.fd);
 	close(b.fd);
 	assert_int_equal(memory_hugepages_available(), 4);
-	assert_int_equal(meminfo("HugePages_Rsvd"), rsvd);
+	assert_int_equal(harness_meminfo("HugePages_Rsvd"), rsvd);
 }
 
 static void
@@ -419,13 +343,13 @@ test_hugetlb_empty_pool(void **state)
 	int base;
 
 	pool_set_available(0);
-	base = count_fds();
+	base = check_count_own_fds();
 	assert_int_equal(memory_create("require-none", per_huge,
 	    HUGEPAGES_REQUIRE, p->hugepage_size, &m, &why), -ENOMEM);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "nr_hugepages"));
 	assert_int_equal(m.fd, -1);
-	assert_int_equal(count_fds(), base);
+	assert_int_equal(check_count_own_fds(), base);
 
 	/* prefer falls back to shmem, at the size asked, not rounded. */
 	why = NULL;
@@ -436,7 +360,7 @@ test_hugetlb_empty_pool(void **state)
 	assert_sealed(m.fd, m.bytes);
 	assert_mappable(m.fd, m.bytes);
 	close(m.fd);
-	assert_int_equal(count_fds(), base);
+	assert_int_equal(check_count_own_fds(), base);
 }
 
 int

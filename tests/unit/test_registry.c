@@ -3,7 +3,6 @@
  * lookups, index allocation, lifetimes, notification bits, paged listings,
  * byte accounting and teardown without leaks.
  */
-#include <dirent.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,21 +17,7 @@
 #include <cmocka.h>
 
 #include "registry.h"
-
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own fd */
-}
+#include "testcheck.h"
 
 static int
 setup(void **state)
@@ -495,7 +480,7 @@ test_free_with_clients(void **state)
 	char name[REGION_NAME_MAX];
 
 	(void)state;
-	fds_before = count_fds();
+	fds_before = check_count_own_fds();
 	heap_before = mallinfo2().uordblks;
 	assert_int_equal(registry_init(&r), 0);
 	for (int i = 0; i < 20; i++) {
@@ -514,11 +499,11 @@ test_free_with_clients(void **state)
 	}
 	/* A region without memory is freed too. */
 	attach(&r, add(&r, "nofd", ORIGIN_GUEST, BACKING_SHMEM, 4096, -1));
-	assert_int_equal(count_fds(), fds_before + 20);
+	assert_int_equal(check_count_own_fds(), fds_before + 20);
 	assert_false(LIST_EMPTY(&owner));
 	registry_free(&r);
 	assert_true(LIST_EMPTY(&owner));
-	assert_int_equal(count_fds(), fds_before);
+	assert_int_equal(check_count_own_fds(), fds_before);
 	/* Exact only without the tcache (see main). */
 	if (tunables != NULL && strstr(tunables, "tcache_count=0") != NULL)
 		assert_int_equal(mallinfo2().uordblks, heap_before);

@@ -3,7 +3,6 @@
  * passing, the limits, and that no descriptor a peer sends can leak into
  * the receiver whatever the datagram looks like.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,26 +21,12 @@
 #include <cmocka.h>
 
 #include "wire.h"
+#include "testcheck.h"
 
 struct pair {
 	int tx;
 	int rx;
 };
-
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own fd */
-}
 
 static int
 setup(void **state)
@@ -130,7 +115,7 @@ static void
 test_round_trip_fds(void **state)
 {
 	struct pair *p = *state;
-	int base = count_fds();
+	int base = check_count_own_fds();
 
 	for (size_t n = 0; n <= WIRE_MAX_FDS; n++) {
 		int fds[WIRE_MAX_FDS];
@@ -155,11 +140,11 @@ test_round_trip_fds(void **state)
 			assert_int_not_equal(got.fd[i], fds[i]);
 			assert_true(fcntl(got.fd[i], F_GETFD) & FD_CLOEXEC);
 		}
-		assert_int_equal(count_fds(), base + 2 * (int)n);
+		assert_int_equal(check_count_own_fds(), base + 2 * (int)n);
 		wire_fds_close(&got);
 		assert_int_equal(got.n, 0);
 		close_all(fds, n);
-		assert_int_equal(count_fds(), base);
+		assert_int_equal(check_count_own_fds(), base);
 	}
 	assert_empty(p->rx);
 }
@@ -204,7 +189,7 @@ static void
 test_truncated_datagram_closes_fds(void **state)
 {
 	struct pair *p = *state;
-	int base = count_fds();
+	int base = check_count_own_fds();
 	int fds[2] = { new_memfd(), new_memfd() };
 	char msg[200], buf[100];
 	struct wire_fds got;
@@ -212,10 +197,10 @@ test_truncated_datagram_closes_fds(void **state)
 	memset(msg, 'm', sizeof(msg));
 	assert_int_equal(wire_send(p->tx, msg, sizeof(msg), fds, 2), 0);
 	close_all(fds, 2);
-	assert_int_equal(count_fds(), base);
+	assert_int_equal(check_count_own_fds(), base);
 	assert_int_equal(wire_recv(p->rx, buf, sizeof(buf), &got), -EMSGSIZE);
 	assert_int_equal(got.n, 0);
-	assert_int_equal(count_fds(), base);
+	assert_int_equal(check_count_own_fds(), base);
 	/* The whole datagram is consumed, the next one is fine. */
 	assert_int_equal(wire_send(p->tx, "ok", 2, NULL, 0), 0);
 	assert_int_equal(wire_recv(p->rx, buf, sizeof(buf), &got), 2);
@@ -229,7 +214,7 @@ test_too_many_fds_received(void **state)
 	struct pair *p = *state;
 	/* One over the limit, and more than wire_recv's control buffer. */
 	static const size_t counts[] = { WIRE_MAX_FDS + 1, 16, 17, 40 };
-	int base = count_fds();
+	int base = check_count_own_fds();
 
 	for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
 		int fd = new_memfd();
@@ -238,11 +223,11 @@ test_too_many_fds_received(void **state)
 
 		raw_send(p->tx, "fds", 3, fd, counts[k]);
 		close(fd);
-		assert_int_equal(count_fds(), base);
+		assert_int_equal(check_count_own_fds(), base);
 		assert_int_equal(wire_recv(p->rx, buf, sizeof(buf), &got),
 		    -EMSGSIZE);
 		assert_int_equal(got.n, 0);
-		assert_int_equal(count_fds(), base);
+		assert_int_equal(check_count_own_fds(), base);
 	}
 	assert_empty(p->rx);
 }
@@ -252,7 +237,7 @@ static void
 test_foreign_ancillary(void **state)
 {
 	struct pair *p = *state;
-	int on = 1, base = count_fds();
+	int on = 1, base = check_count_own_fds();
 	int fd = new_memfd();
 	char buf[64];
 	struct wire_fds got;
@@ -263,7 +248,7 @@ test_foreign_ancillary(void **state)
 	close(fd);
 	assert_int_equal(wire_recv(p->rx, buf, sizeof(buf), &got), -EPROTO);
 	assert_int_equal(got.n, 0);
-	assert_int_equal(count_fds(), base);
+	assert_int_equal(check_count_own_fds(), base);
 }
 
 /*
@@ -275,7 +260,7 @@ static void
 test_empty_datagram_with_fds(void **state)
 {
 	struct pair *p = *state;
-	int base = count_fds();
+	int base = check_count_own_fds();
 	int fd = new_memfd();
 	char buf[64];
 	struct wire_fds got;
@@ -286,7 +271,7 @@ test_empty_datagram_with_fds(void **state)
 	n = wire_recv(p->rx, buf, sizeof(buf), &got);
 	assert_int_equal(n, -ENOMSG);
 	assert_int_equal(got.n, 0);
-	assert_int_equal(count_fds(), base);
+	assert_int_equal(check_count_own_fds(), base);
 }
 
 /* An empty datagram is not the end of the stream: the peer is still there
