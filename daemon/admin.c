@@ -176,6 +176,7 @@ admin_create(struct conn *c, uint64_t id, const Shmbroker__AdminCreate *req)
 	    .hugepages = -1 };
 	struct region *g;
 	const char *why = NULL;
+	uint64_t t0;
 
 	if (!admin_check_name(c, id, req->name, name))
 		return;
@@ -189,12 +190,14 @@ admin_create(struct conn *c, uint64_t id, const Shmbroker__AdminCreate *req)
 		    "a region named '%s' exists already", name);
 		return;
 	}
+	t0 = broker_mono_ns();
 	if (vmm_create_region(b, name, req->size_pages, ORIGIN_ADMIN,
 	    &admin_acl, &g, &why) != GSS_OK) {
 		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "cannot create '%s': %s", name, why);
 		return;
 	}
+	r.create_ns = broker_mono_ns() - t0;
 	admin_region_info(g, &ri);
 	r.region = &ri;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CREATE;

@@ -133,6 +133,7 @@ struct broker {
 };
 
 uint64_t broker_now_ms(void);
+uint64_t broker_mono_ns(void);
 
 /* conn.c */
 int conn_listen(struct broker *b, struct listener *l, int fd,
