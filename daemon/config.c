@@ -32,10 +32,18 @@
 
 #define DEFAULT_DIR "/run/shmbroker"
 
+/* libinih cuts section names at 50 bytes (INI_MAX_SECTION in its ini.c)
+ * and lines at INI_MAX_LINE: both must be refused, not truncated. */
+#define CONFIG_MAX_SECTION 50
+
 struct ini_state {
 	struct broker_config *cfg;
-	char *err;
-	size_t errlen;
+	FILE *f;
+	char *line;			/* getline's buffer */
+	size_t cap;
+	int lineno;			/* of the line inih is parsing */
+	int err_line;			/* of the first error, or 0 */
+	char why[320];			/* its reason */
 };
 
 static void
@@ -386,16 +394,44 @@ config_ini_handler(void *user, const char *section, const char *key,
 	    "[tenant NAME])";
 	int rc = -1;
 
-	if (strcmp(section, "broker") == 0)
+	if (strlen(section) >= CONFIG_MAX_SECTION - 1)
+		why = "section name too long (at most 48 characters)";
+	else if (strcmp(section, "broker") == 0)
 		rc = config_set(st->cfg, key, value, &why);
 	else if (strncmp(section, "region ", 7) == 0)
 		rc = config_region_set(st->cfg, section + 7, key, value, &why);
 	else if (strncmp(section, "tenant ", 7) == 0)
 		rc = config_tenant_set(st->cfg, section + 7, key, value, &why);
-	if (rc < 0 && st->err[0] == '\0')
-		snprintf(st->err, st->errlen, "[%s] %s = %s: %s", section, key,
-		    value, why);
+	if (rc < 0 && st->err_line == 0) {
+		st->err_line = st->lineno;
+		snprintf(st->why, sizeof(st->why), "[%s] %s = %s: %s", section,
+		    key, value, why);
+	}
 	return rc == 0;
+}
+
+/* inih's reader: whole lines, counted, so that every error names the line
+ * it is on; a line too long for inih is an error, not two lines. */
+static char *
+config_read_line(char *str, int num, void *stream)
+{
+	struct ini_state *st = stream;
+	ssize_t n = getline(&st->line, &st->cap, st->f);
+
+	if (n < 0)
+		return NULL;
+	st->lineno++;
+	if (n >= num) {
+		if (st->err_line == 0) {
+			st->err_line = st->lineno;
+			snprintf(st->why, sizeof(st->why), "line too long (at "
+			    "most %d characters)", num - 2);
+		}
+		n = 0;
+	}
+	memcpy(str, st->line, (size_t)n);
+	str[n] = '\0';
+	return str;
 }
 
 /* What a section-by-section parse cannot see: sizes that are missing, a
@@ -408,6 +444,11 @@ config_check(struct broker_config *cfg, const char *path, char *err,
 		if (cfg->regions[i].size_pages == 0) {
 			snprintf(err, errlen, "%s: [region %s] has no size", path,
 			    cfg->regions[i].name);
+			return -1;
+		}
+		if (cfg->regions[i].size_pages > cfg->max_region_pages) {
+			snprintf(err, errlen, "%s: [region %s] is larger than "
+			    "max_region_size", path, cfg->regions[i].name);
 			return -1;
 		}
 	}
@@ -427,25 +468,34 @@ static int
 config_load_file(struct broker_config *cfg, const char *path, char *err,
     size_t errlen)
 {
-	struct ini_state st = { cfg, err, errlen };
-	char why[256];
+	struct ini_state st = { .cfg = cfg };
 	int line;
 
-	err[0] = '\0';
-	line = ini_parse(path, config_ini_handler, &st);
-	if (line == 0)
-		return config_check(cfg, path, err, errlen);
-	if (line == -1)
+	if ((st.f = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
-	else if (line == -2)
-		snprintf(err, errlen, "%s: out of memory", path);
-	else {
-		snprintf(why, sizeof(why), "%s", err[0] ? err :
-		    "syntax error (expected [section] or key = value)");
-		snprintf(err, errlen, "%s:%d: %s", path, line, why);
+		return -1;
 	}
-	return -1;
+	line = ini_parse_stream(config_read_line, &st, config_ini_handler,
+	    &st);
+	fclose(st.f);
+	free(st.line);
+	if (line == -2) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	/* inih reports the first line it found wrong; a rejected key or a
+	 * long line may come before it. */
+	if (st.err_line > 0 && (line <= 0 || st.err_line <= line)) {
+		snprintf(err, errlen, "%s:%d: %s", path, st.err_line, st.why);
+		return -1;
+	}
+	if (line > 0) {
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section] "
+		    "or key = value)", path, line);
+		return -1;
+	}
+	return config_check(cfg, path, err, errlen);
 }
 
 static const struct option config_options[] = {

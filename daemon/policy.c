@@ -48,6 +48,8 @@ policy_classify(struct broker *b, struct conn *c)
 {
 	c->refusal = NULL;
 	if (c->kind == CONN_ADMIN) {
+		/* An admin may also attach, free of any tenant's rules. */
+		c->tenant = &b->open_tenant;
 		if (!policy_is_admin(b, &c->cred))
 			c->refusal = "the admin socket is for root, the daemon's "
 			    "user and admin_group only";

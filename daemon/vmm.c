@@ -158,9 +158,10 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 	    (enum hugepage_policy)acl->hugepages : b->cfg.hugepages,
 	    b->hugepage_size, &mem, why) < 0)
 		return GSS_NOMEM;
-	/* Only now is it known whether the pool was used. */
+	/* Only now is it known whether the pool was used, and how far the
+	 * size was rounded up for it. */
 	if (t != NULL && mem.backing == BACKING_HUGETLB &&
-	    (*why = tenant_quota_exceeded(t, 0, 0, 0,
+	    (*why = tenant_quota_exceeded(t, 0, 0, mem.bytes,
 	    mem.bytes / b->hugepage_size)) != NULL) {
 		close(mem.fd);
 		return GSS_NOMEM;
@@ -264,8 +265,11 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 		(*out)->usage->clients++;
 		return GSS_OK;
 	}
-	*why = *fd < 0 ? "the daemon is out of file descriptors" :
-	    "out of memory";
+	if (*fd < 0)
+		log_err(&b->log, "cannot take the memfd of region %s back from "
+		    "its keeper process: %s", g->name, strerror(-*fd));
+	*why = *fd < 0 ? "the daemon cannot reach the region's memory "
+	    "(see its log)" : "out of memory";
 	if (*borrowed && *fd >= 0)
 		close(*fd);
 	/* A failed create leaves no region behind. */

@@ -96,8 +96,25 @@ harness_rm(const char *path, const struct stat *st, int flag, struct FTW *f)
 	return 0;
 }
 
-int
-harness_stop_daemon(struct test_daemon *d)
+static void
+harness_print_log(const char *path)
+{
+	char line[1024];
+	FILE *in = fopen(path, "re");
+
+	if (in == NULL) {
+		fprintf(stderr, "(no daemon log at %s)\n", path);
+		return;
+	}
+	fprintf(stderr, "---- %s ----\n", path);
+	while (fgets(line, sizeof(line), in) != NULL)
+		fputs(line, stderr);
+	fprintf(stderr, "---- end of daemon log ----\n");
+	fclose(in);
+}
+
+static int
+harness_stop(struct test_daemon *d, bool print_log)
 {
 	int status = 0, rc = -1;
 
@@ -117,46 +134,35 @@ harness_stop_daemon(struct test_daemon *d)
 		d->pid = 0;
 	}
 	if (d->dir[0] != '\0') {
-		/* Keep the log of a daemon that crashed, for the reader. */
-		if (rc != 0 && getenv("SHMBROKER_KEEP_LOGS") != NULL)
+		/* Show the log of a daemon that failed before it goes, or keep
+		 * it for the reader. */
+		if (rc != 0 && getenv("SHMBROKER_KEEP_LOGS") != NULL) {
 			fprintf(stderr, "daemon log kept in %s\n", d->dir);
-		else
+		} else {
+			if (rc != 0 && print_log)
+				harness_print_log(d->log);
 			nftw(d->dir, harness_rm, 8, FTW_DEPTH | FTW_PHYS);
+		}
 		d->dir[0] = '\0';
 	}
 	return rc;
 }
 
-static void
-harness_print_log(const char *path)
+int
+harness_stop_daemon(struct test_daemon *d)
 {
-	char line[1024];
-	FILE *in = fopen(path, "re");
-
-	if (in == NULL) {
-		fprintf(stderr, "(no daemon log at %s)\n", path);
-		return;
-	}
-	fprintf(stderr, "---- %s ----\n", path);
-	while (fgets(line, sizeof(line), in) != NULL)
-		fputs(line, stderr);
-	fprintf(stderr, "---- end of daemon log ----\n");
-	fclose(in);
+	return harness_stop(d, false);
 }
 
 int
 harness_stop_daemon_checked(struct test_daemon *d)
 {
-	struct test_daemon was = *d;
 	int rc;
 
 	if (d->pid <= 0)
 		return 0;
-	if ((rc = harness_stop_daemon(d)) != 0) {
+	if ((rc = harness_stop(d, true)) != 0)
 		fprintf(stderr, "shmbrokerd exited with status %d\n", rc);
-		harness_print_log(was.log);
-		nftw(was.dir, harness_rm, 8, FTW_DEPTH | FTW_PHYS);
-	}
 	return rc;
 }
 

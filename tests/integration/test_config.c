@@ -1,0 +1,728 @@
+/*
+ * test_config: shmbrokerd's configuration file, through the real binary.
+ * A file the daemon cannot use must stop it before it listens, with exit
+ * status 78 (EX_CONFIG) and one line on stderr naming the file, the line
+ * and the reason; every class of mistake is tried. A good file's
+ * [region NAME] entries exist from the start with origin config, outlive
+ * their clients, have their mode enforced for tenants, and come with a
+ * reload; the command line wins over the file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "shmclient.h"
+#include "shmclient_admin.h"
+#include "testcheck.h"
+
+#define WAIT_MS 5000
+
+struct cstate {
+	char dir[64];
+	char conf[128];
+	pid_t pid;		/* a daemon run by run_daemon, until reaped */
+	struct test_daemon d;
+	struct shmc *adm;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	remove(path);
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	struct cstate *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return -1;
+	snprintf(st->dir, sizeof(st->dir), "/tmp/shmb-config.XXXXXX");
+	if (mkdtemp(st->dir) == NULL) {
+		free(st);
+		return -1;
+	}
+	snprintf(st->conf, sizeof(st->conf), "%s/shmbrokerd.ini", st->dir);
+	*state = st;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct cstate *st = *state;
+	int rc = 0;
+
+	if (st->pid > 0) {
+		kill(st->pid, SIGKILL);
+		waitpid(st->pid, NULL, 0);
+	}
+	shmc_close(st->adm);
+	if (st->d.pid > 0 && harness_stop_daemon_checked(&st->d) != 0)
+		rc = -1;
+	nftw(st->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(st);
+	return rc;
+}
+
+static void
+write_conf(const struct cstate *st, const char *text)
+{
+	char tmp[160];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->conf);
+	f = fopen(tmp, "we");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, st->conf), 0);
+}
+
+/*
+ * Runs shmbrokerd on sockets in st->dir with the extra arguments, stderr
+ * into err. A daemon that is still running after WAIT_MS accepted what it
+ * was given: it is killed and -1 returned. Else its exit status.
+ */
+static int
+run_daemon(struct cstate *st, const char *const *extra, char *err,
+    size_t errlen)
+{
+	char vmm[128], admin[128], errpath[128];
+	const char *argv[16];
+	int n = 0, status, fd;
+	int64_t deadline;
+	ssize_t len;
+
+	snprintf(vmm, sizeof(vmm), "%s/vmm.sock", st->dir);
+	snprintf(admin, sizeof(admin), "%s/admin.sock", st->dir);
+	snprintf(errpath, sizeof(errpath), "%s/stderr", st->dir);
+	argv[n++] = SHMBROKERD_PATH;
+	argv[n++] = "--socket";
+	argv[n++] = vmm;
+	argv[n++] = "--admin-socket";
+	argv[n++] = admin;
+	for (; *extra != NULL && n < 15; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	st->pid = fork();
+	assert_true(st->pid >= 0);
+	if (st->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	deadline = harness_now_ms() + WAIT_MS;
+	while (waitpid(st->pid, &status, WNOHANG) == 0) {
+		if (harness_now_ms() > deadline) {
+			kill(st->pid, SIGKILL);
+			waitpid(st->pid, &status, 0);
+			status = -1;
+			break;
+		}
+		harness_sleep_ms(5);
+	}
+	st->pid = 0;
+	fd = open(errpath, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	len = read(fd, err, errlen - 1);
+	close(fd);
+	err[len > 0 ? len : 0] = '\0';
+	if (status == -1)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 +
+	    WTERMSIG(status);
+}
+
+/* Runs the daemon on text and checks that it refused it the right way:
+ * status 78, nothing but "shmbrokerd: FILE:LINE: ...reason..." (no ":LINE"
+ * when line is 0), and no socket left behind. */
+static void
+check_refused(struct cstate *st, const char *what, const char *text,
+    int line, const char *reason)
+{
+	const char *extra[] = { "--config", st->conf, NULL };
+	char err[2048], want[256], sock[128];
+	int rc;
+
+	write_conf(st, text);
+	rc = run_daemon(st, extra, err, sizeof(err));
+	if (rc != EX_CONFIG)
+		fail_msg("%s: exit status %d, not %d; stderr: %s", what, rc,
+		    EX_CONFIG, err);
+	if (line > 0)
+		snprintf(want, sizeof(want), "shmbrokerd: %s:%d: ", st->conf,
+		    line);
+	else
+		snprintf(want, sizeof(want), "shmbrokerd: %s: ", st->conf);
+	if (strncmp(err, want, strlen(want)) != 0)
+		fail_msg("%s: stderr does not start with '%s': %s", what, want,
+		    err);
+	if (strstr(err, reason) == NULL)
+		fail_msg("%s: stderr does not give the reason '%s': %s", what,
+		    reason, err);
+	if (strchr(err, '\n') != err + strlen(err) - 1)
+		fail_msg("%s: expected one line on stderr: %s", what, err);
+	snprintf(sock, sizeof(sock), "%s/vmm.sock", st->dir);
+	if (access(sock, F_OK) == 0)
+		fail_msg("%s: the daemon created its socket", what);
+}
+
+struct bad_case {
+	const char *what;
+	const char *text;
+	int line;		/* 0: a whole-file check, no line */
+	const char *reason;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "unknown section",
+	    "[broker]\nmax_regions = 10\n\n[bogus]\nkey = 1\n", 5,
+	    "unknown section" },
+	{ "section without a name", "[tenant]\nuid = 5\n", 2,
+	    "unknown section" },
+	{ "unknown broker key", "[broker]\nmax_regionz = 10\n", 2,
+	    "unknown setting" },
+	{ "unknown region key", "[region r]\nsize = 1M\ncolour = blue\n", 3,
+	    "unknown region setting" },
+	{ "unknown tenant key", "[tenant t]\nuid = 5\nquota = 1\n", 3,
+	    "unknown tenant setting" },
+	{ "bad region size", "[region r]\nsize = 12Q\n", 2,
+	    "size must be a size" },
+	{ "zero region size", "[region r]\nsize = 0\n", 2,
+	    "size must be a size" },
+	{ "bad max_region_size", "[broker]\nmax_region_size = huge\n", 2,
+	    "max_region_size must be a size" },
+	{ "bad max_bytes", "[tenant t]\nuid = 5\nmax_bytes = lots\n", 3,
+	    "max_bytes must be a size" },
+	{ "bad number", "[broker]\nmax_regions = ten\n", 2,
+	    "whole numbers" },
+	{ "zero limit", "[broker]\nmax_clients = 0\n", 2, "whole numbers" },
+	{ "limit over 32 bits", "[broker]\nmax_connections = 4294967296\n", 2,
+	    "whole numbers" },
+	{ "negative tenant limit", "[tenant t]\nuid = 5\nmax_regions = -1\n",
+	    3, "whole numbers" },
+	{ "number with junk", "[tenant t]\nuid = 5\nmax_clients = 10x\n", 3,
+	    "whole numbers" },
+	{ "bad tenant mode", "[tenant t]\nuid = 5\nmode = 0999\n", 3,
+	    "mode must be octal" },
+	{ "region mode over 0777", "[region r]\nsize = 4096\nmode = 01000\n",
+	    3, "mode must be octal" },
+	{ "symbolic mode", "[region r]\nsize = 4096\nmode = rw-rw----\n", 3,
+	    "mode must be octal" },
+	{ "region without size", "[region r]\nmode = 0600\n", 0,
+	    "[region r] has no size" },
+	{ "default_tenant naming no tenant",
+	    "[broker]\ndefault_tenant = ghost\n[tenant t]\nuid = 5\n", 0,
+	    "default_tenant = ghost: no [tenant ghost] section" },
+	{ "bad hugepages policy", "[broker]\nhugepages = sometimes\n", 2,
+	    "hugepages must be never, prefer or require" },
+	{ "bad backing", "[region r]\nsize = 1M\nbacking = floppy\n", 3,
+	    "backing must be hugetlb, shmem or auto" },
+	{ "bad log level", "[broker]\nlog_level = loud\n", 2,
+	    "log_level must be" },
+	{ "syntax error", "[broker]\nmax_regions 10\n", 2, "syntax error" },
+	{ "unknown user", "[tenant t]\nuid = no-such-user-shmb\n", 2,
+	    "uid must be a uid or a user name" },
+	{ "unknown group", "[tenant t]\ngid = no-such-group-shmb\n", 2,
+	    "must be a gid or a group name" },
+	{ "unknown region group", "[region r]\nsize = 1M\ngroup = nogrp-x\n",
+	    3, "group must be a gid or a group name" },
+	{ "unknown admin_group", "[broker]\nadmin_group = nogrp-x\n", 2,
+	    "admin_group must be a gid or a group name" },
+	{ "prefix too long",
+	    "[tenant t]\nuid = 5\nprefix = 0123456789abcdef0123456789abcdef\n",
+	    3, "prefix must be 1 to 31" },
+	{ "prefix with a space", "[tenant t]\nuid = 5\nprefix = a b/\n", 3,
+	    "prefix must be" },
+	{ "too many patterns",
+	    "[tenant t]\nuid = 5\nallow = p0,p1,p2,p3,p4,p5,p6,p7,p8,p9,"
+	    "p10,p11,p12,p13,p14,p15\ndeny = q0,q1,q2,q3,q4,q5,q6,q7,q8,q9,"
+	    "q10,q11,q12,q13,q14,q15,q16\n", 4, "at most 32 patterns" },
+	{ "pattern too long",
+	    "[tenant t]\nuid = 5\nallow = vm*, "
+	    "0123456789012345678901234567890123456789012345678901234567890123"
+	    "\n", 3, "at most 63 characters" },
+	{ "tenant name too long",
+	    "[tenant 0123456789abcdef0123456789abcdef]\nuid = 5\n", 2,
+	    "tenant names are 1 to 31" },
+	{ "first error wins",
+	    "[broker]\nlog_level = info\nmax_regions = ten\nmax_clients = "
+	    "zero\n", 3, "max_regions = ten" },
+};
+
+static void
+test_bad_files(void **state)
+{
+	struct cstate *st = *state;
+
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]);
+	    i++)
+		check_refused(st, bad_cases[i].what, bad_cases[i].text,
+		    bad_cases[i].line, bad_cases[i].reason);
+}
+
+/* inih goes on after a line it cannot parse: the line reported must be
+ * the one whose reason is given. */
+static void
+test_error_line_matches_reason(void **state)
+{
+	struct cstate *st = *state;
+
+	check_refused(st, "syntax error before a bad value",
+	    "[broker]\nthis is not a setting\nmax_regions = ten\n", 2,
+	    "syntax error");
+	check_refused(st, "unclosed section", "[broker\nmax_regions = 10\n",
+	    1, "syntax error");
+}
+
+/* libinih cuts section headers to INI_MAX_SECTION - 1 (49) characters
+ * without a word, so the daemon refuses a header that reaches that length
+ * instead of creating a region under a cut name: a [region NAME] header
+ * takes names of up to 41 characters (longer ones come from shmctl create
+ * or a tenant prefix). A 41-character name is created whole; a 42- and a
+ * 60-character one are refused, naming the line and the reason. */
+#define NAME41 "long-region-name-0123456789abcdef01234567"
+#define NAME42 NAME41 "8"
+#define NAME60 "long-region-name-0123456789abcdef0123456789abcdef-0123456789"
+
+static void
+test_long_section_names(void **state)
+{
+	struct cstate *st = *state;
+	const char *extra[] = { "--config", st->conf, NULL };
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminShow as = SHMBROKER__ADMIN_SHOW__INIT;
+	Shmbroker__ServerMessage *m;
+	int err;
+
+	assert_int_equal(strlen(NAME41), 41);
+	assert_int_equal(strlen(NAME60), 60);
+	check_refused(st, "region name of 42 characters",
+	    "[region " NAME42 "]\nsize = 1M\n", 2, "section name too long");
+	check_refused(st, "region name of 60 characters",
+	    "[region " NAME60 "]\nsize = 1M\n", 2, "section name too long");
+
+	write_conf(st, "[broker]\nhugepages = never\n[region " NAME41 "]\n"
+	    "size = 1M\n");
+	assert_int_equal(harness_start_daemon(&st->d, extra), 0);
+	st->adm = check_connect(st->d.admin_socket, "config test");
+	as.name = (char *)NAME41;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_SHOW;
+	req.admin_show = &as;
+	m = check_admin_call(st->adm, &req);
+	err = (int)m->error;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	if (err != SHMBROKER__ERROR__ERR_NONE)
+		fail_msg("[region %s] was not created under its name", NAME41);
+}
+
+/* Lines over 199 characters: libinih reads them in pieces, so the rest
+ * of a long allow list became a "line" of its own that is not in the
+ * file. Either the line works or it is refused as too long, at its own
+ * line number. */
+static void
+test_long_line(void **state)
+{
+	struct cstate *st = *state;
+	const char *extra[] = { "--config", st->conf, NULL };
+	char text[1024], err[2048], want[192];
+	size_t off;
+	int rc;
+
+	off = (size_t)snprintf(text, sizeof(text),
+	    "[tenant t]\nuid = 4242\nallow = x");
+	for (int i = 0; i < 20; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+		    ", pattern%03d", i);
+	snprintf(text + off, sizeof(text) - off, "\n");
+	assert_true(strlen(strchr(strchr(text, '\n') + 1, '\n') + 1) > 200);
+	write_conf(st, text);
+	rc = run_daemon(st, extra, err, sizeof(err));
+	if (rc == -1)
+		return;		/* accepted: it ran until killed */
+	snprintf(want, sizeof(want), "%s:3: ", st->conf);
+	if (rc != EX_CONFIG || strstr(err, want) == NULL ||
+	    strstr(err, "too long") == NULL)
+		fail_msg("a 3-line file with a 223-character line 3: status %d, "
+		    "%s", rc, err);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct cstate *st = *state;
+	const char *extra[] = { "--config", st->conf, NULL };
+	char err[1024];
+
+	assert_int_equal(run_daemon(st, extra, err, sizeof(err)), EX_CONFIG);
+	assert_non_null(strstr(err, st->conf));
+	assert_non_null(strstr(err, "cannot open"));
+}
+
+static void
+test_bad_command_line(void **state)
+{
+	struct cstate *st = *state;
+	const char *extra[] = { "--config", st->conf, "--hugepages",
+	    "sometimes", NULL };
+	char err[1024];
+
+	write_conf(st, "[broker]\nhugepages = never\n");
+	assert_int_equal(run_daemon(st, extra, err, sizeof(err)), EX_CONFIG);
+	assert_non_null(strstr(err, "--hugepages sometimes: hugepages must "
+	    "be never, prefer or require"));
+}
+
+/* A configured region the daemon cannot make stops it at start. */
+static void
+test_region_over_limit(void **state)
+{
+	struct cstate *st = *state;
+	const char *extra[] = { "--config", st->conf, NULL };
+	char err[2048];
+	int rc;
+
+	write_conf(st, "[broker]\nmax_region_size = 1M\nhugepages = never\n"
+	    "[region big]\nsize = 2M\n");
+	rc = run_daemon(st, extra, err, sizeof(err));
+	if (rc <= 0)
+		fail_msg("a region over max_region_size: status %d: %s", rc,
+		    err);
+	assert_non_null(strstr(err, "region big"));
+	assert_non_null(strstr(err, "max_region_size"));
+}
+
+/* ---- a good file ---- */
+
+static const char good_conf[] =
+    "; shmbrokerd test configuration\n"
+    "[broker]\n"
+    "hugepages = require        ; the command line says never\n"
+    "max_region_size = 16M\n"
+    "log_level = info\n"
+    "\n"
+    "[region cfg-open]\n"
+    "size = 64K\n"
+    "mode = 0666\n"
+    "backing = shmem\n"
+    "\n"
+    "[region cfg-owner]\n"
+    "size = 1M\n"
+    "mode = 0600\n"
+    "backing = shmem\n"
+    "\n"
+    "[region cfg-group]\n"
+    "size = 8192\n"
+    "mode = 0660\n"
+    "group = 3100\n"
+    "backing = shmem\n"
+    "\n"
+    "[tenant t]\n"
+    "uid = 2001\n";
+
+/* The good file, with a tenant for this test's own uid (VMM connections
+ * no tenant matches are refused) and then more. */
+static void
+good_text(char *buf, size_t len, const char *more)
+{
+	snprintf(buf, len, "%s\n[tenant me]\nuid = %u\n%s", good_conf,
+	    (unsigned)geteuid(), more);
+}
+
+struct region_view {
+	int error;
+	char tenant[64];
+	uint32_t mode, owner_uid, clients, size_pages;
+	int origin, backing;
+};
+
+static struct region_view
+region_info(struct cstate *st, const char *name)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminShow as = SHMBROKER__ADMIN_SHOW__INIT;
+	Shmbroker__ServerMessage *m;
+	struct region_view v;
+
+	memset(&v, 0, sizeof(v));
+	as.name = (char *)name;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_SHOW;
+	req.admin_show = &as;
+	m = check_admin_call(st->adm, &req);
+	v.error = (int)m->error;
+	if (m->error == SHMBROKER__ERROR__ERR_NONE) {
+		const Shmbroker__RegionInfo *ri = m->admin_show->region;
+
+		snprintf(v.tenant, sizeof(v.tenant), "%s", ri->tenant);
+		v.mode = ri->mode;
+		v.owner_uid = ri->owner_uid;
+		v.clients = ri->clients;
+		v.size_pages = ri->size_pages;
+		v.origin = (int)ri->origin;
+		v.backing = (int)ri->backing;
+	}
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return v;
+}
+
+/* The regions AdminList reports, all pages, as "name:origin " words. */
+static void
+list_regions(struct cstate *st, char *out, size_t outlen)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminList al = SHMBROKER__ADMIN_LIST__INIT;
+	Shmbroker__ServerMessage *m;
+	size_t off = 0;
+	bool done = false;
+
+	out[0] = '\0';
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_LIST;
+	req.admin_list = &al;
+	while (!done) {
+		m = check_admin_call(st->adm, &req);
+		assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+		for (size_t i = 0; i < m->admin_list->n_regions; i++) {
+			const Shmbroker__RegionInfo *ri =
+			    m->admin_list->regions[i];
+
+			off += (size_t)snprintf(out + off, outlen - off,
+			    "%s:%d ", ri->name, (int)ri->origin);
+			assert_true(off < outlen);
+		}
+		al.after_id = m->admin_list->next_after_id;
+		done = m->admin_list->done;
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+}
+
+static void
+start_good(struct cstate *st)
+{
+	const char *extra[] = { "--config", st->conf, "--hugepages", "never",
+	    NULL };
+	char text[2048];
+
+	good_text(text, sizeof(text), "");
+	write_conf(st, text);
+	assert_int_equal(harness_start_daemon(&st->d, extra), 0);
+	assert_int_equal(chmod(st->d.dir, 0755), 0);
+	st->adm = check_connect(st->d.admin_socket, "config test");
+}
+
+static void
+test_config_regions(void **state)
+{
+	struct cstate *st = *state;
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
+	Shmbroker__ServerMessage *m;
+	struct region_view v;
+	struct shmc_region reg;
+	struct shmc *vmm;
+	char list[4096];
+
+	start_good(st);
+	list_regions(st, list, sizeof(list));
+	assert_string_equal(list, "cfg-open:2 cfg-owner:2 cfg-group:2 ");
+
+	v = region_info(st, "cfg-open");
+	assert_int_equal(v.origin, SHMBROKER__ORIGIN__ORIGIN_CONFIG);
+	assert_int_equal(v.size_pages, 16);
+	assert_int_equal(v.mode, 0666);
+	assert_int_equal(v.backing, SHMBROKER__BACKING__BACKING_SHMEM);
+	assert_int_equal(v.clients, 0);
+	assert_int_equal(v.owner_uid, 0);
+	assert_string_equal(v.tenant, "");
+	v = region_info(st, "cfg-owner");
+	assert_int_equal(v.size_pages, 256);
+	assert_int_equal(v.mode, 0600);
+	v = region_info(st, "cfg-group");
+	assert_int_equal(v.size_pages, 2);
+	assert_int_equal(v.mode, 0660);
+
+	/* --hugepages never beats the file's require. */
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS;
+	req.admin_status = &as;
+	m = check_admin_call(st->adm, &req);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_string_equal(m->admin_status->hugepage_policy, "never");
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	/* A client comes and goes; the region stays. */
+	vmm = check_connect(st->d.socket, "config vmm");
+	assert_int_equal(shmc_attach(vmm, "cfg-open", 1, false, &reg),
+	    SHMC_GSS_OK);
+	close(reg.fd);
+	assert_false(reg.created);
+	assert_int_equal(reg.size_pages, 16);
+	assert_int_equal(region_info(st, "cfg-open").clients, 1);
+	assert_int_equal(shmc_detach(vmm, reg.client_id), 0);
+	shmc_close(vmm);
+	v = region_info(st, "cfg-open");
+	assert_int_equal(v.error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(v.clients, 0);
+	list_regions(st, list, sizeof(list));
+	assert_string_equal(list, "cfg-open:2 cfg-owner:2 cfg-group:2 ");
+}
+
+/* A child as uid:gid attaches (find) name; its guest status, or -1. */
+static int
+attach_as(struct cstate *st, uid_t uid, gid_t gid, const char *name)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmc *c;
+		struct shmc_region reg;
+		int rc;
+
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
+		    setuid(uid) < 0)
+			_exit(100);
+		if (shmc_connect(st->d.socket, "config tenant", WAIT_MS, &c,
+		    NULL, 0) < 0)
+			_exit(101);
+		rc = shmc_attach(c, name, 1, false, &reg);
+		_exit(rc < 0 ? 102 : rc);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status) >= 100 ? -WEXITSTATUS(status) :
+	    WEXITSTATUS(status);
+}
+
+static void
+test_config_region_modes(void **state)
+{
+	struct cstate *st = *state;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to run clients as other "
+		    "users\n");
+		skip();
+	}
+	start_good(st);
+	assert_int_equal(attach_as(st, 2001, 2001, "cfg-open"), SHMC_GSS_OK);
+	/* Owned by the daemon's uid 0: 0600 is root's alone. */
+	assert_int_equal(attach_as(st, 2001, 2001, "cfg-owner"),
+	    SHMC_GSS_NO_PERMISSION);
+	assert_int_equal(attach_as(st, 0, 0, "cfg-owner"), SHMC_GSS_OK);
+	assert_int_equal(attach_as(st, 2001, 2001, "cfg-group"),
+	    SHMC_GSS_NO_PERMISSION);
+	assert_int_equal(attach_as(st, 2001, 3100, "cfg-group"), SHMC_GSS_OK);
+	/* The clients died with their children; the regions stay. */
+	for (int i = 0; i < 500; i++) {
+		uint32_t regions, clients;
+
+		check_admin_counts(st->adm, &regions, &clients);
+		if (clients == 0)
+			break;
+		harness_sleep_ms(10);
+	}
+	assert_int_equal(region_info(st, "cfg-group").clients, 0);
+	assert_int_equal(region_info(st, "cfg-open").clients, 0);
+	assert_int_equal(region_info(st, "cfg-owner").error,
+	    SHMBROKER__ERROR__ERR_NONE);
+}
+
+static void
+test_reload_adds_region(void **state)
+{
+	struct cstate *st = *state;
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminReload ar = SHMBROKER__ADMIN_RELOAD__INIT;
+	Shmbroker__ServerMessage *m;
+	char text[2048], list[4096];
+	struct region_view v;
+
+	start_good(st);
+	good_text(text, sizeof(text), "[region cfg-new]\nsize = 12K\n"
+	    "mode = 0640\n");
+	write_conf(st, text);
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD;
+	req.admin_reload = &ar;
+	m = check_admin_call(st->adm, &req);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	v = region_info(st, "cfg-new");
+	assert_int_equal(v.error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(v.origin, SHMBROKER__ORIGIN__ORIGIN_CONFIG);
+	assert_int_equal(v.size_pages, 3);
+	assert_int_equal(v.mode, 0640);
+	list_regions(st, list, sizeof(list));
+	assert_string_equal(list,
+	    "cfg-open:2 cfg-owner:2 cfg-group:2 cfg-new:2 ");
+
+	/* A region with no size in a reload: refused, nothing changes. */
+	good_text(text, sizeof(text), "[region cfg-nosize]\nmode = 0600\n");
+	write_conf(st, text);
+	m = check_admin_call(st->adm, &req);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_INVALID);
+	assert_non_null(strstr(m->message, st->conf));
+	assert_non_null(strstr(m->message, "[region cfg-nosize] has no size"));
+	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_int_equal(region_info(st, "cfg-nosize").error,
+	    SHMBROKER__ERROR__ERR_NOT_FOUND);
+	assert_int_equal(region_info(st, "cfg-new").error,
+	    SHMBROKER__ERROR__ERR_NONE);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bad_files, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_error_line_matches_reason,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_section_names, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_long_line, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_command_line, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_region_over_limit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_config_regions, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_config_region_modes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reload_adds_region, setup,
+		    teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,544 @@
+/*
+ * test_tenant: the tenant policy on its own (daemon/tenant.c): matching a
+ * connection's uid and gid to a tenant, parsing allow/deny lists and
+ * deciding names with QNX's first-match rules, prefixed region names, the
+ * owner/group/other bits that decide who may attach, quotas, and usage that
+ * outlives a reload.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tenant.h"
+
+static struct tenant
+make_tenant(const char *name, bool by_uid, uid_t uid, bool by_gid, gid_t gid)
+{
+	struct tenant t;
+
+	tenant_init(&t, name, 0600);
+	t.match_uid = by_uid;
+	t.uid = uid;
+	t.match_gid = by_gid;
+	t.gid = gid;
+	return t;
+}
+
+static void
+test_init(void **state)
+{
+	struct tenant t;
+	char longname[64];
+
+	(void)state;
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	tenant_init(&t, longname, 0640);
+	/* A name that does not fit is cut, never overflows. */
+	assert_int_equal(strlen(t.name), TENANT_NAME_MAX - 1);
+	assert_int_equal(t.mode, 0640);
+	assert_int_equal(t.nrules, 0);
+	assert_string_equal(t.prefix, "");
+	assert_false(t.match_uid);
+	assert_false(t.match_gid);
+	assert_int_equal(t.max_regions, 0);
+	assert_int_equal(t.max_clients, 0);
+	assert_int_equal(t.max_bytes, 0);
+	assert_int_equal(t.max_hugepages, 0);
+	assert_null(t.usage);
+	assert_true(tenant_name_allowed(&t, "anything"));
+}
+
+static void
+test_match_uid_only(void **state)
+{
+	struct tenant list[1];
+
+	(void)state;
+	list[0] = make_tenant("u", true, 1000, false, 0);
+	assert_ptr_equal(tenant_match(list, 1, NULL, 1000, 1), &list[0]);
+	assert_ptr_equal(tenant_match(list, 1, NULL, 1000, 99999), &list[0]);
+	assert_null(tenant_match(list, 1, NULL, 1001, 1000));
+}
+
+static void
+test_match_gid_only(void **state)
+{
+	struct tenant list[1];
+
+	(void)state;
+	list[0] = make_tenant("g", false, 0, true, 500);
+	assert_ptr_equal(tenant_match(list, 1, NULL, 0, 500), &list[0]);
+	assert_ptr_equal(tenant_match(list, 1, NULL, 4242, 500), &list[0]);
+	assert_null(tenant_match(list, 1, NULL, 500, 501));
+}
+
+static void
+test_match_both(void **state)
+{
+	struct tenant list[1];
+
+	(void)state;
+	list[0] = make_tenant("ug", true, 1000, true, 500);
+	assert_ptr_equal(tenant_match(list, 1, NULL, 1000, 500), &list[0]);
+	assert_null(tenant_match(list, 1, NULL, 1000, 501));
+	assert_null(tenant_match(list, 1, NULL, 1001, 500));
+	assert_null(tenant_match(list, 1, NULL, 500, 1000));
+}
+
+static void
+test_match_first_wins(void **state)
+{
+	struct tenant list[3];
+
+	(void)state;
+	list[0] = make_tenant("narrow", true, 1000, true, 500);
+	list[1] = make_tenant("byuid", true, 1000, false, 0);
+	list[2] = make_tenant("bygid", false, 0, true, 500);
+	/* All three match: the first in the file wins. */
+	assert_ptr_equal(tenant_match(list, 3, NULL, 1000, 500), &list[0]);
+	assert_ptr_equal(tenant_match(list, 3, NULL, 1000, 7), &list[1]);
+	assert_ptr_equal(tenant_match(list, 3, NULL, 7, 500), &list[2]);
+	/* n bounds the search. */
+	assert_null(tenant_match(list, 2, NULL, 7, 500));
+	assert_null(tenant_match(list, 0, NULL, 1000, 500));
+}
+
+static void
+test_match_default(void **state)
+{
+	struct tenant list[2], dflt;
+
+	(void)state;
+	list[0] = make_tenant("a", true, 1000, false, 0);
+	/* A tenant naming neither uid nor gid is only ever a default: it
+	 * must not match everyone. */
+	list[1] = make_tenant("nobody", false, 0, false, 0);
+	dflt = make_tenant("dflt", false, 0, false, 0);
+	assert_ptr_equal(tenant_match(list, 2, &dflt, 1, 1), &dflt);
+	assert_ptr_equal(tenant_match(list, 2, &list[1], 0, 0), &list[1]);
+	assert_ptr_equal(tenant_match(list, 2, &dflt, 1000, 1), &list[0]);
+	assert_null(tenant_match(list, 2, NULL, 1, 1));
+	assert_null(tenant_match(list, 2, NULL, 0, 0));
+}
+
+static void
+test_rules_parse(void **state)
+{
+	struct tenant t;
+
+	(void)state;
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_rules(&t, true, "a*, b?"), 0);
+	assert_int_equal(t.nrules, 2);
+	assert_string_equal(t.rules[0].pattern, "a*");
+	assert_true(t.rules[0].allow);
+	assert_string_equal(t.rules[1].pattern, "b?");
+	assert_true(t.rules[1].allow);
+
+	/* Empty items, tabs and padding go; inner spaces stay. */
+	assert_int_equal(tenant_add_rules(&t, false, " ,\t, x ,,\ty\t, a b ,"),
+	    0);
+	assert_int_equal(t.nrules, 5);
+	assert_string_equal(t.rules[2].pattern, "x");
+	assert_false(t.rules[2].allow);
+	assert_string_equal(t.rules[3].pattern, "y");
+	assert_string_equal(t.rules[4].pattern, "a b");
+	assert_false(t.rules[4].allow);
+
+	/* Nothing to add is no error. */
+	assert_int_equal(tenant_add_rules(&t, true, ""), 0);
+	assert_int_equal(tenant_add_rules(&t, true, " , ,, "), 0);
+	assert_int_equal(t.nrules, 5);
+}
+
+static void
+test_rules_too_many(void **state)
+{
+	struct tenant t;
+	char list[TENANT_RULES_MAX * 8];
+	size_t off = 0;
+
+	(void)state;
+	tenant_init(&t, "t", 0600);
+	for (int i = 0; i < TENANT_RULES_MAX; i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "p%d,",
+		    i);
+	assert_int_equal(tenant_add_rules(&t, true, list), 0);
+	assert_int_equal(t.nrules, TENANT_RULES_MAX);
+	assert_string_equal(t.rules[TENANT_RULES_MAX - 1].pattern, "p31");
+	assert_int_equal(tenant_add_rules(&t, false, "one-more"), -1);
+	assert_int_equal(t.nrules, TENANT_RULES_MAX);
+
+	/* Over the limit in one list. */
+	tenant_init(&t, "t", 0600);
+	off = 0;
+	for (int i = 0; i <= TENANT_RULES_MAX; i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "q%d, ",
+		    i);
+	assert_int_equal(tenant_add_rules(&t, true, list), -1);
+	assert_true(t.nrules <= TENANT_RULES_MAX);
+}
+
+static void
+test_rules_too_long(void **state)
+{
+	struct tenant t;
+	char pat[TENANT_PATTERN_MAX + 8];
+
+	(void)state;
+	tenant_init(&t, "t", 0600);
+	memset(pat, 'x', TENANT_PATTERN_MAX - 1);
+	pat[TENANT_PATTERN_MAX - 1] = '\0';
+	assert_int_equal(tenant_add_rules(&t, true, pat), 0);
+	assert_int_equal(t.nrules, 1);
+	assert_int_equal(strlen(t.rules[0].pattern), TENANT_PATTERN_MAX - 1);
+
+	/* The padding is not counted; the pattern is. */
+	memset(pat, ' ', sizeof(pat) - 1);
+	memset(pat + 2, 'y', TENANT_PATTERN_MAX - 1);
+	pat[sizeof(pat) - 1] = '\0';
+	assert_true(strlen(pat) > TENANT_PATTERN_MAX);
+	assert_int_equal(tenant_add_rules(&t, true, pat), 0);
+	assert_int_equal(t.nrules, 2);
+
+	memset(pat, 'z', TENANT_PATTERN_MAX);
+	pat[TENANT_PATTERN_MAX] = '\0';
+	assert_int_equal(tenant_add_rules(&t, true, pat), -1);
+	assert_int_equal(t.nrules, 2);
+}
+
+static void
+test_allowed_no_rules(void **state)
+{
+	struct tenant t;
+
+	(void)state;
+	tenant_init(&t, "t", 0600);
+	assert_true(tenant_name_allowed(&t, "x"));
+	assert_true(tenant_name_allowed(&t, "vm1"));
+}
+
+static void
+test_allowed_only_allows(void **state)
+{
+	struct tenant t;
+
+	(void)state;
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_rules(&t, true, "vm*, net[0-9]"), 0);
+	assert_true(tenant_name_allowed(&t, "vm"));
+	assert_true(tenant_name_allowed(&t, "vm-disk"));
+	assert_true(tenant_name_allowed(&t, "net7"));
+	/* Everything else: the implied deny. */
+	assert_false(tenant_name_allowed(&t, "net10"));
+	assert_false(tenant_name_allowed(&t, "xvm"));
+	assert_false(tenant_name_allowed(&t, "VM1"));
+}
+
+static void
+test_allowed_only_denies(void **state)
+{
+	struct tenant t;
+
+	(void)state;
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_rules(&t, false, "secret*, ?oot"), 0);
+	assert_false(tenant_name_allowed(&t, "secret"));
+	assert_false(tenant_name_allowed(&t, "secret-2"));
+	assert_false(tenant_name_allowed(&t, "root"));
+	/* Everything else: the implied allow. */
+	assert_true(tenant_name_allowed(&t, "boot1"));
+	assert_true(tenant_name_allowed(&t, "public"));
+}
+
+static void
+test_allowed_mixed(void **state)
+{
+	struct tenant t;
+
+	(void)state;
+	/* allow g*, deny gx*: the allow comes first and wins for gx1; the
+	 * last rule is a deny, so what matches nothing is allowed. */
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_rules(&t, true, "g*"), 0);
+	assert_int_equal(tenant_add_rules(&t, false, "gx*"), 0);
+	assert_true(tenant_name_allowed(&t, "gx1"));
+	assert_true(tenant_name_allowed(&t, "g1"));
+	assert_true(tenant_name_allowed(&t, "h1"));
+
+	/* deny gx*, allow g*: the deny decides gx1; the last rule is an
+	 * allow, so what matches nothing is denied. */
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_rules(&t, false, "gx*"), 0);
+	assert_int_equal(tenant_add_rules(&t, true, "g*"), 0);
+	assert_false(tenant_name_allowed(&t, "gx1"));
+	assert_true(tenant_name_allowed(&t, "g1"));
+	assert_false(tenant_name_allowed(&t, "h1"));
+
+	/* Only the last rule written sets the implied one. */
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_rules(&t, true, "a*"), 0);
+	assert_int_equal(tenant_add_rules(&t, false, "b*"), 0);
+	assert_int_equal(tenant_add_rules(&t, true, "c*"), 0);
+	assert_true(tenant_name_allowed(&t, "a1"));
+	assert_false(tenant_name_allowed(&t, "b1"));
+	assert_true(tenant_name_allowed(&t, "c1"));
+	assert_false(tenant_name_allowed(&t, "d1"));
+}
+
+static void
+test_region_name(void **state)
+{
+	struct tenant t;
+	char out[REGION_KEY_MAX], name[REGION_KEY_MAX + 1];
+
+	(void)state;
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_region_name(&t, "x", out), 0);
+	assert_string_equal(out, "x");
+	snprintf(t.prefix, sizeof(t.prefix), "a/");
+	assert_int_equal(tenant_region_name(&t, "x", out), 0);
+	assert_string_equal(out, "a/x");
+
+	/* The longest prefix with the longest guest name fits. */
+	memset(t.prefix, 'p', TENANT_PREFIX_MAX - 1);
+	t.prefix[TENANT_PREFIX_MAX - 1] = '\0';
+	memset(name, 'n', REGION_NAME_MAX - 1);
+	name[REGION_NAME_MAX - 1] = '\0';
+	assert_int_equal(tenant_region_name(&t, name, out), 0);
+	assert_int_equal(strlen(out), TENANT_PREFIX_MAX - 1 +
+	    REGION_NAME_MAX - 1);
+
+	/* 63 characters fit REGION_KEY_MAX, 64 do not. */
+	memset(name, 'n', REGION_KEY_MAX - TENANT_PREFIX_MAX);
+	name[REGION_KEY_MAX - TENANT_PREFIX_MAX] = '\0';
+	assert_int_equal(strlen(t.prefix) + strlen(name), REGION_KEY_MAX - 1);
+	assert_int_equal(tenant_region_name(&t, name, out), 0);
+	assert_int_equal(strlen(out), REGION_KEY_MAX - 1);
+	strcat(name, "n");
+	assert_int_equal(tenant_region_name(&t, name, out), -1);
+}
+
+static struct region
+make_region(uid_t owner, uint16_t mode, bool has_group, gid_t group)
+{
+	struct region g;
+
+	memset(&g, 0, sizeof(g));
+	g.owner_uid = owner;
+	g.mode = mode;
+	g.has_group = has_group;
+	g.group = group;
+	return g;
+}
+
+static void
+test_may_attach_owner_other(void **state)
+{
+	struct region g;
+
+	(void)state;
+	g = make_region(1000, 0600, false, 0);
+	assert_true(tenant_may_attach(&g, 1000, 1));
+	assert_false(tenant_may_attach(&g, 1001, 1));
+	assert_false(tenant_may_attach(&g, 0, 0));
+
+	/* Read and write are both needed. */
+	g = make_region(1000, 0400, false, 0);
+	assert_false(tenant_may_attach(&g, 1000, 1));
+	g = make_region(1000, 0200, false, 0);
+	assert_false(tenant_may_attach(&g, 1000, 1));
+	g = make_region(1000, 0700, false, 0);
+	assert_true(tenant_may_attach(&g, 1000, 1));
+	g = make_region(1000, 0604, false, 0);
+	assert_false(tenant_may_attach(&g, 1001, 1));
+	g = make_region(1000, 0602, false, 0);
+	assert_false(tenant_may_attach(&g, 1001, 1));
+
+	g = make_region(1000, 0666, false, 0);
+	assert_true(tenant_may_attach(&g, 1000, 1));
+	assert_true(tenant_may_attach(&g, 1001, 1));
+	assert_true(tenant_may_attach(&g, 0, 0));
+
+	/* Unix order: the owner gets the owner bits even when others may. */
+	g = make_region(1000, 0066, false, 0);
+	assert_false(tenant_may_attach(&g, 1000, 1));
+	assert_true(tenant_may_attach(&g, 1001, 1));
+}
+
+static void
+test_may_attach_group(void **state)
+{
+	struct region g;
+
+	(void)state;
+	g = make_region(1000, 0660, true, 50);
+	assert_true(tenant_may_attach(&g, 1000, 1));
+	assert_true(tenant_may_attach(&g, 1001, 50));
+	assert_false(tenant_may_attach(&g, 1001, 51));
+
+	/* Without a group the group bits are nobody's, even for gid 0. */
+	g = make_region(1000, 0660, false, 0);
+	assert_false(tenant_may_attach(&g, 1001, 0));
+	assert_false(tenant_may_attach(&g, 1001, 50));
+
+	/* A group member gets the group bits even when others may more. */
+	g = make_region(1000, 0606, true, 50);
+	assert_false(tenant_may_attach(&g, 1001, 50));
+	assert_true(tenant_may_attach(&g, 1001, 51));
+	g = make_region(1000, 0640, true, 50);
+	assert_false(tenant_may_attach(&g, 1001, 50));
+}
+
+static void
+test_quota(void **state)
+{
+	struct tenant_usage_list l = LIST_HEAD_INITIALIZER(l);
+	struct tenant t;
+
+	(void)state;
+	tenant_init(&t, "q", 0600);
+	assert_int_equal(tenant_attach_usage(&t, &l), 0);
+	assert_non_null(t.usage);
+
+	/* No limits: anything goes. */
+	t.usage->regions = 1000000;
+	t.usage->clients = 1000000;
+	t.usage->bytes = UINT64_MAX / 2;
+	t.usage->hugepages = 1000000;
+	assert_null(tenant_quota_exceeded(&t, 1, 1, 1u << 30, 100));
+	memset(&t.usage->regions, 0, sizeof(*t.usage) -
+	    offsetof(struct tenant_usage, regions));
+
+	t.max_regions = 2;
+	t.usage->regions = 1;
+	assert_null(tenant_quota_exceeded(&t, 1, 0, 0, 0));
+	t.usage->regions = 2;
+	assert_string_equal(tenant_quota_exceeded(&t, 1, 0, 0, 0),
+	    "max_regions");
+	assert_null(tenant_quota_exceeded(&t, 0, 1, 4096, 0));
+	t.max_regions = 0;
+
+	t.max_clients = 3;
+	t.usage->clients = 2;
+	assert_null(tenant_quota_exceeded(&t, 0, 1, 0, 0));
+	t.usage->clients = 3;
+	assert_string_equal(tenant_quota_exceeded(&t, 0, 1, 0, 0),
+	    "max_clients");
+	assert_null(tenant_quota_exceeded(&t, 1, 0, 0, 0));
+	t.max_clients = 0;
+
+	t.max_bytes = 1 << 20;
+	t.usage->bytes = 512 << 10;
+	assert_null(tenant_quota_exceeded(&t, 1, 0, 512 << 10, 0));
+	assert_string_equal(tenant_quota_exceeded(&t, 1, 0, (512 << 10) + 1,
+	    0), "max_bytes");
+	t.usage->bytes = 1 << 20;
+	assert_string_equal(tenant_quota_exceeded(&t, 1, 0, 1, 0),
+	    "max_bytes");
+	assert_null(tenant_quota_exceeded(&t, 0, 1, 0, 0));
+	t.max_bytes = 0;
+
+	t.max_hugepages = 4;
+	t.usage->hugepages = 3;
+	assert_null(tenant_quota_exceeded(&t, 0, 0, 0, 1));
+	assert_string_equal(tenant_quota_exceeded(&t, 0, 0, 0, 2),
+	    "max_hugepages");
+	t.max_hugepages = 0;
+	assert_null(tenant_quota_exceeded(&t, 1, 1, 1, 2));
+	tenant_usage_free(&l);
+	assert_true(LIST_EMPTY(&l));
+}
+
+static size_t
+usage_count(struct tenant_usage_list *l)
+{
+	struct tenant_usage *u;
+	size_t n = 0;
+
+	LIST_FOREACH(u, l, entry)
+		n++;
+	return n;
+}
+
+static void
+test_usage_survives_reload(void **state)
+{
+	struct tenant_usage_list l = LIST_HEAD_INITIALIZER(l);
+	struct tenant first[2], second[3];
+	struct tenant_usage *alpha;
+
+	(void)state;
+	tenant_init(&first[0], "alpha", 0600);
+	tenant_init(&first[1], "beta", 0600);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(tenant_attach_usage(&first[i], &l), 0);
+	assert_ptr_not_equal(first[0].usage, first[1].usage);
+	assert_string_equal(first[0].usage->name, "alpha");
+	assert_int_equal(usage_count(&l), 2);
+	alpha = first[0].usage;
+	alpha->regions = 3;
+	alpha->clients = 5;
+	alpha->bytes = 12288;
+	alpha->denials = 2;
+
+	/* A reload: new tenant structs, in another order, one new. */
+	tenant_init(&second[0], "gamma", 0600);
+	tenant_init(&second[1], "beta", 0600);
+	tenant_init(&second[2], "alpha", 0660);
+	second[2].max_regions = 3;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(tenant_attach_usage(&second[i], &l), 0);
+	assert_ptr_equal(second[2].usage, alpha);
+	assert_ptr_equal(second[1].usage, first[1].usage);
+	assert_int_equal(second[2].usage->regions, 3);
+	assert_int_equal(second[2].usage->clients, 5);
+	assert_int_equal(second[2].usage->bytes, 12288);
+	assert_int_equal(second[2].usage->denials, 2);
+	assert_int_equal(second[0].usage->regions, 0);
+	assert_int_equal(usage_count(&l), 3);
+	/* The kept usage counts against the new quota. */
+	assert_string_equal(tenant_quota_exceeded(&second[2], 1, 0, 0, 0),
+	    "max_regions");
+
+	/* Attaching again is idempotent. */
+	assert_int_equal(tenant_attach_usage(&second[2], &l), 0);
+	assert_ptr_equal(second[2].usage, alpha);
+	assert_int_equal(usage_count(&l), 3);
+	tenant_usage_free(&l);
+	assert_true(LIST_EMPTY(&l));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init),
+		cmocka_unit_test(test_match_uid_only),
+		cmocka_unit_test(test_match_gid_only),
+		cmocka_unit_test(test_match_both),
+		cmocka_unit_test(test_match_first_wins),
+		cmocka_unit_test(test_match_default),
+		cmocka_unit_test(test_rules_parse),
+		cmocka_unit_test(test_rules_too_many),
+		cmocka_unit_test(test_rules_too_long),
+		cmocka_unit_test(test_allowed_no_rules),
+		cmocka_unit_test(test_allowed_only_allows),
+		cmocka_unit_test(test_allowed_only_denies),
+		cmocka_unit_test(test_allowed_mixed),
+		cmocka_unit_test(test_region_name),
+		cmocka_unit_test(test_may_attach_owner_other),
+		cmocka_unit_test(test_may_attach_group),
+		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_usage_survives_reload),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
