@@ -17,6 +17,19 @@ for f in usr/sbin/shmbrokerd usr/bin/shmctl \
          usr/include/shmbroker/shmbroker.pb-c.h; do
   [ -e "$dest/$f" ] || fail "missing $f"
 done
+# The unit directory comes from pkg-config (absolute, distribution-specific)
+# and the configuration directory from the configure-time prefix: find them.
+for f in shmbrokerd.service shmbrokerd.socket shmbrokerd-admin.socket \
+         shmbroker.conf qvm/guest_shm.h; do
+  [ -n "$(find "$dest" -path "*/$f" | head -n 1)" ] || fail "missing $f"
+done
+[ -n "$(find "$dest" -path '*/sysusers.d/shmbroker.conf')" ] \
+  || fail "missing sysusers.d/shmbroker.conf"
+service=$(find "$dest" -name shmbrokerd.service | head -n 1)
+if grep -q '@[A-Z_]*@' "$service"; then
+  fail "unsubstituted @VARIABLE@ left in $service"
+fi
+
 pc=$(find "$dest" -name libshmclient.pc | head -n 1)
 [ -n "$pc" ] || fail "missing libshmclient.pc"
 lib=$(dirname "$(dirname "$pc")")

@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# The units under the real systemd: a systemd --system runs as PID 1 of
+# private PID, mount, UTS, IPC, network and cgroup namespaces
+# (pid1-boot.sh), with only this test's unit files, a private /run, /dev and
+# user database, and read-only /proc/sys and /sys. Into it go the units of
+# systemd/, substituted to run the build tree's shmbrokerd, with a drop-in
+# for what this machine or the test needs (see below). Then: the sockets
+# come up without the service, a connection starts it, it reports its
+# status, reloads in place, is killed and restarted by the watchdog when it
+# stops answering, and stops.
+#
+# Usage: pid1.sh SHMBROKERD SHMCTL SHMDEMO SD_ATTACH UNITS_SRC_DIR BOOT_SCRIPT
+#                WORK_PARENT
+# Exit status: 0 pass, 1 fail, 77 skipped (prerequisite missing).
+set -uo pipefail
+if [ $# -ne 7 ]; then
+	echo "usage: $0 SHMBROKERD SHMCTL SHMDEMO SD_ATTACH UNITS_SRC_DIR" \
+	    "BOOT_SCRIPT WORK_PARENT" >&2
+	exit 2
+fi
+shmbrokerd=$(realpath "$1") shmctl=$(realpath "$2") shmdemo=$(realpath "$3")
+attach=$(realpath "$4") unitsrc=$(realpath "$5") boot=$(realpath "$6")
+parent=$(realpath "$7")
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; dump; exit 1; }
+
+[ "$(id -u)" = 0 ] || skip "needs root (mount, PID and cgroup namespaces)"
+for t in unshare nsenter systemctl systemd-sysusers mknod setpriv; do
+	command -v "$t" >/dev/null || skip "$t is not installed"
+done
+systemd=/lib/systemd/systemd
+[ -x "$systemd" ] || systemd=/usr/lib/systemd/systemd
+[ -x "$systemd" ] || skip "no systemd binary in /lib/systemd or /usr/lib/systemd"
+
+# Our own cgroup in the cgroup2 hierarchy (pure or hybrid layout); the
+# nested systemd gets a child of it as the root of its cgroup namespace.
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	cgroot=/sys/fs/cgroup
+elif [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+	cgroot=/sys/fs/cgroup/unified
+else
+	skip "no cgroup2 hierarchy mounted"
+fi
+cgself=$(sed -n 's/^0:://p' /proc/self/cgroup)
+cg=$cgroot${cgself%/}/shmbroker-pid1-test.$$
+
+work=$(mktemp -d "$parent/pid1-work.XXXXXX") || skip "cannot create a work dir"
+upid='' spid=''
+pool=/proc/sys/vm/nr_hugepages saved_pool=''
+
+ns() { nsenter -t "$spid" -m -p "$@"; }
+sctl() { timeout 30 nsenter -t "$spid" -m -p systemctl --no-pager "$@"; }
+prop() { sctl show -p "$1" --value shmbrokerd.service; }
+
+dump() {
+	echo "--- systemd's log"; tail -n 60 "$work/console.log" "$work/boot.log" 2>/dev/null
+	echo "--- shmbrokerd's output"; tail -n 40 "$work/daemon.log" 2>/dev/null
+	if [ -n "$spid" ] && kill -0 "$spid" 2>/dev/null; then
+		echo "--- systemctl status"
+		sctl status shmbrokerd.service shmbrokerd.socket \
+		    shmbrokerd-admin.socket 2>&1 | head -n 40
+	fi
+}
+
+# Waits up to $1 seconds for the command after it to succeed.
+wait_for() {
+	local deadline=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
+}
+
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+cleanup() {
+	local rc=$?
+	if [ -n "$upid" ] && ! gone "$upid"; then
+		if [ -n "$spid" ] && ! gone "$spid"; then
+			sctl poweroff >/dev/null 2>&1
+			# SIGTERM only makes systemd re-execute itself; killing
+			# PID 1 of the namespace takes every process in it along.
+			wait_for 30 gone "$spid" || kill -KILL "$spid" 2>/dev/null
+		fi
+		wait_for 10 gone "$upid" || kill -KILL "$upid" 2>/dev/null
+		wait "$upid" 2>/dev/null
+	fi
+	if [ -n "$saved_pool" ]; then
+		echo "$saved_pool" >"$pool" ||
+		    echo "warning: cannot restore $pool to $saved_pool"
+	fi
+	if grep -q " $work" /proc/self/mountinfo; then
+		echo "FAIL: mounts left on the host under $work"
+		rc=1
+	fi
+	[ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+	[ -d "$cg" ] && echo "warning: cannot remove cgroup $cg"
+	rm -rf "$work"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# --- The private configuration -------------------------------------------
+chmod 0755 "$work"
+mkdir -p "$work/units/shmbrokerd.service.d" "$work/etc/shmbroker"
+touch "$work/console.log" "$work/daemon.log"
+for f in passwd group shadow gshadow; do
+	[ -e "/etc/$f" ] && cp -a "/etc/$f" "$work/etc/$f"
+done
+# The service runs as the user of sysusers.d/shmbroker.conf, created in the
+# test's copy of the user database (bind-mounted over the host's inside
+# the namespace), so User=, Group= and the sandbox are the shipped ones.
+systemd-sysusers --root="$work" "$unitsrc/sysusers.d/shmbroker.conf" \
+    >/dev/null 2>&1 || skip "systemd-sysusers cannot create the user"
+uid=$(awk -F: '$1 == "shmbroker" { print $3 }' "$work/etc/passwd")
+[ -n "$uid" ] || fail "sysusers.d/shmbroker.conf created no user shmbroker"
+
+# Only this test's units exist for the nested systemd (SYSTEMD_UNIT_PATH):
+# stubs for the targets that default dependencies name, and the real
+# shutdown units so that "systemctl poweroff" ends it.
+for t in shmtest sysinit basic sockets multi-user; do
+	printf '[Unit]\nDescription=%s (test stub)\n' "$t" \
+	    >"$work/units/$t.target"
+done
+for u in shutdown.target umount.target final.target poweroff.target \
+    systemd-poweroff.service; do
+	cp "/lib/systemd/system/$u" "$work/units/" 2>/dev/null ||
+	    cp "/usr/lib/systemd/system/$u" "$work/units/" ||
+	    skip "no $u in the systemd installation"
+done
+sed -e "s|@SBINDIR@|$(dirname "$shmbrokerd")|g" \
+    -e "s|@SYSCONFDIR@|$work/etc|g" "$unitsrc/shmbrokerd.service.in" \
+    >"$work/units/shmbrokerd.service"
+cp "$unitsrc/shmbrokerd.socket" "$unitsrc/shmbrokerd-admin.socket" \
+    "$work/units/"
+cat >"$work/units/shmbrokerd.service.d/test.conf" <<EOF
+[Service]
+# This machine's hard RLIMIT_NOFILE is 20000 and cannot be raised (no
+# CAP_SYS_RESOURCE): the shipped LimitNOFILE=1048576 would fail with EPERM.
+LimitNOFILE=16384
+# Short, so the watchdog part of the test is quick.
+WatchdogSec=2s
+# No journald here: keep the daemon's log in the work dir.
+StandardOutput=append:$work/daemon.log
+StandardError=inherit
+# The watchdog's SIGABRT must not write a core anywhere.
+LimitCORE=0
+EOF
+if [ -n "${SHMBROKER_TEST_SANITIZER:-}" ]; then
+	# LeakSanitizer stops the world with ptrace, which the sandbox
+	# forbids: at exit it would fail the daemon.
+	printf 'Environment=ASAN_OPTIONS=detect_leaks=0\n' \
+	    >>"$work/units/shmbrokerd.service.d/test.conf"
+fi
+# local_region_fds = 1 parks every region but the first in a keeper
+# process, so the sandbox must let the daemon spawn it from /proc/self/exe
+# and take descriptors back with pidfd_getfd (daemon/fdstash.c).
+cat >"$work/etc/shmbroker/shmbroker.conf" <<EOF
+[broker]
+hugepages = prefer
+log_level = info
+local_region_fds = 1
+
+[region cfg-one]
+size = 1M
+
+[region huge]
+size = 2M
+EOF
+chmod -R a+rX "$work/etc/shmbroker"
+
+# Two more pages in the hugepage pool (restored by cleanup; this test holds
+# the hugepage_pool lock), so that region "huge" shows memfd_create with
+# MFD_HUGETLB working inside the sandbox, without any capability.
+want_hugetlb=no
+if [ -w "$pool" ] && saved_pool=$(cat "$pool") &&
+    echo $((saved_pool + 2)) >"$pool" 2>/dev/null &&
+    [ "$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)" -ge 1 ]; then
+	want_hugetlb=yes
+fi
+
+# --- Boot -----------------------------------------------------------------
+mkdir "$cg" 2>/dev/null || skip "cannot create a cgroup under $cgroot$cgself"
+(
+	echo "$BASHPID" >"$cg/cgroup.procs" &&
+	exec unshare --mount --pid --fork --mount-proc --uts --ipc --net \
+	    --cgroup --propagation private "$boot" "$work" "$systemd"
+) >"$work/boot.log" 2>&1 &
+upid=$!
+
+find_systemd() {
+	spid=$(cat /proc/"$upid"/task/*/children 2>/dev/null | awk '{print $1}')
+	[ -n "$spid" ] && [ "$(cat /proc/"$spid"/comm 2>/dev/null)" = systemd ]
+}
+if ! wait_for 30 find_systemd; then
+	cat "$work/boot.log"
+	skip "systemd did not start in the namespaces (see above)"
+fi
+booted() {
+	case $(sctl is-system-running 2>/dev/null) in
+	running|degraded) return 0 ;;
+	esac
+	gone "$spid" && return 0
+	return 1
+}
+if ! wait_for 60 booted || gone "$spid"; then
+	cat "$work/boot.log"; dump
+	skip "systemd as PID 1 did not reach running here (see above)"
+fi
+echo "systemd is PID 1 of the namespaces (host pid $spid)"
+
+# --- Socket activation ----------------------------------------------------
+sctl start shmbrokerd.socket shmbrokerd-admin.socket ||
+    fail "cannot start the socket units"
+[ "$(prop ActiveState)" = inactive ] ||
+    fail "the service started before any connection"
+[ "$(ns stat -c %a /run/shmbroker/vmm.sock)" = 666 ] ||
+    fail "vmm.sock is not mode 0666"
+[ "$(ns stat -c %a /run/shmbroker/admin.sock)" = 600 ] ||
+    fail "admin.sock is not mode 0600"
+
+# The first connection (a VMM client, on the VMM socket) starts the daemon.
+out=$(ns timeout 60 "$shmdemo" \
+    --socket /run/shmbroker/vmm.sock \
+    --admin-socket /run/shmbroker/admin.sock --shmctl "$shmctl" 2>&1) ||
+    { echo "$out"; fail "shmdemo through the activated sockets failed"; }
+grep -q "through shared memory" <<<"$out" ||
+    { echo "$out"; fail "shmdemo did not pass its message"; }
+
+[ "$(prop ActiveState)/$(prop SubState)" = active/running ] ||
+    fail "service is $(prop ActiveState)/$(prop SubState), not active/running"
+status=$(prop StatusText)
+[[ $status == serving* ]] || fail "StatusText is '$status', not the daemon's"
+echo "status: $status"
+pid=$(prop MainPID)
+[ "$(ns stat -c %u "/proc/$pid")" = "$uid" ] ||
+    fail "the daemon does not run as user shmbroker (uid $uid)"
+# Unprivileged VMMs reach the VMM socket (through the RuntimeDirectory
+# that the service took over), not the admin socket: shmctl exits 69 only
+# when it cannot connect.
+[ "$(ns stat -c %a /run/shmbroker)" = 755 ] ||
+    fail "/run/shmbroker is not mode 0755 once the service runs"
+nobody() { ns setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+nobody timeout 10 "$shmctl" -s /run/shmbroker/vmm.sock status >/dev/null 2>&1
+[ $? = 69 ] && fail "an unprivileged user cannot connect to vmm.sock"
+nobody timeout 10 "$shmctl" -s /run/shmbroker/admin.sock status >/dev/null 2>&1
+[ $? = 69 ] || fail "an unprivileged user could connect to admin.sock"
+# The sandbox is in force, not silently dropped.
+st=$(ns cat "/proc/$pid/status")
+grep -q '^NoNewPrivs:[[:space:]]*1$' <<<"$st" || fail "NoNewPrivileges= not applied"
+grep -q '^Seccomp:[[:space:]]*2$' <<<"$st" || fail "SystemCallFilter= not applied"
+grep -q '^CapBnd:[[:space:]]*0*$' <<<"$st" || fail "CapabilityBoundingSet= not applied"
+[ "$(ns readlink "/proc/$pid/ns/net")" != "$(ns readlink /proc/1/ns/net)" ] ||
+    fail "PrivateNetwork= not applied"
+# cfg-one was parked in a keeper when shmdemo created its region: serving
+# it takes pidfd_getfd through the sandbox.
+ns timeout 30 "$attach" /run/shmbroker/vmm.sock cfg-one ||
+    fail "cannot attach the configured region cfg-one"
+
+out=$(ns timeout 30 "$attach" /run/shmbroker/vmm.sock huge) ||
+    { echo "$out"; fail "cannot attach the configured region huge"; }
+echo "$out"
+if [ "$want_hugetlb" = yes ]; then
+	grep -q "pages, hugetlb" <<<"$out" ||
+	    fail "region huge is not hugetlb inside the sandbox"
+else
+	echo "note: the hugepage pool could not be filled; hugetlb unchecked"
+fi
+
+# --- Reload ---------------------------------------------------------------
+printf '\n[region cfg-two]\nsize = 2M\n' >>"$work/etc/shmbroker/shmbroker.conf"
+sctl reload shmbrokerd.service || fail "systemctl reload failed"
+has_two() {
+	ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock list |
+	    grep -q cfg-two
+}
+wait_for 20 has_two || fail "the reload did not create region cfg-two"
+[ "$(prop MainPID)" = "$pid" ] || fail "the reload changed the MainPID"
+reloaded() { [ "$(prop ActiveState)" = active ]; }
+wait_for 20 reloaded || fail "service is $(prop ActiveState) after reload"
+
+# --- Watchdog -------------------------------------------------------------
+restarts=$(prop NRestarts)
+ns kill -STOP "$pid" || fail "cannot stop the daemon"
+restarted() {
+	local p
+	p=$(prop MainPID)
+	[ "$(prop NRestarts)" -gt "$restarts" ] && [ "$p" != 0 ] &&
+	    [ "$p" != "$pid" ] && [ "$(prop ActiveState)" = active ]
+}
+wait_for 60 restarted ||
+    fail "the watchdog did not restart the stopped daemon"
+grep -q "shmbrokerd.service: Watchdog timeout" "$work/console.log" ||
+    fail "systemd did not log a watchdog timeout for shmbrokerd"
+echo "watchdog: pid $pid killed, restarted as $(prop MainPID)"
+ns timeout 30 "$attach" /run/shmbroker/vmm.sock cfg-two ||
+    fail "the restarted daemon does not serve cfg-two"
+
+# --- Stop -----------------------------------------------------------------
+sctl stop shmbrokerd.service || fail "systemctl stop failed"
+[ "$(prop ActiveState)" = inactive ] ||
+    fail "service is $(prop ActiveState) after stop"
+ns test -S /run/shmbroker/vmm.sock ||
+    fail "stopping the service removed the sockets of the socket units"
+sctl stop shmbrokerd.socket shmbrokerd-admin.socket ||
+    fail "cannot stop the socket units"
+
+sctl poweroff >/dev/null 2>&1
+wait_for 30 gone "$upid" || fail "systemd did not power off"
+wait "$upid" 2>/dev/null
+echo "PASS"
