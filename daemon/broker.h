@@ -172,7 +172,7 @@ struct region_acl {
 };
 
 /* Creates the memory and registry entry of a new region. */
-enum gss vmm_create_region(struct broker *b, const char *name,
+enum guest_shm_status vmm_create_region(struct broker *b, const char *name,
     uint32_t size_pages, enum region_origin origin,
     const struct region_acl *acl, struct region **out, const char **why);
 /* Uncharges and frees a client without telling anyone; true when its

@@ -50,7 +50,7 @@ registry_printable(const uint8_t *bytes, size_t len)
 	return true;
 }
 
-enum gss
+enum guest_shm_status
 registry_check_name(const uint8_t *bytes, size_t len, char out[REGION_NAME_MAX])
 {
 	if (len < 2 || len > REGION_NAME_MAX || bytes[len - 1] != '\0' ||
@@ -60,7 +60,7 @@ registry_check_name(const uint8_t *bytes, size_t len, char out[REGION_NAME_MAX])
 	return GSS_OK;
 }
 
-enum gss
+enum guest_shm_status
 registry_check_key(const char *name)
 {
 	size_t len = strnlen(name, REGION_KEY_MAX);
@@ -149,7 +149,7 @@ registry_remove_region(struct registry *r, struct region *g)
 	free(g);
 }
 
-enum gss
+enum guest_shm_status
 registry_attach(struct registry *r, struct region *g, void *owner,
     struct client_list *owner_list, struct client **out)
 {

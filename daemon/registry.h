@@ -22,17 +22,9 @@
 #define REGION_PAGE_SIZE 4096u
 #define NOTIFY_ALL_OTHERS 0xffffffffu
 
-/* Same numbers as the guest ABI's enum guest_shm_status. */
-enum gss {
-	GSS_OK = 0,
-	GSS_UNKNOWN_FAILURE = 1,
-	GSS_NOMEM = 2,
-	GSS_CLIENT_MAX = 3,
-	GSS_ILLEGAL_NAME = 4,
-	GSS_NO_PERMISSION = 5,
-	GSS_DOES_NOT_EXIST = 6,
-	GSS_COUNT
-};
+/* Results are the guest ABI's own status codes, from the guest header. */
+#include "qvm/guest_shm.h"
+#define GSS_COUNT (GSS_DOES_NOT_EXIST + 1)
 
 enum region_backing { BACKING_SHMEM = 0, BACKING_HUGETLB = 1 };
 enum region_origin { ORIGIN_GUEST = 0, ORIGIN_ADMIN = 1, ORIGIN_CONFIG = 2 };
@@ -99,14 +91,14 @@ void registry_free(struct registry *r);
 
 /* Checks an admin or configured name: 1..63 printable ASCII characters
  * (room for a tenant prefix). Returns GSS_OK or GSS_ILLEGAL_NAME. */
-enum gss registry_check_key(const char *name);
+enum guest_shm_status registry_check_key(const char *name);
 
 /*
  * Checks a name as it comes off the wire: 2..32 bytes, the last one the NUL
  * terminator, printable ASCII before it. Copies it into out on success.
  * Returns GSS_OK or GSS_ILLEGAL_NAME.
  */
-enum gss registry_check_name(const uint8_t *bytes, size_t len,
+enum guest_shm_status registry_check_name(const uint8_t *bytes, size_t len,
     char out[REGION_NAME_MAX]);
 
 struct region *registry_find(const struct registry *r, const char *name);
@@ -124,8 +116,8 @@ void registry_remove_region(struct registry *r, struct region *g);
  * Makes a new client of g with the lowest free index. Returns GSS_OK with
  * *out set, GSS_CLIENT_MAX when all indices are taken, or GSS_NOMEM.
  */
-enum gss registry_attach(struct registry *r, struct region *g, void *owner,
-    struct client_list *owner_list, struct client **out);
+enum guest_shm_status registry_attach(struct registry *r, struct region *g,
+    void *owner, struct client_list *owner_list, struct client **out);
 /*
  * Detaches and frees c. Returns true when its region is left with no
  * clients and was created by a guest, i.e. it should now be removed.

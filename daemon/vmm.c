@@ -128,7 +128,7 @@ vmm_region_fd(struct broker *b, const struct region *g, bool *borrowed)
 	return *borrowed ? fdstash_get(b->stash, g->mem.stash) : g->mem.fd;
 }
 
-enum gss
+enum guest_shm_status
 vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
     enum region_origin origin, const struct region_acl *acl,
     struct region **out, const char **why)
@@ -190,7 +190,7 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 
 /* The region a guest's name refers to for this connection's tenant,
  * created when asked and allowed. GSS status. */
-static enum gss
+static enum guest_shm_status
 vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
     bool *created, const char **why)
 {
@@ -233,14 +233,14 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 }
 
 /* Finds or creates the region and makes the client; GSS status. */
-static enum gss
+static enum guest_shm_status
 vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
     struct client **out, bool *created, int *fd, bool *borrowed,
     const char **why)
 {
 	struct broker *b = c->b;
 	struct region *g;
-	enum gss st;
+	enum guest_shm_status st;
 
 	*created = false;
 	if (b->reg.clients_by_id.count >= b->cfg.max_clients) {
@@ -291,7 +291,7 @@ vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req)
 	const char *why = NULL;
 	bool created, borrowed = false;
 	int fd = -1;
-	enum gss st;
+	enum guest_shm_status st;
 
 	st = vmm_attach_client(c, req, &cl, &created, &fd, &borrowed, &why);
 	b->stats.status_counts[st]++;

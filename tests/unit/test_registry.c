@@ -73,7 +73,7 @@ attach(struct registry *r, struct region *g)
 	return c;
 }
 
-static enum gss
+static enum guest_shm_status
 check(const void *bytes, size_t len)
 {
 	char out[REGION_NAME_MAX];
