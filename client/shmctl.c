@@ -1,10 +1,11 @@
 /*
  * shmctl: the admin CLI of shmbrokerd. Owns the command line (getopt_long,
- * per-command help), the local checks of names and sizes, the calls to the
- * admin socket through libshmclient's raw admin API, and the two output
- * forms: aligned tables for people and JSON for scripts. Exit codes follow
- * <sysexits.h> so that scripts can tell a typo from a refusal from a daemon
- * that is not there.
+ * per-command help), the local checks of names and sizes, and the commands:
+ * each connects to the admin socket, makes its calls through libshmclient's
+ * raw admin API and hands the replies to a printer (shmctl_print.c,
+ * shmctl_metrics.c; the look of it all is shmctl_output.c). Exit codes
+ * follow <sysexits.h> so that scripts can tell a typo from a refusal from a
+ * daemon that is not there.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,24 +13,28 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shmclient.h"
 #include "shmclient_admin.h"
+#include "shmctl_metrics.h"
+#include "shmctl_output.h"
+#include "shmctl_print.h"
 #include "units.h"
 #include "wire.h"
 
-#define CTL_NAME_MAX 31			/* characters, without the NUL */
-#define CTL_PAGE_SIZE 4096u		/* the guest ABI's page */
-#define CTL_TABLE_MAX_COLS 8
+/* Admin names: a tenant's prefix and a guest's name of up to 31, as the
+ * daemon's registry_check_key allows. */
+#define CTL_NAME_MAX 63			/* characters, without the NUL */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 struct ctl {
 	char socket[256];
@@ -48,347 +53,6 @@ struct cmd {
 	bool takes_force;
 	int (*run)(struct ctl *, char **);
 };
-
-static void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-ctl_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("shmctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* ---- JSON output ---- */
-
-/* Length of the valid UTF-8 sequence at s, or 0 when it is not one. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	uint32_t cp, min;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, cp = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, cp = s[0] & 0x0f, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, cp = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)	/* also stops at the NUL */
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/*
- * Labels are free text from VMMs: escape everything JSON requires and
- * replace invalid UTF-8, so that no label can break a script's parser.
- */
-static void
-json_string(FILE *f, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n;
-
-	fputc('"', f);
-	while (*s != '\0') {
-		switch (*s) {
-		case '"':	fputs("\\\"", f); break;
-		case '\\':	fputs("\\\\", f); break;
-		case '\b':	fputs("\\b", f); break;
-		case '\f':	fputs("\\f", f); break;
-		case '\n':	fputs("\\n", f); break;
-		case '\r':	fputs("\\r", f); break;
-		case '\t':	fputs("\\t", f); break;
-		default:
-			if (*s < 0x20 || *s == 0x7f) {
-				fprintf(f, "\\u%04x", *s);
-			} else if ((n = utf8_len(s)) == 0) {
-				fputs("\\ufffd", f);
-			} else {
-				fwrite(s, 1, n, f);
-				s += n - 1;
-			}
-		}
-		s++;
-	}
-	fputc('"', f);
-}
-
-/* A streaming writer: comma says whether the next value needs one. */
-struct jw {
-	FILE *f;
-	bool comma;
-};
-
-static void
-jw_key(struct jw *w, const char *key)
-{
-	if (w->comma)
-		fputc(',', w->f);
-	w->comma = true;
-	if (key != NULL) {
-		json_string(w->f, key);
-		fputc(':', w->f);
-	}
-}
-
-static void
-jw_open(struct jw *w, const char *key, char bracket)
-{
-	jw_key(w, key);
-	fputc(bracket, w->f);
-	w->comma = false;
-}
-
-static void
-jw_close(struct jw *w, char bracket)
-{
-	fputc(bracket, w->f);
-	w->comma = true;
-}
-
-static void
-jw_str(struct jw *w, const char *key, const char *v)
-{
-	jw_key(w, key);
-	json_string(w->f, v != NULL ? v : "");
-}
-
-static void
-jw_u64(struct jw *w, const char *key, uint64_t v)
-{
-	jw_key(w, key);
-	fprintf(w->f, "%" PRIu64, v);
-}
-
-static void
-jw_i64(struct jw *w, const char *key, int64_t v)
-{
-	jw_key(w, key);
-	fprintf(w->f, "%" PRId64, v);
-}
-
-/* ---- tables ---- */
-
-struct table {
-	size_t ncols;
-	const char *const *head;
-	unsigned right;			/* bit i: column i is right-aligned */
-	char **cells;			/* nrows * ncols */
-	size_t nrows, cap;
-};
-
-static void
-table_init(struct table *t, const char *const *head, size_t ncols,
-    unsigned right)
-{
-	memset(t, 0, sizeof(*t));
-	t->head = head;
-	t->ncols = ncols;
-	t->right = right;
-}
-
-static void
-table_free(struct table *t)
-{
-	for (size_t i = 0; i < t->nrows * t->ncols; i++)
-		free(t->cells[i]);
-	free(t->cells);
-	t->cells = NULL;
-	t->nrows = t->cap = 0;
-}
-
-/* A copy of s that cannot move a terminal's cursor or change its state. */
-static char *
-printable_dup(const char *s)
-{
-	char *d = strdup(s != NULL ? s : "");
-
-	for (char *p = d; p != NULL && *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return d;
-}
-
-static int
-table_add(struct table *t, const char *const *row)
-{
-	char **cells;
-
-	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-
-		cells = reallocarray(t->cells, cap * t->ncols, sizeof(*cells));
-		if (cells == NULL)
-			return -1;
-		t->cells = cells;
-		t->cap = cap;
-	}
-	cells = t->cells + t->nrows * t->ncols;
-	for (size_t i = 0; i < t->ncols; i++) {
-		if ((cells[i] = printable_dup(row[i])) == NULL) {
-			while (i-- > 0)
-				free(cells[i]);
-			return -1;
-		}
-	}
-	t->nrows++;
-	return 0;
-}
-
-static void
-table_print_row(const struct table *t, FILE *f, const char *const *row,
-    const size_t *width)
-{
-	for (size_t i = 0; i < t->ncols; i++) {
-		bool last = i + 1 == t->ncols;
-		int w = (int)width[i];
-
-		if (t->right & (1u << i))
-			fprintf(f, "%*s", w, row[i]);
-		else if (last)
-			fputs(row[i], f);
-		else
-			fprintf(f, "%-*s", w, row[i]);
-		fputs(last ? "\n" : "  ", f);
-	}
-}
-
-static void
-table_print(const struct table *t, FILE *f)
-{
-	size_t width[CTL_TABLE_MAX_COLS];
-
-	for (size_t i = 0; i < t->ncols; i++) {
-		width[i] = strlen(t->head[i]);
-		for (size_t r = 0; r < t->nrows; r++) {
-			size_t len = strlen(t->cells[r * t->ncols + i]);
-
-			if (len > width[i])
-				width[i] = len;
-		}
-	}
-	table_print_row(t, f, t->head, width);
-	for (size_t r = 0; r < t->nrows; r++)
-		table_print_row(t, f, (const char *const *)t->cells +
-		    r * t->ncols, width);
-}
-
-/* ---- formatting helpers ---- */
-
-static const char *
-backing_name(Shmbroker__Backing b)
-{
-	return b == SHMBROKER__BACKING__BACKING_HUGETLB ? "hugetlb" : "shmem";
-}
-
-static const char *
-origin_name(Shmbroker__Origin o)
-{
-	switch (o) {
-	case SHMBROKER__ORIGIN__ORIGIN_GUEST:	return "guest";
-	case SHMBROKER__ORIGIN__ORIGIN_ADMIN:	return "admin";
-	case SHMBROKER__ORIGIN__ORIGIN_CONFIG:	return "config";
-	default:				return "unknown";
-	}
-}
-
-static void
-format_time_ms(uint64_t ms, char *out, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (localtime_r(&t, &tm) == NULL ||
-	    strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(out, len, "%" PRIu64 " ms", ms);
-}
-
-static void
-format_duration_ms(uint64_t ms, char *out, size_t len)
-{
-	uint64_t s = ms / 1000;
-
-	if (s >= 86400)
-		snprintf(out, len, "%" PRIu64 "d %02" PRIu64 "h %02" PRIu64
-		    "m", s / 86400, s / 3600 % 24, s / 60 % 60);
-	else if (s >= 3600)
-		snprintf(out, len, "%" PRIu64 "h %02" PRIu64 "m %02" PRIu64
-		    "s", s / 3600, s / 60 % 60, s % 60);
-	else
-		snprintf(out, len, "%" PRIu64 "m %02" PRIu64 "s", s / 60,
-		    s % 60);
-}
-
-static uint64_t
-region_bytes(const Shmbroker__RegionInfo *r)
-{
-	return (uint64_t)r->size_pages * CTL_PAGE_SIZE;
-}
-
-/* with_count: false in show, where "clients" is the array of clients. */
-static void
-json_region_fields(struct jw *w, const Shmbroker__RegionInfo *r,
-    bool with_count)
-{
-	jw_u64(w, "id", r->region_id);
-	jw_str(w, "name", r->name);
-	jw_u64(w, "size", region_bytes(r));
-	jw_u64(w, "size_pages", r->size_pages);
-	jw_u64(w, "backing_bytes", r->backing_bytes);
-	jw_str(w, "backing", backing_name(r->backing));
-	jw_str(w, "origin", origin_name(r->origin));
-	jw_u64(w, "active_mask", r->active_mask);
-	if (with_count)
-		jw_u64(w, "clients", r->clients);
-	jw_u64(w, "created_ms", r->created_ms);
-}
-
-static void
-json_client(struct jw *w, const Shmbroker__ClientInfo *ci, bool with_region)
-{
-	jw_open(w, NULL, '{');
-	jw_u64(w, "client_id", ci->client_id);
-	if (with_region)
-		jw_str(w, "region", ci->region);
-	jw_u64(w, "index", ci->index);
-	jw_u64(w, "pending", ci->pending);
-	jw_u64(w, "connection_id", ci->connection_id);
-	jw_i64(w, "pid", ci->pid);
-	jw_u64(w, "uid", ci->uid);
-	jw_u64(w, "gid", ci->gid);
-	jw_str(w, "label", ci->label);
-	jw_close(w, '}');
-}
-
-/* Prints "key:" padded so that the values of a block line up. */
-static void kv(const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-kv(const char *key, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%-16s", key);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 /* ---- talking to the daemon ---- */
 
@@ -532,68 +196,56 @@ check_size(const char *s, uint32_t *pages)
 
 /* ---- commands ---- */
 
-static void
-status_json(const struct ctl *ctl, const Shmbroker__AdminStatusReply *r)
+/* An admin request that has no fields, and the reply body it wants. */
+static int
+ctl_call_empty(struct ctl *ctl, Shmbroker__ClientMessage__BodyCase bc,
+    Shmbroker__ServerMessage__BodyCase want, Shmbroker__ServerMessage **out)
 {
-	struct jw w = { .f = stdout };
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminStatus status = SHMBROKER__ADMIN_STATUS__INIT;
+	Shmbroker__AdminStats stats = SHMBROKER__ADMIN_STATS__INIT;
+	Shmbroker__AdminTenants tenants = SHMBROKER__ADMIN_TENANTS__INIT;
+	Shmbroker__AdminReload reload = SHMBROKER__ADMIN_RELOAD__INIT;
+	Shmbroker__AdminWatch watch = SHMBROKER__ADMIN_WATCH__INIT;
 
-	jw_open(&w, NULL, '{');
-	jw_str(&w, "server", r->server);
-	jw_str(&w, "socket", ctl->socket);
-	jw_u64(&w, "uptime_ms", r->uptime_ms);
-	jw_u64(&w, "regions", r->regions);
-	jw_u64(&w, "clients", r->clients);
-	jw_u64(&w, "connections", r->connections);
-	jw_u64(&w, "bytes_shmem", r->bytes_shmem);
-	jw_u64(&w, "bytes_hugetlb", r->bytes_hugetlb);
-	jw_str(&w, "hugepage_policy", r->hugepage_policy);
-	jw_u64(&w, "hugepages_free", r->hugepages_free);
-	jw_u64(&w, "fd_limit", r->fd_limit);
-	jw_close(&w, '}');
-	putchar('\n');
-}
-
-static void
-status_human(const struct ctl *ctl, const Shmbroker__AdminStatusReply *r)
-{
-	char up[32], size[16];
-
-	kv("server:", "%s", r->server);
-	kv("admin socket:", "%s", ctl->socket);
-	format_duration_ms(r->uptime_ms, up, sizeof(up));
-	kv("uptime:", "%s", up);
-	kv("regions:", "%u", r->regions);
-	kv("clients:", "%u", r->clients);
-	kv("connections:", "%u", r->connections);
-	units_format_size(r->bytes_shmem, size);
-	kv("shmem:", "%s", size);
-	units_format_size(r->bytes_hugetlb, size);
-	kv("hugetlb:", "%s", size);
-	kv("hugepages:", "%s (%" PRIu64 " free)", r->hugepage_policy,
-	    r->hugepages_free);
-	kv("fd limit:", "%" PRIu64, r->fd_limit);
+	*out = NULL;
+	req.body_case = bc;
+	switch (bc) {
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS:
+		req.admin_status = &status;
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS:
+		req.admin_stats = &stats;
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS:
+		req.admin_tenants = &tenants;
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD:
+		req.admin_reload = &reload;
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH:
+		req.admin_watch = &watch;
+		break;
+	default:
+		ctl_warn("internal error: request %d has fields", (int)bc);
+		return EX_SOFTWARE;
+	}
+	return ctl_call(ctl, &req, want, out);
 }
 
 static int
 cmd_status(struct ctl *ctl, char **argv)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStatus body = SHMBROKER__ADMIN_STATUS__INIT;
 	Shmbroker__ServerMessage *m;
 	int ex;
 
 	(void)argv;
-	if ((ex = ctl_connect(ctl)) != EX_OK)
-		return ex;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS;
-	req.admin_status = &body;
-	if ((ex = ctl_call(ctl, &req,
+	if ((ex = ctl_connect(ctl)) != EX_OK ||
+	    (ex = ctl_call_empty(ctl,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS,
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS, &m)) != EX_OK)
 		return ex;
-	if (ctl->json)
-		status_json(ctl, m->admin_status);
-	else
-		status_human(ctl, m->admin_status);
+	print_status(m->admin_status, ctl->socket, ctl->json);
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return EX_OK;
 }
@@ -603,7 +255,8 @@ typedef int (*page_fn)(struct ctl *, struct table *, struct jw *,
 
 /*
  * Runs a paged listing to its end into t (people) or a JSON array held in
- * memory (scripts), and prints it only when every page arrived.
+ * memory (scripts), and prints it only when every page arrived. page gets
+ * a NULL writer for people.
  */
 static int
 run_paged(struct ctl *ctl, struct table *t, page_fn page, const char *empty)
@@ -625,7 +278,7 @@ run_paged(struct ctl *ctl, struct table *t, page_fn page, const char *empty)
 		jw_open(&w, NULL, '[');
 	}
 	while (!done && ex == EX_OK)
-		ex = page(ctl, t, &w, &after, &done);
+		ex = page(ctl, t, ctl->json ? &w : NULL, &after, &done);
 	if (ex == EX_OSERR)
 		ctl_warn("out of memory");
 	if (ctl->json) {
@@ -647,29 +300,16 @@ run_paged(struct ctl *ctl, struct table *t, page_fn page, const char *empty)
 	return ex;
 }
 
-static const char *const list_head[] = {
-	"ID", "NAME", "SIZE", "BACKING", "ORIGIN", "CLIENTS", "ACTIVE",
-};
-
+/* A page must move the cursor on, or the listing would never end. */
 static int
-list_add(struct ctl *ctl, struct table *t, struct jw *w,
-    const Shmbroker__RegionInfo *r)
+check_advance(const char *what, uint64_t after, uint64_t next, bool done)
 {
-	char id[24], size[16], clients[12], active[12];
-
-	if (ctl->json) {
-		jw_open(w, NULL, '{');
-		json_region_fields(w, r, true);
-		jw_close(w, '}');
-		return 0;
+	if (!done && next <= after) {
+		ctl_warn("shmbrokerd's %s listing did not advance past id %"
+		    PRIu64, what, after);
+		return EX_SOFTWARE;
 	}
-	snprintf(id, sizeof(id), "%" PRIu64, r->region_id);
-	units_format_size(region_bytes(r), size);
-	snprintf(clients, sizeof(clients), "%u", r->clients);
-	snprintf(active, sizeof(active), "0x%04x", r->active_mask);
-	return table_add(t, (const char *const[]){ id, r->name, size,
-	    backing_name(r->backing), origin_name(r->origin), clients,
-	    active });
+	return EX_OK;
 }
 
 /* Fetches one page of regions after *after into t or w. */
@@ -691,13 +331,10 @@ list_page(struct ctl *ctl, struct table *t, struct jw *w, uint64_t *after,
 		return ex;
 	r = m->admin_list;
 	for (size_t i = 0; i < r->n_regions && ex == EX_OK; i++)
-		if (list_add(ctl, t, w, r->regions[i]) < 0)
+		if (print_region_row(t, w, r->regions[i]) < 0)
 			ex = EX_OSERR;
-	if (ex == EX_OK && !r->done && r->next_after_id <= *after) {
-		ctl_warn("shmbrokerd's region listing did not advance past "
-		    "id %" PRIu64, *after);
-		ex = EX_SOFTWARE;
-	}
+	if (ex == EX_OK)
+		ex = check_advance("region", *after, r->next_after_id, r->done);
 	*after = r->next_after_id;
 	*done = r->done;
 	shmbroker__server_message__free_unpacked(m, NULL);
@@ -711,73 +348,10 @@ cmd_list(struct ctl *ctl, char **argv)
 	int ex;
 
 	(void)argv;
-	table_init(&t, list_head, 7, 1u << 0 | 1u << 2 | 1u << 5);
+	print_list_table(&t);
 	ex = run_paged(ctl, &t, list_page, "no regions");
 	table_free(&t);
 	return ex;
-}
-
-static const char *const show_head[] = {
-	"INDEX", "CLIENT", "PID", "UID", "PENDING", "LABEL",
-};
-
-static int
-show_human(const Shmbroker__AdminShowReply *r)
-{
-	const Shmbroker__RegionInfo *g = r->region;
-	struct table t;
-	char a[16], b[16], when[64];
-	char idx[12], id[24], pid[16], uid[16], pend[12];
-	int ex = EX_OK;
-
-	units_format_size(region_bytes(g), a);
-	units_format_size(g->backing_bytes, b);
-	format_time_ms(g->created_ms, when, sizeof(when));
-	kv("name:", "%s", g->name);
-	kv("id:", "%" PRIu64, g->region_id);
-	kv("size:", "%s (%u pages)", a, g->size_pages);
-	kv("backing:", "%s, %s", backing_name(g->backing), b);
-	kv("origin:", "%s", origin_name(g->origin));
-	kv("created:", "%s", when);
-	kv("active:", "0x%04x", g->active_mask);
-	kv("clients:", "%zu", r->n_clients);
-	if (r->n_clients == 0)
-		return EX_OK;
-	putchar('\n');
-	table_init(&t, show_head, 6, 1u << 0 | 1u << 1 | 1u << 2 | 1u << 3);
-	for (size_t i = 0; i < r->n_clients && ex == EX_OK; i++) {
-		const Shmbroker__ClientInfo *ci = r->clients[i];
-
-		snprintf(idx, sizeof(idx), "%u", ci->index);
-		snprintf(id, sizeof(id), "%" PRIu64, ci->client_id);
-		snprintf(pid, sizeof(pid), "%d", (int)ci->pid);
-		snprintf(uid, sizeof(uid), "%u", ci->uid);
-		snprintf(pend, sizeof(pend), "0x%04x", ci->pending);
-		if (table_add(&t, (const char *const[]){ idx, id, pid, uid,
-		    pend, ci->label }) < 0)
-			ex = EX_OSERR;
-	}
-	if (ex == EX_OK)
-		table_print(&t, stdout);
-	else
-		ctl_warn("out of memory");
-	table_free(&t);
-	return ex;
-}
-
-static void
-show_json(const Shmbroker__AdminShowReply *r)
-{
-	struct jw w = { .f = stdout };
-
-	jw_open(&w, NULL, '{');
-	json_region_fields(&w, r->region, false);
-	jw_open(&w, "clients", '[');
-	for (size_t i = 0; i < r->n_clients; i++)
-		json_client(&w, r->clients[i], false);
-	jw_close(&w, ']');
-	jw_close(&w, '}');
-	putchar('\n');
 }
 
 static int
@@ -800,10 +374,8 @@ cmd_show(struct ctl *ctl, char **argv)
 	if (m->admin_show->region == NULL) {
 		ctl_warn("shmbrokerd's reply to show lacks the region");
 		ex = EX_SOFTWARE;
-	} else if (ctl->json) {
-		show_json(m->admin_show);
 	} else {
-		ex = show_human(m->admin_show);
+		ex = print_show(m->admin_show, ctl->json);
 	}
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return ex;
@@ -813,9 +385,7 @@ static int
 cmd_create(struct ctl *ctl, char **argv)
 {
 	Shmbroker__ServerMessage *m = NULL;
-	const Shmbroker__RegionInfo *g;
 	uint32_t pages;
-	char a[16];
 	int ex, rc;
 
 	if ((ex = check_name(argv[0])) != EX_OK ||
@@ -826,20 +396,11 @@ cmd_create(struct ctl *ctl, char **argv)
 	if ((ex = ctl_reply(ctl, rc, m,
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CREATE, &m)) != EX_OK)
 		return ex;
-	if ((g = m->admin_create->region) == NULL) {
+	if (m->admin_create->region == NULL) {
 		ctl_warn("shmbrokerd's reply to create lacks the region");
 		ex = EX_SOFTWARE;
-	} else if (ctl->json) {
-		struct jw w = { .f = stdout };
-
-		jw_open(&w, NULL, '{');
-		json_region_fields(&w, g, true);
-		jw_close(&w, '}');
-		putchar('\n');
 	} else {
-		units_format_size(region_bytes(g), a);
-		printf("created region %s: %s (%u pages), %s\n", g->name, a,
-		    g->size_pages, backing_name(g->backing));
+		print_created(m->admin_create->region, ctl->json);
 	}
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return ex;
@@ -849,7 +410,6 @@ static int
 cmd_destroy(struct ctl *ctl, char **argv)
 {
 	Shmbroker__ServerMessage *m = NULL;
-	uint32_t detached;
 	int ex, rc;
 
 	if ((ex = check_name(argv[0])) != EX_OK ||
@@ -859,46 +419,9 @@ cmd_destroy(struct ctl *ctl, char **argv)
 	if ((ex = ctl_reply(ctl, rc, m,
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DESTROY, &m)) != EX_OK)
 		return ex;
-	detached = m->admin_destroy->detached;
-	if (ctl->json) {
-		struct jw w = { .f = stdout };
-
-		jw_open(&w, NULL, '{');
-		jw_str(&w, "name", argv[0]);
-		jw_u64(&w, "detached", detached);
-		jw_close(&w, '}');
-		putchar('\n');
-	} else if (detached > 0) {
-		printf("destroyed region %s, detached %u clients\n", argv[0],
-		    detached);
-	} else {
-		printf("destroyed region %s\n", argv[0]);
-	}
+	print_destroyed(argv[0], m->admin_destroy->detached, ctl->json);
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return EX_OK;
-}
-
-static const char *const clients_head[] = {
-	"CLIENT", "REGION", "INDEX", "PID", "UID", "PENDING", "LABEL",
-};
-
-static int
-clients_add(struct ctl *ctl, struct table *t, struct jw *w,
-    const Shmbroker__ClientInfo *ci)
-{
-	char id[24], idx[12], pid[16], uid[16], pend[12];
-
-	if (ctl->json) {
-		json_client(w, ci, true);
-		return 0;
-	}
-	snprintf(id, sizeof(id), "%" PRIu64, ci->client_id);
-	snprintf(idx, sizeof(idx), "%u", ci->index);
-	snprintf(pid, sizeof(pid), "%d", (int)ci->pid);
-	snprintf(uid, sizeof(uid), "%u", ci->uid);
-	snprintf(pend, sizeof(pend), "0x%04x", ci->pending);
-	return table_add(t, (const char *const[]){ id, ci->region, idx, pid,
-	    uid, pend, ci->label });
 }
 
 static int
@@ -919,13 +442,10 @@ clients_page(struct ctl *ctl, struct table *t, struct jw *w, uint64_t *after,
 		return ex;
 	r = m->admin_clients;
 	for (size_t i = 0; i < r->n_clients && ex == EX_OK; i++)
-		if (clients_add(ctl, t, w, r->clients[i]) < 0)
+		if (print_client_row(t, w, r->clients[i]) < 0)
 			ex = EX_OSERR;
-	if (ex == EX_OK && !r->done && r->next_after_id <= *after) {
-		ctl_warn("shmbrokerd's client listing did not advance past "
-		    "id %" PRIu64, *after);
-		ex = EX_SOFTWARE;
-	}
+	if (ex == EX_OK)
+		ex = check_advance("client", *after, r->next_after_id, r->done);
 	*after = r->next_after_id;
 	*done = r->done;
 	shmbroker__server_message__free_unpacked(m, NULL);
@@ -939,111 +459,104 @@ cmd_clients(struct ctl *ctl, char **argv)
 	int ex;
 
 	(void)argv;
-	table_init(&t, clients_head, 7, 1u << 0 | 1u << 2 | 1u << 3 | 1u << 4);
+	print_clients_table(&t);
 	ex = run_paged(ctl, &t, clients_page, "no clients");
 	table_free(&t);
 	return ex;
 }
 
-static void
-stats_json(const Shmbroker__AdminStatsReply *r)
-{
-	struct jw w = { .f = stdout };
-
-	jw_open(&w, NULL, '{');
-	jw_u64(&w, "connections_total", r->connections_total);
-	jw_u64(&w, "attaches", r->attaches);
-	jw_u64(&w, "creates", r->creates);
-	jw_u64(&w, "detaches", r->detaches);
-	jw_u64(&w, "notifications", r->notifications);
-	jw_u64(&w, "bad_requests", r->bad_requests);
-	jw_u64(&w, "regions_destroyed", r->regions_destroyed);
-	jw_u64(&w, "events_dropped_connections",
-	    r->events_dropped_connections);
-	jw_open(&w, "status_counts", '{');
-	for (size_t i = 0; i < r->n_status_counts; i++)
-		jw_u64(&w, wire_status_name((int)i), r->status_counts[i]);
-	jw_close(&w, '}');
-	jw_close(&w, '}');
-	putchar('\n');
-}
-
-static void
-stats_human(const Shmbroker__AdminStatsReply *r)
-{
-	kv("connections:", "%" PRIu64 " since start",
-	    r->connections_total);
-	kv("attaches:", "%" PRIu64, r->attaches);
-	kv("creates:", "%" PRIu64, r->creates);
-	kv("detaches:", "%" PRIu64, r->detaches);
-	kv("notifications:", "%" PRIu64, r->notifications);
-	kv("bad requests:", "%" PRIu64, r->bad_requests);
-	kv("destroyed:", "%" PRIu64, r->regions_destroyed);
-	kv("slow dropped:", "%" PRIu64, r->events_dropped_connections);
-	if (r->n_status_counts > 0)
-		printf("\nattach results:\n");
-	for (size_t i = 0; i < r->n_status_counts; i++)
-		printf("  %-20s %" PRIu64 "\n", wire_status_name((int)i),
-		    r->status_counts[i]);
-}
-
 static int
 cmd_stats(struct ctl *ctl, char **argv)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStats body = SHMBROKER__ADMIN_STATS__INIT;
 	Shmbroker__ServerMessage *m;
 	int ex;
 
 	(void)argv;
-	if ((ex = ctl_connect(ctl)) != EX_OK)
-		return ex;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS;
-	req.admin_stats = &body;
-	if ((ex = ctl_call(ctl, &req,
+	if ((ex = ctl_connect(ctl)) != EX_OK ||
+	    (ex = ctl_call_empty(ctl,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS,
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS, &m)) != EX_OK)
 		return ex;
-	if (ctl->json)
-		stats_json(m->admin_stats);
-	else
-		stats_human(m->admin_stats);
+	print_stats(m->admin_stats, ctl->json);
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return EX_OK;
+}
+
+static int
+cmd_tenants(struct ctl *ctl, char **argv)
+{
+	Shmbroker__ServerMessage *m;
+	int ex;
+
+	(void)argv;
+	if ((ex = ctl_connect(ctl)) != EX_OK ||
+	    (ex = ctl_call_empty(ctl,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_TENANTS, &m)) != EX_OK)
+		return ex;
+	ex = print_tenants(m->admin_tenants, ctl->json);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return ex;
+}
+
+static int
+cmd_reload(struct ctl *ctl, char **argv)
+{
+	Shmbroker__ServerMessage *m;
+	int ex;
+
+	(void)argv;
+	if ((ex = ctl_connect(ctl)) != EX_OK ||
+	    (ex = ctl_call_empty(ctl,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD, &m)) != EX_OK)
+		return ex;
+	print_reloaded(ctl->json);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return EX_OK;
+}
+
+static int
+cmd_metrics(struct ctl *ctl, char **argv)
+{
+	Shmbroker__ServerMessage *st = NULL, *stats = NULL, *ten = NULL;
+	int ex;
+
+	(void)argv;
+	if (ctl->json) {
+		ctl_warn("metrics has no JSON form: for JSON use status, "
+		    "stats and tenants with --json");
+		return EX_USAGE;
+	}
+	if ((ex = ctl_connect(ctl)) == EX_OK &&
+	    (ex = ctl_call_empty(ctl,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS, &st)) == EX_OK &&
+	    (ex = ctl_call_empty(ctl,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS, &stats)) == EX_OK &&
+	    (ex = ctl_call_empty(ctl,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_TENANTS, &ten)) == EX_OK)
+		print_metrics(stdout, st->admin_status, stats->admin_stats,
+		    ten->admin_tenants);
+	if (st != NULL)
+		shmbroker__server_message__free_unpacked(st, NULL);
+	if (stats != NULL)
+		shmbroker__server_message__free_unpacked(stats, NULL);
+	if (ten != NULL)
+		shmbroker__server_message__free_unpacked(ten, NULL);
+	return ex;
 }
 
 static void
 watch_print(const struct shmc_event *ev, void *arg)
 {
 	const struct ctl *ctl = arg;
-	char when[64], idx[12];
-	struct jw w = { .f = stdout };
-	char *region;
 
 	if (ev->kind != SHMC_EVENT_ADMIN)
 		return;
-	if (ctl->json) {
-		jw_open(&w, NULL, '{');
-		jw_str(&w, "kind", ev->admin_kind);
-		jw_str(&w, "region", ev->region);
-		jw_i64(&w, "index", ev->admin_index);
-		jw_u64(&w, "active_mask", ev->active_mask);
-		jw_u64(&w, "connection_id", ev->connection_id);
-		jw_u64(&w, "time_ms", ev->time_ms);
-		jw_close(&w, '}');
-		putchar('\n');
-	} else {
-		format_time_ms(ev->time_ms, when, sizeof(when));
-		if (ev->admin_index >= 0)
-			snprintf(idx, sizeof(idx), "%d", ev->admin_index);
-		else
-			snprintf(idx, sizeof(idx), "-");
-		region = printable_dup(ev->region);
-		printf("%s.%03u  %-8s %-12s index %-2s active 0x%04x conn %"
-		    PRIu64 "\n", when, (unsigned)(ev->time_ms % 1000),
-		    ev->admin_kind, region != NULL ? region : "?", idx,
-		    ev->active_mask, ev->connection_id);
-		free(region);
-	}
+	print_event(ev, ctl->json);
 	fflush(stdout);
 }
 
@@ -1077,8 +590,6 @@ watch_loop(struct ctl *ctl, int sfd)
 static int
 cmd_watch(struct ctl *ctl, char **argv)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminWatch body = SHMBROKER__ADMIN_WATCH__INIT;
 	Shmbroker__ServerMessage *m;
 	sigset_t set;
 	int sfd, ex;
@@ -1093,9 +604,8 @@ cmd_watch(struct ctl *ctl, char **argv)
 		ctl_warn("signalfd: %s", strerror(errno));
 		return EX_OSERR;
 	}
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH;
-	req.admin_watch = &body;
-	if ((ex = ctl_connect(ctl)) == EX_OK && (ex = ctl_call(ctl, &req,
+	if ((ex = ctl_connect(ctl)) == EX_OK && (ex = ctl_call_empty(ctl,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH,
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH, &m)) == EX_OK) {
 		shmbroker__server_message__free_unpacked(m, NULL);
 		ex = watch_loop(ctl, sfd);
@@ -1110,12 +620,18 @@ static const struct cmd commands[] = {
 	{ "status", "", "show the daemon's version, uptime, memory and "
 	    "limits", NULL, 0, false, cmd_status },
 	{ "list", "", "list the regions", "Sizes are what guests see (4 KiB "
-	    "pages); ACTIVE is the mask of attached\nclient indices.", 0,
+	    "pages); ACTIVE is the mask of attached\nclient indices. With "
+	    "--json each region also has mode (a number: 438 is\n0666), "
+	    "owner_uid and tenant (empty for admin and config regions).", 0,
 	    false, cmd_list },
-	{ "show", "NAME", "show one region and its clients", NULL, 1, false,
-	    cmd_show },
+	{ "show", "NAME", "show one region and its clients", "Also shows "
+	    "the region's mode (octal: who else may attach), the uid of\n"
+	    "its owner and the tenant it is charged to (\"-\": none, for "
+	    "admin and\nconfig regions). NAME is the full name, with the "
+	    "tenant's prefix.", 1, false, cmd_show },
 	{ "create", "NAME SIZE", "create a region that lives until destroyed",
-	    "NAME: 1 to 31 printable ASCII characters without spaces.\n"
+	    "NAME: 1 to 63 printable ASCII characters without spaces (room "
+	    "for a\ntenant's prefix before a guest's name of up to 31).\n"
 	    "SIZE: bytes with an optional K, M, G or T suffix (powers of "
 	    "1024),\nrounded up to 4 KiB pages, e.g. 65536, 64K, 2M.", 2,
 	    false, cmd_create },
@@ -1127,6 +643,22 @@ static const struct cmd commands[] = {
 	    cmd_clients },
 	{ "stats", "", "show the daemon's counters since it started", NULL,
 	    0, false, cmd_stats },
+	{ "tenants", "", "show the tenants, their usage and their quotas",
+	    "MATCH: the uid= and gid= a connection must have, \"default\" "
+	    "for the tenant\nof connections no other matches. Usage is shown "
+	    "as used/max, \"-\" when\nthere is no limit; with --json max_* "
+	    "are numbers, 0 meaning no limit.", 0, false, cmd_tenants },
+	{ "reload", "", "read the daemon's configuration file again",
+	    "Like SIGHUP, with an answer: a file that does not load is "
+	    "reported\n(file:line: reason) with status " STR(EX_DATAERR)
+	    ", and the running configuration stays.\nRegions the new file "
+	    "names are created; none are destroyed.", 0, false, cmd_reload },
+	{ "metrics", "", "print metrics in the Prometheus text format",
+	    "Exposition format 0.0.4: gauges of regions, clients, connections, "
+	    "memory\nand per-tenant usage, and counters since the daemon "
+	    "started, all named\nshmbroker_*. Made from status, stats and "
+	    "tenants; for JSON use those\ncommands with --json (metrics "
+	    "--json is a usage error).", 0, false, cmd_metrics },
 	{ "watch", "", "print admin events until interrupted", "Events: "
 	    "create, attach, detach, notify, destroy. With --json, one JSON\n"
 	    "object per line. SIGINT or SIGTERM ends it with status 0.", 0,

@@ -313,7 +313,7 @@ admin_tenant_info(struct broker *b, const struct tenant *t, bool dflt,
 	ti->max_hugepages = t->max_hugepages;
 	ti->denials = u->denials;
 	TAILQ_FOREACH(c, &b->conns, entry)
-		if (c->tenant == t)
+		if (c->kind == CONN_VMM && c->tenant == t)
 			ti->connections++;
 }
 
@@ -351,9 +351,14 @@ admin_reload(struct conn *c, uint64_t id)
 	Shmbroker__AdminReloadReply r = SHMBROKER__ADMIN_RELOAD_REPLY__INIT;
 	char err[512];
 
-	if (service_reload(c->b, err, sizeof(err)) < 0) {
+	switch (service_reload(c->b, err, sizeof(err))) {
+	case -1:
 		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
 		    "reload failed, the running configuration stays: %s", err);
+		return;
+	case -2:
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		    "configuration reloaded, but %s", err);
 		return;
 	}
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD;

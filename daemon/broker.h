@@ -182,7 +182,7 @@ bool vmm_unlink_client(struct broker *b, struct client *cl);
 void vmm_remove_region(struct broker *b, struct region *g);
 
 /* main.c */
-int broker_create_config_regions(struct broker *b);
+int broker_create_config_regions(struct broker *b, char *err, size_t errlen);
 
 /* policy.c */
 int policy_init(struct broker *b);
@@ -195,8 +195,9 @@ void policy_deny(struct broker *b, struct tenant *t);
 
 /* service.c */
 int service_start(struct broker *b);
-/* Re-reads the configuration; -1 with the reason in err when it fails
- * (the running configuration then stays). */
+/* Re-reads the configuration. -1 with the reason in err when the file
+ * fails to load (the running configuration then stays); -2 when it was
+ * applied but a configured region could not be created. */
 int service_reload(struct broker *b, char *err, size_t errlen);
 void service_stopping(struct broker *b);
 void service_stop(struct broker *b);

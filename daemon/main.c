@@ -193,25 +193,25 @@ broker_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Creates the configured regions that do not exist yet (at start and at
- * every reload). */
+ * every reload). Stops at the first that cannot be made, with the reason
+ * in err. */
 int
-broker_create_config_regions(struct broker *b)
+broker_create_config_regions(struct broker *b, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < b->cfg.nregions; i++) {
 		const struct config_region *cr = &b->cfg.regions[i];
+		struct region_acl acl = { .mode = cr->mode,
+		    .has_group = cr->has_group, .group = cr->group,
+		    .hugepages = cr->hugepages };
 		struct region *g;
 		const char *why = NULL;
 
 		if (registry_find(&b->reg, cr->name) != NULL)
 			continue;
-		struct region_acl acl = { .mode = cr->mode,
-		    .has_group = cr->has_group, .group = cr->group,
-		    .hugepages = cr->hugepages };
-
 		if (vmm_create_region(b, cr->name, cr->size_pages,
 		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
-			log_err(&b->log, "%s: region %s: %s", b->cfg.config_file,
-			    cr->name, why);
+			snprintf(err, errlen, "%s: region %s: %s",
+			    b->cfg.config_file, cr->name, why);
 			return -1;
 		}
 	}
@@ -221,6 +221,7 @@ broker_create_config_regions(struct broker *b)
 static int
 broker_open(struct broker *b)
 {
+	char err[512];
 	int fds[2], activated;
 
 	b->start_ms = broker_now_ms();
@@ -256,7 +257,11 @@ broker_open(struct broker *b)
 	    evsignal_add(b->ev_sigint, NULL) < 0 ||
 	    evsignal_add(b->ev_sigterm, NULL) < 0)
 		return -1;
-	return broker_create_config_regions(b);
+	if (broker_create_config_regions(b, err, sizeof(err)) < 0) {
+		log_err(&b->log, "%s", err);
+		return -1;
+	}
+	return 0;
 }
 
 static void

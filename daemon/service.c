@@ -109,8 +109,12 @@ service_reload(struct broker *b, char *err, size_t errlen)
 		    "configuration: %s", err);
 	} else {
 		service_apply(b, &next);
-		broker_create_config_regions(b);
-		log_notice(&b->log, "configuration reloaded");
+		if (broker_create_config_regions(b, err, errlen) < 0) {
+			log_err(&b->log, "reload: %s", err);
+			rc = -2;
+		} else {
+			log_notice(&b->log, "configuration reloaded");
+		}
 	}
 	config_free(&next);
 	sd_notify(0, "READY=1");

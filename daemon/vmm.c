@@ -188,6 +188,14 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 	return GSS_OK;
 }
 
+/* The tenant that pays for what a connection makes: its own on the VMM
+ * socket; nobody on the admin socket, which is free of quotas. */
+static struct tenant *
+vmm_charged_tenant(const struct conn *c)
+{
+	return c->kind == CONN_VMM ? c->tenant : NULL;
+}
+
 /* The region a guest's name refers to for this connection's tenant,
  * created when asked and allowed. GSS status. */
 static enum guest_shm_status
@@ -225,7 +233,8 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 		return GSS_DOES_NOT_EXIST;
 	}
 	acl = (struct region_acl){ .owner_uid = c->cred.uid, .mode = t->mode,
-	    .has_group = t->has_group, .group = t->group, .tenant = t,
+	    .has_group = t->has_group, .group = t->group,
+	    .tenant = vmm_charged_tenant(c),
 	    .hugepages = -1 };
 	*created = true;
 	return vmm_create_region(b, key, req->size_pages, ORIGIN_GUEST, &acl,
@@ -247,7 +256,8 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 		*why = "the daemon holds max_clients clients already";
 		return GSS_NOMEM;
 	}
-	if ((*why = tenant_quota_exceeded(c->tenant, 0, 1, 0, 0)) != NULL)
+	if (vmm_charged_tenant(c) != NULL &&
+	    (*why = tenant_quota_exceeded(c->tenant, 0, 1, 0, 0)) != NULL)
 		return GSS_NOMEM;
 	if ((st = vmm_lookup(c, req, &g, created, why)) != GSS_OK) {
 		*created = false;
@@ -261,8 +271,10 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	st = *fd < 0 ? GSS_NOMEM : registry_attach(&b->reg, g, c, &c->clients,
 	    out);
 	if (st == GSS_OK) {
-		(*out)->usage = c->tenant->usage;
-		(*out)->usage->clients++;
+		if (vmm_charged_tenant(c) != NULL) {
+			(*out)->usage = c->tenant->usage;
+			(*out)->usage->clients++;
+		}
 		return GSS_OK;
 	}
 	if (*fd < 0)

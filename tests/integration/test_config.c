@@ -695,6 +695,23 @@ test_reload_adds_region(void **state)
 	    SHMBROKER__ERROR__ERR_NOT_FOUND);
 	assert_int_equal(region_info(st, "cfg-new").error,
 	    SHMBROKER__ERROR__ERR_NONE);
+
+	/* A file that loads but names a region the daemon cannot make (here:
+	 * over max_regions) is applied and the failure is reported, not
+	 * passed off as success. */
+	good_text(text, sizeof(text), "[region cfg-new]\nsize = 12K\n"
+	    "mode = 0640\n[region cfg-more]\nsize = 4K\n"
+	    "[broker]\nmax_regions = 4\n");
+	write_conf(st, text);
+	m = check_admin_call(st->adm, &req);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NO_RESOURCES);
+	assert_non_null(strstr(m->message, "region cfg-more"));
+	assert_non_null(strstr(m->message, "max_regions"));
+	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_int_equal(region_info(st, "cfg-more").error,
+	    SHMBROKER__ERROR__ERR_NOT_FOUND);
+	assert_int_equal(region_info(st, "cfg-new").error,
+	    SHMBROKER__ERROR__ERR_NONE);
 }
 
 int

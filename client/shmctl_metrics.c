@@ -1,0 +1,207 @@
+/*
+ * shmctl_metrics: the Prometheus text format of `shmctl metrics` (see
+ * shmctl_metrics.h). Every family gets its HELP and TYPE lines before its
+ * samples, all samples of a family are together, every name starts with
+ * shmbroker_, counters end in _total, and label values are escaped.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "shmctl_metrics.h"
+#include "shmctl_output.h"
+#include "wire.h"
+
+/* The GuestStatus values this shmctl knows by name. */
+#define METRICS_NSTATUS (SHMBROKER__GUEST_STATUS__GSS_DOES_NOT_EXIST + 1)
+
+static void
+family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP shmbroker_%s %s\n# TYPE shmbroker_%s %s\n", name,
+	    help, name, type);
+}
+
+static void
+sample(FILE *f, const char *name, uint64_t v)
+{
+	fprintf(f, "shmbroker_%s %" PRIu64 "\n", name, v);
+}
+
+static void
+sample_label(FILE *f, const char *name, const char *label, const char *value,
+    uint64_t v)
+{
+	fprintf(f, "shmbroker_%s{%s=", name, label);
+	prom_label_value(f, value);
+	fprintf(f, "} %" PRIu64 "\n", v);
+}
+
+static void
+gauge(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	family(f, name, "gauge", help);
+	sample(f, name, v);
+}
+
+static void
+counter(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	family(f, name, "counter", help);
+	sample(f, name, v);
+}
+
+static void
+metrics_status(FILE *f, const Shmbroker__AdminStatusReply *st)
+{
+	family(f, "info", "gauge", "The daemon's version and hugepage policy "
+	    "(always 1).");
+	fprintf(f, "shmbroker_info{server=");
+	prom_label_value(f, st->server);
+	fprintf(f, ",hugepage_policy=");
+	prom_label_value(f, st->hugepage_policy);
+	fprintf(f, "} 1\n");
+	family(f, "uptime_seconds", "gauge", "Seconds since the daemon "
+	    "started.");
+	fprintf(f, "shmbroker_uptime_seconds %" PRIu64 ".%03u\n",
+	    st->uptime_ms / 1000, (unsigned)(st->uptime_ms % 1000));
+	gauge(f, "regions", "Regions the daemon holds.", st->regions);
+	gauge(f, "clients", "Clients attached to regions.", st->clients);
+	gauge(f, "connections", "Open connections, VMM and admin.",
+	    st->connections);
+	family(f, "region_bytes", "gauge", "Bytes of region memory, by "
+	    "backing.");
+	sample_label(f, "region_bytes", "backing", "shmem", st->bytes_shmem);
+	sample_label(f, "region_bytes", "backing", "hugetlb",
+	    st->bytes_hugetlb);
+	gauge(f, "hugepages_free", "Free hugepages in the kernel's pool.",
+	    st->hugepages_free);
+	gauge(f, "fd_limit", "The daemon's limit of open files.",
+	    st->fd_limit);
+}
+
+static void
+metrics_results(FILE *f, const Shmbroker__AdminStatsReply *s)
+{
+	char other[24];
+	size_t n = s->n_status_counts;
+
+	family(f, "attach_results_total", "counter", "Attaches (create or "
+	    "find) by their result, a GuestStatus.");
+	for (size_t i = 0; i < (n > METRICS_NSTATUS ? n : METRICS_NSTATUS);
+	    i++) {
+		snprintf(other, sizeof(other), "%zu", i);
+		sample_label(f, "attach_results_total", "status",
+		    i < METRICS_NSTATUS ? wire_status_name((int)i) : other,
+		    i < n ? s->status_counts[i] : 0);
+	}
+}
+
+static void
+metrics_stats(FILE *f, const Shmbroker__AdminStatsReply *s)
+{
+	counter(f, "connections_total", "Connections accepted.",
+	    s->connections_total);
+	counter(f, "attaches_total", "Successful attaches, creating or not.",
+	    s->attaches);
+	counter(f, "creates_total", "Regions created.", s->creates);
+	counter(f, "detaches_total", "Clients detached.", s->detaches);
+	counter(f, "notifications_total", "Notifications delivered.",
+	    s->notifications);
+	counter(f, "denials_total", "Requests refused by tenant rules, modes "
+	    "or sockets.", s->denials);
+	counter(f, "bad_requests_total", "Malformed or unknown requests.",
+	    s->bad_requests);
+	counter(f, "regions_destroyed_total", "Regions destroyed.",
+	    s->regions_destroyed);
+	counter(f, "events_dropped_connections_total", "Connections dropped "
+	    "for not reading their events.", s->events_dropped_connections);
+	metrics_results(f, s);
+}
+
+/* Which TenantInfo figure a per-tenant family shows. */
+enum tenant_figure {
+	TF_REGIONS, TF_CLIENTS, TF_BYTES, TF_HUGEPAGES, TF_CONNECTIONS,
+	TF_DENIALS,
+};
+
+static const struct {
+	const char *name, *type, *help;
+} tenant_families[] = {
+	[TF_REGIONS] = { "tenant_regions", "gauge",
+	    "Regions charged to the tenant." },
+	[TF_CLIENTS] = { "tenant_clients", "gauge",
+	    "Clients of the tenant's connections." },
+	[TF_BYTES] = { "tenant_bytes", "gauge",
+	    "Bytes of region memory charged to the tenant." },
+	[TF_HUGEPAGES] = { "tenant_hugepages", "gauge",
+	    "Hugepages charged to the tenant." },
+	[TF_CONNECTIONS] = { "tenant_connections", "gauge",
+	    "VMM connections of the tenant." },
+	[TF_DENIALS] = { "tenant_denials_total", "counter",
+	    "Requests of the tenant refused by its rules or modes." },
+};
+
+static uint64_t
+tenant_value(const Shmbroker__TenantInfo *t, enum tenant_figure fig)
+{
+	switch (fig) {
+	case TF_REGIONS:	return t->regions;
+	case TF_CLIENTS:	return t->clients;
+	case TF_BYTES:		return t->bytes;
+	case TF_HUGEPAGES:	return t->hugepages;
+	case TF_CONNECTIONS:	return t->connections;
+	case TF_DENIALS:	return t->denials;
+	}
+	return 0;
+}
+
+/* Limits only for tenants that have one: a missing series is "no limit",
+ * where a 0 would read as "nothing allowed". */
+static void
+metrics_tenant_limits(FILE *f, const Shmbroker__AdminTenantsReply *r)
+{
+	static const char *const names[] = {
+		"tenant_regions_limit", "tenant_clients_limit",
+		"tenant_bytes_limit", "tenant_hugepages_limit",
+	};
+
+	for (size_t k = 0; k < 4; k++) {
+		family(f, names[k], "gauge", "The tenant's quota, when it has "
+		    "one.");
+		for (size_t i = 0; i < r->n_tenants; i++) {
+			const Shmbroker__TenantInfo *t = r->tenants[i];
+			uint64_t max = k == 0 ? t->max_regions : k == 1 ?
+			    t->max_clients : k == 2 ? t->max_bytes :
+			    t->max_hugepages;
+
+			if (max != 0)
+				sample_label(f, names[k], "tenant", t->name,
+				    max);
+		}
+	}
+}
+
+static void
+metrics_tenants(FILE *f, const Shmbroker__AdminTenantsReply *r)
+{
+	for (size_t k = 0; k < sizeof(tenant_families) /
+	    sizeof(tenant_families[0]); k++) {
+		family(f, tenant_families[k].name, tenant_families[k].type,
+		    tenant_families[k].help);
+		for (size_t i = 0; i < r->n_tenants; i++)
+			sample_label(f, tenant_families[k].name, "tenant",
+			    r->tenants[i]->name,
+			    tenant_value(r->tenants[i], (enum tenant_figure)k));
+	}
+	metrics_tenant_limits(f, r);
+}
+
+void
+print_metrics(FILE *f, const Shmbroker__AdminStatusReply *st,
+    const Shmbroker__AdminStatsReply *stats,
+    const Shmbroker__AdminTenantsReply *tenants)
+{
+	metrics_status(f, st);
+	metrics_stats(f, stats);
+	metrics_tenants(f, tenants);
+}

@@ -1,0 +1,520 @@
+/*
+ * shmctl_print: the human and JSON forms of the admin commands' replies
+ * (see shmctl_print.h). Field names of the JSON forms are a contract with
+ * scripts: add to them, never rename.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "shmctl_print.h"
+#include "units.h"
+#include "wire.h"
+
+#define CTL_PAGE_SIZE 4096u		/* the guest ABI's page */
+
+static const char *
+backing_name(Shmbroker__Backing b)
+{
+	return b == SHMBROKER__BACKING__BACKING_HUGETLB ? "hugetlb" : "shmem";
+}
+
+static const char *
+origin_name(Shmbroker__Origin o)
+{
+	switch (o) {
+	case SHMBROKER__ORIGIN__ORIGIN_GUEST:	return "guest";
+	case SHMBROKER__ORIGIN__ORIGIN_ADMIN:	return "admin";
+	case SHMBROKER__ORIGIN__ORIGIN_CONFIG:	return "config";
+	default:				return "unknown";
+	}
+}
+
+static uint64_t
+region_bytes(const Shmbroker__RegionInfo *r)
+{
+	return (uint64_t)r->size_pages * CTL_PAGE_SIZE;
+}
+
+/* with_count: false in show, where "clients" is the array of clients. */
+static void
+json_region_fields(struct jw *w, const Shmbroker__RegionInfo *r,
+    bool with_count)
+{
+	jw_u64(w, "id", r->region_id);
+	jw_str(w, "name", r->name);
+	jw_u64(w, "size", region_bytes(r));
+	jw_u64(w, "size_pages", r->size_pages);
+	jw_u64(w, "backing_bytes", r->backing_bytes);
+	jw_str(w, "backing", backing_name(r->backing));
+	jw_str(w, "origin", origin_name(r->origin));
+	jw_u64(w, "active_mask", r->active_mask);
+	if (with_count)
+		jw_u64(w, "clients", r->clients);
+	jw_u64(w, "created_ms", r->created_ms);
+	jw_u64(w, "mode", r->mode);
+	jw_u64(w, "owner_uid", r->owner_uid);
+	jw_str(w, "tenant", r->tenant);
+}
+
+static void
+json_client(struct jw *w, const Shmbroker__ClientInfo *ci, bool with_region)
+{
+	jw_open(w, NULL, '{');
+	jw_u64(w, "client_id", ci->client_id);
+	if (with_region)
+		jw_str(w, "region", ci->region);
+	jw_u64(w, "index", ci->index);
+	jw_u64(w, "pending", ci->pending);
+	jw_u64(w, "connection_id", ci->connection_id);
+	jw_i64(w, "pid", ci->pid);
+	jw_u64(w, "uid", ci->uid);
+	jw_u64(w, "gid", ci->gid);
+	jw_str(w, "label", ci->label);
+	jw_close(w, '}');
+}
+
+/* ---- listings ---- */
+
+static const char *const list_head[] = {
+	"ID", "NAME", "SIZE", "BACKING", "ORIGIN", "CLIENTS", "ACTIVE",
+};
+
+void
+print_list_table(struct table *t)
+{
+	table_init(t, list_head, 7, 1u << 0 | 1u << 2 | 1u << 5);
+}
+
+int
+print_region_row(struct table *t, struct jw *w, const Shmbroker__RegionInfo *r)
+{
+	char id[24], size[16], clients[12], active[12];
+
+	if (w != NULL) {
+		jw_open(w, NULL, '{');
+		json_region_fields(w, r, true);
+		jw_close(w, '}');
+		return 0;
+	}
+	snprintf(id, sizeof(id), "%" PRIu64, r->region_id);
+	units_format_size(region_bytes(r), size);
+	snprintf(clients, sizeof(clients), "%u", r->clients);
+	snprintf(active, sizeof(active), "0x%04x", r->active_mask);
+	return table_add(t, (const char *const[]){ id, r->name, size,
+	    backing_name(r->backing), origin_name(r->origin), clients,
+	    active });
+}
+
+static const char *const clients_head[] = {
+	"CLIENT", "REGION", "INDEX", "PID", "UID", "PENDING", "LABEL",
+};
+
+void
+print_clients_table(struct table *t)
+{
+	table_init(t, clients_head, 7, 1u << 0 | 1u << 2 | 1u << 3 | 1u << 4);
+}
+
+int
+print_client_row(struct table *t, struct jw *w,
+    const Shmbroker__ClientInfo *ci)
+{
+	char id[24], idx[12], pid[16], uid[16], pend[12];
+
+	if (w != NULL) {
+		json_client(w, ci, true);
+		return 0;
+	}
+	snprintf(id, sizeof(id), "%" PRIu64, ci->client_id);
+	snprintf(idx, sizeof(idx), "%u", ci->index);
+	snprintf(pid, sizeof(pid), "%d", (int)ci->pid);
+	snprintf(uid, sizeof(uid), "%u", ci->uid);
+	snprintf(pend, sizeof(pend), "0x%04x", ci->pending);
+	return table_add(t, (const char *const[]){ id, ci->region, idx, pid,
+	    uid, pend, ci->label });
+}
+
+/* ---- status ---- */
+
+static void
+status_json(const Shmbroker__AdminStatusReply *r, const char *socket)
+{
+	struct jw w = { .f = stdout };
+
+	jw_open(&w, NULL, '{');
+	jw_str(&w, "server", r->server);
+	jw_str(&w, "socket", socket);
+	jw_u64(&w, "uptime_ms", r->uptime_ms);
+	jw_u64(&w, "regions", r->regions);
+	jw_u64(&w, "clients", r->clients);
+	jw_u64(&w, "connections", r->connections);
+	jw_u64(&w, "bytes_shmem", r->bytes_shmem);
+	jw_u64(&w, "bytes_hugetlb", r->bytes_hugetlb);
+	jw_str(&w, "hugepage_policy", r->hugepage_policy);
+	jw_u64(&w, "hugepages_free", r->hugepages_free);
+	jw_u64(&w, "fd_limit", r->fd_limit);
+	jw_close(&w, '}');
+	putchar('\n');
+}
+
+static void
+status_human(const Shmbroker__AdminStatusReply *r, const char *socket)
+{
+	char up[32], size[16];
+
+	kv("server:", "%s", r->server);
+	kv("admin socket:", "%s", socket);
+	format_duration_ms(r->uptime_ms, up, sizeof(up));
+	kv("uptime:", "%s", up);
+	kv("regions:", "%u", r->regions);
+	kv("clients:", "%u", r->clients);
+	kv("connections:", "%u", r->connections);
+	units_format_size(r->bytes_shmem, size);
+	kv("shmem:", "%s", size);
+	units_format_size(r->bytes_hugetlb, size);
+	kv("hugetlb:", "%s", size);
+	kv("hugepages:", "%s (%" PRIu64 " free)", r->hugepage_policy,
+	    r->hugepages_free);
+	kv("fd limit:", "%" PRIu64, r->fd_limit);
+}
+
+void
+print_status(const Shmbroker__AdminStatusReply *r, const char *socket,
+    bool json)
+{
+	if (json)
+		status_json(r, socket);
+	else
+		status_human(r, socket);
+}
+
+/* ---- show, create, destroy ---- */
+
+static const char *const show_head[] = {
+	"INDEX", "CLIENT", "PID", "UID", "PENDING", "LABEL",
+};
+
+static int
+show_clients_human(const Shmbroker__AdminShowReply *r)
+{
+	char idx[12], id[24], pid[16], uid[16], pend[12];
+	struct table t;
+	int ex = EX_OK;
+
+	table_init(&t, show_head, 6, 1u << 0 | 1u << 1 | 1u << 2 | 1u << 3);
+	for (size_t i = 0; i < r->n_clients && ex == EX_OK; i++) {
+		const Shmbroker__ClientInfo *ci = r->clients[i];
+
+		snprintf(idx, sizeof(idx), "%u", ci->index);
+		snprintf(id, sizeof(id), "%" PRIu64, ci->client_id);
+		snprintf(pid, sizeof(pid), "%d", (int)ci->pid);
+		snprintf(uid, sizeof(uid), "%u", ci->uid);
+		snprintf(pend, sizeof(pend), "0x%04x", ci->pending);
+		if (table_add(&t, (const char *const[]){ idx, id, pid, uid,
+		    pend, ci->label }) < 0)
+			ex = EX_OSERR;
+	}
+	if (ex == EX_OK)
+		table_print(&t, stdout);
+	else
+		ctl_warn("out of memory");
+	table_free(&t);
+	return ex;
+}
+
+static int
+show_human(const Shmbroker__AdminShowReply *r)
+{
+	const Shmbroker__RegionInfo *g = r->region;
+	char a[16], b[16], when[64];
+	char *tenant;
+
+	units_format_size(region_bytes(g), a);
+	units_format_size(g->backing_bytes, b);
+	format_time_ms(g->created_ms, when, sizeof(when));
+	kv("name:", "%s", g->name);
+	kv("id:", "%" PRIu64, g->region_id);
+	kv("size:", "%s (%u pages)", a, g->size_pages);
+	kv("backing:", "%s, %s", backing_name(g->backing), b);
+	kv("origin:", "%s", origin_name(g->origin));
+	kv("created:", "%s", when);
+	kv("mode:", "%04o", g->mode);
+	kv("owner uid:", "%u", g->owner_uid);
+	if ((tenant = printable_dup(g->tenant)) == NULL) {
+		ctl_warn("out of memory");
+		return EX_OSERR;
+	}
+	kv("tenant:", "%s", tenant[0] != '\0' ? tenant : "-");
+	free(tenant);
+	kv("active:", "0x%04x", g->active_mask);
+	kv("clients:", "%zu", r->n_clients);
+	if (r->n_clients == 0)
+		return EX_OK;
+	putchar('\n');
+	return show_clients_human(r);
+}
+
+static void
+show_json(const Shmbroker__AdminShowReply *r)
+{
+	struct jw w = { .f = stdout };
+
+	jw_open(&w, NULL, '{');
+	json_region_fields(&w, r->region, false);
+	jw_open(&w, "clients", '[');
+	for (size_t i = 0; i < r->n_clients; i++)
+		json_client(&w, r->clients[i], false);
+	jw_close(&w, ']');
+	jw_close(&w, '}');
+	putchar('\n');
+}
+
+int
+print_show(const Shmbroker__AdminShowReply *r, bool json)
+{
+	if (!json)
+		return show_human(r);
+	show_json(r);
+	return EX_OK;
+}
+
+void
+print_created(const Shmbroker__RegionInfo *g, bool json)
+{
+	struct jw w = { .f = stdout };
+	char a[16];
+
+	if (json) {
+		jw_open(&w, NULL, '{');
+		json_region_fields(&w, g, true);
+		jw_close(&w, '}');
+		putchar('\n');
+		return;
+	}
+	units_format_size(region_bytes(g), a);
+	printf("created region %s: %s (%u pages), %s\n", g->name, a,
+	    g->size_pages, backing_name(g->backing));
+}
+
+void
+print_destroyed(const char *name, uint32_t detached, bool json)
+{
+	struct jw w = { .f = stdout };
+
+	if (json) {
+		jw_open(&w, NULL, '{');
+		jw_str(&w, "name", name);
+		jw_u64(&w, "detached", detached);
+		jw_close(&w, '}');
+		putchar('\n');
+	} else if (detached > 0) {
+		printf("destroyed region %s, detached %u clients\n", name,
+		    detached);
+	} else {
+		printf("destroyed region %s\n", name);
+	}
+}
+
+/* ---- stats ---- */
+
+static void
+stats_json(const Shmbroker__AdminStatsReply *r)
+{
+	struct jw w = { .f = stdout };
+
+	jw_open(&w, NULL, '{');
+	jw_u64(&w, "connections_total", r->connections_total);
+	jw_u64(&w, "attaches", r->attaches);
+	jw_u64(&w, "creates", r->creates);
+	jw_u64(&w, "detaches", r->detaches);
+	jw_u64(&w, "notifications", r->notifications);
+	jw_u64(&w, "bad_requests", r->bad_requests);
+	jw_u64(&w, "regions_destroyed", r->regions_destroyed);
+	jw_u64(&w, "events_dropped_connections",
+	    r->events_dropped_connections);
+	jw_u64(&w, "denials", r->denials);
+	jw_open(&w, "status_counts", '{');
+	for (size_t i = 0; i < r->n_status_counts; i++)
+		jw_u64(&w, wire_status_name((int)i), r->status_counts[i]);
+	jw_close(&w, '}');
+	jw_close(&w, '}');
+	putchar('\n');
+}
+
+static void
+stats_human(const Shmbroker__AdminStatsReply *r)
+{
+	kv("connections:", "%" PRIu64 " since start",
+	    r->connections_total);
+	kv("attaches:", "%" PRIu64, r->attaches);
+	kv("creates:", "%" PRIu64, r->creates);
+	kv("detaches:", "%" PRIu64, r->detaches);
+	kv("notifications:", "%" PRIu64, r->notifications);
+	kv("bad requests:", "%" PRIu64, r->bad_requests);
+	kv("destroyed:", "%" PRIu64, r->regions_destroyed);
+	kv("slow dropped:", "%" PRIu64, r->events_dropped_connections);
+	kv("denials:", "%" PRIu64, r->denials);
+	if (r->n_status_counts > 0)
+		printf("\nattach results:\n");
+	for (size_t i = 0; i < r->n_status_counts; i++)
+		printf("  %-20s %" PRIu64 "\n", wire_status_name((int)i),
+		    r->status_counts[i]);
+}
+
+void
+print_stats(const Shmbroker__AdminStatsReply *r, bool json)
+{
+	if (json)
+		stats_json(r);
+	else
+		stats_human(r);
+}
+
+/* ---- tenants ---- */
+
+static void
+tenant_json(struct jw *w, const Shmbroker__TenantInfo *t)
+{
+	jw_open(w, NULL, '{');
+	jw_str(w, "name", t->name);
+	jw_str(w, "prefix", t->prefix);
+	jw_bool(w, "match_uid", t->match_uid);
+	jw_u64(w, "uid", t->uid);
+	jw_bool(w, "match_gid", t->match_gid);
+	jw_u64(w, "gid", t->gid);
+	jw_bool(w, "is_default", t->is_default);
+	jw_u64(w, "mode", t->mode);
+	jw_u64(w, "regions", t->regions);
+	jw_u64(w, "max_regions", t->max_regions);
+	jw_u64(w, "clients", t->clients);
+	jw_u64(w, "max_clients", t->max_clients);
+	jw_u64(w, "bytes", t->bytes);
+	jw_u64(w, "max_bytes", t->max_bytes);
+	jw_u64(w, "hugepages", t->hugepages);
+	jw_u64(w, "max_hugepages", t->max_hugepages);
+	jw_u64(w, "denials", t->denials);
+	jw_u64(w, "connections", t->connections);
+	jw_close(w, '}');
+}
+
+/* "uid=0,gid=5", "default", "uid=1000,default", or "-". */
+static void
+tenant_match(const Shmbroker__TenantInfo *t, char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (t->match_uid)
+		n += (size_t)snprintf(out + n, len - n, "uid=%u", t->uid);
+	if (t->match_gid && n < len)
+		n += (size_t)snprintf(out + n, len - n, "%sgid=%u",
+		    n > 0 ? "," : "", t->gid);
+	if (t->is_default && n < len)
+		n += (size_t)snprintf(out + n, len - n, "%sdefault",
+		    n > 0 ? "," : "");
+	if (n == 0)
+		snprintf(out, len, "-");
+}
+
+static const char *const tenants_head[] = {
+	"TENANT", "MATCH", "PREFIX", "MODE", "REGIONS", "CLIENTS", "BYTES",
+	"HUGEPAGES", "DENIALS", "CONNECTIONS",
+};
+
+static int
+tenant_row(struct table *t, const Shmbroker__TenantInfo *ti)
+{
+	char match[48], mode[8], regions[32], clients[32], bytes[40];
+	char huge[48], denials[24], conns[16];
+
+	tenant_match(ti, match, sizeof(match));
+	snprintf(mode, sizeof(mode), "%04o", ti->mode);
+	format_used_max(ti->regions, ti->max_regions, regions,
+	    sizeof(regions));
+	format_used_max(ti->clients, ti->max_clients, clients,
+	    sizeof(clients));
+	format_used_max_size(ti->bytes, ti->max_bytes, bytes, sizeof(bytes));
+	format_used_max(ti->hugepages, ti->max_hugepages, huge, sizeof(huge));
+	snprintf(denials, sizeof(denials), "%" PRIu64, ti->denials);
+	snprintf(conns, sizeof(conns), "%u", ti->connections);
+	return table_add(t, (const char *const[]){ ti->name, match,
+	    ti->prefix[0] != '\0' ? ti->prefix : "-", mode, regions, clients,
+	    bytes, huge, denials, conns });
+}
+
+int
+print_tenants(const Shmbroker__AdminTenantsReply *r, bool json)
+{
+	struct jw w = { .f = stdout };
+	struct table t;
+	int ex = EX_OK;
+
+	if (json) {
+		jw_open(&w, NULL, '[');
+		for (size_t i = 0; i < r->n_tenants; i++)
+			tenant_json(&w, r->tenants[i]);
+		jw_close(&w, ']');
+		putchar('\n');
+		return EX_OK;
+	}
+	if (r->n_tenants == 0) {
+		puts("no tenants");
+		return EX_OK;
+	}
+	table_init(&t, tenants_head, 10, 0x3f0);
+	for (size_t i = 0; i < r->n_tenants && ex == EX_OK; i++)
+		if (tenant_row(&t, r->tenants[i]) < 0)
+			ex = EX_OSERR;
+	if (ex == EX_OK)
+		table_print(&t, stdout);
+	else
+		ctl_warn("out of memory");
+	table_free(&t);
+	return ex;
+}
+
+/* ---- reload, watch ---- */
+
+void
+print_reloaded(bool json)
+{
+	if (json)
+		puts("{\"reloaded\":true}");
+	else
+		puts("configuration reloaded");
+}
+
+void
+print_event(const struct shmc_event *ev, bool json)
+{
+	struct jw w = { .f = stdout };
+	char when[64], idx[12];
+	char *region;
+
+	if (json) {
+		jw_open(&w, NULL, '{');
+		jw_str(&w, "kind", ev->admin_kind);
+		jw_str(&w, "region", ev->region);
+		jw_i64(&w, "index", ev->admin_index);
+		jw_u64(&w, "active_mask", ev->active_mask);
+		jw_u64(&w, "connection_id", ev->connection_id);
+		jw_u64(&w, "time_ms", ev->time_ms);
+		jw_close(&w, '}');
+		putchar('\n');
+		return;
+	}
+	format_time_ms(ev->time_ms, when, sizeof(when));
+	if (ev->admin_index >= 0)
+		snprintf(idx, sizeof(idx), "%d", ev->admin_index);
+	else
+		snprintf(idx, sizeof(idx), "-");
+	region = printable_dup(ev->region);
+	printf("%s.%03u  %-8s %-12s index %-2s active 0x%04x conn %" PRIu64
+	    "\n", when, (unsigned)(ev->time_ms % 1000), ev->admin_kind,
+	    region != NULL ? region : "?", idx, ev->active_mask,
+	    ev->connection_id);
+	free(region);
+}
