@@ -9,9 +9,19 @@
  * keeper's limit), so KEEP needs no reply and parking costs one sendmsg;
  * a received fd always lands below KEEPER_FIRST_SLOT because the keeper
  * handles one message at a time. Handles are keeper index << 32 | slot.
+ *
+ * The ordering rule that makes this safe: a slot may be dropped and given
+ * to a new fd before the keeper has done either, so whatever sits in a
+ * slot is only known once the keeper has caught up. fdstash_get therefore
+ * syncs first whenever a KEEP or DROP was sent since the last sync. A
+ * keeper that does not answer a sync within KEEPER_SYNC_MS, or whose
+ * socket fails, is retired: its parked fds stay unreachable, new ones go
+ * to a new keeper, and the event loop never waits on it again.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -29,6 +39,7 @@
 #define KEEPER_SOCK 3
 #define KEEPER_FIRST_SLOT 64
 #define MAX_KEEPERS 256
+#define KEEPER_SYNC_MS 200
 
 enum { CMD_KEEP = 1, CMD_DROP = 2, CMD_SYNC = 3 };
 
@@ -41,6 +52,8 @@ struct keeper {
 	uint32_t *free_slots;	/* dropped slots, reused first */
 	size_t nfree;
 	size_t free_cap;
+	bool unsynced;		/* KEEP or DROP sent since the last sync */
+	bool failed;		/* retired: no longer used */
 };
 
 struct fdstash {
@@ -113,6 +126,14 @@ fdstash_spawn(struct fdstash *s, struct keeper **out)
 		return -EMFILE;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	/* The daemon's end never blocks: a keeper that stops reading is
+	 * retired, not waited for. */
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		err = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], KEEPER_SOCK);
 	err = -posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, NULL);
@@ -146,14 +167,22 @@ fdstash_slot(struct fdstash *s, struct keeper **kp, uint32_t *slot)
 	int err;
 
 	for (size_t i = 0; i < s->nkeepers && k == NULL; i++)
-		if (s->keepers[i].nfree > 0 ||
-		    s->keepers[i].next_slot < s->keepers[i].end_slot)
+		if (!s->keepers[i].failed && (s->keepers[i].nfree > 0 ||
+		    s->keepers[i].next_slot < s->keepers[i].end_slot))
 			k = &s->keepers[i];
 	if (k == NULL && (err = fdstash_spawn(s, &k)) < 0)
 		return err;
 	*slot = k->nfree > 0 ? k->free_slots[--k->nfree] : k->next_slot++;
 	*kp = k;
 	return 0;
+}
+
+/* A keeper that failed to answer is not asked again. */
+static void
+fdstash_retire(struct keeper *k)
+{
+	k->failed = true;
+	kill(k->pid, SIGKILL);
 }
 
 int
@@ -169,6 +198,9 @@ fdstash_put(struct fdstash *s, int fd, uint64_t *handle)
 	cmd[0] = CMD_KEEP;
 	cmd[1] = (int32_t)slot;
 	if ((err = wire_send(k->sock, cmd, sizeof(cmd), &fd, 1)) < 0) {
+		/* A keeper too far behind to take more is retired. */
+		if (err == -EAGAIN)
+			fdstash_retire(k);
 		/* Give the slot back where it came from. */
 		if (slot + 1 == k->next_slot)
 			k->next_slot--;
@@ -177,39 +209,52 @@ fdstash_put(struct fdstash *s, int fd, uint64_t *handle)
 		return err;
 	}
 	close(fd);
+	k->unsynced = true;
 	s->count++;
 	*handle = (uint64_t)(k - s->keepers) << 32 | slot;
 	return 0;
 }
 
-/* Waits until the keeper has handled everything sent to it so far. */
+/* Waits, a bounded time, until the keeper has handled everything sent to
+ * it so far. */
 static int
 fdstash_sync(struct keeper *k)
 {
 	int32_t cmd[2] = { CMD_SYNC, 0 }, reply;
+	struct pollfd p = { .fd = k->sock, .events = POLLIN };
 	ssize_t n;
 	int err;
 
-	if ((err = wire_send(k->sock, cmd, sizeof(cmd), NULL, 0)) < 0)
+	if ((err = wire_send(k->sock, cmd, sizeof(cmd), NULL, 0)) < 0) {
+		fdstash_retire(k);
 		return err;
+	}
 	do
-		n = recv(k->sock, &reply, sizeof(reply), 0);
+		n = poll(&p, 1, KEEPER_SYNC_MS);
 	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(reply) ? 0 : -EPIPE;
+	if (n == 1)
+		n = recv(k->sock, &reply, sizeof(reply), MSG_DONTWAIT);
+	if (n != (ssize_t)sizeof(reply)) {
+		fdstash_retire(k);
+		return -ETIMEDOUT;
+	}
+	k->unsynced = false;
+	return 0;
 }
 
 int
 fdstash_get(struct fdstash *s, uint64_t handle)
 {
 	size_t ki = (size_t)(handle >> 32);
-	int slot = (int)(uint32_t)handle, fd;
+	struct keeper *k;
+	int err, fd;
 
-	if (ki >= s->nkeepers)
+	if (ki >= s->nkeepers || s->keepers[ki].failed)
 		return -EBADF;
-	fd = pidfd_getfd(s->keepers[ki].pidfd, slot, 0);
-	/* Parking does not wait: the keeper may not have the fd yet. */
-	if (fd < 0 && errno == EBADF && fdstash_sync(&s->keepers[ki]) == 0)
-		fd = pidfd_getfd(s->keepers[ki].pidfd, slot, 0);
+	k = &s->keepers[ki];
+	if (k->unsynced && (err = fdstash_sync(k)) < 0)
+		return err;
+	fd = pidfd_getfd(k->pidfd, (int)(uint32_t)handle, 0);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -223,6 +268,10 @@ fdstash_drop(struct fdstash *s, uint64_t handle)
 	if (ki >= s->nkeepers)
 		return;
 	k = &s->keepers[ki];
+	if (k->failed) {
+		s->count--;
+		return;
+	}
 	if (k->nfree == k->free_cap) {
 		size_t cap = k->free_cap ? k->free_cap * 2 : 256;
 		uint32_t *p = realloc(k->free_slots, cap * sizeof(*p));
@@ -235,7 +284,9 @@ fdstash_drop(struct fdstash *s, uint64_t handle)
 	/* Commands run in order: the slot's next KEEP comes after this. */
 	k->free_slots[k->nfree++] = (uint32_t)handle;
 send:
-	wire_send(k->sock, cmd, sizeof(cmd), NULL, 0);
+	if (!k->failed && wire_send(k->sock, cmd, sizeof(cmd), NULL, 0) < 0)
+		fdstash_retire(k);
+	k->unsynced = true;
 	s->count--;
 }
 

@@ -85,17 +85,20 @@ vmm_park_old_memfds(struct broker *b)
 
 	for (; g != NULL && b->local_fds > b->cfg.local_region_fds;
 	    g = TAILQ_NEXT(g, entry)) {
-		b->park_cursor = g->id;
-		if (g->mem.fd < 0)
-			continue;
-		if ((err = fdstash_put(b->stash, g->mem.fd, &g->mem.stash)) < 0) {
+		if (g->mem.fd >= 0 &&
+		    (err = fdstash_put(b->stash, g->mem.fd, &g->mem.stash)) < 0) {
 			log_warn(&b->log, "cannot park the memfd of region %s in "
 			    "a keeper process (%s): keeping it in the daemon",
 			    g->name, strerror(-err));
 			return;
 		}
-		g->mem.fd = -1;
-		b->local_fds--;
+		/* Only past regions that are parked: a failed one is tried
+		 * again at the next create. */
+		if (g->mem.fd >= 0) {
+			g->mem.fd = -1;
+			b->local_fds--;
+		}
+		b->park_cursor = g->id;
 	}
 }
 

@@ -147,6 +147,10 @@ StandardOutput=append:$work/daemon.log
 StandardError=inherit
 # The watchdog's SIGABRT must not write a core anywhere.
 LimitCORE=0
+# The build tree may sit under /tmp or a home directory, which the sandbox
+# (PrivateTmp=, ProtectHome=) hides: show the daemon its binary and its
+# configuration again, read-only.
+BindReadOnlyPaths=$(dirname "$shmbrokerd") $work/etc
 EOF
 if [ -n "${SHMBROKER_TEST_SANITIZER:-}" ]; then
 	# LeakSanitizer stops the world with ptrace, which the sandbox
