@@ -119,6 +119,27 @@ shmc_timed_out(struct shmc *c)
 	    c->timeout_ms);
 }
 
+static int shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
+    struct wire_fds *fds, int flags);
+static int shmc_connection_error(struct shmc *c, Shmbroker__ServerMessage *m);
+
+/* A daemon that refuses a connection says why and closes it; a send then
+ * fails, but the reason may still be there to read. */
+static int
+shmc_closed_why(struct shmc *c, int err)
+{
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+
+	if (shmc_read_one(c, &m, &fds, MSG_DONTWAIT) > 0) {
+		wire_fds_close(&fds);
+		if (m->id == 0 && m->error != SHMBROKER__ERROR__ERR_NONE)
+			return shmc_connection_error(c, m);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	return shmc_fail(c, err, "sending to shmbrokerd: %s", strerror(-err));
+}
+
 static int
 shmc_send(struct shmc *c, Shmbroker__ClientMessage *req)
 {
@@ -131,8 +152,7 @@ shmc_send(struct shmc *c, Shmbroker__ClientMessage *req)
 	if (err == -EAGAIN)
 		return shmc_timed_out(c);
 	if (err < 0)
-		return shmc_fail(c, err, "sending to shmbrokerd: %s",
-		    strerror(-err));
+		return shmc_closed_why(c, err);
 	return 0;
 }
 
@@ -165,6 +185,14 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 	ssize_t n = wire_recv_flags(c->sock, c->buf, sizeof(c->buf), fds,
 	    flags);
 
+	/* A daemon that closes with our request unread resets the socket, and
+	 * the reset is reported before what it sent last (its reason). */
+	if (n == -ECONNRESET) {
+		n = wire_recv_flags(c->sock, c->buf, sizeof(c->buf), fds,
+		    MSG_DONTWAIT);
+		if (n == -EAGAIN || n == 0)
+			n = -ECONNRESET;
+	}
 	if (n == -EAGAIN || n == -ENOMSG)	/* nothing, or nothing to read */
 		return 0;
 	if (n == 0)
@@ -182,6 +210,54 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 	return 1;
 }
 
+/* The daemon's word on the connection itself (id 0 with an error, e.g. a
+ * refused tenant): it ends the call with the daemon's message. */
+static int
+shmc_connection_error(struct shmc *c, Shmbroker__ServerMessage *m)
+{
+	int err = m->error == SHMBROKER__ERROR__ERR_NOT_PERMITTED ? -EPERM :
+	    -EPROTO;
+
+	shmc_fail(c, err, "%s", m->message);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return err;
+}
+
+/* A reply to a call that already timed out. An attach that succeeded
+ * after all made a client the caller never heard of: detach it, or it
+ * would hold an index and a quota until the connection closes. */
+static void
+shmc_drop_late_reply(struct shmc *c, Shmbroker__ServerMessage *m)
+{
+	if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_ATTACH &&
+	    m->attach->status == SHMBROKER__GUEST_STATUS__GSS_OK) {
+		Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+		Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
+
+		d.client_id = m->attach->client_id;
+		req.id = c->next_id++;
+		req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
+		req.detach = &d;
+		shmc_send(c, &req);	/* its reply is dropped like this one */
+	}
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+/* SO_RCVTIMEO for what is left of the call; restored to the whole timeout
+ * once a call that needed it ends. */
+static void
+shmc_wait_at_most(struct shmc *c, int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+	struct timeval tv;
+
+	if (left < 1)
+		left = 1;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000 * 1000);
+	setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 /* Sends req and returns its reply, queueing events read meanwhile. */
 static int
 shmc_roundtrip(struct shmc *c, Shmbroker__ClientMessage *req,
@@ -189,6 +265,7 @@ shmc_roundtrip(struct shmc *c, Shmbroker__ClientMessage *req,
 {
 	int64_t deadline = now_ms() + c->timeout_ms;
 	Shmbroker__ServerMessage *m;
+	bool shortened = false;
 	int rc;
 
 	req->id = c->next_id++;
@@ -196,25 +273,33 @@ shmc_roundtrip(struct shmc *c, Shmbroker__ClientMessage *req,
 		return rc;
 	for (;;) {
 		rc = shmc_read_one(c, &m, fds, 0);
-		if (rc < 0)
-			return rc;
-		if (rc == 0) {
-			if (now_ms() >= deadline)
-				return shmc_timed_out(c);
-			continue;
-		}
-		if (m->id == req->id) {
+		if (rc > 0 && m->id == req->id) {
 			*reply = m;
-			return 0;
+			break;
 		}
-		wire_fds_close(fds);
-		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
-			shmc_queue_event(c, m);
-		else	/* a late reply to a call that timed out */
-			shmbroker__server_message__free_unpacked(m, NULL);
-		if (now_ms() >= deadline)
-			return shmc_timed_out(c);
+		if (rc > 0) {
+			wire_fds_close(fds);
+			if (m->id != 0)
+				shmc_drop_late_reply(c, m);
+			else if (m->error != SHMBROKER__ERROR__ERR_NONE) {
+				rc = shmc_connection_error(c, m);
+				break;
+			} else
+				shmc_queue_event(c, m);
+		}
+		if (rc < 0)
+			break;
+		if (now_ms() >= deadline) {
+			rc = shmc_timed_out(c);
+			break;
+		}
+		/* Something else came: wait only for what is left. */
+		shmc_wait_at_most(c, deadline);
+		shortened = true;
 	}
+	if (shortened)
+		shmc_apply_timeout(c);
+	return rc < 0 ? rc : 0;
 }
 
 int
@@ -566,23 +651,31 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 	Shmbroker__ServerMessage *m;
 	struct wire_fds fds;
 	uint64_t drained;
-	int count = 0, rc;
+	int count = 0, rc = 0;
 
 	if (read(c->evfd, &drained, sizeof(drained)) < 0) {
 		/* EAGAIN: nothing was queued. */
 	}
-	while ((q = STAILQ_FIRST(&c->queue)) != NULL) {
-		STAILQ_REMOVE_HEAD(&c->queue, entry);
-		m = q->msg;
-		free(q);
-		shmc_deliver(m, cb, arg, &count);
-	}
-	while ((rc = shmc_read_one(c, &m, &fds, MSG_DONTWAIT)) > 0) {
+	/* Everything goes through the queue, in order: a callback that makes
+	 * a call queues what that call reads, ahead of what is still in the
+	 * socket. */
+	for (;;) {
+		if ((q = STAILQ_FIRST(&c->queue)) != NULL) {
+			STAILQ_REMOVE_HEAD(&c->queue, entry);
+			m = q->msg;
+			free(q);
+			shmc_deliver(m, cb, arg, &count);
+			continue;
+		}
+		if ((rc = shmc_read_one(c, &m, &fds, MSG_DONTWAIT)) <= 0)
+			break;
 		wire_fds_close(&fds);
 		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
 			shmc_deliver(m, cb, arg, &count);
+		else if (m->id != 0)
+			shmc_drop_late_reply(c, m);
 		else
-			shmbroker__server_message__free_unpacked(m, NULL);
+			return shmc_connection_error(c, m);
 	}
 	return rc < 0 ? rc : count;
 }

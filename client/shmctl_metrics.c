@@ -109,6 +109,9 @@ metrics_stats(FILE *f, const Shmbroker__AdminStatsReply *s)
 	    s->notifications);
 	counter(f, "denials_total", "Requests refused by tenant rules, modes "
 	    "or sockets.", s->denials);
+	counter(f, "refused_connections_total", "Connections closed at once: "
+	    "no tenant matched, or not an admin on the admin socket.",
+	    s->refused_connections);
 	counter(f, "bad_requests_total", "Malformed or unknown requests.",
 	    s->bad_requests);
 	counter(f, "regions_destroyed_total", "Regions destroyed.",

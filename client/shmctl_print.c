@@ -336,6 +336,7 @@ stats_json(const Shmbroker__AdminStatsReply *r)
 	jw_u64(&w, "events_dropped_connections",
 	    r->events_dropped_connections);
 	jw_u64(&w, "denials", r->denials);
+	jw_u64(&w, "refused_connections", r->refused_connections);
 	jw_open(&w, "status_counts", '{');
 	for (size_t i = 0; i < r->n_status_counts; i++)
 		jw_u64(&w, wire_status_name((int)i), r->status_counts[i]);
@@ -357,6 +358,7 @@ stats_human(const Shmbroker__AdminStatsReply *r)
 	kv("destroyed:", "%" PRIu64, r->regions_destroyed);
 	kv("slow dropped:", "%" PRIu64, r->events_dropped_connections);
 	kv("denials:", "%" PRIu64, r->denials);
+	kv("refused connections:", "%" PRIu64, r->refused_connections);
 	if (r->n_status_counts > 0)
 		printf("\nattach results:\n");
 	for (size_t i = 0; i < r->n_status_counts; i++)

@@ -268,6 +268,7 @@ admin_stats(struct conn *c, uint64_t id)
 	r.regions_destroyed = s->regions_destroyed;
 	r.events_dropped_connections = s->slow_connections_dropped;
 	r.denials = s->denials;
+	r.refused_connections = s->refused_connections;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS;
 	m.admin_stats = &r;
 	admin_reply(c, id, &m);

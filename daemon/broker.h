@@ -62,6 +62,7 @@ struct broker_stats {
 	uint64_t regions_destroyed;
 	uint64_t slow_connections_dropped;
 	uint64_t denials;
+	uint64_t refused_connections;
 };
 
 enum conn_kind { CONN_VMM, CONN_ADMIN };
@@ -83,6 +84,7 @@ struct conn {
 	bool watching;			/* on the broker's watchers list */
 	LIST_ENTRY(conn) watch_entry;
 	bool dead;			/* closed at the next reap */
+	bool reads_paused;		/* its queue is long: see conn.c */
 	struct client_list clients;
 	STAILQ_HEAD(, outmsg) outq;
 	size_t outq_count;
@@ -142,6 +144,12 @@ int conn_listen(struct broker *b, struct listener *l, int fd,
  * connection that cannot take it is marked dead; returns -1 then. */
 int conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
     const int *fds, size_t nfds);
+/* The same for an event: a queued event with the same coalesce_key
+ * (EVENT_KEY) is replaced by this one instead of queueing another. */
+int conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
+    const int *fds, size_t nfds, uint64_t coalesce_key);
+#define EVENT_KEY(client_id, kind) ((client_id) << 2 | (kind))
+enum { EVENT_NOTIFICATION = 1, EVENT_PEER = 2 };
 void conn_kill(struct conn *c, const char *why);
 void conn_close_all(struct broker *b);
 

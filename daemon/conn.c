@@ -2,9 +2,13 @@
  * conn: the daemon's connections. Accepts on the VMM and admin sockets,
  * reads one datagram at a time into the broker's receive buffer and hands it
  * to rpc_dispatch, and sends replies and events: straight away when the
- * socket takes them, else from a bounded per-connection queue. A peer that
- * lets its queue overflow is dropped rather than allowed to grow the
- * daemon. Connections are never freed in the middle of a fan-out: conn_kill
+ * socket takes them, else from a bounded per-connection queue. Queued
+ * events about the same client and kind are coalesced into the latest one
+ * (their state is a mask the client can read at any time), so peers cannot
+ * flood a slow reader; and a connection stops being read while its queue
+ * is long, so a client that does not read its replies cannot make the
+ * daemon hold more of them. A peer that still lets its queue overflow is
+ * dropped rather than allowed to grow the daemon. Connections are never freed in the middle of a fan-out: conn_kill
  * marks them dead and a deferred event reaps them, which is also where their
  * clients are detached.
  */
@@ -19,9 +23,13 @@
 
 #define OUTQ_MAX_COUNT 4096
 #define OUTQ_MAX_BYTES (4u << 20)
+#define OUTQ_PAUSE_READS 64		/* stop reading requests past this */
+#define EVENT_ROOM 64			/* for a coalesced event to grow */
 
 struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
+	uint64_t coalesce_key;		/* 0: none */
+	size_t cap;			/* room in data */
 	size_t len;
 	size_t nfds;
 	int fds[WIRE_MAX_FDS];
@@ -112,11 +120,50 @@ conn_close_all(struct broker *b)
 	conn_reap_cb(-1, 0, b);
 }
 
-static int
-conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
-    size_t nfds)
+/* Replaces the queued event with the same key by the new one; false when
+ * there is none, or it has no room. */
+static bool
+conn_coalesce(struct conn *c, uint64_t key, const uint8_t *buf, size_t len)
 {
 	struct outmsg *m;
+
+	STAILQ_FOREACH(m, &c->outq, entry) {
+		if (m->coalesce_key != key)
+			continue;
+		if (len > m->cap)
+			return false;
+		c->outq_bytes += len - m->len;
+		m->len = len;
+		memcpy(m->data, buf, len);
+		return true;
+	}
+	return false;
+}
+
+/* Long queues pause reading: a client must take its replies to be heard. */
+static void
+conn_update_reading(struct conn *c)
+{
+	bool pause = c->outq_count > OUTQ_PAUSE_READS;
+
+	if (pause == c->reads_paused || c->dead)
+		return;
+	c->reads_paused = pause;
+	if (pause)
+		event_del(c->ev_read);
+	else
+		event_add(c->ev_read, NULL);
+}
+
+static int
+conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
+    size_t nfds, uint64_t key)
+{
+	struct outmsg *m;
+	size_t cap;
+
+	if (key != 0 && conn_coalesce(c, key, buf, len))
+		return 0;
 
 	if (c->outq_count >= OUTQ_MAX_COUNT ||
 	    c->outq_bytes + len > OUTQ_MAX_BYTES) {
@@ -124,11 +171,14 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 		conn_kill(c, "dropped: it does not read its replies and events");
 		return -1;
 	}
-	if ((m = malloc(sizeof(*m) + len)) == NULL) {
+	cap = key != 0 && len < EVENT_ROOM ? EVENT_ROOM : len;
+	if ((m = malloc(sizeof(*m) + cap)) == NULL) {
 		conn_kill(c, "dropped: out of memory for its send queue");
 		return -1;
 	}
 	m->len = len;
+	m->cap = cap;
+	m->coalesce_key = key;
 	memcpy(m->data, buf, len);
 	for (m->nfds = 0; m->nfds < nfds; m->nfds++) {
 		m->fds[m->nfds] = fcntl(fds[m->nfds], F_DUPFD_CLOEXEC, 0);
@@ -154,12 +204,20 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	c->outq_count++;
 	c->outq_bytes += len;
 	event_add(c->ev_write, NULL);
+	conn_update_reading(c);
 	return 0;
 }
 
 int
 conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
     const int *fds, size_t nfds)
+{
+	return conn_send_event(c, msg, fds, nfds, 0);
+}
+
+int
+conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
+    const int *fds, size_t nfds, uint64_t coalesce_key)
 {
 	uint8_t *buf = c->b->txbuf;
 	ssize_t len;
@@ -181,7 +239,7 @@ conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
 			return -1;
 		}
 	}
-	return conn_enqueue(c, buf, (size_t)len, fds, nfds);
+	return conn_enqueue(c, buf, (size_t)len, fds, nfds, coalesce_key);
 }
 
 static void
@@ -206,6 +264,7 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 		for (size_t i = 0; i < m->nfds; i++)
 			close(m->fds[i]);
 		free(m);
+		conn_update_reading(c);
 	}
 	event_del(c->ev_write);
 }
@@ -268,8 +327,14 @@ conn_accept_one(struct listener *l, int fd)
 	c->id = b->next_conn_id++;
 	LIST_INIT(&c->clients);
 	STAILQ_INIT(&c->outq);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
-		c->cred.pid = -1;
+	/* Without credentials there is no tenant to judge by: refuse. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
+		log_warn(&b->log, "refusing a connection without peer "
+		    "credentials: %s", strerror(errno));
+		free(c);
+		close(fd);
+		return;
+	}
 	c->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST,
 	    conn_read_cb, c);
 	if (c->ev_read == NULL || event_add(c->ev_read, NULL) < 0) {
@@ -280,6 +345,16 @@ conn_accept_one(struct listener *l, int fd)
 	TAILQ_INSERT_TAIL(&b->conns, c, entry);
 	b->nconns++;
 	b->stats.connections_total++;
+	/* A refused connection is told why and closed now, so that it
+	 * cannot hold one of max_connections by staying silent. */
+	if (c->refusal != NULL) {
+		b->stats.refused_connections++;
+		rpc_reply_error(c, 0, SHMBROKER__ERROR__ERR_NOT_PERMITTED,
+		    "%s (uid %u, gid %u)", c->refusal, (unsigned)c->cred.uid,
+		    (unsigned)c->cred.gid);
+		conn_kill(c, c->refusal);
+		return;
+	}
 	log_debug(&b->log, "connection %llu from pid %d uid %u on the %s "
 	    "socket", (unsigned long long)c->id, (int)c->cred.pid,
 	    (unsigned)c->cred.uid, l->kind == CONN_ADMIN ? "admin" : "vmm");

@@ -68,7 +68,8 @@ vmm_peer_changed(struct broker *b, struct region *g, int index,
 		if (peer == NULL || i == index)
 			continue;
 		ev.client_id = peer->id;
-		conn_send(peer->owner, &m, NULL, 0);
+		conn_send_event(peer->owner, &m, NULL, 0,
+		    EVENT_KEY(peer->id, EVENT_PEER));
 	}
 }
 
@@ -384,7 +385,8 @@ vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
 			continue;
 		ev.client_id = t->id;
 		ev.pending = t->pending;
-		conn_send(t->owner, &m, NULL, 0);
+		conn_send_event(t->owner, &m, NULL, 0,
+		    EVENT_KEY(t->id, EVENT_NOTIFICATION));
 	}
 	admin_event(b, "notify", g, cl->index, c->id);
 }
