@@ -42,6 +42,7 @@ struct broker_config {
 	uint32_t max_clients;		/* over all regions */
 	uint32_t max_connections;
 	uint32_t local_region_fds;	/* memfds held in-process; 0: auto */
+	bool fd_store;			/* keep memfds in systemd's fd store */
 	struct config_region *regions;	/* created at start */
 	size_t nregions;
 	struct tenant *tenants;
@@ -126,6 +127,8 @@ struct broker {
 	uint64_t local_fds;		/* region memfds held in-process */
 	struct fdstash *stash;		/* the rest, in keeper processes */
 	uint64_t park_cursor;		/* regions up to this id are parked */
+	uint64_t restored;		/* regions rebuilt from the fd store */
+	struct event *ev_grace;		/* end of the wait for their clients */
 	uint64_t start_ms;
 	struct broker_stats stats;
 	struct tenant open_tenant;	/* everyone, when none is configured */
@@ -188,6 +191,8 @@ enum guest_shm_status vmm_create_region(struct broker *b, const char *name,
 bool vmm_unlink_client(struct broker *b, struct client *cl);
 /* Removes a region that has no clients, wherever its memfd is held. */
 void vmm_remove_region(struct broker *b, struct region *g);
+/* Parks the oldest memfds while the daemon holds more than its budget. */
+void vmm_park_memfds(struct broker *b);
 
 /* main.c */
 int broker_create_config_regions(struct broker *b, char *err, size_t errlen);
@@ -200,6 +205,14 @@ void policy_charge_region(struct broker *b, struct region *g,
     struct tenant_usage *u);
 void policy_uncharge_region(struct broker *b, struct region *g);
 void policy_deny(struct broker *b, struct tenant *t);
+/* The usage kept under a tenant's name (made on first use), or NULL. */
+struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
+
+/* restore.c */
+void restore_store_region(struct broker *b, const struct region *g);
+void restore_forget_region(struct broker *b, const struct region *g);
+bool restore_take_fd(struct broker *b, int fd, const char *fdname);
+int restore_finish(struct broker *b);
 
 /* service.c */
 int service_start(struct broker *b);

@@ -10,6 +10,8 @@
  *   max_clients = 262144
  *   max_connections = 16384
  *   log_level = info              ; error | warning | notice | info | debug
+ *   fd_store = no                 ; yes: region memfds also go to systemd's
+ *                                 ; fd store and survive a restart
  *   local_region_fds = 5000       ; region memfds held in the daemon itself,
  *                                 ; the rest in keeper processes (fdstash.h);
  *                                 ; default: a quarter of RLIMIT_NOFILE
@@ -200,6 +202,13 @@ config_set(struct broker_config *cfg, const char *key, const char *v,
 		return config_set_u32(&cfg->max_connections, v);
 	if (strcmp(key, "local_region_fds") == 0)
 		return config_set_u32(&cfg->local_region_fds, v);
+	if (strcmp(key, "fd_store") == 0) {
+		*why = "fd_store must be yes or no";
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return -1;
+		cfg->fd_store = v[0] == 'y';
+		return 0;
+	}
 	if (strcmp(key, "default_tenant") == 0)
 		return config_set_string(&cfg->default_tenant, v);
 	if (strcmp(key, "admin_group") == 0) {

@@ -121,23 +121,25 @@ conn_close_all(struct broker *b)
 }
 
 /* Replaces the queued event with the same key by the new one; false when
- * there is none, or it has no room. */
+ * there is none, it has no room, or a reply is queued after it (an event
+ * must not overtake a reply sent before it). */
 static bool
 conn_coalesce(struct conn *c, uint64_t key, const uint8_t *buf, size_t len)
 {
-	struct outmsg *m;
+	struct outmsg *m, *found = NULL;
 
 	STAILQ_FOREACH(m, &c->outq, entry) {
-		if (m->coalesce_key != key)
-			continue;
-		if (len > m->cap)
-			return false;
-		c->outq_bytes += len - m->len;
-		m->len = len;
-		memcpy(m->data, buf, len);
-		return true;
+		if (m->coalesce_key == key)
+			found = m;
+		else if (m->coalesce_key == 0)
+			found = NULL;
 	}
-	return false;
+	if (found == NULL || len > found->cap)
+		return false;
+	c->outq_bytes += len - found->len;
+	found->len = len;
+	memcpy(found->data, buf, len);
+	return true;
 }
 
 /* Long queues pause reading: a client must take its replies to be heard. */

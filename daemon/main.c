@@ -149,12 +149,19 @@ static int
 broker_activated_sockets(struct broker *b, int fds[2])
 {
 	char **names = NULL;
-	int n = sd_listen_fds_with_names(1, &names);
+	int n = sd_listen_fds_with_names(1, &names), nsockets = 0;
 
 	fds[0] = fds[1] = -1;
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
-		int k = broker_socket_kind(b, fd, names ? names[i] : NULL);
+		int k;
+
+		if (names != NULL && restore_take_fd(b, fd, names[i])) {
+			free(names[i]);
+			continue;
+		}
+		k = broker_socket_kind(b, fd, names ? names[i] : NULL);
+		nsockets++;
 
 		if (fds[k] < 0 && sd_is_socket_unix(fd, SOCK_SEQPACKET, 1,
 		    NULL, 0) > 0) {
@@ -170,15 +177,15 @@ broker_activated_sockets(struct broker *b, int fds[2])
 			free(names[i]);
 	}
 	free(names);
-	if (n > 0 && fds[0] < 0) {
+	if (nsockets > 0 && fds[0] < 0) {
 		log_err(&b->log, "systemd passed sockets but no VMM socket "
 		    "(name it with FileDescriptorName=vmm)");
 		return -1;
 	}
-	for (int k = 0; k < 2 && n > 0; k++)
+	for (int k = 0; k < 2; k++)
 		if (fds[k] >= 0 && fcntl(fds[k], F_SETFL, O_NONBLOCK) < 0)
 			return -1;
-	return n > 0;
+	return nsockets > 0;
 }
 
 static void
@@ -257,6 +264,8 @@ broker_open(struct broker *b)
 	    evsignal_add(b->ev_sigint, NULL) < 0 ||
 	    evsignal_add(b->ev_sigterm, NULL) < 0)
 		return -1;
+	if (restore_finish(b) < 0)
+		return -1;
 	if (broker_create_config_regions(b, err, sizeof(err)) < 0) {
 		log_err(&b->log, "%s", err);
 		return -1;
@@ -291,6 +300,8 @@ broker_close(struct broker *b, bool unlink_sockets)
 		event_free(b->ev_reap);
 	if (b->ev_accept_retry != NULL)
 		event_free(b->ev_accept_retry);
+	if (b->ev_grace != NULL)
+		event_free(b->ev_grace);
 	if (b->base != NULL)
 		event_base_free(b->base);
 	config_free(&b->cfg);

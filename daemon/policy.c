@@ -109,3 +109,12 @@ policy_deny(struct broker *b, struct tenant *t)
 	if (t != NULL && t->usage != NULL)
 		t->usage->denials++;
 }
+
+struct tenant_usage *
+policy_usage(struct broker *b, const char *tenant)
+{
+	struct tenant t;
+
+	tenant_init(&t, tenant, 0);
+	return tenant_attach_usage(&t, &b->usages) < 0 ? NULL : t.usage;
+}

@@ -153,6 +153,13 @@ enum guest_shm_status
 registry_attach(struct registry *r, struct region *g, void *owner,
     struct client_list *owner_list, struct client **out)
 {
+	return registry_attach_at(r, g, owner, owner_list, -1, out);
+}
+
+enum guest_shm_status
+registry_attach_at(struct registry *r, struct region *g, void *owner,
+    struct client_list *owner_list, int want, struct client **out)
+{
 	struct client *c;
 	int idx;
 
@@ -160,8 +167,11 @@ registry_attach(struct registry *r, struct region *g, void *owner,
 		return GSS_CLIENT_MAX;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return GSS_NOMEM;
-	for (idx = 0; g->clients[idx] != NULL; idx++)
-		;
+	if (want >= 0 && want < REGION_MAX_CLIENTS && g->clients[want] == NULL)
+		idx = want;
+	else
+		for (idx = 0; g->clients[idx] != NULL; idx++)
+			;
 	c->id = r->next_client_id++;
 	c->region = g;
 	c->owner = owner;

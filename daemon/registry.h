@@ -55,6 +55,7 @@ struct region {
 	gid_t group;
 	uint16_t mode;
 	struct tenant_usage *usage;	/* charged for it, or NULL */
+	bool awaiting_reclaim;		/* restored; see restore.c */
 	uint16_t active;		/* bit i: index i attached */
 	uint8_t nclients;
 	struct client *clients[REGION_MAX_CLIENTS];
@@ -118,6 +119,11 @@ void registry_remove_region(struct registry *r, struct region *g);
  */
 enum guest_shm_status registry_attach(struct registry *r, struct region *g,
     void *owner, struct client_list *owner_list, struct client **out);
+/* The same, with index want when it is free (a client coming back after a
+ * daemon restart); want < 0 or taken: the lowest free. */
+enum guest_shm_status registry_attach_at(struct registry *r, struct region *g,
+    void *owner, struct client_list *owner_list, int want,
+    struct client **out);
 /*
  * Detaches and frees c. Returns true when its region is left with no
  * clients and was created by a guest, i.e. it should now be removed.

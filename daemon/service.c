@@ -73,6 +73,7 @@ service_apply(struct broker *b, struct broker_config *next)
 		    cur->admin_socket_path);
 	cur->log_level = b->log.level = next->log_level;
 	cur->hugepages = next->hugepages;
+	cur->fd_store = next->fd_store;
 	cur->max_region_pages = next->max_region_pages;
 	cur->max_regions = next->max_regions;
 	cur->max_clients = next->max_clients;

@@ -78,8 +78,8 @@ vmm_peer_changed(struct broker *b, struct region *g, int index,
  * processes: a new region is usually attached again soon (its creator's
  * peers follow), an old one rarely. Parking does not wait for the keeper.
  */
-static void
-vmm_park_old_memfds(struct broker *b)
+void
+vmm_park_memfds(struct broker *b)
 {
 	struct region *g = registry_region_after(&b->reg, b->park_cursor);
 	int err;
@@ -118,6 +118,7 @@ vmm_release_memfd(struct broker *b, struct region_mem *mem)
 void
 vmm_remove_region(struct broker *b, struct region *g)
 {
+	restore_forget_region(b, g);
 	policy_uncharge_region(b, g);
 	vmm_release_memfd(b, &g->mem);
 	registry_remove_region(&b->reg, g);
@@ -183,7 +184,8 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 	(*out)->group = acl->group;
 	policy_charge_region(b, *out, t != NULL ? t->usage : NULL);
 	b->local_fds++;
-	vmm_park_old_memfds(b);
+	vmm_park_memfds(b);
+	restore_store_region(b, *out);
 	b->stats.creates++;
 	log_info(&b->log, "region %s created: %u pages, %s, %llu bytes",
 	    name, size_pages, mem.backing == BACKING_HUGETLB ? "hugetlb" :
@@ -272,9 +274,10 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 		return GSS_CLIENT_MAX;
 	}
 	*fd = vmm_region_fd(b, g, borrowed);
-	st = *fd < 0 ? GSS_NOMEM : registry_attach(&b->reg, g, c, &c->clients,
-	    out);
+	st = *fd < 0 ? GSS_NOMEM : registry_attach_at(&b->reg, g, c,
+	    &c->clients, (int)req->want_index - 1, out);
 	if (st == GSS_OK) {
+		g->awaiting_reclaim = false;
 		if (vmm_charged_tenant(c) != NULL) {
 			(*out)->usage = c->tenant->usage;
 			(*out)->usage->clients++;
