@@ -11,12 +11,15 @@
  * handles one message at a time. Handles are keeper index << 32 | slot.
  *
  * The ordering rule that makes this safe: a slot may be dropped and given
- * to a new fd before the keeper has done either, so whatever sits in a
- * slot is only known once the keeper has caught up. fdstash_get therefore
- * syncs first whenever a KEEP or DROP was sent since the last sync. A
- * keeper that does not answer a sync within KEEPER_SYNC_MS, or whose
- * socket fails, is retired: its parked fds stay unreachable, new ones go
- * to a new keeper, and the event loop never waits on it again.
+ * to a new fd before the keeper has done either, so what sits in a slot is
+ * only known once the keeper has handled the last command about it. Every
+ * command gets a sequence number and each slot remembers the last one that
+ * touched it; SYNC carries the newest number and the keeper echoes it.
+ * fdstash_get reads a slot at once when the keeper has confirmed that
+ * slot's last command, and otherwise waits for a SYNC at most
+ * KEEPER_SYNC_MS: a keeper that is slow (stopped, swapped out) then fails
+ * only that request, never the event loop, and keeps its fds. A keeper
+ * whose socket fails has died: it is reaped and not used again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,8 +55,11 @@ struct keeper {
 	uint32_t *free_slots;	/* dropped slots, reused first */
 	size_t nfree;
 	size_t free_cap;
-	bool unsynced;		/* KEEP or DROP sent since the last sync */
-	bool failed;		/* retired: no longer used */
+	uint64_t seq;		/* commands sent */
+	uint64_t synced;	/* the newest command the keeper confirmed */
+	uint64_t sync_sent;	/* the newest a SYNC has asked about */
+	uint64_t *slot_seq;	/* per slot: the last command about it */
+	bool failed;		/* died: no longer used */
 };
 
 struct fdstash {
@@ -65,8 +71,6 @@ struct fdstash {
 static void
 keeper_handle(const int32_t cmd[2], struct wire_fds *fds)
 {
-	int32_t ok = 0;
-
 	if (cmd[0] == CMD_KEEP && fds->n == 1 && cmd[1] >= KEEPER_FIRST_SLOT) {
 		if (fds->fd[0] != cmd[1]) {
 			dup3(fds->fd[0], cmd[1], O_CLOEXEC);
@@ -76,7 +80,7 @@ keeper_handle(const int32_t cmd[2], struct wire_fds *fds)
 	} else if (cmd[0] == CMD_DROP && cmd[1] >= KEEPER_FIRST_SLOT) {
 		close(cmd[1]);
 	} else if (cmd[0] == CMD_SYNC) {
-		if (wire_send(KEEPER_SOCK, &ok, sizeof(ok), NULL, 0) < 0)
+		if (wire_send(KEEPER_SOCK, &cmd[1], sizeof(cmd[1]), NULL, 0) < 0)
 			_exit(0);
 	}
 	wire_fds_close(fds);
@@ -126,8 +130,8 @@ fdstash_spawn(struct fdstash *s, struct keeper **out)
 		return -EMFILE;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	/* The daemon's end never blocks: a keeper that stops reading is
-	 * retired, not waited for. */
+	/* The daemon's end never blocks: a keeper that stops reading costs
+	 * the commands it cannot take, not the event loop. */
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
 		err = -errno;
 		close(sv[0]);
@@ -152,8 +156,16 @@ fdstash_spawn(struct fdstash *s, struct keeper **out)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	k->sock = sv[0];
 	k->next_slot = KEEPER_FIRST_SLOT;
-	k->end_slot = rl.rlim_cur > UINT32_MAX ? UINT32_MAX :
+	k->end_slot = rl.rlim_cur > (1u << 20) ? (1u << 20) :
 	    (uint32_t)rl.rlim_cur;
+	k->seq = k->synced = k->sync_sent = 0;
+	if ((k->slot_seq = calloc(k->end_slot, sizeof(*k->slot_seq))) == NULL) {
+		close(k->sock);
+		close(k->pidfd);
+		kill(k->pid, SIGKILL);
+		waitpid(k->pid, NULL, 0);
+		return -ENOMEM;
+	}
 	s->nkeepers++;
 	*out = k;
 	return 0;
@@ -177,12 +189,25 @@ fdstash_slot(struct fdstash *s, struct keeper **kp, uint32_t *slot)
 	return 0;
 }
 
-/* A keeper that failed to answer is not asked again. */
+/* A keeper whose socket failed has died: reap it, use it no more. */
 static void
-fdstash_retire(struct keeper *k)
+fdstash_lost(struct keeper *k)
 {
 	k->failed = true;
-	kill(k->pid, SIGKILL);
+	waitpid(k->pid, NULL, WNOHANG);
+}
+
+/* Sends one command; -EAGAIN when the keeper is behind, which costs only
+ * this command. */
+static int
+fdstash_command(struct keeper *k, int32_t op, uint32_t arg, const int *fd)
+{
+	int32_t cmd[2] = { op, (int32_t)arg };
+	int err = wire_send(k->sock, cmd, sizeof(cmd), fd, fd ? 1 : 0);
+
+	if (err < 0 && err != -EAGAIN)
+		fdstash_lost(k);
+	return err;
 }
 
 int
@@ -190,17 +215,11 @@ fdstash_put(struct fdstash *s, int fd, uint64_t *handle)
 {
 	struct keeper *k;
 	uint32_t slot;
-	int32_t cmd[2];
 	int err;
 
 	if ((err = fdstash_slot(s, &k, &slot)) < 0)
 		return err;
-	cmd[0] = CMD_KEEP;
-	cmd[1] = (int32_t)slot;
-	if ((err = wire_send(k->sock, cmd, sizeof(cmd), &fd, 1)) < 0) {
-		/* A keeper too far behind to take more is retired. */
-		if (err == -EAGAIN)
-			fdstash_retire(k);
+	if ((err = fdstash_command(k, CMD_KEEP, slot, &fd)) < 0) {
 		/* Give the slot back where it came from. */
 		if (slot + 1 == k->next_slot)
 			k->next_slot--;
@@ -209,52 +228,70 @@ fdstash_put(struct fdstash *s, int fd, uint64_t *handle)
 		return err;
 	}
 	close(fd);
-	k->unsynced = true;
+	k->slot_seq[slot] = ++k->seq;
 	s->count++;
 	*handle = (uint64_t)(k - s->keepers) << 32 | slot;
 	return 0;
 }
 
-/* Waits, a bounded time, until the keeper has handled everything sent to
- * it so far. */
-static int
-fdstash_sync(struct keeper *k)
+/* Takes in whatever SYNC replies have come. */
+static void
+fdstash_read_syncs(struct keeper *k)
 {
-	int32_t cmd[2] = { CMD_SYNC, 0 }, reply;
-	struct pollfd p = { .fd = k->sock, .events = POLLIN };
+	int32_t seq;
 	ssize_t n;
+
+	while ((n = recv(k->sock, &seq, sizeof(seq), MSG_DONTWAIT)) ==
+	    (ssize_t)sizeof(seq))
+		if ((uint64_t)(uint32_t)seq > k->synced)
+			k->synced = (uint32_t)seq;
+	if (n == 0 || (n < 0 && errno != EAGAIN))
+		fdstash_lost(k);
+}
+
+/* Waits at most KEEPER_SYNC_MS for the keeper to confirm command want. */
+static int
+fdstash_wait_for(struct keeper *k, uint64_t want)
+{
+	struct pollfd p = { .fd = k->sock, .events = POLLIN };
 	int err;
 
-	if ((err = wire_send(k->sock, cmd, sizeof(cmd), NULL, 0)) < 0) {
-		fdstash_retire(k);
-		return err;
+	fdstash_read_syncs(k);
+	if (k->sync_sent < want) {
+		if ((err = fdstash_command(k, CMD_SYNC, (uint32_t)k->seq,
+		    NULL)) < 0)
+			return err;
+		k->sync_sent = k->seq;
 	}
-	do
-		n = poll(&p, 1, KEEPER_SYNC_MS);
-	while (n < 0 && errno == EINTR);
-	if (n == 1)
-		n = recv(k->sock, &reply, sizeof(reply), MSG_DONTWAIT);
-	if (n != (ssize_t)sizeof(reply)) {
-		fdstash_retire(k);
-		return -ETIMEDOUT;
+	while (!k->failed && k->synced < want) {
+		int n = poll(&p, 1, KEEPER_SYNC_MS);
+
+		if (n == 0)
+			return -EAGAIN;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		fdstash_read_syncs(k);
 	}
-	k->unsynced = false;
-	return 0;
+	return k->failed ? -EPIPE : 0;
 }
 
 int
 fdstash_get(struct fdstash *s, uint64_t handle)
 {
 	size_t ki = (size_t)(handle >> 32);
+	uint32_t slot = (uint32_t)handle;
 	struct keeper *k;
 	int err, fd;
 
 	if (ki >= s->nkeepers || s->keepers[ki].failed)
 		return -EBADF;
 	k = &s->keepers[ki];
-	if (k->unsynced && (err = fdstash_sync(k)) < 0)
+	if (slot >= k->end_slot)
+		return -EBADF;
+	if (k->slot_seq[slot] > k->synced &&
+	    (err = fdstash_wait_for(k, k->slot_seq[slot])) < 0)
 		return err;
-	fd = pidfd_getfd(k->pidfd, (int)(uint32_t)handle, 0);
+	fd = pidfd_getfd(k->pidfd, (int)slot, 0);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -263,7 +300,6 @@ fdstash_drop(struct fdstash *s, uint64_t handle)
 {
 	size_t ki = (size_t)(handle >> 32);
 	struct keeper *k;
-	int32_t cmd[2] = { CMD_DROP, (int32_t)(uint32_t)handle };
 
 	if (ki >= s->nkeepers)
 		return;
@@ -284,9 +320,10 @@ fdstash_drop(struct fdstash *s, uint64_t handle)
 	/* Commands run in order: the slot's next KEEP comes after this. */
 	k->free_slots[k->nfree++] = (uint32_t)handle;
 send:
-	if (!k->failed && wire_send(k->sock, cmd, sizeof(cmd), NULL, 0) < 0)
-		fdstash_retire(k);
-	k->unsynced = true;
+	/* A DROP the keeper cannot take now leaves the old fd in the slot
+	 * until the slot's next KEEP replaces it (dup3 closes it then). */
+	fdstash_command(k, CMD_DROP, (uint32_t)handle, NULL);
+	k->slot_seq[(uint32_t)handle] = ++k->seq;
 	s->count--;
 }
 
@@ -312,6 +349,7 @@ fdstash_free(struct fdstash *s)
 		close(s->keepers[i].pidfd);
 		waitpid(s->keepers[i].pid, NULL, 0);
 		free(s->keepers[i].free_slots);
+		free(s->keepers[i].slot_seq);
 	}
 	free(s);
 }

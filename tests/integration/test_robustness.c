@@ -1,0 +1,1039 @@
+/*
+ * test_robustness: regression tests for shmbrokerd under peers that are
+ * slow, stopped, hostile or unlucky, each against its own daemon
+ * (--hugepages never). Covered: parked region memfds whose keeper slots
+ * are reused while a find is in flight (a find must always get its own
+ * region's memfd), a stopped keeper process (a find of a parked region
+ * fails promptly and other connections are still served), a notification
+ * flood and membership churn aimed at a client that does not read (it is
+ * not dropped and its state stays right, and what the daemon queues for it
+ * never overtakes a reply queued earlier), many clients that never read
+ * their replies (the daemon's memory stays bounded), and connections no
+ * tenant takes (closed at once, so they cannot hold connection slots).
+ * Time only enters as generous bounds ("answered within 3 s").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "testcheck.h"
+#include "shmbroker.pb-c.h"
+#include "shmclient.h"
+#include "shmclient_admin.h"
+#include "wire.h"
+
+#define PAGE 4096
+#define MAX_RAW 256
+#define MAX_CONNS 4
+#define REPLY_WAIT_MS 5000
+#define PROMPT_MS 3000		/* "answered within 3 s" */
+#define SLOT_ROUNDS 300
+#define FLOOD_NOTIFIES 20000
+#define CHURN_ROUNDS 5000
+#define ORDER_FLOOD 2000	/* fills a socket, not a daemon's queue */
+#define SILENT_CONNS 200
+#define SILENT_REQUESTS 4200
+#define SILENT_RSS_KIB (64 * 1024)
+#define REFUSED_CONNS 16
+#define REFUSED_MAX_CONNECTIONS 8
+#define NOBODY 65534
+
+struct fixture {
+	struct test_daemon d;
+	char confdir[64];
+	char conf[128];
+	int raw[MAX_RAW];		/* raw sockets, -1 when free */
+	struct shmc *conns[MAX_CONNS];
+	pid_t stopped;			/* a keeper this test SIGSTOPped */
+	pid_t child;			/* a client process of this test */
+	int child_fd;			/* its result pipe */
+};
+
+/* ---- the fixture: a configuration file and a daemon ---- */
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	for (int i = 0; i < MAX_RAW; i++)
+		f->raw[i] = -1;
+	f->child_fd = -1;
+	snprintf(f->confdir, sizeof(f->confdir), "/tmp/shmb-robust.XXXXXX");
+	if (mkdtemp(f->confdir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->conf, sizeof(f->conf), "%s/conf.ini", f->confdir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc = 0;
+
+	/* A stopped keeper would keep the daemon from exiting cleanly. */
+	if (f->stopped > 0)
+		kill(f->stopped, SIGCONT);
+	if (f->child > 0) {
+		kill(f->child, SIGKILL);
+		waitpid(f->child, NULL, 0);
+	}
+	if (f->child_fd >= 0)
+		close(f->child_fd);
+	for (int i = 0; i < MAX_CONNS; i++)
+		shmc_close(f->conns[i]);
+	for (int i = 0; i < MAX_RAW; i++)
+		if (f->raw[i] >= 0)
+			close(f->raw[i]);
+	if (f->d.pid > 0 && harness_stop_daemon_checked(&f->d) != 0)
+		rc = -1;
+	unlink(f->conf);
+	rmdir(f->confdir);
+	free(f);
+	return rc;
+}
+
+static void
+start(struct fixture *f, const char *conf)
+{
+	const char *extra[] = { "--config", f->conf, "--hugepages", "never",
+	    NULL };
+	FILE *fp = fopen(f->conf, "w");
+
+	assert_non_null(fp);
+	assert_true(fputs(conf, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(harness_start_daemon(&f->d, extra), 0);
+}
+
+/* A libshmclient connection the teardown closes. */
+static struct shmc *
+conn(struct fixture *f, int slot, bool admin, const char *label)
+{
+	assert_true(slot < MAX_CONNS && f->conns[slot] == NULL);
+	f->conns[slot] = check_connect(admin ? f->d.admin_socket :
+	    f->d.socket, label);
+	return f->conns[slot];
+}
+
+/* ---- raw requests ---- */
+
+/* A raw connection the teardown closes. */
+static int
+raw_open(struct fixture *f, const char *path)
+{
+	for (int i = 0; i < MAX_RAW; i++) {
+		if (f->raw[i] < 0) {
+			f->raw[i] = check_raw_connect(path);
+			return f->raw[i];
+		}
+	}
+	fail_msg("out of raw connection slots");
+	return -1;
+}
+
+static void
+raw_close_all(struct fixture *f)
+{
+	for (int i = 0; i < MAX_RAW; i++) {
+		if (f->raw[i] >= 0)
+			close(f->raw[i]);
+		f->raw[i] = -1;
+	}
+}
+
+static void
+raw_send(int s, Shmbroker__ClientMessage *m)
+{
+	int rc = wire_send_client(s, m, NULL, 0);
+
+	if (rc < 0)
+		fail_msg("sending request %llu: %s", (unsigned long long)m->id,
+		    strerror(-rc));
+}
+
+/*
+ * The reply with id on s, read before deadline (CLOCK_MONOTONIC ms);
+ * events and other replies on the way are dropped. *fd (when not NULL)
+ * gets the reply's first fd or -1; other fds are closed.
+ */
+static Shmbroker__ServerMessage *
+raw_reply_by(int s, uint64_t id, int *fd, int64_t deadline)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE];
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	ssize_t n;
+
+	for (;;) {
+		int64_t left = deadline - harness_now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) == 0)
+			fail_msg("no reply to request %llu in time",
+			    (unsigned long long)id);
+		n = wire_recv_flags(s, buf, sizeof(buf), &fds, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			continue;
+		if (n <= 0)
+			fail_msg("waiting for reply %llu: %s",
+			    (unsigned long long)id,
+			    n == 0 ? "the daemon closed the connection" :
+			    strerror((int)-n));
+		m = shmbroker__server_message__unpack(NULL, (size_t)n, buf);
+		assert_non_null(m);
+		if (m->id == id) {
+			if (fd != NULL) {
+				*fd = fds.n > 0 ? fds.fd[0] : -1;
+				for (size_t i = 1; i < fds.n; i++)
+					close(fds.fd[i]);
+			} else {
+				wire_fds_close(&fds);
+			}
+			return m;
+		}
+		wire_fds_close(&fds);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+}
+
+static Shmbroker__ServerMessage *
+raw_reply(int s, uint64_t id, int *fd)
+{
+	return raw_reply_by(s, id, fd, harness_now_ms() + REPLY_WAIT_MS);
+}
+
+/* A reply with no error, freed. */
+static void
+raw_expect_ok(int s, uint64_t id, const char *what)
+{
+	Shmbroker__ServerMessage *m = raw_reply(s, id, NULL);
+
+	if (m->error != SHMBROKER__ERROR__ERR_NONE)
+		fail_msg("%s: %s", what, m->message);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+static void
+send_create(int s, uint64_t id, const char *name, uint32_t pages)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminCreate c = SHMBROKER__ADMIN_CREATE__INIT;
+
+	c.name = (char *)name;
+	c.size_pages = pages;
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
+	m.admin_create = &c;
+	raw_send(s, &m);
+}
+
+static void
+send_destroy(int s, uint64_t id, const char *name)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminDestroy d = SHMBROKER__ADMIN_DESTROY__INIT;
+
+	d.name = (char *)name;
+	d.force = true;
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
+	m.admin_destroy = &d;
+	raw_send(s, &m);
+}
+
+/* A find (attach without create) of name. */
+static void
+send_find(int s, uint64_t id, const char *name)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+
+	a.name.data = (uint8_t *)name;
+	a.name.len = strlen(name) + 1;
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	m.attach = &a;
+	raw_send(s, &m);
+}
+
+static void
+send_detach(int s, uint64_t id, uint64_t client_id)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
+
+	d.client_id = client_id;
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
+	m.detach = &d;
+	raw_send(s, &m);
+}
+
+/*
+ * The reply to a find that must succeed: returns the region's memfd,
+ * checked to be a region of pages pages (the memfd's own size, not just
+ * what the reply says); *client_id gets the new client.
+ */
+static int
+find_reply(int s, uint64_t id, uint32_t pages, uint64_t *client_id)
+{
+	Shmbroker__ServerMessage *m;
+	struct stat st;
+	int fd;
+
+	m = raw_reply(s, id, &fd);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_ATTACH);
+	if (m->attach->status != SHMBROKER__GUEST_STATUS__GSS_OK)
+		fail_msg("find: status %d: %s", m->attach->status, m->message);
+	assert_true(fd >= 0);
+	assert_int_equal(m->attach->size_pages, pages);
+	assert_int_equal(m->attach->backing_bytes, (uint64_t)pages * PAGE);
+	*client_id = m->attach->client_id;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, (off_t)pages * PAGE);
+	return fd;
+}
+
+/* Creates name and writes its name into its first page, through a find. */
+static void
+create_marked(int s, uint64_t *id, const char *name, uint32_t pages)
+{
+	uint64_t cid;
+	char *p;
+	int fd;
+
+	send_create(s, *id, name, pages);
+	raw_expect_ok(s, (*id)++, name);
+	send_find(s, *id, name);
+	fd = find_reply(s, (*id)++, pages, &cid);
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_ptr_not_equal(p, MAP_FAILED);
+	snprintf(p, 64, "region %s", name);
+	munmap(p, PAGE);
+	close(fd);
+	send_detach(s, *id, cid);
+	raw_expect_ok(s, (*id)++, "detach");
+}
+
+/* The marker create_marked wrote into fd's region. */
+static void
+assert_marker(int fd, const char *name)
+{
+	char want[64], *p;
+
+	snprintf(want, sizeof(want), "region %s", name);
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	assert_ptr_not_equal(p, MAP_FAILED);
+	if (strncmp(p, want, sizeof(want)) != 0)
+		fail_msg("find of %s got the memfd of '%.40s'", name, p);
+	munmap(p, PAGE);
+}
+
+/* ---- the daemon's keeper and statistics ---- */
+
+/* The daemon's only child, which must be an fdstash keeper. */
+static pid_t
+keeper_of(pid_t daemon)
+{
+	char path[64], cmd[256];
+	int pid = 0, more;
+	size_t n;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)daemon,
+	    (int)daemon);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_int_equal(fscanf(fp, "%d", &pid), 1);
+	more = fscanf(fp, "%d", &more);
+	fclose(fp);
+	assert_int_not_equal(more, 1);
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(cmd, 1, sizeof(cmd) - 1, fp);
+	fclose(fp);
+	cmd[n] = '\0';
+	/* argv[1], after argv[0]'s NUL. */
+	assert_true(n > strlen(cmd) + 1);
+	assert_string_equal(cmd + strlen(cmd) + 1, "--fdstash-keeper");
+	return pid;
+}
+
+/* The state letter of /proc/PID/stat. */
+static char
+proc_state(pid_t pid)
+{
+	char path[64], buf[512], *q;
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	q = strrchr(buf, ')');
+	return q != NULL && q[1] == ' ' ? q[2] : '?';
+}
+
+static uint64_t
+events_dropped(struct shmc *adm)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminStats as = SHMBROKER__ADMIN_STATS__INIT;
+	Shmbroker__ServerMessage *m;
+	uint64_t n;
+
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS;
+	req.admin_stats = &as;
+	m = check_admin_call(adm, &req);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->body_case,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS);
+	n = m->admin_stats->events_dropped_connections;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return n;
+}
+
+static uint32_t
+admin_connections(struct shmc *adm)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
+	Shmbroker__ServerMessage *m;
+	uint32_t n;
+
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS;
+	req.admin_status = &as;
+	m = check_admin_call(adm, &req);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->body_case,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS);
+	n = m->admin_status->connections;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return n;
+}
+
+/* ---- 1. keeper slots reused under a pipelined find ---- */
+
+/*
+ * With one local region memfd, each round parks the older of two regions.
+ * Destroying the parked one frees its keeper slot; the create that follows
+ * parks the other region into that same slot, and a find of it is
+ * pipelined right behind, before the keeper can have handled the DROP and
+ * KEEP for that slot. The find must still get the region's own memfd.
+ */
+static void
+test_parked_slot_reuse(void **state)
+{
+	struct fixture *f = *state;
+	char x[32], y[32], z[32];
+	uint64_t id = 1, cid;
+	int s, fd;
+
+	start(f, "[broker]\nlocal_region_fds = 1\n");
+	s = raw_open(f, f->d.admin_socket);
+	create_marked(s, &id, "X0", 1);
+	create_marked(s, &id, "Y0", 2);		/* parks X0 */
+	for (int i = 0; i < SLOT_ROUNDS; i++) {
+		uint64_t d = id++, c = id++, q = id++;
+
+		snprintf(x, sizeof(x), "X%d", i);	/* parked, 1 page */
+		snprintf(y, sizeof(y), "Y%d", i);	/* local, 2 pages */
+		snprintf(z, sizeof(z), "Z%d", i);	/* new, 3 pages */
+		send_destroy(s, d, x);
+		send_create(s, c, z, 3);		/* parks y */
+		send_find(s, q, y);
+		raw_expect_ok(s, d, "destroy");
+		raw_expect_ok(s, c, "create");
+		fd = find_reply(s, q, 2, &cid);
+		assert_marker(fd, y);
+		close(fd);
+		send_detach(s, id, cid);
+		raw_expect_ok(s, id++, "detach");
+		send_destroy(s, id, y);
+		raw_expect_ok(s, id++, "destroy");
+		send_destroy(s, id, z);
+		raw_expect_ok(s, id++, "destroy");
+		snprintf(x, sizeof(x), "X%d", i + 1);
+		snprintf(y, sizeof(y), "Y%d", i + 1);
+		create_marked(s, &id, x, 1);
+		create_marked(s, &id, y, 2);	/* parks x */
+	}
+}
+
+/* ---- 2. a stopped keeper ---- */
+
+static void
+test_keeper_stall(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *adm, *o;
+	struct shmc_region r;
+	Shmbroker__ServerMessage *m;
+	struct stat st;
+	uint64_t cid;
+	int64_t t0, t;
+	pid_t keeper;
+	int v, fd, rc;
+
+	start(f, "[broker]\nlocal_region_fds = 1\n");
+	adm = conn(f, 0, true, "robustness admin");
+	o = conn(f, 1, false, "robustness other");
+	shmc_set_timeout(adm, PROMPT_MS);
+	shmc_set_timeout(o, PROMPT_MS);
+	v = raw_open(f, f->d.socket);
+	assert_int_equal(check_admin_create(adm, "P1", 1), 0);
+	assert_int_equal(check_admin_create(adm, "P2", 2), 0); /* parks P1 */
+	/* A find of P1 works, so the keeper has taken it. */
+	assert_int_equal(shmc_attach(o, "P1", 0, false, &r), SHMC_GSS_OK);
+	assert_int_equal(r.size_pages, 1);
+	close(r.fd);
+	assert_int_equal(shmc_detach(o, r.client_id), 0);
+
+	keeper = keeper_of(f->d.pid);
+	assert_int_equal(kill(keeper, SIGSTOP), 0);
+	f->stopped = keeper;
+	for (t = harness_now_ms(); proc_state(keeper) != 'T'; ) {
+		assert_true(harness_now_ms() - t < REPLY_WAIT_MS);
+		harness_sleep_ms(5);
+	}
+	/* Parks P2 with a keeper that cannot take it. */
+	t0 = harness_now_ms();
+	assert_int_equal(check_admin_create(adm, "P3", 3), 0);
+	assert_true(harness_now_ms() - t0 < PROMPT_MS);
+
+	/* A find of P2 on v; while it is pending, o and adm are served. */
+	t0 = harness_now_ms();
+	send_find(v, 1, "P2");
+	assert_int_equal(shmc_attach(o, "P3", 0, false, &r), SHMC_GSS_OK);
+	assert_true(harness_now_ms() - t0 < PROMPT_MS);
+	assert_int_equal(r.size_pages, 3);
+	assert_int_equal(fstat(r.fd, &st), 0);
+	assert_int_equal(st.st_size, 3 * PAGE);
+	close(r.fd);
+	assert_int_equal(shmc_detach(o, r.client_id), 0);
+	assert_true(admin_connections(adm) >= 3);
+	assert_true(harness_now_ms() - t0 < PROMPT_MS);
+
+	/* The find itself is answered in time too: with a failure, or (a
+	 * daemon that still holds P2's memfd) with P2's own memfd. */
+	m = raw_reply_by(v, 1, &fd, t0 + PROMPT_MS);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_ATTACH);
+	if (m->attach->status == SHMBROKER__GUEST_STATUS__GSS_OK) {
+		fprintf(stderr, "note: the find of P2 succeeded with the "
+		    "keeper stopped\n");
+		assert_true(fd >= 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(st.st_size, 2 * PAGE);
+		send_detach(v, 2, m->attach->client_id);
+		raw_expect_ok(v, 2, "detach");
+	} else {
+		assert_int_equal(fd, -1);
+	}
+	if (fd >= 0)
+		close(fd);
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	/*
+	 * Once the keeper runs again the daemon goes on parking and finding:
+	 * P4 parks P3, which is found with its own memfd, and P2, parked with
+	 * the keeper while it was stopped, is found again: a slow keeper
+	 * costs a request, never the regions it holds.
+	 */
+	assert_int_equal(kill(keeper, SIGCONT), 0);
+	f->stopped = 0;
+	shmc_set_timeout(o, REPLY_WAIT_MS);
+	assert_int_equal(check_admin_create(adm, "P4", 4), 0);
+	send_find(v, 3, "P3");
+	fd = find_reply(v, 3, 3, &cid);
+	close(fd);
+	send_detach(v, 4, cid);
+	raw_expect_ok(v, 4, "detach");
+	rc = shmc_attach(o, "P2", 0, false, &r);
+	assert_int_equal(rc, SHMC_GSS_OK);
+	assert_int_equal(fstat(r.fd, &st), 0);
+	assert_int_equal(st.st_size, 2 * PAGE);
+	close(r.fd);
+	assert_int_equal(shmc_detach(o, r.client_id), 0);
+}
+
+/* ---- 3. a client that does not read its events ---- */
+
+struct seen {
+	int peer_events;
+	int notifications;
+	enum shmc_event_kind last_peer_kind;
+	uint32_t last_peer_index;
+	uint32_t last_peer_mask;
+};
+
+static void
+record_event(const struct shmc_event *ev, void *arg)
+{
+	struct seen *s = arg;
+
+	if (ev->kind == SHMC_EVENT_PEER_ATTACHED ||
+	    ev->kind == SHMC_EVENT_PEER_DETACHED) {
+		s->peer_events++;
+		s->last_peer_kind = ev->kind;
+		s->last_peer_index = ev->index;
+		s->last_peer_mask = ev->active_mask;
+	} else if (ev->kind == SHMC_EVENT_NOTIFICATION) {
+		s->notifications++;
+	}
+}
+
+static void
+test_notify_flood_keeps_victim(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *v, *s, *adm;
+	struct shmc_region rv, rp, rs;
+	uint32_t status, delivered, bit;
+	int wrong = 0;
+
+	start(f, "");
+	v = conn(f, 0, false, "victim");
+	s = conn(f, 1, false, "sender");
+	adm = conn(f, 2, true, "robustness admin");
+	assert_int_equal(shmc_attach(v, "R", 1, true, &rv), SHMC_GSS_OK);
+	assert_int_equal(shmc_attach(v, "P", 1, true, &rp), SHMC_GSS_OK);
+	assert_int_equal(shmc_attach(s, "R", 1, true, &rs), SHMC_GSS_OK);
+	close(rv.fd);
+	close(rp.fd);
+	close(rs.fd);
+	bit = 1u << rv.index;
+	/* v reads nothing meanwhile. */
+	for (int i = 0; i < FLOOD_NOTIFIES; i++) {
+		assert_int_equal(shmc_notify(s, rs.client_id, bit, &delivered),
+		    0);
+		wrong += delivered != bit;
+	}
+	assert_int_equal(wrong, 0);
+
+	/* v is still connected, with s's bit pending on R... */
+	assert_int_equal(shmc_read_status(v, rv.client_id, &status), 0);
+	assert_int_equal(status & 0xffff, 1u << rs.index);
+	assert_int_equal(status >> 16, bit | 1u << rs.index);
+	/* ...and its other region is untouched. */
+	assert_int_equal(shmc_read_status(v, rp.client_id, &status), 0);
+	assert_int_equal(status, 1u << rp.index << 16);
+	assert_int_equal(shmc_notify(v, rp.client_id, 0xffffffffu,
+	    &delivered), 0);
+	assert_int_equal(delivered, 0);
+	assert_int_equal(shmc_detach(v, rp.client_id), 0);
+	assert_int_equal(events_dropped(adm), 0);
+}
+
+static void
+test_churn_keeps_victim(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *v, *s, *adm;
+	struct shmc_region rv, rs;
+	struct seen seen = { 0 };
+	uint32_t status;
+	int n;
+
+	start(f, "");
+	v = conn(f, 0, false, "victim");
+	s = conn(f, 1, false, "churner");
+	adm = conn(f, 2, true, "robustness admin");
+	assert_int_equal(shmc_attach(v, "R", 1, true, &rv), SHMC_GSS_OK);
+	close(rv.fd);
+	for (int i = 0; i < CHURN_ROUNDS; i++) {
+		assert_int_equal(shmc_attach(s, "R", 1, true, &rs),
+		    SHMC_GSS_OK);
+		close(rs.fd);
+		assert_int_equal(shmc_detach(s, rs.client_id), 0);
+	}
+	/* The reply comes after every event the churn caused, which the
+	 * library keeps for dispatch. */
+	assert_int_equal(shmc_read_status(v, rv.client_id, &status), 0);
+	assert_int_equal(status, 1u << rv.index << 16);
+	while ((n = shmc_dispatch(v, record_event, &seen)) > 0)
+		;
+	assert_int_equal(n, 0);
+	assert_true(seen.peer_events >= 1);
+	assert_int_equal(seen.last_peer_kind, SHMC_EVENT_PEER_DETACHED);
+	assert_int_equal(seen.last_peer_index, rs.index);
+	assert_int_equal(seen.last_peer_mask, 1u << rv.index);
+	assert_int_equal(events_dropped(adm), 0);
+}
+
+/*
+ * What a slow reader learns, in the order it reads it, must end with the
+ * truth. Events that wait in the daemon's queue may be merged, but not
+ * moved ahead of a reply that was queued after them: a notification sent
+ * after a client's ReadStatus (which cleared its pending bits) must reach
+ * it after that reply, or the client has no way to know it is pending
+ * (a lost wakeup); likewise the last active mask it hears of must be the
+ * current one.
+ */
+
+struct heard {
+	int notifications;		/* Notification events, in all */
+	int notifications_after_rs1;	/* ...between the two replies */
+	bool rs1_seen;
+	uint32_t last_mask;		/* the last active mask heard of */
+};
+
+/* Reads v until the reply with id, noting what it hears on the way. */
+static void
+hear_until(int v, uint64_t id, uint64_t rs1, struct heard *h)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE];
+	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
+	struct pollfd p = { .fd = v, .events = POLLIN };
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+	bool done = false;
+	ssize_t n;
+
+	while (!done) {
+		int64_t left = deadline - harness_now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) == 0)
+			fail_msg("no reply to request %llu in time",
+			    (unsigned long long)id);
+		n = wire_recv_flags(v, buf, sizeof(buf), &fds, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			continue;
+		if (n <= 0)
+			fail_msg("the daemon dropped the slow reader: %s",
+			    n == 0 ? "closed" : strerror((int)-n));
+		wire_fds_close(&fds);
+		m = shmbroker__server_message__unpack(NULL, (size_t)n, buf);
+		assert_non_null(m);
+		if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_NOTIFICATION) {
+			h->notifications++;
+			h->notifications_after_rs1 += h->rs1_seen;
+		} else if (m->body_case ==
+		    SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED) {
+			h->last_mask = m->peer_changed->active_mask;
+		} else if (m->body_case ==
+		    SHMBROKER__SERVER_MESSAGE__BODY_READ_STATUS &&
+		    m->id == rs1) {
+			h->rs1_seen = true;
+			h->last_mask = m->read_status->status >> 16;
+		}
+		done = m->id == id;
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+}
+
+static void
+send_read_status(int s, uint64_t id, uint64_t client_id)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+
+	rs.client_id = client_id;
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
+	m.read_status = &rs;
+	raw_send(s, &m);
+}
+
+static void
+test_queued_events_keep_order(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *s, *t;
+	struct shmc_region rs, rt;
+	struct heard h = { 0 };
+	uint32_t vbit, delivered;
+	uint64_t vcid;
+	int v, fd;
+
+	start(f, "");
+	v = raw_open(f, f->d.socket);
+	s = conn(f, 0, false, "sender");
+	t = conn(f, 1, false, "joiner");
+	assert_int_equal(shmc_attach(s, "R", 1, true, &rs), SHMC_GSS_OK);
+	close(rs.fd);
+	send_find(v, 2, "R");
+	fd = find_reply(v, 2, 1, &vcid);
+	close(fd);
+	vbit = 1u << 1;		/* v came second */
+	assert_int_equal(1u << rs.index, 1u);
+
+	/* Fill v's socket, so that what follows waits in the daemon. */
+	for (int i = 0; i < ORDER_FLOOD; i++)
+		assert_int_equal(shmc_notify(s, rs.client_id, vbit, NULL), 0);
+	assert_int_equal(shmc_attach(t, "R", 1, true, &rt), SHMC_GSS_OK);
+	close(rt.fd);
+	send_read_status(v, 3, vcid);
+	/* A round trip on s after v's request was sent: the daemon has
+	 * served both by the time it returns. */
+	assert_int_equal(shmc_notify(s, rs.client_id, 0, &delivered), 0);
+	assert_int_equal(shmc_detach(t, rt.client_id), 0);
+	assert_int_equal(shmc_notify(s, rs.client_id, vbit, &delivered), 0);
+	assert_int_equal(delivered, vbit);
+	send_read_status(v, 4, vcid);
+
+	hear_until(v, 4, 3, &h);
+	assert_true(h.rs1_seen);
+	fprintf(stderr, "note: %d notifications sent, %d heard\n",
+	    ORDER_FLOOD + 1, h.notifications);
+	if (h.notifications_after_rs1 == 0)
+		fail_msg("the notification sent after the client's ReadStatus "
+		    "reached it before that ReadStatus's reply");
+	assert_int_equal(h.last_mask, vbit | 1u << rs.index);
+}
+
+/* ---- 4. clients that never read their replies ---- */
+
+/* Sends as many of the remaining requests as s takes now; -1 once the
+ * daemon has closed it. */
+static int
+send_while_taken(int s, int *sent)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	int before = *sent, rc;
+
+	rs.client_id = 12345;	/* not attached: an error reply */
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
+	m.read_status = &rs;
+	while (*sent < SILENT_REQUESTS) {
+		m.id = (uint64_t)*sent + 1;
+		rc = wire_send_client(s, &m, NULL, 0);
+		if (rc == -EAGAIN || rc == -ENOBUFS)
+			break;
+		if (rc < 0)
+			return -1;
+		(*sent)++;
+	}
+	return *sent - before;
+}
+
+static void
+test_silent_clients_bounded(void **state)
+{
+	struct fixture *f = *state;
+	static int sent[SILENT_CONNS];
+	static bool closed[SILENT_CONNS];
+	int socks[SILENT_CONNS], base_fds, idle = 0, ndropped = 0;
+	long base_rss, peak_rss, total = 0;
+	char status_path[64];
+	struct shmc *fresh;
+	struct shmc_region r;
+	int64_t t0, give_up;
+	int sz = 4 << 20;
+
+	start(f, "");
+	base_fds = harness_settled_fd_count(f->d.pid);
+	base_rss = harness_rss_kib(f->d.pid);
+	assert_true(base_rss > 0);
+	for (int c = 0; c < SILENT_CONNS; c++) {
+		socks[c] = raw_open(f, f->d.socket);
+		assert_int_equal(fcntl(socks[c], F_SETFL, O_NONBLOCK), 0);
+		setsockopt(socks[c], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		sent[c] = 0;
+		closed[c] = false;
+	}
+	/* Round robin until every request went out or, for a second, the
+	 * daemon took no more (it may stop reading a client that does not
+	 * read: that is its right). */
+	give_up = harness_now_ms() + 120000;
+	while (idle < 20 && harness_now_ms() < give_up) {
+		long progress = 0;
+		bool all = true;
+
+		for (int c = 0; c < SILENT_CONNS; c++) {
+			int n;
+
+			if (closed[c] || sent[c] == SILENT_REQUESTS)
+				continue;
+			all = false;
+			if ((n = send_while_taken(socks[c], &sent[c])) < 0) {
+				closed[c] = true;
+				ndropped++;
+			} else {
+				progress += n;
+			}
+		}
+		total += progress;
+		if (all)
+			break;
+		idle = progress > 0 ? 0 : idle + 1;
+		if (progress == 0)
+			harness_sleep_ms(50);
+	}
+	/* Let the daemon work through what its sockets still hold. */
+	harness_sleep_ms(1000);
+	snprintf(status_path, sizeof(status_path), "/proc/%d/status",
+	    (int)f->d.pid);
+	peak_rss = harness_proc_value(status_path, "VmHWM");
+	assert_true(peak_rss > 0);
+	fprintf(stderr, "note: %ld requests sent on %d connections (%d "
+	    "closed by the daemon); daemon RSS %ld KiB, peak %ld KiB\n",
+	    total, SILENT_CONNS, ndropped, base_rss, peak_rss);
+	if (peak_rss - base_rss >= SILENT_RSS_KIB)
+		fail_msg("the daemon grew by %ld KiB holding replies nobody "
+		    "reads", peak_rss - base_rss);
+
+	/* A newcomer is served promptly all the same. */
+	t0 = harness_now_ms();
+	assert_int_equal(shmc_connect(f->d.socket, "fresh", PROMPT_MS, &fresh,
+	    NULL, 0), 0);
+	f->conns[0] = fresh;
+	assert_int_equal(shmc_attach(fresh, "fresh", 1, true, &r),
+	    SHMC_GSS_OK);
+	close(r.fd);
+	assert_true(harness_now_ms() - t0 < PROMPT_MS);
+	shmc_close(fresh);
+	f->conns[0] = NULL;
+
+	raw_close_all(f);
+	assert_int_equal(harness_wait_fd_count(f->d.pid, base_fds, 10000),
+	    base_fds);
+}
+
+/* ---- 5. connections no tenant takes ---- */
+
+/* Waits up to PROMPT_MS for the daemon to close s; what it says before
+ * (a refusal) is read and ignored. */
+static bool
+sees_eof(int s)
+{
+	int64_t deadline = harness_now_ms() + PROMPT_MS;
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	char buf[1024];
+
+	for (;;) {
+		int64_t left = deadline - harness_now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) == 0)
+			return false;
+		n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return false;
+	}
+}
+
+/*
+ * The child: as nobody, opens REFUSED_CONNS connections one after the
+ * other, sends nothing, and waits for the daemon to close each; all stay
+ * open on this side. Writes the number that were closed in time, then
+ * waits to be killed.
+ */
+static void __attribute__((noreturn))
+refused_child(int fd, const char *path, pid_t parent)
+{
+	int n = 0, s;
+
+	if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+		_exit(121);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(122);
+	for (; n < REFUSED_CONNS; n++) {
+		if ((s = harness_connect_raw(path)) < 0 || !sees_eof(s))
+			break;
+	}
+	if (write(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		_exit(123);
+	pause();
+	_exit(0);
+}
+
+static void
+test_refused_connection_closed(void **state)
+{
+	struct fixture *f = *state;
+	struct pollfd p;
+	char conf[256];
+	struct shmc *adm;
+	pid_t parent = getpid();
+	int pfd[2], n = -1;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to connect as another "
+		    "user\n");
+		skip();
+	}
+	snprintf(conf, sizeof(conf), "[broker]\nmax_connections = %d\n"
+	    "[tenant other]\nuid = 2001\n", REFUSED_MAX_CONNECTIONS);
+	start(f, conf);
+	/* nobody must reach the VMM socket in the 0700 directory. */
+	assert_int_equal(chmod(f->d.dir, 0755), 0);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	f->child = fork();
+	assert_true(f->child >= 0);
+	if (f->child == 0) {
+		close(pfd[0]);
+		refused_child(pfd[1], f->d.socket, parent);
+	}
+	close(pfd[1]);
+	f->child_fd = pfd[0];
+	p.fd = pfd[0];
+	p.events = POLLIN;
+	assert_int_equal(poll(&p, 1, (REFUSED_CONNS + 2) * PROMPT_MS), 1);
+	assert_int_equal(read(pfd[0], &n, sizeof(n)), sizeof(n));
+	if (n != REFUSED_CONNS)
+		fail_msg("refused connection %d was not closed by the daemon "
+		    "within %d ms", n + 1, PROMPT_MS);
+	/* With all of them still open on the client's side, none holds a
+	 * slot: an admin gets in and is the only connection. */
+	adm = conn(f, 0, true, "robustness admin");
+	assert_int_equal(admin_connections(adm), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_parked_slot_reuse,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keeper_stall,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_flood_keeps_victim,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_churn_keeps_victim,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queued_events_keep_order,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_clients_bounded,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_connection_closed,
+		    setup, teardown),
+	};
+
+	setenv("SHMBROKER_KEEP_LOGS", "1", 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
