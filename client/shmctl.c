@@ -256,7 +256,7 @@ typedef int (*page_fn)(struct ctl *, struct table *, struct jw *,
 /*
  * Runs a paged listing to its end into t (people) or a JSON array held in
  * memory (scripts), and prints it only when every page arrived. page gets
- * a NULL writer for people.
+ * a NULL writer for people. Frees t.
  */
 static int
 run_paged(struct ctl *ctl, struct table *t, page_fn page, const char *empty)
@@ -268,11 +268,14 @@ run_paged(struct ctl *ctl, struct table *t, page_fn page, const char *empty)
 	bool done = false;
 	int ex;
 
-	if ((ex = ctl_connect(ctl)) != EX_OK)
+	if ((ex = ctl_connect(ctl)) != EX_OK) {
+		table_free(t);
 		return ex;
+	}
 	if (ctl->json) {
 		if ((w.f = open_memstream(&buf, &len)) == NULL) {
 			ctl_warn("open_memstream: %s", strerror(errno));
+			table_free(t);
 			return EX_OSERR;
 		}
 		jw_open(&w, NULL, '[');
@@ -297,19 +300,48 @@ run_paged(struct ctl *ctl, struct table *t, page_fn page, const char *empty)
 		else
 			table_print(t, stdout);
 	}
+	table_free(t);
 	return ex;
 }
 
-/* A page must move the cursor on, or the listing would never end. */
+/* The listing request bc (AdminList or AdminClients) for the page after
+ * `after`; its reply, of body want, in *m. */
 static int
-check_advance(const char *what, uint64_t after, uint64_t next, bool done)
+page_call(struct ctl *ctl, Shmbroker__ClientMessage__BodyCase bc,
+    Shmbroker__ServerMessage__BodyCase want, uint64_t after,
+    Shmbroker__ServerMessage **m)
 {
-	if (!done && next <= after) {
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminList list = SHMBROKER__ADMIN_LIST__INIT;
+	Shmbroker__AdminClients clients = SHMBROKER__ADMIN_CLIENTS__INIT;
+
+	list.after_id = clients.after_id = after;
+	req.body_case = bc;
+	if (bc == SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_LIST)
+		req.admin_list = &list;
+	else
+		req.admin_clients = &clients;
+	return ctl_call(ctl, &req, want, m);
+}
+
+/*
+ * After a page's rows (ex: how printing them went): moves the cursor on to
+ * next, or ends the listing, and frees m. A page must move the cursor on,
+ * or the listing would never end.
+ */
+static int
+page_next(const char *what, int ex, uint64_t *after, bool *done,
+    uint64_t next, bool last, Shmbroker__ServerMessage *m)
+{
+	if (ex == EX_OK && !last && next <= *after) {
 		ctl_warn("shmbrokerd's %s listing did not advance past id %"
-		    PRIu64, what, after);
-		return EX_SOFTWARE;
+		    PRIu64, what, *after);
+		ex = EX_SOFTWARE;
 	}
-	return EX_OK;
+	*after = next;
+	*done = last;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return ex;
 }
 
 /* Fetches one page of regions after *after into t or w. */
@@ -317,41 +349,29 @@ static int
 list_page(struct ctl *ctl, struct table *t, struct jw *w, uint64_t *after,
     bool *done)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminList body = SHMBROKER__ADMIN_LIST__INIT;
 	Shmbroker__ServerMessage *m;
 	Shmbroker__AdminListReply *r;
 	int ex;
 
-	body.after_id = *after;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_LIST;
-	req.admin_list = &body;
-	if ((ex = ctl_call(ctl, &req,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_LIST, &m)) != EX_OK)
+	if ((ex = page_call(ctl, SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_LIST,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_LIST, *after, &m)) != EX_OK)
 		return ex;
 	r = m->admin_list;
 	for (size_t i = 0; i < r->n_regions && ex == EX_OK; i++)
 		if (print_region_row(t, w, r->regions[i]) < 0)
 			ex = EX_OSERR;
-	if (ex == EX_OK)
-		ex = check_advance("region", *after, r->next_after_id, r->done);
-	*after = r->next_after_id;
-	*done = r->done;
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return ex;
+	return page_next("region", ex, after, done, r->next_after_id, r->done,
+	    m);
 }
 
 static int
 cmd_list(struct ctl *ctl, char **argv)
 {
 	struct table t;
-	int ex;
 
 	(void)argv;
 	print_list_table(&t);
-	ex = run_paged(ctl, &t, list_page, "no regions");
-	table_free(&t);
-	return ex;
+	return run_paged(ctl, &t, list_page, "no regions");
 }
 
 static int
@@ -428,41 +448,30 @@ static int
 clients_page(struct ctl *ctl, struct table *t, struct jw *w, uint64_t *after,
     bool *done)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminClients body = SHMBROKER__ADMIN_CLIENTS__INIT;
 	Shmbroker__ServerMessage *m;
 	Shmbroker__AdminClientsReply *r;
 	int ex;
 
-	body.after_id = *after;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CLIENTS;
-	req.admin_clients = &body;
-	if ((ex = ctl_call(ctl, &req,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CLIENTS, &m)) != EX_OK)
+	if ((ex = page_call(ctl, SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CLIENTS,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CLIENTS, *after, &m)) !=
+	    EX_OK)
 		return ex;
 	r = m->admin_clients;
 	for (size_t i = 0; i < r->n_clients && ex == EX_OK; i++)
 		if (print_client_row(t, w, r->clients[i]) < 0)
 			ex = EX_OSERR;
-	if (ex == EX_OK)
-		ex = check_advance("client", *after, r->next_after_id, r->done);
-	*after = r->next_after_id;
-	*done = r->done;
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return ex;
+	return page_next("client", ex, after, done, r->next_after_id, r->done,
+	    m);
 }
 
 static int
 cmd_clients(struct ctl *ctl, char **argv)
 {
 	struct table t;
-	int ex;
 
 	(void)argv;
 	print_clients_table(&t);
-	ex = run_paged(ctl, &t, clients_page, "no clients");
-	table_free(&t);
-	return ex;
+	return run_paged(ctl, &t, clients_page, "no clients");
 }
 
 static int

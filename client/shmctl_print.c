@@ -4,6 +4,7 @@
  * scripts: add to them, never rename.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,34 @@ json_client(struct jw *w, const Shmbroker__ClientInfo *ci, bool with_region)
 	jw_close(w, '}');
 }
 
+/* The table of a command, printed unless a row did not fit (ex is not
+ * EX_OK), and freed; returns ex. */
+static int
+table_done(struct table *t, int ex)
+{
+	if (ex == EX_OK)
+		table_print(t, stdout);
+	else
+		ctl_warn("out of memory");
+	table_free(t);
+	return ex;
+}
+
+/* A client's numbers as the tables print them. */
+struct client_cells {
+	char id[24], idx[12], pid[16], uid[16], pend[12];
+};
+
+static void
+client_cells(const Shmbroker__ClientInfo *ci, struct client_cells *c)
+{
+	snprintf(c->id, sizeof(c->id), "%" PRIu64, ci->client_id);
+	snprintf(c->idx, sizeof(c->idx), "%u", ci->index);
+	snprintf(c->pid, sizeof(c->pid), "%d", (int)ci->pid);
+	snprintf(c->uid, sizeof(c->uid), "%u", ci->uid);
+	snprintf(c->pend, sizeof(c->pend), "0x%04x", ci->pending);
+}
+
 /* ---- listings ---- */
 
 static const char *const list_head[] = {
@@ -122,19 +151,15 @@ int
 print_client_row(struct table *t, struct jw *w,
     const Shmbroker__ClientInfo *ci)
 {
-	char id[24], idx[12], pid[16], uid[16], pend[12];
+	struct client_cells c;
 
 	if (w != NULL) {
 		json_client(w, ci, true);
 		return 0;
 	}
-	snprintf(id, sizeof(id), "%" PRIu64, ci->client_id);
-	snprintf(idx, sizeof(idx), "%u", ci->index);
-	snprintf(pid, sizeof(pid), "%d", (int)ci->pid);
-	snprintf(uid, sizeof(uid), "%u", ci->uid);
-	snprintf(pend, sizeof(pend), "0x%04x", ci->pending);
-	return table_add(t, (const char *const[]){ id, ci->region, idx, pid,
-	    uid, pend, ci->label });
+	client_cells(ci, &c);
+	return table_add(t, (const char *const[]){ c.id, ci->region, c.idx,
+	    c.pid, c.uid, c.pend, ci->label });
 }
 
 /* ---- status ---- */
@@ -200,29 +225,18 @@ static const char *const show_head[] = {
 static int
 show_clients_human(const Shmbroker__AdminShowReply *r)
 {
-	char idx[12], id[24], pid[16], uid[16], pend[12];
+	struct client_cells c;
 	struct table t;
 	int ex = EX_OK;
 
 	table_init(&t, show_head, 6, 1u << 0 | 1u << 1 | 1u << 2 | 1u << 3);
 	for (size_t i = 0; i < r->n_clients && ex == EX_OK; i++) {
-		const Shmbroker__ClientInfo *ci = r->clients[i];
-
-		snprintf(idx, sizeof(idx), "%u", ci->index);
-		snprintf(id, sizeof(id), "%" PRIu64, ci->client_id);
-		snprintf(pid, sizeof(pid), "%d", (int)ci->pid);
-		snprintf(uid, sizeof(uid), "%u", ci->uid);
-		snprintf(pend, sizeof(pend), "0x%04x", ci->pending);
-		if (table_add(&t, (const char *const[]){ idx, id, pid, uid,
-		    pend, ci->label }) < 0)
+		client_cells(r->clients[i], &c);
+		if (table_add(&t, (const char *const[]){ c.idx, c.id, c.pid,
+		    c.uid, c.pend, r->clients[i]->label }) < 0)
 			ex = EX_OSERR;
 	}
-	if (ex == EX_OK)
-		table_print(&t, stdout);
-	else
-		ctl_warn("out of memory");
-	table_free(&t);
-	return ex;
+	return table_done(&t, ex);
 }
 
 static int
@@ -320,23 +334,47 @@ print_destroyed(const char *name, uint32_t detached, bool json)
 
 /* ---- stats ---- */
 
+/* The counters of AdminStats, in the order both forms print them. */
+static const struct stats_counter {
+	const char *json;
+	const char *human;
+	const char *suffix;	/* after the human form's number */
+	size_t off;		/* of a uint64_t in the reply */
+} stats_counters[] = {
+#define STATS_COUNTER(field, human, suffix) \
+	{ #field, human, suffix, offsetof(Shmbroker__AdminStatsReply, field) }
+	STATS_COUNTER(connections_total, "connections:", " since start"),
+	STATS_COUNTER(attaches, "attaches:", ""),
+	STATS_COUNTER(creates, "creates:", ""),
+	STATS_COUNTER(detaches, "detaches:", ""),
+	STATS_COUNTER(notifications, "notifications:", ""),
+	STATS_COUNTER(bad_requests, "bad requests:", ""),
+	STATS_COUNTER(regions_destroyed, "destroyed:", ""),
+	STATS_COUNTER(events_dropped_connections, "slow dropped:", ""),
+	STATS_COUNTER(denials, "denials:", ""),
+	STATS_COUNTER(refused_connections, "refused connections:", ""),
+#undef STATS_COUNTER
+};
+
+static uint64_t
+stats_value(const Shmbroker__AdminStatsReply *r, const struct stats_counter *c)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)r + c->off, sizeof(v));
+	return v;
+}
+
 static void
 stats_json(const Shmbroker__AdminStatsReply *r)
 {
 	struct jw w = { .f = stdout };
 
 	jw_open(&w, NULL, '{');
-	jw_u64(&w, "connections_total", r->connections_total);
-	jw_u64(&w, "attaches", r->attaches);
-	jw_u64(&w, "creates", r->creates);
-	jw_u64(&w, "detaches", r->detaches);
-	jw_u64(&w, "notifications", r->notifications);
-	jw_u64(&w, "bad_requests", r->bad_requests);
-	jw_u64(&w, "regions_destroyed", r->regions_destroyed);
-	jw_u64(&w, "events_dropped_connections",
-	    r->events_dropped_connections);
-	jw_u64(&w, "denials", r->denials);
-	jw_u64(&w, "refused_connections", r->refused_connections);
+	for (size_t i = 0; i < sizeof(stats_counters) /
+	    sizeof(stats_counters[0]); i++)
+		jw_u64(&w, stats_counters[i].json,
+		    stats_value(r, &stats_counters[i]));
 	jw_open(&w, "status_counts", '{');
 	for (size_t i = 0; i < r->n_status_counts; i++)
 		jw_u64(&w, wire_status_name((int)i), r->status_counts[i]);
@@ -348,17 +386,11 @@ stats_json(const Shmbroker__AdminStatsReply *r)
 static void
 stats_human(const Shmbroker__AdminStatsReply *r)
 {
-	kv("connections:", "%" PRIu64 " since start",
-	    r->connections_total);
-	kv("attaches:", "%" PRIu64, r->attaches);
-	kv("creates:", "%" PRIu64, r->creates);
-	kv("detaches:", "%" PRIu64, r->detaches);
-	kv("notifications:", "%" PRIu64, r->notifications);
-	kv("bad requests:", "%" PRIu64, r->bad_requests);
-	kv("destroyed:", "%" PRIu64, r->regions_destroyed);
-	kv("slow dropped:", "%" PRIu64, r->events_dropped_connections);
-	kv("denials:", "%" PRIu64, r->denials);
-	kv("refused connections:", "%" PRIu64, r->refused_connections);
+	for (size_t i = 0; i < sizeof(stats_counters) /
+	    sizeof(stats_counters[0]); i++)
+		kv(stats_counters[i].human, "%" PRIu64 "%s",
+		    stats_value(r, &stats_counters[i]),
+		    stats_counters[i].suffix);
 	if (r->n_status_counts > 0)
 		printf("\nattach results:\n");
 	for (size_t i = 0; i < r->n_status_counts; i++)
@@ -470,12 +502,7 @@ print_tenants(const Shmbroker__AdminTenantsReply *r, bool json)
 	for (size_t i = 0; i < r->n_tenants && ex == EX_OK; i++)
 		if (tenant_row(&t, r->tenants[i]) < 0)
 			ex = EX_OSERR;
-	if (ex == EX_OK)
-		table_print(&t, stdout);
-	else
-		ctl_warn("out of memory");
-	table_free(&t);
-	return ex;
+	return table_done(&t, ex);
 }
 
 /* ---- reload, watch ---- */

@@ -245,6 +245,14 @@ broker_open(struct broker *b)
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
 	    (b->stash = fdstash_new()) == NULL)
 		return -1;
+	/* Before the sockets exist: a client that connects and stops us at
+	 * once must find a daemon that shuts down cleanly. */
+	b->ev_sigint = evsignal_new(b->base, SIGINT, broker_signal_cb, b);
+	b->ev_sigterm = evsignal_new(b->base, SIGTERM, broker_signal_cb, b);
+	if (b->ev_sigint == NULL || b->ev_sigterm == NULL ||
+	    evsignal_add(b->ev_sigint, NULL) < 0 ||
+	    evsignal_add(b->ev_sigterm, NULL) < 0)
+		return -1;
 	if ((activated = broker_activated_sockets(b, fds)) < 0)
 		return -1;
 	b->activated = activated;
@@ -257,12 +265,6 @@ broker_open(struct broker *b)
 	if (conn_listen(b, &b->listeners[0], fds[0], CONN_VMM) < 0 ||
 	    (fds[1] >= 0 && conn_listen(b, &b->listeners[1], fds[1],
 	    CONN_ADMIN) < 0))
-		return -1;
-	b->ev_sigint = evsignal_new(b->base, SIGINT, broker_signal_cb, b);
-	b->ev_sigterm = evsignal_new(b->base, SIGTERM, broker_signal_cb, b);
-	if (b->ev_sigint == NULL || b->ev_sigterm == NULL ||
-	    evsignal_add(b->ev_sigint, NULL) < 0 ||
-	    evsignal_add(b->ev_sigterm, NULL) < 0)
 		return -1;
 	if (restore_finish(b) < 0)
 		return -1;

@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,16 +85,6 @@ harness_start_daemon(struct test_daemon *d, const char *const *extra)
 	return -1;
 }
 
-static int
-harness_rm(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	remove(path);
-	return 0;
-}
-
 static void
 harness_print_log(const char *path)
 {
@@ -141,7 +130,7 @@ harness_stop(struct test_daemon *d, bool print_log)
 		} else {
 			if (rc != 0 && print_log)
 				harness_print_log(d->log);
-			nftw(d->dir, harness_rm, 8, FTW_DEPTH | FTW_PHYS);
+			harness_rmtree(d->dir);
 		}
 		d->dir[0] = '\0';
 	}

@@ -2,11 +2,15 @@
  * testcheck: cmocka checks the tests share (see testcheck.h).
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +25,22 @@ check_count_own_fds(void)
 	if (n < 1)
 		fail_msg("cannot read /proc/%d/fd", (int)getpid());
 	return n - 1;	/* the directory's own fd */
+}
+
+void
+check_write_file(const char *path, const char *text)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	assert_true((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) <
+	    sizeof(tmp));
+	f = fopen(tmp, "we");
+	if (f == NULL)
+		fail_msg("cannot write %s: %s", tmp, strerror(errno));
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path), 0);
 }
 
 int
@@ -64,19 +84,121 @@ check_admin_call(struct shmc *adm, Shmbroker__ClientMessage *req)
 	return check_admin_reply(adm, rc, m);
 }
 
+/*
+ * Makes *req the request with id whose body (the oneof field bc) is body,
+ * which must be that field's message type. Through the field's descriptor,
+ * so that one function serves every kind of request.
+ */
+static void
+check_request(Shmbroker__ClientMessage *req, uint64_t id,
+    Shmbroker__ClientMessage__BodyCase bc, ProtobufCMessage *body)
+{
+	static const Shmbroker__ClientMessage init =
+	    SHMBROKER__CLIENT_MESSAGE__INIT;
+	const ProtobufCFieldDescriptor *fd =
+	    protobuf_c_message_descriptor_get_field(
+	    &shmbroker__client_message__descriptor, (unsigned)bc);
+
+	if (fd == NULL || fd->descriptor != body->descriptor)
+		fail_msg("request %d does not take a %s", (int)bc,
+		    body->descriptor->name);
+	*req = init;
+	req->id = id;
+	req->body_case = bc;
+	memcpy((char *)req + fd->offset, &body, sizeof(body));
+}
+
+/* The admin request bc, whose body has no fields; the reply. */
+static Shmbroker__ServerMessage *
+check_admin_bare(struct shmc *adm, Shmbroker__ClientMessage__BodyCase bc)
+{
+	const ProtobufCFieldDescriptor *fd =
+	    protobuf_c_message_descriptor_get_field(
+	    &shmbroker__client_message__descriptor, (unsigned)bc);
+	union {
+		ProtobufCMessage base;
+		max_align_t align;
+		char room[128];
+	} body;
+	Shmbroker__ClientMessage req;
+
+	if (fd == NULL || fd->type != PROTOBUF_C_TYPE_MESSAGE ||
+	    ((const ProtobufCMessageDescriptor *)fd->descriptor)->n_fields !=
+	    0)
+		fail_msg("admin request %d has arguments", (int)bc);
+	protobuf_c_message_init(fd->descriptor, &body);
+	check_request(&req, 0, bc, &body.base);
+	return check_admin_call(adm, &req);
+}
+
+Shmbroker__ServerMessage *
+check_admin_ok(struct shmc *adm, Shmbroker__ClientMessage__BodyCase body)
+{
+	Shmbroker__ServerMessage *m = check_admin_bare(adm, body);
+
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	/* An admin reply has its request's field number. */
+	assert_int_equal(m->body_case, body);
+	return m;
+}
+
+int
+check_admin_reload(struct shmc *adm, char *msg, size_t msglen)
+{
+	Shmbroker__ServerMessage *m = check_admin_bare(adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD);
+	int err = (int)m->error;
+
+	if (err == SHMBROKER__ERROR__ERR_NONE)
+		assert_int_equal(m->body_case,
+		    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD);
+	snprintf(msg, msglen, "%s", m->message);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return err;
+}
+
+struct check_region
+check_admin_show(struct shmc *adm, const char *name)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminShow as = SHMBROKER__ADMIN_SHOW__INIT;
+	Shmbroker__ServerMessage *m;
+	struct check_region v;
+
+	memset(&v, 0, sizeof(v));
+	as.name = (char *)name;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_SHOW;
+	req.admin_show = &as;
+	m = check_admin_call(adm, &req);
+	v.error = (int)m->error;
+	if (m->error == SHMBROKER__ERROR__ERR_NONE) {
+		const Shmbroker__RegionInfo *ri;
+
+		assert_int_equal(m->body_case,
+		    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_SHOW);
+		ri = m->admin_show->region;
+		assert_string_equal(ri->name, name);
+		snprintf(v.tenant, sizeof(v.tenant), "%s", ri->tenant);
+		v.region_id = ri->region_id;
+		v.backing_bytes = ri->backing_bytes;
+		v.mode = ri->mode;
+		v.owner_uid = ri->owner_uid;
+		v.clients = ri->clients;
+		v.size_pages = ri->size_pages;
+		v.n_clients = m->admin_show->n_clients;
+		v.origin = (int)ri->origin;
+		v.backing = (int)ri->backing;
+	}
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return v;
+}
+
 void
 check_admin_counts(struct shmc *adm, uint32_t *regions, uint32_t *clients)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
-	Shmbroker__ServerMessage *m;
+	Shmbroker__ServerMessage *m = check_admin_ok(adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS);
 
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS;
-	req.admin_status = &as;
-	m = check_admin_call(adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	assert_int_equal(m->body_case,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS);
 	*regions = m->admin_status->regions;
 	*clients = m->admin_status->clients;
 	shmbroker__server_message__free_unpacked(m, NULL);
@@ -115,4 +237,108 @@ check_admin_destroy(struct shmc *adm, const char *name, bool force,
 		*detached = m->admin_destroy->detached;
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return err;
+}
+
+void
+check_send(int s, Shmbroker__ClientMessage *m)
+{
+	int rc = wire_send_client(s, m, NULL, 0);
+
+	if (rc < 0)
+		fail_msg("sending request %llu: %s", (unsigned long long)m->id,
+		    strerror(-rc));
+}
+
+/* Sends the request with id and body (the oneof field bc) on s. */
+static void
+check_send_body(int s, uint64_t id, Shmbroker__ClientMessage__BodyCase bc,
+    ProtobufCMessage *body)
+{
+	Shmbroker__ClientMessage m;
+
+	check_request(&m, id, bc, body);
+	check_send(s, &m);
+}
+
+void
+check_send_attach(int s, uint64_t id, const void *name, size_t len,
+    uint32_t pages, bool create)
+{
+	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+
+	a.name.data = (uint8_t *)name;
+	a.name.len = len;
+	a.size_pages = pages;
+	a.create = create;
+	check_send_body(s, id, SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH, &a.base);
+}
+
+void
+check_send_client_op(int s, uint64_t id,
+    Shmbroker__ClientMessage__BodyCase kind, uint64_t client_id)
+{
+	Shmbroker__Notify n = SHMBROKER__NOTIFY__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
+
+	n.client_id = rs.client_id = d.client_id = client_id;
+	n.mask = 0xffffffff;
+	check_send_body(s, id, kind,
+	    kind == SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY ? &n.base :
+	    kind == SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS ? &rs.base :
+	    &d.base);
+}
+
+void
+check_send_admin_create(int s, uint64_t id, const char *name, uint32_t pages)
+{
+	Shmbroker__AdminCreate c = SHMBROKER__ADMIN_CREATE__INIT;
+
+	c.name = (char *)name;
+	c.size_pages = pages;
+	check_send_body(s, id, SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE,
+	    &c.base);
+}
+
+void
+check_send_admin_destroy(int s, uint64_t id, const char *name, bool force)
+{
+	Shmbroker__AdminDestroy d = SHMBROKER__ADMIN_DESTROY__INIT;
+
+	d.name = (char *)name;
+	d.force = force;
+	check_send_body(s, id, SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY,
+	    &d.base);
+}
+
+Shmbroker__ServerMessage *
+check_recv(int s, int64_t deadline, struct wire_fds *fds)
+{
+	uint8_t *buf = malloc(WIRE_MAX_MESSAGE);
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	Shmbroker__ServerMessage *m;
+	ssize_t n;
+
+	assert_non_null(buf);
+	do {
+		int64_t left = deadline - harness_now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+			free(buf);
+			fail_msg("no reply from shmbrokerd in time");
+		}
+		n = wire_recv_flags(s, buf, WIRE_MAX_MESSAGE, fds,
+		    MSG_DONTWAIT);
+	} while (n == -EAGAIN);
+	if (n <= 0) {
+		free(buf);
+		fail_msg("waiting for a reply: %s", n == 0 ?
+		    "shmbrokerd closed the connection" : strerror((int)-n));
+	}
+	m = shmbroker__server_message__unpack(NULL, (size_t)n, buf);
+	free(buf);
+	if (m == NULL)
+		wire_fds_close(fds);
+	assert_non_null(m);
+	return m;
 }

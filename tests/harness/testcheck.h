@@ -1,21 +1,29 @@
 /*
  * testcheck: checks that cmocka tests share. Each one fails the running
  * test (a cmocka assertion) rather than return an error, so a test reads as
- * its assertions. Needs the caller to run under cmocka; links testutil and
- * libshmclient, never a daemon of its own.
+ * its assertions: admin requests through libshmclient, raw requests and
+ * replies on a plain socket, files a daemon reads. Needs the caller to run
+ * under cmocka; links testutil and libshmclient, never a daemon of its
+ * own.
  */
 #ifndef SHMBROKER_TESTCHECK_H
 #define SHMBROKER_TESTCHECK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "shmclient.h"
 #include "shmclient_admin.h"
 #include "testutil.h"
+#include "wire.h"
 
 /* This process's open descriptors, not counting the one used to count. */
 int check_count_own_fds(void);
+
+/* Replaces the file path with text in one step (a temporary file renamed
+ * over it), so that a daemon reloading it never reads half of it. */
+void check_write_file(const char *path, const char *text);
 
 /* A raw SOCK_SEQPACKET connection to path. */
 int check_raw_connect(const char *path);
@@ -26,6 +34,29 @@ struct shmc *check_connect(const char *path, const char *label);
  * the reply. */
 Shmbroker__ServerMessage *check_admin_call(struct shmc *adm,
     Shmbroker__ClientMessage *req);
+/*
+ * An admin request without arguments (body: ..._BODY_ADMIN_STATUS, _STATS
+ * or _TENANTS) that must succeed with the matching reply; the caller frees
+ * it.
+ */
+Shmbroker__ServerMessage *check_admin_ok(struct shmc *adm,
+    Shmbroker__ClientMessage__BodyCase body);
+/* AdminReload on adm: returns the daemon's error (0 on success, and then
+ * the reply must be a reload's), its message in msg. */
+int check_admin_reload(struct shmc *adm, char *msg, size_t msglen);
+
+/* A region as AdminShow describes it. */
+struct check_region {
+	int error;		/* the daemon's; all else is 0 unless ERR_NONE */
+	char tenant[64];
+	uint64_t region_id, backing_bytes;
+	uint32_t mode, owner_uid, clients, size_pages;
+	size_t n_clients;	/* the client entries of the reply */
+	int origin, backing;
+};
+
+/* AdminShow of name on adm; a region found must carry that name. */
+struct check_region check_admin_show(struct shmc *adm, const char *name);
 /* Regions and clients the daemon holds, by AdminStatus on adm. */
 void check_admin_counts(struct shmc *adm, uint32_t *regions,
     uint32_t *clients);
@@ -36,5 +67,32 @@ int check_admin_create(struct shmc *adm, const char *name, uint32_t pages);
  * (when not NULL) gets how many clients were detached. */
 int check_admin_destroy(struct shmc *adm, const char *name, bool force,
     uint32_t *detached);
+
+/*
+ * Requests sent as they are on a raw connection s, for tests that read
+ * the replies themselves (check_recv) or pipeline them. Each fails the
+ * test when the request cannot be sent.
+ */
+void check_send(int s, Shmbroker__ClientMessage *m);
+/* Attach by the name's raw bytes, len of them (a valid name ends in NUL):
+ * a find when create is false. */
+void check_send_attach(int s, uint64_t id, const void *name, size_t len,
+    uint32_t pages, bool create);
+/* kind: ..._BODY_NOTIFY (every bit), _READ_STATUS or _DETACH of
+ * client_id. */
+void check_send_client_op(int s, uint64_t id,
+    Shmbroker__ClientMessage__BodyCase kind, uint64_t client_id);
+void check_send_admin_create(int s, uint64_t id, const char *name,
+    uint32_t pages);
+void check_send_admin_destroy(int s, uint64_t id, const char *name,
+    bool force);
+/*
+ * The next datagram on s, received before deadline (harness_now_ms) and
+ * decoded; fds gets the descriptors that came with it (the caller closes
+ * them). Fails the test when none comes in time, the daemon closes s or
+ * the datagram does not decode. The caller frees the message.
+ */
+Shmbroker__ServerMessage *check_recv(int s, int64_t deadline,
+    struct wire_fds *fds);
 
 #endif

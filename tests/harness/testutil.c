@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,33 @@ harness_connect_raw(const char *path)
 		return err;
 	}
 	return fd;
+}
+
+int
+harness_mkdtemp(char *dir, size_t len, const char *tag)
+{
+	if ((size_t)snprintf(dir, len, "/tmp/shmb-%s.XXXXXX", tag) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int
+harness_rm_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	remove(path);
+	return 0;
+}
+
+void
+harness_rmtree(const char *dir)
+{
+	nftw(dir, harness_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 long

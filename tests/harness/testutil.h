@@ -1,12 +1,14 @@
 /*
  * testutil: what the unit tests, the integration tests and the benchmark
  * read off the host: a process's descriptors and memory, the clock, and the
- * kernel's hugepage pool, which some of them resize for a while. Plain C
+ * kernel's hugepage pool, which some of them resize for a while; and the
+ * temporary directories they keep their files in. Plain C
  * with no cmocka and no daemon, so that every kind of test can link it.
  */
 #ifndef SHMBROKER_TESTUTIL_H
 #define SHMBROKER_TESTUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -29,6 +31,12 @@ long harness_rss_kib(pid_t pid);
 
 /* A connected SOCK_SEQPACKET socket to the UNIX socket path, or -errno. */
 int harness_connect_raw(const char *path);
+
+/* A new directory /tmp/shmb-TAG.XXXXXX, its path in dir. Returns 0, or -1
+ * with errno set. */
+int harness_mkdtemp(char *dir, size_t len, const char *tag);
+/* Removes dir and all below it, as far as it can; a test's cleanup. */
+void harness_rmtree(const char *dir);
 
 /* The number after "key:" in a /proc file of "Key: value" lines (status,
  * meminfo, smaps_rollup), in the file's unit; -1 when absent. */

@@ -143,54 +143,24 @@ raw_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 		fail_msg("sendmsg of %zu bytes: %s", len, strerror(errno));
 }
 
-static void
-send_msg(int sock, Shmbroker__ClientMessage *m)
-{
-	size_t len = protobuf_c_message_get_packed_size(&m->base);
-	uint8_t *buf = malloc(len + 1);
-
-	assert_non_null(buf);
-	protobuf_c_message_pack(&m->base, buf);
-	raw_send(sock, buf, len, NULL, 0);
-	free(buf);
-}
-
 /* The next datagram that is not an event; *nfds gets how many fds came
  * with it (they are closed). Fails if none comes within 5 s. */
 static Shmbroker__ServerMessage *
 recv_reply(int sock, size_t *nfds)
 {
-	static const size_t cap = WIRE_MAX_MESSAGE;
-	uint8_t *buf = malloc(cap);
 	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
 	Shmbroker__ServerMessage *m;
 
-	assert_non_null(buf);
 	for (;;) {
-		struct pollfd p = { .fd = sock, .events = POLLIN };
 		struct wire_fds fds;
-		int64_t left = deadline - harness_now_ms();
-		ssize_t n;
 
-		if (left < 0 || poll(&p, 1, (int)left) != 1)
-			fail_msg("no reply from shmbrokerd within %d ms",
-			    REPLY_WAIT_MS);
-		n = wire_recv(sock, buf, cap, &fds);
-		if (n == 0)
-			fail_msg("shmbrokerd closed the connection");
-		if (n < 0)
-			fail_msg("wire_recv: %s", strerror((int)-n));
-		m = shmbroker__server_message__unpack(NULL, (size_t)n, buf);
+		m = check_recv(sock, deadline, &fds);
 		if (nfds != NULL)
 			*nfds = fds.n;
 		wire_fds_close(&fds);
-		assert_non_null(m);
-		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE) {
-			shmbroker__server_message__free_unpacked(m, NULL);
-			continue;
-		}
-		free(buf);
-		return m;
+		if (m->id != 0 || m->error != SHMBROKER__ERROR__ERR_NONE)
+			return m;
+		shmbroker__server_message__free_unpacked(m, NULL);
 	}
 }
 
@@ -219,7 +189,7 @@ send_hello(int sock, uint64_t id, uint32_t version)
 	m.id = id;
 	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
 	m.hello = &h;
-	send_msg(sock, &m);
+	check_send(sock, &m);
 }
 
 /* A hello on sock must still be answered. */
@@ -239,23 +209,6 @@ expect_works(struct fixture *f, int sock)
 	shmbroker__server_message__free_unpacked(m, NULL);
 }
 
-static void
-send_attach(int sock, uint64_t id, const void *name, size_t len,
-    uint32_t size, bool create)
-{
-	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
-
-	a.name.data = (uint8_t *)name;
-	a.name.len = len;
-	a.size_pages = size;
-	a.create = create;
-	m.id = id;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
-	m.attach = &a;
-	send_msg(sock, &m);
-}
-
 /* Attach by raw name bytes; returns the guest status. On GSS_OK exactly
  * one fd (the memfd) must come with the reply, else none. */
 static int
@@ -267,7 +220,7 @@ raw_attach(struct fixture *f, int sock, const void *name, size_t len,
 	size_t nfds;
 	int st;
 
-	send_attach(sock, id, name, len, size, create);
+	check_send_attach(sock, id, name, len, size, create);
 	m = recv_reply(sock, &nfds);
 	assert_int_equal(m->id, id);
 	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
@@ -282,34 +235,6 @@ raw_attach(struct fixture *f, int sock, const void *name, size_t len,
 		*index = m->attach->index;
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return st;
-}
-
-static void
-send_client_op(int sock, uint64_t id, int kind, uint64_t client_id)
-{
-	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__Notify n = SHMBROKER__NOTIFY__INIT;
-	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
-	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
-
-	m.id = id;
-	m.body_case = (Shmbroker__ClientMessage__BodyCase)kind;
-	switch (kind) {
-	case SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY:
-		n.client_id = client_id;
-		n.mask = 0xffffffff;
-		m.notify = &n;
-		break;
-	case SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS:
-		rs.client_id = client_id;
-		m.read_status = &rs;
-		break;
-	default:
-		d.client_id = client_id;
-		m.detach = &d;
-		break;
-	}
-	send_msg(sock, &m);
 }
 
 static struct shmc *
@@ -344,17 +269,12 @@ admin_counts(struct fixture *f, uint32_t *regions, uint32_t *clients)
 static uint64_t
 admin_events_dropped(struct fixture *f)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStats st = SHMBROKER__ADMIN_STATS__INIT;
-	Shmbroker__ServerMessage *m;
 	struct shmc *adm = fixture_connect(f, f->d.admin_socket);
+	Shmbroker__ServerMessage *m = check_admin_ok(adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
 	uint64_t dropped;
 
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS;
-	req.admin_stats = &st;
-	m = check_admin_call(adm, &req);
 	fixture_disconnect(f, adm);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
 	dropped = m->admin_stats->events_dropped_connections;
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return dropped;
@@ -479,7 +399,7 @@ test_unknown_type(void **state)
 	int s = raw_open(f);
 
 	m.id = 5;
-	send_msg(s, &m);
+	check_send(s, &m);
 	expect_error(s, 5, SHMBROKER__ERROR__ERR_BAD_REQUEST);
 	expect_works(f, s);
 	raw_send(s, field99, sizeof(field99), NULL, 0);
@@ -617,7 +537,7 @@ test_names(void **state)
 static void
 test_not_attached(void **state)
 {
-	static const int kinds[] = {
+	static const Shmbroker__ClientMessage__BodyCase kinds[] = {
 		SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY,
 		SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
 		SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
@@ -637,7 +557,7 @@ test_not_attached(void **state)
 	for (size_t k = 0; k < 3; k++) {
 		for (size_t i = 0; i < 4; i++) {
 			id = f->next_id++;
-			send_client_op(s2, id, kinds[k], foreign[i]);
+			check_send_client_op(s2, id, kinds[k], foreign[i]);
 			expect_error(s2, id, SHMBROKER__ERROR__ERR_NOT_ATTACHED);
 		}
 	}
@@ -646,7 +566,7 @@ test_not_attached(void **state)
 	assert_int_equal(raw_attach(f, s2, "na", 3, 1, true, &y, NULL),
 	    SHMBROKER__GUEST_STATUS__GSS_OK);
 	id = f->next_id++;
-	send_client_op(s2, id, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH, y);
+	check_send_client_op(s2, id, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH, y);
 	m = recv_reply(s2, NULL);
 	assert_int_equal(m->id, id);
 	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
@@ -654,13 +574,13 @@ test_not_attached(void **state)
 	shmbroker__server_message__free_unpacked(m, NULL);
 	for (size_t k = 0; k < 3; k++) {
 		id = f->next_id++;
-		send_client_op(s2, id, kinds[k], y);
+		check_send_client_op(s2, id, kinds[k], y);
 		expect_error(s2, id, SHMBROKER__ERROR__ERR_NOT_ATTACHED);
 	}
 
 	/* The owner's client is untouched by all of it. */
 	id = f->next_id++;
-	send_client_op(s1, id, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, x);
+	check_send_client_op(s1, id, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, x);
 	m = recv_reply(s1, NULL);
 	assert_int_equal(m->id, id);
 	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
@@ -681,8 +601,6 @@ test_admin_on_vmm_socket(void **state)
 	struct fixture *f = *state;
 	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
-	Shmbroker__AdminCreate ac = SHMBROKER__ADMIN_CREATE__INIT;
-	Shmbroker__AdminDestroy ad = SHMBROKER__ADMIN_DESTROY__INIT;
 	Shmbroker__AdminWatch aw = SHMBROKER__ADMIN_WATCH__INIT;
 	int s = raw_open(f);
 	uint32_t regions, clients;
@@ -690,31 +608,21 @@ test_admin_on_vmm_socket(void **state)
 	m.id = 40;
 	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS;
 	m.admin_status = &as;
-	send_msg(s, &m);
+	check_send(s, &m);
 	expect_error(s, 40, SHMBROKER__ERROR__ERR_NOT_PERMITTED);
 
-	ac.name = (char *)"sneaky";
-	ac.size_pages = 1;
-	m.id = 41;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
-	m.admin_create = &ac;
-	send_msg(s, &m);
+	check_send_admin_create(s, 41, "sneaky", 1);
 	expect_error(s, 41, SHMBROKER__ERROR__ERR_NOT_PERMITTED);
 
 	assert_int_equal(raw_attach(f, s, "victim", 7, 1, true, NULL, NULL),
 	    SHMBROKER__GUEST_STATUS__GSS_OK);
-	ad.name = (char *)"victim";
-	ad.force = true;
-	m.id = 42;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
-	m.admin_destroy = &ad;
-	send_msg(s, &m);
+	check_send_admin_destroy(s, 42, "victim", true);
 	expect_error(s, 42, SHMBROKER__ERROR__ERR_NOT_PERMITTED);
 
 	m.id = 43;
 	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH;
 	m.admin_watch = &aw;
-	send_msg(s, &m);
+	check_send(s, &m);
 	expect_error(s, 43, SHMBROKER__ERROR__ERR_NOT_PERMITTED);
 
 	/* Nothing was created or destroyed. */
@@ -755,16 +663,16 @@ test_hangups(void **state)
 		snprintf(name, sizeof(name), "hang%d", i % 7);
 		switch (i % 4) {
 		case 0:
-			send_attach(s, 1, name, strlen(name) + 1, 4, true);
+			check_send_attach(s, 1, name, strlen(name) + 1, 4, true);
 			break;
 		case 1:
 			raw_send(s, buf, pack_hello(buf, 1), NULL, 0);
 			break;
 		case 2:
-			send_attach(s, 1, name, strlen(name) + 1, 4, true);
-			send_client_op(s, 2,
+			check_send_attach(s, 1, name, strlen(name) + 1, 4, true);
+			check_send_client_op(s, 2,
 			    SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY, 12345);
-			send_attach(s, 3, name, strlen(name) + 1, 4, true);
+			check_send_attach(s, 3, name, strlen(name) + 1, 4, true);
 			break;
 		default:
 			raw_send(s, "\xff\xff", 2, NULL, 0);

@@ -432,14 +432,23 @@ peer_attach(struct peer *p, const char *name, uint32_t size, bool create,
 	return r.rc;
 }
 
-/* A command on an attached slot that must succeed; returns its value. */
-static uint32_t
-peer_slot_op(struct peer *p, enum peer_op op, int slot, uint32_t arg)
+/* A command without text (on a slot, with an argument); the reply. */
+static struct peer_reply
+peer_slot_call(struct peer *p, enum peer_op op, int slot, uint32_t arg)
 {
 	struct peer_cmd cmd = { .op = op, .slot = slot, .arg = arg };
 	struct peer_reply r;
 
 	peer_call(p, &cmd, &r);
+	return r;
+}
+
+/* A command on an attached slot that must succeed; returns its value. */
+static uint32_t
+peer_slot_op(struct peer *p, enum peer_op op, int slot, uint32_t arg)
+{
+	struct peer_reply r = peer_slot_call(p, op, slot, arg);
+
 	if (r.rc != 0)
 		fail_msg("peer op %d on slot %d: %d %s", (int)op, slot, r.rc,
 		    r.err);
@@ -450,44 +459,30 @@ peer_slot_op(struct peer *p, enum peer_op op, int slot, uint32_t arg)
 static int
 peer_slot_try(struct peer *p, enum peer_op op, int slot, uint32_t arg)
 {
-	struct peer_cmd cmd = { .op = op, .slot = slot, .arg = arg };
-	struct peer_reply r;
-
-	peer_call(p, &cmd, &r);
-	return r.rc;
+	return peer_slot_call(p, op, slot, arg).rc;
 }
 
 static int
 peer_event(struct peer *p, int timeout_ms, struct shmc_event *ev)
 {
-	struct peer_cmd cmd = { .op = PEER_EVENT, .arg = (uint32_t)timeout_ms };
-	struct peer_reply r;
+	struct peer_reply r = peer_slot_call(p, PEER_EVENT, 0,
+	    (uint32_t)timeout_ms);
 
-	peer_call(p, &cmd, &r);
 	*ev = r.ev;
 	return r.rc;
 }
 
+/* Events waiting at the peer after a round trip. */
 static uint32_t
 peer_sync(struct peer *p)
 {
-	struct peer_cmd cmd = { .op = PEER_SYNC };
-	struct peer_reply r;
-
-	peer_call(p, &cmd, &r);
-	if (r.rc != 0)
-		fail_msg("peer sync: %d %s", r.rc, r.err);
-	return r.value;
+	return peer_slot_op(p, PEER_SYNC, 0, 0);
 }
 
 static void
 peer_close(struct peer *p)
 {
-	struct peer_cmd cmd = { .op = PEER_CLOSE };
-	struct peer_reply r;
-
-	peer_call(p, &cmd, &r);
-	assert_int_equal(r.rc, 0);
+	assert_int_equal(peer_slot_try(p, PEER_CLOSE, 0, 0), 0);
 }
 
 /* Drops the events waiting at the peer. */
@@ -707,24 +702,13 @@ fixture_map(struct fixture *f, const struct shmc_region *r)
 static int
 admin_region_clients(struct shmc *adm, const char *name)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminShow as = SHMBROKER__ADMIN_SHOW__INIT;
-	Shmbroker__ServerMessage *m;
-	int n;
+	struct check_region v = check_admin_show(adm, name);
 
-	as.name = (char *)name;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_SHOW;
-	req.admin_show = &as;
-	m = check_admin_call(adm, &req);
-	if (m->error == SHMBROKER__ERROR__ERR_NOT_FOUND)
-		n = -1;
-	else {
-		assert_int_equal(m->error, 0);
-		n = (int)m->admin_show->n_clients;
-		assert_int_equal(m->admin_show->region->clients, n);
-	}
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return n;
+	if (v.error == SHMBROKER__ERROR__ERR_NOT_FOUND)
+		return -1;
+	assert_int_equal(v.error, 0);
+	assert_int_equal(v.clients, v.n_clients);
+	return (int)v.n_clients;
 }
 
 /* Waits (bounded) until a region has want clients (-1: until it is gone);

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -43,24 +42,13 @@ struct cstate {
 };
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	remove(path);
-	return 0;
-}
-
-static int
 setup(void **state)
 {
 	struct cstate *st = calloc(1, sizeof(*st));
 
 	if (st == NULL)
 		return -1;
-	snprintf(st->dir, sizeof(st->dir), "/tmp/shmb-config.XXXXXX");
-	if (mkdtemp(st->dir) == NULL) {
+	if (harness_mkdtemp(st->dir, sizeof(st->dir), "config") < 0) {
 		free(st);
 		return -1;
 	}
@@ -82,23 +70,9 @@ teardown(void **state)
 	shmc_close(st->adm);
 	if (st->d.pid > 0 && harness_stop_daemon_checked(&st->d) != 0)
 		rc = -1;
-	nftw(st->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	harness_rmtree(st->dir);
 	free(st);
 	return rc;
-}
-
-static void
-write_conf(const struct cstate *st, const char *text)
-{
-	char tmp[160];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", st->conf);
-	f = fopen(tmp, "we");
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(rename(tmp, st->conf), 0);
 }
 
 /*
@@ -171,7 +145,7 @@ check_refused(struct cstate *st, const char *what, const char *text,
 	char err[2048], want[256], sock[128];
 	int rc;
 
-	write_conf(st, text);
+	check_write_file(st->conf, text);
 	rc = run_daemon(st, extra, err, sizeof(err));
 	if (rc != EX_CONFIG)
 		fail_msg("%s: exit status %d, not %d; stderr: %s", what, rc,
@@ -317,10 +291,6 @@ test_long_section_names(void **state)
 {
 	struct cstate *st = *state;
 	const char *extra[] = { "--config", st->conf, NULL };
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminShow as = SHMBROKER__ADMIN_SHOW__INIT;
-	Shmbroker__ServerMessage *m;
-	int err;
 
 	assert_int_equal(strlen(NAME41), 41);
 	assert_int_equal(strlen(NAME60), 60);
@@ -329,17 +299,12 @@ test_long_section_names(void **state)
 	check_refused(st, "region name of 60 characters",
 	    "[region " NAME60 "]\nsize = 1M\n", 2, "section name too long");
 
-	write_conf(st, "[broker]\nhugepages = never\n[region " NAME41 "]\n"
+	check_write_file(st->conf, "[broker]\nhugepages = never\n[region " NAME41 "]\n"
 	    "size = 1M\n");
 	assert_int_equal(harness_start_daemon(&st->d, extra), 0);
 	st->adm = check_connect(st->d.admin_socket, "config test");
-	as.name = (char *)NAME41;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_SHOW;
-	req.admin_show = &as;
-	m = check_admin_call(st->adm, &req);
-	err = (int)m->error;
-	shmbroker__server_message__free_unpacked(m, NULL);
-	if (err != SHMBROKER__ERROR__ERR_NONE)
+	if (check_admin_show(st->adm, NAME41).error !=
+	    SHMBROKER__ERROR__ERR_NONE)
 		fail_msg("[region %s] was not created under its name", NAME41);
 }
 
@@ -363,7 +328,7 @@ test_long_line(void **state)
 		    ", pattern%03d", i);
 	snprintf(text + off, sizeof(text) - off, "\n");
 	assert_true(strlen(strchr(strchr(text, '\n') + 1, '\n') + 1) > 200);
-	write_conf(st, text);
+	check_write_file(st->conf, text);
 	rc = run_daemon(st, extra, err, sizeof(err));
 	if (rc == -1)
 		return;		/* accepted: it ran until killed */
@@ -394,7 +359,7 @@ test_bad_command_line(void **state)
 	    "sometimes", NULL };
 	char err[1024];
 
-	write_conf(st, "[broker]\nhugepages = never\n");
+	check_write_file(st->conf, "[broker]\nhugepages = never\n");
 	assert_int_equal(run_daemon(st, extra, err, sizeof(err)), EX_CONFIG);
 	assert_non_null(strstr(err, "--hugepages sometimes: hugepages must "
 	    "be never, prefer or require"));
@@ -409,7 +374,7 @@ test_region_over_limit(void **state)
 	char err[2048];
 	int rc;
 
-	write_conf(st, "[broker]\nmax_region_size = 1M\nhugepages = never\n"
+	check_write_file(st->conf, "[broker]\nmax_region_size = 1M\nhugepages = never\n"
 	    "[region big]\nsize = 2M\n");
 	rc = run_daemon(st, extra, err, sizeof(err));
 	if (rc <= 0)
@@ -456,40 +421,10 @@ good_text(char *buf, size_t len, const char *more)
 	    (unsigned)geteuid(), more);
 }
 
-struct region_view {
-	int error;
-	char tenant[64];
-	uint32_t mode, owner_uid, clients, size_pages;
-	int origin, backing;
-};
-
-static struct region_view
+static struct check_region
 region_info(struct cstate *st, const char *name)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminShow as = SHMBROKER__ADMIN_SHOW__INIT;
-	Shmbroker__ServerMessage *m;
-	struct region_view v;
-
-	memset(&v, 0, sizeof(v));
-	as.name = (char *)name;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_SHOW;
-	req.admin_show = &as;
-	m = check_admin_call(st->adm, &req);
-	v.error = (int)m->error;
-	if (m->error == SHMBROKER__ERROR__ERR_NONE) {
-		const Shmbroker__RegionInfo *ri = m->admin_show->region;
-
-		snprintf(v.tenant, sizeof(v.tenant), "%s", ri->tenant);
-		v.mode = ri->mode;
-		v.owner_uid = ri->owner_uid;
-		v.clients = ri->clients;
-		v.size_pages = ri->size_pages;
-		v.origin = (int)ri->origin;
-		v.backing = (int)ri->backing;
-	}
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return v;
+	return check_admin_show(st->adm, name);
 }
 
 /* The regions AdminList reports, all pages, as "name:origin " words. */
@@ -530,7 +465,7 @@ start_good(struct cstate *st)
 	char text[2048];
 
 	good_text(text, sizeof(text), "");
-	write_conf(st, text);
+	check_write_file(st->conf, text);
 	assert_int_equal(harness_start_daemon(&st->d, extra), 0);
 	assert_int_equal(chmod(st->d.dir, 0755), 0);
 	st->adm = check_connect(st->d.admin_socket, "config test");
@@ -540,10 +475,8 @@ static void
 test_config_regions(void **state)
 {
 	struct cstate *st = *state;
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
 	Shmbroker__ServerMessage *m;
-	struct region_view v;
+	struct check_region v;
 	struct shmc_region reg;
 	struct shmc *vmm;
 	char list[4096];
@@ -568,10 +501,8 @@ test_config_regions(void **state)
 	assert_int_equal(v.mode, 0660);
 
 	/* --hugepages never beats the file's require. */
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS;
-	req.admin_status = &as;
-	m = check_admin_call(st->adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	m = check_admin_ok(st->adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS);
 	assert_string_equal(m->admin_status->hugepage_policy, "never");
 	shmbroker__server_message__free_unpacked(m, NULL);
 
@@ -659,21 +590,15 @@ static void
 test_reload_adds_region(void **state)
 {
 	struct cstate *st = *state;
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminReload ar = SHMBROKER__ADMIN_RELOAD__INIT;
-	Shmbroker__ServerMessage *m;
-	char text[2048], list[4096];
-	struct region_view v;
+	char text[2048], list[4096], msg[1024];
+	struct check_region v;
 
 	start_good(st);
 	good_text(text, sizeof(text), "[region cfg-new]\nsize = 12K\n"
 	    "mode = 0640\n");
-	write_conf(st, text);
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD;
-	req.admin_reload = &ar;
-	m = check_admin_call(st->adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	shmbroker__server_message__free_unpacked(m, NULL);
+	check_write_file(st->conf, text);
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
+	    SHMBROKER__ERROR__ERR_NONE);
 	v = region_info(st, "cfg-new");
 	assert_int_equal(v.error, SHMBROKER__ERROR__ERR_NONE);
 	assert_int_equal(v.origin, SHMBROKER__ORIGIN__ORIGIN_CONFIG);
@@ -685,12 +610,11 @@ test_reload_adds_region(void **state)
 
 	/* A region with no size in a reload: refused, nothing changes. */
 	good_text(text, sizeof(text), "[region cfg-nosize]\nmode = 0600\n");
-	write_conf(st, text);
-	m = check_admin_call(st->adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_INVALID);
-	assert_non_null(strstr(m->message, st->conf));
-	assert_non_null(strstr(m->message, "[region cfg-nosize] has no size"));
-	shmbroker__server_message__free_unpacked(m, NULL);
+	check_write_file(st->conf, text);
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
+	    SHMBROKER__ERROR__ERR_INVALID);
+	assert_non_null(strstr(msg, st->conf));
+	assert_non_null(strstr(msg, "[region cfg-nosize] has no size"));
 	assert_int_equal(region_info(st, "cfg-nosize").error,
 	    SHMBROKER__ERROR__ERR_NOT_FOUND);
 	assert_int_equal(region_info(st, "cfg-new").error,
@@ -702,42 +626,33 @@ test_reload_adds_region(void **state)
 	good_text(text, sizeof(text), "[region cfg-new]\nsize = 12K\n"
 	    "mode = 0640\n[region cfg-more]\nsize = 4K\n"
 	    "[broker]\nmax_regions = 4\n");
-	write_conf(st, text);
-	m = check_admin_call(st->adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NO_RESOURCES);
-	assert_non_null(strstr(m->message, "region cfg-more"));
-	assert_non_null(strstr(m->message, "max_regions"));
-	shmbroker__server_message__free_unpacked(m, NULL);
+	check_write_file(st->conf, text);
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
+	    SHMBROKER__ERROR__ERR_NO_RESOURCES);
+	assert_non_null(strstr(msg, "region cfg-more"));
+	assert_non_null(strstr(msg, "max_regions"));
 	assert_int_equal(region_info(st, "cfg-more").error,
 	    SHMBROKER__ERROR__ERR_NOT_FOUND);
 	assert_int_equal(region_info(st, "cfg-new").error,
 	    SHMBROKER__ERROR__ERR_NONE);
 }
 
+#define CONFIG_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bad_files, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_error_line_matches_reason,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_long_section_names, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_long_line, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_missing_file, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bad_command_line, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_region_over_limit, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_config_regions, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_config_region_modes, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_reload_adds_region, setup,
-		    teardown),
+		CONFIG_TEST(test_bad_files),
+		CONFIG_TEST(test_error_line_matches_reason),
+		CONFIG_TEST(test_long_section_names),
+		CONFIG_TEST(test_long_line),
+		CONFIG_TEST(test_missing_file),
+		CONFIG_TEST(test_bad_command_line),
+		CONFIG_TEST(test_region_over_limit),
+		CONFIG_TEST(test_config_regions),
+		CONFIG_TEST(test_config_region_modes),
+		CONFIG_TEST(test_reload_adds_region),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -79,8 +79,7 @@ setup(void **state)
 	for (int i = 0; i < MAX_RAW; i++)
 		f->raw[i] = -1;
 	f->child_fd = -1;
-	snprintf(f->confdir, sizeof(f->confdir), "/tmp/shmb-robust.XXXXXX");
-	if (mkdtemp(f->confdir) == NULL) {
+	if (harness_mkdtemp(f->confdir, sizeof(f->confdir), "robust") < 0) {
 		free(f);
 		return -1;
 	}
@@ -111,8 +110,7 @@ teardown(void **state)
 			close(f->raw[i]);
 	if (f->d.pid > 0 && harness_stop_daemon_checked(&f->d) != 0)
 		rc = -1;
-	unlink(f->conf);
-	rmdir(f->confdir);
+	harness_rmtree(f->confdir);
 	free(f);
 	return rc;
 }
@@ -122,11 +120,8 @@ start(struct fixture *f, const char *conf)
 {
 	const char *extra[] = { "--config", f->conf, "--hugepages", "never",
 	    NULL };
-	FILE *fp = fopen(f->conf, "w");
 
-	assert_non_null(fp);
-	assert_true(fputs(conf, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
+	check_write_file(f->conf, conf);
 	assert_int_equal(harness_start_daemon(&f->d, extra), 0);
 }
 
@@ -166,16 +161,6 @@ raw_close_all(struct fixture *f)
 	}
 }
 
-static void
-raw_send(int s, Shmbroker__ClientMessage *m)
-{
-	int rc = wire_send_client(s, m, NULL, 0);
-
-	if (rc < 0)
-		fail_msg("sending request %llu: %s", (unsigned long long)m->id,
-		    strerror(-rc));
-}
-
 /*
  * The reply with id on s, read before deadline (CLOCK_MONOTONIC ms);
  * events and other replies on the way are dropped. *fd (when not NULL)
@@ -184,28 +169,11 @@ raw_send(int s, Shmbroker__ClientMessage *m)
 static Shmbroker__ServerMessage *
 raw_reply_by(int s, uint64_t id, int *fd, int64_t deadline)
 {
-	static uint8_t buf[WIRE_MAX_MESSAGE];
 	Shmbroker__ServerMessage *m;
 	struct wire_fds fds;
-	struct pollfd p = { .fd = s, .events = POLLIN };
-	ssize_t n;
 
 	for (;;) {
-		int64_t left = deadline - harness_now_ms();
-
-		if (left <= 0 || poll(&p, 1, (int)left) == 0)
-			fail_msg("no reply to request %llu in time",
-			    (unsigned long long)id);
-		n = wire_recv_flags(s, buf, sizeof(buf), &fds, MSG_DONTWAIT);
-		if (n == -EAGAIN)
-			continue;
-		if (n <= 0)
-			fail_msg("waiting for reply %llu: %s",
-			    (unsigned long long)id,
-			    n == 0 ? "the daemon closed the connection" :
-			    strerror((int)-n));
-		m = shmbroker__server_message__unpack(NULL, (size_t)n, buf);
-		assert_non_null(m);
+		m = check_recv(s, deadline, &fds);
 		if (m->id == id) {
 			if (fd != NULL) {
 				*fd = fds.n > 0 ? fds.fd[0] : -1;
@@ -238,60 +206,18 @@ raw_expect_ok(int s, uint64_t id, const char *what)
 	shmbroker__server_message__free_unpacked(m, NULL);
 }
 
-static void
-send_create(int s, uint64_t id, const char *name, uint32_t pages)
-{
-	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminCreate c = SHMBROKER__ADMIN_CREATE__INIT;
-
-	c.name = (char *)name;
-	c.size_pages = pages;
-	m.id = id;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CREATE;
-	m.admin_create = &c;
-	raw_send(s, &m);
-}
-
-static void
-send_destroy(int s, uint64_t id, const char *name)
-{
-	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminDestroy d = SHMBROKER__ADMIN_DESTROY__INIT;
-
-	d.name = (char *)name;
-	d.force = true;
-	m.id = id;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
-	m.admin_destroy = &d;
-	raw_send(s, &m);
-}
-
 /* A find (attach without create) of name. */
 static void
 send_find(int s, uint64_t id, const char *name)
 {
-	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
-
-	a.name.data = (uint8_t *)name;
-	a.name.len = strlen(name) + 1;
-	m.id = id;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
-	m.attach = &a;
-	raw_send(s, &m);
+	check_send_attach(s, id, name, strlen(name) + 1, 0, false);
 }
 
 static void
 send_detach(int s, uint64_t id, uint64_t client_id)
 {
-	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
-
-	d.client_id = client_id;
-	m.id = id;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
-	m.detach = &d;
-	raw_send(s, &m);
+	check_send_client_op(s, id, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
+	    client_id);
 }
 
 /*
@@ -329,7 +255,7 @@ create_marked(int s, uint64_t *id, const char *name, uint32_t pages)
 	char *p;
 	int fd;
 
-	send_create(s, *id, name, pages);
+	check_send_admin_create(s, *id, name, pages);
 	raw_expect_ok(s, (*id)++, name);
 	send_find(s, *id, name);
 	fd = find_reply(s, (*id)++, pages, &cid);
@@ -408,18 +334,10 @@ proc_state(pid_t pid)
 static uint64_t
 events_dropped(struct shmc *adm)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStats as = SHMBROKER__ADMIN_STATS__INIT;
-	Shmbroker__ServerMessage *m;
-	uint64_t n;
+	Shmbroker__ServerMessage *m = check_admin_ok(adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
+	uint64_t n = m->admin_stats->events_dropped_connections;
 
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS;
-	req.admin_stats = &as;
-	m = check_admin_call(adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	assert_int_equal(m->body_case,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS);
-	n = m->admin_stats->events_dropped_connections;
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return n;
 }
@@ -427,18 +345,10 @@ events_dropped(struct shmc *adm)
 static uint32_t
 admin_connections(struct shmc *adm)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
-	Shmbroker__ServerMessage *m;
-	uint32_t n;
+	Shmbroker__ServerMessage *m = check_admin_ok(adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS);
+	uint32_t n = m->admin_status->connections;
 
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS;
-	req.admin_status = &as;
-	m = check_admin_call(adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	assert_int_equal(m->body_case,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS);
-	n = m->admin_status->connections;
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return n;
 }
@@ -470,8 +380,8 @@ test_parked_slot_reuse(void **state)
 		snprintf(x, sizeof(x), "X%d", i);	/* parked, 1 page */
 		snprintf(y, sizeof(y), "Y%d", i);	/* local, 2 pages */
 		snprintf(z, sizeof(z), "Z%d", i);	/* new, 3 pages */
-		send_destroy(s, d, x);
-		send_create(s, c, z, 3);		/* parks y */
+		check_send_admin_destroy(s, d, x, true);
+		check_send_admin_create(s, c, z, 3);		/* parks y */
 		send_find(s, q, y);
 		raw_expect_ok(s, d, "destroy");
 		raw_expect_ok(s, c, "create");
@@ -480,9 +390,9 @@ test_parked_slot_reuse(void **state)
 		close(fd);
 		send_detach(s, id, cid);
 		raw_expect_ok(s, id++, "detach");
-		send_destroy(s, id, y);
+		check_send_admin_destroy(s, id, y, true);
 		raw_expect_ok(s, id++, "destroy");
-		send_destroy(s, id, z);
+		check_send_admin_destroy(s, id, z, true);
 		raw_expect_ok(s, id++, "destroy");
 		snprintf(x, sizeof(x), "X%d", i + 1);
 		snprintf(y, sizeof(y), "Y%d", i + 1);
@@ -712,29 +622,14 @@ struct heard {
 static void
 hear_until(int v, uint64_t id, uint64_t rs1, struct heard *h)
 {
-	static uint8_t buf[WIRE_MAX_MESSAGE];
 	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
-	struct pollfd p = { .fd = v, .events = POLLIN };
 	Shmbroker__ServerMessage *m;
 	struct wire_fds fds;
 	bool done = false;
-	ssize_t n;
 
 	while (!done) {
-		int64_t left = deadline - harness_now_ms();
-
-		if (left <= 0 || poll(&p, 1, (int)left) == 0)
-			fail_msg("no reply to request %llu in time",
-			    (unsigned long long)id);
-		n = wire_recv_flags(v, buf, sizeof(buf), &fds, MSG_DONTWAIT);
-		if (n == -EAGAIN)
-			continue;
-		if (n <= 0)
-			fail_msg("the daemon dropped the slow reader: %s",
-			    n == 0 ? "closed" : strerror((int)-n));
+		m = check_recv(v, deadline, &fds);
 		wire_fds_close(&fds);
-		m = shmbroker__server_message__unpack(NULL, (size_t)n, buf);
-		assert_non_null(m);
 		if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_NOTIFICATION) {
 			h->notifications++;
 			h->notifications_after_rs1 += h->rs1_seen;
@@ -750,19 +645,6 @@ hear_until(int v, uint64_t id, uint64_t rs1, struct heard *h)
 		done = m->id == id;
 		shmbroker__server_message__free_unpacked(m, NULL);
 	}
-}
-
-static void
-send_read_status(int s, uint64_t id, uint64_t client_id)
-{
-	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
-
-	rs.client_id = client_id;
-	m.id = id;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
-	m.read_status = &rs;
-	raw_send(s, &m);
 }
 
 static void
@@ -793,14 +675,16 @@ test_queued_events_keep_order(void **state)
 		assert_int_equal(shmc_notify(s, rs.client_id, vbit, NULL), 0);
 	assert_int_equal(shmc_attach(t, "R", 1, true, &rt), SHMC_GSS_OK);
 	close(rt.fd);
-	send_read_status(v, 3, vcid);
+	check_send_client_op(v, 3, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
+	    vcid);
 	/* A round trip on s after v's request was sent: the daemon has
 	 * served both by the time it returns. */
 	assert_int_equal(shmc_notify(s, rs.client_id, 0, &delivered), 0);
 	assert_int_equal(shmc_detach(t, rt.client_id), 0);
 	assert_int_equal(shmc_notify(s, rs.client_id, vbit, &delivered), 0);
 	assert_int_equal(delivered, vbit);
-	send_read_status(v, 4, vcid);
+	check_send_client_op(v, 4, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
+	    vcid);
 
 	hear_until(v, 4, 3, &h);
 	assert_true(h.rs1_seen);
@@ -1014,24 +898,19 @@ test_refused_connection_closed(void **state)
 	assert_int_equal(admin_connections(adm), 1);
 }
 
+#define ROBUST_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_parked_slot_reuse,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keeper_stall,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_notify_flood_keeps_victim,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_churn_keeps_victim,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queued_events_keep_order,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_silent_clients_bounded,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_connection_closed,
-		    setup, teardown),
+		ROBUST_TEST(test_parked_slot_reuse),
+		ROBUST_TEST(test_keeper_stall),
+		ROBUST_TEST(test_notify_flood_keeps_victim),
+		ROBUST_TEST(test_churn_keeps_victim),
+		ROBUST_TEST(test_queued_events_keep_order),
+		ROBUST_TEST(test_silent_clients_bounded),
+		ROBUST_TEST(test_refused_connection_closed),
 	};
 
 	setenv("SHMBROKER_KEEP_LOGS", "1", 0);

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -220,24 +219,13 @@ struct tstate {
 };
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	remove(path);
-	return 0;
-}
-
-static int
 setup(void **state)
 {
 	struct tstate *st = calloc(1, sizeof(*st));
 
 	if (st == NULL)
 		return -1;
-	snprintf(st->confdir, sizeof(st->confdir), "/tmp/shmb-tenancy.XXXXXX");
-	if (mkdtemp(st->confdir) == NULL) {
+	if (harness_mkdtemp(st->confdir, sizeof(st->confdir), "tenancy") < 0) {
 		free(st);
 		return -1;
 	}
@@ -272,7 +260,7 @@ teardown(void **state)
 		rc = -1;
 	if (harness_hugepages_restore(st->saved_pool, "test_tenancy") < 0)
 		rc = -1;
-	nftw(st->confdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	harness_rmtree(st->confdir);
 	free(st);
 	return rc;
 }
@@ -308,31 +296,54 @@ agent_start(struct tstate *st, uid_t uid, gid_t gid)
 	return a;
 }
 
-/* Replaces the file in one step, so a reload never reads half of it. */
-static void
-write_conf(struct tstate *st, const char *text)
-{
-	char tmp[160];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", st->conf);
-	f = fopen(tmp, "we");
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(rename(tmp, st->conf), 0);
-}
-
 static void
 start(struct tstate *st, const char *conf)
 {
 	const char *extra[] = { "--config", st->conf, NULL };
 
-	write_conf(st, conf);
+	check_write_file(st->conf, conf);
 	assert_int_equal(harness_start_daemon(&st->d, extra), 0);
 	/* Other users must reach the 0666 VMM socket in the 0700 dir. */
 	assert_int_equal(chmod(st->d.dir, 0755), 0);
 	st->adm = check_connect(st->d.admin_socket, "tenancy test");
+}
+
+/* Connects the agent's slot to the VMM socket, which must take it. */
+static void
+agent_vmm(struct tstate *st, struct agent *a, int slot)
+{
+	char msg[256];
+	int rc = agent_connect(a, slot, st->d.socket, msg, sizeof(msg));
+
+	if (rc != 0)
+		fail_msg("agent connection to the VMM socket: %d (%s)", rc,
+		    msg);
+}
+
+/* A connection of the agent's slot to path must be refused with a
+ * message that says why. */
+static void
+agent_refused(struct agent *a, int slot, const char *path, const char *why)
+{
+	char msg[256];
+
+	assert_true(agent_connect(a, slot, path, msg, sizeof(msg)) < 0);
+	if (strstr(msg, why) == NULL)
+		fail_msg("refusal message: %s", msg);
+}
+
+/* The daemon on conf and an agent as uid:uid, its first slots
+ * connected. */
+static struct agent *
+start_agent(struct tstate *st, const char *conf, uid_t uid, int slots)
+{
+	struct agent *a;
+
+	start(st, conf);
+	a = agent_start(st, uid, uid);
+	for (int i = 0; i < slots; i++)
+		agent_vmm(st, a, i);
+	return a;
 }
 
 /* ---- what the daemon says, through the admin socket ---- */
@@ -349,18 +360,11 @@ struct tenant_view {
 static struct tenant_view
 tenant_info(struct tstate *st, const char *name)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminTenants at = SHMBROKER__ADMIN_TENANTS__INIT;
-	Shmbroker__ServerMessage *m;
+	Shmbroker__ServerMessage *m = check_admin_ok(st->adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS);
 	struct tenant_view v;
 
 	memset(&v, 0, sizeof(v));
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS;
-	req.admin_tenants = &at;
-	m = check_admin_call(st->adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	assert_int_equal(m->body_case,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_TENANTS);
 	for (size_t i = 0; i < m->admin_tenants->n_tenants; i++) {
 		const Shmbroker__TenantInfo *t = m->admin_tenants->tenants[i];
 
@@ -405,60 +409,19 @@ tenant_wait(struct tstate *st, const char *name, uint32_t regions,
 	}
 }
 
-struct region_view {
-	int error;
-	char tenant[64];
-	uint64_t region_id;
-	uint32_t mode, owner_uid, clients, size_pages;
-	uint64_t backing_bytes;
-	int origin, backing;
-};
-
-static struct region_view
+static struct check_region
 region_info(struct tstate *st, const char *name)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminShow as = SHMBROKER__ADMIN_SHOW__INIT;
-	Shmbroker__ServerMessage *m;
-	struct region_view v;
-
-	memset(&v, 0, sizeof(v));
-	as.name = (char *)name;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_SHOW;
-	req.admin_show = &as;
-	m = check_admin_call(st->adm, &req);
-	v.error = (int)m->error;
-	if (m->error == SHMBROKER__ERROR__ERR_NONE) {
-		const Shmbroker__RegionInfo *ri = m->admin_show->region;
-
-		assert_string_equal(ri->name, name);
-		snprintf(v.tenant, sizeof(v.tenant), "%s", ri->tenant);
-		v.region_id = ri->region_id;
-		v.mode = ri->mode;
-		v.owner_uid = ri->owner_uid;
-		v.clients = ri->clients;
-		v.size_pages = ri->size_pages;
-		v.origin = (int)ri->origin;
-		v.backing = (int)ri->backing;
-		v.backing_bytes = ri->backing_bytes;
-	}
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return v;
+	return check_admin_show(st->adm, name);
 }
 
 static uint64_t
 stats_denials(struct tstate *st, uint64_t *no_permission)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStats as = SHMBROKER__ADMIN_STATS__INIT;
-	Shmbroker__ServerMessage *m;
-	uint64_t n;
+	Shmbroker__ServerMessage *m = check_admin_ok(st->adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
+	uint64_t n = m->admin_stats->denials;
 
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS;
-	req.admin_stats = &as;
-	m = check_admin_call(st->adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	n = m->admin_stats->denials;
 	if (no_permission != NULL) {
 		assert_true(m->admin_stats->n_status_counts >
 		    SHMC_GSS_NO_PERMISSION);
@@ -473,39 +436,12 @@ stats_denials(struct tstate *st, uint64_t *no_permission)
 static uint64_t
 stats_refused(struct tstate *st)
 {
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminStats as = SHMBROKER__ADMIN_STATS__INIT;
-	Shmbroker__ServerMessage *m;
-	uint64_t n;
+	Shmbroker__ServerMessage *m = check_admin_ok(st->adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
+	uint64_t n = m->admin_stats->refused_connections;
 
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS;
-	req.admin_stats = &as;
-	m = check_admin_call(st->adm, &req);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	n = m->admin_stats->refused_connections;
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return n;
-}
-
-/* AdminReload; returns the daemon's error and its message in msg. */
-static int
-admin_reload(struct tstate *st, char *msg, size_t msglen)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminReload ar = SHMBROKER__ADMIN_RELOAD__INIT;
-	Shmbroker__ServerMessage *m;
-	int err;
-
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD;
-	req.admin_reload = &ar;
-	m = check_admin_call(st->adm, &req);
-	err = (int)m->error;
-	if (err == SHMBROKER__ERROR__ERR_NONE)
-		assert_int_equal(m->body_case,
-		    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD);
-	snprintf(msg, msglen, "%s", m->message);
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return err;
 }
 
 /* How many lines of the daemon's log contain what. */
@@ -558,9 +494,8 @@ test_patterns_and_prefixes(void **state)
 	struct tstate *st = *state;
 	struct agent *a, *b, *g, *n;
 	struct agent_rep ra, rb, r;
-	struct region_view va, vb;
+	struct check_region va, vb;
 	uint64_t noperm, refused;
-	char msg[256];
 
 	NEED_ROOT();
 	start(st, conf_patterns);
@@ -568,14 +503,10 @@ test_patterns_and_prefixes(void **state)
 	b = agent_start(st, 2002, 2002);
 	g = agent_start(st, 2500, 3003);
 	n = agent_start(st, 2600, 2600);
-	assert_int_equal(agent_connect(a, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
-	assert_int_equal(agent_connect(a, 1, st->d.socket, msg, sizeof(msg)),
-	    0);
-	assert_int_equal(agent_connect(b, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
-	assert_int_equal(agent_connect(g, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
+	agent_vmm(st, a, 0);
+	agent_vmm(st, a, 1);
+	agent_vmm(st, b, 0);
+	agent_vmm(st, g, 0);
 
 	/* alpha: only vm* and pub? (implied deny). */
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "vm1", 4, true, &ra), ra);
@@ -631,9 +562,7 @@ test_patterns_and_prefixes(void **state)
 	/* No tenant for uid 2600 and no default: refused and closed at
 	 * once, which counts as a refused connection, not a denied request. */
 	refused = stats_refused(st);
-	assert_true(agent_connect(n, 0, st->d.socket, msg, sizeof(msg)) < 0);
-	if (strstr(msg, "no tenant matches") == NULL)
-		fail_msg("refusal message: %s", msg);
+	agent_refused(n, 0, st->d.socket, "no tenant matches");
 	assert_int_equal(stats_refused(st), refused + 1);
 
 	assert_int_equal(tenant_info(st, "alpha").denials, 2);
@@ -670,19 +599,15 @@ test_matching_and_default(void **state)
 	struct tstate *st = *state;
 	struct agent *both, *uidonly, *other;
 	struct agent_rep r;
-	char msg[256];
 
 	NEED_ROOT();
 	start(st, conf_matching);
 	both = agent_start(st, 2001, 3001);
 	uidonly = agent_start(st, 2001, 3002);
 	other = agent_start(st, 2700, 2700);
-	assert_int_equal(agent_connect(both, 0, st->d.socket, msg,
-	    sizeof(msg)), 0);
-	assert_int_equal(agent_connect(uidonly, 0, st->d.socket, msg,
-	    sizeof(msg)), 0);
-	assert_int_equal(agent_connect(other, 0, st->d.socket, msg,
-	    sizeof(msg)), 0);
+	agent_vmm(st, both, 0);
+	agent_vmm(st, uidonly, 0);
+	agent_vmm(st, other, 0);
 	GSS(SHMC_GSS_OK, agent_attach(both, 0, "x", 1, true, &r), r);
 	GSS(SHMC_GSS_OK, agent_attach(uidonly, 0, "x", 1, true, &r), r);
 	GSS(SHMC_GSS_OK, agent_attach(other, 0, "x", 1, true, &r), r);
@@ -708,16 +633,10 @@ test_quota_regions(void **state)
 	struct tstate *st = *state;
 	struct agent *a;
 	struct agent_rep r1a, r1b, r;
-	char msg[256];
 
 	NEED_ROOT();
-	start(st, "[broker]\nhugepages = never\n"
-	    "[tenant q]\nuid = 2001\nmax_regions = 2\n");
-	a = agent_start(st, 2001, 2001);
-	assert_int_equal(agent_connect(a, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
-	assert_int_equal(agent_connect(a, 1, st->d.socket, msg, sizeof(msg)),
-	    0);
+	a = start_agent(st, "[broker]\nhugepages = never\n"
+	    "[tenant q]\nuid = 2001\nmax_regions = 2\n", 2001, 2);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "r1", 1, true, &r1a), r1a);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "r2", 1, true, &r), r);
 	GSS(SHMC_GSS_NOMEM, agent_attach(a, 0, "r3", 1, true, &r), r);
@@ -750,16 +669,10 @@ test_quota_clients(void **state)
 	struct agent *a, *a2;
 	struct agent_rep r;
 	struct tenant_view v;
-	char msg[256];
 
 	NEED_ROOT();
-	start(st, "[broker]\nhugepages = never\n"
-	    "[tenant q]\nuid = 2001\nmax_clients = 3\n");
-	a = agent_start(st, 2001, 2001);
-	assert_int_equal(agent_connect(a, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
-	assert_int_equal(agent_connect(a, 1, st->d.socket, msg, sizeof(msg)),
-	    0);
+	a = start_agent(st, "[broker]\nhugepages = never\n"
+	    "[tenant q]\nuid = 2001\nmax_clients = 3\n", 2001, 2);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "r", 1, true, &r), r);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "r", 1, true, &r), r);
 	GSS(SHMC_GSS_OK, agent_attach(a, 1, "other", 1, true, &r), r);
@@ -782,8 +695,7 @@ test_quota_clients(void **state)
 	assert_int_equal(v.connections, 0);
 	assert_int_equal(v.bytes, 0);
 	a2 = agent_start(st, 2001, 2001);
-	assert_int_equal(agent_connect(a2, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
+	agent_vmm(st, a2, 0);
 	for (int i = 0; i < 3; i++)
 		GSS(SHMC_GSS_OK, agent_attach(a2, 0, "r", 1, true, &r), r);
 	GSS(SHMC_GSS_NOMEM, agent_attach(a2, 0, "r", 1, true, &r), r);
@@ -795,14 +707,10 @@ test_quota_bytes(void **state)
 	struct tstate *st = *state;
 	struct agent *a;
 	struct agent_rep ra, r;
-	char msg[256];
 
 	NEED_ROOT();
-	start(st, "[broker]\nhugepages = never\n"
-	    "[tenant q]\nuid = 2001\nmax_bytes = 1M\n");
-	a = agent_start(st, 2001, 2001);
-	assert_int_equal(agent_connect(a, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
+	a = start_agent(st, "[broker]\nhugepages = never\n"
+	    "[tenant q]\nuid = 2001\nmax_bytes = 1M\n", 2001, 1);
 	/* Over the quota on its own. */
 	GSS(SHMC_GSS_NOMEM, agent_attach(a, 0, "big", 257, true, &r), r);
 	assert_non_null(strstr(r.msg, "max_bytes"));
@@ -821,17 +729,20 @@ test_quota_bytes(void **state)
 	assert_int_equal(tenant_info(st, "q").bytes, 256 * 4096);
 }
 
-/* Takes n free hugepages for the test (given back in teardown); false
- * when the kernel has none to give. */
-static bool
-take_hugepages(struct tstate *st, long n)
+/* Takes n free hugepages for the test (given back in teardown); skips
+ * the test when the kernel has none to give. */
+static void
+need_hugepages(struct tstate *st, long n)
 {
 	struct harness_hugepages hp;
 
-	if (harness_hugepages_read(&hp) < 0 || hp.page_bytes != 2u << 20)
-		return false;
-	st->saved_pool = harness_hugepages_save();
-	return harness_hugepages_make_free(n) >= n;
+	if (harness_hugepages_read(&hp) == 0 && hp.page_bytes == 2u << 20) {
+		st->saved_pool = harness_hugepages_save();
+		if (harness_hugepages_make_free(n) >= n)
+			return;
+	}
+	fprintf(stderr, "skipped: no 2 MiB hugepages to be had\n");
+	skip();
 }
 
 static void
@@ -841,18 +752,11 @@ test_quota_hugepages(void **state)
 	struct agent *a;
 	struct agent_rep r;
 	struct tenant_view v;
-	char msg[256];
 
 	NEED_ROOT();
-	if (!take_hugepages(st, 4)) {
-		fprintf(stderr, "skipped: no 2 MiB hugepages to be had\n");
-		skip();
-	}
-	start(st, "[broker]\nhugepages = require\n"
-	    "[tenant h]\nuid = 2001\nmax_hugepages = 2\n");
-	a = agent_start(st, 2001, 2001);
-	assert_int_equal(agent_connect(a, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
+	need_hugepages(st, 4);
+	a = start_agent(st, "[broker]\nhugepages = require\n"
+	    "[tenant h]\nuid = 2001\nmax_hugepages = 2\n", 2001, 1);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "h1", 512, true, &r), r);
 	assert_int_equal(region_info(st, "h1").backing,
 	    SHMBROKER__BACKING__BACKING_HUGETLB);
@@ -881,19 +785,12 @@ test_quota_bytes_hugetlb(void **state)
 	struct agent *a;
 	struct agent_rep r;
 	struct tenant_view v;
-	char msg[256];
 	int rc;
 
 	NEED_ROOT();
-	if (!take_hugepages(st, 4)) {
-		fprintf(stderr, "skipped: no 2 MiB hugepages to be had\n");
-		skip();
-	}
-	start(st, "[broker]\nhugepages = require\n"
-	    "[tenant h]\nuid = 2001\nmax_bytes = 3M\n");
-	a = agent_start(st, 2001, 2001);
-	assert_int_equal(agent_connect(a, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
+	need_hugepages(st, 4);
+	a = start_agent(st, "[broker]\nhugepages = require\n"
+	    "[tenant h]\nuid = 2001\nmax_bytes = 3M\n", 2001, 1);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "h1", 1, true, &r), r);
 	assert_int_equal(tenant_info(st, "h").bytes, 2u << 20);
 	rc = agent_attach(a, 0, "h2", 1, true, &r);
@@ -919,7 +816,6 @@ test_mode_bits(void **state)
 	struct tstate *st = *state;
 	struct agent *o600, *o600b, *o660, *o666, *pgroup, *pother;
 	struct agent_rep r;
-	char msg[256];
 
 	NEED_ROOT();
 	start(st, conf_modes);
@@ -930,8 +826,7 @@ test_mode_bits(void **state)
 	pgroup = agent_start(st, 2002, 3100);
 	pother = agent_start(st, 2002, 3002);
 	for (int i = 0; i < st->nagents; i++)
-		assert_int_equal(agent_connect(&st->agents[i], 0,
-		    st->d.socket, msg, sizeof(msg)), 0);
+		agent_vmm(st, &st->agents[i], 0);
 	GSS(SHMC_GSS_OK, agent_attach(o600, 0, "p600", 1, true, &r), r);
 	GSS(SHMC_GSS_OK, agent_attach(o660, 0, "p660", 1, true, &r), r);
 	GSS(SHMC_GSS_OK, agent_attach(o666, 0, "p666", 1, true, &r), r);
@@ -982,28 +877,23 @@ test_admin_socket(void **state)
 	x = agent_start(st, 65534, 65534);
 	y = agent_start(st, 65534, 4000);
 	refused = stats_refused(st);
-	assert_true(agent_connect(x, 0, st->d.admin_socket, msg,
-	    sizeof(msg)) < 0);
-	assert_non_null(strstr(msg, "admin socket is for root"));
+	agent_refused(x, 0, st->d.admin_socket, "admin socket is for root");
 	assert_int_equal(stats_refused(st), refused + 1);
 	assert_int_equal(agent_connect(y, 0, st->d.admin_socket, msg,
 	    sizeof(msg)), 0);
 	assert_int_equal(agent_simple(y, 0, OP_ADMIN_STATUS, 0),
 	    SHMBROKER__ERROR__ERR_NONE);
 	/* Without tenants everyone is a VMM. */
-	assert_int_equal(agent_connect(x, 1, st->d.socket, msg, sizeof(msg)),
-	    0);
+	agent_vmm(st, x, 1);
 	assert_int_equal(stats_denials(st, NULL), 0);
 
 	/* Without admin_group, y's standing connection is refused from its
 	 * next request on, and a new one at once. */
-	write_conf(st, "[broker]\nlog_level = info\n");
-	assert_int_equal(admin_reload(st, msg, sizeof(msg)),
+	check_write_file(st->conf, "[broker]\nlog_level = info\n");
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
 	    SHMBROKER__ERROR__ERR_NONE);
 	assert_true(agent_simple(y, 0, OP_ADMIN_STATUS, 0) != 0);
-	assert_true(agent_connect(y, 1, st->d.admin_socket, msg,
-	    sizeof(msg)) < 0);
-	assert_non_null(strstr(msg, "admin socket is for root"));
+	agent_refused(y, 1, st->d.admin_socket, "admin socket is for root");
 }
 
 static void
@@ -1013,20 +903,13 @@ test_tenant_usage(void **state)
 	struct agent *a, *b;
 	struct agent_rep one, two, extra, r;
 	struct tenant_view v;
-	char msg[256];
 
 	NEED_ROOT();
-	start(st, "[broker]\nhugepages = never\n"
+	a = start_agent(st, "[broker]\nhugepages = never\n"
 	    "[tenant alpha]\nuid = 2001\nmode = 0666\n"
-	    "[tenant beta]\nuid = 2002\n");
-	a = agent_start(st, 2001, 2001);
+	    "[tenant beta]\nuid = 2002\n", 2001, 2);
 	b = agent_start(st, 2002, 2002);
-	assert_int_equal(agent_connect(a, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
-	assert_int_equal(agent_connect(a, 1, st->d.socket, msg, sizeof(msg)),
-	    0);
-	assert_int_equal(agent_connect(b, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
+	agent_vmm(st, b, 0);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "one", 16, true, &one), one);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "two", 32, true, &two), two);
 	GSS(SHMC_GSS_OK, agent_attach(a, 1, "one", 16, true, &extra), extra);
@@ -1099,25 +982,19 @@ test_reload(void **state)
 	char msg[512], want[192];
 
 	NEED_ROOT();
-	start(st, conf_reload1);
-	a = agent_start(st, 2001, 2001);
+	a = start_agent(st, conf_reload1, 2001, 1);
 	b = agent_start(st, 2002, 2002);
-	assert_int_equal(agent_connect(a, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "vm1", 1, true, &held), held);
 	GSS(SHMC_GSS_NOMEM, agent_attach(a, 0, "vm2", 1, true, &r), r);
-	assert_true(agent_connect(b, 0, st->d.socket, msg, sizeof(msg)) < 0);
-	if (strstr(msg, "no tenant matches") == NULL)
-		fail_msg("refusal message: %s", msg);
+	agent_refused(b, 0, st->d.socket, "no tenant matches");
 
 	/* AdminReload: a higher quota and a new tenant. */
-	write_conf(st, conf_reload2);
-	assert_int_equal(admin_reload(st, msg, sizeof(msg)),
+	check_write_file(st->conf, conf_reload2);
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
 	    SHMBROKER__ERROR__ERR_NONE);
 	assert_int_equal(agent_simple(a, 0, OP_NOTIFY, held.client_id), 0);
 	GSS(SHMC_GSS_OK, agent_attach(a, 0, "vm2", 1, true, &r), r);
-	assert_int_equal(agent_connect(b, 0, st->d.socket, msg, sizeof(msg)),
-	    0);
+	agent_vmm(st, b, 0);
 	GSS(SHMC_GSS_OK, agent_attach(b, 0, "x", 1, true, &r), r);
 	v = tenant_info(st, "alpha");
 	assert_int_equal(v.max_regions, 3);
@@ -1128,7 +1005,7 @@ test_reload(void **state)
 	assert_int_equal(region_info(st, "vm1").clients, 1);
 
 	/* SIGHUP does the same; wait until it has been applied. */
-	write_conf(st, conf_reload3);
+	check_write_file(st->conf, conf_reload3);
 	assert_int_equal(kill(st->d.pid, SIGHUP), 0);
 	deadline = harness_now_ms() + WAIT_MS;
 	while (tenant_info(st, "alpha").max_regions != 5 &&
@@ -1139,8 +1016,8 @@ test_reload(void **state)
 	assert_int_equal(agent_simple(a, 0, OP_NOTIFY, held.client_id), 0);
 
 	/* A broken file: ERR_INVALID naming file:line, the rules stay. */
-	write_conf(st, conf_broken);
-	assert_int_equal(admin_reload(st, msg, sizeof(msg)),
+	check_write_file(st->conf, conf_broken);
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
 	    SHMBROKER__ERROR__ERR_INVALID);
 	snprintf(want, sizeof(want), "%s:5:", st->conf);
 	if (strstr(msg, want) == NULL || strstr(msg, "max_regions = many") ==
@@ -1166,8 +1043,8 @@ test_reload(void **state)
 	assert_int_equal(tenant_info(st, "alpha").max_regions, 5);
 
 	/* A tenant that goes: its connections are refused from then on. */
-	write_conf(st, conf_no_beta);
-	assert_int_equal(admin_reload(st, msg, sizeof(msg)),
+	check_write_file(st->conf, conf_no_beta);
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
 	    SHMBROKER__ERROR__ERR_NONE);
 	assert_false(tenant_info(st, "beta").found);
 	assert_true(agent_attach(b, 0, "z", 1, true, &r) < 0);
@@ -1197,33 +1074,24 @@ test_admin_socket_vmm_requests(void **state)
 	assert_int_equal(kill(st->d.pid, 0), 0);
 }
 
+#define TENANCY_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_patterns_and_prefixes,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_matching_and_default,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quota_regions, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_quota_clients, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_quota_bytes, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_quota_hugepages, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_quota_bytes_hugetlb, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_mode_bits, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_admin_socket, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_tenant_usage, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admin_socket_vmm_requests,
-		    setup, teardown),
+		TENANCY_TEST(test_patterns_and_prefixes),
+		TENANCY_TEST(test_matching_and_default),
+		TENANCY_TEST(test_quota_regions),
+		TENANCY_TEST(test_quota_clients),
+		TENANCY_TEST(test_quota_bytes),
+		TENANCY_TEST(test_quota_hugepages),
+		TENANCY_TEST(test_quota_bytes_hugetlb),
+		TENANCY_TEST(test_mode_bits),
+		TENANCY_TEST(test_admin_socket),
+		TENANCY_TEST(test_tenant_usage),
+		TENANCY_TEST(test_reload),
+		TENANCY_TEST(test_admin_socket_vmm_requests),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -84,6 +84,59 @@ valid_len(unsigned len)
 	return len >= 1 && len <= 8;
 }
 
+/*
+ * What a write fired (act) and handed back (got) must be want and arg. The
+ * callers start got out as arg's complement, so that a write that leaves
+ * it alone is caught.
+ */
+static void
+write_was(const char *page, uint32_t off, unsigned len, unsigned act,
+    uint32_t got, unsigned want, uint32_t arg)
+{
+	if (act != want || got != arg)
+		fail_msg("%s write off 0x%x len %u: act %u arg 0x%x, want %u "
+		    "0x%x", page, off, len, act, got, want, arg);
+}
+
+static void
+factory_write_is(struct vdev_factory *v, uint32_t off, unsigned len,
+    uint64_t data, unsigned want, uint32_t arg)
+{
+	uint32_t got = ~arg;
+	unsigned act = vdev_factory_write(v, off, len, data, &got);
+
+	write_was("factory", off, len, act, got, want, arg);
+}
+
+static void
+control_write_is(struct vdev_control *c, uint32_t off, unsigned len,
+    uint64_t data, unsigned want, uint32_t arg)
+{
+	uint32_t got = ~arg;
+	unsigned act = vdev_control_write(c, off, len, data, &got);
+
+	write_was("control", off, len, act, got, want, arg);
+}
+
+/* Calls check for every probed offset, length and data pattern; returns
+ * how many writes that was. */
+static unsigned
+probe_writes(void (*check)(uint32_t off, unsigned len, uint64_t data))
+{
+	uint32_t offs[MAX_OFFSETS];
+	size_t noff = probe_offsets(offs);
+	unsigned n = 0;
+
+	for (size_t k = 0; k < noff; k++)
+		for (int l = 0; l < NUM_LENS; l++)
+			for (size_t p = 0; p < sizeof(patterns) /
+			    sizeof(patterns[0]); p++) {
+				check(offs[k], lens[l], patterns[p]);
+				n++;
+			}
+	return n;
+}
+
 /* ---- factory model ---- */
 
 struct fmodel {
@@ -244,40 +297,30 @@ test_factory_read_examples(void **state)
 }
 
 static void
+factory_write_one(uint32_t off, unsigned len, uint64_t data)
+{
+	struct vdev_factory v;
+	struct fmodel m;
+	struct fexpect e;
+	uint32_t arg = 0xdeadbeef;
+	unsigned act;
+
+	factory_pair(&v, &m);
+	e = fmodel_write(&m, off, len, data);
+	act = vdev_factory_write(&v, off, len, data, &arg);
+	if (act != e.act || arg != e.arg)
+		fail_msg("write off 0x%x len %u: act %u arg 0x%x, want %u 0x%x",
+		    off, len, act, arg, e.act, e.arg);
+	assert_factory_is(&v, &m);
+	/* create and find never fire together */
+	assert_true(act != (VDEV_CREATE | VDEV_FIND));
+}
+
+static void
 test_factory_write_exhaustive(void **state)
 {
-	uint32_t offs[MAX_OFFSETS];
-	size_t noff = probe_offsets(offs);
-	unsigned n = 0;
-
 	(void)state;
-	for (size_t k = 0; k < noff; k++) {
-		uint32_t off = offs[k];
-
-		for (int l = 0; l < NUM_LENS; l++)
-			for (size_t p = 0; p < sizeof(patterns) /
-			    sizeof(patterns[0]); p++) {
-				struct vdev_factory v;
-				struct fmodel m;
-				struct fexpect e;
-				uint32_t arg = 0xdeadbeef;
-				unsigned act;
-
-				factory_pair(&v, &m);
-				e = fmodel_write(&m, off, lens[l], patterns[p]);
-				act = vdev_factory_write(&v, off, lens[l],
-				    patterns[p], &arg);
-				if (act != e.act || arg != e.arg)
-					fail_msg("write off 0x%x len %u: act %u"
-					    " arg 0x%x, want %u 0x%x", off,
-					    lens[l], act, arg, e.act, e.arg);
-				assert_factory_is(&v, &m);
-				/* create and find never fire together */
-				assert_true(act != (VDEV_CREATE | VDEV_FIND));
-				n++;
-			}
-	}
-	assert_true(n > 2800);
+	assert_true(probe_writes(factory_write_one) > 2800);
 }
 
 /* Writes every byte of the page with every width and a NULL arg. */
@@ -418,18 +461,15 @@ test_name_store_over_size(void **state)
 	make_name(name, "abcdefghijklmn");
 	vdev_factory_init(&v, 0);
 	v.size = 0x00112233;
-	assert_int_equal(vdev_factory_write(&v, 0x1B, 8,
-	    0x44 | (get_le(name, 0, 7) << 8), &arg), VDEV_CREATE);
-	assert_int_equal(arg, 0x44112233);
+	factory_write_is(&v, 0x1B, 8, 0x44 | (get_le(name, 0, 7) << 8),
+	    VDEV_CREATE, 0x44112233);
 	assert_memory_equal(v.name, "abcdefg", 7);
 	assert_int_equal(vdev_factory_write(&v, 0x23, 8, get_le(name, 7, 8),
 	    &arg), VDEV_NONE);
 	assert_memory_equal(v.name, name, 15);
 	assert_int_equal(vdev_factory_name_len(&v), 15);
 	/* name[28..31] with find: the name lands, find fires */
-	assert_int_equal(vdev_factory_write(&v, 0x38, 8,
-	    0x0000000900575958ULL, &arg), VDEV_FIND);
-	assert_int_equal(arg, 9);
+	factory_write_is(&v, 0x38, 8, 0x0000000900575958ULL, VDEV_FIND, 9);
 	assert_memory_equal(v.name + 28, "XYW", 4);
 }
 
@@ -464,34 +504,22 @@ test_triggers_carry_values(void **state)
 	(void)state;
 	vdev_factory_init(&v, 0);
 	/* aligned 8-byte store at 0x18: size and name[0..3] */
-	assert_int_equal(vdev_factory_write(&v, 0x18, 8, 0x0064636200000010ULL,
-	    &arg), VDEV_CREATE);
-	assert_int_equal(arg, 0x10);
+	factory_write_is(&v, 0x18, 8, 0x0064636200000010ULL, VDEV_CREATE,
+	    0x10);
 	assert_string_equal((const char *)v.name, "bcd");
 	/* 8-byte store at 0x14: status ignored, size written */
-	assert_int_equal(vdev_factory_write(&v, 0x14, 8, 0x00000020ffffffffULL,
-	    &arg), VDEV_CREATE);
-	assert_int_equal(arg, 0x20);
+	factory_write_is(&v, 0x14, 8, 0x00000020ffffffffULL, VDEV_CREATE,
+	    0x20);
 	assert_int_equal(vdev_factory_read(&v, 0x14, 4), 0);
 	/* byte stores into size keep the other bytes: the full value */
-	assert_int_equal(vdev_factory_write(&v, 0x19, 1, 0x01, &arg),
-	    VDEV_CREATE);
-	assert_int_equal(arg, 0x120);
-	assert_int_equal(vdev_factory_write(&v, 0x1A, 2, 0x0302, &arg),
-	    VDEV_CREATE);
-	assert_int_equal(arg, 0x03020120);
+	factory_write_is(&v, 0x19, 1, 0x01, VDEV_CREATE, 0x120);
+	factory_write_is(&v, 0x1A, 2, 0x0302, VDEV_CREATE, 0x03020120);
 	/* find: unwritten bytes 0, nothing stored */
-	assert_int_equal(vdev_factory_write(&v, 0x3E, 2, 0xabcd, &arg),
-	    VDEV_FIND);
-	assert_int_equal(arg, 0xabcd0000);
+	factory_write_is(&v, 0x3E, 2, 0xabcd, VDEV_FIND, 0xabcd0000);
 	assert_int_equal(vdev_factory_read(&v, 0x3C, 4), 0);
-	assert_int_equal(vdev_factory_write(&v, 0x3C, 8, ~0ULL, &arg),
-	    VDEV_FIND);
-	assert_int_equal(arg, 0xffffffff);
+	factory_write_is(&v, 0x3C, 8, ~0ULL, VDEV_FIND, 0xffffffff);
 	/* no trigger leaves arg 0 */
-	arg = 5;
-	assert_int_equal(vdev_factory_write(&v, 0x1C, 4, 1, &arg), VDEV_NONE);
-	assert_int_equal(arg, 0);
+	factory_write_is(&v, 0x1C, 4, 1, VDEV_NONE, 0);
 	/* a page-crossing fragment of 3 bytes at the page's end: ignored */
 	assert_int_equal(vdev_factory_write(&v, 0xffd, 3, ~0ULL, &arg),
 	    VDEV_NONE);
@@ -700,35 +728,26 @@ cmodel_write(uint32_t off, unsigned len, uint64_t data, unsigned *act,
 }
 
 static void
+control_write_one(uint32_t off, unsigned len, uint64_t data)
+{
+	struct vdev_control c;
+	unsigned act, want;
+	uint32_t arg = 0xdeadbeef, notify;
+
+	vdev_control_init(&c, CTRL_IDX);
+	cmodel_write(off, len, data, &want, &notify);
+	act = vdev_control_write(&c, off, len, data, &arg);
+	if (act != want || arg != notify)
+		fail_msg("write off 0x%x len %u", off, len);
+	assert_int_equal(c.detached, (want & VDEV_DETACH) != 0);
+	assert_int_equal(c.idx, CTRL_IDX);
+}
+
+static void
 test_control_write_exhaustive(void **state)
 {
-	uint32_t offs[MAX_OFFSETS];
-	size_t noff = probe_offsets(offs);
-
 	(void)state;
-	for (size_t k = 0; k < noff; k++) {
-		uint32_t off = offs[k];
-
-		for (int l = 0; l < NUM_LENS; l++)
-			for (size_t p = 0; p < sizeof(patterns) /
-			    sizeof(patterns[0]); p++) {
-				struct vdev_control c;
-				unsigned act, want;
-				uint32_t arg = 0xdeadbeef, notify;
-
-				vdev_control_init(&c, CTRL_IDX);
-				cmodel_write(off, lens[l], patterns[p], &want,
-				    &notify);
-				act = vdev_control_write(&c, off, lens[l],
-				    patterns[p], &arg);
-				if (act != want || arg != notify)
-					fail_msg("write off 0x%x len %u", off,
-					    lens[l]);
-				assert_int_equal(c.detached,
-				    (want & VDEV_DETACH) != 0);
-				assert_int_equal(c.idx, CTRL_IDX);
-			}
-	}
+	probe_writes(control_write_one);
 }
 
 /* Notify masks formed from partial stores; unwritten bytes are 0. */
@@ -736,31 +755,19 @@ static void
 test_notify_partial(void **state)
 {
 	struct vdev_control c;
-	uint32_t arg = 0;
 
 	(void)state;
 	vdev_control_init(&c, 0);
-	assert_int_equal(vdev_control_write(&c, 0x8, 1, 0x02, &arg),
-	    VDEV_NOTIFY);
-	assert_int_equal(arg, 0x2);
-	assert_int_equal(vdev_control_write(&c, 0x9, 1, 0x80, &arg),
-	    VDEV_NOTIFY);
-	assert_int_equal(arg, 0x8000);
-	assert_int_equal(vdev_control_write(&c, 0xA, 2, 0xffff, &arg),
-	    VDEV_NOTIFY);
-	assert_int_equal(arg, 0xffff0000);
-	assert_int_equal(vdev_control_write(&c, 0x8, 4, GUEST_SHM_NOTIFY_ALL,
-	    &arg), VDEV_NOTIFY);
-	assert_int_equal(arg, GUEST_SHM_NOTIFY_ALL);
+	control_write_is(&c, 0x8, 1, 0x02, VDEV_NOTIFY, 0x2);
+	control_write_is(&c, 0x9, 1, 0x80, VDEV_NOTIFY, 0x8000);
+	control_write_is(&c, 0xA, 2, 0xffff, VDEV_NOTIFY, 0xffff0000);
+	control_write_is(&c, 0x8, 4, GUEST_SHM_NOTIFY_ALL, VDEV_NOTIFY,
+	    GUEST_SHM_NOTIFY_ALL);
 	/* an unaligned 4-byte store from idx into notify */
-	assert_int_equal(vdev_control_write(&c, 0x6, 4, 0x03020100, &arg),
-	    VDEV_NOTIFY);
-	assert_int_equal(arg, 0x00000302);
+	control_write_is(&c, 0x6, 4, 0x03020100, VDEV_NOTIFY, 0x00000302);
 	assert_false(c.detached);
 	/* status and idx are read-only */
-	assert_int_equal(vdev_control_write(&c, 0x0, 8, ~0ULL, &arg),
-	    VDEV_NONE);
-	assert_int_equal(arg, 0);
+	control_write_is(&c, 0x0, 8, ~0ULL, VDEV_NONE, 0);
 	assert_int_equal(vdev_control_read(&c, 4, 4, 0), 0);
 	assert_false(c.detached);
 	assert_int_equal(vdev_control_write(&c, 0x8, 4, 1, NULL), VDEV_NOTIFY);
@@ -770,12 +777,10 @@ static void
 test_detach(void **state)
 {
 	struct vdev_control c;
-	uint32_t arg = 9;
 
 	(void)state;
 	vdev_control_init(&c, 3);
-	assert_int_equal(vdev_control_write(&c, 0xC, 4, 0, &arg), VDEV_DETACH);
-	assert_int_equal(arg, 0);
+	control_write_is(&c, 0xC, 4, 0, VDEV_DETACH, 0);
 	assert_true(c.detached);
 	/* every access to the detached page: 0, nothing taken, ignored */
 	for (uint32_t off = 0; off < 0x18; off++)
@@ -783,9 +788,7 @@ test_detach(void **state)
 			assert_true(vdev_control_read(&c, off, len, ~0u) == 0);
 			assert_int_equal(vdev_control_take_mask(&c, off, len),
 			    0);
-			assert_int_equal(vdev_control_write(&c, off, len, ~0ULL,
-			    &arg), VDEV_NONE);
-			assert_int_equal(arg, 0);
+			control_write_is(&c, off, len, ~0ULL, VDEV_NONE, 0);
 		}
 	/* a later attach reuses the page */
 	vdev_control_init(&c, 4);
@@ -801,13 +804,11 @@ static void
 test_notify_and_detach(void **state)
 {
 	struct vdev_control c;
-	uint32_t arg = 0;
 
 	(void)state;
 	vdev_control_init(&c, 1);
-	assert_int_equal(vdev_control_write(&c, 0x8, 8, 0x00000001fffffffeULL,
-	    &arg), VDEV_NOTIFY | VDEV_DETACH);
-	assert_int_equal(arg, 0xfffffffe);
+	control_write_is(&c, 0x8, 8, 0x00000001fffffffeULL, VDEV_NOTIFY |
+	    VDEV_DETACH, 0xfffffffe);
 	assert_true(c.detached);
 }
 
