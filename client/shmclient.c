@@ -5,6 +5,13 @@
  * eventfd, watched together with the socket by one epoll fd, says so.
  * The socket blocks with SO_RCVTIMEO/SO_SNDTIMEO as the timeout, so a call
  * costs one send and one receive; shmc_dispatch reads with MSG_DONTWAIT.
+ *
+ * Every attachment is remembered until it is detached, so that after a
+ * daemon restart (shmc_set_reconnect) the library can connect again and
+ * re-claim them all. The new daemon hands out new client ids: the caller
+ * keeps the ids it got first, and each call and event is translated
+ * between the two here. The epoll and event fds outlive the socket, so the
+ * caller's poll set stays valid across a reconnect.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,13 +36,44 @@ struct queued_event {
 	Shmbroker__ServerMessage *msg;
 };
 
+/* Between reconnect attempts; an activated daemon takes longer to come. */
+#define SHMC_RECONNECT_RETRY_MS 50
+/* Ids the library makes up when the daemon's id of a new attachment is one
+ * the caller already holds for another; far above any daemon's ids. */
+#define SHMC_LOCAL_ID_BASE (UINT64_C(1) << 63)
+
+/* What it takes to attach again after a restart, and the ids on both sides
+ * of the translation. */
+struct attachment {
+	uint64_t user_id;	/* what the caller got and keeps using */
+	uint64_t cur_id;	/* the daemon's, on the current connection */
+	uint8_t *name;		/* the name bytes as sent */
+	size_t name_len;
+	uint32_t size_pages;
+	uint32_t index;		/* now; asked back after a restart */
+	dev_t dev;		/* the memfd first handed out */
+	ino_t ino;
+	bool same_memory;	/* every re-claim found that memfd again */
+	bool revoked;		/* an admin destroyed the region */
+	int lost;		/* 0, or why a re-claim failed: a guest status,
+				 * or -ENOENT when it had been revoked */
+};
+
 struct shmc {
-	int sock;
+	int sock;		/* -1 after a reconnect that failed */
 	int epfd;		/* sock + evfd, handed out as the event fd */
 	int evfd;		/* readable while queue is not empty */
 	uint64_t next_id;
 	int timeout_ms;
 	STAILQ_HEAD(, queued_event) queue;
+	char *path;		/* to connect to again */
+	char *label;		/* NULL: the program's name */
+	int reconnect_ms;	/* 0: never reconnect */
+	unsigned reconnects;
+	bool watching;		/* shmc_admin_watch, renewed at a reconnect */
+	struct attachment *att;
+	size_t natt, catt;
+	uint64_t next_local_id;
 	char err[256];
 	uint8_t buf[WIRE_MAX_MESSAGE];
 };
@@ -52,6 +91,141 @@ shmc_fail(struct shmc *c, int err, const char *fmt, ...)
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
 	return err;
+}
+
+/* ---- attachments: what to re-claim, and the id translation ---- */
+
+static struct attachment *
+shmc_att_by_user(const struct shmc *c, uint64_t id)
+{
+	for (size_t i = 0; i < c->natt; i++)
+		if (c->att[i].user_id == id)
+			return &c->att[i];
+	return NULL;
+}
+
+/* A lost attachment's cur_id is the old daemon's: it names nothing now. */
+static struct attachment *
+shmc_att_by_cur(const struct shmc *c, uint64_t id)
+{
+	for (size_t i = 0; i < c->natt; i++)
+		if (c->att[i].cur_id == id && c->att[i].lost == 0)
+			return &c->att[i];
+	return NULL;
+}
+
+static void
+shmc_att_forget(struct shmc *c, struct attachment *a)
+{
+	size_t i = (size_t)(a - c->att);
+
+	free(a->name);
+	memmove(&c->att[i], &c->att[i + 1], (c->natt - i - 1) * sizeof(*a));
+	c->natt--;
+}
+
+/* Remembers a new attachment; r->client_id becomes the id the caller
+ * keeps, which after a reconnect may not be the daemon's. */
+static int
+shmc_att_add(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, struct shmc_region *r)
+{
+	struct attachment *a;
+	struct stat st;
+
+	if (c->natt == c->catt) {
+		size_t cap = c->catt ? 2 * c->catt : 8;
+
+		if ((a = realloc(c->att, cap * sizeof(*a))) == NULL)
+			return -ENOMEM;
+		c->att = a;
+		c->catt = cap;
+	}
+	a = &c->att[c->natt];
+	memset(a, 0, sizeof(*a));
+	if (fstat(r->fd, &st) < 0)
+		return -errno;
+	if ((a->name = malloc(len ? len : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(a->name, name, len);
+	a->name_len = len;
+	a->size_pages = size_pages;
+	a->index = r->index;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	a->same_memory = true;
+	a->cur_id = r->client_id;
+	a->user_id = r->client_id;
+	if (shmc_att_by_user(c, a->user_id) != NULL) {
+		if (c->next_local_id == 0)
+			c->next_local_id = SHMC_LOCAL_ID_BASE;
+		a->user_id = c->next_local_id++;
+	}
+	c->natt++;
+	r->client_id = a->user_id;
+	return 0;
+}
+
+/* The name for messages: printable, up to its NUL. */
+static const char *
+shmc_att_name(const struct attachment *a, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->name_len && a->name[i] != '\0' &&
+	    n + 1 < cap; i++)
+		buf[n++] = a->name[i] >= 0x20 && a->name[i] < 0x7f ?
+		    (char)a->name[i] : '?';
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The daemon's id for the caller's; ids the library does not know (raw
+ * calls) go as they are. -ENOENT for an attachment a restart lost. */
+static int
+shmc_resolve(struct shmc *c, uint64_t user_id, uint64_t *id)
+{
+	struct attachment *a = shmc_att_by_user(c, user_id);
+	char name[64];
+
+	*id = a != NULL ? a->cur_id : user_id;
+	if (a == NULL || a->lost == 0)
+		return 0;
+	shmc_att_name(a, name, sizeof(name));
+	if (a->lost < 0)
+		return shmc_fail(c, -ENOENT, "client %llu of region %s: revoked "
+		    "by an admin", (unsigned long long)user_id, name);
+	return shmc_fail(c, -ENOENT, "client %llu of region %s: lost when "
+	    "shmbrokerd restarted: attaching again gave %s",
+	    (unsigned long long)user_id, name, wire_status_name(a->lost));
+}
+
+/* An event names the receiving client by the daemon's id: give it the
+ * caller's. */
+static void
+shmc_translate_event(struct shmc *c, Shmbroker__ServerMessage *m)
+{
+	uint64_t *id = NULL;
+	struct attachment *a;
+
+	switch (m->body_case) {
+	case SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED:
+		id = &m->peer_changed->client_id;
+		break;
+	case SHMBROKER__SERVER_MESSAGE__BODY_NOTIFICATION:
+		id = &m->notification->client_id;
+		break;
+	case SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED:
+		id = &m->client_revoked->client_id;
+		break;
+	default:
+		return;
+	}
+	if ((a = shmc_att_by_cur(c, *id)) == NULL)
+		return;
+	if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED)
+		a->revoked = true;
+	*id = a->user_id;
 }
 
 const char *
@@ -122,9 +296,11 @@ shmc_timed_out(struct shmc *c)
 static int shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
     struct wire_fds *fds, int flags);
 static int shmc_connection_error(struct shmc *c, Shmbroker__ServerMessage *m);
+static void shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m);
 
 /* A daemon that refuses a connection says why and closes it; a send then
- * fails, but the reason may still be there to read. */
+ * fails, but the reason may still be there to read. An event read on the
+ * way is kept: a daemon that went away may have sent it before it did. */
 static int
 shmc_closed_why(struct shmc *c, int err)
 {
@@ -135,7 +311,10 @@ shmc_closed_why(struct shmc *c, int err)
 		wire_fds_close(&fds);
 		if (m->id == 0 && m->error != SHMBROKER__ERROR__ERR_NONE)
 			return shmc_connection_error(c, m);
-		shmbroker__server_message__free_unpacked(m, NULL);
+		if (m->id == 0)
+			shmc_queue_event(c, m);
+		else
+			shmbroker__server_message__free_unpacked(m, NULL);
 	}
 	return shmc_fail(c, err, "sending to shmbrokerd: %s", strerror(-err));
 }
@@ -146,6 +325,8 @@ shmc_send(struct shmc *c, Shmbroker__ClientMessage *req)
 	ssize_t len = wire_pack(&req->base, c->buf);
 	int err;
 
+	if (c->sock < 0)
+		return shmc_fail(c, -ENOTCONN, "not connected to shmbrokerd");
 	if (len < 0)
 		return shmc_fail(c, -EMSGSIZE, "request too large");
 	err = wire_send(c->sock, c->buf, (size_t)len, NULL, 0);
@@ -182,9 +363,11 @@ static int
 shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
     struct wire_fds *fds, int flags)
 {
-	ssize_t n = wire_recv_flags(c->sock, c->buf, sizeof(c->buf), fds,
-	    flags);
+	ssize_t n;
 
+	if (c->sock < 0)
+		return shmc_fail(c, -ENOTCONN, "not connected to shmbrokerd");
+	n = wire_recv_flags(c->sock, c->buf, sizeof(c->buf), fds, flags);
 	/* A daemon that closes with our request unread resets the socket, and
 	 * the reset is reported before what it sent last (its reason). */
 	if (n == -ECONNRESET) {
@@ -207,6 +390,8 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 		return shmc_fail(c, -EPROTO, "malformed message from "
 		    "shmbrokerd");
 	}
+	if ((*out)->id == 0)
+		shmc_translate_event(c, *out);
 	return 1;
 }
 
@@ -302,8 +487,8 @@ shmc_roundtrip(struct shmc *c, Shmbroker__ClientMessage *req,
 	return rc < 0 ? rc : 0;
 }
 
-int
-shmc_call(struct shmc *c, Shmbroker__ClientMessage *req,
+static int
+shmc_call_once(struct shmc *c, Shmbroker__ClientMessage *req,
     Shmbroker__ServerMessage **reply)
 {
 	struct wire_fds fds = { .n = 0 };
@@ -320,7 +505,7 @@ static int
 shmc_call_expect(struct shmc *c, Shmbroker__ClientMessage *req, int want,
     Shmbroker__ServerMessage **reply)
 {
-	int rc = shmc_call(c, req, reply);
+	int rc = shmc_call_once(c, req, reply);
 
 	if (rc < 0)
 		return rc;
@@ -357,6 +542,21 @@ shmc_hello(struct shmc *c, const char *label)
 	return rc;
 }
 
+/* The epoll fd the caller polls and the eventfd of the queue: made once,
+ * they stay across reconnects. */
+static int
+shmc_open_events(struct shmc *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->epfd < 0 || c->evfd < 0 ||
+	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->evfd, &ev) < 0)
+		return shmc_fail(c, -errno, "epoll: %s", strerror(errno));
+	return 0;
+}
+
 static int
 shmc_open_socket(struct shmc *c, const char *path)
 {
@@ -373,13 +573,190 @@ shmc_open_socket(struct shmc *c, const char *path)
 	if (connect(c->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		return shmc_fail(c, -errno, "cannot connect to %s: %s (is "
 		    "shmbrokerd running?)", path, strerror(errno));
-	c->epfd = epoll_create1(EPOLL_CLOEXEC);
-	c->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (c->epfd < 0 || c->evfd < 0 ||
-	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sock, &ev) < 0 ||
-	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->evfd, &ev) < 0)
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sock, &ev) < 0)
 		return shmc_fail(c, -errno, "epoll: %s", strerror(errno));
 	return shmc_apply_timeout(c);
+}
+
+/* Closes a socket that is done with; what the daemon sent on it before it
+ * went (up to a bound: it may still be sending) is queued for the caller. */
+static void
+shmc_drop_socket(struct shmc *c)
+{
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+
+	if (c->sock < 0)
+		return;
+	for (int i = 0; i < 256 &&
+	    shmc_read_one(c, &m, &fds, MSG_DONTWAIT) > 0; i++) {
+		wire_fds_close(&fds);
+		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
+			shmc_queue_event(c, m);
+		else
+			shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+	close(c->sock);
+	c->sock = -1;
+}
+
+static int shmc_attach_once(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, uint32_t want_index,
+    struct shmc_region *out);
+static int shmc_admin_watch_once(struct shmc *c);
+
+/* Attaches every remembered attachment again, asking for its old index.
+ * One the new daemon refuses (the region did not survive) is lost; a
+ * transport error fails the attempt. */
+static int
+shmc_reclaim(struct shmc *c)
+{
+	struct shmc_region r;
+	struct stat st;
+	int rc;
+
+	for (size_t i = 0; i < c->natt; i++) {
+		struct attachment *a = &c->att[i];
+
+		if (a->lost != 0)
+			continue;
+		if (a->revoked) {
+			a->lost = -ENOENT;
+			continue;
+		}
+		rc = shmc_attach_once(c, a->name, a->name_len, a->size_pages,
+		    false, a->index + 1, &r);
+		if (rc < 0)
+			return rc;
+		if (rc != SHMC_GSS_OK) {
+			a->lost = rc;
+			continue;
+		}
+		/* The caller's mapping is of the first memfd: only the fd
+		 * store gives the same one back. */
+		a->same_memory = a->same_memory && fstat(r.fd, &st) == 0 &&
+		    st.st_dev == a->dev && st.st_ino == a->ino;
+		close(r.fd);
+		a->cur_id = r.client_id;
+		a->index = r.index;
+	}
+	return 0;
+}
+
+static void
+shmc_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* A new connection to the same path, with the same label, the same
+ * attachments and the same admin watch; retried until reconnect_ms. */
+static int
+shmc_reconnect(struct shmc *c)
+{
+	int64_t deadline = now_ms() + c->reconnect_ms;
+	char why[sizeof(c->err)];
+	int rc;
+
+	shmc_drop_socket(c);
+	for (;;) {
+		rc = shmc_open_socket(c, c->path);
+		if (rc == 0)
+			rc = shmc_hello(c, c->label);
+		if (rc == 0)
+			rc = shmc_reclaim(c);
+		if (rc == 0 && c->watching)
+			rc = shmc_admin_watch_once(c);
+		if (rc == 0)
+			break;
+		memcpy(why, c->err, sizeof(why));
+		shmc_drop_socket(c);
+		/* Refused for good, or out of time; anything else (no socket
+		 * yet, nobody listening, a daemon still starting) passes. */
+		if (rc == -EPERM || rc == -EACCES || rc == -ENAMETOOLONG ||
+		    now_ms() + SHMC_RECONNECT_RETRY_MS > deadline)
+			break;
+		shmc_sleep_ms(SHMC_RECONNECT_RETRY_MS);
+	}
+	if (rc < 0)
+		return shmc_fail(c, rc, "lost the connection to shmbrokerd and "
+		    "could not make a new one in %d ms: %s", c->reconnect_ms,
+		    why);
+	c->reconnects++;
+	return 0;
+}
+
+/* After a call that failed with *rc: true when the daemon had gone and a
+ * reconnect made a new connection, so the call is worth a second try;
+ * else *rc is the error to return. */
+static bool
+shmc_try_again(struct shmc *c, int *rc)
+{
+	if (c->reconnect_ms <= 0 || (*rc != -ECONNRESET && *rc != -EPIPE &&
+	    *rc != -ENOTCONN && *rc != -ECONNREFUSED && *rc != -ECONNABORTED))
+		return false;
+	*rc = shmc_reconnect(c);
+	return *rc == 0;
+}
+
+int
+shmc_call(struct shmc *c, Shmbroker__ClientMessage *req,
+    Shmbroker__ServerMessage **reply)
+{
+	int rc = shmc_call_once(c, req, reply);
+
+	if (shmc_try_again(c, &rc))
+		rc = shmc_call_once(c, req, reply);
+	return rc;
+}
+
+/* A call about one attachment: *idp (in req) gets the daemon's id for
+ * user_id, again after a reconnect. */
+static int
+shmc_client_call(struct shmc *c, Shmbroker__ClientMessage *req,
+    uint64_t *idp, uint64_t user_id, int want,
+    Shmbroker__ServerMessage **reply)
+{
+	int rc;
+
+	for (int tries = 0;; tries++) {
+		if ((rc = shmc_resolve(c, user_id, idp)) < 0)
+			return rc;
+		rc = shmc_call_expect(c, req, want, reply);
+		if (tries > 0 || !shmc_try_again(c, &rc))
+			return rc;
+	}
+}
+
+void
+shmc_set_reconnect(struct shmc *c, int timeout_ms)
+{
+	c->reconnect_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+unsigned
+shmc_reconnects(const struct shmc *c)
+{
+	return c->reconnects;
+}
+
+int
+shmc_attachment_info(const struct shmc *c, uint64_t client_id,
+    uint32_t *index, bool *same_memory)
+{
+	const struct attachment *a = shmc_att_by_user(c, client_id);
+
+	if (a == NULL || a->lost != 0)
+		return -ENOENT;
+	if (index != NULL)
+		*index = a->index;
+	if (same_memory != NULL)
+		*same_memory = a->same_memory;
+	return 0;
 }
 
 int
@@ -399,7 +776,13 @@ shmc_connect(const char *path, const char *label, int timeout_ms,
 	STAILQ_INIT(&c->queue);
 	if (path == NULL)
 		path = shmc_default_socket(false, def, sizeof(def));
-	rc = shmc_open_socket(c, path);
+	if ((c->path = strdup(path)) == NULL ||
+	    (label != NULL && (c->label = strdup(label)) == NULL))
+		rc = shmc_fail(c, -ENOMEM, "out of memory");
+	else
+		rc = shmc_open_events(c);
+	if (rc == 0)
+		rc = shmc_open_socket(c, path);
 	if (rc == 0)
 		rc = shmc_hello(c, label);
 	if (rc < 0) {
@@ -430,12 +813,18 @@ shmc_close(struct shmc *c)
 		close(c->epfd);
 	if (c->evfd >= 0)
 		close(c->evfd);
+	for (size_t i = 0; i < c->natt; i++)
+		free(c->att[i].name);
+	free(c->att);
+	free(c->path);
+	free(c->label);
 	free(c);
 }
 
-int
-shmc_attach_raw(struct shmc *c, const void *name, size_t len,
-    uint32_t size_pages, bool create, struct shmc_region *out)
+static int
+shmc_attach_once(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, uint32_t want_index,
+    struct shmc_region *out)
 {
 	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
@@ -448,6 +837,7 @@ shmc_attach_raw(struct shmc *c, const void *name, size_t len,
 	a.name.len = len;
 	a.size_pages = size_pages;
 	a.create = create;
+	a.want_index = want_index;
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
 	req.attach = &a;
 	if ((rc = shmc_roundtrip(c, &req, &m, &fds)) < 0)
@@ -480,6 +870,42 @@ shmc_attach_raw(struct shmc *c, const void *name, size_t len,
 	return rc;
 }
 
+/* Detaches a client the caller will never hear of (ours could not be
+ * remembered). */
+static void
+shmc_detach_unknown(struct shmc *c, uint64_t id)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
+	Shmbroker__ServerMessage *m;
+
+	d.client_id = id;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
+	req.detach = &d;
+	if (shmc_call_once(c, &req, &m) == 0)
+		shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+int
+shmc_attach_raw(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, struct shmc_region *out)
+{
+	int rc = shmc_attach_once(c, name, len, size_pages, create, 0, out);
+	int err;
+
+	if (shmc_try_again(c, &rc))
+		rc = shmc_attach_once(c, name, len, size_pages, create, 0, out);
+	if (rc != SHMC_GSS_OK)
+		return rc;
+	if ((err = shmc_att_add(c, name, len, size_pages, out)) < 0) {
+		shmc_detach_unknown(c, out->client_id);
+		close(out->fd);
+		return shmc_fail(c, err, "cannot remember the attachment: %s",
+		    strerror(-err));
+	}
+	return rc;
+}
+
 int
 shmc_attach(struct shmc *c, const char *name, uint32_t size_pages,
     bool create, struct shmc_region *out)
@@ -497,12 +923,11 @@ shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
 	Shmbroker__ServerMessage *m;
 	int rc;
 
-	n.client_id = client_id;
 	n.mask = mask;
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY;
 	req.notify = &n;
-	rc = shmc_call_expect(c, &req, SHMBROKER__SERVER_MESSAGE__BODY_NOTIFY,
-	    &m);
+	rc = shmc_client_call(c, &req, &n.client_id, client_id,
+	    SHMBROKER__SERVER_MESSAGE__BODY_NOTIFY, &m);
 	if (rc < 0)
 		return rc;
 	if (delivered != NULL)
@@ -519,10 +944,9 @@ shmc_read_status(struct shmc *c, uint64_t client_id, uint32_t *status)
 	Shmbroker__ServerMessage *m;
 	int rc;
 
-	rs.client_id = client_id;
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
 	req.read_status = &rs;
-	rc = shmc_call_expect(c, &req,
+	rc = shmc_client_call(c, &req, &rs.client_id, client_id,
 	    SHMBROKER__SERVER_MESSAGE__BODY_READ_STATUS, &m);
 	if (rc < 0)
 		return rc;
@@ -537,20 +961,24 @@ shmc_detach(struct shmc *c, uint64_t client_id)
 	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
 	Shmbroker__ServerMessage *m;
+	struct attachment *a;
 	int rc;
 
-	d.client_id = client_id;
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
 	req.detach = &d;
-	rc = shmc_call_expect(c, &req, SHMBROKER__SERVER_MESSAGE__BODY_DETACH,
-	    &m);
+	rc = shmc_client_call(c, &req, &d.client_id, client_id,
+	    SHMBROKER__SERVER_MESSAGE__BODY_DETACH, &m);
 	if (rc == 0)
 		shmbroker__server_message__free_unpacked(m, NULL);
+	/* Gone either way: nothing to re-claim any more. */
+	if ((rc == 0 || rc == -ENOENT) &&
+	    (a = shmc_att_by_user(c, client_id)) != NULL)
+		shmc_att_forget(c, a);
 	return rc;
 }
 
-int
-shmc_admin_watch(struct shmc *c)
+static int
+shmc_admin_watch_once(struct shmc *c)
 {
 	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__AdminWatch w = SHMBROKER__ADMIN_WATCH__INIT;
@@ -563,6 +991,18 @@ shmc_admin_watch(struct shmc *c)
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH, &m);
 	if (rc == 0)
 		shmbroker__server_message__free_unpacked(m, NULL);
+	return rc;
+}
+
+int
+shmc_admin_watch(struct shmc *c)
+{
+	int rc = shmc_admin_watch_once(c);
+
+	if (shmc_try_again(c, &rc))
+		rc = shmc_admin_watch_once(c);
+	if (rc == 0)
+		c->watching = true;
 	return rc;
 }
 
@@ -652,6 +1092,7 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 	struct wire_fds fds;
 	uint64_t drained;
 	int count = 0, rc = 0;
+	bool reconnected = false;
 
 	if (read(c->evfd, &drained, sizeof(drained)) < 0) {
 		/* EAGAIN: nothing was queued. */
@@ -667,7 +1108,12 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 			shmc_deliver(m, cb, arg, &count);
 			continue;
 		}
-		if ((rc = shmc_read_one(c, &m, &fds, MSG_DONTWAIT)) <= 0)
+		if ((rc = shmc_read_one(c, &m, &fds, MSG_DONTWAIT)) < 0 &&
+		    !reconnected && shmc_try_again(c, &rc)) {
+			reconnected = true;	/* the new connection's events */
+			continue;
+		}
+		if (rc <= 0)
 			break;
 		wire_fds_close(&fds);
 		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)

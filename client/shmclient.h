@@ -12,6 +12,14 @@
  * and make that fd readable too, so none is missed.
  *
  * A struct shmc is not thread-safe; use one per thread.
+ *
+ * With shmc_set_reconnect, a call that finds the daemon gone (a restart)
+ * connects again to the same socket, attaches every attachment of the
+ * connection again (find, asking for the same index) and then does what
+ * it was asked. Callers keep their client ids and mappings: under systemd
+ * with the daemon's fd store the region is the same memory; without it a
+ * region made anew is not (see shmc_attachment_info). An attachment whose
+ * region did not come back is lost: calls on it return -ENOENT.
  */
 #ifndef SHMCLIENT_H
 #define SHMCLIENT_H
@@ -120,6 +128,26 @@ int shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg);
 
 /* Sets the timeout of later synchronous calls. */
 void shmc_set_timeout(struct shmc *c, int timeout_ms);
+
+/*
+ * Enables reconnecting after the daemon went away (0, the default, turns
+ * it off): a call or shmc_dispatch that finds the connection closed tries
+ * to connect again every 50 ms for up to timeout_ms, re-attaches every
+ * attachment not detached, and is then tried once more. The event fd stays
+ * the same. Each call may block for that long while the daemon is away.
+ */
+void shmc_set_reconnect(struct shmc *c, int timeout_ms);
+/* How many times c has reconnected. */
+unsigned shmc_reconnects(const struct shmc *c);
+/*
+ * An attachment as it stands after reconnects: its index now (the old one
+ * unless another client took it meanwhile), and whether its region is
+ * still the memory first mapped (false when the region was made anew).
+ * Either pointer may be NULL. Returns 0, or -ENOENT when client_id is not
+ * an attachment of c or was lost at a reconnect.
+ */
+int shmc_attachment_info(const struct shmc *c, uint64_t client_id,
+    uint32_t *index, bool *same_memory);
 
 #ifdef __cplusplus
 }

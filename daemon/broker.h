@@ -122,6 +122,7 @@ struct broker {
 	uint32_t nconns;
 	uint64_t next_conn_id;
 	bool activated;			/* sockets came from systemd */
+	bool stopping;			/* shutting down: keep the fd store */
 	uint64_t hugepage_size;
 	uint64_t fd_limit;
 	uint64_t local_fds;		/* region memfds held in-process */
@@ -209,7 +210,7 @@ void policy_deny(struct broker *b, struct tenant *t);
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
 
 /* restore.c */
-void restore_store_region(struct broker *b, const struct region *g);
+void restore_store_region(struct broker *b, struct region *g);
 void restore_forget_region(struct broker *b, const struct region *g);
 bool restore_take_fd(struct broker *b, int fd, const char *fdname);
 int restore_finish(struct broker *b);

@@ -195,6 +195,7 @@ broker_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_notice(&b->log, "%s: shutting down", strsignal((int)sig));
+	b->stopping = true;
 	service_stopping(b);
 	event_base_loopbreak(b->base);
 }

@@ -56,6 +56,7 @@ struct region {
 	uint16_t mode;
 	struct tenant_usage *usage;	/* charged for it, or NULL */
 	bool awaiting_reclaim;		/* restored; see restore.c */
+	bool stored;			/* its memfd is in systemd's fd store */
 	uint16_t active;		/* bit i: index i attached */
 	uint8_t nclients;
 	struct client *clients[REGION_MAX_CLIENTS];

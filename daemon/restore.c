@@ -77,7 +77,7 @@ restore_fdname(const struct region *g, char out[FDNAME_MAX])
 }
 
 void
-restore_store_region(struct broker *b, const struct region *g)
+restore_store_region(struct broker *b, struct region *g)
 {
 	char name[FDNAME_MAX], msg[FDNAME_MAX + 32];
 	bool borrowed = g->mem.fd < 0;
@@ -95,6 +95,8 @@ restore_store_region(struct broker *b, const struct region *g)
 	if (sd_pid_notify_with_fds(0, 0, msg, &fd, 1) <= 0)
 		log_warn(&b->log, "region %s: systemd did not take its memfd "
 		    "into the fd store", g->name);
+	else
+		g->stored = true;
 	if (borrowed)
 		close(fd);
 }
@@ -104,7 +106,10 @@ restore_forget_region(struct broker *b, const struct region *g)
 {
 	char name[FDNAME_MAX];
 
-	if (!b->cfg.fd_store)
+	/* Whatever fd_store says now: a stored entry must not outlive its
+	 * region. At shutdown the regions stay in the store, which is the
+	 * point of it. */
+	if (!g->stored || b->stopping)
 		return;
 	restore_fdname(g, name);
 	sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
@@ -180,6 +185,7 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 	g->has_group = cr.has_group;
 	g->group = cr.group;
 	g->awaiting_reclaim = g->origin == ORIGIN_GUEST;
+	g->stored = true;
 	policy_charge_region(b, g, tenant[0] ? policy_usage(b, tenant) : NULL);
 	b->local_fds++;
 	b->restored++;

@@ -7,7 +7,8 @@
 # for what this machine or the test needs (see below). Then: the sockets
 # come up without the service, a connection starts it, it reports its
 # status, reloads in place, is killed and restarted by the watchdog when it
-# stops answering, and stops.
+# stops answering, keeps region memory in systemd's fd store across a
+# restart (VMM clients reconnect and re-claim their attachments), and stops.
 #
 # Usage: pid1.sh SHMBROKERD SHMCTL SHMDEMO SD_ATTACH UNITS_SRC_DIR BOOT_SCRIPT
 #                WORK_PARENT
@@ -46,7 +47,7 @@ cgself=$(sed -n 's/^0:://p' /proc/self/cgroup)
 cg=$cgroot${cgself%/}/shmbroker-pid1-test.$$
 
 work=$(mktemp -d "$parent/pid1-work.XXXXXX") || skip "cannot create a work dir"
-upid='' spid=''
+upid='' spid='' holders=''
 pool=/proc/sys/vm/nr_hugepages saved_pool=''
 
 ns() { nsenter -t "$spid" -m -p "$@"; }
@@ -76,6 +77,9 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 
 cleanup() {
 	local rc=$?
+	# Holders live in the namespaces' PID namespace, which dies with its
+	# PID 1 below; these are their nsenter parents on this side.
+	for h in $holders; do kill "$h" 2>/dev/null; done
 	if [ -n "$upid" ] && ! gone "$upid"; then
 		if [ -n "$spid" ] && ! gone "$spid"; then
 			sctl poweroff >/dev/null 2>&1
@@ -161,11 +165,14 @@ fi
 # local_region_fds = 1 parks every region but the first in a keeper
 # process, so the sandbox must let the daemon spawn it from /proc/self/exe
 # and take descriptors back with pidfd_getfd (daemon/fdstash.c).
+# fd_store = yes hands every region's memfd to systemd's fd store
+# (FileDescriptorStoreMax= of the shipped unit), parked ones included.
 cat >"$work/etc/shmbroker/shmbroker.conf" <<EOF
 [broker]
 hugepages = prefer
 log_level = info
 local_region_fds = 1
+fd_store = yes
 
 [region cfg-one]
 size = 1M
@@ -301,6 +308,85 @@ grep -q "shmbrokerd.service: Watchdog timeout" "$work/console.log" ||
 echo "watchdog: pid $pid killed, restarted as $(prop MainPID)"
 ns timeout 30 "$attach" /run/shmbroker/vmm.sock cfg-two ||
     fail "the restarted daemon does not serve cfg-two"
+
+# --- Restart with the fd store -------------------------------------------
+# A VMM (sd-attach --hold) creates or finds a region, writes a pattern into
+# it and keeps its mapping and its connection, with reconnect enabled. The
+# daemon restarts; systemd hands it the region memfds from its fd store.
+# Then the region is listed again, a new VMM finds the pattern written
+# before the restart, and the holder's next call reconnects and re-claims
+# its index and the same memory (it sees the new VMM's writes).
+# Measured with systemd 252 (see systemd/README.md): `systemctl restart`
+# and Restart=on-failure keep the fd store; `systemctl stop` empties it.
+adm() { ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock "$@"; }
+listed() { adm list | awk 'NR > 1 { print $2 }' | grep -qx "$1"; }
+main_pid_changed() {
+	local p
+	p=$(prop MainPID)
+	[ "$p" != 0 ] && [ "$p" != "$1" ] && [ "$(prop ActiveState)" = active ]
+}
+# hold NAME PAGES: starts a holder; its steps go through $work/hold-NAME.
+hold() {
+	local d="$work/hold-$1"
+	mkdir "$d" || fail "cannot create $d"
+	ns "$attach" --hold /run/shmbroker/vmm.sock "$1" "$2" "$d" \
+	    >"$d.out" 2>&1 &
+	holders="$holders $!"
+	eval "hold_pid_$(tr -c 'a-z0-9\n' _ <<<"$1")=$!"
+	wait_for 20 test -e "$d/ready" ||
+	    { cat "$d.out"; fail "holder of $1 did not attach"; }
+	# Index 1, with 0 free: re-claiming 1 is want_index at work.
+	[ "$(cat "$d/ready")" = 1 ] || fail "holder of $1 is not at index 1"
+}
+# after_restart NAME: the region is back with its data and its holder.
+after_restart() {
+	local d="$work/hold-$1" out var
+	var="hold_pid_$(tr -c 'a-z0-9\n' _ <<<"$1")"
+	listed "$1" || { adm list; fail "region $1 is not back after the restart"; }
+	touch "$d/go1"
+	wait_for 40 test -e "$d/reclaimed" ||
+	    { cat "$d.out"; fail "the holder of $1 did not re-claim it"; }
+	out=$(ns timeout 30 "$attach" --check /run/shmbroker/vmm.sock "$1") ||
+	    { echo "$out"; fail "a new client did not find the data of $1"; }
+	grep -q "pattern ok" <<<"$out" || fail "no pattern check for $1"
+	echo "$out"
+	touch "$d/go2"
+	wait "${!var}" ||
+	    { cat "$d.out"; fail "the holder of $1 failed after the restart"; }
+	cat "$d.out"
+}
+
+# An explicit restart: an admin region and a guest region with holders,
+# and an admin region destroyed before it, whose fd store entry must go.
+adm create keep 1M >/dev/null || fail "shmctl create keep failed"
+adm create stale 1M >/dev/null && adm destroy stale >/dev/null ||
+    fail "cannot create and destroy region stale"
+hold keep 256
+hold vmclean 16
+pid=$(prop MainPID)
+restores() { grep -c "regions restored from the fd store" "$work/daemon.log"; }
+n=$(restores)
+sctl restart shmbrokerd.service || fail "systemctl restart failed"
+wait_for 30 main_pid_changed "$pid" || fail "no new daemon after the restart"
+[ "$(restores)" -gt "$n" ] ||
+    fail "the restarted daemon restored nothing from the fd store"
+listed stale && fail "region stale, destroyed before the restart, came back"
+after_restart keep
+echo "systemctl restart: region keep kept its memory; its VMM re-claimed it"
+# A clean stop (SIGTERM) closes every connection, but a guest region whose
+# clients went with the daemon stays in the fd store and comes back.
+after_restart vmclean
+
+# A crash: SIGKILL leaves nothing to the daemon, Restart=on-failure brings
+# it back, and systemd kept the fd store for it: a guest region survives.
+hold vmreg 16
+pid=$(prop MainPID)
+ns kill -KILL "$pid" || fail "cannot kill the daemon"
+wait_for 30 main_pid_changed "$pid" || fail "no new daemon after SIGKILL"
+after_restart vmreg
+listed keep || fail "region keep did not survive the second restart"
+listed stale && fail "region stale came back at the second restart"
+echo "SIGKILL and Restart=on-failure: guest region vmreg kept its memory"
 
 # --- Stop -----------------------------------------------------------------
 sctl stop shmbrokerd.service || fail "systemctl stop failed"

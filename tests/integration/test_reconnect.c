@@ -1,0 +1,543 @@
+/*
+ * test_reconnect: libshmclient across a daemon restart, without systemd and
+ * without the fd store. The test starts shmbrokerd through the harness,
+ * stops it, and starts a new one itself on the same socket paths (the
+ * harness's directory, so that its teardown stops and removes whichever
+ * daemon runs last). Covered: a client with reconnect enabled gets through
+ * its next call as if nothing happened, keeps its client ids (translated
+ * both ways, also when the new daemon's ids collide with them), gets its
+ * old index back when it is free, learns that the region is new memory,
+ * loses only the attachments whose region did not come back (or that were
+ * revoked), waits for a daemon that is slow to come back, gives up after
+ * its timeout and tries again at the next call; an admin connection keeps
+ * its watch; without reconnect nothing changes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "testcheck.h"
+
+#define WAIT_MS 5000
+#define RECONNECT_MS 10000
+#define MAX_CONNS 8
+#define MAX_EVENTS 64
+
+struct fixture {
+	struct test_daemon d;
+	char conf[64];		/* the daemons' configuration file */
+	struct shmc *conns[MAX_CONNS];
+	int nconns;
+};
+
+static const char conf_plain[] = "[broker]\nfd_store = no\n";
+/* A configured region is there as soon as a new daemon listens. */
+static const char conf_region[] =
+    "[broker]\nfd_store = no\n\n[region cfg]\nsize = 64K\n";
+
+static void
+write_conf(struct fixture *f, const char *text)
+{
+	int fd = open(f->conf, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(close(fd), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int fd;
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->conf, sizeof(f->conf), "/tmp/shmbroker-reconnect.XXXXXX");
+	if ((fd = mkstemp(f->conf)) < 0) {
+		free(f);
+		return -1;
+	}
+	close(fd);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc;
+
+	for (int i = 0; i < f->nconns; i++)
+		shmc_close(f->conns[i]);
+	rc = harness_stop_daemon_checked(&f->d);
+	unlink(f->conf);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+start_first(struct fixture *f, const char *conf)
+{
+	const char *extra[] = { "--config", f->conf, NULL };
+
+	write_conf(f, conf);
+	assert_int_equal(harness_start_daemon(&f->d, extra), 0);
+}
+
+static struct shmc *
+conn(struct fixture *f, const char *label, int reconnect_ms)
+{
+	struct shmc *c;
+
+	assert_true(f->nconns < MAX_CONNS);
+	c = check_connect(f->d.socket, label);
+	f->conns[f->nconns++] = c;
+	shmc_set_reconnect(c, reconnect_ms);
+	return c;
+}
+
+/* Ends the running daemon with sig (SIGTERM: it must exit cleanly). */
+static void
+stop_daemon(struct fixture *f, int sig)
+{
+	int status = 0;
+	pid_t pid = f->d.pid;
+
+	assert_true(pid > 0);
+	kill(pid, sig);
+	for (int i = 0; i < WAIT_MS / 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			f->d.pid = 0;
+			break;
+		}
+		harness_sleep_ms(10);
+	}
+	if (f->d.pid != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		f->d.pid = 0;
+		fail_msg("shmbrokerd did not exit on signal %d", sig);
+	}
+	if (sig == SIGTERM)
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A new daemon on the same sockets, configuration and log, after
+ * delay_ms (then not waited for: a client's reconnect has to wait). */
+static void
+start_again(struct fixture *f, int delay_ms)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd;
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (delay_ms > 0)
+			harness_sleep_ms(delay_ms);
+		fd = open(f->d.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0644);
+		if (fd >= 0)
+			dup2(fd, STDERR_FILENO);
+		execl(SHMBROKERD_PATH, SHMBROKERD_PATH, "--socket", f->d.socket,
+		    "--admin-socket", f->d.admin_socket, "--foreground",
+		    "--config", f->conf, (char *)NULL);
+		_exit(127);
+	}
+	f->d.pid = pid;
+	if (delay_ms > 0)
+		return;
+	for (int i = 0; i < WAIT_MS / 10; i++) {
+		int a = harness_connect_raw(f->d.socket);
+		int b = a >= 0 ? harness_connect_raw(f->d.admin_socket) : -1;
+
+		if (a >= 0)
+			close(a);
+		if (b >= 0) {
+			close(b);
+			return;
+		}
+		harness_sleep_ms(10);
+	}
+	fail_msg("the new shmbrokerd did not listen within %d ms", WAIT_MS);
+}
+
+static void
+restart(struct fixture *f, int sig)
+{
+	stop_daemon(f, sig);
+	start_again(f, 0);
+}
+
+static void
+attach(struct shmc *c, const char *name, uint32_t pages, bool create,
+    struct shmc_region *r)
+{
+	int rc = shmc_attach(c, name, pages, create, r);
+
+	if (rc != SHMC_GSS_OK)
+		fail_msg("attach %s: %d: %s", name, rc, shmc_error(c));
+}
+
+static uint32_t
+status_of(struct shmc *c, uint64_t client_id)
+{
+	uint32_t st = 0;
+	int rc = shmc_read_status(c, client_id, &st);
+
+	if (rc < 0)
+		fail_msg("read_status of client %llu: %s",
+		    (unsigned long long)client_id, shmc_error(c));
+	return st;
+}
+
+struct evlog {
+	struct shmc_event ev[MAX_EVENTS];
+	int n;
+};
+
+static void
+evlog_cb(const struct shmc_event *ev, void *arg)
+{
+	struct evlog *l = arg;
+
+	if (l->n < MAX_EVENTS && ev->kind != SHMC_EVENT_ADMIN)
+		l->ev[l->n++] = *ev;
+}
+
+/* The first event of kind in l from position from on, dispatching c for
+ * up to WAIT_MS; fails the test when none comes. */
+static const struct shmc_event *
+wait_event(struct shmc *c, struct evlog *l, enum shmc_event_kind kind,
+    int from)
+{
+	int64_t deadline = harness_now_ms() + WAIT_MS;
+	struct pollfd p = { .fd = shmc_event_fd(c), .events = POLLIN };
+
+	for (;;) {
+		for (int i = from; i < l->n; i++)
+			if (l->ev[i].kind == kind)
+				return &l->ev[i];
+		if (harness_now_ms() > deadline)
+			fail_msg("no event of kind %d within %d ms", (int)kind,
+			    WAIT_MS);
+		poll(&p, 1, 100);
+		if (shmc_dispatch(c, evlog_cb, l) < 0)
+			fail_msg("dispatch: %s", shmc_error(c));
+	}
+}
+
+/* The regular path: the region is made again by another client, the
+ * reconnecting one finds it, keeps its ids and its index. */
+static void
+test_reclaim_after_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *p1, *p2, *r, *q;
+	struct shmc_region junk, a1, a2, rr1, rr2, rgone, q1, q2, n[4];
+	struct evlog rlog = { .n = 0 }, qlog = { .n = 0 };
+	const struct shmc_event *ev;
+	uint32_t idx, delivered;
+	bool same;
+	int fds_before;
+
+	start_first(f, conf_plain);
+	p1 = conn(f, "p1", 0);
+	p2 = conn(f, "p2", 0);
+	r = conn(f, "reclaimer", RECONNECT_MS);
+	/* Client ids above what the new daemon will give at first, so that
+	 * its ids run into the ones the reclaimer keeps. */
+	for (int i = 0; i < 3; i++) {
+		attach(p1, "junk", 1, true, &junk);
+		close(junk.fd);
+		assert_int_equal(shmc_detach(p1, junk.client_id), 0);
+	}
+	attach(p1, "r1", 4, true, &a1);
+	attach(p2, "r1", 4, false, &a2);
+	attach(r, "r1", 4, false, &rr1);
+	assert_int_equal(rr1.index, 2);
+	attach(r, "r2", 2, true, &rr2);
+	assert_int_equal(rr2.index, 0);
+	attach(r, "gone", 1, true, &rgone);
+	close(a1.fd);
+	close(a2.fd);
+	close(rgone.fd);
+	assert_int_equal(shmc_attachment_info(r, rr1.client_id, &idx, &same),
+	    0);
+	assert_int_equal(idx, 2);
+	assert_true(same);
+
+	restart(f, SIGTERM);
+	assert_int_equal(shmc_reconnects(r), 0);
+	/* r1 and r2 are made again; gone is not. */
+	q = conn(f, "q", 0);
+	attach(q, "r1", 4, true, &q1);
+	attach(q, "r2", 2, true, &q2);
+	assert_true(q1.created && q2.created);
+	assert_int_equal(q2.index, 0);
+	close(q1.fd);
+	close(q2.fd);
+
+	/* The next call reconnects and re-claims, transparently; the
+	 * re-attach fds are closed and the socket replaced, one for one. */
+	fds_before = check_count_own_fds();
+	assert_int_equal(status_of(r, rr1.client_id) >> 16, 0x5);
+	assert_int_equal(shmc_reconnects(r), 1);
+	assert_int_equal(check_count_own_fds(), fds_before);
+	assert_int_equal(shmc_attachment_info(r, rr1.client_id, &idx, &same),
+	    0);
+	assert_int_equal(idx, 2);		/* asked back, and free */
+	assert_false(same);			/* no fd store: new memory */
+	assert_int_equal(shmc_attachment_info(r, rr2.client_id, &idx, NULL),
+	    0);
+	assert_int_equal(idx, 1);		/* q took 0 meanwhile */
+	assert_int_equal(status_of(r, rr2.client_id) >> 16, 0x3);
+	ev = wait_event(q, &qlog, SHMC_EVENT_PEER_ATTACHED, 0);
+	assert_int_equal(ev->client_id, q1.client_id);
+	assert_int_equal(ev->index, 2);
+
+	/* The region that did not come back is lost, and says so. */
+	assert_int_equal(shmc_attachment_info(r, rgone.client_id, NULL, NULL),
+	    -ENOENT);
+	assert_int_equal(shmc_notify(r, rgone.client_id, 0xffffffff, NULL),
+	    -ENOENT);
+	assert_non_null(strstr(shmc_error(r), "gone"));
+	assert_non_null(strstr(shmc_error(r), "restarted"));
+
+	/* Old ids work both ways. */
+	assert_int_equal(shmc_notify(r, rr1.client_id, 0x1, &delivered), 0);
+	assert_int_equal(delivered, 0x1);
+	ev = wait_event(q, &qlog, SHMC_EVENT_NOTIFICATION, 0);
+	assert_int_equal(ev->client_id, q1.client_id);
+	assert_int_equal(ev->index, 2);
+	assert_int_equal(shmc_notify(q, q2.client_id, 0x2, &delivered), 0);
+	assert_int_equal(delivered, 0x2);
+	ev = wait_event(r, &rlog, SHMC_EVENT_NOTIFICATION, 0);
+	assert_int_equal(ev->client_id, rr2.client_id);
+	assert_int_equal(ev->index, 0);
+	/* Whatever came before (peers leaving the old daemon) came with the
+	 * caller's ids too. */
+	for (int i = 0; i < rlog.n; i++)
+		assert_true(rlog.ev[i].client_id == rr1.client_id ||
+		    rlog.ev[i].client_id == rr2.client_id ||
+		    rlog.ev[i].client_id == rgone.client_id);
+
+	/* New attachments get ids of their own, even where the new daemon's
+	 * ids run into the old ones, and each reaches its own client. */
+	for (int i = 0; i < 4; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "n%d", i);
+		attach(r, name, 1, true, &n[i]);
+		close(n[i].fd);
+		assert_int_not_equal(n[i].client_id, rr1.client_id);
+		assert_int_not_equal(n[i].client_id, rr2.client_id);
+		assert_int_not_equal(n[i].client_id, rgone.client_id);
+		for (int j = 0; j < i; j++)
+			assert_int_not_equal(n[i].client_id, n[j].client_id);
+	}
+	for (int i = 0; i < 4; i++) {
+		char name[8];
+		struct shmc_region again;
+
+		assert_int_equal(status_of(r, n[i].client_id) >> 16, 0x1);
+		assert_int_equal(shmc_detach(r, n[i].client_id), 0);
+		snprintf(name, sizeof(name), "n%d", i);
+		assert_int_equal(shmc_attach(q, name, 1, false, &again),
+		    SHMC_GSS_DOES_NOT_EXIST);
+		assert_int_equal(status_of(r, rr1.client_id) >> 16, 0x5);
+	}
+
+	/* Detach by the old id; the lost one is forgotten with -ENOENT. */
+	assert_int_equal(shmc_detach(r, rr1.client_id), 0);
+	ev = wait_event(q, &qlog, SHMC_EVENT_PEER_DETACHED, 0);
+	assert_int_equal(ev->client_id, q1.client_id);
+	assert_int_equal(ev->index, 2);
+	assert_int_equal(status_of(q, q1.client_id) >> 16, 0x1);
+	assert_int_equal(shmc_detach(r, rgone.client_id), -ENOENT);
+	assert_int_equal(shmc_attachment_info(r, rgone.client_id, NULL, NULL),
+	    -ENOENT);
+	assert_int_equal(shmc_detach(r, rr2.client_id), 0);
+	assert_int_equal(shmc_reconnects(r), 1);
+}
+
+/* A daemon that is not back yet is waited for; the event fd notices the
+ * loss and shmc_dispatch reconnects; the old index comes back though a
+ * lower one is free. */
+static void
+test_reconnect_waits_for_daemon(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *p, *r;
+	struct shmc_region pr, rr;
+	struct evlog log = { .n = 0 };
+	struct pollfd pfd;
+	uint32_t idx;
+	int evfd;
+
+	start_first(f, conf_region);
+	p = conn(f, "p", 0);
+	r = conn(f, "reclaimer", RECONNECT_MS);
+	attach(p, "cfg", 0, false, &pr);
+	attach(r, "cfg", 0, false, &rr);
+	close(pr.fd);
+	close(rr.fd);
+	assert_int_equal(rr.index, 1);
+	evfd = shmc_event_fd(r);
+
+	stop_daemon(f, SIGKILL);
+	start_again(f, 300);
+	pfd = (struct pollfd){ .fd = evfd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+	assert_true(shmc_dispatch(r, evlog_cb, &log) >= 0);
+	assert_int_equal(shmc_reconnects(r), 1);
+	assert_int_equal(shmc_event_fd(r), evfd);
+	assert_int_equal(shmc_attachment_info(r, rr.client_id, &idx, NULL), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(status_of(r, rr.client_id) >> 16, 0x2);
+}
+
+/* Without shmc_set_reconnect a lost daemon stays lost, as before. */
+static void
+test_reconnect_off(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *r;
+	struct shmc_region rr;
+	uint32_t st;
+	int rc;
+
+	start_first(f, conf_region);
+	r = conn(f, "plain", 0);
+	attach(r, "cfg", 0, false, &rr);
+	close(rr.fd);
+	restart(f, SIGTERM);
+	rc = shmc_read_status(r, rr.client_id, &st);
+	assert_true(rc == -EPIPE || rc == -ECONNRESET);
+	rc = shmc_notify(r, rr.client_id, 0xffffffff, NULL);
+	assert_true(rc == -EPIPE || rc == -ECONNRESET);
+	assert_int_equal(shmc_reconnects(r), 0);
+}
+
+/* A reconnect that runs out of time fails the call; the next call tries
+ * again. A revoked attachment is not re-claimed, though its region was
+ * made again (by the configuration). */
+static void
+test_reconnect_gives_up_then_retries(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *r, *adm;
+	struct shmc_region rr, rv;
+	struct evlog log = { .n = 0 };
+	const struct shmc_event *ev;
+	uint32_t st, detached = 0;
+	int rc;
+
+	start_first(f, conf_region);
+	adm = check_connect(f->d.admin_socket, "adm");
+	f->conns[f->nconns++] = adm;
+	r = conn(f, "reclaimer", 300);
+	attach(r, "cfg", 0, false, &rv);
+	close(rv.fd);
+	assert_int_equal(check_admin_destroy(adm, "cfg", true, &detached), 0);
+	assert_int_equal(detached, 1);
+	ev = wait_event(r, &log, SHMC_EVENT_REVOKED, 0);
+	assert_int_equal(ev->client_id, rv.client_id);
+	attach(r, "mine", 1, true, &rr);
+	close(rr.fd);
+
+	stop_daemon(f, SIGKILL);
+	rc = shmc_read_status(r, rr.client_id, &st);
+	assert_true(rc < 0);
+	assert_non_null(strstr(shmc_error(r), "could not make a new one"));
+	assert_non_null(strstr(shmc_error(r), "cannot connect to"));
+	assert_int_equal(shmc_reconnects(r), 0);
+
+	/* The daemon comes back with cfg (configured) but not "mine". */
+	start_again(f, 0);
+	rc = shmc_read_status(r, rv.client_id, &st);
+	assert_int_equal(rc, -ENOENT);
+	assert_non_null(strstr(shmc_error(r), "revoked"));
+	assert_int_equal(shmc_reconnects(r), 1);
+	assert_int_equal(shmc_read_status(r, rr.client_id, &st), -ENOENT);
+	assert_non_null(strstr(shmc_error(r), "GSS_DOES_NOT_EXIST"));
+}
+
+struct admin_seen {
+	bool created;		/* an admin event "create" of region "after" */
+};
+
+static void
+admin_cb(const struct shmc_event *ev, void *arg)
+{
+	struct admin_seen *seen = arg;
+
+	if (ev->kind == SHMC_EVENT_ADMIN && strcmp(ev->admin_kind, "create") ==
+	    0 && strcmp(ev->region, "after") == 0)
+		seen->created = true;
+}
+
+/* An admin connection: a raw call (shmc_call) reconnects too, and the
+ * admin watch is renewed on the new connection. */
+static void
+test_reconnect_admin_watch(void **state)
+{
+	struct fixture *f = *state;
+	struct admin_seen seen = { false };
+	struct pollfd p;
+	struct shmc *adm;
+	int64_t deadline;
+
+	start_first(f, conf_plain);
+	adm = check_connect(f->d.admin_socket, "watcher");
+	f->conns[f->nconns++] = adm;
+	shmc_set_reconnect(adm, RECONNECT_MS);
+	assert_int_equal(shmc_admin_watch(adm), 0);
+	restart(f, SIGTERM);
+	assert_int_equal(check_admin_create(adm, "after", 1), 0);
+	assert_int_equal(shmc_reconnects(adm), 1);
+	p = (struct pollfd){ .fd = shmc_event_fd(adm), .events = POLLIN };
+	deadline = harness_now_ms() + WAIT_MS;
+	while (!seen.created && harness_now_ms() < deadline) {
+		poll(&p, 1, 100);
+		assert_true(shmc_dispatch(adm, admin_cb, &seen) >= 0);
+	}
+	assert_true(seen.created);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_reclaim_after_restart,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_waits_for_daemon,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_off, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_reconnect_gives_up_then_retries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_admin_watch,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
