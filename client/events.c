@@ -1,0 +1,163 @@
+/*
+ * libshmclient's event queue: events read during a synchronous call wait
+ * here, and an eventfd, watched together with the socket by one epoll fd
+ * (the caller's shmc_event_fd), says so. shmc_dispatch hands them out in
+ * order, then what the socket holds, read with MSG_DONTWAIT.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shmclient_int.h"
+
+struct queued_event {
+	STAILQ_ENTRY(queued_event) entry;
+	Shmbroker__ServerMessage *msg;
+};
+
+/* The epoll fd the caller polls and the eventfd of the queue: made once,
+ * they stay across reconnects. */
+int
+shmc_open_events(struct shmc *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->epfd < 0 || c->evfd < 0 ||
+	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->evfd, &ev) < 0)
+		return shmc_fail(c, -errno, "epoll: %s", strerror(errno));
+	return 0;
+}
+
+int
+shmc_event_fd(const struct shmc *c)
+{
+	return c->epfd;
+}
+
+void
+shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m)
+{
+	struct queued_event *q = malloc(sizeof(*q));
+	uint64_t one = 1;
+
+	if (q == NULL) {
+		shmbroker__server_message__free_unpacked(m, NULL);
+		return;
+	}
+	q->msg = m;
+	STAILQ_INSERT_TAIL(&c->queue, q, entry);
+	if (write(c->evfd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow at one per event. */
+	}
+}
+
+/* At shmc_close: events nobody dispatched. */
+void
+shmc_queue_free(struct shmc *c)
+{
+	struct queued_event *q;
+
+	while ((q = STAILQ_FIRST(&c->queue)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->queue, entry);
+		shmbroker__server_message__free_unpacked(q->msg, NULL);
+		free(q);
+	}
+}
+
+/* Fills ev from an event message; false for anything that is not one. */
+static bool
+shmc_decode_event(const Shmbroker__ServerMessage *m, struct shmc_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	switch (m->body_case) {
+	case SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED:
+		ev->kind = m->peer_changed->attached ?
+		    SHMC_EVENT_PEER_ATTACHED : SHMC_EVENT_PEER_DETACHED;
+		ev->client_id = m->peer_changed->client_id;
+		ev->index = m->peer_changed->index;
+		ev->active_mask = m->peer_changed->active_mask;
+		return true;
+	case SHMBROKER__SERVER_MESSAGE__BODY_NOTIFICATION:
+		ev->kind = SHMC_EVENT_NOTIFICATION;
+		ev->client_id = m->notification->client_id;
+		ev->index = m->notification->from_index;
+		ev->pending = m->notification->pending;
+		return true;
+	case SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED:
+		ev->kind = SHMC_EVENT_REVOKED;
+		ev->client_id = m->client_revoked->client_id;
+		return true;
+	case SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_EVENT:
+		ev->kind = SHMC_EVENT_ADMIN;
+		ev->admin_kind = m->admin_event->kind;
+		ev->region = m->admin_event->region;
+		ev->admin_index = m->admin_event->index;
+		ev->active_mask = m->admin_event->active_mask;
+		ev->connection_id = m->admin_event->connection_id;
+		ev->time_ms = m->admin_event->time_ms;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void
+shmc_deliver(Shmbroker__ServerMessage *m, shmc_event_cb cb, void *arg,
+    int *count)
+{
+	struct shmc_event ev;
+
+	if (shmc_decode_event(m, &ev)) {
+		cb(&ev, arg);
+		(*count)++;
+	}
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+int
+shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
+{
+	struct queued_event *q;
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+	uint64_t drained;
+	int count = 0, rc = 0;
+	bool reconnected = false;
+
+	if (read(c->evfd, &drained, sizeof(drained)) < 0) {
+		/* EAGAIN: nothing was queued. */
+	}
+	/* Everything goes through the queue, in order: a callback that makes
+	 * a call queues what that call reads, ahead of what is still in the
+	 * socket. */
+	for (;;) {
+		if ((q = STAILQ_FIRST(&c->queue)) != NULL) {
+			STAILQ_REMOVE_HEAD(&c->queue, entry);
+			m = q->msg;
+			free(q);
+			shmc_deliver(m, cb, arg, &count);
+			continue;
+		}
+		if ((rc = shmc_read_one(c, &m, &fds, MSG_DONTWAIT)) < 0 &&
+		    !reconnected && shmc_try_again(c, &rc)) {
+			reconnected = true;	/* the new connection's events */
+			continue;
+		}
+		if (rc <= 0)
+			break;
+		wire_fds_close(&fds);
+		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
+			shmc_deliver(m, cb, arg, &count);
+		else if (m->id != 0)
+			shmc_drop_late_reply(c, m);
+		else
+			return shmc_connection_error(c, m);
+	}
+	return rc < 0 ? rc : count;
+}

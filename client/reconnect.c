@@ -1,0 +1,314 @@
+/*
+ * libshmclient's reconnect: every attachment is remembered until it is
+ * detached, so that after a daemon restart (shmc_set_reconnect) the library
+ * can connect again and re-claim them all. The new daemon hands out new
+ * client ids: the caller keeps the ids it got first, and each call and
+ * event is translated between the two here. The epoll and event fds outlive
+ * the socket, so the caller's poll set stays valid across a reconnect.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmclient_int.h"
+
+/* Between reconnect attempts; an activated daemon takes longer to come. */
+#define SHMC_RECONNECT_RETRY_MS 50
+/* Ids the library makes up when the daemon's id of a new attachment is one
+ * the caller already holds for another; far above any daemon's ids. */
+#define SHMC_LOCAL_ID_BASE (UINT64_C(1) << 63)
+
+/* What it takes to attach again after a restart, and the ids on both sides
+ * of the translation. */
+struct attachment {
+	uint64_t user_id;	/* what the caller got and keeps using */
+	uint64_t cur_id;	/* the daemon's, on the current connection */
+	uint8_t *name;		/* the name bytes as sent */
+	size_t name_len;
+	uint32_t size_pages;
+	uint32_t index;		/* now; asked back after a restart */
+	dev_t dev;		/* the memfd first handed out */
+	ino_t ino;
+	bool same_memory;	/* every re-claim found that memfd again */
+	bool revoked;		/* an admin destroyed the region */
+	int lost;		/* 0, or why a re-claim failed: a guest status,
+				 * or -ENOENT when it had been revoked */
+};
+
+static struct attachment *
+shmc_att_by_user(const struct shmc *c, uint64_t id)
+{
+	for (size_t i = 0; i < c->natt; i++)
+		if (c->att[i].user_id == id)
+			return &c->att[i];
+	return NULL;
+}
+
+/* A lost attachment's cur_id is the old daemon's: it names nothing now. */
+static struct attachment *
+shmc_att_by_cur(const struct shmc *c, uint64_t id)
+{
+	for (size_t i = 0; i < c->natt; i++)
+		if (c->att[i].cur_id == id && c->att[i].lost == 0)
+			return &c->att[i];
+	return NULL;
+}
+
+static void
+shmc_att_forget(struct shmc *c, struct attachment *a)
+{
+	size_t i = (size_t)(a - c->att);
+
+	free(a->name);
+	memmove(&c->att[i], &c->att[i + 1], (c->natt - i - 1) * sizeof(*a));
+	c->natt--;
+}
+
+/* After a detach: nothing to re-claim any more. */
+void
+shmc_att_forget_id(struct shmc *c, uint64_t user_id)
+{
+	struct attachment *a = shmc_att_by_user(c, user_id);
+
+	if (a != NULL)
+		shmc_att_forget(c, a);
+}
+
+void
+shmc_att_free_all(struct shmc *c)
+{
+	for (size_t i = 0; i < c->natt; i++)
+		free(c->att[i].name);
+	free(c->att);
+}
+
+/* Remembers a new attachment; r->client_id becomes the id the caller
+ * keeps, which after a reconnect may not be the daemon's. */
+int
+shmc_att_add(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, struct shmc_region *r)
+{
+	struct attachment *a;
+	struct stat st;
+
+	if (c->natt == c->catt) {
+		size_t cap = c->catt ? 2 * c->catt : 8;
+
+		if ((a = realloc(c->att, cap * sizeof(*a))) == NULL)
+			return -ENOMEM;
+		c->att = a;
+		c->catt = cap;
+	}
+	a = &c->att[c->natt];
+	memset(a, 0, sizeof(*a));
+	if (fstat(r->fd, &st) < 0)
+		return -errno;
+	if ((a->name = malloc(len ? len : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(a->name, name, len);
+	a->name_len = len;
+	a->size_pages = size_pages;
+	a->index = r->index;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	a->same_memory = true;
+	a->cur_id = r->client_id;
+	a->user_id = r->client_id;
+	if (shmc_att_by_user(c, a->user_id) != NULL) {
+		if (c->next_local_id == 0)
+			c->next_local_id = SHMC_LOCAL_ID_BASE;
+		a->user_id = c->next_local_id++;
+	}
+	c->natt++;
+	r->client_id = a->user_id;
+	return 0;
+}
+
+/* The name for messages: printable, up to its NUL. */
+static const char *
+shmc_att_name(const struct attachment *a, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->name_len && a->name[i] != '\0' &&
+	    n + 1 < cap; i++)
+		buf[n++] = a->name[i] >= 0x20 && a->name[i] < 0x7f ?
+		    (char)a->name[i] : '?';
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The daemon's id for the caller's; ids the library does not know (raw
+ * calls) go as they are. -ENOENT for an attachment a restart lost. */
+int
+shmc_resolve(struct shmc *c, uint64_t user_id, uint64_t *id)
+{
+	struct attachment *a = shmc_att_by_user(c, user_id);
+	char name[64];
+
+	*id = a != NULL ? a->cur_id : user_id;
+	if (a == NULL || a->lost == 0)
+		return 0;
+	shmc_att_name(a, name, sizeof(name));
+	if (a->lost < 0)
+		return shmc_fail(c, -ENOENT, "client %llu of region %s: revoked "
+		    "by an admin", (unsigned long long)user_id, name);
+	return shmc_fail(c, -ENOENT, "client %llu of region %s: lost when "
+	    "shmbrokerd restarted: attaching again gave %s",
+	    (unsigned long long)user_id, name, wire_status_name(a->lost));
+}
+
+/* An event names the receiving client by the daemon's id: give it the
+ * caller's. */
+void
+shmc_translate_event(struct shmc *c, Shmbroker__ServerMessage *m)
+{
+	uint64_t *id = NULL;
+	struct attachment *a;
+
+	switch (m->body_case) {
+	case SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED:
+		id = &m->peer_changed->client_id;
+		break;
+	case SHMBROKER__SERVER_MESSAGE__BODY_NOTIFICATION:
+		id = &m->notification->client_id;
+		break;
+	case SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED:
+		id = &m->client_revoked->client_id;
+		break;
+	default:
+		return;
+	}
+	if ((a = shmc_att_by_cur(c, *id)) == NULL)
+		return;
+	if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED)
+		a->revoked = true;
+	*id = a->user_id;
+}
+
+/* Attaches every remembered attachment again, asking for its old index.
+ * One the new daemon refuses (the region did not survive) is lost; a
+ * transport error fails the attempt. */
+static int
+shmc_reclaim(struct shmc *c)
+{
+	struct shmc_region r;
+	struct stat st;
+	int rc;
+
+	for (size_t i = 0; i < c->natt; i++) {
+		struct attachment *a = &c->att[i];
+
+		if (a->lost != 0)
+			continue;
+		if (a->revoked) {
+			a->lost = -ENOENT;
+			continue;
+		}
+		rc = shmc_attach_once(c, a->name, a->name_len, a->size_pages,
+		    false, a->index + 1, &r);
+		if (rc < 0)
+			return rc;
+		if (rc != SHMC_GSS_OK) {
+			a->lost = rc;
+			continue;
+		}
+		/* The caller's mapping is of the first memfd: only the fd
+		 * store gives the same one back. */
+		a->same_memory = a->same_memory && fstat(r.fd, &st) == 0 &&
+		    st.st_dev == a->dev && st.st_ino == a->ino;
+		close(r.fd);
+		a->cur_id = r.client_id;
+		a->index = r.index;
+	}
+	return 0;
+}
+
+static void
+shmc_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* A new connection to the same path, with the same label, the same
+ * attachments and the same admin watch; retried until reconnect_ms. */
+static int
+shmc_reconnect(struct shmc *c)
+{
+	int64_t deadline = shmc_now_ms() + c->reconnect_ms;
+	char why[sizeof(c->err)];
+	int rc;
+
+	shmc_drop_socket(c);
+	for (;;) {
+		rc = shmc_open_socket(c, c->path);
+		if (rc == 0)
+			rc = shmc_hello(c, c->label);
+		if (rc == 0)
+			rc = shmc_reclaim(c);
+		if (rc == 0 && c->watching)
+			rc = shmc_admin_watch_once(c);
+		if (rc == 0)
+			break;
+		memcpy(why, c->err, sizeof(why));
+		shmc_drop_socket(c);
+		/* Refused for good, or out of time; anything else (no socket
+		 * yet, nobody listening, a daemon still starting) passes. */
+		if (rc == -EPERM || rc == -EACCES || rc == -ENAMETOOLONG ||
+		    shmc_now_ms() + SHMC_RECONNECT_RETRY_MS > deadline)
+			break;
+		shmc_sleep_ms(SHMC_RECONNECT_RETRY_MS);
+	}
+	if (rc < 0)
+		return shmc_fail(c, rc, "lost the connection to shmbrokerd and "
+		    "could not make a new one in %d ms: %s", c->reconnect_ms,
+		    why);
+	c->reconnects++;
+	return 0;
+}
+
+/* After a call that failed with *rc: true when the daemon had gone and a
+ * reconnect made a new connection, so the call is worth a second try;
+ * else *rc is the error to return. */
+bool
+shmc_try_again(struct shmc *c, int *rc)
+{
+	if (c->reconnect_ms <= 0 || (*rc != -ECONNRESET && *rc != -EPIPE &&
+	    *rc != -ENOTCONN && *rc != -ECONNREFUSED && *rc != -ECONNABORTED))
+		return false;
+	*rc = shmc_reconnect(c);
+	return *rc == 0;
+}
+
+void
+shmc_set_reconnect(struct shmc *c, int timeout_ms)
+{
+	c->reconnect_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+unsigned
+shmc_reconnects(const struct shmc *c)
+{
+	return c->reconnects;
+}
+
+int
+shmc_attachment_info(const struct shmc *c, uint64_t client_id,
+    uint32_t *index, bool *same_memory)
+{
+	const struct attachment *a = shmc_att_by_user(c, client_id);
+
+	if (a == NULL || a->lost != 0)
+		return -ENOENT;
+	if (index != NULL)
+		*index = a->index;
+	if (same_memory != NULL)
+		*same_memory = a->same_memory;
+	return 0;
+}
