@@ -566,11 +566,19 @@ shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
 int
 shmc_read_status(struct shmc *c, uint64_t client_id, uint32_t *status)
 {
+	return shmc_read_status_keep(c, client_id, 0, status);
+}
+
+int
+shmc_read_status_keep(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
+    uint32_t *status)
+{
 	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
 	Shmbroker__ServerMessage *m;
 	int rc;
 
+	rs.keep_mask = keep_mask;
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
 	req.read_status = &rs;
 	rc = shmc_client_call(c, &req, &rs.client_id, client_id,

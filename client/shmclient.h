@@ -118,6 +118,10 @@ int shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
     uint32_t *delivered);
 /* The control status word: pending bits 0-15 (cleared) | active << 16. */
 int shmc_read_status(struct shmc *c, uint64_t client_id, uint32_t *status);
+/* The same, leaving the pending bits in keep_mask set: a guest's read of
+ * one byte of the status register returns and clears only that byte. */
+int shmc_read_status_keep(struct shmc *c, uint64_t client_id,
+    uint32_t keep_mask, uint32_t *status);
 int shmc_detach(struct shmc *c, uint64_t client_id);
 
 /* An fd that polls readable while events wait for shmc_dispatch. */

@@ -225,9 +225,15 @@ registry_notify(struct client *c, uint32_t mask)
 uint32_t
 registry_take_status(struct client *c)
 {
+	return registry_take_status_keep(c, 0);
+}
+
+uint32_t
+registry_take_status_keep(struct client *c, uint16_t keep)
+{
 	uint32_t status = c->pending | ((uint32_t)c->region->active << 16);
 
-	c->pending = 0;
+	c->pending &= keep;
 	return status;
 }
 

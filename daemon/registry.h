@@ -139,6 +139,8 @@ bool registry_detach(struct registry *r, struct client *c);
 uint16_t registry_notify(struct client *c, uint32_t mask);
 /* The control status word (pending | active << 16); clears pending. */
 uint32_t registry_take_status(struct client *c);
+/* The same, leaving the pending bits in keep set. */
+uint32_t registry_take_status_keep(struct client *c, uint16_t keep);
 
 /* The first region (client) with an id above after_id, for paged
  * listings; NULL at the end. */

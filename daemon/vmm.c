@@ -403,7 +403,7 @@ vmm_read_status(struct conn *c, uint64_t id, const Shmbroker__ReadStatus *req)
 
 	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
 		return;
-	r.status = registry_take_status(cl);
+	r.status = registry_take_status_keep(cl, (uint16_t)req->keep_mask);
 	m.id = id;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_READ_STATUS;
 	m.read_status = &r;

@@ -328,6 +328,13 @@ test_notify(void **state)
 	c[1] = attach(r, g);
 	assert_int_equal(c[1]->index, 1);
 	assert_int_equal(registry_take_status(c[1]), 0x000b0000);
+	/* A partial read clears only the bits it returned. */
+	registry_notify(c[0], 1u << 1);
+	registry_notify(c[3], 1u << 1);
+	assert_int_equal(registry_take_status_keep(c[1], 0x0008), 0x000b0009);
+	assert_int_equal(c[1]->pending, 0x8);
+	assert_int_equal(registry_take_status_keep(c[1], 0), 0x000b0008);
+	assert_int_equal(c[1]->pending, 0);
 
 	/* Alone in a region: nobody to notify. */
 	struct region *solo = add_guest(r, "solo");
