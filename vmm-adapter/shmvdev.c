@@ -1,0 +1,400 @@
+/*
+ * shmvdev: one VM's shmem vdev on top of vdev_regs (the register decoding)
+ * and libshmclient (the daemon). It turns the actions the decoder returns
+ * into daemon calls and the daemon's answers and events into guest-visible
+ * state, mappings and interrupts. Placement is in shmvdev_layout.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmclient.h"
+#include "shmvdev_int.h"
+
+#define CTL_STATUS_END	4u	/* control status occupies bytes 0-3 */
+
+static void __attribute__((format(printf, 2, 3)))
+seterr(struct shmvdev *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->err, sizeof(d->err), fmt, ap);
+	va_end(ap);
+}
+
+static int __attribute__((format(printf, 4, 5)))
+open_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* Fills the defaults into *c and says what is wrong with it, or NULL. */
+static const char *
+check_config(struct shmvdev_config *c)
+{
+	uint64_t f = c->factory_gpa, wb, we;
+
+	if (c->factory_gpa == 0)
+		c->factory_gpa = SHMVDEV_DEFAULT_FACTORY_GPA;
+	if (c->window_base == 0)
+		c->window_base = SHMVDEV_DEFAULT_WINDOW_BASE;
+	if (c->window_size == 0 && c->window_base < SHMVDEV_WINDOW_LIMIT)
+		c->window_size = SHMVDEV_WINDOW_LIMIT - c->window_base;
+	if (c->reconnect_ms == 0)
+		c->reconnect_ms = SHMVDEV_DEFAULT_RECONNECT_MS;
+	f = c->factory_gpa;
+	wb = c->window_base;
+	we = wb + c->window_size;
+	if (f % VDEV_PAGE_SIZE != 0 || f > UINT64_MAX - VDEV_PAGE_SIZE)
+		return "factory_gpa must be 4 KiB aligned";
+	if (wb % SHMVDEV_SLOT_SIZE != 0 || c->window_size % SHMVDEV_SLOT_SIZE)
+		return "window_base and window_size must be 2 MiB multiples";
+	if (c->window_size < 2 * SHMVDEV_SLOT_SIZE)
+		return "window_size must be at least 4 MiB";
+	if (wb >= SHMVDEV_WINDOW_LIMIT || we > SHMVDEV_WINDOW_LIMIT ||
+	    we < wb)
+		return "the window must end at or below 4 GiB";
+	if (f + VDEV_PAGE_SIZE > wb && f < we)
+		return "the factory page lies inside the window";
+	return NULL;
+}
+
+int
+shmvdev_open(const struct shmvdev_config *cfg, const struct shmvdev_ops *ops,
+    void *vmm, struct shmvdev **out, char *err, size_t errlen)
+{
+	struct shmvdev_config c = *cfg;
+	struct shmvdev *d;
+	const char *why;
+	int rc;
+
+	*out = NULL;
+	if (ops == NULL || ops->map == NULL || ops->unmap == NULL ||
+	    ops->raise_irq == NULL)
+		return open_fail(err, errlen, -EINVAL,
+		    "shmvdev: map, unmap and raise_irq must all be given");
+	if ((why = check_config(&c)) != NULL)
+		return open_fail(err, errlen, -EINVAL, "shmvdev: %s", why);
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->used = calloc(c.window_size / SHMVDEV_SLOT_SIZE, 1)) == NULL) {
+		free(d);
+		return open_fail(err, errlen, -ENOMEM, "shmvdev: out of memory");
+	}
+	d->ops = *ops;
+	d->vmm = vmm;
+	d->factory_gpa = c.factory_gpa;
+	d->window_base = c.window_base;
+	d->nslots = (uint32_t)(c.window_size / SHMVDEV_SLOT_SIZE);
+	vdev_factory_init(&d->fac, c.vector);
+	rc = shmc_connect(c.socket, c.label, SHMC_DEFAULT_TIMEOUT_MS, &d->c,
+	    err, errlen);
+	if (rc < 0) {
+		free(d->used);
+		free(d);
+		return rc;
+	}
+	if (c.reconnect_ms > 0)
+		shmc_set_reconnect(d->c, c.reconnect_ms);
+	*out = d;
+	return 0;
+}
+
+static void
+release_att(struct shmvdev *d, struct shmvdev_att *a)
+{
+	layout_release(d, a);
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+}
+
+void
+shmvdev_close(struct shmvdev *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < d->natts; i++)
+		if (d->atts[i].fd >= 0)
+			close(d->atts[i].fd);
+	shmc_close(d->c);
+	free(d->atts);
+	free(d->used);
+	free(d);
+}
+
+const char *
+shmvdev_error(const struct shmvdev *d)
+{
+	return d->err;
+}
+
+int
+shmvdev_event_fd(const struct shmvdev *d)
+{
+	return shmc_event_fd(d->c);
+}
+
+bool
+shmvdev_claims(const struct shmvdev *d, uint64_t gpa)
+{
+	return (gpa >= d->factory_gpa &&
+	    gpa - d->factory_gpa < VDEV_PAGE_SIZE) ||
+	    layout_find_ctl(d, gpa) != NULL;
+}
+
+size_t
+shmvdev_attached(const struct shmvdev *d, uint64_t *ctl, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < d->natts; i++)
+		if (d->atts[i].state == ATT_ATTACHED ||
+		    d->atts[i].state == ATT_REVOKED) {
+			if (k < n)
+				ctl[k] = d->atts[i].ctl_gpa;
+			k++;
+		}
+	return k;
+}
+
+/*
+ * After libshmclient reconnected to a restarted daemon, an attachment may
+ * have another index or be lost (its region did not come back).
+ */
+static void
+refresh_after_reconnect(struct shmvdev *d)
+{
+	unsigned n = shmc_reconnects(d->c);
+	uint32_t idx;
+	bool same;
+
+	if (n == d->reconnects)
+		return;
+	d->reconnects = n;
+	for (size_t i = 0; i < d->natts; i++) {
+		struct shmvdev_att *a = &d->atts[i];
+
+		if (a->state != ATT_ATTACHED)
+			continue;
+		if (shmc_attachment_info(d->c, a->client_id, &idx,
+		    &same) < 0) {
+			a->state = ATT_REVOKED;
+			seterr(d, "client %llu was lost when the daemon "
+			    "restarted", (unsigned long long)a->client_id);
+			continue;
+		}
+		if (!a->ctl.detached)
+			a->ctl.idx = idx;
+		if (!same)
+			seterr(d, "region of client %llu was made anew by the "
+			    "restarted daemon; the guest keeps the old memory",
+			    (unsigned long long)a->client_id);
+	}
+}
+
+/* Maps a fresh attachment into the window; a guest status. */
+static uint32_t
+place_region(struct shmvdev *d, const struct shmc_region *r,
+    uint64_t *ctl_gpa)
+{
+	uint64_t len = (r->backing_bytes + VDEV_PAGE_SIZE - 1) &
+	    ~(uint64_t)(VDEV_PAGE_SIZE - 1);
+	struct shmvdev_att *a;
+	int rc;
+
+	if ((a = layout_place(d, len)) == NULL) {
+		seterr(d, "no room for %llu bytes in the shmem window; "
+		    "detach regions or configure a larger window",
+		    (unsigned long long)len);
+		return GSS_NOMEM;
+	}
+	if ((rc = d->ops.map(d->vmm, a->data_gpa, r->fd, len,
+	    r->hugetlb)) < 0) {
+		layout_release(d, a);
+		a->state = ATT_FREE;
+		seterr(d, "mapping the region at 0x%llx failed: %s",
+		    (unsigned long long)a->data_gpa, strerror(-rc));
+		return rc == -ENOMEM ? GSS_NOMEM : GSS_UNKNOWN_FAILURE;
+	}
+	a->state = ATT_ATTACHED;
+	a->client_id = r->client_id;
+	a->fd = r->fd;
+	vdev_control_init(&a->ctl, r->index);
+	*ctl_gpa = a->ctl_gpa;
+	return GSS_OK;
+}
+
+/* A size (create) or find write: the name is already in the factory. */
+static void
+factory_attach(struct shmvdev *d, bool create, uint32_t pages)
+{
+	unsigned nlen = vdev_factory_name_len(&d->fac);
+	struct shmc_region r;
+	uint64_t ctl = 0;
+	uint32_t st;
+	int rc;
+
+	if (nlen == 0) {
+		seterr(d, "the guest's region name has no NUL in 32 bytes");
+		vdev_factory_result(&d->fac, GSS_ILLEGAL_NAME, 0, 0);
+		return;
+	}
+	refresh_after_reconnect(d);
+	rc = shmc_attach_raw(d->c, d->fac.name, nlen, create ? pages : 0,
+	    create, &r);
+	if (rc < 0) {
+		seterr(d, "attach: %s", shmc_error(d->c));
+		vdev_factory_result(&d->fac, GSS_UNKNOWN_FAILURE, 0, 0);
+		return;
+	}
+	if (rc != GSS_OK) {
+		seterr(d, "attach: status %d: %s", rc, shmc_error(d->c));
+		vdev_factory_result(&d->fac, (uint32_t)rc, 0, 0);
+		return;
+	}
+	if ((st = place_region(d, &r, &ctl)) != GSS_OK) {
+		/* The daemon drops a guest region with its last client, so
+		 * a failed create leaves nothing behind. */
+		(void)shmc_detach(d->c, r.client_id);
+		close(r.fd);
+	}
+	vdev_factory_result(&d->fac, st, ctl, r.size_pages);
+}
+
+static uint64_t
+factory_access(struct shmvdev *d, uint32_t off, bool is_write, unsigned len,
+    uint64_t data)
+{
+	enum vdev_action act;
+	uint32_t arg;
+
+	if (!is_write)
+		return vdev_factory_read(&d->fac, off, len);
+	act = vdev_factory_write(&d->fac, off, len, data, &arg);
+	if (act == VDEV_CREATE)
+		factory_attach(d, true, arg);
+	else if (act == VDEV_FIND)
+		factory_attach(d, false, 0);
+	return 0;
+}
+
+/* The status word for a read that takes the pending bits in take. */
+static uint32_t
+status_word(struct shmvdev *d, struct shmvdev_att *a, uint32_t take)
+{
+	uint32_t w;
+	int rc;
+
+	if (a->state != ATT_ATTACHED)
+		return 0;	/* revoked: no peers, nothing pending */
+	rc = shmc_read_status_keep(d->c, a->client_id, ~take & 0xffffu, &w);
+	if (rc < 0) {
+		seterr(d, "status read: %s", shmc_error(d->c));
+		return 0;
+	}
+	return w;
+}
+
+/* Detaches a's client, unmaps it and frees its slots; its control page
+ * stays claimed (as a detached page) when keep_page. */
+static void
+detach_att(struct shmvdev *d, struct shmvdev_att *a, bool keep_page)
+{
+	int rc;
+
+	if (a->state == ATT_ATTACHED &&
+	    (rc = shmc_detach(d->c, a->client_id)) < 0 && rc != -ENOENT)
+		seterr(d, "detach: %s", shmc_error(d->c));
+	if (a->state == ATT_ATTACHED || a->state == ATT_REVOKED)
+		(void)d->ops.unmap(d->vmm, a->data_gpa, a->map_len);
+	release_att(d, a);
+	a->state = keep_page ? ATT_GONE : ATT_FREE;
+}
+
+static uint64_t
+control_access(struct shmvdev *d, struct shmvdev_att *a, uint32_t off,
+    bool is_write, unsigned len, uint64_t data)
+{
+	uint32_t take, mask, word = 0;
+	unsigned act;
+	int rc;
+
+	if (a->state == ATT_GONE)
+		return 0;
+	if (!is_write) {
+		take = vdev_control_take_mask(&a->ctl, off, len);
+		if (len >= 1 && len <= VDEV_MAX_ACCESS && off < CTL_STATUS_END)
+			word = status_word(d, a, take);
+		return vdev_control_read(&a->ctl, off, len, word);
+	}
+	act = vdev_control_write(&a->ctl, off, len, data, &mask);
+	if ((act & VDEV_NOTIFY) && a->state == ATT_ATTACHED &&
+	    (rc = shmc_notify(d->c, a->client_id, mask, NULL)) < 0)
+		seterr(d, "notify: %s", shmc_error(d->c));
+	if (act & VDEV_DETACH)
+		detach_att(d, a, true);
+	return 0;
+}
+
+uint64_t
+shmvdev_access(struct shmvdev *d, uint64_t gpa, bool is_write, unsigned len,
+    uint64_t data)
+{
+	struct shmvdev_att *a;
+
+	refresh_after_reconnect(d);
+	if (gpa >= d->factory_gpa && gpa - d->factory_gpa < VDEV_PAGE_SIZE)
+		return factory_access(d, (uint32_t)(gpa - d->factory_gpa),
+		    is_write, len, data);
+	if ((a = layout_find_ctl(d, gpa)) != NULL)
+		return control_access(d, a,
+		    (uint32_t)(gpa % VDEV_PAGE_SIZE), is_write, len, data);
+	return 0;
+}
+
+static void
+on_event(const struct shmc_event *ev, void *arg)
+{
+	struct shmvdev *d = arg;
+	struct shmvdev_att *a;
+
+	if (ev->kind == SHMC_EVENT_ADMIN ||
+	    (a = layout_find_client(d, ev->client_id)) == NULL ||
+	    a->state != ATT_ATTACHED)
+		return;
+	if (ev->kind == SHMC_EVENT_REVOKED)
+		a->state = ATT_REVOKED;
+	d->ops.raise_irq(d->vmm);
+}
+
+int
+shmvdev_dispatch(struct shmvdev *d)
+{
+	int rc = shmc_dispatch(d->c, on_event, d);
+
+	if (rc < 0)
+		seterr(d, "events: %s", shmc_error(d->c));
+	refresh_after_reconnect(d);
+	return rc;
+}
+
+void
+shmvdev_reset(struct shmvdev *d)
+{
+	refresh_after_reconnect(d);
+	for (size_t i = 0; i < d->natts; i++)
+		if (d->atts[i].state != ATT_FREE)
+			detach_att(d, &d->atts[i], false);
+	vdev_factory_init(&d->fac, d->fac.vector);
+}

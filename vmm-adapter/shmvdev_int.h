@@ -1,0 +1,66 @@
+/*
+ * libshmvdev's internals shared by its files: the per-VM state, the
+ * attachments (one per client this VM made, plus the control pages of
+ * detached clients still claimed) and the window's slot allocator
+ * (shmvdev_layout.c).
+ */
+#ifndef SHMVDEV_INT_H
+#define SHMVDEV_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shmvdev.h"
+#include "vdev_regs.h"
+
+struct shmc;
+
+enum att_state {
+	ATT_FREE = 0,	/* entry unused */
+	ATT_ATTACHED,	/* a client in the daemon, mapped */
+	ATT_REVOKED,	/* mapped, but the daemon dropped the client */
+	ATT_GONE	/* detached: only its control page is still claimed */
+};
+
+struct shmvdev_att {
+	enum att_state state;
+	uint64_t client_id;
+	uint64_t ctl_gpa;
+	uint64_t data_gpa;
+	uint64_t map_len;
+	uint32_t slot, nslots;	/* the control slot and the data slots */
+	int fd;
+	struct vdev_control ctl;
+};
+
+struct shmvdev {
+	struct shmvdev_ops ops;
+	void *vmm;
+	struct shmc *c;
+	uint64_t factory_gpa;
+	uint64_t window_base;
+	uint32_t nslots;
+	uint8_t *used;		/* per slot: 1 when taken */
+	struct shmvdev_att *atts;
+	size_t natts, capatts;
+	unsigned reconnects;	/* shmc_reconnects() when last looked */
+	struct vdev_factory fac;
+	char err[256];
+};
+
+/* The attachment whose control page holds gpa (any state but FREE). */
+struct shmvdev_att *layout_find_ctl(const struct shmvdev *, uint64_t gpa);
+/* The attached or revoked attachment of client_id. */
+struct shmvdev_att *layout_find_client(const struct shmvdev *, uint64_t id);
+/*
+ * Places a region of map_len bytes: takes the slots, drops detached
+ * control pages that the new region covers, and returns a fresh entry
+ * (state FREE, the caller fills it) with slot, nslots, ctl_gpa and
+ * data_gpa set, or NULL when the window has no room (or no memory).
+ */
+struct shmvdev_att *layout_place(struct shmvdev *, uint64_t map_len);
+/* Gives the slots of a back; the entry keeps its addresses. */
+void layout_release(struct shmvdev *, struct shmvdev_att *a);
+
+#endif /* SHMVDEV_INT_H */
