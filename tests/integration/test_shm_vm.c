@@ -1,0 +1,491 @@
+/*
+ * test_shm_vm: shm-vm, the reference KVM VMM, run as a program on the test
+ * guests of vmm-adapter/guests: its command line, its image loader (checked
+ * before KVM is opened, so these run on every host), and, where /dev/kvm
+ * opens, the guest contract: entry state, console and exit ports, and the
+ * one-line reasons for an instruction KVM cannot emulate, a triple fault, a
+ * halt nothing can wake, and --timeout.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#ifndef SHM_VM_PATH
+#error "SHM_VM_PATH must be defined (vmm-adapter/CMakeLists.txt)"
+#endif
+#ifndef SHM_VM_GUEST_DIR
+#error "SHM_VM_GUEST_DIR must be defined (vmm-adapter/CMakeLists.txt)"
+#endif
+
+#define RUN_LIMIT_MS	60000	/* a hung shm-vm fails the test */
+#define OUT_MAX		8192
+
+struct result {
+	int status;		/* exit status, or -1 (signal, killed) */
+	char out[OUT_MAX];
+	char err[OUT_MAX];
+};
+
+struct fixture {
+	char dir[128];
+};
+
+static void
+append(char *buf, size_t *len, int fd, int *open_)
+{
+	ssize_t n = read(fd, buf + *len, OUT_MAX - 1 - *len);
+
+	if (n > 0) {
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	} else if (n == 0 || errno != EINTR || *len >= OUT_MAX - 1) {
+		*open_ = 0;
+	}
+}
+
+static void
+child(int out, int err, char *const argv[])
+{
+	dup2(out, STDOUT_FILENO);
+	dup2(err, STDERR_FILENO);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Runs shm-vm with the NULL-terminated arguments, capturing its stdout and
+ * stderr. A run that outlives RUN_LIMIT_MS is killed (status -1). */
+static void
+run_vm(struct result *r, ...)
+{
+	char *argv[24];
+	int op[2], ep[2], oopen = 1, eopen = 1, ws;
+	size_t olen = 0, elen = 0, n = 0;
+	int64_t end = harness_now_ms() + RUN_LIMIT_MS;
+	va_list ap;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	argv[n++] = (char *)SHM_VM_PATH;
+	va_start(ap, r);
+	while (n < 23 && (argv[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	assert_int_equal(pipe2(op, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		child(op[1], ep[1], argv);
+	close(op[1]);
+	close(ep[1]);
+	while ((oopen || eopen) && harness_now_ms() < end) {
+		struct pollfd p[2] = {
+			{ .fd = oopen ? op[0] : -1, .events = POLLIN },
+			{ .fd = eopen ? ep[0] : -1, .events = POLLIN },
+		};
+
+		if (poll(p, 2, 200) <= 0)
+			continue;
+		if (p[0].revents)
+			append(r->out, &olen, op[0], &oopen);
+		if (p[1].revents)
+			append(r->err, &elen, ep[0], &eopen);
+	}
+	close(op[0]);
+	close(ep[0]);
+	if (oopen || eopen)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		continue;
+	r->status = (!oopen && !eopen && WIFEXITED(ws)) ?
+	    WEXITSTATUS(ws) : -1;
+	if (r->status != 0)
+		print_message("shm-vm exited %d, stderr: %s", r->status,
+		    r->err);
+}
+
+static int
+kvm_opens(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static void
+need_kvm(void)
+{
+	if (!kvm_opens()) {
+		print_message("skipped: /dev/kvm is missing or cannot be "
+		    "opened (%s); shm-vm needs KVM to run guests\n",
+		    strerror(errno));
+		skip();
+	}
+}
+
+static const char *
+guest(const char *name)
+{
+	static const char *const names[] = {
+		SHM_VM_GUEST_DIR "/hello.elf", SHM_VM_GUEST_DIR "/hello.bin",
+		SHM_VM_GUEST_DIR "/args.elf", SHM_VM_GUEST_DIR "/sse.elf",
+		SHM_VM_GUEST_DIR "/fault.elf", SHM_VM_GUEST_DIR "/spin.elf",
+		SHM_VM_GUEST_DIR "/halt.elf", SHM_VM_GUEST_DIR "/halt_if.elf",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *base = strrchr(names[i], '/') + 1;
+
+		if (strcmp(base, name) == 0)
+			return names[i];
+	}
+	fail_msg("no guest %s", name);
+	return NULL;
+}
+
+/* Exactly one line on stderr, containing want. */
+static void
+assert_one_line(const char *err, const char *want)
+{
+	const char *nl = strchr(err, '\n');
+
+	assert_non_null(strstr(err, want));
+	assert_non_null(nl);
+	assert_int_equal(nl[1], '\0');
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || harness_mkdtemp(f->dir, sizeof(f->dir), "shmvm") < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	harness_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* A well-formed ELF64 executable of one PT_LOAD segment at paddr. */
+static void
+write_elf(const char *path, uint16_t type, uint64_t paddr, uint64_t entry)
+{
+	struct {
+		Elf64_Ehdr eh;
+		Elf64_Phdr ph;
+		uint8_t code[16];
+	} img;
+
+	memset(&img, 0, sizeof(img));
+	memcpy(img.eh.e_ident, ELFMAG, SELFMAG);
+	img.eh.e_ident[EI_CLASS] = ELFCLASS64;
+	img.eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	img.eh.e_ident[EI_VERSION] = EV_CURRENT;
+	img.eh.e_type = type;
+	img.eh.e_machine = EM_X86_64;
+	img.eh.e_version = EV_CURRENT;
+	img.eh.e_entry = entry;
+	img.eh.e_phoff = offsetof(__typeof__(img), ph);
+	img.eh.e_ehsize = sizeof(Elf64_Ehdr);
+	img.eh.e_phentsize = sizeof(Elf64_Phdr);
+	img.eh.e_phnum = 1;
+	img.ph.p_type = PT_LOAD;
+	img.ph.p_offset = offsetof(__typeof__(img), code);
+	img.ph.p_paddr = img.ph.p_vaddr = paddr;
+	img.ph.p_filesz = img.ph.p_memsz = sizeof(img.code);
+	memset(img.code, 0xf4, sizeof(img.code));
+	write_file(path, &img, sizeof(img));
+}
+
+static void
+test_help(void **state)
+{
+	struct result r;
+
+	(void)state;
+	run_vm(&r, "--help", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "--guest FILE"));
+	assert_non_null(strstr(r.out, "--socket PATH"));
+	assert_non_null(strstr(r.out, "not wired"));
+}
+
+static void
+test_usage_errors(void **state)
+{
+	const char *hello = guest("hello.elf");
+	struct result r;
+
+	(void)state;
+	run_vm(&r, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--guest FILE is required"));
+	run_vm(&r, "--guest", hello, "--mem", "1K", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "bad --mem '1K'"));
+	run_vm(&r, "--guest", hello, "--vector", "7", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "bad --vector '7'"));
+	run_vm(&r, "--guest", hello, "--factory", "0x1000001", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "bad --factory"));
+	run_vm(&r, "--guest", hello, "--factory", "0x1000000", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "lies inside guest RAM"));
+	run_vm(&r, "--guest", hello, "--timeout", "0", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "bad --timeout '0'"));
+	run_vm(&r, "--guest", hello, "stray", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "unexpected argument 'stray'"));
+}
+
+/* Images that must be refused before KVM is opened, on every host. */
+static void
+test_bad_images(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+	struct result r;
+	uint8_t *big;
+
+	run_vm(&r, "--guest", "/nonexistent/guest.elf", NULL);
+	assert_int_equal(r.status, 1);
+	assert_one_line(r.err, "cannot open guest /nonexistent/guest.elf");
+
+	snprintf(path, sizeof(path), "%s/low.elf", f->dir);
+	write_elf(path, ET_EXEC, 0x1000, 0x1000);
+	run_vm(&r, "--guest", path, NULL);
+	assert_int_equal(r.status, 1);
+	assert_one_line(r.err, "outside guest RAM");
+
+	snprintf(path, sizeof(path), "%s/high.elf", f->dir);
+	write_elf(path, ET_EXEC, 0x1ffff8, 0x1ffff8);
+	run_vm(&r, "--guest", path, "--mem", "2M", NULL);
+	assert_int_equal(r.status, 1);
+	assert_one_line(r.err, "outside guest RAM");
+
+	snprintf(path, sizeof(path), "%s/entry.elf", f->dir);
+	write_elf(path, ET_EXEC, 0x100000, 0x80000);
+	run_vm(&r, "--guest", path, NULL);
+	assert_int_equal(r.status, 1);
+	assert_one_line(r.err, "entry point 0x80000");
+
+	snprintf(path, sizeof(path), "%s/dyn.elf", f->dir);
+	write_elf(path, ET_DYN, 0x100000, 0x100000);
+	run_vm(&r, "--guest", path, NULL);
+	assert_int_equal(r.status, 1);
+	assert_one_line(r.err, "not a static executable");
+
+	snprintf(path, sizeof(path), "%s/trunc.elf", f->dir);
+	write_file(path, ELFMAG "\2\1\1", 7);
+	run_vm(&r, "--guest", path, NULL);
+	assert_int_equal(r.status, 1);
+	assert_one_line(r.err, "truncated");
+
+	snprintf(path, sizeof(path), "%s/empty.bin", f->dir);
+	write_file(path, "", 0);
+	run_vm(&r, "--guest", path, NULL);
+	assert_int_equal(r.status, 1);
+	assert_one_line(r.err, "is empty");
+
+	/* 1.5 MiB flat: fits in 2 MiB of RAM, not above 0x100000 */
+	big = calloc(1, 3 << 19);
+	assert_non_null(big);
+	snprintf(path, sizeof(path), "%s/big.bin", f->dir);
+	write_file(path, big, 3 << 19);
+	free(big);
+	run_vm(&r, "--guest", path, "--mem", "2M", NULL);
+	assert_int_equal(r.status, 1);
+	assert_one_line(r.err, "does not fit");
+}
+
+/* On a host without KVM a good image gets as far as /dev/kvm and says so. */
+static void
+test_no_kvm(void **state)
+{
+	struct result r;
+
+	(void)state;
+	if (kvm_opens()) {
+		print_message("skipped: /dev/kvm opens on this host\n");
+		skip();
+	}
+	run_vm(&r, "--guest", guest("hello.elf"), NULL);
+	assert_int_equal(r.status, 1);
+	assert_one_line(r.err, "cannot open /dev/kvm");
+	assert_string_equal(r.out, "");
+}
+
+static void
+test_hello_elf(void **state)
+{
+	struct result r;
+
+	(void)state;
+	need_kvm();
+	run_vm(&r, "--guest", guest("hello.elf"), "--timeout", "30", NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "hello from the guest\n");
+	assert_string_equal(r.err, "");
+}
+
+static void
+test_hello_flat(void **state)
+{
+	struct result r;
+
+	(void)state;
+	need_kvm();
+	run_vm(&r, "--socket", "/nonexistent.sock", "--guest",
+	    guest("hello.bin"), "--timeout", "30", NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "hello from the guest\n");
+	assert_string_equal(r.err, "");
+}
+
+static void
+test_entry_state(void **state)
+{
+	struct result r;
+
+	(void)state;
+	need_kvm();
+	run_vm(&r, "--guest", guest("args.elf"), "--timeout", "30", NULL);
+	assert_int_equal(r.status, 42);
+	assert_string_equal(r.out, "factory=0x10000000 vector=0x40 stack=ok\n"
+	    "sse move ok....\nmmio read 0\n");
+	run_vm(&r, "--guest", guest("args.elf"), "--mem", "4M", "--factory",
+	    "0x20000000", "--vector", "0x51", "--timeout", "30", NULL);
+	assert_int_equal(r.status, 42);
+	assert_string_equal(r.out, "factory=0x20000000 vector=0x51 stack=ok\n"
+	    "sse move ok....\nmmio read 0\n");
+}
+
+/* kvm_pvm cannot emulate SSE arithmetic at CPL0 (DESIGN.md "This host");
+ * hardware virtualisation runs it. Either way the outcome is exact. */
+static void
+test_sse_arithmetic(void **state)
+{
+	struct result r;
+	const char *rip;
+
+	(void)state;
+	need_kvm();
+	run_vm(&r, "--guest", guest("sse.elf"), "--timeout", "30", NULL);
+	if (r.status == 3) {
+		assert_string_equal(r.out, "before sse\nsse arithmetic ran\n");
+		return;
+	}
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "before sse\n");
+	assert_one_line(r.err, "KVM_EXIT_INTERNAL_ERROR");
+	assert_non_null(strstr(r.err, "instruction bytes: 66 0f ef c0"));
+	rip = strstr(r.err, "RIP 0x");
+	assert_non_null(rip);
+	assert_true(strtoull(rip + 4, NULL, 16) >= 0x100000);
+	assert_true(strtoull(rip + 4, NULL, 16) < 0x101000);
+}
+
+static void
+test_triple_fault(void **state)
+{
+	struct result r;
+
+	(void)state;
+	need_kvm();
+	run_vm(&r, "--guest", guest("fault.elf"), "--timeout", "30", NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "before ud2\n");
+	assert_one_line(r.err, "triple-faulted (KVM_EXIT_SHUTDOWN)");
+}
+
+static void
+test_timeout(void **state)
+{
+	struct result r;
+
+	(void)state;
+	need_kvm();
+	run_vm(&r, "--guest", guest("spin.elf"), "--timeout", "1", NULL);
+	assert_int_equal(r.status, 124);
+	assert_string_equal(r.out, "spinning\n");
+	assert_one_line(r.err, "timeout");
+}
+
+static void
+test_halt(void **state)
+{
+	struct result r;
+
+	(void)state;
+	need_kvm();
+	run_vm(&r, "--guest", guest("halt.elf"), "--timeout", "30", NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "halting\n");
+	assert_one_line(r.err, "halted with interrupts disabled");
+	/* IF=1: waits for an interrupt that nothing sends yet */
+	run_vm(&r, "--guest", guest("halt_if.elf"), "--timeout", "1", NULL);
+	assert_int_equal(r.status, 124);
+	assert_string_equal(r.out, "halting\n");
+	assert_one_line(r.err, "timeout");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test_setup_teardown(test_bad_images, setup,
+		    teardown),
+		cmocka_unit_test(test_no_kvm),
+		cmocka_unit_test(test_hello_elf),
+		cmocka_unit_test(test_hello_flat),
+		cmocka_unit_test(test_entry_state),
+		cmocka_unit_test(test_sse_arithmetic),
+		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_halt),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,179 @@
+/*
+ * shm-vm: the reference KVM VMM. Owns the command line and the order of
+ * things: options, guest RAM, the image (checked before KVM is touched, so a
+ * bad image is reported the same on every host), the VM, the run. The
+ * shmem vdev (libshmvdev) is not wired in yet: --socket, --factory and
+ * --vector are accepted and reach the guest's registers, but no factory page
+ * answers at that address.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "units.h"
+#include "vm.h"
+
+struct options {
+	const char *socket;
+	const char *guest;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: shm-vm --socket PATH --guest FILE [--mem SIZE] [--factory ADDR]\n"
+"              [--vector N] [--timeout SECONDS]\n"
+"\n"
+"Runs FILE, a static ELF64 x86-64 executable (PT_LOAD segments at their\n"
+"physical addresses, entered at e_entry) or a flat binary (loaded and\n"
+"entered at 0x100000), on one vCPU in 64-bit long mode with guest RAM at\n"
+"guest-physical 0. The guest starts as _start(factory, vector): RDI = the\n"
+"factory page address, RSI = the interrupt vector, RSP = top of RAM - 8,\n"
+"interrupts off, low 4 GiB identity-mapped.\n"
+"\n"
+"  --socket PATH      shmbrokerd's VMM socket (accepted; the shmem vdev is\n"
+"                     not wired into this build yet, so it is not used)\n"
+"  --guest FILE       the guest image\n"
+"  --mem SIZE         guest RAM, e.g. 64M (default 64M, 2M..3G)\n"
+"  --factory ADDR     guest-physical factory page (default 0x10000000),\n"
+"                     page aligned, above guest RAM\n"
+"  --vector N         interrupt vector passed to the guest (default 0x40)\n"
+"  --timeout SECONDS  end the guest after this long (default: never)\n"
+"\n"
+"Guest I/O: a byte written to port 0x3f8 goes to stdout; a byte v written\n"
+"to port 0x501 ends shm-vm with exit status v.\n"
+"Exit status: the guest's, or 1 for a guest fault, a triple fault, an exit\n"
+"KVM cannot handle, a bad image or a KVM failure (one line on stderr says\n"
+"which), 2 for a bad command line, 124 when --timeout expired.\n");
+}
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (s[0] == '-')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return (errno != 0 || end == s || *end != '\0') ? -1 : 0;
+}
+
+static int
+bad_option(const char *opt, const char *val, const char *want)
+{
+	fprintf(stderr, "shm-vm: bad %s '%s': %s\n", opt, val, want);
+	return -1;
+}
+
+static int
+parse_value(struct vm *vm, int c, const char *arg)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'm':
+		if (units_parse_size(arg, &v) < 0 || v < VM_MIN_MEM ||
+		    v > VM_MAX_MEM || v % 4096 != 0)
+			return bad_option("--mem", arg,
+			    "want a multiple of 4K from 2M to 3G, e.g. 64M");
+		vm->mem_size = v;
+		return 0;
+	case 'f':
+		if (parse_u64(arg, &v) < 0 || v % 4096 != 0 ||
+		    v > VM_LAPIC_BASE - 4096)
+			return bad_option("--factory", arg, "want a page-aligned "
+			    "guest-physical address below 0xfee00000");
+		vm->factory = v;
+		return 0;
+	case 'v':
+		if (parse_u64(arg, &v) < 0 || v < 32 || v > 255)
+			return bad_option("--vector", arg,
+			    "want an interrupt vector from 32 to 255");
+		vm->vector = (uint32_t)v;
+		return 0;
+	case 't':
+		if (parse_u64(arg, &v) < 0 || v == 0 || v > 86400)
+			return bad_option("--timeout", arg,
+			    "want seconds from 1 to 86400");
+		vm->timeout_s = (unsigned)v;
+		return 0;
+	}
+	return -1;
+}
+
+/* Returns 0, 1 after --help, or -1 after saying what was wrong. */
+static int
+parse_args(int argc, char **argv, struct vm *vm, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "guest", required_argument, NULL, 'g' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "factory", required_argument, NULL, 'f' },
+		{ "vector", required_argument, NULL, 'v' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 's')
+			o->socket = optarg;
+		else if (c == 'g')
+			o->guest = optarg;
+		else if (c == 'h')
+			return 1;
+		else if (c == '?' || parse_value(vm, c, optarg) < 0)
+			return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "shm-vm: unexpected argument '%s'\n",
+		    argv[optind]);
+		return -1;
+	}
+	if (o->guest == NULL) {
+		fprintf(stderr, "shm-vm: --guest FILE is required\n");
+		return -1;
+	}
+	if (vm->factory < vm->mem_size) {
+		fprintf(stderr, "shm-vm: --factory 0x%" PRIx64 " lies inside "
+		    "guest RAM (0..0x%" PRIx64 "); move it up or lower --mem\n",
+		    vm->factory, vm->mem_size);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct vm vm;
+	struct options o;
+	int rc, status = VM_STATUS_FAIL;
+
+	memset(&vm, 0, sizeof(vm));
+	memset(&o, 0, sizeof(o));
+	vm.kvm_fd = vm.vm_fd = vm.vcpu_fd = -1;
+	vm.mem_size = VM_DEFAULT_MEM;
+	vm.factory = VM_DEFAULT_FACTORY;
+	vm.vector = VM_DEFAULT_VECTOR;
+	if ((rc = parse_args(argc, argv, &vm, &o)) != 0) {
+		if (rc > 0) {
+			usage(stdout);
+			return 0;
+		}
+		fprintf(stderr, "shm-vm: see shm-vm --help\n");
+		return VM_STATUS_USAGE;
+	}
+	if (vm_alloc_memory(&vm) == 0 && vm_load_image(&vm, o.guest) == 0 &&
+	    vm_create(&vm) == 0)
+		status = vm_run(&vm);
+	vm_destroy(&vm);
+	return status;
+}

@@ -1,0 +1,299 @@
+/*
+ * vm_run: the vCPU's run loop. It turns the guest's port writes into output
+ * (0x3f8) and an exit status (0x501), hands MMIO to the device model when
+ * there is one, and ends shm-vm with one line of reason on stderr for
+ * everything a guest cannot come back from: a triple fault, an exit that KVM
+ * cannot handle, a halt that nothing can wake, the --timeout.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "vm.h"
+
+#define RFLAGS_IF	(1ULL << 9)
+#define MAX_INSN	15
+#define RUN_GOING	(-1)
+
+/* Kicks KVM_RUN out with EINTR; the loop itself checks the deadline, so a
+ * tick that lands outside KVM_RUN is simply followed by the next. */
+static void
+on_tick(int sig)
+{
+	(void)sig;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int
+start_ticks(void)
+{
+	struct sigaction sa;
+	struct itimerval it;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_tick;
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: KVM_RUN must come back to look at the clock */
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		return -1;
+	memset(&it, 0, sizeof(it));
+	it.it_interval.tv_usec = 100000;
+	it.it_value.tv_usec = 100000;
+	return setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void
+stop_ticks(void)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static uint64_t
+guest_rip(const struct vm *vm)
+{
+	struct kvm_regs r;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0)
+		return 0;
+	return r.rip;
+}
+
+/* The bytes at the guest's RIP, through its own page tables when KVM can
+ * translate (a guest may load its own CR3), else through the identity map. */
+static size_t
+insn_bytes(const struct vm *vm, uint64_t rip, uint8_t out[MAX_INSN])
+{
+	struct kvm_translation tr;
+	uint64_t gpa = rip;
+	size_t n = 0;
+
+	memset(&tr, 0, sizeof(tr));
+	tr.linear_address = rip;
+	if (ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
+		gpa = tr.physical_address;
+	while (n < MAX_INSN && gpa + n < vm->mem_size) {
+		out[n] = vm->mem[gpa + n];
+		n++;
+	}
+	return n;
+}
+
+static int
+internal_error(const struct vm *vm)
+{
+	uint64_t rip = guest_rip(vm);
+	uint8_t bytes[MAX_INSN];
+	size_t n = insn_bytes(vm, rip, bytes);
+
+	fprintf(stderr, "shm-vm: KVM_EXIT_INTERNAL_ERROR (suberror %" PRIu32
+	    ") at RIP 0x%" PRIx64 ", instruction bytes:",
+	    vm->run->internal.suberror, rip);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, " %02x", bytes[i]);
+	fprintf(stderr, "%s\n", n == 0 ? " (RIP outside guest RAM)" : "");
+	return VM_STATUS_FAIL;
+}
+
+static int
+timed_out(const struct vm *vm)
+{
+	fprintf(stderr, "shm-vm: timeout: the guest was still running after "
+	    "%u s (--timeout)\n", vm->timeout_s);
+	return VM_STATUS_TIMEOUT;
+}
+
+/* No interrupt source is wired yet, so a halt can only end by the clock. */
+static int
+halted(const struct vm *vm, int64_t deadline)
+{
+	struct kvm_regs r;
+	struct timespec ts;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0) {
+		fprintf(stderr, "shm-vm: KVM_GET_REGS: %s\n", strerror(errno));
+		return VM_STATUS_FAIL;
+	}
+	if (!(r.rflags & RFLAGS_IF)) {
+		fprintf(stderr, "shm-vm: the guest halted with interrupts "
+		    "disabled at RIP 0x%" PRIx64 "\n", (uint64_t)r.rip);
+		return VM_STATUS_FAIL;
+	}
+	if (deadline == 0) {
+		fprintf(stderr, "shm-vm: the guest halted at RIP 0x%" PRIx64
+		    " with no interrupt source and no --timeout\n",
+		    (uint64_t)r.rip);
+		return VM_STATUS_FAIL;
+	}
+	ts.tv_sec = (time_t)(deadline / 1000000000);
+	ts.tv_nsec = (long)(deadline % 1000000000);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
+		continue;
+	return timed_out(vm);
+}
+
+static int
+port_out(struct vm *vm)
+{
+	const struct kvm_run *run = vm->run;
+	const uint8_t *data = (const uint8_t *)run + run->io.data_offset;
+
+	for (uint32_t i = 0; i < run->io.count; i++) {
+		uint8_t b = data[(size_t)i * run->io.size];
+
+		if (run->io.port == VM_PORT_CONSOLE) {
+			putchar(b);
+			if (b == '\n')
+				fflush(stdout);
+		} else if (run->io.port == VM_PORT_EXIT) {
+			return b;
+		} else {
+			vm->unknown_pio++;
+		}
+	}
+	return RUN_GOING;
+}
+
+static void
+port_in(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	size_t len = (size_t)run->io.size * run->io.count;
+
+	/* The UART's line status says "ready to send" so polling console
+	 * code works; every other port reads as a floating bus. */
+	if (run->io.port == VM_PORT_CONSOLE + 5) {
+		memset(data, 0x60, len);
+		return;
+	}
+	memset(data, 0xff, len);
+	vm->unknown_pio++;
+}
+
+static int
+mmio(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	uint64_t gpa = run->mmio.phys_addr;
+	uint32_t len = run->mmio.len;
+	int rc = 0;
+
+	if (vm->mmio != NULL) {
+		rc = vm->mmio(vm->mmio_ctx, gpa, run->mmio.data, len,
+		    run->mmio.is_write);
+		if (rc < 0)
+			return VM_STATUS_FAIL;
+	}
+	if (rc == 1)
+		return RUN_GOING;
+	/* The guest's EOI to a local APIC shm-vm does not model: accepted. */
+	if (run->mmio.is_write && gpa == VM_LAPIC_EOI)
+		return RUN_GOING;
+	if (!run->mmio.is_write)
+		memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	vm->unknown_mmio++;
+	return RUN_GOING;
+}
+
+static int
+handle_exit(struct vm *vm, int64_t deadline)
+{
+	struct kvm_run *run = vm->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			return port_out(vm);
+		port_in(vm);
+		return RUN_GOING;
+	case KVM_EXIT_MMIO:
+		return mmio(vm);
+	case KVM_EXIT_HLT:
+		return halted(vm, deadline);
+	case KVM_EXIT_INTR:
+		return RUN_GOING;
+	case KVM_EXIT_SHUTDOWN:
+		fprintf(stderr, "shm-vm: the guest triple-faulted "
+		    "(KVM_EXIT_SHUTDOWN) at RIP 0x%" PRIx64 "; an exception "
+		    "with no IDT to handle it ends here\n", guest_rip(vm));
+		return VM_STATUS_FAIL;
+	case KVM_EXIT_INTERNAL_ERROR:
+		return internal_error(vm);
+	case KVM_EXIT_FAIL_ENTRY:
+		fprintf(stderr, "shm-vm: KVM_EXIT_FAIL_ENTRY (hardware reason "
+		    "0x%llx) at RIP 0x%" PRIx64 "\n",
+		    (unsigned long long)
+		    run->fail_entry.hardware_entry_failure_reason,
+		    guest_rip(vm));
+		return VM_STATUS_FAIL;
+	case KVM_EXIT_SYSTEM_EVENT:
+		fprintf(stderr, "shm-vm: the guest asked for a system event "
+		    "(type %" PRIu32 ") at RIP 0x%" PRIx64 "\n",
+		    run->system_event.type, guest_rip(vm));
+		return VM_STATUS_FAIL;
+	default:
+		fprintf(stderr, "shm-vm: unexpected KVM exit %" PRIu32
+		    " at RIP 0x%" PRIx64 "\n", run->exit_reason,
+		    guest_rip(vm));
+		return VM_STATUS_FAIL;
+	}
+}
+
+static int
+run_loop(struct vm *vm, int64_t deadline)
+{
+	int status;
+
+	for (;;) {
+		if (deadline != 0 && now_ns() >= deadline)
+			return timed_out(vm);
+		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			fprintf(stderr, "shm-vm: KVM_RUN: %s\n",
+			    strerror(errno));
+			return VM_STATUS_FAIL;
+		}
+		if ((status = handle_exit(vm, deadline)) != RUN_GOING)
+			return status;
+	}
+}
+
+int
+vm_run(struct vm *vm)
+{
+	int64_t deadline = 0;
+	int status;
+
+	if (vm->timeout_s != 0) {
+		deadline = now_ns() + (int64_t)vm->timeout_s * 1000000000;
+		if (start_ticks() < 0) {
+			fprintf(stderr, "shm-vm: cannot start the timeout "
+			    "timer: %s\n", strerror(errno));
+			return VM_STATUS_FAIL;
+		}
+	}
+	status = run_loop(vm, deadline);
+	if (deadline != 0)
+		stop_ticks();
+	fflush(stdout);
+	return status;
+}
