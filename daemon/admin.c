@@ -1,7 +1,7 @@
 /*
  * admin: the admin service, served only on the admin socket: status, paged
- * region and client listings, show, create, destroy, counters, and the event
- * stream that `shmctl watch` follows.
+ * region and client listings, show, create, destroy, counters, tenants'
+ * usage, reload, and the event stream that `shmctl watch` follows.
  */
 #include <stdio.h>
 #include <string.h>

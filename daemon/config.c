@@ -15,9 +15,21 @@
  *   local_region_fds = 5000       ; region memfds held in the daemon itself,
  *                                 ; the rest in keeper processes (fdstash.h);
  *                                 ; default: a quarter of RLIMIT_NOFILE
+ *   default_tenant = NAME         ; for connections no tenant matches
+ *   admin_group = GROUP           ; may use the admin socket (primary gid)
  *
- *   [region NAME]                 ; created at start, lives until destroyed
- *   size = 64M
+ *   [region NAME]                 ; created at start, lives until destroyed;
+ *   size = 64M                    ; NAME at most 41 characters (libinih)
+ *   mode = 0666                   ; who else may attach
+ *   group = GROUP
+ *   backing = auto                ; hugetlb | shmem | auto
+ *
+ *   [tenant NAME]                 ; see tenant.h
+ *   uid = USER                    ; and/or gid = GROUP
+ *   prefix = acme/
+ *   allow = pattern, ...          ; deny = pattern, ...
+ *   max_regions = N               ; max_clients, max_bytes, max_hugepages
+ *   mode = 0600                   ; group = GROUP
  */
 #include <errno.h>
 #include <getopt.h>
