@@ -81,10 +81,11 @@ restore_store_region(struct broker *b, struct region *g)
 {
 	char name[FDNAME_MAX], msg[FDNAME_MAX + 32];
 	bool borrowed = g->mem.fd < 0;
-	int fd = borrowed ? fdstash_get(b->stash, g->mem.stash) : g->mem.fd;
+	int fd;
 
 	if (!b->cfg.fd_store)
 		return;
+	fd = borrowed ? fdstash_get(b->stash, g->mem.stash) : g->mem.fd;
 	if (fd < 0) {
 		log_warn(&b->log, "region %s: not kept for restarts: its memfd "
 		    "is out of reach (%s)", g->name, strerror(-fd));

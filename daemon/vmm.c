@@ -184,8 +184,9 @@ vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
 	(*out)->group = acl->group;
 	policy_charge_region(b, *out, t != NULL ? t->usage : NULL);
 	b->local_fds++;
-	vmm_park_memfds(b);
+	/* Stored while its memfd is surely in hand, then maybe parked. */
 	restore_store_region(b, *out);
+	vmm_park_memfds(b);
 	b->stats.creates++;
 	log_info(&b->log, "region %s created: %u pages, %s, %llu bytes",
 	    name, size_pages, mem.backing == BACKING_HUGETLB ? "hugetlb" :
