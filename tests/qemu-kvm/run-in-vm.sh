@@ -1,0 +1,136 @@
+#!/bin/sh
+# run-in-vm.sh: runs one command inside a throwaway Linux VM that has a
+# working /dev/kvm, for hosts that have none (this project's CI machines run
+# inside a kvm_pvm microVM that offers no KVM of its own). QEMU emulates an
+# AMD CPU with SVM in software (TCG); the Debian kernel in the VM loads
+# kvm-amd on it, so the command meets the real KVM API with nested paging.
+# The host's root filesystem is shared read-only over 9p and becomes the
+# VM's root, with tmpfs on /tmp and /run: the command runs the binaries of
+# the host's build tree, unchanged. Its output comes back on the serial
+# console; its exit status is ours.
+#
+# usage: run-in-vm.sh [--mem SIZE] [--cpus N] [--hugepages N]
+#                     [--timeout SECONDS] [--if-no-kvm] -- COMMAND [ARG...]
+# --if-no-kvm skips (77) on a host whose own /dev/kvm works, where the same
+# tests run directly.
+# Exits 77 (ctest's "skipped") when QEMU, a kernel with kvm-amd or busybox
+# is missing, saying which package to install.
+set -eu
+
+mem=3G cpus=2 hugepages=0 timeout=900 if_no_kvm=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--mem) mem=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--hugepages) hugepages=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--if-no-kvm) if_no_kvm=1; shift ;;
+	--) shift; break ;;
+	*) echo "run-in-vm: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ $# -gt 0 ] || { echo "run-in-vm: no command given" >&2; exit 2; }
+
+skip() { echo "run-in-vm: skipped: $*" >&2; exit 77; }
+
+if [ $if_no_kvm = 1 ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	skip "this host has /dev/kvm; the KVM tests run directly"
+fi
+qemu=$(command -v qemu-system-x86_64 || true)
+[ -n "$qemu" ] || skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+busybox=/bin/busybox
+[ -x "$busybox" ] || skip "busybox is missing (apt-get install busybox-static)"
+! readelf -l "$busybox" 2>/dev/null | grep -q "program interpreter" ||
+	skip "$busybox is linked dynamically (apt-get install busybox-static)"
+
+# The newest installed kernel that has kvm-amd and the 9p modules.
+kver=
+for v in $(ls /lib/modules 2>/dev/null | sort -V -r); do
+	if [ -f "/boot/vmlinuz-$v" ] &&
+	    ls /lib/modules/$v/kernel/arch/x86/kvm/kvm-amd.ko* >/dev/null 2>&1 &&
+	    ls /lib/modules/$v/kernel/fs/9p/9p.ko* >/dev/null 2>&1; then
+		kver=$v
+		break
+	fi
+done
+[ -n "$kver" ] || skip "no kernel with kvm-amd in /boot (apt-get install linux-image-amd64)"
+
+work=$(mktemp -d /tmp/run-in-vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT INT TERM
+mkdir -p "$work/root/bin" "$work/root/mods" "$work/root/dev" \
+    "$work/root/proc" "$work/root/sys" "$work/root/mnt" "$work/out"
+cp "$busybox" "$work/root/bin/busybox"
+
+# Modules in dependency order; xz-compressed ones are unpacked, since
+# busybox's insmod takes plain ELF.
+kdir=/lib/modules/$kver/kernel
+for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp \
+    arch/x86/kvm/kvm-amd drivers/virtio/virtio_ring drivers/virtio/virtio \
+    drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev \
+    drivers/virtio/virtio_pci fs/netfs/netfs fs/fscache/fscache \
+    net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p; do
+	name=$(basename "$m").ko
+	if [ -f "$kdir/$m.ko" ]; then
+		cp "$kdir/$m.ko" "$work/root/mods/$name"
+	elif [ -f "$kdir/$m.ko.xz" ]; then
+		xz -dc "$kdir/$m.ko.xz" > "$work/root/mods/$name"
+	else
+		continue	# built into this kernel
+	fi
+	echo "$name" >> "$work/root/mods/order"
+done
+
+cat > "$work/root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /mods/order); do
+	insmod "/mods/$m" 2>/dev/null || echo "run-in-vm: insmod $m failed"
+done
+r=/mnt
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host $r; then
+	echo "run-in-vm: cannot mount the host's root"; poweroff -f
+fi
+mount -t tmpfs -o mode=1777 tmp $r/tmp
+mount -t tmpfs run $r/run
+mount -t devtmpfs dev $r/dev
+mount -t proc proc $r/proc
+mount -t sysfs sys $r/sys
+mkdir -p $r/tmp/run-in-vm
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out $r/tmp/run-in-vm
+chroot $r /bin/sh /tmp/run-in-vm/job.sh
+echo $? > $r/tmp/run-in-vm/status
+sync
+poweroff -f
+INIT
+chmod 755 "$work/root/init"
+(cd "$work/root" && find . | cpio -o -H newc 2>/dev/null) | gzip -1 > "$work/initrd"
+
+# The job: the caller's directory and command, quoted for sh.
+{
+	echo "[ -e /dev/kvm ] || { echo 'run-in-vm: kvm-amd did not give /dev/kvm'; exit 1; }"
+	[ "$hugepages" = 0 ] || echo "echo $hugepages > /proc/sys/vm/nr_hugepages"
+	echo "export PATH='$PATH' HOME=/tmp SHM_VM_IN_QEMU=1"
+	printf "cd '%s' || exit 1\nexec" "$PWD"
+	for a in "$@"; do
+		printf " '%s'" "$(printf '%s' "$a" | sed "s/'/'\\\\''/g")"
+	done
+	echo
+} > "$work/out/job.sh"
+
+# -cpu EPYC has SVM with nested paging under TCG; warnings about features
+# TCG lacks are noise.
+timeout "$timeout" "$qemu" -accel tcg -cpu EPYC,+svm -smp "$cpus" -m "$mem" \
+    -nographic -no-reboot -nodefaults -serial stdio \
+    -kernel "/boot/vmlinuz-$kver" -initrd "$work/initrd" \
+    -append "console=ttyS0 quiet loglevel=1 panic=-1" \
+    -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+    -virtfs "local,path=$work/out,mount_tag=out,security_model=none" \
+    </dev/null 2>&1 | grep -v -e "^qemu-system-x86_64: warning: TCG doesn't support" || true
+if [ ! -f "$work/out/status" ]; then
+	echo "run-in-vm: the VM ended without the command's exit status (timeout $timeout s, or a crash above)" >&2
+	exit 1
+fi
+exit "$(cat "$work/out/status")"
