@@ -1,8 +1,10 @@
 /*
  * libshmclient's event queue: events read during a synchronous call wait
- * here, and an eventfd, watched together with the socket by one epoll fd
- * (the caller's shmc_event_fd), says so. shmc_dispatch hands them out in
- * order, then what the socket holds, read with MSG_DONTWAIT.
+ * here, and an eventfd, watched together with the socket and the
+ * attachments' own eventfds by one epoll fd (the caller's shmc_event_fd),
+ * says so. shmc_dispatch hands them out in order, then what the socket
+ * holds, read with MSG_DONTWAIT, then the notifications that the own
+ * eventfds signal (signals.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,7 +18,8 @@
 
 struct queued_event {
 	STAILQ_ENTRY(queued_event) entry;
-	Shmbroker__ServerMessage *msg;
+	Shmbroker__ServerMessage *msg;	/* NULL: local */
+	struct shmc_event local;
 };
 
 /* The epoll fd the caller polls and the eventfd of the queue: made once,
@@ -40,21 +43,39 @@ shmc_event_fd(const struct shmc *c)
 	return c->epfd;
 }
 
+static void
+shmc_queue_push(struct shmc *c, struct queued_event *q)
+{
+	uint64_t one = 1;
+
+	STAILQ_INSERT_TAIL(&c->queue, q, entry);
+	if (write(c->evfd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow at one per event. */
+	}
+}
+
 void
 shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m)
 {
-	struct queued_event *q = malloc(sizeof(*q));
-	uint64_t one = 1;
+	struct queued_event *q = calloc(1, sizeof(*q));
 
 	if (q == NULL) {
 		shmbroker__server_message__free_unpacked(m, NULL);
 		return;
 	}
 	q->msg = m;
-	STAILQ_INSERT_TAIL(&c->queue, q, entry);
-	if (write(c->evfd, &one, sizeof(one)) < 0) {
-		/* The counter cannot overflow at one per event. */
-	}
+	shmc_queue_push(c, q);
+}
+
+void
+shmc_queue_local(struct shmc *c, const struct shmc_event *ev)
+{
+	struct queued_event *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return;
+	q->local = *ev;
+	shmc_queue_push(c, q);
 }
 
 /* At shmc_close: events nobody dispatched. */
@@ -65,7 +86,8 @@ shmc_queue_free(struct shmc *c)
 
 	while ((q = STAILQ_FIRST(&c->queue)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->queue, entry);
-		shmbroker__server_message__free_unpacked(q->msg, NULL);
+		if (q->msg != NULL)
+			shmbroker__server_message__free_unpacked(q->msg, NULL);
 		free(q);
 	}
 }
@@ -75,6 +97,7 @@ static bool
 shmc_decode_event(const Shmbroker__ServerMessage *m, struct shmc_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
+	ev->eventfd = ev->old_eventfd = -1;
 	switch (m->body_case) {
 	case SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED:
 		ev->kind = m->peer_changed->attached ?
@@ -120,6 +143,18 @@ shmc_deliver(Shmbroker__ServerMessage *m, shmc_event_cb cb, void *arg,
 	shmbroker__server_message__free_unpacked(m, NULL);
 }
 
+/* An event the library made: the new eventfd of a claimed attachment. */
+static void
+shmc_deliver_local(struct shmc *c, struct shmc_event *ev, shmc_event_cb cb,
+    void *arg, int *count)
+{
+	if (!shmc_sig_change_fill(c, ev))
+		return;
+	cb(ev, arg);
+	(*count)++;
+	shmc_sig_change_done(c, ev->client_id);
+}
+
 int
 shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 {
@@ -140,8 +175,12 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 		if ((q = STAILQ_FIRST(&c->queue)) != NULL) {
 			STAILQ_REMOVE_HEAD(&c->queue, entry);
 			m = q->msg;
+			if (m == NULL)
+				shmc_deliver_local(c, &q->local, cb, arg,
+				    &count);
 			free(q);
-			shmc_deliver(m, cb, arg, &count);
+			if (m != NULL)
+				shmc_deliver(m, cb, arg, &count);
 			continue;
 		}
 		if ((rc = shmc_read_one(c, &m, &fds, MSG_DONTWAIT)) < 0 &&
@@ -159,5 +198,10 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 		else
 			return shmc_connection_error(c, m);
 	}
-	return rc < 0 ? rc : count;
+	if (rc < 0)
+		return rc;
+	/* Membership first, then what it may have been about. */
+	if ((rc = shmc_sig_dispatch(c, cb, arg)) < 0)
+		return shmc_fail(c, rc, "epoll: %s", strerror(-rc));
+	return count + rc;
 }

@@ -4,7 +4,9 @@
  * can connect again and re-claim them all. The new daemon hands out new
  * client ids: the caller keeps the ids it got first, and each call and
  * event is translated between the two here. The epoll and event fds outlive
- * the socket, so the caller's poll set stays valid across a reconnect.
+ * the socket, so the caller's poll set stays valid across a reconnect. A
+ * re-claim brings a new state page and new eventfds, swapped in by
+ * signals.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,24 +23,7 @@
  * the caller already holds for another; far above any daemon's ids. */
 #define SHMC_LOCAL_ID_BASE (UINT64_C(1) << 63)
 
-/* What it takes to attach again after a restart, and the ids on both sides
- * of the translation. */
-struct attachment {
-	uint64_t user_id;	/* what the caller got and keeps using */
-	uint64_t cur_id;	/* the daemon's, on the current connection */
-	uint8_t *name;		/* the name bytes as sent */
-	size_t name_len;
-	uint32_t size_pages;
-	uint32_t index;		/* now; asked back after a restart */
-	dev_t dev;		/* the memfd first handed out */
-	ino_t ino;
-	bool same_memory;	/* every re-claim found that memfd again */
-	bool revoked;		/* an admin destroyed the region */
-	int lost;		/* 0, or why a re-claim failed: a guest status,
-				 * or -ENOENT when it had been revoked */
-};
-
-static struct attachment *
+struct attachment *
 shmc_att_by_user(const struct shmc *c, uint64_t id)
 {
 	for (size_t i = 0; i < c->natt; i++)
@@ -62,6 +47,7 @@ shmc_att_forget(struct shmc *c, struct attachment *a)
 {
 	size_t i = (size_t)(a - c->att);
 
+	shmc_sig_release(c, a);
 	free(a->name);
 	memmove(&c->att[i], &c->att[i + 1], (c->natt - i - 1) * sizeof(*a));
 	c->natt--;
@@ -80,19 +66,24 @@ shmc_att_forget_id(struct shmc *c, uint64_t user_id)
 void
 shmc_att_free_all(struct shmc *c)
 {
-	for (size_t i = 0; i < c->natt; i++)
+	for (size_t i = 0; i < c->natt; i++) {
+		shmc_sig_release(c, &c->att[i]);
 		free(c->att[i].name);
+	}
 	free(c->att);
+	c->att = NULL;
+	c->natt = c->catt = 0;
 }
 
 /* Remembers a new attachment; r->client_id becomes the id the caller
  * keeps, which after a reconnect may not be the daemon's. */
 int
 shmc_att_add(struct shmc *c, const void *name, size_t len,
-    uint32_t size_pages, struct shmc_region *r)
+    uint32_t size_pages, struct shmc_region *r, struct att_fds *af)
 {
 	struct attachment *a;
 	struct stat st;
+	int err;
 
 	if (c->natt == c->catt) {
 		size_t cap = c->catt ? 2 * c->catt : 8;
@@ -104,10 +95,15 @@ shmc_att_add(struct shmc *c, const void *name, size_t len,
 	}
 	a = &c->att[c->natt];
 	memset(a, 0, sizeof(*a));
-	if (fstat(r->fd, &st) < 0)
+	shmc_sig_init(&a->sig);
+	if (fstat(r->fd, &st) < 0) {
+		shmc_af_close(af);
 		return -errno;
-	if ((a->name = malloc(len ? len : 1)) == NULL)
+	}
+	if ((a->name = malloc(len ? len : 1)) == NULL) {
+		shmc_af_close(af);
 		return -ENOMEM;
+	}
 	memcpy(a->name, name, len);
 	a->name_len = len;
 	a->size_pages = size_pages;
@@ -124,6 +120,11 @@ shmc_att_add(struct shmc *c, const void *name, size_t len,
 	}
 	c->natt++;
 	r->client_id = a->user_id;
+	/* The epoll tag is the id the caller keeps. */
+	if ((err = shmc_sig_install(c, a, af)) < 0) {
+		shmc_att_forget(c, a);
+		return err;
+	}
 	return 0;
 }
 
@@ -164,7 +165,8 @@ shmc_resolve(struct shmc *c, uint64_t user_id, uint64_t *id)
 /* An event names the receiving client by the daemon's id: give it the
  * caller's. */
 void
-shmc_translate_event(struct shmc *c, Shmbroker__ServerMessage *m)
+shmc_translate_event(struct shmc *c, Shmbroker__ServerMessage *m,
+    struct wire_fds *fds)
 {
 	uint64_t *id = NULL;
 	struct attachment *a;
@@ -184,8 +186,12 @@ shmc_translate_event(struct shmc *c, Shmbroker__ServerMessage *m)
 	}
 	if ((a = shmc_att_by_cur(c, *id)) == NULL)
 		return;
-	if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED)
+	if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED) {
 		a->revoked = true;
+		shmc_sig_revoked(c, a);
+	}
+	if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED)
+		shmc_sig_peer_changed(a, m->peer_changed, fds);
 	*id = a->user_id;
 }
 
@@ -196,6 +202,7 @@ static int
 shmc_reclaim(struct shmc *c)
 {
 	struct shmc_region r;
+	struct att_fds af;
 	struct stat st;
 	int rc;
 
@@ -206,14 +213,17 @@ shmc_reclaim(struct shmc *c)
 			continue;
 		if (a->revoked) {
 			a->lost = -ENOENT;
+			shmc_sig_lost(c, a);
 			continue;
 		}
+		shmc_af_init(&af);
 		rc = shmc_attach_once(c, a->name, a->name_len, a->size_pages,
-		    false, a->index + 1, &r);
+		    false, a->index + 1, &r, &af);
 		if (rc < 0)
 			return rc;
 		if (rc != SHMC_GSS_OK) {
 			a->lost = rc;
+			shmc_sig_lost(c, a);
 			continue;
 		}
 		/* The caller's mapping is of the first memfd: only the fd
@@ -223,6 +233,9 @@ shmc_reclaim(struct shmc *c)
 		close(r.fd);
 		a->cur_id = r.client_id;
 		a->index = r.index;
+		if ((rc = shmc_sig_install(c, a, &af)) < 0)
+			return shmc_fail(c, rc, "the re-claimed state page or "
+			    "eventfd: %s", strerror(-rc));
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -170,7 +171,7 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 		    "shmbrokerd");
 	}
 	if ((*out)->id == 0)
-		shmc_translate_event(c, *out);
+		shmc_translate_event(c, *out, fds);
 	return 1;
 }
 
@@ -436,13 +437,13 @@ shmc_close(struct shmc *c)
 	if (c == NULL)
 		return;
 	shmc_queue_free(c);
+	shmc_att_free_all(c);
 	if (c->sock >= 0)
 		close(c->sock);
 	if (c->epfd >= 0)
 		close(c->epfd);
 	if (c->evfd >= 0)
 		close(c->evfd);
-	shmc_att_free_all(c);
 	free(c->path);
 	free(c->label);
 	free(c);
@@ -451,7 +452,7 @@ shmc_close(struct shmc *c)
 int
 shmc_attach_once(struct shmc *c, const void *name, size_t len,
     uint32_t size_pages, bool create, uint32_t want_index,
-    struct shmc_region *out)
+    struct shmc_region *out, struct att_fds *af)
 {
 	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
@@ -477,8 +478,10 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 	} else if (r->status != SHMBROKER__GUEST_STATUS__GSS_OK) {
 		rc = (int)r->status;
 		shmc_fail(c, 0, "%s: %s", wire_status_name(rc), m->message);
-	} else if (fds.n != 1) {
-		rc = shmc_fail(c, -EPROTO, "attach reply without the region fd");
+	} else if (fds.n < 1 ||
+	    shmc_af_take(af, &fds, r->index, r->active_mask) < 0) {
+		rc = shmc_fail(c, -EPROTO, "attach reply without the region fd, "
+		    "the state page and the eventfds (%zu fds)", fds.n);
 	} else {
 		out->client_id = r->client_id;
 		out->region_id = r->region_id;
@@ -517,14 +520,17 @@ int
 shmc_attach_raw(struct shmc *c, const void *name, size_t len,
     uint32_t size_pages, bool create, struct shmc_region *out)
 {
-	int rc = shmc_attach_once(c, name, len, size_pages, create, 0, out);
-	int err;
+	struct att_fds af;
+	int rc, err;
 
+	shmc_af_init(&af);
+	rc = shmc_attach_once(c, name, len, size_pages, create, 0, out, &af);
 	if (shmc_try_again(c, &rc))
-		rc = shmc_attach_once(c, name, len, size_pages, create, 0, out);
+		rc = shmc_attach_once(c, name, len, size_pages, create, 0, out,
+		    &af);
 	if (rc != SHMC_GSS_OK)
 		return rc;
-	if ((err = shmc_att_add(c, name, len, size_pages, out)) < 0) {
+	if ((err = shmc_att_add(c, name, len, size_pages, out, &af)) < 0) {
 		shmc_detach_unknown(c, out->client_id);
 		close(out->fd);
 		return shmc_fail(c, err, "cannot remember the attachment: %s",
@@ -541,6 +547,59 @@ shmc_attach(struct shmc *c, const char *name, uint32_t size_pages,
 	    out);
 }
 
+/* Reads what the socket holds now into the event queue. */
+void
+shmc_pump(struct shmc *c)
+{
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+
+	for (int i = 0; i < 256 &&
+	    shmc_read_one(c, &m, &fds, MSG_DONTWAIT) > 0; i++) {
+		wire_fds_close(&fds);
+		if (m->id != 0)
+			shmc_drop_late_reply(c, m);
+		else if (m->error == SHMBROKER__ERROR__ERR_NONE)
+			shmc_queue_event(c, m);
+		else
+			shmbroker__server_message__free_unpacked(m, NULL);
+	}
+}
+
+/*
+ * The attachment whose direct path works, else NULL: the request then
+ * goes to the daemon (a raw client id, a revoked or lost one). The old
+ * calls went to the daemon and so noticed it had gone (and reconnected):
+ * a look at the socket, no daemon call, keeps that. *rc is the error when
+ * the daemon is gone for good.
+ */
+static struct attachment *
+shmc_direct(struct shmc *c, uint64_t client_id, int *rc)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLIN | POLLRDHUP };
+	struct attachment *a;
+
+	*rc = 0;
+	/* Events that wait in the socket are read into the queue on the way,
+	 * as a reply would have: the active mask is as the daemon last said. */
+	if (c->sock >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN) &&
+	    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		shmc_pump(c);
+	if (c->sock < 0 || (poll(&p, 1, 0) > 0 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))) {
+		*rc = -ECONNRESET;
+		if (!shmc_try_again(c, rc)) {
+			if (*rc == -ECONNRESET)
+				shmc_fail(c, *rc, "shmbrokerd closed the "
+				    "connection");
+			return NULL;
+		}
+	}
+	a = shmc_att_by_user(c, client_id);
+	return a != NULL && a->lost == 0 && !a->revoked &&
+	    (a->sig.state != NULL || a->sig.state_fd >= 0) ? a : NULL;
+}
+
 int
 shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
     uint32_t *delivered)
@@ -548,8 +607,18 @@ shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
 	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__Notify n = SHMBROKER__NOTIFY__INIT;
 	Shmbroker__ServerMessage *m;
+	struct attachment *a;
 	int rc;
 
+	if ((a = shmc_direct(c, client_id, &rc)) != NULL) {
+		uint16_t t = shm_state_targets(a->sig.active, a->index, mask);
+
+		if (delivered != NULL)
+			*delivered = t;
+		return shmc_notify_direct(c, client_id, mask);
+	}
+	if (rc < 0)
+		return rc;
 	n.mask = mask;
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY;
 	req.notify = &n;
@@ -578,6 +647,10 @@ shmc_read_status_keep(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
 	Shmbroker__ServerMessage *m;
 	int rc;
 
+	if (shmc_direct(c, client_id, &rc) != NULL)
+		return shmc_status_direct(c, client_id, keep_mask, status);
+	if (rc < 0)
+		return rc;
 	rs.keep_mask = keep_mask;
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
 	req.read_status = &rs;

@@ -11,6 +11,17 @@
  * shmc_dispatch(): events that arrived during a synchronous call are kept
  * and make that fd readable too, so none is missed.
  *
+ * Notifications do not pass through the daemon. Each attachment holds
+ * its region's state page (the pending words, see shmstate.h), its own
+ * eventfd and its peers' eventfds, which the daemon hands out at attach
+ * and with every peer's attach. A notify sets the sender's bit in each
+ * target's word and signals the target's eventfd; a status read takes the
+ * reader's word; both are a few atomics and syscalls in the caller
+ * (shmc_notify_direct, shmc_status_direct; shmc_notify and
+ * shmc_read_status use them too). The own eventfd is watched by
+ * shmc_event_fd, or handed to the caller with shmc_attachment_eventfd
+ * (e.g. to bind it as a KVM irqfd).
+ *
  * A struct shmc is not thread-safe; use one per thread.
  *
  * With shmc_set_reconnect, a call that finds the daemon gone (a restart)
@@ -66,20 +77,29 @@ enum shmc_event_kind {
 	SHMC_EVENT_NOTIFICATION,
 	SHMC_EVENT_REVOKED,	/* an admin destroyed the region */
 	SHMC_EVENT_ADMIN,	/* admin connections after shmc_admin_watch */
+	/* After a reconnect, the own eventfd of an attachment whose eventfd
+	 * the caller took (shmc_attachment_eventfd) is a new one: unbind
+	 * old_eventfd (closed when the callback returns), bind eventfd. */
+	SHMC_EVENT_EVENTFD_CHANGED,
 };
 
 struct shmc_event {
 	enum shmc_event_kind kind;
 	uint64_t client_id;	/* the receiving client (not for ADMIN) */
-	uint32_t index;		/* the peer, or the notifier */
+	uint32_t index;		/* the peer; for NOTIFICATION the lowest
+				 * pending index (a notifier) */
 	uint32_t active_mask;	/* after the change (PEER_*) */
-	uint32_t pending;	/* receiver's pending bits (NOTIFICATION) */
+	uint32_t pending;	/* receiver's pending bits, still set: a
+				 * status read takes them (NOTIFICATION) */
 	/* SHMC_EVENT_ADMIN only: */
 	const char *admin_kind;	/* create, attach, detach, notify, destroy */
 	const char *region;
 	int admin_index;	/* -1 when not about one client */
 	uint64_t connection_id;
 	uint64_t time_ms;
+	/* SHMC_EVENT_EVENTFD_CHANGED only (else -1): */
+	int eventfd;		/* the attachment's own eventfd now */
+	int old_eventfd;	/* the one the caller had */
 };
 
 typedef void (*shmc_event_cb)(const struct shmc_event *ev, void *arg);
@@ -112,22 +132,58 @@ int shmc_attach(struct shmc *c, const char *name, uint32_t size_pages,
 int shmc_attach_raw(struct shmc *c, const void *name, size_t len,
     uint32_t size_pages, bool create, struct shmc_region *out);
 
-/* Notifies the indices in mask (0xffffffff: every other client).
- * *delivered (may be NULL) gets the indices that were attached. */
+/* Notifies the indices in mask (0xffffffff: every other client; never the
+ * sender). *delivered (may be NULL) gets the indices that were attached.
+ * Direct (no daemon call) for an attachment of c, after a look at the
+ * socket (a daemon that went away is reconnected to, as before); the
+ * Notify request for any other client id. */
 int shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
     uint32_t *delivered);
-/* The control status word: pending bits 0-15 (cleared) | active << 16. */
+/* The control status word: pending bits 0-15 (cleared) | active << 16.
+ * Direct like shmc_notify. */
 int shmc_read_status(struct shmc *c, uint64_t client_id, uint32_t *status);
 /* The same, leaving the pending bits in keep_mask set: a guest's read of
  * one byte of the status register returns and clears only that byte. */
 int shmc_read_status_keep(struct shmc *c, uint64_t client_id,
     uint32_t keep_mask, uint32_t *status);
+
+/*
+ * The direct path, never a daemon call. Notify: for each attached peer t
+ * in mask (0xffffffff: all; never self; absent indices ignored) sets this
+ * client's bit in t's pending word, then signals t's eventfd. Returns 0,
+ * or -ENOENT for a client id that is not an attachment of c (or was lost
+ * or revoked).
+ */
+int shmc_notify_direct(struct shmc *c, uint64_t client_id, uint32_t mask);
+/*
+ * Status: takes the pending bits not in keep_mask (atomically) and returns
+ * them with the active mask: pending | active << 16. A revoked client
+ * reads 0. Returns 0, or -ENOENT like shmc_notify_direct.
+ */
+int shmc_status_direct(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
+    uint32_t *status);
+/*
+ * The attachment's own eventfd, signalled by each notification to it, for
+ * the caller to bind (e.g. as a KVM irqfd). It stays libshmclient's (it is
+ * closed at detach), but from now on the library no longer reads it:
+ * shmc_dispatch reports no NOTIFICATION for it. After a reconnect the
+ * attachment gets a new one: see SHMC_EVENT_EVENTFD_CHANGED. Returns the
+ * fd or -ENOENT.
+ */
+int shmc_attachment_eventfd(const struct shmc *c, uint64_t client_id);
+/* Gives the eventfd back (the caller could not bind it, or unbound it):
+ * shmc_event_fd watches it again. 0 or -ENOENT. */
+int shmc_attachment_eventfd_release(struct shmc *c, uint64_t client_id);
 int shmc_detach(struct shmc *c, uint64_t client_id);
 
-/* An fd that polls readable while events wait for shmc_dispatch. */
+/* An fd that polls readable while events wait for shmc_dispatch, and
+ * while a notification to an attachment (whose eventfd was not taken with
+ * shmc_attachment_eventfd) waits. */
 int shmc_event_fd(const struct shmc *c);
-/* Calls cb for each waiting event without blocking. Returns the number
- * dispatched, or -errno (-ECONNRESET when the daemon went away). */
+/* Calls cb for each waiting event without blocking: the daemon's events,
+ * then one NOTIFICATION for each attachment whose eventfd was signalled
+ * (it does not clear the pending bits). Returns the number dispatched,
+ * or -errno (-ECONNRESET when the daemon went away). */
 int shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg);
 
 /* Sets the timeout of later synchronous calls. */

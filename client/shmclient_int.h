@@ -11,13 +11,53 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include "shmclient.h"
 #include "shmclient_admin.h"
+#include "shmstate.h"
 #include "wire.h"
 
 struct queued_event;	/* events.c */
-struct attachment;	/* reconnect.c */
+
+/* What an attach reply brings for the direct notification path. */
+struct att_fds {
+	int state_fd;		/* the region's state page */
+	int own_efd;		/* this client's eventfd */
+	int peer_efd[SHM_STATE_SLOTS];	/* by index, -1: none */
+	uint16_t active;
+};
+
+/* An attachment's direct notification path (signals.c). */
+struct att_signals {
+	int state_fd;		/* the state page until mapped, or -1 */
+	struct shm_state_page *state;	/* mapped on first use, or NULL */
+	int own_efd;		/* -1: none */
+	int old_efd;		/* the claimed one before a re-claim, open
+				 * until EVENTFD_CHANGED was dispatched */
+	bool claimed;		/* handed out: not in the epoll set */
+	bool change_queued;	/* an EVENTFD_CHANGED waits in the queue */
+	uint16_t active;	/* indices attached, as last heard */
+	int peer_efd[SHM_STATE_SLOTS];
+};
+
+/* What it takes to attach again after a restart, and the ids on both sides
+ * of the translation (reconnect.c), and the direct path (signals.c). */
+struct attachment {
+	uint64_t user_id;	/* what the caller got and keeps using */
+	uint64_t cur_id;	/* the daemon's, on the current connection */
+	uint8_t *name;		/* the name bytes as sent */
+	size_t name_len;
+	uint32_t size_pages;
+	uint32_t index;		/* now; asked back after a restart */
+	dev_t dev;		/* the memfd first handed out */
+	ino_t ino;
+	bool same_memory;	/* every re-claim found that memfd again */
+	bool revoked;		/* an admin destroyed the region */
+	int lost;		/* 0, or why a re-claim failed: a guest status,
+				 * or -ENOENT when it had been revoked */
+	struct att_signals sig;
+};
 
 struct shmc {
 	int sock;		/* -1 after a reconnect that failed */
@@ -53,22 +93,60 @@ int shmc_hello(struct shmc *c, const char *label);
 void shmc_drop_socket(struct shmc *c);
 int shmc_attach_once(struct shmc *c, const void *name, size_t len,
     uint32_t size_pages, bool create, uint32_t want_index,
-    struct shmc_region *out);
+    struct shmc_region *out, struct att_fds *af);
 int shmc_admin_watch_once(struct shmc *c);
+/* Reads the events that wait in the socket into the queue (no call). */
+void shmc_pump(struct shmc *c);
 
 /* events.c */
 int shmc_open_events(struct shmc *c);
 void shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m);
+/* An event the library makes itself (EVENTFD_CHANGED). */
+void shmc_queue_local(struct shmc *c, const struct shmc_event *ev);
 void shmc_queue_free(struct shmc *c);
 
 /* reconnect.c */
 int shmc_att_add(struct shmc *c, const void *name, size_t len,
-    uint32_t size_pages, struct shmc_region *r);
+    uint32_t size_pages, struct shmc_region *r, struct att_fds *af);
 void shmc_att_forget_id(struct shmc *c, uint64_t user_id);
 void shmc_att_free_all(struct shmc *c);
 int shmc_resolve(struct shmc *c, uint64_t user_id, uint64_t *id);
-void shmc_translate_event(struct shmc *c, Shmbroker__ServerMessage *m);
+/* Gives the caller's id to an event that names the daemon's, and takes
+ * the fd of a PeerChanged into its attachment. */
+void shmc_translate_event(struct shmc *c, Shmbroker__ServerMessage *m,
+    struct wire_fds *fds);
 bool shmc_try_again(struct shmc *c, int *rc);
+struct attachment *shmc_att_by_user(const struct shmc *c, uint64_t id);
+
+/* signals.c */
+void shmc_af_init(struct att_fds *af);
+void shmc_af_close(struct att_fds *af);
+/* Takes the fds of an attach reply (fds[1..]) into af; -EPROTO when
+ * they do not match the reply. */
+int shmc_af_take(struct att_fds *af, struct wire_fds *fds, uint32_t index,
+    uint32_t active);
+void shmc_sig_init(struct att_signals *s);
+/* Installs af into a (its first attach, or a re-claim that replaces what
+ * the old daemon gave); af is emptied either way. */
+int shmc_sig_install(struct shmc *c, struct attachment *a,
+    struct att_fds *af);
+/* Closes and unmaps everything of a's direct path. */
+void shmc_sig_release(struct shmc *c, struct attachment *a);
+/* The attachment's state page, mapped on first use; NULL when it has
+ * none (revoked, lost) or it cannot be mapped (errno). */
+struct shm_state_page *shmc_sig_page(struct attachment *a);
+/* After ClientRevoked: no peers, nothing to read. */
+void shmc_sig_revoked(struct shmc *c, struct attachment *a);
+/* A re-claim failed: the same, or all of it when not handed out. */
+void shmc_sig_lost(struct shmc *c, struct attachment *a);
+void shmc_sig_peer_changed(struct attachment *a,
+    const Shmbroker__PeerChanged *pc, struct wire_fds *fds);
+/* Reports the own eventfds that were signalled; the count, or -errno. */
+int shmc_sig_dispatch(struct shmc *c, shmc_event_cb cb, void *arg);
+/* An EVENTFD_CHANGED about to be dispatched gets its fds; false when it
+ * has nothing to say any more. After its callback, the old fd goes. */
+bool shmc_sig_change_fill(struct shmc *c, struct shmc_event *ev);
+void shmc_sig_change_done(struct shmc *c, uint64_t user_id);
 
 #pragma GCC visibility pop
 

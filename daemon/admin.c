@@ -45,7 +45,7 @@ admin_client_info(const struct client *cl, Shmbroker__ClientInfo *ci)
 	ci->client_id = cl->id;
 	ci->region = (char *)cl->region->name;
 	ci->index = cl->index;
-	ci->pending = cl->pending;
+	ci->pending = statepage_peek(&cl->region->state, cl->index);
 	ci->connection_id = c->id;
 	ci->pid = c->cred.pid;
 	ci->uid = c->cred.uid;
@@ -228,13 +228,18 @@ admin_destroy(struct conn *c, uint64_t id, const Shmbroker__AdminDestroy *req)
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED;
 	m.client_revoked = &ev;
 	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		struct client *cl = g->clients[i];
-
-		if (cl == NULL)
+		if (g->clients[i] == NULL)
 			continue;
-		ev.client_id = cl->id;
-		conn_send(cl->owner, &m, NULL, 0);
-		vmm_unlink_client(b, cl);
+		ev.client_id = g->clients[i]->id;
+		conn_send(g->clients[i]->owner, &m, NULL, 0);
+	}
+	/* Every client is revoked: each one's eventfd is closed with it, and
+	 * there is no peer left to tell (libshmclient drops its peers'
+	 * eventfds at ClientRevoked). */
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
+		if (g->clients[i] == NULL)
+			continue;
+		vmm_unlink_client(b, g->clients[i]);
 		r.detached++;
 	}
 	log_info(&b->log, "region %s destroyed by an admin (%u clients "

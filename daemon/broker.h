@@ -69,6 +69,7 @@ struct broker_stats {
 enum conn_kind { CONN_VMM, CONN_ADMIN };
 
 struct outmsg;
+struct restored_state;
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
@@ -90,6 +91,7 @@ struct conn {
 	STAILQ_HEAD(, outmsg) outq;
 	size_t outq_count;
 	size_t outq_bytes;
+	size_t outq_fds;
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -129,6 +131,9 @@ struct broker {
 	struct fdstash *stash;		/* the rest, in keeper processes */
 	uint64_t park_cursor;		/* regions up to this id are parked */
 	uint64_t restored;		/* regions rebuilt from the fd store */
+	struct restored_state *states;	/* state pages from the fd store, */
+	size_t nstates;			/* matched to regions at the end */
+	size_t outq_fds;		/* fds held in all send queues */
 	struct event *ev_grace;		/* end of the wait for their clients */
 	uint64_t start_ms;
 	struct broker_stats stats;
@@ -149,11 +154,12 @@ int conn_listen(struct broker *b, struct listener *l, int fd,
 int conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
     const int *fds, size_t nfds);
 /* The same for an event: a queued event with the same coalesce_key
- * (EVENT_KEY) is replaced by this one instead of queueing another. */
+ * (EVENT_KEY) is replaced by this one instead of queueing another, unless
+ * either carries fds (an fd is never dropped on its way). */
 int conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
     const int *fds, size_t nfds, uint64_t coalesce_key);
 #define EVENT_KEY(client_id, kind) ((client_id) << 2 | (kind))
-enum { EVENT_NOTIFICATION = 1, EVENT_PEER = 2 };
+enum { EVENT_PEER = 2 };
 void conn_kill(struct conn *c, const char *why);
 void conn_close_all(struct broker *b);
 
@@ -173,6 +179,10 @@ void vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req);
 /* Detaches a client and tells its peers; removes a guest region left
  * empty. */
 void vmm_detach_client(struct broker *b, struct client *cl);
+/* Tells the other clients of g that index attached (with its eventfd) or
+ * detached. */
+void vmm_peer_changed(struct broker *b, struct region *g, int index,
+    bool attached);
 /* Who may attach to a new region, who pays for it, and its backing. */
 struct region_acl {
 	uid_t owner_uid;
@@ -187,8 +197,9 @@ struct region_acl {
 enum guest_shm_status vmm_create_region(struct broker *b, const char *name,
     uint32_t size_pages, enum region_origin origin,
     const struct region_acl *acl, struct region **out, const char **why);
-/* Uncharges and frees a client without telling anyone; true when its
- * guest region is left empty (see registry_detach). */
+/* Uncharges and frees a client (closing its eventfd) without telling
+ * anyone, and the state page with the last client; true when its guest
+ * region is left empty (see registry_detach). */
 bool vmm_unlink_client(struct broker *b, struct client *cl);
 /* Removes a region that has no clients, wherever its memfd is held. */
 void vmm_remove_region(struct broker *b, struct region *g);
@@ -212,6 +223,9 @@ struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
 /* restore.c */
 void restore_store_region(struct broker *b, struct region *g);
 void restore_forget_region(struct broker *b, const struct region *g);
+/* The same for a region's state page, so pending bits survive too. */
+void restore_store_state(struct broker *b, struct region *g);
+void restore_forget_state(struct broker *b, struct region *g);
 bool restore_take_fd(struct broker *b, int fd, const char *fdname);
 int restore_finish(struct broker *b);
 

@@ -5,7 +5,11 @@
  * socket takes them, else from a bounded per-connection queue. Queued
  * events about the same client and kind are coalesced into the latest one
  * (their state is a mask the client can read at any time), so peers cannot
- * flood a slow reader; and a connection stops being read while its queue
+ * flood a slow reader. An fd (a peer's eventfd, with its attach) is never
+ * dropped on its way, except when that peer's detach follows it in the
+ * queue: the two cancel out into the detach. The fds a queue holds are
+ * bounded per connection and in all, so that slow readers cannot take the
+ * daemon's descriptors; and a connection stops being read while its queue
  * is long, so a client that does not read its replies cannot make the
  * daemon hold more of them. A peer that still lets its queue overflow is
  * dropped rather than allowed to grow the daemon. Connections are never freed in the middle of a fan-out: conn_kill
@@ -25,10 +29,14 @@
 #define OUTQ_MAX_BYTES (4u << 20)
 #define OUTQ_PAUSE_READS 64		/* stop reading requests past this */
 #define EVENT_ROOM 64			/* for a coalesced event to grow */
+#define OUTQ_MAX_FDS 256		/* a few attach replies' worth */
+#define OUTQ_FDS_SHARE 8		/* all queues: 1/8 of the fd limit */
 
 struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
 	uint64_t coalesce_key;		/* 0: none */
+	int peer_index;			/* a PeerChanged's, or -1 */
+	bool peer_attached;
 	size_t cap;			/* room in data */
 	size_t len;
 	size_t nfds;
@@ -39,6 +47,17 @@ struct outmsg {
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 
+/* Frees a message taken off c's queue, with its fds. */
+static void
+conn_free_msg(struct conn *c, struct outmsg *m)
+{
+	for (size_t i = 0; i < m->nfds; i++)
+		close(m->fds[i]);
+	c->outq_fds -= m->nfds;
+	c->b->outq_fds -= m->nfds;
+	free(m);
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -46,9 +65,7 @@ conn_free(struct conn *c)
 
 	while ((m = STAILQ_FIRST(&c->outq)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->outq, entry);
-		for (size_t i = 0; i < m->nfds; i++)
-			close(m->fds[i]);
-		free(m);
+		conn_free_msg(c, m);
 	}
 	if (c->ev_read != NULL)
 		event_free(c->ev_read);
@@ -120,22 +137,74 @@ conn_close_all(struct broker *b)
 	conn_reap_cb(-1, 0, b);
 }
 
-/* Replaces the queued event with the same key by the new one; false when
- * there is none, it has no room, or a reply is queued after it (an event
- * must not overtake a reply sent before it). */
+/* What coalescing needs to know of a message. */
+struct msginfo {
+	uint64_t key;
+	int peer_index;
+	bool peer_attached;
+};
+
+static void
+conn_msginfo(const Shmbroker__ServerMessage *msg, uint64_t key,
+    struct msginfo *mi)
+{
+	mi->key = key;
+	mi->peer_index = -1;
+	mi->peer_attached = false;
+	if (msg->body_case == SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED) {
+		mi->peer_index = (int)msg->peer_changed->index;
+		mi->peer_attached = msg->peer_changed->attached;
+	}
+}
+
+/* May the queued event found give way to the new one? Not when that would
+ * drop an fd, unless it is the eventfd of the very peer now detaching. */
 static bool
-conn_coalesce(struct conn *c, uint64_t key, const uint8_t *buf, size_t len)
+conn_may_replace(const struct outmsg *found, const struct msginfo *mi,
+    size_t nfds)
+{
+	if (found->nfds == 0)
+		return true;
+	return nfds == 0 && found->peer_attached && !mi->peer_attached &&
+	    found->peer_index >= 0 && found->peer_index == mi->peer_index;
+}
+
+/* Replaces the queued event with the same key by the new one; false when
+ * there is none, it has no room, it may not give way, or a reply is
+ * queued after it (an event must not overtake a reply sent before it). */
+static bool
+conn_coalesce(struct conn *c, const struct msginfo *mi, const uint8_t *buf,
+    size_t len, const int *fds, size_t nfds)
 {
 	struct outmsg *m, *found = NULL;
+	int dup[WIRE_MAX_FDS];
+	size_t i;
 
 	STAILQ_FOREACH(m, &c->outq, entry) {
-		if (m->coalesce_key == key)
+		if (m->coalesce_key == mi->key)
 			found = m;
 		else if (m->coalesce_key == 0)
 			found = NULL;
 	}
-	if (found == NULL || len > found->cap)
+	if (found == NULL || len > found->cap ||
+	    !conn_may_replace(found, mi, nfds))
 		return false;
+	for (i = 0; i < nfds; i++)
+		if ((dup[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0)) < 0)
+			break;
+	if (i < nfds) {
+		while (i > 0)
+			close(dup[--i]);
+		return false;
+	}
+	for (i = 0; i < found->nfds; i++)
+		close(found->fds[i]);
+	c->outq_fds = c->outq_fds - found->nfds + nfds;
+	c->b->outq_fds = c->b->outq_fds - found->nfds + nfds;
+	memcpy(found->fds, dup, nfds * sizeof(int));
+	found->nfds = nfds;
+	found->peer_index = mi->peer_index;
+	found->peer_attached = mi->peer_attached;
 	c->outq_bytes += len - found->len;
 	found->len = len;
 	memcpy(found->data, buf, len);
@@ -159,16 +228,19 @@ conn_update_reading(struct conn *c)
 
 static int
 conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
-    size_t nfds, uint64_t key)
+    size_t nfds, const struct msginfo *mi)
 {
 	struct outmsg *m;
+	uint64_t key = mi->key;
 	size_t cap;
 
-	if (key != 0 && conn_coalesce(c, key, buf, len))
+	if (key != 0 && conn_coalesce(c, mi, buf, len, fds, nfds))
 		return 0;
 
 	if (c->outq_count >= OUTQ_MAX_COUNT ||
-	    c->outq_bytes + len > OUTQ_MAX_BYTES) {
+	    c->outq_bytes + len > OUTQ_MAX_BYTES ||
+	    c->outq_fds + nfds > OUTQ_MAX_FDS ||
+	    c->b->outq_fds + nfds > c->b->fd_limit / OUTQ_FDS_SHARE) {
 		c->b->stats.slow_connections_dropped++;
 		conn_kill(c, "dropped: it does not read its replies and events");
 		return -1;
@@ -181,6 +253,8 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	m->len = len;
 	m->cap = cap;
 	m->coalesce_key = key;
+	m->peer_index = mi->peer_index;
+	m->peer_attached = mi->peer_attached;
 	memcpy(m->data, buf, len);
 	for (m->nfds = 0; m->nfds < nfds; m->nfds++) {
 		m->fds[m->nfds] = fcntl(fds[m->nfds], F_DUPFD_CLOEXEC, 0);
@@ -205,6 +279,8 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	STAILQ_INSERT_TAIL(&c->outq, m, entry);
 	c->outq_count++;
 	c->outq_bytes += len;
+	c->outq_fds += m->nfds;
+	c->b->outq_fds += m->nfds;
 	event_add(c->ev_write, NULL);
 	conn_update_reading(c);
 	return 0;
@@ -222,6 +298,7 @@ conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
     const int *fds, size_t nfds, uint64_t coalesce_key)
 {
 	uint8_t *buf = c->b->txbuf;
+	struct msginfo mi;
 	ssize_t len;
 	int err;
 
@@ -241,7 +318,8 @@ conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 			return -1;
 		}
 	}
-	return conn_enqueue(c, buf, (size_t)len, fds, nfds, coalesce_key);
+	conn_msginfo(msg, coalesce_key, &mi);
+	return conn_enqueue(c, buf, (size_t)len, fds, nfds, &mi);
 }
 
 static void
@@ -263,9 +341,7 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 		STAILQ_REMOVE_HEAD(&c->outq, entry);
 		c->outq_count--;
 		c->outq_bytes -= m->len;
-		for (size_t i = 0; i < m->nfds; i++)
-			close(m->fds[i]);
-		free(m);
+		conn_free_msg(c, m);
 		conn_update_reading(c);
 	}
 	event_del(c->ev_write);

@@ -293,6 +293,7 @@ broker_close(struct broker *b, bool unlink_sockets)
 		unlink(b->cfg.admin_socket_path);
 	}
 	registry_free(&b->reg);
+	free(b->states);	/* only left when the start failed */
 	tenant_usage_free(&b->usages);
 	fdstash_free(b->stash);
 	if (b->ev_sigint != NULL)

@@ -1,5 +1,5 @@
 /*
- * registry: regions, clients, indices, pending bits and lifetimes (see
+ * registry: regions, clients, indices and lifetimes (see
  * registry.h). Pure bookkeeping: no sockets, no logging.
  */
 #include <errno.h>
@@ -130,6 +130,7 @@ registry_add_region(struct registry *r, const char *name, uint32_t size_pages,
 	g->mem = *mem;
 	g->origin = origin;
 	g->created_ms = now_ms;
+	g->state = STATEPAGE_NONE;
 	htable_insert(&r->regions_by_name, &g->by_name, hash_string(g->name));
 	htable_insert(&r->regions_by_id, &g->by_id, hash_u64(g->id));
 	TAILQ_INSERT_TAIL(&r->regions, g, entry);
@@ -146,6 +147,7 @@ registry_remove_region(struct registry *r, struct region *g)
 	r->bytes[g->mem.backing] -= g->mem.bytes;
 	if (g->mem.fd >= 0)
 		close(g->mem.fd);
+	statepage_free(&g->state);
 	free(g);
 }
 
@@ -176,6 +178,7 @@ registry_attach_at(struct registry *r, struct region *g, void *owner,
 	c->region = g;
 	c->owner = owner;
 	c->index = (uint8_t)idx;
+	c->efd = -1;
 	g->clients[idx] = c;
 	g->nclients++;
 	g->active |= (uint16_t)(1u << idx);
@@ -199,42 +202,10 @@ registry_detach(struct registry *r, struct client *c)
 	TAILQ_REMOVE(&r->clients, c, entry);
 	if (c->owner_entry.le_prev != NULL)
 		LIST_REMOVE(c, owner_entry);
+	if (c->efd >= 0)
+		close(c->efd);
 	free(c);
 	return g->nclients == 0 && g->origin == ORIGIN_GUEST;
-}
-
-uint16_t
-registry_notify(struct client *c, uint32_t mask)
-{
-	struct region *g = c->region;
-	uint16_t targets, delivered = 0;
-
-	if (mask == NOTIFY_ALL_OTHERS)
-		targets = (uint16_t)(g->active & ~(1u << c->index));
-	else
-		targets = (uint16_t)(mask & g->active);
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		if (!(targets & (1u << i)))
-			continue;
-		g->clients[i]->pending |= (uint16_t)(1u << c->index);
-		delivered |= (uint16_t)(1u << i);
-	}
-	return delivered;
-}
-
-uint32_t
-registry_take_status(struct client *c)
-{
-	return registry_take_status_keep(c, 0);
-}
-
-uint32_t
-registry_take_status_keep(struct client *c, uint16_t keep)
-{
-	uint32_t status = c->pending | ((uint32_t)c->region->active << 16);
-
-	c->pending &= keep;
-	return status;
 }
 
 struct region *

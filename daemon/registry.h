@@ -1,8 +1,9 @@
 /*
  * registry: the daemon's model of regions and clients. A region has a name,
- * a size in 4 KiB pages, its memory (a sealed memfd), an origin and up to
- * REGION_MAX_CLIENTS clients, each with an index and pending notification
- * bits. The registry decides indices, masks and lifetimes; it does no I/O
+ * a size in 4 KiB pages, its memory (a sealed memfd), an origin, a state
+ * page while it has clients (their pending notification bits: see
+ * statepage.h) and up to REGION_MAX_CLIENTS clients, each with an index and
+ * an eventfd. The registry decides indices, masks and lifetimes; it does no I/O
  * and knows nothing of sockets, so it is tested on its own. The owner
  * pointer of a client is opaque here (the daemon stores its connection).
  */
@@ -15,6 +16,7 @@
 #include <sys/types.h>
 
 #include "htable.h"
+#include "statepage.h"
 
 #define REGION_MAX_CLIENTS 16
 #define REGION_NAME_MAX 32		/* a guest's name, with the NUL */
@@ -57,6 +59,10 @@ struct region {
 	struct tenant_usage *usage;	/* charged for it, or NULL */
 	bool awaiting_reclaim;		/* restored; see restore.c */
 	bool stored;			/* its memfd is in systemd's fd store */
+	bool state_stored;		/* and its state page too */
+	struct statepage state;		/* while it has clients, or restored */
+	uint16_t reclaim_pending;	/* restored words that wait for their
+					 * client's re-claim: not cleared */
 	uint16_t active;		/* bit i: index i attached */
 	uint8_t nclients;
 	struct client *clients[REGION_MAX_CLIENTS];
@@ -70,7 +76,7 @@ struct client {
 	struct region *region;
 	void *owner;
 	uint8_t index;
-	uint16_t pending;		/* bit i: index i notified us */
+	int efd;			/* its eventfd: notifications, or -1 */
 	struct tenant_usage *usage;	/* charged for it, or NULL */
 };
 
@@ -111,7 +117,8 @@ struct client *registry_client(const struct registry *r, uint64_t id);
 struct region *registry_add_region(struct registry *r, const char *name,
     uint32_t size_pages, const struct region_mem *mem,
     enum region_origin origin, uint64_t now_ms);
-/* Removes a region with no clients and closes its memory fd. */
+/* Removes a region with no clients and closes its memory fd and its
+ * state page. */
 void registry_remove_region(struct registry *r, struct region *g);
 
 /*
@@ -126,21 +133,11 @@ enum guest_shm_status registry_attach_at(struct registry *r, struct region *g,
     void *owner, struct client_list *owner_list, int want,
     struct client **out);
 /*
- * Detaches and frees c. Returns true when its region is left with no
- * clients and was created by a guest, i.e. it should now be removed.
+ * Detaches and frees c, closing its eventfd. Returns true when its region
+ * is left with no clients and was created by a guest, i.e. it should now
+ * be removed. The state page stays: the daemon frees it.
  */
 bool registry_detach(struct registry *r, struct client *c);
-
-/*
- * Sets c's bit in the pending word of every attached target in mask
- * (NOTIFY_ALL_OTHERS: every client but c; bits 16-31 are ignored). Returns
- * the indices that got the bit.
- */
-uint16_t registry_notify(struct client *c, uint32_t mask);
-/* The control status word (pending | active << 16); clears pending. */
-uint32_t registry_take_status(struct client *c);
-/* The same, leaving the pending bits in keep set. */
-uint32_t registry_take_status_keep(struct client *c, uint16_t keep);
 
 /* The first region (client) with an id above after_id, for paged
  * listings; NULL at the end. */

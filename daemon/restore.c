@@ -11,6 +11,12 @@
  *
  * The name: r.PAGES.ORIGIN.MODE.UID.GROUP.NAMEHEX.TENANTHEX (GROUP "-" for
  * none, TENANTHEX "-" for none): printable, no ':', under 255 bytes.
+ *
+ * A region's state page (its clients' pending bits) is stored next to it
+ * while it exists, as s.NAMEHEX, so that notifications nobody has read yet
+ * survive too. It may come back before or after its region: state pages
+ * wait in a list until every fd is in, then find their regions. Their
+ * words are kept for the clients that re-claim their old indices.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +33,11 @@
 #define RESTORE_GRACE_S 60
 #define HUGETLBFS_MAGIC 0x958458f6
 #define FDNAME_MAX 256
+
+struct restored_state {
+	int fd;
+	char name[FDNAME_MAX];
+};
 
 static void
 hex_encode(const char *s, char *out, size_t cap)
@@ -116,6 +127,92 @@ restore_forget_region(struct broker *b, const struct region *g)
 	sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
 }
 
+static void
+restore_state_fdname(const struct region *g, char out[FDNAME_MAX])
+{
+	char name[2 * REGION_KEY_MAX + 1];
+
+	hex_encode(g->name, name, sizeof(name));
+	snprintf(out, FDNAME_MAX, "s.%s", name);
+}
+
+void
+restore_store_state(struct broker *b, struct region *g)
+{
+	char name[FDNAME_MAX], msg[FDNAME_MAX + 32];
+
+	if (!b->cfg.fd_store || g->state.fd < 0)
+		return;
+	restore_state_fdname(g, name);
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	if (sd_pid_notify_with_fds(0, 0, msg, &g->state.fd, 1) <= 0)
+		log_warn(&b->log, "region %s: systemd did not take its state "
+		    "page into the fd store", g->name);
+	else
+		g->state_stored = true;
+}
+
+void
+restore_forget_state(struct broker *b, struct region *g)
+{
+	char name[FDNAME_MAX];
+
+	if (!g->state_stored || b->stopping)
+		return;
+	restore_state_fdname(g, name);
+	sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	g->state_stored = false;
+}
+
+/* A state page waits for the end of the restore: its region may come
+ * later in the list. */
+static bool
+restore_take_state(struct broker *b, int fd, const char *fdname)
+{
+	struct restored_state *v;
+
+	v = realloc(b->states, (b->nstates + 1) * sizeof(*v));
+	if (v == NULL) {
+		log_warn(&b->log, "fd store: dropping %s: out of memory",
+		    fdname);
+		close(fd);
+		return true;
+	}
+	b->states = v;
+	v[b->nstates].fd = fd;
+	snprintf(v[b->nstates].name, FDNAME_MAX, "%s", fdname);
+	b->nstates++;
+	return true;
+}
+
+/* Gives each stored state page to its region, or drops it. */
+static void
+restore_match_states(struct broker *b)
+{
+	for (size_t i = 0; i < b->nstates; i++) {
+		struct restored_state *rs = &b->states[i];
+		char key[REGION_KEY_MAX];
+		struct region *g = NULL;
+
+		if (hex_decode(rs->name + 2, key, sizeof(key)) == 0)
+			g = registry_find(&b->reg, key);
+		if (g != NULL && g->state.fd < 0 &&
+		    statepage_adopt(&g->state, rs->fd) == 0) {
+			g->state_stored = true;
+			/* Every word waits for its own client's re-claim. */
+			g->reclaim_pending = 0xffff;
+			continue;
+		}
+		log_warn(&b->log, "fd store: dropping %s: no restored region "
+		    "has this state page", rs->name);
+		sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", rs->name);
+		close(rs->fd);
+	}
+	free(b->states);
+	b->states = NULL;
+	b->nstates = 0;
+}
+
 /* The fields of an fd store name; -1 when it is not one of ours. */
 static int
 restore_parse(const char *fdname, struct config_region *cr, int *origin,
@@ -159,6 +256,8 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 	uid_t owner;
 	int origin;
 
+	if (strncmp(fdname, "s.", 2) == 0)
+		return restore_take_state(b, fd, fdname);
 	if (strncmp(fdname, "r.", 2) != 0)
 		return false;
 	if (restore_parse(fdname, &cr, &origin, &owner, tenant,
@@ -208,6 +307,13 @@ restore_grace_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (g = TAILQ_FIRST(&b->reg.regions); g != NULL; g = next) {
 		next = TAILQ_NEXT(g, entry);
+		/* Bits kept for clients that did not come back: nobody reads
+		 * them now, and the page costs a descriptor. */
+		if (g->nclients == 0 && g->state.fd >= 0) {
+			restore_forget_state(b, g);
+			statepage_free(&g->state);
+		}
+		g->reclaim_pending = 0;
 		if (!g->awaiting_reclaim)
 			continue;
 		g->awaiting_reclaim = false;
@@ -226,6 +332,7 @@ restore_finish(struct broker *b)
 {
 	struct timeval tv = { RESTORE_GRACE_S, 0 };
 
+	restore_match_states(b);
 	if (b->restored == 0)
 		return 0;
 	log_notice(&b->log, "%llu regions restored from the fd store; guest "

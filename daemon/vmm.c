@@ -1,12 +1,18 @@
 /*
  * vmm: the VMM service. Create-or-attach and find, notify, control status
  * reads and detach, and the events they cause: every other client of a
- * region hears of an attach or detach, a notified client hears of the
- * notification. Results of create and find are guest ABI status codes.
+ * region hears of an attach (with the new peer's eventfd) or a detach.
+ * Notifications do not pass through here on their way: every member holds
+ * the region's state page and its peers' eventfds from its attach reply
+ * and the peer events, and sets the bits and signals the eventfds itself.
+ * The Notify and ReadStatus requests do the same on the daemon's mapping,
+ * for tools and clients without one. Results of create and find are guest
+ * ABI status codes.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -48,13 +54,16 @@ vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req)
 	conn_send(c, &m, NULL, 0);
 }
 
-/* Tells every other client of g that index changed; attached or not. */
-static void
+/* Tells every other client of g that index changed; attached or not. An
+ * attach carries the new peer's eventfd, so it is never coalesced. */
+void
 vmm_peer_changed(struct broker *b, struct region *g, int index,
     bool attached)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__PeerChanged ev = SHMBROKER__PEER_CHANGED__INIT;
+	const struct client *joined = attached ? g->clients[index] : NULL;
+	int efd = joined != NULL ? joined->efd : -1;
 
 	(void)b;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED;
@@ -68,7 +77,7 @@ vmm_peer_changed(struct broker *b, struct region *g, int index,
 		if (peer == NULL || i == index)
 			continue;
 		ev.client_id = peer->id;
-		conn_send_event(peer->owner, &m, NULL, 0,
+		conn_send_event(peer->owner, &m, &efd, efd >= 0 ? 1 : 0,
 		    EVENT_KEY(peer->id, EVENT_PEER));
 	}
 }
@@ -115,9 +124,21 @@ vmm_release_memfd(struct broker *b, struct region_mem *mem)
 	}
 }
 
+/* The last client left: the next one starts with a fresh page. */
+static void
+vmm_free_state(struct broker *b, struct region *g)
+{
+	if (g->state.fd < 0)
+		return;
+	restore_forget_state(b, g);
+	statepage_free(&g->state);
+	g->reclaim_pending = 0;
+}
+
 void
 vmm_remove_region(struct broker *b, struct region *g)
 {
+	vmm_free_state(b, g);
 	restore_forget_region(b, g);
 	policy_uncharge_region(b, g);
 	vmm_release_memfd(b, &g->mem);
@@ -248,6 +269,35 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 	    gp, why);
 }
 
+/*
+ * The state page (made at the region's first attach) and the eventfd of a
+ * new client. Its pending word starts empty, unless the client re-claims
+ * (want_index) the index whose word a restart kept for it.
+ */
+static int
+vmm_open_signals(struct broker *b, struct client *cl, uint32_t want_index)
+{
+	struct region *g = cl->region;
+	uint16_t bit = (uint16_t)(1u << cl->index);
+	int err;
+
+	bool fresh = g->state.fd < 0, kept;
+
+	if (fresh) {
+		if ((err = statepage_create(&g->state)) < 0)
+			return err;
+		g->reclaim_pending = 0;
+		restore_store_state(b, g);
+	}
+	if ((cl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
+	kept = want_index == (uint32_t)cl->index + 1 &&
+	    (g->reclaim_pending & bit);
+	g->reclaim_pending &= (uint16_t)~bit;
+	/* A fresh page is all zeros already. */
+	return fresh || kept ? 0 : statepage_clear(&g->state, cl->index);
+}
+
 /* Finds or creates the region and makes the client; GSS status. */
 static enum guest_shm_status
 vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
@@ -257,6 +307,7 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	struct broker *b = c->b;
 	struct region *g;
 	enum guest_shm_status st;
+	int err = 0;
 
 	*created = false;
 	if (b->reg.clients_by_id.count >= b->cfg.max_clients) {
@@ -278,20 +329,31 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	st = *fd < 0 ? GSS_NOMEM : registry_attach_at(&b->reg, g, c,
 	    &c->clients, (int)req->want_index - 1, out);
 	if (st == GSS_OK) {
-		g->awaiting_reclaim = false;
 		if (vmm_charged_tenant(c) != NULL) {
 			(*out)->usage = c->tenant->usage;
 			(*out)->usage->clients++;
 		}
-		return GSS_OK;
+		if ((err = vmm_open_signals(b, *out, req->want_index)) == 0) {
+			g->awaiting_reclaim = false;
+			return GSS_OK;
+		}
+		vmm_unlink_client(b, *out);
+		*out = NULL;
+		st = GSS_NOMEM;
 	}
 	if (*fd < 0)
 		log_err(&b->log, "cannot take the memfd of region %s back from "
 		    "its keeper process: %s", g->name, strerror(-*fd));
+	else if (err != 0)
+		log_warn(&b->log, "region %s: no state page or eventfd for a "
+		    "new client: %s", g->name, strerror(-err));
 	*why = *fd < 0 ? "the daemon cannot reach the region's memory "
-	    "(see its log)" : "out of memory";
+	    "(see its log)" : err == -EMFILE || err == -ENFILE ?
+	    "the daemon is out of file descriptors (raise LimitNOFILE)" :
+	    "out of memory";
 	if (*borrowed && *fd >= 0)
 		close(*fd);
+	*fd = -1;
 	/* A failed create leaves no region behind. */
 	if (*created) {
 		admin_event(b, "destroy", g, -1, 0);
@@ -299,6 +361,23 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 		b->stats.regions_destroyed++;
 	}
 	return st;
+}
+
+/* The fds of an attach reply: the region memfd, the state page, the
+ * client's own eventfd, then its peers' eventfds by ascending index. */
+static size_t
+vmm_reply_fds(const struct client *cl, int region_fd, int fds[WIRE_MAX_FDS])
+{
+	const struct region *g = cl->region;
+	size_t n = 0;
+
+	fds[n++] = region_fd;
+	fds[n++] = g->state.fd;
+	fds[n++] = cl->efd;
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
+		if (i != cl->index && g->clients[i] != NULL)
+			fds[n++] = g->clients[i]->efd;
+	return n;
 }
 
 void
@@ -310,7 +389,7 @@ vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req)
 	struct client *cl = NULL;
 	const char *why = NULL;
 	bool created, borrowed = false;
-	int fd = -1;
+	int fd = -1, fds[WIRE_MAX_FDS];
 	enum guest_shm_status st;
 
 	st = vmm_attach_client(c, req, &cl, &created, &fd, &borrowed, &why);
@@ -336,10 +415,13 @@ vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req)
 	r.backing = (Shmbroker__Backing)cl->region->mem.backing;
 	r.active_mask = cl->region->active;
 	r.created = created;
-	conn_send(c, &m, &fd, 1);
+	/* The members first: by the time the new client hears it is in,
+	 * and so before anything it does, each member has the join (and the
+	 * eventfd to notify it by) in its socket. */
+	vmm_peer_changed(b, cl->region, cl->index, true);
+	conn_send(c, &m, fds, vmm_reply_fds(cl, fd, fds));
 	if (borrowed)
 		close(fd);
-	vmm_peer_changed(b, cl->region, cl->index, true);
 	admin_event(b, "attach", cl->region, cl->index, c->id);
 }
 
@@ -364,34 +446,34 @@ vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
 	struct broker *b = c->b;
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__NotifyReply r = SHMBROKER__NOTIFY_REPLY__INIT;
-	Shmbroker__Notification ev = SHMBROKER__NOTIFICATION__INIT;
+	struct shm_state_page *page;
 	struct client *cl;
 	struct region *g;
+	uint16_t targets;
 
 	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
 		return;
 	g = cl->region;
-	r.delivered = registry_notify(cl, req->mask);
+	if ((page = statepage_map(&g->state)) == NULL) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		    "the daemon cannot map the region's state page: %s",
+		    strerror(errno));
+		return;
+	}
+	targets = shm_state_targets(g->active, cl->index, req->mask);
+	/* The bits first: a woken target must find them. */
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
+		if (targets & (1u << i))
+			shm_state_post(page, cl->index, (unsigned)i);
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
+		if (targets & (1u << i))
+			statepage_signal(g->clients[i]->efd);
+	r.delivered = targets;
 	b->stats.notifications++;
 	m.id = id;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_NOTIFY;
 	m.notify = &r;
 	conn_send(c, &m, NULL, 0);
-
-	m = (Shmbroker__ServerMessage)SHMBROKER__SERVER_MESSAGE__INIT;
-	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_NOTIFICATION;
-	m.notification = &ev;
-	ev.from_index = cl->index;
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		struct client *t = g->clients[i];
-
-		if (!(r.delivered & (1u << i)))
-			continue;
-		ev.client_id = t->id;
-		ev.pending = t->pending;
-		conn_send_event(t->owner, &m, NULL, 0,
-		    EVENT_KEY(t->id, EVENT_NOTIFICATION));
-	}
 	admin_event(b, "notify", g, cl->index, c->id);
 }
 
@@ -400,11 +482,19 @@ vmm_read_status(struct conn *c, uint64_t id, const Shmbroker__ReadStatus *req)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__ReadStatusReply r = SHMBROKER__READ_STATUS_REPLY__INIT;
+	struct shm_state_page *page;
 	struct client *cl;
 
 	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
 		return;
-	r.status = registry_take_status_keep(cl, (uint16_t)req->keep_mask);
+	if ((page = statepage_map(&cl->region->state)) == NULL) {
+		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		    "the daemon cannot map the region's state page: %s",
+		    strerror(errno));
+		return;
+	}
+	r.status = shm_state_take(page, cl->index, req->keep_mask) |
+	    (uint32_t)cl->region->active << 16;
 	m.id = id;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_READ_STATUS;
 	m.read_status = &r;
@@ -414,10 +504,17 @@ vmm_read_status(struct conn *c, uint64_t id, const Shmbroker__ReadStatus *req)
 bool
 vmm_unlink_client(struct broker *b, struct client *cl)
 {
-	(void)b;
+	struct region *g = cl->region;
+	bool empty;
+
 	if (cl->usage != NULL)
 		cl->usage->clients--;
-	return registry_detach(&b->reg, cl);
+	empty = registry_detach(&b->reg, cl);
+	/* Words a restart kept wait for their clients until the grace
+	 * period ends (restore.c), even with nobody attached meanwhile. */
+	if (g->nclients == 0 && g->reclaim_pending == 0)
+		vmm_free_state(b, g);
+	return empty;
 }
 
 void

@@ -17,7 +17,9 @@
 
 #define WIRE_PROTOCOL_VERSION 1
 #define WIRE_MAX_MESSAGE 65536
-#define WIRE_MAX_FDS 4
+/* An attach reply: the region memfd, the state page, the client's own
+ * eventfd and one eventfd per other client (15 at most). */
+#define WIRE_MAX_FDS 20
 
 struct wire_fds {
 	int fd[WIRE_MAX_FDS];

@@ -1,8 +1,10 @@
 /*
  * shmvdev: one VM's shmem vdev on top of vdev_regs (the register decoding)
- * and libshmclient (the daemon). It turns the actions the decoder returns
- * into daemon calls and the daemon's answers and events into guest-visible
- * state, mappings and interrupts. Placement is in shmvdev_layout.c.
+ * and libshmclient (the daemon, and the direct notification path). It
+ * turns the actions the decoder returns into daemon calls or direct
+ * notifies and status reads, and the daemon's answers and events into
+ * guest-visible state, mappings and interrupts (raised from dispatch, or
+ * by the kernel through a bound irqfd). Placement is in shmvdev_layout.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -84,6 +86,9 @@ shmvdev_open(const struct shmvdev_config *cfg, const struct shmvdev_ops *ops,
 	    ops->raise_irq == NULL)
 		return open_fail(err, errlen, -EINVAL,
 		    "shmvdev: map, unmap and raise_irq must all be given");
+	if ((ops->bind_irqfd == NULL) != (ops->unbind_irqfd == NULL))
+		return open_fail(err, errlen, -EINVAL,
+		    "shmvdev: bind_irqfd and unbind_irqfd go together");
 	if ((why = check_config(&c)) != NULL)
 		return open_fail(err, errlen, -EINVAL, "shmvdev: %s", why);
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
@@ -110,9 +115,45 @@ shmvdev_open(const struct shmvdev_config *cfg, const struct shmvdev_ops *ops,
 	return 0;
 }
 
+/* Undoes the irqfd of a before libshmclient closes its eventfd. */
+static void
+unbind_att(struct shmvdev *d, struct shmvdev_att *a)
+{
+	if (a->irqfd < 0)
+		return;
+	d->ops.unbind_irqfd(d->vmm, a->irqfd);
+	a->irqfd = -1;
+}
+
+/* Binds efd, the client's own eventfd taken from libshmclient; a failure
+ * gives it back, and dispatch raises the irq instead. */
+static void
+bind_efd(struct shmvdev *d, struct shmvdev_att *a, int efd)
+{
+	int rc;
+
+	if (efd >= 0 && (rc = d->ops.bind_irqfd(d->vmm, efd)) == 0) {
+		a->irqfd = efd;
+		return;
+	}
+	if (efd >= 0)
+		seterr(d, "binding the eventfd of client %llu as an irqfd "
+		    "failed: %s; interrupts go through dispatch",
+		    (unsigned long long)a->client_id, strerror(-rc));
+	(void)shmc_attachment_eventfd_release(d->c, a->client_id);
+}
+
+static void
+bind_att(struct shmvdev *d, struct shmvdev_att *a)
+{
+	if (d->ops.bind_irqfd != NULL)
+		bind_efd(d, a, shmc_attachment_eventfd(d->c, a->client_id));
+}
+
 static void
 release_att(struct shmvdev *d, struct shmvdev_att *a)
 {
+	unbind_att(d, a);
 	layout_release(d, a);
 	if (a->fd >= 0)
 		close(a->fd);
@@ -124,9 +165,11 @@ shmvdev_close(struct shmvdev *d)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; i < d->natts; i++)
+	for (size_t i = 0; i < d->natts; i++) {
+		unbind_att(d, &d->atts[i]);
 		if (d->atts[i].fd >= 0)
 			close(d->atts[i].fd);
+	}
 	shmc_close(d->c);
 	free(d->atts);
 	free(d->used);
@@ -230,7 +273,9 @@ place_region(struct shmvdev *d, const struct shmc_region *r,
 	a->state = ATT_ATTACHED;
 	a->client_id = r->client_id;
 	a->fd = r->fd;
+	a->irqfd = -1;
 	vdev_control_init(&a->ctl, r->index);
+	bind_att(d, a);
 	*ctl_gpa = a->ctl_gpa;
 	return GSS_OK;
 }
@@ -298,7 +343,7 @@ status_word(struct shmvdev *d, struct shmvdev_att *a, uint32_t take)
 
 	if (a->state != ATT_ATTACHED)
 		return 0;	/* revoked: no peers, nothing pending */
-	rc = shmc_read_status_keep(d->c, a->client_id, ~take & 0xffffu, &w);
+	rc = shmc_status_direct(d->c, a->client_id, ~take & 0xffffu, &w);
 	if (rc < 0) {
 		seterr(d, "status read: %s", shmc_error(d->c));
 		return 0;
@@ -313,6 +358,8 @@ detach_att(struct shmvdev *d, struct shmvdev_att *a, bool keep_page)
 {
 	int rc;
 
+	/* Unbound while its eventfd is still open: the detach closes it. */
+	unbind_att(d, a);
 	if (a->state == ATT_ATTACHED &&
 	    (rc = shmc_detach(d->c, a->client_id)) < 0 && rc != -ENOENT)
 		seterr(d, "detach: %s", shmc_error(d->c));
@@ -340,7 +387,7 @@ control_access(struct shmvdev *d, struct shmvdev_att *a, uint32_t off,
 	}
 	act = vdev_control_write(&a->ctl, off, len, data, &mask);
 	if ((act & VDEV_NOTIFY) && a->state == ATT_ATTACHED &&
-	    (rc = shmc_notify(d->c, a->client_id, mask, NULL)) < 0)
+	    (rc = shmc_notify_direct(d->c, a->client_id, mask)) < 0)
 		seterr(d, "notify: %s", shmc_error(d->c));
 	if (act & VDEV_DETACH)
 		detach_att(d, a, true);
@@ -373,6 +420,14 @@ on_event(const struct shmc_event *ev, void *arg)
 	    (a = layout_find_client(d, ev->client_id)) == NULL ||
 	    a->state != ATT_ATTACHED)
 		return;
+	if (ev->kind == SHMC_EVENT_EVENTFD_CHANGED) {
+		/* A daemon restart: the old one is closed after this. */
+		if (a->irqfd == ev->old_eventfd)
+			unbind_att(d, a);
+		if (a->irqfd < 0 && d->ops.bind_irqfd != NULL)
+			bind_efd(d, a, ev->eventfd);
+		return;
+	}
 	if (ev->kind == SHMC_EVENT_REVOKED)
 		a->state = ATT_REVOKED;
 	d->ops.raise_irq(d->vmm);

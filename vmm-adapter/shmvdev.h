@@ -1,10 +1,21 @@
 /*
  * libshmvdev: the VMM side of the shmem vdev for one VM. It owns the VM's
  * factory page and the control pages of its attached regions, places the
- * regions in a window of guest-physical space, and forwards create, find,
- * notify, status reads and detach to shmbrokerd through its own
- * libshmclient connection. It makes no KVM call: the VMM provides mapping
- * and interrupts through struct shmvdev_ops, so any VMM can use it.
+ * regions in a window of guest-physical space, and forwards create, find
+ * and detach to shmbrokerd through its own libshmclient connection. A
+ * guest's notify write and status read take libshmclient's direct path
+ * (the region's state page and the peers' eventfds): no daemon call. It
+ * makes no KVM call: the VMM provides mapping and interrupts through
+ * struct shmvdev_ops, so any VMM can use it.
+ *
+ * Interrupts. Each attached client has its own eventfd, signalled by
+ * every notification to it. With ops->bind_irqfd, libshmvdev binds it at
+ * attach (KVM_IRQFD: the kernel raises the vdev irq, no VMM thread in the
+ * way), binds the new one after a daemon restart (unbinding the old one
+ * first) and unbinds it before detach, reset or close closes it. Without
+ * it, or when the bind fails, the eventfd stays in shmvdev_event_fd's set
+ * and shmvdev_dispatch calls ops->raise_irq for each notification.
+ * Membership changes always raise the irq through shmvdev_dispatch.
  *
  * Guest-physical layout. The factory page sits at factory_gpa. Regions go
  * into [window_base, window_base + window_size), cut into 2 MiB slots.
@@ -22,7 +33,8 @@
  *   accesses may be 1..8 bytes at any offset (vdev_regs.h);
  * - maps what ops->map asks for as ordinary guest memory (not trapped);
  * - polls shmvdev_event_fd() for POLLIN and calls shmvdev_dispatch(),
- *   which calls ops->raise_irq;
+ *   which calls ops->raise_irq (and ops->bind_irqfd/unbind_irqfd after a
+ *   daemon restart);
  * - calls shmvdev_reset() when the guest resets.
  *
  * Not thread-safe: a VMM with several vCPU threads and an event thread
@@ -68,6 +80,15 @@ struct shmvdev_ops {
 	int (*unmap)(void *vmm, uint64_t gpa, uint64_t len);
 	/* Raise the vdev interrupt once (the factory's vector). */
 	void (*raise_irq)(void *vmm);
+	/*
+	 * Optional (both or neither). Make a signal on eventfd raise the
+	 * vdev irq in the kernel (KVM_IRQFD); 0 or -errno (a failure falls
+	 * back to raise_irq from shmvdev_dispatch). The fd stays
+	 * libshmvdev's.
+	 */
+	int (*bind_irqfd)(void *vmm, int eventfd);
+	/* Undo a bind_irqfd; called before the fd is closed. */
+	void (*unbind_irqfd)(void *vmm, int eventfd);
 };
 
 struct shmvdev_config {
@@ -95,8 +116,9 @@ int shmvdev_open(const struct shmvdev_config *cfg,
 
 /*
  * Closes the daemon connection (the daemon then detaches every client of
- * this VM and tells the peers) and frees d. Calls no callback: the VMM
- * may already have torn its guest memory down. NULL is ignored.
+ * this VM and tells the peers) and frees d. Calls no callback but
+ * unbind_irqfd for each bound eventfd (so the VM fd must still be open):
+ * the VMM may already have torn its guest memory down. NULL is ignored.
  */
 void shmvdev_close(struct shmvdev *d);
 
@@ -124,9 +146,10 @@ int shmvdev_event_fd(const struct shmvdev *d);
 /*
  * Handles the waiting daemon events without blocking (unless a daemon
  * restart is being ridden out): ops->raise_irq once for each notification
- * to one of this VM's clients and for each change in the membership of a
- * region one of them is attached to (including an admin revoking the
- * client, after which its status reads 0 until the guest detaches).
+ * to one of this VM's clients whose eventfd is not bound as an irqfd and
+ * for each change in the membership of a region one of them is attached
+ * to (including an admin revoking the client, after which its status
+ * reads 0 until the guest detaches).
  * Returns the number of events handled, or -errno when the daemon is gone
  * for good (-ECONNRESET; the VMM may then stop polling the fd).
  */

@@ -31,6 +31,7 @@ struct shmvdev_att {
 	uint64_t map_len;
 	uint32_t slot, nslots;	/* the control slot and the data slots */
 	int fd;
+	int irqfd;		/* the eventfd bound with bind_irqfd, or -1 */
 	struct vdev_control ctl;
 };
 

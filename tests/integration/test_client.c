@@ -6,7 +6,8 @@
  * and when. Covered: a call's timeout holds while events keep arriving,
  * events keep their order across a call made from a dispatch callback, and
  * an attach reply that comes after its call timed out neither leaks its fd
- * nor leaves a client attached in the daemon. The fake reports every
+ * nor leaves a client attached in the daemon, and one without the state
+ * page and eventfds fails without leaking any. The fake reports every
  * request it gets on a pipe; the test's assertions all stay here.
  */
 #include <errno.h>
@@ -327,6 +328,53 @@ script_late_attach(struct fk *k)
 	return fk_serve(k);
 }
 
+/* Answers two attaches with GSS_OK but the wrong fds (a daemon before
+ * the state page: the memfd alone; then the three fds with an active mask
+ * that promises a peer's eventfd too), then sends a PeerChanged that
+ * carries an fd for a client the library does not know. */
+static int
+script_short_attach(struct fk *k)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AttachReply a = SHMBROKER__ATTACH_REPLY__INIT;
+	Shmbroker__PeerChanged pc = SHMBROKER__PEER_CHANGED__INIT;
+	Shmbroker__ClientMessage *q;
+	int fds[3];
+
+	if (fk_hello(k) < 0)
+		return 20;
+	for (int i = 0; i < 3; i++)
+		if ((fds[i] = memfd_create("fake", MFD_CLOEXEC)) < 0 ||
+		    ftruncate(fds[i], 4096) < 0)
+			return 21;
+	a.status = SHMBROKER__GUEST_STATUS__GSS_OK;
+	a.client_id = 7;
+	a.size_pages = 1;
+	a.backing_bytes = 4096;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
+	m.attach = &a;
+	for (int round = 0; round < 2; round++) {
+		if (fk_recv(k, WAIT_MS, &q) != 1 ||
+		    q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH)
+			return 22;
+		m.id = q->id;
+		a.active_mask = round == 0 ? 0x1 : 0x3;
+		(void)wire_send_server(k->s, &m, fds, round == 0 ? 1 : 3);
+		shmbroker__client_message__free_unpacked(q, NULL);
+	}
+	m = (Shmbroker__ServerMessage)SHMBROKER__SERVER_MESSAGE__INIT;
+	pc.client_id = 99;
+	pc.index = 1;
+	pc.attached = true;
+	pc.active_mask = 0x3;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED;
+	m.peer_changed = &pc;
+	(void)wire_send_server(k->s, &m, fds, 1);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	return fk_serve(k);
+}
+
 /* ---- the fixture: the fake and the library's connection to it ---- */
 
 struct fixture {
@@ -633,6 +681,33 @@ test_late_attach_reply(void **state)
 	assert_true(detach_at < second_rs);
 }
 
+/*
+ * An attach reply without the state page and eventfds the library needs
+ * (a daemon before them, or one that miscounts) fails the attach with
+ * -EPROTO and leaks none of its fds; an fd on an event about a client the
+ * library does not know is closed too.
+ */
+static void
+test_short_attach_reply(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	struct shmc_region r;
+	int before;
+
+	fake_start(f, script_short_attach);
+	before = check_count_own_fds();
+	assert_int_equal(shmc_attach(f->c, "old", 1, true, &r), -EPROTO);
+	assert_non_null(strstr(shmc_error(f->c), "state page"));
+	assert_int_equal(check_count_own_fds(), before);
+	assert_int_equal(shmc_attach(f->c, "short", 1, true, &r), -EPROTO);
+	assert_int_equal(check_count_own_fds(), before);
+	dispatch_until(f->c, record, &s, 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.ev[0].kind, SHMC_EVENT_PEER_ATTACHED);
+	assert_int_equal(check_count_own_fds(), before);
+}
+
 int
 main(void)
 {
@@ -640,6 +715,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_timeout_with_events,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_order_across_call,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_attach_reply,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_attach_reply,
 		    setup, teardown),

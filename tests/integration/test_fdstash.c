@@ -134,8 +134,10 @@ test_parked_regions_are_shared(void **state)
 		munmap(pb, 16384);
 	}
 	/* Two memfds stay in the daemon, which now also holds the keeper's
-	 * socket and pidfd; ten memfds went to the keeper. */
-	assert_int_equal(harness_count_fds(f->d.pid), base_fds + 2 + 2);
+	 * socket and pidfd; ten memfds went to the keeper. Each region with
+	 * clients has its state page here, and each client its eventfd. */
+	assert_int_equal(harness_count_fds(f->d.pid), base_fds + 2 + 2 +
+	    NREGIONS * 3);
 	nk = keeper_pids(f->d.pid, keepers, 4);
 	assert_int_equal(nk, 1);
 	/* The keeper holds its socket, its inherited stdio and 10 memfds

@@ -604,16 +604,17 @@ test_churn_keeps_victim(void **state)
 /*
  * What a slow reader learns, in the order it reads it, must end with the
  * truth. Events that wait in the daemon's queue may be merged, but not
- * moved ahead of a reply that was queued after them: a notification sent
- * after a client's ReadStatus (which cleared its pending bits) must reach
- * it after that reply, or the client has no way to know it is pending
- * (a lost wakeup); likewise the last active mask it hears of must be the
- * current one.
+ * moved ahead of a reply that was queued after them, and an fd an event
+ * carries (a peer's eventfd) must not be lost: a peer that attaches after
+ * the client's ReadStatus must reach it after that reply, with its
+ * eventfd, or the client cannot notify it; likewise the last active mask
+ * it hears of must be the current one. (Notifications are no events any
+ * more: they come on the eventfd.)
  */
 
 struct heard {
-	int notifications;		/* Notification events, in all */
-	int notifications_after_rs1;	/* ...between the two replies */
+	int joins_after_rs1;		/* PeerChanged(attached) with 1 fd */
+	int joins_without_fd;		/* ...without: a lost eventfd */
 	bool rs1_seen;
 	uint32_t last_mask;		/* the last active mask heard of */
 };
@@ -629,22 +630,41 @@ hear_until(int v, uint64_t id, uint64_t rs1, struct heard *h)
 
 	while (!done) {
 		m = check_recv(v, deadline, &fds);
-		wire_fds_close(&fds);
-		if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_NOTIFICATION) {
-			h->notifications++;
-			h->notifications_after_rs1 += h->rs1_seen;
-		} else if (m->body_case ==
+		if (m->body_case ==
 		    SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED) {
 			h->last_mask = m->peer_changed->active_mask;
+			if (m->peer_changed->attached && fds.n != 1)
+				h->joins_without_fd++;
+			if (!m->peer_changed->attached && fds.n != 0)
+				h->joins_without_fd++;
+			if (m->peer_changed->attached && h->rs1_seen)
+				h->joins_after_rs1++;
 		} else if (m->body_case ==
 		    SHMBROKER__SERVER_MESSAGE__BODY_READ_STATUS &&
 		    m->id == rs1) {
 			h->rs1_seen = true;
 			h->last_mask = m->read_status->status >> 16;
 		}
+		wire_fds_close(&fds);
 		done = m->id == id;
 		shmbroker__server_message__free_unpacked(m, NULL);
 	}
+}
+
+static void
+rpc_round_trip(struct shmc *c, uint64_t client_id)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	Shmbroker__ServerMessage *m;
+
+	rs.client_id = client_id;
+	rs.keep_mask = 0xffff;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
+	req.read_status = &rs;
+	assert_int_equal(shmc_call(c, &req, &m), 0);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	shmbroker__server_message__free_unpacked(m, NULL);
 }
 
 static void
@@ -654,9 +674,9 @@ test_queued_events_keep_order(void **state)
 	struct shmc *s, *t;
 	struct shmc_region rs, rt;
 	struct heard h = { 0 };
-	uint32_t vbit, delivered;
+	uint32_t vbit;
 	uint64_t vcid;
-	int v, fd;
+	int v, fd, base;
 
 	start(f, "");
 	v = raw_open(f, f->d.socket);
@@ -669,31 +689,37 @@ test_queued_events_keep_order(void **state)
 	close(fd);
 	vbit = 1u << 1;		/* v came second */
 	assert_int_equal(1u << rs.index, 1u);
+	base = harness_count_fds(f->d.pid);
 
-	/* Fill v's socket, so that what follows waits in the daemon. */
-	for (int i = 0; i < ORDER_FLOOD; i++)
-		assert_int_equal(shmc_notify(s, rs.client_id, vbit, NULL), 0);
-	assert_int_equal(shmc_attach(t, "R", 1, true, &rt), SHMC_GSS_OK);
-	close(rt.fd);
+	/* Fill v's socket with t's comings and goings, so that what follows
+	 * waits in the daemon: each attach carries t's eventfd. */
+	for (int i = 0; i < ORDER_FLOOD; i++) {
+		assert_int_equal(shmc_attach(t, "R", 1, true, &rt),
+		    SHMC_GSS_OK);
+		close(rt.fd);
+		assert_int_equal(shmc_detach(t, rt.client_id), 0);
+	}
+	/* The queue cancels an attach against its detach: the eventfds of
+	 * t's past clients do not pile up in the daemon. */
+	assert_true(harness_count_fds(f->d.pid) <= base + 2);
 	check_send_client_op(v, 3, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
 	    vcid);
-	/* A round trip on s after v's request was sent: the daemon has
-	 * served both by the time it returns. */
-	assert_int_equal(shmc_notify(s, rs.client_id, 0, &delivered), 0);
-	assert_int_equal(shmc_detach(t, rt.client_id), 0);
-	assert_int_equal(shmc_notify(s, rs.client_id, vbit, &delivered), 0);
-	assert_int_equal(delivered, vbit);
+	/* A round trip on s after v's request was sent (the ReadStatus
+	 * request: shmc_read_status no longer calls the daemon): the daemon
+	 * has served both by the time it returns. */
+	rpc_round_trip(s, rs.client_id);
+	assert_int_equal(shmc_attach(t, "R", 1, true, &rt), SHMC_GSS_OK);
+	close(rt.fd);
 	check_send_client_op(v, 4, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
 	    vcid);
 
 	hear_until(v, 4, 3, &h);
 	assert_true(h.rs1_seen);
-	fprintf(stderr, "note: %d notifications sent, %d heard\n",
-	    ORDER_FLOOD + 1, h.notifications);
-	if (h.notifications_after_rs1 == 0)
-		fail_msg("the notification sent after the client's ReadStatus "
+	assert_int_equal(h.joins_without_fd, 0);
+	if (h.joins_after_rs1 == 0)
+		fail_msg("the attach that followed the client's ReadStatus "
 		    "reached it before that ReadStatus's reply");
-	assert_int_equal(h.last_mask, vbit | 1u << rs.index);
+	assert_int_equal(h.last_mask, vbit | 1u << rs.index | 1u << rt.index);
 }
 
 /* ---- 4. clients that never read their replies ---- */

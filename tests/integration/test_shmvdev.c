@@ -3,7 +3,8 @@
  * real daemon. Each "VM" is a fake VMM in this process: its map callback
  * mmaps the region fd into a table keyed by guest-physical address (so
  * the test reads and writes guest memory at a gpa), unmap undoes it, and
- * raise_irq counts. Several VMs (each its own libshmclient connection)
+ * raise_irq counts; with bind_irqfd it keeps the bound eventfds the way
+ * KVM would, and the test polls them as the kernel would. Several VMs (each its own libshmclient connection)
  * share regions the way guests would, through factory and control page
  * accesses only; the daemon's view is checked through the admin socket.
  */
@@ -56,11 +57,16 @@ struct gmap {
 };
 
 /* A fake VMM: guest memory mapped by libshmvdev, interrupts counted. */
+#define MAXBOUND	8
+
 struct fvm {
 	struct shmvdev *v;
 	struct gmap maps[MAXMAPS];
 	unsigned irqs, nmap, nunmap, bad_unmaps;
 	bool last_hugetlb;
+	int bound[MAXBOUND];	/* irqfds, -1: free slot */
+	unsigned binds, unbinds, bad_unbinds;
+	int bind_err;		/* what bind_irqfd returns, 0: binds */
 };
 
 struct fixture {
@@ -117,6 +123,79 @@ static const struct shmvdev_ops fvm_ops = {
 	.map = fvm_map, .unmap = fvm_unmap, .raise_irq = fvm_irq,
 };
 
+/* KVM_IRQFD's part: an eventfd bound to at most one slot. */
+static int
+fvm_bind(void *vmm, int efd)
+{
+	struct fvm *m = vmm;
+
+	m->binds++;
+	if (m->bind_err != 0)
+		return m->bind_err;
+	for (size_t i = 0; i < MAXBOUND; i++)
+		if (m->bound[i] == efd)
+			return -EBUSY;
+	for (size_t i = 0; i < MAXBOUND; i++)
+		if (m->bound[i] < 0) {
+			m->bound[i] = efd;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+/* Unbinding needs the fd: one that is not open, or not bound, is a bug. */
+static void
+fvm_unbind(void *vmm, int efd)
+{
+	struct fvm *m = vmm;
+
+	m->unbinds++;
+	for (size_t i = 0; i < MAXBOUND; i++)
+		if (m->bound[i] == efd && fcntl(efd, F_GETFD) >= 0) {
+			m->bound[i] = -1;
+			return;
+		}
+	m->bad_unbinds++;
+}
+
+static const struct shmvdev_ops fvm_irqfd_ops = {
+	.map = fvm_map, .unmap = fvm_unmap, .raise_irq = fvm_irq,
+	.bind_irqfd = fvm_bind, .unbind_irqfd = fvm_unbind,
+};
+
+static unsigned
+fvm_nbound(const struct fvm *m)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < MAXBOUND; i++)
+		n += m->bound[i] >= 0;
+	return n;
+}
+
+/* The one bound eventfd of m. */
+static int
+fvm_irqfd(const struct fvm *m)
+{
+	assert_int_equal(fvm_nbound(m), 1);
+	for (size_t i = 0; i < MAXBOUND; i++)
+		if (m->bound[i] >= 0)
+			return m->bound[i];
+	return -1;
+}
+
+/* Takes a bound eventfd's counter as the kernel would; 0: not signalled. */
+static uint64_t
+irqfd_take(int efd)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t v = 0;
+
+	if (poll(&p, 1, 0) != 1 || read(efd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
 /* Guest memory at gpa, which must be mapped for n bytes. */
 static uint8_t *
 gmem(struct fvm *m, uint64_t gpa, uint64_t n)
@@ -172,9 +251,9 @@ teardown(void **state)
 	return rc == 0 ? 0 : -1;
 }
 
-/* Opens VM i; window_size 0 is the default window. */
 static struct fvm *
-vm_open(struct fixture *f, int i, uint64_t window_size, int reconnect_ms)
+vm_open_ops(struct fixture *f, int i, uint64_t window_size, int reconnect_ms,
+    const struct shmvdev_ops *ops)
 {
 	struct shmvdev_config cfg = {
 		.socket = f->d.socket, .label = "test-vm",
@@ -183,10 +262,26 @@ vm_open(struct fixture *f, int i, uint64_t window_size, int reconnect_ms)
 	};
 	char err[256];
 
-	if (shmvdev_open(&cfg, &fvm_ops, &f->vm[i], &f->vm[i].v, err,
+	for (size_t k = 0; k < MAXBOUND; k++)
+		f->vm[i].bound[k] = -1;
+	if (shmvdev_open(&cfg, ops, &f->vm[i], &f->vm[i].v, err,
 	    sizeof(err)) < 0)
 		fail_msg("shmvdev_open: %s", err);
 	return &f->vm[i];
+}
+
+/* Opens VM i; window_size 0 is the default window. */
+static struct fvm *
+vm_open(struct fixture *f, int i, uint64_t window_size, int reconnect_ms)
+{
+	return vm_open_ops(f, i, window_size, reconnect_ms, &fvm_ops);
+}
+
+/* The same with irqfds: notifications do not go through dispatch. */
+static struct fvm *
+vm_open_irqfd(struct fixture *f, int i)
+{
+	return vm_open_ops(f, i, 0, 0, &fvm_irqfd_ops);
 }
 
 static uint64_t
@@ -578,15 +673,153 @@ test_daemon_gone(void **state)
 	assert_int_equal(create(a, "doomed", 1), GSS_OK);
 	ctl = rd(a, FACTORY + F_SHMEM, 8);
 	assert_int_equal(harness_stop_daemon(&f->d), 0);
-	assert_int_equal(rd(a, ctl + C_STAT, 4), 0);
-	assert_true(strlen(shmvdev_error(a->v)) > 0);
+	/* Status and notify need no daemon: the state page is still here. */
+	assert_int_equal(rd(a, ctl + C_STAT, 4), 1u << 16);
 	wr(a, ctl + C_NTF, 4, GUEST_SHM_NOTIFY_ALL);
 	assert_int_equal(create(a, "later", 1), GSS_UNKNOWN_FAILURE);
+	assert_true(strlen(shmvdev_error(a->v)) > 0);
 	assert_int_equal(rd(a, FACTORY + F_SHMEM, 8), ctl);
 	wr(a, ctl + C_DET, 4, 1);
 	assert_int_equal(a->nunmap, 1);
 	assert_true(shmvdev_dispatch(a->v) < 0);
 	shmvdev_reset(a->v);
+}
+
+/* ---- notifications through irqfds ---- */
+
+/*
+ * With bind_irqfd, each client's own eventfd is bound at attach: a peer's
+ * notify makes it readable with no dispatch and no daemon call; the
+ * status word carries the notifier's index and clears on read.
+ */
+static void
+test_irqfd_notify(void **state)
+{
+	struct fixture *f = *state;
+	struct fvm *a = vm_open_irqfd(f, 0), *b = vm_open_irqfd(f, 1);
+	struct fvm *c = vm_open(f, 2, 0, 0);
+	uint64_t actl, bctl, cctl;
+	uint32_t st;
+	unsigned airqs, birqs, cirqs;
+	int aefd, befd;
+
+	assert_int_equal(create(a, "irq", 1), GSS_OK);
+	actl = rd(a, FACTORY + F_SHMEM, 8);
+	assert_int_equal(find(b, "irq"), GSS_OK);
+	bctl = rd(b, FACTORY + F_SHMEM, 8);
+	assert_int_equal(find(c, "irq"), GSS_OK);
+	cctl = rd(c, FACTORY + F_SHMEM, 8);
+	aefd = fvm_irqfd(a);
+	befd = fvm_irqfd(b);
+	assert_int_not_equal(aefd, befd);
+	assert_int_equal(fvm_nbound(c), 0);
+	drain(a);
+	drain(b);
+	drain(c);
+	airqs = a->irqs;
+	birqs = b->irqs;
+	cirqs = c->irqs;
+
+	/* A notifies B: B's irqfd fires; nobody dispatches. */
+	wr(a, actl + C_NTF, 4, 1u << 1);
+	assert_int_equal(irqfd_take(befd), 1);
+	assert_int_equal(irqfd_take(aefd), 0);
+	st = (uint32_t)rd(b, bctl + C_STAT, 4);
+	assert_int_equal(GUEST_SHM_PENDING(st), 1u << 0);
+	assert_int_equal(GUEST_SHM_ACTIVE(st), 0x7);
+	assert_int_equal(GUEST_SHM_PENDING(rd(b, bctl + C_STAT, 4)), 0);
+
+	/* Every other client: both irqfds, and C (not bound) through its
+	 * event fd and dispatch. */
+	wr(c, cctl + C_NTF, 4, GUEST_SHM_NOTIFY_ALL);
+	assert_int_equal(irqfd_take(aefd), 1);
+	assert_int_equal(irqfd_take(befd), 1);
+	assert_int_equal(GUEST_SHM_PENDING(rd(a, actl + C_STAT, 4)), 1u << 2);
+	assert_int_equal(GUEST_SHM_PENDING(rd(b, bctl + C_STAT, 4)), 1u << 2);
+	wr(b, bctl + C_NTF, 4, GUEST_SHM_NOTIFY_ALL);
+	assert_int_equal(irqfd_take(aefd), 1);
+	wait_irq(c, cirqs);
+	assert_int_equal(GUEST_SHM_PENDING(rd(c, cctl + C_STAT, 4)), 1u << 1);
+
+	/* The keep mask: a read of byte 1 leaves byte 0's bits set. */
+	wr(b, bctl + C_NTF, 4, 1u << 0);
+	wr(c, cctl + C_NTF, 4, 1u << 0);
+	assert_int_equal(irqfd_take(aefd), 2);
+	assert_int_equal(rd(a, actl + C_STAT + 1, 1), 0);
+	assert_int_equal(rd(a, actl + C_STAT, 1), 0x06);
+	assert_int_equal(GUEST_SHM_PENDING(rd(a, actl + C_STAT, 4)), 0);
+
+	/* The irqfd path raised no interrupt through dispatch. */
+	drain(a);
+	drain(b);
+	assert_int_equal(a->irqs, airqs);
+	assert_int_equal(b->irqs, birqs);
+
+	/* Detach unbinds before the eventfd is closed. */
+	wr(b, bctl + C_DET, 4, 1);
+	assert_int_equal(b->unbinds, 1);
+	assert_int_equal(b->bad_unbinds, 0);
+	assert_int_equal(fvm_nbound(b), 0);
+	shmvdev_reset(a->v);
+	assert_int_equal(a->unbinds, 1);
+	assert_int_equal(a->bad_unbinds, 0);
+	assert_int_equal(fvm_nbound(a), 0);
+}
+
+/* A bind that fails falls back to raise_irq from dispatch. */
+static void
+test_irqfd_bind_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct fvm *a = vm_open(f, 0, 0, 0), *b = vm_open_irqfd(f, 1);
+	uint64_t actl, bctl;
+	unsigned irqs;
+
+	b->bind_err = -EBUSY;
+	assert_int_equal(create(a, "nobind", 1), GSS_OK);
+	actl = rd(a, FACTORY + F_SHMEM, 8);
+	assert_int_equal(find(b, "nobind"), GSS_OK);
+	bctl = rd(b, FACTORY + F_SHMEM, 8);
+	assert_int_equal(b->binds, 1);
+	assert_int_equal(fvm_nbound(b), 0);
+	drain(b);
+	irqs = b->irqs;
+	wr(a, actl + C_NTF, 4, 1u << 1);
+	wait_irq(b, irqs);
+	assert_int_equal(GUEST_SHM_PENDING(rd(b, bctl + C_STAT, 4)), 1u << 0);
+	wr(b, bctl + C_DET, 4, 1);
+	assert_int_equal(b->unbinds, 0);
+}
+
+/* A revoked client reads 0 and its eventfd is unbound at its detach. */
+static void
+test_irqfd_revoked(void **state)
+{
+	struct fixture *f = *state;
+	struct fvm *a = vm_open_irqfd(f, 0), *b = vm_open_irqfd(f, 1);
+	uint64_t actl, bctl;
+	uint32_t detached;
+	unsigned irqs;
+
+	assert_int_equal(check_admin_create(f->adm, "rvk", 1), 0);
+	assert_int_equal(find(a, "rvk"), GSS_OK);
+	actl = rd(a, FACTORY + F_SHMEM, 8);
+	assert_int_equal(find(b, "rvk"), GSS_OK);
+	bctl = rd(b, FACTORY + F_SHMEM, 8);
+	drain(a);
+	wr(b, bctl + C_NTF, 4, 1u << 0);
+	assert_int_equal(irqfd_take(fvm_irqfd(a)), 1);
+	irqs = a->irqs;
+	assert_int_equal(check_admin_destroy(f->adm, "rvk", true, &detached),
+	    0);
+	assert_int_equal(detached, 2);
+	wait_irq(a, irqs);
+	assert_int_equal(rd(a, actl + C_STAT, 4), 0);
+	assert_int_equal(rd(a, actl + C_STAT, 8) >> 32, 0);
+	wr(a, actl + C_NTF, 4, GUEST_SHM_NOTIFY_ALL);
+	wr(a, actl + C_DET, 4, 1);
+	assert_int_equal(a->unbinds, 1);
+	assert_int_equal(a->bad_unbinds, 0);
 }
 
 /* ---- a daemon restart ---- */
@@ -686,9 +919,12 @@ test_daemon_restart(void **state)
 	drain(b);
 
 	restart(f);
-	/* B's status read reconnects it; then A's notify reconnects A. */
+	/* Status reads and notifies do not go to the daemon: the event fd
+	 * shows it gone, and dispatch reconnects and re-claims, B first. */
+	drain(b);
 	st = (uint32_t)rd(b, bctl + C_STAT, 4);
 	assert_int_equal(GUEST_SHM_ACTIVE(st), 1u << 1);
+	drain(a);
 	irqs = b->irqs;
 	wr(a, actl + C_NTF, 4, 1u << 1);
 	wait_irq(b, irqs);
@@ -710,6 +946,50 @@ test_daemon_restart(void **state)
 	/* And new attaches work. */
 	assert_int_equal(create(a, "after", 1), GSS_OK);
 	assert_int_equal(rd(a, FACTORY + F_SHMEM, 8), lost);
+}
+
+/* With irqfds, a restart gives each client a new eventfd: the old one is
+ * unbound (while still open), the new one bound, and notifications reach
+ * it. */
+static void
+test_daemon_restart_irqfd(void **state)
+{
+	struct fixture *f = *state;
+	struct fvm *a = vm_open_irqfd(f, 0), *b = vm_open_irqfd(f, 1);
+	uint64_t actl, bctl, lost;
+
+	assert_int_equal(find(a, "cfg"), GSS_OK);
+	actl = rd(a, FACTORY + F_SHMEM, 8);
+	assert_int_equal(find(b, "cfg"), GSS_OK);
+	bctl = rd(b, FACTORY + F_SHMEM, 8);
+	assert_int_equal(fvm_nbound(b), 1);
+	assert_int_equal(create(a, "guestonly", 1), GSS_OK);
+	lost = rd(a, FACTORY + F_SHMEM, 8);
+	assert_int_equal(fvm_nbound(a), 2);
+	drain(a);
+	drain(b);
+
+	restart(f);
+	drain(b);
+	drain(a);
+	/* guestonly did not come back: its eventfd stays bound (and open)
+	 * until the guest detaches it. */
+	assert_int_equal(rd(a, lost + C_STAT, 4), 0);
+	wr(a, lost + C_DET, 4, 1);
+	assert_int_equal(a->binds, 3);
+	assert_int_equal(a->unbinds, 2);
+	assert_int_equal(a->bad_unbinds, 0);
+	assert_int_equal(b->binds, 2);
+	assert_int_equal(b->unbinds, 1);
+	assert_int_equal(b->bad_unbinds, 0);
+	/* The new eventfds are the ones bound, and they fire. */
+	wr(a, actl + C_NTF, 4, 1u << 1);
+	assert_int_equal(irqfd_take(fvm_irqfd(b)), 1);
+	wr(b, bctl + C_NTF, 4, 1u << 0);
+	assert_int_equal(irqfd_take(fvm_irqfd(a)), 1);
+	assert_int_equal(GUEST_SHM_PENDING(rd(a, actl + C_STAT, 4)), 1u << 1);
+	assert_int_equal(GUEST_SHM_PENDING(rd(b, bctl + C_STAT, 4)), 1u << 0);
+	assert_int_equal(GUEST_SHM_ACTIVE(rd(b, bctl + C_STAT, 4)), 0x3);
 }
 
 static void
@@ -759,7 +1039,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_gone, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_irqfd_notify, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_irqfd_bind_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_irqfd_revoked, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_restart,
+		    setup_restart, teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_restart_irqfd,
 		    setup_restart, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup,
 		    teardown),

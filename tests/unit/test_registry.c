@@ -1,6 +1,6 @@
 /*
  * test_registry: the registry's bookkeeping on its own: name checks,
- * lookups, index allocation, lifetimes, notification bits, paged listings,
+ * lookups, index allocation, lifetimes, paged listings,
  * byte accounting and teardown without leaks.
  */
 #include <malloc.h>
@@ -200,7 +200,7 @@ test_attach_indices(void **state)
 		assert_int_equal(c[i]->index, i);
 		assert_ptr_equal(c[i]->region, g);
 		assert_ptr_equal(c[i]->owner, &token);
-		assert_int_equal(c[i]->pending, 0);
+		assert_int_equal(c[i]->efd, -1);
 		assert_ptr_equal(g->clients[i], c[i]);
 		assert_ptr_equal(registry_client(r, c[i]->id), c[i]);
 		assert_int_equal(g->nclients, i + 1);
@@ -272,93 +272,6 @@ test_detach_lifetime(void **state)
 	assert_false(registry_detach(r, a));
 	assert_ptr_equal(registry_find(r, "conf"), conf);
 	assert_null(registry_client_after(r, 0));
-}
-
-static void
-test_notify(void **state)
-{
-	struct registry *r = *state;
-	struct region *g = add_guest(r, "n");
-	struct client *c[4];
-
-	for (int i = 0; i < 4; i++)
-		c[i] = attach(r, g);
-	assert_false(registry_detach(r, c[2]));
-	c[2] = NULL;
-	assert_int_equal(g->active, 0xb);
-
-	/* Only attached targets get the bit; 2 is gone, 5 never was. */
-	assert_int_equal(registry_notify(c[0], 0x26), 0x2);
-	assert_int_equal(c[1]->pending, 0x1);
-	assert_int_equal(c[0]->pending, 0);
-	assert_int_equal(c[3]->pending, 0);
-
-	/* Everyone but the sender. */
-	assert_int_equal(registry_notify(c[1], NOTIFY_ALL_OTHERS), 0x9);
-	assert_int_equal(c[0]->pending, 0x2);
-	assert_int_equal(c[3]->pending, 0x2);
-	assert_int_equal(c[1]->pending, 0x1);
-
-	/* Bits 16-31 are ignored, even when only they are set. */
-	assert_int_equal(registry_notify(c[3], 0xffff0000u), 0);
-	assert_int_equal(registry_notify(c[3], 0xffff0001u), 0x1);
-	assert_int_equal(c[0]->pending, 0xa);
-	/* Not NOTIFY_ALL_OTHERS: a plain mask that leaves out bit 0. */
-	assert_int_equal(registry_notify(c[0], 0xfffffffeu), 0xa);
-	assert_int_equal(c[1]->pending, 0x1);
-	assert_int_equal(c[3]->pending, 0x3);
-	assert_int_equal(registry_notify(c[0], 0), 0);
-
-	/* take_status: pending | active << 16, then pending is clear. */
-	assert_int_equal(registry_take_status(c[0]), 0x000b000a);
-	assert_int_equal(c[0]->pending, 0);
-	assert_int_equal(registry_take_status(c[0]), 0x000b0000);
-	assert_int_equal(registry_take_status(c[3]), 0x000b0003);
-	assert_int_equal(registry_take_status(c[3]), 0x000b0000);
-
-	/* A sender's bit stays after it detaches, until read. */
-	assert_int_equal(registry_notify(c[1], 0x8), 0x8);
-	assert_false(registry_detach(r, c[1]));
-	c[1] = NULL;
-	assert_int_equal(c[3]->pending, 0x2);
-	assert_int_equal(registry_take_status(c[3]), 0x00090002);
-	assert_int_equal(registry_take_status(c[3]), 0x00090000);
-
-	/* A client that takes a freed index starts with nothing pending. */
-	c[1] = attach(r, g);
-	assert_int_equal(c[1]->index, 1);
-	assert_int_equal(registry_take_status(c[1]), 0x000b0000);
-	/* A partial read clears only the bits it returned. */
-	registry_notify(c[0], 1u << 1);
-	registry_notify(c[3], 1u << 1);
-	assert_int_equal(registry_take_status_keep(c[1], 0x0008), 0x000b0009);
-	assert_int_equal(c[1]->pending, 0x8);
-	assert_int_equal(registry_take_status_keep(c[1], 0), 0x000b0008);
-	assert_int_equal(c[1]->pending, 0);
-
-	/* Alone in a region: nobody to notify. */
-	struct region *solo = add_guest(r, "solo");
-	struct client *s = attach(r, solo);
-
-	assert_int_equal(registry_notify(s, NOTIFY_ALL_OTHERS), 0);
-	assert_int_equal(registry_take_status(s), 0x00010000);
-}
-
-static void
-test_notify_full_region(void **state)
-{
-	struct registry *r = *state;
-	struct region *g = add_guest(r, "full");
-	struct client *c[REGION_MAX_CLIENTS];
-
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
-		c[i] = attach(r, g);
-	assert_int_equal(registry_notify(c[15], NOTIFY_ALL_OTHERS), 0x7fff);
-	assert_int_equal(registry_notify(c[0], NOTIFY_ALL_OTHERS), 0xfffe);
-	for (int i = 1; i < 15; i++)
-		assert_int_equal(registry_take_status(c[i]), 0xffff8001);
-	assert_int_equal(registry_take_status(c[0]), 0xffff8000);
-	assert_int_equal(registry_take_status(c[15]), 0xffff0001);
 }
 
 static void
@@ -526,9 +439,6 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_attach_indices, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_detach_lifetime, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_notify_full_region, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_region_paging, setup,
 		    teardown),

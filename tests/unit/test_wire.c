@@ -79,15 +79,15 @@ static void
 raw_send(int sock, const void *buf, size_t len, int fd, size_t n)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 64)];
+		char buf[CMSG_SPACE(sizeof(int) * 250)];
 		struct cmsghdr align;
 	} ctl;
-	int fds[64];
+	int fds[250];
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *c;
 
-	assert_true(n <= 64);
+	assert_true(n <= 250);
 	for (size_t i = 0; i < n; i++)
 		fds[i] = fd;
 	memset(&ctl, 0, sizeof(ctl));
@@ -213,7 +213,8 @@ test_too_many_fds_received(void **state)
 {
 	struct pair *p = *state;
 	/* One over the limit, and more than wire_recv's control buffer. */
-	static const size_t counts[] = { WIRE_MAX_FDS + 1, 16, 17, 40 };
+	static const size_t counts[] = { WIRE_MAX_FDS + 1, WIRE_MAX_FDS * 4,
+	    WIRE_MAX_FDS * 4 + 1, 250 };
 	int base = check_count_own_fds();
 
 	for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {

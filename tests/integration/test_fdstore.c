@@ -1,0 +1,305 @@
+/*
+ * test_fdstore: pending notifications survive a daemon restart with
+ * `fd_store = yes`, without systemd. The test plays systemd's part: it
+ * binds the NOTIFY_SOCKET, keeps what the daemon stores there (FDSTORE=1
+ * with FDNAME, minus FDSTOREREMOVE) and hands it to the next daemon as
+ * LISTEN_FDS with LISTEN_FDNAMES. A region's state page is stored next to
+ * its memfd, so a bit set before the restart is still pending for the
+ * client that re-claims its index afterwards, on the same memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "testcheck.h"
+
+#define MAX_STORED 16
+#define WAIT_MS 5000
+#define RECONNECT_MS 5000
+
+static const char conf_text[] = "[broker]\nfd_store = yes\n";
+
+struct stored {
+	char name[256];
+	int fd;
+};
+
+struct fixture {
+	struct test_daemon d;
+	char dir[64];
+	char notify[108];
+	char conf[128];
+	int nsock;
+	struct stored st[MAX_STORED];
+	int nst;
+	struct shmc *c[2];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *extra[] = { "--hugepages", "never", "--config", NULL,
+	    NULL };
+	int rc;
+
+	if (f == NULL)
+		return -1;
+	*state = f;
+	f->nsock = -1;
+	if (harness_mkdtemp(f->dir, sizeof(f->dir), "fdstore") < 0)
+		return -1;
+	snprintf(f->notify, sizeof(f->notify), "%s/notify", f->dir);
+	snprintf(f->conf, sizeof(f->conf), "%s/shmbroker.conf", f->dir);
+	check_write_file(f->conf, conf_text);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->notify);
+	f->nsock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (f->nsock < 0 ||
+	    bind(f->nsock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return -1;
+	extra[3] = f->conf;
+	setenv("NOTIFY_SOCKET", f->notify, 1);
+	rc = harness_start_daemon(&f->d, extra);
+	unsetenv("NOTIFY_SOCKET");
+	return rc;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc;
+
+	for (int i = 0; i < 2; i++)
+		shmc_close(f->c[i]);
+	rc = harness_stop_daemon_checked(&f->d);
+	for (int i = 0; i < f->nst; i++)
+		close(f->st[i].fd);
+	if (f->nsock >= 0)
+		close(f->nsock);
+	if (f->dir[0] != '\0')
+		harness_rmtree(f->dir);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The value of KEY= in a notify message, or NULL. */
+static const char *
+field(char *msg, const char *key, char *out, size_t cap)
+{
+	size_t klen = strlen(key);
+
+	for (char *l = msg; l != NULL && *l != '\0';) {
+		char *nl = strchr(l, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - l) : strlen(l);
+
+		if (len > klen && strncmp(l, key, klen) == 0 && l[klen] == '=') {
+			snprintf(out, cap, "%.*s", (int)(len - klen - 1),
+			    l + klen + 1);
+			return out;
+		}
+		l = nl != NULL ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void
+forget(struct fixture *f, const char *name)
+{
+	for (int i = 0; i < f->nst;) {
+		if (strcmp(f->st[i].name, name) == 0) {
+			close(f->st[i].fd);
+			f->st[i] = f->st[--f->nst];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* What systemd would do with the notify messages that wait. */
+static void
+collect(struct fixture *f)
+{
+	char buf[4096], name[256];
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} ctl;
+
+	for (;;) {
+		struct iovec iov = { buf, sizeof(buf) - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		struct cmsghdr *c;
+		ssize_t n = recvmsg(f->nsock, &mh, MSG_CMSG_CLOEXEC);
+		int fd = -1;
+
+		if (n < 0)
+			break;
+		buf[n] = '\0';
+		for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+		if (strstr(buf, "FDSTOREREMOVE=1") != NULL &&
+		    field(buf, "FDNAME", name, sizeof(name)) != NULL)
+			forget(f, name);
+		if (strstr(buf, "FDSTORE=1") != NULL && fd >= 0 &&
+		    field(buf, "FDNAME", name, sizeof(name)) != NULL) {
+			assert_true(f->nst < MAX_STORED);
+			snprintf(f->st[f->nst].name, sizeof(name), "%s", name);
+			f->st[f->nst++].fd = fd;
+		} else if (fd >= 0) {
+			close(fd);
+		}
+	}
+}
+
+static int
+count_prefix(const struct fixture *f, const char *prefix)
+{
+	int n = 0;
+
+	for (int i = 0; i < f->nst; i++)
+		n += strncmp(f->st[i].name, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+/* SIGTERM, then a daemon that gets the stored fds as systemd passes
+ * them: from fd 3 on, named, for its own pid. */
+static void
+restart_with_store(struct fixture *f)
+{
+	int status = 0;
+	pid_t pid;
+
+	kill(f->d.pid, SIGTERM);
+	assert_int_equal(waitpid(f->d.pid, &status, 0), f->d.pid);
+	f->d.pid = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	collect(f);
+	if ((pid = fork()) == 0) {
+		char names[2048] = "", num[16];
+		int moved[MAX_STORED];
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* Out of the way first, then into place. */
+		for (int i = 0; i < f->nst; i++)
+			moved[i] = fcntl(f->st[i].fd, F_DUPFD, 100);
+		for (int i = 0; i < f->nst; i++) {
+			dup2(moved[i], 3 + i);
+			strcat(names, i ? ":" : "");
+			strcat(names, f->st[i].name);
+		}
+		snprintf(num, sizeof(num), "%d", f->nst);
+		setenv("LISTEN_FDS", num, 1);
+		setenv("LISTEN_FDNAMES", names, 1);
+		snprintf(num, sizeof(num), "%d", (int)getpid());
+		setenv("LISTEN_PID", num, 1);
+		setenv("NOTIFY_SOCKET", f->notify, 1);
+		execl(SHMBROKERD_PATH, SHMBROKERD_PATH, "--socket",
+		    f->d.socket, "--admin-socket", f->d.admin_socket,
+		    "--foreground", "--hugepages", "never", "--config",
+		    f->conf, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	f->d.pid = pid;
+	for (int i = 0; i < WAIT_MS / 10; i++) {
+		int s = harness_connect_raw(f->d.admin_socket);
+
+		if (s >= 0) {
+			close(s);
+			return;
+		}
+		harness_sleep_ms(10);
+	}
+	fail_msg("the new shmbrokerd did not listen within %d ms", WAIT_MS);
+}
+
+static void
+test_pending_survives_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc_region ra, rb;
+	uint32_t st = 0, idx;
+	bool same;
+
+	for (int i = 0; i < 2; i++) {
+		f->c[i] = check_connect(f->d.socket, "fdstore");
+		shmc_set_reconnect(f->c[i], RECONNECT_MS);
+	}
+	assert_int_equal(shmc_attach(f->c[0], "kept", 1, true, &ra),
+	    SHMC_GSS_OK);
+	assert_int_equal(shmc_attach(f->c[1], "kept", 1, true, &rb),
+	    SHMC_GSS_OK);
+	close(ra.fd);
+	close(rb.fd);
+	/* a notifies b, which does not read it before the restart. */
+	assert_int_equal(shmc_notify(f->c[0], ra.client_id, 1u << rb.index,
+	    NULL), 0);
+	collect(f);
+	assert_int_equal(count_prefix(f, "r."), 1);
+	assert_int_equal(count_prefix(f, "s."), 1);
+
+	restart_with_store(f);
+	/* b's read reconnects, re-claims its index, and finds a's bit. */
+	assert_int_equal(shmc_read_status(f->c[1], rb.client_id, &st), 0);
+	assert_int_equal(shmc_reconnects(f->c[1]), 1);
+	assert_int_equal(shmc_attachment_info(f->c[1], rb.client_id, &idx,
+	    &same), 0);
+	assert_int_equal(idx, rb.index);
+	assert_true(same);
+	assert_int_equal(st & 0xffff, 1u << ra.index);
+	assert_int_equal(st >> 16, 1u << rb.index);
+	/* Read once, like any pending bit. */
+	assert_int_equal(shmc_read_status(f->c[1], rb.client_id, &st), 0);
+	assert_int_equal(st & 0xffff, 0);
+
+	/* a comes back too: its own word was empty and stays so, and the
+	 * two notify each other again. */
+	assert_int_equal(shmc_read_status(f->c[0], ra.client_id, &st), 0);
+	assert_int_equal(st, 0x3u << 16);
+	assert_int_equal(shmc_notify(f->c[1], rb.client_id, 0xffffffffu,
+	    NULL), 0);
+	assert_int_equal(shmc_read_status(f->c[0], ra.client_id, &st), 0);
+	assert_int_equal(st, 0x3u << 16 | 1u << rb.index);
+
+	/* The last client's detach takes the state page out of the store
+	 * (told before the detach's reply), and the guest region with it. */
+	assert_int_equal(shmc_detach(f->c[0], ra.client_id), 0);
+	collect(f);
+	assert_int_equal(count_prefix(f, "s."), 1);
+	assert_int_equal(shmc_detach(f->c[1], rb.client_id), 0);
+	collect(f);
+	assert_int_equal(count_prefix(f, "s."), 0);
+	assert_int_equal(count_prefix(f, "r."), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pending_survives_restart,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,791 @@
+/*
+ * test_notify: the notification path without a daemon round trip, against
+ * the real daemon. A region's state page (its clients' pending words) is
+ * made at the first attach and freed with the last client; an attach reply
+ * carries the region memfd, the state page, the client's own eventfd and
+ * its peers' eventfds in index order; a joining peer's eventfd reaches the
+ * members with its PeerChanged. Clients then notify and read status
+ * directly (libshmclient's direct path), and the old Notify and
+ * ReadStatus requests act on the same words. The daemon's descriptors are
+ * counted through /proc, and a client that misuses its eventfd or never
+ * reads must not block or grow the daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "shmstate.h"
+#include "testcheck.h"
+
+#define MAX_CONNS 8
+#define MAX_RAW 4
+#define WAIT_MS 5000
+#define SETTLE_MS 5000
+#define CHURN 500
+#define MISUSE_NOTIFIES 2000
+
+struct fixture {
+	struct test_daemon d;
+	struct shmc *adm;
+	struct shmc *c[MAX_CONNS];
+	int raw[MAX_RAW];
+	uint64_t next_id;
+};
+
+static int
+setup(void **state)
+{
+	const char *extra[] = { "--hugepages", "never", NULL };
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	*state = f;
+	for (int i = 0; i < MAX_RAW; i++)
+		f->raw[i] = -1;
+	f->next_id = 1;
+	if (harness_start_daemon(&f->d, extra) < 0)
+		return -1;
+	if (shmc_connect(f->d.admin_socket, "test-notify admin", 0, &f->adm,
+	    NULL, 0) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc;
+
+	for (int i = 0; i < MAX_CONNS; i++)
+		shmc_close(f->c[i]);
+	for (int i = 0; i < MAX_RAW; i++)
+		if (f->raw[i] >= 0)
+			close(f->raw[i]);
+	shmc_close(f->adm);
+	rc = harness_stop_daemon_checked(&f->d);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+static struct shmc *
+conn(struct fixture *f, int i)
+{
+	f->c[i] = check_connect(f->d.socket, "test-notify");
+	return f->c[i];
+}
+
+static int
+raw(struct fixture *f, int i)
+{
+	f->raw[i] = check_raw_connect(f->d.socket);
+	return f->raw[i];
+}
+
+static void
+attach(struct shmc *c, const char *name, struct shmc_region *r)
+{
+	int rc = shmc_attach(c, name, 1, true, r);
+
+	if (rc != SHMC_GSS_OK)
+		fail_msg("attach %s: %d: %s", name, rc, shmc_error(c));
+	close(r->fd);
+}
+
+/* The daemon's descriptors once they stop changing. */
+static int
+daemon_fds(struct fixture *f)
+{
+	return harness_settled_fd_count(f->d.pid);
+}
+
+static void
+expect_fds_at(struct fixture *f, int want, int line)
+{
+	int got = harness_wait_fd_count(f->d.pid, want, SETTLE_MS);
+
+	if (got != want)
+		fail_msg("line %d: the daemon holds %d descriptors, not %d",
+		    line, got, want);
+}
+#define expect_daemon_fds(f, want) expect_fds_at(f, want, __LINE__)
+
+static bool
+readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* Reads an eventfd's counter; 0 when it was not signalled. */
+static uint64_t
+take_count(int efd)
+{
+	uint64_t v = 0;
+
+	if (read(efd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+static bool
+is_eventfd(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+/* The direct status read: the active mask as last heard of. */
+static uint32_t
+status(struct shmc *c, uint64_t id, uint32_t keep)
+{
+	uint32_t st = 0;
+
+	assert_int_equal(shmc_status_direct(c, id, keep, &st), 0);
+	return st;
+}
+
+/* shmc_read_status_keep: direct as well, after reading the events that
+ * wait in the socket (the active mask is then the daemon's latest). */
+static uint32_t
+status_now(struct shmc *c, uint64_t id, uint32_t keep)
+{
+	uint32_t st = 0;
+
+	assert_int_equal(shmc_read_status_keep(c, id, keep, &st), 0);
+	return st;
+}
+
+/* A raw find on s; returns the reply with its fds in fds. */
+static Shmbroker__ServerMessage *
+raw_find(struct fixture *f, int s, const char *name, struct wire_fds *fds)
+{
+	uint64_t id = f->next_id++;
+	int64_t deadline = harness_now_ms() + WAIT_MS;
+	Shmbroker__ServerMessage *m;
+
+	check_send_attach(s, id, name, strlen(name) + 1, 1, true);
+	for (;;) {
+		m = check_recv(s, deadline, fds);
+		if (m->id == id)
+			break;
+		wire_fds_close(fds);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->attach->status, SHMBROKER__GUEST_STATUS__GSS_OK);
+	return m;
+}
+
+/* The next datagram on s, which must be an event of that body. */
+static Shmbroker__ServerMessage *
+raw_event(int s, int body, struct wire_fds *fds)
+{
+	Shmbroker__ServerMessage *m = check_recv(s, harness_now_ms() +
+	    WAIT_MS, fds);
+
+	assert_int_equal(m->id, 0);
+	assert_int_equal(m->body_case, body);
+	return m;
+}
+
+/* A round trip on c's connection (a ReadStatus that keeps every bit):
+ * the daemon has sent c every event of what it served before, and c has
+ * read them. */
+static void
+sync_conn(struct shmc *c, uint64_t id)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	Shmbroker__ServerMessage *m;
+
+	rs.client_id = id;
+	rs.keep_mask = 0xffff;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
+	req.read_status = &rs;
+	assert_int_equal(shmc_call(c, &req, &m), 0);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+/* A hello on s, whose reply must be the next datagram: nothing (no
+ * Notification event) was sent ahead of it. */
+static void
+raw_expect_quiet(struct fixture *f, int s)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+	Shmbroker__ServerMessage *r;
+	struct wire_fds fds;
+
+	h.version = WIRE_PROTOCOL_VERSION;
+	m.id = f->next_id++;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
+	m.hello = &h;
+	check_send(s, &m);
+	r = check_recv(s, harness_now_ms() + WAIT_MS, &fds);
+	assert_int_equal(fds.n, 0);
+	assert_int_equal(r->id, m.id);
+	assert_int_equal(r->body_case, SHMBROKER__SERVER_MESSAGE__BODY_HELLO);
+	shmbroker__server_message__free_unpacked(r, NULL);
+}
+
+struct evcount {
+	int notifications;
+	uint32_t pending;
+	uint64_t client_id;
+};
+
+static void
+count_cb(const struct shmc_event *ev, void *arg)
+{
+	struct evcount *n = arg;
+
+	if (ev->kind != SHMC_EVENT_NOTIFICATION)
+		return;
+	n->notifications++;
+	n->pending = ev->pending;
+	n->client_id = ev->client_id;
+}
+
+static void
+revoked_cb(const struct shmc_event *ev, void *arg)
+{
+	uint64_t *id = arg;
+
+	if (ev->kind == SHMC_EVENT_REVOKED && ev->client_id == *id)
+		*id = 0;
+}
+
+/* Dispatches c until client id was revoked, or WAIT_MS. */
+static void
+wait_revoked(struct shmc *c, uint64_t id)
+{
+	int64_t end = harness_now_ms() + WAIT_MS;
+	struct pollfd p = { .fd = shmc_event_fd(c), .events = POLLIN };
+
+	while (id != 0 && harness_now_ms() < end) {
+		poll(&p, 1, 100);
+		assert_true(shmc_dispatch(c, revoked_cb, &id) >= 0);
+	}
+	assert_int_equal(id, 0);
+}
+
+/* Dispatches c until it reported a notification, or WAIT_MS. */
+static void
+wait_notification(struct shmc *c, struct evcount *n)
+{
+	int64_t end = harness_now_ms() + WAIT_MS;
+	struct pollfd p = { .fd = shmc_event_fd(c), .events = POLLIN };
+
+	n->notifications = 0;
+	while (n->notifications == 0 && harness_now_ms() < end) {
+		poll(&p, 1, 100);
+		assert_true(shmc_dispatch(c, count_cb, n) >= 0);
+	}
+	assert_true(n->notifications > 0);
+}
+
+/* The Notify request, not the direct path. */
+static uint32_t
+rpc_notify(struct shmc *c, uint64_t id, uint32_t mask)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Notify n = SHMBROKER__NOTIFY__INIT;
+	Shmbroker__ServerMessage *m;
+	uint32_t delivered;
+
+	n.client_id = id;
+	n.mask = mask;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY;
+	req.notify = &n;
+	assert_int_equal(shmc_call(c, &req, &m), 0);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_NOTIFY);
+	delivered = m->notify->delivered;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return delivered;
+}
+
+/* The ReadStatus request. */
+static uint32_t
+rpc_status(struct shmc *c, uint64_t id, uint32_t keep)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	Shmbroker__ServerMessage *m;
+	uint32_t st;
+
+	rs.client_id = id;
+	rs.keep_mask = keep;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
+	req.read_status = &rs;
+	assert_int_equal(shmc_call(c, &req, &m), 0);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	st = m->read_status->status;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return st;
+}
+
+/* ---- the daemon's descriptors ---- */
+
+/* A region costs its state page only while it has clients, and each
+ * client one eventfd. */
+static void
+test_state_page_lifetime(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc_region ra, rb, ra2;
+	int base, with_regions;
+
+	base = daemon_fds(f);
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "idle%d", i);
+		assert_int_equal(check_admin_create(f->adm, name, 1), 0);
+	}
+	/* Client-less regions: their memfds, no state page. */
+	with_regions = daemon_fds(f);
+	assert_int_equal(with_regions, base + 20);
+
+	attach(a, "idle3", &ra);
+	expect_daemon_fds(f, with_regions + 2);	/* state page + eventfd */
+	attach(b, "idle3", &rb);
+	expect_daemon_fds(f, with_regions + 3);	/* + b's eventfd */
+	attach(a, "idle3", &ra2);
+	expect_daemon_fds(f, with_regions + 4);
+	assert_int_equal(shmc_detach(a, ra2.client_id), 0);
+	expect_daemon_fds(f, with_regions + 3);
+	assert_int_equal(shmc_detach(b, rb.client_id), 0);
+	expect_daemon_fds(f, with_regions + 2);
+	assert_int_equal(shmc_detach(a, ra.client_id), 0);
+	/* The last client took the state page with it. */
+	expect_daemon_fds(f, with_regions);
+
+	/* A guest region goes whole; a dropped connection detaches too. */
+	attach(a, "guest", &ra);
+	attach(b, "guest", &rb);
+	expect_daemon_fds(f, with_regions + 1 + 3);
+	shmc_close(f->c[1]);
+	f->c[1] = NULL;
+	/* b's socket went too. */
+	expect_daemon_fds(f, with_regions - 1 + 1 + 2);
+	assert_int_equal(shmc_detach(a, ra.client_id), 0);
+	expect_daemon_fds(f, with_regions - 1);
+}
+
+/* ---- what an attach reply and a join carry ---- */
+
+static void
+test_attach_reply_fds(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *p[3];
+	struct shmc_region r[3];
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+	struct shm_state_page *page;
+	struct stat st;
+	int s = raw(f, 0), seals, own[3];
+
+	/* Three peers at 0, 1, 2; one leaves, so the raw client takes 1
+	 * and its peers are 0 and 2. */
+	for (int i = 0; i < 3; i++) {
+		p[i] = conn(f, i);
+		attach(p[i], "order", &r[i]);
+		assert_int_equal(r[i].index, (uint32_t)i);
+	}
+	assert_int_equal(shmc_detach(p[1], r[1].client_id), 0);
+	for (int i = 0; i < 3; i += 2) {
+		own[i] = shmc_attachment_eventfd(p[i], r[i].client_id);
+		assert_true(own[i] >= 0);
+	}
+	m = raw_find(f, s, "order", &fds);
+	assert_int_equal(m->attach->index, 1);
+	assert_int_equal(m->attach->active_mask, 0x7);
+	assert_int_equal(fds.n, 5);
+	/* The region memfd, of the region's size. */
+	assert_int_equal(fstat(fds.fd[0], &st), 0);
+	assert_int_equal(st.st_size, 4096);
+	/* The state page: sealed, one page, the raw client's word empty. */
+	assert_int_equal(fstat(fds.fd[1], &st), 0);
+	assert_int_equal(st.st_size, SHM_STATE_PAGE_SIZE);
+	seals = fcntl(fds.fd[1], F_GET_SEALS);
+	assert_true(seals >= 0 && (seals & F_SEAL_SHRINK) &&
+	    (seals & F_SEAL_GROW) && (seals & F_SEAL_SEAL));
+	page = mmap(NULL, SHM_STATE_PAGE_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fds.fd[1], 0);
+	assert_true(page != MAP_FAILED);
+	assert_int_equal(shm_state_peek(page, 1), 0);
+	/* Its own eventfd, then index 0's, then index 2's. */
+	for (size_t i = 2; i < 5; i++)
+		assert_true(is_eventfd(fds.fd[i]));
+	for (int i = 0; i < 3; i += 2) {
+		uint64_t one = 1;
+		int peer_fd = fds.fd[i == 0 ? 3 : 4];
+
+		assert_false(readable(own[i]));
+		shm_state_post(page, 1, (unsigned)i);
+		assert_int_equal(write(peer_fd, &one, sizeof(one)),
+		    sizeof(one));
+		assert_true(readable(own[i]));
+		assert_int_equal(take_count(own[i]), 1);
+		assert_int_equal(status(p[i], r[i].client_id, 0) & 0xffff,
+		    0x2);
+	}
+	/* A peer's notify signals the raw client's own eventfd. */
+	sync_conn(p[0], r[0].client_id);
+	assert_false(readable(fds.fd[2]));
+	assert_int_equal(shmc_notify_direct(p[0], r[0].client_id, 0x2), 0);
+	assert_true(readable(fds.fd[2]));
+	assert_int_equal(shm_state_peek(page, 1), 0x1);
+	munmap(page, SHM_STATE_PAGE_SIZE);
+	wire_fds_close(&fds);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+static void
+test_join_carries_eventfd(void **state)
+{
+	struct fixture *f = *state;
+	int s = raw(f, 0);
+	struct shmc *j = conn(f, 0);
+	struct shmc_region rj;
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+	uint64_t one = 1;
+	int jfd;
+
+	m = raw_find(f, s, "join", &fds);
+	wire_fds_close(&fds);
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	attach(j, "join", &rj);
+	assert_int_equal(rj.index, 1);
+	jfd = shmc_attachment_eventfd(j, rj.client_id);
+	assert_true(jfd >= 0);
+	m = raw_event(s, SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED, &fds);
+	assert_true(m->peer_changed->attached);
+	assert_int_equal(m->peer_changed->index, 1);
+	assert_int_equal(m->peer_changed->active_mask, 0x3);
+	assert_int_equal(fds.n, 1);
+	assert_true(is_eventfd(fds.fd[0]));
+	/* It is the joiner's own eventfd. */
+	assert_int_equal(write(fds.fd[0], &one, sizeof(one)), sizeof(one));
+	assert_true(readable(jfd));
+	assert_int_equal(take_count(jfd), 1);
+	wire_fds_close(&fds);
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	/* A detach carries no fd. */
+	assert_int_equal(shmc_detach(j, rj.client_id), 0);
+	m = raw_event(s, SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED, &fds);
+	assert_false(m->peer_changed->attached);
+	assert_int_equal(m->peer_changed->active_mask, 0x1);
+	assert_int_equal(fds.n, 0);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+/* ---- notifications ---- */
+
+/* The direct path and the requests work on the same words, and the
+ * daemon sends no Notification event. */
+static void
+test_direct_and_rpc(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc_region ra, rb;
+	struct evcount n = { 0 };
+	int s = raw(f, 0);
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+	uint64_t sid;
+
+	attach(a, "both", &ra);
+	attach(b, "both", &rb);
+	m = raw_find(f, s, "both", &fds);
+	sid = m->attach->client_id;
+	assert_int_equal(m->attach->index, 2);
+	wire_fds_close(&fds);
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	/* Direct: b hears it on its eventfd, through its event fd. */
+	sync_conn(a, ra.client_id);
+	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
+	wait_notification(b, &n);
+	assert_int_equal(n.client_id, rb.client_id);
+	assert_int_equal(n.pending, 0x1);	/* a peek: still set */
+	/* The request reads the same word, with a keep mask. */
+	assert_int_equal(rpc_notify(a, ra.client_id, 0xffffffffu), 0x6);
+	assert_int_equal(rpc_notify(a, ra.client_id, 0x1), 0);	/* self */
+	assert_int_equal(rpc_status(b, rb.client_id, 0x1), 0x7u << 16 | 0x1);
+	assert_int_equal(status(b, rb.client_id, 0), 0x7u << 16 | 0x1);
+	assert_int_equal(status(b, rb.client_id, 0), 0x7u << 16);
+	/* The request's notify reached the raw client's word, no event. */
+	assert_int_equal(rpc_status(a, ra.client_id, 0), 0x7u << 16);
+	raw_expect_quiet(f, s);
+	check_send_client_op(s, f->next_id, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
+	    sid);
+	m = check_recv(s, harness_now_ms() + WAIT_MS, &fds);
+	assert_int_equal(m->id, f->next_id);
+	f->next_id++;
+	assert_int_equal(m->read_status->status, 0x7u << 16 | 0x1);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	/* A direct notify of the raw client, and the request reads it. */
+	assert_int_equal(shmc_notify_direct(b, rb.client_id, 0x4), 0);
+	assert_int_equal(rpc_status(a, ra.client_id, 0), 0x7u << 16);
+	check_send_client_op(s, f->next_id, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
+	    sid);
+	m = check_recv(s, harness_now_ms() + WAIT_MS, &fds);
+	assert_int_equal(m->read_status->status, 0x7u << 16 | 0x2);
+	f->next_id++;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	/* Unknown ids: -ENOENT, no daemon call needed to say so. */
+	assert_int_equal(shmc_notify_direct(a, 987654, 0x1), -ENOENT);
+	assert_int_equal(shmc_status_direct(a, 987654, 0, &(uint32_t){ 0 }),
+	    -ENOENT);
+	assert_int_equal(shmc_attachment_eventfd(a, 987654), -ENOENT);
+}
+
+/* Pending bits outlive their notifier; an index taken again starts
+ * empty. */
+static void
+test_pending_and_reuse(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a = conn(f, 0), *b = conn(f, 1), *c = conn(f, 2);
+	struct shmc_region ra, rb, rc, rd;
+
+	attach(a, "keep", &ra);
+	attach(b, "keep", &rb);
+	attach(c, "keep", &rc);
+	/* a notifies b and c, then leaves. (A member knows of a peer once
+	 * it has read the peer's join: the round trip sees to that.) */
+	sync_conn(a, ra.client_id);
+	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x6), 0);
+	assert_int_equal(shmc_detach(a, ra.client_id), 0);
+	/* Their bits from a stay until read, with a gone from the mask. */
+	assert_int_equal(status_now(b, rb.client_id, 0), 0x6u << 16 | 0x1);
+	assert_int_equal(status_now(b, rb.client_id, 0), 0x6u << 16);
+	assert_int_equal(status_now(c, rc.client_id, 0x1), 0x6u << 16 | 0x1);
+	assert_int_equal(status_now(c, rc.client_id, 0), 0x6u << 16 | 0x1);
+	assert_int_equal(status_now(c, rc.client_id, 0), 0x6u << 16);
+
+	/* c notifies b; b leaves without reading; d takes index 1 and
+	 * finds nothing pending. */
+	assert_int_equal(shmc_notify_direct(c, rc.client_id, 0x2), 0);
+	assert_int_equal(shmc_detach(b, rb.client_id), 0);
+	attach(a, "keep", &rd);
+	assert_int_equal(rd.index, 0);
+	attach(b, "keep", &rb);
+	assert_int_equal(rb.index, 1);
+	assert_int_equal(status(b, rb.client_id, 0), 0x7u << 16);
+	/* c's bit for the old index 1 was not passed on. */
+	assert_int_equal(status_now(c, rc.client_id, 0), 0x7u << 16);
+}
+
+/* Sixteen clients, each notifying every other. */
+static void
+test_sixteen_all_others(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc_region r[16];
+	struct shmc *c[16];
+	struct evcount n;
+
+	for (int i = 0; i < 16; i++) {
+		c[i] = i < MAX_CONNS ? conn(f, i) : c[i - MAX_CONNS];
+		attach(c[i], "sixteen", &r[i]);
+		assert_int_equal(r[i].index, (uint32_t)i);
+	}
+	for (int i = 0; i < MAX_CONNS; i++)
+		sync_conn(c[i], r[i].client_id);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(shmc_notify(c[i], r[i].client_id,
+		    0xffffffffu, NULL), 0);
+	for (int i = 0; i < 16; i++) {
+		/* The last to attach knew everyone from its reply; the
+		 * others learnt of the later ones through events. */
+		assert_int_equal(status(c[i], r[i].client_id, 0),
+		    0xffffu << 16 | (0xffffu & ~(1u << i)));
+		assert_int_equal(status(c[i], r[i].client_id, 0),
+		    0xffffu << 16);
+	}
+	/* Each connection heard notifications on its event fd. */
+	for (int i = 0; i < MAX_CONNS; i++) {
+		memset(&n, 0, sizeof(n));
+		wait_notification(c[i], &n);
+	}
+}
+
+/* A handed-out eventfd is the caller's to read; given back, the library
+ * reads it again. */
+static void
+test_claimed_eventfd(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc_region ra, rb;
+	struct evcount n = { 0 };
+	int efd;
+
+	attach(a, "claim", &ra);
+	attach(b, "claim", &rb);
+	efd = shmc_attachment_eventfd(b, rb.client_id);
+	assert_true(efd >= 0);
+	assert_int_equal(shmc_attachment_eventfd(b, rb.client_id), efd);
+	sync_conn(a, ra.client_id);
+	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
+	assert_true(readable(efd));
+	/* Dispatch leaves it alone: no notification, the counter stays. */
+	assert_true(shmc_dispatch(b, count_cb, &n) >= 0);
+	assert_int_equal(n.notifications, 0);
+	assert_int_equal(take_count(efd), 1);
+	assert_int_equal(status(b, rb.client_id, 0), 0x3u << 16 | 0x1);
+
+	assert_int_equal(shmc_attachment_eventfd_release(b, rb.client_id), 0);
+	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
+	wait_notification(b, &n);
+	assert_int_equal(n.pending, 0x1);
+}
+
+/* An admin destroy revokes: the client reads 0, cannot notify, and the
+ * daemon keeps none of the region's descriptors. */
+static void
+test_revoked(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc_region ra, rb;
+	uint32_t detached, st = 1;
+	int base = daemon_fds(f);
+
+	assert_int_equal(check_admin_create(f->adm, "rv", 1), 0);
+	attach(a, "rv", &ra);
+	attach(b, "rv", &rb);
+	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
+	expect_daemon_fds(f, base + 1 + 3);
+	assert_int_equal(check_admin_destroy(f->adm, "rv", true, &detached),
+	    0);
+	assert_int_equal(detached, 2);
+	expect_daemon_fds(f, base);
+	/* The library learns of it from the event. */
+	wait_revoked(b, rb.client_id);
+	assert_int_equal(shmc_status_direct(b, rb.client_id, 0, &st), 0);
+	assert_int_equal(st, 0);
+	assert_int_equal(shmc_notify_direct(b, rb.client_id, 0x1), -ENOENT);
+}
+
+/* ---- misuse ---- */
+
+/*
+ * A member that fills its own eventfd's counter (it holds the fd) and
+ * never reads its socket: the daemon's writes to that eventfd fail with
+ * EAGAIN instead of blocking, and churning peers cannot make it hold
+ * their eventfds for the non-reader.
+ */
+static void
+test_misuse_does_not_block(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a = conn(f, 0), *c = conn(f, 1);
+	struct shmc_region ra, rc;
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+	uint64_t full = 0xfffffffffffffffeull, sid;
+	int s = raw(f, 0), base;
+	int64_t t0;
+
+	attach(a, "misuse", &ra);
+	m = raw_find(f, s, "misuse", &fds);
+	sid = m->attach->client_id;
+	assert_int_equal(m->attach->index, 1);
+	assert_int_equal(fds.n, 4);
+	assert_int_equal(write(fds.fd[2], &full, sizeof(full)), sizeof(full));
+	wire_fds_close(&fds);
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	t0 = harness_now_ms();
+	for (int i = 0; i < MISUSE_NOTIFIES; i++)
+		assert_int_equal(rpc_notify(a, ra.client_id, 0x2), 0x2);
+	/* Direct notifies do the same write from here: no block either. */
+	for (int i = 0; i < MISUSE_NOTIFIES; i++)
+		assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
+	print_message("misuse: %d notifies to a full counter in %lld ms\n",
+	    2 * MISUSE_NOTIFIES, (long long)(harness_now_ms() - t0));
+	assert_int_equal(rpc_status(a, ra.client_id, 0), 0x3u << 16);
+
+	/* Peers come and go while s reads nothing. */
+	base = daemon_fds(f);
+	for (int i = 0; i < CHURN; i++) {
+		attach(c, "misuse", &rc);
+		assert_int_equal(shmc_detach(c, rc.client_id), 0);
+	}
+	assert_true(daemon_fds(f) <= base + 1);
+	/* s is still a member, its bit from a still pending. */
+	check_send_client_op(s, f->next_id,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, sid);
+	for (;;) {
+		m = check_recv(s, harness_now_ms() + WAIT_MS, &fds);
+		wire_fds_close(&fds);
+		if (m->id == f->next_id)
+			break;
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	f->next_id++;
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->read_status->status, 0x3u << 16 | 0x1);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_state_page_lifetime,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_reply_fds, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_join_carries_eventfd,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_and_rpc, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pending_and_reuse, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sixteen_all_others, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_claimed_eventfd, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_misuse_does_not_block,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
