@@ -1,10 +1,11 @@
 /*
  * shm-vm: the reference KVM VMM. Owns the command line and the order of
  * things: options, guest RAM, the image (checked before KVM is touched, so a
- * bad image is reported the same on every host), the VM, the run. The
- * shmem vdev (libshmvdev) is not wired in yet: --socket, --factory and
- * --vector are accepted and reach the guest's registers, but no factory page
- * answers at that address.
+ * bad image is reported the same on every host), the VM, the shmem vdev on
+ * the daemon's socket, the run. A guest's factory write travels
+ * vm_run.c (the MMIO exit) -> vm_vdev.c (the lock) -> libshmvdev
+ * (shmvdev.c) -> libshmclient -> shmbrokerd, and the region comes back as a
+ * memory slot (vm_vdev.c, op_map).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,8 +36,9 @@ usage(FILE *f)
 "factory page address, RSI = the interrupt vector, RSP = top of RAM - 8,\n"
 "interrupts off, low 4 GiB identity-mapped.\n"
 "\n"
-"  --socket PATH      shmbrokerd's VMM socket (accepted; the shmem vdev is\n"
-"                     not wired into this build yet, so it is not used)\n"
+"  --socket PATH      shmbrokerd's VMM socket (default: $SHMBROKER_SOCKET,\n"
+"                     else the daemon's default); shm-vm fails at start\n"
+"                     when the daemon cannot be reached\n"
 "  --guest FILE       the guest image\n"
 "  --mem SIZE         guest RAM, e.g. 64M (default 64M, 2M..3G)\n"
 "  --factory ADDR     guest-physical factory page (default 0x10000000),\n"
@@ -45,10 +47,15 @@ usage(FILE *f)
 "  --timeout SECONDS  end the guest after this long (default: never)\n"
 "\n"
 "Guest I/O: a byte written to port 0x3f8 goes to stdout; a byte v written\n"
-"to port 0x501 ends shm-vm with exit status v.\n"
+"to port 0x501 ends shm-vm with exit status v. The shmem vdev's factory\n"
+"page is at --factory; regions are placed from 0x40000000 (or the first\n"
+"2 MiB boundary above guest RAM) up to 0xfec00000; the vdev interrupt is\n"
+"an MSI with --vector to the local APIC, taken when IF=1 (EOI at\n"
+"0xfee000b0).\n"
 "Exit status: the guest's, or 1 for a guest fault, a triple fault, an exit\n"
-"KVM cannot handle, a bad image or a KVM failure (one line on stderr says\n"
-"which), 2 for a bad command line, 124 when --timeout expired.\n");
+"KVM cannot handle, a bad image, a KVM failure or a daemon that cannot be\n"
+"reached (one line on stderr says which), 2 for a bad command line, 124\n"
+"when --timeout expired.\n");
 }
 
 static int
@@ -159,7 +166,7 @@ main(int argc, char **argv)
 
 	memset(&vm, 0, sizeof(vm));
 	memset(&o, 0, sizeof(o));
-	vm.kvm_fd = vm.vm_fd = vm.vcpu_fd = -1;
+	vm.kvm_fd = vm.vm_fd = vm.vcpu_fd = vm.vdev_stop = -1;
 	vm.mem_size = VM_DEFAULT_MEM;
 	vm.factory = VM_DEFAULT_FACTORY;
 	vm.vector = VM_DEFAULT_VECTOR;
@@ -171,9 +178,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "shm-vm: see shm-vm --help\n");
 		return VM_STATUS_USAGE;
 	}
+	vm.window_base = VM_WINDOW_BASE;
+	if (vm.mem_size > vm.window_base)
+		vm.window_base = (vm.mem_size + 0x1fffff) & ~0x1fffffULL;
 	if (vm_alloc_memory(&vm) == 0 && vm_load_image(&vm, o.guest) == 0 &&
-	    vm_create(&vm) == 0)
+	    vm_create(&vm) == 0 && vm_vdev_open(&vm, o.socket) == 0)
 		status = vm_run(&vm);
+	vm_vdev_close(&vm);
 	vm_destroy(&vm);
 	return status;
 }

@@ -9,6 +9,7 @@
 #ifndef SHMBROKER_VM_H
 #define SHMBROKER_VM_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,10 @@
 #define VM_DEFAULT_VECTOR	0x40U
 #define VM_LAPIC_EOI		0xfee000b0ULL
 #define VM_LAPIC_BASE		0xfee00000ULL
+/* Regions go between these: clear of guest RAM and of the APIC pages. */
+#define VM_WINDOW_BASE		0x40000000ULL
+#define VM_WINDOW_END		0xfec00000ULL
+#define VM_MSI_GSI		24	/* the vdev's route, past the IOAPIC's */
 
 /* Ports the guest writes to. */
 #define VM_PORT_CONSOLE		0x3f8
@@ -37,6 +42,15 @@
  * handled the access (for a read, data is filled), 0 when the address is not
  * its own, -1 on a fatal error that it has reported on stderr.
  */
+struct shmvdev;
+
+/* A memory slot holding a region (slot 0 is guest RAM). */
+struct vm_slot {
+	uint64_t gpa, len;	/* len 0: free */
+	uint64_t maplen;	/* the host mapping, whole huge pages */
+	void *hva;
+};
+
 typedef int vm_mmio_fn(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len,
     int is_write);
 
@@ -45,6 +59,7 @@ struct vm {
 	uint64_t mem_size;
 	uint64_t factory;
 	uint32_t vector;
+	uint64_t window_base;		/* 0: libshmvdev's default */
 	unsigned timeout_s;		/* 0: none */
 
 	/* guest RAM: an anonymous mapping at guest-physical 0 */
@@ -57,6 +72,17 @@ struct vm {
 
 	vm_mmio_fn *mmio;		/* NULL: no device model */
 	void *mmio_ctx;
+
+	/* the shmem vdev (vm_vdev.c) */
+	struct shmvdev *vdev;
+	pthread_mutex_t vdev_lock;
+	int vdev_lock_ready;
+	pthread_t vdev_thread;
+	int vdev_thread_running;
+	int vdev_stop;			/* eventfd that ends the thread */
+	struct vm_slot *slots;
+	uint32_t nslots;
+	char vdev_last_err[256];	/* the last vdev message reported */
 
 	/* accesses nobody handles, for the summary at the end */
 	uint64_t unknown_mmio, unknown_pio;
@@ -71,6 +97,20 @@ int vm_load_image(struct vm *vm, const char *path);
 int vm_alloc_memory(struct vm *vm);
 int vm_create(struct vm *vm);
 void vm_destroy(struct vm *vm);
+
+/* vm_irq.c: the in-kernel irqchip with the vdev's MSI route (before the
+ * vCPU), the vCPU's local APIC switched on (after it), and the two ways to
+ * raise the vector: KVM_SIGNAL_MSI now, or an eventfd bound as irqfd. */
+int vm_irq_create(struct vm *vm);
+int vm_irq_enable_lapic(struct vm *vm);
+int vm_irq_raise(struct vm *vm);
+int vm_irq_bind(struct vm *vm, int fd);
+void vm_irq_unbind(struct vm *vm, int fd);
+
+/* vm_vdev.c: libshmvdev on the daemon's socket (NULL: the default), its
+ * MMIO handler and its event thread; vm_vdev_close before vm_destroy. */
+int vm_vdev_open(struct vm *vm, const char *socket);
+void vm_vdev_close(struct vm *vm);
 
 /* vm_run.c: runs the vCPU until the guest exits or fails. Returns the exit
  * status shm-vm ends with. */

@@ -3,7 +3,9 @@
  * (0x3f8) and an exit status (0x501), hands MMIO to the device model when
  * there is one, and ends shm-vm with one line of reason on stderr for
  * everything a guest cannot come back from: a triple fault, an exit that KVM
- * cannot handle, a halt that nothing can wake, the --timeout.
+ * cannot handle, a halt that nothing can wake, the --timeout. A tick every
+ * 100 ms brings the vCPU thread out of KVM_RUN to look at the clock and at
+ * the halt.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -119,34 +121,25 @@ timed_out(const struct vm *vm)
 	return VM_STATUS_TIMEOUT;
 }
 
-/* No interrupt source is wired yet, so a halt can only end by the clock. */
+/*
+ * The in-kernel irqchip keeps a halted vCPU inside KVM_RUN until an
+ * interrupt can be taken, so nothing exits on hlt. A halt with IF=0 can
+ * never end that way: the tick looks for one and ends the guest.
+ */
 static int
-halted(const struct vm *vm, int64_t deadline)
+halted_for_good(const struct vm *vm)
 {
+	struct kvm_mp_state mp;
 	struct kvm_regs r;
-	struct timespec ts;
 
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0) {
-		fprintf(stderr, "shm-vm: KVM_GET_REGS: %s\n", strerror(errno));
-		return VM_STATUS_FAIL;
-	}
-	if (!(r.rflags & RFLAGS_IF)) {
-		fprintf(stderr, "shm-vm: the guest halted with interrupts "
-		    "disabled at RIP 0x%" PRIx64 "\n", (uint64_t)r.rip);
-		return VM_STATUS_FAIL;
-	}
-	if (deadline == 0) {
-		fprintf(stderr, "shm-vm: the guest halted at RIP 0x%" PRIx64
-		    " with no interrupt source and no --timeout\n",
-		    (uint64_t)r.rip);
-		return VM_STATUS_FAIL;
-	}
-	ts.tv_sec = (time_t)(deadline / 1000000000);
-	ts.tv_nsec = (long)(deadline % 1000000000);
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	    EINTR)
-		continue;
-	return timed_out(vm);
+	if (ioctl(vm->vcpu_fd, KVM_GET_MP_STATE, &mp) < 0 ||
+	    mp.mp_state != KVM_MP_STATE_HALTED ||
+	    ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    (r.rflags & RFLAGS_IF))
+		return 0;
+	fprintf(stderr, "shm-vm: the guest halted with interrupts disabled "
+	    "at RIP 0x%" PRIx64 "; nothing can wake it\n", (uint64_t)r.rip);
+	return 1;
 }
 
 static int
@@ -214,7 +207,7 @@ mmio(struct vm *vm)
 }
 
 static int
-handle_exit(struct vm *vm, int64_t deadline)
+handle_exit(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
 
@@ -226,8 +219,6 @@ handle_exit(struct vm *vm, int64_t deadline)
 		return RUN_GOING;
 	case KVM_EXIT_MMIO:
 		return mmio(vm);
-	case KVM_EXIT_HLT:
-		return halted(vm, deadline);
 	case KVM_EXIT_INTR:
 		return RUN_GOING;
 	case KVM_EXIT_SHUTDOWN:
@@ -266,13 +257,15 @@ run_loop(struct vm *vm, int64_t deadline)
 		if (deadline != 0 && now_ns() >= deadline)
 			return timed_out(vm);
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR && halted_for_good(vm))
+				return VM_STATUS_FAIL;
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			fprintf(stderr, "shm-vm: KVM_RUN: %s\n",
 			    strerror(errno));
 			return VM_STATUS_FAIL;
 		}
-		if ((status = handle_exit(vm, deadline)) != RUN_GOING)
+		if ((status = handle_exit(vm)) != RUN_GOING)
 			return status;
 	}
 }
@@ -283,17 +276,15 @@ vm_run(struct vm *vm)
 	int64_t deadline = 0;
 	int status;
 
-	if (vm->timeout_s != 0) {
+	if (vm->timeout_s != 0)
 		deadline = now_ns() + (int64_t)vm->timeout_s * 1000000000;
-		if (start_ticks() < 0) {
-			fprintf(stderr, "shm-vm: cannot start the timeout "
-			    "timer: %s\n", strerror(errno));
-			return VM_STATUS_FAIL;
-		}
+	if (start_ticks() < 0) {
+		fprintf(stderr, "shm-vm: cannot start the vCPU's tick: %s\n",
+		    strerror(errno));
+		return VM_STATUS_FAIL;
 	}
 	status = run_loop(vm, deadline);
-	if (deadline != 0)
-		stop_ticks();
+	stop_ticks();
 	fflush(stdout);
 	return status;
 }

@@ -244,7 +244,8 @@ vm_create(struct vm *vm)
 	region.userspace_addr = (uint64_t)(uintptr_t)vm->mem;
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return kvm_fail("KVM_SET_USER_MEMORY_REGION");
-	if (create_vcpu(vm) < 0 || set_cpuid(vm) < 0 ||
+	if (vm_irq_create(vm) < 0 || create_vcpu(vm) < 0 ||
+	    set_cpuid(vm) < 0 || vm_irq_enable_lapic(vm) < 0 ||
 	    set_long_mode(vm) < 0 || set_entry_regs(vm) < 0)
 		return -1;
 	return 0;

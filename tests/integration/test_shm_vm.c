@@ -2,9 +2,10 @@
  * test_shm_vm: shm-vm, the reference KVM VMM, run as a program on the test
  * guests of vmm-adapter/guests: its command line, its image loader (checked
  * before KVM is opened, so these run on every host), and, where /dev/kvm
- * opens, the guest contract: entry state, console and exit ports, and the
- * one-line reasons for an instruction KVM cannot emulate, a triple fault, a
- * halt nothing can wake, and --timeout.
+ * opens, the guest contract against a real daemon: entry state, console and
+ * exit ports, and the one-line reasons for an instruction KVM cannot
+ * emulate, a triple fault, a halt nothing can wake, --timeout and a daemon
+ * that cannot be reached. Guests that share regions: test_guest_e2e.c.
  */
 #include <elf.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "testutil.h"
 
 #ifndef SHM_VM_PATH
@@ -244,7 +246,8 @@ test_help(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "--guest FILE"));
 	assert_non_null(strstr(r.out, "--socket PATH"));
-	assert_non_null(strstr(r.out, "not wired"));
+	assert_non_null(strstr(r.out, "SHMBROKER_SOCKET"));
+	assert_non_null(strstr(r.out, "0xfec00000"));
 }
 
 static void
@@ -374,11 +377,25 @@ test_hello_flat(void **state)
 
 	(void)state;
 	need_kvm();
-	run_vm(&r, "--socket", "/nonexistent.sock", "--guest",
-	    guest("hello.bin"), "--timeout", "30", NULL);
+	run_vm(&r, "--guest", guest("hello.bin"), "--timeout", "30", NULL);
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.out, "hello from the guest\n");
 	assert_string_equal(r.err, "");
+}
+
+/* A VMM whose vdev cannot start must not run the guest without it. */
+static void
+test_no_daemon(void **state)
+{
+	struct result r;
+
+	(void)state;
+	need_kvm();
+	run_vm(&r, "--socket", "/nonexistent/shmbrokerd.sock", "--guest",
+	    guest("hello.elf"), "--timeout", "30", NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "");
+	assert_one_line(r.err, "/nonexistent/shmbrokerd.sock");
 }
 
 static void
@@ -461,11 +478,38 @@ test_halt(void **state)
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "halting\n");
 	assert_one_line(r.err, "halted with interrupts disabled");
-	/* IF=1: waits for an interrupt that nothing sends yet */
+	/* IF=1: waits for an interrupt, and no region will send one */
 	run_vm(&r, "--guest", guest("halt_if.elf"), "--timeout", "1", NULL);
 	assert_int_equal(r.status, 124);
 	assert_string_equal(r.out, "halting\n");
 	assert_one_line(r.err, "timeout");
+}
+
+/* Guests run against a real daemon: shm-vm connects at start. Its socket
+ * reaches shm-vm through SHMBROKER_SOCKET, like any libshmclient user. */
+static int
+group_setup(void **state)
+{
+	struct test_daemon *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return -1;
+	*state = d;
+	if (!kvm_opens())
+		return 0;
+	if (harness_start_daemon(d, NULL) < 0)
+		return -1;
+	return setenv("SHMBROKER_SOCKET", d->socket, 1);
+}
+
+static int
+group_teardown(void **state)
+{
+	struct test_daemon *d = *state;
+	int rc = harness_stop_daemon_checked(d) == 0 ? 0 : -1;
+
+	free(d);
+	return rc;
 }
 
 int
@@ -479,6 +523,7 @@ main(void)
 		cmocka_unit_test(test_no_kvm),
 		cmocka_unit_test(test_hello_elf),
 		cmocka_unit_test(test_hello_flat),
+		cmocka_unit_test(test_no_daemon),
 		cmocka_unit_test(test_entry_state),
 		cmocka_unit_test(test_sse_arithmetic),
 		cmocka_unit_test(test_triple_fault),
@@ -487,5 +532,5 @@ main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

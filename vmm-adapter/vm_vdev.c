@@ -1,0 +1,296 @@
+/*
+ * vm_vdev: shm-vm's half of libshmvdev. It turns the vdev's requests into
+ * KVM calls (a region fd becomes a memory slot, an eventfd an irqfd, an
+ * interrupt an MSI), hands trapped MMIO on the factory and control pages to
+ * the vdev, and runs the event thread that dispatches the daemon's
+ * membership events while the vCPU runs. One mutex serialises every call
+ * into the vdev, as shmvdev.h asks.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "shmvdev.h"
+#include "vdev_regs.h"
+#include "vm.h"
+
+#define HUGE_2M		0x200000ULL
+
+static struct vm_slot *
+slot_find(struct vm *vm, uint64_t gpa)
+{
+	for (uint32_t i = 1; i < vm->nslots; i++)
+		if (vm->slots[i].len != 0 && vm->slots[i].gpa == gpa)
+			return &vm->slots[i];
+	return NULL;
+}
+
+static int
+slot_set(struct vm *vm, uint32_t i, uint64_t gpa, uint64_t len, void *hva)
+{
+	struct kvm_userspace_memory_region r;
+
+	memset(&r, 0, sizeof(r));
+	r.slot = i;
+	r.guest_phys_addr = gpa;
+	r.memory_size = len;
+	r.userspace_addr = (uint64_t)(uintptr_t)hva;
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ?
+	    -errno : 0;
+}
+
+/* Slot 0 is guest RAM; the others are regions. A hugetlb memfd maps in
+ * whole huge pages, so its mapping is rounded up while the slot keeps the
+ * region's length. */
+static int
+op_map(void *arg, uint64_t gpa, int fd, uint64_t len, bool hugetlb)
+{
+	struct vm *vm = arg;
+	uint64_t maplen = hugetlb ? (len + HUGE_2M - 1) & ~(HUGE_2M - 1) : len;
+	uint32_t i;
+	void *hva;
+	int rc;
+
+	for (i = 1; i < vm->nslots && vm->slots[i].len != 0; i++)
+		continue;
+	if (i == vm->nslots)
+		return -ENOMEM;
+	hva = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (hva == MAP_FAILED)
+		return -errno;
+	if ((rc = slot_set(vm, i, gpa, len, hva)) < 0) {
+		munmap(hva, maplen);
+		return rc;
+	}
+	vm->slots[i] = (struct vm_slot){ gpa, len, maplen, hva };
+	return 0;
+}
+
+static int
+op_unmap(void *arg, uint64_t gpa, uint64_t len)
+{
+	struct vm *vm = arg;
+	struct vm_slot *s = slot_find(vm, gpa);
+	int rc;
+
+	if (s == NULL || s->len != len)
+		return -ENOENT;
+	rc = slot_set(vm, (uint32_t)(s - vm->slots), gpa, 0, s->hva);
+	munmap(s->hva, s->maplen);
+	memset(s, 0, sizeof(*s));
+	return rc;
+}
+
+static void
+op_raise_irq(void *arg)
+{
+	(void)vm_irq_raise(arg);
+}
+
+static int
+op_bind_irqfd(void *arg, int fd)
+{
+	return vm_irq_bind(arg, fd);
+}
+
+static void
+op_unbind_irqfd(void *arg, int fd)
+{
+	vm_irq_unbind(arg, fd);
+}
+
+static const struct shmvdev_ops vdev_ops = {
+	.map = op_map,
+	.unmap = op_unmap,
+	.raise_irq = op_raise_irq,
+	.bind_irqfd = op_bind_irqfd,
+	.unbind_irqfd = op_unbind_irqfd,
+};
+
+/* Why a guest's create, find or notify failed on the host side is the VMM
+ * operator's to know: each new vdev message goes to stderr once. A refusal
+ * that the daemon answered with a guest status ("attach: status N") is the
+ * guest's business: it reads it from the factory page. */
+static void
+report_vdev_error(struct vm *vm)
+{
+	const char *e = shmvdev_error(vm->vdev);
+
+	if (e[0] == '\0' || strcmp(e, vm->vdev_last_err) == 0 ||
+	    strncmp(e, "attach: status ", 15) == 0)
+		return;
+	snprintf(vm->vdev_last_err, sizeof(vm->vdev_last_err), "%s", e);
+	fprintf(stderr, "shm-vm: shmem vdev: %s\n", e);
+}
+
+/* vm->mmio: the factory page and the control pages are the vdev's. */
+static int
+vdev_mmio(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len, int is_write)
+{
+	struct vm *vm = ctx;
+	uint64_t v;
+
+	if (len == 0 || len > 8)
+		return 0;
+	pthread_mutex_lock(&vm->vdev_lock);
+	if (!shmvdev_claims(vm->vdev, gpa)) {
+		pthread_mutex_unlock(&vm->vdev_lock);
+		return 0;
+	}
+	v = shmvdev_access(vm->vdev, gpa, is_write != 0, len,
+	    is_write ? vdev_load_le(data, len) : 0);
+	report_vdev_error(vm);
+	pthread_mutex_unlock(&vm->vdev_lock);
+	if (!is_write)
+		vdev_store_le(data, len, v);
+	return 1;
+}
+
+/* The event thread: daemon events (membership changes, revocations) while
+ * the vCPU runs or sleeps in hlt. */
+static void *
+event_thread(void *arg)
+{
+	struct vm *vm = arg;
+	struct pollfd p[2];
+	int rc;
+
+	p[0].fd = shmvdev_event_fd(vm->vdev);
+	p[0].events = POLLIN;
+	p[1].fd = vm->vdev_stop;
+	p[1].events = POLLIN;
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents != 0)
+			break;
+		if (p[0].revents == 0)
+			continue;
+		pthread_mutex_lock(&vm->vdev_lock);
+		rc = shmvdev_dispatch(vm->vdev);
+		pthread_mutex_unlock(&vm->vdev_lock);
+		if (rc == -ECONNRESET) {
+			fprintf(stderr, "shm-vm: shmbrokerd is gone for good: "
+			    "%s; the guest runs on without shared memory "
+			    "events\n", shmvdev_error(vm->vdev));
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int
+alloc_slots(struct vm *vm)
+{
+	int n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+
+	if (n < 2)
+		n = 32;		/* KVM's minimum since forever */
+	vm->slots = calloc((size_t)n, sizeof(*vm->slots));
+	if (vm->slots == NULL) {
+		fprintf(stderr, "shm-vm: out of memory for memory slots\n");
+		return -1;
+	}
+	vm->nslots = (uint32_t)n;
+	return 0;
+}
+
+/* The event thread must not take SIGALRM: the tick is there to kick the
+ * vCPU thread out of KVM_RUN. */
+static int
+start_event_thread(struct vm *vm)
+{
+	sigset_t all, old;
+	int rc;
+
+	if ((vm->vdev_stop = eventfd(0, EFD_CLOEXEC)) < 0) {
+		fprintf(stderr, "shm-vm: eventfd: %s\n", strerror(errno));
+		return -1;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&vm->vdev_thread, NULL, event_thread, vm);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		fprintf(stderr, "shm-vm: cannot start the event thread: %s\n",
+		    strerror(rc));
+		return -1;
+	}
+	vm->vdev_thread_running = 1;
+	return 0;
+}
+
+int
+vm_vdev_open(struct vm *vm, const char *socket)
+{
+	struct shmvdev_config cfg;
+	char err[256], label[64];
+
+	if (alloc_slots(vm) < 0)
+		return -1;
+	snprintf(label, sizeof(label), "shm-vm pid %ld", (long)getpid());
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.socket = socket;
+	cfg.label = label;
+	cfg.factory_gpa = vm->factory;
+	cfg.vector = vm->vector;
+	cfg.window_base = vm->window_base;
+	cfg.window_size = VM_WINDOW_END - vm->window_base;
+	if (shmvdev_open(&cfg, &vdev_ops, vm, &vm->vdev, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "shm-vm: the shmem vdev cannot start: %s\n",
+		    err);
+		return -1;
+	}
+	if (pthread_mutex_init(&vm->vdev_lock, NULL) != 0) {
+		fprintf(stderr, "shm-vm: cannot create the vdev lock\n");
+		return -1;
+	}
+	vm->vdev_lock_ready = 1;
+	vm->mmio = vdev_mmio;
+	vm->mmio_ctx = vm;
+	return start_event_thread(vm);
+}
+
+/* Before vm_destroy: the vdev's daemon connection closes (the daemon
+ * detaches this VM's clients), then the slots and the lock go. */
+void
+vm_vdev_close(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	if (vm->vdev_thread_running) {
+		if (write(vm->vdev_stop, &one, sizeof(one)) < 0)
+			fprintf(stderr, "shm-vm: cannot stop the event thread"
+			    ": %s\n", strerror(errno));
+		pthread_join(vm->vdev_thread, NULL);
+		vm->vdev_thread_running = 0;
+	}
+	if (vm->vdev_stop >= 0)
+		close(vm->vdev_stop);
+	vm->vdev_stop = -1;
+	shmvdev_close(vm->vdev);
+	vm->vdev = NULL;
+	for (uint32_t i = 1; i < vm->nslots; i++)
+		if (vm->slots[i].len != 0)
+			munmap(vm->slots[i].hva, vm->slots[i].maplen);
+	free(vm->slots);
+	vm->slots = NULL;
+	vm->nslots = 0;
+	if (vm->vdev_lock_ready)
+		pthread_mutex_destroy(&vm->vdev_lock);
+	vm->vdev_lock_ready = 0;
+}
