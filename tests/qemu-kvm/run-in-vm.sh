@@ -120,15 +120,19 @@ chmod 755 "$work/root/init"
 	echo
 } > "$work/out/job.sh"
 
-# -cpu EPYC has SVM with nested paging under TCG; warnings about features
-# TCG lacks are noise.
+# -cpu EPYC has SVM with nested paging under TCG. Warnings about features
+# TCG lacks, the firmware's banner and terminal resets, and the kernel's
+# last word are noise around the command's output.
 timeout "$timeout" "$qemu" -accel tcg -cpu EPYC,+svm -smp "$cpus" -m "$mem" \
     -nographic -no-reboot -nodefaults -serial stdio \
     -kernel "/boot/vmlinuz-$kver" -initrd "$work/initrd" \
     -append "console=ttyS0 quiet loglevel=1 panic=-1" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$work/out,mount_tag=out,security_model=none" \
-    </dev/null 2>&1 | grep -v -e "^qemu-system-x86_64: warning: TCG doesn't support" || true
+    </dev/null 2>&1 | sed -u -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' |
+    grep --line-buffered -v -e "^qemu-system-x86_64: warning: TCG doesn't support" \
+	-e '^SeaBIOS (version' -e '^Booting from ROM' -e '^$' \
+	-e '^\[ *[0-9.]*\] reboot: Power down' || true
 if [ ! -f "$work/out/status" ]; then
 	echo "run-in-vm: the VM ended without the command's exit status (timeout $timeout s, or a crash above)" >&2
 	exit 1
