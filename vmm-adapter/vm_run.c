@@ -22,6 +22,7 @@
 #define RFLAGS_IF	(1ULL << 9)
 #define MAX_INSN	15
 #define RUN_GOING	(-1)
+#define RESET_RIP	0xfff0
 
 /* Kicks KVM_RUN out with EINTR; the loop itself checks the deadline, so a
  * tick that lands outside KVM_RUN is simply followed by the next. */
@@ -142,6 +143,25 @@ halted_for_good(const struct vm *vm)
 	return 1;
 }
 
+/* AMD's KVM resets the vCPU before it reports a shutdown, so a RIP at the
+ * reset vector says nothing about where the guest was. */
+static int
+shutdown(const struct vm *vm)
+{
+	uint64_t rip = guest_rip(vm);
+
+	if (rip == RESET_RIP)
+		fprintf(stderr, "shm-vm: the guest triple-faulted "
+		    "(KVM_EXIT_SHUTDOWN; KVM reset the vCPU, so its RIP is "
+		    "lost): an exception with no IDT to handle it ends "
+		    "here\n");
+	else
+		fprintf(stderr, "shm-vm: the guest triple-faulted "
+		    "(KVM_EXIT_SHUTDOWN) at RIP 0x%" PRIx64 ": an exception "
+		    "with no IDT to handle it ends here\n", rip);
+	return VM_STATUS_FAIL;
+}
+
 static int
 port_out(struct vm *vm)
 {
@@ -222,10 +242,7 @@ handle_exit(struct vm *vm)
 	case KVM_EXIT_INTR:
 		return RUN_GOING;
 	case KVM_EXIT_SHUTDOWN:
-		fprintf(stderr, "shm-vm: the guest triple-faulted "
-		    "(KVM_EXIT_SHUTDOWN) at RIP 0x%" PRIx64 "; an exception "
-		    "with no IDT to handle it ends here\n", guest_rip(vm));
-		return VM_STATUS_FAIL;
+		return shutdown(vm);
 	case KVM_EXIT_INTERNAL_ERROR:
 		return internal_error(vm);
 	case KVM_EXIT_FAIL_ENTRY:
