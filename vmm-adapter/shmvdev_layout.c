@@ -66,6 +66,7 @@ new_entry(struct shmvdev *d)
 	n = &d->atts[d->natts++];
 	memset(n, 0, sizeof(*n));
 	n->fd = -1;
+	n->irqfd = -1;
 	return n;
 }
 
@@ -98,6 +99,7 @@ layout_place(struct shmvdev *d, uint64_t map_len)
 	a->ctl_gpa = a->data_gpa - VDEV_PAGE_SIZE;
 	a->map_len = map_len;
 	a->fd = -1;
+	a->irqfd = -1;
 	return a;
 }
 
