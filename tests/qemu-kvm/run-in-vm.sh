@@ -12,12 +12,14 @@
 # usage: run-in-vm.sh [--mem SIZE] [--cpus N] [--hugepages N]
 #                     [--timeout SECONDS] [--if-no-kvm] -- COMMAND [ARG...]
 # --if-no-kvm skips (77) on a host whose own /dev/kvm works, where the same
-# tests run directly.
+# tests run directly. One vCPU by default: with two, QEMU 7.2's TCG has
+# been seen to freeze the VM (both vCPUs in soft lockup) after a minute or
+# two of nested guests.
 # Exits 77 (ctest's "skipped") when QEMU, a kernel with kvm-amd or busybox
 # is missing, saying which package to install.
 set -eu
 
-mem=3G cpus=2 hugepages=0 timeout=900 if_no_kvm=0
+mem=3G cpus=1 hugepages=0 timeout=900 if_no_kvm=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mem) mem=$2; shift 2 ;;

@@ -1,0 +1,680 @@
+/*
+ * test_guest_e2e: guests that share memory end to end. Real guests
+ * (vmm-adapter/guests/e2e_*.c, on shmguest.h) run in two or more shm-vm
+ * processes at once against a real shmbrokerd; the test checks their exit
+ * statuses and exact console output, takes part with its own libshmclient
+ * client (reads the guests' bytes, notifies them, is notified), and checks
+ * what the daemon shows through shmctl and the admin API. Each test starts
+ * its own daemon; teardown kills every shm-vm still running and stops the
+ * daemon, so a failed assertion leaves nothing behind. Skipped where
+ * /dev/kvm cannot be opened (tests/qemu-kvm/run-in-vm.sh runs it in a VM
+ * that has one).
+ *
+ * Waits have limits only so that a hung guest fails the test instead of
+ * hanging it: every outcome is decided by what the guests print, and the
+ * guests order their steps by handshakes, never by time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e2e.h"
+#include "harness.h"
+#include "testcheck.h"
+
+#ifndef SHM_VM_PATH
+#error "SHM_VM_PATH must be defined (tests/integration/CMakeLists.txt)"
+#endif
+#ifndef SHM_VM_GUEST_DIR
+#error "SHM_VM_GUEST_DIR must be defined (tests/integration/CMakeLists.txt)"
+#endif
+
+#define WAIT_LIMIT_MS	120000	/* a hung guest fails, it does not hang */
+#define VM_TIMEOUT	"300"	/* shm-vm's own guard, past the test's */
+#define OUT_MAX		8192
+#define NVM		3
+#define LIST_MAX	16384
+
+/* One shm-vm child and what it printed so far. */
+struct vmproc {
+	pid_t pid;		/* 0: none (never started, or reaped) */
+	int out, err;		/* read ends; -1 at EOF */
+	size_t olen, elen;
+	char outbuf[OUT_MAX];
+	char errbuf[OUT_MAX];
+};
+
+struct fixture {
+	struct test_daemon d;
+	struct vmproc vm[NVM];
+	struct shmc *c;		/* the test's own VMM-side connection */
+	struct shmc *adm;
+	char dir[128];		/* the daemon's configuration, when any */
+};
+
+static int
+kvm_opens(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static void
+need_kvm(void)
+{
+	if (!kvm_opens()) {
+		print_message("skipped: /dev/kvm is missing or cannot be "
+		    "opened (%s); shm-vm needs KVM to run guests "
+		    "(tests/qemu-kvm/run-in-vm.sh runs this test in a VM "
+		    "that has it)\n", strerror(errno));
+		skip();
+	}
+}
+
+/* ---- shm-vm children ---- */
+
+static void
+vm_exec(const struct fixture *f, const char *guest, int out, int err)
+{
+	char path[512];
+	char *argv[] = {
+		(char *)SHM_VM_PATH, (char *)"--socket", (char *)f->d.socket,
+		(char *)"--guest", path, (char *)"--timeout",
+		(char *)VM_TIMEOUT, NULL,
+	};
+
+	/* A test that dies takes its guests with it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	snprintf(path, sizeof(path), "%s/%s.elf", SHM_VM_GUEST_DIR, guest);
+	dup2(out, STDOUT_FILENO);
+	dup2(err, STDERR_FILENO);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+static void
+vm_start(struct fixture *f, struct vmproc *vp, const char *guest)
+{
+	int op[2], ep[2];
+
+	memset(vp, 0, sizeof(*vp));
+	vp->out = vp->err = -1;
+	assert_int_equal(pipe2(op, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
+	vp->pid = fork();
+	assert_true(vp->pid >= 0);
+	if (vp->pid == 0)
+		vm_exec(f, guest, op[1], ep[1]);
+	close(op[1]);
+	close(ep[1]);
+	vp->out = op[0];
+	vp->err = ep[0];
+}
+
+static void
+vm_read(int *fd, char *buf, size_t *len)
+{
+	ssize_t n = read(*fd, buf + *len, OUT_MAX - 1 - *len);
+
+	if (n > 0) {
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	} else if ((n == 0 || errno != EINTR) || *len >= OUT_MAX - 1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Reads what the child printed, waiting up to ms; false once both of its
+ * pipes are closed (it has ended). */
+static bool
+vm_pump(struct vmproc *vp, int ms)
+{
+	struct pollfd p[2] = {
+		{ .fd = vp->out, .events = POLLIN },
+		{ .fd = vp->err, .events = POLLIN },
+	};
+
+	if (vp->out < 0 && vp->err < 0)
+		return false;
+	if (poll(p, 2, ms) <= 0)
+		return true;
+	if (p[0].revents != 0)
+		vm_read(&vp->out, vp->outbuf, &vp->olen);
+	if (p[1].revents != 0)
+		vm_read(&vp->err, vp->errbuf, &vp->elen);
+	return true;
+}
+
+/* What the guest printed, for a failure (cmocka cuts long messages). */
+static void
+vm_show(const struct vmproc *vp, pid_t pid)
+{
+	print_message("shm-vm %d printed on stdout:\n%s\nand on stderr:\n%s",
+	    (int)pid, vp->outbuf, vp->errbuf);
+}
+
+/* Waits until the guest has printed text (a whole line, with its \n). */
+static void
+vm_wait_for(struct vmproc *vp, const char *text)
+{
+	int64_t end = harness_now_ms() + WAIT_LIMIT_MS;
+
+	while (strstr(vp->outbuf, text) == NULL) {
+		if (!vm_pump(vp, 200) || harness_now_ms() > end) {
+			vm_show(vp, vp->pid);
+			fail_msg("shm-vm %d never printed \"%s\"",
+			    (int)vp->pid, text);
+		}
+	}
+}
+
+static int
+vm_reap(struct vmproc *vp, int *ws)
+{
+	int rc;
+
+	while ((rc = waitpid(vp->pid, ws, 0)) < 0 && errno == EINTR)
+		continue;
+	vp->pid = 0;
+	if (vp->out >= 0)
+		close(vp->out);
+	if (vp->err >= 0)
+		close(vp->err);
+	vp->out = vp->err = -1;
+	return rc;
+}
+
+/* Reads to the end and returns the exit status (-1 for a signal). */
+static int
+vm_finish(struct vmproc *vp)
+{
+	int64_t end = harness_now_ms() + WAIT_LIMIT_MS;
+	pid_t pid = vp->pid;
+	int ws;
+
+	while (vm_pump(vp, 200))
+		if (harness_now_ms() > end) {
+			vm_show(vp, vp->pid);
+			fail_msg("shm-vm %d did not end", (int)vp->pid);
+		}
+	assert_int_equal(vm_reap(vp, &ws), pid);
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+static void
+vm_kill(struct vmproc *vp)
+{
+	int ws;
+
+	if (vp->pid <= 0)
+		return;
+	kill(vp->pid, SIGKILL);
+	(void)vm_reap(vp, &ws);
+}
+
+/* The guest ended with status and printed exactly out; its stderr holds
+ * no line (a vdev failure, a fault) unless the caller expects some. */
+static void
+vm_expect(struct vmproc *vp, int status, const char *out, bool quiet)
+{
+	pid_t pid = vp->pid;
+	int st = vm_finish(vp);
+
+	if (st != status || strcmp(vp->outbuf, out) != 0 ||
+	    (quiet && vp->errbuf[0] != '\0')) {
+		vm_show(vp, pid);
+		print_message("wanted on stdout:\n%s", out);
+		fail_msg("shm-vm %d exited %d (want %d)", (int)pid, st,
+		    status);
+	}
+}
+
+/* ---- the daemon's view ---- */
+
+static void
+shmctl(const struct fixture *f, const char *cmd, char *out, size_t len)
+{
+	char *argv[] = {
+		(char *)SHMCTL_PATH, (char *)"--admin-socket",
+		(char *)f->d.admin_socket, (char *)cmd, NULL,
+	};
+
+	assert_int_equal(harness_run(argv, out, len), 0);
+}
+
+/* Lines of text that contain both a and b (b may be NULL). */
+static int
+count_lines(const char *text, const char *a, const char *b)
+{
+	int n = 0;
+
+	for (const char *l = text; *l != '\0';) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - l) : strlen(l);
+		char line[512];
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, l);
+		if (strstr(line, a) != NULL &&
+		    (b == NULL || strstr(line, b) != NULL))
+			n++;
+		l += len + (nl != NULL);
+	}
+	return n;
+}
+
+/* Splits line (up to its \n) into at most max whitespace-separated
+ * words in buf; returns how many. */
+static int
+split_line(const char *line, char *buf, size_t len, char **word, int max)
+{
+	const char *nl = strchr(line, '\n');
+	int n = 0;
+	char *save = NULL;
+
+	snprintf(buf, len, "%.*s", (int)(nl != NULL ? nl - line :
+	    (ptrdiff_t)strlen(line)), line);
+	for (char *w = strtok_r(buf, " ", &save); w != NULL && n < max;
+	    w = strtok_r(NULL, " ", &save))
+		word[n++] = w;
+	return n;
+}
+
+/* `shmctl list` has a row for name with that many clients and that
+ * active mask (clients < 0: no row at all). The columns are ID, NAME,
+ * SIZE (two words), BACKING, ORIGIN, CLIENTS, ACTIVE. */
+static void
+expect_listed(const struct fixture *f, const char *name, int clients,
+    unsigned active)
+{
+	char list[LIST_MAX], buf[512], want[16], *w[12];
+	int found = 0, n;
+
+	shmctl(f, "list", list, sizeof(list));
+	snprintf(want, sizeof(want), "0x%04x", active);
+	for (const char *l = list; l != NULL && *l != '\0';
+	    l = strchr(l, '\n'), l = l != NULL ? l + 1 : NULL) {
+		n = split_line(l, buf, sizeof(buf), w, 12);
+		if (n < 4 || strcmp(w[1], name) != 0)
+			continue;
+		found++;
+		if (clients < 0 || atoi(w[n - 2]) != clients ||
+		    strcmp(w[n - 1], want) != 0)
+			fail_msg("shmctl list: %s has %s clients, active %s; "
+			    "want %d, %s\n%s", name, w[n - 2], w[n - 1],
+			    clients, want, list);
+	}
+	if (found != (clients < 0 ? 0 : 1))
+		fail_msg("shmctl list: %d rows for %s\n%s", found, name, list);
+}
+
+static int
+clients_of_pid(const struct fixture *f, pid_t pid, const char *region)
+{
+	char list[LIST_MAX], label[64];
+
+	shmctl(f, "clients", list, sizeof(list));
+	snprintf(label, sizeof(label), "shm-vm pid %d", (int)pid);
+	return count_lines(list, label, region);
+}
+
+static void
+expect_no_regions(const struct fixture *f)
+{
+	uint32_t regions, clients;
+
+	check_admin_counts(f->adm, &regions, &clients);
+	assert_int_equal(regions, 0);
+	assert_int_equal(clients, 0);
+}
+
+/* ---- the test's own client ---- */
+
+static void
+ignore_event(const struct shmc_event *ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+}
+
+/* Waits until the client has been notified by each index in want; returns
+ * every pending bit it read meanwhile. */
+static uint32_t
+wait_notified(struct shmc *c, uint64_t client_id, uint32_t want)
+{
+	int64_t end = harness_now_ms() + WAIT_LIMIT_MS;
+	uint32_t seen = 0, st;
+	struct pollfd p = { .fd = shmc_event_fd(c), .events = POLLIN };
+
+	for (;;) {
+		assert_int_equal(shmc_read_status(c, client_id, &st), 0);
+		seen |= st & 0xffff;
+		if ((seen & want) == want)
+			return seen;
+		if (harness_now_ms() > end)
+			fail_msg("client %llu: pending 0x%x, never 0x%x",
+			    (unsigned long long)client_id, seen, want);
+		if (poll(&p, 1, 200) > 0)
+			assert_true(shmc_dispatch(c, ignore_event, NULL) >= 0);
+	}
+}
+
+/* ---- fixtures ---- */
+
+/* Everything a test may have left running: shm-vm children, the test's
+ * connections, the daemon, the configuration. Returns -1 when the daemon
+ * did not exit cleanly (a crash, a sanitizer report). */
+static int
+cleanup(struct fixture *f)
+{
+	int rc;
+
+	for (int i = 0; i < NVM; i++)
+		vm_kill(&f->vm[i]);
+	shmc_close(f->c);
+	shmc_close(f->adm);
+	rc = harness_stop_daemon_checked(&f->d) == 0 ? 0 : -1;
+	if (f->dir[0] != '\0')
+		harness_rmtree(f->dir);
+	free(f);
+	return rc;
+}
+
+static int
+start_daemon(struct fixture *f, const char *config)
+{
+	const char *extra[] = { "--config", NULL, NULL };
+	char path[256];
+	FILE *fp;
+
+	if (config != NULL) {
+		if (harness_mkdtemp(f->dir, sizeof(f->dir), "e2e") < 0)
+			return -1;
+		snprintf(path, sizeof(path), "%s/shmbroker.conf", f->dir);
+		if ((fp = fopen(path, "w")) == NULL)
+			return -1;
+		fputs(config, fp);
+		fclose(fp);
+		extra[1] = path;
+	}
+	if (harness_start_daemon(&f->d, config != NULL ? extra : NULL) < 0 ||
+	    shmc_connect(f->d.admin_socket, "test_guest_e2e admin", 5000,
+	    &f->adm, NULL, 0) < 0)
+		return -1;
+	return shmc_connect(f->d.socket, "test_guest_e2e", 5000, &f->c, NULL,
+	    0) < 0 ? -1 : 0;
+}
+
+/* Without KVM the tests skip, and no daemon is started for them. */
+static int
+start(void **state, const char *config)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	*state = f;
+	if (f == NULL)
+		return -1;
+	if (kvm_opens() && start_daemon(f, config) < 0) {
+		(void)cleanup(f);
+		*state = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return start(state, NULL);
+}
+
+static int
+setup_errors(void **state)
+{
+	return start(state, E2E_ERRORS_CONFIG);
+}
+
+static int
+teardown(void **state)
+{
+	return cleanup(*state);
+}
+
+/* ---- tests ---- */
+
+static const char share_a_out[] =
+    "A: create status=0 size=16 idx=0 active=0x1\n"
+    "A: pattern written\n"
+    "A: B's two clients attached (interrupt)\n"
+    "A: notified: pending=0x2 active=0xf (interrupt)\n"
+    "A: pending after the read=0x0\n"
+    "A: notified every other client\n"
+    "A: alone again: active=0x1 (interrupt)\n"
+    "A: detached: status=0x0 idx=0x0 old data=0x0\n";
+
+static const char share_b_out[] =
+    "B: create status=0 size=16 idx=1 active=0x3\n"
+    "B: pattern ok\n"
+    "B: find status=0 size=16 idx=2 active=0x7\n"
+    "B: both mappings are the same memory\n"
+    "B: client 1 pending=0x4 then 0x0\n"
+    "B: holding\n"
+    "B: client 1 notified by the test: active=0xf (interrupt)\n"
+    "B: notified A\n"
+    "B: A's broadcast reached both: client 1 saw 0x9, client 2 saw 0x1\n"
+    "B: client 2 detached: status=0x0 idx=0x0 old data=0x0\n"
+    "B: client 1 detached: status=0x0 idx=0x0 old data=0x0\n";
+
+/* The host sees what the guests wrote, through its own mapping. */
+static void
+check_host_bytes(const struct shmc_region *r)
+{
+	/* the memfd's whole size: a hugetlb one maps only in huge pages */
+	size_t len = (size_t)r->backing_bytes;
+	const uint32_t *w;
+	uint8_t *p;
+
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, r->fd, 0);
+	assert_true(p != MAP_FAILED);
+	w = (const uint32_t *)(const void *)p;
+	for (uint32_t i = 0; i < E2E_PATTERN_BYTES / 4; i++)
+		if (w[i] != e2e_pattern(i)) {
+			munmap(p, len);
+			fail_msg("word %u: 0x%x, want 0x%x", i, w[i],
+			    e2e_pattern(i));
+		}
+	assert_memory_equal(p + E2E_GREETING, E2E_GREETING_TEXT,
+	    sizeof(E2E_GREETING_TEXT));
+	assert_int_equal(w[E2E_SCRATCH / 4], 0xfeedf00d);
+	munmap(p, len);
+}
+
+/*
+ * A creates and writes, B attaches with size and with find and reads the
+ * same bytes, the test joins as index 3: pending bits, active masks,
+ * notifications guest to guest, host to guest and guest to all, with an
+ * interrupt for each, and detach.
+ */
+static void
+test_share(void **state)
+{
+	struct fixture *f = *state;
+	struct vmproc *a = &f->vm[0], *b = &f->vm[1];
+	struct shmc_region r;
+	uint32_t delivered = 0;
+
+	need_kvm();
+	vm_start(f, a, "e2e_share_a");
+	vm_wait_for(a, "A: pattern written\n");
+	vm_start(f, b, "e2e_share_b");
+	vm_wait_for(b, "B: holding\n");
+
+	assert_int_equal(shmc_attach(f->c, E2E_SHARE_NAME, 1, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(r.index, 3);
+	assert_int_equal(r.size_pages, E2E_SHARE_PAGES);
+	assert_true(r.backing_bytes >= E2E_SHARE_PAGES * 4096ull);
+	assert_int_equal(r.active_mask, 0xf);
+	assert_false(r.created);
+	check_host_bytes(&r);
+	close(r.fd);
+
+	expect_listed(f, E2E_SHARE_NAME, 4, 0xf);
+	assert_int_equal(clients_of_pid(f, a->pid, E2E_SHARE_NAME), 1);
+	assert_int_equal(clients_of_pid(f, b->pid, E2E_SHARE_NAME), 2);
+
+	assert_int_equal(shmc_notify(f->c, r.client_id, 1u << 1, &delivered),
+	    0);
+	assert_int_equal(wait_notified(f->c, r.client_id, 0x1), 0x1);
+	vm_expect(b, 0, share_b_out, true);
+	assert_int_equal(shmc_detach(f->c, r.client_id), 0);
+	vm_expect(a, 0, share_a_out, true);
+	expect_listed(f, E2E_SHARE_NAME, -1, 0);
+	expect_no_regions(f);
+}
+
+static const char errors_out[] =
+    "E: empty name: status=4 size=1\n"
+    "E: 32 bytes, no NUL: status=4 size=2\n"
+    "E: find of a missing name: status=6 size=2\n"
+    "E: over max_region_size: status=2 size=512\n"
+    "E: size 0: status=2 size=0\n"
+    "E: denied name: status=5 size=1\n"
+    "E: 16 clients on one factory page: active=0xffff last idx=15\n"
+    "E: 17th client: status=3 size=1\n"
+    "E: 17th client by create: status=3 size=1\n"
+    "E: after a detach, find gets idx=5\n"
+    "E: holding 15 clients\n"
+    "E: notified: pending=0x20 active=0xffff\n"
+    "E: every client got it\n";
+
+/* Every error status a guest can get, the 16-client limit from one
+ * factory page, and the host meeting the same limits. */
+static void
+test_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct vmproc *e = &f->vm[0];
+	struct shmc_region r, r2;
+
+	need_kvm();
+	vm_start(f, e, "e2e_errors");
+	vm_wait_for(e, "E: holding 15 clients\n");
+	/* failed creates left nothing behind */
+	expect_listed(f, E2E_BIG_NAME, -1, 0);
+	expect_listed(f, E2E_DENIED_NAME, -1, 0);
+	expect_listed(f, E2E_MISSING_NAME, -1, 0);
+	expect_listed(f, E2E_MAX_NAME, 15, 0xffff & ~(1u << E2E_REUSED_INDEX));
+	assert_int_equal(clients_of_pid(f, e->pid, E2E_MAX_NAME), 15);
+
+	assert_int_equal(shmc_attach(f->c, E2E_BIG_NAME, E2E_BIG_PAGES, true,
+	    &r2), SHMC_GSS_NOMEM);
+	assert_int_equal(shmc_attach(f->c, E2E_MAX_NAME, 1, true, &r),
+	    SHMC_GSS_OK);
+	close(r.fd);
+	assert_int_equal(r.index, E2E_REUSED_INDEX);
+	assert_int_equal(r.active_mask, 0xffff);
+	assert_int_equal(shmc_attach(f->c, E2E_MAX_NAME, 1, false, &r2),
+	    SHMC_GSS_CLIENT_MAX);
+	assert_int_equal(shmc_notify(f->c, r.client_id, 0xffffffffu,
+	    NULL), 0);
+	vm_expect(e, 0, errors_out, false);
+	/* what shm-vm says about the guest's failures is the vdev's notes
+	 * for the operator, never a fault */
+	assert_int_equal(count_lines(e->errbuf, "", NULL),
+	    count_lines(e->errbuf, "shm-vm: shmem vdev: ", NULL));
+	assert_int_equal(shmc_detach(f->c, r.client_id), 0);
+	expect_no_regions(f);
+}
+
+/* A guest whose shm-vm is SIGKILLed mid-session: the daemon detaches it,
+ * the survivor is told (active mask, interrupt) and its index is free. */
+static void
+test_killed_guest(void **state)
+{
+	struct fixture *f = *state;
+	struct vmproc *s = &f->vm[0], *v = &f->vm[1];
+	pid_t vpid;
+	int ws;
+
+	need_kvm();
+	vm_start(f, s, "e2e_kill_s");
+	vm_wait_for(s, "S: created, waiting for a peer: active=0x1\n");
+	vm_start(f, v, "e2e_kill_v");
+	vm_wait_for(v, "V: attached: idx=1, active=0x3\n");
+	vm_wait_for(s, "S: peer attached (interrupt): active=0x3\n");
+	assert_int_equal(clients_of_pid(f, v->pid, E2E_KILL_NAME), 1);
+	expect_listed(f, E2E_KILL_NAME, 2, 0x3);
+
+	vpid = v->pid;
+	assert_int_equal(kill(vpid, SIGKILL), 0);
+	assert_int_equal(vm_reap(v, &ws), vpid);
+	assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+
+	vm_wait_for(s, "S: peer gone (interrupt): active=0x1\n");
+	assert_int_equal(clients_of_pid(f, vpid, NULL), 0);
+	vm_expect(s, 0,
+	    "S: created, waiting for a peer: active=0x1\n"
+	    "S: peer attached (interrupt): active=0x3\n"
+	    "S: peer gone (interrupt): active=0x1\n"
+	    "S: attached again: idx=1\n", true);
+	expect_no_regions(f);
+}
+
+/* shmguest's exception handlers: the vector on the console and an exit
+ * status of its own, with and without an error code. */
+static void
+test_exceptions(void **state)
+{
+	struct fixture *f = *state;
+	struct vmproc *x = &f->vm[0];
+
+	need_kvm();
+	vm_start(f, x, "e2e_exc_ud");
+	assert_int_equal(vm_finish(x), 0x86);
+	assert_true(strncmp(x->outbuf, "X: ud2\nEXCEPTION vector=0x6 rip=0x10",
+	    36) == 0);
+	assert_non_null(strstr(x->outbuf, " error=0x0\n"));
+	assert_string_equal(x->errbuf, "");
+
+	vm_start(f, x, "e2e_exc_gp");
+	assert_int_equal(vm_finish(x), 0x8d);
+	assert_true(strncmp(x->outbuf,
+	    "X: non-canonical load\nEXCEPTION vector=0xd rip=0x10", 51) == 0);
+	assert_non_null(strstr(x->outbuf, " error=0x0\n"));
+	assert_null(strstr(x->outbuf, "still running"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup_errors,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_killed_guest, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_exceptions, setup,
+		    teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,43 @@
+/*
+ * e2e: what the end-to-end guests (e2e_*.c) and their test
+ * (tests/integration/test_guest_e2e.c) agree on: region names, sizes, the
+ * layout of the shared data and the pattern written into it. Plain C with
+ * <stdint.h> only, so both a freestanding guest and the host test use it.
+ */
+#ifndef SHM_VM_E2E_H
+#define SHM_VM_E2E_H
+
+#include <stdint.h>
+
+/* e2e_share: guest A creates, guest B attaches twice, the test once. */
+#define E2E_SHARE_NAME		"e2e/share"
+#define E2E_SHARE_PAGES		16u	/* what A creates */
+#define E2E_SHARE_B_PAGES	4u	/* what B asks for: A's size wins */
+#define E2E_PATTERN_BYTES	0x8000u	/* data[0..]: A's pattern words */
+#define E2E_A_READY		0x8000u	/* u32: A waits for B's notify */
+#define E2E_SCRATCH		0x8008u	/* u32: B's same-memory probe */
+#define E2E_GREETING		0x8100u	/* B's message for the host */
+#define E2E_GREETING_TEXT	"hello from guest B"
+
+/* The word at data + 4 * i; never 0, so an unmapped page shows. */
+static inline uint32_t
+e2e_pattern(uint32_t i)
+{
+	return (i + 1) * 0x9e3779b1u;
+}
+
+/* e2e_errors: every status a guest can get, run with E2E_ERRORS_CONFIG. */
+#define E2E_MAX_NAME		"e2e/max"
+#define E2E_MISSING_NAME	"e2e/missing"
+#define E2E_BIG_NAME		"e2e/big"
+#define E2E_DENIED_NAME		"e2e/denied"
+#define E2E_BIG_PAGES		512u	/* 2 MiB, over max_region_size */
+#define E2E_REUSED_INDEX	5u	/* detached, attached again */
+#define E2E_ERRORS_CONFIG						\
+	"[broker]\nmax_region_size = 1M\n"				\
+	"[tenant root]\nuid = 0\ndeny = " E2E_DENIED_NAME "\n"
+
+/* e2e_kill: survivor S and victim V, which the test kills. */
+#define E2E_KILL_NAME		"e2e/kill"
+
+#endif
