@@ -123,9 +123,24 @@ void pool_close_in_child(const struct bench *b);
 int bench_attach_once(struct shmc *c, uint32_t seq, uint64_t *ns,
     char *err, size_t errlen);
 
+/* fig_attach.c: the request/reply floor, a forked server answering each
+ * SOCK_SEQPACKET request with one reply carrying a memfd. */
+struct bench_echo {
+	pid_t pid;
+	int sock;
+};
+int bench_echo_start(struct bench *b, struct bench_echo *e);
+void bench_echo_stop(struct bench_echo *e);
+int bench_echo_once(int sock, uint64_t *ns);
+
+/* fig_create.c: the memory floor, memfd_create + ftruncate + seals + mmap
+ * + munmap of bytes, hugetlb or not. Returns 0 or -errno. */
+int bench_memfd_once(uint64_t bytes, bool huge, uint64_t *ns);
+
 /* The figure groups; each returns 0, or -1 when it could not run. */
 int fig_attach(struct bench *b);
 int fig_create(struct bench *b);
 int fig_scale(struct bench *b);
+int fig_guest(struct bench *b);
 
 #endif

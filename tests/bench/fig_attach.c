@@ -100,13 +100,8 @@ echo_main(int sock)
 	_exit(n == 0 ? 0 : 1);
 }
 
-struct echo {
-	pid_t pid;
-	int sock;
-};
-
-static int
-echo_start(struct bench *b, struct echo *e)
+int
+bench_echo_start(struct bench *b, struct bench_echo *e)
 {
 	struct timeval tv = { BENCH_TIMEOUT_MS / 1000, 0 };
 	int sv[2];
@@ -131,8 +126,8 @@ echo_start(struct bench *b, struct echo *e)
 	return 0;
 }
 
-static void
-echo_stop(struct echo *e)
+void
+bench_echo_stop(struct bench_echo *e)
 {
 	if (e->sock >= 0)
 		close(e->sock);
@@ -142,8 +137,8 @@ echo_stop(struct echo *e)
 }
 
 /* One timed request/reply of the floor; the received fd is closed after. */
-static int
-floor_once(int sock, uint64_t *ns)
+int
+bench_echo_once(int sock, uint64_t *ns)
 {
 	char req[FLOOR_REQ_BYTES] = { 1 }, rep[256];
 	union {
@@ -222,7 +217,7 @@ attach_chunk(void *ctx, size_t n, bool keep)
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
-		if ((err = floor_once(r->sock, &ns)) < 0) {
+		if ((err = bench_echo_once(r->sock, &ns)) < 0) {
 			snprintf(r->err, sizeof(r->err), "the floor's echo "
 			    "server failed: %s", strerror(-err));
 			return -1;
@@ -257,7 +252,7 @@ fig_attach(struct bench *b)
 	bool made;
 	size_t iters = b->quick ? ATTACH_ITERS_QUICK : ATTACH_ITERS;
 	struct attach_run r = { .sock = -1 };
-	struct echo e = { 0, -1 };
+	struct bench_echo e = { 0, -1 };
 	struct test_daemon d;
 	int rc = -1;
 
@@ -273,7 +268,7 @@ fig_attach(struct bench *b)
 	if (bench_connect(d.socket, false, &r.c) < 0)
 		goto out;
 	snprintf(r.err, sizeof(r.err), "cannot start the echo server");
-	if (echo_start(b, &e) < 0)
+	if (bench_echo_start(b, &e) < 0)
 		goto out;
 	r.sock = e.sock;
 	/* Made by an admin, it lives with no client, so the attaches being
@@ -305,7 +300,7 @@ out:
 	}
 	report_figure(b, f);
 	report_figure(b, ff);
-	echo_stop(&e);
+	bench_echo_stop(&e);
 	shmc_close(r.c);
 	shmc_close(adm);
 	bench_stop_daemon(&d);

@@ -54,26 +54,26 @@ struct create_run {
 	char err[320];
 };
 
-static int
-floor_once(const struct create_case *cc, uint64_t *ns)
+int
+bench_memfd_once(uint64_t bytes, bool huge, uint64_t *ns)
 {
 	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING |
-	    (cc->huge ? MFD_HUGETLB : 0);
+	    (huge ? MFD_HUGETLB : 0);
 	uint64_t t0 = bench_now_ns();
 	int fd = memfd_create("shmbench-floor", flags), err = 0;
 	void *p;
 
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)cc->bytes) < 0 ||
+	if (ftruncate(fd, (off_t)bytes) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 	    F_SEAL_SEAL) < 0)
 		err = -errno;
-	else if ((p = mmap(NULL, cc->bytes, PROT_READ | PROT_WRITE,
+	else if ((p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 	    MAP_SHARED, fd, 0)) == MAP_FAILED)
 		err = -errno;
 	else
-		munmap(p, cc->bytes);
+		munmap(p, bytes);
 	*ns = bench_now_ns() - t0;
 	close(fd);
 	return err;
@@ -154,7 +154,8 @@ create_chunk(void *ctx, size_t n, bool keep)
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
-		if ((err = floor_once(r->cc, &ns)) < 0) {
+		if ((err = bench_memfd_once(r->cc->bytes, r->cc->huge,
+		    &ns)) < 0) {
 			snprintf(r->err, sizeof(r->err), "the floor's memfd "
 			    "failed: %s", strerror(-err));
 			return -1;

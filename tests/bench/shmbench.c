@@ -36,6 +36,8 @@ static const struct group groups[] = {
 	    "create_shmem_64M" }, fig_create },
 	{ { "scale_connections", "scale_regions", "scale_rss",
 	    "scale_attach" }, fig_scale },
+	{ { "guest_notify", "guest_create_usable", "guest_copy_64M" },
+	    fig_guest },
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

@@ -1,0 +1,93 @@
+/*
+ * bench: what the benchmark guests share (tests/bench/fig_guest.c runs
+ * them). They time themselves with rdtsc and print one "S <ticks>" line a
+ * sample, so the timed part is a few instructions around the thing being
+ * measured; shmbench turns ticks into time. The IDT and the interrupt
+ * count are shmguest.h's; the guests keep their state in the shared
+ * region, so no timed path needs a status read.
+ */
+#ifndef SHM_VM_GUEST_BENCH_H
+#define SHM_VM_GUEST_BENCH_H
+
+#include "shmguest.h"
+
+#define BENCH_WARMUP		50
+
+/* Sleeps until the interrupt count moved past seen; returns the new one. */
+static inline uint32_t
+bench_wait_irq(uint32_t seen)
+{
+	while (shmg_irq_count() == seen)
+		shmg_wait_irq();
+	return shmg_irq_count();
+}
+
+static inline uint64_t
+bench_rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void
+bench_sample(uint64_t ticks)
+{
+	guest_puts("S ");
+	guest_puthex(ticks);
+	guest_puts("\n");
+}
+
+static inline void
+bench_result(const char *key, uint64_t v)
+{
+	guest_puts("R ");
+	guest_puts(key);
+	guest_puts(" ");
+	guest_puthex(v);
+	guest_puts("\n");
+}
+
+static inline __attribute__((noreturn)) void
+bench_fail(const char *what, uint32_t status)
+{
+	guest_puts("FAIL ");
+	guest_puts(what);
+	guest_puts(" status ");
+	guest_puthex(status);
+	guest_puts("\n");
+	guest_exit(2);
+}
+
+/* Finds name, retrying while its creator has not made it yet. */
+static inline volatile struct guest_shm_control *
+bench_find(volatile struct guest_shm_factory *f, const char *name)
+{
+	uint32_t st;
+
+	for (int tries = 0; tries < 100000; tries++) {
+		st = guest_shm_find_named(f, name);
+		if (st == GSS_OK)
+			return (volatile struct guest_shm_control *)
+			    (uintptr_t)f->shmem;
+		if (st != GSS_DOES_NOT_EXIST)
+			bench_fail("find", st);
+		for (volatile int i = 0; i < 1000; i++)
+			continue;
+	}
+	bench_fail("find: never created", GSS_DOES_NOT_EXIST);
+}
+
+static inline volatile struct guest_shm_control *
+bench_create(volatile struct guest_shm_factory *f, const char *name,
+    uint32_t pages)
+{
+	uint32_t st = guest_shm_create_named(f, name, pages);
+
+	if (st != GSS_OK)
+		bench_fail("create", st);
+	return (volatile struct guest_shm_control *)(uintptr_t)f->shmem;
+}
+
+#endif
