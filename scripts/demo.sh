@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# README's first command: installs what is missing, builds, starts
-# shmbrokerd on private sockets and runs the demo (two peer processes share
-# a region through the daemon). Stops the daemon again, also on failure.
+# README's first command: installs what is missing, builds, and runs the
+# demo: shmbrokerd on private sockets, two guests in separate shm-vm
+# processes exchanging a message through a region and notifying each
+# other, shmctl showing the region and its two clients
+# (scripts/demo-guests.sh). A host without /dev/kvm runs that inside a
+# QEMU VM that has one (tests/qemu-kvm/run-in-vm.sh); a host with neither
+# falls back to two host processes (shmdemo). Everything it starts is
+# stopped again, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +14,17 @@ scripts/setup-deps.sh
 scripts/build.sh | tail -n 1 >/dev/null
 bin=build
 
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  exec scripts/demo-guests.sh "$bin"
+fi
+echo "this host has no /dev/kvm: the guests run inside a QEMU VM that has"
+echo "one (an emulated AMD CPU with SVM, tests/qemu-kvm/README.md); booting..."
+rc=0
+tests/qemu-kvm/run-in-vm.sh --hugepages 8 -- scripts/demo-guests.sh "$bin" || rc=$?
+[ $rc -ne 77 ] && exit $rc
+
+echo
+echo "no QEMU either: two host processes play the guests instead"
 tmp=$(mktemp -d /tmp/shmbroker-demo.XXXXXX)
 daemon=
 cleanup() {
@@ -19,16 +35,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
-if [ "${free:-0}" -gt 0 ]; then
-  echo "hugepage pool: $free free pages: the demo region is hugetlb-backed"
-else
-  echo "hugepage pool: empty, so the demo region uses regular memory"
-  echo "  (as root: echo 8 > /proc/sys/vm/nr_hugepages, then run again)"
-fi
-echo
-echo "starting shmbrokerd on $tmp"
 "$bin/daemon/shmbrokerd" --socket "$tmp/vmm.sock" \
   --admin-socket "$tmp/admin.sock" --foreground 2>"$tmp/daemon.log" &
 daemon=$!
@@ -36,13 +42,5 @@ for _ in $(seq 100); do
   [ -S "$tmp/admin.sock" ] && break
   sleep 0.05
 done
-echo
-echo "two peers, each its own process and connection:"
 "$bin/client/shmdemo" --socket "$tmp/vmm.sock" \
   --admin-socket "$tmp/admin.sock" --shmctl "$bin/client/shmctl"
-echo
-echo "shmctl list afterwards:"
-"$bin/client/shmctl" --admin-socket "$tmp/admin.sock" list
-echo
-echo "daemon log:"
-sed 's/^/  /' "$tmp/daemon.log"

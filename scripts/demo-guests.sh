@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The guest part of README's demo, on a host with a working /dev/kvm
+# (scripts/demo.sh runs it, inside tests/qemu-kvm/run-in-vm.sh when the
+# host has none). BUILD is the build directory. Starts shmbrokerd on
+# private sockets and two guests, each in its own shm-vm process; they
+# share the region "demo", pass a message through it and wake each other
+# with notifications. shmctl then shows the region and its two clients and
+# destroys it, which revokes the guests' clients and ends them. Everything
+# it started is stopped again, also on failure.
+set -euo pipefail
+bin=${1:?usage: demo-guests.sh BUILD}
+guests=$bin/vmm-adapter/guests
+tmp=$(mktemp -d /tmp/shmbroker-demo.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+shmctl() { "$bin/client/shmctl" --admin-socket "$tmp/admin.sock" "$@"; }
+# Waits up to 120 s (everything may be emulated) for a line in a file.
+wait_for() {
+  for _ in $(seq 1200); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "demo: timed out waiting for '$2' in $1" >&2
+  return 1
+}
+
+echo "starting shmbrokerd on $tmp"
+"$bin/daemon/shmbrokerd" --socket "$tmp/vmm.sock" \
+  --admin-socket "$tmp/admin.sock" --foreground 2>"$tmp/daemon.log" &
+pids+=($!)
+for _ in $(seq 200); do [ -S "$tmp/admin.sock" ] && break; sleep 0.05; done
+
+echo "starting guest A and guest B, each in its own shm-vm process:"
+for g in demo demo_b; do
+  "$bin/vmm-adapter/shm-vm" --socket "$tmp/vmm.sock" --guest "$guests/$g.elf" \
+    --timeout 300 >"$tmp/$g.out" 2>&1 &
+  pids+=($!)
+done
+show() { sed 's/^/  /' "$tmp/demo.out" "$tmp/demo_b.out" | sort -s -k1,2; }
+if ! wait_for "$tmp/demo.out" "the reply says"; then
+  show
+  exit 1
+fi
+show
+echo
+echo "shmctl list, while both guests are attached:"
+shmctl list
+echo
+echo "shmctl clients:"
+shmctl clients
+echo
+echo "shmctl destroy --force demo: revokes both clients, which ends the guests"
+shmctl destroy --force demo
+status=0
+for i in 1 2; do wait "${pids[$i]}" || status=$?; done
+echo
+grep -h "revoked" "$tmp/demo.out" "$tmp/demo_b.out" | sed 's/^/  /' | sort
+echo "both shm-vm processes exited (status $status); shmctl list now:"
+shmctl list
+echo
+echo "daemon log:"
+sed 's/^/  /' "$tmp/daemon.log"
+exit $status
