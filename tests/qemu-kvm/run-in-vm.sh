@@ -5,7 +5,8 @@
 # AMD CPU with SVM in software (TCG); the Debian kernel in the VM loads
 # kvm-amd on it, so the command meets the real KVM API with nested paging.
 # The host's root filesystem is shared read-only over 9p and becomes the
-# VM's root, with tmpfs on /tmp and /run: the command runs the binaries of
+# VM's root under an overlay whose writes stay in the VM's memory, with a
+# fresh /run: the command runs the binaries of
 # the host's build tree, unchanged. Its output comes back on the serial
 # console; its exit status is ours.
 #
@@ -70,7 +71,7 @@ for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp \
     arch/x86/kvm/kvm-amd drivers/virtio/virtio_ring drivers/virtio/virtio \
     drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev \
     drivers/virtio/virtio_pci fs/netfs/netfs fs/fscache/fscache \
-    net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p; do
+    net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p fs/overlayfs/overlay; do
 	name=$(basename "$m").ko
 	if [ -f "$kdir/$m.ko" ]; then
 		cp "$kdir/$m.ko" "$work/root/mods/$name"
@@ -92,10 +93,17 @@ for m in $(cat /mods/order); do
 	insmod "/mods/$m" 2>/dev/null || echo "run-in-vm: insmod $m failed"
 done
 r=/mnt
-if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host $r; then
+mkdir -p /lower /rw
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /lower; then
 	echo "run-in-vm: cannot mount the host's root"; poweroff -f
 fi
-mount -t tmpfs -o mode=1777 tmp $r/tmp
+# The host's files, writable through an overlay whose changes stay in
+# the VM's memory: a build tree anywhere, /tmp included, is seen as it is.
+mount -t tmpfs rw /rw
+mkdir -p /rw/upper /rw/work
+if ! mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work $r; then
+	echo "run-in-vm: cannot mount the overlay on the host's root"; poweroff -f
+fi
 mount -t tmpfs run $r/run
 mount -t devtmpfs dev $r/dev
 mount -t proc proc $r/proc
