@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,12 +25,51 @@
 #define RUN_GOING	(-1)
 #define RESET_RIP	0xfff0
 
-/* Kicks KVM_RUN out with EINTR; the loop itself checks the deadline, so a
- * tick that lands outside KVM_RUN is simply followed by the next. */
+/*
+ * The tick kicks KVM_RUN out with EINTR so the loop can look at the clock.
+ * It must reach nothing else: outside KVM_RUN the vCPU thread blocks
+ * SIGALRM, since an EINTR there would cut the guest's console writes and
+ * restart libshmclient's receive timeout forever while a daemon hangs. KVM
+ * unblocks it only for the run (KVM_SET_SIGNAL_MASK); a tick that arrives
+ * then stays pending and is taken with sigtimedwait after KVM_RUN returns.
+ * The handler is there in case one is ever delivered.
+ */
 static void
 on_tick(int sig)
 {
 	(void)sig;
+}
+
+static int
+tick_only_in_kvm_run(const struct vm *vm)
+{
+	struct {
+		struct kvm_signal_mask m;
+		uint8_t set[8];		/* the kernel's sigset_t */
+	} km;
+	sigset_t alrm, during;
+
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	if (pthread_sigmask(SIG_BLOCK, &alrm, &during) != 0)
+		return -1;
+	sigdelset(&during, SIGALRM);
+	memset(&km, 0, sizeof(km));
+	km.m.len = sizeof(km.set);
+	memcpy(km.set, &during, sizeof(km.set));
+	return ioctl(vm->vcpu_fd, KVM_SET_SIGNAL_MASK, &km);
+}
+
+static void
+take_ticks(void)
+{
+	const struct timespec zero = { 0, 0 };
+	sigset_t alrm;
+
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	while (sigtimedwait(&alrm, NULL, &zero) == SIGALRM)
+		continue;
 }
 
 static int64_t
@@ -274,12 +314,16 @@ run_loop(struct vm *vm, int64_t deadline)
 		if (deadline != 0 && now_ns() >= deadline)
 			return timed_out(vm);
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR && halted_for_good(vm))
-				return VM_STATUS_FAIL;
-			if (errno == EINTR || errno == EAGAIN)
+			int err = errno;
+
+			if (err == EINTR) {
+				take_ticks();
+				if (halted_for_good(vm))
+					return VM_STATUS_FAIL;
+			}
+			if (err == EINTR || err == EAGAIN)
 				continue;
-			fprintf(stderr, "shm-vm: KVM_RUN: %s\n",
-			    strerror(errno));
+			fprintf(stderr, "shm-vm: KVM_RUN: %s\n", strerror(err));
 			return VM_STATUS_FAIL;
 		}
 		if ((status = handle_exit(vm)) != RUN_GOING)
@@ -295,7 +339,7 @@ vm_run(struct vm *vm)
 
 	if (vm->timeout_s != 0)
 		deadline = now_ns() + (int64_t)vm->timeout_s * 1000000000;
-	if (start_ticks() < 0) {
+	if (tick_only_in_kvm_run(vm) < 0 || start_ticks() < 0) {
 		fprintf(stderr, "shm-vm: cannot start the vCPU's tick: %s\n",
 		    strerror(errno));
 		return VM_STATUS_FAIL;

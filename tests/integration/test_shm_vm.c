@@ -151,6 +151,7 @@ guest(const char *name)
 		SHM_VM_GUEST_DIR "/args.elf", SHM_VM_GUEST_DIR "/sse.elf",
 		SHM_VM_GUEST_DIR "/fault.elf", SHM_VM_GUEST_DIR "/spin.elf",
 		SHM_VM_GUEST_DIR "/halt.elf", SHM_VM_GUEST_DIR "/halt_if.elf",
+		SHM_VM_GUEST_DIR "/demo_b.elf",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -383,6 +384,52 @@ test_hello_flat(void **state)
 	assert_string_equal(r.err, "");
 }
 
+/*
+ * A daemon that stops answering in the middle of a guest's find: the call
+ * gives up after libshmclient's timeout and --timeout still ends the
+ * guest. The vCPU's tick once restarted that timeout forever.
+ */
+/* Stops the daemon once shm-vm has connected (the daemon holds one fd
+ * more than base) and its guest is asking. */
+static pid_t
+stop_daemon_later(pid_t daemon, int base)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	if (harness_wait_fd_count(daemon, base + 1, 30000) > base)
+		harness_sleep_ms(500);
+	kill(daemon, SIGSTOP);
+	_exit(0);
+}
+
+static void
+test_daemon_hangs(void **state)
+{
+	struct test_daemon d;
+	struct result r;
+	char sock[sizeof(d.socket) + 16];
+	pid_t stopper;
+
+	(void)state;
+	need_kvm();
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(harness_start_daemon(&d, NULL), 0);
+	snprintf(sock, sizeof(sock), "%s", d.socket);
+	stopper = stop_daemon_later(d.pid, harness_settled_fd_count(d.pid));
+	assert_true(stopper > 0);
+	/* demo_b finds "demo" until it exists: a find meets the stop */
+	run_vm(&r, "--socket", sock, "--guest", guest("demo_b.elf"),
+	    "--timeout", "2", NULL);
+	waitpid(stopper, NULL, 0);
+	kill(d.pid, SIGCONT);
+	harness_stop_daemon(&d);
+	assert_int_equal(r.status, 124);
+	assert_non_null(strstr(r.err, "shmbrokerd did not answer"));
+	assert_non_null(strstr(r.err, "timeout: the guest was still running"));
+}
+
 /* A VMM whose vdev cannot start must not run the guest without it. */
 static void
 test_no_daemon(void **state)
@@ -524,6 +571,7 @@ main(void)
 		cmocka_unit_test(test_hello_elf),
 		cmocka_unit_test(test_hello_flat),
 		cmocka_unit_test(test_no_daemon),
+		cmocka_unit_test(test_daemon_hangs),
 		cmocka_unit_test(test_entry_state),
 		cmocka_unit_test(test_sse_arithmetic),
 		cmocka_unit_test(test_triple_fault),
