@@ -49,9 +49,9 @@ usage(FILE *f)
 "Guest I/O: a byte written to port 0x3f8 goes to stdout; a byte v written\n"
 "to port 0x501 ends shm-vm with exit status v. The shmem vdev's factory\n"
 "page is at --factory; regions are placed from 0x40000000 (or the first\n"
-"2 MiB boundary above guest RAM) up to 0xfec00000; the vdev interrupt is\n"
-"an MSI with --vector to the local APIC, taken when IF=1 (EOI at\n"
-"0xfee000b0).\n"
+"2 MiB boundary above guest RAM and the factory page) up to 0xfec00000;\n"
+"the vdev interrupt is an MSI with --vector to the local APIC, taken when\n"
+"IF=1 (EOI at 0xfee000b0).\n"
 "Exit status: the guest's, or 1 for a guest fault, a triple fault, an exit\n"
 "KVM cannot handle, a bad image, a KVM failure or a daemon that cannot be\n"
 "reached (one line on stderr says which), 2 for a bad command line, 124\n"
@@ -113,6 +113,37 @@ parse_value(struct vm *vm, int c, const char *arg)
 	return -1;
 }
 
+/*
+ * Places the region window from 0x40000000, or from the first 2 MiB
+ * boundary above guest RAM and the factory page, up to the APIC pages, and
+ * checks that the factory page is outside RAM and what the in-kernel
+ * irqchip owns, and that the window keeps room for a region.
+ */
+static int
+check_layout(struct vm *vm)
+{
+	uint64_t above = vm->mem_size > vm->factory + 4096 ?
+	    vm->mem_size : vm->factory + 4096;
+
+	vm->window_base = VM_WINDOW_BASE;
+	if (above > vm->window_base)
+		vm->window_base = (above + 0x1fffff) & ~0x1fffffULL;
+	if (vm->factory < vm->mem_size) {
+		fprintf(stderr, "shm-vm: --factory 0x%" PRIx64 " lies inside "
+		    "guest RAM (0..0x%" PRIx64 "); move it up or lower --mem\n",
+		    vm->factory, vm->mem_size);
+		return -1;
+	}
+	if (vm->window_base + VM_WINDOW_MIN > VM_WINDOW_END) {
+		fprintf(stderr, "shm-vm: no room for regions between guest RAM "
+		    "and the factory page (up to 0x%" PRIx64 ") and the APIC "
+		    "pages at 0x%llx; lower --mem or --factory\n",
+		    vm->window_base, VM_WINDOW_END);
+		return -1;
+	}
+	return 0;
+}
+
 /* Returns 0, 1 after --help, or -1 after saying what was wrong. */
 static int
 parse_args(int argc, char **argv, struct vm *vm, struct options *o)
@@ -148,13 +179,7 @@ parse_args(int argc, char **argv, struct vm *vm, struct options *o)
 		fprintf(stderr, "shm-vm: --guest FILE is required\n");
 		return -1;
 	}
-	if (vm->factory < vm->mem_size) {
-		fprintf(stderr, "shm-vm: --factory 0x%" PRIx64 " lies inside "
-		    "guest RAM (0..0x%" PRIx64 "); move it up or lower --mem\n",
-		    vm->factory, vm->mem_size);
-		return -1;
-	}
-	return 0;
+	return check_layout(vm);
 }
 
 int
@@ -178,9 +203,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "shm-vm: see shm-vm --help\n");
 		return VM_STATUS_USAGE;
 	}
-	vm.window_base = VM_WINDOW_BASE;
-	if (vm.mem_size > vm.window_base)
-		vm.window_base = (vm.mem_size + 0x1fffff) & ~0x1fffffULL;
 	if (vm_alloc_memory(&vm) == 0 && vm_load_image(&vm, o.guest) == 0 &&
 	    vm_create(&vm) == 0 && vm_vdev_open(&vm, o.socket) == 0)
 		status = vm_run(&vm);

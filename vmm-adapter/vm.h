@@ -26,6 +26,7 @@
 /* Regions go between these: clear of guest RAM and of the APIC pages. */
 #define VM_WINDOW_BASE		0x40000000ULL
 #define VM_WINDOW_END		0xfec00000ULL
+#define VM_WINDOW_MIN		(4ULL << 20)	/* libshmvdev's least */
 #define VM_MSI_GSI		24	/* the vdev's route, past the IOAPIC's */
 
 /* Ports the guest writes to. */

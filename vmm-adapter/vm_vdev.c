@@ -182,10 +182,11 @@ event_thread(void *arg)
 		pthread_mutex_lock(&vm->vdev_lock);
 		rc = shmvdev_dispatch(vm->vdev);
 		pthread_mutex_unlock(&vm->vdev_lock);
-		if (rc == -ECONNRESET) {
-			fprintf(stderr, "shm-vm: shmbrokerd is gone for good: "
-			    "%s; the guest runs on without shared memory "
-			    "events\n", shmvdev_error(vm->vdev));
+		/* Negative only once reconnecting has failed for good. */
+		if (rc < 0) {
+			fprintf(stderr, "shm-vm: shmbrokerd is gone for good "
+			    "(%s): %s; the guest runs on without shared memory "
+			    "events\n", strerror(-rc), shmvdev_error(vm->vdev));
 			break;
 		}
 	}

@@ -273,6 +273,14 @@ test_usage_errors(void **state)
 	run_vm(&r, "--guest", hello, "--factory", "0x1000000", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "lies inside guest RAM"));
+	/* the in-kernel IOAPIC's page, and no room left for a region */
+	run_vm(&r, "--guest", hello, "--factory", "0xfec00000", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "no room for regions"));
+	run_vm(&r, "--guest", hello, "--mem", "3G", "--factory", "0xfeb00000",
+	    NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "no room for regions"));
 	run_vm(&r, "--guest", hello, "--timeout", "0", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "bad --timeout '0'"));
