@@ -131,7 +131,8 @@ vm_line(struct guest_run *r, const char *line, struct samples *s,
 		*res = (double)strtoull(line + 3 + klen, NULL, 16);
 }
 
-/* Reads the guest's output to its end and reaps it; 0 when it exited 0. */
+/* Reads the guest's output to its end and reaps it; 0 when it exited 0.
+ * An interrupted run (SIGINT, SIGTERM) kills the guest at once. */
 static int
 vm_finish(struct guest_run *r, struct guest_vm *g, struct samples *s,
     const char *key, double *res)
@@ -141,17 +142,19 @@ vm_finish(struct guest_run *r, struct guest_vm *g, struct samples *s,
 	int ws = 0, open_ = 1;
 	char c;
 
-	while (open_ && (int64_t)(bench_now_ns() / 1000000) < end) {
+	while (open_ && (int64_t)(bench_now_ns() / 1000000) < end &&
+	    !bench_stopped(r->b)) {
 		if (poll(&p, 1, 500) <= 0)
 			continue;
-		if (read(g->out, &c, 1) != 1) {
+		if (read(g->out, &c, 1) != 1)
 			open_ = 0;
-		} else if (c == '\n' || g->len + 1 >= sizeof(g->line)) {
-			g->line[g->len] = '\0';
-			vm_line(r, g->line, s, key, res);
-			g->len = 0;
-		} else {
+		else if (c != '\n')
 			g->line[g->len++] = c;
+		if (!open_ || c == '\n' || g->len + 1 >= sizeof(g->line)) {
+			g->line[g->len] = '\0';
+			if (g->len > 0)
+				vm_line(r, g->line, s, key, res);
+			g->len = 0;
 		}
 	}
 	close(g->out);
@@ -163,8 +166,31 @@ vm_finish(struct guest_run *r, struct guest_vm *g, struct samples *s,
 		return 0;
 	snprintf(r->err, sizeof(r->err), "guest run failed (exit status %d%s)"
 	    "; run shm-vm by hand on it to see its stderr",
-	    WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, open_ ? ", timed out" : "");
+	    WIFEXITED(ws) ? WEXITSTATUS(ws) : -1,
+	    !open_ ? "" : bench_stopped(r->b) ? ", interrupted" :
+	    ", timed out");
 	return -1;
+}
+
+/* Both guests of a pair; when the first fails, its partner would wait
+ * for it until its --timeout, so it goes too. */
+static int
+vm_finish_pair(struct guest_run *r, struct guest_vm *a, struct guest_vm *b,
+    struct samples *s, const char *akey, double *ares, const char *bkey,
+    double *bres)
+{
+	char first[sizeof(r->err)];
+	int rc = vm_finish(r, a, s, akey, ares);
+
+	if (rc < 0) {
+		/* its failure is the one to report, not the partner's kill */
+		memcpy(first, r->err, sizeof(first));
+		kill(b->pid, SIGKILL);
+		vm_finish(r, b, NULL, bkey, bres);
+		memcpy(r->err, first, sizeof(first));
+		return -1;
+	}
+	return vm_finish(r, b, NULL, bkey, bres);
 }
 
 static int
@@ -326,8 +352,7 @@ fig_notify(struct guest_run *r)
 		vm_finish(r, &a, NULL, NULL, NULL);
 		goto out;
 	}
-	rc = vm_finish(r, &a, &s, NULL, NULL);
-	rc |= vm_finish(r, &b, NULL, NULL, NULL);
+	rc = vm_finish_pair(r, &a, &b, &s, NULL, NULL, NULL, NULL);
 	if (rc == 0 && floor_sum(&floor, &r->mmio, &r->efd, NULL) < 0)
 		rc = -1;
 out:
@@ -408,8 +433,8 @@ fig_copy(struct guest_run *r)
 		vm_finish(r, &a, NULL, NULL, NULL);
 		goto out;
 	}
-	rc = vm_finish(r, &a, NULL, "write", &wticks);
-	rc |= vm_finish(r, &b, NULL, "read", &rticks);
+	rc = vm_finish_pair(r, &a, &b, NULL, "write", &wticks, "read",
+	    &rticks);
 out:
 	host = host_copy_gbps();
 	if (rc == 0 && isfinite(rticks)) {

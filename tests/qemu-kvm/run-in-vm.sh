@@ -58,8 +58,13 @@ for v in $(ls /lib/modules 2>/dev/null | sort -V -r); do
 done
 [ -n "$kver" ] || skip "no kernel with kvm-amd in /boot (apt-get install linux-image-amd64)"
 
+case "$mem$cpus$hugepages$timeout" in
+*[!0-9MGK]*) echo "run-in-vm: --mem, --cpus, --hugepages and --timeout take numbers" >&2; exit 2 ;;
+esac
 work=$(mktemp -d /tmp/run-in-vm.XXXXXX)
-trap 'rm -rf "$work"' EXIT INT TERM
+qpid=
+trap 'rm -rf "$work"' EXIT
+trap '[ -n "$qpid" ] && kill $qpid 2>/dev/null; exit 143' INT TERM
 mkdir -p "$work/root/bin" "$work/root/mods" "$work/root/dev" \
     "$work/root/proc" "$work/root/sys" "$work/root/mnt" "$work/out"
 cp "$busybox" "$work/root/bin/busybox"
@@ -110,7 +115,9 @@ mount -t proc proc $r/proc
 mount -t sysfs sys $r/sys
 mkdir -p $r/tmp/run-in-vm
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out $r/tmp/run-in-vm
-chroot $r /bin/sh /tmp/run-in-vm/job.sh
+# The heartbeat tells the host the VM's clock still runs (see below).
+( while :; do date +%s > $r/tmp/run-in-vm/heartbeat; sleep 2; done ) &
+chroot $r /bin/sh /tmp/run-in-vm/job.sh > $r/tmp/run-in-vm/output 2>&1
 echo $? > $r/tmp/run-in-vm/status
 sync
 poweroff -f
@@ -119,32 +126,85 @@ chmod 755 "$work/root/init"
 (cd "$work/root" && find . | cpio -o -H newc 2>/dev/null) | gzip -1 > "$work/initrd"
 
 # The job: the caller's directory and command, quoted for sh.
+quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 {
 	echo "[ -e /dev/kvm ] || { echo 'run-in-vm: kvm-amd did not give /dev/kvm'; exit 1; }"
 	[ "$hugepages" = 0 ] || echo "echo $hugepages > /proc/sys/vm/nr_hugepages"
-	echo "export PATH='$PATH' HOME=/tmp SHM_VM_IN_QEMU=1"
-	printf "cd '%s' || exit 1\nexec" "$PWD"
+	echo "export PATH=$(quote "$PATH") HOME=/tmp SHM_VM_IN_QEMU=1"
+	echo "cd $(quote "$PWD") || exit 1"
+	printf "exec"
 	for a in "$@"; do
-		printf " '%s'" "$(printf '%s' "$a" | sed "s/'/'\\\\''/g")"
+		printf " %s" "$(quote "$a")"
 	done
 	echo
 } > "$work/out/job.sh"
 
-# -cpu EPYC has SVM with nested paging under TCG. Warnings about features
-# TCG lacks, the firmware's banner and terminal resets, and the kernel's
-# last word are noise around the command's output.
-timeout "$timeout" "$qemu" -accel tcg -cpu EPYC,+svm -smp "$cpus" -m "$mem" \
-    -nographic -no-reboot -nodefaults -serial stdio \
-    -kernel "/boot/vmlinuz-$kver" -initrd "$work/initrd" \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1" \
-    -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
-    -virtfs "local,path=$work/out,mount_tag=out,security_model=none" \
-    </dev/null 2>&1 | sed -u -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' |
-    grep --line-buffered -v -e "^qemu-system-x86_64: warning: TCG doesn't support" \
-	-e '^SeaBIOS (version' -e '^Booting from ROM' -e '^$' \
-	-e '^\[ *[0-9.]*\] reboot: Power down' || true
+# The command's output goes to a file on the shared folder, which this
+# loop copies out as it grows: the serial console has been seen to lose
+# a job's output when the VM powers off right after it.
+shown=0
+show_new() {
+	size=$(stat -c %s "$work/out/output" 2>/dev/null || echo 0)
+	if [ "$size" -gt "$shown" ]; then
+		tail -c +$((shown + 1)) "$work/out/output" | head -c $((size - shown))
+		shown=$size
+	fi
+}
+
+# One boot. QEMU 7.2's TCG has been seen to freeze a VM running nested
+# guests: its clock stops and everything in it waits. The heartbeat that
+# init writes every 2 s tells that apart from a slow command; a VM
+# without one for FREEZE_S seconds is killed (frozen=1).
+FREEZE_S=${RUN_IN_VM_FREEZE_S:-45}
+boot() {
+	rm -f "$work/out/status" "$work/out/heartbeat"
+	: > "$work/out/output"
+	shown=0 frozen=0 timed_out=0
+	# -cpu EPYC has SVM with nested paging under TCG.
+	"$qemu" -accel tcg -cpu EPYC,+svm -smp "$cpus" -m "$mem" \
+	    -nographic -no-reboot -nodefaults -serial stdio \
+	    -kernel "/boot/vmlinuz-$kver" -initrd "$work/initrd" \
+	    -append "console=ttyS0 quiet loglevel=1 panic=-1" \
+	    -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+	    -virtfs "local,path=$work/out,mount_tag=out,security_model=none" \
+	    </dev/null >"$work/console" 2>&1 &
+	qpid=$!
+	started=$(date +%s)
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 1
+		show_new
+		now=$(date +%s)
+		beat=$(stat -c %Y "$work/out/heartbeat" 2>/dev/null || echo "$started")
+		[ "$beat" -ge "$started" ] || beat=$started
+		if [ $((now - started)) -ge "$timeout" ]; then
+			timed_out=1
+		elif [ $((now - beat)) -ge $FREEZE_S ]; then
+			frozen=1
+		else
+			continue
+		fi
+		kill "$qpid" 2>/dev/null
+		break
+	done
+	wait "$qpid" 2>/dev/null
+	qpid=
+	show_new
+}
+
+for attempt in 1 2; do
+	boot
+	[ $frozen = 1 ] && [ $attempt = 1 ] || break
+	echo "run-in-vm: the VM froze (no heartbeat for $FREEZE_S s); booting it again" >&2
+done
 if [ ! -f "$work/out/status" ]; then
-	echo "run-in-vm: the VM ended without the command's exit status (timeout $timeout s, or a crash above)" >&2
+	if [ $timed_out = 1 ]; then
+		echo "run-in-vm: the command was still running after $timeout s (--timeout)" >&2
+	elif [ $frozen = 1 ]; then
+		echo "run-in-vm: the VM froze twice" >&2
+	else
+		echo "run-in-vm: the VM ended without the command's exit status; its console:" >&2
+		grep -v "^qemu-system-x86_64: warning: TCG doesn't support" "$work/console" | tail -20 >&2
+	fi
 	exit 1
 fi
 exit "$(cat "$work/out/status")"
