@@ -483,17 +483,6 @@ skip_all(struct bench *b, const char *why)
 	}
 }
 
-static bool
-kvm_opens(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 /* The floors every wanted figure needs, then the figures. */
 static int
 guest_figures_run(struct guest_run *r)
@@ -527,7 +516,7 @@ fig_guest(struct bench *b)
 
 	memset(&r, 0, sizeof(r));
 	r.b = b;
-	if (!kvm_opens()) {
+	if (!harness_kvm_opens()) {
 		skip_all(b, "no usable /dev/kvm on this host: run shmbench "
 		    "inside tests/qemu-kvm/run-in-vm.sh");
 		return 0;

@@ -342,3 +342,15 @@ check_recv(int s, int64_t deadline, struct wire_fds *fds)
 	assert_non_null(m);
 	return m;
 }
+
+void
+check_need_kvm(void)
+{
+	if (!harness_kvm_opens()) {
+		print_message("skipped: /dev/kvm is missing or cannot be "
+		    "opened (%s); shm-vm needs KVM to run guests "
+		    "(tests/qemu-kvm/run-in-vm.sh runs this test in a VM "
+		    "that has it)\n", strerror(errno));
+		skip();
+	}
+}

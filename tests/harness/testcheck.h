@@ -18,6 +18,10 @@
 #include "testutil.h"
 #include "wire.h"
 
+/* Skips the running test, saying why, where /dev/kvm cannot be opened
+ * (tests that run shm-vm guests). */
+void check_need_kvm(void);
+
 /* This process's open descriptors, not counting the one used to count. */
 int check_count_own_fds(void);
 

@@ -250,3 +250,29 @@ harness_hugepages_restore(long saved, const char *who)
 	    HARNESS_NR_HUGEPAGES, saved, strerror(-rc));
 	return -1;
 }
+
+int
+harness_wait_listening(const char *path, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 10) {
+		int s = harness_connect_raw(path);
+
+		if (s >= 0) {
+			close(s);
+			return 0;
+		}
+		harness_sleep_ms(10);
+	}
+	return -1;
+}
+
+bool
+harness_kvm_opens(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}

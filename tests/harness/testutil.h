@@ -9,6 +9,7 @@
 #define SHMBROKER_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,6 +32,10 @@ long harness_rss_kib(pid_t pid);
 
 /* A connected SOCK_SEQPACKET socket to the UNIX socket path, or -errno. */
 int harness_connect_raw(const char *path);
+/* Waits up to timeout_ms until path accepts a connection; 0 or -1. */
+int harness_wait_listening(const char *path, int timeout_ms);
+/* Whether /dev/kvm opens read-write here (errno says why not). */
+bool harness_kvm_opens(void);
 
 /* A new directory /tmp/shmb-TAG.XXXXXX, its path in dir. Returns 0, or -1
  * with errno set. */

@@ -222,16 +222,9 @@ restart_with_store(struct fixture *f)
 	}
 	assert_true(pid > 0);
 	f->d.pid = pid;
-	for (int i = 0; i < WAIT_MS / 10; i++) {
-		int s = harness_connect_raw(f->d.admin_socket);
-
-		if (s >= 0) {
-			close(s);
-			return;
-		}
-		harness_sleep_ms(10);
-	}
-	fail_msg("the new shmbrokerd did not listen within %d ms", WAIT_MS);
+	if (harness_wait_listening(f->d.admin_socket, WAIT_MS) < 0)
+		fail_msg("the new shmbrokerd did not listen within %d ms",
+		    WAIT_MS);
 }
 
 static void

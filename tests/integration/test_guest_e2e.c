@@ -65,29 +65,6 @@ struct fixture {
 	char dir[128];		/* the daemon's configuration, when any */
 };
 
-static int
-kvm_opens(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
-static void
-need_kvm(void)
-{
-	if (!kvm_opens()) {
-		print_message("skipped: /dev/kvm is missing or cannot be "
-		    "opened (%s); shm-vm needs KVM to run guests "
-		    "(tests/qemu-kvm/run-in-vm.sh runs this test in a VM "
-		    "that has it)\n", strerror(errno));
-		skip();
-	}
-}
-
 /* ---- shm-vm children ---- */
 
 static void
@@ -431,7 +408,7 @@ start(void **state, const char *config)
 	*state = f;
 	if (f == NULL)
 		return -1;
-	if (kvm_opens() && start_daemon(f, config) < 0) {
+	if (harness_kvm_opens() && start_daemon(f, config) < 0) {
 		(void)cleanup(f);
 		*state = NULL;
 		return -1;
@@ -520,7 +497,7 @@ test_share(void **state)
 	struct shmc_region r;
 	uint32_t delivered = 0;
 
-	need_kvm();
+	check_need_kvm();
 	vm_start(f, a, "e2e_share_a");
 	vm_wait_for(a, "A: pattern written\n");
 	vm_start(f, b, "e2e_share_b");
@@ -574,7 +551,7 @@ test_errors(void **state)
 	struct vmproc *e = &f->vm[0];
 	struct shmc_region r, r2;
 
-	need_kvm();
+	check_need_kvm();
 	vm_start(f, e, "e2e_errors");
 	vm_wait_for(e, "E: holding 15 clients\n");
 	/* failed creates left nothing behind */
@@ -614,7 +591,7 @@ test_killed_guest(void **state)
 	pid_t vpid;
 	int ws;
 
-	need_kvm();
+	check_need_kvm();
 	vm_start(f, s, "e2e_kill_s");
 	vm_wait_for(s, "S: created, waiting for a peer: active=0x1\n");
 	vm_start(f, v, "e2e_kill_v");
@@ -646,7 +623,7 @@ test_exceptions(void **state)
 	struct fixture *f = *state;
 	struct vmproc *x = &f->vm[0];
 
-	need_kvm();
+	check_need_kvm();
 	vm_start(f, x, "e2e_exc_ud");
 	assert_int_equal(vm_finish(x), 0x86);
 	assert_true(strncmp(x->outbuf, "X: ud2\nEXCEPTION vector=0x6 rip=0x10",

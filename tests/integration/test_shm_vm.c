@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "testcheck.h"
 #include "testutil.h"
 
 #ifndef SHM_VM_PATH
@@ -119,28 +120,6 @@ run_vm(struct result *r, ...)
 	if (r->status != 0)
 		print_message("shm-vm exited %d, stderr: %s", r->status,
 		    r->err);
-}
-
-static int
-kvm_opens(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
-static void
-need_kvm(void)
-{
-	if (!kvm_opens()) {
-		print_message("skipped: /dev/kvm is missing or cannot be "
-		    "opened (%s); shm-vm needs KVM to run guests\n",
-		    strerror(errno));
-		skip();
-	}
 }
 
 static const char *
@@ -356,7 +335,7 @@ test_no_kvm(void **state)
 	struct result r;
 
 	(void)state;
-	if (kvm_opens()) {
+	if (harness_kvm_opens()) {
 		print_message("skipped: /dev/kvm opens on this host\n");
 		skip();
 	}
@@ -372,7 +351,7 @@ test_hello_elf(void **state)
 	struct result r;
 
 	(void)state;
-	need_kvm();
+	check_need_kvm();
 	run_vm(&r, "--guest", guest("hello.elf"), "--timeout", "30", NULL);
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.out, "hello from the guest\n");
@@ -385,7 +364,7 @@ test_hello_flat(void **state)
 	struct result r;
 
 	(void)state;
-	need_kvm();
+	check_need_kvm();
 	run_vm(&r, "--guest", guest("hello.bin"), "--timeout", "30", NULL);
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.out, "hello from the guest\n");
@@ -421,7 +400,7 @@ test_daemon_hangs(void **state)
 	pid_t stopper;
 
 	(void)state;
-	need_kvm();
+	check_need_kvm();
 	memset(&d, 0, sizeof(d));
 	assert_int_equal(harness_start_daemon(&d, NULL), 0);
 	snprintf(sock, sizeof(sock), "%s", d.socket);
@@ -445,7 +424,7 @@ test_no_daemon(void **state)
 	struct result r;
 
 	(void)state;
-	need_kvm();
+	check_need_kvm();
 	run_vm(&r, "--socket", "/nonexistent/shmbrokerd.sock", "--guest",
 	    guest("hello.elf"), "--timeout", "30", NULL);
 	assert_int_equal(r.status, 1);
@@ -459,7 +438,7 @@ test_entry_state(void **state)
 	struct result r;
 
 	(void)state;
-	need_kvm();
+	check_need_kvm();
 	run_vm(&r, "--guest", guest("args.elf"), "--timeout", "30", NULL);
 	assert_int_equal(r.status, 42);
 	assert_string_equal(r.out, "factory=0x10000000 vector=0x40 stack=ok\n"
@@ -480,7 +459,7 @@ test_sse_arithmetic(void **state)
 	const char *rip;
 
 	(void)state;
-	need_kvm();
+	check_need_kvm();
 	run_vm(&r, "--guest", guest("sse.elf"), "--timeout", "30", NULL);
 	if (r.status == 3) {
 		assert_string_equal(r.out, "before sse\nsse arithmetic ran\n");
@@ -502,7 +481,7 @@ test_triple_fault(void **state)
 	struct result r;
 
 	(void)state;
-	need_kvm();
+	check_need_kvm();
 	run_vm(&r, "--guest", guest("fault.elf"), "--timeout", "30", NULL);
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "before ud2\n");
@@ -515,7 +494,7 @@ test_timeout(void **state)
 	struct result r;
 
 	(void)state;
-	need_kvm();
+	check_need_kvm();
 	run_vm(&r, "--guest", guest("spin.elf"), "--timeout", "1", NULL);
 	assert_int_equal(r.status, 124);
 	assert_string_equal(r.out, "spinning\n");
@@ -528,7 +507,7 @@ test_halt(void **state)
 	struct result r;
 
 	(void)state;
-	need_kvm();
+	check_need_kvm();
 	run_vm(&r, "--guest", guest("halt.elf"), "--timeout", "30", NULL);
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "halting\n");
@@ -550,7 +529,7 @@ group_setup(void **state)
 	if (d == NULL)
 		return -1;
 	*state = d;
-	if (!kvm_opens())
+	if (!harness_kvm_opens())
 		return 0;
 	if (harness_start_daemon(d, NULL) < 0)
 		return -1;
