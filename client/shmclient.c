@@ -156,7 +156,8 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 		if (n == -EAGAIN || n == 0)
 			n = -ECONNRESET;
 	}
-	if (n == -EAGAIN || n == -ENOMSG)	/* nothing, or nothing to read */
+	/* nothing, nothing to read, or a signal: the caller's deadline */
+	if (n == -EAGAIN || n == -ENOMSG || n == -EINTR)
 		return 0;
 	if (n == 0)
 		return shmc_fail(c, -ECONNRESET, "shmbrokerd closed the "

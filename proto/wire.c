@@ -95,7 +95,12 @@ wire_peer_closed(int sock)
 ssize_t
 wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds)
 {
-	return wire_recv_flags(sock, buf, cap, fds, 0);
+	ssize_t n;
+
+	do
+		n = wire_recv_flags(sock, buf, cap, fds, 0);
+	while (n == -EINTR);
+	return n;
 }
 
 ssize_t
@@ -115,9 +120,7 @@ wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
 	int err;
 
 	fds->n = 0;
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC | flags);
-	while (n < 0 && errno == EINTR);
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC | flags);
 	if (n < 0)
 		return -errno;
 	err = wire_take_fds(&mh, fds);

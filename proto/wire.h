@@ -45,7 +45,9 @@ int wire_send(int sock, const void *buf, size_t len, const int *fds,
  * Received fds carry FD_CLOEXEC.
  */
 ssize_t wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds);
-/* The same with recvmsg flags (MSG_DONTWAIT on a blocking socket). */
+/* The same with recvmsg flags (MSG_DONTWAIT on a blocking socket), and
+ * -EINTR when a signal cut a blocking receive short, so that a caller with
+ * a deadline can look at it (retrying would restart SO_RCVTIMEO). */
 ssize_t wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
     int flags);
 

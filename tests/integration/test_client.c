@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/time.h>
+
 #include <cmocka.h>
 
 #include "testcheck.h"
@@ -375,6 +377,20 @@ script_short_attach(struct fk *k)
 	return fk_serve(k);
 }
 
+/* Says hello, then reads requests and answers none. */
+static int
+script_silent(struct fk *k)
+{
+	Shmbroker__ClientMessage *q;
+
+	if (fk_hello(k) < 0)
+		return 20;
+	/* until the test's teardown kills it */
+	while (fk_recv(k, 60000, &q) == 1)
+		shmbroker__client_message__free_unpacked(q, NULL);
+	return 0;
+}
+
 /* ---- the fixture: the fake and the library's connection to it ---- */
 
 struct fixture {
@@ -708,6 +724,47 @@ test_short_attach_reply(void **state)
 	assert_int_equal(check_count_own_fds(), before);
 }
 
+static void
+on_tick(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A caller with a signal tick (a VMM's vCPU timer, no SA_RESTART) must
+ * still see its call time out: each EINTR once restarted the whole
+ * receive timeout, so a silent daemon held the call for ever.
+ */
+static void
+test_timeout_with_signals(void **state)
+{
+	struct fixture *f = *state;
+	struct itimerval it = { { 0, 50000 }, { 0, 50000 } }, off;
+	struct sigaction sa, old;
+	struct shmc_region r;
+	int64_t t0, took;
+	int rc;
+
+	fake_start(f, script_silent);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_tick;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	memset(&off, 0, sizeof(off));
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	shmc_set_timeout(f->c, CALL_TIMEOUT_MS);
+	t0 = harness_now_ms();
+	rc = shmc_attach(f->c, "silent", 1, true, &r);
+	took = harness_now_ms() - t0;
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	assert_int_equal(rc, -ETIMEDOUT);
+	/* the bug was a call that never returned: any bound shows it */
+	if (took >= 10 * CALL_TIMEOUT_MS)
+		fail_msg("a %d ms call took %lld ms under a 50 ms tick",
+		    CALL_TIMEOUT_MS, (long long)took);
+}
+
 int
 main(void)
 {
@@ -719,6 +776,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_short_attach_reply,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_attach_reply,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_with_signals,
 		    setup, teardown),
 	};
 
