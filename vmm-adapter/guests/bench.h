@@ -64,30 +64,29 @@ bench_fail(const char *what, uint32_t status)
 static inline volatile struct guest_shm_control *
 bench_find(volatile struct guest_shm_factory *f, const char *name)
 {
+	struct shmg_region r;
 	uint32_t st;
 
-	for (int tries = 0; tries < 100000; tries++) {
-		st = guest_shm_find_named(f, name);
-		if (st == GSS_OK)
-			return (volatile struct guest_shm_control *)
-			    (uintptr_t)f->shmem;
-		if (st != GSS_DOES_NOT_EXIST)
-			bench_fail("find", st);
-		for (volatile int i = 0; i < 1000; i++)
-			continue;
-	}
-	bench_fail("find: never created", GSS_DOES_NOT_EXIST);
+	if (!shmg_name_bytes(f, name))
+		bench_fail("find", GSS_ILLEGAL_NAME);
+	if ((st = shmg_find_created(f, &r, 100000)) != GSS_OK)
+		bench_fail(st == GSS_DOES_NOT_EXIST ? "find: never created" :
+		    "find", st);
+	return r.ctl;
 }
 
 static inline volatile struct guest_shm_control *
 bench_create(volatile struct guest_shm_factory *f, const char *name,
     uint32_t pages)
 {
-	uint32_t st = guest_shm_create_named(f, name, pages);
+	struct shmg_region r;
+	uint32_t st;
 
-	if (st != GSS_OK)
+	if (!shmg_name_bytes(f, name))
+		bench_fail("create", GSS_ILLEGAL_NAME);
+	if ((st = shmg_create(f, pages, &r)) != GSS_OK)
 		bench_fail("create", st);
-	return (volatile struct guest_shm_control *)(uintptr_t)f->shmem;
+	return r.ctl;
 }
 
 #endif

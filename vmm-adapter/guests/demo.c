@@ -53,9 +53,7 @@ attach(volatile struct guest_shm_factory *fac, struct shmg_region *r)
 	shmg_name_bytes(fac, "demo");
 #ifdef DEMO_B
 	/* A may not have created it yet: find until it is there. */
-	while ((st = shmg_find(fac, r)) == GSS_DOES_NOT_EXIST)
-		for (volatile int i = 0; i < 2000; i++)
-			continue;
+	st = shmg_find_created(fac, r, 0);
 #else
 	st = shmg_create(fac, 512, r);	/* 2 MiB: one huge page */
 #endif

@@ -344,6 +344,24 @@ shmg_find(volatile struct guest_shm_factory *fac, struct shmg_region *r)
 	return shmg_result(fac, r);
 }
 
+/*
+ * A find, with the name already written, that waits for a creator in
+ * another VM: while the region does not exist yet it tries again after a
+ * short spin, up to tries times (0: for ever). A guest status.
+ */
+static inline uint32_t
+shmg_find_created(volatile struct guest_shm_factory *fac,
+    struct shmg_region *r, uint32_t tries)
+{
+	uint32_t st;
+
+	while ((st = shmg_find(fac, r)) == GSS_DOES_NOT_EXIST &&
+	    (tries == 0 || --tries > 0))
+		for (volatile int i = 0; i < 2000; i++)
+			continue;
+	return st;
+}
+
 /* ---- a control page ---- */
 
 /* The whole status word: pending bits 0-15 are returned and cleared. */
