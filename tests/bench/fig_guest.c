@@ -85,20 +85,25 @@ guest_path(const char *name, char *buf, size_t len)
 	return buf;
 }
 
+/* Starts shm-vm on guest with its stdout piped to g->out; 0, or -1 with
+ * r->err set. */
 static int
 vm_start(struct guest_run *r, struct guest_vm *g, const char *guest,
     const char *mem)
 {
 	char path[512];
-	int p[2];
+	int p[2] = { -1, -1 }, err;
 
 	memset(g, 0, sizeof(*g));
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	if ((g->pid = fork()) < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -errno;
+	if (pipe2(p, O_CLOEXEC) < 0 || (g->pid = fork()) < 0) {
+		err = errno;
+		if (p[0] >= 0) {
+			close(p[0]);
+			close(p[1]);
+		}
+		snprintf(r->err, sizeof(r->err), "cannot start shm-vm on %s: "
+		    "%s", guest, strerror(err));
+		return -1;
 	}
 	if (g->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -172,25 +177,36 @@ vm_finish(struct guest_run *r, struct guest_vm *g, struct samples *s,
 	return -1;
 }
 
-/* Both guests of a pair; when the first fails, its partner would wait
- * for it until its --timeout, so it goes too. */
+/*
+ * Runs guests ga and gb at once and reads both to their end: samples and
+ * akey's result from the first, bkey's from the second. When one fails
+ * (to start or to run) its partner would wait for it until its --timeout,
+ * so it is killed; the first failure is the one r->err reports.
+ */
 static int
-vm_finish_pair(struct guest_run *r, struct guest_vm *a, struct guest_vm *b,
-    struct samples *s, const char *akey, double *ares, const char *bkey,
-    double *bres)
+vm_run_pair(struct guest_run *r, const char *ga, const char *gb,
+    const char *mem, struct samples *s, const char *akey, double *ares,
+    const char *bkey, double *bres)
 {
 	char first[sizeof(r->err)];
-	int rc = vm_finish(r, a, s, akey, ares);
+	struct guest_vm a, b;
+	int rc;
 
+	if (vm_start(r, &a, ga, mem) < 0)
+		return -1;
+	if ((rc = vm_start(r, &b, gb, mem)) == 0)
+		rc = vm_finish(r, &a, s, akey, ares);
+	else
+		kill(a.pid, SIGKILL);
 	if (rc < 0) {
-		/* its failure is the one to report, not the partner's kill */
 		memcpy(first, r->err, sizeof(first));
-		kill(b->pid, SIGKILL);
-		vm_finish(r, b, NULL, bkey, bres);
+		if (b.pid > 0)
+			kill(b.pid, SIGKILL);
+		vm_finish(r, b.pid > 0 ? &b : &a, NULL, NULL, NULL);
 		memcpy(r->err, first, sizeof(first));
 		return -1;
 	}
-	return vm_finish(r, b, NULL, bkey, bres);
+	return vm_finish(r, &b, NULL, bkey, bres);
 }
 
 static int
@@ -199,11 +215,8 @@ vm_run_one(struct guest_run *r, const char *guest, const char *mem,
 {
 	struct guest_vm g;
 
-	if (vm_start(r, &g, guest, mem) < 0) {
-		snprintf(r->err, sizeof(r->err), "cannot start shm-vm: %s",
-		    strerror(errno));
+	if (vm_start(r, &g, guest, mem) < 0)
 		return -1;
-	}
 	return vm_finish(r, &g, s, NULL, NULL);
 }
 
@@ -337,22 +350,13 @@ fig_notify(struct guest_run *r)
 {
 	struct figure *f = figure_new(r->b, "guest_notify", "us");
 	struct samples s = { 0 }, floor = { 0 };
-	struct guest_vm a, b;
 	int rc = -1;
 
+	snprintf(r->err, sizeof(r->err), "out of memory");
 	if (samples_init(&s, 1024) < 0)
 		goto out;
-	if (vm_start(r, &a, "bench_ping.elf", "8M") < 0) {
-		snprintf(r->err, sizeof(r->err), "cannot start shm-vm");
-		goto out;
-	}
-	if (vm_start(r, &b, "bench_pong.elf", "8M") < 0) {
-		snprintf(r->err, sizeof(r->err), "cannot start shm-vm");
-		kill(a.pid, SIGKILL);
-		vm_finish(r, &a, NULL, NULL, NULL);
-		goto out;
-	}
-	rc = vm_finish_pair(r, &a, &b, &s, NULL, NULL, NULL, NULL);
+	rc = vm_run_pair(r, "bench_ping.elf", "bench_pong.elf", "8M", &s,
+	    NULL, NULL, NULL, NULL);
 	if (rc == 0 && floor_sum(&floor, &r->mmio, &r->efd, NULL) < 0)
 		rc = -1;
 out:
@@ -423,19 +427,9 @@ fig_copy(struct guest_run *r)
 {
 	struct figure *f = figure_new(r->b, "guest_copy_64M", "GB/s");
 	double wticks = NAN, rticks = NAN, host;
-	struct guest_vm a, b;
-	int rc = -1;
+	int rc = vm_run_pair(r, "bench_fill.elf", "bench_drain.elf", "160M",
+	    NULL, "write", &wticks, "read", &rticks);
 
-	if (vm_start(r, &a, "bench_fill.elf", "160M") < 0)
-		goto out;
-	if (vm_start(r, &b, "bench_drain.elf", "160M") < 0) {
-		kill(a.pid, SIGKILL);
-		vm_finish(r, &a, NULL, NULL, NULL);
-		goto out;
-	}
-	rc = vm_finish_pair(r, &a, &b, NULL, "write", &wticks, "read",
-	    &rticks);
-out:
 	host = host_copy_gbps();
 	if (rc == 0 && isfinite(rticks)) {
 		figure_value(f, copy_gbps(r, rticks), host, COPY_TARGET,
@@ -446,9 +440,6 @@ out:
 		    r->huge ? "hugetlb" : "shmem: no pool",
 		    copy_gbps(r, wticks), host);
 	} else {
-		if (rc != 0 && r->err[0] == '\0')
-			snprintf(r->err, sizeof(r->err), "cannot start "
-			    "shm-vm");
 		bench_error(r->b, f->name, "%s", r->err);
 		figure_skip(f, "host_copy_64M", COPY_TARGET, false,
 		    "failed: %s", r->err);
