@@ -28,6 +28,7 @@ struct config_region {
 	bool has_group;
 	gid_t group;
 	int hugepages;			/* a policy, or -1: the broker's */
+	int line;			/* of its [region] header */
 };
 
 struct broker_config {
@@ -44,12 +45,15 @@ struct broker_config {
 	uint32_t local_region_fds;	/* memfds held in-process; 0: auto */
 	bool fd_store;			/* keep memfds in systemd's fd store */
 	struct config_region *regions;	/* created at start */
-	size_t nregions;
+	size_t nregions, regions_cap;
 	struct tenant *tenants;
-	size_t ntenants;
+	size_t ntenants, tenants_cap;
+	bool open_tenancy;		/* no tenants: everyone is served */
 	char *default_tenant;		/* for connections no tenant matches */
 	bool has_admin_group;		/* may use the admin socket, with root */
 	gid_t admin_group;
+	char **warnings;		/* "FILE:LINE: ..." found while loading */
+	size_t nwarnings;
 };
 
 struct broker_stats {
@@ -219,6 +223,13 @@ void policy_uncharge_region(struct broker *b, struct region *g);
 void policy_deny(struct broker *b, struct tenant *t);
 /* The usage kept under a tenant's name (made on first use), or NULL. */
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
+/* The tenant whose prefix the region name lies in, or NULL. */
+struct tenant *policy_name_owner(struct broker *b, const char *key);
+/* Tenants decide by peer credentials: refuses (-1, reason in err) a
+ * configuration with tenants or admin_group when this process cannot see
+ * them as they are. */
+int policy_check_credentials(const struct broker_config *cfg, char *err,
+    size_t errlen);
 
 /* restore.c */
 void restore_store_region(struct broker *b, struct region *g);

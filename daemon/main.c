@@ -335,6 +335,14 @@ main(int argc, char **argv)
 	}
 	b->log.level = b->cfg.log_level;
 	b->log.prefix = getenv("JOURNAL_STREAM") != NULL;
+	for (size_t i = 0; i < b->cfg.nwarnings; i++)
+		log_warn(&b->log, "%s", b->cfg.warnings[i]);
+	if (policy_check_credentials(&b->cfg, err, sizeof(err)) < 0) {
+		log_err(&b->log, "%s", err);
+		config_free(&b->cfg);
+		free(b);
+		return 78;	/* EX_CONFIG */
+	}
 	if (broker_open(b) < 0) {
 		log_err(&b->log, "start-up failed");
 		broker_close(b, false);

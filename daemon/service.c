@@ -90,6 +90,7 @@ service_apply(struct broker *b, struct broker_config *next)
 	SWAP(cur->tenants, next->tenants);
 	SWAP(cur->ntenants, next->ntenants);
 	SWAP(cur->default_tenant, next->default_tenant);
+	cur->open_tenancy = next->open_tenancy;
 	cur->has_admin_group = next->has_admin_group;
 	cur->admin_group = next->admin_group;
 	if (policy_reload(b) < 0)
@@ -104,11 +105,15 @@ service_reload(struct broker *b, char *err, size_t errlen)
 
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 	    (unsigned long long)monotonic_usec());
-	rc = config_load(&next, b->argc, b->argv, err, errlen) == 0 ? 0 : -1;
+	rc = config_load(&next, b->argc, b->argv, err, errlen) == 0 &&
+	    policy_check_credentials(&next, err, errlen) == 0 ? 0 : -1;
 	if (rc < 0) {
 		log_err(&b->log, "reload failed, keeping the running "
 		    "configuration: %s", err);
 	} else {
+		for (size_t i = 0; i < next.nwarnings; i++)
+			log_warn(&b->log, "%s", next.warnings[i]);
+		config_log_widening(&b->log, &b->cfg, &next);
 		service_apply(b, &next);
 		if (broker_create_config_regions(b, err, errlen) < 0) {
 			log_err(&b->log, "reload: %s", err);

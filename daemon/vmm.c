@@ -231,7 +231,7 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
     bool *created, const char **why)
 {
 	struct broker *b = c->b;
-	struct tenant *t = c->tenant;
+	struct tenant *t = c->tenant, *owner;
 	char name[REGION_NAME_MAX], key[REGION_KEY_MAX];
 	struct region_acl acl;
 
@@ -248,6 +248,14 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 	if (tenant_region_name(t, name, key) < 0) {
 		*why = "the tenant's prefix and the name are too long together";
 		return GSS_ILLEGAL_NAME;
+	}
+	/* Decided on the name alone, so it tells nothing of what exists in
+	 * the other tenant's namespace. The admin socket is every tenant. */
+	if (c->kind == CONN_VMM && (owner = policy_name_owner(b, key)) != NULL &&
+	    owner != t) {
+		policy_deny(b, t);
+		*why = "the name lies inside another tenant's prefix";
+		return GSS_NO_PERMISSION;
 	}
 	if ((*gp = registry_find(&b->reg, key)) != NULL) {
 		if (tenant_may_attach(*gp, c->cred.uid, c->cred.gid))

@@ -921,12 +921,13 @@ test_paging(void **state)
 
 /* ---- reload ---- */
 
-static const char reload_cfg_ok[] = "[broker]\nlog_level = info\n";
-/* Line 3 is neither a [section] nor key = value. */
+static const char reload_cfg_ok[] =
+    "[broker]\ntenancy = open\nlog_level = info\n";
+/* Line 4 is neither a [section] nor key = value. */
 static const char reload_cfg_bad[] =
-    "[broker]\nlog_level = info\nthis line is not ini\n";
+    "[broker]\ntenancy = open\nlog_level = info\nthis line is not ini\n";
 static const char reload_cfg_region[] =
-    "[broker]\nlog_level = info\n\n[region cfgregion]\nsize = 8K\n";
+    "[broker]\ntenancy = open\nlog_level = info\n\n[region cfgregion]\nsize = 8K\n";
 
 static int
 setup_reload(void **state)
@@ -949,7 +950,7 @@ test_reload(void **state)
 	assert_int_equal(CTL_ERR(f, "reload"), EX_DATAERR);
 	assert_non_null(strstr(f->out, "shmctl: "));
 	assert_non_null(strstr(f->out, f->cfg));
-	assert_non_null(strstr(f->out, ":3:"));
+	assert_non_null(strstr(f->out, ":4:"));
 	assert_int_equal(CTL(f, "--json", "reload"), EX_DATAERR);
 	assert_string_equal(f->out, "");
 	CTL_JSON(f, "status");

@@ -871,7 +871,7 @@ test_admin_socket(void **state)
 	uint64_t refused;
 
 	NEED_ROOT();
-	start(st, "[broker]\nadmin_group = 4000\n");
+	start(st, "[broker]\ntenancy = open\nadmin_group = 4000\n");
 	/* Let the daemon's own check refuse, not the file mode. */
 	assert_int_equal(chmod(st->d.admin_socket, 0666), 0);
 	x = agent_start(st, 65534, 65534);
@@ -889,7 +889,8 @@ test_admin_socket(void **state)
 
 	/* Without admin_group, y's standing connection is refused from its
 	 * next request on, and a new one at once. */
-	check_write_file(st->conf, "[broker]\nlog_level = info\n");
+	check_write_file(st->conf,
+	    "[broker]\ntenancy = open\nlog_level = info\n");
 	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
 	    SHMBROKER__ERROR__ERR_NONE);
 	assert_true(agent_simple(y, 0, OP_ADMIN_STATUS, 0) != 0);
@@ -1063,7 +1064,7 @@ test_admin_socket_vmm_requests(void **state)
 	uint32_t regions, clients;
 	int rc;
 
-	start(st, "[broker]\nhugepages = never\n");
+	start(st, "[broker]\ntenancy = open\nhugepages = never\n");
 	rc = shmc_attach(st->adm, "from-admin", 1, true, &reg);
 	if (rc < 0)
 		fail_msg("attach on the admin socket: %d (%s)", rc,
