@@ -69,6 +69,12 @@ ctl_connect(struct ctl *ctl)
 		ctl_warn("%s: %s", ctl->socket, err);
 		return EX_SOFTWARE;
 	}
+	/* The daemon is there and said no: its reason names who may. */
+	if (rc == -EPERM) {
+		ctl_warn("shmbrokerd at %s refused this connection: %s",
+		    ctl->socket, err[0] != '\0' ? err : "no reason given");
+		return EX_NOPERM;
+	}
 	ctl_warn("cannot reach shmbrokerd at %s: %s", ctl->socket,
 	    strerror(-rc));
 	ctl_warn("check that shmbrokerd runs and that this is its admin "
@@ -93,6 +99,21 @@ ctl_exit_for_error(Shmbroker__Error e)
 	}
 }
 
+/* The exit status for a libshmclient call that failed with rc. */
+static int
+ctl_exit_for_rc(int rc)
+{
+	switch (rc) {
+	case -EPERM:		/* the daemon refused the connection */
+		return EX_NOPERM;
+	case -EPROTO:
+	case -EMSGSIZE:
+		return EX_SOFTWARE;
+	default:
+		return EX_UNAVAILABLE;
+	}
+}
+
 /*
  * The outcome of an admin call that returned rc with reply m: the reply
  * must carry body want. Returns EX_OK with *out set (the caller frees it),
@@ -107,8 +128,7 @@ ctl_reply(struct ctl *ctl, int rc, Shmbroker__ServerMessage *m,
 	*out = NULL;
 	if (rc < 0) {
 		ctl_warn("%s", shmc_error(ctl->c));
-		return rc == -EPROTO || rc == -EMSGSIZE ? EX_SOFTWARE :
-		    EX_UNAVAILABLE;
+		return ctl_exit_for_rc(rc);
 	}
 	if (m->error != SHMBROKER__ERROR__ERR_NONE) {
 		ex = ctl_exit_for_error(m->error);
@@ -591,7 +611,7 @@ watch_loop(struct ctl *ctl, int sfd)
 		if (p[1].revents != 0 &&
 		    (n = shmc_dispatch(ctl->c, watch_print, ctl)) < 0) {
 			ctl_warn("%s", shmc_error(ctl->c));
-			return n == -EPROTO ? EX_SOFTWARE : EX_UNAVAILABLE;
+			return ctl_exit_for_rc(n);
 		}
 	}
 }
@@ -706,11 +726,12 @@ usage_tool(const struct ctl *ctl, FILE *f)
 	    "  -s, --admin-socket PATH  the daemon's admin socket (now: %s)\n"
 	    "  -j, --json               JSON output for scripts\n"
 	    "  -h, --help               show help\n"
-	    "\nExit status: 0 ok, %d bad command line, %d refused by the "
-	    "daemon,\n%d daemon unreachable, %d protocol error.\n",
+	    "\nExit status: 0 ok, %d bad command line, %d request refused by "
+	    "the daemon,\n%d not permitted (the daemon says why), %d daemon "
+	    "unreachable,\n%d protocol error.\n",
 	    ctl->have_socket ? ctl->socket :
 	    shmc_default_socket(true, def, sizeof(def)), EX_USAGE, EX_DATAERR,
-	    EX_UNAVAILABLE, EX_SOFTWARE);
+	    EX_NOPERM, EX_UNAVAILABLE, EX_SOFTWARE);
 }
 
 static void

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <math.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -738,6 +740,133 @@ test_errors(void **state)
 	/* The VMM socket refuses admin requests. */
 	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
 	    "--admin-socket", f->d.socket, "list", NULL }), EX_NOPERM);
+}
+
+/* ---- refusals ---- */
+
+#define NOBODY 65534		/* uid and gid the daemon refuses */
+
+/* In a forked child: drops root for NOBODY for good, or exits 126. */
+static void
+become_nobody(void)
+{
+	if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+	    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+		_exit(126);
+}
+
+/*
+ * Runs shmctl --admin-socket DAEMON args... as NOBODY, with its stdout
+ * and stderr together in f->out. Returns the exit status.
+ */
+static int
+run_ctl_nobody(struct fixture *f, const char *const *args)
+{
+	const char *argv[16] = { SHMCTL_PATH, "--admin-socket",
+	    f->d.admin_socket };
+	size_t used = 0;
+	ssize_t n;
+	int n_argv = 3, p[2], status;
+	pid_t pid;
+
+	for (; *args != NULL && n_argv < 15; args++)
+		argv[n_argv++] = *args;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		become_nobody();
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((n = read(p[0], f->out + used, OUT_SIZE - 1 - used)) > 0)
+		used += (size_t)n;
+	f->out[used] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+#define CTL_NOBODY(f, ...) run_ctl_nobody((f), \
+    (const char *const[]){ __VA_ARGS__, NULL })
+
+/* What shmc_connect to the admin socket returns to NOBODY, and its
+ * message in why. */
+static int
+connect_nobody(struct fixture *f, char *why, size_t len)
+{
+	struct {
+		int rc;
+		char err[256];
+	} r;
+	struct shmc *c;
+	int p[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		become_nobody();
+		memset(&r, 0, sizeof(r));
+		r.rc = shmc_connect(f->d.admin_socket, "refused", 0, &c, r.err,
+		    sizeof(r.err));
+		shmc_close(c);
+		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 :
+		    125);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &r, sizeof(r)), sizeof(r));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	snprintf(why, len, "%s", r.err);
+	return r.rc;
+}
+
+static void
+test_refused(void **state)
+{
+	struct fixture *f = *state;
+	char why[256];
+
+	if (geteuid() != 0) {
+		print_message("connects as another user: needs to run as "
+		    "root\n");
+		skip();
+	}
+	/* Anyone may open the socket, as with SocketMode=0666: what
+	 * refuses is the daemon, which says why. */
+	assert_int_equal(chmod(f->d.dir, 0755), 0);
+	assert_int_equal(chmod(f->d.admin_socket, 0666), 0);
+
+	/* libshmclient tells a refusal from an absent daemon, and hands
+	 * on the daemon's reason. */
+	assert_int_equal(connect_nobody(f, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "admin socket is for"));
+	assert_non_null(strstr(why, "uid 65534"));
+
+	/* shmctl shows that reason and says EX_NOPERM, for every command. */
+	assert_int_equal(CTL_NOBODY(f, "status"), EX_NOPERM);
+	assert_non_null(strstr(f->out, "shmctl: "));
+	assert_non_null(strstr(f->out, why));
+	assert_non_null(strstr(f->out, f->d.admin_socket));
+	assert_null(strstr(f->out, "cannot reach"));
+	assert_null(strstr(f->out, "Operation not permitted"));
+	assert_int_equal(CTL_NOBODY(f, "create", "x", "4K"), EX_NOPERM);
+	assert_non_null(strstr(f->out, why));
+	assert_int_equal(CTL_NOBODY(f, "--json", "list"), EX_NOPERM);
+	assert_int_equal(CTL_NOBODY(f, "destroy", "x", "--force"),
+	    EX_NOPERM);
+	assert_int_equal(CTL_NOBODY(f, "watch"), EX_NOPERM);
+	CTL_JSON(f, "list");
+	assert_int_equal(f->json.n, 0);
+	CTL_JSON(f, "stats");
+	assert_true(jint(&f->json, "refused_connections") >= 5);
 }
 
 static void
@@ -1525,6 +1654,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_attached_clients, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
