@@ -77,8 +77,17 @@ ctl_connect(struct ctl *ctl)
 	}
 	ctl_warn("cannot reach shmbrokerd at %s: %s", ctl->socket,
 	    strerror(-rc));
-	ctl_warn("check that shmbrokerd runs and that this is its admin "
-	    "socket (--admin-socket PATH or $SHMBROKER_ADMIN_SOCKET)");
+	/* The socket file's mode (or a directory's) keeps this user out,
+	 * and the daemon may well run. Still 69: "could not connect", as
+	 * scripts (tests/systemd/pid1.sh) take it. */
+	if (rc == -EACCES)
+		ctl_warn("this user may not open it: the admin socket is for "
+		    "root, shmbrokerd's user and admin_group (the socket's "
+		    "group: SocketGroup=, SocketMode=0660)");
+	else
+		ctl_warn("check that shmbrokerd runs and that this is its "
+		    "admin socket (--admin-socket PATH or "
+		    "$SHMBROKER_ADMIN_SOCKET)");
 	return EX_UNAVAILABLE;
 }
 

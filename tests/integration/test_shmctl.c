@@ -867,6 +867,17 @@ test_refused(void **state)
 	assert_int_equal(f->json.n, 0);
 	CTL_JSON(f, "stats");
 	assert_true(jint(&f->json, "refused_connections") >= 5);
+
+	/* The socket's mode keeps nobody out (the shipped 0600): shmctl
+	 * could not connect (69, as tests/systemd/pid1.sh expects), and
+	 * says who may rather than to check that the daemon runs. */
+	assert_int_equal(chmod(f->d.admin_socket, 0600), 0);
+	assert_int_equal(connect_nobody(f, why, sizeof(why)), -EACCES);
+	assert_int_equal(CTL_NOBODY(f, "status"), EX_UNAVAILABLE);
+	assert_non_null(strstr(f->out, f->d.admin_socket));
+	assert_non_null(strstr(f->out, "Permission denied"));
+	assert_non_null(strstr(f->out, "admin_group"));
+	assert_null(strstr(f->out, "check that shmbrokerd runs"));
 }
 
 static void
