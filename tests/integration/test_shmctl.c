@@ -658,6 +658,60 @@ test_attached_clients(void **state)
 	assert_int_equal(f->json.n, 0);
 }
 
+/* The message of a SIZE that is not one. */
+static void
+assert_not_a_size(struct fixture *f, const char *size)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "create: SIZE '%s' is not a size (",
+	    size);
+	if (strstr(f->out, want) == NULL)
+		fail_msg("wanted '%s' in: %s", want, f->out);
+	assert_non_null(strstr(f->out, "K, M, G or T"));
+	assert_null(strstr(f->out, "unknown option"));
+}
+
+/* A negative number is an operand for its command to judge, not an
+ * option nobody knows; options still go anywhere, "--" still ends them. */
+static void
+check_negative_operands(struct fixture *f)
+{
+	static const char *const sizes[] = { "-1", "-5", "-1K", "-0", "-12" };
+	char bad[160];
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		assert_int_equal(CTL_ERR(f, "create", "z", sizes[i]),
+		    EX_USAGE);
+		assert_not_a_size(f, sizes[i]);
+	}
+	assert_int_equal(CTL_ERR(f, "create", "--json", "z", "-1"), EX_USAGE);
+	assert_not_a_size(f, "-1");
+	assert_int_equal(CTL_ERR(f, "create", "z", "-1", "--json"), EX_USAGE);
+	assert_not_a_size(f, "-1");
+	assert_int_equal(CTL_ERR(f, "create", "z", "--", "-1"), EX_USAGE);
+	assert_not_a_size(f, "-1");
+	assert_int_equal(CTL_ERR(f, "create", "--", "z", "-1"), EX_USAGE);
+	assert_not_a_size(f, "-1");
+	assert_int_equal(CTL_ERR(f, "create", "z", "-1", "2"), EX_USAGE);
+	assert_non_null(strstr(f->out, "too many arguments"));
+	assert_int_equal(CTL_ERR(f, "create", "z", "-x"), EX_USAGE);
+	assert_non_null(strstr(f->out, "unknown option '-x'"));
+	/* Names too: the daemon has no region -7, and says so. */
+	assert_int_equal(CTL_ERR(f, "show", "-7"), EX_DATAERR);
+	assert_non_null(strstr(f->out, "-7"));
+	assert_int_equal(CTL(f, "destroy", "-7", "--force"), EX_DATAERR);
+	assert_int_equal(CTL(f, "destroy", "--force", "--", "-7"),
+	    EX_DATAERR);
+	/* An option's own argument keeps its dash. */
+	assert_int_equal(CTL_ERR(f, "list", "--admin-socket", "-9"),
+	    EX_UNAVAILABLE);
+	assert_non_null(strstr(f->out, "at -9:"));
+	snprintf(bad, sizeof(bad), "-s%s", f->d.admin_socket);
+	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
+	    "list", bad, NULL }), 0);
+}
+
 static void
 test_errors(void **state)
 {
@@ -681,12 +735,14 @@ test_errors(void **state)
 	assert_non_null(strstr(f->out, "shmctl: "));
 	assert_non_null(strstr(f->out, "exists"));
 	assert_int_equal(CTL_ERR(f, "create", "z", "0"), EX_USAGE);
-	assert_non_null(strstr(f->out, "size"));
+	assert_non_null(strstr(f->out, "SIZE '0' is too small"));
 	assert_int_equal(CTL_ERR(f, "create", "z", "abc"), EX_USAGE);
-	assert_non_null(strstr(f->out, "abc"));
-	assert_int_equal(CTL(f, "create", "z", ""), EX_USAGE);
-	assert_int_equal(CTL(f, "create", "z", "-5"), EX_USAGE);
-	assert_int_equal(CTL(f, "create", "z", "99999T"), EX_USAGE);
+	assert_not_a_size(f, "abc");
+	assert_int_equal(CTL_ERR(f, "create", "z", ""), EX_USAGE);
+	assert_not_a_size(f, "");
+	assert_int_equal(CTL_ERR(f, "create", "z", "99999T"), EX_USAGE);
+	assert_non_null(strstr(f->out, "SIZE '99999T' is too large"));
+	check_negative_operands(f);
 	assert_int_equal(CTL_ERR(f, "create", "", "1"), EX_USAGE);
 	assert_non_null(strstr(f->out, "empty"));
 	assert_int_equal(CTL_ERR(f, "create", name64, "1"), EX_USAGE);
