@@ -427,6 +427,107 @@ find_row(const char *out, const char *word)
 	return NULL;
 }
 
+/* Where the value of a "key: value" line starts, or -1 when the line is
+ * not one (no colon, or no space after it). */
+static long
+value_column(const char *line)
+{
+	const char *nl = strchr(line, '\n'), *v;
+
+	if (nl == NULL || (v = memchr(line, ':', (size_t)(nl - line))) ==
+	    NULL || v[1] != ' ')
+		return -1;
+	for (v++; *v == ' '; v++)
+		;
+	return v - line;
+}
+
+/*
+ * The "key: value" lines of block, up to an empty line or the end: a
+ * space after each key, and every value in the same column. Returns where
+ * the block ends.
+ */
+static const char *
+assert_kv_block(const char *block)
+{
+	const char *line = block, *nl;
+	long col = value_column(block);
+
+	for (; *line != '\0' && *line != '\n'; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			fail_msg("unfinished line: %s", line);
+		if (value_column(line) < 0)
+			fail_msg("not 'key: value': %.*s", (int)(nl - line),
+			    line);
+		if (value_column(line) != col)
+			fail_msg("value not in column %ld like the first: "
+			    "%.*s", col, (int)(nl - line), line);
+	}
+	return line;
+}
+
+/* key's line in a block of out: the key at the start of a line, spaces,
+ * and value. */
+static void
+assert_kv(const char *out, const char *key, const char *value)
+{
+	size_t klen = strlen(key), vlen = strlen(value);
+
+	for (const char *p = out; (p = strstr(p, key)) != NULL; p++) {
+		const char *v = p + klen;
+
+		if (p != out && p[-1] != '\n')
+			continue;
+		while (*v == ' ')
+			v++;
+		if (v > p + klen && strncmp(v, value, vlen) == 0 &&
+		    v[vlen] == '\n')
+			return;
+	}
+	fail_msg("no line '%s ... %s' in: %s", key, value, out);
+}
+
+/* Does the cell of a line (len characters) whose heading spans start to
+ * end sit under it: ending where it ends when right-aligned, else
+ * starting where it starts? */
+static bool
+cell_in_place(const char *line, size_t len, size_t start, size_t end,
+    bool right)
+{
+	if (right)
+		return end <= len && line[end - 1] != ' ' &&
+		    (end == len || line[end] == ' ');
+	return start < len && line[start] != ' ' &&
+	    (start == 0 || line[start - 1] == ' ');
+}
+
+/* A table as table_print lays it out, headings first: every cell under
+ * its heading; bit i of right: column i is right-aligned. */
+static void
+assert_table_aligned(const char *out, unsigned right)
+{
+	const char *nl = strchr(out, '\n'), *line;
+	size_t start[16], end[16], n = 0, len;
+
+	assert_non_null(nl);
+	for (const char *p = out; p < nl && n < 16; n++) {
+		while (*p == ' ')
+			p++;
+		start[n] = (size_t)(p - out);
+		while (p < nl && *p != ' ')
+			p++;
+		end[n] = (size_t)(p - out);
+	}
+	for (line = nl + 1; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		len = (size_t)(nl - line);
+		for (size_t i = 0; i < n; i++)
+			if (!cell_in_place(line, len, start[i], end[i],
+			    (right & 1u << i) != 0))
+				fail_msg("column %zu is not under its heading "
+				    "in:\n%s", i, out);
+	}
+}
+
 static void
 attach_vmm(struct fixture *f, int i, const char *label, const char *region,
     struct shmc_region *r)
@@ -499,8 +600,44 @@ test_human_lifecycle(void **state)
 	assert_int_equal(CTL(f, "status"), 0);
 	assert_non_null(strstr(f->out, "regions:        1\n"));
 	assert_int_equal(CTL(f, "stats"), 0);
-	assert_non_null(strstr(f->out, "creates:        2\n"));
-	assert_non_null(strstr(f->out, "destroyed:      1\n"));
+	assert_kv(f->out, "creates:", "2");
+	assert_kv(f->out, "destroyed:", "1");
+}
+
+/* Every line of status, show and stats has its value in its block's
+ * column, the longest key's too. */
+static void
+test_human_blocks(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc_region r;
+	const char *p;
+
+	admin_create(f, "kv", 1);
+	attach_vmm(f, 0, "kv vm", "kv", &r);
+	assert_int_equal(CTL(f, "status"), 0);
+	assert_string_equal(assert_kv_block(f->out), "");
+	assert_int_equal(CTL(f, "show", "kv"), 0);
+	p = assert_kv_block(f->out);
+	assert_memory_equal(p, "\nINDEX", 6);
+	assert_table_aligned(p + 1, 0xf);
+
+	assert_int_equal(CTL(f, "stats"), 0);
+	p = assert_kv_block(f->out);
+	assert_kv(f->out, "refused connections:", "0");
+	/* The attach results: a name, then its count in the same column
+	 * as the counters'. */
+	assert_memory_equal(p, "\nattach results:\n", 17);
+	for (p += 17; *p != '\0'; p = strchr(p, '\n') + 1) {
+		const char *nl = strchr(p, '\n'), *v = nl;
+
+		assert_non_null(nl);
+		assert_memory_equal(p, "  GSS_", 6);
+		while (v[-1] != ' ')
+			v--;
+		assert_int_equal(v - p, value_column(f->out));
+	}
+	assert_kv(f->out, "  GSS_OK", "1");
 }
 
 static void
@@ -1284,6 +1421,7 @@ test_tenants_default(void **state)
 	assert_non_null(find_row(f->out, "3/-"));
 	assert_non_null(strstr(f->out, "8 KiB/-"));
 	assert_non_null(find_row(f->out, "0666"));
+	assert_table_aligned(f->out, 0x3f0);
 	assert_int_equal(CTL(f, "show", "g1"), 0);
 	assert_non_null(strstr(f->out, "tenant:         default\n"));
 	assert_non_null(strstr(f->out, "origin:         guest\n"));
@@ -1404,6 +1542,7 @@ test_tenants_quotas(void **state)
 	assert_non_null(find_row(f->out, "3/3"));
 	assert_non_null(strstr(f->out, "12 KiB/64 KiB"));
 	assert_non_null(find_row(f->out, "gid=4242"));
+	assert_table_aligned(f->out, 0x3f0);
 
 	m = f->metrics = calloc(1, sizeof(*m));
 	assert_non_null(m);
@@ -1701,7 +1840,7 @@ test_metrics(void **state)
 	assert_int_equal(jint(&f->json, "attaches"), 2);
 	assert_int_equal(jint(&f->json, "denials"), 0);
 	assert_int_equal(CTL(f, "stats"), 0);
-	assert_non_null(strstr(f->out, "denials:        0\n"));
+	assert_kv(f->out, "denials:", "0");
 
 	/* No JSON form: a usage error that says where to look. */
 	assert_int_equal(CTL_ERR(f, "--json", "metrics"), EX_USAGE);
@@ -1715,6 +1854,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_human_lifecycle, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_human_blocks, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_json_lifecycle, setup,
 		    teardown),
