@@ -766,6 +766,20 @@ test_large_file_reload(void **state)
 	assert_true(worst < 5000);
 }
 
+/* The configuration shipped in systemd/ loads (fd_store = yes only warns
+ * without systemd), and says who it serves. */
+static void
+test_shipped_config(void **state)
+{
+	struct cstate *st = *state;
+	const char *extra[] = { "--config", SHIPPED_CONF, "--help", NULL };
+	char err[2048];
+	int rc = run_daemon(st, extra, err, sizeof(err));
+
+	if (rc != 0)
+		fail_msg("%s: status %d: %s", SHIPPED_CONF, rc, err);
+}
+
 #define CONFIG_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -783,6 +797,7 @@ main(void)
 		CONFIG_TEST(test_config_region_modes),
 		CONFIG_TEST(test_reload_adds_region),
 		CONFIG_TEST(test_not_text),
+		CONFIG_TEST(test_shipped_config),
 		CONFIG_TEST(test_large_file_reload),
 	};
 
