@@ -43,6 +43,12 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden and a version script: it
+ * exports what this header declares and nothing else. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define SHMC_DEFAULT_TIMEOUT_MS 5000
 
 /* Guest ABI status codes, as returned by shmc_attach. */
@@ -217,6 +223,10 @@ unsigned shmc_reconnects(const struct shmc *c);
  */
 int shmc_attachment_info(const struct shmc *c, uint64_t client_id,
     uint32_t *index, bool *same_memory);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
