@@ -191,7 +191,7 @@ admin_create(struct conn *c, uint64_t id, const Shmbroker__AdminCreate *req)
 		return;
 	}
 	t0 = broker_mono_ns();
-	if (vmm_create_region(b, name, req->size_pages, ORIGIN_ADMIN,
+	if (region_create(b, name, req->size_pages, ORIGIN_ADMIN,
 	    &admin_acl, &g, &why) != GSS_OK) {
 		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "cannot create '%s': %s", name, why);
@@ -211,7 +211,6 @@ admin_destroy(struct conn *c, uint64_t id, const Shmbroker__AdminDestroy *req)
 	struct broker *b = c->b;
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminDestroyReply r = SHMBROKER__ADMIN_DESTROY_REPLY__INIT;
-	Shmbroker__ClientRevoked ev = SHMBROKER__CLIENT_REVOKED__INIT;
 	struct region *g = registry_find(&b->reg, req->name);
 
 	if (g == NULL) {
@@ -225,29 +224,7 @@ admin_destroy(struct conn *c, uint64_t id, const Shmbroker__AdminDestroy *req)
 		    "--force", g->name, (unsigned)g->nclients);
 		return;
 	}
-	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED;
-	m.client_revoked = &ev;
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		if (g->clients[i] == NULL)
-			continue;
-		ev.client_id = g->clients[i]->id;
-		conn_send(g->clients[i]->owner, &m, NULL, 0);
-	}
-	/* Every client is revoked: each one's eventfd is closed with it, and
-	 * there is no peer left to tell (libshmclient drops its peers'
-	 * eventfds at ClientRevoked). */
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		if (g->clients[i] == NULL)
-			continue;
-		vmm_unlink_client(b, g->clients[i]);
-		r.detached++;
-	}
-	log_info(&b->log, "region %s destroyed by an admin (%u clients "
-	    "revoked)", g->name, r.detached);
-	admin_event(b, "destroy", g, -1, c->id);
-	vmm_remove_region(b, g);
-	b->stats.regions_destroyed++;
-	m = (Shmbroker__ServerMessage)SHMBROKER__SERVER_MESSAGE__INIT;
+	r.detached = region_destroy(b, g, c->id);
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DESTROY;
 	m.admin_destroy = &r;
 	admin_reply(c, id, &m);
@@ -285,9 +262,7 @@ admin_watch(struct conn *c, uint64_t id)
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminWatchReply r = SHMBROKER__ADMIN_WATCH_REPLY__INIT;
 
-	if (!c->watching)
-		LIST_INSERT_HEAD(&c->b->watchers, c, watch_entry);
-	c->watching = true;
+	watch_add(c);
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH;
 	m.admin_watch = &r;
 	admin_reply(c, id, &m);
@@ -416,28 +391,5 @@ admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m)
 		break;
 	default:
 		break;
-	}
-}
-
-void
-admin_event(struct broker *b, const char *kind, const struct region *g,
-    int index, uint64_t conn_id)
-{
-	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
-	Shmbroker__AdminEvent ev = SHMBROKER__ADMIN_EVENT__INIT;
-	struct conn *c, *next;
-
-	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_EVENT;
-	m.admin_event = &ev;
-	ev.kind = (char *)kind;
-	ev.region = (char *)g->name;
-	ev.index = index;
-	ev.active_mask = g->active;
-	ev.connection_id = conn_id;
-	ev.time_ms = broker_now_ms();
-	/* conn_send may kill a slow watcher, which unlinks it: save next. */
-	for (c = LIST_FIRST(&b->watchers); c != NULL; c = next) {
-		next = LIST_NEXT(c, watch_entry);
-		conn_send(c, &m, NULL, 0);
 	}
 }

@@ -176,20 +176,15 @@ void rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
 void rpc_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* vmm.c */
+/* vmm.c: the VMM service, over region.c */
 void vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req);
 void vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req);
 void vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req);
 void vmm_read_status(struct conn *c, uint64_t id,
     const Shmbroker__ReadStatus *req);
 void vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req);
-/* Detaches a client and tells its peers; removes a guest region left
- * empty. */
-void vmm_detach_client(struct broker *b, struct client *cl);
-/* Tells the other clients of g that index attached (with its eventfd) or
- * detached. */
-void vmm_peer_changed(struct broker *b, struct region *g, int index,
-    bool attached);
+
+/* region.c: the lifecycle of regions and clients */
 /* Who may attach to a new region, who pays for it, and its backing. */
 struct region_acl {
 	uid_t owner_uid;
@@ -199,19 +194,55 @@ struct region_acl {
 	struct tenant *tenant;		/* charged, or NULL (admin, config) */
 	int hugepages;			/* a policy, or -1: the broker's */
 };
+struct fdname_region;
 
-/* Creates the memory and registry entry of a new region. */
-enum guest_shm_status vmm_create_region(struct broker *b, const char *name,
+/* Creates the memory and registry entry of a new region. GSS status. */
+enum guest_shm_status region_create(struct broker *b, const char *name,
     uint32_t size_pages, enum region_origin origin,
     const struct region_acl *acl, struct region **out, const char **why);
+/* A region rebuilt around a memfd from the fd store; NULL without memory
+ * (the caller keeps mem->fd then). */
+struct region *region_adopt(struct broker *b, const struct fdname_region *fr,
+    const struct region_mem *mem);
+/* NULL when one more client fits the daemon and tenant t (NULL: none),
+ * else why not. */
+const char *region_client_room(const struct broker *b, const struct tenant *t);
+/*
+ * Makes a client of g for connection c, at index want if free (-1: the
+ * lowest free), charged to t (may be NULL), and tells the members. *fd is
+ * the memfd to send, to be closed after sending when *borrowed. When it
+ * fails, a region made for this attach (created) is removed. GSS status.
+ */
+enum guest_shm_status region_attach(struct broker *b, struct conn *c,
+    struct region *g, int want, struct tenant *t, bool created,
+    struct client **out, int *fd, bool *borrowed, const char **why);
+/* Detaches a client and tells its peers; removes a guest region left
+ * empty. */
+void region_detach_client(struct broker *b, struct client *cl);
 /* Uncharges and frees a client (closing its eventfd) without telling
  * anyone, and the state page with the last client; true when its guest
  * region is left empty (see registry_detach). */
-bool vmm_unlink_client(struct broker *b, struct client *cl);
+bool region_unlink_client(struct broker *b, struct client *cl);
+/* Revokes every client of g (each gets ClientRevoked) and removes it;
+ * returns how many were revoked. conn_id: who asked, for the events. */
+unsigned region_destroy(struct broker *b, struct region *g, uint64_t conn_id);
 /* Removes a region that has no clients, wherever its memfd is held. */
-void vmm_remove_region(struct broker *b, struct region *g);
+void region_remove(struct broker *b, struct region *g, uint64_t conn_id);
+/* Drops the state page of a region without clients. */
+void region_free_state(struct broker *b, struct region *g);
+/* The memfd to send: the region's own, or a copy from its keeper that
+ * the caller closes (*borrowed). -errno when none can be had. */
+int region_memfd(struct broker *b, const struct region *g, bool *borrowed);
 /* Parks the oldest memfds while the daemon holds more than its budget. */
-void vmm_park_memfds(struct broker *b);
+void region_park_memfds(struct broker *b);
+
+/* fdstore.c: region memfds and state pages in systemd's fd store */
+void fdstore_put_region(struct broker *b, struct region *g);
+void fdstore_drop_region(struct broker *b, const struct region *g);
+void fdstore_put_state(struct broker *b, struct region *g);
+void fdstore_drop_state(struct broker *b, struct region *g);
+/* Removes the entry called name from the store. */
+void fdstore_drop(const char *name);
 
 /* main.c */
 int broker_create_config_regions(struct broker *b, size_t *next, size_t max,
@@ -221,9 +252,6 @@ int broker_create_config_regions(struct broker *b, size_t *next, size_t max,
 int policy_init(struct broker *b);
 void policy_classify(struct broker *b, struct conn *c);
 int policy_reload(struct broker *b);
-void policy_charge_region(struct broker *b, struct region *g,
-    struct tenant_usage *u);
-void policy_uncharge_region(struct broker *b, struct region *g);
 void policy_deny(struct broker *b, struct tenant *t);
 /* The usage kept under a tenant's name (made on first use), or NULL. */
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
@@ -235,12 +263,7 @@ struct tenant *policy_name_owner(struct broker *b, const char *key);
 int policy_check_credentials(const struct broker_config *cfg, char *err,
     size_t errlen);
 
-/* restore.c */
-void restore_store_region(struct broker *b, struct region *g);
-void restore_forget_region(struct broker *b, const struct region *g);
-/* The same for a region's state page, so pending bits survive too. */
-void restore_store_state(struct broker *b, struct region *g);
-void restore_forget_state(struct broker *b, struct region *g);
+/* restore.c: regions rebuilt from the fd store at start */
 bool restore_take_fd(struct broker *b, int fd, const char *fdname);
 int restore_finish(struct broker *b);
 
@@ -261,7 +284,13 @@ void service_stop(struct broker *b);
 
 /* admin.c */
 void admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m);
-void admin_event(struct broker *b, const char *kind, const struct region *g,
+
+/* watch.c */
+void watch_add(struct conn *c);
+void watch_remove(struct conn *c);
+/* Tells every watching admin connection what happened to g (index -1:
+ * to the region itself). */
+void watch_event(struct broker *b, const char *kind, const struct region *g,
     int index, uint64_t conn_id);
 
 #endif

@@ -83,7 +83,7 @@ conn_reap(struct conn *c)
 	struct client *cl;
 
 	while ((cl = LIST_FIRST(&c->clients)) != NULL)
-		vmm_detach_client(b, cl);
+		region_detach_client(b, cl);
 	TAILQ_REMOVE(&b->dead, c, entry);
 	log_debug(&b->log, "connection %llu closed",
 	    (unsigned long long)c->id);
@@ -114,10 +114,7 @@ conn_kill(struct conn *c, const char *why)
 		log_info(&b->log, "connection %llu (pid %d): %s",
 		    (unsigned long long)c->id, (int)c->cred.pid, why);
 	c->dead = true;
-	if (c->watching) {
-		LIST_REMOVE(c, watch_entry);
-		c->watching = false;
-	}
+	watch_remove(c);
 	event_del(c->ev_read);
 	if (c->ev_write != NULL)
 		event_del(c->ev_write);

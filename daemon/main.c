@@ -220,7 +220,7 @@ broker_create_config_regions(struct broker *b, size_t *next, size_t max,
 
 		if (registry_find(&b->reg, cr->name) != NULL)
 			continue;
-		if (vmm_create_region(b, cr->name, cr->size_pages,
+		if (region_create(b, cr->name, cr->size_pages,
 		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
 			snprintf(err, errlen, "%s: region %s: %s",
 			    b->cfg.config_file, cr->name, why);

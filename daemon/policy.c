@@ -2,9 +2,8 @@
  * policy: the daemon's use of tenants (tenant.c has the rules themselves).
  * Which tenant a connection is, and again after every reload; who may use
  * the admin socket; whose prefix a name lies in; whether the daemon sees
- * its peers' real credentials at all; and the charging of regions and
- * clients to a tenant's usage, so that quotas hold and `shmctl tenants`
- * can show them.
+ * its peers' real credentials at all; and each tenant's usage (charged
+ * by region.c), so that quotas hold and `shmctl tenants` can show them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -124,33 +123,6 @@ policy_reload(struct broker *b)
 	TAILQ_FOREACH(c, &b->conns, entry)
 		policy_classify(b, c);
 	return 0;
-}
-
-void
-policy_charge_region(struct broker *b, struct region *g,
-    struct tenant_usage *u)
-{
-	g->usage = u;
-	if (u == NULL)
-		return;
-	u->regions++;
-	u->bytes += g->mem.bytes;
-	if (g->mem.backing == BACKING_HUGETLB && b->hugepage_size != 0)
-		u->hugepages += g->mem.bytes / b->hugepage_size;
-}
-
-void
-policy_uncharge_region(struct broker *b, struct region *g)
-{
-	struct tenant_usage *u = g->usage;
-
-	if (u == NULL)
-		return;
-	u->regions--;
-	u->bytes -= g->mem.bytes;
-	if (g->mem.backing == BACKING_HUGETLB && b->hugepage_size != 0)
-		u->hugepages -= g->mem.bytes / b->hugepage_size;
-	g->usage = NULL;
 }
 
 void
