@@ -130,7 +130,7 @@ admin_show(struct conn *c, uint64_t id, const Shmbroker__AdminShow *req)
 	struct region *g = registry_find(&c->b->reg, req->name);
 
 	if (g == NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
 		    "no region named '%.40s'", req->name);
 		return;
 	}
@@ -155,7 +155,7 @@ admin_check_name(struct conn *c, uint64_t id, const char *name,
     char out[REGION_KEY_MAX])
 {
 	if (registry_check_key(name) != GSS_OK) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
 		    "invalid region name: use 1 to 63 printable ASCII "
 		    "characters without spaces");
 		return false;
@@ -181,19 +181,19 @@ admin_create(struct conn *c, uint64_t id, const Shmbroker__AdminCreate *req)
 	if (!admin_check_name(c, id, req->name, name))
 		return;
 	if (req->size_pages == 0) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
 		    "a region needs a size of at least one page");
 		return;
 	}
 	if (registry_find(&b->reg, name) != NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_EXISTS,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_EXISTS,
 		    "a region named '%s' exists already", name);
 		return;
 	}
 	t0 = broker_mono_ns();
 	if (region_create(b, name, req->size_pages, ORIGIN_ADMIN,
 	    &admin_acl, &g, &why) != GSS_OK) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "cannot create '%s': %s", name, why);
 		return;
 	}
@@ -214,12 +214,12 @@ admin_destroy(struct conn *c, uint64_t id, const Shmbroker__AdminDestroy *req)
 	struct region *g = registry_find(&b->reg, req->name);
 
 	if (g == NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
 		    "no region named '%.40s'", req->name);
 		return;
 	}
 	if (g->nclients > 0 && !req->force) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_BUSY,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_BUSY,
 		    "region '%s' has %u attached clients: detach them or use "
 		    "--force", g->name, (unsigned)g->nclients);
 		return;
@@ -341,12 +341,12 @@ admin_reload_done(struct broker *b, uint64_t conn_id, uint64_t req_id,
 	if (c == NULL || c->dead)
 		return;
 	if (rc == -1) {
-		rpc_reply_error(c, req_id, SHMBROKER__ERROR__ERR_INVALID,
+		conn_reply_error(c, req_id, SHMBROKER__ERROR__ERR_INVALID,
 		    "reload failed, the running configuration stays: %s", err);
 		return;
 	}
 	if (rc == -2) {
-		rpc_reply_error(c, req_id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		conn_reply_error(c, req_id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "configuration reloaded, but %s", err);
 		return;
 	}

@@ -123,6 +123,7 @@ struct broker {
 	struct reload_job *reload;	/* the reload under way, or NULL */
 	int argc;			/* the command line, for reloads */
 	char **argv;
+	const struct conn_upcalls *up;	/* the services above conn.c */
 	struct event *ev_reap;		/* closes dead connections */
 	struct event *ev_accept_retry;	/* after EMFILE */
 	struct conn_list conns;
@@ -150,8 +151,6 @@ struct broker {
 	uint8_t txbuf[WIRE_MAX_MESSAGE];
 };
 
-uint64_t broker_now_ms(void);
-uint64_t broker_mono_ns(void);
 
 /* conn.c */
 int conn_listen(struct broker *b, struct listener *l, int fd,
@@ -169,12 +168,22 @@ int conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 enum { EVENT_PEER = 2 };
 void conn_kill(struct conn *c, const char *why);
 void conn_close_all(struct broker *b);
-
-/* rpc.c */
-void rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
-    struct wire_fds *fds);
-void rpc_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
+/* An error reply to request id, with the reason, logged at debug. */
+void conn_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* What conn.c hands up, through b->up, so that the transport calls no
+ * module above it: each request, a connection marked dead (it must get
+ * nothing more) and a dead connection about to be freed (its clients go). */
+struct conn_upcalls {
+	void (*dispatch)(struct conn *c, const uint8_t *buf, size_t len,
+	    struct wire_fds *fds);
+	void (*killed)(struct conn *c);
+	void (*reaped)(struct conn *c);
+};
+
+/* rpc.c: the services' entry, set as b->up by main.c */
+extern const struct conn_upcalls rpc_upcalls;
 
 /* vmm.c: the VMM service, over region.c */
 void vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req);
@@ -235,6 +244,11 @@ void region_free_state(struct broker *b, struct region *g);
 int region_memfd(struct broker *b, const struct region *g, bool *borrowed);
 /* Parks the oldest memfds while the daemon holds more than its budget. */
 void region_park_memfds(struct broker *b);
+/* Creates the configured regions that do not exist yet, from *next on
+ * and at most max of them: 1 when some remain, 0 when all exist, -1 at
+ * the first that cannot be made, with the reason in err. */
+int region_create_configured(struct broker *b, size_t *next, size_t max,
+    char *err, size_t errlen);
 
 /* fdstore.c: region memfds and state pages in systemd's fd store */
 void fdstore_put_region(struct broker *b, struct region *g);
@@ -244,9 +258,9 @@ void fdstore_drop_state(struct broker *b, struct region *g);
 /* Removes the entry called name from the store. */
 void fdstore_drop(const char *name);
 
-/* main.c */
-int broker_create_config_regions(struct broker *b, size_t *next, size_t max,
-    char *err, size_t errlen);
+/* clock.c */
+uint64_t broker_now_ms(void);		/* wall clock */
+uint64_t broker_mono_ns(void);		/* monotonic */
 
 /* policy.c */
 int policy_init(struct broker *b);

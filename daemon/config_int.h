@@ -1,7 +1,9 @@
 /*
- * config_int: what config.c (the command line, the file and [broker]) and
- * config_sections.c ([region] and [tenant] sections, and the checks that
- * need the whole file) share. Not for other modules: they see config.h.
+ * config_int: what the configuration's files share: config.c (the command
+ * line, the file and [broker]), config_sections.c ([region] and [tenant]
+ * sections, and the checks that need the whole file) and config_values.c
+ * (value parsers, key tables, warnings), which the other two call. Not for
+ * other modules: they see config.h.
  */
 #ifndef SHMBROKER_CONFIG_INT_H
 #define SHMBROKER_CONFIG_INT_H

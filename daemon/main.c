@@ -23,24 +23,6 @@
 #include "broker.h"
 #include "config.h"
 
-uint64_t
-broker_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-broker_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
 /* Every region and connection holds a descriptor: ask for enough. */
 static void
 broker_raise_fd_limit(struct broker *b)
@@ -201,35 +183,6 @@ broker_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(b->base);
 }
 
-/* Creates the configured regions that do not exist yet (at start and at
- * every reload), from *next on and at most max of them, so that a reload
- * of a large file can yield to the event loop between batches. 1 when
- * some remain, 0 when all exist, -1 at the first that cannot be made,
- * with the reason in err. */
-int
-broker_create_config_regions(struct broker *b, size_t *next, size_t max,
-    char *err, size_t errlen)
-{
-	for (; *next < b->cfg.nregions && max > 0; (*next)++, max--) {
-		const struct config_region *cr = &b->cfg.regions[*next];
-		struct region_acl acl = { .mode = cr->mode,
-		    .has_group = cr->has_group, .group = cr->group,
-		    .hugepages = cr->hugepages };
-		struct region *g;
-		const char *why = NULL;
-
-		if (registry_find(&b->reg, cr->name) != NULL)
-			continue;
-		if (region_create(b, cr->name, cr->size_pages,
-		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
-			snprintf(err, errlen, "%s: region %s: %s",
-			    b->cfg.config_file, cr->name, why);
-			return -1;
-		}
-	}
-	return *next < b->cfg.nregions;
-}
-
 static int
 broker_open(struct broker *b)
 {
@@ -243,6 +196,7 @@ broker_open(struct broker *b)
 	TAILQ_INIT(&b->dead);
 	LIST_INIT(&b->watchers);
 	b->next_conn_id = 1;
+	b->up = &rpc_upcalls;
 	broker_raise_fd_limit(b);
 	if (policy_init(b) < 0 || policy_reload(b) < 0)
 		return -1;
@@ -274,7 +228,7 @@ broker_open(struct broker *b)
 		return -1;
 	if (restore_finish(b) < 0)
 		return -1;
-	if (broker_create_config_regions(b, &next, SIZE_MAX, err,
+	if (region_create_configured(b, &next, SIZE_MAX, err,
 	    sizeof(err)) < 0) {
 		log_err(&b->log, "%s", err);
 		return -1;

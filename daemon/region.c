@@ -387,3 +387,29 @@ region_destroy(struct broker *b, struct region *g, uint64_t conn_id)
 	region_remove(b, g, conn_id);
 	return revoked;
 }
+
+/* At start and at every reload; in batches (max), so that a reload of a
+ * large file can yield to the event loop between them. */
+int
+region_create_configured(struct broker *b, size_t *next, size_t max,
+    char *err, size_t errlen)
+{
+	for (; *next < b->cfg.nregions && max > 0; (*next)++, max--) {
+		const struct config_region *cr = &b->cfg.regions[*next];
+		struct region_acl acl = { .mode = cr->mode,
+		    .has_group = cr->has_group, .group = cr->group,
+		    .hugepages = cr->hugepages };
+		struct region *g;
+		const char *why = NULL;
+
+		if (registry_find(&b->reg, cr->name) != NULL)
+			continue;
+		if (region_create(b, cr->name, cr->size_pages,
+		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
+			snprintf(err, errlen, "%s: region %s: %s",
+			    b->cfg.config_file, cr->name, why);
+			return -1;
+		}
+	}
+	return *next < b->cfg.nregions;
+}

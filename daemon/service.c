@@ -135,7 +135,7 @@ service_reload_step_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	rc = broker_create_config_regions(b, &job->next, RELOAD_BATCH, err,
+	rc = region_create_configured(b, &job->next, RELOAD_BATCH, err,
 	    sizeof(err));
 	/* A timeout, not event_active: libevent runs events activated from
 	 * an active callback in the same pass, before it polls again, so the

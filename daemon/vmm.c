@@ -39,7 +39,7 @@ vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req)
 	Shmbroker__HelloReply r = SHMBROKER__HELLO_REPLY__INIT;
 
 	if (req->version != WIRE_PROTOCOL_VERSION) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_VERSION,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_VERSION,
 		    "protocol version %u is not supported; this daemon speaks "
 		    "%d", req->version, WIRE_PROTOCOL_VERSION);
 		return;
@@ -241,7 +241,7 @@ vmm_own_client(struct conn *c, uint64_t id, uint64_t client_id)
 	struct client *cl = registry_client(&c->b->reg, client_id);
 
 	if (cl == NULL || cl->owner != c) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_ATTACHED,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_ATTACHED,
 		    "client %llu is not attached on this connection",
 		    (unsigned long long)client_id);
 		return NULL;
@@ -264,7 +264,7 @@ vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
 		return;
 	g = cl->region;
 	if ((page = statepage_map(&g->state)) == NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "the daemon cannot map the region's state page: %s",
 		    strerror(errno));
 		return;
@@ -297,7 +297,7 @@ vmm_read_status(struct conn *c, uint64_t id, const Shmbroker__ReadStatus *req)
 	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
 		return;
 	if ((page = statepage_map(&cl->region->state)) == NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "the daemon cannot map the region's state page: %s",
 		    strerror(errno));
 		return;
