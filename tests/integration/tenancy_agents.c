@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +23,57 @@
 
 #include "tenancy_agents.h"
 
+/*
+ * Writes text at the start of the region and reads its first bytes back
+ * into r->head, through a shared mapping of the memfd: what the client
+ * got is then the memory of whoever wrote there, which a region id alone
+ * would not prove. Returns 0 or -errno, with the reason in r->msg.
+ */
+static int
+agent_touch(const struct shmc_region *reg, const char *text,
+    struct agent_rep *r)
+{
+	size_t len = (size_t)reg->backing_bytes;
+	unsigned char *p;
+	int err;
+
+	if (len < AGENT_HEAD) {
+		snprintf(r->msg, sizeof(r->msg), "a region of %zu bytes", len);
+		return -EINVAL;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, reg->fd, 0);
+	if (p == MAP_FAILED) {
+		err = errno;
+		snprintf(r->msg, sizeof(r->msg), "mmap: %s", strerror(err));
+		return -err;
+	}
+	if (text[0] != '\0')
+		memcpy(p, text, strnlen(text, AGENT_HEAD));
+	memcpy(r->head, p, AGENT_HEAD);
+	munmap(p, len);
+	return 0;
+}
+
+/* OP_ATTACH; the client stays attached, its fd is closed. */
+static void
+agent_do_attach(struct shmc *c, const struct agent_req *q,
+    struct agent_rep *r)
+{
+	struct shmc_region reg;
+	int err;
+
+	r->rc = shmc_attach(c, q->name, q->pages, q->create, &reg);
+	snprintf(r->msg, sizeof(r->msg), "%s", shmc_error(c));
+	if (r->rc != SHMC_GSS_OK)
+		return;
+	r->client_id = reg.client_id;
+	r->region_id = reg.region_id;
+	r->created = reg.created;
+	if (q->map && (err = agent_touch(&reg, q->text, r)) < 0)
+		r->rc = err;
+	close(reg.fd);
+}
+
 static void
 agent_do(struct shmc **slots, const struct agent_req *q, struct agent_rep *r)
 {
@@ -29,7 +81,6 @@ agent_do(struct shmc **slots, const struct agent_req *q, struct agent_rep *r)
 	Shmbroker__AdminStatus as = SHMBROKER__ADMIN_STATUS__INIT;
 	Shmbroker__ServerMessage *m = NULL;
 	struct shmc **c = &slots[q->slot];
-	struct shmc_region reg;
 
 	memset(r, 0, sizeof(*r));
 	if (q->op != OP_CONNECT && *c == NULL) {
@@ -43,14 +94,8 @@ agent_do(struct shmc **slots, const struct agent_req *q, struct agent_rep *r)
 		    r->msg, sizeof(r->msg));
 		return;
 	case OP_ATTACH:
-		r->rc = shmc_attach(*c, q->name, q->pages, q->create, &reg);
-		if (r->rc == SHMC_GSS_OK) {
-			r->client_id = reg.client_id;
-			r->region_id = reg.region_id;
-			r->created = reg.created;
-			close(reg.fd);
-		}
-		break;
+		agent_do_attach(*c, q, r);
+		return;
 	case OP_NOTIFY:
 		r->rc = shmc_notify(*c, q->client_id, 0xffffffffu, NULL);
 		break;
@@ -139,6 +184,22 @@ agent_attach(struct agent *a, int slot, const char *name, uint32_t pages,
 	struct agent_rep r;
 
 	snprintf(q.name, sizeof(q.name), "%s", name);
+	agent_call(a, &q, &r);
+	if (out != NULL)
+		*out = r;
+	return r.rc;
+}
+
+int
+agent_attach_rw(struct agent *a, int slot, const char *name, uint32_t pages,
+    bool create, const char *text, struct agent_rep *out)
+{
+	struct agent_req q = { .op = OP_ATTACH, .slot = slot, .pages = pages,
+	    .create = create, .map = true };
+	struct agent_rep r;
+
+	snprintf(q.name, sizeof(q.name), "%s", name);
+	snprintf(q.text, sizeof(q.text), "%s", text != NULL ? text : "");
 	agent_call(a, &q, &r);
 	if (out != NULL)
 		*out = r;
@@ -235,13 +296,36 @@ agent_start(struct tstate *st, uid_t uid, gid_t gid)
 	return a;
 }
 
+/* The daemon refused to start: its log says why, and goes with its
+ * directory, which the harness keeps for a daemon that exited. */
+static void
+tenancy_start_failed(struct tstate *st)
+{
+	char log[1024] = "(no log)";
+	FILE *f = fopen(st->d.log, "re");
+	size_t n;
+
+	if (f != NULL) {
+		n = fread(log, 1, sizeof(log) - 1, f);
+		log[n] = '\0';
+		fclose(f);
+	}
+	if (st->d.dir[0] != '\0')
+		harness_rmtree(st->d.dir);
+	st->d.dir[0] = '\0';
+	fail_msg("shmbrokerd did not start on %s: %s", st->conf, log);
+}
+
 void
 tenancy_start(struct tstate *st, const char *conf)
 {
 	const char *extra[] = { "--config", st->conf, NULL };
+	int rc;
 
 	check_write_file(st->conf, conf);
-	assert_int_equal(harness_start_daemon(&st->d, extra), 0);
+	rc = harness_start_daemon(&st->d, extra);
+	if (rc < 0)
+		tenancy_start_failed(st);
 	/* Other users must reach the 0666 VMM socket in the 0700 dir. */
 	assert_int_equal(chmod(st->d.dir, 0755), 0);
 	st->adm = check_connect(st->d.admin_socket, "tenancy test");

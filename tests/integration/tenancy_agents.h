@@ -21,13 +21,14 @@
 
 #define MAX_AGENTS 8
 #define AGENT_SLOTS 4
+#define AGENT_HEAD 32		/* bytes of a region an attach reads back */
 #define WAIT_MS 5000
 
 /* ---- agents: a client process running as another user ---- */
 
 enum agent_op {
 	OP_CONNECT,		/* path, label: shmc_connect into slot */
-	OP_ATTACH,		/* name, pages, create */
+	OP_ATTACH,		/* name, pages, create; then map, write, read */
 	OP_NOTIFY,		/* client_id: notify every other client */
 	OP_DETACH,		/* client_id */
 	OP_CLOSE,		/* the slot's connection */
@@ -38,9 +39,13 @@ struct agent_req {
 	int op;
 	int slot;
 	char path[108];
-	char name[64];
+	char name[80];		/* longer than any legal name, to try those */
 	uint32_t pages;
 	bool create;
+	/* OP_ATTACH: after a successful attach, map the region, write text
+	 * (when not empty) at its start and read its first bytes back. */
+	bool map;
+	char text[AGENT_HEAD];
 	uint64_t client_id;
 };
 
@@ -49,6 +54,7 @@ struct agent_rep {
 	uint64_t client_id;
 	uint64_t region_id;
 	bool created;
+	unsigned char head[AGENT_HEAD];	/* the region's first bytes (map) */
 	char msg[256];
 };
 
@@ -106,6 +112,10 @@ void agent_refused(struct agent *a, int slot, const char *path,
  * NULL) gets the whole reply. */
 int agent_attach(struct agent *a, int slot, const char *name,
     uint32_t pages, bool create, struct agent_rep *out);
+/* The same, and then the region's first bytes into out->head, after
+ * text (NULL: nothing) was written at its start. */
+int agent_attach_rw(struct agent *a, int slot, const char *name,
+    uint32_t pages, bool create, const char *text, struct agent_rep *out);
 /* An order of op that takes at most a client id; returns its rc. */
 int agent_simple(struct agent *a, int slot, enum agent_op op,
     uint64_t client_id);
