@@ -8,8 +8,8 @@
  * across tenants, connections no tenant takes, the admin socket's own
  * check and admin_group, AdminTenants and AdminStats counts, and reloads
  * (AdminReload and SIGHUP) that keep connections and refuse a broken
- * file. Quotas are test_tenancy_quota's. Needs root; every test skips
- * otherwise.
+ * file. Quotas are test_tenancy_quota's, names across tenants
+ * test_tenancy_names'. Needs root; every test skips otherwise.
  */
 #include <setjmp.h>
 #include <signal.h>
