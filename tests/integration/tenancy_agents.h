@@ -73,6 +73,7 @@ struct tstate {
 	int nagents;
 	struct shmc *adm;
 	long saved_pool;	/* nr_hugepages to restore, or -1 */
+	bool journal;		/* the daemon logs priorities ("<4>...") */
 };
 
 /* cmocka setup and teardown of a struct tstate. */
@@ -86,7 +87,8 @@ void tenancy_need_root(void);
 #define NEED_ROOT() tenancy_need_root()
 
 /* Writes conf to st->conf and starts the daemon on it, with an admin
- * connection in st->adm and the VMM socket reachable by other users. */
+ * connection in st->adm and the VMM socket reachable by other users;
+ * with st->journal its log lines start with their priority ("<4>"). */
 void tenancy_start(struct tstate *st, const char *conf);
 /* The daemon on conf and an agent as uid:uid, its first slots
  * connected. */

@@ -6,8 +6,9 @@
  * Covered: the takeover of another tenant's names by every naming trick
  * (a name inside another's prefix, "../", glob characters, case, a
  * default tenant), refused on the name alone so that a find reveals
- * nothing, and counted as denials; name lengths and bytes. Needs root;
- * every test skips otherwise.
+ * nothing, and counted as denials; name lengths and bytes; README's
+ * tenant example run as it is written, and the warning for a rule that
+ * can never match. Needs root; every test skips otherwise.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,10 @@
 #include <cmocka.h>
 
 #include "tenancy_agents.h"
+
+#ifndef SHMBROKER_README
+#error "SHMBROKER_README must be the path of README.md"
+#endif
 
 /* The region's first bytes must be text (NUL-padded), or all zero for a
  * NULL text: whose memory the attach gave. */
@@ -333,6 +338,121 @@ test_name_bytes(void **state)
 	assert_int_equal(noperm, 0);
 }
 
+/* ---- README's example, as written ---- */
+
+/* The first ```ini block of README.md's "## Running the daemon". */
+static void
+readme_ini_block(char *out, size_t len)
+{
+	char line[512];
+	FILE *f = fopen(SHMBROKER_README, "re");
+	size_t n = 0;
+	int at = 0;	/* before the heading, after it, in the block, past */
+
+	if (f == NULL)
+		fail_msg("%s: %s", SHMBROKER_README, strerror(errno));
+	while (at < 3 && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "## ", 3) == 0 && at < 2)
+			at = strcmp(line, "## Running the daemon\n") == 0;
+		else if (at == 1 && strncmp(line, "```ini", 6) == 0)
+			at = 2;
+		else if (at == 2 && strncmp(line, "```", 3) == 0)
+			at = 3;
+		else if (at == 2 && (n += (size_t)snprintf(out + n, len - n,
+		    "%s", line)) >= len)
+			fail_msg("README's ini block is over %zu bytes", len);
+	}
+	fclose(f);
+	if (at != 3)
+		fail_msg("%s: no ```ini block under \"## Running the daemon\"",
+		    SHMBROKER_README);
+}
+
+/* Lines of the daemon's log (st->journal) at warning or worse. */
+static int
+log_warnings(struct tstate *st)
+{
+	int n = 0;
+
+	for (char p = '0'; p <= '4'; p++) {
+		char prio[4] = { '<', p, '>', '\0' };
+
+		n += log_count(st, prio);
+	}
+	return n;
+}
+
+/* What its comments promise for acme (uid 1001): sensor-* and ipc-*,
+ * but not ipc-secret*, and nothing else. */
+static void
+test_readme_example(void **state)
+{
+	static const char *const allowed[] = { "sensor-1", "ipc-x" };
+	static const char *const refused[] = { "ipc-secret1", "anything",
+	    "x" };
+	struct tstate *st = *state;
+	struct agent *acme;
+	struct agent_rep r;
+	char conf[8192], key[64];
+
+	NEED_ROOT();
+	readme_ini_block(conf, sizeof(conf));
+	st->journal = true;
+	tenancy_start(st, conf);
+	acme = agent_start(st, 1001, 1001);
+	agent_vmm(st, acme, 0);
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		GSS(SHMC_GSS_OK, agent_attach(acme, 0, allowed[i], 1, true,
+		    &r), r);
+		snprintf(key, sizeof(key), "acme/%s", allowed[i]);
+		assert_string_equal(region_info(st, key).tenant, "acme");
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		if (agent_attach(acme, 0, refused[i], 1, true, &r) !=
+		    SHMC_GSS_NO_PERMISSION)
+			fail_msg("README's acme may use %s: status %d",
+			    refused[i], r.rc);
+		assert_non_null(strstr(r.msg, "allow/deny"));
+	}
+	assert_int_equal(tenant_info(st, "acme").denials, 3);
+	assert_int_equal(region_info(st, "telemetry").error,
+	    SHMBROKER__ERROR__ERR_NONE);
+	if (log_warnings(st) != 0)
+		fail_msg("README's example gives %d warnings; see %s",
+		    log_warnings(st), st->d.log);
+}
+
+/* README's old order: the deny comes after an allow that takes every name
+ * it would, so it never decides, and the last rule, a deny, lets every
+ * other name through. The daemon says so, with the file and line. */
+static void
+test_shadowed_rule_warns(void **state)
+{
+	static const char conf[] =
+	    "[broker]\n"
+	    "hugepages = never\n"
+	    "[tenant acme]\n"
+	    "uid = 1001\n"
+	    "prefix = acme/\n"
+	    "allow = sensor-*, ipc-*\n"
+	    "deny = ipc-secret*\n";
+	struct tstate *st = *state;
+	struct agent *acme;
+	struct agent_rep r;
+	char want[256];
+
+	NEED_ROOT();
+	st->journal = true;
+	acme = start_agent(st, conf, 1001, 1);
+	snprintf(want, sizeof(want), "<4>%s:7: [tenant acme] deny ipc-secret* "
+	    "can never match: allow ipc-* (line 6) comes first", st->conf);
+	if (log_count(st, want) != 1 || log_warnings(st) != 1)
+		fail_msg("no one warning '%s' in %s", want, st->d.log);
+	/* What the warning is about: each of these is served. */
+	GSS(SHMC_GSS_OK, agent_attach(acme, 0, "ipc-secret1", 1, true, &r), r);
+	GSS(SHMC_GSS_OK, agent_attach(acme, 0, "anything", 1, true, &r), r);
+}
+
 int
 main(void)
 {
@@ -342,6 +462,8 @@ main(void)
 		TENANCY_TEST(test_glob_and_case),
 		TENANCY_TEST(test_default_tenant),
 		TENANCY_TEST(test_name_bytes),
+		TENANCY_TEST(test_readme_example),
+		TENANCY_TEST(test_shadowed_rule_warns),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
