@@ -253,6 +253,10 @@ tenancy_teardown(void **state)
 
 	for (int i = 0; i < st->nagents; i++)
 		agent_kill(&st->agents[i]);
+	if (st->child > 0) {
+		kill(st->child, SIGKILL);
+		waitpid(st->child, NULL, 0);
+	}
 	shmc_close(st->adm);
 	if (st->d.pid > 0 && harness_stop_daemon_checked(&st->d) != 0)
 		rc = -1;

@@ -74,6 +74,7 @@ struct tstate {
 	struct shmc *adm;
 	long saved_pool;	/* nr_hugepages to restore, or -1 */
 	bool journal;		/* the daemon logs priorities ("<4>...") */
+	pid_t child;		/* a process of the test's, killed at the end */
 };
 
 /* cmocka setup and teardown of a struct tstate. */
