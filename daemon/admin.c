@@ -350,26 +350,34 @@ admin_tenants(struct conn *c, uint64_t id)
 	admin_reply(c, id, &m);
 }
 
+/* The reply to AdminReload, once the reload has created its regions; the
+ * connection that asked may be gone by then. */
 static void
-admin_reload(struct conn *c, uint64_t id)
+admin_reload_done(struct broker *b, uint64_t conn_id, uint64_t req_id,
+    int rc, const char *err)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminReloadReply r = SHMBROKER__ADMIN_RELOAD_REPLY__INIT;
-	char err[512];
+	struct conn *c;
 
-	switch (service_reload(c->b, err, sizeof(err))) {
-	case -1:
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
+	TAILQ_FOREACH(c, &b->conns, entry)
+		if (c->id == conn_id)
+			break;
+	if (c == NULL || c->dead)
+		return;
+	if (rc == -1) {
+		rpc_reply_error(c, req_id, SHMBROKER__ERROR__ERR_INVALID,
 		    "reload failed, the running configuration stays: %s", err);
 		return;
-	case -2:
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+	}
+	if (rc == -2) {
+		rpc_reply_error(c, req_id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "configuration reloaded, but %s", err);
 		return;
 	}
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD;
 	m.admin_reload = &r;
-	admin_reply(c, id, &m);
+	admin_reply(c, req_id, &m);
 }
 
 void
@@ -404,7 +412,7 @@ admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m)
 		admin_tenants(c, m->id);
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD:
-		admin_reload(c, m->id);
+		service_reload(c->b, admin_reload_done, c->id, m->id);
 		break;
 	default:
 		break;

@@ -74,6 +74,7 @@ enum conn_kind { CONN_VMM, CONN_ADMIN };
 
 struct outmsg;
 struct restored_state;
+struct reload_job;
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
@@ -118,6 +119,8 @@ struct broker {
 	struct event *ev_sighup;	/* reload */
 	struct event *ev_watchdog;	/* sd_notify WATCHDOG=1 */
 	struct event *ev_status;	/* sd_notify STATUS= */
+	struct event *ev_reload;	/* the next batch of a reload */
+	struct reload_job *reload;	/* the reload under way, or NULL */
 	int argc;			/* the command line, for reloads */
 	char **argv;
 	struct event *ev_reap;		/* closes dead connections */
@@ -211,7 +214,8 @@ void vmm_remove_region(struct broker *b, struct region *g);
 void vmm_park_memfds(struct broker *b);
 
 /* main.c */
-int broker_create_config_regions(struct broker *b, char *err, size_t errlen);
+int broker_create_config_regions(struct broker *b, size_t *next, size_t max,
+    char *err, size_t errlen);
 
 /* policy.c */
 int policy_init(struct broker *b);
@@ -242,10 +246,16 @@ int restore_finish(struct broker *b);
 
 /* service.c */
 int service_start(struct broker *b);
-/* Re-reads the configuration. -1 with the reason in err when the file
- * fails to load (the running configuration then stays); -2 when it was
- * applied but a configured region could not be created. */
-int service_reload(struct broker *b, char *err, size_t errlen);
+/* The end of a reload: rc 0, or -1 when the file failed to load (the
+ * running configuration then stays), or -2 when it was applied but a
+ * configured region could not be created; err says why. */
+typedef void service_reload_cb(struct broker *b, uint64_t conn_id,
+    uint64_t req_id, int rc, const char *err);
+/* Re-reads the configuration and creates the regions it adds, in batches
+ * between other events; done (if not NULL) is called with conn_id and
+ * req_id at the end, which may come before this returns. */
+void service_reload(struct broker *b, service_reload_cb *done,
+    uint64_t conn_id, uint64_t req_id);
 void service_stopping(struct broker *b);
 void service_stop(struct broker *b);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,13 +202,16 @@ broker_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Creates the configured regions that do not exist yet (at start and at
- * every reload). Stops at the first that cannot be made, with the reason
- * in err. */
+ * every reload), from *next on and at most max of them, so that a reload
+ * of a large file can yield to the event loop between batches. 1 when
+ * some remain, 0 when all exist, -1 at the first that cannot be made,
+ * with the reason in err. */
 int
-broker_create_config_regions(struct broker *b, char *err, size_t errlen)
+broker_create_config_regions(struct broker *b, size_t *next, size_t max,
+    char *err, size_t errlen)
 {
-	for (size_t i = 0; i < b->cfg.nregions; i++) {
-		const struct config_region *cr = &b->cfg.regions[i];
+	for (; *next < b->cfg.nregions && max > 0; (*next)++, max--) {
+		const struct config_region *cr = &b->cfg.regions[*next];
 		struct region_acl acl = { .mode = cr->mode,
 		    .has_group = cr->has_group, .group = cr->group,
 		    .hugepages = cr->hugepages };
@@ -223,7 +227,7 @@ broker_create_config_regions(struct broker *b, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	return 0;
+	return *next < b->cfg.nregions;
 }
 
 static int
@@ -231,6 +235,7 @@ broker_open(struct broker *b)
 {
 	char err[512];
 	int fds[2], activated;
+	size_t next = 0;
 
 	b->start_ms = broker_now_ms();
 	b->hugepage_size = memory_hugepage_size();
@@ -269,7 +274,8 @@ broker_open(struct broker *b)
 		return -1;
 	if (restore_finish(b) < 0)
 		return -1;
-	if (broker_create_config_regions(b, err, sizeof(err)) < 0) {
+	if (broker_create_config_regions(b, &next, SIZE_MAX, err,
+	    sizeof(err)) < 0) {
 		log_err(&b->log, "%s", err);
 		return -1;
 	}

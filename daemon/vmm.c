@@ -224,16 +224,14 @@ vmm_charged_tenant(const struct conn *c)
 	return c->kind == CONN_VMM ? c->tenant : NULL;
 }
 
-/* The region a guest's name refers to for this connection's tenant,
- * created when asked and allowed. GSS status. */
+/* The region name (key) a guest's name stands for in this connection's
+ * tenant, if the tenant may use it at all. GSS status. */
 static enum guest_shm_status
-vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
-    bool *created, const char **why)
+vmm_resolve_name(struct conn *c, const Shmbroker__Attach *req,
+    char name[REGION_NAME_MAX], char key[REGION_KEY_MAX], const char **why)
 {
 	struct broker *b = c->b;
 	struct tenant *t = c->tenant, *owner;
-	char name[REGION_NAME_MAX], key[REGION_KEY_MAX];
-	struct region_acl acl;
 
 	if (registry_check_name(req->name.data, req->name.len, name) != GSS_OK) {
 		*why = "the name must be 1 to 31 printable ASCII characters "
@@ -257,7 +255,41 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 		*why = "the name lies inside another tenant's prefix";
 		return GSS_NO_PERMISSION;
 	}
-	if ((*gp = registry_find(&b->reg, key)) != NULL) {
+	return GSS_OK;
+}
+
+/* For a tenant with a prefix whose own region of that name does not
+ * exist: the region an admin or the configuration made under the bare
+ * name, outside every prefix, which is how regions are shared across
+ * tenants. Guests' regions never qualify, so no tenant can plant one. */
+static struct region *
+vmm_find_shared(struct broker *b, const struct tenant *t, const char *name)
+{
+	struct region *g;
+
+	if (t->prefix[0] == '\0' || (g = registry_find(&b->reg, name)) == NULL)
+		return NULL;
+	if (g->origin == ORIGIN_GUEST || policy_name_owner(b, name) != NULL)
+		return NULL;
+	return g;
+}
+
+/* The region a guest's name refers to for this connection's tenant,
+ * created when asked and allowed. GSS status. */
+static enum guest_shm_status
+vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
+    bool *created, const char **why)
+{
+	struct broker *b = c->b;
+	struct tenant *t = c->tenant;
+	char name[REGION_NAME_MAX], key[REGION_KEY_MAX];
+	struct region_acl acl;
+	enum guest_shm_status st;
+
+	if ((st = vmm_resolve_name(c, req, name, key, why)) != GSS_OK)
+		return st;
+	if ((*gp = registry_find(&b->reg, key)) != NULL ||
+	    (*gp = vmm_find_shared(b, t, name)) != NULL) {
 		if (tenant_may_attach(*gp, c->cred.uid, c->cred.gid))
 			return GSS_OK;
 		policy_deny(b, t);
