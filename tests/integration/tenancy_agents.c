@@ -63,9 +63,11 @@ agent_do_attach(struct shmc *c, const struct agent_req *q,
 	int err;
 
 	r->rc = shmc_attach(c, q->name, q->pages, q->create, &reg);
-	snprintf(r->msg, sizeof(r->msg), "%s", shmc_error(c));
-	if (r->rc != SHMC_GSS_OK)
+	/* shmc_error keeps the last failure's message: only for this one. */
+	if (r->rc != SHMC_GSS_OK) {
+		snprintf(r->msg, sizeof(r->msg), "%s", shmc_error(c));
 		return;
+	}
 	r->client_id = reg.client_id;
 	r->region_id = reg.region_id;
 	r->created = reg.created;
