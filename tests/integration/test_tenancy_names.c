@@ -11,19 +11,14 @@
  * can never match. Needs root; every test skips otherwise.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include <cmocka.h>
