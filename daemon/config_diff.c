@@ -36,15 +36,36 @@ config_diff_rules(char *out, size_t cap, const struct tenant *t)
 }
 
 static bool
-config_diff_same_rules(const struct tenant *a, const struct tenant *b)
+config_diff_same_rule(const struct tenant_rule *a, const struct tenant_rule *b)
 {
-	if (a->nrules != b->nrules)
-		return false;
-	for (size_t i = 0; i < a->nrules; i++)
-		if (a->rules[i].allow != b->rules[i].allow ||
-		    strcmp(a->rules[i].pattern, b->rules[i].pattern) != 0)
-			return false;
-	return true;
+	return a->allow == b->allow && strcmp(a->pattern, b->pattern) == 0;
+}
+
+/*
+ * Can the new rules allow a name the old ones denied? Sure not when the
+ * new list is the old one, in the same order, with only deny rules added
+ * and the last rule (whose opposite is the answer when nothing matches)
+ * of the same kind: a deny can only turn an allow into a deny. Anything
+ * else may widen, and is reported.
+ */
+static bool
+config_diff_rules_may_widen(const struct tenant *o, const struct tenant *n)
+{
+	size_t i = 0;
+
+	if (o->nrules == 0)
+		return false;		/* no rules allowed every name */
+	if (n->nrules == 0 ||
+	    o->rules[o->nrules - 1].allow != n->rules[n->nrules - 1].allow)
+		return true;
+	for (size_t j = 0; j < n->nrules; j++) {
+		if (i < o->nrules && config_diff_same_rule(&o->rules[i],
+		    &n->rules[j]))
+			i++;
+		else if (n->rules[j].allow)
+			return true;
+	}
+	return i != o->nrules;
 }
 
 /* A quota widens when it is lifted (0) or raised. */
@@ -75,7 +96,7 @@ config_diff_tenant(const struct logger *log, const struct tenant *o,
 	if (strcmp(o->prefix, n->prefix) != 0)
 		log_warn(log, WIDENS "tenant %s: prefix '%s' is now '%s'",
 		    n->name, o->prefix, n->prefix);
-	if (!config_diff_same_rules(o, n)) {
+	if (config_diff_rules_may_widen(o, n)) {
 		config_diff_rules(was, sizeof(was), o);
 		config_diff_rules(now, sizeof(now), n);
 		log_warn(log, WIDENS "tenant %s: name rules were (%s), are "
@@ -106,7 +127,8 @@ config_diff_broker(const struct logger *log, const struct broker_config *old,
 	if (!old->open_tenancy && next->open_tenancy)
 		log_warn(log, WIDENS "tenancy = open: every connection is now "
 		    "served, with no rules, prefixes or quotas");
-	if (nd != NULL && (od == NULL || strcmp(od, nd) != 0))
+	if (!old->open_tenancy && nd != NULL && (od == NULL ||
+	    strcmp(od, nd) != 0))
 		log_warn(log, WIDENS "connections no tenant matches are now "
 		    "served as tenant %s (were %s%s)", nd, od != NULL ?
 		    "tenant " : "refused", od != NULL ? od : "");
@@ -130,13 +152,19 @@ config_log_widening(const struct logger *log,
 		else if (!old->open_tenancy)
 			log_warn(log, WIDENS "new tenant %s", n->name);
 	}
-	for (size_t i = 0; i < old->ntenants; i++) {
+	for (size_t i = 0; i < old->ntenants && !next->open_tenancy; i++) {
 		const struct tenant *o = &old->tenants[i];
 
-		if (config_diff_find(next, o->name) == NULL &&
-		    next->default_tenant != NULL && !next->open_tenancy)
-			log_warn(log, WIDENS "tenant %s is gone: its "
-			    "connections now belong to tenant %s", o->name,
-			    next->default_tenant);
+		if (config_diff_find(next, o->name) != NULL)
+			continue;
+		log_warn(log, WIDENS "tenant %s is gone: its connections now "
+		    "belong to the next tenant that matches them%s%s", o->name,
+		    next->default_tenant != NULL ? ", else to tenant " : "",
+		    next->default_tenant != NULL ? next->default_tenant : "");
+		if (o->prefix[0] != '\0')
+			log_warn(log, WIDENS "tenant %s is gone: names under its "
+			    "prefix '%s' now lie outside every prefix, where "
+			    "tenants without one reach them as their regions' "
+			    "modes allow", o->name, o->prefix);
 	}
 }

@@ -98,16 +98,20 @@ vmm_resolve_name(struct conn *c, const Shmbroker__Attach *req,
 
 /* For a tenant with a prefix whose own region of that name does not
  * exist: the region an admin or the configuration made under the bare
- * name, outside every prefix, which is how regions are shared across
- * tenants. Guests' regions never qualify, so no tenant can plant one. */
+ * name, outside every prefix and shared with this connection by its mode
+ * and group, which is how regions are shared across tenants. Guests'
+ * regions never qualify, so no tenant can plant one; one not shared with
+ * this connection does not stand in the way of its own. */
 static struct region *
-vmm_find_shared(struct broker *b, const struct tenant *t, const char *name)
+vmm_find_shared(struct conn *c, const char *name)
 {
 	struct region *g;
 
-	if (t->prefix[0] == '\0' || (g = registry_find(&b->reg, name)) == NULL)
+	if (c->tenant->prefix[0] == '\0' ||
+	    (g = registry_find(&c->b->reg, name)) == NULL)
 		return NULL;
-	if (g->origin == ORIGIN_GUEST || policy_name_owner(b, name) != NULL)
+	if (g->origin == ORIGIN_GUEST || policy_name_owner(c->b, name) != NULL ||
+	    !tenant_may_attach(g, c->cred.uid, c->cred.gid))
 		return NULL;
 	return g;
 }
@@ -127,7 +131,7 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 	if ((st = vmm_resolve_name(c, req, name, key, why)) != GSS_OK)
 		return st;
 	if ((*gp = registry_find(&b->reg, key)) != NULL ||
-	    (*gp = vmm_find_shared(b, t, name)) != NULL) {
+	    (*gp = vmm_find_shared(c, name)) != NULL) {
 		if (tenant_may_attach(*gp, c->cred.uid, c->cred.gid))
 			return GSS_OK;
 		policy_deny(b, t);

@@ -152,6 +152,95 @@ test_reload_widening_logged(void **state)
 	assert_int_equal(region_info(st, "notvm").mode, 0666);
 }
 
+/* Rules that can only deny more, and a default tenant behind tenancy =
+ * open, narrow access: no warning. Rules that may allow more do warn. */
+static void
+test_reload_narrowing_is_quiet(void **state)
+{
+	static const char denies_more[] =
+	    "[broker]\nhugepages = never\n"
+	    "[tenant alpha]\nuid = 2001\ndeny = vmx*\nallow = vm*\n"
+	    "max_regions = 1\nmode = 0600\n";
+	static const char allows_more[] =
+	    "[broker]\nhugepages = never\n"
+	    "[tenant alpha]\nuid = 2001\ndeny = vmx*\nallow = vm*, x*\n"
+	    "max_regions = 1\nmode = 0600\n";
+	static const char ends_in_deny[] =
+	    "[broker]\nhugepages = never\n"
+	    "[tenant alpha]\nuid = 2001\ndeny = vmx*\nallow = vm*, x*\n"
+	    "deny = y*\nmax_regions = 1\nmode = 0600\n";
+	static const char with_default[] =
+	    "[broker]\nhugepages = never\ndefault_tenant = g\n"
+	    "[tenant g]\nprefix = g/\n";
+	struct tstate *st = *state;
+	struct agent *a;
+	struct agent_rep r;
+	char msg[512];
+
+	NEED_ROOT();
+	st->journal = true;
+	a = start_agent(st, conf_strict, 2001, 1);
+	reload(st, denies_more, 0, msg, sizeof(msg));
+	assert_int_equal(log_count(st, WIDENS), 0);
+	GSS(SHMC_GSS_NO_PERMISSION, agent_attach(a, 0, "vmx1", 1, true, &r),
+	    r);
+	reload(st, allows_more, 0, msg, sizeof(msg));
+	logged_once(st, WIDENS "tenant alpha: name rules were (deny vmx*, "
+	    "allow vm*), are (deny vmx*, allow vm*, allow x*)");
+	/* A last rule that turns from allow to deny lets every other name
+	 * through. */
+	reload(st, ends_in_deny, 0, msg, sizeof(msg));
+	assert_int_equal(log_count(st, WIDENS), 2);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "other", 1, true, &r), r);
+
+	reload(st, conf_open, 0, msg, sizeof(msg));
+	assert_int_equal(log_count(st, WIDENS), 3);
+	reload(st, with_default, 0, msg, sizeof(msg));
+	assert_int_equal(log_count(st, WIDENS), 3);
+}
+
+/* A tenant removed: its connections fall to whichever tenant matches
+ * next, and its prefix no longer keeps anyone out. Both are said. */
+static void
+test_reload_removed_tenant(void **state)
+{
+	static const char two[] =
+	    "[broker]\nhugepages = never\n"
+	    "[tenant acme]\nuid = 2001\nprefix = acme/\nmode = 0666\n"
+	    "[tenant byuid]\nuid = 2002\nallow = vm*\n"
+	    "[tenant nopfx]\ngid = 3003\nmode = 0666\n";
+	static const char without[] =
+	    "[broker]\nhugepages = never\n"
+	    "[tenant nopfx]\ngid = 3003\nmode = 0666\n";
+	struct tstate *st = *state;
+	struct agent *acme, *both, *n;
+	struct agent_rep r;
+	char msg[512];
+
+	NEED_ROOT();
+	st->journal = true;
+	acme = start_agent(st, two, 2001, 1);
+	both = agent_start(st, 2002, 3003);
+	n = agent_start(st, 2500, 3003);
+	agent_vmm(st, both, 0);
+	agent_vmm(st, n, 0);
+	GSS(SHMC_GSS_OK, agent_attach(acme, 0, "sensor", 1, true, &r), r);
+	GSS(SHMC_GSS_NO_PERMISSION, agent_attach(both, 0, "other", 1, true,
+	    &r), r);
+	GSS(SHMC_GSS_NO_PERMISSION, agent_attach(n, 0, "acme/sensor", 1,
+	    false, &r), r);
+	reload(st, without, 0, msg, sizeof(msg));
+	logged_once(st, WIDENS "tenant acme is gone: its connections now "
+	    "belong to the next tenant that matches them");
+	logged_once(st, WIDENS "tenant acme is gone: names under its prefix "
+	    "'acme/' now lie outside every prefix");
+	logged_once(st, WIDENS "tenant byuid is gone");
+	assert_int_equal(log_count(st, WIDENS), 3);
+	/* What the warnings say is what happens. */
+	GSS(SHMC_GSS_OK, agent_attach(both, 0, "other", 1, true, &r), r);
+	GSS(SHMC_GSS_OK, agent_attach(n, 0, "acme/sensor", 1, false, &r), r);
+}
+
 /* ---- a daemon that cannot see real peer credentials ---- */
 
 /* The daemon's pid is st->child, for teardown to reap. */
@@ -323,6 +412,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		TENANCY_TEST(test_reload_empty_refused),
 		TENANCY_TEST(test_reload_widening_logged),
+		TENANCY_TEST(test_reload_narrowing_is_quiet),
+		TENANCY_TEST(test_reload_removed_tenant),
 		TENANCY_TEST(test_userns_credentials),
 	};
 

@@ -388,7 +388,7 @@ test_readme_example(void **state)
 	static const char *const refused[] = { "ipc-secret1", "anything",
 	    "x" };
 	struct tstate *st = *state;
-	struct agent *acme;
+	struct agent *acme, *shared, *guest;
 	struct agent_rep r;
 	char conf[8192], key[64];
 
@@ -414,6 +414,25 @@ test_readme_example(void **state)
 	assert_int_equal(tenant_info(st, "acme").denials, 3);
 	assert_int_equal(region_info(st, "telemetry").error,
 	    SHMBROKER__ERROR__ERR_NONE);
+
+	/* telemetry: the shared region for acme's VMMs in group 2000; for
+	 * the others, and for the default tenant, whom its mode does not
+	 * let in, a name like any other (it does not stand in their way). */
+	shared = agent_start(st, 1001, 2000);
+	agent_vmm(st, shared, 0);
+	GSS(SHMC_GSS_OK, agent_attach(shared, 0, "telemetry", 1, true, &r), r);
+	assert_false(r.created);
+	assert_int_equal(r.region_id, region_info(st, "telemetry").region_id);
+	GSS(SHMC_GSS_OK, agent_attach(acme, 0, "telemetry", 1, true, &r), r);
+	assert_true(r.created);
+	assert_string_equal(region_info(st, "acme/telemetry").tenant, "acme");
+	guest = agent_start(st, 2700, 2700);
+	agent_vmm(st, guest, 0);
+	GSS(SHMC_GSS_OK, agent_attach(guest, 0, "telemetry", 1, true, &r), r);
+	assert_true(r.created);
+	assert_string_equal(region_info(st, "guests/telemetry").tenant,
+	    "guests");
+	assert_int_equal(region_info(st, "telemetry").clients, 1);
 	if (log_warnings(st) != 0)
 		fail_msg("README's example gives %d warnings; see %s",
 		    log_warnings(st), st->d.log);
