@@ -131,7 +131,7 @@ bool shmvdev_claims(const struct shmvdev *d, uint64_t gpa);
 
 /*
  * One trapped access of len bytes (1..8) at gpa: data holds a write's
- * bytes little-endian (kvm_run.mmio.data, see vdev_load_le). Returns the
+ * bytes little-endian (kvm_run.mmio.data, see shmvdev_load_le). Returns the
  * value a read gives (0 for a write, and for a gpa that is not claimed).
  * A write that creates, finds, notifies or detaches completes its daemon
  * call before returning, so the guest sees the outcome on its next read.

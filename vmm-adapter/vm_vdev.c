@@ -148,11 +148,11 @@ vdev_mmio(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len, int is_write)
 		return 0;
 	}
 	v = shmvdev_access(vm->vdev, gpa, is_write != 0, len,
-	    is_write ? vdev_load_le(data, len) : 0);
+	    is_write ? shmvdev_load_le(data, len) : 0);
 	report_vdev_error(vm);
 	pthread_mutex_unlock(&vm->vdev_lock);
 	if (!is_write)
-		vdev_store_le(data, len, v);
+		shmvdev_store_le(data, len, v);
 	return 1;
 }
 
