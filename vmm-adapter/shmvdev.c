@@ -144,13 +144,6 @@ bind_efd(struct shmvdev *d, struct shmvdev_att *a, int efd)
 }
 
 static void
-bind_att(struct shmvdev *d, struct shmvdev_att *a)
-{
-	if (d->ops.bind_irqfd != NULL)
-		bind_efd(d, a, shmc_attachment_eventfd(d->c, a->client_id));
-}
-
-static void
 release_att(struct shmvdev *d, struct shmvdev_att *a)
 {
 	unbind_att(d, a);
@@ -246,9 +239,10 @@ refresh_after_reconnect(struct shmvdev *d)
 	}
 }
 
-/* Maps a fresh attachment into the window; a guest status. */
+/* Maps a fresh attachment into the window and binds efd, its eventfd
+ * (-1: the VMM binds none); a guest status. */
 static uint32_t
-place_region(struct shmvdev *d, const struct shmc_region *r,
+place_region(struct shmvdev *d, const struct shmc_region *r, int efd,
     uint64_t *ctl_gpa)
 {
 	uint64_t len = (r->backing_bytes + SHMVDEV_PAGE_SIZE - 1) &
@@ -275,7 +269,8 @@ place_region(struct shmvdev *d, const struct shmc_region *r,
 	a->fd = r->fd;
 	a->irqfd = -1;
 	shmvdev_control_init(&a->ctl, r->index);
-	bind_att(d, a);
+	if (efd >= 0)
+		bind_efd(d, a, efd);
 	*ctl_gpa = a->ctl_gpa;
 	return GSS_OK;
 }
@@ -288,16 +283,21 @@ factory_attach(struct shmvdev *d, bool create, uint32_t pages)
 	struct shmc_region r;
 	uint64_t ctl = 0;
 	uint32_t st;
-	int rc;
+	int rc, efd = -1;
 
 	if (nlen == 0) {
 		seterr(d, "the guest's region name has no NUL in 32 bytes");
 		shmvdev_factory_result(&d->fac, GSS_ILLEGAL_NAME, 0, 0);
 		return;
 	}
-	refresh_after_reconnect(d);
-	rc = shmc_attach_raw(d->c, d->fac.name, nlen, create ? pages : 0,
-	    create, &r);
+	/* With an irqfd the eventfd goes straight to the VMM; without, the
+	 * library watches it for shmvdev_dispatch. */
+	if (d->ops.bind_irqfd != NULL)
+		rc = shmc_attach_claim(d->c, d->fac.name, nlen,
+		    create ? pages : 0, create, &r, &efd);
+	else
+		rc = shmc_attach_raw(d->c, d->fac.name, nlen,
+		    create ? pages : 0, create, &r);
 	if (rc < 0) {
 		seterr(d, "attach: %s", shmc_error(d->c));
 		shmvdev_factory_result(&d->fac, GSS_UNKNOWN_FAILURE, 0, 0);
@@ -308,7 +308,7 @@ factory_attach(struct shmvdev *d, bool create, uint32_t pages)
 		shmvdev_factory_result(&d->fac, (uint32_t)rc, 0, 0);
 		return;
 	}
-	if ((st = place_region(d, &r, &ctl)) != GSS_OK) {
+	if ((st = place_region(d, &r, efd, &ctl)) != GSS_OK) {
 		/* The daemon drops a guest region with its last client, so
 		 * a failed create leaves nothing behind. */
 		(void)shmc_detach(d->c, r.client_id);
@@ -394,20 +394,25 @@ control_access(struct shmvdev *d, struct shmvdev_att *a, uint32_t off,
 	return 0;
 }
 
-uint64_t
+bool
 shmvdev_access(struct shmvdev *d, uint64_t gpa, bool is_write, unsigned len,
-    uint64_t data)
+    uint64_t data, uint64_t *value)
 {
 	struct shmvdev_att *a;
 
-	refresh_after_reconnect(d);
-	if (gpa >= d->factory_gpa && gpa - d->factory_gpa < SHMVDEV_PAGE_SIZE)
-		return factory_access(d, (uint32_t)(gpa - d->factory_gpa),
+	*value = 0;
+	if (gpa >= d->factory_gpa && gpa - d->factory_gpa < SHMVDEV_PAGE_SIZE) {
+		refresh_after_reconnect(d);
+		*value = factory_access(d, (uint32_t)(gpa - d->factory_gpa),
 		    is_write, len, data);
-	if ((a = shmvdev_layout_find_ctl(d, gpa)) != NULL)
-		return control_access(d, a,
-		    (uint32_t)(gpa % SHMVDEV_PAGE_SIZE), is_write, len, data);
-	return 0;
+		return true;
+	}
+	if ((a = shmvdev_layout_find_ctl(d, gpa)) == NULL)
+		return false;
+	refresh_after_reconnect(d);
+	*value = control_access(d, a, (uint32_t)(gpa % SHMVDEV_PAGE_SIZE),
+	    is_write, len, data);
+	return true;
 }
 
 static void
