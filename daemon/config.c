@@ -164,24 +164,15 @@ config_broker_key(struct config_parse *p, const char *key, const char *v,
     int line, char *why, size_t whylen)
 {
 	const char *reason;
-	char esc[128];
 	int k;
 
-	if ((k = config_key_index(config_broker_keys, "broker", key,
-	    why, whylen)) < 0)
-		return -EINVAL;
-	if (p->seen & (1u << k)) {
-		snprintf(why, whylen, "[broker] sets %s twice", key);
-		return -EINVAL;
-	}
-	p->seen |= 1u << k;
+	if ((k = config_section_key(p, config_broker_keys, "broker", "broker",
+	    0, key, why, whylen)) < 0)
+		return k;
 	if (k == BK_TENANCY)
 		p->tenancy_line = line;
-	if (config_set(p->cfg, (enum broker_key)k, v, &reason) < 0) {
-		snprintf(why, whylen, "%s = %s: %s", key,
-		    inifile_escape(esc, sizeof(esc), v), reason);
-		return -EINVAL;
-	}
+	if (config_set(p->cfg, (enum broker_key)k, v, &reason) < 0)
+		return config_bad_value(why, whylen, "broker", key, v, reason);
 	return 0;
 }
 

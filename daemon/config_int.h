@@ -41,6 +41,17 @@ int config_parse_pages(const char *v, uint32_t *pages);
 int config_key_index(const char *const *table, const char *section,
     const char *key, char *why, size_t whylen);
 
+/* The index in table of a key of the section being read (label: what
+ * messages call it, "tenant acme"; kind: its kind, "tenant"), refused when
+ * it is unknown or comes a second time and is not in the repeatable mask.
+ * -EINVAL with the reason in why. */
+int config_section_key(struct config_parse *p, const char *const *table,
+    const char *kind, const char *label, uint32_t repeatable,
+    const char *key, char *why, size_t whylen);
+/* "[label] key = value: reason" in why; returns -EINVAL. */
+int config_bad_value(char *why, size_t whylen, const char *label,
+    const char *key, const char *v, const char *reason);
+
 /* "[region NAME]" and "[tenant NAME]" headers and keys: 0, or -errno with
  * the reason in why. */
 int config_region_begin(struct config_parse *p, const char *name, int line,

@@ -121,24 +121,16 @@ config_region_key(struct config_parse *p, const char *key, const char *v,
     char *why, size_t whylen)
 {
 	struct config_region *r = &p->cfg->regions[p->cur];
+	char label[REGION_KEY_MAX + 8];
 	const char *reason;
-	char esc[128];
 	int k;
 
-	if ((k = config_key_index(config_region_keys, "region", key,
-	    why, whylen)) < 0)
-		return -EINVAL;
-	if (p->seen & (1u << k)) {
-		snprintf(why, whylen, "[region %s] sets %s twice", r->name,
-		    key);
-		return -EINVAL;
-	}
-	p->seen |= 1u << k;
-	if (config_region_set(r, (enum region_key)k, v, &reason) < 0) {
-		snprintf(why, whylen, "[region %s] %s = %s: %s", r->name, key,
-		    inifile_escape(esc, sizeof(esc), v), reason);
-		return -EINVAL;
-	}
+	snprintf(label, sizeof(label), "region %s", r->name);
+	if ((k = config_section_key(p, config_region_keys, "region", label, 0,
+	    key, why, whylen)) < 0)
+		return k;
+	if (config_region_set(r, (enum region_key)k, v, &reason) < 0)
+		return config_bad_value(why, whylen, label, key, v, reason);
 	return 0;
 }
 
@@ -272,25 +264,17 @@ config_tenant_key(struct config_parse *p, const char *key, const char *v,
     int line, char *why, size_t whylen)
 {
 	struct tenant *t = &p->cfg->tenants[p->cur];
+	char label[TENANT_NAME_MAX + 8];
 	const char *reason;
-	char esc[128];
 	int k;
 
-	if ((k = config_key_index(config_tenant_keys, "tenant", key,
-	    why, whylen)) < 0)
-		return -EINVAL;
+	snprintf(label, sizeof(label), "tenant %s", t->name);
 	/* allow and deny add to the list, in the order written. */
-	if ((p->seen & (1u << k)) && k != TK_ALLOW && k != TK_DENY) {
-		snprintf(why, whylen, "[tenant %s] sets %s twice", t->name,
-		    key);
-		return -EINVAL;
-	}
-	p->seen |= 1u << k;
-	if (config_tenant_set(t, (enum tenant_key)k, v, line, &reason) < 0) {
-		snprintf(why, whylen, "[tenant %s] %s = %s: %s", t->name, key,
-		    inifile_escape(esc, sizeof(esc), v), reason);
-		return -EINVAL;
-	}
+	if ((k = config_section_key(p, config_tenant_keys, "tenant", label,
+	    1u << TK_ALLOW | 1u << TK_DENY, key, why, whylen)) < 0)
+		return k;
+	if (config_tenant_set(t, (enum tenant_key)k, v, line, &reason) < 0)
+		return config_bad_value(why, whylen, label, key, v, reason);
 	return 0;
 }
 

@@ -127,3 +127,31 @@ config_key_index(const char *const *table, const char *section,
 		snprintf(why + n, whylen - n, ")");
 	return -EINVAL;
 }
+
+int
+config_section_key(struct config_parse *p, const char *const *table,
+    const char *kind, const char *label, uint32_t repeatable,
+    const char *key, char *why, size_t whylen)
+{
+	int k;
+
+	if ((k = config_key_index(table, kind, key, why, whylen)) < 0)
+		return k;
+	if ((p->seen & (1u << k)) && !(repeatable & (1u << k))) {
+		snprintf(why, whylen, "[%s] sets %s twice", label, key);
+		return -EINVAL;
+	}
+	p->seen |= 1u << k;
+	return k;
+}
+
+int
+config_bad_value(char *why, size_t whylen, const char *label,
+    const char *key, const char *v, const char *reason)
+{
+	char esc[128];
+
+	snprintf(why, whylen, "[%s] %s = %s: %s", label, key,
+	    inifile_escape(esc, sizeof(esc), v), reason);
+	return -EINVAL;
+}
