@@ -53,14 +53,25 @@ wait_for() {
 
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# SIGKILL to a process and its descendants, children first, by pid.
+pid1_kill_tree() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		pid1_kill_tree "$c"
+	done
+	kill -KILL "$1" 2>/dev/null
+}
+
 pid1_cleanup() {
 	local rc=$?
 	if declare -F pid1_on_cleanup >/dev/null; then
 		pid1_on_cleanup
 	fi
-	# Background clients live in the namespaces' PID namespace, which
-	# dies with its PID 1 below; these are their nsenter parents here.
-	for h in $pid1_bg; do kill "$h" 2>/dev/null; done
+	# Background clients live in the namespaces' PID namespace; $pid1_bg
+	# has their parents on this side (a subshell, then nsenter). Kill the
+	# whole tree: an nsenter left alone stops itself when systemd-shutdown
+	# stops its child, and then never reaps it, so PID 1 would wait 90 s.
+	for h in $pid1_bg; do pid1_kill_tree "$h"; done
 	if [ -n "$upid" ] && ! gone "$upid"; then
 		if [ -n "$spid" ] && ! gone "$spid"; then
 			sctl poweroff >/dev/null 2>&1
