@@ -262,6 +262,16 @@ sockets_active() {
 adm create loop-adm 1M >/dev/null || fail "shmctl create loop-adm failed"
 hold loop-adm 256
 hold loop-vm 16
+# Clients knock on both sockets all along (until the end of the next
+# part), so every death of the daemon finds connections waiting and the
+# socket units trigger: their trigger limit must not be reached either.
+nsenter -t "$spid" -m -p sh -c "while :; do
+	timeout 5 $shmctl -s /run/shmbroker/admin.sock status
+	timeout 5 $attach /run/shmbroker/vmm.sock cfg-one
+done >/dev/null 2>&1" &
+knocker=$!
+disown "$knocker"	# killed below, without a job report
+pid1_bg="$pid1_bg $knocker"
 restarts=$(prop NRestarts)
 t0=$SECONDS
 pid=$(prop MainPID)
@@ -303,6 +313,8 @@ echo "crash loop: a burst of $nkilled SIGKILLs in $((SECONDS - t0)) s"
 up() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
 wait_for 30 up || fail "crash loop: the service did not come back: $(unit_state)"
 sockets_active || fail "crash loop: a socket unit is down: $(unit_state)"
+grep -q "Trigger limit hit" "$work/console.log" &&
+    fail "crash loop: a socket unit hit its trigger limit"
 echo "crash loop: $(($(prop NRestarts) - restarts)) restarts; $(unit_state)"
 for r in keep cfg-one huge cfg-two; do
 	listed "$r" || { adm list; fail "crash loop: region $r is gone"; }
@@ -344,6 +356,9 @@ for r in keep cfg-one huge cfg-two loop-adm; do
 done
 out=$(ns timeout 30 "$attach" --check /run/shmbroker/vmm.sock loop-adm) ||
     { echo "$out"; fail "loop-adm lost its data to the bad configuration"; }
+grep -q "Trigger limit hit" "$work/console.log" &&
+    fail "bad configuration: a socket unit hit its trigger limit"
+pid1_kill_tree "$knocker"
 echo "bad configuration fixed: the daemon is back with every region"
 
 # --- Stop -----------------------------------------------------------------
