@@ -96,9 +96,17 @@ echo "status: $status"
 pid=$(prop MainPID)
 [ "$(ns stat -c %u "/proc/$pid")" = "$uid" ] ||
     fail "the daemon does not run as user shmbroker (uid $uid)"
-# Unprivileged VMMs reach the VMM socket (through the RuntimeDirectory
-# that the service took over), not the admin socket: shmctl exits 69 only
-# when it cannot connect.
+# The socket files keep the owner, group and mode their units gave them
+# while the service runs. (A RuntimeDirectory= would hand them to user
+# shmbroker: systemd chowns that directory's whole tree at every start,
+# which undoes a SocketGroup= for admin_group.)
+for s in vmm.sock:666 admin.sock:600; do
+	got=$(ns stat -c %U:%G:%a "/run/shmbroker/${s%:*}")
+	[ "$got" = "root:root:${s#*:}" ] || fail "once the service runs," \
+	    "${s%:*} is $got, not root:root:${s#*:} as its unit made it"
+done
+# Unprivileged VMMs reach the VMM socket, not the admin socket: shmctl
+# exits 69 only when it cannot connect.
 [ "$(ns stat -c %a /run/shmbroker)" = 755 ] ||
     fail "/run/shmbroker is not mode 0755 once the service runs"
 nobody() { ns setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
