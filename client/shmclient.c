@@ -18,9 +18,24 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
+
+#include "qvm/guest_shm.h"
 #include <unistd.h>
 
 #include "shmclient_int.h"
+
+/* shmclient.h repeats the guest header's status codes so that VMMs need
+ * only one header; the build fails when the copy drifts. */
+#define SHMC_SAME_STATUS(s)						\
+	_Static_assert((int)SHMC_##s == (int)s,				\
+	    "SHMC_" #s " differs from qvm/guest_shm.h")
+SHMC_SAME_STATUS(GSS_OK);
+SHMC_SAME_STATUS(GSS_UNKNOWN_FAILURE);
+SHMC_SAME_STATUS(GSS_NOMEM);
+SHMC_SAME_STATUS(GSS_CLIENT_MAX);
+SHMC_SAME_STATUS(GSS_ILLEGAL_NAME);
+SHMC_SAME_STATUS(GSS_NO_PERMISSION);
+SHMC_SAME_STATUS(GSS_DOES_NOT_EXIST);
 
 const char *
 shmc_default_socket(bool admin, char *buf, size_t len)

@@ -43,6 +43,12 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden and a version script: it
+ * exports what this header declares and nothing else. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define SHMC_DEFAULT_TIMEOUT_MS 5000
 
 /* Guest ABI status codes, as returned by shmc_attach. */
@@ -112,7 +118,16 @@ const char *shmc_default_socket(bool admin, char *buf, size_t len);
  * Connects to the socket at path (NULL: the default VMM socket) and says
  * hello with label (free text shown by `shmctl clients`, may be NULL).
  * Returns 0 with *out set, or -errno (*out is then NULL; the message is
- * in errbuf when given).
+ * in errbuf when given). So that a caller can tell "not allowed" from
+ * "not there":
+ *   -EPERM   the daemon is there and refused this connection (the admin
+ *            socket for a user who is not root, the daemon's user or in
+ *            admin_group; a VMM connection no tenant matches); errbuf
+ *            holds the daemon's own reason.
+ *   -EACCES  the socket file or a directory above it keeps the caller out.
+ *   -ENOENT, -ECONNREFUSED  no daemon listens at path.
+ *   -ETIMEDOUT  no answer to the hello; -EPROTO  the daemon does not
+ *            speak this library's protocol version, or garbled its reply.
  */
 int shmc_connect(const char *path, const char *label, int timeout_ms,
     struct shmc **out, char *errbuf, size_t errlen);
@@ -208,6 +223,10 @@ unsigned shmc_reconnects(const struct shmc *c);
  */
 int shmc_attachment_info(const struct shmc *c, uint64_t client_id,
     uint32_t *index, bool *same_memory);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -44,6 +44,15 @@ struct ctl {
 	struct shmc *c;
 };
 
+/* A command's arguments, options included: none needs more than a few. */
+#define CTL_MAX_ARGS 32
+
+/* A command's operands, in the order given. */
+struct operands {
+	char *v[CTL_MAX_ARGS];
+	int n;
+};
+
 struct cmd {
 	const char *name;
 	const char *args;		/* operands, for usage lines */
@@ -69,10 +78,25 @@ ctl_connect(struct ctl *ctl)
 		ctl_warn("%s: %s", ctl->socket, err);
 		return EX_SOFTWARE;
 	}
+	/* The daemon is there and said no: its reason names who may. */
+	if (rc == -EPERM) {
+		ctl_warn("shmbrokerd at %s refused this connection: %s",
+		    ctl->socket, err[0] != '\0' ? err : "no reason given");
+		return EX_NOPERM;
+	}
 	ctl_warn("cannot reach shmbrokerd at %s: %s", ctl->socket,
 	    strerror(-rc));
-	ctl_warn("check that shmbrokerd runs and that this is its admin "
-	    "socket (--admin-socket PATH or $SHMBROKER_ADMIN_SOCKET)");
+	/* The socket file's mode (or a directory's) keeps this user out,
+	 * and the daemon may well run. Still 69: "could not connect", as
+	 * scripts (tests/systemd/pid1.sh) take it. */
+	if (rc == -EACCES)
+		ctl_warn("this user may not open it: the admin socket is for "
+		    "root, shmbrokerd's user and admin_group (the socket's "
+		    "group: SocketGroup=, SocketMode=0660)");
+	else
+		ctl_warn("check that shmbrokerd runs and that this is its "
+		    "admin socket (--admin-socket PATH or "
+		    "$SHMBROKER_ADMIN_SOCKET)");
 	return EX_UNAVAILABLE;
 }
 
@@ -93,6 +117,21 @@ ctl_exit_for_error(Shmbroker__Error e)
 	}
 }
 
+/* The exit status for a libshmclient call that failed with rc. */
+static int
+ctl_exit_for_rc(int rc)
+{
+	switch (rc) {
+	case -EPERM:		/* the daemon refused the connection */
+		return EX_NOPERM;
+	case -EPROTO:
+	case -EMSGSIZE:
+		return EX_SOFTWARE;
+	default:
+		return EX_UNAVAILABLE;
+	}
+}
+
 /*
  * The outcome of an admin call that returned rc with reply m: the reply
  * must carry body want. Returns EX_OK with *out set (the caller frees it),
@@ -107,8 +146,7 @@ ctl_reply(struct ctl *ctl, int rc, Shmbroker__ServerMessage *m,
 	*out = NULL;
 	if (rc < 0) {
 		ctl_warn("%s", shmc_error(ctl->c));
-		return rc == -EPROTO || rc == -EMSGSIZE ? EX_SOFTWARE :
-		    EX_UNAVAILABLE;
+		return ctl_exit_for_rc(rc);
 	}
 	if (m->error != SHMBROKER__ERROR__ERR_NONE) {
 		ex = ctl_exit_for_error(m->error);
@@ -169,6 +207,7 @@ check_name(const char *name)
 	return EX_OK;
 }
 
+/* create's SIZE operand, in pages. */
 static int
 check_size(const char *s, uint32_t *pages)
 {
@@ -176,18 +215,19 @@ check_size(const char *s, uint32_t *pages)
 	int64_t p;
 
 	if (units_parse_size(s, &bytes) < 0) {
-		ctl_warn("invalid size '%.40s': give bytes with an optional K, "
-		    "M, G or T suffix, e.g. 65536 or 64M", s);
+		ctl_warn("create: SIZE '%.40s' is not a size (a number of "
+		    "bytes with an optional K, M, G or T suffix, e.g. 65536 "
+		    "or 64M)", s);
 		return EX_USAGE;
 	}
 	if (bytes == 0) {
-		ctl_warn("invalid size '%.40s': a region needs at least one "
-		    "byte", s);
+		ctl_warn("create: SIZE '%.40s' is too small: a region needs "
+		    "at least one byte", s);
 		return EX_USAGE;
 	}
 	if ((p = units_bytes_to_pages(bytes)) < 0) {
-		ctl_warn("invalid size '%.40s': at most %u pages of 4 KiB",
-		    s, UINT32_MAX);
+		ctl_warn("create: SIZE '%.40s' is too large: at most %u "
+		    "pages of 4 KiB", s, UINT32_MAX);
 		return EX_USAGE;
 	}
 	*pages = (uint32_t)p;
@@ -591,7 +631,7 @@ watch_loop(struct ctl *ctl, int sfd)
 		if (p[1].revents != 0 &&
 		    (n = shmc_dispatch(ctl->c, watch_print, ctl)) < 0) {
 			ctl_warn("%s", shmc_error(ctl->c));
-			return n == -EPROTO ? EX_SOFTWARE : EX_UNAVAILABLE;
+			return ctl_exit_for_rc(n);
 		}
 	}
 }
@@ -706,11 +746,14 @@ usage_tool(const struct ctl *ctl, FILE *f)
 	    "  -s, --admin-socket PATH  the daemon's admin socket (now: %s)\n"
 	    "  -j, --json               JSON output for scripts\n"
 	    "  -h, --help               show help\n"
-	    "\nExit status: 0 ok, %d bad command line, %d refused by the "
-	    "daemon,\n%d daemon unreachable, %d protocol error.\n",
+	    "Options may also follow the command and its operands; \"--\" "
+	    "ends them,\nfor a NAME that starts with '-'.\n"
+	    "\nExit status: 0 ok, %d bad command line, %d request refused by "
+	    "the daemon,\n%d not permitted (the daemon says why), %d daemon "
+	    "unreachable,\n%d protocol error.\n",
 	    ctl->have_socket ? ctl->socket :
 	    shmc_default_socket(true, def, sizeof(def)), EX_USAGE, EX_DATAERR,
-	    EX_UNAVAILABLE, EX_SOFTWARE);
+	    EX_NOPERM, EX_UNAVAILABLE, EX_SOFTWARE);
 }
 
 static void
@@ -734,57 +777,109 @@ static const struct option long_options[] = {
 
 enum parse_result { PARSE_OK, PARSE_HELP, PARSE_ERROR };
 
-/*
- * Parses options of argv (argv[0] is the program or the command name).
- * cmd is NULL for the options before the command, where parsing stops at
- * the first operand; after it, options and operands may mix.
- */
+/* One option as getopt_long returned it, with its argument arg. cmd is
+ * NULL for the options before the command. */
 static enum parse_result
-parse_options(struct ctl *ctl, const struct cmd *cmd, int argc, char **argv)
+parse_option(struct ctl *ctl, const struct cmd *cmd, int ch, const char *arg,
+    char **argv)
 {
+	switch (ch) {
+	case 's':
+		if (strlen(arg) >= sizeof(ctl->socket)) {
+			ctl_warn("admin socket path is too long");
+			return PARSE_ERROR;
+		}
+		snprintf(ctl->socket, sizeof(ctl->socket), "%s", arg);
+		ctl->have_socket = true;
+		return PARSE_OK;
+	case 'j':
+		ctl->json = true;
+		return PARSE_OK;
+	case 'f':
+		if (cmd == NULL || !cmd->takes_force) {
+			ctl_warn("--force belongs after 'destroy NAME'");
+			return PARSE_ERROR;
+		}
+		ctl->force = true;
+		return PARSE_OK;
+	case 'h':
+		return PARSE_HELP;
+	case ':':
+		ctl_warn("option %s needs an argument", argv[optind - 1]);
+		return PARSE_ERROR;
+	default:
+		if (optopt != 0)
+			ctl_warn("unknown option '-%c'", optopt);
+		else
+			ctl_warn("unknown option '%s'", argv[optind - 1]);
+		return PARSE_ERROR;
+	}
+}
+
+/* The options before the command: parsing stops at the command. */
+static enum parse_result
+parse_tool_options(struct ctl *ctl, int argc, char **argv)
+{
+	enum parse_result r = PARSE_OK;
 	int ch;
 
 	optind = 0;	/* GNU: start over on a new vector */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, cmd == NULL ? "+:s:jfh" :
-	    ":s:jfh", long_options, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			if (strlen(optarg) >= sizeof(ctl->socket)) {
-				ctl_warn("admin socket path is too long");
-				return PARSE_ERROR;
-			}
-			snprintf(ctl->socket, sizeof(ctl->socket), "%s",
-			    optarg);
-			ctl->have_socket = true;
-			break;
-		case 'j':
-			ctl->json = true;
-			break;
-		case 'f':
-			if (cmd == NULL || !cmd->takes_force) {
-				ctl_warn("--force belongs after 'destroy "
-				    "NAME'");
-				return PARSE_ERROR;
-			}
-			ctl->force = true;
-			break;
-		case 'h':
-			return PARSE_HELP;
-		case ':':
-			ctl_warn("option %s needs an argument",
-			    argv[optind - 1]);
-			return PARSE_ERROR;
-		default:
-			if (optopt != 0)
-				ctl_warn("unknown option '-%c'", optopt);
-			else
-				ctl_warn("unknown option '%s'",
-				    argv[optind - 1]);
-			return PARSE_ERROR;
-		}
+	while (r == PARSE_OK && (ch = getopt_long(argc, argv, "+:s:jfh",
+	    long_options, NULL)) != -1)
+		r = parse_option(ctl, NULL, ch, optarg, argv);
+	return r;
+}
+
+/* Would getopt take arg for options? No option is a digit: "-1" is not. */
+static bool
+parse_is_negative(const char *arg)
+{
+	return arg[0] == '-' && isdigit((unsigned char)arg[1]);
+}
+
+/*
+ * The arguments of cmd (argv[0] is its name): options may come before,
+ * between and after its operands, which go to ops in order. An argument
+ * like "-1" is an operand, so that create can say what is wrong with a
+ * SIZE of -1 (getopt would call it an unknown option): getopt gets a copy
+ * of argv with their dashes off and keeps every argument in its place
+ * (RETURN_IN_ORDER), so operands and option arguments are taken from
+ * argv, as they were given.
+ */
+static enum parse_result
+parse_command_args(struct ctl *ctl, const struct cmd *cmd, int argc,
+    char **argv, struct operands *ops)
+{
+	char *v[CTL_MAX_ARGS + 1];
+	enum parse_result r = PARSE_OK;
+	int ch;
+
+	ops->n = 0;
+	if (argc > CTL_MAX_ARGS) {
+		ctl_warn("%s: too many arguments (%d, at most %d with the "
+		    "options)", cmd->name, argc - 1, CTL_MAX_ARGS - 1);
+		return PARSE_ERROR;
 	}
-	return PARSE_OK;
+	for (int i = 0; i < argc; i++)
+		v[i] = parse_is_negative(argv[i]) ? argv[i] + 1 : argv[i];
+	v[argc] = NULL;
+	optind = 0;
+	opterr = 0;
+	while (r == PARSE_OK && (ch = getopt_long(argc, v, "-:s:jfh",
+	    long_options, NULL)) != -1) {
+		/* An operand or an option's argument of its own: argv's. */
+		char *arg = optarg != NULL && optarg == v[optind - 1] ?
+		    argv[optind - 1] : optarg;
+
+		if (ch == 1)
+			ops->v[ops->n++] = arg;
+		else
+			r = parse_option(ctl, cmd, ch, arg, argv);
+	}
+	while (r == PARSE_OK && optind < argc)	/* after "--" */
+		ops->v[ops->n++] = argv[optind++];
+	return r;
 }
 
 /* `shmctl help [COMMAND]`. */
@@ -813,7 +908,7 @@ static int
 run_command(struct ctl *ctl, int argc, char **argv)
 {
 	const struct cmd *cmd;
-	int nargs;
+	struct operands ops;
 
 	if (strcmp(argv[0], "help") == 0)
 		return run_help(ctl, argc, argv);
@@ -822,7 +917,7 @@ run_command(struct ctl *ctl, int argc, char **argv)
 		    argv[0]);
 		return EX_USAGE;
 	}
-	switch (parse_options(ctl, cmd, argc, argv)) {
+	switch (parse_command_args(ctl, cmd, argc, argv, &ops)) {
 	case PARSE_HELP:
 		usage_command(cmd, stdout);
 		return EX_OK;
@@ -832,16 +927,15 @@ run_command(struct ctl *ctl, int argc, char **argv)
 	case PARSE_OK:
 		break;
 	}
-	nargs = argc - optind;
-	if (nargs != cmd->nargs) {
-		ctl_warn("%s: %s", cmd->name, nargs < cmd->nargs ?
+	if (ops.n != cmd->nargs) {
+		ctl_warn("%s: %s", cmd->name, ops.n < cmd->nargs ?
 		    "missing arguments" : "too many arguments");
 		usage_command(cmd, stderr);
 		return EX_USAGE;
 	}
 	if (!ctl->have_socket)
 		shmc_default_socket(true, ctl->socket, sizeof(ctl->socket));
-	return cmd->run(ctl, argv + optind);
+	return cmd->run(ctl, ops.v);
 }
 
 int
@@ -850,7 +944,7 @@ main(int argc, char **argv)
 	struct ctl ctl = { .c = NULL };
 	int ex;
 
-	switch (parse_options(&ctl, NULL, argc, argv)) {
+	switch (parse_tool_options(&ctl, argc, argv)) {
 	case PARSE_HELP:
 		usage_tool(&ctl, stdout);
 		return EX_OK;

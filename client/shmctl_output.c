@@ -302,11 +302,11 @@ format_used_max_size(uint64_t used, uint64_t max, char *out, size_t len)
 }
 
 void
-kv(const char *key, const char *fmt, ...)
+kv(int width, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("%-16s", key);
+	printf("%-*s ", width > 1 ? width - 1 : 0, key);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);

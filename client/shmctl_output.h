@@ -74,9 +74,11 @@ void format_used_max(uint64_t used, uint64_t max, char *out, size_t len);
 void format_used_max_size(uint64_t used, uint64_t max, char *out,
     size_t len);
 
-/* Prints "key" padded so that the values of a block line up. */
-void kv(const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Prints key padded to width columns, then the value: the values of a
+ * block line up when width is more than its longest key. A key that is
+ * not still gets a space after it. */
+void kv(int width, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- Prometheus text format ---- */
 

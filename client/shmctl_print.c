@@ -15,6 +15,9 @@
 #include "wire.h"
 
 #define CTL_PAGE_SIZE 4096u		/* the guest ABI's page */
+/* The value column of status and show, past their longest key ("admin
+ * socket:"); stats widens it for its own. */
+#define KV_WIDTH 16
 
 static const char *
 backing_name(Shmbroker__Backing b)
@@ -190,20 +193,20 @@ status_human(const Shmbroker__AdminStatusReply *r, const char *socket)
 {
 	char up[32], size[16];
 
-	kv("server:", "%s", r->server);
-	kv("admin socket:", "%s", socket);
+	kv(KV_WIDTH, "server:", "%s", r->server);
+	kv(KV_WIDTH, "admin socket:", "%s", socket);
 	format_duration_ms(r->uptime_ms, up, sizeof(up));
-	kv("uptime:", "%s", up);
-	kv("regions:", "%u", r->regions);
-	kv("clients:", "%u", r->clients);
-	kv("connections:", "%u", r->connections);
+	kv(KV_WIDTH, "uptime:", "%s", up);
+	kv(KV_WIDTH, "regions:", "%u", r->regions);
+	kv(KV_WIDTH, "clients:", "%u", r->clients);
+	kv(KV_WIDTH, "connections:", "%u", r->connections);
 	units_format_size(r->bytes_shmem, size);
-	kv("shmem:", "%s", size);
+	kv(KV_WIDTH, "shmem:", "%s", size);
 	units_format_size(r->bytes_hugetlb, size);
-	kv("hugetlb:", "%s", size);
-	kv("hugepages:", "%s (%" PRIu64 " free)", r->hugepage_policy,
+	kv(KV_WIDTH, "hugetlb:", "%s", size);
+	kv(KV_WIDTH, "hugepages:", "%s (%" PRIu64 " free)", r->hugepage_policy,
 	    r->hugepages_free);
-	kv("fd limit:", "%" PRIu64, r->fd_limit);
+	kv(KV_WIDTH, "fd limit:", "%" PRIu64, r->fd_limit);
 }
 
 void
@@ -249,22 +252,22 @@ show_human(const Shmbroker__AdminShowReply *r)
 	units_format_size(region_bytes(g), a);
 	units_format_size(g->backing_bytes, b);
 	format_time_ms(g->created_ms, when, sizeof(when));
-	kv("name:", "%s", g->name);
-	kv("id:", "%" PRIu64, g->region_id);
-	kv("size:", "%s (%u pages)", a, g->size_pages);
-	kv("backing:", "%s, %s", backing_name(g->backing), b);
-	kv("origin:", "%s", origin_name(g->origin));
-	kv("created:", "%s", when);
-	kv("mode:", "%04o", g->mode);
-	kv("owner uid:", "%u", g->owner_uid);
+	kv(KV_WIDTH, "name:", "%s", g->name);
+	kv(KV_WIDTH, "id:", "%" PRIu64, g->region_id);
+	kv(KV_WIDTH, "size:", "%s (%u pages)", a, g->size_pages);
+	kv(KV_WIDTH, "backing:", "%s, %s", backing_name(g->backing), b);
+	kv(KV_WIDTH, "origin:", "%s", origin_name(g->origin));
+	kv(KV_WIDTH, "created:", "%s", when);
+	kv(KV_WIDTH, "mode:", "%04o", g->mode);
+	kv(KV_WIDTH, "owner uid:", "%u", g->owner_uid);
 	if ((tenant = printable_dup(g->tenant)) == NULL) {
 		ctl_warn("out of memory");
 		return EX_OSERR;
 	}
-	kv("tenant:", "%s", tenant[0] != '\0' ? tenant : "-");
+	kv(KV_WIDTH, "tenant:", "%s", tenant[0] != '\0' ? tenant : "-");
 	free(tenant);
-	kv("active:", "0x%04x", g->active_mask);
-	kv("clients:", "%zu", r->n_clients);
+	kv(KV_WIDTH, "active:", "0x%04x", g->active_mask);
+	kv(KV_WIDTH, "clients:", "%zu", r->n_clients);
 	if (r->n_clients == 0)
 		return EX_OK;
 	putchar('\n');
@@ -383,18 +386,43 @@ stats_json(const Shmbroker__AdminStatsReply *r)
 	putchar('\n');
 }
 
+/* Attach results sit under their heading by this much. */
+#define STATS_INDENT 2
+
+/* The value column of stats: KV_WIDTH like status, or past the longest
+ * counter name ("refused connections:") or attach result with the same
+ * two spaces, so that every number of stats is in one column. */
+static int
+stats_width(const Shmbroker__AdminStatsReply *r)
+{
+	size_t w = KV_WIDTH, len;
+
+	for (size_t i = 0; i < sizeof(stats_counters) /
+	    sizeof(stats_counters[0]); i++)
+		if ((len = strlen(stats_counters[i].human) + 2) > w)
+			w = len;
+	for (size_t i = 0; i < r->n_status_counts; i++)
+		if ((len = STATS_INDENT + strlen(wire_status_name((int)i)) +
+		    2) > w)
+			w = len;
+	return (int)w;
+}
+
 static void
 stats_human(const Shmbroker__AdminStatsReply *r)
 {
+	int width = stats_width(r);
+
 	for (size_t i = 0; i < sizeof(stats_counters) /
 	    sizeof(stats_counters[0]); i++)
-		kv(stats_counters[i].human, "%" PRIu64 "%s",
+		kv(width, stats_counters[i].human, "%" PRIu64 "%s",
 		    stats_value(r, &stats_counters[i]),
 		    stats_counters[i].suffix);
 	if (r->n_status_counts > 0)
 		printf("\nattach results:\n");
 	for (size_t i = 0; i < r->n_status_counts; i++)
-		printf("  %-20s %" PRIu64 "\n", wire_status_name((int)i),
+		printf("%*s%-*s%" PRIu64 "\n", STATS_INDENT, "",
+		    width - STATS_INDENT, wire_status_name((int)i),
 		    r->status_counts[i]);
 }
 

@@ -130,7 +130,7 @@ admin_show(struct conn *c, uint64_t id, const Shmbroker__AdminShow *req)
 	struct region *g = registry_find(&c->b->reg, req->name);
 
 	if (g == NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
 		    "no region named '%.40s'", req->name);
 		return;
 	}
@@ -155,7 +155,7 @@ admin_check_name(struct conn *c, uint64_t id, const char *name,
     char out[REGION_KEY_MAX])
 {
 	if (registry_check_key(name) != GSS_OK) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
 		    "invalid region name: use 1 to 63 printable ASCII "
 		    "characters without spaces");
 		return false;
@@ -181,19 +181,19 @@ admin_create(struct conn *c, uint64_t id, const Shmbroker__AdminCreate *req)
 	if (!admin_check_name(c, id, req->name, name))
 		return;
 	if (req->size_pages == 0) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
 		    "a region needs a size of at least one page");
 		return;
 	}
 	if (registry_find(&b->reg, name) != NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_EXISTS,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_EXISTS,
 		    "a region named '%s' exists already", name);
 		return;
 	}
 	t0 = broker_mono_ns();
-	if (vmm_create_region(b, name, req->size_pages, ORIGIN_ADMIN,
+	if (region_create(b, name, req->size_pages, ORIGIN_ADMIN,
 	    &admin_acl, &g, &why) != GSS_OK) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "cannot create '%s': %s", name, why);
 		return;
 	}
@@ -211,43 +211,20 @@ admin_destroy(struct conn *c, uint64_t id, const Shmbroker__AdminDestroy *req)
 	struct broker *b = c->b;
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminDestroyReply r = SHMBROKER__ADMIN_DESTROY_REPLY__INIT;
-	Shmbroker__ClientRevoked ev = SHMBROKER__CLIENT_REVOKED__INIT;
 	struct region *g = registry_find(&b->reg, req->name);
 
 	if (g == NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
 		    "no region named '%.40s'", req->name);
 		return;
 	}
 	if (g->nclients > 0 && !req->force) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_BUSY,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_BUSY,
 		    "region '%s' has %u attached clients: detach them or use "
 		    "--force", g->name, (unsigned)g->nclients);
 		return;
 	}
-	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED;
-	m.client_revoked = &ev;
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		if (g->clients[i] == NULL)
-			continue;
-		ev.client_id = g->clients[i]->id;
-		conn_send(g->clients[i]->owner, &m, NULL, 0);
-	}
-	/* Every client is revoked: each one's eventfd is closed with it, and
-	 * there is no peer left to tell (libshmclient drops its peers'
-	 * eventfds at ClientRevoked). */
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		if (g->clients[i] == NULL)
-			continue;
-		vmm_unlink_client(b, g->clients[i]);
-		r.detached++;
-	}
-	log_info(&b->log, "region %s destroyed by an admin (%u clients "
-	    "revoked)", g->name, r.detached);
-	admin_event(b, "destroy", g, -1, c->id);
-	vmm_remove_region(b, g);
-	b->stats.regions_destroyed++;
-	m = (Shmbroker__ServerMessage)SHMBROKER__SERVER_MESSAGE__INIT;
+	r.detached = region_destroy(b, g, c->id);
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DESTROY;
 	m.admin_destroy = &r;
 	admin_reply(c, id, &m);
@@ -285,9 +262,7 @@ admin_watch(struct conn *c, uint64_t id)
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminWatchReply r = SHMBROKER__ADMIN_WATCH_REPLY__INIT;
 
-	if (!c->watching)
-		LIST_INSERT_HEAD(&c->b->watchers, c, watch_entry);
-	c->watching = true;
+	watch_add(c);
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH;
 	m.admin_watch = &r;
 	admin_reply(c, id, &m);
@@ -350,26 +325,34 @@ admin_tenants(struct conn *c, uint64_t id)
 	admin_reply(c, id, &m);
 }
 
+/* The reply to AdminReload, once the reload has created its regions; the
+ * connection that asked may be gone by then. */
 static void
-admin_reload(struct conn *c, uint64_t id)
+admin_reload_done(struct broker *b, uint64_t conn_id, uint64_t req_id,
+    int rc, const char *err)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminReloadReply r = SHMBROKER__ADMIN_RELOAD_REPLY__INIT;
-	char err[512];
+	struct conn *c;
 
-	switch (service_reload(c->b, err, sizeof(err))) {
-	case -1:
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_INVALID,
+	TAILQ_FOREACH(c, &b->conns, entry)
+		if (c->id == conn_id)
+			break;
+	if (c == NULL || c->dead)
+		return;
+	if (rc == -1) {
+		conn_reply_error(c, req_id, SHMBROKER__ERROR__ERR_INVALID,
 		    "reload failed, the running configuration stays: %s", err);
 		return;
-	case -2:
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+	}
+	if (rc == -2) {
+		conn_reply_error(c, req_id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "configuration reloaded, but %s", err);
 		return;
 	}
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD;
 	m.admin_reload = &r;
-	admin_reply(c, id, &m);
+	admin_reply(c, req_id, &m);
 }
 
 void
@@ -404,32 +387,9 @@ admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m)
 		admin_tenants(c, m->id);
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD:
-		admin_reload(c, m->id);
+		service_reload(c->b, admin_reload_done, c->id, m->id);
 		break;
 	default:
 		break;
-	}
-}
-
-void
-admin_event(struct broker *b, const char *kind, const struct region *g,
-    int index, uint64_t conn_id)
-{
-	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
-	Shmbroker__AdminEvent ev = SHMBROKER__ADMIN_EVENT__INIT;
-	struct conn *c, *next;
-
-	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_EVENT;
-	m.admin_event = &ev;
-	ev.kind = (char *)kind;
-	ev.region = (char *)g->name;
-	ev.index = index;
-	ev.active_mask = g->active;
-	ev.connection_id = conn_id;
-	ev.time_ms = broker_now_ms();
-	/* conn_send may kill a slow watcher, which unlinks it: save next. */
-	for (c = LIST_FIRST(&b->watchers); c != NULL; c = next) {
-		next = LIST_NEXT(c, watch_entry);
-		conn_send(c, &m, NULL, 0);
 	}
 }

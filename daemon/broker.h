@@ -28,6 +28,7 @@ struct config_region {
 	bool has_group;
 	gid_t group;
 	int hugepages;			/* a policy, or -1: the broker's */
+	int line;			/* of its [region] header */
 };
 
 struct broker_config {
@@ -44,12 +45,15 @@ struct broker_config {
 	uint32_t local_region_fds;	/* memfds held in-process; 0: auto */
 	bool fd_store;			/* keep memfds in systemd's fd store */
 	struct config_region *regions;	/* created at start */
-	size_t nregions;
+	size_t nregions, regions_cap;
 	struct tenant *tenants;
-	size_t ntenants;
+	size_t ntenants, tenants_cap;
+	bool open_tenancy;		/* no tenants: everyone is served */
 	char *default_tenant;		/* for connections no tenant matches */
 	bool has_admin_group;		/* may use the admin socket, with root */
 	gid_t admin_group;
+	char **warnings;		/* "FILE:LINE: ..." found while loading */
+	size_t nwarnings;
 };
 
 struct broker_stats {
@@ -70,6 +74,7 @@ enum conn_kind { CONN_VMM, CONN_ADMIN };
 
 struct outmsg;
 struct restored_state;
+struct reload_job;
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
@@ -114,8 +119,11 @@ struct broker {
 	struct event *ev_sighup;	/* reload */
 	struct event *ev_watchdog;	/* sd_notify WATCHDOG=1 */
 	struct event *ev_status;	/* sd_notify STATUS= */
+	struct event *ev_reload;	/* the next batch of a reload */
+	struct reload_job *reload;	/* the reload under way, or NULL */
 	int argc;			/* the command line, for reloads */
 	char **argv;
+	const struct conn_upcalls *up;	/* the services above conn.c */
 	struct event *ev_reap;		/* closes dead connections */
 	struct event *ev_accept_retry;	/* after EMFILE */
 	struct conn_list conns;
@@ -143,8 +151,6 @@ struct broker {
 	uint8_t txbuf[WIRE_MAX_MESSAGE];
 };
 
-uint64_t broker_now_ms(void);
-uint64_t broker_mono_ns(void);
 
 /* conn.c */
 int conn_listen(struct broker *b, struct listener *l, int fd,
@@ -162,27 +168,32 @@ int conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 enum { EVENT_PEER = 2 };
 void conn_kill(struct conn *c, const char *why);
 void conn_close_all(struct broker *b);
-
-/* rpc.c */
-void rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
-    struct wire_fds *fds);
-void rpc_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
+/* An error reply to request id, with the reason, logged at debug. */
+void conn_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* vmm.c */
+/* What conn.c hands up, through b->up, so that the transport calls no
+ * module above it: each request, a connection marked dead (it must get
+ * nothing more) and a dead connection about to be freed (its clients go). */
+struct conn_upcalls {
+	void (*dispatch)(struct conn *c, const uint8_t *buf, size_t len,
+	    struct wire_fds *fds);
+	void (*killed)(struct conn *c);
+	void (*reaped)(struct conn *c);
+};
+
+/* rpc.c: the services' entry, set as b->up by main.c */
+extern const struct conn_upcalls rpc_upcalls;
+
+/* vmm.c: the VMM service, over region.c */
 void vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req);
 void vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req);
 void vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req);
 void vmm_read_status(struct conn *c, uint64_t id,
     const Shmbroker__ReadStatus *req);
 void vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req);
-/* Detaches a client and tells its peers; removes a guest region left
- * empty. */
-void vmm_detach_client(struct broker *b, struct client *cl);
-/* Tells the other clients of g that index attached (with its eventfd) or
- * detached. */
-void vmm_peer_changed(struct broker *b, struct region *g, int index,
-    bool attached);
+
+/* region.c: the lifecycle of regions and clients */
 /* Who may attach to a new region, who pays for it, and its backing. */
 struct region_acl {
 	uid_t owner_uid;
@@ -192,55 +203,108 @@ struct region_acl {
 	struct tenant *tenant;		/* charged, or NULL (admin, config) */
 	int hugepages;			/* a policy, or -1: the broker's */
 };
+struct fdname_region;
 
-/* Creates the memory and registry entry of a new region. */
-enum guest_shm_status vmm_create_region(struct broker *b, const char *name,
+/* Creates the memory and registry entry of a new region. GSS status. */
+enum guest_shm_status region_create(struct broker *b, const char *name,
     uint32_t size_pages, enum region_origin origin,
     const struct region_acl *acl, struct region **out, const char **why);
+/* A region rebuilt around a memfd from the fd store; NULL without memory
+ * (the caller keeps mem->fd then). */
+struct region *region_adopt(struct broker *b, const struct fdname_region *fr,
+    const struct region_mem *mem);
+/* NULL when one more client fits the daemon and tenant t (NULL: none),
+ * else why not. */
+const char *region_client_room(const struct broker *b, const struct tenant *t);
+/*
+ * Makes a client of g for connection c, at index want if free (-1: the
+ * lowest free), charged to t (may be NULL), and tells the members. *fd is
+ * the memfd to send, to be closed after sending when *borrowed. When it
+ * fails, a region made for this attach (created) is removed. GSS status.
+ */
+enum guest_shm_status region_attach(struct broker *b, struct conn *c,
+    struct region *g, int want, struct tenant *t, bool created,
+    struct client **out, int *fd, bool *borrowed, const char **why);
+/* Detaches a client and tells its peers; removes a guest region left
+ * empty. */
+void region_detach_client(struct broker *b, struct client *cl);
 /* Uncharges and frees a client (closing its eventfd) without telling
  * anyone, and the state page with the last client; true when its guest
  * region is left empty (see registry_detach). */
-bool vmm_unlink_client(struct broker *b, struct client *cl);
+bool region_unlink_client(struct broker *b, struct client *cl);
+/* Revokes every client of g (each gets ClientRevoked) and removes it;
+ * returns how many were revoked. conn_id: who asked, for the events. */
+unsigned region_destroy(struct broker *b, struct region *g, uint64_t conn_id);
 /* Removes a region that has no clients, wherever its memfd is held. */
-void vmm_remove_region(struct broker *b, struct region *g);
+void region_remove(struct broker *b, struct region *g, uint64_t conn_id);
+/* Drops the state page of a region without clients. */
+void region_free_state(struct broker *b, struct region *g);
+/* The memfd to send: the region's own, or a copy from its keeper that
+ * the caller closes (*borrowed). -errno when none can be had. */
+int region_memfd(struct broker *b, const struct region *g, bool *borrowed);
 /* Parks the oldest memfds while the daemon holds more than its budget. */
-void vmm_park_memfds(struct broker *b);
+void region_park_memfds(struct broker *b);
+/* Creates the configured regions that do not exist yet, from *next on
+ * and at most max of them: 1 when some remain, 0 when all exist, -1 at
+ * the first that cannot be made, with the reason in err. */
+int region_create_configured(struct broker *b, size_t *next, size_t max,
+    char *err, size_t errlen);
 
-/* main.c */
-int broker_create_config_regions(struct broker *b, char *err, size_t errlen);
+/* fdstore.c: region memfds and state pages in systemd's fd store */
+void fdstore_put_region(struct broker *b, struct region *g);
+void fdstore_drop_region(struct broker *b, const struct region *g);
+void fdstore_put_state(struct broker *b, struct region *g);
+void fdstore_drop_state(struct broker *b, struct region *g);
+/* Removes the entry called name from the store. */
+void fdstore_drop(const char *name);
+
+/* clock.c */
+uint64_t broker_now_ms(void);		/* wall clock */
+uint64_t broker_mono_ns(void);		/* monotonic */
 
 /* policy.c */
 int policy_init(struct broker *b);
 void policy_classify(struct broker *b, struct conn *c);
 int policy_reload(struct broker *b);
-void policy_charge_region(struct broker *b, struct region *g,
-    struct tenant_usage *u);
-void policy_uncharge_region(struct broker *b, struct region *g);
 void policy_deny(struct broker *b, struct tenant *t);
 /* The usage kept under a tenant's name (made on first use), or NULL. */
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
+/* The tenant whose prefix the region name lies in, or NULL. */
+struct tenant *policy_name_owner(struct broker *b, const char *key);
+/* Tenants decide by peer credentials: refuses (-1, reason in err) a
+ * configuration with tenants or admin_group when this process cannot see
+ * them as they are. */
+int policy_check_credentials(const struct broker_config *cfg, char *err,
+    size_t errlen);
 
-/* restore.c */
-void restore_store_region(struct broker *b, struct region *g);
-void restore_forget_region(struct broker *b, const struct region *g);
-/* The same for a region's state page, so pending bits survive too. */
-void restore_store_state(struct broker *b, struct region *g);
-void restore_forget_state(struct broker *b, struct region *g);
+/* restore.c: regions rebuilt from the fd store at start */
 bool restore_take_fd(struct broker *b, int fd, const char *fdname);
 int restore_finish(struct broker *b);
 
 /* service.c */
 int service_start(struct broker *b);
-/* Re-reads the configuration. -1 with the reason in err when the file
- * fails to load (the running configuration then stays); -2 when it was
- * applied but a configured region could not be created. */
-int service_reload(struct broker *b, char *err, size_t errlen);
+/* The end of a reload: rc 0, or -1 when the file failed to load (the
+ * running configuration then stays), or -2 when it was applied but a
+ * configured region could not be created; err says why. */
+typedef void service_reload_cb(struct broker *b, uint64_t conn_id,
+    uint64_t req_id, int rc, const char *err);
+/* Re-reads the configuration and creates the regions it adds, in batches
+ * between other events; done (if not NULL) is called with conn_id and
+ * req_id at the end, which may come before this returns. */
+void service_reload(struct broker *b, service_reload_cb *done,
+    uint64_t conn_id, uint64_t req_id);
 void service_stopping(struct broker *b);
 void service_stop(struct broker *b);
 
 /* admin.c */
 void admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m);
-void admin_event(struct broker *b, const char *kind, const struct region *g,
+
+/* watch.c */
+void watch_add(struct conn *c);
+void watch_remove(struct conn *c);
+/* Tells every watching admin connection what happened to g (index -1:
+ * to the region itself). */
+void watch_event(struct broker *b, const char *kind, const struct region *g,
     int index, uint64_t conn_id);
 
 #endif

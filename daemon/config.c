@@ -1,5 +1,7 @@
 /*
- * config: defaults, INI file (libinih) and command line (see config.h).
+ * config: defaults, the configuration file and the command line (see
+ * config.h), and the [broker] section. The file's format is inifile's;
+ * [region NAME] and [tenant NAME] sections are config_sections.c's.
  *
  *   [broker]
  *   socket = /run/shmbroker/vmm.sock
@@ -15,50 +17,26 @@
  *   local_region_fds = 5000       ; region memfds held in the daemon itself,
  *                                 ; the rest in keeper processes (fdstash.h);
  *                                 ; default: a quarter of RLIMIT_NOFILE
+ *   tenancy = open                ; required in a file without [tenant]:
+ *                                 ; every connection is served
  *   default_tenant = NAME         ; for connections no tenant matches
  *   admin_group = GROUP           ; may use the admin socket (primary gid)
- *
- *   [region NAME]                 ; created at start, lives until destroyed;
- *   size = 64M                    ; NAME at most 41 characters (libinih)
- *   mode = 0666                   ; who else may attach
- *   group = GROUP
- *   backing = auto                ; hugetlb | shmem | auto
- *
- *   [tenant NAME]                 ; see tenant.h
- *   uid = USER                    ; and/or gid = GROUP
- *   prefix = acme/
- *   allow = pattern, ...          ; deny = pattern, ...
- *   max_regions = N               ; max_clients, max_bytes, max_hugepages
- *   mode = 0600                   ; group = GROUP
  */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
-#include <ini.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_int.h"
+#include "inifile.h"
 #include "units.h"
 
 #define DEFAULT_DIR "/run/shmbroker"
-
-/* libinih cuts section names at 50 bytes (INI_MAX_SECTION in its ini.c)
- * and lines at INI_MAX_LINE: both must be refused, not truncated. */
-#define CONFIG_MAX_SECTION 50
-
-struct ini_state {
-	struct broker_config *cfg;
-	FILE *f;
-	char *line;			/* getline's buffer */
-	size_t cap;
-	int lineno;			/* of the line inih is parsing */
-	int err_line;			/* of the first error, or 0 */
-	char why[320];			/* its reason */
-};
 
 static void
 config_defaults(struct broker_config *cfg)
@@ -100,423 +78,182 @@ config_set_string(char **dst, const char *v)
 	return *dst != NULL ? 0 : -1;
 }
 
-static int
-config_set_u32(uint32_t *dst, const char *v)
-{
-	char *end;
-	unsigned long long n;
+enum broker_key { BK_SOCKET, BK_ADMIN_SOCKET, BK_HUGEPAGES, BK_LOG_LEVEL,
+    BK_MAX_REGION_SIZE, BK_MAX_REGIONS, BK_MAX_CLIENTS, BK_MAX_CONNECTIONS,
+    BK_LOCAL_REGION_FDS, BK_FD_STORE, BK_TENANCY, BK_DEFAULT_TENANT,
+    BK_ADMIN_GROUP };
 
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || n == 0 || n > UINT32_MAX)
-		return -1;
-	*dst = (uint32_t)n;
-	return 0;
-}
+static const char *const config_broker_keys[] = { "socket", "admin_socket",
+    "hugepages", "log_level", "max_region_size", "max_regions",
+    "max_clients", "max_connections", "local_region_fds", "fd_store",
+    "tenancy", "default_tenant", "admin_group", NULL };
 
 static int
-config_parse_id(const char *v, bool group, unsigned *out)
+config_set_limit(struct broker_config *cfg, enum broker_key k, const char *v,
+    const char **why)
 {
-	char *end;
-	unsigned long n;
+	uint32_t *dst = k == BK_MAX_REGIONS ? &cfg->max_regions :
+	    k == BK_MAX_CLIENTS ? &cfg->max_clients :
+	    k == BK_MAX_CONNECTIONS ? &cfg->max_connections :
+	    &cfg->local_region_fds;
 
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (*v != '\0' && *end == '\0' && errno == 0 && n < UINT32_MAX) {
-		*out = (unsigned)n;
-		return 0;
-	}
-	if (group) {
-		struct group *gr = getgrnam(v);
-
-		if (gr != NULL) {
-			*out = gr->gr_gid;
-			return 0;
-		}
-	} else {
-		struct passwd *pw = getpwnam(v);
-
-		if (pw != NULL) {
-			*out = pw->pw_uid;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int
-config_parse_mode(const char *v, uint16_t *mode)
-{
-	char *end;
-	unsigned long n;
-
-	errno = 0;
-	n = strtoul(v, &end, 8);
-	if (*v == '\0' || *end != '\0' || errno != 0 || n > 0777)
-		return -1;
-	*mode = (uint16_t)n;
-	return 0;
-}
-
-static int
-config_parse_pages(const char *v, uint32_t *pages)
-{
-	uint64_t bytes;
-
-	if (units_parse_size(v, &bytes) < 0 || bytes == 0 ||
-	    units_bytes_to_pages(bytes) < 0)
-		return -1;
-	*pages = (uint32_t)units_bytes_to_pages(bytes);
-	return 0;
+	*why = "limits must be whole numbers from 1 to 4294967295";
+	return config_parse_u32(v, dst);
 }
 
 /* One broker setting, from the file or the command line; -1 if bad. */
 static int
-config_set(struct broker_config *cfg, const char *key, const char *v,
+config_set(struct broker_config *cfg, enum broker_key k, const char *v,
     const char **why)
 {
-	uint64_t bytes;
+	unsigned gid;
 	int n;
 
-	*why = "unknown setting";
-	if (strcmp(key, "socket") == 0)
+	*why = "out of memory";
+	switch (k) {
+	case BK_SOCKET:
 		return config_set_string(&cfg->socket_path, v);
-	if (strcmp(key, "admin_socket") == 0)
+	case BK_ADMIN_SOCKET:
 		return config_set_string(&cfg->admin_socket_path, v);
-	if (strcmp(key, "hugepages") == 0) {
+	case BK_HUGEPAGES:
 		*why = "hugepages must be never, prefer or require";
 		if ((n = memory_parse_policy(v)) < 0)
 			return -1;
 		cfg->hugepages = (enum hugepage_policy)n;
 		return 0;
-	}
-	if (strcmp(key, "log_level") == 0) {
+	case BK_LOG_LEVEL:
 		*why = "log_level must be error, warning, notice, info or debug";
 		if ((n = log_parse_level(v)) < 0)
 			return -1;
 		cfg->log_level = n;
 		return 0;
-	}
-	if (strcmp(key, "max_region_size") == 0) {
+	case BK_MAX_REGION_SIZE:
 		*why = "max_region_size must be a size such as 512M or 4G";
-		if (units_parse_size(v, &bytes) < 0 || bytes == 0 ||
-		    units_bytes_to_pages(bytes) < 0)
-			return -1;
-		cfg->max_region_pages = (uint32_t)units_bytes_to_pages(bytes);
-		return 0;
-	}
-	*why = "limits must be whole numbers from 1 to 4294967295";
-	if (strcmp(key, "max_regions") == 0)
-		return config_set_u32(&cfg->max_regions, v);
-	if (strcmp(key, "max_clients") == 0)
-		return config_set_u32(&cfg->max_clients, v);
-	if (strcmp(key, "max_connections") == 0)
-		return config_set_u32(&cfg->max_connections, v);
-	if (strcmp(key, "local_region_fds") == 0)
-		return config_set_u32(&cfg->local_region_fds, v);
-	if (strcmp(key, "fd_store") == 0) {
+		return config_parse_pages(v, &cfg->max_region_pages);
+	case BK_FD_STORE:
 		*why = "fd_store must be yes or no";
 		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
 			return -1;
 		cfg->fd_store = v[0] == 'y';
 		return 0;
-	}
-	if (strcmp(key, "default_tenant") == 0)
+	case BK_TENANCY:
+		*why = "tenancy must be open (every connection is served, with "
+		    "no rules or quotas) or tenants (only the [tenant] "
+		    "sections)";
+		if (strcmp(v, "open") != 0 && strcmp(v, "tenants") != 0)
+			return -1;
+		cfg->open_tenancy = v[0] == 'o';
+		return 0;
+	case BK_DEFAULT_TENANT:
 		return config_set_string(&cfg->default_tenant, v);
-	if (strcmp(key, "admin_group") == 0) {
-		unsigned gid;
-
+	case BK_ADMIN_GROUP:
 		*why = "admin_group must be a gid or a group name";
 		if (config_parse_id(v, true, &gid) < 0)
 			return -1;
 		cfg->has_admin_group = true;
 		cfg->admin_group = gid;
 		return 0;
+	default:
+		return config_set_limit(cfg, k, v, why);
 	}
-	*why = "unknown setting";
-	return -1;
-}
-
-/* The [region NAME] entry, made on its first key. */
-static struct config_region *
-config_region_entry(struct broker_config *cfg, const char *name,
-    const char **why)
-{
-	struct config_region *r;
-
-	for (size_t i = 0; i < cfg->nregions; i++)
-		if (strcmp(cfg->regions[i].name, name) == 0)
-			return &cfg->regions[i];
-	if (registry_check_key(name) != GSS_OK) {
-		*why = "region names are 1 to 63 printable ASCII characters";
-		return NULL;
-	}
-	r = realloc(cfg->regions, (cfg->nregions + 1) * sizeof(*r));
-	if (r == NULL) {
-		*why = "out of memory";
-		return NULL;
-	}
-	cfg->regions = r;
-	r = &cfg->regions[cfg->nregions++];
-	memset(r, 0, sizeof(*r));
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->mode = 0666;
-	r->hugepages = -1;
-	return r;
 }
 
 static int
-config_region_set(struct broker_config *cfg, const char *name,
-    const char *key, const char *v, const char **why)
+config_broker_key(struct config_parse *p, const char *key, const char *v,
+    int line, char *why, size_t whylen)
 {
-	struct config_region *r = config_region_entry(cfg, name, why);
-	unsigned gid;
+	const char *reason;
+	char esc[128];
+	int k;
 
-	if (r == NULL)
+	if ((k = config_key_index(config_broker_keys, "broker", key,
+	    why, whylen)) < 0)
 		return -1;
-	*why = "unknown region setting (size, mode, group, backing)";
-	if (strcmp(key, "size") == 0) {
-		*why = "size must be a size such as 4096, 2M or 1G";
-		return config_parse_pages(v, &r->size_pages);
-	}
-	if (strcmp(key, "mode") == 0) {
-		*why = "mode must be octal, at most 0777";
-		return config_parse_mode(v, &r->mode);
-	}
-	if (strcmp(key, "group") == 0) {
-		*why = "group must be a gid or a group name";
-		if (config_parse_id(v, true, &gid) < 0)
-			return -1;
-		r->has_group = true;
-		r->group = gid;
-		return 0;
-	}
-	if (strcmp(key, "backing") == 0) {
-		*why = "backing must be hugetlb, shmem or auto";
-		r->hugepages = strcmp(v, "hugetlb") == 0 ? HUGEPAGES_REQUIRE :
-		    strcmp(v, "shmem") == 0 ? HUGEPAGES_NEVER :
-		    strcmp(v, "auto") == 0 ? -1 : -2;
-		return r->hugepages == -2 ? -1 : 0;
-	}
-	return -1;
-}
-
-/* The [tenant NAME] entry, made on its first key. */
-static struct tenant *
-config_tenant_entry(struct broker_config *cfg, const char *name,
-    const char **why)
-{
-	struct tenant *t;
-
-	for (size_t i = 0; i < cfg->ntenants; i++)
-		if (strcmp(cfg->tenants[i].name, name) == 0)
-			return &cfg->tenants[i];
-	if (*name == '\0' || strlen(name) >= TENANT_NAME_MAX) {
-		*why = "tenant names are 1 to 31 characters";
-		return NULL;
-	}
-	t = realloc(cfg->tenants, (cfg->ntenants + 1) * sizeof(*t));
-	if (t == NULL) {
-		*why = "out of memory";
-		return NULL;
-	}
-	cfg->tenants = t;
-	t = &cfg->tenants[cfg->ntenants++];
-	/* Only the owner by default: sharing across tenants is opted into. */
-	tenant_init(t, name, 0600);
-	return t;
-}
-
-static int
-config_tenant_limit(struct tenant *t, const char *key, const char *v,
-    const char **why)
-{
-	uint64_t bytes;
-
-	*why = "limits must be whole numbers from 1 to 4294967295";
-	if (strcmp(key, "max_regions") == 0)
-		return config_set_u32(&t->max_regions, v);
-	if (strcmp(key, "max_clients") == 0)
-		return config_set_u32(&t->max_clients, v);
-	if (strcmp(key, "max_hugepages") == 0) {
-		uint32_t n;
-
-		if (config_set_u32(&n, v) < 0)
-			return -1;
-		t->max_hugepages = n;
-		return 0;
-	}
-	if (strcmp(key, "max_bytes") == 0) {
-		*why = "max_bytes must be a size such as 512M or 4G";
-		if (units_parse_size(v, &bytes) < 0 || bytes == 0)
-			return -1;
-		t->max_bytes = bytes;
-		return 0;
-	}
-	*why = "unknown tenant setting (uid, gid, prefix, allow, deny, "
-	    "max_regions, max_clients, max_bytes, max_hugepages, mode, group)";
-	return -1;
-}
-
-static int
-config_tenant_set(struct broker_config *cfg, const char *name,
-    const char *key, const char *v, const char **why)
-{
-	struct tenant *t = config_tenant_entry(cfg, name, why);
-	unsigned id;
-
-	if (t == NULL)
+	if (p->seen & (1u << k)) {
+		snprintf(why, whylen, "[broker] sets %s twice", key);
 		return -1;
-	if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0 ||
-	    strcmp(key, "group") == 0) {
-		bool group = key[0] == 'g';
-
-		*why = group ? "must be a gid or a group name" :
-		    "uid must be a uid or a user name";
-		if (config_parse_id(v, group, &id) < 0)
-			return -1;
-		if (key[0] == 'u') {
-			t->match_uid = true;
-			t->uid = id;
-		} else if (key[1] == 'i') {
-			t->match_gid = true;
-			t->gid = id;
-		} else {
-			t->has_group = true;
-			t->group = id;
-		}
-		return 0;
 	}
-	if (strcmp(key, "prefix") == 0) {
-		*why = "prefix must be 1 to 31 printable ASCII characters";
-		if (strlen(v) >= TENANT_PREFIX_MAX || registry_check_key(v) !=
-		    GSS_OK)
-			return -1;
-		snprintf(t->prefix, sizeof(t->prefix), "%s", v);
-		return 0;
-	}
-	if (strcmp(key, "allow") == 0 || strcmp(key, "deny") == 0) {
-		*why = "at most 32 patterns of at most 63 characters";
-		return tenant_add_rules(t, key[0] == 'a', v);
-	}
-	if (strcmp(key, "mode") == 0) {
-		*why = "mode must be octal, at most 0777";
-		return config_parse_mode(v, &t->mode);
-	}
-	return config_tenant_limit(t, key, v, why);
-}
-
-static int
-config_ini_handler(void *user, const char *section, const char *key,
-    const char *value)
-{
-	struct ini_state *st = user;
-	const char *why = "unknown section (use [broker], [region NAME] or "
-	    "[tenant NAME])";
-	int rc = -1;
-
-	if (strlen(section) >= CONFIG_MAX_SECTION - 1)
-		why = "section name too long (at most 48 characters)";
-	else if (strcmp(section, "broker") == 0)
-		rc = config_set(st->cfg, key, value, &why);
-	else if (strncmp(section, "region ", 7) == 0)
-		rc = config_region_set(st->cfg, section + 7, key, value, &why);
-	else if (strncmp(section, "tenant ", 7) == 0)
-		rc = config_tenant_set(st->cfg, section + 7, key, value, &why);
-	if (rc < 0 && st->err_line == 0) {
-		st->err_line = st->lineno;
-		snprintf(st->why, sizeof(st->why), "[%s] %s = %s: %s", section,
-		    key, value, why);
-	}
-	return rc == 0;
-}
-
-/* inih's reader: whole lines, counted, so that every error names the line
- * it is on; a line too long for inih is an error, not two lines. */
-static char *
-config_read_line(char *str, int num, void *stream)
-{
-	struct ini_state *st = stream;
-	ssize_t n = getline(&st->line, &st->cap, st->f);
-
-	if (n < 0)
-		return NULL;
-	st->lineno++;
-	if (n >= num) {
-		if (st->err_line == 0) {
-			st->err_line = st->lineno;
-			snprintf(st->why, sizeof(st->why), "line too long (at "
-			    "most %d characters)", num - 2);
-		}
-		n = 0;
-	}
-	memcpy(str, st->line, (size_t)n);
-	str[n] = '\0';
-	return str;
-}
-
-/* What a section-by-section parse cannot see: sizes that are missing, a
- * default tenant that does not exist. */
-static int
-config_check(struct broker_config *cfg, const char *path, char *err,
-    size_t errlen)
-{
-	for (size_t i = 0; i < cfg->nregions; i++) {
-		if (cfg->regions[i].size_pages == 0) {
-			snprintf(err, errlen, "%s: [region %s] has no size", path,
-			    cfg->regions[i].name);
-			return -1;
-		}
-		if (cfg->regions[i].size_pages > cfg->max_region_pages) {
-			snprintf(err, errlen, "%s: [region %s] is larger than "
-			    "max_region_size", path, cfg->regions[i].name);
-			return -1;
-		}
-	}
-	if (cfg->default_tenant != NULL) {
-		for (size_t i = 0; i < cfg->ntenants; i++)
-			if (strcmp(cfg->tenants[i].name,
-			    cfg->default_tenant) == 0)
-				return 0;
-		snprintf(err, errlen, "%s: default_tenant = %s: no [tenant %s] "
-		    "section", path, cfg->default_tenant, cfg->default_tenant);
+	p->seen |= 1u << k;
+	if (k == BK_TENANCY)
+		p->tenancy_line = line;
+	if (config_set(p->cfg, (enum broker_key)k, v, &reason) < 0) {
+		snprintf(why, whylen, "%s = %s: %s", key,
+		    inifile_escape(esc, sizeof(esc), v), reason);
 		return -1;
 	}
 	return 0;
 }
 
 static int
+config_on_section(void *arg, const char *name, int line, char *why,
+    size_t whylen)
+{
+	struct config_parse *p = arg;
+
+	p->seen = 0;
+	if (strcmp(name, "broker") == 0) {
+		if (p->broker_line != 0) {
+			snprintf(why, whylen, "a second [broker] section (the "
+			    "first is at line %d)", p->broker_line);
+			return -1;
+		}
+		p->broker_line = line;
+		p->section = SECTION_BROKER;
+		return 0;
+	}
+	if (strcmp(name, "region") == 0 || strcmp(name, "tenant") == 0) {
+		snprintf(why, whylen, "[%s] needs a name: [%s NAME]", name,
+		    name);
+		return -1;
+	}
+	if (strncmp(name, "region ", 7) == 0)
+		return config_region_begin(p, name + 7, line, why, whylen);
+	if (strncmp(name, "tenant ", 7) == 0)
+		return config_tenant_begin(p, name + 7, line, why, whylen);
+	snprintf(why, whylen, "unknown section (use [broker], [region NAME] "
+	    "or [tenant NAME])");
+	return -1;
+}
+
+static int
+config_on_key(void *arg, const char *key, const char *v, int line, char *why,
+    size_t whylen)
+{
+	struct config_parse *p = arg;
+
+	switch (p->section) {
+	case SECTION_BROKER:
+		return config_broker_key(p, key, v, line, why, whylen);
+	case SECTION_REGION:
+		return config_region_key(p, key, v, why, whylen);
+	case SECTION_TENANT:
+		return config_tenant_key(p, key, v, line, why, whylen);
+	default:
+		snprintf(why, whylen, "a setting before any section (start "
+		    "with [broker])");
+		return -1;
+	}
+}
+
+static int
 config_load_file(struct broker_config *cfg, const char *path, char *err,
     size_t errlen)
 {
-	struct ini_state st = { .cfg = cfg };
-	int line;
+	struct config_parse p = { .cfg = cfg, .path = path };
+	struct inifile_handler h = { config_on_section, config_on_key, &p };
+	FILE *f;
+	int rc;
 
-	if ((st.f = fopen(path, "re")) == NULL) {
+	if ((f = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
 		return -1;
 	}
-	line = ini_parse_stream(config_read_line, &st, config_ini_handler,
-	    &st);
-	fclose(st.f);
-	free(st.line);
-	if (line == -2) {
-		snprintf(err, errlen, "%s: out of memory", path);
+	rc = inifile_parse(f, path, &h, err, errlen);
+	fclose(f);
+	if (rc < 0 || config_check_regions(&p, err, errlen) < 0)
 		return -1;
-	}
-	/* inih reports the first line it found wrong; a rejected key or a
-	 * long line may come before it. */
-	if (st.err_line > 0 && (line <= 0 || st.err_line <= line)) {
-		snprintf(err, errlen, "%s:%d: %s", path, st.err_line, st.why);
-		return -1;
-	}
-	if (line > 0) {
-		snprintf(err, errlen, "%s:%d: syntax error (expected [section] "
-		    "or key = value)", path, line);
-		return -1;
-	}
-	return config_check(cfg, path, err, errlen);
+	return config_check_tenants(&p, err, errlen);
 }
 
 static const struct option config_options[] = {
@@ -550,33 +287,25 @@ config_usage(FILE *f)
 	    "  --hugepages POLICY   never, prefer or require\n");
 }
 
-int
-config_load(struct broker_config *cfg, int argc, char **argv, char *err,
-    size_t errlen)
+/* The options after --config's file: they win over it. */
+static int
+config_options_pass(struct broker_config *cfg, int argc, char **argv,
+    char *err, size_t errlen)
 {
 	const char *why;
 	int ch;
 
-	config_defaults(cfg);
-	/* First pass: only --config, so the command line wins over it. */
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1)
-		if (ch == 'c' && config_set_string(&cfg->config_file, optarg) < 0)
-			return -1;
-	if (cfg->config_file != NULL &&
-	    config_load_file(cfg, cfg->config_file, err, errlen) < 0)
-		return -1;
 	optind = 1;
 	opterr = 1;
 	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1) {
-		const char *key = NULL;
+		enum broker_key k;
+		const char *opt;
 
 		switch (ch) {
-		case 's': key = "socket"; break;
-		case 'a': key = "admin_socket"; break;
-		case 'l': key = "log_level"; break;
-		case 'H': key = "hugepages"; break;
+		case 's': k = BK_SOCKET; opt = "--socket"; break;
+		case 'a': k = BK_ADMIN_SOCKET; opt = "--admin-socket"; break;
+		case 'l': k = BK_LOG_LEVEL; opt = "--log-level"; break;
+		case 'H': k = BK_HUGEPAGES; opt = "--hugepages"; break;
 		case 'f': cfg->foreground = true; continue;
 		case 'c': continue;
 		case 'h': config_usage(stdout); return 1;
@@ -586,8 +315,8 @@ config_load(struct broker_config *cfg, int argc, char **argv, char *err,
 			snprintf(err, errlen, "invalid command line");
 			return -1;
 		}
-		if (config_set(cfg, key, optarg, &why) < 0) {
-			snprintf(err, errlen, "--%s %s: %s", key, optarg, why);
+		if (config_set(cfg, k, optarg, &why) < 0) {
+			snprintf(err, errlen, "%s %s: %s", opt, optarg, why);
 			return -1;
 		}
 	}
@@ -595,6 +324,30 @@ config_load(struct broker_config *cfg, int argc, char **argv, char *err,
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
+	return 0;
+}
+
+int
+config_load(struct broker_config *cfg, int argc, char **argv, char *err,
+    size_t errlen)
+{
+	int ch, rc;
+
+	config_defaults(cfg);
+	/* First pass: only --config, so the command line wins over it. */
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1)
+		if (ch == 'c' && config_set_string(&cfg->config_file, optarg) < 0)
+			return -1;
+	/* Without a file nothing was said about tenants: serve everyone, as
+	 * a daemon started by hand for one user does. */
+	if (cfg->config_file == NULL)
+		cfg->open_tenancy = true;
+	else if (config_load_file(cfg, cfg->config_file, err, errlen) < 0)
+		return -1;
+	if ((rc = config_options_pass(cfg, argc, argv, err, errlen)) != 0)
+		return rc;
 	if (config_default_sockets(cfg) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -611,4 +364,8 @@ config_free(struct broker_config *cfg)
 	free(cfg->regions);
 	free(cfg->tenants);
 	free(cfg->default_tenant);
+	for (size_t i = 0; i < cfg->nwarnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
+	memset(cfg, 0, sizeof(*cfg));
 }

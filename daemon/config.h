@@ -17,4 +17,8 @@ int config_load(struct broker_config *cfg, int argc, char **argv, char *err,
     size_t errlen);
 void config_free(struct broker_config *cfg);
 
+/* Logs, as warnings, every way in which next serves more than old. */
+void config_log_widening(const struct logger *log,
+    const struct broker_config *old, const struct broker_config *next);
+
 #endif

@@ -17,6 +17,7 @@
  * clients are detached.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,15 +76,14 @@ conn_free(struct conn *c)
 	free(c);
 }
 
-/* Detaches every client of a dead connection, then frees it. */
+/* The services let go of a dead connection (its clients detach), then it
+ * is freed. */
 static void
 conn_reap(struct conn *c)
 {
 	struct broker *b = c->b;
-	struct client *cl;
 
-	while ((cl = LIST_FIRST(&c->clients)) != NULL)
-		vmm_detach_client(b, cl);
+	b->up->reaped(c);
 	TAILQ_REMOVE(&b->dead, c, entry);
 	log_debug(&b->log, "connection %llu closed",
 	    (unsigned long long)c->id);
@@ -114,10 +114,7 @@ conn_kill(struct conn *c, const char *why)
 		log_info(&b->log, "connection %llu (pid %d): %s",
 		    (unsigned long long)c->id, (int)c->cred.pid, why);
 	c->dead = true;
-	if (c->watching) {
-		LIST_REMOVE(c, watch_entry);
-		c->watching = false;
-	}
+	b->up->killed(c);
 	event_del(c->ev_read);
 	if (c->ev_write != NULL)
 		event_del(c->ev_write);
@@ -368,7 +365,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n == -EMSGSIZE || n == -EPROTO || n == -ENOMSG) {
 		b->stats.bad_requests++;
-		rpc_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
+		conn_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
 		    n == -ENOMSG ? "empty datagram: dropped" :
 		    "datagram over %d bytes or with more than %d fds "
 		    "or foreign ancillary data: dropped",
@@ -379,7 +376,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_kill(c, strerror((int)-n));
 		return;
 	}
-	rpc_dispatch(c, b->rxbuf, (size_t)n, &fds);
+	b->up->dispatch(c, b->rxbuf, (size_t)n, &fds);
 }
 
 static void
@@ -427,7 +424,7 @@ conn_accept_one(struct listener *l, int fd)
 	 * cannot hold one of max_connections by staying silent. */
 	if (c->refusal != NULL) {
 		b->stats.refused_connections++;
-		rpc_reply_error(c, 0, SHMBROKER__ERROR__ERR_NOT_PERMITTED,
+		conn_reply_error(c, 0, SHMBROKER__ERROR__ERR_NOT_PERMITTED,
 		    "%s (uid %u, gid %u)", c->refusal, (unsigned)c->cred.uid,
 		    (unsigned)c->cred.gid);
 		conn_kill(c, c->refusal);
@@ -497,4 +494,23 @@ conn_listen(struct broker *b, struct listener *l, int fd, enum conn_kind kind)
 	if (l->ev == NULL || event_add(l->ev, NULL) < 0)
 		return -ENOMEM;
 	return 0;
+}
+
+void
+conn_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
+    const char *fmt, ...)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	m.id = id;
+	m.error = err;
+	m.message = text;
+	log_debug(&c->b->log, "connection %llu request %llu: %s",
+	    (unsigned long long)c->id, (unsigned long long)id, text);
+	conn_send(c, &m, NULL, 0);
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,24 +22,6 @@
 
 #include "broker.h"
 #include "config.h"
-
-uint64_t
-broker_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-broker_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
 
 /* Every region and connection holds a descriptor: ask for enough. */
 static void
@@ -200,37 +183,12 @@ broker_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(b->base);
 }
 
-/* Creates the configured regions that do not exist yet (at start and at
- * every reload). Stops at the first that cannot be made, with the reason
- * in err. */
-int
-broker_create_config_regions(struct broker *b, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < b->cfg.nregions; i++) {
-		const struct config_region *cr = &b->cfg.regions[i];
-		struct region_acl acl = { .mode = cr->mode,
-		    .has_group = cr->has_group, .group = cr->group,
-		    .hugepages = cr->hugepages };
-		struct region *g;
-		const char *why = NULL;
-
-		if (registry_find(&b->reg, cr->name) != NULL)
-			continue;
-		if (vmm_create_region(b, cr->name, cr->size_pages,
-		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
-			snprintf(err, errlen, "%s: region %s: %s",
-			    b->cfg.config_file, cr->name, why);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static int
 broker_open(struct broker *b)
 {
 	char err[512];
 	int fds[2], activated;
+	size_t next = 0;
 
 	b->start_ms = broker_now_ms();
 	b->hugepage_size = memory_hugepage_size();
@@ -238,6 +196,7 @@ broker_open(struct broker *b)
 	TAILQ_INIT(&b->dead);
 	LIST_INIT(&b->watchers);
 	b->next_conn_id = 1;
+	b->up = &rpc_upcalls;
 	broker_raise_fd_limit(b);
 	if (policy_init(b) < 0 || policy_reload(b) < 0)
 		return -1;
@@ -269,7 +228,8 @@ broker_open(struct broker *b)
 		return -1;
 	if (restore_finish(b) < 0)
 		return -1;
-	if (broker_create_config_regions(b, err, sizeof(err)) < 0) {
+	if (region_create_configured(b, &next, SIZE_MAX, err,
+	    sizeof(err)) < 0) {
 		log_err(&b->log, "%s", err);
 		return -1;
 	}
@@ -335,6 +295,14 @@ main(int argc, char **argv)
 	}
 	b->log.level = b->cfg.log_level;
 	b->log.prefix = getenv("JOURNAL_STREAM") != NULL;
+	for (size_t i = 0; i < b->cfg.nwarnings; i++)
+		log_warn(&b->log, "%s", b->cfg.warnings[i]);
+	if (policy_check_credentials(&b->cfg, err, sizeof(err)) < 0) {
+		log_err(&b->log, "%s", err);
+		config_free(&b->cfg);
+		free(b);
+		return 78;	/* EX_CONFIG */
+	}
 	if (broker_open(b) < 0) {
 		log_err(&b->log, "start-up failed");
 		broker_close(b, false);

@@ -1,9 +1,12 @@
 /*
  * policy: the daemon's use of tenants (tenant.c has the rules themselves).
  * Which tenant a connection is, and again after every reload; who may use
- * the admin socket; and the charging of regions and clients to a tenant's
- * usage, so that quotas hold and `shmctl tenants` can show them.
+ * the admin socket; whose prefix a name lies in; whether the daemon sees
+ * its peers' real credentials at all; and each tenant's usage (charged
+ * by region.c), so that quotas hold and `shmctl tenants` can show them.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,7 +28,7 @@ policy_tenant_for(struct broker *b, const struct ucred *cred)
 	struct broker_config *cfg = &b->cfg;
 	struct tenant *dflt = NULL;
 
-	if (cfg->ntenants == 0)
+	if (cfg->open_tenancy)
 		return &b->open_tenant;
 	for (size_t i = 0; i < cfg->ntenants && cfg->default_tenant; i++)
 		if (strcmp(cfg->tenants[i].name, cfg->default_tenant) == 0)
@@ -61,6 +64,53 @@ policy_classify(struct broker *b, struct conn *c)
 		    "and no default_tenant is configured";
 }
 
+struct tenant *
+policy_name_owner(struct broker *b, const char *key)
+{
+	for (size_t i = 0; i < b->cfg.ntenants; i++)
+		if (tenant_owns_name(&b->cfg.tenants[i], key))
+			return &b->cfg.tenants[i];
+	return NULL;
+}
+
+/* 1 when the map file (/proc/self/uid_map or gid_map) is the identity,
+ * the whole id range mapped to itself; 0 when not; -errno. */
+static int
+policy_identity_map(const char *path)
+{
+	unsigned long long inside, outside, count, more;
+	FILE *f = fopen(path, "re");
+	int n, extra;
+
+	if (f == NULL)
+		return errno == ENOENT ? 1 : -errno;	/* no user namespaces */
+	n = fscanf(f, "%llu %llu %llu", &inside, &outside, &count);
+	extra = fscanf(f, "%llu", &more);
+	fclose(f);
+	return n == 3 && extra != 1 && inside == 0 && outside == 0 &&
+	    count == 4294967295ULL;
+}
+
+int
+policy_check_credentials(const struct broker_config *cfg, char *err,
+    size_t errlen)
+{
+	int uids, gids;
+
+	if (cfg->ntenants == 0 && !cfg->has_admin_group)
+		return 0;
+	uids = policy_identity_map("/proc/self/uid_map");
+	gids = policy_identity_map("/proc/self/gid_map");
+	if (uids == 1 && gids == 1)
+		return 0;
+	snprintf(err, errlen, "tenants and admin_group need the real uid and "
+	    "gid of every peer, but this daemon runs in a user namespace "
+	    "whose uid_map or gid_map is not the identity (PrivateUsers=?), "
+	    "where peers of other users all look like 65534: refusing to "
+	    "run with tenants");
+	return -1;
+}
+
 /* After a reload: new tenants find their usage, connections their tenant. */
 int
 policy_reload(struct broker *b)
@@ -73,33 +123,6 @@ policy_reload(struct broker *b)
 	TAILQ_FOREACH(c, &b->conns, entry)
 		policy_classify(b, c);
 	return 0;
-}
-
-void
-policy_charge_region(struct broker *b, struct region *g,
-    struct tenant_usage *u)
-{
-	g->usage = u;
-	if (u == NULL)
-		return;
-	u->regions++;
-	u->bytes += g->mem.bytes;
-	if (g->mem.backing == BACKING_HUGETLB && b->hugepage_size != 0)
-		u->hugepages += g->mem.bytes / b->hugepage_size;
-}
-
-void
-policy_uncharge_region(struct broker *b, struct region *g)
-{
-	struct tenant_usage *u = g->usage;
-
-	if (u == NULL)
-		return;
-	u->regions--;
-	u->bytes -= g->mem.bytes;
-	if (g->mem.backing == BACKING_HUGETLB && b->hugepage_size != 0)
-		u->hugepages -= g->mem.bytes / b->hugepage_size;
-	g->usage = NULL;
 }
 
 void

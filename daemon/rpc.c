@@ -1,32 +1,15 @@
 /*
- * rpc: decodes one request datagram and routes it. Everything a peer can
- * get wrong at the envelope level is answered here with an error reply: a
- * datagram that is not a ClientMessage, one that carries fds (no request
- * does), an unknown request type, an admin request on the VMM socket.
+ * rpc: what the services above the transport make of a connection. Each
+ * request datagram is decoded and routed to the VMM or the admin service;
+ * everything a peer can get wrong at the envelope level is answered here
+ * with an error reply: a datagram that is not a ClientMessage, one that
+ * carries fds (no request does), an unknown request type, an admin
+ * request on the VMM socket. A dead connection's subscriptions and
+ * clients are let go. conn.c calls these through rpc_upcalls, never by
+ * name, so the transport depends on nothing above it.
  */
-#include <stdarg.h>
-#include <stdio.h>
 
 #include "broker.h"
-
-void
-rpc_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
-    const char *fmt, ...)
-{
-	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
-	char text[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	m.id = id;
-	m.error = err;
-	m.message = text;
-	log_debug(&c->b->log, "connection %llu request %llu: %s",
-	    (unsigned long long)c->id, (unsigned long long)id, text);
-	conn_send(c, &m, NULL, 0);
-}
 
 static void
 rpc_dispatch_vmm(struct conn *c, const Shmbroker__ClientMessage *m)
@@ -66,7 +49,7 @@ rpc_is_admin_request(Shmbroker__ClientMessage__BodyCase bc)
 	    bc <= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD;
 }
 
-void
+static void
 rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
     struct wire_fds *fds)
 {
@@ -77,14 +60,14 @@ rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
 	if (m == NULL) {
 		wire_fds_close(fds);
 		b->stats.bad_requests++;
-		rpc_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
+		conn_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
 		    "malformed request: not a shmbroker ClientMessage");
 		return;
 	}
 	if (c->refusal != NULL) {
 		wire_fds_close(fds);
 		policy_deny(b, c->tenant);
-		rpc_reply_error(c, m->id, SHMBROKER__ERROR__ERR_NOT_PERMITTED,
+		conn_reply_error(c, m->id, SHMBROKER__ERROR__ERR_NOT_PERMITTED,
 		    "%s (uid %u, gid %u)", c->refusal, (unsigned)c->cred.uid,
 		    (unsigned)c->cred.gid);
 		conn_kill(c, c->refusal);
@@ -93,7 +76,7 @@ rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
 
 		wire_fds_close(fds);
 		b->stats.bad_requests++;
-		rpc_reply_error(c, m->id, SHMBROKER__ERROR__ERR_BAD_REQUEST,
+		conn_reply_error(c, m->id, SHMBROKER__ERROR__ERR_BAD_REQUEST,
 		    "requests carry no file descriptors; %zu closed", n);
 	} else if (rpc_is_vmm_request(m->body_case)) {
 		rpc_dispatch_vmm(c, m);
@@ -101,14 +84,36 @@ rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
 		if (c->kind == CONN_ADMIN)
 			admin_dispatch(c, m);
 		else
-			rpc_reply_error(c, m->id,
+			conn_reply_error(c, m->id,
 			    SHMBROKER__ERROR__ERR_NOT_PERMITTED,
 			    "admin requests are only served on the admin socket");
 	} else {
 		b->stats.bad_requests++;
-		rpc_reply_error(c, m->id, SHMBROKER__ERROR__ERR_BAD_REQUEST,
+		conn_reply_error(c, m->id, SHMBROKER__ERROR__ERR_BAD_REQUEST,
 		    "unknown or missing request type: this daemon speaks "
 		    "protocol version %d", WIRE_PROTOCOL_VERSION);
 	}
 	shmbroker__client_message__free_unpacked(m, NULL);
 }
+
+/* A dead connection hears of nothing more. */
+static void
+rpc_conn_killed(struct conn *c)
+{
+	watch_remove(c);
+}
+
+static void
+rpc_conn_reaped(struct conn *c)
+{
+	struct client *cl;
+
+	while ((cl = LIST_FIRST(&c->clients)) != NULL)
+		region_detach_client(c->b, cl);
+}
+
+const struct conn_upcalls rpc_upcalls = {
+	.dispatch = rpc_dispatch,
+	.killed = rpc_conn_killed,
+	.reaped = rpc_conn_reaped,
+};

@@ -90,47 +90,107 @@ service_apply(struct broker *b, struct broker_config *next)
 	SWAP(cur->tenants, next->tenants);
 	SWAP(cur->ntenants, next->ntenants);
 	SWAP(cur->default_tenant, next->default_tenant);
+	cur->open_tenancy = next->open_tenancy;
 	cur->has_admin_group = next->has_admin_group;
 	cur->admin_group = next->admin_group;
 	if (policy_reload(b) < 0)
 		log_err(&b->log, "reload: out of memory for tenant usage");
 }
 
-int
-service_reload(struct broker *b, char *err, size_t errlen)
-{
-	struct broker_config next;
-	int rc;
+/* A reload whose regions are still being created: one at a time. */
+struct reload_job {
+	service_reload_cb *done;
+	uint64_t conn_id, req_id;
+	size_t next;			/* the configured region to create */
+};
 
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-	    (unsigned long long)monotonic_usec());
-	rc = config_load(&next, b->argc, b->argv, err, errlen) == 0 ? 0 : -1;
-	if (rc < 0) {
-		log_err(&b->log, "reload failed, keeping the running "
-		    "configuration: %s", err);
-	} else {
-		service_apply(b, &next);
-		if (broker_create_config_regions(b, err, errlen) < 0) {
-			log_err(&b->log, "reload: %s", err);
-			rc = -2;
-		} else {
-			log_notice(&b->log, "configuration reloaded");
-		}
-	}
-	config_free(&next);
+/* Regions a reload creates between two turns of the event loop: a few
+ * milliseconds' work, so a file of many regions never holds the loop
+ * anywhere near the watchdog. */
+#define RELOAD_BATCH 256
+
+static void
+service_reload_end(struct broker *b, struct reload_job *job, int rc,
+    const char *err)
+{
+	if (rc == 0)
+		log_notice(&b->log, "configuration reloaded");
+	else if (rc == -2)
+		log_err(&b->log, "reload: %s", err);
+	b->reload = NULL;
 	sd_notify(0, "READY=1");
 	service_send_status(b);
-	return rc;
+	if (job->done != NULL)
+		job->done(b, job->conn_id, job->req_id, rc, err);
+	free(job);
+}
+
+static void
+service_reload_step_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	struct reload_job *job = b->reload;
+	char err[512] = "";
+	int rc;
+
+	(void)fd;
+	(void)what;
+	rc = region_create_configured(b, &job->next, RELOAD_BATCH, err,
+	    sizeof(err));
+	/* A timeout, not event_active: libevent runs events activated from
+	 * an active callback in the same pass, before it polls again, so the
+	 * batches would still hold every connection back. */
+	if (rc == 1)
+		event_add(b->ev_reload, &(struct timeval){ 0, 0 });
+	else
+		service_reload_end(b, job, rc < 0 ? -2 : 0, err);
+}
+
+void
+service_reload(struct broker *b, service_reload_cb *done, uint64_t conn_id,
+    uint64_t req_id)
+{
+	struct broker_config next;
+	struct reload_job *job;
+	char err[512];
+
+	if (b->reload != NULL) {
+		if (done != NULL)
+			done(b, conn_id, req_id, -1, "a reload is still "
+			    "creating its regions; try again when it is done");
+		return;
+	}
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		if (done != NULL)
+			done(b, conn_id, req_id, -1, "out of memory");
+		return;
+	}
+	*job = (struct reload_job){ done, conn_id, req_id, 0 };
+	b->reload = job;
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+	    (unsigned long long)monotonic_usec());
+	if (config_load(&next, b->argc, b->argv, err, sizeof(err)) != 0 ||
+	    policy_check_credentials(&next, err, sizeof(err)) < 0) {
+		log_err(&b->log, "reload failed, keeping the running "
+		    "configuration: %s", err);
+		config_free(&next);
+		service_reload_end(b, job, -1, err);
+		return;
+	}
+	for (size_t i = 0; i < next.nwarnings; i++)
+		log_warn(&b->log, "%s", next.warnings[i]);
+	config_log_widening(&b->log, &b->cfg, &next);
+	service_apply(b, &next);
+	config_free(&next);
+	service_reload_step_cb(-1, 0, b);
 }
 
 static void
 service_sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	char err[512];
-
 	(void)sig;
 	(void)what;
-	service_reload(arg, err, sizeof(err));
+	service_reload(arg, NULL, 0, 0);
 }
 
 int
@@ -140,7 +200,9 @@ service_start(struct broker *b)
 	struct timeval tv;
 
 	b->ev_sighup = evsignal_new(b->base, SIGHUP, service_sighup_cb, b);
-	if (b->ev_sighup == NULL || evsignal_add(b->ev_sighup, NULL) < 0)
+	b->ev_reload = event_new(b->base, -1, 0, service_reload_step_cb, b);
+	if (b->ev_sighup == NULL || b->ev_reload == NULL ||
+	    evsignal_add(b->ev_sighup, NULL) < 0)
 		return -1;
 	/* Half the watchdog interval, as sd_watchdog_enabled(3) advises. */
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
@@ -182,5 +244,9 @@ service_stop(struct broker *b)
 		event_free(b->ev_watchdog);
 	if (b->ev_status != NULL)
 		event_free(b->ev_status);
-	b->ev_sighup = b->ev_watchdog = b->ev_status = NULL;
+	if (b->ev_reload != NULL)
+		event_free(b->ev_reload);
+	free(b->reload);	/* its admin connection is gone with the rest */
+	b->reload = NULL;
+	b->ev_sighup = b->ev_watchdog = b->ev_status = b->ev_reload = NULL;
 }

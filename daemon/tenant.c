@@ -47,20 +47,38 @@ tenant_usage_free(struct tenant_usage_list *l)
 	}
 }
 
+int
+tenant_specificity(const struct tenant *t)
+{
+	return (t->match_uid ? 2 : 0) + (t->match_gid ? 1 : 0);
+}
+
 struct tenant *
 tenant_match(struct tenant *list, size_t n, struct tenant *dflt, uid_t uid,
     gid_t gid)
 {
+	struct tenant *best = NULL;
+
 	for (size_t i = 0; i < n; i++) {
 		struct tenant *t = &list[i];
 
-		if (!t->match_uid && !t->match_gid)
+		if (tenant_specificity(t) == 0 ||
+		    (t->match_uid && t->uid != uid) ||
+		    (t->match_gid && t->gid != gid))
 			continue;
-		if ((!t->match_uid || t->uid == uid) &&
-		    (!t->match_gid || t->gid == gid))
-			return t;
+		if (best == NULL ||
+		    tenant_specificity(t) > tenant_specificity(best))
+			best = t;
 	}
-	return dflt;
+	return best != NULL ? best : dflt;
+}
+
+bool
+tenant_same_match(const struct tenant *a, const struct tenant *b)
+{
+	return a->match_uid == b->match_uid && a->match_gid == b->match_gid &&
+	    (!a->match_uid || a->uid == b->uid) &&
+	    (!a->match_gid || a->gid == b->gid);
 }
 
 int
@@ -97,6 +115,48 @@ tenant_name_allowed(const struct tenant *t, const char *name)
 			return t->rules[i].allow;
 	/* The implied last rule is the opposite of the last one written. */
 	return t->nrules == 0 || !t->rules[t->nrules - 1].allow;
+}
+
+/* Does pattern i match every name that pattern j matches? Only decided
+ * where i has no '?', '[' or '\\' and j no '[' or '\\': then each of j's
+ * wildcards, read as text, can only be taken by one of i's '*', which takes
+ * whatever the wildcard stands for as well. */
+static bool
+tenant_pattern_covers(const char *i, const char *j)
+{
+	if (strcmp(i, j) == 0)
+		return true;
+	if (strpbrk(i, "?[\\") != NULL || strpbrk(j, "[\\") != NULL)
+		return false;
+	return fnmatch(i, j, 0) == 0;
+}
+
+int
+tenant_rule_shadowed(const struct tenant *t, size_t j)
+{
+	for (size_t i = 0; i < j && j < t->nrules; i++)
+		if (tenant_pattern_covers(t->rules[i].pattern,
+		    t->rules[j].pattern))
+			return (int)i;
+	return -1;
+}
+
+bool
+tenant_owns_name(const struct tenant *t, const char *key)
+{
+	size_t n = strlen(t->prefix);
+
+	return n > 0 && strncmp(key, t->prefix, n) == 0;
+}
+
+bool
+tenant_prefixes_overlap(const struct tenant *a, const struct tenant *b)
+{
+	size_t na = strlen(a->prefix), nb = strlen(b->prefix);
+
+	if (na == 0 || nb == 0)
+		return false;
+	return strncmp(a->prefix, b->prefix, na < nb ? na : nb) == 0;
 }
 
 int

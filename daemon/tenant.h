@@ -1,13 +1,15 @@
 /*
  * tenant: who a VMM connection belongs to and what that allows. A tenant is
  * matched by the peer credentials of the connection (SO_PEERCRED uid and/or
- * gid) and has name rules (allow/deny shell patterns, evaluated like QNX's
+ * gid; the most specific tenant wins: uid and gid, then uid, then gid) and
+ * has name rules (allow/deny shell patterns, evaluated like QNX's
  * allow/deny: the first matching rule decides, and a list that ends with
  * allows implies a final deny-all, one that ends with denies a final
- * allow-all), a prefix put before every name its guests use so tenants
- * cannot collide, quotas, and the mode and group of the regions it creates
- * (owner/group/other read-write bits deciding who else may attach). Pure
- * policy: no I/O, unit-tested.
+ * allow-all), a prefix put before every name its guests use, which makes
+ * every name that starts with it the tenant's own (no other tenant may
+ * create or attach one), quotas, and the mode and group of the regions it
+ * creates (owner/group/other read-write bits deciding who else may attach).
+ * Pure policy: no I/O, unit-tested.
  */
 #ifndef SHMBROKER_TENANT_H
 #define SHMBROKER_TENANT_H
@@ -26,6 +28,7 @@
 
 struct tenant_rule {
 	bool allow;
+	int line;			/* in the configuration file */
 	char pattern[TENANT_PATTERN_MAX];
 };
 
@@ -61,6 +64,7 @@ struct tenant {
 	bool has_group;
 	gid_t group;
 	struct tenant_usage *usage;	/* set by tenant_attach_usage */
+	int line;			/* of its [tenant] header */
 };
 
 /* A tenant with no rules, no limits, no prefix and the given mode. */
@@ -71,8 +75,10 @@ void tenant_init(struct tenant *t, const char *name, uint16_t mode);
 int tenant_attach_usage(struct tenant *t, struct tenant_usage_list *l);
 void tenant_usage_free(struct tenant_usage_list *l);
 
-/* The first tenant whose uid and gid (those it names) match, else dflt
- * (which may be NULL: the connection is refused). */
+/* The most specific tenant whose uid and gid (those it names) match: one
+ * naming both, else one naming the uid, else one naming the gid; else dflt
+ * (which may be NULL: the connection is refused). A tenant naming neither
+ * matches nothing. */
 struct tenant *tenant_match(struct tenant *list, size_t n, struct tenant *dflt,
     uid_t uid, gid_t gid);
 
@@ -80,6 +86,19 @@ struct tenant *tenant_match(struct tenant *list, size_t n, struct tenant *dflt,
  * there are too many or one is too long. */
 int tenant_add_rules(struct tenant *t, bool allow, const char *list);
 bool tenant_name_allowed(const struct tenant *t, const char *name);
+/* The index of an earlier rule that matches every name rule j matches (so
+ * rule j can never decide), or -1. Sound, not complete: it looks at
+ * patterns made of literals and '*' (and '?' in rule j). */
+int tenant_rule_shadowed(const struct tenant *t, size_t j);
+
+/* Does the region name lie inside t's prefix (t's own namespace)? */
+bool tenant_owns_name(const struct tenant *t, const char *key);
+/* Would two tenants' prefixes let one name be inside both? */
+bool tenant_prefixes_overlap(const struct tenant *a, const struct tenant *b);
+/* 3 for a tenant naming uid and gid, 2 uid only, 1 gid only, 0 neither. */
+int tenant_specificity(const struct tenant *t);
+/* Do a and b match the very same credentials (neither is more specific)? */
+bool tenant_same_match(const struct tenant *a, const struct tenant *b);
 
 /* prefix + name into out; -1 when it does not fit REGION_KEY_MAX. */
 int tenant_region_name(const struct tenant *t, const char *name,

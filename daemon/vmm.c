@@ -39,7 +39,7 @@ vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req)
 	Shmbroker__HelloReply r = SHMBROKER__HELLO_REPLY__INIT;
 
 	if (req->version != WIRE_PROTOCOL_VERSION) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_VERSION,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_VERSION,
 		    "protocol version %u is not supported; this daemon speaks "
 		    "%d", req->version, WIRE_PROTOCOL_VERSION);
 		return;
@@ -54,168 +54,6 @@ vmm_hello(struct conn *c, uint64_t id, const Shmbroker__Hello *req)
 	conn_send(c, &m, NULL, 0);
 }
 
-/* Tells every other client of g that index changed; attached or not. An
- * attach carries the new peer's eventfd, so it is never coalesced. */
-void
-vmm_peer_changed(struct broker *b, struct region *g, int index,
-    bool attached)
-{
-	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
-	Shmbroker__PeerChanged ev = SHMBROKER__PEER_CHANGED__INIT;
-	const struct client *joined = attached ? g->clients[index] : NULL;
-	int efd = joined != NULL ? joined->efd : -1;
-
-	(void)b;
-	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED;
-	m.peer_changed = &ev;
-	ev.index = (uint32_t)index;
-	ev.attached = attached;
-	ev.active_mask = g->active;
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		struct client *peer = g->clients[i];
-
-		if (peer == NULL || i == index)
-			continue;
-		ev.client_id = peer->id;
-		conn_send_event(peer->owner, &m, &efd, efd >= 0 ? 1 : 0,
-		    EVENT_KEY(peer->id, EVENT_PEER));
-	}
-}
-
-/*
- * Over the in-process budget, the memfds of the oldest regions go to keeper
- * processes: a new region is usually attached again soon (its creator's
- * peers follow), an old one rarely. Parking does not wait for the keeper.
- */
-void
-vmm_park_memfds(struct broker *b)
-{
-	struct region *g = registry_region_after(&b->reg, b->park_cursor);
-	int err;
-
-	for (; g != NULL && b->local_fds > b->cfg.local_region_fds;
-	    g = TAILQ_NEXT(g, entry)) {
-		if (g->mem.fd >= 0 &&
-		    (err = fdstash_put(b->stash, g->mem.fd, &g->mem.stash)) < 0) {
-			log_warn(&b->log, "cannot park the memfd of region %s in "
-			    "a keeper process (%s): keeping it in the daemon",
-			    g->name, strerror(-err));
-			return;
-		}
-		/* Only past regions that are parked: a failed one is tried
-		 * again at the next create. */
-		if (g->mem.fd >= 0) {
-			g->mem.fd = -1;
-			b->local_fds--;
-		}
-		b->park_cursor = g->id;
-	}
-}
-
-static void
-vmm_release_memfd(struct broker *b, struct region_mem *mem)
-{
-	if (mem->fd >= 0) {
-		close(mem->fd);
-		mem->fd = -1;
-		b->local_fds--;
-	} else {
-		fdstash_drop(b->stash, mem->stash);
-	}
-}
-
-/* The last client left: the next one starts with a fresh page. */
-static void
-vmm_free_state(struct broker *b, struct region *g)
-{
-	if (g->state.fd < 0)
-		return;
-	restore_forget_state(b, g);
-	statepage_free(&g->state);
-	g->reclaim_pending = 0;
-}
-
-void
-vmm_remove_region(struct broker *b, struct region *g)
-{
-	vmm_free_state(b, g);
-	restore_forget_region(b, g);
-	policy_uncharge_region(b, g);
-	vmm_release_memfd(b, &g->mem);
-	registry_remove_region(&b->reg, g);
-}
-
-/* The memfd to send: the region's own, or a copy from its keeper that the
- * caller closes after sending (*borrowed). -errno when none can be had. */
-static int
-vmm_region_fd(struct broker *b, const struct region *g, bool *borrowed)
-{
-	*borrowed = g->mem.fd < 0;
-	return *borrowed ? fdstash_get(b->stash, g->mem.stash) : g->mem.fd;
-}
-
-enum guest_shm_status
-vmm_create_region(struct broker *b, const char *name, uint32_t size_pages,
-    enum region_origin origin, const struct region_acl *acl,
-    struct region **out, const char **why)
-{
-	struct tenant *t = acl->tenant;
-	char label[REGION_KEY_MAX + 8];
-	struct region_mem mem;
-
-	if (size_pages == 0) {
-		*why = "a region needs a size of at least one page";
-		return GSS_NOMEM;
-	}
-	if (size_pages > b->cfg.max_region_pages) {
-		*why = "size is over the largest region allowed "
-		    "(max_region_size)";
-		return GSS_NOMEM;
-	}
-	if (b->reg.regions_by_name.count >= b->cfg.max_regions) {
-		*why = "the daemon holds max_regions regions already";
-		return GSS_NOMEM;
-	}
-	if (t != NULL && (*why = tenant_quota_exceeded(t, 1, 0,
-	    (uint64_t)size_pages * REGION_PAGE_SIZE, 0)) != NULL)
-		return GSS_NOMEM;
-	snprintf(label, sizeof(label), "shm:%s", name);
-	if (memory_create(label, size_pages, acl->hugepages >= 0 ?
-	    (enum hugepage_policy)acl->hugepages : b->cfg.hugepages,
-	    b->hugepage_size, &mem, why) < 0)
-		return GSS_NOMEM;
-	/* Only now is it known whether the pool was used, and how far the
-	 * size was rounded up for it. */
-	if (t != NULL && mem.backing == BACKING_HUGETLB &&
-	    (*why = tenant_quota_exceeded(t, 0, 0, mem.bytes,
-	    mem.bytes / b->hugepage_size)) != NULL) {
-		close(mem.fd);
-		return GSS_NOMEM;
-	}
-	*out = registry_add_region(&b->reg, name, size_pages, &mem, origin,
-	    broker_now_ms());
-	if (*out == NULL) {
-		close(mem.fd);
-		*why = "out of memory";
-		return GSS_NOMEM;
-	}
-	(*out)->owner_uid = acl->owner_uid;
-	(*out)->mode = acl->mode;
-	(*out)->has_group = acl->has_group;
-	(*out)->group = acl->group;
-	policy_charge_region(b, *out, t != NULL ? t->usage : NULL);
-	b->local_fds++;
-	/* Stored while its memfd is surely in hand, then maybe parked. */
-	restore_store_region(b, *out);
-	vmm_park_memfds(b);
-	b->stats.creates++;
-	log_info(&b->log, "region %s created: %u pages, %s, %llu bytes",
-	    name, size_pages, mem.backing == BACKING_HUGETLB ? "hugetlb" :
-	    "shmem", (unsigned long long)mem.bytes);
-	admin_event(b, "create", *out, -1, 0);
-	return GSS_OK;
-}
-
 /* The tenant that pays for what a connection makes: its own on the VMM
  * socket; nobody on the admin socket, which is free of quotas. */
 static struct tenant *
@@ -224,16 +62,14 @@ vmm_charged_tenant(const struct conn *c)
 	return c->kind == CONN_VMM ? c->tenant : NULL;
 }
 
-/* The region a guest's name refers to for this connection's tenant,
- * created when asked and allowed. GSS status. */
+/* The region name (key) a guest's name stands for in this connection's
+ * tenant, if the tenant may use it at all. GSS status. */
 static enum guest_shm_status
-vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
-    bool *created, const char **why)
+vmm_resolve_name(struct conn *c, const Shmbroker__Attach *req,
+    char name[REGION_NAME_MAX], char key[REGION_KEY_MAX], const char **why)
 {
 	struct broker *b = c->b;
-	struct tenant *t = c->tenant;
-	char name[REGION_NAME_MAX], key[REGION_KEY_MAX];
-	struct region_acl acl;
+	struct tenant *t = c->tenant, *owner;
 
 	if (registry_check_name(req->name.data, req->name.len, name) != GSS_OK) {
 		*why = "the name must be 1 to 31 printable ASCII characters "
@@ -249,7 +85,53 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 		*why = "the tenant's prefix and the name are too long together";
 		return GSS_ILLEGAL_NAME;
 	}
-	if ((*gp = registry_find(&b->reg, key)) != NULL) {
+	/* Decided on the name alone, so it tells nothing of what exists in
+	 * the other tenant's namespace. The admin socket is every tenant. */
+	if (c->kind == CONN_VMM && (owner = policy_name_owner(b, key)) != NULL &&
+	    owner != t) {
+		policy_deny(b, t);
+		*why = "the name lies inside another tenant's prefix";
+		return GSS_NO_PERMISSION;
+	}
+	return GSS_OK;
+}
+
+/* For a tenant with a prefix whose own region of that name does not
+ * exist: the region an admin or the configuration made under the bare
+ * name, outside every prefix and shared with this connection by its mode
+ * and group, which is how regions are shared across tenants. Guests'
+ * regions never qualify, so no tenant can plant one; one not shared with
+ * this connection does not stand in the way of its own. */
+static struct region *
+vmm_find_shared(struct conn *c, const char *name)
+{
+	struct region *g;
+
+	if (c->tenant->prefix[0] == '\0' ||
+	    (g = registry_find(&c->b->reg, name)) == NULL)
+		return NULL;
+	if (g->origin == ORIGIN_GUEST || policy_name_owner(c->b, name) != NULL ||
+	    !tenant_may_attach(g, c->cred.uid, c->cred.gid))
+		return NULL;
+	return g;
+}
+
+/* The region a guest's name refers to for this connection's tenant,
+ * created when asked and allowed. GSS status. */
+static enum guest_shm_status
+vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
+    bool *created, const char **why)
+{
+	struct broker *b = c->b;
+	struct tenant *t = c->tenant;
+	char name[REGION_NAME_MAX], key[REGION_KEY_MAX];
+	struct region_acl acl;
+	enum guest_shm_status st;
+
+	if ((st = vmm_resolve_name(c, req, name, key, why)) != GSS_OK)
+		return st;
+	if ((*gp = registry_find(&b->reg, key)) != NULL ||
+	    (*gp = vmm_find_shared(c, name)) != NULL) {
 		if (tenant_may_attach(*gp, c->cred.uid, c->cred.gid))
 			return GSS_OK;
 		policy_deny(b, t);
@@ -265,37 +147,17 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 	    .tenant = vmm_charged_tenant(c),
 	    .hugepages = -1 };
 	*created = true;
-	return vmm_create_region(b, key, req->size_pages, ORIGIN_GUEST, &acl,
-	    gp, why);
+	return region_create(b, key, req->size_pages, ORIGIN_GUEST, &acl, gp,
+	    why);
 }
 
-/*
- * The state page (made at the region's first attach) and the eventfd of a
- * new client. Its pending word starts empty, unless the client re-claims
- * (want_index) the index whose word a restart kept for it.
- */
+/* A client's wish for its old index (re-claimed after a restart), from
+ * the wire: 1..16, or 0 for none. Anything else is no wish. */
 static int
-vmm_open_signals(struct broker *b, struct client *cl, uint32_t want_index)
+vmm_wanted_index(uint32_t want_index)
 {
-	struct region *g = cl->region;
-	uint16_t bit = (uint16_t)(1u << cl->index);
-	int err;
-
-	bool fresh = g->state.fd < 0, kept;
-
-	if (fresh) {
-		if ((err = statepage_create(&g->state)) < 0)
-			return err;
-		g->reclaim_pending = 0;
-		restore_store_state(b, g);
-	}
-	if ((cl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-		return -errno;
-	kept = want_index == (uint32_t)cl->index + 1 &&
-	    (g->reclaim_pending & bit);
-	g->reclaim_pending &= (uint16_t)~bit;
-	/* A fresh page is all zeros already. */
-	return fresh || kept ? 0 : statepage_clear(&g->state, cl->index);
+	return want_index >= 1 && want_index <= REGION_MAX_CLIENTS ?
+	    (int)want_index - 1 : -1;
 }
 
 /* Finds or creates the region and makes the client; GSS status. */
@@ -307,60 +169,16 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	struct broker *b = c->b;
 	struct region *g;
 	enum guest_shm_status st;
-	int err = 0;
 
 	*created = false;
-	if (b->reg.clients_by_id.count >= b->cfg.max_clients) {
-		*why = "the daemon holds max_clients clients already";
-		return GSS_NOMEM;
-	}
-	if (vmm_charged_tenant(c) != NULL &&
-	    (*why = tenant_quota_exceeded(c->tenant, 0, 1, 0, 0)) != NULL)
+	if ((*why = region_client_room(b, vmm_charged_tenant(c))) != NULL)
 		return GSS_NOMEM;
 	if ((st = vmm_lookup(c, req, &g, created, why)) != GSS_OK) {
 		*created = false;
 		return st;
 	}
-	if (g->nclients >= REGION_MAX_CLIENTS) {
-		*why = "the region has 16 clients";
-		return GSS_CLIENT_MAX;
-	}
-	*fd = vmm_region_fd(b, g, borrowed);
-	st = *fd < 0 ? GSS_NOMEM : registry_attach_at(&b->reg, g, c,
-	    &c->clients, (int)req->want_index - 1, out);
-	if (st == GSS_OK) {
-		if (vmm_charged_tenant(c) != NULL) {
-			(*out)->usage = c->tenant->usage;
-			(*out)->usage->clients++;
-		}
-		if ((err = vmm_open_signals(b, *out, req->want_index)) == 0) {
-			g->awaiting_reclaim = false;
-			return GSS_OK;
-		}
-		vmm_unlink_client(b, *out);
-		*out = NULL;
-		st = GSS_NOMEM;
-	}
-	if (*fd < 0)
-		log_err(&b->log, "cannot take the memfd of region %s back from "
-		    "its keeper process: %s", g->name, strerror(-*fd));
-	else if (err != 0)
-		log_warn(&b->log, "region %s: no state page or eventfd for a "
-		    "new client: %s", g->name, strerror(-err));
-	*why = *fd < 0 ? "the daemon cannot reach the region's memory "
-	    "(see its log)" : err == -EMFILE || err == -ENFILE ?
-	    "the daemon is out of file descriptors (raise LimitNOFILE)" :
-	    "out of memory";
-	if (*borrowed && *fd >= 0)
-		close(*fd);
-	*fd = -1;
-	/* A failed create leaves no region behind. */
-	if (*created) {
-		admin_event(b, "destroy", g, -1, 0);
-		vmm_remove_region(b, g);
-		b->stats.regions_destroyed++;
-	}
-	return st;
+	return region_attach(b, c, g, vmm_wanted_index(req->want_index),
+	    vmm_charged_tenant(c), *created, out, fd, borrowed, why);
 }
 
 /* The fds of an attach reply: the region memfd, the state page, the
@@ -415,14 +233,9 @@ vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req)
 	r.backing = (Shmbroker__Backing)cl->region->mem.backing;
 	r.active_mask = cl->region->active;
 	r.created = created;
-	/* The members first: by the time the new client hears it is in,
-	 * and so before anything it does, each member has the join (and the
-	 * eventfd to notify it by) in its socket. */
-	vmm_peer_changed(b, cl->region, cl->index, true);
 	conn_send(c, &m, fds, vmm_reply_fds(cl, fd, fds));
 	if (borrowed)
 		close(fd);
-	admin_event(b, "attach", cl->region, cl->index, c->id);
 }
 
 /* The client id names a client of this connection, else NULL (replied). */
@@ -432,7 +245,7 @@ vmm_own_client(struct conn *c, uint64_t id, uint64_t client_id)
 	struct client *cl = registry_client(&c->b->reg, client_id);
 
 	if (cl == NULL || cl->owner != c) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_ATTACHED,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_ATTACHED,
 		    "client %llu is not attached on this connection",
 		    (unsigned long long)client_id);
 		return NULL;
@@ -455,7 +268,7 @@ vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
 		return;
 	g = cl->region;
 	if ((page = statepage_map(&g->state)) == NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "the daemon cannot map the region's state page: %s",
 		    strerror(errno));
 		return;
@@ -474,7 +287,7 @@ vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_NOTIFY;
 	m.notify = &r;
 	conn_send(c, &m, NULL, 0);
-	admin_event(b, "notify", g, cl->index, c->id);
+	watch_event(b, "notify", g, cl->index, c->id);
 }
 
 void
@@ -488,7 +301,7 @@ vmm_read_status(struct conn *c, uint64_t id, const Shmbroker__ReadStatus *req)
 	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
 		return;
 	if ((page = statepage_map(&cl->region->state)) == NULL) {
-		rpc_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "the daemon cannot map the region's state page: %s",
 		    strerror(errno));
 		return;
@@ -501,43 +314,6 @@ vmm_read_status(struct conn *c, uint64_t id, const Shmbroker__ReadStatus *req)
 	conn_send(c, &m, NULL, 0);
 }
 
-bool
-vmm_unlink_client(struct broker *b, struct client *cl)
-{
-	struct region *g = cl->region;
-	bool empty;
-
-	if (cl->usage != NULL)
-		cl->usage->clients--;
-	empty = registry_detach(&b->reg, cl);
-	/* Words a restart kept wait for their clients until the grace
-	 * period ends (restore.c), even with nobody attached meanwhile. */
-	if (g->nclients == 0 && g->reclaim_pending == 0)
-		vmm_free_state(b, g);
-	return empty;
-}
-
-void
-vmm_detach_client(struct broker *b, struct client *cl)
-{
-	struct region *g = cl->region;
-	struct conn *owner = cl->owner;
-	int index = cl->index;
-
-	b->stats.detaches++;
-	if (vmm_unlink_client(b, cl)) {
-		admin_event(b, "detach", g, index, owner->id);
-		log_info(&b->log, "region %s removed with its last client",
-		    g->name);
-		admin_event(b, "destroy", g, -1, 0);
-		vmm_remove_region(b, g);
-		b->stats.regions_destroyed++;
-		return;
-	}
-	vmm_peer_changed(b, g, index, false);
-	admin_event(b, "detach", g, index, owner->id);
-}
-
 void
 vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req)
 {
@@ -547,7 +323,7 @@ vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req)
 
 	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
 		return;
-	vmm_detach_client(c->b, cl);
+	region_detach_client(c->b, cl);
 	m.id = id;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_DETACH;
 	m.detach = &r;

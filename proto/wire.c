@@ -9,7 +9,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "qvm/guest_shm.h"
 #include "wire.h"
+
+/* The schema's GuestStatus is a copy of the guest header's status codes,
+ * which alone define them: the build fails when the two drift apart. */
+#define WIRE_SAME_STATUS(s)						\
+	_Static_assert((int)SHMBROKER__GUEST_STATUS__##s == (int)s,	\
+	    #s " differs between shmbroker.proto and qvm/guest_shm.h")
+WIRE_SAME_STATUS(GSS_OK);
+WIRE_SAME_STATUS(GSS_UNKNOWN_FAILURE);
+WIRE_SAME_STATUS(GSS_NOMEM);
+WIRE_SAME_STATUS(GSS_CLIENT_MAX);
+WIRE_SAME_STATUS(GSS_ILLEGAL_NAME);
+WIRE_SAME_STATUS(GSS_NO_PERMISSION);
+WIRE_SAME_STATUS(GSS_DOES_NOT_EXIST);
 
 void
 wire_fds_close(struct wire_fds *fds)
@@ -191,9 +205,16 @@ const char *
 wire_status_name(int status)
 {
 	static const char *const names[] = {
-		"GSS_OK", "GSS_UNKNOWN_FAILURE", "GSS_NOMEM", "GSS_CLIENT_MAX",
-		"GSS_ILLEGAL_NAME", "GSS_NO_PERMISSION", "GSS_DOES_NOT_EXIST",
+		[GSS_OK] = "GSS_OK",
+		[GSS_UNKNOWN_FAILURE] = "GSS_UNKNOWN_FAILURE",
+		[GSS_NOMEM] = "GSS_NOMEM",
+		[GSS_CLIENT_MAX] = "GSS_CLIENT_MAX",
+		[GSS_ILLEGAL_NAME] = "GSS_ILLEGAL_NAME",
+		[GSS_NO_PERMISSION] = "GSS_NO_PERMISSION",
+		[GSS_DOES_NOT_EXIST] = "GSS_DOES_NOT_EXIST",
 	};
+	_Static_assert(sizeof(names) / sizeof(names[0]) ==
+	    GSS_DOES_NOT_EXIST + 1, "a status of qvm/guest_shm.h has no name");
 
 	if (status < 0 || (size_t)status >= sizeof(names) / sizeof(names[0]))
 		return "GSS_?";

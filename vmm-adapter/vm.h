@@ -4,7 +4,8 @@
  * vm_load.c puts the guest image into RAM, vm_setup.c creates the VM and its
  * entry state (page tables, GDT, registers), vm_run.c runs the vCPU and
  * turns its exits into output, an exit status or one line of reason.
- * The guest contract is in DESIGN.md ("The reference VMM's guest contract").
+ * The guest contract is in docs/DESIGN.md ("The reference VMM's guest
+ * contract").
  */
 #ifndef SHMBROKER_VM_H
 #define SHMBROKER_VM_H

@@ -39,7 +39,7 @@
 #define PAGE 4096u
 
 static const char scale_config[] =
-    "[broker]\n"
+    "[broker]\ntenancy = open\n"
     "max_regions = 200000\n"
     "max_connections = 20000\n"
     "max_clients = 400000\n"

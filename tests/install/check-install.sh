@@ -12,10 +12,13 @@ DESTDIR=$dest cmake --install "$build" --prefix /usr >/dev/null
 
 fail() { echo "check-install: $*" >&2; exit 1; }
 for f in usr/sbin/shmbrokerd usr/bin/shmctl \
-         usr/include/shmbroker/shmclient.h \
-         usr/include/shmbroker/shmclient_admin.h \
-         usr/include/shmbroker/shmbroker.pb-c.h; do
+         usr/include/shmbroker/shmclient.h; do
   [ -e "$dest/$f" ] || fail "missing $f"
+done
+# The admin side and the protobuf types are the tree's own, not an API.
+for f in usr/include/shmbroker/shmclient_admin.h \
+         usr/include/shmbroker/shmbroker.pb-c.h; do
+  [ ! -e "$dest/$f" ] || fail "$f is installed, but is no public API"
 done
 # The unit directory comes from pkg-config (absolute, distribution-specific)
 # and the configuration directory from the configure-time prefix: find them.
@@ -50,4 +53,24 @@ flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs libshmclient
 cc -std=c11 -Wall -Werror "$dest/client.c" -o "$dest/client" $flags
 LD_LIBRARY_PATH=$lib "$dest/client" | grep -q "shmbroker" \
   || fail "the installed library does not run"
-echo "check-install: ok"
+
+# Every installed shared library exports its API and nothing else: the
+# functions its public header declares, in the version node.
+header_api() {
+  sed -n 's/^[a-z][a-z ]*[ *]\(shmc_[a-z_]*\)(.*/\1/p' "$1" | sort -u
+}
+so=$(find "$dest" -name 'libshmclient.so.*.*' | head -n 1)
+[ -n "$so" ] || fail "missing libshmclient.so"
+exported=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' |
+  sed 's/@.*//' | sort -u)
+want=$(header_api "$dest/usr/include/shmbroker/shmclient.h")
+[ -n "$want" ] || fail "no functions found in shmclient.h"
+if [ "$exported" != "$want" ]; then
+  diff <(echo "$want") <(echo "$exported") >&2 || true
+  fail "libshmclient.so exports other than shmclient.h's functions (< header, > library)"
+fi
+others=$(nm -D --defined-only "$so" | awk '$2 != "T" && $3 !~ /^LIBSHMCLIENT_/ { print $3 }')
+[ -z "$others" ] || fail "libshmclient.so exports data or other symbols: $others"
+nm -D --defined-only "$so" | grep -q ' LIBSHMCLIENT_0$' ||
+  fail "libshmclient.so has no LIBSHMCLIENT_0 version node"
+echo "check-install: ok ($(echo "$exported" | wc -l) functions exported)"

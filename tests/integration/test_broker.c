@@ -1143,7 +1143,7 @@ test_client_max(void **state)
 static int
 setup_small_max(void **state)
 {
-	static const char text[] = "[broker]\nmax_region_size = 1M\n";
+	static const char text[] = "[broker]\ntenancy = open\nmax_region_size = 1M\n";
 	struct fixture *f = fixture_new();
 	char cfg[64];
 	const char *args[] = { "--hugepages", "never", "--config", cfg, NULL };

@@ -60,7 +60,7 @@ setup(void **state)
 	snprintf(f->config, sizeof(f->config), "/tmp/shmbroker-cfg.XXXXXX");
 	if ((fd = mkstemp(f->config)) < 0 || (cf = fdopen(fd, "w")) == NULL)
 		return -1;
-	fprintf(cf, "[broker]\nlocal_region_fds = 2\nhugepages = never\n");
+	fprintf(cf, "[broker]\ntenancy = open\nlocal_region_fds = 2\nhugepages = never\n");
 	fclose(cf);
 	if (harness_start_daemon(&f->d, args) < 0)
 		return -1;

@@ -33,7 +33,7 @@
 #define WAIT_MS 5000
 #define RECONNECT_MS 5000
 
-static const char conf_text[] = "[broker]\nfd_store = yes\n";
+static const char conf_text[] = "[broker]\ntenancy = open\nfd_store = yes\n";
 
 struct stored {
 	char name[256];

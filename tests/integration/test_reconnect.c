@@ -45,10 +45,10 @@ struct fixture {
 	int nconns;
 };
 
-static const char conf_plain[] = "[broker]\nfd_store = no\n";
+static const char conf_plain[] = "[broker]\ntenancy = open\nfd_store = no\n";
 /* A configured region is there as soon as a new daemon listens. */
 static const char conf_region[] =
-    "[broker]\nfd_store = no\n\n[region cfg]\nsize = 64K\n";
+    "[broker]\ntenancy = open\nfd_store = no\n\n[region cfg]\nsize = 64K\n";
 
 static void
 write_conf(struct fixture *f, const char *text)

@@ -370,7 +370,7 @@ test_parked_slot_reuse(void **state)
 	uint64_t id = 1, cid;
 	int s, fd;
 
-	start(f, "[broker]\nlocal_region_fds = 1\n");
+	start(f, "[broker]\ntenancy = open\nlocal_region_fds = 1\n");
 	s = raw_open(f, f->d.admin_socket);
 	create_marked(s, &id, "X0", 1);
 	create_marked(s, &id, "Y0", 2);		/* parks X0 */
@@ -416,7 +416,7 @@ test_keeper_stall(void **state)
 	pid_t keeper;
 	int v, fd, rc;
 
-	start(f, "[broker]\nlocal_region_fds = 1\n");
+	start(f, "[broker]\ntenancy = open\nlocal_region_fds = 1\n");
 	adm = conn(f, 0, true, "robustness admin");
 	o = conn(f, 1, false, "robustness other");
 	shmc_set_timeout(adm, PROMPT_MS);
@@ -532,7 +532,7 @@ test_notify_flood_keeps_victim(void **state)
 	uint32_t status, delivered, bit;
 	int wrong = 0;
 
-	start(f, "");
+	start(f, "[broker]\ntenancy = open\n");
 	v = conn(f, 0, false, "victim");
 	s = conn(f, 1, false, "sender");
 	adm = conn(f, 2, true, "robustness admin");
@@ -575,7 +575,7 @@ test_churn_keeps_victim(void **state)
 	uint32_t status;
 	int n;
 
-	start(f, "");
+	start(f, "[broker]\ntenancy = open\n");
 	v = conn(f, 0, false, "victim");
 	s = conn(f, 1, false, "churner");
 	adm = conn(f, 2, true, "robustness admin");
@@ -678,7 +678,7 @@ test_queued_events_keep_order(void **state)
 	uint64_t vcid;
 	int v, fd, base;
 
-	start(f, "");
+	start(f, "[broker]\ntenancy = open\n");
 	v = raw_open(f, f->d.socket);
 	s = conn(f, 0, false, "sender");
 	t = conn(f, 1, false, "joiner");
@@ -762,7 +762,7 @@ test_silent_clients_bounded(void **state)
 	int64_t t0, give_up;
 	int sz = 4 << 20;
 
-	start(f, "");
+	start(f, "[broker]\ntenancy = open\n");
 	base_fds = harness_settled_fd_count(f->d.pid);
 	base_rss = harness_rss_kib(f->d.pid);
 	assert_true(base_rss > 0);

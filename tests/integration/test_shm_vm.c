@@ -450,8 +450,8 @@ test_entry_state(void **state)
 	    "sse move ok....\nmmio read 0\n");
 }
 
-/* kvm_pvm cannot emulate SSE arithmetic at CPL0 (DESIGN.md "This host");
- * hardware virtualisation runs it. Either way the outcome is exact. */
+/* kvm_pvm cannot emulate SSE arithmetic at CPL0 (docs/DESIGN.md, "What
+ * the host changes"); hardware virtualisation runs it. Either way the outcome is exact. */
 static void
 test_sse_arithmetic(void **state)
 {

@@ -826,7 +826,7 @@ test_irqfd_revoked(void **state)
 
 /* A configured region comes back with a restarted daemon. */
 static const char conf_region[] =
-    "[broker]\nfd_store = no\n\n[region cfg]\nsize = 64K\n";
+    "[broker]\ntenancy = open\nfd_store = no\n\n[region cfg]\nsize = 64K\n";
 
 static int
 setup_restart(void **state)

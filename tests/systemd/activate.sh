@@ -53,6 +53,7 @@ trap 'exit 1' INT TERM HUP
 
 cat >"$dir/shmbroker.conf" <<EOF
 [broker]
+tenancy = open
 log_level = info
 
 [region act]

@@ -142,7 +142,7 @@ class Test:
                            lambda l: l.startswith("STATUS=serving"), j)
 
     def start(self):
-        self.write_conf("[broker]\nhugepages = never\nlog_level = info\n\n"
+        self.write_conf("[broker]\ntenancy = open\nhugepages = never\nlog_level = info\n\n"
                         "[region one]\nsize = 1M\n")
         env = dict(os.environ)
         env["NOTIFY_SOCKET"] = os.path.join(self.dir, "notify.sock")
@@ -173,13 +173,13 @@ class Test:
     def check_bad_reload(self):
         if self.hugepage_policy() != "never" or "one" not in self.regions():
             raise Fail("the initial configuration is not in force")
-        # Line 2 would change the policy, line 3 is the error.
-        self.write_conf("[broker]\nhugepages = require\nthis is not ini\n"
-                        "[region bad]\nsize = 1M\n")
+        # Line 3 would change the policy, line 4 is the error.
+        self.write_conf("[broker]\ntenancy = open\nhugepages = require\n"
+                        "this is not ini\n[region bad]\nsize = 1M\n")
         self.reload("broken file")
-        want = "%s:3: syntax error" % self.conf
+        want = "%s:4: syntax error" % self.conf
         if want not in self.log():
-            raise Fail("the reload error does not name %s:3" % self.conf)
+            raise Fail("the reload error does not name %s:4" % self.conf)
         if self.proc.poll() is not None:
             raise Fail("the daemon exited after a broken reload")
         if self.hugepage_policy() != "never":
@@ -191,7 +191,7 @@ class Test:
         print("broken reload: '%s' logged, old settings kept" % want)
 
     def check_good_reload(self):
-        self.write_conf("[broker]\nhugepages = never\nlog_level = info\n\n"
+        self.write_conf("[broker]\ntenancy = open\nhugepages = never\nlog_level = info\n\n"
                         "[region one]\nsize = 1M\n\n"
                         "[region two]\nsize = 2M\n")
         self.reload("valid file")

@@ -1,6 +1,6 @@
 /*
  * test_guest_shm_h: the guest header qvm/guest_shm.h at run time: the ABI
- * layout against the literal offsets of DESIGN.md, the QNX-compatible
+ * layout against the literal offsets of docs/DESIGN.md, the QNX-compatible
  * helpers and the name-copying helpers against a plain memory factory,
  * and a guest's byte-at-a-time name copy replayed into the vdev decoder.
  */

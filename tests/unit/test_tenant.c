@@ -93,21 +93,125 @@ test_match_both(void **state)
 }
 
 static void
-test_match_first_wins(void **state)
+test_match_most_specific_wins(void **state)
 {
 	struct tenant list[3];
 
 	(void)state;
-	list[0] = make_tenant("narrow", true, 1000, true, 500);
+	/* In the least helpful order: the file's order must not matter. */
+	list[0] = make_tenant("bygid", false, 0, true, 500);
 	list[1] = make_tenant("byuid", true, 1000, false, 0);
-	list[2] = make_tenant("bygid", false, 0, true, 500);
-	/* All three match: the first in the file wins. */
-	assert_ptr_equal(tenant_match(list, 3, NULL, 1000, 500), &list[0]);
+	list[2] = make_tenant("narrow", true, 1000, true, 500);
+	assert_ptr_equal(tenant_match(list, 3, NULL, 1000, 500), &list[2]);
 	assert_ptr_equal(tenant_match(list, 3, NULL, 1000, 7), &list[1]);
-	assert_ptr_equal(tenant_match(list, 3, NULL, 7, 500), &list[2]);
+	assert_ptr_equal(tenant_match(list, 3, NULL, 7, 500), &list[0]);
+	assert_ptr_equal(tenant_match(list, 2, NULL, 1000, 500), &list[1]);
 	/* n bounds the search. */
-	assert_null(tenant_match(list, 2, NULL, 7, 500));
+	assert_null(tenant_match(list, 1, NULL, 1000, 7));
 	assert_null(tenant_match(list, 0, NULL, 1000, 500));
+	assert_int_equal(tenant_specificity(&list[0]), 1);
+	assert_int_equal(tenant_specificity(&list[1]), 2);
+	assert_int_equal(tenant_specificity(&list[2]), 3);
+}
+
+static void
+test_same_match(void **state)
+{
+	struct tenant a, b;
+
+	(void)state;
+	a = make_tenant("a", true, 1000, false, 0);
+	b = make_tenant("b", true, 1000, false, 99);	/* gid not named */
+	assert_true(tenant_same_match(&a, &b));
+	b = make_tenant("b", true, 1000, true, 5);
+	assert_false(tenant_same_match(&a, &b));
+	a = make_tenant("a", true, 1000, true, 5);
+	assert_true(tenant_same_match(&a, &b));
+	a = make_tenant("a", false, 0, true, 5);
+	b = make_tenant("b", false, 7, true, 5);
+	assert_true(tenant_same_match(&a, &b));
+	b = make_tenant("b", false, 0, true, 6);
+	assert_false(tenant_same_match(&a, &b));
+}
+
+/* prefix "p" on a copy of t. */
+static struct tenant
+with_prefix(const char *p)
+{
+	struct tenant t;
+
+	tenant_init(&t, "t", 0600);
+	snprintf(t.prefix, sizeof(t.prefix), "%s", p);
+	return t;
+}
+
+static void
+test_prefix_ownership(void **state)
+{
+	struct tenant acme = with_prefix("acme/"), none = with_prefix("");
+	struct tenant b;
+
+	(void)state;
+	assert_true(tenant_owns_name(&acme, "acme/x"));
+	assert_true(tenant_owns_name(&acme, "acme/../beta/x"));
+	assert_false(tenant_owns_name(&acme, "acme"));
+	assert_false(tenant_owns_name(&acme, "ACME/x"));
+	assert_false(tenant_owns_name(&acme, "xacme/x"));
+	/* No prefix owns nothing. */
+	assert_false(tenant_owns_name(&none, "acme/x"));
+	assert_false(tenant_owns_name(&none, ""));
+
+	b = with_prefix("acme");
+	assert_true(tenant_prefixes_overlap(&acme, &b));
+	assert_true(tenant_prefixes_overlap(&b, &acme));
+	b = with_prefix("acme/");
+	assert_true(tenant_prefixes_overlap(&acme, &b));
+	b = with_prefix("acme/x/");
+	assert_true(tenant_prefixes_overlap(&acme, &b));
+	b = with_prefix("acmf/");
+	assert_false(tenant_prefixes_overlap(&acme, &b));
+	b = with_prefix("beta/");
+	assert_false(tenant_prefixes_overlap(&acme, &b));
+	assert_false(tenant_prefixes_overlap(&acme, &none));
+	assert_false(tenant_prefixes_overlap(&none, &none));
+}
+
+/* Rule j of a tenant with the given allow-then-deny lists is shadowed by
+ * rule want (-1: by none). */
+static void
+check_shadow(const char *allow, const char *deny, size_t j, int want)
+{
+	struct tenant t;
+
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_rules(&t, true, allow), 0);
+	assert_int_equal(tenant_add_rules(&t, false, deny), 0);
+	if (tenant_rule_shadowed(&t, j) != want)
+		fail_msg("allow %s, deny %s: rule %zu shadowed by %d, not %d",
+		    allow, deny, j, tenant_rule_shadowed(&t, j), want);
+}
+
+static void
+test_rule_shadowed(void **state)
+{
+	(void)state;
+	/* The README's old example: the deny can never match. */
+	check_shadow("sensor-*, ipc-*", "ipc-secret*", 2, 1);
+	check_shadow("sensor-*, ipc-*", "ipc-secret*", 1, -1);
+	check_shadow("*", "x", 1, 0);
+	check_shadow("a*", "a*", 1, 0);
+	check_shadow("a*b", "a?b", 1, 0);
+	check_shadow("a*", "ab?", 1, 0);
+	/* Not covered: a narrower earlier rule, or a '?' that must match
+	 * one character where the later rule may match none or many. */
+	check_shadow("ipc-secret*", "ipc-*", 1, -1);
+	check_shadow("a?", "a*", 1, -1);
+	check_shadow("a?", "ab", 1, -1);
+	/* Bracket expressions are not decided (no false warning). */
+	check_shadow("*c]", "x[abc]", 1, -1);
+	check_shadow("[ab]*", "a1", 1, -1);
+	/* Out of range. */
+	check_shadow("a", "b", 5, -1);
 }
 
 static void
@@ -524,7 +628,10 @@ main(void)
 		cmocka_unit_test(test_match_uid_only),
 		cmocka_unit_test(test_match_gid_only),
 		cmocka_unit_test(test_match_both),
-		cmocka_unit_test(test_match_first_wins),
+		cmocka_unit_test(test_match_most_specific_wins),
+		cmocka_unit_test(test_same_match),
+		cmocka_unit_test(test_prefix_ownership),
+		cmocka_unit_test(test_rule_shadowed),
 		cmocka_unit_test(test_match_default),
 		cmocka_unit_test(test_rules_parse),
 		cmocka_unit_test(test_rules_too_many),

@@ -1,6 +1,6 @@
 /*
  * test_vdev_regs: the factory and control page decoders against an
- * independent byte-level model of the pages written from DESIGN.md's
+ * independent byte-level model of the pages written from docs/DESIGN.md's
  * tables (literal offsets, one byte array per page), over every offset of
  * the structures and past them, every access length 0..9 (and 16), and
  * several data patterns; plus the scenarios guests produce: names copied
@@ -22,7 +22,7 @@
 
 #define PAGE 4096u
 
-/* Offsets straight from DESIGN.md, deliberately not from the header. */
+/* Offsets straight from docs/DESIGN.md, deliberately not from the header. */
 enum {
 	M_SIG = 0x00, M_SHMEM = 0x08, M_VEC = 0x10, M_STAT = 0x14,
 	M_SIZE = 0x18, M_NAME = 0x1C, M_FIND = 0x3C, M_END = 0x40,

@@ -19,7 +19,7 @@
 
 #include "guest.h"
 
-#define SHMG_LAPIC_EOI		0xfee000b0UL	/* DESIGN.md: 0 acks */
+#define SHMG_LAPIC_EOI		0xfee000b0UL	/* docs/DESIGN.md: 0 acks */
 #define SHMG_CODE_SELECTOR	0x08		/* shm-vm's flat GDT */
 #define SHMG_GATE_INTR		0x8e	/* present, DPL0, 64-bit intr gate */
 

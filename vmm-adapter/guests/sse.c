@@ -1,8 +1,8 @@
 /*
  * sse: one SSE arithmetic instruction (pxor %xmm0,%xmm0 = 66 0f ef c0).
- * Where KVM cannot emulate it (kvm_pvm, see DESIGN.md "This host") shm-vm
- * must report KVM_EXIT_INTERNAL_ERROR with RIP and these bytes; where it
- * runs, the guest says so and exits with status 3.
+ * Where KVM cannot emulate it (kvm_pvm, see docs/DESIGN.md, "What the
+ * host changes") shm-vm must report KVM_EXIT_INTERNAL_ERROR with RIP and
+ * these bytes; where it runs, the guest says so and exits with status 3.
  */
 #include "guest.h"
 

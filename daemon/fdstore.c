@@ -1,0 +1,100 @@
+/*
+ * fdstore: region memory in systemd's file descriptor store. With
+ * `fd_store = yes` every region's memfd is also handed to systemd
+ * (FDSTORE=1) under the name fdname.h describes, and so is the state page
+ * of a region with clients, so that a restarted daemon gets them back
+ * with its sockets (restore.c rebuilds the regions). A removed region's
+ * entries leave the store; at shutdown they stay, which is the point.
+ * Called by the region lifecycle; calls nothing of the daemon's but the
+ * fd stash, to reach a parked memfd.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "broker.h"
+#include "fdname.h"
+
+/* Hands fd to the store as name; true when systemd took it. */
+static bool
+fdstore_put(const char *name, int fd)
+{
+	char msg[FDNAME_MAX + 32];
+
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	return sd_pid_notify_with_fds(0, 0, msg, &fd, 1) > 0;
+}
+
+void
+fdstore_drop(const char *name)
+{
+	sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+}
+
+void
+fdstore_put_region(struct broker *b, struct region *g)
+{
+	char name[FDNAME_MAX];
+	bool borrowed = g->mem.fd < 0;
+	int fd;
+
+	if (!b->cfg.fd_store)
+		return;
+	fd = borrowed ? fdstash_get(b->stash, g->mem.stash) : g->mem.fd;
+	if (fd < 0) {
+		log_warn(&b->log, "region %s: not kept for restarts: its memfd "
+		    "is out of reach (%s)", g->name, strerror(-fd));
+		return;
+	}
+	fdname_region(g, name);
+	if (fdstore_put(name, fd))
+		g->stored = true;
+	else
+		log_warn(&b->log, "region %s: systemd did not take its memfd "
+		    "into the fd store", g->name);
+	if (borrowed)
+		close(fd);
+}
+
+void
+fdstore_drop_region(struct broker *b, const struct region *g)
+{
+	char name[FDNAME_MAX];
+
+	/* Whatever fd_store says now: a stored entry must not outlive its
+	 * region. At shutdown the regions stay in the store. */
+	if (!g->stored || b->stopping)
+		return;
+	fdname_region(g, name);
+	fdstore_drop(name);
+}
+
+void
+fdstore_put_state(struct broker *b, struct region *g)
+{
+	char name[FDNAME_MAX];
+
+	if (!b->cfg.fd_store || g->state.fd < 0)
+		return;
+	fdname_state(g, name);
+	if (fdstore_put(name, g->state.fd))
+		g->state_stored = true;
+	else
+		log_warn(&b->log, "region %s: systemd did not take its state "
+		    "page into the fd store", g->name);
+}
+
+void
+fdstore_drop_state(struct broker *b, struct region *g)
+{
+	char name[FDNAME_MAX];
+
+	if (!g->state_stored || b->stopping)
+		return;
+	fdname_state(g, name);
+	fdstore_drop(name);
+	g->state_stored = false;
+}

@@ -1,0 +1,415 @@
+/*
+ * region: the lifecycle of regions and clients, in one place. Creating a
+ * region (memory, registry entry, fd store, quota charge), adopting one
+ * from the fd store, parking memfds in keepers, attaching a client (index,
+ * state page, eventfd, charge), detaching and revoking clients, destroying
+ * and removing regions, and the events all of that raises: PeerChanged to
+ * the other members, ClientRevoked to the revoked, and the admin event
+ * stream. The VMM service (vmm.c), the admin service (admin.c), start-up
+ * (main.c), restarts (restore.c) and closing connections (conn.c) call
+ * down into it; it calls only the modules below it (registry, memory,
+ * statepage, fdstash, fdstore, watch) and sends through conn.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "fdname.h"
+
+/* A region's bytes and hugepages, to or from its tenant's usage. */
+static void
+region_charge(struct broker *b, struct region *g, struct tenant_usage *u)
+{
+	g->usage = u;
+	if (u == NULL)
+		return;
+	u->regions++;
+	u->bytes += g->mem.bytes;
+	if (g->mem.backing == BACKING_HUGETLB && b->hugepage_size != 0)
+		u->hugepages += g->mem.bytes / b->hugepage_size;
+}
+
+static void
+region_uncharge(struct broker *b, struct region *g)
+{
+	struct tenant_usage *u = g->usage;
+
+	if (u == NULL)
+		return;
+	u->regions--;
+	u->bytes -= g->mem.bytes;
+	if (g->mem.backing == BACKING_HUGETLB && b->hugepage_size != 0)
+		u->hugepages -= g->mem.bytes / b->hugepage_size;
+	g->usage = NULL;
+}
+
+/* Tells every other client of g that index changed; attached or not. An
+ * attach carries the new peer's eventfd, so it is never coalesced. */
+static void
+region_peer_changed(struct region *g, int index, bool attached)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__PeerChanged ev = SHMBROKER__PEER_CHANGED__INIT;
+	const struct client *joined = attached ? g->clients[index] : NULL;
+	int efd = joined != NULL ? joined->efd : -1;
+
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED;
+	m.peer_changed = &ev;
+	ev.index = (uint32_t)index;
+	ev.attached = attached;
+	ev.active_mask = g->active;
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
+		struct client *peer = g->clients[i];
+
+		if (peer == NULL || i == index)
+			continue;
+		ev.client_id = peer->id;
+		conn_send_event(peer->owner, &m, &efd, efd >= 0 ? 1 : 0,
+		    EVENT_KEY(peer->id, EVENT_PEER));
+	}
+}
+
+/*
+ * Over the in-process budget, the memfds of the oldest regions go to keeper
+ * processes: a new region is usually attached again soon (its creator's
+ * peers follow), an old one rarely. Parking does not wait for the keeper.
+ */
+void
+region_park_memfds(struct broker *b)
+{
+	struct region *g = registry_region_after(&b->reg, b->park_cursor);
+	int err;
+
+	for (; g != NULL && b->local_fds > b->cfg.local_region_fds;
+	    g = TAILQ_NEXT(g, entry)) {
+		if (g->mem.fd >= 0 &&
+		    (err = fdstash_put(b->stash, g->mem.fd, &g->mem.stash)) < 0) {
+			log_warn(&b->log, "cannot park the memfd of region %s in "
+			    "a keeper process (%s): keeping it in the daemon",
+			    g->name, strerror(-err));
+			return;
+		}
+		/* Only past regions that are parked: a failed one is tried
+		 * again at the next create. */
+		if (g->mem.fd >= 0) {
+			g->mem.fd = -1;
+			b->local_fds--;
+		}
+		b->park_cursor = g->id;
+	}
+}
+
+static void
+region_release_memfd(struct broker *b, struct region_mem *mem)
+{
+	if (mem->fd >= 0) {
+		close(mem->fd);
+		mem->fd = -1;
+		b->local_fds--;
+	} else {
+		fdstash_drop(b->stash, mem->stash);
+	}
+}
+
+void
+region_free_state(struct broker *b, struct region *g)
+{
+	if (g->state.fd < 0)
+		return;
+	fdstore_drop_state(b, g);
+	statepage_free(&g->state);
+	g->reclaim_pending = 0;
+}
+
+void
+region_remove(struct broker *b, struct region *g, uint64_t conn_id)
+{
+	watch_event(b, "destroy", g, -1, conn_id);
+	region_free_state(b, g);
+	fdstore_drop_region(b, g);
+	region_uncharge(b, g);
+	region_release_memfd(b, &g->mem);
+	registry_remove_region(&b->reg, g);
+	b->stats.regions_destroyed++;
+}
+
+int
+region_memfd(struct broker *b, const struct region *g, bool *borrowed)
+{
+	*borrowed = g->mem.fd < 0;
+	return *borrowed ? fdstash_get(b->stash, g->mem.stash) : g->mem.fd;
+}
+
+enum guest_shm_status
+region_create(struct broker *b, const char *name, uint32_t size_pages,
+    enum region_origin origin, const struct region_acl *acl,
+    struct region **out, const char **why)
+{
+	struct tenant *t = acl->tenant;
+	char label[REGION_KEY_MAX + 8];
+	struct region_mem mem;
+
+	if (size_pages == 0) {
+		*why = "a region needs a size of at least one page";
+		return GSS_NOMEM;
+	}
+	if (size_pages > b->cfg.max_region_pages) {
+		*why = "size is over the largest region allowed "
+		    "(max_region_size)";
+		return GSS_NOMEM;
+	}
+	if (b->reg.regions_by_name.count >= b->cfg.max_regions) {
+		*why = "the daemon holds max_regions regions already";
+		return GSS_NOMEM;
+	}
+	if (t != NULL && (*why = tenant_quota_exceeded(t, 1, 0,
+	    (uint64_t)size_pages * REGION_PAGE_SIZE, 0)) != NULL)
+		return GSS_NOMEM;
+	snprintf(label, sizeof(label), "shm:%s", name);
+	if (memory_create(label, size_pages, acl->hugepages >= 0 ?
+	    (enum hugepage_policy)acl->hugepages : b->cfg.hugepages,
+	    b->hugepage_size, &mem, why) < 0)
+		return GSS_NOMEM;
+	/* Only now is it known whether the pool was used, and how far the
+	 * size was rounded up for it. */
+	if (t != NULL && mem.backing == BACKING_HUGETLB &&
+	    (*why = tenant_quota_exceeded(t, 0, 0, mem.bytes,
+	    mem.bytes / b->hugepage_size)) != NULL) {
+		close(mem.fd);
+		return GSS_NOMEM;
+	}
+	*out = registry_add_region(&b->reg, name, size_pages, &mem, origin,
+	    broker_now_ms());
+	if (*out == NULL) {
+		close(mem.fd);
+		*why = "out of memory";
+		return GSS_NOMEM;
+	}
+	(*out)->owner_uid = acl->owner_uid;
+	(*out)->mode = acl->mode;
+	(*out)->has_group = acl->has_group;
+	(*out)->group = acl->group;
+	region_charge(b, *out, t != NULL ? t->usage : NULL);
+	b->local_fds++;
+	/* Stored while its memfd is surely in hand, then maybe parked. */
+	fdstore_put_region(b, *out);
+	region_park_memfds(b);
+	b->stats.creates++;
+	log_info(&b->log, "region %s created: %u pages, %s, %llu bytes",
+	    name, size_pages, mem.backing == BACKING_HUGETLB ? "hugetlb" :
+	    "shmem", (unsigned long long)mem.bytes);
+	watch_event(b, "create", *out, -1, 0);
+	return GSS_OK;
+}
+
+struct region *
+region_adopt(struct broker *b, const struct fdname_region *fr,
+    const struct region_mem *mem)
+{
+	struct region *g;
+
+	g = registry_add_region(&b->reg, fr->name, fr->size_pages, mem,
+	    fr->origin, broker_now_ms());
+	if (g == NULL)
+		return NULL;
+	g->owner_uid = fr->owner;
+	g->mode = fr->mode;
+	g->has_group = fr->has_group;
+	g->group = fr->group;
+	g->awaiting_reclaim = g->origin == ORIGIN_GUEST;
+	g->stored = true;
+	region_charge(b, g, fr->tenant[0] != '\0' ?
+	    policy_usage(b, fr->tenant) : NULL);
+	b->local_fds++;
+	return g;
+}
+
+const char *
+region_client_room(const struct broker *b, const struct tenant *t)
+{
+	if (b->reg.clients_by_id.count >= b->cfg.max_clients)
+		return "the daemon holds max_clients clients already";
+	return t != NULL ? tenant_quota_exceeded(t, 0, 1, 0, 0) : NULL;
+}
+
+/*
+ * The state page (made at the region's first attach) and the eventfd of a
+ * new client. Its pending word starts empty, unless the client re-claims
+ * (want) the index whose word a restart kept for it.
+ */
+static int
+region_open_signals(struct broker *b, struct client *cl, int want)
+{
+	struct region *g = cl->region;
+	uint16_t bit = (uint16_t)(1u << cl->index);
+	bool fresh = g->state.fd < 0, kept;
+	int err;
+
+	if (fresh) {
+		if ((err = statepage_create(&g->state)) < 0)
+			return err;
+		g->reclaim_pending = 0;
+		fdstore_put_state(b, g);
+	}
+	if ((cl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
+	kept = want == cl->index && (g->reclaim_pending & bit);
+	g->reclaim_pending &= (uint16_t)~bit;
+	/* A fresh page is all zeros already. */
+	return fresh || kept ? 0 : statepage_clear(&g->state, cl->index);
+}
+
+/* Why an attach failed on the host's side, for the guest's VMM. */
+static const char *
+region_attach_failure(struct broker *b, const struct region *g, int fd,
+    int err)
+{
+	if (fd < 0) {
+		log_err(&b->log, "cannot take the memfd of region %s back from "
+		    "its keeper process: %s", g->name, strerror(-fd));
+		return "the daemon cannot reach the region's memory (see its "
+		    "log)";
+	}
+	log_warn(&b->log, "region %s: no state page or eventfd for a new "
+	    "client: %s", g->name, strerror(-err));
+	return err == -EMFILE || err == -ENFILE ? "the daemon is out of file "
+	    "descriptors (raise LimitNOFILE)" : "out of memory";
+}
+
+enum guest_shm_status
+region_attach(struct broker *b, struct conn *c, struct region *g, int want,
+    struct tenant *t, bool created, struct client **out, int *fd,
+    bool *borrowed, const char **why)
+{
+	enum guest_shm_status st = GSS_NOMEM;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	*fd = -1;
+	*borrowed = false;
+	if (g->nclients >= REGION_MAX_CLIENTS) {
+		*why = "the region has 16 clients";
+		st = GSS_CLIENT_MAX;
+	} else if ((*fd = region_memfd(b, g, borrowed)) >= 0 &&
+	    registry_attach_at(&b->reg, g, c, &c->clients, want, out) ==
+	    GSS_OK) {
+		if (t != NULL) {
+			(*out)->usage = t->usage;
+			t->usage->clients++;
+		}
+		if ((err = region_open_signals(b, *out, want)) == 0) {
+			g->awaiting_reclaim = false;
+			/* The members first: by the time the new client hears
+			 * it is in, each member has the join (and the eventfd
+			 * to notify it by) in its socket. */
+			region_peer_changed(g, (*out)->index, true);
+			watch_event(b, "attach", g, (*out)->index, c->id);
+			return GSS_OK;
+		}
+		region_unlink_client(b, *out);
+		*out = NULL;
+	}
+	if (st == GSS_NOMEM)
+		*why = region_attach_failure(b, g, *fd, err);
+	if (*borrowed && *fd >= 0)
+		close(*fd);
+	*fd = -1;
+	/* A failed create leaves no region behind. */
+	if (created)
+		region_remove(b, g, 0);
+	return st;
+}
+
+bool
+region_unlink_client(struct broker *b, struct client *cl)
+{
+	struct region *g = cl->region;
+	bool empty;
+
+	if (cl->usage != NULL)
+		cl->usage->clients--;
+	empty = registry_detach(&b->reg, cl);
+	/* Words a restart kept wait for their clients until the grace
+	 * period ends (restore.c), even with nobody attached meanwhile. */
+	if (g->nclients == 0 && g->reclaim_pending == 0)
+		region_free_state(b, g);
+	return empty;
+}
+
+void
+region_detach_client(struct broker *b, struct client *cl)
+{
+	struct region *g = cl->region;
+	struct conn *owner = cl->owner;
+	int index = cl->index;
+
+	b->stats.detaches++;
+	if (region_unlink_client(b, cl)) {
+		watch_event(b, "detach", g, index, owner->id);
+		log_info(&b->log, "region %s removed with its last client",
+		    g->name);
+		region_remove(b, g, 0);
+		return;
+	}
+	region_peer_changed(g, index, false);
+	watch_event(b, "detach", g, index, owner->id);
+}
+
+unsigned
+region_destroy(struct broker *b, struct region *g, uint64_t conn_id)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__ClientRevoked ev = SHMBROKER__CLIENT_REVOKED__INIT;
+	unsigned revoked = 0;
+
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED;
+	m.client_revoked = &ev;
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
+		if (g->clients[i] == NULL)
+			continue;
+		ev.client_id = g->clients[i]->id;
+		conn_send(g->clients[i]->owner, &m, NULL, 0);
+	}
+	/* Every client is revoked: each one's eventfd is closed with it, and
+	 * there is no peer left to tell (libshmclient drops its peers'
+	 * eventfds at ClientRevoked). */
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
+		if (g->clients[i] == NULL)
+			continue;
+		region_unlink_client(b, g->clients[i]);
+		revoked++;
+	}
+	log_info(&b->log, "region %s destroyed by an admin (%u clients "
+	    "revoked)", g->name, revoked);
+	region_remove(b, g, conn_id);
+	return revoked;
+}
+
+/* At start and at every reload; in batches (max), so that a reload of a
+ * large file can yield to the event loop between them. */
+int
+region_create_configured(struct broker *b, size_t *next, size_t max,
+    char *err, size_t errlen)
+{
+	for (; *next < b->cfg.nregions && max > 0; (*next)++, max--) {
+		const struct config_region *cr = &b->cfg.regions[*next];
+		struct region_acl acl = { .mode = cr->mode,
+		    .has_group = cr->has_group, .group = cr->group,
+		    .hugepages = cr->hugepages };
+		struct region *g;
+		const char *why = NULL;
+
+		if (registry_find(&b->reg, cr->name) != NULL)
+			continue;
+		if (region_create(b, cr->name, cr->size_pages,
+		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
+			snprintf(err, errlen, "%s: region %s: %s",
+			    b->cfg.config_file, cr->name, why);
+			return -1;
+		}
+	}
+	return *next < b->cfg.nregions;
+}

@@ -1,0 +1,196 @@
+/*
+ * test_tenancy_quota: a tenant's quotas against a real shmbrokerd, with
+ * VMM clients that really are other users (agents, see tenancy_agents.h):
+ * max_regions, max_clients, max_bytes (of what a region really holds, a
+ * hugetlb one too) and max_hugepages; what a client or region that goes
+ * gives back; and that a quota is no denial. Needs root; every test skips
+ * otherwise, and the hugetlb ones where the kernel has no 2 MiB pages.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tenancy_agents.h"
+
+static void
+test_quota_regions(void **state)
+{
+	struct tstate *st = *state;
+	struct agent *a;
+	struct agent_rep r1a, r1b, r;
+
+	NEED_ROOT();
+	a = start_agent(st, "[broker]\nhugepages = never\n"
+	    "[tenant q]\nuid = 2001\nmax_regions = 2\n", 2001, 2);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "r1", 1, true, &r1a), r1a);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "r2", 1, true, &r), r);
+	GSS(SHMC_GSS_NOMEM, agent_attach(a, 0, "r3", 1, true, &r), r);
+	assert_non_null(strstr(r.msg, "max_regions"));
+	assert_int_equal(region_info(st, "r3").error,
+	    SHMBROKER__ERROR__ERR_NOT_FOUND);
+	/* Attaching to what exists is no new region. */
+	GSS(SHMC_GSS_OK, agent_attach(a, 1, "r1", 1, true, &r1b), r1b);
+	assert_false(r1b.created);
+	assert_int_equal(tenant_info(st, "q").regions, 2);
+	assert_int_equal(tenant_info(st, "q").max_regions, 2);
+	assert_int_equal(tenant_info(st, "q").clients, 3);
+
+	/* r1 goes with its last client, and makes room. */
+	assert_int_equal(agent_simple(a, 0, OP_DETACH, r1a.client_id), 0);
+	assert_int_equal(agent_simple(a, 1, OP_DETACH, r1b.client_id), 0);
+	assert_int_equal(region_info(st, "r1").error,
+	    SHMBROKER__ERROR__ERR_NOT_FOUND);
+	assert_int_equal(tenant_info(st, "q").regions, 1);
+	GSS(SHMC_GSS_OK, agent_attach(a, 1, "r3", 1, true, &r), r);
+	assert_int_equal(tenant_info(st, "q").regions, 2);
+	/* Quotas are not denials. */
+	assert_int_equal(tenant_info(st, "q").denials, 0);
+}
+
+static void
+test_quota_clients(void **state)
+{
+	struct tstate *st = *state;
+	struct agent *a, *a2;
+	struct agent_rep r;
+	struct tenant_view v;
+
+	NEED_ROOT();
+	a = start_agent(st, "[broker]\nhugepages = never\n"
+	    "[tenant q]\nuid = 2001\nmax_clients = 3\n", 2001, 2);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "r", 1, true, &r), r);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "r", 1, true, &r), r);
+	GSS(SHMC_GSS_OK, agent_attach(a, 1, "other", 1, true, &r), r);
+	GSS(SHMC_GSS_NOMEM, agent_attach(a, 1, "r", 1, true, &r), r);
+	assert_non_null(strstr(r.msg, "max_clients"));
+	GSS(SHMC_GSS_NOMEM, agent_attach(a, 1, "new", 1, true, &r), r);
+	assert_int_equal(region_info(st, "new").error,
+	    SHMBROKER__ERROR__ERR_NOT_FOUND);
+	v = tenant_info(st, "q");
+	assert_int_equal(v.clients, 3);
+	assert_int_equal(v.max_clients, 3);
+	assert_int_equal(v.regions, 2);
+	assert_int_equal(v.connections, 2);
+
+	/* A client that dies gives its share back. */
+	agent_kill(a);
+	v = tenant_wait(st, "q", 0, 0, 0);
+	assert_int_equal(v.clients, 0);
+	assert_int_equal(v.regions, 0);
+	assert_int_equal(v.connections, 0);
+	assert_int_equal(v.bytes, 0);
+	a2 = agent_start(st, 2001, 2001);
+	agent_vmm(st, a2, 0);
+	for (int i = 0; i < 3; i++)
+		GSS(SHMC_GSS_OK, agent_attach(a2, 0, "r", 1, true, &r), r);
+	GSS(SHMC_GSS_NOMEM, agent_attach(a2, 0, "r", 1, true, &r), r);
+}
+
+static void
+test_quota_bytes(void **state)
+{
+	struct tstate *st = *state;
+	struct agent *a;
+	struct agent_rep ra, r;
+
+	NEED_ROOT();
+	a = start_agent(st, "[broker]\nhugepages = never\n"
+	    "[tenant q]\nuid = 2001\nmax_bytes = 1M\n", 2001, 1);
+	/* Over the quota on its own. */
+	GSS(SHMC_GSS_NOMEM, agent_attach(a, 0, "big", 257, true, &r), r);
+	assert_non_null(strstr(r.msg, "max_bytes"));
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "a", 128, true, &ra), ra);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "b", 128, true, &r), r);
+	assert_int_equal(tenant_info(st, "q").bytes, 256 * 4096);
+	assert_int_equal(tenant_info(st, "q").max_bytes, 1 << 20);
+	GSS(SHMC_GSS_NOMEM, agent_attach(a, 0, "c", 1, true, &r), r);
+	assert_non_null(strstr(r.msg, "max_bytes"));
+	/* Attaching costs no bytes. */
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "a", 1, true, &r), r);
+	assert_int_equal(agent_simple(a, 0, OP_DETACH, r.client_id), 0);
+	assert_int_equal(agent_simple(a, 0, OP_DETACH, ra.client_id), 0);
+	assert_int_equal(tenant_info(st, "q").bytes, 128 * 4096);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "c", 128, true, &r), r);
+	assert_int_equal(tenant_info(st, "q").bytes, 256 * 4096);
+}
+
+/* Takes n free hugepages for the test (given back in teardown); skips
+ * the test when the kernel has none to give. */
+static void
+test_quota_hugepages(void **state)
+{
+	struct tstate *st = *state;
+	struct agent *a;
+	struct agent_rep r;
+	struct tenant_view v;
+
+	NEED_ROOT();
+	need_hugepages(st, 4);
+	a = start_agent(st, "[broker]\nhugepages = require\n"
+	    "[tenant h]\nuid = 2001\nmax_hugepages = 2\n", 2001, 1);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "h1", 512, true, &r), r);
+	assert_int_equal(region_info(st, "h1").backing,
+	    SHMBROKER__BACKING__BACKING_HUGETLB);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "h2", 1, true, &r), r);
+	v = tenant_info(st, "h");
+	assert_int_equal(v.hugepages, 2);
+	assert_int_equal(v.max_hugepages, 2);
+	assert_int_equal(v.bytes, 4u << 20);
+	GSS(SHMC_GSS_NOMEM, agent_attach(a, 0, "h3", 1, true, &r), r);
+	assert_non_null(strstr(r.msg, "max_hugepages"));
+	assert_int_equal(region_info(st, "h3").error,
+	    SHMBROKER__ERROR__ERR_NOT_FOUND);
+	assert_int_equal(tenant_info(st, "h").regions, 2);
+	agent_kill(a);
+	v = tenant_wait(st, "h", 0, 0, 0);
+	assert_int_equal(v.hugepages, 0);
+	assert_int_equal(v.bytes, 0);
+}
+
+/* max_bytes counts what a region really holds: a one-page hugetlb
+ * region is 2 MiB of memory, and must not take a tenant past its quota. */
+static void
+test_quota_bytes_hugetlb(void **state)
+{
+	struct tstate *st = *state;
+	struct agent *a;
+	struct agent_rep r;
+	struct tenant_view v;
+	int rc;
+
+	NEED_ROOT();
+	need_hugepages(st, 4);
+	a = start_agent(st, "[broker]\nhugepages = require\n"
+	    "[tenant h]\nuid = 2001\nmax_bytes = 3M\n", 2001, 1);
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "h1", 1, true, &r), r);
+	assert_int_equal(tenant_info(st, "h").bytes, 2u << 20);
+	rc = agent_attach(a, 0, "h2", 1, true, &r);
+	v = tenant_info(st, "h");
+	if (v.bytes > v.max_bytes)
+		fail_msg("tenant h holds %llu bytes with max_bytes %llu (the "
+		    "second attach returned %d)", (unsigned long long)v.bytes,
+		    (unsigned long long)v.max_bytes, rc);
+	GSS(SHMC_GSS_NOMEM, rc, r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		TENANCY_TEST(test_quota_regions),
+		TENANCY_TEST(test_quota_clients),
+		TENANCY_TEST(test_quota_bytes),
+		TENANCY_TEST(test_quota_hugepages),
+		TENANCY_TEST(test_quota_bytes_hugetlb),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
