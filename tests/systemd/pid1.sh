@@ -42,8 +42,11 @@ pid1_install
 # and take descriptors back with pidfd_getfd (daemon/fdstash.c).
 # fd_store = yes hands every region's memfd to systemd's fd store
 # (FileDescriptorStoreMax= of the shipped unit), parked ones included.
+# No [tenant]: the file must say that everyone is served (tenancy.sh
+# tests tenants under these units).
 cat >"$work/etc/shmbroker/shmbroker.conf" <<EOF
 [broker]
+tenancy = open
 hugepages = prefer
 log_level = info
 local_region_fds = 1

@@ -99,6 +99,7 @@ SocketGroup=shmt-admins
 EOF
 
 pid1_boot
+echo "ids: acme $A, beta $B, lab $L, admins $D, other $O, ops $S"
 sctl start shmbrokerd.socket shmbrokerd-admin.socket ||
     fail "cannot start the socket units"
 [ "$(ns stat -c %a:%G /run/shmbroker/admin.sock)" = 660:shmt-admins ] ||
@@ -120,7 +121,6 @@ check() {
 # Starting the service must not take the socket's group away.
 check "admin.sock keeps its group once the service runs" \
     "660:root:shmt-admins" "$(ns stat -c %a:%U:%G /run/shmbroker/admin.sock)"
-echo "ids: acme $A, beta $B, lab $L, admins $D, other $O, ops $S"
 
 # --- Attempts -------------------------------------------------------------
 declare -A who=(
@@ -281,15 +281,23 @@ printf '[Service]\nPrivateUsers=yes\n' \
 sctl daemon-reload || fail "systemctl daemon-reload failed"
 lines=$(wc -l <"$work/daemon.log")
 restarts=$(prop NRestarts)
+entered=$(prop ActiveEnterTimestampMonotonic)
 sctl start shmbrokerd.service >/dev/null 2>&1
 rc=$?
 check "PrivateUsers=yes: systemctl start fails" failed \
     "$([ "$rc" != 0 ] && echo failed || echo "succeeded")"
-refusing() { [ $(($(prop NRestarts) - restarts)) -ge 2 ]; }
+# Between two attempts (RestartSec=), after two at least. One systemctl
+# call, so that the three properties are of the same moment.
+want="ExecMainStatus=78 Result=exit-code SubState=auto-restart "
+refusing() {
+	snap=$(sctl show -p SubState -p Result -p ExecMainStatus \
+	    shmbrokerd.service | sort | tr '\n' ' ')
+	[ $(($(prop NRestarts) - restarts)) -ge 2 ] && [ "$snap" = "$want" ]
+}
 wait_for 10 refusing
-check "PrivateUsers=yes: the service is never active" \
-    "activating exit-code 78" \
-    "$(prop ActiveState) $(prop Result) $(prop ExecMainStatus)"
+check "PrivateUsers=yes: the daemon exits 78, systemd retries" "$want" "$snap"
+check "PrivateUsers=yes: the service is never active" "$entered" \
+    "$(prop ActiveEnterTimestampMonotonic)"
 said=$(tail -n +$((lines + 1)) "$work/daemon.log" | sort -u)
 check "PrivateUsers=yes: each attempt logs one line, on uid_map" "1 yes" \
     "$(grep -c . <<<"$said") $(grep -q uid_map <<<"$said" && echo yes)"
