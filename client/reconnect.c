@@ -78,7 +78,7 @@ shmc_att_free_all(struct shmc *c)
 /* Remembers a new attachment; r->client_id becomes the id the caller
  * keeps, which after a reconnect may not be the daemon's. */
 int
-shmc_att_add(struct shmc *c, const void *name, size_t len,
+shmc_att_add(struct shmc *c, bool claim, const void *name, size_t len,
     uint32_t size_pages, struct shmc_region *r, struct att_fds *af)
 {
 	struct attachment *a;
@@ -96,6 +96,8 @@ shmc_att_add(struct shmc *c, const void *name, size_t len,
 	a = &c->att[c->natt];
 	memset(a, 0, sizeof(*a));
 	shmc_sig_init(&a->sig);
+	/* Claimed from the start, its eventfd never enters the epoll set. */
+	a->sig.claimed = claim;
 	if (fstat(r->fd, &st) < 0) {
 		shmc_af_close(af);
 		return -errno;

@@ -532,8 +532,8 @@ shmc_detach_unknown(struct shmc *c, uint64_t id)
 		shmbroker__server_message__free_unpacked(m, NULL);
 }
 
-int
-shmc_attach_raw(struct shmc *c, const void *name, size_t len,
+static int
+shmc_attach_common(struct shmc *c, bool claim, const void *name, size_t len,
     uint32_t size_pages, bool create, struct shmc_region *out)
 {
 	struct att_fds af;
@@ -546,12 +546,33 @@ shmc_attach_raw(struct shmc *c, const void *name, size_t len,
 		    &af);
 	if (rc != SHMC_GSS_OK)
 		return rc;
-	if ((err = shmc_att_add(c, name, len, size_pages, out, &af)) < 0) {
+	if ((err = shmc_att_add(c, claim, name, len, size_pages, out,
+	    &af)) < 0) {
 		shmc_detach_unknown(c, out->client_id);
 		close(out->fd);
 		return shmc_fail(c, err, "cannot remember the attachment: %s",
 		    strerror(-err));
 	}
+	return rc;
+}
+
+int
+shmc_attach_raw(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, struct shmc_region *out)
+{
+	return shmc_attach_common(c, false, name, len, size_pages, create,
+	    out);
+}
+
+int
+shmc_attach_claim(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, struct shmc_region *out, int *eventfd)
+{
+	int rc = shmc_attach_common(c, true, name, len, size_pages, create,
+	    out);
+
+	*eventfd = rc == SHMC_GSS_OK ?
+	    shmc_attachment_eventfd(c, out->client_id) : -1;
 	return rc;
 }
 

@@ -146,6 +146,14 @@ int shmc_attach(struct shmc *c, const char *name, uint32_t size_pages,
 /* The same with the raw bytes of a guest's name field, NUL included. */
 int shmc_attach_raw(struct shmc *c, const void *name, size_t len,
     uint32_t size_pages, bool create, struct shmc_region *out);
+/*
+ * shmc_attach_raw for a VMM that binds the attachment's own eventfd (as a
+ * KVM irqfd): on SHMC_GSS_OK *eventfd is that eventfd, handed over as by
+ * shmc_attachment_eventfd, and the library never watches it (no epoll
+ * registration to undo). -1 otherwise.
+ */
+int shmc_attach_claim(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, struct shmc_region *out, int *eventfd);
 
 /* Notifies the indices in mask (0xffffffff: every other client; never the
  * sender). *delivered (may be NULL) gets the indices that were attached.
@@ -185,7 +193,7 @@ int shmc_status_direct(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
  * attachment gets a new one: see SHMC_EVENT_EVENTFD_CHANGED. Returns the
  * fd or -ENOENT.
  */
-int shmc_attachment_eventfd(const struct shmc *c, uint64_t client_id);
+int shmc_attachment_eventfd(struct shmc *c, uint64_t client_id);
 /* Gives the eventfd back (the caller could not bind it, or unbound it):
  * shmc_event_fd watches it again. 0 or -ENOENT. */
 int shmc_attachment_eventfd_release(struct shmc *c, uint64_t client_id);

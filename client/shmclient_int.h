@@ -106,7 +106,7 @@ void shmc_queue_local(struct shmc *c, const struct shmc_event *ev);
 void shmc_queue_free(struct shmc *c);
 
 /* reconnect.c */
-int shmc_att_add(struct shmc *c, const void *name, size_t len,
+int shmc_att_add(struct shmc *c, bool claim, const void *name, size_t len,
     uint32_t size_pages, struct shmc_region *r, struct att_fds *af);
 void shmc_att_forget_id(struct shmc *c, uint64_t user_id);
 void shmc_att_free_all(struct shmc *c);

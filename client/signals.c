@@ -309,7 +309,7 @@ shmc_status_direct(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
 }
 
 int
-shmc_attachment_eventfd(const struct shmc *c, uint64_t client_id)
+shmc_attachment_eventfd(struct shmc *c, uint64_t client_id)
 {
 	struct attachment *a = shmc_att_by_user(c, client_id);
 

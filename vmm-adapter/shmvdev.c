@@ -58,7 +58,7 @@ check_config(struct shmvdev_config *c)
 	f = c->factory_gpa;
 	wb = c->window_base;
 	we = wb + c->window_size;
-	if (f % VDEV_PAGE_SIZE != 0 || f > UINT64_MAX - VDEV_PAGE_SIZE)
+	if (f % SHMVDEV_PAGE_SIZE != 0 || f > UINT64_MAX - SHMVDEV_PAGE_SIZE)
 		return "factory_gpa must be 4 KiB aligned";
 	if (wb % SHMVDEV_SLOT_SIZE != 0 || c->window_size % SHMVDEV_SLOT_SIZE)
 		return "window_base and window_size must be 2 MiB multiples";
@@ -67,7 +67,7 @@ check_config(struct shmvdev_config *c)
 	if (wb >= SHMVDEV_WINDOW_LIMIT || we > SHMVDEV_WINDOW_LIMIT ||
 	    we < wb)
 		return "the window must end at or below 4 GiB";
-	if (f + VDEV_PAGE_SIZE > wb && f < we)
+	if (f + SHMVDEV_PAGE_SIZE > wb && f < we)
 		return "the factory page lies inside the window";
 	return NULL;
 }
@@ -101,7 +101,7 @@ shmvdev_open(const struct shmvdev_config *cfg, const struct shmvdev_ops *ops,
 	d->factory_gpa = c.factory_gpa;
 	d->window_base = c.window_base;
 	d->nslots = (uint32_t)(c.window_size / SHMVDEV_SLOT_SIZE);
-	vdev_factory_init(&d->fac, c.vector);
+	shmvdev_factory_init(&d->fac, c.vector);
 	rc = shmc_connect(c.socket, c.label, SHMC_DEFAULT_TIMEOUT_MS, &d->c,
 	    err, errlen);
 	if (rc < 0) {
@@ -144,17 +144,10 @@ bind_efd(struct shmvdev *d, struct shmvdev_att *a, int efd)
 }
 
 static void
-bind_att(struct shmvdev *d, struct shmvdev_att *a)
-{
-	if (d->ops.bind_irqfd != NULL)
-		bind_efd(d, a, shmc_attachment_eventfd(d->c, a->client_id));
-}
-
-static void
 release_att(struct shmvdev *d, struct shmvdev_att *a)
 {
 	unbind_att(d, a);
-	layout_release(d, a);
+	shmvdev_layout_release(d, a);
 	if (a->fd >= 0)
 		close(a->fd);
 	a->fd = -1;
@@ -192,8 +185,8 @@ bool
 shmvdev_claims(const struct shmvdev *d, uint64_t gpa)
 {
 	return (gpa >= d->factory_gpa &&
-	    gpa - d->factory_gpa < VDEV_PAGE_SIZE) ||
-	    layout_find_ctl(d, gpa) != NULL;
+	    gpa - d->factory_gpa < SHMVDEV_PAGE_SIZE) ||
+	    shmvdev_layout_find_ctl(d, gpa) != NULL;
 }
 
 size_t
@@ -246,17 +239,18 @@ refresh_after_reconnect(struct shmvdev *d)
 	}
 }
 
-/* Maps a fresh attachment into the window; a guest status. */
+/* Maps a fresh attachment into the window and binds efd, its eventfd
+ * (-1: the VMM binds none); a guest status. */
 static uint32_t
-place_region(struct shmvdev *d, const struct shmc_region *r,
+place_region(struct shmvdev *d, const struct shmc_region *r, int efd,
     uint64_t *ctl_gpa)
 {
-	uint64_t len = (r->backing_bytes + VDEV_PAGE_SIZE - 1) &
-	    ~(uint64_t)(VDEV_PAGE_SIZE - 1);
+	uint64_t len = (r->backing_bytes + SHMVDEV_PAGE_SIZE - 1) &
+	    ~(uint64_t)(SHMVDEV_PAGE_SIZE - 1);
 	struct shmvdev_att *a;
 	int rc;
 
-	if ((a = layout_place(d, len)) == NULL) {
+	if ((a = shmvdev_layout_place(d, len)) == NULL) {
 		seterr(d, "no room for %llu bytes in the shmem window; "
 		    "detach regions or configure a larger window",
 		    (unsigned long long)len);
@@ -264,7 +258,7 @@ place_region(struct shmvdev *d, const struct shmc_region *r,
 	}
 	if ((rc = d->ops.map(d->vmm, a->data_gpa, r->fd, len,
 	    r->hugetlb)) < 0) {
-		layout_release(d, a);
+		shmvdev_layout_release(d, a);
 		a->state = ATT_FREE;
 		seterr(d, "mapping the region at 0x%llx failed: %s",
 		    (unsigned long long)a->data_gpa, strerror(-rc));
@@ -274,8 +268,9 @@ place_region(struct shmvdev *d, const struct shmc_region *r,
 	a->client_id = r->client_id;
 	a->fd = r->fd;
 	a->irqfd = -1;
-	vdev_control_init(&a->ctl, r->index);
-	bind_att(d, a);
+	shmvdev_control_init(&a->ctl, r->index);
+	if (efd >= 0)
+		bind_efd(d, a, efd);
 	*ctl_gpa = a->ctl_gpa;
 	return GSS_OK;
 }
@@ -284,52 +279,57 @@ place_region(struct shmvdev *d, const struct shmc_region *r,
 static void
 factory_attach(struct shmvdev *d, bool create, uint32_t pages)
 {
-	unsigned nlen = vdev_factory_name_len(&d->fac);
+	unsigned nlen = shmvdev_factory_name_len(&d->fac);
 	struct shmc_region r;
 	uint64_t ctl = 0;
 	uint32_t st;
-	int rc;
+	int rc, efd = -1;
 
 	if (nlen == 0) {
 		seterr(d, "the guest's region name has no NUL in 32 bytes");
-		vdev_factory_result(&d->fac, GSS_ILLEGAL_NAME, 0, 0);
+		shmvdev_factory_result(&d->fac, GSS_ILLEGAL_NAME, 0, 0);
 		return;
 	}
-	refresh_after_reconnect(d);
-	rc = shmc_attach_raw(d->c, d->fac.name, nlen, create ? pages : 0,
-	    create, &r);
+	/* With an irqfd the eventfd goes straight to the VMM; without, the
+	 * library watches it for shmvdev_dispatch. */
+	if (d->ops.bind_irqfd != NULL)
+		rc = shmc_attach_claim(d->c, d->fac.name, nlen,
+		    create ? pages : 0, create, &r, &efd);
+	else
+		rc = shmc_attach_raw(d->c, d->fac.name, nlen,
+		    create ? pages : 0, create, &r);
 	if (rc < 0) {
 		seterr(d, "attach: %s", shmc_error(d->c));
-		vdev_factory_result(&d->fac, GSS_UNKNOWN_FAILURE, 0, 0);
+		shmvdev_factory_result(&d->fac, GSS_UNKNOWN_FAILURE, 0, 0);
 		return;
 	}
 	if (rc != GSS_OK) {
 		seterr(d, "attach: status %d: %s", rc, shmc_error(d->c));
-		vdev_factory_result(&d->fac, (uint32_t)rc, 0, 0);
+		shmvdev_factory_result(&d->fac, (uint32_t)rc, 0, 0);
 		return;
 	}
-	if ((st = place_region(d, &r, &ctl)) != GSS_OK) {
+	if ((st = place_region(d, &r, efd, &ctl)) != GSS_OK) {
 		/* The daemon drops a guest region with its last client, so
 		 * a failed create leaves nothing behind. */
 		(void)shmc_detach(d->c, r.client_id);
 		close(r.fd);
 	}
-	vdev_factory_result(&d->fac, st, ctl, r.size_pages);
+	shmvdev_factory_result(&d->fac, st, ctl, r.size_pages);
 }
 
 static uint64_t
 factory_access(struct shmvdev *d, uint32_t off, bool is_write, unsigned len,
     uint64_t data)
 {
-	enum vdev_action act;
+	enum shmvdev_action act;
 	uint32_t arg;
 
 	if (!is_write)
-		return vdev_factory_read(&d->fac, off, len);
-	act = vdev_factory_write(&d->fac, off, len, data, &arg);
-	if (act == VDEV_CREATE)
+		return shmvdev_factory_read(&d->fac, off, len);
+	act = shmvdev_factory_write(&d->fac, off, len, data, &arg);
+	if (act == SHMVDEV_CREATE)
 		factory_attach(d, true, arg);
-	else if (act == VDEV_FIND)
+	else if (act == SHMVDEV_FIND)
 		factory_attach(d, false, 0);
 	return 0;
 }
@@ -380,34 +380,39 @@ control_access(struct shmvdev *d, struct shmvdev_att *a, uint32_t off,
 	if (a->state == ATT_GONE)
 		return 0;
 	if (!is_write) {
-		take = vdev_control_take_mask(&a->ctl, off, len);
-		if (len >= 1 && len <= VDEV_MAX_ACCESS && off < CTL_STATUS_END)
+		take = shmvdev_control_take_mask(&a->ctl, off, len);
+		if (len >= 1 && len <= SHMVDEV_MAX_ACCESS && off < CTL_STATUS_END)
 			word = status_word(d, a, take);
-		return vdev_control_read(&a->ctl, off, len, word);
+		return shmvdev_control_read(&a->ctl, off, len, word);
 	}
-	act = vdev_control_write(&a->ctl, off, len, data, &mask);
-	if ((act & VDEV_NOTIFY) && a->state == ATT_ATTACHED &&
+	act = shmvdev_control_write(&a->ctl, off, len, data, &mask);
+	if ((act & SHMVDEV_NOTIFY) && a->state == ATT_ATTACHED &&
 	    (rc = shmc_notify_direct(d->c, a->client_id, mask)) < 0)
 		seterr(d, "notify: %s", shmc_error(d->c));
-	if (act & VDEV_DETACH)
+	if (act & SHMVDEV_DETACH)
 		detach_att(d, a, true);
 	return 0;
 }
 
-uint64_t
+bool
 shmvdev_access(struct shmvdev *d, uint64_t gpa, bool is_write, unsigned len,
-    uint64_t data)
+    uint64_t data, uint64_t *value)
 {
 	struct shmvdev_att *a;
 
-	refresh_after_reconnect(d);
-	if (gpa >= d->factory_gpa && gpa - d->factory_gpa < VDEV_PAGE_SIZE)
-		return factory_access(d, (uint32_t)(gpa - d->factory_gpa),
+	*value = 0;
+	if (gpa >= d->factory_gpa && gpa - d->factory_gpa < SHMVDEV_PAGE_SIZE) {
+		refresh_after_reconnect(d);
+		*value = factory_access(d, (uint32_t)(gpa - d->factory_gpa),
 		    is_write, len, data);
-	if ((a = layout_find_ctl(d, gpa)) != NULL)
-		return control_access(d, a,
-		    (uint32_t)(gpa % VDEV_PAGE_SIZE), is_write, len, data);
-	return 0;
+		return true;
+	}
+	if ((a = shmvdev_layout_find_ctl(d, gpa)) == NULL)
+		return false;
+	refresh_after_reconnect(d);
+	*value = control_access(d, a, (uint32_t)(gpa % SHMVDEV_PAGE_SIZE),
+	    is_write, len, data);
+	return true;
 }
 
 static void
@@ -417,7 +422,7 @@ on_event(const struct shmc_event *ev, void *arg)
 	struct shmvdev_att *a;
 
 	if (ev->kind == SHMC_EVENT_ADMIN ||
-	    (a = layout_find_client(d, ev->client_id)) == NULL ||
+	    (a = shmvdev_layout_find_client(d, ev->client_id)) == NULL ||
 	    a->state != ATT_ATTACHED)
 		return;
 	if (ev->kind == SHMC_EVENT_EVENTFD_CHANGED) {
@@ -451,5 +456,5 @@ shmvdev_reset(struct shmvdev *d)
 	for (size_t i = 0; i < d->natts; i++)
 		if (d->atts[i].state != ATT_FREE)
 			detach_att(d, &d->atts[i], false);
-	vdev_factory_init(&d->fac, d->fac.vector);
+	shmvdev_factory_init(&d->fac, d->fac.vector);
 }

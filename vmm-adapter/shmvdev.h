@@ -28,8 +28,9 @@
  * devices out of the window and the factory page.
  *
  * The VMM's part:
- * - traps every access to a gpa for which shmvdev_claims() is true (the
- *   factory page and the control pages) and hands it to shmvdev_access();
+ * - traps every access to the factory page and the control pages (those
+ *   it does not map as memory) and hands it to shmvdev_access(), which
+ *   says whether the gpa was the vdev's (shmvdev_claims() asks alone);
  *   accesses may be 1..8 bytes at any offset (vdev_regs.h);
  * - maps what ops->map asks for as ordinary guest memory (not trapped);
  * - polls shmvdev_event_fd() for POLLIN and calls shmvdev_dispatch(),
@@ -131,13 +132,15 @@ bool shmvdev_claims(const struct shmvdev *d, uint64_t gpa);
 
 /*
  * One trapped access of len bytes (1..8) at gpa: data holds a write's
- * bytes little-endian (kvm_run.mmio.data, see vdev_load_le). Returns the
- * value a read gives (0 for a write, and for a gpa that is not claimed).
- * A write that creates, finds, notifies or detaches completes its daemon
- * call before returning, so the guest sees the outcome on its next read.
+ * bytes little-endian (kvm_run.mmio.data, see shmvdev_load_le). Returns
+ * whether gpa is the vdev's (what shmvdev_claims says), with *value the
+ * value a read gives (0 for a write, and for a gpa that is not the
+ * vdev's). A write that creates, finds, notifies or detaches completes
+ * its daemon call before returning, so the guest sees the outcome on its
+ * next read.
  */
-uint64_t shmvdev_access(struct shmvdev *d, uint64_t gpa, bool is_write,
-    unsigned len, uint64_t data);
+bool shmvdev_access(struct shmvdev *d, uint64_t gpa, bool is_write,
+    unsigned len, uint64_t data, uint64_t *value);
 
 /* An fd that polls readable while daemon events wait for dispatch. It
  * stays the same for d's lifetime, across daemon restarts. */

@@ -32,7 +32,7 @@ struct shmvdev_att {
 	uint32_t slot, nslots;	/* the control slot and the data slots */
 	int fd;
 	int irqfd;		/* the eventfd bound with bind_irqfd, or -1 */
-	struct vdev_control ctl;
+	struct shmvdev_control ctl;
 };
 
 struct shmvdev {
@@ -46,22 +46,24 @@ struct shmvdev {
 	struct shmvdev_att *atts;
 	size_t natts, capatts;
 	unsigned reconnects;	/* shmc_reconnects() when last looked */
-	struct vdev_factory fac;
+	struct shmvdev_factory fac;
 	char err[256];
 };
 
 /* The attachment whose control page holds gpa (any state but FREE). */
-struct shmvdev_att *layout_find_ctl(const struct shmvdev *, uint64_t gpa);
+struct shmvdev_att *shmvdev_layout_find_ctl(const struct shmvdev *,
+    uint64_t gpa);
 /* The attached or revoked attachment of client_id. */
-struct shmvdev_att *layout_find_client(const struct shmvdev *, uint64_t id);
+struct shmvdev_att *shmvdev_layout_find_client(const struct shmvdev *,
+    uint64_t id);
 /*
  * Places a region of map_len bytes: takes the slots, drops detached
  * control pages that the new region covers, and returns a fresh entry
  * (state FREE, the caller fills it) with slot, nslots, ctl_gpa and
  * data_gpa set, or NULL when the window has no room (or no memory).
  */
-struct shmvdev_att *layout_place(struct shmvdev *, uint64_t map_len);
+struct shmvdev_att *shmvdev_layout_place(struct shmvdev *, uint64_t map_len);
 /* Gives the slots of a back; the entry keeps its addresses. */
-void layout_release(struct shmvdev *, struct shmvdev_att *a);
+void shmvdev_layout_release(struct shmvdev *, struct shmvdev_att *a);
 
 #endif /* SHMVDEV_INT_H */

@@ -11,9 +11,9 @@
 #include "shmvdev_int.h"
 
 struct shmvdev_att *
-layout_find_ctl(const struct shmvdev *d, uint64_t gpa)
+shmvdev_layout_find_ctl(const struct shmvdev *d, uint64_t gpa)
 {
-	uint64_t page = gpa & ~(uint64_t)(VDEV_PAGE_SIZE - 1);
+	uint64_t page = gpa & ~(uint64_t)(SHMVDEV_PAGE_SIZE - 1);
 
 	for (size_t i = 0; i < d->natts; i++)
 		if (d->atts[i].state != ATT_FREE &&
@@ -23,7 +23,7 @@ layout_find_ctl(const struct shmvdev *d, uint64_t gpa)
 }
 
 struct shmvdev_att *
-layout_find_client(const struct shmvdev *d, uint64_t id)
+shmvdev_layout_find_client(const struct shmvdev *d, uint64_t id)
 {
 	for (size_t i = 0; i < d->natts; i++)
 		if ((d->atts[i].state == ATT_ATTACHED ||
@@ -71,7 +71,7 @@ new_entry(struct shmvdev *d)
 }
 
 struct shmvdev_att *
-layout_place(struct shmvdev *d, uint64_t map_len)
+shmvdev_layout_place(struct shmvdev *d, uint64_t map_len)
 {
 	uint64_t data_slots = (map_len + SHMVDEV_SLOT_SIZE - 1) /
 	    SHMVDEV_SLOT_SIZE;
@@ -96,7 +96,7 @@ layout_place(struct shmvdev *d, uint64_t map_len)
 	a->slot = (uint32_t)s;
 	a->nslots = (uint32_t)data_slots + 1;
 	a->data_gpa = lo + SHMVDEV_SLOT_SIZE;
-	a->ctl_gpa = a->data_gpa - VDEV_PAGE_SIZE;
+	a->ctl_gpa = a->data_gpa - SHMVDEV_PAGE_SIZE;
 	a->map_len = map_len;
 	a->fd = -1;
 	a->irqfd = -1;
@@ -104,7 +104,7 @@ layout_place(struct shmvdev *d, uint64_t map_len)
 }
 
 void
-layout_release(struct shmvdev *d, struct shmvdev_att *a)
+shmvdev_layout_release(struct shmvdev *d, struct shmvdev_att *a)
 {
 	if (a->nslots != 0)
 		memset(d->used + a->slot, 0, a->nslots);

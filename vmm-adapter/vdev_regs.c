@@ -30,14 +30,14 @@ _Static_assert(F_SIG == 0 && F_SHMEM == 8 && F_VEC == 16 && F_STAT == 20 &&
     F_END == F_FIND + 4, "factory fields contiguous");
 _Static_assert(C_STAT == 0 && C_IDX == 4 && C_NTF == 8 && C_DET == 12 &&
     C_END == 16, "control fields contiguous");
-/* No access can fire both create and find (vdev_factory_write). */
-_Static_assert(F_FIND - (F_SIZE + 4) >= VDEV_MAX_ACCESS,
+/* No access can fire both create and find (shmvdev_factory_write). */
+_Static_assert(F_FIND - (F_SIZE + 4) >= SHMVDEV_MAX_ACCESS,
     "size and find are further apart than one access");
 
 static int
 len_ok(unsigned len)
 {
-	return len >= 1 && len <= VDEV_MAX_ACCESS;
+	return len >= 1 && len <= SHMVDEV_MAX_ACCESS;
 }
 
 static uint8_t
@@ -56,31 +56,31 @@ put_byte32(uint32_t *v, uint64_t i, uint8_t b)
 }
 
 uint64_t
-vdev_load_le(const uint8_t *bytes, unsigned len)
+shmvdev_load_le(const uint8_t *bytes, unsigned len)
 {
 	uint64_t v = 0;
 
-	for (unsigned i = 0; i < len && i < VDEV_MAX_ACCESS; i++)
+	for (unsigned i = 0; i < len && i < SHMVDEV_MAX_ACCESS; i++)
 		v |= (uint64_t)bytes[i] << (8 * i);
 	return v;
 }
 
 void
-vdev_store_le(uint8_t *bytes, unsigned len, uint64_t value)
+shmvdev_store_le(uint8_t *bytes, unsigned len, uint64_t value)
 {
-	for (unsigned i = 0; i < len && i < VDEV_MAX_ACCESS; i++)
+	for (unsigned i = 0; i < len && i < SHMVDEV_MAX_ACCESS; i++)
 		bytes[i] = byte_of(value, i);
 }
 
 void
-vdev_factory_init(struct vdev_factory *f, uint32_t vector)
+shmvdev_factory_init(struct shmvdev_factory *f, uint32_t vector)
 {
 	memset(f, 0, sizeof(*f));
 	f->vector = vector;
 }
 
 static uint8_t
-factory_byte(const struct vdev_factory *f, uint64_t o)
+factory_byte(const struct shmvdev_factory *f, uint64_t o)
 {
 	if (o < F_SHMEM)
 		return byte_of(GUEST_SHM_SIGNATURE, o - F_SIG);
@@ -98,7 +98,8 @@ factory_byte(const struct vdev_factory *f, uint64_t o)
 }
 
 uint64_t
-vdev_factory_read(const struct vdev_factory *f, uint32_t off, unsigned len)
+shmvdev_factory_read(const struct shmvdev_factory *f, uint32_t off,
+    unsigned len)
 {
 	uint64_t v = 0;
 
@@ -110,47 +111,47 @@ vdev_factory_read(const struct vdev_factory *f, uint32_t off, unsigned len)
 }
 
 /* Stores one byte if it falls on a writable field; says which trigger. */
-static enum vdev_action
-factory_put(struct vdev_factory *f, uint64_t o, uint8_t b, uint32_t *find)
+static enum shmvdev_action
+factory_put(struct shmvdev_factory *f, uint64_t o, uint8_t b, uint32_t *find)
 {
 	if (o >= F_SIZE && o < F_NAME) {
 		put_byte32(&f->size, o - F_SIZE, b);
-		return VDEV_CREATE;
+		return SHMVDEV_CREATE;
 	}
 	if (o >= F_NAME && o < F_FIND) {
 		f->name[o - F_NAME] = b;
-		return VDEV_NONE;
+		return SHMVDEV_NONE;
 	}
 	if (o >= F_FIND && o < F_END) {
 		put_byte32(find, o - F_FIND, b);
-		return VDEV_FIND;
+		return SHMVDEV_FIND;
 	}
-	return VDEV_NONE;
+	return SHMVDEV_NONE;
 }
 
-enum vdev_action
-vdev_factory_write(struct vdev_factory *f, uint32_t off, unsigned len,
+enum shmvdev_action
+shmvdev_factory_write(struct shmvdev_factory *f, uint32_t off, unsigned len,
     uint64_t data, uint32_t *arg)
 {
-	unsigned act = VDEV_NONE;
+	unsigned act = SHMVDEV_NONE;
 	uint32_t find = 0, out = 0;
 
 	if (len_ok(len))
 		for (unsigned i = 0; i < len; i++)
 			act |= factory_put(f, (uint64_t)off + i,
 			    byte_of(data, i), &find);
-	if (act & VDEV_CREATE) {
-		act = VDEV_CREATE;
+	if (act & SHMVDEV_CREATE) {
+		act = SHMVDEV_CREATE;
 		out = f->size;
-	} else if (act & VDEV_FIND)
+	} else if (act & SHMVDEV_FIND)
 		out = find;
 	if (arg != NULL)
 		*arg = out;
-	return (enum vdev_action)act;
+	return (enum shmvdev_action)act;
 }
 
 void
-vdev_factory_result(struct vdev_factory *f, uint32_t st, uint64_t shmem,
+shmvdev_factory_result(struct shmvdev_factory *f, uint32_t st, uint64_t shmem,
     uint32_t actual_size)
 {
 	if (st == GSS_OK) {
@@ -162,7 +163,7 @@ vdev_factory_result(struct vdev_factory *f, uint32_t st, uint64_t shmem,
 }
 
 unsigned
-vdev_factory_name_len(const struct vdev_factory *f)
+shmvdev_factory_name_len(const struct shmvdev_factory *f)
 {
 	const uint8_t *nul = memchr(f->name, '\0', sizeof(f->name));
 
@@ -170,14 +171,14 @@ vdev_factory_name_len(const struct vdev_factory *f)
 }
 
 void
-vdev_control_init(struct vdev_control *c, uint32_t idx)
+shmvdev_control_init(struct shmvdev_control *c, uint32_t idx)
 {
 	c->idx = idx;
 	c->detached = false;
 }
 
 uint32_t
-vdev_control_take_mask(const struct vdev_control *c, uint32_t off,
+shmvdev_control_take_mask(const struct shmvdev_control *c, uint32_t off,
     unsigned len)
 {
 	uint32_t mask = 0;
@@ -194,7 +195,7 @@ vdev_control_take_mask(const struct vdev_control *c, uint32_t off,
 }
 
 static uint8_t
-control_byte(const struct vdev_control *c, uint64_t o, uint32_t status_word)
+control_byte(const struct shmvdev_control *c, uint64_t o, uint32_t status_word)
 {
 	if (o < C_IDX)
 		return byte_of(status_word, o - C_STAT);
@@ -204,8 +205,8 @@ control_byte(const struct vdev_control *c, uint64_t o, uint32_t status_word)
 }
 
 uint64_t
-vdev_control_read(const struct vdev_control *c, uint32_t off, unsigned len,
-    uint32_t status_word)
+shmvdev_control_read(const struct shmvdev_control *c, uint32_t off,
+    unsigned len, uint32_t status_word)
 {
 	uint64_t v = 0;
 
@@ -218,10 +219,10 @@ vdev_control_read(const struct vdev_control *c, uint32_t off, unsigned len,
 }
 
 unsigned
-vdev_control_write(struct vdev_control *c, uint32_t off, unsigned len,
+shmvdev_control_write(struct shmvdev_control *c, uint32_t off, unsigned len,
     uint64_t data, uint32_t *arg)
 {
-	unsigned act = VDEV_NONE;
+	unsigned act = SHMVDEV_NONE;
 	uint32_t notify = 0;
 
 	if (!c->detached && len_ok(len))
@@ -231,11 +232,11 @@ vdev_control_write(struct vdev_control *c, uint32_t off, unsigned len,
 			if (o >= C_NTF && o < C_DET) {
 				put_byte32(&notify, o - C_NTF,
 				    byte_of(data, i));
-				act |= VDEV_NOTIFY;
+				act |= SHMVDEV_NOTIFY;
 			} else if (o >= C_DET && o < C_END)
-				act |= VDEV_DETACH;
+				act |= SHMVDEV_DETACH;
 		}
-	if (act & VDEV_DETACH)
+	if (act & SHMVDEV_DETACH)
 		c->detached = true;
 	if (arg != NULL)
 		*arg = notify;

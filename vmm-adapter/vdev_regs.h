@@ -10,7 +10,7 @@
  * every length up to 8 is handled byte by byte. len 0 or above 8 reads 0
  * and writes nothing. Byte i of an access is at page offset off + i and
  * is bits 8i..8i+7 of data (little-endian, as in kvm_run.mmio.data, see
- * vdev_load_le / vdev_store_le); data bits above 8 * len are ignored and
+ * shmvdev_load_le / shmvdev_store_le); data bits above 8 * len are ignored and
  * read results have them 0. Bytes at offsets of 4096 and above (including
  * off + i overflowing 32 bits) read 0 and are ignored.
  *
@@ -24,24 +24,24 @@
 
 #include "qvm/guest_shm.h"
 
-#define VDEV_PAGE_SIZE		GUEST_SHM_PAGE_SIZE
-#define VDEV_MAX_ACCESS		8u	/* bytes: one MMIO exit at most */
+#define SHMVDEV_PAGE_SIZE		GUEST_SHM_PAGE_SIZE
+#define SHMVDEV_MAX_ACCESS		8u	/* bytes: one MMIO exit at most */
 
 /* What a write asks the VMM to do; control writes may return two. */
-enum vdev_action {
-	VDEV_NONE = 0,
-	VDEV_CREATE = 1u << 0,	/* factory size written; arg = size */
-	VDEV_FIND = 1u << 1,	/* factory find written; arg = find */
-	VDEV_NOTIFY = 1u << 2,	/* control notify written; arg = mask */
-	VDEV_DETACH = 1u << 3	/* control detach written */
+enum shmvdev_action {
+	SHMVDEV_NONE = 0,
+	SHMVDEV_CREATE = 1u << 0,	/* factory size written; arg = size */
+	SHMVDEV_FIND = 1u << 1,	/* factory find written; arg = find */
+	SHMVDEV_NOTIFY = 1u << 2,	/* control notify written; arg = mask */
+	SHMVDEV_DETACH = 1u << 3	/* control detach written */
 };
 
 /*
  * One VM's factory page. signature is a constant; find is write-only and
- * holds no state. Zeroed by vdev_factory_init: status reads GSS_OK, shmem
+ * holds no state. Zeroed by shmvdev_factory_init: status reads GSS_OK, shmem
  * 0 and size 0 until the first create or find.
  */
-struct vdev_factory {
+struct shmvdev_factory {
 	uint64_t shmem;
 	uint32_t vector;
 	uint32_t status;
@@ -50,14 +50,14 @@ struct vdev_factory {
 };
 
 /* Power-on and VM-reset state. */
-void vdev_factory_init(struct vdev_factory *, uint32_t vector);
+void shmvdev_factory_init(struct shmvdev_factory *, uint32_t vector);
 
 /*
  * The page image: signature, shmem, vector, status, size and name read
  * their values, find and everything past 0x40 read 0. Reads spanning
  * fields combine their bytes.
  */
-uint64_t vdev_factory_read(const struct vdev_factory *, uint32_t off,
+uint64_t shmvdev_factory_read(const struct shmvdev_factory *, uint32_t off,
     unsigned len);
 
 /*
@@ -65,15 +65,15 @@ uint64_t vdev_factory_read(const struct vdev_factory *, uint32_t off,
  * vector, status, find and past 0x40 are dropped. All bytes land before
  * the action is returned, so an unaligned store covering the end of size
  * and the start of name creates with the new name bytes in place.
- * Returns VDEV_CREATE if any byte of size was written (*arg = the whole
- * size after the write, unwritten bytes keeping their value), VDEV_FIND if
+ * Returns SHMVDEV_CREATE if any byte of size was written (*arg = the whole
+ * size after the write, unwritten bytes keeping their value), SHMVDEV_FIND if
  * any byte of find was (*arg = the find value with unwritten bytes 0),
- * else VDEV_NONE (*arg = 0). size ends at 0x1C and find starts at 0x3C,
+ * else SHMVDEV_NONE (*arg = 0). size ends at 0x1C and find starts at 0x3C,
  * 32 bytes apart, so no access of at most 8 bytes touches both (asserted
  * in vdev_regs.c). arg may be NULL.
  */
-enum vdev_action vdev_factory_write(struct vdev_factory *, uint32_t off,
-    unsigned len, uint64_t data, uint32_t *arg);
+enum shmvdev_action shmvdev_factory_write(struct shmvdev_factory *,
+    uint32_t off, unsigned len, uint64_t data, uint32_t *arg);
 
 /*
  * The outcome of a create or find. GSS_OK: status = GSS_OK, shmem = the
@@ -83,8 +83,8 @@ enum vdev_action vdev_factory_write(struct vdev_factory *, uint32_t off,
  * guest_shm_status is stored as GSS_UNKNOWN_FAILURE, so the guest only
  * ever reads a value its header names.
  */
-void vdev_factory_result(struct vdev_factory *, uint32_t st, uint64_t shmem,
-    uint32_t actual_size);
+void shmvdev_factory_result(struct shmvdev_factory *, uint32_t st,
+    uint64_t shmem, uint32_t actual_size);
 
 /*
  * The number of name bytes to send to the daemon: up to and including the
@@ -93,16 +93,16 @@ void vdev_factory_result(struct vdev_factory *, uint32_t st, uint64_t shmem,
  * here: the daemon owns the naming rule (registry_check_name), so an
  * empty or unprintable name goes to it and comes back GSS_ILLEGAL_NAME.
  */
-unsigned vdev_factory_name_len(const struct vdev_factory *);
+unsigned shmvdev_factory_name_len(const struct shmvdev_factory *);
 
 /* One client's control page. */
-struct vdev_control {
+struct shmvdev_control {
 	uint32_t idx;
 	bool detached;
 };
 
 /* A newly attached client (also when a later attach reuses the page). */
-void vdev_control_init(struct vdev_control *, uint32_t idx);
+void shmvdev_control_init(struct shmvdev_control *, uint32_t idx);
 
 /*
  * Pending bits a read at (off, len) returns and therefore clears: 0xff for
@@ -110,9 +110,9 @@ void vdev_control_init(struct vdev_control *, uint32_t idx);
  * does not cover them (bytes 2-3 alone, idx, ...) or a detached page. The
  * VMM takes exactly these bits (one atomic fetch-and-clear of the mask on
  * its pending word) so no bit is cleared without being returned, then
- * passes the word to vdev_control_read.
+ * passes the word to shmvdev_control_read.
  */
-uint32_t vdev_control_take_mask(const struct vdev_control *, uint32_t off,
+uint32_t shmvdev_control_take_mask(const struct shmvdev_control *, uint32_t off,
     unsigned len);
 
 /*
@@ -121,25 +121,26 @@ uint32_t vdev_control_take_mask(const struct vdev_control *, uint32_t off,
  * the index, notify, detach and everything past 0x10 read 0. A detached
  * page reads 0 everywhere.
  */
-uint64_t vdev_control_read(const struct vdev_control *, uint32_t off,
+uint64_t shmvdev_control_read(const struct shmvdev_control *, uint32_t off,
     unsigned len, uint32_t status_word);
 
 /*
- * Returns a set of vdev_action bits: VDEV_NOTIFY if any byte of notify was
- * written (*arg = the notify value with unwritten bytes 0: a byte store of
- * 0xff to offset 0x9 notifies indices 8..15, and only a store of all four
- * bytes can form GUEST_SHM_NOTIFY_ALL), VDEV_DETACH if any byte of detach
- * was written (any value). An 8-byte store at 0x8 returns both: the VMM
- * notifies first, then detaches, in address order. A detach marks the page
- * detached here; from then on it reads 0 and writes return VDEV_NONE, so
- * a second detach does nothing. Writes to status, idx and past 0x10 are
- * ignored. *arg = 0 unless VDEV_NOTIFY; arg may be NULL.
+ * Returns a set of shmvdev_action bits: SHMVDEV_NOTIFY if any byte of
+ * notify was written (*arg = the notify value with unwritten bytes 0: a
+ * byte store of 0xff to offset 0x9 notifies indices 8..15, and only a
+ * store of all four bytes can form GUEST_SHM_NOTIFY_ALL), SHMVDEV_DETACH
+ * if any byte of detach was written (any value). An 8-byte store at 0x8
+ * returns both: the VMM notifies first, then detaches, in address order.
+ * A detach marks the page detached here; from then on it reads 0 and
+ * writes return SHMVDEV_NONE, so a second detach does nothing. Writes to
+ * status, idx and past 0x10 are ignored. *arg = 0 unless SHMVDEV_NOTIFY;
+ * arg may be NULL.
  */
-unsigned vdev_control_write(struct vdev_control *, uint32_t off, unsigned len,
-    uint64_t data, uint32_t *arg);
+unsigned shmvdev_control_write(struct shmvdev_control *, uint32_t off,
+    unsigned len, uint64_t data, uint32_t *arg);
 
 /* kvm_run.mmio.data <-> the data word above (len clamped to 8). */
-uint64_t vdev_load_le(const uint8_t *bytes, unsigned len);
-void vdev_store_le(uint8_t *bytes, unsigned len, uint64_t value);
+uint64_t shmvdev_load_le(const uint8_t *bytes, unsigned len);
+void shmvdev_store_le(uint8_t *bytes, unsigned len, uint64_t value);
 
 #endif /* VDEV_REGS_H */

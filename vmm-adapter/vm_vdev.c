@@ -139,21 +139,19 @@ vdev_mmio(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len, int is_write)
 {
 	struct vm *vm = ctx;
 	uint64_t v;
+	bool claimed;
 
 	if (len == 0 || len > 8)
 		return 0;
 	pthread_mutex_lock(&vm->vdev_lock);
-	if (!shmvdev_claims(vm->vdev, gpa)) {
-		pthread_mutex_unlock(&vm->vdev_lock);
-		return 0;
-	}
-	v = shmvdev_access(vm->vdev, gpa, is_write != 0, len,
-	    is_write ? vdev_load_le(data, len) : 0);
-	report_vdev_error(vm);
+	claimed = shmvdev_access(vm->vdev, gpa, is_write != 0, len,
+	    is_write ? shmvdev_load_le(data, len) : 0, &v);
+	if (claimed)
+		report_vdev_error(vm);
 	pthread_mutex_unlock(&vm->vdev_lock);
-	if (!is_write)
-		vdev_store_le(data, len, v);
-	return 1;
+	if (claimed && !is_write)
+		shmvdev_store_le(data, len, v);
+	return claimed;
 }
 
 /* The event thread: daemon events (membership changes, revocations) while

@@ -675,6 +675,35 @@ test_claimed_eventfd(void **state)
 	assert_int_equal(n.pending, 0x1);
 }
 
+/* shmc_attach_claim hands the eventfd over with the attach: it is never
+ * the library's to read, and is the one shmc_attachment_eventfd names. */
+static void
+test_attach_claim(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc_region ra, rb;
+	struct evcount n = { 0 };
+	int efd = 7;
+
+	attach(a, "claim2", &ra);
+	assert_int_equal(shmc_attach_claim(b, "claim2", 7, 1, true, &rb,
+	    &efd), SHMC_GSS_OK);
+	assert_true(efd >= 0);
+	assert_int_equal(shmc_attachment_eventfd(b, rb.client_id), efd);
+	sync_conn(a, ra.client_id);
+	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
+	assert_true(readable(efd));
+	assert_true(shmc_dispatch(b, count_cb, &n) >= 0);
+	assert_int_equal(n.notifications, 0);
+	assert_int_equal(take_count(efd), 1);
+	/* A refused attach hands nothing over. */
+	efd = 7;
+	assert_int_equal(shmc_attach_claim(b, "missing", 8, 0, false, &rb,
+	    &efd), SHMC_GSS_DOES_NOT_EXIST);
+	assert_int_equal(efd, -1);
+}
+
 /* An admin destroy revokes: the client reads 0, cannot notify, and the
  * daemon keeps none of the region's descriptors. */
 static void
@@ -779,6 +808,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pending_and_reuse, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sixteen_all_others, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_attach_claim, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_claimed_eventfd, setup,
 		    teardown),

@@ -284,18 +284,26 @@ vm_open_irqfd(struct fixture *f, int i)
 	return vm_open_ops(f, i, 0, 0, &fvm_irqfd_ops);
 }
 
+/* An access the vdev must take as its own: shmvdev_claims and the
+ * access itself agree. */
 static uint64_t
 rd(struct fvm *m, uint64_t gpa, unsigned len)
 {
+	uint64_t v;
+
 	assert_true(shmvdev_claims(m->v, gpa));
-	return shmvdev_access(m->v, gpa, false, len, 0);
+	assert_true(shmvdev_access(m->v, gpa, false, len, 0, &v));
+	return v;
 }
 
 static void
 wr(struct fvm *m, uint64_t gpa, unsigned len, uint64_t data)
 {
+	uint64_t v;
+
 	assert_true(shmvdev_claims(m->v, gpa));
-	(void)shmvdev_access(m->v, gpa, true, len, data);
+	assert_true(shmvdev_access(m->v, gpa, true, len, data, &v));
+	assert_int_equal(v, 0);
 }
 
 /* The guest's name copy, a byte at a time, NUL included. */
@@ -361,6 +369,7 @@ test_signature_and_readonly(void **state)
 {
 	struct fixture *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 0);
+	uint64_t v;
 	const uint64_t sig = GUEST_SHM_SIGNATURE;
 
 	for (unsigned len = 1; len <= 8; len *= 2)
@@ -385,7 +394,10 @@ test_signature_and_readonly(void **state)
 	/* Outside the factory page and control pages: not ours. */
 	assert_false(shmvdev_claims(a->v, FACTORY + 0x1000));
 	assert_false(shmvdev_claims(a->v, FACTORY - 1));
-	assert_int_equal(shmvdev_access(a->v, 0x5000, false, 4, 0), 0);
+	v = 1;
+	assert_false(shmvdev_access(a->v, 0x5000, false, 4, 0, &v));
+	assert_int_equal(v, 0);
+	assert_false(shmvdev_access(a->v, FACTORY + 0x1000, true, 4, 7, &v));
 }
 
 /* ---- two VMs sharing a region ---- */

@@ -174,29 +174,29 @@ static void
 test_replay_into_vdev(void **state)
 {
 	struct guest_shm_factory g;
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 	const uint8_t *img = (const uint8_t *)&g;
 	uint32_t arg = 0;
-	unsigned act = VDEV_NONE;
+	unsigned act = SHMVDEV_NONE;
 
 	(void)state;
 	memset(&g, 0, sizeof(g));
 	g.signature = GUEST_SHM_SIGNATURE;
 	guest_shm_set_name(&g, "replayed-name");
-	vdev_factory_init(&v, 33);
+	shmvdev_factory_init(&v, 33);
 	for (uint32_t o = offsetof(struct guest_shm_factory, name);
 	    o < offsetof(struct guest_shm_factory, find); o++)
-		act |= vdev_factory_write(&v, o, 1, img[o], &arg);
-	assert_int_equal(act, VDEV_NONE);
+		act |= shmvdev_factory_write(&v, o, 1, img[o], &arg);
+	assert_int_equal(act, SHMVDEV_NONE);
 	guest_shm_create(&g, 64);
-	act = vdev_factory_write(&v, 0x18, 4, g.size, &arg);
-	assert_int_equal(act, VDEV_CREATE);
+	act = shmvdev_factory_write(&v, 0x18, 4, g.size, &arg);
+	assert_int_equal(act, SHMVDEV_CREATE);
 	assert_int_equal(arg, 64);
-	assert_int_equal(vdev_factory_name_len(&v), sizeof("replayed-name"));
+	assert_int_equal(shmvdev_factory_name_len(&v), sizeof("replayed-name"));
 	assert_memory_equal(v.name, "replayed-name", sizeof("replayed-name"));
 	for (uint32_t o = 0; o < offsetof(struct guest_shm_factory, find); o++)
 		if (o < 0x08 || o >= 0x18)
-			assert_int_equal(vdev_factory_read(&v, o, 1), img[o]);
+			assert_int_equal(shmvdev_factory_read(&v, o, 1), img[o]);
 }
 
 int

@@ -99,21 +99,21 @@ write_was(const char *page, uint32_t off, unsigned len, unsigned act,
 }
 
 static void
-factory_write_is(struct vdev_factory *v, uint32_t off, unsigned len,
+factory_write_is(struct shmvdev_factory *v, uint32_t off, unsigned len,
     uint64_t data, unsigned want, uint32_t arg)
 {
 	uint32_t got = ~arg;
-	unsigned act = vdev_factory_write(v, off, len, data, &got);
+	unsigned act = shmvdev_factory_write(v, off, len, data, &got);
 
 	write_was("factory", off, len, act, got, want, arg);
 }
 
 static void
-control_write_is(struct vdev_control *c, uint32_t off, unsigned len,
+control_write_is(struct shmvdev_control *c, uint32_t off, unsigned len,
     uint64_t data, unsigned want, uint32_t arg)
 {
 	uint32_t got = ~arg;
-	unsigned act = vdev_control_write(c, off, len, data, &got);
+	unsigned act = shmvdev_control_write(c, off, len, data, &got);
 
 	write_was("control", off, len, act, got, want, arg);
 }
@@ -145,10 +145,10 @@ struct fmodel {
 
 /* A vdev and its model in the same, distinctive state. */
 static void
-factory_pair(struct vdev_factory *v, struct fmodel *m)
+factory_pair(struct shmvdev_factory *v, struct fmodel *m)
 {
 	memset(m, 0, sizeof(*m));
-	vdev_factory_init(v, 0x99aabbccu);
+	shmvdev_factory_init(v, 0x99aabbccu);
 	v->shmem = 0x1122334455667788ULL;
 	v->status = 0xddeeff01u;
 	v->size = 0x0badcafeu;
@@ -187,7 +187,7 @@ struct fexpect {
 static struct fexpect
 fmodel_write(struct fmodel *m, uint32_t off, unsigned len, uint64_t data)
 {
-	struct fexpect e = { VDEV_NONE, 0 };
+	struct fexpect e = { SHMVDEV_NONE, 0 };
 	uint8_t find[4] = { 0, 0, 0, 0 };
 
 	if (!valid_len(len))
@@ -199,22 +199,22 @@ fmodel_write(struct fmodel *m, uint32_t off, unsigned len, uint64_t data)
 		if (o >= M_SIZE && o < M_FIND)
 			m->page[o] = b;
 		if (o >= M_SIZE && o < M_NAME)
-			e.act |= VDEV_CREATE;
+			e.act |= SHMVDEV_CREATE;
 		if (o >= M_FIND && o < M_END) {
-			e.act |= VDEV_FIND;
+			e.act |= SHMVDEV_FIND;
 			find[o - M_FIND] = b;
 		}
 	}
-	if (e.act == VDEV_CREATE)
+	if (e.act == SHMVDEV_CREATE)
 		e.arg = (uint32_t)get_le(m->page, M_SIZE, 4);
-	else if (e.act == VDEV_FIND)
+	else if (e.act == SHMVDEV_FIND)
 		e.arg = (uint32_t)get_le(find, 0, 4);
 	return e;
 }
 
 /* The vdev's state equals the model's, through its fields and its reads. */
 static void
-assert_factory_is(const struct vdev_factory *v, const struct fmodel *m)
+assert_factory_is(const struct shmvdev_factory *v, const struct fmodel *m)
 {
 	assert_true(v->shmem == get_le(m->page, M_SHMEM, 8));
 	assert_int_equal(v->vector, get_le(m->page, M_VEC, 4));
@@ -222,25 +222,25 @@ assert_factory_is(const struct vdev_factory *v, const struct fmodel *m)
 	assert_int_equal(v->size, get_le(m->page, M_SIZE, 4));
 	assert_memory_equal(v->name, m->page + M_NAME, 32);
 	for (uint32_t o = 0; o < 0x48; o++)
-		assert_int_equal(vdev_factory_read(v, o, 1), m->page[o]);
+		assert_int_equal(shmvdev_factory_read(v, o, 1), m->page[o]);
 }
 
 static void
 test_factory_init(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 
 	(void)state;
 	memset(&v, 0x5a, sizeof(v));
-	vdev_factory_init(&v, 42);
-	assert_true(vdev_factory_read(&v, 0, 8) == GUEST_SHM_SIGNATURE);
-	assert_true(vdev_factory_read(&v, 8, 8) == 0);
-	assert_int_equal(vdev_factory_read(&v, 0x10, 4), 42);
-	assert_int_equal(vdev_factory_read(&v, 0x14, 4), GSS_OK);
-	assert_int_equal(vdev_factory_read(&v, 0x18, 4), 0);
+	shmvdev_factory_init(&v, 42);
+	assert_true(shmvdev_factory_read(&v, 0, 8) == GUEST_SHM_SIGNATURE);
+	assert_true(shmvdev_factory_read(&v, 8, 8) == 0);
+	assert_int_equal(shmvdev_factory_read(&v, 0x10, 4), 42);
+	assert_int_equal(shmvdev_factory_read(&v, 0x14, 4), GSS_OK);
+	assert_int_equal(shmvdev_factory_read(&v, 0x18, 4), 0);
 	for (uint32_t o = 0x1C; o < PAGE; o += 8)
-		assert_true(vdev_factory_read(&v, o, 8) == 0);
-	assert_int_equal(vdev_factory_name_len(&v), 1);
+		assert_true(shmvdev_factory_read(&v, o, 8) == 0);
+	assert_int_equal(shmvdev_factory_name_len(&v), 1);
 }
 
 static void
@@ -248,7 +248,7 @@ test_factory_read_exhaustive(void **state)
 {
 	uint32_t offs[MAX_OFFSETS];
 	size_t noff = probe_offsets(offs);
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 	struct fmodel m;
 	unsigned n = 0;
 
@@ -260,7 +260,7 @@ test_factory_read_exhaustive(void **state)
 		for (int l = 0; l < NUM_LENS; l++) {
 			uint64_t want = model_read(m.page, off, lens[l]);
 
-			if (vdev_factory_read(&v, off, lens[l]) != want)
+			if (shmvdev_factory_read(&v, off, lens[l]) != want)
 				fail_msg("read off 0x%x len %u", off, lens[l]);
 			n++;
 		}
@@ -273,33 +273,33 @@ test_factory_read_exhaustive(void **state)
 static void
 test_factory_read_examples(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 	struct fmodel m;
 
 	(void)state;
 	factory_pair(&v, &m);
 	/* status and size in one 8-byte read */
-	assert_true(vdev_factory_read(&v, 0x14, 8) == 0x0badcafeddeeff01ULL);
+	assert_true(shmvdev_factory_read(&v, 0x14, 8) == 0x0badcafeddeeff01ULL);
 	/* name[28..31] and find, which reads 0 */
-	assert_true(vdev_factory_read(&v, 0x38, 8) == 0x00000000bfbebdbcULL);
-	assert_true(vdev_factory_read(&v, 0x3C, 4) == 0);
-	assert_true(vdev_factory_read(&v, 0x40, 8) == 0);
+	assert_true(shmvdev_factory_read(&v, 0x38, 8) == 0x00000000bfbebdbcULL);
+	assert_true(shmvdev_factory_read(&v, 0x3C, 4) == 0);
+	assert_true(shmvdev_factory_read(&v, 0x40, 8) == 0);
 	/* bytes past the page read 0 */
-	assert_true(vdev_factory_read(&v, 0xffc, 8) == 0);
-	assert_true(vdev_factory_read(&v, 0x4, 8) == 0x55667788U * 0x100000000ULL +
+	assert_true(shmvdev_factory_read(&v, 0xffc, 8) == 0);
+	assert_true(shmvdev_factory_read(&v, 0x4, 8) == 0x55667788U * 0x100000000ULL +
 	    0x4d534732ULL);
 	/* invalid lengths read 0, even where the page has data */
-	assert_true(vdev_factory_read(&v, 0, 0) == 0);
-	assert_true(vdev_factory_read(&v, 0, 9) == 0);
-	assert_true(vdev_factory_read(&v, 0, 16) == 0);
+	assert_true(shmvdev_factory_read(&v, 0, 0) == 0);
+	assert_true(shmvdev_factory_read(&v, 0, 9) == 0);
+	assert_true(shmvdev_factory_read(&v, 0, 16) == 0);
 	/* the odd lengths of a page-crossing fragment are served */
-	assert_true(vdev_factory_read(&v, 0, 3) == 0x4d5651);
+	assert_true(shmvdev_factory_read(&v, 0, 3) == 0x4d5651);
 }
 
 static void
 factory_write_one(uint32_t off, unsigned len, uint64_t data)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 	struct fmodel m;
 	struct fexpect e;
 	uint32_t arg = 0xdeadbeef;
@@ -307,13 +307,13 @@ factory_write_one(uint32_t off, unsigned len, uint64_t data)
 
 	factory_pair(&v, &m);
 	e = fmodel_write(&m, off, len, data);
-	act = vdev_factory_write(&v, off, len, data, &arg);
+	act = shmvdev_factory_write(&v, off, len, data, &arg);
 	if (act != e.act || arg != e.arg)
 		fail_msg("write off 0x%x len %u: act %u arg 0x%x, want %u 0x%x",
 		    off, len, act, arg, e.act, e.arg);
 	assert_factory_is(&v, &m);
 	/* create and find never fire together */
-	assert_true(act != (VDEV_CREATE | VDEV_FIND));
+	assert_true(act != (SHMVDEV_CREATE | SHMVDEV_FIND));
 }
 
 static void
@@ -327,35 +327,35 @@ test_factory_write_exhaustive(void **state)
 static void
 test_factory_write_null_arg(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 
 	(void)state;
-	vdev_factory_init(&v, 1);
-	assert_int_equal(vdev_factory_write(&v, 0x18, 4, 5, NULL), VDEV_CREATE);
-	assert_int_equal(vdev_factory_write(&v, 0x3C, 4, 5, NULL), VDEV_FIND);
-	assert_int_equal(vdev_factory_write(&v, 0x1C, 4, 5, NULL), VDEV_NONE);
+	shmvdev_factory_init(&v, 1);
+	assert_int_equal(shmvdev_factory_write(&v, 0x18, 4, 5, NULL), SHMVDEV_CREATE);
+	assert_int_equal(shmvdev_factory_write(&v, 0x3C, 4, 5, NULL), SHMVDEV_FIND);
+	assert_int_equal(shmvdev_factory_write(&v, 0x1C, 4, 5, NULL), SHMVDEV_NONE);
 	assert_int_equal(v.size, 5);
 }
 
 static void
 test_signature_is_read_only(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 
 	(void)state;
-	vdev_factory_init(&v, 7);
+	shmvdev_factory_init(&v, 7);
 	for (uint32_t o = 0; o < 0x18; o++)
 		for (unsigned len = 1; len <= 8; len++) {
 			uint32_t arg = 1;
 
-			assert_int_equal(vdev_factory_write(&v, o, len,
-			    ~0ULL, &arg), o + len > 0x18 ? VDEV_CREATE :
-			    VDEV_NONE);
-			assert_true(vdev_factory_read(&v, 0, 8) ==
+			assert_int_equal(shmvdev_factory_write(&v, o, len,
+			    ~0ULL, &arg), o + len > 0x18 ? SHMVDEV_CREATE :
+			    SHMVDEV_NONE);
+			assert_true(shmvdev_factory_read(&v, 0, 8) ==
 			    GUEST_SHM_SIGNATURE);
-			assert_true(vdev_factory_read(&v, 8, 8) == 0);
-			assert_int_equal(vdev_factory_read(&v, 0x10, 4), 7);
-			assert_int_equal(vdev_factory_read(&v, 0x14, 4), 0);
+			assert_true(shmvdev_factory_read(&v, 8, 8) == 0);
+			assert_int_equal(shmvdev_factory_read(&v, 0x10, 4), 7);
+			assert_int_equal(shmvdev_factory_read(&v, 0x14, 4), 0);
 		}
 }
 
@@ -373,20 +373,20 @@ make_name(uint8_t out[32], const char *s)
  * then stores of `chunk` bytes, then the tail. Returns the actions fired.
  */
 static unsigned
-copy_name(struct vdev_factory *v, const uint8_t name[32], unsigned head,
+copy_name(struct shmvdev_factory *v, const uint8_t name[32], unsigned head,
     unsigned chunk)
 {
-	unsigned act = VDEV_NONE, at = 0;
+	unsigned act = SHMVDEV_NONE, at = 0;
 
 	if (head > 0) {
-		act |= vdev_factory_write(v, M_NAME, head,
+		act |= shmvdev_factory_write(v, M_NAME, head,
 		    get_le(name, 0, head), NULL);
 		at = head;
 	}
 	while (at < 32) {
 		unsigned n = 32 - at < chunk ? 32 - at : chunk;
 
-		act |= vdev_factory_write(v, M_NAME + at, n,
+		act |= shmvdev_factory_write(v, M_NAME + at, n,
 		    get_le(name, at, n), NULL);
 		at += n;
 	}
@@ -404,14 +404,14 @@ test_name_every_split(void **state)
 	name[31] = '\0';
 	for (unsigned chunk = 1; chunk <= 8; chunk++)
 		for (unsigned head = 0; head < chunk; head++) {
-			struct vdev_factory v;
+			struct shmvdev_factory v;
 
-			vdev_factory_init(&v, 0);
+			shmvdev_factory_init(&v, 0);
 			memset(v.name, 0xee, 32);
 			assert_int_equal(copy_name(&v, name, head, chunk),
-			    VDEV_NONE);
+			    SHMVDEV_NONE);
 			assert_memory_equal(v.name, name, 32);
-			assert_int_equal(vdev_factory_name_len(&v), 32);
+			assert_int_equal(shmvdev_factory_name_len(&v), 32);
 			assert_int_equal(v.size, 0);
 		}
 }
@@ -421,31 +421,31 @@ test_name_every_split(void **state)
 static void
 test_name_guest_patterns(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 	uint8_t name[32];
 
 	(void)state;
 	make_name(name, "shared-ring-of-guest-A");
-	vdev_factory_init(&v, 0);
+	shmvdev_factory_init(&v, 0);
 	for (unsigned i = 0; i < 32; i++)
-		assert_int_equal(vdev_factory_write(&v, 0x1C + i, 1, name[i],
-		    NULL), VDEV_NONE);
+		assert_int_equal(shmvdev_factory_write(&v, 0x1C + i, 1, name[i],
+		    NULL), SHMVDEV_NONE);
 	assert_memory_equal(v.name, name, 32);
-	assert_int_equal(vdev_factory_name_len(&v), 23);
+	assert_int_equal(shmvdev_factory_name_len(&v), 23);
 
 	make_name(name, "two-at-a-time");
-	vdev_factory_init(&v, 0);
+	shmvdev_factory_init(&v, 0);
 	for (unsigned i = 0; i < 32; i += 2)
-		vdev_factory_write(&v, 0x1C + i, 2, get_le(name, i, 2), NULL);
+		shmvdev_factory_write(&v, 0x1C + i, 2, get_le(name, i, 2), NULL);
 	assert_memory_equal(v.name, name, 32);
 
 	make_name(name, "sixteen-bytes!!");	/* 15 + NUL: one xmm store */
-	vdev_factory_init(&v, 0);
+	shmvdev_factory_init(&v, 0);
 	memset(v.name, 0x77, 32);
-	vdev_factory_write(&v, 0x1C, 8, get_le(name, 0, 8), NULL);
-	vdev_factory_write(&v, 0x24, 8, get_le(name, 8, 8), NULL);
+	shmvdev_factory_write(&v, 0x1C, 8, get_le(name, 0, 8), NULL);
+	shmvdev_factory_write(&v, 0x24, 8, get_le(name, 8, 8), NULL);
 	assert_memory_equal(v.name, name, 16);
-	assert_int_equal(vdev_factory_name_len(&v), 16);
+	assert_int_equal(shmvdev_factory_name_len(&v), 16);
 }
 
 /* An unaligned 8-byte store at 0x1B covers size's last byte and name[0..6]:
@@ -453,44 +453,44 @@ test_name_guest_patterns(void **state)
 static void
 test_name_store_over_size(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 	uint8_t name[32];
 	uint32_t arg = 0;
 
 	(void)state;
 	make_name(name, "abcdefghijklmn");
-	vdev_factory_init(&v, 0);
+	shmvdev_factory_init(&v, 0);
 	v.size = 0x00112233;
 	factory_write_is(&v, 0x1B, 8, 0x44 | (get_le(name, 0, 7) << 8),
-	    VDEV_CREATE, 0x44112233);
+	    SHMVDEV_CREATE, 0x44112233);
 	assert_memory_equal(v.name, "abcdefg", 7);
-	assert_int_equal(vdev_factory_write(&v, 0x23, 8, get_le(name, 7, 8),
-	    &arg), VDEV_NONE);
+	assert_int_equal(shmvdev_factory_write(&v, 0x23, 8, get_le(name, 7, 8),
+	    &arg), SHMVDEV_NONE);
 	assert_memory_equal(v.name, name, 15);
-	assert_int_equal(vdev_factory_name_len(&v), 15);
+	assert_int_equal(shmvdev_factory_name_len(&v), 15);
 	/* name[28..31] with find: the name lands, find fires */
-	factory_write_is(&v, 0x38, 8, 0x0000000900575958ULL, VDEV_FIND, 9);
+	factory_write_is(&v, 0x38, 8, 0x0000000900575958ULL, SHMVDEV_FIND, 9);
 	assert_memory_equal(v.name + 28, "XYW", 4);
 }
 
 static void
 test_name_len(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 
 	(void)state;
-	vdev_factory_init(&v, 0);
+	shmvdev_factory_init(&v, 0);
 	memset(v.name, 'x', 32);
-	assert_int_equal(vdev_factory_name_len(&v), 0);
+	assert_int_equal(shmvdev_factory_name_len(&v), 0);
 	for (unsigned i = 0; i < 32; i++) {
 		memset(v.name, 'x', 32);
 		v.name[i] = '\0';
-		assert_int_equal(vdev_factory_name_len(&v), i + 1);
+		assert_int_equal(shmvdev_factory_name_len(&v), i + 1);
 	}
 	/* Characters are the daemon's to judge: control bytes, spaces and
 	 * bytes above 0x7e still count, only the NUL ends the name. */
 	memcpy(v.name, "a b\x01\xff", 6);
-	assert_int_equal(vdev_factory_name_len(&v), 6);
+	assert_int_equal(shmvdev_factory_name_len(&v), 6);
 }
 
 /* ---- triggers ---- */
@@ -498,31 +498,31 @@ test_name_len(void **state)
 static void
 test_triggers_carry_values(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 	uint32_t arg = 0;
 
 	(void)state;
-	vdev_factory_init(&v, 0);
+	shmvdev_factory_init(&v, 0);
 	/* aligned 8-byte store at 0x18: size and name[0..3] */
-	factory_write_is(&v, 0x18, 8, 0x0064636200000010ULL, VDEV_CREATE,
+	factory_write_is(&v, 0x18, 8, 0x0064636200000010ULL, SHMVDEV_CREATE,
 	    0x10);
 	assert_string_equal((const char *)v.name, "bcd");
 	/* 8-byte store at 0x14: status ignored, size written */
-	factory_write_is(&v, 0x14, 8, 0x00000020ffffffffULL, VDEV_CREATE,
+	factory_write_is(&v, 0x14, 8, 0x00000020ffffffffULL, SHMVDEV_CREATE,
 	    0x20);
-	assert_int_equal(vdev_factory_read(&v, 0x14, 4), 0);
+	assert_int_equal(shmvdev_factory_read(&v, 0x14, 4), 0);
 	/* byte stores into size keep the other bytes: the full value */
-	factory_write_is(&v, 0x19, 1, 0x01, VDEV_CREATE, 0x120);
-	factory_write_is(&v, 0x1A, 2, 0x0302, VDEV_CREATE, 0x03020120);
+	factory_write_is(&v, 0x19, 1, 0x01, SHMVDEV_CREATE, 0x120);
+	factory_write_is(&v, 0x1A, 2, 0x0302, SHMVDEV_CREATE, 0x03020120);
 	/* find: unwritten bytes 0, nothing stored */
-	factory_write_is(&v, 0x3E, 2, 0xabcd, VDEV_FIND, 0xabcd0000);
-	assert_int_equal(vdev_factory_read(&v, 0x3C, 4), 0);
-	factory_write_is(&v, 0x3C, 8, ~0ULL, VDEV_FIND, 0xffffffff);
+	factory_write_is(&v, 0x3E, 2, 0xabcd, SHMVDEV_FIND, 0xabcd0000);
+	assert_int_equal(shmvdev_factory_read(&v, 0x3C, 4), 0);
+	factory_write_is(&v, 0x3C, 8, ~0ULL, SHMVDEV_FIND, 0xffffffff);
 	/* no trigger leaves arg 0 */
-	factory_write_is(&v, 0x1C, 4, 1, VDEV_NONE, 0);
+	factory_write_is(&v, 0x1C, 4, 1, SHMVDEV_NONE, 0);
 	/* a page-crossing fragment of 3 bytes at the page's end: ignored */
-	assert_int_equal(vdev_factory_write(&v, 0xffd, 3, ~0ULL, &arg),
-	    VDEV_NONE);
+	assert_int_equal(shmvdev_factory_write(&v, 0xffd, 3, ~0ULL, &arg),
+	    SHMVDEV_NONE);
 }
 
 /* ---- results ---- */
@@ -530,53 +530,53 @@ test_triggers_carry_values(void **state)
 static void
 test_result_success(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 	uint32_t arg = 0;
 
 	(void)state;
-	vdev_factory_init(&v, 3);
-	vdev_factory_write(&v, 0x1C, 4, 0x00636261, NULL);
-	assert_int_equal(vdev_factory_write(&v, 0x18, 4, 100, &arg),
-	    VDEV_CREATE);
-	vdev_factory_result(&v, GSS_OK, 0x40000000ULL, 64);
-	assert_int_equal(vdev_factory_read(&v, 0x14, 4), GSS_OK);
-	assert_true(vdev_factory_read(&v, 0x08, 8) == 0x40000000ULL);
-	assert_int_equal(vdev_factory_read(&v, 0x18, 4), 64);
+	shmvdev_factory_init(&v, 3);
+	shmvdev_factory_write(&v, 0x1C, 4, 0x00636261, NULL);
+	assert_int_equal(shmvdev_factory_write(&v, 0x18, 4, 100, &arg),
+	    SHMVDEV_CREATE);
+	shmvdev_factory_result(&v, GSS_OK, 0x40000000ULL, 64);
+	assert_int_equal(shmvdev_factory_read(&v, 0x14, 4), GSS_OK);
+	assert_true(shmvdev_factory_read(&v, 0x08, 8) == 0x40000000ULL);
+	assert_int_equal(shmvdev_factory_read(&v, 0x18, 4), 64);
 	assert_string_equal((const char *)v.name, "abc");
-	assert_int_equal(vdev_factory_read(&v, 0x10, 4), 3);
+	assert_int_equal(shmvdev_factory_read(&v, 0x10, 4), 3);
 }
 
 static void
 test_result_failure(void **state)
 {
-	struct vdev_factory v;
+	struct shmvdev_factory v;
 
 	(void)state;
-	vdev_factory_init(&v, 3);
-	vdev_factory_write(&v, 0x18, 4, 8, NULL);
-	vdev_factory_result(&v, GSS_OK, 0x40000000ULL, 8);
+	shmvdev_factory_init(&v, 3);
+	shmvdev_factory_write(&v, 0x18, 4, 8, NULL);
+	shmvdev_factory_result(&v, GSS_OK, 0x40000000ULL, 8);
 	for (uint32_t st = GSS_UNKNOWN_FAILURE; st <= GSS_DOES_NOT_EXIST;
 	    st++) {
-		vdev_factory_write(&v, 0x18, 4, 1000 + st, NULL);
-		vdev_factory_result(&v, st, 0x7777000ULL, 1);
-		assert_int_equal(vdev_factory_read(&v, 0x14, 4), st);
-		assert_true(vdev_factory_read(&v, 0x08, 8) == 0x40000000ULL);
-		assert_int_equal(vdev_factory_read(&v, 0x18, 4), 1000 + st);
+		shmvdev_factory_write(&v, 0x18, 4, 1000 + st, NULL);
+		shmvdev_factory_result(&v, st, 0x7777000ULL, 1);
+		assert_int_equal(shmvdev_factory_read(&v, 0x14, 4), st);
+		assert_true(shmvdev_factory_read(&v, 0x08, 8) == 0x40000000ULL);
+		assert_int_equal(shmvdev_factory_read(&v, 0x18, 4), 1000 + st);
 	}
 	/* a failed find keeps the size the last create left */
-	vdev_factory_write(&v, 0x3C, 4, 1, NULL);
-	vdev_factory_result(&v, GSS_DOES_NOT_EXIST, 0, 0);
-	assert_int_equal(vdev_factory_read(&v, 0x18, 4), 1006);
+	shmvdev_factory_write(&v, 0x3C, 4, 1, NULL);
+	shmvdev_factory_result(&v, GSS_DOES_NOT_EXIST, 0, 0);
+	assert_int_equal(shmvdev_factory_read(&v, 0x18, 4), 1006);
 	/* a status the guest's header does not name */
-	vdev_factory_result(&v, 7, 0, 0);
-	assert_int_equal(vdev_factory_read(&v, 0x14, 4), GSS_UNKNOWN_FAILURE);
-	vdev_factory_result(&v, 0xffffffffu, 0, 0);
-	assert_int_equal(vdev_factory_read(&v, 0x14, 4), GSS_UNKNOWN_FAILURE);
+	shmvdev_factory_result(&v, 7, 0, 0);
+	assert_int_equal(shmvdev_factory_read(&v, 0x14, 4), GSS_UNKNOWN_FAILURE);
+	shmvdev_factory_result(&v, 0xffffffffu, 0, 0);
+	assert_int_equal(shmvdev_factory_read(&v, 0x14, 4), GSS_UNKNOWN_FAILURE);
 	/* success after failures */
-	vdev_factory_result(&v, GSS_OK, 0x50000000ULL, 2);
-	assert_int_equal(vdev_factory_read(&v, 0x14, 4), GSS_OK);
-	assert_true(vdev_factory_read(&v, 0x08, 8) == 0x50000000ULL);
-	assert_int_equal(vdev_factory_read(&v, 0x18, 4), 2);
+	shmvdev_factory_result(&v, GSS_OK, 0x50000000ULL, 2);
+	assert_int_equal(shmvdev_factory_read(&v, 0x14, 4), GSS_OK);
+	assert_true(shmvdev_factory_read(&v, 0x08, 8) == 0x50000000ULL);
+	assert_int_equal(shmvdev_factory_read(&v, 0x18, 4), 2);
 }
 
 /* ---- control page model ---- */
@@ -627,16 +627,16 @@ test_control_read_exhaustive(void **state)
 			uint32_t off = offs[k];
 
 			for (int l = 0; l < NUM_LENS; l++) {
-				struct vdev_control c;
+				struct shmvdev_control c;
 				unsigned len = lens[l];
 
-				vdev_control_init(&c, CTRL_IDX);
+				shmvdev_control_init(&c, CTRL_IDX);
 				c.detached = d;
-				if (vdev_control_take_mask(&c, off, len) !=
+				if (shmvdev_control_take_mask(&c, off, len) !=
 				    cmodel_mask(d, off, len))
 					fail_msg("mask off 0x%x len %u", off,
 					    len);
-				if (vdev_control_read(&c, off, len,
+				if (shmvdev_control_read(&c, off, len,
 				    STATUS_WORD) != cmodel_read(d, off, len,
 				    STATUS_WORD))
 					fail_msg("read off 0x%x len %u", off,
@@ -656,16 +656,16 @@ test_control_read_clear(void **state)
 	(void)state;
 	for (uint32_t off = 0; off <= 0x10; off++)
 		for (unsigned len = 1; len <= 8; len++) {
-			struct vdev_control c;
+			struct shmvdev_control c;
 			uint32_t pending = 0xbeef, active = 0x8421, mask, old;
 			uint64_t v;
 			uint32_t returned = 0;
 
-			vdev_control_init(&c, CTRL_IDX);
-			mask = vdev_control_take_mask(&c, off, len);
+			shmvdev_control_init(&c, CTRL_IDX);
+			mask = shmvdev_control_take_mask(&c, off, len);
 			old = pending;
 			pending &= ~mask;
-			v = vdev_control_read(&c, off, len,
+			v = shmvdev_control_read(&c, off, len,
 			    old | active << 16);
 			for (unsigned i = 0; i < len; i++)
 				if (off + i < 2)
@@ -684,26 +684,26 @@ test_control_read_clear(void **state)
 static void
 test_control_read_examples(void **state)
 {
-	struct vdev_control c;
+	struct shmvdev_control c;
 
 	(void)state;
-	vdev_control_init(&c, 5);
-	assert_true(vdev_control_read(&c, 0, 8, 0x00030001) ==
+	shmvdev_control_init(&c, 5);
+	assert_true(shmvdev_control_read(&c, 0, 8, 0x00030001) ==
 	    0x0000000500030001ULL);
-	assert_int_equal(vdev_control_take_mask(&c, 0, 8), 0xffff);
-	assert_int_equal(vdev_control_take_mask(&c, 0, 4), 0xffff);
-	assert_int_equal(vdev_control_take_mask(&c, 0, 1), 0x00ff);
-	assert_int_equal(vdev_control_take_mask(&c, 1, 1), 0xff00);
-	assert_int_equal(vdev_control_take_mask(&c, 1, 2), 0xff00);
-	assert_int_equal(vdev_control_take_mask(&c, 2, 2), 0);
-	assert_int_equal(vdev_control_take_mask(&c, 4, 4), 0);
-	assert_int_equal(vdev_control_read(&c, 2, 2, 0x00030001), 3);
-	assert_int_equal(vdev_control_read(&c, 4, 4, 0xffffffff), 5);
-	assert_true(vdev_control_read(&c, 8, 8, 0xffffffff) == 0);
-	assert_true(vdev_control_read(&c, 0x10, 8, 0xffffffff) == 0);
-	assert_true(vdev_control_read(&c, 0, 9, 0xffffffff) == 0);
-	assert_int_equal(vdev_control_take_mask(&c, 0, 0), 0);
-	assert_int_equal(vdev_control_take_mask(&c, 0xffffffffu, 8), 0);
+	assert_int_equal(shmvdev_control_take_mask(&c, 0, 8), 0xffff);
+	assert_int_equal(shmvdev_control_take_mask(&c, 0, 4), 0xffff);
+	assert_int_equal(shmvdev_control_take_mask(&c, 0, 1), 0x00ff);
+	assert_int_equal(shmvdev_control_take_mask(&c, 1, 1), 0xff00);
+	assert_int_equal(shmvdev_control_take_mask(&c, 1, 2), 0xff00);
+	assert_int_equal(shmvdev_control_take_mask(&c, 2, 2), 0);
+	assert_int_equal(shmvdev_control_take_mask(&c, 4, 4), 0);
+	assert_int_equal(shmvdev_control_read(&c, 2, 2, 0x00030001), 3);
+	assert_int_equal(shmvdev_control_read(&c, 4, 4, 0xffffffff), 5);
+	assert_true(shmvdev_control_read(&c, 8, 8, 0xffffffff) == 0);
+	assert_true(shmvdev_control_read(&c, 0x10, 8, 0xffffffff) == 0);
+	assert_true(shmvdev_control_read(&c, 0, 9, 0xffffffff) == 0);
+	assert_int_equal(shmvdev_control_take_mask(&c, 0, 0), 0);
+	assert_int_equal(shmvdev_control_take_mask(&c, 0xffffffffu, 8), 0);
 }
 
 static void
@@ -712,17 +712,17 @@ cmodel_write(uint32_t off, unsigned len, uint64_t data, unsigned *act,
 {
 	uint8_t n[4] = { 0, 0, 0, 0 };
 
-	*act = VDEV_NONE;
+	*act = SHMVDEV_NONE;
 	if (valid_len(len))
 		for (unsigned i = 0; i < len; i++) {
 			uint64_t o = (uint64_t)off + i;
 
 			if (o >= MC_NTF && o < MC_DET) {
-				*act |= VDEV_NOTIFY;
+				*act |= SHMVDEV_NOTIFY;
 				n[o - MC_NTF] = (uint8_t)(data >> (8 * i));
 			}
 			if (o >= MC_DET && o < MC_END)
-				*act |= VDEV_DETACH;
+				*act |= SHMVDEV_DETACH;
 		}
 	*notify = (uint32_t)get_le(n, 0, 4);
 }
@@ -730,16 +730,16 @@ cmodel_write(uint32_t off, unsigned len, uint64_t data, unsigned *act,
 static void
 control_write_one(uint32_t off, unsigned len, uint64_t data)
 {
-	struct vdev_control c;
+	struct shmvdev_control c;
 	unsigned act, want;
 	uint32_t arg = 0xdeadbeef, notify;
 
-	vdev_control_init(&c, CTRL_IDX);
+	shmvdev_control_init(&c, CTRL_IDX);
 	cmodel_write(off, len, data, &want, &notify);
-	act = vdev_control_write(&c, off, len, data, &arg);
+	act = shmvdev_control_write(&c, off, len, data, &arg);
 	if (act != want || arg != notify)
 		fail_msg("write off 0x%x len %u", off, len);
-	assert_int_equal(c.detached, (want & VDEV_DETACH) != 0);
+	assert_int_equal(c.detached, (want & SHMVDEV_DETACH) != 0);
 	assert_int_equal(c.idx, CTRL_IDX);
 }
 
@@ -754,48 +754,48 @@ test_control_write_exhaustive(void **state)
 static void
 test_notify_partial(void **state)
 {
-	struct vdev_control c;
+	struct shmvdev_control c;
 
 	(void)state;
-	vdev_control_init(&c, 0);
-	control_write_is(&c, 0x8, 1, 0x02, VDEV_NOTIFY, 0x2);
-	control_write_is(&c, 0x9, 1, 0x80, VDEV_NOTIFY, 0x8000);
-	control_write_is(&c, 0xA, 2, 0xffff, VDEV_NOTIFY, 0xffff0000);
-	control_write_is(&c, 0x8, 4, GUEST_SHM_NOTIFY_ALL, VDEV_NOTIFY,
+	shmvdev_control_init(&c, 0);
+	control_write_is(&c, 0x8, 1, 0x02, SHMVDEV_NOTIFY, 0x2);
+	control_write_is(&c, 0x9, 1, 0x80, SHMVDEV_NOTIFY, 0x8000);
+	control_write_is(&c, 0xA, 2, 0xffff, SHMVDEV_NOTIFY, 0xffff0000);
+	control_write_is(&c, 0x8, 4, GUEST_SHM_NOTIFY_ALL, SHMVDEV_NOTIFY,
 	    GUEST_SHM_NOTIFY_ALL);
 	/* an unaligned 4-byte store from idx into notify */
-	control_write_is(&c, 0x6, 4, 0x03020100, VDEV_NOTIFY, 0x00000302);
+	control_write_is(&c, 0x6, 4, 0x03020100, SHMVDEV_NOTIFY, 0x00000302);
 	assert_false(c.detached);
 	/* status and idx are read-only */
-	control_write_is(&c, 0x0, 8, ~0ULL, VDEV_NONE, 0);
-	assert_int_equal(vdev_control_read(&c, 4, 4, 0), 0);
+	control_write_is(&c, 0x0, 8, ~0ULL, SHMVDEV_NONE, 0);
+	assert_int_equal(shmvdev_control_read(&c, 4, 4, 0), 0);
 	assert_false(c.detached);
-	assert_int_equal(vdev_control_write(&c, 0x8, 4, 1, NULL), VDEV_NOTIFY);
+	assert_int_equal(shmvdev_control_write(&c, 0x8, 4, 1, NULL), SHMVDEV_NOTIFY);
 }
 
 static void
 test_detach(void **state)
 {
-	struct vdev_control c;
+	struct shmvdev_control c;
 
 	(void)state;
-	vdev_control_init(&c, 3);
-	control_write_is(&c, 0xC, 4, 0, VDEV_DETACH, 0);
+	shmvdev_control_init(&c, 3);
+	control_write_is(&c, 0xC, 4, 0, SHMVDEV_DETACH, 0);
 	assert_true(c.detached);
 	/* every access to the detached page: 0, nothing taken, ignored */
 	for (uint32_t off = 0; off < 0x18; off++)
 		for (unsigned len = 1; len <= 8; len++) {
-			assert_true(vdev_control_read(&c, off, len, ~0u) == 0);
-			assert_int_equal(vdev_control_take_mask(&c, off, len),
+			assert_true(shmvdev_control_read(&c, off, len, ~0u) == 0);
+			assert_int_equal(shmvdev_control_take_mask(&c, off, len),
 			    0);
-			control_write_is(&c, off, len, ~0ULL, VDEV_NONE, 0);
+			control_write_is(&c, off, len, ~0ULL, SHMVDEV_NONE, 0);
 		}
 	/* a later attach reuses the page */
-	vdev_control_init(&c, 4);
-	assert_int_equal(vdev_control_read(&c, 4, 4, 0), 4);
+	shmvdev_control_init(&c, 4);
+	assert_int_equal(shmvdev_control_read(&c, 4, 4, 0), 4);
 	/* one byte of detach is enough, any value */
-	assert_int_equal(vdev_control_write(&c, 0xF, 1, 0x00, NULL),
-	    VDEV_DETACH);
+	assert_int_equal(shmvdev_control_write(&c, 0xF, 1, 0x00, NULL),
+	    SHMVDEV_DETACH);
 	assert_true(c.detached);
 }
 
@@ -803,12 +803,12 @@ test_detach(void **state)
 static void
 test_notify_and_detach(void **state)
 {
-	struct vdev_control c;
+	struct shmvdev_control c;
 
 	(void)state;
-	vdev_control_init(&c, 1);
-	control_write_is(&c, 0x8, 8, 0x00000001fffffffeULL, VDEV_NOTIFY |
-	    VDEV_DETACH, 0xfffffffe);
+	shmvdev_control_init(&c, 1);
+	control_write_is(&c, 0x8, 8, 0x00000001fffffffeULL, SHMVDEV_NOTIFY |
+	    SHMVDEV_DETACH, 0xfffffffe);
 	assert_true(c.detached);
 }
 
@@ -819,17 +819,17 @@ test_le_helpers(void **state)
 
 	(void)state;
 	memset(b, 0xcc, sizeof(b));
-	vdev_store_le(b, 3, 0x0000000000a1b2c3ULL);
+	shmvdev_store_le(b, 3, 0x0000000000a1b2c3ULL);
 	assert_int_equal(b[0], 0xc3);
 	assert_int_equal(b[1], 0xb2);
 	assert_int_equal(b[2], 0xa1);
 	assert_int_equal(b[3], 0xcc);
-	assert_int_equal(vdev_load_le(b, 3), 0xa1b2c3);
-	assert_int_equal(vdev_load_le(b, 0), 0);
-	vdev_store_le(b, 9, 0x0807060504030201ULL);
+	assert_int_equal(shmvdev_load_le(b, 3), 0xa1b2c3);
+	assert_int_equal(shmvdev_load_le(b, 0), 0);
+	shmvdev_store_le(b, 9, 0x0807060504030201ULL);
 	assert_int_equal(b[8], 0xcc);
-	assert_true(vdev_load_le(b, 9) == 0x0807060504030201ULL);
-	assert_true(vdev_load_le(b, 8) == 0x0807060504030201ULL);
+	assert_true(shmvdev_load_le(b, 9) == 0x0807060504030201ULL);
+	assert_true(shmvdev_load_le(b, 8) == 0x0807060504030201ULL);
 }
 
 int
