@@ -44,6 +44,18 @@ unitsrc=$(realpath "$4") boot=$(realpath "$5") parent=$(realpath "$6")
 pid1_prepare tenancy
 pid1_install
 
+# check WHAT WANT GOT: one check, reported and counted, never fatal.
+nchecks=0 failed=()
+check() {
+	nchecks=$((nchecks + 1))
+	if [ "$2" = "$3" ]; then
+		echo "ok   $1"
+	else
+		echo "FAIL $1: want '$2', got '$3'"
+		failed+=("$1")
+	fi
+}
+
 # --- Users, groups, configuration -----------------------------------------
 # Ten consecutive ids free in both the test's passwd and group.
 base=4100
@@ -108,16 +120,6 @@ adm() { ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock "$@"; }
 adm status >/dev/null || fail "shmctl status (root) did not start the daemon"
 up() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
 wait_for 20 up || fail "the service is $(prop ActiveState)/$(prop SubState)"
-nchecks=0 failed=()
-check() {
-	nchecks=$((nchecks + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: want '$2', got '$3'"
-		failed+=("$1")
-	fi
-}
 # Starting the service must not take the socket's group away.
 check "admin.sock keeps its group once the service runs" \
     "660:root:shmt-admins" "$(ns stat -c %a:%U:%G /run/shmbroker/admin.sock)"
