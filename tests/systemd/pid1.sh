@@ -176,7 +176,7 @@ ns timeout 30 "$attach" /run/shmbroker/vmm.sock cfg-two ||
 # before the restart, and the holder's next call reconnects and re-claims
 # its index and the same memory (it sees the new VMM's writes).
 # Measured with systemd 252 (see systemd/README.md): `systemctl restart`
-# and Restart=on-failure keep the fd store; `systemctl stop` empties it.
+# and Restart=always keep the fd store; `systemctl stop` empties it.
 adm() { ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock "$@"; }
 listed() { adm list | awk 'NR > 1 { print $2 }' | grep -qx "$1"; }
 main_pid_changed() {
@@ -236,7 +236,7 @@ echo "systemctl restart: region keep kept its memory; its VMM re-claimed it"
 # clients went with the daemon stays in the fd store and comes back.
 after_restart vmclean
 
-# A crash: SIGKILL leaves nothing to the daemon, Restart=on-failure brings
+# A crash: SIGKILL leaves nothing to the daemon, Restart=always brings
 # it back, and systemd kept the fd store for it: a guest region survives.
 hold vmreg 16
 pid=$(prop MainPID)
@@ -245,7 +245,17 @@ wait_for 30 main_pid_changed "$pid" || fail "no new daemon after SIGKILL"
 after_restart vmreg
 listed keep || fail "region keep did not survive the second restart"
 listed stale && fail "region stale came back at the second restart"
-echo "SIGKILL and Restart=on-failure: guest region vmreg kept its memory"
+echo "SIGKILL and Restart=always: guest region vmreg kept its memory"
+
+# A SIGTERM that systemd did not send: the daemon exits cleanly, and
+# Restart=always brings it back with the store (on-failure would have
+# left the service inactive and emptied it).
+pid=$(prop MainPID)
+ns kill -TERM "$pid" || fail "cannot send SIGTERM to the daemon"
+wait_for 30 main_pid_changed "$pid" ||
+    fail "no new daemon after a SIGTERM systemd did not send"
+listed keep || fail "region keep did not survive a stray SIGTERM"
+echo "a stray SIGTERM: the daemon came back with its regions"
 
 # --- A crash loop ---------------------------------------------------------
 # Daemon deaths in quick succession must not cost region memory (issue 10,
