@@ -40,18 +40,20 @@ int ctl_conn_call(struct ctl *ctl, Shmbroker__ClientMessage *req,
 int ctl_conn_call_empty(struct ctl *ctl, Shmbroker__ClientMessage__BodyCase bc,
     Shmbroker__ServerMessage__BodyCase want, Shmbroker__ServerMessage **out);
 
-/* shmctl_paged.c: a page function fetches the page after *after into t,
- * or into w for JSON, and says where the next starts and whether it was
- * the last. */
-typedef int (*ctl_page_fn)(struct ctl *, struct table *, struct jw *,
-    uint64_t *, bool *);
-int ctl_paged_run(struct ctl *ctl, struct table *t, ctl_page_fn page,
-    const char *empty);
-int ctl_paged_call(struct ctl *ctl, Shmbroker__ClientMessage__BodyCase bc,
-    Shmbroker__ServerMessage__BodyCase want, uint64_t after,
-    Shmbroker__ServerMessage **m);
-int ctl_paged_next(const char *what, int ex, uint64_t *after, bool *done,
-    uint64_t next, bool last, Shmbroker__ServerMessage *m);
+/* shmctl_paged.c: a listing that comes in pages. */
+struct ctl_listing {
+	const char *what;		/* "region": for messages */
+	const char *empty;		/* printed for people when none */
+	Shmbroker__ClientMessage__BodyCase bc;	/* AdminList or AdminClients */
+	void (*table)(struct table *t);	/* sets up the table for people */
+	/* Adds the rows of reply m to t, or to w for JSON, and says where
+	 * the next page starts and whether m was the last. EX_OK, or
+	 * EX_OSERR without memory. */
+	int (*rows)(struct table *t, struct jw *w,
+	    const Shmbroker__ServerMessage *m, uint64_t *next, bool *last);
+};
+
+int ctl_paged_run(struct ctl *ctl, const struct ctl_listing *l);
 
 /* The commands: argv holds the operands, as many as the command takes. */
 

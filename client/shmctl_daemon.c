@@ -27,35 +27,34 @@ ctl_daemon_status(struct ctl *ctl, char **argv)
 	return EX_OK;
 }
 
+/* The rows of an AdminClientsReply. */
 static int
-ctl_daemon_clients_page(struct ctl *ctl, struct table *t, struct jw *w,
-    uint64_t *after, bool *done)
+ctl_daemon_clients_rows(struct table *t, struct jw *w,
+    const Shmbroker__ServerMessage *m, uint64_t *next, bool *last)
 {
-	Shmbroker__ServerMessage *m;
-	Shmbroker__AdminClientsReply *r;
-	int ex;
+	const Shmbroker__AdminClientsReply *r = m->admin_clients;
 
-	if ((ex = ctl_paged_call(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CLIENTS,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CLIENTS, *after, &m)) !=
-	    EX_OK)
-		return ex;
-	r = m->admin_clients;
-	for (size_t i = 0; i < r->n_clients && ex == EX_OK; i++)
+	for (size_t i = 0; i < r->n_clients; i++)
 		if (print_client_row(t, w, r->clients[i]) < 0)
-			ex = EX_OSERR;
-	return ctl_paged_next("client", ex, after, done, r->next_after_id,
-	    r->done, m);
+			return EX_OSERR;
+	*next = r->next_after_id;
+	*last = r->done;
+	return EX_OK;
 }
 
 int
 ctl_daemon_clients(struct ctl *ctl, char **argv)
 {
-	struct table t;
+	static const struct ctl_listing clients = {
+		.what = "client",
+		.empty = "no clients",
+		.bc = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_CLIENTS,
+		.table = print_clients_table,
+		.rows = ctl_daemon_clients_rows,
+	};
 
 	(void)argv;
-	print_clients_table(&t);
-	return ctl_paged_run(ctl, &t, ctl_daemon_clients_page, "no clients");
+	return ctl_paged_run(ctl, &clients);
 }
 
 int

@@ -12,15 +12,65 @@
 
 #include "shmctl.h"
 
+/* The listing request bc (AdminList or AdminClients) for the page after
+ * `after`; its reply, of the body of the same name, in *m. */
+static int
+ctl_paged_call(struct ctl *ctl, Shmbroker__ClientMessage__BodyCase bc,
+    uint64_t after, Shmbroker__ServerMessage **m)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminList list = SHMBROKER__ADMIN_LIST__INIT;
+	Shmbroker__AdminClients clients = SHMBROKER__ADMIN_CLIENTS__INIT;
+
+	list.after_id = clients.after_id = after;
+	req.body_case = bc;
+	if (bc == SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_LIST) {
+		req.admin_list = &list;
+		return ctl_conn_call(ctl, &req,
+		    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_LIST, m);
+	}
+	req.admin_clients = &clients;
+	return ctl_conn_call(ctl, &req,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_CLIENTS, m);
+}
+
+/* Fetches the page after *after into t, or w for JSON, and moves the
+ * cursor on to the next, or ends the listing. */
+static int
+ctl_paged_page(struct ctl *ctl, const struct ctl_listing *l, struct table *t,
+    struct jw *w, uint64_t *after, bool *done)
+{
+	Shmbroker__ServerMessage *m;
+	uint64_t next;
+	bool last;
+	int ex;
+
+	if ((ex = ctl_paged_call(ctl, l->bc, *after, &m)) != EX_OK)
+		return ex;
+	ex = l->rows(t, w, m, &next, &last);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	if (ex != EX_OK)
+		return ex;
+	/* A page must move the cursor on, or the listing would never end. */
+	if (!last && next <= *after) {
+		ctl_warn("shmbrokerd's %s listing did not advance past id %"
+		    PRIu64, l->what, *after);
+		return EX_SOFTWARE;
+	}
+	*after = next;
+	*done = last;
+	return EX_OK;
+}
+
 /*
- * Runs a paged listing to its end into t (people) or a JSON array held in
- * memory (scripts), and prints it only when every page arrived. page gets
- * a NULL writer for people. Frees t.
+ * Runs listing l to its end into a table (people) or a JSON array held in
+ * memory (scripts), and prints it only when every page arrived. The rows
+ * get a NULL writer for people.
  */
 int
-ctl_paged_run(struct ctl *ctl, struct table *t, ctl_page_fn page,
-    const char *empty)
+ctl_paged_run(struct ctl *ctl, const struct ctl_listing *l)
 {
+	struct table t;
 	struct jw w = { .f = NULL };
 	char *buf = NULL;
 	size_t len = 0;
@@ -28,20 +78,22 @@ ctl_paged_run(struct ctl *ctl, struct table *t, ctl_page_fn page,
 	bool done = false;
 	int ex;
 
+	l->table(&t);
 	if ((ex = ctl_conn_open(ctl)) != EX_OK) {
-		table_free(t);
+		table_free(&t);
 		return ex;
 	}
 	if (ctl->json) {
 		if ((w.f = open_memstream(&buf, &len)) == NULL) {
 			ctl_warn("open_memstream: %s", strerror(errno));
-			table_free(t);
+			table_free(&t);
 			return EX_OSERR;
 		}
 		jw_open(&w, NULL, '[');
 	}
 	while (!done && ex == EX_OK)
-		ex = page(ctl, t, ctl->json ? &w : NULL, &after, &done);
+		ex = ctl_paged_page(ctl, l, &t, ctl->json ? &w : NULL, &after,
+		    &done);
 	if (ex == EX_OSERR)
 		ctl_warn("out of memory");
 	if (ctl->json) {
@@ -55,51 +107,11 @@ ctl_paged_run(struct ctl *ctl, struct table *t, ctl_page_fn page,
 			fwrite(buf, 1, len, stdout);
 		free(buf);
 	} else if (ex == EX_OK) {
-		if (t->nrows == 0)
-			puts(empty);
+		if (t.nrows == 0)
+			puts(l->empty);
 		else
-			table_print(t, stdout);
+			table_print(&t, stdout);
 	}
-	table_free(t);
-	return ex;
-}
-
-/* The listing request bc (AdminList or AdminClients) for the page after
- * `after`; its reply, of body want, in *m. */
-int
-ctl_paged_call(struct ctl *ctl, Shmbroker__ClientMessage__BodyCase bc,
-    Shmbroker__ServerMessage__BodyCase want, uint64_t after,
-    Shmbroker__ServerMessage **m)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__AdminList list = SHMBROKER__ADMIN_LIST__INIT;
-	Shmbroker__AdminClients clients = SHMBROKER__ADMIN_CLIENTS__INIT;
-
-	list.after_id = clients.after_id = after;
-	req.body_case = bc;
-	if (bc == SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_LIST)
-		req.admin_list = &list;
-	else
-		req.admin_clients = &clients;
-	return ctl_conn_call(ctl, &req, want, m);
-}
-
-/*
- * After a page's rows (ex: how printing them went): moves the cursor on to
- * next, or ends the listing, and frees m. A page must move the cursor on,
- * or the listing would never end.
- */
-int
-ctl_paged_next(const char *what, int ex, uint64_t *after, bool *done,
-    uint64_t next, bool last, Shmbroker__ServerMessage *m)
-{
-	if (ex == EX_OK && !last && next <= *after) {
-		ctl_warn("shmbrokerd's %s listing did not advance past id %"
-		    PRIu64, what, *after);
-		ex = EX_SOFTWARE;
-	}
-	*after = next;
-	*done = last;
-	shmbroker__server_message__free_unpacked(m, NULL);
+	table_free(&t);
 	return ex;
 }

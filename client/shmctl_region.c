@@ -69,35 +69,34 @@ ctl_region_check_size(const char *s, uint32_t *pages)
 	return EX_OK;
 }
 
-/* Fetches one page of regions after *after into t or w. */
+/* The rows of an AdminListReply. */
 static int
-ctl_region_list_page(struct ctl *ctl, struct table *t, struct jw *w,
-    uint64_t *after, bool *done)
+ctl_region_list_rows(struct table *t, struct jw *w,
+    const Shmbroker__ServerMessage *m, uint64_t *next, bool *last)
 {
-	Shmbroker__ServerMessage *m;
-	Shmbroker__AdminListReply *r;
-	int ex;
+	const Shmbroker__AdminListReply *r = m->admin_list;
 
-	if ((ex = ctl_paged_call(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_LIST,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_LIST, *after, &m)) != EX_OK)
-		return ex;
-	r = m->admin_list;
-	for (size_t i = 0; i < r->n_regions && ex == EX_OK; i++)
+	for (size_t i = 0; i < r->n_regions; i++)
 		if (print_region_row(t, w, r->regions[i]) < 0)
-			ex = EX_OSERR;
-	return ctl_paged_next("region", ex, after, done, r->next_after_id,
-	    r->done, m);
+			return EX_OSERR;
+	*next = r->next_after_id;
+	*last = r->done;
+	return EX_OK;
 }
 
 int
 ctl_region_list(struct ctl *ctl, char **argv)
 {
-	struct table t;
+	static const struct ctl_listing regions = {
+		.what = "region",
+		.empty = "no regions",
+		.bc = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_LIST,
+		.table = print_list_table,
+		.rows = ctl_region_list_rows,
+	};
 
 	(void)argv;
-	print_list_table(&t);
-	return ctl_paged_run(ctl, &t, ctl_region_list_page, "no regions");
+	return ctl_paged_run(ctl, &regions);
 }
 
 int
