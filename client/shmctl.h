@@ -36,9 +36,10 @@ int ctl_conn_reply(struct ctl *ctl, int rc, Shmbroker__ServerMessage *m,
     Shmbroker__ServerMessage__BodyCase want, Shmbroker__ServerMessage **out);
 int ctl_conn_call(struct ctl *ctl, Shmbroker__ClientMessage *req,
     Shmbroker__ServerMessage__BodyCase want, Shmbroker__ServerMessage **out);
-/* An admin request that has no fields. */
+/* An admin request that has no fields; the reply carries the body of the
+ * same name. */
 int ctl_conn_call_empty(struct ctl *ctl, Shmbroker__ClientMessage__BodyCase bc,
-    Shmbroker__ServerMessage__BodyCase want, Shmbroker__ServerMessage **out);
+    Shmbroker__ServerMessage **out);
 
 /* shmctl_paged.c: a listing that comes in pages. */
 struct ctl_listing {

@@ -125,10 +125,13 @@ ctl_conn_call(struct ctl *ctl, Shmbroker__ClientMessage *req,
 	return ctl_conn_reply(ctl, rc, m, want, out);
 }
 
-/* An admin request that has no fields, and the reply body it wants. */
+/*
+ * An admin request that has no fields (status, stats, tenants, reload,
+ * watch); its reply must carry the body of the same name.
+ */
 int
 ctl_conn_call_empty(struct ctl *ctl, Shmbroker__ClientMessage__BodyCase bc,
-    Shmbroker__ServerMessage__BodyCase want, Shmbroker__ServerMessage **out)
+    Shmbroker__ServerMessage **out)
 {
 	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__AdminStatus status = SHMBROKER__ADMIN_STATUS__INIT;
@@ -136,24 +139,30 @@ ctl_conn_call_empty(struct ctl *ctl, Shmbroker__ClientMessage__BodyCase bc,
 	Shmbroker__AdminTenants tenants = SHMBROKER__ADMIN_TENANTS__INIT;
 	Shmbroker__AdminReload reload = SHMBROKER__ADMIN_RELOAD__INIT;
 	Shmbroker__AdminWatch watch = SHMBROKER__ADMIN_WATCH__INIT;
+	Shmbroker__ServerMessage__BodyCase want;
 
 	*out = NULL;
 	req.body_case = bc;
 	switch (bc) {
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS:
 		req.admin_status = &status;
+		want = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS;
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS:
 		req.admin_stats = &stats;
+		want = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS;
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS:
 		req.admin_tenants = &tenants;
+		want = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_TENANTS;
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD:
 		req.admin_reload = &reload;
+		want = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD;
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH:
 		req.admin_watch = &watch;
+		want = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH;
 		break;
 	default:
 		ctl_warn("internal error: request %d has fields", (int)bc);

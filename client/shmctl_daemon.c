@@ -19,8 +19,7 @@ ctl_daemon_status(struct ctl *ctl, char **argv)
 	(void)argv;
 	if ((ex = ctl_conn_open(ctl)) != EX_OK ||
 	    (ex = ctl_conn_call_empty(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS, &m)) != EX_OK)
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS, &m)) != EX_OK)
 		return ex;
 	print_status(m->admin_status, ctl->socket, ctl->json);
 	shmbroker__server_message__free_unpacked(m, NULL);
@@ -66,8 +65,7 @@ ctl_daemon_stats(struct ctl *ctl, char **argv)
 	(void)argv;
 	if ((ex = ctl_conn_open(ctl)) != EX_OK ||
 	    (ex = ctl_conn_call_empty(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS, &m)) != EX_OK)
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS, &m)) != EX_OK)
 		return ex;
 	print_stats(m->admin_stats, ctl->json);
 	shmbroker__server_message__free_unpacked(m, NULL);
@@ -83,8 +81,7 @@ ctl_daemon_tenants(struct ctl *ctl, char **argv)
 	(void)argv;
 	if ((ex = ctl_conn_open(ctl)) != EX_OK ||
 	    (ex = ctl_conn_call_empty(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_TENANTS, &m)) != EX_OK)
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS, &m)) != EX_OK)
 		return ex;
 	ex = print_tenants(m->admin_tenants, ctl->json);
 	shmbroker__server_message__free_unpacked(m, NULL);
@@ -100,8 +97,7 @@ ctl_daemon_reload(struct ctl *ctl, char **argv)
 	(void)argv;
 	if ((ex = ctl_conn_open(ctl)) != EX_OK ||
 	    (ex = ctl_conn_call_empty(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD, &m)) != EX_OK)
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD, &m)) != EX_OK)
 		return ex;
 	print_reloaded(ctl->json);
 	shmbroker__server_message__free_unpacked(m, NULL);
@@ -122,14 +118,11 @@ ctl_daemon_metrics(struct ctl *ctl, char **argv)
 	}
 	if ((ex = ctl_conn_open(ctl)) == EX_OK &&
 	    (ex = ctl_conn_call_empty(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATUS, &st)) == EX_OK &&
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS, &st)) == EX_OK &&
 	    (ex = ctl_conn_call_empty(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS, &stats)) == EX_OK &&
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS, &stats)) == EX_OK &&
 	    (ex = ctl_conn_call_empty(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_TENANTS, &ten)) == EX_OK)
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS, &ten)) == EX_OK)
 		print_metrics(stdout, st->admin_status, stats->admin_stats,
 		    ten->admin_tenants);
 	if (st != NULL)

@@ -71,8 +71,7 @@ ctl_watch_run(struct ctl *ctl, char **argv)
 		return EX_OSERR;
 	}
 	if ((ex = ctl_conn_open(ctl)) == EX_OK && (ex = ctl_conn_call_empty(ctl,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH,
-	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH, &m)) == EX_OK) {
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH, &m)) == EX_OK) {
 		shmbroker__server_message__free_unpacked(m, NULL);
 		ex = ctl_watch_loop(ctl, sfd);
 	}
