@@ -90,7 +90,7 @@ static const struct cmd commands[] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static const struct cmd *
-find_command(const char *name)
+ctl_find_command(const char *name)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (strcmp(commands[i].name, name) == 0)
@@ -99,7 +99,7 @@ find_command(const char *name)
 }
 
 static void
-usage_tool(const struct ctl *ctl, FILE *f)
+ctl_usage_tool(const struct ctl *ctl, FILE *f)
 {
 	char def[256];
 
@@ -130,7 +130,7 @@ usage_tool(const struct ctl *ctl, FILE *f)
 }
 
 static void
-usage_command(const struct cmd *cmd, FILE *f)
+ctl_usage_command(const struct cmd *cmd, FILE *f)
 {
 	fprintf(f, "usage: shmctl [--admin-socket PATH] [--json] %s%s%s\n\n",
 	    cmd->name, cmd->args[0] != '\0' ? " " : "", cmd->args);
@@ -153,8 +153,8 @@ enum parse_result { PARSE_OK, PARSE_HELP, PARSE_ERROR };
 /* One option as getopt_long returned it, with its argument arg. cmd is
  * NULL for the options before the command. */
 static enum parse_result
-parse_option(struct ctl *ctl, const struct cmd *cmd, int ch, const char *arg,
-    char **argv)
+ctl_parse_option(struct ctl *ctl, const struct cmd *cmd, int ch,
+    const char *arg, char **argv)
 {
 	switch (ch) {
 	case 's':
@@ -191,7 +191,7 @@ parse_option(struct ctl *ctl, const struct cmd *cmd, int ch, const char *arg,
 
 /* The options before the command: parsing stops at the command. */
 static enum parse_result
-parse_tool_options(struct ctl *ctl, int argc, char **argv)
+ctl_parse_tool_options(struct ctl *ctl, int argc, char **argv)
 {
 	enum parse_result r = PARSE_OK;
 	int ch;
@@ -200,13 +200,13 @@ parse_tool_options(struct ctl *ctl, int argc, char **argv)
 	opterr = 0;
 	while (r == PARSE_OK && (ch = getopt_long(argc, argv, "+:s:jfh",
 	    long_options, NULL)) != -1)
-		r = parse_option(ctl, NULL, ch, optarg, argv);
+		r = ctl_parse_option(ctl, NULL, ch, optarg, argv);
 	return r;
 }
 
 /* Would getopt take arg for options? No option is a digit: "-1" is not. */
 static bool
-parse_is_negative(const char *arg)
+ctl_parse_is_negative(const char *arg)
 {
 	return arg[0] == '-' && isdigit((unsigned char)arg[1]);
 }
@@ -221,7 +221,7 @@ parse_is_negative(const char *arg)
  * argv, as they were given.
  */
 static enum parse_result
-parse_command_args(struct ctl *ctl, const struct cmd *cmd, int argc,
+ctl_parse_command_args(struct ctl *ctl, const struct cmd *cmd, int argc,
     char **argv, struct operands *ops)
 {
 	char *v[CTL_MAX_ARGS + 1];
@@ -235,7 +235,7 @@ parse_command_args(struct ctl *ctl, const struct cmd *cmd, int argc,
 		return PARSE_ERROR;
 	}
 	for (int i = 0; i < argc; i++)
-		v[i] = parse_is_negative(argv[i]) ? argv[i] + 1 : argv[i];
+		v[i] = ctl_parse_is_negative(argv[i]) ? argv[i] + 1 : argv[i];
 	v[argc] = NULL;
 	optind = 0;
 	opterr = 0;
@@ -248,7 +248,7 @@ parse_command_args(struct ctl *ctl, const struct cmd *cmd, int argc,
 		if (ch == 1)
 			ops->v[ops->n++] = arg;
 		else
-			r = parse_option(ctl, cmd, ch, arg, argv);
+			r = ctl_parse_option(ctl, cmd, ch, arg, argv);
 	}
 	while (r == PARSE_OK && optind < argc)	/* after "--" */
 		ops->v[ops->n++] = argv[optind++];
@@ -257,45 +257,45 @@ parse_command_args(struct ctl *ctl, const struct cmd *cmd, int argc,
 
 /* `shmctl help [COMMAND]`. */
 static int
-run_help(const struct ctl *ctl, int argc, char **argv)
+ctl_run_help(const struct ctl *ctl, int argc, char **argv)
 {
 	const struct cmd *cmd;
 
 	if (argc <= 1) {
-		usage_tool(ctl, stdout);
+		ctl_usage_tool(ctl, stdout);
 		return EX_OK;
 	}
 	if (argc > 2) {
 		ctl_warn("help takes at most one command");
 		return EX_USAGE;
 	}
-	if ((cmd = find_command(argv[1])) == NULL) {
+	if ((cmd = ctl_find_command(argv[1])) == NULL) {
 		ctl_warn("unknown command '%s'; see shmctl --help", argv[1]);
 		return EX_USAGE;
 	}
-	usage_command(cmd, stdout);
+	ctl_usage_command(cmd, stdout);
 	return EX_OK;
 }
 
 static int
-run_command(struct ctl *ctl, int argc, char **argv)
+ctl_run_command(struct ctl *ctl, int argc, char **argv)
 {
 	const struct cmd *cmd;
 	struct operands ops;
 
 	if (strcmp(argv[0], "help") == 0)
-		return run_help(ctl, argc, argv);
-	if ((cmd = find_command(argv[0])) == NULL) {
+		return ctl_run_help(ctl, argc, argv);
+	if ((cmd = ctl_find_command(argv[0])) == NULL) {
 		ctl_warn("unknown command '%.40s'; see shmctl --help",
 		    argv[0]);
 		return EX_USAGE;
 	}
-	switch (parse_command_args(ctl, cmd, argc, argv, &ops)) {
+	switch (ctl_parse_command_args(ctl, cmd, argc, argv, &ops)) {
 	case PARSE_HELP:
-		usage_command(cmd, stdout);
+		ctl_usage_command(cmd, stdout);
 		return EX_OK;
 	case PARSE_ERROR:
-		usage_command(cmd, stderr);
+		ctl_usage_command(cmd, stderr);
 		return EX_USAGE;
 	case PARSE_OK:
 		break;
@@ -303,7 +303,7 @@ run_command(struct ctl *ctl, int argc, char **argv)
 	if (ops.n != cmd->nargs) {
 		ctl_warn("%s: %s", cmd->name, ops.n < cmd->nargs ?
 		    "missing arguments" : "too many arguments");
-		usage_command(cmd, stderr);
+		ctl_usage_command(cmd, stderr);
 		return EX_USAGE;
 	}
 	if (!ctl->have_socket)
@@ -317,9 +317,9 @@ main(int argc, char **argv)
 	struct ctl ctl = { .c = NULL };
 	int ex;
 
-	switch (parse_tool_options(&ctl, argc, argv)) {
+	switch (ctl_parse_tool_options(&ctl, argc, argv)) {
 	case PARSE_HELP:
-		usage_tool(&ctl, stdout);
+		ctl_usage_tool(&ctl, stdout);
 		return EX_OK;
 	case PARSE_ERROR:
 		fprintf(stderr, "see shmctl --help\n");
@@ -329,10 +329,10 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		ctl_warn("no command given");
-		usage_tool(&ctl, stderr);
+		ctl_usage_tool(&ctl, stderr);
 		return EX_USAGE;
 	}
-	ex = run_command(&ctl, argc - optind, argv + optind);
+	ex = ctl_run_command(&ctl, argc - optind, argv + optind);
 	shmc_close(ctl.c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		ctl_warn("writing output: %s", strerror(errno));
