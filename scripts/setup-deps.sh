@@ -6,6 +6,10 @@ set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config
           libevent-dev libprotobuf-c-dev protobuf-c-compiler
           libsystemd-dev libcmocka-dev mandoc groff-base)
+# The Debian package (scripts/package.sh, ctest package.deb): cpack's DEB
+# generator finds binaries with file(1) for dpkg-shlibdeps (dpkg-dev), and
+# the test lints the package.
+PACKAGES+=(dpkg-dev file lintian)
 # Without a /dev/kvm of its own, the host runs the KVM tests, benchmarks
 # and demo inside a QEMU VM with an emulated SVM CPU
 # (tests/qemu-kvm/run-in-vm.sh): QEMU, a kernel with kvm-amd, a static
