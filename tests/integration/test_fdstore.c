@@ -8,7 +8,6 @@
  * client that re-claims its index afterwards, on the same memory.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,10 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -58,7 +55,6 @@ setup(void **state)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	const char *extra[] = { "--hugepages", "never", "--config", NULL,
 	    NULL };
-	int rc;
 
 	if (f == NULL)
 		return -1;
@@ -76,10 +72,9 @@ setup(void **state)
 	    bind(f->nsock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		return -1;
 	extra[3] = f->conf;
+	/* Every daemon of the test, the restarted one too, notifies there. */
 	setenv("NOTIFY_SOCKET", f->notify, 1);
-	rc = harness_start_daemon(&f->d, extra);
-	unsetenv("NOTIFY_SOCKET");
-	return rc;
+	return harness_start_daemon(&f->d, extra);
 }
 
 static int
@@ -97,6 +92,7 @@ teardown(void **state)
 		close(f->nsock);
 	if (f->dir[0] != '\0')
 		harness_rmtree(f->dir);
+	unsetenv("NOTIFY_SOCKET");
 	free(f);
 	return rc == 0 ? 0 : -1;
 }
@@ -183,48 +179,24 @@ count_prefix(const struct fixture *f, const char *prefix)
 }
 
 /* SIGTERM, then a daemon that gets the stored fds as systemd passes
- * them: from fd 3 on, named, for its own pid. */
+ * them: what the old one stored until it exited, from fd 3 on, named. */
 static void
 restart_with_store(struct fixture *f)
 {
-	int status = 0;
-	pid_t pid;
+	const char *extra[] = { "--hugepages", "never", "--config", f->conf,
+	    NULL };
+	const char *names[MAX_STORED];
+	int fds[MAX_STORED];
+	struct harness_restart how = { .fds = fds, .fdnames = names };
 
-	kill(f->d.pid, SIGTERM);
-	assert_int_equal(waitpid(f->d.pid, &status, 0), f->d.pid);
-	f->d.pid = 0;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(harness_end_daemon(&f->d, SIGTERM), 0);
 	collect(f);
-	if ((pid = fork()) == 0) {
-		char names[2048] = "", num[16];
-		int moved[MAX_STORED];
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		/* Out of the way first, then into place. */
-		for (int i = 0; i < f->nst; i++)
-			moved[i] = fcntl(f->st[i].fd, F_DUPFD, 100);
-		for (int i = 0; i < f->nst; i++) {
-			dup2(moved[i], 3 + i);
-			strcat(names, i ? ":" : "");
-			strcat(names, f->st[i].name);
-		}
-		snprintf(num, sizeof(num), "%d", f->nst);
-		setenv("LISTEN_FDS", num, 1);
-		setenv("LISTEN_FDNAMES", names, 1);
-		snprintf(num, sizeof(num), "%d", (int)getpid());
-		setenv("LISTEN_PID", num, 1);
-		setenv("NOTIFY_SOCKET", f->notify, 1);
-		execl(SHMBROKERD_PATH, SHMBROKERD_PATH, "--socket",
-		    f->d.socket, "--admin-socket", f->d.admin_socket,
-		    "--foreground", "--hugepages", "never", "--config",
-		    f->conf, (char *)NULL);
-		_exit(127);
+	for (int i = 0; i < f->nst; i++) {
+		fds[i] = f->st[i].fd;
+		names[i] = f->st[i].name;
 	}
-	assert_true(pid > 0);
-	f->d.pid = pid;
-	if (harness_wait_listening(f->d.admin_socket, WAIT_MS) < 0)
-		fail_msg("the new shmbrokerd did not listen within %d ms",
-		    WAIT_MS);
+	how.nfds = f->nst;
+	assert_int_equal(harness_restart_daemon(&f->d, extra, &how), 0);
 }
 
 static void

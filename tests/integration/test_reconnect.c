@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -117,26 +115,10 @@ conn(struct fixture *f, const char *label, int reconnect_ms)
 static void
 stop_daemon(struct fixture *f, int sig)
 {
-	int status = 0;
-	pid_t pid = f->d.pid;
+	int rc = harness_end_daemon(&f->d, sig);
 
-	assert_true(pid > 0);
-	kill(pid, sig);
-	for (int i = 0; i < WAIT_MS / 10; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			f->d.pid = 0;
-			break;
-		}
-		harness_sleep_ms(10);
-	}
-	if (f->d.pid != 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		f->d.pid = 0;
-		fail_msg("shmbrokerd did not exit on signal %d", sig);
-	}
 	if (sig == SIGTERM)
-		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		assert_int_equal(rc, 0);
 }
 
 /* A new daemon on the same sockets, configuration and log, after
@@ -144,40 +126,10 @@ stop_daemon(struct fixture *f, int sig)
 static void
 start_again(struct fixture *f, int delay_ms)
 {
-	pid_t pid = fork();
+	const char *extra[] = { "--config", f->conf, NULL };
+	struct harness_restart how = { .delay_ms = delay_ms };
 
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd;
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (delay_ms > 0)
-			harness_sleep_ms(delay_ms);
-		fd = open(f->d.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0644);
-		if (fd >= 0)
-			dup2(fd, STDERR_FILENO);
-		execl(SHMBROKERD_PATH, SHMBROKERD_PATH, "--socket", f->d.socket,
-		    "--admin-socket", f->d.admin_socket, "--foreground",
-		    "--config", f->conf, (char *)NULL);
-		_exit(127);
-	}
-	f->d.pid = pid;
-	if (delay_ms > 0)
-		return;
-	for (int i = 0; i < WAIT_MS / 10; i++) {
-		int a = harness_connect_raw(f->d.socket);
-		int b = a >= 0 ? harness_connect_raw(f->d.admin_socket) : -1;
-
-		if (a >= 0)
-			close(a);
-		if (b >= 0) {
-			close(b);
-			return;
-		}
-		harness_sleep_ms(10);
-	}
-	fail_msg("the new shmbrokerd did not listen within %d ms", WAIT_MS);
+	assert_int_equal(harness_restart_daemon(&f->d, extra, &how), 0);
 }
 
 static void

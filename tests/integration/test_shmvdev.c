@@ -19,10 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -876,31 +873,10 @@ setup_restart(void **state)
 static void
 restart(struct fixture *f)
 {
-	int status = 0;
-	pid_t pid;
+	const char *extra[] = { "--hugepages", "never", "--config", f->conf,
+	    NULL };
 
-	kill(f->d.pid, SIGTERM);
-	assert_int_equal(waitpid(f->d.pid, &status, 0), f->d.pid);
-	f->d.pid = 0;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	if ((pid = fork()) == 0) {
-		int fd = open(f->d.log, O_WRONLY | O_CREAT | O_APPEND |
-		    O_CLOEXEC, 0644);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (fd >= 0)
-			dup2(fd, STDERR_FILENO);
-		execl(SHMBROKERD_PATH, SHMBROKERD_PATH, "--socket",
-		    f->d.socket, "--admin-socket", f->d.admin_socket,
-		    "--foreground", "--hugepages", "never", "--config",
-		    f->conf, (char *)NULL);
-		_exit(127);
-	}
-	assert_true(pid > 0);
-	f->d.pid = pid;
-	if (harness_wait_listening(f->d.admin_socket, WAIT_MS) < 0)
-		fail_msg("the new shmbrokerd did not listen within %d ms",
-		    WAIT_MS);
+	assert_int_equal(harness_restart_daemon(&f->d, extra, NULL), 0);
 }
 
 /* Guests keep their indices and doorbells across a restart; a region
