@@ -84,6 +84,22 @@ check_admin_call(struct shmc *adm, Shmbroker__ClientMessage *req)
 	return check_admin_reply(adm, rc, m);
 }
 
+void
+check_round_trip(struct shmc *c, uint64_t client_id)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	Shmbroker__ServerMessage *m;
+
+	rs.client_id = client_id;
+	rs.keep_mask = 0xffff;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
+	req.read_status = &rs;
+	assert_int_equal(shmc_call(c, &req, &m), 0);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
 /*
  * Makes *req the request with id whose body (the oneof field bc) is body,
  * which must be that field's message type. Through the field's descriptor,

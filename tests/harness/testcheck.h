@@ -39,6 +39,14 @@ struct shmc *check_connect(const char *path, const char *label);
 Shmbroker__ServerMessage *check_admin_call(struct shmc *adm,
     Shmbroker__ClientMessage *req);
 /*
+ * A round trip on c's connection, a ReadStatus of client_id that keeps
+ * every bit: the daemon answers in order and sends an event before the
+ * replies to later requests, so when it returns the daemon has served
+ * all that was sent before, on any connection whose request went out
+ * first, and c has read the events that came ahead of the reply.
+ */
+void check_round_trip(struct shmc *c, uint64_t client_id);
+/*
  * An admin request without arguments (body: ..._BODY_ADMIN_STATUS, _STATS
  * or _TENANTS) that must succeed with the matching reply; the caller frees
  * it.

@@ -212,25 +212,6 @@ raw_event(int s, int body, struct wire_fds *fds)
 	return m;
 }
 
-/* A round trip on c's connection (a ReadStatus that keeps every bit):
- * the daemon has sent c every event of what it served before, and c has
- * read them. */
-static void
-sync_conn(struct shmc *c, uint64_t id)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
-	Shmbroker__ServerMessage *m;
-
-	rs.client_id = id;
-	rs.keep_mask = 0xffff;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
-	req.read_status = &rs;
-	assert_int_equal(shmc_call(c, &req, &m), 0);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	shmbroker__server_message__free_unpacked(m, NULL);
-}
-
 /* A hello on s, whose reply must be the next datagram: nothing (no
  * Notification event) was sent ahead of it. */
 static void
@@ -459,7 +440,7 @@ test_attach_reply_fds(void **state)
 		    0x2);
 	}
 	/* A peer's notify signals the raw client's own eventfd. */
-	sync_conn(p[0], r[0].client_id);
+	check_round_trip(p[0], r[0].client_id);
 	assert_false(readable(fds.fd[2]));
 	assert_int_equal(shmc_notify_direct(p[0], r[0].client_id, 0x2), 0);
 	assert_true(readable(fds.fd[2]));
@@ -536,7 +517,7 @@ test_direct_and_rpc(void **state)
 	shmbroker__server_message__free_unpacked(m, NULL);
 
 	/* Direct: b hears it on its eventfd, through its event fd. */
-	sync_conn(a, ra.client_id);
+	check_round_trip(a, ra.client_id);
 	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
 	wait_notification(b, &n);
 	assert_int_equal(n.client_id, rb.client_id);
@@ -587,7 +568,7 @@ test_pending_and_reuse(void **state)
 	attach(c, "keep", &rc);
 	/* a notifies b and c, then leaves. (A member knows of a peer once
 	 * it has read the peer's join: the round trip sees to that.) */
-	sync_conn(a, ra.client_id);
+	check_round_trip(a, ra.client_id);
 	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x6), 0);
 	assert_int_equal(shmc_detach(a, ra.client_id), 0);
 	/* Their bits from a stay until read, with a gone from the mask. */
@@ -625,7 +606,7 @@ test_sixteen_all_others(void **state)
 		assert_int_equal(r[i].index, (uint32_t)i);
 	}
 	for (int i = 0; i < MAX_CONNS; i++)
-		sync_conn(c[i], r[i].client_id);
+		check_round_trip(c[i], r[i].client_id);
 	for (int i = 0; i < 16; i++)
 		assert_int_equal(shmc_notify(c[i], r[i].client_id,
 		    0xffffffffu, NULL), 0);
@@ -660,7 +641,7 @@ test_claimed_eventfd(void **state)
 	efd = shmc_attachment_eventfd(b, rb.client_id);
 	assert_true(efd >= 0);
 	assert_int_equal(shmc_attachment_eventfd(b, rb.client_id), efd);
-	sync_conn(a, ra.client_id);
+	check_round_trip(a, ra.client_id);
 	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
 	assert_true(readable(efd));
 	/* Dispatch leaves it alone: no notification, the counter stays. */
@@ -691,7 +672,7 @@ test_attach_claim(void **state)
 	    &efd), SHMC_GSS_OK);
 	assert_true(efd >= 0);
 	assert_int_equal(shmc_attachment_eventfd(b, rb.client_id), efd);
-	sync_conn(a, ra.client_id);
+	check_round_trip(a, ra.client_id);
 	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
 	assert_true(readable(efd));
 	assert_true(shmc_dispatch(b, count_cb, &n) >= 0);

@@ -652,22 +652,6 @@ hear_until(int v, uint64_t id, uint64_t rs1, struct heard *h)
 }
 
 static void
-rpc_round_trip(struct shmc *c, uint64_t client_id)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
-	Shmbroker__ServerMessage *m;
-
-	rs.client_id = client_id;
-	rs.keep_mask = 0xffff;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
-	req.read_status = &rs;
-	assert_int_equal(shmc_call(c, &req, &m), 0);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	shmbroker__server_message__free_unpacked(m, NULL);
-}
-
-static void
 test_queued_events_keep_order(void **state)
 {
 	struct fixture *f = *state;
@@ -707,7 +691,7 @@ test_queued_events_keep_order(void **state)
 	/* A round trip on s after v's request was sent (the ReadStatus
 	 * request: shmc_read_status no longer calls the daemon): the daemon
 	 * has served both by the time it returns. */
-	rpc_round_trip(s, rs.client_id);
+	check_round_trip(s, rs.client_id);
 	assert_int_equal(shmc_attach(t, "R", 1, true, &rt), SHMC_GSS_OK);
 	close(rt.fd);
 	check_send_client_op(v, 4, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
