@@ -27,74 +27,28 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "shmstate.h"
 #include "testcheck.h"
 
 #define MAX_CONNS 8
-#define MAX_RAW 4
 #define WAIT_MS 5000
 #define SETTLE_MS 5000
 #define CHURN 500
 #define MISUSE_NOTIFIES 2000
 
-struct fixture {
-	struct test_daemon d;
-	struct shmc *adm;
-	struct shmc *c[MAX_CONNS];
-	int raw[MAX_RAW];
-	uint64_t next_id;
-};
-
-static int
-setup(void **state)
-{
-	const char *extra[] = { "--hugepages", "never", NULL };
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	*state = f;
-	for (int i = 0; i < MAX_RAW; i++)
-		f->raw[i] = -1;
-	f->next_id = 1;
-	if (harness_start_daemon(&f->d, extra) < 0)
-		return -1;
-	if (shmc_connect(f->d.admin_socket, "test-notify admin", 0, &f->adm,
-	    NULL, 0) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc;
-
-	for (int i = 0; i < MAX_CONNS; i++)
-		shmc_close(f->c[i]);
-	for (int i = 0; i < MAX_RAW; i++)
-		if (f->raw[i] >= 0)
-			close(f->raw[i]);
-	shmc_close(f->adm);
-	rc = harness_stop_daemon_checked(&f->d);
-	free(f);
-	return rc == 0 ? 0 : -1;
-}
-
+/* A VMM connection the teardown closes. */
 static struct shmc *
-conn(struct fixture *f, int i)
+conn(struct fixture *f)
 {
-	f->c[i] = check_connect(f->d.socket, "test-notify");
-	return f->c[i];
+	return fixture_connect(f, f->d.socket, "test-notify");
 }
 
+/* A raw connection to the VMM socket the teardown closes. */
 static int
-raw(struct fixture *f, int i)
+raw(struct fixture *f)
 {
-	f->raw[i] = check_raw_connect(f->d.socket);
-	return f->raw[i];
+	return fixture_raw(f, f->d.socket);
 }
 
 static void
@@ -339,7 +293,7 @@ static void
 test_state_page_lifetime(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb, ra2;
 	int base, with_regions;
 
@@ -372,8 +326,7 @@ test_state_page_lifetime(void **state)
 	attach(a, "guest", &ra);
 	attach(b, "guest", &rb);
 	expect_daemon_fds(f, with_regions + 1 + 3);
-	shmc_close(f->c[1]);
-	f->c[1] = NULL;
+	fixture_close(f, b);
 	/* b's socket went too. */
 	expect_daemon_fds(f, with_regions - 1 + 1 + 2);
 	assert_int_equal(shmc_detach(a, ra.client_id), 0);
@@ -392,12 +345,12 @@ test_attach_reply_fds(void **state)
 	struct wire_fds fds;
 	struct shm_state_page *page;
 	struct stat st;
-	int s = raw(f, 0), seals, own[3];
+	int s = raw(f), seals, own[3];
 
 	/* Three peers at 0, 1, 2; one leaves, so the raw client takes 1
 	 * and its peers are 0 and 2. */
 	for (int i = 0; i < 3; i++) {
-		p[i] = conn(f, i);
+		p[i] = conn(f);
 		attach(p[i], "order", &r[i]);
 		assert_int_equal(r[i].index, (uint32_t)i);
 	}
@@ -454,8 +407,8 @@ static void
 test_join_carries_eventfd(void **state)
 {
 	struct fixture *f = *state;
-	int s = raw(f, 0);
-	struct shmc *j = conn(f, 0);
+	int s = raw(f);
+	struct shmc *j = conn(f);
 	struct shmc_region rj;
 	Shmbroker__ServerMessage *m;
 	struct wire_fds fds;
@@ -500,10 +453,10 @@ static void
 test_direct_and_rpc(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb;
 	struct evcount n = { 0 };
-	int s = raw(f, 0);
+	int s = raw(f);
 	Shmbroker__ServerMessage *m;
 	struct wire_fds fds;
 	uint64_t sid;
@@ -560,7 +513,7 @@ static void
 test_pending_and_reuse(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1), *c = conn(f, 2);
+	struct shmc *a = conn(f), *b = conn(f), *c = conn(f);
 	struct shmc_region ra, rb, rc, rd;
 
 	attach(a, "keep", &ra);
@@ -601,7 +554,7 @@ test_sixteen_all_others(void **state)
 	struct evcount n;
 
 	for (int i = 0; i < 16; i++) {
-		c[i] = i < MAX_CONNS ? conn(f, i) : c[i - MAX_CONNS];
+		c[i] = i < MAX_CONNS ? conn(f) : c[i - MAX_CONNS];
 		attach(c[i], "sixteen", &r[i]);
 		assert_int_equal(r[i].index, (uint32_t)i);
 	}
@@ -631,7 +584,7 @@ static void
 test_claimed_eventfd(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb;
 	struct evcount n = { 0 };
 	int efd;
@@ -662,7 +615,7 @@ static void
 test_attach_claim(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb;
 	struct evcount n = { 0 };
 	int efd = 7;
@@ -691,7 +644,7 @@ static void
 test_revoked(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb;
 	uint32_t detached, st = 1;
 	int base = daemon_fds(f);
@@ -724,12 +677,12 @@ static void
 test_misuse_does_not_block(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *c = conn(f, 1);
+	struct shmc *a = conn(f), *c = conn(f);
 	struct shmc_region ra, rc;
 	Shmbroker__ServerMessage *m;
 	struct wire_fds fds;
 	uint64_t full = 0xfffffffffffffffeull, sid;
-	int s = raw(f, 0), base;
+	int s = raw(f), base;
 	int64_t t0;
 
 	attach(a, "misuse", &ra);
@@ -778,25 +731,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_state_page_lifetime,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_reply_fds, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_join_carries_eventfd,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_direct_and_rpc, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_pending_and_reuse, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_sixteen_all_others, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_attach_claim, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_claimed_eventfd, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_misuse_does_not_block,
-		    setup, teardown),
+		FIXTURE_TEST(test_state_page_lifetime),
+		FIXTURE_TEST(test_attach_reply_fds),
+		FIXTURE_TEST(test_join_carries_eventfd),
+		FIXTURE_TEST(test_direct_and_rpc),
+		FIXTURE_TEST(test_pending_and_reuse),
+		FIXTURE_TEST(test_sixteen_all_others),
+		FIXTURE_TEST(test_attach_claim),
+		FIXTURE_TEST(test_claimed_eventfd),
+		FIXTURE_TEST(test_revoked),
+		FIXTURE_TEST(test_misuse_does_not_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
