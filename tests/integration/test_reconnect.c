@@ -1,9 +1,9 @@
 /*
  * test_reconnect: libshmclient across a daemon restart, without systemd and
- * without the fd store. The test starts shmbrokerd through the harness,
- * stops it, and starts a new one itself on the same socket paths (the
- * harness's directory, so that its teardown stops and removes whichever
- * daemon runs last). Covered: a client with reconnect enabled gets through
+ * without the fd store. The test starts shmbrokerd through the fixture,
+ * stops it, and starts a new one on the same socket paths (the harness's
+ * directory, so that its teardown stops and removes whichever daemon
+ * runs last). Covered: a client with reconnect enabled gets through
  * its next call as if nothing happened, keeps its client ids (translated
  * both ways, also when the new daemon's ids collide with them), gets its
  * old index back when it is free, learns that the region is new memory,
@@ -13,7 +13,6 @@
  * its watch; without reconnect nothing changes.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,90 +22,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "testcheck.h"
 
 #define WAIT_MS 5000
 #define RECONNECT_MS 10000
-#define MAX_CONNS 8
 #define MAX_EVENTS 64
-
-struct fixture {
-	struct test_daemon d;
-	char conf[64];		/* the daemons' configuration file */
-	struct shmc *conns[MAX_CONNS];
-	int nconns;
-};
 
 static const char conf_plain[] = "[broker]\ntenancy = open\nfd_store = no\n";
 /* A configured region is there as soon as a new daemon listens. */
 static const char conf_region[] =
     "[broker]\ntenancy = open\nfd_store = no\n\n[region cfg]\nsize = 64K\n";
 
-static void
-write_conf(struct fixture *f, const char *text)
-{
-	int fd = open(f->conf, O_WRONLY | O_TRUNC | O_CLOEXEC);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(close(fd), 0);
-}
-
+/* Each test starts its first daemon itself, on its configuration. */
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	int fd;
-
-	if (f == NULL)
-		return -1;
-	snprintf(f->conf, sizeof(f->conf), "/tmp/shmbroker-reconnect.XXXXXX");
-	if ((fd = mkstemp(f->conf)) < 0) {
-		free(f);
-		return -1;
-	}
-	close(fd);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc;
-
-	for (int i = 0; i < f->nconns; i++)
-		shmc_close(f->conns[i]);
-	rc = harness_stop_daemon_checked(&f->d);
-	unlink(f->conf);
-	free(f);
-	return rc == 0 ? 0 : -1;
+	return fixture_new(state, sizeof(struct fixture)) != NULL ? 0 : -1;
 }
 
 static void
 start_first(struct fixture *f, const char *conf)
 {
-	const char *extra[] = { "--config", f->conf, NULL };
-
-	write_conf(f, conf);
-	assert_int_equal(harness_start_daemon(&f->d, extra), 0);
+	assert_int_equal(fixture_start(f, conf, NULL), 0);
 }
 
+/* A client connection the teardown closes. */
 static struct shmc *
 conn(struct fixture *f, const char *label, int reconnect_ms)
 {
-	struct shmc *c;
+	struct shmc *c = fixture_connect(f, f->d.socket, label);
 
-	assert_true(f->nconns < MAX_CONNS);
-	c = check_connect(f->d.socket, label);
-	f->conns[f->nconns++] = c;
 	shmc_set_reconnect(c, reconnect_ms);
 	return c;
 }
@@ -126,10 +76,9 @@ stop_daemon(struct fixture *f, int sig)
 static void
 start_again(struct fixture *f, int delay_ms)
 {
-	const char *extra[] = { "--config", f->conf, NULL };
 	struct harness_restart how = { .delay_ms = delay_ms };
 
-	assert_int_equal(harness_restart_daemon(&f->d, extra, &how), 0);
+	assert_int_equal(fixture_restart(f, &how), 0);
 }
 
 static void
@@ -400,7 +349,7 @@ static void
 test_reconnect_gives_up_then_retries(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *r, *adm;
+	struct shmc *r;
 	struct shmc_region rr, rv;
 	struct evlog log = { .n = 0 };
 	const struct shmc_event *ev;
@@ -408,12 +357,11 @@ test_reconnect_gives_up_then_retries(void **state)
 	int rc;
 
 	start_first(f, conf_region);
-	adm = check_connect(f->d.admin_socket, "adm");
-	f->conns[f->nconns++] = adm;
 	r = conn(f, "reclaimer", 300);
 	attach(r, "cfg", 0, false, &rv);
 	close(rv.fd);
-	assert_int_equal(check_admin_destroy(adm, "cfg", true, &detached), 0);
+	assert_int_equal(check_admin_destroy(f->adm, "cfg", true,
+	    &detached), 0);
 	assert_int_equal(detached, 1);
 	ev = wait_event(r, &log, SHMC_EVENT_REVOKED, 0);
 	assert_int_equal(ev->client_id, rv.client_id);
@@ -463,8 +411,7 @@ test_reconnect_admin_watch(void **state)
 	int64_t deadline;
 
 	start_first(f, conf_plain);
-	adm = check_connect(f->d.admin_socket, "watcher");
-	f->conns[f->nconns++] = adm;
+	adm = fixture_connect(f, f->d.admin_socket, "watcher");
 	shmc_set_reconnect(adm, RECONNECT_MS);
 	assert_int_equal(shmc_admin_watch(adm), 0);
 	restart(f, SIGTERM);
@@ -484,15 +431,15 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reclaim_after_restart,
-		    setup, teardown),
+		    setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_waits_for_daemon,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_off, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_reconnect_gives_up_then_retries, setup, teardown),
+		    setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_off,
+		    setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_gives_up_then_retries,
+		    setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_admin_watch,
-		    setup, teardown),
+		    setup, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

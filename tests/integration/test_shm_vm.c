@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "testcheck.h"
 #include "testutil.h"
 
@@ -41,10 +41,6 @@ struct result {
 	int status;		/* exit status, or -1 (signal, killed) */
 	char out[OUT_MAX];
 	char err[OUT_MAX];
-};
-
-struct fixture {
-	char dir[128];
 };
 
 static void
@@ -152,27 +148,6 @@ assert_one_line(const char *err, const char *want)
 	assert_non_null(strstr(err, want));
 	assert_non_null(nl);
 	assert_int_equal(nl[1], '\0');
-}
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || harness_mkdtemp(f->dir, sizeof(f->dir), "shmvm") < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	harness_rmtree(f->dir);
-	free(f);
-	return 0;
 }
 
 static void
@@ -520,30 +495,21 @@ test_halt(void **state)
 }
 
 /* Guests run against a real daemon: shm-vm connects at start. Its socket
- * reaches shm-vm through SHMBROKER_SOCKET, like any libshmclient user. */
+ * reaches shm-vm through SHMBROKER_SOCKET, like any libshmclient user.
+ * The fixture's directory holds the images test_bad_images writes. */
 static int
 group_setup(void **state)
 {
-	struct test_daemon *d = calloc(1, sizeof(*d));
+	struct fixture *f = fixture_new(state, sizeof(*f));
 
-	if (d == NULL)
+	if (f == NULL)
 		return -1;
-	*state = d;
 	if (!harness_kvm_opens())
 		return 0;
-	if (harness_start_daemon(d, NULL) < 0)
-		return -1;
-	return setenv("SHMBROKER_SOCKET", d->socket, 1);
-}
-
-static int
-group_teardown(void **state)
-{
-	struct test_daemon *d = *state;
-	int rc = harness_stop_daemon_checked(d) == 0 ? 0 : -1;
-
-	free(d);
-	return rc;
+	if (fixture_start(f, NULL, NULL) < 0 ||
+	    setenv("SHMBROKER_SOCKET", f->d.socket, 1) < 0)
+		return fixture_failed(state);
+	return 0;
 }
 
 int
@@ -552,8 +518,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test_setup_teardown(test_bad_images, setup,
-		    teardown),
+		cmocka_unit_test(test_bad_images),
 		cmocka_unit_test(test_no_kvm),
 		cmocka_unit_test(test_hello_elf),
 		cmocka_unit_test(test_hello_flat),
@@ -567,5 +532,5 @@ main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, fixture_teardown);
 }

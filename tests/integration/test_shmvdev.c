@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "qvm/guest_shm.h"
 #include "shmvdev.h"
 #include "testcheck.h"
@@ -66,10 +66,9 @@ struct fvm {
 	int bind_err;		/* what bind_irqfd returns, 0: binds */
 };
 
-struct fixture {
-	struct test_daemon d;
-	char conf[64];		/* the restart test's configuration, or "" */
-	struct shmc *adm;
+/* The fixture and the fake VMs. */
+struct vdev_fx {
+	struct fixture fx;	/* first: fixture_teardown frees it whole */
 	struct fvm vm[NVMS];
 };
 
@@ -216,44 +215,41 @@ fvm_release(struct fvm *m)
 }
 
 static int
-setup(void **state)
+teardown(void **state)
 {
-	const char *extra[] = { "--hugepages", "never", NULL };
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct vdev_fx *f = *state;
 
 	if (f == NULL)
-		return -1;
-	*state = f;
-	if (harness_start_daemon(&f->d, extra) < 0)
-		return -1;
-	if (shmc_connect(f->d.admin_socket, "test-admin",
-	    SHMC_DEFAULT_TIMEOUT_MS, &f->adm, NULL, 0) < 0)
-		return -1;
+		return 0;
+	for (int i = 0; i < NVMS; i++)
+		fvm_release(&f->vm[i]);
+	return fixture_teardown(state);
+}
+
+/* A daemon with conf (NULL: none), --hugepages never. */
+static int
+setup_conf(void **state, const char *conf)
+{
+	static const char *const never[] = { "--hugepages", "never", NULL };
+	struct vdev_fx *f = fixture_new(state, sizeof(*f));
+
+	if (f == NULL || fixture_start(&f->fx, conf, never) < 0)
+		return fixture_failed(state);
 	return 0;
 }
 
 static int
-teardown(void **state)
+setup(void **state)
 {
-	struct fixture *f = *state;
-	int rc;
-
-	for (int i = 0; i < NVMS; i++)
-		fvm_release(&f->vm[i]);
-	shmc_close(f->adm);
-	rc = harness_stop_daemon_checked(&f->d);
-	if (f->conf[0] != '\0')
-		unlink(f->conf);
-	free(f);
-	return rc == 0 ? 0 : -1;
+	return setup_conf(state, NULL);
 }
 
 static struct fvm *
-vm_open_ops(struct fixture *f, int i, uint64_t window_size, int reconnect_ms,
+vm_open_ops(struct vdev_fx *f, int i, uint64_t window_size, int reconnect_ms,
     const struct shmvdev_ops *ops)
 {
 	struct shmvdev_config cfg = {
-		.socket = f->d.socket, .label = "test-vm",
+		.socket = f->fx.d.socket, .label = "test-vm",
 		.vector = 0x40u + (uint32_t)i, .window_size = window_size,
 		.reconnect_ms = reconnect_ms,
 	};
@@ -269,14 +265,14 @@ vm_open_ops(struct fixture *f, int i, uint64_t window_size, int reconnect_ms,
 
 /* Opens VM i; window_size 0 is the default window. */
 static struct fvm *
-vm_open(struct fixture *f, int i, uint64_t window_size, int reconnect_ms)
+vm_open(struct vdev_fx *f, int i, uint64_t window_size, int reconnect_ms)
 {
 	return vm_open_ops(f, i, window_size, reconnect_ms, &fvm_ops);
 }
 
 /* The same with irqfds: notifications do not go through dispatch. */
 static struct fvm *
-vm_open_irqfd(struct fixture *f, int i)
+vm_open_irqfd(struct vdev_fx *f, int i)
 {
 	return vm_open_ops(f, i, 0, 0, &fvm_irqfd_ops);
 }
@@ -354,9 +350,9 @@ drain(struct fvm *m)
 }
 
 static void
-daemon_counts(struct fixture *f, uint32_t *regions, uint32_t *clients)
+daemon_counts(struct vdev_fx *f, uint32_t *regions, uint32_t *clients)
 {
-	check_admin_counts(f->adm, regions, clients);
+	check_admin_counts(f->fx.adm, regions, clients);
 }
 
 /* ---- the factory page on its own ---- */
@@ -364,7 +360,7 @@ daemon_counts(struct fixture *f, uint32_t *regions, uint32_t *clients)
 static void
 test_signature_and_readonly(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 0);
 	uint64_t v;
 	const uint64_t sig = GUEST_SHM_SIGNATURE;
@@ -402,7 +398,7 @@ test_signature_and_readonly(void **state)
 static void
 test_two_vms(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 0), *b = vm_open(f, 1, 0, 0);
 	uint64_t actl, bctl, adata, bdata;
 	uint32_t aidx, bidx, regions, clients, st;
@@ -495,7 +491,7 @@ test_two_vms(void **state)
 static void
 test_status_bytes(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 0), *b = vm_open(f, 1, 0, 0);
 	struct fvm *c = vm_open(f, 2, 0, 0);
 	uint64_t actl, bctl, cctl = 0;
@@ -542,7 +538,7 @@ test_status_bytes(void **state)
 static void
 test_guest_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 0);
 	uint32_t regions, clients;
 	uint64_t ctl;
@@ -562,7 +558,7 @@ test_guest_errors(void **state)
 	assert_int_equal(find(a, "missing"), GSS_DOES_NOT_EXIST);
 	assert_int_equal(create(a, "empty", 0), GSS_NOMEM);
 	assert_int_equal(rd(a, FACTORY + F_SIZE, 4), 0);
-	assert_int_equal(check_admin_show(f->adm, "empty").error,
+	assert_int_equal(check_admin_show(f->fx.adm, "empty").error,
 	    SHMBROKER__ERROR__ERR_NOT_FOUND);
 	assert_int_equal(rd(a, FACTORY + F_SHMEM, 8), ctl);
 	/* Only the good region's single client, and one mapping. */
@@ -576,13 +572,13 @@ test_guest_errors(void **state)
 	    (uint64_t)'o' << 40 | (uint64_t)'o' << 48 | (uint64_t)'d' << 56);
 	assert_int_equal(rd(a, FACTORY + F_STAT, 4), GSS_OK);
 	assert_int_equal(rd(a, FACTORY + F_SIZE, 4), 1);
-	assert_int_equal(check_admin_show(f->adm, "good").clients, 2);
+	assert_int_equal(check_admin_show(f->fx.adm, "good").clients, 2);
 }
 
 static void
 test_window_full(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 4 * MIB, 0);
 	uint32_t regions, clients;
 	uint64_t ctl;
@@ -591,7 +587,7 @@ test_window_full(void **state)
 	ctl = rd(a, FACTORY + F_SHMEM, 8);
 	assert_int_equal(ctl, SHMVDEV_DEFAULT_WINDOW_BASE + 2 * MIB - 0x1000);
 	assert_int_equal(create(a, "nofit", 1), GSS_NOMEM);
-	assert_int_equal(check_admin_show(f->adm, "nofit").error,
+	assert_int_equal(check_admin_show(f->fx.adm, "nofit").error,
 	    SHMBROKER__ERROR__ERR_NOT_FOUND);
 	/* Attaching another VM's region fails too, the region stays. */
 	assert_int_equal(create(a, "fits", 1), GSS_NOMEM);
@@ -614,7 +610,7 @@ test_window_full(void **state)
 static void
 test_client_max(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 0), *b = vm_open(f, 1, 0, 0);
 	uint32_t regions, clients;
 
@@ -631,7 +627,7 @@ test_client_max(void **state)
 static void
 test_reset(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 0), *b = vm_open(f, 1, 0, 0);
 	uint64_t ctl[4], bctl;
 	uint32_t regions, clients;
@@ -675,13 +671,13 @@ test_reset(void **state)
 static void
 test_daemon_gone(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 200);
 	uint64_t ctl;
 
 	assert_int_equal(create(a, "doomed", 1), GSS_OK);
 	ctl = rd(a, FACTORY + F_SHMEM, 8);
-	assert_int_equal(harness_stop_daemon(&f->d), 0);
+	assert_int_equal(harness_stop_daemon(&f->fx.d), 0);
 	/* Status and notify need no daemon: the state page is still here. */
 	assert_int_equal(rd(a, ctl + C_STAT, 4), 1u << 16);
 	wr(a, ctl + C_NTF, 4, GUEST_SHM_NOTIFY_ALL);
@@ -704,7 +700,7 @@ test_daemon_gone(void **state)
 static void
 test_irqfd_notify(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open_irqfd(f, 0), *b = vm_open_irqfd(f, 1);
 	struct fvm *c = vm_open(f, 2, 0, 0);
 	uint64_t actl, bctl, cctl;
@@ -779,7 +775,7 @@ test_irqfd_notify(void **state)
 static void
 test_irqfd_bind_fails(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 0), *b = vm_open_irqfd(f, 1);
 	uint64_t actl, bctl;
 	unsigned irqs;
@@ -804,13 +800,13 @@ test_irqfd_bind_fails(void **state)
 static void
 test_irqfd_revoked(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open_irqfd(f, 0), *b = vm_open_irqfd(f, 1);
 	uint64_t actl, bctl;
 	uint32_t detached;
 	unsigned irqs;
 
-	assert_int_equal(check_admin_create(f->adm, "rvk", 1), 0);
+	assert_int_equal(check_admin_create(f->fx.adm, "rvk", 1), 0);
 	assert_int_equal(find(a, "rvk"), GSS_OK);
 	actl = rd(a, FACTORY + F_SHMEM, 8);
 	assert_int_equal(find(b, "rvk"), GSS_OK);
@@ -819,7 +815,7 @@ test_irqfd_revoked(void **state)
 	wr(b, bctl + C_NTF, 4, 1u << 0);
 	assert_int_equal(irqfd_take(fvm_irqfd(a)), 1);
 	irqs = a->irqs;
-	assert_int_equal(check_admin_destroy(f->adm, "rvk", true, &detached),
+	assert_int_equal(check_admin_destroy(f->fx.adm, "rvk", true, &detached),
 	    0);
 	assert_int_equal(detached, 2);
 	wait_irq(a, irqs);
@@ -840,43 +836,15 @@ static const char conf_region[] =
 static int
 setup_restart(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	const char *extra[] = { "--hugepages", "never", "--config", NULL,
-	    NULL };
-	int fd;
-
-	if (f == NULL)
-		return -1;
-	*state = f;
-	snprintf(f->conf, sizeof(f->conf), "/tmp/shmvdev-conf.XXXXXX");
-	if ((fd = mkstemp(f->conf)) < 0) {
-		f->conf[0] = '\0';
-		return -1;
-	}
-	if (write(fd, conf_region, strlen(conf_region)) !=
-	    (ssize_t)strlen(conf_region)) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	extra[3] = f->conf;
-	if (harness_start_daemon(&f->d, extra) < 0 ||
-	    shmc_connect(f->d.admin_socket, "test-admin",
-	    SHMC_DEFAULT_TIMEOUT_MS, &f->adm, NULL, 0) < 0)
-		return -1;
-	shmc_set_reconnect(f->adm, WAIT_MS);
-	return 0;
+	return setup_conf(state, conf_region);
 }
 
 /* SIGTERM to the daemon, then a new one on the same sockets (the
  * harness's directory, so teardown stops whichever runs last). */
 static void
-restart(struct fixture *f)
+restart(struct vdev_fx *f)
 {
-	const char *extra[] = { "--hugepages", "never", "--config", f->conf,
-	    NULL };
-
-	assert_int_equal(harness_restart_daemon(&f->d, extra, NULL), 0);
+	assert_int_equal(fixture_restart(&f->fx, NULL), 0);
 }
 
 /* Guests keep their indices and doorbells across a restart; a region
@@ -884,7 +852,7 @@ restart(struct fixture *f)
 static void
 test_daemon_restart(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open(f, 0, 0, 0), *b = vm_open(f, 1, 0, 0);
 	uint64_t actl, bctl, lost;
 	uint32_t regions, clients, st;
@@ -935,7 +903,7 @@ test_daemon_restart(void **state)
 static void
 test_daemon_restart_irqfd(void **state)
 {
-	struct fixture *f = *state;
+	struct vdev_fx *f = *state;
 	struct fvm *a = vm_open_irqfd(f, 0), *b = vm_open_irqfd(f, 1);
 	uint64_t actl, bctl, lost;
 
@@ -976,8 +944,8 @@ test_daemon_restart_irqfd(void **state)
 static void
 test_bad_config(void **state)
 {
-	struct fixture *f = *state;
-	struct shmvdev_config cfg = { .socket = f->d.socket };
+	struct vdev_fx *f = *state;
+	struct shmvdev_config cfg = { .socket = f->fx.d.socket };
 	struct shmvdev *v = NULL;
 	char err[256];
 
