@@ -2,6 +2,7 @@
  * fixture: a daemon, its admin connection and what a test opens, as one
  * cmocka fixture (see fixture.h).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -120,6 +122,12 @@ fixture_restart(struct fixture *fx, const struct harness_restart *how)
 static void
 fixture_close_all(struct fixture *fx)
 {
+	for (size_t i = 0; i < fx->nmaps; i++)
+		munmap(fx->maps[i].addr, fx->maps[i].len);
+	fx->nmaps = 0;
+	for (size_t i = 0; i < fx->nfds; i++)
+		close(fx->fds[i]);
+	fx->nfds = 0;
 	for (size_t i = 0; i < FIXTURE_CONNS; i++) {
 		shmc_close(fx->conns[i]);
 		fx->conns[i] = NULL;
@@ -216,4 +224,39 @@ fixture_raw_close(struct fixture *fx, int fd)
 		if (fx->raw[i] == fd)
 			fx->raw[i] = -1;
 	close(fd);
+}
+
+int
+fixture_attach(struct fixture *fx, struct shmc *c, const char *name,
+    uint32_t pages, bool create, struct shmc_region *out)
+{
+	int rc = shmc_attach(c, name, pages, create, out);
+
+	if (rc < 0)
+		fail_msg("attach %s: %d %s", name, rc, shmc_error(c));
+	if (rc == SHMC_GSS_OK) {
+		if (fx->nfds == FIXTURE_FDS) {
+			close(out->fd);
+			fail_msg("fixture: more than %d region fds",
+			    FIXTURE_FDS);
+		}
+		fx->fds[fx->nfds++] = out->fd;
+	}
+	return rc;
+}
+
+uint8_t *
+fixture_map(struct fixture *fx, const struct shmc_region *r)
+{
+	void *p;
+
+	if (fx->nmaps == FIXTURE_MAPS)
+		fail_msg("fixture: more than %d mappings", FIXTURE_MAPS);
+	p = mmap(NULL, r->backing_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    r->fd, 0);
+	if (p == MAP_FAILED)
+		fail_msg("mmap of a region fd: %s", strerror(errno));
+	fx->maps[fx->nmaps].addr = p;
+	fx->maps[fx->nmaps++].len = r->backing_bytes;
+	return p;
 }

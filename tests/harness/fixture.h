@@ -2,9 +2,10 @@
  * fixture: the daemon a cmocka integration test runs against, and what
  * the test holds of it. A struct fixture is a real shmbrokerd (harness),
  * an admin connection to it, a temporary directory for its configuration
- * file, and the connections and raw sockets the test opens through it;
- * fixture_destroy closes them all and stops the daemon, which must exit
- * cleanly, so that a test that fails half-way leaves nothing behind.
+ * file, and what the test process holds of it through the fixture:
+ * connections, raw sockets, region fds and mappings. The teardown lets
+ * them all go and stops the daemon, which must exit cleanly, so that a
+ * test that fails half-way leaves nothing behind.
  *
  * A test that needs nothing more uses fixture_setup and fixture_teardown
  * as its cmocka setup and teardown, per test or for the group. A test
@@ -16,6 +17,7 @@
 #ifndef SHMBROKER_FIXTURE_H
 #define SHMBROKER_FIXTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +26,14 @@
 
 #define FIXTURE_CONNS	16	/* libshmclient connections it holds */
 #define FIXTURE_RAW	256	/* raw sockets it holds */
+#define FIXTURE_FDS	512	/* region fds it holds */
+#define FIXTURE_MAPS	64	/* region mappings it holds */
 #define FIXTURE_ARGS	16	/* the daemon's extra arguments */
+
+struct fixture_map {
+	void *addr;
+	size_t len;
+};
 
 struct fixture {
 	struct test_daemon d;
@@ -37,6 +46,10 @@ struct fixture {
 	int baseline_fds;	/* the daemon's fds, where a setup counted */
 	struct shmc *conns[FIXTURE_CONNS];	/* NULL: a free slot */
 	int raw[FIXTURE_RAW];			/* -1: a free slot */
+	int fds[FIXTURE_FDS];
+	size_t nfds;
+	struct fixture_map maps[FIXTURE_MAPS];
+	size_t nmaps;
 };
 
 /*
@@ -62,7 +75,7 @@ int fixture_start(struct fixture *fx, const char *conf,
  */
 int fixture_restart(struct fixture *fx, const struct harness_restart *how);
 /*
- * Closes what the test opened through the fixture and the admin
+ * Lets go of what the test holds through the fixture and the admin
  * connection, and stops the daemon, which must exit with 0 (its log is
  * printed otherwise). Returns its exit status, -1 when it was killed.
  */
@@ -90,5 +103,11 @@ void fixture_close(struct fixture *fx, struct shmc *c);
  * fixture_raw_close closes it first. */
 int fixture_raw(struct fixture *fx, const char *path);
 void fixture_raw_close(struct fixture *fx, int fd);
+/* shmc_attach on c, which must not fail in transport; returns the guest
+ * status. The region fd of a success is closed at teardown. */
+int fixture_attach(struct fixture *fx, struct shmc *c, const char *name,
+    uint32_t pages, bool create, struct shmc_region *out);
+/* r's whole memfd mapped shared, read-write; unmapped at teardown. */
+uint8_t *fixture_map(struct fixture *fx, const struct shmc_region *r);
 
 #endif

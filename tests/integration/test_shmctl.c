@@ -30,7 +30,7 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "shmclient.h"
 #include "shmclient_admin.h"
 #include "testcheck.h"
@@ -261,17 +261,13 @@ jfind_name(const struct jv *a, const char *key, const char *name)
 
 /* ---- fixture ---- */
 
-struct fixture {
-	struct test_daemon d;
-	struct shmc *admin;
-	struct shmc *vmm[NVMM];
-	int fds[PAGING_CLIENTS + 128];
-	size_t nfds;
+struct ctl {
+	struct fixture fx;	/* first: fixture_teardown frees it whole */
+	struct shmc *vmm[NVMM];	/* fixture_connect's, made on first use */
 	pid_t watch_pid;
 	int watch_fd;
 	char *out;
 	struct jv json;
-	char cfg[64];		/* the --config file, when there is one */
 	struct metrics *metrics;	/* parsed `shmctl metrics` */
 };
 
@@ -290,63 +286,10 @@ write_file(const char *path, const char *text)
 	return rc;
 }
 
-static int teardown(void **state);
-
-/* Undoes what a setup did so far: cmocka skips the teardown of a test
- * whose setup failed. */
-static int
-setup_failed(void **state)
-{
-	teardown(state);
-	*state = NULL;
-	return -1;
-}
-
-/* A daemon with --hugepages never and, when config is not NULL, a
- * --config file that holds it. */
-static int
-setup_daemon(void **state, const char *config)
-{
-	const char *extra[] = { "--hugepages", "never", NULL, NULL, NULL };
-	struct fixture *f = calloc(1, sizeof(*f));
-	int fd;
-
-	*state = f;
-	if (f == NULL)
-		return -1;
-	f->watch_fd = -1;
-	if ((f->out = malloc(OUT_SIZE)) == NULL)
-		return setup_failed(state);
-	unsetenv("SHMBROKER_ADMIN_SOCKET");
-	if (config != NULL) {
-		snprintf(f->cfg, sizeof(f->cfg), "/tmp/test_shmctl.XXXXXX");
-		if ((fd = mkstemp(f->cfg)) < 0) {
-			f->cfg[0] = '\0';
-			return setup_failed(state);
-		}
-		close(fd);
-		if (write_file(f->cfg, config) < 0)
-			return setup_failed(state);
-		extra[2] = "--config";
-		extra[3] = f->cfg;
-	}
-	if (harness_start_daemon(&f->d, extra) < 0 ||
-	    shmc_connect(f->d.admin_socket, "test admin", 0, &f->admin, NULL,
-	    0) < 0)
-		return setup_failed(state);
-	return 0;
-}
-
-static int
-setup(void **state)
-{
-	return setup_daemon(state, NULL);
-}
-
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	int status;
 
 	if (f == NULL)
@@ -357,20 +300,38 @@ teardown(void **state)
 	}
 	if (f->watch_fd >= 0)
 		close(f->watch_fd);
-	for (size_t i = 0; i < f->nfds; i++)
-		close(f->fds[i]);
-	for (int i = 0; i < NVMM; i++)
-		shmc_close(f->vmm[i]);
-	shmc_close(f->admin);
-	harness_stop_daemon(&f->d);
-	if (f->cfg[0] != '\0')
-		unlink(f->cfg);
 	unsetenv("SHMBROKER_ADMIN_SOCKET");
 	jfree(&f->json);
 	free(f->metrics);
 	free(f->out);
-	free(f);
+	return fixture_teardown(state);
+}
+
+/* A daemon with --hugepages never and, when config is not NULL, a
+ * --config file that holds it. cmocka skips the teardown of a test
+ * whose setup failed: a failure undoes what was done. */
+static int
+setup_daemon(void **state, const char *config)
+{
+	static const char *const never[] = { "--hugepages", "never", NULL };
+	struct ctl *f = fixture_new(state, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	f->watch_fd = -1;
+	unsetenv("SHMBROKER_ADMIN_SOCKET");
+	if ((f->out = malloc(OUT_SIZE)) == NULL ||
+	    fixture_start(&f->fx, config, never) < 0) {
+		teardown(state);
+		return -1;
+	}
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_daemon(state, NULL);
 }
 
 /*
@@ -379,7 +340,7 @@ teardown(void **state)
  * Returns the exit status.
  */
 static int
-run_ctl(struct fixture *f, bool use_socket, bool want_stderr,
+run_ctl(struct ctl *f, bool use_socket, bool want_stderr,
     const char *const *args)
 {
 	const char *argv[64];
@@ -393,7 +354,7 @@ run_ctl(struct fixture *f, bool use_socket, bool want_stderr,
 	argv[n++] = SHMCTL_PATH;
 	if (use_socket) {
 		argv[n++] = "--admin-socket";
-		argv[n++] = f->d.admin_socket;
+		argv[n++] = f->fx.d.admin_socket;
 	}
 	for (; *args != NULL && n < 63; args++)
 		argv[n++] = *args;
@@ -529,22 +490,19 @@ assert_table_aligned(const char *out, unsigned right)
 }
 
 static void
-attach_vmm(struct fixture *f, int i, const char *label, const char *region,
+attach_vmm(struct ctl *f, int i, const char *label, const char *region,
     struct shmc_region *r)
 {
 	if (f->vmm[i] == NULL)
-		assert_int_equal(shmc_connect(f->d.socket, label, 0, &f->vmm[i],
-		    NULL, 0), 0);
-	assert_int_equal(shmc_attach(f->vmm[i], region, 0, false, r),
-	    SHMC_GSS_OK);
-	assert_true(f->nfds < sizeof(f->fds) / sizeof(f->fds[0]));
-	f->fds[f->nfds++] = r->fd;
+		f->vmm[i] = fixture_connect(&f->fx, f->fx.d.socket, label);
+	assert_int_equal(fixture_attach(&f->fx, f->vmm[i], region, 0, false,
+	    r), SHMC_GSS_OK);
 }
 
 static void
-admin_create(struct fixture *f, const char *name, uint32_t pages)
+admin_create(struct ctl *f, const char *name, uint32_t pages)
 {
-	assert_int_equal(check_admin_create(f->admin, name, pages),
+	assert_int_equal(check_admin_create(f->fx.adm, name, pages),
 	    SHMBROKER__ERROR__ERR_NONE);
 }
 
@@ -553,7 +511,7 @@ admin_create(struct fixture *f, const char *name, uint32_t pages)
 static void
 test_human_lifecycle(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	const char *row, *head;
 
 	assert_int_equal(CTL(f, "list"), 0);
@@ -609,7 +567,7 @@ test_human_lifecycle(void **state)
 static void
 test_human_blocks(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	struct shmc_region r;
 	const char *p;
 
@@ -643,7 +601,7 @@ test_human_blocks(void **state)
 static void
 test_json_lifecycle(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	const struct jv *a;
 	int64_t id;
 
@@ -714,7 +672,7 @@ static const char *const labels[NVMM] = {
 };
 
 static void
-check_shown_clients(struct fixture *f, const struct shmc_region *r)
+check_shown_clients(struct ctl *f, const struct shmc_region *r)
 {
 	const struct jv *cl;
 	bool seen[NVMM] = { false, false };
@@ -743,7 +701,7 @@ check_shown_clients(struct fixture *f, const struct shmc_region *r)
 static void
 test_attached_clients(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	struct shmc_region r[NVMM];
 	const struct jv *b;
 
@@ -797,7 +755,7 @@ test_attached_clients(void **state)
 
 /* The message of a SIZE that is not one. */
 static void
-assert_not_a_size(struct fixture *f, const char *size)
+assert_not_a_size(struct ctl *f, const char *size)
 {
 	char want[64];
 
@@ -812,7 +770,7 @@ assert_not_a_size(struct fixture *f, const char *size)
 /* A negative number is an operand for its command to judge, not an
  * option nobody knows; options still go anywhere, "--" still ends them. */
 static void
-check_negative_operands(struct fixture *f)
+check_negative_operands(struct ctl *f)
 {
 	static const char *const sizes[] = { "-1", "-5", "-1K", "-0", "-12" };
 	char bad[160];
@@ -844,7 +802,7 @@ check_negative_operands(struct fixture *f)
 	assert_int_equal(CTL_ERR(f, "list", "--admin-socket", "-9"),
 	    EX_UNAVAILABLE);
 	assert_non_null(strstr(f->out, "at -9:"));
-	snprintf(bad, sizeof(bad), "-s%s", f->d.admin_socket);
+	snprintf(bad, sizeof(bad), "-s%s", f->fx.d.admin_socket);
 	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
 	    "list", bad, NULL }), 0);
 }
@@ -852,7 +810,7 @@ check_negative_operands(struct fixture *f)
 static void
 test_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	char name31[32], name63[64], name64[65], bad[160];
 
 	memset(name31, 'n', 31);
@@ -913,7 +871,7 @@ test_errors(void **state)
 	assert_non_null(jfind_name(&f->json, "name", name63));
 
 	/* Unreachable daemon: the message names the socket. */
-	snprintf(bad, sizeof(bad), "%s/absent.sock", f->d.dir);
+	snprintf(bad, sizeof(bad), "%s/absent.sock", f->fx.d.dir);
 	assert_int_equal(run_ctl(f, false, true, (const char *const[]){
 	    "--admin-socket", bad, "list", NULL }), EX_UNAVAILABLE);
 	assert_non_null(strstr(f->out, bad));
@@ -923,7 +881,7 @@ test_errors(void **state)
 	assert_int_equal(setenv("SHMBROKER_ADMIN_SOCKET", bad, 1), 0);
 	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
 	    "status", NULL }), EX_UNAVAILABLE);
-	assert_int_equal(setenv("SHMBROKER_ADMIN_SOCKET", f->d.admin_socket,
+	assert_int_equal(setenv("SHMBROKER_ADMIN_SOCKET", f->fx.d.admin_socket,
 	    1), 0);
 	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
 	    "--json", "status", NULL }), 0);
@@ -932,7 +890,7 @@ test_errors(void **state)
 
 	/* The VMM socket refuses admin requests. */
 	assert_int_equal(run_ctl(f, false, false, (const char *const[]){
-	    "--admin-socket", f->d.socket, "list", NULL }), EX_NOPERM);
+	    "--admin-socket", f->fx.d.socket, "list", NULL }), EX_NOPERM);
 }
 
 /* ---- refusals ---- */
@@ -953,10 +911,10 @@ become_nobody(void)
  * and stderr together in f->out. Returns the exit status.
  */
 static int
-run_ctl_nobody(struct fixture *f, const char *const *args)
+run_ctl_nobody(struct ctl *f, const char *const *args)
 {
 	const char *argv[16] = { SHMCTL_PATH, "--admin-socket",
-	    f->d.admin_socket };
+	    f->fx.d.admin_socket };
 	size_t used = 0;
 	ssize_t n;
 	int n_argv = 3, p[2], status;
@@ -990,7 +948,7 @@ run_ctl_nobody(struct fixture *f, const char *const *args)
 /* What shmc_connect to the admin socket returns to NOBODY, and its
  * message in why. */
 static int
-connect_nobody(struct fixture *f, char *why, size_t len)
+connect_nobody(struct ctl *f, char *why, size_t len)
 {
 	struct {
 		int rc;
@@ -1006,7 +964,7 @@ connect_nobody(struct fixture *f, char *why, size_t len)
 	if (pid == 0) {
 		become_nobody();
 		memset(&r, 0, sizeof(r));
-		r.rc = shmc_connect(f->d.admin_socket, "refused", 0, &c, r.err,
+		r.rc = shmc_connect(f->fx.d.admin_socket, "refused", 0, &c, r.err,
 		    sizeof(r.err));
 		shmc_close(c);
 		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 :
@@ -1024,7 +982,7 @@ connect_nobody(struct fixture *f, char *why, size_t len)
 static void
 test_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	char why[256];
 
 	if (geteuid() != 0) {
@@ -1034,8 +992,8 @@ test_refused(void **state)
 	}
 	/* Anyone may open the socket, as with SocketMode=0666: what
 	 * refuses is the daemon, which says why. */
-	assert_int_equal(chmod(f->d.dir, 0755), 0);
-	assert_int_equal(chmod(f->d.admin_socket, 0666), 0);
+	assert_int_equal(chmod(f->fx.d.dir, 0755), 0);
+	assert_int_equal(chmod(f->fx.d.admin_socket, 0666), 0);
 
 	/* libshmclient tells a refusal from an absent daemon, and hands
 	 * on the daemon's reason. */
@@ -1047,7 +1005,7 @@ test_refused(void **state)
 	assert_int_equal(CTL_NOBODY(f, "status"), EX_NOPERM);
 	assert_non_null(strstr(f->out, "shmctl: "));
 	assert_non_null(strstr(f->out, why));
-	assert_non_null(strstr(f->out, f->d.admin_socket));
+	assert_non_null(strstr(f->out, f->fx.d.admin_socket));
 	assert_null(strstr(f->out, "cannot reach"));
 	assert_null(strstr(f->out, "Operation not permitted"));
 	assert_int_equal(CTL_NOBODY(f, "create", "x", "4K"), EX_NOPERM);
@@ -1064,10 +1022,10 @@ test_refused(void **state)
 	/* The socket's mode keeps nobody out (the shipped 0600): shmctl
 	 * could not connect (69, as tests/systemd/pid1.sh expects), and
 	 * says who may rather than to check that the daemon runs. */
-	assert_int_equal(chmod(f->d.admin_socket, 0600), 0);
+	assert_int_equal(chmod(f->fx.d.admin_socket, 0600), 0);
 	assert_int_equal(connect_nobody(f, why, sizeof(why)), -EACCES);
 	assert_int_equal(CTL_NOBODY(f, "status"), EX_UNAVAILABLE);
-	assert_non_null(strstr(f->out, f->d.admin_socket));
+	assert_non_null(strstr(f->out, f->fx.d.admin_socket));
 	assert_non_null(strstr(f->out, "Permission denied"));
 	assert_non_null(strstr(f->out, "admin_group"));
 	assert_null(strstr(f->out, "check that shmbrokerd runs"));
@@ -1076,7 +1034,7 @@ test_refused(void **state)
 static void
 test_help(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	static const char *const cmds[] = {
 		"status", "list", "show", "create", "destroy", "clients",
 		"stats", "tenants", "reload", "metrics", "watch",
@@ -1110,7 +1068,7 @@ test_help(void **state)
 }
 
 static void
-start_watch(struct fixture *f)
+start_watch(struct ctl *f)
 {
 	int p[2];
 
@@ -1120,7 +1078,7 @@ start_watch(struct fixture *f)
 	if (f->watch_pid == 0) {
 		dup2(p[1], STDOUT_FILENO);
 		execl(SHMCTL_PATH, SHMCTL_PATH, "--admin-socket",
-		    f->d.admin_socket, "--json", "watch", (char *)NULL);
+		    f->fx.d.admin_socket, "--json", "watch", (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -1132,7 +1090,7 @@ start_watch(struct fixture *f)
  * *created / *attached when an event about region arrives.
  */
 static void
-read_watch(struct fixture *f, size_t *used, int ms, const char *region,
+read_watch(struct ctl *f, size_t *used, int ms, const char *region,
     bool *created, bool *attached)
 {
 	struct pollfd p = { .fd = f->watch_fd, .events = POLLIN };
@@ -1169,7 +1127,7 @@ read_watch(struct fixture *f, size_t *used, int ms, const char *region,
 static void
 test_watch(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	struct shmc_region r;
 	bool created = false, attached = false;
 	char name[32];
@@ -1203,7 +1161,7 @@ test_watch(void **state)
 static void
 test_paging(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	bool seen[PAGING_REGIONS];
 	struct shmc_region r;
 	char name[32];
@@ -1271,7 +1229,7 @@ setup_reload(void **state)
 static void
 test_reload(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	const struct jv *g;
 
 	assert_int_equal(CTL(f, "reload"), 0);
@@ -1279,10 +1237,10 @@ test_reload(void **state)
 
 	/* A file that does not load: refused, named with its line, and the
 	 * daemon goes on serving. */
-	assert_int_equal(write_file(f->cfg, reload_cfg_bad), 0);
+	assert_int_equal(write_file(f->fx.conf, reload_cfg_bad), 0);
 	assert_int_equal(CTL_ERR(f, "reload"), EX_DATAERR);
 	assert_non_null(strstr(f->out, "shmctl: "));
-	assert_non_null(strstr(f->out, f->cfg));
+	assert_non_null(strstr(f->out, f->fx.conf));
 	assert_non_null(strstr(f->out, ":4:"));
 	assert_int_equal(CTL(f, "--json", "reload"), EX_DATAERR);
 	assert_string_equal(f->out, "");
@@ -1292,7 +1250,7 @@ test_reload(void **state)
 	assert_int_equal(f->json.n, 0);
 
 	/* Fixed, with a region: it appears, made by the configuration. */
-	assert_int_equal(write_file(f->cfg, reload_cfg_region), 0);
+	assert_int_equal(write_file(f->fx.conf, reload_cfg_region), 0);
 	CTL_JSON(f, "reload");
 	assert_int_equal(f->json.t, J_OBJ);
 	g = jget(&f->json, "reloaded");
@@ -1319,25 +1277,19 @@ test_reload(void **state)
 /* Attaches VMM i (connected on first use) to region; returns the guest
  * status and keeps the fd of a success for the teardown. */
 static int
-vmm_attach(struct fixture *f, int i, const char *region, uint32_t pages,
+vmm_attach(struct ctl *f, int i, const char *region, uint32_t pages,
     bool create)
 {
 	struct shmc_region r;
-	int st;
 
 	if (f->vmm[i] == NULL)
-		assert_int_equal(shmc_connect(f->d.socket, "tenant vm", 0,
-		    &f->vmm[i], NULL, 0), 0);
-	st = shmc_attach(f->vmm[i], region, pages, create, &r);
-	if (st == SHMC_GSS_OK) {
-		assert_true(f->nfds < sizeof(f->fds) / sizeof(f->fds[0]));
-		f->fds[f->nfds++] = r.fd;
-	}
-	return st;
+		f->vmm[i] = fixture_connect(&f->fx, f->fx.d.socket,
+		    "tenant vm");
+	return fixture_attach(&f->fx, f->vmm[i], region, pages, create, &r);
 }
 
 static const struct jv *
-tenant_json(struct fixture *f, const char *name)
+tenant_json(struct ctl *f, const char *name)
 {
 	const struct jv *t;
 
@@ -1361,7 +1313,7 @@ jbool(const struct jv *o, const char *key)
 static void
 test_tenants_default(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	const struct jv *t, *g;
 	int64_t conns;
 
@@ -1469,7 +1421,7 @@ static void assert_metric(const struct metrics *m, const char *name,
     const char *lbl, double want);
 
 static void
-use_tenant_quotas(struct fixture *f)
+use_tenant_quotas(struct ctl *f)
 {
 	/* 2 + 1 pages, 3 clients: every quota but bytes is reached. */
 	assert_int_equal(vmm_attach(f, 0, "r1", 2, true), SHMC_GSS_OK);
@@ -1480,12 +1432,12 @@ use_tenant_quotas(struct fixture *f)
 	assert_int_equal(vmm_attach(f, 1, "r3", 1, true), SHMC_GSS_NOMEM);
 }
 
-static void check_metrics(struct fixture *f, struct metrics *m);
+static void check_metrics(struct ctl *f, struct metrics *m);
 
 static void
 test_tenants_quotas(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	const struct jv *t, *g;
 	struct metrics *m;
 
@@ -1711,7 +1663,7 @@ metric_sample(const char *line, struct metrics *m, struct family *fam,
 
 /* Runs `shmctl metrics` and checks every line of it into m. */
 static void
-check_metrics(struct fixture *f, struct metrics *m)
+check_metrics(struct ctl *f, struct metrics *m)
 {
 	struct family fam[64];
 	struct family *cur = NULL;
@@ -1771,7 +1723,7 @@ assert_metric(const struct metrics *m, const char *name, const char *lbl,
 static void
 test_metrics(void **state)
 {
-	struct fixture *f = *state;
+	struct ctl *f = *state;
 	struct metrics *m = f->metrics = calloc(1, sizeof(*m));
 	static const char *const statuses[] = {
 		"GSS_OK", "GSS_UNKNOWN_FAILURE", "GSS_NOMEM", "GSS_CLIENT_MAX",
