@@ -209,6 +209,30 @@ check_admin_show(struct shmc *adm, const char *name)
 	return v;
 }
 
+int
+check_admin_clients(struct shmc *adm, const char *name)
+{
+	struct check_region v = check_admin_show(adm, name);
+
+	if (v.error == SHMBROKER__ERROR__ERR_NOT_FOUND)
+		return -1;
+	assert_int_equal(v.error, 0);
+	assert_int_equal(v.clients, v.n_clients);
+	return (int)v.n_clients;
+}
+
+int
+check_admin_wait_clients(struct shmc *adm, const char *name, int want)
+{
+	int64_t deadline = harness_now_ms() + 5000;
+	int n;
+
+	while ((n = check_admin_clients(adm, name)) != want &&
+	    harness_now_ms() < deadline)
+		harness_sleep_ms(10);
+	return n;
+}
+
 void
 check_admin_counts(struct shmc *adm, uint32_t *regions, uint32_t *clients)
 {

@@ -69,6 +69,13 @@ struct check_region {
 
 /* AdminShow of name on adm; a region found must carry that name. */
 struct check_region check_admin_show(struct shmc *adm, const char *name);
+/* The clients of region name by AdminShow on adm (its count and its
+ * list must agree), or -1 when it does not exist. */
+int check_admin_clients(struct shmc *adm, const char *name);
+/* Waits up to 5 s until region name has want clients (-1: until it is
+ * gone), as the daemon learns of a closed connection asynchronously;
+ * returns the last count seen. */
+int check_admin_wait_clients(struct shmc *adm, const char *name, int want);
 /* Regions and clients the daemon holds, by AdminStatus on adm. */
 void check_admin_counts(struct shmc *adm, uint32_t *regions,
     uint32_t *clients);
