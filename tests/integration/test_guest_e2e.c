@@ -1,6 +1,6 @@
 /*
  * test_guest_e2e: guests that share memory end to end. Real guests
- * (vmm-adapter/guests/e2e_*.c, on shmguest.h) run in two or more shm-vm
+ * (tests/guests/e2e_*.c, on shmguest.h) run in two or more shm-vm
  * processes at once against a real shmbrokerd; the test checks their exit
  * statuses and exact console output, takes part with its own libshmclient
  * client (reads the guests' bytes, notifies them, is notified), and checks

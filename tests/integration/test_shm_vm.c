@@ -1,6 +1,6 @@
 /*
  * test_shm_vm: shm-vm, the reference KVM VMM, run as a program on the test
- * guests of vmm-adapter/guests: its command line, its image loader (checked
+ * guests of tests/guests: its command line, its image loader (checked
  * before KVM is opened, so these run on every host), and, where /dev/kvm
  * opens, the guest contract against a real daemon: entry state, console and
  * exit ports, and the one-line reasons for an instruction KVM cannot
@@ -27,11 +27,15 @@
 #include "testcheck.h"
 #include "testutil.h"
 
+/* Set by tests/integration/CMakeLists.txt. */
 #ifndef SHM_VM_PATH
-#error "SHM_VM_PATH must be defined (vmm-adapter/CMakeLists.txt)"
+#error "SHM_VM_PATH must be defined"
 #endif
 #ifndef SHM_VM_GUEST_DIR
-#error "SHM_VM_GUEST_DIR must be defined (vmm-adapter/CMakeLists.txt)"
+#error "SHM_VM_GUEST_DIR must be defined"
+#endif
+#ifndef SHM_VM_DEMO_GUEST_DIR
+#error "SHM_VM_DEMO_GUEST_DIR must be defined"
 #endif
 
 #define RUN_LIMIT_MS	60000	/* a hung shm-vm fails the test */
@@ -126,7 +130,7 @@ guest(const char *name)
 		SHM_VM_GUEST_DIR "/args.elf", SHM_VM_GUEST_DIR "/sse.elf",
 		SHM_VM_GUEST_DIR "/fault.elf", SHM_VM_GUEST_DIR "/spin.elf",
 		SHM_VM_GUEST_DIR "/halt.elf", SHM_VM_GUEST_DIR "/halt_if.elf",
-		SHM_VM_GUEST_DIR "/demo_b.elf",
+		SHM_VM_DEMO_GUEST_DIR "/demo_b.elf",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
