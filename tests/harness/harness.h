@@ -45,7 +45,7 @@ int harness_end_daemon(struct test_daemon *d, int sig);
 /* How harness_restart_daemon starts the next daemon; NULL: at once,
  * with nothing passed. */
 struct harness_restart {
-	int delay_ms;		/* > 0: it execs after this long, unwaited */
+	int delay_ms;		/* > 0: it starts this much later, unwaited */
 	/*
 	 * Descriptors passed as systemd passes its fd store: at 3, 4, ...
 	 * in this order, named in LISTEN_FDNAMES, counted in LISTEN_FDS,

@@ -139,7 +139,8 @@ peer_op_event(struct peer_state *st, int timeout_ms, struct shmc_event *out)
 	int64_t deadline = harness_now_ms() + timeout_ms;
 
 	for (;;) {
-		struct pollfd p = { .fd = shmc_event_fd(st->c), .events = POLLIN };
+		struct pollfd p = { .fd = shmc_event_fd(st->c),
+		    .events = POLLIN };
 		int64_t left;
 		int rc = shmc_dispatch(st->c, peer_event_cb, st);
 

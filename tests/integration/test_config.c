@@ -431,8 +431,8 @@ test_region_over_limit(void **state)
 	char err[2048];
 	int rc;
 
-	check_write_file(st->fx.conf, OPEN "max_region_size = 1M\nhugepages = never\n"
-	    "[region big]\nsize = 2M\n");
+	check_write_file(st->fx.conf, OPEN "max_region_size = 1M\n"
+	    "hugepages = never\n[region big]\nsize = 2M\n");
 	rc = run_daemon(st, extra, err, sizeof(err));
 	if (rc <= 0)
 		fail_msg("a region over max_region_size: status %d: %s", rc,

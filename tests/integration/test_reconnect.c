@@ -426,20 +426,18 @@ test_reconnect_admin_watch(void **state)
 	assert_true(seen.created);
 }
 
+#define RECONNECT_TEST(fn) \
+	cmocka_unit_test_setup_teardown(fn, setup, fixture_teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_reclaim_after_restart,
-		    setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_waits_for_daemon,
-		    setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_off,
-		    setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_gives_up_then_retries,
-		    setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_admin_watch,
-		    setup, fixture_teardown),
+		RECONNECT_TEST(test_reclaim_after_restart),
+		RECONNECT_TEST(test_reconnect_waits_for_daemon),
+		RECONNECT_TEST(test_reconnect_off),
+		RECONNECT_TEST(test_reconnect_gives_up_then_retries),
+		RECONNECT_TEST(test_reconnect_admin_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

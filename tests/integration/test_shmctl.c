@@ -263,7 +263,7 @@ jfind_name(const struct jv *a, const char *key, const char *name)
 
 struct ctl {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
-	struct shmc *vmm[NVMM];	/* fixture_connect's, made on first use */
+	struct shmc *vmm[NVMM];	/* connected on first use */
 	pid_t watch_pid;
 	int watch_fd;
 	char *out;
@@ -964,8 +964,8 @@ connect_nobody(struct ctl *f, char *why, size_t len)
 	if (pid == 0) {
 		become_nobody();
 		memset(&r, 0, sizeof(r));
-		r.rc = shmc_connect(f->fx.d.admin_socket, "refused", 0, &c, r.err,
-		    sizeof(r.err));
+		r.rc = shmc_connect(f->fx.d.admin_socket, "refused", 0, &c,
+		    r.err, sizeof(r.err));
 		shmc_close(c);
 		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 :
 		    125);
