@@ -178,14 +178,22 @@ fixture_failed(void **state)
 }
 
 int
+fixture_begin(void **state, size_t size, const char *conf,
+    const char *const *extra)
+{
+	struct fixture *fx = fixture_new(state, size);
+
+	if (fx == NULL || fixture_start(fx, conf, extra) < 0)
+		return fixture_failed(state);
+	return 0;
+}
+
+int
 fixture_setup(void **state)
 {
 	static const char *const never[] = { "--hugepages", "never", NULL };
-	struct fixture *fx = fixture_new(state, sizeof(*fx));
 
-	if (fx == NULL || fixture_start(fx, NULL, never) < 0)
-		return fixture_failed(state);
-	return 0;
+	return fixture_begin(state, sizeof(struct fixture), NULL, never);
 }
 
 struct shmc *

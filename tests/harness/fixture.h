@@ -84,6 +84,13 @@ int fixture_stop(struct fixture *fx);
  * for it): everything goes, *state is NULL. Returns -1. */
 int fixture_failed(void **state);
 
+/*
+ * A setup's fixture_new and fixture_start in one: size bytes with the
+ * fixture at their start, and the daemon on conf with extra. Returns 0,
+ * or -1 after undoing what was done.
+ */
+int fixture_begin(void **state, size_t size, const char *conf,
+    const char *const *extra);
 /* cmocka setup: a daemon with --hugepages never and its admin
  * connection. */
 int fixture_setup(void **state);

@@ -35,11 +35,8 @@ static int
 setup(void **state)
 {
 	static const char *const never[] = { "--hugepages", "never", NULL };
-	struct broker *b = fixture_new(state, sizeof(*b));
 
-	if (b == NULL || fixture_start(&b->fx, NULL, never) < 0)
-		return fixture_failed(state);
-	return 0;
+	return fixture_begin(state, sizeof(struct broker), NULL, never);
 }
 
 static int

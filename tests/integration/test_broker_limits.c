@@ -63,22 +63,17 @@ teardown(void **state)
 }
 
 /* A daemon on conf (NULL: none) with --hugepages never, and its
- * descriptors once settled; without_daemon: none yet. */
+ * descriptors once settled. */
 static int
-setup_daemon(void **state, const char *conf, bool daemon)
+setup_conf(void **state, const char *conf)
 {
 	static const char *const never[] = { "--hugepages", "never", NULL };
-	struct limits *l = fixture_new(state, sizeof(*l));
+	struct limits *l;
 
-	if (l == NULL)
+	if (fixture_begin(state, sizeof(*l), conf, never) < 0)
 		return -1;
+	l = *state;
 	l->saved_hugepages = -1;
-	if (!daemon)
-		return 0;
-	if (fixture_start(&l->fx, conf, never) < 0) {
-		teardown(state);
-		return -1;
-	}
 	l->fx.baseline_fds = harness_settled_fd_count(l->fx.d.pid);
 	return 0;
 }
@@ -86,19 +81,19 @@ setup_daemon(void **state, const char *conf, bool daemon)
 static int
 setup(void **state)
 {
-	return setup_daemon(state, NULL, true);
+	return setup_conf(state, NULL);
 }
 
+/* For test_hugepages, which starts its daemons itself. */
 static int
 setup_empty(void **state)
 {
-	return setup_daemon(state, NULL, false);
-}
+	struct limits *l = fixture_new(state, sizeof(*l));
 
-static int
-setup_conf(void **state, const char *conf)
-{
-	return setup_daemon(state, conf, true);
+	if (l == NULL)
+		return -1;
+	l->saved_hugepages = -1;
+	return 0;
 }
 
 /* A connection of the test process's own. */

@@ -49,11 +49,7 @@ setup(void **state)
 {
 	static const char conf[] = "[broker]\ntenancy = open\n"
 	    "local_region_fds = 2\nhugepages = never\n";
-	struct fixture *f = fixture_new(state, sizeof(*f));
-
-	if (f == NULL || fixture_start(f, conf, NULL) < 0)
-		return fixture_failed(state);
-	return 0;
+	return fixture_begin(state, sizeof(struct fixture), conf, NULL);
 }
 
 /* The daemon's keeper processes (its children). */

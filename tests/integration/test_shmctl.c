@@ -271,21 +271,6 @@ struct ctl {
 	struct metrics *metrics;	/* parsed `shmctl metrics` */
 };
 
-/* Replaces path's contents with text. */
-static int
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-	int rc;
-
-	if (fp == NULL)
-		return -1;
-	rc = fputs(text, fp) < 0 ? -1 : 0;
-	if (fclose(fp) != 0)
-		rc = -1;
-	return rc;
-}
-
 static int
 teardown(void **state)
 {
@@ -314,14 +299,14 @@ static int
 setup_daemon(void **state, const char *config)
 {
 	static const char *const never[] = { "--hugepages", "never", NULL };
-	struct ctl *f = fixture_new(state, sizeof(*f));
+	struct ctl *f;
 
-	if (f == NULL)
-		return -1;
-	f->watch_fd = -1;
 	unsetenv("SHMBROKER_ADMIN_SOCKET");
-	if ((f->out = malloc(OUT_SIZE)) == NULL ||
-	    fixture_start(&f->fx, config, never) < 0) {
+	if (fixture_begin(state, sizeof(*f), config, never) < 0)
+		return -1;
+	f = *state;
+	f->watch_fd = -1;
+	if ((f->out = malloc(OUT_SIZE)) == NULL) {
 		teardown(state);
 		return -1;
 	}
@@ -1237,7 +1222,7 @@ test_reload(void **state)
 
 	/* A file that does not load: refused, named with its line, and the
 	 * daemon goes on serving. */
-	assert_int_equal(write_file(f->fx.conf, reload_cfg_bad), 0);
+	check_write_file(f->fx.conf, reload_cfg_bad);
 	assert_int_equal(CTL_ERR(f, "reload"), EX_DATAERR);
 	assert_non_null(strstr(f->out, "shmctl: "));
 	assert_non_null(strstr(f->out, f->fx.conf));
@@ -1250,7 +1235,7 @@ test_reload(void **state)
 	assert_int_equal(f->json.n, 0);
 
 	/* Fixed, with a region: it appears, made by the configuration. */
-	assert_int_equal(write_file(f->fx.conf, reload_cfg_region), 0);
+	check_write_file(f->fx.conf, reload_cfg_region);
 	CTL_JSON(f, "reload");
 	assert_int_equal(f->json.t, J_OBJ);
 	g = jget(&f->json, "reloaded");

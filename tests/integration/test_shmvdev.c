@@ -231,11 +231,8 @@ static int
 setup_conf(void **state, const char *conf)
 {
 	static const char *const never[] = { "--hugepages", "never", NULL };
-	struct vdev_fx *f = fixture_new(state, sizeof(*f));
 
-	if (f == NULL || fixture_start(&f->fx, conf, never) < 0)
-		return fixture_failed(state);
-	return 0;
+	return fixture_begin(state, sizeof(struct vdev_fx), conf, never);
 }
 
 static int
