@@ -2,7 +2,8 @@
 # `cmake --install` does not do, applied to cpack's staging tree only:
 # binaries and libraries stripped as dh_strip does, manual pages
 # compressed with gzip -9n, /usr/share/doc/shmbroker with the copyright
-# file and a changelog.gz, and the lintian overrides.
+# file and a changelog.gz, the lintian overrides, and dh_fixperms'
+# permissions.
 if(NOT CPACK_GENERATOR STREQUAL "DEB")
   return()
 endif()
@@ -64,3 +65,22 @@ set(overrides ${root}${CPACK_SHMBROKER_INSTALL_PREFIX}/share/lintian/overrides)
 file(MAKE_DIRECTORY ${overrides})
 configure_file(${CPACK_SHMBROKER_DEBDIR}/lintian-overrides
                ${overrides}/${CPACK_PACKAGE_NAME} COPYONLY)
+
+# Permissions as dh_fixperms leaves them, whatever the umask of the
+# checkout and the build: directories and executables 0755, files 0644.
+file(GLOB_RECURSE entries LIST_DIRECTORIES true "${root}/*")
+foreach(e ${entries})
+  if(IS_SYMLINK ${e})
+    continue()
+  elseif(IS_DIRECTORY ${e})
+    set(mode OWNER_EXECUTE GROUP_EXECUTE WORLD_EXECUTE)
+  else()
+    execute_process(COMMAND test -x ${e} RESULT_VARIABLE notexec)
+    set(mode "")
+    if(notexec EQUAL 0)
+      set(mode OWNER_EXECUTE GROUP_EXECUTE WORLD_EXECUTE)
+    endif()
+  endif()
+  file(CHMOD ${e} PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+       ${mode})
+endforeach()
