@@ -55,13 +55,15 @@ host_state() {
 	    shmbroker 2>/dev/null)"
 	echo "user: $(getent passwd shmbroker)"
 	for f in /etc/shmbroker /var/lib/dpkg/info/shmbroker.list \
-	    /lib/systemd/system/shmbrokerd.service /usr/sbin/shmbrokerd \
+	    /lib/systemd/system/shmbrokerd.service \
+	    /usr/lib/systemd/system/shmbrokerd.service /usr/sbin/shmbrokerd \
 	    /usr/lib/sysusers.d/shmbroker.conf; do
 		[ -e "$f" ] && echo "exists: $f"
 	done
 	ls -l /etc/systemd/system/sockets.target.wants 2>/dev/null |
 	    grep shmbroker
 }
+
 pid1_prepare package
 for t in cpack dpkg-deb dpkg-shlibdeps dpkg-buildflags pivot_root cc \
     pkg-config; do
@@ -115,7 +117,13 @@ DESTDIR=$work/dest cmake --install "$build" >/dev/null ||
 missing=$(comm -23 "$work/installed" "$work/contents")
 [ -z "$missing" ] ||
     fail "installed by cmake --install but not in the package: $missing"
-# The files the issue names, whatever the install rules say.
+# The files the issue names, whatever the install rules say. The unit and
+# sysusers.d directories are systemd's (pkg-config), as the tree has them.
+cache() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt"; }
+unitdir=$(cache SHMBROKER_SYSTEMDUNITDIR)
+sysusersdir=$(cache SHMBROKER_SYSUSERSDIR)
+[ -n "$unitdir" ] && [ -n "$sysusersdir" ] ||
+    fail "no SHMBROKER_SYSTEMDUNITDIR or SHMBROKER_SYSUSERSDIR in $build"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null ||
     gcc -print-multiarch)
 libdir=/usr/lib/$multiarch
@@ -123,32 +131,41 @@ want="/usr/sbin/shmbrokerd /usr/bin/shmctl
 $libdir/libshmclient.so.0 $libdir/libshmclient.so
 /usr/include/shmbroker/shmclient.h /usr/include/qvm/guest_shm.h
 $libdir/pkgconfig/libshmclient.pc
-/lib/systemd/system/shmbrokerd.service /lib/systemd/system/shmbrokerd.socket
-/lib/systemd/system/shmbrokerd-admin.socket
-/usr/lib/sysusers.d/shmbroker.conf /etc/shmbroker/shmbroker.conf
+$unitdir/shmbrokerd.service $unitdir/shmbrokerd.socket
+$unitdir/shmbrokerd-admin.socket
+$sysusersdir/shmbroker.conf /etc/shmbroker/shmbroker.conf
 /usr/share/man/man8/shmbrokerd.8.gz /usr/share/man/man8/shmctl.8.gz
 /usr/share/man/man5/shmbroker.conf.5.gz /usr/share/man/man3/libshmclient.3.gz
 /usr/share/doc/shmbroker/copyright"
 # libshmvdev, once it is installed, comes with all of its parts.
+vdev=no
 if grep -q '/libshmvdev\.so' "$work/installed"; then
+	vdev=yes
 	want="$want
-$libdir/libshmvdev.so $libdir/pkgconfig/libshmvdev.pc
-/usr/include/shmbroker/shmvdev.h /usr/share/man/man3/libshmvdev.3.gz"
+$libdir/libshmvdev.so.0 $libdir/libshmvdev.so $libdir/pkgconfig/libshmvdev.pc
+/usr/share/man/man3/libshmvdev.3.gz"
+	grep -q '^/usr/include/\(.*/\)\?shmvdev\.h$' "$work/contents" ||
+	    fail "the package has libshmvdev but not shmvdev.h"
 fi
 for f in $want; do
 	grep -qx "$f" "$work/contents" || fail "the package lacks $f"
 done
-outside=$(grep -v -e '^/usr\(/\|$\)' -e '^/etc\(/\|$\)' \
-    -e '^/lib\(/systemd\(/system\(/.*\)\?\)\?\)\?$' "$work/contents")
+# Outside /usr and /etc only the unit directory (and its parents).
+outside=$(grep -v -e '^/usr\(/\|$\)' -e '^/etc\(/\|$\)' "$work/contents" |
+    while read -r p; do
+	    case $unitdir/ in "$p"/*) continue ;; esac
+	    case $p in "$unitdir"/*) continue ;; esac
+	    echo "$p"
+    done)
 [ -z "$outside" ] || fail "the package installs outside /usr, /etc and" \
-    "/lib/systemd/system: $outside"
+    "$unitdir: $outside"
 grep -q -e '^/usr/local' -e '^/usr/etc' "$work/contents" &&
     fail "the package installs into /usr/local or /usr/etc"
 
 mkdir "$work/x"
 dpkg-deb -R "$work/shmbroker.deb" "$work/x" || fail "dpkg-deb -R failed"
 exec_start=$(sed -n 's/^ExecStart=//p' \
-    "$work/x/lib/systemd/system/shmbrokerd.service")
+    "$work/x$unitdir/shmbrokerd.service")
 read -r bin opt conf rest <<<"$exec_start"
 [ "$opt" = --config ] && [ -z "$rest" ] ||
     fail "ExecStart= is '$exec_start', not 'BINARY --config FILE'"
@@ -240,8 +257,8 @@ uid=$(cut -d: -f3 <<<"$user")
 echo "postinst: user $user"
 [ "$(reloads)" -gt "$n" ] ||
     fail "the postinst did not reload systemd (systemctl daemon-reload)"
-[ "$(sctl show -p FragmentPath --value shmbrokerd.service)" = \
-    /lib/systemd/system/shmbrokerd.service ] ||
+[ "$(ns readlink -f "$(sctl show -p FragmentPath --value shmbrokerd.service)")" = \
+    "$(ns readlink -f "$unitdir/shmbrokerd.service")" ] ||
     fail "systemd does not take shmbrokerd.service from the package" \
     "($(sctl show -p FragmentPath --value shmbrokerd.service))"
 
@@ -285,6 +302,16 @@ so=$(ns ldd "$work/pkg-client" | awk '$1 == "libshmclient.so.0" { print $3 }')
     fail "the client loads libshmclient.so.0 from '$so', not the package's"
 ns dpkg -S "$libdir/libshmclient.so.0" 2>/dev/null | grep -q '^shmbroker:' ||
     fail "$libdir/libshmclient.so.0 does not belong to the package"
+if [ "$vdev" = yes ]; then
+	# The VMM side's header and .pc file work as installed too.
+	printf '#include <shmvdev.h>\nint main(void) { return 0; }\n' \
+	    >"$work/vdev.c"
+	ns sh -c "cd $work && cc -std=c11 -Wall -Werror -o vdev vdev.c \
+	    \$(pkg-config --cflags --libs libshmvdev)" >"$work/cc.log" 2>&1 ||
+	    { cat "$work/cc.log"; fail "cannot build against libshmvdev.pc"; }
+	echo "libshmvdev: a program builds with pkg-config libshmvdev"
+fi
+
 text="written through the packaged libshmclient"
 ns timeout 20 "$work/pkg-client" write pkgtest "$text" ||
     fail "the client could not write region pkgtest"
