@@ -272,9 +272,9 @@ done
 [ "$(prop ActiveState)" = inactive ] ||
     fail "the service runs before any connection"
 
-ns timeout 20 shmctl create pkgtest 1M ||
+ns timeout 20 /usr/bin/shmctl create pkgtest 1M ||
     fail "shmctl create pkgtest 1M (root, default admin socket) failed"
-list=$(ns timeout 20 shmctl list) || fail "shmctl list failed"
+list=$(ns timeout 20 /usr/bin/shmctl list) || fail "shmctl list failed"
 echo "$list"
 awk 'NR > 1 { print $2 }' <<<"$list" | grep -qx pkgtest ||
     fail "shmctl list does not show pkgtest"
@@ -334,7 +334,7 @@ restarted() {
 }
 wait_for 30 restarted ||
     fail "the postinst did not restart the running daemon on upgrade"
-ns timeout 20 shmctl list | awk 'NR > 1 { print $2 }' | grep -qx pkgtest ||
+ns timeout 20 /usr/bin/shmctl list | awk 'NR > 1 { print $2 }' | grep -qx pkgtest ||
     fail "region pkgtest did not survive the upgrade's restart"
 ns timeout 20 "$work/pkg-client" read pkgtest "$text" ||
     fail "region pkgtest lost its data in the upgrade's restart"
