@@ -118,12 +118,17 @@ missing=$(comm -23 "$work/installed" "$work/contents")
 [ -z "$missing" ] ||
     fail "installed by cmake --install but not in the package: $missing"
 # The files the issue names, whatever the install rules say. The unit and
-# sysusers.d directories are systemd's (pkg-config), as the tree has them.
+# sysusers.d directories are systemd's for the prefix /usr (its pkg-config
+# file's), unless the tree was configured with others.
 cache() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt"; }
 unitdir=$(cache SHMBROKER_SYSTEMDUNITDIR)
+[ -n "$unitdir" ] ||
+    unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null)
+[ -n "$unitdir" ] || unitdir=/usr/lib/systemd/system
 sysusersdir=$(cache SHMBROKER_SYSUSERSDIR)
-[ -n "$unitdir" ] && [ -n "$sysusersdir" ] ||
-    fail "no SHMBROKER_SYSTEMDUNITDIR or SHMBROKER_SYSUSERSDIR in $build"
+[ -n "$sysusersdir" ] ||
+    sysusersdir=$(pkg-config --variable=sysusersdir systemd 2>/dev/null)
+[ -n "$sysusersdir" ] || sysusersdir=/usr/lib/sysusers.d
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null ||
     gcc -print-multiarch)
 libdir=/usr/lib/$multiarch

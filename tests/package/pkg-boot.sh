@@ -60,6 +60,8 @@ if [ -d "$r/usr/lib/systemd/system" ] && [ "$(readlink -f "$r/lib/systemd/system
     "$(readlink -f "$r/usr/lib/systemd/system")" ]; then
 	mount --bind "$w/sysunits" "$r/usr/lib/systemd/system"
 fi
+# (After the tmpfs mounts: the work dir may be under /tmp.)
+mkdir -p "$r$w"
 mount --bind "$w" "$r$w"
 
 cd "$r"
