@@ -1,8 +1,10 @@
 /*
  * libshmclient's private header (not installed): struct shmc and what
- * shmclient.c (connection and calls), events.c (the event queue) and
- * reconnect.c (attachments, id translation, reconnect) call of each other.
- * Hidden, so the shared library exports only the public API.
+ * shmclient.c (the connection), call.c (the synchronous calls), attach.c
+ * (the calls on attachments), admin.c (the admin calls), events.c (the
+ * event queue), reconnect.c (attachments, id translation, reconnect) and
+ * signals.c (the direct path) call of each other. Hidden, so the shared
+ * library exports only the public API.
  */
 #ifndef SHMCLIENT_INT_H
 #define SHMCLIENT_INT_H
@@ -83,20 +85,38 @@ struct shmc {
 /* shmclient.c */
 int shmc_fail(struct shmc *c, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+int shmc_open_socket(struct shmc *c, const char *path);
+int shmc_hello(struct shmc *c, const char *label);
+void shmc_drop_socket(struct shmc *c);
+
+/* call.c */
 int64_t shmc_now_ms(void);
+int shmc_apply_timeout(struct shmc *c);
 int shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
     struct wire_fds *fds, int flags);
 int shmc_connection_error(struct shmc *c, Shmbroker__ServerMessage *m);
 void shmc_drop_late_reply(struct shmc *c, Shmbroker__ServerMessage *m);
-int shmc_open_socket(struct shmc *c, const char *path);
-int shmc_hello(struct shmc *c, const char *label);
-void shmc_drop_socket(struct shmc *c);
+/* Sends req and returns its reply (with its fds), no second try. */
+int shmc_roundtrip(struct shmc *c, Shmbroker__ClientMessage *req,
+    Shmbroker__ServerMessage **reply, struct wire_fds *fds);
+int shmc_call_once(struct shmc *c, Shmbroker__ClientMessage *req,
+    Shmbroker__ServerMessage **reply);
+int shmc_call_expect(struct shmc *c, Shmbroker__ClientMessage *req, int want,
+    Shmbroker__ServerMessage **reply);
+/* A call about one attachment, tried again after a reconnect. */
+int shmc_client_call(struct shmc *c, Shmbroker__ClientMessage *req,
+    uint64_t *idp, uint64_t user_id, int want,
+    Shmbroker__ServerMessage **reply);
+/* Reads the events that wait in the socket into the queue (no call). */
+void shmc_pump(struct shmc *c);
+
+/* attach.c */
 int shmc_attach_once(struct shmc *c, const void *name, size_t len,
     uint32_t size_pages, bool create, uint32_t want_index,
     struct shmc_region *out, struct att_fds *af);
+
+/* admin.c */
 int shmc_admin_watch_once(struct shmc *c);
-/* Reads the events that wait in the socket into the queue (no call). */
-void shmc_pump(struct shmc *c);
 
 /* events.c */
 int shmc_open_events(struct shmc *c);

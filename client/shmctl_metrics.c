@@ -15,21 +15,21 @@
 #define METRICS_NSTATUS (SHMBROKER__GUEST_STATUS__GSS_DOES_NOT_EXIST + 1)
 
 static void
-family(FILE *f, const char *name, const char *type, const char *help)
+metrics_family(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP shmbroker_%s %s\n# TYPE shmbroker_%s %s\n", name,
 	    help, name, type);
 }
 
 static void
-sample(FILE *f, const char *name, uint64_t v)
+metrics_sample(FILE *f, const char *name, uint64_t v)
 {
 	fprintf(f, "shmbroker_%s %" PRIu64 "\n", name, v);
 }
 
 static void
-sample_label(FILE *f, const char *name, const char *label, const char *value,
-    uint64_t v)
+metrics_sample_label(FILE *f, const char *name, const char *label,
+    const char *value, uint64_t v)
 {
 	fprintf(f, "shmbroker_%s{%s=", name, label);
 	prom_label_value(f, value);
@@ -37,45 +37,47 @@ sample_label(FILE *f, const char *name, const char *label, const char *value,
 }
 
 static void
-gauge(FILE *f, const char *name, const char *help, uint64_t v)
+metrics_gauge(FILE *f, const char *name, const char *help, uint64_t v)
 {
-	family(f, name, "gauge", help);
-	sample(f, name, v);
+	metrics_family(f, name, "gauge", help);
+	metrics_sample(f, name, v);
 }
 
 static void
-counter(FILE *f, const char *name, const char *help, uint64_t v)
+metrics_counter(FILE *f, const char *name, const char *help, uint64_t v)
 {
-	family(f, name, "counter", help);
-	sample(f, name, v);
+	metrics_family(f, name, "counter", help);
+	metrics_sample(f, name, v);
 }
 
 static void
 metrics_status(FILE *f, const Shmbroker__AdminStatusReply *st)
 {
-	family(f, "info", "gauge", "The daemon's version and hugepage policy "
-	    "(always 1).");
+	metrics_family(f, "info", "gauge", "The daemon's version and hugepage "
+	    "policy (always 1).");
 	fprintf(f, "shmbroker_info{server=");
 	prom_label_value(f, st->server);
 	fprintf(f, ",hugepage_policy=");
 	prom_label_value(f, st->hugepage_policy);
 	fprintf(f, "} 1\n");
-	family(f, "uptime_seconds", "gauge", "Seconds since the daemon "
+	metrics_family(f, "uptime_seconds", "gauge", "Seconds since the daemon "
 	    "started.");
 	fprintf(f, "shmbroker_uptime_seconds %" PRIu64 ".%03u\n",
 	    st->uptime_ms / 1000, (unsigned)(st->uptime_ms % 1000));
-	gauge(f, "regions", "Regions the daemon holds.", st->regions);
-	gauge(f, "clients", "Clients attached to regions.", st->clients);
-	gauge(f, "connections", "Open connections, VMM and admin.",
+	metrics_gauge(f, "regions", "Regions the daemon holds.", st->regions);
+	metrics_gauge(f, "clients", "Clients attached to regions.",
+	    st->clients);
+	metrics_gauge(f, "connections", "Open connections, VMM and admin.",
 	    st->connections);
-	family(f, "region_bytes", "gauge", "Bytes of region memory, by "
+	metrics_family(f, "region_bytes", "gauge", "Bytes of region memory, by "
 	    "backing.");
-	sample_label(f, "region_bytes", "backing", "shmem", st->bytes_shmem);
-	sample_label(f, "region_bytes", "backing", "hugetlb",
+	metrics_sample_label(f, "region_bytes", "backing", "shmem",
+	    st->bytes_shmem);
+	metrics_sample_label(f, "region_bytes", "backing", "hugetlb",
 	    st->bytes_hugetlb);
-	gauge(f, "hugepages_free", "Free hugepages in the kernel's pool.",
-	    st->hugepages_free);
-	gauge(f, "fd_limit", "The daemon's limit of open files.",
+	metrics_gauge(f, "hugepages_free", "Free hugepages in the kernel's "
+	    "pool.", st->hugepages_free);
+	metrics_gauge(f, "fd_limit", "The daemon's limit of open files.",
 	    st->fd_limit);
 }
 
@@ -85,12 +87,12 @@ metrics_results(FILE *f, const Shmbroker__AdminStatsReply *s)
 	char other[24];
 	size_t n = s->n_status_counts;
 
-	family(f, "attach_results_total", "counter", "Attaches (create or "
-	    "find) by their result, a GuestStatus.");
+	metrics_family(f, "attach_results_total", "counter", "Attaches (create "
+	    "or find) by their result, a GuestStatus.");
 	for (size_t i = 0; i < (n > METRICS_NSTATUS ? n : METRICS_NSTATUS);
 	    i++) {
 		snprintf(other, sizeof(other), "%zu", i);
-		sample_label(f, "attach_results_total", "status",
+		metrics_sample_label(f, "attach_results_total", "status",
 		    i < METRICS_NSTATUS ? wire_status_name((int)i) : other,
 		    i < n ? s->status_counts[i] : 0);
 	}
@@ -99,25 +101,26 @@ metrics_results(FILE *f, const Shmbroker__AdminStatsReply *s)
 static void
 metrics_stats(FILE *f, const Shmbroker__AdminStatsReply *s)
 {
-	counter(f, "connections_total", "Connections accepted.",
+	metrics_counter(f, "connections_total", "Connections accepted.",
 	    s->connections_total);
-	counter(f, "attaches_total", "Successful attaches, creating or not.",
-	    s->attaches);
-	counter(f, "creates_total", "Regions created.", s->creates);
-	counter(f, "detaches_total", "Clients detached.", s->detaches);
-	counter(f, "notifications_total", "Notifications delivered.",
+	metrics_counter(f, "attaches_total", "Successful attaches, creating or "
+	    "not.", s->attaches);
+	metrics_counter(f, "creates_total", "Regions created.", s->creates);
+	metrics_counter(f, "detaches_total", "Clients detached.", s->detaches);
+	metrics_counter(f, "notifications_total", "Notifications delivered.",
 	    s->notifications);
-	counter(f, "denials_total", "Requests refused by tenant rules, modes "
-	    "or sockets.", s->denials);
-	counter(f, "refused_connections_total", "Connections closed at once: "
-	    "no tenant matched, or not an admin on the admin socket.",
+	metrics_counter(f, "denials_total", "Requests refused by tenant rules, "
+	    "modes or sockets.", s->denials);
+	metrics_counter(f, "refused_connections_total", "Connections closed at "
+	    "once: no tenant matched, or not an admin on the admin socket.",
 	    s->refused_connections);
-	counter(f, "bad_requests_total", "Malformed or unknown requests.",
-	    s->bad_requests);
-	counter(f, "regions_destroyed_total", "Regions destroyed.",
+	metrics_counter(f, "bad_requests_total", "Malformed or unknown "
+	    "requests.", s->bad_requests);
+	metrics_counter(f, "regions_destroyed_total", "Regions destroyed.",
 	    s->regions_destroyed);
-	counter(f, "events_dropped_connections_total", "Connections dropped "
-	    "for not reading their events.", s->events_dropped_connections);
+	metrics_counter(f, "events_dropped_connections_total", "Connections "
+	    "dropped for not reading their events.",
+	    s->events_dropped_connections);
 	metrics_results(f, s);
 }
 
@@ -145,7 +148,7 @@ static const struct {
 };
 
 static uint64_t
-tenant_value(const Shmbroker__TenantInfo *t, enum tenant_figure fig)
+metrics_tenant_value(const Shmbroker__TenantInfo *t, enum tenant_figure fig)
 {
 	switch (fig) {
 	case TF_REGIONS:	return t->regions;
@@ -169,8 +172,8 @@ metrics_tenant_limits(FILE *f, const Shmbroker__AdminTenantsReply *r)
 	};
 
 	for (size_t k = 0; k < 4; k++) {
-		family(f, names[k], "gauge", "The tenant's quota, when it has "
-		    "one.");
+		metrics_family(f, names[k], "gauge", "The tenant's quota, when "
+		    "it has one.");
 		for (size_t i = 0; i < r->n_tenants; i++) {
 			const Shmbroker__TenantInfo *t = r->tenants[i];
 			uint64_t max = k == 0 ? t->max_regions : k == 1 ?
@@ -178,8 +181,8 @@ metrics_tenant_limits(FILE *f, const Shmbroker__AdminTenantsReply *r)
 			    t->max_hugepages;
 
 			if (max != 0)
-				sample_label(f, names[k], "tenant", t->name,
-				    max);
+				metrics_sample_label(f, names[k], "tenant",
+				    t->name, max);
 		}
 	}
 }
@@ -189,12 +192,13 @@ metrics_tenants(FILE *f, const Shmbroker__AdminTenantsReply *r)
 {
 	for (size_t k = 0; k < sizeof(tenant_families) /
 	    sizeof(tenant_families[0]); k++) {
-		family(f, tenant_families[k].name, tenant_families[k].type,
-		    tenant_families[k].help);
+		metrics_family(f, tenant_families[k].name,
+		    tenant_families[k].type, tenant_families[k].help);
 		for (size_t i = 0; i < r->n_tenants; i++)
-			sample_label(f, tenant_families[k].name, "tenant",
-			    r->tenants[i]->name,
-			    tenant_value(r->tenants[i], (enum tenant_figure)k));
+			metrics_sample_label(f, tenant_families[k].name,
+			    "tenant", r->tenants[i]->name,
+			    metrics_tenant_value(r->tenants[i],
+			    (enum tenant_figure)k));
 	}
 	metrics_tenant_limits(f, r);
 }

@@ -329,7 +329,7 @@ admin_tenants(struct conn *c, uint64_t id)
  * connection that asked may be gone by then. */
 static void
 admin_reload_done(struct broker *b, uint64_t conn_id, uint64_t req_id,
-    int rc, const char *err)
+    enum reload_result rc, const char *err)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminReloadReply r = SHMBROKER__ADMIN_RELOAD_REPLY__INIT;
@@ -340,12 +340,12 @@ admin_reload_done(struct broker *b, uint64_t conn_id, uint64_t req_id,
 			break;
 	if (c == NULL || c->dead)
 		return;
-	if (rc == -1) {
+	if (rc == RELOAD_REFUSED) {
 		conn_reply_error(c, req_id, SHMBROKER__ERROR__ERR_INVALID,
 		    "reload failed, the running configuration stays: %s", err);
 		return;
 	}
-	if (rc == -2) {
+	if (rc == RELOAD_PARTIAL) {
 		conn_reply_error(c, req_id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
 		    "configuration reloaded, but %s", err);
 		return;

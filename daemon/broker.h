@@ -155,8 +155,8 @@ struct broker {
 /* conn.c */
 int conn_listen(struct broker *b, struct listener *l, int fd,
     enum conn_kind kind);
-/* Sends msg (with fds, which stay the caller's) now or queues it. A
- * connection that cannot take it is marked dead; returns -1 then. */
+/* Sends msg (with fds, which stay the caller's) now or queues it: 0. A
+ * connection that cannot take it is marked dead: -errno then. */
 int conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
     const int *fds, size_t nfds);
 /* The same for an event: a queued event with the same coalesce_key
@@ -213,9 +213,10 @@ enum guest_shm_status region_create(struct broker *b, const char *name,
  * (the caller keeps mem->fd then). */
 struct region *region_adopt(struct broker *b, const struct fdname_region *fr,
     const struct region_mem *mem);
-/* NULL when one more client fits the daemon and tenant t (NULL: none),
- * else why not. */
-const char *region_client_room(const struct broker *b, const struct tenant *t);
+/* 0 when one more client fits the daemon and tenant t (NULL: none), else
+ * -ENOSPC or -EDQUOT with the reason in *why. */
+int region_client_room(const struct broker *b, const struct tenant *t,
+    const char **why);
 /*
  * Makes a client of g for connection c, at index want if free (-1: the
  * lowest free), charged to t (may be NULL), and tells the members. *fd is
@@ -283,11 +284,16 @@ int restore_finish(struct broker *b);
 
 /* service.c */
 int service_start(struct broker *b);
-/* The end of a reload: rc 0, or -1 when the file failed to load (the
- * running configuration then stays), or -2 when it was applied but a
- * configured region could not be created; err says why. */
+/* How a reload ended; err says why when it did not succeed. */
+enum reload_result {
+	RELOAD_DONE,
+	RELOAD_REFUSED,		/* the file did not load: the running
+				 * configuration stays */
+	RELOAD_PARTIAL,		/* applied, but a configured region could
+				 * not be created */
+};
 typedef void service_reload_cb(struct broker *b, uint64_t conn_id,
-    uint64_t req_id, int rc, const char *err);
+    uint64_t req_id, enum reload_result rc, const char *err);
 /* Re-reads the configuration and creates the regions it adds, in batches
  * between other events; done (if not NULL) is called with conn_id and
  * req_id at the end, which may come before this returns. */

@@ -63,10 +63,10 @@ config_default_sockets(struct broker_config *cfg)
 		snprintf(dir, sizeof(dir), "%s/shmbroker", xdg);
 	if (cfg->socket_path == NULL &&
 	    asprintf(&cfg->socket_path, "%s/vmm.sock", dir) < 0)
-		return -1;
+		return -ENOMEM;
 	if (cfg->admin_socket_path == NULL &&
 	    asprintf(&cfg->admin_socket_path, "%s/admin.sock", dir) < 0)
-		return -1;
+		return -ENOMEM;
 	return 0;
 }
 
@@ -75,7 +75,7 @@ config_set_string(char **dst, const char *v)
 {
 	free(*dst);
 	*dst = strdup(v);
-	return *dst != NULL ? 0 : -1;
+	return *dst != NULL ? 0 : -ENOMEM;
 }
 
 enum broker_key { BK_SOCKET, BK_ADMIN_SOCKET, BK_HUGEPAGES, BK_LOG_LEVEL,
@@ -101,7 +101,8 @@ config_set_limit(struct broker_config *cfg, enum broker_key k, const char *v,
 	return config_parse_u32(v, dst);
 }
 
-/* One broker setting, from the file or the command line; -1 if bad. */
+/* One broker setting, from the file or the command line; -EINVAL (or
+ * -ENOMEM) with the reason in *why when it cannot be. */
 static int
 config_set(struct broker_config *cfg, enum broker_key k, const char *v,
     const char **why)
@@ -118,13 +119,13 @@ config_set(struct broker_config *cfg, enum broker_key k, const char *v,
 	case BK_HUGEPAGES:
 		*why = "hugepages must be never, prefer or require";
 		if ((n = memory_parse_policy(v)) < 0)
-			return -1;
+			return -EINVAL;
 		cfg->hugepages = (enum hugepage_policy)n;
 		return 0;
 	case BK_LOG_LEVEL:
 		*why = "log_level must be error, warning, notice, info or debug";
 		if ((n = log_parse_level(v)) < 0)
-			return -1;
+			return -EINVAL;
 		cfg->log_level = n;
 		return 0;
 	case BK_MAX_REGION_SIZE:
@@ -133,7 +134,7 @@ config_set(struct broker_config *cfg, enum broker_key k, const char *v,
 	case BK_FD_STORE:
 		*why = "fd_store must be yes or no";
 		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
-			return -1;
+			return -EINVAL;
 		cfg->fd_store = v[0] == 'y';
 		return 0;
 	case BK_TENANCY:
@@ -141,7 +142,7 @@ config_set(struct broker_config *cfg, enum broker_key k, const char *v,
 		    "no rules or quotas) or tenants (only the [tenant] "
 		    "sections)";
 		if (strcmp(v, "open") != 0 && strcmp(v, "tenants") != 0)
-			return -1;
+			return -EINVAL;
 		cfg->open_tenancy = v[0] == 'o';
 		return 0;
 	case BK_DEFAULT_TENANT:
@@ -149,7 +150,7 @@ config_set(struct broker_config *cfg, enum broker_key k, const char *v,
 	case BK_ADMIN_GROUP:
 		*why = "admin_group must be a gid or a group name";
 		if (config_parse_id(v, true, &gid) < 0)
-			return -1;
+			return -EINVAL;
 		cfg->has_admin_group = true;
 		cfg->admin_group = gid;
 		return 0;
@@ -163,24 +164,15 @@ config_broker_key(struct config_parse *p, const char *key, const char *v,
     int line, char *why, size_t whylen)
 {
 	const char *reason;
-	char esc[128];
 	int k;
 
-	if ((k = config_key_index(config_broker_keys, "broker", key,
-	    why, whylen)) < 0)
-		return -1;
-	if (p->seen & (1u << k)) {
-		snprintf(why, whylen, "[broker] sets %s twice", key);
-		return -1;
-	}
-	p->seen |= 1u << k;
+	if ((k = config_section_key(p, config_broker_keys, "broker", "broker",
+	    0, key, why, whylen)) < 0)
+		return k;
 	if (k == BK_TENANCY)
 		p->tenancy_line = line;
-	if (config_set(p->cfg, (enum broker_key)k, v, &reason) < 0) {
-		snprintf(why, whylen, "%s = %s: %s", key,
-		    inifile_escape(esc, sizeof(esc), v), reason);
-		return -1;
-	}
+	if (config_set(p->cfg, (enum broker_key)k, v, &reason) < 0)
+		return config_bad_value(why, whylen, "broker", key, v, reason);
 	return 0;
 }
 
@@ -195,7 +187,7 @@ config_on_section(void *arg, const char *name, int line, char *why,
 		if (p->broker_line != 0) {
 			snprintf(why, whylen, "a second [broker] section (the "
 			    "first is at line %d)", p->broker_line);
-			return -1;
+			return -EINVAL;
 		}
 		p->broker_line = line;
 		p->section = SECTION_BROKER;
@@ -204,7 +196,7 @@ config_on_section(void *arg, const char *name, int line, char *why,
 	if (strcmp(name, "region") == 0 || strcmp(name, "tenant") == 0) {
 		snprintf(why, whylen, "[%s] needs a name: [%s NAME]", name,
 		    name);
-		return -1;
+		return -EINVAL;
 	}
 	if (strncmp(name, "region ", 7) == 0)
 		return config_region_begin(p, name + 7, line, why, whylen);
@@ -212,7 +204,7 @@ config_on_section(void *arg, const char *name, int line, char *why,
 		return config_tenant_begin(p, name + 7, line, why, whylen);
 	snprintf(why, whylen, "unknown section (use [broker], [region NAME] "
 	    "or [tenant NAME])");
-	return -1;
+	return -EINVAL;
 }
 
 static int
@@ -231,7 +223,7 @@ config_on_key(void *arg, const char *key, const char *v, int line, char *why,
 	default:
 		snprintf(why, whylen, "a setting before any section (start "
 		    "with [broker])");
-		return -1;
+		return -EINVAL;
 	}
 }
 
@@ -247,12 +239,12 @@ config_load_file(struct broker_config *cfg, const char *path, char *err,
 	if ((f = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
-		return -1;
+		return -EINVAL;
 	}
 	rc = inifile_parse(f, path, &h, err, errlen);
 	fclose(f);
 	if (rc < 0 || config_check_regions(&p, err, errlen) < 0)
-		return -1;
+		return -EINVAL;
 	return config_check_tenants(&p, err, errlen);
 }
 
@@ -313,16 +305,16 @@ config_options_pass(struct broker_config *cfg, int argc, char **argv,
 		default:
 			config_usage(stderr);
 			snprintf(err, errlen, "invalid command line");
-			return -1;
+			return -EINVAL;
 		}
 		if (config_set(cfg, k, optarg, &why) < 0) {
 			snprintf(err, errlen, "%s %s: %s", opt, optarg, why);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -338,19 +330,21 @@ config_load(struct broker_config *cfg, int argc, char **argv, char *err,
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1)
-		if (ch == 'c' && config_set_string(&cfg->config_file, optarg) < 0)
-			return -1;
+		if (ch == 'c' && config_set_string(&cfg->config_file, optarg) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
 	/* Without a file nothing was said about tenants: serve everyone, as
 	 * a daemon started by hand for one user does. */
 	if (cfg->config_file == NULL)
 		cfg->open_tenancy = true;
 	else if (config_load_file(cfg, cfg->config_file, err, errlen) < 0)
-		return -1;
+		return -EINVAL;
 	if ((rc = config_options_pass(cfg, argc, argv, err, errlen)) != 0)
 		return rc;
 	if (config_default_sockets(cfg) < 0) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	return 0;
 }

@@ -11,7 +11,8 @@
 #include "broker.h"
 
 /* Parses argv into cfg (defaults, then the file, then the options).
- * Returns 0, 1 when --help or --version was printed, or -1 after
+ * Returns 0, 1 when --help or --version was printed, or -errno (-EINVAL,
+ * -ENOMEM) after
  * writing the reason into err. */
 int config_load(struct broker_config *cfg, int argc, char **argv, char *err,
     size_t errlen);

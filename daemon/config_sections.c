@@ -20,6 +20,7 @@
  *   max_regions = N               ; max_clients, max_bytes, max_hugepages
  *   mode = 0600                   ; group = GROUP
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ config_grow(void **arr, size_t n, size_t *cap, size_t esize)
 		return 0;
 	want = *cap == 0 ? 16 : *cap * 2;
 	if ((p = reallocarray(*arr, want, esize)) == NULL)
-		return -1;
+		return -ENOMEM;
 	*arr = p;
 	*cap = want;
 	return 0;
@@ -64,12 +65,12 @@ config_region_begin(struct config_parse *p, const char *name, int line,
 		snprintf(why, whylen, "[region %s]: region names are 1 to %d "
 		    "printable ASCII characters", inifile_escape(esc,
 		    sizeof(esc), name), REGION_KEY_MAX - 1);
-		return -1;
+		return -EINVAL;
 	}
 	if (config_grow((void **)&cfg->regions, cfg->nregions,
 	    &cfg->regions_cap, sizeof(*r)) < 0) {
 		snprintf(why, whylen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	r = &cfg->regions[cfg->nregions];
 	memset(r, 0, sizeof(*r));
@@ -102,7 +103,7 @@ config_region_set(struct config_region *r, enum region_key k, const char *v,
 	case RK_GROUP:
 		*why = "group must be a gid or a group name";
 		if (config_parse_id(v, true, &gid) < 0)
-			return -1;
+			return -EINVAL;
 		r->has_group = true;
 		r->group = gid;
 		return 0;
@@ -120,24 +121,16 @@ config_region_key(struct config_parse *p, const char *key, const char *v,
     char *why, size_t whylen)
 {
 	struct config_region *r = &p->cfg->regions[p->cur];
+	char label[REGION_KEY_MAX + 8];
 	const char *reason;
-	char esc[128];
 	int k;
 
-	if ((k = config_key_index(config_region_keys, "region", key,
-	    why, whylen)) < 0)
-		return -1;
-	if (p->seen & (1u << k)) {
-		snprintf(why, whylen, "[region %s] sets %s twice", r->name,
-		    key);
-		return -1;
-	}
-	p->seen |= 1u << k;
-	if (config_region_set(r, (enum region_key)k, v, &reason) < 0) {
-		snprintf(why, whylen, "[region %s] %s = %s: %s", r->name, key,
-		    inifile_escape(esc, sizeof(esc), v), reason);
-		return -1;
-	}
+	snprintf(label, sizeof(label), "region %s", r->name);
+	if ((k = config_section_key(p, config_region_keys, "region", label, 0,
+	    key, why, whylen)) < 0)
+		return k;
+	if (config_region_set(r, (enum region_key)k, v, &reason) < 0)
+		return config_bad_value(why, whylen, label, key, v, reason);
 	return 0;
 }
 
@@ -154,24 +147,24 @@ config_tenant_begin(struct config_parse *p, const char *name, int line,
 		snprintf(why, whylen, "[tenant %s]: tenant names are 1 to %d "
 		    "printable ASCII characters", inifile_escape(esc,
 		    sizeof(esc), name), TENANT_NAME_MAX - 1);
-		return -1;
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		if (strcmp(cfg->tenants[i].name, name) == 0) {
 			snprintf(why, whylen, "a second [tenant %s] (the first "
 			    "is at line %d)", name, cfg->tenants[i].line);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	if (cfg->ntenants == CONFIG_MAX_TENANTS) {
 		snprintf(why, whylen, "more than %d tenants",
 		    CONFIG_MAX_TENANTS);
-		return -1;
+		return -EINVAL;
 	}
 	if (config_grow((void **)&cfg->tenants, cfg->ntenants,
 	    &cfg->tenants_cap, sizeof(*cfg->tenants)) < 0) {
 		snprintf(why, whylen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	/* Only the owner by default: sharing across tenants is opted into. */
 	tenant_init(&cfg->tenants[cfg->ntenants], name, 0600);
@@ -196,7 +189,7 @@ config_tenant_id(struct tenant *t, enum tenant_key k, const char *v,
 	*why = k == TK_UID ? "uid must be a uid or a user name" :
 	    "must be a gid or a group name";
 	if (config_parse_id(v, k != TK_UID, &id) < 0)
-		return -1;
+		return -EINVAL;
 	if (k == TK_UID) {
 		t->match_uid = true;
 		t->uid = id;
@@ -224,13 +217,13 @@ config_tenant_limit(struct tenant *t, enum tenant_key k, const char *v,
 		return config_parse_u32(v, &t->max_clients);
 	if (k == TK_MAX_HUGEPAGES) {
 		if (config_parse_u32(v, &n) < 0)
-			return -1;
+			return -EINVAL;
 		t->max_hugepages = n;
 		return 0;
 	}
 	*why = "max_bytes must be a size such as 512M or 4G";
 	if (units_parse_size(v, &bytes) < 0 || bytes == 0)
-		return -1;
+		return -EINVAL;
 	t->max_bytes = bytes;
 	return 0;
 }
@@ -248,13 +241,13 @@ config_tenant_set(struct tenant *t, enum tenant_key k, const char *v,
 		*why = "prefix must be 1 to 31 printable ASCII characters";
 		if (strlen(v) >= TENANT_PREFIX_MAX ||
 		    registry_check_key(v) != GSS_OK)
-			return -1;
+			return -EINVAL;
 		snprintf(t->prefix, sizeof(t->prefix), "%s", v);
 		return 0;
 	case TK_ALLOW: case TK_DENY:
 		*why = "at most 32 patterns of at most 63 characters";
 		if (tenant_add_rules(t, k == TK_ALLOW, v) < 0)
-			return -1;
+			return -EINVAL;
 		for (size_t i = before; i < t->nrules; i++)
 			t->rules[i].line = line;
 		return 0;
@@ -271,25 +264,17 @@ config_tenant_key(struct config_parse *p, const char *key, const char *v,
     int line, char *why, size_t whylen)
 {
 	struct tenant *t = &p->cfg->tenants[p->cur];
+	char label[TENANT_NAME_MAX + 8];
 	const char *reason;
-	char esc[128];
 	int k;
 
-	if ((k = config_key_index(config_tenant_keys, "tenant", key,
-	    why, whylen)) < 0)
-		return -1;
+	snprintf(label, sizeof(label), "tenant %s", t->name);
 	/* allow and deny add to the list, in the order written. */
-	if ((p->seen & (1u << k)) && k != TK_ALLOW && k != TK_DENY) {
-		snprintf(why, whylen, "[tenant %s] sets %s twice", t->name,
-		    key);
-		return -1;
-	}
-	p->seen |= 1u << k;
-	if (config_tenant_set(t, (enum tenant_key)k, v, line, &reason) < 0) {
-		snprintf(why, whylen, "[tenant %s] %s = %s: %s", t->name, key,
-		    inifile_escape(esc, sizeof(esc), v), reason);
-		return -1;
-	}
+	if ((k = config_section_key(p, config_tenant_keys, "tenant", label,
+	    1u << TK_ALLOW | 1u << TK_DENY, key, why, whylen)) < 0)
+		return k;
+	if (config_tenant_set(t, (enum tenant_key)k, v, line, &reason) < 0)
+		return config_bad_value(why, whylen, label, key, v, reason);
 	return 0;
 }
 
@@ -314,7 +299,7 @@ config_check_twins(struct config_parse *p, char *err, size_t errlen)
 		return 0;
 	if ((v = calloc(cfg->nregions, sizeof(*v))) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", p->path);
-		return -1;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < cfg->nregions; i++)
 		v[i] = &cfg->regions[i];
@@ -340,7 +325,7 @@ config_check_regions(struct config_parse *p, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %zu [region] sections, more than "
 		    "max_regions = %u", p->path, cfg->nregions,
 		    cfg->max_regions);
-		return -1;
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < cfg->nregions; i++) {
 		const struct config_region *r = &cfg->regions[i];
@@ -351,7 +336,7 @@ config_check_regions(struct config_parse *p, char *err, size_t errlen)
 		if (bad != NULL) {
 			snprintf(err, errlen, "%s:%d: [region %s] %s", p->path,
 			    r->line, r->name, bad);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	return config_check_twins(p, err, errlen);
@@ -367,14 +352,14 @@ config_check_tenancy(struct config_parse *p, char *err, size_t errlen)
 		snprintf(err, errlen, "%s:%d: tenancy = open, but the file has "
 		    "[tenant] sections (line %d): remove one or the other",
 		    p->path, p->tenancy_line, cfg->tenants[0].line);
-		return -1;
+		return -EINVAL;
 	}
 	if (cfg->ntenants == 0 && !cfg->open_tenancy) {
 		snprintf(err, errlen, "%s: no [tenant] section, and no "
 		    "'tenancy = open' under [broker]: add [tenant] sections, or "
 		    "write tenancy = open to serve every connection with no "
 		    "rules, prefixes or quotas", p->path);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -390,7 +375,7 @@ config_check_pair(struct config_parse *p, const struct tenant *a,
 		    "and gid as [tenant %s] (line %d): a connection must "
 		    "belong to one tenant", p->path, b->line, b->name, a->name,
 		    a->line);
-		return -1;
+		return -EINVAL;
 	}
 	if (tenant_prefixes_overlap(a, b)) {
 		snprintf(err, errlen, "%s:%d: [tenant %s] prefix '%s' and "
@@ -398,7 +383,7 @@ config_check_pair(struct config_parse *p, const struct tenant *a,
 		    "so one tenant's names would lie inside the other's",
 		    p->path, b->line, b->name, b->prefix, a->name, a->prefix,
 		    a->line);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -418,7 +403,7 @@ config_warn_rules(struct config_parse *p, const struct tenant *t)
 		    "it does (the first matching rule decides)", p->path,
 		    r->line, t->name, r->allow ? "allow" : "deny", r->pattern,
 		    by->allow ? "allow" : "deny", by->pattern, by->line) < 0)
-			return -1;
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -431,7 +416,7 @@ config_check_tenants(struct config_parse *p, char *err, size_t errlen)
 	bool found = dflt == NULL;
 
 	if (config_check_tenancy(p, err, errlen) < 0)
-		return -1;
+		return -EINVAL;
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		const struct tenant *t = &cfg->tenants[i];
 		bool is_dflt = dflt != NULL && strcmp(t->name, dflt) == 0;
@@ -442,21 +427,21 @@ config_check_tenants(struct config_parse *p, char *err, size_t errlen)
 			    "uid nor gid, so no connection can match it (give "
 			    "uid or gid, or make it the default_tenant)",
 			    p->path, t->line, t->name);
-			return -1;
+			return -EINVAL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (config_check_pair(p, &cfg->tenants[j], t, err,
 			    errlen) < 0)
-				return -1;
+				return -EINVAL;
 		if (config_warn_rules(p, t) < 0) {
 			snprintf(err, errlen, "%s: out of memory", p->path);
-			return -1;
+			return -ENOMEM;
 		}
 	}
 	if (!found) {
 		snprintf(err, errlen, "%s: default_tenant = %s: no [tenant %s] "
 		    "section", p->path, dflt, dflt);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }

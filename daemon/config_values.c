@@ -25,13 +25,13 @@ config_warn(struct broker_config *cfg, const char *fmt, ...)
 	int n;
 
 	if (w == NULL)
-		return -1;
+		return -ENOMEM;
 	cfg->warnings = w;
 	va_start(ap, fmt);
 	n = vasprintf(&w[cfg->nwarnings], fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return -1;
+		return -ENOMEM;
 	cfg->nwarnings++;
 	return 0;
 }
@@ -46,7 +46,7 @@ config_parse_u32(const char *v, uint32_t *dst)
 	n = strtoull(v, &end, 10);
 	if (*v < '0' || *v > '9' || errno != 0 || *end != '\0' || n == 0 ||
 	    n > UINT32_MAX)
-		return -1;
+		return -EINVAL;
 	*dst = (uint32_t)n;
 	return 0;
 }
@@ -79,7 +79,7 @@ config_parse_id(const char *v, bool group, unsigned *out)
 			return 0;
 		}
 	}
-	return -1;
+	return -EINVAL;
 }
 
 int
@@ -91,7 +91,7 @@ config_parse_mode(const char *v, uint16_t *mode)
 	errno = 0;
 	n = strtoul(v, &end, 8);
 	if (*v < '0' || *v > '7' || *end != '\0' || errno != 0 || n > 0777)
-		return -1;
+		return -EINVAL;
 	*mode = (uint16_t)n;
 	return 0;
 }
@@ -103,7 +103,7 @@ config_parse_pages(const char *v, uint32_t *pages)
 
 	if (units_parse_size(v, &bytes) < 0 || bytes == 0 ||
 	    units_bytes_to_pages(bytes) < 0)
-		return -1;
+		return -EINVAL;
 	*pages = (uint32_t)units_bytes_to_pages(bytes);
 	return 0;
 }
@@ -125,5 +125,33 @@ config_key_index(const char *const *table, const char *section,
 		    i == 0 ? "" : ",", table[i]);
 	if (n < whylen)
 		snprintf(why + n, whylen - n, ")");
-	return -1;
+	return -EINVAL;
+}
+
+int
+config_section_key(struct config_parse *p, const char *const *table,
+    const char *kind, const char *label, uint32_t repeatable,
+    const char *key, char *why, size_t whylen)
+{
+	int k;
+
+	if ((k = config_key_index(table, kind, key, why, whylen)) < 0)
+		return k;
+	if ((p->seen & (1u << k)) && !(repeatable & (1u << k))) {
+		snprintf(why, whylen, "[%s] sets %s twice", label, key);
+		return -EINVAL;
+	}
+	p->seen |= 1u << k;
+	return k;
+}
+
+int
+config_bad_value(char *why, size_t whylen, const char *label,
+    const char *key, const char *v, const char *reason)
+{
+	char esc[128];
+
+	snprintf(why, whylen, "[%s] %s = %s: %s", label, key,
+	    inifile_escape(esc, sizeof(esc), v), reason);
+	return -EINVAL;
 }

@@ -12,9 +12,10 @@
  * daemon's descriptors; and a connection stops being read while its queue
  * is long, so a client that does not read its replies cannot make the
  * daemon hold more of them. A peer that still lets its queue overflow is
- * dropped rather than allowed to grow the daemon. Connections are never freed in the middle of a fan-out: conn_kill
- * marks them dead and a deferred event reaps them, which is also where their
- * clients are detached.
+ * dropped rather than allowed to grow the daemon. Connections are never
+ * freed in the middle of a fan-out: conn_kill marks them dead and a
+ * deferred event reaps them, which is also when the services above let go
+ * of them (their clients detach).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -240,12 +241,12 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	    c->b->outq_fds + nfds > c->b->fd_limit / OUTQ_FDS_SHARE) {
 		c->b->stats.slow_connections_dropped++;
 		conn_kill(c, "dropped: it does not read its replies and events");
-		return -1;
+		return -ENOBUFS;
 	}
 	cap = key != 0 && len < EVENT_ROOM ? EVENT_ROOM : len;
 	if ((m = malloc(sizeof(*m) + cap)) == NULL) {
 		conn_kill(c, "dropped: out of memory for its send queue");
-		return -1;
+		return -ENOMEM;
 	}
 	m->len = len;
 	m->cap = cap;
@@ -260,7 +261,7 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 				close(m->fds[i]);
 			free(m);
 			conn_kill(c, "dropped: out of descriptors for its queue");
-			return -1;
+			return -EMFILE;
 		}
 	}
 	if (c->ev_write == NULL)
@@ -271,7 +272,7 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 			close(m->fds[i]);
 		free(m);
 		conn_kill(c, "dropped: out of memory for its send queue");
-		return -1;
+		return -ENOMEM;
 	}
 	STAILQ_INSERT_TAIL(&c->outq, m, entry);
 	c->outq_count++;
@@ -300,11 +301,11 @@ conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 	int err;
 
 	if (c->dead)
-		return -1;
+		return -EPIPE;
 	if ((len = wire_pack(&msg->base, buf)) < 0) {
 		log_err(&c->b->log, "reply to connection %llu does not fit "
 		    "one datagram", (unsigned long long)c->id);
-		return -1;
+		return (int)len;
 	}
 	if (STAILQ_EMPTY(&c->outq)) {
 		err = wire_send(c->fd, buf, (size_t)len, fds, nfds);
@@ -312,7 +313,7 @@ conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 			return 0;
 		if (err != -EAGAIN && err != -ENOBUFS) {
 			conn_kill(c, strerror(-err));
-			return -1;
+			return err;
 		}
 	}
 	conn_msginfo(msg, coalesce_key, &mi);

@@ -1,6 +1,7 @@
 /*
  * fdname: fd store names, both ways (see fdname.h).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,12 +23,12 @@ fdname_unhex(const char *hex, char *out, size_t cap)
 	size_t len = strlen(hex);
 
 	if (len % 2 != 0 || len / 2 >= cap)
-		return -1;
+		return -EINVAL;
 	for (size_t i = 0; i < len / 2; i++) {
 		unsigned v;
 
 		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return -1;
+			return -EINVAL;
 		out[i] = (char)v;
 	}
 	out[len / 2] = '\0';
@@ -81,7 +82,7 @@ fdname_parse_region(const char *s, struct fdname_region *out)
 	    fdname_unhex(f[6], out->name, sizeof(out->name)) < 0 ||
 	    registry_check_key(out->name) != GSS_OK || pages == 0 ||
 	    origin < ORIGIN_GUEST || origin > ORIGIN_CONFIG)
-		return -1;
+		return -EINVAL;
 	out->size_pages = pages;
 	out->origin = (enum region_origin)origin;
 	out->mode = (uint16_t)(mode & 0777);
@@ -98,6 +99,6 @@ fdname_parse_state(const char *s, char key[REGION_KEY_MAX])
 {
 	if (strncmp(s, "s.", 2) != 0 ||
 	    fdname_unhex(s + 2, key, REGION_KEY_MAX) < 0)
-		return -1;
+		return -EINVAL;
 	return registry_check_key(key) == GSS_OK ? 0 : -1;
 }

@@ -38,9 +38,10 @@ struct fdname_region {
 void fdname_region(const struct region *g, char out[FDNAME_MAX]);
 void fdname_state(const struct region *g, char out[FDNAME_MAX]);
 
-/* 0 with the fields, or -1 when s is not a well-formed region name. */
+/* 0 with the fields, or -EINVAL when s is not a well-formed region name. */
 int fdname_parse_region(const char *s, struct fdname_region *out);
-/* 0 with the region's name in key, or -1 when s is not a state name. */
+/* 0 with the region's name in key, or -EINVAL when s is not a state
+ * name. */
 int fdname_parse_state(const char *s, char key[REGION_KEY_MAX]);
 
 #endif

@@ -44,7 +44,7 @@ inifile_escape(char *out, size_t cap, const char *s)
 }
 
 /* One line into r->line, without its newline: 1, 0 at the end of the
- * file, -1 with the reason in r->why. */
+ * file, -EINVAL (-EIO for a read error) with the reason in r->why. */
 static int
 inifile_read_line(struct inifile_reader *r)
 {
@@ -55,26 +55,28 @@ inifile_read_line(struct inifile_reader *r)
 		if (++r->total > INIFILE_MAX_BYTES) {
 			snprintf(r->why, sizeof(r->why), "the file is larger "
 			    "than %u MiB", INIFILE_MAX_BYTES >> 20);
-			return -1;
+			return -EINVAL;
 		}
 		if (ch == '\n')
 			break;
 		if (ch == '\0') {
 			snprintf(r->why, sizeof(r->why), "a NUL byte: this is "
 			    "not a text file");
-			return -1;
+			return -EINVAL;
 		}
 		if (n == INIFILE_MAX_LINE - 1) {
 			snprintf(r->why, sizeof(r->why), "line too long (at "
 			    "most %d characters)", INIFILE_MAX_LINE - 1);
-			return -1;
+			return -EINVAL;
 		}
 		r->line[n++] = (char)ch;
 	}
 	if (ferror(r->f)) {
+		int err = errno;
+
 		snprintf(r->why, sizeof(r->why), "cannot read: %s",
-		    strerror(errno));
-		return -1;
+		    strerror(err));
+		return -err;
 	}
 	if (ch == EOF && n == 0)
 		return 0;
@@ -128,7 +130,7 @@ inifile_line(struct inifile_reader *r, const struct inifile_handler *h)
 	if (inifile_has_control(s)) {
 		snprintf(r->why, sizeof(r->why), "a control character in '%s'",
 		    inifile_escape(esc, sizeof(esc), s));
-		return -1;
+		return -EINVAL;
 	}
 	inifile_cut_comment(s);
 	s = inifile_trim(s);
@@ -137,7 +139,7 @@ inifile_line(struct inifile_reader *r, const struct inifile_handler *h)
 			snprintf(r->why, sizeof(r->why), "'%s': a section "
 			    "header is [NAME] alone on its line",
 			    inifile_escape(esc, sizeof(esc), s));
-			return -1;
+			return -EINVAL;
 		}
 		*end = '\0';
 		return h->section(h->arg, inifile_trim(s + 1), r->lineno,
@@ -147,7 +149,7 @@ inifile_line(struct inifile_reader *r, const struct inifile_handler *h)
 		snprintf(r->why, sizeof(r->why), "syntax error: '%s' is "
 		    "neither [section] nor key = value",
 		    inifile_escape(esc, sizeof(esc), s));
-		return -1;
+		return -EINVAL;
 	}
 	*eq = '\0';
 	return h->key(h->arg, inifile_trim(s), inifile_trim(eq + 1),
@@ -163,7 +165,7 @@ inifile_parse(FILE *f, const char *path, const struct inifile_handler *h,
 
 	if (r == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
+		return -ENOMEM;
 	}
 	r->f = f;
 	/* lineno counts the line being read, so a read error names it. */
@@ -173,5 +175,5 @@ inifile_parse(FILE *f, const char *path, const struct inifile_handler *h,
 	if (rc < 0)
 		snprintf(err, errlen, "%s:%d: %s", path, r->lineno, r->why);
 	free(r);
-	return rc < 0 ? -1 : 0;
+	return rc < 0 ? rc : 0;
 }

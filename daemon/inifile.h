@@ -19,7 +19,7 @@
 #define INIFILE_MAX_BYTES (64u << 20)
 
 struct inifile_handler {
-	/* Each returns 0, or -1 with the reason in why. */
+	/* Each returns 0, or -EINVAL (-ENOMEM) with the reason in why. */
 	int (*section)(void *arg, const char *name, int line, char *why,
 	    size_t whylen);
 	int (*key)(void *arg, const char *key, const char *value, int line,
@@ -27,7 +27,9 @@ struct inifile_handler {
 	void *arg;
 };
 
-/* Reads f to its end. 0, or -1 with "path:line: reason" in err. */
+/* Reads f to its end. 0, or -errno (-EINVAL for what is not a valid
+ * file, -EIO and the like for a read error) with "path:line: reason" in
+ * err. */
 int inifile_parse(FILE *f, const char *path, const struct inifile_handler *h,
     char *err, size_t errlen);
 

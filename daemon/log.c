@@ -1,6 +1,7 @@
 /*
  * log: priority-prefixed lines on stderr (see log.h).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +20,7 @@ log_parse_level(const char *s)
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
 		if (strcmp(s, levels[i].name) == 0)
 			return levels[i].level;
-	return -1;
+	return -EINVAL;
 }
 
 void

@@ -15,7 +15,8 @@ struct logger {
 	bool prefix;		/* "<N>" priority prefixes for journald */
 };
 
-/* Parses "error", "warning", "notice", "info", "debug"; -1 otherwise. */
+/* Parses "error", "warning", "notice", "info", "debug"; -EINVAL
+ * otherwise. */
 int log_parse_level(const char *s);
 
 void log_msg(const struct logger *lg, int prio, const char *fmt, ...)

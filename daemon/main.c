@@ -77,13 +77,13 @@ broker_bind(struct broker *b, const char *path, mode_t mode)
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		log_err(&b->log, "%s: socket path too long", path);
-		return -1;
+		return -ENAMETOOLONG;
 	}
 	strcpy(sun.sun_path, path);
 	if ((err = mkdir_parent(path)) < 0) {
 		log_err(&b->log, "%s: cannot create its directory: %s", path,
 		    strerror(-err));
-		return -1;
+		return err;
 	}
 	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
@@ -91,7 +91,7 @@ broker_bind(struct broker *b, const char *path, mode_t mode)
 		close(probe);
 		log_err(&b->log, "%s: another shmbrokerd is listening there; "
 		    "stop it or choose another --socket", path);
-		return -1;
+		return -EADDRINUSE;
 	}
 	if (probe >= 0)
 		close(probe);
@@ -99,10 +99,11 @@ broker_bind(struct broker *b, const char *path, mode_t mode)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    chmod(path, mode) < 0 || listen(fd, 1024) < 0) {
-		log_err(&b->log, "%s: cannot listen: %s", path, strerror(errno));
+		err = -errno;
+		log_err(&b->log, "%s: cannot listen: %s", path, strerror(-err));
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return err;
 	}
 	return fd;
 }
@@ -163,11 +164,11 @@ broker_activated_sockets(struct broker *b, int fds[2])
 	if (nsockets > 0 && fds[0] < 0) {
 		log_err(&b->log, "systemd passed sockets but no VMM socket "
 		    "(name it with FileDescriptorName=vmm)");
-		return -1;
+		return -EINVAL;
 	}
 	for (int k = 0; k < 2; k++)
 		if (fds[k] >= 0 && fcntl(fds[k], F_SETFL, O_NONBLOCK) < 0)
-			return -1;
+			return -errno;
 	return nsockets > 0;
 }
 
@@ -187,7 +188,7 @@ static int
 broker_open(struct broker *b)
 {
 	char err[512];
-	int fds[2], activated;
+	int fds[2], activated, rc;
 	size_t next = 0;
 
 	b->start_ms = broker_now_ms();
@@ -198,13 +199,13 @@ broker_open(struct broker *b)
 	b->next_conn_id = 1;
 	b->up = &rpc_upcalls;
 	broker_raise_fd_limit(b);
-	if (policy_init(b) < 0 || policy_reload(b) < 0)
-		return -1;
+	if ((rc = policy_init(b)) < 0 || (rc = policy_reload(b)) < 0)
+		return rc;
 	if (b->cfg.local_region_fds == 0)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
 	    (b->stash = fdstash_new()) == NULL)
-		return -1;
+		return -ENOMEM;
 	/* Before the sockets exist: a client that connects and stops us at
 	 * once must find a daemon that shuts down cleanly. */
 	b->ev_sigint = evsignal_new(b->base, SIGINT, broker_signal_cb, b);
@@ -212,26 +213,26 @@ broker_open(struct broker *b)
 	if (b->ev_sigint == NULL || b->ev_sigterm == NULL ||
 	    evsignal_add(b->ev_sigint, NULL) < 0 ||
 	    evsignal_add(b->ev_sigterm, NULL) < 0)
-		return -1;
+		return -ENOMEM;
 	if ((activated = broker_activated_sockets(b, fds)) < 0)
-		return -1;
+		return activated;
 	b->activated = activated;
 	if (!activated) {
 		fds[0] = broker_bind(b, b->cfg.socket_path, 0666);
 		fds[1] = broker_bind(b, b->cfg.admin_socket_path, 0600);
 	}
 	if (fds[0] < 0 || (!activated && fds[1] < 0))
-		return -1;
-	if (conn_listen(b, &b->listeners[0], fds[0], CONN_VMM) < 0 ||
-	    (fds[1] >= 0 && conn_listen(b, &b->listeners[1], fds[1],
-	    CONN_ADMIN) < 0))
-		return -1;
-	if (restore_finish(b) < 0)
-		return -1;
-	if (region_create_configured(b, &next, SIZE_MAX, err,
-	    sizeof(err)) < 0) {
+		return fds[0] < 0 ? fds[0] : fds[1];
+	if ((rc = conn_listen(b, &b->listeners[0], fds[0], CONN_VMM)) < 0 ||
+	    (fds[1] >= 0 && (rc = conn_listen(b, &b->listeners[1], fds[1],
+	    CONN_ADMIN)) < 0))
+		return rc;
+	if ((rc = restore_finish(b)) < 0)
+		return rc;
+	if ((rc = region_create_configured(b, &next, SIZE_MAX, err,
+	    sizeof(err))) < 0) {
 		log_err(&b->log, "%s", err);
-		return -1;
+		return rc;
 	}
 	return 0;
 }

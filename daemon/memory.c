@@ -22,7 +22,7 @@ memory_parse_policy(const char *s)
 		return HUGEPAGES_PREFER;
 	if (strcmp(s, "require") == 0)
 		return HUGEPAGES_REQUIRE;
-	return -1;
+	return -EINVAL;
 }
 
 const char *

@@ -20,7 +20,7 @@ enum hugepage_policy {
 	HUGEPAGES_REQUIRE,	/* hugetlb or fail */
 };
 
-/* Parses "never", "prefer", "require"; -1 for anything else. */
+/* Parses "never", "prefer", "require"; -EINVAL for anything else. */
 int memory_parse_policy(const char *s);
 const char *memory_policy_name(enum hugepage_policy p);
 

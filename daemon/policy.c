@@ -108,7 +108,7 @@ policy_check_credentials(const struct broker_config *cfg, char *err,
 	    "whose uid_map or gid_map is not the identity (PrivateUsers=?), "
 	    "where peers of other users all look like 65534: refusing to "
 	    "run with tenants");
-	return -1;
+	return -EPERM;
 }
 
 /* After a reload: new tenants find their usage, connections their tenant. */
@@ -119,7 +119,7 @@ policy_reload(struct broker *b)
 
 	for (size_t i = 0; i < b->cfg.ntenants; i++)
 		if (tenant_attach_usage(&b->cfg.tenants[i], &b->usages) < 0)
-			return -1;
+			return -ENOMEM;
 	TAILQ_FOREACH(c, &b->conns, entry)
 		policy_classify(b, c);
 	return 0;

@@ -165,8 +165,8 @@ region_create(struct broker *b, const char *name, uint32_t size_pages,
 		*why = "the daemon holds max_regions regions already";
 		return GSS_NOMEM;
 	}
-	if (t != NULL && (*why = tenant_quota_exceeded(t, 1, 0,
-	    (uint64_t)size_pages * REGION_PAGE_SIZE, 0)) != NULL)
+	if (t != NULL && tenant_quota_check(t, 1, 0,
+	    (uint64_t)size_pages * REGION_PAGE_SIZE, 0, why) < 0)
 		return GSS_NOMEM;
 	snprintf(label, sizeof(label), "shm:%s", name);
 	if (memory_create(label, size_pages, acl->hugepages >= 0 ?
@@ -176,8 +176,8 @@ region_create(struct broker *b, const char *name, uint32_t size_pages,
 	/* Only now is it known whether the pool was used, and how far the
 	 * size was rounded up for it. */
 	if (t != NULL && mem.backing == BACKING_HUGETLB &&
-	    (*why = tenant_quota_exceeded(t, 0, 0, mem.bytes,
-	    mem.bytes / b->hugepage_size)) != NULL) {
+	    tenant_quota_check(t, 0, 0, mem.bytes,
+	    mem.bytes / b->hugepage_size, why) < 0) {
 		close(mem.fd);
 		return GSS_NOMEM;
 	}
@@ -227,12 +227,15 @@ region_adopt(struct broker *b, const struct fdname_region *fr,
 	return g;
 }
 
-const char *
-region_client_room(const struct broker *b, const struct tenant *t)
+int
+region_client_room(const struct broker *b, const struct tenant *t,
+    const char **why)
 {
-	if (b->reg.clients_by_id.count >= b->cfg.max_clients)
-		return "the daemon holds max_clients clients already";
-	return t != NULL ? tenant_quota_exceeded(t, 0, 1, 0, 0) : NULL;
+	if (b->reg.clients_by_id.count >= b->cfg.max_clients) {
+		*why = "the daemon holds max_clients clients already";
+		return -ENOSPC;
+	}
+	return t != NULL ? tenant_quota_check(t, 0, 1, 0, 0, why) : 0;
 }
 
 /*
@@ -408,7 +411,7 @@ region_create_configured(struct broker *b, size_t *next, size_t max,
 		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
 			snprintf(err, errlen, "%s: region %s: %s",
 			    b->cfg.config_file, cr->name, why);
-			return -1;
+			return -ENOSPC;
 		}
 	}
 	return *next < b->cfg.nregions;

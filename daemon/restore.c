@@ -158,5 +158,7 @@ restore_finish(struct broker *b)
 	    b->restored, RESTORE_GRACE_S);
 	region_park_memfds(b);
 	b->ev_grace = evtimer_new(b->base, restore_grace_cb, b);
-	return b->ev_grace != NULL ? evtimer_add(b->ev_grace, &tv) : -1;
+	if (b->ev_grace == NULL || evtimer_add(b->ev_grace, &tv) < 0)
+		return -ENOMEM;
+	return 0;
 }

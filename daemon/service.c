@@ -7,6 +7,7 @@
  * Without NOTIFY_SOCKET every sd_notify is a no-op, so the same code runs
  * under systemd, systemd-socket-activate or a plain shell.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,12 +111,12 @@ struct reload_job {
 #define RELOAD_BATCH 256
 
 static void
-service_reload_end(struct broker *b, struct reload_job *job, int rc,
-    const char *err)
+service_reload_end(struct broker *b, struct reload_job *job,
+    enum reload_result rc, const char *err)
 {
-	if (rc == 0)
+	if (rc == RELOAD_DONE)
 		log_notice(&b->log, "configuration reloaded");
-	else if (rc == -2)
+	else if (rc == RELOAD_PARTIAL)
 		log_err(&b->log, "reload: %s", err);
 	b->reload = NULL;
 	sd_notify(0, "READY=1");
@@ -143,7 +144,8 @@ service_reload_step_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc == 1)
 		event_add(b->ev_reload, &(struct timeval){ 0, 0 });
 	else
-		service_reload_end(b, job, rc < 0 ? -2 : 0, err);
+		service_reload_end(b, job, rc < 0 ? RELOAD_PARTIAL :
+		    RELOAD_DONE, err);
 }
 
 void
@@ -156,13 +158,15 @@ service_reload(struct broker *b, service_reload_cb *done, uint64_t conn_id,
 
 	if (b->reload != NULL) {
 		if (done != NULL)
-			done(b, conn_id, req_id, -1, "a reload is still "
-			    "creating its regions; try again when it is done");
+			done(b, conn_id, req_id, RELOAD_REFUSED, "a reload is "
+			    "still creating its regions; try again when it is "
+			    "done");
 		return;
 	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		if (done != NULL)
-			done(b, conn_id, req_id, -1, "out of memory");
+			done(b, conn_id, req_id, RELOAD_REFUSED,
+			    "out of memory");
 		return;
 	}
 	*job = (struct reload_job){ done, conn_id, req_id, 0 };
@@ -174,7 +178,7 @@ service_reload(struct broker *b, service_reload_cb *done, uint64_t conn_id,
 		log_err(&b->log, "reload failed, keeping the running "
 		    "configuration: %s", err);
 		config_free(&next);
-		service_reload_end(b, job, -1, err);
+		service_reload_end(b, job, RELOAD_REFUSED, err);
 		return;
 	}
 	for (size_t i = 0; i < next.nwarnings; i++)
@@ -203,7 +207,7 @@ service_start(struct broker *b)
 	b->ev_reload = event_new(b->base, -1, 0, service_reload_step_cb, b);
 	if (b->ev_sighup == NULL || b->ev_reload == NULL ||
 	    evsignal_add(b->ev_sighup, NULL) < 0)
-		return -1;
+		return -ENOMEM;
 	/* Half the watchdog interval, as sd_watchdog_enabled(3) advises. */
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		tv.tv_sec = (time_t)(usec / 2 / 1000000);
@@ -211,7 +215,7 @@ service_start(struct broker *b)
 		b->ev_watchdog = event_new(b->base, -1, EV_PERSIST,
 		    service_watchdog_cb, b);
 		if (b->ev_watchdog == NULL || event_add(b->ev_watchdog, &tv) < 0)
-			return -1;
+			return -ENOMEM;
 		log_info(&b->log, "watchdog: pinging every %llu ms",
 		    (unsigned long long)usec / 2000);
 	}
@@ -221,7 +225,7 @@ service_start(struct broker *b)
 		b->ev_status = event_new(b->base, -1, EV_PERSIST,
 		    service_status_cb, b);
 		if (b->ev_status == NULL || event_add(b->ev_status, &tv) < 0)
-			return -1;
+			return -ENOMEM;
 	}
 	sd_notify(0, "READY=1");
 	service_send_status(b);

@@ -2,6 +2,7 @@
  * tenant: matching, name rules, prefixes, permissions and quotas (see
  * tenant.h).
  */
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ tenant_attach_usage(struct tenant *t, struct tenant_usage_list *l)
 		}
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL)
-		return -1;
+		return -ENOMEM;
 	snprintf(u->name, sizeof(u->name), "%s", t->name);
 	LIST_INSERT_HEAD(l, u, entry);
 	t->usage = u;
@@ -96,7 +97,7 @@ tenant_add_rules(struct tenant *t, bool allow, const char *list)
 		if (len == 0)
 			break;
 		if (t->nrules == TENANT_RULES_MAX || len >= TENANT_PATTERN_MAX)
-			return -1;
+			return -EINVAL;
 		t->rules[t->nrules].allow = allow;
 		memcpy(t->rules[t->nrules].pattern, p, len);
 		t->rules[t->nrules].pattern[len] = '\0';
@@ -165,7 +166,7 @@ tenant_region_name(const struct tenant *t, const char *name,
 {
 	int n = snprintf(out, REGION_KEY_MAX, "%s%s", t->prefix, name);
 
-	return n < 0 || n >= REGION_KEY_MAX ? -1 : 0;
+	return n < 0 || n >= REGION_KEY_MAX ? -ENAMETOOLONG : 0;
 }
 
 bool
@@ -182,20 +183,22 @@ tenant_may_attach(const struct region *g, uid_t uid, gid_t gid)
 	return (bits & 06) == 06;
 }
 
-const char *
-tenant_quota_exceeded(const struct tenant *t, uint32_t regions,
-    uint32_t clients, uint64_t bytes, uint64_t hugepages)
+int
+tenant_quota_check(const struct tenant *t, uint32_t regions,
+    uint32_t clients, uint64_t bytes, uint64_t hugepages, const char **why)
 {
 	const struct tenant_usage *u = t->usage;
 
 	if (t->max_regions != 0 && u->regions + regions > t->max_regions)
-		return "max_regions";
-	if (t->max_clients != 0 && u->clients + clients > t->max_clients)
-		return "max_clients";
-	if (t->max_bytes != 0 && u->bytes + bytes > t->max_bytes)
-		return "max_bytes";
-	if (t->max_hugepages != 0 && u->hugepages + hugepages >
+		*why = "the tenant's max_regions quota is used up";
+	else if (t->max_clients != 0 && u->clients + clients > t->max_clients)
+		*why = "the tenant's max_clients quota is used up";
+	else if (t->max_bytes != 0 && u->bytes + bytes > t->max_bytes)
+		*why = "the tenant's max_bytes quota would be exceeded";
+	else if (t->max_hugepages != 0 && u->hugepages + hugepages >
 	    t->max_hugepages)
-		return "max_hugepages";
-	return NULL;
+		*why = "the tenant's max_hugepages quota would be exceeded";
+	else
+		return 0;
+	return -EDQUOT;
 }

@@ -70,8 +70,8 @@ struct tenant {
 /* A tenant with no rules, no limits, no prefix and the given mode. */
 void tenant_init(struct tenant *t, const char *name, uint16_t mode);
 
-/* Points t at the usage of its name in l, made on first use. -1 without
- * memory. */
+/* Points t at the usage of its name in l, made on first use. -ENOMEM
+ * without memory. */
 int tenant_attach_usage(struct tenant *t, struct tenant_usage_list *l);
 void tenant_usage_free(struct tenant_usage_list *l);
 
@@ -82,8 +82,8 @@ void tenant_usage_free(struct tenant_usage_list *l);
 struct tenant *tenant_match(struct tenant *list, size_t n, struct tenant *dflt,
     uid_t uid, gid_t gid);
 
-/* Adds "allow" or "deny" patterns from a comma-separated list; -1 when
- * there are too many or one is too long. */
+/* Adds "allow" or "deny" patterns from a comma-separated list; -EINVAL
+ * when there are too many or one is too long. */
 int tenant_add_rules(struct tenant *t, bool allow, const char *list);
 bool tenant_name_allowed(const struct tenant *t, const char *name);
 /* The index of an earlier rule that matches every name rule j matches (so
@@ -100,7 +100,8 @@ int tenant_specificity(const struct tenant *t);
 /* Do a and b match the very same credentials (neither is more specific)? */
 bool tenant_same_match(const struct tenant *a, const struct tenant *b);
 
-/* prefix + name into out; -1 when it does not fit REGION_KEY_MAX. */
+/* prefix + name into out; -ENAMETOOLONG when it does not fit
+ * REGION_KEY_MAX. */
 int tenant_region_name(const struct tenant *t, const char *name,
     char out[REGION_KEY_MAX]);
 
@@ -108,10 +109,10 @@ int tenant_region_name(const struct tenant *t, const char *name,
 bool tenant_may_attach(const struct region *g, uid_t uid, gid_t gid);
 
 /*
- * Would these additions stay inside t's quotas? Returns NULL, or the name of
- * the quota that would be exceeded (for the message).
+ * Would these additions stay inside t's quotas? 0, or -EDQUOT with the
+ * quota that would be exceeded named in *why.
  */
-const char *tenant_quota_exceeded(const struct tenant *t, uint32_t regions,
-    uint32_t clients, uint64_t bytes, uint64_t hugepages);
+int tenant_quota_check(const struct tenant *t, uint32_t regions,
+    uint32_t clients, uint64_t bytes, uint64_t hugepages, const char **why);
 
 #endif

@@ -171,7 +171,7 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	enum guest_shm_status st;
 
 	*created = false;
-	if ((*why = region_client_room(b, vmm_charged_tenant(c))) != NULL)
+	if (region_client_room(b, vmm_charged_tenant(c), why) < 0)
 		return GSS_NOMEM;
 	if ((st = vmm_lookup(c, req, &g, created, why)) != GSS_OK) {
 		*created = false;

@@ -20,23 +20,23 @@ units_parse_size(const char *s, uint64_t *bytes)
 	int shift = 0;
 
 	if (s == NULL || !isdigit((unsigned char)*s))
-		return -1;
+		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno != 0)
-		return -1;
+		return -EINVAL;
 	if (*end != '\0') {
 		p = strchr(suffixes, toupper((unsigned char)*end));
 		if (p == NULL)
-			return -1;
+			return -EINVAL;
 		shift = 10 * (int)(p - suffixes + 1);
 		end++;
 		if (strcasecmp(end, "ib") != 0 && strcasecmp(end, "b") != 0 &&
 		    *end != '\0')
-			return -1;
+			return -EINVAL;
 	}
 	if (shift > 0 && v > (UINT64_MAX >> shift))
-		return -1;
+		return -EINVAL;
 	*bytes = (uint64_t)v << shift;
 	return 0;
 }
@@ -46,7 +46,7 @@ units_bytes_to_pages(uint64_t bytes)
 {
 	uint64_t pages = bytes / 4096 + (bytes % 4096 != 0);
 
-	return pages > UINT32_MAX ? -1 : (int64_t)pages;
+	return pages > UINT32_MAX ? -ERANGE : (int64_t)pages;
 }
 
 void

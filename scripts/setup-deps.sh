@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config
           libevent-dev libprotobuf-c-dev protobuf-c-compiler
-          libsystemd-dev libcmocka-dev)
+          libsystemd-dev libcmocka-dev mandoc groff-base)
 # Without a /dev/kvm of its own, the host runs the KVM tests, benchmarks
 # and demo inside a QEMU VM with an emulated SVM CPU
 # (tests/qemu-kvm/run-in-vm.sh): QEMU, a kernel with kvm-amd, a static

@@ -15,6 +15,15 @@ for f in usr/sbin/shmbrokerd usr/bin/shmctl \
          usr/include/shmbroker/shmclient.h; do
   [ -e "$dest/$f" ] || fail "missing $f"
 done
+# The manual pages, each in its section, render.
+for f in man8/shmbrokerd.8 man8/shmctl.8 man5/shmbroker.conf.5 \
+         man3/libshmclient.3; do
+  page=$(find "$dest" -path "*/man/$f" | head -n 1)
+  [ -n "$page" ] || fail "missing manual page $f"
+  if command -v man >/dev/null; then
+    man -l "$page" >/dev/null 2>&1 || fail "man -l $f fails"
+  fi
+done
 # The admin side and the protobuf types are the tree's own, not an API.
 for f in usr/include/shmbroker/shmclient_admin.h \
          usr/include/shmbroker/shmbroker.pb-c.h; do

@@ -22,7 +22,27 @@
  * A new VMM after the restart: finds NAME, checks the pattern that --hold
  * wrote before it, and writes its own mark at the end of the region.
  *
- * Exit status 0 when all went well, 1 with a message if not.
+ *   sd-attach --try SOCKET create|find NAME PAGES [--write TEXT|--expect TEXT]
+ *             [--stay DIR]
+ * One attempt by a VMM, as whatever uid and gid it runs as (the tenancy
+ * test runs it under setpriv): creates (of PAGES pages) or finds NAME and
+ * prints one line
+ *   status=S created=C data=D
+ * S is the guest status the daemon answered (0 OK, 2 NOMEM, 4
+ * ILLEGAL_NAME, 5 NO_PERMISSION, 6 DOES_NOT_EXIST), C is 1 when this
+ * attach made the region, and D what the memory held: "-" when not asked
+ * or not attached, "written" (--write put TEXT and a NUL at the start of
+ * the region), "match" (the region starts with TEXT and a NUL, --expect)
+ * or "other" (it does not; a second line shows its first bytes). NAME
+ * takes C escapes (\\, \n, \t, \xHH, \NNN octal) so that any byte, an
+ * embedded NUL too, can be sent; the name field's final NUL is added.
+ * With --stay the attachment (and so a guest region) lives on after the
+ * line, which also goes to DIR/ready, until DIR/done appears.
+ * Exit status 0 when the daemon answered, whatever the status; 1 when it
+ * could not be reached or the attachment not mapped.
+ *
+ * Exit status (the other modes) 0 when all went well, 1 with a message if
+ * not; 2 for a wrong command line.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -233,6 +253,137 @@ out:
 	return rc;
 }
 
+/* C escapes in s into out (at most cap bytes); the length, or -1. */
+static int
+unescape(const char *s, char *out, size_t cap)
+{
+	static const char simple[] = "\\\\n\nt\tr\ra\ab\bf\fv\ve\033\"\"''";
+	size_t n = 0;
+
+	while (*s != '\0') {
+		unsigned v = 0;
+		int digits = 0;
+		const char *e;
+
+		if (n == cap)
+			return -1;
+		if (*s != '\\') {
+			out[n++] = *s++;
+			continue;
+		}
+		s++;
+		if (*s == 'x') {
+			for (s++; digits < 2 && strchr("0123456789abcdefABCDEF",
+			    *s) != NULL && *s != '\0'; s++, digits++)
+				v = v * 16 + (unsigned)(*s <= '9' ? *s - '0' :
+				    (*s | 0x20) - 'a' + 10);
+		} else if (*s >= '0' && *s <= '7') {
+			for (; digits < 3 && *s >= '0' && *s <= '7'; s++,
+			    digits++)
+				v = v * 8 + (unsigned)(*s - '0');
+		} else if (*s != '\0' && (e = strchr(simple, *s)) != NULL &&
+		    (e - simple) % 2 == 0) {
+			v = (unsigned char)e[1];
+			s++;
+			digits = 1;
+		}
+		if (digits == 0 || v > 0xff)
+			return -1;
+		out[n++] = (char)v;
+	}
+	return (int)n;
+}
+
+/* --try: see the top of the file. */
+static int
+try_attach(int argc, char **argv)
+{
+	const char *sock = argv[2], *op = argv[3], *text = NULL, *dir = NULL;
+	char name[256], line[128], err[256];
+	bool create, write = false;
+	struct shmc_region r;
+	struct shmc *c;
+	const char *data = "-";
+	unsigned char *mem = NULL;
+	size_t len = 0;
+	int n, rc;
+
+	create = strcmp(op, "create") == 0;
+	if ((!create && strcmp(op, "find") != 0) ||
+	    (n = unescape(argv[4], name, sizeof(name) - 1)) < 0) {
+		fprintf(stderr, "sd-attach: --try: create or find, and a name "
+		    "of at most %zu bytes with valid escapes\n",
+		    sizeof(name) - 1);
+		return 2;
+	}
+	name[n] = '\0';
+	for (int i = 6; i < argc; i += 2) {
+		if (i + 1 == argc)
+			return 2;
+		if (strcmp(argv[i], "--write") == 0 && text == NULL) {
+			write = true;
+			text = argv[i + 1];
+		} else if (strcmp(argv[i], "--expect") == 0 && text == NULL)
+			text = argv[i + 1];
+		else if (strcmp(argv[i], "--stay") == 0)
+			dir = argv[i + 1];
+		else
+			return 2;
+	}
+	if (shmc_connect(sock, "sd-attach --try", SHMC_DEFAULT_TIMEOUT_MS, &c,
+	    err, sizeof(err)) < 0) {
+		fprintf(stderr, "sd-attach: %s: %s\n", sock, err);
+		return 1;
+	}
+	rc = shmc_attach_raw(c, name, (size_t)n + 1,
+	    (uint32_t)strtoul(argv[5], NULL, 0), create, &r);
+	if (rc < 0) {
+		fprintf(stderr, "sd-attach: %s %s: %s\n", op, argv[4],
+		    shmc_error(c));
+		shmc_close(c);
+		return 1;
+	}
+	if (rc == SHMC_GSS_OK && text != NULL) {
+		len = (size_t)r.size_pages * 4096;
+		mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd,
+		    0);
+		if (mem == MAP_FAILED || strlen(text) + 1 > len) {
+			fprintf(stderr, "sd-attach: cannot map %s for its "
+			    "text\n", argv[4]);
+			shmc_close(c);
+			return 1;
+		}
+		if (write) {
+			memcpy(mem, text, strlen(text) + 1);
+			data = "written";
+		} else {
+			data = memcmp(mem, text, strlen(text) + 1) == 0 ?
+			    "match" : "other";
+		}
+	}
+	snprintf(line, sizeof(line), "status=%d created=%d data=%s\n", rc,
+	    rc == SHMC_GSS_OK && r.created, data);
+	fputs(line, stdout);
+	if (strcmp(data, "other") == 0) {
+		printf("first bytes:");
+		for (int i = 0; i < 16; i++)
+			printf(" %02x", mem[i]);
+		printf("\n");
+	}
+	fflush(stdout);
+	if (rc == SHMC_GSS_OK && dir != NULL &&
+	    (step_done(dir, "ready", line) < 0 || step_wait(dir, "done") < 0))
+		rc = -1;
+	if (mem != NULL)
+		munmap(mem, len);
+	if (rc == SHMC_GSS_OK) {
+		shmc_detach(c, r.client_id);
+		close(r.fd);
+	}
+	shmc_close(c);
+	return rc < 0 ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -244,10 +395,15 @@ main(int argc, char **argv)
 		return hold(argv[2], argv[3], argv[4], argv[5]);
 	if (argc == 4 && strcmp(argv[1], "--check") == 0)
 		return check(argv[2], argv[3]);
+	if (argc >= 6 && strcmp(argv[1], "--try") == 0 &&
+	    (rc = try_attach(argc, argv)) != 2)
+		return rc;
 	if (argc != 3) {
 		fprintf(stderr, "usage: sd-attach SOCKET NAME\n"
 		    "       sd-attach --hold SOCKET NAME PAGES DIR\n"
-		    "       sd-attach --check SOCKET NAME\n");
+		    "       sd-attach --check SOCKET NAME\n"
+		    "       sd-attach --try SOCKET create|find NAME PAGES "
+		    "[--write TEXT|--expect TEXT] [--stay DIR]\n");
 		return 2;
 	}
 	memset(peers, 0, sizeof(peers));

@@ -5,6 +5,7 @@
  * long, NUL and control bytes, a malformed header, a line without '='),
  * with what it quotes escaped.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -106,7 +107,7 @@ check_refused(const char *text, size_t len, int line, const char *reason)
 	struct seen s = { .fail_line = 0 };
 	char err[512], want[32];
 
-	if (parse(text, len, &s, err, sizeof(err)) != -1)
+	if (parse(text, len, &s, err, sizeof(err)) != -EINVAL)
 		fail_msg("accepted: %s", text);
 	snprintf(want, sizeof(want), "F:%d: ", line);
 	if (strncmp(err, want, strlen(want)) != 0 ||

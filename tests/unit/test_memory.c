@@ -170,11 +170,11 @@ test_policy_names(void **state)
 	assert_int_equal(memory_parse_policy("never"), HUGEPAGES_NEVER);
 	assert_int_equal(memory_parse_policy("prefer"), HUGEPAGES_PREFER);
 	assert_int_equal(memory_parse_policy("require"), HUGEPAGES_REQUIRE);
-	assert_int_equal(memory_parse_policy(""), -1);
-	assert_int_equal(memory_parse_policy("Never"), -1);
-	assert_int_equal(memory_parse_policy("always"), -1);
-	assert_int_equal(memory_parse_policy("prefer "), -1);
-	assert_int_equal(memory_parse_policy("requir"), -1);
+	assert_int_equal(memory_parse_policy(""), -EINVAL);
+	assert_int_equal(memory_parse_policy("Never"), -EINVAL);
+	assert_int_equal(memory_parse_policy("always"), -EINVAL);
+	assert_int_equal(memory_parse_policy("prefer "), -EINVAL);
+	assert_int_equal(memory_parse_policy("requir"), -EINVAL);
 	for (int p = HUGEPAGES_NEVER; p <= HUGEPAGES_REQUIRE; p++)
 		assert_int_equal(memory_parse_policy(memory_policy_name(
 		    (enum hugepage_policy)p)), p);

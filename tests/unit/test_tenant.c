@@ -5,6 +5,7 @@
  * owner/group/other bits that decide who may attach, quotas, and usage that
  * outlives a reload.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -277,7 +278,7 @@ test_rules_too_many(void **state)
 	assert_int_equal(tenant_add_rules(&t, true, list), 0);
 	assert_int_equal(t.nrules, TENANT_RULES_MAX);
 	assert_string_equal(t.rules[TENANT_RULES_MAX - 1].pattern, "p31");
-	assert_int_equal(tenant_add_rules(&t, false, "one-more"), -1);
+	assert_int_equal(tenant_add_rules(&t, false, "one-more"), -EINVAL);
 	assert_int_equal(t.nrules, TENANT_RULES_MAX);
 
 	/* Over the limit in one list. */
@@ -286,7 +287,7 @@ test_rules_too_many(void **state)
 	for (int i = 0; i <= TENANT_RULES_MAX; i++)
 		off += (size_t)snprintf(list + off, sizeof(list) - off, "q%d, ",
 		    i);
-	assert_int_equal(tenant_add_rules(&t, true, list), -1);
+	assert_int_equal(tenant_add_rules(&t, true, list), -EINVAL);
 	assert_true(t.nrules <= TENANT_RULES_MAX);
 }
 
@@ -314,7 +315,7 @@ test_rules_too_long(void **state)
 
 	memset(pat, 'z', TENANT_PATTERN_MAX);
 	pat[TENANT_PATTERN_MAX] = '\0';
-	assert_int_equal(tenant_add_rules(&t, true, pat), -1);
+	assert_int_equal(tenant_add_rules(&t, true, pat), -EINVAL);
 	assert_int_equal(t.nrules, 2);
 }
 
@@ -427,7 +428,7 @@ test_region_name(void **state)
 	assert_int_equal(tenant_region_name(&t, name, out), 0);
 	assert_int_equal(strlen(out), REGION_KEY_MAX - 1);
 	strcat(name, "n");
-	assert_int_equal(tenant_region_name(&t, name, out), -1);
+	assert_int_equal(tenant_region_name(&t, name, out), -ENAMETOOLONG);
 }
 
 static struct region
@@ -505,6 +506,7 @@ static void
 test_quota(void **state)
 {
 	struct tenant_usage_list l = LIST_HEAD_INITIALIZER(l);
+	const char *why = NULL;
 	struct tenant t;
 
 	(void)state;
@@ -517,46 +519,52 @@ test_quota(void **state)
 	t.usage->clients = 1000000;
 	t.usage->bytes = UINT64_MAX / 2;
 	t.usage->hugepages = 1000000;
-	assert_null(tenant_quota_exceeded(&t, 1, 1, 1u << 30, 100));
+	assert_int_equal(tenant_quota_check(&t, 1, 1, 1u << 30, 100, &why), 0);
 	memset(&t.usage->regions, 0, sizeof(*t.usage) -
 	    offsetof(struct tenant_usage, regions));
 
 	t.max_regions = 2;
 	t.usage->regions = 1;
-	assert_null(tenant_quota_exceeded(&t, 1, 0, 0, 0));
+	assert_int_equal(tenant_quota_check(&t, 1, 0, 0, 0, &why), 0);
 	t.usage->regions = 2;
-	assert_string_equal(tenant_quota_exceeded(&t, 1, 0, 0, 0),
-	    "max_regions");
-	assert_null(tenant_quota_exceeded(&t, 0, 1, 4096, 0));
+	assert_int_equal(tenant_quota_check(&t, 1, 0, 0, 0, &why),
+	    -EDQUOT);
+	assert_non_null(strstr(why, "max_regions"));
+	assert_int_equal(tenant_quota_check(&t, 0, 1, 4096, 0, &why), 0);
 	t.max_regions = 0;
 
 	t.max_clients = 3;
 	t.usage->clients = 2;
-	assert_null(tenant_quota_exceeded(&t, 0, 1, 0, 0));
+	assert_int_equal(tenant_quota_check(&t, 0, 1, 0, 0, &why), 0);
 	t.usage->clients = 3;
-	assert_string_equal(tenant_quota_exceeded(&t, 0, 1, 0, 0),
-	    "max_clients");
-	assert_null(tenant_quota_exceeded(&t, 1, 0, 0, 0));
+	assert_int_equal(tenant_quota_check(&t, 0, 1, 0, 0, &why),
+	    -EDQUOT);
+	assert_non_null(strstr(why, "max_clients"));
+	assert_int_equal(tenant_quota_check(&t, 1, 0, 0, 0, &why), 0);
 	t.max_clients = 0;
 
 	t.max_bytes = 1 << 20;
 	t.usage->bytes = 512 << 10;
-	assert_null(tenant_quota_exceeded(&t, 1, 0, 512 << 10, 0));
-	assert_string_equal(tenant_quota_exceeded(&t, 1, 0, (512 << 10) + 1,
-	    0), "max_bytes");
+	assert_int_equal(tenant_quota_check(&t, 1, 0, 512 << 10, 0, &why), 0);
+	assert_int_equal(tenant_quota_check(&t, 1, 0, (512 << 10) + 1,
+	    0, &why),
+	    -EDQUOT);
+	assert_non_null(strstr(why, "max_bytes"));
 	t.usage->bytes = 1 << 20;
-	assert_string_equal(tenant_quota_exceeded(&t, 1, 0, 1, 0),
-	    "max_bytes");
-	assert_null(tenant_quota_exceeded(&t, 0, 1, 0, 0));
+	assert_int_equal(tenant_quota_check(&t, 1, 0, 1, 0, &why),
+	    -EDQUOT);
+	assert_non_null(strstr(why, "max_bytes"));
+	assert_int_equal(tenant_quota_check(&t, 0, 1, 0, 0, &why), 0);
 	t.max_bytes = 0;
 
 	t.max_hugepages = 4;
 	t.usage->hugepages = 3;
-	assert_null(tenant_quota_exceeded(&t, 0, 0, 0, 1));
-	assert_string_equal(tenant_quota_exceeded(&t, 0, 0, 0, 2),
-	    "max_hugepages");
+	assert_int_equal(tenant_quota_check(&t, 0, 0, 0, 1, &why), 0);
+	assert_int_equal(tenant_quota_check(&t, 0, 0, 0, 2, &why),
+	    -EDQUOT);
+	assert_non_null(strstr(why, "max_hugepages"));
 	t.max_hugepages = 0;
-	assert_null(tenant_quota_exceeded(&t, 1, 1, 1, 2));
+	assert_int_equal(tenant_quota_check(&t, 1, 1, 1, 2, &why), 0);
 	tenant_usage_free(&l);
 	assert_true(LIST_EMPTY(&l));
 }
@@ -578,6 +586,7 @@ test_usage_survives_reload(void **state)
 	struct tenant_usage_list l = LIST_HEAD_INITIALIZER(l);
 	struct tenant first[2], second[3];
 	struct tenant_usage *alpha;
+	const char *why = NULL;
 
 	(void)state;
 	tenant_init(&first[0], "alpha", 0600);
@@ -609,8 +618,9 @@ test_usage_survives_reload(void **state)
 	assert_int_equal(second[0].usage->regions, 0);
 	assert_int_equal(usage_count(&l), 3);
 	/* The kept usage counts against the new quota. */
-	assert_string_equal(tenant_quota_exceeded(&second[2], 1, 0, 0, 0),
-	    "max_regions");
+	assert_int_equal(tenant_quota_check(&second[2], 1, 0, 0, 0, &why),
+	    -EDQUOT);
+	assert_non_null(strstr(why, "max_regions"));
 
 	/* Attaching again is idempotent. */
 	assert_int_equal(tenant_attach_usage(&second[2], &l), 0);

@@ -2,6 +2,7 @@
  * test_units: size parsing, byte-to-page rounding and size formatting, the
  * way the configuration file and shmctl read and print sizes.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -70,9 +71,9 @@ test_parse_bad(void **state)
 		uint64_t v = 12345;
 
 		print_message("'%s'\n", cases[i]);
-		assert_int_equal(units_parse_size(cases[i], &v), -1);
+		assert_int_equal(units_parse_size(cases[i], &v), -EINVAL);
 	}
-	assert_int_equal(units_parse_size(NULL, &(uint64_t){ 0 }), -1);
+	assert_int_equal(units_parse_size(NULL, &(uint64_t){ 0 }), -EINVAL);
 }
 
 static void
@@ -89,9 +90,9 @@ test_bytes_to_pages(void **state)
 	assert_int_equal(units_bytes_to_pages((uint64_t)UINT32_MAX * 4096),
 	    UINT32_MAX);
 	assert_int_equal(units_bytes_to_pages((uint64_t)UINT32_MAX * 4096 + 1),
-	    -1);
-	assert_int_equal(units_bytes_to_pages(16 * TiB), -1);
-	assert_int_equal(units_bytes_to_pages(UINT64_MAX), -1);
+	    -ERANGE);
+	assert_int_equal(units_bytes_to_pages(16 * TiB), -ERANGE);
+	assert_int_equal(units_bytes_to_pages(UINT64_MAX), -ERANGE);
 }
 
 static void

@@ -1,0 +1,249 @@
+/*
+ * libshmclient's calls on attachments: attach (create or find, its
+ * eventfd claimed by the caller or not), notify, read-and-clear the
+ * status, detach. Notify and status reads take the direct path
+ * (signals.c) where the attachment has one, and go to the daemon where it
+ * has not.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmclient_int.h"
+
+int
+shmc_attach_once(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, uint32_t want_index,
+    struct shmc_region *out, struct att_fds *af)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+	Shmbroker__ServerMessage *m;
+	Shmbroker__AttachReply *r;
+	struct wire_fds fds = { .n = 0 };
+	int rc;
+
+	a.name.data = (uint8_t *)name;
+	a.name.len = len;
+	a.size_pages = size_pages;
+	a.create = create;
+	a.want_index = want_index;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	req.attach = &a;
+	if ((rc = shmc_roundtrip(c, &req, &m, &fds)) < 0)
+		return rc;
+	r = m->attach;
+	if (m->error != SHMBROKER__ERROR__ERR_NONE ||
+	    m->body_case != SHMBROKER__SERVER_MESSAGE__BODY_ATTACH) {
+		rc = shmc_fail(c, -EPROTO, "%s", m->message[0] ? m->message :
+		    "unexpected reply from shmbrokerd");
+	} else if (r->status != SHMBROKER__GUEST_STATUS__GSS_OK) {
+		rc = (int)r->status;
+		shmc_fail(c, 0, "%s: %s", wire_status_name(rc), m->message);
+	} else if (fds.n < 1 ||
+	    shmc_af_take(af, &fds, r->index, r->active_mask) < 0) {
+		rc = shmc_fail(c, -EPROTO, "attach reply without the region fd, "
+		    "the state page and the eventfds (%zu fds)", fds.n);
+	} else {
+		out->client_id = r->client_id;
+		out->region_id = r->region_id;
+		out->fd = fds.fd[0];
+		fds.n = 0;	/* the caller's now */
+		out->index = r->index;
+		out->size_pages = r->size_pages;
+		out->backing_bytes = r->backing_bytes;
+		out->hugetlb = r->backing == SHMBROKER__BACKING__BACKING_HUGETLB;
+		out->created = r->created;
+		out->active_mask = r->active_mask;
+		rc = SHMC_GSS_OK;
+	}
+	wire_fds_close(&fds);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return rc;
+}
+
+/* Detaches a client the caller will never hear of (ours could not be
+ * remembered). */
+static void
+shmc_detach_unknown(struct shmc *c, uint64_t id)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
+	Shmbroker__ServerMessage *m;
+
+	d.client_id = id;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
+	req.detach = &d;
+	if (shmc_call_once(c, &req, &m) == 0)
+		shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+static int
+shmc_attach_common(struct shmc *c, bool claim, const void *name, size_t len,
+    uint32_t size_pages, bool create, struct shmc_region *out)
+{
+	struct att_fds af;
+	int rc, err;
+
+	shmc_af_init(&af);
+	rc = shmc_attach_once(c, name, len, size_pages, create, 0, out, &af);
+	if (shmc_try_again(c, &rc))
+		rc = shmc_attach_once(c, name, len, size_pages, create, 0, out,
+		    &af);
+	if (rc != SHMC_GSS_OK)
+		return rc;
+	if ((err = shmc_att_add(c, claim, name, len, size_pages, out,
+	    &af)) < 0) {
+		shmc_detach_unknown(c, out->client_id);
+		close(out->fd);
+		return shmc_fail(c, err, "cannot remember the attachment: %s",
+		    strerror(-err));
+	}
+	return rc;
+}
+
+int
+shmc_attach_raw(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, struct shmc_region *out)
+{
+	return shmc_attach_common(c, false, name, len, size_pages, create,
+	    out);
+}
+
+int
+shmc_attach_claim(struct shmc *c, const void *name, size_t len,
+    uint32_t size_pages, bool create, struct shmc_region *out, int *eventfd)
+{
+	int rc = shmc_attach_common(c, true, name, len, size_pages, create,
+	    out);
+
+	*eventfd = rc == SHMC_GSS_OK ?
+	    shmc_attachment_eventfd(c, out->client_id) : -1;
+	return rc;
+}
+
+int
+shmc_attach(struct shmc *c, const char *name, uint32_t size_pages,
+    bool create, struct shmc_region *out)
+{
+	return shmc_attach_raw(c, name, strlen(name) + 1, size_pages, create,
+	    out);
+}
+
+/*
+ * The attachment whose direct path works, else NULL: the request then
+ * goes to the daemon (a raw client id, a revoked or lost one). The old
+ * calls went to the daemon and so noticed it had gone (and reconnected):
+ * a look at the socket, no daemon call, keeps that. *rc is the error when
+ * the daemon is gone for good.
+ */
+static struct attachment *
+shmc_direct(struct shmc *c, uint64_t client_id, int *rc)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLIN | POLLRDHUP };
+	struct attachment *a;
+
+	*rc = 0;
+	/* Events that wait in the socket are read into the queue on the way,
+	 * as a reply would have: the active mask is as the daemon last said. */
+	if (c->sock >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN) &&
+	    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		shmc_pump(c);
+	if (c->sock < 0 || (poll(&p, 1, 0) > 0 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))) {
+		*rc = -ECONNRESET;
+		if (!shmc_try_again(c, rc)) {
+			if (*rc == -ECONNRESET)
+				shmc_fail(c, *rc, "shmbrokerd closed the "
+				    "connection");
+			return NULL;
+		}
+	}
+	a = shmc_att_by_user(c, client_id);
+	return a != NULL && a->lost == 0 && !a->revoked &&
+	    (a->sig.state != NULL || a->sig.state_fd >= 0) ? a : NULL;
+}
+
+int
+shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
+    uint32_t *delivered)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Notify n = SHMBROKER__NOTIFY__INIT;
+	Shmbroker__ServerMessage *m;
+	struct attachment *a;
+	int rc;
+
+	if ((a = shmc_direct(c, client_id, &rc)) != NULL) {
+		uint16_t t = shm_state_targets(a->sig.active, a->index, mask);
+
+		if (delivered != NULL)
+			*delivered = t;
+		return shmc_notify_direct(c, client_id, mask);
+	}
+	if (rc < 0)
+		return rc;
+	n.mask = mask;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY;
+	req.notify = &n;
+	rc = shmc_client_call(c, &req, &n.client_id, client_id,
+	    SHMBROKER__SERVER_MESSAGE__BODY_NOTIFY, &m);
+	if (rc < 0)
+		return rc;
+	if (delivered != NULL)
+		*delivered = m->notify->delivered;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+int
+shmc_read_status(struct shmc *c, uint64_t client_id, uint32_t *status)
+{
+	return shmc_read_status_keep(c, client_id, 0, status);
+}
+
+int
+shmc_read_status_keep(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
+    uint32_t *status)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	Shmbroker__ServerMessage *m;
+	int rc;
+
+	if (shmc_direct(c, client_id, &rc) != NULL)
+		return shmc_status_direct(c, client_id, keep_mask, status);
+	if (rc < 0)
+		return rc;
+	rs.keep_mask = keep_mask;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
+	req.read_status = &rs;
+	rc = shmc_client_call(c, &req, &rs.client_id, client_id,
+	    SHMBROKER__SERVER_MESSAGE__BODY_READ_STATUS, &m);
+	if (rc < 0)
+		return rc;
+	*status = m->read_status->status;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+int
+shmc_detach(struct shmc *c, uint64_t client_id)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
+	Shmbroker__ServerMessage *m;
+	int rc;
+
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
+	req.detach = &d;
+	rc = shmc_client_call(c, &req, &d.client_id, client_id,
+	    SHMBROKER__SERVER_MESSAGE__BODY_DETACH, &m);
+	if (rc == 0)
+		shmbroker__server_message__free_unpacked(m, NULL);
+	/* Gone either way: nothing to re-claim any more. */
+	if (rc == 0 || rc == -ENOENT)
+		shmc_att_forget_id(c, client_id);
+	return rc;
+}
