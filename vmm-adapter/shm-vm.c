@@ -27,14 +27,14 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: shm-vm --socket PATH --guest FILE [--mem SIZE] [--factory ADDR]\n"
-"              [--vector N] [--timeout SECONDS]\n"
+"              [--vector N] [--arg VALUE] [--timeout SECONDS]\n"
 "\n"
 "Runs FILE, a static ELF64 x86-64 executable (PT_LOAD segments at their\n"
 "physical addresses, entered at e_entry) or a flat binary (loaded and\n"
 "entered at 0x100000), on one vCPU in 64-bit long mode with guest RAM at\n"
-"guest-physical 0. The guest starts as _start(factory, vector): RDI = the\n"
-"factory page address, RSI = the interrupt vector, RSP = top of RAM - 8,\n"
-"interrupts off, low 4 GiB identity-mapped.\n"
+"guest-physical 0. The guest starts as _start(factory, vector, arg):\n"
+"RDI = the factory page address, RSI = the interrupt vector, RDX = --arg,\n"
+"RSP = top of RAM - 8, interrupts off, low 4 GiB identity-mapped.\n"
 "\n"
 "  --socket PATH      shmbrokerd's VMM socket (default: $SHMBROKER_SOCKET,\n"
 "                     else the daemon's default); shm-vm fails at start\n"
@@ -44,6 +44,7 @@ usage(FILE *f)
 "  --factory ADDR     guest-physical factory page (default 0x10000000),\n"
 "                     page aligned, above guest RAM\n"
 "  --vector N         interrupt vector passed to the guest (default 0x40)\n"
+"  --arg VALUE        a 64-bit value passed to the guest in RDX (default 0)\n"
 "  --timeout SECONDS  end the guest after this long (default: never)\n"
 "\n"
 "Guest I/O: a byte written to port 0x3f8 goes to stdout; a byte v written\n"
@@ -109,6 +110,11 @@ parse_value(struct vm *vm, int c, const char *arg)
 			    "want seconds from 1 to 86400");
 		vm->timeout_s = (unsigned)v;
 		return 0;
+	case 'a':
+		if (parse_u64(arg, &vm->arg) < 0)
+			return bad_option("--arg", arg,
+			    "want a number from 0 to 2^64-1, e.g. 1000 or 0x10");
+		return 0;
 	}
 	return -1;
 }
@@ -155,6 +161,7 @@ parse_args(int argc, char **argv, struct vm *vm, struct options *o)
 		{ "factory", required_argument, NULL, 'f' },
 		{ "vector", required_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "arg", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};

@@ -63,6 +63,7 @@ struct vm {
 	uint32_t vector;
 	uint64_t window_base;		/* 0: libshmvdev's default */
 	unsigned timeout_s;		/* 0: none */
+	uint64_t arg;			/* --arg: the guest's RDX */
 
 	/* guest RAM: an anonymous mapping at guest-physical 0 */
 	uint8_t *mem;

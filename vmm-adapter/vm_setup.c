@@ -3,7 +3,7 @@
  * starts in: 64-bit long mode, an identity map of the low 4 GiB in 2 MiB
  * pages (U/S=1, R/W=1 at every level, so CPL3 code needs no page tables of
  * its own), a flat GDT (code 0x08, data 0x10), SSE enabled, interrupts off,
- * and the registers of a call _start(factory, vector).
+ * and the registers of a call _start(factory, vector, arg).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -203,6 +203,7 @@ set_entry_regs(struct vm *vm)
 	r.rsp = vm->mem_size - 8;
 	r.rdi = vm->factory;
 	r.rsi = vm->vector;
+	r.rdx = vm->arg;
 	r.rflags = 0x2;		/* bit 1 is reserved-one; IF=0 */
 	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
 		return kvm_fail("KVM_SET_REGS");

@@ -242,6 +242,12 @@ test_usage_errors(void **state)
 	run_vm(&r, "--guest", hello, "--timeout", "0", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "bad --timeout '0'"));
+	run_vm(&r, "--guest", hello, "--arg", "-1", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "bad --arg '-1'"));
+	run_vm(&r, "--guest", hello, "--arg", "0x10000000000000000", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "bad --arg"));
 	run_vm(&r, "--guest", hello, "stray", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "unexpected argument 'stray'"));
@@ -420,13 +426,15 @@ test_entry_state(void **state)
 	check_need_kvm();
 	run_vm(&r, "--guest", guest("args.elf"), "--timeout", "30", NULL);
 	assert_int_equal(r.status, 42);
-	assert_string_equal(r.out, "factory=0x10000000 vector=0x40 stack=ok\n"
-	    "sse move ok....\nmmio read 0\n");
+	assert_string_equal(r.out, "factory=0x10000000 vector=0x40 arg=0x0 "
+	    "stack=ok\nsse move ok....\nmmio read 0\n");
 	run_vm(&r, "--guest", guest("args.elf"), "--mem", "4M", "--factory",
-	    "0x20000000", "--vector", "0x51", "--timeout", "30", NULL);
+	    "0x20000000", "--vector", "0x51", "--arg", "0xfedcba9876543210",
+	    "--timeout", "30", NULL);
 	assert_int_equal(r.status, 42);
-	assert_string_equal(r.out, "factory=0x20000000 vector=0x51 stack=ok\n"
-	    "sse move ok....\nmmio read 0\n");
+	assert_string_equal(r.out, "factory=0x20000000 vector=0x51 "
+	    "arg=0xfedcba9876543210 stack=ok\nsse move ok....\n"
+	    "mmio read 0\n");
 }
 
 /* kvm_pvm cannot emulate SSE arithmetic at CPL0 (docs/DESIGN.md, "What
