@@ -4,8 +4,9 @@
  * before KVM is opened, so these run on every host), and, where /dev/kvm
  * opens, the guest contract against a real daemon: entry state, console and
  * exit ports, and the one-line reasons for an instruction KVM cannot
- * emulate, a triple fault, a halt nothing can wake, --timeout and a daemon
- * that cannot be reached. Guests that share regions: test_guest_e2e.c.
+ * emulate, a triple fault, a reset through port 0xcf9, a halt nothing can
+ * wake, --timeout and a daemon that cannot be reached. Guests that share
+ * regions: test_guest_e2e.c; guests that reboot: test_guest_reboot.c.
  */
 #include <elf.h>
 #include <errno.h>
@@ -130,6 +131,7 @@ guest(const char *name)
 		SHM_VM_GUEST_DIR "/args.elf", SHM_VM_GUEST_DIR "/sse.elf",
 		SHM_VM_GUEST_DIR "/fault.elf", SHM_VM_GUEST_DIR "/spin.elf",
 		SHM_VM_GUEST_DIR "/halt.elf", SHM_VM_GUEST_DIR "/halt_if.elf",
+		SHM_VM_GUEST_DIR "/cf9.elf",
 		SHM_VM_DEMO_GUEST_DIR "/demo_b.elf",
 	};
 
@@ -207,6 +209,8 @@ test_help(void **state)
 	assert_non_null(strstr(r.out, "--socket PATH"));
 	assert_non_null(strstr(r.out, "SHMBROKER_SOCKET"));
 	assert_non_null(strstr(r.out, "0xfec00000"));
+	assert_non_null(strstr(r.out, "--reboot"));
+	assert_non_null(strstr(r.out, "port 0xcf9"));
 }
 
 static void
@@ -248,6 +252,14 @@ test_usage_errors(void **state)
 	run_vm(&r, "--guest", hello, "--arg", "0x10000000000000000", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "bad --arg"));
+	run_vm(&r, "--guest", hello, "--max-reboots", "-1", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "bad --max-reboots '-1'"));
+	/* the largest number is how "no limit" is kept */
+	run_vm(&r, "--guest", hello, "--max-reboots", "18446744073709551615",
+	    NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "bad --max-reboots"));
 	run_vm(&r, "--guest", hello, "stray", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "unexpected argument 'stray'"));
@@ -473,6 +485,48 @@ test_triple_fault(void **state)
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "before ud2\n");
 	assert_one_line(r.err, "triple-faulted (KVM_EXIT_SHUTDOWN");
+	assert_non_null(strstr(r.err, "; without --reboot that ends it\n"));
+}
+
+/*
+ * Port 0xcf9 as a PC's reset control register: a byte with bit 2 set is
+ * a reset, which without --reboot ends shm-vm; a byte without it, and any
+ * wider access, is not the register and the guest runs on. --max-reboots
+ * 0 reboots never, and says so.
+ */
+static void
+test_reset_port(void **state)
+{
+	static const char *const resets[] = { "0x06", "0x0e", "0x04" };
+	static const char *const ignored[] = { "0x02", "0x0a", "0x206",
+	    "0x406" };
+	struct result r;
+	char want[128];
+
+	(void)state;
+	check_need_kvm();
+	for (size_t i = 0; i < sizeof(resets) / sizeof(resets[0]); i++) {
+		run_vm(&r, "--guest", guest("cf9.elf"), "--arg", resets[i],
+		    "--timeout", "30", NULL);
+		assert_int_equal(r.status, 1);
+		assert_string_equal(r.out, "before\n");
+		snprintf(want, sizeof(want), "the guest asked for a reset "
+		    "(0x%02lx to port 0xcf9); without --reboot that ends it",
+		    strtoul(resets[i], NULL, 16));
+		assert_one_line(r.err, want);
+	}
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+		run_vm(&r, "--guest", guest("cf9.elf"), "--arg", ignored[i],
+		    "--timeout", "30", NULL);
+		assert_int_equal(r.status, 0);
+		assert_string_equal(r.out, "before\nafter\n");
+		assert_string_equal(r.err, "");
+	}
+	run_vm(&r, "--guest", guest("cf9.elf"), "--arg", "0x06",
+	    "--max-reboots", "0", "--timeout", "30", NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "before\n");
+	assert_one_line(r.err, "that would be reboot 1, past --max-reboots 0");
 }
 
 static void
@@ -539,6 +593,7 @@ main(void)
 		cmocka_unit_test(test_entry_state),
 		cmocka_unit_test(test_sse_arithmetic),
 		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_reset_port),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_halt),
 	};
