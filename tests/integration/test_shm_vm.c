@@ -41,6 +41,8 @@
 
 #define RUN_LIMIT_MS	60000	/* a hung shm-vm fails the test */
 #define OUT_MAX		8192
+#define RUN_ARGS	24	/* shm-vm's argv, its NULL included */
+#define HELLO		SHM_VM_GUEST_DIR "/hello.elf"
 
 struct result {
 	int status;		/* exit status, or -1 (signal, killed) */
@@ -70,24 +72,22 @@ child(int out, int err, char *const argv[])
 	_exit(127);
 }
 
-/* Runs shm-vm with the NULL-terminated arguments, capturing its stdout and
- * stderr. A run that outlives RUN_LIMIT_MS is killed (status -1). */
+/* Runs shm-vm with the NULL-terminated arguments args, capturing its
+ * stdout and stderr. A run that outlives RUN_LIMIT_MS is killed (status
+ * -1). */
 static void
-run_vm(struct result *r, ...)
+run_vm_args(struct result *r, const char *const *args)
 {
-	char *argv[24];
+	char *argv[RUN_ARGS];
 	int op[2], ep[2], oopen = 1, eopen = 1, ws;
 	size_t olen = 0, elen = 0, n = 0;
 	int64_t end = harness_now_ms() + RUN_LIMIT_MS;
-	va_list ap;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
 	argv[n++] = (char *)SHM_VM_PATH;
-	va_start(ap, r);
-	while (n < 23 && (argv[n] = va_arg(ap, char *)) != NULL)
-		n++;
-	va_end(ap);
+	while (n < RUN_ARGS - 1 && *args != NULL)
+		argv[n++] = (char *)*args++;
 	argv[n] = NULL;
 	assert_int_equal(pipe2(op, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
@@ -123,11 +123,27 @@ run_vm(struct result *r, ...)
 		    r->err);
 }
 
+/* run_vm_args with the arguments given, then NULL. */
+static void
+run_vm(struct result *r, ...)
+{
+	const char *args[RUN_ARGS];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, r);
+	while (n < RUN_ARGS - 1 && (args[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	run_vm_args(r, args);
+}
+
 static const char *
 guest(const char *name)
 {
 	static const char *const names[] = {
-		SHM_VM_GUEST_DIR "/hello.elf", SHM_VM_GUEST_DIR "/hello.bin",
+		HELLO, SHM_VM_GUEST_DIR "/hello.bin",
 		SHM_VM_GUEST_DIR "/args.elf", SHM_VM_GUEST_DIR "/sse.elf",
 		SHM_VM_GUEST_DIR "/fault.elf", SHM_VM_GUEST_DIR "/spin.elf",
 		SHM_VM_GUEST_DIR "/halt.elf", SHM_VM_GUEST_DIR "/halt_if.elf",
@@ -213,56 +229,47 @@ test_help(void **state)
 	assert_non_null(strstr(r.out, "port 0xcf9"));
 }
 
+/* Command lines refused with status 2 and the line that says why. */
+static const struct {
+	const char *args[8];
+	const char *why;
+} usage_errors[] = {
+	{ { NULL }, "--guest FILE is required" },
+	{ { "--guest", HELLO, "--mem", "1K" }, "bad --mem '1K'" },
+	{ { "--guest", HELLO, "--vector", "7" }, "bad --vector '7'" },
+	{ { "--guest", HELLO, "--factory", "0x1000001" }, "bad --factory" },
+	{ { "--guest", HELLO, "--factory", "0x1000000" },
+	    "lies inside guest RAM" },
+	/* the in-kernel IOAPIC's page, and no room left for a region */
+	{ { "--guest", HELLO, "--factory", "0xfec00000" },
+	    "no room for regions" },
+	{ { "--guest", HELLO, "--mem", "3G", "--factory", "0xfeb00000" },
+	    "no room for regions" },
+	{ { "--guest", HELLO, "--timeout", "0" }, "bad --timeout '0'" },
+	{ { "--guest", HELLO, "--arg", "-1" }, "bad --arg '-1'" },
+	{ { "--guest", HELLO, "--arg", "0x10000000000000000" }, "bad --arg" },
+	{ { "--guest", HELLO, "--max-reboots", "-1" },
+	    "bad --max-reboots '-1'" },
+	/* the largest number is how "no limit" is kept */
+	{ { "--guest", HELLO, "--max-reboots", "18446744073709551615" },
+	    "bad --max-reboots" },
+	{ { "--guest", HELLO, "stray" }, "unexpected argument 'stray'" },
+};
+
 static void
 test_usage_errors(void **state)
 {
-	const char *hello = guest("hello.elf");
 	struct result r;
 
 	(void)state;
-	run_vm(&r, NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "--guest FILE is required"));
-	run_vm(&r, "--guest", hello, "--mem", "1K", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --mem '1K'"));
-	run_vm(&r, "--guest", hello, "--vector", "7", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --vector '7'"));
-	run_vm(&r, "--guest", hello, "--factory", "0x1000001", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --factory"));
-	run_vm(&r, "--guest", hello, "--factory", "0x1000000", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "lies inside guest RAM"));
-	/* the in-kernel IOAPIC's page, and no room left for a region */
-	run_vm(&r, "--guest", hello, "--factory", "0xfec00000", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "no room for regions"));
-	run_vm(&r, "--guest", hello, "--mem", "3G", "--factory", "0xfeb00000",
-	    NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "no room for regions"));
-	run_vm(&r, "--guest", hello, "--timeout", "0", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --timeout '0'"));
-	run_vm(&r, "--guest", hello, "--arg", "-1", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --arg '-1'"));
-	run_vm(&r, "--guest", hello, "--arg", "0x10000000000000000", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --arg"));
-	run_vm(&r, "--guest", hello, "--max-reboots", "-1", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --max-reboots '-1'"));
-	/* the largest number is how "no limit" is kept */
-	run_vm(&r, "--guest", hello, "--max-reboots", "18446744073709551615",
-	    NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --max-reboots"));
-	run_vm(&r, "--guest", hello, "stray", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "unexpected argument 'stray'"));
+	for (size_t i = 0; i < sizeof(usage_errors) / sizeof(usage_errors[0]);
+	    i++) {
+		run_vm_args(&r, usage_errors[i].args);
+		assert_int_equal(r.status, 2);
+		if (strstr(r.err, usage_errors[i].why) == NULL)
+			fail_msg("usage error %zu: \"%s\" lacks \"%s\"", i,
+			    r.err, usage_errors[i].why);
+	}
 }
 
 /* Images that must be refused before KVM is opened, on every host. */
