@@ -10,9 +10,10 @@
  * A test that needs nothing more uses fixture_setup and fixture_teardown
  * as its cmocka setup and teardown, per test or for the group. A test
  * file that keeps more state puts a struct fixture first in its own
- * struct, allocates that with fixture_new and ends its teardown with
- * fixture_teardown. The tenancy tests have their own fixture on top of
- * the harness (integration/tenancy_agents.h).
+ * struct, allocates that with fixture_begin (or fixture_new, to start
+ * the daemon later) and ends its teardown with fixture_teardown. The
+ * tenancy tests have their own fixture on top of the harness
+ * (integration/tenancy_agents.h).
  */
 #ifndef SHMBROKER_FIXTURE_H
 #define SHMBROKER_FIXTURE_H

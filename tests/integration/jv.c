@@ -184,24 +184,33 @@ jv_get(const struct jv *o, const char *key)
 	return NULL;
 }
 
-int64_t
-jv_int(const struct jv *o, const char *key)
+/* The value of key in o, which must be there and of type t. */
+static const struct jv *
+jv_typed(const struct jv *o, const char *key, enum jv_type t)
 {
 	const struct jv *v = jv_get(o, key);
 
 	assert_non_null(v);
-	assert_int_equal(v->t, J_INT);
-	return v->i;
+	assert_int_equal(v->t, t);
+	return v;
+}
+
+int64_t
+jv_int(const struct jv *o, const char *key)
+{
+	return jv_typed(o, key, J_INT)->i;
 }
 
 const char *
 jv_str(const struct jv *o, const char *key)
 {
-	const struct jv *v = jv_get(o, key);
+	return jv_typed(o, key, J_STR)->s;
+}
 
-	assert_non_null(v);
-	assert_int_equal(v->t, J_STR);
-	return v->s;
+bool
+jv_bool(const struct jv *o, const char *key)
+{
+	return jv_typed(o, key, J_BOOL)->i != 0;
 }
 
 const struct jv *
@@ -215,14 +224,4 @@ jv_find(const struct jv *a, const char *key, const char *name)
 			return &a->items[k];
 	}
 	return NULL;
-}
-
-bool
-jv_bool(const struct jv *o, const char *key)
-{
-	const struct jv *v = jv_get(o, key);
-
-	assert_non_null(v);
-	assert_int_equal(v->t, J_BOOL);
-	return v->i != 0;
 }

@@ -295,10 +295,7 @@ test_reload(void **state)
 	check_write_file(f->fx.conf, reload_cfg_region);
 	CTL_JSON(f, "reload");
 	assert_int_equal(f->json.t, J_OBJ);
-	g = jv_get(&f->json, "reloaded");
-	assert_non_null(g);
-	assert_int_equal(g->t, J_BOOL);
-	assert_true(g->i);
+	assert_true(jv_bool(&f->json, "reloaded"));
 	CTL_JSON(f, "list");
 	assert_int_equal(f->json.n, 1);
 	g = jv_find(&f->json, "name", "cfgregion");
