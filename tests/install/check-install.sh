@@ -17,7 +17,7 @@ for f in usr/sbin/shmbrokerd usr/bin/shmctl \
 done
 # The manual pages, each in its section, render.
 for f in man8/shmbrokerd.8 man8/shmctl.8 man5/shmbroker.conf.5 \
-         man3/libshmclient.3; do
+         man3/libshmclient.3 man1/shm-vm.1; do
   page=$(find "$dest" -path "*/man/$f" | head -n 1)
   [ -n "$page" ] || fail "missing manual page $f"
   if command -v man >/dev/null; then
