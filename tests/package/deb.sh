@@ -132,7 +132,7 @@ sysusersdir=$(cache SHMBROKER_SYSUSERSDIR)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null ||
     gcc -print-multiarch)
 libdir=/usr/lib/$multiarch
-want="/usr/sbin/shmbrokerd /usr/bin/shmctl
+want="/usr/sbin/shmbrokerd /usr/bin/shmctl /usr/bin/shm-vm
 $libdir/libshmclient.so.0 $libdir/libshmclient.so
 /usr/include/shmbroker/shmclient.h /usr/include/qvm/guest_shm.h
 $libdir/pkgconfig/libshmclient.pc
@@ -141,6 +141,7 @@ $unitdir/shmbrokerd-admin.socket
 $sysusersdir/shmbroker.conf /etc/shmbroker/shmbroker.conf
 /usr/share/man/man8/shmbrokerd.8.gz /usr/share/man/man8/shmctl.8.gz
 /usr/share/man/man5/shmbroker.conf.5.gz /usr/share/man/man3/libshmclient.3.gz
+/usr/share/man/man1/shm-vm.1.gz
 /usr/share/doc/shmbroker/copyright"
 # libshmvdev, once it is installed, comes with all of its parts.
 vdev=no
