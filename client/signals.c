@@ -49,11 +49,15 @@ int
 shmc_af_take(struct att_fds *af, struct wire_fds *fds, uint32_t index,
     uint32_t active)
 {
-	uint16_t peers = (uint16_t)(active & ~(1u << index) & 0xffffu);
+	uint16_t peers;
 	size_t k = 3;
 
-	if (index >= SHM_STATE_SLOTS || !(active & (1u << index)) ||
-	    fds->n != 3 + (size_t)__builtin_popcount(peers))
+	/* The daemon's word is not trusted: the index is checked before it
+	 * becomes a shift. */
+	if (index >= SHM_STATE_SLOTS || !(active & (1u << index)))
+		return -EPROTO;
+	peers = (uint16_t)(active & ~(1u << index) & 0xffffu);
+	if (fds->n != 3 + (size_t)__builtin_popcount(peers))
 		return -EPROTO;
 	af->state_fd = fds->fd[1];
 	af->own_efd = fds->fd[2];

@@ -3,7 +3,8 @@
  * a fresh temporary directory for its sockets, dies with the process that
  * started it (PR_SET_PDEATHSIG), and is stopped and cleaned up by
  * harness_stop_daemon, which tests call from their teardown so that a
- * failing assertion still leaves nothing behind.
+ * failing assertion still leaves nothing behind. A test that restarts the
+ * daemon gets the next one on the same directory and sockets.
  */
 #ifndef SHMBROKER_HARNESS_H
 #define SHMBROKER_HARNESS_H
@@ -32,6 +33,39 @@ int harness_start_daemon(struct test_daemon *d, const char *const *extra);
 /* SIGTERM, wait (SIGKILL after 5 s), remove the directory. Returns the
  * daemon's exit status, or -1 when it had to be killed or crashed. */
 int harness_stop_daemon(struct test_daemon *d);
+
+/*
+ * Ends the daemon with sig and reaps it (SIGKILL when it is still there
+ * after 5 s), keeping its directory, sockets' paths and log for
+ * harness_restart_daemon. Returns its exit status, or -1 when a signal
+ * ended it (always so for SIGKILL) or it did not exit on sig.
+ */
+int harness_end_daemon(struct test_daemon *d, int sig);
+
+/* How harness_restart_daemon starts the next daemon; NULL: at once,
+ * with nothing passed. */
+struct harness_restart {
+	int delay_ms;		/* > 0: it starts this much later, unwaited */
+	/*
+	 * Descriptors passed as systemd passes its fd store: at 3, 4, ...
+	 * in this order, named in LISTEN_FDNAMES, counted in LISTEN_FDS,
+	 * for LISTEN_PID the new daemon's.
+	 */
+	const int *fds;
+	const char *const *fdnames;
+	int nfds;
+};
+
+/*
+ * Ends the running daemon, if any, with SIGTERM (it must exit with 0),
+ * and starts a new one on the same directory and sockets with the extra
+ * arguments, its stderr appended to the same log, so that clients
+ * reconnect to the path they know and the teardown's stop finds the new
+ * one. Unless how delays it, waits until both sockets accept
+ * connections. Returns 0, or -1 with the reason on stderr.
+ */
+int harness_restart_daemon(struct test_daemon *d, const char *const *extra,
+    const struct harness_restart *how);
 /*
  * The same for a test that requires a clean exit: a daemon that did not
  * exit with 0 (a crash, a sanitizer report) is reported on stderr with its

@@ -84,6 +84,22 @@ check_admin_call(struct shmc *adm, Shmbroker__ClientMessage *req)
 	return check_admin_reply(adm, rc, m);
 }
 
+void
+check_round_trip(struct shmc *c, uint64_t client_id)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
+	Shmbroker__ServerMessage *m;
+
+	rs.client_id = client_id;
+	rs.keep_mask = 0xffff;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
+	req.read_status = &rs;
+	assert_int_equal(shmc_call(c, &req, &m), 0);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
 /*
  * Makes *req the request with id whose body (the oneof field bc) is body,
  * which must be that field's message type. Through the field's descriptor,
@@ -191,6 +207,30 @@ check_admin_show(struct shmc *adm, const char *name)
 	}
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return v;
+}
+
+int
+check_admin_clients(struct shmc *adm, const char *name)
+{
+	struct check_region v = check_admin_show(adm, name);
+
+	if (v.error == SHMBROKER__ERROR__ERR_NOT_FOUND)
+		return -1;
+	assert_int_equal(v.error, 0);
+	assert_int_equal(v.clients, v.n_clients);
+	return (int)v.n_clients;
+}
+
+int
+check_admin_wait_clients(struct shmc *adm, const char *name, int want)
+{
+	int64_t deadline = harness_now_ms() + 5000;
+	int n;
+
+	while ((n = check_admin_clients(adm, name)) != want &&
+	    harness_now_ms() < deadline)
+		harness_sleep_ms(10);
+	return n;
 }
 
 void

@@ -39,6 +39,14 @@ struct shmc *check_connect(const char *path, const char *label);
 Shmbroker__ServerMessage *check_admin_call(struct shmc *adm,
     Shmbroker__ClientMessage *req);
 /*
+ * A round trip on c's connection, a ReadStatus of client_id that keeps
+ * every bit: the daemon answers in order and sends an event before the
+ * replies to later requests, so when it returns the daemon has served
+ * all that was sent before, on any connection whose request went out
+ * first, and c has read the events that came ahead of the reply.
+ */
+void check_round_trip(struct shmc *c, uint64_t client_id);
+/*
  * An admin request without arguments (body: ..._BODY_ADMIN_STATUS, _STATS
  * or _TENANTS) that must succeed with the matching reply; the caller frees
  * it.
@@ -61,6 +69,13 @@ struct check_region {
 
 /* AdminShow of name on adm; a region found must carry that name. */
 struct check_region check_admin_show(struct shmc *adm, const char *name);
+/* The clients of region name by AdminShow on adm (its count and its
+ * list must agree), or -1 when it does not exist. */
+int check_admin_clients(struct shmc *adm, const char *name);
+/* Waits up to 5 s until region name has want clients (-1: until it is
+ * gone), as the daemon learns of a closed connection asynchronously;
+ * returns the last count seen. */
+int check_admin_wait_clients(struct shmc *adm, const char *name, int want);
 /* Regions and clients the daemon holds, by AdminStatus on adm. */
 void check_admin_counts(struct shmc *adm, uint32_t *regions,
     uint32_t *clients);

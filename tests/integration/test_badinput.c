@@ -24,68 +24,32 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "testcheck.h"
 #include "shmbroker.pb-c.h"
 #include "shmclient.h"
 #include "shmclient_admin.h"
 #include "wire.h"
 
-#define MAX_RAW 16
-#define MAX_CONNS 8
 #define REPLY_WAIT_MS 5000
 #define SETTLE_WAIT_MS 20000
 #define HANGUPS 500
 #define FLOOD 20000
 
-struct fixture {
-	struct test_daemon d;
-	bool running;
-	int baseline_fds;
-	int raw[MAX_RAW];		/* raw sockets, -1 when free */
-	struct shmc *conns[MAX_CONNS];
-	size_t nconns;
-	uint64_t next_id;
-};
-
 /* ---- the daemon ---- */
 
+/* The fixture, and the daemon's descriptors once it settled: what each
+ * test must leave it with. */
 static int
 setup(void **state)
 {
-	static const char *const args[] = { "--hugepages", "never", NULL };
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f;
 
-	if (f == NULL)
+	if (fixture_setup(state) < 0)
 		return -1;
-	*state = f;
-	for (int i = 0; i < MAX_RAW; i++)
-		f->raw[i] = -1;
-	f->next_id = 1;
-	if (harness_start_daemon(&f->d, args) < 0)
-		return -1;
-	f->running = true;
+	f = *state;
 	f->baseline_fds = harness_settled_fd_count(f->d.pid);
 	return 0;
-}
-
-/* Stops the daemon, which must exit with 0 (its log is printed otherwise,
- * kept by the harness because main sets SHMBROKER_KEEP_LOGS). */
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc = 0;
-
-	for (int i = 0; i < MAX_RAW; i++)
-		if (f->raw[i] >= 0)
-			close(f->raw[i]);
-	for (size_t i = 0; i < f->nconns; i++)
-		shmc_close(f->conns[i]);
-	if (f->running)
-		rc = harness_stop_daemon_checked(&f->d);
-	free(f);
-	return rc == 0 ? 0 : -1;
 }
 
 /* ---- raw sockets ---- */
@@ -94,11 +58,7 @@ teardown(void **state)
 static int
 raw_open(struct fixture *f)
 {
-	for (int i = 0; i < MAX_RAW; i++)
-		if (f->raw[i] < 0)
-			return f->raw[i] = check_raw_connect(f->d.socket);
-	fail_msg("too many raw sockets");
-	return -1;
+	return fixture_raw(f, f->d.socket);
 }
 
 /* Closes a raw connection; the daemon must drop back to its baseline. */
@@ -107,10 +67,7 @@ raw_close_check(struct fixture *f, int fd)
 {
 	int n;
 
-	for (int i = 0; i < MAX_RAW; i++)
-		if (f->raw[i] == fd)
-			f->raw[i] = -1;
-	close(fd);
+	fixture_raw_close(f, fd);
 	n = harness_wait_fd_count(f->d.pid, f->baseline_fds, SETTLE_WAIT_MS);
 	assert_int_equal(n, f->baseline_fds);
 }
@@ -239,45 +196,14 @@ raw_attach(struct fixture *f, int sock, const void *name, size_t len,
 	return st;
 }
 
-static struct shmc *
-fixture_connect(struct fixture *f, const char *path)
-{
-	assert_true(f->nconns < MAX_CONNS);
-	return f->conns[f->nconns++] = check_connect(path, "badinput");
-}
-
-static void
-fixture_disconnect(struct fixture *f, struct shmc *c)
-{
-	for (size_t i = 0; i < f->nconns; i++)
-		if (f->conns[i] == c) {
-			f->conns[i] = f->conns[--f->nconns];
-			break;
-		}
-	shmc_close(c);
-}
-
-/* Regions and clients the daemon holds, by AdminStatus. */
-static void
-admin_counts(struct fixture *f, uint32_t *regions, uint32_t *clients)
-{
-	struct shmc *adm = fixture_connect(f, f->d.admin_socket);
-
-	check_admin_counts(adm, regions, clients);
-	fixture_disconnect(f, adm);
-}
-
 /* Events the daemon dropped connections for, by AdminStats. */
 static uint64_t
 admin_events_dropped(struct fixture *f)
 {
-	struct shmc *adm = fixture_connect(f, f->d.admin_socket);
-	Shmbroker__ServerMessage *m = check_admin_ok(adm,
+	Shmbroker__ServerMessage *m = check_admin_ok(f->adm,
 	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
-	uint64_t dropped;
+	uint64_t dropped = m->admin_stats->events_dropped_connections;
 
-	fixture_disconnect(f, adm);
-	dropped = m->admin_stats->events_dropped_connections;
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return dropped;
 }
@@ -527,14 +453,53 @@ test_names(void **state)
 	    SHMBROKER__GUEST_STATUS__GSS_DOES_NOT_EXIST);
 	assert_int_equal(raw_attach(f, s, "missing", 8, 4, false, NULL, NULL),
 	    SHMBROKER__GUEST_STATUS__GSS_DOES_NOT_EXIST);
-	admin_counts(f, &regions, &clients);
+	check_admin_counts(f->adm, &regions, &clients);
 	assert_int_equal(regions, 1);
 	assert_int_equal(clients, 2);
 	expect_works(f, s);
 	raw_close_check(f, s);
-	admin_counts(f, &regions, &clients);
+	check_admin_counts(f->adm, &regions, &clients);
 	assert_int_equal(regions, 0);
 	assert_int_equal(clients, 0);
+}
+
+/* An Attach's want_index is a client's wish for its old index after a
+ * restart, 1..16 (0: none). Values past it, up to 0x80000000 (once
+ * turned into a signed int and decremented: undefined behaviour that
+ * aborted the sanitizer build), are no wish: the lowest free index. */
+static void
+test_want_index_range(void **state)
+{
+	static const uint32_t wants[] = { 0x80000000u, 0xffffffffu, 17, 0,
+	    16, 3 };
+	static const uint32_t got[] = { 0, 1, 2, 3, 15, 4 };
+	struct fixture *f = *state;
+	int s = raw_open(f);
+
+	for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
+		Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+		Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+		Shmbroker__ServerMessage *r;
+
+		a.name.data = (uint8_t *)"want";
+		a.name.len = 5;
+		a.size_pages = 1;
+		a.create = true;
+		a.want_index = wants[i];
+		m.id = f->next_id++;
+		m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+		m.attach = &a;
+		check_send(s, &m);
+		r = recv_reply(s, NULL);
+		assert_int_equal(r->id, m.id);
+		assert_int_equal(r->attach->status,
+		    SHMBROKER__GUEST_STATUS__GSS_OK);
+		if (r->attach->index != got[i])
+			fail_msg("want_index 0x%x: index %u, not %u", wants[i],
+			    r->attach->index, got[i]);
+		shmbroker__server_message__free_unpacked(r, NULL);
+	}
+	expect_works(f, s);
 }
 
 static void
@@ -591,10 +556,7 @@ test_not_attached(void **state)
 	shmbroker__server_message__free_unpacked(m, NULL);
 	expect_works(f, s2);
 	expect_works(f, s1);
-	close(s2);
-	for (int i = 0; i < MAX_RAW; i++)
-		if (f->raw[i] == s2)
-			f->raw[i] = -1;
+	fixture_raw_close(f, s2);
 	raw_close_check(f, s1);
 }
 
@@ -629,7 +591,7 @@ test_admin_on_vmm_socket(void **state)
 	expect_error(s, 43, SHMBROKER__ERROR__ERR_NOT_PERMITTED);
 
 	/* Nothing was created or destroyed. */
-	admin_counts(f, &regions, &clients);
+	check_admin_counts(f->adm, &regions, &clients);
 	assert_int_equal(regions, 1);
 	assert_int_equal(clients, 1);
 	expect_works(f, s);
@@ -685,7 +647,7 @@ test_hangups(void **state)
 	}
 	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
 	    SETTLE_WAIT_MS), f->baseline_fds);
-	admin_counts(f, &regions, &clients);
+	check_admin_counts(f->adm, &regions, &clients);
 	assert_int_equal(regions, 0);
 	assert_int_equal(clients, 0);
 
@@ -758,7 +720,7 @@ test_flood_non_reader(void **state)
 {
 	struct fixture *f = *state;
 	int r = raw_open(f);
-	struct shmc *fl = fixture_connect(f, f->d.socket);
+	struct shmc *fl = fixture_connect(f, f->d.socket, "badinput");
 	struct shmc_region reg;
 	struct flood_seen seen = { 0, false };
 	uint32_t ridx, delivered = 0, reached = 0;
@@ -802,12 +764,9 @@ test_flood_non_reader(void **state)
 		assert_int_equal(raw_attach(f, s, "other", 6, 1, true, NULL,
 		    NULL), SHMBROKER__GUEST_STATUS__GSS_OK);
 		expect_works(f, s);
-		close(s);
-		for (int i = 0; i < MAX_RAW; i++)
-			if (f->raw[i] == s)
-				f->raw[i] = -1;
+		fixture_raw_close(f, s);
 	}
-	fixture_disconnect(f, fl);
+	fixture_close(f, fl);
 	raw_close_check(f, r);
 }
 
@@ -815,25 +774,30 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, setup,
+		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_datagram, setup,
-		    teardown),
+		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_datagram, setup,
-		    teardown),
+		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_type, setup,
-		    teardown),
+		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_request_with_fds, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_names, setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_want_index_range, setup,
+		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_not_attached, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_admin_on_vmm_socket,
-		    setup, teardown),
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_admin_on_vmm_socket, setup,
+		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_version, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_hangups, setup, teardown),
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_hangups, setup,
+		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_flood_non_reader, setup,
-		    teardown),
+		    fixture_teardown),
 	};
 
 	/* A daemon that fails keeps its log so that teardown can print it. */

@@ -330,10 +330,11 @@ script_late_attach(struct fk *k)
 	return fk_serve(k);
 }
 
-/* Answers two attaches with GSS_OK but the wrong fds (a daemon before
+/* Answers three attaches with GSS_OK but the wrong fds (a daemon before
  * the state page: the memfd alone; then the three fds with an active mask
- * that promises a peer's eventfd too), then sends a PeerChanged that
- * carries an fd for a client the library does not know. */
+ * that promises a peer's eventfd too) or an index out of range, then
+ * sends a PeerChanged that carries an fd for a client the library does
+ * not know. */
 static int
 script_short_attach(struct fk *k)
 {
@@ -355,12 +356,16 @@ script_short_attach(struct fk *k)
 	a.backing_bytes = 4096;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
 	m.attach = &a;
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < 3; round++) {
 		if (fk_recv(k, WAIT_MS, &q) != 1 ||
 		    q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH)
 			return 22;
 		m.id = q->id;
-		a.active_mask = round == 0 ? 0x1 : 0x3;
+		/* The third: an index past the 16 slots, which the library
+		 * once shifted by before it checked it. */
+		a.index = round == 2 ? 61 : 0;
+		a.active_mask = round == 0 ? 0x1 : round == 1 ? 0x3 :
+		    0xffffffff;
 		(void)wire_send_server(k->s, &m, fds, round == 0 ? 1 : 3);
 		shmbroker__client_message__free_unpacked(q, NULL);
 	}
@@ -717,6 +722,8 @@ test_short_attach_reply(void **state)
 	assert_non_null(strstr(shmc_error(f->c), "state page"));
 	assert_int_equal(check_count_own_fds(), before);
 	assert_int_equal(shmc_attach(f->c, "short", 1, true, &r), -EPROTO);
+	assert_int_equal(check_count_own_fds(), before);
+	assert_int_equal(shmc_attach(f->c, "index61", 1, true, &r), -EPROTO);
 	assert_int_equal(check_count_own_fds(), before);
 	dispatch_until(f->c, record, &s, 1);
 	assert_int_equal(s.n, 1);

@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "shmclient.h"
 
 #define NREGIONS 12
@@ -43,43 +43,13 @@ keeper_was_execed(pid_t pid)
 /* The keeper closes parked fds asynchronously: give it a moment. */
 #define KEEPER_SETTLE_MS 2000
 
-struct fixture {
-	struct test_daemon d;
-	char config[64];
-	struct shmc *conn[3];		/* closed by teardown, also on failure */
-};
-
+/* The daemon keeps only two region memfds itself. */
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	const char *args[] = { "--config", f->config, NULL };
-	FILE *cf;
-	int fd;
-
-	snprintf(f->config, sizeof(f->config), "/tmp/shmbroker-cfg.XXXXXX");
-	if ((fd = mkstemp(f->config)) < 0 || (cf = fdopen(fd, "w")) == NULL)
-		return -1;
-	fprintf(cf, "[broker]\ntenancy = open\nlocal_region_fds = 2\nhugepages = never\n");
-	fclose(cf);
-	if (harness_start_daemon(&f->d, args) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc;
-
-	for (int i = 0; i < 3; i++)
-		shmc_close(f->conn[i]);
-	rc = harness_stop_daemon(&f->d);
-	unlink(f->config);
-	free(f);
-	return rc == 0 ? 0 : -1;
+	static const char conf[] = "[broker]\ntenancy = open\n"
+	    "local_region_fds = 2\nhugepages = never\n";
+	return fixture_begin(state, sizeof(struct fixture), conf, NULL);
 }
 
 /* The daemon's keeper processes (its children). */
@@ -109,10 +79,8 @@ test_parked_regions_are_shared(void **state)
 	pid_t keepers[4];
 	int nk, base_fds;
 
-	assert_int_equal(shmc_connect(f->d.socket, "a", 0, &a, NULL, 0), 0);
-	f->conn[0] = a;
-	assert_int_equal(shmc_connect(f->d.socket, "b", 0, &b, NULL, 0), 0);
-	f->conn[1] = b;
+	a = fixture_connect(f, f->d.socket, "a");
+	b = fixture_connect(f, f->d.socket, "b");
 	base_fds = harness_count_fds(f->d.pid);
 	for (int i = 0; i < NREGIONS; i++) {
 		char name[16];
@@ -147,8 +115,7 @@ test_parked_regions_are_shared(void **state)
 
 	/* A third peer finds every region, parked or not, and sees what the
 	 * creator wrote: the fd it gets is the region's own memfd. */
-	assert_int_equal(shmc_connect(f->d.socket, "c", 0, &c, NULL, 0), 0);
-	f->conn[2] = c;
+	c = fixture_connect(f, f->d.socket, "c");
 	for (int i = 0; i < NREGIONS; i++) {
 		struct shmc_region rc;
 		char name[16], want[64], *pc;
@@ -164,8 +131,7 @@ test_parked_regions_are_shared(void **state)
 		close(rc.fd);
 		assert_int_equal(shmc_detach(c, rc.client_id), 0);
 	}
-	shmc_close(c);
-	f->conn[2] = NULL;
+	fixture_close(f, c);
 	/* A keeper is shmbrokerd started afresh by exec, not a fork that
 	 * carries a copy of the daemon's heap: its command line says so. */
 	assert_true(keeper_was_execed(keepers[0]));
@@ -187,7 +153,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_parked_regions_are_shared,
-		    setup, teardown),
+		    setup, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

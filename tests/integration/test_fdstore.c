@@ -8,7 +8,6 @@
  * client that re-claims its index afterwards, on the same memory.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,19 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "testcheck.h"
 
 #define MAX_STORED 16
-#define WAIT_MS 5000
 #define RECONNECT_MS 5000
 
 static const char conf_text[] = "[broker]\ntenancy = open\nfd_store = yes\n";
@@ -40,65 +36,55 @@ struct stored {
 	int fd;
 };
 
-struct fixture {
-	struct test_daemon d;
-	char dir[64];
-	char notify[108];
-	char conf[128];
+struct store {
+	struct fixture fx;	/* first: the teardown frees it whole */
+	char notify[108];	/* the NOTIFY_SOCKET the test binds */
 	int nsock;
 	struct stored st[MAX_STORED];
 	int nst;
-	struct shmc *c[2];
 };
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *extra[] = { "--hugepages", "never", "--config", NULL,
-	    NULL };
-	int rc;
-
-	if (f == NULL)
-		return -1;
-	*state = f;
-	f->nsock = -1;
-	if (harness_mkdtemp(f->dir, sizeof(f->dir), "fdstore") < 0)
-		return -1;
-	snprintf(f->notify, sizeof(f->notify), "%s/notify", f->dir);
-	snprintf(f->conf, sizeof(f->conf), "%s/shmbroker.conf", f->dir);
-	check_write_file(f->conf, conf_text);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->notify);
-	f->nsock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0);
-	if (f->nsock < 0 ||
-	    bind(f->nsock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		return -1;
-	extra[3] = f->conf;
-	setenv("NOTIFY_SOCKET", f->notify, 1);
-	rc = harness_start_daemon(&f->d, extra);
-	unsetenv("NOTIFY_SOCKET");
-	return rc;
-}
 
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-	int rc;
+	struct store *f = *state;
 
-	for (int i = 0; i < 2; i++)
-		shmc_close(f->c[i]);
-	rc = harness_stop_daemon_checked(&f->d);
+	if (f == NULL)
+		return 0;
 	for (int i = 0; i < f->nst; i++)
 		close(f->st[i].fd);
 	if (f->nsock >= 0)
 		close(f->nsock);
-	if (f->dir[0] != '\0')
-		harness_rmtree(f->dir);
-	free(f);
-	return rc == 0 ? 0 : -1;
+	unsetenv("NOTIFY_SOCKET");
+	return fixture_teardown(state);
+}
+
+static int
+setup(void **state)
+{
+	static const char *const never[] = { "--hugepages", "never", NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct store *f = fixture_new(state, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->notify, sizeof(f->notify), "%s/notify", f->fx.dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->notify);
+	f->nsock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (f->nsock < 0 ||
+	    bind(f->nsock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		perror(f->notify);
+		teardown(state);
+		return -1;
+	}
+	/* Every daemon of the test, the restarted one too, notifies there. */
+	setenv("NOTIFY_SOCKET", f->notify, 1);
+	if (fixture_start(&f->fx, conf_text, never) < 0) {
+		teardown(state);
+		return -1;
+	}
+	return 0;
 }
 
 /* The value of KEY= in a notify message, or NULL. */
@@ -122,7 +108,7 @@ field(char *msg, const char *key, char *out, size_t cap)
 }
 
 static void
-forget(struct fixture *f, const char *name)
+forget(struct store *f, const char *name)
 {
 	for (int i = 0; i < f->nst;) {
 		if (strcmp(f->st[i].name, name) == 0) {
@@ -136,7 +122,7 @@ forget(struct fixture *f, const char *name)
 
 /* What systemd would do with the notify messages that wait. */
 static void
-collect(struct fixture *f)
+collect(struct store *f)
 {
 	char buf[4096], name[256];
 	union {
@@ -173,7 +159,7 @@ collect(struct fixture *f)
 }
 
 static int
-count_prefix(const struct fixture *f, const char *prefix)
+count_prefix(const struct store *f, const char *prefix)
 {
 	int n = 0;
 
@@ -183,70 +169,45 @@ count_prefix(const struct fixture *f, const char *prefix)
 }
 
 /* SIGTERM, then a daemon that gets the stored fds as systemd passes
- * them: from fd 3 on, named, for its own pid. */
+ * them: what the old one stored until it exited, from fd 3 on, named. */
 static void
-restart_with_store(struct fixture *f)
+restart_with_store(struct store *f)
 {
-	int status = 0;
-	pid_t pid;
+	const char *names[MAX_STORED];
+	int fds[MAX_STORED];
+	struct harness_restart how = { .fds = fds, .fdnames = names };
 
-	kill(f->d.pid, SIGTERM);
-	assert_int_equal(waitpid(f->d.pid, &status, 0), f->d.pid);
-	f->d.pid = 0;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(harness_end_daemon(&f->fx.d, SIGTERM), 0);
 	collect(f);
-	if ((pid = fork()) == 0) {
-		char names[2048] = "", num[16];
-		int moved[MAX_STORED];
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		/* Out of the way first, then into place. */
-		for (int i = 0; i < f->nst; i++)
-			moved[i] = fcntl(f->st[i].fd, F_DUPFD, 100);
-		for (int i = 0; i < f->nst; i++) {
-			dup2(moved[i], 3 + i);
-			strcat(names, i ? ":" : "");
-			strcat(names, f->st[i].name);
-		}
-		snprintf(num, sizeof(num), "%d", f->nst);
-		setenv("LISTEN_FDS", num, 1);
-		setenv("LISTEN_FDNAMES", names, 1);
-		snprintf(num, sizeof(num), "%d", (int)getpid());
-		setenv("LISTEN_PID", num, 1);
-		setenv("NOTIFY_SOCKET", f->notify, 1);
-		execl(SHMBROKERD_PATH, SHMBROKERD_PATH, "--socket",
-		    f->d.socket, "--admin-socket", f->d.admin_socket,
-		    "--foreground", "--hugepages", "never", "--config",
-		    f->conf, (char *)NULL);
-		_exit(127);
+	for (int i = 0; i < f->nst; i++) {
+		fds[i] = f->st[i].fd;
+		names[i] = f->st[i].name;
 	}
-	assert_true(pid > 0);
-	f->d.pid = pid;
-	if (harness_wait_listening(f->d.admin_socket, WAIT_MS) < 0)
-		fail_msg("the new shmbrokerd did not listen within %d ms",
-		    WAIT_MS);
+	how.nfds = f->nst;
+	assert_int_equal(fixture_restart(&f->fx, &how), 0);
 }
 
 static void
 test_pending_survives_restart(void **state)
 {
-	struct fixture *f = *state;
+	struct store *f = *state;
+	struct shmc *c[2];
 	struct shmc_region ra, rb;
 	uint32_t st = 0, idx;
 	bool same;
 
 	for (int i = 0; i < 2; i++) {
-		f->c[i] = check_connect(f->d.socket, "fdstore");
-		shmc_set_reconnect(f->c[i], RECONNECT_MS);
+		c[i] = fixture_connect(&f->fx, f->fx.d.socket, "fdstore");
+		shmc_set_reconnect(c[i], RECONNECT_MS);
 	}
-	assert_int_equal(shmc_attach(f->c[0], "kept", 1, true, &ra),
+	assert_int_equal(shmc_attach(c[0], "kept", 1, true, &ra),
 	    SHMC_GSS_OK);
-	assert_int_equal(shmc_attach(f->c[1], "kept", 1, true, &rb),
+	assert_int_equal(shmc_attach(c[1], "kept", 1, true, &rb),
 	    SHMC_GSS_OK);
 	close(ra.fd);
 	close(rb.fd);
 	/* a notifies b, which does not read it before the restart. */
-	assert_int_equal(shmc_notify(f->c[0], ra.client_id, 1u << rb.index,
+	assert_int_equal(shmc_notify(c[0], ra.client_id, 1u << rb.index,
 	    NULL), 0);
 	collect(f);
 	assert_int_equal(count_prefix(f, "r."), 1);
@@ -254,33 +215,33 @@ test_pending_survives_restart(void **state)
 
 	restart_with_store(f);
 	/* b's read reconnects, re-claims its index, and finds a's bit. */
-	assert_int_equal(shmc_read_status(f->c[1], rb.client_id, &st), 0);
-	assert_int_equal(shmc_reconnects(f->c[1]), 1);
-	assert_int_equal(shmc_attachment_info(f->c[1], rb.client_id, &idx,
+	assert_int_equal(shmc_read_status(c[1], rb.client_id, &st), 0);
+	assert_int_equal(shmc_reconnects(c[1]), 1);
+	assert_int_equal(shmc_attachment_info(c[1], rb.client_id, &idx,
 	    &same), 0);
 	assert_int_equal(idx, rb.index);
 	assert_true(same);
 	assert_int_equal(st & 0xffff, 1u << ra.index);
 	assert_int_equal(st >> 16, 1u << rb.index);
 	/* Read once, like any pending bit. */
-	assert_int_equal(shmc_read_status(f->c[1], rb.client_id, &st), 0);
+	assert_int_equal(shmc_read_status(c[1], rb.client_id, &st), 0);
 	assert_int_equal(st & 0xffff, 0);
 
 	/* a comes back too: its own word was empty and stays so, and the
 	 * two notify each other again. */
-	assert_int_equal(shmc_read_status(f->c[0], ra.client_id, &st), 0);
+	assert_int_equal(shmc_read_status(c[0], ra.client_id, &st), 0);
 	assert_int_equal(st, 0x3u << 16);
-	assert_int_equal(shmc_notify(f->c[1], rb.client_id, 0xffffffffu,
+	assert_int_equal(shmc_notify(c[1], rb.client_id, 0xffffffffu,
 	    NULL), 0);
-	assert_int_equal(shmc_read_status(f->c[0], ra.client_id, &st), 0);
+	assert_int_equal(shmc_read_status(c[0], ra.client_id, &st), 0);
 	assert_int_equal(st, 0x3u << 16 | 1u << rb.index);
 
 	/* The last client's detach takes the state page out of the store
 	 * (told before the detach's reply), and the guest region with it. */
-	assert_int_equal(shmc_detach(f->c[0], ra.client_id), 0);
+	assert_int_equal(shmc_detach(c[0], ra.client_id), 0);
 	collect(f);
 	assert_int_equal(count_prefix(f, "s."), 1);
-	assert_int_equal(shmc_detach(f->c[1], rb.client_id), 0);
+	assert_int_equal(shmc_detach(c[1], rb.client_id), 0);
 	collect(f);
 	assert_int_equal(count_prefix(f, "s."), 0);
 	assert_int_equal(count_prefix(f, "r."), 0);

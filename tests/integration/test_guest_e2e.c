@@ -1,6 +1,6 @@
 /*
  * test_guest_e2e: guests that share memory end to end. Real guests
- * (vmm-adapter/guests/e2e_*.c, on shmguest.h) run in two or more shm-vm
+ * (tests/guests/e2e_*.c, on shmguest.h) run in two or more shm-vm
  * processes at once against a real shmbrokerd; the test checks their exit
  * statuses and exact console output, takes part with its own libshmclient
  * client (reads the guests' bytes, notifies them, is notified), and checks
@@ -32,7 +32,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
-#include "harness.h"
+#include "fixture.h"
 #include "testcheck.h"
 
 #ifndef SHM_VM_PATH
@@ -57,22 +57,20 @@ struct vmproc {
 	char errbuf[OUT_MAX];
 };
 
-struct fixture {
-	struct test_daemon d;
+struct e2e {
+	struct fixture fx;	/* first: fixture_teardown frees it whole */
 	struct vmproc vm[NVM];
 	struct shmc *c;		/* the test's own VMM-side connection */
-	struct shmc *adm;
-	char dir[128];		/* the daemon's configuration, when any */
 };
 
 /* ---- shm-vm children ---- */
 
 static void
-vm_exec(const struct fixture *f, const char *guest, int out, int err)
+vm_exec(const struct e2e *f, const char *guest, int out, int err)
 {
 	char path[512];
 	char *argv[] = {
-		(char *)SHM_VM_PATH, (char *)"--socket", (char *)f->d.socket,
+		(char *)SHM_VM_PATH, (char *)"--socket", (char *)f->fx.d.socket,
 		(char *)"--guest", path, (char *)"--timeout",
 		(char *)VM_TIMEOUT, NULL,
 	};
@@ -87,7 +85,7 @@ vm_exec(const struct fixture *f, const char *guest, int out, int err)
 }
 
 static void
-vm_start(struct fixture *f, struct vmproc *vp, const char *guest)
+vm_start(struct e2e *f, struct vmproc *vp, const char *guest)
 {
 	int op[2], ep[2];
 
@@ -227,11 +225,11 @@ vm_expect(struct vmproc *vp, int status, const char *out, bool quiet)
 /* ---- the daemon's view ---- */
 
 static void
-shmctl(const struct fixture *f, const char *cmd, char *out, size_t len)
+shmctl(const struct e2e *f, const char *cmd, char *out, size_t len)
 {
 	char *argv[] = {
 		(char *)SHMCTL_PATH, (char *)"--admin-socket",
-		(char *)f->d.admin_socket, (char *)cmd, NULL,
+		(char *)f->fx.d.admin_socket, (char *)cmd, NULL,
 	};
 
 	assert_int_equal(harness_run(argv, out, len), 0);
@@ -278,7 +276,7 @@ split_line(const char *line, char *buf, size_t len, char **word, int max)
  * active mask (clients < 0: no row at all). The columns are ID, NAME,
  * SIZE (two words), BACKING, ORIGIN, CLIENTS, ACTIVE. */
 static void
-expect_listed(const struct fixture *f, const char *name, int clients,
+expect_listed(const struct e2e *f, const char *name, int clients,
     unsigned active)
 {
 	char list[LIST_MAX], buf[512], want[16], *w[12];
@@ -303,7 +301,7 @@ expect_listed(const struct fixture *f, const char *name, int clients,
 }
 
 static int
-clients_of_pid(const struct fixture *f, pid_t pid, const char *region)
+clients_of_pid(const struct e2e *f, pid_t pid, const char *region)
 {
 	char list[LIST_MAX], label[64];
 
@@ -313,11 +311,11 @@ clients_of_pid(const struct fixture *f, pid_t pid, const char *region)
 }
 
 static void
-expect_no_regions(const struct fixture *f)
+expect_no_regions(const struct e2e *f)
 {
 	uint32_t regions, clients;
 
-	check_admin_counts(f->adm, &regions, &clients);
+	check_admin_counts(f->fx.adm, &regions, &clients);
 	assert_int_equal(regions, 0);
 	assert_int_equal(clients, 0);
 }
@@ -356,61 +354,36 @@ wait_notified(struct shmc *c, uint64_t client_id, uint32_t want)
 /* ---- fixtures ---- */
 
 /* Everything a test may have left running: shm-vm children, the test's
- * connections, the daemon, the configuration. Returns -1 when the daemon
- * did not exit cleanly (a crash, a sanitizer report). */
+ * connection, then the fixture's daemon and files. Returns -1 when the
+ * daemon did not exit cleanly (a crash, a sanitizer report). */
 static int
-cleanup(struct fixture *f)
+teardown(void **state)
 {
-	int rc;
+	struct e2e *f = *state;
 
+	if (f == NULL)
+		return 0;
 	for (int i = 0; i < NVM; i++)
 		vm_kill(&f->vm[i]);
 	shmc_close(f->c);
-	shmc_close(f->adm);
-	rc = harness_stop_daemon_checked(&f->d) == 0 ? 0 : -1;
-	if (f->dir[0] != '\0')
-		harness_rmtree(f->dir);
-	free(f);
-	return rc;
+	return fixture_teardown(state);
 }
 
-static int
-start_daemon(struct fixture *f, const char *config)
-{
-	const char *extra[] = { "--config", NULL, NULL };
-	char path[256];
-	FILE *fp;
-
-	if (config != NULL) {
-		if (harness_mkdtemp(f->dir, sizeof(f->dir), "e2e") < 0)
-			return -1;
-		snprintf(path, sizeof(path), "%s/shmbroker.conf", f->dir);
-		if ((fp = fopen(path, "w")) == NULL)
-			return -1;
-		fputs(config, fp);
-		fclose(fp);
-		extra[1] = path;
-	}
-	if (harness_start_daemon(&f->d, config != NULL ? extra : NULL) < 0 ||
-	    shmc_connect(f->d.admin_socket, "test_guest_e2e admin", 5000,
-	    &f->adm, NULL, 0) < 0)
-		return -1;
-	return shmc_connect(f->d.socket, "test_guest_e2e", 5000, &f->c, NULL,
-	    0) < 0 ? -1 : 0;
-}
-
-/* Without KVM the tests skip, and no daemon is started for them. */
+/* The daemon on config (NULL: none) and the test's connection. Without
+ * KVM the tests skip, and no daemon is started for them. */
 static int
 start(void **state, const char *config)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct e2e *f = fixture_new(state, sizeof(*f));
 
-	*state = f;
 	if (f == NULL)
 		return -1;
-	if (harness_kvm_opens() && start_daemon(f, config) < 0) {
-		(void)cleanup(f);
-		*state = NULL;
+	if (!harness_kvm_opens())
+		return 0;
+	if (fixture_start(&f->fx, config, NULL) < 0 ||
+	    shmc_connect(f->fx.d.socket, "test_guest_e2e", 5000, &f->c, NULL,
+	    0) < 0) {
+		teardown(state);
 		return -1;
 	}
 	return 0;
@@ -426,12 +399,6 @@ static int
 setup_errors(void **state)
 {
 	return start(state, E2E_ERRORS_CONFIG);
-}
-
-static int
-teardown(void **state)
-{
-	return cleanup(*state);
 }
 
 /* ---- tests ---- */
@@ -492,7 +459,7 @@ check_host_bytes(const struct shmc_region *r)
 static void
 test_share(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e *f = *state;
 	struct vmproc *a = &f->vm[0], *b = &f->vm[1];
 	struct shmc_region r;
 	uint32_t delivered = 0;
@@ -547,7 +514,7 @@ static const char errors_out[] =
 static void
 test_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e *f = *state;
 	struct vmproc *e = &f->vm[0];
 	struct shmc_region r, r2;
 
@@ -586,7 +553,7 @@ test_errors(void **state)
 static void
 test_killed_guest(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e *f = *state;
 	struct vmproc *s = &f->vm[0], *v = &f->vm[1];
 	pid_t vpid;
 	int ws;
@@ -620,7 +587,7 @@ test_killed_guest(void **state)
 static void
 test_exceptions(void **state)
 {
-	struct fixture *f = *state;
+	struct e2e *f = *state;
 	struct vmproc *x = &f->vm[0];
 
 	check_need_kvm();

@@ -27,74 +27,28 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "shmstate.h"
 #include "testcheck.h"
 
 #define MAX_CONNS 8
-#define MAX_RAW 4
 #define WAIT_MS 5000
 #define SETTLE_MS 5000
 #define CHURN 500
 #define MISUSE_NOTIFIES 2000
 
-struct fixture {
-	struct test_daemon d;
-	struct shmc *adm;
-	struct shmc *c[MAX_CONNS];
-	int raw[MAX_RAW];
-	uint64_t next_id;
-};
-
-static int
-setup(void **state)
-{
-	const char *extra[] = { "--hugepages", "never", NULL };
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	*state = f;
-	for (int i = 0; i < MAX_RAW; i++)
-		f->raw[i] = -1;
-	f->next_id = 1;
-	if (harness_start_daemon(&f->d, extra) < 0)
-		return -1;
-	if (shmc_connect(f->d.admin_socket, "test-notify admin", 0, &f->adm,
-	    NULL, 0) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc;
-
-	for (int i = 0; i < MAX_CONNS; i++)
-		shmc_close(f->c[i]);
-	for (int i = 0; i < MAX_RAW; i++)
-		if (f->raw[i] >= 0)
-			close(f->raw[i]);
-	shmc_close(f->adm);
-	rc = harness_stop_daemon_checked(&f->d);
-	free(f);
-	return rc == 0 ? 0 : -1;
-}
-
+/* A VMM connection the teardown closes. */
 static struct shmc *
-conn(struct fixture *f, int i)
+conn(struct fixture *f)
 {
-	f->c[i] = check_connect(f->d.socket, "test-notify");
-	return f->c[i];
+	return fixture_connect(f, f->d.socket, "test-notify");
 }
 
+/* A raw connection to the VMM socket the teardown closes. */
 static int
-raw(struct fixture *f, int i)
+raw(struct fixture *f)
 {
-	f->raw[i] = check_raw_connect(f->d.socket);
-	return f->raw[i];
+	return fixture_raw(f, f->d.socket);
 }
 
 static void
@@ -210,25 +164,6 @@ raw_event(int s, int body, struct wire_fds *fds)
 	assert_int_equal(m->id, 0);
 	assert_int_equal(m->body_case, body);
 	return m;
-}
-
-/* A round trip on c's connection (a ReadStatus that keeps every bit):
- * the daemon has sent c every event of what it served before, and c has
- * read them. */
-static void
-sync_conn(struct shmc *c, uint64_t id)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
-	Shmbroker__ServerMessage *m;
-
-	rs.client_id = id;
-	rs.keep_mask = 0xffff;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
-	req.read_status = &rs;
-	assert_int_equal(shmc_call(c, &req, &m), 0);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	shmbroker__server_message__free_unpacked(m, NULL);
 }
 
 /* A hello on s, whose reply must be the next datagram: nothing (no
@@ -358,7 +293,7 @@ static void
 test_state_page_lifetime(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb, ra2;
 	int base, with_regions;
 
@@ -391,8 +326,7 @@ test_state_page_lifetime(void **state)
 	attach(a, "guest", &ra);
 	attach(b, "guest", &rb);
 	expect_daemon_fds(f, with_regions + 1 + 3);
-	shmc_close(f->c[1]);
-	f->c[1] = NULL;
+	fixture_close(f, b);
 	/* b's socket went too. */
 	expect_daemon_fds(f, with_regions - 1 + 1 + 2);
 	assert_int_equal(shmc_detach(a, ra.client_id), 0);
@@ -411,12 +345,12 @@ test_attach_reply_fds(void **state)
 	struct wire_fds fds;
 	struct shm_state_page *page;
 	struct stat st;
-	int s = raw(f, 0), seals, own[3];
+	int s = raw(f), seals, own[3];
 
 	/* Three peers at 0, 1, 2; one leaves, so the raw client takes 1
 	 * and its peers are 0 and 2. */
 	for (int i = 0; i < 3; i++) {
-		p[i] = conn(f, i);
+		p[i] = conn(f);
 		attach(p[i], "order", &r[i]);
 		assert_int_equal(r[i].index, (uint32_t)i);
 	}
@@ -459,7 +393,7 @@ test_attach_reply_fds(void **state)
 		    0x2);
 	}
 	/* A peer's notify signals the raw client's own eventfd. */
-	sync_conn(p[0], r[0].client_id);
+	check_round_trip(p[0], r[0].client_id);
 	assert_false(readable(fds.fd[2]));
 	assert_int_equal(shmc_notify_direct(p[0], r[0].client_id, 0x2), 0);
 	assert_true(readable(fds.fd[2]));
@@ -473,8 +407,8 @@ static void
 test_join_carries_eventfd(void **state)
 {
 	struct fixture *f = *state;
-	int s = raw(f, 0);
-	struct shmc *j = conn(f, 0);
+	int s = raw(f);
+	struct shmc *j = conn(f);
 	struct shmc_region rj;
 	Shmbroker__ServerMessage *m;
 	struct wire_fds fds;
@@ -519,10 +453,10 @@ static void
 test_direct_and_rpc(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb;
 	struct evcount n = { 0 };
-	int s = raw(f, 0);
+	int s = raw(f);
 	Shmbroker__ServerMessage *m;
 	struct wire_fds fds;
 	uint64_t sid;
@@ -536,7 +470,7 @@ test_direct_and_rpc(void **state)
 	shmbroker__server_message__free_unpacked(m, NULL);
 
 	/* Direct: b hears it on its eventfd, through its event fd. */
-	sync_conn(a, ra.client_id);
+	check_round_trip(a, ra.client_id);
 	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
 	wait_notification(b, &n);
 	assert_int_equal(n.client_id, rb.client_id);
@@ -579,7 +513,7 @@ static void
 test_pending_and_reuse(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1), *c = conn(f, 2);
+	struct shmc *a = conn(f), *b = conn(f), *c = conn(f);
 	struct shmc_region ra, rb, rc, rd;
 
 	attach(a, "keep", &ra);
@@ -587,7 +521,7 @@ test_pending_and_reuse(void **state)
 	attach(c, "keep", &rc);
 	/* a notifies b and c, then leaves. (A member knows of a peer once
 	 * it has read the peer's join: the round trip sees to that.) */
-	sync_conn(a, ra.client_id);
+	check_round_trip(a, ra.client_id);
 	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x6), 0);
 	assert_int_equal(shmc_detach(a, ra.client_id), 0);
 	/* Their bits from a stay until read, with a gone from the mask. */
@@ -620,12 +554,12 @@ test_sixteen_all_others(void **state)
 	struct evcount n;
 
 	for (int i = 0; i < 16; i++) {
-		c[i] = i < MAX_CONNS ? conn(f, i) : c[i - MAX_CONNS];
+		c[i] = i < MAX_CONNS ? conn(f) : c[i - MAX_CONNS];
 		attach(c[i], "sixteen", &r[i]);
 		assert_int_equal(r[i].index, (uint32_t)i);
 	}
 	for (int i = 0; i < MAX_CONNS; i++)
-		sync_conn(c[i], r[i].client_id);
+		check_round_trip(c[i], r[i].client_id);
 	for (int i = 0; i < 16; i++)
 		assert_int_equal(shmc_notify(c[i], r[i].client_id,
 		    0xffffffffu, NULL), 0);
@@ -650,7 +584,7 @@ static void
 test_claimed_eventfd(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb;
 	struct evcount n = { 0 };
 	int efd;
@@ -660,7 +594,7 @@ test_claimed_eventfd(void **state)
 	efd = shmc_attachment_eventfd(b, rb.client_id);
 	assert_true(efd >= 0);
 	assert_int_equal(shmc_attachment_eventfd(b, rb.client_id), efd);
-	sync_conn(a, ra.client_id);
+	check_round_trip(a, ra.client_id);
 	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
 	assert_true(readable(efd));
 	/* Dispatch leaves it alone: no notification, the counter stays. */
@@ -681,7 +615,7 @@ static void
 test_attach_claim(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb;
 	struct evcount n = { 0 };
 	int efd = 7;
@@ -691,7 +625,7 @@ test_attach_claim(void **state)
 	    &efd), SHMC_GSS_OK);
 	assert_true(efd >= 0);
 	assert_int_equal(shmc_attachment_eventfd(b, rb.client_id), efd);
-	sync_conn(a, ra.client_id);
+	check_round_trip(a, ra.client_id);
 	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
 	assert_true(readable(efd));
 	assert_true(shmc_dispatch(b, count_cb, &n) >= 0);
@@ -710,7 +644,7 @@ static void
 test_revoked(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *b = conn(f, 1);
+	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb;
 	uint32_t detached, st = 1;
 	int base = daemon_fds(f);
@@ -743,12 +677,12 @@ static void
 test_misuse_does_not_block(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *a = conn(f, 0), *c = conn(f, 1);
+	struct shmc *a = conn(f), *c = conn(f);
 	struct shmc_region ra, rc;
 	Shmbroker__ServerMessage *m;
 	struct wire_fds fds;
 	uint64_t full = 0xfffffffffffffffeull, sid;
-	int s = raw(f, 0), base;
+	int s = raw(f), base;
 	int64_t t0;
 
 	attach(a, "misuse", &ra);
@@ -797,25 +731,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_state_page_lifetime,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_reply_fds, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_join_carries_eventfd,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_direct_and_rpc, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_pending_and_reuse, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_sixteen_all_others, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_attach_claim, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_claimed_eventfd, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_misuse_does_not_block,
-		    setup, teardown),
+		FIXTURE_TEST(test_state_page_lifetime),
+		FIXTURE_TEST(test_attach_reply_fds),
+		FIXTURE_TEST(test_join_carries_eventfd),
+		FIXTURE_TEST(test_direct_and_rpc),
+		FIXTURE_TEST(test_pending_and_reuse),
+		FIXTURE_TEST(test_sixteen_all_others),
+		FIXTURE_TEST(test_attach_claim),
+		FIXTURE_TEST(test_claimed_eventfd),
+		FIXTURE_TEST(test_revoked),
+		FIXTURE_TEST(test_misuse_does_not_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

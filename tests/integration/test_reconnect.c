@@ -1,9 +1,9 @@
 /*
  * test_reconnect: libshmclient across a daemon restart, without systemd and
- * without the fd store. The test starts shmbrokerd through the harness,
- * stops it, and starts a new one itself on the same socket paths (the
- * harness's directory, so that its teardown stops and removes whichever
- * daemon runs last). Covered: a client with reconnect enabled gets through
+ * without the fd store. The test starts shmbrokerd through the fixture,
+ * stops it, and starts a new one on the same socket paths (the harness's
+ * directory, so that its teardown stops and removes whichever daemon
+ * runs last). Covered: a client with reconnect enabled gets through
  * its next call as if nothing happened, keeps its client ids (translated
  * both ways, also when the new daemon's ids collide with them), gets its
  * old index back when it is free, learns that the region is new memory,
@@ -13,7 +13,6 @@
  * its watch; without reconnect nothing changes.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,92 +22,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "testcheck.h"
 
 #define WAIT_MS 5000
 #define RECONNECT_MS 10000
-#define MAX_CONNS 8
 #define MAX_EVENTS 64
-
-struct fixture {
-	struct test_daemon d;
-	char conf[64];		/* the daemons' configuration file */
-	struct shmc *conns[MAX_CONNS];
-	int nconns;
-};
 
 static const char conf_plain[] = "[broker]\ntenancy = open\nfd_store = no\n";
 /* A configured region is there as soon as a new daemon listens. */
 static const char conf_region[] =
     "[broker]\ntenancy = open\nfd_store = no\n\n[region cfg]\nsize = 64K\n";
 
-static void
-write_conf(struct fixture *f, const char *text)
-{
-	int fd = open(f->conf, O_WRONLY | O_TRUNC | O_CLOEXEC);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(close(fd), 0);
-}
-
+/* Each test starts its first daemon itself, on its configuration. */
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	int fd;
-
-	if (f == NULL)
-		return -1;
-	snprintf(f->conf, sizeof(f->conf), "/tmp/shmbroker-reconnect.XXXXXX");
-	if ((fd = mkstemp(f->conf)) < 0) {
-		free(f);
-		return -1;
-	}
-	close(fd);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc;
-
-	for (int i = 0; i < f->nconns; i++)
-		shmc_close(f->conns[i]);
-	rc = harness_stop_daemon_checked(&f->d);
-	unlink(f->conf);
-	free(f);
-	return rc == 0 ? 0 : -1;
+	return fixture_new(state, sizeof(struct fixture)) != NULL ? 0 : -1;
 }
 
 static void
 start_first(struct fixture *f, const char *conf)
 {
-	const char *extra[] = { "--config", f->conf, NULL };
-
-	write_conf(f, conf);
-	assert_int_equal(harness_start_daemon(&f->d, extra), 0);
+	assert_int_equal(fixture_start(f, conf, NULL), 0);
 }
 
+/* A client connection the teardown closes. */
 static struct shmc *
 conn(struct fixture *f, const char *label, int reconnect_ms)
 {
-	struct shmc *c;
+	struct shmc *c = fixture_connect(f, f->d.socket, label);
 
-	assert_true(f->nconns < MAX_CONNS);
-	c = check_connect(f->d.socket, label);
-	f->conns[f->nconns++] = c;
 	shmc_set_reconnect(c, reconnect_ms);
 	return c;
 }
@@ -117,26 +65,10 @@ conn(struct fixture *f, const char *label, int reconnect_ms)
 static void
 stop_daemon(struct fixture *f, int sig)
 {
-	int status = 0;
-	pid_t pid = f->d.pid;
+	int rc = harness_end_daemon(&f->d, sig);
 
-	assert_true(pid > 0);
-	kill(pid, sig);
-	for (int i = 0; i < WAIT_MS / 10; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			f->d.pid = 0;
-			break;
-		}
-		harness_sleep_ms(10);
-	}
-	if (f->d.pid != 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		f->d.pid = 0;
-		fail_msg("shmbrokerd did not exit on signal %d", sig);
-	}
 	if (sig == SIGTERM)
-		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		assert_int_equal(rc, 0);
 }
 
 /* A new daemon on the same sockets, configuration and log, after
@@ -144,40 +76,9 @@ stop_daemon(struct fixture *f, int sig)
 static void
 start_again(struct fixture *f, int delay_ms)
 {
-	pid_t pid = fork();
+	struct harness_restart how = { .delay_ms = delay_ms };
 
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd;
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (delay_ms > 0)
-			harness_sleep_ms(delay_ms);
-		fd = open(f->d.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0644);
-		if (fd >= 0)
-			dup2(fd, STDERR_FILENO);
-		execl(SHMBROKERD_PATH, SHMBROKERD_PATH, "--socket", f->d.socket,
-		    "--admin-socket", f->d.admin_socket, "--foreground",
-		    "--config", f->conf, (char *)NULL);
-		_exit(127);
-	}
-	f->d.pid = pid;
-	if (delay_ms > 0)
-		return;
-	for (int i = 0; i < WAIT_MS / 10; i++) {
-		int a = harness_connect_raw(f->d.socket);
-		int b = a >= 0 ? harness_connect_raw(f->d.admin_socket) : -1;
-
-		if (a >= 0)
-			close(a);
-		if (b >= 0) {
-			close(b);
-			return;
-		}
-		harness_sleep_ms(10);
-	}
-	fail_msg("the new shmbrokerd did not listen within %d ms", WAIT_MS);
+	assert_int_equal(fixture_restart(f, &how), 0);
 }
 
 static void
@@ -448,7 +349,7 @@ static void
 test_reconnect_gives_up_then_retries(void **state)
 {
 	struct fixture *f = *state;
-	struct shmc *r, *adm;
+	struct shmc *r;
 	struct shmc_region rr, rv;
 	struct evlog log = { .n = 0 };
 	const struct shmc_event *ev;
@@ -456,12 +357,11 @@ test_reconnect_gives_up_then_retries(void **state)
 	int rc;
 
 	start_first(f, conf_region);
-	adm = check_connect(f->d.admin_socket, "adm");
-	f->conns[f->nconns++] = adm;
 	r = conn(f, "reclaimer", 300);
 	attach(r, "cfg", 0, false, &rv);
 	close(rv.fd);
-	assert_int_equal(check_admin_destroy(adm, "cfg", true, &detached), 0);
+	assert_int_equal(check_admin_destroy(f->adm, "cfg", true,
+	    &detached), 0);
 	assert_int_equal(detached, 1);
 	ev = wait_event(r, &log, SHMC_EVENT_REVOKED, 0);
 	assert_int_equal(ev->client_id, rv.client_id);
@@ -511,8 +411,7 @@ test_reconnect_admin_watch(void **state)
 	int64_t deadline;
 
 	start_first(f, conf_plain);
-	adm = check_connect(f->d.admin_socket, "watcher");
-	f->conns[f->nconns++] = adm;
+	adm = fixture_connect(f, f->d.admin_socket, "watcher");
 	shmc_set_reconnect(adm, RECONNECT_MS);
 	assert_int_equal(shmc_admin_watch(adm), 0);
 	restart(f, SIGTERM);
@@ -527,20 +426,18 @@ test_reconnect_admin_watch(void **state)
 	assert_true(seen.created);
 }
 
+#define RECONNECT_TEST(fn) \
+	cmocka_unit_test_setup_teardown(fn, setup, fixture_teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_reclaim_after_restart,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_waits_for_daemon,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_off, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_reconnect_gives_up_then_retries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_admin_watch,
-		    setup, teardown),
+		RECONNECT_TEST(test_reclaim_after_restart),
+		RECONNECT_TEST(test_reconnect_waits_for_daemon),
+		RECONNECT_TEST(test_reconnect_off),
+		RECONNECT_TEST(test_reconnect_gives_up_then_retries),
+		RECONNECT_TEST(test_reconnect_admin_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

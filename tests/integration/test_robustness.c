@@ -33,7 +33,7 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "testcheck.h"
 #include "shmbroker.pb-c.h"
 #include "shmclient.h"
@@ -41,8 +41,6 @@
 #include "wire.h"
 
 #define PAGE 4096
-#define MAX_RAW 256
-#define MAX_CONNS 4
 #define REPLY_WAIT_MS 5000
 #define PROMPT_MS 3000		/* "answered within 3 s" */
 #define SLOT_ROUNDS 300
@@ -56,15 +54,11 @@
 #define REFUSED_MAX_CONNECTIONS 8
 #define NOBODY 65534
 
-struct fixture {
-	struct test_daemon d;
-	char confdir[64];
-	char conf[128];
-	int raw[MAX_RAW];		/* raw sockets, -1 when free */
-	struct shmc *conns[MAX_CONNS];
-	pid_t stopped;			/* a keeper this test SIGSTOPped */
-	pid_t child;			/* a client process of this test */
-	int child_fd;			/* its result pipe */
+struct robust {
+	struct fixture fx;	/* first: fixture_teardown frees it whole */
+	pid_t stopped;		/* a keeper this test SIGSTOPped */
+	pid_t child;		/* a client process of this test */
+	int child_fd;		/* its result pipe */
 };
 
 /* ---- the fixture: a configuration file and a daemon ---- */
@@ -72,27 +66,18 @@ struct fixture {
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct robust *f = fixture_new(state, sizeof(*f));
 
 	if (f == NULL)
 		return -1;
-	for (int i = 0; i < MAX_RAW; i++)
-		f->raw[i] = -1;
 	f->child_fd = -1;
-	if (harness_mkdtemp(f->confdir, sizeof(f->confdir), "robust") < 0) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->conf, sizeof(f->conf), "%s/conf.ini", f->confdir);
-	*state = f;
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-	int rc = 0;
+	struct robust *f = *state;
 
 	/* A stopped keeper would keep the daemon from exiting cleanly. */
 	if (f->stopped > 0)
@@ -103,62 +88,32 @@ teardown(void **state)
 	}
 	if (f->child_fd >= 0)
 		close(f->child_fd);
-	for (int i = 0; i < MAX_CONNS; i++)
-		shmc_close(f->conns[i]);
-	for (int i = 0; i < MAX_RAW; i++)
-		if (f->raw[i] >= 0)
-			close(f->raw[i]);
-	if (f->d.pid > 0 && harness_stop_daemon_checked(&f->d) != 0)
-		rc = -1;
-	harness_rmtree(f->confdir);
-	free(f);
-	return rc;
+	return fixture_teardown(state);
 }
 
 static void
-start(struct fixture *f, const char *conf)
+start(struct robust *f, const char *conf)
 {
-	const char *extra[] = { "--config", f->conf, "--hugepages", "never",
-	    NULL };
+	static const char *const never[] = { "--hugepages", "never", NULL };
 
-	check_write_file(f->conf, conf);
-	assert_int_equal(harness_start_daemon(&f->d, extra), 0);
+	assert_int_equal(fixture_start(&f->fx, conf, never), 0);
 }
 
 /* A libshmclient connection the teardown closes. */
 static struct shmc *
-conn(struct fixture *f, int slot, bool admin, const char *label)
+conn(struct robust *f, bool admin, const char *label)
 {
-	assert_true(slot < MAX_CONNS && f->conns[slot] == NULL);
-	f->conns[slot] = check_connect(admin ? f->d.admin_socket :
-	    f->d.socket, label);
-	return f->conns[slot];
+	return fixture_connect(&f->fx, admin ? f->fx.d.admin_socket :
+	    f->fx.d.socket, label);
 }
 
 /* ---- raw requests ---- */
 
 /* A raw connection the teardown closes. */
 static int
-raw_open(struct fixture *f, const char *path)
+raw_open(struct robust *f, const char *path)
 {
-	for (int i = 0; i < MAX_RAW; i++) {
-		if (f->raw[i] < 0) {
-			f->raw[i] = check_raw_connect(path);
-			return f->raw[i];
-		}
-	}
-	fail_msg("out of raw connection slots");
-	return -1;
-}
-
-static void
-raw_close_all(struct fixture *f)
-{
-	for (int i = 0; i < MAX_RAW; i++) {
-		if (f->raw[i] >= 0)
-			close(f->raw[i]);
-		f->raw[i] = -1;
-	}
+	return fixture_raw(&f->fx, path);
 }
 
 /*
@@ -365,13 +320,13 @@ admin_connections(struct shmc *adm)
 static void
 test_parked_slot_reuse(void **state)
 {
-	struct fixture *f = *state;
+	struct robust *f = *state;
 	char x[32], y[32], z[32];
 	uint64_t id = 1, cid;
 	int s, fd;
 
 	start(f, "[broker]\ntenancy = open\nlocal_region_fds = 1\n");
-	s = raw_open(f, f->d.admin_socket);
+	s = raw_open(f, f->fx.d.admin_socket);
 	create_marked(s, &id, "X0", 1);
 	create_marked(s, &id, "Y0", 2);		/* parks X0 */
 	for (int i = 0; i < SLOT_ROUNDS; i++) {
@@ -406,7 +361,7 @@ test_parked_slot_reuse(void **state)
 static void
 test_keeper_stall(void **state)
 {
-	struct fixture *f = *state;
+	struct robust *f = *state;
 	struct shmc *adm, *o;
 	struct shmc_region r;
 	Shmbroker__ServerMessage *m;
@@ -417,11 +372,11 @@ test_keeper_stall(void **state)
 	int v, fd, rc;
 
 	start(f, "[broker]\ntenancy = open\nlocal_region_fds = 1\n");
-	adm = conn(f, 0, true, "robustness admin");
-	o = conn(f, 1, false, "robustness other");
+	adm = conn(f, true, "robustness admin");
+	o = conn(f, false, "robustness other");
 	shmc_set_timeout(adm, PROMPT_MS);
 	shmc_set_timeout(o, PROMPT_MS);
-	v = raw_open(f, f->d.socket);
+	v = raw_open(f, f->fx.d.socket);
 	assert_int_equal(check_admin_create(adm, "P1", 1), 0);
 	assert_int_equal(check_admin_create(adm, "P2", 2), 0); /* parks P1 */
 	/* A find of P1 works, so the keeper has taken it. */
@@ -430,7 +385,7 @@ test_keeper_stall(void **state)
 	close(r.fd);
 	assert_int_equal(shmc_detach(o, r.client_id), 0);
 
-	keeper = keeper_of(f->d.pid);
+	keeper = keeper_of(f->fx.d.pid);
 	assert_int_equal(kill(keeper, SIGSTOP), 0);
 	f->stopped = keeper;
 	for (t = harness_now_ms(); proc_state(keeper) != 'T'; ) {
@@ -526,16 +481,16 @@ record_event(const struct shmc_event *ev, void *arg)
 static void
 test_notify_flood_keeps_victim(void **state)
 {
-	struct fixture *f = *state;
+	struct robust *f = *state;
 	struct shmc *v, *s, *adm;
 	struct shmc_region rv, rp, rs;
 	uint32_t status, delivered, bit;
 	int wrong = 0;
 
 	start(f, "[broker]\ntenancy = open\n");
-	v = conn(f, 0, false, "victim");
-	s = conn(f, 1, false, "sender");
-	adm = conn(f, 2, true, "robustness admin");
+	v = conn(f, false, "victim");
+	s = conn(f, false, "sender");
+	adm = conn(f, true, "robustness admin");
 	assert_int_equal(shmc_attach(v, "R", 1, true, &rv), SHMC_GSS_OK);
 	assert_int_equal(shmc_attach(v, "P", 1, true, &rp), SHMC_GSS_OK);
 	assert_int_equal(shmc_attach(s, "R", 1, true, &rs), SHMC_GSS_OK);
@@ -568,7 +523,7 @@ test_notify_flood_keeps_victim(void **state)
 static void
 test_churn_keeps_victim(void **state)
 {
-	struct fixture *f = *state;
+	struct robust *f = *state;
 	struct shmc *v, *s, *adm;
 	struct shmc_region rv, rs;
 	struct seen seen = { 0 };
@@ -576,9 +531,9 @@ test_churn_keeps_victim(void **state)
 	int n;
 
 	start(f, "[broker]\ntenancy = open\n");
-	v = conn(f, 0, false, "victim");
-	s = conn(f, 1, false, "churner");
-	adm = conn(f, 2, true, "robustness admin");
+	v = conn(f, false, "victim");
+	s = conn(f, false, "churner");
+	adm = conn(f, true, "robustness admin");
 	assert_int_equal(shmc_attach(v, "R", 1, true, &rv), SHMC_GSS_OK);
 	close(rv.fd);
 	for (int i = 0; i < CHURN_ROUNDS; i++) {
@@ -652,25 +607,9 @@ hear_until(int v, uint64_t id, uint64_t rs1, struct heard *h)
 }
 
 static void
-rpc_round_trip(struct shmc *c, uint64_t client_id)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__ReadStatus rs = SHMBROKER__READ_STATUS__INIT;
-	Shmbroker__ServerMessage *m;
-
-	rs.client_id = client_id;
-	rs.keep_mask = 0xffff;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS;
-	req.read_status = &rs;
-	assert_int_equal(shmc_call(c, &req, &m), 0);
-	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
-	shmbroker__server_message__free_unpacked(m, NULL);
-}
-
-static void
 test_queued_events_keep_order(void **state)
 {
-	struct fixture *f = *state;
+	struct robust *f = *state;
 	struct shmc *s, *t;
 	struct shmc_region rs, rt;
 	struct heard h = { 0 };
@@ -679,9 +618,9 @@ test_queued_events_keep_order(void **state)
 	int v, fd, base;
 
 	start(f, "[broker]\ntenancy = open\n");
-	v = raw_open(f, f->d.socket);
-	s = conn(f, 0, false, "sender");
-	t = conn(f, 1, false, "joiner");
+	v = raw_open(f, f->fx.d.socket);
+	s = conn(f, false, "sender");
+	t = conn(f, false, "joiner");
 	assert_int_equal(shmc_attach(s, "R", 1, true, &rs), SHMC_GSS_OK);
 	close(rs.fd);
 	send_find(v, 2, "R");
@@ -689,7 +628,7 @@ test_queued_events_keep_order(void **state)
 	close(fd);
 	vbit = 1u << 1;		/* v came second */
 	assert_int_equal(1u << rs.index, 1u);
-	base = harness_count_fds(f->d.pid);
+	base = harness_count_fds(f->fx.d.pid);
 
 	/* Fill v's socket with t's comings and goings, so that what follows
 	 * waits in the daemon: each attach carries t's eventfd. */
@@ -701,13 +640,13 @@ test_queued_events_keep_order(void **state)
 	}
 	/* The queue cancels an attach against its detach: the eventfds of
 	 * t's past clients do not pile up in the daemon. */
-	assert_true(harness_count_fds(f->d.pid) <= base + 2);
+	assert_true(harness_count_fds(f->fx.d.pid) <= base + 2);
 	check_send_client_op(v, 3, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
 	    vcid);
 	/* A round trip on s after v's request was sent (the ReadStatus
 	 * request: shmc_read_status no longer calls the daemon): the daemon
 	 * has served both by the time it returns. */
-	rpc_round_trip(s, rs.client_id);
+	check_round_trip(s, rs.client_id);
 	assert_int_equal(shmc_attach(t, "R", 1, true, &rt), SHMC_GSS_OK);
 	close(rt.fd);
 	check_send_client_op(v, 4, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
@@ -751,7 +690,7 @@ send_while_taken(int s, int *sent)
 static void
 test_silent_clients_bounded(void **state)
 {
-	struct fixture *f = *state;
+	struct robust *f = *state;
 	static int sent[SILENT_CONNS];
 	static bool closed[SILENT_CONNS];
 	int socks[SILENT_CONNS], base_fds, idle = 0, ndropped = 0;
@@ -763,11 +702,11 @@ test_silent_clients_bounded(void **state)
 	int sz = 4 << 20;
 
 	start(f, "[broker]\ntenancy = open\n");
-	base_fds = harness_settled_fd_count(f->d.pid);
-	base_rss = harness_rss_kib(f->d.pid);
+	base_fds = harness_settled_fd_count(f->fx.d.pid);
+	base_rss = harness_rss_kib(f->fx.d.pid);
 	assert_true(base_rss > 0);
 	for (int c = 0; c < SILENT_CONNS; c++) {
-		socks[c] = raw_open(f, f->d.socket);
+		socks[c] = raw_open(f, f->fx.d.socket);
 		assert_int_equal(fcntl(socks[c], F_SETFL, O_NONBLOCK), 0);
 		setsockopt(socks[c], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 		sent[c] = 0;
@@ -804,7 +743,7 @@ test_silent_clients_bounded(void **state)
 	/* Let the daemon work through what its sockets still hold. */
 	harness_sleep_ms(1000);
 	snprintf(status_path, sizeof(status_path), "/proc/%d/status",
-	    (int)f->d.pid);
+	    (int)f->fx.d.pid);
 	peak_rss = harness_proc_value(status_path, "VmHWM");
 	assert_true(peak_rss > 0);
 	fprintf(stderr, "note: %ld requests sent on %d connections (%d "
@@ -816,18 +755,15 @@ test_silent_clients_bounded(void **state)
 
 	/* A newcomer is served promptly all the same. */
 	t0 = harness_now_ms();
-	assert_int_equal(shmc_connect(f->d.socket, "fresh", PROMPT_MS, &fresh,
-	    NULL, 0), 0);
-	f->conns[0] = fresh;
+	fresh = conn(f, false, "fresh");
 	assert_int_equal(shmc_attach(fresh, "fresh", 1, true, &r),
 	    SHMC_GSS_OK);
 	close(r.fd);
 	assert_true(harness_now_ms() - t0 < PROMPT_MS);
-	shmc_close(fresh);
-	f->conns[0] = NULL;
-
-	raw_close_all(f);
-	assert_int_equal(harness_wait_fd_count(f->d.pid, base_fds, 10000),
+	fixture_close(&f->fx, fresh);
+	for (int c = 0; c < SILENT_CONNS; c++)
+		fixture_raw_close(&f->fx, socks[c]);
+	assert_int_equal(harness_wait_fd_count(f->fx.d.pid, base_fds, 10000),
 	    base_fds);
 }
 
@@ -885,7 +821,7 @@ refused_child(int fd, const char *path, pid_t parent)
 static void
 test_refused_connection_closed(void **state)
 {
-	struct fixture *f = *state;
+	struct robust *f = *state;
 	struct pollfd p;
 	char conf[256];
 	struct shmc *adm;
@@ -901,13 +837,13 @@ test_refused_connection_closed(void **state)
 	    "[tenant other]\nuid = 2001\n", REFUSED_MAX_CONNECTIONS);
 	start(f, conf);
 	/* nobody must reach the VMM socket in the 0700 directory. */
-	assert_int_equal(chmod(f->d.dir, 0755), 0);
+	assert_int_equal(chmod(f->fx.d.dir, 0755), 0);
 	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
 	f->child = fork();
 	assert_true(f->child >= 0);
 	if (f->child == 0) {
 		close(pfd[0]);
-		refused_child(pfd[1], f->d.socket, parent);
+		refused_child(pfd[1], f->fx.d.socket, parent);
 	}
 	close(pfd[1]);
 	f->child_fd = pfd[0];
@@ -919,9 +855,10 @@ test_refused_connection_closed(void **state)
 		fail_msg("refused connection %d was not closed by the daemon "
 		    "within %d ms", n + 1, PROMPT_MS);
 	/* With all of them still open on the client's side, none holds a
-	 * slot: an admin gets in and is the only connection. */
-	adm = conn(f, 0, true, "robustness admin");
-	assert_int_equal(admin_connections(adm), 1);
+	 * slot: an admin gets in, and it and the fixture's are the only
+	 * connections. */
+	adm = conn(f, true, "robustness admin");
+	assert_int_equal(admin_connections(adm), 2);
 }
 
 #define ROBUST_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

@@ -1,6 +1,6 @@
 /*
  * test_shm_vm: shm-vm, the reference KVM VMM, run as a program on the test
- * guests of vmm-adapter/guests: its command line, its image loader (checked
+ * guests of tests/guests: its command line, its image loader (checked
  * before KVM is opened, so these run on every host), and, where /dev/kvm
  * opens, the guest contract against a real daemon: entry state, console and
  * exit ports, and the one-line reasons for an instruction KVM cannot
@@ -23,15 +23,19 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "testcheck.h"
 #include "testutil.h"
 
+/* Set by tests/integration/CMakeLists.txt. */
 #ifndef SHM_VM_PATH
-#error "SHM_VM_PATH must be defined (vmm-adapter/CMakeLists.txt)"
+#error "SHM_VM_PATH must be defined"
 #endif
 #ifndef SHM_VM_GUEST_DIR
-#error "SHM_VM_GUEST_DIR must be defined (vmm-adapter/CMakeLists.txt)"
+#error "SHM_VM_GUEST_DIR must be defined"
+#endif
+#ifndef SHM_VM_DEMO_GUEST_DIR
+#error "SHM_VM_DEMO_GUEST_DIR must be defined"
 #endif
 
 #define RUN_LIMIT_MS	60000	/* a hung shm-vm fails the test */
@@ -41,10 +45,6 @@ struct result {
 	int status;		/* exit status, or -1 (signal, killed) */
 	char out[OUT_MAX];
 	char err[OUT_MAX];
-};
-
-struct fixture {
-	char dir[128];
 };
 
 static void
@@ -130,7 +130,7 @@ guest(const char *name)
 		SHM_VM_GUEST_DIR "/args.elf", SHM_VM_GUEST_DIR "/sse.elf",
 		SHM_VM_GUEST_DIR "/fault.elf", SHM_VM_GUEST_DIR "/spin.elf",
 		SHM_VM_GUEST_DIR "/halt.elf", SHM_VM_GUEST_DIR "/halt_if.elf",
-		SHM_VM_GUEST_DIR "/demo_b.elf",
+		SHM_VM_DEMO_GUEST_DIR "/demo_b.elf",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -152,27 +152,6 @@ assert_one_line(const char *err, const char *want)
 	assert_non_null(strstr(err, want));
 	assert_non_null(nl);
 	assert_int_equal(nl[1], '\0');
-}
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || harness_mkdtemp(f->dir, sizeof(f->dir), "shmvm") < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	harness_rmtree(f->dir);
-	free(f);
-	return 0;
 }
 
 static void
@@ -520,30 +499,21 @@ test_halt(void **state)
 }
 
 /* Guests run against a real daemon: shm-vm connects at start. Its socket
- * reaches shm-vm through SHMBROKER_SOCKET, like any libshmclient user. */
+ * reaches shm-vm through SHMBROKER_SOCKET, like any libshmclient user.
+ * The fixture's directory holds the images test_bad_images writes. */
 static int
 group_setup(void **state)
 {
-	struct test_daemon *d = calloc(1, sizeof(*d));
+	struct fixture *f = fixture_new(state, sizeof(*f));
 
-	if (d == NULL)
+	if (f == NULL)
 		return -1;
-	*state = d;
 	if (!harness_kvm_opens())
 		return 0;
-	if (harness_start_daemon(d, NULL) < 0)
-		return -1;
-	return setenv("SHMBROKER_SOCKET", d->socket, 1);
-}
-
-static int
-group_teardown(void **state)
-{
-	struct test_daemon *d = *state;
-	int rc = harness_stop_daemon_checked(d) == 0 ? 0 : -1;
-
-	free(d);
-	return rc;
+	if (fixture_start(f, NULL, NULL) < 0 ||
+	    setenv("SHMBROKER_SOCKET", f->d.socket, 1) < 0)
+		return fixture_failed(state);
+	return 0;
 }
 
 int
@@ -552,8 +522,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test_setup_teardown(test_bad_images, setup,
-		    teardown),
+		cmocka_unit_test(test_bad_images),
 		cmocka_unit_test(test_no_kvm),
 		cmocka_unit_test(test_hello_elf),
 		cmocka_unit_test(test_hello_flat),
@@ -567,5 +536,5 @@ main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, fixture_teardown);
 }

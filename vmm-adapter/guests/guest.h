@@ -1,5 +1,5 @@
 /*
- * guest: what shm-vm's freestanding test guests share: port I/O, the
+ * guest: what shm-vm's freestanding guests share: port I/O, the
  * console, the exit port, and the entry-point attribute. Built with the
  * host compiler and guest.ld, never with the project's flags.
  */

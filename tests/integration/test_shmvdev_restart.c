@@ -1,0 +1,152 @@
+/*
+ * test_shmvdev_restart: libshmvdev across a restart of the daemon under
+ * its fake VMMs (fakevm.h). Guests keep their indices and doorbells, a
+ * region that did not come back reads as revoked until the guest detaches
+ * it, and with irqfds each client's new eventfd is bound in place of the
+ * old one. The daemon runs on a configuration with a region, which a
+ * new daemon makes again at once.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fakevm.h"
+#include "qvm/guest_shm.h"
+#include "testcheck.h"
+
+/* A configured region comes back with a restarted daemon. */
+static const char conf_region[] =
+    "[broker]\ntenancy = open\nfd_store = no\n\n[region cfg]\nsize = 64K\n";
+
+static int
+setup_restart(void **state)
+{
+	return fvm_setup_conf(state, conf_region);
+}
+
+/* SIGTERM to the daemon, then a new one on the same sockets (the
+ * harness's directory, so teardown stops whichever runs last). */
+static void
+restart(struct vdev_fx *f)
+{
+	assert_int_equal(fixture_restart(&f->fx, NULL), 0);
+}
+
+/* Guests keep their indices and doorbells across a restart; a region
+ * that did not come back reads as revoked until the guest detaches. */
+static void
+test_daemon_restart(void **state)
+{
+	struct vdev_fx *f = *state;
+	struct fvm *a = fvm_open(f, 0, 0, 0), *b = fvm_open(f, 1, 0, 0);
+	uint64_t actl, bctl, lost;
+	uint32_t regions, clients, st;
+	unsigned irqs;
+
+	assert_int_equal(fvm_find(a, "cfg"), GSS_OK);
+	actl = fvm_rd(a, FACTORY + F_SHMEM, 8);
+	assert_int_equal(fvm_find(b, "cfg"), GSS_OK);
+	bctl = fvm_rd(b, FACTORY + F_SHMEM, 8);
+	assert_int_equal(fvm_create(a, "guestonly", 1), GSS_OK);
+	lost = fvm_rd(a, FACTORY + F_SHMEM, 8);
+	fvm_drain(a);
+	fvm_drain(b);
+
+	restart(f);
+	/* Status reads and notifies do not go to the daemon: the event fd
+	 * shows it gone, and dispatch reconnects and re-claims, B first. */
+	fvm_drain(b);
+	st = (uint32_t)fvm_rd(b, bctl + C_STAT, 4);
+	assert_int_equal(GUEST_SHM_ACTIVE(st), 1u << 1);
+	fvm_drain(a);
+	irqs = b->irqs;
+	fvm_wr(a, actl + C_NTF, 4, 1u << 1);
+	fvm_wait_irq(b, irqs);
+	st = (uint32_t)fvm_rd(b, bctl + C_STAT, 4);
+	assert_int_equal(GUEST_SHM_PENDING(st), 1u << 0);
+	assert_int_equal(GUEST_SHM_ACTIVE(st), 3);
+	assert_int_equal(fvm_rd(a, actl + C_IDX, 4), 0);
+	assert_int_equal(fvm_rd(b, bctl + C_IDX, 4), 1);
+	/* guestonly died with the old daemon. */
+	assert_true(shmvdev_claims(a->v, lost));
+	assert_int_equal(fvm_rd(a, lost + C_STAT, 4), 0);
+	fvm_wr(a, lost + C_NTF, 4, GUEST_SHM_NOTIFY_ALL);
+	fvm_wr(a, lost + C_DET, 4, 1);
+	assert_int_equal(a->nunmap, 1);
+	assert_int_equal(a->bad_unmaps, 0);
+	fvm_daemon_counts(f, &regions, &clients);
+	assert_int_equal(regions, 1);
+	assert_int_equal(clients, 2);
+	/* And new attaches work. */
+	assert_int_equal(fvm_create(a, "after", 1), GSS_OK);
+	assert_int_equal(fvm_rd(a, FACTORY + F_SHMEM, 8), lost);
+}
+
+/* With irqfds, a restart gives each client a new eventfd: the old one is
+ * unbound (while still open), the new one bound, and notifications reach
+ * it. */
+static void
+test_daemon_restart_irqfd(void **state)
+{
+	struct vdev_fx *f = *state;
+	struct fvm *a = fvm_open_irqfd(f, 0), *b = fvm_open_irqfd(f, 1);
+	uint64_t actl, bctl, lost;
+
+	assert_int_equal(fvm_find(a, "cfg"), GSS_OK);
+	actl = fvm_rd(a, FACTORY + F_SHMEM, 8);
+	assert_int_equal(fvm_find(b, "cfg"), GSS_OK);
+	bctl = fvm_rd(b, FACTORY + F_SHMEM, 8);
+	assert_int_equal(fvm_nbound(b), 1);
+	assert_int_equal(fvm_create(a, "guestonly", 1), GSS_OK);
+	lost = fvm_rd(a, FACTORY + F_SHMEM, 8);
+	assert_int_equal(fvm_nbound(a), 2);
+	fvm_drain(a);
+	fvm_drain(b);
+
+	restart(f);
+	fvm_drain(b);
+	fvm_drain(a);
+	/* guestonly did not come back: its eventfd stays bound (and open)
+	 * until the guest detaches it. */
+	assert_int_equal(fvm_rd(a, lost + C_STAT, 4), 0);
+	fvm_wr(a, lost + C_DET, 4, 1);
+	assert_int_equal(a->binds, 3);
+	assert_int_equal(a->unbinds, 2);
+	assert_int_equal(a->bad_unbinds, 0);
+	assert_int_equal(b->binds, 2);
+	assert_int_equal(b->unbinds, 1);
+	assert_int_equal(b->bad_unbinds, 0);
+	/* The new eventfds are the ones bound, and they fire. */
+	fvm_wr(a, actl + C_NTF, 4, 1u << 1);
+	assert_int_equal(fvm_irqfd_take(fvm_irqfd(b)), 1);
+	fvm_wr(b, bctl + C_NTF, 4, 1u << 0);
+	assert_int_equal(fvm_irqfd_take(fvm_irqfd(a)), 1);
+	assert_int_equal(GUEST_SHM_PENDING(fvm_rd(a, actl + C_STAT, 4)),
+	    1u << 1);
+	assert_int_equal(GUEST_SHM_PENDING(fvm_rd(b, bctl + C_STAT, 4)),
+	    1u << 0);
+	assert_int_equal(GUEST_SHM_ACTIVE(fvm_rd(b, bctl + C_STAT, 4)), 0x3);
+}
+
+#define RESTART_TEST(fn) \
+	cmocka_unit_test_setup_teardown(fn, setup_restart, fvm_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		RESTART_TEST(test_daemon_restart),
+		RESTART_TEST(test_daemon_restart_irqfd),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
