@@ -19,7 +19,8 @@ outside=$(grep -v "^$p/" "$build/install_manifest.txt" || true)
 [ -z "$outside" ] || fail "installed outside the prefix $p: $outside"
 
 for f in sbin/shmbrokerd bin/shmctl bin/shm-vm include/qvm/guest_shm.h \
-         include/shmbroker/shmclient.h lib/systemd/system/shmbrokerd.service \
+         include/shmbroker/shmclient.h include/shmbroker/shmvdev.h \
+         lib/systemd/system/shmbrokerd.service \
          lib/systemd/system/shmbrokerd.socket \
          lib/systemd/system/shmbrokerd-admin.socket \
          lib/sysusers.d/shmbroker.conf etc/shmbroker/shmbroker.conf; do
@@ -37,9 +38,11 @@ for f in man8/shmbrokerd.8 man8/shmctl.8 man5/shmbroker.conf.5 \
     man -l "$page" >/dev/null 2>&1 || fail "man -l $f fails"
   fi
 done
-# The admin side and the protobuf types are the tree's own, not an API.
+# The admin side, the protobuf types and libshmvdev's register decoder
+# are the tree's own, not an API.
 for f in include/shmbroker/shmclient_admin.h \
-         include/shmbroker/shmbroker.pb-c.h; do
+         include/shmbroker/shmbroker.pb-c.h include/shmbroker/vdev_regs.h \
+         include/shmbroker/shmvdev_int.h; do
   [ ! -e "$p/$f" ] || fail "$f is installed, but is no public API"
 done
 
@@ -60,8 +63,47 @@ int main(void) {
 C
 # shellcheck disable=SC2086
 cc -std=c11 -Wall -Werror "$tmp/client.c" -o "$tmp/client" $flags
-LD_LIBRARY_PATH=$(pkg-config --variable=libdir libshmclient) "$tmp/client" |
+libdir=$(pkg-config --variable=libdir libshmclient)
+LD_LIBRARY_PATH=$libdir "$tmp/client" |
   grep -q "shmbroker" || fail "the installed library does not run"
+
+# A VMM's side: libshmvdev.pc pulls in libshmclient. The program runs
+# without a daemon (shmvdev_open refuses a missing ops before connecting),
+# linked with the shared library and with the static one, which must hold
+# all of libshmvdev (the decoder included) and need only libshmclient.
+flags=$(pkg-config --cflags --libs libshmvdev libshmclient) ||
+  fail "pkg-config --cflags --libs libshmvdev libshmclient fails"
+case " $flags " in
+*" -lshmvdev "*"-lshmclient "*) ;;
+*) fail "libshmvdev.pc does not pull in libshmclient: $flags" ;;
+esac
+cat >"$tmp/vmm.c" <<'C'
+#include <errno.h>
+#include <shmvdev.h>
+#include <stdio.h>
+int main(void) {
+	struct shmvdev_config cfg = { 0 };
+	struct shmvdev *d;
+	uint8_t b[2] = { 0x34, 0x12 };
+	char err[256];
+	int rc = shmvdev_open(&cfg, NULL, NULL, &d, err, sizeof(err));
+	printf("%d %s %llx\n", rc == -EINVAL, err,
+	    (unsigned long long)shmvdev_load_le(b, 2));
+	return 0;
+}
+C
+# shellcheck disable=SC2086
+cc -std=c11 -Wall -Werror "$tmp/vmm.c" -o "$tmp/vmm" $flags
+LD_LIBRARY_PATH=$libdir "$tmp/vmm" | grep -q "^1 shmvdev: .* 1234$" ||
+  fail "a program on the installed libshmvdev does not run"
+[ -e "$libdir/libshmvdev.a" ] || fail "missing libshmvdev.a"
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Werror "$tmp/vmm.c" -o "$tmp/vmm-static" \
+  $(pkg-config --cflags libshmvdev) "$libdir/libshmvdev.a" \
+  $(pkg-config --libs libshmclient) ||
+  fail "libshmvdev.a does not link on its own with libshmclient"
+LD_LIBRARY_PATH=$libdir "$tmp/vmm-static" | grep -q "^1 shmvdev: .* 1234$" ||
+  fail "a program on the installed libshmvdev.a does not run"
 
 # check_exports LIB HEADER PREFIX NODE: the shared library LIB exports the
 # functions HEADER declares (names starting with PREFIX), in the version
@@ -87,6 +129,8 @@ check_exports() {
 }
 check_exports libshmclient "$p/include/shmbroker/shmclient.h" shmc_ \
   LIBSHMCLIENT_0
+check_exports libshmvdev "$p/include/shmbroker/shmvdev.h" shmvdev_ \
+  LIBSHMVDEV_0
 
 # A package's layout: the units where systemd keeps a distribution's
 # (its pkg-config file says where), the configuration in /etc.
