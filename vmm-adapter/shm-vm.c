@@ -2,7 +2,8 @@
  * shm-vm: the reference KVM VMM. Owns the command line and the order of
  * things: options, guest RAM, the image (checked before KVM is touched, so a
  * bad image is reported the same on every host), the VM, the shmem vdev on
- * the daemon's socket, the run. A guest's factory write travels
+ * the daemon's socket, the run (which a reset under --reboot starts again,
+ * vm_reboot.c). A guest's factory write travels
  * vm_run.c (the MMIO exit) -> vm_vdev.c (the lock) -> libshmvdev
  * (shmvdev.c) -> libshmclient -> shmbrokerd, and the region comes back as a
  * memory slot (vm_vdev.c, op_map).
@@ -27,14 +28,15 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: shm-vm --socket PATH --guest FILE [--mem SIZE] [--factory ADDR]\n"
-"              [--vector N] [--timeout SECONDS]\n"
+"              [--vector N] [--arg VALUE] [--timeout SECONDS]\n"
+"              [--reboot] [--max-reboots N]\n"
 "\n"
 "Runs FILE, a static ELF64 x86-64 executable (PT_LOAD segments at their\n"
 "physical addresses, entered at e_entry) or a flat binary (loaded and\n"
 "entered at 0x100000), on one vCPU in 64-bit long mode with guest RAM at\n"
-"guest-physical 0. The guest starts as _start(factory, vector): RDI = the\n"
-"factory page address, RSI = the interrupt vector, RSP = top of RAM - 8,\n"
-"interrupts off, low 4 GiB identity-mapped.\n"
+"guest-physical 0. The guest starts as _start(factory, vector, arg):\n"
+"RDI = the factory page address, RSI = the interrupt vector, RDX = --arg,\n"
+"RSP = top of RAM - 8, interrupts off, low 4 GiB identity-mapped.\n"
 "\n"
 "  --socket PATH      shmbrokerd's VMM socket (default: $SHMBROKER_SOCKET,\n"
 "                     else the daemon's default); shm-vm fails at start\n"
@@ -44,7 +46,13 @@ usage(FILE *f)
 "  --factory ADDR     guest-physical factory page (default 0x10000000),\n"
 "                     page aligned, above guest RAM\n"
 "  --vector N         interrupt vector passed to the guest (default 0x40)\n"
-"  --timeout SECONDS  end the guest after this long (default: never)\n"
+"  --arg VALUE        a 64-bit value passed to the guest in RDX (default 0)\n"
+"  --timeout SECONDS  end the guest after this long, counted from the\n"
+"                     first boot (default: never)\n"
+"  --reboot           a guest reset reboots the guest instead of ending\n"
+"                     shm-vm\n"
+"  --max-reboots N    with --reboot (which it implies), end shm-vm at the\n"
+"                     reset after the Nth reboot (default: no limit)\n"
 "\n"
 "Guest I/O: a byte written to port 0x3f8 goes to stdout; a byte v written\n"
 "to port 0x501 ends shm-vm with exit status v. The shmem vdev's factory\n"
@@ -52,10 +60,16 @@ usage(FILE *f)
 "2 MiB boundary above guest RAM and the factory page) up to 0xfec00000;\n"
 "the vdev interrupt is an MSI with --vector to the local APIC, taken when\n"
 "IF=1 (EOI at 0xfee000b0).\n"
-"Exit status: the guest's, or 1 for a guest fault, a triple fault, an exit\n"
-"KVM cannot handle, a bad image, a KVM failure or a daemon that cannot be\n"
-"reached (one line on stderr says which), 2 for a bad command line, 124\n"
-"when --timeout expired.\n");
+"Guest reset: a one-byte write with bit 2 (RST_CPU) set to port 0xcf9\n"
+"(0x06, 0x0e) or a triple fault. Without --reboot it ends shm-vm; with\n"
+"it, every client of the VM is detached, RAM is zeroed, the image as read\n"
+"at start is loaded again and entered on a new vCPU as above. A reboot\n"
+"after a triple fault is reported on stderr.\n"
+"Exit status: the guest's, or 1 for a guest fault, a triple fault or a\n"
+"reset without --reboot, a reset past --max-reboots, an exit KVM cannot\n"
+"handle, a bad image, a KVM failure or a daemon that cannot be reached\n"
+"(one line on stderr says which), 2 for a bad command line, 124 when\n"
+"--timeout expired.\n");
 }
 
 static int
@@ -109,6 +123,19 @@ parse_value(struct vm *vm, int c, const char *arg)
 			    "want seconds from 1 to 86400");
 		vm->timeout_s = (unsigned)v;
 		return 0;
+	case 'a':
+		if (parse_u64(arg, &vm->arg) < 0)
+			return bad_option("--arg", arg,
+			    "want a number from 0 to 2^64-1, e.g. 1000 or 0x10");
+		return 0;
+	case 'n':
+		/* UINT64_MAX is what "no limit" is kept as */
+		if (parse_u64(arg, &v) < 0 || v == UINT64_MAX)
+			return bad_option("--max-reboots", arg,
+			    "want a number of reboots from 0 to 2^64-2");
+		vm->max_reboots = v;
+		vm->reboot = 1;
+		return 0;
 	}
 	return -1;
 }
@@ -155,6 +182,9 @@ parse_args(int argc, char **argv, struct vm *vm, struct options *o)
 		{ "factory", required_argument, NULL, 'f' },
 		{ "vector", required_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "arg", required_argument, NULL, 'a' },
+		{ "reboot", no_argument, NULL, 'r' },
+		{ "max-reboots", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -165,6 +195,8 @@ parse_args(int argc, char **argv, struct vm *vm, struct options *o)
 			o->socket = optarg;
 		else if (c == 'g')
 			o->guest = optarg;
+		else if (c == 'r')
+			vm->reboot = 1;
 		else if (c == 'h')
 			return 1;
 		else if (c == '?' || parse_value(vm, c, optarg) < 0)
@@ -195,6 +227,7 @@ main(int argc, char **argv)
 	vm.mem_size = VM_DEFAULT_MEM;
 	vm.factory = VM_DEFAULT_FACTORY;
 	vm.vector = VM_DEFAULT_VECTOR;
+	vm.max_reboots = UINT64_MAX;
 	if ((rc = parse_args(argc, argv, &vm, &o)) != 0) {
 		if (rc > 0) {
 			usage(stdout);

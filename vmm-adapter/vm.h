@@ -3,7 +3,8 @@
  * mode running a small freestanding guest from guest RAM at guest-physical 0.
  * vm_load.c puts the guest image into RAM, vm_setup.c creates the VM and its
  * entry state (page tables, GDT, registers), vm_run.c runs the vCPU and
- * turns its exits into output, an exit status or one line of reason.
+ * turns its exits into output, an exit status, one line of reason or a
+ * guest reset, which vm_reboot.c ends shm-vm with or turns into a reboot.
  * The guest contract is in docs/DESIGN.md ("The reference VMM's guest
  * contract").
  */
@@ -11,6 +12,7 @@
 #define SHMBROKER_VM_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +35,8 @@
 /* Ports the guest writes to. */
 #define VM_PORT_CONSOLE		0x3f8
 #define VM_PORT_EXIT		0x501
+#define VM_PORT_RESET		0xcf9	/* the PC's reset control register */
+#define VM_RESET_CPU		0x04	/* its RST_CPU bit: a write resets */
 
 /* shm-vm's own exit statuses (a guest picks any status through 0x501). */
 #define VM_STATUS_FAIL		1	/* guest fault, KVM error, bad image */
@@ -63,10 +67,19 @@ struct vm {
 	uint32_t vector;
 	uint64_t window_base;		/* 0: libshmvdev's default */
 	unsigned timeout_s;		/* 0: none */
+	uint64_t arg;			/* --arg: the guest's RDX */
+	int reboot;			/* --reboot: a reset restarts */
+	uint64_t max_reboots;		/* UINT64_MAX: no limit */
 
 	/* guest RAM: an anonymous mapping at guest-physical 0 */
 	uint8_t *mem;
 	uint64_t entry;			/* where the image starts running */
+
+	/* the image as read at start: every boot loads these bytes */
+	const char *image_path;
+	uint8_t *image;
+	size_t image_len;
+	uint64_t reboots;		/* done so far */
 
 	int kvm_fd, vm_fd, vcpu_fd;
 	struct kvm_run *run;
@@ -90,15 +103,24 @@ struct vm {
 	uint64_t unknown_mmio, unknown_pio;
 };
 
-/* vm_load.c: reads the ELF64 executable or flat binary at path into
- * vm->mem and sets vm->entry. Returns 0, or -1 with the reason on stderr. */
+/* vm_load.c: reads the ELF64 executable or flat binary at path, keeps
+ * its bytes in vm->image and loads them into vm->mem, setting vm->entry;
+ * vm_reload_image loads the kept bytes again, into RAM a reboot zeroed.
+ * Each returns 0, or -1 with the reason on stderr. */
 int vm_load_image(struct vm *vm, const char *path);
+int vm_reload_image(struct vm *vm);
 
 /* vm_setup.c: guest RAM, then the VM, its vCPU and its entry state. Each
- * returns 0, or -1 with the reason on stderr. vm_destroy undoes both. */
+ * returns 0, or -1 with the reason on stderr. vm_destroy undoes both.
+ * For a reboot: vm_close_machine ends the VM and its vCPU (RAM stays),
+ * vm_clear_memory zeroes RAM and puts shm-vm's page tables and GDT back,
+ * vm_create_machine makes a new VM and vCPU on the same RAM. */
 int vm_alloc_memory(struct vm *vm);
 int vm_create(struct vm *vm);
 void vm_destroy(struct vm *vm);
+void vm_close_machine(struct vm *vm);
+int vm_clear_memory(struct vm *vm);
+int vm_create_machine(struct vm *vm);
 
 /* vm_irq.c: the in-kernel irqchip with the vdev's MSI route (before the
  * vCPU), the vCPU's local APIC switched on (after it), and the two ways to
@@ -110,12 +132,25 @@ int vm_irq_bind(struct vm *vm, int fd);
 void vm_irq_unbind(struct vm *vm, int fd);
 
 /* vm_vdev.c: libshmvdev on the daemon's socket (NULL: the default), its
- * MMIO handler and its event thread; vm_vdev_close before vm_destroy. */
+ * MMIO handler and its event thread; vm_vdev_close before vm_destroy.
+ * vm_vdev_reset detaches every client on a guest reset, before the VM
+ * goes. */
 int vm_vdev_open(struct vm *vm, const char *socket);
 void vm_vdev_close(struct vm *vm);
+void vm_vdev_reset(struct vm *vm);
 
 /* vm_run.c: runs the vCPU until the guest exits or fails. Returns the exit
  * status shm-vm ends with. */
 int vm_run(struct vm *vm);
+
+/*
+ * vm_reboot.c: the guest reset, why being what the guest did ("asked for
+ * a reset (0x06 to port 0xcf9)"), fault whether it was a fault rather
+ * than a request. Without --reboot, or past --max-reboots, says so in one
+ * line and returns the status shm-vm ends with (never 0). With it,
+ * restarts the guest as a PC reboots and returns 0: the guest runs again
+ * on a new vCPU. A reboot a fault caused is reported in a line too.
+ */
+int vm_reboot(struct vm *vm, const char *why, bool fault);
 
 #endif

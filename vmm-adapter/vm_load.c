@@ -3,7 +3,8 @@
  * loaded by its PT_LOAD segments at their physical addresses and entered at
  * e_entry; anything else is a flat binary, loaded and entered at
  * VM_IMAGE_BASE. Every image must fit between VM_IMAGE_BASE and the end of
- * RAM: what lies below belongs to shm-vm.
+ * RAM: what lies below belongs to shm-vm. The file is read once: a reboot
+ * loads the bytes checked at start, whatever became of the file since.
  */
 #include <elf.h>
 #include <errno.h>
@@ -165,27 +166,32 @@ load_elf(struct vm *vm, const char *path, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* The kept image into RAM; the checks are the same every time, so only
+ * the first load can fail them. */
+int
+vm_reload_image(struct vm *vm)
+{
+	const char *path = vm->image_path;
+
+	if (vm->image_len >= SELFMAG &&
+	    memcmp(vm->image, ELFMAG, SELFMAG) == 0)
+		return load_elf(vm, path, vm->image, vm->image_len);
+	if (!fits(vm, VM_IMAGE_BASE, vm->image_len)) {
+		fprintf(stderr, "shm-vm: flat guest %s (%zu bytes) does not "
+		    "fit in guest RAM above 0x%llx; raise --mem\n", path,
+		    vm->image_len, VM_IMAGE_BASE);
+		return -1;
+	}
+	memcpy(vm->mem + VM_IMAGE_BASE, vm->image, vm->image_len);
+	vm->entry = VM_IMAGE_BASE;
+	return 0;
+}
+
 int
 vm_load_image(struct vm *vm, const char *path)
 {
-	uint8_t *buf;
-	size_t len;
-	int rc;
-
-	if (read_file(path, vm->mem_size, &buf, &len) < 0)
+	if (read_file(path, vm->mem_size, &vm->image, &vm->image_len) < 0)
 		return -1;
-	if (len >= SELFMAG && memcmp(buf, ELFMAG, SELFMAG) == 0) {
-		rc = load_elf(vm, path, buf, len);
-	} else if (!fits(vm, VM_IMAGE_BASE, len)) {
-		fprintf(stderr, "shm-vm: flat guest %s (%zu bytes) does not "
-		    "fit in guest RAM above 0x%llx; raise --mem\n", path, len,
-		    VM_IMAGE_BASE);
-		rc = -1;
-	} else {
-		memcpy(vm->mem + VM_IMAGE_BASE, buf, len);
-		vm->entry = VM_IMAGE_BASE;
-		rc = 0;
-	}
-	free(buf);
-	return rc;
+	vm->image_path = path;
+	return vm_reload_image(vm);
 }

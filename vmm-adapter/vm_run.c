@@ -1,11 +1,12 @@
 /*
  * vm_run: the vCPU's run loop. It turns the guest's port writes into output
- * (0x3f8) and an exit status (0x501), hands MMIO to the device model when
- * there is one, and ends shm-vm with one line of reason on stderr for
- * everything a guest cannot come back from: a triple fault, an exit that KVM
- * cannot handle, a halt that nothing can wake, the --timeout. A tick every
- * 100 ms brings the vCPU thread out of KVM_RUN to look at the clock and at
- * the halt.
+ * (0x3f8), an exit status (0x501) and a reset (0xcf9), hands MMIO to the
+ * device model when there is one, and ends shm-vm with one line of reason
+ * on stderr for everything a guest cannot come back from: an exit that KVM
+ * cannot handle, a halt that nothing can wake, the --timeout. A reset and
+ * a triple fault go to vm_reboot, which ends shm-vm or reboots the guest.
+ * A tick every 100 ms brings the vCPU thread out of KVM_RUN to look at the
+ * clock and at the halt; --timeout counts from the first boot.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -183,23 +184,55 @@ halted_for_good(const struct vm *vm)
 	return 1;
 }
 
+/*
+ * A guest reset (vm_reboot): when the guest runs again it is on a new
+ * vCPU, whose signal mask the tick needs as the first one did.
+ */
+static int
+guest_reset(struct vm *vm, const char *why, bool fault)
+{
+	int status = vm_reboot(vm, why, fault);
+
+	if (status != 0)
+		return status;
+	if (tick_only_in_kvm_run(vm) < 0) {
+		fprintf(stderr, "shm-vm: cannot set the rebooted vCPU's signal "
+		    "mask: %s\n", strerror(errno));
+		return VM_STATUS_FAIL;
+	}
+	return RUN_GOING;
+}
+
 /* AMD's KVM resets the vCPU before it reports a shutdown, so a RIP at the
  * reset vector says nothing about where the guest was. */
 static int
-shutdown(const struct vm *vm)
+shutdown(struct vm *vm)
 {
 	uint64_t rip = guest_rip(vm);
+	char why[160];
 
 	if (rip == RESET_RIP)
-		fprintf(stderr, "shm-vm: the guest triple-faulted "
-		    "(KVM_EXIT_SHUTDOWN; KVM reset the vCPU, so its RIP is "
-		    "lost): an exception with no IDT to handle it ends "
-		    "here\n");
+		snprintf(why, sizeof(why), "triple-faulted (KVM_EXIT_SHUTDOWN; "
+		    "KVM reset the vCPU, so its RIP is lost): an exception "
+		    "with no IDT to handle it");
 	else
-		fprintf(stderr, "shm-vm: the guest triple-faulted "
-		    "(KVM_EXIT_SHUTDOWN) at RIP 0x%" PRIx64 ": an exception "
-		    "with no IDT to handle it ends here\n", rip);
-	return VM_STATUS_FAIL;
+		snprintf(why, sizeof(why), "triple-faulted (KVM_EXIT_SHUTDOWN) "
+		    "at RIP 0x%" PRIx64 ": an exception with no IDT to handle "
+		    "it", rip);
+	return guest_reset(vm, why, true);
+}
+
+/* A byte with RST_CPU set written to the reset control register: a
+ * reset, as on a PC (0x06 soft, 0x0e hard; to shm-vm both are a full
+ * reboot). */
+static int
+reset_port(struct vm *vm, uint8_t b)
+{
+	char why[64];
+
+	snprintf(why, sizeof(why), "asked for a reset (0x%02x to port 0xcf9)",
+	    b);
+	return guest_reset(vm, why, false);
 }
 
 static int
@@ -217,6 +250,12 @@ port_out(struct vm *vm)
 				fflush(stdout);
 		} else if (run->io.port == VM_PORT_EXIT) {
 			return b;
+		} else if (run->io.port == VM_PORT_RESET &&
+		    run->io.size == 1) {
+			/* Without RST_CPU the bits only choose the kind of a
+			 * later reset on a PC; shm-vm has one kind. */
+			if (b & VM_RESET_CPU)
+				return reset_port(vm, b);
 		} else {
 			vm->unknown_pio++;
 		}

@@ -3,7 +3,11 @@
  * starts in: 64-bit long mode, an identity map of the low 4 GiB in 2 MiB
  * pages (U/S=1, R/W=1 at every level, so CPL3 code needs no page tables of
  * its own), a flat GDT (code 0x08, data 0x10), SSE enabled, interrupts off,
- * and the registers of a call _start(factory, vector).
+ * and the registers of a call _start(factory, vector, arg). A reboot makes
+ * the VM and its vCPU anew on the same RAM, zeroed: a new vCPU and
+ * in-kernel local APIC are in KVM's power-on state, so no register,
+ * segment, APIC setting or pending interrupt of the last boot can survive
+ * it, which resetting each piece of state in place could not promise.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +92,21 @@ vm_alloc_memory(struct vm *vm)
 		return -1;
 	}
 	vm->mem = p;
+	build_page_tables(vm);
+	return 0;
+}
+
+/* MADV_DONTNEED rather than a memset: a private anonymous page reads as
+ * zero afterwards, and what the last boot touched goes back to the host
+ * instead of being written over. */
+int
+vm_clear_memory(struct vm *vm)
+{
+	if (madvise(vm->mem, vm->mem_size, MADV_DONTNEED) < 0) {
+		fprintf(stderr, "shm-vm: cannot zero guest RAM: %s\n",
+		    strerror(errno));
+		return -1;
+	}
 	build_page_tables(vm);
 	return 0;
 }
@@ -203,6 +222,7 @@ set_entry_regs(struct vm *vm)
 	r.rsp = vm->mem_size - 8;
 	r.rdi = vm->factory;
 	r.rsi = vm->vector;
+	r.rdx = vm->arg;
 	r.rflags = 0x2;		/* bit 1 is reserved-one; IF=0 */
 	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
 		return kvm_fail("KVM_SET_REGS");
@@ -229,12 +249,10 @@ create_vcpu(struct vm *vm)
 }
 
 int
-vm_create(struct vm *vm)
+vm_create_machine(struct vm *vm)
 {
 	struct kvm_userspace_memory_region region;
 
-	if (open_kvm(vm) < 0)
-		return -1;
 	if ((vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0)) < 0)
 		return kvm_fail("KVM_CREATE_VM");
 	memset(&region, 0, sizeof(region));
@@ -251,8 +269,16 @@ vm_create(struct vm *vm)
 	return 0;
 }
 
+int
+vm_create(struct vm *vm)
+{
+	if (open_kvm(vm) < 0)
+		return -1;
+	return vm_create_machine(vm);
+}
+
 void
-vm_destroy(struct vm *vm)
+vm_close_machine(struct vm *vm)
 {
 	if (vm->run != NULL)
 		munmap(vm->run, vm->run_size);
@@ -260,11 +286,20 @@ vm_destroy(struct vm *vm)
 		close(vm->vcpu_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
+	vm->run = NULL;
+	vm->vcpu_fd = vm->vm_fd = -1;
+}
+
+void
+vm_destroy(struct vm *vm)
+{
+	vm_close_machine(vm);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	if (vm->mem != NULL)
 		munmap(vm->mem, vm->mem_size);
-	vm->run = NULL;
+	free(vm->image);
 	vm->mem = NULL;
-	vm->vcpu_fd = vm->vm_fd = vm->kvm_fd = -1;
+	vm->image = NULL;
+	vm->kvm_fd = -1;
 }

@@ -3,8 +3,9 @@
  * KVM calls (a region fd becomes a memory slot, an eventfd an irqfd, an
  * interrupt an MSI), hands trapped MMIO on the factory and control pages to
  * the vdev, and runs the event thread that dispatches the daemon's
- * membership events while the vCPU runs. One mutex serialises every call
- * into the vdev, as shmvdev.h asks.
+ * membership events while the vCPU runs, and detaches everything when the
+ * guest resets. One mutex serialises every call into the vdev, as
+ * shmvdev.h asks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -151,6 +152,23 @@ vdev_mmio(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len, int is_write)
 	if (claimed && !is_write)
 		shmvdev_store_le(data, len, v);
 	return claimed;
+}
+
+/*
+ * A guest reset: every client of the VM detached (the daemon frees their
+ * indices and tells their peers), their slots unmapped and irqfds unbound
+ * on the VM that is about to go. With no client left the vdev calls none
+ * of vdev_ops until the guest's next create or find, which only the vCPU
+ * thread can make, so that thread may then make the VM anew without the
+ * lock while the event thread dispatches.
+ */
+void
+vm_vdev_reset(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->vdev_lock);
+	shmvdev_reset(vm->vdev);
+	report_vdev_error(vm);
+	pthread_mutex_unlock(&vm->vdev_lock);
 }
 
 /* The event thread: daemon events (membership changes, revocations) while

@@ -1,29 +1,30 @@
 /*
  * args: checks the entry state the contract promises. Prints the factory
- * address (RDI) and vector (RSI), whether RSP has the ABI's alignment of a
- * called function, copies 16 bytes through %xmm0 (CR4.OSFXSR: SSE moves
- * work), writes the local APIC EOI register and reads an address nothing
- * answers (both accepted), then exits with status 42.
+ * address (RDI), vector (RSI) and --arg (RDX), whether RSP has the ABI's
+ * alignment of a called function, copies 16 bytes through %xmm0
+ * (CR4.OSFXSR: SSE moves work), writes the local APIC EOI register and
+ * reads an address nothing answers (both accepted), then exits with
+ * status 42.
  */
 #include "guest.h"
 
-/* The entry passes its RSP on as a third argument, untouched by any
+/* The entry passes its RSP on as a fourth argument, untouched by any
  * prologue, so the check below sees what shm-vm set. */
 __asm__(".section .text.start, \"ax\"\n"
     ".globl _start\n"
     "_start:\n"
-    "\tmov %rsp, %rdx\n"
+    "\tmov %rsp, %rcx\n"
     "\tjmp args_main\n"
     ".previous\n");
 
-void args_main(uint64_t factory, uint64_t vector, uint64_t rsp)
+void args_main(uint64_t factory, uint64_t vector, uint64_t arg, uint64_t rsp)
     __attribute__((noreturn, used));
 
 static const char sse_src[16] = "sse move ok....\n";
 static char sse_dst[17];
 
 void
-args_main(uint64_t factory, uint64_t vector, uint64_t rsp)
+args_main(uint64_t factory, uint64_t vector, uint64_t arg, uint64_t rsp)
 {
 	uint32_t probe;
 
@@ -31,6 +32,8 @@ args_main(uint64_t factory, uint64_t vector, uint64_t rsp)
 	guest_puthex(factory);
 	guest_puts(" vector=");
 	guest_puthex(vector);
+	guest_puts(" arg=");
+	guest_puthex(arg);
 	/* as if called: RSP+8 is 16-aligned, RSP = top of a 2M-multiple
 	 * RAM size - 8 */
 	guest_puts((rsp + 8) % (2u << 20) == 0 ? " stack=ok\n" :

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,193 +33,16 @@
 #include "e2e.h"
 #include "fixture.h"
 #include "testcheck.h"
+#include "vmproc.h"
 
-#ifndef SHM_VM_PATH
-#error "SHM_VM_PATH must be defined (tests/integration/CMakeLists.txt)"
-#endif
-#ifndef SHM_VM_GUEST_DIR
-#error "SHM_VM_GUEST_DIR must be defined (tests/integration/CMakeLists.txt)"
-#endif
-
-#define WAIT_LIMIT_MS	120000	/* a hung guest fails, it does not hang */
-#define VM_TIMEOUT	"300"	/* shm-vm's own guard, past the test's */
-#define OUT_MAX		8192
 #define NVM		3
 #define LIST_MAX	16384
-
-/* One shm-vm child and what it printed so far. */
-struct vmproc {
-	pid_t pid;		/* 0: none (never started, or reaped) */
-	int out, err;		/* read ends; -1 at EOF */
-	size_t olen, elen;
-	char outbuf[OUT_MAX];
-	char errbuf[OUT_MAX];
-};
 
 struct e2e {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
 	struct vmproc vm[NVM];
 	struct shmc *c;		/* the test's own VMM-side connection */
 };
-
-/* ---- shm-vm children ---- */
-
-static void
-vm_exec(const struct e2e *f, const char *guest, int out, int err)
-{
-	char path[512];
-	char *argv[] = {
-		(char *)SHM_VM_PATH, (char *)"--socket", (char *)f->fx.d.socket,
-		(char *)"--guest", path, (char *)"--timeout",
-		(char *)VM_TIMEOUT, NULL,
-	};
-
-	/* A test that dies takes its guests with it. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	snprintf(path, sizeof(path), "%s/%s.elf", SHM_VM_GUEST_DIR, guest);
-	dup2(out, STDOUT_FILENO);
-	dup2(err, STDERR_FILENO);
-	execv(argv[0], argv);
-	_exit(127);
-}
-
-static void
-vm_start(struct e2e *f, struct vmproc *vp, const char *guest)
-{
-	int op[2], ep[2];
-
-	memset(vp, 0, sizeof(*vp));
-	vp->out = vp->err = -1;
-	assert_int_equal(pipe2(op, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
-	vp->pid = fork();
-	assert_true(vp->pid >= 0);
-	if (vp->pid == 0)
-		vm_exec(f, guest, op[1], ep[1]);
-	close(op[1]);
-	close(ep[1]);
-	vp->out = op[0];
-	vp->err = ep[0];
-}
-
-static void
-vm_read(int *fd, char *buf, size_t *len)
-{
-	ssize_t n = read(*fd, buf + *len, OUT_MAX - 1 - *len);
-
-	if (n > 0) {
-		*len += (size_t)n;
-		buf[*len] = '\0';
-	} else if ((n == 0 || errno != EINTR) || *len >= OUT_MAX - 1) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
-/* Reads what the child printed, waiting up to ms; false once both of its
- * pipes are closed (it has ended). */
-static bool
-vm_pump(struct vmproc *vp, int ms)
-{
-	struct pollfd p[2] = {
-		{ .fd = vp->out, .events = POLLIN },
-		{ .fd = vp->err, .events = POLLIN },
-	};
-
-	if (vp->out < 0 && vp->err < 0)
-		return false;
-	if (poll(p, 2, ms) <= 0)
-		return true;
-	if (p[0].revents != 0)
-		vm_read(&vp->out, vp->outbuf, &vp->olen);
-	if (p[1].revents != 0)
-		vm_read(&vp->err, vp->errbuf, &vp->elen);
-	return true;
-}
-
-/* What the guest printed, for a failure (cmocka cuts long messages). */
-static void
-vm_show(const struct vmproc *vp, pid_t pid)
-{
-	print_message("shm-vm %d printed on stdout:\n%s\nand on stderr:\n%s",
-	    (int)pid, vp->outbuf, vp->errbuf);
-}
-
-/* Waits until the guest has printed text (a whole line, with its \n). */
-static void
-vm_wait_for(struct vmproc *vp, const char *text)
-{
-	int64_t end = harness_now_ms() + WAIT_LIMIT_MS;
-
-	while (strstr(vp->outbuf, text) == NULL) {
-		if (!vm_pump(vp, 200) || harness_now_ms() > end) {
-			vm_show(vp, vp->pid);
-			fail_msg("shm-vm %d never printed \"%s\"",
-			    (int)vp->pid, text);
-		}
-	}
-}
-
-static int
-vm_reap(struct vmproc *vp, int *ws)
-{
-	int rc;
-
-	while ((rc = waitpid(vp->pid, ws, 0)) < 0 && errno == EINTR)
-		continue;
-	vp->pid = 0;
-	if (vp->out >= 0)
-		close(vp->out);
-	if (vp->err >= 0)
-		close(vp->err);
-	vp->out = vp->err = -1;
-	return rc;
-}
-
-/* Reads to the end and returns the exit status (-1 for a signal). */
-static int
-vm_finish(struct vmproc *vp)
-{
-	int64_t end = harness_now_ms() + WAIT_LIMIT_MS;
-	pid_t pid = vp->pid;
-	int ws;
-
-	while (vm_pump(vp, 200))
-		if (harness_now_ms() > end) {
-			vm_show(vp, vp->pid);
-			fail_msg("shm-vm %d did not end", (int)vp->pid);
-		}
-	assert_int_equal(vm_reap(vp, &ws), pid);
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-}
-
-static void
-vm_kill(struct vmproc *vp)
-{
-	int ws;
-
-	if (vp->pid <= 0)
-		return;
-	kill(vp->pid, SIGKILL);
-	(void)vm_reap(vp, &ws);
-}
-
-/* The guest ended with status and printed exactly out; its stderr holds
- * no line (a vdev failure, a fault) unless the caller expects some. */
-static void
-vm_expect(struct vmproc *vp, int status, const char *out, bool quiet)
-{
-	pid_t pid = vp->pid;
-	int st = vm_finish(vp);
-
-	if (st != status || strcmp(vp->outbuf, out) != 0 ||
-	    (quiet && vp->errbuf[0] != '\0')) {
-		vm_show(vp, pid);
-		print_message("wanted on stdout:\n%s", out);
-		fail_msg("shm-vm %d exited %d (want %d)", (int)pid, st,
-		    status);
-	}
-}
 
 /* ---- the daemon's view ---- */
 
@@ -334,7 +156,7 @@ ignore_event(const struct shmc_event *ev, void *arg)
 static uint32_t
 wait_notified(struct shmc *c, uint64_t client_id, uint32_t want)
 {
-	int64_t end = harness_now_ms() + WAIT_LIMIT_MS;
+	int64_t end = harness_now_ms() + VMPROC_WAIT_MS;
 	uint32_t seen = 0, st;
 	struct pollfd p = { .fd = shmc_event_fd(c), .events = POLLIN };
 
@@ -364,7 +186,7 @@ teardown(void **state)
 	if (f == NULL)
 		return 0;
 	for (int i = 0; i < NVM; i++)
-		vm_kill(&f->vm[i]);
+		vmproc_kill(&f->vm[i]);
 	shmc_close(f->c);
 	return fixture_teardown(state);
 }
@@ -465,10 +287,10 @@ test_share(void **state)
 	uint32_t delivered = 0;
 
 	check_need_kvm();
-	vm_start(f, a, "e2e_share_a");
-	vm_wait_for(a, "A: pattern written\n");
-	vm_start(f, b, "e2e_share_b");
-	vm_wait_for(b, "B: holding\n");
+	vmproc_start(a, f->fx.d.socket, "e2e_share_a", NULL);
+	vmproc_wait_for(a, "A: pattern written\n");
+	vmproc_start(b, f->fx.d.socket, "e2e_share_b", NULL);
+	vmproc_wait_for(b, "B: holding\n");
 
 	assert_int_equal(shmc_attach(f->c, E2E_SHARE_NAME, 1, false, &r),
 	    SHMC_GSS_OK);
@@ -487,9 +309,9 @@ test_share(void **state)
 	assert_int_equal(shmc_notify(f->c, r.client_id, 1u << 1, &delivered),
 	    0);
 	assert_int_equal(wait_notified(f->c, r.client_id, 0x1), 0x1);
-	vm_expect(b, 0, share_b_out, true);
+	vmproc_expect(b, 0, share_b_out, true);
 	assert_int_equal(shmc_detach(f->c, r.client_id), 0);
-	vm_expect(a, 0, share_a_out, true);
+	vmproc_expect(a, 0, share_a_out, true);
 	expect_listed(f, E2E_SHARE_NAME, -1, 0);
 	expect_no_regions(f);
 }
@@ -519,8 +341,8 @@ test_errors(void **state)
 	struct shmc_region r, r2;
 
 	check_need_kvm();
-	vm_start(f, e, "e2e_errors");
-	vm_wait_for(e, "E: holding 15 clients\n");
+	vmproc_start(e, f->fx.d.socket, "e2e_errors", NULL);
+	vmproc_wait_for(e, "E: holding 15 clients\n");
 	/* failed creates left nothing behind */
 	expect_listed(f, E2E_BIG_NAME, -1, 0);
 	expect_listed(f, E2E_DENIED_NAME, -1, 0);
@@ -539,7 +361,7 @@ test_errors(void **state)
 	    SHMC_GSS_CLIENT_MAX);
 	assert_int_equal(shmc_notify(f->c, r.client_id, 0xffffffffu,
 	    NULL), 0);
-	vm_expect(e, 0, errors_out, false);
+	vmproc_expect(e, 0, errors_out, false);
 	/* what shm-vm says about the guest's failures is the vdev's notes
 	 * for the operator, never a fault */
 	assert_int_equal(count_lines(e->errbuf, "", NULL),
@@ -559,22 +381,22 @@ test_killed_guest(void **state)
 	int ws;
 
 	check_need_kvm();
-	vm_start(f, s, "e2e_kill_s");
-	vm_wait_for(s, "S: created, waiting for a peer: active=0x1\n");
-	vm_start(f, v, "e2e_kill_v");
-	vm_wait_for(v, "V: attached: idx=1, active=0x3\n");
-	vm_wait_for(s, "S: peer attached (interrupt): active=0x3\n");
+	vmproc_start(s, f->fx.d.socket, "e2e_kill_s", NULL);
+	vmproc_wait_for(s, "S: created, waiting for a peer: active=0x1\n");
+	vmproc_start(v, f->fx.d.socket, "e2e_kill_v", NULL);
+	vmproc_wait_for(v, "V: attached: idx=1, active=0x3\n");
+	vmproc_wait_for(s, "S: peer attached (interrupt): active=0x3\n");
 	assert_int_equal(clients_of_pid(f, v->pid, E2E_KILL_NAME), 1);
 	expect_listed(f, E2E_KILL_NAME, 2, 0x3);
 
 	vpid = v->pid;
 	assert_int_equal(kill(vpid, SIGKILL), 0);
-	assert_int_equal(vm_reap(v, &ws), vpid);
+	assert_int_equal(vmproc_reap(v, &ws), vpid);
 	assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
 
-	vm_wait_for(s, "S: peer gone (interrupt): active=0x1\n");
+	vmproc_wait_for(s, "S: peer gone (interrupt): active=0x1\n");
 	assert_int_equal(clients_of_pid(f, vpid, NULL), 0);
-	vm_expect(s, 0,
+	vmproc_expect(s, 0,
 	    "S: created, waiting for a peer: active=0x1\n"
 	    "S: peer attached (interrupt): active=0x3\n"
 	    "S: peer gone (interrupt): active=0x1\n"
@@ -591,15 +413,15 @@ test_exceptions(void **state)
 	struct vmproc *x = &f->vm[0];
 
 	check_need_kvm();
-	vm_start(f, x, "e2e_exc_ud");
-	assert_int_equal(vm_finish(x), 0x86);
+	vmproc_start(x, f->fx.d.socket, "e2e_exc_ud", NULL);
+	assert_int_equal(vmproc_finish(x), 0x86);
 	assert_true(strncmp(x->outbuf, "X: ud2\nEXCEPTION vector=0x6 rip=0x10",
 	    36) == 0);
 	assert_non_null(strstr(x->outbuf, " error=0x0\n"));
 	assert_string_equal(x->errbuf, "");
 
-	vm_start(f, x, "e2e_exc_gp");
-	assert_int_equal(vm_finish(x), 0x8d);
+	vmproc_start(x, f->fx.d.socket, "e2e_exc_gp", NULL);
+	assert_int_equal(vmproc_finish(x), 0x8d);
 	assert_true(strncmp(x->outbuf,
 	    "X: non-canonical load\nEXCEPTION vector=0xd rip=0x10", 51) == 0);
 	assert_non_null(strstr(x->outbuf, " error=0x0\n"));

@@ -4,8 +4,9 @@
  * before KVM is opened, so these run on every host), and, where /dev/kvm
  * opens, the guest contract against a real daemon: entry state, console and
  * exit ports, and the one-line reasons for an instruction KVM cannot
- * emulate, a triple fault, a halt nothing can wake, --timeout and a daemon
- * that cannot be reached. Guests that share regions: test_guest_e2e.c.
+ * emulate, a triple fault, a reset through port 0xcf9, a halt nothing can
+ * wake, --timeout and a daemon that cannot be reached. Guests that share
+ * regions: test_guest_e2e.c; guests that reboot: test_guest_reboot.c.
  */
 #include <elf.h>
 #include <errno.h>
@@ -40,6 +41,8 @@
 
 #define RUN_LIMIT_MS	60000	/* a hung shm-vm fails the test */
 #define OUT_MAX		8192
+#define RUN_ARGS	24	/* shm-vm's argv, its NULL included */
+#define HELLO		SHM_VM_GUEST_DIR "/hello.elf"
 
 struct result {
 	int status;		/* exit status, or -1 (signal, killed) */
@@ -69,24 +72,22 @@ child(int out, int err, char *const argv[])
 	_exit(127);
 }
 
-/* Runs shm-vm with the NULL-terminated arguments, capturing its stdout and
- * stderr. A run that outlives RUN_LIMIT_MS is killed (status -1). */
+/* Runs shm-vm with the NULL-terminated arguments args, capturing its
+ * stdout and stderr. A run that outlives RUN_LIMIT_MS is killed (status
+ * -1). */
 static void
-run_vm(struct result *r, ...)
+run_vm_args(struct result *r, const char *const *args)
 {
-	char *argv[24];
+	char *argv[RUN_ARGS];
 	int op[2], ep[2], oopen = 1, eopen = 1, ws;
 	size_t olen = 0, elen = 0, n = 0;
 	int64_t end = harness_now_ms() + RUN_LIMIT_MS;
-	va_list ap;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
 	argv[n++] = (char *)SHM_VM_PATH;
-	va_start(ap, r);
-	while (n < 23 && (argv[n] = va_arg(ap, char *)) != NULL)
-		n++;
-	va_end(ap);
+	while (n < RUN_ARGS - 1 && *args != NULL)
+		argv[n++] = (char *)*args++;
 	argv[n] = NULL;
 	assert_int_equal(pipe2(op, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
@@ -122,14 +123,31 @@ run_vm(struct result *r, ...)
 		    r->err);
 }
 
+/* run_vm_args with the arguments given, then NULL. */
+static void
+run_vm(struct result *r, ...)
+{
+	const char *args[RUN_ARGS];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, r);
+	while (n < RUN_ARGS - 1 && (args[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	run_vm_args(r, args);
+}
+
 static const char *
 guest(const char *name)
 {
 	static const char *const names[] = {
-		SHM_VM_GUEST_DIR "/hello.elf", SHM_VM_GUEST_DIR "/hello.bin",
+		HELLO, SHM_VM_GUEST_DIR "/hello.bin",
 		SHM_VM_GUEST_DIR "/args.elf", SHM_VM_GUEST_DIR "/sse.elf",
 		SHM_VM_GUEST_DIR "/fault.elf", SHM_VM_GUEST_DIR "/spin.elf",
 		SHM_VM_GUEST_DIR "/halt.elf", SHM_VM_GUEST_DIR "/halt_if.elf",
+		SHM_VM_GUEST_DIR "/cf9.elf",
 		SHM_VM_DEMO_GUEST_DIR "/demo_b.elf",
 	};
 
@@ -207,44 +225,51 @@ test_help(void **state)
 	assert_non_null(strstr(r.out, "--socket PATH"));
 	assert_non_null(strstr(r.out, "SHMBROKER_SOCKET"));
 	assert_non_null(strstr(r.out, "0xfec00000"));
+	assert_non_null(strstr(r.out, "--reboot"));
+	assert_non_null(strstr(r.out, "port 0xcf9"));
 }
+
+/* Command lines refused with status 2 and the line that says why. */
+static const struct {
+	const char *args[8];
+	const char *why;
+} usage_errors[] = {
+	{ { NULL }, "--guest FILE is required" },
+	{ { "--guest", HELLO, "--mem", "1K" }, "bad --mem '1K'" },
+	{ { "--guest", HELLO, "--vector", "7" }, "bad --vector '7'" },
+	{ { "--guest", HELLO, "--factory", "0x1000001" }, "bad --factory" },
+	{ { "--guest", HELLO, "--factory", "0x1000000" },
+	    "lies inside guest RAM" },
+	/* the in-kernel IOAPIC's page, and no room left for a region */
+	{ { "--guest", HELLO, "--factory", "0xfec00000" },
+	    "no room for regions" },
+	{ { "--guest", HELLO, "--mem", "3G", "--factory", "0xfeb00000" },
+	    "no room for regions" },
+	{ { "--guest", HELLO, "--timeout", "0" }, "bad --timeout '0'" },
+	{ { "--guest", HELLO, "--arg", "-1" }, "bad --arg '-1'" },
+	{ { "--guest", HELLO, "--arg", "0x10000000000000000" }, "bad --arg" },
+	{ { "--guest", HELLO, "--max-reboots", "-1" },
+	    "bad --max-reboots '-1'" },
+	/* the largest number is how "no limit" is kept */
+	{ { "--guest", HELLO, "--max-reboots", "18446744073709551615" },
+	    "bad --max-reboots" },
+	{ { "--guest", HELLO, "stray" }, "unexpected argument 'stray'" },
+};
 
 static void
 test_usage_errors(void **state)
 {
-	const char *hello = guest("hello.elf");
 	struct result r;
 
 	(void)state;
-	run_vm(&r, NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "--guest FILE is required"));
-	run_vm(&r, "--guest", hello, "--mem", "1K", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --mem '1K'"));
-	run_vm(&r, "--guest", hello, "--vector", "7", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --vector '7'"));
-	run_vm(&r, "--guest", hello, "--factory", "0x1000001", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --factory"));
-	run_vm(&r, "--guest", hello, "--factory", "0x1000000", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "lies inside guest RAM"));
-	/* the in-kernel IOAPIC's page, and no room left for a region */
-	run_vm(&r, "--guest", hello, "--factory", "0xfec00000", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "no room for regions"));
-	run_vm(&r, "--guest", hello, "--mem", "3G", "--factory", "0xfeb00000",
-	    NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "no room for regions"));
-	run_vm(&r, "--guest", hello, "--timeout", "0", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "bad --timeout '0'"));
-	run_vm(&r, "--guest", hello, "stray", NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "unexpected argument 'stray'"));
+	for (size_t i = 0; i < sizeof(usage_errors) / sizeof(usage_errors[0]);
+	    i++) {
+		run_vm_args(&r, usage_errors[i].args);
+		assert_int_equal(r.status, 2);
+		if (strstr(r.err, usage_errors[i].why) == NULL)
+			fail_msg("usage error %zu: \"%s\" lacks \"%s\"", i,
+			    r.err, usage_errors[i].why);
+	}
 }
 
 /* Images that must be refused before KVM is opened, on every host. */
@@ -420,13 +445,15 @@ test_entry_state(void **state)
 	check_need_kvm();
 	run_vm(&r, "--guest", guest("args.elf"), "--timeout", "30", NULL);
 	assert_int_equal(r.status, 42);
-	assert_string_equal(r.out, "factory=0x10000000 vector=0x40 stack=ok\n"
-	    "sse move ok....\nmmio read 0\n");
+	assert_string_equal(r.out, "factory=0x10000000 vector=0x40 arg=0x0 "
+	    "stack=ok\nsse move ok....\nmmio read 0\n");
 	run_vm(&r, "--guest", guest("args.elf"), "--mem", "4M", "--factory",
-	    "0x20000000", "--vector", "0x51", "--timeout", "30", NULL);
+	    "0x20000000", "--vector", "0x51", "--arg", "0xfedcba9876543210",
+	    "--timeout", "30", NULL);
 	assert_int_equal(r.status, 42);
-	assert_string_equal(r.out, "factory=0x20000000 vector=0x51 stack=ok\n"
-	    "sse move ok....\nmmio read 0\n");
+	assert_string_equal(r.out, "factory=0x20000000 vector=0x51 "
+	    "arg=0xfedcba9876543210 stack=ok\nsse move ok....\n"
+	    "mmio read 0\n");
 }
 
 /* kvm_pvm cannot emulate SSE arithmetic at CPL0 (docs/DESIGN.md, "What
@@ -465,6 +492,48 @@ test_triple_fault(void **state)
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "before ud2\n");
 	assert_one_line(r.err, "triple-faulted (KVM_EXIT_SHUTDOWN");
+	assert_non_null(strstr(r.err, "; without --reboot that ends it\n"));
+}
+
+/*
+ * Port 0xcf9 as a PC's reset control register: a byte with bit 2 set is
+ * a reset, which without --reboot ends shm-vm; a byte without it, and any
+ * wider access, is not the register and the guest runs on. --max-reboots
+ * 0 reboots never, and says so.
+ */
+static void
+test_reset_port(void **state)
+{
+	static const char *const resets[] = { "0x06", "0x0e", "0x04" };
+	static const char *const ignored[] = { "0x02", "0x0a", "0x206",
+	    "0x406" };
+	struct result r;
+	char want[128];
+
+	(void)state;
+	check_need_kvm();
+	for (size_t i = 0; i < sizeof(resets) / sizeof(resets[0]); i++) {
+		run_vm(&r, "--guest", guest("cf9.elf"), "--arg", resets[i],
+		    "--timeout", "30", NULL);
+		assert_int_equal(r.status, 1);
+		assert_string_equal(r.out, "before\n");
+		snprintf(want, sizeof(want), "the guest asked for a reset "
+		    "(0x%02lx to port 0xcf9); without --reboot that ends it",
+		    strtoul(resets[i], NULL, 16));
+		assert_one_line(r.err, want);
+	}
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+		run_vm(&r, "--guest", guest("cf9.elf"), "--arg", ignored[i],
+		    "--timeout", "30", NULL);
+		assert_int_equal(r.status, 0);
+		assert_string_equal(r.out, "before\nafter\n");
+		assert_string_equal(r.err, "");
+	}
+	run_vm(&r, "--guest", guest("cf9.elf"), "--arg", "0x06",
+	    "--max-reboots", "0", "--timeout", "30", NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "before\n");
+	assert_one_line(r.err, "that would be reboot 1, past --max-reboots 0");
 }
 
 static void
@@ -531,6 +600,7 @@ main(void)
 		cmocka_unit_test(test_entry_state),
 		cmocka_unit_test(test_sse_arithmetic),
 		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_reset_port),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_halt),
 	};

@@ -3,12 +3,13 @@
 # and do not disagree with the code or README: every configuration key
 # the daemon's tables know is in shmbroker.conf(5), every shmctl command
 # of `shmctl --help` in shmctl(8) and in README, every shmbrokerd option
-# in shmbrokerd(8) and README, every function shmclient.h declares in
-# libshmclient(3) and every one shmvdev.h declares in libshmvdev(3), and
-# the example of shmbroker.conf(5) loads.
-# Usage: check-man.sh SOURCE_DIR SHMBROKERD SHMCTL
+# in shmbrokerd(8) and README, every option of `shm-vm --help` in
+# shm-vm(1), every function shmclient.h declares in libshmclient(3) and
+# every one shmvdev.h declares in libshmvdev(3), and the example of
+# shmbroker.conf(5) loads.
+# Usage: check-man.sh SOURCE_DIR SHMBROKERD SHMCTL SHM_VM
 set -uo pipefail
-src=$1 shmbrokerd=$2 shmctl=$3
+src=$1 shmbrokerd=$2 shmctl=$3 shmvm=$4
 man=$src/man
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -52,6 +53,14 @@ for o in $opts; do
 	    fail "shmbrokerd.8 lacks option $o"
 	grep -q -- "$o" <(sed -n '/^shmbrokerd \[/,/^```/p' "$src/README.md") ||
 	    fail "README's shmbrokerd usage lacks $o"
+done
+
+# shm-vm's options, from its own help.
+opts=$("$shmvm" --help | grep -o -- '--[a-z-]*' | sort -u)
+[ -n "$opts" ] || fail "no options in shm-vm --help"
+for o in $opts; do
+	has shm-vm.1 It "Fl -${o#--}" || has shm-vm.1 Op "Fl -${o#--}" ||
+	    fail "shm-vm.1 lacks option $o"
 done
 
 # The libraries' functions, from their headers: header_funcs HEADER
