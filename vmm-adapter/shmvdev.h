@@ -254,7 +254,9 @@ int shmvdev_dispatch(struct shmvdev *d);
  * each, then the daemon tells the peers), forgets every control page and
  * puts the factory page back in its power-on state, so a guest that
  * reboots without detaching leaks nothing. Call it before the guest runs
- * again, with the vCPUs stopped.
+ * again, with the vCPUs stopped. With no client left, no callback is
+ * called until the guest's next create or find, so the VMM may make its
+ * VM anew (a new VM fd) under the same struct shmvdev.
  */
 void shmvdev_reset(struct shmvdev *d);
 
