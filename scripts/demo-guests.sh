@@ -10,38 +10,14 @@
 set -euo pipefail
 bin=${1:?usage: demo-guests.sh BUILD}
 guests=$bin/vmm-adapter/guests
-tmp=$(mktemp -d /tmp/shmbroker-demo.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=vmrun.sh
+. "$(dirname "$0")/vmrun.sh"
+vmrun_begin shmbroker-demo
 
 shmctl() { "$bin/client/shmctl" --admin-socket "$tmp/admin.sock" "$@"; }
-# Waits up to 120 s (everything may be emulated) for a line in file $1
-# from process $3, and gives up as soon as that process is gone.
-wait_for() {
-  for _ in $(seq 1200); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "demo: no '$2' from $1" >&2
-  return 1
-}
 
 echo "starting shmbrokerd on $tmp"
-"$bin/daemon/shmbrokerd" --socket "$tmp/vmm.sock" \
-  --admin-socket "$tmp/admin.sock" --foreground 2>"$tmp/daemon.log" &
-pids+=($!)
-for _ in $(seq 200); do [ -S "$tmp/admin.sock" ] && break; sleep 0.05; done
-if [ ! -S "$tmp/admin.sock" ]; then
-  echo "demo: shmbrokerd did not start; its log:" >&2
-  cat "$tmp/daemon.log" >&2
-  exit 1
-fi
+vmrun_daemon "$bin/daemon/shmbrokerd"
 
 echo "starting guest A and guest B, each in its own shm-vm process:"
 for g in demo demo_b; do
@@ -50,7 +26,7 @@ for g in demo demo_b; do
   pids+=($!)
 done
 show() { sed 's/^/  /' "$tmp/demo.out" "$tmp/demo_b.out" | sort -s -k1,2; }
-if ! wait_for "$tmp/demo.out" "the reply says" "${pids[1]}"; then
+if ! vmrun_wait_for "$tmp/demo.out" "the reply says" "${pids[1]}"; then
   show
   exit 1
 fi

@@ -1,9 +1,11 @@
 /*
  * vdev_regs: the register files of the shmem vdev as pure functions: one
- * VM's factory page and one client's control page. A VMM hands every
+ * VM's factory page and one client's control page. libshmvdev hands every
  * trapped access (page offset, length, data) to these functions and acts
  * on the returned action (create, find, notify, detach) by asking the
  * daemon; nothing here talks to KVM or the daemon, allocates or blocks.
+ * Internal to libshmvdev (neither installed nor exported): a VMM needs
+ * only shmvdev.h.
  *
  * Accesses. len may be 1..8: KVM hands 1, 2, 4 or 8 bytes, and 3, 5, 6 or
  * 7 for the part of an access that crosses into or out of the page, so
@@ -23,6 +25,11 @@
 #include <stdint.h>
 
 #include "qvm/guest_shm.h"
+/* shmvdev_load_le and shmvdev_store_le: kvm_run.mmio.data <-> the data
+ * word of these functions. They are implemented in vdev_regs.c, with the
+ * byte order they convert, and exported by libshmvdev, whose header
+ * declares them: the rest of this file is internal to it. */
+#include "shmvdev.h"
 
 #define SHMVDEV_PAGE_SIZE		GUEST_SHM_PAGE_SIZE
 #define SHMVDEV_MAX_ACCESS		8u	/* bytes: one MMIO exit at most */
@@ -138,9 +145,5 @@ uint64_t shmvdev_control_read(const struct shmvdev_control *, uint32_t off,
  */
 unsigned shmvdev_control_write(struct shmvdev_control *, uint32_t off,
     unsigned len, uint64_t data, uint32_t *arg);
-
-/* kvm_run.mmio.data <-> the data word above (len clamped to 8). */
-uint64_t shmvdev_load_le(const uint8_t *bytes, unsigned len);
-void shmvdev_store_le(uint8_t *bytes, unsigned len, uint64_t value);
 
 #endif /* VDEV_REGS_H */

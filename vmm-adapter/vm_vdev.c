@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "shmvdev.h"
-#include "vdev_regs.h"
 #include "vm.h"
 
 #define HUGE_2M		0x200000ULL

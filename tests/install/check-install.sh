@@ -1,54 +1,58 @@
 #!/usr/bin/env bash
-# Installs the build tree into a temporary DESTDIR and checks that what a
-# user of the client library needs is there and works: the binaries, the
-# headers, libshmclient.pc, and a program built only from those.
+# Installs the build tree into a scratch prefix and checks what a user of
+# the libraries needs: everything lands under the prefix, the binaries,
+# headers and manual pages are there, the pkg-config files of that prefix
+# give flags that build and run a client, and each shared library exports
+# the functions of its public header and nothing else. Then the layout of
+# a distribution package: DESTDIR with the prefix /usr.
 # Usage: check-install.sh BUILD_DIR
 set -euo pipefail
 build=$1
-dest=$(mktemp -d /tmp/shmbroker-install.XXXXXX)
-trap 'rm -rf "$dest"' EXIT
-
-DESTDIR=$dest cmake --install "$build" --prefix /usr >/dev/null
+tmp=$(mktemp -d /tmp/shmbroker-install.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+p=$tmp/prefix
 
 fail() { echo "check-install: $*" >&2; exit 1; }
-for f in usr/sbin/shmbrokerd usr/bin/shmctl \
-         usr/include/shmbroker/shmclient.h; do
-  [ -e "$dest/$f" ] || fail "missing $f"
+
+cmake --install "$build" --prefix "$p" >/dev/null
+outside=$(grep -v "^$p/" "$build/install_manifest.txt" || true)
+[ -z "$outside" ] || fail "installed outside the prefix $p: $outside"
+
+for f in sbin/shmbrokerd bin/shmctl bin/shm-vm include/qvm/guest_shm.h \
+         include/shmbroker/shmclient.h include/shmbroker/shmvdev.h \
+         lib/systemd/system/shmbrokerd.service \
+         lib/systemd/system/shmbrokerd.socket \
+         lib/systemd/system/shmbrokerd-admin.socket \
+         lib/sysusers.d/shmbroker.conf etc/shmbroker/shmbroker.conf; do
+  [ -e "$p/$f" ] || fail "missing $f"
 done
+if grep -q '@[A-Z_]*@' "$p/lib/systemd/system/shmbrokerd.service"; then
+  fail "unsubstituted @VARIABLE@ left in shmbrokerd.service"
+fi
 # The manual pages, each in its section, render.
 for f in man8/shmbrokerd.8 man8/shmctl.8 man5/shmbroker.conf.5 \
-         man3/libshmclient.3 man1/shm-vm.1; do
-  page=$(find "$dest" -path "*/man/$f" | head -n 1)
+         man3/libshmclient.3 man3/libshmvdev.3 man1/shm-vm.1; do
+  page=$(find "$p" -path "*/man/$f" | head -n 1)
   [ -n "$page" ] || fail "missing manual page $f"
   if command -v man >/dev/null; then
     man -l "$page" >/dev/null 2>&1 || fail "man -l $f fails"
   fi
 done
-# The admin side and the protobuf types are the tree's own, not an API.
-for f in usr/include/shmbroker/shmclient_admin.h \
-         usr/include/shmbroker/shmbroker.pb-c.h; do
-  [ ! -e "$dest/$f" ] || fail "$f is installed, but is no public API"
+# The admin side, the protobuf types and libshmvdev's register decoder
+# are the tree's own, not an API.
+for f in include/shmbroker/shmclient_admin.h \
+         include/shmbroker/shmbroker.pb-c.h include/shmbroker/vdev_regs.h \
+         include/shmbroker/shmvdev_int.h; do
+  [ ! -e "$p/$f" ] || fail "$f is installed, but is no public API"
 done
-# The unit directory comes from pkg-config (absolute, distribution-specific)
-# and the configuration directory from the configure-time prefix: find them.
-for f in shmbrokerd.service shmbrokerd.socket shmbrokerd-admin.socket \
-         shmbroker.conf qvm/guest_shm.h; do
-  [ -n "$(find "$dest" -path "*/$f" | head -n 1)" ] || fail "missing $f"
-done
-[ -n "$(find "$dest" -path '*/sysusers.d/shmbroker.conf')" ] \
-  || fail "missing sysusers.d/shmbroker.conf"
-service=$(find "$dest" -name shmbrokerd.service | head -n 1)
-if grep -q '@[A-Z_]*@' "$service"; then
-  fail "unsubstituted @VARIABLE@ left in $service"
-fi
 
-pc=$(find "$dest" -name libshmclient.pc | head -n 1)
+# The prefix's own pkg-config files, unedited, build a client.
+pc=$(find "$p" -name libshmclient.pc | head -n 1)
 [ -n "$pc" ] || fail "missing libshmclient.pc"
-lib=$(dirname "$(dirname "$pc")")
-
-# Point the .pc file at the DESTDIR, then build a client against it.
-sed -i "s|^prefix=.*|prefix=$dest/usr|" "$pc"
-cat >"$dest/client.c" <<'C'
+export PKG_CONFIG_PATH=${pc%/*}
+flags=$(pkg-config --cflags --libs libshmclient) ||
+  fail "pkg-config --cflags --libs libshmclient fails"
+cat >"$tmp/client.c" <<'C'
 #include <shmclient.h>
 #include <stdio.h>
 int main(void) {
@@ -57,29 +61,87 @@ int main(void) {
 	return 0;
 }
 C
-flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs libshmclient)
 # shellcheck disable=SC2086
-cc -std=c11 -Wall -Werror "$dest/client.c" -o "$dest/client" $flags
-LD_LIBRARY_PATH=$lib "$dest/client" | grep -q "shmbroker" \
-  || fail "the installed library does not run"
+cc -std=c11 -Wall -Werror "$tmp/client.c" -o "$tmp/client" $flags
+libdir=$(pkg-config --variable=libdir libshmclient)
+LD_LIBRARY_PATH=$libdir "$tmp/client" |
+  grep -q "shmbroker" || fail "the installed library does not run"
 
-# Every installed shared library exports its API and nothing else: the
-# functions its public header declares, in the version node.
-header_api() {
-  sed -n 's/^[a-z][a-z ]*[ *]\(shmc_[a-z_]*\)(.*/\1/p' "$1" | sort -u
+# A VMM's side: libshmvdev.pc pulls in libshmclient. The program runs
+# without a daemon (shmvdev_open refuses a missing ops before connecting),
+# linked with the shared library and with the static one, which must hold
+# all of libshmvdev (the decoder included) and need only libshmclient.
+flags=$(pkg-config --cflags --libs libshmvdev libshmclient) ||
+  fail "pkg-config --cflags --libs libshmvdev libshmclient fails"
+case " $flags " in
+*" -lshmvdev "*"-lshmclient "*) ;;
+*) fail "libshmvdev.pc does not pull in libshmclient: $flags" ;;
+esac
+cat >"$tmp/vmm.c" <<'C'
+#include <errno.h>
+#include <shmvdev.h>
+#include <stdio.h>
+int main(void) {
+	struct shmvdev_config cfg = { 0 };
+	struct shmvdev *d;
+	uint8_t b[2] = { 0x34, 0x12 };
+	char err[256];
+	int rc = shmvdev_open(&cfg, NULL, NULL, &d, err, sizeof(err));
+	printf("%d %s %llx\n", rc == -EINVAL, err,
+	    (unsigned long long)shmvdev_load_le(b, 2));
+	return 0;
 }
-so=$(find "$dest" -name 'libshmclient.so.*.*' | head -n 1)
-[ -n "$so" ] || fail "missing libshmclient.so"
-exported=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' |
-  sed 's/@.*//' | sort -u)
-want=$(header_api "$dest/usr/include/shmbroker/shmclient.h")
-[ -n "$want" ] || fail "no functions found in shmclient.h"
-if [ "$exported" != "$want" ]; then
-  diff <(echo "$want") <(echo "$exported") >&2 || true
-  fail "libshmclient.so exports other than shmclient.h's functions (< header, > library)"
-fi
-others=$(nm -D --defined-only "$so" | awk '$2 != "T" && $3 !~ /^LIBSHMCLIENT_/ { print $3 }')
-[ -z "$others" ] || fail "libshmclient.so exports data or other symbols: $others"
-nm -D --defined-only "$so" | grep -q ' LIBSHMCLIENT_0$' ||
-  fail "libshmclient.so has no LIBSHMCLIENT_0 version node"
-echo "check-install: ok ($(echo "$exported" | wc -l) functions exported)"
+C
+# shellcheck disable=SC2086
+cc -std=c11 -Wall -Werror "$tmp/vmm.c" -o "$tmp/vmm" $flags
+LD_LIBRARY_PATH=$libdir "$tmp/vmm" | grep -q "^1 shmvdev: .* 1234$" ||
+  fail "a program on the installed libshmvdev does not run"
+[ -e "$libdir/libshmvdev.a" ] || fail "missing libshmvdev.a"
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Werror "$tmp/vmm.c" -o "$tmp/vmm-static" \
+  $(pkg-config --cflags libshmvdev) "$libdir/libshmvdev.a" \
+  $(pkg-config --libs libshmclient) ||
+  fail "libshmvdev.a does not link on its own with libshmclient"
+LD_LIBRARY_PATH=$libdir "$tmp/vmm-static" | grep -q "^1 shmvdev: .* 1234$" ||
+  fail "a program on the installed libshmvdev.a does not run"
+
+# check_exports LIB HEADER PREFIX NODE: the shared library LIB exports the
+# functions HEADER declares (names starting with PREFIX), in the version
+# node NODE, and nothing else.
+check_exports() {
+  local so exported want others
+  so=$(find "$p" -name "$1.so.*.*" | head -n 1)
+  [ -n "$so" ] || fail "missing $1.so"
+  exported=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' |
+    sed 's/@.*//' | sort -u)
+  want=$(sed -n "s/^[a-z][a-z0-9_ ]*[ *]\($3[a-z0-9_]*\)(.*/\1/p" "$2" |
+    sort -u)
+  [ -n "$want" ] || fail "no functions found in $2"
+  if [ "$exported" != "$want" ]; then
+    diff <(echo "$want") <(echo "$exported") >&2 || true
+    fail "$1.so exports other than ${2##*/}'s functions (< header, > library)"
+  fi
+  others=$(nm -D --defined-only "$so" | awk -v n="$4" '$2 != "T" && $3 != n { print $3 }')
+  [ -z "$others" ] || fail "$1.so exports data or other symbols: $others"
+  nm -D --defined-only "$so" | grep -q " $4\$" ||
+    fail "$1.so has no $4 version node"
+  echo "check-install: $1.so exports the $(echo "$exported" | wc -l) functions of ${2##*/}"
+}
+check_exports libshmclient "$p/include/shmbroker/shmclient.h" shmc_ \
+  LIBSHMCLIENT_0
+check_exports libshmvdev "$p/include/shmbroker/shmvdev.h" shmvdev_ \
+  LIBSHMVDEV_0
+
+# A package's layout: the units where systemd keeps a distribution's
+# (its pkg-config file says where), the configuration in /etc.
+dest=$tmp/dest
+DESTDIR=$dest cmake --install "$build" --prefix /usr >/dev/null
+unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null ||
+  echo /usr/lib/systemd/system)
+for f in usr/sbin/shmbrokerd "${unitdir#/}/shmbrokerd.service" \
+         etc/shmbroker/shmbroker.conf; do
+  [ -e "$dest/$f" ] || fail "DESTDIR install for /usr: missing $f"
+done
+grep -q '^prefix=/usr$' "$(find "$dest" -name libshmclient.pc)" ||
+  fail "DESTDIR install for /usr: libshmclient.pc's prefix is not /usr"
+echo "check-install: ok"

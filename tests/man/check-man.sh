@@ -4,8 +4,9 @@
 # the daemon's tables know is in shmbroker.conf(5), every shmctl command
 # of `shmctl --help` in shmctl(8) and in README, every shmbrokerd option
 # in shmbrokerd(8) and README, every option of `shm-vm --help` in
-# shm-vm(1), every function shmclient.h declares in libshmclient(3), and
-# the example of shmbroker.conf(5) loads.
+# shm-vm(1), every function shmclient.h declares in libshmclient(3) and
+# every one shmvdev.h declares in libshmvdev(3), and the example of
+# shmbroker.conf(5) loads.
 # Usage: check-man.sh SOURCE_DIR SHMBROKERD SHMCTL SHM_VM
 set -uo pipefail
 src=$1 shmbrokerd=$2 shmctl=$3 shmvm=$4
@@ -62,11 +63,22 @@ for o in $opts; do
 	    fail "shm-vm.1 lacks option $o"
 done
 
-# The library's functions, from its header.
-funcs=$(sed -n 's/^[a-z][a-z ]*[ *]\(shmc_[a-z_]*\)(.*/\1/p' \
-    "$src/client/shmclient.h" | sort -u)
-for f in $funcs; do
-	has libshmclient.3 Fn "$f" || fail "libshmclient.3 lacks $f"
+# The libraries' functions, from their headers: header_funcs HEADER
+# PREFIX lists the functions HEADER declares whose names start with PREFIX.
+header_funcs() {
+	sed -n "s/^[a-z][a-z0-9_ ]*[ *]\($2[a-z0-9_]*\)(.*/\1/p" "$1" | sort -u
+}
+for lib in libshmclient:client/shmclient.h:shmc_ \
+    libshmvdev:vmm-adapter/shmvdev.h:shmvdev_; do
+	IFS=: read -r page header prefix <<<"$lib"
+	funcs=$(header_funcs "$src/$header" "$prefix")
+	[ -n "$funcs" ] || fail "no functions found in $header"
+	synopsis=$(sed -n '/^\.Sh SYNOPSIS/,/^\.Sh DESCRIPTION/p' \
+	    "$man/$page.3")
+	for f in $funcs; do
+		grep -Eq "^\.Fn $f( |\$)" <<<"$synopsis" ||
+		    fail "$page.3 lacks $f in its SYNOPSIS"
+	done
 done
 
 # The example configuration of shmbroker.conf(5) loads.
