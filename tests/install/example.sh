@@ -41,8 +41,10 @@ env -u CPATH -u C_INCLUDE_PATH -u LIBRARY_PATH PKG_CONFIG_PATH="${pc%/*}" \
   make -C "$tmp/ex" -f "$src/examples/Makefile" >"$tmp/make.log" 2>&1 ||
   fail "the example does not build against $p alone"
 libdir=$(PKG_CONFIG_PATH="${pc%/*}" pkg-config --variable=libdir libshmvdev)
+# (grep reads all of ldd's output: with -q it could exit at the match
+# while ldd still writes, and pipefail would count ldd's SIGPIPE.)
 LD_LIBRARY_PATH=$libdir ldd "$tmp/ex/minivmm" |
-  grep -q "libshmvdev.so.0 => $p/" ||
+  grep "libshmvdev.so.0 => $p/" >/dev/null ||
   fail "minivmm does not load libshmvdev from $p"
 
 vmrun_daemon "$p/sbin/shmbrokerd" --hugepages never ||
