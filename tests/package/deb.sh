@@ -38,6 +38,8 @@
 # Usage: deb.sh SRC_DIR BOOT_SCRIPT WORK_PARENT
 #   (the package's build tree is WORK_PARENT/deb-build, kept between runs)
 # Exit status: 0 pass, 1 fail, 77 skipped (prerequisite missing).
+# (Pipelines end in grep without -q: with pipefail, a grep -q that exits at
+# its match can fail the pipeline through the writer's SIGPIPE.)
 set -uo pipefail
 if [ $# -ne 3 ]; then
 	echo "usage: $0 SRC_DIR BOOT_SCRIPT WORK_PARENT" >&2
@@ -255,7 +257,7 @@ echo "dpkg -i: installed in $((SECONDS - t0)) s"
 [ "$(ns dpkg-query -W -f='${Status}' shmbroker)" = "install ok installed" ] ||
     fail "dpkg does not list shmbroker as installed"
 ns dpkg-query -W -f='${Conffiles}\n' shmbroker |
-    grep -q '^ /etc/shmbroker/shmbroker.conf ' ||
+    grep '^ /etc/shmbroker/shmbroker.conf ' >/dev/null ||
     fail "dpkg did not register /etc/shmbroker/shmbroker.conf as a conffile"
 user=$(ns getent passwd shmbroker) ||
     fail "the postinst made no user shmbroker (systemd-sysusers)"
@@ -282,7 +284,7 @@ ns timeout 20 /usr/bin/shmctl create pkgtest 1M ||
     fail "shmctl create pkgtest 1M (root, default admin socket) failed"
 list=$(ns timeout 20 /usr/bin/shmctl list) || fail "shmctl list failed"
 echo "$list"
-awk 'NR > 1 { print $2 }' <<<"$list" | grep -qx pkgtest ||
+awk 'NR > 1 { print $2 }' <<<"$list" | grep -x pkgtest >/dev/null ||
     fail "shmctl list does not show pkgtest"
 pid=$(prop MainPID)
 [ "$pid" != 0 ] && [ "$(prop ActiveState)/$(prop SubState)" = active/running ] ||
@@ -306,7 +308,7 @@ so=$(ns ldd "$work/pkg-client" | awk '$1 == "libshmclient.so.0" { print $3 }')
 [ -n "$so" ] && [ "$(ns readlink -f "$so")" = \
     "$(ns readlink -f "$libdir/libshmclient.so.0")" ] ||
     fail "the client loads libshmclient.so.0 from '$so', not the package's"
-ns dpkg -S "$libdir/libshmclient.so.0" 2>/dev/null | grep -q '^shmbroker:' ||
+ns dpkg -S "$libdir/libshmclient.so.0" 2>/dev/null | grep '^shmbroker:' >/dev/null ||
     fail "$libdir/libshmclient.so.0 does not belong to the package"
 if [ "$vdev" = yes ]; then
 	# The VMM side's header and .pc file work as installed too.
@@ -340,7 +342,8 @@ restarted() {
 }
 wait_for 30 restarted ||
     fail "the postinst did not restart the running daemon on upgrade"
-ns timeout 20 /usr/bin/shmctl list | awk 'NR > 1 { print $2 }' | grep -qx pkgtest ||
+ns timeout 20 /usr/bin/shmctl list | awk 'NR > 1 { print $2 }' |
+    grep -x pkgtest >/dev/null ||
     fail "region pkgtest did not survive the upgrade's restart"
 ns timeout 20 "$work/pkg-client" read pkgtest "$text" ||
     fail "region pkgtest lost its data in the upgrade's restart"
