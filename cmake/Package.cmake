@@ -7,10 +7,11 @@
 # go; tests/package/deb.sh (ctest package.deb) installs the result under a
 # real systemd in a private root.
 #
-# The prefix is fixed at configure time, not at packaging time: the unit's
-# ExecStart= and --config, and the .pc files, carry it. So packaging
-# refuses any prefix but /usr (cmake/deb/check.cmake), where GNUInstallDirs
-# puts the configuration in /etc.
+# Part of what the package needs is fixed at configure time: the unit's
+# ExecStart= and --config carry the configured prefix, and GNUInstallDirs
+# picks the library directory by it (lib/MULTIARCH for /usr, as Debian
+# wants). So packaging refuses any prefix but /usr (cmake/deb/check.cmake),
+# for which GNUInstallDirs also puts the configuration in /etc.
 set(SHMBROKER_DEB_MAINTAINER
     "The shmbroker authors <maintainers@users.noreply.r-seed-83352103.example>"
     CACHE STRING "Maintainer: field of the Debian package")

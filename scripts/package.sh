@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian package of shmbroker: configures a release tree for
-# the prefix /usr (the units' ExecStart= and --config and the .pc files
-# carry the prefix, and /usr puts the configuration in /etc), with Debian's
+# the prefix /usr (the unit's ExecStart= and --config carry the configured
+# prefix, and for /usr GNUInstallDirs picks /etc for the configuration and
+# lib/MULTIARCH for the libraries), with Debian's
 # build flags (dpkg-buildflags, hardening=+all) and without the tests,
 # builds it and runs `cpack -G DEB` (cmake/Package.cmake).
 # Usage: scripts/package.sh [BUILD_DIR]     (default: build-deb/)
