@@ -380,6 +380,10 @@ out=$(ns timeout 30 "$attach" --check /run/shmbroker/vmm.sock loop-adm) ||
 grep -q "Trigger limit hit" "$work/console.log" &&
     fail "bad configuration: a socket unit hit its trigger limit"
 pid1_kill_tree "$knocker"
+# A knock queued just before the kill would start the service again right
+# after the stop below: one round trip after it, and the daemon has
+# accepted (and seen closed) every connection queued before.
+adm status >/dev/null || fail "no status after the knocker stopped"
 echo "bad configuration fixed: the daemon is back with every region"
 
 # --- Stop -----------------------------------------------------------------
