@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's admin calls (shmclient_admin.h), for this tree's own tools
  * and tests: watch, renewed after a reconnect (reconnect.c), create and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's calls on attachments: attach (create or find, its
  * eventfd claimed by the caller or not), notify, read-and-clear the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's synchronous calls. A call sends one request and reads
  * datagrams until the reply with its id arrives; events read on the way are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's event queue: events read during a synchronous call wait
  * here, and an eventfd, watched together with the socket and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's reconnect: every attachment is remembered until it is
  * detached, so that after a daemon restart (shmc_set_reconnect) the library

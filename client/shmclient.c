@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's connection: the default socket paths, connecting (socket,
  * connect, hello) and closing, the message of the last failure

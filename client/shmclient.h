@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient: the C API of shmbrokerd for VMMs and tools.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's admin side, for shmctl and management tools: raw access to
  * the admin service in the protobuf types of proto/shmbroker.proto. Needs

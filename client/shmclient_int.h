@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's private header (not installed): struct shmc and what
  * shmclient.c (the connection), call.c (the synchronous calls), attach.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl: the admin CLI of shmbrokerd. Owns the command line (getopt_long,
  * per-command help) and the table of commands, and runs the one given:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl's private header: one run's state (struct ctl) and what its files
  * call of each other. The command line (shmctl.c) runs a command of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_conn: shmctl's side of the admin socket. Owns the connection (and
  * the advice when it cannot be made), one admin request with its reply

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_daemon: the commands on the daemon as a whole: what it holds and
  * counts (status, clients, stats, tenants, and all of that as metrics) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_metrics: the Prometheus text format of `shmctl metrics` (see
  * shmctl_metrics.h). Every family gets its HELP and TYPE lines before its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_metrics: `shmctl metrics`, the daemon's state and counters in the
  * Prometheus text exposition format (version 0.0.4), for a node exporter's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_output: the output machinery of shmctl (see shmctl_output.h):
  * warnings, the JSON writer and its escaping, aligned tables, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_output: how shmctl writes, whatever it writes about. Owns the
  * warnings on stderr, the streaming JSON writer and its string escaping

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_paged: the listings that come in pages (list, clients). A listing
  * is run to its end before anything is printed, so that a daemon that goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_print: the human and JSON forms of the admin commands' replies
  * (see shmctl_print.h). Field names of the JSON forms are a contract with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_print: what shmctl's admin commands print, for people (tables and
  * key/value blocks) and for scripts (--json), from the daemon's replies.

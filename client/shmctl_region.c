@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_region: the commands on regions (list, show, create, destroy) and
  * the local checks of their NAME and SIZE operands, made before the daemon

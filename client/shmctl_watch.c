@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmctl_watch: `shmctl watch`, the daemon's admin events printed as they
  * come until SIGINT or SIGTERM, taken through a signalfd so that the one

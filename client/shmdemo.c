@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmdemo: the broker's main job in one run. Two peers, each its own process
  * with its own connection to shmbrokerd (as two VMMs would have), attach

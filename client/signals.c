@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's direct notification path. Each attachment holds the
  * region's state page (mapped at its first use: an attach that never

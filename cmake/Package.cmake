@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # The Debian package: `cpack -G DEB` in a build tree configured with
 # -DCMAKE_INSTALL_PREFIX=/usr makes one .deb, shmbroker_VERSION_ARCH.deb,
 # with everything `cmake --install` installs: the daemon, shmctl, shm-vm,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * admin: the admin service, served only on the admin socket: status, paged
  * region and client listings, show, create, destroy, counters, tenants'

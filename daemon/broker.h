@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * broker: the daemon's context. Everything shmbrokerd keeps between events
  * lives in one struct broker; modules get a pointer to it. This header also

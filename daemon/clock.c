@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * clock: the two clocks the daemon reads. Wall-clock milliseconds for
  * what people see (creation times, event times) and monotonic nanoseconds

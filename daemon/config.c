@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config: defaults, the configuration file and the command line (see
  * config.h), and the [broker] section. The file's format is inifile's;

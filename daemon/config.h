@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config: shmbrokerd's settings, from built-in defaults, the INI
  * configuration file (--config) and the command line, in that order of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_diff: what a reload widens. A reload that serves more than before
  * (everyone, a default tenant, a tenant with fewer rules, a wider mode, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_int: what the configuration's files share: config.c (the command
  * line, the file and [broker]), config_sections.c ([region] and [tenant]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_sections: the [region NAME] and [tenant NAME] sections of the
  * configuration file, and the checks that need the whole file: a region

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_values: the value parsers and helpers that the configuration's
  * sections share (config.c for [broker] and the command line,

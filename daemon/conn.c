@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conn: the daemon's connections. Accepts on the VMM and admin sockets,
  * reads one datagram at a time into the broker's receive buffer and hands it

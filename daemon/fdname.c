@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fdname: fd store names, both ways (see fdname.h).
  */

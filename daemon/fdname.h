@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fdname: the names under which region memfds and state pages sit in
  * systemd's file descriptor store. The name is the only record of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fdstash: keeper processes that hold region memfds (see fdstash.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fdstash: room for region memfds beyond the daemon's own descriptor limit.
  * Every region holds a memfd for as long as it lives, so a daemon with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fdstore: region memory in systemd's file descriptor store. With
  * `fd_store = yes` every region's memfd is also handed to systemd

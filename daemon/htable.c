@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * htable: intrusive chained hash table (see htable.h).
  */

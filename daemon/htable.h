@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * htable: an intrusive chained hash table keyed by a 64-bit hash. Callers
  * embed a struct hnode in their objects and compare keys themselves while

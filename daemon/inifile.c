@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * inifile: the configuration file reader (see inifile.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * inifile: the reader of shmbrokerd's configuration file format. A line is
  * a "[section]", a "key = value", a comment (";" or "#" first) or blank; a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log: priority-prefixed lines on stderr (see log.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log: the daemon's messages. Each line goes to stderr with a syslog
  * priority prefix ("<3>"), which journald turns into the priority when the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main: shmbrokerd's start and stop. Reads the configuration, raises the
  * descriptor limit (every region holds a memfd), opens the VMM and admin

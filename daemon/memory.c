@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * memory: creation of sealed, optionally hugetlb-backed memfds (see
  * memory.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * memory: region memory as sealed memfds. With hugepages the memfd is
  * hugetlb-backed and its pages are reserved from the pool at creation (a

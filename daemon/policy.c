@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * policy: the daemon's use of tenants (tenant.c has the rules themselves).
  * Which tenant a connection is, and again after every reload; who may use

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * region: the lifecycle of regions and clients, in one place. Creating a
  * region (memory, registry entry, fd store, quota charge), adopting one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * registry: regions, clients, indices and lifetimes (see
  * registry.h). Pure bookkeeping: no sockets, no logging.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * registry: the daemon's model of regions and clients. A region has a name,
  * a size in 4 KiB pages, its memory (a sealed memfd), an origin, a state

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * restore: regions rebuilt from systemd's file descriptor store when the
  * daemon starts again (fdstore.c puts them there, under the names of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rpc: what the services above the transport make of a connection. Each
  * request datagram is decoded and routed to the VMM or the admin service;

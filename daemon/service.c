@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * service: the daemon's conversation with its service manager. Readiness
  * and a status line (sd_notify), the watchdog pinged from the event loop so

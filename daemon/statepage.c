@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * statepage: the state page's memfd and mapping in the daemon, and the
  * eventfd signal of a notification (see statepage.h).

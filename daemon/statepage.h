@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * statepage: a region's state page as the daemon holds it (the layout is
  * proto/shmstate.h): made at the region's first attach, freed with the

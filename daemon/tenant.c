@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tenant: matching, name rules, prefixes, permissions and quotas (see
  * tenant.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tenant: who a VMM connection belongs to and what that allows. A tenant is
  * matched by the peer credentials of the connection (SO_PEERCRED uid and/or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vmm: the VMM service. Create-or-attach and find, notify, control status
  * reads and detach, and the events they cause: every other client of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * watch: the admin event stream that `shmctl watch` follows. Admin
  * connections subscribe (watch_add) and are dropped from the list when

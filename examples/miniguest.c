@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * miniguest: the guest of the example VMM (minivmm), written against
  * <qvm/guest_shm.h> alone, as a guest driver for the QNX shmem device

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * minivmm: the smallest VMM that offers the shmem guest device, an example
  * for VMM authors (docs/VMM-INTEGRATION.md walks through it). It is built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmstate: the layout of a region's state page, shared by shmbrokerd,
  * libshmclient and libshmvdev. The page is a sealed 4 KiB memfd that the

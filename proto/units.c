@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * units: size parsing and formatting (see units.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * units: sizes as people write them ("64M", "4096", "1G"), shared by the
  * daemon's configuration and shmctl so both read a size the same way.

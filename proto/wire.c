@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire: datagram framing with fd passing, shared by daemon and clients.
  * See wire.h for the contract.

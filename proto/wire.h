@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire: the framing shared by shmbrokerd and its clients. One protobuf
  * message per SOCK_SEQPACKET datagram, at most WIRE_MAX_MESSAGE bytes, with

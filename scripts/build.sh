@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Configures and builds shmbroker. Usage: scripts/build.sh [--asan] 
 # Builds into build/ (build-asan/ with --asan: AddressSanitizer + UBSan).
 set -euo pipefail

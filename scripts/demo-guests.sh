@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The guest part of README's demo, on a host with a working /dev/kvm
 # (scripts/demo.sh runs it, inside tests/qemu-kvm/run-in-vm.sh when the
 # host has none). BUILD is the build directory. Starts shmbrokerd on

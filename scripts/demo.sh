@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # README's first command: installs what is missing, builds, and runs the
 # demo: shmbrokerd on private sockets, two guests in separate shm-vm
 # processes exchanging a message through a region and notifying each

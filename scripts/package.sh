@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Builds the Debian package of shmbroker: configures a release tree for
 # the prefix /usr (the unit's ExecStart= and --config carry the configured
 # prefix, and for /usr GNUInstallDirs picks /etc for the configuration and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Installs the Debian packages shmbroker builds and tests with. Idempotent:
 # skips apt entirely when everything is already there.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # README's second command: installs what is missing, builds and runs the
 # whole test suite with ctest. With --asan, the same in an AddressSanitizer
 # + UBSan build (build-asan/). Exits non-zero when any test fails.

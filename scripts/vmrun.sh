@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # vmrun.sh: sourced by the scripts that run shmbrokerd and guests on
 # private sockets (scripts/demo-guests.sh, tests/install/example.sh): a
 # scratch directory, the processes started there, both gone when the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * guest_shm_freestanding: built only to prove that qvm/guest_shm.h compiles
  * as a guest program sees it: freestanding, no libc headers (the build

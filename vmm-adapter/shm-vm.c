@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shm-vm: the reference KVM VMM. Owns the command line and the order of
  * things: options, guest RAM, the image (checked before KVM is touched, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmvdev: one VM's shmem vdev on top of vdev_regs (the register decoding)
  * and libshmclient (the daemon, and the direct notification path). It

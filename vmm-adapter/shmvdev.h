@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmvdev: the VMM side of the shmem guest device (the QNX hypervisor's
  * "shmem" vdev, <qvm/guest_shm.h>) for one VM, over shmbrokerd. This is

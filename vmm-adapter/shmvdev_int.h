@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libshmvdev's internals shared by its files: the per-VM state, the
  * attachments (one per client this VM made, plus the control pages of

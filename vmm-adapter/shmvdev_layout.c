@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmvdev_layout: where this VM's regions sit in guest-physical space. The
  * window is cut into 2 MiB slots; a region takes a run of them, first

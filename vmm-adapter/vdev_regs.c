@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vdev_regs: decoding of factory and control page accesses. Every access
  * is taken apart into bytes, each byte read from or stored into the field

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vdev_regs: the register files of the shmem vdev as pure functions: one
  * VM's factory page and one client's control page. libshmvdev hands every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vm: the pieces of shm-vm, the reference KVM VMM: one vCPU in 64-bit long
  * mode running a small freestanding guest from guest RAM at guest-physical 0.

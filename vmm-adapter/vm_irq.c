@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vm_irq: how the vdev's interrupt reaches the guest. shm-vm gives the VM an
  * in-kernel irqchip and one MSI route (GSI VM_MSI_GSI) that delivers the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vm_load: puts a guest image into guest RAM. An ELF64 x86-64 executable is
  * loaded by its PT_LOAD segments at their physical addresses and entered at

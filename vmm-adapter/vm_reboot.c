@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vm_reboot: what a guest reset does. A reset is a byte with RST_CPU set
  * written to the PC's reset control register, port 0xcf9 (vm_run.c), or a

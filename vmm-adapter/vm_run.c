@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vm_run: the vCPU's run loop. It turns the guest's port writes into output
  * (0x3f8), an exit status (0x501) and a reset (0xcf9), hands MMIO to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vm_setup: guest RAM, the KVM VM with its one vCPU, and the state the guest
  * starts in: 64-bit long mode, an identity map of the low 4 GiB in 2 MiB

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vm_vdev: shm-vm's half of libshmvdev. It turns the vdev's requests into
  * KVM calls (a region fd becomes a memory slot, an eventfd an irqfd, an

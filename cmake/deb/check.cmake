@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # CPACK_PROJECT_CONFIG_FILE: run by cpack before each generator. The
 # unit's ExecStart= and --config carry the prefix the tree was configured
 # with, and GNUInstallDirs chose the library directory by it, so a .deb

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # CPACK_PRE_BUILD_SCRIPTS: what Debian wants in a package and a plain
 # `cmake --install` does not do, applied to cpack's staging tree only:
 # binaries and libraries stripped as dh_strip does, manual pages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * qvm/guest_shm.h: the guest's view of the shmem vdev (factory page and
  * control pages), source-compatible with the QNX hypervisor header of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench: what the parts of shmbench share. A run is a struct bench that
  * the figure groups (attach, create, scale) fill with struct figure

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # bench.quick: runs `shmbench --quick` and `shmbench --quick --json` and
 # checks that both exit 0 and that every stdout line of the second is a
 # JSON object with the keys of the output contract (DESIGN.md

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fig_attach: attach_rtt, the round trip of a create-attach of a fresh
  * 1-page guest region through libshmclient, against its floor

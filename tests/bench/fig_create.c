@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fig_create: create_{hugetlb,shmem}_{2M,64M}, the daemon's time to create
  * a region of that size (its memory and registry entry, as the daemon

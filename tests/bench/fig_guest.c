@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fig_guest: the guest figures, measured by guests in shm-vm processes on a
  * real daemon, each next to floors taken in the same run:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fig_scale: one daemon at scale. 10,000 VMM connections (1/20 with
  * --quick) are held by worker processes, because each libshmclient

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pool: the kernel's hugepage pool for the hugetlb figures. When the pool
  * is short and we are allowed to, nr_hugepages is raised for the run and

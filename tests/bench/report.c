@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * report: latency samples, figure results and their output: the machine
  * facts, a table row or a JSON line per figure, and the MET/MISSED summary.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmbench: the benchmark program. Owns the command line, the selection of
  * figures, the run's signal handling and the helpers that every figure

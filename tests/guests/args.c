@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * args: checks the entry state the contract promises. Prints the factory
  * address (RDI), vector (RSI) and --arg (RDX), whether RSP has the ABI's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench: what the benchmark guests share (tests/bench/fig_guest.c runs
  * them). They time themselves with rdtsc and print one "S <ticks>" line a

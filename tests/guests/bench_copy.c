@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_fill / bench_drain: guest-to-guest copy through a 64 MiB region.
  * fill creates it (64 MiB of data and one more page for the handshake),

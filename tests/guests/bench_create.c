@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* bench_create: create-to-usable. Each sample is the size write that
  * creates a fresh 2 MiB region (a new name every time) until it returns
  * with the region mapped; the detach after it is not timed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* bench_mmio: the floor of a guest's register access: a write to an
  * address in the region window that nothing claims, so shm-vm answers it
  * at once. One sample a write. */

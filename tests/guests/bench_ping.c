@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_ping / bench_pong: guest-to-guest notification. ping creates the
  * region, waits for pong to attach, then per round writes the round

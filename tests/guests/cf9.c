@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cf9: one write to the reset control register, port 0xcf9, of the
  * value and width shm-vm's --arg gives: bits 0-7 the value, bits 8-15 the

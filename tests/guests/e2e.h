@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * e2e: what the end-to-end guests (e2e_*.c) and their test
  * (tests/integration/test_guest_e2e.c) agree on: region names, sizes, the

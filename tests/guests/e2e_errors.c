@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * e2e_errors: every status a guest can get from the factory, against a
  * daemon started with E2E_ERRORS_CONFIG (max_region_size 1M, and a tenant

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * e2e_exc: shmguest's exception handlers. Built twice: e2e_exc_ud
  * (-DEXC_UD, ud2: a vector without an error code) and e2e_exc_gp (-DEXC_GP,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * e2e_kill: a guest killed mid-session frees its index. Built twice:
  * e2e_kill_s (-DROLE_SURVIVOR) creates E2E_KILL_NAME and waits for a peer;

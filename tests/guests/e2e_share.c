@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * e2e_share: two guests in two shm-vm processes sharing one region, built
  * twice: e2e_share_a (-DROLE_A) and e2e_share_b (-DROLE_B). The test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fault: an invalid opcode (ud2) with no IDT loaded: #UD cannot be
  * delivered, so the vCPU triple-faults and shm-vm must say so. */
 #include "guest.h"

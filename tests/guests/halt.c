@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* halt: hlt with interrupts disabled (argument 0) can never wake: shm-vm
  * must end it as a guest error. The same with interrupts enabled (built as
  * halt_if with -DHALT_IF) waits for an interrupt: with no interrupt source

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hello: the smallest guest. Prints a line, exits with status 0. Its flat
  * copy (hello.bin) tests the flat loader. */
 #include "guest.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reboot: a guest that reboots itself until a count given as shm-vm's
  * --arg, keeping the count where a reboot cannot reach it: in the data of

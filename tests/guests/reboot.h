@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reboot: what the rebooting guests (reboot.c) and their test
  * (tests/integration/test_guest_reboot.c) agree on: the region that keeps

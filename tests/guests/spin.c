@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* spin: never exits and never traps; only --timeout ends it. */
 #include "guest.h"
 

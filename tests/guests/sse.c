@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sse: one SSE arithmetic instruction (pxor %xmm0,%xmm0 = 66 0f ef c0).
  * Where KVM cannot emulate it (kvm_pvm, see docs/DESIGN.md, "What the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fixture: a daemon, its admin connection and what a test opens, as one
  * cmocka fixture (see fixture.h).

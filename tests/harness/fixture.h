@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fixture: the daemon a cmocka integration test runs against, and what
  * the test holds of it. A struct fixture is a real shmbrokerd (harness),

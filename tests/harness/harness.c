@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * harness: start, restart and stop a real shmbrokerd, run programs (see
  * harness.h).

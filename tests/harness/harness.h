@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * harness: runs a real shmbrokerd for tests and benchmarks. Each daemon gets
  * a fresh temporary directory for its sockets, dies with the process that

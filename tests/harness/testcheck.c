@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testcheck: cmocka checks the tests share (see testcheck.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testcheck: checks that cmocka tests share. Each one fails the running
  * test (a cmocka assertion) rather than return an error, so a test reads as

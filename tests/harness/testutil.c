@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testutil: processes, the clock and the hugepage pool as tests see them
  * (see testutil.h).

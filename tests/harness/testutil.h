@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testutil: what the unit tests, the integration tests and the benchmark
  * read off the host: a process's descriptors and memory, the clock, and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Installs the build tree into a scratch prefix and checks what a user of
 # the libraries needs: everything lands under the prefix, the binaries,
 # headers and manual pages are there, the pkg-config files of that prefix

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The example VMM against an install (ctest install.example): installs the
 # build tree into a scratch prefix, builds examples/ with that prefix's
 # pkg-config files and nothing else, and runs it on a real shmbrokerd (the

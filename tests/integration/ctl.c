@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctl: the shmctl tests' fixture and how they run shmctl (see ctl.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctl: what the shmctl tests share. The fixture is the daemon's (fixture.h)
  * with two VMM connections made on first use, a running `shmctl watch`,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fakevm: fake VMMs for the libshmvdev tests (see fakevm.h).
  */

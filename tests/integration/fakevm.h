@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fakevm: fake VMMs for the libshmvdev tests. Each "VM" lives in the test
  * process: its map callback mmaps the region fd into a table keyed by

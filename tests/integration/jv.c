@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * jv: a strict little JSON parser, enough for shmctl's output (see jv.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * jv: a strict little JSON parser, enough for shmctl's output, so that a
  * test of `shmctl --json` fails on anything that is not valid JSON: no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * peers: forked client processes on the test's command (see peers.h).
  */

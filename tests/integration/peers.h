@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * peers: real client processes for the broker tests. A peer is a forked
  * child that makes libshmclient calls on the test's command, sent over a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tenancy_agents: agents, the fixture and the daemon's views for the
  * tenancy tests (see tenancy_agents.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tenancy_agents: what the tenancy tests share. "Agents" are children that
  * drop to a uid and gid (setgroups, setgid, setuid) and then drive

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_badinput: shmbrokerd against clients that get the protocol wrong.
  * Raw SOCK_SEQPACKET sockets send hand-built datagrams (garbage, empty,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_broker: integration tests of shmbrokerd's VMM service: zero copy
  * between processes, notifications, membership events, a killed client,

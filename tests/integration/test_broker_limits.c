@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_broker_limits: what shmbrokerd's limits and region memory allow:
  * the client limit of a region, creates over max_region_size that leave

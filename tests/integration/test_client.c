@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_client: libshmclient against a fake shmbrokerd that the test runs
  * itself: a forked child on a listening SOCK_SEQPACKET socket in a temporary

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_config: shmbrokerd's configuration file, through the real binary.
  * A file the daemon cannot use must stop it before it listens, with exit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_config_regions: what a good configuration file makes of
  * shmbrokerd, through the real binary. Its [region NAME] entries exist

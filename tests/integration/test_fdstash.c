@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_fdstash: regions whose memfds the daemon parks in keeper processes
  * (daemon/fdstash.c) behave exactly like the others: peers attach, share

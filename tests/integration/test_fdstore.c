@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_fdstore: pending notifications survive a daemon restart with
  * `fd_store = yes`, without systemd. The test plays systemd's part: it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_guest_e2e: guests that share memory end to end. Real guests
  * (tests/guests/e2e_*.c, on shmguest.h) run in two or more shm-vm

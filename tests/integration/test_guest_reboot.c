@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_guest_reboot: shm-vm --reboot against a real shmbrokerd. The guests
  * of tests/guests/reboot.c reboot themselves without ever detaching,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_notify: the notification path without a daemon round trip, against
  * the real daemon. A region's state page (its clients' pending words) is

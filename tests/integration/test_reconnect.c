@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_reconnect: libshmclient across a daemon restart, without systemd and
  * without the fd store. The test starts shmbrokerd through the fixture,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_robustness: regression tests for shmbrokerd under peers that are
  * slow, stopped, hostile or unlucky, each against its own daemon

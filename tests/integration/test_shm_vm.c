@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_shm_vm: shm-vm, the reference KVM VMM, run as a program on the test
  * guests of tests/guests: its command line, its image loader (checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_shmctl: the admin CLI against a real shmbrokerd, on regions. Runs
  * the built shmctl as a child, in human and --json form, and checks what

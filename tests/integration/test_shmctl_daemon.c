@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_shmctl_daemon: shmctl and the daemon behind the admin socket: who
  * may use it (a user the daemon refuses is told why, by shmctl and by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_shmctl_tenants: tenants through shmctl and its Prometheus metrics.
  * `shmctl tenants` shows each tenant's rules, usage and quotas, in human

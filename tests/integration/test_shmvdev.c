@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_shmvdev: libshmvdev, the VMM side of the guest vdev, against the
  * real daemon, driven by fake VMMs (fakevm.h) through factory and control

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_shmvdev_restart: libshmvdev across a restart of the daemon under
  * its fake VMMs (fakevm.h). Guests keep their indices and doorbells, a

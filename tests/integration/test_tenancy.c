@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tenancy: tenants against a real shmbrokerd, with VMM clients that
  * really are other users: each test writes a configuration, starts the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tenancy_config: a tenancy configuration that fails closed, against
  * a real shmbrokerd with VMM clients that really are other users (agents,

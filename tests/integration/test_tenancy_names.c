@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tenancy_names: whose a name is, against a real shmbrokerd with VMM
  * clients that really are other users (agents, see tenancy_agents.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tenancy_quota: a tenant's quotas against a real shmbrokerd, with
  * VMM clients that really are other users (agents, see tenancy_agents.h):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vmproc: shm-vm children of the guest tests (vmproc.h): the fork and
  * exec, the pipes that carry the guest's console and shm-vm's reasons,

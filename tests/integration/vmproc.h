@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vmproc: shm-vm children of the guest tests. A test starts the
  * reference VMM on one of tests/guests' images against its daemon, with

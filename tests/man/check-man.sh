@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The manual pages render without a warning (mandoc -T lint, groff -ww)
 # and do not disagree with the code or README: every configuration key
 # the daemon's tables know is in shmbroker.conf(5), every shmctl command

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The Debian package (issue 12, "A Debian package"): builds it with
 # scripts/package.sh (cpack -G DEB, cmake/Package.cmake), checks what it
 # holds, lints it, then installs it the way an administrator would, with

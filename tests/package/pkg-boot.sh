@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Runs as PID 1 of the private PID, mount, UTS, IPC, network and cgroup
 # namespaces that deb.sh creates (lib-pid1.sh's pid1_boot), and gives the
 # nested systemd a root of its own in which the package can be installed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pkg-client: a VMM-side client built the way a user of the package
  * builds one, against the installed <shmclient.h> and libshmclient.so

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # run-in-vm.sh: runs one command inside a throwaway Linux VM that has a
 # working /dev/kvm, for hosts that have none (this project's CI machines run
 # inside a kvm_pvm microVM that offers no KVM of its own). QEMU emulates an

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Socket activation without systemd: systemd-socket-activate listens on the
 # two SOCK_SEQPACKET sockets and executes shmbrokerd on the first
 # connection, passing them as LISTEN_FDS. Two ways of telling them apart:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib-pid1.sh: what the systemd-as-PID-1 tests (pid1.sh, tenancy.sh)
 # share, sourced by them: a real systemd --system as PID 1 of private PID,
 # mount, UTS, IPC, network and cgroup namespaces (pid1-boot.sh), with only

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The daemon's side of sd_notify, without systemd: the test binds the
 notify socket (a SOCK_DGRAM socket passed as NOTIFY_SOCKET) and starts
 shmbrokerd with WATCHDOG_USEC=400000, then checks what it is told:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Runs as PID 1 of the private PID, mount, UTS, IPC, network and cgroup
 # namespaces that pid1.sh creates: hides the host's /run, /dev, cgroups,
 # unit files and user database behind private copies, makes /proc/sys and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The units under the real systemd: a systemd --system runs as PID 1 of
 # private PID, mount, UTS, IPC, network and cgroup namespaces
 # (pid1-boot.sh), with only this test's unit files, a private /run, /dev and

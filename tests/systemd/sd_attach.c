@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sd-attach: the VMM side of the systemd tests.
  *

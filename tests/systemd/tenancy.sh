@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Tenancy under the shipped units, with real uids (issue 10, "Tests").
 # The units of systemd/ run under a real systemd as PID 1 of private
 # namespaces (lib-pid1.sh), changed only by the test drop-ins that every

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # The unit files of systemd/ pass `systemd-analyze verify` (substituted to
 # run the build tree's shmbrokerd), and the service's sandbox stays tight:
 # `systemd-analyze security --offline` exposure at most MAX_EXPOSURE (0.5

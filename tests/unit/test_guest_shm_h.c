@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_guest_shm_h: the guest header qvm/guest_shm.h at run time: the ABI
  * layout against the literal offsets of docs/DESIGN.md, the QNX-compatible

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_htable: the intrusive hash table under load: 100,000 entries with
  * spread, identical and bucket-colliding hashes, growth, and removal from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_inifile: the configuration file reader on its own (daemon/inifile.c),
  * fed from memory: what a line is (section, key = value, comment, blank),

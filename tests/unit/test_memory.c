@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_memory: region memory as the daemon creates it: sealed shmem memfds,
  * and hugetlb memfds whose pages are reserved from the kernel's pool at

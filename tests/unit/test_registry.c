@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_registry: the registry's bookkeeping on its own: name checks,
  * lookups, index allocation, lifetimes, paged listings,

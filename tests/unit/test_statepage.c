@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_statepage: a region's state page on its own: the layout of
  * proto/shmstate.h, the pending-word operations that the daemon and

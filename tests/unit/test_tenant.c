@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tenant: the tenant policy on its own (daemon/tenant.c): matching a
  * connection's uid and gid to a tenant, parsing allow/deny lists and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_units: size parsing, byte-to-page rounding and size formatting, the
  * way the configuration file and shmctl read and print sizes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_vdev_regs: the factory and control page decoders against an
  * independent byte-level model of the pages written from docs/DESIGN.md's

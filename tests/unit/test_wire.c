@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_wire: the datagram framing on a real SOCK_SEQPACKET socketpair: fd
  * passing, the limits, and that no descriptor a peer sends can leak into

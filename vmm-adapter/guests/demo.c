@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * demo (guest A) and demo_b (guest B): README's demo. A creates the region
  * "demo" and waits for B; B finds it. A writes a message into the shared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * guest: what shm-vm's freestanding guests share: port I/O, the
  * console, the exit port, and the entry-point attribute. Built with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shmguest: the guest side of the shmem vdev for shm-vm's freestanding
  * guests, and a worked example for driver authors: an IDT whose vdev
