@@ -243,8 +243,10 @@ shmc_detach(struct shmc *c, uint64_t client_id)
 	    SHMBROKER__SERVER_MESSAGE__BODY_DETACH, &m);
 	if (rc == 0)
 		shmbroker__server_message__free_unpacked(m, NULL);
-	/* Gone either way: nothing to re-claim any more. */
-	if (rc == 0 || rc == -ENOENT)
-		shmc_att_forget_id(c, client_id);
+	/* Gone whatever the outcome: the caller has let the client go, so a
+	 * reconnect must not re-claim it. A daemon that answers late still
+	 * reads the request; one that went away drops the client with the
+	 * connection. */
+	shmc_att_forget_id(c, client_id);
 	return rc;
 }

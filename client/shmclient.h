@@ -198,6 +198,11 @@ int shmc_attachment_eventfd(struct shmc *c, uint64_t client_id);
 /* Gives the eventfd back (the caller could not bind it, or unbound it):
  * shmc_event_fd watches it again. 0 or -ENOENT. */
 int shmc_attachment_eventfd_release(struct shmc *c, uint64_t client_id);
+/* Ends a client: 0, or -ENOENT for one that was revoked or lost (or was
+ * never one), or -errno when the daemon did not answer. Whatever it
+ * returns, the library has let the client go (its eventfd closed, no
+ * re-claim after a reconnect): a daemon that answers late still reads
+ * the request, one that went away drops the client with the connection. */
 int shmc_detach(struct shmc *c, uint64_t client_id);
 
 /* An fd that polls readable while events wait for shmc_dispatch, and

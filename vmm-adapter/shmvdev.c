@@ -359,9 +359,11 @@ detach_att(struct shmvdev *d, struct shmvdev_att *a, bool keep_page)
 {
 	int rc;
 
-	/* Unbound while its eventfd is still open: the detach closes it. */
+	/* Unbound while its eventfd is still open: the detach closes it.
+	 * A revoked (or lost) client is detached from libshmclient too,
+	 * which answers -ENOENT and lets go of its eventfd and record. */
 	unbind_att(d, a);
-	if (a->state == ATT_ATTACHED &&
+	if ((a->state == ATT_ATTACHED || a->state == ATT_REVOKED) &&
 	    (rc = shmc_detach(d->c, a->client_id)) < 0 && rc != -ENOENT)
 		seterr(d, "detach: %s", shmc_error(d->c));
 	if (a->state == ATT_ATTACHED || a->state == ATT_REVOKED)

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -639,6 +640,30 @@ test_attach_claim(void **state)
 	assert_int_equal(efd, -1);
 }
 
+/* A detach whose reply does not come in time (the daemon is stopped)
+ * still lets the client go in the library: it is no attachment any more
+ * (a reconnect would not re-claim it), and its eventfd is closed. The
+ * daemon reads the request when it runs again. */
+static void
+test_failed_detach_forgets(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a = conn(f);
+	struct shmc_region r;
+	int before;
+
+	attach(a, "fdet", &r);
+	before = check_count_own_fds();
+	shmc_set_timeout(a, 300);
+	assert_int_equal(kill(f->d.pid, SIGSTOP), 0);
+	assert_true(shmc_detach(a, r.client_id) < 0);
+	assert_int_equal(kill(f->d.pid, SIGCONT), 0);
+	assert_int_equal(shmc_attachment_info(a, r.client_id, NULL, NULL),
+	    -ENOENT);
+	assert_true(check_count_own_fds() < before);
+	assert_int_equal(shmc_notify_direct(a, r.client_id, 0x1), -ENOENT);
+}
+
 /* An admin destroy revokes: the client reads 0, cannot notify, and the
  * daemon keeps none of the region's descriptors. */
 static void
@@ -739,6 +764,7 @@ main(void)
 		FIXTURE_TEST(test_pending_and_reuse),
 		FIXTURE_TEST(test_sixteen_all_others),
 		FIXTURE_TEST(test_attach_claim),
+		FIXTURE_TEST(test_failed_detach_forgets),
 		FIXTURE_TEST(test_claimed_eventfd),
 		FIXTURE_TEST(test_revoked),
 		FIXTURE_TEST(test_misuse_does_not_block),

@@ -501,6 +501,37 @@ test_irqfd_revoked(void **state)
 	assert_int_equal(a->bad_unbinds, 0);
 }
 
+/* A revoked client's detach lets go of libshmclient's record and eventfd
+ * too: over revoke-then-detach rounds this process's fds stay flat (they
+ * grew by one a round). */
+static void
+test_revoked_detach_frees(void **state)
+{
+	struct vdev_fx *f = *state;
+	struct fvm *a = fvm_open(f, 0, 0, 0);
+	int base = -1;
+
+	for (int round = 0; round < 4; round++) {
+		uint32_t detached;
+		uint64_t ctl;
+
+		assert_int_equal(check_admin_create(f->fx.adm, "rvk2", 1), 0);
+		assert_int_equal(fvm_find(a, "rvk2"), GSS_OK);
+		ctl = fvm_rd(a, FACTORY + F_SHMEM, 8);
+		assert_int_equal(check_admin_destroy(f->fx.adm, "rvk2", true,
+		    &detached), 0);
+		assert_int_equal(detached, 1);
+		fvm_drain(a);
+		assert_int_equal(fvm_rd(a, ctl + C_STAT, 4), 0);
+		fvm_wr(a, ctl + C_DET, 4, 1);
+		if (base < 0)
+			base = check_count_own_fds();
+		else if (check_count_own_fds() != base)
+			fail_msg("round %d: %d fds, %d after the first round",
+			    round, check_count_own_fds(), base);
+	}
+}
+
 static void
 test_bad_config(void **state)
 {
@@ -548,6 +579,7 @@ main(void)
 		VDEV_TEST(test_irqfd_notify),
 		VDEV_TEST(test_irqfd_bind_fails),
 		VDEV_TEST(test_irqfd_revoked),
+		VDEV_TEST(test_revoked_detach_frees),
 		VDEV_TEST(test_bad_config),
 	};
 
