@@ -139,6 +139,8 @@ struct broker {
 	uint64_t local_fds;		/* region memfds held in-process */
 	struct fdstash *stash;		/* the rest, in keeper processes */
 	uint64_t park_cursor;		/* regions up to this id are parked */
+	uint64_t park_warned_ms;	/* last "cannot park", monotonic */
+	uint64_t park_unsaid;		/* failures since, not logged */
 	uint64_t restored;		/* regions rebuilt from the fd store */
 	struct restored_state *states;	/* state pages from the fd store, */
 	size_t nstates;			/* matched to regions at the end */

@@ -73,6 +73,29 @@ region_peer_changed(struct region *g, int index, bool attached)
 	}
 }
 
+/* A busy keeper fails every create of a burst the same way (and each is
+ * tried again at the next create): said at most once per
+ * PARK_WARN_INTERVAL_MS, with how many were not said. */
+#define PARK_WARN_INTERVAL_MS 10000
+
+static void
+region_park_failed(struct broker *b, const struct region *g, int err)
+{
+	uint64_t now = broker_mono_ns() / 1000000;
+
+	if (b->park_warned_ms != 0 &&
+	    now - b->park_warned_ms < PARK_WARN_INTERVAL_MS) {
+		b->park_unsaid++;
+		return;
+	}
+	log_warn(&b->log, "cannot park the memfd of region %s in a keeper "
+	    "process (%s): keeping it in the daemon for now (%llu more such "
+	    "failures in the last %d s)", g->name, strerror(-err),
+	    (unsigned long long)b->park_unsaid, PARK_WARN_INTERVAL_MS / 1000);
+	b->park_warned_ms = now;
+	b->park_unsaid = 0;
+}
+
 /*
  * Over the in-process budget, the memfds of the oldest regions go to keeper
  * processes: a new region is usually attached again soon (its creator's
@@ -88,9 +111,7 @@ region_park_memfds(struct broker *b)
 	    g = TAILQ_NEXT(g, entry)) {
 		if (g->mem.fd >= 0 &&
 		    (err = fdstash_put(b->stash, g->mem.fd, &g->mem.stash)) < 0) {
-			log_warn(&b->log, "cannot park the memfd of region %s in "
-			    "a keeper process (%s): keeping it in the daemon",
-			    g->name, strerror(-err));
+			region_park_failed(b, g, err);
 			return;
 		}
 		/* Only past regions that are parked: a failed one is tried

@@ -293,6 +293,21 @@ test_reload_adds_region(void **state)
 	    SHMBROKER__ERROR__ERR_NONE);
 }
 
+/* How many lines of the daemon's log contain what. */
+static int
+log_lines(struct fixture *st, const char *what)
+{
+	char line[1024];
+	FILE *f = fopen(st->d.log, "re");
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
 /*
  * A file of 80,000 regions (13.8 s of a stalled daemon when each key was
  * a linear search): the reload parses in linear time and creates the
@@ -309,12 +324,13 @@ test_large_file_reload(void **state)
 	struct fixture *st = *state;
 	uint32_t regions = 0, clients;
 	int64_t worst = 0, deadline;
+	int parks;
 	FILE *f;
 
-	assert_int_equal(fixture_start(st, OPEN "log_level = error\n", never),
-	    0);
+	assert_int_equal(fixture_start(st, OPEN "log_level = warning\n",
+	    never), 0);
 	assert_non_null(f = fopen(st->conf, "w"));
-	fprintf(f, OPEN "log_level = error\nmax_regions = %d\n",
+	fprintf(f, OPEN "log_level = warning\nmax_regions = %d\n",
 	    BIG_REGIONS);
 	for (int i = 0; i < BIG_REGIONS; i++)
 		fprintf(f, "[region big-%d]\nsize = 4K\n", i);
@@ -332,6 +348,10 @@ test_large_file_reload(void **state)
 	    (long long)worst);
 	assert_int_equal(regions, BIG_REGIONS);
 	assert_true(worst < 5000);
+	/* Keepers that fall behind the burst are said once in a while, not
+	 * for each region (1,624 lines here before). */
+	if ((parks = log_lines(st, "cannot park")) > 10)
+		fail_msg("%d 'cannot park' lines in %s", parks, st->d.log);
 }
 
 #define CONFIG_TEST(fn) \
