@@ -580,6 +580,25 @@ test_sixteen_all_others(void **state)
 	}
 }
 
+/* efd is b's claimed eventfd of client bid (shmc_attachment_eventfd
+ * names it): a notification from a's client aid reaches it, and
+ * dispatch leaves it alone, with no notification and the counter kept. */
+static void
+expect_claimed(struct shmc *a, uint64_t aid, struct shmc *b, uint64_t bid,
+    int efd)
+{
+	struct evcount n = { 0 };
+
+	assert_true(efd >= 0);
+	assert_int_equal(shmc_attachment_eventfd(b, bid), efd);
+	check_round_trip(a, aid);
+	assert_int_equal(shmc_notify_direct(a, aid, 0x2), 0);
+	assert_true(readable(efd));
+	assert_true(shmc_dispatch(b, count_cb, &n) >= 0);
+	assert_int_equal(n.notifications, 0);
+	assert_int_equal(take_count(efd), 1);
+}
+
 /* A handed-out eventfd is the caller's to read; given back, the library
  * reads it again. */
 static void
@@ -594,15 +613,7 @@ test_claimed_eventfd(void **state)
 	attach(a, "claim", &ra);
 	attach(b, "claim", &rb);
 	efd = shmc_attachment_eventfd(b, rb.client_id);
-	assert_true(efd >= 0);
-	assert_int_equal(shmc_attachment_eventfd(b, rb.client_id), efd);
-	check_round_trip(a, ra.client_id);
-	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
-	assert_true(readable(efd));
-	/* Dispatch leaves it alone: no notification, the counter stays. */
-	assert_true(shmc_dispatch(b, count_cb, &n) >= 0);
-	assert_int_equal(n.notifications, 0);
-	assert_int_equal(take_count(efd), 1);
+	expect_claimed(a, ra.client_id, b, rb.client_id, efd);
 	assert_int_equal(status(b, rb.client_id, 0), 0x3u << 16 | 0x1);
 
 	assert_int_equal(shmc_attachment_eventfd_release(b, rb.client_id), 0);
@@ -619,20 +630,12 @@ test_attach_claim(void **state)
 	struct fixture *f = *state;
 	struct shmc *a = conn(f), *b = conn(f);
 	struct shmc_region ra, rb;
-	struct evcount n = { 0 };
 	int efd = 7;
 
 	attach(a, "claim2", &ra);
 	assert_int_equal(shmc_attach_claim(b, "claim2", 7, 1, true, &rb,
 	    &efd), SHMC_GSS_OK);
-	assert_true(efd >= 0);
-	assert_int_equal(shmc_attachment_eventfd(b, rb.client_id), efd);
-	check_round_trip(a, ra.client_id);
-	assert_int_equal(shmc_notify_direct(a, ra.client_id, 0x2), 0);
-	assert_true(readable(efd));
-	assert_true(shmc_dispatch(b, count_cb, &n) >= 0);
-	assert_int_equal(n.notifications, 0);
-	assert_int_equal(take_count(efd), 1);
+	expect_claimed(a, ra.client_id, b, rb.client_id, efd);
 	/* A refused attach hands nothing over. */
 	efd = 7;
 	assert_int_equal(shmc_attach_claim(b, "missing", 8, 0, false, &rb,
