@@ -297,7 +297,7 @@ shmc_client_call(struct shmc *c, Shmbroker__ClientMessage *req,
 void
 shmc_pump(struct shmc *c)
 {
-	Shmbroker__ServerMessage *m;
+	Shmbroker__ServerMessage *m = NULL;	/* set when shmc_read_one gives 1 */
 	struct wire_fds fds;
 
 	for (int i = 0; i < 256 &&
