@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * libshmclient's admin calls (shmclient_admin.h), for this tree's own tools
- * and tests: watch, renewed after a reconnect (reconnect.c), create and
- * destroy. Their replies are the caller's, in the protobuf types.
+ * and tests: watch, renewed after a reconnect (reconnect.c), create,
+ * destroy and detach. Their replies are the caller's, in the protobuf
+ * types.
  */
 #include <stdbool.h>
 
@@ -62,5 +63,22 @@ shmc_admin_destroy(struct shmc *c, const char *name, bool force,
 	d.force = force;
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DESTROY;
 	req.admin_destroy = &d;
+	return shmc_call(c, &req, reply);
+}
+
+int
+shmc_admin_detach(struct shmc *c, uint64_t client_id, const char *region,
+    uint32_t index, Shmbroker__ServerMessage **reply)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminDetach d = SHMBROKER__ADMIN_DETACH__INIT;
+
+	d.client_id = client_id;
+	if (region != NULL) {
+		d.region = (char *)region;
+		d.index = index;
+	}
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DETACH;
+	req.admin_detach = &d;
 	return shmc_call(c, &req, reply);
 }

@@ -116,6 +116,7 @@ shmc_decode_event(const Shmbroker__ServerMessage *m, struct shmc_event *ev)
 	case SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED:
 		ev->kind = SHMC_EVENT_REVOKED;
 		ev->client_id = m->client_revoked->client_id;
+		ev->force_detached = m->client_revoked->force_detached;
 		return true;
 	case SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_EVENT:
 		ev->kind = SHMC_EVENT_ADMIN;

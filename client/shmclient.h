@@ -82,7 +82,8 @@ enum shmc_event_kind {
 	SHMC_EVENT_PEER_ATTACHED,
 	SHMC_EVENT_PEER_DETACHED,
 	SHMC_EVENT_NOTIFICATION,
-	SHMC_EVENT_REVOKED,	/* an admin destroyed the region */
+	SHMC_EVENT_REVOKED,	/* an admin destroyed the region, or detached
+				 * this client alone (force_detached) */
 	SHMC_EVENT_ADMIN,	/* admin connections after shmc_admin_watch */
 	/* After a reconnect, the own eventfd of an attachment whose eventfd
 	 * the caller took (shmc_attachment_eventfd) is a new one: unbind
@@ -107,6 +108,12 @@ struct shmc_event {
 	/* SHMC_EVENT_EVENTFD_CHANGED only (else -1): */
 	int eventfd;		/* the attachment's own eventfd now */
 	int old_eventfd;	/* the one the caller had */
+	/* SHMC_EVENT_REVOKED only: true when an admin detached this client
+	 * alone (`shmctl detach`) and the region lives on for its peers, so
+	 * the caller must stop using its mapping; false when the region was
+	 * destroyed. (Added last: the library fills this struct, callers
+	 * only read it.) */
+	bool force_detached;
 };
 
 typedef void (*shmc_event_cb)(const struct shmc_event *ev, void *arg);

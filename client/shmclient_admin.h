@@ -28,5 +28,9 @@ int shmc_admin_create(struct shmc *c, const char *name, uint32_t size_pages,
     Shmbroker__ServerMessage **reply);
 int shmc_admin_destroy(struct shmc *c, const char *name, bool force,
     Shmbroker__ServerMessage **reply);
+/* AdminDetach of one client, by client_id when region is NULL, else by
+ * region and index; the same returns. */
+int shmc_admin_detach(struct shmc *c, uint64_t client_id, const char *region,
+    uint32_t index, Shmbroker__ServerMessage **reply);
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * admin: the admin service, served only on the admin socket: status, paged
- * region and client listings, show, create, destroy, counters, tenants'
- * usage, reload, and the event stream that `shmctl watch` follows.
+ * region and client listings, show, create, destroy, detaching one client,
+ * counters, tenants' usage, reload, and the event stream that `shmctl
+ * watch` follows.
  */
 #include <stdio.h>
 #include <string.h>
@@ -231,6 +232,55 @@ admin_destroy(struct conn *c, uint64_t id, const Shmbroker__AdminDestroy *req)
 	admin_reply(c, id, &m);
 }
 
+/* The client an AdminDetach names: by id, or by region and index. NULL
+ * after an error reply. */
+static struct client *
+admin_find_client(struct conn *c, uint64_t id,
+    const Shmbroker__AdminDetach *req)
+{
+	struct region *g;
+	struct client *cl;
+
+	if (req->region[0] == '\0') {
+		if ((cl = registry_client(&c->b->reg, req->client_id)) == NULL)
+			conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
+			    "no client %llu (shmctl clients lists them)",
+			    (unsigned long long)req->client_id);
+		return cl;
+	}
+	if ((g = registry_find(&c->b->reg, req->region)) == NULL) {
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
+		    "no region named '%.40s'", req->region);
+		return NULL;
+	}
+	if (req->index >= REGION_MAX_CLIENTS || g->clients[req->index] == NULL) {
+		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NOT_FOUND,
+		    "region '%s' has no client at index %u (active 0x%04x)",
+		    g->name, (unsigned)req->index, (unsigned)g->active);
+		return NULL;
+	}
+	return g->clients[req->index];
+}
+
+/* The reply describes the client before it goes: it is sent first. */
+static void
+admin_detach(struct conn *c, uint64_t id, const Shmbroker__AdminDetach *req)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AdminDetachReply r = SHMBROKER__ADMIN_DETACH_REPLY__INIT;
+	Shmbroker__ClientInfo ci;
+	struct client *cl;
+
+	if ((cl = admin_find_client(c, id, req)) == NULL)
+		return;
+	admin_client_info(cl, &ci);
+	r.client = &ci;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DETACH;
+	m.admin_detach = &r;
+	admin_reply(c, id, &m);
+	region_revoke_client(c->b, cl, c);
+}
+
 static void
 admin_stats(struct conn *c, uint64_t id)
 {
@@ -389,6 +439,9 @@ admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m)
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD:
 		service_reload(c->b, admin_reload_done, c->id, m->id);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DETACH:
+		admin_detach(c, m->id, m->admin_detach);
 		break;
 	default:
 		break;

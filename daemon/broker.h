@@ -236,6 +236,11 @@ void region_detach_client(struct broker *b, struct client *cl);
  * anyone, and the state page with the last client; true when its guest
  * region is left empty (see registry_detach). */
 bool region_unlink_client(struct broker *b, struct client *cl);
+/* Revokes one client for an admin (connection by, which is logged): it
+ * gets ClientRevoked (force_detached), then it is detached as by
+ * region_detach_client (its peers told, a guest region left empty gone). */
+void region_revoke_client(struct broker *b, struct client *cl,
+    const struct conn *by);
 /* Revokes every client of g (each gets ClientRevoked) and removes it;
  * returns how many were revoked. conn_id: who asked, for the events. */
 unsigned region_destroy(struct broker *b, struct region *g, uint64_t conn_id);

@@ -383,21 +383,49 @@ region_detach_client(struct broker *b, struct client *cl)
 	watch_event(b, "detach", g, index, owner->id);
 }
 
-unsigned
-region_destroy(struct broker *b, struct region *g, uint64_t conn_id)
+/* Tells a client's VMM that an admin revoked it: with its region
+ * (destroy --force), or alone (AdminDetach), while the region lives on. */
+static void
+region_send_revoked(const struct client *cl, bool alone)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__ClientRevoked ev = SHMBROKER__CLIENT_REVOKED__INIT;
-	unsigned revoked = 0;
 
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED;
 	m.client_revoked = &ev;
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		if (g->clients[i] == NULL)
-			continue;
-		ev.client_id = g->clients[i]->id;
-		conn_send(g->clients[i]->owner, &m, NULL, 0);
-	}
+	ev.client_id = cl->id;
+	ev.force_detached = alone;
+	conn_send(cl->owner, &m, NULL, 0);
+}
+
+void
+region_revoke_client(struct broker *b, struct client *cl,
+    const struct conn *by)
+{
+	const struct conn *owner = cl->owner;
+
+	/* The client's VMM hears first and unmaps the region; then the
+	 * detach tells the peers, as the VMM's own detach would. */
+	region_send_revoked(cl, true);
+	log_notice(&b->log, "client %llu (region %s, index %u, connection "
+	    "%llu, pid %d, uid %u) detached by an admin (connection %llu, pid "
+	    "%d, uid %u)", (unsigned long long)cl->id, cl->region->name,
+	    (unsigned)cl->index, (unsigned long long)owner->id,
+	    (int)owner->cred.pid, (unsigned)owner->cred.uid,
+	    (unsigned long long)by->id, (int)by->cred.pid,
+	    (unsigned)by->cred.uid);
+	watch_event(b, "revoke", cl->region, cl->index, by->id);
+	region_detach_client(b, cl);
+}
+
+unsigned
+region_destroy(struct broker *b, struct region *g, uint64_t conn_id)
+{
+	unsigned revoked = 0;
+
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
+		if (g->clients[i] != NULL)
+			region_send_revoked(g->clients[i], false);
 	/* Every client is revoked: each one's eventfd is closed with it, and
 	 * there is no peer left to tell (libshmclient drops its peers'
 	 * eventfds at ClientRevoked). */
