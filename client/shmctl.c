@@ -61,6 +61,13 @@ static const struct cmd commands[] = {
 	    "a region with attached clients is left alone; with\n--force "
 	    "its clients are detached (their VMMs are told) first.", 1, true,
 	    ctl_region_destroy },
+	{ "detach", "CLIENT", "detach one client from its region", "CLIENT: "
+	    "a client id as shmctl clients lists it, or REGION:INDEX (the\n"
+	    "region's full name and the client's index). The client's VMM is "
+	    "told\nand unmaps the region, its guest sees its control page "
+	    "detached, and\nthe region's other clients see it leave; a guest's "
+	    "region left without\nclients goes. The daemon logs who asked.", 1,
+	    false, ctl_region_detach },
 	{ "clients", "", "list every attached client", NULL, 0, false,
 	    ctl_daemon_clients },
 	{ "stats", "", "show the daemon's counters since it started", NULL,
@@ -83,7 +90,8 @@ static const struct cmd commands[] = {
 	    "tenants; for JSON use those\ncommands with --json (metrics "
 	    "--json is a usage error).", 0, false, ctl_daemon_metrics },
 	{ "watch", "", "print admin events until interrupted", "Events: "
-	    "create, attach, detach, notify, destroy. With --json, one JSON\n"
+	    "create, attach, detach, notify, destroy, revoke (an admin's\n"
+	    "detach of one client, before its detach). With --json, one JSON\n"
 	    "object per line. SIGINT or SIGTERM ends it with status 0.", 0,
 	    false, ctl_watch_run },
 };

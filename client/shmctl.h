@@ -64,6 +64,7 @@ int ctl_region_list(struct ctl *ctl, char **argv);
 int ctl_region_show(struct ctl *ctl, char **argv);
 int ctl_region_create(struct ctl *ctl, char **argv);
 int ctl_region_destroy(struct ctl *ctl, char **argv);
+int ctl_region_detach(struct ctl *ctl, char **argv);
 
 /* shmctl_daemon.c */
 int ctl_daemon_status(struct ctl *ctl, char **argv);

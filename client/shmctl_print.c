@@ -336,6 +336,33 @@ print_destroyed(const char *name, uint32_t detached, bool json)
 	}
 }
 
+int
+print_detached(const Shmbroker__ClientInfo *ci, bool json)
+{
+	struct jw w = { .f = stdout };
+	char *region, *label;
+
+	if (json) {
+		json_client(&w, ci, true);
+		putchar('\n');
+		return EX_OK;
+	}
+	region = printable_dup(ci->region);
+	label = printable_dup(ci->label);
+	if (region == NULL || label == NULL) {
+		free(region);
+		free(label);
+		ctl_warn("out of memory");
+		return EX_OSERR;
+	}
+	printf("detached client %" PRIu64 " from region %s (index %u, pid %d, "
+	    "uid %u, %s)\n", ci->client_id, region, ci->index, (int)ci->pid,
+	    ci->uid, label);
+	free(region);
+	free(label);
+	return EX_OK;
+}
+
 /* ---- stats ---- */
 
 /* The counters of AdminStats, in the order both forms print them. */

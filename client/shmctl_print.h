@@ -29,6 +29,8 @@ void print_status(const Shmbroker__AdminStatusReply *r, const char *socket,
 int print_show(const Shmbroker__AdminShowReply *r, bool json);
 void print_created(const Shmbroker__RegionInfo *g, bool json);
 void print_destroyed(const char *name, uint32_t detached, bool json);
+/* EX_OK, or EX_OSERR after saying so. */
+int print_detached(const Shmbroker__ClientInfo *ci, bool json);
 void print_stats(const Shmbroker__AdminStatsReply *r, bool json);
 /* EX_OK, or EX_OSERR after saying so. */
 int print_tenants(const Shmbroker__AdminTenantsReply *r, bool json);

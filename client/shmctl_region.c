@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * shmctl_region: the commands on regions (list, show, create, destroy) and
- * the local checks of their NAME and SIZE operands, made before the daemon
- * is asked so that a typo gets a usage error that says what is wrong.
+ * on one client of a region (detach), and the local checks of their NAME,
+ * SIZE and CLIENT operands, made before the daemon is asked so that a typo
+ * gets a usage error that says what is wrong.
  */
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
@@ -67,6 +70,58 @@ ctl_region_check_size(const char *s, uint32_t *pages)
 		return EX_USAGE;
 	}
 	*pages = (uint32_t)p;
+	return EX_OK;
+}
+
+/* detach's CLIENT operand: a client id (digits), or REGION:INDEX. */
+struct ctl_client_ref {
+	uint64_t id;
+	char region[CTL_NAME_MAX + 1];	/* "": by id */
+	uint32_t index;
+};
+
+/* s is a whole decimal number no larger than max. */
+static bool
+ctl_region_parse_num(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9' || strlen(s) > 20)
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0' && *out <= max;
+}
+
+static int
+ctl_region_check_client(const char *s, struct ctl_client_ref *ref)
+{
+	const char *colon = strrchr(s, ':');
+	uint64_t index;
+	int ex;
+
+	memset(ref, 0, sizeof(*ref));
+	if (colon == NULL) {
+		if (ctl_region_parse_num(s, UINT64_MAX, &ref->id))
+			return EX_OK;
+		ctl_warn("detach: CLIENT '%.40s' is neither a client id (as "
+		    "shmctl clients lists it) nor REGION:INDEX", s);
+		return EX_USAGE;
+	}
+	if ((size_t)(colon - s) > CTL_NAME_MAX) {
+		ctl_warn("detach: the region name in '%.40s...' is too long",
+		    s);
+		return EX_USAGE;
+	}
+	memcpy(ref->region, s, (size_t)(colon - s));
+	if ((ex = ctl_region_check_name(ref->region)) != EX_OK)
+		return ex;
+	if (!ctl_region_parse_num(colon + 1, 15, &index)) {
+		ctl_warn("detach: INDEX '%.40s' is not a client index (0 to "
+		    "15)", colon + 1);
+		return EX_USAGE;
+	}
+	ref->index = (uint32_t)index;
 	return EX_OK;
 }
 
@@ -168,4 +223,29 @@ ctl_region_destroy(struct ctl *ctl, char **argv)
 	print_destroyed(argv[0], m->admin_destroy->detached, ctl->json);
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return EX_OK;
+}
+
+int
+ctl_region_detach(struct ctl *ctl, char **argv)
+{
+	Shmbroker__ServerMessage *m = NULL;
+	struct ctl_client_ref ref;
+	int ex, rc;
+
+	if ((ex = ctl_region_check_client(argv[0], &ref)) != EX_OK ||
+	    (ex = ctl_conn_open(ctl)) != EX_OK)
+		return ex;
+	rc = shmc_admin_detach(ctl->c, ref.id, ref.region[0] != '\0' ?
+	    ref.region : NULL, ref.index, &m);
+	if ((ex = ctl_conn_reply(ctl, rc, m,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_DETACH, &m)) != EX_OK)
+		return ex;
+	if (m->admin_detach->client == NULL) {
+		ctl_warn("shmbrokerd's reply to detach lacks the client");
+		ex = EX_SOFTWARE;
+	} else {
+		ex = print_detached(m->admin_detach->client, ctl->json);
+	}
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return ex;
 }

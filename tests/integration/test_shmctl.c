@@ -3,7 +3,8 @@
  * test_shmctl: the admin CLI against a real shmbrokerd, on regions. Runs
  * the built shmctl as a child, in human and --json form, and checks what
  * it prints and its exit status: create/list/show/destroy, regions with
- * attached clients, --force, every class of error, --help, and listings
+ * attached clients, --force, detaching one client, every class of error,
+ * --help, and listings
  * longer than one page. JSON output goes through a strict parser (jv.h),
  * so invalid JSON fails the test. Who may use shmctl, the watch stream
  * and reloads are test_shmctl_daemon's; tenants and the metrics
@@ -274,6 +275,60 @@ test_attached_clients(void **state)
 	assert_int_equal(f->json.n, 0);
 }
 
+/*
+ * detach CLIENT by id and by REGION:INDEX, for people and with --json;
+ * the other client stays. A CLIENT that is neither is a usage error, one
+ * the daemon does not know a refusal, each saying why.
+ */
+static void
+test_detach_client(void **state)
+{
+	struct ctl *f = *state;
+	struct shmc_region r[NVMM];
+	const struct jv *c;
+	char id[24], want[160];
+
+	ctl_admin_create(f, "dt", 1);
+	for (int i = 0; i < NVMM; i++)
+		ctl_attach_vmm(f, i, labels[i], "dt", &r[i]);
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)r[0].client_id);
+	assert_int_equal(CTL(f, "detach", id), 0);
+	snprintf(want, sizeof(want), "detached client %s from region dt "
+	    "(index 0, pid %d, uid %u, vm one)\n", id, (int)getpid(),
+	    (unsigned)getuid());
+	assert_string_equal(f->out, want);
+	CTL_JSON(f, "clients");
+	assert_int_equal(f->json.n, 1);
+	assert_int_equal(jv_int(&f->json.items[0], "client_id"),
+	    r[1].client_id);
+	assert_int_equal(CTL_ERR(f, "detach", id), EX_DATAERR);
+	assert_non_null(strstr(f->out, "no client"));
+
+	CTL_JSON(f, "detach", "dt:1");
+	assert_int_equal(jv_int(&f->json, "client_id"), r[1].client_id);
+	assert_string_equal(jv_str(&f->json, "region"), "dt");
+	assert_int_equal(jv_int(&f->json, "index"), 1);
+	assert_string_equal(jv_str(&f->json, "label"), labels[1]);
+	CTL_JSON(f, "show", "dt");
+	c = jv_get(&f->json, "clients");
+	assert_non_null(c);
+	assert_int_equal(c->n, 0);
+	assert_int_equal(CTL_ERR(f, "detach", "dt:1"), EX_DATAERR);
+	assert_non_null(strstr(f->out, "no client at index 1"));
+	assert_int_equal(CTL_ERR(f, "detach", "nope:0"), EX_DATAERR);
+	assert_non_null(strstr(f->out, "no region named 'nope'"));
+
+	static const char *const bad[] = { "x", "dt:16", "dt:", ":1", "-1",
+	    "dt:-1", "dt:1x", "18446744073709551616" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(CTL_ERR(f, "detach", bad[i]), EX_USAGE);
+		assert_non_null(strstr(f->out, "shmctl: "));
+		assert_null(strstr(f->out, "unknown option"));
+	}
+	assert_int_equal(CTL_ERR(f, "detach"), EX_USAGE);
+	assert_int_equal(CTL_ERR(f, "detach", "1", "--force"), EX_USAGE);
+}
+
 /* The message of a SIZE that is not one. */
 static void
 assert_not_a_size(struct ctl *f, const char *size)
@@ -419,8 +474,8 @@ test_help(void **state)
 {
 	struct ctl *f = *state;
 	static const char *const cmds[] = {
-		"status", "list", "show", "create", "destroy", "clients",
-		"stats", "tenants", "reload", "metrics", "watch",
+		"status", "list", "show", "create", "destroy", "detach",
+		"clients", "stats", "tenants", "reload", "metrics", "watch",
 	};
 	char want[64];
 
@@ -510,6 +565,7 @@ main(void)
 		CTL_TEST(test_human_blocks),
 		CTL_TEST(test_json_lifecycle),
 		CTL_TEST(test_attached_clients),
+		CTL_TEST(test_detach_client),
 		CTL_TEST(test_errors),
 		CTL_TEST(test_help),
 		CTL_TEST(test_paging),
