@@ -436,8 +436,12 @@ on_event(const struct shmc_event *ev, void *arg)
 			bind_efd(d, a, ev->eventfd);
 		return;
 	}
+	/* An admin revoked the client (destroyed its region, or detached it
+	 * alone while the region lives on for its peers): the guest loses
+	 * the memory now, as at its own detach. Its control page stays
+	 * claimed and reads 0; the interrupt says so. */
 	if (ev->kind == SHMC_EVENT_REVOKED)
-		a->state = ATT_REVOKED;
+		detach_att(d, a, true);
 	d->ops.raise_irq(d->vmm);
 }
 

@@ -39,7 +39,9 @@
  * bind_irqfd, or when a bind fails, the eventfd stays in shmvdev_event_fd's
  * set and shmvdev_dispatch calls ops->raise_irq for each notification.
  * Membership changes (a peer attached or detached, an admin revoked a
- * client) always raise the interrupt through shmvdev_dispatch. The guest
+ * client) always raise the interrupt through shmvdev_dispatch. A client
+ * an admin revokes is unbound and unmapped there first, and its control
+ * page reads as detached. The guest
  * tells the causes apart by reading its control pages' status.
  *
  * Guest-physical layout. The factory page sits at factory_gpa. Regions go
@@ -58,10 +60,11 @@
  * VMs need no common lock). The callbacks run inside shmvdev_access,
  * shmvdev_dispatch, shmvdev_reset and shmvdev_close, on the caller's
  * thread, with that lock held: they must not call libshmvdev for the same
- * VM. Those of shmvdev_dispatch (raise_irq, bind_irqfd, unbind_irqfd)
- * run on the event thread while vCPUs run or sleep in the kernel, which
- * KVM's ioctls allow. A write that creates, finds or detaches makes a
- * daemon call and holds the lock for its round trip (milliseconds at
+ * VM. Those of shmvdev_dispatch (raise_irq, bind_irqfd, unbind_irqfd,
+ * and unmap for a revoked client) run on the event thread while vCPUs
+ * run or sleep in the kernel, which KVM's ioctls allow. A write that
+ * creates, finds or detaches, and a revocation that dispatch handles,
+ * makes a daemon call and holds the lock for its round trip (milliseconds at
  * most, bounded by the call timeout); notify and status reads make none.
  *
  * Tenancy. The daemon decides what the guest may create and attach by the
@@ -139,8 +142,11 @@ struct shmvdev_ops {
 	/*
 	 * Undo one map: the same gpa and len. After it returns the guest
 	 * must not reach the memory (remove the memory slot, then munmap).
-	 * Called from shmvdev_access (the guest's detach) and shmvdev_reset;
-	 * not from shmvdev_close, which leaves guest memory to the VMM.
+	 * Called from shmvdev_access (the guest's detach), shmvdev_dispatch
+	 * (an admin revoked the client: `shmctl destroy --force` of its
+	 * region, `shmctl detach` of the client; the vCPU may be running)
+	 * and shmvdev_reset; not from shmvdev_close, which leaves guest
+	 * memory to the VMM.
 	 * Returns 0 or -errno (ignored: the slots are free again either way).
 	 */
 	int (*unmap)(void *vmm, uint64_t gpa, uint64_t len);
@@ -241,9 +247,11 @@ int shmvdev_event_fd(const struct shmvdev *d);
  * restart is being ridden out): ops->raise_irq once for each notification
  * to one of this VM's clients whose eventfd is not bound as an irqfd and
  * for each change in the membership of a region one of them is attached
- * to (including an admin revoking the client, after which its status
- * reads 0 until the guest detaches); after a daemon restart, the irqfds
- * of the new eventfds. Returns the number of events handled, or -errno
+ * to, including an admin revoking the client (with its region, or alone:
+ * `shmctl detach`), whose eventfd it unbinds and whose region it unmaps
+ * first (unbind_irqfd, ops->unmap), after which the control page reads
+ * 0 and ignores writes as after the guest's own detach; after a daemon
+ * restart, the irqfds of the new eventfds. Returns the number of events handled, or -errno
  * when the daemon is gone for good (-ECONNRESET; the VMM may then stop
  * polling the fd).
  */

@@ -20,7 +20,7 @@ struct shmc;
 enum att_state {
 	ATT_FREE = 0,	/* entry unused */
 	ATT_ATTACHED,	/* a client in the daemon, mapped */
-	ATT_REVOKED,	/* mapped, but the daemon dropped the client */
+	ATT_REVOKED,	/* mapped, but a restarted daemon lost the client */
 	ATT_GONE	/* detached: only its control page is still claimed */
 };
 

@@ -4,8 +4,8 @@
  * real daemon, driven by fake VMMs (fakevm.h) through factory and control
  * page accesses only: the factory page on its own, VMs sharing regions
  * and notifying each other, what a guest can get wrong, a VM reset, a
- * daemon that goes away, notifications through irqfds, and a VMM's bad
- * configuration. The daemon's view is checked through the admin socket.
+ * daemon that goes away, notifications through irqfds, a client an admin
+ * revokes or detaches, and a VMM's bad configuration. The daemon's view is checked through the admin socket.
  * A daemon restart under the VMs is test_shmvdev_restart's.
  */
 #include <errno.h>
@@ -470,7 +470,9 @@ test_irqfd_bind_fails(void **state)
 	assert_int_equal(b->unbinds, 0);
 }
 
-/* A revoked client reads 0 and its eventfd is unbound at its detach. */
+/* A client revoked with its region (destroy --force) is unmapped and
+ * its eventfd unbound at once; its control page reads 0 and takes no
+ * writes, as after its own detach. */
 static void
 test_irqfd_revoked(void **state)
 {
@@ -478,7 +480,7 @@ test_irqfd_revoked(void **state)
 	struct fvm *a = fvm_open_irqfd(f, 0), *b = fvm_open_irqfd(f, 1);
 	uint64_t actl, bctl;
 	uint32_t detached;
-	unsigned irqs;
+	unsigned irqs, unmaps;
 
 	assert_int_equal(check_admin_create(f->fx.adm, "rvk", 1), 0);
 	assert_int_equal(fvm_find(a, "rvk"), GSS_OK);
@@ -489,10 +491,13 @@ test_irqfd_revoked(void **state)
 	fvm_wr(b, bctl + C_NTF, 4, 1u << 0);
 	assert_int_equal(fvm_irqfd_take(fvm_irqfd(a)), 1);
 	irqs = a->irqs;
+	unmaps = a->nunmap;
 	assert_int_equal(check_admin_destroy(f->fx.adm, "rvk", true, &detached),
 	    0);
 	assert_int_equal(detached, 2);
 	fvm_wait_irq(a, irqs);
+	assert_int_equal(a->nunmap, unmaps + 1);
+	assert_int_equal(a->unbinds, 1);
 	assert_int_equal(fvm_rd(a, actl + C_STAT, 4), 0);
 	assert_int_equal(fvm_rd(a, actl + C_STAT, 8) >> 32, 0);
 	fvm_wr(a, actl + C_NTF, 4, GUEST_SHM_NOTIFY_ALL);
@@ -530,6 +535,65 @@ test_revoked_detach_frees(void **state)
 			fail_msg("round %d: %d fds, %d after the first round",
 			    round, check_count_own_fds(), base);
 	}
+}
+
+/*
+ * An admin detaches one VM's client (shmctl detach): its VMM unbinds the
+ * eventfd and unmaps the region at once, the control page reads 0 and
+ * takes no writes (as after the guest's own detach) but stays claimed,
+ * and the guest is interrupted; the peer sees it leave and keeps the
+ * region; libshmclient's record goes (no fd left behind).
+ */
+static void
+test_force_detached(void **state)
+{
+	struct vdev_fx *f = *state;
+	struct fvm *a = fvm_open(f, 0, 0, 0), *b = fvm_open_irqfd(f, 1);
+	Shmbroker__ServerMessage *m = NULL;
+	uint64_t actl, bctl;
+	unsigned airqs, birqs, unmaps;
+	int fds;
+
+	assert_int_equal(fvm_create(a, "fdet", 1), GSS_OK);
+	actl = fvm_rd(a, FACTORY + F_SHMEM, 8);
+	fds = check_count_own_fds();
+	assert_int_equal(fvm_find(b, "fdet"), GSS_OK);
+	bctl = fvm_rd(b, FACTORY + F_SHMEM, 8);
+	fvm_gmem(a, actl + 0x1000, 4)[0] = 0x5a;
+	assert_int_equal(fvm_gmem(b, bctl + 0x1000, 4)[0], 0x5a);
+	fvm_drain(a);
+	fvm_drain(b);
+	airqs = a->irqs;
+	birqs = b->irqs;
+	unmaps = b->nunmap;
+
+	assert_int_equal(shmc_admin_detach(f->fx.adm, 0, "fdet", 1, &m), 0);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	fvm_wait_irq(b, birqs);
+	assert_int_equal(b->nunmap, unmaps + 1);
+	assert_int_equal(b->bad_unmaps, 0);
+	assert_int_equal(b->unbinds, 1);
+	assert_int_equal(b->bad_unbinds, 0);
+	assert_int_equal(fvm_nbound(b), 0);
+	assert_true(shmvdev_claims(b->v, bctl));
+	assert_false(shmvdev_claims(b->v, bctl + 0x1000));
+	assert_int_equal(fvm_rd(b, bctl + C_STAT, 4), 0);
+	assert_int_equal(fvm_rd(b, bctl + C_IDX, 4), 0);
+	fvm_wr(b, bctl + C_NTF, 4, GUEST_SHM_NOTIFY_ALL);
+	fvm_wr(b, bctl + C_DET, 4, 1);
+	assert_int_equal(shmvdev_attached(b->v, NULL, 0), 0);
+
+	fvm_wait_irq(a, airqs);
+	/* a let go of b's eventfd too */
+	assert_int_equal(check_count_own_fds(), fds);
+	assert_int_equal(GUEST_SHM_ACTIVE(fvm_rd(a, actl + C_STAT, 4)), 0x1);
+	assert_int_equal(fvm_gmem(a, actl + 0x1000, 4)[0], 0x5a);
+	assert_int_equal(check_admin_clients(f->fx.adm, "fdet"), 1);
+	/* The VM may attach again, where the detached page was. */
+	assert_int_equal(fvm_find(b, "fdet"), GSS_OK);
+	assert_int_equal(fvm_rd(b, FACTORY + F_SHMEM, 8), bctl);
+	assert_int_equal(GUEST_SHM_ACTIVE(fvm_rd(b, bctl + C_STAT, 4)), 0x3);
 }
 
 static void
@@ -580,6 +644,7 @@ main(void)
 		VDEV_TEST(test_irqfd_bind_fails),
 		VDEV_TEST(test_irqfd_revoked),
 		VDEV_TEST(test_revoked_detach_frees),
+		VDEV_TEST(test_force_detached),
 		VDEV_TEST(test_bad_config),
 	};
 
