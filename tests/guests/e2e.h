@@ -41,4 +41,9 @@ e2e_pattern(uint32_t i)
 /* e2e_kill: survivor S and victim V, which the test kills. */
 #define E2E_KILL_NAME		"e2e/kill"
 
+/* e2e_detach: keeper K and D, whose client the test detaches. */
+#define E2E_DETACH_NAME		"e2e/detach"
+#define E2E_DETACH_WORD		0xd37ac4edu	/* data[0], by K */
+#define E2E_DETACH_PROBE	0x100u	/* u32 D stores to once detached */
+
 #endif

@@ -4,8 +4,9 @@
  * (tests/guests/e2e_*.c, on shmguest.h) run in two or more shm-vm
  * processes at once against a real shmbrokerd; the test checks their exit
  * statuses and exact console output, takes part with its own libshmclient
- * client (reads the guests' bytes, notifies them, is notified), and checks
- * what the daemon shows through shmctl and the admin API. Each test starts
+ * client (reads the guests' bytes, notifies them, is notified), detaches
+ * a guest's client with shmctl as an admin would, and checks what the
+ * daemon shows through shmctl and the admin API. Each test starts
  * its own daemon; teardown kills every shm-vm still running and stops the
  * daemon, so a failed assertion leaves nothing behind. Skipped where
  * /dev/kvm cannot be opened (tests/qemu-kvm/run-in-vm.sh runs it in a VM
@@ -47,15 +48,23 @@ struct e2e {
 
 /* ---- the daemon's view ---- */
 
+/* shmctl cmd [arg], which must succeed, its output in out. */
 static void
-shmctl(const struct e2e *f, const char *cmd, char *out, size_t len)
+shmctl_arg(const struct e2e *f, const char *cmd, const char *arg, char *out,
+    size_t len)
 {
 	char *argv[] = {
 		(char *)SHMCTL_PATH, (char *)"--admin-socket",
-		(char *)f->fx.d.admin_socket, (char *)cmd, NULL,
+		(char *)f->fx.d.admin_socket, (char *)cmd, (char *)arg, NULL,
 	};
 
 	assert_int_equal(harness_run(argv, out, len), 0);
+}
+
+static void
+shmctl(const struct e2e *f, const char *cmd, char *out, size_t len)
+{
+	shmctl_arg(f, cmd, NULL, out, len);
 }
 
 /* Lines of text that contain both a and b (b may be NULL). */
@@ -405,6 +414,65 @@ test_killed_guest(void **state)
 	expect_no_regions(f);
 }
 
+/*
+ * An admin detaches one guest's client with shmctl while the region lives
+ * on: that guest's VMM unmaps it and its control page reads detached,
+ * with an interrupt; its stores no longer reach the region. The other
+ * guest sees it leave and keeps its data, which the test reads too.
+ */
+static void
+test_detached_guest(void **state)
+{
+	struct e2e *f = *state;
+	struct vmproc *k = &f->vm[0], *d = &f->vm[1];
+	char out[LIST_MAX], want[256], arg[64];
+	struct shmc_region r;
+	const volatile uint32_t *w;
+	uint8_t *p;
+
+	check_need_kvm();
+	vmproc_start(k, f->fx.d.socket, "e2e_detach_k", NULL);
+	vmproc_wait_for(k, "K: created, word written: active=0x1\n");
+	vmproc_start(d, f->fx.d.socket, "e2e_detach_d", NULL);
+	vmproc_wait_for(d, "D: attached: idx=0x1 active=0x3 word=0xd37ac4ed\n");
+	vmproc_wait_for(k, "K: peer attached (interrupt): active=0x3\n");
+	assert_int_equal(clients_of_pid(f, d->pid, E2E_DETACH_NAME), 1);
+
+	snprintf(arg, sizeof(arg), "%s:1", E2E_DETACH_NAME);
+	shmctl_arg(f, "detach", arg, out, sizeof(out));
+	snprintf(want, sizeof(want), "from region %s (index 1, pid %d, uid "
+	    "%u, shm-vm pid %d)\n", E2E_DETACH_NAME, (int)d->pid,
+	    (unsigned)getuid(), (int)d->pid);
+	if (strstr(out, want) == NULL)
+		fail_msg("shmctl detach printed: %s", out);
+	vmproc_expect(d, 0,
+	    "D: attached: idx=0x1 active=0x3 word=0xd37ac4ed\n"
+	    "D: detached by the admin (interrupt): status=0x0 idx=0x0 "
+	    "word=0x0\n", true);
+	vmproc_wait_for(k, "K: peer gone (interrupt): active=0x1\n");
+	expect_listed(f, E2E_DETACH_NAME, 1, 0x1);
+
+	/* D's stores after the detach went nowhere. */
+	assert_int_equal(shmc_attach(f->c, E2E_DETACH_NAME, 1, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(r.index, 1);
+	p = mmap(NULL, (size_t)r.backing_bytes, PROT_READ, MAP_SHARED, r.fd, 0);
+	close(r.fd);
+	assert_true(p != MAP_FAILED);
+	w = (const volatile uint32_t *)(const void *)p;
+	assert_int_equal(w[0], E2E_DETACH_WORD);
+	assert_int_equal(w[E2E_DETACH_PROBE / 4], 0);
+	munmap(p, (size_t)r.backing_bytes);
+	assert_int_equal(shmc_notify(f->c, r.client_id, 1u << 0, NULL), 0);
+	vmproc_expect(k, 0,
+	    "K: created, word written: active=0x1\n"
+	    "K: peer attached (interrupt): active=0x3\n"
+	    "K: peer gone (interrupt): active=0x1\n"
+	    "K: notified by the test; word=0xd37ac4ed probe=0x0\n", true);
+	assert_int_equal(shmc_detach(f->c, r.client_id), 0);
+	expect_no_regions(f);
+}
+
 /* shmguest's exception handlers: the vector on the console and an exit
  * status of its own, with and without an error code. */
 static void
@@ -437,6 +505,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_errors, setup_errors,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_killed_guest, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_detached_guest, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_exceptions, setup,
 		    teardown),
