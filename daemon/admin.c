@@ -53,6 +53,7 @@ admin_client_info(const struct client *cl, Shmbroker__ClientInfo *ci)
 	ci->uid = c->cred.uid;
 	ci->gid = c->cred.gid;
 	ci->label = (char *)c->label;
+	ci->read_only = cl->read_only;
 }
 
 static void

@@ -30,7 +30,7 @@ config_diff_rules(char *out, size_t cap, const struct tenant *t)
 	out[0] = '\0';
 	for (size_t i = 0; i < t->nrules && n < cap; i++)
 		n += (size_t)snprintf(out + n, cap - n, "%s%s %s",
-		    i == 0 ? "" : ", ", t->rules[i].allow ? "allow" : "deny",
+		    i == 0 ? "" : ", ", tenant_rule_kind(&t->rules[i]),
 		    t->rules[i].pattern);
 	if (t->nrules == 0)
 		snprintf(out, cap, "none: every name");
@@ -39,7 +39,8 @@ config_diff_rules(char *out, size_t cap, const struct tenant *t)
 static bool
 config_diff_same_rule(const struct tenant_rule *a, const struct tenant_rule *b)
 {
-	return a->allow == b->allow && strcmp(a->pattern, b->pattern) == 0;
+	return a->allow == b->allow && a->read_only == b->read_only &&
+	    strcmp(a->pattern, b->pattern) == 0;
 }
 
 /*

@@ -10,14 +10,14 @@
  *
  *   [region NAME]                 ; created at start, lives until destroyed;
  *   size = 64M                    ; NAME: 1 to 63 printable characters
- *   mode = 0666                   ; who else may attach
+ *   mode = 0666                   ; who else may attach (r: read, w: write)
  *   group = GROUP
  *   backing = auto                ; hugetlb | shmem | auto
  *
  *   [tenant NAME]                 ; see tenant.h
  *   uid = USER                    ; and/or gid = GROUP
  *   prefix = acme/
- *   allow = pattern, ...          ; deny = pattern, ...
+ *   allow = pattern, ...          ; deny = ..., allow_ro = ... (read only)
  *   max_regions = N               ; max_clients, max_bytes, max_hugepages
  *   mode = 0600                   ; group = GROUP
  */
@@ -176,10 +176,11 @@ config_tenant_begin(struct config_parse *p, const char *name, int line,
 }
 
 enum tenant_key { TK_UID, TK_GID, TK_GROUP, TK_PREFIX, TK_ALLOW, TK_DENY,
-    TK_MODE, TK_MAX_REGIONS, TK_MAX_CLIENTS, TK_MAX_BYTES, TK_MAX_HUGEPAGES };
+    TK_MODE, TK_MAX_REGIONS, TK_MAX_CLIENTS, TK_MAX_BYTES, TK_MAX_HUGEPAGES,
+    TK_ALLOW_RO };
 static const char *const config_tenant_keys[] = { "uid", "gid", "group",
     "prefix", "allow", "deny", "mode", "max_regions", "max_clients",
-    "max_bytes", "max_hugepages", NULL };
+    "max_bytes", "max_hugepages", "allow_ro", NULL };
 
 static int
 config_tenant_id(struct tenant *t, enum tenant_key k, const char *v,
@@ -245,9 +246,10 @@ config_tenant_set(struct tenant *t, enum tenant_key k, const char *v,
 			return -EINVAL;
 		snprintf(t->prefix, sizeof(t->prefix), "%s", v);
 		return 0;
-	case TK_ALLOW: case TK_DENY:
+	case TK_ALLOW: case TK_DENY: case TK_ALLOW_RO:
 		*why = "at most 32 patterns of at most 63 characters";
-		if (tenant_add_rules(t, k == TK_ALLOW, v) < 0)
+		if ((k == TK_ALLOW_RO ? tenant_add_ro_rules(t, v) :
+		    tenant_add_rules(t, k == TK_ALLOW, v)) < 0)
 			return -EINVAL;
 		for (size_t i = before; i < t->nrules; i++)
 			t->rules[i].line = line;
@@ -270,9 +272,10 @@ config_tenant_key(struct config_parse *p, const char *key, const char *v,
 	int k;
 
 	snprintf(label, sizeof(label), "tenant %s", t->name);
-	/* allow and deny add to the list, in the order written. */
+	/* allow, deny and allow_ro add to the list, in the order written. */
 	if ((k = config_section_key(p, config_tenant_keys, "tenant", label,
-	    1u << TK_ALLOW | 1u << TK_DENY, key, why, whylen)) < 0)
+	    1u << TK_ALLOW | 1u << TK_DENY | 1u << TK_ALLOW_RO, key, why,
+	    whylen)) < 0)
 		return k;
 	if (config_tenant_set(t, (enum tenant_key)k, v, line, &reason) < 0)
 		return config_bad_value(why, whylen, label, key, v, reason);
@@ -402,8 +405,8 @@ config_warn_rules(struct config_parse *p, const struct tenant *t)
 		if (config_warn(p->cfg, "%s:%d: [tenant %s] %s %s can never "
 		    "match: %s %s (line %d) comes first and matches every name "
 		    "it does (the first matching rule decides)", p->path,
-		    r->line, t->name, r->allow ? "allow" : "deny", r->pattern,
-		    by->allow ? "allow" : "deny", by->pattern, by->line) < 0)
+		    r->line, t->name, tenant_rule_kind(r), r->pattern,
+		    tenant_rule_kind(by), by->pattern, by->line) < 0)
 			return -EINVAL;
 	}
 	return 0;

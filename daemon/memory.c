@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * memory: creation of sealed, optionally hugetlb-backed memfds (see
- * memory.h).
+ * memory: creation of sealed, optionally hugetlb-backed memfds, and their
+ * read-only file descriptions (see memory.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "memory.h"
@@ -191,4 +192,17 @@ memory_create(const char *label, uint32_t size_pages,
 	}
 	out->fd = fd;
 	return 0;
+}
+
+int
+memory_open_read_only(int fd)
+{
+	char path[32];
+	int ro;
+
+	if (fchmod(fd, S_IRUSR) < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	return ro < 0 ? -errno : ro;
 }

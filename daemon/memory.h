@@ -5,7 +5,8 @@
  * shared mapping reserves for the file, and the reservation outlives the
  * mapping), so no guest can later fault on an exhausted pool. Every fd is
  * sealed against shrink and grow before it leaves the daemon, so no peer can
- * SIGBUS another by truncating.
+ * SIGBUS another by truncating. A client that may only read gets a file
+ * description of its own, opened read-only.
  */
 #ifndef SHMBROKER_MEMORY_H
 #define SHMBROKER_MEMORY_H
@@ -39,5 +40,16 @@ uint64_t memory_hugepages_available(void);
 int memory_create(const char *label, uint32_t size_pages,
     enum hugepage_policy policy, uint64_t hugepage_size,
     struct region_mem *out, const char **why);
+
+/*
+ * A new O_RDONLY, close-on-exec file description of the memfd fd (through
+ * /proc/self/fd), for a client that may only read: the kernel refuses a
+ * writable shared mapping of it, and writes. First the memfd's own mode
+ * becomes 0400 (it is 0777 from memfd_create), or any process holding
+ * the read-only fd could open /proc/self/fd/N again for writing; only
+ * root and the memfd's owner (this daemon's user) can undo that. The fd
+ * it came from is not changed. Returns the new fd or -errno.
+ */
+int memory_open_read_only(int fd);
 
 #endif

@@ -79,6 +79,7 @@ struct client {
 	uint8_t index;
 	int efd;			/* its eventfd: notifications, or -1 */
 	struct tenant_usage *usage;	/* charged for it, or NULL */
+	bool read_only;			/* its memfd went out O_RDONLY */
 };
 
 LIST_HEAD(client_list, client);

@@ -109,14 +109,43 @@ tenant_add_rules(struct tenant *t, bool allow, const char *list)
 	return 0;
 }
 
+int
+tenant_add_ro_rules(struct tenant *t, const char *list)
+{
+	size_t before = t->nrules;
+	int err = tenant_add_rules(t, true, list);
+
+	for (size_t i = before; i < t->nrules; i++)
+		t->rules[i].read_only = true;
+	return err;
+}
+
+const char *
+tenant_rule_kind(const struct tenant_rule *r)
+{
+	return !r->allow ? "deny" : r->read_only ? "allow_ro" : "allow";
+}
+
+enum tenant_access
+tenant_name_access(const struct tenant *t, const char *name)
+{
+	for (size_t i = 0; i < t->nrules; i++) {
+		const struct tenant_rule *r = &t->rules[i];
+
+		if (fnmatch(r->pattern, name, 0) != 0)
+			continue;
+		return !r->allow ? TENANT_ACCESS_NONE : r->read_only ?
+		    TENANT_ACCESS_RO : TENANT_ACCESS_RW;
+	}
+	/* The implied last rule is the opposite of the last one written. */
+	return t->nrules == 0 || !t->rules[t->nrules - 1].allow ?
+	    TENANT_ACCESS_RW : TENANT_ACCESS_NONE;
+}
+
 bool
 tenant_name_allowed(const struct tenant *t, const char *name)
 {
-	for (size_t i = 0; i < t->nrules; i++)
-		if (fnmatch(t->rules[i].pattern, name, 0) == 0)
-			return t->rules[i].allow;
-	/* The implied last rule is the opposite of the last one written. */
-	return t->nrules == 0 || !t->rules[t->nrules - 1].allow;
+	return tenant_name_access(t, name) != TENANT_ACCESS_NONE;
 }
 
 /* Does pattern i match every name that pattern j matches? Only decided
@@ -170,8 +199,8 @@ tenant_region_name(const struct tenant *t, const char *name,
 	return n < 0 || n >= REGION_KEY_MAX ? -ENAMETOOLONG : 0;
 }
 
-bool
-tenant_may_attach(const struct region *g, uid_t uid, gid_t gid)
+enum tenant_access
+tenant_region_access(const struct region *g, uid_t uid, gid_t gid)
 {
 	unsigned bits;
 
@@ -181,7 +210,15 @@ tenant_may_attach(const struct region *g, uid_t uid, gid_t gid)
 		bits = g->mode >> 3;
 	else
 		bits = g->mode;
-	return (bits & 06) == 06;
+	if (!(bits & 04))
+		return TENANT_ACCESS_NONE;
+	return bits & 02 ? TENANT_ACCESS_RW : TENANT_ACCESS_RO;
+}
+
+bool
+tenant_may_attach(const struct region *g, uid_t uid, gid_t gid)
+{
+	return tenant_region_access(g, uid, gid) != TENANT_ACCESS_NONE;
 }
 
 int

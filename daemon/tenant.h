@@ -6,10 +6,12 @@
  * has name rules (allow/deny shell patterns, evaluated like QNX's
  * allow/deny: the first matching rule decides, and a list that ends with
  * allows implies a final deny-all, one that ends with denies a final
- * allow-all), a prefix put before every name its guests use, which makes
- * every name that starts with it the tenant's own (no other tenant may
- * create or attach one), quotas, and the mode and group of the regions it
- * creates (owner/group/other read-write bits deciding who else may attach).
+ * allow-all; an allow_ro rule allows reading only), a prefix put before
+ * every name its guests use, which makes every name that starts with it
+ * the tenant's own (no other tenant may create or attach one), quotas,
+ * and the mode and group of the regions it creates (owner/group/other
+ * read and write bits deciding who else may attach, and whether to read
+ * only or to read and write).
  * Pure policy: no I/O, unit-tested.
  */
 #ifndef SHMBROKER_TENANT_H
@@ -30,6 +32,7 @@
 struct tenant_rule {
 	bool allow;
 	int line;			/* in the configuration file */
+	bool read_only;			/* allow_ro: an allow to read only */
 	char pattern[TENANT_PATTERN_MAX];
 };
 
@@ -68,6 +71,14 @@ struct tenant {
 	int line;			/* of its [tenant] header */
 };
 
+/* What a connection may do with a region: the least of what the mode
+ * bits and the tenant's name rules grant. */
+enum tenant_access {
+	TENANT_ACCESS_NONE = 0,
+	TENANT_ACCESS_RO,		/* read: an O_RDONLY memfd */
+	TENANT_ACCESS_RW,
+};
+
 /* A tenant with no rules, no limits, no prefix and the given mode. */
 void tenant_init(struct tenant *t, const char *name, uint16_t mode);
 
@@ -86,6 +97,16 @@ struct tenant *tenant_match(struct tenant *list, size_t n, struct tenant *dflt,
 /* Adds "allow" or "deny" patterns from a comma-separated list; -EINVAL
  * when there are too many or one is too long. */
 int tenant_add_rules(struct tenant *t, bool allow, const char *list);
+/* The same for "allow_ro": allows that grant reading only. */
+int tenant_add_ro_rules(struct tenant *t, const char *list);
+/* "allow", "allow_ro" or "deny", as the configuration writes the rule. */
+const char *tenant_rule_kind(const struct tenant_rule *r);
+/* What the first rule that matches grants (an allow: RW, an allow_ro: RO,
+ * a deny: NONE); when none does, the opposite of the last rule written
+ * (RW after a deny, NONE after an allow or allow_ro); RW without rules. */
+enum tenant_access tenant_name_access(const struct tenant *t,
+    const char *name);
+/* Is the name allowed at all (tenant_name_access is not NONE)? */
 bool tenant_name_allowed(const struct tenant *t, const char *name);
 /* The index of an earlier rule that matches every name rule j matches (so
  * rule j can never decide), or -1. Sound, not complete: it looks at
@@ -106,7 +127,13 @@ bool tenant_same_match(const struct tenant *a, const struct tenant *b);
 int tenant_region_name(const struct tenant *t, const char *name,
     char out[REGION_KEY_MAX]);
 
-/* May a connection with these credentials attach to g (read and write)? */
+/* What g's mode grants a connection with these credentials: the owner's
+ * bits for its owner, else the group's for its group, else the others';
+ * read and write is RW, read alone RO, and write without read NONE (a
+ * memfd cannot be mapped write-only). */
+enum tenant_access tenant_region_access(const struct region *g, uid_t uid,
+    gid_t gid);
+/* May such a connection attach to g at all (to read, at least)? */
 bool tenant_may_attach(const struct region *g, uid_t uid, gid_t gid);
 
 /*

@@ -117,27 +117,50 @@ vmm_find_shared(struct conn *c, const char *name)
 	return g;
 }
 
+/* What this connection may do with g, whose guest name is name: the
+ * least of what the tenant's rules and the region's mode grant. */
+static enum tenant_access
+vmm_access(const struct conn *c, const struct region *g, const char *name)
+{
+	enum tenant_access rule = tenant_name_access(c->tenant, name);
+	enum tenant_access mode = tenant_region_access(g, c->cred.uid,
+	    c->cred.gid);
+
+	return rule < mode ? rule : mode;
+}
+
 /* The region a guest's name refers to for this connection's tenant,
- * created when asked and allowed. GSS status. */
+ * created when asked and allowed, and whether the client may only read
+ * it. GSS status. */
 static enum guest_shm_status
 vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
-    bool *created, const char **why)
+    bool *created, bool *read_only, const char **why)
 {
 	struct broker *b = c->b;
 	struct tenant *t = c->tenant;
 	char name[REGION_NAME_MAX], key[REGION_KEY_MAX];
 	struct region_acl acl;
 	enum guest_shm_status st;
+	enum tenant_access access;
 
 	if ((st = vmm_resolve_name(c, req, name, key, why)) != GSS_OK)
 		return st;
 	if ((*gp = registry_find(&b->reg, key)) != NULL ||
 	    (*gp = vmm_find_shared(c, name)) != NULL) {
-		if (tenant_may_attach(*gp, c->cred.uid, c->cred.gid))
+		if ((access = vmm_access(c, *gp, name)) != TENANT_ACCESS_NONE) {
+			*read_only = access == TENANT_ACCESS_RO;
 			return GSS_OK;
+		}
 		policy_deny(b, t);
 		*why = "the region's mode does not let this tenant attach";
 		return GSS_NO_PERMISSION;
+	}
+	/* A reader makes nothing: its create is a find. */
+	if (req->create &&
+	    tenant_name_access(t, name) == TENANT_ACCESS_RO) {
+		*why = "no region has that name, and the tenant's rules let "
+		    "this name be read (allow_ro), not created";
+		return GSS_DOES_NOT_EXIST;
 	}
 	if (!req->create) {
 		*why = "no region has that name";
@@ -161,6 +184,37 @@ vmm_wanted_index(uint32_t want_index)
 	    (int)want_index - 1 : -1;
 }
 
+/*
+ * A client that may only read gets a file description of its own,
+ * opened O_RDONLY (memory.c), in place of the region's memfd in *fd: the
+ * kernel then refuses its VMM a writable shared mapping. When that
+ * cannot be had, the client goes again.
+ */
+static enum guest_shm_status
+vmm_read_only_fd(struct conn *c, struct client *cl, int *fd, bool *borrowed,
+    const char **why)
+{
+	int ro = memory_open_read_only(*fd);
+
+	if (*borrowed)
+		close(*fd);
+	*fd = -1;
+	*borrowed = false;
+	if (ro < 0) {
+		log_warn(&c->b->log, "region %s: cannot open its memfd "
+		    "read-only for a client: %s", cl->region->name,
+		    strerror(-ro));
+		region_detach_client(c->b, cl);
+		*why = "the daemon cannot open the region read-only (see its "
+		    "log)";
+		return GSS_UNKNOWN_FAILURE;
+	}
+	cl->read_only = true;
+	*fd = ro;
+	*borrowed = true;	/* ours to close once sent */
+	return GSS_OK;
+}
+
 /* Finds or creates the region and makes the client; GSS status. */
 static enum guest_shm_status
 vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
@@ -170,16 +224,22 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	struct broker *b = c->b;
 	struct region *g;
 	enum guest_shm_status st;
+	bool read_only = false;
 
 	*created = false;
 	if (region_client_room(b, vmm_charged_tenant(c), why) < 0)
 		return GSS_NOMEM;
-	if ((st = vmm_lookup(c, req, &g, created, why)) != GSS_OK) {
+	if ((st = vmm_lookup(c, req, &g, created, &read_only, why)) !=
+	    GSS_OK) {
 		*created = false;
 		return st;
 	}
-	return region_attach(b, c, g, vmm_wanted_index(req->want_index),
+	st = region_attach(b, c, g, vmm_wanted_index(req->want_index),
 	    vmm_charged_tenant(c), *created, out, fd, borrowed, why);
+	if (st == GSS_OK && read_only &&
+	    (st = vmm_read_only_fd(c, *out, fd, borrowed, why)) != GSS_OK)
+		*out = NULL;
+	return st;
 }
 
 /* The fds of an attach reply: the region memfd, the state page, the
@@ -234,6 +294,7 @@ vmm_attach(struct conn *c, uint64_t id, const Shmbroker__Attach *req)
 	r.backing = (Shmbroker__Backing)cl->region->mem.backing;
 	r.active_mask = cl->region->active;
 	r.created = created;
+	r.read_only = cl->read_only;
 	conn_send(c, &m, fds, vmm_reply_fds(cl, fd, fds));
 	if (borrowed)
 		close(fd);

@@ -399,6 +399,57 @@ test_allowed_mixed(void **state)
 	assert_false(tenant_name_allowed(&t, "d1"));
 }
 
+/* allow_ro allows to read only; it is an allow for the implied last
+ * rule and for the first-match order. */
+static void
+test_allowed_read_only(void **state)
+{
+	struct tenant t;
+
+	(void)state;
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_rules(&t, false, "telemetry-secret"), 0);
+	assert_int_equal(tenant_add_ro_rules(&t, "telemetry*, log?"), 0);
+	assert_int_equal(tenant_add_rules(&t, true, "vm*, telemetry-rw"), 0);
+	assert_int_equal(t.nrules, 5);
+	assert_string_equal(tenant_rule_kind(&t.rules[0]), "deny");
+	assert_string_equal(tenant_rule_kind(&t.rules[1]), "allow_ro");
+	assert_string_equal(tenant_rule_kind(&t.rules[2]), "allow_ro");
+	assert_string_equal(tenant_rule_kind(&t.rules[3]), "allow");
+	assert_int_equal(tenant_name_access(&t, "telemetry-secret"),
+	    TENANT_ACCESS_NONE);
+	assert_int_equal(tenant_name_access(&t, "telemetry"),
+	    TENANT_ACCESS_RO);
+	assert_int_equal(tenant_name_access(&t, "log1"), TENANT_ACCESS_RO);
+	/* the allow_ro before it decides */
+	assert_int_equal(tenant_name_access(&t, "telemetry-rw"),
+	    TENANT_ACCESS_RO);
+	assert_int_equal(tenant_name_access(&t, "vm7"), TENANT_ACCESS_RW);
+	assert_int_equal(tenant_name_access(&t, "other"), TENANT_ACCESS_NONE);
+	assert_true(tenant_name_allowed(&t, "log1"));
+	assert_false(tenant_name_allowed(&t, "other"));
+
+	/* An allow_ro last: what matches nothing is denied. */
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_ro_rules(&t, "*"), 0);
+	assert_int_equal(tenant_name_access(&t, "x"), TENANT_ACCESS_RO);
+	tenant_init(&t, "t", 0600);
+	assert_int_equal(tenant_add_ro_rules(&t, "a*"), 0);
+	assert_int_equal(tenant_name_access(&t, "b"), TENANT_ACCESS_NONE);
+	/* A deny last: what matches nothing may be read and written. */
+	assert_int_equal(tenant_add_rules(&t, false, "c*"), 0);
+	assert_int_equal(tenant_name_access(&t, "b"), TENANT_ACCESS_RW);
+	assert_int_equal(tenant_name_access(&t, "a"), TENANT_ACCESS_RO);
+	/* Shadowing looks at patterns, whatever their kind. */
+	assert_int_equal(tenant_add_rules(&t, true, "a1"), 0);
+	assert_int_equal(tenant_rule_shadowed(&t, 2), 0);
+	/* Too many patterns fail as for allow. */
+	tenant_init(&t, "t", 0600);
+	for (int i = 0; i < TENANT_RULES_MAX; i++)
+		assert_int_equal(tenant_add_ro_rules(&t, "p"), 0);
+	assert_int_equal(tenant_add_ro_rules(&t, "q"), -EINVAL);
+}
+
 static void
 test_region_name(void **state)
 {
@@ -456,17 +507,24 @@ test_may_attach_owner_other(void **state)
 	assert_false(tenant_may_attach(&g, 1001, 1));
 	assert_false(tenant_may_attach(&g, 0, 0));
 
-	/* Read and write are both needed. */
+	/* Read alone is read-only; write without read is nothing (a memfd
+	 * cannot be mapped write-only). */
 	g = make_region(1000, 0400, false, 0);
-	assert_false(tenant_may_attach(&g, 1000, 1));
+	assert_true(tenant_may_attach(&g, 1000, 1));
+	assert_int_equal(tenant_region_access(&g, 1000, 1), TENANT_ACCESS_RO);
 	g = make_region(1000, 0200, false, 0);
 	assert_false(tenant_may_attach(&g, 1000, 1));
+	assert_int_equal(tenant_region_access(&g, 1000, 1),
+	    TENANT_ACCESS_NONE);
 	g = make_region(1000, 0700, false, 0);
-	assert_true(tenant_may_attach(&g, 1000, 1));
+	assert_int_equal(tenant_region_access(&g, 1000, 1), TENANT_ACCESS_RW);
 	g = make_region(1000, 0604, false, 0);
-	assert_false(tenant_may_attach(&g, 1001, 1));
+	assert_int_equal(tenant_region_access(&g, 1000, 1), TENANT_ACCESS_RW);
+	assert_int_equal(tenant_region_access(&g, 1001, 1), TENANT_ACCESS_RO);
 	g = make_region(1000, 0602, false, 0);
 	assert_false(tenant_may_attach(&g, 1001, 1));
+	g = make_region(1000, 0605, false, 0);	/* x means nothing here */
+	assert_int_equal(tenant_region_access(&g, 1001, 1), TENANT_ACCESS_RO);
 
 	g = make_region(1000, 0666, false, 0);
 	assert_true(tenant_may_attach(&g, 1000, 1));
@@ -500,6 +558,12 @@ test_may_attach_group(void **state)
 	assert_false(tenant_may_attach(&g, 1001, 50));
 	assert_true(tenant_may_attach(&g, 1001, 51));
 	g = make_region(1000, 0640, true, 50);
+	assert_int_equal(tenant_region_access(&g, 1001, 50), TENANT_ACCESS_RO);
+	assert_false(tenant_may_attach(&g, 1001, 51));
+	g = make_region(1000, 0604, true, 50);
+	assert_false(tenant_may_attach(&g, 1001, 50));
+	assert_int_equal(tenant_region_access(&g, 1001, 51), TENANT_ACCESS_RO);
+	g = make_region(1000, 0620, true, 50);
 	assert_false(tenant_may_attach(&g, 1001, 50));
 }
 
@@ -651,6 +715,7 @@ main(void)
 		cmocka_unit_test(test_allowed_only_allows),
 		cmocka_unit_test(test_allowed_only_denies),
 		cmocka_unit_test(test_allowed_mixed),
+		cmocka_unit_test(test_allowed_read_only),
 		cmocka_unit_test(test_region_name),
 		cmocka_unit_test(test_may_attach_owner_other),
 		cmocka_unit_test(test_may_attach_group),
