@@ -57,6 +57,7 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 		out->hugetlb = r->backing == SHMBROKER__BACKING__BACKING_HUGETLB;
 		out->created = r->created;
 		out->active_mask = r->active_mask;
+		out->read_only = r->read_only;
 		rc = SHMC_GSS_OK;
 	}
 	wire_fds_close(&fds);
@@ -103,6 +104,14 @@ shmc_attach_common(struct shmc *c, bool claim, const void *name, size_t len,
 	}
 	return rc;
 }
+
+/* The shared library's callers since struct shmc_region grew read_only
+ * get these; those built before get compat.c's, under LIBSHMCLIENT_0. */
+#ifdef SHMCLIENT_SHARED
+__asm__(".symver shmc_attach_raw, shmc_attach_raw@@@LIBSHMCLIENT_1");
+__asm__(".symver shmc_attach_claim, shmc_attach_claim@@@LIBSHMCLIENT_1");
+__asm__(".symver shmc_attach, shmc_attach@@@LIBSHMCLIENT_1");
+#endif
 
 int
 shmc_attach_raw(struct shmc *c, const void *name, size_t len,

@@ -65,7 +65,12 @@ enum shmc_status {
 
 struct shmc;
 
-/* An attached client of a region. The fd is the caller's to map and close. */
+/*
+ * An attached client of a region. The fd is the caller's to map and close.
+ * Fields are only ever added at the end, and the functions that fill the
+ * struct get a new symbol version with them (libshmclient.map): programs
+ * built against an older header keep the functions of their version.
+ */
 struct shmc_region {
 	uint64_t client_id;
 	uint64_t region_id;
@@ -76,6 +81,11 @@ struct shmc_region {
 	bool hugetlb;
 	bool created;		/* this attach created the region */
 	uint32_t active_mask;	/* attached indices, this one included */
+	/* Since LIBSHMCLIENT_1: the client may read the region, not write
+	 * it (the region's mode, or an allow_ro rule of its tenant). fd is
+	 * then an O_RDONLY file description: map it PROT_READ; the kernel
+	 * refuses a writable shared mapping (EACCES). */
+	bool read_only;
 };
 
 enum shmc_event_kind {

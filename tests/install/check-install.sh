@@ -106,9 +106,9 @@ cc -std=c11 -Wall -Werror "$tmp/vmm.c" -o "$tmp/vmm-static" \
 LD_LIBRARY_PATH=$libdir "$tmp/vmm-static" | grep -q "^1 shmvdev: .* 1234$" ||
   fail "a program on the installed libshmvdev.a does not run"
 
-# check_exports LIB HEADER PREFIX NODE: the shared library LIB exports the
+# check_exports LIB HEADER PREFIX NODES: the shared library LIB exports the
 # functions HEADER declares (names starting with PREFIX), in the version
-# node NODE, and nothing else.
+# nodes NODES (space-separated), and nothing else.
 check_exports() {
   local so exported want others
   so=$(find "$p" -name "$1.so.*.*" | head -n 1)
@@ -122,14 +122,85 @@ check_exports() {
     diff <(echo "$want") <(echo "$exported") >&2 || true
     fail "$1.so exports other than ${2##*/}'s functions (< header, > library)"
   fi
-  others=$(nm -D --defined-only "$so" | awk -v n="$4" '$2 != "T" && $3 != n { print $3 }')
+  others=$(nm -D --defined-only "$so" |
+    awk -v n=" $4 " '$2 != "T" && index(n, " " $3 " ") == 0 { print $3 }')
   [ -z "$others" ] || fail "$1.so exports data or other symbols: $others"
-  nm -D --defined-only "$so" | grep -q " $4\$" ||
-    fail "$1.so has no $4 version node"
+  for node in $4; do
+    nm -D --defined-only "$so" | grep -q " $node\$" ||
+      fail "$1.so has no $node version node"
+  done
   echo "check-install: $1.so exports the $(echo "$exported" | wc -l) functions of ${2##*/}"
 }
 check_exports libshmclient "$p/include/shmbroker/shmclient.h" shmc_ \
-  LIBSHMCLIENT_0
+  "LIBSHMCLIENT_0 LIBSHMCLIENT_1"
+
+# A program built before struct shmc_region grew read_only calls the
+# attach functions of LIBSHMCLIENT_0 with a struct that ends before it:
+# they must fill what it has and not a byte past it. Against the
+# installed daemon, on sockets of its own.
+cat >"$tmp/old-abi.c" <<'C'
+#include <shmclient.h>
+#include <stdio.h>
+#include <string.h>
+struct region_v0 {			/* struct shmc_region of LIBSHMCLIENT_0 */
+	uint64_t client_id, region_id;
+	int fd;
+	uint32_t index, size_pages;
+	uint64_t backing_bytes;
+	bool hugetlb, created;
+	uint32_t active_mask;
+};
+struct guarded { struct region_v0 r; unsigned char guard[16]; };
+int attach_v0(struct shmc *, const char *, uint32_t, bool, struct region_v0 *);
+int raw_v0(struct shmc *, const void *, size_t, uint32_t, bool,
+    struct region_v0 *);
+int claim_v0(struct shmc *, const void *, size_t, uint32_t, bool,
+    struct region_v0 *, int *);
+__asm__(".symver attach_v0, shmc_attach@LIBSHMCLIENT_0");
+__asm__(".symver raw_v0, shmc_attach_raw@LIBSHMCLIENT_0");
+__asm__(".symver claim_v0, shmc_attach_claim@LIBSHMCLIENT_0");
+static int check(int rc, const struct guarded *g, uint32_t index) {
+	for (size_t i = 0; i < sizeof(g->guard); i++)
+		if (g->guard[i] != 0xa5)
+			return printf("guard byte %zu written\n", i), 1;
+	if (rc != SHMC_GSS_OK || g->r.index != index || g->r.size_pages != 1 ||
+	    g->r.fd < 0 || g->r.active_mask != (2u << index) - 1)
+		return printf("rc %d index %u\n", rc, g->r.index), 1;
+	return 0;
+}
+int main(int argc, char **argv) {
+	struct guarded g;
+	struct shmc *c;
+	char err[256];
+	int efd, bad = 0;
+	(void)argc;
+	if (shmc_connect(argv[1], "old-abi", 5000, &c, err, sizeof(err)) < 0)
+		return printf("connect: %s\n", err), 1;
+	memset(&g, 0xa5, sizeof(g));
+	bad |= check(attach_v0(c, "abi", 1, true, &g.r), &g, 0);
+	memset(&g, 0xa5, sizeof(g));
+	bad |= check(raw_v0(c, "abi", 4, 1, false, &g.r), &g, 1);
+	memset(&g, 0xa5, sizeof(g));
+	bad |= check(claim_v0(c, "abi", 4, 1, false, &g.r, &efd), &g, 2);
+	printf("%s\n", bad ? "bad" : "ok");
+	shmc_close(c);
+	return bad;
+}
+C
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Werror "$tmp/old-abi.c" -o "$tmp/old-abi" \
+  $(pkg-config --cflags --libs libshmclient) ||
+  fail "a caller of LIBSHMCLIENT_0's attach functions does not build"
+"$p/sbin/shmbrokerd" --socket "$tmp/vmm.sock" \
+  --admin-socket "$tmp/admin.sock" --hugepages never 2>"$tmp/daemon.log" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$tmp/admin.sock" ] && break; sleep 0.05; done
+out=$(LD_LIBRARY_PATH=$libdir "$tmp/old-abi" "$tmp/vmm.sock" 2>&1) || true
+kill "$daemon"
+wait "$daemon" ||
+  fail "the installed shmbrokerd did not exit cleanly: $(cat "$tmp/daemon.log")"
+[ "$out" = ok ] || fail "LIBSHMCLIENT_0's attach functions: $out"
+echo "check-install: LIBSHMCLIENT_0's attach functions fill the old struct, no more"
 check_exports libshmvdev "$p/include/shmbroker/shmvdev.h" shmvdev_ \
   LIBSHMVDEV_0
 
