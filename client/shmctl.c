@@ -68,7 +68,10 @@ static const struct cmd commands[] = {
 	    "detached, and\nthe region's other clients see it leave; a guest's "
 	    "region left without\nclients goes. The daemon logs who asked.", 1,
 	    false, ctl_region_detach },
-	{ "clients", "", "list every attached client", NULL, 0, false,
+	{ "clients", "", "list every attached client", "ACCESS: rw, or ro for "
+	    "a client that may read the region but not write it\n(its mode "
+	    "bits, or an allow_ro rule of its tenant): its VMM got the\nmemfd "
+	    "read-only. With --json, \"access\" holds the same.", 0, false,
 	    ctl_daemon_clients },
 	{ "stats", "", "show the daemon's counters since it started", NULL,
 	    0, false, ctl_daemon_stats },

@@ -78,6 +78,7 @@ json_client(struct jw *w, const Shmbroker__ClientInfo *ci, bool with_region)
 	jw_u64(w, "uid", ci->uid);
 	jw_u64(w, "gid", ci->gid);
 	jw_str(w, "label", ci->label);
+	jw_str(w, "access", ci->read_only ? "ro" : "rw");
 	jw_close(w, '}');
 }
 
@@ -97,6 +98,7 @@ table_done(struct table *t, int ex)
 /* A client's numbers as the tables print them. */
 struct client_cells {
 	char id[24], idx[12], pid[16], uid[16], pend[12];
+	const char *access;	/* ro: may read the region, not write it */
 };
 
 static void
@@ -107,6 +109,7 @@ client_cells(const Shmbroker__ClientInfo *ci, struct client_cells *c)
 	snprintf(c->pid, sizeof(c->pid), "%d", (int)ci->pid);
 	snprintf(c->uid, sizeof(c->uid), "%u", ci->uid);
 	snprintf(c->pend, sizeof(c->pend), "0x%04x", ci->pending);
+	c->access = ci->read_only ? "ro" : "rw";
 }
 
 /* ---- listings ---- */
@@ -142,13 +145,13 @@ print_region_row(struct table *t, struct jw *w, const Shmbroker__RegionInfo *r)
 }
 
 static const char *const clients_head[] = {
-	"CLIENT", "REGION", "INDEX", "PID", "UID", "PENDING", "LABEL",
+	"CLIENT", "REGION", "INDEX", "ACCESS", "PID", "UID", "PENDING", "LABEL",
 };
 
 void
 print_clients_table(struct table *t)
 {
-	table_init(t, clients_head, 7, 1u << 0 | 1u << 2 | 1u << 3 | 1u << 4);
+	table_init(t, clients_head, 8, 1u << 0 | 1u << 2 | 1u << 4 | 1u << 5);
 }
 
 int
@@ -163,7 +166,7 @@ print_client_row(struct table *t, struct jw *w,
 	}
 	client_cells(ci, &c);
 	return table_add(t, (const char *const[]){ c.id, ci->region, c.idx,
-	    c.pid, c.uid, c.pend, ci->label });
+	    c.access, c.pid, c.uid, c.pend, ci->label });
 }
 
 /* ---- status ---- */
@@ -223,7 +226,7 @@ print_status(const Shmbroker__AdminStatusReply *r, const char *socket,
 /* ---- show, create, destroy ---- */
 
 static const char *const show_head[] = {
-	"INDEX", "CLIENT", "PID", "UID", "PENDING", "LABEL",
+	"INDEX", "CLIENT", "ACCESS", "PID", "UID", "PENDING", "LABEL",
 };
 
 static int
@@ -233,11 +236,11 @@ show_clients_human(const Shmbroker__AdminShowReply *r)
 	struct table t;
 	int ex = EX_OK;
 
-	table_init(&t, show_head, 6, 1u << 0 | 1u << 1 | 1u << 2 | 1u << 3);
+	table_init(&t, show_head, 7, 1u << 0 | 1u << 1 | 1u << 3 | 1u << 4);
 	for (size_t i = 0; i < r->n_clients && ex == EX_OK; i++) {
 		client_cells(r->clients[i], &c);
-		if (table_add(&t, (const char *const[]){ c.idx, c.id, c.pid,
-		    c.uid, c.pend, r->clients[i]->label }) < 0)
+		if (table_add(&t, (const char *const[]){ c.idx, c.id, c.access,
+		    c.pid, c.uid, c.pend, r->clients[i]->label }) < 0)
 			ex = EX_OSERR;
 	}
 	return table_done(&t, ex);
@@ -355,9 +358,9 @@ print_detached(const Shmbroker__ClientInfo *ci, bool json)
 		ctl_warn("out of memory");
 		return EX_OSERR;
 	}
-	printf("detached client %" PRIu64 " from region %s (index %u, pid %d, "
-	    "uid %u, %s)\n", ci->client_id, region, ci->index, (int)ci->pid,
-	    ci->uid, label);
+	printf("detached client %" PRIu64 " from region %s (index %u, %s, pid "
+	    "%d, uid %u, %s)\n", ci->client_id, region, ci->index,
+	    ci->read_only ? "ro" : "rw", (int)ci->pid, ci->uid, label);
 	free(region);
 	free(label);
 	return EX_OK;

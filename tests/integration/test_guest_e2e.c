@@ -440,7 +440,7 @@ test_detached_guest(void **state)
 
 	snprintf(arg, sizeof(arg), "%s:1", E2E_DETACH_NAME);
 	shmctl_arg(f, "detach", arg, out, sizeof(out));
-	snprintf(want, sizeof(want), "from region %s (index 1, pid %d, uid "
+	snprintf(want, sizeof(want), "from region %s (index 1, rw, pid %d, uid "
 	    "%u, shm-vm pid %d)\n", E2E_DETACH_NAME, (int)d->pid,
 	    (unsigned)getuid(), (int)d->pid);
 	if (strstr(out, want) == NULL)

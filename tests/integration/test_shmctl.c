@@ -100,7 +100,7 @@ test_human_blocks(void **state)
 	assert_int_equal(CTL(f, "show", "kv"), 0);
 	p = ctl_assert_kv_block(f->out);
 	assert_memory_equal(p, "\nINDEX", 6);
-	ctl_assert_table_aligned(p + 1, 0xf);
+	ctl_assert_table_aligned(p + 1, 0x1b);
 
 	assert_int_equal(CTL(f, "stats"), 0);
 	p = ctl_assert_kv_block(f->out);
@@ -294,7 +294,7 @@ test_detach_client(void **state)
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)r[0].client_id);
 	assert_int_equal(CTL(f, "detach", id), 0);
 	snprintf(want, sizeof(want), "detached client %s from region dt "
-	    "(index 0, pid %d, uid %u, vm one)\n", id, (int)getpid(),
+	    "(index 0, rw, pid %d, uid %u, vm one)\n", id, (int)getpid(),
 	    (unsigned)getuid());
 	assert_string_equal(f->out, want);
 	CTL_JSON(f, "clients");
