@@ -127,6 +127,12 @@ struct shmvdev_ops {
 	 * Map len bytes of fd (a sealed memfd, from offset 0) read-write at
 	 * guest-physical [gpa, gpa + len), as ordinary guest memory (a KVM
 	 * memory slot over mmap(MAP_SHARED) of fd: no copy, not trapped).
+	 * When fd is open read-only ((fcntl(fd, F_GETFL) & O_ACCMODE) ==
+	 * O_RDONLY: the daemon lets this client read the region, not write
+	 * it, and the kernel refuses a writable shared mapping with EACCES),
+	 * map it PROT_READ as read-only guest memory (KVM_MEM_READONLY): the
+	 * guest's stores to it then reach the VMM as MMIO, which
+	 * shmvdev_access does not claim; drop them.
 	 * gpa is 2 MiB aligned, len a multiple of 4 KiB: the memfd's size,
 	 * which may be more than the guest asked for. hugetlb says the memfd
 	 * is backed by huge pages; len is then a whole number of them (mmap

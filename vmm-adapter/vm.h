@@ -56,6 +56,8 @@ struct vm_slot {
 	uint64_t gpa, len;	/* len 0: free */
 	uint64_t maplen;	/* the host mapping, whole huge pages */
 	void *hva;
+	bool read_only;		/* KVM_MEM_READONLY: the client may only
+				 * read; guest stores exit as MMIO */
 };
 
 typedef int vm_mmio_fn(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len,
@@ -102,6 +104,9 @@ struct vm {
 
 	/* accesses nobody handles, for the summary at the end */
 	uint64_t unknown_mmio, unknown_pio;
+	/* guest stores to read-only regions, dropped (vm_vdev.c; under
+	 * vdev_lock), said at the end */
+	uint64_t ro_writes;
 };
 
 /* vm_load.c: reads the ELF64 executable or flat binary at path, keeps
@@ -133,7 +138,8 @@ int vm_irq_bind(struct vm *vm, int fd);
 void vm_irq_unbind(struct vm *vm, int fd);
 
 /* vm_vdev.c: libshmvdev on the daemon's socket (NULL: the default), its
- * MMIO handler and its event thread; vm_vdev_close before vm_destroy.
+ * MMIO handler and its event thread; vm_vdev_close before vm_destroy,
+ * which says how many guest stores to read-only regions it dropped.
  * vm_vdev_reset detaches every client on a guest reset, before the VM
  * goes. */
 int vm_vdev_open(struct vm *vm, const char *socket);

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * vm_vdev: shm-vm's half of libshmvdev. It turns the vdev's requests into
- * KVM calls (a region fd becomes a memory slot, an eventfd an irqfd, an
- * interrupt an MSI), hands trapped MMIO on the factory and control pages to
- * the vdev, and runs the event thread that dispatches the daemon's
- * membership events while the vCPU runs, and detaches everything when the
- * guest resets. One mutex serialises every call into the vdev, as
- * shmvdev.h asks.
+ * KVM calls (a region fd becomes a memory slot, read-only for a client
+ * that may only read, an eventfd an irqfd, an interrupt an MSI), hands
+ * trapped MMIO on the factory and control pages to the vdev, drops (and
+ * counts) the guest's stores to read-only regions, runs the event thread
+ * that dispatches the daemon's membership events while the vCPU runs, and
+ * detaches everything when the guest resets. One mutex serialises every
+ * call into the vdev, as shmvdev.h asks.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
 #include <poll.h>
@@ -37,12 +39,14 @@ slot_find(struct vm *vm, uint64_t gpa)
 }
 
 static int
-slot_set(struct vm *vm, uint32_t i, uint64_t gpa, uint64_t len, void *hva)
+slot_set(struct vm *vm, uint32_t i, uint64_t gpa, uint64_t len, void *hva,
+    uint32_t flags)
 {
 	struct kvm_userspace_memory_region r;
 
 	memset(&r, 0, sizeof(r));
 	r.slot = i;
+	r.flags = flags;
 	r.guest_phys_addr = gpa;
 	r.memory_size = len;
 	r.userspace_addr = (uint64_t)(uintptr_t)hva;
@@ -50,30 +54,52 @@ slot_set(struct vm *vm, uint32_t i, uint64_t gpa, uint64_t len, void *hva)
 	    -errno : 0;
 }
 
+/* Is fd open read-only? The daemon hands a client that may only read
+ * the region an O_RDONLY memfd, which cannot be mapped writable. */
+static int
+fd_read_only(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	return (fl & O_ACCMODE) == O_RDONLY;
+}
+
 /* Slot 0 is guest RAM; the others are regions. A hugetlb memfd maps in
  * whole huge pages, so its mapping is rounded up while the slot keeps the
- * region's length. */
+ * region's length. A read-only region is a KVM_MEM_READONLY slot over a
+ * PROT_READ mapping: the guest reads it as memory, and each of its stores
+ * exits as MMIO, which vdev_mmio drops. */
 static int
 op_map(void *arg, uint64_t gpa, int fd, uint64_t len, bool hugetlb)
 {
 	struct vm *vm = arg;
 	uint64_t maplen = hugetlb ? (len + HUGE_2M - 1) & ~(HUGE_2M - 1) : len;
+	int ro = fd_read_only(fd), rc;
 	uint32_t i;
 	void *hva;
-	int rc;
 
+	if (ro < 0)
+		return ro;
+	if (ro && ioctl(vm->vm_fd, KVM_CHECK_EXTENSION,
+	    KVM_CAP_READONLY_MEM) <= 0)
+		return -EOPNOTSUPP;	/* no way to give the guest read-only
+					 * memory: the attach fails */
 	for (i = 1; i < vm->nslots && vm->slots[i].len != 0; i++)
 		continue;
 	if (i == vm->nslots)
 		return -ENOMEM;
-	hva = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	hva = mmap(NULL, maplen, ro ? PROT_READ : PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
 	if (hva == MAP_FAILED)
 		return -errno;
-	if ((rc = slot_set(vm, i, gpa, len, hva)) < 0) {
+	if ((rc = slot_set(vm, i, gpa, len, hva, ro ? KVM_MEM_READONLY :
+	    0)) < 0) {
 		munmap(hva, maplen);
 		return rc;
 	}
-	vm->slots[i] = (struct vm_slot){ gpa, len, maplen, hva };
+	vm->slots[i] = (struct vm_slot){ gpa, len, maplen, hva, ro };
 	return 0;
 }
 
@@ -86,7 +112,7 @@ op_unmap(void *arg, uint64_t gpa, uint64_t len)
 
 	if (s == NULL || s->len != len)
 		return -ENOENT;
-	rc = slot_set(vm, (uint32_t)(s - vm->slots), gpa, 0, s->hva);
+	rc = slot_set(vm, (uint32_t)(s - vm->slots), gpa, 0, s->hva, 0);
 	munmap(s->hva, s->maplen);
 	memset(s, 0, sizeof(*s));
 	return rc;
@@ -134,7 +160,23 @@ report_vdev_error(struct vm *vm)
 	fprintf(stderr, "shm-vm: shmem vdev: %s\n", e);
 }
 
-/* vm->mmio: the factory page and the control pages are the vdev's. */
+/* A store to a read-only region: the slot that holds gpa is one. Called
+ * under vdev_lock, which guards the slots. */
+static bool
+ro_slot_holds(const struct vm *vm, uint64_t gpa)
+{
+	for (uint32_t i = 1; i < vm->nslots; i++) {
+		const struct vm_slot *s = &vm->slots[i];
+
+		if (s->len != 0 && s->read_only && gpa >= s->gpa &&
+		    gpa - s->gpa < s->len)
+			return true;
+	}
+	return false;
+}
+
+/* vm->mmio: the factory page and the control pages are the vdev's; a
+ * store to a read-only region is dropped and counted. */
 static int
 vdev_mmio(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len, int is_write)
 {
@@ -149,6 +191,11 @@ vdev_mmio(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len, int is_write)
 	    is_write ? shmvdev_load_le(data, len) : 0, &v);
 	if (claimed)
 		report_vdev_error(vm);
+	else if (is_write && ro_slot_holds(vm, gpa)) {
+		vm->ro_writes++;
+		claimed = true;
+		v = 0;
+	}
 	pthread_mutex_unlock(&vm->vdev_lock);
 	if (claimed && !is_write)
 		shmvdev_store_le(data, len, v);
@@ -299,6 +346,9 @@ vm_vdev_close(struct vm *vm)
 	if (vm->vdev_stop >= 0)
 		close(vm->vdev_stop);
 	vm->vdev_stop = -1;
+	if (vm->ro_writes != 0)
+		fprintf(stderr, "shm-vm: dropped %" PRIu64 " guest stores to "
+		    "read-only shared memory\n", vm->ro_writes);
 	shmvdev_close(vm->vdev);
 	vm->vdev = NULL;
 	for (uint32_t i = 1; i < vm->nslots; i++)
