@@ -46,4 +46,16 @@ e2e_pattern(uint32_t i)
 #define E2E_DETACH_WORD		0xd37ac4edu	/* data[0], by K */
 #define E2E_DETACH_PROBE	0x100u	/* u32 D stores to once detached */
 
+/* e2e_readonly: a guest that may only read stores into the region. */
+#define E2E_RO_NAME		"e2e/ro"
+#define E2E_RO_PAGES		4u
+#define E2E_RO_PATTERN_BYTES	0x1000u	/* data[0..]: the test's pattern */
+#define E2E_RO_LOOP_STORES	32u	/* 8-byte stores at data + 0x100 */
+#define E2E_RO_REP_QWORDS	8u	/* rep stosq at data + 0x200 */
+#define E2E_RO_STORES		(4u + E2E_RO_LOOP_STORES + E2E_RO_REP_QWORDS)
+/* Root's VMMs (the tests run as root) may read e2e/ro and nothing else;
+ * the test writes through the admin socket, which no rule binds. */
+#define E2E_RO_CONFIG							\
+	"[tenant root]\nuid = 0\nallow_ro = " E2E_RO_NAME "\n"
+
 #endif

@@ -233,6 +233,12 @@ setup_errors(void **state)
 	return start(state, E2E_ERRORS_CONFIG);
 }
 
+static int
+setup_ro(void **state)
+{
+	return start(state, E2E_RO_CONFIG);
+}
+
 /* ---- tests ---- */
 
 static const char share_a_out[] =
@@ -473,6 +479,102 @@ test_detached_guest(void **state)
 	expect_no_regions(f);
 }
 
+/* The `shmctl clients` row of label says access. */
+static void
+expect_access(const struct e2e *f, const char *label, const char *access)
+{
+	char list[LIST_MAX], word[16];
+
+	shmctl(f, "clients", list, sizeof(list));
+	snprintf(word, sizeof(word), " %s ", access);
+	if (count_lines(list, label, word) != 1)
+		fail_msg("shmctl clients: no row of %s with %s:\n%s", label,
+		    access, list);
+}
+
+/* A region as another client sees it: the pattern, and zeros where the
+ * guest's rep stosq went. */
+static void
+expect_pattern(const uint32_t *w)
+{
+	for (uint32_t i = 0; i < E2E_RO_PATTERN_BYTES / 4; i++)
+		if (w[i] != e2e_pattern(i))
+			fail_msg("word %u: 0x%x, want 0x%x", i, w[i],
+			    e2e_pattern(i));
+}
+
+/*
+ * A guest that may only read (E2E_RO_CONFIG's allow_ro) stores into its
+ * region with every width: shm-vm mapped it read-only, the stores are
+ * dropped and counted, and the bytes other clients see never change. A
+ * VMM of the same tenant gets the memfd read-only from libshmclient: the
+ * kernel refuses it a writable shared mapping. shmctl says ro and rw.
+ */
+static void
+test_read_only_guest(void **state)
+{
+	struct e2e *f = *state;
+	struct vmproc *g = &f->vm[0];
+	struct shmc_region w, r;
+	char label[64], want[128];
+	uint32_t *p;
+	void *q;
+	size_t len;
+
+	check_need_kvm();
+	/* The writer: the admin socket, which no tenant rule binds. */
+	assert_int_equal(shmc_attach(f->fx.adm, E2E_RO_NAME, E2E_RO_PAGES, true,
+	    &w), SHMC_GSS_OK);
+	assert_false(w.read_only);
+	len = (size_t)w.backing_bytes;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, w.fd, 0);
+	close(w.fd);
+	assert_true(p != MAP_FAILED);
+	for (uint32_t i = 0; i < E2E_RO_PATTERN_BYTES / 4; i++)
+		p[i] = e2e_pattern(i);
+
+	/* The tenant's create is a find; its fd cannot be mapped for
+	 * writing, whatever it asks. */
+	assert_int_equal(shmc_attach(f->c, E2E_RO_NAME, 1, true, &r),
+	    SHMC_GSS_OK);
+	assert_true(r.read_only);
+	assert_false(r.created);
+	errno = 0;
+	assert_true(mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd,
+	    0) == MAP_FAILED);
+	assert_int_equal(errno, EACCES);
+	q = mmap(NULL, len, PROT_READ, MAP_SHARED, r.fd, 0);
+	close(r.fd);
+	assert_true(q != MAP_FAILED);
+	assert_int_equal(mprotect(q, len, PROT_READ | PROT_WRITE), -1);
+	assert_int_equal(errno, EACCES);
+	expect_pattern(q);
+
+	vmproc_start(g, f->fx.d.socket, "e2e_readonly", NULL);
+	vmproc_wait_for(g, "R: stored everywhere, the pattern is unchanged\n");
+	expect_pattern(p);
+	expect_pattern(q);
+	snprintf(label, sizeof(label), "shm-vm pid %d", (int)g->pid);
+	expect_access(f, label, "ro");
+	expect_access(f, "test_guest_e2e", "ro");
+	expect_access(f, "test admin", "rw");
+
+	assert_int_equal(shmc_notify(f->fx.adm, w.client_id, 1u << 2, NULL), 0);
+	vmproc_expect(g, 0,
+	    "R: attached: idx=0x2 active=0x7\n"
+	    "R: pattern read\n"
+	    "R: stored everywhere, the pattern is unchanged\n"
+	    "R: notified back; detaching\n", false);
+	snprintf(want, sizeof(want), "shm-vm: dropped %u guest stores to "
+	    "read-only shared memory\n", E2E_RO_STORES);
+	assert_string_equal(g->errbuf, want);
+	munmap(q, len);
+	munmap(p, len);
+	assert_int_equal(shmc_detach(f->c, r.client_id), 0);
+	assert_int_equal(shmc_detach(f->fx.adm, w.client_id), 0);
+	expect_no_regions(f);
+}
+
 /* shmguest's exception handlers: the vector on the console and an exit
  * status of its own, with and without an error code. */
 static void
@@ -507,6 +609,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_killed_guest, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_detached_guest, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_read_only_guest, setup_ro,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_exceptions, setup,
 		    teardown),
