@@ -4,6 +4,7 @@
  * tenancy tests (see tenancy_agents.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -42,17 +43,40 @@ agent_touch(const struct shmc_region *reg, const char *text,
 		snprintf(r->msg, sizeof(r->msg), "a region of %zu bytes", len);
 		return -EINVAL;
 	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, reg->fd, 0);
+	p = mmap(NULL, len, reg->read_only ? PROT_READ :
+	    PROT_READ | PROT_WRITE, MAP_SHARED, reg->fd, 0);
 	if (p == MAP_FAILED) {
 		err = errno;
 		snprintf(r->msg, sizeof(r->msg), "mmap: %s", strerror(err));
 		return -err;
 	}
-	if (text[0] != '\0')
+	if (text[0] != '\0' && !reg->read_only)
 		memcpy(p, text, strnlen(text, AGENT_HEAD));
 	memcpy(r->head, p, AGENT_HEAD);
 	munmap(p, len);
 	return 0;
+}
+
+/* What a VMM given a read-only memfd might try in order to write: each
+ * errno into r (0: it worked, which it must not). */
+static void
+agent_try_writing(const struct shmc_region *reg, struct agent_rep *r)
+{
+	size_t len = (size_t)reg->backing_bytes;
+	char path[32];
+	void *p;
+	int fd;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, reg->fd, 0);
+	r->map_rw_err = p == MAP_FAILED ? errno : 0;
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", reg->fd);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	r->reopen_rw_err = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	r->chmod_err = fchmod(reg->fd, 0666) < 0 ? errno : 0;
 }
 
 /* OP_ATTACH; the client stays attached, its fd is closed. */
@@ -72,6 +96,9 @@ agent_do_attach(struct shmc *c, const struct agent_req *q,
 	r->client_id = reg.client_id;
 	r->region_id = reg.region_id;
 	r->created = reg.created;
+	r->read_only = reg.read_only;
+	if (reg.read_only)
+		agent_try_writing(&reg, r);
 	if (q->map && (err = agent_touch(&reg, q->text, r)) < 0)
 		r->rc = err;
 	close(reg.fd);

@@ -44,7 +44,8 @@ struct agent_req {
 	uint32_t pages;
 	bool create;
 	/* OP_ATTACH: after a successful attach, map the region, write text
-	 * (when not empty) at its start and read its first bytes back. */
+	 * (when not empty, and the client may write) at its start and read
+	 * its first bytes back. */
 	bool map;
 	char text[AGENT_HEAD];
 	uint64_t client_id;
@@ -57,6 +58,12 @@ struct agent_rep {
 	bool created;
 	unsigned char head[AGENT_HEAD];	/* the region's first bytes (map) */
 	char msg[256];
+	/* OP_ATTACH of a read-only client: what its VMM would try, and the
+	 * errno each got (0: it worked): a writable shared mapping, opening
+	 * the fd again for writing through /proc/self/fd, and making the
+	 * memfd writable for everyone. */
+	bool read_only;
+	int map_rw_err, reopen_rw_err, chmod_err;
 };
 
 struct agent {
