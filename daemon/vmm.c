@@ -8,7 +8,8 @@
  * and the peer events, and sets the bits and signals the eventfds itself.
  * The Notify and ReadStatus requests do the same on the daemon's mapping,
  * for tools and clients without one. Results of create and find are guest
- * ABI status codes.
+ * ABI status codes. A client that may only read (the region's mode, the
+ * tenant's allow_ro rules) gets the memfd opened read-only.
  */
 #include <errno.h>
 #include <stdio.h>
