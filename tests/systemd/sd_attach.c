@@ -34,7 +34,10 @@
  * attach made the region, and D what the memory held: "-" when not asked
  * or not attached, "written" (--write put TEXT and a NUL at the start of
  * the region), "match" (the region starts with TEXT and a NUL, --expect)
- * or "other" (it does not; a second line shows its first bytes). NAME
+ * or "other" (it does not; a second line shows its first bytes). A client
+ * that may only read adds " access=ro map=E reopen=E": the errno names a
+ * writable shared mapping of its fd and an open of /proc/self/fd/N for
+ * writing failed with ("none": it worked); its --write only compares. NAME
  * takes C escapes (\\, \n, \t, \xHH, \NNN octal) so that any byte, an
  * embedded NUL too, can be sent; the name field's final NUL is added.
  * With --stay the attachment (and so a guest region) lives on after the
@@ -46,6 +49,7 @@
  * not; 2 for a wrong command line.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,12 +299,38 @@ unescape(const char *s, char *out, size_t cap)
 	return (int)n;
 }
 
+/* How a read-only client's ways to write failed: " access=ro map=E
+ * reopen=E" into out. */
+static void
+try_writing(const struct shmc_region *r, char *out, size_t cap)
+{
+	size_t len = (size_t)r->size_pages * 4096;
+	int map_err = 0, reopen_err = 0, fd;
+	char path[32];
+	void *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (p == MAP_FAILED)
+		map_err = errno;
+	else
+		munmap(p, len);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->fd);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		reopen_err = errno;
+	else
+		close(fd);
+	snprintf(out, cap, " access=ro map=%s reopen=%s",
+	    map_err == EACCES ? "EACCES" : map_err ? strerror(map_err) : "none",
+	    reopen_err == EACCES ? "EACCES" : reopen_err ?
+	    strerror(reopen_err) : "none");
+}
+
 /* --try: see the top of the file. */
 static int
 try_attach(int argc, char **argv)
 {
 	const char *sock = argv[2], *op = argv[3], *text = NULL, *dir = NULL;
-	char name[256], line[128], err[256];
+	char name[256], line[192], err[256], ro[96] = "";
 	bool create, write = false;
 	struct shmc_region r;
 	struct shmc *c;
@@ -344,10 +374,14 @@ try_attach(int argc, char **argv)
 		shmc_close(c);
 		return 1;
 	}
+	if (rc == SHMC_GSS_OK && r.read_only) {
+		try_writing(&r, ro, sizeof(ro));
+		write = false;
+	}
 	if (rc == SHMC_GSS_OK && text != NULL) {
 		len = (size_t)r.size_pages * 4096;
-		mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd,
-		    0);
+		mem = mmap(NULL, len, r.read_only ? PROT_READ :
+		    PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 0);
 		if (mem == MAP_FAILED || strlen(text) + 1 > len) {
 			fprintf(stderr, "sd-attach: cannot map %s for its "
 			    "text\n", argv[4]);
@@ -362,8 +396,8 @@ try_attach(int argc, char **argv)
 			    "match" : "other";
 		}
 	}
-	snprintf(line, sizeof(line), "status=%d created=%d data=%s\n", rc,
-	    rc == SHMC_GSS_OK && r.created, data);
+	snprintf(line, sizeof(line), "status=%d created=%d data=%s%s\n", rc,
+	    rc == SHMC_GSS_OK && r.created, data, ro);
 	fputs(line, stdout);
 	if (strcmp(data, "other") == 0) {
 		printf("first bytes:");

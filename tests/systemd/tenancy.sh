@@ -18,7 +18,9 @@
 # cross-tenant attempt (another prefix, "../", an embedded prefix, glob
 # characters, case, names of 31/32/63/64 bytes, bytes that are not
 # printable) is refused with the status the README promises and never
-# shows another tenant's data; `shmctl clients` shows real uids; the admin
+# shows another tenant's data; a configured region of mode 0644 is
+# read-only for the VMMs of other users, whose every way to write fails
+# under the sandboxed daemon too; `shmctl clients` shows real uids; the admin
 # group may use the admin socket and others may not. Last, the daemon with
 # tenants refuses to start under a drop-in with PrivateUsers=yes (where
 # every peer would look like 65534), in one log line, and comes back once
@@ -100,6 +102,10 @@ prefix = ops/
 
 [tenant guests]
 mode = 0600
+
+[region board]
+size = 64K
+mode = 0644
 EOF
 chmod -R a+rX "$work/etc/shmbroker"
 
@@ -182,7 +188,7 @@ attempt other find guest-1 "$SEES" --expect "guests: guest-1"
 # The names the regions have, and their owners.
 names=$(adm list | awk 'NR > 1 { print $2 }' | sort | tr '\n' ' ')
 check "shmctl list: the regions are prefixed per tenant" \
-    "acme/sensor-1 beta/x guest-1 lab-1 " "$names"
+    "acme/sensor-1 beta/x board guest-1 lab-1 " "$names"
 owner() {
 	adm --json show "$1" | grep -o '"owner_uid": *[0-9]*' | grep -o '[0-9]*$'
 }
@@ -238,6 +244,14 @@ attempt other create acme/sensor-1 "$NOPERM" --expect "acme: sensor-1"
 attempt other find beta/x "$NOPERM" --expect "beta: x"
 attempt other find lab-1 "$NOPERM" --expect "lab: lab-1"
 attempt other find no-such-region "$NOTHERE"
+
+echo "--- read-only access"
+# The memfd the daemon (user shmbroker) hands out read-only cannot be
+# mapped for writing, nor opened again for writing through /proc.
+RO="status=0 created=0 data=match access=ro map=EACCES reopen=EACCES"
+attempt other find board "$RO" --expect ""
+attempt lab create board "$RO" --expect ""
+attempt acme find board "$RO" --expect ""
 
 echo "--- names the guest ABI does not allow"
 attempt acme create "$(printf 'n%.0s' {1..31})" "$OK_NEW"
