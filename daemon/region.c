@@ -50,7 +50,8 @@ region_uncharge(struct broker *b, struct region *g)
 /* Tells every other client of g that index changed; attached or not. An
  * attach carries the new peer's eventfd, so it is never coalesced. */
 static void
-region_peer_changed(struct region *g, int index, bool attached)
+region_peer_changed(struct broker *b, struct region *g, int index,
+    bool attached)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__PeerChanged ev = SHMBROKER__PEER_CHANGED__INIT;
@@ -67,6 +68,10 @@ region_peer_changed(struct region *g, int index, bool attached)
 
 		if (peer == NULL || i == index)
 			continue;
+		if (peer->ops != NULL) {
+			peer->ops->peer_changed(b, peer, index, attached);
+			continue;
+		}
 		ev.client_id = peer->id;
 		conn_send_event(peer->owner, &m, &efd, efd >= 0 ? 1 : 0,
 		    EVENT_KEY(peer->id, EVENT_PEER));
@@ -149,6 +154,8 @@ region_free_state(struct broker *b, struct region *g)
 void
 region_remove(struct broker *b, struct region *g, uint64_t conn_id)
 {
+	if (b->region_up != NULL)
+		b->region_up->removed(b, g);
 	watch_event(b, "destroy", g, -1, conn_id);
 	region_free_state(b, g);
 	fdstore_drop_region(b, g);
@@ -304,12 +311,23 @@ region_attach_failure(struct broker *b, const struct region *g, int fd,
 	    "descriptors (raise LimitNOFILE)" : "out of memory";
 }
 
+struct member_ident
+region_client_owner(const struct client *cl)
+{
+	const struct conn *c = cl->owner;
+
+	if (cl->ops != NULL)
+		return cl->ops->ident(cl);
+	return (struct member_ident){ .conn_id = c->id, .cred = c->cred,
+	    .label = c->label };
+}
+
 enum guest_shm_status
-region_attach(struct broker *b, struct conn *c, struct region *g, int want,
-    struct tenant *t, bool created, struct client **out, int *fd,
-    bool *borrowed, const char **why)
+region_attach(struct broker *b, struct region *g, const struct region_join *j,
+    struct client **out, int *fd, bool *borrowed, const char **why)
 {
 	enum guest_shm_status st = GSS_NOMEM;
+	struct tenant *t = j->tenant;
 	int err = -ENOMEM;
 
 	*out = NULL;
@@ -319,19 +337,20 @@ region_attach(struct broker *b, struct conn *c, struct region *g, int want,
 		*why = "the region has 16 clients";
 		st = GSS_CLIENT_MAX;
 	} else if ((*fd = region_memfd(b, g, borrowed)) >= 0 &&
-	    registry_attach_at(&b->reg, g, c, &c->clients, want, out) ==
+	    registry_attach_at(&b->reg, g, j->owner, j->list, j->want, out) ==
 	    GSS_OK) {
+		(*out)->ops = j->ops;
 		if (t != NULL) {
 			(*out)->usage = t->usage;
 			t->usage->clients++;
 		}
-		if ((err = region_open_signals(b, *out, want)) == 0) {
+		if ((err = region_open_signals(b, *out, j->want)) == 0) {
 			g->awaiting_reclaim = false;
 			/* The members first: by the time the new client hears
 			 * it is in, each member has the join (and the eventfd
 			 * to notify it by) in its socket. */
-			region_peer_changed(g, (*out)->index, true);
-			watch_event(b, "attach", g, (*out)->index, c->id);
+			region_peer_changed(b, g, (*out)->index, true);
+			watch_event(b, "attach", g, (*out)->index, j->conn_id);
 			return GSS_OK;
 		}
 		region_unlink_client(b, *out);
@@ -343,7 +362,7 @@ region_attach(struct broker *b, struct conn *c, struct region *g, int want,
 		close(*fd);
 	*fd = -1;
 	/* A failed create leaves no region behind. */
-	if (created)
+	if (j->created)
 		region_remove(b, g, 0);
 	return st;
 }
@@ -368,19 +387,19 @@ void
 region_detach_client(struct broker *b, struct client *cl)
 {
 	struct region *g = cl->region;
-	struct conn *owner = cl->owner;
+	uint64_t conn_id = region_client_owner(cl).conn_id;
 	int index = cl->index;
 
 	b->stats.detaches++;
 	if (region_unlink_client(b, cl)) {
-		watch_event(b, "detach", g, index, owner->id);
+		watch_event(b, "detach", g, index, conn_id);
 		log_info(&b->log, "region %s removed with its last client",
 		    g->name);
 		region_remove(b, g, 0);
 		return;
 	}
-	region_peer_changed(g, index, false);
-	watch_event(b, "detach", g, index, owner->id);
+	region_peer_changed(b, g, index, false);
+	watch_event(b, "detach", g, index, conn_id);
 }
 
 unsigned
@@ -393,10 +412,16 @@ region_destroy(struct broker *b, struct region *g, uint64_t conn_id)
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED;
 	m.client_revoked = &ev;
 	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		if (g->clients[i] == NULL)
+		struct client *cl = g->clients[i];
+
+		if (cl == NULL)
 			continue;
-		ev.client_id = g->clients[i]->id;
-		conn_send(g->clients[i]->owner, &m, NULL, 0);
+		if (cl->ops != NULL) {
+			cl->ops->revoked(b, cl);
+			continue;
+		}
+		ev.client_id = cl->id;
+		conn_send(cl->owner, &m, NULL, 0);
 	}
 	/* Every client is revoked: each one's eventfd is closed with it, and
 	 * there is no peer left to tell (libshmclient drops its peers'

@@ -47,7 +47,7 @@ static bool
 rpc_is_admin_request(Shmbroker__ClientMessage__BodyCase bc)
 {
 	return bc >= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS &&
-	    bc <= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD;
+	    bc <= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_UNEXPORT;
 }
 
 static void

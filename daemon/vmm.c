@@ -168,6 +168,7 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
     const char **why)
 {
 	struct broker *b = c->b;
+	struct region_join join;
 	struct region *g;
 	enum guest_shm_status st;
 
@@ -178,8 +179,10 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 		*created = false;
 		return st;
 	}
-	return region_attach(b, c, g, vmm_wanted_index(req->want_index),
-	    vmm_charged_tenant(c), *created, out, fd, borrowed, why);
+	join = (struct region_join){ .owner = c, .list = &c->clients,
+	    .conn_id = c->id, .want = vmm_wanted_index(req->want_index),
+	    .tenant = vmm_charged_tenant(c), .created = *created };
+	return region_attach(b, g, &join, out, fd, borrowed, why);
 }
 
 /* The fds of an attach reply: the region memfd, the state page, the
