@@ -24,9 +24,11 @@
 
 #include <cmocka.h>
 
+#include "e2e.h"
 #include "fixture.h"
 #include "qtest.h"
 #include "testcheck.h"
+#include "vmproc.h"
 
 #define NQEMU		17
 #define RING_TRIES	100	/* a QEMU takes its peers in its own time */
@@ -34,6 +36,7 @@
 struct ivs {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
 	struct qtest q[NQEMU];
+	struct vmproc vm;
 	char sockdir[96];
 	char path[108];		/* the export of the test */
 };
@@ -62,6 +65,7 @@ ivs_teardown(void **state)
 
 	for (int i = 0; i < NQEMU; i++)
 		qtest_kill(&f->q[i]);
+	vmproc_kill(&f->vm);
 	return fixture_teardown(state);
 }
 
@@ -421,6 +425,50 @@ test_unexport(void **state)
 	assert_null(strstr(out, "ivshmem:"));
 }
 
+/*
+ * A QNX-interface guest in shm-vm and a QEMU: bytes both ways, the guest's
+ * notify reaches the QEMU's vector 0, the QEMU's doorbell reaches the guest
+ * with the QEMU's bit in its status, and the guest sees the QEMU leave.
+ */
+static void
+test_guest_and_qemu(void **state)
+{
+	struct ivs *f = *state;
+	char buf[32] = "";
+	bool rung = false;
+
+	check_need_kvm();
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, E2E_QEMU_NAME,
+	    E2E_QEMU_PAGES), 0);
+	ivs_export(f, E2E_QEMU_NAME, "1");
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	vmproc_start(&f->vm, f->fx.d.socket, "e2e_qemu", NULL);
+	vmproc_wait_for(&f->vm, "G: notified every other client\n");
+	assert_true(qtest_msi_wait(&f->q[0], 0, 10000));
+	assert_int_equal(qtest_mem_read(&f->q[0], E2E_QEMU_FROM_GUEST, buf,
+	    sizeof(E2E_QEMU_GUEST_TEXT)), 0);
+	assert_string_equal(buf, E2E_QEMU_GUEST_TEXT);
+	assert_int_equal(qtest_mem_write(&f->q[0], E2E_QEMU_FROM_QEMU,
+	    E2E_QEMU_QEMU_TEXT, sizeof(E2E_QEMU_QEMU_TEXT)), 0);
+	/* Once rung, the guest prints; ring again only until it has. */
+	for (int i = 0; i < RING_TRIES && !rung; i++) {
+		assert_int_equal(qtest_doorbell(&f->q[0], 1, 0), 0);
+		vmproc_pump(&f->vm, 100);
+		rung = strstr(f->vm.outbuf, "G: doorbell:") != NULL;
+	}
+	vmproc_wait_for(&f->vm, "G: QEMU wrote: " E2E_QEMU_QEMU_TEXT "\n");
+	qtest_kill(&f->q[0]);
+	vmproc_expect(&f->vm, 0,
+	    "G: attached: idx=1 active=0x3\n"
+	    "G: notified every other client\n"
+	    "G: doorbell: pending=0x1\n"
+	    "G: QEMU wrote: " E2E_QEMU_QEMU_TEXT "\n"
+	    "G: QEMU left: active=0x2\n", false);
+	assert_int_equal(check_admin_wait_clients(f->fx.adm, E2E_QEMU_NAME,
+	    0), 0);
+}
+
 int
 main(void)
 {
@@ -437,6 +485,8 @@ main(void)
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
 		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_guest_and_qemu,
+		    ivs_setup, ivs_teardown),
 	};
 
 	if (!qtest_available()) {
