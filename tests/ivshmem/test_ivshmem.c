@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "fakestore.h"
 #include "fixture.h"
 #include "qtest.h"
 #include "testcheck.h"
@@ -37,6 +38,7 @@ struct ivs {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
 	struct qtest q[NQEMU];
 	struct vmproc vm;
+	struct fakestore fs;
 	char sockdir[96];
 	char path[108];		/* the export of the test */
 };
@@ -50,6 +52,7 @@ ivs_setup(void **state)
 
 	if ((f = fixture_new(state, sizeof(*f))) == NULL)
 		return -1;
+	f->fs.nsock = -1;
 	/* QEMUs of other uids must reach the sockets. */
 	snprintf(f->sockdir, sizeof(f->sockdir), "%s/ivs", f->fx.dir);
 	snprintf(f->path, sizeof(f->path), "%s/r.sock", f->sockdir);
@@ -66,6 +69,7 @@ ivs_teardown(void **state)
 	for (int i = 0; i < NQEMU; i++)
 		qtest_kill(&f->q[i]);
 	vmproc_kill(&f->vm);
+	fakestore_close(&f->fs);
 	return fixture_teardown(state);
 }
 
@@ -426,6 +430,60 @@ test_unexport(void **state)
 }
 
 /*
+ * A daemon restart with the fd store: the region's memory stays, and so
+ * does every QEMU's mapping of it, but a QEMU cannot connect again by
+ * itself (its device reads the server once, while QEMU starts): it is no
+ * longer a member, and the export (from the configuration) takes it back
+ * when the operator restarts it.
+ */
+static void
+test_daemon_restart(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc_region r;
+	struct shmc *c;
+	uint8_t *mem;
+	char conf[512], buf[32] = "";
+	uint32_t idx;
+	bool same;
+
+	assert_int_equal(fakestore_open(&f->fs, f->fx.dir), 0);
+	snprintf(conf, sizeof(conf), "[broker]\ntenancy = open\n"
+	    "fd_store = yes\n[region keep]\nsize = 2M\nivshmem = %s\n",
+	    f->path);
+	ivs_start(f, conf);
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	shmc_set_reconnect(c, 5000);
+	assert_int_equal(fixture_attach(&f->fx, c, "keep", 512, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(r.index, 1);
+	mem = fixture_map(&f->fx, &r);
+
+	fakestore_restart(&f->fs, &f->fx);
+	/* The client comes back as itself, on the same memory; the QEMU is
+	 * not a member any more, but it still runs on that memory. */
+	assert_int_equal(shmc_status_direct(c, r.client_id, 0xffff, &idx), 0);
+	ivs_client_members(c, r.client_id, 0x2);
+	assert_int_equal(shmc_attachment_info(c, r.client_id, &idx, &same),
+	    0);
+	assert_int_equal(idx, 1);
+	assert_true(same);
+	assert_int_equal(qtest_mem_write(&f->q[0], 0x300, "after restart",
+	    14), 0);
+	assert_string_equal((const char *)mem + 0x300, "after restart");
+	assert_int_equal(check_admin_clients(f->fx.adm, "keep"), 1);
+	assert_int_equal(access(f->path, F_OK), 0);	/* served again */
+
+	/* The operator restarts the QEMU: it joins, on the same memory. */
+	qtest_kill(&f->q[0]);
+	assert_int_equal(ivs_qemu(f, 1, 1), 0);
+	assert_int_equal(qtest_mem_read(&f->q[1], 0x300, buf, 14), 0);
+	assert_string_equal(buf, "after restart");
+	ivs_client_members(c, r.client_id, 0x3);
+}
+
+/*
  * A QNX-interface guest in shm-vm and a QEMU: bytes both ways, the guest's
  * notify reaches the QEMU's vector 0, the QEMU's doorbell reaches the guest
  * with the QEMU's bit in its status, and the guest sees the QEMU leave.
@@ -485,6 +543,8 @@ main(void)
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
 		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_restart,
+		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_guest_and_qemu,
 		    ivs_setup, ivs_teardown),
 	};
