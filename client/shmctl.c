@@ -36,67 +36,81 @@ struct cmd {
 	int nargs;			/* exact number of operands */
 	bool takes_force;
 	int (*run)(struct ctl *, char **);
+	unsigned takes_export;		/* 1: --ivshmem, 2: and --vectors */
 };
 
 static const struct cmd commands[] = {
 	{ "status", "", "show the daemon's version, uptime, memory and "
-	    "limits", NULL, 0, false, ctl_daemon_status },
+	    "limits", NULL, 0, false, ctl_daemon_status, 0 },
 	{ "list", "", "list the regions", "Sizes are what guests see (4 KiB "
 	    "pages); ACTIVE is the mask of attached\nclient indices. With "
 	    "--json each region also has mode (a number: 438 is\n0666), "
 	    "owner_uid and tenant (empty for admin and config regions).", 0,
-	    false, ctl_region_list },
+	    false, ctl_region_list, 0 },
 	{ "show", "NAME", "show one region and its clients", "Also shows "
 	    "the region's mode (octal: who else may attach), the uid of\n"
 	    "its owner and the tenant it is charged to (\"-\": none, for "
 	    "admin and\nconfig regions). NAME is the full name, with the "
-	    "tenant's prefix.", 1, false, ctl_region_show },
+	    "tenant's prefix.", 1, false, ctl_region_show, 0 },
 	{ "create", "NAME SIZE", "create a region that lives until destroyed",
 	    "NAME: 1 to 63 printable ASCII characters without spaces (room "
 	    "for a\ntenant's prefix before a guest's name of up to 31).\n"
 	    "SIZE: bytes with an optional K, M, G or T suffix (powers of "
 	    "1024),\nrounded up to 4 KiB pages, e.g. 65536, 64K, 2M.", 2,
-	    false, ctl_region_create },
+	    false, ctl_region_create, 0 },
 	{ "destroy", "NAME [--force]", "destroy a region", "Without --force "
 	    "a region with attached clients is left alone; with\n--force "
 	    "its clients are detached (their VMMs are told) first.", 1, true,
-	    ctl_region_destroy },
+	    ctl_region_destroy, 0 },
 	{ "detach", "CLIENT", "detach one client from its region", "CLIENT: "
 	    "a client id as shmctl clients lists it, or REGION:INDEX (the\n"
 	    "region's full name and the client's index). The client's VMM is "
 	    "told\nand unmaps the region, its guest sees its control page "
 	    "detached, and\nthe region's other clients see it leave; a guest's "
 	    "region left without\nclients goes. The daemon logs who asked.", 1,
-	    false, ctl_region_detach },
+	    false, ctl_region_detach, 0 },
+	{ "export", "NAME --ivshmem PATH [--vectors N]", "serve a region to "
+	    "QEMU's ivshmem-doorbell device", "Listens on the UNIX socket "
+	    "PATH with QEMU's ivshmem server protocol: a QEMU\nstarted with "
+	    "-chardev socket,path=PATH,id=X -device ivshmem-doorbell,\n"
+	    "chardev=X,vectors=N joins region NAME as a client, decided by "
+	    "its own uid\nand gid like any VMM. N: 1 to 16 (default 1), the "
+	    "QEMU's vectors. The\nregion's size must be a power of two.", 1,
+	    false, ctl_export_run, 2 },
+	{ "unexport", "NAME [--ivshmem PATH]", "stop serving a region to QEMU",
+	    "Closes the region's ivshmem socket PATH, or all of them; "
+	    "connected QEMUs\nare told every peer left and are "
+	    "disconnected (they keep the memory they\nhave mapped).", 1,
+	    false, ctl_unexport_run, 1 },
 	{ "clients", "", "list every attached client", "ACCESS: rw, or ro for "
 	    "a client that may read the region but not write it\n(its mode "
 	    "bits, or an allow_ro rule of its tenant): its VMM got the\nmemfd "
 	    "read-only. With --json, \"access\" holds the same.", 0, false,
-	    ctl_daemon_clients },
+	    ctl_daemon_clients, 0 },
 	{ "stats", "", "show the daemon's counters since it started", NULL,
-	    0, false, ctl_daemon_stats },
+	    0, false, ctl_daemon_stats, 0 },
 	{ "tenants", "", "show the tenants, their usage and their quotas",
 	    "MATCH: the uid= and gid= a connection must have, \"default\" "
 	    "for the tenant\nof connections no other matches. Usage is shown "
 	    "as used/max, \"-\" when\nthere is no limit; with --json max_* "
-	    "are numbers, 0 meaning no limit.", 0, false, ctl_daemon_tenants },
+	    "are numbers, 0 meaning no limit.", 0, false, ctl_daemon_tenants, 0 },
 	{ "reload", "", "read the daemon's configuration file again",
 	    "Like SIGHUP, with an answer: a file that does not load is "
 	    "reported\n(file:line: reason) with status " STR(EX_DATAERR)
 	    ", and the running configuration stays.\nRegions the new file "
 	    "names are created; none are destroyed.", 0, false,
-	    ctl_daemon_reload },
+	    ctl_daemon_reload, 0 },
 	{ "metrics", "", "print metrics in the Prometheus text format",
 	    "Exposition format 0.0.4: gauges of regions, clients, connections, "
 	    "memory\nand per-tenant usage, and counters since the daemon "
 	    "started, all named\nshmbroker_*. Made from status, stats and "
 	    "tenants; for JSON use those\ncommands with --json (metrics "
-	    "--json is a usage error).", 0, false, ctl_daemon_metrics },
+	    "--json is a usage error).", 0, false, ctl_daemon_metrics, 0 },
 	{ "watch", "", "print admin events until interrupted", "Events: "
 	    "create, attach, detach, notify, destroy, revoke (an admin's\n"
 	    "detach of one client, before its detach). With --json, one JSON\n"
 	    "object per line. SIGINT or SIGTERM ends it with status 0.", 0,
-	    false, ctl_watch_run },
+	    false, ctl_watch_run, 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -157,6 +171,8 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "force", no_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "ivshmem", required_argument, NULL, 'i' },
+	{ "vectors", required_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -186,6 +202,16 @@ ctl_parse_option(struct ctl *ctl, const struct cmd *cmd, int ch,
 			return PARSE_ERROR;
 		}
 		ctl->force = true;
+		return PARSE_OK;
+	case 'i':
+	case 'v':
+		if (cmd == NULL || cmd->takes_export < (ch == 'i' ? 1u : 2u)) {
+			ctl_warn("--%s belongs after '%s NAME'", ch == 'i' ?
+			    "ivshmem" : "vectors", ch == 'i' ?
+			    "export' or 'unexport" : "export");
+			return PARSE_ERROR;
+		}
+		*(ch == 'i' ? &ctl->ivshmem : &ctl->vectors) = arg;
 		return PARSE_OK;
 	case 'h':
 		return PARSE_HELP;
@@ -251,7 +277,7 @@ ctl_parse_command_args(struct ctl *ctl, const struct cmd *cmd, int argc,
 	v[argc] = NULL;
 	optind = 0;
 	opterr = 0;
-	while (r == PARSE_OK && (ch = getopt_long(argc, v, "-:s:jfh",
+	while (r == PARSE_OK && (ch = getopt_long(argc, v, "-:s:jfhi:v:",
 	    long_options, NULL)) != -1) {
 		/* An operand or an option's argument of its own: argv's. */
 		char *arg = optarg != NULL && optarg == v[optind - 1] ?

@@ -21,6 +21,8 @@ struct ctl {
 	bool have_socket;		/* --admin-socket was given */
 	bool json;
 	bool force;
+	const char *ivshmem;		/* --ivshmem PATH, or NULL */
+	const char *vectors;		/* --vectors N, or NULL */
 	struct shmc *c;
 };
 
@@ -65,6 +67,12 @@ int ctl_region_show(struct ctl *ctl, char **argv);
 int ctl_region_create(struct ctl *ctl, char **argv);
 int ctl_region_destroy(struct ctl *ctl, char **argv);
 int ctl_region_detach(struct ctl *ctl, char **argv);
+
+/* shmctl_export.c */
+int ctl_export_run(struct ctl *ctl, char **argv);
+int ctl_unexport_run(struct ctl *ctl, char **argv);
+/* shared with shmctl_export.c */
+int ctl_region_check_name(const char *name);
 
 /* shmctl_daemon.c */
 int ctl_daemon_status(struct ctl *ctl, char **argv);

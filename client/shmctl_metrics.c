@@ -115,6 +115,14 @@ metrics_stats(FILE *f, const Shmbroker__AdminStatsReply *s)
 	metrics_counter(f, "refused_connections_total", "Connections closed at "
 	    "once: no tenant matched, or not an admin on the admin socket.",
 	    s->refused_connections);
+	metrics_counter(f, "ivshmem_joins_total", "QEMUs that joined a region "
+	    "through an ivshmem export.", s->ivshmem_joins);
+	metrics_counter(f, "ivshmem_refused_total", "QEMUs let go before they "
+	    "got the memory: tenancy, quotas or a full region.",
+	    s->ivshmem_refused);
+	metrics_counter(f, "ivshmem_relayed_total", "QEMU doorbells the daemon "
+	    "passed on to a member without ivshmem vectors.",
+	    s->ivshmem_relayed);
 	metrics_counter(f, "bad_requests_total", "Malformed or unknown "
 	    "requests.", s->bad_requests);
 	metrics_counter(f, "regions_destroyed_total", "Regions destroyed.",

@@ -271,6 +271,14 @@ show_human(const Shmbroker__AdminShowReply *r)
 	kv(KV_WIDTH, "tenant:", "%s", tenant[0] != '\0' ? tenant : "-");
 	free(tenant);
 	kv(KV_WIDTH, "active:", "0x%04x", g->active_mask);
+	for (size_t i = 0; i < r->n_exports; i++) {
+		const Shmbroker__ExportInfo *e = r->exports[i];
+
+		kv(KV_WIDTH, "ivshmem:", "%s (%u vector%s, %u QEMU%s%s)",
+		    e->path, e->vectors, e->vectors == 1 ? "" : "s", e->peers,
+		    e->peers == 1 ? "" : "s", e->configured ?
+		    ", configured" : "");
+	}
 	kv(KV_WIDTH, "clients:", "%zu", r->n_clients);
 	if (r->n_clients == 0)
 		return EX_OK;
@@ -288,6 +296,16 @@ show_json(const Shmbroker__AdminShowReply *r)
 	jw_open(&w, "clients", '[');
 	for (size_t i = 0; i < r->n_clients; i++)
 		json_client(&w, r->clients[i], false);
+	jw_close(&w, ']');
+	jw_open(&w, "exports", '[');
+	for (size_t i = 0; i < r->n_exports; i++) {
+		jw_open(&w, NULL, '{');
+		jw_str(&w, "ivshmem", r->exports[i]->path);
+		jw_u64(&w, "vectors", r->exports[i]->vectors);
+		jw_u64(&w, "peers", r->exports[i]->peers);
+		jw_bool(&w, "configured", r->exports[i]->configured);
+		jw_close(&w, '}');
+	}
 	jw_close(&w, ']');
 	jw_close(&w, '}');
 	putchar('\n');
@@ -387,6 +405,9 @@ static const struct stats_counter {
 	STATS_COUNTER(events_dropped_connections, "slow dropped:", ""),
 	STATS_COUNTER(denials, "denials:", ""),
 	STATS_COUNTER(refused_connections, "refused connections:", ""),
+	STATS_COUNTER(ivshmem_joins, "ivshmem joins:", ""),
+	STATS_COUNTER(ivshmem_refused, "ivshmem refused:", ""),
+	STATS_COUNTER(ivshmem_relayed, "ivshmem relayed:", " doorbells"),
 #undef STATS_COUNTER
 };
 

@@ -19,7 +19,7 @@
  * daemon's registry_check_key allows. */
 #define CTL_NAME_MAX 63			/* characters, without the NUL */
 
-static int
+int
 ctl_region_check_name(const char *name)
 {
 	size_t len = strlen(name);

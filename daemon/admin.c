@@ -41,18 +41,18 @@ admin_region_info(const struct region *g, Shmbroker__RegionInfo *ri)
 static void
 admin_client_info(const struct client *cl, Shmbroker__ClientInfo *ci)
 {
-	const struct conn *c = cl->owner;
+	struct member_ident who = region_client_owner(cl);
 
 	shmbroker__client_info__init(ci);
 	ci->client_id = cl->id;
 	ci->region = (char *)cl->region->name;
 	ci->index = cl->index;
 	ci->pending = statepage_peek(&cl->region->state, cl->index);
-	ci->connection_id = c->id;
-	ci->pid = c->cred.pid;
-	ci->uid = c->cred.uid;
-	ci->gid = c->cred.gid;
-	ci->label = (char *)c->label;
+	ci->connection_id = who.conn_id;
+	ci->pid = who.cred.pid;
+	ci->uid = who.cred.uid;
+	ci->gid = who.cred.gid;
+	ci->label = (char *)who.label;
 	ci->read_only = cl->read_only;
 }
 
@@ -130,6 +130,8 @@ admin_show(struct conn *c, uint64_t id, const Shmbroker__AdminShow *req)
 	Shmbroker__RegionInfo ri;
 	Shmbroker__ClientInfo infos[REGION_MAX_CLIENTS];
 	Shmbroker__ClientInfo *ptrs[REGION_MAX_CLIENTS];
+	Shmbroker__ExportInfo exports[IVSHMEM_MAX_EXPORTS];
+	Shmbroker__ExportInfo *export_ptrs[IVSHMEM_MAX_EXPORTS];
 	struct region *g = registry_find(&c->b->reg, req->name);
 
 	if (g == NULL) {
@@ -147,6 +149,8 @@ admin_show(struct conn *c, uint64_t id, const Shmbroker__AdminShow *req)
 	}
 	r.region = &ri;
 	r.clients = ptrs;
+	r.n_exports = admin_export_infos(c->b, g, exports, export_ptrs);
+	r.exports = export_ptrs;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_SHOW;
 	m.admin_show = &r;
 	admin_reply(c, id, &m);
@@ -303,6 +307,9 @@ admin_stats(struct conn *c, uint64_t id)
 	r.events_dropped_connections = s->slow_connections_dropped;
 	r.denials = s->denials;
 	r.refused_connections = s->refused_connections;
+	r.ivshmem_joins = s->ivshmem_joins;
+	r.ivshmem_refused = s->ivshmem_refused;
+	r.ivshmem_relayed = s->ivshmem_relayed;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS;
 	m.admin_stats = &r;
 	admin_reply(c, id, &m);
@@ -437,6 +444,12 @@ admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m)
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS:
 		admin_tenants(c, m->id);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_EXPORT:
+		admin_export(c, m->id, m->admin_export);
+		break;
+	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_UNEXPORT:
+		admin_unexport(c, m->id, m->admin_unexport);
 		break;
 	case SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD:
 		service_reload(c->b, admin_reload_done, c->id, m->id);

@@ -30,6 +30,8 @@ struct config_region {
 	gid_t group;
 	int hugepages;			/* a policy, or -1: the broker's */
 	int line;			/* of its [region] header */
+	char *ivshmem;			/* socket path to export it on, or NULL */
+	unsigned ivshmem_vectors;
 };
 
 struct broker_config {
@@ -69,9 +71,14 @@ struct broker_stats {
 	uint64_t slow_connections_dropped;
 	uint64_t denials;
 	uint64_t refused_connections;
+	uint64_t ivshmem_joins;		/* QEMUs that became members */
+	uint64_t ivshmem_refused;	/* QEMUs let go before the memfd */
+	uint64_t ivshmem_relayed;	/* QEMU doorbells passed to members */
 };
 
 enum conn_kind { CONN_VMM, CONN_ADMIN };
+
+#define IVSHMEM_MAX_EXPORTS 8		/* ivshmem sockets per region */
 
 struct outmsg;
 struct restored_state;
@@ -125,6 +132,8 @@ struct broker {
 	int argc;			/* the command line, for reloads */
 	char **argv;
 	const struct conn_upcalls *up;	/* the services above conn.c */
+	const struct region_upcalls *region_up;	/* and above region.c */
+	struct ivshmem *ivshmem;	/* QEMU exports: ivshmem.c */
 	struct event *ev_reap;		/* closes dead connections */
 	struct event *ev_accept_retry;	/* after EMFILE */
 	struct conn_list conns;
@@ -197,6 +206,41 @@ void vmm_read_status(struct conn *c, uint64_t id,
 void vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req);
 
 /* region.c: the lifecycle of regions and clients */
+/* Who holds a client, for listings and events. */
+struct member_ident {
+	uint64_t conn_id;
+	struct ucred cred;
+	const char *label;
+};
+/*
+ * A client whose owner does not speak the RPC (a QEMU on an ivshmem
+ * socket: ivshmem.c) hears of its peers and of its revocation through
+ * these, called from the lifecycle as it happens. They must not call back
+ * into region.c: the region is mid-change.
+ */
+struct member_ops {
+	void (*peer_changed)(struct broker *b, struct client *self, int index,
+	    bool attached);
+	void (*revoked)(struct broker *b, struct client *self);
+	struct member_ident (*ident)(const struct client *self);
+};
+/* How a client comes to be: its owner, the owner's list of clients, the
+ * index it wants (-1: the lowest free), the tenant it is charged to (may
+ * be NULL), and whether its region was just created for it. */
+struct region_join {
+	void *owner;
+	struct client_list *list;
+	const struct member_ops *ops;	/* NULL: owner is a struct conn */
+	uint64_t conn_id;
+	int want;
+	struct tenant *tenant;
+	bool created;
+};
+/* What region.c tells the services above it. */
+struct region_upcalls {
+	/* g is about to be freed: nothing may keep a pointer to it. */
+	void (*removed)(struct broker *b, struct region *g);
+};
 /* Who may attach to a new region, who pays for it, and its backing. */
 struct region_acl {
 	uid_t owner_uid;
@@ -221,14 +265,15 @@ struct region *region_adopt(struct broker *b, const struct fdname_region *fr,
 int region_client_room(const struct broker *b, const struct tenant *t,
     const char **why);
 /*
- * Makes a client of g for connection c, at index want if free (-1: the
- * lowest free), charged to t (may be NULL), and tells the members. *fd is
- * the memfd to send, to be closed after sending when *borrowed. When it
- * fails, a region made for this attach (created) is removed. GSS status.
+ * Makes a client of g as j says and tells the members. *fd is the memfd to
+ * send, to be closed after sending when *borrowed. When it fails, a region
+ * made for this attach (j->created) is removed. GSS status.
  */
-enum guest_shm_status region_attach(struct broker *b, struct conn *c,
-    struct region *g, int want, struct tenant *t, bool created,
-    struct client **out, int *fd, bool *borrowed, const char **why);
+enum guest_shm_status region_attach(struct broker *b, struct region *g,
+    const struct region_join *j, struct client **out, int *fd,
+    bool *borrowed, const char **why);
+/* Who holds cl. */
+struct member_ident region_client_owner(const struct client *cl);
 /* Detaches a client and tells its peers; removes a guest region left
  * empty. */
 void region_detach_client(struct broker *b, struct client *cl);
@@ -278,6 +323,12 @@ int policy_reload(struct broker *b);
 void policy_deny(struct broker *b, struct tenant *t);
 /* The usage kept under a tenant's name (made on first use), or NULL. */
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
+/* The tenant a peer with these credentials is, or NULL: none. */
+struct tenant *policy_tenant_for(struct broker *b, const struct ucred *cred);
+/* Whether a peer of tenant t may attach region g, named by its key.
+ * GSS_OK, or GSS_NO_PERMISSION with the reason (counted as a denial). */
+enum guest_shm_status policy_may_join(struct broker *b, struct tenant *t,
+    const struct ucred *cred, const struct region *g, const char **why);
 /* The tenant whose prefix the region name lies in, or NULL. */
 struct tenant *policy_name_owner(struct broker *b, const char *key);
 /* Tenants decide by peer credentials: refuses (-1, reason in err) a
@@ -312,6 +363,42 @@ void service_stop(struct broker *b);
 
 /* admin.c */
 void admin_dispatch(struct conn *c, const Shmbroker__ClientMessage *m);
+/* admin_export.c */
+void admin_export(struct conn *c, uint64_t id,
+    const Shmbroker__AdminExport *req);
+void admin_unexport(struct conn *c, uint64_t id,
+    const Shmbroker__AdminUnexport *req);
+/* g's exports for a show reply: how many were filled in. */
+size_t admin_export_infos(struct broker *b, const struct region *g,
+    Shmbroker__ExportInfo infos[IVSHMEM_MAX_EXPORTS],
+    Shmbroker__ExportInfo *ptrs[IVSHMEM_MAX_EXPORTS]);
+
+/* ivshmem.c: regions served to stock QEMU's ivshmem-doorbell device */
+struct ivshmem_export_info {
+	const char *path;
+	unsigned vectors;
+	unsigned peers;			/* QEMUs connected */
+	bool configured;
+};
+int ivshmem_init(struct broker *b);
+/* Lets every QEMU go and removes every socket (the daemon stops). */
+void ivshmem_close(struct broker *b);
+/* Serves region g on a new UNIX socket at path, to QEMUs with vectors
+ * interrupt vectors. 0, or -errno with the reason in err. */
+int ivshmem_export(struct broker *b, struct region *g, const char *path,
+    unsigned vectors, bool configured, char *err, size_t errlen);
+/* Closes g's export at path (NULL: all of g's); connected QEMUs are told
+ * every peer left and let go. How many closed. */
+unsigned ivshmem_unexport(struct broker *b, const struct region *g,
+    const char *path);
+/* g's exports, at most max. */
+size_t ivshmem_exports(struct broker *b, const struct region *g,
+    struct ivshmem_export_info *out, size_t max);
+/* Exports what the configuration asks for and is not served yet: 0, or
+ * -EINVAL with the reason in err. */
+int ivshmem_export_configured(struct broker *b, char *err, size_t errlen);
+/* Set as b->region_up by main.c: exports end with their region. */
+extern const struct region_upcalls ivshmem_region_upcalls;
 
 /* watch.c */
 void watch_add(struct conn *c);

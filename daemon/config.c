@@ -356,6 +356,8 @@ config_free(struct broker_config *cfg)
 	free(cfg->socket_path);
 	free(cfg->admin_socket_path);
 	free(cfg->config_file);
+	for (size_t i = 0; i < cfg->nregions; i++)
+		free(cfg->regions[i].ivshmem);
 	free(cfg->regions);
 	free(cfg->tenants);
 	free(cfg->default_tenant);

@@ -13,6 +13,8 @@
  *   mode = 0666                   ; who else may attach (r: read, w: write)
  *   group = GROUP
  *   backing = auto                ; hugetlb | shmem | auto
+ *   ivshmem = /run/shmbroker/ivshmem/NAME.sock  ; served to QEMU there
+ *   ivshmem_vectors = 1           ; 1 to 16
  *
  *   [tenant NAME]                 ; see tenant.h
  *   uid = USER                    ; and/or gid = GROUP
@@ -28,6 +30,7 @@
 
 #include "config_int.h"
 #include "inifile.h"
+#include "ivshmem_proto.h"
 #include "units.h"
 
 /* Room for one more entry of size esize in *arr, doubling. */
@@ -78,15 +81,41 @@ config_region_begin(struct config_parse *p, const char *name, int line,
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->mode = 0666;
 	r->hugepages = -1;
+	r->ivshmem_vectors = 1;
 	r->line = line;
 	p->cur = cfg->nregions++;
 	p->section = SECTION_REGION;
 	return 0;
 }
 
-enum region_key { RK_SIZE, RK_MODE, RK_GROUP, RK_BACKING };
+enum region_key { RK_SIZE, RK_MODE, RK_GROUP, RK_BACKING, RK_IVSHMEM,
+    RK_IVSHMEM_VECTORS };
 static const char *const config_region_keys[] = { "size", "mode", "group",
-    "backing", NULL };
+    "backing", "ivshmem", "ivshmem_vectors", NULL };
+
+static int
+config_region_ivshmem(struct config_region *r, enum region_key k,
+    const char *v, const char **why)
+{
+	uint32_t n;
+
+	if (k == RK_IVSHMEM_VECTORS) {
+		*why = "ivshmem_vectors must be a number from 1 to 16";
+		if (config_parse_u32(v, &n) < 0 ||
+		    ivshmem_check_vectors(n, why) < 0)
+			return -EINVAL;
+		r->ivshmem_vectors = n;
+		return 0;
+	}
+	if (ivshmem_check_path(v, why) < 0)
+		return -EINVAL;
+	free(r->ivshmem);
+	if ((r->ivshmem = strdup(v)) == NULL) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	return 0;
+}
 
 static int
 config_region_set(struct config_region *r, enum region_key k, const char *v,
@@ -108,6 +137,9 @@ config_region_set(struct config_region *r, enum region_key k, const char *v,
 		r->has_group = true;
 		r->group = gid;
 		return 0;
+	case RK_IVSHMEM:
+	case RK_IVSHMEM_VECTORS:
+		return config_region_ivshmem(r, k, v, why);
 	default:
 		*why = "backing must be hugetlb, shmem or auto";
 		r->hugepages = strcmp(v, "hugetlb") == 0 ? HUGEPAGES_REQUIRE :
@@ -340,6 +372,13 @@ config_check_regions(struct config_parse *p, char *err, size_t errlen)
 		if (bad != NULL) {
 			snprintf(err, errlen, "%s:%d: [region %s] %s", p->path,
 			    r->line, r->name, bad);
+			return -EINVAL;
+		}
+		if (r->ivshmem != NULL && ivshmem_check_size((uint64_t)
+		    r->size_pages * REGION_PAGE_SIZE, &bad) < 0) {
+			snprintf(err, errlen, "%s:%d: [region %s] cannot be "
+			    "exported to QEMU: %s", p->path, r->line,
+			    r->name, bad);
 			return -EINVAL;
 		}
 	}

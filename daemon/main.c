@@ -205,8 +205,9 @@ broker_open(struct broker *b)
 	if (b->cfg.local_region_fds == 0)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
-	    (b->stash = fdstash_new()) == NULL)
+	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0)
 		return -ENOMEM;
+	b->region_up = &ivshmem_region_upcalls;
 	/* Before the sockets exist: a client that connects and stops us at
 	 * once must find a daemon that shuts down cleanly. */
 	b->ev_sigint = evsignal_new(b->base, SIGINT, broker_signal_cb, b);
@@ -231,7 +232,8 @@ broker_open(struct broker *b)
 	if ((rc = restore_finish(b)) < 0)
 		return rc;
 	if ((rc = region_create_configured(b, &next, SIZE_MAX, err,
-	    sizeof(err))) < 0) {
+	    sizeof(err))) < 0 ||
+	    (rc = ivshmem_export_configured(b, err, sizeof(err))) < 0) {
 		log_err(&b->log, "%s", err);
 		return rc;
 	}
@@ -242,6 +244,7 @@ static void
 broker_close(struct broker *b, bool unlink_sockets)
 {
 	service_stop(b);
+	ivshmem_close(b);
 	if (b->base != NULL)
 		conn_close_all(b);
 	for (int k = 0; k < 2; k++) {

@@ -23,7 +23,7 @@ policy_init(struct broker *b)
 	return tenant_attach_usage(&b->open_tenant, &b->usages);
 }
 
-static struct tenant *
+struct tenant *
 policy_tenant_for(struct broker *b, const struct ucred *cred)
 {
 	struct broker_config *cfg = &b->cfg;
@@ -141,4 +141,42 @@ policy_usage(struct broker *b, const char *tenant)
 
 	tenant_init(&t, tenant, 0);
 	return tenant_attach_usage(&t, &b->usages) < 0 ? NULL : t.usage;
+}
+
+/*
+ * A peer that names a region by its key (a QEMU on an ivshmem export) gets
+ * the decision an attach by name would: never inside another tenant's
+ * prefix; inside its own, by the name after the prefix; outside it (a
+ * tenant with a prefix), only a region an admin or the configuration made,
+ * as vmm.c shares them; then the tenant's rules and the region's mode.
+ */
+enum guest_shm_status
+policy_may_join(struct broker *b, struct tenant *t, const struct ucred *cred,
+    const struct region *g, const char **why)
+{
+	struct tenant *owner = policy_name_owner(b, g->name);
+	const char *name = g->name;
+
+	if (owner != NULL && owner != t) {
+		*why = "the region lies inside another tenant's prefix";
+		goto deny;
+	}
+	if (owner == t && t->prefix[0] != '\0')
+		name += strlen(t->prefix);
+	else if (t->prefix[0] != '\0' && g->origin == ORIGIN_GUEST) {
+		*why = "the region is another tenant's guest region";
+		goto deny;
+	}
+	if (!tenant_name_allowed(t, name)) {
+		*why = "the tenant's allow/deny rules refuse this name";
+		goto deny;
+	}
+	if (!tenant_may_attach(g, cred->uid, cred->gid)) {
+		*why = "the region's mode does not let this tenant attach";
+		goto deny;
+	}
+	return GSS_OK;
+deny:
+	policy_deny(b, t);
+	return GSS_NO_PERMISSION;
 }

@@ -50,7 +50,8 @@ region_uncharge(struct broker *b, struct region *g)
 /* Tells every other client of g that index changed; attached or not. An
  * attach carries the new peer's eventfd, so it is never coalesced. */
 static void
-region_peer_changed(struct region *g, int index, bool attached)
+region_peer_changed(struct broker *b, struct region *g, int index,
+    bool attached)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__PeerChanged ev = SHMBROKER__PEER_CHANGED__INIT;
@@ -67,6 +68,10 @@ region_peer_changed(struct region *g, int index, bool attached)
 
 		if (peer == NULL || i == index)
 			continue;
+		if (peer->ops != NULL) {
+			peer->ops->peer_changed(b, peer, index, attached);
+			continue;
+		}
 		ev.client_id = peer->id;
 		conn_send_event(peer->owner, &m, &efd, efd >= 0 ? 1 : 0,
 		    EVENT_KEY(peer->id, EVENT_PEER));
@@ -149,6 +154,8 @@ region_free_state(struct broker *b, struct region *g)
 void
 region_remove(struct broker *b, struct region *g, uint64_t conn_id)
 {
+	if (b->region_up != NULL)
+		b->region_up->removed(b, g);
 	watch_event(b, "destroy", g, -1, conn_id);
 	region_free_state(b, g);
 	fdstore_drop_region(b, g);
@@ -304,12 +311,23 @@ region_attach_failure(struct broker *b, const struct region *g, int fd,
 	    "descriptors (raise LimitNOFILE)" : "out of memory";
 }
 
+struct member_ident
+region_client_owner(const struct client *cl)
+{
+	const struct conn *c = cl->owner;
+
+	if (cl->ops != NULL)
+		return cl->ops->ident(cl);
+	return (struct member_ident){ .conn_id = c->id, .cred = c->cred,
+	    .label = c->label };
+}
+
 enum guest_shm_status
-region_attach(struct broker *b, struct conn *c, struct region *g, int want,
-    struct tenant *t, bool created, struct client **out, int *fd,
-    bool *borrowed, const char **why)
+region_attach(struct broker *b, struct region *g, const struct region_join *j,
+    struct client **out, int *fd, bool *borrowed, const char **why)
 {
 	enum guest_shm_status st = GSS_NOMEM;
+	struct tenant *t = j->tenant;
 	int err = -ENOMEM;
 
 	*out = NULL;
@@ -319,19 +337,20 @@ region_attach(struct broker *b, struct conn *c, struct region *g, int want,
 		*why = "the region has 16 clients";
 		st = GSS_CLIENT_MAX;
 	} else if ((*fd = region_memfd(b, g, borrowed)) >= 0 &&
-	    registry_attach_at(&b->reg, g, c, &c->clients, want, out) ==
+	    registry_attach_at(&b->reg, g, j->owner, j->list, j->want, out) ==
 	    GSS_OK) {
+		(*out)->ops = j->ops;
 		if (t != NULL) {
 			(*out)->usage = t->usage;
 			t->usage->clients++;
 		}
-		if ((err = region_open_signals(b, *out, want)) == 0) {
+		if ((err = region_open_signals(b, *out, j->want)) == 0) {
 			g->awaiting_reclaim = false;
 			/* The members first: by the time the new client hears
 			 * it is in, each member has the join (and the eventfd
 			 * to notify it by) in its socket. */
-			region_peer_changed(g, (*out)->index, true);
-			watch_event(b, "attach", g, (*out)->index, c->id);
+			region_peer_changed(b, g, (*out)->index, true);
+			watch_event(b, "attach", g, (*out)->index, j->conn_id);
 			return GSS_OK;
 		}
 		region_unlink_client(b, *out);
@@ -343,7 +362,7 @@ region_attach(struct broker *b, struct conn *c, struct region *g, int want,
 		close(*fd);
 	*fd = -1;
 	/* A failed create leaves no region behind. */
-	if (created)
+	if (j->created)
 		region_remove(b, g, 0);
 	return st;
 }
@@ -368,29 +387,34 @@ void
 region_detach_client(struct broker *b, struct client *cl)
 {
 	struct region *g = cl->region;
-	struct conn *owner = cl->owner;
+	uint64_t conn_id = region_client_owner(cl).conn_id;
 	int index = cl->index;
 
 	b->stats.detaches++;
 	if (region_unlink_client(b, cl)) {
-		watch_event(b, "detach", g, index, owner->id);
+		watch_event(b, "detach", g, index, conn_id);
 		log_info(&b->log, "region %s removed with its last client",
 		    g->name);
 		region_remove(b, g, 0);
 		return;
 	}
-	region_peer_changed(g, index, false);
-	watch_event(b, "detach", g, index, owner->id);
+	region_peer_changed(b, g, index, false);
+	watch_event(b, "detach", g, index, conn_id);
 }
 
 /* Tells a client's VMM that an admin revoked it: with its region
- * (destroy --force), or alone (AdminDetach), while the region lives on. */
+ * (destroy --force), or alone (AdminDetach), while the region lives on.
+ * A member that does not speak the RPC hears it through its ops. */
 static void
-region_send_revoked(const struct client *cl, bool alone)
+region_send_revoked(struct broker *b, struct client *cl, bool alone)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__ClientRevoked ev = SHMBROKER__CLIENT_REVOKED__INIT;
 
+	if (cl->ops != NULL) {
+		cl->ops->revoked(b, cl);
+		return;
+	}
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_CLIENT_REVOKED;
 	m.client_revoked = &ev;
 	ev.client_id = cl->id;
@@ -402,16 +426,16 @@ void
 region_revoke_client(struct broker *b, struct client *cl,
     const struct conn *by)
 {
-	const struct conn *owner = cl->owner;
+	struct member_ident who = region_client_owner(cl);
 
 	/* The client's VMM hears first and unmaps the region; then the
 	 * detach tells the peers, as the VMM's own detach would. */
-	region_send_revoked(cl, true);
+	region_send_revoked(b, cl, true);
 	log_notice(&b->log, "client %llu (region %s, index %u, connection "
 	    "%llu, pid %d, uid %u) detached by an admin (connection %llu, pid "
 	    "%d, uid %u)", (unsigned long long)cl->id, cl->region->name,
-	    (unsigned)cl->index, (unsigned long long)owner->id,
-	    (int)owner->cred.pid, (unsigned)owner->cred.uid,
+	    (unsigned)cl->index, (unsigned long long)who.conn_id,
+	    (int)who.cred.pid, (unsigned)who.cred.uid,
 	    (unsigned long long)by->id, (int)by->cred.pid,
 	    (unsigned)by->cred.uid);
 	watch_event(b, "revoke", cl->region, cl->index, by->id);
@@ -425,7 +449,7 @@ region_destroy(struct broker *b, struct region *g, uint64_t conn_id)
 
 	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
 		if (g->clients[i] != NULL)
-			region_send_revoked(g->clients[i], false);
+			region_send_revoked(b, g->clients[i], false);
 	/* Every client is revoked: each one's eventfd is closed with it, and
 	 * there is no peer left to tell (libshmclient drops its peers'
 	 * eventfds at ClientRevoked). */

@@ -40,6 +40,7 @@ struct region_mem {
 };
 
 struct client;
+struct member_ops;
 struct tenant_usage;
 
 struct region {
@@ -75,7 +76,8 @@ struct client {
 	LIST_ENTRY(client) owner_entry;	/* the owner's clients */
 	uint64_t id;
 	struct region *region;
-	void *owner;
+	void *owner;			/* a struct conn, unless ops says */
+	const struct member_ops *ops;	/* NULL: the owner speaks the RPC */
 	uint8_t index;
 	int efd;			/* its eventfd: notifications, or -1 */
 	struct tenant_usage *usage;	/* charged for it, or NULL */

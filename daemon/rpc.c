@@ -46,9 +46,8 @@ rpc_is_vmm_request(Shmbroker__ClientMessage__BodyCase bc)
 static bool
 rpc_is_admin_request(Shmbroker__ClientMessage__BodyCase bc)
 {
-	return (bc >= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS &&
-	    bc <= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD) ||
-	    bc == SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DETACH;
+	return bc >= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS &&
+	    bc <= SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DETACH;
 }
 
 static void

@@ -142,11 +142,14 @@ service_reload_step_cb(evutil_socket_t fd, short what, void *arg)
 	/* A timeout, not event_active: libevent runs events activated from
 	 * an active callback in the same pass, before it polls again, so the
 	 * batches would still hold every connection back. */
-	if (rc == 1)
+	if (rc == 1) {
 		event_add(b->ev_reload, &(struct timeval){ 0, 0 });
-	else
-		service_reload_end(b, job, rc < 0 ? RELOAD_PARTIAL :
-		    RELOAD_DONE, err);
+		return;
+	}
+	if (rc == 0)
+		rc = ivshmem_export_configured(b, err, sizeof(err));
+	service_reload_end(b, job, rc < 0 ? RELOAD_PARTIAL : RELOAD_DONE,
+	    err);
 }
 
 void

@@ -223,6 +223,7 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
     const char **why)
 {
 	struct broker *b = c->b;
+	struct region_join join;
 	struct region *g;
 	enum guest_shm_status st;
 	bool read_only = false;
@@ -235,8 +236,10 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 		*created = false;
 		return st;
 	}
-	st = region_attach(b, c, g, vmm_wanted_index(req->want_index),
-	    vmm_charged_tenant(c), *created, out, fd, borrowed, why);
+	join = (struct region_join){ .owner = c, .list = &c->clients,
+	    .conn_id = c->id, .want = vmm_wanted_index(req->want_index),
+	    .tenant = vmm_charged_tenant(c), .created = *created };
+	st = region_attach(b, g, &join, out, fd, borrowed, why);
 	if (st == GSS_OK && read_only &&
 	    (st = vmm_read_only_fd(c, *out, fd, borrowed, why)) != GSS_OK)
 		*out = NULL;

@@ -17,7 +17,7 @@
 #include "harness.h"
 #include "shmclient.h"
 
-#define BENCH_MAX_FIGURES 16
+#define BENCH_MAX_FIGURES 32
 #define BENCH_TIMEOUT_MS 5000	/* every synchronous call to the daemon */
 
 struct figure {
@@ -143,5 +143,6 @@ int fig_attach(struct bench *b);
 int fig_create(struct bench *b);
 int fig_scale(struct bench *b);
 int fig_guest(struct bench *b);
+int fig_ivshmem(struct bench *b);
 
 #endif

@@ -39,6 +39,9 @@ static const struct group groups[] = {
 	    "scale_attach" }, fig_scale },
 	{ { "guest_notify", "guest_create_usable", "guest_copy_64M" },
 	    fig_guest },
+	{ { "ivshmem_qemu_qemu_rtt", "ivshmem_qemu_member_rtt",
+	    "ivshmem_qemu_qemu_rtt_x", "ivshmem_qemu_member_rtt_x" },
+	    fig_ivshmem },
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

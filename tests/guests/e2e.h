@@ -41,6 +41,15 @@ e2e_pattern(uint32_t i)
 /* e2e_kill: survivor S and victim V, which the test kills. */
 #define E2E_KILL_NAME		"e2e/kill"
 
+/* e2e_qemu: a guest and a stock QEMU on an ivshmem export (the QEMU is
+ * index 0, the guest 1). */
+#define E2E_QEMU_NAME		"e2e/qemu"
+#define E2E_QEMU_PAGES		512u	/* 2 MiB: a power of two */
+#define E2E_QEMU_FROM_GUEST	0x100u	/* the guest's text for the QEMU */
+#define E2E_QEMU_FROM_QEMU	0x200u	/* and the QEMU's for the guest */
+#define E2E_QEMU_GUEST_TEXT	"written by the guest"
+#define E2E_QEMU_QEMU_TEXT	"written by QEMU"
+
 /* e2e_detach: keeper K and D, whose client the test detaches. */
 #define E2E_DETACH_NAME		"e2e/detach"
 #define E2E_DETACH_WORD		0xd37ac4edu	/* data[0], by K */

@@ -169,7 +169,7 @@ static const struct bad_case bad_cases[] = {
 	    "unknown broker setting 'max_regionz' (use socket," },
 	{ "unknown region key", OPEN "[region r]\nsize = 1M\ncolour = blue\n",
 	    5, "unknown region setting 'colour' (use size, mode, group, "
-	    "backing)" },
+	    "backing, ivshmem, ivshmem_vectors)" },
 	{ "unknown tenant key", T5 "quota = 1\n", 3,
 	    "unknown tenant setting 'quota'" },
 	{ "bad region size", OPEN "[region r]\nsize = 12Q\n", 4,

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ivshmem: regions served to stock QEMU processes on UNIX sockets that
+ * speak QEMU's ivshmem server protocol (the ivshmem-doorbell device's
+ * chardev). An export is one socket for one region; each QEMU that
+ * connects is decided by its own peer credentials, exactly as a VMM's
+ * attach of that region would be (tenant, prefix, rules, mode, quotas),
+ * and then becomes one client of the region (ivshmem_peer.c). Exports are
+ * made by admins (admin.c) and by the configuration file, and end with
+ * their region.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ivshmem_int.h"
+
+int
+ivshmem_init(struct broker *b)
+{
+	if ((b->ivshmem = calloc(1, sizeof(*b->ivshmem))) == NULL)
+		return -ENOMEM;
+	b->ivshmem->b = b;
+	LIST_INIT(&b->ivshmem->exports);
+	LIST_INIT(&b->ivshmem->orphans);
+	return 0;
+}
+
+/* A socket file left by a daemon that is gone is replaced; a live one,
+ * or anything that is not a socket, is not. */
+static int
+ivshmem_clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket",
+		    sun->sun_path);
+		return -EEXIST;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "%s is served by another process",
+		    sun->sun_path);
+		return -EADDRINUSE;
+	}
+	return unlink(sun->sun_path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Any local user may connect: who may join is decided per connection. */
+static int
+ivshmem_listen(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((rc = ivshmem_clear_path(&sun, err, errlen)) < 0)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, 0666) < 0 || listen(fd, 64) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/*
+ * A QEMU let go before it gets the memory: logged and counted, and told by
+ * the only means the protocol has, a version it cannot take (-err), so
+ * that it ends with "server sent version -13, expecting 0" (-EACCES:
+ * tenancy; -ENOSPC: the region or a quota is full). A connection closed
+ * during its set-up would make QEMU (7.2) spin on the end of the stream.
+ */
+static void
+ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
+    int err, const char *why)
+{
+	struct broker *b = e->ivs->b;
+	uint8_t msg[8];
+
+	log_notice(&b->log, "ivshmem %s: refused QEMU pid %d (uid %u, gid "
+	    "%u) for region %s: %s", e->path, (int)cred->pid,
+	    (unsigned)cred->uid, (unsigned)cred->gid, e->region->name, why);
+	b->stats.ivshmem_refused++;
+	if (fd < 0)
+		return;
+	ivshmem_encode(err, msg);
+	if (send(fd, msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug(&b->log, "ivshmem %s: cannot tell QEMU pid %d: %s",
+		    e->path, (int)cred->pid, strerror(errno));
+	close(fd);
+}
+
+/* A QEMU connected: the same decision as an attach of the region by a VMM
+ * of its tenant, then a client of the region. fd is taken. */
+static void
+ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
+{
+	struct broker *b = e->ivs->b;
+	struct region *g = e->region;
+	struct region_join join;
+	struct ivsh_peer *p;
+	struct client *cl;
+	struct tenant *t;
+	const char *why = NULL;
+	enum guest_shm_status st;
+	bool borrowed;
+	int mfd, fd2 = -1, err = -EACCES;
+
+	if ((t = policy_tenant_for(b, cred)) == NULL)
+		why = "no tenant matches its uid and gid, and no "
+		    "default_tenant is configured";
+	else if (policy_may_join(b, t, cred, g, &why) == GSS_OK)
+		err = region_client_room(b, t, &why) < 0 ? -ENOSPC : 0;
+	if (err != 0) {
+		ivshmem_refuse(e, fd, cred, err, why);
+		return;
+	}
+	if ((fd2 = dup(fd)) < 0 || (p = ivsh_peer_new(e, fd, cred)) == NULL) {
+		ivshmem_refuse(e, fd2 >= 0 ? fd2 : fd, cred, -ENOMEM, "out of "
+		    "memory or fds");
+		return;
+	}
+	p->tenant = t;
+	join = (struct region_join){ .owner = p, .list = &p->clients,
+	    .ops = &ivsh_member_ops, .conn_id = p->id, .want = -1,
+	    .tenant = t };
+	st = region_attach(b, g, &join, &cl, &mfd, &borrowed, &why);
+	b->stats.status_counts[st]++;
+	if (st != GSS_OK) {
+		ivsh_peer_free(p);
+		ivshmem_refuse(e, fd2, cred, st == GSS_CLIENT_MAX ? -ENOSPC :
+		    -ENOMEM, why);
+		return;
+	}
+	close(fd2);
+	p->cl = cl;
+	p->vec_efd[0] = cl->efd;
+	b->stats.attaches++;
+	b->stats.ivshmem_joins++;
+	log_info(&b->log, "ivshmem %s: QEMU pid %d (uid %u) joined region %s "
+	    "as index %u", e->path, (int)cred->pid, (unsigned)cred->uid,
+	    g->name, cl->index);
+	ivsh_peer_welcome(p, mfd);
+	if (borrowed)
+		close(mfd);
+}
+
+static void
+ivshmem_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct ivsh_export *e = arg;
+	struct ucred cred;
+	socklen_t len;
+	int fd;
+
+	(void)what;
+	/* A few at a time: a flood of connections shares the loop. */
+	for (int k = 0; k < 16; k++) {
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC)) < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn(&e->ivs->b->log, "ivshmem %s: accept: "
+				    "%s", e->path, strerror(errno));
+			return;
+		}
+		len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			close(fd);
+			continue;
+		}
+		/* ivshmem_admit frees e when the region goes with a
+		 * failed join; it cannot: the region has a client or is
+		 * not the guest's to lose (a failed find removes none). */
+		ivshmem_admit(e, fd, &cred);
+	}
+}
+
+int
+ivshmem_export(struct broker *b, struct region *g, const char *path,
+    unsigned vectors, bool configured, char *err, size_t errlen)
+{
+	struct ivshmem *ivs = b->ivshmem;
+	struct ivsh_export *e;
+	const char *why;
+	int fd;
+
+	if (ivshmem_check_path(path, &why) < 0 ||
+	    ivshmem_check_vectors(vectors, &why) < 0 ||
+	    ivshmem_check_size(g->mem.bytes, &why) < 0) {
+		snprintf(err, errlen, "cannot export region %s on %s: %s",
+		    g->name, path, why);
+		return -EINVAL;
+	}
+	if (ivshmem_exports(b, g, NULL, 0) >= IVSHMEM_MAX_EXPORTS) {
+		snprintf(err, errlen, "region %s has %d exports already",
+		    g->name, IVSHMEM_MAX_EXPORTS);
+		return -ENOSPC;
+	}
+	LIST_FOREACH(e, &ivs->exports, entry) {
+		if (strcmp(e->path, path) == 0) {
+			snprintf(err, errlen, "%s already serves region %s",
+			    path, e->region->name);
+			return -EEXIST;
+		}
+	}
+	err[0] = '\0';
+	if ((fd = ivshmem_listen(path, err, errlen)) < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "cannot listen on %s: %s", path,
+			    strerror(-fd));
+		return fd;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->ev = event_new(b->base, fd, EV_READ | EV_PERSIST,
+	    ivshmem_accept_cb, e)) == NULL || event_add(e->ev, NULL) < 0) {
+		if (e != NULL && e->ev != NULL)
+			event_free(e->ev);
+		free(e);
+		close(fd);
+		unlink(path);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	e->ivs = ivs;
+	e->region = g;
+	snprintf(e->path, sizeof(e->path), "%s", path);
+	e->vectors = vectors;
+	e->configured = configured;
+	e->fd = fd;
+	LIST_INIT(&e->peers);
+	LIST_INSERT_HEAD(&ivs->exports, e, entry);
+	log_info(&b->log, "region %s exported to QEMU on %s (%u vectors)",
+	    g->name, path, vectors);
+	return 0;
+}
+
+/* Stops listening and frees e; its QEMUs are orphaned, told every peer
+ * left and let go when tell, else left to close on their own. */
+static void
+ivshmem_export_close(struct ivsh_export *e, bool tell)
+{
+	struct ivshmem *ivs = e->ivs;
+	struct ivsh_peer *p;
+
+	LIST_REMOVE(e, entry);
+	event_free(e->ev);
+	close(e->fd);
+	unlink(e->path);
+	while ((p = LIST_FIRST(&e->peers)) != NULL) {
+		LIST_REMOVE(p, entry);
+		p->exp = NULL;
+		LIST_INSERT_HEAD(&ivs->orphans, p, entry);
+		if (tell)
+			ivsh_peer_leave(p);
+	}
+	free(e);
+}
+
+static struct ivsh_export *
+ivshmem_find(struct ivshmem *ivs, uint64_t region_id, const char *path)
+{
+	struct ivsh_export *e;
+
+	LIST_FOREACH(e, &ivs->exports, entry)
+		if (e->region->id == region_id &&
+		    (path == NULL || strcmp(e->path, path) == 0))
+			return e;
+	return NULL;
+}
+
+unsigned
+ivshmem_unexport(struct broker *b, const struct region *g, const char *path)
+{
+	uint64_t id = g->id;
+	struct ivsh_export *e;
+	unsigned n = 0;
+
+	/* From the top each time: a QEMU let go may take a guest's region,
+	 * and its other exports, with it. */
+	while ((e = ivshmem_find(b->ivshmem, id, path)) != NULL) {
+		log_info(&b->log, "region %s: export on %s closed", g->name,
+		    e->path);
+		ivshmem_export_close(e, true);
+		n++;
+	}
+	return n;
+}
+
+size_t
+ivshmem_exports(struct broker *b, const struct region *g,
+    struct ivshmem_export_info *out, size_t max)
+{
+	struct ivsh_export *e;
+	struct ivsh_peer *p;
+	size_t n = 0;
+
+	/* max 0: only counts them. */
+	LIST_FOREACH(e, &b->ivshmem->exports, entry) {
+		if (e->region != g || (max > 0 && n == max))
+			continue;
+		if (max > 0) {
+			out[n] = (struct ivshmem_export_info){ .path = e->path,
+			    .vectors = e->vectors,
+			    .configured = e->configured };
+			LIST_FOREACH(p, &e->peers, entry)
+				out[n].peers += p->cl != NULL;
+		}
+		n++;
+	}
+	return n;
+}
+
+int
+ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
+{
+	struct ivsh_export *e;
+
+	for (size_t i = 0; i < b->cfg.nregions; i++) {
+		const struct config_region *cr = &b->cfg.regions[i];
+		struct region *g;
+		char why[256];
+		bool served = false;
+
+		if (cr->ivshmem == NULL ||
+		    (g = registry_find(&b->reg, cr->name)) == NULL)
+			continue;
+		LIST_FOREACH(e, &b->ivshmem->exports, entry)
+			served |= strcmp(e->path, cr->ivshmem) == 0;
+		if (served)
+			continue;
+		if (ivshmem_export(b, g, cr->ivshmem, cr->ivshmem_vectors,
+		    true, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s:%d: [region %s]: %s",
+			    b->cfg.config_file, cr->line, cr->name, why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* A region is freed: its exports go (its clients, QEMUs among them, are
+ * gone already). */
+static void
+ivshmem_region_removed(struct broker *b, struct region *g)
+{
+	struct ivsh_export *e;
+
+	if (b->ivshmem == NULL)
+		return;		/* stopping: everything goes */
+	while ((e = ivshmem_find(b->ivshmem, g->id, NULL)) != NULL) {
+		log_info(&b->log, "region %s: export on %s closed with it",
+		    g->name, e->path);
+		ivshmem_export_close(e, false);
+	}
+}
+
+const struct region_upcalls ivshmem_region_upcalls = {
+	.removed = ivshmem_region_removed,
+};
+
+void
+ivshmem_close(struct broker *b)
+{
+	struct ivshmem *ivs = b->ivshmem;
+	struct ivsh_export *e;
+	struct ivsh_peer *p;
+
+	if (ivs == NULL)
+		return;
+	while ((e = LIST_FIRST(&ivs->exports)) != NULL)
+		ivshmem_export_close(e, false);
+	while ((p = LIST_FIRST(&ivs->orphans)) != NULL)
+		ivsh_peer_free(p);
+	free(ivs);
+	b->ivshmem = NULL;
+}

@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ivshmem_peer: one stock QEMU connected to an ivshmem export, as a member
+ * of its region. What it is told (its index, the memfd, a connect message
+ * per peer and vector, a disconnect when a peer leaves), in order and
+ * without blocking on a QEMU that does not read; its own interrupt vectors
+ * (vector 0 is the client's eventfd, which the region's other members
+ * ring directly); and the relays that turn its doorbell at a member
+ * without ivshmem vectors into a pending bit plus that member's eventfd.
+ * A QEMU never sends anything: what it does send is read and dropped, and
+ * its end of the socket is how the daemon learns it is gone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ivshmem_int.h"
+
+static void ivsh_peer_flush(struct ivsh_peer *p);
+
+/* Frees p from the event loop, never from inside a region change. */
+static void
+ivsh_peer_close_later(struct ivsh_peer *p)
+{
+	p->closing = true;
+	event_add(p->ev_close, &(struct timeval){ 0, 0 });
+}
+
+static void
+ivsh_peer_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ivsh_peer_free(arg);
+}
+
+/* Queues one message; fd (may be -1) is copied. A QEMU that lets the
+ * queue fill up is not reading: it is let go. */
+static void
+ivsh_peer_queue(struct ivsh_peer *p, int64_t value, int fd)
+{
+	struct ivsh_msg *m;
+
+	if (p->dropped)
+		return;
+	if (p->queued >= IVSH_MAX_QUEUED || (m = calloc(1, sizeof(*m))) == NULL)
+		goto drop;
+	ivshmem_encode(value, m->bytes);
+	m->fd = -1;
+	if (fd >= 0 && (m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		free(m);
+		goto drop;
+	}
+	STAILQ_INSERT_TAIL(&p->outq, m, entry);
+	p->queued++;
+	return;
+drop:
+	log_warn(&p->b->log, "ivshmem %s: cannot queue a message for QEMU pid "
+	    "%d (%u queued: it does not read them, or the daemon is out of "
+	    "memory or fds): letting it go", p->exp != NULL ? p->exp->path :
+	    "-", (int)p->cred.pid, p->queued);
+	p->dropped = true;
+	ivsh_peer_close_later(p);
+}
+
+/* Sends the head of the queue: 1 when it went whole, 0 when the socket is
+ * full, -errno when the QEMU is gone. */
+static int
+ivsh_peer_send_one(struct ivsh_peer *p, struct ivsh_msg *m)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { m->bytes + m->sent, sizeof(m->bytes) - m->sent };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (m->fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &m->fd, sizeof(int));
+	}
+	do
+		n = sendmsg(p->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	/* The fd went with the first byte; the rest goes without it. */
+	if (m->fd >= 0) {
+		close(m->fd);
+		m->fd = -1;
+	}
+	m->sent += (uint8_t)n;
+	return m->sent == sizeof(m->bytes);
+}
+
+static void
+ivsh_peer_flush(struct ivsh_peer *p)
+{
+	struct ivsh_msg *m;
+	int rc = 1;
+
+	if (p->dropped)
+		return;
+	while ((m = STAILQ_FIRST(&p->outq)) != NULL &&
+	    (rc = ivsh_peer_send_one(p, m)) == 1) {
+		STAILQ_REMOVE_HEAD(&p->outq, entry);
+		p->queued--;
+		free(m);
+	}
+	if (rc < 0) {
+		p->dropped = true;
+		ivsh_peer_close_later(p);
+		return;
+	}
+	if (m != NULL)
+		event_add(p->ev_write, NULL);
+	else if (p->closing)
+		ivsh_peer_close_later(p);
+}
+
+static void
+ivsh_peer_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ivsh_peer_flush(arg);
+}
+
+/* A QEMU's socket said something: it only ever closes it. */
+static void
+ivsh_peer_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ivsh_peer *p = arg;
+	char buf[256];
+	ssize_t n;
+
+	(void)what;
+	/* read(2), not recvmsg: fds a QEMU sends are dropped by the kernel. */
+	n = read(fd, buf, sizeof(buf));
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	log_info(&p->b->log, "ivshmem %s: QEMU pid %d (index %d) went away",
+	    p->exp != NULL ? p->exp->path : "-", (int)p->cred.pid,
+	    p->cl != NULL ? p->cl->index : -1);
+	ivsh_peer_free(p);
+}
+
+static void
+ivsh_relay_free(struct ivsh_relay *r)
+{
+	if (r->efd < 0)
+		return;
+	event_free(r->ev);
+	close(r->efd);
+	r->efd = -1;
+	r->ev = NULL;
+}
+
+/* The QEMU rang a member that has no ivshmem vectors: the member learns
+ * who from its pending word, as from any other member's notify. */
+static void
+ivsh_relay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ivsh_relay *r = arg;
+	struct ivsh_peer *p = r->p;
+	struct shm_state_page *page;
+	struct client *target;
+	uint64_t count;
+
+	(void)what;
+	if (read(fd, &count, sizeof(count)) < 0 || p->cl == NULL)
+		return;
+	target = p->cl->region->clients[r->target];
+	if (target == NULL ||
+	    (page = statepage_map(&p->cl->region->state)) == NULL)
+		return;
+	shm_state_post(page, p->cl->index, r->target);
+	statepage_signal(target->efd);
+	p->b->stats.ivshmem_relayed++;
+}
+
+static int
+ivsh_relay_open(struct ivsh_peer *p, unsigned index)
+{
+	struct ivsh_relay *r = &p->relay[index];
+
+	if ((r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
+	r->ev = event_new(p->b->base, r->efd, EV_READ | EV_PERSIST,
+	    ivsh_relay_cb, r);
+	if (r->ev == NULL || event_add(r->ev, NULL) < 0) {
+		if (r->ev != NULL)
+			event_free(r->ev);
+		close(r->efd);
+		r->efd = -1;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The fd that rings vector v of member peer, or -1 when it has none. */
+static int
+ivsh_vector_fd(const struct client *peer, unsigned v)
+{
+	const struct ivsh_peer *tp = peer->owner;
+
+	if (v == 0)
+		return peer->efd;
+	return peer->ops == &ivsh_member_ops && v < tp->vectors ?
+	    tp->vec_efd[v] : -1;
+}
+
+/* Connect messages for the member at index: a QEMU's own vectors (as many
+ * as both have), or one relay for every vector of this QEMU. */
+static void
+ivsh_peer_tell_join(struct ivsh_peer *p, unsigned index)
+{
+	const struct client *peer = p->cl->region->clients[index];
+	int err;
+
+	if (peer == NULL || (p->told & (1u << index)))
+		return;
+	if (peer->ops != &ivsh_member_ops &&
+	    (err = ivsh_relay_open(p, index)) < 0) {
+		log_warn(&p->b->log, "ivshmem: no doorbell from QEMU pid %d "
+		    "to index %u: %s", (int)p->cred.pid, index,
+		    strerror(-err));
+		return;
+	}
+	for (unsigned v = 0; v < p->vectors; v++) {
+		int fd = peer->ops == &ivsh_member_ops ?
+		    ivsh_vector_fd(peer, v) : p->relay[index].efd;
+
+		if (fd < 0)
+			break;
+		ivsh_peer_queue(p, index, fd);
+	}
+	p->told |= (uint16_t)(1u << index);
+}
+
+static void
+ivsh_peer_tell_leave(struct ivsh_peer *p, unsigned index)
+{
+	if (!(p->told & (1u << index)))
+		return;
+	ivsh_peer_queue(p, index, -1);
+	p->told &= (uint16_t)~(1u << index);
+	ivsh_relay_free(&p->relay[index]);
+}
+
+int
+ivsh_peer_welcome(struct ivsh_peer *p, int region_fd)
+{
+	unsigned self = p->cl->index;
+
+	ivsh_peer_queue(p, IVSHMEM_PROTOCOL_VERSION, -1);
+	ivsh_peer_queue(p, self, -1);
+	ivsh_peer_queue(p, IVSHMEM_MSG_SHMEM, region_fd);
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		if (i != self)
+			ivsh_peer_tell_join(p, i);
+	for (unsigned v = 0; v < p->vectors; v++)
+		ivsh_peer_queue(p, self, ivsh_vector_fd(p->cl, v));
+	ivsh_peer_flush(p);
+	return p->closing ? -ENOBUFS : 0;
+}
+
+/* Every peer the QEMU knows of leaves its view. */
+static void
+ivsh_peer_tell_all_left(struct ivsh_peer *p)
+{
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		ivsh_peer_tell_leave(p, i);
+}
+
+void
+ivsh_peer_leave(struct ivsh_peer *p)
+{
+	struct client *cl = p->cl;
+
+	ivsh_peer_tell_all_left(p);
+	p->closing = true;
+	if (cl != NULL) {
+		p->cl = NULL;
+		region_detach_client(p->b, cl);
+	}
+	ivsh_peer_flush(p);
+}
+
+static void
+ivsh_member_peer_changed(struct broker *b, struct client *self, int index,
+    bool attached)
+{
+	struct ivsh_peer *p = self->owner;
+
+	(void)b;
+	if (p->closing)
+		return;
+	if (attached)
+		ivsh_peer_tell_join(p, (unsigned)index);
+	else
+		ivsh_peer_tell_leave(p, (unsigned)index);
+	ivsh_peer_flush(p);
+}
+
+/* The region is being destroyed: region.c frees the client next. */
+static void
+ivsh_member_revoked(struct broker *b, struct client *self)
+{
+	struct ivsh_peer *p = self->owner;
+
+	(void)b;
+	ivsh_peer_tell_all_left(p);
+	p->cl = NULL;
+	p->closing = true;
+	ivsh_peer_flush(p);
+}
+
+static struct member_ident
+ivsh_member_ident(const struct client *self)
+{
+	const struct ivsh_peer *p = self->owner;
+
+	return (struct member_ident){ .conn_id = p->id, .cred = p->cred,
+	    .label = p->label };
+}
+
+const struct member_ops ivsh_member_ops = {
+	.peer_changed = ivsh_member_peer_changed,
+	.revoked = ivsh_member_revoked,
+	.ident = ivsh_member_ident,
+};
+
+/* Vectors 1.. of a new QEMU, made before it joins: its QEMU peers are
+ * given them while it joins. Vector 0 is its client's eventfd. */
+static int
+ivsh_peer_open_vectors(struct ivsh_peer *p)
+{
+	for (unsigned v = 1; v < p->vectors; v++)
+		if ((p->vec_efd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+			return -errno;
+	return 0;
+}
+
+struct ivsh_peer *
+ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred)
+{
+	struct broker *b = e->ivs->b;
+	struct ivsh_peer *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	p->b = b;
+	p->exp = e;
+	p->fd = fd;
+	p->cred = *cred;
+	p->id = b->next_conn_id++;
+	p->vectors = e->vectors;
+	snprintf(p->label, sizeof(p->label), "ivshmem %.55s", e->path);
+	LIST_INIT(&p->clients);
+	STAILQ_INIT(&p->outq);
+	for (unsigned i = 0; i < IVSHMEM_MAX_VECTORS; i++)
+		p->vec_efd[i] = -1;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		p->relay[i] = (struct ivsh_relay){ .p = p, .efd = -1,
+		    .target = (uint8_t)i };
+	LIST_INSERT_HEAD(&e->peers, p, entry);
+	p->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST,
+	    ivsh_peer_read_cb, p);
+	p->ev_write = event_new(b->base, fd, EV_WRITE, ivsh_peer_write_cb, p);
+	p->ev_close = evtimer_new(b->base, ivsh_peer_close_cb, p);
+	if (p->ev_read == NULL || p->ev_write == NULL || p->ev_close == NULL ||
+	    event_add(p->ev_read, NULL) < 0 || ivsh_peer_open_vectors(p) < 0) {
+		ivsh_peer_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+ivsh_peer_free(struct ivsh_peer *p)
+{
+	struct ivsh_msg *m;
+
+	LIST_REMOVE(p, entry);
+	if (p->cl != NULL) {
+		struct client *cl = p->cl;
+
+		p->cl = NULL;
+		region_detach_client(p->b, cl);
+	}
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		ivsh_relay_free(&p->relay[i]);
+	for (unsigned v = 1; v < IVSHMEM_MAX_VECTORS; v++)
+		if (p->vec_efd[v] >= 0)
+			close(p->vec_efd[v]);
+	while ((m = STAILQ_FIRST(&p->outq)) != NULL) {
+		STAILQ_REMOVE_HEAD(&p->outq, entry);
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m);
+	}
+	if (p->ev_read != NULL)
+		event_free(p->ev_read);
+	if (p->ev_write != NULL)
+		event_free(p->ev_write);
+	if (p->ev_close != NULL)
+		event_free(p->ev_close);
+	close(p->fd);
+	free(p);
+}

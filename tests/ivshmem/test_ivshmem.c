@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_ivshmem: stock QEMU processes (Debian's qemu-system-x86_64, the
+ * ivshmem-doorbell device, driven over qtest: no guest OS, no KVM) join
+ * broker regions through `shmctl export` and the configuration file, next
+ * to libshmclient clients. Bytes and doorbells in every direction, each
+ * doorbell on its vector only and naming its sender; tenancy decided by the
+ * QEMU's own uid; the 16-client limit across kinds; a QEMU that dies or an
+ * export that closes lets its peers know; a region that QEMU cannot map is
+ * refused with the reason. Skipped (77) where QEMU is not installed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e2e.h"
+#include "fakestore.h"
+#include "fixture.h"
+#include "qtest.h"
+#include "testcheck.h"
+#include "vmproc.h"
+
+#define NQEMU		17
+#define RING_TRIES	100	/* a QEMU takes its peers in its own time */
+
+struct ivs {
+	struct fixture fx;	/* first: fixture_teardown frees it whole */
+	struct qtest q[NQEMU];
+	struct vmproc vm;
+	struct fakestore fs;
+	char sockdir[96];
+	char path[108];		/* the export of the test */
+};
+
+/* ---- set-up ---- */
+
+static int
+ivs_setup(void **state)
+{
+	struct ivs *f;
+
+	if ((f = fixture_new(state, sizeof(*f))) == NULL)
+		return -1;
+	f->fs.nsock = -1;
+	/* QEMUs of other uids must reach the sockets. */
+	snprintf(f->sockdir, sizeof(f->sockdir), "%s/ivs", f->fx.dir);
+	snprintf(f->path, sizeof(f->path), "%s/r.sock", f->sockdir);
+	if (chmod(f->fx.dir, 0711) < 0 || mkdir(f->sockdir, 0755) < 0)
+		return fixture_failed(state);
+	return 0;
+}
+
+static int
+ivs_teardown(void **state)
+{
+	struct ivs *f = *state;
+
+	for (int i = 0; i < NQEMU; i++)
+		qtest_kill(&f->q[i]);
+	vmproc_kill(&f->vm);
+	fakestore_close(&f->fs);
+	return fixture_teardown(state);
+}
+
+static void
+ivs_start(struct ivs *f, const char *conf)
+{
+	static const char *const extra[] = { "--hugepages", "never", NULL };
+
+	assert_int_equal(fixture_start(&f->fx, conf, extra), 0);
+}
+
+/* shmctl with the fixture's admin socket; its exit status, output in out. */
+static int
+ivs_ctl(struct ivs *f, char *out, size_t len, ...)
+{
+	char *argv[16] = { (char *)SHMCTL_PATH, (char *)"--admin-socket",
+	    (char *)f->fx.d.admin_socket };
+	char sink[4096];
+	va_list ap;
+	int n = 3;
+
+	va_start(ap, len);
+	while (n < 15 && (argv[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	return harness_run(argv, out != NULL ? out : sink,
+	    out != NULL ? len : sizeof(sink));
+}
+
+static void
+ivs_export(struct ivs *f, const char *name, const char *vectors)
+{
+	assert_int_equal(ivs_ctl(f, NULL, 0, "export", name, "--ivshmem",
+	    f->path, "--vectors", vectors, NULL), 0);
+}
+
+/* QEMU k on the test's export, set up; returns its IVPosition. */
+static int
+ivs_qemu(struct ivs *f, int k, unsigned vectors)
+{
+	char why[512];
+	int64_t pos = -1;
+
+	qtest_kill(&f->q[k]);
+	assert_int_equal(qtest_start(&f->q[k], f->path, vectors, (uid_t)-1, 0,
+	    f->fx.dir), 0);
+	if (qtest_setup(&f->q[k]) < 0 || (pos = qtest_ivposition(&f->q[k])) < 0)
+		fail_msg("QEMU %d did not come up: %s", k,
+		    qtest_stderr(&f->q[k], why, sizeof(why)));
+	return (int)pos;
+}
+
+/* Rings until the doorbell shows at to's vector: a QEMU learns of its
+ * peers from the daemon's messages, which it reads in its own time. */
+static void
+ivs_ring_qemu(struct qtest *from, unsigned peer, struct qtest *to,
+    unsigned vector)
+{
+	for (int i = 0; i < RING_TRIES; i++) {
+		assert_int_equal(qtest_doorbell(from, peer, vector), 0);
+		if (qtest_msi_wait(to, vector, 50))
+			return;
+	}
+	fail_msg("the doorbell to index %u vector %u never arrived", peer,
+	    vector);
+}
+
+/* ---- tests ---- */
+
+/* Two QEMUs share bytes and ring each other, each vector on its own. */
+static void
+test_two_qemus(void **state)
+{
+	struct ivs *f = *state;
+	char buf[32] = "", out[4096];
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "qq", 512), 0);
+	ivs_export(f, "qq", "2");
+	assert_int_equal(ivs_qemu(f, 0, 2), 0);
+	assert_int_equal(ivs_qemu(f, 1, 2), 1);
+	assert_int_equal(qtest_mem_write(&f->q[0], 0x1000, "from QEMU 0", 12),
+	    0);
+	assert_int_equal(qtest_mem_read(&f->q[1], 0x1000, buf, 12), 0);
+	assert_string_equal(buf, "from QEMU 0");
+
+	ivs_ring_qemu(&f->q[0], 1, &f->q[1], 1);
+	assert_false(qtest_msi_take(&f->q[1], 0));	/* vector 1 only */
+	ivs_ring_qemu(&f->q[1], 0, &f->q[0], 0);
+	assert_false(qtest_msi_take(&f->q[0], 1));
+	ivs_ring_qemu(&f->q[0], 1, &f->q[1], 0);
+	assert_false(qtest_msi_take(&f->q[1], 1));
+	/* Rings of no one (an index nobody holds) go nowhere. */
+	assert_int_equal(qtest_doorbell(&f->q[0], 7, 0), 0);
+	assert_false(qtest_msi_wait(&f->q[1], 0, 100));
+
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "show", "qq", NULL), 0);
+	assert_non_null(strstr(out, "(2 vectors, 2 QEMUs)"));
+	assert_int_equal(check_admin_clients(f->fx.adm, "qq"), 2);
+}
+
+/* Pending bits of a libshmclient client, waiting up to 5 s for its
+ * eventfd first. */
+static uint32_t
+ivs_client_wait(struct fixture *fx, struct shmc *c, uint64_t id)
+{
+	struct pollfd p = { .fd = shmc_attachment_eventfd(c, id),
+	    .events = POLLIN };
+	uint32_t st = 0;
+	uint64_t n;
+
+	(void)fx;
+	assert_true(p.fd >= 0);
+	if (poll(&p, 1, 5000) != 1)
+		return 0;
+	assert_int_equal(read(p.fd, &n, sizeof(n)), (ssize_t)sizeof(n));
+	assert_int_equal(shmc_status_direct(c, id, 0, &st), 0);
+	return st & 0xffff;
+}
+
+static void
+ivs_ignore_event(const struct shmc_event *ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+}
+
+/* Waits until c's view of the region's members is want (events). */
+static void
+ivs_client_members(struct shmc *c, uint64_t id, uint32_t want)
+{
+	int64_t end = harness_now_ms() + 5000;
+	uint32_t st;
+
+	do {
+		struct pollfd p = { .fd = shmc_event_fd(c), .events = POLLIN };
+
+		/* keep every pending bit: only the members are read */
+		assert_int_equal(shmc_status_direct(c, id, 0xffff, &st), 0);
+		if (st >> 16 == want)
+			return;
+		if (poll(&p, 1, 50) == 1)
+			assert_true(shmc_dispatch(c, ivs_ignore_event, NULL) >=
+			    0);
+	} while (harness_now_ms() < end);
+	fail_msg("the client's members are 0x%x, not 0x%x", st >> 16, want);
+}
+
+/* A QEMU and a libshmclient client: bytes, doorbells both ways with the
+ * sender named, and the QEMU's death seen by the client. */
+static void
+test_qemu_and_client(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc_region r;
+	struct shmc *c;
+	uint8_t *mem;
+	char buf[16] = "";
+	uint32_t pending = 0;
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "qc", 16), 0);
+	ivs_export(f, "qc", "1");
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	assert_int_equal(fixture_attach(&f->fx, c, "qc", 16, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(r.index, 1);
+	assert_int_equal(r.active_mask, 0x3);
+	mem = fixture_map(&f->fx, &r);
+	memcpy(mem + 0x100, "client", 7);
+	assert_int_equal(qtest_mem_read(&f->q[0], 0x100, buf, 7), 0);
+	assert_string_equal(buf, "client");
+
+	/* client -> QEMU: straight to the QEMU's vector 0 */
+	assert_int_equal(shmc_notify_direct(c, r.client_id, 1u << 0), 0);
+	assert_true(qtest_msi_wait(&f->q[0], 0, 5000));
+	/* QEMU -> client: the client's word names the QEMU */
+	for (int i = 0; i < RING_TRIES && pending == 0; i++) {
+		assert_int_equal(qtest_doorbell(&f->q[0], 1, 0), 0);
+		pending = ivs_client_wait(&f->fx, c, r.client_id);
+	}
+	assert_int_equal(pending, 1u << 0);
+
+	qtest_kill(&f->q[0]);
+	ivs_client_members(c, r.client_id, 0x2);
+	assert_int_equal(check_admin_wait_clients(f->fx.adm, "qc", 1), 1);
+	/* The index is free again: the next QEMU takes it. */
+	assert_int_equal(ivs_qemu(f, 1, 1), 0);
+	ivs_client_members(c, r.client_id, 0x3);
+}
+
+/* Runs shmbrokerd on conf (it must refuse to start) and returns what it
+ * said on stderr, in out. */
+static int
+ivs_daemon_refuses(struct ivs *f, const char *conf, char *out, size_t len)
+{
+	char cf[160], sock[160], adm[160], logf[160];
+	pid_t pid;
+	int ws, fd;
+	FILE *lf;
+	size_t n;
+
+	snprintf(cf, sizeof(cf), "%s/refused.conf", f->fx.dir);
+	snprintf(sock, sizeof(sock), "%s/refused.sock", f->fx.dir);
+	snprintf(adm, sizeof(adm), "%s/refused-admin.sock", f->fx.dir);
+	snprintf(logf, sizeof(logf), "%s/refused.log", f->fx.dir);
+	check_write_file(cf, conf);
+	if ((pid = fork()) == 0) {
+		if ((fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
+		    dup2(fd, 2) < 0)
+			_exit(126);
+		execl(SHMBROKERD_PATH, SHMBROKERD_PATH, "--config", cf,
+		    "--socket", sock, "--admin-socket", adm, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_non_null(lf = fopen(logf, "re"));
+	n = fread(out, 1, len - 1, lf);
+	out[n] = '\0';
+	fclose(lf);
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+/* QEMU aborts on a BAR that is not a power of two: refused up front, from
+ * shmctl and from the configuration file, with the reason. */
+static void
+test_size_refused(void **state)
+{
+	struct ivs *f = *state;
+	char out[2048], conf[512];
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "odd", 768), 0);
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "export", "odd",
+	    "--ivshmem", f->path, NULL), 65);	/* EX_DATAERR */
+	assert_int_equal(access(f->path, F_OK), -1);
+
+	snprintf(conf, sizeof(conf), "[broker]\ntenancy = open\n"
+	    "[region odd]\nsize = 3M\nivshmem = %s\n", f->path);
+	assert_int_not_equal(ivs_daemon_refuses(f, conf, out, sizeof(out)),
+	    0);
+	assert_non_null(strstr(out, "refused.conf:3: [region odd] cannot be "
+	    "exported to QEMU: its size is not a power of two"));
+	assert_int_equal(access(f->path, F_OK), -1);
+}
+
+/* A configured export; a QEMU of a tenant that may not use the region is
+ * let go before it gets the memory, and counted. */
+static void
+test_tenant_denied(void **state)
+{
+	struct ivs *f = *state;
+	char conf[1024], out[8192], why[512];
+	int ws;
+
+	snprintf(conf, sizeof(conf), "[broker]\n"
+	    "[tenant acme]\nuid = 4301\nprefix = acme/\n"
+	    "[tenant lab]\nuid = 4302\nprefix = lab/\n"
+	    "[tenant root]\nuid = 0\n"
+	    "[region acme/data]\nsize = 64K\nmode = 0666\nivshmem = %s\n"
+	    "ivshmem_vectors = 1\n", f->path);
+	ivs_start(f, conf);
+	/* lab's QEMU: refused, QEMU gives up while it sets up the device */
+	assert_int_equal(qtest_start(&f->q[0], f->path, 1, 4302, 4302,
+	    f->fx.dir), 0);
+	ws = qtest_wait_exit(&f->q[0], 20000);
+	assert_true(ws != -1 && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0));
+	assert_non_null(strstr(qtest_stderr(&f->q[0], why, sizeof(why)),
+	    "server sent version -13, expecting 0"));	/* EACCES */
+	assert_int_equal(check_admin_clients(f->fx.adm, "acme/data"), 0);
+	/* acme's QEMU joins */
+	assert_int_equal(qtest_start(&f->q[1], f->path, 1, 4301, 4301,
+	    f->fx.dir), 0);
+	if (qtest_setup(&f->q[1]) < 0)
+		fail_msg("acme's QEMU: %s", qtest_stderr(&f->q[1], why,
+		    sizeof(why)));
+	assert_int_equal(qtest_ivposition(&f->q[1]), 0);
+	assert_int_equal(check_admin_clients(f->fx.adm, "acme/data"), 1);
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "stats", "--json",
+	    NULL), 0);
+	assert_non_null(strstr(out, "\"ivshmem_refused\":1"));
+	assert_non_null(strstr(out, "\"ivshmem_joins\":1"));
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "show", "acme/data",
+	    NULL), 0);
+	assert_non_null(strstr(out, "configured"));
+	assert_non_null(strstr(out, "4301"));
+}
+
+/* 16 clients of two kinds; the 17th of either is refused. */
+static void
+test_sixteen(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc_region r[5];
+	struct shmc *c;
+	char why[512];
+	int ws;
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "full", 16), 0);
+	ivs_export(f, "full", "1");
+	c = fixture_connect(&f->fx, f->fx.d.socket, "clients");
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(ivs_qemu(f, i, 1), i);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(fixture_attach(&f->fx, c, "full", 16, false,
+		    &r[i]), SHMC_GSS_OK);
+		assert_int_equal(r[i].index, 12 + i);
+	}
+	assert_int_equal(fixture_attach(&f->fx, c, "full", 16, false, &r[4]),
+	    SHMC_GSS_CLIENT_MAX);
+	assert_int_equal(qtest_start(&f->q[12], f->path, 1, (uid_t)-1, 0,
+	    f->fx.dir), 0);
+	ws = qtest_wait_exit(&f->q[12], 20000);
+	assert_true(ws != -1 && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0));
+	assert_non_null(strstr(qtest_stderr(&f->q[12], why, sizeof(why)),
+	    "server sent version -28, expecting 0"));	/* ENOSPC */
+	/* A QEMU that goes frees its index for either kind. */
+	qtest_kill(&f->q[5]);
+	assert_int_equal(check_admin_wait_clients(f->fx.adm, "full", 15), 15);
+	assert_int_equal(fixture_attach(&f->fx, c, "full", 16, false, &r[4]),
+	    SHMC_GSS_OK);
+	assert_int_equal(r[4].index, 5);
+}
+
+/* unexport: the socket goes, its QEMUs leave every member's view, and a
+ * region with no export left is not served to QEMU. */
+static void
+test_unexport(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc_region r;
+	struct shmc *c;
+	char out[4096];
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "un", 16), 0);
+	ivs_export(f, "un", "1");
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	assert_int_equal(fixture_attach(&f->fx, c, "un", 16, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "unexport", "un", NULL),
+	    0);
+	assert_non_null(strstr(out, "1 export closed"));
+	assert_int_equal(access(f->path, F_OK), -1);
+	ivs_client_members(c, r.client_id, 0x2);
+	/* The QEMU was told the client left: its doorbell reaches no one. */
+	assert_int_equal(qtest_doorbell(&f->q[0], 1, 0), 0);
+	assert_int_equal(ivs_client_wait(&f->fx, c, r.client_id), 0);
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "unexport", "un", NULL),
+	    65);	/* EX_DATAERR: nothing to close */
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "show", "un", NULL), 0);
+	assert_null(strstr(out, "ivshmem:"));
+}
+
+/*
+ * A daemon restart with the fd store: the region's memory stays, and so
+ * does every QEMU's mapping of it, but a QEMU cannot connect again by
+ * itself (its device reads the server once, while QEMU starts): it is no
+ * longer a member, and the export (from the configuration) takes it back
+ * when the operator restarts it.
+ */
+static void
+test_daemon_restart(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc_region r;
+	struct shmc *c;
+	uint8_t *mem;
+	char conf[512], buf[32] = "";
+	uint32_t idx;
+	bool same;
+
+	assert_int_equal(fakestore_open(&f->fs, f->fx.dir), 0);
+	snprintf(conf, sizeof(conf), "[broker]\ntenancy = open\n"
+	    "fd_store = yes\n[region keep]\nsize = 2M\nivshmem = %s\n",
+	    f->path);
+	ivs_start(f, conf);
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	shmc_set_reconnect(c, 5000);
+	assert_int_equal(fixture_attach(&f->fx, c, "keep", 512, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(r.index, 1);
+	mem = fixture_map(&f->fx, &r);
+
+	fakestore_restart(&f->fs, &f->fx);
+	/* The client comes back as itself, on the same memory; the QEMU is
+	 * not a member any more, but it still runs on that memory. */
+	assert_int_equal(shmc_status_direct(c, r.client_id, 0xffff, &idx), 0);
+	ivs_client_members(c, r.client_id, 0x2);
+	assert_int_equal(shmc_attachment_info(c, r.client_id, &idx, &same),
+	    0);
+	assert_int_equal(idx, 1);
+	assert_true(same);
+	assert_int_equal(qtest_mem_write(&f->q[0], 0x300, "after restart",
+	    14), 0);
+	assert_string_equal((const char *)mem + 0x300, "after restart");
+	assert_int_equal(check_admin_clients(f->fx.adm, "keep"), 1);
+	assert_int_equal(access(f->path, F_OK), 0);	/* served again */
+
+	/* The operator restarts the QEMU: it joins, on the same memory. */
+	qtest_kill(&f->q[0]);
+	assert_int_equal(ivs_qemu(f, 1, 1), 0);
+	assert_int_equal(qtest_mem_read(&f->q[1], 0x300, buf, 14), 0);
+	assert_string_equal(buf, "after restart");
+	ivs_client_members(c, r.client_id, 0x3);
+}
+
+/*
+ * A QNX-interface guest in shm-vm and a QEMU: bytes both ways, the guest's
+ * notify reaches the QEMU's vector 0, the QEMU's doorbell reaches the guest
+ * with the QEMU's bit in its status, and the guest sees the QEMU leave.
+ */
+static void
+test_guest_and_qemu(void **state)
+{
+	struct ivs *f = *state;
+	char buf[32] = "";
+	bool rung = false;
+
+	check_need_kvm();
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, E2E_QEMU_NAME,
+	    E2E_QEMU_PAGES), 0);
+	ivs_export(f, E2E_QEMU_NAME, "1");
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	vmproc_start(&f->vm, f->fx.d.socket, "e2e_qemu", NULL);
+	vmproc_wait_for(&f->vm, "G: notified every other client\n");
+	assert_true(qtest_msi_wait(&f->q[0], 0, 10000));
+	assert_int_equal(qtest_mem_read(&f->q[0], E2E_QEMU_FROM_GUEST, buf,
+	    sizeof(E2E_QEMU_GUEST_TEXT)), 0);
+	assert_string_equal(buf, E2E_QEMU_GUEST_TEXT);
+	assert_int_equal(qtest_mem_write(&f->q[0], E2E_QEMU_FROM_QEMU,
+	    E2E_QEMU_QEMU_TEXT, sizeof(E2E_QEMU_QEMU_TEXT)), 0);
+	/* Once rung, the guest prints; ring again only until it has. */
+	for (int i = 0; i < RING_TRIES && !rung; i++) {
+		assert_int_equal(qtest_doorbell(&f->q[0], 1, 0), 0);
+		vmproc_pump(&f->vm, 100);
+		rung = strstr(f->vm.outbuf, "G: doorbell:") != NULL;
+	}
+	vmproc_wait_for(&f->vm, "G: QEMU wrote: " E2E_QEMU_QEMU_TEXT "\n");
+	qtest_kill(&f->q[0]);
+	vmproc_expect(&f->vm, 0,
+	    "G: attached: idx=1 active=0x3\n"
+	    "G: notified every other client\n"
+	    "G: doorbell: pending=0x1\n"
+	    "G: QEMU wrote: " E2E_QEMU_QEMU_TEXT "\n"
+	    "G: QEMU left: active=0x2\n", false);
+	assert_int_equal(check_admin_wait_clients(f->fx.adm, E2E_QEMU_NAME,
+	    0), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_two_qemus, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_qemu_and_client,
+		    ivs_setup, ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_size_refused, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_denied, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_sixteen, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_restart,
+		    ivs_setup, ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_guest_and_qemu,
+		    ivs_setup, ivs_teardown),
+	};
+
+	if (!qtest_available()) {
+		fprintf(stderr, "test_ivshmem: %s with ivshmem-doorbell is not "
+		    "installed (apt-get install qemu-system-x86): skipped\n",
+		    QTEST_QEMU);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
