@@ -149,6 +149,9 @@ policy_usage(struct broker *b, const char *tenant)
  * prefix; inside its own, by the name after the prefix; outside it (a
  * tenant with a prefix), only a region an admin or the configuration made,
  * as vmm.c shares them; then the tenant's rules and the region's mode.
+ * Such a peer is sent the region's own memfd and maps it for writing (an
+ * ivshmem device has no read-only mode), so it must be let write: where
+ * the rules or the mode let it only read, it is refused.
  */
 enum guest_shm_status
 policy_may_join(struct broker *b, struct tenant *t, const struct ucred *cred,
@@ -173,6 +176,12 @@ policy_may_join(struct broker *b, struct tenant *t, const struct ucred *cred,
 	}
 	if (!tenant_may_attach(g, cred->uid, cred->gid)) {
 		*why = "the region's mode does not let this tenant attach";
+		goto deny;
+	}
+	if (tenant_name_access(t, name) != TENANT_ACCESS_RW ||
+	    tenant_region_access(g, cred->uid, cred->gid) != TENANT_ACCESS_RW) {
+		*why = "the tenant may only read this region (its mode, or an "
+		    "allow_ro rule), and an ivshmem device maps it for writing";
 		goto deny;
 	}
 	return GSS_OK;

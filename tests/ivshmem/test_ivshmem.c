@@ -5,7 +5,8 @@
  * broker regions through `shmctl export` and the configuration file, next
  * to libshmclient clients. Bytes and doorbells in every direction, each
  * doorbell on its vector only and naming its sender; tenancy decided by the
- * QEMU's own uid; the 16-client limit across kinds; a QEMU that dies or an
+ * QEMU's own uid, and a QEMU that may only read refused; the 16-client
+ * limit across kinds; a QEMU that dies or an
  * export that closes lets its peers know; a region that QEMU cannot map is
  * refused with the reason. Skipped (77) where QEMU is not installed.
  */
@@ -361,6 +362,58 @@ test_tenant_denied(void **state)
 	assert_non_null(strstr(out, "4301"));
 }
 
+/* Lines of the daemon's log that contain what. */
+static int
+ivs_log_count(const struct ivs *f, const char *what)
+{
+	char line[1024];
+	FILE *fp = fopen(f->fx.d.log, "re");
+	int n = 0;
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		n += strstr(line, what) != NULL;
+	fclose(fp);
+	return n;
+}
+
+/* A QEMU of a tenant that may only read the region (an allow_ro rule, or
+ * mode bits with read alone) would map the memfd for writing: it is
+ * refused, with the reason in the log, and the region's owner joins. */
+static void
+test_read_only_refused(void **state)
+{
+	struct ivs *f = *state;
+	char conf[1024], out[8192], why[512];
+	int ws;
+
+	snprintf(conf, sizeof(conf), "[broker]\n"
+	    "[tenant reader]\nuid = 4303\nallow_ro = data\n"
+	    "[tenant viewer]\nuid = 4304\n"
+	    "[tenant root]\nuid = 0\n"
+	    "[region data]\nsize = 64K\nmode = 0644\nivshmem = %s\n"
+	    "ivshmem_vectors = 1\n", f->path);
+	ivs_start(f, conf);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(qtest_start(&f->q[k], f->path, 1,
+		    (uid_t)(4303 + k), (gid_t)(4303 + k), f->fx.dir), 0);
+		ws = qtest_wait_exit(&f->q[k], 20000);
+		assert_true(ws != -1 && !(WIFEXITED(ws) &&
+		    WEXITSTATUS(ws) == 0));
+		assert_non_null(strstr(qtest_stderr(&f->q[k], why,
+		    sizeof(why)), "server sent version -13"));	/* EACCES */
+	}
+	assert_int_equal(check_admin_clients(f->fx.adm, "data"), 0);
+	assert_int_equal(ivs_log_count(f, "the tenant may only read this "
+	    "region"), 2);
+	assert_int_equal(ivs_qemu(f, 2, 1), 0);
+	assert_int_equal(check_admin_clients(f->fx.adm, "data"), 1);
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "stats", "--json",
+	    NULL), 0);
+	assert_non_null(strstr(out, "\"ivshmem_refused\":2"));
+	assert_non_null(strstr(out, "\"ivshmem_joins\":1"));
+}
+
 /* 16 clients of two kinds; the 17th of either is refused. */
 static void
 test_sixteen(void **state)
@@ -539,6 +592,8 @@ main(void)
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_denied, ivs_setup,
 		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_read_only_refused,
+		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_sixteen, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
