@@ -6,7 +6,7 @@
  * to libshmclient clients. Bytes and doorbells in every direction, each
  * doorbell on its vector only and naming its sender; tenancy decided by the
  * QEMU's own uid, and a QEMU that may only read refused; the 16-client
- * limit across kinds; a QEMU that dies or an
+ * limit across kinds; a QEMU that dies, is detached by an admin, or an
  * export that closes lets its peers know; a region that QEMU cannot map is
  * refused with the reason. Skipped (77) where QEMU is not installed.
  */
@@ -414,6 +414,35 @@ test_read_only_refused(void **state)
 	assert_non_null(strstr(out, "\"ivshmem_joins\":1"));
 }
 
+/* shmctl detach of a QEMU's client: the QEMU is let go as by unexport
+ * (told its peers left, so its doorbell reaches no one), the client sees
+ * it leave, and the export serves the next QEMU at the freed index. */
+static void
+test_detach_qemu(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc_region r;
+	struct shmc *c;
+	char out[4096];
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "dq", 16), 0);
+	ivs_export(f, "dq", "1");
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	assert_int_equal(fixture_attach(&f->fx, c, "dq", 16, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "detach", "dq:0",
+	    NULL), 0);
+	assert_non_null(strstr(out, "detached client "));
+	ivs_client_members(c, r.client_id, 0x2);
+	assert_int_equal(check_admin_clients(f->fx.adm, "dq"), 1);
+	assert_int_equal(qtest_doorbell(&f->q[0], 1, 0), 0);
+	assert_int_equal(ivs_client_wait(&f->fx, c, r.client_id), 0);
+	assert_int_equal(ivs_qemu(f, 1, 1), 0);
+	ivs_client_members(c, r.client_id, 0x3);
+}
+
 /* 16 clients of two kinds; the 17th of either is refused. */
 static void
 test_sixteen(void **state)
@@ -597,6 +626,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sixteen, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_detach_qemu, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_restart,
 		    ivs_setup, ivs_teardown),
