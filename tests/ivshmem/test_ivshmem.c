@@ -320,6 +320,22 @@ test_size_refused(void **state)
 	assert_int_equal(access(f->path, F_OK), -1);
 }
 
+/* QEMU k, as uid:uid, is refused: it gives up while it sets up the
+ * device, told EACCES. */
+static void
+ivs_qemu_refused(struct ivs *f, int k, uid_t uid)
+{
+	char why[512];
+	int ws;
+
+	assert_int_equal(qtest_start(&f->q[k], f->path, 1, uid, (gid_t)uid,
+	    f->fx.dir), 0);
+	ws = qtest_wait_exit(&f->q[k], 20000);
+	assert_true(ws != -1 && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0));
+	assert_non_null(strstr(qtest_stderr(&f->q[k], why, sizeof(why)),
+	    "server sent version -13, expecting 0"));	/* EACCES */
+}
+
 /* A configured export; a QEMU of a tenant that may not use the region is
  * let go before it gets the memory, and counted. */
 static void
@@ -327,7 +343,6 @@ test_tenant_denied(void **state)
 {
 	struct ivs *f = *state;
 	char conf[1024], out[8192], why[512];
-	int ws;
 
 	snprintf(conf, sizeof(conf), "[broker]\n"
 	    "[tenant acme]\nuid = 4301\nprefix = acme/\n"
@@ -336,13 +351,8 @@ test_tenant_denied(void **state)
 	    "[region acme/data]\nsize = 64K\nmode = 0666\nivshmem = %s\n"
 	    "ivshmem_vectors = 1\n", f->path);
 	ivs_start(f, conf);
-	/* lab's QEMU: refused, QEMU gives up while it sets up the device */
-	assert_int_equal(qtest_start(&f->q[0], f->path, 1, 4302, 4302,
-	    f->fx.dir), 0);
-	ws = qtest_wait_exit(&f->q[0], 20000);
-	assert_true(ws != -1 && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0));
-	assert_non_null(strstr(qtest_stderr(&f->q[0], why, sizeof(why)),
-	    "server sent version -13, expecting 0"));	/* EACCES */
+	/* lab's QEMU: refused */
+	ivs_qemu_refused(f, 0, 4302);
 	assert_int_equal(check_admin_clients(f->fx.adm, "acme/data"), 0);
 	/* acme's QEMU joins */
 	assert_int_equal(qtest_start(&f->q[1], f->path, 1, 4301, 4301,
@@ -384,8 +394,7 @@ static void
 test_read_only_refused(void **state)
 {
 	struct ivs *f = *state;
-	char conf[1024], out[8192], why[512];
-	int ws;
+	char conf[1024], out[8192];
 
 	snprintf(conf, sizeof(conf), "[broker]\n"
 	    "[tenant reader]\nuid = 4303\nallow_ro = data\n"
@@ -394,15 +403,8 @@ test_read_only_refused(void **state)
 	    "[region data]\nsize = 64K\nmode = 0644\nivshmem = %s\n"
 	    "ivshmem_vectors = 1\n", f->path);
 	ivs_start(f, conf);
-	for (int k = 0; k < 2; k++) {
-		assert_int_equal(qtest_start(&f->q[k], f->path, 1,
-		    (uid_t)(4303 + k), (gid_t)(4303 + k), f->fx.dir), 0);
-		ws = qtest_wait_exit(&f->q[k], 20000);
-		assert_true(ws != -1 && !(WIFEXITED(ws) &&
-		    WEXITSTATUS(ws) == 0));
-		assert_non_null(strstr(qtest_stderr(&f->q[k], why,
-		    sizeof(why)), "server sent version -13"));	/* EACCES */
-	}
+	ivs_qemu_refused(f, 0, 4303);
+	ivs_qemu_refused(f, 1, 4304);
 	assert_int_equal(check_admin_clients(f->fx.adm, "data"), 0);
 	assert_int_equal(ivs_log_count(f, "the tenant may only read this "
 	    "region"), 2);
@@ -414,6 +416,23 @@ test_read_only_refused(void **state)
 	assert_non_null(strstr(out, "\"ivshmem_joins\":1"));
 }
 
+/* A daemon with region name of 16 pages exported on one vector, QEMU 0
+ * on it (index 0) and a libshmclient client (index 1) in *r. */
+static struct shmc *
+ivs_qemu_and_client(struct ivs *f, const char *name, struct shmc_region *r)
+{
+	struct shmc *c;
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, name, 16), 0);
+	ivs_export(f, name, "1");
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	assert_int_equal(fixture_attach(&f->fx, c, name, 16, false, r),
+	    SHMC_GSS_OK);
+	return c;
+}
+
 /* shmctl detach of a QEMU's client: the QEMU is let go as by unexport
  * (told its peers left, so its doorbell reaches no one), the client sees
  * it leave, and the export serves the next QEMU at the freed index. */
@@ -422,16 +441,9 @@ test_detach_qemu(void **state)
 {
 	struct ivs *f = *state;
 	struct shmc_region r;
-	struct shmc *c;
+	struct shmc *c = ivs_qemu_and_client(f, "dq", &r);
 	char out[4096];
 
-	ivs_start(f, NULL);
-	assert_int_equal(check_admin_create(f->fx.adm, "dq", 16), 0);
-	ivs_export(f, "dq", "1");
-	assert_int_equal(ivs_qemu(f, 0, 1), 0);
-	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
-	assert_int_equal(fixture_attach(&f->fx, c, "dq", 16, false, &r),
-	    SHMC_GSS_OK);
 	assert_int_equal(ivs_ctl(f, out, sizeof(out), "detach", "dq:0",
 	    NULL), 0);
 	assert_non_null(strstr(out, "detached client "));
@@ -487,16 +499,9 @@ test_unexport(void **state)
 {
 	struct ivs *f = *state;
 	struct shmc_region r;
-	struct shmc *c;
+	struct shmc *c = ivs_qemu_and_client(f, "un", &r);
 	char out[4096];
 
-	ivs_start(f, NULL);
-	assert_int_equal(check_admin_create(f->fx.adm, "un", 16), 0);
-	ivs_export(f, "un", "1");
-	assert_int_equal(ivs_qemu(f, 0, 1), 0);
-	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
-	assert_int_equal(fixture_attach(&f->fx, c, "un", 16, false, &r),
-	    SHMC_GSS_OK);
 	assert_int_equal(ivs_ctl(f, out, sizeof(out), "unexport", "un", NULL),
 	    0);
 	assert_non_null(strstr(out, "1 export closed"));
