@@ -223,6 +223,9 @@ struct member_ops {
 	    bool attached);
 	void (*revoked)(struct broker *b, struct client *self);
 	struct member_ident (*ident)(const struct client *self);
+	/* The eventfd that notifies it, once its index is known (NULL: a
+	 * new one); -errno. */
+	int (*eventfd)(struct broker *b, struct client *self);
 };
 /* How a client comes to be: its owner, the owner's list of clients, the
  * index it wants (-1: the lowest free), the tenant it is charged to (may
@@ -240,6 +243,10 @@ struct region_join {
 struct region_upcalls {
 	/* g is about to be freed: nothing may keep a pointer to it. */
 	void (*removed)(struct broker *b, struct region *g);
+	/* index of g was just taken (attached) or let go, before any member
+	 * hears of it. */
+	void (*changed)(struct broker *b, struct region *g, int index,
+	    bool attached);
 };
 /* Who may attach to a new region, who pays for it, and its backing. */
 struct region_acl {

@@ -28,6 +28,7 @@ ivshmem_init(struct broker *b)
 	b->ivshmem->b = b;
 	LIST_INIT(&b->ivshmem->exports);
 	LIST_INIT(&b->ivshmem->orphans);
+	LIST_INIT(&b->ivshmem->slots);
 	return 0;
 }
 
@@ -115,6 +116,7 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 	struct broker *b = e->ivs->b;
 	struct region *g = e->region;
 	struct region_join join;
+	struct ivsh_slots *slots;
 	struct ivsh_peer *p;
 	struct client *cl;
 	struct tenant *t;
@@ -132,7 +134,8 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		ivshmem_refuse(e, fd, cred, err, why);
 		return;
 	}
-	if ((fd2 = dup(fd)) < 0 || (p = ivsh_peer_new(e, fd, cred)) == NULL) {
+	if ((slots = ivsh_slots_get(e->ivs, g)) == NULL || (fd2 = dup(fd)) < 0 ||
+	    (p = ivsh_peer_new(e, fd, cred, slots)) == NULL) {
 		ivshmem_refuse(e, fd2 >= 0 ? fd2 : fd, cred, -ENOMEM, "out of "
 		    "memory or fds");
 		return;
@@ -151,7 +154,6 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 	}
 	close(fd2);
 	p->cl = cl;
-	p->vec_efd[0] = cl->efd;
 	b->stats.attaches++;
 	b->stats.ivshmem_joins++;
 	log_info(&b->log, "ivshmem %s: QEMU pid %d (uid %u) joined region %s "
@@ -369,10 +371,28 @@ ivshmem_region_removed(struct broker *b, struct region *g)
 		    g->name, e->path);
 		ivshmem_export_close(e, false);
 	}
+	ivsh_slots_free(b->ivshmem, g);
+}
+
+/* A member that is not a QEMU took an index, or anyone left one: the
+ * index's slots, if it has any, are the daemon's to watch. */
+static void
+ivshmem_region_changed(struct broker *b, struct region *g, int index,
+    bool attached)
+{
+	struct ivsh_slots *s;
+
+	if (b->ivshmem == NULL ||
+	    (attached && ivsh_is_qemu(g->clients[index])))
+		return;
+	LIST_FOREACH(s, &b->ivshmem->slots, entry)
+		if (s->region == g)
+			ivsh_slots_release(s, (unsigned)index);
 }
 
 const struct region_upcalls ivshmem_region_upcalls = {
 	.removed = ivshmem_region_removed,
+	.changed = ivshmem_region_changed,
 };
 
 void
@@ -388,6 +408,8 @@ ivshmem_close(struct broker *b)
 		ivshmem_export_close(e, false);
 	while ((p = LIST_FIRST(&ivs->orphans)) != NULL)
 		ivsh_peer_free(p);
+	while (!LIST_EMPTY(&ivs->slots))
+		ivsh_slots_free(ivs, LIST_FIRST(&ivs->slots)->region);
 	free(ivs);
 	b->ivshmem = NULL;
 }

@@ -129,8 +129,12 @@ static void
 ivs_ring_qemu(struct qtest *from, unsigned peer, struct qtest *to,
     unsigned vector)
 {
+	char why[512];
+
 	for (int i = 0; i < RING_TRIES; i++) {
-		assert_int_equal(qtest_doorbell(from, peer, vector), 0);
+		if (qtest_doorbell(from, peer, vector) < 0)
+			fail_msg("QEMU is gone: %s", qtest_stderr(from, why,
+			    sizeof(why)));
 		if (qtest_msi_wait(to, vector, 50))
 			return;
 	}
@@ -170,6 +174,17 @@ test_two_qemus(void **state)
 	assert_int_equal(ivs_ctl(f, out, sizeof(out), "show", "qq", NULL), 0);
 	assert_non_null(strstr(out, "(2 vectors, 2 QEMUs)"));
 	assert_int_equal(check_admin_clients(f->fx.adm, "qq"), 2);
+
+	/* QEMU 1 dies; QEMU 0 is told (else the next index 1 would be the
+	 * dead one's eventfds and its vectors one too many), and a new
+	 * QEMU at index 1 gets its doorbells on both vectors. */
+	qtest_kill(&f->q[1]);
+	assert_int_equal(check_admin_wait_clients(f->fx.adm, "qq", 1), 1);
+	assert_int_equal(ivs_qemu(f, 2, 2), 1);
+	ivs_ring_qemu(&f->q[0], 1, &f->q[2], 1);
+	ivs_ring_qemu(&f->q[0], 1, &f->q[2], 0);
+	ivs_ring_qemu(&f->q[2], 0, &f->q[0], 1);
+	assert_false(qtest_msi_take(&f->q[0], 0));
 }
 
 /* Pending bits of a libshmclient client, waiting up to 5 s for its
@@ -294,6 +309,71 @@ ivs_daemon_refuses(struct ivs *f, const char *conf, char *out, size_t len)
 	out[n] = '\0';
 	fclose(lf);
 	return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+/* Rounds of index 1 of region name (exported on the test's path) taken in
+ * turn by a libshmclient client and by a QEMU (the first one when
+ * qemu_first), while QEMU 0 at index 0 stays and rings it. */
+static void
+ivs_reuse_rounds(struct ivs *f, struct shmc *c, const char *name,
+    bool qemu_first)
+{
+	struct shmc_region r;
+	uint32_t pending;
+
+	assert_int_equal(check_admin_create(f->fx.adm, name, 16), 0);
+	ivs_export(f, name, "2");
+	assert_int_equal(ivs_qemu(f, 0, 2), 0);
+	for (int round = 0; round < 6; round++) {
+		if ((round % 2 == 0) != qemu_first) {
+			assert_int_equal(shmc_attach(c, name, 16, false, &r),
+			    SHMC_GSS_OK);
+			close(r.fd);
+			assert_int_equal(r.index, 1);
+			pending = 0;
+			for (int i = 0; i < RING_TRIES && pending == 0; i++) {
+				assert_int_equal(qtest_doorbell(&f->q[0], 1,
+				    (unsigned)i % 2), 0);
+				pending = ivs_client_wait(&f->fx, c,
+				    r.client_id);
+			}
+			assert_int_equal(pending, 1u << 0);
+			assert_int_equal(shmc_notify_direct(c, r.client_id,
+			    1u << 0), 0);
+			assert_true(qtest_msi_wait(&f->q[0], 0, 5000));
+			assert_int_equal(shmc_detach(c, r.client_id), 0);
+		} else {
+			assert_int_equal(ivs_qemu(f, 1, 2), 1);
+			ivs_ring_qemu(&f->q[0], 1, &f->q[1], 1);
+			assert_false(qtest_msi_take(&f->q[1], 0));
+			ivs_ring_qemu(&f->q[1], 0, &f->q[0], 1);
+			qtest_kill(&f->q[1]);
+		}
+		assert_int_equal(check_admin_wait_clients(f->fx.adm, name, 1),
+		    1);
+	}
+	assert_int_equal(qtest_ivposition(&f->q[0]), 0);	/* alive */
+	assert_int_equal(ivs_ctl(f, NULL, 0, "unexport", name, NULL), 0);
+	qtest_kill(&f->q[0]);
+}
+
+/*
+ * One index taken in turn by QEMUs and by a libshmclient client while a
+ * first QEMU stays: stock QEMU cannot be told an index again once told it
+ * left, so the first QEMU learns index 1 once (from a client, or from a
+ * QEMU) and its doorbells must still reach each new holder, of either
+ * kind, on the right vector or with the right sender in the pending word.
+ */
+static void
+test_index_reuse(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc *c;
+
+	ivs_start(f, NULL);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	ivs_reuse_rounds(f, c, "reuse-a", false);
+	ivs_reuse_rounds(f, c, "reuse-b", true);
 }
 
 /* QEMU aborts on a BAR that is not a power of two: refused up front, from
@@ -535,6 +615,8 @@ main(void)
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_qemu_and_client,
 		    ivs_setup, ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_index_reuse, ivs_setup,
+		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_size_refused, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_denied, ivs_setup,
