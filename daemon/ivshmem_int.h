@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 
 #include "broker.h"
+#include "fdname.h"
 #include "ivshmem_proto.h"
 
 struct ivsh_peer;
@@ -22,6 +23,7 @@ struct ivsh_export {
 	char path[108];
 	unsigned vectors;
 	bool configured;		/* from the configuration file */
+	bool stored;			/* its socket is in the fd store */
 	int fd;
 	struct event *ev;
 	LIST_HEAD(, ivsh_peer) peers;
@@ -53,8 +55,18 @@ struct ivsh_slots {
 	struct ivsh_slot ring[REGION_MAX_CLIENTS][IVSHMEM_MAX_VECTORS];
 };
 
+/* An export's socket back from the fd store, served once the regions
+ * exist. */
+struct ivsh_pending {
+	LIST_ENTRY(ivsh_pending) entry;
+	int fd;
+	char fdname[FDNAME_MAX];
+	struct fdname_export fe;
+};
+
 struct ivshmem {
 	struct broker *b;
+	LIST_HEAD(, ivsh_pending) pending;
 	LIST_HEAD(, ivsh_export) exports;
 	LIST_HEAD(, ivsh_peer) orphans;	/* peers whose export is gone */
 	LIST_HEAD(, ivsh_slots) slots;	/* one per exported region */

@@ -513,8 +513,9 @@ test_unexport(void **state)
  * A daemon restart with the fd store: the region's memory stays, and so
  * does every QEMU's mapping of it, but a QEMU cannot connect again by
  * itself (its device reads the server once, while QEMU starts): it is no
- * longer a member, and the export (from the configuration) takes it back
- * when the operator restarts it.
+ * longer a member. Every export stays served: its socket waits in the fd
+ * store, where a QEMU that starts while no daemon runs waits in its
+ * backlog, and joins when the daemon is back.
  */
 static void
 test_daemon_restart(void **state)
@@ -523,7 +524,7 @@ test_daemon_restart(void **state)
 	struct shmc_region r;
 	struct shmc *c;
 	uint8_t *mem;
-	char conf[512], buf[32] = "";
+	char conf[512], buf[32] = "", out[4096], adm_path[128];
 	uint32_t idx;
 	bool same;
 
@@ -532,6 +533,11 @@ test_daemon_restart(void **state)
 	    "fd_store = yes\n[region keep]\nsize = 2M\nivshmem = %s\n",
 	    f->path);
 	ivs_start(f, conf);
+	snprintf(adm_path, sizeof(adm_path), "%s/admin-made.sock",
+	    f->sockdir);
+	assert_int_equal(check_admin_create(f->fx.adm, "made", 16), 0);
+	assert_int_equal(ivs_ctl(f, NULL, 0, "export", "made", "--ivshmem",
+	    adm_path, NULL), 0);
 	assert_int_equal(ivs_qemu(f, 0, 1), 0);
 	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
 	shmc_set_reconnect(c, 5000);
@@ -539,11 +545,20 @@ test_daemon_restart(void **state)
 	    SHMC_GSS_OK);
 	assert_int_equal(r.index, 1);
 	mem = fixture_map(&f->fx, &r);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "x."), 2);
 
-	fakestore_restart(&f->fs, &f->fx);
-	/* The client comes back as itself, on the same memory; the QEMU is
-	 * not a member any more, but it still runs on that memory. */
-	assert_int_equal(shmc_status_direct(c, r.client_id, 0xffff, &idx), 0);
+	/* While no daemon runs, a QEMU starts on the admin's export. */
+	fakestore_stop(&f->fs, &f->fx);
+	assert_int_equal(qtest_start(&f->q[2], adm_path, 1, (uid_t)-1, 0,
+	    f->fx.dir), 0);
+	fakestore_start(&f->fs, &f->fx);
+	assert_int_equal(qtest_setup(&f->q[2]), 0);
+	assert_int_equal(qtest_ivposition(&f->q[2]), 0);
+	assert_int_equal(check_admin_clients(f->fx.adm, "made"), 1);
+
+	/* The client comes back as itself, on the same memory; the first
+	 * QEMU is not a member any more, but it still runs on that memory. */
 	ivs_client_members(c, r.client_id, 0x2);
 	assert_int_equal(shmc_attachment_info(c, r.client_id, &idx, &same),
 	    0);
@@ -553,14 +568,21 @@ test_daemon_restart(void **state)
 	    14), 0);
 	assert_string_equal((const char *)mem + 0x300, "after restart");
 	assert_int_equal(check_admin_clients(f->fx.adm, "keep"), 1);
-	assert_int_equal(access(f->path, F_OK), 0);	/* served again */
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "show", "keep", NULL),
+	    0);
+	assert_non_null(strstr(out, "configured"));
 
-	/* The operator restarts the QEMU: it joins, on the same memory. */
+	/* The operator restarts that QEMU: it joins, on the same memory. */
 	qtest_kill(&f->q[0]);
 	assert_int_equal(ivs_qemu(f, 1, 1), 0);
 	assert_int_equal(qtest_mem_read(&f->q[1], 0x300, buf, 14), 0);
 	assert_string_equal(buf, "after restart");
 	ivs_client_members(c, r.client_id, 0x3);
+
+	/* unexport takes the socket out of the store for good. */
+	assert_int_equal(ivs_ctl(f, NULL, 0, "unexport", "made", NULL), 0);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "x."), 1);
 }
 
 /*
