@@ -30,6 +30,24 @@ struct ivsh_export {
 };
 
 /*
+ * How often one doorbell source (a QEMU's relays, or a region's watched
+ * slots) may wake the daemon: IVSH_RING_BURST rings per
+ * IVSH_RING_WINDOW_MS, past which its events sleep until the window ends,
+ * so that a guest ringing flat out cannot keep the daemon busy. Nothing
+ * is lost: the rings wait in their eventfds, and what they mean (a pending
+ * bit, an interrupt) coalesces anyway.
+ */
+#define IVSH_RING_WINDOW_MS 10
+#define IVSH_RING_BURST 100
+
+struct ivsh_throttle {
+	uint64_t start_ms;
+	unsigned rings;
+	bool paused;
+	struct event *resume;		/* the owner's timer */
+};
+
+/*
  * The doorbells of one exported region's indices. Stock QEMU cannot take
  * a peer id again once told that peer left (its device frees the peer's
  * eventfd array and writes to it at the next connect), so a QEMU learns
@@ -52,6 +70,7 @@ struct ivsh_slots {
 	LIST_ENTRY(ivsh_slots) entry;
 	struct ivshmem *ivs;
 	struct region *region;
+	struct ivsh_throttle throttle;
 	struct ivsh_slot ring[REGION_MAX_CLIENTS][IVSHMEM_MAX_VECTORS];
 };
 
@@ -106,6 +125,7 @@ struct ivsh_peer {
 	struct event *ev_read;
 	struct event *ev_write;
 	struct event *ev_close;		/* closes it between events */
+	struct ivsh_throttle throttle;	/* of its relays */
 	struct client_list clients;	/* its client, while it has one */
 	struct client *cl;
 	unsigned vectors;
@@ -120,6 +140,9 @@ struct ivsh_peer {
 };
 
 /* ivshmem_slots.c */
+/* Counts one ring of t's source: true when the source must sleep now (the
+ * caller deletes its events; t->resume is armed for the window's end). */
+bool ivsh_throttle_ring(struct ivsh_throttle *t);
 /* The slots of g, made on first use; NULL without memory. */
 struct ivsh_slots *ivsh_slots_get(struct ivshmem *ivs, struct region *g);
 /* Frees the slots of g, if any. */

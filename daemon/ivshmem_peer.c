@@ -192,6 +192,27 @@ ivsh_relay_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	ivsh_slots_deliver(p->slots, r->target, r->vector,
 	    (uint16_t)(1u << p->cl->index));
+	if (!ivsh_throttle_ring(&p->throttle))
+		return;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
+			if (p->relay[i][v].efd >= 0)
+				event_del(p->relay[i][v].ev);
+}
+
+/* The window is over: the relays listen again. */
+static void
+ivsh_peer_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ivsh_peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	p->throttle.paused = false;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
+			if (p->relay[i][v].efd >= 0)
+				event_add(p->relay[i][v].ev, NULL);
 }
 
 static int
@@ -201,7 +222,9 @@ ivsh_relay_open(struct ivsh_relay *r, struct event_base *base)
 		return -errno;
 	r->ev = event_new(base, r->efd, EV_READ | EV_PERSIST, ivsh_relay_cb,
 	    r);
-	if (r->ev == NULL || event_add(r->ev, NULL) < 0) {
+	/* While the QEMU's relays sleep, the resume adds this one too. */
+	if (r->ev == NULL ||
+	    (!r->p->throttle.paused && event_add(r->ev, NULL) < 0)) {
 		if (r->ev != NULL)
 			event_free(r->ev);
 		close(r->efd);
@@ -385,7 +408,9 @@ ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred,
 	    ivsh_peer_read_cb, p);
 	p->ev_write = event_new(b->base, fd, EV_WRITE, ivsh_peer_write_cb, p);
 	p->ev_close = evtimer_new(b->base, ivsh_peer_close_cb, p);
+	p->throttle.resume = evtimer_new(b->base, ivsh_peer_resume_cb, p);
 	if (p->ev_read == NULL || p->ev_write == NULL || p->ev_close == NULL ||
+	    p->throttle.resume == NULL ||
 	    event_add(p->ev_read, NULL) < 0) {
 		ivsh_peer_free(p);
 		return NULL;
@@ -420,6 +445,8 @@ ivsh_peer_free(struct ivsh_peer *p)
 		event_free(p->ev_write);
 	if (p->ev_close != NULL)
 		event_free(p->ev_close);
+	if (p->throttle.resume != NULL)
+		event_free(p->throttle.resume);
 	close(p->fd);
 	free(p);
 }

@@ -27,6 +27,7 @@
 #include "e2e.h"
 #include "fakestore.h"
 #include "fixture.h"
+#include "ivsclient.h"
 #include "qtest.h"
 #include "testcheck.h"
 #include "vmproc.h"
@@ -376,6 +377,77 @@ test_index_reuse(void **state)
 	ivs_reuse_rounds(f, c, "reuse-b", true);
 }
 
+/* The daemon's count of relayed QEMU doorbells. */
+static unsigned long long
+ivs_relayed(struct ivs *f)
+{
+	char out[4096], *p;
+
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "stats", "--json",
+	    NULL), 0);
+	assert_non_null(p = strstr(out, "\"ivshmem_relayed\":"));
+	return strtoull(p + strlen("\"ivshmem_relayed\":"), NULL, 10);
+}
+
+/*
+ * A QEMU whose guest rings a member flat out (here a peer speaking QEMU's
+ * protocol, ringing as fast as eventfd writes go) cannot keep the daemon
+ * busy: the daemon passes at most a burst of rings per window on, and the
+ * member still hears of the QEMU, with its bit in the pending word.
+ */
+static void
+test_ring_flood(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc_region r;
+	struct shmc *c;
+	struct ivc q;
+	unsigned long long before, after;
+	uint32_t pending;
+	pid_t pid;
+	int ws;
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "flood", 16), 0);
+	ivs_export(f, "flood", "1");
+	assert_int_equal(ivc_open(&q, f->path), 0);
+	assert_int_equal(q.index, 0);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	assert_int_equal(fixture_attach(&f->fx, c, "flood", 16, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(ivc_until(&q, 1), 0);
+	before = ivs_relayed(f);
+	if ((pid = fork()) == 0) {
+		int64_t end = harness_now_ms() + 500;
+		uint64_t one = 1;
+
+		while (harness_now_ms() < end)
+			if (write(q.peer[1], &one, sizeof(one)) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	/* The daemon serves others all along. */
+	for (int i = 0; i < 5; i++) {
+		uint32_t regions, clients;
+
+		check_admin_counts(f->fx.adm, &regions, &clients);
+		assert_int_equal(clients, 2);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	harness_sleep_ms(50);
+	after = ivs_relayed(f);
+	/* 500 ms is 50 windows of 100 rings, plus the windows around */
+	print_message("relayed %llu doorbells of a 500 ms flood\n",
+	    after - before);
+	assert_true(after - before >= 1);
+	assert_true(after - before <= 53 * 100);
+	pending = ivs_client_wait(&f->fx, c, r.client_id);
+	assert_int_equal(pending, 1u << 0);
+	ivc_close(&q);
+}
+
 /* QEMU aborts on a BAR that is not a power of two: refused up front, from
  * shmctl and from the configuration file, with the reason. */
 static void
@@ -638,6 +710,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_qemu_and_client,
 		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_index_reuse, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_ring_flood, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_size_refused, ivs_setup,
 		    ivs_teardown),
