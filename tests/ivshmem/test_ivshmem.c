@@ -235,6 +235,22 @@ ivs_client_members(struct shmc *c, uint64_t id, uint32_t want)
 	fail_msg("the client's members are 0x%x, not 0x%x", st >> 16, want);
 }
 
+/* Region name (16 pages) exported with one vector, QEMU 0 on it at index
+ * 0 and a libshmclient client at index 1, which *c and *r describe. */
+static void
+ivs_qemu_and_client(struct ivs *f, const char *name, struct shmc **c,
+    struct shmc_region *r)
+{
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, name, 16), 0);
+	ivs_export(f, name, "1");
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	*c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	assert_int_equal(fixture_attach(&f->fx, *c, name, 16, false, r),
+	    SHMC_GSS_OK);
+	assert_int_equal(r->index, 1);
+}
+
 /* A QEMU and a libshmclient client: bytes, doorbells both ways with the
  * sender named, and the QEMU's death seen by the client. */
 static void
@@ -247,14 +263,7 @@ test_qemu_and_client(void **state)
 	char buf[16] = "";
 	uint32_t pending = 0;
 
-	ivs_start(f, NULL);
-	assert_int_equal(check_admin_create(f->fx.adm, "qc", 16), 0);
-	ivs_export(f, "qc", "1");
-	assert_int_equal(ivs_qemu(f, 0, 1), 0);
-	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
-	assert_int_equal(fixture_attach(&f->fx, c, "qc", 16, false, &r),
-	    SHMC_GSS_OK);
-	assert_int_equal(r.index, 1);
+	ivs_qemu_and_client(f, "qc", &c, &r);
 	assert_int_equal(r.active_mask, 0x3);
 	mem = fixture_map(&f->fx, &r);
 	memcpy(mem + 0x100, "client", 7);
@@ -560,13 +569,7 @@ test_unexport(void **state)
 	struct shmc *c;
 	char out[4096];
 
-	ivs_start(f, NULL);
-	assert_int_equal(check_admin_create(f->fx.adm, "un", 16), 0);
-	ivs_export(f, "un", "1");
-	assert_int_equal(ivs_qemu(f, 0, 1), 0);
-	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
-	assert_int_equal(fixture_attach(&f->fx, c, "un", 16, false, &r),
-	    SHMC_GSS_OK);
+	ivs_qemu_and_client(f, "un", &c, &r);
 	assert_int_equal(ivs_ctl(f, out, sizeof(out), "unexport", "un", NULL),
 	    0);
 	assert_non_null(strstr(out, "1 export closed"));
