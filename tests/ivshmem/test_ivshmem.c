@@ -39,6 +39,7 @@ struct ivs {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
 	struct qtest q[NQEMU];
 	struct vmproc vm;
+	struct vmproc vms[2];	/* guests that hold a client */
 	struct fakestore fs;
 	char sockdir[96];
 	char path[108];		/* the export of the test */
@@ -70,6 +71,8 @@ ivs_teardown(void **state)
 	for (int i = 0; i < NQEMU; i++)
 		qtest_kill(&f->q[i]);
 	vmproc_kill(&f->vm);
+	for (int i = 0; i < 2; i++)
+		vmproc_kill(&f->vms[i]);
 	fakestore_close(&f->fs);
 	return fixture_teardown(state);
 }
@@ -522,28 +525,37 @@ test_tenant_denied(void **state)
 	assert_non_null(strstr(out, "4301"));
 }
 
-/* 16 clients of two kinds; the 17th of either is refused. */
+/* 16 clients of every kind (QEMUs, libshmclient clients and, with KVM,
+ * shm-vm guests); the 17th QEMU or client is refused. */
 static void
 test_sixteen(void **state)
 {
 	struct ivs *f = *state;
+	const char *name = E2E_KILL_NAME;	/* e2e_kill_v holds a client */
+	int nguests = harness_kvm_opens() ? 2 : 0, nqemu = 12 - nguests;
 	struct shmc_region r[5];
 	struct shmc *c;
-	char why[512];
+	char why[512], line[64];
 	int ws;
 
 	ivs_start(f, NULL);
-	assert_int_equal(check_admin_create(f->fx.adm, "full", 16), 0);
-	ivs_export(f, "full", "1");
+	assert_int_equal(check_admin_create(f->fx.adm, name, 16), 0);
+	ivs_export(f, name, "1");
 	c = fixture_connect(&f->fx, f->fx.d.socket, "clients");
-	for (int i = 0; i < 12; i++)
+	for (int i = 0; i < nqemu; i++)
 		assert_int_equal(ivs_qemu(f, i, 1), i);
+	for (int i = 0; i < nguests; i++) {
+		vmproc_start(&f->vms[i], f->fx.d.socket, "e2e_kill_v", NULL);
+		snprintf(line, sizeof(line), "V: attached: idx=%d,",
+		    nqemu + i);
+		vmproc_wait_for(&f->vms[i], line);
+	}
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(fixture_attach(&f->fx, c, "full", 16, false,
+		assert_int_equal(fixture_attach(&f->fx, c, name, 16, false,
 		    &r[i]), SHMC_GSS_OK);
 		assert_int_equal(r[i].index, 12 + i);
 	}
-	assert_int_equal(fixture_attach(&f->fx, c, "full", 16, false, &r[4]),
+	assert_int_equal(fixture_attach(&f->fx, c, name, 16, false, &r[4]),
 	    SHMC_GSS_CLIENT_MAX);
 	assert_int_equal(qtest_start(&f->q[12], f->path, 1, (uid_t)-1, 0,
 	    f->fx.dir), 0);
@@ -553,8 +565,8 @@ test_sixteen(void **state)
 	    "server sent version -28, expecting 0"));	/* ENOSPC */
 	/* A QEMU that goes frees its index for either kind. */
 	qtest_kill(&f->q[5]);
-	assert_int_equal(check_admin_wait_clients(f->fx.adm, "full", 15), 15);
-	assert_int_equal(fixture_attach(&f->fx, c, "full", 16, false, &r[4]),
+	assert_int_equal(check_admin_wait_clients(f->fx.adm, name, 15), 15);
+	assert_int_equal(fixture_attach(&f->fx, c, name, 16, false, &r[4]),
 	    SHMC_GSS_OK);
 	assert_int_equal(r[4].index, 5);
 }
