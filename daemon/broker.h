@@ -223,6 +223,9 @@ struct member_ops {
 	    bool attached);
 	void (*revoked)(struct broker *b, struct client *self);
 	struct member_ident (*ident)(const struct client *self);
+	/* The eventfd that notifies it, once its index is known (NULL: a
+	 * new one); -errno. */
+	int (*eventfd)(struct broker *b, struct client *self);
 };
 /* How a client comes to be: its owner, the owner's list of clients, the
  * index it wants (-1: the lowest free), the tenant it is charged to (may
@@ -240,6 +243,10 @@ struct region_join {
 struct region_upcalls {
 	/* g is about to be freed: nothing may keep a pointer to it. */
 	void (*removed)(struct broker *b, struct region *g);
+	/* index of g was just taken (attached) or let go, before any member
+	 * hears of it. */
+	void (*changed)(struct broker *b, struct region *g, int index,
+	    bool attached);
 };
 /* Who may attach to a new region, who pays for it, and its backing. */
 struct region_acl {
@@ -311,6 +318,11 @@ void fdstore_put_state(struct broker *b, struct region *g);
 void fdstore_drop_state(struct broker *b, struct region *g);
 /* Removes the entry called name from the store. */
 void fdstore_drop(const char *name);
+/* An export's listening socket: true when the store took it. */
+bool fdstore_put_export(struct broker *b, const char *key, const char *path,
+    unsigned vectors, int fd);
+void fdstore_drop_export(struct broker *b, const char *key, const char *path,
+    unsigned vectors);
 
 /* clock.c */
 uint64_t broker_now_ms(void);		/* wall clock */
@@ -397,6 +409,10 @@ size_t ivshmem_exports(struct broker *b, const struct region *g,
 /* Exports what the configuration asks for and is not served yet: 0, or
  * -EINVAL with the reason in err. */
 int ivshmem_export_configured(struct broker *b, char *err, size_t errlen);
+/* An export's socket from the fd store (a name "x."...): taken, kept until
+ * ivshmem_restore_finish, which serves it again once the regions exist. */
+void ivshmem_restore_take(struct broker *b, int fd, const char *fdname);
+void ivshmem_restore_finish(struct broker *b);
 /* Set as b->region_up by main.c: exports end with their region. */
 extern const struct region_upcalls ivshmem_region_upcalls;
 

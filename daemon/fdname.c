@@ -2,11 +2,14 @@
 /*
  * fdname: fd store names, both ways (see fdname.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fdname.h"
+#include "ivshmem_proto.h"
 
 static void
 fdname_hex(const char *s, char *out, size_t cap)
@@ -102,4 +105,83 @@ fdname_parse_state(const char *s, char key[REGION_KEY_MAX])
 	    fdname_unhex(s + 2, key, REGION_KEY_MAX) < 0)
 		return -EINVAL;
 	return registry_check_key(key) == GSS_OK ? 0 : -1;
+}
+
+int
+fdname_export(const char *key, const char *path, unsigned vectors,
+    char out[FDNAME_MAX])
+{
+	char name[2 * REGION_KEY_MAX + 1], esc[3 * 108 + 1];
+	size_t n = 0;
+
+	fdname_hex(key, name, sizeof(name));
+	for (const unsigned char *c = (const unsigned char *)path;
+	    *c != '\0' && n + 4 <= sizeof(esc); c++) {
+		if (*c < 0x21 || *c > 0x7e || *c == '%' || *c == ':')
+			n += (size_t)snprintf(esc + n, sizeof(esc) - n,
+			    "%%%02x", *c);
+		else
+			esc[n++] = (char)*c;
+	}
+	esc[n] = '\0';
+	if (snprintf(out, FDNAME_MAX, "x.%u.%s.%s", vectors, name, esc) >=
+	    FDNAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* PATH of an export's name back to bytes. */
+static int
+fdname_unescape(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; n++) {
+		unsigned v;
+
+		if (n + 1 >= cap)
+			return -EINVAL;
+		if (*s != '%') {
+			out[n] = *s++;
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[1]) ||
+		    !isxdigit((unsigned char)s[2]) ||
+		    sscanf(s + 1, "%2x", &v) != 1 || v == 0)
+			return -EINVAL;
+		out[n] = (char)v;
+		s += 3;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int
+fdname_parse_export(const char *s, struct fdname_export *out)
+{
+	char copy[FDNAME_MAX], *vec, *hex, *path, *end;
+	const char *why;
+	unsigned long v;
+
+	if (strncmp(s, "x.", 2) != 0 || strlen(s) >= sizeof(copy))
+		return -EINVAL;
+	snprintf(copy, sizeof(copy), "%s", s + 2);
+	vec = copy;
+	if ((hex = strchr(vec, '.')) == NULL)
+		return -EINVAL;
+	*hex++ = '\0';
+	if ((path = strchr(hex, '.')) == NULL)
+		return -EINVAL;
+	*path++ = '\0';
+	errno = 0;
+	v = strtoul(vec, &end, 10);
+	if (errno != 0 || end == vec || *end != '\0' ||
+	    ivshmem_check_vectors(v > UINT32_MAX ? 0 : (uint32_t)v, &why) < 0 ||
+	    fdname_unhex(hex, out->name, sizeof(out->name)) < 0 ||
+	    registry_check_key(out->name) != GSS_OK ||
+	    fdname_unescape(path, out->path, sizeof(out->path)) < 0 ||
+	    ivshmem_check_path(out->path, &why) < 0)
+		return -EINVAL;
+	out->vectors = (unsigned)v;
+	return 0;
 }

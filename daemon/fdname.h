@@ -7,7 +7,11 @@
  *
  *   r.PAGES.ORIGIN.MODE.UID.GROUP.NAMEHEX.TENANTHEX   a region's memfd
  *   s.NAMEHEX                                         its state page
+ *   x.VECTORS.NAMEHEX.PATH                            an ivshmem export's
+ *                                                     listening socket
  *
+ * (PATH with ':', '%' and bytes outside '!'..'~' as %XX; it may hold
+ * dots: it is the rest of the name.)
  * (GROUP "-" for none, TENANTHEX "-" for none): printable, no ':', under
  * 255 bytes. Names come back from systemd and are parsed as untrusted
  * input. Pure: no I/O, tested on its own.
@@ -36,7 +40,19 @@ struct fdname_region {
 	char tenant[TENANT_NAME_MAX];	/* "" for none */
 };
 
+/* What an export's name says. */
+struct fdname_export {
+	char name[REGION_KEY_MAX];
+	char path[108];
+	unsigned vectors;
+};
+
 void fdname_region(const struct region *g, char out[FDNAME_MAX]);
+/* 0, or -ENAMETOOLONG when the name would not fit the store's limit. */
+int fdname_export(const char *key, const char *path, unsigned vectors,
+    char out[FDNAME_MAX]);
+/* 0 with the fields, or -EINVAL. */
+int fdname_parse_export(const char *s, struct fdname_export *out);
 void fdname_state(const struct region *g, char out[FDNAME_MAX]);
 
 /* 0 with the fields, or -EINVAL when s is not a well-formed region name. */

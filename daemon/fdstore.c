@@ -3,8 +3,9 @@
  * fdstore: region memory in systemd's file descriptor store. With
  * `fd_store = yes` every region's memfd is also handed to systemd
  * (FDSTORE=1) under the name fdname.h describes, and so is the state page
- * of a region with clients, so that a restarted daemon gets them back
- * with its sockets (restore.c rebuilds the regions). A removed region's
+ * of a region with clients, and the listening socket of every ivshmem
+ * export, so that a restarted daemon gets them back with its sockets
+ * (restore.c rebuilds the regions, ivshmem.c the exports). A removed region's
  * entries leave the store; at shutdown they stay, which is the point.
  * Called by the region lifecycle; calls nothing of the daemon's but the
  * fd stash, to reach a parked memfd.
@@ -98,4 +99,35 @@ fdstore_drop_state(struct broker *b, struct region *g)
 	fdname_state(g, name);
 	fdstore_drop(name);
 	g->state_stored = false;
+}
+
+bool
+fdstore_put_export(struct broker *b, const char *key, const char *path,
+    unsigned vectors, int fd)
+{
+	char name[FDNAME_MAX];
+
+	if (!b->cfg.fd_store)
+		return false;
+	if (fdname_export(key, path, vectors, name) < 0) {
+		log_warn(&b->log, "region %s: its export on %s is not kept for "
+		    "restarts: the name would be too long for the fd store",
+		    key, path);
+		return false;
+	}
+	if (fdstore_put(name, fd))
+		return true;
+	log_warn(&b->log, "region %s: systemd did not take the socket of its "
+	    "export on %s into the fd store", key, path);
+	return false;
+}
+
+void
+fdstore_drop_export(struct broker *b, const char *key, const char *path,
+    unsigned vectors)
+{
+	char name[FDNAME_MAX];
+
+	if (!b->stopping && fdname_export(key, path, vectors, name) == 0)
+		fdstore_drop(name);
 }

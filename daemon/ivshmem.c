@@ -28,6 +28,8 @@ ivshmem_init(struct broker *b)
 	b->ivshmem->b = b;
 	LIST_INIT(&b->ivshmem->exports);
 	LIST_INIT(&b->ivshmem->orphans);
+	LIST_INIT(&b->ivshmem->slots);
+	LIST_INIT(&b->ivshmem->pending);
 	return 0;
 }
 
@@ -115,6 +117,7 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 	struct broker *b = e->ivs->b;
 	struct region *g = e->region;
 	struct region_join join;
+	struct ivsh_slots *slots;
 	struct ivsh_peer *p;
 	struct client *cl;
 	struct tenant *t;
@@ -132,7 +135,8 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		ivshmem_refuse(e, fd, cred, err, why);
 		return;
 	}
-	if ((fd2 = dup(fd)) < 0 || (p = ivsh_peer_new(e, fd, cred)) == NULL) {
+	if ((slots = ivsh_slots_get(e->ivs, g)) == NULL || (fd2 = dup(fd)) < 0 ||
+	    (p = ivsh_peer_new(e, fd, cred, slots)) == NULL) {
 		ivshmem_refuse(e, fd2 >= 0 ? fd2 : fd, cred, -ENOMEM, "out of "
 		    "memory or fds");
 		return;
@@ -151,7 +155,6 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 	}
 	close(fd2);
 	p->cl = cl;
-	p->vec_efd[0] = cl->efd;
 	b->stats.attaches++;
 	b->stats.ivshmem_joins++;
 	log_info(&b->log, "ivshmem %s: QEMU pid %d (uid %u) joined region %s "
@@ -192,20 +195,20 @@ ivshmem_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-int
-ivshmem_export(struct broker *b, struct region *g, const char *path,
-    unsigned vectors, bool configured, char *err, size_t errlen)
+/* The checks every export passes, whatever its socket: 0 or -errno. */
+static int
+ivshmem_check_export(struct broker *b, struct region *g, const char *path,
+    unsigned vectors, char *err, size_t errlen)
 {
-	struct ivshmem *ivs = b->ivshmem;
 	struct ivsh_export *e;
 	const char *why;
-	int fd;
 
 	if (ivshmem_check_path(path, &why) < 0 ||
 	    ivshmem_check_vectors(vectors, &why) < 0 ||
 	    ivshmem_check_size(g->mem.bytes, &why) < 0) {
-		snprintf(err, errlen, "cannot export region %s on %s: %s",
-		    g->name, path, why);
+		snprintf(err, errlen, "cannot export region %s (%llu bytes) "
+		    "on %s: %s", g->name, (unsigned long long)g->mem.bytes,
+		    path, why);
 		return -EINVAL;
 	}
 	if (ivshmem_exports(b, g, NULL, 0) >= IVSHMEM_MAX_EXPORTS) {
@@ -213,20 +216,23 @@ ivshmem_export(struct broker *b, struct region *g, const char *path,
 		    g->name, IVSHMEM_MAX_EXPORTS);
 		return -ENOSPC;
 	}
-	LIST_FOREACH(e, &ivs->exports, entry) {
+	LIST_FOREACH(e, &b->ivshmem->exports, entry) {
 		if (strcmp(e->path, path) == 0) {
 			snprintf(err, errlen, "%s already serves region %s",
 			    path, e->region->name);
 			return -EEXIST;
 		}
 	}
-	err[0] = '\0';
-	if ((fd = ivshmem_listen(path, err, errlen)) < 0) {
-		if (err[0] == '\0')
-			snprintf(err, errlen, "cannot listen on %s: %s", path,
-			    strerror(-fd));
-		return fd;
-	}
+	return 0;
+}
+
+/* Serves g on the listening socket fd (taken); NULL without memory. */
+static struct ivsh_export *
+ivshmem_serve(struct broker *b, struct region *g, const char *path,
+    unsigned vectors, bool configured, int fd)
+{
+	struct ivsh_export *e;
+
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
 	    (e->ev = event_new(b->base, fd, EV_READ | EV_PERSIST,
 	    ivshmem_accept_cb, e)) == NULL || event_add(e->ev, NULL) < 0) {
@@ -234,18 +240,41 @@ ivshmem_export(struct broker *b, struct region *g, const char *path,
 			event_free(e->ev);
 		free(e);
 		close(fd);
-		unlink(path);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		return NULL;
 	}
-	e->ivs = ivs;
+	e->ivs = b->ivshmem;
 	e->region = g;
 	snprintf(e->path, sizeof(e->path), "%s", path);
 	e->vectors = vectors;
 	e->configured = configured;
 	e->fd = fd;
 	LIST_INIT(&e->peers);
-	LIST_INSERT_HEAD(&ivs->exports, e, entry);
+	LIST_INSERT_HEAD(&b->ivshmem->exports, e, entry);
+	return e;
+}
+
+int
+ivshmem_export(struct broker *b, struct region *g, const char *path,
+    unsigned vectors, bool configured, char *err, size_t errlen)
+{
+	struct ivsh_export *e;
+	int fd, rc;
+
+	if ((rc = ivshmem_check_export(b, g, path, vectors, err, errlen)) < 0)
+		return rc;
+	err[0] = '\0';
+	if ((fd = ivshmem_listen(path, err, errlen)) < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "cannot listen on %s: %s", path,
+			    strerror(-fd));
+		return fd;
+	}
+	if ((e = ivshmem_serve(b, g, path, vectors, configured, fd)) == NULL) {
+		unlink(path);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	e->stored = fdstore_put_export(b, g->name, path, vectors, fd);
 	log_info(&b->log, "region %s exported to QEMU on %s (%u vectors)",
 	    g->name, path, vectors);
 	return 0;
@@ -262,7 +291,15 @@ ivshmem_export_close(struct ivsh_export *e, bool tell)
 	LIST_REMOVE(e, entry);
 	event_free(e->ev);
 	close(e->fd);
+	/* Stopping with the socket in the fd store: the next daemon serves
+	 * it, and QEMUs that connect meanwhile wait in its backlog. */
+	if (e->stored && ivs->b->stopping)
+		goto keep;
+	if (e->stored)
+		fdstore_drop_export(ivs->b, e->region->name, e->path,
+		    e->vectors);
 	unlink(e->path);
+keep:
 	while ((p = LIST_FIRST(&e->peers)) != NULL) {
 		LIST_REMOVE(p, entry);
 		p->exp = NULL;
@@ -341,8 +378,13 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 		if (cr->ivshmem == NULL ||
 		    (g = registry_find(&b->reg, cr->name)) == NULL)
 			continue;
-		LIST_FOREACH(e, &b->ivshmem->exports, entry)
-			served |= strcmp(e->path, cr->ivshmem) == 0;
+		/* One kept over a restart is the configured one again. */
+		LIST_FOREACH(e, &b->ivshmem->exports, entry) {
+			if (strcmp(e->path, cr->ivshmem) != 0)
+				continue;
+			served = true;
+			e->configured |= e->region == g;
+		}
 		if (served)
 			continue;
 		if (ivshmem_export(b, g, cr->ivshmem, cr->ivshmem_vectors,
@@ -369,11 +411,43 @@ ivshmem_region_removed(struct broker *b, struct region *g)
 		    g->name, e->path);
 		ivshmem_export_close(e, false);
 	}
+	ivsh_slots_free(b->ivshmem, g);
+}
+
+/* A member that is not a QEMU took an index, or anyone left one: the
+ * index's slots, if it has any, are the daemon's to watch. */
+static void
+ivshmem_region_changed(struct broker *b, struct region *g, int index,
+    bool attached)
+{
+	struct ivsh_slots *s;
+
+	if (b->ivshmem == NULL ||
+	    (attached && ivsh_is_qemu(g->clients[index])))
+		return;
+	LIST_FOREACH(s, &b->ivshmem->slots, entry)
+		if (s->region == g)
+			ivsh_slots_release(s, (unsigned)index);
 }
 
 const struct region_upcalls ivshmem_region_upcalls = {
 	.removed = ivshmem_region_removed,
+	.changed = ivshmem_region_changed,
 };
+
+/* A start that failed before the exports came back: their sockets stay
+ * in the store for the next one. */
+static void
+ivshmem_restore_finish_none(struct ivshmem *ivs)
+{
+	struct ivsh_pending *pe;
+
+	while ((pe = LIST_FIRST(&ivs->pending)) != NULL) {
+		LIST_REMOVE(pe, entry);
+		close(pe->fd);
+		free(pe);
+	}
+}
 
 void
 ivshmem_close(struct broker *b)
@@ -388,6 +462,86 @@ ivshmem_close(struct broker *b)
 		ivshmem_export_close(e, false);
 	while ((p = LIST_FIRST(&ivs->orphans)) != NULL)
 		ivsh_peer_free(p);
+	while (!LIST_EMPTY(&ivs->slots))
+		ivsh_slots_free(ivs, LIST_FIRST(&ivs->slots)->region);
+	ivshmem_restore_finish_none(ivs);
 	free(ivs);
 	b->ivshmem = NULL;
+}
+
+void
+ivshmem_restore_take(struct broker *b, int fd, const char *fdname)
+{
+	struct ivsh_pending *pe = calloc(1, sizeof(*pe));
+
+	if (pe == NULL || fdname_parse_export(fdname, &pe->fe) < 0) {
+		log_warn(&b->log, "fd store: dropping %s: not an export this "
+		    "daemon can restore", fdname);
+		fdstore_drop(fdname);
+		close(fd);
+		free(pe);
+		return;
+	}
+	pe->fd = fd;
+	snprintf(pe->fdname, sizeof(pe->fdname), "%s", fdname);
+	LIST_INSERT_HEAD(&b->ivshmem->pending, pe, entry);
+}
+
+/* A listening UNIX stream socket whose file is still at its path. */
+static bool
+ivshmem_still_listening(int fd, const char *path)
+{
+	int v, type;
+	socklen_t len = sizeof(v), tlen = sizeof(type);
+	struct stat st;
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 &&
+	    v == 1 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+	    type == SOCK_STREAM && lstat(path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode);
+}
+
+/* One export back from the store: on its own socket while that still
+ * answers at its path, else on a new one. */
+static void
+ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
+{
+	struct region *g = registry_find(&b->reg, pe->fe.name);
+	struct ivsh_export *e;
+	char err[400];
+
+	if (g == NULL)
+		log_info(&b->log, "fd store: dropping the export on %s: region "
+		    "%s is gone", pe->fe.path, pe->fe.name);
+	if (g == NULL || !ivshmem_still_listening(pe->fd, pe->fe.path) ||
+	    ivshmem_check_export(b, g, pe->fe.path, pe->fe.vectors, err,
+	    sizeof(err)) < 0) {
+		fdstore_drop(pe->fdname);
+		close(pe->fd);
+		if (g != NULL && ivshmem_export(b, g, pe->fe.path,
+		    pe->fe.vectors, false, err, sizeof(err)) < 0)
+			log_warn(&b->log, "fd store: the export of region %s "
+			    "on %s is lost: %s", g->name, pe->fe.path, err);
+		return;
+	}
+	if ((e = ivshmem_serve(b, g, pe->fe.path, pe->fe.vectors, false,
+	    pe->fd)) == NULL) {
+		fdstore_drop(pe->fdname);
+		return;
+	}
+	e->stored = true;
+	log_info(&b->log, "region %s: export on %s restored from the fd store",
+	    g->name, pe->fe.path);
+}
+
+void
+ivshmem_restore_finish(struct broker *b)
+{
+	struct ivsh_pending *pe;
+
+	while ((pe = LIST_FIRST(&b->ivshmem->pending)) != NULL) {
+		LIST_REMOVE(pe, entry);
+		ivshmem_restore_one(b, pe);
+		free(pe);
+	}
 }

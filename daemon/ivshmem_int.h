@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 
 #include "broker.h"
+#include "fdname.h"
 #include "ivshmem_proto.h"
 
 struct ivsh_peer;
@@ -22,25 +23,82 @@ struct ivsh_export {
 	char path[108];
 	unsigned vectors;
 	bool configured;		/* from the configuration file */
+	bool stored;			/* its socket is in the fd store */
 	int fd;
 	struct event *ev;
 	LIST_HEAD(, ivsh_peer) peers;
 };
 
-struct ivshmem {
-	struct broker *b;
-	LIST_HEAD(, ivsh_export) exports;
-	LIST_HEAD(, ivsh_peer) orphans;	/* peers whose export is gone */
+/*
+ * How often one doorbell source (a QEMU's relays, or a region's watched
+ * slots) may wake the daemon: IVSH_RING_BURST rings per
+ * IVSH_RING_WINDOW_MS, past which its events sleep until the window ends,
+ * so that a guest ringing flat out cannot keep the daemon busy. Nothing
+ * is lost: the rings wait in their eventfds, and what they mean (a pending
+ * bit, an interrupt) coalesces anyway.
+ */
+#define IVSH_RING_WINDOW_MS 10
+#define IVSH_RING_BURST 100
+
+struct ivsh_throttle {
+	uint64_t start_ms;
+	unsigned rings;
+	bool paused;
+	struct event *resume;		/* the owner's timer */
 };
 
-/* A doorbell from this QEMU to a member that does not read ivshmem
- * eventfds (a QNX-interface guest or a libshmclient process): the QEMU
- * rings efd, and the daemon sets the QEMU's bit in the target's pending
- * word and signals the target's eventfd. */
+/*
+ * The doorbells of one exported region's indices. Stock QEMU cannot take
+ * a peer id again once told that peer left (its device frees the peer's
+ * eventfd array and writes to it at the next connect), so a QEMU learns
+ * each index once, and what it holds for it must stay right whoever holds
+ * the index later. A QEMU at index i takes vector v on ring[i][v], the
+ * same eventfd for every QEMU that ever holds i: a QEMU that learned i
+ * while a QEMU held it rings that eventfd, in the kernel. While a member
+ * that is not a QEMU holds i (or nobody), the daemon watches ring[i]
+ * instead and passes rings on as a notification.
+ */
+struct ivsh_slot {
+	struct ivsh_slots *s;
+	uint8_t index, vector;
+	int efd;			/* -1: not made yet */
+	struct event *ev;		/* watched while no QEMU holds it */
+	bool watched;
+};
+
+struct ivsh_slots {
+	LIST_ENTRY(ivsh_slots) entry;
+	struct ivshmem *ivs;
+	struct region *region;
+	struct ivsh_throttle throttle;
+	struct ivsh_slot ring[REGION_MAX_CLIENTS][IVSHMEM_MAX_VECTORS];
+};
+
+/* An export's socket back from the fd store, served once the regions
+ * exist. */
+struct ivsh_pending {
+	LIST_ENTRY(ivsh_pending) entry;
+	int fd;
+	char fdname[FDNAME_MAX];
+	struct fdname_export fe;
+};
+
+struct ivshmem {
+	struct broker *b;
+	LIST_HEAD(, ivsh_pending) pending;
+	LIST_HEAD(, ivsh_export) exports;
+	LIST_HEAD(, ivsh_peer) orphans;	/* peers whose export is gone */
+	LIST_HEAD(, ivsh_slots) slots;	/* one per exported region */
+};
+
+/* A doorbell from one QEMU at an index it learned while a member that is
+ * not a QEMU held it: the QEMU rings efd, and the daemon passes it on to
+ * whoever holds the index: the QEMU's bit in a member's pending word and
+ * the member's eventfd, or a QEMU's ring[index][vector]. */
 struct ivsh_relay {
 	struct ivsh_peer *p;
 	int efd;			/* -1: none */
-	uint8_t target;
+	uint8_t target, vector;
 	struct event *ev;
 };
 
@@ -67,22 +125,50 @@ struct ivsh_peer {
 	struct event *ev_read;
 	struct event *ev_write;
 	struct event *ev_close;		/* closes it between events */
+	struct ivsh_throttle throttle;	/* of its relays */
 	struct client_list clients;	/* its client, while it has one */
 	struct client *cl;
 	unsigned vectors;
-	int vec_efd[IVSHMEM_MAX_VECTORS];	/* [0] is cl->efd, not owned */
-	struct ivsh_relay relay[REGION_MAX_CLIENTS];
-	uint16_t told;			/* peers the QEMU has been given */
+	struct ivsh_slots *slots;	/* its region's */
+	struct ivsh_relay relay[REGION_MAX_CLIENTS][IVSHMEM_MAX_VECTORS];
+	uint16_t told;			/* indices the QEMU has been given */
+	uint16_t direct;		/* ... as ring[index] (else relays) */
 	STAILQ_HEAD(, ivsh_msg) outq;
 	unsigned queued;
 	bool closing;			/* sends what is queued, then closes */
 	bool dropped;			/* cannot be sent to: closes now */
 };
 
+/* ivshmem_slots.c */
+/* Counts one ring of t's source: true when the source must sleep now (the
+ * caller deletes its events; t->resume is armed for the window's end). */
+bool ivsh_throttle_ring(struct ivsh_throttle *t);
+/* The slots of g, made on first use; NULL without memory. */
+struct ivsh_slots *ivsh_slots_get(struct ivshmem *ivs, struct region *g);
+/* Frees the slots of g, if any. */
+void ivsh_slots_free(struct ivshmem *ivs, const struct region *g);
+/* ring[index][0..n) made and handed to a QEMU that takes index: no longer
+ * watched, emptied of rings meant for whoever held it before. 0 or
+ * -errno. */
+int ivsh_slots_take(struct ivsh_slots *s, unsigned index, unsigned n);
+/* index was let go by a QEMU, or taken by a member that is not one: the
+ * daemon watches its rings again. */
+void ivsh_slots_release(struct ivsh_slots *s, unsigned index);
+/* The eventfd of ring[index][vector], or -1. */
+int ivsh_slots_fd(const struct ivsh_slots *s, unsigned index,
+    unsigned vector);
+/* Passes a ring on to whoever holds index now, as from the QEMUs in
+ * from (a notification) or as ring[index][vector] (to a QEMU). */
+void ivsh_slots_deliver(struct ivsh_slots *s, unsigned index,
+    unsigned vector, uint16_t from);
+
 /* ivshmem_peer.c */
-/* A peer for a connection just accepted on e (fd is taken). */
+/* A peer for a connection just accepted on e (fd is taken), for region
+ * slots s. */
 struct ivsh_peer *ivsh_peer_new(struct ivsh_export *e, int fd,
-    const struct ucred *cred);
+    const struct ucred *cred, struct ivsh_slots *s);
+/* Whether cl is a QEMU's. */
+bool ivsh_is_qemu(const struct client *cl);
 /* Sends the QEMU everything a new member gets: the version, its index, the
  * region's memfd (region_fd, not taken), its peers and its own vectors. */
 int ivsh_peer_welcome(struct ivsh_peer *p, int region_fd);

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * ivshmem_peer: one stock QEMU connected to an ivshmem export, as a member
- * of its region. What it is told (its index, the memfd, a connect message
- * per peer and vector, a disconnect when a peer leaves), in order and
- * without blocking on a QEMU that does not read; its own interrupt vectors
- * (vector 0 is the client's eventfd, which the region's other members
- * ring directly); and the relays that turn its doorbell at a member
- * without ivshmem vectors into a pending bit plus that member's eventfd.
+ * of its region. What it is told (its index, the memfd, connect messages
+ * for each index once, in order and without blocking on a QEMU that does
+ * not read); its own vectors, which are its index's slots
+ * (ivshmem_slots.c); and its relays: for an index it learned while a
+ * member that is not a QEMU held it, an eventfd per vector that the daemon
+ * passes on to whoever holds the index when it rings (the QEMU's bit in
+ * the member's pending word, so the member's status names it). A QEMU is
+ * never told that a peer left while it stays connected: stock QEMU frees
+ * the peer's eventfd array then, and writes to it when the id comes back.
  * A QEMU never sends anything: what it does send is read and dropped, and
  * its end of the socket is how the daemon learns it is gone.
  */
@@ -159,6 +162,12 @@ ivsh_peer_read_cb(evutil_socket_t fd, short what, void *arg)
 	ivsh_peer_free(p);
 }
 
+bool
+ivsh_is_qemu(const struct client *cl)
+{
+	return cl->ops == &ivsh_member_ops;
+}
+
 static void
 ivsh_relay_free(struct ivsh_relay *r)
 {
@@ -170,39 +179,52 @@ ivsh_relay_free(struct ivsh_relay *r)
 	r->ev = NULL;
 }
 
-/* The QEMU rang a member that has no ivshmem vectors: the member learns
- * who from its pending word, as from any other member's notify. */
+/* The QEMU rang an index through its relay: to whoever holds it now. */
 static void
 ivsh_relay_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ivsh_relay *r = arg;
 	struct ivsh_peer *p = r->p;
-	struct shm_state_page *page;
-	struct client *target;
 	uint64_t count;
 
 	(void)what;
 	if (read(fd, &count, sizeof(count)) < 0 || p->cl == NULL)
 		return;
-	target = p->cl->region->clients[r->target];
-	if (target == NULL ||
-	    (page = statepage_map(&p->cl->region->state)) == NULL)
+	ivsh_slots_deliver(p->slots, r->target, r->vector,
+	    (uint16_t)(1u << p->cl->index));
+	if (!ivsh_throttle_ring(&p->throttle))
 		return;
-	shm_state_post(page, p->cl->index, r->target);
-	statepage_signal(target->efd);
-	p->b->stats.ivshmem_relayed++;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
+			if (p->relay[i][v].efd >= 0)
+				event_del(p->relay[i][v].ev);
+}
+
+/* The window is over: the relays listen again. */
+static void
+ivsh_peer_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ivsh_peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	p->throttle.paused = false;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
+			if (p->relay[i][v].efd >= 0)
+				event_add(p->relay[i][v].ev, NULL);
 }
 
 static int
-ivsh_relay_open(struct ivsh_peer *p, unsigned index)
+ivsh_relay_open(struct ivsh_relay *r, struct event_base *base)
 {
-	struct ivsh_relay *r = &p->relay[index];
-
 	if ((r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		return -errno;
-	r->ev = event_new(p->b->base, r->efd, EV_READ | EV_PERSIST,
-	    ivsh_relay_cb, r);
-	if (r->ev == NULL || event_add(r->ev, NULL) < 0) {
+	r->ev = event_new(base, r->efd, EV_READ | EV_PERSIST, ivsh_relay_cb,
+	    r);
+	/* While the QEMU's relays sleep, the resume adds this one too. */
+	if (r->ev == NULL ||
+	    (!r->p->throttle.paused && event_add(r->ev, NULL) < 0)) {
 		if (r->ev != NULL)
 			event_free(r->ev);
 		close(r->efd);
@@ -212,54 +234,56 @@ ivsh_relay_open(struct ivsh_peer *p, unsigned index)
 	return 0;
 }
 
-/* The fd that rings vector v of member peer, or -1 when it has none. */
+/* What a QEMU rings for vector v of the member at index, as it learns it
+ * now: that QEMU's own slot, or a relay; -1 past what both have. */
 static int
-ivsh_vector_fd(const struct client *peer, unsigned v)
+ivsh_index_fd(struct ivsh_peer *p, unsigned index, unsigned v)
 {
-	const struct ivsh_peer *tp = peer->owner;
-
-	if (v == 0)
-		return peer->efd;
-	return peer->ops == &ivsh_member_ops && v < tp->vectors ?
-	    tp->vec_efd[v] : -1;
-}
-
-/* Connect messages for the member at index: a QEMU's own vectors (as many
- * as both have), or one relay for every vector of this QEMU. */
-static void
-ivsh_peer_tell_join(struct ivsh_peer *p, unsigned index)
-{
-	const struct client *peer = p->cl->region->clients[index];
+	const struct client *peer = p->slots->region->clients[index];
 	int err;
 
-	if (peer == NULL || (p->told & (1u << index)))
-		return;
-	if (peer->ops != &ivsh_member_ops &&
-	    (err = ivsh_relay_open(p, index)) < 0) {
+	if (ivsh_is_qemu(peer)) {
+		const struct ivsh_peer *tp = peer->owner;
+
+		return v < tp->vectors ? ivsh_slots_fd(p->slots, index, v) :
+		    -1;
+	}
+	if (p->relay[index][v].efd < 0 &&
+	    (err = ivsh_relay_open(&p->relay[index][v], p->b->base)) < 0) {
 		log_warn(&p->b->log, "ivshmem: no doorbell from QEMU pid %d "
 		    "to index %u: %s", (int)p->cred.pid, index,
 		    strerror(-err));
-		return;
+		return -1;
 	}
-	for (unsigned v = 0; v < p->vectors; v++) {
-		int fd = peer->ops == &ivsh_member_ops ?
-		    ivsh_vector_fd(peer, v) : p->relay[index].efd;
-
-		if (fd < 0)
-			break;
-		ivsh_peer_queue(p, index, fd);
-	}
-	p->told |= (uint16_t)(1u << index);
+	return p->relay[index][v].efd;
 }
 
+/* Connect messages for the member at index, the first time it holds
+ * one: what they carry stays the QEMU's way to that index. */
 static void
-ivsh_peer_tell_leave(struct ivsh_peer *p, unsigned index)
+ivsh_peer_tell_join(struct ivsh_peer *p, unsigned index)
 {
-	if (!(p->told & (1u << index)))
+	const struct client *peer = p->slots->region->clients[index];
+	int fd;
+
+	if (peer == NULL || (p->told & (1u << index)))
 		return;
-	ivsh_peer_queue(p, index, -1);
-	p->told &= (uint16_t)~(1u << index);
-	ivsh_relay_free(&p->relay[index]);
+	for (unsigned v = 0; v < p->vectors &&
+	    (fd = ivsh_index_fd(p, index, v)) >= 0; v++)
+		ivsh_peer_queue(p, index, fd);
+	p->told |= (uint16_t)(1u << index);
+	if (ivsh_is_qemu(peer))
+		p->direct |= (uint16_t)(1u << index);
+}
+
+/* Before the QEMU goes: every index it knows of left its view. */
+static void
+ivsh_peer_tell_all_left(struct ivsh_peer *p)
+{
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		if (p->told & (1u << i))
+			ivsh_peer_queue(p, i, -1);
+	p->told = 0;
 }
 
 int
@@ -274,17 +298,9 @@ ivsh_peer_welcome(struct ivsh_peer *p, int region_fd)
 		if (i != self)
 			ivsh_peer_tell_join(p, i);
 	for (unsigned v = 0; v < p->vectors; v++)
-		ivsh_peer_queue(p, self, ivsh_vector_fd(p->cl, v));
+		ivsh_peer_queue(p, self, ivsh_slots_fd(p->slots, self, v));
 	ivsh_peer_flush(p);
 	return p->closing ? -ENOBUFS : 0;
-}
-
-/* Every peer the QEMU knows of leaves its view. */
-static void
-ivsh_peer_tell_all_left(struct ivsh_peer *p)
-{
-	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
-		ivsh_peer_tell_leave(p, i);
 }
 
 void
@@ -308,12 +324,11 @@ ivsh_member_peer_changed(struct broker *b, struct client *self, int index,
 	struct ivsh_peer *p = self->owner;
 
 	(void)b;
-	if (p->closing)
+	/* A member that left stays in the QEMU's view (see the top): its
+	 * slot or the relays reach whoever takes the index next. */
+	if (p->closing || !attached)
 		return;
-	if (attached)
-		ivsh_peer_tell_join(p, (unsigned)index);
-	else
-		ivsh_peer_tell_leave(p, (unsigned)index);
+	ivsh_peer_tell_join(p, (unsigned)index);
 	ivsh_peer_flush(p);
 }
 
@@ -339,25 +354,32 @@ ivsh_member_ident(const struct client *self)
 	    .label = p->label };
 }
 
+/* Its index's slots are its vectors; vector 0 is what the other members
+ * ring (a copy: the client closes its own). */
+static int
+ivsh_member_eventfd(struct broker *b, struct client *self)
+{
+	struct ivsh_peer *p = self->owner;
+	int err, fd;
+
+	(void)b;
+	if ((err = ivsh_slots_take(p->slots, self->index, p->vectors)) < 0)
+		return err;
+	fd = fcntl(ivsh_slots_fd(p->slots, self->index, 0), F_DUPFD_CLOEXEC,
+	    3);
+	return fd < 0 ? -errno : fd;
+}
+
 const struct member_ops ivsh_member_ops = {
 	.peer_changed = ivsh_member_peer_changed,
 	.revoked = ivsh_member_revoked,
 	.ident = ivsh_member_ident,
+	.eventfd = ivsh_member_eventfd,
 };
 
-/* Vectors 1.. of a new QEMU, made before it joins: its QEMU peers are
- * given them while it joins. Vector 0 is its client's eventfd. */
-static int
-ivsh_peer_open_vectors(struct ivsh_peer *p)
-{
-	for (unsigned v = 1; v < p->vectors; v++)
-		if ((p->vec_efd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-			return -errno;
-	return 0;
-}
-
 struct ivsh_peer *
-ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred)
+ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred,
+    struct ivsh_slots *s)
 {
 	struct broker *b = e->ivs->b;
 	struct ivsh_peer *p;
@@ -372,21 +394,24 @@ ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred)
 	p->cred = *cred;
 	p->id = b->next_conn_id++;
 	p->vectors = e->vectors;
+	p->slots = s;
 	snprintf(p->label, sizeof(p->label), "ivshmem %.55s", e->path);
 	LIST_INIT(&p->clients);
 	STAILQ_INIT(&p->outq);
-	for (unsigned i = 0; i < IVSHMEM_MAX_VECTORS; i++)
-		p->vec_efd[i] = -1;
 	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
-		p->relay[i] = (struct ivsh_relay){ .p = p, .efd = -1,
-		    .target = (uint8_t)i };
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
+			p->relay[i][v] = (struct ivsh_relay){ .p = p,
+			    .efd = -1, .target = (uint8_t)i,
+			    .vector = (uint8_t)v };
 	LIST_INSERT_HEAD(&e->peers, p, entry);
 	p->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST,
 	    ivsh_peer_read_cb, p);
 	p->ev_write = event_new(b->base, fd, EV_WRITE, ivsh_peer_write_cb, p);
 	p->ev_close = evtimer_new(b->base, ivsh_peer_close_cb, p);
+	p->throttle.resume = evtimer_new(b->base, ivsh_peer_resume_cb, p);
 	if (p->ev_read == NULL || p->ev_write == NULL || p->ev_close == NULL ||
-	    event_add(p->ev_read, NULL) < 0 || ivsh_peer_open_vectors(p) < 0) {
+	    p->throttle.resume == NULL ||
+	    event_add(p->ev_read, NULL) < 0) {
 		ivsh_peer_free(p);
 		return NULL;
 	}
@@ -406,10 +431,8 @@ ivsh_peer_free(struct ivsh_peer *p)
 		region_detach_client(p->b, cl);
 	}
 	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
-		ivsh_relay_free(&p->relay[i]);
-	for (unsigned v = 1; v < IVSHMEM_MAX_VECTORS; v++)
-		if (p->vec_efd[v] >= 0)
-			close(p->vec_efd[v]);
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
+			ivsh_relay_free(&p->relay[i][v]);
 	while ((m = STAILQ_FIRST(&p->outq)) != NULL) {
 		STAILQ_REMOVE_HEAD(&p->outq, entry);
 		if (m->fd >= 0)
@@ -422,6 +445,8 @@ ivsh_peer_free(struct ivsh_peer *p)
 		event_free(p->ev_write);
 	if (p->ev_close != NULL)
 		event_free(p->ev_close);
+	if (p->throttle.resume != NULL)
+		event_free(p->throttle.resume);
 	close(p->fd);
 	free(p);
 }

@@ -232,8 +232,14 @@ broker_open(struct broker *b)
 	if ((rc = restore_finish(b)) < 0)
 		return rc;
 	if ((rc = region_create_configured(b, &next, SIZE_MAX, err,
-	    sizeof(err))) < 0 ||
-	    (rc = ivshmem_export_configured(b, err, sizeof(err))) < 0) {
+	    sizeof(err))) < 0) {
+		log_err(&b->log, "%s", err);
+		return rc;
+	}
+	/* Exports kept over the restart first, then the configured ones
+	 * that are not among them. */
+	ivshmem_restore_finish(b);
+	if ((rc = ivshmem_export_configured(b, err, sizeof(err))) < 0) {
 		log_err(&b->log, "%s", err);
 		return rc;
 	}

@@ -58,6 +58,8 @@ region_peer_changed(struct broker *b, struct region *g, int index,
 	const struct client *joined = attached ? g->clients[index] : NULL;
 	int efd = joined != NULL ? joined->efd : -1;
 
+	if (b->region_up != NULL)
+		b->region_up->changed(b, g, index, attached);
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED;
 	m.peer_changed = &ev;
 	ev.index = (uint32_t)index;
@@ -286,8 +288,12 @@ region_open_signals(struct broker *b, struct client *cl, int want)
 		g->reclaim_pending = 0;
 		fdstore_put_state(b, g);
 	}
-	if ((cl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+	if (cl->ops != NULL && cl->ops->eventfd != NULL) {
+		if ((cl->efd = cl->ops->eventfd(b, cl)) < 0)
+			return cl->efd;
+	} else if ((cl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		return -errno;
+	}
 	kept = want == cl->index && (g->reclaim_pending & bit);
 	g->reclaim_pending &= (uint16_t)~bit;
 	/* A fresh page is all zeros already. */

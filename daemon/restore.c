@@ -92,6 +92,10 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 
 	if (strncmp(fdname, "s.", 2) == 0)
 		return restore_take_state(b, fd, fdname);
+	if (strncmp(fdname, "x.", 2) == 0) {
+		ivshmem_restore_take(b, fd, fdname);
+		return true;
+	}
 	if (strncmp(fdname, "r.", 2) != 0)
 		return false;
 	if (fdname_parse_region(fdname, &fr) < 0 ||

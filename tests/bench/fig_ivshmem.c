@@ -18,7 +18,8 @@
  * under KVM does through its ioeventfds; no QEMU process is started, so
  * that the figures are of the broker's path, not of QEMU's emulation.
  * Placement same_cpu: every process on CPU 0; cross_cpu: the ringing
- * side and the daemon on CPU 0, the echo on CPU 1.
+ * side and the daemon on CPU 0, the echo on CPU 1. Round trips are paced
+ * (IVS_PACE_NS) under the daemon's per-QEMU ring limit.
  */
 #include <errno.h>
 #include <poll.h>
@@ -34,9 +35,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "ivsclient.h"
 #include "shmclient_admin.h"
 
 #define IVS_ITERS 20000
@@ -45,95 +48,6 @@
 #define IVS_REGION "bench-ivshmem"
 #define IVS_QQ_TARGET 1.2
 #define IVS_QM_TARGET 2.0	/* one more wakeup than the floor's two */
-
-/* An ivshmem peer as a QEMU is one: the fds its server gave it. */
-struct ivc {
-	int sock;
-	int index;
-	int memfd;
-	int own;		/* its vector 0 */
-	int peer[16];		/* vector 0 of each peer, or -1 */
-};
-
-/* One message, and its fd (or -1). 0, or -1. */
-static int
-ivc_recv(int sock, int64_t *v, int *fd)
-{
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { v, sizeof(*v) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = u.b, .msg_controllen = sizeof(u.b) };
-	struct cmsghdr *c;
-
-	*fd = -1;
-	if (recvmsg(sock, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC) !=
-	    (ssize_t)sizeof(*v))
-		return -1;
-	if ((c = CMSG_FIRSTHDR(&mh)) != NULL && c->cmsg_type == SCM_RIGHTS)
-		memcpy(fd, CMSG_DATA(c), sizeof(*fd));
-	return 0;
-}
-
-static void
-ivc_close(struct ivc *p)
-{
-	for (int i = 0; i < 16; i++)
-		if (p->peer[i] >= 0)
-			close(p->peer[i]);
-	if (p->own >= 0)
-		close(p->own);
-	if (p->memfd >= 0)
-		close(p->memfd);
-	if (p->sock >= 0)
-		close(p->sock);
-}
-
-/* Reads messages until the peer at index `want` is known (want < 0: until
- * its own vector came, the end of the welcome). 0, or -1. */
-static int
-ivc_until(struct ivc *p, int want)
-{
-	int64_t v;
-	int fd;
-
-	while (want < 0 ? p->own < 0 : p->peer[want] < 0) {
-		if (ivc_recv(p->sock, &v, &fd) < 0)
-			return -1;
-		if (v == -1 && p->memfd < 0)
-			p->memfd = fd;
-		else if (v == p->index && fd >= 0 && p->own < 0)
-			p->own = fd;
-		else if (v >= 0 && v < 16 && fd >= 0 && p->peer[v] < 0)
-			p->peer[v] = fd;
-		else if (fd >= 0)
-			close(fd);
-	}
-	return 0;
-}
-
-/* Connects as a QEMU does and takes its welcome. 0, or -1. */
-static int
-ivc_open(struct ivc *p, const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int64_t v;
-	int fd;
-
-	memset(p, -1, sizeof(*p));
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if ((p->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(p->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    ivc_recv(p->sock, &v, &fd) < 0 || v != 0 ||
-	    ivc_recv(p->sock, &v, &fd) < 0 || v < 0 || v > 15 ||
-	    (p->index = (int)v, ivc_until(p, -1)) < 0) {
-		ivc_close(p);
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- one ring and its answer ---- */
 
@@ -248,13 +162,30 @@ struct ivs_run {
 	char err[200];
 };
 
+/* Round trips start IVS_PACE_NS apart, figure and floor alike: the
+ * daemon passes a QEMU's rings on at up to IVSH_RING_BURST per window
+ * (daemon/ivshmem_int.h: 10,000 a second), and a flat-out ping-pong would
+ * measure that limit rather than the path. */
+#define IVS_PACE_NS 150000
+
+static void
+pace(uint64_t t0)
+{
+	uint64_t now = bench_now_ns();
+
+	if (now - t0 < IVS_PACE_NS)
+		nanosleep(&(struct timespec){ 0, (long)(IVS_PACE_NS -
+		    (now - t0)) }, NULL);
+}
+
 static int
 ivs_chunk(void *ctx, size_t n, bool keep)
 {
 	struct ivs_run *r = ctx;
-	uint64_t ns;
+	uint64_t ns, t0;
 
 	for (size_t i = 0; i < n; i++) {
+		t0 = bench_now_ns();
 		if (rtt(r->flo_out, r->flo_in, &ns) < 0) {
 			snprintf(r->err, sizeof(r->err), "the floor's echo "
 			    "did not answer");
@@ -262,8 +193,10 @@ ivs_chunk(void *ctx, size_t n, bool keep)
 		}
 		if (keep)
 			samples_add(&r->flo, ns);
+		pace(t0);
 	}
 	for (size_t i = 0; i < n; i++) {
+		t0 = bench_now_ns();
 		if (rtt(r->fig_out, r->fig_in, &ns) < 0) {
 			snprintf(r->err, sizeof(r->err), "the ivshmem echo "
 			    "did not answer");
@@ -271,6 +204,7 @@ ivs_chunk(void *ctx, size_t n, bool keep)
 		}
 		if (keep)
 			samples_add(&r->fig, ns);
+		pace(t0);
 	}
 	return 0;
 }

@@ -132,14 +132,26 @@ fakestore_count(const struct fakestore *s, const char *prefix)
 }
 
 void
+fakestore_stop(struct fakestore *s, struct fixture *fx)
+{
+	assert_int_equal(harness_end_daemon(&fx->d, SIGTERM), 0);
+	fakestore_collect(s);
+}
+
+void
 fakestore_restart(struct fakestore *s, struct fixture *fx)
+{
+	fakestore_stop(s, fx);
+	fakestore_start(s, fx);
+}
+
+void
+fakestore_start(struct fakestore *s, struct fixture *fx)
 {
 	const char *names[FAKESTORE_MAX];
 	int fds[FAKESTORE_MAX];
 	struct harness_restart how = { .fds = fds, .fdnames = names };
 
-	assert_int_equal(harness_end_daemon(&fx->d, SIGTERM), 0);
-	fakestore_collect(s);
 	for (int i = 0; i < s->nst; i++) {
 		fds[i] = s->st[i].fd;
 		names[i] = s->st[i].name;

@@ -38,5 +38,8 @@ int fakestore_count(const struct fakestore *s, const char *prefix);
 /* SIGTERM to fx's daemon (it must exit cleanly), then the same daemon
  * again with the store as systemd passes it: from fd 3 on, named. */
 void fakestore_restart(struct fakestore *s, struct fixture *fx);
+/* The two halves, for a test that acts while no daemon runs. */
+void fakestore_stop(struct fakestore *s, struct fixture *fx);
+void fakestore_start(struct fakestore *s, struct fixture *fx);
 
 #endif

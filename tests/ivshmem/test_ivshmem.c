@@ -28,6 +28,7 @@
 #include "e2e.h"
 #include "fakestore.h"
 #include "fixture.h"
+#include "ivsclient.h"
 #include "qtest.h"
 #include "testcheck.h"
 #include "vmproc.h"
@@ -39,6 +40,7 @@ struct ivs {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
 	struct qtest q[NQEMU];
 	struct vmproc vm;
+	struct vmproc vms[2];	/* guests that hold a client */
 	struct fakestore fs;
 	char sockdir[96];
 	char path[108];		/* the export of the test */
@@ -70,6 +72,8 @@ ivs_teardown(void **state)
 	for (int i = 0; i < NQEMU; i++)
 		qtest_kill(&f->q[i]);
 	vmproc_kill(&f->vm);
+	for (int i = 0; i < 2; i++)
+		vmproc_kill(&f->vms[i]);
 	fakestore_close(&f->fs);
 	return fixture_teardown(state);
 }
@@ -130,8 +134,12 @@ static void
 ivs_ring_qemu(struct qtest *from, unsigned peer, struct qtest *to,
     unsigned vector)
 {
+	char why[512];
+
 	for (int i = 0; i < RING_TRIES; i++) {
-		assert_int_equal(qtest_doorbell(from, peer, vector), 0);
+		if (qtest_doorbell(from, peer, vector) < 0)
+			fail_msg("QEMU is gone: %s", qtest_stderr(from, why,
+			    sizeof(why)));
 		if (qtest_msi_wait(to, vector, 50))
 			return;
 	}
@@ -171,6 +179,17 @@ test_two_qemus(void **state)
 	assert_int_equal(ivs_ctl(f, out, sizeof(out), "show", "qq", NULL), 0);
 	assert_non_null(strstr(out, "(2 vectors, 2 QEMUs)"));
 	assert_int_equal(check_admin_clients(f->fx.adm, "qq"), 2);
+
+	/* QEMU 1 dies; QEMU 0 is told (else the next index 1 would be the
+	 * dead one's eventfds and its vectors one too many), and a new
+	 * QEMU at index 1 gets its doorbells on both vectors. */
+	qtest_kill(&f->q[1]);
+	assert_int_equal(check_admin_wait_clients(f->fx.adm, "qq", 1), 1);
+	assert_int_equal(ivs_qemu(f, 2, 2), 1);
+	ivs_ring_qemu(&f->q[0], 1, &f->q[2], 1);
+	ivs_ring_qemu(&f->q[0], 1, &f->q[2], 0);
+	ivs_ring_qemu(&f->q[2], 0, &f->q[0], 1);
+	assert_false(qtest_msi_take(&f->q[0], 0));
 }
 
 /* Pending bits of a libshmclient client, waiting up to 5 s for its
@@ -220,6 +239,22 @@ ivs_client_members(struct shmc *c, uint64_t id, uint32_t want)
 	fail_msg("the client's members are 0x%x, not 0x%x", st >> 16, want);
 }
 
+/* Region name (16 pages) exported with one vector, QEMU 0 on it at index
+ * 0 and a libshmclient client at index 1, which *c and *r describe. */
+static void
+ivs_qemu_and_client(struct ivs *f, const char *name, struct shmc **c,
+    struct shmc_region *r)
+{
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, name, 16), 0);
+	ivs_export(f, name, "1");
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+	*c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	assert_int_equal(fixture_attach(&f->fx, *c, name, 16, false, r),
+	    SHMC_GSS_OK);
+	assert_int_equal(r->index, 1);
+}
+
 /* A QEMU and a libshmclient client: bytes, doorbells both ways with the
  * sender named, and the QEMU's death seen by the client. */
 static void
@@ -232,14 +267,7 @@ test_qemu_and_client(void **state)
 	char buf[16] = "";
 	uint32_t pending = 0;
 
-	ivs_start(f, NULL);
-	assert_int_equal(check_admin_create(f->fx.adm, "qc", 16), 0);
-	ivs_export(f, "qc", "1");
-	assert_int_equal(ivs_qemu(f, 0, 1), 0);
-	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
-	assert_int_equal(fixture_attach(&f->fx, c, "qc", 16, false, &r),
-	    SHMC_GSS_OK);
-	assert_int_equal(r.index, 1);
+	ivs_qemu_and_client(f, "qc", &c, &r);
 	assert_int_equal(r.active_mask, 0x3);
 	mem = fixture_map(&f->fx, &r);
 	memcpy(mem + 0x100, "client", 7);
@@ -295,6 +323,142 @@ ivs_daemon_refuses(struct ivs *f, const char *conf, char *out, size_t len)
 	out[n] = '\0';
 	fclose(lf);
 	return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+/* Rounds of index 1 of region name (exported on the test's path) taken in
+ * turn by a libshmclient client and by a QEMU (the first one when
+ * qemu_first), while QEMU 0 at index 0 stays and rings it. */
+static void
+ivs_reuse_rounds(struct ivs *f, struct shmc *c, const char *name,
+    bool qemu_first)
+{
+	struct shmc_region r;
+	uint32_t pending;
+
+	assert_int_equal(check_admin_create(f->fx.adm, name, 16), 0);
+	ivs_export(f, name, "2");
+	assert_int_equal(ivs_qemu(f, 0, 2), 0);
+	for (int round = 0; round < 6; round++) {
+		if ((round % 2 == 0) != qemu_first) {
+			assert_int_equal(shmc_attach(c, name, 16, false, &r),
+			    SHMC_GSS_OK);
+			close(r.fd);
+			assert_int_equal(r.index, 1);
+			pending = 0;
+			for (int i = 0; i < RING_TRIES && pending == 0; i++) {
+				assert_int_equal(qtest_doorbell(&f->q[0], 1,
+				    (unsigned)i % 2), 0);
+				pending = ivs_client_wait(&f->fx, c,
+				    r.client_id);
+			}
+			assert_int_equal(pending, 1u << 0);
+			assert_int_equal(shmc_notify_direct(c, r.client_id,
+			    1u << 0), 0);
+			assert_true(qtest_msi_wait(&f->q[0], 0, 5000));
+			assert_int_equal(shmc_detach(c, r.client_id), 0);
+		} else {
+			assert_int_equal(ivs_qemu(f, 1, 2), 1);
+			ivs_ring_qemu(&f->q[0], 1, &f->q[1], 1);
+			assert_false(qtest_msi_take(&f->q[1], 0));
+			ivs_ring_qemu(&f->q[1], 0, &f->q[0], 1);
+			qtest_kill(&f->q[1]);
+		}
+		assert_int_equal(check_admin_wait_clients(f->fx.adm, name, 1),
+		    1);
+	}
+	assert_int_equal(qtest_ivposition(&f->q[0]), 0);	/* alive */
+	assert_int_equal(ivs_ctl(f, NULL, 0, "unexport", name, NULL), 0);
+	qtest_kill(&f->q[0]);
+}
+
+/*
+ * One index taken in turn by QEMUs and by a libshmclient client while a
+ * first QEMU stays: stock QEMU cannot be told an index again once told it
+ * left, so the first QEMU learns index 1 once (from a client, or from a
+ * QEMU) and its doorbells must still reach each new holder, of either
+ * kind, on the right vector or with the right sender in the pending word.
+ */
+static void
+test_index_reuse(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc *c;
+
+	ivs_start(f, NULL);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	ivs_reuse_rounds(f, c, "reuse-a", false);
+	ivs_reuse_rounds(f, c, "reuse-b", true);
+}
+
+/* The daemon's count of relayed QEMU doorbells. */
+static unsigned long long
+ivs_relayed(struct ivs *f)
+{
+	char out[4096], *p;
+
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "stats", "--json",
+	    NULL), 0);
+	assert_non_null(p = strstr(out, "\"ivshmem_relayed\":"));
+	return strtoull(p + strlen("\"ivshmem_relayed\":"), NULL, 10);
+}
+
+/*
+ * A QEMU whose guest rings a member flat out (here a peer speaking QEMU's
+ * protocol, ringing as fast as eventfd writes go) cannot keep the daemon
+ * busy: the daemon passes at most a burst of rings per window on, and the
+ * member still hears of the QEMU, with its bit in the pending word.
+ */
+static void
+test_ring_flood(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc_region r;
+	struct shmc *c;
+	struct ivc q;
+	unsigned long long before, after;
+	uint32_t pending;
+	pid_t pid;
+	int ws;
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "flood", 16), 0);
+	ivs_export(f, "flood", "1");
+	assert_int_equal(ivc_open(&q, f->path), 0);
+	assert_int_equal(q.index, 0);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
+	assert_int_equal(fixture_attach(&f->fx, c, "flood", 16, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(ivc_until(&q, 1), 0);
+	before = ivs_relayed(f);
+	if ((pid = fork()) == 0) {
+		int64_t end = harness_now_ms() + 500;
+		uint64_t one = 1;
+
+		while (harness_now_ms() < end)
+			if (write(q.peer[1], &one, sizeof(one)) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	/* The daemon serves others all along. */
+	for (int i = 0; i < 5; i++) {
+		uint32_t regions, clients;
+
+		check_admin_counts(f->fx.adm, &regions, &clients);
+		assert_int_equal(clients, 2);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	harness_sleep_ms(50);
+	after = ivs_relayed(f);
+	/* 500 ms is 50 windows of 100 rings, plus the windows around */
+	print_message("relayed %llu doorbells of a 500 ms flood\n",
+	    after - before);
+	assert_true(after - before >= 1);
+	assert_true(after - before <= 53 * 100);
+	pending = ivs_client_wait(&f->fx, c, r.client_id);
+	assert_int_equal(pending, 1u << 0);
+	ivc_close(&q);
 }
 
 /* QEMU aborts on a BAR that is not a power of two: refused up front, from
@@ -416,23 +580,6 @@ test_read_only_refused(void **state)
 	assert_non_null(strstr(out, "\"ivshmem_joins\":1"));
 }
 
-/* A daemon with region name of 16 pages exported on one vector, QEMU 0
- * on it (index 0) and a libshmclient client (index 1) in *r. */
-static struct shmc *
-ivs_qemu_and_client(struct ivs *f, const char *name, struct shmc_region *r)
-{
-	struct shmc *c;
-
-	ivs_start(f, NULL);
-	assert_int_equal(check_admin_create(f->fx.adm, name, 16), 0);
-	ivs_export(f, name, "1");
-	assert_int_equal(ivs_qemu(f, 0, 1), 0);
-	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
-	assert_int_equal(fixture_attach(&f->fx, c, name, 16, false, r),
-	    SHMC_GSS_OK);
-	return c;
-}
-
 /* shmctl detach of a QEMU's client: the QEMU is let go as by unexport
  * (told its peers left, so its doorbell reaches no one), the client sees
  * it leave, and the export serves the next QEMU at the freed index. */
@@ -441,9 +588,10 @@ test_detach_qemu(void **state)
 {
 	struct ivs *f = *state;
 	struct shmc_region r;
-	struct shmc *c = ivs_qemu_and_client(f, "dq", &r);
+	struct shmc *c;
 	char out[4096];
 
+	ivs_qemu_and_client(f, "dq", &c, &r);
 	assert_int_equal(ivs_ctl(f, out, sizeof(out), "detach", "dq:0",
 	    NULL), 0);
 	assert_non_null(strstr(out, "detached client "));
@@ -455,28 +603,37 @@ test_detach_qemu(void **state)
 	ivs_client_members(c, r.client_id, 0x3);
 }
 
-/* 16 clients of two kinds; the 17th of either is refused. */
+/* 16 clients of every kind (QEMUs, libshmclient clients and, with KVM,
+ * shm-vm guests); the 17th QEMU or client is refused. */
 static void
 test_sixteen(void **state)
 {
 	struct ivs *f = *state;
+	const char *name = E2E_KILL_NAME;	/* e2e_kill_v holds a client */
+	int nguests = harness_kvm_opens() ? 2 : 0, nqemu = 12 - nguests;
 	struct shmc_region r[5];
 	struct shmc *c;
-	char why[512];
+	char why[512], line[64];
 	int ws;
 
 	ivs_start(f, NULL);
-	assert_int_equal(check_admin_create(f->fx.adm, "full", 16), 0);
-	ivs_export(f, "full", "1");
+	assert_int_equal(check_admin_create(f->fx.adm, name, 16), 0);
+	ivs_export(f, name, "1");
 	c = fixture_connect(&f->fx, f->fx.d.socket, "clients");
-	for (int i = 0; i < 12; i++)
+	for (int i = 0; i < nqemu; i++)
 		assert_int_equal(ivs_qemu(f, i, 1), i);
+	for (int i = 0; i < nguests; i++) {
+		vmproc_start(&f->vms[i], f->fx.d.socket, "e2e_kill_v", NULL);
+		snprintf(line, sizeof(line), "V: attached: idx=%d,",
+		    nqemu + i);
+		vmproc_wait_for(&f->vms[i], line);
+	}
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(fixture_attach(&f->fx, c, "full", 16, false,
+		assert_int_equal(fixture_attach(&f->fx, c, name, 16, false,
 		    &r[i]), SHMC_GSS_OK);
 		assert_int_equal(r[i].index, 12 + i);
 	}
-	assert_int_equal(fixture_attach(&f->fx, c, "full", 16, false, &r[4]),
+	assert_int_equal(fixture_attach(&f->fx, c, name, 16, false, &r[4]),
 	    SHMC_GSS_CLIENT_MAX);
 	assert_int_equal(qtest_start(&f->q[12], f->path, 1, (uid_t)-1, 0,
 	    f->fx.dir), 0);
@@ -486,8 +643,8 @@ test_sixteen(void **state)
 	    "server sent version -28, expecting 0"));	/* ENOSPC */
 	/* A QEMU that goes frees its index for either kind. */
 	qtest_kill(&f->q[5]);
-	assert_int_equal(check_admin_wait_clients(f->fx.adm, "full", 15), 15);
-	assert_int_equal(fixture_attach(&f->fx, c, "full", 16, false, &r[4]),
+	assert_int_equal(check_admin_wait_clients(f->fx.adm, name, 15), 15);
+	assert_int_equal(fixture_attach(&f->fx, c, name, 16, false, &r[4]),
 	    SHMC_GSS_OK);
 	assert_int_equal(r[4].index, 5);
 }
@@ -499,9 +656,10 @@ test_unexport(void **state)
 {
 	struct ivs *f = *state;
 	struct shmc_region r;
-	struct shmc *c = ivs_qemu_and_client(f, "un", &r);
+	struct shmc *c;
 	char out[4096];
 
+	ivs_qemu_and_client(f, "un", &c, &r);
 	assert_int_equal(ivs_ctl(f, out, sizeof(out), "unexport", "un", NULL),
 	    0);
 	assert_non_null(strstr(out, "1 export closed"));
@@ -520,8 +678,9 @@ test_unexport(void **state)
  * A daemon restart with the fd store: the region's memory stays, and so
  * does every QEMU's mapping of it, but a QEMU cannot connect again by
  * itself (its device reads the server once, while QEMU starts): it is no
- * longer a member, and the export (from the configuration) takes it back
- * when the operator restarts it.
+ * longer a member. Every export stays served: its socket waits in the fd
+ * store, where a QEMU that starts while no daemon runs waits in its
+ * backlog, and joins when the daemon is back.
  */
 static void
 test_daemon_restart(void **state)
@@ -530,7 +689,7 @@ test_daemon_restart(void **state)
 	struct shmc_region r;
 	struct shmc *c;
 	uint8_t *mem;
-	char conf[512], buf[32] = "";
+	char conf[512], buf[32] = "", out[4096], adm_path[128];
 	uint32_t idx;
 	bool same;
 
@@ -539,6 +698,11 @@ test_daemon_restart(void **state)
 	    "fd_store = yes\n[region keep]\nsize = 2M\nivshmem = %s\n",
 	    f->path);
 	ivs_start(f, conf);
+	snprintf(adm_path, sizeof(adm_path), "%s/admin-made.sock",
+	    f->sockdir);
+	assert_int_equal(check_admin_create(f->fx.adm, "made", 16), 0);
+	assert_int_equal(ivs_ctl(f, NULL, 0, "export", "made", "--ivshmem",
+	    adm_path, NULL), 0);
 	assert_int_equal(ivs_qemu(f, 0, 1), 0);
 	c = fixture_connect(&f->fx, f->fx.d.socket, "client");
 	shmc_set_reconnect(c, 5000);
@@ -546,11 +710,20 @@ test_daemon_restart(void **state)
 	    SHMC_GSS_OK);
 	assert_int_equal(r.index, 1);
 	mem = fixture_map(&f->fx, &r);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "x."), 2);
 
-	fakestore_restart(&f->fs, &f->fx);
-	/* The client comes back as itself, on the same memory; the QEMU is
-	 * not a member any more, but it still runs on that memory. */
-	assert_int_equal(shmc_status_direct(c, r.client_id, 0xffff, &idx), 0);
+	/* While no daemon runs, a QEMU starts on the admin's export. */
+	fakestore_stop(&f->fs, &f->fx);
+	assert_int_equal(qtest_start(&f->q[2], adm_path, 1, (uid_t)-1, 0,
+	    f->fx.dir), 0);
+	fakestore_start(&f->fs, &f->fx);
+	assert_int_equal(qtest_setup(&f->q[2]), 0);
+	assert_int_equal(qtest_ivposition(&f->q[2]), 0);
+	assert_int_equal(check_admin_clients(f->fx.adm, "made"), 1);
+
+	/* The client comes back as itself, on the same memory; the first
+	 * QEMU is not a member any more, but it still runs on that memory. */
 	ivs_client_members(c, r.client_id, 0x2);
 	assert_int_equal(shmc_attachment_info(c, r.client_id, &idx, &same),
 	    0);
@@ -560,14 +733,21 @@ test_daemon_restart(void **state)
 	    14), 0);
 	assert_string_equal((const char *)mem + 0x300, "after restart");
 	assert_int_equal(check_admin_clients(f->fx.adm, "keep"), 1);
-	assert_int_equal(access(f->path, F_OK), 0);	/* served again */
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "show", "keep", NULL),
+	    0);
+	assert_non_null(strstr(out, "configured"));
 
-	/* The operator restarts the QEMU: it joins, on the same memory. */
+	/* The operator restarts that QEMU: it joins, on the same memory. */
 	qtest_kill(&f->q[0]);
 	assert_int_equal(ivs_qemu(f, 1, 1), 0);
 	assert_int_equal(qtest_mem_read(&f->q[1], 0x300, buf, 14), 0);
 	assert_string_equal(buf, "after restart");
 	ivs_client_members(c, r.client_id, 0x3);
+
+	/* unexport takes the socket out of the store for good. */
+	assert_int_equal(ivs_ctl(f, NULL, 0, "unexport", "made", NULL), 0);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "x."), 1);
 }
 
 /*
@@ -622,6 +802,10 @@ main(void)
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_qemu_and_client,
 		    ivs_setup, ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_index_reuse, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_ring_flood, ivs_setup,
+		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_size_refused, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_denied, ivs_setup,

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ivshmem_slots: the doorbells of an exported region's indices (see
+ * struct ivsh_slots): made when a QEMU first takes an index, handed to
+ * every QEMU that takes it, watched by the daemon while no QEMU holds the
+ * index, and the delivery of a ring to whoever holds an index now.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "ivshmem_int.h"
+
+bool
+ivsh_throttle_ring(struct ivsh_throttle *t)
+{
+	uint64_t now = broker_mono_ns() / 1000000;
+	struct timeval tv = { 0, 0 };
+
+	if (now - t->start_ms >= IVSH_RING_WINDOW_MS) {
+		t->start_ms = now;
+		t->rings = 0;
+	}
+	if (++t->rings < IVSH_RING_BURST || t->paused)
+		return false;
+	tv.tv_usec = (suseconds_t)(IVSH_RING_WINDOW_MS - (now - t->start_ms)) *
+	    1000;
+	t->paused = event_add(t->resume, &tv) == 0;
+	return t->paused;
+}
+
+/* The window is over: the watched slots listen again. */
+static void
+ivsh_slots_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ivsh_slots *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->throttle.paused = false;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
+			if (s->ring[i][v].watched)
+				event_add(s->ring[i][v].ev, NULL);
+}
+
+struct ivsh_slots *
+ivsh_slots_get(struct ivshmem *ivs, struct region *g)
+{
+	struct ivsh_slots *s;
+
+	LIST_FOREACH(s, &ivs->slots, entry)
+		if (s->region == g)
+			return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if ((s->throttle.resume = evtimer_new(ivs->b->base,
+	    ivsh_slots_resume_cb, s)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->ivs = ivs;
+	s->region = g;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
+			s->ring[i][v] = (struct ivsh_slot){ .s = s,
+			    .index = (uint8_t)i, .vector = (uint8_t)v,
+			    .efd = -1 };
+	LIST_INSERT_HEAD(&ivs->slots, s, entry);
+	return s;
+}
+
+void
+ivsh_slots_free(struct ivshmem *ivs, const struct region *g)
+{
+	struct ivsh_slots *s;
+
+	LIST_FOREACH(s, &ivs->slots, entry)
+		if (s->region == g)
+			break;
+	if (s == NULL)
+		return;
+	LIST_REMOVE(s, entry);
+	event_free(s->throttle.resume);
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++) {
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++) {
+			struct ivsh_slot *sl = &s->ring[i][v];
+
+			if (sl->ev != NULL)
+				event_free(sl->ev);
+			if (sl->efd >= 0)
+				close(sl->efd);
+		}
+	}
+	free(s);
+}
+
+static void
+ivsh_slots_drain(int efd)
+{
+	uint64_t n;
+
+	(void)!read(efd, &n, sizeof(n));
+}
+
+/* Somebody rang index while no QEMU holds it: only QEMUs that learned
+ * the index while a QEMU held it ring this. */
+static void
+ivsh_slots_ring_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ivsh_slot *sl = arg;
+	struct region *g = sl->s->region;
+	uint16_t from = 0;
+
+	(void)what;
+	ivsh_slots_drain(fd);
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++) {
+		const struct client *cl = g->clients[i];
+
+		if (cl != NULL && ivsh_is_qemu(cl) &&
+		    (((const struct ivsh_peer *)cl->owner)->direct &
+		    (1u << sl->index)))
+			from |= (uint16_t)(1u << i);
+	}
+	ivsh_slots_deliver(sl->s, sl->index, sl->vector, from);
+	if (!ivsh_throttle_ring(&sl->s->throttle))
+		return;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
+			if (sl->s->ring[i][v].watched)
+				event_del(sl->s->ring[i][v].ev);
+}
+
+static int
+ivsh_slots_make(struct ivsh_slot *sl, struct event_base *base)
+{
+	if (sl->efd >= 0)
+		return 0;
+	if ((sl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
+	sl->ev = event_new(base, sl->efd, EV_READ | EV_PERSIST,
+	    ivsh_slots_ring_cb, sl);
+	if (sl->ev == NULL) {
+		close(sl->efd);
+		sl->efd = -1;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+ivsh_slots_take(struct ivsh_slots *s, unsigned index, unsigned n)
+{
+	int err;
+
+	for (unsigned v = 0; v < n; v++) {
+		struct ivsh_slot *sl = &s->ring[index][v];
+
+		if ((err = ivsh_slots_make(sl, s->ivs->b->base)) < 0)
+			return err;
+		if (sl->watched)
+			event_del(sl->ev);
+		sl->watched = false;
+		ivsh_slots_drain(sl->efd);
+	}
+	return 0;
+}
+
+void
+ivsh_slots_release(struct ivsh_slots *s, unsigned index)
+{
+	for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++) {
+		struct ivsh_slot *sl = &s->ring[index][v];
+
+		if (sl->efd < 0 || sl->watched)
+			continue;
+		sl->watched = s->throttle.paused ||
+		    event_add(sl->ev, NULL) == 0;
+	}
+}
+
+int
+ivsh_slots_fd(const struct ivsh_slots *s, unsigned index, unsigned vector)
+{
+	return s->ring[index][vector].efd;
+}
+
+void
+ivsh_slots_deliver(struct ivsh_slots *s, unsigned index, unsigned vector,
+    uint16_t from)
+{
+	struct region *g = s->region;
+	const struct client *to = g->clients[index];
+	struct shm_state_page *page;
+
+	if (to == NULL)
+		return;		/* nobody holds it: the ring is lost */
+	s->ivs->b->stats.ivshmem_relayed++;
+	if (ivsh_is_qemu(to)) {
+		const struct ivsh_peer *q = to->owner;
+
+		if (vector < q->vectors)
+			statepage_signal(s->ring[index][vector].efd);
+		return;
+	}
+	if (from == 0 || (page = statepage_map(&g->state)) == NULL)
+		return;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		if (from & (1u << i))
+			shm_state_post(page, i, index);
+	statepage_signal(to->efd);
+}
