@@ -351,7 +351,6 @@ region_attach(struct broker *b, struct region *g, const struct region_join *j,
 			t->usage->clients++;
 		}
 		if ((err = region_open_signals(b, *out, j->want)) == 0) {
-			g->awaiting_reclaim = false;
 			/* The members first: by the time the new client hears
 			 * it is in, each member has the join (and the eventfd
 			 * to notify it by) in its socket. */
@@ -397,7 +396,10 @@ region_detach_client(struct broker *b, struct client *cl)
 	int index = cl->index;
 
 	b->stats.detaches++;
-	if (region_unlink_client(b, cl)) {
+	/* A guest region that a restart brought back stays for the whole
+	 * grace period (restore.c), even when a client that came back has
+	 * left it again: the other clients it had may not be back yet. */
+	if (region_unlink_client(b, cl) && !g->awaiting_reclaim) {
 		watch_event(b, "detach", g, index, conn_id);
 		log_info(&b->log, "region %s removed with its last client",
 		    g->name);

@@ -7,9 +7,11 @@
  * after their region, so they wait in a list until every fd is in, then
  * find their regions, and their words are kept for the clients that
  * re-claim their old indices. A restored guest region has no clients
- * until its VMMs attach again; it waits RESTORE_GRACE_S for them before it
- * goes the way of any guest region without clients. An entry that does
- * not parse, or fits no region, is dropped from the store.
+ * until its VMMs attach again; it stays RESTORE_GRACE_S for them, even if
+ * one comes back and leaves meanwhile (the daemon does not know how many
+ * it had, and each must find it), and then goes the way of any guest
+ * region without clients. An entry that does not parse, or fits no
+ * region, is dropped from the store.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -122,8 +124,8 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 	return true;
 }
 
-/* Guest regions nobody came back for are removed like any guest region
- * whose last client left. */
+/* Guest regions without clients at the end of the grace period are
+ * removed like any guest region whose last client left. */
 static void
 restore_grace_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -144,8 +146,8 @@ restore_grace_cb(evutil_socket_t fd, short what, void *arg)
 		g->awaiting_reclaim = false;
 		if (g->nclients > 0)
 			continue;
-		log_info(&b->log, "region %s: no client came back after the "
-		    "restart; removed", g->name);
+		log_info(&b->log, "region %s: no client after the restart's "
+		    "grace period; removed", g->name);
 		region_remove(b, g, 0);
 	}
 }

@@ -5,7 +5,8 @@
  * (harness/fakestore.c): it keeps what the daemon stores and hands it to
  * the next daemon. A region's state page is stored next to its memfd, so
  * a bit set before the restart is still pending for the client that
- * re-claims its index afterwards, on the same memory.
+ * re-claims its index afterwards, on the same memory; and a guest region
+ * brought back waits for each of its clients, however they come back.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -64,14 +65,29 @@ setup(void **state)
 	return 0;
 }
 
+/* c's next call finds the daemon restarted: it reconnects and re-claims
+ * r at its index, on the same memory; *st gets r's status word. */
+static void
+expect_reclaimed(struct shmc *c, const struct shmc_region *r, uint32_t *st)
+{
+	uint32_t idx;
+	bool same;
+
+	assert_int_equal(shmc_read_status(c, r->client_id, st), 0);
+	assert_int_equal(shmc_reconnects(c), 1);
+	assert_int_equal(shmc_attachment_info(c, r->client_id, &idx, &same),
+	    0);
+	assert_int_equal(idx, r->index);
+	assert_true(same);
+}
+
 static void
 test_pending_survives_restart(void **state)
 {
 	struct store *f = *state;
 	struct shmc *c[2];
 	struct shmc_region ra, rb;
-	uint32_t st = 0, idx;
-	bool same;
+	uint32_t st = 0;
 
 	for (int i = 0; i < 2; i++) {
 		c[i] = fixture_connect(&f->fx, f->fx.d.socket, "fdstore");
@@ -92,12 +108,7 @@ test_pending_survives_restart(void **state)
 
 	fakestore_restart(&f->fs, &f->fx);
 	/* b's read reconnects, re-claims its index, and finds a's bit. */
-	assert_int_equal(shmc_read_status(c[1], rb.client_id, &st), 0);
-	assert_int_equal(shmc_reconnects(c[1]), 1);
-	assert_int_equal(shmc_attachment_info(c[1], rb.client_id, &idx,
-	    &same), 0);
-	assert_int_equal(idx, rb.index);
-	assert_true(same);
+	expect_reclaimed(c[1], &rb, &st);
 	assert_int_equal(st & 0xffff, 1u << ra.index);
 	assert_int_equal(st >> 16, 1u << rb.index);
 	/* Read once, like any pending bit. */
@@ -113,15 +124,70 @@ test_pending_survives_restart(void **state)
 	assert_int_equal(shmc_read_status(c[0], ra.client_id, &st), 0);
 	assert_int_equal(st, 0x3u << 16 | 1u << rb.index);
 
-	/* The last client's detach takes the state page out of the store
-	 * (told before the detach's reply), and the guest region with it. */
+	/* Both leave: a guest region that the restart brought back stays,
+	 * state page and all, until the grace period ends, for clients that
+	 * are not back yet (test_restored_waits_for_each_client). */
 	assert_int_equal(shmc_detach(c[0], ra.client_id), 0);
-	fakestore_collect(&f->fs);
-	assert_int_equal(fakestore_count(&f->fs, "s."), 1);
 	assert_int_equal(shmc_detach(c[1], rb.client_id), 0);
 	fakestore_collect(&f->fs);
-	assert_int_equal(fakestore_count(&f->fs, "s."), 0);
-	assert_int_equal(fakestore_count(&f->fs, "r."), 0);
+	assert_int_equal(fakestore_count(&f->fs, "s."), 1);
+	assert_int_equal(fakestore_count(&f->fs, "r."), 1);
+}
+
+/*
+ * Two VMMs hold a guest region across a restart. The first comes back,
+ * re-claims it and detaches before the second is back: the region must
+ * wait for the second all the same (found by the churn soak, where a
+ * restored region went with the first client that left, and a VMM that
+ * came back later lost an attachment whose memory it still mapped). A
+ * region made after the restart is not kept: its last detach takes it
+ * and its state page out of the store, told before the detach's reply.
+ */
+static void
+test_restored_waits_for_each_client(void **state)
+{
+	struct store *f = *state;
+	struct shmc *c[3];
+	struct shmc_region ra, rb, rn;
+	uint32_t st = 0;
+	uint8_t *mem;
+
+	for (int i = 0; i < 3; i++) {
+		c[i] = fixture_connect(&f->fx, f->fx.d.socket, "fdstore");
+		shmc_set_reconnect(c[i], RECONNECT_MS);
+	}
+	assert_int_equal(fixture_attach(&f->fx, c[0], "both", 1, true, &ra),
+	    SHMC_GSS_OK);
+	assert_int_equal(fixture_attach(&f->fx, c[1], "both", 1, true, &rb),
+	    SHMC_GSS_OK);
+	mem = fixture_map(&f->fx, &ra);
+	memcpy(mem, "kept", 5);
+	fakestore_restart(&f->fs, &f->fx);
+
+	/* a is back, and leaves: the region has no client now */
+	expect_reclaimed(c[0], &ra, &st);
+	assert_int_equal(shmc_detach(c[0], ra.client_id), 0);
+	assert_int_equal(check_admin_clients(f->fx.adm, "both"), 0);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "r."), 1);
+
+	/* b comes back later and re-claims it: same index, same memory */
+	expect_reclaimed(c[1], &rb, &st);
+	assert_int_equal(st >> 16, 1u << rb.index);
+	assert_int_equal(check_admin_clients(f->fx.adm, "both"), 1);
+	assert_string_equal((const char *)mem, "kept");
+
+	/* a region of the new daemon goes with its last client */
+	assert_int_equal(fixture_attach(&f->fx, c[2], "fresh", 1, true, &rn),
+	    SHMC_GSS_OK);
+	assert_true(rn.created);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "r."), 2);
+	assert_int_equal(fakestore_count(&f->fs, "s."), 2);
+	assert_int_equal(shmc_detach(c[2], rn.client_id), 0);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "r."), 1);
+	assert_int_equal(fakestore_count(&f->fs, "s."), 1);
 }
 
 int
@@ -130,6 +196,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pending_survives_restart,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_restored_waits_for_each_client, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
