@@ -469,9 +469,11 @@ wk_connect(struct worker *w, const char *socket)
 		if (rc == 0)
 			break;
 		/* with reconnect on, a daemon that is restarting is waited
-		 * for, as the library would */
+		 * for, as the library would (one killed while it said hello
+		 * is a reset or a broken pipe) */
 		if (w->o->reconnect_ms == 0 || (rc != -ECONNREFUSED &&
-		    rc != -ENOENT && rc != -ECONNRESET && rc != -ETIMEDOUT))
+		    rc != -ENOENT && rc != -ECONNRESET && rc != -EPIPE &&
+		    rc != -ECONNABORTED && rc != -ETIMEDOUT))
 			wk_die(w, "connect to %s: %s", socket, err);
 		if (deadline == 0)
 			deadline = harness_now_ms() + w->o->reconnect_ms;
