@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,9 +34,8 @@
 
 #define WORKER_CTL	3
 #define CONNECT_MS	30000	/* a daemon that systemd is still starting */
-#define HOT_PCT		20	/* attaches aimed at the two hot regions */
+#define HOT_PCT		10	/* attaches aimed at the two hot regions */
 #define ALL_OTHERS	0xffffffffu
-#define WORKER_NICE	5
 
 struct wk_att {
 	bool used;
@@ -604,9 +602,6 @@ churn_worker_main(const struct churn_opts *o, struct churn_shared *sh,
 	if (getppid() != parent)
 		_exit(1);
 	signal(SIGPIPE, SIG_IGN);
-	/* Below the parent, so that its kills and replacements keep to
-	 * their moments on a machine the workers keep busy. */
-	setpriority(PRIO_PROCESS, 0, WORKER_NICE);
 	/* only the command socket and stdio: the parent's connections and
 	 * the other workers' sockets are not this process's to hold */
 	if (ctl != WORKER_CTL && dup2(ctl, WORKER_CTL) < 0)
