@@ -76,9 +76,7 @@ pid1_boot
 echo "ids: acme $A, beta $B"
 sctl start shmbrokerd.socket shmbrokerd-admin.socket ||
     fail "cannot start the socket units"
-adm() { ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock "$@"; }
 adm status >/dev/null || fail "shmctl status did not start the daemon"
-up() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
 wait_for 20 up || fail "the service is $(prop ActiveState)/$(prop SubState)"
 
 # qemu WHO SOCKET STEP...: qtest-tool as WHO's uid, in the namespaces.

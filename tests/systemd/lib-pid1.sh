@@ -22,6 +22,8 @@
 # commands to $pid1_bg (killed by the cleanup).
 # Helpers: skip, fail (with dump), wait_for, gone, ns (a command in the
 # namespaces), sctl (systemctl there), prop (a property of the service),
+# up (the service is active/running), adm (shmctl there on the admin
+# socket, as root; the script sets $shmctl),
 # pid1_as (a command there as a uid and gid), pid1_add_users (test users,
 # after pid1_install), check and pid1_verdict (checks that do not stop the
 # test: every one prints "ok" or "FAIL", and the verdict at the end fails
@@ -43,6 +45,8 @@ pid1_as() {
 }
 sctl() { timeout 30 nsenter -t "$spid" -m -p systemctl --no-pager "$@"; }
 prop() { sctl show -p "$1" --value shmbrokerd.service; }
+up() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
+adm() { ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock "$@"; }
 
 dump() {
 	echo "--- systemd's log"

@@ -98,9 +98,7 @@ sctl start shmbrokerd.socket shmbrokerd-admin.socket ||
     fail "cannot start the socket units"
 [ "$(ns stat -c %a:%G /run/shmbroker/admin.sock)" = 660:shmt-admins ] ||
     fail "admin.sock is not mode 0660, group shmt-admins"
-adm() { ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock "$@"; }
 adm status >/dev/null || fail "shmctl status (root) did not start the daemon"
-up() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
 wait_for 20 up || fail "the service is $(prop ActiveState)/$(prop SubState)"
 # Starting the service must not take the socket's group away.
 check "admin.sock keeps its group once the service runs" \
