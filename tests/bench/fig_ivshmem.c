@@ -43,7 +43,7 @@
 #include "shmclient_admin.h"
 
 #define IVS_ITERS 20000
-#define IVS_ITERS_QUICK 2000
+#define IVS_ITERS_QUICK 500
 #define IVS_CHUNK 500
 #define IVS_REGION "bench-ivshmem"
 #define IVS_QQ_TARGET 1.2
