@@ -25,19 +25,6 @@
 /* Below LOG_ERR: nothing is printed. */
 #define FUZZ_LOG_SILENT (-1)
 
-void
-fuzz_broker_process_init(int argc, char **argv)
-{
-	if (argc >= 2 && strcmp(argv[1], FDSTASH_KEEPER_ARG) == 0)
-		fdstash_keeper_main();
-	unsetenv("NOTIFY_SOCKET");
-	unsetenv("WATCHDOG_USEC");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDNAMES");
-	signal(SIGPIPE, SIG_IGN);
-}
-
 const char *
 fuzz_broker_file(int slot, const void *text, size_t len)
 {
@@ -78,46 +65,68 @@ fuzz_addr(struct sockaddr_un *sun, socklen_t *len)
 	    "shmbroker-fuzz.%d.%lu", (int)getpid(), serial++));
 }
 
-static int
-fuzz_listen(struct broker *b, int kind)
+/* The listening sockets outlive each broker, so that an input does not
+ * pay for two more (every system call counts at thousands of inputs a
+ * second); fuzz_broker_stop takes them back before broker_fini. Each
+ * input ends with its broker's loop run after its peers closed, so no
+ * connection is left waiting in them for the next. */
+static int fuzz_listeners[2] = { -1, -1 };
+
+static void
+fuzz_listeners_open(void)
 {
 	struct sockaddr_un sun;
 	socklen_t len;
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
 
-	fuzz_addr(&sun, &len);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, len) < 0 ||
-	    listen(fd, 64) < 0 ||
-	    conn_listen(b, &b->listeners[kind], fd, kind) < 0) {
-		if (fd >= 0 && b->listeners[kind].fd != fd)
-			close(fd);
-		return -1;
+	for (int kind = 0; kind < 2; kind++) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+
+		fuzz_addr(&sun, &len);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sun, len) < 0 ||
+		    listen(fd, 64) < 0)
+			abort();
+		fuzz_listeners[kind] = fd;
 	}
-	return 0;
+}
+
+void
+fuzz_broker_process_init(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], FDSTASH_KEEPER_ARG) == 0)
+		fdstash_keeper_main();
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	signal(SIGPIPE, SIG_IGN);
+	fuzz_listeners_open();
 }
 
 struct broker *
 fuzz_broker_start(int argc, char **argv, char *err, size_t errlen)
 {
-	struct broker *b = calloc(1, sizeof(*b));
+	/* One at a time: its 128 KiB of buffers are not mapped anew for
+	 * every input. */
+	static struct broker storage;
+	struct broker *b = &storage;
 	size_t next = 0;
 
-	if (b == NULL)
-		abort();
+	memset(b, 0, sizeof(*b));
 	b->argc = argc;
 	b->argv = argv;
 	if (config_load(&b->cfg, argc, argv, err, errlen) != 0) {
 		config_free(&b->cfg);
-		free(b);
 		return NULL;
 	}
 	b->log.level = FUZZ_LOG_SILENT;
 	if (broker_init(b) < 0)
 		abort();
 	b->hugepage_size = 0;
-	if (fuzz_listen(b, CONN_VMM) < 0 || fuzz_listen(b, CONN_ADMIN) < 0 ||
-	    service_start(b) < 0)
+	if (conn_listen(b, &b->listeners[CONN_VMM], fuzz_listeners[CONN_VMM],
+	    CONN_VMM) < 0 || conn_listen(b, &b->listeners[CONN_ADMIN],
+	    fuzz_listeners[CONN_ADMIN], CONN_ADMIN) < 0 || service_start(b) < 0)
 		abort();
 	/* As main.c does after its sockets; a region that cannot be made
 	 * stops a starting daemon, here it is only missing. */
@@ -164,8 +173,9 @@ fuzz_broker_run(struct broker *b)
 void
 fuzz_broker_stop(struct broker *b)
 {
+	for (int k = 0; k < 2; k++)
+		b->listeners[k].fd = -1;	/* fuzz_listeners' */
 	broker_fini(b);
-	free(b);
 }
 
 /* Takes on an effective uid and gid for this thread alone: the raw
@@ -351,7 +361,7 @@ fuzz_broker_check_empty(const struct broker *b)
 			    "with its state page" : "");
 }
 
-size_t
+static size_t
 fuzz_open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -365,4 +375,27 @@ fuzz_open_fds(void)
 			n++;
 	closedir(d);
 	return n - 1;	/* the directory's own */
+}
+
+/* Between inputs the process holds the same descriptors: the count at the
+ * start of the first input is the count at the end of every one. */
+static size_t fuzz_fds_baseline;
+
+void
+fuzz_fds_mark(void)
+{
+	if (fuzz_fds_baseline == 0)
+		fuzz_fds_baseline = fuzz_open_fds();
+}
+
+void
+fuzz_fds_check(const char *who)
+{
+	size_t n = fuzz_open_fds();
+
+	if (n != fuzz_fds_baseline) {
+		fprintf(stderr, "%s: %zu descriptors open after the input, "
+		    "%zu before\n", who, n, fuzz_fds_baseline);
+		abort();
+	}
 }

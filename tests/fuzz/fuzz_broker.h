@@ -38,7 +38,8 @@ struct broker *fuzz_broker_start(int argc, char **argv, char *err,
 /* Runs the event loop while a listener or connection has something to
  * do (or a reload is creating regions). */
 void fuzz_broker_run(struct broker *b);
-/* Closes everything (broker_fini) and frees b. */
+/* Closes everything (broker_fini) but the listening sockets, which the
+ * next broker takes over. */
 void fuzz_broker_stop(struct broker *b);
 
 /* A peer connected to the VMM or admin socket as uid/gid (when this
@@ -54,7 +55,10 @@ void fuzz_broker_check(const struct broker *b);
  * usage left but the regions the configuration and admins made. */
 void fuzz_broker_check_empty(const struct broker *b);
 
-/* Descriptors open in this process. */
-size_t fuzz_open_fds(void);
+/* Descriptors: fuzz_fds_mark at the start of an input, fuzz_fds_check
+ * (which aborts with who and the counts) at its end: the process must
+ * hold as many as before the first input. */
+void fuzz_fds_mark(void);
+void fuzz_fds_check(const char *who);
 
 #endif

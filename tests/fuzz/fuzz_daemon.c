@@ -482,12 +482,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fin in = { data, size };
-	size_t fds_before = fuzz_open_fds();
 	char *argv[] = { (char *)"shmbrokerd", (char *)"--config",
 	    (char *)fd_conf_path, NULL };
 	struct fd_run r = { 0 };
 	char err[512];
 
+	fuzz_fds_mark();
 	r.b = fuzz_broker_start(fin_u8(&in) % FD_SETUP_COUNT ==
 	    FD_SETUP_TENANTS ? 3 : 1, argv, err, sizeof(err));
 	if (r.b == NULL) {
@@ -505,10 +505,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_broker_run(r.b);
 	fuzz_broker_check_empty(r.b);
 	fuzz_broker_stop(r.b);
-	if (fuzz_open_fds() != fds_before) {
-		fprintf(stderr, "fuzz_daemon: %zu descriptors before, %zu "
-		    "after\n", fds_before, fuzz_open_fds());
-		abort();
-	}
+	fuzz_fds_check("fuzz_daemon");
 	return 0;
 }
