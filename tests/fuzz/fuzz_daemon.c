@@ -482,14 +482,15 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fin in = { data, size };
-	char *argv[] = { (char *)"shmbrokerd", (char *)"--config",
-	    (char *)fd_conf_path, NULL };
+	/* Errors only, also after a reload (the command line wins). */
+	char *argv[] = { (char *)"shmbrokerd", (char *)"--log-level",
+	    (char *)"error", (char *)"--config", (char *)fd_conf_path, NULL };
 	struct fd_run r = { 0 };
 	char err[512];
 
 	fuzz_fds_mark();
 	r.b = fuzz_broker_start(fin_u8(&in) % FD_SETUP_COUNT ==
-	    FD_SETUP_TENANTS ? 3 : 1, argv, err, sizeof(err));
+	    FD_SETUP_TENANTS ? 5 : 3, argv, err, sizeof(err));
 	if (r.b == NULL) {
 		fprintf(stderr, "fuzz_daemon: %s\n", err);
 		abort();
