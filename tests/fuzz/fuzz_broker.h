@@ -21,6 +21,13 @@
 #include <sys/types.h>
 
 #include "broker.h"
+#include "fuzz_fds.h"
+
+/* A configuration with tenants (acme by uid 1001, beta by gid 1002, the
+ * default guests), admin_group 4000, two configured regions (shared, mode
+ * 0666; secret, group 2000) and small limits (12 connections, 48 regions,
+ * quotas of a few regions each) that inputs can reach. */
+extern const char fuzz_broker_conf[];
 
 /* Once per process, from LLVMFuzzerInitialize: becomes a keeper process
  * when started as one (fdstash.c re-executes /proc/self/exe), drops what
@@ -38,6 +45,12 @@ struct broker *fuzz_broker_start(int argc, char **argv, char *err,
 /* Runs the event loop while a listener or connection has something to
  * do (or a reload is creating regions). */
 void fuzz_broker_run(struct broker *b);
+/* After the peers closed: runs the loop until no connection is left,
+ * waiting (a few seconds at most) for end-of-files that come late: the
+ * kernel lets a socket go only when its last reference does, and a
+ * keeper process the daemon just spawned (fdstash.c) holds a copy of
+ * every descriptor until its exec has closed them. */
+void fuzz_broker_drain(struct broker *b);
 /* Closes everything (broker_fini) but the listening sockets, which the
  * next broker takes over. */
 void fuzz_broker_stop(struct broker *b);
@@ -54,11 +67,5 @@ void fuzz_broker_check(const struct broker *b);
 /* The same once every peer has gone: no client, no guest region, no
  * usage left but the regions the configuration and admins made. */
 void fuzz_broker_check_empty(const struct broker *b);
-
-/* Descriptors: fuzz_fds_mark at the start of an input, fuzz_fds_check
- * (which aborts with who and the counts) at its end: the process must
- * hold as many as before the first input. */
-void fuzz_fds_mark(void);
-void fuzz_fds_check(const char *who);
 
 #endif

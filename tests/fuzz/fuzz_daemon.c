@@ -32,49 +32,6 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char fd_tenants_conf[] =
-    "[broker]\n"
-    "hugepages = never\n"
-    "max_region_size = 64M\n"
-    "max_regions = 48\n"
-    "max_clients = 96\n"
-    "max_connections = 12\n"
-    "local_region_fds = 4096\n"
-    "default_tenant = guests\n"
-    "admin_group = 4000\n"
-    "\n"
-    "[region shared]\n"
-    "size = 64K\n"
-    "mode = 0666\n"
-    "\n"
-    "[region secret]\n"
-    "size = 4K\n"
-    "mode = 0660\n"
-    "group = 2000\n"
-    "\n"
-    "[tenant acme]\n"
-    "uid = 1001\n"
-    "prefix = acme/\n"
-    "deny = ipc-secret*\n"
-    "allow = sensor-*, ipc-*\n"
-    "allow = shared\n"
-    "allow = secret\n"
-    "max_regions = 4\n"
-    "max_clients = 8\n"
-    "max_bytes = 1M\n"
-    "mode = 0660\n"
-    "group = 2000\n"
-    "\n"
-    "[tenant beta]\n"
-    "gid = 1002\n"
-    "prefix = beta/\n"
-    "max_regions = 3\n"
-    "\n"
-    "[tenant guests]\n"
-    "prefix = guests/\n"
-    "max_regions = 6\n"
-    "max_clients = 12\n";
-
 static const struct { uid_t uid; gid_t gid; } fd_ids[FD_IDENTITIES] = {
 	{ 0, 0 }, { 1001, 1001 }, { 1500, 1002 }, { 1600, 2000 },
 	{ 1700, 4000 }, { 1001, 2000 }, { 1800, 1800 }, { 0, 0 },
@@ -103,8 +60,8 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_broker_process_init(*argc, *argv);
-	fd_conf_path = fuzz_broker_file(0, fd_tenants_conf,
-	    sizeof(fd_tenants_conf) - 1);
+	fd_conf_path = fuzz_broker_file(0, fuzz_broker_conf,
+	    strlen(fuzz_broker_conf));
 	fd_trace = getenv("FUZZ_TRACE") != NULL;
 	return 0;
 }
@@ -503,7 +460,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fd_read(&r, &r.peers[i]);
 		close(r.peers[i].fd);
 	}
-	fuzz_broker_run(r.b);
+	fuzz_broker_drain(r.b);
 	fuzz_broker_check_empty(r.b);
 	fuzz_broker_stop(r.b);
 	fuzz_fds_check("fuzz_daemon");
