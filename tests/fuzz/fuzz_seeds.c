@@ -34,6 +34,9 @@ main(int argc, char **argv)
 		void (*write)(const char *dir);
 	} harnesses[] = {
 		{ "fuzz_daemon", seeds_daemon },
+		{ "fuzz_vdev_regs", seeds_vdev_regs },
+		{ "fuzz_client", seeds_client },
+		{ "fuzz_config", seeds_config },
 	};
 	char dir[4096];
 

@@ -9,5 +9,8 @@
 #include "fuzz_input.h"
 
 void seeds_daemon(const char *dir);
+void seeds_vdev_regs(const char *dir);
+void seeds_client(const char *dir);
+void seeds_config(const char *dir);
 
 #endif
