@@ -37,6 +37,7 @@ main(int argc, char **argv)
 		{ "fuzz_vdev_regs", seeds_vdev_regs },
 		{ "fuzz_client", seeds_client },
 		{ "fuzz_config", seeds_config },
+		{ "fuzz_fdname", seeds_fdname },
 	};
 	char dir[4096];
 

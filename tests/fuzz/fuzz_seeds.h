@@ -12,5 +12,6 @@ void seeds_daemon(const char *dir);
 void seeds_vdev_regs(const char *dir);
 void seeds_client(const char *dir);
 void seeds_config(const char *dir);
+void seeds_fdname(const char *dir);
 
 #endif
