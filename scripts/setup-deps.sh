@@ -11,6 +11,10 @@ PACKAGES=(build-essential cmake pkg-config
 # generator finds binaries with file(1) for dpkg-shlibdeps (dpkg-dev), and
 # the test lints the package.
 PACKAGES+=(dpkg-dev file lintian)
+# The fuzzers (scripts/fuzz.sh, tests/fuzz): clang and its runtime, which
+# has libFuzzer and the sanitizers; dpkg-dev (above) unpacks protobuf-c's
+# source for them.
+PACKAGES+=(clang libclang-rt-14-dev)
 # Without a /dev/kvm of its own, the host runs the KVM tests, benchmarks
 # and demo inside a QEMU VM with an emulated SVM CPU
 # (tests/qemu-kvm/run-in-vm.sh): QEMU, a kernel with kvm-amd, a static
