@@ -76,11 +76,12 @@ fv_image_read(const uint8_t *image, uint32_t off, unsigned len)
 	return v;
 }
 
+/* Little-endian, as the guest sees a field (libshmvdev's own helper:
+ * bytes in, bytes out, nothing of the decoder's logic). */
 static void
 fv_image_put(uint8_t *image, uint32_t at, uint64_t v, unsigned bytes)
 {
-	for (unsigned i = 0; i < bytes; i++)
-		image[at + i] = (uint8_t)(v >> (8 * i));
+	shmvdev_store_le(image + at, bytes, v);
 }
 
 static void
