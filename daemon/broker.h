@@ -164,6 +164,13 @@ struct broker {
 };
 
 
+/* broker.c: the daemon's state without its sockets and signals */
+/* Makes a broker of the configuration loaded into b->cfg: 0 or -errno. */
+int broker_init(struct broker *b);
+/* Closes every connection and frees all that broker_init and the event
+ * loop made, the configuration and the listeners included. */
+void broker_fini(struct broker *b);
+
 /* conn.c */
 int conn_listen(struct broker *b, struct listener *l, int fd,
     enum conn_kind kind);
