@@ -310,6 +310,7 @@ main(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	}
 	raise_nofile();
+	place_init(b);
 	sigprocmask(SIG_BLOCK, &b->stop, NULL);
 	/* Unbuffered-enough output: each figure is one flushed line. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -318,6 +319,7 @@ main(int argc, char **argv)
 		if (group_wanted(b, &groups[g]) && groups[g].run(b) < 0)
 			b->errors++;
 	pool_restore(b);
+	place_release(b);
 	report_summary(b);
 	if (b->interrupted) {
 		fprintf(stderr, "shmbench: interrupted\n");
