@@ -127,6 +127,10 @@ void vm_destroy(struct vm *vm);
 void vm_close_machine(struct vm *vm);
 int vm_clear_memory(struct vm *vm);
 int vm_create_machine(struct vm *vm);
+/* Memory slot slot of the VM at gpa, len bytes at hva (len 0 deletes
+ * it), with KVM_MEM_* flags. 0 or -errno. */
+int vm_slot_set(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t len,
+    void *hva, uint32_t flags);
 
 /* vm_irq.c: the in-kernel irqchip with the vdev's MSI route (before the
  * vCPU), the vCPU's local APIC switched on (after it), and the two ways to

@@ -38,22 +38,6 @@ slot_find(struct vm *vm, uint64_t gpa)
 	return NULL;
 }
 
-static int
-slot_set(struct vm *vm, uint32_t i, uint64_t gpa, uint64_t len, void *hva,
-    uint32_t flags)
-{
-	struct kvm_userspace_memory_region r;
-
-	memset(&r, 0, sizeof(r));
-	r.slot = i;
-	r.flags = flags;
-	r.guest_phys_addr = gpa;
-	r.memory_size = len;
-	r.userspace_addr = (uint64_t)(uintptr_t)hva;
-	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ?
-	    -errno : 0;
-}
-
 /* Is fd open read-only? The daemon hands a client that may only read
  * the region an O_RDONLY memfd, which cannot be mapped writable. */
 static int
@@ -94,7 +78,7 @@ op_map(void *arg, uint64_t gpa, int fd, uint64_t len, bool hugetlb)
 	    MAP_SHARED, fd, 0);
 	if (hva == MAP_FAILED)
 		return -errno;
-	if ((rc = slot_set(vm, i, gpa, len, hva, ro ? KVM_MEM_READONLY :
+	if ((rc = vm_slot_set(vm, i, gpa, len, hva, ro ? KVM_MEM_READONLY :
 	    0)) < 0) {
 		munmap(hva, maplen);
 		return rc;
@@ -112,7 +96,7 @@ op_unmap(void *arg, uint64_t gpa, uint64_t len)
 
 	if (s == NULL || s->len != len)
 		return -ENOENT;
-	rc = slot_set(vm, (uint32_t)(s - vm->slots), gpa, 0, s->hva, 0);
+	rc = vm_slot_set(vm, (uint32_t)(s - vm->slots), gpa, 0, s->hva, 0);
 	munmap(s->hva, s->maplen);
 	memset(s, 0, sizeof(*s));
 	return rc;
