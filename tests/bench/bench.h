@@ -42,8 +42,8 @@ struct figure {
 	double target;
 	bool target_max;	/* the ratio must stay at or below target */
 	bool skipped;
-	char note[320];		/* why it was skipped, or more detail */
-	char extra[256];	/* more JSON members, ",\"k\":v" or "" */
+	char note[640];		/* why it was skipped, or more detail */
+	char extra[320];	/* more JSON members, ",\"k\":v" or "" */
 };
 
 /* The hugepage pool as this run found and changed it. */
