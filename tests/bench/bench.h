@@ -170,5 +170,7 @@ int fig_create(struct bench *b);
 int fig_scale(struct bench *b);
 int fig_guest(struct bench *b);
 int fig_ivshmem(struct bench *b);
+int fig_storm(struct bench *b);
+int fig_flood(struct bench *b);
 
 #endif

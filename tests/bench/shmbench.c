@@ -37,6 +37,8 @@ static const struct group groups[] = {
 	    "create_shmem_64M" }, fig_create },
 	{ { "scale_connections", "scale_regions", "scale_rss",
 	    "scale_attach" }, fig_scale },
+	{ { "boot_storm", "boot_storm_p99" }, fig_storm },
+	{ { "notify_flood" }, fig_flood },
 	{ { "guest_notify", "guest_create_usable", "guest_copy_64M" },
 	    fig_guest },
 	{ { "ivshmem_qemu_qemu_rtt", "ivshmem_qemu_member_rtt",
