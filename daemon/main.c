@@ -205,7 +205,8 @@ broker_open(struct broker *b)
 	if (b->cfg.local_region_fds == 0)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
-	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0)
+	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0 ||
+	    stock_init(b) < 0)
 		return -ENOMEM;
 	b->region_up = &ivshmem_region_upcalls;
 	/* Before the sockets exist: a client that connects and stops us at
@@ -267,6 +268,7 @@ broker_close(struct broker *b, bool unlink_sockets)
 	free(b->states);	/* only left when the start failed */
 	tenant_usage_free(&b->usages);
 	fdstash_free(b->stash);
+	stock_free(b);
 	if (b->ev_sigint != NULL)
 		event_free(b->ev_sigint);
 	if (b->ev_sigterm != NULL)
