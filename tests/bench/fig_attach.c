@@ -2,12 +2,16 @@
 /*
  * fig_attach: attach_rtt, the round trip of a create-attach of a fresh
  * 1-page guest region through libshmclient, against its floor
- * seqpacket_fd_rtt: a bare SOCK_SEQPACKET request/reply with a child
- * process whose reply carries one fd. Both run in the same process, with
- * the same message direction and fd passing, interleaved in chunks so that
- * drift of the machine hits both alike.
+ * seqpacket_fd_rtt+memfd: a bare SOCK_SEQPACKET request/reply with a child
+ * process whose reply carries a sealed memfd it made for the request; and
+ * attach_existing_rtt, an attach to a region that exists, against
+ * seqpacket_fd_rtt, the same with one memfd made at start. All run from
+ * the same process, with the same message direction and fd passing,
+ * interleaved in chunks so that drift of the machine hits them alike, in
+ * each placement.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,6 +28,7 @@
 #define ATTACH_CHUNK 500
 #define ATTACH_TARGET 1.5
 #define FLOOR_NAME "seqpacket_fd_rtt"
+#define FLOOR_CREATE_NAME "seqpacket_fd_rtt+memfd"
 /* About the sizes of a packed Attach request and AttachReply. */
 #define FLOOR_REQ_BYTES 24
 #define FLOOR_REPLY_BYTES 48
@@ -84,20 +89,36 @@ send_with_fd(int sock, const void *buf, size_t len, int fd)
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
 }
 
-/* The floor's server: answers each request with one reply and the fd. */
+/* A sealed 1-page memfd, as a created region's. */
+static int
+echo_memfd(void)
+{
+	int fd = memfd_create("shmbench-floor", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, 4096) < 0 || fcntl(fd, F_ADD_SEALS,
+	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		_exit(1);
+	return fd;
+}
+
+/* The floor's server: answers each request with one reply and an fd: the
+ * memfd made at start, or (ECHO_FRESH) one made for this request, as a
+ * create makes its region's. */
 static void
 echo_main(int sock)
 {
 	char buf[256] = { 0 };
-	int memfd = memfd_create("shmbench-floor", MFD_CLOEXEC |
-	    MFD_ALLOW_SEALING);
+	int memfd = echo_memfd(), fd;
 	ssize_t n;
 
-	if (memfd < 0 || ftruncate(memfd, 4096) < 0)
-		_exit(1);
-	while ((n = recv(sock, buf, sizeof(buf), 0)) > 0)
-		if (send_with_fd(sock, buf, FLOOR_REPLY_BYTES, memfd) < 0)
+	while ((n = recv(sock, buf, sizeof(buf), 0)) > 0) {
+		fd = buf[0] == ECHO_FRESH ? echo_memfd() : memfd;
+		if (send_with_fd(sock, buf, FLOOR_REPLY_BYTES, fd) < 0)
 			_exit(1);
+		if (fd != memfd)
+			close(fd);
+	}
 	_exit(n == 0 ? 0 : 1);
 }
 
@@ -141,7 +162,13 @@ bench_echo_stop(struct bench_echo *e)
 int
 bench_echo_once(int sock, uint64_t *ns)
 {
-	char req[FLOOR_REQ_BYTES] = { 1 }, rep[256];
+	return bench_echo_kind_once(sock, ECHO_SAME, ns);
+}
+
+int
+bench_echo_kind_once(int sock, char kind, uint64_t *ns)
+{
+	char req[FLOOR_REQ_BYTES] = { kind }, rep[256];
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
@@ -179,6 +206,7 @@ struct attach_run {
 	pid_t daemon, echo;
 	uint32_t seq;
 	struct samples fig[PLACE_N], find[PLACE_N], flo[PLACE_N];
+	struct samples flo_fresh[PLACE_N];	/* a new memfd per reply */
 	char err[320];
 };
 
@@ -238,14 +266,15 @@ attach_chunk_at(struct attach_run *r, enum place p, size_t n, bool keep)
 
 	if (attach_place(r, p) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if ((err = bench_echo_once(r->sock, &ns)) < 0) {
+	for (size_t i = 0; i < 2 * n; i++) {
+		if ((err = bench_echo_kind_once(r->sock, i % 2 ? ECHO_FRESH :
+		    ECHO_SAME, &ns)) < 0) {
 			snprintf(r->err, sizeof(r->err), "the floor's echo "
 			    "server failed: %s", strerror(-err));
 			return -1;
 		}
 		if (keep)
-			samples_add(&r->flo[p], ns);
+			samples_add(i % 2 ? &r->flo_fresh[p] : &r->flo[p], ns);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (bench_attach_once(r->c, r->seq++, &ns, r->err,
@@ -321,14 +350,18 @@ attach_report(struct bench *b, struct attach_run *r, int rc)
 				continue;
 			f = figure_new_placed(b, name, "us", (enum place)p);
 			if (rc < 0) {
-				figure_skip(f, FLOOR_NAME, ATTACH_TARGET, true,
+				figure_skip(f, fig == 0 ? FLOOR_CREATE_NAME :
+				    FLOOR_NAME, ATTACH_TARGET, true,
 				    "failed: %s", r->err);
 			} else if (fig == 0) {
-				figure_times(f, &r->fig[p], FLOOR_NAME,
-				    &r->flo[p], ATTACH_TARGET);
+				figure_times(f, &r->fig[p], FLOOR_CREATE_NAME,
+				    &r->flo_fresh[p], ATTACH_TARGET);
 				figure_note(f, "a create of a fresh 1-page "
-				    "region: memfd_create, ftruncate and "
-				    "F_ADD_SEALS are part of it");
+				    "region; its floor's server makes a sealed "
+				    "memfd for each reply (memfd_create, "
+				    "ftruncate, F_ADD_SEALS), as a create must; "
+				    "the bare request/reply: p50 %.2f us",
+				    samples_us(&r->flo[p], 0.5));
 			} else {
 				figure_times(f, &r->find[p], FLOOR_NAME,
 				    &r->flo[p], ATTACH_TARGET);
@@ -355,6 +388,7 @@ fig_attach(struct bench *b)
 	for (int p = 0; p < PLACE_N; p++)
 		if (samples_init(&r.fig[p], iters) < 0 ||
 		    samples_init(&r.flo[p], iters) < 0 ||
+		    samples_init(&r.flo_fresh[p], iters) < 0 ||
 		    samples_init(&r.find[p], iters) < 0)
 			goto out;
 	if (attach_setup(b, &r, &d, &e, &adm) < 0)
@@ -376,6 +410,7 @@ out:
 	for (int p = 0; p < PLACE_N; p++) {
 		samples_free(&r.fig[p]);
 		samples_free(&r.flo[p]);
+		samples_free(&r.flo_fresh[p]);
 		samples_free(&r.find[p]);
 	}
 	return rc;
