@@ -160,9 +160,11 @@ int bench_echo_start(struct bench *b, struct bench_echo *e);
 void bench_echo_stop(struct bench_echo *e);
 int bench_echo_once(int sock, uint64_t *ns);
 /* The same with the reply's fd made for this request (ECHO_FRESH: a
- * sealed 1-page memfd, as a create makes) or made once (ECHO_SAME). */
+ * sealed 1-page memfd, as a create makes) or made once (ECHO_SAME);
+ * ECHO_FLUSH closes the fresh ones the server kept. */
 #define ECHO_SAME 1
 #define ECHO_FRESH 2
+#define ECHO_FLUSH 3
 int bench_echo_kind_once(int sock, char kind, uint64_t *ns);
 
 /* fig_create.c: the memory floor, memfd_create + ftruncate + seals + mmap

@@ -25,13 +25,14 @@
 
 #define ATTACH_ITERS 20000
 #define ATTACH_ITERS_QUICK 2000
-#define ATTACH_CHUNK 500
+#define ATTACH_CHUNK 500	/* at most ECHO_KEEP_MAX */
 #define ATTACH_TARGET 1.5
 #define FLOOR_NAME "seqpacket_fd_rtt"
 #define FLOOR_CREATE_NAME "seqpacket_fd_rtt+memfd"
 /* About the sizes of a packed Attach request and AttachReply. */
 #define FLOOR_REQ_BYTES 24
 #define FLOOR_REPLY_BYTES 48
+#define ECHO_KEEP_MAX 1024	/* ATTACH_CHUNK fresh memfds, and more */
 
 int
 bench_attach_once(struct shmc *c, uint32_t seq, uint64_t *ns, char *err,
@@ -104,20 +105,26 @@ echo_memfd(void)
 
 /* The floor's server: answers each request with one reply and an fd: the
  * memfd made at start, or (ECHO_FRESH) one made for this request, as a
- * create makes its region's. */
+ * create makes its region's. Those it keeps, as the daemon keeps a
+ * region's memfd, until an ECHO_FLUSH (the caller's, untimed) closes
+ * them, so that no close of one lies in the way of the next request. */
 static void
 echo_main(int sock)
 {
 	char buf[256] = { 0 };
-	int memfd = echo_memfd(), fd;
+	int memfd = echo_memfd(), kept[ECHO_KEEP_MAX], nkept = 0, fd;
 	ssize_t n;
 
 	while ((n = recv(sock, buf, sizeof(buf), 0)) > 0) {
-		fd = buf[0] == ECHO_FRESH ? echo_memfd() : memfd;
+		if (buf[0] == ECHO_FLUSH)
+			while (nkept > 0)
+				close(kept[--nkept]);
+		fd = buf[0] == ECHO_FRESH && nkept < ECHO_KEEP_MAX ?
+		    echo_memfd() : memfd;
 		if (send_with_fd(sock, buf, FLOOR_REPLY_BYTES, fd) < 0)
 			_exit(1);
 		if (fd != memfd)
-			close(fd);
+			kept[nkept++] = fd;
 	}
 	_exit(n == 0 ? 0 : 1);
 }
@@ -267,14 +274,21 @@ attach_chunk_at(struct attach_run *r, enum place p, size_t n, bool keep)
 	if (attach_place(r, p) < 0)
 		return -1;
 	for (size_t i = 0; i < 2 * n; i++) {
-		if ((err = bench_echo_kind_once(r->sock, i % 2 ? ECHO_FRESH :
+		bool fresh = i >= n;
+
+		if ((err = bench_echo_kind_once(r->sock, fresh ? ECHO_FRESH :
 		    ECHO_SAME, &ns)) < 0) {
 			snprintf(r->err, sizeof(r->err), "the floor's echo "
 			    "server failed: %s", strerror(-err));
 			return -1;
 		}
 		if (keep)
-			samples_add(i % 2 ? &r->flo_fresh[p] : &r->flo[p], ns);
+			samples_add(fresh ? &r->flo_fresh[p] : &r->flo[p], ns);
+	}
+	if ((err = bench_echo_kind_once(r->sock, ECHO_FLUSH, &ns)) < 0) {
+		snprintf(r->err, sizeof(r->err), "the floor's echo server "
+		    "failed: %s", strerror(-err));
+		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (bench_attach_once(r->c, r->seq++, &ns, r->err,
