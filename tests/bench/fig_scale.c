@@ -84,6 +84,8 @@ struct scale {
 	double connect_s, create_s;
 	char create_stop[300];	/* why creation stopped early, or "" */
 	struct shmc *adm;
+	struct bench_echo echo;	/* the bare request/reply, for comparison */
+	struct samples flo[PLACE_N];
 	char err[320];
 };
 
@@ -418,18 +420,43 @@ scale_pick(struct scale *s)
 	return NULL;
 }
 
-/* The workers on the client's CPU, the daemon on the server's. */
+/* The workers and this process on the client's CPU, the daemon and the
+ * echo server on the server's. */
 static int
 scale_place(struct scale *s, enum place p)
 {
 	int err = place_pin_tree(s->d.pid, place_cpu(s->b, p, ROLE_SERVER));
 
+	if (err == 0)
+		err = place_pin_role(s->b, s->echo.pid, p, ROLE_SERVER);
+	if (err == 0)
+		err = place_pin_role(s->b, 0, p, ROLE_CLIENT);
 	for (size_t i = 0; i < s->nworkers && err == 0; i++)
 		err = place_pin_role(s->b, s->w[i].pid, p, ROLE_CLIENT);
 	if (err < 0)
 		snprintf(s->err, sizeof(s->err), "cannot pin for %s: %s",
 		    place_name(p), strerror(-err));
 	return err;
+}
+
+/* As many bare request/replies as the batch had attaches, in its
+ * placement: what the host's own spread is. */
+static int
+scale_echo(struct scale *s, enum place p, uint32_t n, bool keep)
+{
+	uint64_t ns;
+	int err;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if ((err = bench_echo_once(s->echo.sock, &ns)) < 0) {
+			snprintf(s->err, sizeof(s->err), "the echo server "
+			    "failed: %s", strerror(-err));
+			return -1;
+		}
+		if (keep)
+			samples_add(&s->flo[p], ns);
+	}
+	return 0;
 }
 
 /* Batches go to the placements in turn; the first batch of each warms
@@ -475,6 +502,8 @@ scale_attach(struct scale *s, struct samples smp[PLACE_N])
 			snprintf(s->err, sizeof(s->err), "%s", rep.err);
 			return -1;
 		}
+		if (scale_echo(s, p, n, batch >= np) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -552,8 +581,14 @@ scale_report_attach(struct scale *s, struct samples *smp, enum place p,
 		f->floor_p50 = f->p50;
 		f->ratio = f->p99 / f->p50;
 		figure_note(f, "ratio is p99/p50; %zu attaches, in batches "
-		    "of %d, from random connections among %u, %u regions",
-		    smp->n, SCALE_BATCH, s->conns, s->regions - s->released);
+		    "of %d, from random connections among %u, %u regions; "
+		    "the bare request/reply (seqpacket_fd_rtt) after each "
+		    "batch, same placement: p50 %.2f us, p99 %.2f us, p99/p50 "
+		    "%.2f", smp->n, SCALE_BATCH, s->conns,
+		    s->regions - s->released, samples_us(&s->flo[p], 0.5),
+		    samples_us(&s->flo[p], 0.99),
+		    samples_us(&s->flo[p], 0.99) / samples_us(&s->flo[p],
+		    0.5));
 		if (rc < 0)
 			figure_note(f, "stopped early: %s", s->err);
 	}
@@ -606,6 +641,11 @@ scale_run(struct scale *s, struct samples smp[PLACE_N])
 	scale_report_rss(s);
 	if (bench_stopped(s->b))
 		return -1;
+	if (bench_echo_start(s->b, &s->echo) < 0) {
+		snprintf(s->err, sizeof(s->err), "cannot start the echo "
+		    "server");
+		return -1;
+	}
 	rc = scale_attach(s, smp);
 	for (int p = 0; p < PLACE_N; p++)
 		if (place_possible(s->b, (enum place)p))
@@ -665,11 +705,17 @@ fig_scale(struct bench *b)
 	s->attaches = SCALE_ATTACHES / div;
 	for (size_t i = 0; i < SCALE_MAX_WORKERS; i++)
 		s->w[i].sock = -1;
+	s->echo.sock = -1;
 	if (samples_init(&smp[PLACE_SAME], s->attaches) == 0 &&
-	    samples_init(&smp[PLACE_CROSS], s->attaches) == 0)
+	    samples_init(&smp[PLACE_CROSS], s->attaches) == 0 &&
+	    samples_init(&s->flo[PLACE_SAME], s->attaches) == 0 &&
+	    samples_init(&s->flo[PLACE_CROSS], s->attaches) == 0)
 		rc = scale_run(s, smp);
 	if (rc < 0)
 		scale_skip_missing(s);
+	/* The echo server holds copies of the workers' sockets: it goes
+	 * first, or the workers would not see theirs close. */
+	bench_echo_stop(&s->echo);
 	workers_stop(s);
 	shmc_close(s->adm);
 	bench_stop_daemon(&s->d);
@@ -677,6 +723,8 @@ fig_scale(struct bench *b)
 		unlink(s->conf);
 	samples_free(&smp[PLACE_SAME]);
 	samples_free(&smp[PLACE_CROSS]);
+	samples_free(&s->flo[PLACE_SAME]);
+	samples_free(&s->flo[PLACE_CROSS]);
 	free(s);
 	return rc;
 }
