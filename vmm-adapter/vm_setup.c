@@ -79,6 +79,17 @@ build_page_tables(struct vm *vm)
 	memcpy(vm->mem + GDT_GPA, gdt, sizeof(gdt));
 }
 
+void
+vm_init(struct vm *vm)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->vdev_stop = -1;
+	vm->mem_size = VM_DEFAULT_MEM;
+	vm->factory = VM_DEFAULT_FACTORY;
+	vm->vector = VM_DEFAULT_VECTOR;
+	vm->max_reboots = UINT64_MAX;
+}
+
 int
 vm_alloc_memory(struct vm *vm)
 {

@@ -153,12 +153,8 @@ main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) < 0)
 		return VM_STATUS_USAGE;
-	memset(&vm, 0, sizeof(vm));
-	vm.kvm_fd = vm.vm_fd = vm.vcpu_fd = vm.vdev_stop = -1;
+	vm_init(&vm);
 	vm.mem_size = o.mem;
-	vm.factory = VM_DEFAULT_FACTORY;
-	vm.vector = VM_DEFAULT_VECTOR;
-	vm.max_reboots = UINT64_MAX;
 	vm.timeout_s = o.timeout_s;
 	vm.arg = BENCHVM_CTL_GPA;
 	if (vm_alloc_memory(&vm) == 0 && vm_load_image(&vm, o.guest) == 0 &&

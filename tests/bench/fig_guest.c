@@ -464,7 +464,7 @@ fig_create_usable(struct guest_run *r, struct samples *mmio)
 		free(c);
 		return;
 	}
-	c->vm.kvm_fd = c->vm.vm_fd = c->vm.vcpu_fd = -1;
+	vm_init(&c->vm);
 	rc = create_open(r, c);
 	for (int p = 0; p < PLACE_N; p++) {
 		struct guest_out o = { .s = &s };

@@ -8,7 +8,6 @@
  * figure the vCPU waits in an MMIO exit while its VMM does the same.
  */
 #include <errno.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -21,11 +20,8 @@
 int
 kvm_floor_open(struct vm *vm, uint64_t mem)
 {
-	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->vdev_stop = -1;
+	vm_init(vm);
 	vm->mem_size = mem;
-	vm->factory = VM_DEFAULT_FACTORY;
-	vm->vector = VM_DEFAULT_VECTOR;
 	vm->entry = VM_IMAGE_BASE;
 	if (vm_alloc_memory(vm) < 0 || vm_create(vm) < 0) {
 		vm_destroy(vm);

@@ -21,7 +21,7 @@
 #define PAGES		((COPY_BYTES >> 12) + 1)
 #define RAM_BUF		0x1000000ULL	/* 16 MiB, clear of image and stack */
 #define USER_STACK_TOP	0xff0000ULL	/* below RAM_BUF, above the image */
-#define PASSES		3
+#define PASSES		5
 #define GOLDEN		0x9e3779b97f4a7c15ULL
 
 struct handshake {
