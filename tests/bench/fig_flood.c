@@ -7,8 +7,10 @@
  * notify back) idle, then while a hose child floods a sink child (region
  * flood-hose) with shmc_notify_direct in a loop. Figure: the pair's
  * one-way under the flood, its p99 against the idle p99 of the same run
- * and placement (target 2). The note says how many notifications the hose
- * made and what CPU time the daemon took meanwhile (/proc/PID/stat utime +
+ * and placement (target 2). The note gives the same rounds while the hose
+ * only spins (as busy on its CPU, notifying nobody: what CPU sharing alone
+ * costs), how many notifications the hose made and what CPU time the
+ * daemon took meanwhile (/proc/PID/stat utime +
  * stime, and its CPU clock), which a flood that never reaches it leaves
  * at zero. Client side: this process and the hose; server side: pong, the
  * sink and the daemon.
@@ -35,10 +37,13 @@
 #define NOTIFY_ALL	0xffffffffu
 
 enum flood_role { ROLE_PONG, ROLE_HOSE, ROLE_SINK, NROLES };
+/* What the hose does: notify flat out, or only spin (the control: a
+ * process as busy on the CPU that notifies nobody). */
+enum { HOSE_FLOOD = 1, HOSE_SPIN = 2 };
 
 /* What the hose and this process share (MAP_SHARED, made before fork). */
 struct flood_shared {
-	volatile uint32_t run;		/* the hose floods while set */
+	volatile uint32_t run;		/* HOSE_FLOOD, HOSE_SPIN, or 0: stop */
 	volatile uint64_t notifies;	/* made by the hose so far */
 };
 
@@ -54,6 +59,7 @@ struct flood {
 	int efd;
 	size_t rounds;
 	struct samples idle[PLACE_N], busy[PLACE_N];
+	struct samples spin[PLACE_N];	/* the control: a busy CPU only */
 	double daemon_ticks[PLACE_N], daemon_ms[PLACE_N], rate[PLACE_N];
 	char err[320];
 };
@@ -94,7 +100,8 @@ flood_answer(struct shmc *c, uint64_t id, int efd, bool echo)
 	_exit(0);
 }
 
-/* The hose floods while sh->run is set, each time its go pipe says so. */
+/* The hose floods (or spins) while sh->run says so, each time its go
+ * pipe tells it to start. */
 static void __attribute__((noreturn))
 flood_hose(struct flood *f, struct shmc *c, uint64_t id, int go)
 {
@@ -107,11 +114,13 @@ flood_hose(struct flood *f, struct shmc *c, uint64_t id, int go)
 		/* Reads the sink's join from the socket: its eventfd. */
 		if (shmc_read_status(c, id, &status) < 0)
 			flood_child_fail("status", c);
-		while (f->sh->run) {
+		while (f->sh->run == HOSE_FLOOD) {
 			if (shmc_notify_direct(c, id, NOTIFY_ALL) < 0)
 				flood_child_fail("notify", c);
 			n++;
 		}
+		while (f->sh->run == HOSE_SPIN)
+			n++;
 		f->sh->notifies = n;
 		if (write(f->ready[ROLE_HOSE], "d", 1) != 1)
 			break;
@@ -263,34 +272,49 @@ daemon_cpu(pid_t pid, double *ticks, double *ms)
 		*ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The pair's rounds while the hose does what (HOSE_FLOOD, HOSE_SPIN),
+ * with the daemon's CPU time over them; the hose's count back in *n. */
 static int
-flood_at(struct flood *f, enum place p)
+flood_busy(struct flood *f, uint32_t what, struct samples *s, double *ticks,
+    double *ms, uint64_t *n)
 {
 	double t0, m0, t1, m1;
-	uint64_t start;
 	char c;
 	int rc;
 
-	if (flood_place(f, p) < 0 || flood_rounds(f, &f->idle[p]) < 0)
-		return -1;
-	f->sh->run = 1;
+	f->sh->run = what;
 	if (write(f->go[ROLE_HOSE], "g", 1) != 1)
 		return -1;
 	harness_sleep_ms(FLOOD_SETTLE_MS);
 	daemon_cpu(f->d.pid, &t0, &m0);
-	start = bench_now_ns();
-	rc = flood_rounds(f, &f->busy[p]);
+	rc = flood_rounds(f, s);
 	daemon_cpu(f->d.pid, &t1, &m1);
 	f->sh->run = 0;
 	if (read(f->ready[ROLE_HOSE], &c, 1) != 1) {
 		snprintf(f->err, sizeof(f->err), "the hose died");
 		return -1;
 	}
-	f->daemon_ticks[p] = t1 - t0;
-	f->daemon_ms[p] = m1 - m0;
-	f->rate[p] = (double)f->sh->notifies /
-	    ((double)(bench_now_ns() - start) / 1e9);
+	*ticks = t1 - t0;
+	*ms = m1 - m0;
+	*n = f->sh->notifies;
 	return rc;
+}
+
+static int
+flood_at(struct flood *f, enum place p)
+{
+	uint64_t start, n;
+	double ticks, ms;
+
+	if (flood_place(f, p) < 0 || flood_rounds(f, &f->idle[p]) < 0 ||
+	    flood_busy(f, HOSE_SPIN, &f->spin[p], &ticks, &ms, &n) < 0)
+		return -1;
+	start = bench_now_ns();
+	if (flood_busy(f, HOSE_FLOOD, &f->busy[p], &f->daemon_ticks[p],
+	    &f->daemon_ms[p], &n) < 0)
+		return -1;
+	f->rate[p] = (double)n / ((double)(bench_now_ns() - start) / 1e9);
+	return 0;
 }
 
 /* ---- the figure ---- */
@@ -312,13 +336,16 @@ flood_report(struct flood *f, enum place p, int rc)
 	figure_note(fig, "a pair's one-way notification (host clients) while "
 	    "another client floods its own peer at %.0f notifications/s; "
 	    "ratio is p99 / the idle p99 (%.2f us; floor_p50 is the idle "
-	    "p50); the daemon's CPU time during the flood: %.0f ticks of "
-	    "/proc/PID/stat (utime+stime), %.3f ms by its CPU clock",
-	    f->rate[p], samples_us(&f->idle[p], 0.99), f->daemon_ticks[p],
-	    f->daemon_ms[p]);
+	    "p50); while the same process only spins (no notifications): "
+	    "p50 %.2f us, p99 %.2f us; the daemon's CPU time during the "
+	    "flood: %.0f ticks of /proc/PID/stat (utime+stime), %.3f ms by "
+	    "its CPU clock", f->rate[p], samples_us(&f->idle[p], 0.99),
+	    samples_us(&f->spin[p], 0.5), samples_us(&f->spin[p], 0.99),
+	    f->daemon_ticks[p], f->daemon_ms[p]);
 	snprintf(fig->extra, sizeof(fig->extra), ",\"idle_p99\":%.3f,"
-	    "\"flood_per_s\":%.0f,\"daemon_cpu_ms\":%.3f",
-	    samples_us(&f->idle[p], 0.99), f->rate[p], f->daemon_ms[p]);
+	    "\"spin_p99\":%.3f,\"flood_per_s\":%.0f,"
+	    "\"daemon_cpu_ms\":%.3f", samples_us(&f->idle[p], 0.99),
+	    samples_us(&f->spin[p], 0.99), f->rate[p], f->daemon_ms[p]);
 	report_figure(f->b, fig);
 }
 
@@ -372,6 +399,7 @@ flood_teardown(struct flood *f)
 	for (int p = 0; p < PLACE_N; p++) {
 		samples_free(&f->idle[p]);
 		samples_free(&f->busy[p]);
+		samples_free(&f->spin[p]);
 	}
 }
 
@@ -390,7 +418,8 @@ fig_flood(struct bench *b)
 	snprintf(f->err, sizeof(f->err), "out of memory");
 	for (int p = 0; p < PLACE_N; p++)
 		if (samples_init(&f->idle[p], f->rounds) < 0 ||
-		    samples_init(&f->busy[p], f->rounds) < 0)
+		    samples_init(&f->busy[p], f->rounds) < 0 ||
+		    samples_init(&f->spin[p], f->rounds) < 0)
 			goto out;
 	if (flood_setup(f) < 0)
 		goto out;
