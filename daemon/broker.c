@@ -63,7 +63,8 @@ broker_init(struct broker *b)
 	if (b->cfg.local_region_fds == 0)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
-	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0)
+	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0 ||
+	    stock_init(b) < 0)
 		return -ENOMEM;
 	b->region_up = &ivshmem_region_upcalls;
 	return 0;
@@ -86,6 +87,7 @@ broker_fini(struct broker *b)
 	free(b->states);	/* only left when the start failed */
 	tenant_usage_free(&b->usages);
 	fdstash_free(b->stash);
+	stock_free(b);
 	if (b->ev_reap != NULL)
 		event_free(b->ev_reap);
 	if (b->ev_accept_retry != NULL)
