@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * churn: what the parts of the churn soak (soak-churn) share. The parent
- * process (churn_run.c) keeps CHURN_WORKERS VMM processes alive, each a
+ * process (churn_run.c) keeps --workers VMM processes alive (64), each a
  * forked worker (churn_worker.c) with its own libshmclient connection to a
  * real shmbrokerd, doing random attach / notify / status / detach
  * operations on a few dozen regions until the run's operations are used
@@ -40,8 +40,9 @@
 /* How long a restarted daemon keeps restored guest regions for their
  * clients (RESTORE_GRACE_S of daemon/restore.c). */
 #define CHURN_GRACE_MS		60000
-/* The first 8 bytes of a region's first page once its pattern is in. */
-#define CHURN_MAGIC		UINT64_C(0x6e7275686b616f73)	/* "soakhurn" in memory */
+/* The first 8 bytes of a region's first page once its pattern is in
+ * ("soakhurn" in memory). */
+#define CHURN_MAGIC		UINT64_C(0x6e7275686b616f73)
 
 struct churn_opts {
 	const char *socket;		/* NULL: the parent starts a daemon */
@@ -56,7 +57,7 @@ struct churn_opts {
 	int reconnect_ms;		/* 0: off */
 	uint64_t seed;
 	long rss_slack_kib;
-	bool wait_grace;		/* after a daemon kill, for the exact end */
+	bool wait_grace;	/* after a daemon kill: for the exact end */
 	bool quiet;
 };
 
@@ -84,7 +85,6 @@ enum churn_counter {
 struct churn_shared {
 	_Atomic uint64_t ops;			/* operations taken */
 	_Atomic uint64_t life_ops[CHURN_MAX_WORKERS];
-	_Atomic int final[CHURN_MAX_WORKERS];	/* out of operations */
 	_Atomic uint64_t count[CC_COUNTERS];
 	/* Attaches (not re-claims) to each region begun and ended: a
 	 * re-claim may lose its old index only to an attach that was not
@@ -98,7 +98,7 @@ struct churn_shared {
 	uint64_t kill_op;
 	_Atomic int kill_claimed;		/* by the worker that kills */
 	pid_t daemon_pid;
-	_Atomic int64_t kill_ms;		/* harness_now_ms() of the kill */
+	_Atomic int64_t kill_ms;		/* harness_now_ms() then */
 	_Atomic int daemon_killed;		/* set after ended_at_kill */
 	_Atomic unsigned nfail;
 	char fail[CHURN_FAILS][CHURN_FAIL_LEN];
@@ -138,7 +138,7 @@ struct churn_figures {
 	unsigned end_workers, end_clients, end_regions;
 	unsigned lingering;	/* restored guest regions found at the end */
 	int64_t grace_waited_ms;	/* from the restart until they went */
-	unsigned marked;	/* regions whose pattern was checked at the end */
+	unsigned marked;	/* regions with the pattern, at the end */
 	unsigned state_kept;	/* state pages kept for a restart's grace */
 	pid_t daemon_pid_before, daemon_pid_after;
 };

@@ -159,7 +159,8 @@ view_consistent(const struct churn_view *v)
 				active |= 1u << v->clients[j].index;
 				n++;
 			}
-		if (active != v->regions[i].active || n != v->regions[i].clients)
+		if (active != v->regions[i].active ||
+		    n != v->regions[i].clients)
 			return false;
 	}
 	return true;

@@ -113,21 +113,27 @@ churn_view_read(struct churn *ch, struct churn_view *v)
 
 			if (rc < 0)
 				return rc;
+			uint64_t next;
+
 			if (clients) {
-				Shmbroker__AdminClientsReply *r = m->admin_clients;
+				Shmbroker__AdminClientsReply *r =
+				    m->admin_clients;
 
 				for (size_t i = 0; i < r->n_clients; i++)
 					view_add_client(v, r->clients[i]);
-				done = r->done || r->next_after_id <= after;
-				after = r->next_after_id;
+				done = r->done;
+				next = r->next_after_id;
 			} else {
 				Shmbroker__AdminListReply *r = m->admin_list;
 
 				for (size_t i = 0; i < r->n_regions; i++)
 					view_add_region(v, r->regions[i]);
-				done = r->done || r->next_after_id <= after;
-				after = r->next_after_id;
+				done = r->done;
+				next = r->next_after_id;
 			}
+			/* a page that does not move the cursor ends it */
+			done = done || next <= after;
+			after = next;
 			shmbroker__server_message__free_unpacked(m, NULL);
 		}
 	}

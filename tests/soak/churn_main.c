@@ -177,9 +177,11 @@ parse(int argc, char **argv, struct churn_opts *o)
 			return -1;
 		}
 	}
-	if (optind != argc || (o->socket == NULL) != (o->admin_socket == NULL) ||
+	if (optind != argc ||
+	    (o->socket == NULL) != (o->admin_socket == NULL) ||
+	    (o->socket != NULL && o->pid_cmd == NULL) ||
 	    (o->kill_daemon_pct > 0 && (o->pid_cmd == NULL ||
-	    o->reconnect_ms == 0)) || (o->socket != NULL && o->pid_cmd == NULL)) {
+	    o->reconnect_ms == 0))) {
 		fprintf(stderr, "soak-churn: --socket goes with --admin-socket "
 		    "and --pid-cmd, --kill-daemon-at with --pid-cmd and "
 		    "--reconnect\n");
@@ -235,6 +237,11 @@ print_figures(const struct churn *ch)
 	    (int)f->daemon_pid_before, (int)f->daemon_pid_after,
 	    (long long)f->daemon_down_ms, c[CC_RECONNECTS], c[CC_KEPT_INDEX],
 	    c[CC_MOVED_INDEX], c[CC_LOST_FULL], c[CC_EV_EVENTFD]);
+	if (f->lingering == 0) {
+		printf("  at the end no restored region waited for its "
+		    "clients any more: the end state is the exact one\n");
+		return;
+	}
 	printf("  at the end %u restored guest regions without clients kept "
 	    "for the grace period, with their data", f->lingering);
 	if (f->grace_waited_ms > 0)

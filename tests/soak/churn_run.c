@@ -8,10 +8,9 @@
  * the daemon's reply, between two). The worker that draws operation
  * kill_daemon_pct% SIGKILLs the daemon (whose service manager starts it
  * again); the parent waits for its new pid while the workers ride it
- * out. It samples the
- * daemon's descriptors and memory for their peaks. When every live
- * worker has reported the end of the run, the checks of churn_check.c
- * run and the workers are let go.
+ * out. It samples the daemon's descriptors and memory for their peaks.
+ * When every live worker has reported the end of the run, the checks of
+ * churn_check.c run and the workers are let go.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,7 +90,6 @@ run_spawn(struct runner *r, unsigned i)
 	w->kill_at = run_rand(r) % 100 < o->kill_pct ?
 	    run_rand(r) % life.ops : NO_KILL;
 	atomic_store(&r->ch->sh->life_ops[i], 0);
-	atomic_store(&r->ch->sh->final[i], 0);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		churn_err(r->ch, "socketpair: %s", strerror(errno));
 		return;
@@ -283,7 +280,8 @@ run_release(struct runner *r)
 	for (unsigned i = 0; i < r->ch->o->workers; i++)
 		if (r->s[i].pid != 0 && send(r->s[i].ctl, &cmd, sizeof(cmd),
 		    MSG_NOSIGNAL) != sizeof(cmd))
-			churn_err(r->ch, "worker %u is gone before its exit", i);
+			churn_err(r->ch, "worker %u is gone before its exit",
+			    i);
 	for (unsigned i = 0; i < r->ch->o->workers; i++) {
 		struct wslot *w = &r->s[i];
 
@@ -309,8 +307,9 @@ run_ends(struct runner *r, struct churn_worker_end *end)
 
 	for (unsigned i = 0; i < r->ch->o->workers; i++)
 		if (r->s[i].pid != 0)
-			end[n++] = (struct churn_worker_end){ .pid = r->s[i].pid,
-			    .ctl = r->s[i].ctl, .rep = r->s[i].rep };
+			end[n++] = (struct churn_worker_end){
+			    .pid = r->s[i].pid, .ctl = r->s[i].ctl,
+			    .rep = r->s[i].rep };
 	return n;
 }
 

@@ -136,8 +136,9 @@ wk_event(const struct shmc_event *ev, void *arg)
 	case SHMC_EVENT_EVENTFD_CHANGED:
 		if ((a = wk_by_id(w, ev->client_id)) == NULL || a->efd < 0 ||
 		    a->efd != ev->old_eventfd)
-			wk_die(w, "EVENTFD_CHANGED for client %llu from eventfd "
-			    "%d to %d, which it did not claim (%s, eventfd %d)",
+			wk_die(w, "EVENTFD_CHANGED for client %llu from "
+			    "eventfd %d to %d, which it did not claim (%s, "
+			    "eventfd %d)",
 			    (unsigned long long)ev->client_id, ev->old_eventfd,
 			    ev->eventfd, a == NULL ? "no such attachment" :
 			    "claimed", a != NULL ? a->efd : -1);
@@ -534,7 +535,6 @@ wk_final(struct worker *w)
 	};
 	int cmd;
 
-	atomic_store(&w->sh->final[w->life->slot], 1);
 	wk_report(w, false);
 	for (;;) {
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
@@ -614,6 +614,7 @@ churn_worker_main(const struct churn_opts *o, struct churn_shared *sh,
 		if (op >= o->ops)
 			wk_final(&w);
 		if (sh->kill_op != 0 && op >= sh->kill_op &&
+		    !atomic_load(&sh->kill_claimed) &&
 		    atomic_exchange(&sh->kill_claimed, 1) == 0)
 			wk_kill_daemon(&w);
 		wk_op(&w);
