@@ -59,6 +59,17 @@ struct broker_config {
 	size_t nwarnings;
 };
 
+/* The limits a peer can run into at a request, each with a refusal
+ * counter (docs/DESIGN.md, "Limits"). */
+enum broker_limit {
+	LIMIT_MAX_CONNECTIONS,		/* [broker] max_connections */
+	LIMIT_MAX_REGIONS,		/* a tenant's quota or the daemon's */
+	LIMIT_MAX_CLIENTS,		/* a tenant's quota or the daemon's */
+	LIMIT_MAX_BYTES,		/* a tenant's max_bytes, max_hugepages */
+	LIMIT_CLIENTS_PER_CONNECTION,	/* [broker] max_clients_per_connection */
+	LIMIT_COUNT
+};
+
 struct broker_stats {
 	uint64_t connections_total;
 	uint64_t attaches;
@@ -74,11 +85,20 @@ struct broker_stats {
 	uint64_t ivshmem_joins;		/* QEMUs that became members */
 	uint64_t ivshmem_refused;	/* QEMUs let go before the memfd */
 	uint64_t ivshmem_relayed;	/* QEMU doorbells passed to members */
+	uint64_t datagrams_oversized;	/* over WIRE_MAX_MESSAGE: refused */
+	uint64_t datagrams_with_fds;	/* requests carry none: refused */
+	uint64_t reads_paused;		/* requests in flight: see conn.c */
+	uint64_t refused[LIMIT_COUNT];	/* requests refused at a limit */
+	uint64_t ivshmem_dropped;	/* QEMUs let go for not reading */
 };
 
 enum conn_kind { CONN_VMM, CONN_ADMIN };
 
 #define IVSHMEM_MAX_EXPORTS 8		/* ivshmem sockets per region */
+/* The fds that all send queues (conn.c's, ivshmem_peer.c's) may hold:
+ * 1/OUTQ_FDS_SHARE of the daemon's limit, so that slow readers cannot
+ * take the descriptors the daemon needs (b->outq_fds counts them). */
+#define OUTQ_FDS_SHARE 8
 
 struct outmsg;
 struct restored_state;

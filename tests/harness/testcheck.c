@@ -159,6 +159,18 @@ check_admin_ok(struct shmc *adm, Shmbroker__ClientMessage__BodyCase body)
 	return m;
 }
 
+uint64_t
+check_admin_stat(struct shmc *adm, size_t offset)
+{
+	Shmbroker__ServerMessage *m = check_admin_ok(adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
+	uint64_t v;
+
+	memcpy(&v, (const char *)m->admin_stats + offset, sizeof(v));
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return v;
+}
+
 int
 check_admin_reload(struct shmc *adm, char *msg, size_t msglen)
 {

@@ -54,6 +54,11 @@ void check_round_trip(struct shmc *c, uint64_t client_id);
  */
 Shmbroker__ServerMessage *check_admin_ok(struct shmc *adm,
     Shmbroker__ClientMessage__BodyCase body);
+/* One counter of AdminStats on adm, by its field's offset: use
+ * CHECK_STAT(adm, field). */
+uint64_t check_admin_stat(struct shmc *adm, size_t offset);
+#define CHECK_STAT(adm, field) check_admin_stat((adm), \
+	offsetof(Shmbroker__AdminStatsReply, field))
 /* AdminReload on adm: returns the daemon's error (0 on success, and then
  * the reply must be a reload's), its message in msg. */
 int check_admin_reload(struct shmc *adm, char *msg, size_t msglen);

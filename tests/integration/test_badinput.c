@@ -197,18 +197,6 @@ raw_attach(struct fixture *f, int sock, const void *name, size_t len,
 	return st;
 }
 
-/* Events the daemon dropped connections for, by AdminStats. */
-static uint64_t
-admin_events_dropped(struct fixture *f)
-{
-	Shmbroker__ServerMessage *m = check_admin_ok(f->adm,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
-	uint64_t dropped = m->admin_stats->events_dropped_connections;
-
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return dropped;
-}
-
 /* ---- envelopes ---- */
 
 static void
@@ -748,7 +736,7 @@ test_flood_non_reader(void **state)
 	    reached, FLOOD);
 	assert_true(reached > 0);
 
-	dropped = admin_events_dropped(f);
+	dropped = CHECK_STAT(f->adm, events_dropped_connections);
 	assert_true(dropped <= 1);
 	if (dropped == 1) {
 		/* Dropped: its client is gone and the flooder was told. */

@@ -287,17 +287,6 @@ proc_state(pid_t pid)
 	return q != NULL && q[1] == ' ' ? q[2] : '?';
 }
 
-static uint64_t
-events_dropped(struct shmc *adm)
-{
-	Shmbroker__ServerMessage *m = check_admin_ok(adm,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
-	uint64_t n = m->admin_stats->events_dropped_connections;
-
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return n;
-}
-
 static uint32_t
 admin_connections(struct shmc *adm)
 {
@@ -518,7 +507,7 @@ test_notify_flood_keeps_victim(void **state)
 	    &delivered), 0);
 	assert_int_equal(delivered, 0);
 	assert_int_equal(shmc_detach(v, rp.client_id), 0);
-	assert_int_equal(events_dropped(adm), 0);
+	assert_int_equal(CHECK_STAT(adm, events_dropped_connections), 0);
 }
 
 static void
@@ -554,7 +543,7 @@ test_churn_keeps_victim(void **state)
 	assert_int_equal(seen.last_peer_kind, SHMC_EVENT_PEER_DETACHED);
 	assert_int_equal(seen.last_peer_index, rs.index);
 	assert_int_equal(seen.last_peer_mask, 1u << rv.index);
-	assert_int_equal(events_dropped(adm), 0);
+	assert_int_equal(CHECK_STAT(adm, events_dropped_connections), 0);
 }
 
 /*
