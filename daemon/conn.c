@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -346,6 +347,32 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	event_del(c->ev_write);
 }
 
+/* A datagram that no request can be, refused whole (wire_recv closed
+ * its fds) with the reason; the connection goes on. */
+static void
+conn_refuse_datagram(struct conn *c, int err)
+{
+	struct broker *b = c->b;
+	const Shmbroker__Error bad = SHMBROKER__ERROR__ERR_BAD_REQUEST;
+
+	b->stats.bad_requests++;
+	if (err == -EMSGSIZE) {
+		b->stats.datagrams_oversized++;
+		conn_reply_error(c, 0, bad, "datagram over %d bytes (the "
+		    "protocol's max_message): dropped", WIRE_MAX_MESSAGE);
+	} else if (err == -ETOOMANYREFS) {
+		b->stats.datagrams_with_fds++;
+		conn_reply_error(c, 0, bad, "datagram with more than %d fds: "
+		    "dropped and its fds closed (requests carry none)",
+		    WIRE_MAX_FDS);
+	} else if (err == -EPROTO) {
+		conn_reply_error(c, 0, bad, "datagram with ancillary data "
+		    "other than fds: dropped");
+	} else {
+		conn_reply_error(c, 0, bad, "empty datagram: dropped");
+	}
+}
+
 /* One datagram per wakeup: the event loop is level-triggered, so a busy
  * peer is served again next round, after the others, and the common case
  * costs no extra recvmsg to find the socket empty. */
@@ -365,13 +392,9 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_kill(c, NULL);
 		return;
 	}
-	if (n == -EMSGSIZE || n == -EPROTO || n == -ENOMSG) {
-		b->stats.bad_requests++;
-		conn_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
-		    n == -ENOMSG ? "empty datagram: dropped" :
-		    "datagram over %d bytes or with more than %d fds "
-		    "or foreign ancillary data: dropped",
-		    WIRE_MAX_MESSAGE, WIRE_MAX_FDS);
+	if (n == -EMSGSIZE || n == -ETOOMANYREFS || n == -EPROTO ||
+	    n == -ENOMSG) {
+		conn_refuse_datagram(c, (int)n);
 		return;
 	}
 	if (n < 0) {

@@ -167,6 +167,16 @@ expect_works(struct fixture *f, int sock)
 	shmbroker__server_message__free_unpacked(m, NULL);
 }
 
+/* Another connection is served as if nothing happened. */
+static void
+expect_others_served(struct fixture *f)
+{
+	int t = raw_open(f);
+
+	expect_works(f, t);
+	fixture_raw_close(f, t);
+}
+
 /* Attach by raw name bytes; returns the guest status. On GSS_OK the
  * memfd, the state page, the own eventfd and one eventfd per other client
  * must come with the reply, else none. */
@@ -299,6 +309,11 @@ test_oversized_datagram(void **state)
 	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_HELLO);
 	shmbroker__server_message__free_unpacked(m, NULL);
 	expect_works(f, s);
+	/* Counted as what they were, among the bad requests. */
+	assert_int_equal(CHECK_STAT(f->adm, datagrams_oversized), 2);
+	assert_int_equal(CHECK_STAT(f->adm, datagrams_with_fds), 0);
+	assert_int_equal(CHECK_STAT(f->adm, bad_requests), 2);
+	expect_others_served(f);
 	raw_close_check(f, s);
 }
 
@@ -377,6 +392,10 @@ test_request_with_fds(void **state)
 	}
 	close(file);
 	expect_works(f, s);
+	assert_int_equal(CHECK_STAT(f->adm, datagrams_with_fds),
+	    200 + sizeof(counts) / sizeof(counts[0]));
+	assert_int_equal(CHECK_STAT(f->adm, datagrams_oversized), 0);
+	expect_others_served(f);
 	raw_close_check(f, s);
 }
 
