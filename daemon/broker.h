@@ -45,6 +45,8 @@ struct broker_config {
 	uint32_t max_regions;
 	uint32_t max_clients;		/* over all regions */
 	uint32_t max_connections;
+	uint32_t max_clients_per_connection;
+	uint32_t max_queued_messages;	/* replies and events, per connection */
 	uint32_t local_region_fds;	/* memfds held in-process; 0: auto */
 	bool fd_store;			/* keep memfds in systemd's fd store */
 	struct config_region *regions;	/* created at start */

@@ -29,12 +29,18 @@
 
 #include "broker.h"
 
-#define OUTQ_MAX_COUNT 4096
+/* A queue's message count is [broker] max_queued_messages. */
 #define OUTQ_MAX_BYTES (4u << 20)
 #define OUTQ_PAUSE_READS 64		/* stop reading requests past this */
 #define EVENT_ROOM 64			/* for a coalesced event to grow */
 #define OUTQ_MAX_FDS 256		/* a few attach replies' worth */
-#define OUTQ_FDS_SHARE 8		/* all queues: 1/8 of the fd limit */
+/* What one request can add to its own connection's queue at most: an
+ * attach reply (WIRE_MAX_FDS) and a PeerChanged with an fd to each of
+ * the connection's other clients of the region. Reading pauses while the
+ * queue has less room than that, so that a client is never dropped for
+ * the replies to its own requests, however many it pipelines. */
+#define REQUEST_MAX_FDS (2 * WIRE_MAX_FDS)
+#define REQUEST_MAX_BYTES (2 * WIRE_MAX_MESSAGE)
 
 struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
@@ -127,6 +133,23 @@ conn_kill(struct conn *c, const char *why)
 	event_active(b->ev_reap, EV_TIMEOUT, 0);
 }
 
+/* Drops a peer that ran into a limit, saying which and what to do: a
+ * warning, since the operator may have to raise it. */
+static void __attribute__((format(printf, 2, 3)))
+conn_drop(struct conn *c, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_warn(&c->b->log, "connection %llu (pid %d, uid %u): dropped: %s",
+	    (unsigned long long)c->id, (int)c->cred.pid,
+	    (unsigned)c->cred.uid, why);
+	conn_kill(c, NULL);
+}
+
 void
 conn_close_all(struct broker *b)
 {
@@ -211,19 +234,69 @@ conn_coalesce(struct conn *c, const struct msginfo *mi, const uint8_t *buf,
 	return true;
 }
 
-/* Long queues pause reading: a client must take its replies to be heard. */
+/* How many replies and events may wait before reading stops: half the
+ * queue, up to OUTQ_PAUSE_READS, so that the replies to the requests
+ * that came before always fit. */
+static size_t
+conn_pause_count(const struct broker *b)
+{
+	size_t half = b->cfg.max_queued_messages / 2;
+
+	return half < OUTQ_PAUSE_READS ? half : OUTQ_PAUSE_READS;
+}
+
+/* Requests in flight: a long queue pauses reading, so a client must take
+ * its replies to be heard, and the requests it sends meanwhile wait in
+ * its own socket, not in the daemon. */
 static void
 conn_update_reading(struct conn *c)
 {
-	bool pause = c->outq_count > OUTQ_PAUSE_READS;
+	struct broker *b = c->b;
+	bool pause = c->outq_count > conn_pause_count(b) ||
+	    c->outq_fds + REQUEST_MAX_FDS > OUTQ_MAX_FDS ||
+	    c->outq_bytes + REQUEST_MAX_BYTES > OUTQ_MAX_BYTES;
 
 	if (pause == c->reads_paused || c->dead)
 		return;
 	c->reads_paused = pause;
-	if (pause)
+	if (pause) {
+		b->stats.reads_paused++;
+		log_debug(&b->log, "connection %llu: %zu replies and events "
+		    "unread (%zu fds): its requests wait until it reads them",
+		    (unsigned long long)c->id, c->outq_count, c->outq_fds);
 		event_del(c->ev_read);
-	else
+	} else {
 		event_add(c->ev_read, NULL);
+	}
+}
+
+/* Whether one more message of len bytes with nfds fds overflows a bound
+ * of c's queue (or of all queues): the drop's reason in why. */
+static bool
+conn_queue_full(const struct conn *c, size_t len, size_t nfds, char *why,
+    size_t whylen)
+{
+	const struct broker *b = c->b;
+
+	if (c->outq_count >= b->cfg.max_queued_messages)
+		snprintf(why, whylen, "%zu replies and events wait unread, "
+		    "the limit (raise max_queued_messages in [broker] for "
+		    "clients that read slowly)", c->outq_count);
+	else if (c->outq_bytes + len > OUTQ_MAX_BYTES)
+		snprintf(why, whylen, "%zu bytes of replies and events wait "
+		    "unread, the limit is %u", c->outq_bytes + len,
+		    OUTQ_MAX_BYTES);
+	else if (c->outq_fds + nfds > OUTQ_MAX_FDS)
+		snprintf(why, whylen, "%zu fds wait unread in its replies and "
+		    "events, the limit is %d per connection", c->outq_fds,
+		    OUTQ_MAX_FDS);
+	else if (b->outq_fds + nfds > b->fd_limit / OUTQ_FDS_SHARE)
+		snprintf(why, whylen, "the unread replies and events of all "
+		    "connections hold %zu fds, 1/%d of the daemon's limit "
+		    "(raise LimitNOFILE)", b->outq_fds, OUTQ_FDS_SHARE);
+	else
+		return false;
+	return true;
 }
 
 static int
@@ -232,17 +305,15 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 {
 	struct outmsg *m;
 	uint64_t key = mi->key;
+	char why[256];
 	size_t cap;
 
 	if (key != 0 && conn_coalesce(c, mi, buf, len, fds, nfds))
 		return 0;
 
-	if (c->outq_count >= OUTQ_MAX_COUNT ||
-	    c->outq_bytes + len > OUTQ_MAX_BYTES ||
-	    c->outq_fds + nfds > OUTQ_MAX_FDS ||
-	    c->b->outq_fds + nfds > c->b->fd_limit / OUTQ_FDS_SHARE) {
+	if (conn_queue_full(c, len, nfds, why, sizeof(why))) {
 		c->b->stats.slow_connections_dropped++;
-		conn_kill(c, "dropped: it does not read its replies and events");
+		conn_drop(c, "%s", why);
 		return -ENOBUFS;
 	}
 	cap = key != 0 && len < EVENT_ROOM ? EVENT_ROOM : len;

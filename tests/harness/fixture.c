@@ -269,3 +269,18 @@ fixture_map(struct fixture *fx, const struct shmc_region *r)
 	fx->maps[fx->nmaps++].len = r->backing_bytes;
 	return p;
 }
+
+int
+fixture_log_lines(const struct fixture *fx, const char *a, const char *b)
+{
+	char line[1024];
+	FILE *fp = fopen(fx->d.log, "re");
+	int n = 0;
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		n += strstr(line, a) != NULL &&
+		    (b == NULL || strstr(line, b) != NULL);
+	fclose(fp);
+	return n;
+}

@@ -118,5 +118,9 @@ int fixture_attach(struct fixture *fx, struct shmc *c, const char *name,
     uint32_t pages, bool create, struct shmc_region *out);
 /* r's whole memfd mapped shared, read-write; unmapped at teardown. */
 uint8_t *fixture_map(struct fixture *fx, const struct shmc_region *r);
+/* How many lines of the daemon's log contain a, and b too unless it is
+ * NULL. */
+int fixture_log_lines(const struct fixture *fx, const char *a,
+    const char *b);
 
 #endif

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_limits: every resource a peer can make shmbrokerd grow is bounded
+ * (docs/DESIGN.md, "Limits"), and hitting a bound is seen three ways:
+ * the peer gets a clear refusal or is let go with a log line that names
+ * the limit, the daemon's counter for it moves (AdminStats, which
+ * `shmctl stats` and `metrics` print), and the daemon serves everyone
+ * else all the same. Requests that pipeline without reading their
+ * replies, a watcher that never reads, a VMM connection that attaches
+ * without end. Datagram size and fds per message are test_badinput's. Each test runs its own daemon from this process,
+ * over raw sockets where the peer is hostile and libshmclient where it
+ * is not.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "testcheck.h"
+#include "shmbroker.pb-c.h"
+#include "shmclient.h"
+#include "shmclient_admin.h"
+#include "wire.h"
+
+#define OPEN "[broker]\ntenancy = open\n"
+#define REPLY_WAIT_MS 5000
+#define SETTLE_WAIT_MS 20000
+#define PIPELINE_MAX 20000	/* requests a pipelining peer tries */
+#define CHURN_MAX 5000		/* attach-detach rounds a watcher misses */
+
+/* ---- the daemon ---- */
+
+static int
+setup(void **state)
+{
+	return fixture_new(state, sizeof(struct fixture)) != NULL ? 0 : -1;
+}
+
+static void
+start(struct fixture *f, const char *conf)
+{
+	static const char *const never[] = { "--hugepages", "never", NULL };
+
+	assert_int_equal(fixture_start(f, conf, never), 0);
+	f->baseline_fds = harness_settled_fd_count(f->d.pid);
+}
+
+#define STAT(f, field) CHECK_STAT((f)->adm, field)
+
+/* A newcomer is served: a connection of its own creates a region, which
+ * goes again with it. */
+static void
+serves_others(struct fixture *f)
+{
+	struct shmc *c = fixture_connect(f, f->d.socket, "newcomer");
+	struct shmc_region r;
+
+	assert_int_equal(shmc_attach(c, "newcomer", 1, true, &r), SHMC_GSS_OK);
+	assert_true(r.created);
+	close(r.fd);
+	fixture_close(f, c);
+}
+
+/* ---- raw requests ---- */
+
+static void
+send_hello(int s, uint64_t id)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+
+	h.version = WIRE_PROTOCOL_VERSION;
+	h.label = (char *)"limits";
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
+	m.hello = &h;
+	check_send(s, &m);
+}
+
+/* The next reply on s that is not an event (its fds closed). */
+static Shmbroker__ServerMessage *
+recv_reply(int s)
+{
+	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
+
+	for (;;) {
+		struct wire_fds fds;
+		Shmbroker__ServerMessage *m = check_recv(s, deadline, &fds);
+
+		wire_fds_close(&fds);
+		if (m->id != 0 || m->error != SHMBROKER__ERROR__ERR_NONE)
+			return m;
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+}
+
+/* Attach (create: a create, else a find) of name on raw socket s: the
+ * guest status, the daemon's reason in why, the client's id in *cid. */
+static int
+raw_attach(struct fixture *f, int s, const char *name, bool create,
+    uint64_t *cid, char *why, size_t whylen)
+{
+	uint64_t id = f->next_id++;
+	Shmbroker__ServerMessage *m;
+	int st;
+
+	check_send_attach(s, id, name, strlen(name) + 1, 1, create);
+	m = recv_reply(s);
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_ATTACH);
+	st = m->attach->status;
+	if (cid != NULL)
+		*cid = m->attach->client_id;
+	snprintf(why, whylen, "%s", m->message != NULL ? m->message : "");
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return st;
+}
+
+/* Whether s reaches its end (what comes before is read and dropped)
+ * within ms. */
+static bool
+sees_eof(int s, int ms)
+{
+	int64_t deadline = harness_now_ms() + ms;
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	char buf[WIRE_MAX_MESSAGE];
+
+	for (;;) {
+		int64_t left = deadline - harness_now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) == 0)
+			return false;
+		/* recv drops any fds that come: MSG_CMSG_CLOEXEC is moot. */
+		n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return false;
+	}
+}
+
+/* ---- requests in flight ---- */
+
+/*
+ * A peer that pipelines requests and reads no reply: once its unread
+ * replies pile up the daemon stops reading its requests, which wait in
+ * the peer's own socket (and then the peer's sends block), so the daemon
+ * holds at most a few dozen replies for it. Nothing is lost: once it
+ * reads, every request is answered, in order.
+ */
+static void
+test_requests_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	int64_t idle_since;
+	int s, sent = 0;
+
+	start(f, OPEN);
+	s = fixture_raw(f, f->d.socket);
+	assert_int_equal(fcntl(s, F_SETFL, O_NONBLOCK), 0);
+	idle_since = harness_now_ms();
+	while (sent < PIPELINE_MAX && harness_now_ms() - idle_since < 500) {
+		Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+		Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+		int rc;
+
+		h.version = WIRE_PROTOCOL_VERSION;
+		m.id = (uint64_t)sent + 1;
+		m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
+		m.hello = &h;
+		rc = wire_send_client(s, &m, NULL, 0);
+		if (rc == -EAGAIN || rc == -ENOBUFS) {
+			harness_sleep_ms(10);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		sent++;
+		idle_since = harness_now_ms();
+	}
+	print_message("%d requests went out before the socket stopped "
+	    "taking them\n", sent);
+	if (sent == PIPELINE_MAX)
+		fail_msg("the daemon took %d pipelined requests without their "
+		    "replies being read", sent);
+	assert_true(STAT(f, reads_paused) >= 1);
+	assert_int_equal(STAT(f, events_dropped_connections), 0);
+	serves_others(f);
+
+	assert_int_equal(fcntl(s, F_SETFL, 0), 0);
+	for (int i = 1; i <= sent; i++) {
+		Shmbroker__ServerMessage *m = recv_reply(s);
+
+		if (m->id != (uint64_t)i)
+			fail_msg("reply %d is to request %llu", i,
+			    (unsigned long long)m->id);
+		assert_int_equal(m->body_case,
+		    SHMBROKER__SERVER_MESSAGE__BODY_HELLO);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	send_hello(s, 999999);
+	{
+		Shmbroker__ServerMessage *m = recv_reply(s);
+
+		assert_int_equal(m->id, 999999);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	fixture_raw_close(f, s);
+	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
+	    SETTLE_WAIT_MS), f->baseline_fds);
+}
+
+/* ---- queued events ---- */
+
+/*
+ * An admin watching events that never reads them: past
+ * max_queued_messages waiting for it, it is dropped with a warning that
+ * names the limit, and counted. Whoever made the events goes on.
+ */
+static void
+test_queued_events(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminWatch aw = SHMBROKER__ADMIN_WATCH__INIT;
+	Shmbroker__ServerMessage *m;
+	struct shmc_region r;
+	struct shmc *c;
+	int w, rounds = 0;
+
+	start(f, OPEN "max_queued_messages = 128\n");
+	w = fixture_raw(f, f->d.admin_socket);
+	req.id = 1;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH;
+	req.admin_watch = &aw;
+	check_send(w, &req);
+	m = recv_reply(w);
+	assert_int_equal(m->body_case,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH);
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	/* Each round is a create, an attach, a detach and a removal. */
+	c = fixture_connect(f, f->d.socket, "churn");
+	while (rounds < CHURN_MAX) {
+		assert_int_equal(shmc_attach(c, "churn", 1, true, &r),
+		    SHMC_GSS_OK);
+		close(r.fd);
+		assert_int_equal(shmc_detach(c, r.client_id), 0);
+		if (++rounds % 100 == 0 &&
+		    STAT(f, events_dropped_connections) > 0)
+			break;
+	}
+	print_message("the watcher was dropped after %d rounds\n", rounds);
+	assert_int_equal(STAT(f, events_dropped_connections), 1);
+	assert_int_equal(fixture_log_lines(f, "dropped:",
+	    "max_queued_messages"), 1);
+	assert_true(sees_eof(w, REPLY_WAIT_MS));
+	fixture_raw_close(f, w);
+	/* The churning client never noticed. */
+	assert_int_equal(shmc_attach(c, "churn", 1, true, &r), SHMC_GSS_OK);
+	close(r.fd);
+	serves_others(f);
+}
+
+/* ---- clients per connection ---- */
+
+/*
+ * A VMM connection that attaches again and again stops at
+ * max_clients_per_connection, with SHMC_GSS_NOMEM and the reason, and makes
+ * no region on the way; other connections attach the same regions; a
+ * detach makes room again.
+ */
+static void
+test_clients_per_connection(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t first = 0, cid;
+	char why[256];
+	int s, t;
+
+	start(f, OPEN "max_clients_per_connection = 20\n");
+	s = fixture_raw(f, f->d.socket);
+	for (int i = 0; i < 20; i++) {
+		const char *name = i < 16 ? "a" : "b";
+
+		assert_int_equal(raw_attach(f, s, name, true, &cid, why,
+		    sizeof(why)), SHMC_GSS_OK);
+		if (i == 0)
+			first = cid;
+	}
+	assert_int_equal(raw_attach(f, s, "b", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_NOMEM);
+	assert_non_null(strstr(why, "max_clients_per_connection"));
+	assert_int_equal(raw_attach(f, s, "c", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_NOMEM);
+	assert_int_equal(check_admin_show(f->adm, "c").error,
+	    SHMBROKER__ERROR__ERR_NOT_FOUND);
+	assert_int_equal(STAT(f, refused_max_clients_per_connection), 2);
+
+	/* Another connection is not held back. */
+	t = fixture_raw(f, f->d.socket);
+	assert_int_equal(raw_attach(f, t, "b", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	serves_others(f);
+
+	/* A detach makes room. */
+	check_send_client_op(s, 77, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
+	    first);
+	shmbroker__server_message__free_unpacked(recv_reply(s), NULL);
+	assert_int_equal(raw_attach(f, s, "c", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(STAT(f, refused_max_clients_per_connection), 2);
+	fixture_raw_close(f, t);
+	fixture_raw_close(f, s);
+	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
+	    SETTLE_WAIT_MS), f->baseline_fds);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_requests_in_flight, setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_queued_events, setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_clients_per_connection,
+		    setup, fixture_teardown),
+	};
+
+	/* A daemon that fails keeps its log so that teardown can print it. */
+	setenv("SHMBROKER_KEEP_LOGS", "1", 0);
+	return cmocka_run_group_tests_name("integration.limits", tests, NULL,
+	    NULL);
+}
