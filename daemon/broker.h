@@ -291,7 +291,7 @@ struct region *region_adopt(struct broker *b, const struct fdname_region *fr,
     const struct region_mem *mem);
 /* 0 when one more client fits the daemon and tenant t (NULL: none), else
  * -ENOSPC or -EDQUOT with the reason in *why. */
-int region_client_room(const struct broker *b, const struct tenant *t,
+int region_client_room(struct broker *b, const struct tenant *t,
     const char **why);
 /*
  * Makes a client of g as j says and tells the members. *fd is the memfd to
@@ -355,6 +355,10 @@ int policy_init(struct broker *b);
 void policy_classify(struct broker *b, struct conn *c);
 int policy_reload(struct broker *b);
 void policy_deny(struct broker *b, struct tenant *t);
+/* tenant_quota_check for tenant t (NULL: none, no quotas), with a
+ * refusal counted by the quota it hits. */
+int policy_quota(struct broker *b, const struct tenant *t, uint32_t regions,
+    uint32_t clients, uint64_t bytes, uint64_t hugepages, const char **why);
 /* The usage kept under a tenant's name (made on first use), or NULL. */
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
 /* The tenant a peer with these credentials is, or NULL: none. */

@@ -475,6 +475,25 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	b->up->dispatch(c, b->rxbuf, (size_t)n, &fds);
 }
 
+/* A connection past max_connections is told why and closed at once, so
+ * it holds nothing; the socket is new, so the reason fits. */
+static void
+conn_refuse_over_limit(struct broker *b, int fd)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	char text[160];
+
+	b->stats.refused[LIMIT_MAX_CONNECTIONS]++;
+	log_warn(&b->log, "refusing a connection: %u connections is the "
+	    "limit (raise max_connections in [broker])", b->nconns);
+	snprintf(text, sizeof(text), "shmbrokerd serves %u connections, its "
+	    "max_connections: try again later", b->nconns);
+	m.error = SHMBROKER__ERROR__ERR_NO_RESOURCES;
+	m.message = text;
+	wire_send_server(fd, &m, NULL, 0);
+	close(fd);
+}
+
 static void
 conn_accept_one(struct listener *l, int fd)
 {
@@ -483,9 +502,7 @@ conn_accept_one(struct listener *l, int fd)
 	socklen_t len = sizeof(struct ucred);
 
 	if (b->nconns >= b->cfg.max_connections) {
-		log_warn(&b->log, "refusing a connection: %u connections is "
-		    "the limit (max_connections)", b->nconns);
-		close(fd);
+		conn_refuse_over_limit(b, fd);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {

@@ -7,7 +7,9 @@
  * `shmctl stats` and `metrics` print), and the daemon serves everyone
  * else all the same. Requests that pipeline without reading their
  * replies, a watcher that never reads, a VMM connection that attaches
- * without end. Datagram size and fds per message are test_badinput's. Each test runs its own daemon from this process,
+ * without end, connections past max_connections, regions and clients
+ * past a tenant's and the daemon's limits. Datagram size and fds per
+ * message are test_badinput's. Each test runs its own daemon from this process,
  * over raw sockets where the peer is hostile and libshmclient where it
  * is not.
  */
@@ -327,6 +329,123 @@ test_clients_per_connection(void **state)
 	    SETTLE_WAIT_MS), f->baseline_fds);
 }
 
+/* ---- connections ---- */
+
+/*
+ * Past max_connections a connection is told why (ERR_NO_RESOURCES) and
+ * closed at once; the ones already in are served, and one that goes
+ * makes room.
+ */
+static void
+test_max_connections(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ServerMessage *m;
+	int64_t deadline;
+	int s[3], over;
+	bool in = false;
+
+	/* The fixture's admin connection is the fourth. */
+	start(f, OPEN "max_connections = 4\n");
+	for (int i = 0; i < 3; i++) {
+		s[i] = fixture_raw(f, f->d.socket);
+		send_hello(s[i], 1);
+		shmbroker__server_message__free_unpacked(recv_reply(s[i]),
+		    NULL);
+	}
+	over = fixture_raw(f, f->d.socket);
+	m = recv_reply(over);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NO_RESOURCES);
+	assert_non_null(strstr(m->message, "max_connections"));
+	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_true(sees_eof(over, REPLY_WAIT_MS));
+	fixture_raw_close(f, over);
+	assert_int_equal(STAT(f, refused_max_connections), 1);
+	assert_int_equal(fixture_log_lines(f, "refusing a connection",
+	    "raise max_connections"), 1);
+
+	/* Those in are served; one that leaves makes room (the daemon
+	 * learns of it in its own time). */
+	send_hello(s[0], 2);
+	shmbroker__server_message__free_unpacked(recv_reply(s[0]), NULL);
+	fixture_raw_close(f, s[2]);
+	deadline = harness_now_ms() + REPLY_WAIT_MS;
+	while (!in && harness_now_ms() < deadline) {
+		int t = fixture_raw(f, f->d.socket);
+
+		send_hello(t, 3);
+		m = recv_reply(t);
+		in = m->error == SHMBROKER__ERROR__ERR_NONE;
+		shmbroker__server_message__free_unpacked(m, NULL);
+		fixture_raw_close(f, t);
+		if (!in)
+			harness_sleep_ms(50);
+	}
+	assert_true(in);
+}
+
+/* ---- regions and clients: a tenant's quotas, the daemon's limits ---- */
+
+/*
+ * A tenant's max_regions and max_clients, then the daemon's, each
+ * refused with SHMC_GSS_NOMEM and the limit's name, counted by the limit, and
+ * each with room again once something goes.
+ */
+static void
+test_regions_and_clients(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *adm_vmm;
+	struct shmc_region r;
+	uint64_t r1;
+	char why[256];
+	int s;
+
+	/* Root's VMM connections fall to the default tenant t; the admin
+	 * socket is bound by no quota, only by the daemon's limits. */
+	start(f, "[broker]\nmax_regions = 3\nmax_clients = 5\n"
+	    "default_tenant = t\n[tenant t]\nmax_regions = 2\n"
+	    "max_clients = 4\n");
+	s = fixture_raw(f, f->d.socket);
+	assert_int_equal(raw_attach(f, s, "r1", true, &r1, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(raw_attach(f, s, "r2", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(raw_attach(f, s, "r3", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_NOMEM);
+	assert_non_null(strstr(why, "max_regions"));
+	assert_int_equal(STAT(f, refused_max_regions), 1);
+	assert_int_equal(raw_attach(f, s, "r1", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(raw_attach(f, s, "r2", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(raw_attach(f, s, "r2", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_NOMEM);
+	assert_non_null(strstr(why, "max_clients"));
+	assert_int_equal(STAT(f, refused_max_clients), 1);
+
+	/* The daemon's limits hold for the admin socket too. */
+	assert_int_equal(check_admin_create(f->adm, "adm1", 1), 0);
+	assert_int_equal(check_admin_create(f->adm, "adm2", 1),
+	    SHMBROKER__ERROR__ERR_NO_RESOURCES);
+	assert_int_equal(STAT(f, refused_max_regions), 2);
+	adm_vmm = fixture_connect(f, f->d.admin_socket, "admin vmm");
+	assert_int_equal(fixture_attach(f, adm_vmm, "adm1", 1, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(fixture_attach(f, adm_vmm, "adm1", 1, false, &r),
+	    SHMC_GSS_NOMEM);
+	assert_int_equal(STAT(f, refused_max_clients), 2);
+	assert_int_equal(STAT(f, refused_max_bytes), 0);
+
+	/* A client that goes makes room for one. */
+	check_send_client_op(s, 77, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
+	    r1);
+	shmbroker__server_message__free_unpacked(recv_reply(s), NULL);
+	assert_int_equal(fixture_attach(f, adm_vmm, "adm1", 1, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(STAT(f, refused_max_clients), 2);
+}
+
 int
 main(void)
 {
@@ -337,6 +456,10 @@ main(void)
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_clients_per_connection,
 		    setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_max_connections, setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_regions_and_clients, setup,
+		    fixture_teardown),
 	};
 
 	/* A daemon that fails keeps its log so that teardown can print it. */
