@@ -8,8 +8,9 @@
  * else all the same. Requests that pipeline without reading their
  * replies, a watcher that never reads, a VMM connection that attaches
  * without end, connections past max_connections, regions and clients
- * past a tenant's and the daemon's limits. Datagram size and fds per
- * message are test_badinput's. Each test runs its own daemon from this process,
+ * past a tenant's and the daemon's limits, and an ivshmem peer that
+ * never reads and a 17th that comes. Datagram size and fds per message
+ * are test_badinput's. Each test runs its own daemon from this process,
  * over raw sockets where the peer is hostile and libshmclient where it
  * is not.
  */
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -40,6 +42,7 @@
 #define SETTLE_WAIT_MS 20000
 #define PIPELINE_MAX 20000	/* requests a pipelining peer tries */
 #define CHURN_MAX 5000		/* attach-detach rounds a watcher misses */
+#define IVS_GRACE_WAIT_MS 15000	/* the daemon's 5 s, with room */
 
 /* ---- the daemon ---- */
 
@@ -446,6 +449,107 @@ test_regions_and_clients(void **state)
 	assert_int_equal(STAT(f, refused_max_clients), 2);
 }
 
+/* ---- an ivshmem peer that never reads ---- */
+
+/* A stream connection to an export, as a QEMU's; -1 when refused. */
+static int
+ivs_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return s;
+}
+
+/* The first 8-byte message on s: the protocol version, or a refusal's
+ * negative errno. */
+static int64_t
+ivs_first(int s)
+{
+	struct timeval tv = { REPLY_WAIT_MS / 1000, 0 };
+	int64_t v = 0;
+
+	assert_int_equal(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)), 0);
+	assert_int_equal(recv(s, &v, sizeof(v), MSG_WAITALL), sizeof(v));
+	return v;
+}
+
+/*
+ * A peer on an ivshmem export with 16 vectors that reads nothing, while
+ * 15 members join: what it is owed waits for it, bounded by the
+ * protocol (each index once), and it stays a member. A 17th peer is
+ * refused (-ENOSPC) and counted. When the export closes, the peer that
+ * does not read is let go all the same, and the daemon's descriptors
+ * come back. (What it is owed, 275 messages at most, fits the kernel's
+ * socket buffer here, so the daemon's own queue and its grace for a
+ * QEMU that does not read as it leaves are not reached.)
+ */
+static void
+test_ivshmem_non_reader(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminUnexport un = SHMBROKER__ADMIN_UNEXPORT__INIT;
+	Shmbroker__ServerMessage *m;
+	struct shmc_region r;
+	struct shmc *c;
+	char conf[512], path[80];
+	int q, q17, before, peak;
+
+	snprintf(path, sizeof(path), "%s/ivs.sock", f->dir);
+	snprintf(conf, sizeof(conf), OPEN "[region ivs]\nsize = 64K\n"
+	    "ivshmem = %s\nivshmem_vectors = 16\n", path);
+	start(f, conf);
+	before = f->baseline_fds;
+	q = ivs_connect(path);
+	assert_int_equal(check_admin_wait_clients(f->adm, "ivs", 1), 1);
+	c = fixture_connect(f, f->d.socket, "members");
+	for (int i = 0; i < 15; i++)
+		assert_int_equal(fixture_attach(f, c, "ivs", 1, false, &r),
+		    SHMC_GSS_OK);
+	peak = harness_settled_fd_count(f->d.pid);
+	print_message("daemon fds: %d, %d with a non-reading peer and 15 "
+	    "members\n", before, peak);
+	/* Its relays (16 per member), the members' eventfds, what waits for
+	 * it (one fd a message at most), and this test's fds. */
+	assert_true(peak - before <= 15 * 16 + 15 + 275 + 16);
+
+	q17 = ivs_connect(path);
+	assert_int_equal(ivs_first(q17), -ENOSPC);
+	close(q17);
+	assert_int_equal(STAT(f, ivshmem_refused), 1);
+	assert_int_equal(STAT(f, ivshmem_joins), 1);
+
+	un.name = (char *)"ivs";
+	un.path = (char *)"";
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_UNEXPORT;
+	req.admin_unexport = &un;
+	m = check_admin_call(f->adm, &req);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->admin_unexport->closed, 1);
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	/* It is let go: at once when what it was told fits its socket,
+	 * else after the daemon's grace. */
+	assert_true(sees_eof(q, IVS_GRACE_WAIT_MS));
+	close(q);
+	assert_int_equal(check_admin_clients(f->adm, "ivs"), 15);
+	print_message("QEMUs dropped for not reading: %llu\n",
+	    (unsigned long long)STAT(f, ivshmem_dropped));
+	serves_others(f);
+	fixture_close(f, c);
+	/* The region's doorbell slots stay with it, and go with it: then
+	 * the daemon holds what it held before, less the region's memfd and
+	 * the export's socket. */
+	assert_int_equal(check_admin_destroy(f->adm, "ivs", true, NULL), 0);
+	assert_int_equal(harness_wait_fd_count(f->d.pid, before - 2,
+	    SETTLE_WAIT_MS), before - 2);
+}
+
 int
 main(void)
 {
@@ -459,6 +563,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_max_connections, setup,
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_regions_and_clients, setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_ivshmem_non_reader, setup,
 		    fixture_teardown),
 	};
 
