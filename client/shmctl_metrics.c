@@ -131,6 +131,14 @@ metrics_limits(FILE *f, const Shmbroker__AdminStatsReply *s)
 		    refused[i].limit, refused[i].v);
 	metrics_counter(f, "ivshmem_dropped_total", "QEMUs let go for not "
 	    "reading what the daemon sends them.", s->ivshmem_dropped);
+	metrics_counter(f, "inflight_waits_total", "Messages with fds that "
+	    "waited for their peer to read the fds it already held.",
+	    s->inflight_waits);
+	metrics_gauge(f, "fds_in_flight", "Fds sent to peers that they may "
+	    "not have read yet (the kernel counts them against the daemon's "
+	    "descriptor limit).", s->fds_in_flight);
+	metrics_gauge(f, "drains", "Closed connections kept because their "
+	    "peers hold fds unread.", s->drains);
 }
 
 static void

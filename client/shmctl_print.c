@@ -412,6 +412,9 @@ static const struct stats_counter {
 	STATS_COUNTER(datagrams_oversized, "oversized datagrams:", ""),
 	STATS_COUNTER(datagrams_with_fds, "datagrams with fds:", ""),
 	STATS_COUNTER(reads_paused, "reads paused:", ""),
+	STATS_COUNTER(inflight_waits, "fd sends waited:", ""),
+	STATS_COUNTER(fds_in_flight, "fds in flight:", " now"),
+	STATS_COUNTER(drains, "closed, fds unread:", " now"),
 };
 
 /* Refusals at a limit, under their heading by the limit's name. */

@@ -320,6 +320,9 @@ admin_stats(struct conn *c, uint64_t id)
 	r.refused_max_clients_per_connection =
 	    s->refused[LIMIT_CLIENTS_PER_CONNECTION];
 	r.ivshmem_dropped = s->ivshmem_dropped;
+	r.inflight_waits = s->inflight_waits;
+	r.fds_in_flight = c->b->inflight_fds;
+	r.drains = c->b->ndrains;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS;
 	m.admin_stats = &r;
 	admin_reply(c, id, &m);

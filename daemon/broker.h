@@ -92,6 +92,7 @@ struct broker_stats {
 	uint64_t reads_paused;		/* requests in flight: see conn.c */
 	uint64_t refused[LIMIT_COUNT];	/* requests refused at a limit */
 	uint64_t ivshmem_dropped;	/* QEMUs let go for not reading */
+	uint64_t inflight_waits;	/* fds waited for a peer to read */
 };
 
 enum conn_kind { CONN_VMM, CONN_ADMIN };
@@ -103,6 +104,8 @@ enum conn_kind { CONN_VMM, CONN_ADMIN };
 #define OUTQ_FDS_SHARE 8
 
 struct outmsg;
+struct conn_drain;
+struct inflight_uid;
 struct restored_state;
 struct reload_job;
 
@@ -122,6 +125,10 @@ struct conn {
 	LIST_ENTRY(conn) watch_entry;
 	bool dead;			/* closed at the next reap */
 	bool reads_paused;		/* its queue is long: see conn.c */
+	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
+	struct inflight_uid *inflight_owner;	/* its uid's, while any */
+	bool inflight_waiting;		/* on b->inflight_waiting */
+	TAILQ_ENTRY(conn) wait_entry;
 	struct client_list clients;
 	STAILQ_HEAD(, outmsg) outq;
 	size_t outq_count;
@@ -176,6 +183,14 @@ struct broker {
 	struct restored_state *states;	/* state pages from the fd store, */
 	size_t nstates;			/* matched to regions at the end */
 	size_t outq_fds;		/* fds held in all send queues */
+	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
+	struct conn_list inflight_waiting;	/* by wait_entry */
+	struct htable inflight_uids;	/* what each peer uid holds unread */
+	bool inflight_capped;		/* the kernel caps it: budgets apply */
+	LIST_HEAD(, conn_drain) drains;	/* closed, their fds unread */
+	size_t ndrains;
+	struct event *ev_inflight;
+	uint64_t inflight_swept_ms, drains_swept_ms;	/* monotonic */
 	struct event *ev_grace;		/* end of the wait for their clients */
 	uint64_t start_ms;
 	struct broker_stats stats;
@@ -202,6 +217,21 @@ int conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 enum { EVENT_PEER = 2 };
 void conn_kill(struct conn *c, const char *why);
 void conn_close_all(struct broker *b);
+/* conn_inflight.c: fds sent that peers have not read yet. May c send a
+ * message with nfds fds now? */
+bool inflight_admit(struct conn *c, size_t nfds);
+/* It sent one. */
+void inflight_sent(struct conn *c, size_t nfds);
+/* Its next message waits until its peer reads (counted), or no more. */
+void inflight_wait(struct conn *c);
+void inflight_unwait(struct conn *c);
+/* c is being freed: true when its socket was kept (its peer holds fds
+ * unread), else the caller closes it. */
+bool inflight_keep(struct conn *c);
+/* Its state, once, before the first connection; -ENOMEM. */
+int inflight_init(struct broker *b);
+/* The daemon stops: every kept socket is closed. */
+void inflight_close_all(struct broker *b);
 /* An error reply to request id, with the reason, logged at debug. */
 void conn_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -12,8 +12,11 @@
  * bounded per connection and in all, so that slow readers cannot take the
  * daemon's descriptors; and a connection stops being read while its queue
  * is long, so a client that does not read its replies cannot make the
- * daemon hold more of them. A peer that still lets its queue overflow is
- * dropped rather than allowed to grow the daemon. Connections are never
+ * daemon hold more of them (its requests in flight). A peer that still
+ * lets its queue overflow is dropped, with a warning that names the
+ * limit, rather than allowed to grow the daemon. An fd goes out only
+ * within the budgets of fds in flight (conn_inflight.c); a message that
+ * does not fit them waits in the queue. Connections are never
  * freed in the middle of a fan-out: conn_kill marks them dead and a
  * deferred event reaps them, which is also when the services above let go
  * of them (their clients detach).
@@ -81,7 +84,9 @@ conn_free(struct conn *c)
 		event_free(c->ev_read);
 	if (c->ev_write != NULL)
 		event_free(c->ev_write);
-	close(c->fd);
+	/* A peer that holds fds unread keeps the socket: conn_inflight.c. */
+	if (!inflight_keep(c))
+		close(c->fd);
 	free(c);
 }
 
@@ -123,6 +128,7 @@ conn_kill(struct conn *c, const char *why)
 		log_info(&b->log, "connection %llu (pid %d): %s",
 		    (unsigned long long)c->id, (int)c->cred.pid, why);
 	c->dead = true;
+	inflight_unwait(c);
 	b->up->killed(c);
 	event_del(c->ev_read);
 	if (c->ev_write != NULL)
@@ -158,6 +164,7 @@ conn_close_all(struct broker *b)
 	while ((c = TAILQ_FIRST(&b->conns)) != NULL)
 		conn_kill(c, NULL);
 	conn_reap_cb(-1, 0, b);
+	inflight_close_all(b);
 }
 
 /* What coalescing needs to know of a message. */
@@ -357,6 +364,29 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	return 0;
 }
 
+/*
+ * Sends one datagram now if the socket and the budgets of fds in flight
+ * take it: 0; -EAGAIN when it must wait in the queue, for room in the
+ * socket or, with *for_peer, for the peer to read the fds it holds
+ * (conn_inflight.c; also when the kernel refuses more fds in flight for
+ * the daemon's user); another -errno when the connection is broken.
+ */
+static int
+conn_try_send(struct conn *c, const uint8_t *buf, size_t len,
+    const int *fds, size_t nfds, bool *for_peer)
+{
+	int err;
+
+	*for_peer = !inflight_admit(c, nfds);
+	if (*for_peer)
+		return -EAGAIN;
+	err = wire_send(c->fd, buf, len, fds, nfds);
+	if (err == 0)
+		inflight_sent(c, nfds);
+	*for_peer = err == -ETOOMANYREFS;
+	return err == -ETOOMANYREFS || err == -ENOBUFS ? -EAGAIN : err;
+}
+
 int
 conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
     const int *fds, size_t nfds)
@@ -370,6 +400,7 @@ conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 {
 	uint8_t *buf = c->b->txbuf;
 	struct msginfo mi;
+	bool for_peer = false;
 	ssize_t len;
 	int err;
 
@@ -381,16 +412,19 @@ conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 		return (int)len;
 	}
 	if (STAILQ_EMPTY(&c->outq)) {
-		err = wire_send(c->fd, buf, (size_t)len, fds, nfds);
+		err = conn_try_send(c, buf, (size_t)len, fds, nfds, &for_peer);
 		if (err == 0)
 			return 0;
-		if (err != -EAGAIN && err != -ENOBUFS) {
+		if (err != -EAGAIN) {
 			conn_kill(c, strerror(-err));
 			return err;
 		}
 	}
 	conn_msginfo(msg, coalesce_key, &mi);
-	return conn_enqueue(c, buf, (size_t)len, fds, nfds, &mi);
+	if ((err = conn_enqueue(c, buf, (size_t)len, fds, nfds, &mi)) == 0 &&
+	    for_peer)
+		inflight_wait(c);
+	return err;
 }
 
 static void
@@ -399,12 +433,18 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	struct outmsg *m;
 
+	(void)fd;
 	(void)what;
 	while ((m = STAILQ_FIRST(&c->outq)) != NULL) {
-		int err = wire_send(fd, m->data, m->len, m->fds, m->nfds);
+		bool for_peer;
+		int err = conn_try_send(c, m->data, m->len, m->fds, m->nfds,
+		    &for_peer);
 
-		if (err == -EAGAIN || err == -ENOBUFS)
+		if (err == -EAGAIN) {
+			if (for_peer)
+				inflight_wait(c);
 			return;
+		}
 		if (err < 0) {
 			conn_kill(c, strerror(-err));
 			return;
@@ -484,10 +524,13 @@ conn_refuse_over_limit(struct broker *b, int fd)
 	char text[160];
 
 	b->stats.refused[LIMIT_MAX_CONNECTIONS]++;
-	log_warn(&b->log, "refusing a connection: %u connections is the "
-	    "limit (raise max_connections in [broker])", b->nconns);
+	log_warn(&b->log, "refusing a connection: %u connections (%zu of "
+	    "them closed, with fds their peers have not read) is the limit "
+	    "(raise max_connections in [broker])", b->nconns +
+	    (unsigned)b->ndrains, b->ndrains);
 	snprintf(text, sizeof(text), "shmbrokerd serves %u connections, its "
-	    "max_connections: try again later", b->nconns);
+	    "max_connections: try again later", b->nconns +
+	    (unsigned)b->ndrains);
 	m.error = SHMBROKER__ERROR__ERR_NO_RESOURCES;
 	m.message = text;
 	wire_send_server(fd, &m, NULL, 0);
@@ -501,7 +544,8 @@ conn_accept_one(struct listener *l, int fd)
 	struct conn *c;
 	socklen_t len = sizeof(struct ucred);
 
-	if (b->nconns >= b->cfg.max_connections) {
+	/* Closed connections whose peers hold fds unread count too. */
+	if (b->nconns + b->ndrains >= b->cfg.max_connections) {
 		conn_refuse_over_limit(b, fd);
 		return;
 	}
@@ -600,7 +644,8 @@ conn_listen(struct broker *b, struct listener *l, int fd, enum conn_kind kind)
 		b->ev_reap = event_new(b->base, -1, 0, conn_reap_cb, b);
 		b->ev_accept_retry = evtimer_new(b->base, conn_accept_retry_cb,
 		    b);
-		if (b->ev_reap == NULL || b->ev_accept_retry == NULL)
+		if (b->ev_reap == NULL || b->ev_accept_retry == NULL ||
+		    inflight_init(b) < 0)
 			return -ENOMEM;
 	}
 	l->ev = event_new(b->base, fd, EV_READ | EV_PERSIST, conn_accept_cb, l);

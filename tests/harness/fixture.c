@@ -103,7 +103,7 @@ fixture_start(struct fixture *fx, const char *conf, const char *const *extra)
 	if (conf != NULL && fixture_write_conf(fx, conf) < 0)
 		return -1;
 	if (fixture_set_args(fx, conf != NULL, extra) < 0 ||
-	    harness_start_daemon(&fx->d, fx->args) < 0)
+	    harness_start_daemon_how(&fx->d, fx->args, fx->start_how) < 0)
 		return -1;
 	return fixture_open_admin(fx);
 }

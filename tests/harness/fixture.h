@@ -44,6 +44,8 @@ struct fixture {
 	char conf[128];		/* dir/shmbroker.conf */
 	/* What fixture_start gave the daemon, for fixture_restart. */
 	const char *args[FIXTURE_ARGS];
+	/* How fixture_start starts it (limits, capabilities), or NULL. */
+	const struct harness_restart *start_how;
 	uint64_t next_id;	/* the next request id on a raw socket */
 	int baseline_fds;	/* the daemon's fds, where a setup counted */
 	struct shmc *conns[FIXTURE_CONNS];	/* NULL: a free slot */

@@ -16,17 +16,23 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
 
 #include <cmocka.h>
 
@@ -43,13 +49,36 @@
 #define PIPELINE_MAX 20000	/* requests a pipelining peer tries */
 #define CHURN_MAX 5000		/* attach-detach rounds a watcher misses */
 #define IVS_GRACE_WAIT_MS 15000	/* the daemon's 5 s, with room */
+#define PEER_UID 2001		/* the hostile peer of test_fds_in_flight */
+#define NOFILE 1024		/* and the daemon's descriptor limit there */
+#define PEER_CONNS 16		/* its connections */
+
+/* The fixture, and test_fds_in_flight's peer. */
+struct limits {
+	struct fixture fx;	/* first: fixture_teardown frees it whole */
+	pid_t peer;		/* a hostile peer process, or 0 */
+};
 
 /* ---- the daemon ---- */
 
 static int
 setup(void **state)
 {
-	return fixture_new(state, sizeof(struct fixture)) != NULL ? 0 : -1;
+	return fixture_new(state, sizeof(struct limits)) != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	struct limits *l = *state;
+
+	if (l == NULL)
+		return 0;
+	if (l->peer > 0) {
+		kill(l->peer, SIGKILL);
+		waitpid(l->peer, NULL, 0);
+	}
+	return fixture_teardown(state);
 }
 
 static void
@@ -550,22 +579,169 @@ test_ivshmem_non_reader(void **state)
 	    SETTLE_WAIT_MS), before - 2);
 }
 
+/* ---- fds in flight ---- */
+
+/* /proc/PID/status of the daemon, in buf. */
+static const char *
+status_path(const struct fixture *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/%d/status", (int)f->d.pid);
+	return buf;
+}
+
+/* A request to attach name, sent as it stands; false when s takes no
+ * more or is gone. */
+static bool
+peer_attach(int s, uint64_t id, const char *name)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+
+	a.name.data = (uint8_t *)name;
+	a.name.len = strlen(name) + 1;
+	a.size_pages = 1;
+	a.create = true;
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	m.attach = &a;
+	return wire_send_client(s, &m, NULL, 0) == 0;
+}
+
+/*
+ * The hostile peer, as PEER_UID: on each of PEER_CONNS connections, 3
+ * regions of its own attached 16 times each, pipelined, never reading a
+ * reply (each carries the region's fds and its peers' eventfds), all of
+ * it held open. Says so on fd, then waits to be killed.
+ */
+static void __attribute__((noreturn))
+hostile_peer(int fd, const char *path, pid_t parent)
+{
+	char name[16];
+	int s;
+
+	if (setgroups(0, NULL) < 0 || setgid(PEER_UID) < 0 ||
+	    setuid(PEER_UID) < 0)
+		_exit(121);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(122);
+	for (int c = 0; c < PEER_CONNS; c++) {
+		if ((s = harness_connect_raw(path)) < 0)
+			continue;
+		fcntl(s, F_SETFL, O_NONBLOCK);
+		for (int i = 0; i < 3 * 16; i++) {
+			snprintf(name, sizeof(name), "h%d-%d", c, i / 16);
+			if (!peer_attach(s, (uint64_t)i + 1, name))
+				break;
+		}
+		harness_sleep_ms(200);
+	}
+	if (write(fd, "x", 1) != 1)
+		_exit(123);
+	pause();
+	_exit(0);
+}
+
+/*
+ * The kernel counts every fd the daemon has sent and its receiver not yet
+ * read against the daemon's user's descriptor limit, and past it refuses
+ * every fd the daemon sends, to anyone. A daemon without
+ * CAP_SYS_RESOURCE (as under its unit, and here: root's capabilities are
+ * not given to it) and a descriptor limit of NOFILE, and a peer of
+ * another uid that pipelines attaches and reads nothing (and holds its
+ * connections open after the daemon drops them): every other peer is
+ * served all the same. Its fds wait for it within its uid's share, and
+ * the daemon's count goes back to 0 once it is gone.
+ */
+static void
+test_fds_in_flight(void **state)
+{
+	static const struct harness_restart unit_like = { .nofile = NOFILE,
+	    .no_caps = true };
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	struct shmc_region r;
+	struct shmc *victim;
+	pid_t parent = getpid();
+	char c, path[64];
+	int64_t deadline;
+	int pfd[2];
+
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to run a peer as another "
+		    "user and to give the daemon a lower descriptor limit\n");
+		skip();
+	}
+	f->start_how = &unit_like;
+	start(f, OPEN);
+	assert_int_equal(harness_proc_value(status_path(f, path, sizeof(path)),
+	    "CapEff"), 0);
+	assert_int_equal(chmod(f->d.dir, 0755), 0);
+
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	l->peer = fork();
+	assert_true(l->peer >= 0);
+	if (l->peer == 0) {
+		close(pfd[0]);
+		hostile_peer(pfd[1], f->d.socket, parent);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+
+	/* Others attach (3 fds) and see peers come (1 fd each). */
+	victim = fixture_connect(f, f->d.socket, "victim");
+	for (int i = 0; i < 8; i++) {
+		if (shmc_attach(victim, "victim", 1, true, &r) != SHMC_GSS_OK)
+			fail_msg("attach %d beside the peer: %s", i,
+			    shmc_error(victim));
+		close(r.fd);
+	}
+	serves_others(f);
+	assert_int_equal(fixture_log_lines(f, "Too many references", NULL),
+	    0);
+	print_message("with the peer: %llu fds in flight, %llu closed "
+	    "connections kept, %llu sends waited\n",
+	    (unsigned long long)STAT(f, fds_in_flight),
+	    (unsigned long long)STAT(f, drains),
+	    (unsigned long long)STAT(f, inflight_waits));
+	assert_true(STAT(f, inflight_waits) > 0);
+	assert_true(STAT(f, fds_in_flight) <= NOFILE / 2);
+
+	/* Once the peers are gone, nothing is in flight and nothing kept
+	 * (the daemon looks at closed connections every second). */
+	fixture_close(f, victim);
+	kill(l->peer, SIGKILL);
+	waitpid(l->peer, NULL, 0);
+	l->peer = 0;
+	deadline = harness_now_ms() + REPLY_WAIT_MS;
+	while ((STAT(f, fds_in_flight) > 0 || STAT(f, drains) > 0) &&
+	    harness_now_ms() < deadline)
+		harness_sleep_ms(100);
+	assert_int_equal(STAT(f, drains), 0);
+	assert_int_equal(STAT(f, fds_in_flight), 0);
+	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
+	    SETTLE_WAIT_MS), f->baseline_fds);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_requests_in_flight, setup,
-		    fixture_teardown),
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_queued_events, setup,
-		    fixture_teardown),
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_clients_per_connection,
-		    setup, fixture_teardown),
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_connections, setup,
-		    fixture_teardown),
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_regions_and_clients, setup,
-		    fixture_teardown),
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_ivshmem_non_reader, setup,
-		    fixture_teardown),
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fds_in_flight, setup,
+		    teardown),
 	};
 
 	/* A daemon that fails keeps its log so that teardown can print it. */
