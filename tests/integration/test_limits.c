@@ -108,35 +108,20 @@ serves_others(struct fixture *f)
 
 /* ---- raw requests ---- */
 
+/* The next reply on s, whatever it says. */
 static void
-send_hello(int s, uint64_t id)
+drop_reply(int s)
 {
-	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
-
-	h.version = WIRE_PROTOCOL_VERSION;
-	h.label = (char *)"limits";
-	m.id = id;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
-	m.hello = &h;
-	check_send(s, &m);
+	shmbroker__server_message__free_unpacked(check_recv_reply(s, NULL),
+	    NULL);
 }
 
-/* The next reply on s that is not an event (its fds closed). */
-static Shmbroker__ServerMessage *
-recv_reply(int s)
+/* The daemon holds the descriptors it held when the test began. */
+static void
+expect_baseline(struct fixture *f)
 {
-	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
-
-	for (;;) {
-		struct wire_fds fds;
-		Shmbroker__ServerMessage *m = check_recv(s, deadline, &fds);
-
-		wire_fds_close(&fds);
-		if (m->id != 0 || m->error != SHMBROKER__ERROR__ERR_NONE)
-			return m;
-		shmbroker__server_message__free_unpacked(m, NULL);
-	}
+	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
+	    SETTLE_WAIT_MS), f->baseline_fds);
 }
 
 /* Attach (create: a create, else a find) of name on raw socket s: the
@@ -150,7 +135,7 @@ raw_attach(struct fixture *f, int s, const char *name, bool create,
 	int st;
 
 	check_send_attach(s, id, name, strlen(name) + 1, 1, create);
-	m = recv_reply(s);
+	m = check_recv_reply(s, NULL);
 	assert_int_equal(m->id, id);
 	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_ATTACH);
 	st = m->attach->status;
@@ -159,30 +144,6 @@ raw_attach(struct fixture *f, int s, const char *name, bool create,
 	snprintf(why, whylen, "%s", m->message != NULL ? m->message : "");
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return st;
-}
-
-/* Whether s reaches its end (what comes before is read and dropped)
- * within ms. */
-static bool
-sees_eof(int s, int ms)
-{
-	int64_t deadline = harness_now_ms() + ms;
-	struct pollfd p = { .fd = s, .events = POLLIN };
-	char buf[WIRE_MAX_MESSAGE];
-
-	for (;;) {
-		int64_t left = deadline - harness_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) == 0)
-			return false;
-		/* recv drops any fds that come: MSG_CMSG_CLOEXEC is moot. */
-		n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return true;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return false;
-	}
 }
 
 /* ---- requests in flight ---- */
@@ -234,7 +195,7 @@ test_requests_in_flight(void **state)
 
 	assert_int_equal(fcntl(s, F_SETFL, 0), 0);
 	for (int i = 1; i <= sent; i++) {
-		Shmbroker__ServerMessage *m = recv_reply(s);
+		Shmbroker__ServerMessage *m = check_recv_reply(s, NULL);
 
 		if (m->id != (uint64_t)i)
 			fail_msg("reply %d is to request %llu", i,
@@ -243,16 +204,15 @@ test_requests_in_flight(void **state)
 		    SHMBROKER__SERVER_MESSAGE__BODY_HELLO);
 		shmbroker__server_message__free_unpacked(m, NULL);
 	}
-	send_hello(s, 999999);
+	check_send_hello(s, 999999, WIRE_PROTOCOL_VERSION, "limits");
 	{
-		Shmbroker__ServerMessage *m = recv_reply(s);
+		Shmbroker__ServerMessage *m = check_recv_reply(s, NULL);
 
 		assert_int_equal(m->id, 999999);
 		shmbroker__server_message__free_unpacked(m, NULL);
 	}
 	fixture_raw_close(f, s);
-	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
-	    SETTLE_WAIT_MS), f->baseline_fds);
+	expect_baseline(f);
 }
 
 /* ---- queued events ---- */
@@ -279,7 +239,7 @@ test_queued_events(void **state)
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH;
 	req.admin_watch = &aw;
 	check_send(w, &req);
-	m = recv_reply(w);
+	m = check_recv_reply(w, NULL);
 	assert_int_equal(m->body_case,
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH);
 	shmbroker__server_message__free_unpacked(m, NULL);
@@ -299,7 +259,7 @@ test_queued_events(void **state)
 	assert_int_equal(STAT(f, events_dropped_connections), 1);
 	assert_int_equal(fixture_log_lines(f, "dropped:",
 	    "max_queued_messages"), 1);
-	assert_true(sees_eof(w, REPLY_WAIT_MS));
+	assert_true(check_sees_eof(w, REPLY_WAIT_MS));
 	fixture_raw_close(f, w);
 	/* The churning client never noticed. */
 	assert_int_equal(shmc_attach(c, "churn", 1, true, &r), SHMC_GSS_OK);
@@ -351,14 +311,13 @@ test_clients_per_connection(void **state)
 	/* A detach makes room. */
 	check_send_client_op(s, 77, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
 	    first);
-	shmbroker__server_message__free_unpacked(recv_reply(s), NULL);
+	drop_reply(s);
 	assert_int_equal(raw_attach(f, s, "c", true, NULL, why, sizeof(why)),
 	    SHMC_GSS_OK);
 	assert_int_equal(STAT(f, refused_max_clients_per_connection), 2);
 	fixture_raw_close(f, t);
 	fixture_raw_close(f, s);
-	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
-	    SETTLE_WAIT_MS), f->baseline_fds);
+	expect_baseline(f);
 }
 
 /* ---- connections ---- */
@@ -381,16 +340,15 @@ test_max_connections(void **state)
 	start(f, OPEN "max_connections = 4\n");
 	for (int i = 0; i < 3; i++) {
 		s[i] = fixture_raw(f, f->d.socket);
-		send_hello(s[i], 1);
-		shmbroker__server_message__free_unpacked(recv_reply(s[i]),
-		    NULL);
+		check_send_hello(s[i], 1, WIRE_PROTOCOL_VERSION, "limits");
+		drop_reply(s[i]);
 	}
 	over = fixture_raw(f, f->d.socket);
-	m = recv_reply(over);
+	m = check_recv_reply(over, NULL);
 	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NO_RESOURCES);
 	assert_non_null(strstr(m->message, "max_connections"));
 	shmbroker__server_message__free_unpacked(m, NULL);
-	assert_true(sees_eof(over, REPLY_WAIT_MS));
+	assert_true(check_sees_eof(over, REPLY_WAIT_MS));
 	fixture_raw_close(f, over);
 	assert_int_equal(STAT(f, refused_max_connections), 1);
 	assert_int_equal(fixture_log_lines(f, "refusing a connection",
@@ -398,15 +356,15 @@ test_max_connections(void **state)
 
 	/* Those in are served; one that leaves makes room (the daemon
 	 * learns of it in its own time). */
-	send_hello(s[0], 2);
-	shmbroker__server_message__free_unpacked(recv_reply(s[0]), NULL);
+	check_send_hello(s[0], 2, WIRE_PROTOCOL_VERSION, "limits");
+	drop_reply(s[0]);
 	fixture_raw_close(f, s[2]);
 	deadline = harness_now_ms() + REPLY_WAIT_MS;
 	while (!in && harness_now_ms() < deadline) {
 		int t = fixture_raw(f, f->d.socket);
 
-		send_hello(t, 3);
-		m = recv_reply(t);
+		check_send_hello(t, 3, WIRE_PROTOCOL_VERSION, "limits");
+		m = check_recv_reply(t, NULL);
 		in = m->error == SHMBROKER__ERROR__ERR_NONE;
 		shmbroker__server_message__free_unpacked(m, NULL);
 		fixture_raw_close(f, t);
@@ -472,7 +430,7 @@ test_regions_and_clients(void **state)
 	/* A client that goes makes room for one. */
 	check_send_client_op(s, 77, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
 	    r1);
-	shmbroker__server_message__free_unpacked(recv_reply(s), NULL);
+	drop_reply(s);
 	assert_int_equal(fixture_attach(f, adm_vmm, "adm1", 1, false, &r),
 	    SHMC_GSS_OK);
 	assert_int_equal(STAT(f, refused_max_clients), 2);
@@ -564,7 +522,7 @@ test_ivshmem_non_reader(void **state)
 
 	/* It is let go: at once when what it was told fits its socket,
 	 * else after the daemon's grace. */
-	assert_true(sees_eof(q, IVS_GRACE_WAIT_MS));
+	assert_true(check_sees_eof(q, IVS_GRACE_WAIT_MS));
 	close(q);
 	assert_int_equal(check_admin_clients(f->adm, "ivs"), 15);
 	print_message("QEMUs dropped for not reading: %llu\n",
@@ -720,28 +678,22 @@ test_fds_in_flight(void **state)
 		harness_sleep_ms(100);
 	assert_int_equal(STAT(f, drains), 0);
 	assert_int_equal(STAT(f, fds_in_flight), 0);
-	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
-	    SETTLE_WAIT_MS), f->baseline_fds);
+	expect_baseline(f);
 }
+
+#define LIMITS_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_requests_in_flight, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_queued_events, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_clients_per_connection,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_max_connections, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_regions_and_clients, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_ivshmem_non_reader, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_fds_in_flight, setup,
-		    teardown),
+		LIMITS_TEST(test_requests_in_flight),
+		LIMITS_TEST(test_queued_events),
+		LIMITS_TEST(test_clients_per_connection),
+		LIMITS_TEST(test_max_connections),
+		LIMITS_TEST(test_regions_and_clients),
+		LIMITS_TEST(test_ivshmem_non_reader),
+		LIMITS_TEST(test_fds_in_flight),
 	};
 
 	/* A daemon that fails keeps its log so that teardown can print it. */

@@ -759,29 +759,6 @@ test_silent_clients_bounded(void **state)
 
 /* ---- 5. connections no tenant takes ---- */
 
-/* Waits up to PROMPT_MS for the daemon to close s; what it says before
- * (a refusal) is read and ignored. */
-static bool
-sees_eof(int s)
-{
-	int64_t deadline = harness_now_ms() + PROMPT_MS;
-	struct pollfd p = { .fd = s, .events = POLLIN };
-	char buf[1024];
-
-	for (;;) {
-		int64_t left = deadline - harness_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) == 0)
-			return false;
-		n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return true;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return false;
-	}
-}
-
 /*
  * The child: as nobody, opens REFUSED_CONNS connections one after the
  * other, sends nothing, and waits for the daemon to close each; all stay
@@ -799,7 +776,7 @@ refused_child(int fd, const char *path, pid_t parent)
 	if (getppid() != parent)
 		_exit(122);
 	for (; n < REFUSED_CONNS; n++) {
-		if ((s = harness_connect_raw(path)) < 0 || !sees_eof(s))
+		if ((s = harness_connect_raw(path)) < 0 || !check_sees_eof(s, PROMPT_MS))
 			break;
 	}
 	if (write(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
