@@ -190,7 +190,8 @@ struct broker {
 	LIST_HEAD(, conn_drain) drains;	/* closed, their fds unread */
 	size_t ndrains;
 	struct event *ev_inflight;
-	uint64_t inflight_swept_ms, drains_swept_ms;	/* monotonic */
+	uint64_t inflight_next_sweep_ns;	/* monotonic */
+	uint64_t drains_swept_ms;	/* monotonic */
 	struct event *ev_grace;		/* end of the wait for their clients */
 	uint64_t start_ms;
 	struct broker_stats stats;

@@ -21,7 +21,8 @@
  * when the connection is, and is sent once its peer has read what it
  * holds. Whether it has is SIOCOUTQ: the bytes the peer has not read,
  * 0 once it read everything, when the connection's whole count is let
- * go (a peer that keeps something unread keeps its count). A connection
+ * go (a peer that keeps something unread keeps its count). It is asked
+ * only when a budget would be exceeded, so counts run high. A connection
  * that dies with fds unread stays a *drain*: its socket is kept, still
  * charged to its uid, until its peer reads or closes, and counts against
  * max_connections. A timer looks at waiting connections every
@@ -151,30 +152,40 @@ inflight_sweep_drains(struct broker *b)
 	}
 }
 
-/* Every count that can be let go is, at most every INFLIGHT_SWEEP_MS:
- * an idle connection's count is only looked at here. */
+/*
+ * Every count that can be let go is: counts are only looked at when a
+ * budget would be exceeded (a SIOCOUTQ costs a system call, a few per
+ * attach otherwise), so they run high in between. A sweep looks at every
+ * connection, so the next waits INFLIGHT_SWEEP_MS or 20 times as long as
+ * this one took, whichever is longer: at most 1/20 of the daemon's time.
+ */
 static void
 inflight_sweep(struct broker *b)
 {
-	uint64_t now = broker_mono_ns() / 1000000;
+	uint64_t start = broker_mono_ns(), took;
 	struct conn *c;
 
-	if (now - b->inflight_swept_ms < INFLIGHT_SWEEP_MS)
+	if (start < b->inflight_next_sweep_ns)
 		return;
-	b->inflight_swept_ms = now;
 	TAILQ_FOREACH(c, &b->conns, entry)
 		inflight_refresh(c);
 	inflight_sweep_drains(b);
+	took = broker_mono_ns() - start;
+	b->inflight_next_sweep_ns = start + (20 * took >
+	    INFLIGHT_SWEEP_MS * 1000000ull ? 20 * took :
+	    INFLIGHT_SWEEP_MS * 1000000ull);
 }
 
 bool
 inflight_admit(struct conn *c, size_t nfds)
 {
-	if (nfds == 0)
+	if (nfds == 0 || inflight_fits(c, nfds))
 		return true;
 	inflight_refresh(c);
 	if (inflight_fits(c, nfds))
 		return true;
+	if (!c->b->inflight_capped)
+		return false;
 	inflight_sweep(c->b);
 	return inflight_fits(c, nfds);
 }
