@@ -128,6 +128,8 @@ struct conn {
 	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
 	struct inflight_uid *inflight_owner;	/* its uid's, while any */
 	bool inflight_waiting;		/* on b->inflight_waiting */
+	uint32_t inflight_backoff_ms;	/* 0: not waiting since it last sent */
+	uint64_t inflight_retry_ms;	/* monotonic */
 	TAILQ_ENTRY(conn) wait_entry;
 	struct client_list clients;
 	STAILQ_HEAD(, outmsg) outq;

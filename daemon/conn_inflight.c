@@ -25,8 +25,10 @@
  * only when a budget would be exceeded, so counts run high. A connection
  * that dies with fds unread stays a *drain*: its socket is kept, still
  * charged to its uid, until its peer reads or closes, and counts against
- * max_connections. A timer looks at waiting connections every
- * INFLIGHT_TICK_MS and at drains every INFLIGHT_DRAIN_MS.
+ * max_connections. A timer retries waiting connections after
+ * INFLIGHT_TICK_MS, then twice as long each time, up to
+ * INFLIGHT_BACKOFF_MAX_MS, so peers that never read cost little; and
+ * looks at drains every INFLIGHT_DRAIN_MS.
  */
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -43,6 +45,7 @@
 #define INFLIGHT_UID_SHARE 8
 #define INFLIGHT_ALL_SHARE 2
 #define INFLIGHT_TICK_MS 20
+#define INFLIGHT_BACKOFF_MAX_MS 1000	/* a peer that does not read */
 #define INFLIGHT_DRAIN_MS 1000
 #define INFLIGHT_SWEEP_MS 50		/* full sweeps, at most this often */
 
@@ -93,7 +96,7 @@ static void
 inflight_uncharge(struct broker *b, struct inflight_uid *u, size_t n)
 {
 	b->inflight_fds -= n;
-	if ((u->fds -= n) == 0) {
+	if (u != NULL && (u->fds -= n) == 0) {
 		htable_remove(&b->inflight_uids, &u->node);
 		free(u);
 	}
@@ -190,26 +193,34 @@ inflight_admit(struct conn *c, size_t nfds)
 	return inflight_fits(c, nfds);
 }
 
+/* uid's entry, made when it has none; NULL without memory. */
+static struct inflight_uid *
+inflight_uid_get(struct broker *b, uid_t uid)
+{
+	struct inflight_uid *u = inflight_find(b, uid);
+
+	if (u == NULL && (u = calloc(1, sizeof(*u))) != NULL) {
+		u->uid = uid;
+		htable_insert(&b->inflight_uids, &u->node, hash_u64(uid));
+	}
+	return u;
+}
+
 void
 inflight_sent(struct conn *c, size_t nfds)
 {
 	struct broker *b = c->b;
-	struct inflight_uid *u;
 
 	if (nfds == 0)
 		return;
-	if ((u = c->inflight_owner) == NULL &&
-	    (u = inflight_find(b, c->cred.uid)) == NULL) {
-		/* Without memory its uid goes uncounted; the connection's
-		 * own bound and the total still hold. */
-		if ((u = calloc(1, sizeof(*u))) == NULL)
-			return;
-		u->uid = c->cred.uid;
-		htable_insert(&b->inflight_uids, &u->node, hash_u64(u->uid));
-	}
-	c->inflight_owner = u;
+	/* Without memory for it, the uid goes uncounted; the connection's
+	 * own bound and the total still hold. */
+	if (c->inflight_fds == 0)
+		c->inflight_owner = inflight_uid_get(b, c->cred.uid);
+	if (c->inflight_owner != NULL)
+		c->inflight_owner->fds += nfds;
+	c->inflight_backoff_ms = 0;
 	c->inflight_fds += nfds;
-	u->fds += nfds;
 	b->inflight_fds += nfds;
 }
 
@@ -231,11 +242,19 @@ inflight_wait(struct conn *c)
 
 	if (c->dead || c->inflight_waiting)
 		return;
-	b->stats.inflight_waits++;
-	log_debug(&b->log, "connection %llu: %zu fds unread, uid %u's %zu, "
-	    "all %zu: its next message waits until its peer reads",
-	    (unsigned long long)c->id, c->inflight_fds,
-	    (unsigned)c->cred.uid, inflight_uid_fds(c), b->inflight_fds);
+	if (c->inflight_backoff_ms == 0) {
+		b->stats.inflight_waits++;
+		log_debug(&b->log, "connection %llu: %zu fds unread, uid %u's "
+		    "%zu, all %zu: its next message waits until its peer "
+		    "reads", (unsigned long long)c->id, c->inflight_fds,
+		    (unsigned)c->cred.uid, inflight_uid_fds(c),
+		    b->inflight_fds);
+		c->inflight_backoff_ms = INFLIGHT_TICK_MS;
+	} else if ((c->inflight_backoff_ms *= 2) > INFLIGHT_BACKOFF_MAX_MS) {
+		c->inflight_backoff_ms = INFLIGHT_BACKOFF_MAX_MS;
+	}
+	c->inflight_retry_ms = broker_mono_ns() / 1000000 +
+	    c->inflight_backoff_ms;
 	if (c->ev_write != NULL)
 		event_del(c->ev_write);
 	c->inflight_waiting = true;
@@ -252,19 +271,22 @@ inflight_unwait(struct conn *c)
 	c->inflight_waiting = false;
 }
 
-/* Waiting connections try again (their write event sends what fits
- * now and waits again for the rest); drains are looked at now and
- * then. */
+/* Waiting connections whose time came try again (their write event
+ * sends what fits now and waits again, longer, for the rest); drains are
+ * looked at now and then. */
 static void
 inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
 	uint64_t now = broker_mono_ns() / 1000000;
-	struct conn *c;
+	struct conn *c, *next;
 
 	(void)fd;
 	(void)what;
-	while ((c = TAILQ_FIRST(&b->inflight_waiting)) != NULL) {
+	for (c = TAILQ_FIRST(&b->inflight_waiting); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, wait_entry);
+		if (c->inflight_retry_ms > now)
+			continue;
 		inflight_unwait(c);
 		event_add(c->ev_write, NULL);
 	}
@@ -272,7 +294,7 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 		b->drains_swept_ms = now;
 		inflight_sweep_drains(b);
 	}
-	if (!LIST_EMPTY(&b->drains))
+	if (!LIST_EMPTY(&b->drains) || !TAILQ_EMPTY(&b->inflight_waiting))
 		inflight_arm(b);
 }
 
