@@ -15,11 +15,11 @@
  * and, where the kernel caps the daemon, per peer uid
  * (1/INFLIGHT_UID_SHARE of the fd limit, over its connections, dropped
  * ones too: a peer cannot take another uid's share) and in all
- * (1/INFLIGHT_ALL_SHARE). A connection that holds nothing unread may
- * always be sent one message. A message that does not fit waits in its
- * connection's queue (conn.c), where its fds are bounded and let go
- * when the connection is, and is sent once its peer has read what it
- * holds. Whether it has is SIOCOUTQ: the bytes the peer has not read,
+ * (1/INFLIGHT_ALL_SHARE). A connection that holds nothing unread is
+ * within its own budget whatever the message. A message that does not
+ * fit waits in its connection's queue (conn.c), where its fds are
+ * bounded and let go when the connection is, and is sent once its peer
+ * has read what it holds. Whether it has is SIOCOUTQ: the bytes the peer has not read,
  * 0 once it read everything, when the connection's whole count is let
  * go (a peer that keeps something unread keeps its count). It is asked
  * only when a budget would be exceeded, so counts run high. A connection
