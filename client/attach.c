@@ -7,11 +7,26 @@
  * has not.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "qvm/guest_shm.h"
+
 #include "shmclient_int.h"
+
+int
+shmc_memfd_ok(int fd, uint64_t bytes)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= bytes && seals >= 0 &&
+	    (seals & F_SEAL_SHRINK) ? 0 : -EPROTO;
+}
 
 int
 shmc_attach_once(struct shmc *c, const void *name, size_t len,
@@ -39,13 +54,20 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 	    m->body_case != SHMBROKER__SERVER_MESSAGE__BODY_ATTACH) {
 		rc = shmc_fail(c, -EPROTO, "%s", m->message[0] ? m->message :
 		    "unexpected reply from shmbrokerd");
+	} else if ((int)r->status < 0 || (int)r->status > GSS_DOES_NOT_EXIST) {
+		/* Returned as it is, it would pass for an errno or a status
+		 * no guest knows. */
+		rc = shmc_fail(c, -EPROTO, "shmbrokerd answered the attach with "
+		    "status %d, which is no guest status", (int)r->status);
 	} else if (r->status != SHMBROKER__GUEST_STATUS__GSS_OK) {
 		rc = (int)r->status;
 		shmc_fail(c, 0, "%s: %s", wire_status_name(rc), m->message);
-	} else if (fds.n < 1 ||
+	} else if (fds.n < 1 || r->size_pages == 0 ||
+	    shmc_memfd_ok(fds.fd[0], (uint64_t)r->size_pages * 4096) < 0 ||
 	    shmc_af_take(af, &fds, r->index, r->active_mask) < 0) {
-		rc = shmc_fail(c, -EPROTO, "attach reply without the region fd, "
-		    "the state page and the eventfds (%zu fds)", fds.n);
+		rc = shmc_fail(c, -EPROTO, "attach reply without a sealed "
+		    "region memfd of its %u pages, the state page and the "
+		    "eventfds (%zu fds)", r->size_pages, fds.n);
 	} else {
 		out->client_id = r->client_id;
 		out->region_id = r->region_id;

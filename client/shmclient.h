@@ -157,7 +157,11 @@ const char *shmc_error(const struct shmc *c);
 /*
  * Create-or-attach (create = true) or find (create = false) the region
  * called name, of size_pages 4 KiB pages when created. Returns a guest
- * status (>= 0; SHMC_GSS_OK fills *out) or -errno on a transport error.
+ * status (>= 0; SHMC_GSS_OK fills *out) or -errno on a transport error;
+ * -EPROTO for a reply no daemon means: no guest status, or a region (or
+ * state page) whose memfd is shorter than it says or not sealed against
+ * shrinking, which could make the caller's mapping fault later. On
+ * SHMC_GSS_OK out->fd covers out->size_pages pages for good.
  */
 int shmc_attach(struct shmc *c, const char *name, uint32_t size_pages,
     bool create, struct shmc_region *out);

@@ -112,6 +112,10 @@ int shmc_client_call(struct shmc *c, Shmbroker__ClientMessage *req,
 void shmc_pump(struct shmc *c);
 
 /* attach.c */
+/* 0 when fd is a file sealed against shrinking (F_SEAL_SHRINK) of at
+ * least bytes, else -EPROTO: only such a file can be mapped without the
+ * daemon being able to make the mapping fault (SIGBUS) later. */
+int shmc_memfd_ok(int fd, uint64_t bytes);
 int shmc_attach_once(struct shmc *c, const void *name, size_t len,
     uint32_t size_pages, bool create, uint32_t want_index,
     struct shmc_region *out, struct att_fds *af);

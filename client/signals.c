@@ -58,7 +58,8 @@ shmc_af_take(struct att_fds *af, struct wire_fds *fds, uint32_t index,
 	if (index >= SHM_STATE_SLOTS || !(active & (1u << index)))
 		return -EPROTO;
 	peers = (uint16_t)(active & ~(1u << index) & 0xffffu);
-	if (fds->n != 3 + (size_t)__builtin_popcount(peers))
+	if (fds->n != 3 + (size_t)__builtin_popcount(peers) ||
+	    shmc_memfd_ok(fds->fd[1], SHM_STATE_PAGE_SIZE) < 0)
 		return -EPROTO;
 	af->state_fd = fds->fd[1];
 	af->own_efd = fds->fd[2];

@@ -147,6 +147,16 @@ struct listener {
 	struct broker *b;
 };
 
+/* State pages and eventfds made ahead of the attaches (stock.c). */
+#define STOCK_MAX 8
+struct stock {
+	struct statepage page[STOCK_MAX];
+	size_t npages;
+	int efd[STOCK_MAX];
+	size_t nefds;
+	struct event *ev;	/* makes again what attaches took */
+};
+
 struct broker {
 	struct event_base *base;
 	struct logger log;
@@ -195,6 +205,7 @@ struct broker {
 	uint64_t inflight_next_sweep_ns;	/* monotonic */
 	uint64_t drains_swept_ms;	/* monotonic */
 	struct event *ev_grace;		/* end of the wait for their clients */
+	struct stock stock;
 	uint64_t start_ms;
 	struct broker_stats stats;
 	struct tenant open_tenant;	/* everyone, when none is configured */
@@ -203,6 +214,13 @@ struct broker {
 	uint8_t txbuf[WIRE_MAX_MESSAGE];
 };
 
+
+/* broker.c: the daemon's state without its sockets and signals */
+/* Makes a broker of the configuration loaded into b->cfg: 0 or -errno. */
+int broker_init(struct broker *b);
+/* Closes every connection and frees all that broker_init and the event
+ * loop made, the configuration and the listeners included. */
+void broker_fini(struct broker *b);
 
 /* conn.c */
 int conn_listen(struct broker *b, struct listener *l, int fd,
@@ -259,6 +277,13 @@ void vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req);
 void vmm_read_status(struct conn *c, uint64_t id,
     const Shmbroker__ReadStatus *req);
 void vmm_detach(struct conn *c, uint64_t id, const Shmbroker__Detach *req);
+
+/* stock.c: state pages and eventfds made ahead. The takes return 0 or
+ * the eventfd, or -errno; an empty stock makes one on the spot. */
+int stock_init(struct broker *b);
+void stock_free(struct broker *b);
+int stock_take_page(struct broker *b, struct statepage *sp);
+int stock_take_eventfd(struct broker *b);
 
 /* region.c: the lifecycle of regions and clients */
 /* Who holds a client, for listings and events. */

@@ -257,11 +257,22 @@ int
 ivshmem_export(struct broker *b, struct region *g, const char *path,
     unsigned vectors, bool configured, char *err, size_t errlen)
 {
+	/* Set by systemd for a unit with RuntimeDirectory= (the shipped
+	 * one: /run/shmbroker/ivshmem), the one place it can make sockets
+	 * that QEMUs reach. */
+	const char *rundirs = getenv("RUNTIME_DIRECTORY");
 	struct ivsh_export *e;
+	const char *why;
 	int fd, rc;
 
 	if ((rc = ivshmem_check_export(b, g, path, vectors, err, errlen)) < 0)
 		return rc;
+	if (ivshmem_check_dir(path, rundirs, &why) < 0) {
+		snprintf(err, errlen, "cannot export region %s on %s: under "
+		    "systemd, exports go in %s (RuntimeDirectory=): %s",
+		    g->name, path, rundirs, why);
+		return -EINVAL;
+	}
 	err[0] = '\0';
 	if ((fd = ivshmem_listen(path, err, errlen)) < 0) {
 		if (err[0] == '\0')
@@ -372,7 +383,7 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 	for (size_t i = 0; i < b->cfg.nregions; i++) {
 		const struct config_region *cr = &b->cfg.regions[i];
 		struct region *g;
-		char why[256];
+		char why[400];
 		bool served = false;
 
 		if (cr->ivshmem == NULL ||

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * ivshmem_proto: message encoding and the checks of an export's socket
- * path, vector count and size (see ivshmem_proto.h).
+ * path and directory, vector count and size (see ivshmem_proto.h).
  */
 #include <errno.h>
 #include <string.h>
@@ -43,6 +43,29 @@ ivshmem_check_path(const char *path, const char **why)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int
+ivshmem_check_dir(const char *path, const char *dirs, const char **why)
+{
+	const char *d = dirs, *end;
+
+	if (dirs == NULL || dirs[0] == '\0')
+		return 0;
+	for (; d != NULL; d = end == NULL ? NULL : end + 1) {
+		size_t n;
+
+		end = strchr(d, ':');
+		n = end == NULL ? strlen(d) : (size_t)(end - d);
+		while (n > 1 && d[n - 1] == '/')
+			n--;
+		if (n > 0 && strncmp(path, d, n) == 0 && path[n] == '/' &&
+		    path[n + 1] != '\0' && strchr(path + n + 1, '/') == NULL)
+			return 0;
+	}
+	*why = "the unit's sandbox makes other places read-only "
+	    "(ProtectSystem=) or private to the daemon (PrivateTmp=)";
+	return -EINVAL;
 }
 
 int

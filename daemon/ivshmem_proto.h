@@ -22,6 +22,10 @@ int64_t ivshmem_decode(const uint8_t in[8]);
 /* 0, or -EINVAL with the reason in *why: an absolute path that fits a
  * UNIX socket address. */
 int ivshmem_check_path(const char *path, const char **why);
+/* 0, or -EINVAL with why the other places will not do: the socket is
+ * directly in one of dirs, a colon-separated list (systemd's
+ * $RUNTIME_DIRECTORY), or dirs is NULL or empty (any place). */
+int ivshmem_check_dir(const char *path, const char *dirs, const char **why);
 /* 0, or -EINVAL: 1 to IVSHMEM_MAX_VECTORS interrupt vectors. */
 int ivshmem_check_vectors(uint32_t n, const char **why);
 /* 0, or -EINVAL with the reason: QEMU maps the memory as a PCI BAR, whose

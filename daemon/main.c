@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,35 +22,6 @@
 
 #include "broker.h"
 #include "config.h"
-
-/* Every region and connection holds a descriptor: ask for enough. */
-static void
-broker_raise_fd_limit(struct broker *b)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)b->cfg.max_regions + b->cfg.max_connections +
-	    (rlim_t)256;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_max < want) {
-		struct rlimit up = { want, want };
-
-		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
-			rl = up;
-	}
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	getrlimit(RLIMIT_NOFILE, &rl);
-	b->fd_limit = rl.rlim_cur;
-	if (rl.rlim_cur < want)
-		log_info(&b->log, "descriptor limit %llu is below the %llu that "
-		    "max_regions and max_connections could use: region memfds "
-		    "past local_region_fds go to keeper processes",
-		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
-}
 
 static int
 mkdir_parent(const char *path)
@@ -192,22 +162,8 @@ broker_open(struct broker *b)
 	int fds[2], activated, rc;
 	size_t next = 0;
 
-	b->start_ms = broker_now_ms();
-	b->hugepage_size = memory_hugepage_size();
-	TAILQ_INIT(&b->conns);
-	TAILQ_INIT(&b->dead);
-	LIST_INIT(&b->watchers);
-	b->next_conn_id = 1;
-	b->up = &rpc_upcalls;
-	broker_raise_fd_limit(b);
-	if ((rc = policy_init(b)) < 0 || (rc = policy_reload(b)) < 0)
+	if ((rc = broker_init(b)) < 0)
 		return rc;
-	if (b->cfg.local_region_fds == 0)
-		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
-	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
-	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0)
-		return -ENOMEM;
-	b->region_up = &ivshmem_region_upcalls;
 	/* Before the sockets exist: a client that connects and stops us at
 	 * once must find a daemon that shuts down cleanly. */
 	b->ev_sigint = evsignal_new(b->base, SIGINT, broker_signal_cb, b);
@@ -249,37 +205,17 @@ broker_open(struct broker *b)
 static void
 broker_close(struct broker *b, bool unlink_sockets)
 {
-	service_stop(b);
-	ivshmem_close(b);
-	if (b->base != NULL)
-		conn_close_all(b);
-	for (int k = 0; k < 2; k++) {
-		if (b->listeners[k].ev != NULL)
-			event_free(b->listeners[k].ev);
-		if (b->listeners[k].fd > 0)
-			close(b->listeners[k].fd);
-	}
-	if (unlink_sockets) {
-		unlink(b->cfg.socket_path);
-		unlink(b->cfg.admin_socket_path);
-	}
-	registry_free(&b->reg);
-	free(b->states);	/* only left when the start failed */
-	tenant_usage_free(&b->usages);
-	fdstash_free(b->stash);
+	/* The signal events belong to the event base broker_fini frees. */
 	if (b->ev_sigint != NULL)
 		event_free(b->ev_sigint);
 	if (b->ev_sigterm != NULL)
 		event_free(b->ev_sigterm);
-	if (b->ev_reap != NULL)
-		event_free(b->ev_reap);
-	if (b->ev_accept_retry != NULL)
-		event_free(b->ev_accept_retry);
-	if (b->ev_grace != NULL)
-		event_free(b->ev_grace);
-	if (b->base != NULL)
-		event_base_free(b->base);
-	config_free(&b->cfg);
+	b->ev_sigint = b->ev_sigterm = NULL;
+	if (unlink_sockets) {
+		unlink(b->cfg.socket_path);
+		unlink(b->cfg.admin_socket_path);
+	}
+	broker_fini(b);
 }
 
 int

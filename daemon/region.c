@@ -286,7 +286,7 @@ region_open_signals(struct broker *b, struct client *cl, int want)
 	int err;
 
 	if (fresh) {
-		if ((err = statepage_create(&g->state)) < 0)
+		if ((err = stock_take_page(b, &g->state)) < 0)
 			return err;
 		g->reclaim_pending = 0;
 		fdstore_put_state(b, g);
@@ -294,8 +294,8 @@ region_open_signals(struct broker *b, struct client *cl, int want)
 	if (cl->ops != NULL && cl->ops->eventfd != NULL) {
 		if ((cl->efd = cl->ops->eventfd(b, cl)) < 0)
 			return cl->efd;
-	} else if ((cl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
-		return -errno;
+	} else if ((cl->efd = stock_take_eventfd(b)) < 0) {
+		return cl->efd;
 	}
 	kept = want == cl->index && (g->reclaim_pending & bit);
 	g->reclaim_pending &= (uint16_t)~bit;

@@ -14,6 +14,10 @@ PACKAGES+=(dpkg-dev file lintian)
 # Stock QEMU on the broker's ivshmem exports (tests/ivshmem), driven
 # over qtest: no KVM needed.
 PACKAGES+=(qemu-system-x86)
+# The fuzzers (scripts/fuzz.sh, tests/fuzz): clang and its runtime, which
+# has libFuzzer and the sanitizers; dpkg-dev (above) unpacks protobuf-c's
+# source for them.
+PACKAGES+=(clang libclang-rt-14-dev)
 # Without a /dev/kvm of its own, the host runs the KVM tests, benchmarks
 # and demo inside a QEMU VM with an emulated SVM CPU
 # (tests/qemu-kvm/run-in-vm.sh): QEMU, a kernel with kvm-amd, a static

@@ -222,13 +222,8 @@ main(int argc, char **argv)
 	struct options o;
 	int rc, status = VM_STATUS_FAIL;
 
-	memset(&vm, 0, sizeof(vm));
+	vm_init(&vm);
 	memset(&o, 0, sizeof(o));
-	vm.kvm_fd = vm.vm_fd = vm.vcpu_fd = vm.vdev_stop = -1;
-	vm.mem_size = VM_DEFAULT_MEM;
-	vm.factory = VM_DEFAULT_FACTORY;
-	vm.vector = VM_DEFAULT_VECTOR;
-	vm.max_reboots = UINT64_MAX;
 	if ((rc = parse_args(argc, argv, &vm, &o)) != 0) {
 		if (rc > 0) {
 			usage(stdout);

@@ -116,17 +116,24 @@ struct vm {
 int vm_load_image(struct vm *vm, const char *path);
 int vm_reload_image(struct vm *vm);
 
-/* vm_setup.c: guest RAM, then the VM, its vCPU and its entry state. Each
+/* vm_setup.c: vm_init gives vm shm-vm's defaults and no descriptors
+ * (before anything else, and before vm_destroy may run). Guest RAM, then
+ * the VM, its vCPU and its entry state. Each
  * returns 0, or -1 with the reason on stderr. vm_destroy undoes both.
  * For a reboot: vm_close_machine ends the VM and its vCPU (RAM stays),
  * vm_clear_memory zeroes RAM and puts shm-vm's page tables and GDT back,
  * vm_create_machine makes a new VM and vCPU on the same RAM. */
+void vm_init(struct vm *vm);
 int vm_alloc_memory(struct vm *vm);
 int vm_create(struct vm *vm);
 void vm_destroy(struct vm *vm);
 void vm_close_machine(struct vm *vm);
 int vm_clear_memory(struct vm *vm);
 int vm_create_machine(struct vm *vm);
+/* Memory slot slot of the VM at gpa, len bytes at hva (len 0 deletes
+ * it), with KVM_MEM_* flags. 0 or -errno. */
+int vm_slot_set(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t len,
+    void *hva, uint32_t flags);
 
 /* vm_irq.c: the in-kernel irqchip with the vdev's MSI route (before the
  * vCPU), the vCPU's local APIC switched on (after it), and the two ways to

@@ -79,6 +79,17 @@ build_page_tables(struct vm *vm)
 	memcpy(vm->mem + GDT_GPA, gdt, sizeof(gdt));
 }
 
+void
+vm_init(struct vm *vm)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->vdev_stop = -1;
+	vm->mem_size = VM_DEFAULT_MEM;
+	vm->factory = VM_DEFAULT_FACTORY;
+	vm->vector = VM_DEFAULT_VECTOR;
+	vm->max_reboots = UINT64_MAX;
+}
+
 int
 vm_alloc_memory(struct vm *vm)
 {
@@ -250,19 +261,32 @@ create_vcpu(struct vm *vm)
 }
 
 int
+vm_slot_set(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t len,
+    void *hva, uint32_t flags)
+{
+	struct kvm_userspace_memory_region r;
+
+	memset(&r, 0, sizeof(r));
+	r.slot = slot;
+	r.flags = flags;
+	r.guest_phys_addr = gpa;
+	r.memory_size = len;
+	r.userspace_addr = (uint64_t)(uintptr_t)hva;
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ?
+	    -errno : 0;
+}
+
+int
 vm_create_machine(struct vm *vm)
 {
-	struct kvm_userspace_memory_region region;
+	int err;
 
 	if ((vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0)) < 0)
 		return kvm_fail("KVM_CREATE_VM");
-	memset(&region, 0, sizeof(region));
-	region.slot = 0;
-	region.guest_phys_addr = 0;
-	region.memory_size = vm->mem_size;
-	region.userspace_addr = (uint64_t)(uintptr_t)vm->mem;
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+	if ((err = vm_slot_set(vm, 0, 0, vm->mem_size, vm->mem, 0)) < 0) {
+		errno = -err;
 		return kvm_fail("KVM_SET_USER_MEMORY_REGION");
+	}
 	if (vm_irq_create(vm) < 0 || create_vcpu(vm) < 0 ||
 	    set_cpuid(vm) < 0 || vm_irq_enable_lapic(vm) < 0 ||
 	    set_long_mode(vm) < 0 || set_entry_regs(vm) < 0)

@@ -8,6 +8,7 @@
 #ifndef SHMBENCH_BENCH_H
 #define SHMBENCH_BENCH_H
 
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,12 +18,20 @@
 #include "harness.h"
 #include "shmclient.h"
 
-#define BENCH_MAX_FIGURES 32
+#define BENCH_MAX_FIGURES 48
 #define BENCH_TIMEOUT_MS 5000	/* every synchronous call to the daemon */
+
+/* Where the processes of a figure and its floor run (place.c). */
+enum place { PLACE_SAME, PLACE_CROSS, PLACE_N };
+/* The client side (shmbench, the first VM) or the server side (the
+ * daemon, a floor's server, the second VM). */
+enum role { ROLE_CLIENT, ROLE_SERVER };
 
 struct figure {
 	char name[32];
 	const char *unit;
+	const char *placement;	/* place_name(), or "none": no processes
+				 * whose placement matters */
 	bool single;		/* one value rather than p50/p99 */
 	double p50, p99, value;
 	size_t samples;
@@ -33,8 +42,8 @@ struct figure {
 	double target;
 	bool target_max;	/* the ratio must stay at or below target */
 	bool skipped;
-	char note[320];		/* why it was skipped, or more detail */
-	char extra[256];	/* more JSON members, ",\"k\":v" or "" */
+	char note[640];		/* why it was skipped, or more detail */
+	char extra[320];	/* more JSON members, ",\"k\":v" or "" */
 };
 
 /* The hugepage pool as this run found and changed it. */
@@ -58,6 +67,8 @@ struct bench {
 	sigset_t stop;		/* held while running, polled at checkpoints */
 	bool interrupted;
 	bool header_done;
+	int cpu[2];		/* the CPUs placements use; -1: none */
+	cpu_set_t cpus_at_start;
 	int errors;		/* groups that could not run */
 	struct pool pool;
 	size_t nfigs;
@@ -101,6 +112,8 @@ double samples_us(struct samples *s, double q);
 void samples_free(struct samples *s);
 struct figure *figure_new(struct bench *b, const char *name,
     const char *unit);
+struct figure *figure_new_placed(struct bench *b, const char *name,
+    const char *unit, enum place p);
 void figure_times(struct figure *f, struct samples *s, const char *floor,
     struct samples *floor_s, double target);
 void figure_value(struct figure *f, double value, double reference,
@@ -113,6 +126,19 @@ void figure_note(struct figure *f, const char *fmt, ...)
 void report_facts(struct bench *b);
 void report_figure(struct bench *b, const struct figure *f);
 void report_summary(const struct bench *b);
+
+/* place.c */
+void place_init(struct bench *b);
+const char *place_name(enum place p);
+bool place_possible(const struct bench *b, enum place p);
+int place_cpu(const struct bench *b, enum place p, enum role r);
+/* Pins every thread of pid (0: the calling thread) to cpu; -errno. */
+int place_pin(pid_t pid, int cpu);
+int place_pin_tree(pid_t pid, int cpu);
+int place_pin_role(const struct bench *b, pid_t pid, enum place p,
+    enum role r);
+/* This process back on the CPUs it had at start. */
+void place_release(const struct bench *b);
 
 /* pool.c (reading the pool: harness_hugepages_read of tests/harness) */
 int pool_prepare(struct bench *b, uint64_t need_bytes);
@@ -133,6 +159,13 @@ struct bench_echo {
 int bench_echo_start(struct bench *b, struct bench_echo *e);
 void bench_echo_stop(struct bench_echo *e);
 int bench_echo_once(int sock, uint64_t *ns);
+/* The same with the reply's fd made for this request (ECHO_FRESH: a
+ * sealed 1-page memfd, as a create makes) or made once (ECHO_SAME);
+ * ECHO_FLUSH closes the fresh ones the server kept. */
+#define ECHO_SAME 1
+#define ECHO_FRESH 2
+#define ECHO_FLUSH 3
+int bench_echo_kind_once(int sock, char kind, uint64_t *ns);
 
 /* fig_create.c: the memory floor, memfd_create + ftruncate + seals + mmap
  * + munmap of bytes, hugetlb or not. Returns 0 or -errno. */
@@ -144,5 +177,7 @@ int fig_create(struct bench *b);
 int fig_scale(struct bench *b);
 int fig_guest(struct bench *b);
 int fig_ivshmem(struct bench *b);
+int fig_storm(struct bench *b);
+int fig_flood(struct bench *b);
 
 #endif

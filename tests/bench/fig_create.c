@@ -202,7 +202,7 @@ skip_kind(struct bench *b, bool huge, const char *why)
 
 		if (cases[i].huge != huge || !bench_wants(b, cases[i].name))
 			continue;
-		f = figure_new(b, cases[i].name, "us");
+		f = figure_new_placed(b, cases[i].name, "us", PLACE_SAME);
 		figure_skip(f, cases[i].floor, CREATE_TARGET, true, "%s", why);
 		report_figure(b, f);
 	}
@@ -229,13 +229,17 @@ create_kind(struct bench *b, bool huge, size_t iters)
 		rc = -1;
 		goto out;
 	}
+	/* Timed inside the daemon and bare in this process: both on one
+	 * CPU, as the other figures' same_cpu. */
+	place_pin_role(b, 0, PLACE_SAME, ROLE_CLIENT);
+	place_pin_tree(d.pid, place_cpu(b, PLACE_SAME, ROLE_SERVER));
 	for (size_t i = 0; i < NCASES && !bench_stopped(b); i++) {
 		const struct create_case *cc = &cases[i];
 		struct figure *f;
 
 		if (cc->huge != huge || !bench_wants(b, cc->name))
 			continue;
-		f = figure_new(b, cc->name, "us");
+		f = figure_new_placed(b, cc->name, "us", PLACE_SAME);
 		if (create_measure(b, &r, cc, iters) == 0) {
 			figure_times(f, &r.fig, cc->floor, &r.flo,
 			    CREATE_TARGET);
@@ -255,6 +259,7 @@ create_kind(struct bench *b, bool huge, size_t iters)
 		report_figure(b, f);
 	}
 out:
+	place_release(b);
 	shmc_close(r.adm);
 	bench_stop_daemon(&d);
 	samples_free(&r.fig);

@@ -1,70 +1,57 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fig_guest: the guest figures, measured by guests in shm-vm processes on a
- * real daemon, each next to floors taken in the same run:
- * - guest_notify: guest A writes `notify`, guest B takes the interrupt and
- *   notifies back; half of A's round trip. Floor: a bare MMIO exit round
- *   trip (guest bench_mmio, an address nobody claims) plus a one-way
- *   eventfd wakeup between two processes.
+ * real daemon, in each placement (place.c) next to floors taken in the same
+ * run and placement:
+ * - guest_notify: guest A writes `notify`, guest B, asleep in hlt, takes
+ *   the interrupt and notifies back; half of A's round trip. Floor: the
+ *   same guests on QEMU's ivshmem doorbell path (guest write -> in-kernel
+ *   ioeventfd -> the peer's irqfd, no VMM exit; shmbench-vm), which does
+ *   all the guest-side work the figure does (A's exit, B's wake from hlt
+ *   by an irqfd, the same handler and loop), plus what an exit to the VMM
+ *   costs over one the kernel handles: a bare MMIO exit to shm-vm (guest
+ *   bench_mmio, an address nobody claims) less a write to an ioeventfd
+ *   (bench_mmio_db), p50 by p50. What the figure adds above it is the
+ *   VMM's own work. The note also gives the wake of a halted guest running
+ *   the same handler by an irqfd, host-timed (bench_pong_db against this
+ *   process: half the round trip from an eventfd write to its doorbell).
  * - guest_create_usable: the guest's `size` write of a fresh 2 MiB region
  *   until it returns with the region mapped. Floor: MMIO exit + the
  *   SOCK_SEQPACKET request/reply with an fd + memfd setup of 2 MiB
- *   (hugetlb when the pool has room, as the region).
- * - guest_copy_64M: guest A fills a 64 MiB region, guest B copies it out
- *   into its own RAM; B's best pass, against the best host copy (glibc
- *   memcpy or rep movsb) of 64 MiB in this process.
- * Guests time themselves with rdtsc and print one "S <ticks>" line per
- * sample and "R <key> <value>" lines; the guest TSC runs at the host's
- * rate under KVM, which shmbench measures against CLOCK_MONOTONIC.
+ *   (hugetlb when the pool has room, as the region) + mmap, memory slot
+ *   and irqfd in a VM of the same size (kvm_floor.c).
+ * - guest_copy_64M: fig_copy.c.
+ * The client side is guest A's VMM (or this process), the server side
+ * guest B's VMM (or the floor's server) and the daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
-#include "bench.h"
+#include "guest.h"
+#include "pingpong.h"
 
-#ifndef SHM_VM_PATH
-#error "SHM_VM_PATH must be defined (tests/bench/CMakeLists.txt)"
-#endif
-#ifndef SHM_VM_GUEST_DIR
-#error "SHM_VM_GUEST_DIR must be defined (tests/bench/CMakeLists.txt)"
-#endif
-
-#define FLOOR_ITERS	2000
+#define NOTIFY_ROUNDS	1000	/* the guests' ITERS */
+#define WARM_ROUNDS	50	/* the guests' BENCH_WARMUP */
 #define CREATE_FLOOR_ITERS 200
-#define GUEST_LIMIT_MS	300000	/* a guest run that takes longer fails */
-#define NOTIFY_TARGET	1.5
+#define NOTIFY_TARGET	1.2
 #define CREATE_TARGET	1.5
-#define COPY_TARGET	0.9
-#define COPY_BYTES	(64ull << 20)
-#define MIB		(1024ull * 1024ull)
+#define FLOOR_ALARM_S	30	/* a host-timed floor that hangs fails */
+#define GUEST_MEM	"8M"
+#define GUEST_MEM_BYTES	(8ull << 20)
+#define REGION_BYTES	(2ull << 20)
 
-struct guest_vm {
-	pid_t pid;
-	int out;		/* its stdout */
-	char line[256];
-	size_t len;
-};
-
-struct guest_run {
-	struct bench *b;
-	struct test_daemon d;
-	double ns_per_tick;
-	struct samples mmio, efd, echo, memfd;
-	bool huge;		/* the pool had room: regions are hugetlb */
-	char err[320];
-};
+#define NOTIFY_FLOOR	"ivshmem+vmm_exit"
+#define CREATE_FLOOR	"mmio+rtt+memfd+map+slot+irqfd"
 
 /* The guest TSC ticks at the host's rate; count host ticks over 200 ms. */
 static double
@@ -79,197 +66,303 @@ tsc_ns_per_tick(void)
 	return c1 > c0 ? (double)(t1 - t0) / (double)(c1 - c0) : NAN;
 }
 
-static const char *
-guest_path(const char *name, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/%s", SHM_VM_GUEST_DIR, name);
-	return buf;
-}
-
-/* Starts shm-vm on guest with its stdout piped to g->out; 0, or -1 with
- * r->err set. */
+/* sum[i] = the sum over parts of part[i], cycling the shorter ones: the
+ * floor of a path made of those steps. */
 static int
-vm_start(struct guest_run *r, struct guest_vm *g, const char *guest,
-    const char *mem)
+floor_sum(struct samples *out, struct samples *const *parts, size_t nparts)
 {
-	char path[512];
-	int p[2] = { -1, -1 }, err;
+	size_t n = 0;
 
-	memset(g, 0, sizeof(*g));
-	if (pipe2(p, O_CLOEXEC) < 0 || (g->pid = fork()) < 0) {
-		err = errno;
-		if (p[0] >= 0) {
-			close(p[0]);
-			close(p[1]);
-		}
-		snprintf(r->err, sizeof(r->err), "cannot start shm-vm on %s: "
-		    "%s", guest, strerror(err));
+	for (size_t k = 0; k < nparts; k++) {
+		if (parts[k]->n == 0)
+			return -1;
+		if (parts[k]->n > n)
+			n = parts[k]->n;
+	}
+	if (samples_init(out, n) < 0)
 		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t ns = 0;
+
+		for (size_t k = 0; k < nparts; k++)
+			ns += parts[k]->ns[i % parts[k]->n];
+		samples_add(out, ns);
 	}
-	if (g->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pool_close_in_child(r->b);
-		sigprocmask(SIG_UNBLOCK, &r->b->stop, NULL);
-		dup2(p[1], STDOUT_FILENO);
-		execl(SHM_VM_PATH, SHM_VM_PATH, "--socket", r->d.socket,
-		    "--guest", guest_path(guest, path, sizeof(path)), "--mem",
-		    mem, "--timeout", "290", (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	g->out = p[0];
 	return 0;
 }
 
-/* One line of guest output: a sample into s (when given), a result line
- * "R key value" into *res when key matches. */
-static void
-vm_line(struct guest_run *r, const char *line, struct samples *s,
-    const char *key, double *res)
-{
-	size_t klen = key != NULL ? strlen(key) : 0;
-
-	if (line[0] == 'S' && line[1] == ' ' && s != NULL)
-		samples_add(s, (uint64_t)((double)strtoull(line + 2, NULL, 16) *
-		    r->ns_per_tick));
-	else if (line[0] == 'R' && line[1] == ' ' && key != NULL &&
-	    strncmp(line + 2, key, klen) == 0 && line[2 + klen] == ' ')
-		*res = (double)strtoull(line + 3 + klen, NULL, 16);
-}
-
-/* Reads the guest's output to its end and reaps it; 0 when it exited 0.
- * An interrupted run (SIGINT, SIGTERM) kills the guest at once. */
 static int
-vm_finish(struct guest_run *r, struct guest_vm *g, struct samples *s,
-    const char *key, double *res)
+guest_fail(struct guest_run *r, const char *what)
 {
-	int64_t end = (int64_t)(bench_now_ns() / 1000000) + GUEST_LIMIT_MS;
-	struct pollfd p = { g->out, POLLIN, 0 };
-	int ws = 0, open_ = 1;
-	char c;
-
-	while (open_ && (int64_t)(bench_now_ns() / 1000000) < end &&
-	    !bench_stopped(r->b)) {
-		if (poll(&p, 1, 500) <= 0)
-			continue;
-		if (read(g->out, &c, 1) != 1)
-			open_ = 0;
-		else if (c != '\n')
-			g->line[g->len++] = c;
-		if (!open_ || c == '\n' || g->len + 1 >= sizeof(g->line)) {
-			g->line[g->len] = '\0';
-			if (g->len > 0)
-				vm_line(r, g->line, s, key, res);
-			g->len = 0;
-		}
-	}
-	close(g->out);
-	if (open_)
-		kill(g->pid, SIGKILL);
-	while (waitpid(g->pid, &ws, 0) < 0 && errno == EINTR)
-		continue;
-	if (!open_ && WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
-		return 0;
-	snprintf(r->err, sizeof(r->err), "guest run failed (exit status %d%s)"
-	    "; run shm-vm by hand on it to see its stderr",
-	    WIFEXITED(ws) ? WEXITSTATUS(ws) : -1,
-	    !open_ ? "" : bench_stopped(r->b) ? ", interrupted" :
-	    ", timed out");
+	snprintf(r->err, sizeof(r->err), "%s: %s", what, strerror(errno));
 	return -1;
 }
 
-/*
- * Runs guests ga and gb at once and reads both to their end: samples and
- * akey's result from the first, bkey's from the second. When one fails
- * (to start or to run) its partner would wait for it until its --timeout,
- * so it is killed; the first failure is the one r->err reports.
- */
-static int
-vm_run_pair(struct guest_run *r, const char *ga, const char *gb,
-    const char *mem, struct samples *s, const char *akey, double *ares,
-    const char *bkey, double *bres)
+/* The daemon on the server side's CPU. */
+static void
+guest_place_daemon(struct guest_run *r, enum place p)
 {
-	char first[sizeof(r->err)];
-	struct guest_vm a, b;
-	int rc;
-
-	if (vm_start(r, &a, ga, mem) < 0)
-		return -1;
-	if ((rc = vm_start(r, &b, gb, mem)) == 0)
-		rc = vm_finish(r, &a, s, akey, ares);
-	else
-		kill(a.pid, SIGKILL);
-	if (rc < 0) {
-		memcpy(first, r->err, sizeof(first));
-		if (b.pid > 0)
-			kill(b.pid, SIGKILL);
-		vm_finish(r, b.pid > 0 ? &b : &a, NULL, NULL, NULL);
-		memcpy(r->err, first, sizeof(first));
-		return -1;
-	}
-	return vm_finish(r, &b, NULL, bkey, bres);
+	place_pin_tree(r->d.pid, place_cpu(r->b, p, ROLE_SERVER));
 }
 
-static int
-vm_run_one(struct guest_run *r, const char *guest, const char *mem,
-    struct samples *s)
-{
-	struct guest_vm g;
+/* ---- guest_notify ---- */
 
-	if (vm_start(r, &g, guest, mem) < 0)
-		return -1;
-	return vm_finish(r, &g, s, NULL, NULL);
+static void
+on_alarm(int sig)
+{
+	(void)sig;
 }
 
-/* One-way eventfd wakeup: a forked child echoes a→b; half a round trip. */
+/* Shared data for a doorbell pair: a memfd of one page, mapped here. */
+struct doorbell {
+	int mem, irq, bell;
+	struct pingpong *pp;
+};
+
 static int
-floor_eventfd(struct guest_run *r, size_t n)
+doorbell_open(struct guest_run *r, struct doorbell *db)
 {
-	int a = eventfd(0, EFD_CLOEXEC), b = eventfd(0, EFD_CLOEXEC), rc = 0;
+	db->pp = MAP_FAILED;
+	db->mem = memfd_create("shmbench-doorbell", MFD_CLOEXEC);
+	db->irq = eventfd(0, EFD_CLOEXEC);
+	db->bell = eventfd(0, EFD_CLOEXEC);
+	if (db->mem < 0 || db->irq < 0 || db->bell < 0 ||
+	    ftruncate(db->mem, 4096) < 0)
+		return guest_fail(r, "doorbell memfd or eventfds");
+	db->pp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    db->mem, 0);
+	return db->pp == MAP_FAILED ? guest_fail(r, "mmap") : 0;
+}
+
+static void
+doorbell_close(struct doorbell *db)
+{
+	if (db->pp != MAP_FAILED)
+		munmap(db->pp, 4096);
+	if (db->mem >= 0)
+		close(db->mem);
+	if (db->irq >= 0)
+		close(db->irq);
+	if (db->bell >= 0)
+		close(db->bell);
+}
+
+/* This process as ping: each round an eventfd write that is the guest's
+ * irqfd, then a blocking read of its doorbell. */
+static int
+irqfd_rounds(struct guest_run *r, struct doorbell *db, struct samples *out)
+{
 	uint64_t one = 1, v;
-	pid_t pid;
 
-	if (a < 0 || b < 0 || (pid = fork()) < 0) {
-		rc = -1;
+	if (read(db->bell, &v, sizeof(v)) != sizeof(v))
+		return guest_fail(r, "bench_pong_db never rang");
+	for (uint64_t i = 1; i <= WARM_ROUNDS + NOTIFY_ROUNDS; i++) {
+		uint64_t t0, t1;
+
+		db->pp->round = i;
+		t0 = bench_now_ns();
+		if (write(db->irq, &one, sizeof(one)) != sizeof(one) ||
+		    read(db->bell, &v, sizeof(v)) != sizeof(v))
+			return guest_fail(r, "the irqfd floor's round");
+		t1 = bench_now_ns();
+		if (db->pp->echoed != i) {
+			snprintf(r->err, sizeof(r->err), "bench_pong_db "
+			    "echoed round %llu in round %llu",
+			    (unsigned long long)db->pp->echoed,
+			    (unsigned long long)i);
+			return -1;
+		}
+		if (i > WARM_ROUNDS)
+			samples_add(out, (t1 - t0) / 2);
+	}
+	return 0;
+}
+
+/* irqfd_wake: half the round trip between this process and a halted
+ * guest running bench_pong's handler and loop, through its irqfd and its
+ * ioeventfd doorbell; no VMM exit on either way. */
+static int
+floor_irqfd(struct guest_run *r, enum place p, struct samples *out)
+{
+	struct sigaction sa, old;
+	struct doorbell db;
+	struct vm_spec v;
+	struct guest_vm g;
+	uint64_t one = 1;
+	int rc = -1;
+
+	if (doorbell_open(r, &db) < 0)
 		goto out;
-	}
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pool_close_in_child(r->b);
-		while (read(a, &v, sizeof(v)) == sizeof(v) && v != 2)
-			if (write(b, &one, sizeof(one)) != sizeof(one))
-				_exit(1);
-		_exit(0);
-	}
-	for (size_t i = 0; i < n + n / 20 && rc == 0; i++) {
-		uint64_t t0 = bench_now_ns();
-
-		if (write(a, &one, sizeof(one)) != sizeof(one) ||
-		    read(b, &v, sizeof(v)) != sizeof(v))
-			rc = -1;
-		else if (i >= n / 20)
-			samples_add(&r->efd, (bench_now_ns() - t0) / 2);
-	}
-	v = 2;
-	if (write(a, &v, sizeof(v)) != sizeof(v))
-		kill(pid, SIGKILL);
-	bench_reap(pid, 2000);
-out:
+	vm_spec_doorbell(&v, "bench_pong_db.elf", db.mem, db.irq, db.bell,
+	    place_cpu(r->b, p, ROLE_SERVER));
+	place_pin_role(r->b, 0, p, ROLE_CLIENT);
+	if (vm_start(r, &g, &v) < 0)
+		goto out;
+	/* A guest that dies leaves the reads blocked: the alarm ends them. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, &old);
+	alarm(FLOOR_ALARM_S);
+	rc = irqfd_rounds(r, &db, out);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	db.pp->done = 1;
+	if (write(db.irq, &one, sizeof(one)) != sizeof(one) || rc < 0)
+		kill(g.pid, SIGKILL);
 	if (rc < 0)
-		snprintf(r->err, sizeof(r->err), "the eventfd floor failed: "
-		    "%s", strerror(errno));
-	if (a >= 0)
-		close(a);
-	if (b >= 0)
-		close(b);
+		vm_finish(r, &g, NULL);
+	else
+		rc = vm_finish(r, &g, NULL);
+out:
+	doorbell_close(&db);
 	return rc;
 }
 
+/* The same guests on the ivshmem doorbell path: two shmbench-vm, each
+ * guest's notify an ioeventfd on the other's irqfd. */
 static int
-floor_create(struct guest_run *r, size_t n)
+notify_ivshmem(struct guest_run *r, enum place p, struct samples *out)
+{
+	struct guest_out o = { .s = out };
+	struct doorbell db;
+	struct vm_spec va, vb;
+	int rc = -1;
+
+	if (doorbell_open(r, &db) == 0) {
+		/* ping's irqfd is pong's doorbell and the other way round */
+		vm_spec_doorbell(&va, "bench_ping_db.elf", db.mem, db.irq,
+		    db.bell, place_cpu(r->b, p, ROLE_CLIENT));
+		vm_spec_doorbell(&vb, "bench_pong_db.elf", db.mem, db.bell,
+		    db.irq, place_cpu(r->b, p, ROLE_SERVER));
+		rc = vm_run_pair(r, &va, &vb, &o, NULL);
+	}
+	doorbell_close(&db);
+	return rc;
+}
+
+struct notify_run {
+	/* exits, one process: the same in every placement */
+	struct samples mmio, mmio_kernel;
+	struct samples irq[PLACE_N], ivshmem[PLACE_N], fig[PLACE_N];
+};
+
+static void
+notify_report(struct guest_run *r, struct notify_run *n, enum place p,
+    int rc)
+{
+	struct figure *f = figure_new_placed(r->b, "guest_notify", "us", p);
+	double iv50, iv99, user, kernel, irq;
+
+	if (rc < 0 || n->fig[p].n == 0 || n->ivshmem[p].n == 0) {
+		figure_skip(f, NOTIFY_FLOOR, NOTIFY_TARGET, true, "failed: %s",
+		    r->err);
+		report_figure(r->b, f);
+		return;
+	}
+	iv50 = samples_us(&n->ivshmem[p], 0.50);
+	iv99 = samples_us(&n->ivshmem[p], 0.99);
+	user = samples_us(&n->mmio, 0.5);
+	kernel = samples_us(&n->mmio_kernel, 0.5);
+	irq = samples_us(&n->irq[p], 0.5);
+	figure_times(f, &n->fig[p], NOTIFY_FLOOR, NULL, NOTIFY_TARGET);
+	f->floor_p50 = iv50 + user - kernel;
+	f->ratio = f->p50 / f->floor_p50;
+	figure_note(f, "half of a guest ping-pong (notify exit, eventfd, "
+	    "irqfd, interrupt, notify back); floor: the same guests on the "
+	    "ivshmem doorbell path (guest write -> ioeventfd -> peer irqfd, no "
+	    "VMM exit) p50 %.2f us (p99 %.2f; figure/ivshmem %.2f), plus an "
+	    "MMIO exit to the VMM %.2f us less one to an ioeventfd %.2f us; "
+	    "an irqfd wake of a halted guest running the same handler, "
+	    "host-timed (half a host<->guest doorbell round trip): %.2f us",
+	    iv50, iv99, f->p50 / iv50, user, kernel, irq);
+	snprintf(f->extra, sizeof(f->extra), ",\"ivshmem_p50\":%.3f,"
+	    "\"ivshmem_p99\":%.3f,\"ratio_to_ivshmem\":%.3f,"
+	    "\"irqfd_wake_p50\":%.3f", iv50, iv99, f->p50 / iv50, irq);
+	report_figure(r->b, f);
+}
+
+static int
+notify_at(struct guest_run *r, struct notify_run *n, enum place p)
+{
+	struct guest_out o = { .s = &n->fig[p] };
+	struct vm_spec va, vb;
+
+	guest_place_daemon(r, p);
+	if (floor_irqfd(r, p, &n->irq[p]) < 0 ||
+	    notify_ivshmem(r, p, &n->ivshmem[p]) < 0)
+		return -1;
+	vm_spec_shm_vm(r, &va, "bench_ping.elf", GUEST_MEM,
+	    place_cpu(r->b, p, ROLE_CLIENT));
+	vm_spec_shm_vm(r, &vb, "bench_pong.elf", GUEST_MEM,
+	    place_cpu(r->b, p, ROLE_SERVER));
+	return vm_run_pair(r, &va, &vb, &o, NULL);
+}
+
+/* An exit the kernel handles: bench_mmio_db's writes to an ioeventfd. */
+static int
+floor_mmio_kernel(struct guest_run *r, struct samples *out)
+{
+	struct guest_out o = { .s = out };
+	struct doorbell db;
+	struct vm_spec v;
+	int rc = -1;
+
+	if (doorbell_open(r, &db) == 0) {
+		vm_spec_doorbell(&v, "bench_mmio_db.elf", db.mem, db.irq,
+		    db.bell, place_cpu(r->b, PLACE_SAME, ROLE_CLIENT));
+		rc = vm_run_one(r, &v, &o);
+	}
+	doorbell_close(&db);
+	return rc;
+}
+
+static void
+fig_notify(struct guest_run *r, struct samples *mmio)
+{
+	struct notify_run *n = calloc(1, sizeof(*n));
+	int rc = 0;
+
+	if (n == NULL)
+		return;
+	n->mmio = *mmio;
+	if (samples_init(&n->mmio_kernel, NOTIFY_ROUNDS) < 0 ||
+	    floor_mmio_kernel(r, &n->mmio_kernel) < 0)
+		rc = -1;
+	for (int p = 0; p < PLACE_N; p++) {
+		if (!place_possible(r->b, (enum place)p))
+			continue;
+		if (samples_init(&n->irq[p], NOTIFY_ROUNDS) < 0 ||
+		    samples_init(&n->ivshmem[p], NOTIFY_ROUNDS) < 0 ||
+		    samples_init(&n->fig[p], NOTIFY_ROUNDS) < 0) {
+			snprintf(r->err, sizeof(r->err), "out of memory");
+			rc = -1;
+		}
+		if (rc == 0 && !bench_stopped(r->b))
+			rc = notify_at(r, n, (enum place)p);
+		if (rc < 0)
+			bench_error(r->b, "guest_notify", "%s", r->err);
+		notify_report(r, n, (enum place)p, rc);
+		samples_free(&n->irq[p]);
+		samples_free(&n->ivshmem[p]);
+		samples_free(&n->fig[p]);
+	}
+	samples_free(&n->mmio_kernel);
+	free(n);
+}
+
+/* ---- guest_create_usable ---- */
+
+struct create_run {
+	struct samples echo, memfd, usable[3];	/* map, slot, irqfd */
+	struct vm vm;		/* the floor's VM */
+	int fd;			/* the floor's region memfd */
+};
+
+static int
+create_floor(struct guest_run *r, struct create_run *c, enum place p)
 {
 	struct bench_echo e = { 0, -1 };
-	uint64_t ns;
+	uint64_t ns, parts[3];
 	int rc = 0;
 
 	if (bench_echo_start(r->b, &e) < 0) {
@@ -277,12 +370,18 @@ floor_create(struct guest_run *r, size_t n)
 		    "server");
 		return -1;
 	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	place_pin_role(r->b, e.pid, p, ROLE_SERVER);
+	place_pin_role(r->b, 0, p, ROLE_CLIENT);
+	for (size_t i = 0; i < CREATE_FLOOR_ITERS && rc == 0; i++) {
 		if ((rc = bench_echo_once(e.sock, &ns)) == 0)
-			samples_add(&r->echo, ns);
-		if (rc == 0 && (rc = bench_memfd_once(2 * MIB, r->huge,
+			samples_add(&c->echo, ns);
+		if (rc == 0 && (rc = bench_memfd_once(REGION_BYTES, r->huge,
 		    &ns)) == 0)
-			samples_add(&r->memfd, ns);
+			samples_add(&c->memfd, ns);
+		if (rc == 0 && (rc = kvm_floor_usable_once(&c->vm, c->fd,
+		    REGION_BYTES, parts)) == 0)
+			for (int k = 0; k < 3; k++)
+				samples_add(&c->usable[k], parts[k]);
 	}
 	bench_echo_stop(&e);
 	if (rc < 0)
@@ -291,162 +390,114 @@ floor_create(struct guest_run *r, size_t n)
 	return rc;
 }
 
-/* a[i] + b[i] + c[i] (c may be NULL), cycling the shorter ones: the floor
- * of a path made of those steps. */
-static int
-floor_sum(struct samples *out, struct samples *a, struct samples *b,
-    struct samples *c)
+static void
+create_report(struct guest_run *r, struct create_run *c, struct samples *mmio,
+    struct samples *s, enum place p, int rc)
 {
-	size_t n = a->n > b->n ? a->n : b->n;
+	struct figure *f = figure_new_placed(r->b, "guest_create_usable", "us",
+	    p);
+	struct samples *parts[6] = { mmio, &c->echo, &c->memfd,
+	    &c->usable[0], &c->usable[1], &c->usable[2] };
+	struct samples floor = { 0 };
 
-	if (a->n == 0 || b->n == 0 || (c != NULL && c->n == 0) ||
-	    samples_init(out, n) < 0)
+	if (rc == 0 && floor_sum(&floor, parts, 6) < 0)
+		rc = -1;
+	if (rc < 0 || s->n == 0) {
+		figure_skip(f, CREATE_FLOOR, CREATE_TARGET, true, "failed: %s",
+		    r->err);
+		report_figure(r->b, f);
+		return;
+	}
+	figure_times(f, s, CREATE_FLOOR, &floor, CREATE_TARGET);
+	figure_note(f, "a fresh 2 MiB region (%s) from the size write until "
+	    "it returns mapped; floor parts p50: MMIO exit %.2f us, "
+	    "request/reply with fd %.2f us, memfd %.2f us, mmap %.2f us, "
+	    "memory slot %.2f us, irqfd %.2f us",
+	    r->huge ? "hugetlb" : "shmem: no pool", samples_us(mmio, 0.5),
+	    samples_us(&c->echo, 0.5), samples_us(&c->memfd, 0.5),
+	    samples_us(&c->usable[0], 0.5), samples_us(&c->usable[1], 0.5),
+	    samples_us(&c->usable[2], 0.5));
+	report_figure(r->b, f);
+	samples_free(&floor);
+}
+
+static int
+create_samples_init(struct create_run *c)
+{
+	c->echo.n = c->memfd.n = 0;
+	for (int k = 0; k < 3; k++)
+		c->usable[k].n = 0;
+	if (c->echo.ns != NULL)
+		return 0;
+	if (samples_init(&c->echo, CREATE_FLOOR_ITERS) < 0 ||
+	    samples_init(&c->memfd, CREATE_FLOOR_ITERS) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		samples_add(out, a->ns[i % a->n] + b->ns[i % b->n] +
-		    (c != NULL ? c->ns[i % c->n] : 0));
+	for (int k = 0; k < 3; k++)
+		if (samples_init(&c->usable[k], CREATE_FLOOR_ITERS) < 0)
+			return -1;
 	return 0;
 }
 
-/* The best of glibc's memcpy and rep movsb over 64 MiB, in GB/s. */
-static double
-host_copy_gbps(void)
+static int
+create_open(struct guest_run *r, struct create_run *c)
 {
-	uint8_t *src = mmap(NULL, COPY_BYTES, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint8_t *dst = mmap(NULL, COPY_BYTES, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	double best = NAN;
-
-	if (src == MAP_FAILED || dst == MAP_FAILED)
-		goto out;
-	memset(src, 0x5a, COPY_BYTES);
-	memset(dst, 0, COPY_BYTES);
-	for (int pass = 0; pass < 8; pass++) {
-		uint64_t t0 = bench_now_ns(), t1;
-
-		if (pass % 2 == 0) {
-			memcpy(dst, src, COPY_BYTES);
-		} else {
-			void *d = dst, *s = src;
-			size_t n = COPY_BYTES;
-
-			__asm__ volatile("rep movsb" : "+D"(d), "+S"(s),
-			    "+c"(n) : : "memory");
-		}
-		t1 = bench_now_ns();
-		if (!(best >= (double)COPY_BYTES / (double)(t1 - t0)))
-			best = (double)COPY_BYTES / (double)(t1 - t0);
+	c->fd = memfd_create("shmbench-region", MFD_CLOEXEC |
+	    (r->huge ? MFD_HUGETLB : 0));
+	if (c->fd < 0 || ftruncate(c->fd, REGION_BYTES) < 0)
+		return guest_fail(r, "the floor's region memfd");
+	if (kvm_floor_open(&c->vm, GUEST_MEM_BYTES) < 0) {
+		snprintf(r->err, sizeof(r->err), "cannot make the floor's VM "
+		    "(see above)");
+		return -1;
 	}
-out:
-	if (src != MAP_FAILED)
-		munmap(src, COPY_BYTES);
-	if (dst != MAP_FAILED)
-		munmap(dst, COPY_BYTES);
-	return best;
+	return 0;
 }
 
 static void
-fig_notify(struct guest_run *r)
+fig_create_usable(struct guest_run *r, struct samples *mmio)
 {
-	struct figure *f = figure_new(r->b, "guest_notify", "us");
-	struct samples s = { 0 }, floor = { 0 };
-	int rc = -1;
+	struct create_run *c = calloc(1, sizeof(*c));
+	struct samples s = { 0 };
+	int rc;
 
-	snprintf(r->err, sizeof(r->err), "out of memory");
-	if (samples_init(&s, 1024) < 0)
-		goto out;
-	rc = vm_run_pair(r, "bench_ping.elf", "bench_pong.elf", "8M", &s,
-	    NULL, NULL, NULL, NULL);
-	if (rc == 0 && floor_sum(&floor, &r->mmio, &r->efd, NULL) < 0)
-		rc = -1;
-out:
-	if (rc == 0 && s.n > 0) {
-		figure_times(f, &s, "mmio_exit+eventfd_oneway", &floor,
-		    NOTIFY_TARGET);
-		figure_note(f, "half of a guest ping-pong (notify, irqfd, "
-		    "interrupt, notify back); floor parts p50: MMIO exit "
-		    "%.2f us, eventfd one-way %.2f us",
-		    samples_us(&r->mmio, 0.5), samples_us(&r->efd, 0.5));
-	} else {
-		bench_error(r->b, f->name, "%s", r->err);
-		figure_skip(f, "mmio_exit+eventfd_oneway", NOTIFY_TARGET,
-		    true, "failed: %s", r->err);
+	if (c == NULL || samples_init(&s, 256) < 0) {
+		free(c);
+		return;
 	}
-	report_figure(r->b, f);
+	vm_init(&c->vm);
+	rc = create_open(r, c);
+	for (int p = 0; p < PLACE_N; p++) {
+		struct guest_out o = { .s = &s };
+		struct vm_spec v;
+
+		if (!place_possible(r->b, (enum place)p))
+			continue;
+		s.n = 0;
+		guest_place_daemon(r, (enum place)p);
+		if (rc == 0 && create_samples_init(c) < 0)
+			rc = guest_fail(r, "samples");
+		if (rc == 0)
+			rc = create_floor(r, c, (enum place)p);
+		vm_spec_shm_vm(r, &v, "bench_create.elf", GUEST_MEM,
+		    place_cpu(r->b, (enum place)p, ROLE_CLIENT));
+		if (rc == 0 && !bench_stopped(r->b))
+			rc = vm_run_one(r, &v, &o);
+		if (rc < 0)
+			bench_error(r->b, "guest_create_usable", "%s", r->err);
+		create_report(r, c, mmio, &s, (enum place)p, rc);
+	}
+	kvm_floor_close(&c->vm);
+	if (c->fd >= 0)
+		close(c->fd);
+	samples_free(&c->echo);
+	samples_free(&c->memfd);
+	for (int k = 0; k < 3; k++)
+		samples_free(&c->usable[k]);
 	samples_free(&s);
-	samples_free(&floor);
+	free(c);
 }
 
-static void
-fig_create_usable(struct guest_run *r)
-{
-	struct figure *f = figure_new(r->b, "guest_create_usable", "us");
-	const char *floor_name = r->huge ?
-	    "mmio_exit+seqpacket_fd_rtt+memfd_hugetlb_2M" :
-	    "mmio_exit+seqpacket_fd_rtt+memfd_shmem_2M";
-	struct samples s = { 0 }, part = { 0 }, floor = { 0 };
-	int rc = -1;
-
-	if (samples_init(&s, 256) < 0)
-		goto out;
-	if (vm_run_one(r, "bench_create.elf", "8M", &s) < 0 ||
-	    floor_sum(&part, &r->echo, &r->memfd, NULL) < 0 ||
-	    floor_sum(&floor, &r->mmio, &part, NULL) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc == 0 && s.n > 0) {
-		figure_times(f, &s, floor_name, &floor, CREATE_TARGET);
-		figure_note(f, "a fresh 2 MiB region (%s) from the size write "
-		    "until it returns mapped; floor parts p50: MMIO exit "
-		    "%.2f us, request/reply with fd %.2f us, memfd %.2f us",
-		    r->huge ? "hugetlb" : "shmem: no pool",
-		    samples_us(&r->mmio, 0.5), samples_us(&r->echo, 0.5),
-		    samples_us(&r->memfd, 0.5));
-	} else {
-		bench_error(r->b, f->name, "%s", r->err);
-		figure_skip(f, floor_name, CREATE_TARGET, true, "failed: %s",
-		    r->err);
-	}
-	report_figure(r->b, f);
-	samples_free(&s);
-	samples_free(&part);
-	samples_free(&floor);
-}
-
-/* Bandwidth in GB/s from a guest's tick count for COPY_BYTES. */
-static double
-copy_gbps(const struct guest_run *r, double ticks)
-{
-	return ticks > 0 ? (double)COPY_BYTES / (ticks * r->ns_per_tick) :
-	    NAN;
-}
-
-static void
-fig_copy(struct guest_run *r)
-{
-	struct figure *f = figure_new(r->b, "guest_copy_64M", "GB/s");
-	double wticks = NAN, rticks = NAN, host;
-	int rc = vm_run_pair(r, "bench_fill.elf", "bench_drain.elf", "160M",
-	    NULL, "write", &wticks, "read", &rticks);
-
-	host = host_copy_gbps();
-	if (rc == 0 && isfinite(rticks)) {
-		figure_value(f, copy_gbps(r, rticks), host, COPY_TARGET,
-		    false);
-		figure_note(f, "guest B's best pass copying the region out "
-		    "into its RAM (%s); guest A filled it at %.2f GB/s; the "
-		    "reference is the best host copy of 64 MiB, %.2f GB/s",
-		    r->huge ? "hugetlb" : "shmem: no pool",
-		    copy_gbps(r, wticks), host);
-	} else {
-		bench_error(r->b, f->name, "%s", r->err);
-		figure_skip(f, "host_copy_64M", COPY_TARGET, false,
-		    "failed: %s", r->err);
-	}
-	report_figure(r->b, f);
-}
+/* ---- the group ---- */
 
 static const char *const guest_figures[] = {
 	"guest_notify", "guest_create_usable", "guest_copy_64M",
@@ -458,8 +509,7 @@ static void
 skip_all(struct bench *b, const char *why)
 {
 	static const char *const floors[] = {
-		"mmio_exit+eventfd_oneway", "mmio_exit+seqpacket_fd_rtt+memfd",
-		"host_copy_64M",
+		NOTIFY_FLOOR, CREATE_FLOOR, "host_copy_64M",
 	};
 
 	for (size_t i = 0; i < NGUEST; i++) {
@@ -467,36 +517,50 @@ skip_all(struct bench *b, const char *why)
 
 		if (!bench_wants(b, guest_figures[i]))
 			continue;
-		f = figure_new(b, guest_figures[i],
-		    i == 2 ? "GB/s" : "us");
-		figure_skip(f, floors[i], i == 2 ? COPY_TARGET : 1.5, i != 2,
-		    "%s", why);
+		f = figure_new(b, guest_figures[i], i == 2 ? "GB/s" : "us");
+		figure_skip(f, floors[i], i == 0 ? NOTIFY_TARGET : i == 1 ?
+		    CREATE_TARGET : 0.9, i != 2, "%s", why);
 		report_figure(b, f);
 	}
 }
 
-/* The floors every wanted figure needs, then the figures. */
+/* The MMIO exit floor both figures use: one process, on the client's
+ * CPU in every placement. */
+static int
+floor_mmio(struct guest_run *r, struct samples *mmio)
+{
+	struct guest_out o = { .s = mmio };
+	struct vm_spec v;
+
+	vm_spec_shm_vm(r, &v, "bench_mmio.elf", GUEST_MEM,
+	    place_cpu(r->b, PLACE_SAME, ROLE_CLIENT));
+	return vm_run_one(r, &v, &o);
+}
+
 static int
 guest_figures_run(struct guest_run *r)
 {
 	struct bench *b = r->b;
 	bool notify = bench_wants(b, "guest_notify");
 	bool create = bench_wants(b, "guest_create_usable");
+	struct samples mmio = { 0 };
+	int rc = 0;
 
-	if ((notify || create) &&
-	    vm_run_one(r, "bench_mmio.elf", "8M", &r->mmio) < 0)
-		return -1;
-	if (notify && floor_eventfd(r, FLOOR_ITERS) < 0)
-		return -1;
-	if (create && floor_create(r, CREATE_FLOOR_ITERS) < 0)
-		return -1;
+	if (notify || create) {
+		if (samples_init(&mmio, NOTIFY_ROUNDS) < 0 ||
+		    floor_mmio(r, &mmio) < 0) {
+			samples_free(&mmio);
+			return -1;
+		}
+	}
 	if (notify && !bench_stopped(b))
-		fig_notify(r);
+		fig_notify(r, &mmio);
 	if (create && !bench_stopped(b))
-		fig_create_usable(r);
+		fig_create_usable(r, &mmio);
 	if (bench_wants(b, "guest_copy_64M") && !bench_stopped(b))
 		fig_copy(r);
-	return 0;
+	samples_free(&mmio);
+	return rc;
 }
 
 int
@@ -514,15 +578,9 @@ fig_guest(struct bench *b)
 		return 0;
 	}
 	r.ns_per_tick = tsc_ns_per_tick();
-	/* 64 MiB for the copy region, 2 MiB for a create. */
-	r.huge = pool_prepare(b, COPY_BYTES + 2 * MIB) == 0;
-	if (samples_init(&r.mmio, 1024) < 0 ||
-	    samples_init(&r.efd, FLOOR_ITERS) < 0 ||
-	    samples_init(&r.echo, CREATE_FLOOR_ITERS) < 0 ||
-	    samples_init(&r.memfd, CREATE_FLOOR_ITERS) < 0) {
-		skip_all(b, "failed: out of memory");
-		goto out;
-	}
+	/* 64 MiB for the copy region, 2 MiB for a create, 2 MiB for the
+	 * create floor's region. */
+	r.huge = pool_prepare(b, 64 * MIB + 4 * MIB) == 0;
 	if (!isfinite(r.ns_per_tick)) {
 		skip_all(b, "failed: cannot measure the TSC rate");
 		goto out;
@@ -536,11 +594,8 @@ fig_guest(struct bench *b)
 		skip_all(b, r.err);
 	}
 out:
+	place_release(b);
 	bench_stop_daemon(&r.d);
 	pool_restore(b);
-	samples_free(&r.mmio);
-	samples_free(&r.efd);
-	samples_free(&r.echo);
-	samples_free(&r.memfd);
 	return rc;
 }

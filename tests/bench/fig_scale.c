@@ -84,6 +84,8 @@ struct scale {
 	double connect_s, create_s;
 	char create_stop[300];	/* why creation stopped early, or "" */
 	struct shmc *adm;
+	struct bench_echo echo;	/* the bare request/reply, for comparison */
+	struct samples flo[PLACE_N];
 	char err[320];
 };
 
@@ -418,17 +420,72 @@ scale_pick(struct scale *s)
 	return NULL;
 }
 
+/* The workers and this process on the client's CPU, the daemon and the
+ * echo server on the server's. */
 static int
-scale_attach(struct scale *s, struct samples *smp)
+scale_place(struct scale *s, enum place p)
 {
-	uint32_t seq = 0, warm = SCALE_BATCH;
+	int err = place_pin_tree(s->d.pid, place_cpu(s->b, p, ROLE_SERVER));
+
+	if (err == 0)
+		err = place_pin_role(s->b, s->echo.pid, p, ROLE_SERVER);
+	if (err == 0)
+		err = place_pin_role(s->b, 0, p, ROLE_CLIENT);
+	for (size_t i = 0; i < s->nworkers && err == 0; i++)
+		err = place_pin_role(s->b, s->w[i].pid, p, ROLE_CLIENT);
+	if (err < 0)
+		snprintf(s->err, sizeof(s->err), "cannot pin for %s: %s",
+		    place_name(p), strerror(-err));
+	return err;
+}
+
+/* As many bare request/replies as the batch had attaches, in its
+ * placement: what the host's own spread is. */
+static int
+scale_echo(struct scale *s, enum place p, uint32_t n, bool keep)
+{
+	uint64_t ns;
+	int err;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if ((err = bench_echo_once(s->echo.sock, &ns)) < 0) {
+			snprintf(s->err, sizeof(s->err), "the echo server "
+			    "failed: %s", strerror(-err));
+			return -1;
+		}
+		if (keep)
+			samples_add(&s->flo[p], ns);
+	}
+	return 0;
+}
+
+/* Batches go to the placements in turn; the first batch of each warms
+ * the path up and is not kept. */
+static int
+scale_attach(struct scale *s, struct samples smp[PLACE_N])
+{
+	uint32_t seq = 0, batch = 0, np = 0;
 	struct wreply rep;
 	int err;
 
-	while (smp->n < s->attaches) {
+	while (np < PLACE_N && place_possible(s->b, (enum place)np))
+		np++;
+	for (;; batch++) {
+		enum place p = (enum place)(batch % np);
 		struct worker *w = scale_pick(s);
-		uint32_t left = s->attaches - (uint32_t)smp->n;
+		uint32_t left = s->attaches - (uint32_t)smp[p].n;
 		uint32_t n = left < SCALE_BATCH ? left : SCALE_BATCH;
+
+		bool full = true;
+
+		for (uint32_t k = 0; k < np; k++)
+			full &= smp[k].n >= s->attaches;
+		if (full)
+			break;
+		if (smp[p].n >= s->attaches)
+			continue;
+		if (scale_place(s, p) < 0)
+			return -1;
 
 		if (w == NULL || worker_send(w, W_ATTACH, n, seq,
 		    bench_random(s->b)) < 0 ||
@@ -439,13 +496,14 @@ scale_attach(struct scale *s, struct samples *smp)
 			return -1;
 		}
 		seq += n;
-		/* The first batch warms the path up and is not kept. */
-		for (uint32_t i = 0; i < rep.n && seq > warm; i++)
-			samples_add(smp, rep.ns[i]);
+		for (uint32_t i = 0; i < rep.n && batch >= np; i++)
+			samples_add(&smp[p], rep.ns[i]);
 		if (rep.rc != 0) {
 			snprintf(s->err, sizeof(s->err), "%s", rep.err);
 			return -1;
 		}
+		if (scale_echo(s, p, n, batch >= np) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -509,9 +567,10 @@ scale_report_rss(struct scale *s)
 }
 
 static void
-scale_report_attach(struct scale *s, struct samples *smp, int rc)
+scale_report_attach(struct scale *s, struct samples *smp, enum place p,
+    int rc)
 {
-	struct figure *f = figure_new(s->b, "scale_attach", "us");
+	struct figure *f = figure_new_placed(s->b, "scale_attach", "us", p);
 
 	if (smp->n == 0) {
 		figure_skip(f, "scale_attach_p50", SCALE_ATTACH_TARGET, true,
@@ -522,8 +581,14 @@ scale_report_attach(struct scale *s, struct samples *smp, int rc)
 		f->floor_p50 = f->p50;
 		f->ratio = f->p99 / f->p50;
 		figure_note(f, "ratio is p99/p50; %zu attaches, in batches "
-		    "of %d, from random connections among %u, %u regions",
-		    smp->n, SCALE_BATCH, s->conns, s->regions - s->released);
+		    "of %d, from random connections among %u, %u regions; "
+		    "the bare request/reply (seqpacket_fd_rtt) after each "
+		    "batch, same placement: p50 %.2f us, p99 %.2f us, p99/p50 "
+		    "%.2f", smp->n, SCALE_BATCH, s->conns,
+		    s->regions - s->released, samples_us(&s->flo[p], 0.5),
+		    samples_us(&s->flo[p], 0.99),
+		    samples_us(&s->flo[p], 0.99) / samples_us(&s->flo[p],
+		    0.5));
 		if (rc < 0)
 			figure_note(f, "stopped early: %s", s->err);
 	}
@@ -558,7 +623,7 @@ scale_start(struct scale *s)
 }
 
 static int
-scale_run(struct scale *s, struct samples *smp)
+scale_run(struct scale *s, struct samples smp[PLACE_N])
 {
 	int rc;
 
@@ -576,8 +641,16 @@ scale_run(struct scale *s, struct samples *smp)
 	scale_report_rss(s);
 	if (bench_stopped(s->b))
 		return -1;
+	if (bench_echo_start(s->b, &s->echo) < 0) {
+		snprintf(s->err, sizeof(s->err), "cannot start the echo "
+		    "server");
+		return -1;
+	}
 	rc = scale_attach(s, smp);
-	scale_report_attach(s, smp, rc);
+	for (int p = 0; p < PLACE_N; p++)
+		if (place_possible(s->b, (enum place)p))
+			scale_report_attach(s, &smp[p], (enum place)p, rc);
+	place_release(s->b);
 	return 0;
 }
 
@@ -621,7 +694,7 @@ fig_scale(struct bench *b)
 {
 	struct scale *s = calloc(1, sizeof(*s));
 	uint32_t div = b->quick ? SCALE_QUICK_DIV : 1;
-	struct samples smp = { 0 };
+	struct samples smp[PLACE_N] = { { 0 } };
 	int rc = -1;
 
 	if (s == NULL)
@@ -632,16 +705,26 @@ fig_scale(struct bench *b)
 	s->attaches = SCALE_ATTACHES / div;
 	for (size_t i = 0; i < SCALE_MAX_WORKERS; i++)
 		s->w[i].sock = -1;
-	if (samples_init(&smp, s->attaches) == 0)
-		rc = scale_run(s, &smp);
+	s->echo.sock = -1;
+	if (samples_init(&smp[PLACE_SAME], s->attaches) == 0 &&
+	    samples_init(&smp[PLACE_CROSS], s->attaches) == 0 &&
+	    samples_init(&s->flo[PLACE_SAME], s->attaches) == 0 &&
+	    samples_init(&s->flo[PLACE_CROSS], s->attaches) == 0)
+		rc = scale_run(s, smp);
 	if (rc < 0)
 		scale_skip_missing(s);
+	/* The echo server holds copies of the workers' sockets: it goes
+	 * first, or the workers would not see theirs close. */
+	bench_echo_stop(&s->echo);
 	workers_stop(s);
 	shmc_close(s->adm);
 	bench_stop_daemon(&s->d);
 	if (s->conf[0] != '\0')
 		unlink(s->conf);
-	samples_free(&smp);
+	samples_free(&smp[PLACE_SAME]);
+	samples_free(&smp[PLACE_CROSS]);
+	samples_free(&s->flo[PLACE_SAME]);
+	samples_free(&s->flo[PLACE_CROSS]);
 	free(s);
 	return rc;
 }

@@ -163,7 +163,9 @@ pool_restore(struct bench *b)
 		}
 		p->guard = 0;
 	}
+	/* A later group may prepare the pool again. */
 	p->ready = false;
+	p->checked = false;
 }
 
 /* A forked child must not keep the guard's pipe open. */

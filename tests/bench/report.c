@@ -79,8 +79,19 @@ figure_new(struct bench *b, const char *name, const char *unit)
 	f->unit = unit;
 	f->p50 = f->p99 = f->value = NAN;
 	f->floor = "none";
+	f->placement = "none";
 	f->floor_p50 = f->reference = f->ratio = NAN;
 	f->target_max = true;
+	return f;
+}
+
+struct figure *
+figure_new_placed(struct bench *b, const char *name, const char *unit,
+    enum place p)
+{
+	struct figure *f = figure_new(b, name, unit);
+
+	f->placement = place_name(p);
 	return f;
 }
 
@@ -192,6 +203,8 @@ report_json(const struct figure *f)
 	json_string(stdout, f->name);
 	printf(",\"unit\":");
 	json_string(stdout, f->unit);
+	printf(",\"placement\":");
+	json_string(stdout, f->placement);
 	if (f->single)
 		json_number(stdout, "value", f->value);
 	else {
@@ -233,9 +246,9 @@ report_row(struct bench *b, const struct figure *f)
 	char p50[24], p99[24], fl[24], ratio[24], target[24];
 
 	if (!b->header_done) {
-		printf("\n%-20s %-8s %10s %10s  %-18s %10s %7s %8s  %s\n",
-		    "figure", "unit", "p50|value", "p99", "floor", "floor_p50",
-		    "ratio", "target", "result");
+		printf("\n%-20s %-9s %-8s %10s %10s  %-18s %10s %7s %8s  "
+		    "%s\n", "figure", "placement", "unit", "p50|value", "p99",
+		    "floor", "floor_p50", "ratio", "target", "result");
 		b->header_done = true;
 	}
 	cell(p50, sizeof(p50), f->single ? f->value : f->p50, "%.2f");
@@ -244,8 +257,9 @@ report_row(struct bench *b, const struct figure *f)
 	cell(ratio, sizeof(ratio), f->ratio, "%.3f");
 	snprintf(target, sizeof(target), "%s%.2f", f->target_max ? "<=" : ">=",
 	    f->target);
-	printf("%-20s %-8s %10s %10s  %-18s %10s %7s %8s  %s\n", f->name,
-	    f->unit, p50, p99, f->floor, fl, ratio, target, figure_result(f));
+	printf("%-20s %-9s %-8s %10s %10s  %-18s %10s %7s %8s  %s\n",
+	    f->name, f->placement, f->unit, p50, p99, f->floor, fl, ratio,
+	    target, figure_result(f));
 	if (f->note[0] != '\0')
 		printf("    %s\n", f->note);
 }
@@ -276,6 +290,22 @@ report_pool(FILE *out)
 	    pi.free, pi.rsvd);
 }
 
+/* The load average: other work on a shared machine moves every figure. */
+static void
+report_load(FILE *out)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/proc/loadavg", "re");
+
+	if (f != NULL) {
+		if (fgets(buf, sizeof(buf), f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	fprintf(out, "load average: %s\n", buf[0] ? buf : "unknown");
+}
+
 void
 report_facts(struct bench *b)
 {
@@ -292,6 +322,13 @@ report_facts(struct bench *b)
 	    b->log_level);
 	fprintf(out, "machine: %ld CPUs online, kernel %s, uid %d\n",
 	    sysconf(_SC_NPROCESSORS_ONLN), u.release, (int)geteuid());
+	report_load(out);
+	if (b->cpu[1] >= 0)
+		fprintf(out, "placements: same_cpu = everything on CPU %d; "
+		    "cross_cpu = client side on CPU %d, server side on CPU "
+		    "%d\n", b->cpu[0], b->cpu[0], b->cpu[1]);
+	else
+		fprintf(out, "placements: same_cpu only (one CPU usable)\n");
 	fprintf(out, "RLIMIT_NOFILE: soft %llu, hard %llu\n",
 	    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 	report_pool(out);
@@ -304,19 +341,20 @@ report_summary(const struct bench *b)
 	FILE *out = b->json ? stderr : stdout;
 
 	fprintf(out, "\nsummary:\n");
+	report_load(out);
 	for (size_t i = 0; i < b->nfigs; i++) {
 		const struct figure *f = &b->figs[i];
 		const char *res = figure_result(f);
 
 		if (f->skipped)
-			fprintf(out, "  %-20s SKIPPED (%s)\n", f->name,
-			    f->note);
+			fprintf(out, "  %-20s %-9s SKIPPED (%s)\n", f->name,
+			    f->placement, f->note);
 		else if (!isfinite(f->ratio))
-			fprintf(out, "  %-20s n/a (not measured)\n",
-			    f->name);
+			fprintf(out, "  %-20s %-9s n/a (not measured)\n",
+			    f->name, f->placement);
 		else
-			fprintf(out, "  %-20s %s (ratio %.3f, target %s "
-			    "%.2f)\n", f->name, res, f->ratio,
+			fprintf(out, "  %-20s %-9s %s (ratio %.3f, target %s "
+			    "%.2f)\n", f->name, f->placement, res, f->ratio,
 			    f->target_max ? "<=" : ">=", f->target);
 	}
 	if (b->errors > 0)

@@ -37,6 +37,8 @@ static const struct group groups[] = {
 	    "create_shmem_64M" }, fig_create },
 	{ { "scale_connections", "scale_regions", "scale_rss",
 	    "scale_attach" }, fig_scale },
+	{ { "boot_storm", "boot_storm_p99" }, fig_storm },
+	{ { "notify_flood" }, fig_flood },
 	{ { "guest_notify", "guest_create_usable", "guest_copy_64M" },
 	    fig_guest },
 	{ { "ivshmem_qemu_qemu_rtt", "ivshmem_qemu_member_rtt",
@@ -310,6 +312,7 @@ main(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	}
 	raise_nofile();
+	place_init(b);
 	sigprocmask(SIG_BLOCK, &b->stop, NULL);
 	/* Unbuffered-enough output: each figure is one flushed line. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -318,6 +321,7 @@ main(int argc, char **argv)
 		if (group_wanted(b, &groups[g]) && groups[g].run(b) < 0)
 			b->errors++;
 	pool_restore(b);
+	place_release(b);
 	report_summary(b);
 	if (b->interrupted) {
 		fprintf(stderr, "shmbench: interrupted\n");

@@ -8,7 +8,9 @@
  * events keep their order across a call made from a dispatch callback, and
  * an attach reply that comes after its call timed out neither leaks its fd
  * nor leaves a client attached in the daemon, and one without the state
- * page and eventfds fails without leaking any. The fake reports every
+ * page and eventfds fails without leaking any, nor does one that lies
+ * about its status or sizes or sends fds that could be shrunk. The fake
+ * reports every
  * request it gets on a pipe; the test's assertions all stay here.
  */
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -383,6 +386,72 @@ script_short_attach(struct fk *k)
 	return fk_serve(k);
 }
 
+/* How script_lying_attach answers the attach of each round. */
+enum lie {
+	LIE_STATUS_HIGH,	/* a status no guest knows */
+	LIE_STATUS_ERRNO,	/* a negative one, which would pass for -ENOMEM */
+	LIE_NO_PAGES,		/* GSS_OK for a region of 0 pages */
+	LIE_SHORT_REGION,	/* 16 pages said, a memfd of 1 */
+	LIE_UNSEALED_REGION,	/* a memfd the daemon could shrink later */
+	LIE_EMPTY_STATE,	/* a state page of 0 bytes */
+	LIE_NONE,		/* all as the daemon sends it */
+	LIE_COUNT
+};
+
+static int
+fk_memfd(off_t size, bool seal)
+{
+	int fd = memfd_create("fake", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, size) < 0 || (seal && fcntl(fd,
+	    F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0))
+		_exit(95);
+	return fd;
+}
+
+/* Answers each attach with the next lie of enum lie, and every other
+ * request as a daemon would. */
+static int
+script_lying_attach(struct fk *k)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AttachReply a = SHMBROKER__ATTACH_REPLY__INIT;
+	Shmbroker__ClientMessage *q;
+	int lie = 0, fds[3];
+
+	if (fk_hello(k) < 0)
+		return 20;
+	while (fk_recv(k, 30000, &q) == 1) {
+		if (q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH ||
+		    lie == LIE_COUNT) {
+			fk_answer(k, q);
+			shmbroker__client_message__free_unpacked(q, NULL);
+			continue;
+		}
+		a.status = lie == LIE_STATUS_HIGH ? 24576 :
+		    lie == LIE_STATUS_ERRNO ? -ENOMEM : 0;
+		a.client_id = 5;
+		a.index = 0;
+		a.active_mask = 1;
+		a.size_pages = lie == LIE_NO_PAGES ? 0 :
+		    lie == LIE_SHORT_REGION ? 16 : 1;
+		a.backing_bytes = (uint64_t)a.size_pages * 4096;
+		m.id = q->id;
+		m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
+		m.attach = &a;
+		fds[0] = fk_memfd(4096, lie != LIE_UNSEALED_REGION);
+		fds[1] = fk_memfd(lie == LIE_EMPTY_STATE ? 0 : 4096,
+		    lie != LIE_EMPTY_STATE);
+		fds[2] = eventfd(0, EFD_CLOEXEC);
+		(void)wire_send_server(k->s, &m, fds, a.status == 0 ? 3 : 0);
+		for (int i = 0; i < 3; i++)
+			close(fds[i]);
+		shmbroker__client_message__free_unpacked(q, NULL);
+		lie++;
+	}
+	return 0;
+}
+
 /* Says hello, then reads requests and answers none. */
 static int
 script_silent(struct fk *k)
@@ -732,6 +801,43 @@ test_short_attach_reply(void **state)
 	assert_int_equal(check_count_own_fds(), before);
 }
 
+/*
+ * A daemon that lies in an attach reply (found by tests/fuzz/fuzz_client)
+ * gets -EPROTO, and no fd leaks: a status that is no guest status (it was
+ * returned as it came: 24576, or -12 that a caller took for -ENOMEM), a
+ * region of no pages, or a region memfd or state page that is shorter
+ * than said or not sealed against shrinking, which the library handed to
+ * the VMM to map (the state page it maps itself): the first access past
+ * the file's end killed the VMM with SIGBUS (a status read of an empty
+ * state page did). The reply as the daemon sends it still attaches, and
+ * its state page works.
+ */
+static void
+test_lying_attach_reply(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc_region r;
+	uint32_t status;
+	int before;
+
+	fake_start(f, script_lying_attach);
+	before = check_count_own_fds();
+	for (int lie = 0; lie < LIE_NONE; lie++) {
+		int rc = shmc_attach(f->c, "lie", 1, true, &r);
+
+		if (rc != -EPROTO)
+			fail_msg("lie %d: attach returned %d, not -EPROTO (%s)",
+			    lie, rc, shmc_error(f->c));
+		assert_int_equal(check_count_own_fds(), before);
+	}
+	assert_int_equal(shmc_attach(f->c, "true", 1, true, &r), SHMC_GSS_OK);
+	assert_int_equal(shmc_status_direct(f->c, r.client_id, 0, &status), 0);
+	assert_int_equal(status, 1u << 16);
+	close(r.fd);
+	assert_int_equal(shmc_detach(f->c, r.client_id), 0);
+	assert_int_equal(check_count_own_fds(), before);
+}
+
 static void
 on_tick(int sig)
 {
@@ -784,6 +890,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_short_attach_reply,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_attach_reply,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lying_attach_reply,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_with_signals,
 		    setup, teardown),

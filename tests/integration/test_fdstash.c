@@ -104,9 +104,11 @@ test_parked_regions_are_shared(void **state)
 	}
 	/* Two memfds stay in the daemon, which now also holds the keeper's
 	 * socket and pidfd; ten memfds went to the keeper. Each region with
-	 * clients has its state page here, and each client its eventfd. */
-	assert_int_equal(harness_count_fds(f->d.pid), base_fds + 2 + 2 +
-	    NREGIONS * 3);
+	 * clients has its state page here, and each client its eventfd. The
+	 * daemon makes its stock of those again after the last reply
+	 * (daemon/stock.c): wait for it. */
+	assert_int_equal(harness_wait_fd_count(f->d.pid, base_fds + 2 + 2 +
+	    NREGIONS * 3, KEEPER_SETTLE_MS), base_fds + 2 + 2 + NREGIONS * 3);
 	nk = keeper_pids(f->d.pid, keepers, 4);
 	assert_int_equal(nk, 1);
 	/* The keeper holds its socket, its inherited stdio and 10 memfds

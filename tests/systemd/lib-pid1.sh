@@ -21,16 +21,32 @@
 # a host setting it changed), and add the pids of background nsenter
 # commands to $pid1_bg (killed by the cleanup).
 # Helpers: skip, fail (with dump), wait_for, gone, ns (a command in the
-# namespaces), sctl (systemctl there), prop (a property of the service).
+# namespaces), sctl (systemctl there), prop (a property of the service),
+# up (the service is active/running), adm (shmctl there on the admin
+# socket, as root; the script sets $shmctl),
+# pid1_as (a command there as a uid and gid), pid1_add_users (test users,
+# after pid1_install), check and pid1_verdict (checks that do not stop the
+# test: every one prints "ok" or "FAIL", and the verdict at the end fails
+# the test if any did, so that one run shows everything that is wrong).
 
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; dump; exit 1; }
 
 upid='' spid='' work='' cg='' pid1_bg=''
+nchecks=0 failed=()
+declare -A pid1_uid=()
 
 ns() { nsenter -t "$spid" -m -p "$@"; }
+# pid1_as UID GID CMD...: CMD in the namespaces as UID and GID, no other
+# groups.
+pid1_as() {
+	local u=$1 g=$2; shift 2
+	ns setpriv --reuid="$u" --regid="$g" --clear-groups "$@"
+}
 sctl() { timeout 30 nsenter -t "$spid" -m -p systemctl --no-pager "$@"; }
 prop() { sctl show -p "$1" --value shmbrokerd.service; }
+up() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
+adm() { ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock "$@"; }
 
 dump() {
 	echo "--- systemd's log"
@@ -53,6 +69,48 @@ wait_for() {
 }
 
 gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# check WHAT WANT GOT: one check, reported and counted, never fatal.
+check() {
+	nchecks=$((nchecks + 1))
+	if [ "$2" = "$3" ]; then
+		echo "ok   $1"
+	else
+		echo "FAIL $1: want '$2', got '$3'"
+		failed+=("$1")
+	fi
+}
+
+# At the end: fails the test (with dump) if any check failed.
+pid1_verdict() {
+	if [ ${#failed[@]} -gt 0 ]; then
+		echo "FAIL: ${#failed[@]} of $nchecks checks failed:"
+		printf '  %s\n' "${failed[@]}"
+		dump
+		exit 1
+	fi
+	echo "PASS: $nchecks checks"
+}
+
+# pid1_add_users NAME...: users and groups shmt-NAME in the test's user
+# database, with consecutive ids free in both (uid = gid), in the order
+# given; ${pid1_uid[NAME]} is each one's id.
+pid1_add_users() {
+	local base=4100 n=$# i=1
+	while awk -F: -v b="$base" -v n="$n" '$3 > b && $3 <= b + n { f = 1 }
+	    END { exit !f }' "$work/etc/passwd" "$work/etc/group"; do
+		base=$((base + 100))
+		[ "$base" -lt 60000 ] ||
+		    skip "no $n free uids/gids in the user database"
+	done
+	for u in "$@"; do
+		pid1_uid[$u]=$((base + i))
+		echo "shmt-$u:x:$((base + i)):$((base + i))::/nonexistent:/usr/sbin/nologin" \
+		    >>"$work/etc/passwd"
+		echo "shmt-$u:x:$((base + i)):" >>"$work/etc/group"
+		i=$((i + 1))
+	done
+}
 
 # SIGKILL to a process and its descendants, children first, by pid.
 pid1_kill_tree() {

@@ -178,7 +178,6 @@ ns timeout 30 "$attach" /run/shmbroker/vmm.sock cfg-two ||
 # its index and the same memory (it sees the new VMM's writes).
 # Measured with systemd 252 (see systemd/README.md): `systemctl restart`
 # and Restart=always keep the fd store; `systemctl stop` empties it.
-adm() { ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock "$@"; }
 listed() { adm list | awk 'NR > 1 { print $2 }' | grep -qx "$1"; }
 main_pid_changed() {
 	local p
@@ -331,8 +330,6 @@ while :; do
 	    "60 s: $(unit_state)"
 done
 echo "crash loop: a burst of $nkilled SIGKILLs in $((SECONDS - t0)) s"
-
-up() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
 wait_for 30 up || fail "crash loop: the service did not come back: $(unit_state)"
 sockets_active || fail "crash loop: a socket unit is down: $(unit_state)"
 grep -q "Trigger limit hit" "$work/console.log" &&

@@ -24,7 +24,7 @@
  * wrote before it, and writes its own mark at the end of the region.
  *
  *   sd-attach --try SOCKET create|find NAME PAGES [--write TEXT|--expect TEXT]
- *             [--stay DIR]
+ *             [--notify INDEX] [--await MS] [--stay DIR]
  * One attempt by a VMM, as whatever uid and gid it runs as (the tenancy
  * test runs it under setpriv): creates (of PAGES pages) or finds NAME and
  * prints one line
@@ -40,6 +40,10 @@
  * writing failed with ("none": it worked); its --write only compares. NAME
  * takes C escapes (\\, \n, \t, \xHH, \NNN octal) so that any byte, an
  * embedded NUL too, can be sent; the name field's final NUL is added.
+ * With --notify it then rings the client at INDEX (a QEMU's vector 0, for
+ * one) and prints "notified INDEX"; with --await it waits up to about MS
+ * ms for a doorbell of its own and prints "pending 0xP" (the senders' bits
+ * it took from its status word, 0x0 when none came).
  * With --stay the attachment (and so a guest region) lives on after the
  * line, which also goes to DIR/ready, until DIR/done appears.
  * Exit status 0 when the daemon answered, whatever the status; 1 when it
@@ -50,6 +54,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,19 +330,56 @@ try_writing(const struct shmc_region *r, char *out, size_t cap)
 	    strerror(reopen_err) : "none");
 }
 
+/* --try's --notify and --await: 0, or -1 with a message. */
+static int
+try_doorbells(struct shmc *c, uint64_t id, int notify, int await_ms)
+{
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	uint32_t st = 0;
+	uint64_t n;
+
+	if (notify >= 0) {
+		if (shmc_notify_direct(c, id, 1u << notify) < 0) {
+			fprintf(stderr, "sd-attach: notify %d failed\n", notify);
+			return -1;
+		}
+		printf("notified %d\n", notify);
+		fflush(stdout);		/* the script waits for this line */
+	}
+	if (await_ms < 0)
+		return 0;
+	if ((p.fd = shmc_attachment_eventfd(c, id)) < 0) {
+		fprintf(stderr, "sd-attach: no eventfd to wait on\n");
+		return -1;
+	}
+	/* A member coming or going signals the eventfd too, with no
+	 * pending bit: wait on for a doorbell. */
+	for (int left = await_ms; (st & 0xffff) == 0 && left > 0;
+	    left -= 20) {
+		if (poll(&p, 1, 20) == 1 && (read(p.fd, &n, sizeof(n)) !=
+		    (ssize_t)sizeof(n) || shmc_status_direct(c, id, 0,
+		    &st) < 0)) {
+			fprintf(stderr, "sd-attach: cannot take the doorbell\n");
+			return -1;
+		}
+	}
+	printf("pending 0x%x\n", st & 0xffff);
+	return 0;
+}
+
 /* --try: see the top of the file. */
 static int
 try_attach(int argc, char **argv)
 {
 	const char *sock = argv[2], *op = argv[3], *text = NULL, *dir = NULL;
 	char name[256], line[192], err[256], ro[96] = "";
-	bool create, write = false;
+	bool create, write = false, failed = false;
 	struct shmc_region r;
 	struct shmc *c;
 	const char *data = "-";
 	unsigned char *mem = NULL;
 	size_t len = 0;
-	int n, rc;
+	int n, rc, notify = -1, await_ms = -1;
 
 	create = strcmp(op, "create") == 0;
 	if ((!create && strcmp(op, "find") != 0) ||
@@ -358,6 +400,10 @@ try_attach(int argc, char **argv)
 			text = argv[i + 1];
 		else if (strcmp(argv[i], "--stay") == 0)
 			dir = argv[i + 1];
+		else if (strcmp(argv[i], "--notify") == 0)
+			notify = atoi(argv[i + 1]) & 15;
+		else if (strcmp(argv[i], "--await") == 0)
+			await_ms = atoi(argv[i + 1]);
 		else
 			return 2;
 	}
@@ -406,9 +452,11 @@ try_attach(int argc, char **argv)
 		printf("\n");
 	}
 	fflush(stdout);
-	if (rc == SHMC_GSS_OK && dir != NULL &&
-	    (step_done(dir, "ready", line) < 0 || step_wait(dir, "done") < 0))
-		rc = -1;
+	if (rc == SHMC_GSS_OK && (try_doorbells(c, r.client_id, notify,
+	    await_ms) < 0 || (dir != NULL && (step_done(dir, "ready",
+	    line) < 0 || step_wait(dir, "done") < 0))))
+		failed = true;
+	fflush(stdout);
 	if (mem != NULL)
 		munmap(mem, len);
 	if (rc == SHMC_GSS_OK) {
@@ -416,7 +464,7 @@ try_attach(int argc, char **argv)
 		close(r.fd);
 	}
 	shmc_close(c);
-	return rc < 0 ? 1 : 0;
+	return failed ? 1 : 0;
 }
 
 int
@@ -438,7 +486,8 @@ main(int argc, char **argv)
 		    "       sd-attach --hold SOCKET NAME PAGES DIR\n"
 		    "       sd-attach --check SOCKET NAME\n"
 		    "       sd-attach --try SOCKET create|find NAME PAGES "
-		    "[--write TEXT|--expect TEXT] [--stay DIR]\n");
+		    "[--write TEXT|--expect TEXT] [--notify INDEX] [--await MS] "
+		    "[--stay DIR]\n");
 		return 2;
 	}
 	memset(peers, 0, sizeof(peers));

@@ -26,9 +26,7 @@
 # every peer would look like 65534), in one log line, and comes back once
 # the drop-in is gone.
 #
-# The attempts are not stopped by the first failure: every check prints
-# "ok" or "FAIL" and the test fails at the end if any did, so that one run
-# shows everything that is wrong.
+# The attempts are not stopped by the first failure (check, lib-pid1.sh).
 #
 # Usage: tenancy.sh SHMBROKERD SHMCTL SD_ATTACH UNITS_SRC_DIR BOOT_SCRIPT
 #                   WORK_PARENT
@@ -47,33 +45,10 @@ unitsrc=$(realpath "$4") boot=$(realpath "$5") parent=$(realpath "$6")
 pid1_prepare tenancy
 pid1_install
 
-# check WHAT WANT GOT: one check, reported and counted, never fatal.
-nchecks=0 failed=()
-check() {
-	nchecks=$((nchecks + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: want '$2', got '$3'"
-		failed+=("$1")
-	fi
-}
-
 # --- Users, groups, configuration -----------------------------------------
-# Ten consecutive ids free in both the test's passwd and group.
-base=4100
-while awk -F: -v b="$base" '$3 >= b && $3 < b + 10 { f = 1 } END { exit !f }' \
-    "$work/etc/passwd" "$work/etc/group"; do
-	base=$((base + 100))
-	[ "$base" -lt 60000 ] || skip "no ten free uids/gids in the user database"
-done
-A=$((base + 1)) B=$((base + 2)) L=$((base + 3)) D=$((base + 4))
-O=$((base + 5)) S=$((base + 6))
-for u in "acme $A" "beta $B" "lab $L" "admins $D" "other $O" "ops $S"; do
-	set -- $u
-	echo "shmt-$1:x:$2:$2::/nonexistent:/usr/sbin/nologin" >>"$work/etc/passwd"
-	echo "shmt-$1:x:$2:" >>"$work/etc/group"
-done
+pid1_add_users acme beta lab admins other ops
+A=${pid1_uid[acme]} B=${pid1_uid[beta]} L=${pid1_uid[lab]}
+D=${pid1_uid[admins]} O=${pid1_uid[other]} S=${pid1_uid[ops]}
 
 # The tenant matched by gid comes first in the file: a daemon that takes
 # the first match instead of the most specific one serves acme-with-lab's-
@@ -123,9 +98,7 @@ sctl start shmbrokerd.socket shmbrokerd-admin.socket ||
     fail "cannot start the socket units"
 [ "$(ns stat -c %a:%G /run/shmbroker/admin.sock)" = 660:shmt-admins ] ||
     fail "admin.sock is not mode 0660, group shmt-admins"
-adm() { ns timeout 10 "$shmctl" -s /run/shmbroker/admin.sock "$@"; }
 adm status >/dev/null || fail "shmctl status (root) did not start the daemon"
-up() { [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; }
 wait_for 20 up || fail "the service is $(prop ActiveState)/$(prop SubState)"
 # Starting the service must not take the socket's group away.
 check "admin.sock keeps its group once the service runs" \
@@ -139,7 +112,7 @@ declare -A who=(
 # as WHO CMD...: CMD in the namespaces as WHO's uid and gid, no other groups.
 as() {
 	local ids=(${who[$1]}); shift
-	ns setpriv --reuid="${ids[0]}" --regid="${ids[1]}" --clear-groups "$@"
+	pid1_as "${ids[0]}" "${ids[1]}" "$@"
 }
 
 OK_NEW="status=0 created=1 data=-"	# made a region
@@ -331,10 +304,4 @@ check "without PrivateUsers=: the service is back on its own" \
 attempt acme create sensor-3 "$OK_NEW"
 
 pid1_poweroff
-if [ ${#failed[@]} -gt 0 ]; then
-	echo "FAIL: ${#failed[@]} of $nchecks checks failed:"
-	printf '  %s\n' "${failed[@]}"
-	dump
-	exit 1
-fi
-echo "PASS: $nchecks checks"
+pid1_verdict

@@ -3,8 +3,9 @@
  * test_ivshmem_proto: the pure side of the ivshmem server protocol: the
  * 8-byte little-endian messages (negative ones too: -1 carries the memory,
  * a refusal is a negative errno), and the checks every export passes
- * before a socket exists: an absolute path that fits a socket address, 1
- * to 16 vectors, a power-of-two size.
+ * before a socket exists: an absolute path that fits a socket address, in
+ * systemd's RuntimeDirectory= when there is one, 1 to 16 vectors, a
+ * power-of-two size.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -57,6 +58,33 @@ test_path(void **state)
 	assert_non_null(strstr(why, "107"));
 }
 
+/* Under systemd's RuntimeDirectory= ($RUNTIME_DIRECTORY, one directory
+ * or several with colons) a socket goes directly in one of them. */
+static void
+test_dir(void **state)
+{
+	static const char *const ok[] = { "/run/shmbroker/ivshmem/a.sock",
+	    "/run/b/x", "/run/c/y.sock" };
+	static const char *const refused[] = { "/tmp/x.sock", "/run/x.sock",
+	    "/run/shmbroker/x.sock", "/run/shmbroker/ivshmem/",
+	    "/run/shmbroker/ivshmem/sub/a.sock", "/run/shmbroker/ivshmemx/a",
+	    "/run/shmbroker/ivshmem", "/run/bb/x", "a.sock" };
+	const char *dirs = "/run/shmbroker/ivshmem:/run/b:/run/c/";
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(ivshmem_check_dir("/tmp/x.sock", NULL, &why), 0);
+	assert_int_equal(ivshmem_check_dir("/tmp/x.sock", "", &why), 0);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_int_equal(ivshmem_check_dir(ok[i], dirs, &why), 0);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		why = NULL;
+		assert_int_equal(ivshmem_check_dir(refused[i], dirs, &why),
+		    -EINVAL);
+		assert_non_null(strstr(why, "PrivateTmp="));
+	}
+}
+
 static void
 test_vectors_and_size(void **state)
 {
@@ -83,6 +111,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_path),
+		cmocka_unit_test(test_dir),
 		cmocka_unit_test(test_vectors_and_size),
 	};
 

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * broker: the daemon's state made and let go, without its sockets or
+ * signals. broker_init turns a loaded configuration into a running
+ * broker (descriptor limit, tenants, registry, event base, fd stash);
+ * broker_fini closes every connection and frees it all. main.c adds the
+ * listening sockets, signals and the fd store around them; the fuzzers
+ * of tests/fuzz run the same broker in-process on sockets of their own
+ * (the one use besides main, see tests/fuzz/README.md).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "config.h"
+
+/* Every region and connection holds a descriptor: ask for enough. */
+static void
+broker_raise_fd_limit(struct broker *b)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)b->cfg.max_regions + b->cfg.max_connections +
+	    (rlim_t)256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_max < want) {
+		struct rlimit up = { want, want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	b->fd_limit = rl.rlim_cur;
+	if (rl.rlim_cur < want)
+		log_info(&b->log, "descriptor limit %llu is below the %llu that "
+		    "max_regions and max_connections could use: region memfds "
+		    "past local_region_fds go to keeper processes",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+}
+
+int
+broker_init(struct broker *b)
+{
+	int rc;
+
+	b->start_ms = broker_now_ms();
+	b->hugepage_size = memory_hugepage_size();
+	TAILQ_INIT(&b->conns);
+	TAILQ_INIT(&b->dead);
+	LIST_INIT(&b->watchers);
+	b->next_conn_id = 1;
+	b->up = &rpc_upcalls;
+	broker_raise_fd_limit(b);
+	if ((rc = policy_init(b)) < 0 || (rc = policy_reload(b)) < 0)
+		return rc;
+	if (b->cfg.local_region_fds == 0)
+		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
+	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
+	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0 ||
+	    stock_init(b) < 0)
+		return -ENOMEM;
+	b->region_up = &ivshmem_region_upcalls;
+	return 0;
+}
+
+void
+broker_fini(struct broker *b)
+{
+	service_stop(b);
+	ivshmem_close(b);
+	if (b->base != NULL)
+		conn_close_all(b);
+	for (int k = 0; k < 2; k++) {
+		if (b->listeners[k].ev != NULL)
+			event_free(b->listeners[k].ev);
+		if (b->listeners[k].fd > 0)
+			close(b->listeners[k].fd);
+	}
+	registry_free(&b->reg);
+	free(b->states);	/* only left when the start failed */
+	tenant_usage_free(&b->usages);
+	fdstash_free(b->stash);
+	stock_free(b);
+	if (b->ev_reap != NULL)
+		event_free(b->ev_reap);
+	if (b->ev_accept_retry != NULL)
+		event_free(b->ev_accept_retry);
+	if (b->ev_grace != NULL)
+		event_free(b->ev_grace);
+	if (b->base != NULL)
+		event_base_free(b->base);
+	config_free(&b->cfg);
+}

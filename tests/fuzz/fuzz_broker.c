@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fuzz_broker: the daemon run in-process for the fuzzers (fuzz_broker.h).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fuzz_broker.h"
+
+#define FUZZ_FILES 4
+#define RUN_MAX_PASSES 100000
+#define DRAIN_MAX_MS 5000
+#define DRAIN_STEP_MS 10
+
+const char fuzz_broker_conf[] =
+    "[broker]\n"
+    "hugepages = never\n"
+    "max_region_size = 64M\n"
+    "max_regions = 48\n"
+    "max_clients = 96\n"
+    "max_connections = 12\n"
+    "local_region_fds = 4096\n"
+    "default_tenant = guests\n"
+    "admin_group = 4000\n"
+    "\n"
+    "[region shared]\n"
+    "size = 64K\n"
+    "mode = 0666\n"
+    "\n"
+    "[region secret]\n"
+    "size = 4K\n"
+    "mode = 0660\n"
+    "group = 2000\n"
+    "\n"
+    "[tenant acme]\n"
+    "uid = 1001\n"
+    "prefix = acme/\n"
+    "deny = ipc-secret*\n"
+    "allow = sensor-*, ipc-*\n"
+    "allow = shared\n"
+    "allow = secret\n"
+    "max_regions = 4\n"
+    "max_clients = 8\n"
+    "max_bytes = 1M\n"
+    "mode = 0660\n"
+    "group = 2000\n"
+    "\n"
+    "[tenant beta]\n"
+    "gid = 1002\n"
+    "prefix = beta/\n"
+    "max_regions = 3\n"
+    "\n"
+    "[tenant guests]\n"
+    "prefix = guests/\n"
+    "max_regions = 6\n"
+    "max_clients = 12\n";
+
+/* Below LOG_ERR: nothing is printed. */
+#define FUZZ_LOG_SILENT (-1)
+
+const char *
+fuzz_broker_file(int slot, const void *text, size_t len)
+{
+	static int fds[FUZZ_FILES] = { -1, -1, -1, -1 };
+	static char paths[FUZZ_FILES][64];
+	const char *p = text;
+
+	if (fds[slot] < 0) {
+		fds[slot] = memfd_create("shmbroker-fuzz.conf", MFD_CLOEXEC);
+		if (fds[slot] < 0)
+			abort();
+		snprintf(paths[slot], sizeof(paths[slot]), "/proc/self/fd/%d",
+		    fds[slot]);
+	}
+	if (ftruncate(fds[slot], 0) < 0)
+		abort();
+	for (size_t off = 0; off < len;) {
+		ssize_t n = pwrite(fds[slot], p + off, len - off, (off_t)off);
+
+		if (n <= 0)
+			abort();
+		off += (size_t)n;
+	}
+	return paths[slot];
+}
+
+/* An abstract address (nothing on the file system to clean up), new for
+ * every listener of the process. */
+static void
+fuzz_addr(struct sockaddr_un *sun, socklen_t *len)
+{
+	static unsigned long serial;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+	    (size_t)snprintf(sun->sun_path + 1, sizeof(sun->sun_path) - 1,
+	    "shmbroker-fuzz.%d.%lu", (int)getpid(), serial++));
+}
+
+/* The listening sockets outlive each broker, so that an input does not
+ * pay for two more (every system call counts at thousands of inputs a
+ * second); fuzz_broker_stop takes them back before broker_fini. Each
+ * input ends with its broker's loop run after its peers closed, so no
+ * connection is left waiting in them for the next. */
+static int fuzz_listeners[2] = { -1, -1 };
+
+static void
+fuzz_listeners_open(void)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+
+	for (int kind = 0; kind < 2; kind++) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+
+		fuzz_addr(&sun, &len);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sun, len) < 0 ||
+		    listen(fd, 64) < 0)
+			abort();
+		fuzz_listeners[kind] = fd;
+	}
+}
+
+void
+fuzz_broker_process_init(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], FDSTASH_KEEPER_ARG) == 0)
+		fdstash_keeper_main();
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	signal(SIGPIPE, SIG_IGN);
+	fuzz_listeners_open();
+}
+
+struct broker *
+fuzz_broker_start(int argc, char **argv, char *err, size_t errlen)
+{
+	/* One at a time: its 128 KiB of buffers are not mapped anew for
+	 * every input. */
+	static struct broker storage;
+	struct broker *b = &storage;
+	size_t next = 0;
+
+	memset(b, 0, sizeof(*b));
+	b->argc = argc;
+	b->argv = argv;
+	if (config_load(&b->cfg, argc, argv, err, errlen) != 0) {
+		config_free(&b->cfg);
+		return NULL;
+	}
+	b->log.level = FUZZ_LOG_SILENT;
+	if (broker_init(b) < 0)
+		abort();
+	b->hugepage_size = 0;
+	if (conn_listen(b, &b->listeners[CONN_VMM], fuzz_listeners[CONN_VMM],
+	    CONN_VMM) < 0 || conn_listen(b, &b->listeners[CONN_ADMIN],
+	    fuzz_listeners[CONN_ADMIN], CONN_ADMIN) < 0 || service_start(b) < 0)
+		abort();
+	/* As main.c does after its sockets; a region that cannot be made
+	 * stops a starting daemon, here it is only missing. */
+	region_create_configured(b, &next, SIZE_MAX, err, errlen);
+	return b;
+}
+
+/* Is there work for the event loop: a connection to accept, a request to
+ * read, a queue the peer now takes, a reload still creating regions? */
+static bool
+fuzz_broker_busy(const struct broker *b)
+{
+	struct pollfd p[64];
+	const struct conn *c;
+	nfds_t n = 0;
+
+	if (b->reload != NULL || !TAILQ_EMPTY(&b->dead))
+		return true;
+	for (int k = 0; k < 2; k++)
+		if (b->listeners[k].ev != NULL)
+			p[n++] = (struct pollfd){ b->listeners[k].fd, POLLIN, 0 };
+	TAILQ_FOREACH(c, &b->conns, entry) {
+		short ev = (short)((c->reads_paused ? 0 : POLLIN) |
+		    (c->outq_count > 0 ? POLLOUT : 0));
+
+		if (ev == 0)
+			continue;
+		if (n == sizeof(p) / sizeof(p[0]))
+			return true;	/* many: let the loop look */
+		p[n++] = (struct pollfd){ c->fd, ev, 0 };
+	}
+	/* libFuzzer's SIGALRM (its -timeout clock) interrupts a poll as
+	 * often as once a second: that is no answer. */
+	for (;;) {
+		int ready = n > 0 ? poll(p, n, 0) : 0;
+
+		if (ready >= 0 || errno != EINTR)
+			return ready > 0;
+	}
+}
+
+/* Waits up to ms for one of the connections to have something to read
+ * (its end-of-file, say); -1 when there is none to wait for. */
+static int
+fuzz_broker_wait(const struct broker *b, int ms)
+{
+	struct pollfd p[64];
+	const struct conn *c;
+	nfds_t n = 0;
+
+	TAILQ_FOREACH(c, &b->conns, entry)
+		if (!c->reads_paused && n < sizeof(p) / sizeof(p[0]))
+			p[n++] = (struct pollfd){ c->fd, POLLIN, 0 };
+	if (n == 0)
+		return -1;
+	poll(p, n, ms);
+	return 0;
+}
+
+void
+fuzz_broker_run(struct broker *b)
+{
+	for (int i = 0; i < RUN_MAX_PASSES && fuzz_broker_busy(b); i++)
+		event_base_loop(b->base, EVLOOP_NONBLOCK);
+	/* A reload may have turned the log on. */
+	b->log.level = FUZZ_LOG_SILENT;
+}
+
+void
+fuzz_broker_drain(struct broker *b)
+{
+	for (int waited = 0; waited < DRAIN_MAX_MS; waited += DRAIN_STEP_MS) {
+		fuzz_broker_run(b);
+		if (b->nconns == 0 || fuzz_broker_wait(b, DRAIN_STEP_MS) < 0)
+			return;
+	}
+}
+
+void
+fuzz_broker_stop(struct broker *b)
+{
+	for (int k = 0; k < 2; k++)
+		b->listeners[k].fd = -1;	/* fuzz_listeners' */
+	broker_fini(b);
+}
+
+/* Takes on an effective uid and gid for this thread alone: the raw
+ * system calls, not glibc's, which would change every thread. */
+static bool
+fuzz_become(uid_t uid, gid_t gid)
+{
+	if (syscall(SYS_setresgid, -1, gid, -1) < 0)
+		return false;
+	if (syscall(SYS_setresuid, -1, uid, -1) < 0) {
+		syscall(SYS_setresgid, -1, getgid(), -1);
+		return false;
+	}
+	return true;
+}
+
+static void
+fuzz_unbecome(void)
+{
+	if (syscall(SYS_setresuid, -1, getuid(), -1) < 0 ||
+	    syscall(SYS_setresgid, -1, getgid(), -1) < 0)
+		abort();
+}
+
+int
+fuzz_broker_connect(struct broker *b, bool admin, uid_t uid, gid_t gid)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+	int fd, rc;
+	bool became;
+
+	/* The listener's own address: the broker's, whichever it is. */
+	if (getsockname(b->listeners[admin ? CONN_ADMIN : CONN_VMM].fd,
+	    (struct sockaddr *)&sun, &len) < 0)
+		abort();
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	became = getuid() == 0 && fuzz_become(uid, gid);
+	rc = connect(fd, (struct sockaddr *)&sun, len);
+	if (became)
+		fuzz_unbecome();
+	if (rc < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void __attribute__((format(printf, 1, 2), noreturn))
+fuzz_broken(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "fuzz_broker: the broker's books disagree: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+static void
+fuzz_check_region(const struct region *g)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
+		const struct client *cl = g->clients[i];
+		bool bit = (g->active >> i) & 1u;
+
+		if ((cl != NULL) != bit)
+			fuzz_broken("region %s: index %d is %s but its active "
+			    "bit is %d", g->name, i, cl ? "taken" : "free",
+			    (int)bit);
+		if (cl == NULL)
+			continue;
+		n++;
+		if (cl->region != g || cl->index != i || cl->efd < 0)
+			fuzz_broken("region %s: client %llu at index %d says "
+			    "index %u", g->name, (unsigned long long)cl->id, i,
+			    (unsigned)cl->index);
+	}
+	if (n != g->nclients)
+		fuzz_broken("region %s: %u clients counted, %u recorded",
+		    g->name, n, (unsigned)g->nclients);
+	if (n > 0 && g->state.fd < 0)
+		fuzz_broken("region %s has clients and no state page", g->name);
+}
+
+/* What the regions and clients charged to u add up to. */
+static void
+fuzz_check_usage(const struct broker *b, const struct tenant_usage *u)
+{
+	const struct region *g;
+	const struct client *cl;
+	uint32_t regions = 0, clients = 0;
+	uint64_t bytes = 0;
+
+	TAILQ_FOREACH(g, &b->reg.regions, entry)
+		if (g->usage == u) {
+			regions++;
+			bytes += g->mem.bytes;
+		}
+	TAILQ_FOREACH(cl, &b->reg.clients, entry)
+		if (cl->usage == u)
+			clients++;
+	if (regions != u->regions || clients != u->clients ||
+	    bytes != u->bytes)
+		fuzz_broken("tenant %s: charged %u regions, %u clients, %llu "
+		    "bytes; holds %u, %u, %llu", u->name, u->regions,
+		    u->clients, (unsigned long long)u->bytes, regions, clients,
+		    (unsigned long long)bytes);
+}
+
+static void
+fuzz_check_conns(const struct broker *b)
+{
+	const struct conn *c;
+	size_t live = 0, fds = 0;
+
+	TAILQ_FOREACH(c, &b->conns, entry) {
+		live++;
+		fds += c->outq_fds;
+		if (c->dead)
+			fuzz_broken("connection %llu is dead but listed live",
+			    (unsigned long long)c->id);
+	}
+	TAILQ_FOREACH(c, &b->dead, entry)
+		fds += c->outq_fds;
+	if (live != b->nconns)
+		fuzz_broken("%zu live connections, nconns %u", live, b->nconns);
+	if (fds != b->outq_fds)
+		fuzz_broken("queues hold %zu fds, the total says %zu", fds,
+		    b->outq_fds);
+}
+
+void
+fuzz_broker_check(const struct broker *b)
+{
+	const struct region *g;
+	const struct client *cl;
+	const struct tenant_usage *u;
+	size_t regions = 0, clients = 0, attached = 0;
+
+	TAILQ_FOREACH(g, &b->reg.regions, entry) {
+		fuzz_check_region(g);
+		regions++;
+		attached += g->nclients;
+	}
+	TAILQ_FOREACH(cl, &b->reg.clients, entry)
+		clients++;
+	if (regions != b->reg.regions_by_name.count ||
+	    regions != b->reg.regions_by_id.count)
+		fuzz_broken("%zu regions listed, %zu by name, %zu by id",
+		    regions, b->reg.regions_by_name.count,
+		    b->reg.regions_by_id.count);
+	if (clients != b->reg.clients_by_id.count || clients != attached)
+		fuzz_broken("%zu clients listed, %zu by id, %zu attached",
+		    clients, b->reg.clients_by_id.count, attached);
+	LIST_FOREACH(u, &b->usages, entry)
+		fuzz_check_usage(b, u);
+	fuzz_check_conns(b);
+}
+
+void
+fuzz_broker_check_empty(const struct broker *b)
+{
+	const struct region *g;
+
+	fuzz_broker_check(b);
+	if (b->nconns != 0 || !TAILQ_EMPTY(&b->dead)) {
+		const struct conn *c = TAILQ_FIRST(&b->conns);
+
+		fuzz_broken("%u connections left after every peer went "
+		    "(the first: %llu, uid %u, reads paused %d, queued %zu)",
+		    b->nconns, c ? (unsigned long long)c->id : 0ull,
+		    c ? (unsigned)c->cred.uid : 0u, c ? (int)c->reads_paused : 0,
+		    c ? c->outq_count : 0);
+	}
+	if (b->reg.clients_by_id.count != 0)
+		fuzz_broken("%zu clients left after every peer went",
+		    b->reg.clients_by_id.count);
+	TAILQ_FOREACH(g, &b->reg.regions, entry)
+		if (g->origin == ORIGIN_GUEST || g->state.fd >= 0)
+			fuzz_broken("region %s (origin %d) outlived its clients "
+			    "%s", g->name, (int)g->origin, g->state.fd >= 0 ?
+			    "with its state page" : "");
+}
