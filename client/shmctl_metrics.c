@@ -99,6 +99,48 @@ metrics_results(FILE *f, const Shmbroker__AdminStatsReply *s)
 	}
 }
 
+/* What untrusted peers ran into: docs/DESIGN.md, "Limits". */
+static void
+metrics_limits(FILE *f, const Shmbroker__AdminStatsReply *s)
+{
+	const struct {
+		const char *limit;
+		uint64_t v;
+	} refused[] = {
+		{ "max_connections", s->refused_max_connections },
+		{ "max_regions", s->refused_max_regions },
+		{ "max_clients", s->refused_max_clients },
+		{ "max_bytes", s->refused_max_bytes },
+		{ "max_clients_per_connection",
+		    s->refused_max_clients_per_connection },
+	};
+
+	metrics_counter(f, "datagrams_oversized_total", "Requests over the "
+	    "largest datagram (max_message bytes), refused.",
+	    s->datagrams_oversized);
+	metrics_counter(f, "datagrams_with_fds_total", "Requests that carried "
+	    "file descriptors, refused and the descriptors closed.",
+	    s->datagrams_with_fds);
+	metrics_counter(f, "reads_paused_total", "Times a connection's "
+	    "requests waited because it did not read its replies.",
+	    s->reads_paused);
+	metrics_family(f, "limit_refusals_total", "counter", "Connections, "
+	    "creates and attaches refused at a limit, by the limit.");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		metrics_sample_label(f, "limit_refusals_total", "limit",
+		    refused[i].limit, refused[i].v);
+	metrics_counter(f, "ivshmem_dropped_total", "QEMUs let go for not "
+	    "reading what the daemon sends them.", s->ivshmem_dropped);
+	metrics_counter(f, "inflight_waits_total", "Messages with fds that "
+	    "waited for their peer to read the fds it already held.",
+	    s->inflight_waits);
+	metrics_gauge(f, "fds_in_flight", "Fds sent to peers that they may "
+	    "not have read yet (the kernel counts them against the daemon's "
+	    "descriptor limit).", s->fds_in_flight);
+	metrics_gauge(f, "drains", "Closed connections kept because their "
+	    "peers hold fds unread.", s->drains);
+}
+
 static void
 metrics_stats(FILE *f, const Shmbroker__AdminStatsReply *s)
 {
@@ -131,6 +173,7 @@ metrics_stats(FILE *f, const Shmbroker__AdminStatsReply *s)
 	    "dropped for not reading their events.",
 	    s->events_dropped_connections);
 	metrics_results(f, s);
+	metrics_limits(f, s);
 }
 
 /* Which TenantInfo figure a per-tenant family shows. */

@@ -408,8 +408,27 @@ static const struct stats_counter {
 	STATS_COUNTER(ivshmem_joins, "ivshmem joins:", ""),
 	STATS_COUNTER(ivshmem_refused, "ivshmem refused:", ""),
 	STATS_COUNTER(ivshmem_relayed, "ivshmem relayed:", " doorbells"),
+	STATS_COUNTER(ivshmem_dropped, "ivshmem dropped:", ""),
+	STATS_COUNTER(datagrams_oversized, "oversized datagrams:", ""),
+	STATS_COUNTER(datagrams_with_fds, "datagrams with fds:", ""),
+	STATS_COUNTER(reads_paused, "reads paused:", ""),
+	STATS_COUNTER(inflight_waits, "fd sends waited:", ""),
+	STATS_COUNTER(fds_in_flight, "fds in flight:", " now"),
+	STATS_COUNTER(drains, "closed, fds unread:", " now"),
+};
+
+/* Refusals at a limit, under their heading by the limit's name. */
+static const struct stats_counter stats_refusals[] = {
+	STATS_COUNTER(refused_max_connections, "max_connections", ""),
+	STATS_COUNTER(refused_max_regions, "max_regions", ""),
+	STATS_COUNTER(refused_max_clients, "max_clients", ""),
+	STATS_COUNTER(refused_max_bytes, "max_bytes", ""),
+	STATS_COUNTER(refused_max_clients_per_connection,
+	    "max_clients_per_connection", ""),
 #undef STATS_COUNTER
 };
+
+#define STATS_N(a) (sizeof(a) / sizeof((a)[0]))
 
 static uint64_t
 stats_value(const Shmbroker__AdminStatsReply *r, const struct stats_counter *c)
@@ -426,10 +445,12 @@ stats_json(const Shmbroker__AdminStatsReply *r)
 	struct jw w = { .f = stdout };
 
 	jw_open(&w, NULL, '{');
-	for (size_t i = 0; i < sizeof(stats_counters) /
-	    sizeof(stats_counters[0]); i++)
+	for (size_t i = 0; i < STATS_N(stats_counters); i++)
 		jw_u64(&w, stats_counters[i].json,
 		    stats_value(r, &stats_counters[i]));
+	for (size_t i = 0; i < STATS_N(stats_refusals); i++)
+		jw_u64(&w, stats_refusals[i].json,
+		    stats_value(r, &stats_refusals[i]));
 	jw_open(&w, "status_counts", '{');
 	for (size_t i = 0; i < r->n_status_counts; i++)
 		jw_u64(&w, wire_status_name((int)i), r->status_counts[i]);
@@ -438,20 +459,23 @@ stats_json(const Shmbroker__AdminStatsReply *r)
 	putchar('\n');
 }
 
-/* Attach results sit under their heading by this much. */
+/* Attach results and refusals sit under their heading by this much. */
 #define STATS_INDENT 2
 
 /* The value column of stats: KV_WIDTH like status, or past the longest
- * counter name ("refused connections:") or attach result with the same
- * two spaces, so that every number of stats is in one column. */
+ * counter name ("refused connections:"), limit or attach result with the
+ * same two spaces, so that every number of stats is in one column. */
 static int
 stats_width(const Shmbroker__AdminStatsReply *r)
 {
 	size_t w = KV_WIDTH, len;
 
-	for (size_t i = 0; i < sizeof(stats_counters) /
-	    sizeof(stats_counters[0]); i++)
+	for (size_t i = 0; i < STATS_N(stats_counters); i++)
 		if ((len = strlen(stats_counters[i].human) + 2) > w)
+			w = len;
+	for (size_t i = 0; i < STATS_N(stats_refusals); i++)
+		if ((len = STATS_INDENT + strlen(stats_refusals[i].human) +
+		    2) > w)
 			w = len;
 	for (size_t i = 0; i < r->n_status_counts; i++)
 		if ((len = STATS_INDENT + strlen(wire_status_name((int)i)) +
@@ -465,11 +489,15 @@ stats_human(const Shmbroker__AdminStatsReply *r)
 {
 	int width = stats_width(r);
 
-	for (size_t i = 0; i < sizeof(stats_counters) /
-	    sizeof(stats_counters[0]); i++)
+	for (size_t i = 0; i < STATS_N(stats_counters); i++)
 		kv(width, stats_counters[i].human, "%" PRIu64 "%s",
 		    stats_value(r, &stats_counters[i]),
 		    stats_counters[i].suffix);
+	printf("\nrefused at a limit:\n");
+	for (size_t i = 0; i < STATS_N(stats_refusals); i++)
+		printf("%*s%-*s%" PRIu64 "\n", STATS_INDENT, "",
+		    width - STATS_INDENT, stats_refusals[i].human,
+		    stats_value(r, &stats_refusals[i]));
 	if (r->n_status_counts > 0)
 		printf("\nattach results:\n");
 	for (size_t i = 0; i < r->n_status_counts; i++)

@@ -310,6 +310,19 @@ admin_stats(struct conn *c, uint64_t id)
 	r.ivshmem_joins = s->ivshmem_joins;
 	r.ivshmem_refused = s->ivshmem_refused;
 	r.ivshmem_relayed = s->ivshmem_relayed;
+	r.datagrams_oversized = s->datagrams_oversized;
+	r.datagrams_with_fds = s->datagrams_with_fds;
+	r.reads_paused = s->reads_paused;
+	r.refused_max_connections = s->refused[LIMIT_MAX_CONNECTIONS];
+	r.refused_max_regions = s->refused[LIMIT_MAX_REGIONS];
+	r.refused_max_clients = s->refused[LIMIT_MAX_CLIENTS];
+	r.refused_max_bytes = s->refused[LIMIT_MAX_BYTES];
+	r.refused_max_clients_per_connection =
+	    s->refused[LIMIT_CLIENTS_PER_CONNECTION];
+	r.ivshmem_dropped = s->ivshmem_dropped;
+	r.inflight_waits = s->inflight_waits;
+	r.fds_in_flight = c->b->inflight_fds;
+	r.drains = c->b->ndrains;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS;
 	m.admin_stats = &r;
 	admin_reply(c, id, &m);

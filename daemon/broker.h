@@ -45,6 +45,8 @@ struct broker_config {
 	uint32_t max_regions;
 	uint32_t max_clients;		/* over all regions */
 	uint32_t max_connections;
+	uint32_t max_clients_per_connection;
+	uint32_t max_queued_messages;	/* replies and events, per connection */
 	uint32_t local_region_fds;	/* memfds held in-process; 0: auto */
 	bool fd_store;			/* keep memfds in systemd's fd store */
 	struct config_region *regions;	/* created at start */
@@ -57,6 +59,17 @@ struct broker_config {
 	gid_t admin_group;
 	char **warnings;		/* "FILE:LINE: ..." found while loading */
 	size_t nwarnings;
+};
+
+/* The limits a peer can run into at a request, each with a refusal
+ * counter (docs/DESIGN.md, "Limits"). */
+enum broker_limit {
+	LIMIT_MAX_CONNECTIONS,		/* [broker] max_connections */
+	LIMIT_MAX_REGIONS,		/* a tenant's quota or the daemon's */
+	LIMIT_MAX_CLIENTS,		/* a tenant's quota or the daemon's */
+	LIMIT_MAX_BYTES,		/* a tenant's max_bytes, max_hugepages */
+	LIMIT_CLIENTS_PER_CONNECTION,	/* [broker] max_clients_per_connection */
+	LIMIT_COUNT
 };
 
 struct broker_stats {
@@ -74,13 +87,25 @@ struct broker_stats {
 	uint64_t ivshmem_joins;		/* QEMUs that became members */
 	uint64_t ivshmem_refused;	/* QEMUs let go before the memfd */
 	uint64_t ivshmem_relayed;	/* QEMU doorbells passed to members */
+	uint64_t datagrams_oversized;	/* over WIRE_MAX_MESSAGE: refused */
+	uint64_t datagrams_with_fds;	/* requests carry none: refused */
+	uint64_t reads_paused;		/* requests in flight: see conn.c */
+	uint64_t refused[LIMIT_COUNT];	/* requests refused at a limit */
+	uint64_t ivshmem_dropped;	/* QEMUs let go for not reading */
+	uint64_t inflight_waits;	/* fds waited for a peer to read */
 };
 
 enum conn_kind { CONN_VMM, CONN_ADMIN };
 
 #define IVSHMEM_MAX_EXPORTS 8		/* ivshmem sockets per region */
+/* The fds that all send queues (conn.c's, ivshmem_peer.c's) may hold:
+ * 1/OUTQ_FDS_SHARE of the daemon's limit, so that slow readers cannot
+ * take the descriptors the daemon needs (b->outq_fds counts them). */
+#define OUTQ_FDS_SHARE 8
 
 struct outmsg;
+struct conn_drain;
+struct inflight_uid;
 struct restored_state;
 struct reload_job;
 
@@ -100,6 +125,12 @@ struct conn {
 	LIST_ENTRY(conn) watch_entry;
 	bool dead;			/* closed at the next reap */
 	bool reads_paused;		/* its queue is long: see conn.c */
+	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
+	struct inflight_uid *inflight_owner;	/* its uid's, while any */
+	bool inflight_waiting;		/* on b->inflight_waiting */
+	uint32_t inflight_backoff_ms;	/* 0: not waiting since it last sent */
+	uint64_t inflight_retry_ms;	/* monotonic */
+	TAILQ_ENTRY(conn) wait_entry;
 	struct client_list clients;
 	STAILQ_HEAD(, outmsg) outq;
 	size_t outq_count;
@@ -164,6 +195,15 @@ struct broker {
 	struct restored_state *states;	/* state pages from the fd store, */
 	size_t nstates;			/* matched to regions at the end */
 	size_t outq_fds;		/* fds held in all send queues */
+	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
+	struct conn_list inflight_waiting;	/* by wait_entry */
+	struct htable inflight_uids;	/* what each peer uid holds unread */
+	bool inflight_capped;		/* the kernel caps it: budgets apply */
+	LIST_HEAD(, conn_drain) drains;	/* closed, their fds unread */
+	size_t ndrains;
+	struct event *ev_inflight;
+	uint64_t inflight_next_sweep_ns;	/* monotonic */
+	uint64_t drains_swept_ms;	/* monotonic */
 	struct event *ev_grace;		/* end of the wait for their clients */
 	struct stock stock;
 	uint64_t start_ms;
@@ -198,6 +238,21 @@ int conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 enum { EVENT_PEER = 2 };
 void conn_kill(struct conn *c, const char *why);
 void conn_close_all(struct broker *b);
+/* conn_inflight.c: fds sent that peers have not read yet. May c send a
+ * message with nfds fds now? */
+bool inflight_admit(struct conn *c, size_t nfds);
+/* It sent one. */
+void inflight_sent(struct conn *c, size_t nfds);
+/* Its next message waits until its peer reads (counted), or no more. */
+void inflight_wait(struct conn *c);
+void inflight_unwait(struct conn *c);
+/* c is being freed: true when its socket was kept (its peer holds fds
+ * unread), else the caller closes it. */
+bool inflight_keep(struct conn *c);
+/* Its state, once, before the first connection; -ENOMEM. */
+int inflight_init(struct broker *b);
+/* The daemon stops: every kept socket is closed. */
+void inflight_close_all(struct broker *b);
 /* An error reply to request id, with the reason, logged at debug. */
 void conn_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -294,7 +349,7 @@ struct region *region_adopt(struct broker *b, const struct fdname_region *fr,
     const struct region_mem *mem);
 /* 0 when one more client fits the daemon and tenant t (NULL: none), else
  * -ENOSPC or -EDQUOT with the reason in *why. */
-int region_client_room(const struct broker *b, const struct tenant *t,
+int region_client_room(struct broker *b, const struct tenant *t,
     const char **why);
 /*
  * Makes a client of g as j says and tells the members. *fd is the memfd to
@@ -358,6 +413,10 @@ int policy_init(struct broker *b);
 void policy_classify(struct broker *b, struct conn *c);
 int policy_reload(struct broker *b);
 void policy_deny(struct broker *b, struct tenant *t);
+/* tenant_quota_check for tenant t (NULL: none, no quotas), with a
+ * refusal counted by the quota it hits. */
+int policy_quota(struct broker *b, const struct tenant *t, uint32_t regions,
+    uint32_t clients, uint64_t bytes, uint64_t hugepages, const char **why);
 /* The usage kept under a tenant's name (made on first use), or NULL. */
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
 /* The tenant a peer with these credentials is, or NULL: none. */

@@ -12,6 +12,9 @@
  *   max_regions = 131072
  *   max_clients = 262144
  *   max_connections = 16384
+ *   max_clients_per_connection = 1024
+ *   max_queued_messages = 4096    ; replies and events waiting for one
+ *                                 ; connection; past it, it is dropped
  *   log_level = info              ; error | warning | notice | info | debug
  *   fd_store = no                 ; yes: region memfds also go to systemd's
  *                                 ; fd store and survive a restart
@@ -49,6 +52,8 @@ config_defaults(struct broker_config *cfg)
 	cfg->max_regions = 131072;
 	cfg->max_clients = 262144;
 	cfg->max_connections = 16384;
+	cfg->max_clients_per_connection = 1024;
+	cfg->max_queued_messages = 4096;
 }
 
 /* Root uses /run/shmbroker, others $XDG_RUNTIME_DIR/shmbroker. */
@@ -81,13 +86,15 @@ config_set_string(char **dst, const char *v)
 
 enum broker_key { BK_SOCKET, BK_ADMIN_SOCKET, BK_HUGEPAGES, BK_LOG_LEVEL,
     BK_MAX_REGION_SIZE, BK_MAX_REGIONS, BK_MAX_CLIENTS, BK_MAX_CONNECTIONS,
+    BK_MAX_CLIENTS_PER_CONNECTION, BK_MAX_QUEUED_MESSAGES,
     BK_LOCAL_REGION_FDS, BK_FD_STORE, BK_TENANCY, BK_DEFAULT_TENANT,
     BK_ADMIN_GROUP };
 
 static const char *const config_broker_keys[] = { "socket", "admin_socket",
     "hugepages", "log_level", "max_region_size", "max_regions",
-    "max_clients", "max_connections", "local_region_fds", "fd_store",
-    "tenancy", "default_tenant", "admin_group", NULL };
+    "max_clients", "max_connections", "max_clients_per_connection",
+    "max_queued_messages", "local_region_fds", "fd_store", "tenancy",
+    "default_tenant", "admin_group", NULL };
 
 static int
 config_set_limit(struct broker_config *cfg, enum broker_key k, const char *v,
@@ -96,6 +103,9 @@ config_set_limit(struct broker_config *cfg, enum broker_key k, const char *v,
 	uint32_t *dst = k == BK_MAX_REGIONS ? &cfg->max_regions :
 	    k == BK_MAX_CLIENTS ? &cfg->max_clients :
 	    k == BK_MAX_CONNECTIONS ? &cfg->max_connections :
+	    k == BK_MAX_CLIENTS_PER_CONNECTION ?
+	    &cfg->max_clients_per_connection :
+	    k == BK_MAX_QUEUED_MESSAGES ? &cfg->max_queued_messages :
 	    &cfg->local_region_fds;
 
 	*why = "limits must be whole numbers from 1 to 4294967295";

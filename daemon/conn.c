@@ -12,8 +12,11 @@
  * bounded per connection and in all, so that slow readers cannot take the
  * daemon's descriptors; and a connection stops being read while its queue
  * is long, so a client that does not read its replies cannot make the
- * daemon hold more of them. A peer that still lets its queue overflow is
- * dropped rather than allowed to grow the daemon. Connections are never
+ * daemon hold more of them (its requests in flight). A peer that still
+ * lets its queue overflow is dropped, with a warning that names the
+ * limit, rather than allowed to grow the daemon. An fd goes out only
+ * within the budgets of fds in flight (conn_inflight.c); a message that
+ * does not fit them waits in the queue. Connections are never
  * freed in the middle of a fan-out: conn_kill marks them dead and a
  * deferred event reaps them, which is also when the services above let go
  * of them (their clients detach).
@@ -21,6 +24,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,12 +32,18 @@
 
 #include "broker.h"
 
-#define OUTQ_MAX_COUNT 4096
+/* A queue's message count is [broker] max_queued_messages. */
 #define OUTQ_MAX_BYTES (4u << 20)
 #define OUTQ_PAUSE_READS 64		/* stop reading requests past this */
 #define EVENT_ROOM 64			/* for a coalesced event to grow */
 #define OUTQ_MAX_FDS 256		/* a few attach replies' worth */
-#define OUTQ_FDS_SHARE 8		/* all queues: 1/8 of the fd limit */
+/* What one request can add to its own connection's queue at most: an
+ * attach reply (WIRE_MAX_FDS) and a PeerChanged with an fd to each of
+ * the connection's other clients of the region. Reading pauses while the
+ * queue has less room than that, so that a client is never dropped for
+ * the replies to its own requests, however many it pipelines. */
+#define REQUEST_MAX_FDS (2 * WIRE_MAX_FDS)
+#define REQUEST_MAX_BYTES (2 * WIRE_MAX_MESSAGE)
 
 struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
@@ -74,7 +84,9 @@ conn_free(struct conn *c)
 		event_free(c->ev_read);
 	if (c->ev_write != NULL)
 		event_free(c->ev_write);
-	close(c->fd);
+	/* A peer that holds fds unread keeps the socket: conn_inflight.c. */
+	if (!inflight_keep(c))
+		close(c->fd);
 	free(c);
 }
 
@@ -116,6 +128,7 @@ conn_kill(struct conn *c, const char *why)
 		log_info(&b->log, "connection %llu (pid %d): %s",
 		    (unsigned long long)c->id, (int)c->cred.pid, why);
 	c->dead = true;
+	inflight_unwait(c);
 	b->up->killed(c);
 	event_del(c->ev_read);
 	if (c->ev_write != NULL)
@@ -126,6 +139,23 @@ conn_kill(struct conn *c, const char *why)
 	event_active(b->ev_reap, EV_TIMEOUT, 0);
 }
 
+/* Drops a peer that ran into a limit, saying which and what to do: a
+ * warning, since the operator may have to raise it. */
+static void __attribute__((format(printf, 2, 3)))
+conn_drop(struct conn *c, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_warn(&c->b->log, "connection %llu (pid %d, uid %u): dropped: %s",
+	    (unsigned long long)c->id, (int)c->cred.pid,
+	    (unsigned)c->cred.uid, why);
+	conn_kill(c, NULL);
+}
+
 void
 conn_close_all(struct broker *b)
 {
@@ -134,6 +164,7 @@ conn_close_all(struct broker *b)
 	while ((c = TAILQ_FIRST(&b->conns)) != NULL)
 		conn_kill(c, NULL);
 	conn_reap_cb(-1, 0, b);
+	inflight_close_all(b);
 }
 
 /* What coalescing needs to know of a message. */
@@ -210,19 +241,69 @@ conn_coalesce(struct conn *c, const struct msginfo *mi, const uint8_t *buf,
 	return true;
 }
 
-/* Long queues pause reading: a client must take its replies to be heard. */
+/* How many replies and events may wait before reading stops: half the
+ * queue, up to OUTQ_PAUSE_READS, so that the replies to the requests
+ * that came before always fit. */
+static size_t
+conn_pause_count(const struct broker *b)
+{
+	size_t half = b->cfg.max_queued_messages / 2;
+
+	return half < OUTQ_PAUSE_READS ? half : OUTQ_PAUSE_READS;
+}
+
+/* Requests in flight: a long queue pauses reading, so a client must take
+ * its replies to be heard, and the requests it sends meanwhile wait in
+ * its own socket, not in the daemon. */
 static void
 conn_update_reading(struct conn *c)
 {
-	bool pause = c->outq_count > OUTQ_PAUSE_READS;
+	struct broker *b = c->b;
+	bool pause = c->outq_count > conn_pause_count(b) ||
+	    c->outq_fds + REQUEST_MAX_FDS > OUTQ_MAX_FDS ||
+	    c->outq_bytes + REQUEST_MAX_BYTES > OUTQ_MAX_BYTES;
 
 	if (pause == c->reads_paused || c->dead)
 		return;
 	c->reads_paused = pause;
-	if (pause)
+	if (pause) {
+		b->stats.reads_paused++;
+		log_debug(&b->log, "connection %llu: %zu replies and events "
+		    "unread (%zu fds): its requests wait until it reads them",
+		    (unsigned long long)c->id, c->outq_count, c->outq_fds);
 		event_del(c->ev_read);
-	else
+	} else {
 		event_add(c->ev_read, NULL);
+	}
+}
+
+/* Whether one more message of len bytes with nfds fds overflows a bound
+ * of c's queue (or of all queues): the drop's reason in why. */
+static bool
+conn_queue_full(const struct conn *c, size_t len, size_t nfds, char *why,
+    size_t whylen)
+{
+	const struct broker *b = c->b;
+
+	if (c->outq_count >= b->cfg.max_queued_messages)
+		snprintf(why, whylen, "%zu replies and events wait unread, "
+		    "the limit (raise max_queued_messages in [broker] for "
+		    "clients that read slowly)", c->outq_count);
+	else if (c->outq_bytes + len > OUTQ_MAX_BYTES)
+		snprintf(why, whylen, "%zu bytes of replies and events wait "
+		    "unread, the limit is %u", c->outq_bytes + len,
+		    OUTQ_MAX_BYTES);
+	else if (c->outq_fds + nfds > OUTQ_MAX_FDS)
+		snprintf(why, whylen, "%zu fds wait unread in its replies and "
+		    "events, the limit is %d per connection", c->outq_fds,
+		    OUTQ_MAX_FDS);
+	else if (b->outq_fds + nfds > b->fd_limit / OUTQ_FDS_SHARE)
+		snprintf(why, whylen, "the unread replies and events of all "
+		    "connections hold %zu fds, 1/%d of the daemon's limit "
+		    "(raise LimitNOFILE)", b->outq_fds, OUTQ_FDS_SHARE);
+	else
+		return false;
+	return true;
 }
 
 static int
@@ -231,17 +312,15 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 {
 	struct outmsg *m;
 	uint64_t key = mi->key;
+	char why[256];
 	size_t cap;
 
 	if (key != 0 && conn_coalesce(c, mi, buf, len, fds, nfds))
 		return 0;
 
-	if (c->outq_count >= OUTQ_MAX_COUNT ||
-	    c->outq_bytes + len > OUTQ_MAX_BYTES ||
-	    c->outq_fds + nfds > OUTQ_MAX_FDS ||
-	    c->b->outq_fds + nfds > c->b->fd_limit / OUTQ_FDS_SHARE) {
+	if (conn_queue_full(c, len, nfds, why, sizeof(why))) {
 		c->b->stats.slow_connections_dropped++;
-		conn_kill(c, "dropped: it does not read its replies and events");
+		conn_drop(c, "%s", why);
 		return -ENOBUFS;
 	}
 	cap = key != 0 && len < EVENT_ROOM ? EVENT_ROOM : len;
@@ -285,6 +364,29 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	return 0;
 }
 
+/*
+ * Sends one datagram now if the socket and the budgets of fds in flight
+ * take it: 0; -EAGAIN when it must wait in the queue, for room in the
+ * socket or, with *for_peer, for the peer to read the fds it holds
+ * (conn_inflight.c; also when the kernel refuses more fds in flight for
+ * the daemon's user); another -errno when the connection is broken.
+ */
+static int
+conn_try_send(struct conn *c, const uint8_t *buf, size_t len,
+    const int *fds, size_t nfds, bool *for_peer)
+{
+	int err;
+
+	*for_peer = !inflight_admit(c, nfds);
+	if (*for_peer)
+		return -EAGAIN;
+	err = wire_send(c->fd, buf, len, fds, nfds);
+	if (err == 0)
+		inflight_sent(c, nfds);
+	*for_peer = err == -ETOOMANYREFS;
+	return err == -ETOOMANYREFS || err == -ENOBUFS ? -EAGAIN : err;
+}
+
 int
 conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
     const int *fds, size_t nfds)
@@ -298,6 +400,7 @@ conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 {
 	uint8_t *buf = c->b->txbuf;
 	struct msginfo mi;
+	bool for_peer = false;
 	ssize_t len;
 	int err;
 
@@ -309,16 +412,19 @@ conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 		return (int)len;
 	}
 	if (STAILQ_EMPTY(&c->outq)) {
-		err = wire_send(c->fd, buf, (size_t)len, fds, nfds);
+		err = conn_try_send(c, buf, (size_t)len, fds, nfds, &for_peer);
 		if (err == 0)
 			return 0;
-		if (err != -EAGAIN && err != -ENOBUFS) {
+		if (err != -EAGAIN) {
 			conn_kill(c, strerror(-err));
 			return err;
 		}
 	}
 	conn_msginfo(msg, coalesce_key, &mi);
-	return conn_enqueue(c, buf, (size_t)len, fds, nfds, &mi);
+	if ((err = conn_enqueue(c, buf, (size_t)len, fds, nfds, &mi)) == 0 &&
+	    for_peer)
+		inflight_wait(c);
+	return err;
 }
 
 static void
@@ -327,12 +433,18 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	struct outmsg *m;
 
+	(void)fd;
 	(void)what;
 	while ((m = STAILQ_FIRST(&c->outq)) != NULL) {
-		int err = wire_send(fd, m->data, m->len, m->fds, m->nfds);
+		bool for_peer;
+		int err = conn_try_send(c, m->data, m->len, m->fds, m->nfds,
+		    &for_peer);
 
-		if (err == -EAGAIN || err == -ENOBUFS)
+		if (err == -EAGAIN) {
+			if (for_peer)
+				inflight_wait(c);
 			return;
+		}
 		if (err < 0) {
 			conn_kill(c, strerror(-err));
 			return;
@@ -344,6 +456,32 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 		conn_update_reading(c);
 	}
 	event_del(c->ev_write);
+}
+
+/* A datagram that no request can be, refused whole (wire_recv closed
+ * its fds) with the reason; the connection goes on. */
+static void
+conn_refuse_datagram(struct conn *c, int err)
+{
+	struct broker *b = c->b;
+	const Shmbroker__Error bad = SHMBROKER__ERROR__ERR_BAD_REQUEST;
+
+	b->stats.bad_requests++;
+	if (err == -EMSGSIZE) {
+		b->stats.datagrams_oversized++;
+		conn_reply_error(c, 0, bad, "datagram over %d bytes (the "
+		    "protocol's max_message): dropped", WIRE_MAX_MESSAGE);
+	} else if (err == -ETOOMANYREFS) {
+		b->stats.datagrams_with_fds++;
+		conn_reply_error(c, 0, bad, "datagram with more than %d fds: "
+		    "dropped and its fds closed (requests carry none)",
+		    WIRE_MAX_FDS);
+	} else if (err == -EPROTO) {
+		conn_reply_error(c, 0, bad, "datagram with ancillary data "
+		    "other than fds: dropped");
+	} else {
+		conn_reply_error(c, 0, bad, "empty datagram: dropped");
+	}
 }
 
 /* One datagram per wakeup: the event loop is level-triggered, so a busy
@@ -365,13 +503,9 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_kill(c, NULL);
 		return;
 	}
-	if (n == -EMSGSIZE || n == -EPROTO || n == -ENOMSG) {
-		b->stats.bad_requests++;
-		conn_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
-		    n == -ENOMSG ? "empty datagram: dropped" :
-		    "datagram over %d bytes or with more than %d fds "
-		    "or foreign ancillary data: dropped",
-		    WIRE_MAX_MESSAGE, WIRE_MAX_FDS);
+	if (n == -EMSGSIZE || n == -ETOOMANYREFS || n == -EPROTO ||
+	    n == -ENOMSG) {
+		conn_refuse_datagram(c, (int)n);
 		return;
 	}
 	if (n < 0) {
@@ -381,6 +515,28 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	b->up->dispatch(c, b->rxbuf, (size_t)n, &fds);
 }
 
+/* A connection past max_connections is told why and closed at once, so
+ * it holds nothing; the socket is new, so the reason fits. */
+static void
+conn_refuse_over_limit(struct broker *b, int fd)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	char text[160];
+
+	b->stats.refused[LIMIT_MAX_CONNECTIONS]++;
+	log_warn(&b->log, "refusing a connection: %u connections (%zu of "
+	    "them closed, with fds their peers have not read) is the limit "
+	    "(raise max_connections in [broker])", b->nconns +
+	    (unsigned)b->ndrains, b->ndrains);
+	snprintf(text, sizeof(text), "shmbrokerd serves %u connections, its "
+	    "max_connections: try again later", b->nconns +
+	    (unsigned)b->ndrains);
+	m.error = SHMBROKER__ERROR__ERR_NO_RESOURCES;
+	m.message = text;
+	wire_send_server(fd, &m, NULL, 0);
+	close(fd);
+}
+
 static void
 conn_accept_one(struct listener *l, int fd)
 {
@@ -388,10 +544,9 @@ conn_accept_one(struct listener *l, int fd)
 	struct conn *c;
 	socklen_t len = sizeof(struct ucred);
 
-	if (b->nconns >= b->cfg.max_connections) {
-		log_warn(&b->log, "refusing a connection: %u connections is "
-		    "the limit (max_connections)", b->nconns);
-		close(fd);
+	/* Closed connections whose peers hold fds unread count too. */
+	if (b->nconns + b->ndrains >= b->cfg.max_connections) {
+		conn_refuse_over_limit(b, fd);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -489,7 +644,8 @@ conn_listen(struct broker *b, struct listener *l, int fd, enum conn_kind kind)
 		b->ev_reap = event_new(b->base, -1, 0, conn_reap_cb, b);
 		b->ev_accept_retry = evtimer_new(b->base, conn_accept_retry_cb,
 		    b);
-		if (b->ev_reap == NULL || b->ev_accept_retry == NULL)
+		if (b->ev_reap == NULL || b->ev_accept_retry == NULL ||
+		    inflight_init(b) < 0)
 			return -ENOMEM;
 	}
 	l->ev = event_new(b->base, fd, EV_READ | EV_PERSIST, conn_accept_cb, l);

@@ -101,7 +101,7 @@ fdstash_keeper_main(void)
 		ssize_t n = wire_recv(KEEPER_SOCK, cmd, sizeof(cmd), &fds);
 
 		if (n == 0 || (n < 0 && n != -EMSGSIZE && n != -ENOMSG &&
-		    n != -EPROTO))
+		    n != -EPROTO && n != -ETOOMANYREFS))
 			_exit(0);
 		if (n == (ssize_t)sizeof(cmd))
 			keeper_handle(cmd, &fds);

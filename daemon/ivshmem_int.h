@@ -109,9 +109,21 @@ struct ivsh_msg {
 	int fd;				/* owned (a dup), or -1 */
 };
 
-/* Messages queued for one QEMU, at most: a join sends 3 + 16 x 16, a
- * QEMU that lets this many pile up is not reading and is let go. */
-#define IVSH_MAX_QUEUED 4096
+/*
+ * Messages queued for one QEMU, at most. A QEMU is told of each index
+ * once, so all it is ever sent is the version, its index, the memfd, its
+ * own vectors and each peer's (IVSHMEM_MAX_VECTORS each) and, as it
+ * leaves, one message per index: IVSH_MOST_SENT. A QEMU that does not
+ * read holds at most that many (and an fd with most of them); the limit
+ * is a safety net past it. A QEMU told to leave that has not read it
+ * within IVSH_CLOSE_GRACE_MS is closed all the same.
+ */
+#define IVSH_MOST_SENT (3 + REGION_MAX_CLIENTS * IVSHMEM_MAX_VECTORS + \
+	REGION_MAX_CLIENTS)
+#define IVSH_MAX_QUEUED 512
+_Static_assert(IVSH_MOST_SENT <= IVSH_MAX_QUEUED,
+    "a QEMU that reads nothing must not be dropped for what it is owed");
+#define IVSH_CLOSE_GRACE_MS 5000
 
 struct ivsh_peer {
 	LIST_ENTRY(ivsh_peer) entry;	/* its export's, or the orphans */

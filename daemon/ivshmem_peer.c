@@ -34,12 +34,51 @@ ivsh_peer_close_later(struct ivsh_peer *p)
 	event_add(p->ev_close, &(struct timeval){ 0, 0 });
 }
 
+/* The QEMU is to be told it leaves, and closed once it is: at the latest
+ * after IVSH_CLOSE_GRACE_MS, read or not. */
+static void
+ivsh_peer_closing(struct ivsh_peer *p)
+{
+	p->closing = true;
+	event_add(p->ev_close, &(struct timeval){
+	    IVSH_CLOSE_GRACE_MS / 1000, IVSH_CLOSE_GRACE_MS % 1000 * 1000 });
+}
+
+/* Lets go of a QEMU that does not read, saying why. */
+static void
+ivsh_peer_drop(struct ivsh_peer *p, const char *why)
+{
+	p->b->stats.ivshmem_dropped++;
+	log_warn(&p->b->log, "ivshmem %s: QEMU pid %d (uid %u): %s: letting "
+	    "it go", p->exp != NULL ? p->exp->path : "-", (int)p->cred.pid,
+	    (unsigned)p->cred.uid, why);
+	p->dropped = true;
+	ivsh_peer_close_later(p);
+}
+
 static void
 ivsh_peer_close_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct ivsh_peer *p = arg;
+
 	(void)fd;
 	(void)what;
-	ivsh_peer_free(arg);
+	if (!p->dropped && !STAILQ_EMPTY(&p->outq)) {
+		ivsh_peer_drop(p, "it left the region and did not read what "
+		    "it was told in time");
+		return;
+	}
+	ivsh_peer_free(p);
+}
+
+static void
+ivsh_msg_free(struct ivsh_peer *p, struct ivsh_msg *m)
+{
+	if (m->fd >= 0) {
+		close(m->fd);
+		p->b->outq_fds--;
+	}
+	free(m);
 }
 
 /* Queues one message; fd (may be -1) is copied. A QEMU that lets the
@@ -47,28 +86,41 @@ ivsh_peer_close_cb(evutil_socket_t fd, short what, void *arg)
 static void
 ivsh_peer_queue(struct ivsh_peer *p, int64_t value, int fd)
 {
+	struct broker *b = p->b;
 	struct ivsh_msg *m;
 
 	if (p->dropped)
 		return;
-	if (p->queued >= IVSH_MAX_QUEUED || (m = calloc(1, sizeof(*m))) == NULL)
-		goto drop;
+	if (p->queued >= IVSH_MAX_QUEUED) {
+		ivsh_peer_drop(p, "it does not read the messages queued for "
+		    "it");
+		return;
+	}
+	if (fd >= 0 && b->outq_fds + 1 > b->fd_limit / OUTQ_FDS_SHARE) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "the daemon's send queues hold "
+		    "%zu fds, 1/%d of its limit (raise LimitNOFILE)",
+		    b->outq_fds, OUTQ_FDS_SHARE);
+		ivsh_peer_drop(p, why);
+		return;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		ivsh_peer_drop(p, "out of memory for its messages");
+		return;
+	}
 	ivshmem_encode(value, m->bytes);
 	m->fd = -1;
-	if (fd >= 0 && (m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
-		free(m);
-		goto drop;
+	if (fd >= 0) {
+		if ((m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+			free(m);
+			ivsh_peer_drop(p, "out of fds for its messages");
+			return;
+		}
+		b->outq_fds++;
 	}
 	STAILQ_INSERT_TAIL(&p->outq, m, entry);
 	p->queued++;
-	return;
-drop:
-	log_warn(&p->b->log, "ivshmem %s: cannot queue a message for QEMU pid "
-	    "%d (%u queued: it does not read them, or the daemon is out of "
-	    "memory or fds): letting it go", p->exp != NULL ? p->exp->path :
-	    "-", (int)p->cred.pid, p->queued);
-	p->dropped = true;
-	ivsh_peer_close_later(p);
 }
 
 /* Sends the head of the queue: 1 when it went whole, 0 when the socket is
@@ -105,6 +157,7 @@ ivsh_peer_send_one(struct ivsh_peer *p, struct ivsh_msg *m)
 	if (m->fd >= 0) {
 		close(m->fd);
 		m->fd = -1;
+		p->b->outq_fds--;
 	}
 	m->sent += (uint8_t)n;
 	return m->sent == sizeof(m->bytes);
@@ -122,7 +175,7 @@ ivsh_peer_flush(struct ivsh_peer *p)
 	    (rc = ivsh_peer_send_one(p, m)) == 1) {
 		STAILQ_REMOVE_HEAD(&p->outq, entry);
 		p->queued--;
-		free(m);
+		ivsh_msg_free(p, m);
 	}
 	if (rc < 0) {
 		p->dropped = true;
@@ -309,7 +362,7 @@ ivsh_peer_leave(struct ivsh_peer *p)
 	struct client *cl = p->cl;
 
 	ivsh_peer_tell_all_left(p);
-	p->closing = true;
+	ivsh_peer_closing(p);
 	if (cl != NULL) {
 		p->cl = NULL;
 		region_detach_client(p->b, cl);
@@ -341,7 +394,7 @@ ivsh_member_revoked(struct broker *b, struct client *self)
 	(void)b;
 	ivsh_peer_tell_all_left(p);
 	p->cl = NULL;
-	p->closing = true;
+	ivsh_peer_closing(p);
 	ivsh_peer_flush(p);
 }
 
@@ -435,9 +488,7 @@ ivsh_peer_free(struct ivsh_peer *p)
 			ivsh_relay_free(&p->relay[i][v]);
 	while ((m = STAILQ_FIRST(&p->outq)) != NULL) {
 		STAILQ_REMOVE_HEAD(&p->outq, entry);
-		if (m->fd >= 0)
-			close(m->fd);
-		free(m);
+		ivsh_msg_free(p, m);
 	}
 	if (p->ev_read != NULL)
 		event_free(p->ev_read);

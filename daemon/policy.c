@@ -134,6 +134,25 @@ policy_deny(struct broker *b, struct tenant *t)
 		t->usage->denials++;
 }
 
+int
+policy_quota(struct broker *b, const struct tenant *t, uint32_t regions,
+    uint32_t clients, uint64_t bytes, uint64_t hugepages, const char **why)
+{
+	static const enum broker_limit limit[] = {
+		[TENANT_QUOTA_REGIONS] = LIMIT_MAX_REGIONS,
+		[TENANT_QUOTA_CLIENTS] = LIMIT_MAX_CLIENTS,
+		[TENANT_QUOTA_BYTES] = LIMIT_MAX_BYTES,
+		[TENANT_QUOTA_HUGEPAGES] = LIMIT_MAX_BYTES,
+	};
+	enum tenant_quota q;
+
+	if (t == NULL || (q = tenant_quota_exceeded(t, regions, clients,
+	    bytes, hugepages, why)) == TENANT_QUOTA_NONE)
+		return 0;
+	b->stats.refused[limit[q]]++;
+	return -EDQUOT;
+}
+
 struct tenant_usage *
 policy_usage(struct broker *b, const char *tenant)
 {

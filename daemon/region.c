@@ -193,11 +193,13 @@ region_create(struct broker *b, const char *name, uint32_t size_pages,
 		return GSS_NOMEM;
 	}
 	if (b->reg.regions_by_name.count >= b->cfg.max_regions) {
-		*why = "the daemon holds max_regions regions already";
+		b->stats.refused[LIMIT_MAX_REGIONS]++;
+		*why = "the daemon holds max_regions regions already "
+		    "(an admin can raise it in [broker])";
 		return GSS_NOMEM;
 	}
-	if (t != NULL && tenant_quota_check(t, 1, 0,
-	    (uint64_t)size_pages * REGION_PAGE_SIZE, 0, why) < 0)
+	if (policy_quota(b, t, 1, 0, (uint64_t)size_pages * REGION_PAGE_SIZE,
+	    0, why) < 0)
 		return GSS_NOMEM;
 	snprintf(label, sizeof(label), "shm:%s", name);
 	if (memory_create(label, size_pages, acl->hugepages >= 0 ?
@@ -206,9 +208,8 @@ region_create(struct broker *b, const char *name, uint32_t size_pages,
 		return GSS_NOMEM;
 	/* Only now is it known whether the pool was used, and how far the
 	 * size was rounded up for it. */
-	if (t != NULL && mem.backing == BACKING_HUGETLB &&
-	    tenant_quota_check(t, 0, 0, mem.bytes,
-	    mem.bytes / b->hugepage_size, why) < 0) {
+	if (mem.backing == BACKING_HUGETLB && policy_quota(b, t, 0, 0,
+	    mem.bytes, mem.bytes / b->hugepage_size, why) < 0) {
 		close(mem.fd);
 		return GSS_NOMEM;
 	}
@@ -259,14 +260,16 @@ region_adopt(struct broker *b, const struct fdname_region *fr,
 }
 
 int
-region_client_room(const struct broker *b, const struct tenant *t,
+region_client_room(struct broker *b, const struct tenant *t,
     const char **why)
 {
 	if (b->reg.clients_by_id.count >= b->cfg.max_clients) {
-		*why = "the daemon holds max_clients clients already";
+		b->stats.refused[LIMIT_MAX_CLIENTS]++;
+		*why = "the daemon holds max_clients clients already "
+		    "(an admin can raise it in [broker])";
 		return -ENOSPC;
 	}
-	return t != NULL ? tenant_quota_check(t, 0, 1, 0, 0, why) : 0;
+	return policy_quota(b, t, 0, 1, 0, 0, why);
 }
 
 /*

@@ -77,6 +77,7 @@ rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
 
 		wire_fds_close(fds);
 		b->stats.bad_requests++;
+		b->stats.datagrams_with_fds++;
 		conn_reply_error(c, m->id, SHMBROKER__ERROR__ERR_BAD_REQUEST,
 		    "requests carry no file descriptors; %zu closed", n);
 	} else if (rpc_is_vmm_request(m->body_case)) {

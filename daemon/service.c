@@ -80,6 +80,8 @@ service_apply(struct broker *b, struct broker_config *next)
 	cur->max_regions = next->max_regions;
 	cur->max_clients = next->max_clients;
 	cur->max_connections = next->max_connections;
+	cur->max_clients_per_connection = next->max_clients_per_connection;
+	cur->max_queued_messages = next->max_queued_messages;
 	if (next->local_region_fds != 0)
 		cur->local_region_fds = next->local_region_fds;
 	free(cur->regions);

@@ -221,22 +221,36 @@ tenant_may_attach(const struct region *g, uid_t uid, gid_t gid)
 	return tenant_region_access(g, uid, gid) != TENANT_ACCESS_NONE;
 }
 
-int
-tenant_quota_check(const struct tenant *t, uint32_t regions,
+enum tenant_quota
+tenant_quota_exceeded(const struct tenant *t, uint32_t regions,
     uint32_t clients, uint64_t bytes, uint64_t hugepages, const char **why)
 {
 	const struct tenant_usage *u = t->usage;
 
-	if (t->max_regions != 0 && u->regions + regions > t->max_regions)
+	if (t->max_regions != 0 && u->regions + regions > t->max_regions) {
 		*why = "the tenant's max_regions quota is used up";
-	else if (t->max_clients != 0 && u->clients + clients > t->max_clients)
+		return TENANT_QUOTA_REGIONS;
+	}
+	if (t->max_clients != 0 && u->clients + clients > t->max_clients) {
 		*why = "the tenant's max_clients quota is used up";
-	else if (t->max_bytes != 0 && u->bytes + bytes > t->max_bytes)
+		return TENANT_QUOTA_CLIENTS;
+	}
+	if (t->max_bytes != 0 && u->bytes + bytes > t->max_bytes) {
 		*why = "the tenant's max_bytes quota would be exceeded";
-	else if (t->max_hugepages != 0 && u->hugepages + hugepages >
-	    t->max_hugepages)
+		return TENANT_QUOTA_BYTES;
+	}
+	if (t->max_hugepages != 0 && u->hugepages + hugepages >
+	    t->max_hugepages) {
 		*why = "the tenant's max_hugepages quota would be exceeded";
-	else
-		return 0;
-	return -EDQUOT;
+		return TENANT_QUOTA_HUGEPAGES;
+	}
+	return TENANT_QUOTA_NONE;
+}
+
+int
+tenant_quota_check(const struct tenant *t, uint32_t regions,
+    uint32_t clients, uint64_t bytes, uint64_t hugepages, const char **why)
+{
+	return tenant_quota_exceeded(t, regions, clients, bytes, hugepages,
+	    why) == TENANT_QUOTA_NONE ? 0 : -EDQUOT;
 }

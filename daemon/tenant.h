@@ -142,5 +142,16 @@ bool tenant_may_attach(const struct region *g, uid_t uid, gid_t gid);
  */
 int tenant_quota_check(const struct tenant *t, uint32_t regions,
     uint32_t clients, uint64_t bytes, uint64_t hugepages, const char **why);
+/* The same, saying which quota (the first, in the order above). */
+enum tenant_quota {
+	TENANT_QUOTA_NONE,
+	TENANT_QUOTA_REGIONS,
+	TENANT_QUOTA_CLIENTS,
+	TENANT_QUOTA_BYTES,
+	TENANT_QUOTA_HUGEPAGES,
+};
+enum tenant_quota tenant_quota_exceeded(const struct tenant *t,
+    uint32_t regions, uint32_t clients, uint64_t bytes, uint64_t hugepages,
+    const char **why);
 
 #endif

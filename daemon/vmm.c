@@ -216,6 +216,27 @@ vmm_read_only_fd(struct conn *c, struct client *cl, int *fd, bool *borrowed,
 	return GSS_OK;
 }
 
+/* Whether the connection may hold one more client: a VMM that attaches
+ * without end would take the daemon's clients (and an eventfd each) from
+ * every other. Regions a guest creates live only while they have
+ * clients, so this bounds the connection's regions too. */
+static bool
+vmm_client_fits(struct conn *c, const char **why)
+{
+	const struct client *cl;
+	uint32_t n = 0;
+
+	LIST_FOREACH(cl, &c->clients, owner_entry)
+		if (++n >= c->b->cfg.max_clients_per_connection) {
+			c->b->stats.refused[LIMIT_CLIENTS_PER_CONNECTION]++;
+			*why = "the connection holds max_clients_per_connection "
+			    "clients already: detach some (or raise "
+			    "max_clients_per_connection in [broker])";
+			return false;
+		}
+	return true;
+}
+
 /* Finds or creates the region and makes the client; GSS status. */
 static enum guest_shm_status
 vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
@@ -229,7 +250,8 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	bool read_only = false;
 
 	*created = false;
-	if (region_client_room(b, vmm_charged_tenant(c), why) < 0)
+	if (!vmm_client_fits(c, why) ||
+	    region_client_room(b, vmm_charged_tenant(c), why) < 0)
 		return GSS_NOMEM;
 	if ((st = vmm_lookup(c, req, &g, created, &read_only, why)) !=
 	    GSS_OK) {

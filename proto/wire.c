@@ -67,7 +67,8 @@ wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 	}
 }
 
-/* Moves the SCM_RIGHTS fds of mh into fds; -EPROTO for anything else. */
+/* Moves the SCM_RIGHTS fds of mh into fds; -ETOOMANYREFS past
+ * WIRE_MAX_FDS, -EPROTO for anything else. */
 static int
 wire_take_fds(struct msghdr *mh, struct wire_fds *fds)
 {
@@ -90,7 +91,7 @@ wire_take_fds(struct msghdr *mh, struct wire_fds *fds)
 				fds->fd[fds->n++] = fd;
 			else {
 				close(fd);
-				err = -EMSGSIZE;
+				err = -ETOOMANYREFS;
 			}
 		}
 	}
@@ -141,7 +142,10 @@ wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
 	err = wire_take_fds(&mh, fds);
 	if (err == 0 && n == 0 && (fds->n > 0 || !wire_peer_closed(sock)))
 		err = -ENOMSG;
-	if (err == 0 && (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+	/* The kernel closes the fds that did not fit ctl itself. */
+	if (err == 0 && (mh.msg_flags & MSG_CTRUNC))
+		err = -ETOOMANYREFS;
+	if (err == 0 && (mh.msg_flags & MSG_TRUNC))
 		err = -EMSGSIZE;
 	if (err == 0 && (size_t)n > cap)
 		err = -EMSGSIZE;

@@ -40,9 +40,10 @@ int wire_send(int sock, const void *buf, size_t len, const int *fds,
 
 /*
  * Receives one datagram into buf (cap bytes). Returns its length, 0 when the
- * peer closed, or -errno: -EMSGSIZE for a datagram or fd set that did not
- * fit, -EPROTO for unexpected ancillary data, -ENOMSG for an empty datagram
- * (no message packs to 0 bytes). fds are closed on every error.
+ * peer closed, or -errno: -EMSGSIZE for a datagram that did not fit,
+ * -ETOOMANYREFS for more than WIRE_MAX_FDS fds, -EPROTO for unexpected
+ * ancillary data, -ENOMSG for an empty datagram (no message packs to 0
+ * bytes). fds are closed on every error.
  * Received fds carry FD_CLOEXEC.
  */
 ssize_t wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds);

@@ -440,7 +440,7 @@ fc_read_requests(struct fc_serving *sv)
 
 		wire_fds_close(&fds);
 		if (n == 0 || (n < 0 && n != -EMSGSIZE && n != -ENOMSG &&
-		    n != -EPROTO)) {
+		    n != -EPROTO && n != -ETOOMANYREFS)) {
 			fc_close_serving(sv);
 			return;
 		}

@@ -103,7 +103,7 @@ fixture_start(struct fixture *fx, const char *conf, const char *const *extra)
 	if (conf != NULL && fixture_write_conf(fx, conf) < 0)
 		return -1;
 	if (fixture_set_args(fx, conf != NULL, extra) < 0 ||
-	    harness_start_daemon(&fx->d, fx->args) < 0)
+	    harness_start_daemon_how(&fx->d, fx->args, fx->start_how) < 0)
 		return -1;
 	return fixture_open_admin(fx);
 }
@@ -268,4 +268,19 @@ fixture_map(struct fixture *fx, const struct shmc_region *r)
 	fx->maps[fx->nmaps].addr = p;
 	fx->maps[fx->nmaps++].len = r->backing_bytes;
 	return p;
+}
+
+int
+fixture_log_lines(const struct fixture *fx, const char *a, const char *b)
+{
+	char line[1024];
+	FILE *fp = fopen(fx->d.log, "re");
+	int n = 0;
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		n += strstr(line, a) != NULL &&
+		    (b == NULL || strstr(line, b) != NULL);
+	fclose(fp);
+	return n;
 }

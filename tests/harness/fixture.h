@@ -44,6 +44,8 @@ struct fixture {
 	char conf[128];		/* dir/shmbroker.conf */
 	/* What fixture_start gave the daemon, for fixture_restart. */
 	const char *args[FIXTURE_ARGS];
+	/* How fixture_start starts it (limits, capabilities), or NULL. */
+	const struct harness_restart *start_how;
 	uint64_t next_id;	/* the next request id on a raw socket */
 	int baseline_fds;	/* the daemon's fds, where a setup counted */
 	struct shmc *conns[FIXTURE_CONNS];	/* NULL: a free slot */
@@ -118,5 +120,9 @@ int fixture_attach(struct fixture *fx, struct shmc *c, const char *name,
     uint32_t pages, bool create, struct shmc_region *out);
 /* r's whole memfd mapped shared, read-write; unmapped at teardown. */
 uint8_t *fixture_map(struct fixture *fx, const struct shmc_region *r);
+/* How many lines of the daemon's log contain a, and b too unless it is
+ * NULL. */
+int fixture_log_lines(const struct fixture *fx, const char *a,
+    const char *b);
 
 #endif

@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/securebits.h>
 
 #include "harness.h"
 
@@ -76,6 +79,14 @@ harness_exec_daemon(const struct test_daemon *d, const char *const *extra,
 	if (fd >= 0)
 		dup2(fd, STDERR_FILENO);
 	harness_pass_fds(how);
+	if (how != NULL && how->nofile > 0 &&
+	    setrlimit(RLIMIT_NOFILE, &(struct rlimit){ (rlim_t)how->nofile,
+	    (rlim_t)how->nofile }) < 0)
+		_exit(125);
+	/* Root's capabilities come from exec as root: not with NOROOT. */
+	if (how != NULL && how->no_caps &&
+	    prctl(PR_SET_SECUREBITS, SECBIT_NOROOT) < 0)
+		_exit(124);
 	argv[n++] = SHMBROKERD_PATH;
 	argv[n++] = "--socket";
 	argv[n++] = d->socket;
@@ -130,6 +141,13 @@ harness_wait_daemon(struct test_daemon *d)
 int
 harness_start_daemon(struct test_daemon *d, const char *const *extra)
 {
+	return harness_start_daemon_how(d, extra, NULL);
+}
+
+int
+harness_start_daemon_how(struct test_daemon *d, const char *const *extra,
+    const struct harness_restart *how)
+{
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/shmbroker-test.XXXXXX");
 	if (mkdtemp(d->dir) == NULL) {
@@ -140,7 +158,7 @@ harness_start_daemon(struct test_daemon *d, const char *const *extra)
 	snprintf(d->admin_socket, sizeof(d->admin_socket), "%s/admin.sock",
 	    d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
-	if (harness_fork_daemon(d, extra, O_TRUNC, NULL) < 0)
+	if (harness_fork_daemon(d, extra, O_TRUNC, how) < 0)
 		return -1;
 	if (harness_wait_daemon(d) == 0)
 		return 0;

@@ -43,8 +43,8 @@ int harness_stop_daemon(struct test_daemon *d);
  */
 int harness_end_daemon(struct test_daemon *d, int sig);
 
-/* How harness_restart_daemon starts the next daemon; NULL: at once,
- * with nothing passed. */
+/* How harness_restart_daemon (or harness_start_daemon_how) starts the
+ * next daemon; NULL: at once, with nothing passed. */
 struct harness_restart {
 	int delay_ms;		/* > 0: it starts this much later, unwaited */
 	/*
@@ -55,7 +55,14 @@ struct harness_restart {
 	const int *fds;
 	const char *const *fdnames;
 	int nfds;
+	long nofile;		/* > 0: its descriptor limit, soft and hard */
+	bool no_caps;		/* started as root without root's capabilities,
+				 * as under its unit (needs CAP_SETPCAP) */
 };
+
+/* harness_start_daemon, started as how says (delay_ms must be 0). */
+int harness_start_daemon_how(struct test_daemon *d, const char *const *extra,
+    const struct harness_restart *how);
 
 /*
  * Ends the running daemon, if any, with SIGTERM (it must exit with 0),

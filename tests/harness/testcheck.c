@@ -159,6 +159,18 @@ check_admin_ok(struct shmc *adm, Shmbroker__ClientMessage__BodyCase body)
 	return m;
 }
 
+uint64_t
+check_admin_stat(struct shmc *adm, size_t offset)
+{
+	Shmbroker__ServerMessage *m = check_admin_ok(adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
+	uint64_t v;
+
+	memcpy(&v, (const char *)m->admin_stats + offset, sizeof(v));
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return v;
+}
+
 int
 check_admin_reload(struct shmc *adm, char *msg, size_t msglen)
 {
@@ -302,6 +314,16 @@ check_send_body(int s, uint64_t id, Shmbroker__ClientMessage__BodyCase bc,
 }
 
 void
+check_send_hello(int s, uint64_t id, uint32_t version, const char *label)
+{
+	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+
+	h.version = version;
+	h.label = (char *)label;
+	check_send_body(s, id, SHMBROKER__CLIENT_MESSAGE__BODY_HELLO, &h.base);
+}
+
+void
 check_send_attach(int s, uint64_t id, const void *name, size_t len,
     uint32_t pages, bool create)
 {
@@ -382,6 +404,46 @@ check_recv(int s, int64_t deadline, struct wire_fds *fds)
 		wire_fds_close(fds);
 	assert_non_null(m);
 	return m;
+}
+
+Shmbroker__ServerMessage *
+check_recv_reply(int s, size_t *nfds)
+{
+	int64_t deadline = harness_now_ms() + CHECK_REPLY_WAIT_MS;
+
+	for (;;) {
+		struct wire_fds fds;
+		Shmbroker__ServerMessage *m = check_recv(s, deadline, &fds);
+
+		if (nfds != NULL)
+			*nfds = fds.n;
+		wire_fds_close(&fds);
+		if (m->id != 0 || m->error != SHMBROKER__ERROR__ERR_NONE)
+			return m;
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+}
+
+bool
+check_sees_eof(int s, int ms)
+{
+	int64_t deadline = harness_now_ms() + ms;
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	char buf[WIRE_MAX_MESSAGE];
+
+	for (;;) {
+		int64_t left = deadline - harness_now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) == 0)
+			return false;
+		/* recv drops any fds that come with what it reads. */
+		n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return false;
+	}
 }
 
 void

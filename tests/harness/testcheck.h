@@ -54,6 +54,11 @@ void check_round_trip(struct shmc *c, uint64_t client_id);
  */
 Shmbroker__ServerMessage *check_admin_ok(struct shmc *adm,
     Shmbroker__ClientMessage__BodyCase body);
+/* One counter of AdminStats on adm, by its field's offset: use
+ * CHECK_STAT(adm, field). */
+uint64_t check_admin_stat(struct shmc *adm, size_t offset);
+#define CHECK_STAT(adm, field) check_admin_stat((adm), \
+	offsetof(Shmbroker__AdminStatsReply, field))
 /* AdminReload on adm: returns the daemon's error (0 on success, and then
  * the reply must be a reload's), its message in msg. */
 int check_admin_reload(struct shmc *adm, char *msg, size_t msglen);
@@ -94,6 +99,10 @@ int check_admin_destroy(struct shmc *adm, const char *name, bool force,
  * test when the request cannot be sent.
  */
 void check_send(int s, Shmbroker__ClientMessage *m);
+/* Hello with a protocol version (WIRE_PROTOCOL_VERSION, or one to be
+ * refused) and a label. */
+void check_send_hello(int s, uint64_t id, uint32_t version,
+    const char *label);
 /* Attach by the name's raw bytes, len of them (a valid name ends in NUL):
  * a find when create is false. */
 void check_send_attach(int s, uint64_t id, const void *name, size_t len,
@@ -114,5 +123,14 @@ void check_send_admin_destroy(int s, uint64_t id, const char *name,
  */
 Shmbroker__ServerMessage *check_recv(int s, int64_t deadline,
     struct wire_fds *fds);
+/* The next datagram on s that is not an event (id 0 without an error),
+ * within CHECK_REPLY_WAIT_MS; *nfds (unless NULL) gets how many fds came
+ * with it, which are closed. The caller frees it. */
+#define CHECK_REPLY_WAIT_MS 5000
+Shmbroker__ServerMessage *check_recv_reply(int s, size_t *nfds);
+/* Whether the daemon closes s within ms; what it sends before is read
+ * and dropped (with any fds). No cmocka check: a forked child may call
+ * it. */
+bool check_sees_eof(int s, int ms);
 
 #endif

@@ -101,32 +101,11 @@ raw_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 		fail_msg("sendmsg of %zu bytes: %s", len, strerror(errno));
 }
 
-/* The next datagram that is not an event; *nfds gets how many fds came
- * with it (they are closed). Fails if none comes within 5 s. */
-static Shmbroker__ServerMessage *
-recv_reply(int sock, size_t *nfds)
-{
-	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
-	Shmbroker__ServerMessage *m;
-
-	for (;;) {
-		struct wire_fds fds;
-
-		m = check_recv(sock, deadline, &fds);
-		if (nfds != NULL)
-			*nfds = fds.n;
-		wire_fds_close(&fds);
-		if (m->id != 0 || m->error != SHMBROKER__ERROR__ERR_NONE)
-			return m;
-		shmbroker__server_message__free_unpacked(m, NULL);
-	}
-}
-
 /* The next reply must be error err for request id, with a message. */
 static void
 expect_error(int sock, uint64_t id, Shmbroker__Error err)
 {
-	Shmbroker__ServerMessage *m = recv_reply(sock, NULL);
+	Shmbroker__ServerMessage *m = check_recv_reply(sock, NULL);
 
 	if (m->error != err)
 		fail_msg("expected error %s, got %s (%s)", wire_error_name(err),
@@ -136,20 +115,6 @@ expect_error(int sock, uint64_t id, Shmbroker__Error err)
 	shmbroker__server_message__free_unpacked(m, NULL);
 }
 
-static void
-send_hello(int sock, uint64_t id, uint32_t version)
-{
-	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
-
-	h.version = version;
-	h.label = (char *)"badinput";
-	m.id = id;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
-	m.hello = &h;
-	check_send(sock, &m);
-}
-
 /* A hello on sock must still be answered. */
 static void
 expect_works(struct fixture *f, int sock)
@@ -157,14 +122,24 @@ expect_works(struct fixture *f, int sock)
 	uint64_t id = f->next_id++;
 	Shmbroker__ServerMessage *m;
 
-	send_hello(sock, id, WIRE_PROTOCOL_VERSION);
-	m = recv_reply(sock, NULL);
+	check_send_hello(sock, id, WIRE_PROTOCOL_VERSION, "badinput");
+	m = check_recv_reply(sock, NULL);
 	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
 	assert_int_equal(m->id, id);
 	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_HELLO);
 	assert_int_equal(m->hello->version, WIRE_PROTOCOL_VERSION);
 	assert_int_equal(m->hello->max_message, WIRE_MAX_MESSAGE);
 	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+/* Another connection is served as if nothing happened. */
+static void
+expect_others_served(struct fixture *f)
+{
+	int t = raw_open(f);
+
+	expect_works(f, t);
+	fixture_raw_close(f, t);
 }
 
 /* Attach by raw name bytes; returns the guest status. On GSS_OK the
@@ -180,7 +155,7 @@ raw_attach(struct fixture *f, int sock, const void *name, size_t len,
 	int st;
 
 	check_send_attach(sock, id, name, len, size, create);
-	m = recv_reply(sock, &nfds);
+	m = check_recv_reply(sock, &nfds);
 	assert_int_equal(m->id, id);
 	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
 	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_ATTACH);
@@ -195,18 +170,6 @@ raw_attach(struct fixture *f, int sock, const void *name, size_t len,
 		*index = m->attach->index;
 	shmbroker__server_message__free_unpacked(m, NULL);
 	return st;
-}
-
-/* Events the daemon dropped connections for, by AdminStats. */
-static uint64_t
-admin_events_dropped(struct fixture *f)
-{
-	Shmbroker__ServerMessage *m = check_admin_ok(f->adm,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
-	uint64_t dropped = m->admin_stats->events_dropped_connections;
-
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return dropped;
 }
 
 /* ---- envelopes ---- */
@@ -305,12 +268,17 @@ test_oversized_datagram(void **state)
 	big = hello_of_size(WIRE_MAX_MESSAGE, 78);
 	raw_send(s, big, WIRE_MAX_MESSAGE, NULL, 0);
 	free(big);
-	m = recv_reply(s, NULL);
+	m = check_recv_reply(s, NULL);
 	assert_int_equal(m->id, 78);
 	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
 	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_HELLO);
 	shmbroker__server_message__free_unpacked(m, NULL);
 	expect_works(f, s);
+	/* Counted as what they were, among the bad requests. */
+	assert_int_equal(CHECK_STAT(f->adm, datagrams_oversized), 2);
+	assert_int_equal(CHECK_STAT(f->adm, datagrams_with_fds), 0);
+	assert_int_equal(CHECK_STAT(f->adm, bad_requests), 2);
+	expect_others_served(f);
 	raw_close_check(f, s);
 }
 
@@ -389,6 +357,10 @@ test_request_with_fds(void **state)
 	}
 	close(file);
 	expect_works(f, s);
+	assert_int_equal(CHECK_STAT(f->adm, datagrams_with_fds),
+	    200 + sizeof(counts) / sizeof(counts[0]));
+	assert_int_equal(CHECK_STAT(f->adm, datagrams_oversized), 0);
+	expect_others_served(f);
 	raw_close_check(f, s);
 }
 
@@ -491,7 +463,7 @@ test_want_index_range(void **state)
 		m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
 		m.attach = &a;
 		check_send(s, &m);
-		r = recv_reply(s, NULL);
+		r = check_recv_reply(s, NULL);
 		assert_int_equal(r->id, m.id);
 		assert_int_equal(r->attach->status,
 		    SHMBROKER__GUEST_STATUS__GSS_OK);
@@ -536,7 +508,7 @@ test_not_attached(void **state)
 	    SHMBROKER__GUEST_STATUS__GSS_OK);
 	id = f->next_id++;
 	check_send_client_op(s2, id, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH, y);
-	m = recv_reply(s2, NULL);
+	m = check_recv_reply(s2, NULL);
 	assert_int_equal(m->id, id);
 	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
 	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_DETACH);
@@ -550,7 +522,7 @@ test_not_attached(void **state)
 	/* The owner's client is untouched by all of it. */
 	id = f->next_id++;
 	check_send_client_op(s1, id, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, x);
-	m = recv_reply(s1, NULL);
+	m = check_recv_reply(s1, NULL);
 	assert_int_equal(m->id, id);
 	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
 	assert_int_equal(m->read_status->status, 0x1u << 16);
@@ -605,9 +577,9 @@ test_bad_version(void **state)
 	struct fixture *f = *state;
 	int s = raw_open(f);
 
-	send_hello(s, 50, 99);
+	check_send_hello(s, 50, 99, "badinput");
 	expect_error(s, 50, SHMBROKER__ERROR__ERR_VERSION);
-	send_hello(s, 51, 0);
+	check_send_hello(s, 51, 0, "badinput");
 	expect_error(s, 51, SHMBROKER__ERROR__ERR_VERSION);
 	expect_works(f, s);
 	raw_close_check(f, s);
@@ -748,7 +720,7 @@ test_flood_non_reader(void **state)
 	    reached, FLOOD);
 	assert_true(reached > 0);
 
-	dropped = admin_events_dropped(f);
+	dropped = CHECK_STAT(f->adm, events_dropped_connections);
 	assert_true(dropped <= 1);
 	if (dropped == 1) {
 		/* Dropped: its client is gone and the flooder was told. */

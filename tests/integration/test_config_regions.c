@@ -293,21 +293,6 @@ test_reload_adds_region(void **state)
 	    SHMBROKER__ERROR__ERR_NONE);
 }
 
-/* How many lines of the daemon's log contain what. */
-static int
-log_lines(struct fixture *st, const char *what)
-{
-	char line[1024];
-	FILE *f = fopen(st->d.log, "re");
-	int n = 0;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	return n;
-}
-
 /*
  * A file of 80,000 regions (13.8 s of a stalled daemon when each key was
  * a linear search): the reload parses in linear time and creates the
@@ -350,7 +335,7 @@ test_large_file_reload(void **state)
 	assert_true(worst < 5000);
 	/* Keepers that fall behind the burst are said once in a while, not
 	 * for each region (1,624 lines here before). */
-	if ((parks = log_lines(st, "cannot park")) > 10)
+	if ((parks = fixture_log_lines(st, "cannot park", NULL)) > 10)
 		fail_msg("%d 'cannot park' lines in %s", parks, st->d.log);
 }
 

@@ -127,21 +127,6 @@ admin_detach(struct shmc *adm, uint64_t id, const char *region,
 	return err;
 }
 
-/* Lines of the daemon's log that contain both a and b. */
-static int
-log_lines(const struct fixture *f, const char *a, const char *b)
-{
-	char line[1024];
-	FILE *fp = fopen(f->d.log, "re");
-	int n = 0;
-
-	assert_non_null(fp);
-	while (fgets(line, sizeof(line), fp) != NULL)
-		n += strstr(line, a) != NULL && strstr(line, b) != NULL;
-	fclose(fp);
-	return n;
-}
-
 /*
  * Two clients of an admin region, a watcher; the admin detaches the
  * second by its id. It is told it was detached alone, the first that it
@@ -188,13 +173,13 @@ test_detach_by_id(void **state)
 	assert_int_equal(check_admin_clients(f->adm, "d1"), 1);
 	assert_int_equal(harness_wait_fd_count(f->d.pid, base, WAIT_MS), base);
 
-	assert_int_equal(log_lines(f, "detached by an admin (connection ",
-	    "client "), 1);
-	assert_int_equal(log_lines(f, "(region d1, index 1, ",
+	assert_int_equal(fixture_log_lines(f,
+	    "detached by an admin (connection ", "client "), 1);
+	assert_int_equal(fixture_log_lines(f, "(region d1, index 1, ",
 	    "detached by an admin"), 1);
 	snprintf(who, sizeof(who), "pid %d, uid %u)\n", (int)getpid(),
 	    (unsigned)getuid());
-	assert_int_equal(log_lines(f, "detached by an admin", who), 1);
+	assert_int_equal(fixture_log_lines(f, "detached by an admin", who), 1);
 
 	/* The revoke, by the admin's connection, then the detach. */
 	wait_events(w, &sw, 2);

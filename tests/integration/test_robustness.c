@@ -287,17 +287,6 @@ proc_state(pid_t pid)
 	return q != NULL && q[1] == ' ' ? q[2] : '?';
 }
 
-static uint64_t
-events_dropped(struct shmc *adm)
-{
-	Shmbroker__ServerMessage *m = check_admin_ok(adm,
-	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATS);
-	uint64_t n = m->admin_stats->events_dropped_connections;
-
-	shmbroker__server_message__free_unpacked(m, NULL);
-	return n;
-}
-
 static uint32_t
 admin_connections(struct shmc *adm)
 {
@@ -518,7 +507,7 @@ test_notify_flood_keeps_victim(void **state)
 	    &delivered), 0);
 	assert_int_equal(delivered, 0);
 	assert_int_equal(shmc_detach(v, rp.client_id), 0);
-	assert_int_equal(events_dropped(adm), 0);
+	assert_int_equal(CHECK_STAT(adm, events_dropped_connections), 0);
 }
 
 static void
@@ -554,7 +543,7 @@ test_churn_keeps_victim(void **state)
 	assert_int_equal(seen.last_peer_kind, SHMC_EVENT_PEER_DETACHED);
 	assert_int_equal(seen.last_peer_index, rs.index);
 	assert_int_equal(seen.last_peer_mask, 1u << rv.index);
-	assert_int_equal(events_dropped(adm), 0);
+	assert_int_equal(CHECK_STAT(adm, events_dropped_connections), 0);
 }
 
 /*
@@ -770,29 +759,6 @@ test_silent_clients_bounded(void **state)
 
 /* ---- 5. connections no tenant takes ---- */
 
-/* Waits up to PROMPT_MS for the daemon to close s; what it says before
- * (a refusal) is read and ignored. */
-static bool
-sees_eof(int s)
-{
-	int64_t deadline = harness_now_ms() + PROMPT_MS;
-	struct pollfd p = { .fd = s, .events = POLLIN };
-	char buf[1024];
-
-	for (;;) {
-		int64_t left = deadline - harness_now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) == 0)
-			return false;
-		n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return true;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return false;
-	}
-}
-
 /*
  * The child: as nobody, opens REFUSED_CONNS connections one after the
  * other, sends nothing, and waits for the daemon to close each; all stay
@@ -810,7 +776,7 @@ refused_child(int fd, const char *path, pid_t parent)
 	if (getppid() != parent)
 		_exit(122);
 	for (; n < REFUSED_CONNS; n++) {
-		if ((s = harness_connect_raw(path)) < 0 || !sees_eof(s))
+		if ((s = harness_connect_raw(path)) < 0 || !check_sees_eof(s, PROMPT_MS))
 			break;
 	}
 	if (write(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))

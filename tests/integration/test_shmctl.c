@@ -84,6 +84,28 @@ test_human_lifecycle(void **state)
 	ctl_assert_kv(f->out, "destroyed:", "1");
 }
 
+/* A block of stats at p: its heading, then lines of an indented name
+ * (starting with start) and a count in the column of out's first line.
+ * Returns where it ends. */
+static const char *
+stats_named_block(const char *out, const char *p, const char *heading,
+    const char *start)
+{
+	size_t hlen = strlen(heading);
+
+	assert_memory_equal(p, heading, hlen);
+	for (p += hlen; *p != '\0' && *p != '\n'; p = strchr(p, '\n') + 1) {
+		const char *nl = strchr(p, '\n'), *v = nl;
+
+		assert_non_null(nl);
+		assert_memory_equal(p, start, strlen(start));
+		while (v[-1] != ' ')
+			v--;
+		assert_int_equal(v - p, ctl_value_column(out));
+	}
+	return p;
+}
+
 /* Every line of status, show and stats has its value in its block's
  * column, the longest key's too. */
 static void
@@ -105,18 +127,12 @@ test_human_blocks(void **state)
 	assert_int_equal(CTL(f, "stats"), 0);
 	p = ctl_assert_kv_block(f->out);
 	ctl_assert_kv(f->out, "refused connections:", "0");
-	/* The attach results: a name, then its count in the same column
-	 * as the counters'. */
-	assert_memory_equal(p, "\nattach results:\n", 17);
-	for (p += 17; *p != '\0'; p = strchr(p, '\n') + 1) {
-		const char *nl = strchr(p, '\n'), *v = nl;
-
-		assert_non_null(nl);
-		assert_memory_equal(p, "  GSS_", 6);
-		while (v[-1] != ' ')
-			v--;
-		assert_int_equal(v - p, ctl_value_column(f->out));
-	}
+	/* The refusals by limit, then the attach results: a name, then its
+	 * count in the same column as the counters'. */
+	p = stats_named_block(f->out, p, "\nrefused at a limit:\n", "  max_");
+	p = stats_named_block(f->out, p, "\nattach results:\n", "  GSS_");
+	assert_string_equal(p, "");
+	ctl_assert_kv(f->out, "  max_clients_per_connection", "0");
 	ctl_assert_kv(f->out, "  GSS_OK", "1");
 }
 

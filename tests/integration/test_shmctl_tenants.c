@@ -255,6 +255,11 @@ test_tenants_quotas(void **state)
 	assert_null(metric(m, "shmbroker_tenant_regions_limit",
 	    ODD_TENANT_PROM));
 	assert_metric(m, "shmbroker_denials_total", NULL, 1);
+	/* r3 found the tenant's clients used up before its regions. */
+	assert_metric(m, "shmbroker_limit_refusals_total",
+	    "limit=\"max_clients\"", 1);
+	assert_metric(m, "shmbroker_limit_refusals_total",
+	    "limit=\"max_regions\"", 0);
 	assert_metric(m, "shmbroker_attach_results_total",
 	    "status=\"GSS_NO_PERMISSION\"", 1);
 	assert_metric(m, "shmbroker_attach_results_total",
@@ -508,6 +513,14 @@ test_metrics(void **state)
 	assert_metric(m, "shmbroker_denials_total", NULL, 0);
 	assert_metric(m, "shmbroker_bad_requests_total", NULL, 0);
 	assert_metric(m, "shmbroker_regions_destroyed_total", NULL, 0);
+	assert_metric(m, "shmbroker_datagrams_oversized_total", NULL, 0);
+	assert_metric(m, "shmbroker_datagrams_with_fds_total", NULL, 0);
+	assert_metric(m, "shmbroker_reads_paused_total", NULL, 0);
+	assert_metric(m, "shmbroker_ivshmem_dropped_total", NULL, 0);
+	assert_metric(m, "shmbroker_limit_refusals_total",
+	    "limit=\"max_connections\"", 0);
+	assert_metric(m, "shmbroker_limit_refusals_total",
+	    "limit=\"max_clients_per_connection\"", 0);
 	assert_metric(m, "shmbroker_attach_results_total",
 	    "status=\"GSS_OK\"", 2);
 	assert_metric(m, "shmbroker_attach_results_total",

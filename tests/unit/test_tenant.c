@@ -628,8 +628,27 @@ test_quota(void **state)
 	assert_int_equal(tenant_quota_check(&t, 0, 0, 0, 2, &why),
 	    -EDQUOT);
 	assert_non_null(strstr(why, "max_hugepages"));
+	assert_int_equal(tenant_quota_exceeded(&t, 0, 0, 0, 2, &why),
+	    TENANT_QUOTA_HUGEPAGES);
 	t.max_hugepages = 0;
 	assert_int_equal(tenant_quota_check(&t, 1, 1, 1, 2, &why), 0);
+	assert_int_equal(tenant_quota_exceeded(&t, 1, 1, 1, 2, &why),
+	    TENANT_QUOTA_NONE);
+
+	/* Which quota: the first hit, in the order regions, clients, bytes,
+	 * hugepages, for the daemon's refusal counters. */
+	t.max_regions = 1;
+	t.max_clients = 1;
+	t.max_bytes = 1;
+	t.usage->regions = 1;
+	t.usage->clients = 1;
+	assert_int_equal(tenant_quota_exceeded(&t, 1, 1, 2, 0, &why),
+	    TENANT_QUOTA_REGIONS);
+	assert_int_equal(tenant_quota_exceeded(&t, 0, 1, 2, 0, &why),
+	    TENANT_QUOTA_CLIENTS);
+	assert_non_null(strstr(why, "max_clients"));
+	assert_int_equal(tenant_quota_exceeded(&t, 0, 0, 2, 0, &why),
+	    TENANT_QUOTA_BYTES);
 	tenant_usage_free(&l);
 	assert_true(LIST_EMPTY(&l));
 }

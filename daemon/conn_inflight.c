@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conn_inflight: the fds the daemon has sent that their peers have not
+ * read yet. The kernel keeps each in flight until its receiver reads or
+ * closes, and counts all of them against the sending user's
+ * RLIMIT_NOFILE: past it, every fd the daemon sends, to anyone, fails
+ * with ETOOMANYREFS, unless the daemon has CAP_SYS_RESOURCE or
+ * CAP_SYS_ADMIN (as root has; the shipped unit gives neither). Closing
+ * the daemon's end does not release them, so a peer that never reads, or
+ * one that is dropped and keeps its end open, could otherwise hold them
+ * for ever and stop every other peer's attaches.
+ *
+ * So fds are sent only within budgets: per connection
+ * (INFLIGHT_CONN_MAX, which also bounds the files a peer keeps alive),
+ * and, where the kernel caps the daemon, per peer uid
+ * (1/INFLIGHT_UID_SHARE of the fd limit, over its connections, dropped
+ * ones too: a peer cannot take another uid's share) and in all
+ * (1/INFLIGHT_ALL_SHARE). A connection that holds nothing unread is
+ * within its own budget whatever the message. A message that does not
+ * fit waits in its connection's queue (conn.c), where its fds are
+ * bounded and let go when the connection is, and is sent once its peer
+ * has read what it holds. Whether it has is SIOCOUTQ: the bytes the peer has not read,
+ * 0 once it read everything, when the connection's whole count is let
+ * go (a peer that keeps something unread keeps its count). It is asked
+ * only when a budget would be exceeded, so counts run high. A connection
+ * that dies with fds unread stays a *drain*: its socket is kept, still
+ * charged to its uid, until its peer reads or closes, and counts against
+ * max_connections. A timer retries waiting connections after
+ * INFLIGHT_TICK_MS, then twice as long each time, up to
+ * INFLIGHT_BACKOFF_MAX_MS, so peers that never read cost little; and
+ * looks at drains every INFLIGHT_DRAIN_MS.
+ */
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/sockios.h>
+
+#include "broker.h"
+
+#define INFLIGHT_CONN_MAX 256		/* a dozen attach replies' worth */
+#define INFLIGHT_UID_SHARE 8
+#define INFLIGHT_ALL_SHARE 2
+#define INFLIGHT_TICK_MS 20
+#define INFLIGHT_BACKOFF_MAX_MS 1000	/* a peer that does not read */
+#define INFLIGHT_DRAIN_MS 1000
+#define INFLIGHT_SWEEP_MS 50		/* full sweeps, at most this often */
+
+/* What the peers of one uid hold unread; there is one while it is not
+ * 0, in b->inflight_uids. */
+struct inflight_uid {
+	struct hnode node;
+	uid_t uid;
+	size_t fds;
+};
+
+/* A dead connection's socket, kept while its peer holds fds unread. */
+struct conn_drain {
+	LIST_ENTRY(conn_drain) entry;
+	int fd;
+	size_t fds;
+	struct inflight_uid *owner;
+};
+
+static void inflight_tick_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Bytes sent on fd that its peer has not read; -1 when unknown. */
+static int
+inflight_unread(int fd)
+{
+	int n;
+
+	return ioctl(fd, SIOCOUTQ, &n) < 0 ? -1 : n;
+}
+
+static struct inflight_uid *
+inflight_find(const struct broker *b, uid_t uid)
+{
+	uint64_t h = hash_u64(uid);
+
+	for (struct hnode *n = htable_bucket(&b->inflight_uids, h); n != NULL;
+	    n = n->next) {
+		struct inflight_uid *u = container_of(n, struct inflight_uid,
+		    node);
+
+		if (n->hash == h && u->uid == uid)
+			return u;
+	}
+	return NULL;
+}
+
+static void
+inflight_uncharge(struct broker *b, struct inflight_uid *u, size_t n)
+{
+	b->inflight_fds -= n;
+	if (u != NULL && (u->fds -= n) == 0) {
+		htable_remove(&b->inflight_uids, &u->node);
+		free(u);
+	}
+}
+
+/* c's peer read everything: its count is let go. */
+static void
+inflight_refresh(struct conn *c)
+{
+	if (c->inflight_fds == 0 || inflight_unread(c->fd) != 0)
+		return;
+	inflight_uncharge(c->b, c->inflight_owner, c->inflight_fds);
+	c->inflight_fds = 0;
+	c->inflight_owner = NULL;
+}
+
+/* What the peers of c's uid hold unread. */
+static size_t
+inflight_uid_fds(const struct conn *c)
+{
+	const struct inflight_uid *u = c->inflight_owner != NULL ?
+	    c->inflight_owner : inflight_find(c->b, c->cred.uid);
+
+	return u != NULL ? u->fds : 0;
+}
+
+/* Within each budget (a connection that holds nothing unread is within
+ * its own); the uid's and the total only where the kernel caps us. */
+static bool
+inflight_fits(const struct conn *c, size_t nfds)
+{
+	const struct broker *b = c->b;
+
+	if (c->inflight_fds != 0 && c->inflight_fds + nfds > INFLIGHT_CONN_MAX)
+		return false;
+	return !b->inflight_capped ||
+	    (inflight_uid_fds(c) + nfds <= b->fd_limit / INFLIGHT_UID_SHARE &&
+	    b->inflight_fds + nfds <= b->fd_limit / INFLIGHT_ALL_SHARE);
+}
+
+/* Drains whose peer read or closed are closed, their count let go. */
+static void
+inflight_sweep_drains(struct broker *b)
+{
+	struct conn_drain *d, *next;
+
+	for (d = LIST_FIRST(&b->drains); d != NULL; d = next) {
+		next = LIST_NEXT(d, entry);
+		if (inflight_unread(d->fd) > 0)
+			continue;
+		inflight_uncharge(b, d->owner, d->fds);
+		LIST_REMOVE(d, entry);
+		b->ndrains--;
+		close(d->fd);
+		free(d);
+	}
+}
+
+/*
+ * Every count that can be let go is: counts are only looked at when a
+ * budget would be exceeded (a SIOCOUTQ costs a system call, a few per
+ * attach otherwise), so they run high in between. A sweep looks at every
+ * connection, so the next waits INFLIGHT_SWEEP_MS or 20 times as long as
+ * this one took, whichever is longer: at most 1/20 of the daemon's time.
+ */
+static void
+inflight_sweep(struct broker *b)
+{
+	uint64_t start = broker_mono_ns(), took;
+	struct conn *c;
+
+	if (start < b->inflight_next_sweep_ns)
+		return;
+	TAILQ_FOREACH(c, &b->conns, entry)
+		inflight_refresh(c);
+	inflight_sweep_drains(b);
+	took = broker_mono_ns() - start;
+	b->inflight_next_sweep_ns = start + (20 * took >
+	    INFLIGHT_SWEEP_MS * 1000000ull ? 20 * took :
+	    INFLIGHT_SWEEP_MS * 1000000ull);
+}
+
+bool
+inflight_admit(struct conn *c, size_t nfds)
+{
+	if (nfds == 0 || inflight_fits(c, nfds))
+		return true;
+	inflight_refresh(c);
+	if (inflight_fits(c, nfds))
+		return true;
+	if (!c->b->inflight_capped)
+		return false;
+	inflight_sweep(c->b);
+	return inflight_fits(c, nfds);
+}
+
+/* uid's entry, made when it has none; NULL without memory. */
+static struct inflight_uid *
+inflight_uid_get(struct broker *b, uid_t uid)
+{
+	struct inflight_uid *u = inflight_find(b, uid);
+
+	if (u == NULL && (u = calloc(1, sizeof(*u))) != NULL) {
+		u->uid = uid;
+		htable_insert(&b->inflight_uids, &u->node, hash_u64(uid));
+	}
+	return u;
+}
+
+void
+inflight_sent(struct conn *c, size_t nfds)
+{
+	struct broker *b = c->b;
+
+	if (nfds == 0)
+		return;
+	/* Without memory for it, the uid goes uncounted; the connection's
+	 * own bound and the total still hold. */
+	if (c->inflight_fds == 0)
+		c->inflight_owner = inflight_uid_get(b, c->cred.uid);
+	if (c->inflight_owner != NULL)
+		c->inflight_owner->fds += nfds;
+	c->inflight_backoff_ms = 0;
+	c->inflight_fds += nfds;
+	b->inflight_fds += nfds;
+}
+
+static void
+inflight_arm(struct broker *b)
+{
+	struct timeval tv = { 0, INFLIGHT_TICK_MS * 1000 };
+
+	if (b->ev_inflight == NULL)
+		b->ev_inflight = evtimer_new(b->base, inflight_tick_cb, b);
+	if (b->ev_inflight != NULL && !evtimer_pending(b->ev_inflight, NULL))
+		evtimer_add(b->ev_inflight, &tv);
+}
+
+void
+inflight_wait(struct conn *c)
+{
+	struct broker *b = c->b;
+
+	if (c->dead || c->inflight_waiting)
+		return;
+	if (c->inflight_backoff_ms == 0) {
+		b->stats.inflight_waits++;
+		log_debug(&b->log, "connection %llu: %zu fds unread, uid %u's "
+		    "%zu, all %zu: its next message waits until its peer "
+		    "reads", (unsigned long long)c->id, c->inflight_fds,
+		    (unsigned)c->cred.uid, inflight_uid_fds(c),
+		    b->inflight_fds);
+		c->inflight_backoff_ms = INFLIGHT_TICK_MS;
+	} else if ((c->inflight_backoff_ms *= 2) > INFLIGHT_BACKOFF_MAX_MS) {
+		c->inflight_backoff_ms = INFLIGHT_BACKOFF_MAX_MS;
+	}
+	c->inflight_retry_ms = broker_mono_ns() / 1000000 +
+	    c->inflight_backoff_ms;
+	if (c->ev_write != NULL)
+		event_del(c->ev_write);
+	c->inflight_waiting = true;
+	TAILQ_INSERT_TAIL(&b->inflight_waiting, c, wait_entry);
+	inflight_arm(b);
+}
+
+void
+inflight_unwait(struct conn *c)
+{
+	if (!c->inflight_waiting)
+		return;
+	TAILQ_REMOVE(&c->b->inflight_waiting, c, wait_entry);
+	c->inflight_waiting = false;
+}
+
+/* Waiting connections whose time came try again (their write event
+ * sends what fits now and waits again, longer, for the rest); drains are
+ * looked at now and then. */
+static void
+inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	uint64_t now = broker_mono_ns() / 1000000;
+	struct conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	for (c = TAILQ_FIRST(&b->inflight_waiting); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, wait_entry);
+		if (c->inflight_retry_ms > now)
+			continue;
+		inflight_unwait(c);
+		event_add(c->ev_write, NULL);
+	}
+	if (now - b->drains_swept_ms >= INFLIGHT_DRAIN_MS) {
+		b->drains_swept_ms = now;
+		inflight_sweep_drains(b);
+	}
+	if (!LIST_EMPTY(&b->drains) || !TAILQ_EMPTY(&b->inflight_waiting))
+		inflight_arm(b);
+}
+
+bool
+inflight_keep(struct conn *c)
+{
+	struct broker *b = c->b;
+	struct conn_drain *d;
+
+	inflight_unwait(c);
+	inflight_refresh(c);
+	/* Uncapped, what the peer holds is its own business. */
+	if (c->inflight_fds == 0 || !b->inflight_capped) {
+		if (c->inflight_fds != 0)
+			inflight_uncharge(b, c->inflight_owner,
+			    c->inflight_fds);
+		return false;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		/* Given up: the kernel still holds them. */
+		inflight_uncharge(b, c->inflight_owner, c->inflight_fds);
+		return false;
+	}
+	d->fd = c->fd;
+	d->fds = c->inflight_fds;
+	d->owner = c->inflight_owner;
+	shutdown(d->fd, SHUT_RDWR);
+	LIST_INSERT_HEAD(&b->drains, d, entry);
+	b->ndrains++;
+	log_debug(&b->log, "connection %llu: closed with %zu fds unread by "
+	    "its peer: kept until it reads or closes",
+	    (unsigned long long)c->id, d->fds);
+	inflight_arm(b);
+	return true;
+}
+
+/* Whether the kernel caps what the daemon has in flight: it does not for
+ * a process with CAP_SYS_RESOURCE or CAP_SYS_ADMIN. Unknown: it does. */
+static bool
+inflight_kernel_caps_us(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	uint32_t exempt = 1u << CAP_SYS_RESOURCE | 1u << CAP_SYS_ADMIN;
+
+	_Static_assert(CAP_SYS_RESOURCE < 32 && CAP_SYS_ADMIN < 32,
+	    "both in the first word");
+	if (syscall(SYS_capget, &h, d) < 0)
+		return true;
+	return (d[0].effective & exempt) == 0;
+}
+
+int
+inflight_init(struct broker *b)
+{
+	TAILQ_INIT(&b->inflight_waiting);
+	LIST_INIT(&b->drains);
+	b->inflight_capped = inflight_kernel_caps_us();
+	log_debug(&b->log, "fds in flight: %s", b->inflight_capped ?
+	    "capped by the kernel at the descriptor limit: budgets apply" :
+	    "not capped (CAP_SYS_RESOURCE or CAP_SYS_ADMIN)");
+	return htable_init(&b->inflight_uids);
+}
+
+void
+inflight_close_all(struct broker *b)
+{
+	struct conn_drain *d;
+
+	while ((d = LIST_FIRST(&b->drains)) != NULL) {
+		inflight_uncharge(b, d->owner, d->fds);
+		LIST_REMOVE(d, entry);
+		close(d->fd);
+		free(d);
+	}
+	b->ndrains = 0;
+	htable_free(&b->inflight_uids);
+	if (b->ev_inflight != NULL) {
+		event_free(b->ev_inflight);
+		b->ev_inflight = NULL;
+	}
+}

@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_limits: every resource a peer can make shmbrokerd grow is bounded
+ * (docs/DESIGN.md, "Limits"), and hitting a bound is seen three ways:
+ * the peer gets a clear refusal or is let go with a log line that names
+ * the limit, the daemon's counter for it moves (AdminStats, which
+ * `shmctl stats` and `metrics` print), and the daemon serves everyone
+ * else all the same. Requests that pipeline without reading their
+ * replies, a watcher that never reads, a VMM connection that attaches
+ * without end, connections past max_connections, regions and clients
+ * past a tenant's and the daemon's limits, and an ivshmem peer that
+ * never reads and a 17th that comes. Datagram size and fds per message
+ * are test_badinput's. Each test runs its own daemon from this process,
+ * over raw sockets where the peer is hostile and libshmclient where it
+ * is not.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "testcheck.h"
+#include "shmbroker.pb-c.h"
+#include "shmclient.h"
+#include "shmclient_admin.h"
+#include "wire.h"
+
+#define OPEN "[broker]\ntenancy = open\n"
+#define REPLY_WAIT_MS 5000
+#define SETTLE_WAIT_MS 20000
+#define PIPELINE_MAX 20000	/* requests a pipelining peer tries */
+#define CHURN_MAX 5000		/* attach-detach rounds a watcher misses */
+#define IVS_GRACE_WAIT_MS 15000	/* the daemon's 5 s, with room */
+#define PEER_UID 2001		/* the hostile peer of test_fds_in_flight */
+#define NOFILE 1024		/* and the daemon's descriptor limit there */
+#define PEER_CONNS 16		/* its connections */
+
+/* The fixture, and test_fds_in_flight's peer. */
+struct limits {
+	struct fixture fx;	/* first: fixture_teardown frees it whole */
+	pid_t peer;		/* a hostile peer process, or 0 */
+};
+
+/* ---- the daemon ---- */
+
+static int
+setup(void **state)
+{
+	return fixture_new(state, sizeof(struct limits)) != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	struct limits *l = *state;
+
+	if (l == NULL)
+		return 0;
+	if (l->peer > 0) {
+		kill(l->peer, SIGKILL);
+		waitpid(l->peer, NULL, 0);
+	}
+	return fixture_teardown(state);
+}
+
+static void
+start(struct fixture *f, const char *conf)
+{
+	static const char *const never[] = { "--hugepages", "never", NULL };
+
+	assert_int_equal(fixture_start(f, conf, never), 0);
+	f->baseline_fds = harness_settled_fd_count(f->d.pid);
+}
+
+#define STAT(f, field) CHECK_STAT((f)->adm, field)
+
+/* A newcomer is served: a connection of its own creates a region, which
+ * goes again with it. */
+static void
+serves_others(struct fixture *f)
+{
+	struct shmc *c = fixture_connect(f, f->d.socket, "newcomer");
+	struct shmc_region r;
+
+	assert_int_equal(shmc_attach(c, "newcomer", 1, true, &r), SHMC_GSS_OK);
+	assert_true(r.created);
+	close(r.fd);
+	fixture_close(f, c);
+}
+
+/* ---- raw requests ---- */
+
+/* The next reply on s, whatever it says. */
+static void
+drop_reply(int s)
+{
+	shmbroker__server_message__free_unpacked(check_recv_reply(s, NULL),
+	    NULL);
+}
+
+/* The daemon holds the descriptors it held when the test began. */
+static void
+expect_baseline(struct fixture *f)
+{
+	assert_int_equal(harness_wait_fd_count(f->d.pid, f->baseline_fds,
+	    SETTLE_WAIT_MS), f->baseline_fds);
+}
+
+/* Attach (create: a create, else a find) of name on raw socket s: the
+ * guest status, the daemon's reason in why, the client's id in *cid. */
+static int
+raw_attach(struct fixture *f, int s, const char *name, bool create,
+    uint64_t *cid, char *why, size_t whylen)
+{
+	uint64_t id = f->next_id++;
+	Shmbroker__ServerMessage *m;
+	int st;
+
+	check_send_attach(s, id, name, strlen(name) + 1, 1, create);
+	m = check_recv_reply(s, NULL);
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_ATTACH);
+	st = m->attach->status;
+	if (cid != NULL)
+		*cid = m->attach->client_id;
+	snprintf(why, whylen, "%s", m->message != NULL ? m->message : "");
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return st;
+}
+
+/* ---- requests in flight ---- */
+
+/*
+ * A peer that pipelines requests and reads no reply: once its unread
+ * replies pile up the daemon stops reading its requests, which wait in
+ * the peer's own socket (and then the peer's sends block), so the daemon
+ * holds at most a few dozen replies for it. Nothing is lost: once it
+ * reads, every request is answered, in order.
+ */
+static void
+test_requests_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	int64_t idle_since;
+	int s, sent = 0;
+
+	start(f, OPEN);
+	s = fixture_raw(f, f->d.socket);
+	assert_int_equal(fcntl(s, F_SETFL, O_NONBLOCK), 0);
+	idle_since = harness_now_ms();
+	while (sent < PIPELINE_MAX && harness_now_ms() - idle_since < 500) {
+		Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+		Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+		int rc;
+
+		h.version = WIRE_PROTOCOL_VERSION;
+		m.id = (uint64_t)sent + 1;
+		m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
+		m.hello = &h;
+		rc = wire_send_client(s, &m, NULL, 0);
+		if (rc == -EAGAIN || rc == -ENOBUFS) {
+			harness_sleep_ms(10);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		sent++;
+		idle_since = harness_now_ms();
+	}
+	print_message("%d requests went out before the socket stopped "
+	    "taking them\n", sent);
+	if (sent == PIPELINE_MAX)
+		fail_msg("the daemon took %d pipelined requests without their "
+		    "replies being read", sent);
+	assert_true(STAT(f, reads_paused) >= 1);
+	assert_int_equal(STAT(f, events_dropped_connections), 0);
+	serves_others(f);
+
+	assert_int_equal(fcntl(s, F_SETFL, 0), 0);
+	for (int i = 1; i <= sent; i++) {
+		Shmbroker__ServerMessage *m = check_recv_reply(s, NULL);
+
+		if (m->id != (uint64_t)i)
+			fail_msg("reply %d is to request %llu", i,
+			    (unsigned long long)m->id);
+		assert_int_equal(m->body_case,
+		    SHMBROKER__SERVER_MESSAGE__BODY_HELLO);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	check_send_hello(s, 999999, WIRE_PROTOCOL_VERSION, "limits");
+	{
+		Shmbroker__ServerMessage *m = check_recv_reply(s, NULL);
+
+		assert_int_equal(m->id, 999999);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	fixture_raw_close(f, s);
+	expect_baseline(f);
+}
+
+/* ---- queued events ---- */
+
+/*
+ * An admin watching events that never reads them: past
+ * max_queued_messages waiting for it, it is dropped with a warning that
+ * names the limit, and counted. Whoever made the events goes on.
+ */
+static void
+test_queued_events(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminWatch aw = SHMBROKER__ADMIN_WATCH__INIT;
+	Shmbroker__ServerMessage *m;
+	struct shmc_region r;
+	struct shmc *c;
+	int w, rounds = 0;
+
+	start(f, OPEN "max_queued_messages = 128\n");
+	w = fixture_raw(f, f->d.admin_socket);
+	req.id = 1;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_WATCH;
+	req.admin_watch = &aw;
+	check_send(w, &req);
+	m = check_recv_reply(w, NULL);
+	assert_int_equal(m->body_case,
+	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH);
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	/* Each round is a create, an attach, a detach and a removal. */
+	c = fixture_connect(f, f->d.socket, "churn");
+	while (rounds < CHURN_MAX) {
+		assert_int_equal(shmc_attach(c, "churn", 1, true, &r),
+		    SHMC_GSS_OK);
+		close(r.fd);
+		assert_int_equal(shmc_detach(c, r.client_id), 0);
+		if (++rounds % 100 == 0 &&
+		    STAT(f, events_dropped_connections) > 0)
+			break;
+	}
+	print_message("the watcher was dropped after %d rounds\n", rounds);
+	assert_int_equal(STAT(f, events_dropped_connections), 1);
+	assert_int_equal(fixture_log_lines(f, "dropped:",
+	    "max_queued_messages"), 1);
+	assert_true(check_sees_eof(w, REPLY_WAIT_MS));
+	fixture_raw_close(f, w);
+	/* The churning client never noticed. */
+	assert_int_equal(shmc_attach(c, "churn", 1, true, &r), SHMC_GSS_OK);
+	close(r.fd);
+	serves_others(f);
+}
+
+/* ---- clients per connection ---- */
+
+/*
+ * A VMM connection that attaches again and again stops at
+ * max_clients_per_connection, with SHMC_GSS_NOMEM and the reason, and makes
+ * no region on the way; other connections attach the same regions; a
+ * detach makes room again.
+ */
+static void
+test_clients_per_connection(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t first = 0, cid;
+	char why[256];
+	int s, t;
+
+	start(f, OPEN "max_clients_per_connection = 20\n");
+	s = fixture_raw(f, f->d.socket);
+	for (int i = 0; i < 20; i++) {
+		const char *name = i < 16 ? "a" : "b";
+
+		assert_int_equal(raw_attach(f, s, name, true, &cid, why,
+		    sizeof(why)), SHMC_GSS_OK);
+		if (i == 0)
+			first = cid;
+	}
+	assert_int_equal(raw_attach(f, s, "b", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_NOMEM);
+	assert_non_null(strstr(why, "max_clients_per_connection"));
+	assert_int_equal(raw_attach(f, s, "c", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_NOMEM);
+	assert_int_equal(check_admin_show(f->adm, "c").error,
+	    SHMBROKER__ERROR__ERR_NOT_FOUND);
+	assert_int_equal(STAT(f, refused_max_clients_per_connection), 2);
+
+	/* Another connection is not held back. */
+	t = fixture_raw(f, f->d.socket);
+	assert_int_equal(raw_attach(f, t, "b", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	serves_others(f);
+
+	/* A detach makes room. */
+	check_send_client_op(s, 77, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
+	    first);
+	drop_reply(s);
+	assert_int_equal(raw_attach(f, s, "c", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(STAT(f, refused_max_clients_per_connection), 2);
+	fixture_raw_close(f, t);
+	fixture_raw_close(f, s);
+	expect_baseline(f);
+}
+
+/* ---- connections ---- */
+
+/*
+ * Past max_connections a connection is told why (ERR_NO_RESOURCES) and
+ * closed at once; the ones already in are served, and one that goes
+ * makes room.
+ */
+static void
+test_max_connections(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ServerMessage *m;
+	int64_t deadline;
+	int s[3], over;
+	bool in = false;
+
+	/* The fixture's admin connection is the fourth. */
+	start(f, OPEN "max_connections = 4\n");
+	for (int i = 0; i < 3; i++) {
+		s[i] = fixture_raw(f, f->d.socket);
+		check_send_hello(s[i], 1, WIRE_PROTOCOL_VERSION, "limits");
+		drop_reply(s[i]);
+	}
+	over = fixture_raw(f, f->d.socket);
+	m = check_recv_reply(over, NULL);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NO_RESOURCES);
+	assert_non_null(strstr(m->message, "max_connections"));
+	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_true(check_sees_eof(over, REPLY_WAIT_MS));
+	fixture_raw_close(f, over);
+	assert_int_equal(STAT(f, refused_max_connections), 1);
+	assert_int_equal(fixture_log_lines(f, "refusing a connection",
+	    "raise max_connections"), 1);
+
+	/* Those in are served; one that leaves makes room (the daemon
+	 * learns of it in its own time). */
+	check_send_hello(s[0], 2, WIRE_PROTOCOL_VERSION, "limits");
+	drop_reply(s[0]);
+	fixture_raw_close(f, s[2]);
+	deadline = harness_now_ms() + REPLY_WAIT_MS;
+	while (!in && harness_now_ms() < deadline) {
+		int t = fixture_raw(f, f->d.socket);
+
+		check_send_hello(t, 3, WIRE_PROTOCOL_VERSION, "limits");
+		m = check_recv_reply(t, NULL);
+		in = m->error == SHMBROKER__ERROR__ERR_NONE;
+		shmbroker__server_message__free_unpacked(m, NULL);
+		fixture_raw_close(f, t);
+		if (!in)
+			harness_sleep_ms(50);
+	}
+	assert_true(in);
+}
+
+/* ---- regions and clients: a tenant's quotas, the daemon's limits ---- */
+
+/*
+ * A tenant's max_regions and max_clients, then the daemon's, each
+ * refused with SHMC_GSS_NOMEM and the limit's name, counted by the limit, and
+ * each with room again once something goes.
+ */
+static void
+test_regions_and_clients(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *adm_vmm;
+	struct shmc_region r;
+	uint64_t r1;
+	char why[256];
+	int s;
+
+	/* Root's VMM connections fall to the default tenant t; the admin
+	 * socket is bound by no quota, only by the daemon's limits. */
+	start(f, "[broker]\nmax_regions = 3\nmax_clients = 5\n"
+	    "default_tenant = t\n[tenant t]\nmax_regions = 2\n"
+	    "max_clients = 4\n");
+	s = fixture_raw(f, f->d.socket);
+	assert_int_equal(raw_attach(f, s, "r1", true, &r1, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(raw_attach(f, s, "r2", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(raw_attach(f, s, "r3", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_NOMEM);
+	assert_non_null(strstr(why, "max_regions"));
+	assert_int_equal(STAT(f, refused_max_regions), 1);
+	assert_int_equal(raw_attach(f, s, "r1", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(raw_attach(f, s, "r2", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_OK);
+	assert_int_equal(raw_attach(f, s, "r2", true, NULL, why, sizeof(why)),
+	    SHMC_GSS_NOMEM);
+	assert_non_null(strstr(why, "max_clients"));
+	assert_int_equal(STAT(f, refused_max_clients), 1);
+
+	/* The daemon's limits hold for the admin socket too. */
+	assert_int_equal(check_admin_create(f->adm, "adm1", 1), 0);
+	assert_int_equal(check_admin_create(f->adm, "adm2", 1),
+	    SHMBROKER__ERROR__ERR_NO_RESOURCES);
+	assert_int_equal(STAT(f, refused_max_regions), 2);
+	adm_vmm = fixture_connect(f, f->d.admin_socket, "admin vmm");
+	assert_int_equal(fixture_attach(f, adm_vmm, "adm1", 1, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(fixture_attach(f, adm_vmm, "adm1", 1, false, &r),
+	    SHMC_GSS_NOMEM);
+	assert_int_equal(STAT(f, refused_max_clients), 2);
+	assert_int_equal(STAT(f, refused_max_bytes), 0);
+
+	/* A client that goes makes room for one. */
+	check_send_client_op(s, 77, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
+	    r1);
+	drop_reply(s);
+	assert_int_equal(fixture_attach(f, adm_vmm, "adm1", 1, false, &r),
+	    SHMC_GSS_OK);
+	assert_int_equal(STAT(f, refused_max_clients), 2);
+}
+
+/* ---- an ivshmem peer that never reads ---- */
+
+/* A stream connection to an export, as a QEMU's; -1 when refused. */
+static int
+ivs_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return s;
+}
+
+/* The first 8-byte message on s: the protocol version, or a refusal's
+ * negative errno. */
+static int64_t
+ivs_first(int s)
+{
+	struct timeval tv = { REPLY_WAIT_MS / 1000, 0 };
+	int64_t v = 0;
+
+	assert_int_equal(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)), 0);
+	assert_int_equal(recv(s, &v, sizeof(v), MSG_WAITALL), sizeof(v));
+	return v;
+}
+
+/*
+ * A peer on an ivshmem export with 16 vectors that reads nothing, while
+ * 15 members join: what it is owed waits for it, bounded by the
+ * protocol (each index once), and it stays a member. A 17th peer is
+ * refused (-ENOSPC) and counted. When the export closes, the peer that
+ * does not read is let go all the same, and the daemon's descriptors
+ * come back. (What it is owed, 275 messages at most, fits the kernel's
+ * socket buffer here, so the daemon's own queue and its grace for a
+ * QEMU that does not read as it leaves are not reached.)
+ */
+static void
+test_ivshmem_non_reader(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminUnexport un = SHMBROKER__ADMIN_UNEXPORT__INIT;
+	Shmbroker__ServerMessage *m;
+	struct shmc_region r;
+	struct shmc *c;
+	char conf[512], path[80];
+	int q, q17, before, peak;
+
+	snprintf(path, sizeof(path), "%s/ivs.sock", f->dir);
+	snprintf(conf, sizeof(conf), OPEN "[region ivs]\nsize = 64K\n"
+	    "ivshmem = %s\nivshmem_vectors = 16\n", path);
+	start(f, conf);
+	before = f->baseline_fds;
+	q = ivs_connect(path);
+	assert_int_equal(check_admin_wait_clients(f->adm, "ivs", 1), 1);
+	c = fixture_connect(f, f->d.socket, "members");
+	for (int i = 0; i < 15; i++)
+		assert_int_equal(fixture_attach(f, c, "ivs", 1, false, &r),
+		    SHMC_GSS_OK);
+	peak = harness_settled_fd_count(f->d.pid);
+	print_message("daemon fds: %d, %d with a non-reading peer and 15 "
+	    "members\n", before, peak);
+	/* Its relays (16 per member), the members' eventfds, what waits for
+	 * it (one fd a message at most), and this test's fds. */
+	assert_true(peak - before <= 15 * 16 + 15 + 275 + 16);
+
+	q17 = ivs_connect(path);
+	assert_int_equal(ivs_first(q17), -ENOSPC);
+	close(q17);
+	assert_int_equal(STAT(f, ivshmem_refused), 1);
+	assert_int_equal(STAT(f, ivshmem_joins), 1);
+
+	un.name = (char *)"ivs";
+	un.path = (char *)"";
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_UNEXPORT;
+	req.admin_unexport = &un;
+	m = check_admin_call(f->adm, &req);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->admin_unexport->closed, 1);
+	shmbroker__server_message__free_unpacked(m, NULL);
+
+	/* It is let go: at once when what it was told fits its socket,
+	 * else after the daemon's grace. */
+	assert_true(check_sees_eof(q, IVS_GRACE_WAIT_MS));
+	close(q);
+	assert_int_equal(check_admin_clients(f->adm, "ivs"), 15);
+	print_message("QEMUs dropped for not reading: %llu\n",
+	    (unsigned long long)STAT(f, ivshmem_dropped));
+	serves_others(f);
+	fixture_close(f, c);
+	/* The region's doorbell slots stay with it, and go with it: then
+	 * the daemon holds what it held before, less the region's memfd and
+	 * the export's socket. */
+	assert_int_equal(check_admin_destroy(f->adm, "ivs", true, NULL), 0);
+	assert_int_equal(harness_wait_fd_count(f->d.pid, before - 2,
+	    SETTLE_WAIT_MS), before - 2);
+}
+
+/* ---- fds in flight ---- */
+
+/* /proc/PID/status of the daemon, in buf. */
+static const char *
+status_path(const struct fixture *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/%d/status", (int)f->d.pid);
+	return buf;
+}
+
+/* A request to attach name, sent as it stands; false when s takes no
+ * more or is gone. */
+static bool
+peer_attach(int s, uint64_t id, const char *name)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+
+	a.name.data = (uint8_t *)name;
+	a.name.len = strlen(name) + 1;
+	a.size_pages = 1;
+	a.create = true;
+	m.id = id;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	m.attach = &a;
+	return wire_send_client(s, &m, NULL, 0) == 0;
+}
+
+/*
+ * The hostile peer, as PEER_UID: on each of PEER_CONNS connections, 3
+ * regions of its own attached 16 times each, pipelined, never reading a
+ * reply (each carries the region's fds and its peers' eventfds), all of
+ * it held open. Says so on fd, then waits to be killed.
+ */
+static void __attribute__((noreturn))
+hostile_peer(int fd, const char *path, pid_t parent)
+{
+	char name[16];
+	int s;
+
+	if (setgroups(0, NULL) < 0 || setgid(PEER_UID) < 0 ||
+	    setuid(PEER_UID) < 0)
+		_exit(121);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(122);
+	for (int c = 0; c < PEER_CONNS; c++) {
+		if ((s = harness_connect_raw(path)) < 0)
+			continue;
+		fcntl(s, F_SETFL, O_NONBLOCK);
+		for (int i = 0; i < 3 * 16; i++) {
+			snprintf(name, sizeof(name), "h%d-%d", c, i / 16);
+			if (!peer_attach(s, (uint64_t)i + 1, name))
+				break;
+		}
+		harness_sleep_ms(200);
+	}
+	if (write(fd, "x", 1) != 1)
+		_exit(123);
+	pause();
+	_exit(0);
+}
+
+/*
+ * The kernel counts every fd the daemon has sent and its receiver not yet
+ * read against the daemon's user's descriptor limit, and past it refuses
+ * every fd the daemon sends, to anyone. A daemon without
+ * CAP_SYS_RESOURCE (as under its unit, and here: root's capabilities are
+ * not given to it) and a descriptor limit of NOFILE, and a peer of
+ * another uid that pipelines attaches and reads nothing (and holds its
+ * connections open after the daemon drops them): every other peer is
+ * served all the same. Its fds wait for it within its uid's share, and
+ * the daemon's count goes back to 0 once it is gone.
+ */
+static void
+test_fds_in_flight(void **state)
+{
+	static const struct harness_restart unit_like = { .nofile = NOFILE,
+	    .no_caps = true };
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	struct shmc_region r;
+	struct shmc *victim;
+	pid_t parent = getpid();
+	char c, path[64];
+	int64_t deadline;
+	int pfd[2];
+
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to run a peer as another "
+		    "user and to give the daemon a lower descriptor limit\n");
+		skip();
+	}
+	f->start_how = &unit_like;
+	start(f, OPEN);
+	assert_int_equal(harness_proc_value(status_path(f, path, sizeof(path)),
+	    "CapEff"), 0);
+	assert_int_equal(chmod(f->d.dir, 0755), 0);
+
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	l->peer = fork();
+	assert_true(l->peer >= 0);
+	if (l->peer == 0) {
+		close(pfd[0]);
+		hostile_peer(pfd[1], f->d.socket, parent);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+
+	/* Others attach (3 fds) and see peers come (1 fd each). */
+	victim = fixture_connect(f, f->d.socket, "victim");
+	for (int i = 0; i < 8; i++) {
+		if (shmc_attach(victim, "victim", 1, true, &r) != SHMC_GSS_OK)
+			fail_msg("attach %d beside the peer: %s", i,
+			    shmc_error(victim));
+		close(r.fd);
+	}
+	serves_others(f);
+	assert_int_equal(fixture_log_lines(f, "Too many references", NULL),
+	    0);
+	print_message("with the peer: %llu fds in flight, %llu closed "
+	    "connections kept, %llu sends waited\n",
+	    (unsigned long long)STAT(f, fds_in_flight),
+	    (unsigned long long)STAT(f, drains),
+	    (unsigned long long)STAT(f, inflight_waits));
+	assert_true(STAT(f, inflight_waits) > 0);
+	assert_true(STAT(f, fds_in_flight) <= NOFILE / 2);
+
+	/* Once the peers are gone, nothing is in flight and nothing kept
+	 * (the daemon looks at closed connections every second). */
+	fixture_close(f, victim);
+	kill(l->peer, SIGKILL);
+	waitpid(l->peer, NULL, 0);
+	l->peer = 0;
+	deadline = harness_now_ms() + REPLY_WAIT_MS;
+	while ((STAT(f, fds_in_flight) > 0 || STAT(f, drains) > 0) &&
+	    harness_now_ms() < deadline)
+		harness_sleep_ms(100);
+	assert_int_equal(STAT(f, drains), 0);
+	assert_int_equal(STAT(f, fds_in_flight), 0);
+	expect_baseline(f);
+}
+
+#define LIMITS_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		LIMITS_TEST(test_requests_in_flight),
+		LIMITS_TEST(test_queued_events),
+		LIMITS_TEST(test_clients_per_connection),
+		LIMITS_TEST(test_max_connections),
+		LIMITS_TEST(test_regions_and_clients),
+		LIMITS_TEST(test_ivshmem_non_reader),
+		LIMITS_TEST(test_fds_in_flight),
+	};
+
+	/* A daemon that fails keeps its log so that teardown can print it. */
+	setenv("SHMBROKER_KEEP_LOGS", "1", 0);
+	return cmocka_run_group_tests_name("integration.limits", tests, NULL,
+	    NULL);
+}
