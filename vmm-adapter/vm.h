@@ -100,6 +100,7 @@ struct vm {
 	int vdev_stop;			/* eventfd that ends the thread */
 	struct vm_slot *slots;
 	uint32_t nslots;
+	uint32_t slots_end;		/* past the highest slot ever used */
 	char vdev_last_err[256];	/* the last vdev message reported */
 
 	/* accesses nobody handles, for the summary at the end */

@@ -33,7 +33,7 @@
 static struct vm_slot *
 slot_find(struct vm *vm, uint64_t gpa)
 {
-	for (uint32_t i = 1; i < vm->nslots; i++)
+	for (uint32_t i = 1; i < vm->slots_end; i++)
 		if (vm->slots[i].len != 0 && vm->slots[i].gpa == gpa)
 			return &vm->slots[i];
 	return NULL;
@@ -85,6 +85,8 @@ op_map(void *arg, uint64_t gpa, int fd, uint64_t len, bool hugetlb)
 		return rc;
 	}
 	vm->slots[i] = (struct vm_slot){ gpa, len, maplen, hva, ro };
+	if (i >= vm->slots_end)
+		vm->slots_end = i + 1;
 	return 0;
 }
 
@@ -150,7 +152,9 @@ report_vdev_error(struct vm *vm)
 static bool
 ro_slot_holds(const struct vm *vm, uint64_t gpa)
 {
-	for (uint32_t i = 1; i < vm->nslots; i++) {
+	/* KVM offers tens of thousands of slots; a VM uses a few, and this
+	 * runs at every write nothing claims. */
+	for (uint32_t i = 1; i < vm->slots_end; i++) {
 		const struct vm_slot *s = &vm->slots[i];
 
 		if (s->len != 0 && s->read_only && gpa >= s->gpa &&
@@ -345,12 +349,12 @@ vm_vdev_close(struct vm *vm)
 		    "read-only shared memory\n", vm->ro_writes);
 	shmvdev_close(vm->vdev);
 	vm->vdev = NULL;
-	for (uint32_t i = 1; i < vm->nslots; i++)
+	for (uint32_t i = 1; i < vm->slots_end; i++)
 		if (vm->slots[i].len != 0)
 			munmap(vm->slots[i].hva, vm->slots[i].maplen);
 	free(vm->slots);
 	vm->slots = NULL;
-	vm->nslots = 0;
+	vm->nslots = vm->slots_end = 0;
 	if (vm->vdev_lock_ready)
 		pthread_mutex_destroy(&vm->vdev_lock);
 	vm->vdev_lock_ready = 0;

@@ -105,6 +105,21 @@ guest_place_daemon(struct guest_run *r, enum place p)
 	place_pin_tree(r->d.pid, place_cpu(r->b, p, ROLE_SERVER));
 }
 
+/* The MMIO exit floor both figures use: a bare exit to shm-vm, one
+ * process on the client's CPU, measured in each placement's turn so that
+ * a slow moment of the machine is not carried into every floor. */
+static int
+floor_mmio(struct guest_run *r, enum place p, struct samples *mmio)
+{
+	struct guest_out o = { .s = mmio };
+	struct vm_spec v;
+
+	mmio->n = 0;
+	vm_spec_shm_vm(r, &v, "bench_mmio.elf", GUEST_MEM,
+	    place_cpu(r->b, p, ROLE_CLIENT));
+	return vm_run_one(r, &v, &o);
+}
+
 /* ---- guest_notify ---- */
 
 static void
@@ -241,8 +256,7 @@ notify_ivshmem(struct guest_run *r, enum place p, struct samples *out)
 }
 
 struct notify_run {
-	/* exits, one process: the same in every placement */
-	struct samples mmio, mmio_kernel;
+	struct samples mmio[PLACE_N], mmio_kernel[PLACE_N];	/* exits */
 	struct samples irq[PLACE_N], ivshmem[PLACE_N], fig[PLACE_N];
 };
 
@@ -261,8 +275,8 @@ notify_report(struct guest_run *r, struct notify_run *n, enum place p,
 	}
 	iv50 = samples_us(&n->ivshmem[p], 0.50);
 	iv99 = samples_us(&n->ivshmem[p], 0.99);
-	user = samples_us(&n->mmio, 0.5);
-	kernel = samples_us(&n->mmio_kernel, 0.5);
+	user = samples_us(&n->mmio[p], 0.5);
+	kernel = samples_us(&n->mmio_kernel[p], 0.5);
 	irq = samples_us(&n->irq[p], 0.5);
 	figure_times(f, &n->fig[p], NOTIFY_FLOOR, NULL, NOTIFY_TARGET);
 	f->floor_p50 = iv50 + user - kernel;
@@ -281,6 +295,24 @@ notify_report(struct guest_run *r, struct notify_run *n, enum place p,
 	report_figure(r->b, f);
 }
 
+/* An exit the kernel handles: bench_mmio_db's writes to an ioeventfd. */
+static int
+floor_mmio_kernel(struct guest_run *r, enum place p, struct samples *out)
+{
+	struct guest_out o = { .s = out };
+	struct doorbell db;
+	struct vm_spec v;
+	int rc = -1;
+
+	if (doorbell_open(r, &db) == 0) {
+		vm_spec_doorbell(&v, "bench_mmio_db.elf", db.mem, db.irq,
+		    db.bell, place_cpu(r->b, p, ROLE_CLIENT));
+		rc = vm_run_one(r, &v, &o);
+	}
+	doorbell_close(&db);
+	return rc;
+}
+
 static int
 notify_at(struct guest_run *r, struct notify_run *n, enum place p)
 {
@@ -288,7 +320,9 @@ notify_at(struct guest_run *r, struct notify_run *n, enum place p)
 	struct vm_spec va, vb;
 
 	guest_place_daemon(r, p);
-	if (floor_irqfd(r, p, &n->irq[p]) < 0 ||
+	if (floor_mmio(r, p, &n->mmio[p]) < 0 ||
+	    floor_mmio_kernel(r, p, &n->mmio_kernel[p]) < 0 ||
+	    floor_irqfd(r, p, &n->irq[p]) < 0 ||
 	    notify_ivshmem(r, p, &n->ivshmem[p]) < 0)
 		return -1;
 	vm_spec_shm_vm(r, &va, "bench_ping.elf", GUEST_MEM,
@@ -298,40 +332,20 @@ notify_at(struct guest_run *r, struct notify_run *n, enum place p)
 	return vm_run_pair(r, &va, &vb, &o, NULL);
 }
 
-/* An exit the kernel handles: bench_mmio_db's writes to an ioeventfd. */
-static int
-floor_mmio_kernel(struct guest_run *r, struct samples *out)
-{
-	struct guest_out o = { .s = out };
-	struct doorbell db;
-	struct vm_spec v;
-	int rc = -1;
-
-	if (doorbell_open(r, &db) == 0) {
-		vm_spec_doorbell(&v, "bench_mmio_db.elf", db.mem, db.irq,
-		    db.bell, place_cpu(r->b, PLACE_SAME, ROLE_CLIENT));
-		rc = vm_run_one(r, &v, &o);
-	}
-	doorbell_close(&db);
-	return rc;
-}
-
 static void
-fig_notify(struct guest_run *r, struct samples *mmio)
+fig_notify(struct guest_run *r)
 {
 	struct notify_run *n = calloc(1, sizeof(*n));
 	int rc = 0;
 
 	if (n == NULL)
 		return;
-	n->mmio = *mmio;
-	if (samples_init(&n->mmio_kernel, NOTIFY_ROUNDS) < 0 ||
-	    floor_mmio_kernel(r, &n->mmio_kernel) < 0)
-		rc = -1;
 	for (int p = 0; p < PLACE_N; p++) {
 		if (!place_possible(r->b, (enum place)p))
 			continue;
-		if (samples_init(&n->irq[p], NOTIFY_ROUNDS) < 0 ||
+		if (samples_init(&n->mmio[p], NOTIFY_ROUNDS) < 0 ||
+		    samples_init(&n->mmio_kernel[p], NOTIFY_ROUNDS) < 0 ||
+		    samples_init(&n->irq[p], NOTIFY_ROUNDS) < 0 ||
 		    samples_init(&n->ivshmem[p], NOTIFY_ROUNDS) < 0 ||
 		    samples_init(&n->fig[p], NOTIFY_ROUNDS) < 0) {
 			snprintf(r->err, sizeof(r->err), "out of memory");
@@ -342,11 +356,12 @@ fig_notify(struct guest_run *r, struct samples *mmio)
 		if (rc < 0)
 			bench_error(r->b, "guest_notify", "%s", r->err);
 		notify_report(r, n, (enum place)p, rc);
+		samples_free(&n->mmio[p]);
+		samples_free(&n->mmio_kernel[p]);
 		samples_free(&n->irq[p]);
 		samples_free(&n->ivshmem[p]);
 		samples_free(&n->fig[p]);
 	}
-	samples_free(&n->mmio_kernel);
 	free(n);
 }
 
@@ -454,14 +469,16 @@ create_open(struct guest_run *r, struct create_run *c)
 }
 
 static void
-fig_create_usable(struct guest_run *r, struct samples *mmio)
+fig_create_usable(struct guest_run *r)
 {
 	struct create_run *c = calloc(1, sizeof(*c));
-	struct samples s = { 0 };
+	struct samples s = { 0 }, mmio = { 0 };
 	int rc;
 
-	if (c == NULL || samples_init(&s, 256) < 0) {
+	if (c == NULL || samples_init(&s, 256) < 0 ||
+	    samples_init(&mmio, NOTIFY_ROUNDS) < 0) {
 		free(c);
+		samples_free(&s);
 		return;
 	}
 	vm_init(&c->vm);
@@ -477,6 +494,8 @@ fig_create_usable(struct guest_run *r, struct samples *mmio)
 		if (rc == 0 && create_samples_init(c) < 0)
 			rc = guest_fail(r, "samples");
 		if (rc == 0)
+			rc = floor_mmio(r, (enum place)p, &mmio);
+		if (rc == 0)
 			rc = create_floor(r, c, (enum place)p);
 		vm_spec_shm_vm(r, &v, "bench_create.elf", GUEST_MEM,
 		    place_cpu(r->b, (enum place)p, ROLE_CLIENT));
@@ -484,7 +503,7 @@ fig_create_usable(struct guest_run *r, struct samples *mmio)
 			rc = vm_run_one(r, &v, &o);
 		if (rc < 0)
 			bench_error(r->b, "guest_create_usable", "%s", r->err);
-		create_report(r, c, mmio, &s, (enum place)p, rc);
+		create_report(r, c, &mmio, &s, (enum place)p, rc);
 	}
 	kvm_floor_close(&c->vm);
 	if (c->fd >= 0)
@@ -494,6 +513,7 @@ fig_create_usable(struct guest_run *r, struct samples *mmio)
 	for (int k = 0; k < 3; k++)
 		samples_free(&c->usable[k]);
 	samples_free(&s);
+	samples_free(&mmio);
 	free(c);
 }
 
@@ -524,43 +544,18 @@ skip_all(struct bench *b, const char *why)
 	}
 }
 
-/* The MMIO exit floor both figures use: one process, on the client's
- * CPU in every placement. */
-static int
-floor_mmio(struct guest_run *r, struct samples *mmio)
-{
-	struct guest_out o = { .s = mmio };
-	struct vm_spec v;
-
-	vm_spec_shm_vm(r, &v, "bench_mmio.elf", GUEST_MEM,
-	    place_cpu(r->b, PLACE_SAME, ROLE_CLIENT));
-	return vm_run_one(r, &v, &o);
-}
-
 static int
 guest_figures_run(struct guest_run *r)
 {
 	struct bench *b = r->b;
-	bool notify = bench_wants(b, "guest_notify");
-	bool create = bench_wants(b, "guest_create_usable");
-	struct samples mmio = { 0 };
-	int rc = 0;
 
-	if (notify || create) {
-		if (samples_init(&mmio, NOTIFY_ROUNDS) < 0 ||
-		    floor_mmio(r, &mmio) < 0) {
-			samples_free(&mmio);
-			return -1;
-		}
-	}
-	if (notify && !bench_stopped(b))
-		fig_notify(r, &mmio);
-	if (create && !bench_stopped(b))
-		fig_create_usable(r, &mmio);
+	if (bench_wants(b, "guest_notify") && !bench_stopped(b))
+		fig_notify(r);
+	if (bench_wants(b, "guest_create_usable") && !bench_stopped(b))
+		fig_create_usable(r);
 	if (bench_wants(b, "guest_copy_64M") && !bench_stopped(b))
 		fig_copy(r);
-	samples_free(&mmio);
-	return rc;
+	return 0;
 }
 
 int
