@@ -238,8 +238,10 @@ int conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 enum { EVENT_PEER = 2 };
 void conn_kill(struct conn *c, const char *why);
 void conn_close_all(struct broker *b);
-/* conn_inflight.c: fds sent that peers have not read yet. May c send a
- * message with nfds fds now? */
+/* conn_inflight.c: fds sent that peers have not read yet. c sent a
+ * request. */
+void inflight_request(struct conn *c);
+/* May c send a message with nfds fds now? */
 bool inflight_admit(struct conn *c, size_t nfds);
 /* It sent one. */
 void inflight_sent(struct conn *c, size_t nfds);

@@ -512,6 +512,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_kill(c, strerror((int)-n));
 		return;
 	}
+	inflight_request(c);
 	b->up->dispatch(c, b->rxbuf, (size_t)n, &fds);
 }
 
