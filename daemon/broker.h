@@ -421,8 +421,20 @@ int policy_quota(struct broker *b, const struct tenant *t, uint32_t regions,
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
 /* The tenant a peer with these credentials is, or NULL: none. */
 struct tenant *policy_tenant_for(struct broker *b, const struct ucred *cred);
-/* Whether a peer of tenant t may attach region g, named by its key.
- * GSS_OK, or GSS_NO_PERMISSION with the reason (counted as a denial). */
+/*
+ * The one decision on what a peer of tenant t with these credentials may
+ * do with region g, for VMMs (vmm.c) and QEMUs (ivshmem.c) alike: the
+ * name t's guests reach g by (in *name when name is not NULL; NULL when
+ * none), then the least of what t's rules grant that name and g's mode
+ * grants the credentials. TENANT_ACCESS_NONE with the reason in *why;
+ * not counted as a denial (the caller decides whether it is one).
+ */
+enum tenant_access policy_join_access(struct broker *b, const struct tenant *t,
+    const struct ucred *cred, const struct region *g, const char **name,
+    const char **why);
+/* Whether a peer of tenant t may attach region g for writing, as an
+ * ivshmem device maps it. GSS_OK, or GSS_NO_PERMISSION with the reason
+ * (counted as a denial). */
 enum guest_shm_status policy_may_join(struct broker *b, struct tenant *t,
     const struct ucred *cred, const struct region *g, const char **why);
 /* The tenant whose prefix the region name lies in, or NULL. */
