@@ -499,7 +499,9 @@ int ivshmem_export(struct broker *b, struct region *g, const char *path,
  * every peer left and let go. How many closed. */
 unsigned ivshmem_unexport(struct broker *b, const struct region *g,
     const char *path);
-/* g's exports, at most max. */
+/* How many exports serve g. */
+size_t ivshmem_export_count(struct broker *b, const struct region *g);
+/* g's exports into out, at most max of them; how many. */
 size_t ivshmem_exports(struct broker *b, const struct region *g,
     struct ivshmem_export_info *out, size_t max);
 /* Exports what the configuration asks for and is not served yet: 0, or

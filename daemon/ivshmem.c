@@ -211,7 +211,7 @@ ivshmem_check_export(struct broker *b, struct region *g, const char *path,
 		    path, why);
 		return -EINVAL;
 	}
-	if (ivshmem_exports(b, g, NULL, 0) >= IVSHMEM_MAX_EXPORTS) {
+	if (ivshmem_export_count(b, g) >= IVSHMEM_MAX_EXPORTS) {
 		snprintf(err, errlen, "region %s has %d exports already",
 		    g->name, IVSHMEM_MAX_EXPORTS);
 		return -ENOSPC;
@@ -352,6 +352,17 @@ ivshmem_unexport(struct broker *b, const struct region *g, const char *path)
 }
 
 size_t
+ivshmem_export_count(struct broker *b, const struct region *g)
+{
+	struct ivsh_export *e;
+	size_t n = 0;
+
+	LIST_FOREACH(e, &b->ivshmem->exports, entry)
+		n += e->region == g;
+	return n;
+}
+
+size_t
 ivshmem_exports(struct broker *b, const struct region *g,
     struct ivshmem_export_info *out, size_t max)
 {
@@ -359,17 +370,13 @@ ivshmem_exports(struct broker *b, const struct region *g,
 	struct ivsh_peer *p;
 	size_t n = 0;
 
-	/* max 0: only counts them. */
 	LIST_FOREACH(e, &b->ivshmem->exports, entry) {
-		if (e->region != g || (max > 0 && n == max))
+		if (e->region != g || n == max)
 			continue;
-		if (max > 0) {
-			out[n] = (struct ivshmem_export_info){ .path = e->path,
-			    .vectors = e->vectors,
-			    .configured = e->configured };
-			LIST_FOREACH(p, &e->peers, entry)
-				out[n].peers += p->cl != NULL;
-		}
+		out[n] = (struct ivshmem_export_info){ .path = e->path,
+		    .vectors = e->vectors, .configured = e->configured };
+		LIST_FOREACH(p, &e->peers, entry)
+			out[n].peers += p->cl != NULL;
 		n++;
 	}
 	return n;
