@@ -31,6 +31,7 @@ struct config_region {
 	int hugepages;			/* a policy, or -1: the broker's */
 	int line;			/* of its [region] header */
 	char *ivshmem;			/* socket path to export it on, or NULL */
+	int ivshmem_line;		/* of its "ivshmem =" */
 	unsigned ivshmem_vectors;
 };
 

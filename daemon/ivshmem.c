@@ -212,8 +212,9 @@ ivshmem_check_export(struct broker *b, struct region *g, const char *path,
 		return -EINVAL;
 	}
 	if (ivshmem_export_count(b, g) >= IVSHMEM_MAX_EXPORTS) {
-		snprintf(err, errlen, "region %s has %d exports already",
-		    g->name, IVSHMEM_MAX_EXPORTS);
+		snprintf(err, errlen, "cannot export region %s on %s: it has "
+		    "%d exports already (unexport one)", g->name, path,
+		    IVSHMEM_MAX_EXPORTS);
 		return -ENOSPC;
 	}
 	LIST_FOREACH(e, &b->ivshmem->exports, entry) {
@@ -275,7 +276,10 @@ ivshmem_export(struct broker *b, struct region *g, const char *path,
 	}
 	err[0] = '\0';
 	if ((fd = ivshmem_listen(path, err, errlen)) < 0) {
-		if (err[0] == '\0')
+		if (err[0] == '\0' && fd == -ENOENT)
+			snprintf(err, errlen, "cannot listen on %s: its "
+			    "directory does not exist (make it first)", path);
+		else if (err[0] == '\0')
 			snprintf(err, errlen, "cannot listen on %s: %s", path,
 			    strerror(-fd));
 		return fd;
@@ -407,8 +411,10 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 			continue;
 		if (ivshmem_export(b, g, cr->ivshmem, cr->ivshmem_vectors,
 		    true, why, sizeof(why)) < 0) {
+			/* why names the path. */
 			snprintf(err, errlen, "%s:%d: [region %s]: %s",
-			    b->cfg.config_file, cr->line, cr->name, why);
+			    b->cfg.config_file, cr->ivshmem_line, cr->name,
+			    why);
 			return -EINVAL;
 		}
 	}
