@@ -8,6 +8,7 @@
 #ifndef SHMBROKER_BROKER_H
 #define SHMBROKER_BROKER_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -16,6 +17,7 @@
 #include <event2/event.h>
 
 #include "fdstash.h"
+#include "ivshmem_proto.h"
 #include "log.h"
 #include "memory.h"
 #include "tenant.h"
@@ -97,6 +99,19 @@ struct broker_stats {
 };
 
 enum conn_kind { CONN_VMM, CONN_ADMIN };
+
+/*
+ * The longest text the daemon builds for a reply or its log: a
+ * configuration file's path and the RuntimeDirectory= it names (PATH_MAX
+ * each), two region names, two socket paths and the words around them.
+ * Every buffer such a text passes through holds this much, so that a
+ * reply carries it whole; an error reply adds its own words around one
+ * (conn_reply_error).
+ */
+#define BROKER_MESSAGE_MAX (2 * PATH_MAX + 2 * REGION_KEY_MAX + \
+	2 * IVSHMEM_PATH_MAX + 1024)
+_Static_assert(LOG_LINE_MAX >= BROKER_MESSAGE_MAX + 1024,
+    "a log line must hold the longest message and its context");
 
 #define IVSHMEM_MAX_EXPORTS 8		/* ivshmem sockets per region */
 /* The fds that all send queues (conn.c's, ivshmem_peer.c's) may hold:

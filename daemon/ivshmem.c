@@ -394,7 +394,7 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 	for (size_t i = 0; i < b->cfg.nregions; i++) {
 		const struct config_region *cr = &b->cfg.regions[i];
 		struct region *g;
-		char why[400];
+		char why[BROKER_MESSAGE_MAX];
 		bool served = false;
 
 		if (cr->ivshmem == NULL ||
@@ -532,7 +532,7 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 {
 	struct region *g = registry_find(&b->reg, pe->fe.name);
 	struct ivsh_export *e;
-	char err[400];
+	char err[BROKER_MESSAGE_MAX];
 
 	if (g == NULL)
 		log_info(&b->log, "fd store: dropping the export on %s: region "

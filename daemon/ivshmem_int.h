@@ -22,7 +22,7 @@ struct ivsh_export {
 	LIST_ENTRY(ivsh_export) entry;
 	struct ivshmem *ivs;
 	struct region *region;
-	char path[108];
+	char path[IVSHMEM_PATH_MAX];
 	unsigned vectors;
 	bool configured;		/* from the configuration file */
 	bool stored;			/* its socket is in the fd store */

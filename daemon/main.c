@@ -158,7 +158,7 @@ broker_signal_cb(evutil_socket_t sig, short what, void *arg)
 static int
 broker_open(struct broker *b)
 {
-	char err[512];
+	char err[BROKER_MESSAGE_MAX];
 	int fds[2], activated, rc;
 	size_t next = 0;
 
@@ -201,7 +201,7 @@ broker_open(struct broker *b)
 static int
 broker_export(struct broker *b)
 {
-	char err[512];
+	char err[BROKER_MESSAGE_MAX];
 	int rc;
 
 	ivshmem_restore_finish(b);
@@ -230,7 +230,7 @@ int
 main(int argc, char **argv)
 {
 	struct broker *b = calloc(1, sizeof(*b));
-	char err[512];
+	char err[BROKER_MESSAGE_MAX];
 	int rc;
 
 	if (argc == 2 && strcmp(argv[1], FDSTASH_KEEPER_ARG) == 0)
