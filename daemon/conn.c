@@ -660,7 +660,7 @@ conn_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
     const char *fmt, ...)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
-	char text[256];
+	char text[BROKER_MESSAGE_MAX + 256];	/* never cuts a message */
 	va_list ap;
 
 	va_start(ap, fmt);
