@@ -182,20 +182,6 @@ test_quota_bytes_hugetlb(void **state)
 	GSS(SHMC_GSS_NOMEM, rc, r);
 }
 
-/* Waits until the daemon counts n connections of tenant name (it learns
- * of one closed from its socket, in its own time). */
-static struct tenant_view
-connections_wait(struct tstate *st, const char *name, uint32_t n)
-{
-	int64_t deadline = harness_now_ms() + WAIT_MS;
-	struct tenant_view v;
-
-	while ((v = tenant_info(st, name)).connections != n &&
-	    harness_now_ms() < deadline)
-		harness_sleep_ms(10);
-	return v;
-}
-
 /* Connections refused at their tenant's max_connections. */
 static uint64_t
 tenant_conns_refused(struct tstate *st)
@@ -252,7 +238,8 @@ test_quota_connections(void **state)
 
 	/* One of a's that goes makes room for one more, and only one. */
 	assert_int_equal(agent_simple(a, 0, OP_CLOSE, 0), 0);
-	assert_int_equal(connections_wait(st, "a", 2).connections, 2);
+	/* a-in stays, with slot 2. */
+	assert_int_equal(tenant_wait(st, "a", 1, 1, 2).connections, 2);
 	agent_vmm(st, a, 3);
 	assert_int_equal(tenant_info(st, "a").connections, 3);
 	agent_refused(a, 0, st->d.socket, "its max_connections");
@@ -298,7 +285,8 @@ test_quota_connections_reload(void **state)
 	agent_refused(a, 3, st->d.socket, "tenant a holds 3 connections, its max_connections is 1");
 	assert_int_equal(agent_simple(a, 1, OP_CLOSE, 0), 0);
 	assert_int_equal(agent_simple(a, 2, OP_CLOSE, 0), 0);
-	assert_int_equal(connections_wait(st, "a", 1).connections, 1);
+	/* r0 stays, with slot 0. */
+	assert_int_equal(tenant_wait(st, "a", 1, 1, 1).connections, 1);
 	agent_refused(a, 3, st->d.socket, "tenant a holds 1 connection, its max_connections is 1");
 	assert_int_equal(tenant_conns_refused(st), 2);
 
