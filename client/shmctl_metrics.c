@@ -113,6 +113,8 @@ metrics_limits(FILE *f, const Shmbroker__AdminStatsReply *s)
 		{ "max_bytes", s->refused_max_bytes },
 		{ "max_clients_per_connection",
 		    s->refused_max_clients_per_connection },
+		{ "tenant_max_connections",
+		    s->refused_tenant_max_connections },
 	};
 
 	metrics_counter(f, "datagrams_oversized_total", "Requests over the "
@@ -194,7 +196,8 @@ static const struct {
 	[TF_HUGEPAGES] = { "tenant_hugepages", "gauge",
 	    "Hugepages charged to the tenant." },
 	[TF_CONNECTIONS] = { "tenant_connections", "gauge",
-	    "VMM connections of the tenant." },
+	    "VMM connections of the tenant (closed ones whose peers hold "
+	    "fds unread included)." },
 	[TF_DENIALS] = { "tenant_denials_total", "counter",
 	    "Requests of the tenant refused by its rules or modes." },
 };
@@ -221,16 +224,17 @@ metrics_tenant_limits(FILE *f, const Shmbroker__AdminTenantsReply *r)
 	static const char *const names[] = {
 		"tenant_regions_limit", "tenant_clients_limit",
 		"tenant_bytes_limit", "tenant_hugepages_limit",
+		"tenant_connections_limit",
 	};
 
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < 5; k++) {
 		metrics_family(f, names[k], "gauge", "The tenant's quota, when "
 		    "it has one.");
 		for (size_t i = 0; i < r->n_tenants; i++) {
 			const Shmbroker__TenantInfo *t = r->tenants[i];
 			uint64_t max = k == 0 ? t->max_regions : k == 1 ?
 			    t->max_clients : k == 2 ? t->max_bytes :
-			    t->max_hugepages;
+			    k == 3 ? t->max_hugepages : t->max_connections;
 
 			if (max != 0)
 				metrics_sample_label(f, names[k], "tenant",

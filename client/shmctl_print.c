@@ -425,6 +425,8 @@ static const struct stats_counter stats_refusals[] = {
 	STATS_COUNTER(refused_max_bytes, "max_bytes", ""),
 	STATS_COUNTER(refused_max_clients_per_connection,
 	    "max_clients_per_connection", ""),
+	STATS_COUNTER(refused_tenant_max_connections,
+	    "max_connections of a tenant", ""),
 #undef STATS_COUNTER
 };
 
@@ -539,6 +541,7 @@ tenant_json(struct jw *w, const Shmbroker__TenantInfo *t)
 	jw_u64(w, "max_hugepages", t->max_hugepages);
 	jw_u64(w, "denials", t->denials);
 	jw_u64(w, "connections", t->connections);
+	jw_u64(w, "max_connections", t->max_connections);
 	jw_close(w, '}');
 }
 
@@ -570,7 +573,7 @@ static int
 tenant_row(struct table *t, const Shmbroker__TenantInfo *ti)
 {
 	char match[48], mode[8], regions[32], clients[32], bytes[40];
-	char huge[48], denials[24], conns[16];
+	char huge[48], denials[24], conns[32];
 
 	tenant_match(ti, match, sizeof(match));
 	snprintf(mode, sizeof(mode), "%04o", ti->mode);
@@ -581,7 +584,8 @@ tenant_row(struct table *t, const Shmbroker__TenantInfo *ti)
 	format_used_max_size(ti->bytes, ti->max_bytes, bytes, sizeof(bytes));
 	format_used_max(ti->hugepages, ti->max_hugepages, huge, sizeof(huge));
 	snprintf(denials, sizeof(denials), "%" PRIu64, ti->denials);
-	snprintf(conns, sizeof(conns), "%u", ti->connections);
+	format_used_max(ti->connections, ti->max_connections, conns,
+	    sizeof(conns));
 	return table_add(t, (const char *const[]){ ti->name, match,
 	    ti->prefix[0] != '\0' ? ti->prefix : "-", mode, regions, clients,
 	    bytes, huge, denials, conns });

@@ -319,6 +319,7 @@ admin_stats(struct conn *c, uint64_t id)
 	r.refused_max_bytes = s->refused[LIMIT_MAX_BYTES];
 	r.refused_max_clients_per_connection =
 	    s->refused[LIMIT_CLIENTS_PER_CONNECTION];
+	r.refused_tenant_max_connections = s->refused[LIMIT_TENANT_CONNECTIONS];
 	r.ivshmem_dropped = s->ivshmem_dropped;
 	r.inflight_waits = s->inflight_waits;
 	r.fds_in_flight = c->b->inflight_fds;
@@ -341,11 +342,9 @@ admin_watch(struct conn *c, uint64_t id)
 }
 
 static void
-admin_tenant_info(struct broker *b, const struct tenant *t, bool dflt,
-    Shmbroker__TenantInfo *ti)
+admin_tenant_info(const struct tenant *t, bool dflt, Shmbroker__TenantInfo *ti)
 {
 	const struct tenant_usage *u = t->usage;
-	struct conn *c;
 
 	shmbroker__tenant_info__init(ti);
 	ti->name = (char *)t->name;
@@ -365,9 +364,8 @@ admin_tenant_info(struct broker *b, const struct tenant *t, bool dflt,
 	ti->hugepages = u->hugepages;
 	ti->max_hugepages = t->max_hugepages;
 	ti->denials = u->denials;
-	TAILQ_FOREACH(c, &b->conns, entry)
-		if (c->kind == CONN_VMM && c->tenant == t)
-			ti->connections++;
+	ti->connections = u->connections;
+	ti->max_connections = t->max_connections;
 }
 
 static void
@@ -380,12 +378,12 @@ admin_tenants(struct conn *c, uint64_t id)
 	const struct broker_config *cfg = &b->cfg;
 
 	if (cfg->ntenants == 0) {
-		admin_tenant_info(b, &b->open_tenant, true, &infos[0]);
+		admin_tenant_info(&b->open_tenant, true, &infos[0]);
 		ptrs[r.n_tenants++] = &infos[0];
 	}
 	for (size_t i = 0; i < cfg->ntenants && r.n_tenants < ADMIN_PAGE;
 	    i++) {
-		admin_tenant_info(b, &cfg->tenants[i], cfg->default_tenant &&
+		admin_tenant_info(&cfg->tenants[i], cfg->default_tenant &&
 		    strcmp(cfg->default_tenant, cfg->tenants[i].name) == 0,
 		    &infos[r.n_tenants]);
 		ptrs[r.n_tenants] = &infos[r.n_tenants];

@@ -72,6 +72,7 @@ enum broker_limit {
 	LIMIT_MAX_CLIENTS,		/* a tenant's quota or the daemon's */
 	LIMIT_MAX_BYTES,		/* a tenant's max_bytes, max_hugepages */
 	LIMIT_CLIENTS_PER_CONNECTION,	/* [broker] max_clients_per_connection */
+	LIMIT_TENANT_CONNECTIONS,	/* a tenant's max_connections */
 	LIMIT_COUNT
 };
 
@@ -136,6 +137,10 @@ struct conn {
 	struct ucred cred;
 	char label[64];
 	struct tenant *tenant;		/* VMM connections: see policy.c */
+	/* The usage whose connections count it (policy.c): while it is
+	 * served, and again while it is a drain (conn_inflight.c); NULL
+	 * for admin connections and those refused. */
+	struct tenant_usage *conn_usage;
 	const char *refusal;		/* why it may not be served, or NULL */
 	bool watching;			/* on the broker's watchers list */
 	LIST_ENTRY(conn) watch_entry;
@@ -435,6 +440,16 @@ void policy_deny(struct broker *b, struct tenant *t);
  * refusal counted by the quota it hits. */
 int policy_quota(struct broker *b, const struct tenant *t, uint32_t regions,
     uint32_t clients, uint64_t bytes, uint64_t hugepages, const char **why);
+/*
+ * A new VMM connection c, classified and to be served: 0 when its
+ * tenant's max_connections has room, and c counts in its tenant's
+ * connections until policy_connection_gone; else -EDQUOT, counted as a
+ * refusal (c is not counted). Admin connections are never counted.
+ */
+int policy_connection_admit(struct broker *b, struct conn *c);
+/* c is killed: it no longer counts (a drain counts again while it is
+ * kept, through c->conn_usage: conn_inflight.c). */
+void policy_connection_gone(struct conn *c);
 /* The usage kept under a tenant's name (made on first use), or NULL. */
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
 /* The tenant a peer with these credentials is, or NULL: none. */

@@ -118,6 +118,8 @@ config_diff_tenant(const struct logger *log, const struct tenant *o,
 	    n->max_bytes);
 	config_diff_quota(log, n->name, "max_hugepages", o->max_hugepages,
 	    n->max_hugepages);
+	config_diff_quota(log, n->name, "max_connections", o->max_connections,
+	    n->max_connections);
 }
 
 static void

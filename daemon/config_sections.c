@@ -20,7 +20,8 @@
  *   uid = USER                    ; and/or gid = GROUP
  *   prefix = acme/
  *   allow = pattern, ...          ; deny = ..., allow_ro = ... (read only)
- *   max_regions = N               ; max_clients, max_bytes, max_hugepages
+ *   max_regions = N               ; max_clients, max_bytes, max_hugepages,
+ *                                 ; max_connections
  *   mode = 0600                   ; group = GROUP
  */
 #include <errno.h>
@@ -211,10 +212,10 @@ config_tenant_begin(struct config_parse *p, const char *name, int line,
 
 enum tenant_key { TK_UID, TK_GID, TK_GROUP, TK_PREFIX, TK_ALLOW, TK_DENY,
     TK_MODE, TK_MAX_REGIONS, TK_MAX_CLIENTS, TK_MAX_BYTES, TK_MAX_HUGEPAGES,
-    TK_ALLOW_RO };
+    TK_ALLOW_RO, TK_MAX_CONNECTIONS };
 static const char *const config_tenant_keys[] = { "uid", "gid", "group",
     "prefix", "allow", "deny", "mode", "max_regions", "max_clients",
-    "max_bytes", "max_hugepages", "allow_ro", NULL };
+    "max_bytes", "max_hugepages", "allow_ro", "max_connections", NULL };
 
 static int
 config_tenant_id(struct tenant *t, enum tenant_key k, const char *v,
@@ -251,6 +252,8 @@ config_tenant_limit(struct tenant *t, enum tenant_key k, const char *v,
 		return config_parse_u32(v, &t->max_regions);
 	if (k == TK_MAX_CLIENTS)
 		return config_parse_u32(v, &t->max_clients);
+	if (k == TK_MAX_CONNECTIONS)
+		return config_parse_u32(v, &t->max_connections);
 	if (k == TK_MAX_HUGEPAGES) {
 		if (config_parse_u32(v, &n) < 0)
 			return -EINVAL;

@@ -128,6 +128,7 @@ conn_kill(struct conn *c, const char *why)
 		log_info(&b->log, "connection %llu (pid %d): %s",
 		    (unsigned long long)c->id, (int)c->cred.pid, why);
 	c->dead = true;
+	policy_connection_gone(c);
 	inflight_unwait(c);
 	b->up->killed(c);
 	event_del(c->ev_read);
@@ -538,6 +539,29 @@ conn_refuse_over_limit(struct broker *b, int fd)
 	close(fd);
 }
 
+/* A connection past its tenant's max_connections, told why and closed
+ * as one past max_connections is: the tenant's other connections stay,
+ * and other tenants' peers are served. */
+static void
+conn_refuse_tenant_limit(struct conn *c)
+{
+	const struct tenant *t = c->tenant;
+	uint32_t n = t->usage->connections;
+	const char *s = n == 1 ? "" : "s";
+
+	log_warn(&c->b->log, "refusing connection %llu (pid %d, uid %u): "
+	    "tenant %s holds %u connection%s (closed ones whose peers hold "
+	    "fds unread included), its max_connections is %u (raise "
+	    "max_connections in [tenant %s])", (unsigned long long)c->id,
+	    (int)c->cred.pid, (unsigned)c->cred.uid, t->name, n, s,
+	    t->max_connections, t->name);
+	conn_reply_error(c, 0, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+	    "tenant %s holds %u connection%s, its max_connections is %u: "
+	    "close one of them and try again, or have max_connections in "
+	    "[tenant %s] raised", t->name, n, s, t->max_connections, t->name);
+	conn_kill(c, NULL);
+}
+
 static void
 conn_accept_one(struct listener *l, int fd)
 {
@@ -586,6 +610,10 @@ conn_accept_one(struct listener *l, int fd)
 		    "%s (uid %u, gid %u)", c->refusal, (unsigned)c->cred.uid,
 		    (unsigned)c->cred.gid);
 		conn_kill(c, c->refusal);
+		return;
+	}
+	if (policy_connection_admit(b, c) < 0) {
+		conn_refuse_tenant_limit(c);
 		return;
 	}
 	log_debug(&b->log, "connection %llu from pid %d uid %u on the %s "

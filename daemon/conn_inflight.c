@@ -27,7 +27,7 @@
  * high in between. A connection
  * that dies with fds unread stays a *drain*: its socket is kept, still
  * charged to its uid, until its peer reads or closes, and counts against
- * max_connections. A timer retries waiting connections after
+ * max_connections, its tenant's as the daemon's. A timer retries waiting connections after
  * INFLIGHT_TICK_MS, then twice as long each time, up to
  * INFLIGHT_BACKOFF_MAX_MS, so peers that never read cost little; and
  * looks at drains every INFLIGHT_DRAIN_MS.
@@ -66,6 +66,7 @@ struct conn_drain {
 	int fd;
 	size_t fds;
 	struct inflight_uid *owner;
+	struct tenant_usage *usage;	/* whose connections count it */
 };
 
 static void inflight_tick_cb(evutil_socket_t fd, short what, void *arg);
@@ -140,6 +141,19 @@ inflight_fits(const struct conn *c, size_t nfds)
 	    b->inflight_fds + nfds <= b->fd_limit / INFLIGHT_ALL_SHARE);
 }
 
+/* d is closed: its fds and its place among its tenant's connections are
+ * let go. */
+static void
+inflight_drain_free(struct broker *b, struct conn_drain *d)
+{
+	inflight_uncharge(b, d->owner, d->fds);
+	if (d->usage != NULL)
+		d->usage->connections--;
+	LIST_REMOVE(d, entry);
+	close(d->fd);
+	free(d);
+}
+
 /* Drains whose peer read or closed are closed, their count let go. */
 static void
 inflight_sweep_drains(struct broker *b)
@@ -150,11 +164,8 @@ inflight_sweep_drains(struct broker *b)
 		next = LIST_NEXT(d, entry);
 		if (inflight_unread(d->fd) > 0)
 			continue;
-		inflight_uncharge(b, d->owner, d->fds);
-		LIST_REMOVE(d, entry);
+		inflight_drain_free(b, d);
 		b->ndrains--;
-		close(d->fd);
-		free(d);
 	}
 }
 
@@ -340,6 +351,10 @@ inflight_keep(struct conn *c)
 	d->fd = c->fd;
 	d->fds = c->inflight_fds;
 	d->owner = c->inflight_owner;
+	/* It counts against its tenant's max_connections as against
+	 * [broker] max_connections, until closed. */
+	if ((d->usage = c->conn_usage) != NULL)
+		d->usage->connections++;
 	shutdown(d->fd, SHUT_RDWR);
 	LIST_INSERT_HEAD(&b->drains, d, entry);
 	b->ndrains++;
@@ -383,12 +398,8 @@ inflight_close_all(struct broker *b)
 {
 	struct conn_drain *d;
 
-	while ((d = LIST_FIRST(&b->drains)) != NULL) {
-		inflight_uncharge(b, d->owner, d->fds);
-		LIST_REMOVE(d, entry);
-		close(d->fd);
-		free(d);
-	}
+	while ((d = LIST_FIRST(&b->drains)) != NULL)
+		inflight_drain_free(b, d);
 	b->ndrains = 0;
 	htable_free(&b->inflight_uids);
 	if (b->ev_inflight != NULL) {

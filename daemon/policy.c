@@ -4,7 +4,8 @@
  * Which tenant a connection is, and again after every reload; who may use
  * the admin socket; whose prefix a name lies in; whether the daemon sees
  * its peers' real credentials at all; and each tenant's usage (charged
- * by region.c), so that quotas hold and `shmctl tenants` can show them.
+ * by region.c; its connections here), so that quotas hold and `shmctl
+ * tenants` can show them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -112,7 +113,52 @@ policy_check_credentials(const struct broker_config *cfg, char *err,
 	return -EPERM;
 }
 
-/* After a reload: new tenants find their usage, connections their tenant. */
+/* The usage that should count c now: its tenant's, for a VMM connection
+ * that is served. */
+static struct tenant_usage *
+policy_conn_usage(const struct conn *c)
+{
+	return c->kind == CONN_VMM && c->refusal == NULL && c->tenant != NULL ?
+	    c->tenant->usage : NULL;
+}
+
+/* c counts in u's connections from now (NULL: in none). */
+static void
+policy_count_connection(struct conn *c, struct tenant_usage *u)
+{
+	if (c->conn_usage != NULL)
+		c->conn_usage->connections--;
+	if (u != NULL)
+		u->connections++;
+	c->conn_usage = u;
+}
+
+int
+policy_connection_admit(struct broker *b, struct conn *c)
+{
+	if (c->kind == CONN_VMM && c->tenant != NULL &&
+	    !tenant_connection_room(c->tenant)) {
+		b->stats.refused[LIMIT_TENANT_CONNECTIONS]++;
+		return -EDQUOT;
+	}
+	policy_count_connection(c, policy_conn_usage(c));
+	return 0;
+}
+
+void
+policy_connection_gone(struct conn *c)
+{
+	/* The pointer stays: a drain made of c counts in it again. */
+	if (c->conn_usage != NULL)
+		c->conn_usage->connections--;
+}
+
+/*
+ * After a reload: new tenants find their usage, connections their tenant.
+ * A connection moves to its new tenant's count even past that tenant's
+ * max_connections: a limit applies to new connections only, and a
+ * reload that lowers it closes none.
+ */
 int
 policy_reload(struct broker *b)
 {
@@ -121,8 +167,10 @@ policy_reload(struct broker *b)
 	for (size_t i = 0; i < b->cfg.ntenants; i++)
 		if (tenant_attach_usage(&b->cfg.tenants[i], &b->usages) < 0)
 			return -ENOMEM;
-	TAILQ_FOREACH(c, &b->conns, entry)
+	TAILQ_FOREACH(c, &b->conns, entry) {
 		policy_classify(b, c);
+		policy_count_connection(c, policy_conn_usage(c));
+	}
 	return 0;
 }
 

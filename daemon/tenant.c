@@ -260,3 +260,10 @@ tenant_quota_check(const struct tenant *t, uint32_t regions,
 	return tenant_quota_exceeded(t, regions, clients, bytes, hugepages,
 	    why) == TENANT_QUOTA_NONE ? 0 : -EDQUOT;
 }
+
+bool
+tenant_connection_room(const struct tenant *t)
+{
+	return t->max_connections == 0 ||
+	    t->usage->connections < t->max_connections;
+}

@@ -47,6 +47,10 @@ struct tenant_usage {
 	uint64_t bytes;
 	uint64_t hugepages;
 	uint64_t denials;
+	/* VMM connections served, and closed ones whose peers still hold
+	 * fds unread (conn_inflight.c's drains), as [broker]
+	 * max_connections counts them. */
+	uint32_t connections;
 };
 
 LIST_HEAD(tenant_usage_list, tenant_usage);
@@ -64,6 +68,7 @@ struct tenant {
 	uint32_t max_clients;
 	uint64_t max_bytes;
 	uint64_t max_hugepages;
+	uint32_t max_connections;
 	uint16_t mode;			/* of the regions it creates */
 	bool has_group;
 	gid_t group;
@@ -153,5 +158,8 @@ enum tenant_quota {
 enum tenant_quota tenant_quota_exceeded(const struct tenant *t,
     uint32_t regions, uint32_t clients, uint64_t bytes, uint64_t hugepages,
     const char **why);
+
+/* May one more connection of t be served (its max_connections)? */
+bool tenant_connection_room(const struct tenant *t);
 
 #endif

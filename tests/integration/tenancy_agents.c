@@ -433,6 +433,7 @@ tenant_info(struct tstate *st, const char *name)
 		v.clients = t->clients;
 		v.max_clients = t->max_clients;
 		v.connections = t->connections;
+		v.max_connections = t->max_connections;
 		v.bytes = t->bytes;
 		v.max_bytes = t->max_bytes;
 		v.hugepages = t->hugepages;

@@ -139,6 +139,7 @@ struct tenant_view {
 	char prefix[64];
 	uint32_t mode;
 	uint32_t regions, max_regions, clients, max_clients, connections;
+	uint32_t max_connections;
 	uint64_t bytes, max_bytes, hugepages, max_hugepages, denials;
 };
 

@@ -9,7 +9,8 @@
  * replies, a watcher that never reads, a VMM connection that attaches
  * without end, connections past max_connections, regions and clients
  * past a tenant's and the daemon's limits, and an ivshmem peer that
- * never reads and a 17th that comes. Datagram size and fds per message
+ * never reads and a 17th that comes; and a tenant's max_connections
+ * counting a closed connection whose peer holds fds unread. Datagram size and fds per message
  * are test_badinput's. Each test runs its own daemon from this process,
  * over raw sockets where the peer is hostile and libshmclient where it
  * is not.
@@ -725,6 +726,120 @@ test_fds_reader_never_waits(void **state)
 	expect_baseline(f);
 }
 
+/* ---- a tenant's connections, closed ones kept included ---- */
+
+/* The connections the daemon counts for tenant name. */
+static uint32_t
+tenant_connections(struct fixture *f, const char *name)
+{
+	Shmbroker__ServerMessage *m = check_admin_ok(f->adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_TENANTS);
+	uint32_t n = UINT32_MAX;
+
+	for (size_t i = 0; i < m->admin_tenants->n_tenants; i++)
+		if (strcmp(m->admin_tenants->tenants[i]->name, name) == 0)
+			n = m->admin_tenants->tenants[i]->connections;
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return n;
+}
+
+/* Waits until tenant name counts n connections; what it counts then. */
+static uint32_t
+tenant_connections_wait(struct fixture *f, const char *name, uint32_t n)
+{
+	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
+	uint32_t got;
+
+	while ((got = tenant_connections(f, name)) != n &&
+	    harness_now_ms() < deadline)
+		harness_sleep_ms(20);
+	return got;
+}
+
+/* A raw VMM connection whose Hello must be answered. */
+static int
+served_raw(struct fixture *f)
+{
+	int s = fixture_raw(f, f->d.socket);
+	Shmbroker__ServerMessage *m;
+
+	check_send_hello(s, 1, WIRE_PROTOCOL_VERSION, "limits");
+	m = check_recv_reply(s, NULL);
+	if (m->error != SHMBROKER__ERROR__ERR_NONE)
+		fail_msg("connection refused: %s", m->message);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	return s;
+}
+
+/*
+ * A connection closed while its peer holds fds unread is kept (a drain)
+ * and counts against max_connections until the peer reads or closes:
+ * against its tenant's max_connections just the same. The daemon as
+ * deployed (no CAP_SYS_RESOURCE: drains are kept only then), tenant t
+ * for this process's uid with max_connections = 2: a drain and one
+ * connection fill it, and the drain's place comes back once its peer
+ * closes.
+ */
+static void
+test_tenant_connections_drain(void **state)
+{
+	static const struct harness_restart unit_like = { .nofile = NOFILE,
+	    .no_caps = true };
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	Shmbroker__ServerMessage *m;
+	int64_t deadline;
+	int held, in, over;
+	char conf[96];
+
+	/* Not root, the daemon has no capabilities anyway. */
+	if (geteuid() == 0)
+		f->start_how = &unit_like;
+	snprintf(conf, sizeof(conf), "[tenant t]\nuid = %u\n"
+	    "max_connections = 2\n", (unsigned)geteuid());
+	start(f, conf);
+	/* The harness's own probe of the socket was one of t's. */
+	assert_int_equal(tenant_connections_wait(f, "t", 0), 0);
+
+	/* An attach whose reply (with its fds) is never read, then EOF. */
+	held = fixture_raw(f, f->d.socket);
+	check_send_attach(held, 1, "drain", strlen("drain") + 1, 1, true);
+	deadline = harness_now_ms() + REPLY_WAIT_MS;
+	while (STAT(f, fds_in_flight) == 0 && harness_now_ms() < deadline)
+		harness_sleep_ms(10);
+	assert_true(STAT(f, fds_in_flight) > 0);
+	assert_int_equal(shutdown(held, SHUT_WR), 0);
+	deadline = harness_now_ms() + REPLY_WAIT_MS;
+	while (STAT(f, drains) == 0 && harness_now_ms() < deadline)
+		harness_sleep_ms(10);
+	assert_int_equal(STAT(f, drains), 1);
+	assert_int_equal(tenant_connections(f, "t"), 1);
+
+	in = served_raw(f);
+	assert_int_equal(tenant_connections(f, "t"), 2);
+	over = fixture_raw(f, f->d.socket);
+	m = check_recv_reply(over, NULL);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NO_RESOURCES);
+	if (strstr(m->message, "tenant t holds 2 connections, its "
+	    "max_connections is 2") == NULL)
+		fail_msg("refusal: %s", m->message);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_true(check_sees_eof(over, REPLY_WAIT_MS));
+	fixture_raw_close(f, over);
+	assert_int_equal(STAT(f, refused_tenant_max_connections), 1);
+	assert_int_equal(STAT(f, refused_max_connections), 0);
+
+	/* Its peer closes: the drain goes (looked at every second), and
+	 * its place with it. */
+	fixture_raw_close(f, held);
+	assert_int_equal(tenant_connections_wait(f, "t", 1), 1);
+	assert_int_equal(STAT(f, drains), 0);
+	fixture_raw_close(f, served_raw(f));
+	fixture_raw_close(f, in);
+	assert_int_equal(tenant_connections_wait(f, "t", 0), 0);
+	expect_baseline(f);
+}
+
 #define LIMITS_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -738,6 +853,7 @@ main(void)
 		LIMITS_TEST(test_regions_and_clients),
 		LIMITS_TEST(test_ivshmem_non_reader),
 		LIMITS_TEST(test_fds_in_flight),
+		LIMITS_TEST(test_tenant_connections_drain),
 		LIMITS_TEST(test_fds_reader_never_waits),
 	};
 

@@ -133,6 +133,7 @@ test_human_blocks(void **state)
 	p = stats_named_block(f->out, p, "\nattach results:\n", "  GSS_");
 	assert_string_equal(p, "");
 	ctl_assert_kv(f->out, "  max_clients_per_connection", "0");
+	ctl_assert_kv(f->out, "  max_connections of a tenant", "0");
 	ctl_assert_kv(f->out, "  GSS_OK", "1");
 }
 

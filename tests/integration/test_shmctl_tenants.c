@@ -132,6 +132,7 @@ static const char tenants_cfg[] =
     "max_regions = 2\n"
     "max_clients = 3\n"
     "max_bytes = 64K\n"
+    "max_connections = 4\n"
     "mode = 0640\n"
     "deny = secret*\n"
     "\n"
@@ -207,12 +208,14 @@ test_tenants_quotas(void **state)
 	assert_int_equal(jv_int(t, "max_hugepages"), 0);
 	assert_int_equal(jv_int(t, "denials"), 1);
 	assert_int_equal(jv_int(t, "connections"), 2);
+	assert_int_equal(jv_int(t, "max_connections"), 4);
 	t = jv_find(&f->json, "name", ODD_TENANT);
 	assert_non_null(t);
 	assert_true(jv_bool(t, "match_gid"));
 	assert_int_equal(jv_int(t, "gid"), 4242);
 	assert_int_equal(jv_int(t, "regions"), 0);
 	assert_int_equal(jv_int(t, "connections"), 0);
+	assert_int_equal(jv_int(t, "max_connections"), 0);
 	assert_int_equal(jv_int(t, "mode"), 0600);
 
 	/* Guest names live under the tenant's prefix. */
@@ -236,6 +239,7 @@ test_tenants_quotas(void **state)
 	assert_non_null(ctl_find_row(f->out, "0640"));
 	assert_non_null(ctl_find_row(f->out, "2/2"));
 	assert_non_null(ctl_find_row(f->out, "3/3"));
+	assert_non_null(ctl_find_row(f->out, "2/4"));	/* connections */
 	assert_non_null(strstr(f->out, "12 KiB/64 KiB"));
 	assert_non_null(ctl_find_row(f->out, "gid=4242"));
 	ctl_assert_table_aligned(f->out, 0x3f0);
@@ -250,6 +254,11 @@ test_tenants_quotas(void **state)
 	    1);
 	assert_metric(m, "shmbroker_tenant_regions_limit", "tenant=\"ops\"",
 	    2);
+	assert_metric(m, "shmbroker_tenant_connections", "tenant=\"ops\"", 2);
+	assert_metric(m, "shmbroker_tenant_connections_limit",
+	    "tenant=\"ops\"", 4);
+	assert_null(metric(m, "shmbroker_tenant_connections_limit",
+	    ODD_TENANT_PROM));
 	assert_metric(m, "shmbroker_tenant_regions", ODD_TENANT_PROM, 0);
 	/* No limit: no series, rather than a limit of 0. */
 	assert_null(metric(m, "shmbroker_tenant_regions_limit",
@@ -521,6 +530,8 @@ test_metrics(void **state)
 	    "limit=\"max_connections\"", 0);
 	assert_metric(m, "shmbroker_limit_refusals_total",
 	    "limit=\"max_clients_per_connection\"", 0);
+	assert_metric(m, "shmbroker_limit_refusals_total",
+	    "limit=\"tenant_max_connections\"", 0);
 	assert_metric(m, "shmbroker_attach_results_total",
 	    "status=\"GSS_OK\"", 2);
 	assert_metric(m, "shmbroker_attach_results_total",

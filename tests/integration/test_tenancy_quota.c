@@ -3,8 +3,9 @@
  * test_tenancy_quota: a tenant's quotas against a real shmbrokerd, with
  * VMM clients that really are other users (agents, see tenancy_agents.h):
  * max_regions, max_clients, max_bytes (of what a region really holds, a
- * hugetlb one too) and max_hugepages; what a client or region that goes
- * gives back; and that a quota is no denial. Needs root; every test skips
+ * hugetlb one too), max_hugepages and max_connections; what a client,
+ * region or connection that goes gives back; and that a quota is no
+ * denial. Needs root; every test skips
  * otherwise, and the hugetlb ones where the kernel has no 2 MiB pages.
  */
 #include <setjmp.h>
@@ -181,6 +182,126 @@ test_quota_bytes_hugetlb(void **state)
 	GSS(SHMC_GSS_NOMEM, rc, r);
 }
 
+/* Connections refused at their tenant's max_connections. */
+static uint64_t
+tenant_conns_refused(struct tstate *st)
+{
+	return CHECK_STAT(st->adm, refused_tenant_max_connections);
+}
+
+static const char conf_conns[] =
+    "[broker]\nhugepages = never\n"
+    "[tenant a]\nuid = 2001\nmax_connections = 3\n"
+    "[tenant b]\nuid = 2002\n";
+
+/*
+ * A tenant's 4th connection past max_connections = 3 is refused with
+ * ERR_NO_RESOURCES and a message naming the tenant's limit, logged and
+ * counted; its other connections are served, another tenant connects
+ * all the same, and one of its own that goes makes room.
+ */
+static void
+test_quota_connections(void **state)
+{
+	struct tstate *st = *state;
+	struct agent *a, *b;
+	struct agent_rep r;
+	struct tenant_view v;
+	uint64_t no_tenant;
+
+	NEED_ROOT();
+	a = start_agent(st, conf_conns, 2001, 3);
+	b = agent_start(st, 2002, 2002);
+	no_tenant = stats_refused(st);	/* the harness's probe, as root */
+	v = tenant_info(st, "a");
+	assert_int_equal(v.connections, 3);
+	assert_int_equal(v.max_connections, 3);
+	assert_int_equal(tenant_info(st, "b").max_connections, 0);
+	assert_int_equal(tenant_conns_refused(st), 0);
+
+	agent_refused(a, 3, st->d.socket,
+	    "tenant a holds 3 connections, its max_connections is 3");
+	assert_int_equal(tenant_conns_refused(st), 1);
+	assert_int_equal(log_count(st, "raise max_connections in [tenant a]"),
+	    1);
+	/* Not a denial, nor a connection no tenant matches. */
+	assert_int_equal(stats_refused(st), no_tenant);
+	assert_int_equal(tenant_info(st, "a").denials, 0);
+	assert_int_equal(tenant_info(st, "a").connections, 3);
+
+	/* Those in are served; the other tenant is too. */
+	GSS(SHMC_GSS_OK, agent_attach(a, 2, "a-in", 1, true, &r), r);
+	for (int i = 0; i < 3; i++)
+		agent_vmm(st, b, i);
+	GSS(SHMC_GSS_OK, agent_attach(b, 0, "b-in", 1, true, &r), r);
+	assert_int_equal(tenant_info(st, "b").connections, 3);
+
+	/* One of a's that goes makes room for one more, and only one. */
+	assert_int_equal(agent_simple(a, 0, OP_CLOSE, 0), 0);
+	/* a-in stays, with slot 2. */
+	assert_int_equal(tenant_wait(st, "a", 1, 1, 2).connections, 2);
+	agent_vmm(st, a, 3);
+	assert_int_equal(tenant_info(st, "a").connections, 3);
+	agent_refused(a, 0, st->d.socket, "its max_connections");
+	assert_int_equal(tenant_conns_refused(st), 2);
+}
+
+static const char conf_conns_lower[] =
+    "[broker]\nhugepages = never\n"
+    "[tenant a]\nuid = 2001\nmax_connections = 1\n";
+static const char conf_conns_renamed[] =
+    "[broker]\nhugepages = never\n"
+    "[tenant a2]\nuid = 2001\nmax_connections = 2\n";
+
+/*
+ * A reload that lowers a tenant's max_connections under what it holds
+ * closes none of its connections (they are served) and refuses new ones
+ * until enough have gone; a reload that moves the connections to another
+ * tenant moves their count with them.
+ */
+static void
+test_quota_connections_reload(void **state)
+{
+	struct tstate *st = *state;
+	struct agent *a;
+	struct agent_rep r;
+	char msg[512];
+	struct tenant_view v;
+
+	NEED_ROOT();
+	a = start_agent(st, conf_conns, 2001, 3);
+	check_write_file(st->conf, conf_conns_lower);
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
+	    SHMBROKER__ERROR__ERR_NONE);
+	v = tenant_info(st, "a");
+	assert_int_equal(v.max_connections, 1);
+	assert_int_equal(v.connections, 3);
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "r%d", i);
+		GSS(SHMC_GSS_OK, agent_attach(a, i, name, 1, true, &r), r);
+	}
+	agent_refused(a, 3, st->d.socket, "tenant a holds 3 connections, its max_connections is 1");
+	assert_int_equal(agent_simple(a, 1, OP_CLOSE, 0), 0);
+	assert_int_equal(agent_simple(a, 2, OP_CLOSE, 0), 0);
+	/* r0 stays, with slot 0. */
+	assert_int_equal(tenant_wait(st, "a", 1, 1, 1).connections, 1);
+	agent_refused(a, 3, st->d.socket, "tenant a holds 1 connection, its max_connections is 1");
+	assert_int_equal(tenant_conns_refused(st), 2);
+
+	/* Renamed, the tenant's connection counts under its new name; the
+	 * new limit has room for one more. */
+	check_write_file(st->conf, conf_conns_renamed);
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
+	    SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(tenant_info(st, "a2").connections, 1);
+	agent_vmm(st, a, 1);
+	assert_int_equal(tenant_info(st, "a2").connections, 2);
+	agent_refused(a, 2, st->d.socket, "tenant a2 holds 2 connections");
+	GSS(SHMC_GSS_OK, agent_attach(a, 0, "r0", 1, false, &r), r);
+}
+
 int
 main(void)
 {
@@ -190,6 +311,8 @@ main(void)
 		TENANCY_TEST(test_quota_bytes),
 		TENANCY_TEST(test_quota_hugepages),
 		TENANCY_TEST(test_quota_bytes_hugetlb),
+		TENANCY_TEST(test_quota_connections),
+		TENANCY_TEST(test_quota_connections_reload),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -53,6 +53,7 @@ test_init(void **state)
 	assert_int_equal(t.max_clients, 0);
 	assert_int_equal(t.max_bytes, 0);
 	assert_int_equal(t.max_hugepages, 0);
+	assert_int_equal(t.max_connections, 0);
 	assert_null(t.usage);
 	assert_true(tenant_name_allowed(&t, "anything"));
 }
@@ -653,6 +654,35 @@ test_quota(void **state)
 	assert_true(LIST_EMPTY(&l));
 }
 
+/* max_connections: the connections a tenant's usage counts, bounded
+ * apart from the quotas of requests (a connection is refused at accept). */
+static void
+test_connection_room(void **state)
+{
+	struct tenant_usage_list l = LIST_HEAD_INITIALIZER(l);
+	const char *why = NULL;
+	struct tenant t;
+
+	(void)state;
+	tenant_init(&t, "c", 0600);
+	assert_int_equal(tenant_attach_usage(&t, &l), 0);
+	/* Unset: no bound of the tenant's own. */
+	t.usage->connections = 1000000;
+	assert_true(tenant_connection_room(&t));
+	t.max_connections = 3;
+	t.usage->connections = 2;
+	assert_true(tenant_connection_room(&t));
+	t.usage->connections = 3;
+	assert_false(tenant_connection_room(&t));
+	/* A limit lowered under what is counted refuses, closes nothing. */
+	t.max_connections = 1;
+	assert_false(tenant_connection_room(&t));
+	assert_int_equal(t.usage->connections, 3);
+	/* The request quotas do not look at it. */
+	assert_int_equal(tenant_quota_check(&t, 1, 1, 1, 1, &why), 0);
+	tenant_usage_free(&l);
+}
+
 static size_t
 usage_count(struct tenant_usage_list *l)
 {
@@ -739,6 +769,7 @@ main(void)
 		cmocka_unit_test(test_may_attach_owner_other),
 		cmocka_unit_test(test_may_attach_group),
 		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_connection_room),
 		cmocka_unit_test(test_usage_survives_reload),
 	};
 
