@@ -167,9 +167,16 @@ int bench_echo_once(int sock, uint64_t *ns);
 #define ECHO_FLUSH 3
 int bench_echo_kind_once(int sock, char kind, uint64_t *ns);
 
-/* fig_create.c: the memory floor, memfd_create + ftruncate + seals + mmap
- * + munmap of bytes, hugetlb or not. Returns 0 or -errno. */
-int bench_memfd_once(uint64_t bytes, bool huge, uint64_t *ns);
+/* fig_create.c: the memory floor, memfd_create + ftruncate + seals (+ mmap
+ * and munmap for hugetlb) of bytes, timed in a server process that each
+ * request wakes, as the daemon is: start it (pin *pid as the server), then
+ * per sample a call with huge 0 or 1 (its time in *ns) and one with
+ * huge BENCH_MEMFD_CLOSE (the close of that memfd, untimed). 0 or
+ * -errno; the caller closes *sock and reaps *pid. */
+#define BENCH_MEMFD_CLOSE 2
+int bench_memfd_server_start(struct bench *b, int *sock, pid_t *pid);
+int bench_memfd_server_call(int sock, uint64_t bytes, int huge,
+    uint64_t *ns);
 
 /* The figure groups; each returns 0, or -1 when it could not run. */
 int fig_attach(struct bench *b);

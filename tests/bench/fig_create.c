@@ -93,30 +93,20 @@ memfd_make(uint64_t bytes, bool huge, uint64_t *ns)
 	return fd;
 }
 
-int
-bench_memfd_once(uint64_t bytes, bool huge, uint64_t *ns)
-{
-	int fd = memfd_make(bytes, huge, ns);
-
-	if (fd < 0)
-		return fd;
-	close(fd);
-	return 0;
-}
-
 /*
  * The floor's server. The daemon times its create between a request that
  * woke it and its reply, and frees the region at the next request (the
  * destroy): a loop of creates in this process, back to back with nothing
  * between, ran with every cache and TLB warm, which a daemon woken by a
- * request never has (the same calls took 14 us here and 21 us in the
+ * request never has (the same calls took 14 us there and 21 us in the
  * daemon). So the floor's memory work runs the same way: in a process
  * pinned as the daemon, woken by a request, timing the same calls, and
- * closing the memfd at the next request.
+ * closing the memfd at the next request. guest_create_usable's floor
+ * takes its memfd part from the same server.
  */
 struct memfd_req {
 	uint64_t bytes;
-	uint8_t huge;		/* 2: close the memfd kept, nothing else */
+	uint8_t huge;		/* or BENCH_MEMFD_CLOSE: the close alone */
 };
 
 static void __attribute__((noreturn))
@@ -132,11 +122,10 @@ memfd_server(int sock)
 			close(fd);
 		fd = -1;
 		reply = 0;
-		if (q.huge != 2 && (fd = memfd_make(q.bytes, q.huge != 0,
-		    &ns)) >= 0)
-			reply = (int64_t)ns;
-		else if (q.huge != 2)
-			reply = fd;	/* -errno */
+		if (q.huge != BENCH_MEMFD_CLOSE) {
+			fd = memfd_make(q.bytes, q.huge != 0, &ns);
+			reply = fd >= 0 ? (int64_t)ns : fd;	/* or -errno */
+		}
 		if (send(sock, &reply, sizeof(reply), MSG_NOSIGNAL) !=
 		    (ssize_t)sizeof(reply))
 			_exit(1);
@@ -144,8 +133,8 @@ memfd_server(int sock)
 	_exit(0);
 }
 
-static int
-memfd_server_start(struct bench *b, int *sock, pid_t *pid)
+int
+bench_memfd_server_start(struct bench *b, int *sock, pid_t *pid)
 {
 	struct timeval tv = { BENCH_TIMEOUT_MS / 1000, 0 };
 	int sv[2];
@@ -169,12 +158,10 @@ memfd_server_start(struct bench *b, int *sock, pid_t *pid)
 	return 0;
 }
 
-/* One request to the server: its time for a memfd (huge 0/1), or the
- * close of the one it keeps (huge 2). */
-static int
-memfd_server_call(int sock, uint64_t bytes, uint8_t huge, uint64_t *ns)
+int
+bench_memfd_server_call(int sock, uint64_t bytes, int huge, uint64_t *ns)
 {
-	struct memfd_req q = { .bytes = bytes, .huge = huge };
+	struct memfd_req q = { .bytes = bytes, .huge = (uint8_t)huge };
 	int64_t reply;
 
 	if (send(sock, &q, sizeof(q), MSG_NOSIGNAL) != (ssize_t)sizeof(q))
@@ -262,13 +249,14 @@ create_chunk(void *ctx, size_t n, bool keep)
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
-		err = memfd_server_call(r->floor_sock, r->cc->bytes,
+		err = bench_memfd_server_call(r->floor_sock, r->cc->bytes,
 		    r->cc->huge, &ns);
 		if (err == 0 && keep)
 			samples_add(&r->flo, ns);
 		/* The close, untimed, as the figure's destroy. */
 		if (err == 0)
-			err = memfd_server_call(r->floor_sock, 0, 2, &ns);
+			err = bench_memfd_server_call(r->floor_sock, 0,
+			    BENCH_MEMFD_CLOSE, &ns);
 		if (err < 0) {
 			snprintf(r->err, sizeof(r->err), "the floor's memfd "
 			    "failed: %s", strerror(-err));
@@ -336,7 +324,7 @@ create_kind(struct bench *b, bool huge, size_t iters)
 	    samples_init(&r.rpc, iters) < 0 ||
 	    bench_start_daemon(b, &d, huge ? require : never) < 0 ||
 	    bench_connect(d.admin_socket, true, &r.adm) < 0 ||
-	    memfd_server_start(b, &r.floor_sock, &floor_pid) < 0) {
+	    bench_memfd_server_start(b, &r.floor_sock, &floor_pid) < 0) {
 		skip_kind(b, huge, "failed: shmbrokerd did not start or "
 		    "answer");
 		rc = -1;

@@ -378,27 +378,40 @@ create_floor(struct guest_run *r, struct create_run *c, enum place p)
 {
 	struct bench_echo e = { 0, -1 };
 	uint64_t ns, parts[3];
-	int rc = 0;
+	int rc = 0, msock = -1;
+	pid_t mpid = 0;
 
 	if (bench_echo_start(r->b, &e) < 0) {
 		snprintf(r->err, sizeof(r->err), "cannot start the echo "
 		    "server");
 		return -1;
 	}
+	if ((rc = bench_memfd_server_start(r->b, &msock, &mpid)) < 0)
+		goto out;
+	/* The region's memfd is the daemon's work: the server's side. */
 	place_pin_role(r->b, e.pid, p, ROLE_SERVER);
+	place_pin_role(r->b, mpid, p, ROLE_SERVER);
 	place_pin_role(r->b, 0, p, ROLE_CLIENT);
 	for (size_t i = 0; i < CREATE_FLOOR_ITERS && rc == 0; i++) {
 		if ((rc = bench_echo_once(e.sock, &ns)) == 0)
 			samples_add(&c->echo, ns);
-		if (rc == 0 && (rc = bench_memfd_once(REGION_BYTES, r->huge,
-		    &ns)) == 0)
+		if (rc == 0 && (rc = bench_memfd_server_call(msock,
+		    REGION_BYTES, r->huge, &ns)) == 0)
 			samples_add(&c->memfd, ns);
+		if (rc == 0)
+			rc = bench_memfd_server_call(msock, 0,
+			    BENCH_MEMFD_CLOSE, &ns);
 		if (rc == 0 && (rc = kvm_floor_usable_once(&c->vm, c->fd,
 		    REGION_BYTES, parts)) == 0)
 			for (int k = 0; k < 3; k++)
 				samples_add(&c->usable[k], parts[k]);
 	}
+out:
 	bench_echo_stop(&e);
+	if (msock >= 0)
+		close(msock);
+	if (mpid > 0)
+		bench_reap(mpid, 2000);
 	if (rc < 0)
 		snprintf(r->err, sizeof(r->err), "the create floor failed: "
 		    "%s", strerror(-rc));
