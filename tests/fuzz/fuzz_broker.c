@@ -134,6 +134,60 @@ fuzz_listeners_open(void)
 	}
 }
 
+/*
+ * The broker's stock of state pages and eventfds (stock.c), kept from one
+ * broker to the next instead of made and closed with each: 8 memfds
+ * (created, sized, sealed) and 8 eventfds, and their closes, were a third
+ * of an input of fuzz_fdname. What is in stock was never handed out, so
+ * it is as fresh as a new one. Made once by the daemon's own stock_init,
+ * so that every input, the first too, starts and ends holding it all.
+ */
+static struct stock fuzz_stock;
+
+/* b's stock into fuzz_stock (b keeps none), full: what an attach took
+ * and the loop did not make again yet is made now, by the daemon's own
+ * refill. */
+static void
+fuzz_stock_take(struct broker *b)
+{
+	struct stock *s = &b->stock;
+
+	if ((s->npages < STOCK_MAX || s->nefds < STOCK_MAX) && s->ev != NULL) {
+		event_active(s->ev, EV_TIMEOUT, 0);
+		event_base_loop(b->base, EVLOOP_NONBLOCK);
+	}
+	memcpy(fuzz_stock.page, s->page, sizeof(s->page));
+	memcpy(fuzz_stock.efd, s->efd, sizeof(s->efd));
+	fuzz_stock.npages = s->npages;
+	fuzz_stock.nefds = s->nefds;
+	s->npages = 0;
+	s->nefds = 0;
+}
+
+static void
+fuzz_stock_make(void)
+{
+	struct broker tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if ((tmp.base = event_base_new()) == NULL || stock_init(&tmp) < 0)
+		abort();
+	fuzz_stock_take(&tmp);
+	stock_free(&tmp);
+	event_base_free(tmp.base);
+}
+
+/* fuzz_stock into b's, before broker_init: stock_init then finds it full
+ * (or makes what is missing). */
+static void
+fuzz_stock_give(struct broker *b)
+{
+	b->stock = fuzz_stock;
+	b->stock.ev = NULL;
+	fuzz_stock.npages = 0;
+	fuzz_stock.nefds = 0;
+}
+
 void
 fuzz_broker_process_init(int argc, char **argv)
 {
@@ -146,6 +200,7 @@ fuzz_broker_process_init(int argc, char **argv)
 	unsetenv("LISTEN_FDNAMES");
 	signal(SIGPIPE, SIG_IGN);
 	fuzz_listeners_open();
+	fuzz_stock_make();
 }
 
 struct broker *
@@ -165,6 +220,7 @@ fuzz_broker_start(int argc, char **argv, char *err, size_t errlen)
 		return NULL;
 	}
 	b->log.level = FUZZ_LOG_SILENT;
+	fuzz_stock_give(b);
 	if (broker_init(b) < 0)
 		abort();
 	b->hugepage_size = 0;
@@ -287,6 +343,7 @@ fuzz_broker_stop(struct broker *b)
 {
 	for (int k = 0; k < 2; k++)
 		b->listeners[k].fd = -1;	/* fuzz_listeners' */
+	fuzz_stock_take(b);
 	broker_fini(b);
 }
 
