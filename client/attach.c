@@ -18,13 +18,12 @@
 #include "shmclient_int.h"
 
 int
-shmc_memfd_ok(int fd, uint64_t bytes)
+shmc_memfd_ok(int fd, uint64_t bytes, struct stat *st)
 {
-	struct stat st;
 	int seals = fcntl(fd, F_GET_SEALS);
 
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size >= bytes && seals >= 0 &&
+	return fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
+	    (uint64_t)st->st_size >= bytes && seals >= 0 &&
 	    (seals & F_SEAL_SHRINK) ? 0 : -EPROTO;
 }
 
@@ -38,6 +37,7 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 	Shmbroker__ServerMessage *m;
 	Shmbroker__AttachReply *r;
 	struct wire_fds fds = { .n = 0 };
+	struct stat st;
 	int rc;
 
 	a.name.data = (uint8_t *)name;
@@ -63,12 +63,15 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 		rc = (int)r->status;
 		shmc_fail(c, 0, "%s: %s", wire_status_name(rc), m->message);
 	} else if (fds.n < 1 || r->size_pages == 0 ||
-	    shmc_memfd_ok(fds.fd[0], (uint64_t)r->size_pages * 4096) < 0 ||
+	    shmc_memfd_ok(fds.fd[0], (uint64_t)r->size_pages * 4096,
+	    &st) < 0 ||
 	    shmc_af_take(af, &fds, r->index, r->active_mask) < 0) {
 		rc = shmc_fail(c, -EPROTO, "attach reply without a sealed "
 		    "region memfd of its %u pages, the state page and the "
 		    "eventfds (%zu fds)", r->size_pages, fds.n);
 	} else {
+		af->dev = st.st_dev;
+		af->ino = st.st_ino;
 		out->client_id = r->client_id;
 		out->region_id = r->region_id;
 		out->fd = fds.fd[0];

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,7 +82,6 @@ shmc_att_add(struct shmc *c, bool claim, const void *name, size_t len,
     uint32_t size_pages, struct shmc_region *r, struct att_fds *af)
 {
 	struct attachment *a;
-	struct stat st;
 	int err;
 
 	if (c->natt == c->catt) {
@@ -99,10 +97,6 @@ shmc_att_add(struct shmc *c, bool claim, const void *name, size_t len,
 	shmc_sig_init(&a->sig);
 	/* Claimed from the start, its eventfd never enters the epoll set. */
 	a->sig.claimed = claim;
-	if (fstat(r->fd, &st) < 0) {
-		shmc_af_close(af);
-		return -errno;
-	}
 	if ((a->name = malloc(len ? len : 1)) == NULL) {
 		shmc_af_close(af);
 		return -ENOMEM;
@@ -111,8 +105,8 @@ shmc_att_add(struct shmc *c, bool claim, const void *name, size_t len,
 	a->name_len = len;
 	a->size_pages = size_pages;
 	a->index = r->index;
-	a->dev = st.st_dev;
-	a->ino = st.st_ino;
+	a->dev = af->dev;
+	a->ino = af->ino;
 	a->same_memory = true;
 	a->cur_id = r->client_id;
 	a->user_id = r->client_id;
@@ -206,7 +200,6 @@ shmc_reclaim(struct shmc *c)
 {
 	struct shmc_region r;
 	struct att_fds af;
-	struct stat st;
 	int rc;
 
 	for (size_t i = 0; i < c->natt; i++) {
@@ -231,8 +224,8 @@ shmc_reclaim(struct shmc *c)
 		}
 		/* The caller's mapping is of the first memfd: only the fd
 		 * store gives the same one back. */
-		a->same_memory = a->same_memory && fstat(r.fd, &st) == 0 &&
-		    st.st_dev == a->dev && st.st_ino == a->ino;
+		a->same_memory = a->same_memory && af.dev == a->dev &&
+		    af.ino == a->ino;
 		close(r.fd);
 		a->cur_id = r.client_id;
 		a->index = r.index;

@@ -146,6 +146,13 @@ const char *shmc_default_socket(bool admin, char *buf, size_t len);
  *   -ENOENT, -ECONNREFUSED  no daemon listens at path.
  *   -ETIMEDOUT  no answer to the hello; -EPROTO  the daemon does not
  *            speak this library's protocol version, or garbled its reply.
+ *   -EPIPE   the daemon closed the connection before the hello was sent
+ *            (it accepted, then went or let the connection go).
+ *   -ECONNRESET  the daemon closed the connection after the hello was
+ *            sent, without an answer (it exited or was killed with the
+ *            hello read, unread, or the connection not accepted yet).
+ *            Neither leaves a reason: a daemon that refuses says why
+ *            (-EPERM).
  */
 int shmc_connect(const char *path, const char *label, int timeout_ms,
     struct shmc **out, char *errbuf, size_t errlen);

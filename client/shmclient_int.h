@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "shmclient.h"
@@ -29,6 +30,8 @@ struct att_fds {
 	int own_efd;		/* this client's eventfd */
 	int peer_efd[SHM_STATE_SLOTS];	/* by index, -1: none */
 	uint16_t active;
+	dev_t dev;		/* the region memfd's identity, which a */
+	ino_t ino;		/* reconnect compares */
 };
 
 /* An attachment's direct notification path (signals.c). */
@@ -114,8 +117,9 @@ void shmc_pump(struct shmc *c);
 /* attach.c */
 /* 0 when fd is a file sealed against shrinking (F_SEAL_SHRINK) of at
  * least bytes, else -EPROTO: only such a file can be mapped without the
- * daemon being able to make the mapping fault (SIGBUS) later. */
-int shmc_memfd_ok(int fd, uint64_t bytes);
+ * daemon being able to make the mapping fault (SIGBUS) later. *st is
+ * its fstat, for its identity. */
+int shmc_memfd_ok(int fd, uint64_t bytes, struct stat *st);
 int shmc_attach_once(struct shmc *c, const void *name, size_t len,
     uint32_t size_pages, bool create, uint32_t want_index,
     struct shmc_region *out, struct att_fds *af);

@@ -35,6 +35,8 @@ shmc_af_init(struct att_fds *af)
 	for (int i = 0; i < SHM_STATE_SLOTS; i++)
 		af->peer_efd[i] = -1;
 	af->active = 0;
+	af->dev = 0;
+	af->ino = 0;
 }
 
 void
@@ -50,6 +52,7 @@ int
 shmc_af_take(struct att_fds *af, struct wire_fds *fds, uint32_t index,
     uint32_t active)
 {
+	struct stat st;
 	uint16_t peers;
 	size_t k = 3;
 
@@ -59,7 +62,7 @@ shmc_af_take(struct att_fds *af, struct wire_fds *fds, uint32_t index,
 		return -EPROTO;
 	peers = (uint16_t)(active & ~(1u << index) & 0xffffu);
 	if (fds->n != 3 + (size_t)__builtin_popcount(peers) ||
-	    shmc_memfd_ok(fds->fd[1], SHM_STATE_PAGE_SIZE) < 0)
+	    shmc_memfd_ok(fds->fd[1], SHM_STATE_PAGE_SIZE, &st) < 0)
 		return -EPROTO;
 	af->state_fd = fds->fd[1];
 	af->own_efd = fds->fd[2];

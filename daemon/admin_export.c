@@ -28,7 +28,7 @@ admin_export(struct conn *c, uint64_t id, const Shmbroker__AdminExport *req)
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminExportReply r = SHMBROKER__ADMIN_EXPORT_REPLY__INIT;
 	struct region *g = admin_export_region(c, id, req->name);
-	char err[400];
+	char err[BROKER_MESSAGE_MAX];
 	int rc;
 
 	if (g == NULL)

@@ -8,6 +8,7 @@
 #ifndef SHMBROKER_BROKER_H
 #define SHMBROKER_BROKER_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -16,6 +17,7 @@
 #include <event2/event.h>
 
 #include "fdstash.h"
+#include "ivshmem_proto.h"
 #include "log.h"
 #include "memory.h"
 #include "tenant.h"
@@ -31,6 +33,7 @@ struct config_region {
 	int hugepages;			/* a policy, or -1: the broker's */
 	int line;			/* of its [region] header */
 	char *ivshmem;			/* socket path to export it on, or NULL */
+	int ivshmem_line;		/* of its "ivshmem =" */
 	unsigned ivshmem_vectors;
 };
 
@@ -96,6 +99,19 @@ struct broker_stats {
 };
 
 enum conn_kind { CONN_VMM, CONN_ADMIN };
+
+/*
+ * The longest text the daemon builds for a reply or its log: a
+ * configuration file's path and the RuntimeDirectory= it names (PATH_MAX
+ * each), two region names, two socket paths and the words around them.
+ * Every buffer such a text passes through holds this much, so that a
+ * reply carries it whole; an error reply adds its own words around one
+ * (conn_reply_error).
+ */
+#define BROKER_MESSAGE_MAX (2 * PATH_MAX + 2 * REGION_KEY_MAX + \
+	2 * IVSHMEM_PATH_MAX + 1024)
+_Static_assert(LOG_LINE_MAX >= BROKER_MESSAGE_MAX + 1024,
+    "a log line must hold the longest message and its context");
 
 #define IVSHMEM_MAX_EXPORTS 8		/* ivshmem sockets per region */
 /* The fds that all send queues (conn.c's, ivshmem_peer.c's) may hold:
@@ -238,8 +254,10 @@ int conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 enum { EVENT_PEER = 2 };
 void conn_kill(struct conn *c, const char *why);
 void conn_close_all(struct broker *b);
-/* conn_inflight.c: fds sent that peers have not read yet. May c send a
- * message with nfds fds now? */
+/* conn_inflight.c: fds sent that peers have not read yet. c sent a
+ * request. */
+void inflight_request(struct conn *c);
+/* May c send a message with nfds fds now? */
 bool inflight_admit(struct conn *c, size_t nfds);
 /* It sent one. */
 void inflight_sent(struct conn *c, size_t nfds);
@@ -421,8 +439,20 @@ int policy_quota(struct broker *b, const struct tenant *t, uint32_t regions,
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);
 /* The tenant a peer with these credentials is, or NULL: none. */
 struct tenant *policy_tenant_for(struct broker *b, const struct ucred *cred);
-/* Whether a peer of tenant t may attach region g, named by its key.
- * GSS_OK, or GSS_NO_PERMISSION with the reason (counted as a denial). */
+/*
+ * The one decision on what a peer of tenant t with these credentials may
+ * do with region g, for VMMs (vmm.c) and QEMUs (ivshmem.c) alike: the
+ * name t's guests reach g by (in *name when name is not NULL; NULL when
+ * none), then the least of what t's rules grant that name and g's mode
+ * grants the credentials. TENANT_ACCESS_NONE with the reason in *why;
+ * not counted as a denial (the caller decides whether it is one).
+ */
+enum tenant_access policy_join_access(struct broker *b, const struct tenant *t,
+    const struct ucred *cred, const struct region *g, const char **name,
+    const char **why);
+/* Whether a peer of tenant t may attach region g for writing, as an
+ * ivshmem device maps it. GSS_OK, or GSS_NO_PERMISSION with the reason
+ * (counted as a denial). */
 enum guest_shm_status policy_may_join(struct broker *b, struct tenant *t,
     const struct ucred *cred, const struct region *g, const char **why);
 /* The tenant whose prefix the region name lies in, or NULL. */
@@ -487,7 +517,9 @@ int ivshmem_export(struct broker *b, struct region *g, const char *path,
  * every peer left and let go. How many closed. */
 unsigned ivshmem_unexport(struct broker *b, const struct region *g,
     const char *path);
-/* g's exports, at most max. */
+/* How many exports serve g. */
+size_t ivshmem_export_count(struct broker *b, const struct region *g);
+/* g's exports into out, at most max of them; how many. */
 size_t ivshmem_exports(struct broker *b, const struct region *g,
     struct ivshmem_export_info *out, size_t max);
 /* Exports what the configuration asks for and is not served yet: 0, or

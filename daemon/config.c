@@ -228,7 +228,7 @@ config_on_key(void *arg, const char *key, const char *v, int line, char *why,
 	case SECTION_BROKER:
 		return config_broker_key(p, key, v, line, why, whylen);
 	case SECTION_REGION:
-		return config_region_key(p, key, v, why, whylen);
+		return config_region_key(p, key, v, line, why, whylen);
 	case SECTION_TENANT:
 		return config_tenant_key(p, key, v, line, why, whylen);
 	default:

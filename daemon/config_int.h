@@ -58,7 +58,7 @@ int config_bad_value(char *why, size_t whylen, const char *label,
 int config_region_begin(struct config_parse *p, const char *name, int line,
     char *why, size_t whylen);
 int config_region_key(struct config_parse *p, const char *key,
-    const char *v, char *why, size_t whylen);
+    const char *v, int line, char *why, size_t whylen);
 int config_tenant_begin(struct config_parse *p, const char *name, int line,
     char *why, size_t whylen);
 int config_tenant_key(struct config_parse *p, const char *key,

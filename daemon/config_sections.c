@@ -151,7 +151,7 @@ config_region_set(struct config_region *r, enum region_key k, const char *v,
 
 int
 config_region_key(struct config_parse *p, const char *key, const char *v,
-    char *why, size_t whylen)
+    int line, char *why, size_t whylen)
 {
 	struct config_region *r = &p->cfg->regions[p->cur];
 	char label[REGION_KEY_MAX + 8];
@@ -164,6 +164,8 @@ config_region_key(struct config_parse *p, const char *key, const char *v,
 		return k;
 	if (config_region_set(r, (enum region_key)k, v, &reason) < 0)
 		return config_bad_value(why, whylen, label, key, v, reason);
+	if (k == RK_IVSHMEM)
+		r->ivshmem_line = line;	/* where an export that fails is */
 	return 0;
 }
 

@@ -517,6 +517,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_kill(c, strerror((int)-n));
 		return;
 	}
+	inflight_request(c);
 	b->up->dispatch(c, b->rxbuf, (size_t)n, &fds);
 }
 
@@ -664,7 +665,7 @@ conn_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
     const char *fmt, ...)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
-	char text[256];
+	char text[BROKER_MESSAGE_MAX + 256];	/* never cuts a message */
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -22,7 +22,9 @@
  * has read what it holds. Whether it has is SIOCOUTQ: the bytes the peer has not read,
  * 0 once it read everything, when the connection's whole count is let
  * go (a peer that keeps something unread keeps its count). It is asked
- * only when a budget would be exceeded, so counts run high. A connection
+ * when a budget would be exceeded and when a request comes on a
+ * connection whose count is past a quarter of its budget, so counts run
+ * high in between. A connection
  * that dies with fds unread stays a *drain*: its socket is kept, still
  * charged to its uid, until its peer reads or closes, and counts against
  * max_connections. A timer retries waiting connections after
@@ -48,6 +50,7 @@
 #define INFLIGHT_BACKOFF_MAX_MS 1000	/* a peer that does not read */
 #define INFLIGHT_DRAIN_MS 1000
 #define INFLIGHT_SWEEP_MS 50		/* full sweeps, at most this often */
+#define INFLIGHT_REFRESH_AT (INFLIGHT_CONN_MAX / 4)	/* see inflight_request */
 
 /* What the peers of one uid hold unread; there is one while it is not
  * 0, in b->inflight_uids. */
@@ -177,6 +180,22 @@ inflight_sweep(struct broker *b)
 	b->inflight_next_sweep_ns = start + (20 * took >
 	    INFLIGHT_SWEEP_MS * 1000000ull ? 20 * took :
 	    INFLIGHT_SWEEP_MS * 1000000ull);
+}
+
+/*
+ * A request from c: a peer that calls and waits for its reply has read
+ * all it was sent, so a count this high is let go here, at a SIOCOUTQ
+ * every few dozen attaches. Left to inflight_admit, the question was
+ * asked at a send, often just after an event to the same peer (a
+ * PeerChanged to its other attachment) that it could not have read yet:
+ * the reply then waited INFLIGHT_TICK_MS for a peer that reads at once
+ * (one attach in 50 of a VMM with two attachments to one region).
+ */
+void
+inflight_request(struct conn *c)
+{
+	if (c->inflight_fds >= INFLIGHT_REFRESH_AT)
+		inflight_refresh(c);
 }
 
 bool

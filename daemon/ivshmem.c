@@ -211,9 +211,10 @@ ivshmem_check_export(struct broker *b, struct region *g, const char *path,
 		    path, why);
 		return -EINVAL;
 	}
-	if (ivshmem_exports(b, g, NULL, 0) >= IVSHMEM_MAX_EXPORTS) {
-		snprintf(err, errlen, "region %s has %d exports already",
-		    g->name, IVSHMEM_MAX_EXPORTS);
+	if (ivshmem_export_count(b, g) >= IVSHMEM_MAX_EXPORTS) {
+		snprintf(err, errlen, "cannot export region %s on %s: it has "
+		    "%d exports already (unexport one)", g->name, path,
+		    IVSHMEM_MAX_EXPORTS);
 		return -ENOSPC;
 	}
 	LIST_FOREACH(e, &b->ivshmem->exports, entry) {
@@ -275,7 +276,10 @@ ivshmem_export(struct broker *b, struct region *g, const char *path,
 	}
 	err[0] = '\0';
 	if ((fd = ivshmem_listen(path, err, errlen)) < 0) {
-		if (err[0] == '\0')
+		if (err[0] == '\0' && fd == -ENOENT)
+			snprintf(err, errlen, "cannot listen on %s: its "
+			    "directory does not exist (make it first)", path);
+		else if (err[0] == '\0')
 			snprintf(err, errlen, "cannot listen on %s: %s", path,
 			    strerror(-fd));
 		return fd;
@@ -352,6 +356,17 @@ ivshmem_unexport(struct broker *b, const struct region *g, const char *path)
 }
 
 size_t
+ivshmem_export_count(struct broker *b, const struct region *g)
+{
+	struct ivsh_export *e;
+	size_t n = 0;
+
+	LIST_FOREACH(e, &b->ivshmem->exports, entry)
+		n += e->region == g;
+	return n;
+}
+
+size_t
 ivshmem_exports(struct broker *b, const struct region *g,
     struct ivshmem_export_info *out, size_t max)
 {
@@ -359,17 +374,13 @@ ivshmem_exports(struct broker *b, const struct region *g,
 	struct ivsh_peer *p;
 	size_t n = 0;
 
-	/* max 0: only counts them. */
 	LIST_FOREACH(e, &b->ivshmem->exports, entry) {
-		if (e->region != g || (max > 0 && n == max))
+		if (e->region != g || n == max)
 			continue;
-		if (max > 0) {
-			out[n] = (struct ivshmem_export_info){ .path = e->path,
-			    .vectors = e->vectors,
-			    .configured = e->configured };
-			LIST_FOREACH(p, &e->peers, entry)
-				out[n].peers += p->cl != NULL;
-		}
+		out[n] = (struct ivshmem_export_info){ .path = e->path,
+		    .vectors = e->vectors, .configured = e->configured };
+		LIST_FOREACH(p, &e->peers, entry)
+			out[n].peers += p->cl != NULL;
 		n++;
 	}
 	return n;
@@ -383,7 +394,7 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 	for (size_t i = 0; i < b->cfg.nregions; i++) {
 		const struct config_region *cr = &b->cfg.regions[i];
 		struct region *g;
-		char why[400];
+		char why[BROKER_MESSAGE_MAX];
 		bool served = false;
 
 		if (cr->ivshmem == NULL ||
@@ -400,8 +411,10 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 			continue;
 		if (ivshmem_export(b, g, cr->ivshmem, cr->ivshmem_vectors,
 		    true, why, sizeof(why)) < 0) {
+			/* why names the path. */
 			snprintf(err, errlen, "%s:%d: [region %s]: %s",
-			    b->cfg.config_file, cr->line, cr->name, why);
+			    b->cfg.config_file, cr->ivshmem_line, cr->name,
+			    why);
 			return -EINVAL;
 		}
 	}
@@ -519,7 +532,7 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 {
 	struct region *g = registry_find(&b->reg, pe->fe.name);
 	struct ivsh_export *e;
-	char err[400];
+	char err[BROKER_MESSAGE_MAX];
 
 	if (g == NULL)
 		log_info(&b->log, "fd store: dropping the export on %s: region "

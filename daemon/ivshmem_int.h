@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * ivshmem_int: what ivshmem.c (exports: sockets, admission) and
- * ivshmem_peer.c (one connected QEMU: its messages, doorbells and relays)
- * share. Nothing outside those two files includes it.
+ * ivshmem_int: what ivshmem.c (exports: sockets, admission),
+ * ivshmem_peer.c (one connected QEMU: its messages, doorbells and relays),
+ * ivshmem_slots.c (an exported region's doorbells) and ivshmem_throttle.c
+ * (the rate of doorbells the daemon wakes for) share. Nothing else
+ * includes it.
  */
 #ifndef SHMBROKER_IVSHMEM_INT_H
 #define SHMBROKER_IVSHMEM_INT_H
@@ -20,7 +22,7 @@ struct ivsh_export {
 	LIST_ENTRY(ivsh_export) entry;
 	struct ivshmem *ivs;
 	struct region *region;
-	char path[108];
+	char path[IVSHMEM_PATH_MAX];
 	unsigned vectors;
 	bool configured;		/* from the configuration file */
 	bool stored;			/* its socket is in the fd store */
@@ -40,11 +42,18 @@ struct ivsh_export {
 #define IVSH_RING_WINDOW_MS 10
 #define IVSH_RING_BURST 100
 
+/* The event of a source at [index][vector], NULL where it has none live
+ * (no relay made, a slot a QEMU holds). */
+typedef struct event *ivsh_throttle_event_fn(void *owner, unsigned index,
+    unsigned vector);
+
 struct ivsh_throttle {
 	uint64_t start_ms;
 	unsigned rings;
-	bool paused;
-	struct event *resume;		/* the owner's timer */
+	bool paused;			/* the source's events sleep */
+	struct event *resume;		/* ends the pause */
+	ivsh_throttle_event_fn *event;
+	void *owner;
 };
 
 /*
@@ -151,10 +160,17 @@ struct ivsh_peer {
 	bool dropped;			/* cannot be sent to: closes now */
 };
 
+/* ivshmem_throttle.c */
+/* t for the source whose live events event() gives; -ENOMEM. */
+int ivsh_throttle_init(struct ivsh_throttle *t, struct event_base *base,
+    ivsh_throttle_event_fn *event, void *owner);
+void ivsh_throttle_fini(struct ivsh_throttle *t);
+/* Counts one ring of t's source; past the burst, its events sleep until
+ * the window ends (t->paused meanwhile: an event made live then is left
+ * for the resume to add). */
+void ivsh_throttle_ring(struct ivsh_throttle *t);
+
 /* ivshmem_slots.c */
-/* Counts one ring of t's source: true when the source must sleep now (the
- * caller deletes its events; t->resume is armed for the window's end). */
-bool ivsh_throttle_ring(struct ivsh_throttle *t);
 /* The slots of g, made on first use; NULL without memory. */
 struct ivsh_slots *ivsh_slots_get(struct ivshmem *ivs, struct region *g);
 /* Frees the slots of g, if any. */

@@ -245,27 +245,16 @@ ivsh_relay_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	ivsh_slots_deliver(p->slots, r->target, r->vector,
 	    (uint16_t)(1u << p->cl->index));
-	if (!ivsh_throttle_ring(&p->throttle))
-		return;
-	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
-		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
-			if (p->relay[i][v].efd >= 0)
-				event_del(p->relay[i][v].ev);
+	ivsh_throttle_ring(&p->throttle);
 }
 
-/* The window is over: the relays listen again. */
-static void
-ivsh_peer_resume_cb(evutil_socket_t fd, short what, void *arg)
+/* A relay's event: the source ivsh_throttle puts to sleep. */
+static struct event *
+ivsh_peer_relay_event(void *owner, unsigned index, unsigned vector)
 {
-	struct ivsh_peer *p = arg;
+	struct ivsh_relay *r = &((struct ivsh_peer *)owner)->relay[index][vector];
 
-	(void)fd;
-	(void)what;
-	p->throttle.paused = false;
-	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
-		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
-			if (p->relay[i][v].efd >= 0)
-				event_add(p->relay[i][v].ev, NULL);
+	return r->efd >= 0 ? r->ev : NULL;
 }
 
 static int
@@ -461,9 +450,9 @@ ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred,
 	    ivsh_peer_read_cb, p);
 	p->ev_write = event_new(b->base, fd, EV_WRITE, ivsh_peer_write_cb, p);
 	p->ev_close = evtimer_new(b->base, ivsh_peer_close_cb, p);
-	p->throttle.resume = evtimer_new(b->base, ivsh_peer_resume_cb, p);
 	if (p->ev_read == NULL || p->ev_write == NULL || p->ev_close == NULL ||
-	    p->throttle.resume == NULL ||
+	    ivsh_throttle_init(&p->throttle, b->base, ivsh_peer_relay_event,
+	    p) < 0 ||
 	    event_add(p->ev_read, NULL) < 0) {
 		ivsh_peer_free(p);
 		return NULL;
@@ -496,8 +485,7 @@ ivsh_peer_free(struct ivsh_peer *p)
 		event_free(p->ev_write);
 	if (p->ev_close != NULL)
 		event_free(p->ev_close);
-	if (p->throttle.resume != NULL)
-		event_free(p->throttle.resume);
+	ivsh_throttle_fini(&p->throttle);
 	close(p->fd);
 	free(p);
 }

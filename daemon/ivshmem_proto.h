@@ -12,6 +12,8 @@
 
 #define IVSHMEM_PROTOCOL_VERSION 0
 #define IVSHMEM_MAX_VECTORS 16
+/* A socket path with its NUL: struct sockaddr_un's sun_path. */
+#define IVSHMEM_PATH_MAX 108
 /* The message that carries the region's memfd. */
 #define IVSHMEM_MSG_SHMEM (-1)
 

@@ -12,37 +12,13 @@
 
 #include "ivshmem_int.h"
 
-bool
-ivsh_throttle_ring(struct ivsh_throttle *t)
+/* A watched slot's event: the source ivsh_throttle puts to sleep. */
+static struct event *
+ivsh_slots_event(void *owner, unsigned index, unsigned vector)
 {
-	uint64_t now = broker_mono_ns() / 1000000;
-	struct timeval tv = { 0, 0 };
+	struct ivsh_slot *sl = &((struct ivsh_slots *)owner)->ring[index][vector];
 
-	if (now - t->start_ms >= IVSH_RING_WINDOW_MS) {
-		t->start_ms = now;
-		t->rings = 0;
-	}
-	if (++t->rings < IVSH_RING_BURST || t->paused)
-		return false;
-	tv.tv_usec = (suseconds_t)(IVSH_RING_WINDOW_MS - (now - t->start_ms)) *
-	    1000;
-	t->paused = event_add(t->resume, &tv) == 0;
-	return t->paused;
-}
-
-/* The window is over: the watched slots listen again. */
-static void
-ivsh_slots_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct ivsh_slots *s = arg;
-
-	(void)fd;
-	(void)what;
-	s->throttle.paused = false;
-	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
-		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
-			if (s->ring[i][v].watched)
-				event_add(s->ring[i][v].ev, NULL);
+	return sl->watched ? sl->ev : NULL;
 }
 
 struct ivsh_slots *
@@ -55,8 +31,8 @@ ivsh_slots_get(struct ivshmem *ivs, struct region *g)
 			return s;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	if ((s->throttle.resume = evtimer_new(ivs->b->base,
-	    ivsh_slots_resume_cb, s)) == NULL) {
+	if (ivsh_throttle_init(&s->throttle, ivs->b->base, ivsh_slots_event,
+	    s) < 0) {
 		free(s);
 		return NULL;
 	}
@@ -82,7 +58,7 @@ ivsh_slots_free(struct ivshmem *ivs, const struct region *g)
 	if (s == NULL)
 		return;
 	LIST_REMOVE(s, entry);
-	event_free(s->throttle.resume);
+	ivsh_throttle_fini(&s->throttle);
 	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++) {
 		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++) {
 			struct ivsh_slot *sl = &s->ring[i][v];
@@ -124,12 +100,7 @@ ivsh_slots_ring_cb(evutil_socket_t fd, short what, void *arg)
 			from |= (uint16_t)(1u << i);
 	}
 	ivsh_slots_deliver(sl->s, sl->index, sl->vector, from);
-	if (!ivsh_throttle_ring(&sl->s->throttle))
-		return;
-	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
-		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
-			if (sl->s->ring[i][v].watched)
-				event_del(sl->s->ring[i][v].ev);
+	ivsh_throttle_ring(&sl->s->throttle);
 }
 
 static int

@@ -27,7 +27,7 @@ log_parse_level(const char *s)
 void
 log_msg(const struct logger *lg, int prio, const char *fmt, ...)
 {
-	char line[1024];
+	char line[LOG_LINE_MAX];
 	va_list ap;
 
 	if (prio > lg->level)

@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <syslog.h>
 
+/* A line's room: more than the longest message the daemon builds
+ * (BROKER_MESSAGE_MAX, checked in broker.h) with the words around it. */
+#define LOG_LINE_MAX 16384
+
 struct logger {
 	int level;		/* LOG_ERR .. LOG_DEBUG: print at or below */
 	bool prefix;		/* "<N>" priority prefixes for journald */

@@ -158,7 +158,7 @@ broker_signal_cb(evutil_socket_t sig, short what, void *arg)
 static int
 broker_open(struct broker *b)
 {
-	char err[512];
+	char err[BROKER_MESSAGE_MAX];
 	int fds[2], activated, rc;
 	size_t next = 0;
 
@@ -192,14 +192,22 @@ broker_open(struct broker *b)
 		log_err(&b->log, "%s", err);
 		return rc;
 	}
-	/* Exports kept over the restart first, then the configured ones
-	 * that are not among them. */
-	ivshmem_restore_finish(b);
-	if ((rc = ivshmem_export_configured(b, err, sizeof(err))) < 0) {
-		log_err(&b->log, "%s", err);
-		return rc;
-	}
 	return 0;
+}
+
+/* Exports kept over the restart first, then the configured ones that are
+ * not among them. One of these that cannot be made is an error of the
+ * configuration file, which says where. */
+static int
+broker_export(struct broker *b)
+{
+	char err[BROKER_MESSAGE_MAX];
+	int rc;
+
+	ivshmem_restore_finish(b);
+	if ((rc = ivshmem_export_configured(b, err, sizeof(err))) < 0)
+		log_err(&b->log, "%s", err);
+	return rc;
 }
 
 static void
@@ -222,7 +230,7 @@ int
 main(int argc, char **argv)
 {
 	struct broker *b = calloc(1, sizeof(*b));
-	char err[512];
+	char err[BROKER_MESSAGE_MAX];
 	int rc;
 
 	if (argc == 2 && strcmp(argv[1], FDSTASH_KEEPER_ARG) == 0)
@@ -255,6 +263,14 @@ main(int argc, char **argv)
 		broker_close(b, false);
 		free(b);
 		return 1;
+	}
+	/* Exit status 78 (EX_CONFIG), as for every other error in the
+	 * file: systemd and scripts tell a configuration to fix from a
+	 * start-up that failed; the sockets go with the daemon. */
+	if (broker_export(b) < 0) {
+		broker_close(b, !b->activated);
+		free(b);
+		return 78;	/* EX_CONFIG */
 	}
 	log_notice(&b->log, "listening on %s (admin %s), hugepages %s, "
 	    "hugepage size %llu KiB", b->cfg.socket_path,

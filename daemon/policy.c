@@ -163,48 +163,79 @@ policy_usage(struct broker *b, const char *tenant)
 }
 
 /*
- * A peer that names a region by its key (a QEMU on an ivshmem export) gets
- * the decision an attach by name would: never inside another tenant's
- * prefix; inside its own, by the name after the prefix; outside it (a
- * tenant with a prefix), only a region an admin or the configuration made,
- * as vmm.c shares them; then the tenant's rules and the region's mode.
- * Such a peer is sent the region's own memfd and maps it for writing (an
- * ivshmem device has no read-only mode), so it must be let write: where
- * the rules or the mode let it only read, it is refused.
+ * The name by which t's guests reach g, or NULL (with *why) when they
+ * reach it by none: never inside another tenant's prefix; inside t's own,
+ * the name after the prefix; outside every prefix, the region's own name,
+ * and for a tenant with a prefix only a region an admin or the
+ * configuration made (guests' regions never serve across tenants, so no
+ * tenant can plant one). The open tenant (open tenancy, and every admin)
+ * is bound by no prefix.
+ */
+static const char *
+policy_reach_name(struct broker *b, const struct tenant *t,
+    const struct region *g, const char **why)
+{
+	struct tenant *owner;
+
+	if (t == &b->open_tenant)
+		return g->name;
+	owner = policy_name_owner(b, g->name);
+	if (owner != NULL && owner != t) {
+		*why = "the region lies inside another tenant's prefix";
+		return NULL;
+	}
+	if (owner == t)
+		return g->name + strlen(t->prefix);
+	if (t->prefix[0] != '\0' && g->origin == ORIGIN_GUEST) {
+		*why = "the region is another tenant's guest region";
+		return NULL;
+	}
+	return g->name;
+}
+
+enum tenant_access
+policy_join_access(struct broker *b, const struct tenant *t,
+    const struct ucred *cred, const struct region *g, const char **name,
+    const char **why)
+{
+	const char *reach = policy_reach_name(b, t, g, why);
+	enum tenant_access rule, mode;
+
+	if (name != NULL)
+		*name = reach;
+	if (reach == NULL)
+		return TENANT_ACCESS_NONE;
+	if ((rule = tenant_name_access(t, reach)) == TENANT_ACCESS_NONE) {
+		*why = "the tenant's allow/deny rules refuse this name";
+		return TENANT_ACCESS_NONE;
+	}
+	mode = tenant_region_access(g, cred->uid, cred->gid);
+	if (mode == TENANT_ACCESS_NONE) {
+		*why = "the region's mode does not let this tenant attach";
+		return TENANT_ACCESS_NONE;
+	}
+	return rule < mode ? rule : mode;
+}
+
+/*
+ * A QEMU on an ivshmem export names its region by the region itself and
+ * gets what a VMM of its tenant attaching it would (policy_join_access).
+ * It is sent the region's own memfd and maps it for writing (an ivshmem
+ * device has no read-only mode), so it must be let write: where the rules
+ * or the mode let it only read, it is refused.
  */
 enum guest_shm_status
 policy_may_join(struct broker *b, struct tenant *t, const struct ucred *cred,
     const struct region *g, const char **why)
 {
-	struct tenant *owner = policy_name_owner(b, g->name);
-	const char *name = g->name;
+	enum tenant_access access = policy_join_access(b, t, cred, g, NULL,
+	    why);
 
-	if (owner != NULL && owner != t) {
-		*why = "the region lies inside another tenant's prefix";
-		goto deny;
-	}
-	if (owner == t && t->prefix[0] != '\0')
-		name += strlen(t->prefix);
-	else if (t->prefix[0] != '\0' && g->origin == ORIGIN_GUEST) {
-		*why = "the region is another tenant's guest region";
-		goto deny;
-	}
-	if (!tenant_name_allowed(t, name)) {
-		*why = "the tenant's allow/deny rules refuse this name";
-		goto deny;
-	}
-	if (!tenant_may_attach(g, cred->uid, cred->gid)) {
-		*why = "the region's mode does not let this tenant attach";
-		goto deny;
-	}
-	if (tenant_name_access(t, name) != TENANT_ACCESS_RW ||
-	    tenant_region_access(g, cred->uid, cred->gid) != TENANT_ACCESS_RW) {
+	if (access == TENANT_ACCESS_RW)
+		return GSS_OK;
+	if (access == TENANT_ACCESS_RO)
 		*why = "the tenant may only read this region (its mode, or an "
 		    "allow_ro rule), and an ivshmem device maps it for writing";
-		goto deny;
-	}
-	return GSS_OK;
-deny:
 	policy_deny(b, t);
 	return GSS_NO_PERMISSION;
 }

@@ -134,7 +134,7 @@ service_reload_step_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
 	struct reload_job *job = b->reload;
-	char err[512] = "";
+	char err[BROKER_MESSAGE_MAX] = "";
 	int rc;
 
 	(void)fd;
@@ -160,7 +160,7 @@ service_reload(struct broker *b, service_reload_cb *done, uint64_t conn_id,
 {
 	struct broker_config next;
 	struct reload_job *job;
-	char err[512];
+	char err[BROKER_MESSAGE_MAX];
 
 	if (b->reload != NULL) {
 		if (done != NULL)

@@ -194,9 +194,15 @@ int
 tenant_region_name(const struct tenant *t, const char *name,
     char out[REGION_KEY_MAX])
 {
-	int n = snprintf(out, REGION_KEY_MAX, "%s%s", t->prefix, name);
+	/* Every attach comes through here: no snprintf (a microsecond's
+	 * share of an attach on this host). */
+	size_t lp = strlen(t->prefix), ln = strlen(name);
 
-	return n < 0 || n >= REGION_KEY_MAX ? -ENAMETOOLONG : 0;
+	if (lp + ln >= REGION_KEY_MAX)
+		return -ENAMETOOLONG;
+	memcpy(out, t->prefix, lp);
+	memcpy(out + lp, name, ln + 1);
+	return 0;
 }
 
 enum tenant_access

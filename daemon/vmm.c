@@ -101,33 +101,22 @@ vmm_resolve_name(struct conn *c, const Shmbroker__Attach *req,
 /* For a tenant with a prefix whose own region of that name does not
  * exist: the region an admin or the configuration made under the bare
  * name, outside every prefix and shared with this connection by its mode
- * and group, which is how regions are shared across tenants. Guests'
- * regions never qualify, so no tenant can plant one; one not shared with
- * this connection does not stand in the way of its own. */
+ * and group, which is how regions are shared across tenants
+ * (policy_join_access decides, and must reach it by that very name). One
+ * not shared with this connection does not stand in the way of its own. */
 static struct region *
 vmm_find_shared(struct conn *c, const char *name)
 {
+	const char *reach, *why;
 	struct region *g;
 
 	if (c->tenant->prefix[0] == '\0' ||
 	    (g = registry_find(&c->b->reg, name)) == NULL)
 		return NULL;
-	if (g->origin == ORIGIN_GUEST || policy_name_owner(c->b, name) != NULL ||
-	    !tenant_may_attach(g, c->cred.uid, c->cred.gid))
+	if (policy_join_access(c->b, c->tenant, &c->cred, g, &reach, &why) ==
+	    TENANT_ACCESS_NONE || strcmp(reach, name) != 0)
 		return NULL;
 	return g;
-}
-
-/* What this connection may do with g, whose guest name is name: the
- * least of what the tenant's rules and the region's mode grant. */
-static enum tenant_access
-vmm_access(const struct conn *c, const struct region *g, const char *name)
-{
-	enum tenant_access rule = tenant_name_access(c->tenant, name);
-	enum tenant_access mode = tenant_region_access(g, c->cred.uid,
-	    c->cred.gid);
-
-	return rule < mode ? rule : mode;
 }
 
 /* The region a guest's name refers to for this connection's tenant,
@@ -148,12 +137,14 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 		return st;
 	if ((*gp = registry_find(&b->reg, key)) != NULL ||
 	    (*gp = vmm_find_shared(c, name)) != NULL) {
-		if ((access = vmm_access(c, *gp, name)) != TENANT_ACCESS_NONE) {
+		/* The name's rules and prefix passed above: what can still
+		 * refuse is the region's mode. */
+		access = policy_join_access(b, t, &c->cred, *gp, NULL, why);
+		if (access != TENANT_ACCESS_NONE) {
 			*read_only = access == TENANT_ACCESS_RO;
 			return GSS_OK;
 		}
 		policy_deny(b, t);
-		*why = "the region's mode does not let this tenant attach";
 		return GSS_NO_PERMISSION;
 	}
 	/* A reader makes nothing: its create is a find. */

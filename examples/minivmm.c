@@ -7,7 +7,9 @@
  * is the device: trapped MMIO goes to it, its regions become memory
  * slots, its eventfds irqfds and its interrupt an MSI. The guest writes
  * bytes to port 0x3f8 (stdout) and ends with a byte to port 0x501 (the
- * exit status).
+ * exit status). A region this VMM may only read (the daemon's tenant
+ * rules or the region's mode) is read-only guest memory, whose stores it
+ * drops and counts.
  *
  * Usage: minivmm GUEST.bin [SOCKET]
  */
@@ -46,6 +48,7 @@
 struct mini_slot {
 	uint64_t gpa, len;		/* len 0: free */
 	void *hva;
+	bool read_only;
 };
 
 struct mini {
@@ -59,6 +62,7 @@ struct mini {
 	pthread_mutex_t lock;
 	int stop;			/* eventfd that ends the event thread */
 	struct mini_slot slot[MAX_SLOTS];
+	unsigned long ro_stores;	/* guest stores to read-only regions */
 };
 
 static int
@@ -84,22 +88,33 @@ mini_map(void *arg, uint64_t gpa, int fd, uint64_t len, bool hugetlb)
 	void *hva;
 	int err;
 
+	/* A client that may only read gets the memfd opened read-only, and
+	 * the kernel refuses it a writable shared mapping: such a region is
+	 * read-only guest memory, whose stores exit as MMIO (mini_mmio). */
+	bool ro = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY;
+
 	(void)hugetlb;		/* len is whole huge pages then, as mmap wants */
 	while (i < MAX_SLOTS && m->slot[i].len != 0)
 		i++;
 	if (i == MAX_SLOTS)
 		return -ENOMEM;
-	hva = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	hva = mmap(NULL, len, ro ? PROT_READ : PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
 	if (hva == MAP_FAILED)
 		return -errno;
 	r.slot = i;
+	r.flags = ro ? KVM_MEM_READONLY : 0;
 	r.userspace_addr = (uintptr_t)hva;
 	if (ioctl(m->vm, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
 		err = -errno;
 		munmap(hva, len);
 		return err;
 	}
-	m->slot[i] = (struct mini_slot){ gpa, len, hva };
+	m->slot[i] = (struct mini_slot){ gpa, len, hva, ro };
+	if (ro)
+		fprintf(stderr, "minivmm: a region at 0x%llx is read-only "
+		    "for this VMM: its guest's stores are dropped\n",
+		    (unsigned long long)gpa);
 	return 0;
 }
 
@@ -368,15 +383,32 @@ mini_start_events(struct mini *m, pthread_t *t)
 
 /* ---- the vCPU ---- */
 
+/* Is gpa in a read-only region's slot? Under m->lock (slots change in
+ * map and unmap). */
+static bool
+mini_read_only(const struct mini *m, uint64_t gpa)
+{
+	for (uint32_t i = 1; i < MAX_SLOTS; i++)
+		if (m->slot[i].len != 0 && m->slot[i].read_only &&
+		    gpa - m->slot[i].gpa < m->slot[i].len)
+			return true;
+	return false;
+}
+
 static void
 mini_mmio(struct mini *m)
 {
 	struct kvm_run *r = m->run;
-	uint64_t v;
+	uint64_t v = 0;
+	bool claimed;
 
 	pthread_mutex_lock(&m->lock);
-	if (!shmvdev_access(m->vdev, r->mmio.phys_addr, r->mmio.is_write,
-	    r->mmio.len, shmvdev_load_le(r->mmio.data, r->mmio.len), &v))
+	claimed = shmvdev_access(m->vdev, r->mmio.phys_addr, r->mmio.is_write,
+	    r->mmio.len, shmvdev_load_le(r->mmio.data, r->mmio.len), &v);
+	if (!claimed && r->mmio.is_write &&
+	    mini_read_only(m, r->mmio.phys_addr))
+		m->ro_stores++;	/* read-only memory: the store is dropped */
+	else if (!claimed)
 		fprintf(stderr, "minivmm: MMIO at 0x%llx is nobody's\n",
 		    (unsigned long long)r->mmio.phys_addr);
 	pthread_mutex_unlock(&m->lock);
@@ -472,6 +504,9 @@ main(int argc, char **argv)
 	}
 	status = mini_run(&m);
 	fflush(stdout);
+	if (m.ro_stores != 0)
+		fprintf(stderr, "minivmm: dropped %lu guest stores to "
+		    "read-only memory\n", m.ro_stores);
 	(void)eventfd_write(m.stop, 1);
 	pthread_join(events, NULL);
 	mini_destroy(&m);

@@ -4,7 +4,8 @@
  * A file the daemon cannot use must stop it before it listens, with exit
  * status 78 (EX_CONFIG) and one line on stderr naming the file, the line
  * and the reason; every class of mistake is tried, and so are the longest
- * names and lines a file may hold, and the file systemd/ ships. What a
+ * names and lines a file may hold, an export the file asks for that
+ * cannot be made, and the file systemd/ ships. What a
  * good file makes is test_config_regions'.
  */
 #include <errno.h>
@@ -442,6 +443,28 @@ test_region_over_limit(void **state)
 	assert_non_null(strstr(err, "max_region_size"));
 }
 
+/* A configured export the daemon cannot make at start (its directory
+ * does not exist) is an error of the file like any other: status 78, one
+ * line with the file, the line of its "ivshmem =" and the path, and no
+ * socket left behind. */
+static void
+test_export_missing_dir(void **state)
+{
+	struct cstate *st = *state;
+	char text[512], path[128], reason[512];
+
+	snprintf(path, sizeof(path), "%s/no-such-dir/x.sock", st->fx.dir);
+	/* log_level = error: the start-up's warnings before it (the
+	 * descriptor limit's) are no part of this. */
+	snprintf(text, sizeof(text), OPEN "log_level = error\n"
+	    "hugepages = never\n\n[region x]\nsize = 1M\nivshmem = %s\n",
+	    path);
+	snprintf(reason, sizeof(reason), "[region x]: cannot listen on %s: "
+	    "its directory does not exist", path);
+	check_refused(st, "an export in a missing directory", text, 8,
+	    reason);
+}
+
 /* The configuration shipped in systemd/ loads (fd_store = yes only warns
  * without systemd), and says who it serves. */
 static void
@@ -469,6 +492,7 @@ main(void)
 		CONFIG_TEST(test_missing_file),
 		CONFIG_TEST(test_bad_command_line),
 		CONFIG_TEST(test_region_over_limit),
+		CONFIG_TEST(test_export_missing_dir),
 		CONFIG_TEST(test_not_text),
 		CONFIG_TEST(test_shipped_config),
 	};

@@ -4,7 +4,8 @@
  * shmbrokerd, through the real binary. Its [region NAME] entries exist
  * from the start with origin config, outlive their clients, have their
  * mode enforced for other users, and come with a reload, also 80,000 of
- * them without stalling the daemon; the command line wins over the file.
+ * them without stalling the daemon, and a reload's failure is told
+ * whole, however long its names; the command line wins over the file.
  * The files the daemon refuses are test_config's.
  */
 #include <grp.h>
@@ -339,6 +340,41 @@ test_large_file_reload(void **state)
 		fail_msg("%d 'cannot park' lines in %s", parks, st->d.log);
 }
 
+/*
+ * The longest region name (63) and export path (107) in a message that a
+ * reply carries: a reload whose export cannot be made says so with both
+ * whole, nothing cut (error replies were cut at 255 bytes).
+ */
+#define NAME63 "long-region-name-0123456789abcdef0123456789abcdef-0123456789abc"
+
+static void
+test_reload_long_message(void **state)
+{
+	static const char *const never[] = { "--hugepages", "never", NULL };
+	struct fixture *st = *state;
+	char path[108], text[512], msg[4096], want[1024];
+	size_t n;
+
+	assert_int_equal(strlen(NAME63), 63);
+	assert_int_equal(fixture_start(st, OPEN "log_level = warning\n",
+	    never), 0);
+	n = (size_t)snprintf(path, sizeof(path), "%s/missing/", st->dir);
+	memset(path + n, 'p', sizeof(path) - 1 - n);
+	path[sizeof(path) - 1] = '\0';
+	memcpy(path + sizeof(path) - 6, ".sock", 5);
+	assert_int_equal(strlen(path), 107);
+	snprintf(text, sizeof(text), OPEN "log_level = warning\n[region "
+	    NAME63 "]\nsize = 64K\nivshmem = %s\n", path);
+	check_write_file(st->conf, text);
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
+	    SHMBROKER__ERROR__ERR_NO_RESOURCES);
+	snprintf(want, sizeof(want), "configuration reloaded, but %s:6: "
+	    "[region " NAME63 "]: cannot listen on %s: its directory does "
+	    "not exist (make it first)", st->conf, path);
+	assert_true(strlen(want) > 255);
+	assert_string_equal(msg, want);
+}
+
 #define CONFIG_TEST(fn) \
 	cmocka_unit_test_setup_teardown(fn, setup, fixture_teardown)
 
@@ -349,6 +385,7 @@ main(void)
 		CONFIG_TEST(test_config_regions),
 		CONFIG_TEST(test_config_region_modes),
 		CONFIG_TEST(test_reload_adds_region),
+		CONFIG_TEST(test_reload_long_message),
 		CONFIG_TEST(test_large_file_reload),
 	};
 

@@ -52,6 +52,7 @@
 #define PEER_UID 2001		/* the hostile peer of test_fds_in_flight */
 #define NOFILE 1024		/* and the daemon's descriptor limit there */
 #define PEER_CONNS 16		/* its connections */
+#define READER_ROUNDS 500	/* test_fds_reader_never_waits' attaches */
 
 /* The fixture, and test_fds_in_flight's peer. */
 struct limits {
@@ -769,6 +770,49 @@ test_fds_wait_idle(void **state)
 	serves_others(f);
 }
 
+/*
+ * A VMM that reads everything it is sent never waits for the fds budget,
+ * in the daemon as it is deployed (no CAP_SYS_RESOURCE, a low descriptor
+ * limit). One connection holds one attachment to a region and attaches
+ * and detaches a second one over and over: each attach brings its reply
+ * (4 fds) and a PeerChanged to the first attachment (1 fd), both read at
+ * once. The daemon used to look at what the peer had read only when the
+ * connection's count passed its budget, which happened at the reply just
+ * after that event, unread for a microsecond: the reply then waited a
+ * 20 ms tick, one attach in about 50 (seen: 111 waits in 6,000).
+ */
+static void
+test_fds_reader_never_waits(void **state)
+{
+	static const struct harness_restart unit_like = { .nofile = NOFILE,
+	    .no_caps = true };
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	struct shmc_region keep, r;
+	struct shmc *c;
+
+	/* Not root, the daemon has no capabilities anyway. */
+	if (geteuid() == 0)
+		f->start_how = &unit_like;
+	start(f, OPEN);
+	c = fixture_connect(f, f->d.socket, "reader");
+	assert_int_equal(shmc_attach(c, "two", 1, true, &keep), SHMC_GSS_OK);
+	close(keep.fd);
+	for (int i = 0; i < READER_ROUNDS; i++) {
+		if (shmc_attach(c, "two", 1, false, &r) != SHMC_GSS_OK)
+			fail_msg("attach %d: %s", i, shmc_error(c));
+		close(r.fd);
+		if (shmc_detach(c, r.client_id) < 0)
+			fail_msg("detach %d: %s", i, shmc_error(c));
+	}
+	print_message("%d attach-detach rounds beside a peer attachment: "
+	    "%llu sends waited\n", READER_ROUNDS,
+	    (unsigned long long)STAT(f, inflight_waits));
+	assert_int_equal(STAT(f, inflight_waits), 0);
+	fixture_close(f, c);
+	expect_baseline(f);
+}
+
 #define LIMITS_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -783,6 +827,7 @@ main(void)
 		LIMITS_TEST(test_ivshmem_non_reader),
 		LIMITS_TEST(test_fds_in_flight),
 		LIMITS_TEST(test_fds_wait_idle),
+		LIMITS_TEST(test_fds_reader_never_waits),
 	};
 
 	/* A daemon that fails keeps its log so that teardown can print it. */

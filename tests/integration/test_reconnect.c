@@ -11,7 +11,8 @@
  * loses only the attachments whose region did not come back (or that were
  * revoked), waits for a daemon that is slow to come back, gives up after
  * its timeout and tries again at the next call; an admin connection keeps
- * its watch; without reconnect nothing changes.
+ * its watch; without reconnect nothing changes. And shmc_connect to a
+ * daemon killed with the hello unanswered fails as documented.
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -427,6 +429,40 @@ test_reconnect_admin_watch(void **state)
 	assert_true(seen.created);
 }
 
+/*
+ * A daemon that dies with a hello unanswered: shmc_connect says
+ * -ECONNRESET, as shmclient.h documents, with no reason (there is none),
+ * and hands nothing out. The daemon is stopped first, so that the hello
+ * is certainly sent and waits in its backlog when it is killed.
+ */
+static void
+test_connect_daemon_killed_in_hello(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *c = (struct shmc *)1;
+	pid_t daemon, killer;
+	char err[256] = "";
+	int rc, ws;
+
+	start_first(f, conf_plain);
+	daemon = f->d.pid;
+	assert_int_equal(kill(daemon, SIGSTOP), 0);
+	if ((killer = fork()) == 0) {
+		harness_sleep_ms(300);
+		_exit(kill(daemon, SIGKILL) == 0 ? 0 : 1);
+	}
+	assert_true(killer > 0);
+	rc = shmc_connect(f->d.socket, "in-hello", WAIT_MS, &c, err,
+	    sizeof(err));
+	assert_int_equal(waitpid(killer, &ws, 0), killer);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	assert_int_equal(rc, -ECONNRESET);
+	assert_null(c);
+	assert_non_null(strstr(err, "shmbrokerd"));
+	stop_daemon(f, SIGKILL);
+	start_again(f, 0);
+}
+
 #define RECONNECT_TEST(fn) \
 	cmocka_unit_test_setup_teardown(fn, setup, fixture_teardown)
 
@@ -439,6 +475,7 @@ main(void)
 		RECONNECT_TEST(test_reconnect_off),
 		RECONNECT_TEST(test_reconnect_gives_up_then_retries),
 		RECONNECT_TEST(test_reconnect_admin_watch),
+		RECONNECT_TEST(test_connect_daemon_killed_in_hello),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
