@@ -360,7 +360,12 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	c->outq_bytes += len;
 	c->outq_fds += m->nfds;
 	c->b->outq_fds += m->nfds;
-	event_add(c->ev_write, NULL);
+	/* A queue that waits for its peer to read the fds it holds is
+	 * retried by conn_inflight.c's timer: its socket is writable, and
+	 * its write event armed now would fire on every pass of the loop,
+	 * a whole CPU until the retry. */
+	if (!c->inflight_waiting)
+		event_add(c->ev_write, NULL);
 	conn_update_reading(c);
 	return 0;
 }

@@ -270,7 +270,12 @@ inflight_wait(struct conn *c)
 {
 	struct broker *b = c->b;
 
-	if (c->dead || c->inflight_waiting)
+	if (c->dead)
+		return;
+	/* Whoever armed the write event, it stays off until the timer. */
+	if (c->ev_write != NULL)
+		event_del(c->ev_write);
+	if (c->inflight_waiting)
 		return;
 	if (c->inflight_backoff_ms == 0) {
 		b->stats.inflight_waits++;
@@ -285,8 +290,6 @@ inflight_wait(struct conn *c)
 	}
 	c->inflight_retry_ms = broker_mono_ns() / 1000000 +
 	    c->inflight_backoff_ms;
-	if (c->ev_write != NULL)
-		event_del(c->ev_write);
 	c->inflight_waiting = true;
 	TAILQ_INSERT_TAIL(&b->inflight_waiting, c, wait_entry);
 	inflight_arm(b);

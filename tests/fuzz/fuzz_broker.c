@@ -134,6 +134,60 @@ fuzz_listeners_open(void)
 	}
 }
 
+/*
+ * The broker's stock of state pages and eventfds (stock.c), kept from one
+ * broker to the next instead of made and closed with each: 8 memfds
+ * (created, sized, sealed) and 8 eventfds, and their closes, were a third
+ * of an input of fuzz_fdname. What is in stock was never handed out, so
+ * it is as fresh as a new one. Made once by the daemon's own stock_init,
+ * so that every input, the first too, starts and ends holding it all.
+ */
+static struct stock fuzz_stock;
+
+/* b's stock into fuzz_stock (b keeps none), full: what an attach took
+ * and the loop did not make again yet is made now, by the daemon's own
+ * refill. */
+static void
+fuzz_stock_take(struct broker *b)
+{
+	struct stock *s = &b->stock;
+
+	if ((s->npages < STOCK_MAX || s->nefds < STOCK_MAX) && s->ev != NULL) {
+		event_active(s->ev, EV_TIMEOUT, 0);
+		event_base_loop(b->base, EVLOOP_NONBLOCK);
+	}
+	memcpy(fuzz_stock.page, s->page, sizeof(s->page));
+	memcpy(fuzz_stock.efd, s->efd, sizeof(s->efd));
+	fuzz_stock.npages = s->npages;
+	fuzz_stock.nefds = s->nefds;
+	s->npages = 0;
+	s->nefds = 0;
+}
+
+static void
+fuzz_stock_make(void)
+{
+	struct broker tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if ((tmp.base = event_base_new()) == NULL || stock_init(&tmp) < 0)
+		abort();
+	fuzz_stock_take(&tmp);
+	stock_free(&tmp);
+	event_base_free(tmp.base);
+}
+
+/* fuzz_stock into b's, before broker_init: stock_init then finds it full
+ * (or makes what is missing). */
+static void
+fuzz_stock_give(struct broker *b)
+{
+	b->stock = fuzz_stock;
+	b->stock.ev = NULL;
+	fuzz_stock.npages = 0;
+	fuzz_stock.nefds = 0;
+}
+
 void
 fuzz_broker_process_init(int argc, char **argv)
 {
@@ -146,6 +200,7 @@ fuzz_broker_process_init(int argc, char **argv)
 	unsetenv("LISTEN_FDNAMES");
 	signal(SIGPIPE, SIG_IGN);
 	fuzz_listeners_open();
+	fuzz_stock_make();
 }
 
 struct broker *
@@ -165,6 +220,7 @@ fuzz_broker_start(int argc, char **argv, char *err, size_t errlen)
 		return NULL;
 	}
 	b->log.level = FUZZ_LOG_SILENT;
+	fuzz_stock_give(b);
 	if (broker_init(b) < 0)
 		abort();
 	b->hugepage_size = 0;
@@ -192,9 +248,13 @@ fuzz_broker_busy(const struct broker *b)
 	for (int k = 0; k < 2; k++)
 		if (b->listeners[k].ev != NULL)
 			p[n++] = (struct pollfd){ b->listeners[k].fd, POLLIN, 0 };
+	/* A queue waiting for its peer to read the fds it holds
+	 * (conn_inflight.c) has its write event off until the retry timer:
+	 * its socket's POLLOUT is no work, and looking at it would spin
+	 * the loop until the timer came (fuzz_broker_tick instead). */
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		short ev = (short)((c->reads_paused ? 0 : POLLIN) |
-		    (c->outq_count > 0 ? POLLOUT : 0));
+		    (c->outq_count > 0 && !c->inflight_waiting ? POLLOUT : 0));
 
 		if (ev == 0)
 			continue;
@@ -230,11 +290,40 @@ fuzz_broker_wait(const struct broker *b, int ms)
 	return 0;
 }
 
+/* The retry timer of the queues that wait for their peers to read
+ * (conn_inflight.c), fired now instead of after its back-off: an input
+ * lasts milliseconds, the back-off 20 ms to a second, and waiting for it
+ * would make every such input cost that much. The daemon's own callback
+ * runs, as the timer would run it: each queue retries (and waits again,
+ * twice as long, if its peer still has not read). False when no queue
+ * waits. */
+static bool
+fuzz_broker_tick(struct broker *b)
+{
+	struct conn *c;
+
+	if (TAILQ_EMPTY(&b->inflight_waiting) || b->ev_inflight == NULL ||
+	    !evtimer_pending(b->ev_inflight, NULL))
+		return false;
+	TAILQ_FOREACH(c, &b->inflight_waiting, wait_entry)
+		c->inflight_retry_ms = 0;
+	event_active(b->ev_inflight, EV_TIMEOUT, 1);
+	return true;
+}
+
 void
 fuzz_broker_run(struct broker *b)
 {
-	for (int i = 0; i < RUN_MAX_PASSES && fuzz_broker_busy(b); i++)
+	bool ticked = false;
+
+	/* Once per run the waiting queues' timer comes early: as often as
+	 * the harness's peers read between runs. */
+	for (int i = 0; i < RUN_MAX_PASSES; i++) {
+		if (!fuzz_broker_busy(b) &&
+		    (ticked || !(ticked = fuzz_broker_tick(b))))
+			break;
 		event_base_loop(b->base, EVLOOP_NONBLOCK);
+	}
 	/* A reload may have turned the log on. */
 	b->log.level = FUZZ_LOG_SILENT;
 }
@@ -254,6 +343,7 @@ fuzz_broker_stop(struct broker *b)
 {
 	for (int k = 0; k < 2; k++)
 		b->listeners[k].fd = -1;	/* fuzz_listeners' */
+	fuzz_stock_take(b);
 	broker_fini(b);
 }
 

@@ -43,7 +43,8 @@ const char *fuzz_broker_file(int slot, const void *text, size_t len);
 struct broker *fuzz_broker_start(int argc, char **argv, char *err,
     size_t errlen);
 /* Runs the event loop while a listener or connection has something to
- * do (or a reload is creating regions). */
+ * do (or a reload is creating regions); a queue that waits for its peer
+ * to read the fds it holds is retried once, then left waiting. */
 void fuzz_broker_run(struct broker *b);
 /* After the peers closed: runs the loop until no connection is left,
  * waiting (a few seconds at most) for end-of-files that come late: the

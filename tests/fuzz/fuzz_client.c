@@ -41,6 +41,7 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static void fc_daemon_start(void);
 
 struct fc_dgram {
 	uint64_t id;
@@ -62,12 +63,18 @@ struct fc_daemon {
 	struct fc_conn conns[FC_MAX_CONNS];
 	size_t nconns;
 	int listener;
-	int stop[2];		/* pipes from the main thread: stop, */
+	int ctl[2];		/* pipes from the main thread: FC_START or
+				 * FC_END of an input, */
 	int kick[2];		/* and settle before the next call */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned kicked, settled;
+	unsigned ended;		/* inputs the thread is through with */
 };
+
+/* What the main thread says on dm->ctl. */
+#define FC_START 's'
+#define FC_END 'e'
 
 /* FUZZ_TRACE=1: print each call and what it returned (to look at a
  * seed). */
@@ -110,6 +117,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fc_same_cpu();
 	fc_trace = getenv("FUZZ_TRACE") != NULL;
 	signal(SIGPIPE, SIG_IGN);
+	fc_daemon_start();
 	return 0;
 }
 
@@ -544,19 +552,38 @@ fc_settle(struct fc_daemon *dm, struct fc_serving *sv, size_t *k)
 	fc_queue(sv);
 }
 
+/* FC_END: this input's connection closed, the thread ready for the
+ * next; the main thread is told. */
+static void
+fc_end_input(struct fc_daemon *dm, struct fc_serving *sv, size_t *k)
+{
+	fc_close_serving(sv);
+	*sv = (struct fc_serving){ .sock = -1 };
+	*k = 0;
+	pthread_mutex_lock(&dm->lock);
+	dm->ended++;
+	pthread_cond_broadcast(&dm->cond);
+	pthread_mutex_unlock(&dm->lock);
+}
+
+/* The thread lives as long as the process: made for every input, it
+ * and its pipes were a third of what an input without calls costs. */
 static void *
 fc_daemon_main(void *arg)
 {
 	struct fc_daemon *dm = arg;
 	struct fc_serving sv = { .sock = -1 };
+	bool serving = false;	/* between FC_START and FC_END */
 	size_t k = 0;
 	char b[64];
 
 	for (;;) {
+		/* Between inputs the listener and the script are the main
+		 * thread's, which closes the one and writes the next. */
 		struct pollfd p[4] = {
-			{ dm->stop[0], POLLIN, 0 },
+			{ dm->ctl[0], POLLIN, 0 },
 			{ dm->kick[0], POLLIN, 0 },
-			{ dm->listener, POLLIN, 0 },
+			{ serving ? dm->listener : -1, POLLIN, 0 },
 			{ sv.sock, (short)(POLLIN | (sv.conn != NULL &&
 			    sv.next < sv.conn->n && !sv.hung_up &&
 			    sv.conn->d[sv.next].id <= sv.asked ? POLLOUT : 0)),
@@ -565,9 +592,15 @@ fc_daemon_main(void *arg)
 
 		if (poll(p, 4, -1) < 0 && errno != EINTR)
 			abort();
-		if (p[0].revents)
-			break;
-		fc_settle(dm, &sv, &k);
+		if (p[0].revents && read(dm->ctl[0], b, 1) == 1) {
+			serving = b[0] == FC_START;
+			if (!serving) {
+				fc_end_input(dm, &sv, &k);
+				continue;
+			}
+		}
+		if (serving)
+			fc_settle(dm, &sv, &k);
 		if (p[1].revents && read(dm->kick[0], b, sizeof(b)) > 0) {
 			pthread_mutex_lock(&dm->lock);
 			dm->settled = dm->kicked;
@@ -575,8 +608,15 @@ fc_daemon_main(void *arg)
 			pthread_mutex_unlock(&dm->lock);
 		}
 	}
-	fc_close_serving(&sv);
 	return NULL;
+}
+
+/* Tells the thread c (FC_START, FC_END). */
+static void
+fc_tell(struct fc_daemon *dm, char c)
+{
+	if (write(dm->ctl[1], &c, 1) != 1)
+		abort();
 }
 
 /* Before each call: the thread has read every request and queued what
@@ -812,27 +852,60 @@ fc_listen(void)
 	return fd;
 }
 
+/* The fake daemon, whose thread serves input after input. */
+static struct fc_daemon fc_dm = { .listener = -1 };
+
+static void
+fc_daemon_start(void)
+{
+	pthread_t th;
+
+	pthread_mutex_init(&fc_dm.lock, NULL);
+	pthread_cond_init(&fc_dm.cond, NULL);
+	if (pipe2(fc_dm.ctl, O_CLOEXEC) < 0 ||
+	    pipe2(fc_dm.kick, O_CLOEXEC) < 0 ||
+	    pthread_create(&th, NULL, fc_daemon_main, &fc_dm) != 0 ||
+	    pthread_detach(th) != 0)
+		abort();
+}
+
+/* The input's connections closed on both sides, the thread waiting for
+ * the next: then the script's fds and the listener go. */
+static void
+fc_daemon_end_input(struct fc_daemon *dm)
+{
+	unsigned want;
+
+	pthread_mutex_lock(&dm->lock);
+	want = dm->ended + 1;
+	pthread_mutex_unlock(&dm->lock);
+	fc_tell(dm, FC_END);
+	pthread_mutex_lock(&dm->lock);
+	while (dm->ended != want)
+		pthread_cond_wait(&dm->cond, &dm->lock);
+	pthread_mutex_unlock(&dm->lock);
+	if (dm->listener >= 0)
+		close(dm->listener);
+	dm->listener = -1;
+	fc_script_free(dm);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct fc_daemon dm;
+	struct fc_daemon *dm = &fc_dm;
 	struct fin in = { data, size };
 	struct fc_vmm v = { 0 };
-	pthread_t th;
 	uint8_t flags;
 	char err[256];
 
 	fuzz_fds_mark();
-	memset(&dm, 0, sizeof(dm));
-	pthread_mutex_init(&dm.lock, NULL);
-	pthread_cond_init(&dm.cond, NULL);
+	/* The thread is idle between inputs (fc_end_input): the script is
+	 * the main thread's to write until FC_START. */
 	flags = fin_u8(&in);
-	fc_script_read(&dm, &in);
-	dm.listener = fc_listen();
-	if (pipe2(dm.stop, O_CLOEXEC) < 0 || pipe2(dm.kick, O_CLOEXEC) < 0)
-		abort();
-	if (pthread_create(&th, NULL, fc_daemon_main, &dm) != 0)
-		abort();
+	fc_script_read(dm, &in);
+	dm->listener = fc_listen();
+	fc_tell(dm, FC_START);
 	/* Every reply the script holds comes at once: the timeout only runs
 	 * out where the harness misjudged one, and then costs little. */
 	if (shmc_connect(fc_path, "fuzz", CALL_TIMEOUT_MS, &v.c, err,
@@ -841,22 +914,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (flags & 1)
 			shmc_set_reconnect(v.c, 1);
 		while (!fin_done(&in)) {
-			fc_wait_quiet(&dm);
+			fc_wait_quiet(dm);
 			fc_step(&v, &in);
 		}
 		shmc_close(v.c);
 	}
-	if (write(dm.stop[1], "x", 1) != 1 || pthread_join(th, NULL) != 0)
-		abort();
-	if (dm.listener >= 0)
-		close(dm.listener);
-	for (int i = 0; i < 2; i++) {
-		close(dm.stop[i]);
-		close(dm.kick[i]);
-	}
-	fc_script_free(&dm);
-	pthread_mutex_destroy(&dm.lock);
-	pthread_cond_destroy(&dm.cond);
+	fc_daemon_end_input(dm);
 	fuzz_fds_check("fuzz_client");
 	return 0;
 }

@@ -683,6 +683,94 @@ test_fds_in_flight(void **state)
 	expect_baseline(f);
 }
 
+/* ---- a peer whose fds wait ---- */
+
+/* The CPU time the daemon has used, in clock ticks (/proc/PID/stat's
+ * utime + stime). */
+static long
+daemon_cpu_ticks(const struct fixture *f)
+{
+	char path[64], buf[1024], *q;
+	unsigned long ut, st;
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)f->d.pid);
+	assert_non_null(fp = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* After the name in parentheses: state, then 10 fields, then
+	 * utime and stime. */
+	assert_non_null(q = strrchr(buf, ')'));
+	assert_int_equal(sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &ut, &st), 2);
+	return (long)(ut + st);
+}
+
+/*
+ * A VMM connection whose peer reads every reply but the last holds more
+ * and more fds unread (its count is let go only once it has read
+ * everything, conn_inflight.c), until past INFLIGHT_CONN_MAX its next
+ * reply waits in its queue, retried on a timer. Requests it sends
+ * meanwhile queue more replies behind it, and must not wake the daemon
+ * until the timer comes: they used to arm the connection's write event
+ * again, on a socket that is writable, and the daemon spun on it (a
+ * SIOCOUTQ a pass, a whole CPU) until the next retry, up to a second
+ * each time. Once the peer reads, every reply comes, in order.
+ */
+static void
+test_fds_wait_idle(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ServerMessage *m;
+	long ticks, hz = sysconf(_SC_CLK_TCK);
+	uint64_t sent = 0, got = 0;
+	char name[16];
+	int s;
+
+	start(f, OPEN);
+	s = fixture_raw(f, f->d.socket);
+	/* A region each (a reply's 3 fds), the reply to the one before
+	 * read, so one is unread, until a reply waits. */
+	while (sent < 200) {
+		snprintf(name, sizeof(name), "idle%llu",
+		    (unsigned long long)sent);
+		check_send_attach(s, ++sent, name, strlen(name) + 1, 1, true);
+		/* Its reply sent (or waiting) while the last is unread. */
+		harness_sleep_ms(5);
+		if (STAT(f, inflight_waits) > 0)
+			break;
+		if (sent > 1) {
+			m = check_recv_reply(s, NULL);
+			assert_int_equal(m->id, ++got);
+			shmbroker__server_message__free_unpacked(m, NULL);
+		}
+	}
+	assert_true(STAT(f, inflight_waits) > 0);
+
+	/* A request every 100 ms for 2 s while the queue waits. */
+	ticks = daemon_cpu_ticks(f);
+	for (int i = 0; i < 20; i++) {
+		check_send_client_op(s, ++sent,
+		    SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, 1);
+		harness_sleep_ms(100);
+	}
+	ticks = daemon_cpu_ticks(f) - ticks;
+	print_message("after %llu attaches a reply waited; the daemon then "
+	    "used %ld ms of CPU in 2 s\n", (unsigned long long)sent - 20,
+	    ticks * 1000 / hz);
+	assert_true(ticks * 1000 / hz < 300);
+
+	while (got < sent) {
+		m = check_recv_reply(s, NULL);
+		assert_int_equal(m->id, ++got);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	fixture_raw_close(f, s);
+	serves_others(f);
+}
+
 /*
  * A VMM that reads everything it is sent never waits for the fds budget,
  * in the daemon as it is deployed (no CAP_SYS_RESOURCE, a low descriptor
@@ -854,6 +942,7 @@ main(void)
 		LIMITS_TEST(test_ivshmem_non_reader),
 		LIMITS_TEST(test_fds_in_flight),
 		LIMITS_TEST(test_tenant_connections_drain),
+		LIMITS_TEST(test_fds_wait_idle),
 		LIMITS_TEST(test_fds_reader_never_waits),
 	};
 
