@@ -101,6 +101,11 @@ int bench_start_daemon(struct bench *b, struct test_daemon *d,
     const char *const *extra);
 void bench_stop_daemon(struct test_daemon *d);
 int bench_connect(const char *path, bool admin_label, struct shmc **out);
+/* A child process serving serve(sock) on one end of a SOCK_SEQPACKET
+ * pair, killed with its parent; *sock (receives time out after
+ * BENCH_TIMEOUT_MS) and *pid are the caller's. 0 or -errno. */
+int bench_fork_server(struct bench *b, void (*serve)(int sock), int *sock,
+    pid_t *pid);
 void bench_reap(pid_t pid, int timeout_ms);
 void bench_error(struct bench *b, const char *group, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

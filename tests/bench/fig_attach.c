@@ -15,9 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -132,27 +130,7 @@ echo_main(int sock)
 int
 bench_echo_start(struct bench *b, struct bench_echo *e)
 {
-	struct timeval tv = { BENCH_TIMEOUT_MS / 1000, 0 };
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	if ((e->pid = fork()) < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return -errno;
-	}
-	if (e->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pool_close_in_child(b);
-		close(sv[0]);
-		echo_main(sv[1]);
-	}
-	close(sv[1]);
-	e->sock = sv[0];
-	/* Never hang on a dead server; costs nothing per call. */
-	setsockopt(e->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return 0;
+	return bench_fork_server(b, echo_main, &e->sock, &e->pid);
 }
 
 void

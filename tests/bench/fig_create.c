@@ -17,9 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -136,26 +134,7 @@ memfd_server(int sock)
 int
 bench_memfd_server_start(struct bench *b, int *sock, pid_t *pid)
 {
-	struct timeval tv = { BENCH_TIMEOUT_MS / 1000, 0 };
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	if ((*pid = fork()) < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return -errno;
-	}
-	if (*pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pool_close_in_child(b);
-		close(sv[0]);
-		memfd_server(sv[1]);
-	}
-	close(sv[1]);
-	*sock = sv[0];
-	setsockopt(*sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return 0;
+	return bench_fork_server(b, memfd_server, sock, pid);
 }
 
 int

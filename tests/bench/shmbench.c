@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -169,6 +172,34 @@ bench_reap(pid_t pid, int timeout_ms)
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
+}
+
+int
+bench_fork_server(struct bench *b, void (*serve)(int sock), int *sock,
+    pid_t *pid)
+{
+	struct timeval tv = { BENCH_TIMEOUT_MS / 1000, 0 };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if ((*pid = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (*pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pool_close_in_child(b);
+		close(sv[0]);
+		serve(sv[1]);
+		_exit(0);
+	}
+	close(sv[1]);
+	*sock = sv[0];
+	/* Never hang on a dead server; costs nothing per call. */
+	setsockopt(*sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return 0;
 }
 
 void
