@@ -23,8 +23,8 @@
  * 0 once it read everything, when the connection's whole count is let
  * go (a peer that keeps something unread keeps its count). It is asked
  * when a budget would be exceeded and when a request comes on a
- * connection whose count is past a quarter of its budget, so counts run
- * high in between. A connection
+ * connection whose count is past a quarter of its budget or that waits,
+ * so counts run high in between. A connection
  * that dies with fds unread stays a *drain*: its socket is kept, still
  * charged to its uid, until its peer reads or closes, and counts against
  * max_connections, its tenant's as the daemon's. A timer retries waiting connections after
@@ -200,13 +200,23 @@ inflight_sweep(struct broker *b)
  * asked at a send, often just after an event to the same peer (a
  * PeerChanged to its other attachment) that it could not have read yet:
  * the reply then waited INFLIGHT_TICK_MS for a peer that reads at once
- * (one attach in 50 of a VMM with two attachments to one region).
+ * (one attach in 50 of a VMM with two attachments to one region). A
+ * connection that waits is asked at every request: a peer that was slow
+ * and caught up gets its queue now, not at its next retry, up to
+ * INFLIGHT_BACKOFF_MAX_MS later.
  */
 void
 inflight_request(struct conn *c)
 {
-	if (c->inflight_fds >= INFLIGHT_REFRESH_AT)
-		inflight_refresh(c);
+	size_t held = c->inflight_fds;
+
+	if (held < INFLIGHT_REFRESH_AT && !c->inflight_waiting)
+		return;
+	inflight_refresh(c);
+	if (c->inflight_waiting && held != 0 && c->inflight_fds == 0) {
+		inflight_unwait(c);
+		event_add(c->ev_write, NULL);
+	}
 }
 
 bool

@@ -719,6 +719,33 @@ daemon_cpu_ticks(const struct fixture *f)
  * SIOCOUTQ a pass, a whole CPU) until the next retry, up to a second
  * each time. Once the peer reads, every reply comes, in order.
  */
+/* On raw connection s, a region a request (its reply's 3 fds), the
+ * reply to the one before read, so that one is always unread, until a
+ * reply waits for s's peer to read. */
+static void
+hold_until_wait(struct fixture *f, int s, uint64_t *sent, uint64_t *got)
+{
+	Shmbroker__ServerMessage *m;
+	uint64_t waits = STAT(f, inflight_waits), first = *sent;
+	char name[16];
+
+	while (*sent - first < 200) {
+		snprintf(name, sizeof(name), "idle%llu",
+		    (unsigned long long)*sent);
+		check_send_attach(s, ++*sent, name, strlen(name) + 1, 1, true);
+		/* Its reply sent (or waiting) while the last is unread. */
+		harness_sleep_ms(5);
+		if (STAT(f, inflight_waits) > waits)
+			return;
+		if (*sent - first > 1) {
+			m = check_recv_reply(s, NULL);
+			assert_int_equal(m->id, ++*got);
+			shmbroker__server_message__free_unpacked(m, NULL);
+		}
+	}
+	fail_msg("200 attaches with one reply unread, and none waited");
+}
+
 static void
 test_fds_wait_idle(void **state)
 {
@@ -726,28 +753,11 @@ test_fds_wait_idle(void **state)
 	Shmbroker__ServerMessage *m;
 	long ticks, hz = sysconf(_SC_CLK_TCK);
 	uint64_t sent = 0, got = 0;
-	char name[16];
 	int s;
 
 	start(f, OPEN);
 	s = fixture_raw(f, f->d.socket);
-	/* A region each (a reply's 3 fds), the reply to the one before
-	 * read, so one is unread, until a reply waits. */
-	while (sent < 200) {
-		snprintf(name, sizeof(name), "idle%llu",
-		    (unsigned long long)sent);
-		check_send_attach(s, ++sent, name, strlen(name) + 1, 1, true);
-		/* Its reply sent (or waiting) while the last is unread. */
-		harness_sleep_ms(5);
-		if (STAT(f, inflight_waits) > 0)
-			break;
-		if (sent > 1) {
-			m = check_recv_reply(s, NULL);
-			assert_int_equal(m->id, ++got);
-			shmbroker__server_message__free_unpacked(m, NULL);
-		}
-	}
-	assert_true(STAT(f, inflight_waits) > 0);
+	hold_until_wait(f, s, &sent, &got);
 
 	/* A request every 100 ms for 2 s while the queue waits. */
 	ticks = daemon_cpu_ticks(f);
@@ -766,6 +776,63 @@ test_fds_wait_idle(void **state)
 		m = check_recv_reply(s, NULL);
 		assert_int_equal(m->id, ++got);
 		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	fixture_raw_close(f, s);
+	serves_others(f);
+}
+
+/* Whether s has a datagram to read now. */
+static bool
+readable_now(int s)
+{
+	struct pollfd p = { .fd = s, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/*
+ * A peer that was slow to read, and caught up, gets its waiting replies
+ * as soon as it asks for something: its request shows it reads. They
+ * used to wait for the connection's next retry, backed off while the peer
+ * did not read: 20, 60, 140, 300, 620, 1260, then 2260 ms after the wait
+ * began, so a peer that catches up at 1.5 s had them about 750 ms later.
+ */
+#define CATCH_UP_MS 200
+#define CATCH_UP_ROUNDS 2
+
+static void
+test_fds_wait_catches_up(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ServerMessage *m;
+	uint64_t sent = 0, got = 0;
+	int64_t t0, took;
+	int s;
+
+	start(f, OPEN);
+	s = fixture_raw(f, f->d.socket);
+	for (int round = 0; round < CATCH_UP_ROUNDS; round++) {
+		hold_until_wait(f, s, &sent, &got);
+		/* Long enough unread for the retries to be 1 s apart. */
+		harness_sleep_ms(1500);
+		while (readable_now(s)) {
+			m = check_recv_reply(s, NULL);
+			assert_int_equal(m->id, ++got);
+			shmbroker__server_message__free_unpacked(m, NULL);
+		}
+		assert_true(got < sent);
+		t0 = harness_now_ms();
+		check_send_client_op(s, ++sent,
+		    SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, 1);
+		while (got < sent) {
+			m = check_recv_reply(s, NULL);
+			assert_int_equal(m->id, ++got);
+			shmbroker__server_message__free_unpacked(m, NULL);
+		}
+		took = harness_now_ms() - t0;
+		print_message("round %d: caught up, the waiting replies came in "
+		    "%lld ms\n", round, (long long)took);
+		assert_true(took < CATCH_UP_MS);
 	}
 	fixture_raw_close(f, s);
 	serves_others(f);
@@ -943,6 +1010,7 @@ main(void)
 		LIMITS_TEST(test_fds_in_flight),
 		LIMITS_TEST(test_tenant_connections_drain),
 		LIMITS_TEST(test_fds_wait_idle),
+		LIMITS_TEST(test_fds_wait_catches_up),
 		LIMITS_TEST(test_fds_reader_never_waits),
 	};
 
