@@ -58,7 +58,8 @@ broker_init(struct broker *b)
 	b->next_conn_id = 1;
 	b->up = &rpc_upcalls;
 	broker_raise_fd_limit(b);
-	if ((rc = policy_init(b)) < 0 || (rc = policy_reload(b)) < 0)
+	if ((rc = policy_init(b)) < 0 ||
+	    (rc = policy_attach_usages(b, &b->cfg)) < 0)
 		return rc;
 	if (b->cfg.local_region_fds == 0)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);

@@ -434,7 +434,12 @@ uint64_t broker_mono_ns(void);		/* monotonic */
 /* policy.c */
 int policy_init(struct broker *b);
 void policy_classify(struct broker *b, struct conn *c);
-int policy_reload(struct broker *b);
+/* Every tenant of cfg finds its usage, made on first use; -ENOMEM. Done
+ * before cfg runs, so that a tenant without one never does: its quota
+ * and connection checks read it. */
+int policy_attach_usages(struct broker *b, struct broker_config *cfg);
+/* Once the reloaded configuration runs: every connection's tenant again. */
+void policy_reload(struct broker *b);
 void policy_deny(struct broker *b, struct tenant *t);
 /* tenant_quota_check for tenant t (NULL: none, no quotas), with a
  * refusal counted by the quota it hits. */

@@ -153,25 +153,30 @@ policy_connection_gone(struct conn *c)
 		c->conn_usage->connections--;
 }
 
-/*
- * After a reload: new tenants find their usage, connections their tenant.
- * A connection moves to its new tenant's count even past that tenant's
- * max_connections: a limit applies to new connections only, and a
- * reload that lowers it closes none.
- */
 int
+policy_attach_usages(struct broker *b, struct broker_config *cfg)
+{
+	for (size_t i = 0; i < cfg->ntenants; i++)
+		if (tenant_attach_usage(&cfg->tenants[i], &b->usages) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/*
+ * After a reload: connections find their tenant. A connection moves to
+ * its new tenant's count even past that tenant's max_connections: a
+ * limit applies to new connections only, and a reload that lowers it
+ * closes none.
+ */
+void
 policy_reload(struct broker *b)
 {
 	struct conn *c;
 
-	for (size_t i = 0; i < b->cfg.ntenants; i++)
-		if (tenant_attach_usage(&b->cfg.tenants[i], &b->usages) < 0)
-			return -ENOMEM;
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		policy_classify(b, c);
 		policy_count_connection(c, policy_conn_usage(c));
 	}
-	return 0;
 }
 
 void

@@ -97,8 +97,7 @@ service_apply(struct broker *b, struct broker_config *next)
 	cur->open_tenancy = next->open_tenancy;
 	cur->has_admin_group = next->has_admin_group;
 	cur->admin_group = next->admin_group;
-	if (policy_reload(b) < 0)
-		log_err(&b->log, "reload: out of memory for tenant usage");
+	policy_reload(b);
 }
 
 /* A reload whose regions are still being created: one at a time. */
@@ -107,6 +106,18 @@ struct reload_job {
 	uint64_t conn_id, req_id;
 	size_t next;			/* the configured region to create */
 };
+
+/* Before the new tenants run, each has its usage: without memory for
+ * them the reload is refused and the running configuration kept. */
+static int
+service_attach_usages(struct broker *b, struct broker_config *next,
+    char *err, size_t errlen)
+{
+	if (policy_attach_usages(b, next) == 0)
+		return 0;
+	snprintf(err, errlen, "out of memory for the tenants' usage");
+	return -ENOMEM;
+}
 
 /* Regions a reload creates between two turns of the event loop: a few
  * milliseconds' work, so a file of many regions never holds the loop
@@ -180,7 +191,8 @@ service_reload(struct broker *b, service_reload_cb *done, uint64_t conn_id,
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 	    (unsigned long long)monotonic_usec());
 	if (config_load(&next, b->argc, b->argv, err, sizeof(err)) != 0 ||
-	    policy_check_credentials(&next, err, sizeof(err)) < 0) {
+	    policy_check_credentials(&next, err, sizeof(err)) < 0 ||
+	    service_attach_usages(b, &next, err, sizeof(err)) < 0) {
 		log_err(&b->log, "reload failed, keeping the running "
 		    "configuration: %s", err);
 		config_free(&next);
