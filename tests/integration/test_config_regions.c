@@ -343,7 +343,8 @@ test_large_file_reload(void **state)
 /*
  * The longest region name (63) and export path (107) in a message that a
  * reply carries: a reload whose export cannot be made says so with both
- * whole, nothing cut (error replies were cut at 255 bytes).
+ * whole, nothing cut (error replies were cut at 255 bytes, and
+ * libshmclient's shmc_error at 255 more).
  */
 #define NAME63 "long-region-name-0123456789abcdef0123456789abcdef-0123456789abc"
 
@@ -373,6 +374,8 @@ test_reload_long_message(void **state)
 	    "not exist (make it first)", st->conf, path);
 	assert_true(strlen(want) > 255);
 	assert_string_equal(msg, want);
+	/* libshmclient keeps it whole too. */
+	assert_string_equal(shmc_error(st->adm), want);
 }
 
 #define CONFIG_TEST(fn) \
