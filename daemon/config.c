@@ -353,7 +353,8 @@ config_load(struct broker_config *cfg, int argc, char **argv, char *err,
 		return -EINVAL;
 	if ((rc = config_options_pass(cfg, argc, argv, err, errlen)) != 0)
 		return rc;
-	if (config_default_sockets(cfg) < 0) {
+	if (config_default_sockets(cfg) < 0 ||
+	    config_warn_tenant_limits(cfg) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}

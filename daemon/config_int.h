@@ -70,6 +70,10 @@ int config_tenant_key(struct config_parse *p, const char *key,
 int config_check_regions(struct config_parse *p, char *err, size_t errlen);
 int config_check_tenants(struct config_parse *p, char *err, size_t errlen);
 
+/* After the command line too: a tenant's max_connections that does not
+ * keep it from filling the daemon's (a warning). 0 or -ENOMEM. */
+int config_warn_tenant_limits(struct broker_config *cfg);
+
 /* Adds a "FILE:LINE: ..." warning to cfg; -ENOMEM without memory. */
 int config_warn(struct broker_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -457,6 +457,25 @@ config_warn_rules(struct config_parse *p, const struct tenant *t)
 }
 
 int
+config_warn_tenant_limits(struct broker_config *cfg)
+{
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		const struct tenant *t = &cfg->tenants[i];
+
+		if (t->max_connections == 0 ||
+		    t->max_connections < cfg->max_connections)
+			continue;
+		if (config_warn(cfg, "%s:%d: [tenant %s] max_connections = %u "
+		    "is not below the daemon's max_connections (%u), so its "
+		    "VMMs alone can still fill the daemon and lock every "
+		    "other tenant out: lower it", cfg->config_file, t->line,
+		    t->name, t->max_connections, cfg->max_connections) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int
 config_check_tenants(struct config_parse *p, char *err, size_t errlen)
 {
 	struct broker_config *cfg = p->cfg;

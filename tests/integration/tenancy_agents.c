@@ -514,6 +514,19 @@ log_count(struct tstate *st, const char *what)
 	return n;
 }
 
+int
+log_warnings(struct tstate *st)
+{
+	int n = 0;
+
+	for (char p = '0'; p <= '4'; p++) {
+		char prio[4] = { '<', p, '>', '\0' };
+
+		n += log_count(st, prio);
+	}
+	return n;
+}
+
 void
 need_hugepages(struct tstate *st, long n)
 {

@@ -158,6 +158,8 @@ uint64_t stats_denials(struct tstate *st, uint64_t *no_permission);
 uint64_t stats_refused(struct tstate *st);
 /* How many lines of the daemon's log contain what. */
 int log_count(struct tstate *st, const char *what);
+/* Lines of the daemon's log (st->journal) at warning or worse. */
+int log_warnings(struct tstate *st);
 /* Takes n free hugepages for the test (given back in teardown); skips
  * the test when the kernel has none to give. */
 void need_hugepages(struct tstate *st, long n);

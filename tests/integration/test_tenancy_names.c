@@ -366,20 +366,6 @@ readme_ini_block(char *out, size_t len)
 		    SHMBROKER_README);
 }
 
-/* Lines of the daemon's log (st->journal) at warning or worse. */
-static int
-log_warnings(struct tstate *st)
-{
-	int n = 0;
-
-	for (char p = '0'; p <= '4'; p++) {
-		char prio[4] = { '<', p, '>', '\0' };
-
-		n += log_count(st, prio);
-	}
-	return n;
-}
-
 /* What its comments promise for acme (uid 1001): sensor-* and ipc-*,
  * but not ipc-secret*, and nothing else. */
 static void

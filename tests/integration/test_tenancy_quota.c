@@ -246,6 +246,28 @@ test_quota_connections(void **state)
 	assert_int_equal(tenant_conns_refused(st), 2);
 }
 
+/* A tenant's max_connections that is not below the daemon's does not
+ * keep its VMMs from filling the daemon: the daemon says so, once, with
+ * the file and line; one below it is quiet. */
+static void
+test_quota_connections_warns(void **state)
+{
+	static const char conf[] =
+	    "[broker]\nhugepages = never\nmax_connections = 8\n"
+	    "[tenant a]\nuid = 2001\nmax_connections = 8\n"
+	    "[tenant b]\nuid = 2002\nmax_connections = 7\n";
+	struct tstate *st = *state;
+	char want[512];
+
+	NEED_ROOT();
+	st->journal = true;
+	start_agent(st, conf, 2001, 1);
+	snprintf(want, sizeof(want), "<4>%s:4: [tenant a] max_connections = 8 "
+	    "is not below the daemon's max_connections (8)", st->conf);
+	if (log_count(st, want) != 1 || log_warnings(st) != 1)
+		fail_msg("no one warning '%s' in %s", want, st->d.log);
+}
+
 static const char conf_conns_lower[] =
     "[broker]\nhugepages = never\n"
     "[tenant a]\nuid = 2001\nmax_connections = 1\n";
@@ -312,6 +334,7 @@ main(void)
 		TENANCY_TEST(test_quota_hugepages),
 		TENANCY_TEST(test_quota_bytes_hugetlb),
 		TENANCY_TEST(test_quota_connections),
+		TENANCY_TEST(test_quota_connections_warns),
 		TENANCY_TEST(test_quota_connections_reload),
 	};
 
