@@ -104,4 +104,28 @@ seeds_config(const char *dir)
 	    "[region k2]\nsize = 4K\n"
 	    "[region k3]\nsize = 4K\n"
 	    "[region k4]\nsize = 4K\n");
+	seed_text(dir, "limits.conf",
+	    "; every limit, read-only rules, a tenant bound that does not bound\n"
+	    "[broker]\n"
+	    "hugepages = never\n"
+	    "max_connections = 64\n"
+	    "max_clients_per_connection = 32\n"
+	    "max_queued_messages = 128\n"
+	    "default_tenant = rest\n"
+	    "\n"
+	    "[tenant readers]\n"
+	    "uid = 1001\n"
+	    "gid = 1001\n"
+	    "allow_ro = telemetry*, logs/*\n"
+	    "allow = scratch-*\n"
+	    "max_connections = 8\n"
+	    "max_clients = 16\n"
+	    "\n"
+	    "[tenant rest]\n"
+	    "prefix = rest/\n"
+	    "max_connections = 64\n"
+	    "\n"
+	    "[region telemetry]\n"
+	    "size = 64K\n"
+	    "mode = 0644\n");
 }
