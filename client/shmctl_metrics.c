@@ -133,6 +133,9 @@ metrics_limits(FILE *f, const Shmbroker__AdminStatsReply *s)
 		    refused[i].limit, refused[i].v);
 	metrics_counter(f, "ivshmem_dropped_total", "QEMUs let go for not "
 	    "reading what the daemon sends them.", s->ivshmem_dropped);
+	metrics_counter(f, "kept_indices_given_total", "Indices a restart "
+	    "kept for clients not back yet, given to new attaches when no "
+	    "other was free.", s->kept_indices_given);
 	metrics_counter(f, "inflight_waits_total", "Messages with fds that "
 	    "waited for their peer to read the fds it already held.",
 	    s->inflight_waits);

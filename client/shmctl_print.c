@@ -415,6 +415,7 @@ static const struct stats_counter {
 	STATS_COUNTER(inflight_waits, "fd sends waited:", ""),
 	STATS_COUNTER(fds_in_flight, "fds in flight:", " now"),
 	STATS_COUNTER(drains, "closed, fds unread:", " now"),
+	STATS_COUNTER(kept_indices_given, "kept indices given:", ""),
 };
 
 /* Refusals at a limit, under their heading by the limit's name. */

@@ -322,6 +322,7 @@ admin_stats(struct conn *c, uint64_t id)
 	r.refused_tenant_max_connections = s->refused[LIMIT_TENANT_CONNECTIONS];
 	r.ivshmem_dropped = s->ivshmem_dropped;
 	r.inflight_waits = s->inflight_waits;
+	r.kept_indices_given = s->kept_indices_given;
 	r.fds_in_flight = c->b->inflight_fds;
 	r.drains = c->b->ndrains;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS;

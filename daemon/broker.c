@@ -56,6 +56,7 @@ broker_init(struct broker *b)
 	TAILQ_INIT(&b->dead);
 	LIST_INIT(&b->watchers);
 	b->next_conn_id = 1;
+	b->members_fd = -1;
 	b->up = &rpc_upcalls;
 	broker_raise_fd_limit(b);
 	if ((rc = policy_init(b)) < 0 ||
@@ -88,6 +89,7 @@ broker_fini(struct broker *b)
 	free(b->states);	/* only left when the start failed */
 	tenant_usage_free(&b->usages);
 	fdstash_free(b->stash);
+	members_close(b);
 	stock_free(b);
 	if (b->ev_reap != NULL)
 		event_free(b->ev_reap);

@@ -97,6 +97,7 @@ struct broker_stats {
 	uint64_t refused[LIMIT_COUNT];	/* requests refused at a limit */
 	uint64_t ivshmem_dropped;	/* QEMUs let go for not reading */
 	uint64_t inflight_waits;	/* fds waited for a peer to read */
+	uint64_t kept_indices_given;	/* kept for a client not back yet */
 };
 
 enum conn_kind { CONN_VMM, CONN_ADMIN };
@@ -124,6 +125,7 @@ struct outmsg;
 struct conn_drain;
 struct inflight_uid;
 struct restored_state;
+struct members;
 struct reload_job;
 
 struct conn {
@@ -226,6 +228,8 @@ struct broker {
 	uint64_t inflight_next_sweep_ns;	/* monotonic */
 	uint64_t drains_swept_ms;	/* monotonic */
 	struct event *ev_grace;		/* end of the wait for their clients */
+	int members_fd;			/* members.c's table from the store, */
+	struct members *members;	/* and the one in use, or NULL */
 	struct stock stock;
 	uint64_t start_ms;
 	struct broker_stats stats;
@@ -421,6 +425,8 @@ void fdstore_put_state(struct broker *b, struct region *g);
 void fdstore_drop_state(struct broker *b, struct region *g);
 /* Removes the entry called name from the store. */
 void fdstore_drop(const char *name);
+/* fd into the store as name: true when systemd took it (else logged). */
+bool fdstore_put_fd(struct broker *b, const char *name, int fd);
 /* An export's listening socket: true when the store took it. */
 bool fdstore_put_export(struct broker *b, const char *key, const char *path,
     unsigned vectors, int fd);
@@ -486,6 +492,21 @@ int policy_check_credentials(const struct broker_config *cfg, char *err,
 /* restore.c: regions rebuilt from the fd store at start */
 bool restore_take_fd(struct broker *b, int fd, const char *fdname);
 int restore_finish(struct broker *b);
+
+/*
+ * members.c: the indices each stored region's clients held, kept in the
+ * fd store so that they are re-claimed after a restart. members_take_fd
+ * takes the stored table (restore.c); members_start, once the regions
+ * are restored, reserves their indices (region->reserved) or makes a new
+ * table. A region in the store has a row (members_add) until it leaves
+ * (members_drop); members_set after each change of its members.
+ */
+bool members_take_fd(struct broker *b, int fd);
+int members_start(struct broker *b);
+void members_add(struct broker *b, struct region *g);
+void members_set(struct broker *b, const struct region *g);
+void members_drop(struct broker *b, struct region *g);
+void members_close(struct broker *b);
 
 /* service.c */
 int service_start(struct broker *b);

@@ -9,6 +9,8 @@
  *   s.NAMEHEX                                         its state page
  *   x.VECTORS.NAMEHEX.PATH                            an ivshmem export's
  *                                                     listening socket
+ *   m.members                                         who held which
+ *                                                     index (members.c)
  *
  * (PATH with ':', '%' and bytes outside '!'..'~' as %XX; it may hold
  * dots: it is the rest of the name.)
@@ -27,6 +29,8 @@
 #include "tenant.h"
 
 #define FDNAME_MAX 256
+/* The table of which indices each region's clients held (members.c). */
+#define FDNAME_MEMBERS "m.members"
 
 /* What a region's name says. */
 struct fdname_region {

@@ -30,6 +30,15 @@ fdstore_put(const char *name, int fd)
 	return sd_pid_notify_with_fds(0, 0, msg, &fd, 1) > 0;
 }
 
+bool
+fdstore_put_fd(struct broker *b, const char *name, int fd)
+{
+	if (fdstore_put(name, fd))
+		return true;
+	log_warn(&b->log, "systemd did not take %s into the fd store", name);
+	return false;
+}
+
 void
 fdstore_drop(const char *name)
 {
@@ -52,9 +61,10 @@ fdstore_put_region(struct broker *b, struct region *g)
 		return;
 	}
 	fdname_region(g, name);
-	if (fdstore_put(name, fd))
+	if (fdstore_put(name, fd)) {
 		g->stored = true;
-	else
+		members_add(b, g);
+	} else
 		log_warn(&b->log, "region %s: systemd did not take its memfd "
 		    "into the fd store", g->name);
 	if (borrowed)

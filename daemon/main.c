@@ -185,7 +185,7 @@ broker_open(struct broker *b)
 	    (fds[1] >= 0 && (rc = conn_listen(b, &b->listeners[1], fds[1],
 	    CONN_ADMIN)) < 0))
 		return rc;
-	if ((rc = restore_finish(b)) < 0)
+	if ((rc = restore_finish(b)) < 0 || (rc = members_start(b)) < 0)
 		return rc;
 	if ((rc = region_create_configured(b, &next, SIZE_MAX, err,
 	    sizeof(err))) < 0) {

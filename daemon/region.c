@@ -161,6 +161,7 @@ region_remove(struct broker *b, struct region *g, uint64_t conn_id)
 	watch_event(b, "destroy", g, -1, conn_id);
 	region_free_state(b, g);
 	fdstore_drop_region(b, g);
+	members_drop(b, g);
 	region_uncharge(b, g);
 	region_release_memfd(b, &g->mem);
 	registry_remove_region(&b->reg, g);
@@ -331,12 +332,28 @@ region_client_owner(const struct client *cl)
 	    .label = c->label };
 }
 
+/* A new client given an index kept for a client not back since the
+ * restart (members.c): no other was free. That client, when it comes
+ * back, gets another index, and its guest sees it change. */
+static void
+region_note_kept(struct broker *b, const struct region *g, uint16_t kept,
+    const struct client *cl, int want)
+{
+	if (!(kept >> cl->index & 1) || want == cl->index)
+		return;
+	b->stats.kept_indices_given++;
+	log_notice(&b->log, "region %s: index %u, kept since the restart for "
+	    "a client not back yet, given to a new one: no other was free",
+	    g->name, (unsigned)cl->index);
+}
+
 enum guest_shm_status
 region_attach(struct broker *b, struct region *g, const struct region_join *j,
     struct client **out, int *fd, bool *borrowed, const char **why)
 {
 	enum guest_shm_status st = GSS_NOMEM;
 	struct tenant *t = j->tenant;
+	uint16_t kept = g->reserved;
 	int err = -ENOMEM;
 
 	*out = NULL;
@@ -348,12 +365,14 @@ region_attach(struct broker *b, struct region *g, const struct region_join *j,
 	} else if ((*fd = region_memfd(b, g, borrowed)) >= 0 &&
 	    registry_attach_at(&b->reg, g, j->owner, j->list, j->want, out) ==
 	    GSS_OK) {
+		region_note_kept(b, g, kept, *out, j->want);
 		(*out)->ops = j->ops;
 		if (t != NULL) {
 			(*out)->usage = t->usage;
 			t->usage->clients++;
 		}
 		if ((err = region_open_signals(b, *out, j->want)) == 0) {
+			members_set(b, g);
 			/* The members first: by the time the new client hears
 			 * it is in, each member has the join (and the eventfd
 			 * to notify it by) in its socket. */
@@ -384,6 +403,7 @@ region_unlink_client(struct broker *b, struct client *cl)
 	if (cl->usage != NULL)
 		cl->usage->clients--;
 	empty = registry_detach(&b->reg, cl);
+	members_set(b, g);
 	/* Words a restart kept wait for their clients until the grace
 	 * period ends (restore.c), even with nobody attached meanwhile. */
 	if (g->nclients == 0 && g->reclaim_pending == 0)

@@ -132,6 +132,7 @@ registry_add_region(struct registry *r, const char *name, uint32_t size_pages,
 	g->origin = origin;
 	g->created_ms = now_ms;
 	g->state = STATEPAGE_NONE;
+	g->member_slot = -1;
 	htable_insert(&r->regions_by_name, &g->by_name, hash_string(g->name));
 	htable_insert(&r->regions_by_id, &g->by_id, hash_u64(g->id));
 	TAILQ_INSERT_TAIL(&r->regions, g, entry);
@@ -159,6 +160,19 @@ registry_attach(struct registry *r, struct region *g, void *owner,
 	return registry_attach_at(r, g, owner, owner_list, -1, out);
 }
 
+/* want when it is free; else the lowest free index that no client still
+ * to come back holds; else the lowest free one. The region has room. */
+static int
+registry_pick_index(const struct region *g, int want)
+{
+	uint16_t free_idx = (uint16_t)~g->active;
+	uint16_t open = (uint16_t)(free_idx & ~g->reserved);
+
+	if (want >= 0 && want < REGION_MAX_CLIENTS && (free_idx >> want & 1))
+		return want;
+	return __builtin_ctz(open != 0 ? open : free_idx);
+}
+
 enum guest_shm_status
 registry_attach_at(struct registry *r, struct region *g, void *owner,
     struct client_list *owner_list, int want, struct client **out)
@@ -170,11 +184,8 @@ registry_attach_at(struct registry *r, struct region *g, void *owner,
 		return GSS_CLIENT_MAX;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return GSS_NOMEM;
-	if (want >= 0 && want < REGION_MAX_CLIENTS && g->clients[want] == NULL)
-		idx = want;
-	else
-		for (idx = 0; g->clients[idx] != NULL; idx++)
-			;
+	idx = registry_pick_index(g, want);
+	g->reserved &= (uint16_t)~(1u << idx);
 	c->id = r->next_client_id++;
 	c->region = g;
 	c->owner = owner;

@@ -66,6 +66,11 @@ struct region {
 	uint16_t reclaim_pending;	/* restored words that wait for their
 					 * client's re-claim: not cleared */
 	uint16_t active;		/* bit i: index i attached */
+	uint16_t reserved;		/* indices a restart keeps for clients
+					 * not back yet (members.c): a new
+					 * client takes one only when no other
+					 * is free */
+	int32_t member_slot;		/* its row in members.c's table, or -1 */
 	uint8_t nclients;
 	struct client *clients[REGION_MAX_CLIENTS];
 };
@@ -126,13 +131,14 @@ struct region *registry_add_region(struct registry *r, const char *name,
 void registry_remove_region(struct registry *r, struct region *g);
 
 /*
- * Makes a new client of g with the lowest free index. Returns GSS_OK with
+ * Makes a new client of g with the lowest free index (one of g->reserved
+ * only when no other is free; it leaves g->reserved). Returns GSS_OK with
  * *out set, GSS_CLIENT_MAX when all indices are taken, or GSS_NOMEM.
  */
 enum guest_shm_status registry_attach(struct registry *r, struct region *g,
     void *owner, struct client_list *owner_list, struct client **out);
 /* The same, with index want when it is free (a client coming back after a
- * daemon restart); want < 0 or taken: the lowest free. */
+ * daemon restart); want < 0 or taken: as registry_attach. */
 enum guest_shm_status registry_attach_at(struct registry *r, struct region *g,
     void *owner, struct client_list *owner_list, int want,
     struct client **out);

@@ -94,6 +94,8 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 
 	if (strncmp(fdname, "s.", 2) == 0)
 		return restore_take_state(b, fd, fdname);
+	if (strcmp(fdname, FDNAME_MEMBERS) == 0)
+		return members_take_fd(b, fd);
 	if (strncmp(fdname, "x.", 2) == 0) {
 		ivshmem_restore_take(b, fd, fdname);
 		return true;
@@ -141,6 +143,8 @@ restore_grace_cb(evutil_socket_t fd, short what, void *arg)
 		if (g->nclients == 0)
 			region_free_state(b, g);
 		g->reclaim_pending = 0;
+		g->reserved = 0;
+		members_set(b, g);
 		if (!g->awaiting_reclaim)
 			continue;
 		g->awaiting_reclaim = false;

@@ -192,7 +192,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd >= 0 && !restore_take_fd(b, fd, entries[i].name))
 			close(fd);
 	}
-	if (restore_finish(b) < 0)
+	if (restore_finish(b) < 0 || members_start(b) < 0)
 		abort();
 	if (fn_trace)
 		fprintf(stderr, "restored %llu regions\n",

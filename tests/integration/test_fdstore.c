@@ -65,20 +65,28 @@ setup(void **state)
 	return 0;
 }
 
-/* c's next call finds the daemon restarted: it reconnects and re-claims
- * r at its index, on the same memory; *st gets r's status word. */
+/* c's next call finds the daemon restarted: it reconnects (the nth time)
+ * and re-claims r at its index, on the same memory; *st gets r's status
+ * word. */
 static void
-expect_reclaimed(struct shmc *c, const struct shmc_region *r, uint32_t *st)
+expect_reclaimed_nth(struct shmc *c, const struct shmc_region *r,
+    uint32_t *st, unsigned nth)
 {
 	uint32_t idx;
 	bool same;
 
 	assert_int_equal(shmc_read_status(c, r->client_id, st), 0);
-	assert_int_equal(shmc_reconnects(c), 1);
+	assert_int_equal(shmc_reconnects(c), nth);
 	assert_int_equal(shmc_attachment_info(c, r->client_id, &idx, &same),
 	    0);
 	assert_int_equal(idx, r->index);
 	assert_true(same);
+}
+
+static void
+expect_reclaimed(struct shmc *c, const struct shmc_region *r, uint32_t *st)
+{
+	expect_reclaimed_nth(c, r, st, 1);
 }
 
 static void
@@ -190,6 +198,62 @@ test_restored_waits_for_each_client(void **state)
 	assert_int_equal(fakestore_count(&f->fs, "s."), 1);
 }
 
+/*
+ * A VMM that reaches the restarted daemon first, with a new attach, does
+ * not take an index that a client of before the restart has not
+ * re-claimed yet (it took the lowest free one, index 0 here, and the
+ * client that came back moved: its guest's index changed under it). The
+ * indices held stay reserved through a second restart before everyone
+ * is back, and a new attach takes a reserved one only when no other is
+ * free.
+ */
+static void
+test_reclaim_beats_new_attach(void **state)
+{
+	struct store *f = *state;
+	struct shmc *c[2], *late[3];
+	struct shmc_region ra, rb, rn;
+	uint32_t st = 0;
+
+	for (int i = 0; i < 2; i++) {
+		c[i] = fixture_connect(&f->fx, f->fx.d.socket, "fdstore");
+		shmc_set_reconnect(c[i], RECONNECT_MS);
+	}
+	assert_int_equal(fixture_attach(&f->fx, c[0], "race", 1, true, &ra),
+	    SHMC_GSS_OK);
+	assert_int_equal(fixture_attach(&f->fx, c[1], "race", 1, true, &rb),
+	    SHMC_GSS_OK);
+	assert_int_equal(ra.index, 0);
+	assert_int_equal(rb.index, 1);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "m.members"), 1);
+	fakestore_restart(&f->fs, &f->fx);
+
+	late[0] = fixture_connect(&f->fx, f->fx.d.socket, "new");
+	assert_int_equal(fixture_attach(&f->fx, late[0], "race", 1, false,
+	    &rn), SHMC_GSS_OK);
+	assert_int_equal(rn.index, 2);
+	expect_reclaimed(c[0], &ra, &st);
+
+	/* Down again before b is back: its index is still kept. */
+	fakestore_restart(&f->fs, &f->fx);
+	late[1] = fixture_connect(&f->fx, f->fx.d.socket, "new");
+	assert_int_equal(fixture_attach(&f->fx, late[1], "race", 1, false,
+	    &rn), SHMC_GSS_OK);
+	assert_int_equal(rn.index, 3);
+	expect_reclaimed(c[1], &rb, &st);
+	expect_reclaimed_nth(c[0], &ra, &st, 2);
+
+	/* With every other index taken, a new attach gets a kept one. */
+	fakestore_restart(&f->fs, &f->fx);
+	late[2] = fixture_connect(&f->fx, f->fx.d.socket, "new");
+	for (uint32_t i = 4; i <= 16; i++) {
+		assert_int_equal(fixture_attach(&f->fx, late[2], "race", 1,
+		    false, &rn), SHMC_GSS_OK);
+		assert_int_equal(rn.index, i < 16 ? i : 0);
+	}
+}
+
 int
 main(void)
 {
@@ -198,6 +262,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_restored_waits_for_each_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_beats_new_attach,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

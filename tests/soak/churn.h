@@ -140,6 +140,7 @@ struct churn_figures {
 	int64_t grace_waited_ms;	/* from the restart until they went */
 	unsigned marked;	/* regions with the pattern, at the end */
 	unsigned state_kept;	/* state pages kept for a restart's grace */
+	uint64_t kept_given;	/* kept indices the daemon gave away */
 	pid_t daemon_pid_before, daemon_pid_after;
 };
 

@@ -393,12 +393,24 @@ check_stats(struct churn *ch)
 		churn_err(ch, "admin stats: %s", shmc_error(ch->adm));
 		return;
 	}
-	if (m->body_case != SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS)
+	if (m->body_case != SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_STATS) {
 		churn_err(ch, "admin stats refused: %s", m->message);
-	else if (m->admin_stats->events_dropped_connections != 0)
+		shmbroker__server_message__free_unpacked(m, NULL);
+		return;
+	}
+	if (m->admin_stats->events_dropped_connections != 0)
 		churn_err(ch, "the daemon dropped %llu connections that did "
 		    "not read their events", (unsigned long long)
 		    m->admin_stats->events_dropped_connections);
+	/* A re-claim moves only when a new attach had to take its index
+	 * (members.c), which the daemon counts. */
+	ch->fig.kept_given = m->admin_stats->kept_indices_given;
+	if (atomic_load(&ch->sh->count[CC_MOVED_INDEX]) > ch->fig.kept_given)
+		churn_err(ch, "%llu re-claims moved to another index, but the "
+		    "daemon gave only %llu kept indices to new attaches",
+		    (unsigned long long)atomic_load(
+		    &ch->sh->count[CC_MOVED_INDEX]),
+		    (unsigned long long)ch->fig.kept_given);
 	shmbroker__server_message__free_unpacked(m, NULL);
 }
 

@@ -231,12 +231,13 @@ print_figures(const struct churn *ch)
 		return;
 	printf("  daemon SIGKILLed at %u%% (pid %d, back as %d in %lld ms): "
 	    "%" PRIu64 " reconnects; attachments re-claimed: %" PRIu64 " at "
-	    "their index, %" PRIu64 " at another (an attach took theirs "
-	    "first), %" PRIu64 " lost (attaches filled the region first); %"
-	    PRIu64 " eventfds changed\n", o->kill_daemon_pct,
-	    (int)f->daemon_pid_before, (int)f->daemon_pid_after,
-	    (long long)f->daemon_down_ms, c[CC_RECONNECTS], c[CC_KEPT_INDEX],
-	    c[CC_MOVED_INDEX], c[CC_LOST_FULL], c[CC_EV_EVENTFD]);
+	    "their index, %" PRIu64 " at another (the daemon gave %" PRIu64
+	    " kept indices to new attaches: no other was free), %" PRIu64
+	    " lost (attaches filled the region first); %" PRIu64 " eventfds "
+	    "changed\n", o->kill_daemon_pct, (int)f->daemon_pid_before,
+	    (int)f->daemon_pid_after, (long long)f->daemon_down_ms,
+	    c[CC_RECONNECTS], c[CC_KEPT_INDEX], c[CC_MOVED_INDEX],
+	    f->kept_given, c[CC_LOST_FULL], c[CC_EV_EVENTFD]);
 	if (f->lingering == 0) {
 		printf("  at the end no restored region waited for its "
 		    "clients any more: the end state is the exact one\n");

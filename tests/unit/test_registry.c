@@ -245,6 +245,45 @@ test_attach_indices(void **state)
 	assert_int_equal(attach(r, h)->index, 0);
 }
 
+/* Indices a restart keeps (g->reserved) go to their own clients (want),
+ * to others only when nothing else is free, and leave the set when
+ * taken. */
+static void
+test_attach_reserved(void **state)
+{
+	struct registry *r = *state;
+	struct region *g = add_guest(r, "kept");
+	struct client *c[REGION_MAX_CLIENTS], *back;
+	int n = 0;
+
+	g->reserved = 0x8005;	/* 0, 2 and 15 */
+	assert_int_equal(registry_attach(r, g, NULL, NULL, &c[n]), GSS_OK);
+	assert_int_equal(c[n++]->index, 1);
+	assert_int_equal(registry_attach_at(r, g, NULL, NULL, 2, &back),
+	    GSS_OK);
+	assert_int_equal(back->index, 2);
+	assert_int_equal(g->reserved, 0x8001);
+	/* A want that is taken is no claim on a kept index. */
+	assert_int_equal(registry_attach_at(r, g, NULL, NULL, 1, &c[n]),
+	    GSS_OK);
+	assert_int_equal(c[n++]->index, 3);
+	while (n < REGION_MAX_CLIENTS - 3) {
+		assert_int_equal(registry_attach(r, g, NULL, NULL, &c[n]),
+		    GSS_OK);
+		assert_int_equal(c[n]->index, n + 2);
+		n++;
+	}
+	assert_int_equal(g->reserved, 0x8001);
+	/* Only kept ones are left: the lowest goes. */
+	assert_int_equal(registry_attach(r, g, NULL, NULL, &c[n]), GSS_OK);
+	assert_int_equal(c[n]->index, 0);
+	assert_int_equal(g->reserved, 0x8000);
+	assert_int_equal(registry_attach(r, g, NULL, NULL, &c[++n]), GSS_OK);
+	assert_int_equal(c[n]->index, 15);
+	assert_int_equal(g->reserved, 0);
+	assert_int_equal(g->active, 0xffff);
+}
+
 static void
 test_detach_lifetime(void **state)
 {
@@ -438,6 +477,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_check_name_illegal),
 		cmocka_unit_test_setup_teardown(test_add_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_indices, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_attach_reserved, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_detach_lifetime, setup,
 		    teardown),

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * members: which indices each stored region's clients held, kept over a
+ * daemon restart, so that a client that comes back re-claims its own
+ * index even when a new attach reaches the restarted daemon first (the
+ * new one is given another free index; registry.c). Without it the
+ * daemon knew only that a region had had clients: 22 of 155 re-claims in
+ * a churn soak found their index taken and moved, and a guest's index
+ * changed under it.
+ *
+ * The record is one memfd in systemd's fd store (FDNAME_MEMBERS), mapped
+ * by the daemon: a row per stored region, its name and the bits of its
+ * members, written with plain stores at each attach and detach (no
+ * system call on the attach path), so that it is as fresh as the last
+ * change when the daemon is killed. A row is given when a region enters
+ * the store and cleared when it leaves; at a stop nothing is cleared,
+ * which is the point. What comes back from the store is checked like
+ * any stored name: a table of another shape is dropped, a row that names
+ * no restored region is cleared.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "fdname.h"
+
+#define MEMBERS_MAGIC 0x53424d4du	/* "MMBS" */
+#define MEMBERS_VERSION 1
+#define MEMBERS_SLOTS 131072		/* the default max_regions */
+
+struct members_row {
+	char name[REGION_KEY_MAX];	/* "" for a free row */
+	uint16_t active;
+	uint16_t unused[3];
+};
+
+struct members_table {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t slots;
+	uint32_t used;			/* rows below this may be in use */
+	struct members_row rows[MEMBERS_SLOTS];
+};
+
+struct members {
+	int fd;
+	struct members_table *t;
+	uint64_t taken[MEMBERS_SLOTS / 64];	/* rows given to regions */
+	uint32_t hint;			/* no free row below it */
+};
+
+bool
+members_take_fd(struct broker *b, int fd)
+{
+	if (b->members_fd >= 0) {
+		log_warn(&b->log, "fd store: dropping a second %s",
+		    FDNAME_MEMBERS);
+		close(fd);
+		return true;
+	}
+	b->members_fd = fd;
+	return true;
+}
+
+/* The stored table, when it is one of this shape; NULL otherwise. */
+static struct members_table *
+members_map_stored(struct broker *b, int fd)
+{
+	struct members_table *t;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || st.st_size != (off_t)sizeof(*t))
+		goto other;
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (t == MAP_FAILED)
+		goto other;
+	if (t->magic == MEMBERS_MAGIC && t->version == MEMBERS_VERSION &&
+	    t->slots == MEMBERS_SLOTS && t->used <= MEMBERS_SLOTS)
+		return t;
+	munmap(t, sizeof(*t));
+other:
+	log_warn(&b->log, "fd store: dropping %s: not a table of members "
+	    "this daemon knows; clients that come back may find their "
+	    "index taken", FDNAME_MEMBERS);
+	fdstore_drop(FDNAME_MEMBERS);
+	return NULL;
+}
+
+static struct members_table *
+members_map_new(struct broker *b, int *fd)
+{
+	struct members_table *t;
+
+	*fd = memfd_create("shmbroker-members", MFD_CLOEXEC);
+	if (*fd < 0 || ftruncate(*fd, sizeof(*t)) < 0 ||
+	    (t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    *fd, 0)) == MAP_FAILED) {
+		log_warn(&b->log, "no table of members for restarts: %s",
+		    strerror(errno));
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return NULL;
+	}
+	t->magic = MEMBERS_MAGIC;
+	t->version = MEMBERS_VERSION;
+	t->slots = MEMBERS_SLOTS;
+	if (!fdstore_put_fd(b, FDNAME_MEMBERS, *fd)) {
+		munmap(t, sizeof(*t));
+		close(*fd);
+		*fd = -1;
+		return NULL;
+	}
+	return t;
+}
+
+static bool
+members_row_taken(const struct members *m, uint32_t i)
+{
+	return m->taken[i / 64] >> (i % 64) & 1;
+}
+
+static void
+members_row_give(struct members *m, struct region *g, uint32_t i)
+{
+	m->taken[i / 64] |= 1ull << (i % 64);
+	g->member_slot = (int32_t)i;
+	if (i >= m->t->used)
+		m->t->used = i + 1;
+}
+
+/* A stored row back to its region: the indices it held stay reserved
+ * for their clients; any other row is cleared. */
+static void
+members_row_restore(struct broker *b, struct members *m, uint32_t i)
+{
+	struct members_row *row = &m->t->rows[i];
+	struct region *g = NULL;
+
+	if (row->name[0] == '\0')
+		return;
+	if (memchr(row->name, '\0', sizeof(row->name)) != NULL &&
+	    registry_check_key(row->name) == GSS_OK)
+		g = registry_find(&b->reg, row->name);
+	if (g == NULL || !g->stored || g->member_slot >= 0) {
+		memset(row, 0, sizeof(*row));
+		return;
+	}
+	members_row_give(m, g, i);
+	g->reserved = row->active;
+}
+
+/* Gives g a free row, when one is left, and writes its name. */
+static void
+members_row_add(struct members *m, struct region *g)
+{
+	struct members_row *row;
+	uint32_t i = m->hint;
+
+	while (i < MEMBERS_SLOTS && members_row_taken(m, i))
+		i++;
+	if (i == MEMBERS_SLOTS)
+		return;		/* past the table: re-claims race, as before */
+	m->hint = i + 1;
+	members_row_give(m, g, i);
+	row = &m->t->rows[i];
+	memset(row, 0, sizeof(*row));
+	memcpy(row->name, g->name, sizeof(row->name));
+	row->active = (uint16_t)(g->active | g->reserved);
+}
+
+int
+members_start(struct broker *b)
+{
+	struct members *m;
+	struct region *g;
+	int fd = b->members_fd;
+
+	b->members_fd = -1;
+	if (!b->cfg.fd_store) {
+		if (fd >= 0) {
+			fdstore_drop(FDNAME_MEMBERS);
+			close(fd);
+		}
+		return 0;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -ENOMEM;
+	}
+	m->t = fd >= 0 ? members_map_stored(b, fd) : NULL;
+	if (m->t != NULL) {
+		for (uint32_t i = 0; i < m->t->used; i++)
+			members_row_restore(b, m, i);
+	} else {
+		if (fd >= 0)
+			close(fd);
+		m->t = members_map_new(b, &fd);
+	}
+	if (m->t == NULL) {
+		free(m);
+		return 0;
+	}
+	m->fd = fd;
+	b->members = m;
+	/* Regions stored before the table was open, or by a daemon that
+	 * kept none. */
+	TAILQ_FOREACH(g, &b->reg.regions, entry)
+		if (g->stored && g->member_slot < 0)
+			members_row_add(m, g);
+	return 0;
+}
+
+void
+members_add(struct broker *b, struct region *g)
+{
+	if (b->members != NULL && g->member_slot < 0)
+		members_row_add(b->members, g);
+}
+
+void
+members_set(struct broker *b, const struct region *g)
+{
+	/* At a stop the clients go, but the record stays for the next. */
+	if (b->members == NULL || g->member_slot < 0 || b->stopping)
+		return;
+	b->members->t->rows[g->member_slot].active =
+	    (uint16_t)(g->active | g->reserved);
+}
+
+void
+members_drop(struct broker *b, struct region *g)
+{
+	struct members *m = b->members;
+	uint32_t i;
+
+	if (m == NULL || g->member_slot < 0 || b->stopping)
+		return;
+	i = (uint32_t)g->member_slot;
+	memset(&m->t->rows[i], 0, sizeof(m->t->rows[i]));
+	m->taken[i / 64] &= ~(1ull << (i % 64));
+	if (i < m->hint)
+		m->hint = i;
+	g->member_slot = -1;
+}
+
+void
+members_close(struct broker *b)
+{
+	struct members *m = b->members;
+
+	if (b->members_fd >= 0)
+		close(b->members_fd);
+	b->members_fd = -1;
+	if (m == NULL)
+		return;
+	munmap(m->t, sizeof(*m->t));
+	close(m->fd);
+	free(m);
+	b->members = NULL;
+}
