@@ -76,6 +76,10 @@ service_apply(struct broker *b, struct broker_config *next)
 	cur->log_level = b->log.level = next->log_level;
 	cur->hugepages = next->hugepages;
 	cur->fd_store = next->fd_store;
+	/* Turned on now: regions stored from here on get their rows. */
+	if (cur->fd_store && b->members == NULL && members_start(b) < 0)
+		log_warn(&b->log, "reload: no table of members for restarts: "
+		    "out of memory");
 	cur->max_region_pages = next->max_region_pages;
 	cur->max_regions = next->max_regions;
 	cur->max_clients = next->max_clients;

@@ -254,6 +254,39 @@ test_reclaim_beats_new_attach(void **state)
 	}
 }
 
+/* fd_store turned off drops the table; turned on by a reload, it is made
+ * again, and regions stored from then on keep their members' indices. */
+static void
+test_members_follow_fd_store(void **state)
+{
+	struct store *f = *state;
+	struct shmc *c, *late;
+	struct shmc_region ra, rn;
+	char msg[512];
+	uint32_t st;
+
+	fakestore_stop(&f->fs, &f->fx);
+	check_write_file(f->fx.conf, "[broker]\ntenancy = open\n");
+	fakestore_start(&f->fs, &f->fx);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "m."), 0);
+
+	check_write_file(f->fx.conf, conf_text);
+	assert_int_equal(check_admin_reload(f->fx.adm, msg, sizeof(msg)), 0);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "m.members"), 1);
+	c = fixture_connect(&f->fx, f->fx.d.socket, "fdstore");
+	shmc_set_reconnect(c, RECONNECT_MS);
+	assert_int_equal(fixture_attach(&f->fx, c, "after", 1, true, &ra),
+	    SHMC_GSS_OK);
+	fakestore_restart(&f->fs, &f->fx);
+	late = fixture_connect(&f->fx, f->fx.d.socket, "new");
+	assert_int_equal(fixture_attach(&f->fx, late, "after", 1, false,
+	    &rn), SHMC_GSS_OK);
+	assert_int_equal(rn.index, 1);
+	expect_reclaimed(c, &ra, &st);
+}
+
 int
 main(void)
 {
@@ -263,6 +296,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_restored_waits_for_each_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_beats_new_attach,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members_follow_fd_store,
 		    setup, teardown),
 	};
 
