@@ -152,6 +152,8 @@ struct conn {
 	struct inflight_uid *inflight_owner;	/* its uid's, while any */
 	bool inflight_waiting;		/* on b->inflight_waiting */
 	uint32_t inflight_backoff_ms;	/* 0: not waiting since it last sent */
+	int inflight_unread_seen;	/* SIOCOUTQ at the last look, or -1 */
+	bool inflight_progress;		/* it fell since the last wait */
 	uint64_t inflight_retry_ms;	/* monotonic */
 	TAILQ_ENTRY(conn) wait_entry;
 	struct client_list clients;
@@ -270,8 +272,9 @@ void inflight_request(struct conn *c);
 bool inflight_admit(struct conn *c, size_t nfds);
 /* It sent one. */
 void inflight_sent(struct conn *c, size_t nfds);
-/* Its next message waits until its peer reads (counted), or no more. */
-void inflight_wait(struct conn *c);
+/* Its next message, of nfds fds, waits until its peer reads (counted),
+ * or others do. */
+void inflight_wait(struct conn *c, size_t nfds);
 void inflight_unwait(struct conn *c);
 /* c is being freed: true when its socket was kept (its peer holds fds
  * unread), else the caller closes it. */

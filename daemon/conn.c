@@ -429,7 +429,7 @@ conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 	conn_msginfo(msg, coalesce_key, &mi);
 	if ((err = conn_enqueue(c, buf, (size_t)len, fds, nfds, &mi)) == 0 &&
 	    for_peer)
-		inflight_wait(c);
+		inflight_wait(c, nfds);
 	return err;
 }
 
@@ -448,7 +448,7 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (err == -EAGAIN) {
 			if (for_peer)
-				inflight_wait(c);
+				inflight_wait(c, m->nfds);
 			return;
 		}
 		if (err < 0) {
@@ -587,6 +587,7 @@ conn_accept_one(struct listener *l, int fd)
 	c->fd = fd;
 	c->kind = l->kind;
 	c->id = b->next_conn_id++;
+	c->inflight_unread_seen = -1;
 	LIST_INIT(&c->clients);
 	STAILQ_INIT(&c->outq);
 	/* Without credentials there is no tenant to judge by: refuse. */

@@ -29,8 +29,12 @@
  * charged to its uid, until its peer reads or closes, and counts against
  * max_connections, its tenant's as the daemon's. A timer retries waiting connections after
  * INFLIGHT_TICK_MS, then twice as long each time, up to
- * INFLIGHT_BACKOFF_MAX_MS, so peers that never read cost little; and
- * looks at drains every INFLIGHT_DRAIN_MS.
+ * INFLIGHT_BACKOFF_MAX_MS, so peers that never read cost little; but
+ * at every tick a connection within its own budget (it waits for the
+ * budget of its uid or of all, which others' reads free), one whose
+ * peer read some since the last look (SIOCOUTQ fell), and one whose
+ * peer just asked for something (it reads while it waits for the
+ * reply); and it looks at drains every INFLIGHT_DRAIN_MS.
  */
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -106,11 +110,22 @@ inflight_uncharge(struct broker *b, struct inflight_uid *u, size_t n)
 	}
 }
 
-/* c's peer read everything: its count is let go. */
+/* c's peer read everything: its count is let go. Sending only adds to
+ * the bytes unread, so a count that fell since the last look says that
+ * its peer reads (inflight_wait). */
 static void
 inflight_refresh(struct conn *c)
 {
-	if (c->inflight_fds == 0 || inflight_unread(c->fd) != 0)
+	int unread;
+
+	if (c->inflight_fds == 0)
+		return;
+	unread = inflight_unread(c->fd);
+	if (unread >= 0 && c->inflight_unread_seen >= 0 &&
+	    unread < c->inflight_unread_seen)
+		c->inflight_progress = true;
+	c->inflight_unread_seen = unread;
+	if (unread != 0)
 		return;
 	inflight_uncharge(c->b, c->inflight_owner, c->inflight_fds);
 	c->inflight_fds = 0;
@@ -213,10 +228,19 @@ inflight_request(struct conn *c)
 	if (held < INFLIGHT_REFRESH_AT && !c->inflight_waiting)
 		return;
 	inflight_refresh(c);
-	if (c->inflight_waiting && held != 0 && c->inflight_fds == 0) {
+	if (!c->inflight_waiting)
+		return;
+	if (held != 0 && c->inflight_fds == 0) {
 		inflight_unwait(c);
 		event_add(c->ev_write, NULL);
+		return;
 	}
+	/* It will read all it holds while it waits for this reply: look
+	 * again at the next tick, not after a backoff made for a peer that
+	 * does not read (its reply would wait for it, up to a second, and
+	 * its events pile up behind until conn.c drops it). */
+	c->inflight_backoff_ms = INFLIGHT_TICK_MS;
+	c->inflight_retry_ms = broker_mono_ns() / 1000000 + INFLIGHT_TICK_MS;
 }
 
 bool
@@ -276,7 +300,7 @@ inflight_arm(struct broker *b)
 }
 
 void
-inflight_wait(struct conn *c)
+inflight_wait(struct conn *c, size_t nfds)
 {
 	struct broker *b = c->b;
 
@@ -295,9 +319,18 @@ inflight_wait(struct conn *c)
 		    (unsigned)c->cred.uid, inflight_uid_fds(c),
 		    b->inflight_fds);
 		c->inflight_backoff_ms = INFLIGHT_TICK_MS;
+	} else if (c->inflight_fds + nfds <= INFLIGHT_CONN_MAX ||
+	    c->inflight_progress) {
+		/* Within its own budget, it waits for its uid's or
+		 * everyone's, which other peers' reads free (inflight_sweep);
+		 * or its peer reads, only never all by our look. Not a peer
+		 * that does not read: look again soon, before what waits
+		 * fills its queue (conn.c drops it). */
+		c->inflight_backoff_ms = INFLIGHT_TICK_MS;
 	} else if ((c->inflight_backoff_ms *= 2) > INFLIGHT_BACKOFF_MAX_MS) {
 		c->inflight_backoff_ms = INFLIGHT_BACKOFF_MAX_MS;
 	}
+	c->inflight_progress = false;
 	c->inflight_retry_ms = broker_mono_ns() / 1000000 +
 	    c->inflight_backoff_ms;
 	c->inflight_waiting = true;

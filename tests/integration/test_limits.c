@@ -56,6 +56,11 @@
 #define READER_ROUNDS 500	/* test_fds_reader_never_waits' attaches */
 
 /* The fixture, and test_fds_in_flight's peer. */
+/* The daemon as its unit runs it: no CAP_SYS_RESOURCE, a low descriptor
+ * limit, so that the kernel caps its fds in flight. */
+static const struct harness_restart unit_like = { .nofile = NOFILE,
+    .no_caps = true };
+
 struct limits {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
 	pid_t peer;		/* a hostile peer process, or 0 */
@@ -616,8 +621,6 @@ hostile_peer(int fd, const char *path, pid_t parent)
 static void
 test_fds_in_flight(void **state)
 {
-	static const struct harness_restart unit_like = { .nofile = NOFILE,
-	    .no_caps = true };
 	struct limits *l = *state;
 	struct fixture *f = &l->fx;
 	struct shmc_region r;
@@ -719,11 +722,11 @@ daemon_cpu_ticks(const struct fixture *f)
  * SIOCOUTQ a pass, a whole CPU) until the next retry, up to a second
  * each time. Once the peer reads, every reply comes, in order.
  */
-/* On raw connection s, a region a request (its reply's 3 fds), the
- * reply to the one before read, so that one is always unread, until a
- * reply waits for s's peer to read. */
+/* On raw connection s, a region a request (its reply's 3 fds), all but
+ * the last keep replies read, until a reply waits for s's peer to read. */
 static void
-hold_until_wait(struct fixture *f, int s, uint64_t *sent, uint64_t *got)
+hold_keeping(struct fixture *f, int s, uint64_t *sent, uint64_t *got,
+    uint64_t keep)
 {
 	Shmbroker__ServerMessage *m;
 	uint64_t waits = STAT(f, inflight_waits), first = *sent;
@@ -733,17 +736,25 @@ hold_until_wait(struct fixture *f, int s, uint64_t *sent, uint64_t *got)
 		snprintf(name, sizeof(name), "idle%llu",
 		    (unsigned long long)*sent);
 		check_send_attach(s, ++*sent, name, strlen(name) + 1, 1, true);
-		/* Its reply sent (or waiting) while the last is unread. */
+		/* Its reply sent (or waiting) while the last are unread. */
 		harness_sleep_ms(5);
 		if (STAT(f, inflight_waits) > waits)
 			return;
-		if (*sent - first > 1) {
+		if (*sent - first > keep) {
 			m = check_recv_reply(s, NULL);
 			assert_int_equal(m->id, ++*got);
 			shmbroker__server_message__free_unpacked(m, NULL);
 		}
 	}
-	fail_msg("200 attaches with one reply unread, and none waited");
+	fail_msg("200 attaches with %llu replies unread, and none waited",
+	    (unsigned long long)keep);
+}
+
+/* The same, with one reply unread. */
+static void
+hold_until_wait(struct fixture *f, int s, uint64_t *sent, uint64_t *got)
+{
+	hold_keeping(f, s, sent, got, 1);
 }
 
 static void
@@ -796,14 +807,17 @@ readable_now(int s)
  * used to wait for the connection's next retry, backed off while the peer
  * did not read: 20, 60, 140, 300, 620, 1260, then 2260 ms after the wait
  * began, so a peer that catches up at 1.5 s had them about 750 ms later.
+ * With ask_first it asks before it reads what it holds, as a VMM's call
+ * does (it reads while it waits for the reply): the daemon's look at the
+ * request finds the fds unread, and must look again soon, not at the
+ * backed-off retry.
  */
 #define CATCH_UP_MS 200
 #define CATCH_UP_ROUNDS 2
 
 static void
-test_fds_wait_catches_up(void **state)
+catch_up(struct fixture *f, bool ask_first)
 {
-	struct fixture *f = *state;
 	Shmbroker__ServerMessage *m;
 	uint64_t sent = 0, got = 0;
 	int64_t t0, took;
@@ -815,15 +829,22 @@ test_fds_wait_catches_up(void **state)
 		hold_until_wait(f, s, &sent, &got);
 		/* Long enough unread for the retries to be 1 s apart. */
 		harness_sleep_ms(1500);
+		if (ask_first) {
+			check_send_client_op(s, ++sent,
+			    SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, 1);
+			/* The daemon looks at the request before the reads. */
+			harness_sleep_ms(50);
+		}
+		t0 = harness_now_ms();
 		while (readable_now(s)) {
 			m = check_recv_reply(s, NULL);
 			assert_int_equal(m->id, ++got);
 			shmbroker__server_message__free_unpacked(m, NULL);
 		}
 		assert_true(got < sent);
-		t0 = harness_now_ms();
-		check_send_client_op(s, ++sent,
-		    SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, 1);
+		if (!ask_first)
+			check_send_client_op(s, ++sent,
+			    SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, 1);
 		while (got < sent) {
 			m = check_recv_reply(s, NULL);
 			assert_int_equal(m->id, ++got);
@@ -836,6 +857,118 @@ test_fds_wait_catches_up(void **state)
 	}
 	fixture_raw_close(f, s);
 	serves_others(f);
+}
+
+static void
+test_fds_wait_catches_up(void **state)
+{
+	catch_up(*state, false);
+}
+
+static void
+test_fds_wait_asks_first(void **state)
+{
+	catch_up(*state, true);
+}
+
+/*
+ * A peer that reads, only slowly, is not one that does not read: once a
+ * look finds fewer bytes unread than the last, the retries start again
+ * from a tick. They used to back off at 20, 60, ... 1260, 2260 and
+ * 3260 ms after the wait began whatever the peer did, so one that read
+ * some by 1.5 s and the rest by 2.45 s got its replies at 3.26 s, about
+ * 800 ms later; now at the look after 2.45 s (2.56 s).
+ */
+static void
+test_fds_wait_slow_reader(void **state)
+{
+	struct fixture *f = *state;
+	Shmbroker__ServerMessage *m;
+	uint64_t sent = 0, got = 0;
+	int64_t t0, took;
+	int s;
+
+	start(f, OPEN);
+	s = fixture_raw(f, f->d.socket);
+	hold_keeping(f, s, &sent, &got, 2);
+	harness_sleep_ms(1500);
+	m = check_recv_reply(s, NULL);
+	assert_int_equal(m->id, ++got);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	harness_sleep_ms(950);
+	assert_true(readable_now(s));
+	t0 = harness_now_ms();
+	while (got < sent) {
+		m = check_recv_reply(s, NULL);
+		assert_int_equal(m->id, ++got);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	took = harness_now_ms() - t0;
+	print_message("read some at 1.5 s, the rest at 2.45 s: the waiting "
+	    "reply came %lld ms later\n", (long long)took);
+	assert_true(took < 2 * CATCH_UP_MS);
+	fixture_raw_close(f, s);
+	serves_others(f);
+}
+
+/*
+ * A connection that holds no fds unread, but waits because other
+ * connections of its uid hold the uid's share (the daemon as its unit
+ * runs it, and every peer root), is not a peer that does not read: it
+ * must be looked at again soon once they read. Its retries used to back
+ * off as a non-reader's do (20, 60, ... 1260, then 2260 ms), so an attach
+ * of another VMM of the same user waited up to a second after the share
+ * came free, and events piling up behind it meanwhile got it dropped
+ * (the systemd churn soak's long run, all 64 VMMs root).
+ */
+static void
+test_fds_uid_share_wait(void **state)
+{
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	Shmbroker__ServerMessage *m;
+	uint64_t waits;
+	int64_t t0, took;
+	char name[16];
+	int hog, r, n = 0;
+
+	f->start_how = &unit_like;
+	start(f, OPEN);
+	/* One connection takes the uid's share (NOFILE / 8 fds) with
+	 * attach replies it does not read. */
+	hog = fixture_raw(f, f->d.socket);
+	for (int i = 0; i < NOFILE / 8 / 3 + 8; i++) {
+		snprintf(name, sizeof(name), "hog%d", i);
+		check_send_attach(hog, (uint64_t)i + 1, name, strlen(name) + 1,
+		    1, true);
+	}
+	for (int64_t end = harness_now_ms() + REPLY_WAIT_MS;
+	    (waits = STAT(f, inflight_waits)) == 0 && harness_now_ms() < end;)
+		harness_sleep_ms(10);
+	assert_true(waits > 0);
+	r = fixture_raw(f, f->d.socket);
+	check_send_attach(r, 1, "other", 6, 1, true);
+	harness_sleep_ms(1500);
+	assert_false(readable_now(r));
+	assert_true(STAT(f, inflight_waits) > waits);
+
+	/* The hog reads all it has; its count goes at the next sweep. */
+	t0 = harness_now_ms();
+	while (readable_now(hog)) {
+		m = check_recv_reply(hog, NULL);
+		shmbroker__server_message__free_unpacked(m, NULL);
+		n++;
+	}
+	m = check_recv_reply(r, NULL);
+	took = harness_now_ms() - t0;
+	assert_int_equal(m->id, 1);
+	assert_int_equal(m->attach->status, SHMBROKER__GUEST_STATUS__GSS_OK);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	print_message("the hog read %d replies; the other connection's reply "
+	    "came %lld ms later\n", n, (long long)took);
+	assert_true(took < CATCH_UP_MS);
+	fixture_raw_close(f, hog);
+	fixture_raw_close(f, r);
 }
 
 /*
@@ -852,8 +985,6 @@ test_fds_wait_catches_up(void **state)
 static void
 test_fds_reader_never_waits(void **state)
 {
-	static const struct harness_restart unit_like = { .nofile = NOFILE,
-	    .no_caps = true };
 	struct limits *l = *state;
 	struct fixture *f = &l->fx;
 	struct shmc_region keep, r;
@@ -938,8 +1069,6 @@ served_raw(struct fixture *f)
 static void
 test_tenant_connections_drain(void **state)
 {
-	static const struct harness_restart unit_like = { .nofile = NOFILE,
-	    .no_caps = true };
 	struct limits *l = *state;
 	struct fixture *f = &l->fx;
 	Shmbroker__ServerMessage *m;
@@ -1011,6 +1140,9 @@ main(void)
 		LIMITS_TEST(test_tenant_connections_drain),
 		LIMITS_TEST(test_fds_wait_idle),
 		LIMITS_TEST(test_fds_wait_catches_up),
+		LIMITS_TEST(test_fds_wait_asks_first),
+		LIMITS_TEST(test_fds_uid_share_wait),
+		LIMITS_TEST(test_fds_wait_slow_reader),
 		LIMITS_TEST(test_fds_reader_never_waits),
 	};
 
