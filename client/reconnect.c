@@ -10,6 +10,7 @@
  * signals.c.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -265,7 +266,7 @@ shmc_reconnect(struct shmc *c)
 			rc = shmc_admin_watch_once(c);
 		if (rc == 0)
 			break;
-		memcpy(why, c->err, sizeof(why));
+		snprintf(why, sizeof(why), "%s", c->err);
 		shmc_drop_socket(c);
 		/* Refused for good, or out of time; anything else (no socket
 		 * yet, nobody listening, a daemon still starting) passes. */

@@ -132,6 +132,11 @@ typedef void (*shmc_event_cb)(const struct shmc_event *ev, void *arg);
  * $SHMBROKER_ADMIN_SOCKET, else the daemon's defaults. Written into buf. */
 const char *shmc_default_socket(bool admin, char *buf, size_t len);
 
+/* The longest text shmc_error returns, or shmc_connect writes in errbuf
+ * (with its NUL): the daemon's reasons name paths and regions whole, so
+ * a buffer this size is never cut. */
+#define SHMC_ERROR_MAX 12288
+
 /*
  * Connects to the socket at path (NULL: the default VMM socket) and says
  * hello with label (free text shown by `shmctl clients`, may be NULL).

@@ -65,12 +65,6 @@ struct attachment {
 	struct att_signals sig;
 };
 
-/* shmc_error's text: room for the daemon's longest message (its
- * BROKER_MESSAGE_MAX, about 9.5 KiB: a configuration path, a directory,
- * region names and socket paths) with the library's words around it, so
- * that no reason is cut (256 bytes cut the ends of paths). */
-#define SHMC_ERROR_MAX 12288
-
 struct shmc {
 	int sock;		/* -1 after a reconnect that failed */
 	int epfd;		/* sock + evfd, handed out as the event fd */

@@ -16,7 +16,7 @@
 int
 ctl_conn_open(struct ctl *ctl)
 {
-	char err[256];
+	char err[SHMC_ERROR_MAX];
 	int rc;
 
 	rc = shmc_connect(ctl->socket, "shmctl", 0, &ctl->c, err, sizeof(err));

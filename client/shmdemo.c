@@ -64,7 +64,7 @@ peer_wait_notification(struct peer *p)
 static int
 peer_attach(struct peer *p, const char *socket)
 {
-	char err[256];
+	char err[SHMC_ERROR_MAX];
 	int st;
 
 	if (shmc_connect(socket, p->name, 0, &p->conn, err, sizeof(err)) < 0) {

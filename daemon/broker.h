@@ -231,6 +231,7 @@ struct broker {
 	uint64_t drains_swept_ms;	/* monotonic */
 	struct event *ev_grace;		/* end of the wait for their clients */
 	int members_fd;			/* members.c's table from the store, */
+	bool members_reput;		/* (a second was: put it back) */
 	struct members *members;	/* and the one in use, or NULL */
 	struct stock stock;
 	uint64_t start_ms;

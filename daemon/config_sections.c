@@ -467,8 +467,9 @@ config_warn_tenant_limits(struct broker_config *cfg)
 			continue;
 		if (config_warn(cfg, "%s:%d: [tenant %s] max_connections = %u "
 		    "is not below the daemon's max_connections (%u), so its "
-		    "VMMs alone can still fill the daemon and lock every "
-		    "other tenant out: lower it", cfg->config_file, t->line,
+		    "VMMs alone can still take every connection the daemon "
+		    "accepts and lock everyone else out: lower it",
+		    cfg->config_file, t->line,
 		    t->name, t->max_connections, cfg->max_connections) < 0)
 			return -ENOMEM;
 	}

@@ -19,6 +19,7 @@
  * no restored region is cleared.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -27,38 +28,26 @@
 
 #include "broker.h"
 #include "fdname.h"
-
-#define MEMBERS_MAGIC 0x53424d4du	/* "MMBS" */
-#define MEMBERS_VERSION 1
-#define MEMBERS_SLOTS 131072		/* the default max_regions */
-
-struct members_row {
-	char name[REGION_KEY_MAX];	/* "" for a free row */
-	uint16_t active;
-	uint16_t unused[3];
-};
-
-struct members_table {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t slots;
-	uint32_t used;			/* rows below this may be in use */
-	struct members_row rows[MEMBERS_SLOTS];
-};
+#include "members.h"
 
 struct members {
 	int fd;
 	struct members_table *t;
 	uint64_t taken[MEMBERS_SLOTS / 64];	/* rows given to regions */
 	uint32_t hint;			/* no free row below it */
+	bool full_said;			/* logged that none is left */
 };
 
 bool
 members_take_fd(struct broker *b, int fd)
 {
 	if (b->members_fd >= 0) {
+		/* Out of the store go both; the first goes back in at
+		 * members_start, so that one comes back next time. */
 		log_warn(&b->log, "fd store: dropping a second %s",
 		    FDNAME_MEMBERS);
+		fdstore_drop(FDNAME_MEMBERS);
+		b->members_reput = true;
 		close(fd);
 		return true;
 	}
@@ -154,23 +143,44 @@ members_row_restore(struct broker *b, struct members *m, uint32_t i)
 	g->reserved = row->active;
 }
 
+/* The indices kept for g: its clients that speak the RPC (a QEMU on an
+ * export never re-claims an index: it joins again as a new peer), and
+ * those a restart still keeps. */
+static uint16_t
+members_of(const struct region *g)
+{
+	uint16_t bits = g->reserved;
+
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		if (g->clients[i] != NULL && g->clients[i]->ops == NULL)
+			bits |= (uint16_t)(1u << i);
+	return bits;
+}
+
 /* Gives g a free row, when one is left, and writes its name. */
 static void
-members_row_add(struct members *m, struct region *g)
+members_row_add(struct broker *b, struct members *m, struct region *g)
 {
 	struct members_row *row;
 	uint32_t i = m->hint;
 
 	while (i < MEMBERS_SLOTS && members_row_taken(m, i))
 		i++;
-	if (i == MEMBERS_SLOTS)
-		return;		/* past the table: re-claims race, as before */
+	if (i == MEMBERS_SLOTS) {
+		if (!m->full_said)
+			log_warn(&b->log, "region %s and those after it: the "
+			    "table of members has %u rows, all taken; their "
+			    "clients may find their index taken after a "
+			    "restart", g->name, MEMBERS_SLOTS);
+		m->full_said = true;
+		return;
+	}
 	m->hint = i + 1;
 	members_row_give(m, g, i);
 	row = &m->t->rows[i];
 	memset(row, 0, sizeof(*row));
 	memcpy(row->name, g->name, sizeof(row->name));
-	row->active = (uint16_t)(g->active | g->reserved);
+	row->active = members_of(g);
 }
 
 int
@@ -194,6 +204,12 @@ members_start(struct broker *b)
 		return -ENOMEM;
 	}
 	m->t = fd >= 0 ? members_map_stored(b, fd) : NULL;
+	if (m->t != NULL && b->members_reput &&
+	    !fdstore_put_fd(b, FDNAME_MEMBERS, fd)) {
+		munmap(m->t, sizeof(*m->t));
+		m->t = NULL;
+	}
+	b->members_reput = false;
 	if (m->t != NULL) {
 		for (uint32_t i = 0; i < m->t->used; i++)
 			members_row_restore(b, m, i);
@@ -212,7 +228,7 @@ members_start(struct broker *b)
 	 * kept none. */
 	TAILQ_FOREACH(g, &b->reg.regions, entry)
 		if (g->stored && g->member_slot < 0)
-			members_row_add(m, g);
+			members_row_add(b, m, g);
 	return 0;
 }
 
@@ -220,7 +236,7 @@ void
 members_add(struct broker *b, struct region *g)
 {
 	if (b->members != NULL && g->member_slot < 0)
-		members_row_add(b->members, g);
+		members_row_add(b, b->members, g);
 }
 
 void
@@ -229,8 +245,7 @@ members_set(struct broker *b, const struct region *g)
 	/* At a stop the clients go, but the record stays for the next. */
 	if (b->members == NULL || g->member_slot < 0 || b->stopping)
 		return;
-	b->members->t->rows[g->member_slot].active =
-	    (uint16_t)(g->active | g->reserved);
+	b->members->t->rows[g->member_slot].active = members_of(g);
 }
 
 void
@@ -242,6 +257,9 @@ members_drop(struct broker *b, struct region *g)
 	if (m == NULL || g->member_slot < 0 || b->stopping)
 		return;
 	i = (uint32_t)g->member_slot;
+	/* A kill in the middle leaves a free row, not a shorter name. */
+	m->t->rows[i].name[0] = '\0';
+	atomic_signal_fence(memory_order_seq_cst);
 	memset(&m->t->rows[i], 0, sizeof(m->t->rows[i]));
 	m->taken[i / 64] &= ~(1ull << (i % 64));
 	if (i < m->hint)

@@ -365,13 +365,13 @@ region_attach(struct broker *b, struct region *g, const struct region_join *j,
 	} else if ((*fd = region_memfd(b, g, borrowed)) >= 0 &&
 	    registry_attach_at(&b->reg, g, j->owner, j->list, j->want, out) ==
 	    GSS_OK) {
-		region_note_kept(b, g, kept, *out, j->want);
 		(*out)->ops = j->ops;
 		if (t != NULL) {
 			(*out)->usage = t->usage;
 			t->usage->clients++;
 		}
 		if ((err = region_open_signals(b, *out, j->want)) == 0) {
+			region_note_kept(b, g, kept, *out, j->want);
 			members_set(b, g);
 			/* The members first: by the time the new client hears
 			 * it is in, each member has the join (and the eventfd
@@ -380,6 +380,8 @@ region_attach(struct broker *b, struct region *g, const struct region_join *j,
 			watch_event(b, "attach", g, (*out)->index, j->conn_id);
 			return GSS_OK;
 		}
+		/* An index kept for a client that is not back stays kept. */
+		g->reserved |= (uint16_t)(kept & 1u << (*out)->index);
 		region_unlink_client(b, *out);
 		*out = NULL;
 	}

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 
 #include "fakestore.h"
 #include "fixture.h"
+#include "members.h"
 #include "testcheck.h"
 
 #define RECONNECT_MS 5000
@@ -287,6 +289,79 @@ test_members_follow_fd_store(void **state)
 	expect_reclaimed(c, &ra, &st);
 }
 
+/* The stored table of members, mapped (the daemon stopped). */
+static struct members_table *
+stored_table(struct store *f)
+{
+	struct members_table *t = NULL;
+
+	for (int i = 0; i < f->fs.nst && t == NULL; i++)
+		if (strcmp(f->fs.st[i].name, "m.members") == 0)
+			t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+			    MAP_SHARED, f->fs.st[i].fd, 0);
+	assert_true(t != NULL && t != MAP_FAILED);
+	return t;
+}
+
+/*
+ * The table comes back from the store, so it is checked like the names:
+ * of its rows, one that is not a name (no NUL in it) and a second for the
+ * same region are cleared, the first is used; a table of another shape is
+ * dropped from the store and a new one made. Each time the daemon serves.
+ */
+static void
+test_members_table_checked(void **state)
+{
+	struct store *f = *state;
+	struct members_table *t;
+	struct shmc *c[2], *late;
+	struct shmc_region r[2], rn;
+	uint32_t used, st;
+
+	for (int i = 0; i < 2; i++) {
+		c[i] = fixture_connect(&f->fx, f->fx.d.socket, "fdstore");
+		shmc_set_reconnect(c[i], RECONNECT_MS);
+		assert_int_equal(fixture_attach(&f->fx, c[i], "chk", 1, true,
+		    &r[i]), SHMC_GSS_OK);
+	}
+	fakestore_stop(&f->fs, &f->fx);
+	t = stored_table(f);
+	used = t->used;
+	assert_true(used >= 1 && used + 2 <= t->slots);
+	memcpy(t->rows[used].name, "chk", 4);
+	t->rows[used].active = 0xfffc;
+	memset(t->rows[used + 1].name, 'x', sizeof(t->rows[0].name));
+	t->rows[used + 1].active = 0xffff;
+	t->used = used + 2;
+	fakestore_start(&f->fs, &f->fx);
+
+	late = fixture_connect(&f->fx, f->fx.d.socket, "new");
+	assert_int_equal(fixture_attach(&f->fx, late, "chk", 1, false, &rn),
+	    SHMC_GSS_OK);
+	assert_int_equal(rn.index, 2);
+	assert_int_equal(t->rows[used].name[0], '\0');
+	assert_int_equal(t->rows[used + 1].name[0], '\0');
+	expect_reclaimed(c[0], &r[0], &st);
+	expect_reclaimed(c[1], &r[1], &st);
+
+	/* More rows in use than the table has: not one of ours. */
+	fakestore_stop(&f->fs, &f->fx);
+	t->used = t->slots + 1;
+	munmap(t, sizeof(*t));
+	fakestore_start(&f->fs, &f->fx);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "m.members"), 1);
+	assert_int_equal(fixture_log_lines(&f->fx, "dropping m.members: not a "
+	    "table of members", NULL), 1);
+	t = stored_table(f);
+	assert_int_equal(t->used, 1);
+	assert_string_equal(t->rows[0].name, "chk");
+	munmap(t, sizeof(*t));
+	late = fixture_connect(&f->fx, f->fx.d.socket, "new");
+	assert_int_equal(fixture_attach(&f->fx, late, "chk", 1, false, &rn),
+	    SHMC_GSS_OK);
+}
+
 int
 main(void)
 {
@@ -298,6 +373,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reclaim_beats_new_attach,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_members_follow_fd_store,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members_table_checked,
 		    setup, teardown),
 	};
 
