@@ -30,11 +30,13 @@
  * max_connections, its tenant's as the daemon's. A timer retries waiting connections after
  * INFLIGHT_TICK_MS, then twice as long each time, up to
  * INFLIGHT_BACKOFF_MAX_MS, so peers that never read cost little; but
- * at every tick a connection within its own budget (it waits for the
- * budget of its uid or of all, which others' reads free), one whose
- * peer read some since the last look (SIOCOUTQ fell), and one whose
- * peer just asked for something (it reads while it waits for the
- * reply); and it looks at drains every INFLIGHT_DRAIN_MS.
+ * at the next tick one whose peer read some since the last look
+ * (SIOCOUTQ fell) or just asked for something (it reads while it waits
+ * for the reply); and one within its own budget, which waits for its
+ * uid's or everyone's, at the first tick at which the counts say it
+ * fits (each tick sweeps, within the sweep's own bound, so that other
+ * peers' reads are seen; the test itself is no system call). It looks at
+ * drains every INFLIGHT_DRAIN_MS.
  */
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -224,6 +226,7 @@ void
 inflight_request(struct conn *c)
 {
 	size_t held = c->inflight_fds;
+	uint64_t now;
 
 	if (held < INFLIGHT_REFRESH_AT && !c->inflight_waiting)
 		return;
@@ -238,9 +241,13 @@ inflight_request(struct conn *c)
 	/* It will read all it holds while it waits for this reply: look
 	 * again at the next tick, not after a backoff made for a peer that
 	 * does not read (its reply would wait for it, up to a second, and
-	 * its events pile up behind until conn.c drops it). */
-	c->inflight_backoff_ms = INFLIGHT_TICK_MS;
-	c->inflight_retry_ms = broker_mono_ns() / 1000000 + INFLIGHT_TICK_MS;
+	 * its events pile up behind until conn.c drops it). Only sooner: a
+	 * peer that asks often must not put its retry off. */
+	now = broker_mono_ns() / 1000000;
+	if (c->inflight_retry_ms > now + INFLIGHT_TICK_MS) {
+		c->inflight_backoff_ms = INFLIGHT_TICK_MS;
+		c->inflight_retry_ms = now + INFLIGHT_TICK_MS;
+	}
 }
 
 bool
@@ -299,6 +306,25 @@ inflight_arm(struct broker *b)
 		evtimer_add(b->ev_inflight, &tv);
 }
 
+/* How long c waits before its next try: a peer that shows no sign of
+ * reading, twice as long each time. */
+static void
+inflight_backoff(struct conn *c)
+{
+	if (c->inflight_backoff_ms == 0) {
+		c->inflight_backoff_ms = INFLIGHT_TICK_MS;
+	} else if (c->inflight_progress) {
+		/* Its peer reads, only never all by our look: look again
+		 * soon, before what waits fills its queue (conn.c drops it). */
+		c->inflight_backoff_ms = INFLIGHT_TICK_MS;
+	} else if ((c->inflight_backoff_ms *= 2) > INFLIGHT_BACKOFF_MAX_MS) {
+		c->inflight_backoff_ms = INFLIGHT_BACKOFF_MAX_MS;
+	}
+	c->inflight_progress = false;
+	c->inflight_retry_ms = broker_mono_ns() / 1000000 +
+	    c->inflight_backoff_ms;
+}
+
 void
 inflight_wait(struct conn *c, size_t nfds)
 {
@@ -318,21 +344,16 @@ inflight_wait(struct conn *c, size_t nfds)
 		    "reads", (unsigned long long)c->id, c->inflight_fds,
 		    (unsigned)c->cred.uid, inflight_uid_fds(c),
 		    b->inflight_fds);
-		c->inflight_backoff_ms = INFLIGHT_TICK_MS;
-	} else if (c->inflight_fds + nfds <= INFLIGHT_CONN_MAX ||
-	    c->inflight_progress) {
-		/* Within its own budget, it waits for its uid's or
-		 * everyone's, which other peers' reads free (inflight_sweep);
-		 * or its peer reads, only never all by our look. Not a peer
-		 * that does not read: look again soon, before what waits
-		 * fills its queue (conn.c drops it). */
-		c->inflight_backoff_ms = INFLIGHT_TICK_MS;
-	} else if ((c->inflight_backoff_ms *= 2) > INFLIGHT_BACKOFF_MAX_MS) {
-		c->inflight_backoff_ms = INFLIGHT_BACKOFF_MAX_MS;
 	}
-	c->inflight_progress = false;
-	c->inflight_retry_ms = broker_mono_ns() / 1000000 +
-	    c->inflight_backoff_ms;
+	/* Within its own budget, it waits for its uid's or everyone's,
+	 * which other peers' reads free: not a peer that does not read.
+	 * The timer tries it when the counts say it fits (no system call,
+	 * so that many such cost little), whatever the backoff. What fits
+	 * already waits for the kernel (ETOOMANYREFS): backed off. */
+	c->inflight_wait_nfds = nfds;
+	c->inflight_for_others = c->inflight_fds + nfds <= INFLIGHT_CONN_MAX &&
+	    !inflight_fits(c, nfds);
+	inflight_backoff(c);
 	c->inflight_waiting = true;
 	TAILQ_INSERT_TAIL(&b->inflight_waiting, c, wait_entry);
 	inflight_arm(b);
@@ -359,9 +380,17 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	bool others = false;
+
+	TAILQ_FOREACH(c, &b->inflight_waiting, wait_entry)
+		others |= c->inflight_for_others;
+	/* What other peers read is let go only when someone looks. */
+	if (others)
+		inflight_sweep(b);
 	for (c = TAILQ_FIRST(&b->inflight_waiting); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, wait_entry);
-		if (c->inflight_retry_ms > now)
+		if (c->inflight_retry_ms > now && !(c->inflight_for_others &&
+		    inflight_fits(c, c->inflight_wait_nfds)))
 			continue;
 		inflight_unwait(c);
 		event_add(c->ev_write, NULL);

@@ -42,11 +42,10 @@ bool
 members_take_fd(struct broker *b, int fd)
 {
 	if (b->members_fd >= 0) {
-		/* Out of the store go both; the first goes back in at
-		 * members_start, so that one comes back next time. */
+		/* members_start takes both out of the store and puts the
+		 * first back, so that one comes back next time. */
 		log_warn(&b->log, "fd store: dropping a second %s",
 		    FDNAME_MEMBERS);
-		fdstore_drop(FDNAME_MEMBERS);
 		b->members_reput = true;
 		close(fd);
 		return true;
@@ -178,9 +177,13 @@ members_row_add(struct broker *b, struct members *m, struct region *g)
 	m->hint = i + 1;
 	members_row_give(m, g, i);
 	row = &m->t->rows[i];
+	/* The name's first byte last: a kill in the middle leaves a free
+	 * row, not a shorter name that could be another region's. */
 	memset(row, 0, sizeof(*row));
-	memcpy(row->name, g->name, sizeof(row->name));
 	row->active = members_of(g);
+	memcpy(row->name + 1, g->name + 1, sizeof(row->name) - 1);
+	atomic_signal_fence(memory_order_seq_cst);
+	row->name[0] = g->name[0];
 }
 
 int
@@ -204,10 +207,12 @@ members_start(struct broker *b)
 		return -ENOMEM;
 	}
 	m->t = fd >= 0 ? members_map_stored(b, fd) : NULL;
-	if (m->t != NULL && b->members_reput &&
-	    !fdstore_put_fd(b, FDNAME_MEMBERS, fd)) {
-		munmap(m->t, sizeof(*m->t));
-		m->t = NULL;
+	if (m->t != NULL && b->members_reput) {
+		fdstore_drop(FDNAME_MEMBERS);
+		if (!fdstore_put_fd(b, FDNAME_MEMBERS, fd)) {
+			munmap(m->t, sizeof(*m->t));
+			m->t = NULL;
+		}
 	}
 	b->members_reput = false;
 	if (m->t != NULL) {

@@ -299,9 +299,13 @@ region_open_signals(struct broker *b, struct client *cl, int want)
 		return cl->efd;
 	}
 	kept = want == cl->index && (g->reclaim_pending & bit);
+	/* A fresh page is all zeros already; a word kept for another
+	 * client stays kept if it cannot be cleared. */
+	if (!fresh && !kept && (err = statepage_clear(&g->state,
+	    cl->index)) < 0)
+		return err;
 	g->reclaim_pending &= (uint16_t)~bit;
-	/* A fresh page is all zeros already. */
-	return fresh || kept ? 0 : statepage_clear(&g->state, cl->index);
+	return 0;
 }
 
 /* Why an attach failed on the host's side, for the guest's VMM. */
