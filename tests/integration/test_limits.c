@@ -722,13 +722,22 @@ daemon_cpu_ticks(const struct fixture *f)
  * SIOCOUTQ a pass, a whole CPU) until the next retry, up to a second
  * each time. Once the peer reads, every reply comes, in order.
  */
+/* The next reply on s, which must answer request *got + 1. */
+static void
+next_reply(int s, uint64_t *got)
+{
+	Shmbroker__ServerMessage *m = check_recv_reply(s, NULL);
+
+	assert_int_equal(m->id, ++*got);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
 /* On raw connection s, a region a request (its reply's 3 fds), all but
  * the last keep replies read, until a reply waits for s's peer to read. */
 static void
 hold_keeping(struct fixture *f, int s, uint64_t *sent, uint64_t *got,
     uint64_t keep)
 {
-	Shmbroker__ServerMessage *m;
 	uint64_t waits = STAT(f, inflight_waits), first = *sent;
 	char name[16];
 
@@ -741,9 +750,7 @@ hold_keeping(struct fixture *f, int s, uint64_t *sent, uint64_t *got,
 		if (STAT(f, inflight_waits) > waits)
 			return;
 		if (*sent - first > keep) {
-			m = check_recv_reply(s, NULL);
-			assert_int_equal(m->id, ++*got);
-			shmbroker__server_message__free_unpacked(m, NULL);
+			next_reply(s, got);
 		}
 	}
 	fail_msg("200 attaches with %llu replies unread, and none waited",
@@ -761,7 +768,6 @@ static void
 test_fds_wait_idle(void **state)
 {
 	struct fixture *f = *state;
-	Shmbroker__ServerMessage *m;
 	long ticks, hz = sysconf(_SC_CLK_TCK);
 	uint64_t sent = 0, got = 0;
 	int s;
@@ -784,9 +790,7 @@ test_fds_wait_idle(void **state)
 	assert_true(ticks * 1000 / hz < 300);
 
 	while (got < sent) {
-		m = check_recv_reply(s, NULL);
-		assert_int_equal(m->id, ++got);
-		shmbroker__server_message__free_unpacked(m, NULL);
+		next_reply(s, &got);
 	}
 	fixture_raw_close(f, s);
 	serves_others(f);
@@ -818,7 +822,6 @@ readable_now(int s)
 static void
 catch_up(struct fixture *f, bool ask_first)
 {
-	Shmbroker__ServerMessage *m;
 	uint64_t sent = 0, got = 0;
 	int64_t t0, took;
 	int s;
@@ -837,18 +840,14 @@ catch_up(struct fixture *f, bool ask_first)
 		}
 		t0 = harness_now_ms();
 		while (readable_now(s)) {
-			m = check_recv_reply(s, NULL);
-			assert_int_equal(m->id, ++got);
-			shmbroker__server_message__free_unpacked(m, NULL);
+			next_reply(s, &got);
 		}
 		assert_true(got < sent);
 		if (!ask_first)
 			check_send_client_op(s, ++sent,
 			    SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS, 1);
 		while (got < sent) {
-			m = check_recv_reply(s, NULL);
-			assert_int_equal(m->id, ++got);
-			shmbroker__server_message__free_unpacked(m, NULL);
+			next_reply(s, &got);
 		}
 		took = harness_now_ms() - t0;
 		print_message("round %d: caught up, the waiting replies came in "
@@ -883,7 +882,6 @@ static void
 test_fds_wait_slow_reader(void **state)
 {
 	struct fixture *f = *state;
-	Shmbroker__ServerMessage *m;
 	uint64_t sent = 0, got = 0;
 	int64_t t0, took;
 	int s;
@@ -892,16 +890,12 @@ test_fds_wait_slow_reader(void **state)
 	s = fixture_raw(f, f->d.socket);
 	hold_keeping(f, s, &sent, &got, 2);
 	harness_sleep_ms(1500);
-	m = check_recv_reply(s, NULL);
-	assert_int_equal(m->id, ++got);
-	shmbroker__server_message__free_unpacked(m, NULL);
+	next_reply(s, &got);
 	harness_sleep_ms(950);
 	assert_true(readable_now(s));
 	t0 = harness_now_ms();
 	while (got < sent) {
-		m = check_recv_reply(s, NULL);
-		assert_int_equal(m->id, ++got);
-		shmbroker__server_message__free_unpacked(m, NULL);
+		next_reply(s, &got);
 	}
 	took = harness_now_ms() - t0;
 	print_message("read some at 1.5 s, the rest at 2.45 s: the waiting "
