@@ -152,8 +152,8 @@ struct conn {
 	struct inflight_uid *inflight_owner;	/* its uid's, while any */
 	bool inflight_waiting;		/* on b->inflight_waiting */
 	uint32_t inflight_backoff_ms;	/* 0: not waiting since it last sent */
-	int inflight_unread_seen;	/* SIOCOUTQ at the last look; -1: it
-					 * failed */
+	int inflight_unread_seen;	/* SIOCOUTQ at the last look (0 before
+					 * any, -1 when it failed) */
 	bool inflight_progress;		/* it fell since the last wait */
 	bool inflight_for_others;	/* waits for its uid's or all budget */
 	size_t inflight_wait_nfds;	/* of the message that waits */

@@ -587,7 +587,6 @@ conn_accept_one(struct listener *l, int fd)
 	c->fd = fd;
 	c->kind = l->kind;
 	c->id = b->next_conn_id++;
-	c->inflight_unread_seen = -1;
 	LIST_INIT(&c->clients);
 	STAILQ_INIT(&c->outq);
 	/* Without credentials there is no tenant to judge by: refuse. */

@@ -377,11 +377,10 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct broker *b = arg;
 	uint64_t now = broker_mono_ns() / 1000000;
 	struct conn *c, *next;
+	bool others = false;
 
 	(void)fd;
 	(void)what;
-	bool others = false;
-
 	TAILQ_FOREACH(c, &b->inflight_waiting, wait_entry)
 		others |= c->inflight_for_others;
 	/* What other peers read is let go only when someone looks. */

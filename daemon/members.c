@@ -54,6 +54,16 @@ members_take_fd(struct broker *b, int fd)
 	return true;
 }
 
+/* fd's table mapped shared, or NULL. */
+static struct members_table *
+members_mmap(int fd)
+{
+	void *p = mmap(NULL, sizeof(struct members_table), PROT_READ |
+	    PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 /* The stored table, when it is one of this shape; NULL otherwise. */
 static struct members_table *
 members_map_stored(struct broker *b, int fd)
@@ -61,10 +71,8 @@ members_map_stored(struct broker *b, int fd)
 	struct members_table *t;
 	struct stat st;
 
-	if (fstat(fd, &st) < 0 || st.st_size != (off_t)sizeof(*t))
-		goto other;
-	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (t == MAP_FAILED)
+	if (fstat(fd, &st) < 0 || st.st_size != (off_t)sizeof(*t) ||
+	    (t = members_mmap(fd)) == NULL)
 		goto other;
 	if (t->magic == MEMBERS_MAGIC && t->version == MEMBERS_VERSION &&
 	    t->slots == MEMBERS_SLOTS && t->used <= MEMBERS_SLOTS)
@@ -85,8 +93,7 @@ members_map_new(struct broker *b, int *fd)
 
 	*fd = memfd_create("shmbroker-members", MFD_CLOEXEC);
 	if (*fd < 0 || ftruncate(*fd, sizeof(*t)) < 0 ||
-	    (t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED,
-	    *fd, 0)) == MAP_FAILED) {
+	    (t = members_mmap(*fd)) == NULL) {
 		log_warn(&b->log, "no table of members for restarts: %s",
 		    strerror(errno));
 		if (*fd >= 0)
