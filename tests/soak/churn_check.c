@@ -429,42 +429,66 @@ names_kept(const struct procfds *before, const struct procfds *after)
 	return true;
 }
 
+/* The daemon's descriptors now in *after, less what a restart's grace
+ * period keeps (counted in ch's figures): 1 when they are as before, 0
+ * when not, -1 when they cannot be read. */
+static int
+fds_as_before(struct churn *ch, const struct procfds *before,
+    unsigned lingering, struct procfds *after)
+{
+	int kept;
+
+	if (procfds_read(ch->daemon_pid, after) < 0)
+		return -1;
+	ch->fig.fds_after = after->total;
+	ch->fig.state_kept = 0;
+	kept = after->n[PF_STATE] - before->n[PF_STATE];
+	if (atomic_load(&ch->sh->daemon_killed) && kept > 0 &&
+	    kept <= after->n[PF_REGION]) {
+		ch->fig.state_kept = (unsigned)kept;
+		after->n[PF_STATE] -= kept;
+		after->total -= kept;
+	}
+	after->n[PF_REGION] -= (int)lingering;
+	after->total -= (int)lingering;
+	return memcmp(after->n, before->n, sizeof(after->n)) == 0 &&
+	    names_kept(before, after) ? 1 : 0;
+}
+
 /*
  * The daemon's descriptors kind by kind as at the start, but for what a
  * restart's grace period keeps: the memfds of the lingering regions, and
  * the state pages of restored regions (kept for their clients' re-claims),
- * at most one a region. Those are counted, then left out.
+ * at most one a region. Those are counted, then left out. A connection
+ * whose peer is gone may outlive it by one of the daemon's timers (a
+ * drain's sweep, a waiting send's retry: up to a second), so the count is
+ * given FDS_SETTLE_MS to come back, and must then be exact.
  */
+#define FDS_SETTLE_MS 3000
+
 static void
 check_fds(struct churn *ch, const struct procfds *before, unsigned lingering)
 {
+	int64_t deadline = harness_now_ms() + FDS_SETTLE_MS;
 	struct procfds after;
 	char b[160], a[160];
-	int kept;
+	int same;
 
 	harness_settled_fd_count(ch->daemon_pid);
-	if (procfds_read(ch->daemon_pid, &after) < 0) {
+	while ((same = fds_as_before(ch, before, lingering, &after)) == 0 &&
+	    harness_now_ms() < deadline)
+		harness_sleep_ms(100);
+	if (same == 1)
+		return;
+	if (same < 0) {
 		churn_err(ch, "cannot read the daemon's descriptors");
 		return;
 	}
-	ch->fig.fds_after = after.total;
-	kept = after.n[PF_STATE] - before->n[PF_STATE];
-	if (atomic_load(&ch->sh->daemon_killed) && kept > 0 &&
-	    kept <= after.n[PF_REGION]) {
-		ch->fig.state_kept = (unsigned)kept;
-		after.n[PF_STATE] -= kept;
-		after.total -= kept;
-	}
-	after.n[PF_REGION] -= (int)lingering;
-	after.total -= (int)lingering;
-	if (memcmp(after.n, before->n, sizeof(after.n)) != 0 ||
-	    !names_kept(before, &after)) {
-		procfds_format(before, b, sizeof(b));
-		procfds_format(&after, a, sizeof(a));
-		churn_err(ch, "the daemon's descriptors: %s before, %s after "
-		    "(less %u lingering regions and %u state pages)", b, a,
-		    lingering, ch->fig.state_kept);
-	}
+	procfds_format(before, b, sizeof(b));
+	procfds_format(&after, a, sizeof(a));
+	churn_err(ch, "the daemon's descriptors: %s before, %s after (less %u "
+	    "lingering regions and %u state pages)", b, a, lingering,
+	    ch->fig.state_kept);
 }
 
 int
