@@ -429,6 +429,12 @@ fuzz_check_region(const struct region *g)
 			    "index %u", g->name, (unsigned long long)cl->id, i,
 			    (unsigned)cl->index);
 	}
+	/* What a restart keeps for a client that comes back is never
+	 * another's (registry.c hands it out by clearing its bit). */
+	if (g->reserved & g->active)
+		fuzz_broken("region %s: indices %#x are kept for returning "
+		    "clients and taken (%#x)", g->name, (unsigned)g->reserved,
+		    (unsigned)g->active);
 	if (n != g->nclients)
 		fuzz_broken("region %s: %u clients counted, %u recorded",
 		    g->name, n, (unsigned)g->nclients);

@@ -8,9 +8,12 @@
  * in-process: fuzz_broker.h) restores every entry as main.c does at
  * start, with an fd of the kind and size the input says, and VMMs attach
  * to the restored regions, re-claiming indices; the broker's books must
- * agree throughout, and nothing may leak.
+ * agree throughout, and nothing may leak. With fd_store on, a table of
+ * members from the input (daemon/members.c: which indices a restart
+ * keeps) is restored too, and the indices it keeps are never a client's.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,25 +23,47 @@
 
 #include "fdname.h"
 #include "fuzz_broker.h"
+#include "members.h"
 #include "fuzz_fdname.h"
 #include "fuzz_input.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct fn_row_spec {
+	uint16_t row;
+	uint8_t entry;
+	enum fn_row how;
+	uint16_t active;
+};
+
+struct fn_table_spec {
+	enum fn_table shape;
+	uint32_t used;
+	size_t nrows;
+	struct fn_row_spec rows[FN_TABLE_ROWS];
+};
+
 struct fn_entry {
 	char name[FN_NAME_MAX + 1];
 	enum fn_fd kind;
 	uint32_t bytes;
+	struct fn_table_spec table;	/* FN_FD_MEMBERS */
 };
+
+static const char fn_conf_store[] =
+    "[broker]\ntenancy = open\nfd_store = yes\n";
 
 /* FUZZ_TRACE=1: print what was restored and the attaches' answers. */
 static bool fn_trace;
+static const char *fn_conf_path;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_broker_process_init(*argc, *argv);
+	fn_conf_path = fuzz_broker_file(0, fn_conf_store,
+	    strlen(fn_conf_store));
 	fn_trace = getenv("FUZZ_TRACE") != NULL;
 	return 0;
 }
@@ -97,12 +122,98 @@ fn_round_trip(const char *s)
 		fn_broken("a state page name parsed to no region name", s);
 }
 
+static void
+fn_table_read(struct fin *in, struct fn_table_spec *t)
+{
+	t->shape = (enum fn_table)(fin_u8(in) % FN_TABLE_COUNT);
+	t->used = fin_u16(in) % FN_TABLE_USED;
+	t->nrows = fin_u8(in) % FN_TABLE_ROWS;
+	for (size_t i = 0; i < t->nrows; i++) {
+		t->rows[i].row = fin_u16(in) % FN_TABLE_USED;
+		t->rows[i].entry = fin_u8(in);
+		t->rows[i].how = (enum fn_row)(fin_u8(in) % FN_ROW_COUNT);
+		t->rows[i].active = fin_u16(in);
+	}
+}
+
+/* A row naming entries[r->entry]'s region, spoilt as r says. */
+static void
+fn_row_make(const struct fn_entry *entries, size_t n,
+    const struct fn_row_spec *r, struct members_row *row)
+{
+	const char *raw = entries[r->entry % n].name;
+	struct fdname_region fr;
+	const char *name = r->how != FN_ROW_RAW &&
+	    fdname_parse_region(raw, &fr) == 0 ? fr.name : raw;
+	size_t len = strnlen(name, sizeof(row->name) - 1);
+
+	memset(row, 0, sizeof(*row));
+	memcpy(row->name, name, len);
+	row->active = r->active;
+	if (r->how == FN_ROW_NO_NUL)
+		memset(row->name + len, 'x', sizeof(row->name) - len);
+	else if (r->how == FN_ROW_FREE_TAIL)
+		row->name[0] = '\0';
+}
+
+/* The table e describes, in a memfd. */
 static int
-fn_make_fd(const struct fn_entry *e)
+fn_table_fd(const struct fn_entry *entries, size_t n,
+    const struct fn_entry *e)
+{
+	const struct fn_table_spec *t = &e->table;
+	/* The table's head: magic, version, slots, used. */
+	uint32_t head[4] = {
+		MEMBERS_MAGIC, MEMBERS_VERSION, MEMBERS_SLOTS, t->used,
+	};
+	size_t size = t->shape == FN_TABLE_SIZE ? e->bytes :
+	    sizeof(struct members_table);
+	int fd = memfd_create("fuzz-members", MFD_CLOEXEC);
+
+	_Static_assert(sizeof(head) == offsetof(struct members_table, rows),
+	    "the head of a table of members is four words");
+	switch (t->shape) {
+	case FN_TABLE_FULL: head[3] = MEMBERS_SLOTS; break;
+	case FN_TABLE_MAGIC: head[0]++; break;
+	case FN_TABLE_VERSION: head[1]++; break;
+	case FN_TABLE_SLOTS: head[2]--; break;
+	case FN_TABLE_OVERUSED: head[3] += MEMBERS_SLOTS + 1; break;
+	default: break;
+	}
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	/* Only the pages written are allocated: the rest reads as zeros,
+	 * free rows. */
+	if (size < sizeof(head))
+		return fd;
+	if (pwrite(fd, head, sizeof(head), 0) < 0)
+		goto fail;
+	for (size_t i = 0; i < t->nrows; i++) {
+		struct members_row row;
+		off_t at = (off_t)offsetof(struct members_table, rows) +
+		    (off_t)t->rows[i].row * (off_t)sizeof(row);
+
+		fn_row_make(entries, n, &t->rows[i], &row);
+		if ((size_t)at + sizeof(row) <= size &&
+		    pwrite(fd, &row, sizeof(row), at) < 0)
+			goto fail;
+	}
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int
+fn_make_fd(const struct fn_entry *entries, size_t n,
+    const struct fn_entry *e)
 {
 	int fd, p[2];
 
 	switch (e->kind) {
+	case FN_FD_MEMBERS:
+		return fn_table_fd(entries, n, e);
 	case FN_FD_SEALED:
 	case FN_FD_UNSEALED:
 		fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -160,34 +271,59 @@ fn_attach(struct broker *b, int vmm, const char *name, uint32_t want)
 	}
 }
 
+static void
+fn_trace_restored(const struct broker *b)
+{
+	const struct region *g;
+
+	fprintf(stderr, "restored %llu regions\n",
+	    (unsigned long long)b->restored);
+	TAILQ_FOREACH(g, &b->reg.regions, entry)
+		fprintf(stderr, "region %s: indices kept %#x\n", g->name,
+		    (unsigned)g->reserved);
+}
+
+static void
+fn_entry_read(struct fin *in, struct fn_entry *e)
+{
+	const uint8_t *p;
+	size_t len;
+
+	e->kind = (enum fn_fd)(fin_u8(in) % FN_FD_COUNT);
+	e->bytes = fin_u32(in) % FN_MAX_BYTES;
+	if (e->kind == FN_FD_MEMBERS) {
+		fn_table_read(in, &e->table);
+		snprintf(e->name, sizeof(e->name), "%s", FDNAME_MEMBERS);
+		return;
+	}
+	p = fin_bytes(in, FN_NAME_MAX, &len);
+	memcpy(e->name, p, len);
+	e->name[len] = '\0';
+	fn_round_trip(e->name);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fn_entry entries[FN_MAX_ENTRIES];
 	char *argv[] = { (char *)"shmbrokerd", (char *)"--log-level",
-	    (char *)"error", NULL };
+	    (char *)"error", NULL, (char *)fn_conf_path, NULL };
 	struct fin in = { data, size };
-	size_t n = fin_u8(&in) % FN_MAX_ENTRIES;
+	uint8_t head = fin_u8(&in);
+	size_t n = head % FN_MAX_ENTRIES;
 	struct broker *b;
 	char err[512];
 	int vmm;
 
 	fuzz_fds_mark();
-	for (size_t i = 0; i < n; i++) {
-		size_t len;
-		const uint8_t *p;
-
-		entries[i].kind = (enum fn_fd)(fin_u8(&in) % FN_FD_COUNT);
-		entries[i].bytes = fin_u32(&in) % FN_MAX_BYTES;
-		p = fin_bytes(&in, FN_NAME_MAX, &len);
-		memcpy(entries[i].name, p, len);
-		entries[i].name[len] = '\0';
-		fn_round_trip(entries[i].name);
-	}
-	if ((b = fuzz_broker_start(3, argv, err, sizeof(err))) == NULL)
+	for (size_t i = 0; i < n; i++)
+		fn_entry_read(&in, &entries[i]);
+	argv[3] = head & FN_FD_STORE ? (char *)"--config" : NULL;
+	if ((b = fuzz_broker_start(argv[3] ? 5 : 3, argv, err,
+	    sizeof(err))) == NULL)
 		fn_broken("the broker does not start", err);
 	for (size_t i = 0; i < n; i++) {
-		int fd = fn_make_fd(&entries[i]);
+		int fd = fn_make_fd(entries, n, &entries[i]);
 
 		if (fd >= 0 && !restore_take_fd(b, fd, entries[i].name))
 			close(fd);
@@ -195,8 +331,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (restore_finish(b) < 0 || members_start(b) < 0)
 		abort();
 	if (fn_trace)
-		fprintf(stderr, "restored %llu regions\n",
-		    (unsigned long long)b->restored);
+		fn_trace_restored(b);
 	fuzz_broker_check(b);
 	if ((vmm = fuzz_broker_connect(b, false, 0, 0)) < 0)
 		abort();

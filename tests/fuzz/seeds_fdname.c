@@ -63,17 +63,42 @@ stored_entries(struct fout *o, const struct stored *s, bool count_only)
 	return 0;
 }
 
+/* The table of members a daemon with fd_store on leaves: a row for each
+ * of s's regions, keeping the indices in kept[]. */
+static void
+members_entry(struct fout *o, const struct stored *s, size_t n,
+    const uint16_t *kept)
+{
+	size_t entry = 0;
+
+	fout_u8(o, FN_FD_MEMBERS);
+	fout_u32(o, 0);
+	fout_u8(o, FN_TABLE_GOOD);
+	fout_u16(o, (uint16_t)n);
+	fout_u8(o, (uint8_t)n);
+	for (size_t i = 0; i < n; i++) {
+		fout_u16(o, (uint16_t)i);
+		fout_u8(o, (uint8_t)entry);
+		fout_u8(o, FN_ROW_NAME);
+		fout_u16(o, kept[i]);
+		entry += stored_entries(o, &s[i], true);
+	}
+}
+
 static void
 seed_store(struct fout *o, const char *dir, const char *file,
-    const struct stored *s, size_t n, const uint32_t *wants, size_t nwants)
+    const struct stored *s, size_t n, const uint32_t *wants, size_t nwants,
+    const uint16_t *kept)
 {
-	size_t entries = 0;
+	size_t entries = kept != NULL ? 1 : 0;
 
 	for (size_t i = 0; i < n; i++)
 		entries += stored_entries(o, &s[i], true);
-	fout_u8(o, (uint8_t)entries);
+	fout_u8(o, (uint8_t)(entries | (kept != NULL ? FN_FD_STORE : 0)));
 	for (size_t i = 0; i < n; i++)
 		stored_entries(o, &s[i], false);
+	if (kept != NULL)
+		members_entry(o, s, n, kept);
 	for (size_t i = 0; i < nwants; i++) {
 		fout_u8(o, 0);		/* the first entry's region */
 		fout_u32(o, wants[i]);
@@ -94,9 +119,14 @@ seeds_fdname(const char *dir)
 		{ "secret", 1, ORIGIN_CONFIG, 0660, 0, 2000, NULL, true },
 	};
 	static const uint32_t back[] = { 1, 2, 0 };
+	/* demo's indices 0 and 2 were held, acme/sensor-1's 0: a new
+	 * attach (want 0) comes before demo's clients come back. */
+	static const uint16_t held[] = { 0x5, 0x1 };
+	static const uint32_t back_late[] = { 0, 3, 1, 0 };
 	struct fout o = { 0 };
 
-	seed_store(&o, dir, "guest-regions", guests, 2, back, 3);
-	seed_store(&o, dir, "admin-config-regions", kept, 2, back, 1);
+	seed_store(&o, dir, "guest-regions", guests, 2, back, 3, NULL);
+	seed_store(&o, dir, "admin-config-regions", kept, 2, back, 1, NULL);
+	seed_store(&o, dir, "members-kept", guests, 2, back_late, 4, held);
 	free(o.buf);
 }
