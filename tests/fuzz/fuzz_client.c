@@ -58,23 +58,30 @@ struct fc_conn {
 	size_t n;
 };
 
-/* The fake daemon: its script, its socket, and how far it got. */
+/* The connection being served. */
+struct fc_serving {
+	int sock;
+	struct fc_conn *conn;
+	size_t next;		/* the next datagram to queue */
+	uint64_t asked;		/* the highest request id read */
+	bool hang_up;		/* a request that no datagram answers */
+	bool hung_up;
+};
+
+/* The fake daemon: its script, its socket, and how far it got. Under
+ * lock while an input runs: the thread serves when the client waits in
+ * a call, the main thread settles it itself before each call. */
 struct fc_daemon {
 	struct fc_conn conns[FC_MAX_CONNS];
 	size_t nconns;
 	int listener;
-	int ctl[2];		/* pipes from the main thread: FC_START or
-				 * FC_END of an input, */
-	int kick[2];		/* and settle before the next call */
+	int poke[2];		/* wakes the thread to poll anew: the
+				 * main thread changed what it polls */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned kicked, settled;
-	unsigned ended;		/* inputs the thread is through with */
+	bool serving;		/* between an input's start and end */
+	struct fc_serving sv;
+	size_t k;		/* the next of conns to accept */
 };
-
-/* What the main thread says on dm->ctl. */
-#define FC_START 's'
-#define FC_END 'e'
 
 /* FUZZ_TRACE=1: print each call and what it returned (to look at a
  * seed). */
@@ -397,19 +404,11 @@ fc_script_free(struct fc_daemon *dm)
  * that hangs up: the client reads end-of-file instead of waiting out its
  * timeout. With every connection served, the listener
  * closes, so a reconnect fails at once. Before each call the main thread
- * kicks it and waits until it has read everything the client sent and
- * queued everything it could: what the client reads then does not depend
- * on which thread ran first.
+ * does the same itself, under the lock (fc_wait_quiet): everything the
+ * client sent is read and everything that can be is queued, so what the
+ * client reads then does not depend on which thread ran first. (It used
+ * to kick the thread and wait for it: two more handovers per call.)
  */
-
-struct fc_serving {
-	int sock;
-	struct fc_conn *conn;
-	size_t next;		/* the next datagram to queue */
-	uint64_t asked;		/* the highest request id read */
-	bool hang_up;		/* a request that no datagram answers */
-	bool hung_up;
-};
 
 /* Will the reply to request id come: is it among the datagrams that
  * can be sent before one that waits for a later request? */
@@ -523,121 +522,97 @@ fc_queue(struct fc_serving *sv)
 }
 
 static void
-fc_accept(struct fc_daemon *dm, struct fc_serving *sv, size_t *k)
+fc_accept(struct fc_daemon *dm)
 {
 	int sock = accept4(dm->listener, NULL, NULL, SOCK_NONBLOCK |
 	    SOCK_CLOEXEC);
 
 	if (sock < 0)
 		return;
-	fc_close_serving(sv);
-	*sv = (struct fc_serving){ .sock = sock, .conn = &dm->conns[(*k)++] };
-	fc_queue(sv);
-	if (*k == dm->nconns) {
+	fc_close_serving(&dm->sv);
+	dm->sv = (struct fc_serving){ .sock = sock,
+	    .conn = &dm->conns[dm->k++] };
+	fc_queue(&dm->sv);
+	if (dm->k == dm->nconns) {
 		close(dm->listener);
 		dm->listener = -1;
 		unlink(fc_path);
 	}
 }
 
-/* Does all there is to do now, without waiting. */
-static void
-fc_settle(struct fc_daemon *dm, struct fc_serving *sv, size_t *k)
+/* Does all there is to do now, without waiting; under dm->lock. True
+ * when what the thread polls changed. */
+static bool
+fc_settle(struct fc_daemon *dm)
 {
 	struct pollfd p = { dm->listener, POLLIN, 0 };
+	int sock = dm->sv.sock, listener = dm->listener;
 
+	if (!dm->serving)
+		return false;
 	while (dm->listener >= 0 && poll(&p, 1, 0) > 0)
-		fc_accept(dm, sv, k);
-	fc_read_requests(sv);
-	fc_queue(sv);
+		fc_accept(dm);
+	fc_read_requests(&dm->sv);
+	fc_queue(&dm->sv);
+	return dm->sv.sock != sock || dm->listener != listener;
 }
 
-/* FC_END: this input's connection closed, the thread ready for the
- * next; the main thread is told. */
 static void
-fc_end_input(struct fc_daemon *dm, struct fc_serving *sv, size_t *k)
+fc_poke(struct fc_daemon *dm)
 {
-	fc_close_serving(sv);
-	*sv = (struct fc_serving){ .sock = -1 };
-	*k = 0;
-	pthread_mutex_lock(&dm->lock);
-	dm->ended++;
-	pthread_cond_broadcast(&dm->cond);
-	pthread_mutex_unlock(&dm->lock);
+	if (write(dm->poke[1], "p", 1) != 1)
+		abort();
 }
 
 /* The thread lives as long as the process: made for every input, it
- * and its pipes were a third of what an input without calls costs. */
+ * and its pipes were a third of what an input without calls costs. It
+ * polls what dm says under the lock; whoever changes that pokes it, so
+ * that a descriptor closed (or its number reused) under its poll costs
+ * nothing but a spurious wakeup. */
 static void *
 fc_daemon_main(void *arg)
 {
 	struct fc_daemon *dm = arg;
-	struct fc_serving sv = { .sock = -1 };
-	bool serving = false;	/* between FC_START and FC_END */
-	size_t k = 0;
 	char b[64];
 
 	for (;;) {
-		/* Between inputs the listener and the script are the main
-		 * thread's, which closes the one and writes the next. */
-		struct pollfd p[4] = {
-			{ dm->ctl[0], POLLIN, 0 },
-			{ dm->kick[0], POLLIN, 0 },
-			{ serving ? dm->listener : -1, POLLIN, 0 },
-			{ sv.sock, (short)(POLLIN | (sv.conn != NULL &&
-			    sv.next < sv.conn->n && !sv.hung_up &&
-			    sv.conn->d[sv.next].id <= sv.asked ? POLLOUT : 0)),
-			    0 },
-		};
+		const struct fc_serving *sv = &dm->sv;
+		struct pollfd p[3] = { { dm->poke[0], POLLIN, 0 } };
 
-		if (poll(p, 4, -1) < 0 && errno != EINTR)
+		pthread_mutex_lock(&dm->lock);
+		if (dm->serving) {
+			p[1] = (struct pollfd){ dm->listener, POLLIN, 0 };
+			p[2] = (struct pollfd){ sv->sock, (short)(POLLIN |
+			    (sv->conn != NULL && sv->next < sv->conn->n &&
+			    !sv->hung_up && sv->conn->d[sv->next].id <=
+			    sv->asked ? POLLOUT : 0)), 0 };
+		} else {
+			p[1].fd = p[2].fd = -1;
+		}
+		pthread_mutex_unlock(&dm->lock);
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			abort();
-		if (p[0].revents && read(dm->ctl[0], b, 1) == 1) {
-			serving = b[0] == FC_START;
-			if (!serving) {
-				fc_end_input(dm, &sv, &k);
-				continue;
-			}
-		}
-		if (serving)
-			fc_settle(dm, &sv, &k);
-		if (p[1].revents && read(dm->kick[0], b, sizeof(b)) > 0) {
-			pthread_mutex_lock(&dm->lock);
-			dm->settled = dm->kicked;
-			pthread_cond_broadcast(&dm->cond);
-			pthread_mutex_unlock(&dm->lock);
-		}
+		if (p[0].revents && read(dm->poke[0], b, sizeof(b)) < 0)
+			abort();
+		pthread_mutex_lock(&dm->lock);
+		fc_settle(dm);
+		pthread_mutex_unlock(&dm->lock);
 	}
 	return NULL;
 }
 
-/* Tells the thread c (FC_START, FC_END). */
-static void
-fc_tell(struct fc_daemon *dm, char c)
-{
-	if (write(dm->ctl[1], &c, 1) != 1)
-		abort();
-}
-
-/* Before each call: the thread has read every request and queued what
- * it could. */
+/* Before each call: every request read and what could be queued
+ * queued, as the thread would, without waiting for it to run. */
 static void
 fc_wait_quiet(struct fc_daemon *dm)
 {
-	struct timespec until;
+	bool changed;
 
 	pthread_mutex_lock(&dm->lock);
-	dm->kicked++;
+	changed = fc_settle(dm);
 	pthread_mutex_unlock(&dm->lock);
-	if (write(dm->kick[1], "k", 1) != 1)
-		abort();
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += QUIET_WAIT_MS / 1000;
-	pthread_mutex_lock(&dm->lock);
-	while (dm->settled != dm->kicked &&
-	    pthread_cond_timedwait(&dm->cond, &dm->lock, &until) == 0)
-		;
-	pthread_mutex_unlock(&dm->lock);
+	if (changed)
+		fc_poke(dm);
 }
 
 /* ---- the VMM's calls ---- */
@@ -861,32 +836,38 @@ fc_daemon_start(void)
 	pthread_t th;
 
 	pthread_mutex_init(&fc_dm.lock, NULL);
-	pthread_cond_init(&fc_dm.cond, NULL);
-	if (pipe2(fc_dm.ctl, O_CLOEXEC) < 0 ||
-	    pipe2(fc_dm.kick, O_CLOEXEC) < 0 ||
+	if (pipe2(fc_dm.poke, O_CLOEXEC) < 0 ||
 	    pthread_create(&th, NULL, fc_daemon_main, &fc_dm) != 0 ||
 	    pthread_detach(th) != 0)
 		abort();
 }
 
-/* The input's connections closed on both sides, the thread waiting for
- * the next: then the script's fds and the listener go. */
+/* The script is the main thread's to write until the input starts. */
+static void
+fc_daemon_start_input(struct fc_daemon *dm)
+{
+	pthread_mutex_lock(&dm->lock);
+	dm->listener = fc_listen();
+	dm->sv = (struct fc_serving){ .sock = -1 };
+	dm->k = 0;
+	dm->serving = true;
+	pthread_mutex_unlock(&dm->lock);
+	fc_poke(dm);
+}
+
+/* The input's connections closed on both sides, the thread serving no
+ * more: then the script's fds and the listener go. */
 static void
 fc_daemon_end_input(struct fc_daemon *dm)
 {
-	unsigned want;
-
 	pthread_mutex_lock(&dm->lock);
-	want = dm->ended + 1;
-	pthread_mutex_unlock(&dm->lock);
-	fc_tell(dm, FC_END);
-	pthread_mutex_lock(&dm->lock);
-	while (dm->ended != want)
-		pthread_cond_wait(&dm->cond, &dm->lock);
-	pthread_mutex_unlock(&dm->lock);
+	dm->serving = false;
+	fc_close_serving(&dm->sv);
 	if (dm->listener >= 0)
 		close(dm->listener);
 	dm->listener = -1;
+	pthread_mutex_unlock(&dm->lock);
+	fc_poke(dm);
 	fc_script_free(dm);
 }
 
@@ -900,12 +881,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 
 	fuzz_fds_mark();
-	/* The thread is idle between inputs (fc_end_input): the script is
-	 * the main thread's to write until FC_START. */
+	/* The thread serves nothing between inputs: the script is the
+	 * main thread's to write until the input starts. */
 	flags = fin_u8(&in);
 	fc_script_read(dm, &in);
-	dm->listener = fc_listen();
-	fc_tell(dm, FC_START);
+	fc_daemon_start_input(dm);
 	/* Every reply the script holds comes at once: the timeout only runs
 	 * out where the harness misjudged one, and then costs little. */
 	if (shmc_connect(fc_path, "fuzz", CALL_TIMEOUT_MS, &v.c, err,
