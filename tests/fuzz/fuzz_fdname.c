@@ -125,9 +125,12 @@ fn_round_trip(const char *s)
 static void
 fn_table_read(struct fin *in, struct fn_table_spec *t)
 {
-	t->shape = (enum fn_table)(fin_u8(in) % FN_TABLE_COUNT);
+	uint8_t shape = fin_u8(in);
+
+	t->shape = shape == FN_FULL_BYTE ? FN_TABLE_FULL :
+	    (enum fn_table)(shape % FN_TABLE_FULL);
 	t->used = fin_u16(in) % FN_TABLE_USED;
-	t->nrows = fin_u8(in) % FN_TABLE_ROWS;
+	t->nrows = fin_u8(in) % (FN_TABLE_ROWS + 1);
 	for (size_t i = 0; i < t->nrows; i++) {
 		t->rows[i].row = fin_u16(in) % FN_TABLE_USED;
 		t->rows[i].entry = fin_u8(in);
@@ -166,8 +169,7 @@ fn_table_fd(const struct fn_entry *entries, size_t n,
 	uint32_t head[4] = {
 		MEMBERS_MAGIC, MEMBERS_VERSION, MEMBERS_SLOTS, t->used,
 	};
-	size_t size = t->shape == FN_TABLE_SIZE ? e->bytes :
-	    sizeof(struct members_table);
+	size_t size = sizeof(struct members_table);
 	int fd = memfd_create("fuzz-members", MFD_CLOEXEC);
 
 	_Static_assert(sizeof(head) == offsetof(struct members_table, rows),
@@ -180,10 +182,12 @@ fn_table_fd(const struct fn_entry *entries, size_t n,
 	case FN_TABLE_OVERUSED: head[3] += MEMBERS_SLOTS + 1; break;
 	default: break;
 	}
+	if (t->shape == FN_TABLE_SIZE)
+		size = size + e->bytes % FN_SIZE_SPAN - FN_SIZE_SPAN / 2;
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
 		goto fail;
-	/* Only the pages written are allocated: the rest reads as zeros,
-	 * free rows. */
+	/* Only the pages written are allocated here; the rest reads as
+	 * zeros, free rows. */
 	if (size < sizeof(head))
 		return fd;
 	if (pwrite(fd, head, sizeof(head), 0) < 0)
@@ -234,12 +238,31 @@ fn_make_fd(const struct fn_entry *entries, size_t n,
 	}
 }
 
+/* An index kept for a client still to come back went to another while
+ * one that nobody holds or keeps was free (registry_pick_index). */
+static void
+fn_check_kept(const char *name, uint16_t active, uint16_t kept,
+    uint32_t want, uint32_t index)
+{
+	uint16_t open = (uint16_t)(~active & ~kept);
+
+	if (index < REGION_MAX_CLIENTS && (kept >> index & 1) &&
+	    want != index + 1 && open != 0)
+		fn_broken("an index kept for a returning client was given to "
+		    "another, with others free", name);
+}
+
 /* A VMM coming back to a restored region for its old index. */
 static void
 fn_attach(struct broker *b, int vmm, const char *name, uint32_t want)
 {
 	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+	const struct region *g = registry_find(&b->reg, name);
+	/* What the region held and kept before: g may go with the attach
+	 * (a failed one) */
+	uint16_t active = g != NULL ? g->active : 0;
+	uint16_t kept = g != NULL ? g->reserved : 0;
 	struct wire_fds fds;
 	uint8_t buf[4096];
 	ssize_t n;
@@ -256,14 +279,18 @@ fn_attach(struct broker *b, int vmm, const char *name, uint32_t want)
 	fuzz_broker_check(b);
 	while ((n = wire_recv_flags(vmm, buf, sizeof(buf), &fds,
 	    MSG_DONTWAIT)) > 0) {
-		Shmbroker__ServerMessage *r = fn_trace ?
-		    shmbroker__server_message__unpack(NULL, (size_t)n, buf) :
-		    NULL;
+		Shmbroker__ServerMessage *r =
+		    shmbroker__server_message__unpack(NULL, (size_t)n, buf);
 
 		if (r != NULL && r->body_case ==
-		    SHMBROKER__SERVER_MESSAGE__BODY_ATTACH)
+		    SHMBROKER__SERVER_MESSAGE__BODY_ATTACH && fn_trace)
 			fprintf(stderr, "attach %s want %u: status %d index "
 			    "%u\n", name, want, (int)r->attach->status,
+			    r->attach->index);
+		if (r != NULL && r->body_case ==
+		    SHMBROKER__SERVER_MESSAGE__BODY_ATTACH &&
+		    r->attach->status == SHMBROKER__GUEST_STATUS__GSS_OK)
+			fn_check_kept(name, active, kept, want,
 			    r->attach->index);
 		if (r != NULL)
 			shmbroker__server_message__free_unpacked(r, NULL);

@@ -4,6 +4,7 @@
  * fd stores as a daemon leaves them, the names made by fdname.c itself,
  * each memfd of its region's size, and the VMMs coming back.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,10 +65,10 @@ stored_entries(struct fout *o, const struct stored *s, bool count_only)
 }
 
 /* The table of members a daemon with fd_store on leaves: a row for each
- * of s's regions, keeping the indices in kept[]. */
+ * of s's regions, keeping the indices in held[]. */
 static void
 members_entry(struct fout *o, const struct stored *s, size_t n,
-    const uint16_t *kept)
+    const uint16_t *held)
 {
 	size_t entry = 0;
 
@@ -80,7 +81,7 @@ members_entry(struct fout *o, const struct stored *s, size_t n,
 		fout_u16(o, (uint16_t)i);
 		fout_u8(o, (uint8_t)entry);
 		fout_u8(o, FN_ROW_NAME);
-		fout_u16(o, kept[i]);
+		fout_u16(o, held[i]);
 		entry += stored_entries(o, &s[i], true);
 	}
 }
@@ -88,17 +89,18 @@ members_entry(struct fout *o, const struct stored *s, size_t n,
 static void
 seed_store(struct fout *o, const char *dir, const char *file,
     const struct stored *s, size_t n, const uint32_t *wants, size_t nwants,
-    const uint16_t *kept)
+    const uint16_t *held)
 {
-	size_t entries = kept != NULL ? 1 : 0;
+	size_t entries = held != NULL ? 1 : 0;
 
 	for (size_t i = 0; i < n; i++)
 		entries += stored_entries(o, &s[i], true);
-	fout_u8(o, (uint8_t)(entries | (kept != NULL ? FN_FD_STORE : 0)));
+	assert(entries < FN_MAX_ENTRIES);
+	fout_u8(o, (uint8_t)(entries | (held != NULL ? FN_FD_STORE : 0)));
 	for (size_t i = 0; i < n; i++)
 		stored_entries(o, &s[i], false);
-	if (kept != NULL)
-		members_entry(o, s, n, kept);
+	if (held != NULL)
+		members_entry(o, s, n, held);
 	for (size_t i = 0; i < nwants; i++) {
 		fout_u8(o, 0);		/* the first entry's region */
 		fout_u32(o, wants[i]);
