@@ -5,11 +5,15 @@
 # Fails on any crash, leak, timeout, out-of-memory or sanitizer report:
 # the input that did it is kept and its path printed. Usage:
 #
-#   scripts/fuzz.sh [--time S] [--corpus DIR] [--max-len N] [HARNESS...]
+#   scripts/fuzz.sh [--time S] [--runs N] [--corpus DIR] [--max-len N]
+#                   [HARNESS...]
 #   scripts/fuzz.sh --build-only
 #   scripts/fuzz.sh --seeds
 #
-#   --time S      seconds per harness (default 60, what CI runs)
+#   --time S      seconds per harness (default 60, what CI runs; 0: no
+#                 limit, with --runs)
+#   --runs N      stop each harness after N executions (libFuzzer's
+#                 -runs), or at --time, whichever comes first
 #   --corpus DIR  grow DIR/HARNESS instead of a temporary copy (seeded
 #                 from tests/fuzz/corpus the first time): for long runs
 #                 that carry on where the last one stopped
@@ -30,16 +34,18 @@ ALL=(fuzz_daemon fuzz_client fuzz_vdev_regs fuzz_config fuzz_fdname)
 time_s=60
 corpus_root=
 max_len=
+runs=
 mode=run
 harnesses=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --time) time_s=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
     --corpus) corpus_root=$2; shift 2 ;;
     --max-len) max_len=$2; shift 2 ;;
     --build-only) mode=build; shift ;;
     --seeds) mode=seeds; shift ;;
-    -h|--help) sed -n '3,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,29p' "$0"; exit 0 ;;
     fuzz_*) harnesses+=("$1"); shift ;;
     *) echo "fuzz.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -124,8 +130,11 @@ for h in "${harnesses[@]}"; do
   opts=(-max_total_time="$time_s" -timeout=25 -rss_limit_mb=2048
         -print_final_stats=1 -artifact_prefix="$work/$h.found/")
   [ -n "$max_len" ] && opts+=(-max_len="$max_len")
+  [ -n "$runs" ] && opts+=(-runs="$runs")
   rc=0
+  start=$(date +%s)
   nice -n 10 "$bin" "${opts[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+  took=$(($(date +%s) - start))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   found=$(ls "$work/$h.found")
   if [ $rc -ne 0 ] || [ -n "$found" ]; then
@@ -136,7 +145,7 @@ for h in "${harnesses[@]}"; do
     echo "   log: $log; input: $work/$h.found/$found"
     echo "   reproduce: $bin $work/$h.found/$found"
   else
-    echo "== $h: ${execs:-?} executions in ${time_s} s, nothing found"
+    echo "== $h: ${execs:-?} executions in ${took} s, nothing found"
   fi
 done
 # The closing line CI reads, as a test runner's.
