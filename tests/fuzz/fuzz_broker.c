@@ -369,23 +369,19 @@ fuzz_unbecome(void)
 		abort();
 }
 
-int
-fuzz_broker_connect(struct broker *b, bool admin, uid_t uid, gid_t gid)
+/* A non-blocking socket of type connected to sun as uid/gid (when root),
+ * or -1. */
+static int
+fuzz_connect_as(const struct sockaddr_un *sun, socklen_t len, int type,
+    uid_t uid, gid_t gid)
 {
-	struct sockaddr_un sun;
-	socklen_t len = sizeof(sun);
-	int fd, rc;
+	int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc;
 	bool became;
 
-	/* The listener's own address: the broker's, whichever it is. */
-	if (getsockname(b->listeners[admin ? CONN_ADMIN : CONN_VMM].fd,
-	    (struct sockaddr *)&sun, &len) < 0)
-		abort();
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	became = getuid() == 0 && fuzz_become(uid, gid);
-	rc = connect(fd, (struct sockaddr *)&sun, len);
+	rc = connect(fd, (const struct sockaddr *)sun, len);
 	if (became)
 		fuzz_unbecome();
 	if (rc < 0) {
@@ -393,6 +389,30 @@ fuzz_broker_connect(struct broker *b, bool admin, uid_t uid, gid_t gid)
 		return -1;
 	}
 	return fd;
+}
+
+int
+fuzz_broker_connect(struct broker *b, bool admin, uid_t uid, gid_t gid)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	/* The listener's own address: the broker's, whichever it is. */
+	if (getsockname(b->listeners[admin ? CONN_ADMIN : CONN_VMM].fd,
+	    (struct sockaddr *)&sun, &len) < 0)
+		abort();
+	return fuzz_connect_as(&sun, len, SOCK_SEQPACKET, uid, gid);
+}
+
+int
+fuzz_connect_path(const char *path, uid_t uid, gid_t gid)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	strcpy(sun.sun_path, path);
+	return fuzz_connect_as(&sun, sizeof(sun), SOCK_STREAM, uid, gid);
 }
 
 static void __attribute__((format(printf, 1, 2), noreturn))

@@ -60,6 +60,9 @@ void fuzz_broker_stop(struct broker *b);
  * process may take them on; else as itself): a non-blocking
  * SOCK_SEQPACKET socket, or -1. */
 int fuzz_broker_connect(struct broker *b, bool admin, uid_t uid, gid_t gid);
+/* A QEMU's connection to an ivshmem socket at path (stream, non-blocking)
+ * as uid/gid when the process is root; -1 when refused. */
+int fuzz_connect_path(const char *path, uid_t uid, gid_t gid);
 
 /* Aborts with a message when the broker's books disagree: regions and
  * their clients, indices and masks, state pages, tenants' usage, the

@@ -38,6 +38,7 @@ main(int argc, char **argv)
 		{ "fuzz_client", seeds_client },
 		{ "fuzz_config", seeds_config },
 		{ "fuzz_fdname", seeds_fdname },
+		{ "fuzz_ivshmem", seeds_ivshmem },
 	};
 	char dir[4096];
 

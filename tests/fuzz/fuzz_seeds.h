@@ -13,5 +13,6 @@ void seeds_vdev_regs(const char *dir);
 void seeds_client(const char *dir);
 void seeds_config(const char *dir);
 void seeds_fdname(const char *dir);
+void seeds_ivshmem(const char *dir);
 
 #endif
