@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "fuzz_broker.h"
+#include "ivshmem_int.h"
 
 #define FUZZ_FILES 4
 #define RUN_MAX_PASSES 100000
@@ -487,11 +488,51 @@ fuzz_check_usage(const struct broker *b, const struct tenant_usage *u)
 		    (unsigned long long)bytes);
 }
 
+/* The fds queued for QEMUs, which share the bound on all queues' fds
+ * (broker.h) with the RPC's. */
+static size_t
+fuzz_ivshmem_queued_fds(const struct broker *b)
+{
+	const struct ivsh_export *e;
+	const struct ivsh_peer *p;
+	const struct ivsh_msg *m;
+	size_t fds = 0;
+
+	if (b->ivshmem == NULL)
+		return 0;
+	LIST_FOREACH(e, &b->ivshmem->exports, entry)
+		LIST_FOREACH(p, &e->peers, entry)
+			STAILQ_FOREACH(m, &p->outq, entry)
+				fds += m->fd >= 0;
+	LIST_FOREACH(p, &b->ivshmem->orphans, entry)
+		STAILQ_FOREACH(m, &p->outq, entry)
+			fds += m->fd >= 0;
+	return fds;
+}
+
+/* QEMUs left once every peer went: on an export, or orphaned. */
+static size_t
+fuzz_ivshmem_peers(const struct broker *b)
+{
+	const struct ivsh_export *e;
+	const struct ivsh_peer *p;
+	size_t n = 0;
+
+	if (b->ivshmem == NULL)
+		return 0;
+	LIST_FOREACH(e, &b->ivshmem->exports, entry)
+		LIST_FOREACH(p, &e->peers, entry)
+			n++;
+	LIST_FOREACH(p, &b->ivshmem->orphans, entry)
+		n++;
+	return n;
+}
+
 static void
 fuzz_check_conns(const struct broker *b)
 {
 	const struct conn *c;
-	size_t live = 0, fds = 0;
+	size_t live = 0, fds = fuzz_ivshmem_queued_fds(b);
 
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		live++;
@@ -555,6 +596,9 @@ fuzz_broker_check_empty(const struct broker *b)
 	if (b->reg.clients_by_id.count != 0)
 		fuzz_broken("%zu clients left after every peer went",
 		    b->reg.clients_by_id.count);
+	if (fuzz_ivshmem_peers(b) != 0)
+		fuzz_broken("%zu QEMUs left after every peer went",
+		    fuzz_ivshmem_peers(b));
 	TAILQ_FOREACH(g, &b->reg.regions, entry)
 		if (g->origin == ORIGIN_GUEST || g->state.fd >= 0)
 			fuzz_broken("region %s (origin %d) outlived its clients "

@@ -38,6 +38,11 @@
 #define MAX_IDS 32
 #define QEMU_EFDS 48		/* doorbells a QEMU keeps to ring */
 #define RUN_PASSES 1000
+/* What the loop may watch: every export's socket, every QEMU's, each
+ * one's relays and each exported region's doorbells. */
+#define MAX_POLLS (FI_PATH_COUNT + MAX_QEMUS * (1 + REGION_MAX_CLIENTS * \
+	IVSHMEM_MAX_VECTORS) + FI_NAME_COUNT * REGION_MAX_CLIENTS * \
+	IVSHMEM_MAX_VECTORS)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,7 +56,8 @@ static const char *const fi_names[FI_NAME_COUNT] = {
 };
 
 static const char *const fi_files[FI_PATH_COUNT] = {
-	"shared.sock", "private.sock", "a.sock", "b.sock",
+	"run/shared.sock", "run/private.sock", "run/a.sock", "run/b.sock",
+	"outside.sock",
 };
 
 /* A QEMU as the protocol sees it: what it has read so far. */
@@ -61,14 +67,16 @@ struct fi_qemu {
 	size_t have;
 	int rx_fd;		/* the fd that came with it */
 	unsigned msgs;		/* messages read whole */
+	unsigned want_vectors;	/* the export's, when it connected */
+	uint64_t want_bytes;	/* its region's */
 	int self;		/* its index, once told */
 	uint16_t told;		/* indices whose vectors came */
+	uint16_t gone;		/* ... and that were said to leave */
 	int last;		/* the index of the last vector */
 	uint8_t vectors[REGION_MAX_CLIENTS];
-	bool left;		/* an index was said to leave */
 	bool refused;		/* it was sent an errno for a version */
 	int efd[QEMU_EFDS];
-	uint8_t efd_of[QEMU_EFDS];
+	uint8_t efd_of[QEMU_EFDS], efd_vector[QEMU_EFDS];
 	size_t nefd;
 };
 
@@ -89,7 +97,7 @@ struct fi_run {
 };
 
 static char fi_paths[FI_PATH_COUNT][IVSHMEM_PATH_MAX];
-static char fi_dir[64];
+static char fi_dir[64], fi_rundir[80];
 static const char *fi_conf_path;
 static uint8_t fi_rxbuf[WIRE_MAX_MESSAGE];
 /* FUZZ_TRACE=1: print what the QEMUs read and the daemon answers. */
@@ -100,6 +108,7 @@ fi_cleanup(void)
 {
 	for (size_t i = 0; i < FI_PATH_COUNT; i++)
 		unlink(fi_paths[i]);
+	rmdir(fi_rundir);
 	rmdir(fi_dir);
 }
 
@@ -109,10 +118,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	char conf[1024];
 
 	fuzz_broker_process_init(*argc, *argv);
-	unsetenv("RUNTIME_DIRECTORY");
-	snprintf(fi_dir, sizeof(fi_dir), "/tmp/shmbroker-fuzz-ivshmem.XXXXXX");
-	/* Other uids connect to the sockets in it. */
-	if (mkdtemp(fi_dir) == NULL || chmod(fi_dir, 0755) < 0)
+	/* In tmpfs where there is one: every input binds its sockets
+	 * anew, which on a disk's file system costs a new inode each. */
+	snprintf(fi_dir, sizeof(fi_dir), "/dev/shm/shmbroker-fuzz-ivshmem."
+	    "XXXXXX");
+	if (mkdtemp(fi_dir) == NULL)
+		snprintf(fi_dir, sizeof(fi_dir), "/tmp/shmbroker-fuzz-ivshmem."
+		    "XXXXXX");
+	/* Other uids connect to the sockets in it. As systemd would, the
+	 * daemon is given a runtime directory for its sockets: exports
+	 * elsewhere are refused. */
+	if ((fi_dir[1] == 't' && mkdtemp(fi_dir) == NULL) ||
+	    chmod(fi_dir, 0755) < 0)
+		abort();
+	snprintf(fi_rundir, sizeof(fi_rundir), "%s/run", fi_dir);
+	if (mkdir(fi_rundir, 0755) < 0 ||
+	    setenv("RUNTIME_DIRECTORY", fi_rundir, 1) < 0)
 		abort();
 	for (size_t i = 0; i < FI_PATH_COUNT; i++)
 		snprintf(fi_paths[i], sizeof(fi_paths[i]), "%s/%s", fi_dir,
@@ -141,18 +162,20 @@ fi_broken(const struct fi_qemu *q, const char *what, long long v)
 /* ---- the broker's loop, with the QEMUs' sockets and doorbells ---- */
 
 struct fi_polls {
-	struct pollfd p[256];
+	struct pollfd p[MAX_POLLS];
 	nfds_t n;
 	bool busy;		/* no need to poll: there is work */
 };
 
 static void
-fi_watch(struct fi_polls *w, int fd, short events)
+fi_watch(struct fi_polls *w, int fd, const struct event *ev, short events)
 {
-	if (w->n == sizeof(w->p) / sizeof(w->p[0]))
-		w->busy = true;		/* many: let the loop look */
-	else
-		w->p[w->n++] = (struct pollfd){ fd, events, 0 };
+	if (ev == NULL ||
+	    !event_pending(ev, events == POLLOUT ? EV_WRITE : EV_READ, NULL))
+		return;
+	if (w->n == MAX_POLLS)
+		abort();	/* MAX_POLLS is wrong */
+	w->p[w->n++] = (struct pollfd){ fd, events, 0 };
 }
 
 /* A doorbell source past its burst sleeps out a 10 ms window
@@ -170,30 +193,38 @@ fi_wake(struct fi_polls *w, const struct ivsh_throttle *t)
 static void
 fi_watch_peer(struct fi_polls *w, const struct ivsh_peer *pe)
 {
+	/* Dropped, or told to leave and through with it: closed by a timer
+	 * of no length (ivsh_peer_close_later). */
+	if (pe->dropped || (pe->closing && STAILQ_EMPTY(&pe->outq)))
+		w->busy = true;
 	fi_wake(w, &pe->throttle);
-	fi_watch(w, pe->fd, (short)(POLLIN |
-	    (STAILQ_EMPTY(&pe->outq) ? 0 : POLLOUT)));
+	fi_watch(w, pe->fd, pe->ev_read, POLLIN);
+	fi_watch(w, pe->fd, pe->ev_write, POLLOUT);
 	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
 		for (int v = 0; v < IVSHMEM_MAX_VECTORS; v++)
-			if (pe->relay[i][v].ev != NULL &&
-			    event_pending(pe->relay[i][v].ev, EV_READ, NULL))
-				fi_watch(w, pe->relay[i][v].efd, POLLIN);
+			if (pe->relay[i][v].ev != NULL)
+				fi_watch(w, pe->relay[i][v].efd,
+				    pe->relay[i][v].ev, POLLIN);
 }
 
 /* Is there ivshmem work: a QEMU to accept, one that sent or went, a
- * queue it now takes, a doorbell rung, an event made active? */
+ * queue it now takes, a doorbell rung, an event made active? Only what
+ * the daemon listens for counts: a socket it does not read now is no
+ * work. */
 static bool
 fi_busy(const struct broker *b)
 {
-	struct fi_polls w = { .n = 0 };
+	static struct fi_polls w;
 	const struct ivsh_export *e;
 	const struct ivsh_peer *pe;
 	const struct ivsh_slots *s;
 
 	if (event_base_get_num_events(b->base, EVENT_BASE_COUNT_ACTIVE) > 0)
 		return true;
+	w.n = 0;
+	w.busy = false;
 	LIST_FOREACH(e, &b->ivshmem->exports, entry) {
-		fi_watch(&w, e->fd, POLLIN);
+		fi_watch(&w, e->fd, e->ev, POLLIN);
 		LIST_FOREACH(pe, &e->peers, entry)
 			fi_watch_peer(&w, pe);
 	}
@@ -204,7 +235,8 @@ fi_busy(const struct broker *b)
 		for (int i = 0; i < REGION_MAX_CLIENTS; i++)
 			for (int v = 0; v < IVSHMEM_MAX_VECTORS; v++)
 				if (s->ring[i][v].watched)
-					fi_watch(&w, s->ring[i][v].efd, POLLIN);
+					fi_watch(&w, s->ring[i][v].efd,
+					    s->ring[i][v].ev, POLLIN);
 	}
 	if (w.busy)
 		return true;
@@ -216,28 +248,35 @@ fi_busy(const struct broker *b)
 	}
 }
 
+/* The loop until nothing is left to do. What the peers did is finite:
+ * a loop that never settles is the daemon's fault (a spin). */
 static void
 fi_run(struct fi_run *r)
 {
 	for (int i = 0; i < RUN_PASSES; i++) {
 		fuzz_broker_run(r->b);
-		if (!fi_busy(r->b))
-			break;
+		if (!fi_busy(r->b)) {
+			fuzz_broker_check(r->b);
+			return;
+		}
 		event_base_loop(r->b->base, EVLOOP_NONBLOCK);
 	}
-	fuzz_broker_check(r->b);
+	fprintf(stderr, "fuzz_ivshmem: the daemon's loop still has work "
+	    "after %d passes\n", RUN_PASSES);
+	abort();
 }
 
 /* ---- QEMUs ---- */
 
 static void
-fi_qemu_keep(struct fi_qemu *q, int fd, unsigned index)
+fi_qemu_keep(struct fi_qemu *q, int fd, unsigned index, unsigned vector)
 {
 	if (q->nefd == QEMU_EFDS) {
 		close(fd);
 		return;
 	}
 	q->efd[q->nefd] = fd;
+	q->efd_vector[q->nefd] = (uint8_t)vector;
 	q->efd_of[q->nefd++] = (uint8_t)index;
 }
 
@@ -267,8 +306,10 @@ fi_qemu_message(struct fi_qemu *q, int64_t v, int fd)
 		q->self = (int)v;
 	if (n == 2) {
 		if (v != IVSHMEM_MSG_SHMEM || fd < 0 || fstat(fd, &st) < 0 ||
-		    st.st_size <= 0 || (st.st_size & (st.st_size - 1)) != 0)
-			fi_broken(q, "the third message is not the memfd", v);
+		    (uint64_t)st.st_size != q->want_bytes ||
+		    (st.st_size & (st.st_size - 1)) != 0)
+			fi_broken(q, "the third message is not the region's "
+			    "memfd", v);
 		close(fd);
 	}
 	if (n < 3)
@@ -276,18 +317,23 @@ fi_qemu_message(struct fi_qemu *q, int64_t v, int fd)
 	if (v < 0 || v >= REGION_MAX_CLIENTS)
 		fi_broken(q, "a peer message names no index", v);
 	if (fd < 0) {
-		q->left = true;
+		/* As it leaves, each index it was told of, once. */
+		if (!(q->told >> v & 1) || (q->gone >> v & 1))
+			fi_broken(q, "a peer said to leave that it was not "
+			    "told of, or twice", v);
+		q->gone |= (uint16_t)(1u << v);
 		return;
 	}
-	if (q->left)
+	if (q->gone != 0)
 		fi_broken(q, "a peer's vector after one was said to leave", v);
-	if (v != q->last && (q->told >> v & 1))
+	if (v != q->last && v != q->self && (q->told >> v & 1))
 		fi_broken(q, "an index told a second time", v);
-	if (++q->vectors[v] > IVSHMEM_MAX_VECTORS)
-		fi_broken(q, "more vectors than a device has", v);
-	q->told |= (uint16_t)(1u << v);
+	if (++q->vectors[v] > q->want_vectors)
+		fi_broken(q, "more vectors than the export has", v);
+	if (v != q->self)
+		q->told |= (uint16_t)(1u << v);
 	q->last = (int)v;
-	fi_qemu_keep(q, fd, (unsigned)v);
+	fi_qemu_keep(q, fd, (unsigned)v, q->vectors[v] - 1u);
 }
 
 /* Reads up to one message's rest; false when nothing more comes now. */
@@ -336,20 +382,34 @@ fi_qemu_pick(struct fi_run *r, struct fin *in)
 	return r->nq == 0 ? NULL : &r->q[k % r->nq];
 }
 
+/* The export on path now: what a QEMU that connects there is owed. */
+static const struct ivsh_export *
+fi_export_at(const struct broker *b, const char *path)
+{
+	const struct ivsh_export *e;
+
+	LIST_FOREACH(e, &b->ivshmem->exports, entry)
+		if (strcmp(e->path, path) == 0)
+			return e;
+	return NULL;
+}
+
 static void
 fi_qconnect(struct fi_run *r, struct fin *in)
 {
 	unsigned path = fin_u8(in) % FI_PATH_COUNT;
 	unsigned who = fin_u8(in) % FI_IDENTITIES;
+	const struct ivsh_export *e = fi_export_at(r->b, fi_paths[path]);
 	int fd;
 
-	if (r->nq == MAX_QEMUS)
+	if (r->nq == MAX_QEMUS || e == NULL)
 		return;
 	fd = fuzz_connect_path(fi_paths[path], fi_ids[who].uid,
 	    fi_ids[who].gid);
 	if (fd >= 0)
 		r->q[r->nq++] = (struct fi_qemu){ .fd = fd, .rx_fd = -1,
-		    .self = -1, .last = -1 };
+		    .self = -1, .last = -1, .want_vectors = e->vectors,
+		    .want_bytes = e->region->mem.bytes };
 }
 
 static void
@@ -371,15 +431,53 @@ fi_qread(struct fi_run *r, struct fin *in)
 }
 
 static void
-fi_qring(struct fi_run *r, struct fin *in)
+fi_qring(struct fi_run *r, struct fin *in, bool all)
 {
 	struct fi_qemu *q = fi_qemu_pick(r, in);
-	uint8_t k = fin_u8(in);
-	uint64_t v = fin_u64(in);
+	unsigned index = all ? 0 : fin_u8(in) % REGION_MAX_CLIENTS;
+	unsigned vector = all ? 0 : fin_u8(in) % IVSHMEM_MAX_VECTORS;
+	uint64_t v = all ? 1 : fin_u64(in);
 
 	/* Any value: the eventfds are non-blocking, a full one refuses. */
-	if (q != NULL && q->nefd > 0)
-		(void)!write(q->efd[k % q->nefd], &v, sizeof(v));
+	for (size_t i = 0; q != NULL && i < q->nefd; i++)
+		if (all || (q->efd_of[i] == index &&
+		    q->efd_vector[i] == vector))
+			(void)!write(q->efd[i], &v, sizeof(v));
+}
+
+/* Every QEMU the daemon holds, on an export or orphaned. */
+#define FI_FOREACH_PEER(b, e, pe, body) do {				\
+	LIST_FOREACH(e, &(b)->ivshmem->exports, entry)			\
+		LIST_FOREACH(pe, &e->peers, entry) body			\
+	LIST_FOREACH(pe, &(b)->ivshmem->orphans, entry) body		\
+} while (0)
+
+/* The daemon's end of every QEMU's socket gets the smallest send buffer
+ * the kernel allows: a few messages, then its queue and write path. */
+static void
+fi_squeeze(struct fi_run *r)
+{
+	const struct ivsh_export *e;
+	const struct ivsh_peer *pe;
+	int one = 1;
+
+	FI_FOREACH_PEER(r->b, e, pe, {
+		setsockopt(pe->fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
+	});
+}
+
+/* The 5 s a QEMU told to leave has to read it end now. */
+static void
+fi_grace(struct fi_run *r)
+{
+	const struct ivsh_export *e;
+	const struct ivsh_peer *pe;
+
+	FI_FOREACH_PEER(r->b, e, pe, {
+		if (pe->closing && event_pending(pe->ev_close, EV_TIMEOUT,
+		    NULL))
+			event_active(pe->ev_close, EV_TIMEOUT, 1);
+	});
 }
 
 /* A descriptor of one of the kinds a QEMU might pass, or -1. */
@@ -474,10 +572,10 @@ fi_vread(struct fi_run *r, struct fi_vmm *v)
 			    "%zu: %s\n", v->fd, (unsigned long long)m->id,
 			    (int)m->body_case, (int)m->error, fds.n,
 			    m->message);
+		/* The last MAX_IDS, the oldest making room. */
 		if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_ATTACH &&
-		    m->attach->status == SHMBROKER__GUEST_STATUS__GSS_OK &&
-		    r->nids < MAX_IDS)
-			r->ids[r->nids++] = m->attach->client_id;
+		    m->attach->status == SHMBROKER__GUEST_STATUS__GSS_OK)
+			r->ids[r->nids++ % MAX_IDS] = m->attach->client_id;
 		wire_fds_close(&fds);
 		shmbroker__server_message__free_unpacked(m, NULL);
 	}
@@ -496,9 +594,11 @@ fi_client(struct fi_run *r, struct fin *in)
 {
 	uint8_t k = fin_u8(in);
 
-	if (k < 0x80 && r->nids > 0)
-		return r->ids[k % r->nids];
-	return (uint64_t)(k >= 0x80 ? k - 0x80 : k);
+	size_t known = r->nids < MAX_IDS ? r->nids : MAX_IDS;
+
+	if (k < 0x80 && known > 0)
+		return r->ids[k % known];
+	return (uint64_t)(k & 0x7f);
 }
 
 static void
@@ -569,6 +669,14 @@ fi_vclose(struct fi_run *r, struct fin *in)
 }
 
 static void
+fi_admin_send(struct fi_run *r, Shmbroker__ClientMessage *m)
+{
+	fi_send(r, &r->admin, m);
+	fi_run(r);
+	fi_vread(r, &r->admin);
+}
+
+static void
 fi_admin(struct fi_run *r, struct fin *in, enum fi_op op)
 {
 	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
@@ -582,7 +690,7 @@ fi_admin(struct fi_run *r, struct fin *in, enum fi_op op)
 	case FI_OP_EXPORT:
 		ex.name = name;
 		ex.path = fi_paths[arg % FI_PATH_COUNT];
-		ex.vectors = fin_u8(in);
+		ex.vectors = fin_u8(in) % (IVSHMEM_MAX_VECTORS + 2);
 		m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_EXPORT;
 		m.admin_export = &ex;
 		break;
@@ -599,9 +707,20 @@ fi_admin(struct fi_run *r, struct fin *in, enum fi_op op)
 		m.admin_destroy = &de;
 		break;
 	}
-	fi_send(r, &r->admin, &m);
-	fi_run(r);
-	fi_vread(r, &r->admin);
+	fi_admin_send(r, &m);
+}
+
+/* An admin's force-detach of one client, a QEMU's as well as a VMM's. */
+static void
+fi_adetach(struct fi_run *r, struct fin *in)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__AdminDetach dt = SHMBROKER__ADMIN_DETACH__INIT;
+
+	dt.client_id = fi_client(r, in);
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_DETACH;
+	m.admin_detach = &dt;
+	fi_admin_send(r, &m);
 }
 
 static void
@@ -613,7 +732,11 @@ fi_step(struct fi_run *r, struct fin *in)
 	switch (op) {
 	case FI_OP_QCONNECT: fi_qconnect(r, in); break;
 	case FI_OP_QREAD: fi_qread(r, in); break;
-	case FI_OP_QRING: fi_qring(r, in); break;
+	case FI_OP_QRING: fi_qring(r, in, false); break;
+	case FI_OP_QRINGALL: fi_qring(r, in, true); break;
+	case FI_OP_SQUEEZE: fi_squeeze(r); break;
+	case FI_OP_GRACE: fi_grace(r); break;
+	case FI_OP_DETACH: fi_adetach(r, in); break;
 	case FI_OP_QSEND: fi_qsend(r, in); break;
 	case FI_OP_QCLOSE: fi_qclose(r, in, false); break;
 	case FI_OP_QHANGUP: fi_qclose(r, in, true); break;

@@ -44,11 +44,13 @@ vattach(struct fout *o, uint8_t vmm, enum fi_name name, bool create,
 }
 
 static void
-qring(struct fout *o, uint8_t qemu, uint8_t efd, uint64_t v)
+qring(struct fout *o, uint8_t qemu, uint8_t index, uint8_t vector,
+    uint64_t v)
 {
 	op(o, FI_OP_QRING);
 	fout_u8(o, qemu);
-	fout_u8(o, efd);
+	fout_u8(o, index);
+	fout_u8(o, vector);
 	fout_u64(o, v);
 }
 
@@ -86,7 +88,7 @@ seed_qemu_and_vmm(struct fout *o, const char *dir)
 	op(o, FI_OP_RUN);
 	on(o, FI_OP_VREAD, 0);
 	on(o, FI_OP_QREAD, 0);
-	qring(o, 0, 2, 1);	/* the VMM's first vector */
+	qring(o, 0, 1, 0, 1);	/* the VMM at index 1, vector 0 */
 	op(o, FI_OP_RUN);
 	on(o, FI_OP_VREAD, 0);
 	vclient(o, FI_OP_VNOTIFY, 0, 0, 0x1);
@@ -109,8 +111,8 @@ seed_two_qemus(struct fout *o, const char *dir)
 	op(o, FI_OP_RUN);
 	on(o, FI_OP_QREAD, 0);
 	on(o, FI_OP_QREAD, 1);
-	qring(o, 0, 0, 1);
-	qring(o, 1, 1, 3);
+	qring(o, 0, 1, 0, 1);
+	qring(o, 1, 0, 1, 3);
 	on(o, FI_OP_QREAD, 0);
 	on(o, FI_OP_QREAD, 1);
 	on(o, FI_OP_QCLOSE, 0);
@@ -155,7 +157,7 @@ seed_rude_qemus(struct fout *o, const char *dir)
 		vattach(o, 0, FI_NAME_SHARED, false, 0, 0);
 		op(o, FI_OP_RUN);
 		on(o, FI_OP_VREAD, 0);
-		vclient(o, FI_OP_VDETACH, 0, 0, 0);
+		vclient(o, FI_OP_VDETACH, 0, (uint8_t)i, 0);
 		op(o, FI_OP_RUN);
 	}
 	op(o, FI_OP_QSEND);
@@ -169,6 +171,32 @@ seed_rude_qemus(struct fout *o, const char *dir)
 	fout_save(o, dir, "rude-qemus");
 }
 
+/* The daemon's queue for a QEMU fills (its socket squeezed) while VMMs
+ * join; an admin detaches the QEMU, whose grace to read its leave ends;
+ * another QEMU rings every doorbell it holds. */
+static void
+seed_squeezed(struct fout *o, const char *dir)
+{
+	qconnect(o, FI_PATH_SHARED, ROOT);
+	qconnect(o, FI_PATH_SHARED, USER);
+	op(o, FI_OP_RUN);
+	op(o, FI_OP_SQUEEZE);
+	on(o, FI_OP_VCONNECT, ROOT);
+	for (int i = 0; i < 8; i++)
+		vattach(o, 0, FI_NAME_SHARED, false, 0, 0);
+	op(o, FI_OP_RUN);
+	on(o, FI_OP_VREAD, 0);
+	on(o, FI_OP_QRINGALL, 1);
+	op(o, FI_OP_RUN);
+	on(o, FI_OP_DETACH, 0x80 + 1);	/* the first QEMU's client */
+	op(o, FI_OP_GRACE);
+	op(o, FI_OP_RUN);
+	on(o, FI_OP_QREAD, 0);
+	on(o, FI_OP_QREAD, 1);
+	on(o, FI_OP_VREAD, 0);
+	fout_save(o, dir, "squeezed");
+}
+
 void
 seeds_ivshmem(const char *dir)
 {
@@ -178,5 +206,6 @@ seeds_ivshmem(const char *dir)
 	seed_two_qemus(&o, dir);
 	seed_admin_export(&o, dir);
 	seed_rude_qemus(&o, dir);
+	seed_squeezed(&o, dir);
 	free(o.buf);
 }
