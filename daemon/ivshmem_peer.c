@@ -39,6 +39,10 @@ ivsh_peer_close_later(struct ivsh_peer *p)
 static void
 ivsh_peer_closing(struct ivsh_peer *p)
 {
+	/* One let go is closed by the next turn of the loop already: a
+	 * grace now would keep it (and what it holds) 5 s longer. */
+	if (p->dropped)
+		return;
 	p->closing = true;
 	event_add(p->ev_close, &(struct timeval){
 	    IVSH_CLOSE_GRACE_MS / 1000, IVSH_CLOSE_GRACE_MS % 1000 * 1000 });

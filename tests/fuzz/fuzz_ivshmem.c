@@ -163,18 +163,22 @@ fi_broken(const struct fi_qemu *q, const char *what, long long v)
 
 struct fi_polls {
 	struct pollfd p[MAX_POLLS];
+	const char *what[MAX_POLLS];
 	nfds_t n;
 	bool busy;		/* no need to poll: there is work */
+	const char *why;	/* ... and what it is */
 };
 
 static void
-fi_watch(struct fi_polls *w, int fd, const struct event *ev, short events)
+fi_watch(struct fi_polls *w, int fd, const struct event *ev, short events,
+    const char *what)
 {
 	if (ev == NULL ||
 	    !event_pending(ev, events == POLLOUT ? EV_WRITE : EV_READ, NULL))
 		return;
 	if (w->n == MAX_POLLS)
 		abort();	/* MAX_POLLS is wrong */
+	w->what[w->n] = what;
 	w->p[w->n++] = (struct pollfd){ fd, events, 0 };
 }
 
@@ -187,6 +191,7 @@ fi_wake(struct fi_polls *w, const struct ivsh_throttle *t)
 	if (t->paused) {
 		event_active(t->resume, EV_TIMEOUT, 1);
 		w->busy = true;
+		w->why = "a doorbell source paused";
 	}
 }
 
@@ -195,16 +200,18 @@ fi_watch_peer(struct fi_polls *w, const struct ivsh_peer *pe)
 {
 	/* Dropped, or told to leave and through with it: closed by a timer
 	 * of no length (ivsh_peer_close_later). */
-	if (pe->dropped || (pe->closing && STAILQ_EMPTY(&pe->outq)))
+	if (pe->dropped || (pe->closing && STAILQ_EMPTY(&pe->outq))) {
 		w->busy = true;
+		w->why = pe->dropped ? "a QEMU dropped" : "a QEMU told to leave";
+	}
 	fi_wake(w, &pe->throttle);
-	fi_watch(w, pe->fd, pe->ev_read, POLLIN);
-	fi_watch(w, pe->fd, pe->ev_write, POLLOUT);
+	fi_watch(w, pe->fd, pe->ev_read, POLLIN, "a QEMU's socket");
+	fi_watch(w, pe->fd, pe->ev_write, POLLOUT, "a QEMU's queue");
 	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
 		for (int v = 0; v < IVSHMEM_MAX_VECTORS; v++)
 			if (pe->relay[i][v].ev != NULL)
 				fi_watch(w, pe->relay[i][v].efd,
-				    pe->relay[i][v].ev, POLLIN);
+				    pe->relay[i][v].ev, POLLIN, "a relay");
 }
 
 /* Is there ivshmem work: a QEMU to accept, one that sent or went, a
@@ -212,19 +219,23 @@ fi_watch_peer(struct fi_polls *w, const struct ivsh_peer *pe)
  * the daemon listens for counts: a socket it does not read now is no
  * work. */
 static bool
-fi_busy(const struct broker *b)
+fi_busy(const struct broker *b, bool say)
 {
 	static struct fi_polls w;
 	const struct ivsh_export *e;
 	const struct ivsh_peer *pe;
 	const struct ivsh_slots *s;
+	int ready;
 
-	if (event_base_get_num_events(b->base, EVENT_BASE_COUNT_ACTIVE) > 0)
+	if (event_base_get_num_events(b->base, EVENT_BASE_COUNT_ACTIVE) > 0) {
+		if (say)
+			fprintf(stderr, "fuzz_ivshmem: events active\n");
 		return true;
+	}
 	w.n = 0;
 	w.busy = false;
 	LIST_FOREACH(e, &b->ivshmem->exports, entry) {
-		fi_watch(&w, e->fd, e->ev, POLLIN);
+		fi_watch(&w, e->fd, e->ev, POLLIN, "an export");
 		LIST_FOREACH(pe, &e->peers, entry)
 			fi_watch_peer(&w, pe);
 	}
@@ -236,16 +247,23 @@ fi_busy(const struct broker *b)
 			for (int v = 0; v < IVSHMEM_MAX_VECTORS; v++)
 				if (s->ring[i][v].watched)
 					fi_watch(&w, s->ring[i][v].efd,
-					    s->ring[i][v].ev, POLLIN);
+					    s->ring[i][v].ev, POLLIN,
+					    "a watched doorbell");
 	}
-	if (w.busy)
+	if (w.busy) {
+		if (say)
+			fprintf(stderr, "fuzz_ivshmem: %s\n", w.why);
 		return true;
-	for (;;) {
-		int ready = w.n > 0 ? poll(w.p, w.n, 0) : 0;
-
-		if (ready >= 0 || errno != EINTR)
-			return ready > 0;
 	}
+	do
+		ready = w.n > 0 ? poll(w.p, w.n, 0) : 0;
+	while (ready < 0 && errno == EINTR);
+	for (nfds_t i = 0; say && i < w.n; i++)
+		if (w.p[i].revents != 0)
+			fprintf(stderr, "fuzz_ivshmem: %s (fd %d) is ready "
+			    "(%#x)\n", w.what[i], w.p[i].fd,
+			    (unsigned)w.p[i].revents);
+	return ready > 0;
 }
 
 /* The loop until nothing is left to do. What the peers did is finite:
@@ -255,14 +273,15 @@ fi_run(struct fi_run *r)
 {
 	for (int i = 0; i < RUN_PASSES; i++) {
 		fuzz_broker_run(r->b);
-		if (!fi_busy(r->b)) {
+		if (!fi_busy(r->b, false)) {
 			fuzz_broker_check(r->b);
 			return;
 		}
 		event_base_loop(r->b->base, EVLOOP_NONBLOCK);
 	}
 	fprintf(stderr, "fuzz_ivshmem: the daemon's loop still has work "
-	    "after %d passes\n", RUN_PASSES);
+	    "after %d passes:\n", RUN_PASSES);
+	fi_busy(r->b, true);
 	abort();
 }
 
