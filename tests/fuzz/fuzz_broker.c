@@ -488,43 +488,39 @@ fuzz_check_usage(const struct broker *b, const struct tenant_usage *u)
 		    (unsigned long long)bytes);
 }
 
-/* The fds queued for QEMUs, which share the bound on all queues' fds
- * (broker.h) with the RPC's. */
 static size_t
-fuzz_ivshmem_queued_fds(const struct broker *b)
+fuzz_peer_queued_fds(const struct ivsh_peer *p)
 {
-	const struct ivsh_export *e;
-	const struct ivsh_peer *p;
 	const struct ivsh_msg *m;
 	size_t fds = 0;
 
-	if (b->ivshmem == NULL)
-		return 0;
-	LIST_FOREACH(e, &b->ivshmem->exports, entry)
-		LIST_FOREACH(p, &e->peers, entry)
-			STAILQ_FOREACH(m, &p->outq, entry)
-				fds += m->fd >= 0;
-	LIST_FOREACH(p, &b->ivshmem->orphans, entry)
-		STAILQ_FOREACH(m, &p->outq, entry)
-			fds += m->fd >= 0;
+	STAILQ_FOREACH(m, &p->outq, entry)
+		fds += m->fd >= 0;
 	return fds;
 }
 
-/* QEMUs left once every peer went: on an export, or orphaned. */
+/* The QEMUs the daemon holds, on an export or orphaned; *fds: the fds
+ * queued for them, which share the bound on all queues' fds (broker.h)
+ * with the RPC's. */
 static size_t
-fuzz_ivshmem_peers(const struct broker *b)
+fuzz_ivshmem_peers(const struct broker *b, size_t *fds)
 {
 	const struct ivsh_export *e;
 	const struct ivsh_peer *p;
 	size_t n = 0;
 
+	*fds = 0;
 	if (b->ivshmem == NULL)
 		return 0;
 	LIST_FOREACH(e, &b->ivshmem->exports, entry)
-		LIST_FOREACH(p, &e->peers, entry)
+		LIST_FOREACH(p, &e->peers, entry) {
 			n++;
-	LIST_FOREACH(p, &b->ivshmem->orphans, entry)
+			*fds += fuzz_peer_queued_fds(p);
+		}
+	LIST_FOREACH(p, &b->ivshmem->orphans, entry) {
 		n++;
+		*fds += fuzz_peer_queued_fds(p);
+	}
 	return n;
 }
 
@@ -532,7 +528,9 @@ static void
 fuzz_check_conns(const struct broker *b)
 {
 	const struct conn *c;
-	size_t live = 0, fds = fuzz_ivshmem_queued_fds(b);
+	size_t live = 0, fds;
+
+	fuzz_ivshmem_peers(b, &fds);
 
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		live++;
@@ -582,6 +580,7 @@ void
 fuzz_broker_check_empty(const struct broker *b)
 {
 	const struct region *g;
+	size_t n, fds;
 
 	fuzz_broker_check(b);
 	if (b->nconns != 0 || !TAILQ_EMPTY(&b->dead)) {
@@ -596,12 +595,64 @@ fuzz_broker_check_empty(const struct broker *b)
 	if (b->reg.clients_by_id.count != 0)
 		fuzz_broken("%zu clients left after every peer went",
 		    b->reg.clients_by_id.count);
-	if (fuzz_ivshmem_peers(b) != 0)
-		fuzz_broken("%zu QEMUs left after every peer went",
-		    fuzz_ivshmem_peers(b));
+	if ((n = fuzz_ivshmem_peers(b, &fds)) != 0)
+		fuzz_broken("%zu QEMUs left after every peer went", n);
 	TAILQ_FOREACH(g, &b->reg.regions, entry)
 		if (g->origin == ORIGIN_GUEST || g->state.fd >= 0)
 			fuzz_broken("region %s (origin %d) outlived its clients "
 			    "%s", g->name, (int)g->origin, g->state.fd >= 0 ?
 			    "with its state page" : "");
+}
+
+/* What an attach reply or a peer event promises, it carries. */
+static void
+fuzz_check_fds(const Shmbroker__ServerMessage *m, size_t nfds)
+{
+	size_t want = 0;
+
+	if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_ATTACH &&
+	    m->attach->status == SHMBROKER__GUEST_STATUS__GSS_OK) {
+		uint32_t idx = m->attach->index, act = m->attach->active_mask;
+
+		if (idx >= REGION_MAX_CLIENTS || !(act & (1u << idx)) ||
+		    act >> REGION_MAX_CLIENTS != 0) {
+			fprintf(stderr, "fuzz_broker: attach reply: index %u, active %#x\n",
+			    idx, act);
+			abort();
+		}
+		want = 3 + (size_t)__builtin_popcount(act & ~(1u << idx));
+	} else if (m->body_case ==
+	    SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED) {
+		want = m->peer_changed->attached ? 1 : 0;
+	}
+	if (nfds != want) {
+		fprintf(stderr, "fuzz_broker: a reply of body %d carries %zu fds, not %zu\n",
+		    (int)m->body_case, nfds, want);
+		abort();
+	}
+}
+
+void
+fuzz_broker_read(int fd, fuzz_reply_fn *fn, void *arg)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE];
+	struct wire_fds fds;
+	ssize_t n;
+
+	while ((n = wire_recv_flags(fd, buf, sizeof(buf), &fds,
+	    MSG_DONTWAIT)) > 0) {
+		Shmbroker__ServerMessage *m =
+		    shmbroker__server_message__unpack(NULL, (size_t)n, buf);
+
+		if (m == NULL) {
+			fprintf(stderr, "fuzz_broker: the daemon sent %zd bytes "
+			    "that are not a ServerMessage\n", n);
+			abort();
+		}
+		fuzz_check_fds(m, fds.n);
+		if (fn != NULL)
+			fn(m, fds.n, arg);
+		wire_fds_close(&fds);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
 }

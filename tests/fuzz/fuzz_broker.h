@@ -63,6 +63,14 @@ int fuzz_broker_connect(struct broker *b, bool admin, uid_t uid, gid_t gid);
 /* A QEMU's connection to an ivshmem socket at path (stream, non-blocking)
  * as uid/gid when the process is root; -1 when refused. */
 int fuzz_connect_path(const char *path, uid_t uid, gid_t gid);
+/* Reads every message the daemon has sent on fd now: each must unpack
+ * as a ServerMessage and carry the fds its fields promise (an attach
+ * reply: its memfd, state page, eventfd and one per other member; a peer
+ * event: the newcomer's eventfd), or the process aborts. fn (or NULL)
+ * sees each with how many fds came; the fds are closed after. */
+typedef void fuzz_reply_fn(const Shmbroker__ServerMessage *m, size_t nfds,
+    void *arg);
+void fuzz_broker_read(int fd, fuzz_reply_fn *fn, void *arg);
 
 /* Aborts with a message when the broker's books disagree: regions and
  * their clients, indices and masks, state pages, tenants' usage, the

@@ -99,7 +99,6 @@ struct fi_run {
 static char fi_paths[FI_PATH_COUNT][IVSHMEM_PATH_MAX];
 static char fi_dir[64], fi_rundir[80];
 static const char *fi_conf_path;
-static uint8_t fi_rxbuf[WIRE_MAX_MESSAGE];
 /* FUZZ_TRACE=1: print what the QEMUs read and the daemon answers. */
 static bool fi_trace;
 
@@ -570,34 +569,25 @@ fi_send(struct fi_run *r, struct fi_vmm *v, Shmbroker__ClientMessage *m)
 	}
 }
 
+/* Learns the client ids of attach replies, the last MAX_IDS. */
+static void
+fi_reply(const Shmbroker__ServerMessage *m, size_t nfds, void *arg)
+{
+	struct fi_run *r = arg;
+
+	if (fi_trace)
+		fprintf(stderr, "vmm: id %llu body %d error %d fds %zu: %s\n",
+		    (unsigned long long)m->id, (int)m->body_case,
+		    (int)m->error, nfds, m->message);
+	if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_ATTACH &&
+	    m->attach->status == SHMBROKER__GUEST_STATUS__GSS_OK)
+		r->ids[r->nids++ % MAX_IDS] = m->attach->client_id;
+}
+
 static void
 fi_vread(struct fi_run *r, struct fi_vmm *v)
 {
-	struct wire_fds fds;
-	ssize_t n;
-
-	while ((n = wire_recv_flags(v->fd, fi_rxbuf, sizeof(fi_rxbuf), &fds,
-	    MSG_DONTWAIT)) > 0) {
-		Shmbroker__ServerMessage *m =
-		    shmbroker__server_message__unpack(NULL, (size_t)n, fi_rxbuf);
-
-		if (m == NULL) {
-			fprintf(stderr, "fuzz_ivshmem: the daemon sent %zd "
-			    "bytes that are not a ServerMessage\n", n);
-			abort();
-		}
-		if (fi_trace)
-			fprintf(stderr, "vmm %d: id %llu body %d error %d fds "
-			    "%zu: %s\n", v->fd, (unsigned long long)m->id,
-			    (int)m->body_case, (int)m->error, fds.n,
-			    m->message);
-		/* The last MAX_IDS, the oldest making room. */
-		if (m->body_case == SHMBROKER__SERVER_MESSAGE__BODY_ATTACH &&
-		    m->attach->status == SHMBROKER__GUEST_STATUS__GSS_OK)
-			r->ids[r->nids++ % MAX_IDS] = m->attach->client_id;
-		wire_fds_close(&fds);
-		shmbroker__server_message__free_unpacked(m, NULL);
-	}
+	fuzz_broker_read(v->fd, fi_reply, r);
 }
 
 static struct fi_vmm *
