@@ -158,6 +158,36 @@ guest_result(const struct guest_out *o, const char *key)
 	return NAN;
 }
 
+static void
+vm_line_end(struct guest_run *r, struct guest_vm *g, struct guest_out *o)
+{
+	g->line[g->len] = '\0';
+	if (g->len > 1)
+		vm_line(r, g->line, o);
+	g->len = 0;
+}
+
+/* What the guest printed since the last call, line by line; 0 at its end.
+ * In blocks: shmbench may share a CPU with what it measures. */
+static int
+vm_read(struct guest_run *r, struct guest_vm *g, struct guest_out *o)
+{
+	char buf[4096];
+	ssize_t n = read(g->out, buf, sizeof(buf));
+
+	if (n < 0)
+		return errno == EINTR;
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] != '\n')
+			g->line[g->len++] = buf[i];
+		if (buf[i] == '\n' || g->len + 1 >= sizeof(g->line))
+			vm_line_end(r, g, o);
+	}
+	if (n == 0)
+		vm_line_end(r, g, o);	/* a last line without its newline */
+	return n > 0;
+}
+
 /* Reads the guest's output to its end and reaps it; 0 when it exited 0.
  * An interrupted run (SIGINT, SIGTERM) kills the guest at once. */
 int
@@ -166,22 +196,12 @@ vm_finish(struct guest_run *r, struct guest_vm *g, struct guest_out *o)
 	int64_t end = (int64_t)(bench_now_ns() / 1000000) + GUEST_LIMIT_MS;
 	struct pollfd p = { g->out, POLLIN, 0 };
 	int ws = 0, open_ = 1;
-	char c;
 
 	while (open_ && (int64_t)(bench_now_ns() / 1000000) < end &&
 	    !bench_stopped(r->b)) {
 		if (poll(&p, 1, 500) <= 0)
 			continue;
-		if (read(g->out, &c, 1) != 1)
-			open_ = 0;
-		else if (c != '\n')
-			g->line[g->len++] = c;
-		if (!open_ || c == '\n' || g->len + 1 >= sizeof(g->line)) {
-			g->line[g->len] = '\0';
-			if (g->len > 1)
-				vm_line(r, g->line, o);
-			g->len = 0;
-		}
+		open_ = vm_read(r, g, o);
 	}
 	close(g->out);
 	if (open_)

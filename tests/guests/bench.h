@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * bench: what the benchmark guests share (tests/bench/fig_guest.c runs
- * them). They time themselves with rdtsc and print one "S <ticks>" line a
- * sample, so the timed part is a few instructions around the thing being
- * measured; shmbench turns ticks into time. The IDT and the interrupt
+ * them). They time themselves with rdtsc, so the timed part is a few
+ * instructions around the thing being measured, keep the samples and
+ * print them, one "S <ticks>" line each, when the timed loop is over;
+ * shmbench turns ticks into time. The IDT and the interrupt
  * count are shmguest.h's; the guests keep their state in the shared
  * region, so no timed path needs a status read.
  */
@@ -13,6 +14,15 @@
 #include "shmguest.h"
 
 #define BENCH_WARMUP		50
+#define BENCH_MAX_SAMPLES	1000
+
+/* On the guest's stack. Not printed as they come: a line is ten port
+ * exits, and shm-vm's write of it wakes shmbench, which reads it on the
+ * CPU the next sample runs on when everything shares one. */
+struct bench_samples {
+	uint64_t ticks[BENCH_MAX_SAMPLES];
+	unsigned n;
+};
 
 /* Sleeps until the interrupt count moved past seen; returns the new one. */
 static inline uint32_t
@@ -33,11 +43,20 @@ bench_rdtsc(void)
 }
 
 static inline void
-bench_sample(uint64_t ticks)
+bench_sample(struct bench_samples *s, uint64_t ticks)
 {
-	guest_puts("S ");
-	guest_puthex(ticks);
-	guest_puts("\n");
+	if (s->n < BENCH_MAX_SAMPLES)
+		s->ticks[s->n++] = ticks;
+}
+
+static inline void
+bench_print_samples(const struct bench_samples *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		guest_puts("S ");
+		guest_puthex(s->ticks[i]);
+		guest_puts("\n");
+	}
 }
 
 static inline void

@@ -26,8 +26,10 @@ void
 _start(uint64_t factory, uint64_t vector)
 {
 	volatile struct guest_shm_factory *f = (void *)(uintptr_t)factory;
+	struct bench_samples s;
 
 	(void)vector;
+	s.n = 0;
 	for (int i = 0; i < BENCH_WARMUP + ITERS; i++) {
 		volatile struct guest_shm_control *ctl;
 		uint64_t t0, t1;
@@ -43,7 +45,8 @@ _start(uint64_t factory, uint64_t vector)
 		*(volatile uint8_t *)((uintptr_t)ctl + GUEST_SHM_PAGE_SIZE) = 1;
 		ctl->detach = 1;
 		if (i >= BENCH_WARMUP)
-			bench_sample(t1 - t0);
+			bench_sample(&s, t1 - t0);
 	}
+	bench_print_samples(&s);
 	guest_exit(0);
 }

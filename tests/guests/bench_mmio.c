@@ -24,15 +24,19 @@ _start(uint64_t factory, uint64_t vector, uint64_t arg)
 
 	(void)arg;
 #endif
+	struct bench_samples s;
+
 	(void)factory;
 	(void)vector;
+	s.n = 0;
 	for (int i = 0; i < BENCH_WARMUP + ITERS; i++) {
 		uint64_t t0 = bench_rdtsc();
 
 		*p = 0;
 		uint64_t t1 = bench_rdtsc();
 		if (i >= BENCH_WARMUP)
-			bench_sample(t1 - t0);
+			bench_sample(&s, t1 - t0);
 	}
+	bench_print_samples(&s);
 	guest_exit(0);
 }

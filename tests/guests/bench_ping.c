@@ -65,7 +65,9 @@ _start(uint64_t factory, uint64_t vector, uint64_t arg)
 	struct pingpong *pp;
 	uint32_t others;
 	uint32_t seen = shmg_irq_count();
+	struct bench_samples s;
 
+	s.n = 0;
 	shmg_setup_idt(vector);
 #ifdef DOORBELL
 	(void)factory;
@@ -94,10 +96,11 @@ _start(uint64_t factory, uint64_t vector, uint64_t arg)
 			seen = bench_wait_irq(seen);
 		t1 = bench_rdtsc();
 		if (i > BENCH_WARMUP)
-			bench_sample((t1 - t0) / 2);
+			bench_sample(&s, (t1 - t0) / 2);
 	}
 	pp->done = 1;
 	ctl->notify = others;
+	bench_print_samples(&s);
 	guest_exit(0);
 }
 #endif
