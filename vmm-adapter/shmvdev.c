@@ -112,6 +112,9 @@ shmvdev_open(const struct shmvdev_config *cfg, const struct shmvdev_ops *ops,
 	}
 	if (c.reconnect_ms > 0)
 		shmc_set_reconnect(d->c, c.reconnect_ms);
+	/* The way shmvdev.h asks VMMs to run it: calls on vCPU threads, the
+	 * event fd polled by another. */
+	shmc_set_event_thread(d->c, true);
 	*out = d;
 	return 0;
 }

@@ -66,6 +66,10 @@
  * creates, finds or detaches, and a revocation that dispatch handles,
  * makes a daemon call and holds the lock for its round trip (milliseconds at
  * most, bounded by the call timeout); notify and status reads make none.
+ * The replies to those calls do not wake a thread waiting on
+ * shmvdev_event_fd (libshmclient's shmc_set_event_thread, which
+ * shmvdev_open turns on): it wakes for events (and for a reply that
+ * comes after its call gave up).
  *
  * Tenancy. The daemon decides what the guest may create and attach by the
  * credentials of the VMM process's own connection (SO_PEERCRED: its uid

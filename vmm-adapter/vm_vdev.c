@@ -209,12 +209,11 @@ vm_vdev_reset(struct vm *vm)
 }
 
 /* The event thread: daemon events (membership changes, revocations) while
- * the vCPU runs or sleeps in hlt. Every reply to the vCPU thread's own
- * calls (a create, a find) wakes it too, as they come on the same socket;
- * it then waits for the vdev lock until the call is through. As a
- * SCHED_BATCH thread it never preempts the vCPU thread on that wake: it
- * runs once the vCPU thread is back in the guest or sleeps, instead of in
- * the middle of the guest's create (same CPU: about 20 us a create). */
+ * the vCPU runs or sleeps in hlt. The replies to the vCPU thread's own
+ * calls (a create, a find) come on the same socket but do not wake it
+ * (libshmvdev sets shmc_set_event_thread). An event that comes during
+ * such a call makes it wait for the vdev lock until the call is through;
+ * as a SCHED_BATCH thread it never preempts the vCPU thread on that wake. */
 static void *
 event_thread(void *arg)
 {

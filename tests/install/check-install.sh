@@ -132,7 +132,7 @@ check_exports() {
   echo "check-install: $1.so exports the $(echo "$exported" | wc -l) functions of ${2##*/}"
 }
 check_exports libshmclient "$p/include/shmbroker/shmclient.h" shmc_ \
-  "LIBSHMCLIENT_0 LIBSHMCLIENT_1"
+  "LIBSHMCLIENT_0 LIBSHMCLIENT_1 LIBSHMCLIENT_2"
 
 # A program built before struct shmc_region grew read_only calls the
 # attach functions of LIBSHMCLIENT_0 with a struct that ends before it:

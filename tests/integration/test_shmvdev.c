@@ -5,7 +5,8 @@
  * page accesses only: the factory page on its own, VMs sharing regions
  * and notifying each other, what a guest can get wrong, a VM reset, a
  * daemon that goes away, notifications through irqfds, a client an admin
- * revokes or detaches, and a VMM's bad configuration. The daemon's view is checked through the admin socket.
+ * revokes or detaches, an event thread the guest's calls do not wake,
+ * and a VMM's bad configuration. The daemon's view is checked through the admin socket.
  * A daemon restart under the VMs is test_shmvdev_restart's.
  */
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <cmocka.h>
 
 #include "fakevm.h"
+#include "poller.h"
 #include "qvm/guest_shm.h"
 #include "testcheck.h"
 
@@ -596,6 +598,28 @@ test_force_detached(void **state)
 	assert_int_equal(GUEST_SHM_ACTIVE(fvm_rd(b, bctl + C_STAT, 4)), 0x3);
 }
 
+/* The event thread shmvdev.h asks for sleeps through the guest's calls:
+ * libshmvdev tells libshmclient it is there (test_notify has the wakes it
+ * is spared). */
+static void
+test_event_thread_sleeps(void **state)
+{
+	struct vdev_fx *f = *state;
+	struct fvm *a = fvm_open(f, 0, 0, 0);
+	struct harness_poller *p;
+	long wakes, ready;
+
+	assert_int_equal(harness_poller_start(shmvdev_event_fd(a->v), &p), 0);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(fvm_create(a, "evt", 1), GSS_OK);
+		fvm_wr(a, fvm_rd(a, FACTORY + F_SHMEM, 8) + C_DET, 4, 1);
+	}
+	harness_poller_stop(p, &wakes, &ready);
+	print_message("event thread: woken %ld times over 100 calls\n",
+	    wakes);
+	assert_true(wakes <= 1);
+}
+
 static void
 test_bad_config(void **state)
 {
@@ -645,6 +669,7 @@ main(void)
 		VDEV_TEST(test_irqfd_revoked),
 		VDEV_TEST(test_revoked_detach_frees),
 		VDEV_TEST(test_force_detached),
+		VDEV_TEST(test_event_thread_sleeps),
 		VDEV_TEST(test_bad_config),
 	};
 
