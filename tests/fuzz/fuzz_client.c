@@ -6,8 +6,9 @@
  * any ids and fields, events, errors, raw bytes; with fds that are right,
  * missing, too many, or of the wrong kind, size or seals), while the main
  * thread makes the calls a VMM makes (attach, claim, notify, status
- * reads, detach, dispatch, eventfds, admin calls), with reconnects when
- * the input asks. What is checked: no crash or sanitizer report, every
+ * reads, detach, dispatch, eventfds, admin calls), with reconnects and
+ * with the socket out of the event fd's set during calls (an event
+ * thread's mode) when the input asks. What is checked: no crash or sanitizer report, every
  * result within what shmclient.h promises, a region that comes back from
  * an attach mapped and touched at both ends as a VMM would, every event
  * readable, and no descriptor left once the connection is closed.
@@ -891,8 +892,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (shmc_connect(fc_path, "fuzz", CALL_TIMEOUT_MS, &v.c, err,
 	    sizeof(err)) == 0) {
 		/* 1 ms: one try, no 50 ms sleeps between tries. */
-		if (flags & 1)
+		if (flags & FC_FLAG_RECONNECT)
 			shmc_set_reconnect(v.c, 1);
+		shmc_set_event_thread(v.c, (flags & FC_FLAG_EVENT_THREAD) != 0);
 		while (!fin_done(&in)) {
 			fc_wait_quiet(dm);
 			fc_step(&v, &in);

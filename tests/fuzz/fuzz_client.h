@@ -3,7 +3,7 @@
  * fuzz_client's input format, shared with the seed generator. Two parts:
  * what the fake daemon sends, then what the VMM calls.
  *
- * The daemon's part: u8 flags (bit 0: the client reconnects), u8 the
+ * The daemon's part: u8 flags (FC_FLAG_*), u8 the
  * number of connections it serves (modulo FC_MAX_CONNS, at least 1);
  * for each, u8 the number of datagrams (modulo FC_MAX_DGRAMS), each:
  *
@@ -28,6 +28,10 @@
 #define FC_RAW_MAX 1024
 #define FC_ID_U64 0xff
 #define FC_FDS_AS_PROMISED 0x20
+
+/* The input's first byte. */
+#define FC_FLAG_RECONNECT	0x01	/* shmc_set_reconnect */
+#define FC_FLAG_EVENT_THREAD	0x02	/* shmc_set_event_thread */
 
 enum fc_dgram_kind {
 	FC_DG_HELLO, FC_DG_ATTACH, FC_DG_NOTIFY, FC_DG_STATUS, FC_DG_DETACH,

@@ -82,11 +82,12 @@ call_on(struct fout *o, enum fc_op op, uint32_t arg)
 }
 
 /* A VMM's life: attach, a peer joins, notify it, read the status, a
- * notification, the peer leaves, detach. */
+ * notification, the peer leaves, detach; flags as the input's first
+ * byte (FC_FLAG_*). */
 static void
-seed_vmm(struct fout *o, const char *dir)
+seed_vmm(struct fout *o, const char *dir, uint8_t flags, const char *name)
 {
-	fout_u8(o, 0);		/* no reconnect */
+	fout_u8(o, flags);
 	fout_u8(o, 0);		/* one connection */
 	fout_u8(o, 6);
 	hello_reply(o);
@@ -107,7 +108,7 @@ seed_vmm(struct fout *o, const char *dir)
 	call_on(o, FC_OP_INFO, 0);
 	call(o, FC_OP_DISPATCH);
 	call_on(o, FC_OP_DETACH, 0);
-	fout_save(o, dir, "vmm");
+	fout_save(o, dir, name);
 }
 
 /* A VMM that binds its eventfd, an admin revoking its client. */
@@ -139,7 +140,7 @@ seed_claim_revoked(struct fout *o, const char *dir)
 static void
 seed_reconnect(struct fout *o, const char *dir)
 {
-	fout_u8(o, 1);		/* reconnect */
+	fout_u8(o, FC_FLAG_RECONNECT);
 	fout_u8(o, 1);		/* two connections */
 	fout_u8(o, 2);
 	hello_reply(o);
@@ -200,7 +201,8 @@ seeds_client(const char *dir)
 {
 	struct fout o = { 0 };
 
-	seed_vmm(&o, dir);
+	seed_vmm(&o, dir, 0, "vmm");
+	seed_vmm(&o, dir, FC_FLAG_EVENT_THREAD, "vmm-event-thread");
 	seed_claim_revoked(&o, dir);
 	seed_reconnect(&o, dir);
 	seed_refusals_admin(&o, dir);
