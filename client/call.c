@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "shmclient_int.h"
 
@@ -190,24 +191,39 @@ shmc_set_event_thread(struct shmc *c, bool on)
 	c->event_thread = on;
 }
 
-/* Off for a call with an event thread: its reply would wake that thread
- * (on one CPU a VMM's create paid about 18 us for it). What comes before
- * the reply is queued, which signals evfd. What came after it is queued
- * too once the socket is watched again: the re-arm wakes no one when the
- * socket is still on epoll's ready list from an earlier event (a waiter
- * that does not rescan, such as an edge-triggered epoll the fd is nested
- * in, left it there), and evfd's write always does. Only POLLIN goes:
- * epoll keeps EPOLLERR and EPOLLHUP. */
-static void
+/*
+ * Out of the event fd's set for a call with an event thread: its reply
+ * would wake that thread (on one CPU a VMM's create paid about 18 us for
+ * it). What comes before the reply is queued, which signals evfd. Back
+ * in by EPOLL_CTL_ADD, which wakes the waiter when the socket holds what
+ * came after the reply; EPOLL_CTL_MOD would not when the socket is still
+ * on epoll's ready list from an earlier event (a waiter that does not
+ * rescan, such as an edge-triggered epoll the fd is nested in, leaves it
+ * there). Not read here: an event about the attachment this call makes
+ * would find it not yet known, and its peer's eventfd would be lost. A
+ * failed add (ENOMEM, ENOSPC) signals evfd, so that the waiter dispatches
+ * (which reads the socket), and is tried again at the next dispatch.
+ */
+void
 shmc_watch_socket(struct shmc *c, bool on)
 {
-	struct epoll_event ev = { .events = on ? EPOLLIN : 0 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t one = 1;
 
-	if (!c->event_thread || c->sock < 0)
+	if (c->sock < 0 || on != c->sock_out)
 		return;
-	epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->sock, &ev);
-	if (on)
-		shmc_pump(c);
+	if (!on) {
+		if (c->event_thread &&
+		    epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->sock, NULL) == 0)
+			c->sock_out = true;
+		return;
+	}
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sock, &ev) == 0 ||
+	    errno == EEXIST)
+		c->sock_out = false;
+	else if (write(c->evfd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: a full counter is readable. */
+	}
 }
 
 /* Sends req and returns its reply, queueing events read meanwhile. */

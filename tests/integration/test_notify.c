@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -856,6 +857,75 @@ test_event_thread_gets_events(void **state)
 	assert_int_equal(peers, 2);
 }
 
+struct evt_attach {
+	struct shmc *c;
+	struct shmc_region r;
+	int rc;
+};
+
+static void *
+evt_attach_main(void *arg)
+{
+	struct evt_attach *a = arg;
+
+	a->rc = shmc_attach(a->c, "evt-race", 1, true, &a->r);
+	return NULL;
+}
+
+/*
+ * A peer's join that comes right behind the reply to c's own attach
+ * (the daemon is held so that c's create and d's find are answered in
+ * one go) must not be read while c's attach is still returning: the
+ * attachment is not known yet, and its peer's eventfd was dropped (a
+ * first version of shmc_set_event_thread read the socket there, and
+ * shm-vm's copy guests, notifying "all others", waited for ever). Read
+ * by the dispatch an event thread makes, it reaches d's eventfd.
+ */
+static void
+test_event_thread_keeps_join_behind_reply(void **state)
+{
+	struct fixture *f = *state;
+	struct evt_attach a = { .c = conn(f) };
+	struct pollfd p = { .events = POLLIN };
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+	pthread_t t;
+	uint64_t v = 0, id;
+	int s = raw(f), peers = 0;
+
+	shmc_set_event_thread(a.c, true);
+	assert_int_equal(kill(f->d.pid, SIGSTOP), 0);
+	assert_int_equal(pthread_create(&t, NULL, evt_attach_main, &a), 0);
+	harness_sleep_ms(100);	/* c's request first */
+	id = f->next_id++;
+	check_send_attach(s, id, "evt-race", strlen("evt-race") + 1, 1, true);
+	assert_int_equal(kill(f->d.pid, SIGCONT), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.rc, SHMC_GSS_OK);
+	close(a.r.fd);
+	for (;;) {
+		m = check_recv(s, harness_now_ms() + WAIT_MS, &fds);
+		if (m->id == id)
+			break;
+		wire_fds_close(&fds);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+	assert_int_equal(m->attach->status, SHMBROKER__GUEST_STATUS__GSS_OK);
+	assert_int_equal(fds.n, 4);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	p.fd = shmc_event_fd(a.c);
+	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+	assert_true(shmc_dispatch(a.c, peer_cb, &peers) >= 1);
+	assert_int_equal(peers, 1);
+	assert_int_equal(shmc_notify_direct(a.c, a.r.client_id, 0xffffffffu),
+	    0);
+	p.fd = fds.fd[2];	/* d's own eventfd */
+	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+	assert_int_equal(read(fds.fd[2], &v, sizeof(v)), sizeof(v));
+	assert_int_equal(v, 1);
+	wire_fds_close(&fds);
+}
+
 int
 main(void)
 {
@@ -873,6 +943,7 @@ main(void)
 		FIXTURE_TEST(test_misuse_does_not_block),
 		FIXTURE_TEST(test_event_thread_sleeps_through_calls),
 		FIXTURE_TEST(test_event_thread_gets_events),
+		FIXTURE_TEST(test_event_thread_keeps_join_behind_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
