@@ -120,6 +120,9 @@ shmc_attach_common(struct shmc *c, bool claim, const void *name, size_t len,
 		    &af);
 	if (rc != SHMC_GSS_OK)
 		return rc;
+	/* Nothing may read the socket before this: a peer's join right
+	 * behind the reply names a client the library does not know yet,
+	 * and its eventfd would be dropped (shmc_translate_event). */
 	if ((err = shmc_att_add(c, claim, name, len, size_pages, out,
 	    &af)) < 0) {
 		shmc_detach_unknown(c, out->client_id);

@@ -8,6 +8,7 @@
  * gone may reconnect and try once more (reconnect.c).
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -192,36 +193,29 @@ shmc_set_event_thread(struct shmc *c, bool on)
 }
 
 /*
- * Out of the event fd's set for a call with an event thread: its reply
- * would wake that thread (on one CPU a VMM's create paid about 18 us for
- * it). What comes before the reply is queued, which signals evfd. Back
- * in by EPOLL_CTL_ADD, which wakes the waiter when the socket holds what
- * came after the reply; EPOLL_CTL_MOD would not when the socket is still
- * on epoll's ready list from an earlier event (a waiter that does not
- * rescan, such as an edge-triggered epoll the fd is nested in, leaves it
- * there). Not read here: an event about the attachment this call makes
- * would find it not yet known, and its peer's eventfd would be lost. A
- * failed add (ENOMEM, ENOSPC) signals evfd, so that the waiter dispatches
- * (which reads the socket), and is tried again at the next dispatch.
+ * Out of the event fd's set for a call with an event thread (POLLIN off;
+ * epoll keeps EPOLLERR and EPOLLHUP): its reply would wake that thread
+ * (on one CPU a VMM's create paid about 18 us for it). What comes before
+ * the reply is queued, which signals evfd. What came after it: the
+ * re-arm wakes no one when the socket is still on epoll's ready list from
+ * an earlier event (a waiter that does not rescan, such as an
+ * edge-triggered epoll the fd is nested in, leaves it there), so a ready
+ * socket signals evfd, which always wakes, and the waiter's dispatch
+ * reads it. Not read here: an event about the attachment this call makes
+ * would find it not yet known, and its peer's eventfd would be lost.
  */
 void
 shmc_watch_socket(struct shmc *c, bool on)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0 };
+	struct pollfd p = { .fd = c->sock, .events = POLLIN };
 	uint64_t one = 1;
 
-	if (c->sock < 0 || on != c->sock_out)
+	if (!c->event_thread || c->sock < 0)
 		return;
-	if (!on) {
-		if (c->event_thread &&
-		    epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->sock, NULL) == 0)
-			c->sock_out = true;
-		return;
-	}
-	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sock, &ev) == 0 ||
-	    errno == EEXIST)
-		c->sock_out = false;
-	else if (write(c->evfd, &one, sizeof(one)) < 0) {
+	epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->sock, &ev);
+	if (on && poll(&p, 1, 0) > 0 &&
+	    write(c->evfd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: a full counter is readable. */
 	}
 }

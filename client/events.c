@@ -170,8 +170,6 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 	if (read(c->evfd, &drained, sizeof(drained)) < 0) {
 		/* EAGAIN: nothing was queued. */
 	}
-	/* A socket a call could not put back: try again. */
-	shmc_watch_socket(c, true);
 	/* Everything goes through the queue, in order: a callback that makes
 	 * a call queues what that call reads, ahead of what is still in the
 	 * socket. */

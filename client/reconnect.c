@@ -228,6 +228,8 @@ shmc_reclaim(struct shmc *c)
 		a->same_memory = a->same_memory && af.dev == a->dev &&
 		    af.ino == a->ino;
 		close(r.fd);
+		/* Before anything reads on: a join behind this reply names
+		 * cur_id (see shmc_attach_common). */
 		a->cur_id = r.client_id;
 		a->index = r.index;
 		if ((rc = shmc_sig_install(c, a, &af)) < 0)

@@ -128,7 +128,6 @@ shmc_drop_socket(struct shmc *c)
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->sock, NULL);
 	close(c->sock);
 	c->sock = -1;
-	c->sock_out = false;
 }
 
 int

@@ -76,7 +76,6 @@ struct shmc {
 	char *label;		/* NULL: the program's name */
 	int reconnect_ms;	/* 0: never reconnect */
 	bool event_thread;	/* shmc_set_event_thread */
-	bool sock_out;		/* sock is out of epfd (shmc_watch_socket) */
 	unsigned reconnects;
 	bool watching;		/* shmc_admin_watch, renewed at a reconnect */
 	struct attachment *att;
@@ -115,8 +114,8 @@ int shmc_client_call(struct shmc *c, Shmbroker__ClientMessage *req,
     Shmbroker__ServerMessage **reply);
 /* Reads the events that wait in the socket into the queue (no call). */
 void shmc_pump(struct shmc *c);
-/* Takes the socket out of the event fd's set for a call (when there is
- * an event thread) and puts it back (call.c). */
+/* Takes the socket's POLLIN out of the event fd's set for a call (when
+ * there is an event thread) and puts it back (call.c). */
 void shmc_watch_socket(struct shmc *c, bool on);
 
 /* attach.c */

@@ -910,9 +910,16 @@ test_event_thread_keeps_join_behind_reply(void **state)
 		wire_fds_close(&fds);
 		shmbroker__server_message__free_unpacked(m, NULL);
 	}
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(m->body_case, SHMBROKER__SERVER_MESSAGE__BODY_ATTACH);
 	assert_int_equal(m->attach->status, SHMBROKER__GUEST_STATUS__GSS_OK);
-	assert_int_equal(fds.n, 4);
 	shmbroker__server_message__free_unpacked(m, NULL);
+	/* A host too slow for the 100 ms let d's find come first. */
+	if (!a.r.created) {
+		wire_fds_close(&fds);
+		skip();
+	}
+	assert_int_equal(fds.n, 4);
 	p.fd = shmc_event_fd(a.c);
 	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
 	assert_true(shmc_dispatch(a.c, peer_cb, &peers) >= 1);
