@@ -255,10 +255,10 @@ void shmc_set_timeout(struct shmc *c, int timeout_ms);
  * Says that another thread waits on shmc_event_fd() while calls are made
  * on c (a VMM's event thread beside its vCPU threads; true), or not
  * (false, the default). Each call then takes the socket out of the event
- * fd's set until its reply is read (two epoll_ctl calls), so that the
- * reply does not wake that thread, which would only find nothing left or
- * wait for the caller's lock. Events that come during a call still make
- * the event fd readable.
+ * fd's set until its reply is read (two epoll_ctl calls and a poll), so
+ * that the reply does not wake that thread, which would only find
+ * nothing left or wait for the caller's lock. Events that come during a
+ * call still make the event fd readable.
  */
 void shmc_set_event_thread(struct shmc *c, bool on);
 
