@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "shmclient_int.h"
 
@@ -204,20 +203,17 @@ shmc_set_event_thread(struct shmc *c, bool on)
  * reads it. Not read here: an event about the attachment this call makes
  * would find it not yet known, and its peer's eventfd would be lost.
  */
-void
+static void
 shmc_watch_socket(struct shmc *c, bool on)
 {
 	struct epoll_event ev = { .events = on ? EPOLLIN : 0 };
 	struct pollfd p = { .fd = c->sock, .events = POLLIN };
-	uint64_t one = 1;
 
 	if (!c->event_thread || c->sock < 0)
 		return;
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->sock, &ev);
-	if (on && poll(&p, 1, 0) > 0 &&
-	    write(c->evfd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: a full counter is readable. */
-	}
+	if (on && poll(&p, 1, 0) > 0)
+		shmc_wake_events(c);
 }
 
 /* Sends req and returns its reply, queueing events read meanwhile. */

@@ -44,15 +44,21 @@ shmc_event_fd(const struct shmc *c)
 	return c->epfd;
 }
 
-static void
-shmc_queue_push(struct shmc *c, struct queued_event *q)
+void
+shmc_wake_events(struct shmc *c)
 {
 	uint64_t one = 1;
 
-	STAILQ_INSERT_TAIL(&c->queue, q, entry);
 	if (write(c->evfd, &one, sizeof(one)) < 0) {
-		/* The counter cannot overflow at one per event. */
+		/* EAGAIN: a full counter is readable. */
 	}
+}
+
+static void
+shmc_queue_push(struct shmc *c, struct queued_event *q)
+{
+	STAILQ_INSERT_TAIL(&c->queue, q, entry);
+	shmc_wake_events(c);
 }
 
 void

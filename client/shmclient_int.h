@@ -114,9 +114,6 @@ int shmc_client_call(struct shmc *c, Shmbroker__ClientMessage *req,
     Shmbroker__ServerMessage **reply);
 /* Reads the events that wait in the socket into the queue (no call). */
 void shmc_pump(struct shmc *c);
-/* Takes the socket's POLLIN out of the event fd's set for a call (when
- * there is an event thread) and puts it back (call.c). */
-void shmc_watch_socket(struct shmc *c, bool on);
 
 /* attach.c */
 /* 0 when fd is a file sealed against shrinking (F_SEAL_SHRINK) of at
@@ -137,6 +134,8 @@ void shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m);
 /* An event the library makes itself (EVENTFD_CHANGED). */
 void shmc_queue_local(struct shmc *c, const struct shmc_event *ev);
 void shmc_queue_free(struct shmc *c);
+/* Makes the event fd readable (evfd), so that its waiter dispatches. */
+void shmc_wake_events(struct shmc *c);
 
 /* reconnect.c */
 int shmc_att_add(struct shmc *c, bool claim, const void *name, size_t len,

@@ -8,10 +8,11 @@
  * thread makes the calls a VMM makes (attach, claim, notify, status
  * reads, detach, dispatch, eventfds, admin calls), with reconnects and
  * with the socket out of the event fd's set during calls (an event
- * thread's mode) when the input asks. What is checked: no crash or sanitizer report, every
- * result within what shmclient.h promises, a region that comes back from
- * an attach mapped and touched at both ends as a VMM would, every event
- * readable, and no descriptor left once the connection is closed.
+ * thread's mode) when the input asks. What is checked: no crash or
+ * sanitizer report, every result within what shmclient.h promises, a
+ * region that comes back from an attach mapped and touched at both ends
+ * as a VMM would, every event readable, and no descriptor left once the
+ * connection is closed.
  */
 #include <errno.h>
 #include <fcntl.h>

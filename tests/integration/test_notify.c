@@ -763,20 +763,27 @@ test_misuse_does_not_block(void **state)
 
 /* ---- an event thread beside the calls ---- */
 
+/* Two calls on c: an attach and a detach of a region only c holds. */
+static void
+evt_call(struct shmc *c, const char *name)
+{
+	struct shmc_region r;
+
+	attach(c, name, &r);
+	assert_int_equal(shmc_detach(c, r.client_id), 0);
+}
+
 /* How often a poller on c's event fd was woken over EVT_ROUNDS attaches
  * and detaches of a region only c holds: no event is meant for it. */
 static long
 wakes_over_calls(struct shmc *c, const char *name)
 {
 	struct harness_poller *p;
-	struct shmc_region r;
 	long wakes, ready;
 
 	assert_int_equal(harness_poller_start(shmc_event_fd(c), &p), 0);
-	for (int i = 0; i < EVT_ROUNDS; i++) {
-		attach(c, name, &r);
-		assert_int_equal(shmc_detach(c, r.client_id), 0);
-	}
+	for (int i = 0; i < EVT_ROUNDS; i++)
+		evt_call(c, name);
 	harness_poller_stop(p, &wakes, &ready);
 	print_message("event thread: %s: woken %ld times over %d calls, "
 	    "finding the fd readable %ld of them\n", name, wakes,
@@ -817,16 +824,6 @@ peer_cb(const struct shmc_event *ev, void *arg)
 	    ev->kind == SHMC_EVENT_PEER_DETACHED;
 }
 
-/* A call on c (an attach and a detach of a region of its own). */
-static void
-evt_call(struct shmc *c)
-{
-	struct shmc_region r;
-
-	attach(c, "evt-mine", &r);
-	assert_int_equal(shmc_detach(c, r.client_id), 0);
-}
-
 /* Told of an event thread, c still makes its event fd readable for an
  * event that comes after its calls (the socket watched again) and for one
  * a call read ahead of its reply (queued). */
@@ -842,7 +839,7 @@ test_event_thread_gets_events(void **state)
 	shmc_set_event_thread(c, true);
 	p.fd = shmc_event_fd(c);
 	attach(c, "evt-peer", &r);
-	evt_call(c);
+	evt_call(c, "evt-mine");
 	/* After the calls: d's join. */
 	attach(d, "evt-peer", &dr);
 	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
@@ -851,7 +848,7 @@ test_event_thread_gets_events(void **state)
 	assert_int_equal(poll(&p, 1, 0), 0);
 	/* Ahead of a reply: d's leave, in c's socket when c calls. */
 	assert_int_equal(shmc_detach(d, dr.client_id), 0);
-	evt_call(c);
+	evt_call(c, "evt-mine");
 	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
 	assert_true(shmc_dispatch(c, peer_cb, &peers) >= 1);
 	assert_int_equal(peers, 2);
