@@ -172,6 +172,14 @@ int bench_echo_once(int sock, uint64_t *ns);
 #define ECHO_FLUSH 3
 int bench_echo_kind_once(int sock, char kind, uint64_t *ns);
 
+/* replay.c: the system calls of an attach (find, or create) and its
+ * detach on both ends, with none of the broker: start its server (pin
+ * e->pid as the daemon), then per sample one call, the attach timed into
+ * *ns. ep is the caller's epoll set holding e->sock, as libshmclient's
+ * holds its socket. 0 or -errno. */
+int bench_replay_start(struct bench *b, struct bench_echo *e);
+int bench_replay_once(int sock, int ep, bool create, uint64_t *ns);
+
 /* fig_create.c: the memory floor, memfd_create + ftruncate + seals (+ mmap
  * and munmap for hugetlb) of bytes, timed in a server process that each
  * request wakes, as the daemon is: start it (pin *pid as the server), then

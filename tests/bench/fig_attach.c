@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -189,9 +190,12 @@ struct attach_run {
 	struct shmc *c;
 	int sock;
 	pid_t daemon, echo;
+	struct bench_echo replay;	/* replay.c's server */
+	int replay_ep;		/* its client's epoll set, as libshmclient's */
 	uint32_t seq;
 	struct samples fig[PLACE_N], find[PLACE_N], flo[PLACE_N];
 	struct samples flo_fresh[PLACE_N];	/* a new memfd per reply */
+	struct samples calls[PLACE_N], calls_fresh[PLACE_N];	/* replay.c */
 	char err[320];
 };
 
@@ -234,7 +238,8 @@ attach_place(struct attach_run *r, enum place p)
 	if ((err = place_pin_role(r->b, 0, p, ROLE_CLIENT)) < 0 ||
 	    (err = place_pin_tree(r->daemon, place_cpu(r->b, p,
 	    ROLE_SERVER))) < 0 ||
-	    (err = place_pin_role(r->b, r->echo, p, ROLE_SERVER)) < 0) {
+	    (err = place_pin_role(r->b, r->echo, p, ROLE_SERVER)) < 0 ||
+	    (err = place_pin_role(r->b, r->replay.pid, p, ROLE_SERVER)) < 0) {
 		snprintf(r->err, sizeof(r->err), "cannot pin for %s: %s",
 		    place_name(p), strerror(-err));
 		return -1;
@@ -267,6 +272,19 @@ attach_chunk_at(struct attach_run *r, enum place p, size_t n, bool keep)
 		snprintf(r->err, sizeof(r->err), "the floor's echo server "
 		    "failed: %s", strerror(-err));
 		return -1;
+	}
+	for (size_t i = 0; i < 2 * n; i++) {
+		bool fresh = i >= n;
+
+		if ((err = bench_replay_once(r->replay.sock, r->replay_ep,
+		    fresh, &ns)) < 0) {
+			snprintf(r->err, sizeof(r->err), "the system calls' "
+			    "replay failed: %s", strerror(-err));
+			return -1;
+		}
+		if (keep)
+			samples_add(fresh ? &r->calls_fresh[p] : &r->calls[p],
+			    ns);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (bench_attach_once(r->c, r->seq++, &ns, r->err,
@@ -317,6 +335,12 @@ attach_setup(struct bench *b, struct attach_run *r, struct test_daemon *d,
 		return -1;
 	r->sock = e->sock;
 	r->echo = e->pid;
+	snprintf(r->err, sizeof(r->err), "cannot start the replay server");
+	if (bench_replay_start(b, &r->replay) < 0 ||
+	    (r->replay_ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    epoll_ctl(r->replay_ep, EPOLL_CTL_ADD, r->replay.sock,
+	    &(struct epoll_event){ .events = EPOLLIN }) < 0)
+		return -1;
 	/* Made by an admin, it lives with no client, so the attaches being
 	 * timed cause no peer events. */
 	snprintf(r->err, sizeof(r->err), "cannot create %s", EXISTING_REGION);
@@ -326,6 +350,19 @@ attach_setup(struct bench *b, struct attach_run *r, struct test_daemon *d,
 	made = reply->error == SHMBROKER__ERROR__ERR_NONE;
 	shmbroker__server_message__free_unpacked(reply, NULL);
 	return made ? 0 : -1;
+}
+
+/* What the same system calls cost with none of the broker (replay.c). */
+static void
+attach_note_calls(struct figure *f, struct samples *calls)
+{
+	double p50 = samples_us(calls, 0.5);
+
+	figure_note(f, "the same system calls alone, both ends (replay): p50 "
+	    "%.2f us, %.2fx the floor; the figure %.2fx of it", p50,
+	    p50 / f->floor_p50, f->p50 / p50);
+	snprintf(f->extra, sizeof(f->extra), ",\"syscalls_p50\":%.3f,"
+	    "\"syscalls_ratio\":%.3f", p50, f->p50 / p50);
 }
 
 static void
@@ -360,6 +397,9 @@ attach_report(struct bench *b, struct attach_run *r, int rc)
 				figure_note(f, "an attach to a region that "
 				    "exists: no memory work");
 			}
+			if (rc == 0)
+				attach_note_calls(f, fig == 0 ?
+				    &r->calls_fresh[p] : &r->calls[p]);
 			report_figure(b, f);
 		}
 	}
@@ -369,7 +409,8 @@ int
 fig_attach(struct bench *b)
 {
 	size_t iters = b->quick ? ATTACH_ITERS_QUICK : ATTACH_ITERS;
-	struct attach_run r = { .b = b, .sock = -1 };
+	struct attach_run r = { .b = b, .sock = -1, .replay = { 0, -1 },
+	    .replay_ep = -1 };
 	struct bench_echo e = { 0, -1 };
 	struct shmc *adm = NULL;
 	struct test_daemon d;
@@ -381,7 +422,9 @@ fig_attach(struct bench *b)
 		if (samples_init(&r.fig[p], iters) < 0 ||
 		    samples_init(&r.flo[p], iters) < 0 ||
 		    samples_init(&r.flo_fresh[p], iters) < 0 ||
-		    samples_init(&r.find[p], iters) < 0)
+		    samples_init(&r.find[p], iters) < 0 ||
+		    samples_init(&r.calls[p], iters) < 0 ||
+		    samples_init(&r.calls_fresh[p], iters) < 0)
 			goto out;
 	if (attach_setup(b, &r, &d, &e, &adm) < 0)
 		goto out;
@@ -396,6 +439,9 @@ out:
 	attach_report(b, &r, rc);
 	place_release(b);
 	bench_echo_stop(&e);
+	bench_echo_stop(&r.replay);
+	if (r.replay_ep >= 0)
+		close(r.replay_ep);
 	shmc_close(r.c);
 	shmc_close(adm);
 	bench_stop_daemon(&d);
@@ -404,6 +450,8 @@ out:
 		samples_free(&r.flo[p]);
 		samples_free(&r.flo_fresh[p]);
 		samples_free(&r.find[p]);
+		samples_free(&r.calls[p]);
+		samples_free(&r.calls_fresh[p]);
 	}
 	return rc;
 }

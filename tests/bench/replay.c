@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * replay: the system calls of an attach and its detach, made by both ends
+ * in the order shmbrokerd and libshmclient make them (as strace shows
+ * them), with none of the broker's code in between: no protobuf-c, no
+ * policy, no registry, no event library. The attach figures print it next
+ * to their floor, so that a figure above its target says how much of the
+ * excess is these calls (the kernel's) and how much the broker's own work.
+ *
+ * Server side, per attach: epoll_wait, recvmsg, (a create: memfd_create,
+ * ftruncate, F_ADD_SEALS of the region), sendmsg of the reply with three
+ * fds (region, a state page and an eventfd from the stock), then the
+ * stock's refill: sched_yield, memfd_create + ftruncate + F_ADD_SEALS of a
+ * state page, eventfd2. Per detach: epoll_wait, recvmsg, a close of what
+ * the attachment held, sendmsg. Client side, timed: sendmsg, recvmsg,
+ * F_GET_SEALS + fstat of the region and of the state page, EPOLL_CTL_ADD
+ * of the eventfd; untimed: the close of the region fd, then the detach
+ * (sendmsg, recvmsg, EPOLL_CTL_DEL, two closes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+/* The sizes of the packed messages, as strace shows them. */
+#define REQ_FIND_BYTES 24
+#define REQ_CREATE_BYTES 22
+#define REQ_DETACH_BYTES 8
+#define REPLY_FIND_BYTES 17
+#define REPLY_CREATE_BYTES 20
+#define REPLY_DETACH_BYTES 5
+#define RECV_BYTES 65536	/* the daemon's and libshmclient's buffer */
+#define REPLAY_DETACH 'D'
+
+struct replay_server {
+	int sock, ep;
+	int region;		/* the existing region's memfd */
+	int page, efd;		/* the stock */
+	int held[3];		/* the attachment's: region if made, page, efd */
+	char buf[RECV_BYTES];
+};
+
+static int
+replay_memfd(const char *name)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, 4096) < 0 || fcntl(fd, F_ADD_SEALS,
+	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		_exit(1);
+	return fd;
+}
+
+static int
+replay_send(int sock, const void *buf, size_t len, const int *fds,
+    size_t nfds)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+	} cm;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	if (nfds > 0) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
+}
+
+static ssize_t
+replay_recv(int sock, void *buf, size_t len, int *fds, size_t nfds)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	struct iovec iov = { buf, len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(sock, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : -errno;
+	if (nfds == 0)
+		return n;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int) * nfds))
+		return -EPROTO;
+	memcpy(fds, CMSG_DATA(c), sizeof(int) * nfds);
+	return n;
+}
+
+static void
+replay_attach(struct replay_server *s, bool create)
+{
+	int fds[3];
+
+	s->held[0] = create ? replay_memfd("shm:replay") : -1;
+	fds[0] = create ? s->held[0] : s->region;
+	fds[1] = s->held[1] = s->page;
+	fds[2] = s->held[2] = s->efd;
+	if (replay_send(s->sock, s->buf, create ? REPLY_CREATE_BYTES :
+	    REPLY_FIND_BYTES, fds, 3) < 0)
+		_exit(1);
+	/* The daemon's stock refill (daemon/stock.c). */
+	sched_yield();
+	s->page = replay_memfd("shm-state");
+	if ((s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		_exit(1);
+}
+
+static void
+replay_detach(struct replay_server *s)
+{
+	for (int i = 2; i >= 0; i--)
+		if (s->held[i] >= 0)
+			close(s->held[i]);
+	s->held[0] = s->held[1] = s->held[2] = -1;
+	if (replay_send(s->sock, s->buf, REPLY_DETACH_BYTES, NULL, 0) < 0)
+		_exit(1);
+}
+
+static void
+replay_main(int sock)
+{
+	struct replay_server s;
+	struct epoll_event ev = { .events = EPOLLIN }, evs[32];
+	ssize_t n;
+
+	s.sock = sock;
+	s.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s.ep < 0 || epoll_ctl(s.ep, EPOLL_CTL_ADD, sock, &ev) < 0)
+		_exit(1);
+	s.region = replay_memfd("shm:replay-existing");
+	s.page = replay_memfd("shm-state");
+	s.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s.held[0] = s.held[1] = s.held[2] = -1;
+	for (;;) {
+		if (epoll_wait(s.ep, evs, 32, -1) < 0 && errno != EINTR)
+			_exit(1);
+		n = replay_recv(sock, s.buf, sizeof(s.buf), NULL, 0);
+		if (n <= 0)
+			_exit(n == -ECONNRESET ? 0 : 1);
+		if (s.buf[0] == REPLAY_DETACH)
+			replay_detach(&s);
+		else
+			replay_attach(&s, s.buf[0] == 'C');
+	}
+}
+
+int
+bench_replay_start(struct bench *b, struct bench_echo *e)
+{
+	return bench_fork_server(b, replay_main, &e->sock, &e->pid);
+}
+
+/* libshmclient's checks of a region memfd and a state page. */
+static int
+replay_check(int fd)
+{
+	struct stat st;
+
+	if (fcntl(fd, F_GET_SEALS) < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+bench_replay_once(int sock, int ep, bool create, uint64_t *ns)
+{
+	char buf[RECV_BYTES];
+	char req[REQ_FIND_BYTES] = { create ? 'C' : 'F' };
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t t0, t1;
+	int fds[3], rc;
+	ssize_t n;
+
+	t0 = bench_now_ns();
+	if ((rc = replay_send(sock, req, create ? REQ_CREATE_BYTES :
+	    REQ_FIND_BYTES, NULL, 0)) < 0)
+		return rc;
+	if ((n = replay_recv(sock, buf, sizeof(buf), fds, 3)) < 0)
+		return (int)n;
+	if ((rc = replay_check(fds[0])) == 0 &&
+	    (rc = replay_check(fds[1])) == 0) {
+		ev.data.fd = fds[2];
+		rc = epoll_ctl(ep, EPOLL_CTL_ADD, fds[2], &ev) < 0 ? -errno : 0;
+	}
+	t1 = bench_now_ns();
+	close(fds[0]);
+	req[0] = REPLAY_DETACH;
+	if (rc == 0 && (rc = replay_send(sock, req, REQ_DETACH_BYTES, NULL,
+	    0)) == 0 && (n = replay_recv(sock, buf, sizeof(buf), NULL, 0)) < 0)
+		rc = (int)n;
+	epoll_ctl(ep, EPOLL_CTL_DEL, fds[2], NULL);
+	close(fds[2]);
+	close(fds[1]);
+	*ns = t1 - t0;
+	return rc;
+}
