@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -36,10 +37,12 @@
 #define FLOOD_ALARM_S	60
 #define NOTIFY_ALL	0xffffffffu
 
-enum flood_role { ROLE_PONG, ROLE_HOSE, ROLE_SINK, NROLES };
-/* What the hose does: notify flat out, or only spin (the control: a
- * process as busy on the CPU that notifies nobody). */
-enum { HOSE_FLOOD = 1, HOSE_SPIN = 2 };
+enum flood_role { ROLE_PONG, ROLE_HOSE, ROLE_SINK, ROLE_BARE_SINK, NROLES };
+/* What the hose does: notify flat out, only spin (the control: a process
+ * as busy on the CPU that notifies nobody), or write a bare eventfd that
+ * a sink of its own reads (the control: the same wakeups with none of
+ * the broker). */
+enum { HOSE_FLOOD = 1, HOSE_SPIN = 2, HOSE_BARE = 3 };
 
 /* What the hose and this process share (MAP_SHARED, made before fork). */
 struct flood_shared {
@@ -57,10 +60,13 @@ struct flood {
 	struct shmc *c;
 	uint64_t id;
 	int efd;
+	int bare_efd;		/* HOSE_BARE's, read by ROLE_BARE_SINK */
 	size_t rounds;
 	struct samples idle[PLACE_N], busy[PLACE_N];
 	struct samples spin[PLACE_N];	/* the control: a busy CPU only */
+	struct samples bare[PLACE_N];	/* the control: bare eventfd writes */
 	double daemon_ticks[PLACE_N], daemon_ms[PLACE_N], rate[PLACE_N];
+	double bare_rate[PLACE_N];
 	char err[320];
 };
 
@@ -121,6 +127,14 @@ flood_hose(struct flood *f, struct shmc *c, uint64_t id, int go)
 		}
 		while (f->sh->run == HOSE_SPIN)
 			n++;
+		while (f->sh->run == HOSE_BARE) {
+			uint64_t one = 1;
+
+			if (write(f->bare_efd, &one, sizeof(one)) !=
+			    sizeof(one) && errno != EAGAIN)
+				flood_child_fail("bare eventfd write", NULL);
+			n++;
+		}
 		f->sh->notifies = n;
 		if (write(f->ready[ROLE_HOSE], "d", 1) != 1)
 			break;
@@ -139,6 +153,13 @@ flood_child(struct flood *f, enum flood_role role)
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	pool_close_in_child(f->b);
+	if (role == ROLE_BARE_SINK) {
+		if (write(f->ready[role], "r", 1) != 1)
+			_exit(1);
+		while (flood_wait(f->bare_efd) == 0)
+			continue;
+		_exit(0);
+	}
 	if (shmc_connect(f->d.socket, "shmbench flood", BENCH_TIMEOUT_MS, &c,
 	    err, sizeof(err)) < 0) {
 		fprintf(stderr, "shmbench: notify_flood child: %s\n", err);
@@ -239,6 +260,9 @@ flood_place(struct flood *f, enum place p)
 		err = place_pin_role(f->b, f->pid[ROLE_PONG], p, ROLE_SERVER);
 	if (err == 0)
 		err = place_pin_role(f->b, f->pid[ROLE_SINK], p, ROLE_SERVER);
+	if (err == 0)
+		err = place_pin_role(f->b, f->pid[ROLE_BARE_SINK], p,
+		    ROLE_SERVER);
 	if (err < 0)
 		snprintf(f->err, sizeof(f->err), "cannot pin for %s: %s",
 		    place_name(p), strerror(-err));
@@ -314,6 +338,11 @@ flood_at(struct flood *f, enum place p)
 	    &f->daemon_ms[p], &n) < 0)
 		return -1;
 	f->rate[p] = (double)n / ((double)(bench_now_ns() - start) / 1e9);
+	start = bench_now_ns();
+	if (flood_busy(f, HOSE_BARE, &f->bare[p], &ticks, &ms, &n) < 0)
+		return -1;
+	f->bare_rate[p] = (double)n / ((double)(bench_now_ns() - start) /
+	    1e9);
 	return 0;
 }
 
@@ -342,10 +371,18 @@ flood_report(struct flood *f, enum place p, int rc)
 	    "its CPU clock", f->rate[p], samples_us(&f->idle[p], 0.99),
 	    samples_us(&f->spin[p], 0.5), samples_us(&f->spin[p], 0.99),
 	    f->daemon_ticks[p], f->daemon_ms[p]);
+	figure_note(fig, "while the hose writes a bare eventfd that a sink "
+	    "of its own reads (the same wakeups, none of the broker) at %.0f "
+	    "writes/s: p50 %.2f us, p99 %.2f us (%.2fx the idle p99; the "
+	    "figure's p99 %.2fx of it)", f->bare_rate[p],
+	    samples_us(&f->bare[p], 0.5), samples_us(&f->bare[p], 0.99),
+	    samples_us(&f->bare[p], 0.99) / samples_us(&f->idle[p], 0.99),
+	    fig->p99 / samples_us(&f->bare[p], 0.99));
 	snprintf(fig->extra, sizeof(fig->extra), ",\"idle_p99\":%.3f,"
-	    "\"spin_p99\":%.3f,\"flood_per_s\":%.0f,"
+	    "\"spin_p99\":%.3f,\"bare_p99\":%.3f,\"flood_per_s\":%.0f,"
 	    "\"daemon_cpu_ms\":%.3f", samples_us(&f->idle[p], 0.99),
-	    samples_us(&f->spin[p], 0.99), f->rate[p], f->daemon_ms[p]);
+	    samples_us(&f->spin[p], 0.99), samples_us(&f->bare[p], 0.99),
+	    f->rate[p], f->daemon_ms[p]);
 	report_figure(f->b, fig);
 }
 
@@ -362,6 +399,8 @@ flood_setup(struct flood *f)
 		f->sh = NULL;
 		return -1;
 	}
+	if ((f->bare_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -1;
 	snprintf(f->err, sizeof(f->err), "shmbrokerd did not start");
 	if (bench_start_daemon(f->b, &f->d, extra) < 0)
 		return -1;
@@ -394,12 +433,15 @@ flood_teardown(struct flood *f)
 			close(f->go[role]);
 	}
 	bench_stop_daemon(&f->d);
+	if (f->bare_efd >= 0)
+		close(f->bare_efd);
 	if (f->sh != NULL)
 		munmap(f->sh, sizeof(*f->sh));
 	for (int p = 0; p < PLACE_N; p++) {
 		samples_free(&f->idle[p]);
 		samples_free(&f->busy[p]);
 		samples_free(&f->spin[p]);
+		samples_free(&f->bare[p]);
 	}
 }
 
@@ -415,11 +457,13 @@ fig_flood(struct bench *b)
 	f->rounds = b->quick ? FLOOD_ROUNDS_QUICK : FLOOD_ROUNDS;
 	for (int role = 0; role < NROLES; role++)
 		f->ready[role] = f->go[role] = -1;
+	f->bare_efd = -1;
 	snprintf(f->err, sizeof(f->err), "out of memory");
 	for (int p = 0; p < PLACE_N; p++)
 		if (samples_init(&f->idle[p], f->rounds) < 0 ||
 		    samples_init(&f->busy[p], f->rounds) < 0 ||
-		    samples_init(&f->spin[p], f->rounds) < 0)
+		    samples_init(&f->spin[p], f->rounds) < 0 ||
+		    samples_init(&f->bare[p], f->rounds) < 0)
 			goto out;
 	if (flood_setup(f) < 0)
 		goto out;
