@@ -179,6 +179,15 @@ int bench_echo_kind_once(int sock, char kind, uint64_t *ns);
  * holds its socket. 0 or -errno. */
 int bench_replay_start(struct bench *b, struct bench_echo *e);
 int bench_replay_once(int sock, int ep, bool create, uint64_t *ns);
+/* replay.c: boot_storm's server, its system calls without the broker:
+ * serves the n connections socks (never returns) for attaches each,
+ * BENCH_STORM_SHARE of them to a name; each reply's first byte is
+ * BENCH_REPLAY_REPLY, each PeerChanged's BENCH_REPLAY_PEER. */
+#define BENCH_STORM_SHARE 4
+#define BENCH_REPLAY_REPLY 'R'
+#define BENCH_REPLAY_PEER 'P'
+void bench_replay_storm_main(int *socks, size_t n, size_t attaches)
+    __attribute__((noreturn));
 
 /* fig_create.c: the memory floor, memfd_create + ftruncate + seals (+ mmap
  * and munmap for hugetlb) of bytes, timed in a server process that each

@@ -12,7 +12,10 @@
  * with one reply carrying an fd (a memfd made once), as seqpacket_fd_rtt
  * does. Two figures: boot_storm, the total time (ms) against the floor's
  * total; boot_storm_p99, each attach's request-to-reply time, p99 against
- * the floor's p99. Rounds alternate figure and floor.
+ * the floor's p99. Rounds alternate figure and floor. Each note also gives
+ * the same driver against replay.c's server, which makes the daemon's
+ * system calls of a storm with none of its code: what the kernel's part
+ * of the miss is.
  */
 #include <errno.h>
 #include <math.h>
@@ -30,7 +33,7 @@
 
 #define STORM_CONNS	1000
 #define STORM_ATTACHES	4
-#define STORM_SHARE	4	/* connections per region name */
+#define STORM_SHARE	BENCH_STORM_SHARE	/* connections per name */
 #define STORM_ROUNDS	3
 #define STORM_ROUNDS_QUICK 1
 #define STORM_TARGET	2.0
@@ -52,6 +55,7 @@ struct storm {
 	uint32_t round;		/* names differ from round to round */
 	struct samples att[PLACE_N], flo[PLACE_N];
 	struct samples tot[PLACE_N], ftot[PLACE_N];	/* ns per round */
+	struct samples rep[PLACE_N], rtot[PLACE_N];	/* replay.c's server */
 	uint8_t buf[WIRE_MAX_MESSAGE];
 	char err[320];
 };
@@ -140,6 +144,23 @@ storm_bare_reply(struct storm *s, size_t i, const uint8_t *buf, size_t len,
 
 static const struct storm_ops storm_bare_ops = {
 	storm_send_bare, storm_bare_reply,
+};
+
+static int
+storm_replay_reply(struct storm *s, size_t i, const uint8_t *buf,
+    size_t len, size_t nfds)
+{
+	if (len > 0 && buf[0] == BENCH_REPLAY_PEER && nfds == 1)
+		return 0;
+	if (len > 0 && buf[0] == BENCH_REPLAY_REPLY && nfds >= 3)
+		return 1;
+	snprintf(s->err, sizeof(s->err), "the replay server sent connection "
+	    "%zu what it should not", i);
+	return -1;
+}
+
+static const struct storm_ops storm_replay_ops = {
+	storm_send_bare, storm_replay_reply,
 };
 
 /* Everything connection i has to read now; a reply times its attach and
@@ -336,8 +357,16 @@ storm_server_main(int *socks, size_t n)
 	_exit(0);
 }
 
+static void
+storm_server_replay(int *socks, size_t n)
+{
+	bench_replay_storm_main(socks, n, STORM_ATTACHES);
+}
+
+/* The driver against a forked server serve(), on the server's CPU. */
 static int
-storm_floor(struct storm *s, enum place p)
+storm_bare(struct storm *s, enum place p, void (*serve)(int *, size_t),
+    const struct storm_ops *ops, struct samples *lat, struct samples *tot)
 {
 	int *theirs = calloc(STORM_CONNS, sizeof(int)), rc = -1, sv[2];
 	size_t made = 0;
@@ -357,12 +386,13 @@ storm_floor(struct storm *s, enum place p)
 		pool_close_in_child(s->b);
 		storm_close(s);
 		place_pin_role(s->b, 0, p, ROLE_SERVER);
-		storm_server_main(theirs, STORM_CONNS);
+		serve(theirs, STORM_CONNS);
+		_exit(0);
 	}
 	for (size_t i = 0; i < made; i++)
 		close(theirs[i]);
 	if (pid > 0)
-		rc = storm_drive(s, &storm_bare_ops, &s->flo[p], &s->ftot[p]);
+		rc = storm_drive(s, ops, lat, tot);
 	else
 		snprintf(s->err, sizeof(s->err), "the floor's server: %s",
 		    strerror(errno));
@@ -373,6 +403,19 @@ storm_floor(struct storm *s, enum place p)
 }
 
 /* ---- the figures ---- */
+
+/* The replay's figure (total ms, or p99 us) beside the floor's. */
+static void
+storm_note_replay(struct figure *f, double replay, double floor)
+{
+	double fig = f->single ? f->value : f->p99;
+
+	figure_note(f, "the same system calls from a server with none of the "
+	    "broker (replay): %.1f, %.2fx the floor; the figure %.2fx of it",
+	    replay, replay / floor, fig / replay);
+	snprintf(f->extra, sizeof(f->extra), ",\"syscalls\":%.3f,"
+	    "\"syscalls_ratio\":%.3f", replay, fig / replay);
+}
 
 static void
 storm_report_total(struct storm *s, enum place p, int rc)
@@ -396,6 +439,7 @@ storm_report_total(struct storm *s, enum place p, int rc)
 	    "at once; total time, median of %zu rounds; floor: as many bare "
 	    "request/replies with an fd at the same concurrency", STORM_CONNS,
 	    STORM_ATTACHES, STORM_SHARE, s->tot[p].n);
+	storm_note_replay(f, samples_us(&s->rtot[p], 0.5) / 1000.0, ftot);
 	report_figure(s->b, f);
 }
 
@@ -416,6 +460,8 @@ storm_report_p99(struct storm *s, enum place p, int rc)
 	figure_note(f, "each attach of the storm, request to reply; ratio is "
 	    "p99 / the floor's p99 (%.1f us; floor_p50 is its p50)",
 	    samples_us(&s->flo[p], 0.99));
+	storm_note_replay(f, samples_us(&s->rep[p], 0.99),
+	    samples_us(&s->flo[p], 0.99));
 	report_figure(s->b, f);
 }
 
@@ -431,7 +477,9 @@ storm_init(struct storm *s, size_t rounds)
 		if (samples_init(&s->att[p], lat) < 0 ||
 		    samples_init(&s->flo[p], lat) < 0 ||
 		    samples_init(&s->tot[p], rounds) < 0 ||
-		    samples_init(&s->ftot[p], rounds) < 0)
+		    samples_init(&s->ftot[p], rounds) < 0 ||
+		    samples_init(&s->rep[p], lat) < 0 ||
+		    samples_init(&s->rtot[p], rounds) < 0)
 			return -1;
 	return 0;
 }
@@ -444,6 +492,8 @@ storm_free(struct storm *s)
 		samples_free(&s->flo[p]);
 		samples_free(&s->tot[p]);
 		samples_free(&s->ftot[p]);
+		samples_free(&s->rep[p]);
+		samples_free(&s->rtot[p]);
 	}
 	free(s->c);
 	free(s);
@@ -473,7 +523,10 @@ fig_storm(struct bench *b)
 			if (!place_possible(b, (enum place)p))
 				continue;
 			place_pin_role(b, 0, (enum place)p, ROLE_CLIENT);
-			if (storm_floor(s, (enum place)p) < 0 ||
+			if (storm_bare(s, (enum place)p, storm_server_main,
+			    &storm_bare_ops, &s->flo[p], &s->ftot[p]) < 0 ||
+			    storm_bare(s, (enum place)p, storm_server_replay,
+			    &storm_replay_ops, &s->rep[p], &s->rtot[p]) < 0 ||
 			    storm_figure(s, (enum place)p) < 0 ||
 			    bench_stopped(b))
 				rc = -1;

@@ -16,10 +16,18 @@
  * F_GET_SEALS + fstat of the region and of the state page, EPOLL_CTL_ADD
  * of the eventfd; untimed: the close of the region fd, then the detach
  * (sendmsg, recvmsg, EPOLL_CTL_DEL, two closes).
+ *
+ * The same for boot_storm's server: one process over every connection,
+ * answering each attach as the daemon does in a storm, where the stock is
+ * empty: a region's first attach makes its memfd and its state page, every
+ * attach an eventfd; the reply carries the region, the state page, the
+ * eventfd and each member's eventfd, and each member is sent the
+ * newcomer's eventfd (PeerChanged).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -29,6 +37,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "wire.h"
 
 /* The sizes of the packed messages, as strace shows them. */
 #define REQ_FIND_BYTES 24
@@ -85,7 +94,8 @@ replay_send(int sock, const void *buf, size_t len, const int *fds,
 }
 
 static ssize_t
-replay_recv(int sock, void *buf, size_t len, int *fds, size_t nfds)
+replay_recv(int sock, void *buf, size_t len, int *fds, size_t nfds,
+    int flags)
 {
 	union {
 		struct cmsghdr h;
@@ -97,7 +107,7 @@ replay_recv(int sock, void *buf, size_t len, int *fds, size_t nfds)
 		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
 	};
 	struct cmsghdr *c;
-	ssize_t n = recvmsg(sock, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+	ssize_t n = recvmsg(sock, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC | flags);
 
 	if (n <= 0)
 		return n == 0 ? -ECONNRESET : -errno;
@@ -159,7 +169,7 @@ replay_main(int sock)
 	for (;;) {
 		if (epoll_wait(s.ep, evs, 32, -1) < 0 && errno != EINTR)
 			_exit(1);
-		n = replay_recv(sock, s.buf, sizeof(s.buf), NULL, 0);
+		n = replay_recv(sock, s.buf, sizeof(s.buf), NULL, 0, 0);
 		if (n <= 0)
 			_exit(n == -ECONNRESET ? 0 : 1);
 		if (s.buf[0] == REPLAY_DETACH)
@@ -200,7 +210,7 @@ bench_replay_once(int sock, int ep, bool create, uint64_t *ns)
 	if ((rc = replay_send(sock, req, create ? REQ_CREATE_BYTES :
 	    REQ_FIND_BYTES, NULL, 0)) < 0)
 		return rc;
-	if ((n = replay_recv(sock, buf, sizeof(buf), fds, 3)) < 0)
+	if ((n = replay_recv(sock, buf, sizeof(buf), fds, 3, 0)) < 0)
 		return (int)n;
 	if ((rc = replay_check(fds[0])) == 0 &&
 	    (rc = replay_check(fds[1])) == 0) {
@@ -211,11 +221,102 @@ bench_replay_once(int sock, int ep, bool create, uint64_t *ns)
 	close(fds[0]);
 	req[0] = REPLAY_DETACH;
 	if (rc == 0 && (rc = replay_send(sock, req, REQ_DETACH_BYTES, NULL,
-	    0)) == 0 && (n = replay_recv(sock, buf, sizeof(buf), NULL, 0)) < 0)
+	    0)) == 0 && (n = replay_recv(sock, buf, sizeof(buf), NULL, 0,
+	    0)) < 0)
 		rc = (int)n;
 	epoll_ctl(ep, EPOLL_CTL_DEL, fds[2], NULL);
 	close(fds[2]);
 	close(fds[1]);
 	*ns = t1 - t0;
 	return rc;
+}
+
+/* ---- boot_storm's server ---- */
+
+#define STORM_REPLY_BYTES 20
+#define STORM_PEER_BYTES 30
+
+struct storm_name {
+	int region, page;
+	size_t n;
+	int sock[BENCH_STORM_SHARE], efd[BENCH_STORM_SHARE];
+};
+
+static void
+storm_replay_attach(struct storm_name *nm, int sock)
+{
+	uint8_t reply[STORM_REPLY_BYTES] = { BENCH_REPLAY_REPLY };
+	uint8_t peer[STORM_PEER_BYTES] = { BENCH_REPLAY_PEER };
+	int fds[3 + BENCH_STORM_SHARE], efd;
+
+	if (nm->n == BENCH_STORM_SHARE)
+		_exit(1);
+	if (nm->n == 0) {
+		nm->region = replay_memfd("shm:replay-storm");
+		nm->page = replay_memfd("shm-state");
+	}
+	if ((efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		_exit(1);
+	fds[0] = nm->region;
+	fds[1] = nm->page;
+	fds[2] = efd;
+	memcpy(fds + 3, nm->efd, nm->n * sizeof(int));
+	if (wire_send(sock, reply, sizeof(reply), fds, 3 + nm->n) < 0)
+		_exit(1);
+	for (size_t k = 0; k < nm->n; k++)
+		if (wire_send(nm->sock[k], peer, sizeof(peer), &efd, 1) < 0)
+			_exit(1);
+	nm->sock[nm->n] = sock;
+	nm->efd[nm->n++] = efd;
+}
+
+void
+bench_replay_storm_main(int *socks, size_t n, size_t attaches)
+{
+	size_t nnames = (n + BENCH_STORM_SHARE - 1) / BENCH_STORM_SHARE *
+	    attaches, open_ = n;
+	struct storm_name *names = calloc(nnames, sizeof(*names));
+	uint32_t *step = calloc(n, sizeof(*step));
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev[64];
+	char buf[RECV_BYTES];
+
+	if (names == NULL || step == NULL || ep < 0)
+		_exit(1);
+	for (size_t i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u64 = i };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, socks[i], &e) < 0)
+			_exit(1);
+	}
+	while (open_ > 0) {
+		int got = epoll_wait(ep, ev, 64, -1);
+
+		for (int k = 0; k < got; k++) {
+			size_t i = ev[k].data.u64;
+			ssize_t len = replay_recv(socks[i], buf, sizeof(buf),
+			    NULL, 0, MSG_DONTWAIT);
+
+			if (len > 0 && step[i] < attaches) {
+				storm_replay_attach(&names[i /
+				    BENCH_STORM_SHARE * attaches + step[i]++],
+				    socks[i]);
+				continue;
+			}
+			if (len == -EAGAIN)
+				continue;
+			epoll_ctl(ep, EPOLL_CTL_DEL, socks[i], NULL);
+			open_--;
+		}
+	}
+	/* What a storm's connections leave, as the daemon drops it. */
+	for (size_t j = 0; j < nnames; j++) {
+		for (size_t k = 0; k < names[j].n; k++)
+			close(names[j].efd[k]);
+		if (names[j].n > 0) {
+			close(names[j].region);
+			close(names[j].page);
+		}
+	}
+	_exit(0);
 }
