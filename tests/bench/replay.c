@@ -68,56 +68,23 @@ replay_memfd(const char *name)
 	return fd;
 }
 
-static int
-replay_send(int sock, const void *buf, size_t len, const int *fds,
-    size_t nfds)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 3)];
-	} cm;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
-
-	if (nfds > 0) {
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
-}
-
+/* A datagram of len bytes, its fds (when fds) moved into fds exactly. */
 static ssize_t
 replay_recv(int sock, void *buf, size_t len, int *fds, size_t nfds,
     int flags)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
-	struct iovec iov = { buf, len };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
-	};
-	struct cmsghdr *c;
-	ssize_t n = recvmsg(sock, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC | flags);
+	struct wire_fds got = { .n = 0 };
+	ssize_t n = wire_recv_flags(sock, buf, len, &got, flags);
 
-	if (n <= 0)
-		return n == 0 ? -ECONNRESET : -errno;
-	if (nfds == 0)
+	if (n == 0)
+		n = -ECONNRESET;
+	if (n > 0 && got.n != nfds)
+		n = -EPROTO;
+	if (n < 0) {
+		wire_fds_close(&got);
 		return n;
-	c = CMSG_FIRSTHDR(&mh);
-	if (c == NULL || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int) * nfds))
-		return -EPROTO;
-	memcpy(fds, CMSG_DATA(c), sizeof(int) * nfds);
+	}
+	memcpy(fds, got.fd, sizeof(int) * nfds);
 	return n;
 }
 
@@ -130,7 +97,7 @@ replay_attach(struct replay_server *s, bool create)
 	fds[0] = create ? s->held[0] : s->region;
 	fds[1] = s->held[1] = s->page;
 	fds[2] = s->held[2] = s->efd;
-	if (replay_send(s->sock, s->buf, create ? REPLY_CREATE_BYTES :
+	if (wire_send(s->sock, s->buf, create ? REPLY_CREATE_BYTES :
 	    REPLY_FIND_BYTES, fds, 3) < 0)
 		_exit(1);
 	/* The daemon's stock refill (daemon/stock.c). */
@@ -147,7 +114,7 @@ replay_detach(struct replay_server *s)
 		if (s->held[i] >= 0)
 			close(s->held[i]);
 	s->held[0] = s->held[1] = s->held[2] = -1;
-	if (replay_send(s->sock, s->buf, REPLY_DETACH_BYTES, NULL, 0) < 0)
+	if (wire_send(s->sock, s->buf, REPLY_DETACH_BYTES, NULL, 0) < 0)
 		_exit(1);
 }
 
@@ -207,7 +174,7 @@ bench_replay_once(int sock, int ep, bool create, uint64_t *ns)
 	ssize_t n;
 
 	t0 = bench_now_ns();
-	if ((rc = replay_send(sock, req, create ? REQ_CREATE_BYTES :
+	if ((rc = wire_send(sock, req, create ? REQ_CREATE_BYTES :
 	    REQ_FIND_BYTES, NULL, 0)) < 0)
 		return rc;
 	if ((n = replay_recv(sock, buf, sizeof(buf), fds, 3, 0)) < 0)
@@ -220,7 +187,7 @@ bench_replay_once(int sock, int ep, bool create, uint64_t *ns)
 	t1 = bench_now_ns();
 	close(fds[0]);
 	req[0] = REPLAY_DETACH;
-	if (rc == 0 && (rc = replay_send(sock, req, REQ_DETACH_BYTES, NULL,
+	if (rc == 0 && (rc = wire_send(sock, req, REQ_DETACH_BYTES, NULL,
 	    0)) == 0 && (n = replay_recv(sock, buf, sizeof(buf), NULL, 0,
 	    0)) < 0)
 		rc = (int)n;
