@@ -19,6 +19,11 @@
  * vdev. Everything else a guest does (console, exit port, other MMIO) is
  * shm-vm's run loop. Descriptors come inherited, their numbers on the
  * command line.
+ *
+ * With --replay-fd it is instead the control of guest_create_usable: a
+ * factory page and a control page answered by benchvm_replay.c's bare
+ * vdev, which makes shm-vm's system calls for a create and a detach
+ * against replay.c's server on that socket (--huge: hugetlb regions).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -34,16 +39,12 @@
 
 #include <qvm/guest_shm.h>
 
-#include "vm.h"
-
-/* Where shm-vm would put a region's data (the window's first 2 MiB
- * boundary past its control page), and that control page. */
-#define BENCHVM_DATA_GPA	(VM_WINDOW_BASE + 0x200000ULL)
-#define BENCHVM_CTL_GPA		(BENCHVM_DATA_GPA - GUEST_SHM_PAGE_SIZE)
+#include "benchvm.h"
 
 struct benchvm_opts {
 	const char *guest;
-	int shared_fd, irqfd, doorbell_fd;
+	int shared_fd, irqfd, doorbell_fd, replay_fd;
+	bool huge;
 	uint64_t mem;
 	unsigned timeout_s;
 };
@@ -70,6 +71,8 @@ parse_args(int argc, char **argv, struct benchvm_opts *o)
 		{ "irqfd", required_argument, NULL, 'i' },
 		{ "doorbell-fd", required_argument, NULL, 'd' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "replay-fd", required_argument, NULL, 'r' },
+		{ "huge", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, bad = 0;
@@ -82,14 +85,17 @@ parse_args(int argc, char **argv, struct benchvm_opts *o)
 		case 'i': bad |= parse_fd(optarg, &o->irqfd); break;
 		case 'd': bad |= parse_fd(optarg, &o->doorbell_fd); break;
 		case 't': o->timeout_s = (unsigned)atoi(optarg); break;
+		case 'r': bad |= parse_fd(optarg, &o->replay_fd); break;
+		case 'H': o->huge = true; break;
 		default: bad = 1;
 		}
 	}
-	if (bad || o->guest == NULL || o->shared_fd < 0 || o->irqfd < 0 ||
-	    o->doorbell_fd < 0 || o->mem < VM_MIN_MEM || o->mem > VM_MAX_MEM) {
+	if (bad || o->guest == NULL || (o->replay_fd < 0 && (o->shared_fd < 0 ||
+	    o->irqfd < 0 || o->doorbell_fd < 0)) || o->mem < VM_MIN_MEM ||
+	    o->mem > VM_MAX_MEM) {
 		fprintf(stderr, "usage: shmbench-vm --guest FILE --mem-mib N "
-		    "--shared-fd FD --irqfd FD --doorbell-fd FD "
-		    "[--timeout S]\n");
+		    "(--shared-fd FD --irqfd FD --doorbell-fd FD | "
+		    "--replay-fd FD [--huge]) [--timeout S]\n");
 		return -1;
 	}
 	return 0;
@@ -141,11 +147,27 @@ bind_doorbell(struct vm *vm, int fd)
 	return 0;
 }
 
+/* The guest_create_usable control: the bare vdev on the replay server. */
+static int
+run_replay(struct vm *vm, const struct benchvm_opts *o)
+{
+	struct replay_vdev rv;
+	int status = VM_STATUS_FAIL;
+
+	if (replay_vdev_open(&rv, vm, o->replay_fd, o->huge) == 0 &&
+	    vm_alloc_memory(vm) == 0 && vm_load_image(vm, o->guest) == 0 &&
+	    vm_create(vm) == 0)
+		status = vm_run(vm);
+	replay_vdev_close(&rv);
+	vm_destroy(vm);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct benchvm_opts o = { .shared_fd = -1, .irqfd = -1,
-	    .doorbell_fd = -1, .mem = 8ULL << 20 };
+	    .doorbell_fd = -1, .replay_fd = -1, .mem = 8ULL << 20 };
 	struct vm vm;
 	void *hva = NULL;
 	size_t len = 0;
@@ -156,6 +178,8 @@ main(int argc, char **argv)
 	vm_init(&vm);
 	vm.mem_size = o.mem;
 	vm.timeout_s = o.timeout_s;
+	if (o.replay_fd >= 0)
+		return run_replay(&vm, &o);
 	vm.arg = BENCHVM_CTL_GPA;
 	if (vm_alloc_memory(&vm) == 0 && vm_load_image(&vm, o.guest) == 0 &&
 	    vm_create(&vm) == 0 && map_shared(&vm, o.shared_fd, &hva,

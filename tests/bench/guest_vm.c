@@ -54,14 +54,10 @@ vm_spec_shm_vm(struct guest_run *r, struct vm_spec *v, const char *guest,
 	v->cpu = cpu;
 }
 
-void
-vm_spec_doorbell(struct vm_spec *v, const char *guest, int shared,
-    int irqfd, int doorbell, int cpu)
+/* shmbench-vm's arguments that every mode has; the count of them. */
+static size_t
+vm_spec_benchvm(struct vm_spec *v, const char *guest, int cpu)
 {
-	static const char *const opt[3] = {
-		"--shared-fd", "--irqfd", "--doorbell-fd",
-	};
-	const int fds[3] = { shared, irqfd, doorbell };
 	size_t n = 0;
 
 	memset(v, 0, sizeof(*v));
@@ -73,6 +69,20 @@ vm_spec_doorbell(struct vm_spec *v, const char *guest, int shared,
 	v->argv[n++] = "8";
 	v->argv[n++] = "--timeout";
 	v->argv[n++] = VM_TIMEOUT_S;
+	v->cpu = cpu;
+	return n;
+}
+
+void
+vm_spec_doorbell(struct vm_spec *v, const char *guest, int shared,
+    int irqfd, int doorbell, int cpu)
+{
+	static const char *const opt[3] = {
+		"--shared-fd", "--irqfd", "--doorbell-fd",
+	};
+	const int fds[3] = { shared, irqfd, doorbell };
+	size_t n = vm_spec_benchvm(v, guest, cpu);
+
 	for (int i = 0; i < 3; i++) {
 		snprintf(v->num[i], sizeof(v->num[i]), "%d", fds[i]);
 		v->argv[n++] = opt[i];
@@ -80,7 +90,21 @@ vm_spec_doorbell(struct vm_spec *v, const char *guest, int shared,
 		v->keep[v->nkeep++] = fds[i];
 	}
 	v->argv[n] = NULL;
-	v->cpu = cpu;
+}
+
+void
+vm_spec_replay(struct vm_spec *v, const char *guest, int sock, bool huge,
+    int cpu)
+{
+	size_t n = vm_spec_benchvm(v, guest, cpu);
+
+	snprintf(v->num[0], sizeof(v->num[0]), "%d", sock);
+	v->argv[n++] = "--replay-fd";
+	v->argv[n++] = v->num[0];
+	if (huge)
+		v->argv[n++] = "--huge";
+	v->argv[n] = NULL;
+	v->keep[v->nkeep++] = sock;
 }
 
 /* In the child: on its CPU, with its descriptors, then the program. */

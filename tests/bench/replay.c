@@ -37,17 +37,10 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "replay.h"
 #include "wire.h"
 
-/* The sizes of the packed messages, as strace shows them. */
-#define REQ_FIND_BYTES 24
-#define REQ_CREATE_BYTES 22
-#define REQ_DETACH_BYTES 8
-#define REPLY_FIND_BYTES 17
-#define REPLY_CREATE_BYTES 20
-#define REPLY_DETACH_BYTES 5
 #define RECV_BYTES 65536	/* the daemon's and libshmclient's buffer */
-#define REPLAY_DETACH 'D'
 
 struct replay_server {
 	int sock, ep;
@@ -57,15 +50,34 @@ struct replay_server {
 	char buf[RECV_BYTES];
 };
 
+/* A sealed memfd of bytes, in the daemon's order (daemon/memory.c): a
+ * hugetlb one is mapped and unmapped once, which reserves its pages. */
+static int
+replay_region(const char *name, size_t bytes, bool huge)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+	    (huge ? MFD_HUGETLB : 0));
+	void *p;
+
+	if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0)
+		_exit(1);
+	if (huge) {
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		    0);
+		if (p == MAP_FAILED)
+			_exit(1);
+		munmap(p, bytes);
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) < 0)
+		_exit(1);
+	return fd;
+}
+
 static int
 replay_memfd(const char *name)
 {
-	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	if (fd < 0 || ftruncate(fd, 4096) < 0 || fcntl(fd, F_ADD_SEALS,
-	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		_exit(1);
-	return fd;
+	return replay_region(name, 4096, false);
 }
 
 /* A datagram of len bytes, its fds (when fds) moved into fds exactly. */
@@ -89,16 +101,20 @@ replay_recv(int sock, void *buf, size_t len, int *fds, size_t nfds,
 }
 
 static void
-replay_attach(struct replay_server *s, bool create)
+replay_attach(struct replay_server *s, const struct replay_req *q)
 {
+	bool create = q->kind == REPLAY_CREATE;
 	int fds[3];
 
-	s->held[0] = create ? replay_memfd("shm:replay") : -1;
+	if (create && (q->pages == 0 || q->pages > (1u << 20)))
+		_exit(1);
+	s->held[0] = create ? replay_region("shm:replay",
+	    (size_t)q->pages * 4096, q->huge) : -1;
 	fds[0] = create ? s->held[0] : s->region;
 	fds[1] = s->held[1] = s->page;
 	fds[2] = s->held[2] = s->efd;
-	if (wire_send(s->sock, s->buf, create ? REPLY_CREATE_BYTES :
-	    REPLY_FIND_BYTES, fds, 3) < 0)
+	if (wire_send(s->sock, s->buf, create ? REPLAY_REPLY_CREATE_BYTES :
+	    REPLAY_REPLY_FIND_BYTES, fds, 3) < 0)
 		_exit(1);
 	/* The daemon's stock refill (daemon/stock.c). */
 	sched_yield();
@@ -114,7 +130,7 @@ replay_detach(struct replay_server *s)
 		if (s->held[i] >= 0)
 			close(s->held[i]);
 	s->held[0] = s->held[1] = s->held[2] = -1;
-	if (wire_send(s->sock, s->buf, REPLY_DETACH_BYTES, NULL, 0) < 0)
+	if (wire_send(s->sock, s->buf, REPLAY_REPLY_DETACH_BYTES, NULL, 0) < 0)
 		_exit(1);
 }
 
@@ -122,6 +138,7 @@ static void
 replay_main(int sock)
 {
 	struct replay_server s;
+	struct replay_req q;
 	struct epoll_event ev = { .events = EPOLLIN }, evs[32];
 	ssize_t n;
 
@@ -139,10 +156,13 @@ replay_main(int sock)
 		n = replay_recv(sock, s.buf, sizeof(s.buf), NULL, 0, 0);
 		if (n <= 0)
 			_exit(n == -ECONNRESET ? 0 : 1);
-		if (s.buf[0] == REPLAY_DETACH)
+		if ((size_t)n < sizeof(q))
+			_exit(1);
+		memcpy(&q, s.buf, sizeof(q));
+		if (q.kind == REPLAY_DETACH)
 			replay_detach(&s);
 		else
-			replay_attach(&s, s.buf[0] == 'C');
+			replay_attach(&s, &q);
 	}
 }
 
@@ -167,15 +187,18 @@ int
 bench_replay_once(int sock, int ep, bool create, uint64_t *ns)
 {
 	char buf[RECV_BYTES];
-	char req[REQ_FIND_BYTES] = { create ? 'C' : 'F' };
+	struct replay_req q = { .kind = create ? REPLAY_CREATE : REPLAY_FIND,
+	    .pages = 1 };
+	char req[REPLAY_REQ_FIND_BYTES] = { 0 };
 	struct epoll_event ev = { .events = EPOLLIN };
 	uint64_t t0, t1;
 	int fds[3], rc;
 	ssize_t n;
 
+	memcpy(req, &q, sizeof(q));
 	t0 = bench_now_ns();
-	if ((rc = wire_send(sock, req, create ? REQ_CREATE_BYTES :
-	    REQ_FIND_BYTES, NULL, 0)) < 0)
+	if ((rc = wire_send(sock, req, create ? REPLAY_REQ_CREATE_BYTES :
+	    REPLAY_REQ_FIND_BYTES, NULL, 0)) < 0)
 		return rc;
 	if ((n = replay_recv(sock, buf, sizeof(buf), fds, 3, 0)) < 0)
 		return (int)n;
@@ -187,7 +210,7 @@ bench_replay_once(int sock, int ep, bool create, uint64_t *ns)
 	t1 = bench_now_ns();
 	close(fds[0]);
 	req[0] = REPLAY_DETACH;
-	if (rc == 0 && (rc = wire_send(sock, req, REQ_DETACH_BYTES, NULL,
+	if (rc == 0 && (rc = wire_send(sock, req, REPLAY_REQ_DETACH_BYTES, NULL,
 	    0)) == 0 && (n = replay_recv(sock, buf, sizeof(buf), NULL, 0,
 	    0)) < 0)
 		rc = (int)n;
