@@ -42,7 +42,7 @@ struct figure {
 	double target;
 	bool target_max;	/* the ratio must stay at or below target */
 	bool skipped;
-	char note[640];		/* why it was skipped, or more detail */
+	char note[1024];	/* why it was skipped, or more detail */
 	char extra[320];	/* more JSON members, ",\"k\":v" or "" */
 };
 
@@ -128,6 +128,11 @@ void figure_skip(struct figure *f, const char *floor, double target,
     __attribute__((format(printf, 5, 6)));
 void figure_note(struct figure *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A control (README "Controls"): what it measured, beside the floor's and
+ * the figure's value of the same kind (p50s, p99s or totals), in the note
+ * and as JSON control, control_ratio (figure / control). */
+void figure_control(struct figure *f, const char *what, double control,
+    double floor, double fig);
 void report_facts(struct bench *b);
 void report_figure(struct bench *b, const struct figure *f);
 void report_summary(const struct bench *b);
@@ -172,22 +177,18 @@ int bench_echo_once(int sock, uint64_t *ns);
 #define ECHO_FLUSH 3
 int bench_echo_kind_once(int sock, char kind, uint64_t *ns);
 
-/* replay.c: the system calls of an attach (find, or create) and its
- * detach on both ends, with none of the broker: start its server (pin
- * e->pid as the daemon), then per sample one call, the attach timed into
- * *ns. ep is the caller's epoll set holding e->sock, as libshmclient's
- * holds its socket. 0 or -errno. */
+/* replay.c (replay.h): the controls' servers. The attach server: start
+ * it (pin e->pid as the daemon), then per sample bench_replay_once, the
+ * attach timed into *ns, its detach after; ep is the caller's epoll set
+ * holding e->sock, as libshmclient's holds its socket. The storm server
+ * serves the n connections socks (never returns) for attaches each.
+ * bench_replay_memfd makes a region's memfd as the daemon does. */
 int bench_replay_start(struct bench *b, struct bench_echo *e);
 int bench_replay_once(int sock, int ep, bool create, uint64_t *ns);
-/* replay.c: boot_storm's server, its system calls without the broker:
- * serves the n connections socks (never returns) for attaches each,
- * BENCH_STORM_SHARE of them to a name; each reply's first byte is
- * BENCH_REPLAY_REPLY, each PeerChanged's BENCH_REPLAY_PEER. */
-#define BENCH_STORM_SHARE 4
-#define BENCH_REPLAY_REPLY 'R'
-#define BENCH_REPLAY_PEER 'P'
 void bench_replay_storm_main(int *socks, size_t n, size_t attaches)
     __attribute__((noreturn));
+int bench_replay_memfd(const char *name, uint64_t bytes, int mem,
+    uint64_t huge_bytes);
 
 /* fig_create.c: the memory floor, memfd_create + ftruncate + seals (+ mmap
  * and munmap for hugetlb) of bytes, timed in a server process that each

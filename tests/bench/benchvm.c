@@ -23,7 +23,9 @@
  * With --replay-fd it is instead the control of guest_create_usable: a
  * factory page and a control page answered by benchvm_replay.c's bare
  * vdev, which makes shm-vm's system calls for a create and a detach
- * against replay.c's server on that socket (--huge: hugetlb regions).
+ * against replay.c's server on that socket (--huge-kib: the kernel's huge
+ * page size, which the server tries first, as the daemon at --hugepages
+ * prefer does).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -44,7 +46,7 @@
 struct benchvm_opts {
 	const char *guest;
 	int shared_fd, irqfd, doorbell_fd, replay_fd;
-	bool huge;
+	uint32_t huge_kib;
 	uint64_t mem;
 	unsigned timeout_s;
 };
@@ -72,7 +74,7 @@ parse_args(int argc, char **argv, struct benchvm_opts *o)
 		{ "doorbell-fd", required_argument, NULL, 'd' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "replay-fd", required_argument, NULL, 'r' },
-		{ "huge", no_argument, NULL, 'H' },
+		{ "huge-kib", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, bad = 0;
@@ -86,7 +88,8 @@ parse_args(int argc, char **argv, struct benchvm_opts *o)
 		case 'd': bad |= parse_fd(optarg, &o->doorbell_fd); break;
 		case 't': o->timeout_s = (unsigned)atoi(optarg); break;
 		case 'r': bad |= parse_fd(optarg, &o->replay_fd); break;
-		case 'H': o->huge = true; break;
+		case 'H': o->huge_kib = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
 		default: bad = 1;
 		}
 	}
@@ -95,7 +98,7 @@ parse_args(int argc, char **argv, struct benchvm_opts *o)
 	    o->mem > VM_MAX_MEM) {
 		fprintf(stderr, "usage: shmbench-vm --guest FILE --mem-mib N "
 		    "(--shared-fd FD --irqfd FD --doorbell-fd FD | "
-		    "--replay-fd FD [--huge]) [--timeout S]\n");
+		    "--replay-fd FD [--huge-kib N]) [--timeout S]\n");
 		return -1;
 	}
 	return 0;
@@ -154,7 +157,7 @@ run_replay(struct vm *vm, const struct benchvm_opts *o)
 	struct replay_vdev rv;
 	int status = VM_STATUS_FAIL;
 
-	if (replay_vdev_open(&rv, vm, o->replay_fd, o->huge) == 0 &&
+	if (replay_vdev_open(&rv, vm, o->replay_fd, o->huge_kib) == 0 &&
 	    vm_alloc_memory(vm) == 0 && vm_load_image(vm, o->guest) == 0 &&
 	    vm_create(vm) == 0)
 		status = vm_run(vm);

@@ -20,19 +20,20 @@
 #define BENCHVM_CTL_GPA		(BENCHVM_DATA_GPA - GUEST_SHM_PAGE_SIZE)
 
 /* The bare vdev: one region at a time, its calls to replay.c's server on
- * sock. */
+ * sock, which makes regions as a daemon at --hugepages prefer does. */
 struct replay_vdev {
 	struct vm *vm;
 	int sock, ep;
-	bool huge;
+	uint32_t huge_kib;	/* the kernel's huge page size, for the server */
 	uint32_t status;	/* the factory's, after the last size write */
-	int region, page, efd;	/* what the server handed out */
+	int region, page, efd;	/* what the server handed out, -1: none */
 	void *hva;		/* the region's mapping, NULL: none */
 	size_t len;
+	bool slot_set, irq_bound;
 };
 
 int replay_vdev_open(struct replay_vdev *rv, struct vm *vm, int sock,
-    bool huge);
+    uint32_t huge_kib);
 void replay_vdev_close(struct replay_vdev *rv);
 int replay_vdev_mmio(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len,
     int is_write);

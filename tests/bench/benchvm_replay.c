@@ -69,62 +69,81 @@ rv_call(struct replay_vdev *rv, const struct replay_req *q, size_t bytes,
 		wire_fds_close(&got);
 		return n < 0 ? (int)n : -EPROTO;
 	}
-	memcpy(fds, got.fd, nfds * sizeof(int));
+	if (nfds > 0)
+		memcpy(fds, got.fd, nfds * sizeof(int));
 	return 0;
 }
 
-static int
-rv_check(int fd, struct stat *st)
-{
-	return fcntl(fd, F_GET_SEALS) < 0 || fstat(fd, st) < 0 ? -errno : 0;
-}
-
-static uint32_t
-rv_create(struct replay_vdev *rv, uint32_t pages)
-{
-	struct replay_req q = { .kind = REPLAY_CREATE, .huge = rv->huge,
-	    .pages = pages };
-	struct stat rs, ps;
-	int fds[3];
-
-	if (rv->hva != NULL || rv_call(rv, &q, REPLAY_REQ_CREATE_BYTES, fds,
-	    3) < 0)
-		return GSS_UNKNOWN_FAILURE;
-	rv->region = fds[0];
-	rv->page = fds[1];
-	rv->efd = fds[2];
-	if (rv_check(rv->region, &rs) < 0 || rv_check(rv->page, &ps) < 0 ||
-	    fcntl(rv->region, F_GETFL) < 0)
-		return GSS_UNKNOWN_FAILURE;
-	rv->len = (size_t)rs.st_size;
-	rv->hva = mmap(NULL, rv->len, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    rv->region, 0);
-	if (rv->hva == MAP_FAILED) {
-		rv->hva = NULL;
-		return GSS_UNKNOWN_FAILURE;
-	}
-	if (vm_slot_set(rv->vm, REPLAY_SLOT, BENCHVM_DATA_GPA, rv->len,
-	    rv->hva, 0) < 0 || vm_irq_bind(rv->vm, rv->efd) < 0)
-		return GSS_UNKNOWN_FAILURE;
-	return GSS_OK;
-}
-
+/* What a create holds, let go in the detach's order (shm-vm's): the
+ * irqfd, the server's attachment, the eventfd and state page, the slot,
+ * the mapping, the region. */
 static void
 rv_detach(struct replay_vdev *rv)
 {
 	struct replay_req q = { .kind = REPLAY_DETACH };
 
-	if (rv->hva == NULL)
+	if (rv->region < 0)
 		return;
-	vm_irq_unbind(rv->vm, rv->efd);
+	if (rv->irq_bound)
+		vm_irq_unbind(rv->vm, rv->efd);
 	rv_call(rv, &q, REPLAY_REQ_DETACH_BYTES, NULL, 0);
 	close(rv->efd);
 	close(rv->page);
-	vm_slot_set(rv->vm, REPLAY_SLOT, BENCHVM_DATA_GPA, 0, rv->hva, 0);
-	munmap(rv->hva, rv->len);
+	if (rv->slot_set)
+		vm_slot_set(rv->vm, REPLAY_SLOT, BENCHVM_DATA_GPA, 0, rv->hva,
+		    0);
+	if (rv->hva != NULL)
+		munmap(rv->hva, rv->len);
 	close(rv->region);
 	rv->hva = NULL;
+	rv->irq_bound = rv->slot_set = false;
 	rv->region = rv->page = rv->efd = -1;
+}
+
+static int
+rv_map(struct replay_vdev *rv)
+{
+	struct stat rs, ps;
+	void *hva;
+
+	if (replay_check(rv->region, &rs) < 0 ||
+	    replay_check(rv->page, &ps) < 0 || fcntl(rv->region, F_GETFL) < 0)
+		return -1;
+	rv->len = (size_t)rs.st_size;
+	hva = mmap(NULL, rv->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    rv->region, 0);
+	if (hva == MAP_FAILED)
+		return -1;
+	rv->hva = hva;
+	if (vm_slot_set(rv->vm, REPLAY_SLOT, BENCHVM_DATA_GPA, rv->len,
+	    rv->hva, 0) < 0)
+		return -1;
+	rv->slot_set = true;
+	if (vm_irq_bind(rv->vm, rv->efd) < 0)
+		return -1;
+	rv->irq_bound = true;
+	return 0;
+}
+
+static uint32_t
+rv_create(struct replay_vdev *rv, uint32_t pages)
+{
+	struct replay_req q = { .kind = REPLAY_CREATE,
+	    .mem = REPLAY_MEM_PREFER, .pages = pages,
+	    .huge_kib = rv->huge_kib };
+	int fds[3];
+
+	if (rv->region >= 0 || rv_call(rv, &q, REPLAY_REQ_CREATE_BYTES, fds,
+	    3) < 0)
+		return GSS_UNKNOWN_FAILURE;
+	rv->region = fds[0];
+	rv->page = fds[1];
+	rv->efd = fds[2];
+	if (rv_map(rv) < 0) {
+		rv_detach(rv);
+		return GSS_UNKNOWN_FAILURE;
+	}
+	return GSS_OK;
 }
 
 static void
@@ -173,14 +192,15 @@ replay_vdev_mmio(void *ctx, uint64_t gpa, uint8_t *data, uint32_t len,
 }
 
 int
-replay_vdev_open(struct replay_vdev *rv, struct vm *vm, int sock, bool huge)
+replay_vdev_open(struct replay_vdev *rv, struct vm *vm, int sock,
+    uint32_t huge_kib)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
 	memset(rv, 0, sizeof(*rv));
 	rv->vm = vm;
 	rv->sock = sock;
-	rv->huge = huge;
+	rv->huge_kib = huge_kib;
 	rv->region = rv->page = rv->efd = -1;
 	rv->status = GSS_UNKNOWN_FAILURE;
 	/* The event fd of libshmclient, with the daemon's socket in it. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "replay.h"
 #include "shmclient_admin.h"
 
 #define ATTACH_ITERS 20000
@@ -93,13 +94,7 @@ send_with_fd(int sock, const void *buf, size_t len, int fd)
 static int
 echo_memfd(void)
 {
-	int fd = memfd_create("shmbench-floor", MFD_CLOEXEC |
-	    MFD_ALLOW_SEALING);
-
-	if (fd < 0 || ftruncate(fd, 4096) < 0 || fcntl(fd, F_ADD_SEALS,
-	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		_exit(1);
-	return fd;
+	return bench_replay_memfd("shmbench-floor", 4096, REPLAY_MEM_SHMEM, 0);
 }
 
 /* The floor's server: answers each request with one reply and an fd: the
@@ -352,19 +347,6 @@ attach_setup(struct bench *b, struct attach_run *r, struct test_daemon *d,
 	return made ? 0 : -1;
 }
 
-/* What the same system calls cost with none of the broker (replay.c). */
-static void
-attach_note_calls(struct figure *f, struct samples *calls)
-{
-	double p50 = samples_us(calls, 0.5);
-
-	figure_note(f, "the same system calls alone, both ends (replay): p50 "
-	    "%.2f us, %.2fx the floor; the figure %.2fx of it", p50,
-	    p50 / f->floor_p50, f->p50 / p50);
-	snprintf(f->extra, sizeof(f->extra), ",\"syscalls_p50\":%.3f,"
-	    "\"syscalls_ratio\":%.3f", p50, f->p50 / p50);
-}
-
 static void
 attach_report(struct bench *b, struct attach_run *r, int rc)
 {
@@ -398,8 +380,10 @@ attach_report(struct bench *b, struct attach_run *r, int rc)
 				    "exists: no memory work");
 			}
 			if (rc == 0)
-				attach_note_calls(f, fig == 0 ?
-				    &r->calls_fresh[p] : &r->calls[p]);
+				figure_control(f, "the same system calls "
+				    "alone, both ends (replay): p50",
+				    samples_us(fig == 0 ? &r->calls_fresh[p] :
+				    &r->calls[p], 0.5), f->floor_p50, f->p50);
 			report_figure(b, f);
 		}
 	}

@@ -426,17 +426,19 @@ create_replay(struct guest_run *r, struct samples *ctl, enum place p)
 {
 	struct bench_echo e = { 0, -1 };
 	struct guest_out o = { .s = ctl };
+	struct harness_hugepages hp = { .page_bytes = 0 };
 	struct vm_spec v;
 	int rc;
 
+	harness_hugepages_read(&hp);
 	if (bench_replay_start(r->b, &e) < 0) {
 		snprintf(r->err, sizeof(r->err), "cannot start the replay "
 		    "server");
 		return -1;
 	}
 	place_pin_role(r->b, e.pid, p, ROLE_SERVER);
-	vm_spec_replay(&v, "bench_create.elf", e.sock, r->huge,
-	    place_cpu(r->b, p, ROLE_CLIENT));
+	vm_spec_replay(&v, "bench_create.elf", e.sock,
+	    (uint32_t)(hp.page_bytes / 1024), place_cpu(r->b, p, ROLE_CLIENT));
 	rc = vm_run_one(r, &v, &o);
 	bench_echo_stop(&e);
 	return rc;
@@ -469,17 +471,11 @@ create_report(struct guest_run *r, struct create_run *c, struct samples *mmio,
 	    samples_us(&c->echo, 0.5), samples_us(&c->memfd, 0.5),
 	    samples_us(&c->usable[0], 0.5), samples_us(&c->usable[1], 0.5),
 	    samples_us(&c->usable[2], 0.5));
-	if (ctl->n > 0) {
-		double p50 = samples_us(ctl, 0.5);
-
-		figure_note(f, "the same system calls without the broker "
+	if (ctl->n > 0)
+		figure_control(f, "the same system calls without the broker "
 		    "(replay: the same guest on shmbench-vm's bare vdev, its "
-		    "requests to a server making the daemon's calls): p50 "
-		    "%.2f us, %.2fx the floor; the figure %.2fx of it", p50,
-		    p50 / f->floor_p50, f->p50 / p50);
-		snprintf(f->extra, sizeof(f->extra), ",\"syscalls_p50\":"
-		    "%.3f,\"syscalls_ratio\":%.3f", p50, f->p50 / p50);
-	}
+		    "requests to a server making the daemon's calls): p50",
+		    samples_us(ctl, 0.5), f->floor_p50, f->p50);
 	report_figure(r->b, f);
 	samples_free(&floor);
 }
@@ -552,7 +548,7 @@ fig_create_usable(struct guest_run *r)
 		    place_cpu(r->b, (enum place)p, ROLE_CLIENT));
 		/* Figure and control in turns: drift hits both alike. */
 		ctl.n = 0;
-		for (int t = 0; t < CREATE_TURNS && rc == 0 &&
+		for (int t = 0; t < (r->b->quick ? 1 : CREATE_TURNS) && rc == 0 &&
 		    !bench_stopped(r->b); t++)
 			if ((rc = vm_run_one(r, &v, &o)) == 0)
 				rc = create_replay(r, &ctl, (enum place)p);

@@ -29,11 +29,12 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "replay.h"
 #include "wire.h"
 
 #define STORM_CONNS	1000
 #define STORM_ATTACHES	4
-#define STORM_SHARE	BENCH_STORM_SHARE	/* connections per name */
+#define STORM_SHARE	REPLAY_STORM_SHARE	/* connections per name */
 #define STORM_ROUNDS	3
 #define STORM_ROUNDS_QUICK 1
 #define STORM_TARGET	2.0
@@ -150,9 +151,9 @@ static int
 storm_replay_reply(struct storm *s, size_t i, const uint8_t *buf,
     size_t len, size_t nfds)
 {
-	if (len > 0 && buf[0] == BENCH_REPLAY_PEER && nfds == 1)
+	if (len > 0 && buf[0] == REPLAY_STORM_PEER && nfds == 1)
 		return 0;
-	if (len > 0 && buf[0] == BENCH_REPLAY_REPLY && nfds >= 3)
+	if (len > 0 && buf[0] == REPLAY_STORM_REPLY && nfds >= 3)
 		return 1;
 	snprintf(s->err, sizeof(s->err), "the replay server sent connection "
 	    "%zu what it should not", i);
@@ -404,19 +405,6 @@ storm_bare(struct storm *s, enum place p, void (*serve)(int *, size_t),
 
 /* ---- the figures ---- */
 
-/* The replay's figure (total ms, or p99 us) beside the floor's. */
-static void
-storm_note_replay(struct figure *f, double replay, double floor)
-{
-	double fig = f->single ? f->value : f->p99;
-
-	figure_note(f, "the same system calls from a server with none of the "
-	    "broker (replay): %.1f, %.2fx the floor; the figure %.2fx of it",
-	    replay, replay / floor, fig / replay);
-	snprintf(f->extra, sizeof(f->extra), ",\"syscalls\":%.3f,"
-	    "\"syscalls_ratio\":%.3f", replay, fig / replay);
-}
-
 static void
 storm_report_total(struct storm *s, enum place p, int rc)
 {
@@ -439,7 +427,9 @@ storm_report_total(struct storm *s, enum place p, int rc)
 	    "at once; total time, median of %zu rounds; floor: as many bare "
 	    "request/replies with an fd at the same concurrency", STORM_CONNS,
 	    STORM_ATTACHES, STORM_SHARE, s->tot[p].n);
-	storm_note_replay(f, samples_us(&s->rtot[p], 0.5) / 1000.0, ftot);
+	figure_control(f, "the same system calls from a server with none of "
+	    "the broker (replay), total", samples_us(&s->rtot[p], 0.5) /
+	    1000.0, ftot, tot);
 	report_figure(s->b, f);
 }
 
@@ -460,8 +450,9 @@ storm_report_p99(struct storm *s, enum place p, int rc)
 	figure_note(f, "each attach of the storm, request to reply; ratio is "
 	    "p99 / the floor's p99 (%.1f us; floor_p50 is its p50)",
 	    samples_us(&s->flo[p], 0.99));
-	storm_note_replay(f, samples_us(&s->rep[p], 0.99),
-	    samples_us(&s->flo[p], 0.99));
+	figure_control(f, "the same system calls from a server with none of "
+	    "the broker (replay), p99", samples_us(&s->rep[p], 0.99),
+	    samples_us(&s->flo[p], 0.99), f->p99);
 	report_figure(s->b, f);
 }
 

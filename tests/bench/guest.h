@@ -61,9 +61,9 @@ void vm_spec_shm_vm(struct guest_run *r, struct vm_spec *v,
 void vm_spec_doorbell(struct vm_spec *v, const char *guest, int shared,
     int irqfd, int doorbell, int cpu);
 /* shmbench-vm with its bare vdev on replay.c's server at sock (the
- * control of guest_create_usable). */
-void vm_spec_replay(struct vm_spec *v, const char *guest, int sock, bool huge,
-    int cpu);
+ * control of guest_create_usable), the kernel's huge page size given. */
+void vm_spec_replay(struct vm_spec *v, const char *guest, int sock,
+    uint32_t huge_kib, int cpu);
 int vm_start(struct guest_run *r, struct guest_vm *g, const struct vm_spec *v);
 int vm_finish(struct guest_run *r, struct guest_vm *g, struct guest_out *o);
 int vm_run_one(struct guest_run *r, const struct vm_spec *v,

@@ -93,16 +93,17 @@ vm_spec_doorbell(struct vm_spec *v, const char *guest, int shared,
 }
 
 void
-vm_spec_replay(struct vm_spec *v, const char *guest, int sock, bool huge,
-    int cpu)
+vm_spec_replay(struct vm_spec *v, const char *guest, int sock,
+    uint32_t huge_kib, int cpu)
 {
 	size_t n = vm_spec_benchvm(v, guest, cpu);
 
 	snprintf(v->num[0], sizeof(v->num[0]), "%d", sock);
 	v->argv[n++] = "--replay-fd";
 	v->argv[n++] = v->num[0];
-	if (huge)
-		v->argv[n++] = "--huge";
+	snprintf(v->num[1], sizeof(v->num[1]), "%u", huge_kib);
+	v->argv[n++] = "--huge-kib";
+	v->argv[n++] = v->num[1];
 	v->argv[n] = NULL;
 	v->keep[v->nkeep++] = sock;
 }

@@ -155,6 +155,18 @@ figure_note(struct figure *f, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+figure_control(struct figure *f, const char *what, double control,
+    double floor, double fig)
+{
+	size_t used = strlen(f->extra);
+
+	figure_note(f, "%s: %.2f %s, %.2fx the floor; the figure %.2fx of it",
+	    what, control, f->unit, control / floor, fig / control);
+	snprintf(f->extra + used, sizeof(f->extra) - used, ",\"control\":%.3f,"
+	    "\"control_ratio\":%.3f", control, fig / control);
+}
+
 static const char *
 figure_result(const struct figure *f)
 {
