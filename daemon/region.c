@@ -111,9 +111,14 @@ region_park_failed(struct broker *b, const struct region *g, int err)
 void
 region_park_memfds(struct broker *b)
 {
-	struct region *g = registry_region_after(&b->reg, b->park_cursor);
+	struct region *g;
 	int err;
 
+	/* Every create comes here: finding the cursor's region can walk the
+	 * list (it may be gone), so only when something is to be parked. */
+	if (b->local_fds <= b->cfg.local_region_fds)
+		return;
+	g = registry_region_after(&b->reg, b->park_cursor);
 	for (; g != NULL && b->local_fds > b->cfg.local_region_fds;
 	    g = TAILQ_NEXT(g, entry)) {
 		if (g->mem.fd >= 0 &&
