@@ -276,14 +276,23 @@ shmc_detach(struct shmc *c, uint64_t client_id)
 
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
 	req.detach = &d;
-	rc = shmc_client_call(c, &req, &d.client_id, client_id,
-	    SHMBROKER__SERVER_MESSAGE__BODY_DETACH, &m);
+	if ((rc = shmc_resolve(c, client_id, &d.client_id)) == 0)
+		rc = shmc_call_expect(c, &req,
+		    SHMBROKER__SERVER_MESSAGE__BODY_DETACH, &m);
 	if (rc == 0)
 		shmbroker__server_message__free_unpacked(m, NULL);
 	/* Gone whatever the outcome: the caller has let the client go, so a
 	 * reconnect must not re-claim it. A daemon that answers late still
 	 * reads the request; one that went away drops the client with the
-	 * connection. */
+	 * connection. Forgotten before the reconnect below: a daemon that
+	 * read the detach and then died has freed the index, and may have
+	 * given it to another VMM, whose re-claim it is; re-claiming it here
+	 * (to detach it again) would take it from that VMM, or fail on a
+	 * region the detach removed. */
 	shmc_att_forget_id(c, client_id);
+	/* The connection broke under the detach: the client went with it.
+	 * Reconnect now for the other attachments; the detach is done. */
+	if (shmc_try_again(c, &rc))
+		rc = 0;
 	return rc;
 }
