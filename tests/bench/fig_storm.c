@@ -395,7 +395,7 @@ storm_bare(struct storm *s, enum place p, void (*serve)(int *, size_t),
 	if (pid > 0)
 		rc = storm_drive(s, ops, lat, tot);
 	else
-		snprintf(s->err, sizeof(s->err), "the floor's server: %s",
+		snprintf(s->err, sizeof(s->err), "the storm's server: %s",
 		    strerror(errno));
 	storm_close(s);
 	bench_reap(pid, 5000);

@@ -118,22 +118,27 @@ stock_fill(struct replay_stock *st)
 		st->efd[st->nefds++] = replay_eventfd();
 }
 
+/* The last of fds, or one made now when there is none (an empty stock
+ * is no failure, as in daemon/stock.c). */
+static int
+stock_take(struct replay_stock *st, int *fds, int *n, int (*make)(void))
+{
+	if (*n == 0)
+		return make();
+	st->taken = true;
+	return fds[--*n];
+}
+
 static int
 stock_page(struct replay_stock *st)
 {
-	if (st->npages == 0)
-		return replay_state_page();
-	st->taken = true;
-	return st->page[--st->npages];
+	return stock_take(st, st->page, &st->npages, replay_state_page);
 }
 
 static int
 stock_eventfd(struct replay_stock *st)
 {
-	if (st->nefds == 0)
-		return replay_eventfd();
-	st->taken = true;
-	return st->efd[--st->nefds];
+	return stock_take(st, st->efd, &st->nefds, replay_eventfd);
 }
 
 /* The loop's turn is over: what it took is made again (daemon/stock.c). */
