@@ -443,6 +443,7 @@ void fdstore_drop_export(struct broker *b, const char *key, const char *path,
 /* clock.c */
 uint64_t broker_now_ms(void);		/* wall clock */
 uint64_t broker_mono_ns(void);		/* monotonic */
+uint64_t broker_cpu_ns(void);		/* this thread's CPU time */
 
 /* policy.c */
 int policy_init(struct broker *b);

@@ -190,22 +190,25 @@ inflight_sweep_drains(struct broker *b)
  * Every count that can be let go is: counts are only looked at when a
  * budget would be exceeded (a SIOCOUTQ costs a system call, a few per
  * attach otherwise), so they run high in between. A sweep looks at every
- * connection, so the next waits INFLIGHT_SWEEP_MS or 20 times as long as
- * this one took, whichever is longer: at most 1/20 of the daemon's time.
+ * connection, so the next waits INFLIGHT_SWEEP_MS or 20 times the CPU
+ * time this one took, whichever is longer: at most 1/20 of the daemon's
+ * time. CPU time, not the clock's: a sweep preempted for 50 ms on a
+ * loaded host put the next off by a second, and every connection that
+ * waited for other peers' reads with it.
  */
 static void
 inflight_sweep(struct broker *b)
 {
-	uint64_t start = broker_mono_ns(), took;
+	uint64_t now = broker_mono_ns(), start = broker_cpu_ns(), took;
 	struct conn *c;
 
-	if (start < b->inflight_next_sweep_ns)
+	if (now < b->inflight_next_sweep_ns)
 		return;
 	TAILQ_FOREACH(c, &b->conns, entry)
 		inflight_refresh(c);
 	inflight_sweep_drains(b);
-	took = broker_mono_ns() - start;
-	b->inflight_next_sweep_ns = start + (20 * took >
+	took = broker_cpu_ns() - start;
+	b->inflight_next_sweep_ns = now + (20 * took >
 	    INFLIGHT_SWEEP_MS * 1000000ull ? 20 * took :
 	    INFLIGHT_SWEEP_MS * 1000000ull);
 }
