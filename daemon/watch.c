@@ -33,6 +33,10 @@ watch_event(struct broker *b, const char *kind, const struct region *g,
 	Shmbroker__AdminEvent ev = SHMBROKER__ADMIN_EVENT__INIT;
 	struct conn *c, *next;
 
+	/* Every create, attach and detach comes here: with no watcher,
+	 * nothing is made, not even the time. */
+	if (LIST_EMPTY(&b->watchers))
+		return;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_EVENT;
 	m.admin_event = &ev;
 	ev.kind = (char *)kind;
