@@ -65,6 +65,9 @@ struct region {
 	struct statepage state;		/* while it has clients, or restored */
 	uint16_t reclaim_pending;	/* restored words that wait for their
 					 * client's re-claim: not cleared */
+	uint16_t state_used;		/* indices given out since the state
+					 * page was made: the words that can
+					 * hold bits (see region.c) */
 	uint16_t active;		/* bit i: index i attached */
 	uint16_t reserved;		/* indices a restart keeps for clients
 					 * not back yet (members.c): a new

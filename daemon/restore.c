@@ -68,8 +68,10 @@ restore_match_states(struct broker *b)
 		if (g != NULL && g->state.fd < 0 &&
 		    statepage_adopt(&g->state, rs->fd) == 0) {
 			g->state_stored = true;
-			/* Every word waits for its own client's re-claim. */
+			/* Every word waits for its own client's re-claim,
+			 * and any may hold bits. */
 			g->reclaim_pending = 0xffff;
+			g->state_used = 0xffff;
 			continue;
 		}
 		log_warn(&b->log, "fd store: dropping %s: no restored region "
