@@ -102,6 +102,15 @@ fixture_start(struct fixture *fx, const char *conf, const char *const *extra)
 	}
 	if (conf != NULL && fixture_write_conf(fx, conf) < 0)
 		return -1;
+	/* A daemon with a user of its own reads the configuration as
+	 * that user (at start and at every reload). */
+	if (fx->start_how != NULL && fx->start_how->uid > 0 &&
+	    (chown(fx->dir, fx->start_how->uid, (gid_t)-1) < 0 ||
+	    (conf != NULL && chown(fx->conf, fx->start_how->uid,
+	    (gid_t)-1) < 0))) {
+		perror(fx->dir);
+		return -1;
+	}
 	if (fixture_set_args(fx, conf != NULL, extra) < 0 ||
 	    harness_start_daemon_how(&fx->d, fx->args, fx->start_how) < 0)
 		return -1;

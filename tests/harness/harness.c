@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,10 @@ harness_exec_daemon(const struct test_daemon *d, const char *const *extra,
 	if (how != NULL && how->no_caps &&
 	    prctl(PR_SET_SECUREBITS, SECBIT_NOROOT) < 0)
 		_exit(124);
+	if (how != NULL && how->uid > 0 && (chown(d->dir, how->uid,
+	    (gid_t)how->uid) < 0 || setgroups(0, NULL) < 0 ||
+	    setgid((gid_t)how->uid) < 0 || setuid(how->uid) < 0))
+		_exit(123);
 	argv[n++] = SHMBROKERD_PATH;
 	argv[n++] = "--socket";
 	argv[n++] = d->socket;

@@ -58,6 +58,11 @@ struct harness_restart {
 	long nofile;		/* > 0: its descriptor limit, soft and hard */
 	bool no_caps;		/* started as root without root's capabilities,
 				 * as under its unit (needs CAP_SETPCAP) */
+	/* > 0: runs as this uid (and gid), owning its directory, as under
+	 * its unit's User=; no capabilities. The kernel caps fds in flight
+	 * per user: as root, the daemon's count is every root process's,
+	 * and other tests' daemons made its sends fail. */
+	uid_t uid;
 };
 
 /* harness_start_daemon, started as how says (delay_ms must be 0). */

@@ -51,15 +51,18 @@
 #define CHURN_MAX 5000		/* attach-detach rounds a watcher misses */
 #define IVS_GRACE_WAIT_MS 15000	/* the daemon's 5 s, with room */
 #define PEER_UID 2001		/* the hostile peer of test_fds_in_flight */
+#define DAEMON_UID 2002		/* the daemon's own user, as under its unit */
 #define NOFILE 1024		/* and the daemon's descriptor limit there */
 #define PEER_CONNS 16		/* its connections */
 #define READER_ROUNDS 500	/* test_fds_reader_never_waits' attaches */
 
 /* The fixture, and test_fds_in_flight's peer. */
-/* The daemon as its unit runs it: no CAP_SYS_RESOURCE, a low descriptor
- * limit, so that the kernel caps its fds in flight. */
+/* The daemon as its unit runs it: its own user, no CAP_SYS_RESOURCE, a
+ * low descriptor limit, so that the kernel caps its fds in flight, and
+ * counts only the daemon's (as root, a test running beside this one
+ * made its sends fail: a reply waited a second, CATCH_UP_MS missed). */
 static const struct harness_restart unit_like = { .nofile = NOFILE,
-    .no_caps = true };
+    .no_caps = true, .uid = DAEMON_UID };
 
 struct limits {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
