@@ -214,8 +214,10 @@ int shmc_read_status_keep(struct shmc *c, uint64_t client_id,
 int shmc_notify_direct(struct shmc *c, uint64_t client_id, uint32_t mask);
 /*
  * Status: takes the pending bits not in keep_mask (atomically) and returns
- * them with the active mask: pending | active << 16. A revoked client
- * reads 0. Returns 0, or -ENOENT like shmc_notify_direct.
+ * them with the active mask: pending | active << 16, where every notifier
+ * still attached is in the mask (a bit from an index not heard of reads
+ * the events in the socket first). A revoked client reads 0. Returns 0,
+ * or -ENOENT like shmc_notify_direct.
  */
 int shmc_status_direct(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
     uint32_t *status);

@@ -303,6 +303,7 @@ shmc_status_direct(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
 	int err;
 	struct attachment *a = sig_usable(c, client_id, &err);
 	struct shm_state_page *page;
+	uint32_t pending;
 
 	*status = 0;
 	if (a == NULL)
@@ -312,8 +313,20 @@ shmc_status_direct(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
 	if ((page = shmc_sig_page(a)) == NULL)
 		return shmc_fail(c, -errno, "mapping the state page: %s",
 		    strerror(errno));
-	*status = shm_state_take(page, a->index, keep_mask) |
-	    (uint32_t)a->sig.active << 16;
+	pending = shm_state_take(page, a->index, keep_mask);
+	/* A notifier we have not heard of attached before it notified: its
+	 * PeerChanged is in the socket already (the daemon sends it before
+	 * the attach reply). Read it (no daemon call), so that the mask
+	 * names whoever the bits name, unless it has left since. */
+	if ((pending & ~(uint32_t)a->sig.active & ~(1u << a->index)) != 0 &&
+	    c->sock >= 0) {
+		shmc_pump(c);
+		if ((a = sig_usable(c, client_id, &err)) == NULL)
+			return err;
+		if (a->revoked)
+			return 0;
+	}
+	*status = pending | (uint32_t)a->sig.active << 16;
 	return 0;
 }
 
