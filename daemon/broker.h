@@ -156,7 +156,11 @@ struct conn {
 					 * any, -1 when it failed) */
 	bool inflight_progress;		/* it fell since the last wait */
 	bool inflight_for_others;	/* waits for its uid's or all budget */
-	size_t inflight_wait_nfds;	/* of the message that waits */
+	struct inflight_uid *inflight_queued;	/* its uid's, counted there
+					 * while it waits for others */
+	bool inflight_queued_all;	/* counted in b->inflight_all_waiters */
+	bool inflight_turn;		/* the timer sends its queue: it goes
+					 * before those that wait behind it */
 	uint64_t inflight_retry_ms;	/* monotonic */
 	TAILQ_ENTRY(conn) wait_entry;
 	struct client_list clients;
@@ -225,6 +229,8 @@ struct broker {
 	size_t outq_fds;		/* fds held in all send queues */
 	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
 	struct conn_list inflight_waiting;	/* by wait_entry */
+	size_t inflight_all_waiters;	/* waiting for the budget of all */
+	uint64_t inflight_ticks;
 	struct htable inflight_uids;	/* what each peer uid holds unread */
 	bool inflight_capped;		/* the kernel caps it: budgets apply */
 	LIST_HEAD(, conn_drain) drains;	/* closed, their fds unread */
@@ -269,6 +275,10 @@ int conn_send_event(struct conn *c, const Shmbroker__ServerMessage *msg,
 enum { EVENT_PEER = 2 };
 void conn_kill(struct conn *c, const char *why);
 void conn_close_all(struct broker *b);
+/* Sends what c's queue holds that can go now (conn_inflight.c's timer). */
+void conn_flush(struct conn *c);
+/* The fds of the message at the head of c's queue (0: none). */
+size_t conn_head_fds(const struct conn *c);
 /* conn_inflight.c: fds sent that peers have not read yet. c sent a
  * request. */
 void inflight_request(struct conn *c);

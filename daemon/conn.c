@@ -464,6 +464,24 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	event_del(c->ev_write);
 }
 
+size_t
+conn_head_fds(const struct conn *c)
+{
+	const struct outmsg *m = STAILQ_FIRST(&c->outq);
+
+	return m != NULL ? m->nfds : 0;
+}
+
+void
+conn_flush(struct conn *c)
+{
+	if (c->dead || c->ev_write == NULL || STAILQ_EMPTY(&c->outq))
+		return;
+	/* Armed first: what the socket cannot take now goes when it can. */
+	event_add(c->ev_write, NULL);
+	conn_write_cb(c->fd, EV_WRITE, c);
+}
+
 /* A datagram that no request can be, refused whole (wire_recv closed
  * its fds) with the reason; the connection goes on. */
 static void

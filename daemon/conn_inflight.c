@@ -24,8 +24,16 @@
  * go (a peer that keeps something unread keeps its count). It is asked
  * when a budget would be exceeded and when a request comes on a
  * connection whose count is past a quarter of its budget or that waits,
- * so counts run high in between. A connection
- * that dies with fds unread stays a *drain*: its socket is kept, still
+ * so counts run high in between, and a uid's share or everyone's is
+ * often all counted. So these are served in turn: while a connection
+ * waits for one, no other that draws on it sends fds past it (they wait
+ * behind it), and the timer sends the queues of those that wait in the
+ * order they began to, each as soon as the counts say it fits, there
+ * and then. Else those that send straight away would take whatever
+ * other peers' reads free, every time, and a connection whose peer reads
+ * everything would wait until its queue overflowed (conn.c drops it).
+ * The price: the first in line holds back smaller messages behind it,
+ * until what it needs is free. A connection that dies with fds unread stays a *drain*: its socket is kept, still
  * charged to its uid, until its peer reads or closes, and counts against
  * max_connections, its tenant's as the daemon's. A timer retries waiting connections after
  * INFLIGHT_TICK_MS, then twice as long each time, up to
@@ -64,6 +72,8 @@ struct inflight_uid {
 	struct hnode node;
 	uid_t uid;
 	size_t fds;
+	size_t waiters;		/* its connections waiting for a budget */
+	uint64_t full_tick;	/* the tick that found its share full */
 };
 
 /* A dead connection's socket, kept while its peer holds fds unread. */
@@ -102,13 +112,23 @@ inflight_find(const struct broker *b, uid_t uid)
 	return NULL;
 }
 
+/* u goes when nothing is counted in it any more. */
+static void
+inflight_uid_put(struct broker *b, struct inflight_uid *u)
+{
+	if (u->fds == 0 && u->waiters == 0) {
+		htable_remove(&b->inflight_uids, &u->node);
+		free(u);
+	}
+}
+
 static void
 inflight_uncharge(struct broker *b, struct inflight_uid *u, size_t n)
 {
 	b->inflight_fds -= n;
-	if (u != NULL && (u->fds -= n) == 0) {
-		htable_remove(&b->inflight_uids, &u->node);
-		free(u);
+	if (u != NULL) {
+		u->fds -= n;
+		inflight_uid_put(b, u);
 	}
 }
 
@@ -144,8 +164,39 @@ inflight_uid_fds(const struct conn *c)
 	return u != NULL ? u->fds : 0;
 }
 
+static bool
+inflight_uid_fits(const struct conn *c, size_t nfds)
+{
+	return inflight_uid_fds(c) + nfds <= c->b->fd_limit /
+	    INFLIGHT_UID_SHARE;
+}
+
+static bool
+inflight_all_fits(const struct conn *c, size_t nfds)
+{
+	return c->b->inflight_fds + nfds <= c->b->fd_limit /
+	    INFLIGHT_ALL_SHARE;
+}
+
+/* Whether connections wait for a budget that c would draw on: they go
+ * first, unless it is c's turn. */
+static bool
+inflight_others_first(const struct conn *c)
+{
+	const struct inflight_uid *u;
+
+	if (c->inflight_turn)
+		return false;
+	if (c->b->inflight_all_waiters != 0)
+		return true;
+	u = c->inflight_owner != NULL ? c->inflight_owner :
+	    inflight_find(c->b, c->cred.uid);
+	return u != NULL && u->waiters != 0;
+}
+
 /* Within each budget (a connection that holds nothing unread is within
- * its own); the uid's and the total only where the kernel caps us. */
+ * its own); the uid's and the total only where the kernel caps us, and
+ * only when nobody waits for them before c. */
 static bool
 inflight_fits(const struct conn *c, size_t nfds)
 {
@@ -153,9 +204,8 @@ inflight_fits(const struct conn *c, size_t nfds)
 
 	if (c->inflight_fds != 0 && c->inflight_fds + nfds > INFLIGHT_CONN_MAX)
 		return false;
-	return !b->inflight_capped ||
-	    (inflight_uid_fds(c) + nfds <= b->fd_limit / INFLIGHT_UID_SHARE &&
-	    b->inflight_fds + nfds <= b->fd_limit / INFLIGHT_ALL_SHARE);
+	return !b->inflight_capped || (!inflight_others_first(c) &&
+	    inflight_uid_fits(c, nfds) && inflight_all_fits(c, nfds));
 }
 
 /* d is closed: its fds and its place among its tenant's connections are
@@ -234,7 +284,8 @@ inflight_request(struct conn *c)
 	if (held < INFLIGHT_REFRESH_AT && !c->inflight_waiting)
 		return;
 	inflight_refresh(c);
-	if (!c->inflight_waiting)
+	/* One that waits for others keeps its place: the timer's. */
+	if (!c->inflight_waiting || c->inflight_for_others)
 		return;
 	if (held != 0 && c->inflight_fds == 0) {
 		inflight_unwait(c);
@@ -343,8 +394,9 @@ inflight_wait(struct conn *c, size_t nfds)
 	if (c->inflight_backoff_ms == 0) {
 		b->stats.inflight_waits++;
 		log_debug(&b->log, "connection %llu: %zu fds unread, uid %u's "
-		    "%zu, all %zu: its next message waits until its peer "
-		    "reads", (unsigned long long)c->id, c->inflight_fds,
+		    "%zu, all %zu: its next message waits until the peers "
+		    "read (its own, or its uid's and the others')",
+		    (unsigned long long)c->id, c->inflight_fds,
 		    (unsigned)c->cred.uid, inflight_uid_fds(c),
 		    b->inflight_fds);
 	}
@@ -353,9 +405,19 @@ inflight_wait(struct conn *c, size_t nfds)
 	 * The timer tries it when the counts say it fits (no system call,
 	 * so that many such cost little), whatever the backoff. What fits
 	 * already waits for the kernel (ETOOMANYREFS): backed off. */
-	c->inflight_wait_nfds = nfds;
 	c->inflight_for_others = c->inflight_fds + nfds <= INFLIGHT_CONN_MAX &&
 	    !inflight_fits(c, nfds);
+	/* Counted where those that send after it look (without memory for
+	 * its uid's entry, it does not hold its uid's others back). */
+	if (c->inflight_for_others) {
+		if ((c->inflight_queued = inflight_uid_get(b, c->cred.uid)) !=
+		    NULL)
+			c->inflight_queued->waiters++;
+		/* Short of everyone's too: every uid's sends wait behind
+		 * it (the timer counts it so when it finds it short). */
+		c->inflight_queued_all = !inflight_all_fits(c, nfds);
+		b->inflight_all_waiters += c->inflight_queued_all;
+	}
 	inflight_backoff(c);
 	c->inflight_waiting = true;
 	TAILQ_INSERT_TAIL(&b->inflight_waiting, c, wait_entry);
@@ -365,22 +427,33 @@ inflight_wait(struct conn *c, size_t nfds)
 void
 inflight_unwait(struct conn *c)
 {
+	struct broker *b = c->b;
+
 	if (!c->inflight_waiting)
 		return;
-	TAILQ_REMOVE(&c->b->inflight_waiting, c, wait_entry);
+	TAILQ_REMOVE(&b->inflight_waiting, c, wait_entry);
 	c->inflight_waiting = false;
+	if (c->inflight_queued != NULL) {
+		c->inflight_queued->waiters--;
+		inflight_uid_put(b, c->inflight_queued);
+		c->inflight_queued = NULL;
+	}
+	b->inflight_all_waiters -= c->inflight_queued_all;
+	c->inflight_queued_all = false;
 }
 
-/* Waiting connections whose time came try again (their write event
- * sends what fits now and waits again, longer, for the rest); drains are
- * looked at now and then. */
+/* Waiting connections whose time came try again, now (they send what
+ * fits and wait again, longer, for the rest): those that wait for
+ * others in turn, the first whose budget is still full holding back
+ * those behind it that draw on the same; drains are looked at now and
+ * then. */
 static void
 inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
-	uint64_t now = broker_mono_ns() / 1000000;
+	uint64_t now = broker_mono_ns() / 1000000, tick = ++b->inflight_ticks;
 	struct conn *c, *next;
-	bool others = false;
+	bool others = false, all_full = false;
 
 	(void)fd;
 	(void)what;
@@ -390,12 +463,40 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (others)
 		inflight_sweep(b);
 	for (c = TAILQ_FIRST(&b->inflight_waiting); c != NULL; c = next) {
+		struct inflight_uid *u = c->inflight_queued;
+		bool turn = c->inflight_for_others;
+		/* What its queue's head needs now: a coalesced event may
+		 * have taken the place of the one that had to wait. */
+		size_t need = conn_head_fds(c);
+
 		next = TAILQ_NEXT(c, wait_entry);
-		if (c->inflight_retry_ms > now && !(c->inflight_for_others &&
-		    inflight_fits(c, c->inflight_wait_nfds)))
+		if (turn) {
+			if (all_full || (u != NULL && u->full_tick == tick))
+				continue;
+			if (!inflight_uid_fits(c, need)) {
+				if (u != NULL)
+					u->full_tick = tick;
+				continue;
+			}
+			if (!inflight_all_fits(c, need)) {
+				/* First in line for everyone's: counted so. */
+				all_full = true;
+				if (!c->inflight_queued_all) {
+					c->inflight_queued_all = true;
+					b->inflight_all_waiters++;
+				}
+				continue;
+			}
+		} else if (c->inflight_retry_ms > now) {
 			continue;
+		}
+		/* Sent now: at the write event, those that send straight
+		 * away would have taken what fits first. It waits again, at
+		 * the end, for what does not fit. */
 		inflight_unwait(c);
-		event_add(c->ev_write, NULL);
+		c->inflight_turn = turn;
+		conn_flush(c);
+		c->inflight_turn = false;
 	}
 	if (now - b->drains_swept_ms >= INFLIGHT_DRAIN_MS) {
 		b->drains_swept_ms = now;
