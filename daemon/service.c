@@ -109,6 +109,7 @@ struct reload_job {
 	service_reload_cb *done;
 	uint64_t conn_id, req_id;
 	size_t next;			/* the configured region to create */
+	uint64_t park_wait_ms;		/* since when it waits for keepers */
 };
 
 /* Before the new tenants run, each has its usage: without memory for
@@ -127,6 +128,13 @@ service_attach_usages(struct broker *b, struct broker_config *next,
  * milliseconds' work, so a file of many regions never holds the loop
  * anywhere near the watchdog. */
 #define RELOAD_BATCH 256
+/* While the keepers are a batch or more behind with the memfds to park
+ * (slow, or stopped), a reload looks again this often, up to
+ * RELOAD_PARK_WAIT_MAX_MS, instead of keeping the memfds itself until
+ * the daemon runs out of descriptors (a keeper behind by a second of
+ * creates made the reload of 80,000 regions fail so). */
+#define RELOAD_PARK_WAIT_US 5000
+#define RELOAD_PARK_WAIT_MAX_MS 10000
 
 static void
 service_reload_end(struct broker *b, struct reload_job *job,
@@ -144,6 +152,26 @@ service_reload_end(struct broker *b, struct reload_job *job,
 	free(job);
 }
 
+/* Whether the step waits for the keepers to take the memfds to park
+ * (it parks what they take now), and is then looked at again. */
+static bool
+service_reload_waits_for_keepers(struct broker *b, struct reload_job *job)
+{
+	uint64_t now = broker_mono_ns() / 1000000;
+
+	region_park_memfds(b);
+	if (b->local_fds <= b->cfg.local_region_fds + RELOAD_BATCH) {
+		job->park_wait_ms = 0;
+		return false;
+	}
+	if (job->park_wait_ms == 0)
+		job->park_wait_ms = now;
+	else if (now - job->park_wait_ms > RELOAD_PARK_WAIT_MAX_MS)
+		return false;	/* on, and out of descriptors, it says so */
+	event_add(b->ev_reload, &(struct timeval){ 0, RELOAD_PARK_WAIT_US });
+	return true;
+}
+
 static void
 service_reload_step_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -154,6 +182,8 @@ service_reload_step_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (service_reload_waits_for_keepers(b, job))
+		return;
 	rc = region_create_configured(b, &job->next, RELOAD_BATCH, err,
 	    sizeof(err));
 	/* A timeout, not event_active: libevent runs events activated from
@@ -190,7 +220,8 @@ service_reload(struct broker *b, service_reload_cb *done, uint64_t conn_id,
 			    "out of memory");
 		return;
 	}
-	*job = (struct reload_job){ done, conn_id, req_id, 0 };
+	*job = (struct reload_job){ .done = done, .conn_id = conn_id,
+	    .req_id = req_id };
 	b->reload = job;
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 	    (unsigned long long)monotonic_usec());

@@ -340,6 +340,69 @@ test_large_file_reload(void **state)
 		fail_msg("%d 'cannot park' lines in %s", parks, st->d.log);
 }
 
+/* The daemon's first child: its keeper process, once it parks; or 0. */
+static pid_t
+keeper_of(pid_t daemon)
+{
+	char path[64];
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)daemon,
+	    (int)daemon);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+/*
+ * The same reload with its keeper process stopped for 1.5 s as soon as
+ * it has one: the memfds it cannot park wait in the daemon, and the
+ * reload used to go on creating until the daemon ran out of descriptors
+ * ("region big-30697: the daemon is out of file descriptors"), which a
+ * keeper that fell behind under load also did, now and then, in the
+ * suite. The reload now waits for the keeper, and finishes.
+ */
+static void
+test_reload_waits_for_keeper(void **state)
+{
+	static const char *const never[] = { "--hugepages", "never", NULL };
+	struct fixture *st = *state;
+	uint32_t regions = 0, clients;
+	int64_t deadline;
+	pid_t keeper = 0;
+	FILE *f;
+
+	assert_int_equal(fixture_start(st, OPEN "log_level = warning\n",
+	    never), 0);
+	assert_non_null(f = fopen(st->conf, "w"));
+	fprintf(f, OPEN "log_level = warning\nmax_regions = %d\n",
+	    BIG_REGIONS);
+	for (int i = 0; i < BIG_REGIONS; i++)
+		fprintf(f, "[region big-%d]\nsize = 4K\n", i);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(kill(st->d.pid, SIGHUP), 0);
+	deadline = harness_now_ms() + 20000;
+	while ((keeper = keeper_of(st->d.pid)) == 0 &&
+	    harness_now_ms() < deadline)
+		;
+	assert_true(keeper > 0);
+	assert_int_equal(kill(keeper, SIGSTOP), 0);
+	harness_sleep_ms(1500);
+	assert_int_equal(kill(keeper, SIGCONT), 0);
+	deadline = harness_now_ms() + 60000;
+	while (regions < BIG_REGIONS && harness_now_ms() < deadline) {
+		check_admin_counts(st->adm, &regions, &clients);
+		harness_sleep_ms(10);
+	}
+	assert_int_equal(regions, BIG_REGIONS);
+	assert_int_equal(fixture_log_lines(st, "out of file descriptors",
+	    NULL), 0);
+}
+
 /*
  * The longest region name (63) and export path (107) in a message that a
  * reply carries: a reload whose export cannot be made says so with both
@@ -390,6 +453,7 @@ main(void)
 		CONFIG_TEST(test_reload_adds_region),
 		CONFIG_TEST(test_reload_long_message),
 		CONFIG_TEST(test_large_file_reload),
+		CONFIG_TEST(test_reload_waits_for_keeper),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
