@@ -303,14 +303,12 @@ test_reload_adds_region(void **state)
  */
 #define BIG_REGIONS 80000
 
+/* A daemon started with no region, then told to reload a file of
+ * BIG_REGIONS. */
 static void
-test_large_file_reload(void **state)
+start_big_reload(struct fixture *st)
 {
 	static const char *const never[] = { "--hugepages", "never", NULL };
-	struct fixture *st = *state;
-	uint32_t regions = 0, clients;
-	int64_t worst = 0, deadline;
-	int parks;
 	FILE *f;
 
 	assert_int_equal(fixture_start(st, OPEN "log_level = warning\n",
@@ -322,6 +320,17 @@ test_large_file_reload(void **state)
 		fprintf(f, "[region big-%d]\nsize = 4K\n", i);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(kill(st->d.pid, SIGHUP), 0);
+}
+
+static void
+test_large_file_reload(void **state)
+{
+	struct fixture *st = *state;
+	uint32_t regions = 0, clients;
+	int64_t worst = 0, deadline;
+	int parks;
+
+	start_big_reload(st);
 	deadline = harness_now_ms() + 60000;
 	while (regions < BIG_REGIONS && harness_now_ms() < deadline) {
 		int64_t t0 = harness_now_ms();
@@ -369,22 +378,12 @@ keeper_of(pid_t daemon)
 static void
 test_reload_waits_for_keeper(void **state)
 {
-	static const char *const never[] = { "--hugepages", "never", NULL };
 	struct fixture *st = *state;
 	uint32_t regions = 0, clients;
 	int64_t deadline;
 	pid_t keeper = 0;
-	FILE *f;
 
-	assert_int_equal(fixture_start(st, OPEN "log_level = warning\n",
-	    never), 0);
-	assert_non_null(f = fopen(st->conf, "w"));
-	fprintf(f, OPEN "log_level = warning\nmax_regions = %d\n",
-	    BIG_REGIONS);
-	for (int i = 0; i < BIG_REGIONS; i++)
-		fprintf(f, "[region big-%d]\nsize = 4K\n", i);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(kill(st->d.pid, SIGHUP), 0);
+	start_big_reload(st);
 	deadline = harness_now_ms() + 20000;
 	while ((keeper = keeper_of(st->d.pid)) == 0 &&
 	    harness_now_ms() < deadline)
