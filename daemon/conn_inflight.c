@@ -33,7 +33,8 @@
  * other peers' reads free, every time, and a connection whose peer reads
  * everything would wait until its queue overflowed (conn.c drops it).
  * The price: the first in line holds back smaller messages behind it,
- * until what it needs is free. A connection that dies with fds unread stays a *drain*: its socket is kept, still
+ * until what it needs is free. A connection that dies with fds unread
+ * stays a *drain*: its socket is kept, still
  * charged to its uid, until its peer reads or closes, and counts against
  * max_connections, its tenant's as the daemon's. A timer retries waiting connections after
  * INFLIGHT_TICK_MS, then twice as long each time, up to
@@ -154,12 +155,19 @@ inflight_refresh(struct conn *c)
 	c->inflight_owner = NULL;
 }
 
+/* The entry of c's uid, or NULL while it has none. */
+static const struct inflight_uid *
+inflight_uid_of(const struct conn *c)
+{
+	return c->inflight_owner != NULL ? c->inflight_owner :
+	    inflight_find(c->b, c->cred.uid);
+}
+
 /* What the peers of c's uid hold unread. */
 static size_t
 inflight_uid_fds(const struct conn *c)
 {
-	const struct inflight_uid *u = c->inflight_owner != NULL ?
-	    c->inflight_owner : inflight_find(c->b, c->cred.uid);
+	const struct inflight_uid *u = inflight_uid_of(c);
 
 	return u != NULL ? u->fds : 0;
 }
@@ -189,8 +197,7 @@ inflight_others_first(const struct conn *c)
 		return false;
 	if (c->b->inflight_all_waiters != 0)
 		return true;
-	u = c->inflight_owner != NULL ? c->inflight_owner :
-	    inflight_find(c->b, c->cred.uid);
+	u = inflight_uid_of(c);
 	return u != NULL && u->waiters != 0;
 }
 
