@@ -96,6 +96,9 @@ int bench_measure(struct bench *b, bench_chunk_fn chunk, void *ctx,
     const struct samples *fig, size_t iters, size_t warmup, size_t most,
     char *err, size_t errlen);
 uint64_t bench_now_ns(void);
+/* CPU time in ns: of process pid (every thread), or of the calling
+ * thread for pid 0; 0 when it cannot be read. */
+uint64_t bench_cpu_ns(pid_t pid);
 uint64_t bench_random(struct bench *b);
 int bench_start_daemon(struct bench *b, struct test_daemon *d,
     const char *const *extra);

@@ -147,6 +147,19 @@ bench_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t
+bench_cpu_ns(pid_t pid)
+{
+	struct timespec ts;
+	clockid_t id = CLOCK_THREAD_CPUTIME_ID;
+
+	if (pid != 0 && clock_getcpuclockid(pid, &id) != 0)
+		return 0;
+	if (clock_gettime(id, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* xorshift64*: enough to pick connections; no global state. */
 uint64_t
 bench_random(struct bench *b)
