@@ -420,9 +420,12 @@ inflight_wait(struct conn *c, size_t nfds)
 		if ((c->inflight_queued = inflight_uid_get(b, c->cred.uid)) !=
 		    NULL)
 			c->inflight_queued->waiters++;
-		/* Short of everyone's too: every uid's sends wait behind
-		 * it (the timer counts it so when it finds it short). */
-		c->inflight_queued_all = !inflight_all_fits(c, nfds);
+		/* Short of everyone's too, with its uid's share there:
+		 * every uid's sends wait behind it (the timer counts it so
+		 * when it finds it short). Short of its uid's share, it
+		 * waits for its uid's peers, and holds back no other uid. */
+		c->inflight_queued_all = inflight_uid_fits(c, nfds) &&
+		    !inflight_all_fits(c, nfds);
 		b->inflight_all_waiters += c->inflight_queued_all;
 	}
 	inflight_backoff(c);
@@ -483,6 +486,11 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 			if (!inflight_uid_fits(c, need)) {
 				if (u != NULL)
 					u->full_tick = tick;
+				/* Its own uid's peers hold it back. */
+				if (c->inflight_queued_all) {
+					c->inflight_queued_all = false;
+					b->inflight_all_waiters--;
+				}
 				continue;
 			}
 			if (!inflight_all_fits(c, need)) {

@@ -55,6 +55,9 @@
 #define NOFILE 1024		/* and the daemon's descriptor limit there */
 #define PEER_CONNS 16		/* its connections */
 #define READER_ROUNDS 500	/* test_fds_reader_never_waits' attaches */
+#define SHARE_UID0 2010		/* test_fds_share_waiter_holds_no_other_uid's */
+#define SHARE_HOGS 5		/* root and four uids from SHARE_UID0 + 1 */
+#define SHARE_ROUNDS 10		/* the other uid's attaches it times */
 
 /* The fixture, and test_fds_in_flight's peer. */
 /* The daemon as its unit runs it: its own user, no CAP_SYS_RESOURCE, a
@@ -1009,6 +1012,155 @@ test_fds_reader_never_waits(void **state)
 	expect_baseline(f);
 }
 
+/* ---- a waiter for its uid's share ---- */
+
+/* A raw connection to path made by a process of uid (the daemon knows a
+ * peer by the credentials of its connect), handed to this process. */
+static int
+raw_as(const char *path, uid_t uid)
+{
+	struct wire_fds fds = { .n = 0 };
+	int sv[2], s = -1, c;
+	pid_t pid;
+	char b;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 ||
+		    setuid(uid) < 0 || (c = harness_connect_raw(path)) < 0 ||
+		    wire_send(sv[1], "c", 1, &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(sv[1]);
+	if (wire_recv(sv[0], &b, 1, &fds) == 1 && fds.n == 1)
+		s = fds.fd[0];
+	else
+		wire_fds_close(&fds);
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	assert_true(s >= 0);
+	return s;
+}
+
+/* Attaches fresh regions on s, reading nothing, until one of its replies
+ * waits for the fds budget; how many it sent. */
+static uint64_t
+fill_until_wait(struct fixture *f, int s, int tag)
+{
+	uint64_t waits = STAT(f, inflight_waits), n = 0;
+	char name[24];
+
+	for (int64_t end = harness_now_ms() + REPLY_WAIT_MS;
+	    harness_now_ms() < end;) {
+		snprintf(name, sizeof(name), "share%d-%llu", tag,
+		    (unsigned long long)n);
+		check_send_attach(s, ++n, name, strlen(name) + 1, 1, true);
+		harness_sleep_ms(2);
+		if (STAT(f, inflight_waits) > waits)
+			return n;
+	}
+	fail_msg("connection %d: %llu attaches unread, and none waited", tag,
+	    (unsigned long long)n);
+	return n;
+}
+
+/* The n replies s is owed, each an attach that succeeded. */
+static void
+read_replies(int s, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		Shmbroker__ServerMessage *m = check_recv_reply(s, NULL);
+
+		assert_int_equal(m->attach->status,
+		    SHMBROKER__GUEST_STATUS__GSS_OK);
+		shmbroker__server_message__free_unpacked(m, NULL);
+	}
+}
+
+/*
+ * A connection that waits for its uid's share of the fds in flight, at a
+ * moment when everyone's budget is full too, holds back no other uid once
+ * everyone's has room again: it waits for its own uid's peers to read.
+ * Root and four other uids fill their shares (NOFILE / 8 each), the last
+ * of them everyone's budget (NOFILE / 2); a second connection of root's
+ * then waits. Once the four others read all they were sent, one of them
+ * attaches SHARE_ROUNDS times, reading each reply, and none of its
+ * replies waits. They used to: the waiter was counted first in line for
+ * everyone's budget for as long as it waited, so that every fd any uid
+ * sent went by the 20 ms timer.
+ */
+static void
+test_fds_share_waiter_holds_no_other_uid(void **state)
+{
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	Shmbroker__ServerMessage *m;
+	uint64_t sent[SHARE_HOGS], waits;
+	int hog[SHARE_HOGS], w;
+	char name[24];
+
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to connect as other users "
+		    "and to give the daemon a lower descriptor limit\n");
+		skip();
+	}
+	f->start_how = &unit_like;
+	start(f, OPEN);
+	assert_int_equal(chmod(f->d.dir, 0755), 0);
+	hog[0] = fixture_raw(f, f->d.socket);
+	for (int i = 1; i < SHARE_HOGS; i++)
+		hog[i] = raw_as(f->d.socket, SHARE_UID0 + (uid_t)i);
+	for (int i = 0; i < SHARE_HOGS; i++)
+		sent[i] = fill_until_wait(f, hog[i], i);
+	print_message("fds in flight with every share full: %llu\n",
+	    (unsigned long long)STAT(f, fds_in_flight));
+	/* Too little left in everyone's budget for one attach reply. */
+	assert_true(STAT(f, fds_in_flight) + 3 > NOFILE / 2);
+
+	w = fixture_raw(f, f->d.socket);
+	waits = STAT(f, inflight_waits);
+	check_send_attach(w, 1, "share-w", 8, 1, true);
+	for (int64_t end = harness_now_ms() + REPLY_WAIT_MS;
+	    STAT(f, inflight_waits) == waits && harness_now_ms() < end;)
+		harness_sleep_ms(10);
+	assert_true(STAT(f, inflight_waits) > waits);
+
+	for (int i = 1; i < SHARE_HOGS; i++)
+		read_replies(hog[i], sent[i]);
+	/* What they read is let go at the daemon's next looks. */
+	for (int64_t end = harness_now_ms() + REPLY_WAIT_MS;
+	    STAT(f, fds_in_flight) > NOFILE / 8 && harness_now_ms() < end;)
+		harness_sleep_ms(20);
+	assert_true(STAT(f, fds_in_flight) <= NOFILE / 8);
+
+	waits = STAT(f, inflight_waits);
+	for (int i = 0; i < SHARE_ROUNDS; i++) {
+		snprintf(name, sizeof(name), "share-x%d", i);
+		check_send_attach(hog[1], sent[1] + 1 + (uint64_t)i, name,
+		    strlen(name) + 1, 1, true);
+		read_replies(hog[1], 1);
+	}
+	print_message("%d attaches of another uid beside the waiter: %llu "
+	    "waited\n", SHARE_ROUNDS,
+	    (unsigned long long)(STAT(f, inflight_waits) - waits));
+	assert_int_equal(STAT(f, inflight_waits), waits);
+
+	/* Root's waiter is answered once root's first connection reads. */
+	read_replies(hog[0], sent[0]);
+	m = check_recv_reply(w, NULL);
+	assert_int_equal(m->id, 1);
+	assert_int_equal(m->attach->status, SHMBROKER__GUEST_STATUS__GSS_OK);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	for (int i = 1; i < SHARE_HOGS; i++)
+		close(hog[i]);
+	fixture_raw_close(f, hog[0]);
+	fixture_raw_close(f, w);
+}
+
 /* ---- a tenant's connections, closed ones kept included ---- */
 
 /* The connections the daemon counts for tenant name. */
@@ -1141,6 +1293,7 @@ main(void)
 		LIMITS_TEST(test_fds_uid_share_wait),
 		LIMITS_TEST(test_fds_wait_slow_reader),
 		LIMITS_TEST(test_fds_reader_never_waits),
+		LIMITS_TEST(test_fds_share_waiter_holds_no_other_uid),
 	};
 
 	/* A daemon that fails keeps its log so that teardown can print it. */
