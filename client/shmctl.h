@@ -16,6 +16,10 @@
 #include "shmclient_admin.h"
 #include "shmctl_output.h"
 
+/* How long `shmctl reload` waits for the daemon's answer, which comes once
+ * the file's regions are made (every other call: the library's 5 s). */
+#define CTL_RELOAD_TIMEOUT_MS 120000
+
 struct ctl {
 	char socket[256];
 	bool have_socket;		/* --admin-socket was given */

@@ -96,8 +96,13 @@ ctl_daemon_reload(struct ctl *ctl, char **argv)
 	int ex;
 
 	(void)argv;
-	if ((ex = ctl_conn_open(ctl)) != EX_OK ||
-	    (ex = ctl_conn_call_empty(ctl,
+	if ((ex = ctl_conn_open(ctl)) != EX_OK)
+		return ex;
+	/* The daemon answers once the file's regions are made, which a
+	 * large file or fd keepers that fall behind (the daemon waits for
+	 * them up to 10 s at a time) make longer than any other call. */
+	shmc_set_timeout(ctl->c, CTL_RELOAD_TIMEOUT_MS);
+	if ((ex = ctl_conn_call_empty(ctl,
 	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_RELOAD, &m)) != EX_OK)
 		return ex;
 	print_reloaded(ctl->json);

@@ -53,6 +53,23 @@ harness_count_fds(pid_t pid)
 }
 
 int
+harness_children(pid_t pid, pid_t *out, int max)
+{
+	char path[64];
+	FILE *fp;
+	int n = 0, child;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+	    (int)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (n < max && fscanf(fp, "%d", &child) == 1)
+		out[n++] = (pid_t)child;
+	fclose(fp);
+	return n;
+}
+
+int
 harness_settled_fd_count(pid_t pid)
 {
 	int last = harness_count_fds(pid), same = 0;

@@ -353,18 +353,9 @@ test_large_file_reload(void **state)
 static pid_t
 keeper_of(pid_t daemon)
 {
-	char path[64];
-	long pid = 0;
-	FILE *f;
+	pid_t pid;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)daemon,
-	    (int)daemon);
-	if ((f = fopen(path, "re")) == NULL)
-		return 0;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return (pid_t)pid;
+	return harness_children(daemon, &pid, 1) == 1 ? pid : 0;
 }
 
 /*

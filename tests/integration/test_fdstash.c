@@ -53,24 +53,6 @@ setup(void **state)
 	return fixture_begin(state, sizeof(struct fixture), conf, NULL);
 }
 
-/* The daemon's keeper processes (its children). */
-static int
-keeper_pids(pid_t daemon, pid_t *out, int max)
-{
-	char path[64];
-	FILE *fp;
-	int n = 0, pid;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)daemon,
-	    (int)daemon);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	while (n < max && fscanf(fp, "%d", &pid) == 1)
-		out[n++] = pid;
-	fclose(fp);
-	return n;
-}
-
 static void
 test_parked_regions_are_shared(void **state)
 {
@@ -109,7 +91,7 @@ test_parked_regions_are_shared(void **state)
 	 * (daemon/stock.c): wait for it. */
 	assert_int_equal(harness_wait_fd_count(f->d.pid, base_fds + 2 + 2 +
 	    NREGIONS * 3, KEEPER_SETTLE_MS), base_fds + 2 + 2 + NREGIONS * 3);
-	nk = keeper_pids(f->d.pid, keepers, 4);
+	nk = harness_children(f->d.pid, keepers, 4);
 	assert_int_equal(nk, 1);
 	/* The keeper holds its socket, its inherited stdio and 10 memfds
 	 * (parking does not wait for the keeper). */

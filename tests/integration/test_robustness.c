@@ -245,18 +245,13 @@ static pid_t
 keeper_of(pid_t daemon)
 {
 	char path[64], cmd[256];
-	int pid = 0, more;
+	pid_t kids[2];
 	size_t n;
 	FILE *fp;
+	int pid;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)daemon,
-	    (int)daemon);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	assert_int_equal(fscanf(fp, "%d", &pid), 1);
-	more = fscanf(fp, "%d", &more);
-	fclose(fp);
-	assert_int_not_equal(more, 1);
+	assert_int_equal(harness_children(daemon, kids, 2), 1);
+	pid = (int)kids[0];
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
 	fp = fopen(path, "r");
 	assert_non_null(fp);

@@ -312,6 +312,82 @@ test_reload(void **state)
 	assert_int_equal(CTL(f, "reload", "extra"), EX_USAGE);
 }
 
+/* The slow keeper's reload: a daemon that parks past 16 memfds (32
+ * regions at start, so that its keeper runs), told to reload a file of
+ * SLOW_RELOAD_REGIONS while the keeper is stopped for KEEPER_STOP_MS,
+ * longer than shmctl's other calls wait (5 s). */
+#define SLOW_RELOAD_REGIONS 1200
+#define KEEPER_STOP_MS 6500
+static const char reload_cfg_keeper[] = "[broker]\ntenancy = open\n"
+    "log_level = warning\nlocal_region_fds = 16\nmax_regions = 2000\n";
+
+/* reload_cfg_keeper and n regions of 4 KiB, in buf. */
+static const char *
+keeper_config(char *buf, size_t len, int n)
+{
+	size_t used = (size_t)snprintf(buf, len, "%s", reload_cfg_keeper);
+
+	for (int i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used,
+		    "[region slow-%d]\nsize = 4K\n", i);
+	assert_true(used < len);
+	return buf;
+}
+
+static int
+setup_slow_keeper(void **state)
+{
+	static char conf[4096];
+
+	return ctl_setup_config(state, keeper_config(conf, sizeof(conf), 32));
+}
+
+/*
+ * The daemon answers a reload once the file's regions are made, and
+ * while its fd keeper does not take the memfds it parks, it waits for the
+ * keeper (up to 10 s at a time) rather than run out of descriptors:
+ * shmctl waits for that answer and says the reload is done. It used to
+ * give up after 5 s (exit 69, "did not answer in 5000 ms"), and the
+ * daemon then finished the reload all the same.
+ */
+static void
+test_reload_slow_keeper(void **state)
+{
+	struct ctl *f = *state;
+	size_t len = 64 + (size_t)SLOW_RELOAD_REGIONS * 32;
+	char *conf = malloc(len);
+	int64_t t0, took;
+	pid_t keeper, waker;
+	int rc;
+
+	assert_non_null(conf);
+	assert_int_equal(harness_children(f->fx.d.pid, &keeper, 1), 1);
+	check_write_file(f->fx.conf, keeper_config(conf, len,
+	    SLOW_RELOAD_REGIONS));
+	free(conf);
+	assert_int_equal(kill(keeper, SIGSTOP), 0);
+	waker = fork();
+	assert_true(waker >= 0);
+	if (waker == 0) {
+		harness_sleep_ms(KEEPER_STOP_MS);
+		kill(keeper, SIGCONT);
+		_exit(0);
+	}
+	t0 = harness_now_ms();
+	rc = CTL(f, "reload");
+	took = harness_now_ms() - t0;
+	kill(keeper, SIGCONT);
+	waitpid(waker, NULL, 0);
+	print_message("reload with the keeper stopped %d ms: shmctl exit %d "
+	    "after %lld ms\n", KEEPER_STOP_MS, rc, (long long)took);
+	assert_int_equal(rc, 0);
+	assert_string_equal(f->out, "configuration reloaded\n");
+	/* It did wait for the keeper. */
+	assert_true(took >= KEEPER_STOP_MS - 1000);
+	CTL_JSON(f, "status");
+	assert_int_equal(jv_int(&f->json, "regions"), SLOW_RELOAD_REGIONS);
+}
+
 int
 main(void)
 {
@@ -320,6 +396,8 @@ main(void)
 		CTL_TEST(test_watch),
 		cmocka_unit_test_setup_teardown(test_reload,
 		    setup_reload, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_reload_slow_keeper,
+		    setup_slow_keeper, ctl_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
