@@ -560,6 +560,22 @@ status_path(const struct fixture *f, char *buf, size_t len)
 	return buf;
 }
 
+/* The daemon as its unit runs it, its directory open to peers of other
+ * users, which only root can be (to do what: the test is skipped
+ * otherwise). */
+static void
+start_for_peers(struct fixture *f, const char *what)
+{
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to %s and to give the "
+		    "daemon a lower descriptor limit\n", what);
+		skip();
+	}
+	f->start_how = &unit_like;
+	start(f, OPEN);
+	assert_int_equal(chmod(f->d.dir, 0755), 0);
+}
+
 /* A request to attach name, sent as it stands; false when s takes no
  * more or is gone. */
 static bool
@@ -636,16 +652,9 @@ test_fds_in_flight(void **state)
 	int64_t deadline;
 	int pfd[2];
 
-	if (geteuid() != 0) {
-		print_message("skipped: needs root to run a peer as another "
-		    "user and to give the daemon a lower descriptor limit\n");
-		skip();
-	}
-	f->start_how = &unit_like;
-	start(f, OPEN);
+	start_for_peers(f, "run a peer as another user");
 	assert_int_equal(harness_proc_value(status_path(f, path, sizeof(path)),
 	    "CapEff"), 0);
-	assert_int_equal(chmod(f->d.dir, 0755), 0);
 
 	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
 	l->peer = fork();
@@ -1103,14 +1112,7 @@ test_fds_share_waiter_holds_no_other_uid(void **state)
 	int hog[SHARE_HOGS], w;
 	char name[24];
 
-	if (geteuid() != 0) {
-		print_message("skipped: needs root to connect as other users "
-		    "and to give the daemon a lower descriptor limit\n");
-		skip();
-	}
-	f->start_how = &unit_like;
-	start(f, OPEN);
-	assert_int_equal(chmod(f->d.dir, 0755), 0);
+	start_for_peers(f, "connect as other users");
 	hog[0] = fixture_raw(f, f->d.socket);
 	for (int i = 1; i < SHARE_HOGS; i++)
 		hog[i] = raw_as(f->d.socket, SHARE_UID0 + (uid_t)i);
