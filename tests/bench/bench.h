@@ -97,7 +97,9 @@ int bench_measure(struct bench *b, bench_chunk_fn chunk, void *ctx,
     char *err, size_t errlen);
 uint64_t bench_now_ns(void);
 /* CPU time in ns: of process pid (every thread), or of the calling
- * thread for pid 0; 0 when it cannot be read. */
+ * thread for pid 0; BENCH_CPU_UNKNOWN when it cannot be read (0 is a
+ * child that has not run yet). */
+#define BENCH_CPU_UNKNOWN UINT64_MAX
 uint64_t bench_cpu_ns(pid_t pid);
 uint64_t bench_random(struct bench *b);
 int bench_start_daemon(struct bench *b, struct test_daemon *d,

@@ -263,7 +263,8 @@ attach_cpu_add(struct attach_cpu *c, pid_t server, const uint64_t mark[2],
 {
 	uint64_t srv = bench_cpu_ns(server), cli = bench_cpu_ns(0);
 
-	if (srv == 0 || cli == 0 || mark[0] == 0 || mark[1] == 0)
+	if (srv == BENCH_CPU_UNKNOWN || cli == BENCH_CPU_UNKNOWN ||
+	    mark[0] == BENCH_CPU_UNKNOWN || mark[1] == BENCH_CPU_UNKNOWN)
 		c->unknown = true;
 	c->server += srv - mark[0];
 	c->client += cli - mark[1];

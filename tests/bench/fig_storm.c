@@ -57,6 +57,13 @@ struct storm {
 	struct samples att[PLACE_N], flo[PLACE_N];
 	struct samples tot[PLACE_N], ftot[PLACE_N];	/* ns per round */
 	struct samples rep[PLACE_N], rtot[PLACE_N];	/* replay.c's server */
+	/* The server's CPU over the storms, and their attaches: the daemon's
+	 * [0], the replay server's [1]. */
+	struct storm_cpu {
+		uint64_t ns;
+		size_t attaches;
+		bool unknown;		/* a clock could not be read */
+	} cpu[PLACE_N][2];
 	uint8_t buf[WIRE_MAX_MESSAGE];
 	char err[320];
 };
@@ -205,14 +212,16 @@ storm_read(struct storm *s, const struct storm_ops *ops, size_t i,
 }
 
 /* Every connection's first request at once, then each next one as its
- * reply comes; the total time into tot. */
+ * reply comes; the total time into tot, and when cpu is not NULL the CPU
+ * time of the server process server into it. */
 static int
 storm_drive(struct storm *s, const struct storm_ops *ops, struct samples *lat,
-    struct samples *tot)
+    struct samples *tot, pid_t server, struct storm_cpu *cpu)
 {
 	struct epoll_event ev[64];
 	size_t left = s->n;
-	uint64_t t0;
+	uint64_t t0, cpu0 = cpu != NULL ? bench_cpu_ns(server) :
+	    BENCH_CPU_UNKNOWN;
 	int ep = epoll_create1(EPOLL_CLOEXEC), rc = -1, got;
 
 	if (ep < 0)
@@ -241,6 +250,14 @@ storm_drive(struct storm *s, const struct storm_ops *ops, struct samples *lat,
 				goto out;
 	}
 	samples_add(tot, bench_now_ns() - t0);
+	if (cpu != NULL) {
+		uint64_t cpu1 = bench_cpu_ns(server);
+
+		cpu->unknown |= cpu0 == BENCH_CPU_UNKNOWN ||
+		    cpu1 == BENCH_CPU_UNKNOWN;
+		cpu->ns += cpu1 - cpu0;
+		cpu->attaches += s->n * STORM_ATTACHES;
+	}
 	rc = 0;
 out:
 	close(ep);
@@ -312,7 +329,8 @@ storm_figure(struct storm *s, enum place p)
 		storm_close(s);
 		return -1;
 	}
-	rc = storm_drive(s, &storm_attach_ops, &s->att[p], &s->tot[p]);
+	rc = storm_drive(s, &storm_attach_ops, &s->att[p], &s->tot[p],
+	    s->d.pid, &s->cpu[p][0]);
 	/* Closing the connections detaches every client: the regions go. */
 	storm_close(s);
 	s->round++;
@@ -364,10 +382,12 @@ storm_server_replay(int *socks, size_t n)
 	bench_replay_storm_main(socks, n, STORM_ATTACHES);
 }
 
-/* The driver against a forked server serve(), on the server's CPU. */
+/* The driver against a forked server serve(), on the server's CPU; its
+ * CPU time into cpu unless that is NULL. */
 static int
 storm_bare(struct storm *s, enum place p, void (*serve)(int *, size_t),
-    const struct storm_ops *ops, struct samples *lat, struct samples *tot)
+    const struct storm_ops *ops, struct samples *lat, struct samples *tot,
+    struct storm_cpu *cpu)
 {
 	int *theirs = calloc(STORM_CONNS, sizeof(int)), rc = -1, sv[2];
 	size_t made = 0;
@@ -393,7 +413,7 @@ storm_bare(struct storm *s, enum place p, void (*serve)(int *, size_t),
 	for (size_t i = 0; i < made; i++)
 		close(theirs[i]);
 	if (pid > 0)
-		rc = storm_drive(s, ops, lat, tot);
+		rc = storm_drive(s, ops, lat, tot, pid, cpu);
 	else
 		snprintf(s->err, sizeof(s->err), "the storm's server: %s",
 		    strerror(errno));
@@ -404,6 +424,28 @@ storm_bare(struct storm *s, enum place p, void (*serve)(int *, size_t),
 }
 
 /* ---- the figures ---- */
+
+/* On one CPU the storm's total is the server's CPU and the driver's: the
+ * daemon's against the replay server's, per attach, says which part of
+ * the figure's excess over its control is the daemon's (across CPUs a
+ * virtualised host charges a task its vCPU's wake-ups too). */
+static void
+storm_cpu_note(struct figure *f, const struct storm_cpu cpu[2])
+{
+	size_t used = strlen(f->extra);
+	double fig, ctl;
+
+	if (cpu[0].unknown || cpu[1].unknown || cpu[0].attaches == 0 ||
+	    cpu[1].attaches == 0)
+		return;
+	fig = (double)cpu[0].ns / 1e3 / (double)cpu[0].attaches;
+	ctl = (double)cpu[1].ns / 1e3 / (double)cpu[1].attaches;
+	figure_note(f, "server CPU per attach: shmbrokerd %.2f us against the "
+	    "replay server's %.2f", fig, ctl);
+	snprintf(f->extra + used, sizeof(f->extra) - used,
+	    ",\"server_cpu_us\":%.3f,\"control_server_cpu_us\":%.3f", fig,
+	    ctl);
+}
 
 static void
 storm_report_total(struct storm *s, enum place p, int rc)
@@ -430,6 +472,8 @@ storm_report_total(struct storm *s, enum place p, int rc)
 	figure_control(f, "the same system calls from a server with none of "
 	    "the broker (replay), total", samples_us(&s->rtot[p], 0.5) /
 	    1000.0, ftot, tot);
+	if (p == PLACE_SAME)
+		storm_cpu_note(f, s->cpu[p]);
 	report_figure(s->b, f);
 }
 
@@ -515,9 +559,11 @@ fig_storm(struct bench *b)
 				continue;
 			place_pin_role(b, 0, (enum place)p, ROLE_CLIENT);
 			if (storm_bare(s, (enum place)p, storm_server_main,
-			    &storm_bare_ops, &s->flo[p], &s->ftot[p]) < 0 ||
+			    &storm_bare_ops, &s->flo[p], &s->ftot[p],
+			    NULL) < 0 ||
 			    storm_bare(s, (enum place)p, storm_server_replay,
-			    &storm_replay_ops, &s->rep[p], &s->rtot[p]) < 0 ||
+			    &storm_replay_ops, &s->rep[p], &s->rtot[p],
+			    &s->cpu[p][1]) < 0 ||
 			    storm_figure(s, (enum place)p) < 0 ||
 			    bench_stopped(b))
 				rc = -1;

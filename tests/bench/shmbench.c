@@ -154,9 +154,9 @@ bench_cpu_ns(pid_t pid)
 	clockid_t id = CLOCK_THREAD_CPUTIME_ID;
 
 	if (pid != 0 && clock_getcpuclockid(pid, &id) != 0)
-		return 0;
+		return BENCH_CPU_UNKNOWN;
 	if (clock_gettime(id, &ts) < 0)
-		return 0;
+		return BENCH_CPU_UNKNOWN;
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
