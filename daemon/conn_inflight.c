@@ -417,14 +417,18 @@ inflight_wait(struct conn *c, size_t nfds)
 	/* Counted where those that send after it look (without memory for
 	 * its uid's entry, it does not hold its uid's others back). */
 	if (c->inflight_for_others) {
-		if ((c->inflight_queued = inflight_uid_get(b, c->cred.uid)) !=
-		    NULL)
-			c->inflight_queued->waiters++;
-		/* Short of everyone's too, with its uid's share there:
-		 * every uid's sends wait behind it (the timer counts it so
-		 * when it finds it short). Short of its uid's share, it
-		 * waits for its uid's peers, and holds back no other uid. */
-		c->inflight_queued_all = inflight_uid_fits(c, nfds) &&
+		struct inflight_uid *u = inflight_uid_get(b, c->cred.uid);
+		bool first = u == NULL || u->waiters == 0;
+
+		if ((c->inflight_queued = u) != NULL)
+			u->waiters++;
+		/* Short of everyone's too, with its uid's share there and
+		 * none of its uid before it: every uid's sends wait behind
+		 * it (the timer counts it so when it finds it short). Short
+		 * of its uid's share, or behind one of its uid that goes
+		 * first, it waits for its uid's peers and holds back no
+		 * other uid. */
+		c->inflight_queued_all = first && inflight_uid_fits(c, nfds) &&
 		    !inflight_all_fits(c, nfds);
 		b->inflight_all_waiters += c->inflight_queued_all;
 	}
@@ -432,6 +436,16 @@ inflight_wait(struct conn *c, size_t nfds)
 	c->inflight_waiting = true;
 	TAILQ_INSERT_TAIL(&b->inflight_waiting, c, wait_entry);
 	inflight_arm(b);
+}
+
+/* c holds no other uid back (any more): its own uid's peers hold it. */
+static void
+inflight_uncount_all(struct conn *c)
+{
+	if (c->inflight_queued_all) {
+		c->inflight_queued_all = false;
+		c->b->inflight_all_waiters--;
+	}
 }
 
 void
@@ -448,8 +462,7 @@ inflight_unwait(struct conn *c)
 		inflight_uid_put(b, c->inflight_queued);
 		c->inflight_queued = NULL;
 	}
-	b->inflight_all_waiters -= c->inflight_queued_all;
-	c->inflight_queued_all = false;
+	inflight_uncount_all(c);
 }
 
 /* Waiting connections whose time came try again, now (they send what
@@ -481,16 +494,15 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 		next = TAILQ_NEXT(c, wait_entry);
 		if (turn) {
-			if (all_full || (u != NULL && u->full_tick == tick))
+			if (all_full)
 				continue;
-			if (!inflight_uid_fits(c, need)) {
+			/* Behind one of its uid short of the share, or short
+			 * of it itself: its own uid's peers hold it back. */
+			if ((u != NULL && u->full_tick == tick) ||
+			    !inflight_uid_fits(c, need)) {
 				if (u != NULL)
 					u->full_tick = tick;
-				/* Its own uid's peers hold it back. */
-				if (c->inflight_queued_all) {
-					c->inflight_queued_all = false;
-					b->inflight_all_waiters--;
-				}
+				inflight_uncount_all(c);
 				continue;
 			}
 			if (!inflight_all_fits(c, need)) {

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_conn_inflight: who waits for whom when the fds in flight run short
+ * (daemon/conn_inflight.c). Which uids a waiter holds back is decided by
+ * counts: a waiter short of everyone's budget, with its uid's share there
+ * and none of its uid before it, holds every uid back (first come, first
+ * served); any other waits for its own uid's peers and holds back no
+ * other uid. Set up with exact counts, which the integration tests can
+ * reach only roughly: conn_inflight.c with the real event loop and real
+ * socketpairs (a byte unread stands for a message's fds, as SIOCOUTQ
+ * sees it), and conn.c's queue replaced by a count of messages that each
+ * need a number of fds.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "broker.h"
+
+/* A budget of 160 descriptors: each uid's share 20, everyone's 80. */
+#define FD_LIMIT 160
+#define UID_SHARE (FD_LIMIT / 8)
+#define ALL_BUDGET (FD_LIMIT / 2)
+#define TICKS_MAX 100		/* 2 s of ticks for a condition to hold */
+
+/* A connection, conn.c's queue as what its messages need. */
+struct tconn {
+	struct conn c;		/* first: conn_flush gets this back */
+	int peer;		/* the VMM's end */
+	size_t need;		/* fds each queued message carries */
+	int queued;
+};
+
+struct t {
+	struct broker *b;
+	struct tconn *tc[8];
+	int n;
+};
+
+/* ---- conn.c, as conn_inflight.c sees it ---- */
+
+size_t
+conn_head_fds(const struct conn *c)
+{
+	const struct tconn *t = (const struct tconn *)c;
+
+	return t->queued > 0 ? t->need : 0;
+}
+
+static void
+send_one(struct tconn *t, size_t nfds)
+{
+	assert_int_equal(send(t->c.fd, "m", 1, MSG_DONTWAIT), 1);
+	inflight_sent(&t->c, nfds);
+}
+
+void
+conn_flush(struct conn *c)
+{
+	struct tconn *t = (struct tconn *)c;
+
+	while (t->queued > 0) {
+		if (!inflight_admit(c, t->need)) {
+			inflight_wait(c, t->need);
+			return;
+		}
+		send_one(t, t->need);
+		t->queued--;
+	}
+}
+
+/* ---- the fixture ---- */
+
+static int
+setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+
+	if (t == NULL || (t->b = calloc(1, sizeof(*t->b))) == NULL ||
+	    (t->b->base = event_base_new()) == NULL)
+		return -1;
+	t->b->log.level = LOG_ERR;
+	TAILQ_INIT(&t->b->conns);
+	if (inflight_init(t->b) < 0)
+		return -1;
+	/* As the daemon under its unit: no CAP_SYS_RESOURCE. */
+	t->b->inflight_capped = true;
+	t->b->fd_limit = FD_LIMIT;
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct t *t = *state;
+
+	for (int i = 0; i < t->n; i++) {
+		inflight_unwait(&t->tc[i]->c);
+		close(t->tc[i]->c.fd);
+		close(t->tc[i]->peer);
+		free(t->tc[i]);
+	}
+	inflight_close_all(t->b);
+	event_base_free(t->b->base);
+	free(t->b);
+	free(t);
+	return 0;
+}
+
+/* A connection of a peer of uid. */
+static struct tconn *
+conn_of(struct t *t, uid_t uid)
+{
+	struct tconn *tc = calloc(1, sizeof(*tc));
+	int sv[2];
+
+	assert_non_null(tc);
+	assert_true(t->n < (int)(sizeof(t->tc) / sizeof(t->tc[0])));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	tc->c.b = t->b;
+	tc->c.fd = sv[0];
+	tc->peer = sv[1];
+	tc->c.cred.uid = uid;
+	tc->c.id = (uint64_t)t->n + 1;
+	tc->c.inflight_unread_seen = -1;
+	TAILQ_INSERT_TAIL(&t->b->conns, &tc->c, entry);
+	t->tc[t->n++] = tc;
+	return tc;
+}
+
+/* nfds sent on tc that its peer does not read (yet). */
+static void
+hold(struct tconn *tc, size_t nfds)
+{
+	assert_true(inflight_admit(&tc->c, nfds));
+	send_one(tc, nfds);
+}
+
+/* A message of nfds for tc's peer, sent now or queued to wait, as
+ * conn.c's send does. */
+static void
+queue(struct tconn *tc, size_t nfds)
+{
+	tc->need = nfds;
+	tc->queued++;
+	conn_flush(&tc->c);
+}
+
+/* tc's peer reads all it was sent. */
+static void
+peer_reads(struct tconn *tc)
+{
+	char buf[64];
+
+	while (recv(tc->peer, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Ticks of the daemon's timer until everyone's budget has room for nfds
+ * (the ticks' sweeps let go what peers read). */
+static void
+tick_until_all_has(struct t *t, size_t nfds)
+{
+	for (int i = 0; i < TICKS_MAX &&
+	    t->b->inflight_fds + nfds > ALL_BUDGET; i++)
+		event_base_loop(t->b->base, EVLOOP_ONCE);
+	assert_true(t->b->inflight_fds + nfds <= ALL_BUDGET);
+}
+
+/* Four uids fill their shares: everyone's budget is full. */
+static void
+fill_all(struct t *t, struct tconn *h[4])
+{
+	for (int i = 0; i < 4; i++) {
+		h[i] = conn_of(t, 1000 + (uid_t)i);
+		hold(h[i], UID_SHARE);
+	}
+	assert_int_equal(t->b->inflight_fds, ALL_BUDGET);
+}
+
+/* ---- the tests ---- */
+
+/*
+ * A waiter short of its uid's share as of everyone's budget waits for
+ * its own uid's peers: once the other uids read, a connection of yet
+ * another uid sends at once. (It used to be counted first in line for
+ * everyone's budget for as long as it waited: every other uid's fds then
+ * went by the 20 ms timer.)
+ */
+static void
+test_share_waiter_holds_no_other_uid(void **state)
+{
+	struct t *t = *state;
+	struct tconn *h[4], *w, *x;
+
+	fill_all(t, h);
+	w = conn_of(t, 1000);
+	x = conn_of(t, 5000);
+	queue(w, 1);
+	assert_true(w->c.inflight_waiting);
+	assert_false(w->c.inflight_queued_all);
+	assert_int_equal(t->b->inflight_all_waiters, 0);
+	for (int i = 1; i < 4; i++)
+		peer_reads(h[i]);
+	tick_until_all_has(t, 1);
+	assert_true(w->c.inflight_waiting);
+	assert_int_equal(t->b->inflight_all_waiters, 0);
+	assert_true(inflight_admit(&x->c, 1));
+}
+
+/*
+ * The same with a second waiter of that uid behind the first, whose own
+ * message would fit its uid's share but not everyone's: it goes only
+ * after the first of its uid, so it holds back no other uid either, at
+ * its wait or at any tick. (The ticks skipped it behind the first and
+ * left it counted for everyone's.)
+ */
+static void
+test_second_of_its_uid_holds_no_other_uid(void **state)
+{
+	struct t *t = *state;
+	struct tconn *h[4], *w1, *w2, *x;
+
+	for (int i = 0; i < 4; i++)
+		h[i] = conn_of(t, 1000 + (uid_t)i);
+	/* uid 1000 one short of its share; everyone's budget full. */
+	hold(h[0], UID_SHARE - 1);
+	for (int i = 1; i < 4; i++)
+		hold(h[i], UID_SHARE);
+	x = conn_of(t, 5000);
+	hold(x, 1);
+	assert_int_equal(t->b->inflight_fds, ALL_BUDGET);
+	w1 = conn_of(t, 1000);
+	w2 = conn_of(t, 1000);
+	queue(w1, 3);		/* short of its uid's share */
+	queue(w2, 1);		/* its uid's share has room, everyone's not */
+	assert_true(w1->c.inflight_waiting && w2->c.inflight_waiting);
+	assert_false(w2->c.inflight_queued_all);
+	assert_int_equal(t->b->inflight_all_waiters, 0);
+	for (int i = 1; i < 4; i++)
+		peer_reads(h[i]);
+	peer_reads(x);
+	tick_until_all_has(t, 1);
+	event_base_loop(t->b->base, EVLOOP_ONCE);
+	assert_true(w1->c.inflight_waiting && w2->c.inflight_waiting);
+	assert_int_equal(t->b->inflight_all_waiters, 0);
+	assert_true(inflight_admit(&x->c, 1));
+
+	/* Once uid 1000's peer reads, both of its waiters go, in turn. */
+	peer_reads(h[0]);
+	for (int i = 0; i < TICKS_MAX && (w1->c.inflight_waiting ||
+	    w2->c.inflight_waiting); i++)
+		event_base_loop(t->b->base, EVLOOP_ONCE);
+	assert_false(w1->c.inflight_waiting || w2->c.inflight_waiting);
+	assert_int_equal(w1->queued + w2->queued, 0);
+}
+
+/*
+ * A waiter with its uid's share there but short of everyone's budget is
+ * first in line for it: no other uid's fds go past it until it has sent,
+ * at the tick after the others read; then they go at once again.
+ */
+static void
+test_all_waiter_goes_first(void **state)
+{
+	struct t *t = *state;
+	struct tconn *h[4], *w, *x;
+
+	fill_all(t, h);
+	w = conn_of(t, 5000);
+	x = conn_of(t, 6000);
+	queue(w, 3);
+	assert_true(w->c.inflight_waiting);
+	assert_true(w->c.inflight_queued_all);
+	assert_int_equal(t->b->inflight_all_waiters, 1);
+	assert_false(inflight_admit(&x->c, 1));
+	for (int i = 0; i < 4; i++)
+		peer_reads(h[i]);
+	for (int i = 0; i < TICKS_MAX && w->c.inflight_waiting; i++)
+		event_base_loop(t->b->base, EVLOOP_ONCE);
+	assert_false(w->c.inflight_waiting);
+	assert_int_equal(w->queued, 0);
+	assert_int_equal(t->b->inflight_all_waiters, 0);
+	assert_true(inflight_admit(&x->c, 1));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_share_waiter_holds_no_other_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_second_of_its_uid_holds_no_other_uid, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_all_waiter_goes_first,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("unit.conn_inflight", tests, NULL,
+	    NULL);
+}
