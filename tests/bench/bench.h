@@ -112,6 +112,11 @@ int bench_connect(const char *path, bool admin_label, struct shmc **out);
 int bench_fork_server(struct bench *b, void (*serve)(int sock), int *sock,
     pid_t *pid);
 void bench_reap(pid_t pid, int timeout_ms);
+/* A forked server says it is set up on ready (the write end of a pipe,
+ * closed then), so that what is timed and its CPU time start after its
+ * set-up; the parent waits for that, at most BENCH_TIMEOUT_MS: 0 or -1. */
+void bench_server_ready(int ready);
+int bench_wait_ready(int ready);
 void bench_error(struct bench *b, const char *group, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -186,12 +191,13 @@ int bench_echo_kind_once(int sock, char kind, uint64_t *ns);
  * it (pin e->pid as the daemon), then per sample bench_replay_once, the
  * attach timed into *ns, its detach after; ep is the caller's epoll set
  * holding e->sock, as libshmclient's holds its socket. The storm server
- * serves the n connections socks (never returns) for attaches each.
+ * serves the n connections socks (never returns) for attaches each,
+ * saying on ready when it is set up (bench_server_ready).
  * bench_replay_memfd makes a region's memfd as the daemon does. */
 int bench_replay_start(struct bench *b, struct bench_echo *e);
 int bench_replay_once(int sock, int ep, bool create, uint64_t *ns);
-void bench_replay_storm_main(int *socks, size_t n, size_t attaches)
-    __attribute__((noreturn));
+void bench_replay_storm_main(int *socks, size_t n, size_t attaches,
+    int ready) __attribute__((noreturn));
 int bench_replay_memfd(const char *name, uint64_t bytes, int mem,
     uint64_t huge_bytes);
 

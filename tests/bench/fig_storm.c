@@ -18,6 +18,7 @@
  * of the miss is.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,7 +341,7 @@ storm_figure(struct storm *s, enum place p)
 /* ---- the floor: a bare server ---- */
 
 static void
-storm_server_main(int *socks, size_t n)
+storm_server_main(int *socks, size_t n, int ready)
 {
 	int ep = epoll_create1(EPOLL_CLOEXEC), memfd;
 	struct epoll_event ev[64];
@@ -356,6 +357,7 @@ storm_server_main(int *socks, size_t n)
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, socks[i], &e) < 0)
 			_exit(1);
 	}
+	bench_server_ready(ready);
 	while (open_ > 0) {
 		int got = epoll_wait(ep, ev, 64, -1);
 
@@ -377,24 +379,30 @@ storm_server_main(int *socks, size_t n)
 }
 
 static void
-storm_server_replay(int *socks, size_t n)
+storm_server_replay(int *socks, size_t n, int ready)
 {
-	bench_replay_storm_main(socks, n, STORM_ATTACHES);
+	bench_replay_storm_main(socks, n, STORM_ATTACHES, ready);
 }
 
-/* The driver against a forked server serve(), on the server's CPU; its
- * CPU time into cpu unless that is NULL. */
+/* The driver against a forked server serve(), on the server's CPU, once
+ * the server is set up (as the daemon's connections are greeted before
+ * its storm); the server's CPU time into cpu unless that is NULL. */
 static int
-storm_bare(struct storm *s, enum place p, void (*serve)(int *, size_t),
-    const struct storm_ops *ops, struct samples *lat, struct samples *tot,
-    struct storm_cpu *cpu)
+storm_bare(struct storm *s, enum place p,
+    void (*serve)(int *, size_t, int), const struct storm_ops *ops,
+    struct samples *lat, struct samples *tot, struct storm_cpu *cpu)
 {
 	int *theirs = calloc(STORM_CONNS, sizeof(int)), rc = -1, sv[2];
+	int ready[2] = { -1, -1 };
 	size_t made = 0;
 	pid_t pid = -1;
 
-	if (theirs == NULL)
+	if (theirs == NULL || pipe2(ready, O_CLOEXEC) < 0) {
+		free(theirs);
+		snprintf(s->err, sizeof(s->err), "the storm's server: %s",
+		    strerror(errno));
 		return -1;
+	}
 	for (s->n = 0; s->n < STORM_CONNS; s->n++, made++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 		    sv) < 0)
@@ -407,16 +415,19 @@ storm_bare(struct storm *s, enum place p, void (*serve)(int *, size_t),
 		pool_close_in_child(s->b);
 		storm_close(s);
 		place_pin_role(s->b, 0, p, ROLE_SERVER);
-		serve(theirs, STORM_CONNS);
+		close(ready[0]);
+		serve(theirs, STORM_CONNS, ready[1]);
 		_exit(0);
 	}
+	close(ready[1]);
 	for (size_t i = 0; i < made; i++)
 		close(theirs[i]);
-	if (pid > 0)
+	if (pid > 0 && bench_wait_ready(ready[0]) == 0)
 		rc = storm_drive(s, ops, lat, tot, pid, cpu);
 	else
 		snprintf(s->err, sizeof(s->err), "the storm's server: %s",
-		    strerror(errno));
+		    pid > 0 ? "not set up in time" : strerror(errno));
+	close(ready[0]);
 	storm_close(s);
 	bench_reap(pid, 5000);
 	free(theirs);
@@ -425,9 +436,10 @@ storm_bare(struct storm *s, enum place p, void (*serve)(int *, size_t),
 
 /* ---- the figures ---- */
 
-/* On one CPU the storm's total is the server's CPU and the driver's: the
- * daemon's against the replay server's, per attach, says which part of
- * the figure's excess over its control is the daemon's (across CPUs a
+/* On one CPU the storm's total is the server's CPU and the driver's (whose
+ * work differs too: the figure's packs and unpacks protobuf-c): the
+ * daemon's against the replay server's, per attach, says how much of the
+ * figure's excess over its control is the daemon's (across CPUs a
  * virtualised host charges a task its vCPU's wake-ups too). */
 static void
 storm_cpu_note(struct figure *f, const struct storm_cpu cpu[2])

@@ -350,7 +350,7 @@ storm_replay_read(struct storm_name *names, struct replay_stock *st,
 }
 
 void
-bench_replay_storm_main(int *socks, size_t n, size_t attaches)
+bench_replay_storm_main(int *socks, size_t n, size_t attaches, int ready)
 {
 	size_t nnames = (n + REPLAY_STORM_SHARE - 1) / REPLAY_STORM_SHARE *
 	    attaches, open_ = n;
@@ -369,6 +369,7 @@ bench_replay_storm_main(int *socks, size_t n, size_t attaches)
 			_exit(1);
 	}
 	stock_fill(&st);
+	bench_server_ready(ready);
 	while (open_ > 0) {
 		if ((got = epoll_wait(ep, ev, 64, -1)) < 0 && errno != EINTR)
 			_exit(1);

@@ -216,6 +216,25 @@ bench_fork_server(struct bench *b, void (*serve)(int sock), int *sock,
 }
 
 void
+bench_server_ready(int ready)
+{
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	close(ready);
+}
+
+int
+bench_wait_ready(int ready)
+{
+	struct pollfd p = { .fd = ready, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, BENCH_TIMEOUT_MS) != 1 || read(ready, &c, 1) != 1)
+		return -1;
+	return 0;
+}
+
+void
 bench_error(struct bench *b, const char *group, const char *fmt, ...)
 {
 	va_list ap;
