@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -189,6 +190,23 @@ fill_all(struct t *t, struct tconn *h[4])
 	assert_int_equal(t->b->inflight_fds, ALL_BUDGET);
 }
 
+/* Everyone's budget full (fill_all), then a connection of w_uid with a
+ * message of nfds, which must wait, counted first in line for everyone's
+ * budget or not as counted says; x, a connection of x_uid, for the test
+ * to send on. */
+static void
+fill_then_wait(struct t *t, struct tconn *h[4], uid_t w_uid, size_t nfds,
+    bool counted, struct tconn **w, uid_t x_uid, struct tconn **x)
+{
+	fill_all(t, h);
+	*w = conn_of(t, w_uid);
+	*x = conn_of(t, x_uid);
+	queue(*w, nfds);
+	assert_true((*w)->c.inflight_waiting);
+	assert_int_equal((*w)->c.inflight_queued_all, counted);
+	assert_int_equal(t->b->inflight_all_waiters, counted ? 1 : 0);
+}
+
 /* ---- the tests ---- */
 
 /*
@@ -204,13 +222,7 @@ test_share_waiter_holds_no_other_uid(void **state)
 	struct t *t = *state;
 	struct tconn *h[4], *w, *x;
 
-	fill_all(t, h);
-	w = conn_of(t, 1000);
-	x = conn_of(t, 5000);
-	queue(w, 1);
-	assert_true(w->c.inflight_waiting);
-	assert_false(w->c.inflight_queued_all);
-	assert_int_equal(t->b->inflight_all_waiters, 0);
+	fill_then_wait(t, h, 1000, 1, false, &w, 5000, &x);
 	for (int i = 1; i < 4; i++)
 		peer_reads(h[i]);
 	tick_until_all_has(t, 1);
@@ -277,13 +289,7 @@ test_all_waiter_goes_first(void **state)
 	struct t *t = *state;
 	struct tconn *h[4], *w, *x;
 
-	fill_all(t, h);
-	w = conn_of(t, 5000);
-	x = conn_of(t, 6000);
-	queue(w, 3);
-	assert_true(w->c.inflight_waiting);
-	assert_true(w->c.inflight_queued_all);
-	assert_int_equal(t->b->inflight_all_waiters, 1);
+	fill_then_wait(t, h, 5000, 3, true, &w, 6000, &x);
 	assert_false(inflight_admit(&x->c, 1));
 	for (int i = 0; i < 4; i++)
 		peer_reads(h[i]);
