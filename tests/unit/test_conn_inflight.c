@@ -105,9 +105,11 @@ teardown(void **state)
 {
 	struct t *t = *state;
 
+	/* As conn.c frees a connection: what its peer holds unread is let
+	 * go with its socket, now or (a drain) at inflight_close_all. */
 	for (int i = 0; i < t->n; i++) {
-		inflight_unwait(&t->tc[i]->c);
-		close(t->tc[i]->c.fd);
+		if (!inflight_keep(&t->tc[i]->c))
+			close(t->tc[i]->c.fd);
 		close(t->tc[i]->peer);
 		free(t->tc[i]);
 	}
