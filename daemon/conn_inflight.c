@@ -33,7 +33,10 @@
  * other peers' reads free, every time, and a connection whose peer reads
  * everything would wait until its queue overflowed (conn.c drops it).
  * The price: the first in line holds back smaller messages behind it,
- * until what it needs is free. A connection that dies with fds unread
+ * until what it needs is free. Only one that waits for everyone's budget
+ * alone (its uid's share has room, and none of its uid waits before it)
+ * holds back every uid; one short of its uid's share holds back its own
+ * uid only. A connection that dies with fds unread
  * stays a *drain*: its socket is kept, still
  * charged to its uid, until its peer reads or closes, and counts against
  * max_connections, its tenant's as the daemon's. A timer retries waiting connections after
