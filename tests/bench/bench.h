@@ -101,6 +101,19 @@ uint64_t bench_now_ns(void);
  * child that has not run yet). */
 #define BENCH_CPU_UNKNOWN UINT64_MAX
 uint64_t bench_cpu_ns(pid_t pid);
+/* CPU time summed over measured stretches, and the operations in them. */
+struct bench_cpu {
+	uint64_t ns;
+	size_t ops;
+	bool unknown;		/* a clock could not be read */
+};
+/* Adds a stretch of ops operations, from bench_cpu_ns readings before and
+ * after it. */
+void bench_cpu_add(struct bench_cpu *c, uint64_t before, uint64_t after,
+    size_t ops);
+/* Microseconds per operation, or -1 when a clock could not be read or
+ * nothing was added. */
+double bench_cpu_us_per_op(const struct bench_cpu *c);
 uint64_t bench_random(struct bench *b);
 int bench_start_daemon(struct bench *b, struct test_daemon *d,
     const char *const *extra);

@@ -180,11 +180,10 @@ bench_echo_kind_once(int sock, char kind, uint64_t *ns)
 	return 0;
 }
 
-/* CPU time over the kept chunks of one placement, per side. */
+/* CPU time over the kept chunks of one placement, per side; its
+ * operations are attaches, each with its detach. */
 struct attach_cpu {
-	uint64_t server, client;	/* ns */
-	size_t pairs;			/* attaches, each with its detach */
-	bool unknown;			/* a clock could not be read */
+	struct bench_cpu server, client;
 };
 
 struct attach_run {
@@ -261,14 +260,8 @@ static void
 attach_cpu_add(struct attach_cpu *c, pid_t server, const uint64_t mark[2],
     size_t pairs)
 {
-	uint64_t srv = bench_cpu_ns(server), cli = bench_cpu_ns(0);
-
-	if (srv == BENCH_CPU_UNKNOWN || cli == BENCH_CPU_UNKNOWN ||
-	    mark[0] == BENCH_CPU_UNKNOWN || mark[1] == BENCH_CPU_UNKNOWN)
-		c->unknown = true;
-	c->server += srv - mark[0];
-	c->client += cli - mark[1];
-	c->pairs += pairs;
+	bench_cpu_add(&c->server, mark[0], bench_cpu_ns(server), pairs);
+	bench_cpu_add(&c->client, mark[1], bench_cpu_ns(0), pairs);
 }
 
 /* Up to n iterations of each, in one placement. */
@@ -392,16 +385,14 @@ static void
 attach_cpu_note(struct figure *f, const struct attach_cpu *fig,
     const struct attach_cpu *ctl)
 {
-	double fs, fc, cs, cc;
+	double fs = bench_cpu_us_per_op(&fig->server);
+	double fc = bench_cpu_us_per_op(&fig->client);
+	double cs = bench_cpu_us_per_op(&ctl->server);
+	double cc = bench_cpu_us_per_op(&ctl->client);
 	size_t used = strlen(f->extra);
 
-	if (fig->unknown || ctl->unknown || fig->pairs == 0 ||
-	    ctl->pairs == 0)
+	if (fs < 0 || fc < 0 || cs < 0 || cc < 0)
 		return;
-	fs = (double)fig->server / 1e3 / (double)fig->pairs;
-	fc = (double)fig->client / 1e3 / (double)fig->pairs;
-	cs = (double)ctl->server / 1e3 / (double)ctl->pairs;
-	cc = (double)ctl->client / 1e3 / (double)ctl->pairs;
 	figure_note(f, "CPU per attach and its detach (both attach figures): "
 	    "shmbrokerd %.2f us against the replay server's %.2f, the client "
 	    "thread %.2f us with libshmclient against %.2f with the replay's "

@@ -58,13 +58,9 @@ struct storm {
 	struct samples att[PLACE_N], flo[PLACE_N];
 	struct samples tot[PLACE_N], ftot[PLACE_N];	/* ns per round */
 	struct samples rep[PLACE_N], rtot[PLACE_N];	/* replay.c's server */
-	/* The server's CPU over the storms, and their attaches: the daemon's
-	 * [0], the replay server's [1]. */
-	struct storm_cpu {
-		uint64_t ns;
-		size_t attaches;
-		bool unknown;		/* a clock could not be read */
-	} cpu[PLACE_N][2];
+	/* The server's CPU over the storms, per attach: the daemon's [0],
+	 * the replay server's [1]. */
+	struct bench_cpu cpu[PLACE_N][2];
 	uint8_t buf[WIRE_MAX_MESSAGE];
 	char err[320];
 };
@@ -217,7 +213,7 @@ storm_read(struct storm *s, const struct storm_ops *ops, size_t i,
  * time of the server process server into it. */
 static int
 storm_drive(struct storm *s, const struct storm_ops *ops, struct samples *lat,
-    struct samples *tot, pid_t server, struct storm_cpu *cpu)
+    struct samples *tot, pid_t server, struct bench_cpu *cpu)
 {
 	struct epoll_event ev[64];
 	size_t left = s->n;
@@ -251,14 +247,9 @@ storm_drive(struct storm *s, const struct storm_ops *ops, struct samples *lat,
 				goto out;
 	}
 	samples_add(tot, bench_now_ns() - t0);
-	if (cpu != NULL) {
-		uint64_t cpu1 = bench_cpu_ns(server);
-
-		cpu->unknown |= cpu0 == BENCH_CPU_UNKNOWN ||
-		    cpu1 == BENCH_CPU_UNKNOWN;
-		cpu->ns += cpu1 - cpu0;
-		cpu->attaches += s->n * STORM_ATTACHES;
-	}
+	if (cpu != NULL)
+		bench_cpu_add(cpu, cpu0, bench_cpu_ns(server),
+		    s->n * STORM_ATTACHES);
 	rc = 0;
 out:
 	close(ep);
@@ -390,7 +381,7 @@ storm_server_replay(int *socks, size_t n, int ready)
 static int
 storm_bare(struct storm *s, enum place p,
     void (*serve)(int *, size_t, int), const struct storm_ops *ops,
-    struct samples *lat, struct samples *tot, struct storm_cpu *cpu)
+    struct samples *lat, struct samples *tot, struct bench_cpu *cpu)
 {
 	int *theirs = calloc(STORM_CONNS, sizeof(int)), rc = -1, sv[2];
 	int ready[2] = { -1, -1 };
@@ -442,16 +433,14 @@ storm_bare(struct storm *s, enum place p,
  * figure's excess over its control is the daemon's (across CPUs a
  * virtualised host charges a task its vCPU's wake-ups too). */
 static void
-storm_cpu_note(struct figure *f, const struct storm_cpu cpu[2])
+storm_cpu_note(struct figure *f, const struct bench_cpu cpu[2])
 {
+	double fig = bench_cpu_us_per_op(&cpu[0]);
+	double ctl = bench_cpu_us_per_op(&cpu[1]);
 	size_t used = strlen(f->extra);
-	double fig, ctl;
 
-	if (cpu[0].unknown || cpu[1].unknown || cpu[0].attaches == 0 ||
-	    cpu[1].attaches == 0)
+	if (fig < 0 || ctl < 0)
 		return;
-	fig = (double)cpu[0].ns / 1e3 / (double)cpu[0].attaches;
-	ctl = (double)cpu[1].ns / 1e3 / (double)cpu[1].attaches;
 	figure_note(f, "server CPU per attach: shmbrokerd %.2f us against the "
 	    "replay server's %.2f", fig, ctl);
 	snprintf(f->extra + used, sizeof(f->extra) - used,

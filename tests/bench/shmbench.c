@@ -138,13 +138,19 @@ bench_measure(struct bench *b, bench_chunk_fn chunk, void *ctx,
 	return 0;
 }
 
+static uint64_t
+ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
 uint64_t
 bench_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ts_ns(&ts);
 }
 
 uint64_t
@@ -157,7 +163,25 @@ bench_cpu_ns(pid_t pid)
 		return BENCH_CPU_UNKNOWN;
 	if (clock_gettime(id, &ts) < 0)
 		return BENCH_CPU_UNKNOWN;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ts_ns(&ts);
+}
+
+void
+bench_cpu_add(struct bench_cpu *c, uint64_t before, uint64_t after,
+    size_t ops)
+{
+	if (before == BENCH_CPU_UNKNOWN || after == BENCH_CPU_UNKNOWN)
+		c->unknown = true;
+	c->ns += after - before;
+	c->ops += ops;
+}
+
+double
+bench_cpu_us_per_op(const struct bench_cpu *c)
+{
+	if (c->unknown || c->ops == 0)
+		return -1;
+	return (double)c->ns / 1e3 / (double)c->ops;
 }
 
 /* xorshift64*: enough to pick connections; no global state. */
