@@ -747,17 +747,18 @@ next_reply(int s, uint64_t *got)
 	shmbroker__server_message__free_unpacked(m, NULL);
 }
 
-/* On raw connection s, a region a request (its reply's 3 fds), all but
- * the last keep replies read, until a reply waits for s's peer to read. */
+/* On raw connection s, a region a request (its reply's 3 fds; a region
+ * of its own, so that no other connection hears of it), all but the last
+ * keep replies read, until a reply waits for the fds budget. */
 static void
 hold_keeping(struct fixture *f, int s, uint64_t *sent, uint64_t *got,
     uint64_t keep)
 {
 	uint64_t waits = STAT(f, inflight_waits), first = *sent;
-	char name[16];
+	char name[32];
 
 	while (*sent - first < 200) {
-		snprintf(name, sizeof(name), "idle%llu",
+		snprintf(name, sizeof(name), "idle%d-%llu", s,
 		    (unsigned long long)*sent);
 		check_send_attach(s, ++*sent, name, strlen(name) + 1, 1, true);
 		/* Its reply sent (or waiting) while the last are unread. */
@@ -770,6 +771,21 @@ hold_keeping(struct fixture *f, int s, uint64_t *sent, uint64_t *got,
 	}
 	fail_msg("200 attaches with %llu replies unread, and none waited",
 	    (unsigned long long)keep);
+}
+
+/* Waits until a send has waited since the daemon counted waits; the
+ * count then. */
+static uint64_t
+waits_after(struct fixture *f, uint64_t waits)
+{
+	uint64_t now;
+
+	for (int64_t end = harness_now_ms() + REPLY_WAIT_MS;
+	    (now = STAT(f, inflight_waits)) == waits &&
+	    harness_now_ms() < end;)
+		harness_sleep_ms(10);
+	assert_true(now > waits);
+	return now;
 }
 
 /* The same, with one reply unread. */
@@ -951,10 +967,7 @@ test_fds_uid_share_wait(void **state)
 		check_send_attach(hog, (uint64_t)i + 1, name, strlen(name) + 1,
 		    1, true);
 	}
-	for (int64_t end = harness_now_ms() + REPLY_WAIT_MS;
-	    (waits = STAT(f, inflight_waits)) == 0 && harness_now_ms() < end;)
-		harness_sleep_ms(10);
-	assert_true(waits > 0);
+	waits = waits_after(f, 0);
 	r = fixture_raw(f, f->d.socket);
 	check_send_attach(r, 1, "other", 6, 1, true);
 	harness_sleep_ms(1500);
@@ -1055,28 +1068,6 @@ raw_as(const char *path, uid_t uid)
 	return s;
 }
 
-/* Attaches fresh regions on s, reading nothing, until one of its replies
- * waits for the fds budget; how many it sent. */
-static uint64_t
-fill_until_wait(struct fixture *f, int s, int tag)
-{
-	uint64_t waits = STAT(f, inflight_waits), n = 0;
-	char name[24];
-
-	for (int64_t end = harness_now_ms() + REPLY_WAIT_MS;
-	    harness_now_ms() < end;) {
-		snprintf(name, sizeof(name), "share%d-%llu", tag,
-		    (unsigned long long)n);
-		check_send_attach(s, ++n, name, strlen(name) + 1, 1, true);
-		harness_sleep_ms(2);
-		if (STAT(f, inflight_waits) > waits)
-			return n;
-	}
-	fail_msg("connection %d: %llu attaches unread, and none waited", tag,
-	    (unsigned long long)n);
-	return n;
-}
-
 /* The n replies s is owed, each an attach that succeeded. */
 static void
 read_replies(int s, uint64_t n)
@@ -1116,8 +1107,13 @@ test_fds_share_waiter_holds_no_other_uid(void **state)
 	hog[0] = fixture_raw(f, f->d.socket);
 	for (int i = 1; i < SHARE_HOGS; i++)
 		hog[i] = raw_as(f->d.socket, SHARE_UID0 + (uid_t)i);
-	for (int i = 0; i < SHARE_HOGS; i++)
-		sent[i] = fill_until_wait(f, hog[i], i);
+	/* Each reads nothing until a reply of its waits. */
+	for (int i = 0; i < SHARE_HOGS; i++) {
+		uint64_t got = 0;
+
+		sent[i] = 0;
+		hold_keeping(f, hog[i], &sent[i], &got, UINT64_MAX);
+	}
 	print_message("fds in flight with every share full: %llu\n",
 	    (unsigned long long)STAT(f, fds_in_flight));
 	/* Too little left in everyone's budget for one attach reply. */
@@ -1126,10 +1122,7 @@ test_fds_share_waiter_holds_no_other_uid(void **state)
 	w = fixture_raw(f, f->d.socket);
 	waits = STAT(f, inflight_waits);
 	check_send_attach(w, 1, "share-w", 8, 1, true);
-	for (int64_t end = harness_now_ms() + REPLY_WAIT_MS;
-	    STAT(f, inflight_waits) == waits && harness_now_ms() < end;)
-		harness_sleep_ms(10);
-	assert_true(STAT(f, inflight_waits) > waits);
+	waits_after(f, waits);
 
 	for (int i = 1; i < SHARE_HOGS; i++)
 		read_replies(hog[i], sent[i]);
