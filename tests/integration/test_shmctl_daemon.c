@@ -341,7 +341,7 @@ keeper_config(char *buf, size_t len, int n)
 static int
 setup_slow_keeper(void **state)
 {
-	static char conf[4096];
+	char conf[4096];	/* written to the daemon's file at once */
 
 	return ctl_setup_config(state, keeper_config(conf, sizeof(conf), 32));
 }
