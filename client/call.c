@@ -72,7 +72,7 @@ shmc_closed_why(struct shmc *c, int err)
 		if (m->id == 0)
 			shmc_queue_event(c, m);
 		else
-			shmbroker__server_message__free_unpacked(m, NULL);
+			wire_free_server(m);
 	}
 	return shmc_fail(c, err, "sending to shmbrokerd: %s", strerror(-err));
 }
@@ -126,7 +126,7 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 	if (n < 0)
 		return shmc_fail(c, (int)n, "receiving from shmbrokerd: %s",
 		    strerror((int)-n));
-	*out = shmbroker__server_message__unpack(NULL, (size_t)n, c->buf);
+	*out = wire_unpack_server(c->buf, (size_t)n);
 	if (*out == NULL) {
 		wire_fds_close(fds);
 		return shmc_fail(c, -EPROTO, "malformed message from "
@@ -146,7 +146,7 @@ shmc_connection_error(struct shmc *c, Shmbroker__ServerMessage *m)
 	    -EPROTO;
 
 	shmc_fail(c, err, "%s", m->message);
-	shmbroker__server_message__free_unpacked(m, NULL);
+	wire_free_server(m);
 	return err;
 }
 
@@ -167,7 +167,7 @@ shmc_drop_late_reply(struct shmc *c, Shmbroker__ServerMessage *m)
 		req.detach = &d;
 		shmc_send(c, &req);	/* its reply is dropped like this one */
 	}
-	shmbroker__server_message__free_unpacked(m, NULL);
+	wire_free_server(m);
 }
 
 /* SO_RCVTIMEO for what is left of the call; restored to the whole timeout
@@ -294,7 +294,7 @@ shmc_call_expect(struct shmc *c, Shmbroker__ClientMessage *req, int want,
 		rc = shmc_fail(c, -EPROTO, "unexpected reply from shmbrokerd");
 	}
 	if (rc < 0) {
-		shmbroker__server_message__free_unpacked(*reply, NULL);
+		wire_free_server(*reply);
 		*reply = NULL;
 	}
 	return rc;
@@ -345,6 +345,6 @@ shmc_pump(struct shmc *c)
 		else if (m->error == SHMBROKER__ERROR__ERR_NONE)
 			shmc_queue_event(c, m);
 		else
-			shmbroker__server_message__free_unpacked(m, NULL);
+			wire_free_server(m);
 	}
 }

@@ -67,7 +67,7 @@ shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m)
 	struct queued_event *q = calloc(1, sizeof(*q));
 
 	if (q == NULL) {
-		shmbroker__server_message__free_unpacked(m, NULL);
+		wire_free_server(m);
 		return;
 	}
 	q->msg = m;
@@ -94,7 +94,7 @@ shmc_queue_free(struct shmc *c)
 	while ((q = STAILQ_FIRST(&c->queue)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->queue, entry);
 		if (q->msg != NULL)
-			shmbroker__server_message__free_unpacked(q->msg, NULL);
+			wire_free_server(q->msg);
 		free(q);
 	}
 }
@@ -148,7 +148,7 @@ shmc_deliver(Shmbroker__ServerMessage *m, shmc_event_cb cb, void *arg,
 		cb(&ev, arg);
 		(*count)++;
 	}
-	shmbroker__server_message__free_unpacked(m, NULL);
+	wire_free_server(m);
 }
 
 /* An event the library made: the new eventfd of a claimed attachment. */

@@ -82,7 +82,7 @@ shmc_hello(struct shmc *c, const char *label)
 	rc = shmc_call_expect(c, &req, SHMBROKER__SERVER_MESSAGE__BODY_HELLO,
 	    &r);
 	if (rc == 0)
-		shmbroker__server_message__free_unpacked(r, NULL);
+		wire_free_server(r);
 	return rc;
 }
 
@@ -123,7 +123,7 @@ shmc_drop_socket(struct shmc *c)
 		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
 			shmc_queue_event(c, m);
 		else
-			shmbroker__server_message__free_unpacked(m, NULL);
+			wire_free_server(m);
 	}
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->sock, NULL);
 	close(c->sock);

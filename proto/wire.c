@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "qvm/guest_shm.h"
+#include "envelope.h"
 #include "wire.h"
 
 /* The schema's GuestStatus is a copy of the guest header's status codes,
@@ -156,14 +157,52 @@ wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
 	return n;
 }
 
+static bool
+wire_is_envelope(const ProtobufCMessage *msg)
+{
+	return (msg->descriptor == &shmbroker__server_message__descriptor ||
+	    msg->descriptor == &shmbroker__client_message__descriptor) &&
+	    msg->n_unknown_fields == 0;
+}
+
 ssize_t
 wire_pack(const ProtobufCMessage *msg, uint8_t *buf)
 {
-	size_t len = protobuf_c_message_get_packed_size(msg);
+	size_t len;
+
+	if (wire_is_envelope(msg))
+		return envelope_pack(msg, buf);
+	len = protobuf_c_message_get_packed_size(msg);
 
 	if (len > WIRE_MAX_MESSAGE)
 		return -EMSGSIZE;
 	return (ssize_t)protobuf_c_message_pack(msg, buf);
+}
+
+Shmbroker__ClientMessage *
+wire_unpack_client(const uint8_t *buf, size_t len)
+{
+	return (Shmbroker__ClientMessage *)envelope_unpack(
+	    &shmbroker__client_message__descriptor, buf, len);
+}
+
+Shmbroker__ServerMessage *
+wire_unpack_server(const uint8_t *buf, size_t len)
+{
+	return (Shmbroker__ServerMessage *)envelope_unpack(
+	    &shmbroker__server_message__descriptor, buf, len);
+}
+
+void
+wire_free_client(Shmbroker__ClientMessage *m)
+{
+	envelope_free(m != NULL ? &m->base : NULL);
+}
+
+void
+wire_free_server(Shmbroker__ServerMessage *m)
+{
+	envelope_free(m != NULL ? &m->base : NULL);
 }
 
 static int

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * wire: the framing shared by shmbrokerd and its clients. One protobuf
+ * wire: the framing shared by shmbrokerd and its clients, and the entry
+ * points of its codec (envelope.h). One protobuf
  * message per SOCK_SEQPACKET datagram, at most WIRE_MAX_MESSAGE bytes, with
  * up to WIRE_MAX_FDS file descriptors as SCM_RIGHTS ancillary data. A
  * datagram that was truncated, or whose fds were, is rejected whole and any
@@ -60,10 +61,21 @@ int wire_send_client(int sock, const Shmbroker__ClientMessage *msg,
     const int *fds, size_t nfds);
 
 /*
- * Packs an envelope into buf (WIRE_MAX_MESSAGE bytes). Returns the length or
- * -EMSGSIZE.
+ * Packs a message, an envelope as a rule, into buf (WIRE_MAX_MESSAGE bytes).
+ * Returns the length or -EMSGSIZE. The bytes are protobuf-c's; envelopes
+ * take envelope.c's shorter way there.
  */
 ssize_t wire_pack(const ProtobufCMessage *msg, uint8_t *buf);
+
+/*
+ * Unpacks an envelope: NULL for bytes that are not one (where protobuf-c's
+ * unpack says NULL) or out of memory. Unknown fields are skipped, not kept.
+ * Free with wire_free_*, which also frees what protobuf-c unpacked.
+ */
+Shmbroker__ClientMessage *wire_unpack_client(const uint8_t *buf, size_t len);
+Shmbroker__ServerMessage *wire_unpack_server(const uint8_t *buf, size_t len);
+void wire_free_client(Shmbroker__ClientMessage *m);
+void wire_free_server(Shmbroker__ServerMessage *m);
 
 /* Human name of an Error value, for messages. */
 const char *wire_error_name(int error);

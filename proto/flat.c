@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * flat: flat messages (proto3 fields of integers, booleans, enums,
+ * strings and bytes; no repeated field, no oneof, no message inside),
+ * sized, packed, unpacked and freed in one short pass each, where
+ * protobuf-c's generic code costs several hundred instructions per
+ * message even for the few fields of an Attach or an AttachReply. The
+ * same bytes and messages as protobuf-c's, but that an unpacked message
+ * keeps no unknown fields; test_envelope and fuzz_envelope compare the
+ * two. Every message of the VMM service's hot path is flat; anything else
+ * is left to protobuf-c by the caller (envelope.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "flat.h"
+#include "varint.h"
+
+bool
+flat_is(const ProtobufCMessageDescriptor *d)
+{
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+		if (f->label != PROTOBUF_C_LABEL_NONE ||
+		    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+			return false;
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_INT32:
+		case PROTOBUF_C_TYPE_UINT32:
+		case PROTOBUF_C_TYPE_ENUM:
+		case PROTOBUF_C_TYPE_UINT64:
+		case PROTOBUF_C_TYPE_BOOL:
+			break;
+		case PROTOBUF_C_TYPE_STRING:
+			/* proto3's: "" */
+			if (f->default_value != &protobuf_c_empty_string)
+				return false;
+			break;
+		case PROTOBUF_C_TYPE_BYTES:
+			if (f->default_value != NULL)
+				return false;
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A field's varint value, or the length of its string or bytes: 0 when
+ * proto3 leaves it out (protobuf-c's test for bytes is its length). An
+ * int32 or enum is sign-extended to 64 bits, a bool is 0 or 1.
+ */
+uint64_t
+flat_value(const ProtobufCFieldDescriptor *f, const void *member)
+{
+	const char *str;
+
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_ENUM:
+		return (uint64_t)(int64_t)*(const int32_t *)member;
+	case PROTOBUF_C_TYPE_UINT32:
+		return *(const uint32_t *)member;
+	case PROTOBUF_C_TYPE_BOOL:
+		return *(const protobuf_c_boolean *)member != 0;
+	case PROTOBUF_C_TYPE_STRING:
+		str = *(char *const *)member;
+		return str == NULL ? 0 : strlen(str);
+	case PROTOBUF_C_TYPE_BYTES:
+		return ((const ProtobufCBinaryData *)member)->len;
+	default:
+		return *(const uint64_t *)member;
+	}
+}
+
+static bool
+flat_is_lengthy(const ProtobufCFieldDescriptor *f)
+{
+	return f->type == PROTOBUF_C_TYPE_STRING ||
+	    f->type == PROTOBUF_C_TYPE_BYTES;
+}
+
+size_t
+flat_field_size(const ProtobufCFieldDescriptor *f, uint64_t v)
+{
+	if (v == 0)
+		return 0;
+	return varint_len((uint64_t)f->id << 3) + varint_len(v) +
+	    (flat_is_lengthy(f) ? (size_t)v : 0);
+}
+
+uint8_t *
+flat_put_field(uint8_t *p, const ProtobufCFieldDescriptor *f,
+    const void *member, uint64_t v)
+{
+	const void *data;
+
+	if (!flat_is_lengthy(f)) {
+		p = varint_put(p, (uint64_t)f->id << 3 |
+		    PROTOBUF_C_WIRE_TYPE_VARINT);
+		return varint_put(p, v);
+	}
+	data = f->type == PROTOBUF_C_TYPE_STRING ? *(char *const *)member :
+	    (const void *)((const ProtobufCBinaryData *)member)->data;
+	p = varint_put(p, (uint64_t)f->id << 3 |
+	    PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+	p = varint_put(p, v);
+	memcpy(p, data, (size_t)v);
+	return p + v;
+}
+
+size_t
+flat_packed_size(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	size_t len = 0;
+
+	for (unsigned i = 0; i < d->n_fields; i++)
+		len += flat_field_size(&d->fields[i], flat_value(&d->fields[i],
+		    (const char *)m + d->fields[i].offset));
+	return len;
+}
+
+size_t
+flat_pack(const ProtobufCMessage *m, uint8_t *buf)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	uint8_t *p = buf;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const void *member = (const char *)m + f->offset;
+		uint64_t v = flat_value(f, member);
+
+		if (v != 0)
+			p = flat_put_field(p, f, member, v);
+	}
+	return (size_t)(p - buf);
+}
+
+/* A string or bytes value off the wire, the old one freed. */
+static bool
+flat_set_lengthy(const ProtobufCFieldDescriptor *f, void *member,
+    const struct varint_item *it)
+{
+	ProtobufCBinaryData *bd = member;
+	char **str = member;
+	uint8_t *copy = NULL;
+
+	if (it->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+		return false;
+	if (f->type == PROTOBUF_C_TYPE_STRING || it->len > 0) {
+		if ((copy = malloc(it->len + 1)) == NULL)
+			return false;
+		memcpy(copy, it->data, it->len);
+		copy[it->len] = '\0';
+	}
+	if (f->type == PROTOBUF_C_TYPE_STRING) {
+		if (*str != f->default_value)
+			free(*str);
+		*str = (char *)copy;
+	} else {
+		free(bd->data);
+		bd->data = copy;
+		bd->len = it->len;
+	}
+	return true;
+}
+
+bool
+flat_set(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+    const struct varint_item *it)
+{
+	void *member = (char *)m + f->offset;
+	bool varint = it->wire_type == PROTOBUF_C_WIRE_TYPE_VARINT;
+
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_ENUM:
+	case PROTOBUF_C_TYPE_UINT32:
+		*(uint32_t *)member = (uint32_t)it->value;
+		return varint;
+	case PROTOBUF_C_TYPE_UINT64:
+		*(uint64_t *)member = it->value;
+		return varint;
+	case PROTOBUF_C_TYPE_BOOL:
+		/* protobuf-c: any value bit in the field's bytes, whatever
+		 * its wire type (a length's own bytes included) */
+		*(protobuf_c_boolean *)member = varint_any_bits(it);
+		return true;
+	default:
+		return flat_set_lengthy(f, member, it);
+	}
+}
+
+/* The field of d with tag, by index first: field numbers are 1, 2, ... */
+const ProtobufCFieldDescriptor *
+flat_field(const ProtobufCMessageDescriptor *d, uint32_t tag)
+{
+	if (tag - 1 < d->n_fields && d->fields[tag - 1].id == tag)
+		return &d->fields[tag - 1];
+	return protobuf_c_message_descriptor_get_field(d, tag);
+}
+
+ProtobufCMessage *
+flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+    size_t len)
+{
+	ProtobufCMessage *m = malloc(d->sizeof_message);
+	const ProtobufCFieldDescriptor *f;
+	struct varint_item it;
+	size_t n;
+
+	if (m == NULL)
+		return NULL;
+	protobuf_c_message_init(d, m);
+	while (len > 0) {
+		if ((n = varint_get_item(buf, len, &it)) == 0)
+			goto bad;
+		if ((f = flat_field(d, it.tag)) != NULL && !flat_set(m, f, &it))
+			goto bad;
+		buf += n;
+		len -= n;
+	}
+	return m;
+bad:
+	flat_free(m);
+	return NULL;
+}
+
+void
+flat_free_field(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	void *member = (char *)m + f->offset;
+
+	if (f->type == PROTOBUF_C_TYPE_STRING) {
+		if (*(char **)member != f->default_value)
+			free(*(char **)member);
+	} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+		free(((ProtobufCBinaryData *)member)->data);
+	}
+}
+
+void
+flat_free_unknown(ProtobufCMessage *m)
+{
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		free(m->unknown_fields[i].data);
+	free(m->unknown_fields);
+}
+
+void
+flat_free(ProtobufCMessage *m)
+{
+	for (unsigned i = 0; i < m->descriptor->n_fields; i++)
+		flat_free_field(m, &m->descriptor->fields[i]);
+	flat_free_unknown(m);
+	free(m);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * flat: flat messages (proto3 integers, booleans, enums, strings and
+ * bytes; nothing repeated, no oneof, no message inside) read and written
+ * in one short pass, as protobuf-c does them but that an unpacked one
+ * keeps no unknown fields. For envelope.c's bodies.
+ */
+#ifndef SHMBROKER_FLAT_H
+#define SHMBROKER_FLAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "varint.h"
+
+/* Whether messages of type d are flat. */
+bool flat_is(const ProtobufCMessageDescriptor *d);
+
+/* A flat m (no unknown fields): its packed size, and packed into buf. */
+size_t flat_packed_size(const ProtobufCMessage *m);
+size_t flat_pack(const ProtobufCMessage *m, uint8_t *buf);
+
+/* A flat message of type d off the wire, or NULL where protobuf-c gives
+ * NULL (or out of memory). Free with flat_free. */
+ProtobufCMessage *flat_unpack(const ProtobufCMessageDescriptor *d,
+    const uint8_t *buf, size_t len);
+/* Frees a flat message from flat_unpack or protobuf-c's unpack. */
+void flat_free(ProtobufCMessage *m);
+/* What a string or bytes field of m holds, and m's unknown fields. */
+void flat_free_field(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
+void flat_free_unknown(ProtobufCMessage *m);
+
+/* The field of d numbered tag, or NULL. */
+const ProtobufCFieldDescriptor *flat_field(const ProtobufCMessageDescriptor *d,
+    uint32_t tag);
+/*
+ * One scalar field: its packed bytes for value v (flat_value's: 0 when
+ * left out), and written at p. And one read off the wire into m; false
+ * where protobuf-c refuses the message (a wire type that does not fit).
+ * envelope.c packs and reads its head fields with these.
+ */
+uint64_t flat_value(const ProtobufCFieldDescriptor *f, const void *member);
+size_t flat_field_size(const ProtobufCFieldDescriptor *f, uint64_t v);
+uint8_t *flat_put_field(uint8_t *p, const ProtobufCFieldDescriptor *f,
+    const void *member, uint64_t v);
+bool flat_set(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+    const struct varint_item *it);
+
+#endif

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * envelope_diff: proto/envelope.c against protobuf-c on the same bytes.
+ * See envelope_diff.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "envelope_diff.h"
+#include "wire.h"
+
+/* A decoded message's repack may outgrow its input (a 5-byte enum packs
+ * to 10): room for twice the largest datagram. */
+#define DIFF_BUF (2 * WIRE_MAX_MESSAGE)
+
+struct diff_bufs {
+	uint8_t theirs[DIFF_BUF];
+	uint8_t ours[DIFF_BUF];
+};
+
+/* The envelope m's body, or NULL. */
+static ProtobufCMessage *
+diff_body(ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const ProtobufCFieldDescriptor *f;
+	uint32_t bc;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		if (!(d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+			continue;
+		bc = *(uint32_t *)((char *)m + d->fields[i].quantifier_offset);
+		f = protobuf_c_message_descriptor_get_field(d, bc);
+		return f == NULL ? NULL :
+		    *(ProtobufCMessage **)((char *)m + f->offset);
+	}
+	return NULL;
+}
+
+/* protobuf-c's bytes for m, without the unknown fields of the envelope
+ * and of its body (envelope.c skips them; deeper ones protobuf-c reads
+ * for either). */
+static size_t
+diff_pack_known(ProtobufCMessage *m, uint8_t *out)
+{
+	ProtobufCMessage *body = diff_body(m);
+	unsigned n = m->n_unknown_fields, nb = 0;
+	size_t len;
+
+	m->n_unknown_fields = 0;
+	if (body != NULL) {
+		nb = body->n_unknown_fields;
+		body->n_unknown_fields = 0;
+	}
+	len = protobuf_c_message_pack(m, out);
+	m->n_unknown_fields = n;
+	if (body != NULL)
+		body->n_unknown_fields = nb;
+	return len;
+}
+
+/* Both messages the same, and envelope_pack's bytes for ours protobuf-c's. */
+static int
+diff_compare(ProtobufCMessage *theirs, ProtobufCMessage *ours,
+    struct diff_bufs *b, char *why, size_t whylen)
+{
+	size_t tl, ol;
+	ssize_t el;
+
+	if (protobuf_c_message_get_packed_size(theirs) > DIFF_BUF ||
+	    protobuf_c_message_get_packed_size(ours) > DIFF_BUF) {
+		snprintf(why, whylen, "a message packs to more than %d bytes",
+		    DIFF_BUF);
+		return -1;
+	}
+	tl = diff_pack_known(theirs, b->theirs);
+	ol = diff_pack_known(ours, b->ours);
+	if (ol != tl || memcmp(b->theirs, b->ours, tl) != 0) {
+		snprintf(why, whylen, "the two messages differ");
+		return -1;
+	}
+	tl = protobuf_c_message_pack(ours, b->theirs);
+	el = envelope_pack(ours, b->ours);
+	if (tl > WIRE_MAX_MESSAGE ? el != -EMSGSIZE :
+	    el != (ssize_t)tl || memcmp(b->theirs, b->ours, tl) != 0) {
+		snprintf(why, whylen, "envelope_pack gave %zd bytes, "
+		    "protobuf-c %zu (or other bytes)", el, tl);
+		return -1;
+	}
+	return 0;
+}
+
+int
+envelope_diff(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+    size_t len, char *why, size_t whylen)
+{
+	ProtobufCMessage *theirs = protobuf_c_message_unpack(d, NULL, len, buf);
+	ProtobufCMessage *ours = envelope_unpack(d, buf, len);
+	struct diff_bufs *b;
+	int rc = 1;
+
+	if ((theirs == NULL) != (ours == NULL)) {
+		snprintf(why, whylen, "protobuf-c %s the bytes, envelope.c %s",
+		    theirs == NULL ? "refused" : "took",
+		    ours == NULL ? "refused" : "took");
+		rc = -1;
+	} else if (theirs != NULL) {
+		if ((b = malloc(sizeof(*b))) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			rc = -1;
+		} else {
+			rc = diff_compare(theirs, ours, b, why, whylen);
+		}
+		free(b);
+	}
+	protobuf_c_message_free_unpacked(theirs, NULL);
+	envelope_free(ours);
+	return rc;
+}

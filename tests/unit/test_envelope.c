@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_envelope: proto/envelope.c packs every body of both envelopes to
+ * protobuf-c's bytes, and unpacks what protobuf-c unpacks, refuses what it
+ * refuses: those packs, hand-made edge cases, and a few hundred thousand
+ * seeded mutations of them (fuzz_envelope does the same without end).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "envelope.h"
+#include "envelope_diff.h"
+#include "flat.h"
+#include "wire.h"
+
+#define MUTATIONS 300000
+
+static const ProtobufCMessageDescriptor *const envelopes[] = {
+	&shmbroker__client_message__descriptor,
+	&shmbroker__server_message__descriptor,
+};
+
+/* Head values worth packing: zero (left out), varint edges, the largest. */
+static const uint64_t ids[] = { 0, 1, 127, 128, 16383, 16384, UINT64_MAX };
+static const int32_t errors[] = { 0, 1, 9, 127, 128, -1, INT32_MIN };
+
+static void
+assert_diff(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+    size_t len)
+{
+	char why[160];
+
+	if (envelope_diff(d, buf, len, why, sizeof(why)) < 0)
+		fail_msg("%s, %zu bytes: %s", d->name, len, why);
+}
+
+/* The envelope m with its body a fresh body of field f, packed both ways. */
+static size_t
+pack_both(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+    uint8_t *out)
+{
+	static uint8_t theirs[WIRE_MAX_MESSAGE];
+	size_t len = protobuf_c_message_get_packed_size(m);
+	ssize_t n;
+
+	assert_true(len <= WIRE_MAX_MESSAGE);
+	assert_int_equal(protobuf_c_message_pack(m, theirs), len);
+	n = envelope_pack(m, out);
+	if (n != (ssize_t)len || memcmp(out, theirs, len) != 0)
+		fail_msg("%s with body %s: %zd bytes, protobuf-c %zu (or other "
+		    "bytes)", m->descriptor->name, f != NULL ? f->name : "none",
+		    n, len);
+	return len;
+}
+
+/* Every field of a flat body set, to values of every varint length. */
+static void
+fill_flat(ProtobufCMessage *body, unsigned salt)
+{
+	static uint8_t bytes[] = { 0, 1, 0xff };
+	const ProtobufCMessageDescriptor *d = body->descriptor;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		uint8_t *member = (uint8_t *)body + f->offset;
+		unsigned k = salt + i;
+
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_INT32:
+		case PROTOBUF_C_TYPE_ENUM:
+			*(int32_t *)member = k % 2 ? -(int32_t)k : (int32_t)k;
+			break;
+		case PROTOBUF_C_TYPE_UINT32:
+			*(uint32_t *)member = 0xffffffffu >> (k % 32);
+			break;
+		case PROTOBUF_C_TYPE_UINT64:
+			*(uint64_t *)member = UINT64_MAX >> (k % 64);
+			break;
+		case PROTOBUF_C_TYPE_BOOL:
+			*(protobuf_c_boolean *)member = (int)k % 3;
+			break;
+		case PROTOBUF_C_TYPE_STRING:
+			*(const char **)member = k % 2 ? "qemu vm3" : "";
+			break;
+		case PROTOBUF_C_TYPE_BYTES:
+			((ProtobufCBinaryData *)member)->len = k % 4;
+			((ProtobufCBinaryData *)member)->data =
+			    k % 4 ? bytes : NULL;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+test_shape(void **state)
+{
+	/* Every body of the VMM service's requests, replies and events. */
+	static const ProtobufCMessageDescriptor *const vmm[] = {
+		&shmbroker__hello__descriptor,
+		&shmbroker__hello_reply__descriptor,
+		&shmbroker__attach__descriptor,
+		&shmbroker__attach_reply__descriptor,
+		&shmbroker__notify__descriptor,
+		&shmbroker__notify_reply__descriptor,
+		&shmbroker__read_status__descriptor,
+		&shmbroker__read_status_reply__descriptor,
+		&shmbroker__detach__descriptor,
+		&shmbroker__detach_reply__descriptor,
+		&shmbroker__peer_changed__descriptor,
+		&shmbroker__client_revoked__descriptor,
+	};
+	const ProtobufCMessageDescriptor *list =
+	    &shmbroker__admin_list_reply__descriptor;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(envelopes) / sizeof(envelopes[0]); i++) {
+		assert_true(envelope_shape_ok(envelopes[i]));
+		assert_false(flat_is(envelopes[i]));
+	}
+	assert_false(envelope_shape_ok(&shmbroker__attach_reply__descriptor));
+	assert_false(envelope_shape_ok(list));
+	for (size_t i = 0; i < sizeof(vmm) / sizeof(vmm[0]); i++)
+		assert_true(flat_is(vmm[i]));
+	assert_false(flat_is(list));
+	assert_false(flat_is(&shmbroker__admin_stats_reply__descriptor));
+}
+
+/*
+ * The envelope d with the body of field f in a form (0: empty, 1: missing,
+ * 2: every field set, for a flat body) under head values h, packed into
+ * out both ways, which must agree.
+ */
+static size_t
+pack_form(const ProtobufCMessageDescriptor *d,
+    const ProtobufCFieldDescriptor *f, int form, size_t h, uint8_t *out)
+{
+	uint8_t mem[512] __attribute__((aligned(16)));
+	uint8_t body[512] __attribute__((aligned(16)));
+	ProtobufCMessage *m = (ProtobufCMessage *)mem;
+
+	assert_true(d->sizeof_message <= sizeof(mem));
+	assert_true(((const ProtobufCMessageDescriptor *)
+	    f->descriptor)->sizeof_message <= sizeof(body));
+	protobuf_c_message_init(d, m);
+	protobuf_c_message_init(f->descriptor, body);
+	if (form == 2 && flat_is(f->descriptor))
+		fill_flat((ProtobufCMessage *)body, (unsigned)h);
+	*(uint32_t *)(mem + f->quantifier_offset) = f->id;
+	*(void **)(mem + f->offset) = form == 1 ? NULL : body;
+	*(uint64_t *)(mem + d->fields[0].offset) =
+	    ids[h % (sizeof(ids) / sizeof(ids[0]))];
+	if (d->fields[1].type == PROTOBUF_C_TYPE_ENUM)
+		*(int32_t *)(mem + d->fields[1].offset) =
+		    errors[h % (sizeof(errors) / sizeof(errors[0]))];
+	if (d->fields[2].type == PROTOBUF_C_TYPE_STRING)
+		*(const char **)(mem + d->fields[2].offset) = h % 3 == 0 ?
+		    NULL : h % 3 == 1 ? "" : "no such region";
+	return pack_both(m, f, out);
+}
+
+/* Every body in every form, under varied heads; then unpacked back. */
+static void
+test_every_body(void **state)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE];
+	size_t len, h = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(envelopes) / sizeof(envelopes[0]); i++) {
+		const ProtobufCMessageDescriptor *d = envelopes[i];
+
+		for (unsigned k = 0; k < d->n_fields; k++) {
+			if (!(d->fields[k].flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+				continue;
+			for (int form = 0; form < 3; form++, h++) {
+				len = pack_form(d, &d->fields[k], form, h, buf);
+				assert_diff(d, buf, len);
+			}
+		}
+	}
+}
+
+/* The bodies that carry data, packed both ways through wire_pack. */
+static void
+test_full_bodies(void **state)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE];
+	Shmbroker__ClientMessage cm = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__ServerMessage sm = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__Attach at = SHMBROKER__ATTACH__INIT;
+	Shmbroker__AttachReply ar = SHMBROKER__ATTACH_REPLY__INIT;
+	size_t len;
+
+	(void)state;
+	cm.id = 77;
+	cm.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	cm.attach = &at;
+	at.name.data = (uint8_t *)"shm0";
+	at.name.len = 5;
+	at.size_pages = 16;
+	at.create = 1;
+	at.want_index = 3;
+	len = pack_both(&cm.base, NULL, buf);
+	assert_int_equal(wire_pack(&cm.base, buf), len);
+	assert_diff(cm.base.descriptor, buf, len);
+
+	sm.id = UINT64_MAX;
+	sm.error = SHMBROKER__ERROR__ERR_NO_RESOURCES;
+	sm.message = "quota";
+	sm.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
+	sm.attach = &ar;
+	ar.status = SHMBROKER__GUEST_STATUS__GSS_CLIENT_MAX;
+	ar.client_id = 1ULL << 40;
+	ar.region_id = 9;
+	ar.index = 15;
+	ar.size_pages = 512;
+	ar.backing_bytes = 2 << 20;
+	ar.backing = SHMBROKER__BACKING__BACKING_HUGETLB;
+	ar.active_mask = 0xffff;
+	ar.created = 1;
+	ar.read_only = 1;
+	len = pack_both(&sm.base, NULL, buf);
+	assert_int_equal(wire_pack(&sm.base, buf), len);
+	assert_diff(sm.base.descriptor, buf, len);
+}
+
+/* A reason too long for one datagram: -EMSGSIZE, as wire_pack said. */
+static void
+test_too_long(void **state)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE];
+	Shmbroker__ServerMessage sm = SHMBROKER__SERVER_MESSAGE__INIT;
+	char *huge = malloc(WIRE_MAX_MESSAGE + 1);
+
+	(void)state;
+	assert_non_null(huge);
+	memset(huge, 'e', WIRE_MAX_MESSAGE);
+	huge[WIRE_MAX_MESSAGE] = '\0';
+	sm.message = huge;
+	assert_int_equal(envelope_pack(&sm.base, buf), -EMSGSIZE);
+	huge[WIRE_MAX_MESSAGE - 4] = '\0';
+	assert_int_equal(envelope_pack(&sm.base, buf), WIRE_MAX_MESSAGE - 4 +
+	    1 + 3);
+	free(huge);
+}
+
+struct edge {
+	const char *what;
+	size_t len;
+	uint8_t b[24];
+};
+
+/* Bytes where a decoder written apart could part from protobuf-c's. */
+static const struct edge edges[] = {
+	{ "empty", 0, { 0 } },
+	{ "field 0", 2, { 0x00, 0x01 } },
+	{ "field 0 in two bytes", 3, { 0x80, 0x00, 0x01 } },
+	{ "unknown varint", 2, { 0x10, 0x05 } },
+	{ "unknown 64-bit", 9, { 0x11, 1, 2, 3, 4, 5, 6, 7, 8 } },
+	{ "unknown 64-bit cut", 5, { 0x11, 1, 2, 3, 4 } },
+	{ "unknown 32-bit", 5, { 0x15, 1, 2, 3, 4 } },
+	{ "unknown bytes", 4, { 0x12, 0x02, 0xaa, 0xbb } },
+	{ "start group", 2, { 0x13, 0x00 } },
+	{ "end group", 1, { 0x14 } },
+	{ "wire type 6", 2, { 0x16, 0x00 } },
+	{ "wire type 7", 2, { 0x17, 0x00 } },
+	{ "id as bytes", 3, { 0x0a, 0x01, 0x00 } },
+	{ "id as 64-bit", 9, { 0x09, 1, 0, 0, 0, 0, 0, 0, 0 } },
+	{ "id of 10 bytes", 11, { 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	    0xff, 0xff, 0xff, 0x7f } },
+	{ "id of 11 bytes", 12, { 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+	    0x80, 0x80, 0x80, 0x80, 0x00 } },
+	{ "id unterminated", 3, { 0x08, 0x80, 0x80 } },
+	{ "id twice", 4, { 0x08, 0x01, 0x08, 0x02 } },
+	{ "error of 5 bytes, negative", 6, { 0x10, 0xff, 0xff, 0xff, 0xff,
+	    0x0f } },
+	{ "error as bytes", 3, { 0x12, 0x01, 0x00 } },
+	{ "message with a NUL", 5, { 0x1a, 0x03, 'a', 0x00, 'b' } },
+	{ "message twice", 8, { 0x1a, 0x02, 'a', 'b', 0x1a, 0x02, 'c',
+	    'd' } },
+	{ "message as varint", 2, { 0x18, 0x01 } },
+	{ "body empty", 2, { 0x5a, 0x00 } },
+	{ "body as varint", 2, { 0x58, 0x01 } },
+	{ "body cut short", 3, { 0x5a, 0x05, 0x08 } },
+	{ "length of 6 bytes", 8, { 0x5a, 0x80, 0x80, 0x80, 0x80, 0x80,
+	    0x00, 0x00 } },
+	{ "length over INT_MAX", 7, { 0x5a, 0xff, 0xff, 0xff, 0xff, 0x0f,
+	    0x00 } },
+	{ "body bad inside", 4, { 0x5a, 0x02, 0x08, 0x80 } },
+	{ "two bodies", 6, { 0x5a, 0x02, 0x08, 0x01, 0x62, 0x00 } },
+	{ "same body twice", 8, { 0x5a, 0x02, 0x08, 0x01, 0x5a, 0x02, 0x10,
+	    0x02 } },
+	{ "good body, then a bad one", 6, { 0x5a, 0x00, 0x62, 0x02, 0x08,
+	    0x80 } },
+	{ "tag of 5 bytes", 7, { 0xf8, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x00 } },
+	{ "tag of 6 bytes", 7, { 0xf8, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00 } },
+	{ "tag unterminated", 2, { 0x88, 0x80 } },
+	{ "admin body", 4, { 0xf2, 0x01, 0x00, 0x08 } },
+	/* a bool (Attach.create, AttachReply.created) is true when any
+	 * byte after its tag has a value bit, whatever the wire type */
+	{ "bool 3 as 32-bit", 7, { 0x5a, 0x05, 0x1d, 0x00, 0x01, 0x00,
+	    0x00 } },
+	{ "bool 9 as 32-bit", 7, { 0x5a, 0x05, 0x4d, 0x00, 0x00, 0x00,
+	    0x02 } },
+	{ "bool 3 as 64-bit", 11, { 0x5a, 0x09, 0x19, 0, 0, 0, 0, 0, 0, 0,
+	    0x80 } },
+	{ "bool 9 as empty bytes", 4, { 0x5a, 0x02, 0x4a, 0x00 } },
+	{ "bool 3 as bytes of a zero", 5, { 0x5a, 0x03, 0x1a, 0x01, 0x00 } },
+	{ "bool 9, value past bit 63", 13, { 0x5a, 0x0b, 0x48, 0x80, 0x80,
+	    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02 } },
+	{ "bool 3 of two zero bytes", 5, { 0x5a, 0x03, 0x18, 0x80, 0x00 } },
+	{ "uint32 past 32 bits", 9, { 0x5a, 0x07, 0x10, 0xff, 0xff, 0xff,
+	    0xff, 0xff, 0x01 } },
+	{ "bytes name twice", 10, { 0x5a, 0x08, 0x0a, 0x02, 'a', 'b', 0x0a,
+	    0x01, 'c', 0x00 } },
+	{ "bytes name empty", 4, { 0x5a, 0x02, 0x0a, 0x00 } },
+};
+
+static void
+test_edges(void **state)
+{
+	(void)state;
+	for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++)
+		for (size_t i = 0; i < sizeof(envelopes) / sizeof(envelopes[0]);
+		    i++)
+			assert_diff(envelopes[i], edges[e].b, edges[e].len);
+}
+
+
+#define SOURCE_MAX 256	/* bytes of a source to mutate */
+
+struct source {
+	const ProtobufCMessageDescriptor *d;
+	size_t len;
+	uint8_t b[SOURCE_MAX];
+};
+
+/* The edges under either envelope, and every body of each, every field
+ * set. */
+static size_t
+mutation_sources(struct source *src, size_t cap)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE];
+	size_t n = 0, len;
+
+	for (size_t i = 0; i < sizeof(envelopes) / sizeof(envelopes[0]); i++) {
+		const ProtobufCMessageDescriptor *d = envelopes[i];
+
+		for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]) &&
+		    n < cap; e++, n++) {
+			src[n].d = d;
+			src[n].len = edges[e].len;
+			memcpy(src[n].b, edges[e].b, edges[e].len);
+		}
+		for (unsigned k = 0; k < d->n_fields && n < cap; k++) {
+			if (!(d->fields[k].flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+				continue;
+			len = pack_form(d, &d->fields[k], 2, k + 2, buf);
+			assert_true(len <= SOURCE_MAX);
+			src[n].d = d;
+			src[n].len = len;
+			memcpy(src[n++].b, buf, len);
+		}
+	}
+	return n;
+}
+
+/* xorshift64*: the same mutations on every run. */
+static uint64_t
+next_rand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+/* Seeded mutations: bytes inserted, cut off the end, bits flipped. */
+static void
+test_mutations(void **state)
+{
+	static struct source src[160];
+	size_t ns = mutation_sources(src, sizeof(src) / sizeof(src[0]));
+	uint64_t seed = 0x5eed5eed5eedULL;
+	uint8_t buf[SOURCE_MAX + 8];
+	size_t len;
+
+	(void)state;
+	assert_true(ns < sizeof(src) / sizeof(src[0]));
+	for (unsigned n = 0; n < MUTATIONS; n++) {
+		uint64_t r = next_rand(&seed);
+		const struct source *s = &src[r % ns];
+
+		len = s->len;
+		memcpy(buf, s->b, len);
+		for (unsigned k = 0; k < 1 + (r >> 32) % 3; k++) {
+			r = next_rand(&seed);
+			if (r % 4 == 0 && len < sizeof(buf))
+				buf[len++] = (uint8_t)(r >> 16);
+			else if (r % 4 == 1 && len > 0)
+				len--;
+			else if (len > 0)
+				buf[(r >> 16) % len] ^=
+				    (uint8_t)(1 << (r >> 40) % 8);
+		}
+		assert_diff(s->d, buf, len);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shape),
+		cmocka_unit_test(test_every_body),
+		cmocka_unit_test(test_full_bodies),
+		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_mutations),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
