@@ -20,7 +20,7 @@
 #   --max-len N   libFuzzer's -max_len (default: its own choice)
 #   --seeds       rewrite tests/fuzz/corpus/*/ with tests/fuzz/fuzz_seeds
 #   HARNESS       fuzz_daemon fuzz_client fuzz_vdev_regs fuzz_config
-#                 fuzz_fdname fuzz_ivshmem (default: all)
+#                 fuzz_fdname fuzz_ivshmem fuzz_envelope (default: all)
 #
 # Each harness runs in one process (-jobs=1) at nice 10. protobuf-c is
 # compiled into the harnesses from Debian's source of the installed
@@ -31,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL=(fuzz_daemon fuzz_client fuzz_vdev_regs fuzz_config fuzz_fdname
-     fuzz_ivshmem)
+     fuzz_ivshmem fuzz_envelope)
 time_s=60
 corpus_root=
 max_len=

@@ -122,6 +122,12 @@ fout_bytes(struct fout *o, size_t max, const void *p, size_t len)
 }
 
 void
+fout_rest(struct fout *o, const void *p, size_t len)
+{
+	fout_put(o, p, len);
+}
+
+void
 fout_str(struct fout *o, size_t max, const char *s)
 {
 	fout_bytes(o, max, s, strlen(s));

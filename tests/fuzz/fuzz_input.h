@@ -41,6 +41,8 @@ void fout_u64(struct fout *o, uint64_t v);
 /* The counterpart of fin_bytes with the same max. */
 void fout_bytes(struct fout *o, size_t max, const void *p, size_t len);
 void fout_str(struct fout *o, size_t max, const char *s);
+/* Bytes with no length before them: a format's last item, its input's rest. */
+void fout_rest(struct fout *o, const void *p, size_t len);
 /* Writes the seed to dir/name and empties o; exits on failure. */
 void fout_save(struct fout *o, const char *dir, const char *name);
 

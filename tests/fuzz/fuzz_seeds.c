@@ -39,6 +39,7 @@ main(int argc, char **argv)
 		{ "fuzz_config", seeds_config },
 		{ "fuzz_fdname", seeds_fdname },
 		{ "fuzz_ivshmem", seeds_ivshmem },
+		{ "fuzz_envelope", seeds_envelope },
 	};
 	char dir[4096];
 

@@ -14,5 +14,6 @@ void seeds_client(const char *dir);
 void seeds_config(const char *dir);
 void seeds_fdname(const char *dir);
 void seeds_ivshmem(const char *dir);
+void seeds_envelope(const char *dir);
 
 #endif
