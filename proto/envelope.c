@@ -32,13 +32,15 @@ envelope_is_head(const ProtobufCFieldDescriptor *f)
 	return !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
 }
 
-/* The head fields of d: those before its oneof (envelope_shape_ok). */
+/* The head fields of d: those before its oneof. Bounded all the same for
+ * a schema that test_envelope's envelope_shape_ok would refuse. */
 static size_t
 envelope_heads(const ProtobufCMessageDescriptor *d)
 {
 	size_t n = 0;
 
-	while (envelope_is_head(&d->fields[n]))
+	while (n + 1 < d->n_fields && n < ENVELOPE_HEAD_MAX &&
+	    envelope_is_head(&d->fields[n]))
 		n++;
 	return n;
 }
@@ -72,10 +74,15 @@ envelope_body(const ProtobufCMessage *m,
     const ProtobufCFieldDescriptor *member,
     const ProtobufCFieldDescriptor **field)
 {
-	uint32_t bc = *(const uint32_t *)((const char *)m +
-	    member->quantifier_offset);
+	uint32_t bc;
 
-	if (bc == 0 || (*field = flat_field(m->descriptor, bc)) == NULL)
+	if (envelope_is_head(member))
+		return NULL;
+	bc = *(const uint32_t *)((const char *)m + member->quantifier_offset);
+	/* a case a caller set to a head field's number: no body, as
+	 * protobuf-c, which packs only the oneof's members */
+	if (bc == 0 || (*field = flat_field(m->descriptor, bc)) == NULL ||
+	    envelope_is_head(*field))
 		return NULL;
 	return *(ProtobufCMessage *const *)((const char *)m + (*field)->offset);
 }

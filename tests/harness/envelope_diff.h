@@ -12,11 +12,12 @@
 #include <protobuf-c/protobuf-c.h>
 
 /*
- * Unpacks buf both ways as an envelope of type d. 0 when both refuse it,
- * or both give messages that protobuf-c packs to the same bytes once
- * protobuf-c's unknown fields are set aside (envelope.c skips them), and
- * envelope_pack packs the message as protobuf-c does. Otherwise -1 and
- * what differs in why. Returns 1 when both refuse it, to count.
+ * Unpacks buf both ways as an envelope of type d. 0 when both give
+ * messages that protobuf-c packs to the same bytes once protobuf-c's
+ * unknown fields are set aside (envelope.c skips them), and wire_pack
+ * packs each as protobuf-c does; 1 when both refuse the bytes. Otherwise
+ * -1 and what differs in why. The messages are freed crosswise for inputs
+ * of odd length: protobuf-c frees the codec's and the codec protobuf-c's.
  */
 int envelope_diff(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len, char *why, size_t whylen);

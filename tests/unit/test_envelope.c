@@ -88,7 +88,8 @@ fill_flat(ProtobufCMessage *body, unsigned salt)
 			*(protobuf_c_boolean *)member = (int)k % 3;
 			break;
 		case PROTOBUF_C_TYPE_STRING:
-			*(const char **)member = k % 2 ? "qemu vm3" : "";
+			*(const char **)member = k % 3 == 0 ? NULL :
+			    k % 3 == 1 ? "" : "qemu vm3";
 			break;
 		case PROTOBUF_C_TYPE_BYTES:
 			((ProtobufCBinaryData *)member)->len = k % 4;
@@ -252,6 +253,43 @@ test_too_long(void **state)
 	assert_int_equal(envelope_pack(&sm.base, buf), WIRE_MAX_MESSAGE - 4 +
 	    1 + 3);
 	free(huge);
+}
+
+/*
+ * A case a caller set to a head field's number (nothing unpacks so): no
+ * body, as protobuf-c packs it, and the message frees.
+ */
+static void
+test_case_of_a_head(void **state)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE], theirs[WIRE_MAX_MESSAGE];
+	Shmbroker__ClientMessage *cm = malloc(sizeof(*cm));
+	Shmbroker__ServerMessage *sm = malloc(sizeof(*sm));
+	size_t len;
+
+	(void)state;
+	assert_non_null(cm);
+	assert_non_null(sm);
+	shmbroker__client_message__init(cm);
+	cm->id = 0x1234;
+	cm->body_case = (Shmbroker__ClientMessage__BodyCase)1;
+	len = protobuf_c_message_pack(&cm->base, theirs);
+	assert_int_equal(wire_pack(&cm->base, buf), len);
+	assert_memory_equal(buf, theirs, len);
+	wire_free_client(cm);
+	for (int c = 1; c <= 3; c++) {
+		shmbroker__server_message__init(sm);
+		sm->error = SHMBROKER__ERROR__ERR_BUSY;
+		sm->message = strdup("in use");
+		assert_non_null(sm->message);
+		sm->body_case = (Shmbroker__ServerMessage__BodyCase)c;
+		len = protobuf_c_message_pack(&sm->base, theirs);
+		assert_int_equal(wire_pack(&sm->base, buf), len);
+		assert_memory_equal(buf, theirs, len);
+		free(sm->message);
+	}
+	sm->message = NULL;
+	wire_free_server(sm);
 }
 
 struct edge {
@@ -425,6 +463,7 @@ main(void)
 		cmocka_unit_test(test_every_body),
 		cmocka_unit_test(test_full_bodies),
 		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_case_of_a_head),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_mutations),
 	};
