@@ -102,7 +102,8 @@ storm_attach_reply(struct storm *s, size_t i, const uint8_t *buf, size_t len,
 	int rc;
 
 	(void)nfds;
-	if ((m = shmbroker__server_message__unpack(NULL, len, buf)) == NULL) {
+	/* as libshmclient reads a reply */
+	if ((m = wire_unpack_server(buf, len)) == NULL) {
 		snprintf(s->err, sizeof(s->err), "a reply that does not "
 		    "unpack");
 		return -1;
@@ -118,7 +119,7 @@ storm_attach_reply(struct storm *s, size_t i, const uint8_t *buf, size_t len,
 		rc = -1;
 	} else
 		rc = 1;
-	shmbroker__server_message__free_unpacked(m, NULL);
+	wire_free_server(m);
 	return rc;
 }
 
@@ -428,7 +429,8 @@ storm_bare(struct storm *s, enum place p,
 /* ---- the figures ---- */
 
 /* On one CPU the storm's total is the server's CPU and the driver's (whose
- * work differs too: the figure's packs and unpacks protobuf-c): the
+ * work differs too: the figure's packs and unpacks with proto/'s codec,
+ * as libshmclient does): the
  * daemon's against the replay server's, per attach, says how much of the
  * figure's excess over its control is the daemon's (across CPUs a
  * virtualised host charges a task its vCPU's wake-ups too). */
