@@ -169,32 +169,21 @@ envelope_set_body(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 	return true;
 }
 
+/* A field off the wire: a head as flat.c reads it, or the body. */
+static bool
+envelope_set(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+    const struct varint_item *it)
+{
+	if (envelope_is_head(f))
+		return flat_set(m, f, it);
+	return envelope_set_body(m, f, it);
+}
+
 ProtobufCMessage *
 envelope_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len)
 {
-	ProtobufCMessage *m = malloc(d->sizeof_message);
-	const ProtobufCFieldDescriptor *f;
-	struct varint_item it;
-	size_t n;
-
-	if (m == NULL)
-		return NULL;
-	protobuf_c_message_init(d, m);
-	while (len > 0) {
-		if ((n = varint_get_item(buf, len, &it)) == 0)
-			goto bad;
-		if ((f = flat_field(d, it.tag)) != NULL &&
-		    !(envelope_is_head(f) ? flat_set(m, f, &it) :
-		    envelope_set_body(m, f, &it)))
-			goto bad;
-		buf += n;
-		len -= n;
-	}
-	return m;
-bad:
-	envelope_free(m);
-	return NULL;
+	return flat_read(d, buf, len, envelope_set, envelope_free);
 }
 
 void

@@ -206,8 +206,8 @@ flat_field(const ProtobufCMessageDescriptor *d, uint32_t tag)
 }
 
 ProtobufCMessage *
-flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
-    size_t len)
+flat_read(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+    size_t len, flat_setter *set, void (*free_fn)(ProtobufCMessage *))
 {
 	ProtobufCMessage *m = malloc(d->sizeof_message);
 	const ProtobufCFieldDescriptor *f;
@@ -220,15 +220,22 @@ flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 	while (len > 0) {
 		if ((n = varint_get_item(buf, len, &it)) == 0)
 			goto bad;
-		if ((f = flat_field(d, it.tag)) != NULL && !flat_set(m, f, &it))
+		if ((f = flat_field(d, it.tag)) != NULL && !set(m, f, &it))
 			goto bad;
 		buf += n;
 		len -= n;
 	}
 	return m;
 bad:
-	flat_free(m);
+	free_fn(m);
 	return NULL;
+}
+
+ProtobufCMessage *
+flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+    size_t len)
+{
+	return flat_read(d, buf, len, flat_set, flat_free);
 }
 
 void

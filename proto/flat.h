@@ -33,6 +33,18 @@ void flat_free(ProtobufCMessage *m);
 void flat_free_field(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
 void flat_free_unknown(ProtobufCMessage *m);
 
+/*
+ * What flat_unpack and envelope.c's unpack share: a message of type d read
+ * off the wire field by field, each field d knows given to set (unknown
+ * ones skipped). NULL when a field is bad or set says false, m then freed
+ * with free_fn.
+ */
+typedef bool flat_setter(ProtobufCMessage *m,
+    const ProtobufCFieldDescriptor *f, const struct varint_item *it);
+ProtobufCMessage *flat_read(const ProtobufCMessageDescriptor *d,
+    const uint8_t *buf, size_t len, flat_setter *set,
+    void (*free_fn)(ProtobufCMessage *));
+
 /* The field of d numbered tag, or NULL. */
 const ProtobufCFieldDescriptor *flat_field(const ProtobufCMessageDescriptor *d,
     uint32_t tag);

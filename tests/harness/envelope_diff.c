@@ -10,6 +10,7 @@
 
 #include "envelope.h"
 #include "envelope_diff.h"
+#include "flat.h"
 #include "wire.h"
 
 /* A decoded message's repack may outgrow its input (a 5-byte enum packs
@@ -137,4 +138,80 @@ envelope_diff(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 		protobuf_c_message_free_unpacked(ours, NULL);
 	}
 	return rc;
+}
+
+/* Head values worth packing: zero (left out), varint edges, the largest. */
+static const uint64_t diff_ids[] = {
+	0, 1, 127, 128, 16383, 16384, UINT64_MAX
+};
+static const int32_t diff_errors[] = { 0, 1, 9, 127, 128, -1, INT32_MIN };
+
+/* Every field of a flat body set, to values of every varint length. */
+static void
+diff_fill_flat(ProtobufCMessage *body, unsigned salt)
+{
+	static uint8_t bytes[] = { 0, 1, 0xff };
+	const ProtobufCMessageDescriptor *d = body->descriptor;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		uint8_t *member = (uint8_t *)body + f->offset;
+		unsigned k = salt + i;
+
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_INT32:
+		case PROTOBUF_C_TYPE_ENUM:
+			*(int32_t *)member = k % 2 ? -(int32_t)k : (int32_t)k;
+			break;
+		case PROTOBUF_C_TYPE_UINT32:
+			*(uint32_t *)member = 0xffffffffu >> (k % 32);
+			break;
+		case PROTOBUF_C_TYPE_UINT64:
+			*(uint64_t *)member = UINT64_MAX >> (k % 64);
+			break;
+		case PROTOBUF_C_TYPE_BOOL:
+			*(protobuf_c_boolean *)member = (int)k % 3;
+			break;
+		case PROTOBUF_C_TYPE_STRING:
+			*(const char **)member = k % 3 == 0 ? NULL :
+			    k % 3 == 1 ? "" : "qemu vm3";
+			break;
+		case PROTOBUF_C_TYPE_BYTES:
+			((ProtobufCBinaryData *)member)->len = k % 4;
+			((ProtobufCBinaryData *)member)->data =
+			    k % 4 ? bytes : NULL;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+ProtobufCMessage *
+envelope_make(struct envelope_mem *mem, const ProtobufCMessageDescriptor *d,
+    const ProtobufCFieldDescriptor *f, int form, size_t h)
+{
+	const ProtobufCMessageDescriptor *bd = f->descriptor;
+	ProtobufCMessage *m = (ProtobufCMessage *)mem->env;
+	ProtobufCMessage *body = (ProtobufCMessage *)mem->body;
+
+	if (d->sizeof_message > ENVELOPE_MEM_MAX ||
+	    bd->sizeof_message > ENVELOPE_MEM_MAX)
+		abort();	/* the schema outgrew ENVELOPE_MEM_MAX */
+	protobuf_c_message_init(d, m);
+	protobuf_c_message_init(bd, body);
+	if (form == 2 && flat_is(bd))
+		diff_fill_flat(body, (unsigned)h);
+	*(uint32_t *)(mem->env + f->quantifier_offset) = f->id;
+	*(void **)(mem->env + f->offset) = form == 1 ? NULL : body;
+	*(uint64_t *)(mem->env + d->fields[0].offset) =
+	    diff_ids[h % (sizeof(diff_ids) / sizeof(diff_ids[0]))];
+	if (d->fields[1].type == PROTOBUF_C_TYPE_ENUM)
+		*(int32_t *)(mem->env + d->fields[1].offset) =
+		    diff_errors[h % (sizeof(diff_errors) /
+		    sizeof(diff_errors[0]))];
+	if (d->fields[2].type == PROTOBUF_C_TYPE_STRING)
+		*(const char **)(mem->env + d->fields[2].offset) = h % 3 == 0 ?
+		    NULL : h % 3 == 1 ? "" : "no such region";
+	return m;
 }

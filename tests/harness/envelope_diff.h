@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * envelope_diff: whether proto/envelope.c reads and writes an envelope as
- * protobuf-c does, for test_envelope and fuzz_envelope.
+ * protobuf-c does, and the envelopes to try, for test_envelope,
+ * fuzz_envelope and its seeds.
  */
 #ifndef SHMBROKER_ENVELOPE_DIFF_H
 #define SHMBROKER_ENVELOPE_DIFF_H
@@ -21,5 +22,23 @@
  */
 int envelope_diff(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len, char *why, size_t whylen);
+
+/* Room for any envelope and any body of this schema, aligned. */
+#define ENVELOPE_MEM_MAX 512
+struct envelope_mem {
+	_Alignas(16) uint8_t env[ENVELOPE_MEM_MAX];
+	_Alignas(16) uint8_t body[ENVELOPE_MEM_MAX];
+};
+
+/*
+ * Makes in mem the envelope d whose body is its oneof member f, in a form:
+ * 0 empty, 1 missing (the case set, the pointer NULL), 2 every field set
+ * when the body is flat (varints of every length, NULL and empty strings,
+ * empty bytes, picked by h). Its head fields take varied values, picked
+ * by h. Strings and bytes are constants: the message is never freed.
+ */
+ProtobufCMessage *envelope_make(struct envelope_mem *mem,
+    const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f,
+    int form, size_t h);
 
 #endif
