@@ -206,32 +206,6 @@ flat_field(const ProtobufCMessageDescriptor *d, uint32_t tag)
 }
 
 ProtobufCMessage *
-flat_read(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
-    size_t len, flat_setter *set, void (*free_fn)(ProtobufCMessage *))
-{
-	ProtobufCMessage *m = malloc(d->sizeof_message);
-	const ProtobufCFieldDescriptor *f;
-	struct varint_item it;
-	size_t n;
-
-	if (m == NULL)
-		return NULL;
-	protobuf_c_message_init(d, m);
-	while (len > 0) {
-		if ((n = varint_get_item(buf, len, &it)) == 0)
-			goto bad;
-		if ((f = flat_field(d, it.tag)) != NULL && !set(m, f, &it))
-			goto bad;
-		buf += n;
-		len -= n;
-	}
-	return m;
-bad:
-	free_fn(m);
-	return NULL;
-}
-
-ProtobufCMessage *
 flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len)
 {

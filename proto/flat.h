@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -33,21 +34,45 @@ void flat_free(ProtobufCMessage *m);
 void flat_free_field(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
 void flat_free_unknown(ProtobufCMessage *m);
 
+/* The field of d numbered tag, or NULL. */
+const ProtobufCFieldDescriptor *flat_field(const ProtobufCMessageDescriptor *d,
+    uint32_t tag);
+
 /*
  * What flat_unpack and envelope.c's unpack share: a message of type d read
  * off the wire field by field, each field d knows given to set (unknown
  * ones skipped). NULL when a field is bad or set says false, m then freed
- * with free_fn.
+ * with free_fn. Inline so that each caller's copy calls its setter
+ * directly: through the pointer it cost 2% of an attach's instructions.
  */
 typedef bool flat_setter(ProtobufCMessage *m,
     const ProtobufCFieldDescriptor *f, const struct varint_item *it);
-ProtobufCMessage *flat_read(const ProtobufCMessageDescriptor *d,
-    const uint8_t *buf, size_t len, flat_setter *set,
-    void (*free_fn)(ProtobufCMessage *));
+static inline ProtobufCMessage *
+flat_read(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+    size_t len, flat_setter *set, void (*free_fn)(ProtobufCMessage *))
+{
+	ProtobufCMessage *m = malloc(d->sizeof_message);
+	const ProtobufCFieldDescriptor *f;
+	struct varint_item it;
+	size_t n;
 
-/* The field of d numbered tag, or NULL. */
-const ProtobufCFieldDescriptor *flat_field(const ProtobufCMessageDescriptor *d,
-    uint32_t tag);
+	if (m == NULL)
+		return NULL;
+	protobuf_c_message_init(d, m);
+	while (len > 0) {
+		if ((n = varint_get_item(buf, len, &it)) == 0)
+			goto bad;
+		if ((f = flat_field(d, it.tag)) != NULL && !set(m, f, &it))
+			goto bad;
+		buf += n;
+		len -= n;
+	}
+	return m;
+bad:
+	free_fn(m);
+	return NULL;
+}
+
 /*
  * One scalar field: its packed bytes for value v (flat_value's: 0 when
  * left out), and written at p. And one read off the wire into m; false

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * seeds_envelope: valid inputs for fuzz_envelope (format in
- * fuzz_envelope.h): each envelope with each of its bodies, empty and with
- * every field set (envelope_make, which test_envelope packs too).
+ * fuzz_envelope.h): each envelope with each of its bodies, empty, and for
+ * a flat body with every field set (envelope_make, which test_envelope
+ * packs too).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "envelope_diff.h"
 #include "fuzz_envelope.h"
+#include "flat.h"
 #include "fuzz_seeds.h"
 #include "wire.h"
 
@@ -28,7 +30,8 @@ seed(struct fout *o, const char *dir, const ProtobufCMessage *m,
 	fout_save(o, dir, name);
 }
 
-/* Every body of d, empty and with every field set. */
+/* Every body of d empty, and every flat one that has fields with every
+ * field set. */
 static void
 seeds_every_body(struct fout *o, const char *dir,
     const ProtobufCMessageDescriptor *d)
@@ -41,12 +44,14 @@ seeds_every_body(struct fout *o, const char *dir,
 
 		if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
 			continue;
-		for (int form = 0; form <= 2; form += 2) {
-			snprintf(name, sizeof(name), "%s-%s%s", d->short_name,
-			    f->name, form ? "-full" : "");
-			seed(o, dir, envelope_make(&mem, d, f, form, i + 2),
-			    name);
-		}
+		snprintf(name, sizeof(name), "%s-%s", d->short_name, f->name);
+		seed(o, dir, envelope_make(&mem, d, f, ENVELOPE_EMPTY, i), name);
+		if (!flat_is(f->descriptor) || ((const ProtobufCMessageDescriptor
+		    *)f->descriptor)->n_fields == 0)
+			continue;
+		snprintf(name, sizeof(name), "%s-%s-full", d->short_name,
+		    f->name);
+		seed(o, dir, envelope_make(&mem, d, f, ENVELOPE_FULL, i), name);
 	}
 }
 

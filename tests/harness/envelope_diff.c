@@ -4,6 +4,7 @@
  * See envelope_diff.h.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,22 +147,37 @@ static const uint64_t diff_ids[] = {
 };
 static const int32_t diff_errors[] = { 0, 1, 9, 127, 128, -1, INT32_MIN };
 
-/* Every field of a flat body set, to values of every varint length. */
+/* A string longer than 127 bytes: its length takes two bytes. */
+static const char diff_long[] =
+    "a reason long enough that its length prefix takes two bytes on the "
+    "wire, as a long shmctl error or a long tenant or region name can";
+
+/*
+ * Every field of a flat body set, each to a value that is not zero (form
+ * ENVELOPE_FULL: varints of every length, bools of 1 and 2, strings and
+ * bytes of 1 to 130 bytes) or to the values proto3 leaves out that are not
+ * the init's (ENVELOPE_NULLS: NULL strings, bytes of length 0 with data,
+ * bools of 0, the integers as in FULL). k varies the values by field.
+ */
 static void
-diff_fill_flat(ProtobufCMessage *body, unsigned salt)
+diff_fill_flat(ProtobufCMessage *body, int form, unsigned salt)
 {
 	static uint8_t bytes[] = { 0, 1, 0xff };
+	static const char *const strs[] = { "q", "qemu vm3", diff_long };
 	const ProtobufCMessageDescriptor *d = body->descriptor;
+	bool nulls = form == ENVELOPE_NULLS;
 
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		uint8_t *member = (uint8_t *)body + f->offset;
 		unsigned k = salt + i;
+		ProtobufCBinaryData *bd = (ProtobufCBinaryData *)member;
 
 		switch (f->type) {
 		case PROTOBUF_C_TYPE_INT32:
 		case PROTOBUF_C_TYPE_ENUM:
-			*(int32_t *)member = k % 2 ? -(int32_t)k : (int32_t)k;
+			*(int32_t *)member = k % 2 ? -(int32_t)(k + 1) :
+			    (int32_t)(k + 1);
 			break;
 		case PROTOBUF_C_TYPE_UINT32:
 			*(uint32_t *)member = 0xffffffffu >> (k % 32);
@@ -170,16 +186,14 @@ diff_fill_flat(ProtobufCMessage *body, unsigned salt)
 			*(uint64_t *)member = UINT64_MAX >> (k % 64);
 			break;
 		case PROTOBUF_C_TYPE_BOOL:
-			*(protobuf_c_boolean *)member = (int)k % 3;
+			*(protobuf_c_boolean *)member = nulls ? 0 : 1 + (int)k % 2;
 			break;
 		case PROTOBUF_C_TYPE_STRING:
-			*(const char **)member = k % 3 == 0 ? NULL :
-			    k % 3 == 1 ? "" : "qemu vm3";
+			*(const char **)member = nulls ? NULL : strs[k % 3];
 			break;
 		case PROTOBUF_C_TYPE_BYTES:
-			((ProtobufCBinaryData *)member)->len = k % 4;
-			((ProtobufCBinaryData *)member)->data =
-			    k % 4 ? bytes : NULL;
+			bd->len = nulls ? 0 : 1 + k % 3;
+			bd->data = bytes;
 			break;
 		default:
 			break;
@@ -189,7 +203,7 @@ diff_fill_flat(ProtobufCMessage *body, unsigned salt)
 
 ProtobufCMessage *
 envelope_make(struct envelope_mem *mem, const ProtobufCMessageDescriptor *d,
-    const ProtobufCFieldDescriptor *f, int form, size_t h)
+    const ProtobufCFieldDescriptor *f, enum envelope_form form, size_t h)
 {
 	const ProtobufCMessageDescriptor *bd = f->descriptor;
 	ProtobufCMessage *m = (ProtobufCMessage *)mem->env;
@@ -200,10 +214,11 @@ envelope_make(struct envelope_mem *mem, const ProtobufCMessageDescriptor *d,
 		abort();	/* the schema outgrew ENVELOPE_MEM_MAX */
 	protobuf_c_message_init(d, m);
 	protobuf_c_message_init(bd, body);
-	if (form == 2 && flat_is(bd))
-		diff_fill_flat(body, (unsigned)h);
+	if ((form == ENVELOPE_FULL || form == ENVELOPE_NULLS) && flat_is(bd))
+		diff_fill_flat(body, form, (unsigned)h);
 	*(uint32_t *)(mem->env + f->quantifier_offset) = f->id;
-	*(void **)(mem->env + f->offset) = form == 1 ? NULL : body;
+	*(void **)(mem->env + f->offset) = form == ENVELOPE_MISSING ? NULL :
+	    body;
 	*(uint64_t *)(mem->env + d->fields[0].offset) =
 	    diff_ids[h % (sizeof(diff_ids) / sizeof(diff_ids[0]))];
 	if (d->fields[1].type == PROTOBUF_C_TYPE_ENUM)

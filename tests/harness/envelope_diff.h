@@ -30,15 +30,24 @@ struct envelope_mem {
 	_Alignas(16) uint8_t body[ENVELOPE_MEM_MAX];
 };
 
+/* The forms of envelope_make's body. */
+enum envelope_form {
+	ENVELOPE_EMPTY,		/* as its init leaves it */
+	ENVELOPE_MISSING,	/* the case set, the pointer NULL */
+	ENVELOPE_FULL,		/* a flat body's every field not zero */
+	ENVELOPE_NULLS,		/* a flat body's NULL strings, bytes of
+				 * length 0 with data, false bools */
+	ENVELOPE_FORMS
+};
+
 /*
- * Makes in mem the envelope d whose body is its oneof member f, in a form:
- * 0 empty, 1 missing (the case set, the pointer NULL), 2 every field set
- * when the body is flat (varints of every length, NULL and empty strings,
- * empty bytes, picked by h). Its head fields take varied values, picked
- * by h. Strings and bytes are constants: the message is never freed.
+ * Makes in mem the envelope d whose body is its oneof member f, in a form
+ * (a body that is not flat is left empty in every form). The values of
+ * its fields and its head fields vary with h. Strings and bytes are
+ * constants: the message is never freed.
  */
 ProtobufCMessage *envelope_make(struct envelope_mem *mem,
     const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f,
-    int form, size_t h);
+    enum envelope_form form, size_t h);
 
 #endif

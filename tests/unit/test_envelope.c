@@ -94,11 +94,21 @@ test_shape(void **state)
 /* envelope_make's envelope, packed into out both ways, which must agree. */
 static size_t
 pack_form(const ProtobufCMessageDescriptor *d,
-    const ProtobufCFieldDescriptor *f, int form, size_t h, uint8_t *out)
+    const ProtobufCFieldDescriptor *f, enum envelope_form form, size_t h,
+    uint8_t *out)
 {
+	const ProtobufCMessageDescriptor *bd = f->descriptor;
 	struct envelope_mem mem;
+	ProtobufCMessage *m = envelope_make(&mem, d, f, form, h);
 
-	return pack_both(envelope_make(&mem, d, f, form, h), f, out);
+	/* FULL means what it says: no field of a flat body left out */
+	for (unsigned i = 0; form == ENVELOPE_FULL && flat_is(bd) &&
+	    i < bd->n_fields; i++)
+		if (flat_value(&bd->fields[i], mem.body +
+		    bd->fields[i].offset) == 0)
+			fail_msg("%s: field %s left empty", bd->name,
+			    bd->fields[i].name);
+	return pack_both(m, f, out);
 }
 
 /* Every body in every form, under varied heads; then unpacked back. */
@@ -115,8 +125,10 @@ test_every_body(void **state)
 		for (unsigned k = 0; k < d->n_fields; k++) {
 			if (!(d->fields[k].flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
 				continue;
-			for (int form = 0; form < 3; form++, h++) {
-				len = pack_form(d, &d->fields[k], form, h, buf);
+			for (int form = 0; form < ENVELOPE_FORMS; form++,
+			    h++) {
+				len = pack_form(d, &d->fields[k],
+				    (enum envelope_form)form, h, buf);
 				assert_diff(d, buf, len);
 			}
 		}
@@ -263,7 +275,7 @@ test_edges(void **state)
 }
 
 
-#define SOURCE_MAX 256	/* bytes of a source to mutate */
+#define SOURCE_MAX 1024	/* bytes of a source to mutate */
 
 struct source {
 	const ProtobufCMessageDescriptor *d;
@@ -271,8 +283,8 @@ struct source {
 	uint8_t b[SOURCE_MAX];
 };
 
-/* The edges under either envelope, and every body of each, every field
- * set. */
+/* The edges under either envelope, and every body of each, a flat one
+ * with every field set. */
 static size_t
 mutation_sources(struct source *src, size_t cap)
 {
@@ -291,7 +303,8 @@ mutation_sources(struct source *src, size_t cap)
 		for (unsigned k = 0; k < d->n_fields && n < cap; k++) {
 			if (!(d->fields[k].flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
 				continue;
-			len = pack_form(d, &d->fields[k], 2, k + 2, buf);
+			len = pack_form(d, &d->fields[k], ENVELOPE_FULL, k + 2,
+			    buf);
 			assert_true(len <= SOURCE_MAX);
 			src[n].d = d;
 			src[n].len = len;
@@ -315,7 +328,7 @@ next_rand(uint64_t *s)
 static void
 test_mutations(void **state)
 {
-	static struct source src[160];
+	static struct source src[160];	/* static: 160 KiB */
 	size_t ns = mutation_sources(src, sizeof(src) / sizeof(src[0]));
 	uint64_t seed = 0x5eed5eed5eedULL;
 	uint8_t buf[SOURCE_MAX + 8];
