@@ -89,13 +89,21 @@ envelope_body(const ProtobufCMessage *m,
 
 /* ---- packing ---- */
 
-/* A body's packed size, and whether flat.c packs it. */
+/* The most fields of a body that flat.c packs; AttachReply has 10. */
+#define ENVELOPE_BODY_FIELDS 16
+
+/* A body's packed size; bv gets its fields' values when flat.c packs it
+ * (*flat), else protobuf-c does. */
 static size_t
-envelope_body_size(const ProtobufCMessage *body, bool *flat)
+envelope_body_size(const ProtobufCMessage *body, uint64_t *bv, bool *flat)
 {
-	*flat = body->n_unknown_fields == 0 && flat_is(body->descriptor);
-	return *flat ? flat_packed_size(body) :
-	    protobuf_c_message_get_packed_size(body);
+	const ProtobufCMessageDescriptor *bd = body->descriptor;
+	size_t len;
+
+	*flat = body->n_unknown_fields == 0 &&
+	    bd->n_fields <= ENVELOPE_BODY_FIELDS &&
+	    flat_size(bd->fields, bd->n_fields, body, bv, &len);
+	return *flat ? len : protobuf_c_message_get_packed_size(body);
 }
 
 ssize_t
@@ -103,32 +111,29 @@ envelope_pack(const ProtobufCMessage *m, uint8_t *buf)
 {
 	const ProtobufCFieldDescriptor *f = m->descriptor->fields, *bf;
 	const ProtobufCMessage *body;
-	uint64_t v[ENVELOPE_HEAD_MAX], bodylen = 0;
-	size_t len = 0, nh = envelope_heads(m->descriptor);
+	uint64_t hv[ENVELOPE_HEAD_MAX], bv[ENVELOPE_BODY_FIELDS];
+	unsigned nh = (unsigned)envelope_heads(m->descriptor);
+	size_t len, bodylen = 0;
 	uint8_t *p = buf;
 	bool flat = false;
 
-	for (size_t i = 0; i < nh; i++) {
-		v[i] = flat_value(&f[i], (const char *)m + f[i].offset);
-		len += flat_field_size(&f[i], v[i]);
-	}
+	if (!flat_size(f, nh, m, hv, &len))	/* envelope_shape_ok refuses */
+		return -EINVAL;
 	if ((body = envelope_body(m, &f[nh], &bf)) != NULL) {
-		bodylen = envelope_body_size(body, &flat);
+		bodylen = envelope_body_size(body, bv, &flat);
 		len += varint_len((uint64_t)bf->id << 3) + varint_len(bodylen) +
 		    bodylen;
 	}
 	if (len > WIRE_MAX_MESSAGE)
 		return -EMSGSIZE;
-	for (size_t i = 0; i < nh; i++)
-		if (v[i] != 0)
-			p = flat_put_field(p, &f[i],
-			    (const char *)m + f[i].offset, v[i]);
+	p = flat_put(p, f, nh, m, hv);
 	if (body != NULL) {
 		p = varint_put(p, (uint64_t)bf->id << 3 |
 		    PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
 		p = varint_put(p, bodylen);
-		p += flat ? flat_pack(body, p) :
-		    protobuf_c_message_pack(body, p);
+		p = flat ? flat_put(p, body->descriptor->fields,
+		    body->descriptor->n_fields, body, bv) :
+		    p + protobuf_c_message_pack(body, p);
 	}
 	return p - buf;
 }

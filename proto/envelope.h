@@ -21,7 +21,8 @@
  * messages and nothing else. */
 bool envelope_shape_ok(const ProtobufCMessageDescriptor *d);
 
-/* Packs m into buf (WIRE_MAX_MESSAGE bytes): its length, or -EMSGSIZE. m
+/* Packs m into buf (WIRE_MAX_MESSAGE bytes): its length, or -EMSGSIZE
+ * (-EINVAL for a head that is not flat: envelope_shape_ok refuses it). m
  * has no unknown fields. */
 ssize_t envelope_pack(const ProtobufCMessage *m, uint8_t *buf);
 

@@ -16,35 +16,36 @@
 #include "flat.h"
 #include "varint.h"
 
+/* Whether a field is one flat.c reads and writes. */
+static bool
+flat_field_ok(const ProtobufCFieldDescriptor *f)
+{
+	if (f->label != PROTOBUF_C_LABEL_NONE ||
+	    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+		return false;
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_ENUM:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_BOOL:
+		return true;
+	case PROTOBUF_C_TYPE_STRING:
+		/* proto3's: "" */
+		return f->default_value == &protobuf_c_empty_string;
+	case PROTOBUF_C_TYPE_BYTES:
+		return f->default_value == NULL;
+	default:
+		return false;
+	}
+}
+
 bool
 flat_is(const ProtobufCMessageDescriptor *d)
 {
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-
-		if (f->label != PROTOBUF_C_LABEL_NONE ||
-		    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+	for (unsigned i = 0; i < d->n_fields; i++)
+		if (!flat_field_ok(&d->fields[i]))
 			return false;
-		switch (f->type) {
-		case PROTOBUF_C_TYPE_INT32:
-		case PROTOBUF_C_TYPE_UINT32:
-		case PROTOBUF_C_TYPE_ENUM:
-		case PROTOBUF_C_TYPE_UINT64:
-		case PROTOBUF_C_TYPE_BOOL:
-			break;
-		case PROTOBUF_C_TYPE_STRING:
-			/* proto3's: "" */
-			if (f->default_value != &protobuf_c_empty_string)
-				return false;
-			break;
-		case PROTOBUF_C_TYPE_BYTES:
-			if (f->default_value != NULL)
-				return false;
-			break;
-		default:
-			return false;
-		}
-	}
 	return true;
 }
 
@@ -112,33 +113,29 @@ flat_put_field(uint8_t *p, const ProtobufCFieldDescriptor *f,
 	return p + v;
 }
 
-size_t
-flat_packed_size(const ProtobufCMessage *m)
+bool
+flat_size(const ProtobufCFieldDescriptor *f, unsigned n, const void *m,
+    uint64_t *v, size_t *len)
 {
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	size_t len = 0;
-
-	for (unsigned i = 0; i < d->n_fields; i++)
-		len += flat_field_size(&d->fields[i], flat_value(&d->fields[i],
-		    (const char *)m + d->fields[i].offset));
-	return len;
+	*len = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (!flat_field_ok(&f[i]))
+			return false;
+		v[i] = flat_value(&f[i], (const char *)m + f[i].offset);
+		*len += flat_field_size(&f[i], v[i]);
+	}
+	return true;
 }
 
-size_t
-flat_pack(const ProtobufCMessage *m, uint8_t *buf)
+uint8_t *
+flat_put(uint8_t *p, const ProtobufCFieldDescriptor *f, unsigned n,
+    const void *m, const uint64_t *v)
 {
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	uint8_t *p = buf;
-
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const void *member = (const char *)m + f->offset;
-		uint64_t v = flat_value(f, member);
-
-		if (v != 0)
-			p = flat_put_field(p, f, member, v);
-	}
-	return (size_t)(p - buf);
+	for (unsigned i = 0; i < n; i++)
+		if (v[i] != 0)
+			p = flat_put_field(p, &f[i], (const char *)m +
+			    f[i].offset, v[i]);
+	return p;
 }
 
 /* A string or bytes value off the wire, the old one freed. */
@@ -204,7 +201,6 @@ flat_field(const ProtobufCMessageDescriptor *d, uint32_t tag)
 		return &d->fields[tag - 1];
 	return protobuf_c_message_descriptor_get_field(d, tag);
 }
-
 ProtobufCMessage *
 flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len)

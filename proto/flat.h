@@ -20,9 +20,17 @@
 /* Whether messages of type d are flat. */
 bool flat_is(const ProtobufCMessageDescriptor *d);
 
-/* A flat m (no unknown fields): its packed size, and packed into buf. */
-size_t flat_packed_size(const ProtobufCMessage *m);
-size_t flat_pack(const ProtobufCMessage *m, uint8_t *buf);
+/*
+ * Packing n fields f of the message at m, in two passes with the values
+ * kept between them: flat_size says whether every one is flat and, if so,
+ * gives each one's value in v (flat_value's) and their packed bytes in
+ * *len; flat_put writes them at p and returns the byte after. A flat
+ * message is all its fields; an envelope's head is its first ones.
+ */
+bool flat_size(const ProtobufCFieldDescriptor *f, unsigned n, const void *m,
+    uint64_t *v, size_t *len);
+uint8_t *flat_put(uint8_t *p, const ProtobufCFieldDescriptor *f, unsigned n,
+    const void *m, const uint64_t *v);
 
 /* A flat message of type d off the wire, or NULL where protobuf-c gives
  * NULL (or out of memory). Free with flat_free. */
