@@ -121,14 +121,13 @@ envelope_pack(const ProtobufCMessage *m, uint8_t *buf)
 		return -EINVAL;
 	if ((body = envelope_body(m, &f[nh], &bf)) != NULL) {
 		bodylen = envelope_body_size(body, bv, &flat);
-		len += varint_len((uint64_t)bf->id << 3) + varint_len(bodylen) +
-		    bodylen;
+		len += varint_tag_len(bf->id) + varint_len(bodylen) + bodylen;
 	}
 	if (len > WIRE_MAX_MESSAGE)
 		return -EMSGSIZE;
 	p = flat_put(p, f, nh, m, hv);
 	if (body != NULL) {
-		p = varint_put(p, (uint64_t)bf->id << 3 |
+		p = varint_put_tag(p, bf->id,
 		    PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
 		p = varint_put(p, bodylen);
 		p = flat ? flat_put(p, body->descriptor->fields,

@@ -2,7 +2,7 @@
 /*
  * flat: flat messages (proto3 fields of integers, booleans, enums,
  * strings and bytes; no repeated field, no oneof, no message inside),
- * sized, packed, unpacked and freed in one short pass each, where
+ * sized and packed in two short passes, unpacked and freed in one, where
  * protobuf-c's generic code costs several hundred instructions per
  * message even for the few fields of an Attach or an AttachReply. The
  * same bytes and messages as protobuf-c's, but that an unpacked message
@@ -84,30 +84,29 @@ flat_is_lengthy(const ProtobufCFieldDescriptor *f)
 	    f->type == PROTOBUF_C_TYPE_BYTES;
 }
 
-size_t
+/* A field's packed bytes for its value v: none when v is 0. */
+static size_t
 flat_field_size(const ProtobufCFieldDescriptor *f, uint64_t v)
 {
 	if (v == 0)
 		return 0;
-	return varint_len((uint64_t)f->id << 3) + varint_len(v) +
+	return varint_tag_len(f->id) + varint_len(v) +
 	    (flat_is_lengthy(f) ? (size_t)v : 0);
 }
 
-uint8_t *
+static uint8_t *
 flat_put_field(uint8_t *p, const ProtobufCFieldDescriptor *f,
     const void *member, uint64_t v)
 {
 	const void *data;
 
 	if (!flat_is_lengthy(f)) {
-		p = varint_put(p, (uint64_t)f->id << 3 |
-		    PROTOBUF_C_WIRE_TYPE_VARINT);
+		p = varint_put_tag(p, f->id, PROTOBUF_C_WIRE_TYPE_VARINT);
 		return varint_put(p, v);
 	}
 	data = f->type == PROTOBUF_C_TYPE_STRING ? *(char *const *)member :
 	    (const void *)((const ProtobufCBinaryData *)member)->data;
-	p = varint_put(p, (uint64_t)f->id << 3 |
-	    PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+	p = varint_put_tag(p, f->id, PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
 	p = varint_put(p, v);
 	memcpy(p, data, (size_t)v);
 	return p + v;
@@ -201,6 +200,7 @@ flat_field(const ProtobufCMessageDescriptor *d, uint32_t tag)
 		return &d->fields[tag - 1];
 	return protobuf_c_message_descriptor_get_field(d, tag);
 }
+
 ProtobufCMessage *
 flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len)

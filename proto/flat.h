@@ -82,15 +82,12 @@ bad:
 }
 
 /*
- * One scalar field: its packed bytes for value v (flat_value's: 0 when
- * left out), and written at p. And one read off the wire into m; false
- * where protobuf-c refuses the message (a wire type that does not fit).
- * envelope.c packs and reads its head fields with these.
+ * One field: the value flat_size keeps for it (its varint, or the length
+ * of its string or bytes; 0 when proto3 leaves it out), and one read off
+ * the wire into m, false where protobuf-c refuses the message (a wire type
+ * that does not fit). envelope.c reads its head fields with flat_set.
  */
 uint64_t flat_value(const ProtobufCFieldDescriptor *f, const void *member);
-size_t flat_field_size(const ProtobufCFieldDescriptor *f, uint64_t v);
-uint8_t *flat_put_field(uint8_t *p, const ProtobufCFieldDescriptor *f,
-    const void *member, uint64_t v);
 bool flat_set(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
     const struct varint_item *it);
 

@@ -36,6 +36,18 @@ varint_put(uint8_t *p, uint64_t v)
 	return p;
 }
 
+size_t
+varint_tag_len(uint32_t id)
+{
+	return varint_len((uint64_t)id << 3);
+}
+
+uint8_t *
+varint_put_tag(uint8_t *p, uint32_t id, unsigned wire_type)
+{
+	return varint_put(p, (uint64_t)id << 3 | wire_type);
+}
+
 /* A first byte of field 0 is refused, a longer encoding of field 0 is an
  * unknown field (protobuf-c looks at the first byte only). */
 static size_t

@@ -24,6 +24,9 @@ struct varint_item {
 size_t varint_len(uint64_t v);
 /* Writes v at p; returns the byte after it. */
 uint8_t *varint_put(uint8_t *p, uint64_t v);
+/* A field's tag (its number and wire type): its bytes, and written at p. */
+size_t varint_tag_len(uint32_t id);
+uint8_t *varint_put_tag(uint8_t *p, uint32_t id, unsigned wire_type);
 
 /*
  * Reads the field at p (rem bytes): its tag and value. Returns the bytes

@@ -430,10 +430,10 @@ storm_bare(struct storm *s, enum place p,
 
 /* On one CPU the storm's total is the server's CPU and the driver's (whose
  * work differs too: the figure's packs and unpacks with proto/'s codec,
- * as libshmclient does): the
- * daemon's against the replay server's, per attach, says how much of the
- * figure's excess over its control is the daemon's (across CPUs a
- * virtualised host charges a task its vCPU's wake-ups too). */
+ * as libshmclient does): the daemon's against the replay server's, per
+ * attach, says how much of the figure's excess over its control is the
+ * daemon's (across CPUs a virtualised host charges a task its vCPU's
+ * wake-ups too). */
 static void
 storm_cpu_note(struct figure *f, const struct bench_cpu cpu[2])
 {
