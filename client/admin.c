@@ -22,7 +22,7 @@ shmc_admin_watch_once(struct shmc *c)
 	rc = shmc_call_expect(c, &req,
 	    SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_WATCH, &m);
 	if (rc == 0)
-		wire_free_server(m);
+		wire_done_server(c->scratch, m);
 	return rc;
 }
 

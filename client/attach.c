@@ -86,7 +86,7 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 		rc = SHMC_GSS_OK;
 	}
 	wire_fds_close(&fds);
-	wire_free_server(m);
+	wire_done_server(c->scratch, m);
 	return rc;
 }
 
@@ -103,7 +103,7 @@ shmc_detach_unknown(struct shmc *c, uint64_t id)
 	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
 	req.detach = &d;
 	if (shmc_call_once(c, &req, &m) == 0)
-		wire_free_server(m);
+		wire_done_server(c->scratch, m);
 }
 
 static int
@@ -231,7 +231,7 @@ shmc_notify(struct shmc *c, uint64_t client_id, uint32_t mask,
 		return rc;
 	if (delivered != NULL)
 		*delivered = m->notify->delivered;
-	wire_free_server(m);
+	wire_done_server(c->scratch, m);
 	return 0;
 }
 
@@ -262,7 +262,7 @@ shmc_read_status_keep(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
 	if (rc < 0)
 		return rc;
 	*status = m->read_status->status;
-	wire_free_server(m);
+	wire_done_server(c->scratch, m);
 	return 0;
 }
 
@@ -280,7 +280,7 @@ shmc_detach(struct shmc *c, uint64_t client_id)
 		rc = shmc_call_expect(c, &req,
 		    SHMBROKER__SERVER_MESSAGE__BODY_DETACH, &m);
 	if (rc == 0)
-		wire_free_server(m);
+		wire_done_server(c->scratch, m);
 	/* Gone whatever the outcome: the caller has let the client go, so a
 	 * reconnect must not re-claim it. A daemon that answers late still
 	 * reads the request; one that went away drops the client with the

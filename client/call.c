@@ -72,7 +72,7 @@ shmc_closed_why(struct shmc *c, int err)
 		if (m->id == 0)
 			shmc_queue_event(c, m);
 		else
-			wire_free_server(m);
+			wire_done_server(c->scratch, m);
 	}
 	return shmc_fail(c, err, "sending to shmbrokerd: %s", strerror(-err));
 }
@@ -126,7 +126,7 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 	if (n < 0)
 		return shmc_fail(c, (int)n, "receiving from shmbrokerd: %s",
 		    strerror((int)-n));
-	*out = wire_unpack_server(c->buf, (size_t)n);
+	*out = wire_unpack_server_in(c->scratch, c->buf, (size_t)n);
 	if (*out == NULL) {
 		wire_fds_close(fds);
 		return shmc_fail(c, -EPROTO, "malformed message from "
@@ -146,7 +146,7 @@ shmc_connection_error(struct shmc *c, Shmbroker__ServerMessage *m)
 	    -EPROTO;
 
 	shmc_fail(c, err, "%s", m->message);
-	wire_free_server(m);
+	wire_done_server(c->scratch, m);
 	return err;
 }
 
@@ -167,7 +167,7 @@ shmc_drop_late_reply(struct shmc *c, Shmbroker__ServerMessage *m)
 		req.detach = &d;
 		shmc_send(c, &req);	/* its reply is dropped like this one */
 	}
-	wire_free_server(m);
+	wire_done_server(c->scratch, m);
 }
 
 /* SO_RCVTIMEO for what is left of the call; restored to the whole timeout
@@ -294,7 +294,7 @@ shmc_call_expect(struct shmc *c, Shmbroker__ClientMessage *req, int want,
 		rc = shmc_fail(c, -EPROTO, "unexpected reply from shmbrokerd");
 	}
 	if (rc < 0) {
-		wire_free_server(*reply);
+		wire_done_server(c->scratch, *reply);
 		*reply = NULL;
 	}
 	return rc;
@@ -308,6 +308,9 @@ shmc_call(struct shmc *c, Shmbroker__ClientMessage *req,
 
 	if (shmc_try_again(c, &rc))
 		rc = shmc_call_once(c, req, reply);
+	/* the caller's, freed with free_unpacked: off the scratch */
+	if (rc == 0 && (*reply = wire_keep_server(c->scratch, *reply)) == NULL)
+		rc = shmc_fail(c, -ENOMEM, "out of memory");
 	return rc;
 }
 
@@ -345,6 +348,6 @@ shmc_pump(struct shmc *c)
 		else if (m->error == SHMBROKER__ERROR__ERR_NONE)
 			shmc_queue_event(c, m);
 		else
-			wire_free_server(m);
+			wire_done_server(c->scratch, m);
 	}
 }

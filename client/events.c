@@ -66,11 +66,13 @@ shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m)
 {
 	struct queued_event *q = calloc(1, sizeof(*q));
 
-	if (q == NULL) {
-		wire_free_server(m);
+	/* kept past the next read: off the scratch */
+	if (q == NULL || (q->msg = wire_keep_server(c->scratch, m)) == NULL) {
+		if (q == NULL)
+			wire_done_server(c->scratch, m);
+		free(q);
 		return;
 	}
-	q->msg = m;
 	shmc_queue_push(c, q);
 }
 
@@ -139,8 +141,8 @@ shmc_decode_event(const Shmbroker__ServerMessage *m, struct shmc_event *ev)
 }
 
 static void
-shmc_deliver(Shmbroker__ServerMessage *m, shmc_event_cb cb, void *arg,
-    int *count)
+shmc_deliver(struct shmc *c, Shmbroker__ServerMessage *m, shmc_event_cb cb,
+    void *arg, int *count)
 {
 	struct shmc_event ev;
 
@@ -148,7 +150,7 @@ shmc_deliver(Shmbroker__ServerMessage *m, shmc_event_cb cb, void *arg,
 		cb(&ev, arg);
 		(*count)++;
 	}
-	wire_free_server(m);
+	wire_done_server(c->scratch, m);
 }
 
 /* An event the library made: the new eventfd of a claimed attachment. */
@@ -188,7 +190,7 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 				    &count);
 			free(q);
 			if (m != NULL)
-				shmc_deliver(m, cb, arg, &count);
+				shmc_deliver(c, m, cb, arg, &count);
 			continue;
 		}
 		if ((rc = shmc_read_one(c, &m, &fds, MSG_DONTWAIT)) < 0 &&
@@ -200,7 +202,7 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 			break;
 		wire_fds_close(&fds);
 		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
-			shmc_deliver(m, cb, arg, &count);
+			shmc_deliver(c, m, cb, arg, &count);
 		else if (m->id != 0)
 			shmc_drop_late_reply(c, m);
 		else

@@ -82,7 +82,7 @@ shmc_hello(struct shmc *c, const char *label)
 	rc = shmc_call_expect(c, &req, SHMBROKER__SERVER_MESSAGE__BODY_HELLO,
 	    &r);
 	if (rc == 0)
-		wire_free_server(r);
+		wire_done_server(c->scratch, r);
 	return rc;
 }
 
@@ -123,7 +123,7 @@ shmc_drop_socket(struct shmc *c)
 		if (m->id == 0 && m->error == SHMBROKER__ERROR__ERR_NONE)
 			shmc_queue_event(c, m);
 		else
-			wire_free_server(m);
+			wire_done_server(c->scratch, m);
 	}
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->sock, NULL);
 	close(c->sock);
@@ -148,7 +148,8 @@ shmc_connect(const char *path, const char *label, int timeout_ms,
 	if (path == NULL)
 		path = shmc_default_socket(false, def, sizeof(def));
 	if ((c->path = strdup(path)) == NULL ||
-	    (label != NULL && (c->label = strdup(label)) == NULL))
+	    (label != NULL && (c->label = strdup(label)) == NULL) ||
+	    (c->scratch = wire_scratch_new()) == NULL)
 		rc = shmc_fail(c, -ENOMEM, "out of memory");
 	else
 		rc = shmc_open_events(c);
@@ -179,6 +180,7 @@ shmc_close(struct shmc *c)
 		close(c->epfd);
 	if (c->evfd >= 0)
 		close(c->evfd);
+	wire_scratch_free(c->scratch);
 	free(c->path);
 	free(c->label);
 	free(c);

@@ -82,6 +82,7 @@ struct shmc {
 	size_t natt, catt;
 	uint64_t next_local_id;
 	char err[SHMC_ERROR_MAX];
+	struct wire_scratch *scratch;	/* the message read last */
 	uint8_t buf[WIRE_MAX_MESSAGE];
 };
 

@@ -66,7 +66,7 @@ broker_init(struct broker *b)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
 	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0 ||
-	    stock_init(b) < 0)
+	    stock_init(b) < 0 || (b->scratch = wire_scratch_new()) == NULL)
 		return -ENOMEM;
 	b->region_up = &ivshmem_region_upcalls;
 	return 0;
@@ -91,6 +91,7 @@ broker_fini(struct broker *b)
 	fdstash_free(b->stash);
 	members_close(b);
 	stock_free(b);
+	wire_scratch_free(b->scratch);
 	if (b->ev_reap != NULL)
 		event_free(b->ev_reap);
 	if (b->ev_accept_retry != NULL)

@@ -207,6 +207,7 @@ struct broker {
 	const struct conn_upcalls *up;	/* the services above conn.c */
 	const struct region_upcalls *region_up;	/* and above region.c */
 	struct ivshmem *ivshmem;	/* QEMU exports: ivshmem.c */
+	struct wire_scratch *scratch;	/* the request rpc.c handles */
 	struct event *ev_reap;		/* closes dead connections */
 	struct event *ev_accept_retry;	/* after EMFILE */
 	struct conn_list conns;

@@ -57,7 +57,7 @@ rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
 	struct broker *b = c->b;
 	Shmbroker__ClientMessage *m;
 
-	m = wire_unpack_client(buf, len);
+	m = wire_unpack_client_in(b->scratch, buf, len);
 	if (m == NULL) {
 		wire_fds_close(fds);
 		b->stats.bad_requests++;
@@ -95,7 +95,7 @@ rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
 		    "unknown or missing request type: this daemon speaks "
 		    "protocol version %d", WIRE_PROTOCOL_VERSION);
 	}
-	wire_free_client(m);
+	wire_done_client(b->scratch, m);
 }
 
 /* A dead connection hears of nothing more. */

@@ -33,4 +33,21 @@ ProtobufCMessage *envelope_unpack(const ProtobufCMessageDescriptor *d,
 /* Frees an envelope from envelope_unpack or protobuf-c's unpack. */
 void envelope_free(ProtobufCMessage *m);
 
+/*
+ * Storage that holds one unpacked envelope at a time, of any of the nd
+ * types ds, from at most cap bytes. envelope_unpack_in unpacks into it
+ * when it is free and the bytes fit, else as envelope_unpack does;
+ * envelope_scratch_done lets go of either kind (the scratch is free again).
+ */
+struct envelope_scratch;
+struct envelope_scratch *envelope_scratch_new(
+    const ProtobufCMessageDescriptor *const *ds, size_t nd, size_t cap);
+void envelope_scratch_free(struct envelope_scratch *s);
+ProtobufCMessage *envelope_unpack_in(struct envelope_scratch *s,
+    const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len);
+void envelope_scratch_done(struct envelope_scratch *s, ProtobufCMessage *m);
+/* Whether m is the envelope s holds. */
+bool envelope_scratch_holds(const struct envelope_scratch *s,
+    const ProtobufCMessage *m);
+
 #endif

@@ -16,27 +16,42 @@
 #include "flat.h"
 #include "varint.h"
 
-/* Whether a field is one flat.c reads and writes. */
-static bool
-flat_field_ok(const ProtobufCFieldDescriptor *f)
+/* What a field holds, or FLAT_NOT where flat.c does not read and write
+ * it: the one place that says which fields are flat. */
+enum flat_kind {
+	FLAT_NOT,
+	FLAT_INT32,	/* and enums */
+	FLAT_UINT32,
+	FLAT_UINT64,
+	FLAT_BOOL,
+	FLAT_STRING,
+	FLAT_BYTES,
+};
+
+static inline enum flat_kind
+flat_kind(const ProtobufCFieldDescriptor *f)
 {
 	if (f->label != PROTOBUF_C_LABEL_NONE ||
 	    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
-		return false;
+		return FLAT_NOT;
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_ENUM:
+		return FLAT_INT32;
+	case PROTOBUF_C_TYPE_UINT32:
+		return FLAT_UINT32;
 	case PROTOBUF_C_TYPE_UINT64:
+		return FLAT_UINT64;
 	case PROTOBUF_C_TYPE_BOOL:
-		return true;
+		return FLAT_BOOL;
 	case PROTOBUF_C_TYPE_STRING:
 		/* proto3's: "" */
-		return f->default_value == &protobuf_c_empty_string;
+		return f->default_value == &protobuf_c_empty_string ?
+		    FLAT_STRING : FLAT_NOT;
 	case PROTOBUF_C_TYPE_BYTES:
-		return f->default_value == NULL;
+		return f->default_value == NULL ? FLAT_BYTES : FLAT_NOT;
 	default:
-		return false;
+		return FLAT_NOT;
 	}
 }
 
@@ -44,37 +59,42 @@ bool
 flat_is(const ProtobufCMessageDescriptor *d)
 {
 	for (unsigned i = 0; i < d->n_fields; i++)
-		if (!flat_field_ok(&d->fields[i]))
+		if (flat_kind(&d->fields[i]) == FLAT_NOT)
 			return false;
 	return true;
 }
 
 /*
- * A field's varint value, or the length of its string or bytes: 0 when
- * proto3 leaves it out (protobuf-c's test for bytes is its length). An
- * int32 or enum is sign-extended to 64 bits, a bool is 0 or 1.
+ * A field's varint value, or the length of its string or bytes, by its
+ * kind k: 0 when proto3 leaves it out (protobuf-c's test for bytes is its
+ * length). An int32 or enum is sign-extended to 64 bits, a bool is 0 or 1.
  */
-uint64_t
-flat_value(const ProtobufCFieldDescriptor *f, const void *member)
+static inline uint64_t
+flat_kind_value(enum flat_kind k, const void *member)
 {
 	const char *str;
 
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_ENUM:
+	switch (k) {
+	case FLAT_INT32:
 		return (uint64_t)(int64_t)*(const int32_t *)member;
-	case PROTOBUF_C_TYPE_UINT32:
+	case FLAT_UINT32:
 		return *(const uint32_t *)member;
-	case PROTOBUF_C_TYPE_BOOL:
+	case FLAT_BOOL:
 		return *(const protobuf_c_boolean *)member != 0;
-	case PROTOBUF_C_TYPE_STRING:
+	case FLAT_STRING:
 		str = *(char *const *)member;
 		return str == NULL ? 0 : strlen(str);
-	case PROTOBUF_C_TYPE_BYTES:
+	case FLAT_BYTES:
 		return ((const ProtobufCBinaryData *)member)->len;
 	default:
 		return *(const uint64_t *)member;
 	}
+}
+
+uint64_t
+flat_value(const ProtobufCFieldDescriptor *f, const void *member)
+{
+	return flat_kind_value(flat_kind(f), member);
 }
 
 static bool
@@ -118,9 +138,11 @@ flat_size(const ProtobufCFieldDescriptor *f, unsigned n, const void *m,
 {
 	*len = 0;
 	for (unsigned i = 0; i < n; i++) {
-		if (!flat_field_ok(&f[i]))
+		enum flat_kind k = flat_kind(&f[i]);
+
+		if (k == FLAT_NOT)
 			return false;
-		v[i] = flat_value(&f[i], (const char *)m + f[i].offset);
+		v[i] = flat_kind_value(k, (const char *)m + f[i].offset);
 		*len += flat_field_size(&f[i], v[i]);
 	}
 	return true;
@@ -137,10 +159,11 @@ flat_put(uint8_t *p, const ProtobufCFieldDescriptor *f, unsigned n,
 	return p;
 }
 
-/* A string or bytes value off the wire, the old one freed. */
+/* A string or bytes value off the wire: the old one freed, unless it
+ * is the arena's (a field twice: the first copy stays there unused). */
 static bool
-flat_set_lengthy(const ProtobufCFieldDescriptor *f, void *member,
-    const struct varint_item *it)
+flat_set_lengthy(struct flat_arena *a, const ProtobufCFieldDescriptor *f,
+    void *member, const struct varint_item *it)
 {
 	ProtobufCBinaryData *bd = member;
 	char **str = member;
@@ -149,17 +172,20 @@ flat_set_lengthy(const ProtobufCFieldDescriptor *f, void *member,
 	if (it->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
 		return false;
 	if (f->type == PROTOBUF_C_TYPE_STRING || it->len > 0) {
-		if ((copy = malloc(it->len + 1)) == NULL)
+		copy = a != NULL ? flat_arena_take(a, it->len + 1) :
+		    malloc(it->len + 1);
+		if (copy == NULL)
 			return false;
 		memcpy(copy, it->data, it->len);
 		copy[it->len] = '\0';
 	}
 	if (f->type == PROTOBUF_C_TYPE_STRING) {
-		if (*str != f->default_value)
+		if (a == NULL && *str != f->default_value)
 			free(*str);
 		*str = (char *)copy;
 	} else {
-		free(bd->data);
+		if (a == NULL)
+			free(bd->data);
 		bd->data = copy;
 		bd->len = it->len;
 	}
@@ -167,7 +193,7 @@ flat_set_lengthy(const ProtobufCFieldDescriptor *f, void *member,
 }
 
 bool
-flat_set(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+flat_set(void *ctx, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
     const struct varint_item *it)
 {
 	void *member = (char *)m + f->offset;
@@ -188,7 +214,7 @@ flat_set(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 		*(protobuf_c_boolean *)member = varint_any_bits(it);
 		return true;
 	default:
-		return flat_set_lengthy(f, member, it);
+		return flat_set_lengthy(ctx, f, member, it);
 	}
 }
 
@@ -205,7 +231,16 @@ ProtobufCMessage *
 flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len)
 {
-	return flat_read(d, buf, len, flat_set, flat_free);
+	ProtobufCMessage *m = malloc(d->sizeof_message);
+
+	if (m == NULL)
+		return NULL;
+	protobuf_c_message_init(d, m);
+	if (!flat_read(m, buf, len, flat_set, NULL)) {
+		flat_free(m);
+		return NULL;
+	}
+	return m;
 }
 
 void

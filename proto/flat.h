@@ -47,48 +47,68 @@ const ProtobufCFieldDescriptor *flat_field(const ProtobufCMessageDescriptor *d,
     uint32_t tag);
 
 /*
- * What flat_unpack and envelope.c's unpack share: a message of type d read
- * off the wire field by field, each field d knows given to set (unknown
- * ones skipped). NULL when a field is bad or set says false, m then freed
- * with free_fn. Inline so that each caller's copy calls its setter
- * directly: through the pointer it cost 2% of an attach's instructions.
+ * Where the strings and bytes of a message being unpacked go: each
+ * malloc'd, as protobuf-c does, when the arena is NULL, else taken from
+ * the arena's storage and let go with it (envelope.c's scratch). A field
+ * on the wire takes at least its value's bytes and two more, its copy one
+ * more (a string's NUL), so storage of the message's own length is never
+ * short; flat_arena_take says NULL all the same past its end.
  */
-typedef bool flat_setter(ProtobufCMessage *m,
-    const ProtobufCFieldDescriptor *f, const struct varint_item *it);
-static inline ProtobufCMessage *
-flat_read(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
-    size_t len, flat_setter *set, void (*free_fn)(ProtobufCMessage *))
+struct flat_arena {
+	uint8_t *next, *end;
+};
+
+static inline void *
+flat_arena_take(struct flat_arena *a, size_t n)
 {
-	ProtobufCMessage *m = malloc(d->sizeof_message);
+	uint8_t *p = a->next;
+
+	if (n > (size_t)(a->end - p))
+		return NULL;
+	a->next = p + n;
+	return p;
+}
+
+/*
+ * What flat_unpack and envelope.c's unpack share: the fields of a message
+ * m (initialised, of its type) read off the wire, each field its type knows
+ * given to set (unknown ones skipped), with ctx. False when a field is bad
+ * or set says false; m is then the caller's to let go. Inline so that each
+ * caller's copy calls its setter directly: through the pointer it cost 2%
+ * of an attach's instructions.
+ */
+typedef bool flat_setter(void *ctx, ProtobufCMessage *m,
+    const ProtobufCFieldDescriptor *f, const struct varint_item *it);
+static inline bool
+flat_read(ProtobufCMessage *m, const uint8_t *buf, size_t len,
+    flat_setter *set, void *ctx)
+{
 	const ProtobufCFieldDescriptor *f;
 	struct varint_item it;
 	size_t n;
 
-	if (m == NULL)
-		return NULL;
-	protobuf_c_message_init(d, m);
 	while (len > 0) {
 		if ((n = varint_get_item(buf, len, &it)) == 0)
-			goto bad;
-		if ((f = flat_field(d, it.tag)) != NULL && !set(m, f, &it))
-			goto bad;
+			return false;
+		if ((f = flat_field(m->descriptor, it.tag)) != NULL &&
+		    !set(ctx, m, f, &it))
+			return false;
 		buf += n;
 		len -= n;
 	}
-	return m;
-bad:
-	free_fn(m);
-	return NULL;
+	return true;
 }
 
 /*
  * One field: the value flat_size keeps for it (its varint, or the length
  * of its string or bytes; 0 when proto3 leaves it out), and one read off
  * the wire into m, false where protobuf-c refuses the message (a wire type
- * that does not fit). envelope.c reads its head fields with flat_set.
+ * that does not fit) or out of memory. ctx is the struct flat_arena for
+ * strings and bytes, or NULL to malloc them. envelope.c reads its head
+ * fields with flat_set.
  */
 uint64_t flat_value(const ProtobufCFieldDescriptor *f, const void *member);
-bool flat_set(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
-    const struct varint_item *it);
+bool flat_set(void *ctx, ProtobufCMessage *m,
+    const ProtobufCFieldDescriptor *f, const struct varint_item *it);
 
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -203,6 +204,75 @@ void
 wire_free_server(Shmbroker__ServerMessage *m)
 {
 	envelope_free(m != NULL ? &m->base : NULL);
+}
+
+/* The scratch is envelope.c's, made for both envelopes. */
+struct wire_scratch *
+wire_scratch_new(void)
+{
+	static const ProtobufCMessageDescriptor *const types[] = {
+		&shmbroker__client_message__descriptor,
+		&shmbroker__server_message__descriptor,
+	};
+
+	return (struct wire_scratch *)envelope_scratch_new(types, 2,
+	    WIRE_MAX_MESSAGE);
+}
+
+void
+wire_scratch_free(struct wire_scratch *s)
+{
+	envelope_scratch_free((struct envelope_scratch *)s);
+}
+
+Shmbroker__ClientMessage *
+wire_unpack_client_in(struct wire_scratch *s, const uint8_t *buf, size_t len)
+{
+	return (Shmbroker__ClientMessage *)envelope_unpack_in(
+	    (struct envelope_scratch *)s,
+	    &shmbroker__client_message__descriptor, buf, len);
+}
+
+Shmbroker__ServerMessage *
+wire_unpack_server_in(struct wire_scratch *s, const uint8_t *buf, size_t len)
+{
+	return (Shmbroker__ServerMessage *)envelope_unpack_in(
+	    (struct envelope_scratch *)s,
+	    &shmbroker__server_message__descriptor, buf, len);
+}
+
+void
+wire_done_client(struct wire_scratch *s, Shmbroker__ClientMessage *m)
+{
+	envelope_scratch_done((struct envelope_scratch *)s,
+	    m != NULL ? &m->base : NULL);
+}
+
+void
+wire_done_server(struct wire_scratch *s, Shmbroker__ServerMessage *m)
+{
+	envelope_scratch_done((struct envelope_scratch *)s,
+	    m != NULL ? &m->base : NULL);
+}
+
+/* A copy by the wire: what it packs to, unpacked on the heap. Unpacked
+ * messages have no unknown fields, so nothing of it is lost. */
+Shmbroker__ServerMessage *
+wire_keep_server(struct wire_scratch *s, Shmbroker__ServerMessage *m)
+{
+	Shmbroker__ServerMessage *kept = NULL;
+	uint8_t *buf;
+	ssize_t len;
+
+	if (m == NULL || !envelope_scratch_holds((struct envelope_scratch *)s,
+	    &m->base))
+		return m;
+	if ((buf = malloc(WIRE_MAX_MESSAGE)) != NULL &&
+	    (len = wire_pack(&m->base, buf)) >= 0)
+		kept = wire_unpack_server(buf, (size_t)len);
+	free(buf);
+	wire_done_server(s, m);
+	return kept;
 }
 
 static int

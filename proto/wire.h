@@ -77,6 +77,30 @@ Shmbroker__ServerMessage *wire_unpack_server(const uint8_t *buf, size_t len);
 void wire_free_client(Shmbroker__ClientMessage *m);
 void wire_free_server(Shmbroker__ServerMessage *m);
 
+/*
+ * For a message that lives only while it is handled (a request in the
+ * daemon, a reply in libshmclient): unpacked into a scratch, storage made
+ * once for one envelope of either type and its strings, with no malloc
+ * and free per message or string. The same message as wire_unpack_*'s,
+ * but that it is the scratch's: let go of it with wire_done_*, keep it
+ * past that with wire_keep_server. While the scratch holds one, the next
+ * is unpacked on the heap as wire_unpack_* does, and wire_done_* frees
+ * that one, so no caller can overwrite a message it still reads.
+ */
+struct wire_scratch;
+struct wire_scratch *wire_scratch_new(void);	/* NULL: out of memory */
+void wire_scratch_free(struct wire_scratch *s);
+Shmbroker__ClientMessage *wire_unpack_client_in(struct wire_scratch *s,
+    const uint8_t *buf, size_t len);
+Shmbroker__ServerMessage *wire_unpack_server_in(struct wire_scratch *s,
+    const uint8_t *buf, size_t len);
+void wire_done_client(struct wire_scratch *s, Shmbroker__ClientMessage *m);
+void wire_done_server(struct wire_scratch *s, Shmbroker__ServerMessage *m);
+/* m on the heap, for wire_free_server: itself unless it is the scratch's,
+ * which is then let go. NULL when out of memory (m let go all the same). */
+Shmbroker__ServerMessage *wire_keep_server(struct wire_scratch *s,
+    Shmbroker__ServerMessage *m);
+
 /* Human name of an Error value, for messages. */
 const char *wire_error_name(int error);
 /* Human name of a GuestStatus value. */

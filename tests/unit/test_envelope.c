@@ -192,6 +192,81 @@ test_case_of_a_head(void **state)
 	wire_free_server(sm);
 }
 
+/* bytes of a ServerMessage with an error string and body: the AttachReply
+ * (flat) or an AdminListReply of two regions (protobuf-c's) */
+static size_t
+pack_reply(uint8_t *buf, bool list)
+{
+	Shmbroker__ServerMessage sm = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AttachReply ar = SHMBROKER__ATTACH_REPLY__INIT;
+	Shmbroker__AdminListReply lr = SHMBROKER__ADMIN_LIST_REPLY__INIT;
+	Shmbroker__RegionInfo ri[2] = { SHMBROKER__REGION_INFO__INIT,
+	    SHMBROKER__REGION_INFO__INIT };
+	Shmbroker__RegionInfo *rp[2] = { &ri[0], &ri[1] };
+
+	sm.id = 77;
+	sm.message = "kept";
+	if (list) {
+		ri[0].name = "first";
+		ri[1].name = "second";
+		lr.n_regions = 2;
+		lr.regions = rp;
+		sm.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_LIST;
+		sm.admin_list = &lr;
+	} else {
+		ar.client_id = 12345;
+		sm.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
+		sm.attach = &ar;
+	}
+	return (size_t)wire_pack(&sm.base, buf);
+}
+
+/*
+ * A scratch holds one message at a time: the next while it does goes on
+ * the heap, wire_done_* lets go of either, and wire_keep_server copies the
+ * scratch's to the heap (for free_unpacked) and frees the scratch. A body
+ * protobuf-c unpacked into it is freed with it (ASan's leak check).
+ */
+static void
+test_scratch(void **state)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE];
+	struct wire_scratch *s = wire_scratch_new();
+	Shmbroker__ServerMessage *in, *heap, *kept;
+
+	(void)state;
+	assert_non_null(s);
+	for (int list = 0; list < 2; list++) {
+		size_t len = pack_reply(buf, list);
+
+		in = wire_unpack_server_in(s, buf, len);
+		heap = wire_unpack_server_in(s, buf, len);
+		assert_non_null(in);
+		assert_non_null(heap);
+		assert_ptr_not_equal(in, heap);
+		assert_ptr_equal(wire_keep_server(s, heap), heap);
+		kept = wire_keep_server(s, in);
+		assert_non_null(kept);
+		assert_ptr_not_equal(kept, in);
+		assert_int_equal(kept->id, 77);
+		assert_string_equal(kept->message, "kept");
+		if (list)
+			assert_string_equal(kept->admin_list->regions[1]->name,
+			    "second");
+		else
+			assert_int_equal(kept->attach->client_id, 12345);
+		/* free again: the next goes where the first went */
+		assert_ptr_equal(wire_unpack_server_in(s, buf, len), in);
+		assert_int_equal(in->body_case, kept->body_case);
+		shmbroker__server_message__free_unpacked(kept, NULL);
+		wire_done_server(s, heap);
+		wire_done_server(s, in);
+	}
+	/* one still held when the scratch goes */
+	assert_non_null(wire_unpack_server_in(s, buf, pack_reply(buf, true)));
+	wire_scratch_free(s);
+}
+
 struct edge {
 	const char *what;
 	size_t len;
@@ -364,6 +439,7 @@ main(void)
 		cmocka_unit_test(test_every_body),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_case_of_a_head),
+		cmocka_unit_test(test_scratch),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_mutations),
 	};
