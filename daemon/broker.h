@@ -187,6 +187,7 @@ struct stock {
 	int efd[STOCK_MAX];
 	size_t nefds;
 	struct event *ev;	/* makes again what attaches took */
+	bool refill_due;	/* ev is active: an attach takes two things */
 };
 
 struct broker {

@@ -34,11 +34,14 @@ stock_fill(struct stock *s)
 static void
 stock_refill_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct stock *s = arg;
+
 	(void)fd;
 	(void)what;
 	/* The client just answered may be waiting for this CPU. */
 	sched_yield();
-	stock_fill(arg);
+	s->refill_due = false;
+	stock_fill(s);
 }
 
 int
@@ -69,8 +72,10 @@ stock_free(struct broker *b)
 static void
 stock_taken(struct stock *s)
 {
-	if (s->ev != NULL && !event_pending(s->ev, EV_TIMEOUT, NULL))
+	if (s->ev != NULL && !s->refill_due) {
+		s->refill_due = true;
 		event_active(s->ev, EV_TIMEOUT, 0);
+	}
 }
 
 int

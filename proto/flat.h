@@ -42,9 +42,17 @@ void flat_free(ProtobufCMessage *m);
 void flat_free_field(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
 void flat_free_unknown(ProtobufCMessage *m);
 
-/* The field of d numbered tag, or NULL. */
-const ProtobufCFieldDescriptor *flat_field(const ProtobufCMessageDescriptor *d,
-    uint32_t tag);
+/* The field of d numbered tag, or NULL: by index where the numbers are
+ * 1, 2, ... (every body, an envelope's head), inline, else by d's ranges. */
+const ProtobufCFieldDescriptor *flat_field_ranged(
+    const ProtobufCMessageDescriptor *d, uint32_t tag);
+static inline const ProtobufCFieldDescriptor *
+flat_field(const ProtobufCMessageDescriptor *d, uint32_t tag)
+{
+	if (tag - 1 < d->n_fields && d->fields[tag - 1].id == tag)
+		return &d->fields[tag - 1];
+	return flat_field_ranged(d, tag);
+}
 
 /*
  * Where the strings and bytes of a message being unpacked go: each
