@@ -82,7 +82,7 @@ struct shmc {
 	size_t natt, catt;
 	uint64_t next_local_id;
 	char err[SHMC_ERROR_MAX];
-	struct wire_scratch *scratch;	/* the message read last */
+	struct wire_scratch *scratch;	/* a read message being handled */
 	uint8_t buf[WIRE_MAX_MESSAGE];
 };
 

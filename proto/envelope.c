@@ -107,35 +107,84 @@ envelope_body_size(const ProtobufCMessage *body, uint64_t *bv, bool *flat)
 	return *flat ? len : protobuf_c_message_get_packed_size(body);
 }
 
+/* An envelope sized, with the values its fields pack from, between the
+ * two passes. */
+struct envelope_plan {
+	uint64_t hv[ENVELOPE_HEAD_MAX], bv[ENVELOPE_BODY_FIELDS];
+	unsigned nh;
+	const ProtobufCMessage *body;
+	const ProtobufCFieldDescriptor *bf;
+	size_t bodylen, len;
+	bool flat;
+};
+
+/* The first pass; false for a head that is not flat (envelope_shape_ok
+ * refuses it). */
+static inline bool
+envelope_plan(const ProtobufCMessage *m, struct envelope_plan *pl)
+{
+	const ProtobufCFieldDescriptor *f = m->descriptor->fields;
+
+	pl->nh = (unsigned)envelope_heads(m->descriptor);
+	pl->bodylen = 0;
+	pl->flat = false;
+	if (!flat_size(f, pl->nh, m, pl->hv, &pl->len))
+		return false;
+	if ((pl->body = envelope_body(m, &f[pl->nh], &pl->bf)) != NULL) {
+		pl->bodylen = envelope_body_size(pl->body, pl->bv, &pl->flat);
+		pl->len += varint_tag_len(pl->bf->id) +
+		    varint_len(pl->bodylen) + pl->bodylen;
+	}
+	return true;
+}
+
+/* The second: pl->len bytes at buf. */
+static inline void
+envelope_write(const ProtobufCMessage *m, const struct envelope_plan *pl,
+    uint8_t *buf)
+{
+	const ProtobufCMessage *body = pl->body;
+	uint8_t *p = flat_put(buf, m->descriptor->fields, pl->nh, m, pl->hv);
+
+	if (body == NULL)
+		return;
+	p = varint_put_tag(p, pl->bf->id, PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+	p = varint_put(p, pl->bodylen);
+	if (pl->flat)
+		flat_put(p, body->descriptor->fields, body->descriptor->n_fields,
+		    body, pl->bv);
+	else
+		protobuf_c_message_pack(body, p);
+}
+
 ssize_t
 envelope_pack(const ProtobufCMessage *m, uint8_t *buf)
 {
-	const ProtobufCFieldDescriptor *f = m->descriptor->fields, *bf;
-	const ProtobufCMessage *body;
-	uint64_t hv[ENVELOPE_HEAD_MAX], bv[ENVELOPE_BODY_FIELDS];
-	unsigned nh = (unsigned)envelope_heads(m->descriptor);
-	size_t len, bodylen = 0;
-	uint8_t *p = buf;
-	bool flat = false;
+	struct envelope_plan pl;
 
-	if (!flat_size(f, nh, m, hv, &len))	/* envelope_shape_ok refuses */
+	if (!envelope_plan(m, &pl))
 		return -EINVAL;
-	if ((body = envelope_body(m, &f[nh], &bf)) != NULL) {
-		bodylen = envelope_body_size(body, bv, &flat);
-		len += varint_tag_len(bf->id) + varint_len(bodylen) + bodylen;
-	}
-	if (len > WIRE_MAX_MESSAGE)
+	if (pl.len > WIRE_MAX_MESSAGE)
 		return -EMSGSIZE;
-	p = flat_put(p, f, nh, m, hv);
-	if (body != NULL) {
-		p = varint_put_tag(p, bf->id,
-		    PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-		p = varint_put(p, bodylen);
-		p = flat ? flat_put(p, body->descriptor->fields,
-		    body->descriptor->n_fields, body, bv) :
-		    p + protobuf_c_message_pack(body, p);
-	}
-	return p - buf;
+	envelope_write(m, &pl, buf);
+	return (ssize_t)pl.len;
+}
+
+/* A copy by the wire, of any length: a message protobuf-c took may pack
+ * to more than it came in (an int32 of -1 sent in 5 bytes packs to 10). */
+ProtobufCMessage *
+envelope_copy(const ProtobufCMessage *m)
+{
+	ProtobufCMessage *copy = NULL;
+	struct envelope_plan pl;
+	uint8_t *buf;
+
+	if (!envelope_plan(m, &pl) || (buf = malloc(pl.len + 1)) == NULL)
+		return NULL;
+	envelope_write(m, &pl, buf);
+	copy = envelope_unpack(m->descriptor, buf, pl.len);
+	free(buf);
+	return copy;
 }
 
 /* ---- unpacking ---- */
@@ -166,26 +215,27 @@ envelope_free_body(ProtobufCMessage *body)
 		protobuf_c_message_free_unpacked(body, NULL);
 }
 
-/* The body read off the wire: into the scratch s, or malloc'd (s NULL). */
+/* The body read off the wire: into the scratch s's slot when flat, else
+ * on the heap (s NULL, or s's foreign body). */
 static ProtobufCMessage *
 envelope_read_body(struct envelope_scratch *s,
     const ProtobufCMessageDescriptor *d, const struct varint_item *it)
 {
+	bool flat = flat_is(d);
 	ProtobufCMessage *body;
 
-	if (!flat_is(d)) {
-		body = protobuf_c_message_unpack(d, NULL, it->len, it->data);
-		if (s != NULL)
-			s->foreign = body;
-		return body;
+	if (s != NULL && flat && d->sizeof_message <= s->body_size) {
+		body = s->body;
+		protobuf_c_message_init(d, body);
+		return flat_read(body, it->data, it->len, flat_set, s) ?
+		    body : NULL;
 	}
-	if (s == NULL)
-		return flat_unpack(d, it->data, it->len);
-	if (d->sizeof_message > s->body_size)	/* envelope_scratch_new */
-		return NULL;
-	body = s->body;
-	protobuf_c_message_init(d, body);
-	return flat_read(body, it->data, it->len, flat_set, s) ? body : NULL;
+	/* protobuf-c's free_unpacked frees a flat one too */
+	body = flat ? flat_unpack(d, it->data, it->len) :
+	    protobuf_c_message_unpack(d, NULL, it->len, it->data);
+	if (s != NULL)
+		s->foreign = body;
+	return body;
 }
 
 /* The old body let go: a flat one in a scratch stays where it is. */
@@ -371,4 +421,7 @@ envelope_scratch_done(struct envelope_scratch *s, ProtobufCMessage *m)
 		protobuf_c_message_free_unpacked(s->foreign, NULL);
 	s->foreign = NULL;
 	s->busy = false;
+	/* let go twice, it would be freed as a heap message: a NULL
+	 * descriptor makes that a clean crash, not a corrupt heap */
+	m->descriptor = NULL;
 }

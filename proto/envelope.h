@@ -26,6 +26,10 @@ bool envelope_shape_ok(const ProtobufCMessageDescriptor *d);
  * has no unknown fields. */
 ssize_t envelope_pack(const ProtobufCMessage *m, uint8_t *buf);
 
+/* m packed and unpacked again on the heap (envelope_free frees it),
+ * whatever its packed length; NULL when out of memory. */
+ProtobufCMessage *envelope_copy(const ProtobufCMessage *m);
+
 /* Unpacks an envelope of type d, or NULL where protobuf-c gives NULL (or
  * out of memory). Unknown fields are skipped. Free with envelope_free. */
 ProtobufCMessage *envelope_unpack(const ProtobufCMessageDescriptor *d,
@@ -37,7 +41,8 @@ void envelope_free(ProtobufCMessage *m);
  * Storage that holds one unpacked envelope at a time, of any of the nd
  * types ds, from at most cap bytes. envelope_unpack_in unpacks into it
  * when it is free and the bytes fit, else as envelope_unpack does;
- * envelope_scratch_done lets go of either kind (the scratch is free again).
+ * envelope_scratch_done lets go of either kind, once (the scratch is free
+ * again).
  */
 struct envelope_scratch;
 struct envelope_scratch *envelope_scratch_new(

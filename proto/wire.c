@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -255,22 +254,15 @@ wire_done_server(struct wire_scratch *s, Shmbroker__ServerMessage *m)
 	    m != NULL ? &m->base : NULL);
 }
 
-/* A copy by the wire: what it packs to, unpacked on the heap. Unpacked
- * messages have no unknown fields, so nothing of it is lost. */
 Shmbroker__ServerMessage *
 wire_keep_server(struct wire_scratch *s, Shmbroker__ServerMessage *m)
 {
-	Shmbroker__ServerMessage *kept = NULL;
-	uint8_t *buf;
-	ssize_t len;
+	Shmbroker__ServerMessage *kept;
 
 	if (m == NULL || !envelope_scratch_holds((struct envelope_scratch *)s,
 	    &m->base))
 		return m;
-	if ((buf = malloc(WIRE_MAX_MESSAGE)) != NULL &&
-	    (len = wire_pack(&m->base, buf)) >= 0)
-		kept = wire_unpack_server(buf, (size_t)len);
-	free(buf);
+	kept = (Shmbroker__ServerMessage *)envelope_copy(&m->base);
 	wire_done_server(s, m);
 	return kept;
 }

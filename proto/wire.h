@@ -82,8 +82,8 @@ void wire_free_server(Shmbroker__ServerMessage *m);
  * daemon, a reply in libshmclient): unpacked into a scratch, storage made
  * once for one envelope of either type and its strings, with no malloc
  * and free per message or string. The same message as wire_unpack_*'s,
- * but that it is the scratch's: let go of it with wire_done_*, keep it
- * past that with wire_keep_server. While the scratch holds one, the next
+ * but that it is the scratch's: let go of it once with wire_done_*, keep
+ * it past that with wire_keep_server. While the scratch holds one, the next
  * is unpacked on the heap as wire_unpack_* does, and wire_done_* frees
  * that one, so no caller can overwrite a message it still reads.
  */
@@ -97,7 +97,8 @@ Shmbroker__ServerMessage *wire_unpack_server_in(struct wire_scratch *s,
 void wire_done_client(struct wire_scratch *s, Shmbroker__ClientMessage *m);
 void wire_done_server(struct wire_scratch *s, Shmbroker__ServerMessage *m);
 /* m on the heap, for wire_free_server: itself unless it is the scratch's,
- * which is then let go. NULL when out of memory (m let go all the same). */
+ * which is then copied (of any packed length) and let go. NULL when out
+ * of memory (m let go all the same). */
 Shmbroker__ServerMessage *wire_keep_server(struct wire_scratch *s,
     Shmbroker__ServerMessage *m);
 

@@ -106,6 +106,23 @@ diff_compare(ProtobufCMessage *theirs, ProtobufCMessage *ours,
 	return 0;
 }
 
+/* envelope_copy of ours (wire_keep_server's) as protobuf-c's too. */
+static int
+diff_copy(ProtobufCMessage *theirs, ProtobufCMessage *ours,
+    struct diff_bufs *b, char *why, size_t whylen)
+{
+	ProtobufCMessage *copy = envelope_copy(ours);
+	int rc;
+
+	if (copy == NULL) {
+		snprintf(why, whylen, "envelope_copy failed");
+		return -1;
+	}
+	rc = diff_compare(theirs, copy, b, why, whylen);
+	envelope_free(copy);
+	return rc;
+}
+
 /*
  * The same bytes unpacked into a scratch, and again while it holds them
  * (the heap then): both as protobuf-c's. The scratch has room for these
@@ -142,6 +159,8 @@ diff_scratch(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 		rc = diff_compare(theirs, in, b, why, whylen);
 		if (rc == 0)
 			rc = diff_compare(theirs, again, b, why, whylen);
+		if (rc == 0)
+			rc = diff_copy(theirs, in, b, why, whylen);
 	}
 	envelope_scratch_done(s, again);
 	envelope_scratch_done(s, in);

@@ -224,8 +224,9 @@ pack_reply(uint8_t *buf, bool list)
 /*
  * A scratch holds one message at a time: the next while it does goes on
  * the heap, wire_done_* lets go of either, and wire_keep_server copies the
- * scratch's to the heap (for free_unpacked) and frees the scratch. A body
- * protobuf-c unpacked into it is freed with it (ASan's leak check).
+ * scratch's to the heap (for free_unpacked), even one that packs to more
+ * than a datagram, and frees the scratch. A body protobuf-c unpacked into
+ * it is freed with it (ASan's leak check).
  */
 static void
 test_scratch(void **state)
@@ -261,6 +262,28 @@ test_scratch(void **state)
 		shmbroker__server_message__free_unpacked(kept, NULL);
 		wire_done_server(s, heap);
 		wire_done_server(s, in);
+	}
+	/* A reply that packs to more than it came in: its error, -1, sent
+	 * in 5 bytes instead of 10, and a message filling the datagram. */
+	{
+		size_t len = 0, fill = WIRE_MAX_MESSAGE - 10;
+
+		memcpy(buf, "\x10\xff\xff\xff\xff\x0f\x1a", 7);
+		len = 7;
+		buf[len++] = (uint8_t)(fill | 0x80);
+		buf[len++] = (uint8_t)(fill >> 7 | 0x80);
+		buf[len++] = (uint8_t)(fill >> 14);
+		memset(buf + len, 'm', fill);
+		len += fill;
+		assert_int_equal(len, WIRE_MAX_MESSAGE);
+		in = wire_unpack_server_in(s, buf, len);
+		assert_non_null(in);
+		assert_int_equal((int)in->error, -1);
+		kept = wire_keep_server(s, in);
+		assert_non_null(kept);
+		assert_int_equal((int)kept->error, -1);
+		assert_int_equal(strlen(kept->message), fill);
+		wire_free_server(kept);
 	}
 	/* one still held when the scratch goes */
 	assert_non_null(wire_unpack_server_in(s, buf, pack_reply(buf, true)));
