@@ -196,10 +196,17 @@ envelope_copy(const ProtobufCMessage *m)
  * on the heap (foreign). Nothing is malloc'd or freed per message, which
  * was a fifth of what both ends of an attach spent in user space.
  */
+/* The envelope types a scratch knows which bodies of are flat. */
+#define ENVELOPE_SCRATCH_TYPES 2
+
 struct envelope_scratch {
 	struct flat_arena strings;	/* first: flat_set's ctx */
 	ProtobufCMessage *foreign;
 	bool busy;
+	/* by field index, which bodies of type[k] are flat: flat_is walks
+	 * every field of a body, 2% of an attach's instructions */
+	const ProtobufCMessageDescriptor *type[ENVELOPE_SCRATCH_TYPES];
+	uint64_t flat[ENVELOPE_SCRATCH_TYPES];
 	void *env, *body;
 	size_t body_size;
 	uint8_t *strings_at;
@@ -219,9 +226,9 @@ envelope_free_body(ProtobufCMessage *body)
  * on the heap (s NULL, or s's foreign body). */
 static ProtobufCMessage *
 envelope_read_body(struct envelope_scratch *s,
-    const ProtobufCMessageDescriptor *d, const struct varint_item *it)
+    const ProtobufCMessageDescriptor *d, bool flat,
+    const struct varint_item *it)
 {
-	bool flat = flat_is(d);
 	ProtobufCMessage *body;
 
 	if (s != NULL && flat && d->sizeof_message <= s->body_size) {
@@ -250,6 +257,20 @@ envelope_drop_body(struct envelope_scratch *s, ProtobufCMessage *old)
 	}
 }
 
+/* Whether the body in field f of m is flat: the scratch knows for its
+ * envelope types. */
+static inline bool
+envelope_body_flat(const struct envelope_scratch *s, const ProtobufCMessage *m,
+    const ProtobufCFieldDescriptor *f)
+{
+	size_t j = (size_t)(f - m->descriptor->fields);
+
+	for (size_t k = 0; s != NULL && k < ENVELOPE_SCRATCH_TYPES; k++)
+		if (s->type[k] == m->descriptor && j < 64)
+			return s->flat[k] >> j & 1;
+	return flat_is(f->descriptor);
+}
+
 /* The body off the wire; a later body replaces an earlier one whole, as
  * protobuf-c does for a oneof. */
 static bool
@@ -266,7 +287,8 @@ envelope_set_body(struct envelope_scratch *s, ProtobufCMessage *m,
 	if ((old = envelope_body(m, f, &of)) != NULL)
 		envelope_drop_body(s, old);
 	*bc = 0;
-	if ((*slot = envelope_read_body(s, f->descriptor, it)) == NULL)
+	if ((*slot = envelope_read_body(s, f->descriptor,
+	    envelope_body_flat(s, m, f), it)) == NULL)
 		return false;
 	*bc = f->id;
 	return true;
@@ -343,6 +365,19 @@ envelope_body_max(const ProtobufCMessageDescriptor *d)
 	return n;
 }
 
+/* Bit j set when field j of d, among its first 64, is a flat body. */
+static uint64_t
+envelope_flat_bodies(const ProtobufCMessageDescriptor *d)
+{
+	uint64_t bits = 0;
+
+	for (size_t j = envelope_heads(d); j < d->n_fields && j < 64; j++)
+		if (d->fields[j].type == PROTOBUF_C_TYPE_MESSAGE &&
+		    flat_is(d->fields[j].descriptor))
+			bits |= (uint64_t)1 << j;
+	return bits;
+}
+
 struct envelope_scratch *
 envelope_scratch_new(const ProtobufCMessageDescriptor *const *ds, size_t nd,
     size_t cap)
@@ -351,6 +386,8 @@ envelope_scratch_new(const ProtobufCMessageDescriptor *const *ds, size_t nd,
 	    struct envelope_scratch));
 	struct envelope_scratch *s;
 
+	if (nd > ENVELOPE_SCRATCH_TYPES)
+		return NULL;
 	for (size_t i = 0; i < nd; i++) {
 		if (ds[i]->sizeof_message > env)
 			env = ds[i]->sizeof_message;
@@ -362,6 +399,10 @@ envelope_scratch_new(const ProtobufCMessageDescriptor *const *ds, size_t nd,
 	if ((s = malloc(head + env + body + cap)) == NULL)
 		return NULL;
 	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < nd; i++) {
+		s->type[i] = ds[i];
+		s->flat[i] = envelope_flat_bodies(ds[i]);
+	}
 	s->env = (uint8_t *)s + head;
 	s->body = (uint8_t *)s->env + env;
 	s->body_size = body;

@@ -117,7 +117,7 @@ varint_get_value(const uint8_t *p, size_t rem, struct varint_item *it)
 }
 
 size_t
-varint_get_item(const uint8_t *p, size_t rem, struct varint_item *it)
+varint_get_item_any(const uint8_t *p, size_t rem, struct varint_item *it)
 {
 	size_t t, v;
 
