@@ -171,8 +171,10 @@ envelope_pack(const ProtobufCMessage *m, uint8_t *buf)
 }
 
 /* A copy by the wire, of any length: a message protobuf-c took may pack
- * to more than it came in (an int32 of -1 sent in 5 bytes packs to 10). */
-ProtobufCMessage *
+ * to more than it came in (an int32 of -1 sent in 5 bytes packs to 10).
+ * Only for what this codec unpacked: protobuf-c repacks an unknown field
+ * of number 0 that it took in a longer tag as a tag it then refuses. */
+static ProtobufCMessage *
 envelope_copy(const ProtobufCMessage *m)
 {
 	ProtobufCMessage *copy = NULL;
@@ -447,6 +449,39 @@ envelope_scratch_holds(const struct envelope_scratch *s,
     const ProtobufCMessage *m)
 {
 	return s != NULL && s->busy && m == s->env;
+}
+
+/*
+ * The scratch's message on the heap: its heads and a flat body copied by
+ * the wire, a foreign body (protobuf-c's, already on the heap) moved over
+ * as it is.
+ */
+ProtobufCMessage *
+envelope_scratch_keep(struct envelope_scratch *s, ProtobufCMessage *m)
+{
+	const ProtobufCFieldDescriptor *oneof, *bf = NULL;
+	ProtobufCMessage *copy, *body = NULL;
+	uint32_t *bc, moved = 0;
+
+	if (!envelope_scratch_holds(s, m))
+		return m;
+	oneof = &m->descriptor->fields[envelope_heads(m->descriptor)];
+	bc = (uint32_t *)((char *)m + oneof->quantifier_offset);
+	if (s->foreign != NULL &&
+	    (body = envelope_body(m, oneof, &bf)) == s->foreign) {
+		moved = *bc;
+		*bc = 0;	/* packed without it */
+	} else {
+		body = NULL;
+	}
+	copy = envelope_copy(m);
+	if (body != NULL && copy != NULL) {
+		*(uint32_t *)((char *)copy + oneof->quantifier_offset) = moved;
+		*(ProtobufCMessage **)((char *)copy + bf->offset) = body;
+		s->foreign = NULL;
+	}
+	envelope_scratch_done(s, m);
+	return copy;
 }
 
 void

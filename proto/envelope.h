@@ -26,10 +26,6 @@ bool envelope_shape_ok(const ProtobufCMessageDescriptor *d);
  * has no unknown fields. */
 ssize_t envelope_pack(const ProtobufCMessage *m, uint8_t *buf);
 
-/* m packed and unpacked again on the heap (envelope_free frees it),
- * whatever its packed length; NULL when out of memory. */
-ProtobufCMessage *envelope_copy(const ProtobufCMessage *m);
-
 /* Unpacks an envelope of type d, or NULL where protobuf-c gives NULL (or
  * out of memory). Unknown fields are skipped. Free with envelope_free. */
 ProtobufCMessage *envelope_unpack(const ProtobufCMessageDescriptor *d,
@@ -51,6 +47,11 @@ void envelope_scratch_free(struct envelope_scratch *s);
 ProtobufCMessage *envelope_unpack_in(struct envelope_scratch *s,
     const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len);
 void envelope_scratch_done(struct envelope_scratch *s, ProtobufCMessage *m);
+/* m on the heap (envelope_free frees it): itself unless s holds it,
+ * which is then copied (whatever it packs to) and let go. NULL when out
+ * of memory (m let go all the same). */
+ProtobufCMessage *envelope_scratch_keep(struct envelope_scratch *s,
+    ProtobufCMessage *m);
 /* Whether m is the envelope s holds. */
 bool envelope_scratch_holds(const struct envelope_scratch *s,
     const ProtobufCMessage *m);

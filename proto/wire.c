@@ -257,14 +257,8 @@ wire_done_server(struct wire_scratch *s, Shmbroker__ServerMessage *m)
 Shmbroker__ServerMessage *
 wire_keep_server(struct wire_scratch *s, Shmbroker__ServerMessage *m)
 {
-	Shmbroker__ServerMessage *kept;
-
-	if (m == NULL || !envelope_scratch_holds((struct envelope_scratch *)s,
-	    &m->base))
-		return m;
-	kept = (Shmbroker__ServerMessage *)envelope_copy(&m->base);
-	wire_done_server(s, m);
-	return kept;
+	return (Shmbroker__ServerMessage *)envelope_scratch_keep(
+	    (struct envelope_scratch *)s, m != NULL ? &m->base : NULL);
 }
 
 static int

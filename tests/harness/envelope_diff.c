@@ -106,20 +106,21 @@ diff_compare(ProtobufCMessage *theirs, ProtobufCMessage *ours,
 	return 0;
 }
 
-/* envelope_copy of ours (wire_keep_server's) as protobuf-c's too. */
+/* The scratch's message kept on the heap (wire_keep_server's) as
+ * protobuf-c's too; the scratch is let go of it. */
 static int
-diff_copy(ProtobufCMessage *theirs, ProtobufCMessage *ours,
-    struct diff_bufs *b, char *why, size_t whylen)
+diff_keep(struct envelope_scratch *s, ProtobufCMessage *theirs,
+    ProtobufCMessage *in, struct diff_bufs *b, char *why, size_t whylen)
 {
-	ProtobufCMessage *copy = envelope_copy(ours);
+	ProtobufCMessage *kept = envelope_scratch_keep(s, in);
 	int rc;
 
-	if (copy == NULL) {
-		snprintf(why, whylen, "envelope_copy failed");
+	if (kept == NULL || kept == in || envelope_scratch_holds(s, in)) {
+		snprintf(why, whylen, "envelope_scratch_keep failed");
 		return -1;
 	}
-	rc = diff_compare(theirs, copy, b, why, whylen);
-	envelope_free(copy);
+	rc = diff_compare(theirs, kept, b, why, whylen);
+	envelope_free(kept);
 	return rc;
 }
 
@@ -159,8 +160,10 @@ diff_scratch(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 		rc = diff_compare(theirs, in, b, why, whylen);
 		if (rc == 0)
 			rc = diff_compare(theirs, again, b, why, whylen);
-		if (rc == 0)
-			rc = diff_copy(theirs, in, b, why, whylen);
+		if (rc == 0) {
+			rc = diff_keep(s, theirs, in, b, why, whylen);
+			in = NULL;	/* kept and let go, or freed */
+		}
 	}
 	envelope_scratch_done(s, again);
 	envelope_scratch_done(s, in);

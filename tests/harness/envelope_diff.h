@@ -20,8 +20,8 @@
  * -1 and what differs in why. The messages are freed crosswise for inputs
  * of odd length: protobuf-c frees the codec's and the codec protobuf-c's.
  * The codec's unpack into a scratch (with room for these bytes only) and
- * on the heap while the scratch holds one, and envelope_copy of the first,
- * are held to the same.
+ * on the heap while the scratch holds one, and the first kept on the heap
+ * (envelope_scratch_keep), are held to the same.
  */
 int envelope_diff(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len, char *why, size_t whylen);
