@@ -310,16 +310,7 @@ ProtobufCMessage *
 envelope_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len)
 {
-	ProtobufCMessage *m = malloc(d->sizeof_message);
-
-	if (m == NULL)
-		return NULL;
-	protobuf_c_message_init(d, m);
-	if (!flat_read(m, buf, len, envelope_set, NULL)) {
-		envelope_free(m);
-		return NULL;
-	}
-	return m;
+	return flat_read_new(d, buf, len, envelope_set, envelope_free);
 }
 
 void

@@ -247,16 +247,7 @@ ProtobufCMessage *
 flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len)
 {
-	ProtobufCMessage *m = malloc(d->sizeof_message);
-
-	if (m == NULL)
-		return NULL;
-	protobuf_c_message_init(d, m);
-	if (!flat_read(m, buf, len, flat_set, NULL)) {
-		flat_free(m);
-		return NULL;
-	}
-	return m;
+	return flat_read_new(d, buf, len, flat_set, flat_free);
 }
 
 void

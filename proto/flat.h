@@ -107,6 +107,25 @@ flat_read(ProtobufCMessage *m, const uint8_t *buf, size_t len,
 	return true;
 }
 
+/* flat_read into a new malloc'd message of type d (NULL where the read
+ * fails, m then freed with free_fn, or out of memory): the heap's unpack
+ * of flat.c and envelope.c alike. */
+static inline ProtobufCMessage *
+flat_read_new(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+    size_t len, flat_setter *set, void (*free_fn)(ProtobufCMessage *))
+{
+	ProtobufCMessage *m = malloc(d->sizeof_message);
+
+	if (m == NULL)
+		return NULL;
+	protobuf_c_message_init(d, m);
+	if (!flat_read(m, buf, len, set, NULL)) {
+		free_fn(m);
+		return NULL;
+	}
+	return m;
+}
+
 /*
  * One field: the value flat_size keeps for it (its varint, or the length
  * of its string or bytes; 0 when proto3 leaves it out), and one read off
