@@ -461,7 +461,7 @@ envelope_scratch_keep(struct envelope_scratch *s, ProtobufCMessage *m)
 	if (s->foreign != NULL &&
 	    (body = envelope_body(m, oneof, &bf)) == s->foreign) {
 		moved = *bc;
-		*bc = 0;	/* packed without it */
+		*bc = 0;	/* packed without it; m is let go below */
 	} else {
 		body = NULL;
 	}
