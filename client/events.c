@@ -66,10 +66,12 @@ shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m)
 {
 	struct queued_event *q = calloc(1, sizeof(*q));
 
-	/* kept past the next read: off the scratch */
-	if (q == NULL || (q->msg = wire_keep_server(c->scratch, m)) == NULL) {
-		if (q == NULL)
-			wire_done_server(c->scratch, m);
+	if (q == NULL) {
+		wire_done_server(c->scratch, m);
+		return;
+	}
+	/* kept past the next read: off the scratch (let go if that fails) */
+	if ((q->msg = wire_keep_server(c->scratch, m)) == NULL) {
 		free(q);
 		return;
 	}

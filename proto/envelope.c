@@ -194,10 +194,12 @@ envelope_copy(const ProtobufCMessage *m)
 /*
  * An envelope unpacked into a scratch lives in its storage: the envelope,
  * its body (one at a time: a later body takes the slot of an earlier one)
- * and their strings and bytes; only a body that is not flat is protobuf-c's,
- * on the heap (foreign). Nothing is malloc'd or freed per message, which
- * was a fifth of what both ends of an attach spent in user space.
+ * and their strings and bytes; only a body that is not flat (protobuf-c's)
+ * or does not fit the slot is on the heap (foreign). Nothing is malloc'd
+ * or freed per message, which was a fifth of what both ends of an attach
+ * spent in user space.
  */
+
 /* The envelope types a scratch knows which bodies of are flat. */
 #define ENVELOPE_SCRATCH_TYPES 2
 
@@ -342,32 +344,24 @@ envelope_align(size_t n)
 	return (n + a - 1) / a * a;
 }
 
-/* The largest flat body of an envelope of type d. */
-static size_t
-envelope_body_max(const ProtobufCMessageDescriptor *d)
-{
-	size_t n = 0;
-
-	for (size_t i = envelope_heads(d); i < d->n_fields; i++) {
-		const ProtobufCMessageDescriptor *bd = d->fields[i].descriptor;
-
-		if (d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE &&
-		    flat_is(bd) && bd->sizeof_message > n)
-			n = bd->sizeof_message;
-	}
-	return n;
-}
-
-/* Bit j set when field j of d, among its first 64, is a flat body. */
+/* Which bodies of an envelope of type d are flat (bit j for field j,
+ * among its first 64), and in *largest the size of the largest. */
 static uint64_t
-envelope_flat_bodies(const ProtobufCMessageDescriptor *d)
+envelope_flat_bodies(const ProtobufCMessageDescriptor *d, size_t *largest)
 {
 	uint64_t bits = 0;
 
-	for (size_t j = envelope_heads(d); j < d->n_fields && j < 64; j++)
-		if (d->fields[j].type == PROTOBUF_C_TYPE_MESSAGE &&
-		    flat_is(d->fields[j].descriptor))
+	for (size_t j = envelope_heads(d); j < d->n_fields; j++) {
+		const ProtobufCMessageDescriptor *bd = d->fields[j].descriptor;
+
+		if (d->fields[j].type != PROTOBUF_C_TYPE_MESSAGE ||
+		    !flat_is(bd))
+			continue;
+		if (j < 64)
 			bits |= (uint64_t)1 << j;
+		if (bd->sizeof_message > *largest)
+			*largest = bd->sizeof_message;
+	}
 	return bits;
 }
 
@@ -379,13 +373,14 @@ envelope_scratch_new(const ProtobufCMessageDescriptor *const *ds, size_t nd,
 	    struct envelope_scratch));
 	struct envelope_scratch *s;
 
+	uint64_t flat[ENVELOPE_SCRATCH_TYPES];
+
 	if (nd > ENVELOPE_SCRATCH_TYPES)
 		return NULL;
 	for (size_t i = 0; i < nd; i++) {
 		if (ds[i]->sizeof_message > env)
 			env = ds[i]->sizeof_message;
-		if (envelope_body_max(ds[i]) > body)
-			body = envelope_body_max(ds[i]);
+		flat[i] = envelope_flat_bodies(ds[i], &body);
 	}
 	env = envelope_align(env);
 	body = envelope_align(body);
@@ -394,7 +389,7 @@ envelope_scratch_new(const ProtobufCMessageDescriptor *const *ds, size_t nd,
 	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; i < nd; i++) {
 		s->type[i] = ds[i];
-		s->flat[i] = envelope_flat_bodies(ds[i]);
+		s->flat[i] = flat[i];
 	}
 	s->env = (uint8_t *)s + head;
 	s->body = (uint8_t *)s->env + env;

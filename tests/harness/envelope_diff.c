@@ -115,7 +115,7 @@ diff_keep(struct envelope_scratch *s, ProtobufCMessage *theirs,
 	ProtobufCMessage *kept = envelope_scratch_keep(s, in);
 	int rc;
 
-	if (kept == NULL || kept == in || envelope_scratch_holds(s, in)) {
+	if (kept == NULL || envelope_scratch_holds(s, in)) {
 		snprintf(why, whylen, "envelope_scratch_keep failed");
 		return -1;
 	}
@@ -177,28 +177,23 @@ envelope_diff(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 {
 	ProtobufCMessage *theirs = protobuf_c_message_unpack(d, NULL, len, buf);
 	ProtobufCMessage *ours = envelope_unpack(d, buf, len);
-	struct diff_bufs *b;
+	struct diff_bufs *b = malloc(sizeof(*b));
 	int rc = 1;
 
-	if ((theirs == NULL) != (ours == NULL)) {
+	if (b == NULL) {
+		snprintf(why, whylen, "out of memory");
+		rc = -1;
+	} else if ((theirs == NULL) != (ours == NULL)) {
 		snprintf(why, whylen, "protobuf-c %s the bytes, envelope.c %s",
 		    theirs == NULL ? "refused" : "took",
 		    ours == NULL ? "refused" : "took");
 		rc = -1;
 	} else if (theirs != NULL) {
-		if ((b = malloc(sizeof(*b))) == NULL) {
-			snprintf(why, whylen, "out of memory");
-			rc = -1;
-		} else {
-			rc = diff_compare(theirs, ours, b, why, whylen);
-		}
-		free(b);
+		rc = diff_compare(theirs, ours, b, why, whylen);
 	}
-	if (rc >= 0 && (b = malloc(sizeof(*b))) != NULL) {
-		if (diff_scratch(d, buf, len, theirs, b, why, whylen) < 0)
-			rc = -1;
-		free(b);
-	}
+	if (rc >= 0 && diff_scratch(d, buf, len, theirs, b, why, whylen) < 0)
+		rc = -1;
+	free(b);
 	/* Each frees the other's too (wire.h and shmclient_admin.h say so):
 	 * crossed for every other length, so that both ways run. */
 	if (len % 2 == 0) {
