@@ -28,7 +28,8 @@ struct queued_event;	/* events.c */
 struct att_fds {
 	int state_fd;		/* the region's state page */
 	int own_efd;		/* this client's eventfd */
-	int peer_efd[SHM_STATE_SLOTS];	/* by index, -1: none */
+	int peer_efd[SHM_STATE_SLOTS];	/* by index, open where in peers */
+	uint16_t peers;
 	uint16_t active;
 	dev_t dev;		/* the region memfd's identity, which a */
 	ino_t ino;		/* reconnect compares */
@@ -44,6 +45,7 @@ struct att_signals {
 	bool claimed;		/* handed out: not in the epoll set */
 	bool change_queued;	/* an EVENTFD_CHANGED waits in the queue */
 	uint16_t active;	/* indices attached, as last heard */
+	uint16_t peers;		/* bit i: peer_efd[i] is open */
 	int peer_efd[SHM_STATE_SLOTS];
 };
 

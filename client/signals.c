@@ -28,12 +28,22 @@ close_fd(int *fd)
 	*fd = -1;
 }
 
+/* The peer eventfds of which that are open closed, and out of *peers:
+ * by the mask, as an attach, a detach and a PeerChanged each pass here
+ * and most regions have few members. */
+static void
+close_peers(int peer_efd[SHM_STATE_SLOTS], uint16_t *peers, uint32_t which)
+{
+	for (uint32_t left = *peers & which; left != 0;)
+		close(peer_efd[shm_state_next(&left)]);
+	*peers &= (uint16_t)~which;
+}
+
 void
 shmc_af_init(struct att_fds *af)
 {
 	af->state_fd = af->own_efd = -1;
-	for (int i = 0; i < SHM_STATE_SLOTS; i++)
-		af->peer_efd[i] = -1;
+	af->peers = 0;
 	af->active = 0;
 	af->dev = 0;
 	af->ino = 0;
@@ -44,8 +54,7 @@ shmc_af_close(struct att_fds *af)
 {
 	close_fd(&af->state_fd);
 	close_fd(&af->own_efd);
-	for (int i = 0; i < SHM_STATE_SLOTS; i++)
-		close_fd(&af->peer_efd[i]);
+	close_peers(af->peer_efd, &af->peers, SHM_STATE_ALL_OTHERS);
 }
 
 int
@@ -53,22 +62,25 @@ shmc_af_take(struct att_fds *af, struct wire_fds *fds, uint32_t index,
     uint32_t active)
 {
 	struct stat st;
-	uint16_t peers;
+	uint32_t peers, left;
 	size_t k = 3;
 
 	/* The daemon's word is not trusted: the index is checked before it
 	 * becomes a shift. */
-	if (index >= SHM_STATE_SLOTS || !(active & (1u << index)))
+	if (index >= SHM_STATE_SLOTS || !(active & (1u << index)) ||
+	    fds->n < k)
 		return -EPROTO;
-	peers = (uint16_t)(active & ~(1u << index) & 0xffffu);
-	if (fds->n != 3 + (size_t)__builtin_popcount(peers) ||
+	/* One fd per peer, by ascending index; they are af's only once
+	 * all of them and the state page are right. */
+	left = peers = active & ~(1u << index) & 0xffffu;
+	while (left != 0 && k < fds->n)
+		af->peer_efd[shm_state_next(&left)] = fds->fd[k++];
+	if (left != 0 || k != fds->n ||
 	    shmc_memfd_ok(fds->fd[1], SHM_STATE_PAGE_SIZE, &st) < 0)
 		return -EPROTO;
 	af->state_fd = fds->fd[1];
 	af->own_efd = fds->fd[2];
-	for (int i = 0; i < SHM_STATE_SLOTS; i++)
-		if (peers & (1u << i))
-			af->peer_efd[i] = fds->fd[k++];
+	af->peers = (uint16_t)peers;
 	af->active = (uint16_t)active;
 	/* The region memfd (fd[0]) stays for the caller. */
 	fds->n = 1;
@@ -80,8 +92,6 @@ shmc_sig_init(struct att_signals *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->state_fd = s->own_efd = s->old_efd = -1;
-	for (int i = 0; i < SHM_STATE_SLOTS; i++)
-		s->peer_efd[i] = -1;
 }
 
 static int
@@ -106,8 +116,7 @@ sig_unwatch(struct shmc *c, struct attachment *a)
 static void
 sig_drop_peers(struct att_signals *s)
 {
-	for (int i = 0; i < SHM_STATE_SLOTS; i++)
-		close_fd(&s->peer_efd[i]);
+	close_peers(s->peer_efd, &s->peers, SHM_STATE_ALL_OTHERS);
 	s->active = 0;
 }
 
@@ -174,6 +183,7 @@ shmc_sig_install(struct shmc *c, struct attachment *a, struct att_fds *af)
 	af->state_fd = -1;
 	sig_drop_peers(&a->sig);
 	memcpy(a->sig.peer_efd, af->peer_efd, sizeof(af->peer_efd));
+	a->sig.peers = af->peers;
 	a->sig.active = af->active;
 	if (a->sig.claimed && a->sig.own_efd >= 0) {
 		sig_swap_claimed(c, a, af->own_efd);
@@ -229,15 +239,14 @@ shmc_sig_peer_changed(struct attachment *a, const Shmbroker__PeerChanged *pc,
 		return;		/* revoked or lost: nothing to keep */
 	if (pc->attached && idx < SHM_STATE_SLOTS && idx != a->index &&
 	    fds->n == 1) {
-		close_fd(&a->sig.peer_efd[idx]);
+		close_peers(a->sig.peer_efd, &a->sig.peers, 1u << idx);
 		a->sig.peer_efd[idx] = fds->fd[0];
+		a->sig.peers |= (uint16_t)(1u << idx);
 		fds->n = 0;
 	}
 	a->sig.active = (uint16_t)pc->active_mask;
 	/* Coalesced events may skip a detach: the mask says who is gone. */
-	for (int i = 0; i < SHM_STATE_SLOTS; i++)
-		if (!(a->sig.active & (1u << i)))
-			close_fd(&a->sig.peer_efd[i]);
+	close_peers(a->sig.peer_efd, &a->sig.peers, ~(uint32_t)a->sig.active);
 }
 
 /* The attachment whose direct path is usable, or NULL with the error. */
@@ -284,13 +293,14 @@ shmc_notify_direct(struct shmc *c, uint64_t client_id, uint32_t mask)
 	if ((page = shmc_sig_page(a)) == NULL)
 		return shmc_fail(c, -errno, "mapping the state page: %s",
 		    strerror(errno));
-	targets = shm_state_targets(a->sig.active, a->index, mask);
-	for (int i = 0; i < SHM_STATE_SLOTS; i++)
-		if ((targets & (1u << i)) && a->sig.peer_efd[i] >= 0)
-			shm_state_post(page, a->index, (unsigned)i);
-	for (int i = 0; i < SHM_STATE_SLOTS; i++)
-		if ((targets & (1u << i)) && a->sig.peer_efd[i] >= 0 &&
-		    write(a->sig.peer_efd[i], &one, sizeof(one)) < 0) {
+	/* Only those whose eventfd came can be woken. */
+	targets = shm_state_targets(a->sig.active, a->index, mask) &
+	    a->sig.peers;
+	for (uint32_t left = targets; left != 0;)
+		shm_state_post(page, a->index, shm_state_next(&left));
+	for (uint32_t left = targets; left != 0;)
+		if (write(a->sig.peer_efd[shm_state_next(&left)], &one,
+		    sizeof(one)) < 0) {
 			/* EAGAIN: a full counter is a woken reader. */
 		}
 	return 0;

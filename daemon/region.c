@@ -65,11 +65,9 @@ region_peer_changed(struct broker *b, struct region *g, int index,
 	ev.index = (uint32_t)index;
 	ev.attached = attached;
 	ev.active_mask = g->active;
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++) {
-		struct client *peer = g->clients[i];
+	for (uint32_t left = g->active & ~(1u << index); left != 0;) {
+		struct client *peer = g->clients[shm_state_next(&left)];
 
-		if (peer == NULL || i == index)
-			continue;
 		if (peer->ops != NULL) {
 			peer->ops->peer_changed(b, peer, index, attached);
 			continue;

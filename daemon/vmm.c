@@ -270,9 +270,8 @@ vmm_reply_fds(const struct client *cl, int region_fd, int fds[WIRE_MAX_FDS])
 	fds[n++] = region_fd;
 	fds[n++] = g->state.fd;
 	fds[n++] = cl->efd;
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
-		if (i != cl->index && g->clients[i] != NULL)
-			fds[n++] = g->clients[i]->efd;
+	for (uint32_t left = g->active & ~(1u << cl->index); left != 0;)
+		fds[n++] = g->clients[shm_state_next(&left)]->efd;
 	return n;
 }
 
@@ -354,12 +353,10 @@ vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
 	}
 	targets = shm_state_targets(g->active, cl->index, req->mask);
 	/* The bits first: a woken target must find them. */
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
-		if (targets & (1u << i))
-			shm_state_post(page, cl->index, (unsigned)i);
-	for (int i = 0; i < REGION_MAX_CLIENTS; i++)
-		if (targets & (1u << i))
-			statepage_signal(g->clients[i]->efd);
+	for (uint32_t left = targets; left != 0;)
+		shm_state_post(page, cl->index, shm_state_next(&left));
+	for (uint32_t left = targets; left != 0;)
+		statepage_signal(g->clients[shm_state_next(&left)]->efd);
 	r.delivered = targets;
 	b->stats.notifications++;
 	m.id = id;

@@ -25,18 +25,14 @@ watch_remove(struct conn *c)
 	}
 }
 
-void
-watch_event(struct broker *b, const char *kind, const struct region *g,
+static void
+watch_send(struct broker *b, const char *kind, const struct region *g,
     int index, uint64_t conn_id)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AdminEvent ev = SHMBROKER__ADMIN_EVENT__INIT;
 	struct conn *c, *next;
 
-	/* Every create, attach and detach comes here: with no watcher,
-	 * nothing is made, not even the time. */
-	if (LIST_EMPTY(&b->watchers))
-		return;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_EVENT;
 	m.admin_event = &ev;
 	ev.kind = (char *)kind;
@@ -50,4 +46,15 @@ watch_event(struct broker *b, const char *kind, const struct region *g,
 		next = LIST_NEXT(c, watch_entry);
 		conn_send(c, &m, NULL, 0);
 	}
+}
+
+void
+watch_event(struct broker *b, const char *kind, const struct region *g,
+    int index, uint64_t conn_id)
+{
+	/* Every create, attach and detach comes here: with no watcher,
+	 * nothing is made, not even the time (in one function, the
+	 * compiler filled the message before it looked). */
+	if (!LIST_EMPTY(&b->watchers))
+		watch_send(b, kind, g, index, conn_id);
 }
