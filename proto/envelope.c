@@ -22,6 +22,7 @@
 
 #include "envelope.h"
 #include "flat.h"
+#include "flat_gen.h"
 #include "wire.h"
 
 /* The most head fields an envelope may have (ServerMessage has three). */
@@ -88,34 +89,25 @@ envelope_body(const ProtobufCMessage *m,
 	return *(ProtobufCMessage *const *)((const char *)m + (*field)->offset);
 }
 
-/* ---- packing ---- */
-
-/* The most fields of a body that flat.c packs; AttachReply has 10. */
-#define ENVELOPE_BODY_FIELDS 16
-
-/* A body's packed size; bv gets its fields' values when flat.c packs it
- * (*flat), else protobuf-c does. */
-static size_t
-envelope_body_size(const ProtobufCMessage *body, uint64_t *bv, bool *flat)
+/* The generated codec of the body in field f of m (flat_gen.h), or NULL
+ * for protobuf-c's. */
+static inline const struct flat_codec *
+envelope_codec(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
-	const ProtobufCMessageDescriptor *bd = body->descriptor;
-	size_t len;
-
-	*flat = body->n_unknown_fields == 0 &&
-	    bd->n_fields <= ENVELOPE_BODY_FIELDS &&
-	    flat_size(bd->fields, bd->n_fields, body, bv, &len);
-	return *flat ? len : protobuf_c_message_get_packed_size(body);
+	return flat_codec_of(m->descriptor, (size_t)(f - m->descriptor->fields));
 }
 
-/* An envelope sized, with the values its fields pack from, between the
+/* ---- packing ---- */
+
+/* An envelope sized, with the values its heads pack from, between the
  * two passes. */
 struct envelope_plan {
-	uint64_t hv[ENVELOPE_HEAD_MAX], bv[ENVELOPE_BODY_FIELDS];
+	uint64_t hv[ENVELOPE_HEAD_MAX];
 	unsigned nh;
 	const ProtobufCMessage *body;
 	const ProtobufCFieldDescriptor *bf;
+	const struct flat_codec *codec;	/* the body's, or NULL */
 	size_t bodylen, len;
-	bool flat;
 };
 
 /* The first pass; false for a head that is not flat (envelope_shape_ok
@@ -127,11 +119,18 @@ envelope_plan(const ProtobufCMessage *m, struct envelope_plan *pl)
 
 	pl->nh = (unsigned)envelope_heads(m->descriptor);
 	pl->bodylen = 0;
-	pl->flat = false;
+	pl->codec = NULL;
 	if (!flat_size(f, pl->nh, m, pl->hv, &pl->len))
 		return false;
 	if ((pl->body = envelope_body(m, &f[pl->nh], &pl->bf)) != NULL) {
-		pl->bodylen = envelope_body_size(pl->body, pl->bv, &pl->flat);
+		/* unknown fields, or a body not of its field's type (a
+		 * caller's slip): protobuf-c packs what it is */
+		if (pl->body->n_unknown_fields == 0 &&
+		    pl->body->descriptor == pl->bf->descriptor)
+			pl->codec = envelope_codec(m, pl->bf);
+		pl->bodylen = pl->codec != NULL ?
+		    pl->codec->size(pl->body) :
+		    protobuf_c_message_get_packed_size(pl->body);
 		pl->len += varint_tag_len(pl->bf->id) +
 		    varint_len(pl->bodylen) + pl->bodylen;
 	}
@@ -150,9 +149,8 @@ envelope_write(const ProtobufCMessage *m, const struct envelope_plan *pl,
 		return;
 	p = varint_put_tag(p, pl->bf->id, PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
 	p = varint_put(p, pl->bodylen);
-	if (pl->flat)
-		flat_put(p, body->descriptor->fields, body->descriptor->n_fields,
-		    body, pl->bv);
+	if (pl->codec != NULL)
+		pl->codec->put(p, body);
 	else
 		protobuf_c_message_pack(body, p);
 }
@@ -194,23 +192,19 @@ envelope_copy(const ProtobufCMessage *m)
 /*
  * An envelope unpacked into a scratch lives in its storage: the envelope,
  * its body (one at a time: a later body takes the slot of an earlier one)
- * and their strings and bytes; only a body that is not flat (protobuf-c's)
- * or does not fit the slot is on the heap (foreign). Nothing is malloc'd
- * or freed per message, which was a fifth of what both ends of an attach
- * spent in user space.
+ * and their strings and bytes; only a body without a codec (protobuf-c's)
+ * or that does not fit the slot is on the heap (foreign). Nothing is
+ * malloc'd or freed per message, which was a fifth of what both ends of an
+ * attach spent in user space.
  */
 
-/* The envelope types a scratch knows which bodies of are flat. */
+/* The most envelope types a scratch holds one of. */
 #define ENVELOPE_SCRATCH_TYPES 2
 
 struct envelope_scratch {
 	struct flat_arena strings;	/* first: flat_set's ctx */
 	ProtobufCMessage *foreign;
 	bool busy;
-	/* by field index, which bodies of type[k] are flat: flat_is walks
-	 * every field of a body, 2% of an attach's instructions */
-	const ProtobufCMessageDescriptor *type[ENVELOPE_SCRATCH_TYPES];
-	uint64_t flat[ENVELOPE_SCRATCH_TYPES];
 	void *env, *body;
 	size_t body_size;
 	uint8_t *strings_at;
@@ -226,23 +220,41 @@ envelope_free_body(ProtobufCMessage *body)
 		protobuf_c_message_free_unpacked(body, NULL);
 }
 
-/* The body read off the wire: into the scratch s's slot when flat, else
- * on the heap (s NULL, or s's foreign body). */
+/* A flat body of type d read by its codec into a new malloc'd message,
+ * or NULL. */
+static ProtobufCMessage *
+envelope_read_new(const struct flat_codec *codec,
+    const ProtobufCMessageDescriptor *d, const struct varint_item *it)
+{
+	ProtobufCMessage *body = malloc(d->sizeof_message);
+
+	if (body == NULL)
+		return NULL;
+	protobuf_c_message_init(d, body);
+	if (!codec->read(body, it->data, it->len, NULL)) {
+		flat_free(body);
+		return NULL;
+	}
+	return body;
+}
+
+/* The body read off the wire: into the scratch s's slot by its codec,
+ * else on the heap (s NULL, or s's foreign body). */
 static ProtobufCMessage *
 envelope_read_body(struct envelope_scratch *s,
-    const ProtobufCMessageDescriptor *d, bool flat,
+    const ProtobufCMessageDescriptor *d, const struct flat_codec *codec,
     const struct varint_item *it)
 {
 	ProtobufCMessage *body;
 
-	if (s != NULL && flat && d->sizeof_message <= s->body_size) {
+	if (s != NULL && codec != NULL && d->sizeof_message <= s->body_size) {
 		body = s->body;
 		protobuf_c_message_init(d, body);
-		return flat_read(body, it->data, it->len, flat_set, s) ?
+		return codec->read(body, it->data, it->len, &s->strings) ?
 		    body : NULL;
 	}
 	/* protobuf-c's free_unpacked frees a flat one too */
-	body = flat ? flat_unpack(d, it->data, it->len) :
+	body = codec != NULL ? envelope_read_new(codec, d, it) :
 	    protobuf_c_message_unpack(d, NULL, it->len, it->data);
 	if (s != NULL)
 		s->foreign = body;
@@ -259,20 +271,6 @@ envelope_drop_body(struct envelope_scratch *s, ProtobufCMessage *old)
 		protobuf_c_message_free_unpacked(old, NULL);
 		s->foreign = NULL;
 	}
-}
-
-/* Whether the body in field f of m is flat: the scratch knows for its
- * envelope types. */
-static inline bool
-envelope_body_flat(const struct envelope_scratch *s, const ProtobufCMessage *m,
-    const ProtobufCFieldDescriptor *f)
-{
-	size_t j = (size_t)(f - m->descriptor->fields);
-
-	for (size_t k = 0; s != NULL && k < ENVELOPE_SCRATCH_TYPES; k++)
-		if (s->type[k] == m->descriptor && j < 64)
-			return s->flat[k] >> j & 1;
-	return flat_is(f->descriptor);
 }
 
 /* The body off the wire; a later body replaces an earlier one whole, as
@@ -292,7 +290,7 @@ envelope_set_body(struct envelope_scratch *s, ProtobufCMessage *m,
 		envelope_drop_body(s, old);
 	*bc = 0;
 	if ((*slot = envelope_read_body(s, f->descriptor,
-	    envelope_body_flat(s, m, f), it)) == NULL)
+	    envelope_codec(m, f), it)) == NULL)
 		return false;
 	*bc = f->id;
 	return true;
@@ -344,25 +342,18 @@ envelope_align(size_t n)
 	return (n + a - 1) / a * a;
 }
 
-/* Which bodies of an envelope of type d are flat (bit j for field j,
- * among its first 64), and in *largest the size of the largest. */
-static uint64_t
-envelope_flat_bodies(const ProtobufCMessageDescriptor *d, size_t *largest)
+/* The largest body of an envelope of type d that has a codec, or
+ * *largest if that is larger. */
+static void
+envelope_largest_body(const ProtobufCMessageDescriptor *d, size_t *largest)
 {
-	uint64_t bits = 0;
-
 	for (size_t j = envelope_heads(d); j < d->n_fields; j++) {
 		const ProtobufCMessageDescriptor *bd = d->fields[j].descriptor;
 
-		if (d->fields[j].type != PROTOBUF_C_TYPE_MESSAGE ||
-		    !flat_is(bd))
-			continue;
-		if (j < 64)
-			bits |= (uint64_t)1 << j;
-		if (bd->sizeof_message > *largest)
+		if (flat_codec_of(d, j) != NULL &&
+		    bd->sizeof_message > *largest)
 			*largest = bd->sizeof_message;
 	}
-	return bits;
 }
 
 struct envelope_scratch *
@@ -373,24 +364,18 @@ envelope_scratch_new(const ProtobufCMessageDescriptor *const *ds, size_t nd,
 	    struct envelope_scratch));
 	struct envelope_scratch *s;
 
-	uint64_t flat[ENVELOPE_SCRATCH_TYPES];
-
 	if (nd > ENVELOPE_SCRATCH_TYPES)
 		return NULL;
 	for (size_t i = 0; i < nd; i++) {
 		if (ds[i]->sizeof_message > env)
 			env = ds[i]->sizeof_message;
-		flat[i] = envelope_flat_bodies(ds[i], &body);
+		envelope_largest_body(ds[i], &body);
 	}
 	env = envelope_align(env);
 	body = envelope_align(body);
 	if ((s = malloc(head + env + body + cap)) == NULL)
 		return NULL;
 	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < nd; i++) {
-		s->type[i] = ds[i];
-		s->flat[i] = flat[i];
-	}
 	s->env = (uint8_t *)s + head;
 	s->body = (uint8_t *)s->env + env;
 	s->body_size = body;

@@ -7,8 +7,11 @@
  * message even for the few fields of an Attach or an AttachReply. The
  * same bytes and messages as protobuf-c's, but that an unpacked message
  * keeps no unknown fields; test_envelope and fuzz_envelope compare the
- * two. Every message of the VMM service's hot path is flat; anything else
- * is left to protobuf-c by the caller (envelope.c).
+ * two. The rule of which messages are flat is here (flat_is); envelope.c
+ * walks an envelope's head fields with these functions, and the bodies,
+ * which are every message of the VMM service's hot path, each have a
+ * codec of their own that flatgen writes by this file's rules
+ * (flat_gen.h); anything else is protobuf-c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -241,13 +244,6 @@ flat_field_ranged(const ProtobufCMessageDescriptor *d, uint32_t tag)
 			return &d->fields[r[i].orig_index + (tag - start)];
 	}
 	return NULL;
-}
-
-ProtobufCMessage *
-flat_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
-    size_t len)
-{
-	return flat_read_new(d, buf, len, flat_set, flat_free);
 }
 
 void

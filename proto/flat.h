@@ -3,7 +3,8 @@
  * flat: flat messages (proto3 integers, booleans, enums, strings and
  * bytes; nothing repeated, no oneof, no message inside) read and written
  * in one short pass, as protobuf-c does them but that an unpacked one
- * keeps no unknown fields. For envelope.c's bodies.
+ * keeps no unknown fields. For envelope.c's head fields, and the rules
+ * that flatgen writes each body's own codec by (flat_gen.h).
  */
 #ifndef SHMBROKER_FLAT_H
 #define SHMBROKER_FLAT_H
@@ -32,11 +33,8 @@ bool flat_size(const ProtobufCFieldDescriptor *f, unsigned n, const void *m,
 uint8_t *flat_put(uint8_t *p, const ProtobufCFieldDescriptor *f, unsigned n,
     const void *m, const uint64_t *v);
 
-/* A flat message of type d off the wire, or NULL where protobuf-c gives
- * NULL (or out of memory). Free with flat_free. */
-ProtobufCMessage *flat_unpack(const ProtobufCMessageDescriptor *d,
-    const uint8_t *buf, size_t len);
-/* Frees a flat message from flat_unpack or protobuf-c's unpack. */
+/* Frees a flat message read onto the heap (strings malloc'd), or one
+ * of protobuf-c's unpack. */
 void flat_free(ProtobufCMessage *m);
 /* What a string or bytes field of m holds, and m's unknown fields. */
 void flat_free_field(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
@@ -78,7 +76,7 @@ flat_arena_take(struct flat_arena *a, size_t n)
 }
 
 /*
- * What flat_unpack and envelope.c's unpack share: the fields of a message
+ * What envelope.c's unpack of an envelope takes: the fields of a message
  * m (initialised, of its type) read off the wire, each field its type knows
  * given to set (unknown ones skipped), with ctx. False when a field is bad
  * or set says false; m is then the caller's to let go. Inline so that each
