@@ -38,27 +38,36 @@ uint8_t *varint_put_tag(uint8_t *p, uint32_t id, unsigned wire_type);
 size_t varint_get_item_any(const uint8_t *p, size_t rem,
     struct varint_item *it);
 /* Inline for the fields of the envelopes and their bodies: a one-byte tag
- * and a one-byte varint or length; anything else as above. */
+ * and a varint (ids pass 127 early in a daemon's life), or a one-byte
+ * length; anything else as above. */
 static inline size_t
 varint_get_item(const uint8_t *p, size_t rem, struct varint_item *it)
 {
-	if (rem >= 2 && (p[0] & 0x80) == 0 && (p[0] & 0xf8) != 0 &&
-	    (p[1] & 0x80) == 0) {
-		it->tag = p[0] >> 3;
-		it->wire_type = p[0] & 7;
+	uint64_t v = 0;
+
+	if (rem < 2 || (p[0] & 0x80) != 0 || (p[0] & 0xf8) == 0)
+		return varint_get_item_any(p, rem, it);
+	it->tag = p[0] >> 3;
+	it->wire_type = p[0] & 7;
+	it->raw = p + 1;
+	if (it->wire_type == 0) {	/* a varint: at most 10 bytes */
+		for (size_t i = 1; i < rem && i <= 10; i++) {
+			v |= (uint64_t)(p[i] & 0x7f) << (7 * (i - 1));
+			if (!(p[i] & 0x80)) {
+				it->value = v;
+				it->data = p + 1;
+				it->len = it->raw_len = i;
+				return i + 1;
+			}
+		}
+		return 0;
+	}
+	if (it->wire_type == 2 && (p[1] & 0x80) == 0 && p[1] <= rem - 2) {
 		it->value = p[1];
-		it->raw = p + 1;
-		if (it->wire_type == 0) {	/* varint */
-			it->data = p + 1;
-			it->len = it->raw_len = 1;
-			return 2;
-		}
-		if (it->wire_type == 2 && p[1] <= rem - 2) {	/* length */
-			it->data = p + 2;
-			it->len = p[1];
-			it->raw_len = 1 + (size_t)p[1];
-			return 2 + (size_t)p[1];
-		}
+		it->data = p + 2;
+		it->len = p[1];
+		it->raw_len = 1 + (size_t)p[1];
+		return 2 + (size_t)p[1];
 	}
 	return varint_get_item_any(p, rem, it);
 }
