@@ -25,109 +25,67 @@
 #include "flat_gen.h"
 #include "wire.h"
 
-/* The most head fields an envelope may have (ServerMessage has three). */
-#define ENVELOPE_HEAD_MAX 4
-
-static bool
-envelope_is_head(const ProtobufCFieldDescriptor *f)
+/* The oneof's first member: every member shares its case word. */
+static inline const ProtobufCFieldDescriptor *
+envelope_oneof(const struct flat_envelope *env, const ProtobufCMessage *m)
 {
-	return !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
-}
-
-/* The head fields of d: those before its oneof. Bounded all the same for
- * a schema that test_envelope's envelope_shape_ok would refuse. */
-static size_t
-envelope_heads(const ProtobufCMessageDescriptor *d)
-{
-	size_t n = 0;
-
-	while (n + 1 < d->n_fields && n < ENVELOPE_HEAD_MAX &&
-	    envelope_is_head(&d->fields[n]))
-		n++;
-	return n;
-}
-
-bool
-envelope_shape_ok(const ProtobufCMessageDescriptor *d)
-{
-	ProtobufCMessageDescriptor heads = *d;
-	size_t nh = 0;
-
-	while (nh < d->n_fields && envelope_is_head(&d->fields[nh]))
-		nh++;
-	heads.n_fields = (unsigned)nh;
-	if (nh > ENVELOPE_HEAD_MAX || nh == d->n_fields || !flat_is(&heads))
-		return false;
-	for (size_t i = nh; i < d->n_fields; i++)
-		if (envelope_is_head(&d->fields[i]) ||
-		    d->fields[i].type != PROTOBUF_C_TYPE_MESSAGE ||
-		    d->fields[i].quantifier_offset !=
-		    d->fields[nh].quantifier_offset)
-			return false;
-	return true;
+	return &m->descriptor->fields[env->heads];
 }
 
 /*
- * The set body and its field, or NULL: protobuf-c leaves out a NULL one.
- * member is any field of the oneof: they share its case word.
+ * The set body and its field, or NULL: protobuf-c leaves out a NULL one,
+ * and packs only the oneof's members (a case a caller set to a head
+ * field's number is no body).
  */
 static ProtobufCMessage *
-envelope_body(const ProtobufCMessage *m,
-    const ProtobufCFieldDescriptor *member,
+envelope_body(const struct flat_envelope *env, const ProtobufCMessage *m,
     const ProtobufCFieldDescriptor **field)
 {
-	uint32_t bc;
+	uint32_t bc = *(const uint32_t *)((const char *)m +
+	    envelope_oneof(env, m)->quantifier_offset);
+	int j;
 
-	if (envelope_is_head(member))
+	if (bc == 0 || (j = env->field(bc)) < (int)env->heads)
 		return NULL;
-	bc = *(const uint32_t *)((const char *)m + member->quantifier_offset);
-	/* a case a caller set to a head field's number: no body, as
-	 * protobuf-c, which packs only the oneof's members */
-	if (bc == 0 || (*field = flat_field(m->descriptor, bc)) == NULL ||
-	    envelope_is_head(*field))
-		return NULL;
+	*field = &m->descriptor->fields[j];
 	return *(ProtobufCMessage *const *)((const char *)m + (*field)->offset);
 }
 
-/* The generated codec of the body in field f of m (flat_gen.h), or NULL
- * for protobuf-c's. */
+/* The generated codec of the body in field f of m, or NULL for
+ * protobuf-c's. */
 static inline const struct flat_codec *
-envelope_codec(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+envelope_codec(const struct flat_envelope *env, const ProtobufCMessage *m,
+    const ProtobufCFieldDescriptor *f)
 {
-	return flat_codec_of(m->descriptor, (size_t)(f - m->descriptor->fields));
+	return env->bodies[f - m->descriptor->fields];
 }
 
 /* ---- packing ---- */
 
-/* An envelope sized, with the values its heads pack from, between the
- * two passes. */
+/* An envelope sized, between the two passes. */
 struct envelope_plan {
-	uint64_t hv[ENVELOPE_HEAD_MAX];
-	unsigned nh;
+	const struct flat_envelope *env;
 	const ProtobufCMessage *body;
 	const ProtobufCFieldDescriptor *bf;
 	const struct flat_codec *codec;	/* the body's, or NULL */
 	size_t bodylen, len;
 };
 
-/* The first pass; false for a head that is not flat (envelope_shape_ok
- * refuses it). */
+/* The first pass; false for a message that is not an envelope. */
 static inline bool
 envelope_plan(const ProtobufCMessage *m, struct envelope_plan *pl)
 {
-	const ProtobufCFieldDescriptor *f = m->descriptor->fields;
-
-	pl->nh = (unsigned)envelope_heads(m->descriptor);
+	if ((pl->env = flat_envelope_of(m->descriptor)) == NULL)
+		return false;
 	pl->bodylen = 0;
 	pl->codec = NULL;
-	if (!flat_size(f, pl->nh, m, pl->hv, &pl->len))
-		return false;
-	if ((pl->body = envelope_body(m, &f[pl->nh], &pl->bf)) != NULL) {
+	pl->len = pl->env->heads_size(m);
+	if ((pl->body = envelope_body(pl->env, m, &pl->bf)) != NULL) {
 		/* unknown fields, or a body not of its field's type (a
 		 * caller's slip): protobuf-c packs what it is */
 		if (pl->body->n_unknown_fields == 0 &&
 		    pl->body->descriptor == pl->bf->descriptor)
-			pl->codec = envelope_codec(m, pl->bf);
+			pl->codec = envelope_codec(pl->env, m, pl->bf);
 		pl->bodylen = pl->codec != NULL ?
 		    pl->codec->size(pl->body) :
 		    protobuf_c_message_get_packed_size(pl->body);
@@ -143,7 +101,7 @@ envelope_write(const ProtobufCMessage *m, const struct envelope_plan *pl,
     uint8_t *buf)
 {
 	const ProtobufCMessage *body = pl->body;
-	uint8_t *p = flat_put(buf, m->descriptor->fields, pl->nh, m, pl->hv);
+	uint8_t *p = pl->env->heads_put(buf, m);
 
 	if (body == NULL)
 		return;
@@ -276,8 +234,9 @@ envelope_drop_body(struct envelope_scratch *s, ProtobufCMessage *old)
 /* The body off the wire; a later body replaces an earlier one whole, as
  * protobuf-c does for a oneof. */
 static bool
-envelope_set_body(struct envelope_scratch *s, ProtobufCMessage *m,
-    const ProtobufCFieldDescriptor *f, const struct varint_item *it)
+envelope_set_body(struct envelope_scratch *s, const struct flat_envelope *env,
+    ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+    const struct varint_item *it)
 {
 	uint32_t *bc = (uint32_t *)((char *)m + f->quantifier_offset);
 	ProtobufCMessage **slot = (ProtobufCMessage **)((char *)m + f->offset);
@@ -286,47 +245,74 @@ envelope_set_body(struct envelope_scratch *s, ProtobufCMessage *m,
 
 	if (it->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
 		return false;
-	if ((old = envelope_body(m, f, &of)) != NULL)
+	if ((old = envelope_body(env, m, &of)) != NULL)
 		envelope_drop_body(s, old);
 	*bc = 0;
 	if ((*slot = envelope_read_body(s, f->descriptor,
-	    envelope_codec(m, f), it)) == NULL)
+	    envelope_codec(env, m, f), it)) == NULL)
 		return false;
 	*bc = f->id;
 	return true;
 }
 
-/* A field off the wire: a head as flat.c reads it, or the body. */
+/*
+ * The fields of envelope m (initialised, of its type) off the wire: a
+ * head as flat.c sets it, the body as above, unknown ones skipped; false
+ * when a field is bad, m then the caller's to let go. Strings go to s's
+ * storage, or the heap when s is NULL (flat_set's ctx: s starts with its
+ * arena).
+ */
 static bool
-envelope_set(void *ctx, ProtobufCMessage *m,
-    const ProtobufCFieldDescriptor *f, const struct varint_item *it)
+envelope_read(struct envelope_scratch *s, const struct flat_envelope *env,
+    ProtobufCMessage *m, const uint8_t *buf, size_t len)
 {
-	if (envelope_is_head(f))
-		return flat_set(ctx, m, f, it);
-	return envelope_set_body(ctx, m, f, it);
+	const ProtobufCFieldDescriptor *f;
+	struct varint_item it;
+	size_t n;
+	int j;
+
+	for (; len > 0; buf += n, len -= n) {
+		if ((n = varint_get_item(buf, len, &it)) == 0)
+			return false;
+		if ((j = env->field(it.tag)) < 0)
+			continue;
+		f = &m->descriptor->fields[j];
+		if (!((unsigned)j < env->heads ? flat_set(s, m, f, &it) :
+		    envelope_set_body(s, env, m, f, &it)))
+			return false;
+	}
+	return true;
 }
 
 ProtobufCMessage *
 envelope_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t len)
 {
-	return flat_read_new(d, buf, len, envelope_set, envelope_free);
+	const struct flat_envelope *env = flat_envelope_of(d);
+	ProtobufCMessage *m;
+
+	if (env == NULL || (m = malloc(d->sizeof_message)) == NULL)
+		return NULL;
+	protobuf_c_message_init(d, m);
+	if (!envelope_read(NULL, env, m, buf, len)) {
+		envelope_free(m);
+		return NULL;
+	}
+	return m;
 }
 
 void
 envelope_free(ProtobufCMessage *m)
 {
-	const ProtobufCFieldDescriptor *f, *bf;
+	const struct flat_envelope *env;
+	const ProtobufCFieldDescriptor *bf;
 	ProtobufCMessage *body;
-	size_t nh;
 
-	if (m == NULL)
+	if (m == NULL || (env = flat_envelope_of(m->descriptor)) == NULL)
 		return;
-	f = m->descriptor->fields;
-	nh = envelope_heads(m->descriptor);
-	for (size_t i = 0; i < nh; i++)
-		flat_free_field(m, &f[i]);
-	if ((body = envelope_body(m, &f[nh], &bf)) != NULL)
+	for (size_t i = 0; i < env->heads; i++)
+		flat_free_field(m, &m->descriptor->fields[i]);
+	if ((body = envelope_body(env, m, &bf)) != NULL)
 		envelope_free_body(body);
 	flat_free_unknown(m);
 	free(m);
@@ -345,13 +331,13 @@ envelope_align(size_t n)
 /* The largest body of an envelope of type d that has a codec, or
  * *largest if that is larger. */
 static void
-envelope_largest_body(const ProtobufCMessageDescriptor *d, size_t *largest)
+envelope_largest_body(const struct flat_envelope *env,
+    const ProtobufCMessageDescriptor *d, size_t *largest)
 {
-	for (size_t j = envelope_heads(d); j < d->n_fields; j++) {
+	for (size_t j = env->heads; j < d->n_fields; j++) {
 		const ProtobufCMessageDescriptor *bd = d->fields[j].descriptor;
 
-		if (flat_codec_of(d, j) != NULL &&
-		    bd->sizeof_message > *largest)
+		if (env->bodies[j] != NULL && bd->sizeof_message > *largest)
 			*largest = bd->sizeof_message;
 	}
 }
@@ -367,9 +353,11 @@ envelope_scratch_new(const ProtobufCMessageDescriptor *const *ds, size_t nd,
 	if (nd > ENVELOPE_SCRATCH_TYPES)
 		return NULL;
 	for (size_t i = 0; i < nd; i++) {
+		if (flat_envelope_of(ds[i]) == NULL)
+			return NULL;
 		if (ds[i]->sizeof_message > env)
 			env = ds[i]->sizeof_message;
-		envelope_largest_body(ds[i], &body);
+		envelope_largest_body(flat_envelope_of(ds[i]), ds[i], &body);
 	}
 	env = envelope_align(env);
 	body = envelope_align(body);
@@ -396,19 +384,20 @@ ProtobufCMessage *
 envelope_unpack_in(struct envelope_scratch *s,
     const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len)
 {
+	const struct flat_envelope *env;
 	ProtobufCMessage *m;
 
 	/* in use, or too long for it (strings take at most len bytes) */
 	if (s == NULL || s->busy || len > s->cap ||
 	    d->sizeof_message > (size_t)((uint8_t *)s->body -
-	    (uint8_t *)s->env))
+	    (uint8_t *)s->env) || (env = flat_envelope_of(d)) == NULL)
 		return envelope_unpack(d, buf, len);
 	m = s->env;
 	protobuf_c_message_init(d, m);
 	s->strings.next = s->strings_at;
 	s->strings.end = s->strings_at + s->cap;
 	s->busy = true;
-	if (!flat_read(m, buf, len, envelope_set, s)) {
+	if (!envelope_read(s, env, m, buf, len)) {
 		envelope_scratch_done(s, m);
 		return NULL;
 	}
@@ -431,15 +420,17 @@ ProtobufCMessage *
 envelope_scratch_keep(struct envelope_scratch *s, ProtobufCMessage *m)
 {
 	const ProtobufCFieldDescriptor *oneof, *bf = NULL;
+	const struct flat_envelope *env;
 	ProtobufCMessage *copy, *body = NULL;
 	uint32_t *bc, moved = 0;
 
 	if (!envelope_scratch_holds(s, m))
 		return m;
-	oneof = &m->descriptor->fields[envelope_heads(m->descriptor)];
+	env = flat_envelope_of(m->descriptor);
+	oneof = envelope_oneof(env, m);
 	bc = (uint32_t *)((char *)m + oneof->quantifier_offset);
 	if (s->foreign != NULL &&
-	    (body = envelope_body(m, oneof, &bf)) == s->foreign) {
+	    (body = envelope_body(env, m, &bf)) == s->foreign) {
 		moved = *bc;
 		*bc = 0;	/* packed without it; m is let go below */
 	} else {

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * envelope: the two envelopes, ClientMessage and ServerMessage, packed and
- * unpacked without protobuf-c's walk of their every oneof member; their
- * bodies still go through protobuf-c. The same bytes and messages as
+ * unpacked by the code flatgen writes for them and their flat bodies
+ * (flat_gen.h), without protobuf-c's walk of every field; a body that is
+ * not flat still goes through protobuf-c. The same bytes and messages as
  * protobuf-c's, but that an unpacked envelope keeps no unknown fields.
- * Only for descriptors that envelope_shape_ok accepts (test_envelope checks
- * the two); wire.h's functions are the ones to call.
+ * Only for those two types (anything else is refused); wire.h's functions
+ * are the ones to call.
  */
 #ifndef SHMBROKER_ENVELOPE_H
 #define SHMBROKER_ENVELOPE_H
@@ -17,17 +18,14 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-/* d is head fields (uint64, enum or string, at most 4), then one oneof of
- * messages and nothing else. */
-bool envelope_shape_ok(const ProtobufCMessageDescriptor *d);
-
 /* Packs m into buf (WIRE_MAX_MESSAGE bytes): its length, or -EMSGSIZE
- * (-EINVAL for a head that is not flat: envelope_shape_ok refuses it). m
- * has no unknown fields. */
+ * (-EINVAL for a message that is not an envelope). m has no unknown
+ * fields. */
 ssize_t envelope_pack(const ProtobufCMessage *m, uint8_t *buf);
 
 /* Unpacks an envelope of type d, or NULL where protobuf-c gives NULL (or
- * out of memory). Unknown fields are skipped. Free with envelope_free. */
+ * out of memory, or d is not an envelope). Unknown fields are skipped.
+ * Free with envelope_free. */
 ProtobufCMessage *envelope_unpack(const ProtobufCMessageDescriptor *d,
     const uint8_t *buf, size_t len);
 /* Frees an envelope from envelope_unpack or protobuf-c's unpack. */

@@ -7,11 +7,10 @@
  * message even for the few fields of an Attach or an AttachReply. The
  * same bytes and messages as protobuf-c's, but that an unpacked message
  * keeps no unknown fields; test_envelope and fuzz_envelope compare the
- * two. The rule of which messages are flat is here (flat_is); envelope.c
- * walks an envelope's head fields with these functions, and the bodies,
- * which are every message of the VMM service's hot path, each have a
- * codec of their own that flatgen writes by this file's rules
- * (flat_gen.h); anything else is protobuf-c's.
+ * two. The rules of which messages are flat and which are envelopes are
+ * here: flatgen writes each envelope's and each flat body's own code by
+ * them (flat_gen.h), which calls flat_set for strings and bytes; anything
+ * else is protobuf-c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +57,45 @@ flat_kind(const ProtobufCFieldDescriptor *f)
 	}
 }
 
+/* The first n fields of d flat. */
+static bool
+flat_are(const ProtobufCMessageDescriptor *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (flat_kind(&d->fields[i]) == FLAT_NOT)
+			return false;
+	return true;
+}
+
 bool
 flat_is(const ProtobufCMessageDescriptor *d)
 {
-	for (unsigned i = 0; i < d->n_fields; i++)
-		if (flat_kind(&d->fields[i]) == FLAT_NOT)
+	return flat_are(d, d->n_fields);
+}
+
+static bool
+flat_is_head(const ProtobufCFieldDescriptor *f)
+{
+	return !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
+}
+
+bool
+flat_is_envelope(const ProtobufCMessageDescriptor *d, size_t *heads)
+{
+	size_t nh = 0;
+
+	while (nh < d->n_fields && flat_is_head(&d->fields[nh]))
+		nh++;
+	if (nh > FLAT_ENVELOPE_HEADS_MAX || nh == d->n_fields ||
+	    !flat_are(d, nh))
+		return false;
+	for (size_t i = nh; i < d->n_fields; i++)
+		if (flat_is_head(&d->fields[i]) ||
+		    d->fields[i].type != PROTOBUF_C_TYPE_MESSAGE ||
+		    d->fields[i].quantifier_offset !=
+		    d->fields[nh].quantifier_offset)
 			return false;
+	*heads = nh;
 	return true;
 }
 
@@ -98,68 +130,6 @@ uint64_t
 flat_value(const ProtobufCFieldDescriptor *f, const void *member)
 {
 	return flat_kind_value(flat_kind(f), member);
-}
-
-static bool
-flat_is_lengthy(const ProtobufCFieldDescriptor *f)
-{
-	return f->type == PROTOBUF_C_TYPE_STRING ||
-	    f->type == PROTOBUF_C_TYPE_BYTES;
-}
-
-/* A field's packed bytes for its value v: none when v is 0. */
-static size_t
-flat_field_size(const ProtobufCFieldDescriptor *f, uint64_t v)
-{
-	if (v == 0)
-		return 0;
-	return varint_tag_len(f->id) + varint_len(v) +
-	    (flat_is_lengthy(f) ? (size_t)v : 0);
-}
-
-static uint8_t *
-flat_put_field(uint8_t *p, const ProtobufCFieldDescriptor *f,
-    const void *member, uint64_t v)
-{
-	const void *data;
-
-	if (!flat_is_lengthy(f)) {
-		p = varint_put_tag(p, f->id, PROTOBUF_C_WIRE_TYPE_VARINT);
-		return varint_put(p, v);
-	}
-	data = f->type == PROTOBUF_C_TYPE_STRING ? *(char *const *)member :
-	    (const void *)((const ProtobufCBinaryData *)member)->data;
-	p = varint_put_tag(p, f->id, PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-	p = varint_put(p, v);
-	memcpy(p, data, (size_t)v);
-	return p + v;
-}
-
-bool
-flat_size(const ProtobufCFieldDescriptor *f, unsigned n, const void *m,
-    uint64_t *v, size_t *len)
-{
-	*len = 0;
-	for (unsigned i = 0; i < n; i++) {
-		enum flat_kind k = flat_kind(&f[i]);
-
-		if (k == FLAT_NOT)
-			return false;
-		v[i] = flat_kind_value(k, (const char *)m + f[i].offset);
-		*len += flat_field_size(&f[i], v[i]);
-	}
-	return true;
-}
-
-uint8_t *
-flat_put(uint8_t *p, const ProtobufCFieldDescriptor *f, unsigned n,
-    const void *m, const uint64_t *v)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (v[i] != 0)
-			p = flat_put_field(p, &f[i], (const char *)m +
-			    f[i].offset, v[i]);
-	return p;
 }
 
 /* A string or bytes value off the wire: the old one freed, unless it
@@ -219,31 +189,6 @@ flat_set(void *ctx, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 	default:
 		return flat_set_lengthy(ctx, f, member, it);
 	}
-}
-
-/* Past this many ranges of field numbers, protobuf-c's binary search. */
-#define FLAT_RANGES_SCANNED 8
-
-/* flat_field's lookup in d's ranges of consecutive numbers (an
- * envelope's bodies: three or four ranges), as protobuf-c's does but
- * without its call and its search. */
-const ProtobufCFieldDescriptor *
-flat_field_ranged(const ProtobufCMessageDescriptor *d, uint32_t tag)
-{
-	const ProtobufCIntRange *r = d->field_ranges;
-
-	if (d->n_field_ranges > FLAT_RANGES_SCANNED)
-		return protobuf_c_message_descriptor_get_field(d, tag);
-	/* r[n_field_ranges] closes the last range: its orig_index is
-	 * n_fields */
-	for (unsigned i = 0; i < d->n_field_ranges; i++) {
-		uint32_t start = (uint32_t)r[i].start_value;
-
-		if (tag >= start && tag - start <
-		    r[i + 1].orig_index - r[i].orig_index)
-			return &d->fields[r[i].orig_index + (tag - start)];
-	}
-	return NULL;
 }
 
 void

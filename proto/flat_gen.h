@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * flat_gen: the codec of each flat body of the two envelopes, written at
+ * flat_gen: the two envelopes and each flat body of theirs, written at
  * build time by flatgen (flatgen.c) into flat_gen.c from the schema's
- * descriptors. The same bytes and messages as flat.c's walk of a
- * descriptor, without deciding per field and per message what each field
- * holds: for envelope.c, which packs and unpacks every body through here
- * when there is a codec for it.
+ * descriptors, by flat.c's rules: straight-line code per message type
+ * where a walk of its descriptor would decide per field and per message
+ * what each field holds and where its tag goes. For envelope.c, which
+ * packs and unpacks every envelope through here.
  */
 #ifndef SHMBROKER_FLAT_GEN_H
 #define SHMBROKER_FLAT_GEN_H
@@ -24,16 +24,28 @@ struct flat_codec {
 	/* m packed at p (size's bytes): the byte after */
 	uint8_t *(*put)(uint8_t *p, const ProtobufCMessage *m);
 	/* fields off the wire into m (initialised, of its type), strings and
-	 * bytes from arena a or malloc'd when a is NULL: flat_read's
-	 * contract with flat_set */
+	 * bytes from arena a or malloc'd when a is NULL (flat_set's ctx);
+	 * false where protobuf-c refuses the message, or out of memory */
 	bool (*read)(ProtobufCMessage *m, const uint8_t *buf, size_t len,
 	    struct flat_arena *a);
 };
 
-/* The codec of the body in field j of envelope type d, or NULL: not an
- * envelope, not a body, or not flat. */
-const struct flat_codec *flat_codec_of(const ProtobufCMessageDescriptor *d,
-    size_t j);
+/* What envelope.c needs of an envelope type beyond its descriptor. */
+struct flat_envelope {
+	unsigned heads;		/* head fields: the first ones */
+	/* the heads of m sized and packed, as a flat_codec does a body */
+	size_t (*heads_size)(const ProtobufCMessage *m);
+	uint8_t *(*heads_put)(uint8_t *p, const ProtobufCMessage *m);
+	/* the index of the field numbered tag, or -1 */
+	int (*field)(uint32_t tag);
+	/* by field index: the body's codec, NULL for a head or a body that
+	 * is not flat (protobuf-c's) */
+	const struct flat_codec *const *bodies;
+};
+
+/* Envelope type d's, or NULL: d is not one of the two envelopes. */
+const struct flat_envelope *flat_envelope_of(
+    const ProtobufCMessageDescriptor *d);
 
 /* For the generated code: a field's packed bytes by its tag's bytes and
  * its value (0: left out, as proto3 does), or a string's length. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * flatgen: a build-time tool that writes flat_gen.c, a codec of its own
- * for every flat body of the two envelopes (flat_gen.h), from the
- * descriptors protoc-c made. flat.c reads and writes a body by walking its
+ * flatgen: a build-time tool that writes flat_gen.c, code of its own for
+ * the two envelopes and every flat body of theirs (flat_gen.h), from the
+ * descriptors protoc-c made; it fails the build for an envelope whose
+ * shape the codec does not take (flat_is_envelope). flat.c reads and writes a body by walking its
  * descriptor, deciding per field what it holds and where its tag goes;
  * here those decisions are made once, so that each body's code is
  * straight-line loads, tests and stores, and the schema stays the one
@@ -80,15 +81,18 @@ lengthy_of(char *len_buf, char *data_buf, size_t len,
 	}
 }
 
+/* The size of the first n fields of d (all of a body, an envelope's
+ * heads), as function name_size. */
 static void
-gen_size(FILE *o, const ProtobufCMessageDescriptor *d)
+gen_size(FILE *o, const char *name, const ProtobufCMessageDescriptor *d,
+    size_t n)
 {
 	char v[256], data[256];
 
 	fprintf(o, "static size_t\nsize_%s(const ProtobufCMessage *msg)\n{\n"
 	    "\tconst %s *m = (const %s *)msg;\n\tsize_t len = 0;\n\n"
-	    "\t(void)m;\n", d->c_name, d->c_name, d->c_name);
-	for (unsigned i = 0; i < d->n_fields; i++) {
+	    "\t(void)m;\n", name, d->c_name, d->c_name);
+	for (unsigned i = 0; i < n; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 
 		if (is_lengthy(f))
@@ -102,16 +106,18 @@ gen_size(FILE *o, const ProtobufCMessageDescriptor *d)
 	fprintf(o, "\treturn len;\n}\n\n");
 }
 
+/* The same fields packed, as function put_name. */
 static void
-gen_put(FILE *o, const ProtobufCMessageDescriptor *d)
+gen_put(FILE *o, const char *name, const ProtobufCMessageDescriptor *d,
+    size_t n)
 {
 	char v[256], data[256];
 
 	fprintf(o, "static uint8_t *\nput_%s(uint8_t *p, "
 	    "const ProtobufCMessage *msg)\n{\n"
 	    "\tconst %s *m = (const %s *)msg;\n\tsize_t n;\n\n"
-	    "\t(void)m;\n\t(void)n;\n", d->c_name, d->c_name, d->c_name);
-	for (unsigned i = 0; i < d->n_fields; i++) {
+	    "\t(void)m;\n\t(void)n;\n", name, d->c_name, d->c_name);
+	for (unsigned i = 0; i < n; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 
 		if (!is_lengthy(f)) {
@@ -224,8 +230,8 @@ gen_codecs(FILE *o)
 			if (d == NULL || seen(d, e, j))
 				continue;
 			fprintf(o, "/* %s */\n\n", d->name);
-			gen_size(o, d);
-			gen_put(o, d);
+			gen_size(o, d->c_name, d, d->n_fields);
+			gen_put(o, d->c_name, d, d->n_fields);
 			gen_read(o, d);
 			fprintf(o, "static const struct flat_codec codec_%s = "
 			    "{\n\tsize_%s, put_%s, read_%s,\n};\n\n",
@@ -234,53 +240,84 @@ gen_codecs(FILE *o)
 	}
 }
 
+/* The index of an envelope's field by its number: a switch the compiler
+ * makes a table of, where protobuf-c searches the number's ranges. */
 static void
-gen_tables(FILE *o)
+gen_field_index(FILE *o, const ProtobufCMessageDescriptor *d)
 {
-	for (size_t e = 0; e < NENVELOPES; e++) {
-		const ProtobufCMessageDescriptor *ed = envelopes[e].d;
+	fprintf(o, "static int\nfield_%s(uint32_t tag)\n{\n\tswitch (tag) "
+	    "{\n", d->c_name);
+	for (unsigned i = 0; i < d->n_fields; i++)
+		fprintf(o, "\tcase %u:\n\t\treturn %u;\n", d->fields[i].id, i);
+	fprintf(o, "\tdefault:\n\t\treturn -1;\n\t}\n}\n\n");
+}
 
-		fprintf(o, "static const struct flat_codec *const "
-		    "bodies_%zu[%u] = {\n", e, ed->n_fields);
-		for (size_t j = 0; j < ed->n_fields; j++) {
-			const ProtobufCMessageDescriptor *d =
-			    flat_body(&ed->fields[j]);
+static void
+gen_envelope(FILE *o, size_t e, size_t heads)
+{
+	const ProtobufCMessageDescriptor *d = envelopes[e].d;
+	char name[256];
 
-			if (d != NULL)
-				fprintf(o, "\t[%zu] = &codec_%s,\n", j,
-				    d->c_name);
-		}
-		fprintf(o, "};\n\n");
+	snprintf(name, sizeof(name), "heads_%s", d->c_name);
+	fprintf(o, "/* %s */\n\n", d->name);
+	gen_size(o, name, d, heads);
+	gen_put(o, name, d, heads);
+	gen_field_index(o, d);
+	fprintf(o, "static const struct flat_codec *const bodies_%s[%u] = "
+	    "{\n", d->c_name, d->n_fields);
+	for (size_t j = heads; j < d->n_fields; j++) {
+		const ProtobufCMessageDescriptor *bd = flat_body(&d->fields[j]);
+
+		if (bd != NULL)
+			fprintf(o, "\t[%zu] = &codec_%s,\n", j, bd->c_name);
 	}
-	fprintf(o, "const struct flat_codec *\nflat_codec_of(const "
-	    "ProtobufCMessageDescriptor *d, size_t j)\n{\n");
+	fprintf(o, "};\n\nstatic const struct flat_envelope envelope_%s = {\n"
+	    "\t%zu, size_%s, put_%s, field_%s, bodies_%s,\n};\n\n",
+	    d->c_name, heads, name, name, d->c_name, d->c_name);
+}
+
+static void
+gen_lookup(FILE *o)
+{
+	fprintf(o, "const struct flat_envelope *\nflat_envelope_of(const "
+	    "ProtobufCMessageDescriptor *d)\n{\n");
 	for (size_t e = 0; e < NENVELOPES; e++)
-		fprintf(o, "\tif (d == &%s)\n\t\treturn j < %u ? "
-		    "bodies_%zu[j] : NULL;\n", envelopes[e].symbol,
-		    envelopes[e].d->n_fields, e);
+		fprintf(o, "\tif (d == &%s)\n\t\treturn &envelope_%s;\n",
+		    envelopes[e].symbol, envelopes[e].d->c_name);
 	fprintf(o, "\treturn NULL;\n}\n");
 }
 
 int
 main(int argc, char **argv)
 {
+	size_t heads[NENVELOPES];
 	FILE *o;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: flatgen OUTPUT.c\n");
 		return 2;
 	}
+	for (size_t e = 0; e < NENVELOPES; e++)
+		if (!flat_is_envelope(envelopes[e].d, &heads[e])) {
+			fprintf(stderr, "flatgen: %s is not an envelope (at "
+			    "most %d flat head fields, then one oneof of "
+			    "messages): fix shmbroker.proto\n",
+			    envelopes[e].d->name, FLAT_ENVELOPE_HEADS_MAX);
+			return 1;
+		}
 	if ((o = fopen(argv[1], "w")) == NULL) {
 		perror(argv[1]);
 		return 1;
 	}
 	fprintf(o, "/* Written by flatgen (proto/flatgen.c) from "
 	    "shmbroker.proto's descriptors at\n * build time: do not edit. "
-	    "Each flat body of the envelopes, sized, put and\n * read by its "
-	    "own code (flat_gen.h). */\n#include <string.h>\n\n"
+	    "Each envelope and each of its flat bodies\n * sized, put and "
+	    "read by its own code (flat_gen.h). */\n#include <string.h>\n\n"
 	    "#include \"flat_gen.h\"\n#include \"shmbroker.pb-c.h\"\n\n");
 	gen_codecs(o);
-	gen_tables(o);
+	for (size_t e = 0; e < NENVELOPES; e++)
+		gen_envelope(o, e, heads[e]);
+	gen_lookup(o);
 	if (ferror(o) | (fclose(o) != 0)) {
 		perror(argv[1]);
 		remove(argv[1]);

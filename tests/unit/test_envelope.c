@@ -79,12 +79,16 @@ test_shape(void **state)
 	    &shmbroker__admin_list_reply__descriptor;
 
 	(void)state;
+	size_t heads;
+
 	for (size_t i = 0; i < sizeof(envelopes) / sizeof(envelopes[0]); i++) {
-		assert_true(envelope_shape_ok(envelopes[i]));
+		assert_true(flat_is_envelope(envelopes[i], &heads));
+		assert_int_equal(heads, i == 0 ? 1 : 3);
 		assert_false(flat_is(envelopes[i]));
 	}
-	assert_false(envelope_shape_ok(&shmbroker__attach_reply__descriptor));
-	assert_false(envelope_shape_ok(list));
+	assert_false(flat_is_envelope(&shmbroker__attach_reply__descriptor,
+	    &heads));
+	assert_false(flat_is_envelope(list, &heads));
 	for (size_t i = 0; i < sizeof(vmm) / sizeof(vmm[0]); i++)
 		assert_true(flat_is(vmm[i]));
 	assert_false(flat_is(list));
