@@ -6,14 +6,16 @@
  * field its descriptor has, and the envelopes' oneofs have 18 and 22
  * members of which one is ever set; with the bodies, protobuf-c took about
  * two thirds of the instructions both ends spent in user space on an
- * attach (docs/DESIGN.md, "Wire").
+ * attach (docs/DESIGN.md, "The wire's codec").
  *
  * Here an envelope is its head fields (those before the oneof: id, and for
- * replies error and message), read and written as flat.c's fields, and
- * one body: flat.c's when the body is flat (every body of the VMM
- * service), protobuf-c's otherwise. The bytes and messages are
- * protobuf-c's, but that an unpacked envelope keeps no unknown fields
- * (nothing reads them): test_envelope and fuzz_envelope compare the two.
+ * replies error and message) and one body, each type's packed and its
+ * fields found by the code flatgen writes for it (flat_gen.h), its head
+ * fields read by flat_set; a flat body (every body of the VMM service) is
+ * packed and read by its own generated code, any other by protobuf-c. The
+ * bytes and messages are protobuf-c's, but that an unpacked envelope keeps
+ * no unknown fields (nothing reads them): test_envelope and fuzz_envelope
+ * compare the two.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -308,8 +310,12 @@ envelope_free(ProtobufCMessage *m)
 	const ProtobufCFieldDescriptor *bf;
 	ProtobufCMessage *body;
 
-	if (m == NULL || (env = flat_envelope_of(m->descriptor)) == NULL)
+	if (m == NULL)
 		return;
+	/* not an envelope: a scratch message let go twice (its descriptor
+	 * cleared), which must crash here, not free what is not the heap's */
+	if ((env = flat_envelope_of(m->descriptor)) == NULL)
+		abort();
 	for (size_t i = 0; i < env->heads; i++)
 		flat_free_field(m, &m->descriptor->fields[i]);
 	if ((body = envelope_body(env, m, &bf)) != NULL)

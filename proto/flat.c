@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * flat: flat messages (proto3 fields of integers, booleans, enums,
- * strings and bytes; no repeated field, no oneof, no message inside),
- * sized and packed in two short passes, unpacked and freed in one, where
- * protobuf-c's generic code costs several hundred instructions per
- * message even for the few fields of an Attach or an AttachReply. The
- * same bytes and messages as protobuf-c's, but that an unpacked message
- * keeps no unknown fields; test_envelope and fuzz_envelope compare the
- * two. The rules of which messages are flat and which are envelopes are
- * here: flatgen writes each envelope's and each flat body's own code by
- * them (flat_gen.h), which calls flat_set for strings and bytes; anything
- * else is protobuf-c's.
+ * flat: the rules of flat messages (proto3 fields of integers, booleans,
+ * enums, strings and bytes; no repeated field, no oneof, no message
+ * inside) and envelopes, by which flatgen writes each envelope's and each
+ * flat body's own code (flat_gen.h), where protobuf-c's generic code
+ * costs several hundred instructions per message even for the few fields
+ * of an Attach or an AttachReply; and what that code shares: a string or
+ * bytes field read off the wire (flat_set), and the freeing of a message
+ * read onto the heap. The same bytes and messages as protobuf-c's, but
+ * that an unpacked message keeps no unknown fields; test_envelope and
+ * fuzz_envelope compare the two. Anything else is protobuf-c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,8 @@
 #include "flat.h"
 #include "varint.h"
 
-/* What a field holds, or FLAT_NOT where flat.c does not read and write
- * it: the one place that says which fields are flat. */
+/* What a field holds, or FLAT_NOT where the codec leaves its message to
+ * protobuf-c: the one place that says which fields are flat. */
 enum flat_kind {
 	FLAT_NOT,
 	FLAT_INT32,	/* and enums */

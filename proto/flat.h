@@ -60,11 +60,13 @@ flat_arena_take(struct flat_arena *a, size_t n)
 }
 
 /*
- * One field: the value it packs from (its varint, or the length of its
- * string or bytes; 0 when proto3 leaves it out), and one read off the
- * wire into m, false where protobuf-c refuses the message (a wire type
- * that does not fit) or out of memory. ctx is the struct flat_arena for
- * strings and bytes, or NULL to malloc them.
+ * One field: the value it packs from by these rules (its varint, or the
+ * length of its string or bytes; 0 when proto3 leaves it out), which
+ * flatgen's code follows and test_envelope uses to tell a body with every
+ * field set; and one read off the wire into m, false where protobuf-c
+ * refuses the message (a wire type that does not fit) or out of memory.
+ * ctx is the struct flat_arena for strings and bytes, or NULL to malloc
+ * them.
  */
 uint64_t flat_value(const ProtobufCFieldDescriptor *f, const void *member);
 bool flat_set(void *ctx, ProtobufCMessage *m,

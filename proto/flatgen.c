@@ -3,14 +3,16 @@
  * flatgen: a build-time tool that writes flat_gen.c, code of its own for
  * the two envelopes and every flat body of theirs (flat_gen.h), from the
  * descriptors protoc-c made; it fails the build for an envelope whose
- * shape the codec does not take (flat_is_envelope). flat.c reads and writes a body by walking its
- * descriptor, deciding per field what it holds and where its tag goes;
- * here those decisions are made once, so that each body's code is
- * straight-line loads, tests and stores, and the schema stays the one
- * source. Which fields are flat and how each kind is written is flat.c's
- * rule (flat_is, flat_value), repeated here field kind by field kind;
- * test_envelope and fuzz_envelope hold the result to protobuf-c's bytes
- * and messages. Usage: flatgen OUTPUT.c
+ * shape the codec does not take (flat_is_envelope). A codec that walked
+ * the descriptors would decide per field and per message what each field
+ * holds and where its tag goes; here those decisions are made once, so
+ * that each message type's code is straight-line loads, tests and stores,
+ * and the schema stays the one source. Which fields are flat and the
+ * value each kind packs from are flat.c's rules (flat_is, flat_value),
+ * repeated here field kind by field kind; test_envelope and fuzz_envelope
+ * hold the result to protobuf-c's bytes and messages. Built for and run on
+ * the build host, as the project is (no cross build). Usage: flatgen
+ * OUTPUT.c
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,17 +83,26 @@ lengthy_of(char *len_buf, char *data_buf, size_t len,
 	}
 }
 
+/* Opens function fn_name(params), whose msg is m of d's type. */
+static void
+gen_open(FILE *o, const char *ret, const char *fn, const char *name,
+    const char *params, const char *qual, const ProtobufCMessageDescriptor *d)
+{
+	fprintf(o, "static %s\n%s_%s(%s)\n{\n\t%s%s *m = (%s%s *)msg;\n",
+	    ret, fn, name, params, qual, d->c_name, qual, d->c_name);
+}
+
 /* The size of the first n fields of d (all of a body, an envelope's
- * heads), as function name_size. */
+ * heads), as function size_name. */
 static void
 gen_size(FILE *o, const char *name, const ProtobufCMessageDescriptor *d,
     size_t n)
 {
 	char v[256], data[256];
 
-	fprintf(o, "static size_t\nsize_%s(const ProtobufCMessage *msg)\n{\n"
-	    "\tconst %s *m = (const %s *)msg;\n\tsize_t len = 0;\n\n"
-	    "\t(void)m;\n", name, d->c_name, d->c_name);
+	gen_open(o, "size_t", "size", name, "const ProtobufCMessage *msg",
+	    "const ", d);
+	fprintf(o, "\tsize_t len = 0;\n\n\t(void)m;\n");
 	for (unsigned i = 0; i < n; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 
@@ -113,10 +124,9 @@ gen_put(FILE *o, const char *name, const ProtobufCMessageDescriptor *d,
 {
 	char v[256], data[256];
 
-	fprintf(o, "static uint8_t *\nput_%s(uint8_t *p, "
-	    "const ProtobufCMessage *msg)\n{\n"
-	    "\tconst %s *m = (const %s *)msg;\n\tsize_t n;\n\n"
-	    "\t(void)m;\n\t(void)n;\n", name, d->c_name, d->c_name);
+	gen_open(o, "uint8_t *", "put", name,
+	    "uint8_t *p, const ProtobufCMessage *msg", "const ", d);
+	fprintf(o, "\tsize_t n;\n\n\t(void)m;\n\t(void)n;\n");
 	for (unsigned i = 0; i < n; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 
@@ -178,14 +188,13 @@ gen_read_field(FILE *o, const ProtobufCMessageDescriptor *d, unsigned i)
 static void
 gen_read(FILE *o, const ProtobufCMessageDescriptor *d)
 {
-	fprintf(o, "static bool\nread_%s(ProtobufCMessage *msg, "
-	    "const uint8_t *buf, size_t len,\n    struct flat_arena *a)\n{\n"
-	    "\t%s *m = (%s *)msg;\n\tstruct varint_item it;\n\tsize_t n;\n\n"
+	gen_open(o, "bool", "read", d->c_name, "ProtobufCMessage *msg, "
+	    "const uint8_t *buf, size_t len,\n    struct flat_arena *a", "", d);
+	fprintf(o, "\tstruct varint_item it;\n\tsize_t n;\n\n"
 	    "\t(void)m;\n\t(void)a;\n"
 	    "\tfor (; len > 0; buf += n, len -= n) {\n"
 	    "\t\tif ((n = varint_get_item(buf, len, &it)) == 0)\n"
-	    "\t\t\treturn false;\n\t\tswitch (it.tag) {\n",
-	    d->c_name, d->c_name, d->c_name);
+	    "\t\t\treturn false;\n\t\tswitch (it.tag) {\n");
 	for (unsigned i = 0; i < d->n_fields; i++)
 		gen_read_field(o, d, i);
 	fprintf(o, "\t\tdefault:\t/* unknown: skipped */\n\t\t\tbreak;\n"

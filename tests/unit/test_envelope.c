@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -387,6 +390,35 @@ static const struct edge edges[] = {
 	{ "bytes name empty", 4, { 0x5a, 0x02, 0x0a, 0x00 } },
 };
 
+/* A scratch message let go twice: the second release must crash (its
+ * descriptor was cleared), not free storage that is not the heap's. */
+static void
+test_scratch_twice(void **state)
+{
+	static uint8_t buf[WIRE_MAX_MESSAGE];
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	if ((pid = fork()) == 0) {
+		struct wire_scratch *s = wire_scratch_new();
+		size_t len = pack_reply(buf, 0);
+		Shmbroker__ServerMessage *in;
+
+		if (s == NULL ||
+		    (in = wire_unpack_server_in(s, buf, len)) == NULL)
+			_exit(2);
+		wire_done_server(s, in);
+		wire_done_server(s, in);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+
 static void
 test_edges(void **state)
 {
@@ -488,6 +520,7 @@ main(void)
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_case_of_a_head),
 		cmocka_unit_test(test_scratch),
+		cmocka_unit_test(test_scratch_twice),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_mutations),
 	};
