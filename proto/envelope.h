@@ -33,7 +33,8 @@ void envelope_free(ProtobufCMessage *m);
 
 /*
  * Storage that holds one unpacked envelope at a time, of any of the nd
- * types ds (at most 2; NULL past that), from at most cap bytes.
+ * envelope types ds (at most 2; NULL past that or for a type that is not
+ * an envelope), from at most cap bytes.
  * envelope_unpack_in unpacks into it when it is free and the bytes fit,
  * else as envelope_unpack does; envelope_scratch_done lets go of either
  * kind, once (the scratch is free again).
