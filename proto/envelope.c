@@ -171,13 +171,12 @@ struct envelope_scratch {
 	size_t cap;			/* the most bytes unpacked here */
 };
 
+/* A body on the heap, read by protobuf-c or by a codec (whose strings and
+ * bytes are malloc'd as protobuf-c's are), is freed by protobuf-c. */
 static void
 envelope_free_body(ProtobufCMessage *body)
 {
-	if (flat_is(body->descriptor))
-		flat_free(body);
-	else
-		protobuf_c_message_free_unpacked(body, NULL);
+	protobuf_c_message_free_unpacked(body, NULL);
 }
 
 /* A flat body of type d read by its codec into a new malloc'd message,
@@ -192,7 +191,7 @@ envelope_read_new(const struct flat_codec *codec,
 		return NULL;
 	protobuf_c_message_init(d, body);
 	if (!codec->read(body, it->data, it->len, NULL)) {
-		flat_free(body);
+		envelope_free_body(body);
 		return NULL;
 	}
 	return body;
@@ -213,7 +212,6 @@ envelope_read_body(struct envelope_scratch *s,
 		return codec->read(body, it->data, it->len, &s->strings) ?
 		    body : NULL;
 	}
-	/* protobuf-c's free_unpacked frees a flat one too */
 	body = codec != NULL ? envelope_read_new(codec, d, it) :
 	    protobuf_c_message_unpack(d, NULL, it->len, it->data);
 	if (s != NULL)
@@ -228,7 +226,7 @@ envelope_drop_body(struct envelope_scratch *s, ProtobufCMessage *old)
 	if (s == NULL) {
 		envelope_free_body(old);
 	} else if (old == s->foreign) {
-		protobuf_c_message_free_unpacked(old, NULL);
+		envelope_free_body(old);
 		s->foreign = NULL;
 	}
 }
@@ -359,11 +357,13 @@ envelope_scratch_new(const ProtobufCMessageDescriptor *const *ds, size_t nd,
 	if (nd > ENVELOPE_SCRATCH_TYPES)
 		return NULL;
 	for (size_t i = 0; i < nd; i++) {
-		if (flat_envelope_of(ds[i]) == NULL)
+		const struct flat_envelope *e = flat_envelope_of(ds[i]);
+
+		if (e == NULL)
 			return NULL;
 		if (ds[i]->sizeof_message > env)
 			env = ds[i]->sizeof_message;
-		envelope_largest_body(flat_envelope_of(ds[i]), ds[i], &body);
+		envelope_largest_body(e, ds[i], &body);
 	}
 	env = envelope_align(env);
 	body = envelope_align(body);
@@ -462,7 +462,7 @@ envelope_scratch_done(struct envelope_scratch *s, ProtobufCMessage *m)
 		return;
 	}
 	if (s->foreign != NULL)
-		protobuf_c_message_free_unpacked(s->foreign, NULL);
+		envelope_free_body(s->foreign);
 	s->foreign = NULL;
 	s->busy = false;
 	/* let go twice, it would be freed as a heap message: a NULL

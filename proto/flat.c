@@ -6,8 +6,8 @@
  * flat body's own code (flat_gen.h), where protobuf-c's generic code
  * costs several hundred instructions per message even for the few fields
  * of an Attach or an AttachReply; and what that code shares: a string or
- * bytes field read off the wire (flat_set), and the freeing of a message
- * read onto the heap. The same bytes and messages as protobuf-c's, but
+ * bytes field read off the wire (flat_set), and the freeing of an
+ * envelope's head fields. The same bytes and messages as protobuf-c's, but
  * that an unpacked message keeps no unknown fields; test_envelope and
  * fuzz_envelope compare the two. Anything else is protobuf-c's.
  */
@@ -211,11 +211,3 @@ flat_free_unknown(ProtobufCMessage *m)
 	free(m->unknown_fields);
 }
 
-void
-flat_free(ProtobufCMessage *m)
-{
-	for (unsigned i = 0; i < m->descriptor->n_fields; i++)
-		flat_free_field(m, &m->descriptor->fields[i]);
-	flat_free_unknown(m);
-	free(m);
-}

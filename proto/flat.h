@@ -5,7 +5,7 @@
  * (flat head fields, then one oneof of messages): which messages are
  * which, the rules flatgen writes each one's own code by (flat_gen.h),
  * and what that code shares: a string or bytes field read off the wire,
- * and the freeing of a message read onto the heap. The same messages as
+ * and the freeing of an envelope's head fields. The same messages as
  * protobuf-c's, but that an unpacked one keeps no unknown fields.
  */
 #ifndef SHMBROKER_FLAT_H
@@ -29,10 +29,8 @@ bool flat_is(const ProtobufCMessageDescriptor *d);
  * refuses to build a codec for one that is not. */
 bool flat_is_envelope(const ProtobufCMessageDescriptor *d, size_t *heads);
 
-/* Frees a flat message read onto the heap (strings malloc'd), or one
- * of protobuf-c's unpack. */
-void flat_free(ProtobufCMessage *m);
-/* What a string or bytes field of m holds, and m's unknown fields. */
+/* What a string or bytes field of m holds, and m's unknown fields: for
+ * an envelope's heads (a body is freed whole by protobuf-c). */
 void flat_free_field(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
 void flat_free_unknown(ProtobufCMessage *m);
 
