@@ -181,6 +181,7 @@ shmc_close(struct shmc *c)
 	if (c->evfd >= 0)
 		close(c->evfd);
 	wire_scratch_free(c->scratch);
+	wake_close(c->wake);
 	free(c->path);
 	free(c->label);
 	free(c);

@@ -20,6 +20,7 @@
 #include "shmclient.h"
 #include "shmclient_admin.h"
 #include "shmstate.h"
+#include "wake.h"
 #include "wire.h"
 
 struct queued_event;	/* events.c */
@@ -85,6 +86,7 @@ struct shmc {
 	uint64_t next_local_id;
 	char err[SHMC_ERROR_MAX];
 	struct wire_scratch *scratch;	/* a read message being handled */
+	struct wake *wake;	/* peers woken directly; at the first need */
 	uint8_t buf[WIRE_MAX_MESSAGE];
 };
 

@@ -264,6 +264,19 @@ sig_usable(struct shmc *c, uint64_t client_id, int *err)
 	return a;
 }
 
+/* Not write(2): a peer can make its eventfd block (wake.h). A peer whose
+ * fd is no eventfd (a lying daemon's) is not woken; the others are. */
+static void
+sig_wake(struct shmc *c, const struct attachment *a, uint16_t targets)
+{
+	int efd[SHM_STATE_SLOTS];
+	size_t n = 0;
+
+	for (uint32_t left = targets; left != 0;)
+		efd[n++] = a->sig.peer_efd[shm_state_next(&left)];
+	(void)wake_signal(c->wake, efd, n);
+}
+
 int
 shmc_notify_direct(struct shmc *c, uint64_t client_id, uint32_t mask)
 {
@@ -271,7 +284,6 @@ shmc_notify_direct(struct shmc *c, uint64_t client_id, uint32_t mask)
 	struct attachment *a = sig_usable(c, client_id, &err);
 	struct shm_state_page *page;
 	uint16_t targets;
-	uint64_t one = 1;
 
 	if (a == NULL)
 		return err;
@@ -293,16 +305,14 @@ shmc_notify_direct(struct shmc *c, uint64_t client_id, uint32_t mask)
 	if ((page = shmc_sig_page(a)) == NULL)
 		return shmc_fail(c, -errno, "mapping the state page: %s",
 		    strerror(errno));
+	if (c->wake == NULL && wake_open(&c->wake) < 0)
+		return shmc_fail(c, -ENOMEM, "out of memory");
 	/* Only those whose eventfd came can be woken. */
 	targets = shm_state_targets(a->sig.active, a->index, mask) &
 	    a->sig.peers;
 	for (uint32_t left = targets; left != 0;)
 		shm_state_post(page, a->index, shm_state_next(&left));
-	for (uint32_t left = targets; left != 0;)
-		if (write(a->sig.peer_efd[shm_state_next(&left)], &one,
-		    sizeof(one)) < 0) {
-			/* EAGAIN: a full counter is a woken reader. */
-		}
+	sig_wake(c, a, targets);
 	return 0;
 }
 
@@ -418,7 +428,7 @@ shmc_sig_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 		if (evs[i].data.u64 == 0 ||
 		    (a = shmc_att_by_user(c, evs[i].data.u64)) == NULL ||
 		    a->sig.claimed || a->sig.own_efd < 0 ||
-		    read(a->sig.own_efd, &v, sizeof(v)) != sizeof(v))
+		    wake_drain(a->sig.own_efd, &v) != 1)
 			continue;
 		memset(&ev, 0, sizeof(ev));
 		ev.kind = SHMC_EVENT_NOTIFICATION;

@@ -66,8 +66,14 @@ broker_init(struct broker *b)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
 	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0 ||
-	    stock_init(b) < 0 || (b->scratch = wire_scratch_new()) == NULL)
+	    stock_init(b) < 0 || (b->scratch = wire_scratch_new()) == NULL ||
+	    wake_open(&b->wake) < 0)
 		return -ENOMEM;
+	if (!wake_is_guarded(b->wake))
+		log_warn(&b->log, "Linux AIO is refused here (io_setup): "
+		    "members' eventfds are woken with write(2) after a check "
+		    "of O_NONBLOCK that a member can race to stall the daemon; "
+		    "allow io_setup and io_submit (systemd: @aio)");
 	b->region_up = &ivshmem_region_upcalls;
 	return 0;
 }
@@ -92,6 +98,7 @@ broker_fini(struct broker *b)
 	members_close(b);
 	stock_free(b);
 	wire_scratch_free(b->scratch);
+	wake_close(b->wake);
 	if (b->ev_reap != NULL)
 		event_free(b->ev_reap);
 	if (b->ev_accept_retry != NULL)

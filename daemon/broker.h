@@ -22,6 +22,7 @@
 #include "memory.h"
 #include "tenant.h"
 #include "registry.h"
+#include "wake.h"
 #include "wire.h"
 
 struct config_region {
@@ -222,6 +223,7 @@ struct broker {
 	uint64_t fd_limit;
 	uint64_t local_fds;		/* region memfds held in-process */
 	struct fdstash *stash;		/* the rest, in keeper processes */
+	struct wake *wake;		/* members' eventfds woken */
 	uint64_t park_cursor;		/* regions up to this id are parked */
 	uint64_t park_warned_ms;	/* last "cannot park", monotonic */
 	uint64_t park_unsaid;		/* failures since, not logged */

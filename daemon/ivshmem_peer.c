@@ -245,7 +245,8 @@ ivsh_relay_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t count;
 
 	(void)what;
-	if (read(fd, &count, sizeof(count)) < 0 || p->cl == NULL)
+	/* Not read(2): the QEMU holds this eventfd too (wake.h). */
+	if (wake_drain(fd, &count) <= 0 || p->cl == NULL)
 		return;
 	ivsh_slots_deliver(p->slots, r->target, r->vector,
 	    (uint16_t)(1u << p->cl->index));

@@ -77,7 +77,7 @@ ivsh_slots_drain(int efd)
 {
 	uint64_t n;
 
-	(void)!read(efd, &n, sizeof(n));
+	(void)wake_drain(efd, &n);
 }
 
 /* Somebody rang index while no QEMU holds it: only QEMUs that learned
@@ -157,6 +157,14 @@ ivsh_slots_fd(const struct ivsh_slots *s, unsigned index, unsigned vector)
 	return s->ring[index][vector].efd;
 }
 
+/* Never blocks, whatever the QEMU or member did to the eventfd. */
+static void
+ivsh_slots_wake(const struct ivsh_slots *s, int efd)
+{
+	if (efd >= 0)
+		(void)wake_signal(s->ivs->b->wake, &efd, 1);
+}
+
 void
 ivsh_slots_deliver(struct ivsh_slots *s, unsigned index, unsigned vector,
     uint16_t from)
@@ -172,7 +180,7 @@ ivsh_slots_deliver(struct ivsh_slots *s, unsigned index, unsigned vector,
 		const struct ivsh_peer *q = to->owner;
 
 		if (vector < q->vectors)
-			statepage_signal(s->ring[index][vector].efd);
+			ivsh_slots_wake(s, s->ring[index][vector].efd);
 		return;
 	}
 	if (from == 0 || (page = statepage_map(&g->state)) == NULL)
@@ -180,5 +188,5 @@ ivsh_slots_deliver(struct ivsh_slots *s, unsigned index, unsigned vector,
 	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
 		if (from & (1u << i))
 			shm_state_post(page, i, index);
-	statepage_signal(to->efd);
+	ivsh_slots_wake(s, to->efd);
 }

@@ -111,14 +111,3 @@ statepage_free(struct statepage *sp)
 		close(sp->fd);
 	*sp = STATEPAGE_NONE;
 }
-
-void
-statepage_signal(int efd)
-{
-	uint64_t one = 1;
-
-	if (efd >= 0 && write(efd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is full, so the reader is woken
-		 * already; nothing else can fail on an eventfd. */
-	}
-}

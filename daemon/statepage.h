@@ -40,8 +40,5 @@ int statepage_clear(struct statepage *sp, unsigned idx);
 uint16_t statepage_peek(struct statepage *sp, unsigned idx);
 /* Unmaps and closes; an empty one is left alone. */
 void statepage_free(struct statepage *sp);
-/* Adds one to an eventfd without blocking: a counter that a careless or
- * malicious reader let fill up is signalled already. */
-void statepage_signal(int efd);
 
 #endif

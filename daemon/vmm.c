@@ -331,6 +331,22 @@ vmm_own_client(struct conn *c, uint64_t id, uint64_t client_id)
 	return cl;
 }
 
+/* Never blocks, whatever a target did to its eventfd (wake.h). */
+static void
+vmm_wake(struct broker *b, const struct region *g, uint16_t targets)
+{
+	int efd[REGION_MAX_CLIENTS];
+	size_t n = 0;
+
+	for (uint32_t left = targets; left != 0;) {
+		int fd = g->clients[shm_state_next(&left)]->efd;
+
+		if (fd >= 0)
+			efd[n++] = fd;
+	}
+	(void)wake_signal(b->wake, efd, n);
+}
+
 void
 vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
 {
@@ -355,8 +371,7 @@ vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
 	/* The bits first: a woken target must find them. */
 	for (uint32_t left = targets; left != 0;)
 		shm_state_post(page, cl->index, shm_state_next(&left));
-	for (uint32_t left = targets; left != 0;)
-		statepage_signal(g->clients[shm_state_next(&left)]->efd);
+	vmm_wake(b, g, targets);
 	r.delivered = targets;
 	b->stats.notifications++;
 	m.id = id;

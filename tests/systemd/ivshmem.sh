@@ -20,21 +20,26 @@
 # served again, bytes written before the restart are read by a new QEMU
 # after it, and a QEMU that was connected across it still shares memory
 # with the new members; after a crash (SIGKILL) a QEMU that starts before
-# the next daemon is up joins it. Every check prints "ok" or "FAIL"; the
-# test fails at the end if any did.
+# the next daemon is up joins it. Last, hostile holders of eventfds: an
+# acme member that made its own eventfd blocking and full is rung by a
+# QEMU (through the daemon's relay) and directly by a client, and a peer
+# (ivs-poison) that made its vector eventfds blocking leaves and joins
+# again (the daemon drains them); after each, the client that rang goes
+# on, beta still creates a region and the daemon answers shmctl. Every
+# check prints "ok" or "FAIL"; the test fails at the end if any did.
 #
-# Usage: ivshmem.sh SHMBROKERD SHMCTL SD_ATTACH QTEST_TOOL UNITS_SRC_DIR
-#                   BOOT_SCRIPT WORK_PARENT
+# Usage: ivshmem.sh SHMBROKERD SHMCTL SD_ATTACH QTEST_TOOL IVS_POISON
+#                   UNITS_SRC_DIR BOOT_SCRIPT WORK_PARENT
 # Exit status: 0 pass, 1 fail, 77 skipped (prerequisite missing).
 set -uo pipefail
-if [ $# -ne 7 ]; then
-	echo "usage: $0 SHMBROKERD SHMCTL SD_ATTACH QTEST_TOOL UNITS_SRC_DIR" \
-	    "BOOT_SCRIPT WORK_PARENT" >&2
+if [ $# -ne 8 ]; then
+	echo "usage: $0 SHMBROKERD SHMCTL SD_ATTACH QTEST_TOOL IVS_POISON" \
+	    "UNITS_SRC_DIR BOOT_SCRIPT WORK_PARENT" >&2
 	exit 2
 fi
 shmbrokerd=$(realpath "$1") shmctl=$(realpath "$2") attach=$(realpath "$3")
-tool=$(realpath "$4") unitsrc=$(realpath "$5") boot=$(realpath "$6")
-parent=$(realpath "$7")
+tool=$(realpath "$4") poison=$(realpath "$5") unitsrc=$(realpath "$6")
+boot=$(realpath "$7") parent=$(realpath "$8")
 
 . "$(dirname "$(realpath "$0")")/lib-pid1.sh"
 
@@ -221,6 +226,50 @@ check "a QEMU started after the crash joins s.sock, reads its bytes" \
 echo "     (it started while the service was $state)"
 check "the crash made a new daemon" yes \
     "$(up && [ "$(prop MainPID)" != "$pid" ] && echo yes || echo no)"
+
+echo "--- eventfds a member or a QEMU made blocking stall nobody"
+# O_NONBLOCK is the open file description's, which every holder of an
+# eventfd shares: a member can clear it on its own eventfd and fill the
+# counter, a QEMU on the vector eventfds it was given. The daemon's wakes
+# and drains must not wait on them (proto/wake.h), nor a peer's. A daemon
+# that did would be killed by the watchdog and restarted, which would
+# hide the stall from the next client: the same MainPID is checked too.
+pid=$(prop MainPID)
+unstalled() {
+	local out
+	out=$(pid1_as "$B" "$B" timeout 20 "$attach" --try \
+	    /run/shmbroker/vmm.sock create "$1" 16 2>&1)
+	check "then beta, another tenant, still creates a region" \
+	    "status=0 created=1 data=-" "$(head -n 1 <<<"$out")"
+	check "and the daemon still answers shmctl status" 0 \
+	    "$(adm status >/dev/null 2>&1; echo $?)"
+	check "and it is the same daemon (no watchdog restart)" "$pid" \
+	    "$(prop MainPID)"
+}
+d=$work/stay-poison
+mkdir "$d" && chown "$A" "$d" || fail "cannot create $d"
+spawn cp pid1_as "$A" "$A" timeout 120 "$attach" --try \
+    /run/shmbroker/vmm.sock find s 0 --poison --stay "$d"
+wait_for 20 test -e "$d/ready" ||
+    { cat "$work/cp.out"; fail "acme's hostile member did not attach"; }
+idx=$(sed -n 's/^poisoned //p' "$work/cp.out")
+echo "     acme's member at index $idx made its eventfd blocking and full"
+out=$(pid1_as "$A" "$A" timeout 20 "$attach" --try /run/shmbroker/vmm.sock \
+    find s 0 --notify "$idx" 2>&1)
+check "an acme client rings it directly and is not held" "0 notified $idx" \
+    "$? $(sed -n 2p <<<"$out")"
+out=$(qemu acme $ivs/s.sock ivposition ring "$idx" 0 2>&1)
+check "acme's QEMU rings it (the daemon relays to that eventfd)" \
+    "0 ring $idx 0" "$? $(sed -n 2p <<<"$out")"
+unstalled after-member
+touch "$d/done"
+wait "$pid_cp"
+out=$(pid1_as "$A" "$A" timeout 20 "$poison" $ivs/s.sock 2>&1)
+rc=$?
+echo "     ivs-poison: $(tr '\n' ' ' <<<"$out")"
+check "a peer that made its vector eventfds blocking joins again" "0 yes" \
+    "$rc $(grep -q '^rejoined [0-9]*$' <<<"$out" && echo yes || echo no)"
+unstalled after-qemu
 
 pid1_poweroff
 pid1_verdict

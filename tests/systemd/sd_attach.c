@@ -24,7 +24,7 @@
  * wrote before it, and writes its own mark at the end of the region.
  *
  *   sd-attach --try SOCKET create|find NAME PAGES [--write TEXT|--expect TEXT]
- *             [--notify INDEX] [--await MS] [--stay DIR]
+ *             [--poison] [--notify INDEX] [--await MS] [--stay DIR]
  * One attempt by a VMM, as whatever uid and gid it runs as (the tenancy
  * test runs it under setpriv): creates (of PAGES pages) or finds NAME and
  * prints one line
@@ -40,6 +40,8 @@
  * writing failed with ("none": it worked); its --write only compares. NAME
  * takes C escapes (\\, \n, \t, \xHH, \NNN octal) so that any byte, an
  * embedded NUL too, can be sent; the name field's final NUL is added.
+ * With --poison it makes its own eventfd blocking and full, as a hostile
+ * member would, and prints "poisoned INDEX" (its index).
  * With --notify it then rings the client at INDEX (a QEMU's vector 0, for
  * one) and prints "notified INDEX"; with --await it waits up to about MS
  * ms for a doorbell of its own and prints "pending 0xP" (the senders' bits
@@ -330,6 +332,28 @@ try_writing(const struct shmc_region *r, char *out, size_t cap)
 	    strerror(reopen_err) : "none");
 }
 
+/* --try's --poison: this member's eventfd made blocking (O_NONBLOCK is
+ * the open file description's, shared with the daemon and the peers) and
+ * its counter full, so that a write(2) of 1 to it would wait until this
+ * member reads, which it never does. Prints "poisoned INDEX". */
+static int
+try_poison(struct shmc *c, uint64_t id)
+{
+	uint64_t full = 0xfffffffffffffffeull;
+	uint32_t index;
+	int fd = shmc_attachment_eventfd(c, id);
+
+	if (fd < 0 || shmc_attachment_info(c, id, &index, NULL) < 0 ||
+	    fcntl(fd, F_SETFL, 0) < 0 ||
+	    write(fd, &full, sizeof(full)) != (ssize_t)sizeof(full)) {
+		fprintf(stderr, "sd-attach: cannot poison the eventfd\n");
+		return -1;
+	}
+	printf("poisoned %u\n", index);
+	fflush(stdout);
+	return 0;
+}
+
 /* --try's --notify and --await: 0, or -1 with a message. */
 static int
 try_doorbells(struct shmc *c, uint64_t id, int notify, int await_ms)
@@ -380,6 +404,7 @@ try_attach(int argc, char **argv)
 	unsigned char *mem = NULL;
 	size_t len = 0;
 	int n, rc, notify = -1, await_ms = -1;
+	bool poison = false;
 
 	create = strcmp(op, "create") == 0;
 	if ((!create && strcmp(op, "find") != 0) ||
@@ -391,6 +416,11 @@ try_attach(int argc, char **argv)
 	}
 	name[n] = '\0';
 	for (int i = 6; i < argc; i += 2) {
+		if (strcmp(argv[i], "--poison") == 0) {
+			poison = true;
+			i--;
+			continue;
+		}
 		if (i + 1 == argc)
 			return 2;
 		if (strcmp(argv[i], "--write") == 0 && text == NULL) {
@@ -452,8 +482,8 @@ try_attach(int argc, char **argv)
 		printf("\n");
 	}
 	fflush(stdout);
-	if (rc == SHMC_GSS_OK && (try_doorbells(c, r.client_id, notify,
-	    await_ms) < 0 || (dir != NULL && (step_done(dir, "ready",
+	if (rc == SHMC_GSS_OK && ((poison && try_poison(c, r.client_id) < 0) ||
+	    try_doorbells(c, r.client_id, notify, await_ms) < 0 || (dir != NULL && (step_done(dir, "ready",
 	    line) < 0 || step_wait(dir, "done") < 0))))
 		failed = true;
 	fflush(stdout);
@@ -486,8 +516,8 @@ main(int argc, char **argv)
 		    "       sd-attach --hold SOCKET NAME PAGES DIR\n"
 		    "       sd-attach --check SOCKET NAME\n"
 		    "       sd-attach --try SOCKET create|find NAME PAGES "
-		    "[--write TEXT|--expect TEXT] [--notify INDEX] [--await MS] "
-		    "[--stay DIR]\n");
+		    "[--write TEXT|--expect TEXT] [--poison] [--notify INDEX] "
+		    "[--await MS] [--stay DIR]\n");
 		return 2;
 	}
 	memset(peers, 0, sizeof(peers));

@@ -4,7 +4,7 @@
  * proto/shmstate.h, the pending-word operations that the daemon and
  * libshmclient share (targets, post, take with a keep mask, peek, clear),
  * the daemon's sealed memfd (made, adopted after a restart, refused when
- * it is not one) and the non-blocking eventfd signal.
+ * it is not one). Waking through eventfds is test_wake's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -189,27 +188,6 @@ test_adopt(void **state)
 	close(plain);
 }
 
-/* A counter that a reader let fill up must not block the signaller. */
-static void
-test_signal_full_counter(void **state)
-{
-	uint64_t v = 0xfffffffffffffffeull;
-	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-	(void)state;
-	assert_true(efd >= 0);
-	statepage_signal(efd);
-	assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
-	assert_int_equal(v, 1);
-	v = 0xfffffffffffffffeull;
-	assert_int_equal(write(efd, &v, sizeof(v)), sizeof(v));
-	statepage_signal(efd);		/* returns: EAGAIN is ignored */
-	statepage_signal(-1);
-	assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
-	assert_int_equal(v, 0xfffffffffffffffeull);
-	close(efd);
-}
-
 int
 main(void)
 {
@@ -222,7 +200,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shared_mapping, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
-		cmocka_unit_test(test_signal_full_counter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
