@@ -266,6 +266,10 @@ void broker_fini(struct broker *b);
 /* conn.c */
 int conn_listen(struct broker *b, struct listener *l, int fd,
     enum conn_kind kind);
+/* Out of descriptors (accept said EMFILE or ENFILE): every listening
+ * socket, the ivshmem exports' too, rests for 100 ms instead of waking
+ * the loop again at once for a connection it cannot take. */
+void conn_pause_accept(struct broker *b);
 /* Sends msg (with fds, which stay the caller's) now or queues it: 0. A
  * connection that cannot take it is marked dead: -errno then. */
 int conn_send(struct conn *c, const Shmbroker__ServerMessage *msg,
@@ -572,6 +576,8 @@ struct ivshmem_export_info {
 int ivshmem_init(struct broker *b);
 /* Lets every QEMU go and removes every socket (the daemon stops). */
 void ivshmem_close(struct broker *b);
+/* Stops (on false) or resumes accepting QEMUs on every export. */
+void ivshmem_accepting(struct broker *b, bool on);
 /* Serves region g on a new UNIX socket at path, to QEMUs with vectors
  * interrupt vectors. 0, or -errno with the reason in err. */
 int ivshmem_export(struct broker *b, struct region *g, const char *path,

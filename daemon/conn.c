@@ -658,20 +658,27 @@ conn_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			conn_accept_one(l, fd);
 			continue;
 		}
-		if (errno == EMFILE || errno == ENFILE) {
-			struct timeval tv = { 0, 100000 };
-
-			/* Stop listening a moment instead of spinning on a
-			 * connection we cannot take. */
-			log_warn(&b->log, "out of file descriptors: pausing "
-			    "accept for 100 ms (raise LimitNOFILE)");
-			for (int k = 0; k < 2; k++)
-				if (b->listeners[k].ev != NULL)
-					event_del(b->listeners[k].ev);
-			evtimer_add(b->ev_accept_retry, &tv);
-		}
+		if (errno == EMFILE || errno == ENFILE)
+			conn_pause_accept(b);
 		return;
 	}
+}
+
+void
+conn_pause_accept(struct broker *b)
+{
+	struct timeval tv = { 0, 100000 };
+
+	if (b->ev_accept_retry == NULL ||	/* no listener of conn.c */
+	    evtimer_pending(b->ev_accept_retry, NULL))
+		return;
+	log_warn(&b->log, "out of file descriptors: pausing accept for 100 "
+	    "ms (raise LimitNOFILE)");
+	for (int k = 0; k < 2; k++)
+		if (b->listeners[k].ev != NULL)
+			event_del(b->listeners[k].ev);
+	ivshmem_accepting(b, false);
+	evtimer_add(b->ev_accept_retry, &tv);
 }
 
 static void
@@ -684,6 +691,7 @@ conn_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	for (int k = 0; k < 2; k++)
 		if (b->listeners[k].ev != NULL)
 			event_add(b->listeners[k].ev, NULL);
+	ivshmem_accepting(b, true);
 }
 
 int

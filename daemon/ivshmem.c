@@ -165,6 +165,18 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		close(mfd);
 }
 
+void
+ivshmem_accepting(struct broker *b, bool on)
+{
+	struct ivsh_export *e;
+
+	if (b->ivshmem == NULL)
+		return;
+	LIST_FOREACH(e, &b->ivshmem->exports, entry)
+		if (e->ev != NULL)
+			(void)(on ? event_add(e->ev, NULL) : event_del(e->ev));
+}
+
 static void
 ivshmem_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -178,7 +190,9 @@ ivshmem_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	for (int k = 0; k < 16; k++) {
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC)) < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE)
+				conn_pause_accept(e->ivs->b);
+			else if (errno != EAGAIN && errno != EINTR)
 				log_warn(&e->ivs->b->log, "ivshmem %s: accept: "
 				    "%s", e->path, strerror(errno));
 			return;

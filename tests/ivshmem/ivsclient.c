@@ -72,17 +72,27 @@ ivc_until(struct ivc *p, int want)
 
 /* Connects as a QEMU does and takes its welcome. 0, or -1. */
 int
-ivc_open(struct ivc *p, const char *path)
+ivc_connect_only(struct ivc *p, const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int64_t v;
-	int fd;
 
 	memset(p, -1, sizeof(*p));
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if ((p->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(p->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    ivc_recv(p->sock, &v, &fd) < 0 || v != 0 ||
+	    connect(p->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		ivc_close(p);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ivc_welcome(struct ivc *p)
+{
+	int64_t v;
+	int fd;
+
+	if (ivc_recv(p->sock, &v, &fd) < 0 || v != 0 ||
 	    ivc_recv(p->sock, &v, &fd) < 0 || v < 0 || v > 15 ||
 	    (p->index = (int)v, ivc_until(p, -1)) < 0) {
 		ivc_close(p);
@@ -91,3 +101,8 @@ ivc_open(struct ivc *p, const char *path)
 	return 0;
 }
 
+int
+ivc_open(struct ivc *p, const char *path)
+{
+	return ivc_connect_only(p, path) < 0 ? -1 : ivc_welcome(p);
+}

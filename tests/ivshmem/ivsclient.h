@@ -21,6 +21,10 @@ struct ivc {
 
 /* Connects as a QEMU does and takes its welcome. 0, or -1. */
 int ivc_open(struct ivc *p, const char *path);
+/* The same in two steps: the connection (which may wait in the server's
+ * backlog), then the welcome. 0, or -1 (p closed). */
+int ivc_connect_only(struct ivc *p, const char *path);
+int ivc_welcome(struct ivc *p);
 /* Reads messages until the peer at index want is known (want < 0: until
  * its own vector came). 0, or -1. */
 int ivc_until(struct ivc *p, int want);

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -603,6 +605,75 @@ test_detach_qemu(void **state)
 	ivs_client_members(c, r.client_id, 0x3);
 }
 
+/* The daemon's CPU time so far, in clock ticks (utime + stime). */
+static long
+ivs_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* After the name: state, then fields 4 to 13, then utime, stime. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2, "%*c %*d %*d "
+	    "%*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
+/* Out of descriptors, a QEMU knocking at an export does not make the
+ * daemon spin on accept: every listener rests a moment at a time, and
+ * the QEMU joins once descriptors are free. */
+static void
+test_out_of_fds(void **state)
+{
+	static const struct harness_restart low = { .nofile = 64 };
+	struct ivs *f = *state;
+	int raw[80], n = 0, fd;
+	long ticks;
+	struct ivc q;
+
+	f->fx.start_how = &low;
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "nofd", 16), 0);
+	ivs_export(f, "nofd", "1");
+	while (n < 80 && fixture_log_lines(&f->fx, "out of file descriptors",
+	    NULL) == 0) {
+		assert_true((raw[n] = fixture_raw(&f->fx,
+		    f->fx.d.socket)) >= 0);
+		n++;
+		usleep(n > 40 ? 20000 : 0);
+	}
+	assert_true(fixture_log_lines(&f->fx, "out of file descriptors",
+	    NULL) > 0);
+	/* A QEMU's connection waits in the export's backlog. */
+	assert_int_equal(ivc_connect_only(&q, f->path), 0);
+	ticks = ivs_cpu_ticks(f->fx.d.pid);
+	sleep(1);
+	ticks = ivs_cpu_ticks(f->fx.d.pid) - ticks;
+	print_message("daemon CPU while out of fds: %ld ticks in 1 s\n",
+	    ticks);
+	assert_true(ticks >= 0 && ticks < sysconf(_SC_CLK_TCK) / 4);
+	assert_true(fixture_log_lines(&f->fx, "out of file descriptors",
+	    NULL) <= 12);
+	while (n > 0)
+		fixture_raw_close(&f->fx, raw[--n]);
+	assert_int_equal(setsockopt(q.sock, SOL_SOCKET, SO_RCVTIMEO,
+	    &(struct timeval){ 5, 0 }, sizeof(struct timeval)), 0);
+	assert_int_equal(ivc_welcome(&q), 0);
+	fd = q.index;
+	ivc_close(&q);
+	assert_int_equal(fd, 0);
+}
+
 /* 16 clients of every kind (QEMUs, libshmclient clients and, with KVM,
  * shm-vm guests); the 17th QEMU or client is refused. */
 static void
@@ -812,6 +883,8 @@ main(void)
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_refused,
 		    ivs_setup, ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_fds, ivs_setup,
+		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_sixteen, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
