@@ -27,6 +27,37 @@ shmc_memfd_ok(int fd, uint64_t bytes, struct stat *st)
 	    (seals & F_SEAL_SHRINK) ? 0 : -EPROTO;
 }
 
+/* Detaches a client the caller will never hear of (ours could not be
+ * remembered). */
+static void
+shmc_detach_unknown(struct shmc *c, uint64_t id)
+{
+	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
+	Shmbroker__ServerMessage *m;
+
+	d.client_id = id;
+	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
+	req.detach = &d;
+	if (shmc_call_once(c, &req, &m) == 0)
+		wire_done_server(c->scratch, m);
+}
+
+/* What the reply says of the memory must hold for the memfd: the region
+ * is mapped for backing_bytes, and past the memfd's end a VMM touching it
+ * would fault; a hugetlb mapping is unmapped in whole huge pages, and a
+ * memfd said not to be one would leave its mapping behind. */
+static bool
+shmc_backing_ok(const Shmbroker__AttachReply *r, const struct stat *st)
+{
+	bool huge = r->backing == SHMBROKER__BACKING__BACKING_HUGETLB;
+
+	return r->backing_bytes >= (uint64_t)r->size_pages * 4096 &&
+	    r->backing_bytes <= (uint64_t)st->st_size &&
+	    huge == (st->st_blksize > 4096) &&
+	    (!huge || r->backing_bytes % (uint64_t)st->st_blksize == 0);
+}
+
 int
 shmc_attach_once(struct shmc *c, const void *name, size_t len,
     uint32_t size_pages, bool create, uint32_t want_index,
@@ -38,6 +69,7 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 	Shmbroker__AttachReply *r;
 	struct wire_fds fds = { .n = 0 };
 	struct stat st;
+	uint64_t unusable = 0;
 	int rc;
 
 	a.name.data = (uint8_t *)name;
@@ -64,11 +96,15 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 		shmc_fail(c, 0, "%s: %s", wire_status_name(rc), m->message);
 	} else if (fds.n < 1 || r->size_pages == 0 ||
 	    shmc_memfd_ok(fds.fd[0], (uint64_t)r->size_pages * 4096,
-	    &st) < 0 ||
+	    &st) < 0 || !shmc_backing_ok(r, &st) ||
 	    shmc_af_take(af, &fds, r->index, r->active_mask) < 0) {
 		rc = shmc_fail(c, -EPROTO, "attach reply without a sealed "
-		    "region memfd of its %u pages, the state page and the "
-		    "eventfds (%zu fds)", r->size_pages, fds.n);
+		    "region memfd of its %u pages and %llu bytes of %s, the "
+		    "state page and the eventfds (%zu fds)", r->size_pages,
+		    (unsigned long long)r->backing_bytes, r->backing ==
+		    SHMBROKER__BACKING__BACKING_HUGETLB ? "huge pages" :
+		    "shmem", fds.n);
+		unusable = r->client_id;
 	} else {
 		af->dev = st.st_dev;
 		af->ino = st.st_ino;
@@ -87,23 +123,16 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 	}
 	wire_fds_close(&fds);
 	wire_done_server(c->scratch, m);
+	/* Attached all the same: it would hold an index and a quota. The
+	 * caller is told why the attach failed, not how the detach went. */
+	if (unusable != 0) {
+		char why[sizeof(c->err)];
+
+		memcpy(why, c->err, sizeof(why));
+		shmc_detach_unknown(c, unusable);
+		memcpy(c->err, why, sizeof(why));
+	}
 	return rc;
-}
-
-/* Detaches a client the caller will never hear of (ours could not be
- * remembered). */
-static void
-shmc_detach_unknown(struct shmc *c, uint64_t id)
-{
-	Shmbroker__ClientMessage req = SHMBROKER__CLIENT_MESSAGE__INIT;
-	Shmbroker__Detach d = SHMBROKER__DETACH__INIT;
-	Shmbroker__ServerMessage *m;
-
-	d.client_id = id;
-	req.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_DETACH;
-	req.detach = &d;
-	if (shmc_call_once(c, &req, &m) == 0)
-		wire_done_server(c->scratch, m);
 }
 
 static int

@@ -361,8 +361,17 @@ script_short_attach(struct fk *k)
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
 	m.attach = &a;
 	for (int round = 0; round < 3; round++) {
-		if (fk_recv(k, WAIT_MS, &q) != 1 ||
-		    q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH)
+		if (fk_recv(k, WAIT_MS, &q) != 1)
+			return 22;
+		/* The library detaches a client it could not use. */
+		if (q->body_case == SHMBROKER__CLIENT_MESSAGE__BODY_DETACH &&
+		    q->detach->client_id == 7) {
+			fk_answer(k, q);
+			shmbroker__client_message__free_unpacked(q, NULL);
+			round--;
+			continue;
+		}
+		if (q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH)
 			return 22;
 		m.id = q->id;
 		/* The third: an index past the 16 slots, which the library
@@ -394,6 +403,8 @@ enum lie {
 	LIE_SHORT_REGION,	/* 16 pages said, a memfd of 1 */
 	LIE_UNSEALED_REGION,	/* a memfd the daemon could shrink later */
 	LIE_EMPTY_STATE,	/* a state page of 0 bytes */
+	LIE_BIG_BACKING,	/* 2 MiB of backing said, a memfd of 4 KiB */
+	LIE_FALSE_HUGETLB,	/* huge pages said, a shmem memfd */
 	LIE_NONE,		/* all as the daemon sends it */
 	LIE_COUNT
 };
@@ -435,7 +446,11 @@ script_lying_attach(struct fk *k)
 		a.active_mask = 1;
 		a.size_pages = lie == LIE_NO_PAGES ? 0 :
 		    lie == LIE_SHORT_REGION ? 16 : 1;
-		a.backing_bytes = (uint64_t)a.size_pages * 4096;
+		a.backing_bytes = lie == LIE_BIG_BACKING ? 2u << 20 :
+		    (uint64_t)a.size_pages * 4096;
+		a.backing = lie == LIE_FALSE_HUGETLB ?
+		    SHMBROKER__BACKING__BACKING_HUGETLB :
+		    SHMBROKER__BACKING__BACKING_SHMEM;
 		m.id = q->id;
 		m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
 		m.attach = &a;
