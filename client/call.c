@@ -120,6 +120,18 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 	/* nothing, nothing to read, or a signal: the caller's deadline */
 	if (n == -EAGAIN || n == -ENOMSG || n == -EINTR)
 		return 0;
+	/* One datagram lost, the connection fine: most often its fds did
+	 * not fit under our descriptor limit. Said, and read on: ending the
+	 * connection (or the caller's event loop) for it would lose every
+	 * event after it, revocations too. */
+	if (n == -ETOOMANYREFS || n == -EMSGSIZE || n == -EPROTO) {
+		shmc_fail(c, (int)n, "a message from shmbrokerd was dropped: "
+		    "%s (%s)", n == -ETOOMANYREFS ? "its fds did not fit (out "
+		    "of descriptors? raise RLIMIT_NOFILE)" : n == -EMSGSIZE ?
+		    "too long" : "ancillary data other than fds",
+		    strerror((int)-n));
+		return 0;
+	}
 	if (n == 0)
 		return shmc_fail(c, -ECONNRESET, "shmbrokerd closed the "
 		    "connection");

@@ -355,11 +355,10 @@ mini_events(void *arg)
 		pthread_mutex_lock(&m->lock);
 		rc = shmvdev_dispatch(m->vdev);
 		pthread_mutex_unlock(&m->lock);
-		if (rc < 0) {
-			fprintf(stderr, "minivmm: shmbrokerd is gone for "
-			    "good: %s\n", shmvdev_error(m->vdev));
-			break;
-		}
+		/* Said, not the end: the next create reconnects. */
+		if (rc < 0)
+			fprintf(stderr, "minivmm: shared memory events: %s\n",
+			    shmvdev_error(m->vdev));
 	}
 	return NULL;
 }

@@ -90,9 +90,10 @@
  * (shmvdev_error says so). A client whose region did not come back reads
  * as revoked: its status reads 0 until the guest detaches it. Each client
  * gets a new eventfd, which shmvdev_dispatch rebinds (unbind_irqfd on the
- * old one, bind_irqfd on the new one). When reconnecting fails for good,
+ * old one, bind_irqfd on the new one). When reconnecting fails,
  * shmvdev_dispatch returns -ECONNRESET; the guest then runs on with its
- * regions mapped, and its creates and finds fail with GSS_UNKNOWN_FAILURE.
+ * regions mapped, its creates and finds fail with GSS_UNKNOWN_FAILURE,
+ * and each later one tries to reconnect again: keep polling.
  *
  * Failures never reach the guest as a crash or a stall beyond the daemon
  * call timeout: a daemon that cannot be reached makes a create or find
@@ -261,9 +262,10 @@ int shmvdev_event_fd(const struct shmvdev *d);
  * `shmctl detach`), whose eventfd it unbinds and whose region it unmaps
  * first (unbind_irqfd, ops->unmap), after which the control page reads
  * 0 and ignores writes as after the guest's own detach; after a daemon
- * restart, the irqfds of the new eventfds. Returns the number of events handled, or -errno
- * when the daemon is gone for good (-ECONNRESET; the VMM may then stop
- * polling the fd).
+ * restart, the irqfds of the new eventfds. Returns the number of events
+ * handled, or -errno: -ECONNRESET when reconnecting failed, another when
+ * a message was lost (out of descriptors, say). Either way the VMM keeps
+ * polling and calling: events come again once the trouble is over.
  */
 int shmvdev_dispatch(struct shmvdev *d);
 

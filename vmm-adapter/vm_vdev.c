@@ -220,7 +220,7 @@ event_thread(void *arg)
 	struct sched_param batch = { .sched_priority = 0 };
 	struct vm *vm = arg;
 	struct pollfd p[2];
-	int rc;
+	int rc, last = 0;
 
 	/* Only a scheduling preference: failing leaves it as it was. */
 	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
@@ -242,13 +242,14 @@ event_thread(void *arg)
 		pthread_mutex_lock(&vm->vdev_lock);
 		rc = shmvdev_dispatch(vm->vdev);
 		pthread_mutex_unlock(&vm->vdev_lock);
-		/* Negative only once reconnecting has failed for good. */
-		if (rc < 0) {
-			fprintf(stderr, "shm-vm: shmbrokerd is gone for good "
-			    "(%s): %s; the guest runs on without shared memory "
-			    "events\n", strerror(-rc), shmvdev_error(vm->vdev));
-			break;
+		/* Not the end of events: the guest's next create or detach
+		 * reconnects, and revocations must still be applied then. */
+		if (rc < 0 && rc != last) {
+			fprintf(stderr, "shm-vm: shared memory events: %s (%s); "
+			    "the guest runs on\n", shmvdev_error(vm->vdev),
+			    strerror(-rc));
 		}
+		last = rc;
 	}
 	return NULL;
 }
