@@ -200,7 +200,9 @@ ivsh_peer_write_cb(evutil_socket_t fd, short what, void *arg)
 	ivsh_peer_flush(arg);
 }
 
-/* A QEMU's socket said something: it only ever closes it. */
+/* A QEMU's socket said something: it only ever closes it. Bytes are
+ * against the protocol (a QEMU never sends any), and reading them as
+ * fast as a peer writes took most of a CPU: that peer is let go. */
 static void
 ivsh_peer_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -211,11 +213,12 @@ ivsh_peer_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* read(2), not recvmsg: fds a QEMU sends are dropped by the kernel. */
 	n = read(fd, buf, sizeof(buf));
-	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	log_info(&p->b->log, "ivshmem %s: QEMU pid %d (index %d) went away",
+	log_info(&p->b->log, "ivshmem %s: QEMU pid %d (index %d) %s",
 	    p->exp != NULL ? p->exp->path : "-", (int)p->cred.pid,
-	    p->cl != NULL ? p->cl->index : -1);
+	    p->cl != NULL ? p->cl->index : -1, n > 0 ? "sent bytes, which "
+	    "the protocol has no place for: let go" : "went away");
 	ivsh_peer_free(p);
 }
 

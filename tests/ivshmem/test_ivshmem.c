@@ -674,6 +674,33 @@ test_out_of_fds(void **state)
 	assert_int_equal(fd, 0);
 }
 
+/* A peer that sends bytes (a QEMU never does) is let go, its index
+ * freed, instead of being read as fast as it writes. */
+static void
+test_peer_sends(void **state)
+{
+	struct ivs *f = *state;
+	struct ivc q, again;
+	char buf[64];
+	ssize_t n;
+
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "talk", 16), 0);
+	ivs_export(f, "talk", "1");
+	assert_int_equal(ivc_open(&q, f->path), 0);
+	assert_int_equal(setsockopt(q.sock, SOL_SOCKET, SO_RCVTIMEO,
+	    &(struct timeval){ 5, 0 }, sizeof(struct timeval)), 0);
+	assert_int_equal(write(q.sock, "hello", 5), 5);
+	while ((n = read(q.sock, buf, sizeof(buf))) > 0)
+		continue;
+	assert_int_equal(n, 0);		/* closed, not timed out */
+	ivc_close(&q);
+	assert_int_equal(ivc_open(&again, f->path), 0);
+	assert_int_equal(again.index, 0);
+	ivc_close(&again);
+	assert_int_equal(fixture_log_lines(&f->fx, "sent bytes", NULL), 1);
+}
+
 /* 16 clients of every kind (QEMUs, libshmclient clients and, with KVM,
  * shm-vm guests); the 17th QEMU or client is refused. */
 static void
@@ -884,6 +911,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_only_refused,
 		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_fds, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_peer_sends, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_sixteen, ivs_setup,
 		    ivs_teardown),
