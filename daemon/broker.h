@@ -225,8 +225,9 @@ struct broker {
 	struct fdstash *stash;		/* the rest, in keeper processes */
 	struct wake *wake;		/* members' eventfds woken */
 	uint64_t park_cursor;		/* regions up to this id are parked */
-	uint64_t park_warned_ms;	/* last "cannot park", monotonic */
-	uint64_t park_unsaid;		/* failures since, not logged */
+	struct log_limit park_said;	/* "cannot park" */
+	struct log_limit pause_said;	/* "out of file descriptors" */
+	struct log_limit refused_said;	/* "refused QEMU" */
 	uint64_t restored;		/* regions rebuilt from the fd store */
 	struct restored_state *states;	/* state pages from the fd store, */
 	size_t nstates;			/* matched to regions at the end */

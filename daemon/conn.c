@@ -668,12 +668,17 @@ void
 conn_pause_accept(struct broker *b)
 {
 	struct timeval tv = { 0, 100000 };
+	uint64_t unsaid;
 
 	if (b->ev_accept_retry == NULL ||	/* no listener of conn.c */
 	    evtimer_pending(b->ev_accept_retry, NULL))
 		return;
-	log_warn(&b->log, "out of file descriptors: pausing accept for 100 "
-	    "ms (raise LimitNOFILE)");
+	if (log_limit_pass(&b->pause_said, broker_mono_ns() / 1000000,
+	    LOG_REPEAT_MS, &unsaid))
+		log_warn(&b->log, "out of file descriptors: pausing accept "
+		    "for 100 ms (raise LimitNOFILE; %llu more pauses in the "
+		    "last %d s)", (unsigned long long)unsaid,
+		    LOG_REPEAT_MS / 1000);
 	for (int k = 0; k < 2; k++)
 		if (b->listeners[k].ev != NULL)
 			event_del(b->listeners[k].ev);

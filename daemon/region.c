@@ -86,19 +86,15 @@ region_peer_changed(struct broker *b, struct region *g, int index,
 static void
 region_park_failed(struct broker *b, const struct region *g, int err)
 {
-	uint64_t now = broker_mono_ns() / 1000000;
+	uint64_t unsaid;
 
-	if (b->park_warned_ms != 0 &&
-	    now - b->park_warned_ms < PARK_WARN_INTERVAL_MS) {
-		b->park_unsaid++;
+	if (!log_limit_pass(&b->park_said, broker_mono_ns() / 1000000,
+	    PARK_WARN_INTERVAL_MS, &unsaid))
 		return;
-	}
 	log_warn(&b->log, "cannot park the memfd of region %s in a keeper "
 	    "process (%s): keeping it in the daemon for now (%llu more such "
 	    "failures in the last %d s)", g->name, strerror(-err),
-	    (unsigned long long)b->park_unsaid, PARK_WARN_INTERVAL_MS / 1000);
-	b->park_warned_ms = now;
-	b->park_unsaid = 0;
+	    (unsigned long long)unsaid, PARK_WARN_INTERVAL_MS / 1000);
 }
 
 /*
