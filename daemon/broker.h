@@ -302,6 +302,12 @@ void inflight_unwait(struct conn *c);
 /* c is being freed: true when its socket was kept (its peer holds fds
  * unread), else the caller closes it. */
 bool inflight_keep(struct conn *c);
+/* For a peer that is not a connection (an ivshmem QEMU): may a new one of
+ * uid be sent nfds fds, within its uid's share and everyone's? */
+bool inflight_room(struct broker *b, uid_t uid, size_t nfds);
+/* The peer of uid on fd, sent `sent` fds in all, is gone: fd is closed,
+ * or kept as a drain of uid's while its peer holds some unread. */
+void inflight_let_go(struct broker *b, int fd, uid_t uid, size_t sent);
 /* Its state, once, before the first connection; -ENOMEM. */
 int inflight_init(struct broker *b);
 /* The daemon stops: every kept socket is closed. */

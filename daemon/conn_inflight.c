@@ -536,41 +536,91 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 		inflight_arm(b);
 }
 
-bool
-inflight_keep(struct conn *c)
+/* fd's socket is kept as a drain of fds unread, charged to owner (and
+ * usage's connections): true, or false when it could not be (the caller
+ * closes it; its count is let go). */
+static bool
+inflight_drain_add(struct broker *b, int fd, size_t fds,
+    struct inflight_uid *owner, struct tenant_usage *usage)
 {
-	struct broker *b = c->b;
 	struct conn_drain *d;
 
-	inflight_unwait(c);
-	inflight_refresh(c);
 	/* Uncapped, what the peer holds is its own business. */
-	if (c->inflight_fds == 0 || !b->inflight_capped) {
-		if (c->inflight_fds != 0)
-			inflight_uncharge(b, c->inflight_owner,
-			    c->inflight_fds);
+	if (fds == 0 || !b->inflight_capped ||
+	    (d = calloc(1, sizeof(*d))) == NULL) {
+		/* Without memory: given up, the kernel still holds them. */
+		inflight_uncharge(b, owner, fds);
 		return false;
 	}
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		/* Given up: the kernel still holds them. */
-		inflight_uncharge(b, c->inflight_owner, c->inflight_fds);
-		return false;
-	}
-	d->fd = c->fd;
-	d->fds = c->inflight_fds;
-	d->owner = c->inflight_owner;
+	d->fd = fd;
+	d->fds = fds;
+	d->owner = owner;
 	/* It counts against its tenant's max_connections as against
 	 * [broker] max_connections, until closed. */
-	if ((d->usage = c->conn_usage) != NULL)
+	if ((d->usage = usage) != NULL)
 		d->usage->connections++;
 	shutdown(d->fd, SHUT_RDWR);
 	LIST_INSERT_HEAD(&b->drains, d, entry);
 	b->ndrains++;
-	log_debug(&b->log, "connection %llu: closed with %zu fds unread by "
-	    "its peer: kept until it reads or closes",
-	    (unsigned long long)c->id, d->fds);
 	inflight_arm(b);
 	return true;
+}
+
+bool
+inflight_keep(struct conn *c)
+{
+	inflight_unwait(c);
+	inflight_refresh(c);
+	if (!inflight_drain_add(c->b, c->fd, c->inflight_fds,
+	    c->inflight_owner, c->conn_usage))
+		return false;
+	log_debug(&c->b->log, "connection %llu: closed with %zu fds unread "
+	    "by its peer: kept until it reads or closes",
+	    (unsigned long long)c->id, c->inflight_fds);
+	return true;
+}
+
+/*
+ * A peer that is not a connection (an ivshmem QEMU) sends its fds at
+ * once, as its protocol wants, so nothing of it waits: it is counted only
+ * once it is gone with fds unread, as a drain of its uid, and a peer of a
+ * uid whose share is full is not let in.
+ */
+static bool
+inflight_room_now(const struct broker *b, uid_t uid, size_t nfds)
+{
+	const struct inflight_uid *u = inflight_find(b, uid);
+
+	return (u != NULL ? u->fds : 0) + nfds <= b->fd_limit /
+	    INFLIGHT_UID_SHARE && b->inflight_fds + nfds <= b->fd_limit /
+	    INFLIGHT_ALL_SHARE;
+}
+
+bool
+inflight_room(struct broker *b, uid_t uid, size_t nfds)
+{
+	if (!b->inflight_capped || inflight_room_now(b, uid, nfds))
+		return true;
+	/* What drains' peers read since the last sweep is let go first. */
+	inflight_sweep_drains(b);
+	return inflight_room_now(b, uid, nfds);
+}
+
+void
+inflight_let_go(struct broker *b, int fd, uid_t uid, size_t sent)
+{
+	struct inflight_uid *u;
+
+	if (sent == 0 || !b->inflight_capped || inflight_unread(fd) <= 0 ||
+	    (u = inflight_uid_get(b, uid)) == NULL) {
+		close(fd);
+		return;
+	}
+	/* Not all of them may be unread: counted as if they were. */
+	u->fds += sent;
+	b->inflight_fds += sent;
+	if (!inflight_drain_add(b, fd, sent, u, NULL))
+		close(fd);
 }
 
 /* Whether the kernel caps what the daemon has in flight: it does not for

@@ -137,6 +137,14 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		    "default_tenant is configured";
 	else if (policy_may_join(b, t, cred, g, &why) == GSS_OK)
 		err = region_client_room(b, t, &why) < 0 ? -ENOSPC : 0;
+	/* Its memfd and vectors: within what its uid may hold unread. */
+	if (err == 0 && !inflight_room(b, cred->uid, 1 + e->vectors)) {
+		err = -ENOSPC;
+		why = "peers of its uid went without reading the fds they "
+		    "were sent, and hold their share of the daemon's fds in "
+		    "flight (1/8 of its descriptor limit) until they read or "
+		    "close";
+	}
 	if (err != 0) {
 		ivshmem_refuse(e, fd, cred, err, why);
 		return;

@@ -156,6 +156,7 @@ struct ivsh_peer {
 	uint16_t direct;		/* ... as ring[index] (else relays) */
 	STAILQ_HEAD(, ivsh_msg) outq;
 	unsigned queued;
+	size_t sent_fds;		/* in all: inflight_let_go */
 	bool closing;			/* sends what is queued, then closes */
 	bool dropped;			/* cannot be sent to: closes now */
 };

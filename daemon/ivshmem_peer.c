@@ -162,6 +162,7 @@ ivsh_peer_send_one(struct ivsh_peer *p, struct ivsh_msg *m)
 		close(m->fd);
 		m->fd = -1;
 		p->b->outq_fds--;
+		p->sent_fds++;
 	}
 	m->sent += (uint8_t)n;
 	return m->sent == sizeof(m->bytes);
@@ -494,6 +495,10 @@ ivsh_peer_free(struct ivsh_peer *p)
 	if (p->ev_close != NULL)
 		event_free(p->ev_close);
 	ivsh_throttle_fini(&p->throttle);
-	close(p->fd);
+	/* A QEMU that went (or was let go) without reading what it was
+	 * sent keeps those fds in flight, charged to the daemon by the
+	 * kernel: its socket stays, counted to its uid, until it reads or
+	 * closes, so that its uid cannot join again past its share. */
+	inflight_let_go(p->b, p->fd, p->cred.uid, p->sent_fds);
 	free(p);
 }

@@ -11,6 +11,8 @@
  * refused with the reason. Skipped (77) where QEMU is not installed.
  */
 #include <errno.h>
+#include <grp.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -705,6 +708,98 @@ test_peer_sends(void **state)
 	assert_int_equal(fixture_log_lines(&f->fx, "sent bytes", NULL), 1);
 }
 
+#define UNREAD_UID 4306		/* the peer that never reads */
+#define UNREAD_ROUNDS 300
+
+/* In a child as UNREAD_UID: UNREAD_ROUNDS joins, each of which takes
+ * only the first message (the version: the fds come after it) and shuts
+ * its writing side, which the daemon takes for the QEMU going; the
+ * sockets stay open, their fds unread. Reports joins << 16 | refusals
+ * on out, then waits to be killed. */
+static void
+unread_peer(const char *path, int out)
+{
+	uint32_t joins = 0, refused = 0, rep;
+	int64_t version;
+
+	/* Gone with the test, and after a minute in any case. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(60);
+	if (setgroups(0, NULL) < 0 || setgid(UNREAD_UID) < 0 ||
+	    setuid(UNREAD_UID) < 0)
+		_exit(90);
+	for (int i = 0; i < UNREAD_ROUNDS; i++) {
+		struct ivc q;
+
+		if (ivc_connect_only(&q, path) < 0)
+			_exit(91);
+		if (recv(q.sock, &version, sizeof(version), MSG_WAITALL) !=
+		    (ssize_t)sizeof(version))
+			_exit(92);
+		if (version < 0) {
+			refused++;
+			close(q.sock);
+			continue;
+		}
+		joins++;
+		shutdown(q.sock, SHUT_WR);	/* q.sock stays open */
+		usleep(200);
+	}
+	rep = joins << 16 | refused;
+	if (write(out, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+		_exit(93);
+	pause();
+	_exit(0);
+}
+
+/*
+ * The kernel counts every fd the daemon has sent and its peer not yet
+ * read against the daemon's descriptor limit (under the unit, which
+ * gives it no CAP_SYS_RESOURCE), and past it every fd the daemon sends
+ * fails. QEMUs that go without reading theirs, again and again, used to
+ * reach it (a reviewer's find): another uid's VMM attaches then failed.
+ * The sockets of such QEMUs are now kept and counted to their uid, whose
+ * later QEMUs are refused past its share; the other uid attaches.
+ */
+static void
+test_unread_fds(void **state)
+{
+	static const struct harness_restart unit_like = { .nofile = 512,
+	    .no_caps = true, .uid = 2003 };
+	struct ivs *f = *state;
+	struct shmc_region r;
+	struct shmc *c;
+	uint32_t rep = 0;
+	int sv[2], st = -1;
+	pid_t pid;
+
+	assert_int_equal(chown(f->sockdir, 2003, 2003), 0);
+	f->fx.start_how = &unit_like;
+	ivs_start(f, "[broker]\ntenancy = open\n");
+	assert_int_equal(check_admin_create(f->fx.adm, "unread", 16), 0);
+	ivs_export(f, "unread", "1");
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	if ((pid = fork()) == 0) {
+		close(sv[0]);
+		unread_peer(f->path, sv[1]);
+	}
+	close(sv[1]);
+	assert_true(pid > 0);
+	/* While its sockets stay open: nothing asserted until it is gone. */
+	if (read(sv[0], &rep, sizeof(rep)) == (ssize_t)sizeof(rep) &&
+	    (c = fixture_connect(&f->fx, f->fx.d.socket, "other uid")) != NULL)
+		st = fixture_attach(&f->fx, c, "other", 1, true, &r);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(sv[0]);
+	print_message("the peer that never reads: %u joins, %u refused; "
+	    "another uid's attach: %d\n", rep >> 16, rep & 0xffff, st);
+	/* Its share is 1/8 of 512 fds, 2 a join: about 32. */
+	assert_true((rep >> 16) < 64 && (rep & 0xffff) > 0);
+	assert_int_equal(st, SHMC_GSS_OK);
+}
+
 /* 16 clients of every kind (QEMUs, libshmclient clients and, with KVM,
  * shm-vm guests); the 17th QEMU or client is refused. */
 static void
@@ -917,6 +1012,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_fds, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_peer_sends, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_unread_fds, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_sixteen, ivs_setup,
 		    ivs_teardown),
