@@ -253,7 +253,11 @@ shmc_sleep_ms(int ms)
 static int
 shmc_reconnect(struct shmc *c)
 {
-	int64_t deadline = shmc_now_ms() + c->reconnect_ms;
+	/* Once a whole wait was in vain, each call tries once: a VMM that
+	 * detaches its clients one by one (a guest reset) while the daemon
+	 * stays away would otherwise wait reconnect_ms for each. */
+	int64_t deadline = shmc_now_ms() + (c->unreachable ? 0 :
+	    c->reconnect_ms);
 	char why[sizeof(c->err)];
 	int rc;
 
@@ -277,10 +281,17 @@ shmc_reconnect(struct shmc *c)
 			break;
 		shmc_sleep_ms(SHMC_RECONNECT_RETRY_MS);
 	}
-	if (rc < 0)
+	if (rc < 0 && c->unreachable)
+		return shmc_fail(c, rc, "shmbrokerd is still away (tried once, "
+		    "after a wait of %d ms in vain before): %s",
+		    c->reconnect_ms, why);
+	if (rc < 0) {
+		c->unreachable = true;
 		return shmc_fail(c, rc, "lost the connection to shmbrokerd and "
 		    "could not make a new one in %d ms: %s", c->reconnect_ms,
 		    why);
+	}
+	c->unreachable = false;
 	c->reconnects++;
 	return 0;
 }

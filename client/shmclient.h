@@ -269,7 +269,9 @@ void shmc_set_event_thread(struct shmc *c, bool on);
  * it off): a call or shmc_dispatch that finds the connection closed tries
  * to connect again every 50 ms for up to timeout_ms, re-attaches every
  * attachment not detached, and is then tried once more. The event fd stays
- * the same. Each call may block for that long while the daemon is away.
+ * the same. The call that finds it gone may block for that long; once such
+ * a wait was in vain, each later call tries to connect once, without
+ * waiting, until one gets through.
  */
 void shmc_set_reconnect(struct shmc *c, int timeout_ms);
 /* How many times c has reconnected. */

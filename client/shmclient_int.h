@@ -78,6 +78,7 @@ struct shmc {
 	char *path;		/* to connect to again */
 	char *label;		/* NULL: the program's name */
 	int reconnect_ms;	/* 0: never reconnect */
+	bool unreachable;	/* the last reconnect's whole wait was in vain */
 	bool event_thread;	/* shmc_set_event_thread */
 	unsigned reconnects;
 	bool watching;		/* shmc_admin_watch, renewed at a reconnect */
