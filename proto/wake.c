@@ -3,7 +3,7 @@
  * wake: eventfd wakes and drains that never block (see wake.h).
  *
  * The AIO context's completions are never looked at: each one is a write
- * of a byte to /dev/null. The ring they land in is mapped into this
+ * of nothing to /dev/null. The ring they land in is mapped into this
  * process, and the kernel takes back the requests it counts as in flight
  * from the ring's head, which user space may move (libaio's reaping
  * without a system call does the same); so after each submission the head
@@ -34,7 +34,6 @@ struct wake {
 	aio_context_t ctx;	/* 0: no AIO, guarded writes */
 	struct wake_ring *ring;	/* the ctx's ring, when its layout is known */
 	int null_fd;
-	char byte;
 };
 
 int
@@ -134,10 +133,9 @@ wake_signal(struct wake *w, const int *efd, size_t n)
 		return wake_unguarded(efd, n);
 	memset(cb, 0, n * sizeof(cb[0]));
 	for (size_t i = 0; i < n; i++) {
+		/* Nothing written: a byte cost a fifth more here. */
 		cb[i].aio_lio_opcode = IOCB_CMD_PWRITE;
 		cb[i].aio_fildes = (uint32_t)w->null_fd;
-		cb[i].aio_buf = (uint64_t)(uintptr_t)&w->byte;
-		cb[i].aio_nbytes = 1;
 		cb[i].aio_flags = IOCB_FLAG_RESFD;
 		cb[i].aio_resfd = (uint32_t)efd[i];
 		p[i] = &cb[i];

@@ -14,7 +14,7 @@
  * loop, or a VMM's vCPU thread, would wait for as long as that holder
  * liked. The kernel's own eventfd_signal never blocks (it saturates), and
  * Linux AIO calls it for a request's IOCB_FLAG_RESFD when the request
- * completes; so a wake is a one-byte write to /dev/null submitted with the
+ * completes; so a wake is an empty write to /dev/null submitted with the
  * eventfd as resfd, which completes inside io_submit. A drain is a
  * preadv2 with RWF_NOWAIT, which an eventfd honours whatever its flags.
  */
