@@ -157,6 +157,7 @@ struct ivsh_peer {
 	STAILQ_HEAD(, ivsh_msg) outq;
 	unsigned queued;
 	size_t sent_fds;		/* in all: inflight_let_go */
+	unsigned setup_left;		/* of version, index, memfd: unsent */
 	bool closing;			/* sends what is queued, then closes */
 	bool dropped;			/* cannot be sent to: closes now */
 };

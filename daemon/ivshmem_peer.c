@@ -48,6 +48,27 @@ ivsh_peer_closing(struct ivsh_peer *p)
 	    IVSH_CLOSE_GRACE_MS / 1000, IVSH_CLOSE_GRACE_MS % 1000 * 1000 });
 }
 
+/*
+ * A QEMU let go during its set-up (version, index, memfd, which it waits
+ * for before anything else) is sent, in place of the next of them, 8
+ * bytes without an fd: the version -err it cannot take, or a shared
+ * memory message without the memory, either of which ends its set-up
+ * with an error; an end of stream there makes stock QEMU (7.2) spin. A
+ * message that went in part cannot be mended.
+ */
+static void
+ivsh_peer_abort_setup(struct ivsh_peer *p, int err)
+{
+	const struct ivsh_msg *m = STAILQ_FIRST(&p->outq);
+	uint8_t bytes[8];
+
+	if (p->setup_left == 0 || (m != NULL && m->sent != 0))
+		return;
+	ivshmem_encode(err, bytes);
+	(void)!send(p->fd, bytes, sizeof(bytes), MSG_DONTWAIT | MSG_NOSIGNAL);
+	p->setup_left = 0;
+}
+
 /* Lets go of a QEMU that does not read, saying why. */
 static void
 ivsh_peer_drop(struct ivsh_peer *p, const char *why)
@@ -57,6 +78,7 @@ ivsh_peer_drop(struct ivsh_peer *p, const char *why)
 	    "it go", p->exp != NULL ? p->exp->path : "-", (int)p->cred.pid,
 	    (unsigned)p->cred.uid, why);
 	p->dropped = true;
+	ivsh_peer_abort_setup(p, -ENOBUFS);
 	ivsh_peer_close_later(p);
 }
 
@@ -180,10 +202,21 @@ ivsh_peer_flush(struct ivsh_peer *p)
 	    (rc = ivsh_peer_send_one(p, m)) == 1) {
 		STAILQ_REMOVE_HEAD(&p->outq, entry);
 		p->queued--;
+		if (p->setup_left > 0)
+			p->setup_left--;
 		ivsh_msg_free(p, m);
 	}
 	if (rc < 0) {
+		/* Gone (its read side says so), or an fd refused
+		 * (ETOOMANYREFS), which is said. */
+		if (rc != -EPIPE && rc != -ECONNRESET)
+			log_warn(&p->b->log, "ivshmem %s: QEMU pid %d (uid %u): "
+			    "cannot send to it (%s): letting it go",
+			    p->exp != NULL ? p->exp->path : "-",
+			    (int)p->cred.pid, (unsigned)p->cred.uid,
+			    strerror(-rc));
 		p->dropped = true;
+		ivsh_peer_abort_setup(p, rc);
 		ivsh_peer_close_later(p);
 		return;
 	}
@@ -449,6 +482,7 @@ ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred,
 	snprintf(p->label, sizeof(p->label), "ivshmem %.55s", e->path);
 	LIST_INIT(&p->clients);
 	STAILQ_INIT(&p->outq);
+	p->setup_left = 3;
 	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
 		for (unsigned v = 0; v < IVSHMEM_MAX_VECTORS; v++)
 			p->relay[i][v] = (struct ivsh_relay){ .p = p,

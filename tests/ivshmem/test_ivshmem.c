@@ -681,6 +681,32 @@ test_out_of_fds(void **state)
 	assert_int_equal(fd, 0);
 }
 
+/* A QEMU let go during its set-up (here: its 16 vectors are more fds
+ * than the send queues may hold at a descriptor limit of 64) is told so
+ * with a version it cannot take, and exits saying it; before, the daemon
+ * closed the socket and stock QEMU waited on the end of the stream. */
+static void
+test_setup_refused(void **state)
+{
+	static const struct harness_restart low = { .nofile = 64 };
+	struct ivs *f = *state;
+	char why[512];
+	int ws;
+
+	f->fx.start_how = &low;
+	ivs_start(f, NULL);
+	assert_int_equal(check_admin_create(f->fx.adm, "many", 16), 0);
+	ivs_export(f, "many", "16");
+	assert_int_equal(qtest_start(&f->q[0], f->path, 16, (uid_t)-1,
+	    (gid_t)-1, f->fx.dir), 0);
+	ws = qtest_wait_exit(&f->q[0], 20000);
+	qtest_stderr(&f->q[0], why, sizeof(why));
+	if (ws == -1)
+		fail_msg("QEMU did not exit: %s", why);
+	assert_non_null(strstr(why, "server sent version -105"));  /* ENOBUFS */
+	assert_int_equal(ivs_log_count(f, "send queues hold"), 1);
+}
+
 /* A peer that sends bytes (a QEMU never does) is let go, its index
  * freed, instead of being read as fast as it writes. */
 static void
@@ -1012,6 +1038,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_fds, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_peer_sends, ivs_setup,
+		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_setup_refused, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unread_fds, ivs_setup,
 		    ivs_teardown),
