@@ -302,12 +302,24 @@ void inflight_unwait(struct conn *c);
 /* c is being freed: true when its socket was kept (its peer holds fds
  * unread), else the caller closes it. */
 bool inflight_keep(struct conn *c);
-/* For a peer that is not a connection (an ivshmem QEMU): may a new one of
- * uid be sent nfds fds, within its uid's share and everyone's? */
+/* The same books for a peer that is not a connection (an ivshmem QEMU):
+ * what it was sent, charged to its uid until it has read it all. */
+struct inflight_count {
+	struct inflight_uid *owner;
+	size_t fds;
+};
+void inflight_count_sent(struct broker *b, struct inflight_count *ic,
+    uid_t uid, size_t nfds);
+/* Let go when fd's peer has read everything (one SIOCOUTQ). */
+void inflight_count_refresh(struct broker *b, struct inflight_count *ic,
+    int fd);
+/* The peer is gone: fd is closed, or kept as a drain of its uid's while
+ * its peer holds some unread. */
+void inflight_count_let_go(struct broker *b, struct inflight_count *ic,
+    int fd);
+/* May a new such peer of uid be sent nfds fds, within its uid's share
+ * and everyone's (drains' reads looked at first)? */
 bool inflight_room(struct broker *b, uid_t uid, size_t nfds);
-/* The peer of uid on fd, sent `sent` fds in all, is gone: fd is closed,
- * or kept as a drain of uid's while its peer holds some unread. */
-void inflight_let_go(struct broker *b, int fd, uid_t uid, size_t sent);
 /* Its state, once, before the first connection; -ENOMEM. */
 int inflight_init(struct broker *b);
 /* The daemon stops: every kept socket is closed. */

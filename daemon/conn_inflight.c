@@ -69,6 +69,9 @@
 #define INFLIGHT_DRAIN_MS 1000
 #define INFLIGHT_SWEEP_MS 50		/* full sweeps, at most this often */
 #define INFLIGHT_REFRESH_AT (INFLIGHT_CONN_MAX / 4)	/* see inflight_request */
+/* Drains one uid may hold before its QEMUs are refused: each counts
+ * against max_connections, which one uid's must not fill. */
+#define INFLIGHT_UID_DRAINS 64
 
 /* What the peers of one uid hold unread; there is one while it is not
  * 0, in b->inflight_uids. */
@@ -76,6 +79,7 @@ struct inflight_uid {
 	struct hnode node;
 	uid_t uid;
 	size_t fds;
+	size_t drains;		/* of them: closed sockets kept */
 	size_t waiters;		/* its connections waiting for a budget */
 	uint64_t full_tick;	/* the tick that found its share full */
 };
@@ -223,6 +227,8 @@ inflight_fits(const struct conn *c, size_t nfds)
 static void
 inflight_drain_free(struct broker *b, struct conn_drain *d)
 {
+	if (d->owner != NULL)
+		d->owner->drains--;
 	inflight_uncharge(b, d->owner, d->fds);
 	if (d->usage != NULL)
 		d->usage->connections--;
@@ -555,6 +561,8 @@ inflight_drain_add(struct broker *b, int fd, size_t fds,
 	d->fd = fd;
 	d->fds = fds;
 	d->owner = owner;
+	if (owner != NULL)
+		owner->drains++;
 	/* It counts against its tenant's max_connections as against
 	 * [broker] max_connections, until closed. */
 	if ((d->usage = usage) != NULL)
@@ -581,19 +589,55 @@ inflight_keep(struct conn *c)
 }
 
 /*
- * A peer that is not a connection (an ivshmem QEMU) sends its fds at
- * once, as its protocol wants, so nothing of it waits: it is counted only
- * once it is gone with fds unread, as a drain of its uid, and a peer of a
- * uid whose share is full is not let in.
+ * A peer that is not a connection (an ivshmem QEMU) is sent its fds at
+ * once, as its protocol wants, so nothing of it waits: it is counted as
+ * it is sent (struct inflight_count), let go once its peer read all
+ * (SIOCOUTQ 0, looked at when a budget looks full), kept as a drain of
+ * its uid when it goes with some unread, and a new peer of a uid whose
+ * share is full is not let in.
  */
+void
+inflight_count_sent(struct broker *b, struct inflight_count *ic, uid_t uid,
+    size_t nfds)
+{
+	if (nfds == 0)
+		return;
+	if (ic->fds == 0)
+		ic->owner = inflight_uid_get(b, uid);
+	if (ic->owner != NULL)
+		ic->owner->fds += nfds;
+	ic->fds += nfds;
+	b->inflight_fds += nfds;
+}
+
+void
+inflight_count_refresh(struct broker *b, struct inflight_count *ic, int fd)
+{
+	if (ic->fds == 0 || inflight_unread(fd) != 0)
+		return;
+	inflight_uncharge(b, ic->owner, ic->fds);
+	*ic = (struct inflight_count){ NULL, 0 };
+}
+
+void
+inflight_count_let_go(struct broker *b, struct inflight_count *ic, int fd)
+{
+	inflight_count_refresh(b, ic, fd);
+	if (ic->fds == 0 || !inflight_drain_add(b, fd, ic->fds, ic->owner,
+	    NULL))
+		close(fd);
+	*ic = (struct inflight_count){ NULL, 0 };
+}
+
 static bool
 inflight_room_now(const struct broker *b, uid_t uid, size_t nfds)
 {
 	const struct inflight_uid *u = inflight_find(b, uid);
 
-	return (u != NULL ? u->fds : 0) + nfds <= b->fd_limit /
-	    INFLIGHT_UID_SHARE && b->inflight_fds + nfds <= b->fd_limit /
-	    INFLIGHT_ALL_SHARE;
+	if (u != NULL && (u->fds + nfds > b->fd_limit / INFLIGHT_UID_SHARE ||
+	    u->drains >= INFLIGHT_UID_DRAINS))
+		return false;
+	return b->inflight_fds + nfds <= b->fd_limit / INFLIGHT_ALL_SHARE;
 }
 
 bool
@@ -604,23 +648,6 @@ inflight_room(struct broker *b, uid_t uid, size_t nfds)
 	/* What drains' peers read since the last sweep is let go first. */
 	inflight_sweep_drains(b);
 	return inflight_room_now(b, uid, nfds);
-}
-
-void
-inflight_let_go(struct broker *b, int fd, uid_t uid, size_t sent)
-{
-	struct inflight_uid *u;
-
-	if (sent == 0 || !b->inflight_capped || inflight_unread(fd) <= 0 ||
-	    (u = inflight_uid_get(b, uid)) == NULL) {
-		close(fd);
-		return;
-	}
-	/* Not all of them may be unread: counted as if they were. */
-	u->fds += sent;
-	b->inflight_fds += sent;
-	if (!inflight_drain_add(b, fd, sent, u, NULL))
-		close(fd);
 }
 
 /* Whether the kernel caps what the daemon has in flight: it does not for

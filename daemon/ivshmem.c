@@ -115,6 +115,24 @@ ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
 	close(fd);
 }
 
+/* The QEMUs' counts are looked at (a SIOCOUTQ each) only when the books
+ * say there is no room: a QEMU reads what it is sent at once. */
+static bool
+ivshmem_fd_room(struct ivshmem *ivs, uid_t uid, size_t nfds)
+{
+	struct ivsh_export *e;
+	struct ivsh_peer *p;
+
+	if (inflight_room(ivs->b, uid, nfds))
+		return true;
+	LIST_FOREACH(e, &ivs->exports, entry)
+		LIST_FOREACH(p, &e->peers, entry)
+			inflight_count_refresh(ivs->b, &p->inflight, p->fd);
+	LIST_FOREACH(p, &ivs->orphans, entry)
+		inflight_count_refresh(ivs->b, &p->inflight, p->fd);
+	return inflight_room(ivs->b, uid, nfds);
+}
+
 /* A QEMU connected: the same decision as an attach of the region by a VMM
  * of its tenant, then a client of the region. fd is taken. */
 static void
@@ -137,8 +155,10 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		    "default_tenant is configured";
 	else if (policy_may_join(b, t, cred, g, &why) == GSS_OK)
 		err = region_client_room(b, t, &why) < 0 ? -ENOSPC : 0;
-	/* Its memfd and vectors: within what its uid may hold unread. */
-	if (err == 0 && !inflight_room(b, cred->uid, 1 + e->vectors)) {
+	/* What a join may be sent (the memfd, each index's vectors): within
+	 * what its uid may hold unread. */
+	if (err == 0 && !ivshmem_fd_room(e->ivs, cred->uid, 1 + e->vectors *
+	    REGION_MAX_CLIENTS)) {
 		err = -ENOSPC;
 		why = "peers of its uid went without reading the fds they "
 		    "were sent, and hold their share of the daemon's fds in "

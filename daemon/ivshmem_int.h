@@ -156,7 +156,7 @@ struct ivsh_peer {
 	uint16_t direct;		/* ... as ring[index] (else relays) */
 	STAILQ_HEAD(, ivsh_msg) outq;
 	unsigned queued;
-	size_t sent_fds;		/* in all: inflight_let_go */
+	struct inflight_count inflight;	/* fds sent, maybe unread */
 	unsigned setup_left;		/* of version, index, memfd: unsent */
 	bool closing;			/* sends what is queued, then closes */
 	bool dropped;			/* cannot be sent to: closes now */

@@ -184,7 +184,7 @@ ivsh_peer_send_one(struct ivsh_peer *p, struct ivsh_msg *m)
 		close(m->fd);
 		m->fd = -1;
 		p->b->outq_fds--;
-		p->sent_fds++;
+		inflight_count_sent(p->b, &p->inflight, p->cred.uid, 1);
 	}
 	m->sent += (uint8_t)n;
 	return m->sent == sizeof(m->bytes);
@@ -533,6 +533,6 @@ ivsh_peer_free(struct ivsh_peer *p)
 	 * sent keeps those fds in flight, charged to the daemon by the
 	 * kernel: its socket stays, counted to its uid, until it reads or
 	 * closes, so that its uid cannot join again past its share. */
-	inflight_let_go(p->b, p->fd, p->cred.uid, p->sent_fds);
+	inflight_count_let_go(p->b, &p->inflight, p->fd);
 	free(p);
 }
