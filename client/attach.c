@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "qvm/guest_shm.h"
@@ -43,19 +45,35 @@ shmc_detach_unknown(struct shmc *c, uint64_t id)
 		wire_done_server(c->scratch, m);
 }
 
+/* hugetlbfs, whose mappings go in whole huge pages. */
+static bool
+shmc_is_hugetlbfs(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && sf.f_type == HUGETLBFS_MAGIC;
+}
+
 /* What the reply says of the memory must hold for the memfd: the region
  * is mapped for backing_bytes, and past the memfd's end a VMM touching it
  * would fault; a hugetlb mapping is unmapped in whole huge pages, and a
- * memfd said not to be one would leave its mapping behind. */
+ * memfd said not to be one would leave its mapping behind. st_blksize is
+ * the huge page size on hugetlbfs, but also on shmem where it uses
+ * transparent huge pages (and the page size on a kernel of 64 KiB
+ * pages): only then is the file system asked. */
 static bool
-shmc_backing_ok(const Shmbroker__AttachReply *r, const struct stat *st)
+shmc_backing_ok(const Shmbroker__AttachReply *r, int fd,
+    const struct stat *st)
 {
 	bool huge = r->backing == SHMBROKER__BACKING__BACKING_HUGETLB;
 
-	return r->backing_bytes >= (uint64_t)r->size_pages * 4096 &&
-	    r->backing_bytes <= (uint64_t)st->st_size &&
-	    huge == (st->st_blksize > 4096) &&
-	    (!huge || r->backing_bytes % (uint64_t)st->st_blksize == 0);
+	if (r->backing_bytes < (uint64_t)r->size_pages * 4096 ||
+	    r->backing_bytes > (uint64_t)st->st_size)
+		return false;
+	if (huge)
+		return st->st_blksize > 4096 &&
+		    r->backing_bytes % (uint64_t)st->st_blksize == 0;
+	return st->st_blksize <= 4096 || !shmc_is_hugetlbfs(fd);
 }
 
 int
@@ -96,7 +114,7 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 		shmc_fail(c, 0, "%s: %s", wire_status_name(rc), m->message);
 	} else if (fds.n < 1 || r->size_pages == 0 ||
 	    shmc_memfd_ok(fds.fd[0], (uint64_t)r->size_pages * 4096,
-	    &st) < 0 || !shmc_backing_ok(r, &st) ||
+	    &st) < 0 || !shmc_backing_ok(r, fds.fd[0], &st) ||
 	    shmc_af_take(af, &fds, r->index, r->active_mask) < 0) {
 		rc = shmc_fail(c, -EPROTO, "attach reply without a sealed "
 		    "region memfd of its %u pages and %llu bytes of %s, the "

@@ -14,6 +14,7 @@
  * region, is dropped from the store.
  */
 #include <errno.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,6 @@
 #include "fdname.h"
 
 #define RESTORE_GRACE_S 60
-#define HUGETLBFS_MAGIC 0x958458f6
 struct restored_state {
 	int fd;
 	char name[FDNAME_MAX];

@@ -115,6 +115,57 @@ test_zero_copy(void **state)
 	assert_int_equal(peer_slot_op(b, PEER_VERIFY, slot2, 3), 0);
 }
 
+/*
+ * Where shmem uses transparent huge pages, a shmem memfd reports the huge
+ * page size as st_blksize, as a hugetlbfs one does: libshmclient's check
+ * of an attach reply against its memfd once took every such region for a
+ * hugetlb one the daemon had called shmem, and refused it. The host's
+ * shmem setting is changed for the attach and put back.
+ */
+#define THP_SHMEM "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+static int
+thp_shmem_set(const char *mode)
+{
+	FILE *fp = fopen(THP_SHMEM, "we");
+	int rc;
+
+	if (fp == NULL)
+		return -1;
+	rc = fputs(mode, fp) < 0 ? -1 : 0;
+	return fclose(fp) != 0 ? -1 : rc;
+}
+
+static void
+test_shmem_thp(void **state)
+{
+	struct broker *br = *state;
+	struct fixture *f = &br->fx;
+	struct shmc *a = conn(f);
+	struct shmc_region r;
+	char was[128] = "", *open_br, *close_br;
+	FILE *fp = fopen(THP_SHMEM, "re");
+	int rc;
+
+	if (fp == NULL || fgets(was, sizeof(was), fp) == NULL ||
+	    (open_br = strchr(was, '[')) == NULL ||
+	    (close_br = strchr(open_br, ']')) == NULL) {
+		if (fp != NULL)
+			fclose(fp);
+		skip();		/* no THP here */
+	}
+	fclose(fp);
+	*close_br = '\0';
+	if (thp_shmem_set("always") < 0)
+		skip();		/* not root */
+	rc = shmc_attach(a, "thp", 1, true, &r);
+	(void)thp_shmem_set(open_br + 1);
+	if (rc != SHMC_GSS_OK)
+		fail_msg("attach with shmem THP on: %d %s", rc, shmc_error(a));
+	assert_false(r.hugetlb);
+	close(r.fd);
+}
+
 /* ---- 2. notify ---- */
 
 static void
@@ -429,6 +480,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_zero_copy, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_shmem_thp, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_notify, setup,
 		    teardown),
