@@ -118,10 +118,11 @@ shmc_attach_once(struct shmc *c, const void *name, size_t len,
 	    shmc_af_take(af, &fds, r->index, r->active_mask) < 0) {
 		rc = shmc_fail(c, -EPROTO, "attach reply without a sealed "
 		    "region memfd of its %u pages and %llu bytes of %s, the "
-		    "state page and the eventfds (%zu fds)", r->size_pages,
+		    "state page and the eventfds (%zu fds%s)", r->size_pages,
 		    (unsigned long long)r->backing_bytes, r->backing ==
 		    SHMBROKER__BACKING__BACKING_HUGETLB ? "huge pages" :
-		    "shmem", fds.n);
+		    "shmem", fds.n, c->fds_lost ? ": the others did not fit "
+		    "under this process's descriptor limit" : "");
 		unusable = r->client_id;
 	} else {
 		af->dev = st.st_dev;

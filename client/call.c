@@ -106,30 +106,30 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 {
 	ssize_t n;
 
+	bool lost;
+
 	if (c->sock < 0)
 		return shmc_fail(c, -ENOTCONN, "not connected to shmbrokerd");
-	n = wire_recv_flags(c->sock, c->buf, sizeof(c->buf), fds, flags);
+	n = wire_recv_keep(c->sock, c->buf, sizeof(c->buf), fds, flags, &lost);
 	/* A daemon that closes with our request unread resets the socket, and
 	 * the reset is reported before what it sent last (its reason). */
 	if (n == -ECONNRESET) {
-		n = wire_recv_flags(c->sock, c->buf, sizeof(c->buf), fds,
-		    MSG_DONTWAIT);
+		n = wire_recv_keep(c->sock, c->buf, sizeof(c->buf), fds,
+		    MSG_DONTWAIT, &lost);
 		if (n == -EAGAIN || n == 0)
 			n = -ECONNRESET;
 	}
 	/* nothing, nothing to read, or a signal: the caller's deadline */
 	if (n == -EAGAIN || n == -ENOMSG || n == -EINTR)
 		return 0;
-	/* One datagram lost, the connection fine: most often its fds did
-	 * not fit under our descriptor limit. Said, and read on: ending the
-	 * connection (or the caller's event loop) for it would lose every
-	 * event after it, revocations too. */
+	/* One datagram refused whole, the connection fine. Said, and read
+	 * on: ending the connection (or the caller's event loop) for it
+	 * would lose every event after it, revocations too. */
 	if (n == -ETOOMANYREFS || n == -EMSGSIZE || n == -EPROTO) {
 		shmc_fail(c, (int)n, "a message from shmbrokerd was dropped: "
-		    "%s (%s)", n == -ETOOMANYREFS ? "its fds did not fit (out "
-		    "of descriptors? raise RLIMIT_NOFILE)" : n == -EMSGSIZE ?
-		    "too long" : "ancillary data other than fds",
-		    strerror((int)-n));
+		    "%s (%s)", n == -ETOOMANYREFS ? "more fds than a message "
+		    "has" : n == -EMSGSIZE ? "too long" : "ancillary data "
+		    "other than fds", strerror((int)-n));
 		return 0;
 	}
 	if (n == 0)
@@ -138,6 +138,14 @@ shmc_read_one(struct shmc *c, Shmbroker__ServerMessage **out,
 	if (n < 0)
 		return shmc_fail(c, (int)n, "receiving from shmbrokerd: %s",
 		    strerror((int)-n));
+	/* Its bytes came whole and are handled: a reply ends its call at
+	 * once (an attach without its fds fails, and its client is
+	 * detached), an event goes without its fd. */
+	c->fds_lost = lost;
+	if (lost)
+		shmc_fail(c, -EMFILE, "the fds of a message from shmbrokerd did "
+		    "not all fit under this process's descriptor limit (raise "
+		    "RLIMIT_NOFILE)");
 	*out = wire_unpack_server_in(c->scratch, c->buf, (size_t)n);
 	if (*out == NULL) {
 		wire_fds_close(fds);

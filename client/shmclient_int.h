@@ -79,6 +79,8 @@ struct shmc {
 	char *label;		/* NULL: the program's name */
 	int reconnect_ms;	/* 0: never reconnect */
 	bool unreachable;	/* the last reconnect's whole wait was in vain */
+	bool fds_lost;		/* the last message read came without all
+				 * its fds (descriptor limit) */
 	bool event_thread;	/* shmc_set_event_thread */
 	unsigned reconnects;
 	bool watching;		/* shmc_admin_watch, renewed at a reconnect */

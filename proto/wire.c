@@ -124,6 +124,20 @@ ssize_t
 wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
     int flags)
 {
+	bool lost;
+	ssize_t n = wire_recv_keep(sock, buf, cap, fds, flags, &lost);
+
+	if (n >= 0 && lost) {
+		wire_fds_close(fds);
+		return -ETOOMANYREFS;
+	}
+	return n;
+}
+
+ssize_t
+wire_recv_keep(int sock, void *buf, size_t cap, struct wire_fds *fds,
+    int flags, bool *lost)
+{
 	/* Room for more than we accept, so that an oversized fd set is
 	 * received and closed here instead of being cut off by the kernel. */
 	union {
@@ -137,15 +151,17 @@ wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
 	int err;
 
 	fds->n = 0;
+	*lost = false;
 	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC | flags);
 	if (n < 0)
 		return -errno;
 	err = wire_take_fds(&mh, fds);
 	if (err == 0 && n == 0 && (fds->n > 0 || !wire_peer_closed(sock)))
 		err = -ENOMSG;
-	/* The kernel closes the fds that did not fit ctl itself. */
+	/* Cut short: more fds than ctl holds, or than the receiver's
+	 * descriptor limit let in; the kernel closed the rest. */
 	if (err == 0 && (mh.msg_flags & MSG_CTRUNC))
-		err = -ETOOMANYREFS;
+		*lost = true;
 	if (err == 0 && (mh.msg_flags & MSG_TRUNC))
 		err = -EMSGSIZE;
 	if (err == 0 && (size_t)n > cap)

@@ -11,6 +11,7 @@
 #ifndef SHMBROKER_WIRE_H
 #define SHMBROKER_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -53,6 +54,12 @@ ssize_t wire_recv(int sock, void *buf, size_t cap, struct wire_fds *fds);
  * a deadline can look at it (retrying would restart SO_RCVTIMEO). */
 ssize_t wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
     int flags);
+/* The same, but a datagram whose fds did not all fit under the
+ * receiver's descriptor limit (MSG_CTRUNC) is returned with the fds that
+ * came and *lost set, not refused: its bytes came whole, and a reply
+ * lost whole would leave its call waiting and what it made behind. */
+ssize_t wire_recv_keep(int sock, void *buf, size_t cap, struct wire_fds *fds,
+    int flags, bool *lost);
 
 /* Packs and sends one envelope; -EMSGSIZE when it would not fit. */
 int wire_send_server(int sock, const Shmbroker__ServerMessage *msg,

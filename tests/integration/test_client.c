@@ -491,6 +491,42 @@ script_lying_attach(struct fk *k)
 	return 0;
 }
 
+/* Answers every attach as the daemon would, client id 5; the rest too. */
+static int
+script_honest_attach(struct fk *k)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AttachReply a = SHMBROKER__ATTACH_REPLY__INIT;
+	Shmbroker__ClientMessage *q;
+	int fds[3];
+
+	if (fk_hello(k) < 0)
+		return 20;
+	while (fk_recv(k, 30000, &q) == 1) {
+		if (q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH) {
+			fk_answer(k, q);
+			shmbroker__client_message__free_unpacked(q, NULL);
+			continue;
+		}
+		a.status = 0;
+		a.client_id = 5;
+		a.active_mask = 1;
+		a.size_pages = 1;
+		a.backing_bytes = 4096;
+		m.id = q->id;
+		m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
+		m.attach = &a;
+		fds[0] = fk_memfd(4096, true);
+		fds[1] = fk_memfd(4096, true);
+		fds[2] = eventfd(0, EFD_CLOEXEC);
+		(void)wire_send_server(k->s, &m, fds, 3);
+		for (int i = 0; i < 3; i++)
+			close(fds[i]);
+		shmbroker__client_message__free_unpacked(q, NULL);
+	}
+	return 0;
+}
+
 /* Says hello, then reads requests and answers none. */
 static int
 script_silent(struct fk *k)
@@ -856,8 +892,9 @@ test_lying_attach_reply(void **state)
 {
 	struct fixture *f = *state;
 	struct shmc_region r;
+	struct rec recs[64];
 	uint32_t status;
-	int before;
+	int before, n, detached = 0;
 
 	fake_start(f, script_lying_attach);
 	before = check_count_own_fds();
@@ -875,14 +912,22 @@ test_lying_attach_reply(void **state)
 	close(r.fd);
 	assert_int_equal(shmc_detach(f->c, r.client_id), 0);
 	assert_int_equal(check_count_own_fds(), before);
+	/* Each lie with a status of OK attached all the same: detached,
+	 * and the true one by the test. */
+	n = fake_finish(f, recs, 64);
+	for (int i = 0; i < n; i++)
+		detached += recs[i].body_case ==
+		    SHMBROKER__CLIENT_MESSAGE__BODY_DETACH &&
+		    recs[i].client_id == 5;
+	assert_int_equal(detached, LIE_NONE - LIE_NO_PAGES + 1);
 }
 
 /*
- * A message whose fds do not fit under the client's descriptor limit is
- * lost, not the connection: shmc_dispatch once returned the receive's
- * -ETOOMANYREFS, and a VMM's event thread that took that for the end
- * stopped applying events, an admin's revocation among them (a
- * reviewer's find). The message after it is delivered.
+ * A message whose fds do not fit under the client's descriptor limit
+ * loses those fds, not itself nor the connection: shmc_dispatch once
+ * returned the receive's -ETOOMANYREFS, and a VMM's event thread that
+ * took that for the end stopped applying events, an admin's revocation
+ * among them (a reviewer's find). Both notifications are delivered.
  */
 static void
 test_fds_do_not_fit(void **state)
@@ -900,12 +945,52 @@ test_fds_do_not_fit(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
 	fake_tell(f);
 	fake_hear(f);
-	dispatch_until(f->c, record, &s, 1);
+	dispatch_until(f->c, record, &s, 2);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
-	assert_int_equal(s.n, 1);
+	assert_int_equal(s.n, 2);
 	assert_int_equal(s.ev[0].kind, SHMC_EVENT_NOTIFICATION);
-	assert_int_equal(s.ev[0].index, 2);
+	assert_int_equal(s.ev[0].index, 1);
+	assert_int_equal(s.ev[1].index, 2);
+	assert_non_null(strstr(shmc_error(f->c), "did not all fit"));
+}
+
+/*
+ * An attach reply whose fds do not fit under the client's descriptor
+ * limit ends the call at once (its bytes came whole), and the client it
+ * made is detached: the call once waited out its whole timeout, the VMM's
+ * lock held, and the client kept its index and quota (a reviewer's find).
+ */
+static void
+test_attach_fds_do_not_fit(void **state)
+{
+	struct fixture *f = *state;
+	struct rec recs[16];
+	struct shmc_region r;
+	struct rlimit saved, low;
+	int64_t t0, took;
+	int lowest, rc, n, detached = 0;
+
+	fake_start(f, script_honest_attach);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_true((lowest = dup(0)) >= 0);
+	close(lowest);
+	low = (struct rlimit){ (rlim_t)lowest, saved.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	t0 = harness_now_ms();
+	rc = shmc_attach(f->c, "tight", 1, true, &r);
+	took = harness_now_ms() - t0;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	if (rc != -EPROTO)
+		fail_msg("attach: %d (%s), not -EPROTO", rc, shmc_error(f->c));
 	assert_non_null(strstr(shmc_error(f->c), "did not fit"));
+	if (took >= WAIT_MS / 2)
+		fail_msg("the attach took %lld ms", (long long)took);
+	n = fake_finish(f, recs, 16);
+	for (int i = 0; i < n; i++)
+		detached += recs[i].body_case ==
+		    SHMBROKER__CLIENT_MESSAGE__BODY_DETACH &&
+		    recs[i].client_id == 5;
+	assert_int_equal(detached, 1);
 }
 
 static void
@@ -966,6 +1051,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_timeout_with_signals,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fds_do_not_fit,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_fds_do_not_fit,
 		    setup, teardown),
 	};
 
