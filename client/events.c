@@ -210,8 +210,13 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 		else
 			return shmc_connection_error(c, m);
 	}
-	if (rc < 0)
+	/* Own eventfds are read even so: a peer that keeps notifying while
+	 * the daemon is away would keep the event fd readable, and a caller
+	 * that goes on polling (as it should) spinning. */
+	if (rc < 0) {
+		(void)shmc_sig_dispatch(c, cb, arg);
 		return rc;
+	}
 	/* Membership first, then what it may have been about. */
 	if ((rc = shmc_sig_dispatch(c, cb, arg)) < 0)
 		return shmc_fail(c, rc, "epoll: %s", strerror(-rc));

@@ -401,6 +401,55 @@ test_reconnect_gives_up_then_retries(void **state)
 	assert_non_null(strstr(shmc_error(r), "GSS_DOES_NOT_EXIST"));
 }
 
+/*
+ * A peer notifies directly while the daemon is away and a reconnect has
+ * failed: the notification is delivered and the event fd goes quiet.
+ * shmc_dispatch once returned the socket's error before it read its own
+ * eventfds, which then stayed readable: a caller that went on polling
+ * (as the header asks) spun, 177,022 wakeups a second with no event (a
+ * reviewer's measurement).
+ */
+static void
+test_reconnect_away_notified(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *r, *p;
+	struct shmc_region rr, rp;
+	struct evlog log = { .n = 0 };
+	struct pollfd pf;
+	uint32_t st;
+	int wakeups = 0;
+	int64_t end;
+
+	start_first(f, conf_plain);
+	r = conn(f, "away", GIVE_UP_MS);
+	p = conn(f, "peer", 0);
+	attach(r, "away", 1, true, &rr);
+	close(rr.fd);
+	attach(p, "away", 1, false, &rp);
+	close(rp.fd);
+	(void)wait_event(r, &log, SHMC_EVENT_PEER_ATTACHED, 0);
+	stop_daemon(f, SIGKILL);
+	assert_true(shmc_read_status(r, rr.client_id, &st) < 0);
+	assert_int_equal(shmc_notify_direct(p, rp.client_id, 1u << rr.index),
+	    0);
+	pf = (struct pollfd){ .fd = shmc_event_fd(r), .events = POLLIN };
+	for (end = harness_now_ms() + 1000; harness_now_ms() < end;) {
+		if (poll(&pf, 1, 50) != 1)
+			continue;
+		wakeups++;
+		(void)shmc_dispatch(r, evlog_cb, &log);
+	}
+	print_message("1 s of polling with the daemon away: %d wakeups\n",
+	    wakeups);
+	assert_true(wakeups < 50);
+	for (int i = 0; i < log.n; i++)
+		if (log.ev[i].kind == SHMC_EVENT_NOTIFICATION &&
+		    log.ev[i].client_id == rr.client_id)
+			return;
+	fail_msg("the notification was not delivered");
+}
+
 struct admin_seen {
 	bool created;		/* an admin event "create" of region "after" */
 };
@@ -487,6 +536,7 @@ main(void)
 		RECONNECT_TEST(test_reconnect_waits_for_daemon),
 		RECONNECT_TEST(test_reconnect_off),
 		RECONNECT_TEST(test_reconnect_gives_up_then_retries),
+		RECONNECT_TEST(test_reconnect_away_notified),
 		RECONNECT_TEST(test_reconnect_admin_watch),
 		RECONNECT_TEST(test_connect_daemon_killed_in_hello),
 	};
