@@ -676,9 +676,9 @@ conn_pause_accept(struct broker *b)
 	if (log_limit_pass(&b->pause_said, broker_mono_ns() / 1000000,
 	    LOG_REPEAT_MS, &unsaid))
 		log_warn(&b->log, "out of file descriptors: pausing accept "
-		    "for 100 ms (raise LimitNOFILE; %llu more pauses in the "
-		    "last %d s)", (unsigned long long)unsaid,
-		    LOG_REPEAT_MS / 1000);
+		    "for 100 ms (raise LimitNOFILE; %llu more pauses since "
+		    "the last such line, said at most every %d s)",
+		    (unsigned long long)unsaid, LOG_REPEAT_MS / 1000);
 	for (int k = 0; k < 2; k++)
 		if (b->listeners[k].ev != NULL)
 			event_del(b->listeners[k].ev);

@@ -101,8 +101,8 @@ ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
 	if (log_limit_pass(&b->refused_said, broker_mono_ns() / 1000000,
 	    LOG_REPEAT_MS, &unsaid))
 		log_notice(&b->log, "ivshmem %s: refused QEMU pid %d (uid %u, "
-		    "gid %u) for region %s: %s (%llu more refusals in the last "
-		    "%d s)", e->path, (int)cred->pid, (unsigned)cred->uid,
+		    "gid %u) for region %s: %s (%llu more refusals since the "
+		    "last such line, said at most every %d s)", e->path, (int)cred->pid, (unsigned)cred->uid,
 		    (unsigned)cred->gid, e->region->name, why,
 		    (unsigned long long)unsaid, LOG_REPEAT_MS / 1000);
 	b->stats.ivshmem_refused++;

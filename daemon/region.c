@@ -93,7 +93,8 @@ region_park_failed(struct broker *b, const struct region *g, int err)
 		return;
 	log_warn(&b->log, "cannot park the memfd of region %s in a keeper "
 	    "process (%s): keeping it in the daemon for now (%llu more such "
-	    "failures in the last %d s)", g->name, strerror(-err),
+	    "failures since the last such line, said at most every %d s)",
+	    g->name, strerror(-err),
 	    (unsigned long long)unsaid, PARK_WARN_INTERVAL_MS / 1000);
 }
 

@@ -36,6 +36,16 @@ struct wake {
 	int null_fd;
 };
 
+/* The context's ring, when its layout is the one known here. */
+static struct wake_ring *
+wake_ring_of(aio_context_t ctx)
+{
+	struct wake_ring *r = (struct wake_ring *)(uintptr_t)ctx;
+
+	return r->magic == WAKE_RING_MAGIC && r->incompat_features == 0 &&
+	    r->header_length == sizeof(*r) ? r : NULL;
+}
+
 int
 wake_open(struct wake **out)
 {
@@ -46,13 +56,8 @@ wake_open(struct wake **out)
 	w->null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (w->null_fd >= 0 && syscall(SYS_io_setup, WAKE_BATCH, &w->ctx) < 0)
 		w->ctx = 0;
-	if (w->ctx != 0) {
-		struct wake_ring *r = (struct wake_ring *)(uintptr_t)w->ctx;
-
-		if (r->magic == WAKE_RING_MAGIC && r->incompat_features == 0 &&
-		    r->header_length == sizeof(*r))
-			w->ring = r;
-	}
+	if (w->ctx != 0)
+		w->ring = wake_ring_of(w->ctx);
 	*out = w;
 	return 0;
 }
@@ -119,6 +124,22 @@ wake_unguarded(const int *efd, size_t n)
 	return err;
 }
 
+/* A context is the process's that made it: after a fork every
+ * submission is refused (EINVAL, as for an fd that is no eventfd), so a
+ * child makes its own. */
+static bool
+wake_ctx_lost(struct wake *w)
+{
+	if (syscall(SYS_io_submit, w->ctx, 0L, NULL) == 0)
+		return false;
+	w->ring = NULL;
+	if (syscall(SYS_io_setup, WAKE_BATCH, &w->ctx) < 0)
+		w->ctx = 0;
+	else
+		w->ring = wake_ring_of(w->ctx);
+	return true;
+}
+
 int
 wake_signal(struct wake *w, const int *efd, size_t n)
 {
@@ -156,6 +177,12 @@ wake_signal(struct wake *w, const int *efd, size_t n)
 			int rc = wake_unguarded(efd + done, n - done);
 
 			return err != 0 ? err : rc;
+		} else if (e == EINVAL && wake_ctx_lost(w)) {
+			if (w->ctx == 0) {
+				int rc = wake_unguarded(efd + done, n - done);
+
+				return err != 0 ? err : rc;
+			}
 		} else {
 			/* p[done] was refused: its fd is no eventfd. */
 			if (err == 0)
@@ -174,13 +201,15 @@ wake_drain(int efd, uint64_t *count)
 	ssize_t n = preadv2(efd, &iov, 1, -1, RWF_NOWAIT);
 
 	if (n < 0 && errno == EOPNOTSUPP) {
-		/* A kernel before 5.12: read only while it cannot block. */
+		/* A kernel before 5.12: the flag is put back (the eventfd was
+		 * made non-blocking), which a holder can race; left unread,
+		 * the caller's level-triggered loop would spin. */
 		int fl = fcntl(efd, F_GETFL);
 
 		if (fl < 0)
 			return -errno;
-		if (!(fl & O_NONBLOCK))
-			return -EWOULDBLOCK;
+		if (!(fl & O_NONBLOCK) && fcntl(efd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return -errno;
 		n = read(efd, count, sizeof(*count));
 	}
 	if (n == (ssize_t)sizeof(*count))

@@ -91,7 +91,8 @@
  * as revoked: its status reads 0 until the guest detaches it. Each client
  * gets a new eventfd, which shmvdev_dispatch rebinds (unbind_irqfd on the
  * old one, bind_irqfd on the new one). When reconnecting fails,
- * shmvdev_dispatch returns -ECONNRESET; the guest then runs on with its
+ * shmvdev_dispatch returns -errno (-ECONNRESET, or the connect's error such
+ * as -ECONNREFUSED); the guest then runs on with its
  * regions mapped, its creates and finds fail with GSS_UNKNOWN_FAILURE,
  * and each later one tries to reconnect again: keep polling.
  *
@@ -263,9 +264,10 @@ int shmvdev_event_fd(const struct shmvdev *d);
  * first (unbind_irqfd, ops->unmap), after which the control page reads
  * 0 and ignores writes as after the guest's own detach; after a daemon
  * restart, the irqfds of the new eventfds. Returns the number of events
- * handled, or -errno: -ECONNRESET when reconnecting failed, another when
- * a message was lost (out of descriptors, say). Either way the VMM keeps
- * polling and calling: events come again once the trouble is over.
+ * handled, or -errno when reconnecting failed (-ECONNRESET, or the
+ * connect's error such as -ECONNREFUSED). The VMM keeps polling and
+ * calling: events come again once a call (the guest's next create or
+ * detach, or this one) reconnects.
  */
 int shmvdev_dispatch(struct shmvdev *d);
 

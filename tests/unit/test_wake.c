@@ -5,7 +5,8 @@
  * leaves a shared one) and either full (a write of 1 would block) or
  * empty (a read would block); a SIGALRM kills the test if anything
  * blocks. The same checks run once more in a child whose seccomp filter
- * refuses io_setup, where the waker falls back to guarded writes.
+ * refuses io_setup, where the waker falls back to guarded writes, and
+ * in the child of a fork, which cannot use its parent's AIO context.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -176,6 +177,34 @@ test_signal_unguarded(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* A child of a fork wakes through the waker its parent made (the AIO
+ * context is the parent's alone: the child makes its own). */
+static void
+test_signal_after_fork(void **state)
+{
+	struct wake *w;
+	int efd = efd_with(0), st;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(wake_open(&w), 0);
+	assert_int_equal(wake_signal(w, &efd, 1), 0);	/* the parent's */
+	assert_int_equal(efd_take(efd), 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(10);
+		_exit(wake_signal(w, &efd, 1) == 0 &&
+		    wake_signal(w, &efd, 1) == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(efd_take(efd), 2);
+	close(efd);
+	wake_close(w);
+}
+
 int
 main(void)
 {
@@ -183,6 +212,7 @@ main(void)
 		cmocka_unit_test(test_signal_guarded),
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_signal_unguarded),
+		cmocka_unit_test(test_signal_after_fork),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
