@@ -305,6 +305,9 @@ shmc_notify_direct(struct shmc *c, uint64_t client_id, uint32_t mask)
 	if ((page = shmc_sig_page(a)) == NULL)
 		return shmc_fail(c, -errno, "mapping the state page: %s",
 		    strerror(errno));
+	/* At the first direct notify: letting a waker go costs an RCU
+	 * grace period (wake.h), which a connection that never notifies
+	 * directly need not pay at its close. */
 	if (c->wake == NULL && wake_open(&c->wake) < 0)
 		return shmc_fail(c, -ENOMEM, "out of memory");
 	/* Only those whose eventfd came can be woken. */

@@ -66,8 +66,12 @@ broker_init(struct broker *b)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
 	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0 ||
-	    stock_init(b) < 0 || (b->scratch = wire_scratch_new()) == NULL ||
-	    wake_open(&b->wake) < 0)
+	    stock_init(b) < 0 || (b->scratch = wire_scratch_new()) == NULL)
+		return -ENOMEM;
+	/* Made at start, so that the daemon's descriptors do not move on
+	 * their own; one already there (the fuzzers lend theirs: letting
+	 * one go waits for an RCU grace period) is used. */
+	if (b->wake == NULL && wake_open(&b->wake) < 0)
 		return -ENOMEM;
 	if (!wake_is_guarded(b->wake))
 		log_warn(&b->log, "Linux AIO is refused here (io_setup): "
@@ -77,6 +81,7 @@ broker_init(struct broker *b)
 	b->region_up = &ivshmem_region_upcalls;
 	return 0;
 }
+
 
 void
 broker_fini(struct broker *b)

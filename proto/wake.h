@@ -31,7 +31,9 @@ struct wake;
 
 /*
  * A waker for one thread's use (or callers that serialise). 0 with *out
- * set, or -ENOMEM. Where Linux AIO is refused (a seccomp filter, the
+ * set, or -ENOMEM. wake_close waits for an RCU grace period (the kernel
+ * lets the AIO context go after one: 32 ms here): make one per process
+ * or connection that needs it, at its first wake. Where Linux AIO is refused (a seccomp filter, the
  * host's aio-max-nr reached), the waker still works but writes with
  * write(2) after checking O_NONBLOCK, which a holder can race:
  * wake_is_guarded says which.
