@@ -305,17 +305,18 @@ shmc_notify_direct(struct shmc *c, uint64_t client_id, uint32_t mask)
 	if ((page = shmc_sig_page(a)) == NULL)
 		return shmc_fail(c, -errno, "mapping the state page: %s",
 		    strerror(errno));
-	/* At the first direct notify: letting a waker go costs an RCU
-	 * grace period (wake.h), which a connection that never notifies
-	 * directly need not pay at its close. */
-	if (c->wake == NULL && wake_open(&c->wake) < 0)
-		return shmc_fail(c, -ENOMEM, "out of memory");
 	/* Only those whose eventfd came can be woken. */
 	targets = shm_state_targets(a->sig.active, a->index, mask) &
 	    a->sig.peers;
+	/* At the first wake: letting a waker go costs an RCU grace period
+	 * (wake.h), which a connection that never wakes a peer directly
+	 * need not pay at its close. */
+	if (targets != 0 && c->wake == NULL && wake_open(&c->wake) < 0)
+		return shmc_fail(c, -ENOMEM, "out of memory");
 	for (uint32_t left = targets; left != 0;)
 		shm_state_post(page, a->index, shm_state_next(&left));
-	sig_wake(c, a, targets);
+	if (targets != 0)
+		sig_wake(c, a, targets);
 	return 0;
 }
 
