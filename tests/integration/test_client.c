@@ -444,15 +444,16 @@ fk_memfd(off_t size, bool seal)
 	return fd;
 }
 
-/* Answers each attach with the next lie of enum lie, and every other
- * request as a daemon would. */
+/* Answers each attach with lie (the next one each time when lies moves
+ * on, LIE_NONE for ever when not), client id 5, and every other request
+ * as a daemon would. */
 static int
-script_lying_attach(struct fk *k)
+fk_attach_replies(struct fk *k, int lie, bool lies)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__AttachReply a = SHMBROKER__ATTACH_REPLY__INIT;
 	Shmbroker__ClientMessage *q;
-	int lie = 0, fds[3];
+	int fds[3];
 
 	if (fk_hello(k) < 0)
 		return 20;
@@ -486,45 +487,21 @@ script_lying_attach(struct fk *k)
 		for (int i = 0; i < 3; i++)
 			close(fds[i]);
 		shmbroker__client_message__free_unpacked(q, NULL);
-		lie++;
+		lie += lies;
 	}
 	return 0;
 }
 
-/* Answers every attach as the daemon would, client id 5; the rest too. */
+static int
+script_lying_attach(struct fk *k)
+{
+	return fk_attach_replies(k, 0, true);
+}
+
 static int
 script_honest_attach(struct fk *k)
 {
-	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
-	Shmbroker__AttachReply a = SHMBROKER__ATTACH_REPLY__INIT;
-	Shmbroker__ClientMessage *q;
-	int fds[3];
-
-	if (fk_hello(k) < 0)
-		return 20;
-	while (fk_recv(k, 30000, &q) == 1) {
-		if (q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH) {
-			fk_answer(k, q);
-			shmbroker__client_message__free_unpacked(q, NULL);
-			continue;
-		}
-		a.status = 0;
-		a.client_id = 5;
-		a.active_mask = 1;
-		a.size_pages = 1;
-		a.backing_bytes = 4096;
-		m.id = q->id;
-		m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
-		m.attach = &a;
-		fds[0] = fk_memfd(4096, true);
-		fds[1] = fk_memfd(4096, true);
-		fds[2] = eventfd(0, EFD_CLOEXEC);
-		(void)wire_send_server(k->s, &m, fds, 3);
-		for (int i = 0; i < 3; i++)
-			close(fds[i]);
-		shmbroker__client_message__free_unpacked(q, NULL);
-	}
-	return 0;
+	return fk_attach_replies(k, LIE_NONE, false);
 }
 
 /* Says hello, then reads requests and answers none. */
@@ -922,6 +899,21 @@ test_lying_attach_reply(void **state)
 	assert_int_equal(detached, LIE_NONE - LIE_NO_PAGES + 1);
 }
 
+/* This process's descriptor limit at its lowest free fd, so that no fd
+ * it receives fits; the limit as it was into *saved, to put back. */
+static void
+no_more_fds(struct rlimit *saved)
+{
+	struct rlimit low;
+	int lowest;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, saved), 0);
+	assert_true((lowest = dup(0)) >= 0);
+	close(lowest);
+	low = (struct rlimit){ (rlim_t)lowest, saved->rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+}
+
 /*
  * A message whose fds do not fit under the client's descriptor limit
  * loses those fds, not itself nor the connection: shmc_dispatch once
@@ -934,15 +926,10 @@ test_fds_do_not_fit(void **state)
 {
 	struct fixture *f = *state;
 	struct seen s = { 0 };
-	struct rlimit saved, low;
-	int lowest;
+	struct rlimit saved;
 
 	fake_start(f, script_fds_do_not_fit);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-	assert_true((lowest = dup(0)) >= 0);
-	close(lowest);
-	low = (struct rlimit){ (rlim_t)lowest, saved.rlim_max };
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	no_more_fds(&saved);
 	fake_tell(f);
 	fake_hear(f);
 	dispatch_until(f->c, record, &s, 2);
@@ -966,16 +953,12 @@ test_attach_fds_do_not_fit(void **state)
 	struct fixture *f = *state;
 	struct rec recs[16];
 	struct shmc_region r;
-	struct rlimit saved, low;
+	struct rlimit saved;
 	int64_t t0, took;
-	int lowest, rc, n, detached = 0;
+	int rc, n, detached = 0;
 
 	fake_start(f, script_honest_attach);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-	assert_true((lowest = dup(0)) >= 0);
-	close(lowest);
-	low = (struct rlimit){ (rlim_t)lowest, saved.rlim_max };
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	no_more_fds(&saved);
 	t0 = harness_now_ms();
 	rc = shmc_attach(f->c, "tight", 1, true, &r);
 	took = harness_now_ms() - t0;
