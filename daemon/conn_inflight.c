@@ -634,8 +634,8 @@ inflight_room_now(const struct broker *b, uid_t uid, size_t nfds)
 {
 	const struct inflight_uid *u = inflight_find(b, uid);
 
-	if (u != NULL && (u->fds + nfds > b->fd_limit / INFLIGHT_UID_SHARE ||
-	    u->drains >= INFLIGHT_UID_DRAINS))
+	if ((u != NULL ? u->fds : 0) + nfds > b->fd_limit / INFLIGHT_UID_SHARE ||
+	    (u != NULL && u->drains >= INFLIGHT_UID_DRAINS))
 		return false;
 	return b->inflight_fds + nfds <= b->fd_limit / INFLIGHT_ALL_SHARE;
 }

@@ -20,6 +20,57 @@
 
 #include "ivshmem_int.h"
 
+/* Lets go of the counts of QEMUs that read what they were sent (a
+ * SIOCOUTQ each): true while some still hold fds unread. */
+static bool
+ivshmem_counts_refresh(struct ivshmem *ivs)
+{
+	struct ivsh_export *e;
+	struct ivsh_peer *p;
+	bool unread = false;
+
+	LIST_FOREACH(e, &ivs->exports, entry)
+		LIST_FOREACH(p, &e->peers, entry) {
+			inflight_count_refresh(ivs->b, &p->inflight, p->fd);
+			unread |= p->inflight.fds != 0;
+		}
+	LIST_FOREACH(p, &ivs->orphans, entry) {
+		inflight_count_refresh(ivs->b, &p->inflight, p->fd);
+		unread |= p->inflight.fds != 0;
+	}
+	return unread;
+}
+
+/*
+ * A QEMU's fds count in the books VMM connections send by too: a QEMU
+ * reads at once, so its count is let go IVSH_COUNTS_MS after it was sent
+ * them, and looked at again every IVSH_COUNTS_AGAIN_MS while some QEMU
+ * has not read (a QEMU that never reads keeps its count, as it should).
+ */
+#define IVSH_COUNTS_MS 20
+#define IVSH_COUNTS_AGAIN_MS 200
+
+static void
+ivshmem_counts_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ivshmem *ivs = arg;
+	struct timeval tv = { 0, IVSH_COUNTS_AGAIN_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (ivshmem_counts_refresh(ivs))
+		evtimer_add(ivs->ev_counts, &tv);
+}
+
+void
+ivshmem_counts_arm(struct ivshmem *ivs)
+{
+	struct timeval tv = { 0, IVSH_COUNTS_MS * 1000 };
+
+	if (!evtimer_pending(ivs->ev_counts, NULL))
+		evtimer_add(ivs->ev_counts, &tv);
+}
+
 int
 ivshmem_init(struct broker *b)
 {
@@ -30,6 +81,9 @@ ivshmem_init(struct broker *b)
 	LIST_INIT(&b->ivshmem->orphans);
 	LIST_INIT(&b->ivshmem->slots);
 	LIST_INIT(&b->ivshmem->pending);
+	if ((b->ivshmem->ev_counts = evtimer_new(b->base, ivshmem_counts_cb,
+	    b->ivshmem)) == NULL)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -115,21 +169,14 @@ ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
 	close(fd);
 }
 
-/* The QEMUs' counts are looked at (a SIOCOUTQ each) only when the books
- * say there is no room: a QEMU reads what it is sent at once. */
+/* The QEMUs' counts are looked at now (a SIOCOUTQ each) when the books
+ * say there is no room, as well as soon after each send. */
 static bool
 ivshmem_fd_room(struct ivshmem *ivs, uid_t uid, size_t nfds)
 {
-	struct ivsh_export *e;
-	struct ivsh_peer *p;
-
 	if (inflight_room(ivs->b, uid, nfds))
 		return true;
-	LIST_FOREACH(e, &ivs->exports, entry)
-		LIST_FOREACH(p, &e->peers, entry)
-			inflight_count_refresh(ivs->b, &p->inflight, p->fd);
-	LIST_FOREACH(p, &ivs->orphans, entry)
-		inflight_count_refresh(ivs->b, &p->inflight, p->fd);
+	(void)ivshmem_counts_refresh(ivs);
 	return inflight_room(ivs->b, uid, nfds);
 }
 
@@ -160,10 +207,11 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 	if (err == 0 && !ivshmem_fd_room(e->ivs, cred->uid, 1 + e->vectors *
 	    REGION_MAX_CLIENTS)) {
 		err = -ENOSPC;
-		why = "peers of its uid went without reading the fds they "
-		    "were sent, and hold their share of the daemon's fds in "
-		    "flight (1/8 of its descriptor limit) until they read or "
-		    "close";
+		why = "fds the daemon sent to peers of its uid and they did "
+		    "not read yet fill their share (1/8 of its descriptor "
+		    "limit), or 64 sockets are kept for such peers gone, or "
+		    "the daemon's whole budget of fds in flight is used: they "
+		    "go as those peers read or close";
 	}
 	if (err != 0) {
 		ivshmem_refuse(e, fd, cred, err, why);
@@ -537,6 +585,8 @@ ivshmem_close(struct broker *b)
 	while (!LIST_EMPTY(&ivs->slots))
 		ivsh_slots_free(ivs, LIST_FIRST(&ivs->slots)->region);
 	ivshmem_restore_finish_none(ivs);
+	if (ivs->ev_counts != NULL)
+		event_free(ivs->ev_counts);
 	free(ivs);
 	b->ivshmem = NULL;
 }

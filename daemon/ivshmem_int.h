@@ -98,6 +98,7 @@ struct ivshmem {
 	LIST_HEAD(, ivsh_export) exports;
 	LIST_HEAD(, ivsh_peer) orphans;	/* peers whose export is gone */
 	LIST_HEAD(, ivsh_slots) slots;	/* one per exported region */
+	struct event *ev_counts;	/* lets QEMUs' fds in flight go */
 };
 
 /* A doorbell from one QEMU at an index it learned while a member that is
@@ -161,6 +162,9 @@ struct ivsh_peer {
 	bool closing;			/* sends what is queued, then closes */
 	bool dropped;			/* cannot be sent to: closes now */
 };
+
+/* ivshmem.c: a QEMU was sent an fd; its count is looked at soon. */
+void ivshmem_counts_arm(struct ivshmem *ivs);
 
 /* ivshmem_throttle.c */
 /* t for the source whose live events event() gives; -ENOMEM. */

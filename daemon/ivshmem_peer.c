@@ -50,11 +50,11 @@ ivsh_peer_closing(struct ivsh_peer *p)
 
 /*
  * A QEMU let go during its set-up (version, index, memfd, which it waits
- * for before anything else) is sent, in place of the next of them, 8
- * bytes without an fd: the version -err it cannot take, or a shared
- * memory message without the memory, either of which ends its set-up
- * with an error; an end of stream there makes stock QEMU (7.2) spin. A
- * message that went in part cannot be mended.
+ * for before anything else) is sent, in place of the next of them, -err
+ * in 8 bytes without an fd, which QEMU refuses at any of the three ("server
+ * sent version -105", "invalid ... message"), ending its set-up with an
+ * error; an end of stream there makes stock QEMU (7.2) spin. A message
+ * that went in part cannot be mended.
  */
 static void
 ivsh_peer_abort_setup(struct ivsh_peer *p, int err)
@@ -185,6 +185,7 @@ ivsh_peer_send_one(struct ivsh_peer *p, struct ivsh_msg *m)
 		m->fd = -1;
 		p->b->outq_fds--;
 		inflight_count_sent(p->b, &p->inflight, p->cred.uid, 1);
+		ivshmem_counts_arm(p->b->ivshmem);
 	}
 	m->sent += (uint8_t)n;
 	return m->sent == sizeof(m->bytes);
