@@ -161,9 +161,9 @@ const char *shmc_default_socket(bool admin, char *buf, size_t len);
  */
 int shmc_connect(const char *path, const char *label, int timeout_ms,
     struct shmc **out, char *errbuf, size_t errlen);
-/* Closes c and all it holds. One that ever notified directly waits for
- * an RCU grace period (tens of ms) as the kernel lets its AIO context go
- * (the waker that no peer can make block). */
+/* Closes c and all it holds. One that ever woke a peer directly waits
+ * for an RCU grace period (tens of ms) as the kernel lets its AIO context
+ * go (the waker that no peer can make block). */
 void shmc_close(struct shmc *c);
 
 /* The message of the last failure on c. */

@@ -237,12 +237,17 @@ shmc_sig_peer_changed(struct attachment *a, const Shmbroker__PeerChanged *pc,
 
 	if (!sig_has_page(&a->sig))
 		return;		/* revoked or lost: nothing to keep */
-	if (pc->attached && idx < SHM_STATE_SLOTS && idx != a->index &&
-	    fds->n == 1) {
+	/* The newcomer's eventfd replaces whatever the index held (its
+	 * last holder's, when a coalesced event skipped that one's detach),
+	 * also when it did not come (our descriptor limit): that peer then
+	 * cannot be woken directly, rather than a gone one be. */
+	if (pc->attached && idx < SHM_STATE_SLOTS && idx != a->index) {
 		close_peers(a->sig.peer_efd, &a->sig.peers, 1u << idx);
-		a->sig.peer_efd[idx] = fds->fd[0];
-		a->sig.peers |= (uint16_t)(1u << idx);
-		fds->n = 0;
+		if (fds->n == 1) {
+			a->sig.peer_efd[idx] = fds->fd[0];
+			a->sig.peers |= (uint16_t)(1u << idx);
+			fds->n = 0;
+		}
 	}
 	a->sig.active = (uint16_t)pc->active_mask;
 	/* Coalesced events may skip a detach: the mask says who is gone. */
