@@ -504,6 +504,52 @@ script_honest_attach(struct fk *k)
 	return fk_attach_replies(k, LIE_NONE, false);
 }
 
+/* Answers one attach (client 5, index 0), then says that a peer joined
+ * at index 1 with eventfd e, and again (as after a coalesced detach) that
+ * another did, its fd lost; once the test has notified index 1, fails
+ * (30) if e was woken. */
+static int
+script_join_without_fd(struct fk *k)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AttachReply a = SHMBROKER__ATTACH_REPLY__INIT;
+	Shmbroker__PeerChanged pc = SHMBROKER__PEER_CHANGED__INIT;
+	Shmbroker__ClientMessage *q;
+	int fds[3], e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint64_t v;
+
+	if (fk_hello(k) < 0 || e < 0 || fk_recv(k, WAIT_MS, &q) != 1 ||
+	    q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH)
+		return 20;
+	a.client_id = 5;
+	a.active_mask = 1;
+	a.size_pages = 1;
+	a.backing_bytes = 4096;
+	m.id = q->id;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
+	m.attach = &a;
+	fds[0] = fk_memfd(4096, true);
+	fds[1] = fk_memfd(4096, true);
+	fds[2] = eventfd(0, EFD_CLOEXEC);
+	(void)wire_send_server(k->s, &m, fds, 3);
+	shmbroker__client_message__free_unpacked(q, NULL);
+	m = (Shmbroker__ServerMessage)SHMBROKER__SERVER_MESSAGE__INIT;
+	pc.client_id = 5;
+	pc.index = 1;
+	pc.attached = true;
+	pc.active_mask = 0x3;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED;
+	m.peer_changed = &pc;
+	fk_send(k, &m, e);
+	fk_send(k, &m, -1);
+	fk_tell(k);
+	if (!fk_hear(k))
+		return 21;
+	if (read(e, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		return 30;
+	return fk_serve(k);
+}
+
 /* Says hello, then reads requests and answers none. */
 static int
 script_silent(struct fk *k)
@@ -976,6 +1022,28 @@ test_attach_fds_do_not_fit(void **state)
 	assert_int_equal(detached, 1);
 }
 
+/* A join whose eventfd did not come (our descriptor limit, the daemon's
+ * coalescing) replaces what the index held: a notify to it once woke the
+ * gone peer's eventfd instead of nobody (a reviewer's find). */
+static void
+test_join_without_fd(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	struct shmc_region r;
+	struct rec recs[16];
+
+	fake_start(f, script_join_without_fd);
+	assert_int_equal(shmc_attach(f->c, "j", 1, true, &r), SHMC_GSS_OK);
+	close(r.fd);
+	fake_hear(f);
+	dispatch_until(f->c, record, &s, 2);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(shmc_notify_direct(f->c, r.client_id, 1u << 1), 0);
+	fake_tell(f);
+	(void)fake_finish(f, recs, 16);	/* the fake exits 0: e not woken */
+}
+
 static void
 on_tick(int sig)
 {
@@ -1036,6 +1104,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fds_do_not_fit,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_fds_do_not_fit,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_without_fd,
 		    setup, teardown),
 	};
 
