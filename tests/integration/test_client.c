@@ -193,18 +193,25 @@ fk_hello(struct fk *k)
 }
 
 static void
-fk_peer_event(struct fk *k, uint32_t index, bool attached, uint32_t mask)
+fk_peer_event_to(struct fk *k, uint64_t client_id, uint32_t index,
+    bool attached, uint32_t mask, int fd)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__PeerChanged pc = SHMBROKER__PEER_CHANGED__INIT;
 
-	pc.client_id = 42;
+	pc.client_id = client_id;
 	pc.index = index;
 	pc.attached = attached;
 	pc.active_mask = mask;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED;
 	m.peer_changed = &pc;
-	fk_send(k, &m, -1);
+	fk_send(k, &m, fd);
+}
+
+static void
+fk_peer_event(struct fk *k, uint32_t index, bool attached, uint32_t mask)
+{
+	fk_peer_event_to(k, 42, index, attached, mask, -1);
 }
 
 static void
@@ -444,16 +451,45 @@ fk_memfd(off_t size, bool seal)
 	return fd;
 }
 
+/* The reply to attach request id that lie says, client id 5 at index 0. */
+static void
+fk_attach_reply(struct fk *k, uint64_t id, int lie)
+{
+	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
+	Shmbroker__AttachReply a = SHMBROKER__ATTACH_REPLY__INIT;
+	int fds[3];
+
+	a.status = lie == LIE_STATUS_HIGH ? 24576 :
+	    lie == LIE_STATUS_ERRNO ? -ENOMEM : 0;
+	a.client_id = 5;
+	a.index = 0;
+	a.active_mask = 1;
+	a.size_pages = lie == LIE_NO_PAGES ? 0 :
+	    lie == LIE_SHORT_REGION ? 16 : 1;
+	a.backing_bytes = lie == LIE_BIG_BACKING ? 2u << 20 :
+	    (uint64_t)a.size_pages * 4096;
+	a.backing = lie == LIE_FALSE_HUGETLB ?
+	    SHMBROKER__BACKING__BACKING_HUGETLB :
+	    SHMBROKER__BACKING__BACKING_SHMEM;
+	m.id = id;
+	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
+	m.attach = &a;
+	fds[0] = fk_memfd(4096, lie != LIE_UNSEALED_REGION);
+	fds[1] = fk_memfd(lie == LIE_EMPTY_STATE ? 0 : 4096,
+	    lie != LIE_EMPTY_STATE);
+	fds[2] = eventfd(0, EFD_CLOEXEC);
+	(void)wire_send_server(k->s, &m, fds, a.status == 0 ? 3 : 0);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+}
+
 /* Answers each attach with lie (the next one each time when lies moves
  * on, LIE_NONE for ever when not), client id 5, and every other request
  * as a daemon would. */
 static int
 fk_attach_replies(struct fk *k, int lie, bool lies)
 {
-	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
-	Shmbroker__AttachReply a = SHMBROKER__ATTACH_REPLY__INIT;
 	Shmbroker__ClientMessage *q;
-	int fds[3];
 
 	if (fk_hello(k) < 0)
 		return 20;
@@ -461,33 +497,11 @@ fk_attach_replies(struct fk *k, int lie, bool lies)
 		if (q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH ||
 		    lie == LIE_COUNT) {
 			fk_answer(k, q);
-			shmbroker__client_message__free_unpacked(q, NULL);
-			continue;
+		} else {
+			fk_attach_reply(k, q->id, lie);
+			lie += lies;
 		}
-		a.status = lie == LIE_STATUS_HIGH ? 24576 :
-		    lie == LIE_STATUS_ERRNO ? -ENOMEM : 0;
-		a.client_id = 5;
-		a.index = 0;
-		a.active_mask = 1;
-		a.size_pages = lie == LIE_NO_PAGES ? 0 :
-		    lie == LIE_SHORT_REGION ? 16 : 1;
-		a.backing_bytes = lie == LIE_BIG_BACKING ? 2u << 20 :
-		    (uint64_t)a.size_pages * 4096;
-		a.backing = lie == LIE_FALSE_HUGETLB ?
-		    SHMBROKER__BACKING__BACKING_HUGETLB :
-		    SHMBROKER__BACKING__BACKING_SHMEM;
-		m.id = q->id;
-		m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
-		m.attach = &a;
-		fds[0] = fk_memfd(4096, lie != LIE_UNSEALED_REGION);
-		fds[1] = fk_memfd(lie == LIE_EMPTY_STATE ? 0 : 4096,
-		    lie != LIE_EMPTY_STATE);
-		fds[2] = eventfd(0, EFD_CLOEXEC);
-		(void)wire_send_server(k->s, &m, fds, a.status == 0 ? 3 : 0);
-		for (int i = 0; i < 3; i++)
-			close(fds[i]);
 		shmbroker__client_message__free_unpacked(q, NULL);
-		lie += lies;
 	}
 	return 0;
 }
@@ -511,37 +525,17 @@ script_honest_attach(struct fk *k)
 static int
 script_join_without_fd(struct fk *k)
 {
-	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
-	Shmbroker__AttachReply a = SHMBROKER__ATTACH_REPLY__INIT;
-	Shmbroker__PeerChanged pc = SHMBROKER__PEER_CHANGED__INIT;
 	Shmbroker__ClientMessage *q;
-	int fds[3], e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	uint64_t v;
 
 	if (fk_hello(k) < 0 || e < 0 || fk_recv(k, WAIT_MS, &q) != 1 ||
 	    q->body_case != SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH)
 		return 20;
-	a.client_id = 5;
-	a.active_mask = 1;
-	a.size_pages = 1;
-	a.backing_bytes = 4096;
-	m.id = q->id;
-	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_ATTACH;
-	m.attach = &a;
-	fds[0] = fk_memfd(4096, true);
-	fds[1] = fk_memfd(4096, true);
-	fds[2] = eventfd(0, EFD_CLOEXEC);
-	(void)wire_send_server(k->s, &m, fds, 3);
+	fk_attach_reply(k, q->id, LIE_NONE);
 	shmbroker__client_message__free_unpacked(q, NULL);
-	m = (Shmbroker__ServerMessage)SHMBROKER__SERVER_MESSAGE__INIT;
-	pc.client_id = 5;
-	pc.index = 1;
-	pc.attached = true;
-	pc.active_mask = 0x3;
-	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_PEER_CHANGED;
-	m.peer_changed = &pc;
-	fk_send(k, &m, e);
-	fk_send(k, &m, -1);
+	fk_peer_event_to(k, 5, 1, true, 0x3, e);
+	fk_peer_event_to(k, 5, 1, true, 0x3, -1);
 	fk_tell(k);
 	if (!fk_hear(k))
 		return 21;

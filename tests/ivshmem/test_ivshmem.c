@@ -798,6 +798,20 @@ unread_peer(const char *path, int out)
  * The sockets of such QEMUs are now kept and counted to their uid, whose
  * later QEMUs are refused past its share; the other uid attaches.
  */
+/* The daemon as under its unit (a uid of its own, no capabilities: the
+ * kernel caps its fds in flight at its limit of nofile), region name
+ * made and exported with vectors. */
+static void
+ivs_start_unit_like(struct ivs *f, const struct harness_restart *how,
+    const char *name, const char *vectors)
+{
+	assert_int_equal(chown(f->sockdir, how->uid, how->uid), 0);
+	f->fx.start_how = how;
+	ivs_start(f, "[broker]\ntenancy = open\n");
+	assert_int_equal(check_admin_create(f->fx.adm, name, 16), 0);
+	ivs_export(f, name, vectors);
+}
+
 static void
 test_unread_fds(void **state)
 {
@@ -810,11 +824,7 @@ test_unread_fds(void **state)
 	int sv[2], st = -1;
 	pid_t pid;
 
-	assert_int_equal(chown(f->sockdir, 2003, 2003), 0);
-	f->fx.start_how = &unit_like;
-	ivs_start(f, "[broker]\ntenancy = open\n");
-	assert_int_equal(check_admin_create(f->fx.adm, "unread", 16), 0);
-	ivs_export(f, "unread", "1");
+	ivs_start_unit_like(f, &unit_like, "unread", "1");
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 	    sv), 0);
 	if ((pid = fork()) == 0) {
@@ -885,13 +895,9 @@ test_read_fds_let_go(void **state)
 	struct shmc *c;
 	int n;
 
-	assert_int_equal(chown(f->sockdir, 2003, 2003), 0);
-	f->fx.start_how = &unit_like;
-	ivs_start(f, "[broker]\ntenancy = open\n");
-	assert_int_equal(check_admin_create(f->fx.adm, "full", 16), 0);
 	/* 6 vectors: the last to join is sent 97 fds and the others 90,
 	 * past the uid's share of 128. */
-	ivs_export(f, "full", "6");
+	ivs_start_unit_like(f, &unit_like, "full", "6");
 	for (n = 0; n < REGION_PEERS; n++) {
 		if (ivc_open(&q[n], f->path) < 0)
 			break;
