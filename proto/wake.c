@@ -173,16 +173,12 @@ wake_signal(struct wake *w, const int *efd, size_t n)
 		} else if (e == EAGAIN && !reaped) {
 			wake_reap(w);	/* completions not yet forgotten */
 			reaped = true;
-		} else if (e == EAGAIN) {
+		} else if (e == EINVAL && wake_ctx_lost(w) && w->ctx != 0) {
+			continue;	/* a fork's child, with its own now */
+		} else if (e == EAGAIN || w->ctx == 0) {
 			int rc = wake_unguarded(efd + done, n - done);
 
 			return err != 0 ? err : rc;
-		} else if (e == EINVAL && wake_ctx_lost(w)) {
-			if (w->ctx == 0) {
-				int rc = wake_unguarded(efd + done, n - done);
-
-				return err != 0 ? err : rc;
-			}
 		} else {
 			/* p[done] was refused: its fd is no eventfd. */
 			if (err == 0)
