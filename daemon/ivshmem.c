@@ -20,6 +20,14 @@
 
 #include "ivshmem_int.h"
 
+/* Lets go of p's count if it read what it was sent: true if not. */
+static bool
+ivshmem_count_unread(struct ivshmem *ivs, struct ivsh_peer *p)
+{
+	inflight_count_refresh(ivs->b, &p->inflight, p->fd);
+	return p->inflight.fds != 0;
+}
+
 /* Lets go of the counts of QEMUs that read what they were sent (a
  * SIOCOUTQ each): true while some still hold fds unread. */
 static bool
@@ -30,14 +38,10 @@ ivshmem_counts_refresh(struct ivshmem *ivs)
 	bool unread = false;
 
 	LIST_FOREACH(e, &ivs->exports, entry)
-		LIST_FOREACH(p, &e->peers, entry) {
-			inflight_count_refresh(ivs->b, &p->inflight, p->fd);
-			unread |= p->inflight.fds != 0;
-		}
-	LIST_FOREACH(p, &ivs->orphans, entry) {
-		inflight_count_refresh(ivs->b, &p->inflight, p->fd);
-		unread |= p->inflight.fds != 0;
-	}
+		LIST_FOREACH(p, &e->peers, entry)
+			unread |= ivshmem_count_unread(ivs, p);
+	LIST_FOREACH(p, &ivs->orphans, entry)
+		unread |= ivshmem_count_unread(ivs, p);
 	return unread;
 }
 
@@ -156,9 +160,10 @@ ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
 	    LOG_REPEAT_MS, &unsaid))
 		log_notice(&b->log, "ivshmem %s: refused QEMU pid %d (uid %u, "
 		    "gid %u) for region %s: %s (%llu more refusals since the "
-		    "last such line, said at most every %d s)", e->path, (int)cred->pid, (unsigned)cred->uid,
-		    (unsigned)cred->gid, e->region->name, why,
-		    (unsigned long long)unsaid, LOG_REPEAT_MS / 1000);
+		    "last such line, said at most every %d s)", e->path,
+		    (int)cred->pid, (unsigned)cred->uid, (unsigned)cred->gid,
+		    e->region->name, why, (unsigned long long)unsaid,
+		    LOG_REPEAT_MS / 1000);
 	b->stats.ivshmem_refused++;
 	if (fd < 0)
 		return;
