@@ -53,6 +53,7 @@ struct broker_config {
 	uint32_t max_queued_messages;	/* replies and events, per connection */
 	uint32_t local_region_fds;	/* memfds held in-process; 0: auto */
 	bool fd_store;			/* keep memfds in systemd's fd store */
+	uint32_t fd_store_max;		/* entries systemd keeps: fdstore.c */
 	struct config_region *regions;	/* created at start */
 	size_t nregions, regions_cap;
 	struct tenant *tenants;
@@ -229,6 +230,7 @@ struct broker {
 	struct log_limit pause_said;	/* "out of file descriptors" */
 	struct log_limit refused_said;	/* "refused QEMU" */
 	uint64_t restored;		/* regions rebuilt from the fd store */
+	uint32_t stored_exports;	/* export sockets in the fd store */
 	struct restored_state *states;	/* state pages from the fd store, */
 	size_t nstates;			/* matched to regions at the end */
 	size_t outq_fds;		/* fds held in all send queues */
@@ -463,6 +465,14 @@ int region_create_configured(struct broker *b, size_t *next, size_t max,
     char *err, size_t errlen);
 
 /* fdstore.c: region memfds and state pages in systemd's fd store */
+/* 0 when a new region could be kept in the store too (or fd_store is
+ * off), else -ENOSPC with why. */
+int fdstore_room(const struct broker *b, const char **why);
+/* Warns when max_regions could fill the store. */
+void fdstore_check_config(struct broker *b);
+/* Every region and state page not in the store yet, into it: fd_store
+ * was turned on by a reload. */
+void fdstore_put_all(struct broker *b);
 void fdstore_put_region(struct broker *b, struct region *g);
 void fdstore_drop_region(struct broker *b, const struct region *g);
 void fdstore_put_state(struct broker *b, struct region *g);
@@ -476,6 +486,8 @@ bool fdstore_put_export(struct broker *b, const char *key, const char *path,
     unsigned vectors, int fd);
 void fdstore_drop_export(struct broker *b, const char *key, const char *path,
     unsigned vectors);
+/* An export's socket found in the store at start, and kept there. */
+void fdstore_kept_export(struct broker *b);
 
 /* clock.c */
 uint64_t broker_now_ms(void);		/* wall clock */
@@ -613,6 +625,8 @@ size_t ivshmem_exports(struct broker *b, const struct region *g,
 /* Exports what the configuration asks for and is not served yet: 0, or
  * -EINVAL with the reason in err. */
 int ivshmem_export_configured(struct broker *b, char *err, size_t errlen);
+/* Every export's socket not in the fd store yet, into it (fdstore.c). */
+void ivshmem_store_exports(struct broker *b);
 /* An export's socket from the fd store (a name "x."...): taken, kept until
  * ivshmem_restore_finish, which serves it again once the regions exist. */
 void ivshmem_restore_take(struct broker *b, int fd, const char *fdname);

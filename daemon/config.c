@@ -18,6 +18,10 @@
  *   log_level = info              ; error | warning | notice | info | debug
  *   fd_store = no                 ; yes: region memfds also go to systemd's
  *                                 ; fd store and survive a restart
+ *   fd_store_max = 266240         ; the unit's FileDescriptorStoreMax=
+ *                                 ; (default: $FDSTORE, else the shipped
+ *                                 ; unit's); creates that could not be kept
+ *                                 ; there are refused
  *   local_region_fds = 5000       ; region memfds held in the daemon itself,
  *                                 ; the rest in keeper processes (fdstash.h);
  *                                 ; default: a quarter of RLIMIT_NOFILE
@@ -41,6 +45,23 @@
 #include "units.h"
 
 #define DEFAULT_DIR "/run/shmbroker"
+/* FileDescriptorStoreMax= of systemd/shmbrokerd.service.in: two entries
+ * for each of the default max_regions, 4096 for the rest. */
+#define CONFIG_FD_STORE_MAX (2 * 131072 + 4096)
+
+/* What the unit's FileDescriptorStoreMax= is, as far as the daemon can
+ * know: systemd 254 and later say it in $FDSTORE; before, the shipped
+ * unit's value, which fd_store_max must follow when a drop-in changes it. */
+static uint32_t
+config_fd_store_max(void)
+{
+	const char *env = getenv("FDSTORE");
+	uint32_t n;
+
+	if (env != NULL && config_parse_u32(env, &n) == 0)
+		return n;
+	return CONFIG_FD_STORE_MAX;
+}
 
 static void
 config_defaults(struct broker_config *cfg)
@@ -54,6 +75,7 @@ config_defaults(struct broker_config *cfg)
 	cfg->max_connections = 16384;
 	cfg->max_clients_per_connection = 1024;
 	cfg->max_queued_messages = 4096;
+	cfg->fd_store_max = config_fd_store_max();
 }
 
 /* Root uses /run/shmbroker, others $XDG_RUNTIME_DIR/shmbroker. */
@@ -87,14 +109,14 @@ config_set_string(char **dst, const char *v)
 enum broker_key { BK_SOCKET, BK_ADMIN_SOCKET, BK_HUGEPAGES, BK_LOG_LEVEL,
     BK_MAX_REGION_SIZE, BK_MAX_REGIONS, BK_MAX_CLIENTS, BK_MAX_CONNECTIONS,
     BK_MAX_CLIENTS_PER_CONNECTION, BK_MAX_QUEUED_MESSAGES,
-    BK_LOCAL_REGION_FDS, BK_FD_STORE, BK_TENANCY, BK_DEFAULT_TENANT,
-    BK_ADMIN_GROUP };
+    BK_LOCAL_REGION_FDS, BK_FD_STORE, BK_FD_STORE_MAX, BK_TENANCY,
+    BK_DEFAULT_TENANT, BK_ADMIN_GROUP };
 
 static const char *const config_broker_keys[] = { "socket", "admin_socket",
     "hugepages", "log_level", "max_region_size", "max_regions",
     "max_clients", "max_connections", "max_clients_per_connection",
-    "max_queued_messages", "local_region_fds", "fd_store", "tenancy",
-    "default_tenant", "admin_group", NULL };
+    "max_queued_messages", "local_region_fds", "fd_store", "fd_store_max",
+    "tenancy", "default_tenant", "admin_group", NULL };
 
 static int
 config_set_limit(struct broker_config *cfg, enum broker_key k, const char *v,
@@ -106,6 +128,7 @@ config_set_limit(struct broker_config *cfg, enum broker_key k, const char *v,
 	    k == BK_MAX_CLIENTS_PER_CONNECTION ?
 	    &cfg->max_clients_per_connection :
 	    k == BK_MAX_QUEUED_MESSAGES ? &cfg->max_queued_messages :
+	    k == BK_FD_STORE_MAX ? &cfg->fd_store_max :
 	    &cfg->local_region_fds;
 
 	*why = "limits must be whole numbers from 1 to 4294967295";

@@ -7,6 +7,13 @@
  * export, so that a restarted daemon gets them back with its sockets
  * (restore.c rebuilds the regions, ivshmem.c the exports). A removed region's
  * entries leave the store; at shutdown they stay, which is the point.
+ *
+ * systemd keeps at most FileDescriptorStoreMax= entries and refuses the
+ * others without telling the daemon (it only logs), so the daemon counts
+ * for itself: two per region (its memfd and, once it has clients, its state
+ * page), one per stored export and one for the table of members, against
+ * fd_store_max. A create that could not be kept is refused, not made to
+ * vanish at the next restart.
  * Called by the region lifecycle; calls nothing of the daemon's but the
  * fd stash, to reach a parked memfd.
  */
@@ -28,6 +35,40 @@ fdstore_put(const char *name, int fd)
 
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
 	return sd_pid_notify_with_fds(0, 0, msg, &fd, 1) > 0;
+}
+
+/* What the store may have to hold with `more` further entries. */
+static uint64_t
+fdstore_need(const struct broker *b, uint64_t more)
+{
+	return 2 * (uint64_t)b->reg.regions_by_name.count + b->stored_exports +
+	    1 + more;
+}
+
+int
+fdstore_room(const struct broker *b, const char **why)
+{
+	if (!b->cfg.fd_store || fdstore_need(b, 2) <= b->cfg.fd_store_max)
+		return 0;
+	*why = "systemd's fd store could not keep another region over a "
+	    "restart (two entries a region): raise FileDescriptorStoreMax= "
+	    "of shmbrokerd.service and fd_store_max in [broker]";
+	return -ENOSPC;
+}
+
+void
+fdstore_check_config(struct broker *b)
+{
+	uint64_t need = 2 * (uint64_t)b->cfg.max_regions + 1;
+
+	if (b->cfg.fd_store && need > b->cfg.fd_store_max)
+		log_warn(&b->log, "fd store: max_regions = %u needs up to %llu "
+		    "entries, fd_store_max is %u: creates past %llu regions "
+		    "will be refused; raise FileDescriptorStoreMax= of "
+		    "shmbrokerd.service and fd_store_max together",
+		    b->cfg.max_regions, (unsigned long long)need,
+		    b->cfg.fd_store_max,
+		    (unsigned long long)(b->cfg.fd_store_max - 1) / 2);
 }
 
 bool
@@ -69,6 +110,33 @@ fdstore_put_region(struct broker *b, struct region *g)
 		    "into the fd store", g->name);
 	if (borrowed)
 		close(fd);
+}
+
+void
+fdstore_put_all(struct broker *b)
+{
+	struct region *g;
+	uint64_t kept = 0, left = 0;
+
+	TAILQ_FOREACH(g, &b->reg.regions, entry)
+		kept += g->stored;
+	TAILQ_FOREACH(g, &b->reg.regions, entry) {
+		if (!g->stored && 2 * (kept + 1) + b->stored_exports + 1 <=
+		    b->cfg.fd_store_max) {
+			fdstore_put_region(b, g);
+			kept += g->stored;
+		}
+		if (!g->stored)
+			left++;
+		else if (!g->state_stored)
+			fdstore_put_state(b, g);
+	}
+	ivshmem_store_exports(b);
+	if (left > 0)
+		log_warn(&b->log, "fd store: %llu of the regions that existed "
+		    "when fd_store was turned on are not kept for restarts: "
+		    "the store is full (fd_store_max) or they are out of reach "
+		    "(see above)", (unsigned long long)left);
 }
 
 void
@@ -119,14 +187,21 @@ fdstore_put_export(struct broker *b, const char *key, const char *path,
 
 	if (!b->cfg.fd_store)
 		return false;
+	if (fdstore_need(b, 1) > b->cfg.fd_store_max) {
+		log_warn(&b->log, "region %s: its export on %s is not kept for "
+		    "restarts: the fd store is full (fd_store_max)", key, path);
+		return false;
+	}
 	if (fdname_export(key, path, vectors, name) < 0) {
 		log_warn(&b->log, "region %s: its export on %s is not kept for "
 		    "restarts: the name would be too long for the fd store",
 		    key, path);
 		return false;
 	}
-	if (fdstore_put(name, fd))
+	if (fdstore_put(name, fd)) {
+		b->stored_exports++;
 		return true;
+	}
 	log_warn(&b->log, "region %s: systemd did not take the socket of its "
 	    "export on %s into the fd store", key, path);
 	return false;
@@ -138,6 +213,16 @@ fdstore_drop_export(struct broker *b, const char *key, const char *path,
 {
 	char name[FDNAME_MAX];
 
-	if (!b->stopping && fdname_export(key, path, vectors, name) == 0)
+	if (b->stopping)
+		return;
+	if (b->stored_exports > 0)
+		b->stored_exports--;
+	if (fdname_export(key, path, vectors, name) == 0)
 		fdstore_drop(name);
+}
+
+void
+fdstore_kept_export(struct broker *b)
+{
+	b->stored_exports++;
 }

@@ -426,6 +426,17 @@ keep:
 	free(e);
 }
 
+void
+ivshmem_store_exports(struct broker *b)
+{
+	struct ivsh_export *e;
+
+	LIST_FOREACH(e, &b->ivshmem->exports, entry)
+		if (!e->stored)
+			e->stored = fdstore_put_export(b, e->region->name,
+			    e->path, e->vectors, e->fd);
+}
+
 static struct ivsh_export *
 ivshmem_find(struct ivshmem *ivs, uint64_t region_id, const char *path)
 {
@@ -657,6 +668,7 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 		return;
 	}
 	e->stored = true;
+	fdstore_kept_export(b);
 	log_info(&b->log, "region %s: export on %s restored from the fd store",
 	    g->name, pe->fe.path);
 }

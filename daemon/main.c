@@ -187,6 +187,7 @@ broker_open(struct broker *b)
 		return rc;
 	if ((rc = restore_finish(b)) < 0 || (rc = members_start(b)) < 0)
 		return rc;
+	fdstore_check_config(b);
 	if ((rc = region_create_configured(b, &next, SIZE_MAX, err,
 	    sizeof(err))) < 0) {
 		log_err(&b->log, "%s", err);

@@ -213,7 +213,7 @@ region_create(struct broker *b, const char *name, uint32_t size_pages,
 		return GSS_NOMEM;
 	}
 	if (policy_quota(b, t, 1, 0, (uint64_t)size_pages * REGION_PAGE_SIZE,
-	    0, why) < 0)
+	    0, why) < 0 || fdstore_room(b, why) < 0)
 		return GSS_NOMEM;
 	region_label(name, label);
 	if (memory_create(label, size_pages, acl->hugepages >= 0 ?

@@ -75,11 +75,17 @@ service_apply(struct broker *b, struct broker_config *next)
 		    cur->admin_socket_path);
 	cur->log_level = b->log.level = next->log_level;
 	cur->hugepages = next->hugepages;
+	cur->fd_store_max = next->fd_store_max;
+	/* Turned on now: the regions that exist go to the store as well,
+	 * or the next restart would lose them. */
+	if (next->fd_store && !cur->fd_store) {
+		cur->fd_store = true;
+		if (b->members == NULL && members_start(b) < 0)
+			log_warn(&b->log, "reload: no table of members for "
+			    "restarts: out of memory");
+		fdstore_put_all(b);
+	}
 	cur->fd_store = next->fd_store;
-	/* Turned on now: regions stored from here on get their rows. */
-	if (cur->fd_store && b->members == NULL && members_start(b) < 0)
-		log_warn(&b->log, "reload: no table of members for restarts: "
-		    "out of memory");
 	cur->max_region_pages = next->max_region_pages;
 	cur->max_regions = next->max_regions;
 	cur->max_clients = next->max_clients;
@@ -102,6 +108,7 @@ service_apply(struct broker *b, struct broker_config *next)
 	cur->has_admin_group = next->has_admin_group;
 	cur->admin_group = next->admin_group;
 	policy_reload(b);
+	fdstore_check_config(b);
 }
 
 /* A reload whose regions are still being created: one at a time. */
