@@ -72,7 +72,7 @@ conn_free_msg(struct conn *c, struct outmsg *m)
 }
 
 static void
-conn_free(struct conn *c)
+conn_free_queue(struct conn *c)
 {
 	struct outmsg *m;
 
@@ -80,6 +80,14 @@ conn_free(struct conn *c)
 		STAILQ_REMOVE_HEAD(&c->outq, entry);
 		conn_free_msg(c, m);
 	}
+	c->outq_count = 0;
+	c->outq_bytes = 0;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	conn_free_queue(c);
 	if (c->ev_read != NULL)
 		event_free(c->ev_read);
 	if (c->ev_write != NULL)
@@ -278,6 +286,30 @@ conn_update_reading(struct conn *c)
 	}
 }
 
+bool
+conn_outq_room(struct broker *b, size_t nfds)
+{
+	size_t limit = b->fd_limit / OUTQ_FDS_SHARE;
+
+	while (b->outq_fds + nfds > limit) {
+		struct conn *c, *top = NULL;
+
+		TAILQ_FOREACH(c, &b->conns, entry)
+			if (top == NULL || c->outq_fds > top->outq_fds)
+				top = c;
+		if (top == NULL || top->outq_fds == 0)
+			return false;
+		b->stats.slow_connections_dropped++;
+		conn_drop(top, "its unread replies and events hold %zu fds, "
+		    "the most of any connection, and all send queues hold "
+		    "1/%d of the daemon's limit (raise LimitNOFILE)",
+		    top->outq_fds, OUTQ_FDS_SHARE);
+		/* Now, not at the reap: the room is wanted now. */
+		conn_free_queue(top);
+	}
+	return true;
+}
+
 /* Whether one more message of len bytes with nfds fds overflows a bound
  * of c's queue (or of all queues): the drop's reason in why. */
 static bool
@@ -319,6 +351,10 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	if (key != 0 && conn_coalesce(c, mi, buf, len, fds, nfds))
 		return 0;
 
+	/* Room in all queues is made by letting go the connection that
+	 * holds the most, which may be c. */
+	if (nfds > 0 && conn_outq_room(c->b, nfds) && c->dead)
+		return -ENOBUFS;
 	if (conn_queue_full(c, len, nfds, why, sizeof(why))) {
 		c->b->stats.slow_connections_dropped++;
 		conn_drop(c, "%s", why);

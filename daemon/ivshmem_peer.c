@@ -122,7 +122,7 @@ ivsh_peer_queue(struct ivsh_peer *p, int64_t value, int fd)
 		    "it");
 		return;
 	}
-	if (fd >= 0 && b->outq_fds + 1 > b->fd_limit / OUTQ_FDS_SHARE) {
+	if (fd >= 0 && !conn_outq_room(b, 1)) {
 		char why[128];
 
 		snprintf(why, sizeof(why), "the daemon's send queues hold "

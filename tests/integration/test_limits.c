@@ -701,6 +701,99 @@ test_fds_in_flight(void **state)
 	expect_baseline(f);
 }
 
+/*
+ * As PEER_UID, on one connection 43 creates (3 fds a reply: 42 fill the
+ * uid's 128 fds in flight at NOFILE, the 43rd waits in the daemon's
+ * queue), then on another 40 more, which all wait: 123 fds queued, short
+ * of all queues' 128. Reads nothing; says so on fd, waits to be killed.
+ */
+static void __attribute__((noreturn))
+queue_filler(int fd, const char *path, pid_t parent)
+{
+	static const int creates[2] = { 43, 40 };
+	char name[16];
+	int s;
+
+	if (setgroups(0, NULL) < 0 || setgid(PEER_UID) < 0 ||
+	    setuid(PEER_UID) < 0)
+		_exit(121);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(122);
+	for (int c = 0; c < 2; c++) {
+		if ((s = harness_connect_raw(path)) < 0)
+			_exit(123);
+		for (int i = 0; i < creates[c]; i++) {
+			snprintf(name, sizeof(name), "q%d-%d", c, i);
+			if (!peer_attach(s, (uint64_t)i + 1, name))
+				_exit(124);
+		}
+		harness_sleep_ms(300);
+	}
+	if (write(fd, "x", 1) != 1)
+		_exit(125);
+	pause();
+	_exit(0);
+}
+
+/*
+ * All send queues together may hold 1/8 of the daemon's descriptors. A
+ * uid that pipelines attaches and reads nothing fills that share, and a
+ * QEMU, whose every fd is queued first, was then let go as soon as it
+ * joined an export ("the daemon's send queues hold N fds"): another
+ * tenant's device cut off by one that never reads (a reviewer's find).
+ * Now the connection that holds the most queued fds goes instead.
+ */
+static void
+test_outq_hog_spares_qemu(void **state)
+{
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	pid_t parent = getpid();
+	char c, conf[512], path[96];
+	int pfd[2], q;
+
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to run a peer as another "
+		    "user\n");
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s/ivs.sock", f->dir);
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	snprintf(conf, sizeof(conf), OPEN "[region ivs]\nsize = 64K\n"
+	    "ivshmem = %s\nivshmem_vectors = 7\n", path);
+	f->start_how = &unit_like;
+	start(f, conf);
+	assert_int_equal(chmod(f->d.dir, 0755), 0);
+
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	l->peer = fork();
+	assert_true(l->peer >= 0);
+	if (l->peer == 0) {
+		close(pfd[0]);
+		queue_filler(pfd[1], f->d.socket, parent);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+
+	/* A QEMU of another uid (root) joins, with 7 vectors: 8 fds. */
+	q = ivs_connect(path);
+	assert_int_equal(ivs_first(q), 0);
+	assert_int_equal(check_admin_wait_clients(f->adm, "ivs", 1), 1);
+	harness_sleep_ms(500);
+	print_message("QEMUs let go: %llu; connections let go: %llu\n",
+	    (unsigned long long)STAT(f, ivshmem_dropped),
+	    (unsigned long long)STAT(f, events_dropped_connections));
+	assert_int_equal(STAT(f, ivshmem_dropped), 0);
+	assert_int_equal(check_admin_clients(f->adm, "ivs"), 1);
+	assert_int_equal(fixture_log_lines(f, "its limit (raise", NULL), 0);
+	close(q);
+	kill(l->peer, SIGKILL);
+	waitpid(l->peer, NULL, 0);
+	l->peer = 0;
+}
+
 /* ---- a peer whose fds wait ---- */
 
 /* The CPU time the daemon has used, in clock ticks (/proc/PID/stat's
@@ -1281,6 +1374,7 @@ main(void)
 		LIMITS_TEST(test_regions_and_clients),
 		LIMITS_TEST(test_ivshmem_non_reader),
 		LIMITS_TEST(test_fds_in_flight),
+		LIMITS_TEST(test_outq_hog_spares_qemu),
 		LIMITS_TEST(test_tenant_connections_drain),
 		LIMITS_TEST(test_fds_wait_idle),
 		LIMITS_TEST(test_fds_wait_catches_up),
