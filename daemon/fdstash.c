@@ -87,12 +87,24 @@ keeper_handle(const int32_t cmd[2], struct wire_fds *fds)
 	wire_fds_close(fds);
 }
 
+static const int keeper_ignored[] = { SIGHUP, SIGINT, SIGTERM, SIGQUIT,
+    SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGVTALRM, SIGPROF, SIGTSTP,
+    SIGTTIN, SIGTTOU, SIGXFSZ, SIGXCPU };
+
 int
 fdstash_keeper_main(void)
 {
 	struct wire_fds fds;
 	int32_t cmd[2];
 
+	/* Signals meant for the daemon reach its keepers too (`systemctl
+	 * kill` signals the whole cgroup; a reload's SIGHUP was fatal to
+	 * them, and the only copy of their regions' memory went with them).
+	 * A keeper ends with its socket or its daemon, never by a signal
+	 * that can be ignored. */
+	for (size_t i = 0; i < sizeof(keeper_ignored) /
+	    sizeof(keeper_ignored[0]); i++)
+		signal(keeper_ignored[i], SIG_IGN);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)	/* the daemon died before the line above */
 		_exit(0);

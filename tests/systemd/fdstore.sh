@@ -13,6 +13,9 @@
 # is made and written with fd_store = no, the reload turns it on, three
 # more are made and written, a fifth create is refused saying why, and
 # after `systemctl restart` all four are back with their contents.
+# Before that, `systemctl kill -s HUP` (the whole cgroup) must not kill
+# the keeper processes that hold all regions but one (local_region_fds =
+# 1): their memory had no other copy in the running daemon.
 #
 # Usage: fdstore.sh SHMBROKERD SHMCTL SD_ATTACH UNITS_SRC_DIR BOOT_SCRIPT
 #                   WORK_PARENT
@@ -38,6 +41,7 @@ tenancy = open
 log_level = info
 fd_store = no
 fd_store_max = 9
+local_region_fds = 1
 EOF
 chmod -R a+rX "$work/etc/shmbroker"
 printf '[Service]\nFileDescriptorStoreMax=9\n' \
@@ -79,6 +83,20 @@ echo "$out"
 grep -q "fd store could not keep" <<<"$out" ||
     fail "the refused create does not say that the fd store is full"
 echo "the fifth create is refused: the store keeps 9 entries"
+
+# All regions but one sit in a keeper process (local_region_fds = 1).
+# `systemctl kill -s HUP` signals the whole cgroup, keepers too: the
+# daemon reloads, and the keepers, which died of it, must not.
+n=$(reloads)
+sctl kill -s HUP shmbrokerd.service || fail "systemctl kill -s HUP failed"
+wait_for 20 reloaded || fail "the daemon did not reload on SIGHUP"
+holds before "made before the reload" ||
+    { adm list; fail "region before is out of reach after SIGHUP"; }
+for r in r2 r3 r4; do
+	holds "$r" "made as $r" ||
+	    { adm list; fail "region $r is out of reach after SIGHUP"; }
+done
+echo "systemctl kill -s HUP: the keepers live on, every region is served"
 
 pid=$(prop MainPID)
 sctl restart shmbrokerd.service || fail "systemctl restart failed"
