@@ -166,16 +166,21 @@ policy_attach_usages(struct broker *b, struct broker_config *cfg)
  * After a reload: connections find their tenant. A connection moves to
  * its new tenant's count even past that tenant's max_connections: a
  * limit applies to new connections only, and a reload that lowers it
- * closes none.
+ * closes none. A refused connection is told at its next request; one
+ * that only watches makes none, and would go on hearing of every
+ * tenant's regions: it goes now.
  */
 void
 policy_reload(struct broker *b)
 {
-	struct conn *c;
+	struct conn *c, *next;
 
-	TAILQ_FOREACH(c, &b->conns, entry) {
+	for (c = TAILQ_FIRST(&b->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
 		policy_classify(b, c);
 		policy_count_connection(c, policy_conn_usage(c));
+		if (c->watching && c->refusal != NULL)
+			conn_kill(c, c->refusal);
 	}
 }
 

@@ -7,11 +7,15 @@
  * stays in the parent. Covered: matching by uid and gid, allow/deny
  * patterns, prefixes that keep tenants apart, the mode bits of regions
  * across tenants, connections no tenant takes, the admin socket's own
- * check and admin_group, AdminTenants and AdminStats counts, and reloads
+ * check and admin_group (a watcher that a reload takes it from is let
+ * go), AdminTenants and AdminStats counts, and reloads
  * (AdminReload and SIGHUP) that keep connections and refuse a broken
  * file. Quotas are test_tenancy_quota's, names across tenants
  * test_tenancy_names'. Needs root; every test skips otherwise.
  */
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -282,6 +287,84 @@ test_admin_socket(void **state)
 	agent_refused(y, 1, st->d.admin_socket, "admin socket is for root");
 }
 
+/* An admin event seen by the watcher child. */
+static void
+watch_seen(const struct shmc_event *ev, void *arg)
+{
+	if (ev->kind == SHMC_EVENT_ADMIN)
+		*(int *)arg += 1;
+}
+
+/* In a child as uid 65534, gid 4000: watches on the admin socket, says
+ * 'W' on out, waits for a byte on in, then says within 3 s whether it
+ * heard an event ('E'), its connection closed ('X') or neither ('T'). */
+static void __attribute__((noreturn))
+refused_watcher(const char *sock, int in, int out)
+{
+	struct pollfd p;
+	struct shmc *w;
+	char c = 'T';
+	int seen = 0;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (setgroups(0, NULL) < 0 || setgid(4000) < 0 || setuid(65534) < 0 ||
+	    shmc_connect(sock, "watcher", 5000, &w, NULL, 0) < 0 ||
+	    shmc_admin_watch(w) < 0 || write(out, "W", 1) != 1 ||
+	    read(in, &c, 1) != 1)
+		_exit(1);
+	c = 'T';
+	p = (struct pollfd){ .fd = shmc_event_fd(w), .events = POLLIN };
+	for (int64_t end = harness_now_ms() + 3000; c == 'T' &&
+	    harness_now_ms() < end;) {
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		if (shmc_dispatch(w, watch_seen, &seen) < 0)
+			c = 'X';
+		else if (seen > 0)
+			c = 'E';
+	}
+	_exit(write(out, &c, 1) == 1 ? 0 : 1);
+}
+
+/*
+ * A watcher in admin_group keeps no admin rights the reload takes away:
+ * it made no request to be refused at, and heard every tenant's region
+ * events on (a reviewer's find); it is now let go at the reload.
+ */
+static void
+test_watcher_refused_at_reload(void **state)
+{
+	struct tstate *st = *state;
+	int to[2], from[2];
+	char c = 0, msg[256];
+
+	NEED_ROOT();
+	tenancy_start(st,
+	    "[broker]\ntenancy = open\nadmin_group = 4000\n");
+	assert_int_equal(chmod(st->d.admin_socket, 0666), 0);
+	assert_int_equal(pipe2(to, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(from, O_CLOEXEC), 0);
+	if ((st->child = fork()) == 0)
+		refused_watcher(st->d.admin_socket, to[0], from[1]);
+	assert_true(st->child > 0);
+	assert_int_equal(read(from[0], &c, 1), 1);
+	assert_int_equal(c, 'W');
+
+	check_write_file(st->conf,
+	    "[broker]\ntenancy = open\nlog_level = info\n");
+	assert_int_equal(check_admin_reload(st->adm, msg, sizeof(msg)),
+	    SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(check_admin_create(st->adm, "secret-after", 1), 0);
+	assert_int_equal(write(to[1], "g", 1), 1);
+	assert_int_equal(read(from[0], &c, 1), 1);
+	print_message("the watcher after the reload: %c\n", c);
+	assert_int_equal(c, 'X');
+	close(to[0]);
+	close(to[1]);
+	close(from[0]);
+	close(from[1]);
+}
+
 static void
 test_tenant_usage(void **state)
 {
@@ -469,6 +552,7 @@ main(void)
 		TENANCY_TEST(test_matching_and_default),
 		TENANCY_TEST(test_mode_bits),
 		TENANCY_TEST(test_admin_socket),
+		TENANCY_TEST(test_watcher_refused_at_reload),
 		TENANCY_TEST(test_tenant_usage),
 		TENANCY_TEST(test_reload),
 		TENANCY_TEST(test_admin_socket_vmm_requests),
