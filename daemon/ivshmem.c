@@ -509,8 +509,11 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 		char why[BROKER_MESSAGE_MAX];
 		bool served = false;
 
+		/* Never a guest region that took a configured name (region.c
+		 * says so): its VMM's rules are not the file's. */
 		if (cr->ivshmem == NULL ||
-		    (g = registry_find(&b->reg, cr->name)) == NULL)
+		    (g = registry_find(&b->reg, cr->name)) == NULL ||
+		    g->origin == ORIGIN_GUEST)
 			continue;
 		/* One kept over a restart is the configured one again. */
 		LIST_FOREACH(e, &b->ivshmem->exports, entry) {

@@ -536,8 +536,19 @@ region_create_configured(struct broker *b, size_t *next, size_t max,
 		struct region *g;
 		const char *why = NULL;
 
-		if (registry_find(&b->reg, cr->name) != NULL)
+		if ((g = registry_find(&b->reg, cr->name)) != NULL) {
+			/* A VMM's region took the name while it was free:
+			 * it is not the configured one, whose mode, group
+			 * and export are not its to have. */
+			if (g->origin == ORIGIN_GUEST)
+				log_warn(&b->log, "region %s of the "
+				    "configuration is a guest region (owner "
+				    "uid %u): its settings and export wait "
+				    "until it is gone and the file is "
+				    "reloaded", cr->name,
+				    (unsigned)g->owner_uid);
 			continue;
+		}
 		if (region_create(b, cr->name, cr->size_pages,
 		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
 			snprintf(err, errlen, "%s: region %s: %s",

@@ -921,6 +921,38 @@ test_read_fds_let_go(void **state)
 		ivc_close(&q[--n]);
 }
 
+/*
+ * A VMM's guest region that takes the name of a configured region (one
+ * an admin destroyed, or a [region] a reload adds) is not the configured
+ * one: a reload used to export it on the configured socket, where QEMUs
+ * joined the guest's region under its VMM's access rules instead of the
+ * file's (a reviewer's find). Now it is not exported, and the daemon
+ * says why.
+ */
+static void
+test_configured_name_taken(void **state)
+{
+	struct ivs *f = *state;
+	struct shmc_region r;
+	struct shmc *c;
+	char conf[512], msg[512];
+	struct stat st;
+
+	ivs_start(f, "[broker]\ntenancy = open\n");
+	c = fixture_connect(&f->fx, f->fx.d.socket, "squatter");
+	assert_non_null(c);
+	assert_int_equal(fixture_attach(&f->fx, c, "telemetry", 1, true, &r),
+	    SHMC_GSS_OK);
+	snprintf(conf, sizeof(conf), "[broker]\ntenancy = open\n"
+	    "[region telemetry]\nsize = 64K\nivshmem = %s\n", f->path);
+	check_write_file(f->fx.conf, conf);
+	assert_int_equal(check_admin_reload(f->fx.adm, msg, sizeof(msg)),
+	    SHMBROKER__ERROR__ERR_NONE);
+	assert_int_equal(stat(f->path, &st), -1);
+	assert_int_equal(fixture_log_lines(&f->fx, "region telemetry of the "
+	    "configuration is a guest region", NULL), 1);
+}
+
 /* 16 clients of every kind (QEMUs, libshmclient clients and, with KVM,
  * shm-vm guests); the 17th QEMU or client is refused. */
 static void
@@ -1142,6 +1174,8 @@ main(void)
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_sixteen, ivs_setup,
 		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_configured_name_taken,
+		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_detach_qemu, ivs_setup,
