@@ -272,6 +272,7 @@ config_tenant_set(struct tenant *t, enum tenant_key k, const char *v,
     int line, const char **why)
 {
 	size_t before = t->nrules;
+	int n;
 
 	switch (k) {
 	case TK_UID: case TK_GID: case TK_GROUP:
@@ -285,8 +286,13 @@ config_tenant_set(struct tenant *t, enum tenant_key k, const char *v,
 		return 0;
 	case TK_ALLOW: case TK_DENY: case TK_ALLOW_RO:
 		*why = "at most 32 patterns of at most 63 characters";
-		if ((k == TK_ALLOW_RO ? tenant_add_ro_rules(t, v) :
-		    tenant_add_rules(t, k == TK_ALLOW, v)) < 0)
+		if ((n = k == TK_ALLOW_RO ? tenant_add_ro_rules(t, v) :
+		    tenant_add_rules(t, k == TK_ALLOW, v)) == -EDOM)
+			*why = "a pattern with a blank or a byte that is not "
+			    "printable matches no region name; separate "
+			    "patterns with commas, and put a comment on a line "
+			    "of its own (# at its start)";
+		if (n < 0)
 			return -EINVAL;
 		for (size_t i = before; i < t->nrules; i++)
 			t->rules[i].line = line;

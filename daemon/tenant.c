@@ -99,6 +99,13 @@ tenant_add_rules(struct tenant *t, bool allow, const char *list)
 			break;
 		if (t->nrules == TENANT_RULES_MAX || len >= TENANT_PATTERN_MAX)
 			return -EINVAL;
+		/* A region name is printable and has no blank: a pattern
+		 * with one (a comment after the value, say) matches nothing,
+		 * and a deny that matches nothing is worse than an error. */
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)p[i] < 0x21 ||
+			    (unsigned char)p[i] > 0x7e)
+				return -EDOM;
 		t->rules[t->nrules].allow = allow;
 		memcpy(t->rules[t->nrules].pattern, p, len);
 		t->rules[t->nrules].pattern[len] = '\0';

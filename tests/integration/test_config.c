@@ -235,6 +235,14 @@ static const struct bad_case bad_cases[] = {
 	    T5 "allow = vm*, "
 	    "0123456789012345678901234567890123456789012345678901234567890123"
 	    "\n", 3, "at most 63 characters" },
+	/* A comment after a value is part of it: such a deny matched
+	 * nothing and was taken (a reviewer's find). */
+	{ "a comment after a pattern",
+	    T5 "deny = secret*   # never let VMMs touch these\n", 3,
+	    "a pattern with a blank or a byte that is not printable matches "
+	    "no region name" },
+	{ "a blank inside a pattern", T5 "allow_ro = a b, c\n", 3,
+	    "matches no region name" },
 	{ "tenant name too long",
 	    "[tenant 0123456789abcdef0123456789abcdef]\nuid = 5\n", 1,
 	    "tenant names are 1 to 31" },

@@ -249,15 +249,20 @@ test_rules_parse(void **state)
 	assert_string_equal(t.rules[1].pattern, "b?");
 	assert_true(t.rules[1].allow);
 
-	/* Empty items, tabs and padding go; inner spaces stay. */
-	assert_int_equal(tenant_add_rules(&t, false, " ,\t, x ,,\ty\t, a b ,"),
+	/* Empty items, tabs and padding go. */
+	assert_int_equal(tenant_add_rules(&t, false, " ,\t, x ,,\ty\t, a ,"),
 	    0);
 	assert_int_equal(t.nrules, 5);
 	assert_string_equal(t.rules[2].pattern, "x");
 	assert_false(t.rules[2].allow);
 	assert_string_equal(t.rules[3].pattern, "y");
-	assert_string_equal(t.rules[4].pattern, "a b");
+	assert_string_equal(t.rules[4].pattern, "a");
 	assert_false(t.rules[4].allow);
+	/* A blank inside, or a byte a name cannot hold: it would match no
+	 * region, so it is an error, not a rule. */
+	assert_int_equal(tenant_add_rules(&t, false, "a b"), -EDOM);
+	assert_int_equal(tenant_add_rules(&t, false, "s* # a comment"), -EDOM);
+	assert_int_equal(tenant_add_rules(&t, false, "\x7f"), -EDOM);
 
 	/* Nothing to add is no error. */
 	assert_int_equal(tenant_add_rules(&t, true, ""), 0);
