@@ -205,6 +205,7 @@ struct broker {
 	struct event *ev_status;	/* sd_notify STATUS= */
 	struct event *ev_reload;	/* the next batch of a reload */
 	struct reload_job *reload;	/* the reload under way, or NULL */
+	bool reload_again;		/* a SIGHUP came during that reload */
 	int argc;			/* the command line, for reloads */
 	char **argv;
 	const struct conn_upcalls *up;	/* the services above conn.c */

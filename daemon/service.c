@@ -157,6 +157,11 @@ service_reload_end(struct broker *b, struct reload_job *job,
 	if (job->done != NULL)
 		job->done(b, job->conn_id, job->req_id, rc, err);
 	free(job);
+	/* The file may have changed since this reload read it. */
+	if (b->reload_again) {
+		b->reload_again = false;
+		service_reload(b, NULL, 0, 0);
+	}
 }
 
 /* Whether the step waits for the keepers to take the memfds to park
@@ -219,6 +224,12 @@ service_reload(struct broker *b, service_reload_cb *done, uint64_t conn_id,
 			done(b, conn_id, req_id, RELOAD_REFUSED, "a reload is "
 			    "still creating its regions; try again when it is "
 			    "done");
+		else if (!b->reload_again) {
+			/* A signal has no one to tell: it is not lost. */
+			b->reload_again = true;
+			log_notice(&b->log, "SIGHUP while a reload creates its "
+			    "regions: the file is read again after it");
+		}
 		return;
 	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
