@@ -255,9 +255,12 @@ fdstash_read_syncs(struct keeper *k)
 	ssize_t n;
 
 	while ((n = recv(k->sock, &seq, sizeof(seq), MSG_DONTWAIT)) ==
-	    (ssize_t)sizeof(seq))
-		if ((uint64_t)(uint32_t)seq > k->synced)
-			k->synced = (uint32_t)seq;
+	    (ssize_t)sizeof(seq)) {
+		uint64_t done = fdstash_echo_seq(k->sync_sent, (uint32_t)seq);
+
+		if (done > k->synced)
+			k->synced = done;
+	}
 	if (n == 0 || (n < 0 && errno != EAGAIN))
 		fdstash_lost(k);
 }

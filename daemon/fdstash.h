@@ -41,6 +41,20 @@ void fdstash_drop(struct fdstash *s, uint64_t handle);
 size_t fdstash_count(const struct fdstash *s);
 size_t fdstash_keepers(const struct fdstash *s);
 
+/* The command a keeper's SYNC reply names: it echoes the low 32 bits,
+ * and a keeper may live through more than 2^32 commands. The newest
+ * number at most asked (the newest a SYNC asked about) with those bits;
+ * 0 (nothing) for one past anything asked. Pure. */
+static inline uint64_t
+fdstash_echo_seq(uint64_t asked, uint32_t echo)
+{
+	uint64_t v = (asked & ~(uint64_t)UINT32_MAX) | echo;
+
+	if (v <= asked)
+		return v;
+	return v > UINT32_MAX ? v - ((uint64_t)1 << 32) : 0;
+}
+
 /* The keeper's main, for main() to call when argv[1] is
  * FDSTASH_KEEPER_ARG; never returns. */
 int fdstash_keeper_main(void) __attribute__((noreturn));
