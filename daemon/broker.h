@@ -465,10 +465,11 @@ int region_memfd(struct broker *b, const struct region *g, bool *borrowed);
 /* Parks the oldest memfds while the daemon holds more than its budget. */
 void region_park_memfds(struct broker *b);
 /* Creates the configured regions that do not exist yet, from *next on
- * and at most max of them: 1 when some remain, 0 when all exist, -1 at
- * the first that cannot be made, with the reason in err. */
+ * and at most max of them: 1 when some remain, 0 when all were tried.
+ * Each that cannot be made is logged and counted in *failed, the first
+ * one's reason (file:line) in err. */
 int region_create_configured(struct broker *b, size_t *next, size_t max,
-    char *err, size_t errlen);
+    unsigned *failed, char *err, size_t errlen);
 
 /* fdstore.c: region memfds and state pages in systemd's fd store */
 /* 0 when a new region could be kept in the store too (or fd_store is

@@ -158,9 +158,7 @@ broker_signal_cb(evutil_socket_t sig, short what, void *arg)
 static int
 broker_open(struct broker *b)
 {
-	char err[BROKER_MESSAGE_MAX];
 	int fds[2], activated, rc;
-	size_t next = 0;
 
 	if ((rc = broker_init(b)) < 0)
 		return rc;
@@ -188,23 +186,25 @@ broker_open(struct broker *b)
 	if ((rc = restore_finish(b)) < 0 || (rc = members_start(b)) < 0)
 		return rc;
 	fdstore_check_config(b);
-	if ((rc = region_create_configured(b, &next, SIZE_MAX, err,
-	    sizeof(err))) < 0) {
-		log_err(&b->log, "%s", err);
-		return rc;
-	}
 	return 0;
 }
 
-/* Exports kept over the restart first, then the configured ones that are
- * not among them. One of these that cannot be made is an error of the
- * configuration file, which says where. */
+/* The configured regions, then the exports kept over the restart, then
+ * the configured ones that are not among them. One of these that cannot
+ * be made is an error of the configuration file, which says where (each
+ * region that cannot be made is tried and logged). */
 static int
 broker_export(struct broker *b)
 {
-	char err[BROKER_MESSAGE_MAX];
+	char err[BROKER_MESSAGE_MAX] = "";
+	unsigned failed = 0;
+	size_t next = 0;
 	int rc;
 
+	region_create_configured(b, &next, SIZE_MAX, &failed, err,
+	    sizeof(err));
+	if (failed > 0)
+		return -EINVAL;
 	ivshmem_restore_finish(b);
 	if ((rc = ivshmem_export_configured(b, err, sizeof(err))) < 0)
 		log_err(&b->log, "%s", err);

@@ -523,10 +523,12 @@ region_destroy(struct broker *b, struct region *g, uint64_t conn_id)
 }
 
 /* At start and at every reload; in batches (max), so that a reload of a
- * large file can yield to the event loop between them. */
+ * large file can yield to the event loop between them. One that cannot
+ * be made is logged and counted in *failed (the first's reason in err),
+ * and the next ones are made all the same. */
 int
 region_create_configured(struct broker *b, size_t *next, size_t max,
-    char *err, size_t errlen)
+    unsigned *failed, char *err, size_t errlen)
 {
 	for (; *next < b->cfg.nregions && max > 0; (*next)++, max--) {
 		const struct config_region *cr = &b->cfg.regions[*next];
@@ -551,9 +553,12 @@ region_create_configured(struct broker *b, size_t *next, size_t max,
 		}
 		if (region_create(b, cr->name, cr->size_pages,
 		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
-			snprintf(err, errlen, "%s: region %s: %s",
-			    b->cfg.config_file, cr->name, why);
-			return -ENOSPC;
+			log_err(&b->log, "%s:%d: [region %s]: cannot be made: "
+			    "%s", b->cfg.config_file, cr->line, cr->name, why);
+			if ((*failed)++ == 0)
+				snprintf(err, errlen, "%s:%d: [region %s]: "
+				    "cannot be made: %s", b->cfg.config_file,
+				    cr->line, cr->name, why);
 		}
 	}
 	return *next < b->cfg.nregions;

@@ -117,6 +117,8 @@ struct reload_job {
 	uint64_t conn_id, req_id;
 	size_t next;			/* the configured region to create */
 	uint64_t park_wait_ms;		/* since when it waits for keepers */
+	unsigned failed;		/* regions that could not be made */
+	char err[BROKER_MESSAGE_MAX];	/* the first one's reason */
 };
 
 /* Before the new tenants run, each has its usage: without memory for
@@ -196,8 +198,8 @@ service_reload_step_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (service_reload_waits_for_keepers(b, job))
 		return;
-	rc = region_create_configured(b, &job->next, RELOAD_BATCH, err,
-	    sizeof(err));
+	rc = region_create_configured(b, &job->next, RELOAD_BATCH,
+	    &job->failed, job->err, sizeof(job->err));
 	/* A timeout, not event_active: libevent runs events activated from
 	 * an active callback in the same pass, before it polls again, so the
 	 * batches would still hold every connection back. */
@@ -205,10 +207,15 @@ service_reload_step_cb(evutil_socket_t fd, short what, void *arg)
 		event_add(b->ev_reload, &(struct timeval){ 0, 0 });
 		return;
 	}
-	if (rc == 0)
-		rc = ivshmem_export_configured(b, err, sizeof(err));
-	service_reload_end(b, job, rc < 0 ? RELOAD_PARTIAL : RELOAD_DONE,
-	    err);
+	rc = ivshmem_export_configured(b, err, sizeof(err));
+	if (job->failed > 1)
+		snprintf(err, sizeof(err), "%u configured regions cannot be "
+		    "made (see the log); the first: %.*s", job->failed,
+		    (int)(sizeof(err) - 80), job->err);
+	else if (job->failed == 1)
+		memcpy(err, job->err, sizeof(err));
+	service_reload_end(b, job, rc < 0 || job->failed > 0 ?
+	    RELOAD_PARTIAL : RELOAD_DONE, err);
 }
 
 void

@@ -458,6 +458,33 @@ test_region_over_limit(void **state)
 	assert_non_null(strstr(err, "max_region_size"));
 }
 
+/* One whose file loads but that cannot be made at start (hugetlb
+ * required, the pool empty) is an error of the file as well: status 78
+ * and its line. It was status 1 without one, which a unit's restarts do
+ * not tell from a crash (a reviewer's find). */
+static void
+test_region_cannot_be_made(void **state)
+{
+	struct cstate *st = *state;
+	const char *extra[] = { "--config", st->fx.conf, NULL };
+	char err[2048], want[256];
+	int rc;
+
+	if (harness_proc_value("/proc/meminfo", "HugePages_Free") != 0) {
+		print_message("skipped: the hugepage pool is not empty\n");
+		skip();
+	}
+	check_write_file(st->fx.conf, OPEN "hugepages = never\n"
+	    "[region huge]\nsize = 2M\nbacking = hugetlb\n");
+	rc = run_daemon(st, extra, err, sizeof(err));
+	if (rc != EX_CONFIG)
+		fail_msg("a hugetlb region without a pool: status %d: %s", rc,
+		    err);
+	snprintf(want, sizeof(want), "%s:4: [region huge]: cannot be made: ",
+	    st->fx.conf);
+	assert_non_null(strstr(err, want));
+}
+
 /* A configured export the daemon cannot make at start (its directory
  * does not exist) is an error of the file like any other: status 78, one
  * line with the file, the line of its "ivshmem =" and the path, and no
@@ -507,6 +534,7 @@ main(void)
 		CONFIG_TEST(test_missing_file),
 		CONFIG_TEST(test_bad_command_line),
 		CONFIG_TEST(test_region_over_limit),
+		CONFIG_TEST(test_region_cannot_be_made),
 		CONFIG_TEST(test_export_missing_dir),
 		CONFIG_TEST(test_not_text),
 		CONFIG_TEST(test_shipped_config),
