@@ -21,6 +21,17 @@ fdname_hex(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/* One hex digit's value, or -1. */
+static int
+fdname_xdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 static int
 fdname_unhex(const char *hex, char *out, size_t cap)
 {
@@ -29,13 +40,35 @@ fdname_unhex(const char *hex, char *out, size_t cap)
 	if (len % 2 != 0 || len / 2 >= cap)
 		return -EINVAL;
 	for (size_t i = 0; i < len / 2; i++) {
-		unsigned v;
+		int hi = fdname_xdigit(hex[2 * i]);
+		int lo = fdname_xdigit(hex[2 * i + 1]);
 
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+		if (hi < 0 || lo < 0)
 			return -EINVAL;
-		out[i] = (char)v;
+		out[i] = (char)(hi << 4 | lo);
 	}
 	out[len / 2] = '\0';
+	return 0;
+}
+
+/* A number of digits of base (8 or 10) alone, at most max: sscanf took
+ * "-1" for 4294967295 and "1junk" for 1, and a name that came back from
+ * the store is untrusted. */
+static int
+fdname_number(const char *s, int base, unsigned long max, unsigned *out)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0' || strlen(s) > 11)
+		return -EINVAL;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s >= '0' + base)
+			return -EINVAL;
+		v = v * (unsigned long)base + (unsigned long)(*s - '0');
+	}
+	if (v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
 	return 0;
 }
 
@@ -72,26 +105,28 @@ int
 fdname_parse_region(const char *s, struct fdname_region *out)
 {
 	char copy[FDNAME_MAX], *f[8], *save = NULL, *p;
-	unsigned pages, mode, uid, group;
-	int n = 0, origin;
+	unsigned pages, mode, uid, group, origin;
+	int n = 0;
 
 	snprintf(copy, sizeof(copy), "%s", s);
 	for (p = strtok_r(copy, ".", &save); p != NULL && n < 8;
 	    p = strtok_r(NULL, ".", &save))
 		f[n++] = p;
 	if (n != 8 || p != NULL || strcmp(f[0], "r") != 0 ||
-	    sscanf(f[1], "%u", &pages) != 1 ||
-	    sscanf(f[2], "%d", &origin) != 1 ||
-	    sscanf(f[3], "%o", &mode) != 1 || sscanf(f[4], "%u", &uid) != 1 ||
+	    fdname_number(f[1], 10, UINT32_MAX, &pages) < 0 ||
+	    fdname_number(f[2], 10, ORIGIN_CONFIG, &origin) < 0 ||
+	    fdname_number(f[3], 8, 0777, &mode) < 0 ||
+	    fdname_number(f[4], 10, UINT32_MAX - 1, &uid) < 0 ||
+	    (strcmp(f[5], "-") != 0 &&
+	    fdname_number(f[5], 10, UINT32_MAX - 1, &group) < 0) ||
 	    fdname_unhex(f[6], out->name, sizeof(out->name)) < 0 ||
-	    registry_check_key(out->name) != GSS_OK || pages == 0 ||
-	    origin < ORIGIN_GUEST || origin > ORIGIN_CONFIG)
+	    registry_check_key(out->name) != GSS_OK || pages == 0)
 		return -EINVAL;
 	out->size_pages = pages;
 	out->origin = (enum region_origin)origin;
-	out->mode = (uint16_t)(mode & 0777);
+	out->mode = (uint16_t)mode;
 	out->owner = uid;
-	out->has_group = sscanf(f[5], "%u", &group) == 1;
+	out->has_group = strcmp(f[5], "-") != 0;
 	out->group = out->has_group ? group : 0;
 	out->tenant[0] = '\0';
 	return strcmp(f[7], "-") == 0 ? 0 :

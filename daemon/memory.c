@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "memory.h"
@@ -191,6 +193,28 @@ memory_create(const char *label, uint32_t size_pages,
 		return err;
 	}
 	out->fd = fd;
+	return 0;
+}
+
+int
+memory_check_fd(int fd, uint32_t size_pages, struct region_mem *out)
+{
+	uint64_t bytes = (uint64_t)size_pages * REGION_PAGE_SIZE, unit;
+	struct statfs sfs;
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0)
+		return -errno;
+	seals = fcntl(fd, F_GET_SEALS);
+	unit = sfs.f_type == HUGETLBFS_MAGIC && st.st_blksize > 0 ?
+	    (uint64_t)st.st_blksize : REGION_PAGE_SIZE;
+	if (!S_ISREG(st.st_mode) || seals < 0 || (seals & SEALS) != SEALS ||
+	    (uint64_t)st.st_size != round_up(bytes, unit))
+		return -EINVAL;
+	out->bytes = (uint64_t)st.st_size;
+	out->backing = sfs.f_type == HUGETLBFS_MAGIC ? BACKING_HUGETLB :
+	    BACKING_SHMEM;
 	return 0;
 }
 

@@ -42,6 +42,15 @@ int memory_create(const char *label, uint32_t size_pages,
     struct region_mem *out, const char **why);
 
 /*
+ * Whether fd is a region's memory as memory_create makes it, for
+ * size_pages: a regular file sealed as it seals one, of the size it
+ * makes (rounded up to a huge page on hugetlbfs). Fills out's bytes and
+ * backing; 0, or -EINVAL when it is not one (-errno when it cannot
+ * tell).
+ */
+int memory_check_fd(int fd, uint32_t size_pages, struct region_mem *out);
+
+/*
  * A new O_RDONLY, close-on-exec file description of the memfd fd (through
  * /proc/self/fd), for a client that may only read: the kernel refuses a
  * writable shared mapping of it, and writes. First the memfd's own mode

@@ -14,12 +14,10 @@
  * region, is dropped from the store.
  */
 #include <errno.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -90,8 +88,6 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 {
 	struct fdname_region fr;
 	struct region_mem mem = { .fd = fd };
-	struct statfs sfs;
-	struct stat st;
 	struct region *g;
 
 	if (strncmp(fdname, "s.", 2) == 0)
@@ -104,9 +100,11 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 	}
 	if (strncmp(fdname, "r.", 2) != 0)
 		return false;
+	/* The store is the daemon's to write, but what comes back from it is
+	 * checked like any input: a plain file, an unsealed memfd or one of
+	 * another size was taken before. */
 	if (fdname_parse_region(fdname, &fr) < 0 ||
-	    fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0 ||
-	    (uint64_t)st.st_size < (uint64_t)fr.size_pages * REGION_PAGE_SIZE ||
+	    memory_check_fd(fd, fr.size_pages, &mem) < 0 ||
 	    registry_find(&b->reg, fr.name) != NULL) {
 		log_warn(&b->log, "fd store: dropping %s: not a region this "
 		    "daemon can restore", fdname);
@@ -114,9 +112,6 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 		close(fd);
 		return true;
 	}
-	mem.bytes = (uint64_t)st.st_size;
-	mem.backing = sfs.f_type == HUGETLBFS_MAGIC ? BACKING_HUGETLB :
-	    BACKING_SHMEM;
 	if ((g = region_adopt(b, &fr, &mem)) == NULL) {
 		close(fd);
 		return true;

@@ -9,6 +9,7 @@
  * brought back waits for each of its clients, however they come back.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -362,6 +363,69 @@ test_members_table_checked(void **state)
 	    SHMC_GSS_OK);
 }
 
+/* A memfd of bytes, sealed as the daemon seals a region's when sealed. */
+static int
+planted_memfd(off_t bytes, bool sealed)
+{
+	int fd = memfd_create("planted", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, bytes), 0);
+	if (sealed)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK |
+		    F_SEAL_GROW | F_SEAL_SEAL), 0);
+	return fd;
+}
+
+static void
+plant(struct store *f, const char *name, int fd)
+{
+	assert_true(f->fs.nst < FAKESTORE_MAX);
+	snprintf(f->fs.st[f->fs.nst].name, sizeof(f->fs.st[0].name), "%s",
+	    name);
+	f->fs.st[f->fs.nst++].fd = fd;
+}
+
+/*
+ * What comes back from the store is checked like any input: a region's
+ * entry names a sealed memfd of the size it says, and numbers of digits
+ * alone. A plain file, an unsealed memfd, a memfd larger than its name
+ * says and a name whose mode, uid and group are "-1", "-1" and "-5" were
+ * all adopted as regions before (a reviewer's find: the last with mode
+ * 0777 and uid 4294967295); each is dropped now, and the well-made one
+ * next to them is restored.
+ */
+static void
+test_planted_entries(void **state)
+{
+	struct store *f = *state;
+	uint32_t regions = 0, clients;
+	char path[128];
+	int plain;
+
+	fakestore_stop(&f->fs, &f->fx);
+	snprintf(path, sizeof(path), "%s/plain", f->fx.dir);
+	check_write_file(path, "not a memfd");
+	assert_true((plain = open(path, O_RDWR | O_CLOEXEC)) >= 0);
+	plant(f, "r.1.0.600.0.-.706c61696e.-", plain);		/* plain */
+	plant(f, "r.1.0.600.0.-.756e7365616c6564.-",		/* unsealed */
+	    planted_memfd(4096, false));
+	plant(f, "r.1.0.600.0.-.626967.-",			/* big */
+	    planted_memfd(1 << 20, true));
+	plant(f, "r.1.0.-1.-1.-5.6e6567.-",			/* neg */
+	    planted_memfd(4096, true));
+	plant(f, "r.1junk.0.600.0.-.6a756e6b.-",		/* junk */
+	    planted_memfd(4096, true));
+	plant(f, "r.1.0.600.0.-.676f6f64.-",			/* good */
+	    planted_memfd(4096, true));
+	fakestore_start(&f->fs, &f->fx);
+	check_admin_counts(f->fx.adm, &regions, &clients);
+	assert_int_equal(regions, 1);
+	assert_int_equal(check_admin_clients(f->fx.adm, "good"), 0);
+	assert_int_equal(fixture_log_lines(&f->fx, "fd store: dropping r.",
+	    "not a region this daemon can restore"), 5);
+}
+
 int
 main(void)
 {
@@ -376,6 +440,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_members_table_checked,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_planted_entries, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
