@@ -594,6 +594,18 @@ peer_attach(int s, uint64_t id, const char *name)
 	return wire_send_client(s, &m, NULL, 0) == 0;
 }
 
+/* In a forked child: becomes PEER_UID, gone with its parent. */
+static void
+become_peer(pid_t parent)
+{
+	if (setgroups(0, NULL) < 0 || setgid(PEER_UID) < 0 ||
+	    setuid(PEER_UID) < 0)
+		_exit(121);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(122);
+}
+
 /*
  * The hostile peer, as PEER_UID: on each of PEER_CONNS connections, 3
  * regions of its own attached 16 times each, pipelined, never reading a
@@ -606,12 +618,7 @@ hostile_peer(int fd, const char *path, pid_t parent)
 	char name[16];
 	int s;
 
-	if (setgroups(0, NULL) < 0 || setgid(PEER_UID) < 0 ||
-	    setuid(PEER_UID) < 0)
-		_exit(121);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(122);
+	become_peer(parent);
 	for (int c = 0; c < PEER_CONNS; c++) {
 		if ((s = harness_connect_raw(path)) < 0)
 			continue;
@@ -714,12 +721,7 @@ queue_filler(int fd, const char *path, pid_t parent)
 	char name[16];
 	int s;
 
-	if (setgroups(0, NULL) < 0 || setgid(PEER_UID) < 0 ||
-	    setuid(PEER_UID) < 0)
-		_exit(121);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(122);
+	become_peer(parent);
 	for (int c = 0; c < 2; c++) {
 		if ((s = harness_connect_raw(path)) < 0)
 			_exit(123);
