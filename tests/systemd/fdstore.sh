@@ -59,6 +59,15 @@ try() {
 }
 written() { try find "$1" "$2" | grep -q "^status=0 .* data=written"; }
 holds() { try expect "$1" "$2" | grep -q "^status=0 .* data=match"; }
+# all_hold WHEN: every region is served with what was written into it.
+all_hold() {
+	holds before "made before the reload" ||
+	    { adm list; fail "region before is out of reach $1"; }
+	for r in r2 r3 r4; do
+		holds "$r" "made as $r" ||
+		    { adm list; fail "region $r is out of reach $1"; }
+	done
+}
 
 adm status >/dev/null || fail "the daemon did not start"
 adm create before 64K >/dev/null || fail "shmctl create before failed"
@@ -90,12 +99,7 @@ echo "the fifth create is refused: the store keeps 9 entries"
 n=$(reloads)
 sctl kill -s HUP shmbrokerd.service || fail "systemctl kill -s HUP failed"
 wait_for 20 reloaded || fail "the daemon did not reload on SIGHUP"
-holds before "made before the reload" ||
-    { adm list; fail "region before is out of reach after SIGHUP"; }
-for r in r2 r3 r4; do
-	holds "$r" "made as $r" ||
-	    { adm list; fail "region $r is out of reach after SIGHUP"; }
-done
+all_hold "after SIGHUP"
 echo "systemctl kill -s HUP: the keepers live on, every region is served"
 
 pid=$(prop MainPID)
@@ -107,12 +111,7 @@ new_daemon() {
 }
 wait_for 30 new_daemon || fail "no new daemon after the restart"
 adm status >/dev/null || fail "the restarted daemon does not answer"
-holds before "made before the reload" ||
-    { adm list; fail "region before, made before fd_store was on, is lost"; }
-for r in r2 r3 r4; do
-	holds "$r" "made as $r" ||
-	    { adm list; fail "region $r is lost after the restart"; }
-done
+all_hold "after the restart"
 grep -q "Cannot store more fds" "$work/console.log" &&
     fail "systemd refused an fd the daemon thought it had stored"
 echo "after the restart every region is back with its contents"
