@@ -83,6 +83,26 @@ restore_match_states(struct broker *b)
 }
 
 /* A region rebuilt from a stored memfd; false when fd is not one. */
+/* A second entry for region g, already restored: systemd removes every
+ * entry of a name at once, so when the two have the same name, g's own
+ * is handed back after the removal, or the next restart loses it. */
+static void
+restore_drop_second(struct broker *b, struct region *g, int fd,
+    const char *fdname)
+{
+	char own[FDNAME_MAX];
+
+	log_warn(&b->log, "fd store: dropping %s: region %s is restored "
+	    "already", fdname, g->name);
+	close(fd);
+	fdstore_drop(fdname);
+	fdname_region(g, own);
+	if (strcmp(own, fdname) == 0 && g->stored) {
+		g->stored = false;
+		fdstore_put_region(b, g);
+	}
+}
+
 bool
 restore_take_fd(struct broker *b, int fd, const char *fdname)
 {
@@ -104,15 +124,22 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 	 * checked like any input: a plain file, an unsealed memfd or one of
 	 * another size was taken before. */
 	if (fdname_parse_region(fdname, &fr) < 0 ||
-	    memory_check_fd(fd, fr.size_pages, &mem) < 0 ||
-	    registry_find(&b->reg, fr.name) != NULL) {
+	    memory_check_fd(fd, fr.size_pages, &mem) < 0) {
 		log_warn(&b->log, "fd store: dropping %s: not a region this "
 		    "daemon can restore", fdname);
 		fdstore_drop(fdname);
 		close(fd);
 		return true;
 	}
+	if ((g = registry_find(&b->reg, fr.name)) != NULL) {
+		restore_drop_second(b, g, fd, fdname);
+		return true;
+	}
+	/* Out of memory: its entry goes too, or a region made later under
+	 * the name would sit beside it, and the removal of either would take
+	 * both. */
 	if ((g = region_adopt(b, &fr, &mem)) == NULL) {
+		fdstore_drop(fdname);
 		close(fd);
 		return true;
 	}

@@ -426,6 +426,33 @@ test_planted_entries(void **state)
 	    "not a region this daemon can restore"), 5);
 }
 
+/*
+ * Two entries of the same name (one left behind when a restored region
+ * could not be adopted, say): systemd removes every entry of a name at
+ * once, so dropping the second took the first one's too, and the region
+ * restored from it was gone at the restart after. Now its own entry goes
+ * back into the store.
+ */
+static void
+test_same_name_twice(void **state)
+{
+	struct store *f = *state;
+	uint32_t regions = 0, clients;
+
+	fakestore_stop(&f->fs, &f->fx);
+	plant(f, "r.1.1.600.0.-.7477696365.-", planted_memfd(4096, true));
+	plant(f, "r.1.1.600.0.-.7477696365.-", planted_memfd(4096, true));
+	fakestore_start(&f->fs, &f->fx);
+	check_admin_counts(f->fx.adm, &regions, &clients);
+	assert_int_equal(regions, 1);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "r."), 1);
+	fakestore_restart(&f->fs, &f->fx);
+	check_admin_counts(f->fx.adm, &regions, &clients);
+	assert_int_equal(regions, 1);
+	assert_int_equal(check_admin_clients(f->fx.adm, "twice"), 0);
+}
+
 int
 main(void)
 {
@@ -441,6 +468,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_members_table_checked,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_planted_entries, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_same_name_twice, setup,
 		    teardown),
 	};
 
