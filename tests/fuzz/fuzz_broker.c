@@ -219,6 +219,7 @@ fuzz_broker_start(int argc, char **argv, char *err, size_t errlen)
 	static struct broker storage;
 	struct broker *b = &storage;
 	size_t next = 0;
+	unsigned failed = 0;
 
 	memset(b, 0, sizeof(*b));
 	b->argc = argc;
@@ -239,7 +240,7 @@ fuzz_broker_start(int argc, char **argv, char *err, size_t errlen)
 		abort();
 	/* As main.c does after its sockets; a region that cannot be made
 	 * stops a starting daemon, here it is only missing. */
-	region_create_configured(b, &next, SIZE_MAX, err, errlen);
+	region_create_configured(b, &next, SIZE_MAX, &failed, err, errlen);
 	return b;
 }
 
