@@ -268,10 +268,10 @@ int broker_init(struct broker *b);
 void broker_fini(struct broker *b);
 
 /* conn.c */
-/* Room for nfds more fds in all send queues, made by letting go the
- * VMM connection whose queue holds the most, so that one that
- * never reads pays rather than whoever queues next; false when the
- * connections' queues hold none. */
+/* Room for nfds more fds in all send queues, made if need be by letting
+ * go the VMM connection whose queue holds the most, so that one that
+ * never reads pays rather than whoever queues next; false when that
+ * would not make the room (the QEMUs' queues hold the share). */
 bool conn_outq_room(struct broker *b, size_t nfds);
 int conn_listen(struct broker *b, struct listener *l, int fd,
     enum conn_kind kind);

@@ -291,22 +291,25 @@ conn_outq_room(struct broker *b, size_t nfds)
 {
 	size_t limit = b->fd_limit / OUTQ_FDS_SHARE;
 
-	while (b->outq_fds + nfds > limit) {
-		struct conn *c, *top = NULL;
+	struct conn *c, *top = NULL;
 
-		TAILQ_FOREACH(c, &b->conns, entry)
-			if (top == NULL || c->outq_fds > top->outq_fds)
-				top = c;
-		if (top == NULL || top->outq_fds == 0)
-			return false;
-		b->stats.slow_connections_dropped++;
-		conn_drop(top, "its unread replies and events hold %zu fds, "
-		    "the most of any connection, and all send queues hold "
-		    "1/%d of the daemon's limit (raise LimitNOFILE)",
-		    top->outq_fds, OUTQ_FDS_SHARE);
-		/* Now, not at the reap: the room is wanted now. */
-		conn_free_queue(top);
-	}
+	if (b->outq_fds + nfds <= limit)
+		return true;
+	TAILQ_FOREACH(c, &b->conns, entry)
+		if (top == NULL || c->outq_fds > top->outq_fds)
+			top = c;
+	/* One, and only if that makes the room: where the QEMUs' queues
+	 * hold the share, dropping every connection would not. */
+	if (top == NULL || top->outq_fds == 0 ||
+	    b->outq_fds - top->outq_fds + nfds > limit)
+		return false;
+	b->stats.slow_connections_dropped++;
+	conn_drop(top, "its unread replies and events hold %zu fds, the most "
+	    "of any connection, and all send queues hold 1/%d of the "
+	    "daemon's limit (raise LimitNOFILE)", top->outq_fds,
+	    OUTQ_FDS_SHARE);
+	/* Now, not at the reap: the room is wanted now. */
+	conn_free_queue(top);
 	return true;
 }
 
@@ -330,10 +333,6 @@ conn_queue_full(const struct conn *c, size_t len, size_t nfds, char *why,
 		snprintf(why, whylen, "%zu fds wait unread in its replies and "
 		    "events, the limit is %d per connection", c->outq_fds,
 		    OUTQ_MAX_FDS);
-	else if (b->outq_fds + nfds > b->fd_limit / OUTQ_FDS_SHARE)
-		snprintf(why, whylen, "the unread replies and events of all "
-		    "connections hold %zu fds, 1/%d of the daemon's limit "
-		    "(raise LimitNOFILE)", b->outq_fds, OUTQ_FDS_SHARE);
 	else
 		return false;
 	return true;
@@ -351,15 +350,21 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	if (key != 0 && conn_coalesce(c, mi, buf, len, fds, nfds))
 		return 0;
 
-	/* Room in all queues is made by letting go the connection that
-	 * holds the most, which may be c. */
-	if (nfds > 0 && conn_outq_room(c->b, nfds) && c->dead)
-		return -ENOBUFS;
 	if (conn_queue_full(c, len, nfds, why, sizeof(why))) {
 		c->b->stats.slow_connections_dropped++;
 		conn_drop(c, "%s", why);
 		return -ENOBUFS;
 	}
+	/* Room in all queues is made by letting go the connection that
+	 * holds the most, which may be c; else c goes. */
+	if (nfds > 0 && !conn_outq_room(c->b, nfds) && !c->dead) {
+		c->b->stats.slow_connections_dropped++;
+		conn_drop(c, "the unread replies and events of all "
+		    "connections hold %zu fds, 1/%d of the daemon's limit "
+		    "(raise LimitNOFILE)", c->b->outq_fds, OUTQ_FDS_SHARE);
+	}
+	if (c->dead)
+		return -ENOBUFS;
 	cap = key != 0 && len < EVENT_ROOM ? EVENT_ROOM : len;
 	if ((m = malloc(sizeof(*m) + cap)) == NULL) {
 		conn_kill(c, "dropped: out of memory for its send queue");
