@@ -98,6 +98,7 @@ broker_fini(struct broker *b)
 	}
 	registry_free(&b->reg);
 	free(b->states);	/* only left when the start failed */
+	free(b->dropped);
 	tenant_usage_free(&b->usages);
 	fdstash_free(b->stash);
 	members_close(b);

@@ -234,6 +234,8 @@ struct broker {
 	uint32_t stored_exports;	/* export sockets in the fd store */
 	struct restored_state *states;	/* state pages from the fd store, */
 	size_t nstates;			/* matched to regions at the end */
+	struct restored_state *dropped;	/* names removed from the store */
+	size_t ndropped;		/* while restoring (fd -1) */
 	size_t outq_fds;		/* fds held in all send queues */
 	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
 	struct conn_list inflight_waiting;	/* by wait_entry */
@@ -493,8 +495,9 @@ bool fdstore_put_export(struct broker *b, const char *key, const char *path,
     unsigned vectors, int fd);
 void fdstore_drop_export(struct broker *b, const char *key, const char *path,
     unsigned vectors);
-/* An export's socket found in the store at start, and kept there. */
-void fdstore_kept_export(struct broker *b);
+/* An export's socket found in the store at start (kept), or such a one
+ * removed from it again (not kept). */
+void fdstore_count_export(struct broker *b, bool kept);
 
 /* clock.c */
 uint64_t broker_now_ms(void);		/* wall clock */

@@ -222,7 +222,10 @@ fdstore_drop_export(struct broker *b, const char *key, const char *path,
 }
 
 void
-fdstore_kept_export(struct broker *b)
+fdstore_count_export(struct broker *b, bool kept)
 {
-	b->stored_exports++;
+	if (kept)
+		b->stored_exports++;
+	else if (b->stored_exports > 0)
+		b->stored_exports--;
 }

@@ -502,6 +502,7 @@ int
 ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 {
 	struct ivsh_export *e;
+	int rc = 0;
 
 	for (size_t i = 0; i < b->cfg.nregions; i++) {
 		const struct config_region *cr = &b->cfg.regions[i];
@@ -526,14 +527,19 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 			continue;
 		if (ivshmem_export(b, g, cr->ivshmem, cr->ivshmem_vectors,
 		    true, why, sizeof(why)) < 0) {
-			/* why names the path. */
-			snprintf(err, errlen, "%s:%d: [region %s]: %s",
+			/* why names the path; each is said, the first is
+			 * the answer, and the next ones are tried. */
+			log_err(&b->log, "%s:%d: [region %s]: %s",
 			    b->cfg.config_file, cr->ivshmem_line, cr->name,
 			    why);
-			return -EINVAL;
+			if (rc == 0)
+				snprintf(err, errlen, "%s:%d: [region %s]: %s",
+				    b->cfg.config_file, cr->ivshmem_line,
+				    cr->name, why);
+			rc = -EINVAL;
 		}
 	}
-	return 0;
+	return rc;
 }
 
 /* A region is freed: its exports go (its clients, QEMUs among them, are
@@ -626,6 +632,9 @@ ivshmem_restore_take(struct broker *b, int fd, const char *fdname)
 	pe->fd = fd;
 	snprintf(pe->fdname, sizeof(pe->fdname), "%s", fdname);
 	LIST_INSERT_HEAD(&b->ivshmem->pending, pe, entry);
+	/* In the store until restored or dropped: the configured regions
+	 * made before then count it. */
+	fdstore_count_export(b, true);
 }
 
 /* A listening UNIX stream socket whose file is still at its path. */
@@ -658,6 +667,7 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 	    ivshmem_check_export(b, g, pe->fe.path, pe->fe.vectors, err,
 	    sizeof(err)) < 0) {
 		fdstore_drop(pe->fdname);
+		fdstore_count_export(b, false);
 		close(pe->fd);
 		if (g != NULL && ivshmem_export(b, g, pe->fe.path,
 		    pe->fe.vectors, false, err, sizeof(err)) < 0)
@@ -668,10 +678,10 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 	if ((e = ivshmem_serve(b, g, pe->fe.path, pe->fe.vectors, false,
 	    pe->fd)) == NULL) {
 		fdstore_drop(pe->fdname);
+		fdstore_count_export(b, false);
 		return;
 	}
 	e->stored = true;
-	fdstore_kept_export(b);
 	log_info(&b->log, "region %s: export on %s restored from the fd store",
 	    g->name, pe->fe.path);
 }

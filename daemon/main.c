@@ -199,16 +199,13 @@ broker_export(struct broker *b)
 	char err[BROKER_MESSAGE_MAX] = "";
 	unsigned failed = 0;
 	size_t next = 0;
-	int rc;
 
 	region_create_configured(b, &next, SIZE_MAX, &failed, err,
 	    sizeof(err));
 	if (failed > 0)
 		return -EINVAL;
 	ivshmem_restore_finish(b);
-	if ((rc = ivshmem_export_configured(b, err, sizeof(err))) < 0)
-		log_err(&b->log, "%s", err);
-	return rc;
+	return ivshmem_export_configured(b, err, sizeof(err));
 }
 
 static void

@@ -31,6 +31,61 @@ struct restored_state {
 	char name[FDNAME_MAX];
 };
 
+/* Removes an entry the restore does not keep. systemd removes every
+ * entry of a name at once, and two may share one (a duplicate left when
+ * a region could not be adopted): the name is kept, so that what was
+ * restored from another entry of it goes back at the end. */
+static void
+restore_drop(struct broker *b, const char *fdname)
+{
+	struct restored_state *v;
+
+	fdstore_drop(fdname);
+	v = realloc(b->dropped, (b->ndropped + 1) * sizeof(*v));
+	if (v == NULL) {
+		log_warn(&b->log, "fd store: out of memory: if another entry "
+		    "is named %s, it is gone at the next restart", fdname);
+		return;
+	}
+	b->dropped = v;
+	v[b->ndropped].fd = -1;
+	snprintf(v[b->ndropped].name, FDNAME_MAX, "%s", fdname);
+	b->ndropped++;
+}
+
+static bool
+restore_was_dropped(const struct broker *b, const char *name)
+{
+	for (size_t i = 0; i < b->ndropped; i++)
+		if (strcmp(b->dropped[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* What was restored under a name the restore then removed, back in. */
+static void
+restore_put_back(struct broker *b)
+{
+	char name[FDNAME_MAX];
+	struct region *g;
+
+	TAILQ_FOREACH(g, &b->reg.regions, entry) {
+		fdname_region(g, name);
+		if (g->stored && restore_was_dropped(b, name)) {
+			g->stored = false;
+			fdstore_put_region(b, g);
+		}
+		fdname_state(g, name);
+		if (g->state_stored && restore_was_dropped(b, name)) {
+			g->state_stored = false;
+			fdstore_put_state(b, g);
+		}
+	}
+	free(b->dropped);
+	b->dropped = NULL;
+	b->ndropped = 0;
+}
+
 /* A state page waits for the end of the restore: its region may come
  * later in the list. */
 static bool
@@ -74,7 +129,7 @@ restore_match_states(struct broker *b)
 		}
 		log_warn(&b->log, "fd store: dropping %s: no restored region "
 		    "has this state page", rs->name);
-		fdstore_drop(rs->name);
+		restore_drop(b, rs->name);
 		close(rs->fd);
 	}
 	free(b->states);
@@ -83,26 +138,6 @@ restore_match_states(struct broker *b)
 }
 
 /* A region rebuilt from a stored memfd; false when fd is not one. */
-/* A second entry for region g, already restored: systemd removes every
- * entry of a name at once, so when the two have the same name, g's own
- * is handed back after the removal, or the next restart loses it. */
-static void
-restore_drop_second(struct broker *b, struct region *g, int fd,
-    const char *fdname)
-{
-	char own[FDNAME_MAX];
-
-	log_warn(&b->log, "fd store: dropping %s: region %s is restored "
-	    "already", fdname, g->name);
-	close(fd);
-	fdstore_drop(fdname);
-	fdname_region(g, own);
-	if (strcmp(own, fdname) == 0 && g->stored) {
-		g->stored = false;
-		fdstore_put_region(b, g);
-	}
-}
-
 bool
 restore_take_fd(struct broker *b, int fd, const char *fdname)
 {
@@ -127,19 +162,21 @@ restore_take_fd(struct broker *b, int fd, const char *fdname)
 	    memory_check_fd(fd, fr.size_pages, &mem) < 0) {
 		log_warn(&b->log, "fd store: dropping %s: not a region this "
 		    "daemon can restore", fdname);
-		fdstore_drop(fdname);
+		restore_drop(b, fdname);
 		close(fd);
 		return true;
 	}
-	if ((g = registry_find(&b->reg, fr.name)) != NULL) {
-		restore_drop_second(b, g, fd, fdname);
+	if (registry_find(&b->reg, fr.name) != NULL) {
+		log_warn(&b->log, "fd store: dropping %s: region %s is "
+		    "restored already", fdname, fr.name);
+		restore_drop(b, fdname);
+		close(fd);
 		return true;
 	}
 	/* Out of memory: its entry goes too, or a region made later under
-	 * the name would sit beside it, and the removal of either would take
-	 * both. */
+	 * the name would sit beside it. */
 	if ((g = region_adopt(b, &fr, &mem)) == NULL) {
-		fdstore_drop(fdname);
+		restore_drop(b, fdname);
 		close(fd);
 		return true;
 	}
@@ -186,6 +223,7 @@ restore_finish(struct broker *b)
 	struct timeval tv = { RESTORE_GRACE_S, 0 };
 
 	restore_match_states(b);
+	restore_put_back(b);
 	if (b->restored == 0)
 		return 0;
 	log_notice(&b->log, "%llu regions restored from the fd store; guest "
