@@ -94,13 +94,11 @@ service_apply(struct broker *b, struct broker_config *next)
 	cur->max_queued_messages = next->max_queued_messages;
 	if (next->local_region_fds != 0)
 		cur->local_region_fds = next->local_region_fds;
-	free(cur->regions);
-	cur->regions = next->regions;
-	cur->nregions = next->nregions;
-	next->regions = NULL;
-	next->nregions = 0;
-	/* Swap the tenants, so the old ones are freed with next, after every
-	 * connection has been pointed at a new one. */
+	/* The old regions (their export paths with them) and tenants are
+	 * freed with next; the tenants after every connection has been
+	 * pointed at a new one. */
+	SWAP(cur->regions, next->regions);
+	SWAP(cur->nregions, next->nregions);
 	SWAP(cur->tenants, next->tenants);
 	SWAP(cur->ntenants, next->ntenants);
 	SWAP(cur->default_tenant, next->default_tenant);
