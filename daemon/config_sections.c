@@ -290,8 +290,8 @@ config_tenant_set(struct tenant *t, enum tenant_key k, const char *v,
 		    tenant_add_rules(t, k == TK_ALLOW, v)) == -EDOM)
 			*why = "a pattern with a blank or a byte that is not "
 			    "printable matches no region name; separate "
-			    "patterns with commas, and put a comment on a line "
-			    "of its own (# at its start)";
+			    "patterns with commas (after a value only ' ;' "
+			    "starts a comment, not '#')";
 		if (n < 0)
 			return -EINVAL;
 		for (size_t i = before; i < t->nrules; i++)
