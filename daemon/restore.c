@@ -53,30 +53,43 @@ restore_drop(struct broker *b, const char *fdname)
 	b->ndropped++;
 }
 
+/* Whether the i-th removed name was removed before too (three entries
+ * of one name): what it names is put back once. Asked only of a name
+ * that names something restored, which is rare. */
 static bool
-restore_was_dropped(const struct broker *b, const char *name)
+restore_dropped_before(const struct broker *b, size_t i)
 {
-	for (size_t i = 0; i < b->ndropped; i++)
-		if (strcmp(b->dropped[i].name, name) == 0)
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(b->dropped[j].name, b->dropped[i].name) == 0)
 			return true;
 	return false;
 }
 
-/* What was restored under a name the restore then removed, back in. */
+/* What was restored under a name the restore then removed, back in:
+ * each removed name is looked up, not each region scanned against them
+ * all (100,000 regions and as many removed names took minutes so). */
 static void
 restore_put_back(struct broker *b)
 {
-	char name[FDNAME_MAX];
+	char own[FDNAME_MAX], key[REGION_KEY_MAX];
+	struct fdname_region fr;
 	struct region *g;
 
-	TAILQ_FOREACH(g, &b->reg.regions, entry) {
-		fdname_region(g, name);
-		if (g->stored && restore_was_dropped(b, name)) {
-			g->stored = false;
-			fdstore_put_region(b, g);
-		}
-		fdname_state(g, name);
-		if (g->state_stored && restore_was_dropped(b, name)) {
+	for (size_t i = 0; i < b->ndropped; i++) {
+		const char *name = b->dropped[i].name;
+
+		if (fdname_parse_region(name, &fr) == 0 &&
+		    (g = registry_find(&b->reg, fr.name)) != NULL &&
+		    g->stored) {
+			fdname_region(g, own);
+			if (strcmp(own, name) == 0 &&
+			    !restore_dropped_before(b, i)) {
+				g->stored = false;
+				fdstore_put_region(b, g);
+			}
+		} else if (fdname_parse_state(name, key) == 0 &&
+		    (g = registry_find(&b->reg, key)) != NULL &&
+		    g->state_stored && !restore_dropped_before(b, i)) {
 			g->state_stored = false;
 			fdstore_put_state(b, g);
 		}

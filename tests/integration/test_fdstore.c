@@ -463,6 +463,16 @@ test_same_name_twice(void **state)
 		assert_int_equal(regions, 1);
 		assert_int_equal(check_admin_clients(f->fx.adm, "twice"), 0);
 	}
+	/* Three of one name: what they name goes back once. */
+	fakestore_stop(&f->fs, &f->fx);
+	while (f->fs.nst > 0)
+		close(f->fs.st[--f->fs.nst].fd);
+	for (int i = 0; i < 3; i++)
+		plant(f, "r.1.1.600.0.-.7477696365.-",
+		    planted_memfd(4096, true));
+	fakestore_start(&f->fs, &f->fx);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "r."), 1);
 }
 
 int
