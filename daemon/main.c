@@ -258,6 +258,9 @@ main(int argc, char **argv)
 	}
 	if (broker_open(b) < 0) {
 		log_err(&b->log, "start-up failed");
+		/* What came back from the fd store stays there for the next
+		 * start, as at a shutdown. */
+		b->stopping = true;
 		broker_close(b, false);
 		free(b);
 		return 1;
@@ -266,6 +269,7 @@ main(int argc, char **argv)
 	 * file: systemd and scripts tell a configuration to fix from a
 	 * start-up that failed; the sockets go with the daemon. */
 	if (broker_export(b) < 0) {
+		b->stopping = true;
 		broker_close(b, !b->activated);
 		free(b);
 		return 78;	/* EX_CONFIG */

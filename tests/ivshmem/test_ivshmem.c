@@ -922,6 +922,51 @@ test_read_fds_let_go(void **state)
 }
 
 /*
+ * A start that fails on the file (an export in a missing directory, exit
+ * 78) used to take the exports it had already served again from the fd
+ * store out of it, and unlink their sockets: an admin's export was gone
+ * for good once the file was fixed (a reviewer's find). Now what came
+ * back from the store stays there, as at a shutdown.
+ */
+static void
+test_failed_start_keeps_exports(void **state)
+{
+	struct ivs *f = *state;
+	const char *names[FAKESTORE_MAX];
+	int fds[FAKESTORE_MAX];
+	struct harness_restart how = { .fds = fds, .fdnames = names };
+	char conf[256], bad[768];
+	struct stat st;
+
+	assert_int_equal(fakestore_open(&f->fs, f->fx.dir), 0);
+	snprintf(conf, sizeof(conf), "[broker]\ntenancy = open\n"
+	    "fd_store = yes\n");
+	ivs_start(f, conf);
+	assert_int_equal(check_admin_create(f->fx.adm, "made", 16), 0);
+	ivs_export(f, "made", "1");
+	fakestore_stop(&f->fs, &f->fx);
+	assert_int_equal(fakestore_count(&f->fs, "x."), 1);
+
+	snprintf(bad, sizeof(bad), "%s[region bad]\nsize = 64K\n"
+	    "ivshmem = %s/missing/x.sock\n", conf, f->fx.dir);
+	check_write_file(f->fx.conf, bad);
+	for (int i = 0; i < f->fs.nst; i++) {
+		fds[i] = f->fs.st[i].fd;
+		names[i] = f->fs.st[i].name;
+	}
+	how.nfds = f->fs.nst;
+	assert_int_equal(fixture_restart(&f->fx, &how), -1);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "x."), 1);
+	assert_int_equal(stat(f->path, &st), 0);
+
+	/* The file fixed: the admin's export is served again. */
+	check_write_file(f->fx.conf, conf);
+	fakestore_start(&f->fs, &f->fx);
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+}
+
+/*
  * A VMM's guest region that takes the name of a configured region (one
  * an admin destroyed, or a [region] a reload adds) is not the configured
  * one: a reload used to export it on the configured socket, where QEMUs
@@ -1175,6 +1220,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sixteen, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_configured_name_taken,
+		    ivs_setup, ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_start_keeps_exports,
 		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
 		    ivs_teardown),
