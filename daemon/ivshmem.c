@@ -652,8 +652,9 @@ ivshmem_still_listening(int fd, const char *path)
 }
 
 /* One export back from the store: on its own socket while that still
- * answers at its path, else on a new one. */
-static void
+ * answers at its path, else on a new one. False when its entry was
+ * removed from the store. */
+static bool
 ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 {
 	struct region *g = registry_find(&b->reg, pe->fe.name);
@@ -663,6 +664,15 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 	if (g == NULL)
 		log_info(&b->log, "fd store: dropping the export on %s: region "
 		    "%s is gone", pe->fe.path, pe->fe.name);
+	/* A second entry of one export: the first is served. */
+	if (g != NULL && ivshmem_find(b->ivshmem, g->id, pe->fe.path) != NULL) {
+		log_warn(&b->log, "fd store: dropping %s: the export is served "
+		    "already", pe->fdname);
+		fdstore_drop(pe->fdname);
+		fdstore_count_export(b, false);
+		close(pe->fd);
+		return false;
+	}
 	if (g == NULL || !ivshmem_still_listening(pe->fd, pe->fe.path) ||
 	    ivshmem_check_export(b, g, pe->fe.path, pe->fe.vectors, err,
 	    sizeof(err)) < 0) {
@@ -673,27 +683,58 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 		    pe->fe.vectors, false, err, sizeof(err)) < 0)
 			log_warn(&b->log, "fd store: the export of region %s "
 			    "on %s is lost: %s", g->name, pe->fe.path, err);
-		return;
+		return false;
 	}
 	if ((e = ivshmem_serve(b, g, pe->fe.path, pe->fe.vectors, false,
 	    pe->fd)) == NULL) {
 		fdstore_drop(pe->fdname);
 		fdstore_count_export(b, false);
-		return;
+		return false;
 	}
 	e->stored = true;
 	log_info(&b->log, "region %s: export on %s restored from the fd store",
 	    g->name, pe->fe.path);
+	return true;
+}
+
+/* systemd removes every entry of a name at once: a served export whose
+ * name an entry removed after it (or before it) had, goes back. */
+static void
+ivshmem_put_back(struct broker *b, const char *dropped)
+{
+	char name[FDNAME_MAX];
+	struct ivsh_export *e;
+
+	LIST_FOREACH(e, &b->ivshmem->exports, entry)
+		if (e->stored && fdname_export(e->region->name, e->path,
+		    e->vectors, name) == 0 && strcmp(name, dropped) == 0 &&
+		    !fdstore_put_fd(b, name, e->fd))
+			e->stored = false;
 }
 
 void
 ivshmem_restore_finish(struct broker *b)
 {
-	struct ivsh_pending *pe;
+	struct ivsh_pending *pe, *q;
+	LIST_HEAD(, ivsh_pending) dropped = LIST_HEAD_INITIALIZER(dropped);
 
 	while ((pe = LIST_FIRST(&b->ivshmem->pending)) != NULL) {
 		LIST_REMOVE(pe, entry);
-		ivshmem_restore_one(b, pe);
+		if (ivshmem_restore_one(b, pe))
+			free(pe);
+		else
+			LIST_INSERT_HEAD(&dropped, pe, entry);
+	}
+	/* Once per name, at the name's first entry (they are few). */
+	LIST_FOREACH(pe, &dropped, entry) {
+		for (q = LIST_FIRST(&dropped); q != pe &&
+		    strcmp(q->fdname, pe->fdname) != 0; q = LIST_NEXT(q, entry))
+			;
+		if (q == pe)
+			ivshmem_put_back(b, pe->fdname);
+	}
+	while ((pe = LIST_FIRST(&dropped)) != NULL) {
+		LIST_REMOVE(pe, entry);
 		free(pe);
 	}
 }

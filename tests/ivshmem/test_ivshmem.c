@@ -967,6 +967,36 @@ test_failed_start_keeps_exports(void **state)
 }
 
 /*
+ * Two fd-store entries of one export: systemd removes every entry of a
+ * name at once, so dropping the second took the served one's entry, and
+ * the export was gone after the next restart (a reviewer's find). It is
+ * now put back; a QEMU joins after two restarts.
+ */
+static void
+test_export_entry_twice(void **state)
+{
+	struct ivs *f = *state;
+	int n;
+
+	assert_int_equal(fakestore_open(&f->fs, f->fx.dir), 0);
+	ivs_start(f, "[broker]\ntenancy = open\nfd_store = yes\n");
+	assert_int_equal(check_admin_create(f->fx.adm, "made", 16), 0);
+	ivs_export(f, "made", "1");
+	fakestore_stop(&f->fs, &f->fx);
+	assert_int_equal(fakestore_count(&f->fs, "x."), 1);
+	for (n = 0; strncmp(f->fs.st[n].name, "x.", 2) != 0; n++)
+		;
+	assert_true(f->fs.nst < FAKESTORE_MAX);
+	f->fs.st[f->fs.nst] = f->fs.st[n];
+	assert_true((f->fs.st[f->fs.nst++].fd = dup(f->fs.st[n].fd)) >= 0);
+	fakestore_start(&f->fs, &f->fx);
+	fakestore_collect(&f->fs);
+	assert_int_equal(fakestore_count(&f->fs, "x."), 1);
+	fakestore_restart(&f->fs, &f->fx);
+	assert_int_equal(ivs_qemu(f, 0, 1), 0);
+}
+
+/*
  * A VMM's guest region that takes the name of a configured region (one
  * an admin destroyed, or a [region] a reload adds) is not the configured
  * one: a reload used to export it on the configured socket, where QEMUs
@@ -1222,6 +1252,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_configured_name_taken,
 		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_failed_start_keeps_exports,
+		    ivs_setup, ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_export_entry_twice,
 		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
 		    ivs_teardown),
