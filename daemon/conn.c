@@ -290,7 +290,6 @@ bool
 conn_outq_room(struct broker *b, size_t nfds)
 {
 	size_t limit = b->fd_limit / OUTQ_FDS_SHARE;
-
 	struct conn *c, *top = NULL;
 
 	if (b->outq_fds + nfds <= limit)

@@ -37,18 +37,19 @@ fdstore_put(const char *name, int fd)
 	return sd_pid_notify_with_fds(0, 0, msg, &fd, 1) > 0;
 }
 
-/* What the store may have to hold with `more` further entries. */
+/* What the store may have to hold for `regions` regions (two entries
+ * each), the stored exports and the table of members, and `more`. */
 static uint64_t
-fdstore_need(const struct broker *b, uint64_t more)
+fdstore_need(const struct broker *b, uint64_t regions, uint64_t more)
 {
-	return 2 * (uint64_t)b->reg.regions_by_name.count + b->stored_exports +
-	    1 + more;
+	return 2 * regions + b->stored_exports + 1 + more;
 }
 
 int
 fdstore_room(const struct broker *b, const char **why)
 {
-	if (!b->cfg.fd_store || fdstore_need(b, 2) <= b->cfg.fd_store_max)
+	if (!b->cfg.fd_store || fdstore_need(b, b->reg.regions_by_name.count,
+	    2) <= b->cfg.fd_store_max)
 		return 0;
 	*why = "systemd's fd store could not keep another region over a "
 	    "restart (two entries a region): raise FileDescriptorStoreMax= "
@@ -59,7 +60,7 @@ fdstore_room(const struct broker *b, const char **why)
 void
 fdstore_check_config(struct broker *b)
 {
-	uint64_t need = 2 * (uint64_t)b->cfg.max_regions + 1;
+	uint64_t need = fdstore_need(b, b->cfg.max_regions, 0);
 
 	if (b->cfg.fd_store && need > b->cfg.fd_store_max)
 		log_warn(&b->log, "fd store: max_regions = %u needs up to %llu "
@@ -121,7 +122,7 @@ fdstore_put_all(struct broker *b)
 	TAILQ_FOREACH(g, &b->reg.regions, entry)
 		kept += g->stored;
 	TAILQ_FOREACH(g, &b->reg.regions, entry) {
-		if (!g->stored && 2 * (kept + 1) + b->stored_exports + 1 <=
+		if (!g->stored && fdstore_need(b, kept, 2) <=
 		    b->cfg.fd_store_max) {
 			fdstore_put_region(b, g);
 			kept += g->stored;
@@ -187,7 +188,8 @@ fdstore_put_export(struct broker *b, const char *key, const char *path,
 
 	if (!b->cfg.fd_store)
 		return false;
-	if (fdstore_need(b, 1) > b->cfg.fd_store_max) {
+	if (fdstore_need(b, b->reg.regions_by_name.count, 1) >
+	    b->cfg.fd_store_max) {
 		log_warn(&b->log, "region %s: its export on %s is not kept for "
 		    "restarts: the fd store is full (fd_store_max)", key, path);
 		return false;
@@ -199,7 +201,7 @@ fdstore_put_export(struct broker *b, const char *key, const char *path,
 		return false;
 	}
 	if (fdstore_put(name, fd)) {
-		b->stored_exports++;
+		fdstore_count_export(b, true);
 		return true;
 	}
 	log_warn(&b->log, "region %s: systemd did not take the socket of its "
@@ -215,8 +217,7 @@ fdstore_drop_export(struct broker *b, const char *key, const char *path,
 
 	if (b->stopping)
 		return;
-	if (b->stored_exports > 0)
-		b->stored_exports--;
+	fdstore_count_export(b, false);
 	if (fdname_export(key, path, vectors, name) == 0)
 		fdstore_drop(name);
 }

@@ -507,7 +507,7 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 	for (size_t i = 0; i < b->cfg.nregions; i++) {
 		const struct config_region *cr = &b->cfg.regions[i];
 		struct region *g;
-		char why[BROKER_MESSAGE_MAX];
+		char why[BROKER_MESSAGE_MAX], line[BROKER_MESSAGE_MAX];
 		bool served = false;
 
 		/* Never a guest region that took a configured name (region.c
@@ -529,13 +529,12 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 		    true, why, sizeof(why)) < 0) {
 			/* why names the path; each is said, the first is
 			 * the answer, and the next ones are tried. */
-			log_err(&b->log, "%s:%d: [region %s]: %s",
+			snprintf(line, sizeof(line), "%s:%d: [region %s]: %s",
 			    b->cfg.config_file, cr->ivshmem_line, cr->name,
 			    why);
+			log_err(&b->log, "%s", line);
 			if (rc == 0)
-				snprintf(err, errlen, "%s:%d: [region %s]: %s",
-				    b->cfg.config_file, cr->ivshmem_line,
-				    cr->name, why);
+				snprintf(err, errlen, "%s", line);
 			rc = -EINVAL;
 		}
 	}
@@ -651,6 +650,14 @@ ivshmem_still_listening(int fd, const char *path)
 	    S_ISSOCK(st.st_mode);
 }
 
+/* pe's entry out of the store, and out of its count. */
+static void
+ivshmem_restore_drop(struct broker *b, const struct ivsh_pending *pe)
+{
+	fdstore_drop(pe->fdname);
+	fdstore_count_export(b, false);
+}
+
 /* One export back from the store: on its own socket while that still
  * answers at its path, else on a new one. False when its entry was
  * removed from the store. */
@@ -668,16 +675,14 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 	if (g != NULL && ivshmem_find(b->ivshmem, g->id, pe->fe.path) != NULL) {
 		log_warn(&b->log, "fd store: dropping %s: the export is served "
 		    "already", pe->fdname);
-		fdstore_drop(pe->fdname);
-		fdstore_count_export(b, false);
+		ivshmem_restore_drop(b, pe);
 		close(pe->fd);
 		return false;
 	}
 	if (g == NULL || !ivshmem_still_listening(pe->fd, pe->fe.path) ||
 	    ivshmem_check_export(b, g, pe->fe.path, pe->fe.vectors, err,
 	    sizeof(err)) < 0) {
-		fdstore_drop(pe->fdname);
-		fdstore_count_export(b, false);
+		ivshmem_restore_drop(b, pe);
 		close(pe->fd);
 		if (g != NULL && ivshmem_export(b, g, pe->fe.path,
 		    pe->fe.vectors, false, err, sizeof(err)) < 0)
@@ -687,8 +692,7 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 	}
 	if ((e = ivshmem_serve(b, g, pe->fe.path, pe->fe.vectors, false,
 	    pe->fd)) == NULL) {
-		fdstore_drop(pe->fdname);
-		fdstore_count_export(b, false);
+		ivshmem_restore_drop(b, pe);
 		return false;
 	}
 	e->stored = true;

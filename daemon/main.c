@@ -194,7 +194,7 @@ broker_open(struct broker *b)
  * be made is an error of the configuration file, which says where (each
  * region that cannot be made is tried and logged). */
 static int
-broker_export(struct broker *b)
+broker_configure(struct broker *b)
 {
 	char err[BROKER_MESSAGE_MAX] = "";
 	unsigned failed = 0;
@@ -268,7 +268,7 @@ main(int argc, char **argv)
 	/* Exit status 78 (EX_CONFIG), as for every other error in the
 	 * file: systemd and scripts tell a configuration to fix from a
 	 * start-up that failed; the sockets go with the daemon. */
-	if (broker_export(b) < 0) {
+	if (broker_configure(b) < 0) {
 		b->stopping = true;
 		broker_close(b, !b->activated);
 		free(b);

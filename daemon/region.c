@@ -553,12 +553,14 @@ region_create_configured(struct broker *b, size_t *next, size_t max,
 		}
 		if (region_create(b, cr->name, cr->size_pages,
 		    ORIGIN_CONFIG, &acl, &g, &why) != GSS_OK) {
-			log_err(&b->log, "%s:%d: [region %s]: cannot be made: "
-			    "%s", b->cfg.config_file, cr->line, cr->name, why);
+			char line[BROKER_MESSAGE_MAX];
+
+			snprintf(line, sizeof(line), "%s:%d: [region %s]: "
+			    "cannot be made: %s", b->cfg.config_file, cr->line,
+			    cr->name, why);
+			log_err(&b->log, "%s", line);
 			if ((*failed)++ == 0)
-				snprintf(err, errlen, "%s:%d: [region %s]: "
-				    "cannot be made: %s", b->cfg.config_file,
-				    cr->line, cr->name, why);
+				snprintf(err, errlen, "%s", line);
 		}
 	}
 	return *next < b->cfg.nregions;
