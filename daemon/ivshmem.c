@@ -507,7 +507,7 @@ ivshmem_export_configured(struct broker *b, char *err, size_t errlen)
 	for (size_t i = 0; i < b->cfg.nregions; i++) {
 		const struct config_region *cr = &b->cfg.regions[i];
 		struct region *g;
-		char why[BROKER_MESSAGE_MAX], line[BROKER_MESSAGE_MAX];
+		char why[BROKER_MESSAGE_MAX], line[2 * BROKER_MESSAGE_MAX];
 		bool served = false;
 
 		/* Never a guest region that took a configured name (region.c
