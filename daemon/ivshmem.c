@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ivshmem_int.h"
+#include "sockpath.h"
 
 /* Lets go of p's count if it read what it was sent: true if not. */
 static bool
@@ -89,55 +90,6 @@ ivshmem_init(struct broker *b)
 	    b->ivshmem)) == NULL)
 		return -ENOMEM;
 	return 0;
-}
-
-/* A socket file left by a daemon that is gone is replaced; a live one,
- * or anything that is not a socket, is not. */
-static int
-ivshmem_clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(sun->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket",
-		    sun->sun_path);
-		return -EEXIST;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	close(fd);
-	if (rc == 0) {
-		snprintf(err, errlen, "%s is served by another process",
-		    sun->sun_path);
-		return -EADDRINUSE;
-	}
-	return unlink(sun->sun_path) < 0 && errno != ENOENT ? -errno : 0;
-}
-
-/* Any local user may connect: who may join is decided per connection. */
-static int
-ivshmem_listen(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, rc;
-
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if ((rc = ivshmem_clear_path(&sun, err, errlen)) < 0)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, 0666) < 0 || listen(fd, 64) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
 }
 
 /*
@@ -375,16 +327,11 @@ ivshmem_export(struct broker *b, struct region *g, const char *path,
 		    g->name, path, rundirs, why);
 		return -EINVAL;
 	}
-	err[0] = '\0';
-	if ((fd = ivshmem_listen(path, err, errlen)) < 0) {
-		if (err[0] == '\0' && fd == -ENOENT)
-			snprintf(err, errlen, "cannot listen on %s: its "
-			    "directory does not exist (make it first)", path);
-		else if (err[0] == '\0')
-			snprintf(err, errlen, "cannot listen on %s: %s", path,
-			    strerror(-fd));
+	/* Any local user may connect: who may join is decided per
+	 * connection. */
+	if ((fd = sockpath_listen(path, SOCK_STREAM, 0666, 64, err,
+	    errlen)) < 0)
 		return fd;
-	}
 	if ((e = ivshmem_serve(b, g, path, vectors, configured, fd)) == NULL) {
 		unlink(path);
 		snprintf(err, errlen, "out of memory");

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "sockpath.h"
 
 static int
 mkdir_parent(const char *path)
@@ -38,44 +40,21 @@ mkdir_parent(const char *path)
 	return 0;
 }
 
-/* Binds a listening SOCK_SEQPACKET socket, replacing a stale file but never
- * a socket that a running daemon still answers on. */
+/* Binds a listening SOCK_SEQPACKET socket, making its directory first. */
 static int
 broker_bind(struct broker *b, const char *path, mode_t mode)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, probe, err;
+	char err[PATH_MAX + 128];
+	int fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_err(&b->log, "%s: socket path too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sun.sun_path, path);
-	if ((err = mkdir_parent(path)) < 0) {
+	if ((fd = mkdir_parent(path)) < 0) {
 		log_err(&b->log, "%s: cannot create its directory: %s", path,
-		    strerror(-err));
-		return err;
+		    strerror(-fd));
+		return fd;
 	}
-	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
-	    sizeof(sun)) == 0) {
-		close(probe);
-		log_err(&b->log, "%s: another shmbrokerd is listening there; "
-		    "stop it or choose another --socket", path);
-		return -EADDRINUSE;
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, mode) < 0 || listen(fd, 1024) < 0) {
-		err = -errno;
-		log_err(&b->log, "%s: cannot listen: %s", path, strerror(-err));
-		if (fd >= 0)
-			close(fd);
-		return err;
-	}
+	if ((fd = sockpath_listen(path, SOCK_SEQPACKET, mode, 1024, err,
+	    sizeof(err))) < 0)
+		log_err(&b->log, "%s", err);
 	return fd;
 }
 

@@ -13,12 +13,16 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -521,6 +525,82 @@ test_shipped_config(void **state)
 		fail_msg("%s: status %d: %s", SHIPPED_CONF, rc, err);
 }
 
+/* A socket of type bound at path (a stream one listening), or
+ * connected to it. */
+static int
+socket_at(const char *path, int type, bool bound)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (!bound) {
+		assert_int_equal(connect(fd, (struct sockaddr *)&sun,
+		    sizeof(sun)), 0);
+		return fd;
+	}
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	if (type == SOCK_STREAM)
+		assert_int_equal(listen(fd, 4), 0);
+	return fd;
+}
+
+/* The daemon, told to listen at path, must refuse with status 1 and why,
+ * and leave what is there as it was. */
+static void
+check_path_kept(struct cstate *st, const char *path, const char *why)
+{
+	const char *extra[] = { "--socket", path, NULL };
+	struct stat before, after;
+	char err[2048];
+	int rc;
+
+	assert_int_equal(lstat(path, &before), 0);
+	rc = run_daemon(st, extra, err, sizeof(err));
+	if (rc != 1 || strstr(err, why) == NULL)
+		fail_msg("--socket %s: status %d, stderr: %s (wanted 1 and "
+		    "'%s')", path, rc, err, why);
+	assert_int_equal(lstat(path, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(before.st_mode, after.st_mode);
+}
+
+/*
+ * What is at the socket's path is replaced only when it is a socket that
+ * nobody serves: never a file (a typo as root once turned any file into a
+ * socket), nor another process's socket of another type, which a probe of
+ * the daemon's own type took for a stale one.
+ */
+static void
+test_socket_path_kept(void **state)
+{
+	struct cstate *st = *state;
+	char path[160], text[64];
+	int fd, dgram, stream;
+
+	snprintf(path, sizeof(path), "%s/important", st->fx.dir);
+	check_write_file(path, "keep me\n");
+	check_path_kept(st, path, "exists and is not a socket");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, text, sizeof(text)), 8);
+	close(fd);
+	assert_memory_equal(text, "keep me\n", 8);
+
+	snprintf(path, sizeof(path), "%s/dgram.sock", st->fx.dir);
+	dgram = socket_at(path, SOCK_DGRAM, true);
+	check_path_kept(st, path, "is served by another process");
+	snprintf(path, sizeof(path), "%s/stream.sock", st->fx.dir);
+	stream = socket_at(path, SOCK_STREAM, true);
+	check_path_kept(st, path, "is served by another process");
+	/* The listener still answers at its path. */
+	fd = socket_at(path, SOCK_STREAM, false);
+	close(fd);
+	close(stream);
+	close(dgram);
+}
+
 #define CONFIG_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -538,6 +618,7 @@ main(void)
 		CONFIG_TEST(test_export_missing_dir),
 		CONFIG_TEST(test_not_text),
 		CONFIG_TEST(test_shipped_config),
+		CONFIG_TEST(test_socket_path_kept),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

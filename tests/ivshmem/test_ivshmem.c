@@ -1100,6 +1100,35 @@ test_unexport(void **state)
 }
 
 /*
+ * An export is never served on a socket another process serves, whatever
+ * its type: shmctl export on the daemon's own admin or VMM socket (both
+ * SOCK_SEQPACKET, which a stream probe once took for stale) is refused,
+ * and both sockets still answer.
+ */
+static void
+test_export_on_live_socket(void **state)
+{
+	struct ivs *f = *state;
+	const char *paths[] = { f->fx.d.admin_socket, f->fx.d.socket };
+	char out[4096];
+
+	ivs_start(f, NULL);
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "create", "live", "1M",
+	    NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		int rc = ivs_ctl(f, out, sizeof(out), "export", "live",
+		    "--ivshmem", paths[i], NULL);
+
+		if (rc != 65)	/* EX_DATAERR: refused, with why on stderr */
+			fail_msg("export on %s: status %d: %s", paths[i], rc,
+			    out);
+	}
+	assert_int_equal(ivs_ctl(f, out, sizeof(out), "list", NULL), 0);
+	assert_non_null(strstr(out, "live"));
+	close(check_raw_connect(f->fx.d.socket));
+}
+
+/*
  * A daemon restart with the fd store: the region's memory stays, and so
  * does every QEMU's mapping of it, but a QEMU cannot connect again by
  * itself (its device reads the server once, while QEMU starts): it is no
@@ -1254,6 +1283,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_start_keeps_exports,
 		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_export_entry_twice,
+		    ivs_setup, ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_export_on_live_socket,
 		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
 		    ivs_teardown),
