@@ -203,6 +203,19 @@ broker_close(struct broker *b, bool unlink_sockets)
 	broker_fini(b);
 }
 
+/* A SIGHUP before the reload handler is in place (systemctl kill -s HUP
+ * during a long start, say) would end the daemon, as is its default: it
+ * is held pending until service_start, which then reloads the file. */
+static void
+broker_hold_sighup(void)
+{
+	sigset_t hup;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_BLOCK, &hup, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -215,6 +228,7 @@ main(int argc, char **argv)
 	if (b == NULL)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	broker_hold_sighup();
 	b->argc = argc;
 	b->argv = argv;
 	rc = config_load(&b->cfg, argc, argv, err, sizeof(err));

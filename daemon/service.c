@@ -278,12 +278,17 @@ service_start(struct broker *b)
 {
 	uint64_t usec = 0;
 	struct timeval tv;
+	sigset_t hup;
 
 	b->ev_sighup = evsignal_new(b->base, SIGHUP, service_sighup_cb, b);
 	b->ev_reload = event_new(b->base, -1, 0, service_reload_step_cb, b);
 	if (b->ev_sighup == NULL || b->ev_reload == NULL ||
 	    evsignal_add(b->ev_sighup, NULL) < 0)
 		return -ENOMEM;
+	/* main held SIGHUP until now: one sent during the start reloads. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_UNBLOCK, &hup, NULL);
 	/* Half the watchdog interval, as sd_watchdog_enabled(3) advises. */
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		tv.tv_sec = (time_t)(usec / 2 / 1000000);

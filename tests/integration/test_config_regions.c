@@ -409,6 +409,50 @@ test_sighup_during_reload(void **state)
 	assert_int_equal(regions, BIG_REGIONS + 1);
 }
 
+/*
+ * A SIGHUP that comes while the daemon makes its configured regions at
+ * start (a reviewer's find: `systemctl kill -s HUP`, or an admin's kill,
+ * before the daemon is ready) killed it, as SIGHUP's default does until
+ * the reload handler is in place. It is now held until then, and the file
+ * read again once the daemon serves.
+ */
+static void
+test_sighup_during_start(void **state)
+{
+	struct fixture *st = *state;
+	const char *const extra[] = { "--config", st->conf, "--hugepages",
+	    "never", NULL };
+	uint32_t regions = 0, clients;
+	int64_t deadline;
+	char err[256];
+	FILE *f;
+
+	assert_non_null(f = fopen(st->conf, "w"));
+	fprintf(f, OPEN "log_level = notice\nmax_regions = %d\n",
+	    BIG_REGIONS);
+	for (int i = 0; i < BIG_REGIONS; i++)
+		fprintf(f, "[region big-%d]\nsize = 4K\n", i);
+	assert_int_equal(fclose(f), 0);
+	/* Its sockets accept before it makes the regions. */
+	assert_int_equal(harness_start_daemon(&st->d, extra), 0);
+	assert_int_equal(kill(st->d.pid, SIGHUP), 0);
+	deadline = harness_now_ms() + 60000;
+	while (st->adm == NULL && harness_now_ms() < deadline &&
+	    kill(st->d.pid, 0) == 0)
+		if (shmc_connect(st->d.admin_socket, "test", 5000, &st->adm,
+		    err, sizeof(err)) < 0)
+			harness_sleep_ms(50);
+	if (st->adm == NULL)
+		fail_msg("the daemon never served after the SIGHUP: %s", err);
+	check_admin_counts(st->adm, &regions, &clients);
+	assert_int_equal(regions, BIG_REGIONS);
+	while (fixture_log_lines(st, "configuration reloaded", NULL) == 0 &&
+	    harness_now_ms() < deadline)
+		harness_sleep_ms(20);
+	assert_int_equal(fixture_log_lines(st, "configuration reloaded",
+	    NULL), 1);
+}
+
 /* The daemon's first child: its keeper process, once it parks; or 0. */
 static pid_t
 keeper_of(pid_t daemon)
@@ -504,6 +548,7 @@ main(void)
 		CONFIG_TEST(test_reload_long_message),
 		CONFIG_TEST(test_large_file_reload),
 		CONFIG_TEST(test_sighup_during_reload),
+		CONFIG_TEST(test_sighup_during_start),
 		CONFIG_TEST(test_reload_waits_for_keeper),
 	};
 
