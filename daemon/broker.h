@@ -43,6 +43,7 @@ struct broker_config {
 	char *admin_socket_path;
 	char *config_file;
 	bool foreground;
+	bool check_only;	/* --check: load, say, exit */
 	int log_level;
 	enum hugepage_policy hugepages;
 	uint32_t max_region_pages;	/* largest region anyone may create */

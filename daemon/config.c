@@ -289,6 +289,7 @@ static const struct option config_options[] = {
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "hugepages", required_argument, NULL, 'H' },
+	{ "check", no_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -301,7 +302,8 @@ config_usage(FILE *f)
 	    "usage: shmbrokerd [--socket PATH] [--admin-socket PATH] "
 	    "[--foreground]\n"
 	    "                  [--config FILE] [--log-level LEVEL] "
-	    "[--hugepages POLICY]\n\n"
+	    "[--hugepages POLICY]\n"
+	    "                  [--check] | --help | --version\n\n"
 	    "  --socket PATH        VMM socket (default /run/shmbroker/vmm.sock,\n"
 	    "                       $XDG_RUNTIME_DIR/shmbroker/ when not root)\n"
 	    "  --admin-socket PATH  admin socket for shmctl (mode 0600)\n"
@@ -310,10 +312,15 @@ config_usage(FILE *f)
 	    "                       accepted for compatibility)\n"
 	    "  --config FILE        INI configuration file\n"
 	    "  --log-level LEVEL    error, warning, notice, info or debug\n"
-	    "  --hugepages POLICY   never, prefer or require\n");
+	    "  --hugepages POLICY   never, prefer or require\n"
+	    "  --check              check the file and the options, then exit\n"
+	    "                       (0: they load, 78: the file does not, 64:\n"
+	    "                       the command line is wrong)\n"
+	    "  --help, --version    say this, or the version, and exit\n");
 }
 
-/* The options after --config's file: they win over it. */
+/* The options after --config's file: they win over it. The first pass
+ * has refused unknown options already. */
 static int
 config_options_pass(struct broker_config *cfg, int argc, char **argv,
     char *err, size_t errlen)
@@ -322,7 +329,7 @@ config_options_pass(struct broker_config *cfg, int argc, char **argv,
 	int ch;
 
 	optind = 1;
-	opterr = 1;
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1) {
 		enum broker_key k;
 		const char *opt;
@@ -333,55 +340,84 @@ config_options_pass(struct broker_config *cfg, int argc, char **argv,
 		case 'l': k = BK_LOG_LEVEL; opt = "--log-level"; break;
 		case 'H': k = BK_HUGEPAGES; opt = "--hugepages"; break;
 		case 'f': cfg->foreground = true; continue;
-		case 'c': continue;
-		case 'h': config_usage(stdout); return 1;
-		case 'V': printf("shmbrokerd %s\n", SHMBROKER_VERSION); return 1;
-		default:
-			config_usage(stderr);
-			snprintf(err, errlen, "invalid command line");
-			return -EINVAL;
+		default: continue;
 		}
 		if (config_set(cfg, k, optarg, &why) < 0) {
 			snprintf(err, errlen, "%s %s: %s", opt, optarg, why);
-			return -EINVAL;
+			return CONFIG_USAGE;
 		}
 	}
+	return CONFIG_LOADED;
+}
+
+/*
+ * The first pass: the options that end the run before any file is read
+ * (--help, --version, a command line that is wrong), and --config's file.
+ * Returns CONFIG_LOADED to go on.
+ */
+static int
+config_first_pass(struct broker_config *cfg, int argc, char **argv,
+    char *err, size_t errlen)
+{
+	bool help = false, version = false;
+	int ch;
+
+	optind = 1;
+	opterr = 1;	/* getopt says what it did not know */
+	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1)
+		switch (ch) {
+		case 'c':
+			if (config_set_string(&cfg->config_file, optarg) < 0) {
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			break;
+		case 'C': cfg->check_only = true; break;
+		case 'h': help = true; break;
+		case 'V': version = true; break;
+		case '?':
+			snprintf(err, errlen, "invalid command line (--help "
+			    "says what it takes)");
+			return CONFIG_USAGE;
+		}
 	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-		return -EINVAL;
+		snprintf(err, errlen, "unexpected argument '%s' (--help says "
+		    "what it takes)", argv[optind]);
+		return CONFIG_USAGE;
 	}
-	return 0;
+	if (help)
+		config_usage(stdout);
+	else if (version)
+		printf("shmbrokerd %s\n", SHMBROKER_VERSION);
+	return help || version ? CONFIG_SAID : CONFIG_LOADED;
 }
 
 int
 config_load(struct broker_config *cfg, int argc, char **argv, char *err,
     size_t errlen)
 {
-	int ch, rc;
+	int rc;
 
 	config_defaults(cfg);
-	/* First pass: only --config, so the command line wins over it. */
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", config_options, NULL)) != -1)
-		if (ch == 'c' && config_set_string(&cfg->config_file, optarg) < 0) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
+	/* --config first, so that the command line wins over the file. */
+	if ((rc = config_first_pass(cfg, argc, argv, err, errlen)) !=
+	    CONFIG_LOADED)
+		return rc;
 	/* Without a file nothing was said about tenants: serve everyone, as
 	 * a daemon started by hand for one user does. */
 	if (cfg->config_file == NULL)
 		cfg->open_tenancy = true;
 	else if (config_load_file(cfg, cfg->config_file, err, errlen) < 0)
 		return -EINVAL;
-	if ((rc = config_options_pass(cfg, argc, argv, err, errlen)) != 0)
+	if ((rc = config_options_pass(cfg, argc, argv, err, errlen)) !=
+	    CONFIG_LOADED)
 		return rc;
 	if (config_default_sockets(cfg) < 0 ||
 	    config_warn_tenant_limits(cfg) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	return 0;
+	return CONFIG_LOADED;
 }
 
 void

@@ -11,10 +11,15 @@
 
 #include "broker.h"
 
-/* Parses argv into cfg (defaults, then the file, then the options).
- * Returns 0, 1 when --help or --version was printed, or -errno (-EINVAL,
- * -ENOMEM) after
- * writing the reason into err. */
+/* config_load's outcomes besides -errno (the file does not load, or
+ * memory ran out), each with err saying why where there is a why. */
+enum config_outcome {
+	CONFIG_LOADED = 0,	/* cfg holds defaults, file and options */
+	CONFIG_SAID = 1,	/* --help or --version printed: exit 0 */
+	CONFIG_USAGE = 2,	/* the command line is wrong: exit 64 */
+};
+
+/* Parses argv into cfg: defaults, then the file, then the options. */
 int config_load(struct broker_config *cfg, int argc, char **argv, char *err,
     size_t errlen);
 void config_free(struct broker_config *cfg);

@@ -203,6 +203,30 @@ broker_close(struct broker *b, bool unlink_sockets)
 	broker_fini(b);
 }
 
+/* Where the daemon listens: the sockets' own paths, which under socket
+ * activation are the units', not the configured ones. */
+static void
+broker_say_listening(struct broker *b)
+{
+	struct sockaddr_un sun[2];
+
+	for (int k = 0; k < 2; k++) {
+		socklen_t len = sizeof(sun[k]);
+
+		memset(&sun[k], 0, sizeof(sun[k]));
+		if (b->listeners[k].fd <= 0 || getsockname(b->listeners[k].fd,
+		    (struct sockaddr *)&sun[k], &len) < 0 ||
+		    sun[k].sun_path[0] == '\0')
+			snprintf(sun[k].sun_path, sizeof(sun[k].sun_path),
+			    "%s", b->listeners[k].fd <= 0 ? "none" : "unnamed");
+	}
+	log_notice(&b->log, "listening on %s (admin %s)%s, hugepages %s, "
+	    "hugepage size %llu KiB", sun[0].sun_path, sun[1].sun_path,
+	    b->activated ? " from systemd" : "",
+	    memory_policy_name(b->cfg.hugepages),
+	    (unsigned long long)b->hugepage_size / 1024);
+}
+
 /* A SIGHUP before the reload handler is in place (systemctl kill -s HUP
  * during a long start, say) would end the daemon, as is its default: it
  * is held pending until service_start, which then reloads the file. */
@@ -232,22 +256,29 @@ main(int argc, char **argv)
 	b->argc = argc;
 	b->argv = argv;
 	rc = config_load(&b->cfg, argc, argv, err, sizeof(err));
-	if (rc != 0) {
-		if (rc < 0)
+	if (rc != CONFIG_LOADED) {
+		if (rc != CONFIG_SAID)
 			fprintf(stderr, "shmbrokerd: %s\n", err);
 		config_free(&b->cfg);
 		free(b);
-		return rc < 0 ? 78 /* EX_CONFIG */ : 0;
+		return rc == CONFIG_SAID ? 0 : rc == CONFIG_USAGE ?
+		    64 /* EX_USAGE */ : 78 /* EX_CONFIG */;
 	}
 	b->log.level = b->cfg.log_level;
 	b->log.prefix = getenv("JOURNAL_STREAM") != NULL;
 	for (size_t i = 0; i < b->cfg.nwarnings; i++)
 		log_warn(&b->log, "%s", b->cfg.warnings[i]);
-	if (policy_check_credentials(&b->cfg, err, sizeof(err)) < 0) {
+	rc = policy_check_credentials(&b->cfg, err, sizeof(err));
+	if (rc < 0)
 		log_err(&b->log, "%s", err);
+	else if (b->cfg.check_only)
+		printf("shmbrokerd: %s: the configuration loads\n",
+		    b->cfg.config_file != NULL ? b->cfg.config_file :
+		    "no file");
+	if (rc < 0 || b->cfg.check_only) {
 		config_free(&b->cfg);
 		free(b);
-		return 78;	/* EX_CONFIG */
+		return rc < 0 ? 78 /* EX_CONFIG */ : 0;
 	}
 	if (broker_open(b) < 0) {
 		log_err(&b->log, "start-up failed");
@@ -267,10 +298,7 @@ main(int argc, char **argv)
 		free(b);
 		return 78;	/* EX_CONFIG */
 	}
-	log_notice(&b->log, "listening on %s (admin %s), hugepages %s, "
-	    "hugepage size %llu KiB", b->cfg.socket_path,
-	    b->cfg.admin_socket_path, memory_policy_name(b->cfg.hugepages),
-	    (unsigned long long)b->hugepage_size / 1024);
+	broker_say_listening(b);
 	if (b->hugepage_size != 0 && memory_hugepages_available() == 0 &&
 	    b->cfg.hugepages != HUGEPAGES_NEVER)
 		log_notice(&b->log, "the hugepage pool is empty: regions use "

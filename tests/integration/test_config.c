@@ -429,18 +429,29 @@ test_missing_file(void **state)
 	assert_non_null(strstr(err, "cannot open"));
 }
 
+/* A wrong command line is not a wrong file: status 64 (EX_USAGE), with
+ * why; --help and --version answer before any file is read. */
 static void
 test_bad_command_line(void **state)
 {
 	struct cstate *st = *state;
-	const char *extra[] = { "--config", st->fx.conf, "--hugepages",
+	const char *value[] = { "--config", st->fx.conf, "--hugepages",
 	    "sometimes", NULL };
+	const char *unknown[] = { "--config", st->fx.conf, "--bogus", NULL };
+	const char *extra_arg[] = { "--config", st->fx.conf, "stray", NULL };
+	const char *help[] = { "--config", "/nonexistent", "--help", NULL };
 	char err[1024];
 
 	check_write_file(st->fx.conf, OPEN "hugepages = never\n");
-	assert_int_equal(run_daemon(st, extra, err, sizeof(err)), EX_CONFIG);
+	assert_int_equal(run_daemon(st, value, err, sizeof(err)), EX_USAGE);
 	assert_non_null(strstr(err, "--hugepages sometimes: hugepages must "
 	    "be never, prefer or require"));
+	assert_int_equal(run_daemon(st, unknown, err, sizeof(err)), EX_USAGE);
+	assert_non_null(strstr(err, "'--bogus'"));
+	assert_int_equal(run_daemon(st, extra_arg, err, sizeof(err)),
+	    EX_USAGE);
+	assert_non_null(strstr(err, "unexpected argument 'stray'"));
+	assert_int_equal(run_daemon(st, help, err, sizeof(err)), 0);
 }
 
 /* A configured region the daemon cannot make stops it at start. */
@@ -512,12 +523,12 @@ test_export_missing_dir(void **state)
 }
 
 /* The configuration shipped in systemd/ loads (fd_store = yes only warns
- * without systemd), and says who it serves. */
+ * without systemd), as --check says. */
 static void
 test_shipped_config(void **state)
 {
 	struct cstate *st = *state;
-	const char *extra[] = { "--config", SHIPPED_CONF, "--help", NULL };
+	const char *extra[] = { "--config", SHIPPED_CONF, "--check", NULL };
 	char err[2048];
 	int rc = run_daemon(st, extra, err, sizeof(err));
 

@@ -88,7 +88,7 @@ trap 'rm -rf "$tmp"' EXIT
 sed -n '/^\.Sh EXAMPLES/,/^\.Ed/p' "$man/shmbroker.conf.5" |
     sed -n '/^\.Bd/,/^\.Ed/p' | sed '1d;$d' >"$tmp/example.conf"
 [ -s "$tmp/example.conf" ] || fail "no example in shmbroker.conf.5"
-out=$("$shmbrokerd" --config "$tmp/example.conf" --help 2>&1 >/dev/null) ||
+out=$("$shmbrokerd" --config "$tmp/example.conf" --check 2>&1 >/dev/null) ||
     fail "shmbroker.conf.5's example does not load: $out"
 
 if [ "$failures" -gt 0 ]; then

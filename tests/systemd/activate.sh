@@ -122,6 +122,9 @@ fi
 if [ -e "$dir/unused-vmm.sock" ] || [ -e "$dir/unused-admin.sock" ]; then
 	fail "named: the daemon bound its own sockets besides the passed ones"
 fi
+# It says the sockets it was given, not the ones it was told of.
+grep -q "listening on $vmm (admin $admin) from systemd" "$dir/daemon.log" ||
+    fail "named: the log does not name the passed sockets"
 stop_daemon
 echo "ok: named sockets"
 echo "PASS"
