@@ -155,11 +155,17 @@ shmc_deliver(struct shmc *c, Shmbroker__ServerMessage *m, shmc_event_cb cb,
 	wire_done_server(c->scratch, m);
 }
 
-/* An event the library made: the new eventfd of a claimed attachment. */
+/* An event the library made: the new eventfd of a claimed attachment,
+ * or an attachment a reconnect lost. */
 static void
 shmc_deliver_local(struct shmc *c, struct shmc_event *ev, shmc_event_cb cb,
     void *arg, int *count)
 {
+	if (ev->kind != SHMC_EVENT_EVENTFD_CHANGED) {
+		cb(ev, arg);
+		(*count)++;
+		return;
+	}
 	if (!shmc_sig_change_fill(c, ev))
 		return;
 	cb(ev, arg);

@@ -193,6 +193,40 @@ shmc_translate_event(struct shmc *c, Shmbroker__ServerMessage *m,
 	*id = a->user_id;
 }
 
+/* Tells the caller an attachment was lost, as an admin's destroy would
+ * be told: its region did not come back, and nothing else would say so
+ * until the caller's next call for it. */
+static void
+shmc_queue_lost(struct shmc *c, const struct attachment *a)
+{
+	struct shmc_event ev = { .kind = SHMC_EVENT_REVOKED,
+	    .client_id = a->user_id, .eventfd = -1, .old_eventfd = -1 };
+
+	shmc_queue_local(c, &ev);
+}
+
+/* Tells the caller how a re-claim changed an attachment's peers (before:
+ * them under the old daemon): the restarted daemon's members are those
+ * that came back so far, and the others come back as peers attaching. */
+static void
+shmc_queue_peer_changes(struct shmc *c, const struct attachment *a,
+    uint16_t before)
+{
+	uint16_t after = a->sig.active & ~(1u << a->index);
+
+	for (uint32_t i = 0; i < 16; i++) {
+		struct shmc_event ev = { .client_id = a->user_id, .index = i,
+		    .active_mask = a->sig.active, .eventfd = -1,
+		    .old_eventfd = -1 };
+
+		if (((before ^ after) & (1u << i)) == 0)
+			continue;
+		ev.kind = after & (1u << i) ? SHMC_EVENT_PEER_ATTACHED :
+		    SHMC_EVENT_PEER_DETACHED;
+		shmc_queue_local(c, &ev);
+	}
+}
+
 /* Attaches every remembered attachment again, asking for its old index.
  * One the new daemon refuses (the region did not survive) is lost; a
  * transport error fails the attempt. */
@@ -201,6 +235,7 @@ shmc_reclaim(struct shmc *c)
 {
 	struct shmc_region r;
 	struct att_fds af;
+	uint16_t before;
 	int rc;
 
 	for (size_t i = 0; i < c->natt; i++) {
@@ -221,6 +256,7 @@ shmc_reclaim(struct shmc *c)
 		if (rc != SHMC_GSS_OK) {
 			a->lost = rc;
 			shmc_sig_lost(c, a);
+			shmc_queue_lost(c, a);
 			continue;
 		}
 		/* The caller's mapping is of the first memfd: only the fd
@@ -231,10 +267,12 @@ shmc_reclaim(struct shmc *c)
 		/* Before anything reads on: a join behind this reply names
 		 * cur_id (see shmc_attach_common). */
 		a->cur_id = r.client_id;
+		before = a->sig.active & ~(1u << a->index);
 		a->index = r.index;
 		if ((rc = shmc_sig_install(c, a, &af)) < 0)
 			return shmc_fail(c, rc, "the re-claimed state page or "
 			    "eventfd: %s", strerror(-rc));
+		shmc_queue_peer_changes(c, a, before);
 	}
 	return 0;
 }

@@ -93,7 +93,9 @@ enum shmc_event_kind {
 	SHMC_EVENT_PEER_DETACHED,
 	SHMC_EVENT_NOTIFICATION,
 	SHMC_EVENT_REVOKED,	/* an admin destroyed the region, or detached
-				 * this client alone (force_detached) */
+				 * this client alone (force_detached), or
+				 * the region did not come back after a
+				 * daemon restart (a reconnect lost it) */
 	SHMC_EVENT_ADMIN,	/* admin connections after shmc_admin_watch */
 	/* After a reconnect, the own eventfd of an attachment whose eventfd
 	 * the caller took (shmc_attachment_eventfd) is a new one: unbind

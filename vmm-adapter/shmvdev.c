@@ -427,9 +427,13 @@ on_event(const struct shmc_event *ev, void *arg)
 	struct shmvdev *d = arg;
 	struct shmvdev_att *a;
 
+	/* A reconnect's events may come before the access or dispatch that
+	 * would see it: the books first. */
+	refresh_after_reconnect(d);
 	if (ev->kind == SHMC_EVENT_ADMIN ||
 	    (a = shmvdev_layout_find_client(d, ev->client_id)) == NULL ||
-	    a->state != ATT_ATTACHED)
+	    (a->state != ATT_ATTACHED && !(a->state == ATT_REVOKED &&
+	    ev->kind == SHMC_EVENT_REVOKED)))
 		return;
 	if (ev->kind == SHMC_EVENT_EVENTFD_CHANGED) {
 		/* A daemon restart: the old one is closed after this. */
@@ -437,13 +441,17 @@ on_event(const struct shmc_event *ev, void *arg)
 			unbind_att(d, a);
 		if (a->irqfd < 0 && d->ops.bind_irqfd != NULL)
 			bind_efd(d, a, ev->eventfd);
+		/* The restarted daemon's members, and this client's index,
+		 * may not be the old ones: the guest is told to look. */
+		d->ops.raise_irq(d->vmm);
 		return;
 	}
-	/* An admin revoked the client (destroyed its region, or detached it
-	 * alone while the region lives on for its peers): the guest loses
+	/* An admin revoked the client (destroyed its region, or detached
+	 * it alone while the region lives on for its peers): the guest loses
 	 * the memory now, as at its own detach. Its control page stays
-	 * claimed and reads 0; the interrupt says so. */
-	if (ev->kind == SHMC_EVENT_REVOKED)
+	 * claimed and reads 0; the interrupt says so. A client a restart
+	 * lost (ATT_REVOKED) keeps its memory; its status shows it alone. */
+	if (ev->kind == SHMC_EVENT_REVOKED && a->state == ATT_ATTACHED)
 		detach_att(d, a, true);
 	d->ops.raise_irq(d->vmm);
 }

@@ -39,7 +39,8 @@
  * bind_irqfd, or when a bind fails, the eventfd stays in shmvdev_event_fd's
  * set and shmvdev_dispatch calls ops->raise_irq for each notification.
  * Membership changes (a peer attached or detached, an admin revoked a
- * client) always raise the interrupt through shmvdev_dispatch. A client
+ * client, a daemon restart changed the members or lost a client) always
+ * raise the interrupt through shmvdev_dispatch. A client
  * an admin revokes is unbound and unmapped there first, and its control
  * page reads as detached. The guest
  * tells the causes apart by reading its control pages' status.

@@ -92,6 +92,55 @@ test_daemon_restart(void **state)
 	assert_int_equal(fvm_rd(a, FACTORY + F_SHMEM, 8), lost);
 }
 
+/*
+ * What a restart changes the guest is told of: the restarted daemon's
+ * members of a region (B's VMM has not come back yet, then does), and a
+ * client whose region did not come back. Neither raised the interrupt (a
+ * reviewer's find), which the contract asks for whenever the set of
+ * attached clients changes, so a guest waiting in hlt never learnt of
+ * either.
+ */
+static void
+test_restart_raises_irq(void **state)
+{
+	struct vdev_fx *f = *state;
+	struct fvm *a = fvm_open(f, 0, 0, 0), *b = fvm_open(f, 1, 0, 0);
+	uint64_t actl, lost;
+	unsigned irqs;
+
+	assert_int_equal(fvm_find(a, "cfg"), GSS_OK);
+	actl = fvm_rd(a, FACTORY + F_SHMEM, 8);
+	assert_int_equal(fvm_find(b, "cfg"), GSS_OK);
+	fvm_drain(a);
+	fvm_drain(b);
+	assert_int_equal(GUEST_SHM_ACTIVE(fvm_rd(a, actl + C_STAT, 4)), 0x3);
+
+	/* B's VMM does not dispatch yet, so only A re-claims. */
+	restart(f);
+	irqs = a->irqs;
+	fvm_drain(a);
+	if (a->irqs == irqs)
+		fail_msg("no interrupt for the members a restart lost");
+	assert_int_equal(GUEST_SHM_ACTIVE(fvm_rd(a, actl + C_STAT, 4)), 0x1);
+	irqs = a->irqs;
+	fvm_drain(b);
+	fvm_wait_irq(a, irqs);
+	assert_int_equal(GUEST_SHM_ACTIVE(fvm_rd(a, actl + C_STAT, 4)), 0x3);
+
+	/* A region that does not come back, with the members unchanged. */
+	assert_int_equal(fvm_create(a, "guestonly", 1), GSS_OK);
+	lost = fvm_rd(a, FACTORY + F_SHMEM, 8);
+	fvm_drain(a);
+	restart(f);
+	fvm_drain(b);
+	irqs = a->irqs;
+	fvm_drain(a);
+	if (a->irqs == irqs)
+		fail_msg("no interrupt for the client a restart lost");
+	assert_int_equal(fvm_rd(a, lost + C_STAT, 4), 0);
+	assert_int_equal(GUEST_SHM_ACTIVE(fvm_rd(a, actl + C_STAT, 4)), 0x3);
+}
+
 /* With irqfds, a restart gives each client a new eventfd: the old one is
  * unbound (while still open), the new one bound, and notifications reach
  * it. */
@@ -146,6 +195,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		RESTART_TEST(test_daemon_restart),
+		RESTART_TEST(test_restart_raises_irq),
 		RESTART_TEST(test_daemon_restart_irqfd),
 	};
 
