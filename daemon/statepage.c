@@ -73,19 +73,25 @@ statepage_offset(unsigned idx)
 	    (off_t)idx * (off_t)sizeof(struct shm_state_slot);
 }
 
+/*
+ * The daemon's file of the page is the one its members hold, so the file
+ * status flags are theirs to set: O_APPEND turns pwrite into an append to
+ * a file sealed against growing, O_DIRECT refuses 4 bytes. A mapping obeys
+ * neither, but costs a mapping for each page (up to max_regions of them,
+ * past vm.max_map_count), so it is made only once the file refused.
+ */
 int
 statepage_clear(struct statepage *sp, unsigned idx)
 {
 	uint32_t zero = 0;
 
-	if (sp->page != NULL) {
-		shm_state_clear(sp->page, idx);
-		return 0;
-	}
 	/* An aligned 4-byte store, as the atomic store would be. */
-	if (pwrite(sp->fd, &zero, sizeof(zero), statepage_offset(idx)) !=
-	    (ssize_t)sizeof(zero))
+	if (sp->page == NULL && pwrite(sp->fd, &zero, sizeof(zero),
+	    statepage_offset(idx)) == (ssize_t)sizeof(zero))
+		return 0;
+	if (statepage_map(sp) == NULL)
 		return -EIO;
+	shm_state_clear(sp->page, idx);
 	return 0;
 }
 
@@ -94,12 +100,12 @@ statepage_peek(struct statepage *sp, unsigned idx)
 {
 	uint32_t w = 0;
 
-	if (sp->page != NULL)
-		return shm_state_peek(sp->page, idx);
-	if (sp->fd < 0 || pread(sp->fd, &w, sizeof(w), statepage_offset(idx)) !=
-	    (ssize_t)sizeof(w))
+	if (sp->page == NULL && sp->fd >= 0 && pread(sp->fd, &w, sizeof(w),
+	    statepage_offset(idx)) == (ssize_t)sizeof(w))
+		return (uint16_t)(w & 0xffffu);
+	if (statepage_map(sp) == NULL)
 		return 0;
-	return (uint16_t)(w & 0xffffu);
+	return shm_state_peek(sp->page, idx);
 }
 
 void

@@ -407,21 +407,30 @@ check_recv(int s, int64_t deadline, struct wire_fds *fds)
 }
 
 Shmbroker__ServerMessage *
-check_recv_reply(int s, size_t *nfds)
+check_recv_reply_fds(int s, struct wire_fds *fds)
 {
 	int64_t deadline = harness_now_ms() + CHECK_REPLY_WAIT_MS;
 
 	for (;;) {
-		struct wire_fds fds;
-		Shmbroker__ServerMessage *m = check_recv(s, deadline, &fds);
+		Shmbroker__ServerMessage *m = check_recv(s, deadline, fds);
 
-		if (nfds != NULL)
-			*nfds = fds.n;
-		wire_fds_close(&fds);
 		if (m->id != 0 || m->error != SHMBROKER__ERROR__ERR_NONE)
 			return m;
+		wire_fds_close(fds);
 		shmbroker__server_message__free_unpacked(m, NULL);
 	}
+}
+
+Shmbroker__ServerMessage *
+check_recv_reply(int s, size_t *nfds)
+{
+	struct wire_fds fds;
+	Shmbroker__ServerMessage *m = check_recv_reply_fds(s, &fds);
+
+	if (nfds != NULL)
+		*nfds = fds.n;
+	wire_fds_close(&fds);
+	return m;
 }
 
 bool

@@ -128,6 +128,8 @@ Shmbroker__ServerMessage *check_recv(int s, int64_t deadline,
  * with it, which are closed. The caller frees it. */
 #define CHECK_REPLY_WAIT_MS 5000
 Shmbroker__ServerMessage *check_recv_reply(int s, size_t *nfds);
+/* The same, with the reply's fds left to the caller in fds. */
+Shmbroker__ServerMessage *check_recv_reply_fds(int s, struct wire_fds *fds);
 /* Whether the daemon closes s within ms; what it sends before is read
  * and dropped (with any fds). No cmocka check: a forked child may call
  * it. */

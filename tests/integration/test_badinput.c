@@ -475,6 +475,56 @@ test_want_index_range(void **state)
 	expect_works(f, s);
 }
 
+/* Detaches client_id on s and checks the reply. */
+static void
+raw_detach(struct fixture *f, int s, uint64_t client_id)
+{
+	uint64_t id = f->next_id++;
+	Shmbroker__ServerMessage *m;
+
+	check_send_client_op(s, id, SHMBROKER__CLIENT_MESSAGE__BODY_DETACH,
+	    client_id);
+	m = check_recv_reply(s, NULL);
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+/*
+ * Members share the daemon's open file of the state page, so the file
+ * status flags one sets are the daemon's too. With O_APPEND on it, the
+ * daemon's pwrite that clears a reused index's word became an append to
+ * a file sealed against growing: every attach at a used index failed
+ * with GSS_NOMEM from then on, for every tenant, across restarts (a
+ * reviewer's find). A member's flags no longer reach the daemon's writes.
+ */
+static void
+test_state_page_flags(void **state)
+{
+	struct fixture *f = *state;
+	int s1 = raw_open(f), s2 = raw_open(f);
+	uint64_t id = f->next_id++, y;
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+
+	check_send_attach(s1, id, "flags", 6, 1, true);
+	m = check_recv_reply_fds(s1, &fds);
+	assert_int_equal(m->attach->status, SHMBROKER__GUEST_STATUS__GSS_OK);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_true(fds.n >= 2);
+	/* fds: the region, then the state page. */
+	assert_int_equal(fcntl(fds.fd[1], F_SETFL, O_APPEND | O_NONBLOCK), 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(raw_attach(f, s2, "flags", 6, 1, false, &y,
+		    NULL), SHMBROKER__GUEST_STATUS__GSS_OK);
+		raw_detach(f, s2, y);
+	}
+	wire_fds_close(&fds);
+	expect_works(f, s1);
+	fixture_raw_close(f, s2);
+	raw_close_check(f, s1);
+}
+
 static void
 test_not_attached(void **state)
 {
@@ -769,6 +819,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_names, setup,
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_want_index_range, setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_state_page_flags, setup,
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_not_attached, setup,
 		    fixture_teardown),
