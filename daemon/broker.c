@@ -65,7 +65,8 @@ broker_init(struct broker *b)
 	if (b->cfg.local_region_fds == 0)
 		b->cfg.local_region_fds = (uint32_t)(b->fd_limit / 4);
 	if (registry_init(&b->reg) < 0 || (b->base = event_base_new()) == NULL ||
-	    (b->stash = fdstash_new()) == NULL || ivshmem_init(b) < 0 ||
+	    (b->stash = fdstash_new()) == NULL ||
+	    (b->reaper = reaper_new()) == NULL || ivshmem_init(b) < 0 ||
 	    stock_init(b) < 0 || (b->scratch = wire_scratch_new()) == NULL)
 		return -ENOMEM;
 	/* Made at start, so that the daemon's descriptors do not move on
@@ -94,13 +95,14 @@ broker_fini(struct broker *b)
 		if (b->listeners[k].ev != NULL)
 			event_free(b->listeners[k].ev);
 		if (b->listeners[k].fd > 0)
-			close(b->listeners[k].fd);
+			reaper_close(b->reaper, b->listeners[k].fd);
 	}
 	registry_free(&b->reg);
 	free(b->states);	/* only left when the start failed */
 	free(b->dropped);
 	tenant_usage_free(&b->usages);
 	fdstash_free(b->stash);
+	reaper_free(b->reaper);
 	members_close(b);
 	stock_free(b);
 	wire_scratch_free(b->scratch);

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "fdstash.h"
+#include "reaper.h"
 #include "ivshmem_proto.h"
 #include "log.h"
 #include "memory.h"
@@ -226,6 +227,7 @@ struct broker {
 	uint64_t fd_limit;
 	uint64_t local_fds;		/* region memfds held in-process */
 	struct fdstash *stash;		/* the rest, in keeper processes */
+	struct reaper *reaper;		/* closes what peers could make wait */
 	struct wake *wake;		/* members' eventfds woken */
 	uint64_t park_cursor;		/* regions up to this id are parked */
 	struct log_limit park_said;	/* "cannot park" */
@@ -343,8 +345,9 @@ void conn_reply_error(struct conn *c, uint64_t id, Shmbroker__Error err,
  * module above it: each request, a connection marked dead (it must get
  * nothing more) and a dead connection about to be freed (its clients go). */
 struct conn_upcalls {
+	/* nfds: how many fds came with it (already closed: none may). */
 	void (*dispatch)(struct conn *c, const uint8_t *buf, size_t len,
-	    struct wire_fds *fds);
+	    size_t nfds);
 	void (*killed)(struct conn *c);
 	void (*reaped)(struct conn *c);
 };

@@ -94,7 +94,7 @@ conn_free(struct conn *c)
 		event_free(c->ev_write);
 	/* A peer that holds fds unread keeps the socket: conn_inflight.c. */
 	if (!inflight_keep(c))
-		close(c->fd);
+		reaper_close(c->b->reaper, c->fd);
 	free(c);
 }
 
@@ -522,8 +522,8 @@ conn_flush(struct conn *c)
 	conn_write_cb(c->fd, EV_WRITE, c);
 }
 
-/* A datagram that no request can be, refused whole (wire_recv closed
- * its fds) with the reason; the connection goes on. */
+/* A datagram that no request can be, refused whole (its fds gone to
+ * the reaper) with the reason; the connection goes on. */
 static void
 conn_refuse_datagram(struct conn *c, int err)
 {
@@ -556,12 +556,16 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	struct broker *b = c->b;
-	struct wire_fds fds;
+	int fds[WIRE_SCM_MAX_FD];
+	size_t nfds = 0;
 	ssize_t n;
 
 	(void)what;
-	n = wire_recv(fd, b->rxbuf, sizeof(b->rxbuf), &fds);
-	if (n == -EAGAIN)
+	n = wire_recv_every(fd, b->rxbuf, sizeof(b->rxbuf), fds, &nfds, 0);
+	/* No request carries fds: whatever came goes, and not by a close
+	 * here, which the sender could make wait (reaper.h). */
+	reaper_close_all(b->reaper, fds, nfds);
+	if (n == -EAGAIN || n == -EINTR)
 		return;
 	if (n == 0) {
 		conn_kill(c, NULL);
@@ -577,7 +581,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	inflight_request(c);
-	b->up->dispatch(c, b->rxbuf, (size_t)n, &fds);
+	b->up->dispatch(c, b->rxbuf, (size_t)n, nfds);
 }
 
 /* A connection past max_connections is told why and closed at once, so
@@ -599,7 +603,7 @@ conn_refuse_over_limit(struct broker *b, int fd)
 	m.error = SHMBROKER__ERROR__ERR_NO_RESOURCES;
 	m.message = text;
 	wire_send_server(fd, &m, NULL, 0);
-	close(fd);
+	reaper_close(b->reaper, fd);
 }
 
 /* A connection past its tenant's max_connections, told why and closed
@@ -638,7 +642,7 @@ conn_accept_one(struct listener *l, int fd)
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
+		reaper_close(b->reaper, fd);
 		return;
 	}
 	c->b = b;
@@ -652,7 +656,7 @@ conn_accept_one(struct listener *l, int fd)
 		log_warn(&b->log, "refusing a connection without peer "
 		    "credentials: %s", strerror(errno));
 		free(c);
-		close(fd);
+		reaper_close(b->reaper, fd);
 		return;
 	}
 	c->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST,
@@ -745,6 +749,8 @@ conn_listen(struct broker *b, struct listener *l, int fd, enum conn_kind kind)
 	l->b = b;
 	l->fd = fd;
 	l->kind = kind;
+	/* Requests carry no fds: where the kernel can, it refuses them. */
+	(void)reaper_refuse_fds(fd);
 	if (b->ev_reap == NULL) {
 		b->ev_reap = event_new(b->base, -1, 0, conn_reap_cb, b);
 		b->ev_accept_retry = evtimer_new(b->base, conn_accept_retry_cb,

@@ -233,7 +233,7 @@ inflight_drain_free(struct broker *b, struct conn_drain *d)
 	if (d->usage != NULL)
 		d->usage->connections--;
 	LIST_REMOVE(d, entry);
-	close(d->fd);
+	reaper_close(b->reaper, d->fd);
 	free(d);
 }
 
@@ -625,7 +625,7 @@ inflight_count_let_go(struct broker *b, struct inflight_count *ic, int fd)
 	inflight_count_refresh(b, ic, fd);
 	if (ic->fds == 0 || !inflight_drain_add(b, fd, ic->fds, ic->owner,
 	    NULL))
-		close(fd);
+		reaper_close(b->reaper, fd);
 	*ic = (struct inflight_count){ NULL, 0 };
 }
 

@@ -27,20 +27,18 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fdstash.h"
+#include "helper.h"
 #include "wire.h"
 
-#define KEEPER_SOCK 3
 #define KEEPER_FIRST_SLOT 64
 #define MAX_KEEPERS 256
 #define KEEPER_SYNC_MS 200
@@ -48,9 +46,7 @@
 enum { CMD_KEEP = 1, CMD_DROP = 2, CMD_SYNC = 3 };
 
 struct keeper {
-	pid_t pid;
-	int pidfd;
-	int sock;
+	struct helper h;	/* the process and its socket */
 	uint32_t next_slot;	/* slots below it have been handed out */
 	uint32_t end_slot;	/* the keeper's descriptor limit */
 	uint32_t *free_slots;	/* dropped slots, reused first */
@@ -81,15 +77,11 @@ keeper_handle(const int32_t cmd[2], struct wire_fds *fds)
 	} else if (cmd[0] == CMD_DROP && cmd[1] >= KEEPER_FIRST_SLOT) {
 		close(cmd[1]);
 	} else if (cmd[0] == CMD_SYNC) {
-		if (wire_send(KEEPER_SOCK, &cmd[1], sizeof(cmd[1]), NULL, 0) < 0)
+		if (wire_send(HELPER_SOCK, &cmd[1], sizeof(cmd[1]), NULL, 0) < 0)
 			_exit(0);
 	}
 	wire_fds_close(fds);
 }
-
-static const int keeper_ignored[] = { SIGHUP, SIGINT, SIGTERM, SIGQUIT,
-    SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGVTALRM, SIGPROF, SIGTSTP,
-    SIGTTIN, SIGTTOU, SIGXFSZ, SIGXCPU };
 
 int
 fdstash_keeper_main(void)
@@ -97,20 +89,9 @@ fdstash_keeper_main(void)
 	struct wire_fds fds;
 	int32_t cmd[2];
 
-	/* Signals meant for the daemon reach its keepers too (`systemctl
-	 * kill` signals the whole cgroup; a reload's SIGHUP was fatal to
-	 * them, and the only copy of their regions' memory went with them).
-	 * A keeper ends with its socket or its daemon, never by a signal
-	 * that can be ignored. */
-	for (size_t i = 0; i < sizeof(keeper_ignored) /
-	    sizeof(keeper_ignored[0]); i++)
-		signal(keeper_ignored[i], SIG_IGN);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)	/* the daemon died before the line above */
-		_exit(0);
-	close_range(KEEPER_SOCK + 1, ~0u, 0);
+	helper_child_init();
 	for (;;) {
-		ssize_t n = wire_recv(KEEPER_SOCK, cmd, sizeof(cmd), &fds);
+		ssize_t n = wire_recv(HELPER_SOCK, cmd, sizeof(cmd), &fds);
 
 		if (n == 0 || (n < 0 && n != -EMSGSIZE && n != -ENOMSG &&
 		    n != -EPROTO && n != -ETOOMANYREFS))
@@ -128,55 +109,26 @@ fdstash_new(void)
 	return calloc(1, sizeof(struct fdstash));
 }
 
-/* Starts a keeper: shmbrokerd again, with its socket as fd 3. */
+/* Starts a keeper: shmbrokerd again (helper.h). */
 static int
 fdstash_spawn(struct fdstash *s, struct keeper **out)
 {
 	struct keeper *k = &s->keepers[s->nkeepers];
-	char *argv[] = { (char *)"shmbroker-keeper", (char *)FDSTASH_KEEPER_ARG,
-	    NULL };
-	posix_spawn_file_actions_t fa;
 	struct rlimit rl;
-	int sv[2], err;
+	int err;
 
 	if (s->nkeepers == MAX_KEEPERS)
 		return -EMFILE;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	/* The daemon's end never blocks: a keeper that stops reading costs
-	 * the commands it cannot take, not the event loop. */
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
-		err = -errno;
-		close(sv[0]);
-		close(sv[1]);
+	if ((err = helper_spawn("shmbroker-keeper", FDSTASH_KEEPER_ARG,
+	    &k->h)) < 0)
 		return err;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], KEEPER_SOCK);
-	err = -posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, NULL);
-	posix_spawn_file_actions_destroy(&fa);
-	close(sv[1]);
-	if (err == 0 && (k->pidfd = pidfd_open(k->pid, 0)) < 0) {
-		err = -errno;
-		kill(k->pid, SIGKILL);
-		waitpid(k->pid, NULL, 0);
-	}
-	if (err < 0) {
-		close(sv[0]);
-		return err;
-	}
-	fcntl(k->pidfd, F_SETFD, FD_CLOEXEC);
 	getrlimit(RLIMIT_NOFILE, &rl);
-	k->sock = sv[0];
 	k->next_slot = KEEPER_FIRST_SLOT;
 	k->end_slot = rl.rlim_cur > (1u << 20) ? (1u << 20) :
 	    (uint32_t)rl.rlim_cur;
 	k->seq = k->synced = k->sync_sent = 0;
 	if ((k->slot_seq = calloc(k->end_slot, sizeof(*k->slot_seq))) == NULL) {
-		close(k->sock);
-		close(k->pidfd);
-		kill(k->pid, SIGKILL);
-		waitpid(k->pid, NULL, 0);
+		helper_end(&k->h, true, true);
 		return -ENOMEM;
 	}
 	s->nkeepers++;
@@ -207,7 +159,7 @@ static void
 fdstash_lost(struct keeper *k)
 {
 	k->failed = true;
-	waitpid(k->pid, NULL, WNOHANG);
+	waitpid(k->h.pid, NULL, WNOHANG);
 }
 
 /* Sends one command; -EAGAIN when the keeper is behind, which costs only
@@ -216,7 +168,7 @@ static int
 fdstash_command(struct keeper *k, int32_t op, uint32_t arg, const int *fd)
 {
 	int32_t cmd[2] = { op, (int32_t)arg };
-	int err = wire_send(k->sock, cmd, sizeof(cmd), fd, fd ? 1 : 0);
+	int err = wire_send(k->h.sock, cmd, sizeof(cmd), fd, fd ? 1 : 0);
 
 	if (err < 0 && err != -EAGAIN)
 		fdstash_lost(k);
@@ -254,7 +206,7 @@ fdstash_read_syncs(struct keeper *k)
 	int32_t seq;
 	ssize_t n;
 
-	while ((n = recv(k->sock, &seq, sizeof(seq), MSG_DONTWAIT)) ==
+	while ((n = recv(k->h.sock, &seq, sizeof(seq), MSG_DONTWAIT)) ==
 	    (ssize_t)sizeof(seq)) {
 		uint64_t done = fdstash_echo_seq(k->sync_sent, (uint32_t)seq);
 
@@ -269,7 +221,7 @@ fdstash_read_syncs(struct keeper *k)
 static int
 fdstash_wait_for(struct keeper *k, uint64_t want)
 {
-	struct pollfd p = { .fd = k->sock, .events = POLLIN };
+	struct pollfd p = { .fd = k->h.sock, .events = POLLIN };
 	int err;
 
 	fdstash_read_syncs(k);
@@ -307,7 +259,7 @@ fdstash_get(struct fdstash *s, uint64_t handle)
 	if (k->slot_seq[slot] > k->synced &&
 	    (err = fdstash_wait_for(k, k->slot_seq[slot])) < 0)
 		return err;
-	fd = pidfd_getfd(k->pidfd, (int)slot, 0);
+	fd = pidfd_getfd(k->h.pidfd, (int)slot, 0);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -361,9 +313,8 @@ fdstash_free(struct fdstash *s)
 	if (s == NULL)
 		return;
 	for (size_t i = 0; i < s->nkeepers; i++) {
-		close(s->keepers[i].sock);	/* the keeper exits on EOF */
-		close(s->keepers[i].pidfd);
-		waitpid(s->keepers[i].pid, NULL, 0);
+		/* The keeper exits on EOF. */
+		helper_end(&s->keepers[i].h, false, true);
 		free(s->keepers[i].free_slots);
 		free(s->keepers[i].slot_seq);
 	}

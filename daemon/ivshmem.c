@@ -123,7 +123,7 @@ ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
 	if (send(fd, msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug(&b->log, "ivshmem %s: cannot tell QEMU pid %d: %s",
 		    e->path, (int)cred->pid, strerror(errno));
-	close(fd);
+	reaper_close(b->reaper, fd);
 }
 
 /* The QEMUs' counts are looked at now (a SIOCOUTQ each) when the books
@@ -238,7 +238,7 @@ ivshmem_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		len = sizeof(cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-			close(fd);
+			reaper_close(e->ivs->b->reaper, fd);
 			continue;
 		}
 		/* ivshmem_admit frees e when the region goes with a
@@ -287,6 +287,8 @@ ivshmem_serve(struct broker *b, struct region *g, const char *path,
 {
 	struct ivsh_export *e;
 
+	/* The protocol has QEMU send nothing at all. */
+	(void)reaper_refuse_fds(fd);
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
 	    (e->ev = event_new(b->base, fd, EV_READ | EV_PERSIST,
 	    ivshmem_accept_cb, e)) == NULL || event_add(e->ev, NULL) < 0) {
@@ -353,7 +355,7 @@ ivshmem_export_close(struct ivsh_export *e, bool tell)
 
 	LIST_REMOVE(e, entry);
 	event_free(e->ev);
-	close(e->fd);
+	reaper_close(ivs->b->reaper, e->fd);
 	/* Stopping with the socket in the fd store: the next daemon serves
 	 * it, and QEMUs that connect meanwhile wait in its backlog. */
 	if (e->stored && ivs->b->stopping)

@@ -242,13 +242,17 @@ static void
 ivsh_peer_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ivsh_peer *p = arg;
+	int fds[WIRE_SCM_MAX_FD];
+	size_t nfds = 0;
 	char buf[256];
 	ssize_t n;
 
 	(void)what;
-	/* read(2), not recvmsg: fds a QEMU sends are dropped by the kernel. */
-	n = read(fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	/* Taken, not left for read(2) to drop here: the reaper closes them
+	 * (reaper.h). */
+	n = wire_recv_every(fd, buf, sizeof(buf), fds, &nfds, 0);
+	reaper_close_all(p->b->reaper, fds, nfds);
+	if (n == -EAGAIN || n == -EINTR)
 		return;
 	log_info(&p->b->log, "ivshmem %s: QEMU pid %d (index %d) %s",
 	    p->exp != NULL ? p->exp->path : "-", (int)p->cred.pid,
@@ -470,7 +474,7 @@ ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred,
 	struct ivsh_peer *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		close(fd);
+		reaper_close(b->reaper, fd);
 		return NULL;
 	}
 	p->b = b;

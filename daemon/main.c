@@ -249,6 +249,8 @@ main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], FDSTASH_KEEPER_ARG) == 0)
 		fdstash_keeper_main();
+	if (argc == 2 && strcmp(argv[1], REAPER_ARG) == 0)
+		reaper_main();
 	if (b == NULL)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

@@ -51,35 +51,29 @@ rpc_is_admin_request(Shmbroker__ClientMessage__BodyCase bc)
 }
 
 static void
-rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len,
-    struct wire_fds *fds)
+rpc_dispatch(struct conn *c, const uint8_t *buf, size_t len, size_t nfds)
 {
 	struct broker *b = c->b;
 	Shmbroker__ClientMessage *m;
 
 	m = wire_unpack_client_in(b->scratch, buf, len);
 	if (m == NULL) {
-		wire_fds_close(fds);
 		b->stats.bad_requests++;
 		conn_reply_error(c, 0, SHMBROKER__ERROR__ERR_BAD_REQUEST,
 		    "malformed request: not a shmbroker ClientMessage");
 		return;
 	}
 	if (c->refusal != NULL) {
-		wire_fds_close(fds);
 		policy_deny(b, c->tenant);
 		conn_reply_error(c, m->id, SHMBROKER__ERROR__ERR_NOT_PERMITTED,
 		    "%s (uid %u, gid %u)", c->refusal, (unsigned)c->cred.uid,
 		    (unsigned)c->cred.gid);
 		conn_kill(c, c->refusal);
-	} else if (fds->n > 0) {
-		size_t n = fds->n;
-
-		wire_fds_close(fds);
+	} else if (nfds > 0) {
 		b->stats.bad_requests++;
 		b->stats.datagrams_with_fds++;
 		conn_reply_error(c, m->id, SHMBROKER__ERROR__ERR_BAD_REQUEST,
-		    "requests carry no file descriptors; %zu closed", n);
+		    "requests carry no file descriptors; %zu closed", nfds);
 	} else if (rpc_is_vmm_request(m->body_case)) {
 		rpc_dispatch_vmm(c, m);
 	} else if (rpc_is_admin_request(m->body_case)) {

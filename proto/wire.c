@@ -68,13 +68,16 @@ wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 	}
 }
 
-/* Moves the SCM_RIGHTS fds of mh into fds; -ETOOMANYREFS past
- * WIRE_MAX_FDS, -EPROTO for anything else. */
+/* Moves the SCM_RIGHTS fds of mh into fd[] (room for cap; the rest are
+ * closed); -ETOOMANYREFS past max, -EPROTO for anything else. */
 static int
-wire_take_fds(struct msghdr *mh, struct wire_fds *fds)
+wire_take_fds(struct msghdr *mh, int *fd, size_t cap, size_t max,
+    size_t *nfd)
 {
+	size_t seen = 0;
 	int err = 0;
 
+	*nfd = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
 	    c = CMSG_NXTHDR(mh, c)) {
 		size_t n;
@@ -84,18 +87,19 @@ wire_take_fds(struct msghdr *mh, struct wire_fds *fds)
 			continue;
 		}
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
+		for (size_t i = 0; i < n; i++, seen++) {
+			int one;
 
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (fds->n < WIRE_MAX_FDS)
-				fds->fd[fds->n++] = fd;
-			else {
-				close(fd);
-				err = -ETOOMANYREFS;
-			}
+			memcpy(&one, CMSG_DATA(c) + i * sizeof(int),
+			    sizeof(one));
+			if (*nfd < cap)
+				fd[(*nfd)++] = one;
+			else
+				close(one);
 		}
 	}
+	if (err == 0 && seen > max)
+		err = -ETOOMANYREFS;
 	return err;
 }
 
@@ -134,14 +138,17 @@ wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
 	return n;
 }
 
-ssize_t
-wire_recv_keep(int sock, void *buf, size_t cap, struct wire_fds *fds,
-    int flags, bool *lost)
+/* One datagram into buf and fd[] (room for fdcap), fds left in fd[] on
+ * every outcome; see wire_recv_keep and wire_recv_every. */
+static ssize_t
+wire_recv_into(int sock, void *buf, size_t cap, int *fd, size_t fdcap,
+    size_t *nfd, int flags, bool *lost)
 {
-	/* Room for more than we accept, so that an oversized fd set is
-	 * received and closed here instead of being cut off by the kernel. */
+	/* Room for every fd one message can carry (the kernel's SCM_MAX_FD),
+	 * so that none is dropped by the kernel inside recvmsg, in this
+	 * process, where its last close could wait (reaper.h). */
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS * 4)];
+		char buf[CMSG_SPACE(sizeof(int) * WIRE_SCM_MAX_FD)];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
@@ -150,27 +157,45 @@ wire_recv_keep(int sock, void *buf, size_t cap, struct wire_fds *fds,
 	ssize_t n;
 	int err;
 
-	fds->n = 0;
+	*nfd = 0;
 	*lost = false;
 	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC | flags);
 	if (n < 0)
 		return -errno;
-	err = wire_take_fds(&mh, fds);
-	if (err == 0 && n == 0 && (fds->n > 0 || !wire_peer_closed(sock)))
+	err = wire_take_fds(&mh, fd, fdcap, WIRE_MAX_FDS, nfd);
+	if (err == 0 && n == 0 && (*nfd > 0 || !wire_peer_closed(sock)))
 		err = -ENOMSG;
-	/* Cut short: more fds than ctl holds, or than the receiver's
-	 * descriptor limit let in; the kernel closed the rest. */
+	/* Cut short: more fds than the receiver's descriptor limit let in;
+	 * the kernel closed the rest. */
 	if (err == 0 && (mh.msg_flags & MSG_CTRUNC))
 		*lost = true;
 	if (err == 0 && (mh.msg_flags & MSG_TRUNC))
 		err = -EMSGSIZE;
 	if (err == 0 && (size_t)n > cap)
 		err = -EMSGSIZE;
-	if (err != 0) {
+	return err != 0 ? err : n;
+}
+
+ssize_t
+wire_recv_keep(int sock, void *buf, size_t cap, struct wire_fds *fds,
+    int flags, bool *lost)
+{
+	ssize_t n = wire_recv_into(sock, buf, cap, fds->fd, WIRE_MAX_FDS,
+	    &fds->n, flags, lost);
+
+	if (n < 0)
 		wire_fds_close(fds);
-		return err;
-	}
 	return n;
+}
+
+ssize_t
+wire_recv_every(int sock, void *buf, size_t cap, int *fd, size_t *nfd,
+    int flags)
+{
+	bool lost;
+
+	return wire_recv_into(sock, buf, cap, fd, WIRE_SCM_MAX_FD, nfd, flags,
+	    &lost);
 }
 
 static bool

@@ -23,6 +23,8 @@
 /* An attach reply: the region memfd, the state page, the client's own
  * eventfd and one eventfd per other client (15 at most). */
 #define WIRE_MAX_FDS 20
+/* The most fds one message can carry at all (the kernel's SCM_MAX_FD). */
+#define WIRE_SCM_MAX_FD 253
 
 struct wire_fds {
 	int fd[WIRE_MAX_FDS];
@@ -60,6 +62,14 @@ ssize_t wire_recv_flags(int sock, void *buf, size_t cap, struct wire_fds *fds,
  * lost whole would leave its call waiting and what it made behind. */
 ssize_t wire_recv_keep(int sock, void *buf, size_t cap, struct wire_fds *fds,
     int flags, bool *lost);
+/*
+ * The same for a receiver that must decide how each fd is closed (the
+ * daemon: reaper.h): every fd that came (up to WIRE_SCM_MAX_FD) is left in
+ * fd[] with *nfd set, whatever the outcome, and none is closed here. A
+ * datagram with more than WIRE_MAX_FDS is -ETOOMANYREFS as above.
+ */
+ssize_t wire_recv_every(int sock, void *buf, size_t cap, int *fd,
+    size_t *nfd, int flags);
 
 /* Packs and sends one envelope; -EMSGSIZE when it would not fit. */
 int wire_send_server(int sock, const Shmbroker__ServerMessage *msg,

@@ -199,6 +199,8 @@ fuzz_broker_process_init(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], FDSTASH_KEEPER_ARG) == 0)
 		fdstash_keeper_main();
+	if (argc >= 2 && strcmp(argv[1], REAPER_ARG) == 0)
+		reaper_main();
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("LISTEN_FDS");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -465,4 +466,42 @@ check_need_kvm(void)
 		    "that has it)\n", strerror(errno));
 		skip();
 	}
+}
+
+int
+check_lingering_socket(int *sink)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct linger lg = { .l_onoff = 1, .l_linger = 3600 };
+	socklen_t len = sizeof(sin);
+	int lfd, fd, small = 4096;
+	char junk[4096] = { 0 };
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	assert_true((*sink = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0);
+	setsockopt(*sink, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	close(lfd);
+	while (send(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)), 0);
+	return fd;
+}
+
+void
+check_unlinger(int fd)
+{
+	struct linger off = { 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
 }

@@ -135,4 +135,11 @@ Shmbroker__ServerMessage *check_recv_reply_fds(int s, struct wire_fds *fds);
  * it. */
 bool check_sees_eof(int s, int ms);
 
+/* A TCP socket whose last close waits out SO_LINGER (an hour) for as
+ * long as its peer (*sink, which never reads) keeps it from sending: what
+ * an unprivileged peer can make of the daemon's close of any fd. */
+int check_lingering_socket(int *sink);
+/* Turns fd's linger off, so that its close does not wait. */
+void check_unlinger(int fd);
+
 #endif

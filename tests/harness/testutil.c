@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,25 @@ harness_count_fds(pid_t pid)
 	return n;
 }
 
+/* Whether pid's argv[1] is arg. */
+static bool
+harness_has_arg(pid_t pid, const char *arg)
+{
+	char path[64], cmd[256];
+	size_t n;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return false;
+	n = fread(cmd, 1, sizeof(cmd) - 1, fp);
+	fclose(fp);
+	cmd[n] = '\0';
+	return n > strlen(cmd) + 1 && strcmp(cmd + strlen(cmd) + 1, arg) == 0;
+}
+
 int
-harness_children(pid_t pid, pid_t *out, int max)
+harness_children(pid_t pid, const char *arg, pid_t *out, int max)
 {
 	char path[64];
 	FILE *fp;
@@ -64,7 +82,8 @@ harness_children(pid_t pid, pid_t *out, int max)
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
 	while (n < max && fscanf(fp, "%d", &child) == 1)
-		out[n++] = (pid_t)child;
+		if (arg == NULL || harness_has_arg((pid_t)child, arg))
+			out[n++] = (pid_t)child;
 	fclose(fp);
 	return n;
 }

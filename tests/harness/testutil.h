@@ -23,9 +23,11 @@ void harness_sleep_ms(int ms);
 /* Number of open descriptors of pid (entries of /proc/PID/fd), or -1.
  * For this process the count includes the one that reads the directory. */
 int harness_count_fds(pid_t pid);
-/* The child processes of pid's main thread (the daemon's fd keepers), at
- * most max of them in out; how many, or -1 when pid is gone. */
-int harness_children(pid_t pid, pid_t *out, int max);
+/* The child processes of pid's main thread whose argv[1] is arg (NULL:
+ * all), at most max of them in out; how many, or -1 when pid is gone. */
+int harness_children(pid_t pid, const char *arg, pid_t *out, int max);
+/* The daemon's fd keepers' argv[1] (daemon/fdstash.h). */
+#define HARNESS_KEEPER_ARG "--fdstash-keeper"
 /* The fd count of pid once it has stayed the same for 200 ms (at most
  * 5 s), for a daemon that may still be closing what a test let go. */
 int harness_settled_fd_count(pid_t pid);

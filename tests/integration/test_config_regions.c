@@ -459,7 +459,7 @@ keeper_of(pid_t daemon)
 {
 	pid_t pid;
 
-	return harness_children(daemon, &pid, 1) == 1 ? pid : 0;
+	return harness_children(daemon, HARNESS_KEEPER_ARG, &pid, 1) == 1 ? pid : 0;
 }
 
 /*

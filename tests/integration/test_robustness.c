@@ -30,6 +30,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -240,28 +242,15 @@ assert_marker(int fd, const char *name)
 
 /* ---- the daemon's keeper and statistics ---- */
 
-/* The daemon's only child, which must be an fdstash keeper. */
+/* The daemon's fdstash keeper, which must be its only one. */
 static pid_t
 keeper_of(pid_t daemon)
 {
-	char path[64], cmd[256];
-	pid_t kids[2];
-	size_t n;
-	FILE *fp;
-	int pid;
+	pid_t kid;
 
-	assert_int_equal(harness_children(daemon, kids, 2), 1);
-	pid = (int)kids[0];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	n = fread(cmd, 1, sizeof(cmd) - 1, fp);
-	fclose(fp);
-	cmd[n] = '\0';
-	/* argv[1], after argv[0]'s NUL. */
-	assert_true(n > strlen(cmd) + 1);
-	assert_string_equal(cmd + strlen(cmd) + 1, "--fdstash-keeper");
-	return pid;
+	assert_int_equal(harness_children(daemon, HARNESS_KEEPER_ARG, &kid, 1),
+	    1);
+	return kid;
 }
 
 /* The state letter of /proc/PID/stat. */
@@ -823,6 +812,99 @@ test_refused_connection_closed(void **state)
 	assert_int_equal(admin_connections(adm), 2);
 }
 
+/*
+ * Sends a hello carrying a lingering socket on a raw connection to path,
+ * letting go of the sender's copy, so that the daemon's would be the
+ * last: true when the kernel refused to pass it (SO_PASSRIGHTS off).
+ */
+static bool
+send_lingering(struct robust *f, const char *path, int *sink, bool twice)
+{
+	int s = raw_open(f, path), fd = check_lingering_socket(sink);
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+	uint8_t buf[64];
+	size_t len;
+	int rc;
+
+	h.version = WIRE_PROTOCOL_VERSION;
+	m.id = 77;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
+	m.hello = &h;
+	len = protobuf_c_message_pack(&m.base, buf);
+	/* Stopped until this copy is closed, so that the daemon's is the
+	 * last, as an attacker arranges by closing at once. */
+	assert_int_equal(kill(f->fx.d.pid, SIGSTOP), 0);
+	/* twice: a first request without it, which ends the connection of
+	 * a peer no tenant takes, so that the daemon closes the socket with
+	 * the fd still queued in it. */
+	if (twice)
+		assert_int_equal(wire_send(s, buf, len, NULL, 0), 0);
+	rc = wire_send(s, buf, len, &fd, 1);
+	if (rc == -EPERM)	/* this close would be the last */
+		check_unlinger(fd);
+	close(fd);
+	assert_int_equal(kill(f->fx.d.pid, SIGCONT), 0);
+	if (rc == -EPERM)
+		return true;
+	assert_int_equal(rc, 0);
+	return false;
+}
+
+/*
+ * A file's last close runs whatever its owner arranged: a TCP socket with
+ * SO_LINGER and unsent data waits out the linger time (an hour here), a
+ * FUSE file waits for its server. Requests carry no fds, and the daemon
+ * closed those that came in its event loop, so any tenant could stop it
+ * for everyone with one datagram (a reviewer's find). Now the kernel
+ * refuses them where it can (SO_PASSRIGHTS, Linux 6.16), and the daemon
+ * has them closed by its reaper process everywhere; the second test runs
+ * it as on a kernel without SO_PASSRIGHTS.
+ */
+static void
+check_lingering_fd_no_stall(struct robust *f, bool old_kernel)
+{
+	struct shmc *other;
+	int sink[2] = { -1, -1 };
+	int64_t t0;
+	bool refused;
+
+	if (old_kernel)
+		setenv("SHMBROKER_TEST_NO_PASSRIGHTS", "1", 1);
+	/* root is no tenant's: its raw connections are refused. */
+	start(f, "[broker]\n[tenant other]\nuid = 2001\n");
+	unsetenv("SHMBROKER_TEST_NO_PASSRIGHTS");
+	refused = send_lingering(f, f->fx.d.admin_socket, &sink[0], false);
+	if (old_kernel)
+		assert_false(refused);
+	print_message("the kernel %s the fd\n", refused ? "refused" :
+	    "passed");
+	assert_int_equal(send_lingering(f, f->fx.d.socket, &sink[1], true),
+	    refused);
+	/* The daemon read the first (its error reply says so), closed the
+	 * second's connection, and serves on. */
+	t0 = harness_now_ms();
+	other = conn(f, true, "after the lingering fds");
+	assert_int_equal(check_admin_create(other, "linger", 1), 0);
+	if (harness_now_ms() - t0 > PROMPT_MS)
+		fail_msg("the next request took %lld ms",
+		    (long long)(harness_now_ms() - t0));
+	close(sink[0]);
+	close(sink[1]);
+}
+
+static void
+test_lingering_fd(void **state)
+{
+	check_lingering_fd_no_stall(*state, false);
+}
+
+static void
+test_lingering_fd_old_kernel(void **state)
+{
+	check_lingering_fd_no_stall(*state, true);
+}
+
 #define ROBUST_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -836,6 +918,8 @@ main(void)
 		ROBUST_TEST(test_queued_events_keep_order),
 		ROBUST_TEST(test_silent_clients_bounded),
 		ROBUST_TEST(test_refused_connection_closed),
+		ROBUST_TEST(test_lingering_fd),
+		ROBUST_TEST(test_lingering_fd_old_kernel),
 	};
 
 	setenv("SHMBROKER_KEEP_LOGS", "1", 0);

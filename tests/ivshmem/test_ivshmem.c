@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1100,6 +1101,54 @@ test_unexport(void **state)
 }
 
 /*
+ * A QEMU's side of an export sends nothing; fds sent there were dropped
+ * by the kernel inside the daemon's read(2), so their last close ran in
+ * the daemon, where a lingering socket stopped it for everyone (a
+ * reviewer's find, as on the VMM socket: test_robustness). The kernel
+ * refuses them where it can; the reaper closes them where it cannot,
+ * which the second round runs as on a kernel without SO_PASSRIGHTS.
+ */
+static void
+test_qemu_side_fds(void **state)
+{
+	struct ivs *f = *state;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char byte = 0, out[4096];
+
+	for (int round = 0; round < 2; round++) {
+		int s, fd, sink, rc;
+
+		if (round == 1) {
+			assert_int_equal(fixture_stop(&f->fx), 0);
+			setenv("SHMBROKER_TEST_NO_PASSRIGHTS", "1", 1);
+		}
+		ivs_start(f, NULL);
+		unsetenv("SHMBROKER_TEST_NO_PASSRIGHTS");
+		assert_int_equal(ivs_ctl(f, out, sizeof(out), "create", "qs",
+		    "1M", NULL), 0);
+		ivs_export(f, "qs", "1");
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->path);
+		s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_int_equal(connect(s, (struct sockaddr *)&sun,
+		    sizeof(sun)), 0);
+		fd = check_lingering_socket(&sink);
+		/* Stopped until this copy is closed: the daemon's is last. */
+		assert_int_equal(kill(f->fx.d.pid, SIGSTOP), 0);
+		rc = wire_send(s, &byte, 1, &fd, 1);
+		if (rc == -EPERM)
+			check_unlinger(fd);
+		close(fd);
+		close(s);
+		assert_int_equal(kill(f->fx.d.pid, SIGCONT), 0);
+		assert_true(rc == 0 || (rc == -EPERM && round == 0));
+		print_message("round %d: the kernel %s the fd\n", round,
+		    rc == 0 ? "passed" : "refused");
+		assert_int_equal(ivs_ctl(f, out, sizeof(out), "list", NULL), 0);
+		close(sink);
+	}
+}
+
+/*
  * An export is never served on a socket another process serves, whatever
  * its type: shmctl export on the daemon's own admin or VMM socket (both
  * SOCK_SEQPACKET, which a stream probe once took for stale) is refused,
@@ -1284,6 +1333,8 @@ main(void)
 		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_export_entry_twice,
 		    ivs_setup, ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_qemu_side_fds, ivs_setup,
+		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_export_on_live_socket,
 		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_unexport, ivs_setup,
