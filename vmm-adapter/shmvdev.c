@@ -268,6 +268,7 @@ place_region(struct shmvdev *d, const struct shmc_region *r, int efd,
 		    (unsigned long long)a->data_gpa, strerror(-rc));
 		return rc == -ENOMEM ? GSS_NOMEM : GSS_UNKNOWN_FAILURE;
 	}
+	shmvdev_layout_claim(d, a);
 	a->state = ATT_ATTACHED;
 	a->client_id = r->client_id;
 	a->fd = r->fd;

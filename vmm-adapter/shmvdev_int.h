@@ -58,12 +58,15 @@ struct shmvdev_att *shmvdev_layout_find_ctl(const struct shmvdev *,
 struct shmvdev_att *shmvdev_layout_find_client(const struct shmvdev *,
     uint64_t id);
 /*
- * Places a region of map_len bytes: takes the slots, drops detached
- * control pages that the new region covers, and returns a fresh entry
- * (state FREE, the caller fills it) with slot, nslots, ctl_gpa and
+ * Places a region of map_len bytes: takes the slots and returns a fresh
+ * entry (state FREE, the caller fills it) with slot, nslots, ctl_gpa and
  * data_gpa set, or NULL when the window has no room (or no memory).
  */
 struct shmvdev_att *shmvdev_layout_place(struct shmvdev *, uint64_t map_len);
+/* Once a's region is mapped: the detached control pages its slots cover
+ * stop being claimed (each is now a's control page or guest memory).
+ * Not before: a failed map leaves them detached pages, as they were. */
+void shmvdev_layout_claim(struct shmvdev *, const struct shmvdev_att *a);
 /* Gives the slots of a back; the entry keeps its addresses. */
 void shmvdev_layout_release(struct shmvdev *, struct shmvdev_att *a);
 

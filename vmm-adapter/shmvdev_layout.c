@@ -76,21 +76,14 @@ shmvdev_layout_place(struct shmvdev *d, uint64_t map_len)
 {
 	uint64_t data_slots = (map_len + SHMVDEV_SLOT_SIZE - 1) /
 	    SHMVDEV_SLOT_SIZE;
-	uint64_t lo, hi;
 	struct shmvdev_att *a;
+	uint64_t lo;
 	int64_t s;
 
 	if (data_slots == 0 || data_slots >= d->nslots ||
 	    (s = first_fit(d, (uint32_t)data_slots + 1)) < 0)
 		return NULL;
 	lo = d->window_base + (uint64_t)s * SHMVDEV_SLOT_SIZE;
-	hi = lo + (data_slots + 1) * SHMVDEV_SLOT_SIZE;
-	/* A detached control page inside the new run stops being ours: it
-	 * is now the new control page or guest memory. */
-	for (size_t i = 0; i < d->natts; i++)
-		if (d->atts[i].state == ATT_GONE &&
-		    d->atts[i].ctl_gpa >= lo && d->atts[i].ctl_gpa < hi)
-			d->atts[i].state = ATT_FREE;
 	if ((a = new_entry(d)) == NULL)
 		return NULL;
 	memset(d->used + s, 1, data_slots + 1);
@@ -102,6 +95,18 @@ shmvdev_layout_place(struct shmvdev *d, uint64_t map_len)
 	a->fd = -1;
 	a->irqfd = -1;
 	return a;
+}
+
+void
+shmvdev_layout_claim(struct shmvdev *d, const struct shmvdev_att *a)
+{
+	uint64_t lo = d->window_base + (uint64_t)a->slot * SHMVDEV_SLOT_SIZE;
+	uint64_t hi = lo + (uint64_t)a->nslots * SHMVDEV_SLOT_SIZE;
+
+	for (size_t i = 0; i < d->natts; i++)
+		if (&d->atts[i] != a && d->atts[i].state == ATT_GONE &&
+		    d->atts[i].ctl_gpa >= lo && d->atts[i].ctl_gpa < hi)
+			d->atts[i].state = ATT_FREE;
 }
 
 void

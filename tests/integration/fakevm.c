@@ -25,6 +25,8 @@ fvm_map(void *vmm, uint64_t gpa, int fd, uint64_t len, bool hugetlb)
 	struct fvm *m = vmm;
 	void *p;
 
+	if (m->map_err != 0)
+		return m->map_err;
 	for (size_t i = 0; i < MAXMAPS; i++) {
 		if (m->maps[i].p != NULL)
 			continue;

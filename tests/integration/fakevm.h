@@ -54,6 +54,7 @@ struct fvm {
 	int bound[MAXBOUND];	/* irqfds, -1: free slot */
 	unsigned binds, unbinds, bad_unbinds;
 	int bind_err;		/* what bind_irqfd returns, 0: binds */
+	int map_err;		/* what map returns, 0: maps */
 };
 
 /* The fixture and the fake VMs. */

@@ -279,6 +279,34 @@ test_window_full(void **state)
 	assert_int_equal(clients, 1);
 }
 
+/*
+ * A detached control page reads 0 until a later attach reuses its
+ * address. One whose slots a create took for a region it then could not
+ * map (the VMM's map failed) stayed unclaimed, so the next access to it
+ * went to the VMM as a stray one (a reviewer's find): it stays a detached
+ * page until an attach really takes the address.
+ */
+static void
+test_failed_map_keeps_detached_page(void **state)
+{
+	struct vdev_fx *f = *state;
+	struct fvm *a = fvm_open(f, 0, 0, 0);
+	uint64_t ctl;
+
+	assert_int_equal(fvm_create(a, "first", 1), GSS_OK);
+	ctl = fvm_rd(a, FACTORY + F_SHMEM, 8);
+	fvm_wr(a, ctl + C_DET, 4, 1);
+	assert_true(shmvdev_claims(a->v, ctl));
+	a->map_err = -ENOMEM;
+	assert_int_equal(fvm_create(a, "second", 1), GSS_NOMEM);
+	assert_true(shmvdev_claims(a->v, ctl));
+	assert_int_equal(fvm_rd(a, ctl + C_STAT, 4), 0);
+	a->map_err = 0;
+	assert_int_equal(fvm_create(a, "second", 1), GSS_OK);
+	assert_int_equal(fvm_rd(a, FACTORY + F_SHMEM, 8), ctl);
+	assert_int_equal(fvm_rd(a, ctl + C_STAT, 4) >> 16, 1);
+}
+
 static void
 test_client_max(void **state)
 {
@@ -661,6 +689,7 @@ main(void)
 		VDEV_TEST(test_status_bytes),
 		VDEV_TEST(test_guest_errors),
 		VDEV_TEST(test_window_full),
+		VDEV_TEST(test_failed_map_keeps_detached_page),
 		VDEV_TEST(test_client_max),
 		VDEV_TEST(test_reset),
 		VDEV_TEST(test_daemon_gone),
