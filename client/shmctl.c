@@ -98,7 +98,9 @@ static const struct cmd commands[] = {
 	    "Like SIGHUP, with an answer: a file that does not load is "
 	    "reported\n(file:line: reason) with status " STR(EX_DATAERR)
 	    ", and the running configuration stays.\nRegions the new file "
-	    "names are created; none are destroyed.", 0, false,
+	    "names are created; none are destroyed. A file that loaded\n"
+	    "but names a region or export that cannot be made gives status "
+	    STR(EX_CANTCREAT) ":\nthe rest of it is applied.", 0, false,
 	    ctl_daemon_reload, 0 },
 	{ "metrics", "", "print metrics in the Prometheus text format",
 	    "Exposition format 0.0.4: gauges of regions, clients, connections, "
@@ -133,11 +135,14 @@ ctl_usage_tool(const struct ctl *ctl, FILE *f)
 	    "[ARGS]\n\nAdministers shmbrokerd through its admin socket.\n\n"
 	    "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
-		char left[40];
+		char left[96];
 
 		snprintf(left, sizeof(left), "%s %s", commands[i].name,
 		    commands[i].args);
-		fprintf(f, "  %-24s%s\n", left, commands[i].summary);
+		/* One line each (tests/man reads the first word of each):
+		 * a long usage is followed by two blanks, not cut. */
+		fprintf(f, "  %-24s%s%s\n", left, strlen(left) < 24 ? "" :
+		    "  ", commands[i].summary);
 	}
 	fprintf(f, "  %-24s%s\n", "help [COMMAND]", "show this text or a "
 	    "command's");

@@ -49,8 +49,14 @@ ctl_conn_open(struct ctl *ctl)
 }
 
 static int
-ctl_conn_exit_for_error(Shmbroker__Error e)
+ctl_conn_exit_for_error(Shmbroker__Error e,
+    Shmbroker__ServerMessage__BodyCase want)
 {
+	/* A reload that applied the file but could not make a region or an
+	 * export of it is not a file refused: scripts must tell them apart. */
+	if (want == SHMBROKER__SERVER_MESSAGE__BODY_ADMIN_RELOAD &&
+	    e == SHMBROKER__ERROR__ERR_NO_RESOURCES)
+		return EX_CANTCREAT;
 	switch (e) {
 	case SHMBROKER__ERROR__ERR_EXISTS:
 	case SHMBROKER__ERROR__ERR_INVALID:
@@ -97,7 +103,7 @@ ctl_conn_reply(struct ctl *ctl, int rc, Shmbroker__ServerMessage *m,
 		return ctl_conn_exit_for_rc(rc);
 	}
 	if (m->error != SHMBROKER__ERROR__ERR_NONE) {
-		ex = ctl_conn_exit_for_error(m->error);
+		ex = ctl_conn_exit_for_error(m->error, want);
 		ctl_warn("%s", m->message[0] != '\0' ? m->message :
 		    wire_error_name(m->error));
 		if (m->error == SHMBROKER__ERROR__ERR_NOT_PERMITTED)

@@ -28,7 +28,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: shm-vm --socket PATH --guest FILE [--mem SIZE] [--factory ADDR]\n"
+"usage: shm-vm [--socket PATH] --guest FILE [--mem SIZE] [--factory ADDR]\n"
 "              [--vector N] [--arg VALUE] [--timeout SECONDS]\n"
 "              [--reboot] [--max-reboots N]\n"
 "\n"

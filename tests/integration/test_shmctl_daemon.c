@@ -263,6 +263,12 @@ static const char reload_cfg_bad[] =
 static const char reload_cfg_region[] =
     "[broker]\ntenancy = open\nlog_level = info\n\n[region cfgregion]\nsize = 8K\n";
 
+/* cfgexport's directory does not exist: the export cannot be made. */
+static const char reload_cfg_region_export[] =
+    "[broker]\ntenancy = open\nlog_level = info\n\n[region cfgregion]\n"
+    "size = 8K\n\n[region cfgexport]\nsize = 8K\n"
+    "ivshmem = /nonexistent/dir/x.sock\n";
+
 static int
 setup_reload(void **state)
 {
@@ -310,6 +316,14 @@ test_reload(void **state)
 	CTL_JSON(f, "list");
 	assert_int_equal(f->json.n, 1);
 	assert_int_equal(CTL(f, "reload", "extra"), EX_USAGE);
+
+	/* A file that loads but names an export that cannot be made is
+	 * applied all the same, and says so with its own status. */
+	check_write_file(f->fx.conf, reload_cfg_region_export);
+	assert_int_equal(CTL_ERR(f, "reload"), EX_CANTCREAT);
+	assert_non_null(strstr(f->out, "reloaded, but"));
+	CTL_JSON(f, "list");
+	assert_int_equal(f->json.n, 2);
 }
 
 /* The slow keeper's reload: a daemon that parks past 16 memfds (32
