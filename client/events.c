@@ -162,6 +162,9 @@ shmc_deliver_local(struct shmc *c, struct shmc_event *ev, shmc_event_cb cb,
     void *arg, int *count)
 {
 	if (ev->kind != SHMC_EVENT_EVENTFD_CHANGED) {
+		/* Not for a client the caller detached since it was queued. */
+		if (shmc_att_by_user(c, ev->client_id) == NULL)
+			return;
 		cb(ev, arg);
 		(*count)++;
 		return;

@@ -124,6 +124,8 @@ wk_event(const struct shmc_event *ev, void *arg)
 {
 	struct worker *w = arg;
 	struct wk_att *a;
+	uint32_t idx;
+	bool same;
 
 	switch (ev->kind) {
 	case SHMC_EVENT_PEER_ATTACHED:
@@ -144,6 +146,14 @@ wk_event(const struct shmc_event *ev, void *arg)
 			    "claimed", a != NULL ? a->efd : -1);
 		a->efd = ev->eventfd;
 		wk_count(w, CC_EV_EVENTFD);
+		return;
+	case SHMC_EVENT_REVOKED:
+		/* Nobody revokes here: only a re-claim that lost the
+		 * attachment says this, which wk_lost judges. */
+		if ((a = wk_by_id(w, ev->client_id)) == NULL ||
+		    shmc_attachment_info(w->c, a->id, &idx, &same) == 0)
+			wk_die(w, "REVOKED for client %llu, which the library "
+			    "has not lost", (unsigned long long)ev->client_id);
 		return;
 	default:
 		wk_die(w, "unexpected event %d for client %llu (nobody "
