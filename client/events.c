@@ -89,6 +89,21 @@ shmc_queue_local(struct shmc *c, const struct shmc_event *ev)
 	shmc_queue_push(c, q);
 }
 
+void
+shmc_queue_forget(struct shmc *c, uint64_t user_id)
+{
+	struct queued_event *q, *next;
+
+	for (q = STAILQ_FIRST(&c->queue); q != NULL; q = next) {
+		next = STAILQ_NEXT(q, entry);
+		if (q->msg == NULL && q->local.client_id == user_id &&
+		    q->local.kind != SHMC_EVENT_EVENTFD_CHANGED) {
+			STAILQ_REMOVE(&c->queue, q, queued_event, entry);
+			free(q);
+		}
+	}
+}
+
 /* At shmc_close: events nobody dispatched. */
 void
 shmc_queue_free(struct shmc *c)
@@ -162,9 +177,6 @@ shmc_deliver_local(struct shmc *c, struct shmc_event *ev, shmc_event_cb cb,
     void *arg, int *count)
 {
 	if (ev->kind != SHMC_EVENT_EVENTFD_CHANGED) {
-		/* Not for a client the caller detached since it was queued. */
-		if (shmc_att_by_user(c, ev->client_id) == NULL)
-			return;
 		cb(ev, arg);
 		(*count)++;
 		return;

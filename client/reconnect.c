@@ -62,6 +62,7 @@ shmc_att_forget_id(struct shmc *c, uint64_t user_id)
 
 	if (a != NULL)
 		shmc_att_forget(c, a);
+	shmc_queue_forget(c, user_id);
 }
 
 void

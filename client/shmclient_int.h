@@ -141,6 +141,10 @@ int shmc_open_events(struct shmc *c);
 void shmc_queue_event(struct shmc *c, Shmbroker__ServerMessage *m);
 /* An event the library makes itself (EVENTFD_CHANGED). */
 void shmc_queue_local(struct shmc *c, const struct shmc_event *ev);
+/* Drops the queued local events about user_id (membership, loss), which
+ * its detach makes stale: a later attachment may get its id. The
+ * EVENTFD_CHANGED ones check for themselves (signals.c). */
+void shmc_queue_forget(struct shmc *c, uint64_t user_id);
 void shmc_queue_free(struct shmc *c);
 /* Makes the event fd readable (evfd), so that its waiter dispatches. */
 void shmc_wake_events(struct shmc *c);

@@ -30,7 +30,7 @@ helper_child_init(void)
 	for (size_t i = 0; i < sizeof(helper_ignored) /
 	    sizeof(helper_ignored[0]); i++)
 		signal(helper_ignored[i], SIG_IGN);
-	/* The daemon holds SIGHUP blocked while it starts. */
+	/* Spawned with every signal held (helper_spawn). */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -44,6 +44,8 @@ helper_spawn(const char *name, const char *arg, struct helper *h)
 {
 	char *argv[] = { (char *)name, (char *)arg, NULL };
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all;
 	pid_t pid;
 	int sv[2], err, pidfd = -1;
 
@@ -59,7 +61,15 @@ helper_spawn(const char *name, const char *arg, struct helper *h)
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], HELPER_SOCK);
-	err = -posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, NULL);
+	/* Every signal held until helper_child_init has made the helper
+	 * deaf to the daemon's: a SIGHUP to the cgroup in between killed
+	 * it. */
+	posix_spawnattr_init(&attr);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	err = -posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, NULL);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
 	if (err == 0 && (pidfd = pidfd_open(pid, 0)) < 0) {

@@ -295,7 +295,7 @@ ivshmem_serve(struct broker *b, struct region *g, const char *path,
 		if (e != NULL && e->ev != NULL)
 			event_free(e->ev);
 		free(e);
-		close(fd);
+		reaper_close(b->reaper, fd);
 		return NULL;
 	}
 	e->ivs = b->ivshmem;
@@ -573,7 +573,7 @@ ivshmem_restore_take(struct broker *b, int fd, const char *fdname)
 		log_warn(&b->log, "fd store: dropping %s: not an export this "
 		    "daemon can restore", fdname);
 		fdstore_drop(fdname);
-		close(fd);
+		reaper_close(b->reaper, fd);
 		free(pe);
 		return;
 	}
@@ -625,14 +625,14 @@ ivshmem_restore_one(struct broker *b, struct ivsh_pending *pe)
 		log_warn(&b->log, "fd store: dropping %s: the export is served "
 		    "already", pe->fdname);
 		ivshmem_restore_drop(b, pe);
-		close(pe->fd);
+		reaper_close(b->reaper, pe->fd);
 		return false;
 	}
 	if (g == NULL || !ivshmem_still_listening(pe->fd, pe->fe.path) ||
 	    ivshmem_check_export(b, g, pe->fe.path, pe->fe.vectors, err,
 	    sizeof(err)) < 0) {
 		ivshmem_restore_drop(b, pe);
-		close(pe->fd);
+		reaper_close(b->reaper, pe->fd);
 		if (g != NULL && ivshmem_export(b, g, pe->fe.path,
 		    pe->fe.vectors, false, err, sizeof(err)) < 0)
 			log_warn(&b->log, "fd store: the export of region %s "

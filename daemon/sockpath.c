@@ -18,8 +18,8 @@
  * answers for every type: a bound socket of another type refuses it with
  * EPROTOTYPE, a listener takes it (or says EAGAIN when its backlog is
  * full), and only a file whose socket is gone gives ECONNREFUSED. Any
- * other answer (EACCES, say) is taken as served: nothing is removed that
- * could not be told apart from a live socket.
+ * other answer (EACCES, say) is -errno: nothing is removed that could not
+ * be told apart from a live socket.
  */
 static int
 sockpath_served(const struct sockaddr_un *sun)
@@ -36,7 +36,10 @@ sockpath_served(const struct sockaddr_un *sun)
 		return 0;
 	if (rc == ENOENT)
 		return -ENOENT;
-	return 1;
+	/* Taken, backlog full, or a live socket of another type: served. */
+	if (rc == 0 || rc == EAGAIN || rc == EPROTOTYPE)
+		return 1;
+	return -rc;
 }
 
 /* Makes room at sun's path: 0 when it is free now, else -errno with err. */
@@ -61,8 +64,10 @@ sockpath_clear(const struct sockaddr_un *sun, char *err, size_t errlen)
 	if ((served = sockpath_served(sun)) == -ENOENT)
 		return 0;
 	if (served < 0) {
-		snprintf(err, errlen, "%s: cannot probe it: %s", path,
-		    strerror(-served));
+		/* Not known to be stale, so not removed. */
+		snprintf(err, errlen, "%s: cannot tell whether a process "
+		    "serves this socket (%s): remove it if none does, or "
+		    "choose another path", path, strerror(-served));
 		return served;
 	}
 	if (served) {

@@ -525,6 +525,49 @@ test_connect_daemon_killed_in_hello(void **state)
 	start_again(f, 0);
 }
 
+/*
+ * The events a re-claim queues about an attachment (here: its peer has
+ * not come back) are stale once the caller detaches it: they were
+ * delivered all the same, under an id a later attachment may get (a
+ * reviewer's find). A detach drops them.
+ */
+static void
+test_detach_drops_reclaim_events(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc_region pa, ra, rb, again;
+	struct evlog log = { .n = 0 };
+	struct shmc *p, *r;
+
+	start_first(f, "[broker]\ntenancy = open\nfd_store = no\n\n"
+	    "[region cfg]\nsize = 64K\n\n[region two]\nsize = 64K\n");
+	p = conn(f, "peer", 0);
+	r = conn(f, "reclaimer", RECONNECT_MS);
+	attach(p, "cfg", 16, false, &pa);
+	attach(r, "cfg", 16, false, &ra);
+	attach(r, "two", 16, false, &rb);
+	close(pa.fd);
+	close(ra.fd);
+	close(rb.fd);
+	harness_sleep_ms(100);
+	(void)shmc_dispatch(r, evlog_cb, &log);
+	log.n = 0;
+	restart(f, SIGKILL);
+	/* r re-claims both; p does not come back, so ra's peer is gone. */
+	(void)status_of(r, rb.client_id);
+	assert_int_equal(shmc_reconnects(r), 1);
+	assert_int_equal(shmc_detach(r, ra.client_id), 0);
+	attach(r, "cfg", 16, false, &again);
+	close(again.fd);
+	harness_sleep_ms(100);
+	(void)shmc_dispatch(r, evlog_cb, &log);
+	for (int i = 0; i < log.n; i++)
+		if (log.ev[i].client_id == ra.client_id)
+			fail_msg("event %d for client %llu, detached before",
+			    (int)log.ev[i].kind,
+			    (unsigned long long)ra.client_id);
+}
+
 #define RECONNECT_TEST(fn) \
 	cmocka_unit_test_setup_teardown(fn, setup, fixture_teardown)
 
@@ -533,6 +576,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		RECONNECT_TEST(test_reclaim_after_restart),
+		RECONNECT_TEST(test_detach_drops_reclaim_events),
 		RECONNECT_TEST(test_reconnect_waits_for_daemon),
 		RECONNECT_TEST(test_reconnect_off),
 		RECONNECT_TEST(test_reconnect_gives_up_then_retries),
