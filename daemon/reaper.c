@@ -23,13 +23,14 @@
 
 #include "helper.h"
 #include "reaper.h"
+#include "wire.h"
 
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83	/* Linux 6.16 */
 #endif
 
 /* The kernel's most fds in one message (SCM_MAX_FD). */
-#define REAPER_BATCH 253
+#define REAPER_BATCH WIRE_SCM_MAX_FD
 #define REAPER_MAX 8
 
 struct reaper {
@@ -75,27 +76,9 @@ reaper_replace(struct reaper *r)
 static int
 reaper_send(struct reaper *r, const int *fds, size_t n)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * REAPER_BATCH)];
-		struct cmsghdr align;
-	} ctl;
 	char byte = 0;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
 
-	if (n > 0) {
-		memset(ctl.buf, 0, sizeof(ctl.buf));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * n);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
-	}
-	return sendmsg(r->live.sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ?
-	    -errno : 0;
+	return wire_send_fds(r->live.sock, &byte, 1, fds, n, MSG_DONTWAIT);
 }
 
 /* Hands n (at most REAPER_BATCH) fds to a reaper: 0 or -errno. */
@@ -187,45 +170,27 @@ reaper_hold(struct reaper_held *h, int fd)
 int
 reaper_main(void)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * REAPER_BATCH)];
-		struct cmsghdr align;
-	} ctl;
 	struct reaper_held held = { NULL, 0, 0 };
+	int fds[WIRE_SCM_MAX_FD];
 	char byte;
 
 	helper_child_init();
 	for (;;) {
-		struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-		    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-		ssize_t n = recvmsg(HELPER_SOCK, &mh, MSG_CMSG_CLOEXEC);
-		bool go = true;
+		size_t nfds = 0;
+		ssize_t n = wire_recv_every(HELPER_SOCK, &byte, 1, fds, &nfds,
+		    0);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		/* Without room to hold one, only its close can be the
+		 * daemon's last. */
+		for (size_t i = 0; i < nfds; i++)
+			if (!reaper_hold(&held, fds[i]))
+				close(fds[i]);
+		if (n == 0 || (n < 0 && n != -EINTR && n != -ETOOMANYREFS &&
+		    n != -ENOMSG && n != -EMSGSIZE && n != -EPROTO))
 			break;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL;
-		    c = CMSG_NXTHDR(&mh, c)) {
-			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			for (size_t i = 0; c->cmsg_type == SCM_RIGHTS &&
-			    i < k; i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
-				    sizeof(fd));
-				/* Without room to hold it, only this close
-				 * can be the daemon's last. */
-				if (!reaper_hold(&held, fd))
-					close(fd);
-				go = false;
-			}
-		}
-		if (!go)
+		if (nfds > 0 || n < 0)
 			continue;
-		while (held.n > 0)
+		while (held.n > 0)	/* the go */
 			close(held.fd[--held.n]);
 	}
 	/* The daemon has gone (or let this reaper go): its copies are

@@ -39,14 +39,23 @@ wire_fds_close(struct wire_fds *fds)
 int
 wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 {
+	if (len > WIRE_MAX_MESSAGE || nfds > WIRE_MAX_FDS)
+		return -EMSGSIZE;
+	return wire_send_fds(sock, buf, len, fds, nfds, 0);
+}
+
+int
+wire_send_fds(int sock, const void *buf, size_t len, const int *fds,
+    size_t nfds, int flags)
+{
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * WIRE_SCM_MAX_FD)];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (len > WIRE_MAX_MESSAGE || nfds > WIRE_MAX_FDS)
+	if (nfds > WIRE_SCM_MAX_FD)
 		return -EMSGSIZE;
 	if (nfds > 0) {
 		struct cmsghdr *c;
@@ -61,7 +70,7 @@ wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	for (;;) {
-		if (sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0)
+		if (sendmsg(sock, &mh, MSG_NOSIGNAL | flags) >= 0)
 			return 0;
 		if (errno != EINTR)
 			return -errno;

@@ -41,6 +41,11 @@ void wire_fds_close(struct wire_fds *fds);
  */
 int wire_send(int sock, const void *buf, size_t len, const int *fds,
     size_t nfds);
+/* The same without the protocol's limits (any bytes, up to
+ * WIRE_SCM_MAX_FD fds), with sendmsg flags (MSG_DONTWAIT): for the
+ * daemon's own helpers. */
+int wire_send_fds(int sock, const void *buf, size_t len, const int *fds,
+    size_t nfds, int flags);
 
 /*
  * Receives one datagram into buf (cap bytes). Returns its length, 0 when the

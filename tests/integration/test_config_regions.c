@@ -323,22 +323,33 @@ test_reload_adds_region(void **state)
  */
 #define BIG_REGIONS 80000
 
+/* The configuration file with BIG_REGIONS regions, and one more named
+ * "late" when late. */
+static void
+write_big_conf(struct fixture *st, const char *log_level, bool late)
+{
+	FILE *f;
+
+	assert_non_null(f = fopen(st->conf, "w"));
+	fprintf(f, OPEN "log_level = %s\nmax_regions = %d\n", log_level,
+	    BIG_REGIONS + (late ? 1 : 0));
+	for (int i = 0; i < BIG_REGIONS; i++)
+		fprintf(f, "[region big-%d]\nsize = 4K\n", i);
+	if (late)
+		fprintf(f, "[region late]\nsize = 4K\n");
+	assert_int_equal(fclose(f), 0);
+}
+
 /* A daemon started with no region, then told to reload a file of
  * BIG_REGIONS. */
 static void
 start_big_reload(struct fixture *st)
 {
 	static const char *const never[] = { "--hugepages", "never", NULL };
-	FILE *f;
 
 	assert_int_equal(fixture_start(st, OPEN "log_level = warning\n",
 	    never), 0);
-	assert_non_null(f = fopen(st->conf, "w"));
-	fprintf(f, OPEN "log_level = warning\nmax_regions = %d\n",
-	    BIG_REGIONS);
-	for (int i = 0; i < BIG_REGIONS; i++)
-		fprintf(f, "[region big-%d]\nsize = 4K\n", i);
-	assert_int_equal(fclose(f), 0);
+	write_big_conf(st, "warning", false);
 	assert_int_equal(kill(st->d.pid, SIGHUP), 0);
 }
 
@@ -381,20 +392,13 @@ test_sighup_during_reload(void **state)
 	struct fixture *st = *state;
 	uint32_t regions = 0, clients, first;
 	int64_t deadline;
-	FILE *f;
 
 	start_big_reload(st);
 	deadline = harness_now_ms() + 60000;
 	while (regions == 0 && harness_now_ms() < deadline)
 		check_admin_counts(st->adm, &regions, &clients);
 	assert_true(regions > 0);
-	assert_non_null(f = fopen(st->conf, "w"));
-	fprintf(f, OPEN "log_level = warning\nmax_regions = %d\n",
-	    BIG_REGIONS + 1);
-	for (int i = 0; i < BIG_REGIONS; i++)
-		fprintf(f, "[region big-%d]\nsize = 4K\n", i);
-	fprintf(f, "[region late]\nsize = 4K\n");
-	assert_int_equal(fclose(f), 0);
+	write_big_conf(st, "warning", true);
 	check_admin_counts(st->adm, &first, &clients);
 	assert_int_equal(kill(st->d.pid, SIGHUP), 0);
 	print_message("second SIGHUP at %u of %d regions\n", first,
@@ -425,14 +429,8 @@ test_sighup_during_start(void **state)
 	uint32_t regions = 0, clients;
 	int64_t deadline;
 	char err[256];
-	FILE *f;
 
-	assert_non_null(f = fopen(st->conf, "w"));
-	fprintf(f, OPEN "log_level = notice\nmax_regions = %d\n",
-	    BIG_REGIONS);
-	for (int i = 0; i < BIG_REGIONS; i++)
-		fprintf(f, "[region big-%d]\nsize = 4K\n", i);
-	assert_int_equal(fclose(f), 0);
+	write_big_conf(st, "notice", false);
 	/* Its sockets accept before it makes the regions. */
 	assert_int_equal(harness_start_daemon(&st->d, extra), 0);
 	assert_int_equal(kill(st->d.pid, SIGHUP), 0);
