@@ -60,7 +60,8 @@ wire_send_fds(int sock, const void *buf, size_t len, const int *fds,
 	if (nfds > 0) {
 		struct cmsghdr *c;
 
-		memset(&ctl, 0, sizeof(ctl));
+		/* Only what is sent: the buffer has room for 253. */
+		memset(&ctl, 0, CMSG_SPACE(sizeof(int) * nfds));
 		mh.msg_control = ctl.buf;
 		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		c = CMSG_FIRSTHDR(&mh);
