@@ -14,6 +14,9 @@ PACKAGES+=(dpkg-dev file lintian)
 # Stock QEMU on the broker's ivshmem exports (tests/ivshmem), driven
 # over qtest: no KVM needed.
 PACKAGES+=(qemu-system-x86)
+# The hostile tenants of tests/systemd pass loopback TCP sockets: ip(8)
+# brings up the loopback device of the test's network namespace.
+PACKAGES+=(iproute2)
 # The fuzzers (scripts/fuzz.sh, tests/fuzz): clang and its runtime, which
 # has libFuzzer and the sanitizers; dpkg-dev (above) unpacks protobuf-c's
 # source for them.
