@@ -400,7 +400,8 @@ struct region_join {
 	struct client_list *list;
 	const struct member_ops *ops;	/* NULL: owner is a struct conn */
 	uint64_t conn_id;
-	int want;
+	int want;		/* the index to take back, or -1 */
+	uid_t uid;		/* the peer's */
 	struct tenant *tenant;
 	bool created;
 };
@@ -576,6 +577,11 @@ bool members_take_fd(struct broker *b, int fd);
 int members_start(struct broker *b);
 void members_add(struct broker *b, struct region *g);
 void members_set(struct broker *b, const struct region *g);
+/* Whether a peer of uid may take index of g by want_index: any index not
+ * kept for a client still to come back, and a kept one only when uid
+ * held it (or no holder is known). */
+bool members_may_take(const struct broker *b, const struct region *g,
+    int index, uid_t uid);
 void members_drop(struct broker *b, struct region *g);
 void members_close(struct broker *b);
 

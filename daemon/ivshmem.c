@@ -183,7 +183,7 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 	p->tenant = t;
 	join = (struct region_join){ .owner = p, .list = &p->clients,
 	    .ops = &ivsh_member_ops, .conn_id = p->id, .want = -1,
-	    .tenant = t };
+	    .uid = p->cred.uid, .tenant = t };
 	st = region_attach(b, g, &join, &cl, &mfd, &borrowed, &why);
 	b->stats.status_counts[st]++;
 	if (st != GSS_OK) {

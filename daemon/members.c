@@ -9,8 +9,10 @@
  * changed under it.
  *
  * The record is one memfd in systemd's fd store (FDNAME_MEMBERS), mapped
- * by the daemon: a row per stored region, its name and the bits of its
- * members, written with plain stores at each attach and detach (no
+ * by the daemon: a row per stored region, its name, the bits of its
+ * members and the uid of each (members_may_take: another member, of
+ * another tenant maybe, cannot ask for a kept index and take it, and the
+ * pending bits kept with it, before its holder is back), written with plain stores at each attach and detach (no
  * system call on the attach path), so that it is as fresh as the last
  * change when the daemon is killed. A row is given when a region enters
  * the store and cleared when it leaves; at a stop nothing is cleared,
@@ -149,18 +151,24 @@ members_row_restore(struct broker *b, struct members *m, uint32_t i)
 	g->reserved = row->active;
 }
 
-/* The indices kept for g: its clients that speak the RPC (a QEMU on an
- * export never re-claims an index: it joins again as a new peer), and
- * those a restart still keeps. */
-static uint16_t
-members_of(const struct region *g)
+/* Writes into row the indices kept for g: its clients that speak the RPC
+ * (a QEMU on an export never re-claims an index: it joins again as a new
+ * peer), with their peers' uids, and those a restart still keeps, whose
+ * uids the row has already. */
+static void
+members_of(const struct region *g, struct members_row *row)
 {
 	uint16_t bits = g->reserved;
 
-	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
-		if (g->clients[i] != NULL && g->clients[i]->ops == NULL)
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++) {
+		const struct client *cl = g->clients[i];
+
+		if (cl != NULL && cl->ops == NULL) {
 			bits |= (uint16_t)(1u << i);
-	return bits;
+			row->uid[i] = region_client_owner(cl).cred.uid;
+		}
+	}
+	row->active = bits;
 }
 
 /* Gives g a free row, when one is left, and writes its name. */
@@ -187,7 +195,11 @@ members_row_add(struct broker *b, struct members *m, struct region *g)
 	/* The name's first byte last: a kill in the middle leaves a free
 	 * row, not a shorter name that could be another region's. */
 	memset(row, 0, sizeof(*row));
-	row->active = members_of(g);
+	/* Indices a restart keeps without a row (none was stored) have no
+	 * known holder. */
+	for (unsigned k = 0; k < REGION_MAX_CLIENTS; k++)
+		row->uid[k] = MEMBERS_UID_ANY;
+	members_of(g, row);
 	memcpy(row->name + 1, g->name + 1, sizeof(row->name) - 1);
 	atomic_signal_fence(memory_order_seq_cst);
 	row->name[0] = g->name[0];
@@ -257,7 +269,20 @@ members_set(struct broker *b, const struct region *g)
 	/* At a stop the clients go, but the record stays for the next. */
 	if (b->members == NULL || g->member_slot < 0 || b->stopping)
 		return;
-	b->members->t->rows[g->member_slot].active = members_of(g);
+	members_of(g, &b->members->t->rows[g->member_slot]);
+}
+
+bool
+members_may_take(const struct broker *b, const struct region *g, int index,
+    uid_t uid)
+{
+	const struct members_row *row;
+
+	if (index < 0 || !(g->reserved >> index & 1) || b->members == NULL ||
+	    g->member_slot < 0)
+		return true;
+	row = &b->members->t->rows[g->member_slot];
+	return row->uid[index] == MEMBERS_UID_ANY || row->uid[index] == uid;
 }
 
 void

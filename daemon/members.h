@@ -14,13 +14,19 @@
 #include "registry.h"
 
 #define MEMBERS_MAGIC 0x53424d4du	/* "MMBS" */
-#define MEMBERS_VERSION 1
+#define MEMBERS_VERSION 2
 #define MEMBERS_SLOTS 131072		/* the default max_regions */
+/* A kept index whose holder's uid is not known: anyone may take it back
+ * (version 1 kept no uids). */
+#define MEMBERS_UID_ANY UINT32_MAX
 
 struct members_row {
 	char name[REGION_KEY_MAX];	/* "" for a free row */
 	uint16_t active;		/* bit i: index i is kept */
 	uint16_t unused[3];
+	/* uid[i]: the peer uid that held index i, which alone may take it
+	 * back by want_index while it is kept. */
+	uint32_t uid[REGION_MAX_CLIENTS];
 };
 
 struct members_table {

@@ -378,6 +378,8 @@ region_attach(struct broker *b, struct region *g, const struct region_join *j,
 	enum guest_shm_status st = GSS_NOMEM;
 	struct tenant *t = j->tenant;
 	uint16_t kept = g->reserved;
+	/* A kept index goes back only to the uid that held it. */
+	int want = members_may_take(b, g, j->want, j->uid) ? j->want : -1;
 	int err = -ENOMEM;
 
 	*out = NULL;
@@ -387,15 +389,15 @@ region_attach(struct broker *b, struct region *g, const struct region_join *j,
 		*why = "the region has 16 clients";
 		st = GSS_CLIENT_MAX;
 	} else if ((*fd = region_memfd(b, g, borrowed)) >= 0 &&
-	    registry_attach_at(&b->reg, g, j->owner, j->list, j->want, out) ==
+	    registry_attach_at(&b->reg, g, j->owner, j->list, want, out) ==
 	    GSS_OK) {
 		(*out)->ops = j->ops;
 		if (t != NULL) {
 			(*out)->usage = t->usage;
 			t->usage->clients++;
 		}
-		if ((err = region_open_signals(b, *out, j->want)) == 0) {
-			region_note_kept(b, g, kept, *out, j->want);
+		if ((err = region_open_signals(b, *out, want)) == 0) {
+			region_note_kept(b, g, kept, *out, want);
 			members_set(b, g);
 			/* The members first: by the time the new client hears
 			 * it is in, each member has the join (and the eventfd

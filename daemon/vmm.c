@@ -251,7 +251,7 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	}
 	join = (struct region_join){ .owner = c, .list = &c->clients,
 	    .conn_id = c->id, .want = vmm_wanted_index(req->want_index),
-	    .tenant = vmm_charged_tenant(c), .created = *created };
+	    .uid = c->cred.uid, .tenant = vmm_charged_tenant(c), .created = *created };
 	st = region_attach(b, g, &join, out, fd, borrowed, why);
 	if (st == GSS_OK && read_only &&
 	    (st = vmm_read_only_fd(c, *out, fd, borrowed, why)) != GSS_OK)

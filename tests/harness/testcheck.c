@@ -3,6 +3,7 @@
  * testcheck: cmocka checks the tests share (see testcheck.h).
  */
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -466,6 +468,38 @@ check_need_kvm(void)
 		    "that has it)\n", strerror(errno));
 		skip();
 	}
+}
+
+/* The connection is made in a child, whose connect gives it its
+ * credentials, and handed back. */
+int
+check_raw_as(const char *path, uid_t uid)
+{
+	struct wire_fds fds = { .n = 0 };
+	int sv[2], s = -1, c;
+	pid_t pid;
+	char b;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 ||
+		    setuid(uid) < 0 || (c = harness_connect_raw(path)) < 0 ||
+		    wire_send(sv[1], "c", 1, &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(sv[1]);
+	if (wire_recv(sv[0], &b, 1, &fds) == 1 && fds.n == 1)
+		s = fds.fd[0];
+	else
+		wire_fds_close(&fds);
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	assert_true(s >= 0);
+	return s;
 }
 
 int

@@ -93,6 +93,10 @@ int check_admin_create(struct shmc *adm, const char *name, uint32_t pages);
 int check_admin_destroy(struct shmc *adm, const char *name, bool force,
     uint32_t *detached);
 
+/* A raw connection to path made by a forked process of uid (and gid uid):
+ * the daemon knows a peer by the credentials of its connect. */
+int check_raw_as(const char *path, uid_t uid);
+
 /*
  * Requests sent as they are on a raw connection s, for tests that read
  * the replies themselves (check_recv) or pipeline them. Each fails the

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "fixture.h"
 #include "members.h"
 #include "testcheck.h"
+#include "wire.h"
 
 #define RECONNECT_MS 5000
 
@@ -255,6 +257,77 @@ test_reclaim_beats_new_attach(void **state)
 		    false, &rn), SHMC_GSS_OK);
 		assert_int_equal(rn.index, i < 16 ? i : 0);
 	}
+}
+
+/* An attach of name on the raw connection s (past its Hello) asking for
+ * index want back; the index it got. */
+static uint32_t
+raw_attach_wanting(int s, const char *name, uint32_t want)
+{
+	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
+	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
+	Shmbroker__ServerMessage *r;
+	uint32_t index;
+
+	a.name.data = (uint8_t *)name;
+	a.name.len = strlen(name) + 1;
+	a.size_pages = 1;
+	a.want_index = want + 1;
+	m.id = 2;
+	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	m.attach = &a;
+	check_send(s, &m);
+	r = check_recv_reply(s, NULL);
+	assert_int_equal(r->attach->status, SHMBROKER__GUEST_STATUS__GSS_OK);
+	index = r->attach->index;
+	shmbroker__server_message__free_unpacked(r, NULL);
+	return index;
+}
+
+/*
+ * An index kept since a restart goes back, by want_index, only to a peer
+ * of the uid that held it. Any member could ask for any kept index and
+ * took it, with the doorbells kept in its word, before its holder was
+ * back; the holder then moved to another index under its guest (a
+ * reviewer's find). A peer of another uid asking for it now gets a free
+ * index and an empty word; the holder gets its own back, bits and all.
+ */
+static void
+test_kept_index_is_the_holders(void **state)
+{
+	struct store *f = *state;
+	struct shmc *c[2];
+	struct shmc_region ra, rb;
+	uint32_t st = 0;
+	int s;
+
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to connect as another "
+		    "uid\n");
+		skip();
+	}
+	for (int i = 0; i < 2; i++) {
+		c[i] = fixture_connect(&f->fx, f->fx.d.socket, "fdstore");
+		shmc_set_reconnect(c[i], RECONNECT_MS);
+	}
+	assert_int_equal(fixture_attach(&f->fx, c[0], "kept", 1, true, &ra),
+	    SHMC_GSS_OK);
+	assert_int_equal(fixture_attach(&f->fx, c[1], "kept", 1, true, &rb),
+	    SHMC_GSS_OK);
+	assert_int_equal(shmc_notify(c[0], ra.client_id, 1u << rb.index,
+	    NULL), 0);
+	fakestore_restart(&f->fs, &f->fx);
+
+	assert_int_equal(chmod(f->fx.d.dir, 0755), 0);
+	s = check_raw_as(f->fx.d.socket, 2001);
+	check_send_hello(s, 1, WIRE_PROTOCOL_VERSION, "another uid");
+	shmbroker__server_message__free_unpacked(check_recv_reply(s, NULL),
+	    NULL);
+	assert_int_equal(raw_attach_wanting(s, "kept", rb.index), 2);
+	/* b is back: its index, and a's doorbell in its word. */
+	expect_reclaimed(c[1], &rb, &st);
+	assert_int_equal(st & 0xffff, 1u << ra.index);
+	close(s);
 }
 
 /* fd_store turned off drops the table; turned on by a reload, it is made
@@ -484,6 +557,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_restored_waits_for_each_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_beats_new_attach,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kept_index_is_the_holders,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_members_follow_fd_store,
 		    setup, teardown),

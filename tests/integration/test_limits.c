@@ -1131,38 +1131,6 @@ test_fds_reader_never_waits(void **state)
 
 /* ---- a waiter for its uid's share ---- */
 
-/* A raw connection to path made by a process of uid (the daemon knows a
- * peer by the credentials of its connect), handed to this process. */
-static int
-raw_as(const char *path, uid_t uid)
-{
-	struct wire_fds fds = { .n = 0 };
-	int sv[2], s = -1, c;
-	pid_t pid;
-	char b;
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_true((pid = fork()) >= 0);
-	if (pid == 0) {
-		close(sv[0]);
-		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 ||
-		    setuid(uid) < 0 || (c = harness_connect_raw(path)) < 0 ||
-		    wire_send(sv[1], "c", 1, &c, 1) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	close(sv[1]);
-	if (wire_recv(sv[0], &b, 1, &fds) == 1 && fds.n == 1)
-		s = fds.fd[0];
-	else
-		wire_fds_close(&fds);
-	close(sv[0]);
-	waitpid(pid, NULL, 0);
-	assert_true(s >= 0);
-	return s;
-}
-
 /* The n replies s is owed, each an attach that succeeded. */
 static void
 read_replies(int s, uint64_t n)
@@ -1201,7 +1169,7 @@ test_fds_share_waiter_holds_no_other_uid(void **state)
 	start_for_peers(f, "connect as other users");
 	hog[0] = fixture_raw(f, f->d.socket);
 	for (int i = 1; i < SHARE_HOGS; i++)
-		hog[i] = raw_as(f->d.socket, SHARE_UID0 + (uid_t)i);
+		hog[i] = check_raw_as(f->d.socket, SHARE_UID0 + (uid_t)i);
 	/* Each reads nothing until a reply of its waits. */
 	for (int i = 0; i < SHARE_HOGS; i++) {
 		uint64_t got = 0;
