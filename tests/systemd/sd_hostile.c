@@ -23,6 +23,15 @@
  * the state page the daemon gave it, the daemon's own open file. Prints
  * "appended INDEX", writes DIR/ready and stays attached until DIR/done.
  *
+ *   sd-hostile hoard SOCKET TAG CONNS DIR
+ * Holds the descriptors the daemon sends without reading them: CONNS
+ * connections each say Hello, then ask for HOARD_ATTACHES attaches
+ * (creates of two regions TAG-cC-rR, 16 clients each, so that replies
+ * and the events to the members on the same connection carry many fds)
+ * and read nothing more. The kernel counts what they hold against the
+ * daemon's uid. Prints "hoarding CONNS", writes DIR/ready and keeps all
+ * of it until DIR/done.
+ *
  * Exit status 0 when it did what it says, 1 with a message if not, 2 for
  * a wrong command line.
  */
@@ -50,6 +59,8 @@
  * it was the last. */
 #define LOST_RACE_US 300000
 #define LINGER_TRIES 10
+#define HOARD_ATTACHES 32
+#define HOARD_MAX_CONNS 64
 
 static int
 die(const char *what)
@@ -99,18 +110,21 @@ await_file(const char *dir, const char *name)
 	return -1;
 }
 
-/* Writes DIR/ready with the line, then waits for DIR/done. */
+/* Writes DIR/ready with the line (whole: a reader never sees it empty),
+ * then waits for DIR/done. */
 static int
 ready_then_wait(const char *dir, const char *line)
 {
-	char path[4096];
+	char path[4096], tmp[4096];
 	FILE *f;
 
 	printf("%s\n", line);
 	fflush(stdout);
 	snprintf(path, sizeof(path), "%s/ready", dir);
-	f = fopen(path, "w");
-	if (f == NULL || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0)
+	snprintf(tmp, sizeof(tmp), "%s/.ready", dir);
+	f = fopen(tmp, "w");
+	if (f == NULL || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0 ||
+	    rename(tmp, path) < 0)
 		return die(path);
 	if (await_file(dir, "done") < 0)
 		return die("waiting for done");
@@ -128,35 +142,45 @@ lingering_socket(int *sink)
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct linger lg = { .l_onoff = 1, .l_linger = LINGER_S };
 	socklen_t len = sizeof(sin);
-	int lfd, fd, small = 4096;
+	int lfd, fd, small = 4096, e;
 	char junk[4096] = { 0 };
 
+	*sink = fd = -1;
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
 	    listen(lfd, 1) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sin, &len) < 0)
-		return -1;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
+	    getsockname(lfd, (struct sockaddr *)&sin, &len) < 0 ||
+	    (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
-		return -1;
-	*sink = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (*sink < 0)
-		return -1;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    (*sink = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		goto fail;
 	setsockopt(*sink, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	close(lfd);
 	while (send(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
 		;
-	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
-		return -1;
-	return fd;
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0)
+		return fd;
+	lfd = -1;
+fail:
+	e = errno;
+	if (lfd >= 0)
+		close(lfd);
+	if (fd >= 0)
+		close(fd);	/* no linger set yet, or it failed */
+	if (*sink >= 0)
+		close(*sink);
+	*sink = -1;
+	errno = e;
+	return -1;
 }
 
-static int
+/* A Hello's bytes into buf; their length. */
+static size_t
 hello_bytes(uint8_t *buf)
 {
+	ssize_t n;
 	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
 
@@ -165,7 +189,8 @@ hello_bytes(uint8_t *buf)
 	m.id = 1;
 	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
 	m.hello = &h;
-	return (int)wire_pack(&m.base, buf);
+	n = wire_pack(&m.base, buf);
+	return n > 0 ? (size_t)n : 0;
 }
 
 /* A SIGALRM that cuts a lingering close short: nothing to do. */
@@ -216,7 +241,7 @@ linger_try(const char *path, int *keep)
 		keep[0] = connect_unix(path, SOCK_STREAM);
 		buf[0] = 'x';
 	} else if (keep[0] >= 0) {
-		len = (size_t)hello_bytes(buf);
+		len = hello_bytes(buf);
 	}
 	if (keep[0] < 0)
 		return -errno;
@@ -283,6 +308,7 @@ call(int s, Shmbroker__ClientMessage *m, struct wire_fds *fds)
 		}
 		r = wire_unpack_server(buf, (size_t)n);
 		if (r == NULL) {
+			wire_fds_close(fds);
 			errno = EBADMSG;
 			return NULL;
 		}
@@ -293,41 +319,113 @@ call(int s, Shmbroker__ClientMessage *m, struct wire_fds *fds)
 	}
 }
 
+/* A connection to the VMM socket at path that said Hello; -1 if not. */
 static int
-run_append(const char *path, const char *name, const char *dir)
+greeted(const char *path)
 {
 	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__Hello h = SHMBROKER__HELLO__INIT;
-	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
 	Shmbroker__ServerMessage *r;
 	struct wire_fds fds = { .n = 0 };
-	char line[64];
-	int s = connect_unix(path, SOCK_SEQPACKET), rc;
+	int s = connect_unix(path, SOCK_SEQPACKET);
 
 	if (s < 0)
-		return die(path);
+		return -1;
 	h.version = WIRE_PROTOCOL_VERSION;
 	h.label = "sd-hostile";
 	m.id = 1;
 	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_HELLO;
 	m.hello = &h;
-	if ((r = call(s, &m, &fds)) == NULL)
-		return die("hello");
+	if ((r = call(s, &m, &fds)) == NULL) {
+		close(s);
+		return -1;
+	}
 	wire_fds_close(&fds);
 	wire_free_server(r);
-	a.name.data = (uint8_t *)name;
-	a.name.len = strlen(name) + 1;
-	a.size_pages = 1;
-	m.id = 2;
-	m.body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
-	m.attach = &a;
+	return s;
+}
+
+/* An attach request of a 1-page region name (its NUL added) into m. */
+static void
+attach_request(Shmbroker__ClientMessage *m, Shmbroker__Attach *a,
+    uint64_t id, const char *name, bool create)
+{
+	shmbroker__client_message__init(m);
+	shmbroker__attach__init(a);
+	a->name.data = (uint8_t *)name;
+	a->name.len = strlen(name) + 1;
+	a->size_pages = 1;
+	a->create = create;
+	m->id = id;
+	m->body_case = SHMBROKER__CLIENT_MESSAGE__BODY_ATTACH;
+	m->attach = a;
+}
+
+/* Sends an attach request, reading nothing. */
+static int
+send_attach(int s, uint64_t id, const char *name, bool create)
+{
+	Shmbroker__ClientMessage m;
+	Shmbroker__Attach a;
+
+	attach_request(&m, &a, id, name, create);
+	return wire_send_client(s, &m, NULL, 0);
+}
+
+static int
+run_hoard(const char *path, const char *tag, const char *nconns,
+    const char *dir)
+{
+	int s[HOARD_MAX_CONNS], n = atoi(nconns), rc = 0;
+	char name[32], line[32];
+
+	if (n < 1 || n > HOARD_MAX_CONNS) {
+		fprintf(stderr, "sd-hostile: CONNS is 1 to %d\n",
+		    HOARD_MAX_CONNS);
+		return 2;
+	}
+	for (int i = 0; i < n; i++) {
+		if ((s[i] = greeted(path)) < 0)
+			return die(path);
+		for (int k = 0; k < HOARD_ATTACHES && rc == 0; k++) {
+			snprintf(name, sizeof(name), "%s-c%d-r%d", tag, i,
+			    k / 16);
+			rc = send_attach(s[i], 2 + (uint64_t)k, name, true);
+		}
+		if (rc < 0) {
+			errno = -rc;
+			return die("sending an attach");
+		}
+	}
+	snprintf(line, sizeof(line), "hoarding %d", n);
+	rc = ready_then_wait(dir, line);
+	for (int i = 0; i < n; i++)
+		close(s[i]);
+	return rc;
+}
+
+static int
+run_append(const char *path, const char *name, const char *dir)
+{
+	Shmbroker__ClientMessage m;
+	Shmbroker__Attach a;
+	Shmbroker__ServerMessage *r;
+	struct wire_fds fds = { .n = 0 };
+	char line[64];
+	int s = greeted(path), rc;
+
+	if (s < 0)
+		return die(path);
+	attach_request(&m, &a, 2, name, false);
 	if ((r = call(s, &m, &fds)) == NULL)
 		return die("attach");
 	if (r->body_case != SHMBROKER__SERVER_MESSAGE__BODY_ATTACH ||
 	    r->attach->status != SHMBROKER__GUEST_STATUS__GSS_OK ||
 	    fds.n < 2) {
 		fprintf(stderr, "sd-hostile: the attach to %s failed (error "
-		    "%d)\n", name, (int)r->error);
+		    "%d, status %d, %zu fds)\n", name, (int)r->error,
+		    r->body_case == SHMBROKER__SERVER_MESSAGE__BODY_ATTACH ?
+		    (int)r->attach->status : -1, fds.n);
 		return 1;
 	}
 	/* fds: the region, then the state page. */
@@ -348,7 +446,10 @@ main(int argc, char **argv)
 		return run_linger(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "append") == 0)
 		return run_append(argv[2], argv[3], argv[4]);
+	if (argc == 6 && strcmp(argv[1], "hoard") == 0)
+		return run_hoard(argv[2], argv[3], argv[4], argv[5]);
 	fprintf(stderr, "usage: sd-hostile linger SOCKET DIR\n"
-	    "       sd-hostile append SOCKET NAME DIR\n");
+	    "       sd-hostile append SOCKET NAME DIR\n"
+	    "       sd-hostile hoard SOCKET TAG CONNS DIR\n");
 	return 2;
 }
