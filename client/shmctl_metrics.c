@@ -115,6 +115,9 @@ metrics_limits(FILE *f, const Shmbroker__AdminStatsReply *s)
 		    s->refused_max_clients_per_connection },
 		{ "tenant_max_connections",
 		    s->refused_tenant_max_connections },
+		{ "max_hugepages", s->refused_max_hugepages },
+		{ "max_region_size", s->refused_max_region_size },
+		{ "fd_store_max", s->refused_fd_store_max },
 	};
 
 	metrics_counter(f, "datagrams_oversized_total", "Requests over the "

@@ -428,6 +428,9 @@ static const struct stats_counter stats_refusals[] = {
 	    "max_clients_per_connection", ""),
 	STATS_COUNTER(refused_tenant_max_connections,
 	    "max_connections of a tenant", ""),
+	STATS_COUNTER(refused_max_hugepages, "max_hugepages", ""),
+	STATS_COUNTER(refused_max_region_size, "max_region_size", ""),
+	STATS_COUNTER(refused_fd_store_max, "fd_store_max", ""),
 #undef STATS_COUNTER
 };
 

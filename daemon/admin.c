@@ -320,6 +320,9 @@ admin_stats(struct conn *c, uint64_t id)
 	r.refused_max_clients_per_connection =
 	    s->refused[LIMIT_CLIENTS_PER_CONNECTION];
 	r.refused_tenant_max_connections = s->refused[LIMIT_TENANT_CONNECTIONS];
+	r.refused_max_hugepages = s->refused[LIMIT_MAX_HUGEPAGES];
+	r.refused_max_region_size = s->refused[LIMIT_MAX_REGION_SIZE];
+	r.refused_fd_store_max = s->refused[LIMIT_FD_STORE_MAX];
 	r.ivshmem_dropped = s->ivshmem_dropped;
 	r.inflight_waits = s->inflight_waits;
 	r.kept_indices_given = s->kept_indices_given;

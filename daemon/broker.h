@@ -74,9 +74,12 @@ enum broker_limit {
 	LIMIT_MAX_CONNECTIONS,		/* [broker] max_connections */
 	LIMIT_MAX_REGIONS,		/* a tenant's quota or the daemon's */
 	LIMIT_MAX_CLIENTS,		/* a tenant's quota or the daemon's */
-	LIMIT_MAX_BYTES,		/* a tenant's max_bytes, max_hugepages */
+	LIMIT_MAX_BYTES,		/* a tenant's max_bytes */
 	LIMIT_CLIENTS_PER_CONNECTION,	/* [broker] max_clients_per_connection */
 	LIMIT_TENANT_CONNECTIONS,	/* a tenant's max_connections */
+	LIMIT_MAX_HUGEPAGES,		/* a tenant's max_hugepages */
+	LIMIT_MAX_REGION_SIZE,		/* [broker] max_region_size */
+	LIMIT_FD_STORE_MAX,		/* [broker] fd_store_max: no room */
 	LIMIT_COUNT
 };
 

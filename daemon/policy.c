@@ -200,7 +200,7 @@ policy_quota(struct broker *b, const struct tenant *t, uint32_t regions,
 		[TENANT_QUOTA_REGIONS] = LIMIT_MAX_REGIONS,
 		[TENANT_QUOTA_CLIENTS] = LIMIT_MAX_CLIENTS,
 		[TENANT_QUOTA_BYTES] = LIMIT_MAX_BYTES,
-		[TENANT_QUOTA_HUGEPAGES] = LIMIT_MAX_BYTES,
+		[TENANT_QUOTA_HUGEPAGES] = LIMIT_MAX_HUGEPAGES,
 	};
 	enum tenant_quota q;
 

@@ -202,6 +202,7 @@ region_create(struct broker *b, const char *name, uint32_t size_pages,
 		return GSS_NOMEM;
 	}
 	if (size_pages > b->cfg.max_region_pages) {
+		b->stats.refused[LIMIT_MAX_REGION_SIZE]++;
 		*why = "size is over the largest region allowed "
 		    "(max_region_size)";
 		return GSS_NOMEM;
@@ -213,8 +214,12 @@ region_create(struct broker *b, const char *name, uint32_t size_pages,
 		return GSS_NOMEM;
 	}
 	if (policy_quota(b, t, 1, 0, (uint64_t)size_pages * REGION_PAGE_SIZE,
-	    0, why) < 0 || fdstore_room(b, why) < 0)
+	    0, why) < 0)
 		return GSS_NOMEM;
+	if (fdstore_room(b, why) < 0) {
+		b->stats.refused[LIMIT_FD_STORE_MAX]++;
+		return GSS_NOMEM;
+	}
 	region_label(name, label);
 	if (memory_create(label, size_pages, acl->hugepages >= 0 ?
 	    (enum hugepage_policy)acl->hugepages : b->cfg.hugepages,

@@ -180,9 +180,11 @@ test_failed_create(void **state)
 	struct shmc_region r;
 	uint32_t regions, clients;
 
-	/* 512 pages is 2 MiB, over max_region_size = 1M. */
+	/* 512 pages is 2 MiB, over max_region_size = 1M: refused, and
+	 * counted under that limit. */
 	assert_int_equal(fixture_attach(f, c, "big", 512, true, &r),
 	    SHMC_GSS_NOMEM);
+	assert_int_equal(CHECK_STAT(adm, refused_max_region_size), 1);
 	assert_int_equal(fixture_attach(f, c, "big", 512, false, &r),
 	    SHMC_GSS_DOES_NOT_EXIST);
 	assert_int_equal(check_admin_clients(adm, "big"), -1);

@@ -129,11 +129,14 @@ test_human_blocks(void **state)
 	ctl_assert_kv(f->out, "refused connections:", "0");
 	/* The refusals by limit, then the attach results: a name, then its
 	 * count in the same column as the counters'. */
-	p = stats_named_block(f->out, p, "\nrefused at a limit:\n", "  max_");
+	p = stats_named_block(f->out, p, "\nrefused at a limit:\n", "  ");
 	p = stats_named_block(f->out, p, "\nattach results:\n", "  GSS_");
 	assert_string_equal(p, "");
 	ctl_assert_kv(f->out, "  max_clients_per_connection", "0");
 	ctl_assert_kv(f->out, "  max_connections of a tenant", "0");
+	ctl_assert_kv(f->out, "  max_hugepages", "0");
+	ctl_assert_kv(f->out, "  max_region_size", "0");
+	ctl_assert_kv(f->out, "  fd_store_max", "0");
 	ctl_assert_kv(f->out, "  GSS_OK", "1");
 }
 

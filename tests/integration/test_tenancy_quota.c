@@ -147,6 +147,9 @@ test_quota_hugepages(void **state)
 	assert_int_equal(v.bytes, 4u << 20);
 	GSS(SHMC_GSS_NOMEM, agent_attach(a, 0, "h3", 1, true, &r), r);
 	assert_non_null(strstr(r.msg, "max_hugepages"));
+	/* Counted under its own limit, not under max_bytes. */
+	assert_int_equal(CHECK_STAT(st->adm, refused_max_hugepages), 1);
+	assert_int_equal(CHECK_STAT(st->adm, refused_max_bytes), 0);
 	assert_int_equal(region_info(st, "h3").error,
 	    SHMBROKER__ERROR__ERR_NOT_FOUND);
 	assert_int_equal(tenant_info(st, "h").regions, 2);

@@ -92,6 +92,9 @@ echo "$out"
 grep -q "fd store could not keep" <<<"$out" ||
     fail "the refused create does not say that the fd store is full"
 echo "the fifth create is refused: the store keeps 9 entries"
+adm metrics | grep -qx 'shmbroker_limit_refusals_total{limit="fd_store_max"} 1' ||
+    fail "the refusal is not counted under fd_store_max: $(adm metrics |
+    grep limit_refusals)"
 
 # All regions but one sit in a keeper process (local_region_fds = 1).
 # `systemctl kill -s HUP` signals the whole cgroup, keepers too: the
