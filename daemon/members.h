@@ -16,8 +16,10 @@
 #define MEMBERS_MAGIC 0x53424d4du	/* "MMBS" */
 #define MEMBERS_VERSION 2
 #define MEMBERS_SLOTS 131072		/* the default max_regions */
-/* A kept index whose holder's uid is not known: anyone may take it back
- * (version 1 kept no uids). */
+/* A kept index whose holder's uid is not known: anyone may take it back.
+ * Rows are written with it before their first members_set, so that an
+ * index kept without a row (none was stored) is not refused to its
+ * holder. */
 #define MEMBERS_UID_ANY UINT32_MAX
 
 struct members_row {

@@ -376,6 +376,22 @@ region_note_kept(struct broker *b, const struct region *g, uint16_t kept,
 	    g->name, (unsigned)cl->index);
 }
 
+/* The index j asks for back, or -1: one kept since a restart only for a
+ * peer of the uid that held it (members.c). A refusal is logged: a
+ * holder whose VMM changed uids across the restart loses its index too. */
+static int
+region_wanted(struct broker *b, const struct region *g,
+    const struct region_join *j)
+{
+	if (members_may_take(b, g, j->want, j->uid))
+		return j->want;
+	log_notice(&b->log, "region %s: index %d is kept for a client of "
+	    "another uid that is not back yet; connection %llu (uid %u) "
+	    "asked for it and is given another", g->name, j->want,
+	    (unsigned long long)j->conn_id, (unsigned)j->uid);
+	return -1;
+}
+
 enum guest_shm_status
 region_attach(struct broker *b, struct region *g, const struct region_join *j,
     struct client **out, int *fd, bool *borrowed, const char **why)
@@ -383,8 +399,11 @@ region_attach(struct broker *b, struct region *g, const struct region_join *j,
 	enum guest_shm_status st = GSS_NOMEM;
 	struct tenant *t = j->tenant;
 	uint16_t kept = g->reserved;
-	/* A kept index goes back only to the uid that held it. */
-	int want = members_may_take(b, g, j->want, j->uid) ? j->want : -1;
+	int want = region_wanted(b, g, j);
+	/* The doorbells kept in an index's word go with it only to whom it
+	 * was kept for: not to anyone who asks for an index no table of
+	 * members kept (one of an older daemon, or none at all). */
+	int keep = want >= 0 && (kept >> want & 1) ? want : -1;
 	int err = -ENOMEM;
 
 	*out = NULL;
@@ -401,7 +420,7 @@ region_attach(struct broker *b, struct region *g, const struct region_join *j,
 			(*out)->usage = t->usage;
 			t->usage->clients++;
 		}
-		if ((err = region_open_signals(b, *out, want)) == 0) {
+		if ((err = region_open_signals(b, *out, keep)) == 0) {
 			region_note_kept(b, g, kept, *out, want);
 			members_set(b, g);
 			/* The members first: by the time the new client hears

@@ -259,10 +259,24 @@ test_reclaim_beats_new_attach(void **state)
 	}
 }
 
+/* The stored table of members, mapped (the daemon stopped). */
+static struct members_table *
+stored_table(struct store *f)
+{
+	struct members_table *t = NULL;
+
+	for (int i = 0; i < f->fs.nst && t == NULL; i++)
+		if (strcmp(f->fs.st[i].name, "m.members") == 0)
+			t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+			    MAP_SHARED, f->fs.st[i].fd, 0);
+	assert_true(t != NULL && t != MAP_FAILED);
+	return t;
+}
+
 /* An attach of name on the raw connection s (past its Hello) asking for
- * index want back; the index it got. */
+ * index want back; the index it got, its client id into *id. */
 static uint32_t
-raw_attach_wanting(int s, const char *name, uint32_t want)
+raw_attach_wanting(int s, const char *name, uint32_t want, uint64_t *id)
 {
 	Shmbroker__ClientMessage m = SHMBROKER__CLIENT_MESSAGE__INIT;
 	Shmbroker__Attach a = SHMBROKER__ATTACH__INIT;
@@ -280,8 +294,50 @@ raw_attach_wanting(int s, const char *name, uint32_t want)
 	r = check_recv_reply(s, NULL);
 	assert_int_equal(r->attach->status, SHMBROKER__GUEST_STATUS__GSS_OK);
 	index = r->attach->index;
+	*id = r->attach->client_id;
 	shmbroker__server_message__free_unpacked(r, NULL);
 	return index;
+}
+
+/* The status word of client id on the raw connection s (read, so the
+ * doorbells in it are taken). */
+static uint32_t
+raw_read_status(int s, uint64_t id)
+{
+	Shmbroker__ServerMessage *r;
+	uint32_t st;
+
+	check_send_client_op(s, 3, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
+	    id);
+	r = check_recv_reply(s, NULL);
+	assert_int_equal(r->error, SHMBROKER__ERROR__ERR_NONE);
+	st = r->read_status->status;
+	shmbroker__server_message__free_unpacked(r, NULL);
+	return st;
+}
+
+/* A raw connection of uid 2001, past its Hello. */
+static int
+stranger(struct store *f)
+{
+	int s;
+
+	assert_int_equal(chmod(f->fx.d.dir, 0755), 0);
+	s = check_raw_as(f->fx.d.socket, 2001);
+	check_send_hello(s, 1, WIRE_PROTOCOL_VERSION, "another uid");
+	shmbroker__server_message__free_unpacked(check_recv_reply(s, NULL),
+	    NULL);
+	return s;
+}
+
+static bool
+skip_unless_root(void)
+{
+	if (geteuid() == 0)
+		return false;
+	print_message("skipped: needs root to connect as another uid\n");
+	skip();
+	return true;
 }
 
 /*
@@ -298,14 +354,12 @@ test_kept_index_is_the_holders(void **state)
 	struct store *f = *state;
 	struct shmc *c[2];
 	struct shmc_region ra, rb;
+	uint64_t id;
 	uint32_t st = 0;
 	int s;
 
-	if (geteuid() != 0) {
-		print_message("skipped: needs root to connect as another "
-		    "uid\n");
-		skip();
-	}
+	if (skip_unless_root())
+		return;
 	for (int i = 0; i < 2; i++) {
 		c[i] = fixture_connect(&f->fx, f->fx.d.socket, "fdstore");
 		shmc_set_reconnect(c[i], RECONNECT_MS);
@@ -318,15 +372,53 @@ test_kept_index_is_the_holders(void **state)
 	    NULL), 0);
 	fakestore_restart(&f->fs, &f->fx);
 
-	assert_int_equal(chmod(f->fx.d.dir, 0755), 0);
-	s = check_raw_as(f->fx.d.socket, 2001);
-	check_send_hello(s, 1, WIRE_PROTOCOL_VERSION, "another uid");
-	shmbroker__server_message__free_unpacked(check_recv_reply(s, NULL),
-	    NULL);
-	assert_int_equal(raw_attach_wanting(s, "kept", rb.index), 2);
+	s = stranger(f);
+	assert_int_equal(raw_attach_wanting(s, "kept", rb.index, &id), 2);
+	assert_int_equal(raw_read_status(s, id) & 0xffff, 0);
+	assert_int_equal(fixture_log_lines(&f->fx, "index 1 is kept for a "
+	    "client of another uid", NULL), 1);
 	/* b is back: its index, and a's doorbell in its word. */
 	expect_reclaimed(c[1], &rb, &st);
 	assert_int_equal(st & 0xffff, 1u << ra.index);
+	close(s);
+}
+
+/*
+ * Without a table of members (one of an older daemon is dropped), no
+ * index is kept, and anyone who asks for one gets it: with an empty word,
+ * not the doorbells that were in it when the daemon stopped (they went to
+ * whoever asked for the index first).
+ */
+static void
+test_no_table_no_doorbells(void **state)
+{
+	struct store *f = *state;
+	struct members_table *t;
+	struct shmc *c[2];
+	struct shmc_region ra, rb;
+	uint64_t id;
+	int s;
+
+	if (skip_unless_root())
+		return;
+	for (int i = 0; i < 2; i++)
+		c[i] = fixture_connect(&f->fx, f->fx.d.socket, "fdstore");
+	assert_int_equal(fixture_attach(&f->fx, c[0], "old", 1, true, &ra),
+	    SHMC_GSS_OK);
+	assert_int_equal(fixture_attach(&f->fx, c[1], "old", 1, true, &rb),
+	    SHMC_GSS_OK);
+	assert_int_equal(shmc_notify(c[0], ra.client_id, 1u << rb.index,
+	    NULL), 0);
+	fakestore_stop(&f->fs, &f->fx);
+	t = stored_table(f);
+	t->version = MEMBERS_VERSION - 1;
+	munmap(t, sizeof(*t));
+	fakestore_start(&f->fs, &f->fx);
+
+	s = stranger(f);
+	assert_int_equal(raw_attach_wanting(s, "old", rb.index, &id),
+	    rb.index);
+	assert_int_equal(raw_read_status(s, id) & 0xffff, 0);
 	close(s);
 }
 
@@ -361,20 +453,6 @@ test_members_follow_fd_store(void **state)
 	    &rn), SHMC_GSS_OK);
 	assert_int_equal(rn.index, 1);
 	expect_reclaimed(c, &ra, &st);
-}
-
-/* The stored table of members, mapped (the daemon stopped). */
-static struct members_table *
-stored_table(struct store *f)
-{
-	struct members_table *t = NULL;
-
-	for (int i = 0; i < f->fs.nst && t == NULL; i++)
-		if (strcmp(f->fs.st[i].name, "m.members") == 0)
-			t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
-			    MAP_SHARED, f->fs.st[i].fd, 0);
-	assert_true(t != NULL && t != MAP_FAILED);
-	return t;
 }
 
 /*
@@ -559,6 +637,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reclaim_beats_new_attach,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_index_is_the_holders,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_table_no_doorbells,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_members_follow_fd_store,
 		    setup, teardown),
