@@ -157,15 +157,18 @@ struct conn {
 	bool reads_paused;		/* its queue is long: see conn.c */
 	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
 	struct inflight_uid *inflight_owner;	/* its uid's, while any */
+	struct tenant_usage *inflight_pool;	/* its tenant's, while any */
 	bool inflight_waiting;		/* on b->inflight_waiting */
 	uint32_t inflight_backoff_ms;	/* 0: not waiting since it last sent */
 	int inflight_unread_seen;	/* SIOCOUTQ at the last look (0 before
 					 * any, -1 when it failed) */
 	bool inflight_progress;		/* it fell since the last wait */
-	bool inflight_for_others;	/* waits for its uid's or all budget */
+	bool inflight_for_others;	/* waits for its uid's or tenant's */
 	struct inflight_uid *inflight_queued;	/* its uid's, counted there
 					 * while it waits for others */
-	bool inflight_queued_all;	/* counted in b->inflight_all_waiters */
+	struct tenant_usage *inflight_queued_pool;	/* counted in its
+					 * waiters while it waits for its
+					 * tenant's share */
 	bool inflight_turn;		/* the timer sends its queue: it goes
 					 * before those that wait behind it */
 	uint64_t inflight_retry_ms;	/* monotonic */
@@ -245,7 +248,6 @@ struct broker {
 	size_t outq_fds;		/* fds held in all send queues */
 	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
 	struct conn_list inflight_waiting;	/* by wait_entry */
-	size_t inflight_all_waiters;	/* waiting for the budget of all */
 	uint64_t inflight_ticks;
 	struct htable inflight_uids;	/* what each peer uid holds unread */
 	bool inflight_capped;		/* the kernel caps it: budgets apply */
@@ -322,10 +324,11 @@ bool inflight_keep(struct conn *c);
  * what it was sent, charged to its uid until it has read it all. */
 struct inflight_count {
 	struct inflight_uid *owner;
+	struct tenant_usage *pool;	/* its tenant's */
 	size_t fds;
 };
 void inflight_count_sent(struct broker *b, struct inflight_count *ic,
-    uid_t uid, size_t nfds);
+    uid_t uid, struct tenant_usage *pool, size_t nfds);
 /* Let go when fd's peer has read everything (one SIOCOUTQ). */
 void inflight_count_refresh(struct broker *b, struct inflight_count *ic,
     int fd);
@@ -333,9 +336,11 @@ void inflight_count_refresh(struct broker *b, struct inflight_count *ic,
  * its peer holds some unread. */
 void inflight_count_let_go(struct broker *b, struct inflight_count *ic,
     int fd);
-/* May a new such peer of uid be sent nfds fds, within its uid's share
- * and everyone's (drains' reads looked at first)? */
-bool inflight_room(struct broker *b, uid_t uid, size_t nfds);
+/* May a new such peer of uid, of the tenant whose usage is pool, be sent
+ * nfds fds, within its uid's share and its tenant's (drains' reads
+ * looked at first)? */
+bool inflight_room(struct broker *b, uid_t uid, struct tenant_usage *pool,
+    size_t nfds);
 /* Its state, once, before the first connection; -ENOMEM. */
 int inflight_init(struct broker *b);
 /* The daemon stops: every kept socket is closed. */

@@ -14,8 +14,11 @@
  * (INFLIGHT_CONN_MAX, which also bounds the files a peer keeps alive),
  * and, where the kernel caps the daemon, per peer uid
  * (1/INFLIGHT_UID_SHARE of the fd limit, over its connections, dropped
- * ones too: a peer cannot take another uid's share) and in all
- * (1/INFLIGHT_ALL_SHARE). A connection that holds nothing unread is
+ * ones too: a peer cannot take another uid's share) and per tenant
+ * (1/INFLIGHT_ALL_SHARE in all, split evenly among the tenants and the
+ * admins' open tenant: uids are anyone's to have, so no split among them
+ * alone could hold against many, while tenants are the operator's). A
+ * connection that holds nothing unread is
  * within its own budget whatever the message. A message that does not
  * fit waits in its connection's queue (conn.c), where its fds are
  * bounded and let go when the connection is, and is sent once its peer
@@ -24,7 +27,7 @@
  * go (a peer that keeps something unread keeps its count). It is asked
  * when a budget would be exceeded and when a request comes on a
  * connection whose count is past a quarter of its budget or that waits,
- * so counts run high in between, and a uid's share or everyone's is
+ * so counts run high in between, and a uid's share or a tenant's is
  * often all counted. So these are served in turn: while a connection
  * waits for one, no other that draws on it sends fds past it (they wait
  * behind it), and the timer sends the queues of those that wait in the
@@ -33,10 +36,10 @@
  * other peers' reads free, every time, and a connection whose peer reads
  * everything would wait until its queue overflowed (conn.c drops it).
  * The price: the first in line holds back smaller messages behind it,
- * until what it needs is free. Only one that waits for everyone's budget
+ * until what it needs is free. Only one that waits for its tenant's share
  * alone (its uid's share has room, and none of its uid waits before it)
- * holds back every uid; one short of its uid's share holds back its own
- * uid only. A connection that dies with fds unread
+ * holds back every uid of its tenant; one short of its uid's share holds
+ * back its own uid only; none holds back another tenant. A connection that dies with fds unread
  * stays a *drain*: its socket is kept, still
  * charged to its uid, until its peer reads or closes, and counts against
  * max_connections, its tenant's as the daemon's. A timer retries waiting connections after
@@ -45,7 +48,7 @@
  * at the next tick one whose peer read some since the last look
  * (SIOCOUTQ fell) or just asked for something (it reads while it waits
  * for the reply); and one within its own budget, which waits for its
- * uid's or everyone's, at the first tick at which the counts say it
+ * uid's or its tenant's, at the first tick at which the counts say it
  * fits (each tick sweeps, within the sweep's own bound, so that other
  * peers' reads are seen; the test itself is no system call). It looks at
  * drains every INFLIGHT_DRAIN_MS.
@@ -90,6 +93,7 @@ struct conn_drain {
 	int fd;
 	size_t fds;
 	struct inflight_uid *owner;
+	struct tenant_usage *pool;	/* whose share it holds */
 	struct tenant_usage *usage;	/* whose connections count it */
 };
 
@@ -131,9 +135,12 @@ inflight_uid_put(struct broker *b, struct inflight_uid *u)
 }
 
 static void
-inflight_uncharge(struct broker *b, struct inflight_uid *u, size_t n)
+inflight_uncharge(struct broker *b, struct inflight_uid *u,
+    struct tenant_usage *pool, size_t n)
 {
 	b->inflight_fds -= n;
+	if (pool != NULL)
+		pool->inflight_fds -= n;
 	if (u != NULL) {
 		u->fds -= n;
 		inflight_uid_put(b, u);
@@ -157,9 +164,11 @@ inflight_refresh(struct conn *c)
 	c->inflight_unread_seen = unread;
 	if (unread != 0)
 		return;
-	inflight_uncharge(c->b, c->inflight_owner, c->inflight_fds);
+	inflight_uncharge(c->b, c->inflight_owner, c->inflight_pool,
+	    c->inflight_fds);
 	c->inflight_fds = 0;
 	c->inflight_owner = NULL;
+	c->inflight_pool = NULL;
 }
 
 /* The entry of c's uid, or NULL while it has none. */
@@ -186,11 +195,33 @@ inflight_uid_fits(const struct conn *c, size_t nfds)
 	    INFLIGHT_UID_SHARE;
 }
 
-static bool
-inflight_all_fits(const struct conn *c, size_t nfds)
+/* A tenant's share of the fds the daemon may have in flight: everyone's
+ * budget split evenly among the tenants and the admins' open tenant, so
+ * that no tenant's peers, however many uids they run as, take what
+ * another's need. */
+static size_t
+inflight_pool_budget(const struct broker *b)
 {
-	return c->b->inflight_fds + nfds <= c->b->fd_limit /
-	    INFLIGHT_ALL_SHARE;
+	size_t pools = b->cfg.open_tenancy ? 1 : b->cfg.ntenants + 1;
+
+	return b->fd_limit / INFLIGHT_ALL_SHARE / pools;
+}
+
+/* The share c draws on: the tenant's it was charged to while it holds
+ * anything, else its tenant's now. */
+static struct tenant_usage *
+inflight_pool_of(const struct conn *c)
+{
+	if (c->inflight_pool != NULL)
+		return c->inflight_pool;
+	return c->tenant != NULL ? c->tenant->usage : c->b->open_tenant.usage;
+}
+
+static bool
+inflight_pool_fits(const struct conn *c, size_t nfds)
+{
+	return inflight_pool_of(c)->inflight_fds + nfds <=
+	    inflight_pool_budget(c->b);
 }
 
 /* Whether connections wait for a budget that c would draw on: they go
@@ -202,7 +233,7 @@ inflight_others_first(const struct conn *c)
 
 	if (c->inflight_turn)
 		return false;
-	if (c->b->inflight_all_waiters != 0)
+	if (inflight_pool_of(c)->inflight_waiters != 0)
 		return true;
 	u = inflight_uid_of(c);
 	return u != NULL && u->waiters != 0;
@@ -219,7 +250,7 @@ inflight_fits(const struct conn *c, size_t nfds)
 	if (c->inflight_fds != 0 && c->inflight_fds + nfds > INFLIGHT_CONN_MAX)
 		return false;
 	return !b->inflight_capped || (!inflight_others_first(c) &&
-	    inflight_uid_fits(c, nfds) && inflight_all_fits(c, nfds));
+	    inflight_uid_fits(c, nfds) && inflight_pool_fits(c, nfds));
 }
 
 /* d is closed: its fds and its place among its tenant's connections are
@@ -229,7 +260,7 @@ inflight_drain_free(struct broker *b, struct conn_drain *d)
 {
 	if (d->owner != NULL)
 		d->owner->drains--;
-	inflight_uncharge(b, d->owner, d->fds);
+	inflight_uncharge(b, d->owner, d->pool, d->fds);
 	if (d->usage != NULL)
 		d->usage->connections--;
 	LIST_REMOVE(d, entry);
@@ -355,11 +386,14 @@ inflight_sent(struct conn *c, size_t nfds)
 	if (nfds == 0)
 		return;
 	/* Without memory for it, the uid goes uncounted; the connection's
-	 * own bound and the total still hold. */
-	if (c->inflight_fds == 0)
+	 * own bound and its tenant's still hold. */
+	if (c->inflight_fds == 0) {
 		c->inflight_owner = inflight_uid_get(b, c->cred.uid);
+		c->inflight_pool = inflight_pool_of(c);
+	}
 	if (c->inflight_owner != NULL)
 		c->inflight_owner->fds += nfds;
+	c->inflight_pool->inflight_fds += nfds;
 	c->inflight_backoff_ms = 0;
 	c->inflight_fds += nfds;
 	b->inflight_fds += nfds;
@@ -410,13 +444,13 @@ inflight_wait(struct conn *c, size_t nfds)
 	if (c->inflight_backoff_ms == 0) {
 		b->stats.inflight_waits++;
 		log_debug(&b->log, "connection %llu: %zu fds unread, uid %u's "
-		    "%zu, all %zu: its next message waits until the peers "
-		    "read (its own, or its uid's and the others')",
-		    (unsigned long long)c->id, c->inflight_fds,
+		    "%zu, its tenant's %zu, all %zu: its next message waits "
+		    "until the peers read (its own, or its uid's and its "
+		    "tenant's)", (unsigned long long)c->id, c->inflight_fds,
 		    (unsigned)c->cred.uid, inflight_uid_fds(c),
-		    b->inflight_fds);
+		    inflight_pool_of(c)->inflight_fds, b->inflight_fds);
 	}
-	/* Within its own budget, it waits for its uid's or everyone's,
+	/* Within its own budget, it waits for its uid's or its tenant's,
 	 * which other peers' reads free: not a peer that does not read.
 	 * The timer tries it when the counts say it fits (no system call,
 	 * so that many such cost little), whatever the backoff. What fits
@@ -431,15 +465,17 @@ inflight_wait(struct conn *c, size_t nfds)
 
 		if ((c->inflight_queued = u) != NULL)
 			u->waiters++;
-		/* Short of everyone's too, with its uid's share there and
-		 * none of its uid before it: every uid's sends wait behind
-		 * it (the timer counts it so when it finds it short). Short
-		 * of its uid's share, or behind one of its uid that goes
-		 * first, it waits for its uid's peers and holds back no
-		 * other uid. */
-		c->inflight_queued_all = first && inflight_uid_fits(c, nfds) &&
-		    !inflight_all_fits(c, nfds);
-		b->inflight_all_waiters += c->inflight_queued_all;
+		/* Short of its tenant's share too, with its uid's share
+		 * there and none of its uid before it: the sends of every uid
+		 * of its tenant wait behind it (the timer counts it so when
+		 * it finds it short). Short of its uid's share, or behind
+		 * one of its uid that goes first, it waits for its uid's
+		 * peers and holds back no other uid. */
+		if (first && inflight_uid_fits(c, nfds) &&
+		    !inflight_pool_fits(c, nfds)) {
+			c->inflight_queued_pool = inflight_pool_of(c);
+			c->inflight_queued_pool->inflight_waiters++;
+		}
 	}
 	inflight_backoff(c);
 	c->inflight_waiting = true;
@@ -449,11 +485,11 @@ inflight_wait(struct conn *c, size_t nfds)
 
 /* c holds no other uid back (any more): its own uid's peers hold it. */
 static void
-inflight_uncount_all(struct conn *c)
+inflight_uncount_pool(struct conn *c)
 {
-	if (c->inflight_queued_all) {
-		c->inflight_queued_all = false;
-		c->b->inflight_all_waiters--;
+	if (c->inflight_queued_pool != NULL) {
+		c->inflight_queued_pool->inflight_waiters--;
+		c->inflight_queued_pool = NULL;
 	}
 }
 
@@ -471,7 +507,7 @@ inflight_unwait(struct conn *c)
 		inflight_uid_put(b, c->inflight_queued);
 		c->inflight_queued = NULL;
 	}
-	inflight_uncount_all(c);
+	inflight_uncount_pool(c);
 }
 
 /* Waiting connections whose time came try again, now (they send what
@@ -485,7 +521,7 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct broker *b = arg;
 	uint64_t now = broker_mono_ns() / 1000000, tick = ++b->inflight_ticks;
 	struct conn *c, *next;
-	bool others = false, all_full = false;
+	bool others = false;
 
 	(void)fd;
 	(void)what;
@@ -503,7 +539,10 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 		next = TAILQ_NEXT(c, wait_entry);
 		if (turn) {
-			if (all_full)
+			struct tenant_usage *pool = inflight_pool_of(c);
+
+			/* Behind one of its tenant short of the share. */
+			if (pool->inflight_full_tick == tick)
 				continue;
 			/* Behind one of its uid short of the share, or short
 			 * of it itself: its own uid's peers hold it back. */
@@ -511,15 +550,15 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 			    !inflight_uid_fits(c, need)) {
 				if (u != NULL)
 					u->full_tick = tick;
-				inflight_uncount_all(c);
+				inflight_uncount_pool(c);
 				continue;
 			}
-			if (!inflight_all_fits(c, need)) {
-				/* First in line for everyone's: counted so. */
-				all_full = true;
-				if (!c->inflight_queued_all) {
-					c->inflight_queued_all = true;
-					b->inflight_all_waiters++;
+			if (!inflight_pool_fits(c, need)) {
+				/* First in line for its tenant's: counted so. */
+				pool->inflight_full_tick = tick;
+				if (c->inflight_queued_pool == NULL) {
+					c->inflight_queued_pool = pool;
+					pool->inflight_waiters++;
 				}
 				continue;
 			}
@@ -547,7 +586,8 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
  * closes it; its count is let go). */
 static bool
 inflight_drain_add(struct broker *b, int fd, size_t fds,
-    struct inflight_uid *owner, struct tenant_usage *usage)
+    struct inflight_uid *owner, struct tenant_usage *pool,
+    struct tenant_usage *usage)
 {
 	struct conn_drain *d;
 
@@ -555,12 +595,13 @@ inflight_drain_add(struct broker *b, int fd, size_t fds,
 	if (fds == 0 || !b->inflight_capped ||
 	    (d = calloc(1, sizeof(*d))) == NULL) {
 		/* Without memory: given up, the kernel still holds them. */
-		inflight_uncharge(b, owner, fds);
+		inflight_uncharge(b, owner, pool, fds);
 		return false;
 	}
 	d->fd = fd;
 	d->fds = fds;
 	d->owner = owner;
+	d->pool = pool;
 	if (owner != NULL)
 		owner->drains++;
 	/* It counts against its tenant's max_connections as against
@@ -580,7 +621,7 @@ inflight_keep(struct conn *c)
 	inflight_unwait(c);
 	inflight_refresh(c);
 	if (!inflight_drain_add(c->b, c->fd, c->inflight_fds,
-	    c->inflight_owner, c->conn_usage))
+	    c->inflight_owner, c->inflight_pool, c->conn_usage))
 		return false;
 	log_debug(&c->b->log, "connection %llu: closed with %zu fds unread "
 	    "by its peer: kept until it reads or closes",
@@ -598,14 +639,18 @@ inflight_keep(struct conn *c)
  */
 void
 inflight_count_sent(struct broker *b, struct inflight_count *ic, uid_t uid,
-    size_t nfds)
+    struct tenant_usage *pool, size_t nfds)
 {
 	if (nfds == 0)
 		return;
-	if (ic->fds == 0)
+	if (ic->fds == 0) {
 		ic->owner = inflight_uid_get(b, uid);
+		ic->pool = pool;
+	}
 	if (ic->owner != NULL)
 		ic->owner->fds += nfds;
+	if (ic->pool != NULL)
+		ic->pool->inflight_fds += nfds;
 	ic->fds += nfds;
 	b->inflight_fds += nfds;
 }
@@ -615,8 +660,8 @@ inflight_count_refresh(struct broker *b, struct inflight_count *ic, int fd)
 {
 	if (ic->fds == 0 || inflight_unread(fd) != 0)
 		return;
-	inflight_uncharge(b, ic->owner, ic->fds);
-	*ic = (struct inflight_count){ NULL, 0 };
+	inflight_uncharge(b, ic->owner, ic->pool, ic->fds);
+	*ic = (struct inflight_count){ NULL, NULL, 0 };
 }
 
 void
@@ -624,30 +669,32 @@ inflight_count_let_go(struct broker *b, struct inflight_count *ic, int fd)
 {
 	inflight_count_refresh(b, ic, fd);
 	if (ic->fds == 0 || !inflight_drain_add(b, fd, ic->fds, ic->owner,
-	    NULL))
+	    ic->pool, NULL))
 		reaper_close(b->reaper, fd);
-	*ic = (struct inflight_count){ NULL, 0 };
+	*ic = (struct inflight_count){ NULL, NULL, 0 };
 }
 
 static bool
-inflight_room_now(const struct broker *b, uid_t uid, size_t nfds)
+inflight_room_now(const struct broker *b, uid_t uid,
+    const struct tenant_usage *pool, size_t nfds)
 {
 	const struct inflight_uid *u = inflight_find(b, uid);
 
 	if ((u != NULL ? u->fds : 0) + nfds > b->fd_limit / INFLIGHT_UID_SHARE ||
 	    (u != NULL && u->drains >= INFLIGHT_UID_DRAINS))
 		return false;
-	return b->inflight_fds + nfds <= b->fd_limit / INFLIGHT_ALL_SHARE;
+	return pool->inflight_fds + nfds <= inflight_pool_budget(b);
 }
 
 bool
-inflight_room(struct broker *b, uid_t uid, size_t nfds)
+inflight_room(struct broker *b, uid_t uid, struct tenant_usage *pool,
+    size_t nfds)
 {
-	if (!b->inflight_capped || inflight_room_now(b, uid, nfds))
+	if (!b->inflight_capped || inflight_room_now(b, uid, pool, nfds))
 		return true;
 	/* What drains' peers read since the last sweep is let go first. */
 	inflight_sweep_drains(b);
-	return inflight_room_now(b, uid, nfds);
+	return inflight_room_now(b, uid, pool, nfds);
 }
 
 /* Whether the kernel caps what the daemon has in flight: it does not for

@@ -129,12 +129,13 @@ ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
 /* The QEMUs' counts are looked at now (a SIOCOUTQ each) when the books
  * say there is no room, as well as soon after each send. */
 static bool
-ivshmem_fd_room(struct ivshmem *ivs, uid_t uid, size_t nfds)
+ivshmem_fd_room(struct ivshmem *ivs, uid_t uid, struct tenant *t,
+    size_t nfds)
 {
-	if (inflight_room(ivs->b, uid, nfds))
+	if (inflight_room(ivs->b, uid, t->usage, nfds))
 		return true;
 	(void)ivshmem_counts_refresh(ivs);
-	return inflight_room(ivs->b, uid, nfds);
+	return inflight_room(ivs->b, uid, t->usage, nfds);
 }
 
 /* A QEMU connected: the same decision as an attach of the region by a VMM
@@ -161,14 +162,14 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		err = region_client_room(b, t, &why) < 0 ? -ENOSPC : 0;
 	/* What a join may be sent (the memfd, each index's vectors): within
 	 * what its uid may hold unread. */
-	if (err == 0 && !ivshmem_fd_room(e->ivs, cred->uid, 1 + e->vectors *
-	    REGION_MAX_CLIENTS)) {
+	if (err == 0 && !ivshmem_fd_room(e->ivs, cred->uid, t, 1 +
+	    e->vectors * REGION_MAX_CLIENTS)) {
 		err = -ENOSPC;
 		why = "fds the daemon sent to peers of its uid and they did "
 		    "not read yet fill their share (1/8 of its descriptor "
 		    "limit), or 64 sockets are kept for such peers gone, or "
-		    "the daemon's whole budget of fds in flight is used: they "
-		    "go as those peers read or close";
+		    "its tenant's share of the fds the daemon may have in "
+		    "flight is used: they go as those peers read or close";
 	}
 	if (err != 0) {
 		ivshmem_refuse(e, fd, cred, err, why);

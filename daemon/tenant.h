@@ -18,6 +18,7 @@
 #define SHMBROKER_TENANT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -51,6 +52,13 @@ struct tenant_usage {
 	 * fds unread (conn_inflight.c's drains), as [broker]
 	 * max_connections counts them. */
 	uint32_t connections;
+	/* Its share of the fds the daemon may have in flight
+	 * (conn_inflight.c): what its peers hold unread, its connections
+	 * that wait for room in it, and the timer's tick that last found
+	 * it full. */
+	size_t inflight_fds;
+	size_t inflight_waiters;
+	uint64_t inflight_full_tick;
 };
 
 LIST_HEAD(tenant_usage_list, tenant_usage);

@@ -22,15 +22,13 @@
 #   O_APPEND on the state page the daemon gave it, the daemon's own open
 #   file. Before d687f7b every later attach at a reused index of board
 #   failed with NOMEM, for every tenant; now acme's finds work.
-# - Fds held unread: five uids each pipeline attaches on ten connections
-#   and never read the replies. The kernel counts every fd the daemon sent
-#   and a peer has not read against the daemon's uid, up to its descriptor
-#   limit, unless it has CAP_SYS_RESOURCE; without it the daemon budgets
-#   them per uid and in all, and five uids fill the whole budget, after
-#   which every other peer's attach waits until one of them reads or
-#   goes: a known limit (docs/DESIGN.md). Checked: they hold no more than
-#   the budget, other requests are answered, the loop does not stall, and
-#   everything comes back once they go.
+# - Fds held unread: five uids of the default tenant each pipeline
+#   attaches on ten connections and never read the replies. The kernel
+#   counts every fd the daemon sent and a peer has not read against the
+#   daemon's uid, up to its descriptor limit. The daemon's budget was one
+#   for all (and 1/8 per uid), which five uids filled: every other peer's
+#   attach, beta's too, waited until one of them read or went. It is now
+#   split among the tenants: beta's create is answered at once.
 # Each check prints ok or FAIL (lib-pid1.sh); the verdict comes at the end.
 #
 # Usage: hostile.sh SHMBROKERD SHMCTL SD_ATTACH SD_HOSTILE UNITS_SRC_DIR
@@ -120,8 +118,10 @@ serve() {
 
 # linger PART SOCKET WANT: acme passes a lingering socket on SOCKET, with
 # the kernel's answer WANT ("passed" or "refused"; "" takes either); beta's
-# create is then answered within 1.5 s and, after the watchdog's 2 s, the
-# daemon is the same process, never restarted.
+# create is then answered within 3 s (a stalled daemon is killed by the
+# watchdog after 2 s and answers only once restarted: the next check) and,
+# past the watchdog's time, the daemon is the same process, never
+# restarted.
 linger() {
 	local part=$1 sock=$2 want=$3 d=$work/linger main n t0 ms out got
 	main=$(prop MainPID) n=$(prop NRestarts)
@@ -139,8 +139,8 @@ linger() {
 	ms=$(($(now_ms) - t0))
 	check "$part: beta's create is answered" "status=0 created=1 data=-" \
 	    "$out"
-	check "$part: at once (under 1.5 s)" yes \
-	    "$([ "$ms" -lt 1500 ] && echo yes || echo "no: $ms ms")"
+	check "$part: at once (under 3 s)" yes \
+	    "$([ "$ms" -lt 3000 ] && echo yes || echo "no: $ms ms")"
 	sleep 3
 	check "$part: the same daemon past the watchdog (MainPID/NRestarts)" \
 	    "$main/$n" "$(prop MainPID)/$(prop NRestarts)"
@@ -181,18 +181,19 @@ check "sd-hostile append exits 0" 0 "$?"
 
 echo "--- five uids that hold the fds they are sent, unread"
 # The kernel counts every fd the daemon sent and a peer has not read
-# against the daemon's user, up to its descriptor limit, and the daemon
-# (which has no CAP_SYS_RESOURCE) keeps them within 1/8 of the limit per
-# uid and 1/2 in all: five uids that never read fill the half. What must
-# hold: they get no more than that, requests whose replies carry no fds
-# are answered, the daemon's loop does not stall (same MainPID past the
-# watchdog), and all of it comes back once they are gone. What does not
-# (a known limit, docs/DESIGN.md "Fds in flight"): every other peer's
-# attach waits meanwhile; it is only reported here.
+# against the daemon's user, up to its descriptor limit. The daemon (no
+# CAP_SYS_RESOURCE) keeps them within half of the limit, split evenly
+# among its tenants and the admins' (here acme, beta, guests: a quarter
+# each), and within 1/8 of the limit per uid. Five uids of the default
+# tenant that never read fill guests' share and no more: beta's create
+# is answered at once, replies without fds are, the loop does not stall,
+# and all of it comes back once they go. That the other uids of their own
+# tenant wait meanwhile is the price (reported, not checked).
 inflight() {
 	adm metrics | awk '$1 == "shmbroker_fds_in_flight" { print $2 }'
 }
-half=$(( $(prop LimitNOFILESoft) / 2 ))
+limit=$(ns awk '/^Max open files/ { print $4 }' "/proc/$(prop MainPID)/limits")
+share=$(( limit / 2 / 4 ))
 main=$(prop MainPID) n=$(prop NRestarts)
 d=$work/hoard
 step "$d"
@@ -207,17 +208,27 @@ for h in 1 2 3 4 5; do
 	wait_for 20 test -e "$d/$h/ready" ||
 	    { cat "$work/hoard$h.out"; fail "hoarder $h did not start"; }
 done
-held() { [ "$(inflight)" -ge "$half" ]; }
+# Within a message's fds (at most 20) of it: the next one did not fit.
+held() { [ "$(inflight)" -gt $((share - 40)) ]; }
 wait_for 20 held
-check "the hoarders hold the daemon's whole budget and no more" "$half" \
-    "$(inflight)"
-out=$(as "$B" timeout 20 "$attach" --try "$vmm" find beta/none 1 2>&1)
-check "beta's find of no region (a reply without fds) is answered" \
-    "status=6 created=0 data=-" "$out"
+got=$(inflight)
+check "the hoarders hold their tenant's share ($share fds) and no more" yes \
+    "$([ "$got" -gt $((share - 40)) ] && [ "$got" -le "$share" ] &&
+    echo yes || echo "no: $got")"
 t0=$(now_ms)
 out=$(as "$B" timeout 20 "$attach" --try "$vmm" create beta/after-hoard 1 \
     2>&1)
-echo "     (known limit: beta's create beside them: $out," \
+ms=$(($(now_ms) - t0))
+check "beta's create beside them is answered" "status=0 created=1 data=-" \
+    "$out"
+check "at once (under 3 s)" yes \
+    "$([ "$ms" -lt 3000 ] && echo yes || echo "no: $ms ms")"
+out=$(as "$O" timeout 20 "$attach" --try "$vmm" find none 1 2>&1)
+check "a find of no region by their tenant (no fds) is answered" \
+    "status=6 created=0 data=-" "$out"
+t0=$(now_ms)
+out=$(as "$O" timeout 3 "$attach" --try "$vmm" create other-after 1 2>&1)
+echo "     (the price: a create by another uid of their tenant: $out," \
     "$(($(now_ms) - t0)) ms)"
 sleep 3
 check "the same daemon past the watchdog (MainPID/NRestarts)" "$main/$n" \
@@ -230,10 +241,8 @@ done
 none() { [ "$(inflight)" = 0 ]; }
 wait_for 10 none
 check "once they are gone, no fd is counted in flight" 0 "$(inflight)"
-out=$(as "$B" timeout 20 "$attach" --try "$vmm" create beta/after-hoarders \
-    1 2>&1)
-check "beta's create once the hoarders are gone" "status=0 created=1 data=-" \
-    "$out"
+out=$(as "$O" timeout 20 "$attach" --try "$vmm" create other-after2 1 2>&1)
+check "their tenant's creates work again" "status=0 created=1 data=-" "$out"
 
 pid1_poweroff
 pid1_verdict

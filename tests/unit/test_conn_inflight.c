@@ -2,10 +2,11 @@
 /*
  * test_conn_inflight: who waits for whom when the fds in flight run short
  * (daemon/conn_inflight.c). Which uids a waiter holds back is decided by
- * counts: a waiter short of everyone's budget, with its uid's share there
- * and none of its uid before it, holds every uid back (first come, first
- * served); any other waits for its own uid's peers and holds back no
- * other uid. Set up with exact counts, which the integration tests can
+ * counts: a waiter short of its tenant's share of everyone's budget, with
+ * its uid's share there and none of its uid before it, holds every uid of
+ * its tenant back (first come, first served); any other waits for its own
+ * uid's peers and holds back no other uid; and no tenant's waiters hold
+ * back another tenant. Set up with exact counts, which the integration tests can
  * reach only roughly: conn_inflight.c with the real event loop and real
  * socketpairs (a byte unread stands for a message's fds, as SIOCOUTQ
  * sees it), and conn.c's queue replaced by a count of messages that each
@@ -91,6 +92,12 @@ setup(void **state)
 		return -1;
 	t->b->log.level = LOG_ERR;
 	TAILQ_INIT(&t->b->conns);
+	/* Every connection of the open tenant, unless a test says, as
+	 * policy.c makes it. */
+	LIST_INIT(&t->b->usages);
+	tenant_init(&t->b->open_tenant, "default", 0666);
+	if (tenant_attach_usage(&t->b->open_tenant, &t->b->usages) < 0)
+		return -1;
 	if (inflight_init(t->b) < 0)
 		return -1;
 	/* As the daemon under its unit: no CAP_SYS_RESOURCE. */
@@ -114,6 +121,7 @@ teardown(void **state)
 		free(t->tc[i]);
 	}
 	inflight_close_all(t->b);
+	tenant_usage_free(&t->b->usages);
 	event_base_free(t->b->base);
 	free(t->b);
 	free(t);
@@ -170,6 +178,13 @@ peer_reads(struct tconn *tc)
 		;
 }
 
+/* Connections counted first in line for the open tenant's share. */
+static size_t
+waiters(const struct t *t)
+{
+	return t->b->open_tenant.usage->inflight_waiters;
+}
+
 /* Ticks of the daemon's timer until everyone's budget has room for nfds
  * (the ticks' sweeps let go what peers read). */
 static void
@@ -205,8 +220,8 @@ fill_then_wait(struct t *t, struct tconn *h[4], uid_t w_uid, size_t nfds,
 	*x = conn_of(t, x_uid);
 	queue(*w, nfds);
 	assert_true((*w)->c.inflight_waiting);
-	assert_int_equal((*w)->c.inflight_queued_all, counted);
-	assert_int_equal(t->b->inflight_all_waiters, counted ? 1 : 0);
+	assert_int_equal((*w)->c.inflight_queued_pool != NULL, counted);
+	assert_int_equal(waiters(t), counted ? 1 : 0);
 }
 
 /* ---- the tests ---- */
@@ -229,7 +244,7 @@ test_share_waiter_holds_no_other_uid(void **state)
 		peer_reads(h[i]);
 	tick_until_all_has(t, 1);
 	assert_true(w->c.inflight_waiting);
-	assert_int_equal(t->b->inflight_all_waiters, 0);
+	assert_int_equal(waiters(t), 0);
 	assert_true(inflight_admit(&x->c, 1));
 }
 
@@ -260,15 +275,15 @@ test_second_of_its_uid_holds_no_other_uid(void **state)
 	queue(w1, 3);		/* short of its uid's share */
 	queue(w2, 1);		/* its uid's share has room, everyone's not */
 	assert_true(w1->c.inflight_waiting && w2->c.inflight_waiting);
-	assert_false(w2->c.inflight_queued_all);
-	assert_int_equal(t->b->inflight_all_waiters, 0);
+	assert_null(w2->c.inflight_queued_pool);
+	assert_int_equal(waiters(t), 0);
 	for (int i = 1; i < 4; i++)
 		peer_reads(h[i]);
 	peer_reads(x);
 	tick_until_all_has(t, 1);
 	event_base_loop(t->b->base, EVLOOP_ONCE);
 	assert_true(w1->c.inflight_waiting && w2->c.inflight_waiting);
-	assert_int_equal(t->b->inflight_all_waiters, 0);
+	assert_int_equal(waiters(t), 0);
 	assert_true(inflight_admit(&x->c, 1));
 
 	/* Once uid 1000's peer reads, both of its waiters go, in turn. */
@@ -299,8 +314,56 @@ test_all_waiter_goes_first(void **state)
 		event_base_loop(t->b->base, EVLOOP_ONCE);
 	assert_false(w->c.inflight_waiting);
 	assert_int_equal(w->queued, 0);
-	assert_int_equal(t->b->inflight_all_waiters, 0);
+	assert_int_equal(waiters(t), 0);
 	assert_true(inflight_admit(&x->c, 1));
+}
+
+/*
+ * Everyone's budget is split among the tenants (here two and the open
+ * one): peers of any number of uids of one tenant fill only its share,
+ * and a peer of another tenant is sent its fds at once, also while one
+ * of the first tenant waits first in line for its share. (One budget for
+ * all let four uids that never read stall every other peer.)
+ */
+static void
+test_tenant_fills_only_its_share(void **state)
+{
+	struct t *t = *state;
+	struct tenant ta, tb;
+	size_t share = ALL_BUDGET / 3;
+	struct tconn *h[3], *w, *x;
+
+	tenant_init(&ta, "a", 0600);
+	tenant_init(&tb, "b", 0600);
+	assert_int_equal(tenant_attach_usage(&ta, &t->b->usages), 0);
+	assert_int_equal(tenant_attach_usage(&tb, &t->b->usages), 0);
+	t->b->cfg.ntenants = 2;
+	/* Three uids of tenant a: its share is full. */
+	for (int i = 0; i < 3; i++) {
+		h[i] = conn_of(t, 1000 + (uid_t)i);
+		h[i]->c.tenant = &ta;
+		hold(h[i], i < 2 ? UID_SHARE / 2 : share - UID_SHARE);
+	}
+	assert_int_equal(ta.usage->inflight_fds, share);
+	w = conn_of(t, 1003);
+	w->c.tenant = &ta;
+	queue(w, 2);
+	assert_true(w->c.inflight_waiting);
+	assert_ptr_equal(w->c.inflight_queued_pool, ta.usage);
+	/* A peer of tenant b, and one of the open tenant, go at once. */
+	x = conn_of(t, 2000);
+	x->c.tenant = &tb;
+	assert_true(inflight_admit(&x->c, 3));
+	send_one(x, 3);
+	assert_int_equal(tb.usage->inflight_fds, 3);
+	assert_true(inflight_admit(&conn_of(t, 2001)->c, 1));
+	/* Once tenant a's peers read, its waiter goes. */
+	for (int i = 0; i < 3; i++)
+		peer_reads(h[i]);
+	for (int i = 0; i < TICKS_MAX && w->c.inflight_waiting; i++)
+		event_base_loop(t->b->base, EVLOOP_ONCE);
+	assert_false(w->c.inflight_waiting);
+	assert_int_equal(ta.usage->inflight_waiters, 0);
 }
 
 int
@@ -314,6 +377,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_all_waiter_goes_first,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_tenant_fills_only_its_share, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("unit.conn_inflight", tests, NULL,
