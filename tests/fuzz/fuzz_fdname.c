@@ -140,6 +140,16 @@ fn_table_read(struct fin *in, struct fn_table_spec *t)
 }
 
 /* A row naming entries[r->entry]'s region, spoilt as r says. */
+/* Who held index i of every stored row: a peer of another uid than the
+ * fuzzer's at odd indices, so that a want for one is refused, the
+ * fuzzer's own (or anyone, MEMBERS_UID_ANY) at even ones. */
+static uint32_t
+fn_holder(unsigned i)
+{
+	return i % 2 == 1 ? (uint32_t)getuid() + 1 : i % 4 == 0 ?
+	    (uint32_t)getuid() : MEMBERS_UID_ANY;
+}
+
 static void
 fn_row_make(const struct fn_entry *entries, size_t n,
     const struct fn_row_spec *r, struct members_row *row)
@@ -153,6 +163,8 @@ fn_row_make(const struct fn_entry *entries, size_t n,
 	memset(row, 0, sizeof(*row));
 	memcpy(row->name, name, len);
 	row->active = r->active;
+	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
+		row->uid[i] = fn_holder(i);
 	if (r->how == FN_ROW_NO_NUL)
 		memset(row->name + len, 'x', sizeof(row->name) - len);
 	else if (r->how == FN_ROW_FREE_TAIL)
@@ -247,7 +259,8 @@ fn_check_kept(const char *name, uint16_t active, uint16_t kept,
 	uint16_t open = (uint16_t)(~active & ~kept);
 
 	if (index < REGION_MAX_CLIENTS && (kept >> index & 1) &&
-	    want != index + 1 && open != 0)
+	    (want != index + 1 || fn_holder(index) == (uint32_t)getuid() + 1) &&
+	    open != 0)
 		fn_broken("an index kept for a returning client was given to "
 		    "another, with others free", name);
 }
