@@ -239,6 +239,7 @@ struct broker {
 	struct log_limit park_said;	/* "cannot park" */
 	struct log_limit pause_said;	/* "out of file descriptors" */
 	struct log_limit refused_said;	/* "refused QEMU" */
+	struct log_limit want_refused_said;	/* "index ... is kept" */
 	uint64_t restored;		/* regions rebuilt from the fd store */
 	uint32_t stored_exports;	/* export sockets in the fd store */
 	struct restored_state *states;	/* state pages from the fd store, */
@@ -321,7 +322,8 @@ void inflight_unwait(struct conn *c);
  * unread), else the caller closes it. */
 bool inflight_keep(struct conn *c);
 /* The same books for a peer that is not a connection (an ivshmem QEMU):
- * what it was sent, charged to its uid until it has read it all. */
+ * what it was sent, charged to its uid and tenant until it has read it
+ * all. */
 struct inflight_count {
 	struct inflight_uid *owner;
 	struct tenant_usage *pool;	/* its tenant's */
@@ -332,8 +334,8 @@ void inflight_count_sent(struct broker *b, struct inflight_count *ic,
 /* Let go when fd's peer has read everything (one SIOCOUTQ). */
 void inflight_count_refresh(struct broker *b, struct inflight_count *ic,
     int fd);
-/* The peer is gone: fd is closed, or kept as a drain of its uid's while
- * its peer holds some unread. */
+/* The peer is gone: fd is closed, or kept as a drain of its uid's (and
+ * tenant's) while its peer holds some unread. */
 void inflight_count_let_go(struct broker *b, struct inflight_count *ic,
     int fd);
 /* May a new such peer of uid, of the tenant whose usage is pool, be sent

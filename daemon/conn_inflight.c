@@ -65,6 +65,12 @@
 #include "broker.h"
 
 #define INFLIGHT_CONN_MAX 256		/* a dozen attach replies' worth */
+/* A tenant's share is never less than one connection's budget and a
+ * message, which also covers what a QEMU's join may be sent (1 + 16
+ * vectors of 16 indices): a share smaller than a message could never
+ * send it. The floor may promise more than the half in all, which still
+ * holds (inflight_all_fits). */
+#define INFLIGHT_POOL_MIN (INFLIGHT_CONN_MAX + WIRE_MAX_FDS)
 #define INFLIGHT_UID_SHARE 8
 #define INFLIGHT_ALL_SHARE 2
 #define INFLIGHT_TICK_MS 20
@@ -203,8 +209,19 @@ static size_t
 inflight_pool_budget(const struct broker *b)
 {
 	size_t pools = b->cfg.open_tenancy ? 1 : b->cfg.ntenants + 1;
+	size_t all = b->fd_limit / INFLIGHT_ALL_SHARE, share = all / pools;
 
-	return b->fd_limit / INFLIGHT_ALL_SHARE / pools;
+	if (share >= INFLIGHT_POOL_MIN)
+		return share;
+	return all < INFLIGHT_POOL_MIN ? all : INFLIGHT_POOL_MIN;
+}
+
+/* The half in all: past a reload that changed the tenants, or shares at
+ * their floor, the pools' counts can add up to more. */
+static bool
+inflight_all_fits(const struct broker *b, size_t nfds)
+{
+	return b->inflight_fds + nfds <= b->fd_limit / INFLIGHT_ALL_SHARE;
 }
 
 /* The share c draws on: the tenant's it was charged to while it holds
@@ -240,8 +257,8 @@ inflight_others_first(const struct conn *c)
 }
 
 /* Within each budget (a connection that holds nothing unread is within
- * its own); the uid's and the total only where the kernel caps us, and
- * only when nobody waits for them before c. */
+ * its own); the uid's, the tenant's and the total only where the kernel
+ * caps us, and only when nobody waits for them before c. */
 static bool
 inflight_fits(const struct conn *c, size_t nfds)
 {
@@ -250,7 +267,8 @@ inflight_fits(const struct conn *c, size_t nfds)
 	if (c->inflight_fds != 0 && c->inflight_fds + nfds > INFLIGHT_CONN_MAX)
 		return false;
 	return !b->inflight_capped || (!inflight_others_first(c) &&
-	    inflight_uid_fits(c, nfds) && inflight_pool_fits(c, nfds));
+	    inflight_uid_fits(c, nfds) && inflight_pool_fits(c, nfds) &&
+	    inflight_all_fits(b, nfds));
 }
 
 /* d is closed: its fds and its place among its tenant's connections are
@@ -541,6 +559,9 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (turn) {
 			struct tenant_usage *pool = inflight_pool_of(c);
 
+			/* Counted in the tenant it had before a reload. */
+			if (c->inflight_queued_pool != pool)
+				inflight_uncount_pool(c);
 			/* Behind one of its tenant short of the share. */
 			if (pool->inflight_full_tick == tick)
 				continue;
@@ -562,6 +583,9 @@ inflight_tick_cb(evutil_socket_t fd, short what, void *arg)
 				}
 				continue;
 			}
+			/* Its place kept while the half in all is full. */
+			if (!inflight_all_fits(b, need))
+				continue;
 		} else if (c->inflight_retry_ms > now) {
 			continue;
 		}
@@ -634,8 +658,8 @@ inflight_keep(struct conn *c)
  * once, as its protocol wants, so nothing of it waits: it is counted as
  * it is sent (struct inflight_count), let go once its peer read all
  * (SIOCOUTQ 0, looked at when a budget looks full), kept as a drain of
- * its uid when it goes with some unread, and a new peer of a uid whose
- * share is full is not let in.
+ * its uid and tenant when it goes with some unread, and a new peer of a
+ * uid or tenant whose share is full is not let in.
  */
 void
 inflight_count_sent(struct broker *b, struct inflight_count *ic, uid_t uid,
@@ -683,7 +707,8 @@ inflight_room_now(const struct broker *b, uid_t uid,
 	if ((u != NULL ? u->fds : 0) + nfds > b->fd_limit / INFLIGHT_UID_SHARE ||
 	    (u != NULL && u->drains >= INFLIGHT_UID_DRAINS))
 		return false;
-	return pool->inflight_fds + nfds <= inflight_pool_budget(b);
+	return pool->inflight_fds + nfds <= inflight_pool_budget(b) &&
+	    inflight_all_fits(b, nfds);
 }
 
 bool

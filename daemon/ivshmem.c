@@ -161,7 +161,7 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 	else if (policy_may_join(b, t, cred, g, &why) == GSS_OK)
 		err = region_client_room(b, t, &why) < 0 ? -ENOSPC : 0;
 	/* What a join may be sent (the memfd, each index's vectors): within
-	 * what its uid may hold unread. */
+	 * what its uid and its tenant may hold unread. */
 	if (err == 0 && !ivshmem_fd_room(e->ivs, cred->uid, t, 1 +
 	    e->vectors * REGION_MAX_CLIENTS)) {
 		err = -ENOSPC;
@@ -181,7 +181,7 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		    "memory or fds");
 		return;
 	}
-	p->tenant = t;
+	p->pool = t->usage;
 	join = (struct region_join){ .owner = p, .list = &p->clients,
 	    .ops = &ivsh_member_ops, .conn_id = p->id, .want = -1,
 	    .uid = p->cred.uid, .tenant = t };

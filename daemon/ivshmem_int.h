@@ -143,7 +143,10 @@ struct ivsh_peer {
 	int fd;
 	struct ucred cred;
 	char label[64];
-	struct tenant *tenant;
+	/* Its tenant's usage, whose share of fds in flight it draws on:
+	 * usages live as long as the daemon, while a reload frees the
+	 * tenants themselves. */
+	struct tenant_usage *pool;
 	struct event *ev_read;
 	struct event *ev_write;
 	struct event *ev_close;		/* closes it between events */

@@ -184,8 +184,8 @@ ivsh_peer_send_one(struct ivsh_peer *p, struct ivsh_msg *m)
 		close(m->fd);
 		m->fd = -1;
 		p->b->outq_fds--;
-		inflight_count_sent(p->b, &p->inflight, p->cred.uid,
-		    p->tenant != NULL ? p->tenant->usage : NULL, 1);
+		inflight_count_sent(p->b, &p->inflight, p->cred.uid, p->pool,
+		    1);
 		ivshmem_counts_arm(p->b->ivshmem);
 	}
 	m->sent += (uint8_t)n;

@@ -383,12 +383,20 @@ static int
 region_wanted(struct broker *b, const struct region *g,
     const struct region_join *j)
 {
+	uint64_t unsaid;
+
 	if (members_may_take(b, g, j->want, j->uid))
 		return j->want;
-	log_notice(&b->log, "region %s: index %d is kept for a client of "
-	    "another uid that is not back yet; connection %llu (uid %u) "
-	    "asked for it and is given another", g->name, j->want,
-	    (unsigned long long)j->conn_id, (unsigned)j->uid);
+	/* Any member may ask, as often as it likes: not a line each time. */
+	if (log_limit_pass(&b->want_refused_said, broker_mono_ns() / 1000000,
+	    LOG_REPEAT_MS, &unsaid))
+		log_notice(&b->log, "region %s: index %d is kept for a client "
+		    "of another uid that is not back yet; connection %llu "
+		    "(uid %u) asked for it and is given another (%llu more "
+		    "such since the last line, said at most every %d s)",
+		    g->name, j->want, (unsigned long long)j->conn_id,
+		    (unsigned)j->uid, (unsigned long long)unsaid,
+		    LOG_REPEAT_MS / 1000);
 	return -1;
 }
 

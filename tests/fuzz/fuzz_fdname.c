@@ -139,7 +139,6 @@ fn_table_read(struct fin *in, struct fn_table_spec *t)
 	}
 }
 
-/* A row naming entries[r->entry]'s region, spoilt as r says. */
 /* Who held index i of every stored row: a peer of another uid than the
  * fuzzer's at odd indices, so that a want for one is refused, the
  * fuzzer's own (or anyone, MEMBERS_UID_ANY) at even ones. */
@@ -150,6 +149,7 @@ fn_holder(unsigned i)
 	    (uint32_t)getuid() : MEMBERS_UID_ANY;
 }
 
+/* A row naming entries[r->entry]'s region, spoilt as r says. */
 static void
 fn_row_make(const struct fn_entry *entries, size_t n,
     const struct fn_row_spec *r, struct members_row *row)

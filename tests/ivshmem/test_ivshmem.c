@@ -542,6 +542,45 @@ test_tenant_denied(void **state)
 	assert_non_null(strstr(out, "4301"));
 }
 
+/*
+ * A reload frees the tenants it replaces: a QEMU that joined before it
+ * must not be charged through its old tenant when it is sent fds after
+ * (the daemon read the freed tenant to find its share of fds in flight:
+ * a reviewer's find, which AddressSanitizer shows). Its tenant's usage,
+ * which outlives reloads, is what it keeps.
+ */
+static void
+test_reload_then_join(void **state)
+{
+	struct ivs *f = *state;
+	char conf[1024], msg[512], why[512];
+
+	snprintf(conf, sizeof(conf), "[broker]\n"
+	    "[tenant acme]\nuid = 4301\nprefix = acme/\n"
+	    "[tenant root]\nuid = 0\n"
+	    "[region acme/data]\nsize = 64K\nmode = 0666\nivshmem = %s\n"
+	    "ivshmem_vectors = 2\n", f->path);
+	ivs_start(f, conf);
+	for (int k = 0; k < 2; k++) {
+		if (k == 1) {
+			/* A tenant more: the tenants are made anew. */
+			strncat(conf, "[tenant lab]\nuid = 4302\n",
+			    sizeof(conf) - strlen(conf) - 1);
+			check_write_file(f->fx.conf, conf);
+			assert_int_equal(check_admin_reload(f->fx.adm, msg,
+			    sizeof(msg)), SHMBROKER__ERROR__ERR_NONE);
+		}
+		/* The second QEMU's join sends its vectors to the first. */
+		assert_int_equal(qtest_start(&f->q[k], f->path, 2, 4301, 4301,
+		    f->fx.dir), 0);
+		if (qtest_setup(&f->q[k]) < 0)
+			fail_msg("acme's QEMU %d: %s", k, qtest_stderr(&f->q[k],
+			    why, sizeof(why)));
+		assert_int_equal(qtest_ivposition(&f->q[k]), k);
+	}
+	assert_int_equal(check_admin_clients(f->fx.adm, "acme/data"), 2);
+}
+
 /* Lines of the daemon's log that contain what. */
 static int
 ivs_log_count(const struct ivs *f, const char *what)
@@ -1311,6 +1350,8 @@ main(void)
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_size_refused, ivs_setup,
 		    ivs_teardown),
+		cmocka_unit_test_setup_teardown(test_reload_then_join,
+		    ivs_setup, ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_denied, ivs_setup,
 		    ivs_teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_refused,

@@ -318,6 +318,16 @@ test_all_waiter_goes_first(void **state)
 	assert_true(inflight_admit(&x->c, 1));
 }
 
+/* Tenants a and b, with usages the daemon's books know. */
+static void
+two_tenants(struct t *t, struct tenant *ta, struct tenant *tb)
+{
+	tenant_init(ta, "a", 0600);
+	tenant_init(tb, "b", 0600);
+	assert_int_equal(tenant_attach_usage(ta, &t->b->usages), 0);
+	assert_int_equal(tenant_attach_usage(tb, &t->b->usages), 0);
+}
+
 /*
  * Everyone's budget is split among the tenants (here two and the open
  * one): peers of any number of uids of one tenant fill only its share,
@@ -330,19 +340,17 @@ test_tenant_fills_only_its_share(void **state)
 {
 	struct t *t = *state;
 	struct tenant ta, tb;
-	size_t share = ALL_BUDGET / 3;
-	struct tconn *h[3], *w, *x;
+	/* A limit large enough for shares above their floor: 500 each. */
+	size_t share = 3000 / 2 / 3;
+	struct tconn *h[2], *w, *x;
 
-	tenant_init(&ta, "a", 0600);
-	tenant_init(&tb, "b", 0600);
-	assert_int_equal(tenant_attach_usage(&ta, &t->b->usages), 0);
-	assert_int_equal(tenant_attach_usage(&tb, &t->b->usages), 0);
+	t->b->fd_limit = 3000;
+	two_tenants(t, &ta, &tb);
 	t->b->cfg.ntenants = 2;
-	/* Three uids of tenant a: its share is full. */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 2; i++) {
 		h[i] = conn_of(t, 1000 + (uid_t)i);
 		h[i]->c.tenant = &ta;
-		hold(h[i], i < 2 ? UID_SHARE / 2 : share - UID_SHARE);
+		hold(h[i], share / 2);
 	}
 	assert_int_equal(ta.usage->inflight_fds, share);
 	w = conn_of(t, 1003);
@@ -358,12 +366,41 @@ test_tenant_fills_only_its_share(void **state)
 	assert_int_equal(tb.usage->inflight_fds, 3);
 	assert_true(inflight_admit(&conn_of(t, 2001)->c, 1));
 	/* Once tenant a's peers read, its waiter goes. */
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 2; i++)
 		peer_reads(h[i]);
 	for (int i = 0; i < TICKS_MAX && w->c.inflight_waiting; i++)
 		event_base_loop(t->b->base, EVLOOP_ONCE);
 	assert_false(w->c.inflight_waiting);
 	assert_int_equal(ta.usage->inflight_waiters, 0);
+}
+
+/*
+ * With more tenants than the budget can split into shares of a message
+ * or more (here a hundred), a share keeps a floor of one connection's
+ * budget and a message, at most the half in all: peers of a tenant are
+ * still sent their attach replies. The half in all holds over the
+ * shares: with it full, a peer whose uid's and tenant's shares have room
+ * waits.
+ */
+static void
+test_share_floor(void **state)
+{
+	struct t *t = *state;
+	struct tenant ta, tb;
+	struct tconn *c;
+
+	two_tenants(t, &ta, &tb);
+	t->b->cfg.ntenants = 100;
+	for (int i = 0; i < 4; i++) {
+		c = conn_of(t, 1000 + (uid_t)i);
+		c->c.tenant = i < 2 ? &ta : &tb;
+		hold(c, UID_SHARE);
+	}
+	assert_int_equal(ta.usage->inflight_fds, ALL_BUDGET / 2);
+	assert_int_equal(t->b->inflight_fds, ALL_BUDGET);
+	c = conn_of(t, 1004);
+	c->c.tenant = &tb;
+	assert_false(inflight_admit(&c->c, 1));
 }
 
 int
@@ -379,6 +416,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_tenant_fills_only_its_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_floor, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests_name("unit.conn_inflight", tests, NULL,
