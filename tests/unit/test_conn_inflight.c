@@ -403,6 +403,44 @@ test_share_floor(void **state)
 	assert_false(inflight_admit(&c->c, 1));
 }
 
+/*
+ * A waiter first in line for its tenant's share that a reload moves to
+ * another tenant is no longer counted in the first: it held every other
+ * peer of that tenant back for as long as the second stayed full.
+ */
+static void
+test_reload_moves_a_waiter(void **state)
+{
+	struct t *t = *state;
+	struct tenant ta, tb;
+	size_t share = 3000 / 2 / 3;
+	struct tconn *h[4], *w;
+
+	t->b->fd_limit = 3000;
+	two_tenants(t, &ta, &tb);
+	t->b->cfg.ntenants = 2;
+	for (int i = 0; i < 4; i++) {
+		h[i] = conn_of(t, 1000 + (uid_t)i);
+		h[i]->c.tenant = i < 2 ? &ta : &tb;
+		hold(h[i], share / 2);
+	}
+	w = conn_of(t, 1004);
+	w->c.tenant = &ta;
+	queue(w, 2);
+	assert_ptr_equal(w->c.inflight_queued_pool, ta.usage);
+	w->c.tenant = &tb;	/* what policy_reload does */
+	event_base_loop(t->b->base, EVLOOP_ONCE);
+	assert_true(w->c.inflight_waiting);
+	assert_int_equal(ta.usage->inflight_waiters, 0);
+	assert_ptr_equal(w->c.inflight_queued_pool, tb.usage);
+	peer_reads(h[0]);
+	for (int i = 0; i < TICKS_MAX && t->b->inflight_fds > share * 3 / 2;
+	    i++)
+		event_base_loop(t->b->base, EVLOOP_ONCE);
+	/* Tenant a's peers are not held back by it. */
+	assert_true(inflight_admit(&h[1]->c, 1));
+}
+
 int
 main(void)
 {
@@ -418,6 +456,8 @@ main(void)
 		    test_tenant_fills_only_its_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_floor, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_reload_moves_a_waiter,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("unit.conn_inflight", tests, NULL,
