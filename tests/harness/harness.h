@@ -39,7 +39,8 @@ int harness_stop_daemon(struct test_daemon *d);
  * Ends the daemon with sig and reaps it (SIGKILL when it is still there
  * after 5 s), keeping its directory, sockets' paths and log for
  * harness_restart_daemon. Returns its exit status, or -1 when a signal
- * ended it (always so for SIGKILL) or it did not exit on sig.
+ * ended it (always so for SIGKILL) or it did not exit on sig. sig 0
+ * sends nothing: it waits for a daemon that exits by itself.
  */
 int harness_end_daemon(struct test_daemon *d, int sig);
 
