@@ -118,20 +118,28 @@ ivs_export(struct ivs *f, const char *name, const char *vectors)
 	    f->path, "--vectors", vectors, NULL), 0);
 }
 
-/* QEMU k on the test's export, set up; returns its IVPosition. */
+/* QEMU k on the test's export as uid and gid ((uid_t)-1: as this
+ * process), set up; returns its IVPosition. */
 static int
-ivs_qemu(struct ivs *f, int k, unsigned vectors)
+ivs_qemu_as(struct ivs *f, int k, unsigned vectors, uid_t uid, gid_t gid)
 {
 	char why[512];
 	int64_t pos = -1;
 
 	qtest_kill(&f->q[k]);
-	assert_int_equal(qtest_start(&f->q[k], f->path, vectors, (uid_t)-1, 0,
+	assert_int_equal(qtest_start(&f->q[k], f->path, vectors, uid, gid,
 	    f->fx.dir), 0);
 	if (qtest_setup(&f->q[k]) < 0 || (pos = qtest_ivposition(&f->q[k])) < 0)
 		fail_msg("QEMU %d did not come up: %s", k,
 		    qtest_stderr(&f->q[k], why, sizeof(why)));
 	return (int)pos;
+}
+
+/* The same as this process. */
+static int
+ivs_qemu(struct ivs *f, int k, unsigned vectors)
+{
+	return ivs_qemu_as(f, k, vectors, (uid_t)-1, 0);
 }
 
 /* Rings until the doorbell shows at to's vector: a QEMU learns of its
@@ -512,7 +520,7 @@ static void
 test_tenant_denied(void **state)
 {
 	struct ivs *f = *state;
-	char conf[1024], out[8192], why[512];
+	char conf[1024], out[8192];
 
 	snprintf(conf, sizeof(conf), "[broker]\n"
 	    "[tenant acme]\nuid = 4301\nprefix = acme/\n"
@@ -525,12 +533,7 @@ test_tenant_denied(void **state)
 	ivs_qemu_refused(f, 0, 4302);
 	assert_int_equal(check_admin_clients(f->fx.adm, "acme/data"), 0);
 	/* acme's QEMU joins */
-	assert_int_equal(qtest_start(&f->q[1], f->path, 1, 4301, 4301,
-	    f->fx.dir), 0);
-	if (qtest_setup(&f->q[1]) < 0)
-		fail_msg("acme's QEMU: %s", qtest_stderr(&f->q[1], why,
-		    sizeof(why)));
-	assert_int_equal(qtest_ivposition(&f->q[1]), 0);
+	assert_int_equal(ivs_qemu_as(f, 1, 1, 4301, 4301), 0);
 	assert_int_equal(check_admin_clients(f->fx.adm, "acme/data"), 1);
 	assert_int_equal(ivs_ctl(f, out, sizeof(out), "stats", "--json",
 	    NULL), 0);
@@ -553,7 +556,7 @@ static void
 test_reload_then_join(void **state)
 {
 	struct ivs *f = *state;
-	char conf[1024], msg[512], why[512];
+	char conf[1024], msg[512];
 
 	snprintf(conf, sizeof(conf), "[broker]\n"
 	    "[tenant acme]\nuid = 4301\nprefix = acme/\n"
@@ -571,12 +574,7 @@ test_reload_then_join(void **state)
 			    sizeof(msg)), SHMBROKER__ERROR__ERR_NONE);
 		}
 		/* The second QEMU's join sends its vectors to the first. */
-		assert_int_equal(qtest_start(&f->q[k], f->path, 2, 4301, 4301,
-		    f->fx.dir), 0);
-		if (qtest_setup(&f->q[k]) < 0)
-			fail_msg("acme's QEMU %d: %s", k, qtest_stderr(&f->q[k],
-			    why, sizeof(why)));
-		assert_int_equal(qtest_ivposition(&f->q[k]), k);
+		assert_int_equal(ivs_qemu_as(f, k, 2, 4301, 4301), k);
 	}
 	assert_int_equal(check_admin_clients(f->fx.adm, "acme/data"), 2);
 }
