@@ -89,6 +89,19 @@ harness_children(pid_t pid, const char *arg, pid_t *out, int max)
 }
 
 int
+harness_wait_children(pid_t pid, const char *arg, pid_t *out, int max,
+    int want, int timeout_ms)
+{
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	int n;
+
+	while ((n = harness_children(pid, arg, out, max)) >= 0 && n < want &&
+	    harness_now_ms() < deadline)
+		harness_sleep_ms(10);
+	return n;
+}
+
+int
 harness_settled_fd_count(pid_t pid)
 {
 	int last = harness_count_fds(pid), same = 0;

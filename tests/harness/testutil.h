@@ -26,6 +26,10 @@ int harness_count_fds(pid_t pid);
 /* The child processes of pid's main thread whose argv[1] is arg (NULL:
  * all), at most max of them in out; how many, or -1 when pid is gone. */
 int harness_children(pid_t pid, const char *arg, pid_t *out, int max);
+/* The same, waiting up to timeout_ms for at least want of them: a child
+ * just spawned shows its parent's argv until its exec is done. */
+int harness_wait_children(pid_t pid, const char *arg, pid_t *out, int max,
+    int want, int timeout_ms);
 /* The daemon's fd keepers' argv[1] (daemon/fdstash.h). */
 #define HARNESS_KEEPER_ARG "--fdstash-keeper"
 /* The fd count of pid once it has stayed the same for 200 ms (at most

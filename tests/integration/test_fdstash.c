@@ -91,7 +91,8 @@ test_parked_regions_are_shared(void **state)
 	 * (daemon/stock.c): wait for it. */
 	assert_int_equal(harness_wait_fd_count(f->d.pid, base_fds + 2 + 2 +
 	    NREGIONS * 3, KEEPER_SETTLE_MS), base_fds + 2 + 2 + NREGIONS * 3);
-	nk = harness_children(f->d.pid, HARNESS_KEEPER_ARG, keepers, 4);
+	nk = harness_wait_children(f->d.pid, HARNESS_KEEPER_ARG, keepers, 4, 1,
+	    5000);
 	assert_int_equal(nk, 1);
 	/* The keeper holds its socket, its inherited stdio and 10 memfds
 	 * (parking does not wait for the keeper). */

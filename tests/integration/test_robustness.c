@@ -248,8 +248,8 @@ keeper_of(pid_t daemon)
 {
 	pid_t kid;
 
-	assert_int_equal(harness_children(daemon, HARNESS_KEEPER_ARG, &kid, 1),
-	    1);
+	assert_int_equal(harness_wait_children(daemon, HARNESS_KEEPER_ARG, &kid,
+	    1, 1, 5000), 1);
 	return kid;
 }
 

@@ -379,7 +379,8 @@ test_reload_slow_keeper(void **state)
 	int rc;
 
 	assert_non_null(conf);
-	assert_int_equal(harness_children(f->fx.d.pid, HARNESS_KEEPER_ARG, &keeper, 1), 1);
+	assert_int_equal(harness_wait_children(f->fx.d.pid, HARNESS_KEEPER_ARG,
+	    &keeper, 1, 1, 5000), 1);
 	check_write_file(f->fx.conf, keeper_config(conf, len,
 	    SLOW_RELOAD_REGIONS));
 	free(conf);
