@@ -39,10 +39,11 @@
  * until what it needs is free. Only one that waits for its tenant's share
  * alone (its uid's share has room, and none of its uid waits before it)
  * holds back every uid of its tenant; one short of its uid's share holds
- * back its own uid only; none holds back another tenant. A connection that dies with fds unread
- * stays a *drain*: its socket is kept, still
- * charged to its uid, until its peer reads or closes, and counts against
- * max_connections, its tenant's as the daemon's. A timer retries waiting connections after
+ * back its own uid only; none holds back another tenant. A connection
+ * that dies with fds unread stays a *drain*: its socket is kept, still
+ * charged to its uid and tenant, until its peer reads or closes, and
+ * counts against max_connections, its tenant's as the daemon's. A timer
+ * retries waiting connections after
  * INFLIGHT_TICK_MS, then twice as long each time, up to
  * INFLIGHT_BACKOFF_MAX_MS, so peers that never read cost little; but
  * at the next tick one whose peer read some since the last look
@@ -138,6 +139,19 @@ inflight_uid_put(struct broker *b, struct inflight_uid *u)
 		htable_remove(&b->inflight_uids, &u->node);
 		free(u);
 	}
+}
+
+/* n fds sent to a peer of u (NULL: uncounted, out of memory) and of
+ * pool's tenant (NULL: none); inflight_uncharge lets them go. */
+static void
+inflight_charge(struct broker *b, struct inflight_uid *u,
+    struct tenant_usage *pool, size_t n)
+{
+	b->inflight_fds += n;
+	if (pool != NULL)
+		pool->inflight_fds += n;
+	if (u != NULL)
+		u->fds += n;
 }
 
 static void
@@ -409,12 +423,9 @@ inflight_sent(struct conn *c, size_t nfds)
 		c->inflight_owner = inflight_uid_get(b, c->cred.uid);
 		c->inflight_pool = inflight_pool_of(c);
 	}
-	if (c->inflight_owner != NULL)
-		c->inflight_owner->fds += nfds;
-	c->inflight_pool->inflight_fds += nfds;
+	inflight_charge(b, c->inflight_owner, c->inflight_pool, nfds);
 	c->inflight_backoff_ms = 0;
 	c->inflight_fds += nfds;
-	b->inflight_fds += nfds;
 }
 
 static void
@@ -671,12 +682,8 @@ inflight_count_sent(struct broker *b, struct inflight_count *ic, uid_t uid,
 		ic->owner = inflight_uid_get(b, uid);
 		ic->pool = pool;
 	}
-	if (ic->owner != NULL)
-		ic->owner->fds += nfds;
-	if (ic->pool != NULL)
-		ic->pool->inflight_fds += nfds;
+	inflight_charge(b, ic->owner, ic->pool, nfds);
 	ic->fds += nfds;
-	b->inflight_fds += nfds;
 }
 
 void

@@ -129,13 +129,13 @@ ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
 /* The QEMUs' counts are looked at now (a SIOCOUTQ each) when the books
  * say there is no room, as well as soon after each send. */
 static bool
-ivshmem_fd_room(struct ivshmem *ivs, uid_t uid, struct tenant *t,
+ivshmem_fd_room(struct ivshmem *ivs, uid_t uid, struct tenant_usage *pool,
     size_t nfds)
 {
-	if (inflight_room(ivs->b, uid, t->usage, nfds))
+	if (inflight_room(ivs->b, uid, pool, nfds))
 		return true;
 	(void)ivshmem_counts_refresh(ivs);
-	return inflight_room(ivs->b, uid, t->usage, nfds);
+	return inflight_room(ivs->b, uid, pool, nfds);
 }
 
 /* A QEMU connected: the same decision as an attach of the region by a VMM
@@ -162,7 +162,7 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		err = region_client_room(b, t, &why) < 0 ? -ENOSPC : 0;
 	/* What a join may be sent (the memfd, each index's vectors): within
 	 * what its uid and its tenant may hold unread. */
-	if (err == 0 && !ivshmem_fd_room(e->ivs, cred->uid, t, 1 +
+	if (err == 0 && !ivshmem_fd_room(e->ivs, cred->uid, t->usage, 1 +
 	    e->vectors * REGION_MAX_CLIENTS)) {
 		err = -ENOSPC;
 		why = "fds the daemon sent to peers of its uid and they did "

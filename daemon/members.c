@@ -12,7 +12,8 @@
  * by the daemon: a row per stored region, its name, the bits of its
  * members and the uid of each (members_may_take: another member, of
  * another tenant maybe, cannot ask for a kept index and take it, and
- * the pending bits kept with it, before its holder is back), written with plain stores at each attach and detach (no
+ * the pending bits kept with it, before its holder is back), written
+ * with plain stores at each attach and detach (no
  * system call on the attach path), so that it is as fresh as the last
  * change when the daemon is killed. A row is given when a region enters
  * the store and cleared when it leaves; at a stop nothing is cleared,

@@ -6,8 +6,8 @@
  * its uid's share there and none of its uid before it, holds every uid of
  * its tenant back (first come, first served); any other waits for its own
  * uid's peers and holds back no other uid; and no tenant's waiters hold
- * back another tenant. Set up with exact counts, which the integration tests can
- * reach only roughly: conn_inflight.c with the real event loop and real
+ * back another tenant. Set up with exact counts, which the integration
+ * tests can reach only roughly: conn_inflight.c with the real event loop and real
  * socketpairs (a byte unread stands for a message's fds, as SIOCOUTQ
  * sees it), and conn.c's queue replaced by a count of messages that each
  * need a number of fds.
