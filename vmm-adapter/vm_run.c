@@ -26,6 +26,8 @@
 #define MAX_INSN	15
 #define RUN_GOING	(-1)
 #define RESET_RIP	0xfff0
+#define APIC_ISR	0x100
+#define APIC_IRR	0x200
 
 /*
  * The tick kicks KVM_RUN out with EINTR so the loop can look at the clock.
@@ -156,11 +158,44 @@ internal_error(const struct vm *vm)
 	return VM_STATUS_FAIL;
 }
 
+/* Whether the vdev's vector is set in the local APIC's 256-bit register
+ * at off (IRR: pending, ISR: in service). */
+static bool
+apic_vector_bit(const struct kvm_lapic_state *l, unsigned off,
+    uint32_t vector)
+{
+	uint32_t word;
+
+	memcpy(&word, l->regs + off + 0x10 * (vector / 32), sizeof(word));
+	return (word >> (vector % 32)) & 1;
+}
+
+/* Where the guest was when its time ran out, on the same line, so that a
+ * hang says whether it waits for an interrupt that never came (halted,
+ * interrupts on, nothing pending) or one that came and was not taken.
+ * One write: another VM's lines may share the stream. */
 static int
 timed_out(const struct vm *vm)
 {
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	struct kvm_lapic_state lapic;
+	struct kvm_regs r;
+	char where[160] = "", apic[80] = "";
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) == 0) {
+		(void)ioctl(vm->vcpu_fd, KVM_GET_MP_STATE, &mp);
+		snprintf(where, sizeof(where), ", %s at RIP 0x%" PRIx64
+		    " with interrupts %s", mp.mp_state == KVM_MP_STATE_HALTED ?
+		    "halted" : "running", (uint64_t)r.rip,
+		    r.rflags & RFLAGS_IF ? "on" : "off");
+	}
+	if (ioctl(vm->vcpu_fd, KVM_GET_LAPIC, &lapic) == 0)
+		snprintf(apic, sizeof(apic), "; vector %" PRIu32 " %s pending, "
+		    "%s in service", vm->vector, apic_vector_bit(&lapic,
+		    APIC_IRR, vm->vector) ? "is" : "not",
+		    apic_vector_bit(&lapic, APIC_ISR, vm->vector) ? "is" : "not");
 	fprintf(stderr, "shm-vm: timeout: the guest was still running after "
-	    "%u s (--timeout)\n", vm->timeout_s);
+	    "%u s (--timeout)%s%s\n", vm->timeout_s, where, apic);
 	return VM_STATUS_TIMEOUT;
 }
 

@@ -548,6 +548,7 @@ test_timeout(void **state)
 	assert_int_equal(r.status, 124);
 	assert_string_equal(r.out, "spinning\n");
 	assert_one_line(r.err, "timeout");
+	assert_one_line(r.err, ", running at RIP 0x");
 }
 
 static void
@@ -566,6 +567,10 @@ test_halt(void **state)
 	assert_int_equal(r.status, 124);
 	assert_string_equal(r.out, "halting\n");
 	assert_one_line(r.err, "timeout");
+	/* what tells a lost interrupt from one never sent, or not taken */
+	assert_one_line(r.err, ", halted at RIP 0x");
+	assert_one_line(r.err, " with interrupts on; vector ");
+	assert_one_line(r.err, " not pending, not in service\n");
 }
 
 /* Guests run against a real daemon: shm-vm connects at start. Its socket
