@@ -12,22 +12,26 @@
 # console; its exit status is ours.
 #
 # usage: run-in-vm.sh [--mem SIZE] [--cpus N] [--hugepages N]
-#                     [--timeout SECONDS] [--if-no-kvm] -- COMMAND [ARG...]
+#                     [--timeout SECONDS] [--retries N] [--if-no-kvm]
+#                     -- COMMAND [ARG...]
 # --if-no-kvm skips (77) on a host whose own /dev/kvm works, where the same
-# tests run directly. One vCPU by default: with two, QEMU 7.2's TCG has
+# tests run directly. --retries runs a command that outlived --timeout
+# again in a fresh VM, at most N more times, after printing where each of
+# its processes waited (see dump_vm). One vCPU by default: with two, QEMU 7.2's TCG has
 # been seen to freeze the VM (both vCPUs in soft lockup) after a minute or
 # two of nested guests.
 # Exits 77 (ctest's "skipped") when QEMU, a kernel with kvm-amd or busybox
 # is missing, saying which package to install.
 set -eu
 
-mem=3G cpus=1 hugepages=0 timeout=900 if_no_kvm=0
+mem=3G cpus=1 hugepages=0 timeout=900 retries=0 if_no_kvm=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mem) mem=$2; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--hugepages) hugepages=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
+	--retries) retries=$2; shift 2 ;;
 	--if-no-kvm) if_no_kvm=1; shift ;;
 	--) shift; break ;;
 	*) echo "run-in-vm: unknown option $1" >&2; exit 2 ;;
@@ -59,8 +63,8 @@ for v in $(ls /lib/modules 2>/dev/null | sort -V -r); do
 done
 [ -n "$kver" ] || skip "no kernel with kvm-amd in /boot (apt-get install linux-image-amd64)"
 
-case "$mem$cpus$hugepages$timeout" in
-*[!0-9MGK]*) echo "run-in-vm: --mem, --cpus, --hugepages and --timeout take numbers" >&2; exit 2 ;;
+case "$mem$cpus$hugepages$timeout$retries" in
+*[!0-9MGK]*) echo "run-in-vm: --mem, --cpus, --hugepages, --timeout and --retries take numbers" >&2; exit 2 ;;
 esac
 work=$(mktemp -d /tmp/run-in-vm.XXXXXX)
 qpid=
@@ -117,7 +121,31 @@ mount -t sysfs sys $r/sys
 mkdir -p $r/tmp/run-in-vm
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out $r/tmp/run-in-vm
 # The heartbeat tells the host the VM's clock still runs (see below).
-( while :; do date +%s > $r/tmp/run-in-vm/heartbeat; sleep 2; done ) &
+# Asked by the host (a file "dump"), it writes what every process is
+# waiting for, in the kernel and in user space, before a timeout kills
+# the VM: a command that hangs says where.
+o=$r/tmp/run-in-vm
+( while :; do
+	date +%s > $o/heartbeat
+	if [ -e $o/dump ]; then
+		rm -f $o/dump
+		for p in /proc/[0-9]*; do
+			pid=${p#/proc/}
+			exe=$(readlink $p/exe 2>/dev/null) || continue
+			[ "$exe" != /bin/busybox ] || continue
+			echo "== pid $pid: $(tr '\0' ' ' < $p/cmdline)"
+			grep -E '^(State|PPid|Cpus_allowed_list):' $p/status
+			for t in $p/task/*; do
+				echo "-- task ${t##*/} $(cat $t/comm) wchan $(cat $t/wchan)"
+				cat $t/stack 2>/dev/null
+			done
+			chroot $r gdb -batch -p $pid -ex 'thread apply all bt' 2>&1 |
+			    grep -E '^(#|Thread )'
+		done > $o/dump.out 2>&1
+		echo done > $o/dump.done
+	fi
+	sleep 2
+done ) &
 chroot $r /bin/sh /tmp/run-in-vm/job.sh > $r/tmp/run-in-vm/output 2>&1
 echo $? > $r/tmp/run-in-vm/status
 sync
@@ -179,6 +207,7 @@ boot() {
 		[ "$beat" -ge "$started" ] || beat=$started
 		if [ $((now - started)) -ge "$timeout" ]; then
 			timed_out=1
+			dump_vm
 		elif [ $((now - beat)) -ge $FREEZE_S ]; then
 			frozen=1
 		else
@@ -192,13 +221,40 @@ boot() {
 	show_new
 }
 
+# Before a timeout kills the VM: where each of its processes waits (see
+# init), given at most DUMP_S seconds.
+DUMP_S=90
+dump_vm() {
+	: > "$work/out/dump"
+	waited=0
+	while [ ! -e "$work/out/dump.done" ] && [ $waited -lt $DUMP_S ] &&
+	    kill -0 "$qpid" 2>/dev/null; do
+		sleep 1
+		waited=$((waited + 1))
+	done
+	if [ -e "$work/out/dump.done" ]; then
+		echo "run-in-vm: the VM's processes at the timeout:" >&2
+		cat "$work/out/dump.out" >&2
+	else
+		echo "run-in-vm: the VM wrote no dump of its processes in $DUMP_S s" >&2
+	fi
+}
+
 # Freezes come at random, and on a loaded host a second one in a row was
-# seen too (a CI run of the bench): three boots at most.
+# seen too (a CI run of the bench): three boots at most. A timeout is
+# retried only when the caller asked (--retries).
 BOOTS=3
-for attempt in $(seq $BOOTS); do
+freezes=0 timeouts=0
+while :; do
 	boot
-	[ $frozen = 1 ] && [ "$attempt" -lt $BOOTS ] || break
-	echo "run-in-vm: the VM froze (no heartbeat for $FREEZE_S s); booting it again" >&2
+	if [ $frozen = 1 ] && [ $((freezes += 1)) -lt $BOOTS ]; then
+		echo "run-in-vm: the VM froze (no heartbeat for $FREEZE_S s); booting it again" >&2
+	elif [ $timed_out = 1 ] && [ $timeouts -lt "$retries" ]; then
+		: $((timeouts += 1))
+		echo "run-in-vm: the command was still running after $timeout s (--timeout); running it again in a fresh VM (retry $timeouts of $retries)" >&2
+	else
+		break
+	fi
 done
 if [ ! -f "$work/out/status" ]; then
 	if [ $timed_out = 1 ]; then
