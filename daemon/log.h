@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <syslog.h>
 
+#include "loglimit.h"
+
 /* A line's room: more than the longest message the daemon builds
  * (BROKER_MESSAGE_MAX, checked in broker.h) with the words around it. */
 #define LOG_LINE_MAX 16384
@@ -28,17 +30,7 @@ int log_parse_level(const char *s);
 void log_msg(const struct logger *lg, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A message a peer can repeat at will, said at most once an interval. */
-#define LOG_REPEAT_MS 10000
-struct log_limit {
-	uint64_t said_ms;	/* when last said (monotonic), 0: never */
-	uint64_t unsaid;	/* times since, not said */
-};
-
-/* True when the message is to be said now; *unsaid then gets how many
- * times it was not since it last was. */
-bool log_limit_pass(struct log_limit *l, uint64_t now_ms,
-    uint64_t interval_ms, uint64_t *unsaid);
+/* Messages a peer can repeat at will: log_limit_pass (loglimit.h). */
 
 #define log_err(lg, ...)	log_msg((lg), LOG_ERR, __VA_ARGS__)
 #define log_warn(lg, ...)	log_msg((lg), LOG_WARNING, __VA_ARGS__)
