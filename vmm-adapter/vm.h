@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loglimit.h"
+
 /* Guest images load at or above this; everything below is shm-vm's. */
 #define VM_IMAGE_BASE		0x100000ULL
 #define VM_DEFAULT_MEM		(64ULL << 20)
@@ -102,6 +104,7 @@ struct vm {
 	uint32_t nslots;
 	uint32_t slots_end;		/* past the highest slot ever used */
 	char vdev_last_err[256];	/* the last vdev message reported */
+	struct log_limit vdev_said;	/* vdev messages: a guest picks them */
 
 	/* accesses nobody handles, for the summary at the end */
 	uint64_t unknown_mmio, unknown_pio;

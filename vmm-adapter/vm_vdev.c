@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shmvdev.h"
@@ -131,20 +132,40 @@ static const struct shmvdev_ops vdev_ops = {
 	.unbind_irqfd = op_unbind_irqfd,
 };
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Why a guest's create, find or notify failed on the host side is the VMM
- * operator's to know: each new vdev message goes to stderr once. A refusal
- * that the daemon answered with a guest status ("attach: status N") is the
- * guest's business: it reads it from the factory page. */
+ * operator's to know: a new vdev message goes to stderr, one that repeats
+ * the last does not. A refusal that the daemon answered with a guest status
+ * ("attach: status N") is the guest's business: it reads it from the
+ * factory page. A guest can also make the messages differ at will (each
+ * size it asks for that has no room is one), so they are said at most
+ * once in LOG_REPEAT_MS, with a count of the others. */
 static void
 report_vdev_error(struct vm *vm)
 {
 	const char *e = shmvdev_error(vm->vdev);
+	uint64_t unsaid;
 
 	if (e[0] == '\0' || strcmp(e, vm->vdev_last_err) == 0 ||
 	    strncmp(e, "attach: status ", 15) == 0)
 		return;
 	snprintf(vm->vdev_last_err, sizeof(vm->vdev_last_err), "%s", e);
-	fprintf(stderr, "shm-vm: shmem vdev: %s\n", e);
+	if (!log_limit_pass(&vm->vdev_said, mono_ms(), LOG_REPEAT_MS, &unsaid))
+		return;
+	if (unsaid == 0)
+		fprintf(stderr, "shm-vm: shmem vdev: %s\n", e);
+	else
+		fprintf(stderr, "shm-vm: shmem vdev: %s (and %" PRIu64 " other "
+		    "messages since the last line, said at most every %d s)\n",
+		    e, unsaid, LOG_REPEAT_MS / 1000);
 }
 
 /* A store to a read-only region: the slot that holds gpa is one. Called

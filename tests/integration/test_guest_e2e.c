@@ -34,6 +34,7 @@
 
 #include "e2e.h"
 #include "fixture.h"
+#include "loglimit.h"
 #include "testcheck.h"
 #include "vmproc.h"
 
@@ -575,6 +576,37 @@ test_read_only_guest(void **state)
 	expect_no_regions(f);
 }
 
+/* A guest that makes each of its failures a message shm-vm has not said
+ * yet (e2e_flood): shm-vm's stderr is the VMM operator's journal, and how
+ * much goes there must not be the guest's to choose. Its 200 failures are
+ * a line at most every LOG_REPEAT_MS, the next counting the rest. */
+static void
+test_message_flood(void **state)
+{
+	struct e2e *f = *state;
+	struct vmproc *x = &f->vm[0];
+	int64_t t0 = harness_now_ms(), secs;
+	char want[64];
+	int said;
+
+	check_need_kvm();
+	vmproc_start(x, f->fx.d.socket, "e2e_flood", NULL);
+	assert_int_equal(vmproc_finish(x), 0);
+	secs = (harness_now_ms() - t0) / 1000;
+	snprintf(want, sizeof(want), "F: %u creates found no room\n",
+	    E2E_FLOOD_TRIES);
+	assert_string_equal(x->outbuf, want);
+	said = count_lines(x->errbuf, "shm-vm: shmem vdev: no room for ",
+	    NULL);
+	assert_int_equal(count_lines(x->errbuf, "", NULL), said);
+	assert_true(said >= 1);
+	assert_true(said <= 1 + secs / (LOG_REPEAT_MS / 1000));
+	if (said > 1)
+		assert_int_equal(count_lines(x->errbuf, " other messages since "
+		    "the last line, said at most every 10 s)", NULL), said - 1);
+	expect_no_regions(f);
+}
+
 /* shmguest's exception handlers: the vector on the console and an exit
  * status of its own, with and without an error code. */
 static void
@@ -613,6 +645,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_only_guest, setup_ro,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_exceptions, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_message_flood, setup,
 		    teardown),
 	};
 
