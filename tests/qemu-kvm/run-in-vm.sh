@@ -17,9 +17,9 @@
 # --if-no-kvm skips (77) on a host whose own /dev/kvm works, where the same
 # tests run directly. --retries runs a command that outlived --timeout
 # again in a fresh VM, at most N more times, after printing where each of
-# its processes waited (see dump_vm). One vCPU by default: with two, QEMU 7.2's TCG has
-# been seen to freeze the VM (both vCPUs in soft lockup) after a minute or
-# two of nested guests.
+# its processes waited (see dump_vm). One vCPU by default: with two,
+# QEMU 7.2's TCG has been seen to freeze the VM (both vCPUs in soft
+# lockup) after a minute or two of nested guests.
 # Exits 77 (ctest's "skipped") when QEMU, a kernel with kvm-amd or busybox
 # is missing, saying which package to install.
 set -eu
@@ -139,8 +139,8 @@ o=$r/tmp/run-in-vm
 				echo "-- task ${t##*/} $(cat $t/comm) wchan $(cat $t/wchan)"
 				cat $t/stack 2>/dev/null
 			done
-			chroot $r gdb -batch -p $pid -ex 'thread apply all bt' 2>&1 |
-			    grep -E '^(#|Thread )'
+			timeout 20 chroot $r gdb -batch -p $pid \
+			    -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread )'
 		done > $o/dump.out 2>&1
 		echo done > $o/dump.done
 	fi
@@ -186,7 +186,8 @@ show_new() {
 # without one for FREEZE_S seconds is killed (frozen=1).
 FREEZE_S=${RUN_IN_VM_FREEZE_S:-45}
 boot() {
-	rm -f "$work/out/status" "$work/out/heartbeat"
+	rm -f "$work/out/status" "$work/out/heartbeat" "$work/out/dump" \
+	    "$work/out/dump.done" "$work/out/dump.out"
 	: > "$work/out/output"
 	shown=0 frozen=0 timed_out=0
 	# -cpu EPYC has SVM with nested paging under TCG.
@@ -206,8 +207,9 @@ boot() {
 		beat=$(stat -c %Y "$work/out/heartbeat" 2>/dev/null || echo "$started")
 		[ "$beat" -ge "$started" ] || beat=$started
 		if [ $((now - started)) -ge "$timeout" ]; then
-			timed_out=1
 			dump_vm
+			# a command that ended during the dump did not time out
+			[ -f "$work/out/status" ] || timed_out=1
 		elif [ $((now - beat)) -ge $FREEZE_S ]; then
 			frozen=1
 		else
@@ -234,10 +236,12 @@ dump_vm() {
 	done
 	if [ -e "$work/out/dump.done" ]; then
 		echo "run-in-vm: the VM's processes at the timeout:" >&2
-		cat "$work/out/dump.out" >&2
+	elif ! kill -0 "$qpid" 2>/dev/null; then
+		echo "run-in-vm: the VM ended while it wrote the dump" >&2
 	else
-		echo "run-in-vm: the VM wrote no dump of its processes in $DUMP_S s" >&2
+		echo "run-in-vm: the VM's dump of its processes, cut at $DUMP_S s:" >&2
 	fi
+	cat "$work/out/dump.out" 2>/dev/null >&2
 }
 
 # Freezes come at random, and on a loaded host a second one in a row was
@@ -251,7 +255,9 @@ while :; do
 		echo "run-in-vm: the VM froze (no heartbeat for $FREEZE_S s); booting it again" >&2
 	elif [ $timed_out = 1 ] && [ $timeouts -lt "$retries" ]; then
 		: $((timeouts += 1))
-		echo "run-in-vm: the command was still running after $timeout s (--timeout); running it again in a fresh VM (retry $timeouts of $retries)" >&2
+		echo "run-in-vm: the command was still running after" \
+		    "$timeout s (--timeout); running it again in a fresh VM" \
+		    "(retry $timeouts of $retries)" >&2
 	else
 		break
 	fi
