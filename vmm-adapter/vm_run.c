@@ -177,18 +177,19 @@ apic_vector_bit(const struct kvm_lapic_state *l, unsigned off,
 static int
 timed_out(const struct vm *vm)
 {
-	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	struct kvm_mp_state mp;
 	struct kvm_lapic_state lapic;
 	struct kvm_regs r;
 	char where[160] = "", apic[80] = "";
+	const char *state = "in an unknown state";
 
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) == 0) {
-		(void)ioctl(vm->vcpu_fd, KVM_GET_MP_STATE, &mp);
+	if (ioctl(vm->vcpu_fd, KVM_GET_MP_STATE, &mp) == 0)
+		state = mp.mp_state == KVM_MP_STATE_HALTED ? "halted" :
+		    "running";
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) == 0)
 		snprintf(where, sizeof(where), ", %s at RIP 0x%" PRIx64
-		    " with interrupts %s", mp.mp_state == KVM_MP_STATE_HALTED ?
-		    "halted" : "running", (uint64_t)r.rip,
+		    " with interrupts %s", state, (uint64_t)r.rip,
 		    r.rflags & RFLAGS_IF ? "on" : "off");
-	}
 	if (ioctl(vm->vcpu_fd, KVM_GET_LAPIC, &lapic) == 0)
 		snprintf(apic, sizeof(apic), "; vector %" PRIu32 " %s pending, "
 		    "%s in service", vm->vector, apic_vector_bit(&lapic,

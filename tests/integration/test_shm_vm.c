@@ -149,6 +149,7 @@ guest(const char *name)
 		SHM_VM_GUEST_DIR "/fault.elf", SHM_VM_GUEST_DIR "/spin.elf",
 		SHM_VM_GUEST_DIR "/halt.elf", SHM_VM_GUEST_DIR "/halt_if.elf",
 		SHM_VM_GUEST_DIR "/cf9.elf",
+		SHM_VM_GUEST_DIR "/spin_pending.elf",
 		SHM_VM_DEMO_GUEST_DIR "/demo_b.elf",
 	};
 
@@ -549,6 +550,15 @@ test_timeout(void **state)
 	assert_string_equal(r.out, "spinning\n");
 	assert_one_line(r.err, "timeout");
 	assert_one_line(r.err, ", running at RIP 0x");
+	assert_one_line(r.err, " not pending, not in service\n");
+	/* an interrupt the guest cannot take (IF=0) shows as pending */
+	run_vm(&r, "--guest", guest("spin_pending.elf"), "--timeout", "1",
+	    NULL);
+	assert_int_equal(r.status, 124);
+	assert_string_equal(r.out, "spinning\n");
+	assert_one_line(r.err, ", running at RIP 0x");
+	assert_one_line(r.err, " with interrupts off; vector ");
+	assert_one_line(r.err, " is pending, not in service\n");
 }
 
 static void
