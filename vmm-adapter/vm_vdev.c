@@ -143,23 +143,33 @@ mono_ms(void)
 
 /* Why a guest's create, find or notify failed on the host side is the VMM
  * operator's to know: a new vdev message goes to stderr, one that repeats
- * the last does not. A refusal that the daemon answered with a guest status
- * ("attach: status N") is the guest's business: it reads it from the
- * factory page. A guest can also make the messages differ at will (each
- * size it asks for that has no room is one), so they are said at most
- * once in LOG_REPEAT_MS, with a count of the others. */
+ * the last does not (the vdev's message stays until the next failure, and
+ * this runs after every access). A refusal that the daemon answered with a
+ * guest status ("attach: status N") is the guest's business: it reads it
+ * from the factory page. A guest can also make the messages differ at will
+ * (each size it asks for that has no room is one), so they are said at
+ * most once in LOG_REPEAT_MS, counting those held back; one held back is
+ * said when its turn comes if it is still the last, or at the exit. */
 static void
 report_vdev_error(struct vm *vm)
 {
 	const char *e = shmvdev_error(vm->vdev);
-	uint64_t unsaid;
+	bool again = strcmp(e, vm->vdev_last_err) == 0;
+	uint64_t unsaid, now;
 
-	if (e[0] == '\0' || strcmp(e, vm->vdev_last_err) == 0 ||
-	    strncmp(e, "attach: status ", 15) == 0)
+	if (e[0] == '\0' || strncmp(e, "attach: status ", 15) == 0 ||
+	    (again && !vm->vdev_held))
 		return;
+	now = mono_ms();
+	if (again && now - vm->vdev_said.said_ms < LOG_REPEAT_MS)
+		return;		/* held back already, and counted */
 	snprintf(vm->vdev_last_err, sizeof(vm->vdev_last_err), "%s", e);
-	if (!log_limit_pass(&vm->vdev_said, mono_ms(), LOG_REPEAT_MS, &unsaid))
+	vm->vdev_held = !log_limit_pass(&vm->vdev_said, now, LOG_REPEAT_MS,
+	    &unsaid);
+	if (vm->vdev_held)
 		return;
+	if (again)
+		unsaid--;	/* counted when it was held back */
 	if (unsaid == 0)
 		fprintf(stderr, "shm-vm: shmem vdev: %s\n", e);
 	else
@@ -368,6 +378,11 @@ vm_vdev_close(struct vm *vm)
 	if (vm->ro_writes != 0)
 		fprintf(stderr, "shm-vm: dropped %" PRIu64 " guest stores to "
 		    "read-only shared memory\n", vm->ro_writes);
+	if (vm->vdev_held)
+		fprintf(stderr, "shm-vm: shmem vdev: %s (the last of %" PRIu64
+		    " messages not said since the last line, said at most every "
+		    "%d s)\n", vm->vdev_last_err, vm->vdev_said.unsaid,
+		    LOG_REPEAT_MS / 1000);
 	shmvdev_close(vm->vdev);
 	vm->vdev = NULL;
 	for (uint32_t i = 1; i < vm->slots_end; i++)

@@ -38,9 +38,9 @@ e2e_pattern(uint32_t i)
 	"[broker]\nmax_region_size = 1M\n"				\
 	"[tenant root]\nuid = 0\ndeny = " E2E_DENIED_NAME "\n"
 
-/* e2e_flood: two regions of the daemon's default max_region_size fill
- * shm-vm's window but for less than a third; then E2E_FLOOD_TRIES creates
- * of a third, each a page smaller than the last, find no room. */
+/* e2e_flood: two regions of the daemon's default max_region_size leave
+ * shm-vm's window less than another; then E2E_FLOOD_TRIES creates of one
+ * more, each a page smaller than the last, find no room. */
 #define E2E_FLOOD_HELD		"e2e/flood-held-0"	/* and -1 */
 #define E2E_FLOOD_NAME		"e2e/flood"
 #define E2E_FLOOD_PAGES		262144u	/* 1 GiB */
