@@ -241,7 +241,7 @@ dump_vm() {
 	else
 		echo "run-in-vm: the VM's dump of its processes, cut at $DUMP_S s:" >&2
 	fi
-	cat "$work/out/dump.out" 2>/dev/null >&2
+	cat "$work/out/dump.out" >&2 2>/dev/null
 }
 
 # Freezes come at random, and on a loaded host a second one in a row was
