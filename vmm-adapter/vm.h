@@ -106,7 +106,6 @@ struct vm {
 	char vdev_last_err[256];	/* the last vdev message reported */
 	struct log_limit vdev_said;	/* vdev messages, a guest's choice;
 					 * under vdev_lock */
-	bool vdev_held;			/* vdev_last_err was not said yet */
 
 	/* accesses nobody handles, for the summary at the end */
 	uint64_t unknown_mmio, unknown_pio;

@@ -157,16 +157,15 @@ report_vdev_error(struct vm *vm)
 	bool again = strcmp(e, vm->vdev_last_err) == 0;
 	uint64_t unsaid, now;
 
+	/* one held back is counted in unsaid until a line is said */
 	if (e[0] == '\0' || strncmp(e, "attach: status ", 15) == 0 ||
-	    (again && !vm->vdev_held))
+	    (again && vm->vdev_said.unsaid == 0))
 		return;
 	now = mono_ms();
 	if (again && now - vm->vdev_said.said_ms < LOG_REPEAT_MS)
 		return;		/* held back already, and counted */
 	snprintf(vm->vdev_last_err, sizeof(vm->vdev_last_err), "%s", e);
-	vm->vdev_held = !log_limit_pass(&vm->vdev_said, now, LOG_REPEAT_MS,
-	    &unsaid);
-	if (vm->vdev_held)
+	if (!log_limit_pass(&vm->vdev_said, now, LOG_REPEAT_MS, &unsaid))
 		return;
 	if (again)
 		unsaid--;	/* counted when it was held back */
@@ -378,7 +377,7 @@ vm_vdev_close(struct vm *vm)
 	if (vm->ro_writes != 0)
 		fprintf(stderr, "shm-vm: dropped %" PRIu64 " guest stores to "
 		    "read-only shared memory\n", vm->ro_writes);
-	if (vm->vdev_held)
+	if (vm->vdev_said.unsaid != 0)
 		fprintf(stderr, "shm-vm: shmem vdev: %s (the last of %" PRIu64
 		    " messages not said since the last line, said at most every "
 		    "%d s)\n", vm->vdev_last_err, vm->vdev_said.unsaid,
