@@ -63,9 +63,13 @@ for v in $(ls /lib/modules 2>/dev/null | sort -V -r); do
 done
 [ -n "$kver" ] || skip "no kernel with kvm-amd in /boot (apt-get install linux-image-amd64)"
 
-case "$mem$cpus$hugepages$timeout$retries" in
-*[!0-9MGK]*) echo "run-in-vm: --mem, --cpus, --hugepages, --timeout and --retries take numbers" >&2; exit 2 ;;
-esac
+# Only --mem takes a unit: "2G" elsewhere would pass here and then fail
+# the shell's arithmetic inside an if, which reads as false.
+for n in "$cpus" "$hugepages" "$timeout" "$retries" "${mem%[MGK]}"; do
+	case $n in
+	'' | *[!0-9]*) echo "run-in-vm: --cpus, --hugepages, --timeout and --retries take whole numbers, --mem a number with M, G or K" >&2; exit 2 ;;
+	esac
+done
 work=$(mktemp -d /tmp/run-in-vm.XXXXXX)
 qpid=
 trap 'rm -rf "$work"' EXIT
