@@ -39,6 +39,24 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || { echo "run-in-vm: no command given" >&2; exit 2; }
 
+# Each value alone, before any skip, so that a bad one in a caller fails
+# on every host. A unit only for --mem: [ N -ge 2G ] fails, an if reads
+# that as false, and --timeout 2G would never time out.
+number() {	# option value least
+	case $2 in
+	'' | *[!0-9]*) echo "run-in-vm: $1 takes a whole number, not '$2'" >&2; exit 2 ;;
+	esac
+	[ "$2" -ge "$3" ] || { echo "run-in-vm: $1 must be at least $3" >&2; exit 2; }
+}
+number --cpus "$cpus" 1
+number --hugepages "$hugepages" 0
+number --timeout "$timeout" 1
+number --retries "$retries" 0
+case ${mem%[MGK]} in
+'' | *[!0-9]*) echo "run-in-vm: --mem takes a whole number, optionally followed by M, G or K, not '$mem'" >&2; exit 2 ;;
+esac
+number --mem "${mem%[MGK]}" 1
+
 skip() { echo "run-in-vm: skipped: $*" >&2; exit 77; }
 
 if [ $if_no_kvm = 1 ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
@@ -63,13 +81,6 @@ for v in $(ls /lib/modules 2>/dev/null | sort -V -r); do
 done
 [ -n "$kver" ] || skip "no kernel with kvm-amd in /boot (apt-get install linux-image-amd64)"
 
-# Only --mem takes a unit: "2G" elsewhere would pass here and then fail
-# the shell's arithmetic inside an if, which reads as false.
-for n in "$cpus" "$hugepages" "$timeout" "$retries" "${mem%[MGK]}"; do
-	case $n in
-	'' | *[!0-9]*) echo "run-in-vm: --cpus, --hugepages, --timeout and --retries take whole numbers, --mem a number with M, G or K" >&2; exit 2 ;;
-	esac
-done
 work=$(mktemp -d /tmp/run-in-vm.XXXXXX)
 qpid=
 trap 'rm -rf "$work"' EXIT
