@@ -159,8 +159,10 @@ void vm_vdev_close(struct vm *vm);
 void vm_vdev_reset(struct vm *vm);
 
 /* vm_run.c: runs the vCPU until the guest exits or fails. Returns the exit
- * status shm-vm ends with. */
+ * status shm-vm ends with. vm_mono_ns is shm-vm's one clock (monotonic),
+ * for the --timeout deadline and the vdev message limit. */
 int vm_run(struct vm *vm);
+int64_t vm_mono_ns(void);
 
 /*
  * vm_reboot.c: the guest reset, why being what the guest did ("asked for

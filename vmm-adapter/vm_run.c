@@ -76,8 +76,8 @@ take_ticks(void)
 		continue;
 }
 
-static int64_t
-now_ns(void)
+int64_t
+vm_mono_ns(void)
 {
 	struct timespec ts;
 
@@ -387,7 +387,7 @@ run_loop(struct vm *vm, int64_t deadline)
 	int status;
 
 	for (;;) {
-		if (deadline != 0 && now_ns() >= deadline)
+		if (deadline != 0 && vm_mono_ns() >= deadline)
 			return timed_out(vm);
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 			int err = errno;
@@ -414,7 +414,7 @@ vm_run(struct vm *vm)
 	int status;
 
 	if (vm->timeout_s != 0)
-		deadline = now_ns() + (int64_t)vm->timeout_s * 1000000000;
+		deadline = vm_mono_ns() + (int64_t)vm->timeout_s * 1000000000;
 	if (tick_only_in_kvm_run(vm) < 0 || start_ticks() < 0) {
 		fprintf(stderr, "shm-vm: cannot start the vCPU's tick: %s\n",
 		    strerror(errno));

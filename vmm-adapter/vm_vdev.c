@@ -23,7 +23,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shmvdev.h"
@@ -132,15 +131,6 @@ static const struct shmvdev_ops vdev_ops = {
 	.unbind_irqfd = op_unbind_irqfd,
 };
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Why a guest's create, find or notify failed on the host side is the VMM
  * operator's to know: a new vdev message goes to stderr, one that repeats
  * the last does not (the vdev's message stays until the next failure, and
@@ -161,7 +151,7 @@ report_vdev_error(struct vm *vm)
 	if (e[0] == '\0' || strncmp(e, "attach: status ", 15) == 0 ||
 	    (again && vm->vdev_said.unsaid == 0))
 		return;
-	now = mono_ms();
+	now = (uint64_t)vm_mono_ns() / 1000000;
 	if (again && now - vm->vdev_said.said_ms < LOG_REPEAT_MS)
 		return;		/* held back already, and counted */
 	snprintf(vm->vdev_last_err, sizeof(vm->vdev_last_err), "%s", e);
