@@ -143,6 +143,8 @@ broker_fini(struct broker *b)
 		event_free(b->ev_accept_retry);
 	if (b->ev_grace != NULL)
 		event_free(b->ev_grace);
+	if (b->ev_keepers != NULL)
+		event_free(b->ev_keepers);
 	if (b->base != NULL)
 		event_base_free(b->base);
 	config_free(&b->cfg);

@@ -211,6 +211,7 @@ struct broker {
 	struct event *ev_sighup;	/* reload */
 	struct event *ev_watchdog;	/* sd_notify WATCHDOG=1 */
 	struct event *ev_status;	/* sd_notify STATUS= */
+	struct event *ev_keepers;	/* looks for fd keepers that ended */
 	struct event *ev_reload;	/* the next batch of a reload */
 	struct reload_job *reload;	/* the reload under way, or NULL */
 	bool reload_again;		/* a SIGHUP came during that reload */
@@ -481,6 +482,10 @@ void region_free_state(struct broker *b, struct region *g);
 int region_memfd(struct broker *b, const struct region *g, bool *borrowed);
 /* Parks the oldest memfds while the daemon holds more than its budget. */
 void region_park_memfds(struct broker *b);
+/* Makes the timer that, from the first park on, looks every second for
+ * keepers that ended and logs what went with each (fdstash_check). 0 or
+ * -ENOMEM. */
+int region_watch_keepers(struct broker *b);
 /* Creates the configured regions that do not exist yet, from *next on
  * and at most max of them: 1 when some remain, 0 when all were tried.
  * Each that cannot be made is logged and counted in *failed, the first

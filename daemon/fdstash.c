@@ -57,6 +57,9 @@ struct keeper {
 	uint64_t sync_sent;	/* the newest a SYNC has asked about */
 	uint64_t *slot_seq;	/* per slot: the last command about it */
 	bool failed;		/* died: no longer used */
+	bool told;		/* its end was passed to fdstash_check's caller */
+	int status;		/* its wait status once reaped, else -1 */
+	size_t held;		/* fds parked in it and not dropped */
 };
 
 struct fdstash {
@@ -127,6 +130,9 @@ fdstash_spawn(struct fdstash *s, struct keeper **out)
 	k->end_slot = rl.rlim_cur > (1u << 20) ? (1u << 20) :
 	    (uint32_t)rl.rlim_cur;
 	k->seq = k->synced = k->sync_sent = 0;
+	k->failed = k->told = false;
+	k->status = -1;
+	k->held = 0;
 	if ((k->slot_seq = calloc(k->end_slot, sizeof(*k->slot_seq))) == NULL) {
 		helper_end(&k->h, true, true);
 		return -ENOMEM;
@@ -162,6 +168,47 @@ fdstash_lost(struct keeper *k)
 	waitpid(k->h.pid, NULL, WNOHANG);
 }
 
+/* Whether the keeper's process has ended: its pidfd is readable then. */
+static bool
+fdstash_ended(const struct keeper *k)
+{
+	struct pollfd p = { .fd = k->h.pidfd, .events = POLLIN };
+
+	return k->h.pidfd >= 0 && poll(&p, 1, 0) == 1 &&
+	    (p.revents & POLLIN) != 0;
+}
+
+/* The wait status of an ended keeper, reaped through its pidfd (its pid
+ * may be another child's by now), or -1. */
+static int
+fdstash_reap(struct keeper *k)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)k->h.pidfd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return -1;
+	return si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) :
+	    si.si_status & 0x7f;
+}
+
+void
+fdstash_check(struct fdstash *s, fdstash_gone_cb *gone, void *arg)
+{
+	for (size_t i = 0; i < s->nkeepers; i++) {
+		struct keeper *k = &s->keepers[i];
+
+		/* Only the pidfd says it ended: a failed send may not mean
+		 * that, and its socket closes before it can be waited for. */
+		if (k->told || !fdstash_ended(k))
+			continue;
+		k->failed = k->told = true;
+		k->status = fdstash_reap(k);
+		gone(arg, k->h.pid, k->status, k->held);
+	}
+}
+
 /* Sends one command; -EAGAIN when the keeper is behind, which costs only
  * this command. */
 static int
@@ -194,6 +241,7 @@ fdstash_put(struct fdstash *s, int fd, uint64_t *handle)
 	}
 	close(fd);
 	k->slot_seq[slot] = ++k->seq;
+	k->held++;
 	s->count++;
 	*handle = (uint64_t)(k - s->keepers) << 32 | slot;
 	return 0;
@@ -272,6 +320,7 @@ fdstash_drop(struct fdstash *s, uint64_t handle)
 	if (ki >= s->nkeepers)
 		return;
 	k = &s->keepers[ki];
+	k->held--;
 	if (k->failed) {
 		s->count--;
 		return;
@@ -313,8 +362,9 @@ fdstash_free(struct fdstash *s)
 	if (s == NULL)
 		return;
 	for (size_t i = 0; i < s->nkeepers; i++) {
-		/* The keeper exits on EOF. */
-		helper_end(&s->keepers[i].h, false, true);
+		/* The keeper exits on EOF. One reaped already is not waited
+		 * for: its pid may be another child's by now. */
+		helper_end(&s->keepers[i].h, false, !s->keepers[i].told);
 		free(s->keepers[i].free_slots);
 		free(s->keepers[i].slot_seq);
 	}

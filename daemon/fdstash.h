@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define FDSTASH_KEEPER_ARG "--fdstash-keeper"
 
@@ -36,6 +37,18 @@ int fdstash_put(struct fdstash *s, int fd, uint64_t *handle);
 int fdstash_get(struct fdstash *s, uint64_t handle);
 /* Closes the parked fd. */
 void fdstash_drop(struct fdstash *s, uint64_t handle);
+
+/*
+ * Calls gone(arg, pid, status, parked) once for each keeper found ended
+ * since the last call: status as waitpid(2) gives it (-1: not known),
+ * parked the fds it held, whose regions' memory went with it unless a
+ * client maps it. A keeper ignores every signal it can, so one that ends
+ * was killed (SIGKILL, the OOM killer); without this the daemon learnt of
+ * it only when an attach to one of those regions failed.
+ */
+typedef void fdstash_gone_cb(void *arg, pid_t pid, int status,
+    size_t parked);
+void fdstash_check(struct fdstash *s, fdstash_gone_cb *gone, void *arg);
 
 /* Number of descriptors parked and of keeper processes, for status. */
 size_t fdstash_count(const struct fdstash *s);

@@ -306,9 +306,11 @@ main(int argc, char **argv)
 		log_notice(&b->log, "the hugepage pool is empty: regions use "
 		    "regular memory (fill /proc/sys/vm/nr_hugepages for "
 		    "hugetlb)");
-	if (service_start(b) < 0) {
+	if (region_watch_keepers(b) < 0 || service_start(b) < 0) {
 		log_err(&b->log, "start-up failed: cannot set up the service "
-		    "events");
+		    "events (out of memory)");
+		/* What came back from the fd store stays there. */
+		b->stopping = true;
 		broker_close(b, !b->activated);
 		free(b);
 		return 1;

@@ -4,7 +4,8 @@
  * region (memory, registry entry, fd store, quota charge), adopting one
  * from the fd store, parking memfds in keepers, attaching a client (index,
  * state page, eventfd, charge), detaching and revoking clients, destroying
- * and removing regions, and the events all of that raises: PeerChanged to
+ * and removing regions, noticing a keeper that ended (a timer armed at
+ * the first park), and the events all of that raises: PeerChanged to
  * the other members, ClientRevoked to the revoked, and the admin event
  * stream. The VMM service (vmm.c), the admin service (admin.c), start-up
  * (main.c), restarts (restore.c) and closing connections (conn.c) call
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -98,6 +100,70 @@ region_park_failed(struct broker *b, const struct region *g, int err)
 	    (unsigned long long)unsaid, PARK_WARN_INTERVAL_MS / 1000);
 }
 
+/* An fd keeper ended: the operator's to know at once, not when an attach
+ * to one of its regions fails. */
+static void
+region_keeper_gone(void *arg, pid_t pid, int status, size_t parked)
+{
+	struct broker *b = arg;
+	char how[64] = "ended";
+
+	if (status != -1 && WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "was killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (status != -1 && WIFEXITED(status))
+		snprintf(how, sizeof(how), "exited with status %d",
+		    WEXITSTATUS(status));
+	if (parked == 0) {
+		log_warn(&b->log, "fd keeper process %d %s; it held no region "
+		    "memfds", (int)pid, how);
+		return;
+	}
+	log_err(&b->log, "fd keeper process %d %s: the daemon can no longer "
+	    "hand out the memfds of the %zu regions parked in it, and "
+	    "attaches to them fail (clients that hold one keep it)%s%s",
+	    (int)pid, how, parked, b->cfg.fd_store ? "; restart the daemon "
+	    "to get them back from systemd's fd store" : "; their memory "
+	    "goes with the last client that holds it",
+	    status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ?
+	    " (an OOM kill is in the kernel log)" : "");
+}
+
+static void
+region_keepers_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+
+	(void)fd;
+	(void)what;
+	fdstash_check(b->stash, region_keeper_gone, b);
+}
+
+/* Armed at the first park: a daemon that never parks has no keeper to
+ * look at, and need not wake every second for nothing. */
+static void
+region_keepers_arm(struct broker *b)
+{
+	if (b->ev_keepers != NULL &&
+	    !event_pending(b->ev_keepers, EV_TIMEOUT, NULL))
+		event_add(b->ev_keepers, &(struct timeval){ 1, 0 });
+}
+
+int
+region_watch_keepers(struct broker *b)
+{
+	if (b->ev_keepers == NULL &&
+	    (b->ev_keepers = event_new(b->base, -1, EV_PERSIST,
+	    region_keepers_cb, b)) == NULL)
+		return -ENOMEM;
+	/* The start may have parked already (configured regions, the fd
+	 * store's). */
+	if (fdstash_keepers(b->stash) > 0)
+		region_keepers_arm(b);
+	return 0;
+}
+
+
 /*
  * Over the in-process budget, the memfds of the oldest regions go to keeper
  * processes: a new region is usually attached again soon (its creator's
@@ -126,6 +192,7 @@ region_park_memfds(struct broker *b)
 		if (g->mem.fd >= 0) {
 			g->mem.fd = -1;
 			b->local_fds--;
+			region_keepers_arm(b);
 		}
 		b->park_cursor = g->id;
 	}

@@ -134,11 +134,75 @@ test_parked_regions_are_shared(void **state)
 	assert_int_equal(harness_count_fds(f->d.pid), base_fds + 2);
 }
 
+/* Lines of the daemon's log that say keeper pid was killed by SIGKILL,
+ * with the regions parked in it, waited for up to ms. */
+static int
+wait_keeper_line(struct fixture *f, pid_t keeper, int64_t ms)
+{
+	char who[96], what[64];
+	int64_t end = harness_now_ms() + ms;
+	int n;
+
+	snprintf(who, sizeof(who), "fd keeper process %d was killed by "
+	    "signal 9 (", (int)keeper);
+	snprintf(what, sizeof(what), "the %d regions parked in it",
+	    NREGIONS - 2);
+	while ((n = fixture_log_lines(f, who, what)) == 0 &&
+	    harness_now_ms() < end)
+		usleep(50 * 1000);
+	return n;
+}
+
+/*
+ * A keeper killed (SIGKILL, the OOM killer) took the memory of the
+ * regions parked in it; the daemon learnt of it only when an attach to
+ * one of them failed, and never if none came. It now says so within
+ * about a second, once, and an attach to a lost region still fails
+ * cleanly while the others work.
+ */
+static void
+test_killed_keeper_is_said(void **state)
+{
+	struct fixture *f = *state;
+	struct shmc *a, *b;
+	struct shmc_region r;
+	pid_t keepers[4];
+
+	a = fixture_connect(f, f->d.socket, "a");
+	b = fixture_connect(f, f->d.socket, "b");
+	for (int i = 0; i < NREGIONS; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "parked%d", i);
+		assert_int_equal(fixture_attach(f, a, name, 4, true, &r),
+		    SHMC_GSS_OK);
+	}
+	assert_int_equal(harness_wait_children(f->d.pid, HARNESS_KEEPER_ARG,
+	    keepers, 4, 1, 5000), 1);
+	/* Parking does not wait for the keeper: let it take all ten. */
+	assert_int_equal(harness_wait_fd_count(keepers[0], 4 + NREGIONS - 2,
+	    KEEPER_SETTLE_MS), 4 + NREGIONS - 2);
+	assert_int_equal(kill(keepers[0], SIGKILL), 0);
+	assert_int_equal(wait_keeper_line(f, keepers[0], 5000), 1);
+	/* The oldest region was parked: its memory is gone. The newest is
+	 * still the daemon's own. */
+	assert_int_equal(fixture_attach(f, b, "parked0", 1, false, &r),
+	    SHMC_GSS_NOMEM);
+	assert_int_equal(fixture_log_lines(f, "cannot take the memfd of "
+	    "region parked0 back", NULL), 1);
+	assert_int_equal(fixture_attach(f, b, "parked11", 1, false, &r),
+	    SHMC_GSS_OK);
+	usleep(1500 * 1000);	/* the check runs every second: said once */
+	assert_int_equal(wait_keeper_line(f, keepers[0], 0), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_parked_regions_are_shared,
+		    setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_killed_keeper_is_said,
 		    setup, fixture_teardown),
 	};
 
