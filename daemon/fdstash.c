@@ -193,6 +193,22 @@ fdstash_reap(struct keeper *k)
 	    si.si_status & 0x7f;
 }
 
+/* What the daemon holds for an ended keeper, let go: its entry stays,
+ * as the handles of its regions name it, and says only that it failed. */
+static void
+fdstash_release(struct keeper *k)
+{
+	close(k->h.sock);
+	close(k->h.pidfd);
+	k->h.sock = k->h.pidfd = -1;
+	k->h.pid = 0;		/* reaped: fdstash_free has nothing to end */
+	free(k->free_slots);
+	free(k->slot_seq);
+	k->free_slots = NULL;
+	k->slot_seq = NULL;
+	k->nfree = k->free_cap = 0;
+}
+
 void
 fdstash_check(struct fdstash *s, fdstash_gone_cb *gone, void *arg)
 {
@@ -206,6 +222,7 @@ fdstash_check(struct fdstash *s, fdstash_gone_cb *gone, void *arg)
 		k->failed = k->told = true;
 		k->status = fdstash_reap(k);
 		gone(arg, k->h.pid, k->status, k->held);
+		fdstash_release(k);
 	}
 }
 
@@ -299,9 +316,11 @@ fdstash_get(struct fdstash *s, uint64_t handle)
 	struct keeper *k;
 	int err, fd;
 
-	if (ki >= s->nkeepers || s->keepers[ki].failed)
+	if (ki >= s->nkeepers)
 		return -EBADF;
 	k = &s->keepers[ki];
+	if (k->failed)
+		return -ESRCH;	/* its keeper is gone */
 	if (slot >= k->end_slot)
 		return -EBADF;
 	if (k->slot_seq[slot] > k->synced &&
@@ -362,9 +381,8 @@ fdstash_free(struct fdstash *s)
 	if (s == NULL)
 		return;
 	for (size_t i = 0; i < s->nkeepers; i++) {
-		/* The keeper exits on EOF. One reaped already is not waited
-		 * for: its pid may be another child's by now. */
-		helper_end(&s->keepers[i].h, false, !s->keepers[i].told);
+		/* The keeper exits on EOF. */
+		helper_end(&s->keepers[i].h, false, true);
 		free(s->keepers[i].free_slots);
 		free(s->keepers[i].slot_seq);
 	}
