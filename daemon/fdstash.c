@@ -20,7 +20,8 @@
  * slot's last command, and otherwise waits for a SYNC at most
  * KEEPER_SYNC_MS: a keeper that is slow (stopped, swapped out) then fails
  * only that request, never the event loop, and keeps its fds. A keeper
- * whose socket fails has died: it is reaped and not used again.
+ * whose socket fails is not used again; fdstash_check reaps it once its
+ * pidfd says it ended.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -160,12 +161,12 @@ fdstash_slot(struct fdstash *s, struct keeper **kp, uint32_t *slot)
 	return 0;
 }
 
-/* A keeper whose socket failed has died: reap it, use it no more. */
+/* A keeper whose socket failed is used no more. fdstash_check reaps it
+ * once its pidfd says it ended, and so still learns how it ended. */
 static void
 fdstash_lost(struct keeper *k)
 {
 	k->failed = true;
-	waitpid(k->h.pid, NULL, WNOHANG);
 }
 
 /* Whether the keeper's process has ended: its pidfd is readable then. */

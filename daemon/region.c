@@ -139,12 +139,12 @@ region_keepers_cb(evutil_socket_t fd, short what, void *arg)
 	fdstash_check(b->stash, region_keeper_gone, b);
 }
 
-/* Armed at the first park: a daemon that never parks has no keeper to
+/* Armed once there is a keeper: a daemon that never parks has none to
  * look at, and need not wake every second for nothing. */
 static void
 region_keepers_arm(struct broker *b)
 {
-	if (b->ev_keepers != NULL &&
+	if (b->ev_keepers != NULL && fdstash_keepers(b->stash) > 0 &&
 	    !event_pending(b->ev_keepers, EV_TIMEOUT, NULL))
 		event_add(b->ev_keepers, &(struct timeval){ 1, 0 });
 }
@@ -158,8 +158,7 @@ region_watch_keepers(struct broker *b)
 		return -ENOMEM;
 	/* The start may have parked already (configured regions, the fd
 	 * store's). */
-	if (fdstash_keepers(b->stash) > 0)
-		region_keepers_arm(b);
+	region_keepers_arm(b);
 	return 0;
 }
 
@@ -185,6 +184,7 @@ region_park_memfds(struct broker *b)
 		if (g->mem.fd >= 0 &&
 		    (err = fdstash_put(b->stash, g->mem.fd, &g->mem.stash)) < 0) {
 			region_park_failed(b, g, err);
+			region_keepers_arm(b);	/* one may have started */
 			return;
 		}
 		/* Only past regions that are parked: a failed one is tried
