@@ -59,7 +59,6 @@ struct keeper {
 	uint64_t *slot_seq;	/* per slot: the last command about it */
 	bool failed;		/* died: no longer used */
 	bool told;		/* its end was passed to fdstash_check's caller */
-	int status;		/* its wait status once reaped, else -1 */
 	size_t held;		/* fds parked in it and not dropped */
 };
 
@@ -132,7 +131,6 @@ fdstash_spawn(struct fdstash *s, struct keeper **out)
 	    (uint32_t)rl.rlim_cur;
 	k->seq = k->synced = k->sync_sent = 0;
 	k->failed = k->told = false;
-	k->status = -1;
 	k->held = 0;
 	if ((k->slot_seq = calloc(k->end_slot, sizeof(*k->slot_seq))) == NULL) {
 		helper_end(&k->h, true, true);
@@ -169,40 +167,12 @@ fdstash_lost(struct keeper *k)
 	k->failed = true;
 }
 
-/* Whether the keeper's process has ended: its pidfd is readable then. */
-static bool
-fdstash_ended(const struct keeper *k)
-{
-	struct pollfd p = { .fd = k->h.pidfd, .events = POLLIN };
-
-	return k->h.pidfd >= 0 && poll(&p, 1, 0) == 1 &&
-	    (p.revents & POLLIN) != 0;
-}
-
-/* The wait status of an ended keeper, reaped through its pidfd (its pid
- * may be another child's by now), or -1. */
-static int
-fdstash_reap(struct keeper *k)
-{
-	siginfo_t si;
-
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)k->h.pidfd, &si, WEXITED | WNOHANG) < 0 ||
-	    si.si_pid == 0)
-		return -1;
-	return si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) :
-	    si.si_status & 0x7f;
-}
-
 /* What the daemon holds for an ended keeper, let go: its entry stays,
  * as the handles of its regions name it, and says only that it failed. */
 static void
 fdstash_release(struct keeper *k)
 {
-	close(k->h.sock);
-	close(k->h.pidfd);
-	k->h.sock = k->h.pidfd = -1;
-	k->h.pid = 0;		/* reaped: fdstash_free has nothing to end */
+	helper_end(&k->h, false, false);
 	free(k->free_slots);
 	free(k->slot_seq);
 	k->free_slots = NULL;
@@ -218,11 +188,10 @@ fdstash_check(struct fdstash *s, fdstash_gone_cb *gone, void *arg)
 
 		/* Only the pidfd says it ended: a failed send may not mean
 		 * that, and its socket closes before it can be waited for. */
-		if (k->told || !fdstash_ended(k))
+		if (k->told || !helper_ended(&k->h))
 			continue;
 		k->failed = k->told = true;
-		k->status = fdstash_reap(k);
-		gone(arg, k->h.pid, k->status, k->held);
+		gone(arg, k->h.pid, helper_reap(&k->h), k->held);
 		fdstash_release(k);
 	}
 }

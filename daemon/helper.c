@@ -4,8 +4,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -96,11 +98,36 @@ helper_end(struct helper *h, bool kill_it, bool wait)
 	close(h->sock);
 	if (kill_it)
 		pidfd_send_signal(h->pidfd, SIGKILL, NULL, 0);
+	if (wait) {
+		siginfo_t si;
+
+		(void)waitid(P_PIDFD, (id_t)h->pidfd, &si, WEXITED);
+	} else {
+		(void)helper_reap(h);
+	}
 	close(h->pidfd);
-	if (wait)
-		waitpid(h->pid, NULL, 0);
-	else
-		waitpid(h->pid, NULL, WNOHANG);
 	h->pid = 0;
 	h->pidfd = h->sock = -1;
+}
+
+bool
+helper_ended(const struct helper *h)
+{
+	struct pollfd p = { .fd = h->pidfd, .events = POLLIN };
+
+	return h->pidfd >= 0 && poll(&p, 1, 0) == 1 &&
+	    (p.revents & POLLIN) != 0;
+}
+
+int
+helper_reap(struct helper *h)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)h->pidfd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return -1;
+	return si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) :
+	    si.si_status & 0x7f;
 }

@@ -26,8 +26,15 @@ int helper_spawn(const char *name, const char *arg, struct helper *h);
 
 /* Ends h: its socket closed (it exits on the end of its input) and,
  * when kill, SIGKILL too (for one that is stuck). Waits for it only when
- * wait; else it is reaped later by helper_reap. */
+ * wait; else reaps it only if it has ended already. Waits go through the
+ * pidfd: once a helper is reaped, its pid may be another child's. */
 void helper_end(struct helper *h, bool kill_it, bool wait);
+
+/* Whether h's process has ended: its pidfd is readable then. */
+bool helper_ended(const struct helper *h);
+/* Reaps h's process if it has ended: its wait status as waitpid(2) gives
+ * it, or -1 (still running, or reaped already). */
+int helper_reap(struct helper *h);
 
 /* In the helper, first thing: deaf to the daemon's signals, dead with it,
  * no descriptor but its socket. Returns only when the daemon lives. */

@@ -106,11 +106,12 @@ static void
 region_keeper_gone(void *arg, pid_t pid, int status, size_t parked)
 {
 	struct broker *b = arg;
+	int sig = status != -1 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	char how[64] = "ended";
 
-	if (status != -1 && WIFSIGNALED(status))
-		snprintf(how, sizeof(how), "was killed by signal %d (%s)",
-		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	if (sig != 0)
+		snprintf(how, sizeof(how), "was killed by signal %d (%s)", sig,
+		    strsignal(sig));
 	else if (status != -1 && WIFEXITED(status))
 		snprintf(how, sizeof(how), "exited with status %d",
 		    WEXITSTATUS(status));
@@ -125,8 +126,7 @@ region_keeper_gone(void *arg, pid_t pid, int status, size_t parked)
 	    (int)pid, how, parked, b->cfg.fd_store ? "; restart the daemon "
 	    "to get them back from systemd's fd store" : "; their memory "
 	    "goes with the last client that holds it",
-	    status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ?
-	    " (an OOM kill is in the kernel log)" : "");
+	    sig == SIGKILL ? " (an OOM kill is in the kernel log)" : "");
 }
 
 static void
@@ -161,7 +161,6 @@ region_watch_keepers(struct broker *b)
 	region_keepers_arm(b);
 	return 0;
 }
-
 
 /*
  * Over the in-process budget, the memfds of the oldest regions go to keeper
