@@ -196,6 +196,30 @@ conn_msginfo(const Shmbroker__ServerMessage *msg, uint64_t key,
 	}
 }
 
+/* Room for nfds more fds in c's queue and in all queues together: true;
+ * false when c was dropped for want of it. Room in all queues is made by
+ * letting go the connection that holds the most, which may be c. */
+static bool
+conn_fd_room(struct conn *c, size_t nfds)
+{
+	struct broker *b = c->b;
+
+	if (c->outq_fds + nfds > OUTQ_MAX_FDS) {
+		b->stats.slow_connections_dropped++;
+		conn_drop(c, "%zu fds wait unread in its replies and events, "
+		    "the limit is %d per connection", c->outq_fds,
+		    OUTQ_MAX_FDS);
+		return false;
+	}
+	if (nfds > 0 && !conn_outq_room(b, nfds) && !c->dead) {
+		b->stats.slow_connections_dropped++;
+		conn_drop(c, "the unread replies and events of all "
+		    "connections hold %zu fds, 1/%d of the daemon's limit "
+		    "(raise LimitNOFILE)", b->outq_fds, OUTQ_FDS_SHARE);
+	}
+	return !c->dead;
+}
+
 /* May the queued event found give way to the new one? Not when that would
  * drop an fd, unless it is the eventfd of the very peer now detaching. */
 static bool
@@ -208,10 +232,11 @@ conn_may_replace(const struct outmsg *found, const struct msginfo *mi,
 	    found->peer_index >= 0 && found->peer_index == mi->peer_index;
 }
 
-/* Replaces the queued event with the same key by the new one; false when
+/* Replaces the queued event with the same key by the new one: 1; 0 when
  * there is none, it has no room, it may not give way, or a reply is
- * queued after it (an event must not overtake a reply sent before it). */
-static bool
+ * queued after it (an event must not overtake a reply sent before it);
+ * -ENOBUFS when the fds it would add have no room and c was dropped. */
+static int
 conn_coalesce(struct conn *c, const struct msginfo *mi, const uint8_t *buf,
     size_t len, const int *fds, size_t nfds)
 {
@@ -227,14 +252,19 @@ conn_coalesce(struct conn *c, const struct msginfo *mi, const uint8_t *buf,
 	}
 	if (found == NULL || len > found->cap ||
 	    !conn_may_replace(found, mi, nfds))
-		return false;
+		return 0;
+	/* A detach's event (no fd) that becomes an attach's holds one fd
+	 * more: the same bounds as a new message, or a connection that
+	 * never reads would hold an fd per client it has. */
+	if (nfds > found->nfds && !conn_fd_room(c, nfds - found->nfds))
+		return -ENOBUFS;
 	for (i = 0; i < nfds; i++)
 		if ((dup[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0)) < 0)
 			break;
 	if (i < nfds) {
 		while (i > 0)
 			close(dup[--i]);
-		return false;
+		return 0;
 	}
 	for (i = 0; i < found->nfds; i++)
 		close(found->fds[i]);
@@ -247,7 +277,7 @@ conn_coalesce(struct conn *c, const struct msginfo *mi, const uint8_t *buf,
 	c->outq_bytes += len - found->len;
 	found->len = len;
 	memcpy(found->data, buf, len);
-	return true;
+	return 1;
 }
 
 /* How many replies and events may wait before reading stops: half the
@@ -315,8 +345,7 @@ conn_outq_room(struct broker *b, size_t nfds)
 /* Whether one more message of len bytes with nfds fds overflows a bound
  * of c's queue (or of all queues): the drop's reason in why. */
 static bool
-conn_queue_full(const struct conn *c, size_t len, size_t nfds, char *why,
-    size_t whylen)
+conn_queue_full(const struct conn *c, size_t len, char *why, size_t whylen)
 {
 	const struct broker *b = c->b;
 
@@ -328,10 +357,6 @@ conn_queue_full(const struct conn *c, size_t len, size_t nfds, char *why,
 		snprintf(why, whylen, "%zu bytes of replies and events wait "
 		    "unread, the limit is %u", c->outq_bytes + len,
 		    OUTQ_MAX_BYTES);
-	else if (c->outq_fds + nfds > OUTQ_MAX_FDS)
-		snprintf(why, whylen, "%zu fds wait unread in its replies and "
-		    "events, the limit is %d per connection", c->outq_fds,
-		    OUTQ_MAX_FDS);
 	else
 		return false;
 	return true;
@@ -345,24 +370,17 @@ conn_enqueue(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	uint64_t key = mi->key;
 	char why[256];
 	size_t cap;
+	int rc;
 
-	if (key != 0 && conn_coalesce(c, mi, buf, len, fds, nfds))
-		return 0;
+	if (key != 0 && (rc = conn_coalesce(c, mi, buf, len, fds, nfds)) != 0)
+		return rc > 0 ? 0 : rc;
 
-	if (conn_queue_full(c, len, nfds, why, sizeof(why))) {
+	if (conn_queue_full(c, len, why, sizeof(why))) {
 		c->b->stats.slow_connections_dropped++;
 		conn_drop(c, "%s", why);
 		return -ENOBUFS;
 	}
-	/* Room in all queues is made by letting go the connection that
-	 * holds the most, which may be c; else c goes. */
-	if (nfds > 0 && !conn_outq_room(c->b, nfds) && !c->dead) {
-		c->b->stats.slow_connections_dropped++;
-		conn_drop(c, "the unread replies and events of all "
-		    "connections hold %zu fds, 1/%d of the daemon's limit "
-		    "(raise LimitNOFILE)", c->b->outq_fds, OUTQ_FDS_SHARE);
-	}
-	if (c->dead)
+	if (!conn_fd_room(c, nfds))
 		return -ENOBUFS;
 	cap = key != 0 && len < EVENT_ROOM ? EVENT_ROOM : len;
 	if ((m = malloc(sizeof(*m) + cap)) == NULL) {

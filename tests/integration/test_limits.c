@@ -6,7 +6,8 @@
  * the limit, the daemon's counter for it moves (AdminStats, which
  * `shmctl stats` and `metrics` print), and the daemon serves everyone
  * else all the same. Requests that pipeline without reading their
- * replies, a watcher that never reads, a VMM connection that attaches
+ * replies, a watcher that never reads, events merged in a queue that
+ * never drains, a VMM connection that attaches
  * without end, connections past max_connections, regions and clients
  * past a tenant's and the daemon's limits, and an ivshmem peer that
  * never reads and a 17th that comes; and a tenant's max_connections
@@ -330,6 +331,87 @@ test_clients_per_connection(void **state)
 	assert_int_equal(STAT(f, refused_max_clients_per_connection), 2);
 	fixture_raw_close(f, t);
 	fixture_raw_close(f, s);
+	expect_baseline(f);
+}
+
+/* ---- merged events ---- */
+
+#define MERGE_REGIONS 20	/* test_merged_events_hold_bounded_fds' */
+#define MERGE_CLIENTS 14	/* its hog's clients in each (280) */
+
+/* Everything s has been sent so far, read and dropped with its fds. */
+static void
+drain_raw(int s)
+{
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	char buf[WIRE_MAX_MESSAGE];
+
+	while (poll(&p, 1, 200) > 0 && recv(s, buf, sizeof(buf),
+	    MSG_DONTWAIT) > 0)
+		;
+}
+
+/*
+ * Unread events for one client are merged into one, so that peers that
+ * come and go do not grow the queue. A peer's detach (no fd) merged into
+ * by its next attach (its eventfd) used to take that fd past the queue's
+ * bounds unchecked: a connection that never reads, with 280 clients,
+ * held 280 fds past its 256 (and all queues' share, which then let go
+ * whoever queued next, not it). Now the merge is bounded as a new event
+ * is, and the hog goes.
+ */
+static void
+test_merged_events_hold_bounded_fds(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t cid[MERGE_REGIONS];
+	char name[16], why[256];
+	int hog, peer;
+
+	start(f, OPEN);
+	hog = fixture_raw(f, f->d.socket);
+	for (int i = 0; i < MERGE_REGIONS; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		for (int j = 0; j < MERGE_CLIENTS; j++) {
+			Shmbroker__ServerMessage *m;
+
+			check_send_attach(hog, f->next_id++, name,
+			    strlen(name) + 1, 1, true);
+			m = check_recv_reply(hog, NULL);
+			assert_int_equal(m->attach->status,
+			    SHMBROKER__GUEST_STATUS__GSS_OK);
+			shmbroker__server_message__free_unpacked(m, NULL);
+		}
+	}
+	drain_raw(hog);		/* and from now on reads nothing */
+
+	/* A peer comes and goes: each hog client's event about it is a
+	 * detach, with no fd, waiting unread once the fds in flight and
+	 * the socket are full. Then it comes back to stay. */
+	peer = fixture_raw(f, f->d.socket);
+	for (int i = 0; i < MERGE_REGIONS; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		assert_int_equal(raw_attach(f, peer, name, false, &cid[i],
+		    why, sizeof(why)), SHMC_GSS_OK);
+		check_send_client_op(peer, f->next_id++,
+		    SHMBROKER__CLIENT_MESSAGE__BODY_DETACH, cid[i]);
+		drop_reply(peer);
+	}
+	/* A create: the regions go with the hog once it is let go. */
+	for (int i = 0; i < MERGE_REGIONS; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		assert_int_equal(raw_attach(f, peer, name, true, NULL, why,
+		    sizeof(why)), SHMC_GSS_OK);
+	}
+	print_message("connections let go: %llu\n",
+	    (unsigned long long)STAT(f, events_dropped_connections));
+	assert_true(check_sees_eof(hog, REPLY_WAIT_MS));
+	assert_int_equal(STAT(f, events_dropped_connections), 1);
+	assert_int_equal(fixture_log_lines(f, "dropped:", "fds wait unread"),
+	    1);
+	fixture_raw_close(f, hog);
+	serves_others(f);
+	fixture_raw_close(f, peer);
 	expect_baseline(f);
 }
 
@@ -1340,6 +1422,7 @@ main(void)
 		LIMITS_TEST(test_requests_in_flight),
 		LIMITS_TEST(test_queued_events),
 		LIMITS_TEST(test_clients_per_connection),
+		LIMITS_TEST(test_merged_events_hold_bounded_fds),
 		LIMITS_TEST(test_max_connections),
 		LIMITS_TEST(test_regions_and_clients),
 		LIMITS_TEST(test_ivshmem_non_reader),
