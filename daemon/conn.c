@@ -342,8 +342,8 @@ conn_outq_room(struct broker *b, size_t nfds)
 	return true;
 }
 
-/* Whether one more message of len bytes with nfds fds overflows a bound
- * of c's queue (or of all queues): the drop's reason in why. */
+/* Whether one more message of len bytes overflows c's queue's count or
+ * bytes (its fds are conn_fd_room's): the drop's reason in why. */
 static bool
 conn_queue_full(const struct conn *c, size_t len, char *why, size_t whylen)
 {
