@@ -366,6 +366,9 @@ shmc_attachment_info(const struct shmc *c, uint64_t client_id,
 {
 	const struct attachment *a = shmc_att_by_user(c, client_id);
 
+	/* lost < 0: revoked before a reconnect (shmc_reclaim). */
+	if (a != NULL && (a->revoked || a->lost < 0))
+		return -ECANCELED;
 	if (a == NULL || a->lost != 0)
 		return -ENOENT;
 	if (index != NULL)

@@ -285,8 +285,10 @@ unsigned shmc_reconnects(const struct shmc *c);
  * An attachment as it stands after reconnects: its index now (the old one
  * unless another client took it meanwhile), and whether its region is
  * still the memory first mapped (false when the region was made anew).
- * Either pointer may be NULL. Returns 0, or -ENOENT when client_id is not
- * an attachment of c or was lost at a reconnect.
+ * Either pointer may be NULL. Returns 0; -ECANCELED when an admin
+ * revoked it (its SHMC_EVENT_REVOKED came, or waits for shmc_dispatch,
+ * before a reconnect or after); -ENOENT when client_id is not an
+ * attachment of c or its region did not come back at a reconnect.
  */
 int shmc_attachment_info(const struct shmc *c, uint64_t client_id,
     uint32_t *index, bool *same_memory);

@@ -218,6 +218,7 @@ refresh_after_reconnect(struct shmvdev *d)
 	unsigned n = shmc_reconnects(d->c);
 	uint32_t idx;
 	bool same;
+	int rc;
 
 	if (n == d->reconnects)
 		return;
@@ -227,8 +228,13 @@ refresh_after_reconnect(struct shmvdev *d)
 
 		if (a->state != ATT_ATTACHED)
 			continue;
-		if (shmc_attachment_info(d->c, a->client_id, &idx,
-		    &same) < 0) {
+		rc = shmc_attachment_info(d->c, a->client_id, &idx, &same);
+		/* An admin's revocation, which its event (queued before the
+		 * reconnect) applies; taken for a lost client, whose guest
+		 * keeps the memory, it would not be. */
+		if (rc == -ECANCELED)
+			continue;
+		if (rc < 0) {
 			a->state = ATT_REVOKED;
 			seterr(d, "client %llu was lost when the daemon "
 			    "restarted", (unsigned long long)a->client_id);

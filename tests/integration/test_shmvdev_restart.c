@@ -3,11 +3,13 @@
  * test_shmvdev_restart: libshmvdev across a restart of the daemon under
  * its fake VMMs (fakevm.h). Guests keep their indices and doorbells, a
  * region that did not come back reads as revoked until the guest detaches
- * it, and with irqfds each client's new eventfd is bound in place of the
- * old one. The daemon runs on a configuration with a region, which a
+ * it, with irqfds each client's new eventfd is bound in place of the
+ * old one, and an admin's revocation still waiting when the daemon
+ * restarts is applied. The daemon runs on a configuration with a region, which a
  * new daemon makes again at once.
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,6 +24,7 @@
 
 #include "fakevm.h"
 #include "qvm/guest_shm.h"
+#include "shmclient_admin.h"
 #include "testcheck.h"
 
 /* A configured region comes back with a restarted daemon. */
@@ -141,6 +144,44 @@ test_restart_raises_irq(void **state)
 	assert_int_equal(GUEST_SHM_ACTIVE(fvm_rd(a, actl + C_STAT, 4)), 0x3);
 }
 
+/*
+ * An admin's revocation that waits undispatched when the daemon restarts
+ * is still applied: the guest loses the memory. The reconnect had marked
+ * the client lost (its region "did not come back"), and a lost client
+ * keeps its memory, so the revocation that came next was let pass and
+ * the guest kept a region an admin had detached it from (a reviewer's
+ * find).
+ */
+static void
+test_revoke_before_restart(void **state)
+{
+	struct vdev_fx *f = *state;
+	struct fvm *a = fvm_open(f, 0, 0, 0);
+	Shmbroker__ServerMessage *m = NULL;
+	struct pollfd p;
+	uint64_t actl;
+	unsigned irqs;
+
+	assert_int_equal(fvm_find(a, "cfg"), GSS_OK);
+	actl = fvm_rd(a, FACTORY + F_SHMEM, 8);
+	fvm_drain(a);
+	assert_int_equal(shmc_admin_detach(f->fx.adm, 0, "cfg", 0, &m), 0);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	p = (struct pollfd){ .fd = shmvdev_event_fd(a->v), .events = POLLIN };
+	assert_int_equal(poll(&p, 1, CHECK_REPLY_WAIT_MS), 1);
+
+	/* Not dispatched: the guest's next create finds the daemon gone
+	 * and reconnects. */
+	restart(f);
+	irqs = a->irqs;
+	assert_int_equal(fvm_create(a, "after", 1), GSS_OK);
+	fvm_drain(a);
+	assert_int_equal(a->nunmap, 1);
+	assert_true(a->irqs > irqs);
+	assert_int_equal(fvm_rd(a, actl + C_STAT, 4), 0);
+	assert_null(strstr(shmvdev_error(a->v), "lost when the daemon"));
+}
+
 /* With irqfds, a restart gives each client a new eventfd: the old one is
  * unbound (while still open), the new one bound, and notifications reach
  * it. */
@@ -197,6 +238,7 @@ main(void)
 		RESTART_TEST(test_daemon_restart),
 		RESTART_TEST(test_restart_raises_irq),
 		RESTART_TEST(test_daemon_restart_irqfd),
+		RESTART_TEST(test_revoke_before_restart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
