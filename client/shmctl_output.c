@@ -8,6 +8,7 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,31 +31,41 @@ ctl_warn(const char *fmt, ...)
 
 /* ---- JSON ---- */
 
-/* Length of the valid UTF-8 sequence at s, or 0 when it is not one. */
+/* Length of the valid UTF-8 sequence at s (its code point in *cp), or 0
+ * when it is not one. */
 static size_t
-utf8_len(const unsigned char *s)
+utf8_decode(const unsigned char *s, uint32_t *cp)
 {
-	uint32_t cp, min;
+	uint32_t min;
 	size_t n;
 
+	*cp = s[0];
 	if (s[0] < 0x80)
 		return 1;
 	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, cp = s[0] & 0x1f, min = 0x80;
+		n = 2, *cp = s[0] & 0x1f, min = 0x80;
 	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, cp = s[0] & 0x0f, min = 0x800;
+		n = 3, *cp = s[0] & 0x0f, min = 0x800;
 	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, cp = s[0] & 0x07, min = 0x10000;
+		n = 4, *cp = s[0] & 0x07, min = 0x10000;
 	else
 		return 0;
 	for (size_t i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)	/* also stops at the NUL */
 			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
+		*cp = *cp << 6 | (s[i] & 0x3f);
 	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
 		return 0;
 	return n;
+}
+
+/* C0, DEL and C1 (U+0080 to U+009F): terminals take C1 as escapes, as
+ * they do ESC. */
+static bool
+is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
 
 /*
@@ -66,6 +77,7 @@ json_string(FILE *f, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)(str != NULL ? str :
 	    "");
+	uint32_t cp;
 	size_t n;
 
 	fputc('"', f);
@@ -79,12 +91,13 @@ json_string(FILE *f, const char *str)
 		case '\r':	fputs("\\r", f); break;
 		case '\t':	fputs("\\t", f); break;
 		default:
-			if (*s < 0x20 || *s == 0x7f) {
-				fprintf(f, "\\u%04x", *s);
-			} else if ((n = utf8_len(s)) == 0) {
+			if ((n = utf8_decode(s, &cp)) == 0) {
 				fputs("\\ufffd", f);
 			} else {
-				fwrite(s, 1, n, f);
+				if (is_control(cp))
+					fprintf(f, "\\u%04x", (unsigned)cp);
+				else
+					fwrite(s, 1, n, f);
 				s += n - 1;
 			}
 		}
@@ -174,10 +187,23 @@ char *
 printable_dup(const char *s)
 {
 	char *d = strdup(s != NULL ? s : "");
+	unsigned char *in, *out;
+	uint32_t cp;
+	size_t n;
 
-	for (char *p = d; p != NULL && *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	if (d == NULL)
+		return NULL;
+	/* In place: what is kept is never longer than what it was. */
+	for (in = out = (unsigned char *)d; *in != '\0'; in += n) {
+		if ((n = utf8_decode(in, &cp)) == 0 || is_control(cp)) {
+			*out++ = '?';	/* one for a character, or a byte */
+			n = n > 0 ? n : 1;
+			continue;
+		}
+		memmove(out, in, n);
+		out += n;
+	}
+	*out = '\0';
 	return d;
 }
 

@@ -58,7 +58,8 @@ int table_add(struct table *t, const char *const *row);
 void table_print(const struct table *t, FILE *f);
 
 /* A copy of s (NULL: "") that cannot move a terminal's cursor or change
- * its state; NULL without memory. */
+ * its state: each control character (C0, DEL, C1) and each byte of
+ * invalid UTF-8 (a raw C1 among them) becomes '?'. NULL without memory. */
 char *printable_dup(const char *s);
 
 /* ---- formatting ---- */

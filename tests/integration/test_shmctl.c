@@ -210,7 +210,14 @@ test_json_lifecycle(void **state)
 
 static const char *const labels[NVMM] = {
 	"vm one",
-	"vm \"two\"\\\t\x01\x1b[31m caf\xc3\xa9",	/* quotes, controls, UTF-8 */
+	/* quotes, C0, UTF-8, C1 (UTF-8 and a raw CSI), invalid UTF-8 */
+	"vm \"two\"\\\t\x01\x1b[31m caf\xc3\xa9 \xc2\x9b" "2J\x9b" "1m\xe0\x80\xaf",
+};
+/* As JSON gives them back: invalid UTF-8 is U+FFFD, the rest as it was. */
+static const char *const json_labels[NVMM] = {
+	"vm one",
+	"vm \"two\"\\\t\x01\x1b[31m caf\xc3\xa9 \xc2\x9b" "2J\xef\xbf\xbd"
+	    "1m\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
 };
 
 static void
@@ -236,7 +243,7 @@ check_shown_clients(struct ctl *f, const struct shmc_region *r)
 		assert_int_equal(jv_int(c, "pid"), getpid());
 		assert_int_equal(jv_int(c, "uid"), getuid());
 		assert_int_equal(jv_int(c, "pending"), 0);
-		assert_string_equal(jv_str(c, "label"), labels[idx]);
+		assert_string_equal(jv_str(c, "label"), json_labels[idx]);
 	}
 }
 
@@ -272,8 +279,10 @@ test_attached_clients(void **state)
 	assert_int_equal(CTL(f, "show", "b"), 0);
 	assert_non_null(strstr(f->out, "clients:        2\n"));
 	assert_non_null(strstr(f->out, "vm one\n"));
-	assert_non_null(strstr(f->out, "vm \"two\"\\\?\?\?[31m caf\xc3\xa9\n"));
+	assert_non_null(strstr(f->out, "vm \"two\"\\\?\?\?[31m caf\xc3\xa9 "
+	    "\?2J\?1m\?\?\?\n"));
 	assert_null(strchr(f->out, '\x1b'));
+	assert_null(strchr(f->out, '\x9b'));
 	assert_int_equal(CTL(f, "clients"), 0);
 	assert_non_null(strstr(f->out, "vm one\n"));
 	assert_int_equal(CTL(f, "list"), 0);
@@ -328,7 +337,7 @@ test_detach_client(void **state)
 	assert_int_equal(jv_int(&f->json, "client_id"), r[1].client_id);
 	assert_string_equal(jv_str(&f->json, "region"), "dt");
 	assert_int_equal(jv_int(&f->json, "index"), 1);
-	assert_string_equal(jv_str(&f->json, "label"), labels[1]);
+	assert_string_equal(jv_str(&f->json, "label"), json_labels[1]);
 	CTL_JSON(f, "show", "dt");
 	c = jv_get(&f->json, "clients");
 	assert_non_null(c);
