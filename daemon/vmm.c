@@ -119,6 +119,38 @@ vmm_find_shared(struct conn *c, const char *name)
 	return g;
 }
 
+/* Whether the connection may hold one more client: a VMM that attaches
+ * without end would take the daemon's clients (and an eventfd each) from
+ * every other. Regions a guest creates live only while they have
+ * clients, so this bounds the connection's regions too. */
+static bool
+vmm_client_fits(struct conn *c, const char **why)
+{
+	const struct client *cl;
+	uint32_t n = 0;
+
+	LIST_FOREACH(cl, &c->clients, owner_entry)
+		if (++n >= c->b->cfg.max_clients_per_connection) {
+			c->b->stats.refused[LIMIT_CLIENTS_PER_CONNECTION]++;
+			*why = "the connection holds max_clients_per_connection "
+			    "clients already: detach some (or raise "
+			    "max_clients_per_connection in [broker])";
+			return false;
+		}
+	return true;
+}
+
+/* Room for one more client of this connection, in its own bound and in
+ * its tenant's quota and the daemon's. Asked once the name has its
+ * region (or may make one), so that a find of a name that is not there,
+ * or not this tenant's, says so even at a limit. */
+static bool
+vmm_client_room(struct conn *c, const char **why)
+{
+	return vmm_client_fits(c, why) &&
+	    region_client_room(c->b, vmm_charged_tenant(c), why) >= 0;
+}
+
 /* The region a guest's name refers to for this connection's tenant,
  * created when asked and allowed, and whether the client may only read
  * it. GSS status. */
@@ -142,7 +174,7 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 		access = policy_join_access(b, t, &c->cred, *gp, NULL, why);
 		if (access != TENANT_ACCESS_NONE) {
 			*read_only = access == TENANT_ACCESS_RO;
-			return GSS_OK;
+			return vmm_client_room(c, why) ? GSS_OK : GSS_NOMEM;
 		}
 		policy_deny(b, t);
 		return GSS_NO_PERMISSION;
@@ -158,6 +190,8 @@ vmm_lookup(struct conn *c, const Shmbroker__Attach *req, struct region **gp,
 		*why = "no region has that name";
 		return GSS_DOES_NOT_EXIST;
 	}
+	if (!vmm_client_room(c, why))
+		return GSS_NOMEM;
 	acl = (struct region_acl){ .owner_uid = c->cred.uid, .mode = t->mode,
 	    .has_group = t->has_group, .group = t->group,
 	    .tenant = vmm_charged_tenant(c),
@@ -207,27 +241,6 @@ vmm_read_only_fd(struct conn *c, struct client *cl, int *fd, bool *borrowed,
 	return GSS_OK;
 }
 
-/* Whether the connection may hold one more client: a VMM that attaches
- * without end would take the daemon's clients (and an eventfd each) from
- * every other. Regions a guest creates live only while they have
- * clients, so this bounds the connection's regions too. */
-static bool
-vmm_client_fits(struct conn *c, const char **why)
-{
-	const struct client *cl;
-	uint32_t n = 0;
-
-	LIST_FOREACH(cl, &c->clients, owner_entry)
-		if (++n >= c->b->cfg.max_clients_per_connection) {
-			c->b->stats.refused[LIMIT_CLIENTS_PER_CONNECTION]++;
-			*why = "the connection holds max_clients_per_connection "
-			    "clients already: detach some (or raise "
-			    "max_clients_per_connection in [broker])";
-			return false;
-		}
-	return true;
-}
-
 /* Finds or creates the region and makes the client; GSS status. */
 static enum guest_shm_status
 vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
@@ -241,9 +254,6 @@ vmm_attach_client(struct conn *c, const Shmbroker__Attach *req,
 	bool read_only = false;
 
 	*created = false;
-	if (!vmm_client_fits(c, why) ||
-	    region_client_room(b, vmm_charged_tenant(c), why) < 0)
-		return GSS_NOMEM;
 	if ((st = vmm_lookup(c, req, &g, created, &read_only, why)) !=
 	    GSS_OK) {
 		*created = false;

@@ -286,7 +286,8 @@ test_queued_events(void **state)
 /*
  * A VMM connection that attaches again and again stops at
  * max_clients_per_connection, with SHMC_GSS_NOMEM and the reason, and makes
- * no region on the way; other connections attach the same regions; a
+ * no region on the way (a name that is not there, or not valid, is still
+ * said to be so); other connections attach the same regions; a
  * detach makes room again.
  */
 static void
@@ -314,6 +315,11 @@ test_clients_per_connection(void **state)
 	    SHMC_GSS_NOMEM);
 	assert_int_equal(check_admin_show(f->adm, "c").error,
 	    SHMBROKER__ERROR__ERR_NOT_FOUND);
+	/* At the limit a guest still learns what is wrong with its name. */
+	assert_int_equal(raw_attach(f, s, "nothere", false, NULL, why,
+	    sizeof(why)), SHMC_GSS_DOES_NOT_EXIST);
+	assert_int_equal(raw_attach(f, s, "no name", true, NULL, why,
+	    sizeof(why)), SHMC_GSS_ILLEGAL_NAME);
 	assert_int_equal(STAT(f, refused_max_clients_per_connection), 2);
 
 	/* Another connection is not held back. */
