@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "shmclient_int.h"
@@ -42,6 +43,52 @@ int
 shmc_event_fd(const struct shmc *c)
 {
 	return c->epfd;
+}
+
+int
+shmc_retry_arm(struct shmc *c, int ms)
+{
+	struct itimerspec its = { .it_value = { ms / 1000,
+	    (long)(ms % 1000) * 1000000 } };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd;
+
+	if (c->retry_tfd < 0) {
+		fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+		    TFD_CLOEXEC);
+		if (fd < 0)
+			return shmc_fail(c, -errno, "timerfd: %s",
+			    strerror(errno));
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			return shmc_fail(c, -errno, "epoll: %s",
+			    strerror(errno));
+		}
+		c->retry_tfd = fd;
+	}
+	if (timerfd_settime(c->retry_tfd, 0, &its, NULL) < 0)
+		return shmc_fail(c, -errno, "timerfd: %s", strerror(errno));
+	return 0;
+}
+
+void
+shmc_retry_disarm(struct shmc *c)
+{
+	struct itimerspec off = { { 0, 0 }, { 0, 0 } };
+
+	if (c->retry_tfd >= 0)
+		(void)timerfd_settime(c->retry_tfd, 0, &off, NULL);
+	shmc_retry_drain(c);
+}
+
+void
+shmc_retry_drain(struct shmc *c)
+{
+	uint64_t n;
+
+	if (c->retry_tfd >= 0 && read(c->retry_tfd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: it had not fired. */
+	}
 }
 
 void
@@ -201,6 +248,7 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 	if (read(c->evfd, &drained, sizeof(drained)) < 0) {
 		/* EAGAIN: nothing was queued. */
 	}
+	shmc_retry_drain(c);
 	/* Everything goes through the queue, in order: a callback that makes
 	 * a call queues what that call reads, ahead of what is still in the
 	 * socket. */
@@ -217,7 +265,7 @@ shmc_dispatch(struct shmc *c, shmc_event_cb cb, void *arg)
 			continue;
 		}
 		if ((rc = shmc_read_one(c, &m, &fds, MSG_DONTWAIT)) < 0 &&
-		    !reconnected && shmc_try_again(c, &rc)) {
+		    !reconnected && shmc_try_again_later(c, &rc)) {
 			reconnected = true;	/* the new connection's events */
 			continue;
 		}

@@ -7,7 +7,8 @@
  * event is translated between the two here. The epoll and event fds outlive
  * the socket, so the caller's poll set stays valid across a reconnect. A
  * re-claim brings a new state page and new eventfds, swapped in by
- * signals.c.
+ * signals.c. A call that finds the daemon gone waits for it to come back;
+ * shmc_dispatch does not, and tries again on a timer in the event fd.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -287,17 +288,21 @@ shmc_sleep_ms(int ms)
 		;
 }
 
-/* A new connection to the same path, with the same label, the same
- * attachments and the same admin watch; retried until reconnect_ms. */
-static int
-shmc_reconnect(struct shmc *c)
+/* A daemon that refuses this peer, or a path that cannot be one: no later
+ * attempt would do better. */
+static bool
+shmc_refused_for_good(int rc)
 {
-	/* Once a whole wait was in vain, each call tries once: a VMM that
-	 * detaches its clients one by one (a guest reset) while the daemon
-	 * stays away would otherwise wait reconnect_ms for each. */
-	int64_t deadline = shmc_now_ms() + (c->unreachable ? 0 :
-	    c->reconnect_ms);
-	char why[sizeof(c->err)];
+	return rc == -EPERM || rc == -EACCES || rc == -ENAMETOOLONG;
+}
+
+/* A new connection to the same path, with the same label, the same
+ * attachments and the same admin watch; tried until deadline. 0, or the
+ * last attempt's error with its reason in why. */
+static int
+shmc_reconnect_until(struct shmc *c, int64_t deadline, char *why,
+    size_t whylen)
+{
 	int rc;
 
 	shmc_drop_socket(c);
@@ -311,28 +316,62 @@ shmc_reconnect(struct shmc *c)
 			rc = shmc_admin_watch_once(c);
 		if (rc == 0)
 			break;
-		snprintf(why, sizeof(why), "%s", c->err);
+		/* Before the drop, whose reads may say something else. */
+		snprintf(why, whylen, "%s", c->err);
 		shmc_drop_socket(c);
 		/* Refused for good, or out of time; anything else (no socket
 		 * yet, nobody listening, a daemon still starting) passes. */
-		if (rc == -EPERM || rc == -EACCES || rc == -ENAMETOOLONG ||
+		if (shmc_refused_for_good(rc) ||
 		    shmc_now_ms() + SHMC_RECONNECT_RETRY_MS > deadline)
-			break;
+			return rc;
 		shmc_sleep_ms(SHMC_RECONNECT_RETRY_MS);
 	}
-	if (rc < 0 && c->unreachable)
+	c->unreachable = false;
+	c->away_since = 0;
+	shmc_retry_disarm(c);
+	c->reconnects++;
+	return 0;
+}
+
+/* After attempts in vain (why) that began at since: said, and from now on
+ * each call tries once, so that a VMM that detaches its clients one by one
+ * (a guest reset) while the daemon stays away does not wait for each. */
+static int
+shmc_unreachable(struct shmc *c, int rc, int64_t since, const char *why)
+{
+	if (c->unreachable)
 		return shmc_fail(c, rc, "shmbrokerd is still away (tried once, "
 		    "after a wait of %d ms in vain before): %s",
 		    c->reconnect_ms, why);
-	if (rc < 0) {
-		c->unreachable = true;
-		return shmc_fail(c, rc, "lost the connection to shmbrokerd and "
-		    "could not make a new one in %d ms: %s", c->reconnect_ms,
-		    why);
-	}
-	c->unreachable = false;
-	c->reconnects++;
-	return 0;
+	c->unreachable = true;
+	c->away_since = 0;
+	shmc_retry_disarm(c);
+	return shmc_fail(c, rc, "lost the connection to shmbrokerd and could "
+	    "not make a new one in %lld ms: %s", (long long)(shmc_now_ms() -
+	    since), why);
+}
+
+/* A call's reconnect: retried for up to reconnect_ms (once when a whole
+ * wait was in vain before); the call waits. */
+static int
+shmc_reconnect(struct shmc *c)
+{
+	int64_t now = shmc_now_ms();
+	char why[sizeof(c->err)];
+	int rc;
+
+	rc = shmc_reconnect_until(c, now + (c->unreachable ? 0 :
+	    c->reconnect_ms), why, sizeof(why));
+	return rc < 0 ? shmc_unreachable(c, rc, now, why) : 0;
+}
+
+/* Errors that mean the daemon went (or is not there): worth a reconnect
+ * when the caller asked for them. */
+static bool
+shmc_reconnectable(const struct shmc *c, int rc)
+{
+	return c->reconnect_ms > 0 && (rc == -ECONNRESET || rc == -EPIPE ||
+	    rc == -ENOTCONN || rc == -ECONNREFUSED || rc == -ECONNABORTED);
 }
 
 /* After a call that failed with *rc: true when the daemon had gone and a
@@ -341,11 +380,42 @@ shmc_reconnect(struct shmc *c)
 bool
 shmc_try_again(struct shmc *c, int *rc)
 {
-	if (c->reconnect_ms <= 0 || (*rc != -ECONNRESET && *rc != -EPIPE &&
-	    *rc != -ENOTCONN && *rc != -ECONNREFUSED && *rc != -ECONNABORTED))
+	if (!shmc_reconnectable(c, *rc))
 		return false;
 	*rc = shmc_reconnect(c);
 	return *rc == 0;
+}
+
+/*
+ * shmc_dispatch's reconnect: one attempt, and no wait. Its caller polls
+ * the event fd, and may hold a lock while it dispatches (libshmvdev's,
+ * which a guest's doorbells and status reads take too), so a wait of
+ * reconnect_ms here would stall them as long. Until reconnect_ms has
+ * passed since the daemon went, a failed attempt arms a timer in the event
+ * fd: the caller dispatches, and so tries, again.
+ */
+bool
+shmc_try_again_later(struct shmc *c, int *rc)
+{
+	int64_t now = shmc_now_ms();
+	char why[sizeof(c->err)];
+
+	if (!shmc_reconnectable(c, *rc))
+		return false;
+	if (c->away_since == 0)
+		c->away_since = now;
+	if ((*rc = shmc_reconnect_until(c, now, why, sizeof(why))) == 0)
+		return true;
+	if (c->unreachable || shmc_refused_for_good(*rc) ||
+	    now + SHMC_RECONNECT_RETRY_MS > c->away_since + c->reconnect_ms ||
+	    shmc_retry_arm(c, SHMC_RECONNECT_RETRY_MS) < 0) {
+		*rc = shmc_unreachable(c, *rc, c->away_since, why);
+		return false;
+	}
+	*rc = shmc_fail(c, *rc, "lost the connection to shmbrokerd; trying "
+	    "again every %d ms, for up to %d ms: %s", SHMC_RECONNECT_RETRY_MS,
+	    c->reconnect_ms, why);
+	return false;
 }
 
 void

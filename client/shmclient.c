@@ -141,7 +141,7 @@ shmc_connect(const char *path, const char *label, int timeout_ms,
 	*out = NULL;
 	if (c == NULL)
 		return -ENOMEM;
-	c->sock = c->epfd = c->evfd = -1;
+	c->sock = c->epfd = c->evfd = c->retry_tfd = -1;
 	c->next_id = 1;
 	c->timeout_ms = timeout_ms > 0 ? timeout_ms : SHMC_DEFAULT_TIMEOUT_MS;
 	STAILQ_INIT(&c->queue);
@@ -180,6 +180,8 @@ shmc_close(struct shmc *c)
 		close(c->epfd);
 	if (c->evfd >= 0)
 		close(c->evfd);
+	if (c->retry_tfd >= 0)
+		close(c->retry_tfd);
 	wire_scratch_free(c->scratch);
 	wake_close(c->wake);
 	free(c->path);

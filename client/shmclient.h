@@ -271,12 +271,14 @@ void shmc_set_event_thread(struct shmc *c, bool on);
 
 /*
  * Enables reconnecting after the daemon went away (0, the default, turns
- * it off): a call or shmc_dispatch that finds the connection closed tries
- * to connect again every 50 ms for up to timeout_ms, re-attaches every
- * attachment not detached, and is then tried once more. The event fd stays
- * the same. The call that finds it gone may block for that long; once such
- * a wait was in vain, each later call tries to connect once, without
- * waiting, until one gets through.
+ * it off): a call that finds the connection closed tries to connect again
+ * every 50 ms for up to timeout_ms, re-attaches every attachment not
+ * detached, and is then tried once more. The event fd stays the same. The
+ * call that finds it gone may block for that long; once such a wait was
+ * in vain, each later call tries to connect once, without waiting, until
+ * one gets through. shmc_dispatch never waits: it tries once, and until
+ * timeout_ms has passed since the daemon went, makes the event fd readable
+ * again 50 ms later for the next try (returning the error meanwhile).
  */
 void shmc_set_reconnect(struct shmc *c, int timeout_ms);
 /* How many times c has reconnected. */

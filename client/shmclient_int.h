@@ -79,6 +79,9 @@ struct shmc {
 	char *label;		/* NULL: the program's name */
 	int reconnect_ms;	/* 0: never reconnect */
 	bool unreachable;	/* the last reconnect's whole wait was in vain */
+	int64_t away_since;	/* shmc_now_ms when dispatch found the daemon
+				 * gone; 0 while connected */
+	int retry_tfd;		/* in epfd: dispatch's next attempt, or -1 */
 	bool fds_lost;		/* the last message read came without all
 				 * its fds (descriptor limit) */
 	bool event_thread;	/* shmc_set_event_thread */
@@ -146,6 +149,12 @@ void shmc_queue_local(struct shmc *c, const struct shmc_event *ev);
  * EVENTFD_CHANGED ones check for themselves (signals.c). */
 void shmc_queue_forget(struct shmc *c, uint64_t user_id);
 void shmc_queue_free(struct shmc *c);
+/* The timer that makes the event fd readable in ms, for dispatch's next
+ * reconnect attempt (made at the first need); 0 or -errno. Disarming and
+ * draining it cannot fail. */
+int shmc_retry_arm(struct shmc *c, int ms);
+void shmc_retry_disarm(struct shmc *c);
+void shmc_retry_drain(struct shmc *c);
 /* Makes the event fd readable (evfd), so that its waiter dispatches. */
 void shmc_wake_events(struct shmc *c);
 
@@ -160,6 +169,7 @@ int shmc_resolve(struct shmc *c, uint64_t user_id, uint64_t *id);
 void shmc_translate_event(struct shmc *c, Shmbroker__ServerMessage *m,
     struct wire_fds *fds);
 bool shmc_try_again(struct shmc *c, int *rc);
+bool shmc_try_again_later(struct shmc *c, int *rc);
 struct attachment *shmc_att_by_user(const struct shmc *c, uint64_t id);
 
 /* signals.c */
