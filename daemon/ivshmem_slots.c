@@ -183,7 +183,9 @@ ivsh_slots_deliver(struct ivsh_slots *s, unsigned index, unsigned vector,
 			ivsh_slots_wake(s, s->ring[index][vector].efd);
 		return;
 	}
-	if (from == 0 || (page = statepage_map(&g->state)) == NULL)
+	/* A mapping kept: a relay posts on every ring, and only the few
+	 * regions an admin exports have one (statepage.h). */
+	if (from == 0 || (page = statepage_map_kept(&g->state)) == NULL)
 		return;
 	for (unsigned i = 0; i < REGION_MAX_CLIENTS; i++)
 		if (from & (1u << i))

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * statepage: the state page's memfd and mapping in the daemon, and the
- * eventfd signal of a notification (see statepage.h).
+ * statepage: the state page's memfd in the daemon, its pending words read
+ * and changed through the file or a mapping made for the one operation,
+ * and the ivshmem relay's kept mapping (see statepage.h).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -52,18 +53,77 @@ statepage_adopt(struct statepage *sp, int fd)
 	return 0;
 }
 
-struct shm_state_page *
-statepage_map(struct statepage *sp)
+/* A new mapping of the page, or NULL with errno set. */
+static struct shm_state_page *
+statepage_mmap(const struct statepage *sp)
 {
-	void *p;
-
-	if (sp->page != NULL || sp->fd < 0)
-		return sp->page;
-	p = mmap(NULL, SHM_STATE_PAGE_SIZE, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, SHM_STATE_PAGE_SIZE, PROT_READ | PROT_WRITE,
 	    MAP_SHARED, sp->fd, 0);
-	if (p != MAP_FAILED)
-		sp->page = p;
+
+	return p != MAP_FAILED ? p : NULL;
+}
+
+struct shm_state_page *
+statepage_map_kept(struct statepage *sp)
+{
+	if (sp->page == NULL && sp->fd >= 0)
+		sp->page = statepage_mmap(sp);
 	return sp->page;
+}
+
+/*
+ * The page for one operation: the kept mapping when the region has one,
+ * else a mapping of its own that statepage_put undoes. Any tenant can ask
+ * for an operation on each of its regions, and a mapping kept per region
+ * would take the daemon past vm.max_map_count, where every mmap of the
+ * daemon fails, for every tenant.
+ */
+static int
+statepage_get(struct statepage *sp, struct shm_state_page **page)
+{
+	if ((*page = sp->page) == NULL && (*page = statepage_mmap(sp)) == NULL)
+		return -errno;
+	return 0;
+}
+
+/* The daemon maps only the page of a one-page file, so no other mapping
+ * merges with this one: unmapping it whole splits none, and so cannot
+ * fail past vm.max_map_count as a split can. */
+static void
+statepage_put(struct statepage *sp, struct shm_state_page *page)
+{
+	if (page != sp->page)
+		munmap(page, SHM_STATE_PAGE_SIZE);
+}
+
+int
+statepage_post(struct statepage *sp, unsigned from, uint16_t targets)
+{
+	struct shm_state_page *p;
+	int err;
+
+	if (targets == 0)
+		return 0;
+	if ((err = statepage_get(sp, &p)) < 0)
+		return err;
+	for (uint32_t left = targets; left != 0;)
+		shm_state_post(p, from, shm_state_next(&left));
+	statepage_put(sp, p);
+	return 0;
+}
+
+int
+statepage_take(struct statepage *sp, unsigned idx, uint32_t keep,
+    uint16_t *pending)
+{
+	struct shm_state_page *p;
+	int err;
+
+	if ((err = statepage_get(sp, &p)) < 0)
+		return err;
+	*pending = shm_state_take(p, idx, keep);
+	statepage_put(sp, p);
+	return 0;
 }
 
 static off_t
@@ -77,35 +137,42 @@ statepage_offset(unsigned idx)
  * The daemon's file of the page is the one its members hold, so the file
  * status flags are theirs to set: O_APPEND turns pwrite into an append to
  * a file sealed against growing, O_DIRECT refuses 4 bytes. A mapping obeys
- * neither, but costs a mapping for each page (up to max_regions of them,
- * past vm.max_map_count), so it is made only once the file refused.
+ * neither, so once the file refused, the word is reached through one made
+ * for this call: any member can make every region's file refuse.
  */
 int
 statepage_clear(struct statepage *sp, unsigned idx)
 {
+	struct shm_state_page *p;
 	uint32_t zero = 0;
+	int err;
 
 	/* An aligned 4-byte store, as the atomic store would be. */
 	if (sp->page == NULL && pwrite(sp->fd, &zero, sizeof(zero),
 	    statepage_offset(idx)) == (ssize_t)sizeof(zero))
 		return 0;
-	if (statepage_map(sp) == NULL)
-		return -EIO;
-	shm_state_clear(sp->page, idx);
+	if ((err = statepage_get(sp, &p)) < 0)
+		return err;
+	shm_state_clear(p, idx);
+	statepage_put(sp, p);
 	return 0;
 }
 
 uint16_t
 statepage_peek(struct statepage *sp, unsigned idx)
 {
+	struct shm_state_page *p;
 	uint32_t w = 0;
+	uint16_t v;
 
 	if (sp->page == NULL && sp->fd >= 0 && pread(sp->fd, &w, sizeof(w),
 	    statepage_offset(idx)) == (ssize_t)sizeof(w))
 		return (uint16_t)(w & 0xffffu);
-	if (statepage_map(sp) == NULL)
+	if (statepage_get(sp, &p) < 0)
 		return 0;
-	return shm_state_peek(sp->page, idx);
+	v = shm_state_peek(p, idx);
+	statepage_put(sp, p);
+	return v;
 }
 
 void

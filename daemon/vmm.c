@@ -6,12 +6,12 @@
  * Notifications do not pass through here on their way: every member holds
  * the region's state page and its peers' eventfds from its attach reply
  * and the peer events, and sets the bits and signals the eventfds itself.
- * The Notify and ReadStatus requests do the same on the daemon's mapping,
- * for tools and clients without one. Results of create and find are guest
- * ABI status codes. A client that may only read (the region's mode, the
- * tenant's allow_ro rules) gets the memfd opened read-only.
+ * The Notify and ReadStatus requests do the same, for tools and clients
+ * without a mapping, on one the daemon makes for the request alone
+ * (statepage.h). Results of create and find are guest ABI status codes.
+ * A client that may only read (the region's mode, the tenant's allow_ro
+ * rules) gets the memfd opened read-only.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -357,30 +357,36 @@ vmm_wake(struct broker *b, const struct region *g, uint16_t targets)
 	(void)wake_signal(b->wake, efd, n);
 }
 
+/* The page could not be mapped for the request (err: -errno): out of
+ * memory, or of the address space's mappings. */
+static void
+vmm_state_error(struct conn *c, uint64_t id, int err)
+{
+	conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
+	    "the daemon cannot map the region's state page: %s",
+	    strerror(-err));
+}
+
 void
 vmm_notify(struct conn *c, uint64_t id, const Shmbroker__Notify *req)
 {
 	struct broker *b = c->b;
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__NotifyReply r = SHMBROKER__NOTIFY_REPLY__INIT;
-	struct shm_state_page *page;
 	struct client *cl;
 	struct region *g;
 	uint16_t targets;
+	int err;
 
 	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
 		return;
 	g = cl->region;
-	if ((page = statepage_map(&g->state)) == NULL) {
-		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
-		    "the daemon cannot map the region's state page: %s",
-		    strerror(errno));
-		return;
-	}
 	targets = shm_state_targets(g->active, cl->index, req->mask);
 	/* The bits first: a woken target must find them. */
-	for (uint32_t left = targets; left != 0;)
-		shm_state_post(page, cl->index, shm_state_next(&left));
+	if ((err = statepage_post(&g->state, cl->index, targets)) < 0) {
+		vmm_state_error(c, id, err);
+		return;
+	}
 	vmm_wake(b, g, targets);
 	r.delivered = targets;
 	b->stats.notifications++;
@@ -396,19 +402,18 @@ vmm_read_status(struct conn *c, uint64_t id, const Shmbroker__ReadStatus *req)
 {
 	Shmbroker__ServerMessage m = SHMBROKER__SERVER_MESSAGE__INIT;
 	Shmbroker__ReadStatusReply r = SHMBROKER__READ_STATUS_REPLY__INIT;
-	struct shm_state_page *page;
 	struct client *cl;
+	uint16_t pending;
+	int err;
 
 	if ((cl = vmm_own_client(c, id, req->client_id)) == NULL)
 		return;
-	if ((page = statepage_map(&cl->region->state)) == NULL) {
-		conn_reply_error(c, id, SHMBROKER__ERROR__ERR_NO_RESOURCES,
-		    "the daemon cannot map the region's state page: %s",
-		    strerror(errno));
+	if ((err = statepage_take(&cl->region->state, cl->index,
+	    req->keep_mask, &pending)) < 0) {
+		vmm_state_error(c, id, err);
 		return;
 	}
-	r.status = shm_state_take(page, cl->index, req->keep_mask) |
-	    (uint32_t)cl->region->active << 16;
+	r.status = pending | (uint32_t)cl->region->active << 16;
 	m.id = id;
 	m.body_case = SHMBROKER__SERVER_MESSAGE__BODY_READ_STATUS;
 	m.read_status = &r;

@@ -9,8 +9,10 @@
  * replies, a watcher that never reads, events merged in a queue that
  * never drains, a VMM connection that attaches
  * without end, connections past max_connections, regions and clients
- * past a tenant's and the daemon's limits, and an ivshmem peer that
- * never reads and a 17th that comes; and a tenant's max_connections
+ * past a tenant's and the daemon's limits, state pages the daemon would
+ * keep mapped (one for each region a peer notifies in, or whose file it
+ * made refuse a write), and an ivshmem peer that never reads and a 17th
+ * that comes; and a tenant's max_connections
  * counting a closed connection whose peer holds fds unread. Datagram size and fds per message
  * are test_badinput's. Each test runs its own daemon from this process,
  * over raw sockets where the peer is hostile and libshmclient where it
@@ -535,6 +537,130 @@ test_regions_and_clients(void **state)
 	assert_int_equal(fixture_attach(f, adm_vmm, "adm1", 1, false, &r),
 	    SHMC_GSS_OK);
 	assert_int_equal(STAT(f, refused_max_clients), 2);
+}
+
+/* ---- the daemon's mappings ---- */
+
+#define MAP_REGIONS 500		/* regions each attack makes */
+#define MAP_GROWTH_MAX 50	/* mappings the daemon may gain meanwhile */
+
+/* The daemon's mappings: the lines of its /proc/PID/maps. */
+static int
+daemon_maps(const struct fixture *f)
+{
+	char path[64], line[256];
+	FILE *fp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)f->d.pid);
+	assert_non_null(fp = fopen(path, "r"));
+	/* A line longer than the buffer ends once, at its newline. */
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strchr(line, '\n') != NULL)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+/* Request kind (Notify, ReadStatus, Detach) of client cid on s, which
+ * must succeed. */
+static void
+raw_client_op(struct fixture *f, int s,
+    Shmbroker__ClientMessage__BodyCase kind, uint64_t cid)
+{
+	uint64_t id = f->next_id++;
+	Shmbroker__ServerMessage *m;
+
+	check_send_client_op(s, id, kind, cid);
+	m = check_recv_reply(s, NULL);
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NONE);
+	shmbroker__server_message__free_unpacked(m, NULL);
+}
+
+/* A create of name on s whose member then sets O_APPEND on the state
+ * page's open file, which is the daemon's too: its pwrite to the page
+ * fails from then on. */
+static void
+raw_attach_append(struct fixture *f, int s, const char *name)
+{
+	Shmbroker__ServerMessage *m;
+	struct wire_fds fds;
+
+	check_send_attach(s, f->next_id++, name, strlen(name) + 1, 1, true);
+	m = check_recv_reply_fds(s, &fds);
+	assert_int_equal(m->attach->status, SHMBROKER__GUEST_STATUS__GSS_OK);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	/* fds: the region, then the state page. */
+	assert_true(fds.n >= 2);
+	assert_int_equal(fcntl(fds.fd[1], F_SETFL, O_APPEND), 0);
+	wire_fds_close(&fds);
+}
+
+/* Mappings the daemon gained since it had before, which must be few. */
+static void
+expect_few_maps(const struct fixture *f, int before, const char *what)
+{
+	int after = daemon_maps(f);
+
+	print_message("%s: the daemon's mappings went from %d to %d\n", what,
+	    before, after);
+	assert_true(after - before < MAP_GROWTH_MAX);
+}
+
+/*
+ * Notify and ReadStatus change the region's state page with the atomics
+ * its members use, through a mapping of the page. The daemon used to keep
+ * that mapping for as long as the region had clients, so one tenant's VMM
+ * with a client in each of many regions and a Notify each made it hold a
+ * mapping per region: past vm.max_map_count (65530) every mmap of the
+ * daemon failed, and with it every other tenant's Notify, ReadStatus and
+ * hugetlb create (a reviewer's find). So did a member that set O_APPEND
+ * on its state page, whose reused index the daemon then cleared through a
+ * kept mapping. Now the daemon maps the page for the one operation.
+ */
+static void
+test_state_page_mappings(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t cid;
+	char name[16], why[256];
+	int s, t, before;
+
+	start(f, OPEN);
+	s = fixture_raw(f, f->d.socket);
+	before = daemon_maps(f);
+	for (int i = 0; i < MAP_REGIONS; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		assert_int_equal(raw_attach(f, s, name, true, &cid, why,
+		    sizeof(why)), SHMC_GSS_OK);
+		raw_client_op(f, s, SHMBROKER__CLIENT_MESSAGE__BODY_NOTIFY,
+		    cid);
+		raw_client_op(f, s, SHMBROKER__CLIENT_MESSAGE__BODY_READ_STATUS,
+		    cid);
+	}
+	expect_few_maps(f, before, "a Notify and a ReadStatus in each region");
+
+	/* The same index twice: its second client has its word cleared. */
+	t = fixture_raw(f, f->d.socket);
+	before = daemon_maps(f);
+	for (int i = 0; i < MAP_REGIONS; i++) {
+		snprintf(name, sizeof(name), "a%d", i);
+		raw_attach_append(f, t, name);
+		for (int round = 0; round < 2; round++) {
+			assert_int_equal(raw_attach(f, t, name, false, &cid,
+			    why, sizeof(why)), SHMC_GSS_OK);
+			raw_client_op(f, t,
+			    SHMBROKER__CLIENT_MESSAGE__BODY_DETACH, cid);
+		}
+	}
+	expect_few_maps(f, before, "an index reused in each region whose "
+	    "state page is O_APPEND");
+
+	serves_others(f);
+	fixture_raw_close(f, t);
+	fixture_raw_close(f, s);
+	expect_baseline(f);
 }
 
 /* ---- an ivshmem peer that never reads ---- */
@@ -1431,6 +1557,7 @@ main(void)
 		LIMITS_TEST(test_merged_events_hold_bounded_fds),
 		LIMITS_TEST(test_max_connections),
 		LIMITS_TEST(test_regions_and_clients),
+		LIMITS_TEST(test_state_page_mappings),
 		LIMITS_TEST(test_ivshmem_non_reader),
 		LIMITS_TEST(test_fds_in_flight),
 		LIMITS_TEST(test_outq_hog_spares_qemu),

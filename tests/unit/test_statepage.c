@@ -4,7 +4,9 @@
  * proto/shmstate.h, the pending-word operations that the daemon and
  * libshmclient share (targets, post, take with a keep mask, peek, clear),
  * the daemon's sealed memfd (made, adopted after a restart, refused when
- * it is not one). Waking through eventfds is test_wake's.
+ * it is not one), and the daemon's own post, take, clear and peek, which
+ * keep no mapping unless the ivshmem relay made one. Waking through
+ * eventfds is test_wake's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +14,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,7 +35,7 @@ setup(void **state)
 		return -1;
 	}
 	assert_null(sp->page);		/* mapped on first use only */
-	if (statepage_map(sp) == NULL) {
+	if (statepage_map_kept(sp) == NULL) {
 		statepage_free(sp);
 		free(sp);
 		return -1;
@@ -147,6 +151,104 @@ test_shared_mapping(void **state)
 	munmap(q, 4096);
 }
 
+/* This process's mappings: the lines of /proc/self/maps. */
+static int
+count_maps(void)
+{
+	char line[256];
+	FILE *fp = fopen("/proc/self/maps", "r");
+	int n = 0;
+
+	assert_non_null(fp);
+	/* A line longer than the buffer ends once, at its newline. */
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strchr(line, '\n') != NULL)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+#define UNMAPPED_PAGES 64	/* test_unmapped's */
+
+/*
+ * Without the kept mapping, post, take, clear and peek each map the page
+ * for the call alone: a mapping kept per region would let one tenant with
+ * many regions take the daemon past vm.max_map_count. What they do is
+ * seen through a member's mapping.
+ */
+static void
+test_unmapped(void **state)
+{
+	struct statepage sp[UNMAPPED_PAGES];
+	struct shm_state_page *q;
+	uint16_t pending;
+	int before;
+
+	(void)state;
+	for (int i = 0; i < UNMAPPED_PAGES; i++)
+		assert_int_equal(statepage_create(&sp[i]), 0);
+	q = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sp[0].fd, 0);
+	assert_true(q != MAP_FAILED);
+
+	before = count_maps();
+	assert_int_equal(statepage_post(&sp[0], 3, 0x12), 0);
+	assert_int_equal(shm_state_peek(q, 1), 0x8);
+	assert_int_equal(shm_state_peek(q, 4), 0x8);
+	assert_int_equal(shm_state_peek(q, 3), 0);
+	assert_int_equal(statepage_post(&sp[0], 3, 0), 0);	/* no one */
+	shm_state_post(q, 5, 1);
+	assert_int_equal(statepage_take(&sp[0], 1, 0x20, &pending), 0);
+	assert_int_equal(pending, 0x28);
+	assert_int_equal(shm_state_peek(q, 1), 0x20);
+	assert_int_equal(statepage_peek(&sp[0], 1), 0x20);
+
+	/* A member's O_APPEND makes the fd refuse the clear's write. */
+	assert_int_equal(fcntl(sp[0].fd, F_SETFL, O_APPEND), 0);
+	assert_int_equal(statepage_clear(&sp[0], 1), 0);
+	assert_int_equal(shm_state_peek(q, 1), 0);
+	for (int i = 1; i < UNMAPPED_PAGES; i++) {
+		assert_int_equal(fcntl(sp[i].fd, F_SETFL, O_APPEND), 0);
+		assert_int_equal(statepage_post(&sp[i], 0, 0x2), 0);
+		assert_int_equal(statepage_peek(&sp[i], 1), 0x1);
+		assert_int_equal(statepage_clear(&sp[i], 1), 0);
+		assert_int_equal(statepage_take(&sp[i], 1, 0, &pending), 0);
+		assert_int_equal(pending, 0);
+	}
+	for (int i = 0; i < UNMAPPED_PAGES; i++)
+		assert_null(sp[i].page);
+	assert_true(count_maps() - before < UNMAPPED_PAGES / 4);
+
+	/* No page: nothing to map, said so. */
+	statepage_free(&sp[1]);
+	assert_int_equal(statepage_post(&sp[1], 0, 0x2), -EBADF);
+	assert_int_equal(statepage_take(&sp[1], 1, 0, &pending), -EBADF);
+	assert_true(statepage_clear(&sp[1], 1) < 0);
+	assert_int_equal(statepage_peek(&sp[1], 1), 0);
+	munmap(q, 4096);
+	for (int i = 0; i < UNMAPPED_PAGES; i++)
+		statepage_free(&sp[i]);
+}
+
+/* The ivshmem relay's kept mapping serves the other calls too. */
+static void
+test_kept(void **state)
+{
+	struct statepage *sp = *state;
+	struct shm_state_page *kept = sp->page;
+	uint16_t pending;
+
+	assert_int_equal(statepage_post(sp, 2, 0x1), 0);
+	assert_ptr_equal(sp->page, kept);
+	assert_int_equal(shm_state_peek(kept, 0), 0x4);
+	assert_int_equal(statepage_peek(sp, 0), 0x4);
+	assert_int_equal(statepage_take(sp, 0, 0, &pending), 0);
+	assert_int_equal(pending, 0x4);
+	shm_state_post(kept, 2, 0);
+	assert_int_equal(statepage_clear(sp, 0), 0);
+	assert_int_equal(shm_state_peek(kept, 0), 0);
+	assert_ptr_equal(statepage_map_kept(sp), kept);
+}
+
 static void
 test_adopt(void **state)
 {
@@ -163,7 +265,7 @@ test_adopt(void **state)
 	assert_int_equal(statepage_clear(&other, 0), 0);
 	assert_int_equal(shm_state_peek(sp->page, 0), 0);
 	shm_state_post(sp->page, 1, 0);
-	assert_non_null(statepage_map(&other));
+	assert_non_null(statepage_map_kept(&other));
 	assert_int_equal(statepage_peek(&other, 0), 0x2);
 	assert_int_equal(shm_state_peek(other.page, 0), 0x2);
 	statepage_free(&other);
@@ -200,6 +302,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shared_mapping, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
+		cmocka_unit_test(test_unmapped),
+		cmocka_unit_test_setup_teardown(test_kept, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
