@@ -208,14 +208,46 @@ shmvdev_attached(const struct shmvdev *d, uint64_t *ctl, size_t n)
 	return k;
 }
 
+/* Appends " N" to one of refresh_after_reconnect's lists of ids. */
+static void
+id_list_add(char *list, size_t len, uint64_t id)
+{
+	size_t used = strlen(list);
+
+	if (used + 1 < len)
+		snprintf(list + used, len - used, " %llu",
+		    (unsigned long long)id);
+}
+
+/* What a restart changed, from refresh_after_reconnect's lists. */
+static void
+say_restart(struct shmvdev *d, const char *anew, const char *lost)
+{
+	char a[160] = "", l[160] = "";
+
+	if (anew[0] != '\0')
+		snprintf(a, sizeof(a), "the regions of clients%s were made "
+		    "anew, and the guest keeps the old memory, no longer its "
+		    "peers'", anew);
+	if (lost[0] != '\0')
+		snprintf(l, sizeof(l), "clients%s were lost (their regions did "
+		    "not come back)", lost);
+	if (a[0] != '\0' || l[0] != '\0')
+		seterr(d, "the daemon restarted: %s%s%s", a,
+		    a[0] != '\0' && l[0] != '\0' ? "; " : "", l);
+}
+
 /*
  * After libshmclient reconnected to a restarted daemon, an attachment may
- * have another index or be lost (its region did not come back).
+ * have another index or be lost (its region did not come back). Said in
+ * one message: one per client would leave only the last in shmvdev_error,
+ * and a guest whose memory is no longer its peers' must not go unsaid.
  */
 static void
 refresh_after_reconnect(struct shmvdev *d)
 {
 	unsigned n = shmc_reconnects(d->c);
+	char anew[96] = "", lost[96] = "";
 	uint32_t idx;
 	bool same;
 	int rc;
@@ -236,17 +268,15 @@ refresh_after_reconnect(struct shmvdev *d)
 			continue;
 		if (rc < 0) {
 			a->state = ATT_REVOKED;
-			seterr(d, "client %llu was lost when the daemon "
-			    "restarted", (unsigned long long)a->client_id);
+			id_list_add(lost, sizeof(lost), a->client_id);
 			continue;
 		}
 		if (!a->ctl.detached)
 			a->ctl.idx = idx;
 		if (!same)
-			seterr(d, "region of client %llu was made anew by the "
-			    "restarted daemon; the guest keeps the old memory",
-			    (unsigned long long)a->client_id);
+			id_list_add(anew, sizeof(anew), a->client_id);
 	}
+	say_restart(d, anew, lost);
 }
 
 /* Maps a fresh attachment into the window and binds efd, its eventfd

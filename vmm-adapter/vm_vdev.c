@@ -240,7 +240,6 @@ event_thread(void *arg)
 	struct sched_param batch = { .sched_priority = 0 };
 	struct vm *vm = arg;
 	struct pollfd p[2];
-	int rc, last = 0;
 
 	/* Only a scheduling preference: failing leaves it as it was. */
 	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
@@ -259,17 +258,15 @@ event_thread(void *arg)
 			break;
 		if (p[0].revents == 0)
 			continue;
+		/* A failure is not the end of events: dispatch tries the
+		 * daemon again on its own, then the guest's next create or
+		 * detach does, and revocations must still be applied then.
+		 * What dispatch found (a restart's lost clients too) is said
+		 * as the vCPU's accesses say theirs. */
 		pthread_mutex_lock(&vm->vdev_lock);
-		rc = shmvdev_dispatch(vm->vdev);
+		(void)shmvdev_dispatch(vm->vdev);
+		report_vdev_error(vm);
 		pthread_mutex_unlock(&vm->vdev_lock);
-		/* Not the end of events: the guest's next create or detach
-		 * reconnects, and revocations must still be applied then. */
-		if (rc < 0 && rc != last) {
-			fprintf(stderr, "shm-vm: shared memory events: %s (%s); "
-			    "the guest runs on\n", shmvdev_error(vm->vdev),
-			    strerror(-rc));
-		}
-		last = rc;
 	}
 	return NULL;
 }

@@ -72,6 +72,11 @@ test_daemon_restart(void **state)
 	st = (uint32_t)fvm_rd(b, bctl + C_STAT, 4);
 	assert_int_equal(GUEST_SHM_ACTIVE(st), 1u << 1);
 	fvm_drain(a);
+	/* Both said, in one message: cfg's memory is new (no fd store),
+	 * guestonly is gone. */
+	print_message("%s\n", shmvdev_error(a->v));
+	assert_non_null(strstr(shmvdev_error(a->v), "made anew"));
+	assert_non_null(strstr(shmvdev_error(a->v), "were lost"));
 	irqs = b->irqs;
 	fvm_wr(a, actl + C_NTF, 4, 1u << 1);
 	fvm_wait_irq(b, irqs);
@@ -179,7 +184,7 @@ test_revoke_before_restart(void **state)
 	assert_int_equal(a->nunmap, 1);
 	assert_true(a->irqs > irqs);
 	assert_int_equal(fvm_rd(a, actl + C_STAT, 4), 0);
-	assert_null(strstr(shmvdev_error(a->v), "lost when the daemon"));
+	assert_null(strstr(shmvdev_error(a->v), "were lost"));
 }
 
 /*
