@@ -231,7 +231,9 @@ int shmc_status_direct(struct shmc *c, uint64_t client_id, uint32_t keep_mask,
  * the caller to bind (e.g. as a KVM irqfd). It stays libshmclient's (it is
  * closed at detach), but from now on the library no longer reads it:
  * shmc_dispatch reports no NOTIFICATION for it. After a reconnect the
- * attachment gets a new one: see SHMC_EVENT_EVENTFD_CHANGED. Returns the
+ * attachment gets a new one: see SHMC_EVENT_EVENTFD_CHANGED. Until that
+ * event is dispatched this still returns the one the caller took (the
+ * event names both, and closes that one after its callback). Returns the
  * fd or -ENOENT.
  */
 int shmc_attachment_eventfd(struct shmc *c, uint64_t client_id);

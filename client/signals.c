@@ -370,6 +370,12 @@ shmc_attachment_eventfd(struct shmc *c, uint64_t client_id)
 		epoll_ctl(c->epfd, EPOLL_CTL_DEL, a->sig.own_efd, NULL);
 		a->sig.claimed = true;
 	}
+	/* The new one, while its EVENTFD_CHANGED waits, is not the caller's
+	 * yet: a second reconnect before the dispatch closes it (it was
+	 * never handed out), and a caller that had bound it would hold a
+	 * closed number, soon another file's. */
+	if (a->sig.old_efd >= 0)
+		return a->sig.old_efd;
 	return a->sig.own_efd;
 }
 

@@ -16,6 +16,7 @@
  * daemon killed with the hello unanswered fails as documented.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -579,6 +580,45 @@ test_detach_drops_reclaim_events(void **state)
 			    (unsigned long long)ra.client_id);
 }
 
+/*
+ * An attachment whose eventfd the caller took, asked for it again between
+ * a reconnect and the EVENTFD_CHANGED that says so: it got the new one,
+ * which a second reconnect before the dispatch closed (as never handed
+ * out), so the caller held a closed fd number (a reviewer's find). It now
+ * gets the one it had until the event, which names both, is dispatched.
+ */
+static void
+test_eventfd_across_two_reconnects(void **state)
+{
+	struct fixture *f = *state;
+	struct evlog log = { .n = 0 };
+	const struct shmc_event *ev;
+	struct shmc_region rr;
+	struct shmc *r;
+	uint32_t st;
+	int e1, e2;
+
+	start_first(f, conf_region);
+	r = conn(f, "claimer", RECONNECT_MS);
+	attach(r, "cfg", 0, false, &rr);
+	close(rr.fd);
+	assert_true((e1 = shmc_attachment_eventfd(r, rr.client_id)) >= 0);
+	restart(f, SIGTERM);
+	assert_int_equal(shmc_read_status(r, rr.client_id, &st), 0);
+	assert_int_equal(shmc_reconnects(r), 1);
+	e2 = shmc_attachment_eventfd(r, rr.client_id);
+	assert_int_equal(e2, e1);
+	restart(f, SIGTERM);
+	assert_int_equal(shmc_read_status(r, rr.client_id, &st), 0);
+	assert_int_equal(shmc_reconnects(r), 2);
+	assert_true(fcntl(e2, F_GETFD) >= 0);
+	ev = wait_event(r, &log, SHMC_EVENT_EVENTFD_CHANGED, 0);
+	assert_int_equal(ev->old_eventfd, e1);
+	assert_true(ev->eventfd >= 0 && ev->eventfd != e1);
+	assert_int_equal(shmc_attachment_eventfd(r, rr.client_id),
+	    ev->eventfd);
+}
+
 #define RECONNECT_TEST(fn) \
 	cmocka_unit_test_setup_teardown(fn, setup, fixture_teardown)
 
@@ -594,6 +634,7 @@ main(void)
 		RECONNECT_TEST(test_reconnect_away_notified),
 		RECONNECT_TEST(test_reconnect_admin_watch),
 		RECONNECT_TEST(test_connect_daemon_killed_in_hello),
+		RECONNECT_TEST(test_eventfd_across_two_reconnects),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
