@@ -79,7 +79,8 @@ shmc_att_free_all(struct shmc *c)
 }
 
 /* Remembers a new attachment; r->client_id becomes the id the caller
- * keeps, which after a reconnect may not be the daemon's. */
+ * keeps, which after a reconnect may not be the daemon's. On failure af
+ * is closed and r->client_id is the daemon's. */
 int
 shmc_att_add(struct shmc *c, bool claim, const void *name, size_t len,
     uint32_t size_pages, struct shmc_region *r, struct att_fds *af)
@@ -90,8 +91,10 @@ shmc_att_add(struct shmc *c, bool claim, const void *name, size_t len,
 	if (c->natt == c->catt) {
 		size_t cap = c->catt ? 2 * c->catt : 8;
 
-		if ((a = realloc(c->att, cap * sizeof(*a))) == NULL)
+		if ((a = realloc(c->att, cap * sizeof(*a))) == NULL) {
+			shmc_af_close(af);
 			return -ENOMEM;
+		}
 		c->att = a;
 		c->catt = cap;
 	}
@@ -122,6 +125,9 @@ shmc_att_add(struct shmc *c, bool claim, const void *name, size_t len,
 	r->client_id = a->user_id;
 	/* The epoll tag is the id the caller keeps. */
 	if ((err = shmc_sig_install(c, a, af)) < 0) {
+		/* The daemon's id, which the caller detaches: the one it
+		 * would keep may be a local one. */
+		r->client_id = a->cur_id;
 		shmc_att_forget(c, a);
 		return err;
 	}
