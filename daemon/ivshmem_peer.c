@@ -289,10 +289,13 @@ ivsh_relay_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	/* Not read(2): the QEMU holds this eventfd too (wake.h). */
-	if (wake_drain(fd, &count) <= 0 || p->cl == NULL)
+	if (wake_drain(fd, &count) <= 0)
 		return;
-	ivsh_slots_deliver(p->slots, r->target, r->vector,
-	    (uint16_t)(1u << p->cl->index));
+	if (p->cl != NULL)
+		ivsh_slots_deliver(p->slots, r->target, r->vector,
+		    (uint16_t)(1u << p->cl->index));
+	/* Counted even for a QEMU no longer a member (revoked, or in its
+	 * close's grace): its rings wake the daemon all the same. */
 	ivsh_throttle_ring(&p->throttle);
 }
 
