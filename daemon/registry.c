@@ -17,6 +17,7 @@ registry_init(struct registry *r)
 	TAILQ_INIT(&r->regions);
 	TAILQ_INIT(&r->clients);
 	r->next_region_id = r->next_client_id = 1;
+	hash_key_random(&r->name_key);
 	if (htable_init(&r->regions_by_name) < 0 ||
 	    htable_init(&r->regions_by_id) < 0 ||
 	    htable_init(&r->clients_by_id) < 0) {
@@ -75,7 +76,7 @@ registry_check_key(const char *name)
 struct region *
 registry_find(const struct registry *r, const char *name)
 {
-	uint64_t h = hash_string(name);
+	uint64_t h = hash_string(&r->name_key, name);
 
 	for (struct hnode *n = htable_bucket(&r->regions_by_name, h); n != NULL;
 	    n = n->next) {
@@ -133,7 +134,7 @@ registry_add_region(struct registry *r, const char *name, uint32_t size_pages,
 	g->created_ms = now_ms;
 	g->state = STATEPAGE_NONE;
 	g->member_slot = -1;
-	htable_insert(&r->regions_by_name, &g->by_name, hash_string(g->name));
+	htable_insert(&r->regions_by_name, &g->by_name, hash_string(&r->name_key, g->name));
 	htable_insert(&r->regions_by_id, &g->by_id, hash_u64(g->id));
 	TAILQ_INSERT_TAIL(&r->regions, g, entry);
 	r->bytes[g->mem.backing] += g->mem.bytes;

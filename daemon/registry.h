@@ -96,6 +96,7 @@ LIST_HEAD(client_list, client);
 
 struct registry {
 	struct htable regions_by_name;
+	struct hash_key name_key;	/* for regions_by_name */
 	struct htable regions_by_id;
 	struct htable clients_by_id;
 	TAILQ_HEAD(, region) regions;

@@ -2,13 +2,14 @@
 /*
  * test_htable: the intrusive hash table under load: 100,000 entries with
  * spread, identical and bucket-colliding hashes, growth, and removal from
- * every position of a chain.
+ * every position of a chain; names hashed by SipHash-2-4 under a key.
  */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,10 +256,55 @@ test_hash_spread(void **state)
 	free(chain);
 	assert_true(longest <= 12);
 
-	assert_int_not_equal(hash_string("a"), hash_string("b"));
-	assert_int_not_equal(hash_string("ab"), hash_string("ba"));
-	assert_int_not_equal(hash_string(""), hash_string("a"));
-	assert_int_equal(hash_string("region"), hash_string("region"));
+}
+
+/* SipHash-2-4 as its paper gives it (appendix A): key 00..0f, message
+ * 00..0e. */
+static void
+test_siphash_vector(void **state)
+{
+	struct hash_key k = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
+	unsigned char m[15];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(m); i++)
+		m[i] = (unsigned char)i;
+	assert_true(hash_bytes(&k, m, sizeof(m)) == 0xa129ca6149be45e5ULL);
+	assert_true(hash_string(&k, "region") == hash_bytes(&k, "region", 6));
+	assert_int_not_equal(hash_string(&k, "ab"), hash_string(&k, "ba"));
+	assert_int_not_equal(hash_string(&k, ""), hash_string(&k, "a"));
+}
+
+/*
+ * Names a peer chose to share a bucket under one key do not under
+ * another: with keys it cannot see, no peer can make every lookup walk
+ * its names. 64 names that collide in 1024 buckets under key a spread
+ * under key b (and under a fresh random key).
+ */
+static void
+test_keyed_names(void **state)
+{
+	struct hash_key a = { 1, 2 }, b = { 3, 4 }, r;
+	uint64_t want = 0;
+	char name[32];
+	int found = 0, same_b = 0, same_r = 0;
+
+	(void)state;
+	hash_key_random(&r);
+	for (unsigned i = 0; found < 64; i++) {
+		snprintf(name, sizeof(name), "n%u", i);
+		if (found == 0)
+			want = hash_string(&a, name) & 1023;
+		if ((hash_string(&a, name) & 1023) != want)
+			continue;
+		found++;
+		same_b += (hash_string(&b, name) & 1023) ==
+		    (hash_string(&b, "n0") & 1023);
+		same_r += (hash_string(&r, name) & 1023) ==
+		    (hash_string(&r, "n0") & 1023);
+	}
+	assert_true(same_b <= 4);
+	assert_true(same_r <= 4);
 }
 
 int
@@ -272,6 +318,8 @@ main(void)
 		T(test_same_bucket),
 		T(test_chain_positions),
 		cmocka_unit_test(test_hash_spread),
+		cmocka_unit_test(test_siphash_vector),
+		cmocka_unit_test(test_keyed_names),
 	};
 #undef T
 
