@@ -58,6 +58,7 @@ struct outmsg {
 };
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_update_reading(struct conn *c);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Frees a message taken off c's queue, with its fds. */
@@ -277,6 +278,9 @@ conn_coalesce(struct conn *c, const struct msginfo *mi, const uint8_t *buf,
 	c->outq_bytes += len - found->len;
 	found->len = len;
 	memcpy(found->data, buf, len);
+	/* An fd more may be what stops its requests: the replies to them
+	 * must still fit. */
+	conn_update_reading(c);
 	return 1;
 }
 

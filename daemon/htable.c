@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * htable: intrusive chained hash table (see htable.h).
+ * htable: intrusive chained hash table, and the hashes it is used with:
+ * SipHash-2-4 under a secret key for names peers choose, a mixer for ids
+ * the daemon makes (see htable.h).
  */
 #include <errno.h>
 #include <stdlib.h>

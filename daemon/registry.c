@@ -134,7 +134,8 @@ registry_add_region(struct registry *r, const char *name, uint32_t size_pages,
 	g->created_ms = now_ms;
 	g->state = STATEPAGE_NONE;
 	g->member_slot = -1;
-	htable_insert(&r->regions_by_name, &g->by_name, hash_string(&r->name_key, g->name));
+	htable_insert(&r->regions_by_name, &g->by_name,
+	    hash_string(&r->name_key, g->name));
 	htable_insert(&r->regions_by_id, &g->by_id, hash_u64(g->id));
 	TAILQ_INSERT_TAIL(&r->regions, g, entry);
 	r->bytes[g->mem.backing] += g->mem.bytes;
