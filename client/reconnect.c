@@ -21,6 +21,9 @@
 
 /* Between reconnect attempts; an activated daemon takes longer to come. */
 #define SHMC_RECONNECT_RETRY_MS 50
+/* The call timeout of shmc_dispatch's one attempt: its caller may hold a
+ * lock that a guest's doorbells take. */
+#define SHMC_DISPATCH_TRY_MS 200
 /* Ids the library makes up when the daemon's id of a new attachment is one
  * the caller already holds for another; far above any daemon's ids. */
 #define SHMC_LOCAL_ID_BASE (UINT64_C(1) << 63)
@@ -396,7 +399,8 @@ shmc_try_again(struct shmc *c, int *rc)
  * shmc_dispatch's reconnect: one attempt, and no wait. Its caller polls
  * the event fd, and may hold a lock while it dispatches (libshmvdev's,
  * which a guest's doorbells and status reads take too), so a wait of
- * reconnect_ms here would stall them as long. Until reconnect_ms has
+ * reconnect_ms here would stall them as long; each of the attempt's
+ * calls waits SHMC_DISPATCH_TRY_MS at most. Until reconnect_ms has
  * passed since the daemon went, a failed attempt arms a timer in the event
  * fd: the caller dispatches, and so tries, again.
  */
@@ -405,12 +409,20 @@ shmc_try_again_later(struct shmc *c, int *rc)
 {
 	int64_t now = shmc_now_ms();
 	char why[sizeof(c->err)];
+	int saved;
 
 	if (!shmc_reconnectable(c, *rc))
 		return false;
 	if (c->away_since == 0)
 		c->away_since = now;
-	if ((*rc = shmc_reconnect_until(c, now, why, sizeof(why))) == 0)
+	/* A socket that systemd holds while the daemon restarts takes the
+	 * connect, and the hello would wait the whole call timeout. */
+	saved = c->timeout_ms;
+	if (saved > SHMC_DISPATCH_TRY_MS)
+		shmc_set_timeout(c, SHMC_DISPATCH_TRY_MS);
+	*rc = shmc_reconnect_until(c, now, why, sizeof(why));
+	shmc_set_timeout(c, saved);
+	if (*rc == 0)
 		return true;
 	if (c->unreachable || shmc_refused_for_good(*rc) ||
 	    now + SHMC_RECONNECT_RETRY_MS > c->away_since + c->reconnect_ms ||

@@ -278,9 +278,10 @@ void shmc_set_event_thread(struct shmc *c, bool on);
  * detached, and is then tried once more. The event fd stays the same. The
  * call that finds it gone may block for that long; once such a wait was
  * in vain, each later call tries to connect once, without waiting, until
- * one gets through. shmc_dispatch never waits: it tries once, and until
- * timeout_ms has passed since the daemon went, makes the event fd readable
- * again 50 ms later for the next try (returning the error meanwhile).
+ * one gets through. shmc_dispatch never waits: it tries once (each of
+ * that attempt's calls within 200 ms), and until timeout_ms has passed
+ * since the daemon went, makes the event fd readable again 50 ms later for
+ * the next try, returning the error meanwhile ("... trying again ...").
  */
 void shmc_set_reconnect(struct shmc *c, int timeout_ms);
 /* How many times c has reconnected. */

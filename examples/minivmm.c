@@ -345,6 +345,7 @@ mini_events(void *arg)
 		{ .fd = shmvdev_event_fd(m->vdev), .events = POLLIN },
 		{ .fd = m->stop, .events = POLLIN },
 	};
+	char said[512] = "";
 	int rc;
 
 	while (poll(p, 2, -1) >= 0 || errno == EINTR) {
@@ -354,11 +355,16 @@ mini_events(void *arg)
 			continue;
 		pthread_mutex_lock(&m->lock);
 		rc = shmvdev_dispatch(m->vdev);
-		pthread_mutex_unlock(&m->lock);
-		/* Said, not the end: the next create reconnects. */
-		if (rc < 0)
-			fprintf(stderr, "minivmm: shared memory events: %s\n",
+		/* Said once, not the end: while the daemon is away dispatch
+		 * tries again every 50 ms with the same words, and then the
+		 * next create reconnects. */
+		if (rc < 0 && strcmp(shmvdev_error(m->vdev), said) != 0) {
+			snprintf(said, sizeof(said), "%s",
 			    shmvdev_error(m->vdev));
+			fprintf(stderr, "minivmm: shared memory events: %s\n",
+			    said);
+		}
+		pthread_mutex_unlock(&m->lock);
 	}
 	return NULL;
 }

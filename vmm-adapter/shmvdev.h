@@ -85,9 +85,10 @@
  * for up to reconnect_ms, attaches every client of this VM again (the same
  * index when it is free), and carries on; a create, find or detach made
  * meanwhile blocks, with the VMM's lock held, for as long. Dispatch does
- * not: it tries once, and libshmclient makes the event fd readable again
- * every 50 ms for the next try, so doorbells and status reads wait for
- * the lock no longer than one attempt. The guest keeps its control pages
+ * not: it tries once, each of the attempt's calls within 200 ms, and
+ * libshmclient makes the event fd readable again every 50 ms for the next
+ * try (dispatch returns the error meanwhile), so doorbells and status
+ * reads wait for the lock no longer than one attempt. The guest keeps its control pages
  * and mappings. Under systemd with the daemon's fd store (the shipped
  * configuration) the regions are the same memory; otherwise a region that
  * the restarted daemon makes anew is new memory the guest does not see

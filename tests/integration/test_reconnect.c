@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -619,6 +621,103 @@ test_eventfd_across_two_reconnects(void **state)
 	    ev->eventfd);
 }
 
+/* A listening socket on path that takes connections and never answers:
+ * what systemd holds while a socket-activated daemon restarts. */
+static int
+held_socket(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	(void)unlink(path);
+	assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(s, 64), 0);
+	return s;
+}
+
+/*
+ * Dispatch's one attempt when the socket takes the connect but nobody
+ * answers (systemd holds it while the daemon restarts): its hello waited
+ * the whole call timeout (5 s) with the caller's lock held (a reviewer's
+ * find). Each of its calls now waits 200 ms at most, the retries then go
+ * on, and once the daemon answers one gets through and the timer goes
+ * quiet.
+ */
+static void
+test_dispatch_held_socket(void **state)
+{
+	struct fixture *f = *state;
+	struct evlog log = { .n = 0 };
+	struct shmc_region rr;
+	struct pollfd p;
+	int64_t t0, took;
+	struct shmc *r;
+	int held, tries = 0;
+
+	start_first(f, conf_region);
+	r = conn(f, "held", RECONNECT_MS);
+	attach(r, "cfg", 0, false, &rr);
+	close(rr.fd);
+	stop_daemon(f, SIGTERM);
+	held = held_socket(f->d.socket);
+	p = (struct pollfd){ .fd = shmc_event_fd(r), .events = POLLIN };
+	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+	t0 = harness_now_ms();
+	assert_true(shmc_dispatch(r, evlog_cb, &log) < 0);
+	took = harness_now_ms() - t0;
+	print_message("one attempt on a held socket: %lld ms: %s\n",
+	    (long long)took, shmc_error(r));
+	assert_non_null(strstr(shmc_error(r), "trying again"));
+	assert_true(took < SHMC_DEFAULT_TIMEOUT_MS / 2);
+	close(held);
+
+	start_again(f, 0);
+	while (shmc_reconnects(r) == 0) {
+		assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+		if (shmc_dispatch(r, evlog_cb, &log) < 0)
+			assert_true(++tries < RECONNECT_MS / 50);
+	}
+	assert_int_equal(status_of(r, rr.client_id) >> 16, 0x1);
+	/* No timer left behind: nothing wakes the caller now. */
+	(void)shmc_dispatch(r, evlog_cb, &log);
+	assert_int_equal(poll(&p, 1, 300), 0);
+}
+
+/* A daemon that stays away past reconnect_ms: dispatch says so, and the
+ * event fd goes quiet (the next call tries again). */
+static void
+test_dispatch_gives_up(void **state)
+{
+	struct fixture *f = *state;
+	struct evlog log = { .n = 0 };
+	struct shmc_region rr;
+	struct pollfd p;
+	int64_t deadline;
+	struct shmc *r;
+	int wakes = 0;
+
+	start_first(f, conf_region);
+	r = conn(f, "gives up", GIVE_UP_MS);
+	attach(r, "cfg", 0, false, &rr);
+	close(rr.fd);
+	stop_daemon(f, SIGKILL);
+	p = (struct pollfd){ .fd = shmc_event_fd(r), .events = POLLIN };
+	deadline = harness_now_ms() + WAIT_MS;
+	while (strstr(shmc_error(r), "could not make a new one") == NULL) {
+		assert_true(harness_now_ms() < deadline);
+		assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+		assert_true(shmc_dispatch(r, evlog_cb, &log) < 0);
+		wakes++;
+	}
+	print_message("%d dispatches in a window of %d ms\n", wakes,
+	    GIVE_UP_MS);
+	assert_true(wakes <= GIVE_UP_MS / 50 + 2);
+	assert_int_equal(poll(&p, 1, 500), 0);
+	start_again(f, 0);
+}
+
 #define RECONNECT_TEST(fn) \
 	cmocka_unit_test_setup_teardown(fn, setup, fixture_teardown)
 
@@ -635,6 +734,8 @@ main(void)
 		RECONNECT_TEST(test_reconnect_admin_watch),
 		RECONNECT_TEST(test_connect_daemon_killed_in_hello),
 		RECONNECT_TEST(test_eventfd_across_two_reconnects),
+		RECONNECT_TEST(test_dispatch_held_socket),
+		RECONNECT_TEST(test_dispatch_gives_up),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -270,7 +270,11 @@ wk_settle(struct worker *w)
 {
 	int rc = shmc_dispatch(w->c, wk_event, w);
 
-	if (rc < 0)
+	/* While the daemon restarts dispatch tries once and says so (the
+	 * event fd wakes it for the next try); the next call waits for the
+	 * daemon, and fails if it does not come. Anything else is a bug. */
+	if (rc < 0 && rc != -ECONNREFUSED && rc != -ENOENT &&
+	    rc != -ETIMEDOUT && rc != -ECONNRESET && rc != -EPIPE)
 		wk_die(w, "shmc_dispatch: %s", shmc_error(w->c));
 	if (shmc_reconnects(w->c) != w->reconnects) {
 		w->reconnects = shmc_reconnects(w->c);
