@@ -208,46 +208,65 @@ shmvdev_attached(const struct shmvdev *d, uint64_t *ctl, size_t n)
 	return k;
 }
 
-/* Appends " N" to one of refresh_after_reconnect's lists of ids. */
-static void
-id_list_add(char *list, size_t len, uint64_t id)
-{
-	size_t used = strlen(list);
+/* Some of the clients a restart changed in one way, for the message. */
+#define ID_LIST_SHOWN 4
+struct id_list {
+	uint64_t id[ID_LIST_SHOWN];
+	size_t n;		/* all of them, shown or not */
+};
 
-	if (used + 1 < len)
-		snprintf(list + used, len - used, " %llu",
-		    (unsigned long long)id);
+static void
+id_list_add(struct id_list *l, uint64_t id)
+{
+	if (l->n < ID_LIST_SHOWN)
+		l->id[l->n] = id;
+	l->n++;
 }
 
-/* What a restart changed, from refresh_after_reconnect's lists. */
+/* "client 3", "clients 1 2 and 5 more". */
 static void
-say_restart(struct shmvdev *d, const char *anew, const char *lost)
+id_list_print(const struct id_list *l, char *buf, size_t len)
 {
-	char a[160] = "", l[160] = "";
+	size_t used = (size_t)snprintf(buf, len, "client%s", l->n > 1 ? "s" :
+	    "");
 
-	if (anew[0] != '\0')
-		snprintf(a, sizeof(a), "the regions of clients%s were made "
-		    "anew, and the guest keeps the old memory, no longer its "
-		    "peers'", anew);
-	if (lost[0] != '\0')
-		snprintf(l, sizeof(l), "clients%s were lost (their regions did "
-		    "not come back)", lost);
-	if (a[0] != '\0' || l[0] != '\0')
-		seterr(d, "the daemon restarted: %s%s%s", a,
-		    a[0] != '\0' && l[0] != '\0' ? "; " : "", l);
+	for (size_t i = 0; i < l->n && i < ID_LIST_SHOWN && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, " %llu",
+		    (unsigned long long)l->id[i]);
+	if (l->n > ID_LIST_SHOWN && used < len)
+		snprintf(buf + used, len - used, " and %zu more",
+		    l->n - ID_LIST_SHOWN);
+}
+
+/* What a restart changed, in one message: one per client would leave only
+ * the last in shmvdev_error, and a guest whose memory is no longer its
+ * peers' must not go unsaid. */
+static void
+say_restart(struct shmvdev *d, const struct id_list *anew,
+    const struct id_list *lost)
+{
+	char a[128], l[128];
+
+	if (anew->n == 0 && lost->n == 0)
+		return;
+	id_list_print(anew, a, sizeof(a));
+	id_list_print(lost, l, sizeof(l));
+	seterr(d, "the daemon restarted: %s%s%s%s%s", anew->n > 0 ? a : "",
+	    anew->n > 0 ? ": region made anew, the guest keeps the old memory "
+	    "(no longer its peers')" : "", anew->n > 0 && lost->n > 0 ?
+	    "; " : "", lost->n > 0 ? l : "", lost->n > 0 ? ": lost (region "
+	    "did not come back)" : "");
 }
 
 /*
  * After libshmclient reconnected to a restarted daemon, an attachment may
- * have another index or be lost (its region did not come back). Said in
- * one message: one per client would leave only the last in shmvdev_error,
- * and a guest whose memory is no longer its peers' must not go unsaid.
+ * have another index or be lost (its region did not come back).
  */
 static void
 refresh_after_reconnect(struct shmvdev *d)
 {
 	unsigned n = shmc_reconnects(d->c);
-	char anew[96] = "", lost[96] = "";
+	struct id_list anew = { .n = 0 }, lost = { .n = 0 };
 	uint32_t idx;
 	bool same;
 	int rc;
@@ -268,15 +287,15 @@ refresh_after_reconnect(struct shmvdev *d)
 			continue;
 		if (rc < 0) {
 			a->state = ATT_REVOKED;
-			id_list_add(lost, sizeof(lost), a->client_id);
+			id_list_add(&lost, a->client_id);
 			continue;
 		}
 		if (!a->ctl.detached)
 			a->ctl.idx = idx;
 		if (!same)
-			id_list_add(anew, sizeof(anew), a->client_id);
+			id_list_add(&anew, a->client_id);
 	}
-	say_restart(d, anew, lost);
+	say_restart(d, &anew, &lost);
 }
 
 /* Maps a fresh attachment into the window and binds efd, its eventfd

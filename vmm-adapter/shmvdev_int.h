@@ -48,7 +48,7 @@ struct shmvdev {
 	size_t natts, capatts;
 	unsigned reconnects;	/* shmc_reconnects() when last looked */
 	struct shmvdev_factory fac;
-	char err[256];
+	char err[512];		/* a restart names up to 8 clients */
 };
 
 /* The attachment whose control page holds gpa (any state but FREE). */

@@ -103,7 +103,7 @@ struct vm {
 	struct vm_slot *slots;
 	uint32_t nslots;
 	uint32_t slots_end;		/* past the highest slot ever used */
-	char vdev_last_err[256];	/* the last vdev message reported */
+	char vdev_last_err[512];	/* the last vdev message reported */
 	struct log_limit vdev_said;	/* vdev messages, a guest's choice;
 					 * under vdev_lock */
 

@@ -3,10 +3,11 @@
  * test_shmvdev_restart: libshmvdev across a restart of the daemon under
  * its fake VMMs (fakevm.h). Guests keep their indices and doorbells, a
  * region that did not come back reads as revoked until the guest detaches
- * it, with irqfds each client's new eventfd is bound in place of the
- * old one, an admin's revocation still waiting when the daemon restarts
- * is applied, and dispatch does not wait for the daemon to come back. The daemon runs on a configuration with a region, which a
- * new daemon makes again at once.
+ * it, with irqfds each client's new eventfd is bound in place of the old
+ * one, an admin's revocation still waiting when the daemon restarts is
+ * applied, and dispatch does not wait for the daemon to come back. The
+ * daemon runs on a configuration with a region, which a new daemon makes
+ * again at once.
  */
 #include <errno.h>
 #include <poll.h>
@@ -76,7 +77,7 @@ test_daemon_restart(void **state)
 	 * guestonly is gone. */
 	print_message("%s\n", shmvdev_error(a->v));
 	assert_non_null(strstr(shmvdev_error(a->v), "made anew"));
-	assert_non_null(strstr(shmvdev_error(a->v), "were lost"));
+	assert_non_null(strstr(shmvdev_error(a->v), "lost (region did not come back)"));
 	irqs = b->irqs;
 	fvm_wr(a, actl + C_NTF, 4, 1u << 1);
 	fvm_wait_irq(b, irqs);
@@ -184,7 +185,7 @@ test_revoke_before_restart(void **state)
 	assert_int_equal(a->nunmap, 1);
 	assert_true(a->irqs > irqs);
 	assert_int_equal(fvm_rd(a, actl + C_STAT, 4), 0);
-	assert_null(strstr(shmvdev_error(a->v), "were lost"));
+	assert_null(strstr(shmvdev_error(a->v), "lost (region did not come back)"));
 }
 
 /*
