@@ -202,8 +202,8 @@ static const struct {
 	[TF_HUGEPAGES] = { "tenant_hugepages", "gauge",
 	    "Hugepages charged to the tenant." },
 	[TF_CONNECTIONS] = { "tenant_connections", "gauge",
-	    "VMM connections of the tenant (closed ones whose peers hold "
-	    "fds unread included)." },
+	    "VMM and QEMU connections of the tenant (closed ones whose "
+	    "peers hold fds unread included)." },
 	[TF_DENIALS] = { "tenant_denials_total", "counter",
 	    "Requests of the tenant refused by its rules or modes." },
 };

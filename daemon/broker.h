@@ -227,6 +227,7 @@ struct broker {
 	struct conn_list dead;
 	LIST_HEAD(, conn) watchers;		/* admin event subscribers */
 	uint32_t nconns;
+	uint32_t nqemus;		/* on ivshmem exports (ivshmem_peer.c) */
 	uint64_t next_conn_id;
 	bool activated;			/* sockets came from systemd */
 	bool stopping;			/* shutting down: keep the fd store */
@@ -280,6 +281,10 @@ int broker_init(struct broker *b);
 void broker_fini(struct broker *b);
 
 /* conn.c */
+/* The connections [broker] max_connections bounds: VMM and admin ones,
+ * QEMUs on ivshmem exports, and closed ones kept while their peers hold
+ * fds unread (conn_inflight.c). */
+uint32_t conn_count(const struct broker *b);
 /* Room for nfds more fds in all send queues, made if need be by letting
  * go the VMM connection whose queue holds the most, so that one that
  * never reads pays rather than whoever queues next; false when that
@@ -336,9 +341,10 @@ void inflight_count_sent(struct broker *b, struct inflight_count *ic,
 void inflight_count_refresh(struct broker *b, struct inflight_count *ic,
     int fd);
 /* The peer is gone: fd is closed, or kept as a drain of its uid's (and
- * tenant's) while its peer holds some unread. */
+ * tenant's) while its peer holds some unread, counted in usage's
+ * connections as the peer was. */
 void inflight_count_let_go(struct broker *b, struct inflight_count *ic,
-    int fd);
+    int fd, struct tenant_usage *usage);
 /* May a new such peer of uid, of the tenant whose usage is pool, be sent
  * nfds fds, within its uid's share and its tenant's (drains' reads
  * looked at first)? */

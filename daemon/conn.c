@@ -606,6 +606,12 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	b->up->dispatch(c, b->rxbuf, (size_t)n, nfds);
 }
 
+uint32_t
+conn_count(const struct broker *b)
+{
+	return b->nconns + b->nqemus + (uint32_t)b->ndrains;
+}
+
 /* A connection past max_connections is told why and closed at once, so
  * it holds nothing; the socket is new, so the reason fits. */
 static void
@@ -615,13 +621,12 @@ conn_refuse_over_limit(struct broker *b, int fd)
 	char text[160];
 
 	b->stats.refused[LIMIT_MAX_CONNECTIONS]++;
-	log_warn(&b->log, "refusing a connection: %u connections (%zu of "
-	    "them closed, with fds their peers have not read) is the limit "
-	    "(raise max_connections in [broker])", b->nconns +
-	    (unsigned)b->ndrains, b->ndrains);
+	log_warn(&b->log, "refusing a connection: %u connections (%u of "
+	    "them QEMUs on ivshmem exports, %zu closed, with fds their peers "
+	    "have not read) is the limit (raise max_connections in "
+	    "[broker])", conn_count(b), b->nqemus, b->ndrains);
 	snprintf(text, sizeof(text), "shmbrokerd serves %u connections, its "
-	    "max_connections: try again later", b->nconns +
-	    (unsigned)b->ndrains);
+	    "max_connections: try again later", conn_count(b));
 	m.error = SHMBROKER__ERROR__ERR_NO_RESOURCES;
 	m.message = text;
 	wire_send_server(fd, &m, NULL, 0);
@@ -658,8 +663,9 @@ conn_accept_one(struct listener *l, int fd)
 	struct conn *c;
 	socklen_t len = sizeof(struct ucred);
 
-	/* Closed connections whose peers hold fds unread count too. */
-	if (b->nconns + b->ndrains >= b->cfg.max_connections) {
+	/* QEMUs, and closed connections whose peers hold fds unread,
+	 * count too. */
+	if (conn_count(b) >= b->cfg.max_connections) {
 		conn_refuse_over_limit(b, fd);
 		return;
 	}

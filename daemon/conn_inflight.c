@@ -669,8 +669,9 @@ inflight_keep(struct conn *c)
  * once, as its protocol wants, so nothing of it waits: it is counted as
  * it is sent (struct inflight_count), let go once its peer read all
  * (SIOCOUTQ 0, looked at when a budget looks full), kept as a drain of
- * its uid and tenant when it goes with some unread, and a new peer of a
- * uid or tenant whose share is full is not let in.
+ * its uid and tenant when it goes with some unread (in its place among
+ * its tenant's connections, as a connection's drain is), and a new peer
+ * of a uid or tenant whose share is full is not let in.
  */
 void
 inflight_count_sent(struct broker *b, struct inflight_count *ic, uid_t uid,
@@ -696,11 +697,12 @@ inflight_count_refresh(struct broker *b, struct inflight_count *ic, int fd)
 }
 
 void
-inflight_count_let_go(struct broker *b, struct inflight_count *ic, int fd)
+inflight_count_let_go(struct broker *b, struct inflight_count *ic, int fd,
+    struct tenant_usage *usage)
 {
 	inflight_count_refresh(b, ic, fd);
 	if (ic->fds == 0 || !inflight_drain_add(b, fd, ic->fds, ic->owner,
-	    ic->pool, NULL))
+	    ic->pool, usage))
 		reaper_close(b->reaper, fd);
 	*ic = (struct inflight_count){ NULL, NULL, 0 };
 }

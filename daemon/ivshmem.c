@@ -138,6 +138,39 @@ ivshmem_fd_room(struct ivshmem *ivs, uid_t uid, struct tenant_usage *pool,
 	return inflight_room(ivs->b, uid, pool, nfds);
 }
 
+/*
+ * Room for one more connection: a QEMU counts among the daemon's and its
+ * tenant's connections as a VMM connection does, so that its drain,
+ * should it go with fds unread, keeps the place it held and no tenant's
+ * QEMUs take every connection from the others (and the admin socket).
+ * False with the reason in why, counted by the limit.
+ */
+static bool
+ivshmem_connection_room(struct broker *b, const struct tenant *t, char *why,
+    size_t len)
+{
+	uint32_t n = t->usage->connections;
+
+	if (conn_count(b) >= b->cfg.max_connections) {
+		b->stats.refused[LIMIT_MAX_CONNECTIONS]++;
+		snprintf(why, len, "the daemon serves %u connections (VMMs', "
+		    "admins', QEMUs', and closed ones kept for fds their peers "
+		    "have not read), its max_connections (raise "
+		    "max_connections in [broker])", conn_count(b));
+		return false;
+	}
+	if (!tenant_connection_room(t)) {
+		b->stats.refused[LIMIT_TENANT_CONNECTIONS]++;
+		snprintf(why, len, "tenant %s holds %u connection%s (VMMs' and "
+		    "QEMUs', closed ones kept for fds their peers have not "
+		    "read included), its max_connections is %u (raise "
+		    "max_connections in [tenant %s])", t->name, n,
+		    n == 1 ? "" : "s", t->max_connections, t->name);
+		return false;
+	}
+	return true;
+}
+
 /* A QEMU connected: the same decision as an attach of the region by a VMM
  * of its tenant, then a client of the region. fd is taken. */
 static void
@@ -151,6 +184,7 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 	struct client *cl;
 	struct tenant *t;
 	const char *why = NULL;
+	char room[256];
 	enum guest_shm_status st;
 	bool borrowed;
 	int mfd, fd2 = -1, err = -EACCES;
@@ -160,6 +194,10 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		    "default_tenant is configured";
 	else if (policy_may_join(b, t, cred, g, &why) == GSS_OK)
 		err = region_client_room(b, t, &why) < 0 ? -ENOSPC : 0;
+	if (err == 0 && !ivshmem_connection_room(b, t, room, sizeof(room))) {
+		err = -ENOSPC;
+		why = room;
+	}
 	/* What a join may be sent (the memfd, each index's vectors): within
 	 * what its uid and its tenant may hold unread. */
 	if (err == 0 && !ivshmem_fd_room(e->ivs, cred->uid, t->usage, 1 +
@@ -176,12 +214,11 @@ ivshmem_admit(struct ivsh_export *e, int fd, const struct ucred *cred)
 		return;
 	}
 	if ((slots = ivsh_slots_get(e->ivs, g)) == NULL || (fd2 = dup(fd)) < 0 ||
-	    (p = ivsh_peer_new(e, fd, cred, slots)) == NULL) {
+	    (p = ivsh_peer_new(e, fd, cred, slots, t->usage)) == NULL) {
 		ivshmem_refuse(e, fd2 >= 0 ? fd2 : fd, cred, -ENOMEM, "out of "
 		    "memory or fds");
 		return;
 	}
-	p->pool = t->usage;
 	join = (struct region_join){ .owner = p, .list = &p->clients,
 	    .ops = &ivsh_member_ops, .conn_id = p->id, .want = -1,
 	    .uid = p->cred.uid, .tenant = t };

@@ -143,9 +143,10 @@ struct ivsh_peer {
 	int fd;
 	struct ucred cred;
 	char label[64];
-	/* Its tenant's usage, whose share of fds in flight it draws on:
-	 * usages live as long as the daemon, while a reload frees the
-	 * tenants themselves. */
+	/* Its tenant's usage, whose share of fds in flight it draws on
+	 * and whose connections count it, from its join until it is freed
+	 * (then its drain's, if it leaves one): usages live as long as the
+	 * daemon, while a reload frees the tenants themselves. */
 	struct tenant_usage *pool;
 	struct event *ev_read;
 	struct event *ev_write;
@@ -201,9 +202,11 @@ void ivsh_slots_deliver(struct ivsh_slots *s, unsigned index,
 
 /* ivshmem_peer.c */
 /* A peer for a connection just accepted on e (fd is taken), for region
- * slots s. */
+ * slots s, of the tenant whose usage is pool: one of its connections and
+ * of the daemon's (b->nqemus) until freed. */
 struct ivsh_peer *ivsh_peer_new(struct ivsh_export *e, int fd,
-    const struct ucred *cred, struct ivsh_slots *s);
+    const struct ucred *cred, struct ivsh_slots *s,
+    struct tenant_usage *pool);
 /* Whether cl is a QEMU's. */
 bool ivsh_is_qemu(const struct client *cl);
 /* Sends the QEMU everything a new member gets: the version, its index, the

@@ -472,7 +472,7 @@ const struct member_ops ivsh_member_ops = {
 
 struct ivsh_peer *
 ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred,
-    struct ivsh_slots *s)
+    struct ivsh_slots *s, struct tenant_usage *pool)
 {
 	struct broker *b = e->ivs->b;
 	struct ivsh_peer *p;
@@ -481,6 +481,11 @@ ivsh_peer_new(struct ivsh_export *e, int fd, const struct ucred *cred,
 		reaper_close(b->reaper, fd);
 		return NULL;
 	}
+	/* Counted as a VMM connection is, so that its drain, should it go
+	 * with fds unread, takes a place it held, never a new one. */
+	p->pool = pool;
+	p->pool->connections++;
+	b->nqemus++;
 	p->b = b;
 	p->exp = e;
 	p->fd = fd;
@@ -540,8 +545,12 @@ ivsh_peer_free(struct ivsh_peer *p)
 	ivsh_throttle_fini(&p->throttle);
 	/* A QEMU that went (or was let go) without reading what it was
 	 * sent keeps those fds in flight, charged to the daemon by the
-	 * kernel: its socket stays, counted to its uid, until it reads or
-	 * closes, so that its uid cannot join again past its share. */
-	inflight_count_let_go(p->b, &p->inflight, p->fd);
+	 * kernel: its socket stays, counted to its uid and in its place
+	 * among the connections, until it reads or closes, so that its uid
+	 * cannot join again past its share, nor its tenant past its
+	 * max_connections. */
+	p->pool->connections--;
+	p->b->nqemus--;
+	inflight_count_let_go(p->b, &p->inflight, p->fd, p->pool);
 	free(p);
 }

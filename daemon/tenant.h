@@ -48,9 +48,9 @@ struct tenant_usage {
 	uint64_t bytes;
 	uint64_t hugepages;
 	uint64_t denials;
-	/* VMM connections served, and closed ones whose peers still hold
-	 * fds unread (conn_inflight.c's drains), as [broker]
-	 * max_connections counts them. */
+	/* VMM connections served and QEMUs joined (ivshmem_peer.c), and
+	 * closed ones whose peers still hold fds unread (conn_inflight.c's
+	 * drains), as [broker] max_connections counts them. */
 	uint32_t connections;
 	/* Its share of the fds the daemon may have in flight
 	 * (conn_inflight.c): what its peers hold unread, its connections

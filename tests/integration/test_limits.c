@@ -7,13 +7,14 @@
  * `shmctl stats` and `metrics` print), and the daemon serves everyone
  * else all the same. Requests that pipeline without reading their
  * replies, a watcher that never reads, events merged in a queue that
- * never drains, a VMM connection that attaches
- * without end, connections past max_connections, regions and clients
- * past a tenant's and the daemon's limits, state pages the daemon would
- * keep mapped (one for each region a peer notifies in, or whose file it
- * made refuse a write), and an ivshmem peer that never reads and a 17th
- * that comes; and a tenant's max_connections
- * counting a closed connection whose peer holds fds unread. Datagram size and fds per message
+ * never drains, a VMM connection that attaches without end, connections
+ * past max_connections, regions and clients past a tenant's and the
+ * daemon's limits, state pages the daemon would keep mapped (one for each
+ * region a peer notifies in, or whose file it made refuse a write), and
+ * an ivshmem peer that never reads and a 17th that comes; and a tenant's
+ * max_connections counting a closed connection whose peer holds fds
+ * unread, and QEMUs gone with fds unread held to it and to the daemon's
+ * as connections are. Datagram size and fds per message
  * are test_badinput's. Each test runs its own daemon from this process,
  * over raw sockets where the peer is hostile and libshmclient where it
  * is not.
@@ -70,12 +71,28 @@
 static const struct harness_restart unit_like = { .nofile = NOFILE,
     .no_caps = true, .uid = DAEMON_UID };
 
+#define HOGS_MAX 2	/* QEMU processes a test keeps (qemu_peers_run) */
+
 struct limits {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
 	pid_t peer;		/* a hostile peer process, or 0 */
+	pid_t hogs[HOGS_MAX];	/* QEMU processes holding their sockets */
+	int nhogs;
 };
 
 /* ---- the daemon ---- */
+
+/* The QEMU processes of qemu_peers_run go, and their sockets with them. */
+static void
+hogs_kill(struct limits *l)
+{
+	while (l->nhogs > 0) {
+		pid_t pid = l->hogs[--l->nhogs];
+
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
 
 static int
 setup(void **state)
@@ -94,6 +111,7 @@ teardown(void **state)
 		kill(l->peer, SIGKILL);
 		waitpid(l->peer, NULL, 0);
 	}
+	hogs_kill(l);
 	return fixture_teardown(state);
 }
 
@@ -808,12 +826,12 @@ peer_attach(int s, uint64_t id, const char *name)
 	return wire_send_client(s, &m, NULL, 0) == 0;
 }
 
-/* In a forked child: becomes PEER_UID, gone with its parent. */
+/* In a forked child: becomes uid, with gid its only group, gone with its
+ * parent. */
 static void
-become_peer(pid_t parent)
+become(uid_t uid, gid_t gid, pid_t parent)
 {
-	if (setgroups(0, NULL) < 0 || setgid(PEER_UID) < 0 ||
-	    setuid(PEER_UID) < 0)
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
 		_exit(121);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -832,7 +850,7 @@ hostile_peer(int fd, const char *path, pid_t parent)
 	char name[16];
 	int s;
 
-	become_peer(parent);
+	become(PEER_UID, PEER_UID, parent);
 	for (int c = 0; c < PEER_CONNS; c++) {
 		if ((s = harness_connect_raw(path)) < 0)
 			continue;
@@ -935,7 +953,7 @@ queue_filler(int fd, const char *path, pid_t parent)
 	char name[16];
 	int s;
 
-	become_peer(parent);
+	become(PEER_UID, PEER_UID, parent);
 	for (int c = 0; c < 2; c++) {
 		if ((s = harness_connect_raw(path)) < 0)
 			_exit(123);
@@ -1545,6 +1563,250 @@ test_tenant_connections_drain(void **state)
 	expect_baseline(f);
 }
 
+/* ---- QEMUs gone with fds unread: connections like any other ---- */
+
+#define HOG_GID 2300		/* tenant a's group, and its uids': */
+#define HOG_UID0 2301		/* HOG_UID0 and HOG_UID0 + 1 */
+#define HOG_FIRST 6		/* QEMUs the first sends, */
+#define HOG_TRIES 40		/* the second (and one uid alone) */
+#define HOG_TENANT_MAX 10	/* tenant a's max_connections */
+#define HOG_BROKER_MAX 40	/* [broker] max_connections */
+
+/* What the QEMUs of qemu_peers saw. */
+struct qemu_tally {
+	uint32_t joins;
+	uint32_t refused;
+};
+
+/* The first 8-byte message of a QEMU connecting to path (its version,
+ * or a refusal's -errno), its socket in *s; INT64_MIN when it saw
+ * none. No assertion: it runs in a child. */
+static int64_t
+qemu_first(const char *path, int *s)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { REPLY_WAIT_MS / 1000, 0 };
+	int64_t v;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((*s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return INT64_MIN;
+	if (connect(*s, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    setsockopt(*s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    recv(*s, &v, sizeof(v), MSG_WAITALL) != (ssize_t)sizeof(v)) {
+		close(*s);
+		return INT64_MIN;
+	}
+	return v;
+}
+
+/* Whether the daemon let the QEMU on s go: it shut its end (a drain) or
+ * closed it, which s sees without reading what it holds. */
+static bool
+qemu_let_go(int s)
+{
+	struct pollfd p = { .fd = s, .events = POLLRDHUP };
+
+	return poll(&p, 1, REPLY_WAIT_MS) == 1;
+}
+
+/*
+ * In a forked child as uid (gid its group): n QEMUs connect to the export
+ * at path, one after another, and take their first message. One that
+ * joined goes without reading the fds that came after it (its writing
+ * side shut, which the daemon takes for the QEMU going) and, with keep,
+ * holds its socket open, as a QEMU that never reads: a drain. Says what
+ * it saw on fd; then, with keep, waits to be killed.
+ */
+static void __attribute__((noreturn))
+qemu_peers(int fd, const char *path, uid_t uid, gid_t gid, int n, bool keep,
+    pid_t parent)
+{
+	struct qemu_tally t = { 0, 0 };
+	int64_t v;
+	int s;
+
+	become(uid, gid, parent);
+	for (int i = 0; i < n; i++) {
+		if ((v = qemu_first(path, &s)) == INT64_MIN)
+			_exit(124);
+		if (v < 0) {
+			t.refused++;
+		} else {
+			t.joins++;
+			shutdown(s, SHUT_WR);
+			/* Let go (its end shut, kept or closed) before the
+			 * next joins: else each is told of the other. */
+			if (!qemu_let_go(s))
+				_exit(126);
+		}
+		if (v < 0 || !keep)
+			close(s);
+	}
+	if (write(fd, &t, sizeof(t)) != (ssize_t)sizeof(t))
+		_exit(125);
+	if (keep)
+		pause();
+	_exit(0);
+}
+
+/* qemu_peers in a child: what its QEMUs saw. With keep, the child and
+ * its sockets stay until hogs_kill; else it is gone. */
+static struct qemu_tally
+qemu_peers_run(struct limits *l, const char *path, uid_t uid, gid_t gid,
+    int n, bool keep)
+{
+	struct qemu_tally t;
+	pid_t parent = getpid(), pid;
+	int pfd[2], st;
+
+	assert_true(!keep || l->nhogs < HOGS_MAX);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		qemu_peers(pfd[1], path, uid, gid, n, keep, parent);
+	}
+	close(pfd[1]);
+	if (keep)
+		l->hogs[l->nhogs++] = pid;
+	if (read(pfd[0], &t, sizeof(t)) != (ssize_t)sizeof(t))
+		fail_msg("the QEMUs of uid %u did not say what they saw",
+		    (unsigned)uid);
+	close(pfd[0]);
+	if (!keep) {
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	return t;
+}
+
+/* The daemon as how starts it, on conf and an export of region ivs (one
+ * vector) at path, which QEMUs of other uids reach: only root can run
+ * them (the test is skipped otherwise). */
+static void
+start_with_export(struct fixture *f, const struct harness_restart *how,
+    const char *conf, char *path, size_t len)
+{
+	char all[1024];
+
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to run QEMUs as other "
+		    "users\n");
+		skip();
+	}
+	snprintf(path, len, "%s/ivs.sock", f->dir);
+	snprintf(all, sizeof(all), "%s[region ivs]\nsize = 64K\n"
+	    "ivshmem = %s\nivshmem_vectors = 1\n", conf, path);
+	/* The daemon's user makes the socket there. */
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	f->start_how = how;
+	start(f, all);
+}
+
+/* Waits until the daemon keeps n drains; how many it keeps then. */
+static uint64_t
+drains_wait(struct fixture *f, uint64_t n)
+{
+	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
+	uint64_t got;
+
+	while ((got = STAT(f, drains)) != n && harness_now_ms() < deadline)
+		harness_sleep_ms(20);
+	return got;
+}
+
+/*
+ * A QEMU that goes with fds unread leaves its socket as a drain, which
+ * counts against max_connections: against its tenant's too, as a VMM
+ * connection's drain does. A QEMU's did not (a reviewer's find): two uids
+ * of tenant a, whose max_connections is 10, kept 46 (64 a uid could),
+ * past the daemon's 40, and from then on every connection was refused,
+ * another tenant's and the admin socket's alike. Now a QEMU counts among
+ * its tenant's connections from its join, as a VMM connection does from
+ * its accept, and its drain keeps that place: the second uid's QEMUs join
+ * while the first's drains leave room, those past 10 are refused,
+ * counted and said why, and tenant b (this process, root) and the admin
+ * socket are served.
+ */
+static void
+test_qemu_drains_tenant_limit(void **state)
+{
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	uint32_t refused = HOG_FIRST + HOG_TRIES - HOG_TENANT_MAX;
+	struct qemu_tally t[2];
+	char conf[256], path[96];
+	struct shmc *adm;
+
+	snprintf(conf, sizeof(conf), "[broker]\nmax_connections = %d\n"
+	    "[tenant a]\ngid = %d\nmax_connections = %d\n"
+	    "[tenant b]\nuid = 0\n", HOG_BROKER_MAX, HOG_GID, HOG_TENANT_MAX);
+	start_with_export(f, &unit_like, conf, path, sizeof(path));
+	for (int i = 0; i < 2; i++)
+		t[i] = qemu_peers_run(l, path, HOG_UID0 + (uid_t)i, HOG_GID,
+		    i == 0 ? HOG_FIRST : HOG_TRIES, true);
+	print_message("tenant a's QEMUs: %u and %u joined, %u and %u "
+	    "refused; %llu drains\n", t[0].joins, t[1].joins, t[0].refused,
+	    t[1].refused, (unsigned long long)STAT(f, drains));
+	assert_int_equal(t[0].joins, HOG_FIRST);
+	assert_int_equal(t[1].joins, HOG_TENANT_MAX - HOG_FIRST);
+	assert_int_equal(drains_wait(f, HOG_TENANT_MAX), HOG_TENANT_MAX);
+	assert_int_equal(tenant_connections(f, "a"), HOG_TENANT_MAX);
+	assert_int_equal(STAT(f, ivshmem_refused), refused);
+	assert_int_equal(STAT(f, refused_tenant_max_connections), refused);
+	assert_int_equal(STAT(f, refused_max_connections), 0);
+	assert_true(fixture_log_lines(f, "refused QEMU", "tenant a holds 10 "
+	    "connections") >= 1);
+
+	/* Tenant b connects and attaches; a new admin connection answers. */
+	fixture_raw_close(f, served_raw(f));
+	serves_others(f);
+	adm = fixture_connect(f, f->d.admin_socket, "late admin");
+	shmbroker__server_message__free_unpacked(check_admin_ok(adm,
+	    SHMBROKER__CLIENT_MESSAGE__BODY_ADMIN_STATUS), NULL);
+	fixture_close(f, adm);
+
+	/* The QEMUs close: their drains go (looked at every second), and
+	 * tenant a's places with them. */
+	hogs_kill(l);
+	assert_int_equal(tenant_connections_wait(f, "a", 0), 0);
+	assert_int_equal(STAT(f, drains), 0);
+	t[0] = qemu_peers_run(l, path, HOG_UID0, HOG_GID, 1, false);
+	assert_int_equal(t[0].joins, 1);
+}
+
+/*
+ * The same against [broker] max_connections, which nothing checked when
+ * a QEMU's drain was made: with open tenancy and max_connections = 16,
+ * one uid's QEMUs that go with fds unread kept 40 sockets. Now a QEMU
+ * counts among the daemon's connections from its join: 15 join beside
+ * the admin connection, the rest are refused, counted and said why.
+ */
+static void
+test_qemu_drains_daemon_limit(void **state)
+{
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	struct qemu_tally t;
+	char path[96];
+
+	start_with_export(f, &unit_like, OPEN "max_connections = 16\n", path,
+	    sizeof(path));
+	t = qemu_peers_run(l, path, HOG_UID0, HOG_GID, HOG_TRIES, true);
+	print_message("QEMUs: %u joined, %u refused; %llu drains\n", t.joins,
+	    t.refused, (unsigned long long)STAT(f, drains));
+	assert_int_equal(t.joins, 15);
+	assert_int_equal(drains_wait(f, 15), 15);
+	assert_int_equal(STAT(f, refused_max_connections), HOG_TRIES - 15);
+	assert_true(fixture_log_lines(f, "refused QEMU",
+	    "max_connections in [broker]") >= 1);
+
+	hogs_kill(l);
+	assert_int_equal(drains_wait(f, 0), 0);
+	fixture_raw_close(f, served_raw(f));
+}
+
 #define LIMITS_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1569,6 +1831,8 @@ main(void)
 		LIMITS_TEST(test_fds_wait_slow_reader),
 		LIMITS_TEST(test_fds_reader_never_waits),
 		LIMITS_TEST(test_fds_share_waiter_holds_no_other_uid),
+		LIMITS_TEST(test_qemu_drains_tenant_limit),
+		LIMITS_TEST(test_qemu_drains_daemon_limit),
 	};
 
 	/* A daemon that fails keeps its log so that teardown can print it. */
