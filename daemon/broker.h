@@ -346,8 +346,8 @@ void inflight_count_refresh(struct broker *b, struct inflight_count *ic,
 void inflight_count_let_go(struct broker *b, struct inflight_count *ic,
     int fd, struct tenant_usage *usage);
 /* May a new such peer of uid, of the tenant whose usage is pool, be sent
- * nfds fds, within its uid's share and its tenant's (drains' reads
- * looked at first)? */
+ * nfds fds, within its uid's share and its tenant's (other peers' reads
+ * looked at first, within the sweep's bound: at most every 50 ms)? */
 bool inflight_room(struct broker *b, uid_t uid, struct tenant_usage *pool,
     size_t nfds);
 /* Its state, once, before the first connection; -ENOMEM. */

@@ -126,16 +126,47 @@ ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
 	reaper_close(b->reaper, fd);
 }
 
-/* The QEMUs' counts are looked at now (a SIOCOUTQ each) when the books
- * say there is no room, as well as soon after each send. */
+/* p's count let go, if p is uid's and read what it was sent: true then. */
+static bool
+ivshmem_count_read(struct ivshmem *ivs, struct ivsh_peer *p, uid_t uid)
+{
+	return p->cred.uid == uid && p->inflight.fds != 0 &&
+	    !ivshmem_count_unread(ivs, p);
+}
+
+/* The counts of uid's QEMUs that read what they were sent let go (a
+ * SIOCOUTQ each that holds some): true when one was. */
+static bool
+ivshmem_counts_read(struct ivshmem *ivs, uid_t uid)
+{
+	struct ivsh_export *e;
+	struct ivsh_peer *p;
+	bool any = false;
+
+	LIST_FOREACH(e, &ivs->exports, entry)
+		LIST_FOREACH(p, &e->peers, entry)
+			any |= ivshmem_count_read(ivs, p, uid);
+	LIST_FOREACH(p, &ivs->orphans, entry)
+		any |= ivshmem_count_read(ivs, p, uid);
+	return any;
+}
+
+/*
+ * When the books say there is no room, the joining uid's QEMUs are looked
+ * at now: a QEMU reads at once, and its uid's next must not be refused
+ * for what the counts timer has not let go yet. Drains and VMM
+ * connections only within the sweep's bound (inflight_room), and other
+ * uids' QEMUs at the timer, so that a refusal costs about what any
+ * refusal does, however many drains the daemon keeps.
+ */
 static bool
 ivshmem_fd_room(struct ivshmem *ivs, uid_t uid, struct tenant_usage *pool,
     size_t nfds)
 {
 	if (inflight_room(ivs->b, uid, pool, nfds))
 		return true;
-	(void)ivshmem_counts_refresh(ivs);
-	return inflight_room(ivs->b, uid, pool, nfds);
+	return ivshmem_counts_read(ivs, uid) &&
+	    inflight_room(ivs->b, uid, pool, nfds);
 }
 
 /*

@@ -14,7 +14,8 @@
  * an ivshmem peer that never reads and a 17th that comes; and a tenant's
  * max_connections counting a closed connection whose peer holds fds
  * unread, and QEMUs gone with fds unread held to it and to the daemon's
- * as connections are. Datagram size and fds per message
+ * as connections are, and refused beside a thousand of them at the cost
+ * of any other refusal. Datagram size and fds per message
  * are test_badinput's. Each test runs its own daemon from this process,
  * over raw sockets where the peer is hostile and libshmclient where it
  * is not.
@@ -71,7 +72,7 @@
 static const struct harness_restart unit_like = { .nofile = NOFILE,
     .no_caps = true, .uid = DAEMON_UID };
 
-#define HOGS_MAX 2	/* QEMU processes a test keeps (qemu_peers_run) */
+#define HOGS_MAX 16	/* QEMU processes a test keeps (qemu_peers_run) */
 
 struct limits {
 	struct fixture fx;	/* first: fixture_teardown frees it whole */
@@ -1571,6 +1572,11 @@ test_tenant_connections_drain(void **state)
 #define HOG_TRIES 40		/* the second (and one uid alone) */
 #define HOG_TENANT_MAX 10	/* tenant a's max_connections */
 #define HOG_BROKER_MAX 40	/* [broker] max_connections */
+#define SWEEP_UID0 2400		/* test_qemu_refusals_cheap's uids, */
+#define SWEEP_UIDS 16		/* each holding */
+#define SWEEP_DRAINS 64		/* drains, as many as a uid may */
+#define SWEEP_REFUSALS 2000	/* then refused QEMUs of the first, */
+#define SWEEP_REFUSAL_US 500	/* each at most this much daemon CPU */
 
 /* What the QEMUs of qemu_peers saw. */
 struct qemu_tally {
@@ -1807,6 +1813,53 @@ test_qemu_drains_daemon_limit(void **state)
 	fixture_raw_close(f, served_raw(f));
 }
 
+/*
+ * A QEMU refused for want of room in its uid's share of fds in flight
+ * (or its 64 drains) looked at every drain in the daemon, twice, and
+ * every QEMU's count, a SIOCOUTQ each, before it was told no: with a
+ * thousand drains, about 3 ms of the daemon's CPU per refusal, where a
+ * refusal costs about 30 us, so that a loop of connects kept the daemon
+ * busy (a reviewer's find). Now such a refusal looks at once only at its
+ * own uid's QEMUs, which read at once, and at the rest at the pace the
+ * VMM connections' sweeps keep. 16 uids hold 64 drains each; the first
+ * then sends SWEEP_REFUSALS QEMUs, each refused, and the daemon's CPU
+ * for them stays under SWEEP_REFUSAL_US each: far over what a refusal
+ * costs, on a loaded host too, and a sixth of what one cost.
+ */
+static void
+test_qemu_refusals_cheap(void **state)
+{
+	/* Room in flight for every drain: 2 fds each (the memfd and its
+	 * vector), and a socket. */
+	static const struct harness_restart roomy = { .nofile = 8192,
+	    .no_caps = true, .uid = DAEMON_UID };
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	long ticks, hz = sysconf(_SC_CLK_TCK), us;
+	struct qemu_tally t;
+	char path[96];
+
+	start_with_export(f, &roomy, OPEN, path, sizeof(path));
+	for (int i = 0; i < SWEEP_UIDS; i++) {
+		t = qemu_peers_run(l, path, SWEEP_UID0 + (uid_t)i,
+		    SWEEP_UID0 + (gid_t)i, SWEEP_DRAINS, true);
+		assert_int_equal(t.joins, SWEEP_DRAINS);
+	}
+	assert_int_equal(drains_wait(f, SWEEP_UIDS * SWEEP_DRAINS),
+	    SWEEP_UIDS * SWEEP_DRAINS);
+
+	ticks = daemon_cpu_ticks(f);
+	t = qemu_peers_run(l, path, SWEEP_UID0, SWEEP_UID0, SWEEP_REFUSALS,
+	    false);
+	ticks = daemon_cpu_ticks(f) - ticks;
+	us = ticks * 1000000 / hz / SWEEP_REFUSALS;
+	print_message("%d drains; %u QEMUs of a uid holding 64 refused: the "
+	    "daemon used %ld ms of CPU, %ld us each\n",
+	    SWEEP_UIDS * SWEEP_DRAINS, t.refused, ticks * 1000 / hz, us);
+	assert_int_equal(t.refused, SWEEP_REFUSALS);
+	assert_true(us < SWEEP_REFUSAL_US);
+}
+
 #define LIMITS_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1833,6 +1886,7 @@ main(void)
 		LIMITS_TEST(test_fds_share_waiter_holds_no_other_uid),
 		LIMITS_TEST(test_qemu_drains_tenant_limit),
 		LIMITS_TEST(test_qemu_drains_daemon_limit),
+		LIMITS_TEST(test_qemu_refusals_cheap),
 	};
 
 	/* A daemon that fails keeps its log so that teardown can print it. */
