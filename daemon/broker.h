@@ -154,6 +154,9 @@ struct conn {
 	bool watching;			/* on the broker's watchers list */
 	LIST_ENTRY(conn) watch_entry;
 	bool dead;			/* closed at the next reap */
+	bool keeps_place;		/* dead with fds unread: counted until
+					 * reaped, for the drain it may leave
+					 * (b->ndying) */
 	bool reads_paused;		/* its queue is long: see conn.c */
 	size_t inflight_fds;		/* sent, maybe unread: conn_inflight.c */
 	struct inflight_uid *inflight_owner;	/* its uid's, while any */
@@ -227,6 +230,7 @@ struct broker {
 	struct conn_list dead;
 	LIST_HEAD(, conn) watchers;		/* admin event subscribers */
 	uint32_t nconns;
+	uint32_t ndying;		/* of dead, those that keep their place */
 	uint32_t nqemus;		/* on ivshmem exports (ivshmem_peer.c) */
 	uint64_t next_conn_id;
 	bool activated;			/* sockets came from systemd */
@@ -281,9 +285,10 @@ int broker_init(struct broker *b);
 void broker_fini(struct broker *b);
 
 /* conn.c */
-/* The connections [broker] max_connections bounds: VMM and admin ones,
- * QEMUs on ivshmem exports, and closed ones kept while their peers hold
- * fds unread (conn_inflight.c). */
+/* The connections [broker] max_connections bounds: VMM and admin ones
+ * (those killed with fds unread until reaped), QEMUs on ivshmem exports,
+ * and closed ones kept while their peers hold fds unread
+ * (conn_inflight.c). */
 uint32_t conn_count(const struct broker *b);
 /* Room for nfds more fds in all send queues, made if need be by letting
  * go the VMM connection whose queue holds the most, so that one that
@@ -551,8 +556,9 @@ int policy_quota(struct broker *b, const struct tenant *t, uint32_t regions,
  * refusal (c is not counted). Admin connections are never counted.
  */
 int policy_connection_admit(struct broker *b, struct conn *c);
-/* c is killed: it no longer counts (a drain counts again while it is
- * kept, through c->conn_usage: conn_inflight.c). */
+/* c is killed, or reaped when it held fds unread (it may leave a drain,
+ * which takes its place over): it no longer counts (a drain counts again
+ * while it is kept, through c->conn_usage: conn_inflight.c). */
 void policy_connection_gone(struct conn *c);
 /* The usage kept under a tenant's name (made on first use), or NULL. */
 struct tenant_usage *policy_usage(struct broker *b, const char *tenant);

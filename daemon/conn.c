@@ -110,6 +110,11 @@ conn_reap(struct conn *c)
 	TAILQ_REMOVE(&b->dead, c, entry);
 	log_debug(&b->log, "connection %llu closed",
 	    (unsigned long long)c->id);
+	/* Its place goes now, or to the drain made of it (conn_free). */
+	if (c->keeps_place) {
+		b->ndying--;
+		policy_connection_gone(c);
+	}
 	conn_free(c);
 }
 
@@ -137,7 +142,15 @@ conn_kill(struct conn *c, const char *why)
 		log_info(&b->log, "connection %llu (pid %d): %s",
 		    (unsigned long long)c->id, (int)c->cred.pid, why);
 	c->dead = true;
-	policy_connection_gone(c);
+	/* One that may leave a drain (its peer holds fds unread) keeps its
+	 * place until it is reaped, where the drain takes it over: else an
+	 * accept in between, in the same turn of the loop, took it, and the
+	 * drain then counted past max_connections, its tenant's or the
+	 * daemon's. */
+	if ((c->keeps_place = c->inflight_fds != 0))
+		b->ndying++;
+	else
+		policy_connection_gone(c);
 	inflight_unwait(c);
 	b->up->killed(c);
 	event_del(c->ev_read);
@@ -609,7 +622,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 uint32_t
 conn_count(const struct broker *b)
 {
-	return b->nconns + b->nqemus + (uint32_t)b->ndrains;
+	return b->nconns + b->ndying + b->nqemus + (uint32_t)b->ndrains;
 }
 
 /* A connection past max_connections is told why and closed at once, so

@@ -1482,6 +1482,18 @@ tenant_connections_wait(struct fixture *f, const char *name, uint32_t n)
 	return got;
 }
 
+/* Waits until the daemon keeps n drains; how many it keeps then. */
+static uint64_t
+drains_wait(struct fixture *f, uint64_t n)
+{
+	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
+	uint64_t got;
+
+	while ((got = STAT(f, drains)) != n && harness_now_ms() < deadline)
+		harness_sleep_ms(20);
+	return got;
+}
+
 /* A raw VMM connection whose Hello must be answered. */
 static int
 served_raw(struct fixture *f)
@@ -1562,6 +1574,78 @@ test_tenant_connections_drain(void **state)
 	fixture_raw_close(f, in);
 	assert_int_equal(tenant_connections_wait(f, "t", 0), 0);
 	expect_baseline(f);
+}
+
+/* The daemon stopped by SIGSTOP, once it is: what peers do meanwhile it
+ * sees at once when it goes on, in the order they did it. */
+static void
+daemon_stop(const struct fixture *f)
+{
+	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
+	char path[64], buf[256], *q = NULL;
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)f->d.pid);
+	assert_int_equal(kill(f->d.pid, SIGSTOP), 0);
+	do {
+		assert_non_null(fp = fopen(path, "r"));
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[n] = '\0';
+		/* The state follows the name in parentheses. */
+		if ((q = strrchr(buf, ')')) != NULL && q[1] == ' ' &&
+		    q[2] == 'T')
+			return;
+		harness_sleep_ms(1);
+	} while (harness_now_ms() < deadline);
+	fail_msg("the daemon did not stop");
+}
+
+/*
+ * A connection that dies with fds unread is counted until it is reaped,
+ * a moment later in the same turn of the loop, where its drain takes its
+ * place over. Its place used to go as it died, so that a connection
+ * accepted in between took it, and the drain then counted past
+ * max_connections. The daemon is stopped while a connection with fds
+ * unread closes and another connects, so that it sees both at once, the
+ * close first: at its limit, the newcomer is refused.
+ */
+static void
+test_drain_keeps_its_place(void **state)
+{
+	struct limits *l = *state;
+	struct fixture *f = &l->fx;
+	Shmbroker__ServerMessage *m;
+	int64_t deadline;
+	int held, in, late;
+
+	/* Not root, the daemon has no capabilities anyway. */
+	if (geteuid() == 0)
+		f->start_how = &unit_like;
+	/* The fixture's admin connection is the first of three. */
+	start(f, OPEN "max_connections = 3\n");
+	held = fixture_raw(f, f->d.socket);
+	check_send_attach(held, 1, "drain", strlen("drain") + 1, 1, true);
+	deadline = harness_now_ms() + REPLY_WAIT_MS;
+	while (STAT(f, fds_in_flight) == 0 && harness_now_ms() < deadline)
+		harness_sleep_ms(10);
+	assert_true(STAT(f, fds_in_flight) > 0);
+	in = served_raw(f);
+
+	daemon_stop(f);
+	assert_int_equal(shutdown(held, SHUT_WR), 0);
+	late = fixture_raw(f, f->d.socket);
+	assert_int_equal(kill(f->d.pid, SIGCONT), 0);
+	/* Served, it would be sent nothing: no reply in time. */
+	m = check_recv_reply(late, NULL);
+	assert_int_equal(m->error, SHMBROKER__ERROR__ERR_NO_RESOURCES);
+	shmbroker__server_message__free_unpacked(m, NULL);
+	assert_int_equal(drains_wait(f, 1), 1);
+	assert_int_equal(STAT(f, refused_max_connections), 1);
+	fixture_raw_close(f, late);
+	fixture_raw_close(f, in);
+	fixture_raw_close(f, held);
 }
 
 /* ---- QEMUs gone with fds unread: connections like any other ---- */
@@ -1708,18 +1792,6 @@ start_with_export(struct fixture *f, const struct harness_restart *how,
 	assert_int_equal(chmod(f->dir, 0777), 0);
 	f->start_how = how;
 	start(f, all);
-}
-
-/* Waits until the daemon keeps n drains; how many it keeps then. */
-static uint64_t
-drains_wait(struct fixture *f, uint64_t n)
-{
-	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
-	uint64_t got;
-
-	while ((got = STAT(f, drains)) != n && harness_now_ms() < deadline)
-		harness_sleep_ms(20);
-	return got;
 }
 
 /*
@@ -1877,6 +1949,7 @@ main(void)
 		LIMITS_TEST(test_fds_in_flight),
 		LIMITS_TEST(test_outq_hog_spares_qemu),
 		LIMITS_TEST(test_tenant_connections_drain),
+		LIMITS_TEST(test_drain_keeps_its_place),
 		LIMITS_TEST(test_fds_wait_idle),
 		LIMITS_TEST(test_fds_wait_catches_up),
 		LIMITS_TEST(test_fds_wait_asks_first),
