@@ -139,6 +139,28 @@ harness_rss_kib(pid_t pid)
 	return harness_proc_value(path, "VmRSS");
 }
 
+long
+harness_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *q;
+	unsigned long ut, st;
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* After the name in parentheses: state, then 10 fields, then
+	 * utime and stime. */
+	if ((q = strrchr(buf, ')')) == NULL || sscanf(q + 2, "%*c %*d %*d "
+	    "%*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
 int
 harness_connect_raw(const char *path)
 {

@@ -39,6 +39,9 @@ int harness_settled_fd_count(pid_t pid);
 int harness_wait_fd_count(pid_t pid, int want, int timeout_ms);
 /* Resident set size of pid in KiB (VmRSS), or -1. */
 long harness_rss_kib(pid_t pid);
+/* The CPU time pid has used (utime + stime of /proc/PID/stat), in clock
+ * ticks, or -1. */
+long harness_cpu_ticks(pid_t pid);
 
 /* A connected SOCK_SEQPACKET socket to the UNIX socket path, or -errno. */
 int harness_connect_raw(const char *path);
