@@ -1496,6 +1496,21 @@ served_raw(struct fixture *f)
 	return s;
 }
 
+/* A connection with an attach whose reply (and its fds) it never reads,
+ * once the daemon counts them in flight. */
+static int
+unread_attach(struct fixture *f)
+{
+	int64_t deadline = harness_now_ms() + REPLY_WAIT_MS;
+	int s = fixture_raw(f, f->d.socket);
+
+	check_send_attach(s, 1, "drain", strlen("drain") + 1, 1, true);
+	while (STAT(f, fds_in_flight) == 0 && harness_now_ms() < deadline)
+		harness_sleep_ms(10);
+	assert_true(STAT(f, fds_in_flight) > 0);
+	return s;
+}
+
 /*
  * A connection closed while its peer holds fds unread is kept (a drain)
  * and counts against max_connections until the peer reads or closes:
@@ -1525,12 +1540,7 @@ test_tenant_connections_drain(void **state)
 	assert_int_equal(tenant_connections_wait(f, "t", 0), 0);
 
 	/* An attach whose reply (with its fds) is never read, then EOF. */
-	held = fixture_raw(f, f->d.socket);
-	check_send_attach(held, 1, "drain", strlen("drain") + 1, 1, true);
-	deadline = harness_now_ms() + REPLY_WAIT_MS;
-	while (STAT(f, fds_in_flight) == 0 && harness_now_ms() < deadline)
-		harness_sleep_ms(10);
-	assert_true(STAT(f, fds_in_flight) > 0);
+	held = unread_attach(f);
 	assert_int_equal(shutdown(held, SHUT_WR), 0);
 	deadline = harness_now_ms() + REPLY_WAIT_MS;
 	while (STAT(f, drains) == 0 && harness_now_ms() < deadline)
@@ -1604,7 +1614,6 @@ test_drain_keeps_its_place(void **state)
 	struct limits *l = *state;
 	struct fixture *f = &l->fx;
 	Shmbroker__ServerMessage *m;
-	int64_t deadline;
 	int held, in, late;
 
 	/* Not root, the daemon has no capabilities anyway. */
@@ -1612,12 +1621,7 @@ test_drain_keeps_its_place(void **state)
 		f->start_how = &unit_like;
 	/* The fixture's admin connection is the first of three. */
 	start(f, OPEN "max_connections = 3\n");
-	held = fixture_raw(f, f->d.socket);
-	check_send_attach(held, 1, "drain", strlen("drain") + 1, 1, true);
-	deadline = harness_now_ms() + REPLY_WAIT_MS;
-	while (STAT(f, fds_in_flight) == 0 && harness_now_ms() < deadline)
-		harness_sleep_ms(10);
-	assert_true(STAT(f, fds_in_flight) > 0);
+	held = unread_attach(f);
 	in = served_raw(f);
 
 	daemon_stop(f);
