@@ -21,29 +21,42 @@
 #include "ivshmem_int.h"
 #include "sockpath.h"
 
-/* Lets go of p's count if it read what it was sent: true if not. */
-static bool
-ivshmem_count_unread(struct ivshmem *ivs, struct ivsh_peer *p)
+#define IVSH_ANY_UID ((uid_t)-1)
+
+/* What ivshmem_counts_look saw. */
+struct ivsh_counts_seen {
+	bool let_go;		/* a count was let go: its QEMU read it */
+	bool unread;		/* some QEMU still holds fds unread */
+};
+
+static void
+ivshmem_count_look(struct ivshmem *ivs, struct ivsh_peer *p, uid_t uid,
+    struct ivsh_counts_seen *seen)
 {
+	if (p->inflight.fds == 0 || (uid != IVSH_ANY_UID && p->cred.uid != uid))
+		return;
 	inflight_count_refresh(ivs->b, &p->inflight, p->fd);
-	return p->inflight.fds != 0;
+	if (p->inflight.fds == 0)
+		seen->let_go = true;
+	else
+		seen->unread = true;
 }
 
-/* Lets go of the counts of QEMUs that read what they were sent (a
- * SIOCOUTQ each): true while some still hold fds unread. */
-static bool
-ivshmem_counts_refresh(struct ivshmem *ivs)
+/* Lets go of the counts of uid's QEMUs (IVSH_ANY_UID: every QEMU's) that
+ * read what they were sent, a SIOCOUTQ each that holds some. */
+static struct ivsh_counts_seen
+ivshmem_counts_look(struct ivshmem *ivs, uid_t uid)
 {
+	struct ivsh_counts_seen seen = { false, false };
 	struct ivsh_export *e;
 	struct ivsh_peer *p;
-	bool unread = false;
 
 	LIST_FOREACH(e, &ivs->exports, entry)
 		LIST_FOREACH(p, &e->peers, entry)
-			unread |= ivshmem_count_unread(ivs, p);
+			ivshmem_count_look(ivs, p, uid, &seen);
 	LIST_FOREACH(p, &ivs->orphans, entry)
-		unread |= ivshmem_count_unread(ivs, p);
-	return unread;
+		ivshmem_count_look(ivs, p, uid, &seen);
+	return seen;
 }
 
 /*
@@ -63,7 +76,7 @@ ivshmem_counts_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (ivshmem_counts_refresh(ivs))
+	if (ivshmem_counts_look(ivs, IVSH_ANY_UID).unread)
 		evtimer_add(ivs->ev_counts, &tv);
 }
 
@@ -126,31 +139,6 @@ ivshmem_refuse(struct ivsh_export *e, int fd, const struct ucred *cred,
 	reaper_close(b->reaper, fd);
 }
 
-/* p's count let go, if p is uid's and read what it was sent: true then. */
-static bool
-ivshmem_count_read(struct ivshmem *ivs, struct ivsh_peer *p, uid_t uid)
-{
-	return p->cred.uid == uid && p->inflight.fds != 0 &&
-	    !ivshmem_count_unread(ivs, p);
-}
-
-/* The counts of uid's QEMUs that read what they were sent let go (a
- * SIOCOUTQ each that holds some): true when one was. */
-static bool
-ivshmem_counts_read(struct ivshmem *ivs, uid_t uid)
-{
-	struct ivsh_export *e;
-	struct ivsh_peer *p;
-	bool any = false;
-
-	LIST_FOREACH(e, &ivs->exports, entry)
-		LIST_FOREACH(p, &e->peers, entry)
-			any |= ivshmem_count_read(ivs, p, uid);
-	LIST_FOREACH(p, &ivs->orphans, entry)
-		any |= ivshmem_count_read(ivs, p, uid);
-	return any;
-}
-
 /*
  * When the books say there is no room, the joining uid's QEMUs are looked
  * at now: a QEMU reads at once, and its uid's next must not be refused
@@ -165,7 +153,7 @@ ivshmem_fd_room(struct ivshmem *ivs, uid_t uid, struct tenant_usage *pool,
 {
 	if (inflight_room(ivs->b, uid, pool, nfds))
 		return true;
-	return ivshmem_counts_read(ivs, uid) &&
+	return ivshmem_counts_look(ivs, uid).let_go &&
 	    inflight_room(ivs->b, uid, pool, nfds);
 }
 
