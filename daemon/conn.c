@@ -657,9 +657,9 @@ conn_refuse_tenant_limit(struct conn *c)
 	const char *s = n == 1 ? "" : "s";
 
 	log_warn(&c->b->log, "refusing connection %llu (pid %d, uid %u): "
-	    "tenant %s holds %u connection%s (closed ones whose peers hold "
-	    "fds unread included), its max_connections is %u (raise "
-	    "max_connections in [tenant %s])", (unsigned long long)c->id,
+	    "tenant %s holds %u connection%s (QEMUs', and closed ones whose "
+	    "peers hold fds unread, included), its max_connections is %u "
+	    "(raise max_connections in [tenant %s])", (unsigned long long)c->id,
 	    (int)c->cred.pid, (unsigned)c->cred.uid, t->name, n, s,
 	    t->max_connections, t->name);
 	conn_reply_error(c, 0, SHMBROKER__ERROR__ERR_NO_RESOURCES,
