@@ -223,19 +223,26 @@ id_list_add(struct id_list *l, uint64_t id)
 	l->n++;
 }
 
-/* "client 3", "clients 1 2 and 5 more". */
+/* "client 3" or "clients 1 2 3 4 and 5 more", then what befell them; ""
+ * for none. */
 static void
-id_list_print(const struct id_list *l, char *buf, size_t len)
+id_list_say(const struct id_list *l, const char *what, char *buf,
+    size_t len)
 {
-	size_t used = (size_t)snprintf(buf, len, "client%s", l->n > 1 ? "s" :
-	    "");
+	size_t used;
 
+	buf[0] = '\0';
+	if (l->n == 0)
+		return;
+	used = (size_t)snprintf(buf, len, "client%s", l->n > 1 ? "s" : "");
 	for (size_t i = 0; i < l->n && i < ID_LIST_SHOWN && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, " %llu",
 		    (unsigned long long)l->id[i]);
 	if (l->n > ID_LIST_SHOWN && used < len)
-		snprintf(buf + used, len - used, " and %zu more",
-		    l->n - ID_LIST_SHOWN);
+		used += (size_t)snprintf(buf + used, len - used,
+		    " and %zu more", l->n - ID_LIST_SHOWN);
+	if (used < len)
+		snprintf(buf + used, len - used, ": %s", what);
 }
 
 /* What a restart changed, in one message: one per client would leave only
@@ -245,17 +252,14 @@ static void
 say_restart(struct shmvdev *d, const struct id_list *anew,
     const struct id_list *lost)
 {
-	char a[128], l[128];
+	char a[224], l[192];
 
-	if (anew->n == 0 && lost->n == 0)
-		return;
-	id_list_print(anew, a, sizeof(a));
-	id_list_print(lost, l, sizeof(l));
-	seterr(d, "the daemon restarted: %s%s%s%s%s", anew->n > 0 ? a : "",
-	    anew->n > 0 ? ": region made anew, the guest keeps the old memory "
-	    "(no longer its peers')" : "", anew->n > 0 && lost->n > 0 ?
-	    "; " : "", lost->n > 0 ? l : "", lost->n > 0 ? ": lost (region "
-	    "did not come back)" : "");
+	id_list_say(anew, "region made anew, the guest keeps the old memory "
+	    "(no longer its peers')", a, sizeof(a));
+	id_list_say(lost, "lost (region did not come back)", l, sizeof(l));
+	if (a[0] != '\0' || l[0] != '\0')
+		seterr(d, "the daemon restarted: %s%s%s", a,
+		    a[0] != '\0' && l[0] != '\0' ? "; " : "", l);
 }
 
 /*

@@ -88,8 +88,8 @@
  * not: it tries once, each of the attempt's calls within 200 ms, and
  * libshmclient makes the event fd readable again every 50 ms for the next
  * try (dispatch returns the error meanwhile), so doorbells and status
- * reads wait for the lock no longer than one attempt. The guest keeps its control pages
- * and mappings. Under systemd with the daemon's fd store (the shipped
+ * reads wait for the lock no longer than one attempt. The guest keeps its
+ * control pages and mappings. Under systemd with the daemon's fd store (the shipped
  * configuration) the regions are the same memory; otherwise a region that
  * the restarted daemon makes anew is new memory the guest does not see
  * (shmvdev_error says so). A client whose region did not come back reads
