@@ -162,6 +162,26 @@ harness_cpu_ticks(pid_t pid)
 }
 
 int
+harness_listen_raw(const char *path, int backlog)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(fd, backlog) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int
 harness_connect_raw(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };

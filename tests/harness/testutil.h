@@ -45,6 +45,9 @@ long harness_cpu_ticks(pid_t pid);
 
 /* A connected SOCK_SEQPACKET socket to the UNIX socket path, or -errno. */
 int harness_connect_raw(const char *path);
+/* A SOCK_SEQPACKET socket listening on the UNIX socket path (which must
+ * not exist), or -errno: a fake daemon's, or one that never answers. */
+int harness_listen_raw(const char *path, int backlog);
 /* Waits up to timeout_ms until path accepts a connection; 0 or -1. */
 int harness_wait_listening(const char *path, int timeout_ms);
 /* Whether /dev/kvm opens read-write here (errno says why not). */

@@ -29,7 +29,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -625,15 +624,11 @@ fake_main(int lfd, int ctl, int rec, fk_script script)
 static void
 fake_start(struct fixture *f, fk_script script)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int lfd, sv[2], pfd[2];
 	char err[256];
 
-	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	lfd = harness_listen_raw(f->path, 1);
 	assert_true(lfd >= 0);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->path);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	assert_int_equal(listen(lfd, 1), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 	    sv), 0);
 	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);

@@ -26,8 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -621,22 +619,6 @@ test_eventfd_across_two_reconnects(void **state)
 	    ev->eventfd);
 }
 
-/* A listening socket on path that takes connections and never answers:
- * what systemd holds while a socket-activated daemon restarts. */
-static int
-held_socket(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	assert_true(s >= 0);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	(void)unlink(path);
-	assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	assert_int_equal(listen(s, 64), 0);
-	return s;
-}
-
 /*
  * Dispatch's one attempt when the socket takes the connect but nobody
  * answers (systemd holds it while the daemon restarts): its hello waited
@@ -661,7 +643,11 @@ test_dispatch_held_socket(void **state)
 	attach(r, "cfg", 0, false, &rr);
 	close(rr.fd);
 	stop_daemon(f, SIGTERM);
-	held = held_socket(f->d.socket);
+	/* What systemd holds while a socket-activated daemon restarts: it
+	 * takes connections, and nobody answers. */
+	(void)unlink(f->d.socket);
+	held = harness_listen_raw(f->d.socket, 64);
+	assert_true(held >= 0);
 	p = (struct pollfd){ .fd = shmc_event_fd(r), .events = POLLIN };
 	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
 	t0 = harness_now_ms();
